@@ -1,0 +1,964 @@
+"""OpenStreetMap layers read offline from a local extract.
+
+One pyosmium pass over an ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file gives every layer a
+neighbourhood diagnostic needs: street graphs (walk, bike, drive, following osmnx's filters and its
+``graph_to_gdfs`` conventions), buildings, amenities classified by :mod:`qet_geo.taxonomy`, transit
+stops, cycleways, parking, parks and water. Everything is returned in Lambert-93 (EPSG:2154).
+
+Real extracts are clipped at their border: ways reference nodes that are not in the file. Such ways
+are kept in the parts whose nodes are present, and a warning counts what was missing (osmnx's
+``graph_from_xml`` refuses these files).
+
+Examples
+--------
+>>> from qet_geo.osm import read_osm
+>>> data = read_osm("lorient_centre.osm.pbf")  # doctest: +SKIP
+>>> nodes, edges = data.graph("walk")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import osmium
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from qet_geo.errors import DataCoverageError, EmptyDataError, InputFileError, ValidationError
+from qet_geo.taxonomy import TAXONOMY_KEYS, classify
+
+__all__ = [
+    "NETWORK_TYPES",
+    "OsmData",
+    "read_osm",
+    "street_graph",
+]
+
+log = logging.getLogger(__name__)
+
+WORK_CRS = "EPSG:2154"
+NetworkType = Literal["walk", "bike", "drive"]
+NETWORK_TYPES: tuple[str, ...] = ("walk", "bike", "drive")
+
+_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".xml", ".osm.xml")
+_TO_L93 = Transformer.from_crs("EPSG:4326", WORK_CRS, always_xy=True)
+
+# osmnx's network filters (osmnx._overpass._get_network_filter), as regexes that must NOT match.
+# Overpass's `!~` is an unanchored regex search; we apply them the same way.
+_ACCESS_PRIVATE = re.compile("private")
+_NETWORK_EXCLUDE: dict[str, dict[str, re.Pattern[str]]] = {
+    "walk": {
+        "highway": re.compile(
+            "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|proposed|"
+            "raceway|razed|rest_area|services"
+        ),
+        "foot": re.compile("no"),
+        "service": re.compile("private"),
+        "sidewalk": re.compile("separate"),
+        "sidewalk:both": re.compile("separate"),
+        "sidewalk:left": re.compile("separate"),
+        "sidewalk:right": re.compile("separate"),
+    },
+    "bike": {
+        "highway": re.compile(
+            "abandoned|bus_guideway|construction|corridor|elevator|escalator|footway|motor|no|"
+            "planned|platform|proposed|raceway|razed|rest_area|services|steps"
+        ),
+        "bicycle": re.compile("no"),
+        "service": re.compile("private"),
+    },
+    "drive": {
+        "highway": re.compile(
+            "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|escalator|"
+            "footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|rest_area|"
+            "service|services|steps|track"
+        ),
+        "motor_vehicle": re.compile("no"),
+        "motorcar": re.compile("no"),
+        "service": re.compile(
+            "alley|driveway|emergency_access|parking|parking_aisle|private"
+        ),
+    },
+}
+
+# Way tags kept on graph edges and on the raw highway table.
+_WAY_TAGS = (
+    "highway", "name", "oneway", "junction", "access", "foot", "bicycle", "motor_vehicle",
+    "motorcar", "service", "area", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right",
+    "cycleway", "cycleway:left", "cycleway:right", "cycleway:both", "oneway:bicycle", "maxspeed",
+    "lanes", "surface", "lit",
+)
+
+# Building values that are homes; values that are not; "yes" is decided by context (see below).
+_RESIDENTIAL_BUILDINGS = frozenset({
+    "residential", "house", "apartments", "detached", "semidetached_house", "terrace",
+    "bungalow", "dormitory", "farm", "cabin", "houseboat", "static_caravan", "villa",
+})
+_NON_RESIDENTIAL_BUILDINGS = frozenset({
+    "commercial", "industrial", "retail", "office", "warehouse", "supermarket", "kiosk",
+    "church", "chapel", "cathedral", "mosque", "synagogue", "temple", "religious", "shrine",
+    "school", "kindergarten", "university", "college", "hospital", "public", "civic",
+    "government", "train_station", "transportation", "garage", "garages", "carport", "shed",
+    "hut", "roof", "parking", "barn", "stable", "cowshed", "greenhouse", "farm_auxiliary",
+    "service", "sports_hall", "sports_centre", "stadium", "grandstand", "pavilion", "hangar",
+    "bunker", "ruins", "construction", "toilets", "water_tower", "storage_tank", "silo",
+    "transformer_tower", "fire_station", "hotel", "bridge", "boathouse", "manufacture",
+    "no",
+})
+#: Below this footprint (m²) a ``building=yes`` is taken for a shed or a garage, not a home.
+MIN_HOME_AREA_M2 = 30.0
+_NON_HOME_KEYS = ("amenity", "shop", "office", "tourism", "leisure", "craft", "man_made")
+
+_CYCLE_VALUES = frozenset({"lane", "track", "opposite_lane", "opposite_track", "share_busway",
+                           "shared_lane", "opposite", "separate"})
+_PARK_TAGS = {"leisure": {"park", "garden", "playground", "nature_reserve", "common"},
+              "landuse": {"recreation_ground", "village_green", "grass", "forest"},
+              "natural": {"wood", "scrub"}}
+_WATER_TAGS = {"natural": {"water"}, "waterway": {"riverbank", "dock"}, "landuse": {"basin",
+                                                                                    "reservoir"}}
+
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+
+
+def _first_number(value: str | None) -> float:
+    """Parse '12', '12.5 m', '3;4', "40'" into a float (feet converted); NaN when absent."""
+    if not value:
+        return np.nan
+    match = _NUMBER.search(value)
+    if match is None:
+        return np.nan
+    number = float(match.group().replace(",", "."))
+    if "'" in value or "ft" in value:
+        number *= 0.3048
+    return number
+
+
+@dataclass(frozen=True)
+class MissingReport:
+    """What a clipped extract lacked: node references with no node in the file."""
+
+    missing_nodes: int = 0
+    ways_affected: int = 0
+    areas_lost: int = 0
+
+    def __bool__(self) -> bool:
+        return self.missing_nodes > 0
+
+
+@dataclass(frozen=True)
+class OsmData:
+    """Layers of one OSM extract, in EPSG:2154.
+
+    Attributes
+    ----------
+    path
+        The extract read.
+    bounds
+        ``(left, bottom, right, top)`` in lon/lat: the header's bounds, else the data's.
+    buildings, amenities, transit_stops, cycleways, parking, parks, water
+        The feature layers (GeoDataFrames in EPSG:2154, indexed by ``osm_type``+``osm_id`` as a
+        string such as ``"w123"``).
+    highways
+        Raw highway ways (one row per way part), used to build the street graphs.
+    missing
+        What the clipped extract lacked.
+    """
+
+    path: str
+    bounds: tuple[float, float, float, float]
+    buildings: gpd.GeoDataFrame
+    amenities: gpd.GeoDataFrame
+    transit_stops: gpd.GeoDataFrame
+    cycleways: gpd.GeoDataFrame
+    parking: gpd.GeoDataFrame
+    parks: gpd.GeoDataFrame
+    water: gpd.GeoDataFrame
+    highways: pd.DataFrame = field(repr=False)
+    missing: MissingReport = MissingReport()
+
+    def graph(
+        self, network_type: NetworkType = "walk"
+    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """Return the street graph of ``network_type`` as ``(nodes, edges)``; see :func:`street_graph`."""
+        return street_graph(self, network_type=network_type)
+
+    def layer_counts(self) -> dict[str, int]:
+        """Return the number of features of each layer."""
+        return {
+            name: len(getattr(self, name))
+            for name in ("buildings", "amenities", "transit_stops", "cycleways", "parking",
+                         "parks", "water")
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_osm(
+    path: str | PathLike[str],
+    *,
+    mask: shapely.Geometry | None = None,
+) -> OsmData:
+    """Read every layer of an OSM extract, offline, in EPSG:2154.
+
+    Parameters
+    ----------
+    path
+        An ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    mask
+        A polygon in EPSG:2154 (the territory plus its buffer): features that do not intersect it
+        are dropped. None keeps the whole extract.
+
+    Returns
+    -------
+    OsmData
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, truncated, corrupt, or not OSM data.
+    EmptyDataError
+        The extract holds no node.
+    DataCoverageError
+        The extract does not reach the mask.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(
+            f"OSM file not found: {path}. Give the path of an .osm, .osm.gz, .osm.bz2 or "
+            ".osm.pbf extract (for instance one cut from Geofabrik's region files).",
+            message_fr=f"Fichier OSM introuvable : {path}. Indiquez le chemin d'un extrait .osm, "
+            ".osm.gz, .osm.bz2 ou .osm.pbf (par exemple découpé dans les fichiers Geofabrik).",
+            path=path,
+        )
+    if not path.is_file():
+        raise InputFileError(
+            f"{path} is a directory, not an OSM file.",
+            message_fr=f"{path} est un dossier, pas un fichier OSM.",
+            path=path,
+        )
+    name = path.name.lower()
+    if not name.endswith(_SUFFIXES):
+        raise InputFileError(
+            f"{path}: unknown OSM file type. Use .osm, .osm.gz, .osm.bz2 or .osm.pbf "
+            "(rename the file if it has another extension).",
+            message_fr=f"{path} : type de fichier OSM inconnu. Utilisez .osm, .osm.gz, .osm.bz2 "
+            "ou .osm.pbf (renommez le fichier s'il a une autre extension).",
+            path=path,
+        )
+    try:
+        raw = _read_raw(path)
+    except RuntimeError as err:
+        raise InputFileError(
+            f"{path} could not be read as OpenStreetMap data ({err}). The file is truncated, "
+            "corrupt or not an OSM extract: download or export it again.",
+            message_fr=f"{path} n'a pas pu être lu comme données OpenStreetMap ({err}). Le fichier "
+            "est tronqué, corrompu ou n'est pas un extrait OSM : téléchargez-le ou exportez-le à "
+            "nouveau.",
+            path=path,
+        ) from err
+    if raw.n_nodes == 0:
+        raise EmptyDataError(
+            f"{path} holds no OSM node: the extract is empty. Cut it again over the "
+            "neighbourhood.",
+            message_fr=f"{path} ne contient aucun nœud OSM : l'extrait est vide. Découpez-le à "
+            "nouveau sur le quartier.",
+            path=path,
+        )
+    data = _assemble(path, raw)
+    if data.missing:
+        warnings.warn(
+            f"{path}: {data.missing.missing_nodes} node(s) referenced by "
+            f"{data.missing.ways_affected} way(s) are not in the extract (clipped at its border); "
+            f"the parts present were kept, {data.missing.areas_lost} area(s) could not be closed.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if mask is not None:
+        data = _clip(data, mask)
+    return data
+
+
+@dataclass
+class _Raw:
+    n_nodes: int = 0
+    header_bounds: tuple[float, float, float, float] | None = None
+    data_bounds: list[float] = field(default_factory=lambda: [180.0, 90.0, -180.0, -90.0])
+    # highway ways: one row per way
+    hw_ids: list[int] = field(default_factory=list)
+    hw_tags: list[dict[str, str]] = field(default_factory=list)
+    hw_refs: list[list[int]] = field(default_factory=list)
+    hw_lons: list[list[float]] = field(default_factory=list)
+    hw_lats: list[list[float]] = field(default_factory=list)
+    # point features (nodes) and area features: (osm key, tags, lon, lat) / (key, tags, wkb)
+    points: list[tuple[str, dict[str, str], float, float]] = field(default_factory=list)
+    areas: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    # non-highway open ways with useful tags (cycleways mapped off-road are highways already)
+    missing_refs: set[int] = field(default_factory=set)
+    ways_missing: int = 0
+    closed_ways_missing: int = 0
+
+
+def _is_interesting_area(tags: Mapping[str, str]) -> bool:
+    if "building" in tags or "amenity" in tags or "shop" in tags:
+        return True
+    return any(key in tags for key in TAXONOMY_KEYS) or any(
+        tags.get(k) in v for k, v in (*_PARK_TAGS.items(), *_WATER_TAGS.items())
+    )
+
+
+def _read_raw(path: Path) -> _Raw:
+    raw = _Raw()
+    reader_header = osmium.io.Reader(str(path), osmium.osm.NOTHING)
+    try:
+        box = reader_header.header().box()
+        if box.valid():
+            raw.header_bounds = (
+                box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat
+            )
+    finally:
+        reader_header.close()
+
+    wkb = osmium.geom.WKBFactory()
+    bounds = raw.data_bounds
+    processor = (
+        osmium.FileProcessor(str(path))
+        .with_areas()
+        .with_filter(osmium.filter.EmptyTagFilter())
+    )
+    # untagged nodes never reach Python: count every node with a cheap handler on the side
+    counter = _NodeCounter()
+    processor.handler_for_filtered(counter)
+    for obj in processor:
+        if obj.is_node():
+            raw.n_nodes += 1
+            loc = obj.location
+            lon, lat = loc.lon, loc.lat
+            bounds[0] = min(bounds[0], lon)
+            bounds[1] = min(bounds[1], lat)
+            bounds[2] = max(bounds[2], lon)
+            bounds[3] = max(bounds[3], lat)
+            tags = dict(obj.tags)
+            if _point_key(tags):
+                raw.points.append((f"n{obj.id}", tags, lon, lat))
+        elif obj.is_way():
+            tags = obj.tags
+            is_highway = "highway" in tags
+            closed = obj.is_closed()
+            if not is_highway and not closed:
+                if "building" in tags or "area" in tags:
+                    # an unclosed building ring: the extract cut it
+                    if any(not n.location.valid() for n in obj.nodes):
+                        raw.closed_ways_missing += 1
+                        raw.ways_missing += 1
+                        raw.missing_refs.update(
+                            n.ref for n in obj.nodes if not n.location.valid()
+                        )
+                continue
+            refs, lons, lats = [], [], []
+            n_missing = 0
+            for n in obj.nodes:
+                loc = n.location
+                if loc.valid():
+                    refs.append(n.ref)
+                    lons.append(loc.lon)
+                    lats.append(loc.lat)
+                else:
+                    refs.append(n.ref)
+                    lons.append(np.nan)
+                    lats.append(np.nan)
+                    raw.missing_refs.add(n.ref)
+                    n_missing += 1
+            if n_missing:
+                raw.ways_missing += 1
+                if closed and not is_highway and _is_interesting_area(tags):
+                    raw.closed_ways_missing += 1
+            if is_highway:
+                raw.hw_ids.append(obj.id)
+                raw.hw_tags.append({k: tags[k] for k in _WAY_TAGS if k in tags})
+                raw.hw_refs.append(refs)
+                raw.hw_lons.append(lons)
+                raw.hw_lats.append(lats)
+        elif obj.is_area():
+            tags = dict(obj.tags)
+            if not _is_interesting_area(tags):
+                continue
+            if tags.get("highway") and "building" not in tags and "amenity" not in tags:
+                continue  # pedestrian squares are handled as highways
+            try:
+                geom = wkb.create_multipolygon(obj)
+            except RuntimeError:
+                raw.closed_ways_missing += 1
+                continue
+            osm_key = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
+            raw.areas.append((osm_key, tags, bytes.fromhex(geom)))
+    raw.n_nodes += counter.count
+    for lon, lat in counter.extent():
+        bounds[0] = min(bounds[0], lon)
+        bounds[1] = min(bounds[1], lat)
+        bounds[2] = max(bounds[2], lon)
+        bounds[3] = max(bounds[3], lat)
+    return raw
+
+
+class _NodeCounter:
+    """Count untagged nodes and track their extent without building Python objects per node."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._min = [180.0, 90.0]
+        self._max = [-180.0, -90.0]
+
+    def node(self, n: osmium.osm.Node) -> None:
+        self.count += 1
+        loc = n.location
+        if loc.valid():
+            lon, lat = loc.lon, loc.lat
+            if lon < self._min[0]:
+                self._min[0] = lon
+            if lat < self._min[1]:
+                self._min[1] = lat
+            if lon > self._max[0]:
+                self._max[0] = lon
+            if lat > self._max[1]:
+                self._max[1] = lat
+
+    def extent(self) -> Iterable[tuple[float, float]]:
+        if self.count:
+            yield (self._min[0], self._min[1])
+            yield (self._max[0], self._max[1])
+
+
+def _point_key(tags: Mapping[str, str]) -> bool:
+    return any(key in tags for key in TAXONOMY_KEYS) or tags.get("amenity") == "parking"
+
+
+# --------------------------------------------------------------------------------------------
+# assembling the layers
+
+
+def _empty_layer(columns: Iterable[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in columns},
+        geometry=gpd.GeoSeries([], crs=WORK_CRS),
+        crs=WORK_CRS,
+    )
+
+
+def _to_l93(geoms: np.ndarray) -> np.ndarray:
+    return shapely.transform(
+        geoms, lambda xy: np.column_stack(_TO_L93.transform(xy[:, 0], xy[:, 1]))
+    )
+
+
+def _assemble(path: Path, raw: _Raw) -> OsmData:
+    area_keys = [a[0] for a in raw.areas]
+    area_tags = [a[1] for a in raw.areas]
+    area_geoms = _to_l93(shapely.from_wkb([a[2] for a in raw.areas]))
+    if len(area_geoms):
+        area_geoms = shapely.make_valid(area_geoms)
+    pt_keys = [p[0] for p in raw.points]
+    pt_tags = [p[1] for p in raw.points]
+    pt_geoms = _to_l93(shapely.points([(p[2], p[3]) for p in raw.points]))
+
+    buildings = _buildings(area_keys, area_tags, area_geoms)
+    amenities = _amenities(pt_keys, pt_tags, pt_geoms, area_keys, area_tags, area_geoms)
+    transit = _transit_stops(amenities)
+    parking = _parking(pt_keys, pt_tags, pt_geoms, area_keys, area_tags, area_geoms)
+    parks = _areas_matching(area_keys, area_tags, area_geoms, _PARK_TAGS, "park_type")
+    water = _areas_matching(area_keys, area_tags, area_geoms, _WATER_TAGS, "water_type")
+    highways = _highway_parts(raw)
+    cycleways = _cycleways(highways)
+
+    header = raw.header_bounds
+    bounds = header if header is not None else tuple(raw.data_bounds)
+    missing = MissingReport(
+        missing_nodes=len(raw.missing_refs),
+        ways_affected=raw.ways_missing,
+        areas_lost=raw.closed_ways_missing,
+    )
+    log.info("read %s: %d buildings, %d amenities", path, len(buildings), len(amenities))
+    return OsmData(
+        path=str(path),
+        bounds=(float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3])),
+        buildings=buildings,
+        amenities=amenities,
+        transit_stops=transit,
+        cycleways=cycleways,
+        parking=parking,
+        parks=parks,
+        water=water,
+        highways=highways,
+        missing=missing,
+    )
+
+
+def _frame(keys: list[str], columns: dict[str, list[object]], geoms: np.ndarray) -> gpd.GeoDataFrame:
+    gdf = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(geoms, crs=WORK_CRS), crs=WORK_CRS)
+    gdf.index = pd.Index(keys, name="osm_key")
+    return gdf
+
+
+def _buildings(keys: list[str], tags: list[dict[str, str]], geoms: np.ndarray) -> gpd.GeoDataFrame:
+    idx = [i for i, t in enumerate(tags) if t.get("building", "no") != "no"]
+    cols = ["building", "levels", "height_m", "start_date", "residential", "footprint_m2",
+            "floor_area_m2", "name", "amenity", "shop"]
+    if not idx:
+        return _empty_layer(cols)
+    sel = [tags[i] for i in idx]
+    g = geoms[idx]
+    area = shapely.area(g)
+    building = [t["building"] for t in sel]
+    levels = np.array([_first_number(t.get("building:levels")) for t in sel], dtype=float)
+    roof = np.array([_first_number(t.get("roof:levels")) for t in sel], dtype=float)
+    height = np.array([_first_number(t.get("height")) for t in sel], dtype=float)
+    # levels: tagged, else from the height (3 m a storey), else 1; roof levels count half
+    est_levels = np.where(np.isnan(levels), np.round(height / 3.0), levels)
+    est_levels = np.where(np.isnan(est_levels) | (est_levels < 1), 1.0, est_levels)
+    est_levels = est_levels + np.where(np.isnan(roof), 0.0, 0.5 * roof)
+    residential = np.array(
+        [_is_residential(t, a) for t, a in zip(sel, area, strict=True)], dtype=bool
+    )
+    return _frame(
+        [keys[i] for i in idx],
+        {
+            "building": building,
+            "levels": levels,
+            "height_m": height,
+            "start_date": [t.get("start_date") for t in sel],
+            "residential": residential,
+            "footprint_m2": area,
+            "floor_area_m2": area * est_levels,
+            "name": [t.get("name") for t in sel],
+            "amenity": [t.get("amenity") for t in sel],
+            "shop": [t.get("shop") for t in sel],
+        },
+        g,
+    )
+
+
+def _is_residential(tags: Mapping[str, str], area: float) -> bool:
+    """Decide whether a building holds homes.
+
+    Explicit home types are homes; explicit other types are not; ``building=yes`` is a home when it
+    is at least :data:`MIN_HOME_AREA_M2` and carries no amenity, shop, office, tourism, leisure,
+    craft or man-made tag (in French town centres most untyped buildings are flats over shops, so a
+    ``shop`` tag on the building itself is the one that says otherwise).
+    """
+    value = tags.get("building", "yes")
+    if value in _RESIDENTIAL_BUILDINGS:
+        return True
+    if value in _NON_RESIDENTIAL_BUILDINGS:
+        return False
+    if value != "yes":
+        return False
+    if tags.get("building:use") in _RESIDENTIAL_BUILDINGS or tags.get("building:use") == "residential":
+        return True
+    if any(k in tags for k in _NON_HOME_KEYS):
+        return False
+    return area >= MIN_HOME_AREA_M2
+
+
+def _amenities(
+    pt_keys: list[str],
+    pt_tags: list[dict[str, str]],
+    pt_geoms: np.ndarray,
+    area_keys: list[str],
+    area_tags: list[dict[str, str]],
+    area_geoms: np.ndarray,
+) -> gpd.GeoDataFrame:
+    rows: list[tuple[str, str, str, str | None, bool]] = []
+    geoms: list[shapely.Geometry] = []
+    for keys, tags, g, is_area in ((pt_keys, pt_tags, pt_geoms, False),
+                                   (area_keys, area_tags, area_geoms, True)):
+        for key, t, geom in zip(keys, tags, g, strict=True):
+            found = classify(t)
+            if found is None:
+                continue
+            category, tag = found
+            rows.append((key, category, tag, t.get("name"), is_area))
+            geoms.append(geom)
+    cols = ["category", "tag", "name", "from_area"]
+    if not rows:
+        return _empty_layer(cols)
+    points = shapely.point_on_surface(np.asarray(geoms, dtype=object))
+    return _frame(
+        [r[0] for r in rows],
+        {
+            "category": [r[1] for r in rows],
+            "tag": [r[2] for r in rows],
+            "name": [r[3] for r in rows],
+            "from_area": [r[4] for r in rows],
+        },
+        points,
+    )
+
+
+def _transit_stops(amenities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    stops = amenities[amenities["category"].isin(["transit_stop", "rail_station"])].copy()
+    mode = np.where(
+        stops["category"] == "rail_station",
+        "rail",
+        np.where(stops["tag"].str.startswith("railway=tram"), "tram", "bus"),
+    )
+    stops["mode"] = mode
+    return stops[["mode", "tag", "name", "geometry"]]
+
+
+def _parking(
+    pt_keys: list[str],
+    pt_tags: list[dict[str, str]],
+    pt_geoms: np.ndarray,
+    area_keys: list[str],
+    area_tags: list[dict[str, str]],
+    area_geoms: np.ndarray,
+) -> gpd.GeoDataFrame:
+    keys: list[str] = []
+    cols: dict[str, list[object]] = {"parking": [], "capacity": [], "access": [], "area_m2": []}
+    geoms: list[shapely.Geometry] = []
+    for ks, tags, gs in ((pt_keys, pt_tags, pt_geoms), (area_keys, area_tags, area_geoms)):
+        for key, t, geom in zip(ks, tags, gs, strict=True):
+            if t.get("amenity") != "parking":
+                continue
+            keys.append(key)
+            cols["parking"].append(t.get("parking", "surface"))
+            cols["capacity"].append(_first_number(t.get("capacity")))
+            cols["access"].append(t.get("access"))
+            cols["area_m2"].append(float(shapely.area(geom)))
+            geoms.append(shapely.point_on_surface(geom))
+    if not keys:
+        return _empty_layer(cols)
+    return _frame(keys, cols, np.asarray(geoms, dtype=object))
+
+
+def _areas_matching(
+    keys: list[str],
+    tags: list[dict[str, str]],
+    geoms: np.ndarray,
+    table: Mapping[str, set[str]],
+    column: str,
+) -> gpd.GeoDataFrame:
+    idx, kinds = [], []
+    for i, t in enumerate(tags):
+        for k, values in table.items():
+            if t.get(k) in values:
+                idx.append(i)
+                kinds.append(t[k])
+                break
+    if not idx:
+        return _empty_layer([column, "name"])
+    return _frame(
+        [keys[i] for i in idx],
+        {column: kinds, "name": [tags[i].get("name") for i in idx]},
+        geoms[idx],
+    )
+
+
+def _highway_parts(raw: _Raw) -> pd.DataFrame:
+    """Split highway ways into runs of present nodes; one row per run, coordinates in EPSG:2154."""
+    rows_way: list[int] = []
+    rows_part: list[int] = []
+    rows_tags: list[dict[str, str]] = []
+    rows_refs: list[np.ndarray] = []
+    rows_xy: list[np.ndarray] = []
+    for way_id, tags, refs, lons, lats in zip(
+        raw.hw_ids, raw.hw_tags, raw.hw_refs, raw.hw_lons, raw.hw_lats, strict=True
+    ):
+        lon = np.asarray(lons, dtype=float)
+        lat = np.asarray(lats, dtype=float)
+        ref = np.asarray(refs, dtype=np.int64)
+        valid = ~np.isnan(lon)
+        if valid.all():
+            runs = [(0, len(ref))]
+        else:
+            # consecutive runs of present nodes
+            edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
+            starts = np.flatnonzero(edges == 1)
+            ends = np.flatnonzero(edges == -1)
+            runs = list(zip(starts.tolist(), ends.tolist(), strict=True))
+        for part, (a, b) in enumerate(runs):
+            if b - a < 2:
+                continue
+            rows_way.append(way_id)
+            rows_part.append(part)
+            rows_tags.append(tags)
+            rows_refs.append(ref[a:b])
+            rows_xy.append(np.column_stack([lon[a:b], lat[a:b]]))
+    if rows_xy:
+        allxy = np.concatenate(rows_xy)
+        x, y = _TO_L93.transform(allxy[:, 0], allxy[:, 1])
+        offsets = np.cumsum([0] + [len(r) for r in rows_xy])
+        rows_xy = [
+            np.column_stack([x[offsets[i]:offsets[i + 1]], y[offsets[i]:offsets[i + 1]]])
+            for i in range(len(rows_xy))
+        ]
+    return pd.DataFrame(
+        {"way_id": rows_way, "part": rows_part, "tags": rows_tags, "refs": rows_refs,
+         "xy": rows_xy}
+    )
+
+
+def _cycleways(highways: pd.DataFrame) -> gpd.GeoDataFrame:
+    keys: list[str] = []
+    kinds: list[str] = []
+    names: list[str | None] = []
+    lines: list[np.ndarray] = []
+    for way_id, part, tags, xy in zip(
+        highways["way_id"], highways["part"], highways["tags"], highways["xy"], strict=True
+    ):
+        kind = _cycle_kind(tags)
+        if kind is None:
+            continue
+        keys.append(f"w{way_id}" if part == 0 else f"w{way_id}.{part}")
+        kinds.append(kind)
+        names.append(tags.get("name"))
+        lines.append(xy)
+    if not keys:
+        return _empty_layer(["cycle_type", "highway", "name"])
+    geoms = shapely.linestrings(
+        np.concatenate(lines), indices=np.repeat(np.arange(len(lines)), [len(x) for x in lines])
+    )
+    return _frame(keys, {"cycle_type": kinds, "name": names}, geoms)
+
+
+def _cycle_kind(tags: Mapping[str, str]) -> str | None:
+    """Classify a way as cycle infrastructure: ``track``, ``lane``, ``shared`` or None."""
+    highway = tags.get("highway")
+    if highway == "cycleway":
+        return "track"
+    if highway in ("path", "footway", "pedestrian") and tags.get("bicycle") == "designated":
+        return "track"
+    for key in ("cycleway", "cycleway:both", "cycleway:left", "cycleway:right"):
+        value = tags.get(key)
+        if value in ("track", "opposite_track"):
+            return "track"
+        if value in ("lane", "opposite_lane"):
+            return "lane"
+    for key in ("cycleway", "cycleway:both", "cycleway:left", "cycleway:right"):
+        if tags.get(key) in ("share_busway", "shared_lane", "opposite"):
+            return "shared"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# street graphs
+
+
+def _keeps(tags: Mapping[str, str], network_type: str) -> bool:
+    if tags.get("area") is not None and "yes" in tags["area"]:
+        return False
+    if _ACCESS_PRIVATE.search(tags.get("access", "")):
+        return False
+    for key, pattern in _NETWORK_EXCLUDE[network_type].items():
+        value = tags.get(key)
+        if value is not None and pattern.search(value):
+            return False
+    return True
+
+
+def _oneway(tags: Mapping[str, str], network_type: str) -> int:
+    """Return 0 (two-way), 1 (oneway forward) or -1 (oneway backward) for ``network_type``.
+
+    Walking ignores oneways (osmnx convention); cycling respects them unless ``oneway:bicycle=no``
+    or a contraflow lane is tagged.
+    """
+    if network_type == "walk":
+        return 0
+    if network_type == "bike":
+        if tags.get("oneway:bicycle") == "no":
+            return 0
+        if any(str(tags.get(k, "")).startswith("opposite") for k in
+               ("cycleway", "cycleway:left", "cycleway:right", "cycleway:both")):
+            return 0
+    value = tags.get("oneway")
+    if value in ("yes", "true", "1"):
+        return 1
+    if value in ("-1", "reverse"):
+        return -1
+    if value is None and (tags.get("junction") in ("roundabout", "circular")
+                          or tags.get("highway") == "motorway"):
+        return 1
+    return 0
+
+
+def street_graph(
+    data: OsmData, *, network_type: NetworkType = "walk"
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Build the street graph of an extract as osmnx's ``(nodes, edges)`` GeoDataFrames.
+
+    The graph is osmnx's simplified topology: nodes are way ends and the OSM nodes shared by two
+    or more ways (intersections); each edge follows one way between two such nodes, with the way's
+    geometry. Way selection follows osmnx's filter for ``network_type``. Every connected component
+    is kept (the accessibility engine handles them one by one).
+
+    Parameters
+    ----------
+    data
+        Layers read by :func:`read_osm`.
+    network_type
+        "walk" (oneways ignored, both directions), "bike" (oneways respected unless cycling is
+        allowed against them) or "drive".
+
+    Returns
+    -------
+    nodes : GeoDataFrame
+        Indexed by ``osmid``, with ``x``, ``y`` and ``street_count`` (number of street ends meeting
+        there), EPSG:2154.
+    edges : GeoDataFrame
+        MultiIndex ``(u, v, key)``; columns ``osmid`` (way id), ``highway``, ``name``, ``oneway``,
+        ``reversed``, ``length`` (m) and the LineString from u to v, EPSG:2154. A two-way street
+        is two edges (u→v, v→u), as in osmnx.
+    """
+    if network_type not in NETWORK_TYPES:
+        raise ValidationError(
+            f"network_type={network_type!r} is not supported: use one of {NETWORK_TYPES}.",
+            message_fr=f"Type de réseau {network_type!r} inconnu : utilisez walk, bike ou drive.",
+        )
+    hw = data.highways
+    keep = np.fromiter((_keeps(t, network_type) for t in hw["tags"]), dtype=bool, count=len(hw))
+    hw = hw[keep]
+    if hw.empty:
+        raise EmptyDataError(
+            f"{data.path}: no street usable for the {network_type} network in the extract.",
+            message_fr=f"{data.path} : aucune rue utilisable pour le réseau {network_type} "
+            "dans l'extrait.",
+            path=data.path,
+        )
+    lengths = np.fromiter((len(r) for r in hw["refs"]), dtype=np.int64, count=len(hw))
+    refs = np.concatenate(hw["refs"].to_numpy())
+    xy = np.concatenate(hw["xy"].to_numpy())
+    part_of = np.repeat(np.arange(len(hw)), lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    ends = starts + lengths - 1
+    is_end = np.zeros(len(refs), dtype=bool)
+    is_end[starts] = True
+    is_end[ends] = True
+    # a node is a graph node when it ends a way or is used more than once (shared or a loop)
+    uniq, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
+    end_nodes = np.zeros(len(uniq), dtype=bool)
+    end_nodes[inverse[is_end]] = True
+    is_graph_node = (counts > 1) | end_nodes
+    split = is_graph_node[inverse]
+
+    # street_count: how many way-ends meet at each node (osmnx's definition, undirected)
+    deg = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(deg, inverse[split & ~is_end], 2)
+    np.add.at(deg, inverse[is_end], 1)
+
+    # segment the flat node list into edges between consecutive graph nodes of the same part
+    pos = np.flatnonzero(split)
+    same_part = part_of[pos[:-1]] == part_of[pos[1:]]
+    a = pos[:-1][same_part]
+    b = pos[1:][same_part]
+    seg_part = part_of[a]
+    # coordinates of each edge: positions a..b inclusive
+    n_pts = b - a + 1
+    take = np.repeat(a, n_pts) + (
+        np.arange(n_pts.sum()) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
+    )
+    geoms = shapely.linestrings(xy[take], indices=np.repeat(np.arange(len(a)), n_pts))
+    length = shapely.length(geoms)
+
+    tags = hw["tags"].to_numpy()[seg_part]
+    way_ids = hw["way_id"].to_numpy()[seg_part]
+    direction = np.fromiter((_oneway(t, network_type) for t in tags), dtype=np.int8,
+                            count=len(tags))
+    u = refs[a]
+    v = refs[b]
+    fwd = direction >= 0
+    bwd = direction <= 0
+    rev_geoms = shapely.reverse(geoms[bwd])
+    edge_u = np.concatenate([u[fwd], v[bwd]])
+    edge_v = np.concatenate([v[fwd], u[bwd]])
+    edge_geom = np.concatenate([geoms[fwd], rev_geoms])
+    edge_len = np.concatenate([length[fwd], length[bwd]])
+    edge_way = np.concatenate([way_ids[fwd], way_ids[bwd]])
+    edge_tags = np.concatenate([tags[fwd], tags[bwd]])
+    edge_oneway = np.concatenate([direction[fwd] != 0, direction[bwd] != 0])
+    edge_rev = np.concatenate([np.zeros(fwd.sum(), bool), direction[bwd] == 0])
+    # drop zero-length self loops (a way passing twice through a node with no geometry between)
+    ok = ~((edge_u == edge_v) & (edge_len == 0))
+    frame = pd.DataFrame(
+        {
+            "u": edge_u[ok],
+            "v": edge_v[ok],
+            "osmid": edge_way[ok],
+            "highway": [t.get("highway") for t in edge_tags[ok]],
+            "name": [t.get("name") for t in edge_tags[ok]],
+            "oneway": edge_oneway[ok],
+            "reversed": edge_rev[ok],
+            "length": edge_len[ok],
+        }
+    )
+    frame["key"] = frame.groupby(["u", "v"]).cumcount()
+    edges = gpd.GeoDataFrame(
+        frame, geometry=gpd.GeoSeries(edge_geom[ok], crs=WORK_CRS), crs=WORK_CRS
+    ).set_index(["u", "v", "key"])
+    edges = edges.sort_index()
+
+    used = np.unique(np.concatenate([edge_u[ok], edge_v[ok]]))
+    where = np.searchsorted(uniq, used)
+    first_pos = np.full(len(uniq), -1, dtype=np.int64)
+    first_pos[inverse[::-1]] = np.arange(len(refs))[::-1]
+    node_xy = xy[first_pos[where]]
+    nodes = gpd.GeoDataFrame(
+        {"x": node_xy[:, 0], "y": node_xy[:, 1], "street_count": deg[where]},
+        geometry=gpd.GeoSeries(shapely.points(node_xy), crs=WORK_CRS),
+        index=pd.Index(used, name="osmid"),
+        crs=WORK_CRS,
+    )
+    return nodes, edges
+
+
+# --------------------------------------------------------------------------------------------
+# clipping to a territory
+
+
+def _clip(data: OsmData, mask: shapely.Geometry) -> OsmData:
+    left, bottom, right, top = data.bounds
+    extent = _to_l93(np.asarray([shapely.box(left, bottom, right, top)]))[0]
+    if not shapely.intersects(extent, mask):
+        raise DataCoverageError(
+            f"{data.path} covers lon {left:.4f}..{right:.4f}, lat {bottom:.4f}..{top:.4f}, which "
+            "does not reach the territory. Use an extract of the neighbourhood, or check the "
+            "territory file.",
+            message_fr=f"{data.path} couvre les longitudes {left:.4f}..{right:.4f} et latitudes "
+            f"{bottom:.4f}..{top:.4f}, ce qui n'atteint pas le territoire. Utilisez un extrait du "
+            "quartier ou vérifiez le fichier de territoire.",
+            path=data.path,
+        )
+    shapely.prepare(mask)
+
+    def keep(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        if gdf.empty:
+            return gdf
+        return gdf[shapely.intersects(mask, gdf.geometry.to_numpy())]
+
+    hw = data.highways
+    if not hw.empty:
+        lines = np.asarray([shapely.linestrings(x) for x in hw["xy"]], dtype=object)
+        hw = hw[shapely.intersects(mask, lines)].reset_index(drop=True)
+    return OsmData(
+        path=data.path,
+        bounds=data.bounds,
+        buildings=keep(data.buildings),
+        amenities=keep(data.amenities),
+        transit_stops=keep(data.transit_stops),
+        cycleways=keep(data.cycleways),
+        parking=keep(data.parking),
+        parks=keep(data.parks),
+        water=keep(data.water),
+        highways=hw,
+        missing=data.missing,
+    )

@@ -1,0 +1,168 @@
+"""The amenity taxonomy: which OSM tags make which everyday destination.
+
+This is the single place where OSM tags are mapped to the categories that the built-constraint
+indicators, the maps and the reports use. Each category is tied to the usages it constrains (see the
+constraint table in the method): ``food_shop`` and ``market`` bear on food, ``second_hand_repair``
+and ``local_shop`` on purchases, ``transit_stop`` and ``cycle_parking`` on daily mobility,
+``rail_station`` on flights (the low-carbon alternative), the others make the "15-minute city" set.
+
+Rules are checked in order; the first that matches gives the category, so an object has exactly one
+category (a supermarket is a ``food_shop``, never also a ``local_shop``). A rule is a key and a set of
+values (``None`` means any value but ``no``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "CATEGORIES",
+    "CATEGORY_LABELS",
+    "ESSENTIAL_CATEGORIES",
+    "RULES",
+    "Rule",
+    "classify",
+]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One OSM tag pattern and the category it gives."""
+
+    category: str
+    key: str
+    values: frozenset[str] | None  # None: any value but "no"
+
+
+def _r(category: str, key: str, *values: str) -> Rule:
+    return Rule(category, key, frozenset(values) if values else None)
+
+
+#: Ordered rules, first match wins.
+RULES: tuple[Rule, ...] = (
+    # transit first: a bus shelter tagged amenity=shelter stays a stop
+    _r("rail_station", "railway", "station", "halt"),
+    _r("transit_stop", "highway", "bus_stop"),
+    _r("transit_stop", "railway", "tram_stop", "subway_entrance"),
+    _r("transit_stop", "public_transport", "platform", "stop_position", "station"),
+    _r("transit_stop", "amenity", "bus_station", "ferry_terminal"),
+    _r("market", "amenity", "marketplace"),
+    # repair and second hand before the generic shop rules
+    _r("second_hand_repair", "shop", "second_hand", "charity", "repair", "bicycle",
+       "computer_repair", "electronics_repair", "mobile_phone_repair", "tailor",
+       "shoe_repair", "sewing", "antiques", "vintage"),
+    _r("second_hand_repair", "amenity", "repair_cafe", "give_box", "recycling_centre"),
+    _r("second_hand_repair", "craft", "shoemaker", "tailor", "dressmaker", "electronics_repair",
+       "watchmaker", "upholsterer", "key_cutter"),
+    _r("second_hand_repair", "repair", "assisted_self_service", "yes"),
+    _r("second_hand_repair", "second_hand", "only"),
+    _r("food_shop", "shop", "bakery", "butcher", "greengrocer", "supermarket", "convenience",
+       "organic", "farm", "cheese", "seafood", "deli", "dairy", "pastry", "frozen_food",
+       "health_food", "food", "grocery", "wholefoods", "general", "wine", "beverages",
+       "confectionery", "chocolate", "coffee", "tea", "spices", "pasta", "butcher;deli"),
+    _r("food_shop", "amenity", "vending_machine_food"),
+    _r("health", "amenity", "doctors", "clinic", "hospital", "pharmacy", "dentist"),
+    _r("health", "healthcare", "doctor", "clinic", "hospital", "pharmacy", "dentist", "centre",
+       "physiotherapist", "nurse", "midwife", "laboratory"),
+    _r("health", "shop", "chemist"),
+    _r("school", "amenity", "school", "kindergarten", "childcare", "college"),
+    _r("public_service", "amenity", "townhall", "post_office", "police", "social_facility",
+       "social_centre", "courthouse", "fire_station", "public_building", "library"),
+    _r("public_service", "office", "government", "employment_agency"),
+    _r("sport_culture", "leisure", "sports_centre", "pitch", "swimming_pool", "fitness_centre",
+       "stadium", "track", "ice_rink", "sports_hall"),
+    _r("sport_culture", "amenity", "theatre", "cinema", "arts_centre", "community_centre",
+       "music_school", "conservatory", "events_venue", "university"),
+    _r("sport_culture", "tourism", "museum", "gallery"),
+    _r("park", "leisure", "park", "garden", "playground", "nature_reserve", "common"),
+    _r("park", "landuse", "recreation_ground", "village_green"),
+    _r("cycle_parking", "amenity", "bicycle_parking", "bicycle_rental"),
+    # any other shop is a local shop (clothes, hardware, books, hairdresser...)
+    _r("local_shop", "shop"),
+    _r("local_shop", "amenity", "bank", "atm", "cafe", "bar", "pub", "restaurant", "fast_food",
+       "laundry", "marketplace_stall"),
+    _r("local_shop", "craft"),
+)
+
+#: Categories in a stable order (the columns of the access tables follow it).
+CATEGORIES: tuple[str, ...] = (
+    "food_shop",
+    "market",
+    "school",
+    "health",
+    "transit_stop",
+    "rail_station",
+    "park",
+    "sport_culture",
+    "public_service",
+    "second_hand_repair",
+    "local_shop",
+    "cycle_parking",
+)
+
+#: The "15-minute city" set used by the 15-minute score.
+ESSENTIAL_CATEGORIES: tuple[str, ...] = (
+    "food_shop",
+    "school",
+    "health",
+    "transit_stop",
+    "park",
+    "sport_culture",
+    "public_service",
+    "local_shop",
+)
+
+#: User-facing labels, French first.
+CATEGORY_LABELS: Mapping[str, Mapping[str, str]] = {
+    "fr": {
+        "food_shop": "Commerce alimentaire",
+        "market": "Marché",
+        "school": "École",
+        "health": "Santé",
+        "transit_stop": "Arrêt de transport en commun",
+        "rail_station": "Gare",
+        "park": "Parc, jardin, aire de jeux",
+        "sport_culture": "Sport et culture",
+        "public_service": "Service public",
+        "second_hand_repair": "Seconde main et réparation",
+        "local_shop": "Commerce de proximité",
+        "cycle_parking": "Stationnement vélo",
+    },
+    "en": {
+        "food_shop": "Food shop",
+        "market": "Market",
+        "school": "School",
+        "health": "Health",
+        "transit_stop": "Transit stop",
+        "rail_station": "Railway station",
+        "park": "Park, garden, playground",
+        "sport_culture": "Sport and culture",
+        "public_service": "Public service",
+        "second_hand_repair": "Second hand and repair",
+        "local_shop": "Local shop",
+        "cycle_parking": "Cycle parking",
+    },
+}
+
+#: Keys worth looking at: an object with none of them is never an amenity.
+TAXONOMY_KEYS: frozenset[str] = frozenset(rule.key for rule in RULES)
+
+assert set(CATEGORIES) == {rule.category for rule in RULES}  # the table is consistent
+
+
+def classify(tags: Mapping[str, str]) -> tuple[str, str] | None:
+    """Return ``(category, "key=value")`` for an object's tags, or None when it is no amenity.
+
+    Parameters
+    ----------
+    tags
+        The object's OSM tags.
+    """
+    for rule in RULES:
+        value = tags.get(rule.key)
+        if value is None or value == "no":
+            continue
+        if rule.values is None or value in rule.values:
+            return rule.category, f"{rule.key}={value}"
+    return None
