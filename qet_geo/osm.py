@@ -85,47 +85,144 @@ _NETWORK_EXCLUDE: dict[str, dict[str, re.Pattern[str]]] = {
         ),
         "motor_vehicle": re.compile("no"),
         "motorcar": re.compile("no"),
-        "service": re.compile(
-            "alley|driveway|emergency_access|parking|parking_aisle|private"
-        ),
+        "service": re.compile("alley|driveway|emergency_access|parking|parking_aisle|private"),
     },
 }
 
 # Way tags kept on graph edges and on the raw highway table.
 _WAY_TAGS = (
-    "highway", "name", "oneway", "junction", "access", "foot", "bicycle", "motor_vehicle",
-    "motorcar", "service", "area", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right",
-    "cycleway", "cycleway:left", "cycleway:right", "cycleway:both", "oneway:bicycle", "maxspeed",
-    "lanes", "surface", "lit",
+    "highway",
+    "name",
+    "oneway",
+    "junction",
+    "access",
+    "foot",
+    "bicycle",
+    "motor_vehicle",
+    "motorcar",
+    "service",
+    "area",
+    "sidewalk",
+    "sidewalk:both",
+    "sidewalk:left",
+    "sidewalk:right",
+    "cycleway",
+    "cycleway:left",
+    "cycleway:right",
+    "cycleway:both",
+    "oneway:bicycle",
+    "maxspeed",
+    "lanes",
+    "surface",
+    "lit",
 )
 
 # Building values that are homes; values that are not; "yes" is decided by context (see below).
-_RESIDENTIAL_BUILDINGS = frozenset({
-    "residential", "house", "apartments", "detached", "semidetached_house", "terrace",
-    "bungalow", "dormitory", "farm", "cabin", "houseboat", "static_caravan", "villa",
-})
-_NON_RESIDENTIAL_BUILDINGS = frozenset({
-    "commercial", "industrial", "retail", "office", "warehouse", "supermarket", "kiosk",
-    "church", "chapel", "cathedral", "mosque", "synagogue", "temple", "religious", "shrine",
-    "school", "kindergarten", "university", "college", "hospital", "public", "civic",
-    "government", "train_station", "transportation", "garage", "garages", "carport", "shed",
-    "hut", "roof", "parking", "barn", "stable", "cowshed", "greenhouse", "farm_auxiliary",
-    "service", "sports_hall", "sports_centre", "stadium", "grandstand", "pavilion", "hangar",
-    "bunker", "ruins", "construction", "toilets", "water_tower", "storage_tank", "silo",
-    "transformer_tower", "fire_station", "hotel", "bridge", "boathouse", "manufacture",
-    "no",
-})
+_RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "residential",
+        "house",
+        "apartments",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "bungalow",
+        "dormitory",
+        "farm",
+        "cabin",
+        "houseboat",
+        "static_caravan",
+        "villa",
+    }
+)
+_NON_RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "commercial",
+        "industrial",
+        "retail",
+        "office",
+        "warehouse",
+        "supermarket",
+        "kiosk",
+        "church",
+        "chapel",
+        "cathedral",
+        "mosque",
+        "synagogue",
+        "temple",
+        "religious",
+        "shrine",
+        "school",
+        "kindergarten",
+        "university",
+        "college",
+        "hospital",
+        "public",
+        "civic",
+        "government",
+        "train_station",
+        "transportation",
+        "garage",
+        "garages",
+        "carport",
+        "shed",
+        "hut",
+        "roof",
+        "parking",
+        "barn",
+        "stable",
+        "cowshed",
+        "greenhouse",
+        "farm_auxiliary",
+        "service",
+        "sports_hall",
+        "sports_centre",
+        "stadium",
+        "grandstand",
+        "pavilion",
+        "hangar",
+        "bunker",
+        "ruins",
+        "construction",
+        "toilets",
+        "water_tower",
+        "storage_tank",
+        "silo",
+        "transformer_tower",
+        "fire_station",
+        "hotel",
+        "bridge",
+        "boathouse",
+        "manufacture",
+        "no",
+    }
+)
 #: Below this footprint (m²) a ``building=yes`` is taken for a shed or a garage, not a home.
 MIN_HOME_AREA_M2 = 30.0
 _NON_HOME_KEYS = ("amenity", "shop", "office", "tourism", "leisure", "craft", "man_made")
 
-_CYCLE_VALUES = frozenset({"lane", "track", "opposite_lane", "opposite_track", "share_busway",
-                           "shared_lane", "opposite", "separate"})
-_PARK_TAGS = {"leisure": {"park", "garden", "playground", "nature_reserve", "common"},
-              "landuse": {"recreation_ground", "village_green", "grass", "forest"},
-              "natural": {"wood", "scrub"}}
-_WATER_TAGS = {"natural": {"water"}, "waterway": {"riverbank", "dock"}, "landuse": {"basin",
-                                                                                    "reservoir"}}
+_CYCLE_VALUES = frozenset(
+    {
+        "lane",
+        "track",
+        "opposite_lane",
+        "opposite_track",
+        "share_busway",
+        "shared_lane",
+        "opposite",
+        "separate",
+    }
+)
+_PARK_TAGS = {
+    "leisure": {"park", "garden", "playground", "nature_reserve", "common"},
+    "landuse": {"recreation_ground", "village_green", "grass", "forest"},
+    "natural": {"wood", "scrub"},
+}
+_WATER_TAGS = {
+    "natural": {"water"},
+    "waterway": {"riverbank", "dock"},
+    "landuse": {"basin", "reservoir"},
+}
 
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
 
@@ -149,10 +246,12 @@ class MissingReport:
 
     missing_nodes: int = 0
     ways_affected: int = 0
+    missing_members: int = 0
+    relations_affected: int = 0
     areas_lost: int = 0
 
     def __bool__(self) -> bool:
-        return self.missing_nodes > 0
+        return self.missing_nodes > 0 or self.missing_members > 0
 
 
 @dataclass(frozen=True)
@@ -196,8 +295,15 @@ class OsmData:
         """Return the number of features of each layer."""
         return {
             name: len(getattr(self, name))
-            for name in ("buildings", "amenities", "transit_stops", "cycleways", "parking",
-                         "parks", "water")
+            for name in (
+                "buildings",
+                "amenities",
+                "transit_stops",
+                "cycleways",
+                "parking",
+                "parks",
+                "water",
+            )
         }
 
 
@@ -268,20 +374,22 @@ def read_osm(
             "nouveau.",
             path=path,
         ) from err
-    if raw.n_nodes == 0:
+    if not (raw.points or raw.areas or raw.hw_ids or raw.way_ids):
         raise EmptyDataError(
-            f"{path} holds no OSM node: the extract is empty. Cut it again over the "
+            f"{path} holds no OSM feature: the extract is empty. Cut it again over the "
             "neighbourhood.",
-            message_fr=f"{path} ne contient aucun nœud OSM : l'extrait est vide. Découpez-le à "
+            message_fr=f"{path} ne contient aucun objet OSM : l'extrait est vide. Découpez-le à "
             "nouveau sur le quartier.",
             path=path,
         )
     data = _assemble(path, raw)
     if data.missing:
         warnings.warn(
-            f"{path}: {data.missing.missing_nodes} node(s) referenced by "
-            f"{data.missing.ways_affected} way(s) are not in the extract (clipped at its border); "
-            f"the parts present were kept, {data.missing.areas_lost} area(s) could not be closed.",
+            f"{path}: the extract is clipped at its border: {data.missing.missing_nodes} node(s) "
+            f"referenced by {data.missing.ways_affected} way(s) and "
+            f"{data.missing.missing_members} way(s) referenced by "
+            f"{data.missing.relations_affected} relation(s) are not in the file; the parts "
+            f"present were kept, {data.missing.areas_lost} area(s) could not be closed.",
             UserWarning,
             stacklevel=2,
         )
@@ -292,9 +400,7 @@ def read_osm(
 
 @dataclass
 class _Raw:
-    n_nodes: int = 0
     header_bounds: tuple[float, float, float, float] | None = None
-    data_bounds: list[float] = field(default_factory=lambda: [180.0, 90.0, -180.0, -90.0])
     # highway ways: one row per way
     hw_ids: list[int] = field(default_factory=list)
     hw_tags: list[dict[str, str]] = field(default_factory=list)
@@ -306,8 +412,17 @@ class _Raw:
     areas: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     # non-highway open ways with useful tags (cycleways mapped off-road are highways already)
     missing_refs: set[int] = field(default_factory=set)
+    way_ids: set[int] = field(default_factory=set)
+    missing_members: int = 0
+    relations_missing: int = 0
     ways_missing: int = 0
     closed_ways_missing: int = 0
+
+
+# Objects with none of these keys never reach Python (libosmium filters them in C++).
+_READ_KEYS = sorted(
+    TAXONOMY_KEYS | {"highway", "building", "amenity", "shop"} | set(_PARK_TAGS) | set(_WATER_TAGS)
+)
 
 
 def _is_interesting_area(tags: Mapping[str, str]) -> bool:
@@ -325,71 +440,75 @@ def _read_raw(path: Path) -> _Raw:
         box = reader_header.header().box()
         if box.valid():
             raw.header_bounds = (
-                box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat
+                box.bottom_left.lon,
+                box.bottom_left.lat,
+                box.top_right.lon,
+                box.top_right.lat,
             )
     finally:
         reader_header.close()
 
     wkb = osmium.geom.WKBFactory()
-    bounds = raw.data_bounds
     processor = (
         osmium.FileProcessor(str(path))
         .with_areas()
-        .with_filter(osmium.filter.EmptyTagFilter())
+        .with_filter(osmium.filter.KeyFilter(*_READ_KEYS))
     )
-    # untagged nodes never reach Python: count every node with a cheap handler on the side
-    counter = _NodeCounter()
+    # untagged objects never reach the loop; untagged ways are only remembered by id
+    counter = _WaySeen()
     processor.handler_for_filtered(counter)
     for obj in processor:
         if obj.is_node():
-            raw.n_nodes += 1
-            loc = obj.location
-            lon, lat = loc.lon, loc.lat
-            bounds[0] = min(bounds[0], lon)
-            bounds[1] = min(bounds[1], lat)
-            bounds[2] = max(bounds[2], lon)
-            bounds[3] = max(bounds[3], lat)
             tags = dict(obj.tags)
             if _point_key(tags):
-                raw.points.append((f"n{obj.id}", tags, lon, lat))
+                loc = obj.location
+                raw.points.append((f"n{obj.id}", tags, loc.lon, loc.lat))
         elif obj.is_way():
             tags = obj.tags
-            is_highway = "highway" in tags
-            closed = obj.is_closed()
-            if not is_highway and not closed:
-                if "building" in tags or "area" in tags:
-                    # an unclosed building ring: the extract cut it
-                    if any(not n.location.valid() for n in obj.nodes):
-                        raw.closed_ways_missing += 1
-                        raw.ways_missing += 1
-                        raw.missing_refs.update(
-                            n.ref for n in obj.nodes if not n.location.valid()
-                        )
+            raw.way_ids.add(obj.id)
+            if "highway" not in tags:
+                if _is_interesting_area(tags):
+                    try:  # libosmium checks every location in C++
+                        wkb.create_linestring(obj)
+                    except Exception:  # an invalid location or a degenerate way
+                        absent = [n.ref for n in obj.nodes if not n.location.valid()]
+                        if absent:
+                            raw.missing_refs.update(absent)
+                            raw.ways_missing += 1
+                            raw.closed_ways_missing += 1
                 continue
             refs, lons, lats = [], [], []
             n_missing = 0
             for n in obj.nodes:
                 loc = n.location
+                refs.append(n.ref)
                 if loc.valid():
-                    refs.append(n.ref)
                     lons.append(loc.lon)
                     lats.append(loc.lat)
                 else:
-                    refs.append(n.ref)
                     lons.append(np.nan)
                     lats.append(np.nan)
                     raw.missing_refs.add(n.ref)
                     n_missing += 1
             if n_missing:
                 raw.ways_missing += 1
-                if closed and not is_highway and _is_interesting_area(tags):
-                    raw.closed_ways_missing += 1
-            if is_highway:
-                raw.hw_ids.append(obj.id)
-                raw.hw_tags.append({k: tags[k] for k in _WAY_TAGS if k in tags})
-                raw.hw_refs.append(refs)
-                raw.hw_lons.append(lons)
-                raw.hw_lats.append(lats)
+            raw.hw_ids.append(obj.id)
+            raw.hw_tags.append({k: tags[k] for k in _WAY_TAGS if k in tags})
+            raw.hw_refs.append(refs)
+            raw.hw_lons.append(lons)
+            raw.hw_lats.append(lats)
+        elif obj.is_relation():
+            if obj.tags.get("type") in ("multipolygon", "boundary") and _is_interesting_area(
+                obj.tags
+            ):
+                absent = sum(
+                    1
+                    for m in obj.members
+                    if m.type == "w" and m.ref not in raw.way_ids and m.ref not in counter.way_ids
+                )
+                if absent:
+                    raw.missing_members += absent
+                    raw.relations_missing += 1
         elif obj.is_area():
             tags = dict(obj.tags)
             if not _is_interesting_area(tags):
@@ -403,41 +522,17 @@ def _read_raw(path: Path) -> _Raw:
                 continue
             osm_key = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
             raw.areas.append((osm_key, tags, bytes.fromhex(geom)))
-    raw.n_nodes += counter.count
-    for lon, lat in counter.extent():
-        bounds[0] = min(bounds[0], lon)
-        bounds[1] = min(bounds[1], lat)
-        bounds[2] = max(bounds[2], lon)
-        bounds[3] = max(bounds[3], lat)
     return raw
 
 
-class _NodeCounter:
-    """Count untagged nodes and track their extent without building Python objects per node."""
+class _WaySeen:
+    """Record the ids of untagged ways (multipolygon members) without a Python object per node."""
 
     def __init__(self) -> None:
-        self.count = 0
-        self._min = [180.0, 90.0]
-        self._max = [-180.0, -90.0]
+        self.way_ids: set[int] = set()
 
-    def node(self, n: osmium.osm.Node) -> None:
-        self.count += 1
-        loc = n.location
-        if loc.valid():
-            lon, lat = loc.lon, loc.lat
-            if lon < self._min[0]:
-                self._min[0] = lon
-            if lat < self._min[1]:
-                self._min[1] = lat
-            if lon > self._max[0]:
-                self._max[0] = lon
-            if lat > self._max[1]:
-                self._max[1] = lat
-
-    def extent(self) -> Iterable[tuple[float, float]]:
-        if self.count:
-            yield (self._min[0], self._min[1])
-            yield (self._max[0], self._max[1])
+    def way(self, w: osmium.osm.Way) -> None:
+        self.way_ids.add(w.id)
 
 
 def _point_key(tags: Mapping[str, str]) -> bool:
@@ -465,7 +560,8 @@ def _to_l93(geoms: np.ndarray) -> np.ndarray:
 def _assemble(path: Path, raw: _Raw) -> OsmData:
     area_keys = [a[0] for a in raw.areas]
     area_tags = [a[1] for a in raw.areas]
-    area_geoms = _to_l93(shapely.from_wkb([a[2] for a in raw.areas]))
+    area_ll = shapely.from_wkb([a[2] for a in raw.areas])
+    area_geoms = _to_l93(area_ll)
     if len(area_geoms):
         area_geoms = shapely.make_valid(area_geoms)
     pt_keys = [p[0] for p in raw.points]
@@ -481,12 +577,21 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     highways = _highway_parts(raw)
     cycleways = _cycleways(highways)
 
-    header = raw.header_bounds
-    bounds = header if header is not None else tuple(raw.data_bounds)
+    bounds = raw.header_bounds
+    if bounds is None:
+        parts = [shapely.points([(p[2], p[3]) for p in raw.points]), area_ll]
+        if raw.hw_lons:
+            lon = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lons])
+            lat = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lats])
+            ok = np.isfinite(lon)
+            parts.append(shapely.points(np.column_stack([lon[ok], lat[ok]])))
+        bounds = tuple(shapely.total_bounds(np.concatenate(parts)))
     missing = MissingReport(
         missing_nodes=len(raw.missing_refs),
         ways_affected=raw.ways_missing,
-        areas_lost=raw.closed_ways_missing,
+        missing_members=raw.missing_members,
+        relations_affected=raw.relations_missing,
+        areas_lost=raw.closed_ways_missing + raw.relations_missing,
     )
     log.info("read %s: %d buildings, %d amenities", path, len(buildings), len(amenities))
     return OsmData(
@@ -504,7 +609,9 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     )
 
 
-def _frame(keys: list[str], columns: dict[str, list[object]], geoms: np.ndarray) -> gpd.GeoDataFrame:
+def _frame(
+    keys: list[str], columns: dict[str, list[object]], geoms: np.ndarray
+) -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(geoms, crs=WORK_CRS), crs=WORK_CRS)
     gdf.index = pd.Index(keys, name="osm_key")
     return gdf
@@ -512,8 +619,18 @@ def _frame(keys: list[str], columns: dict[str, list[object]], geoms: np.ndarray)
 
 def _buildings(keys: list[str], tags: list[dict[str, str]], geoms: np.ndarray) -> gpd.GeoDataFrame:
     idx = [i for i, t in enumerate(tags) if t.get("building", "no") != "no"]
-    cols = ["building", "levels", "height_m", "start_date", "residential", "footprint_m2",
-            "floor_area_m2", "name", "amenity", "shop"]
+    cols = [
+        "building",
+        "levels",
+        "height_m",
+        "start_date",
+        "residential",
+        "footprint_m2",
+        "floor_area_m2",
+        "name",
+        "amenity",
+        "shop",
+    ]
     if not idx:
         return _empty_layer(cols)
     sel = [tags[i] for i in idx]
@@ -563,7 +680,10 @@ def _is_residential(tags: Mapping[str, str], area: float) -> bool:
         return False
     if value != "yes":
         return False
-    if tags.get("building:use") in _RESIDENTIAL_BUILDINGS or tags.get("building:use") == "residential":
+    if (
+        tags.get("building:use") in _RESIDENTIAL_BUILDINGS
+        or tags.get("building:use") == "residential"
+    ):
         return True
     if any(k in tags for k in _NON_HOME_KEYS):
         return False
@@ -580,8 +700,10 @@ def _amenities(
 ) -> gpd.GeoDataFrame:
     rows: list[tuple[str, str, str, str | None, bool]] = []
     geoms: list[shapely.Geometry] = []
-    for keys, tags, g, is_area in ((pt_keys, pt_tags, pt_geoms, False),
-                                   (area_keys, area_tags, area_geoms, True)):
+    for keys, tags, g, is_area in (
+        (pt_keys, pt_tags, pt_geoms, False),
+        (area_keys, area_tags, area_geoms, True),
+    ):
         for key, t, geom in zip(keys, tags, g, strict=True):
             found = classify(t)
             if found is None:
@@ -700,12 +822,11 @@ def _highway_parts(raw: _Raw) -> pd.DataFrame:
         x, y = _TO_L93.transform(allxy[:, 0], allxy[:, 1])
         offsets = np.cumsum([0] + [len(r) for r in rows_xy])
         rows_xy = [
-            np.column_stack([x[offsets[i]:offsets[i + 1]], y[offsets[i]:offsets[i + 1]]])
+            np.column_stack([x[offsets[i] : offsets[i + 1]], y[offsets[i] : offsets[i + 1]]])
             for i in range(len(rows_xy))
         ]
     return pd.DataFrame(
-        {"way_id": rows_way, "part": rows_part, "tags": rows_tags, "refs": rows_refs,
-         "xy": rows_xy}
+        {"way_id": rows_way, "part": rows_part, "tags": rows_tags, "refs": rows_refs, "xy": rows_xy}
     )
 
 
@@ -778,16 +899,19 @@ def _oneway(tags: Mapping[str, str], network_type: str) -> int:
     if network_type == "bike":
         if tags.get("oneway:bicycle") == "no":
             return 0
-        if any(str(tags.get(k, "")).startswith("opposite") for k in
-               ("cycleway", "cycleway:left", "cycleway:right", "cycleway:both")):
+        if any(
+            str(tags.get(k, "")).startswith("opposite")
+            for k in ("cycleway", "cycleway:left", "cycleway:right", "cycleway:both")
+        ):
             return 0
     value = tags.get("oneway")
     if value in ("yes", "true", "1"):
         return 1
     if value in ("-1", "reverse"):
         return -1
-    if value is None and (tags.get("junction") in ("roundabout", "circular")
-                          or tags.get("highway") == "motorway"):
+    if value is None and (
+        tags.get("junction") in ("roundabout", "circular") or tags.get("highway") == "motorway"
+    ):
         return 1
     return 0
 
@@ -872,8 +996,9 @@ def street_graph(
 
     tags = hw["tags"].to_numpy()[seg_part]
     way_ids = hw["way_id"].to_numpy()[seg_part]
-    direction = np.fromiter((_oneway(t, network_type) for t in tags), dtype=np.int8,
-                            count=len(tags))
+    direction = np.fromiter(
+        (_oneway(t, network_type) for t in tags), dtype=np.int8, count=len(tags)
+    )
     u = refs[a]
     v = refs[b]
     fwd = direction >= 0

@@ -1,0 +1,348 @@
+"""A neighbourhood (quartier): its polygon, its IRIS codes, and the buffered working area.
+
+A territory can be given as a polygon file (GeoJSON, GeoPackage, shapefile), as a list of IRIS codes
+with an IRIS layer, as a commune INSEE code with a communes layer, or as the bounds of an OSM extract.
+Work happens on the territory plus a buffer (default 1 000 m, so that the shop across the border
+counts), in Lambert-93 (EPSG:2154).
+
+IRIS ("Îlots Regroupés pour l'Information Statistique") are INSEE's sub-communal census units of about
+2 000 inhabitants, identified by a 9-digit code (commune INSEE code + 4 digits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import shapely
+
+from qet_geo.errors import (
+    CRSError,
+    EmptyDataError,
+    InputFileError,
+    UnknownCodeError,
+    ValidationError,
+)
+
+__all__ = [
+    "DEFAULT_BUFFER_M",
+    "WORK_CRS",
+    "Territory",
+    "read_vector",
+    "territory_from_bounds",
+    "territory_from_commune",
+    "territory_from_file",
+    "territory_from_iris",
+]
+
+WORK_CRS = "EPSG:2154"
+#: Default width of the ring around the territory that still counts (m).
+DEFAULT_BUFFER_M = 1000.0
+
+_COMMUNE_CODE_COLUMNS = (
+    "code",
+    "insee",
+    "code_insee",
+    "insee_com",
+    "inseecom",
+    "codgeo",
+    "insee_code",
+)
+_COMMUNE_NAME_COLUMNS = ("nom", "name", "nom_com", "libgeo")
+_IRIS_CODE_COLUMNS = ("code_iris", "dcomiris", "iris", "codeiris", "iris_code", "code")
+
+
+@dataclass(frozen=True)
+class Territory:
+    """A neighbourhood and its buffered working area, in EPSG:2154.
+
+    Attributes
+    ----------
+    name
+        A label for reports.
+    geometry
+        The neighbourhood polygon (EPSG:2154).
+    buffer_m
+        The width of the ring that still counts around it.
+    iris_codes
+        The IRIS codes that make the neighbourhood, when it was defined by them.
+    source
+        How it was defined ("file", "iris", "commune", "bounds").
+    """
+
+    name: str
+    geometry: shapely.Geometry
+    buffer_m: float = DEFAULT_BUFFER_M
+    iris_codes: tuple[str, ...] = ()
+    source: str = "file"
+    crs: str = field(default=WORK_CRS, init=False)
+
+    @property
+    def working_area(self) -> shapely.Geometry:
+        """The territory plus its buffer: what the layers are cut to."""
+        return shapely.buffer(self.geometry, self.buffer_m) if self.buffer_m > 0 else self.geometry
+
+    @property
+    def area_km2(self) -> float:
+        """The territory's area, in km²."""
+        return float(shapely.area(self.geometry)) / 1e6
+
+    def to_gdf(self) -> gpd.GeoDataFrame:
+        """Return the territory as a one-row GeoDataFrame in EPSG:2154."""
+        return gpd.GeoDataFrame(
+            {
+                "name": [self.name],
+                "source": [self.source],
+                "buffer_m": [self.buffer_m],
+                "iris_codes": [",".join(self.iris_codes)],
+            },
+            geometry=[self.geometry],
+            crs=WORK_CRS,
+        )
+
+
+def read_vector(path: str | PathLike[str], *, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a vector file and check it has a CRS; raise clear errors otherwise.
+
+    Parameters
+    ----------
+    path
+        A GeoJSON, GeoPackage, shapefile or any file OGR reads.
+    layer
+        The layer to read in a multi-layer file (GeoPackage); the first one by default.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(
+            f"File not found: {path}. Check the path.",
+            message_fr=f"Fichier introuvable : {path}. Vérifiez le chemin.",
+            path=path,
+        )
+    if (
+        path.suffix.lower() == ".shp"
+        and not path.with_suffix(".prj").exists()
+        and not path.with_suffix(".PRJ").exists()
+    ):
+        raise CRSError(
+            f"{path} has no .prj file, so its coordinate system is unknown. Put the .prj that "
+            "came with it beside it (same name), or re-export it from QGIS with a CRS.",
+            message_fr=f"{path} n'a pas de fichier .prj : son système de coordonnées est inconnu. "
+            "Placez le .prj fourni à côté (même nom), ou réexportez la couche depuis QGIS avec "
+            "une projection.",
+            path=path,
+        )
+    try:
+        gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as err:
+        raise InputFileError(
+            f"{path} could not be read as a vector layer ({err}). Give a GeoJSON, GeoPackage or "
+            "shapefile.",
+            message_fr=f"{path} n'a pas pu être lu comme couche vectorielle ({err}). Donnez un "
+            "GeoJSON, un GeoPackage ou un shapefile.",
+            path=path,
+        ) from err
+    if gdf.crs is None:
+        raise CRSError(
+            f"{path} has no coordinate reference system. Re-export it with one (Lambert-93, "
+            "EPSG:2154, or WGS84, EPSG:4326).",
+            message_fr=f"{path} n'a pas de système de coordonnées. Réexportez-le avec une "
+            "projection (Lambert-93, EPSG:2154, ou WGS84, EPSG:4326).",
+            path=path,
+        )
+    if gdf.empty:
+        raise EmptyDataError(
+            f"{path} holds no feature.",
+            message_fr=f"{path} ne contient aucun objet.",
+            path=path,
+        )
+    return gdf
+
+
+def _union_polygons(gdf: gpd.GeoDataFrame, path: Path | str) -> shapely.Geometry:
+    polys = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polys.empty:
+        raise ValidationError(
+            f"{path} holds no polygon (found {sorted(set(gdf.geom_type))}). A territory is a "
+            "polygon: draw the neighbourhood's outline.",
+            message_fr=f"{path} ne contient aucun polygone (trouvé : {sorted(set(gdf.geom_type))})."
+            " Un territoire est un polygone : dessinez le contour du quartier.",
+            path=path,
+        )
+    geom = shapely.make_valid(shapely.union_all(polys.to_crs(WORK_CRS).geometry.to_numpy()))
+    return geom
+
+
+def territory_from_file(
+    path: str | PathLike[str],
+    *,
+    name: str | None = None,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    layer: str | None = None,
+) -> Territory:
+    """Read a neighbourhood polygon file; every polygon in it is merged into one territory.
+
+    Parameters
+    ----------
+    path
+        GeoJSON, GeoPackage or shapefile with one or more polygons, in any CRS.
+    name
+        A label; the file name by default.
+    buffer_m
+        The ring around the territory that still counts, in metres.
+    layer
+        The layer of a multi-layer file.
+    """
+    _check_buffer(buffer_m)
+    gdf = read_vector(path, layer=layer)
+    return Territory(
+        name=name or Path(path).stem,
+        geometry=_union_polygons(gdf, path),
+        buffer_m=buffer_m,
+        source="file",
+    )
+
+
+def _find_column(gdf: gpd.GeoDataFrame, candidates: Sequence[str]) -> str | None:
+    lower = {c.lower(): c for c in gdf.columns}
+    for c in candidates:
+        if c in lower:
+            return lower[c]
+    return None
+
+
+def territory_from_iris(
+    codes: Sequence[str],
+    iris_layer: str | PathLike[str],
+    *,
+    name: str | None = None,
+    buffer_m: float = DEFAULT_BUFFER_M,
+) -> Territory:
+    """Make a territory of the union of IRIS units.
+
+    Parameters
+    ----------
+    codes
+        9-digit IRIS codes (leading zeros may be missing).
+    iris_layer
+        An IRIS contours file (IGN CONTOURS-IRIS) with a code column (``CODE_IRIS`` or
+        ``DCOMIRIS``).
+    """
+    _check_buffer(buffer_m)
+    gdf = read_vector(iris_layer)
+    column = _find_column(gdf, _IRIS_CODE_COLUMNS)
+    if column is None:
+        raise ValidationError(
+            f"{iris_layer} has no IRIS code column (looked for {', '.join(_IRIS_CODE_COLUMNS)}; "
+            f"found {', '.join(map(str, gdf.columns))}). Use an IGN CONTOURS-IRIS file.",
+            message_fr=f"{iris_layer} n'a pas de colonne de code IRIS (cherché : "
+            f"{', '.join(_IRIS_CODE_COLUMNS)}). Utilisez un fichier CONTOURS-IRIS de l'IGN.",
+            path=iris_layer,
+        )
+    wanted = [str(c).strip().zfill(9) for c in codes]
+    if not wanted:
+        raise ValidationError("No IRIS code given.", message_fr="Aucun code IRIS donné.")
+    layer_codes = gdf[column].astype(str).str.strip().str.zfill(9)
+    unknown = sorted(set(wanted) - set(layer_codes))
+    if unknown:
+        examples = ", ".join(sorted(layer_codes)[:3])
+        raise UnknownCodeError(
+            f"IRIS code(s) {', '.join(unknown)} not in {iris_layer} (it holds {len(gdf)} IRIS, "
+            f"e.g. {examples}). Check the codes (9 digits: commune code + 4).",
+            message_fr=f"Code(s) IRIS {', '.join(unknown)} absent(s) de {iris_layer} "
+            f"({len(gdf)} IRIS, par ex. {examples}). Vérifiez les codes (9 chiffres : code "
+            "commune + 4).",
+            path=iris_layer,
+        )
+    sel = gdf[layer_codes.isin(wanted)]
+    return Territory(
+        name=name or f"IRIS {', '.join(wanted)}",
+        geometry=_union_polygons(sel, iris_layer),
+        buffer_m=buffer_m,
+        iris_codes=tuple(wanted),
+        source="iris",
+    )
+
+
+def territory_from_commune(
+    code: str,
+    communes_layer: str | PathLike[str],
+    *,
+    name: str | None = None,
+    buffer_m: float = DEFAULT_BUFFER_M,
+) -> Territory:
+    """Make a territory of a commune, by its INSEE code (e.g. "56121" for Lorient).
+
+    Parameters
+    ----------
+    code
+        The commune's 5-character INSEE code ("2A004" in Corsica).
+    communes_layer
+        A communes file with a code column (``code``, ``INSEE_COM``...).
+    """
+    _check_buffer(buffer_m)
+    gdf = read_vector(communes_layer)
+    column = _find_column(gdf, _COMMUNE_CODE_COLUMNS)
+    if column is None:
+        raise ValidationError(
+            f"{communes_layer} has no commune code column (looked for "
+            f"{', '.join(_COMMUNE_CODE_COLUMNS)}).",
+            message_fr=f"{communes_layer} n'a pas de colonne de code commune (cherché : "
+            f"{', '.join(_COMMUNE_CODE_COLUMNS)}).",
+            path=communes_layer,
+        )
+    wanted = str(code).strip().upper().zfill(5)
+    layer_codes = gdf[column].astype(str).str.strip().str.upper().str.zfill(5)
+    sel = gdf[layer_codes == wanted]
+    if sel.empty:
+        raise UnknownCodeError(
+            f"Commune code {wanted} not in {communes_layer} ({len(gdf)} communes, codes "
+            f"{layer_codes.min()} to {layer_codes.max()}). Check the INSEE code (not the postcode).",
+            message_fr=f"Code commune {wanted} absent de {communes_layer} ({len(gdf)} communes, "
+            f"codes {layer_codes.min()} à {layer_codes.max()}). Vérifiez le code INSEE (ce n'est "
+            "pas le code postal).",
+            path=communes_layer,
+        )
+    name_col = _find_column(sel, _COMMUNE_NAME_COLUMNS)
+    label = name or (str(sel[name_col].iloc[0]) if name_col else f"Commune {wanted}")
+    return Territory(
+        name=label,
+        geometry=_union_polygons(sel, communes_layer),
+        buffer_m=buffer_m,
+        source="commune",
+    )
+
+
+def territory_from_bounds(
+    bounds: tuple[float, float, float, float],
+    *,
+    name: str = "extract",
+    buffer_m: float = 0.0,
+) -> Territory:
+    """Make a territory of a lon/lat box ``(left, bottom, right, top)``, e.g. an extract's bounds.
+
+    The buffer defaults to 0: an extract's own bounds hold nothing beyond them.
+    """
+    _check_buffer(buffer_m)
+    left, bottom, right, top = bounds
+    if not (-180 <= left < right <= 180 and -90 <= bottom < top <= 90):
+        raise ValidationError(
+            f"Invalid lon/lat bounds {bounds}: expected (left, bottom, right, top) in degrees.",
+            message_fr=f"Emprise lon/lat invalide {bounds} : attendu (ouest, sud, est, nord) en "
+            "degrés.",
+        )
+    box = gpd.GeoSeries([shapely.box(left, bottom, right, top)], crs="EPSG:4326")
+    geom = box.to_crs(WORK_CRS).iloc[0]
+    return Territory(name=name, geometry=geom, buffer_m=buffer_m, source="bounds")
+
+
+def _check_buffer(buffer_m: float) -> None:
+    if not (0 <= buffer_m <= 20_000):
+        raise ValidationError(
+            f"buffer_m={buffer_m}: give a buffer between 0 and 20 000 m (default 1 000 m).",
+            message_fr=f"Tampon de {buffer_m} m : donnez une valeur entre 0 et 20 000 m (1 000 m "
+            "par défaut).",
+        )
