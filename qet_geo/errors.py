@@ -18,6 +18,7 @@ __all__ = [
     "EmptyDataError",
     "InputFileError",
     "QetGeoError",
+    "QetGeoWarning",
     "UnknownCodeError",
     "ValidationError",
 ]
@@ -78,3 +79,16 @@ class UnknownCodeError(ValidationError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.message
+
+
+class QetGeoWarning(UserWarning):
+    """A data problem the user can act on, with a French text for the CLI and the reports."""
+
+    def __init__(self, message: str, *, message_fr: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_fr = message_fr or message
+
+    def localized(self, lang: str = "fr") -> str:
+        """Return the message in ``lang`` ("fr" or "en")."""
+        return self.message_fr if lang == "fr" else self.message

@@ -34,12 +34,19 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from qet_geo.errors import DataCoverageError, EmptyDataError, InputFileError, ValidationError
+from qet_geo.errors import (
+    DataCoverageError,
+    EmptyDataError,
+    InputFileError,
+    QetGeoWarning,
+    ValidationError,
+)
 from qet_geo.taxonomy import TAXONOMY_KEYS, classify
 
 __all__ = [
     "NETWORK_TYPES",
     "OsmData",
+    "clip_osm",
     "read_osm",
     "street_graph",
 ]
@@ -263,7 +270,7 @@ class OsmData:
     path
         The extract read.
     bounds
-        ``(left, bottom, right, top)`` in lon/lat: the header's bounds, else the data's.
+        ``(left, bottom, right, top)`` in lon/lat: the extent of the data read.
     buildings, amenities, transit_stops, cycleways, parking, parks, water
         The feature layers (GeoDataFrames in EPSG:2154, indexed by ``osm_type``+``osm_id`` as a
         string such as ``"w123"``).
@@ -384,23 +391,34 @@ def read_osm(
         )
     data = _assemble(path, raw)
     if data.missing:
+        m = data.missing
+        en, fr = [], []
+        if m.missing_nodes:
+            en.append(f"{m.missing_nodes} node(s) referenced by {m.ways_affected} way(s)")
+            fr.append(f"{m.missing_nodes} nœud(s) cités par {m.ways_affected} voie(s)")
+        if m.missing_members:
+            en.append(
+                f"{m.missing_members} way(s) referenced by {m.relations_affected} relation(s)"
+            )
+            fr.append(f"{m.missing_members} voie(s) citées par {m.relations_affected} relation(s)")
         warnings.warn(
-            f"{path}: the extract is clipped at its border: {data.missing.missing_nodes} node(s) "
-            f"referenced by {data.missing.ways_affected} way(s) and "
-            f"{data.missing.missing_members} way(s) referenced by "
-            f"{data.missing.relations_affected} relation(s) are not in the file; the parts "
-            f"present were kept, {data.missing.areas_lost} area(s) could not be closed.",
-            UserWarning,
+            QetGeoWarning(
+                f"{path}: the extract is clipped at its border: {' and '.join(en)} are not in "
+                f"the file; the parts present were kept, {m.areas_lost} area(s) could not be "
+                "closed.",
+                message_fr=f"{path} : l'extrait est coupé à sa bordure : {' et '.join(fr)} "
+                "manquent dans le fichier ; les parties présentes sont gardées, "
+                f"{m.areas_lost} surface(s) n'ont pu être fermées.",
+            ),
             stacklevel=2,
         )
     if mask is not None:
-        data = _clip(data, mask)
+        data = clip_osm(data, mask)
     return data
 
 
 @dataclass
 class _Raw:
-    header_bounds: tuple[float, float, float, float] | None = None
     # highway ways: one row per way
     hw_ids: list[int] = field(default_factory=list)
     hw_tags: list[dict[str, str]] = field(default_factory=list)
@@ -435,19 +453,6 @@ def _is_interesting_area(tags: Mapping[str, str]) -> bool:
 
 def _read_raw(path: Path) -> _Raw:
     raw = _Raw()
-    reader_header = osmium.io.Reader(str(path), osmium.osm.NOTHING)
-    try:
-        box = reader_header.header().box()
-        if box.valid():
-            raw.header_bounds = (
-                box.bottom_left.lon,
-                box.bottom_left.lat,
-                box.top_right.lon,
-                box.top_right.lat,
-            )
-    finally:
-        reader_header.close()
-
     wkb = osmium.geom.WKBFactory()
     processor = (
         osmium.FileProcessor(str(path))
@@ -577,15 +582,21 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     highways = _highway_parts(raw)
     cycleways = _cycleways(highways)
 
-    bounds = raw.header_bounds
-    if bounds is None:
-        parts = [shapely.points([(p[2], p[3]) for p in raw.points]), area_ll]
-        if raw.hw_lons:
-            lon = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lons])
-            lat = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lats])
-            ok = np.isfinite(lon)
-            parts.append(shapely.points(np.column_stack([lon[ok], lat[ok]])))
-        bounds = tuple(shapely.total_bounds(np.concatenate(parts)))
+    # the data's own extent: identical whichever format the extract comes in (a PBF header often
+    # states a wider box than the XML <bounds>, and ways run past both)
+    parts = [shapely.points([(p[2], p[3]) for p in raw.points]), area_ll]
+    if raw.hw_lons:
+        lon = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lons])
+        lat = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lats])
+        ok = np.isfinite(lon)
+        parts.append(shapely.points(np.column_stack([lon[ok], lat[ok]])))
+    bounds = tuple(shapely.total_bounds(np.concatenate(parts)))
+    if not np.isfinite(bounds).all():
+        raise EmptyDataError(
+            f"{path} holds no feature with coordinates: the extract is empty.",
+            message_fr=f"{path} ne contient aucun objet localisé : l'extrait est vide.",
+            path=path,
+        )
     missing = MissingReport(
         missing_nodes=len(raw.missing_refs),
         ways_affected=raw.ways_missing,
@@ -1050,9 +1061,18 @@ def street_graph(
 # clipping to a territory
 
 
-def _clip(data: OsmData, mask: shapely.Geometry) -> OsmData:
+def clip_osm(data: OsmData, mask: shapely.Geometry) -> OsmData:
+    """Keep the features of ``data`` that intersect ``mask`` (a polygon in EPSG:2154).
+
+    Raises
+    ------
+    DataCoverageError
+        The extract does not reach the mask.
+    """
     left, bottom, right, top = data.bounds
-    extent = _to_l93(np.asarray([shapely.box(left, bottom, right, top)]))[0]
+    extent = _to_l93(np.asarray([shapely.segmentize(shapely.box(left, bottom, right, top), 5e-4)]))[
+        0
+    ]
     if not shapely.intersects(extent, mask):
         raise DataCoverageError(
             f"{data.path} covers lon {left:.4f}..{right:.4f}, lat {bottom:.4f}..{top:.4f}, which "

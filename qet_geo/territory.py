@@ -334,8 +334,10 @@ def territory_from_bounds(
             message_fr=f"Emprise lon/lat invalide {bounds} : attendu (ouest, sud, est, nord) en "
             "degrés.",
         )
-    box = gpd.GeoSeries([shapely.box(left, bottom, right, top)], crs="EPSG:4326")
-    geom = box.to_crs(WORK_CRS).iloc[0]
+    # densify so that the box's edges (straight in lon/lat) stay right once projected, and pad a
+    # metre so that features on the edge are inside
+    box = shapely.segmentize(shapely.box(left, bottom, right, top), 0.0005)
+    geom = gpd.GeoSeries([box], crs="EPSG:4326").to_crs(WORK_CRS).iloc[0].buffer(1.0)
     return Territory(name=name, geometry=geom, buffer_m=buffer_m, source="bounds")
 
 

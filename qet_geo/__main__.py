@@ -1,0 +1,3 @@
+from qet_geo.cli import run
+
+run()

@@ -1,0 +1,255 @@
+"""Every layer of a neighbourhood, from local files, in one call; and writing them safely.
+
+:func:`build_layers` reads the OSM extract, cuts it to the territory plus its buffer, and adds what
+the optional census, elevation, land-cover and transit files give. :func:`write_layers` writes the
+result as one GeoPackage that QGIS opens, atomically: a failed run never leaves a half-written file
+or directory behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from qet_geo.errors import InputFileError, ValidationError
+from qet_geo.osm import OsmData, clip_osm, read_osm
+from qet_geo.territory import Territory, territory_from_bounds
+
+__all__ = ["NeighbourhoodLayers", "build_layers", "write_layers"]
+
+log = logging.getLogger(__name__)
+
+#: Order of the layers in the GeoPackage.
+LAYER_ORDER = (
+    "territory",
+    "buildings",
+    "amenities",
+    "transit_stops",
+    "cycleways",
+    "parking",
+    "parks",
+    "water",
+    "streets",
+    "bike_streets",
+    "cells",
+    "iris",
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class NeighbourhoodLayers:
+    """The layers of one neighbourhood, all in EPSG:2154.
+
+    Attributes
+    ----------
+    territory
+        The neighbourhood and its buffer.
+    osm
+        Everything read from the OSM extract (cut to the working area).
+    layers
+        Name → GeoDataFrame, in :data:`LAYER_ORDER`; ``cells`` and ``iris`` only when given.
+    warnings
+        Data warnings raised while building (also emitted as Python warnings).
+    """
+
+    territory: Territory
+    osm: OsmData
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of features of each layer."""
+        return {name: len(gdf) for name, gdf in self.layers.items()}
+
+
+def build_layers(
+    osm_path: str | PathLike[str],
+    *,
+    territory: Territory | None = None,
+    census: str | PathLike[str] | None = None,
+    iris_layer: str | PathLike[str] | None = None,
+    dem: str | PathLike[str] | None = None,
+    landcover: str | PathLike[str] | None = None,
+    gtfs: str | PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> NeighbourhoodLayers:
+    """Read every layer of a neighbourhood from local files.
+
+    Parameters
+    ----------
+    osm_path
+        The OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf).
+    territory
+        The neighbourhood; the extract's own bounds (no buffer) when None.
+    census
+        The INSEE 200 m grid (shapefile, GeoPackage or CSV of cell ids), or a census table by IRIS
+        (CSV with an IRIS code column) when ``iris_layer`` is given.
+    iris_layer
+        IRIS contours; written as the ``iris`` layer (joined with ``census`` when it is a table).
+    dem
+        A digital elevation model, any CRS: adds slope to streets (and to cells).
+    landcover
+        A land-cover raster (Corine Land Cover codes): adds land-cover shares to cells.
+    gtfs
+        A GTFS feed: transit stops with departures per hour in the weekday morning peak replace the
+        OSM stops.
+    progress
+        Called with the name of each step as it starts.
+    """
+    step = progress or (lambda name: None)
+    step("osm")
+    osm_all = read_osm(osm_path)
+    if territory is None:
+        territory = territory_from_bounds(osm_all.bounds, name=Path(osm_path).name.split(".")[0])
+    osm = clip_osm(osm_all, territory.working_area)
+    area = territory.working_area
+
+    step("streets")
+    _, streets = osm.graph("walk")
+    _, bike_streets = osm.graph("bike")
+    layers: dict[str, gpd.GeoDataFrame] = {
+        "territory": territory.to_gdf(),
+        "buildings": osm.buildings,
+        "amenities": osm.amenities,
+        "transit_stops": osm.transit_stops.assign(source="osm"),
+        "cycleways": osm.cycleways,
+        "parking": osm.parking,
+        "parks": osm.parks,
+        "water": osm.water,
+        "streets": _flat_edges(streets),
+        "bike_streets": _flat_edges(bike_streets),
+    }
+    result = NeighbourhoodLayers(territory=territory, osm=osm, layers=layers)
+
+    if census is not None or iris_layer is not None:
+        step("census")
+        _add_census(result, census=census, iris_layer=iris_layer, area=area)
+
+    if dem is not None:
+        step("relief")
+        from qet_geo.raster import cell_slope, edge_slope
+
+        slope = edge_slope(layers["streets"], dem)
+        layers["streets"] = layers["streets"].join(slope)
+        if "cells" in layers:
+            layers["cells"] = layers["cells"].assign(slope_pct=cell_slope(layers["cells"], dem))
+
+    if landcover is not None:
+        if "cells" not in layers:
+            raise ValidationError(
+                "Land-cover shares are computed per 200 m cell: give the INSEE grid with --census "
+                "as well.",
+                message_fr="Les parts d'occupation du sol se calculent par carreau de 200 m : "
+                "donnez aussi la grille INSEE avec --census.",
+                path=landcover,
+            )
+        step("landcover")
+        from qet_geo.raster import landcover_shares
+
+        shares = landcover_shares(layers["cells"], landcover)
+        layers["cells"] = layers["cells"].join(shares.add_prefix("lc_"))
+
+    if gtfs is not None:
+        step("gtfs")
+        from qet_geo.gtfs import stop_departures
+
+        stops = stop_departures(gtfs, mask=area)
+        layers["transit_stops"] = stops.assign(source="gtfs")
+
+    result.layers = {name: layers[name] for name in LAYER_ORDER if name in layers}
+    return result
+
+
+def _flat_edges(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return edges.reset_index()
+
+
+def _add_census(
+    result: NeighbourhoodLayers,
+    *,
+    census: str | PathLike[str] | None,
+    iris_layer: str | PathLike[str] | None,
+    area: object,
+) -> None:
+    from qet_geo import census as census_mod
+
+    layers = result.layers
+    if iris_layer is not None:
+        iris = census_mod.read_iris(iris_layer, table=census)
+        iris = iris[iris.intersects(area)]
+        layers["iris"] = iris
+        if "population" in iris.columns:
+            layers["buildings"] = layers["buildings"].assign(
+                population=census_mod.allocate_population(layers["buildings"], iris)
+            )
+        return
+    assert census is not None
+    cells = census_mod.read_grid(census, mask=area)
+    layers["cells"] = cells
+    layers["buildings"] = layers["buildings"].assign(
+        population=census_mod.allocate_population(layers["buildings"], cells)
+    )
+
+
+def write_layers(
+    layers: NeighbourhoodLayers | dict[str, gpd.GeoDataFrame],
+    out_dir: str | PathLike[str],
+    *,
+    filename: str = "layers.gpkg",
+) -> Path:
+    """Write the layers as one GeoPackage, atomically; return its path.
+
+    The file is written beside its destination under a temporary name and renamed at the end; when
+    ``out_dir`` does not exist it is created only once the file is complete. A failure leaves
+    whatever was there before untouched.
+    """
+    frames = layers.layers if isinstance(layers, NeighbourhoodLayers) else layers
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputFileError(
+            f"{out_dir} exists and is not a directory. Choose another --out.",
+            message_fr=f"{out_dir} existe et n'est pas un dossier. Choisissez un autre --out.",
+            path=out_dir,
+        )
+    parent = out_dir.parent if not out_dir.exists() else out_dir
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    try:
+        target = staging / filename
+        for name, gdf in frames.items():
+            _to_gpkg(gdf, target, name)
+        if out_dir.exists():
+            os.replace(target, out_dir / filename)
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir / filename
+
+
+def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    frame = gdf.copy()
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    # GeoPackage columns must be scalar: lists and dicts become text
+    for col in frame.columns:
+        if col == frame.geometry.name:
+            continue
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(
+                lambda v: v if v is None or isinstance(v, str | int | float | bool) else str(v)
+            )
+    frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
