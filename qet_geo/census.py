@@ -36,6 +36,7 @@ from qet_geo.errors import (
     CRSError,
     EmptyDataError,
     InputFileError,
+    QetGeoWarning,
     UnknownCodeError,
     ValidationError,
 )
@@ -91,7 +92,13 @@ IRIS_CODE_COLUMNS: tuple[str, ...] = (
 )
 
 #: Columns holding the IRIS name, first match wins (lower case).
-IRIS_NAME_COLUMNS: tuple[str, ...] = ("iris_name", "nom_iris", "lib_iris", "libiris", "libelle_iris")
+IRIS_NAME_COLUMNS: tuple[str, ...] = (
+    "iris_name",
+    "nom_iris",
+    "lib_iris",
+    "libiris",
+    "libelle_iris",
+)
 
 #: Columns holding a 5-character commune code (lower case), used to complete 4-digit IRIS numbers.
 COMMUNE_CODE_COLUMNS: tuple[str, ...] = ("insee_com", "depcom", "code_com", "com")
@@ -124,9 +131,7 @@ _TEXT_COLUMNS = frozenset(
     }
 )
 _TABLE_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
-_CELL_ID_PATTERN = (
-    r"^(?:CRS(?P<crs>\d+))?(?:RES)?(?:(?P<res>\d+)M)?N(?P<north>\d+)E(?P<east>\d+)$"
-)
+_CELL_ID_PATTERN = r"^(?:CRS(?P<crs>\d+))?(?:RES)?(?:(?P<res>\d+)M)?N(?P<north>\d+)E(?P<east>\d+)$"
 _IRIS_CODE_PATTERN = r"^\d[\dAB]\d{7}$"
 _TOTAL_POPULATION_PATTERN = re.compile(r"^(?:population|P\d{2}_POP)$", re.IGNORECASE)
 _POPULATION_15P_PATTERN = re.compile(r"^(?:population_15p|[PC]\d{2}_POP15P)$", re.IGNORECASE)
@@ -165,6 +170,7 @@ def read_grid(
     crs
         CRS of the file's coordinates, overriding what the file declares; needed for a shapefile
         without its ``.prj``. Anything :class:`pyproj.CRS` accepts (``"EPSG:2154"``, ``2154``).
+        Unused for CSV files, whose cells are always placed from their EPSG:3035 ids.
     id_column
         Column holding the cell id; by default the first of :data:`GRID_CELL_ID_COLUMNS` present.
     population_column
@@ -188,6 +194,12 @@ def read_grid(
         The file has geometry but no CRS (a shapefile without ``.prj``) and ``crs`` is not given.
     ValidationError
         No id column and no geometry, an id that cannot be read, no population column.
+
+    Warns
+    -----
+    QetGeoWarning
+        Ids derived from geometry or rows dropped for want of an id; ids that do not match their
+        geometry (a wrong CRS); ids shared by several rows.
     """
     file = _existing_file(path, what="INSEE grid", what_fr="carroyage INSEE")
     area = _selection_area(bbox, mask)
@@ -208,7 +220,7 @@ def read_grid(
         layer = _read_vector(file, crs=crs, area=area)
         frame = pd.DataFrame(layer.drop(columns=layer.geometry.name))
         geometry = None if layer.geometry.isna().all() else layer.geometry
-    issues: list[str] = []
+    issues: list[QetGeoWarning] = []
     grid = _grid_from_frame(
         frame,
         geometry,
@@ -319,7 +331,7 @@ def _grid_from_frame(
     area: BaseGeometry | None,
     id_column: str | None,
     population_column: str | None,
-    issues: list[str],
+    issues: list[QetGeoWarning],
 ) -> gpd.GeoDataFrame:
     frame = _lower_columns(frame, source=source)
     columns = list(frame.columns)
@@ -357,7 +369,9 @@ def _grid_from_frame(
         geometry = geometry.set_axis(frame.index)
         polygonal = bool(geometry.geom_type.dropna().isin(["Polygon", "MultiPolygon"]).all())
         # Cell centres name cells robustly: corners sit on grid lines, where rounding decides.
-        centres = (geometry.centroid if polygonal else geometry).to_crs(GRID_CRS)
+        centres = geometry.to_crs(GRID_CRS)
+        if polygonal:
+            centres = centres.centroid
         resolution = parsed["res"].fillna(float(CELL_SIZE_M)).to_numpy(dtype=float)
         from_geometry = _cell_ids_from_xy(
             centres.x.to_numpy(dtype=float),
@@ -370,16 +384,28 @@ def _grid_from_frame(
         wrong = known & (canonical != from_geometry).to_numpy()
         if wrong.any():
             first = int(np.flatnonzero(wrong)[0])
+            example_id, example_at = canonical.iloc[first], from_geometry.iloc[first]
             issues.append(
-                f"{int(wrong.sum())} cell(s) of {source} have an id that does not match their "
-                f"geometry (e.g. id {canonical.iloc[first]} lies at {from_geometry.iloc[first]}); "
-                "the file's CRS is probably wrong: pass crs= with the right one."
+                QetGeoWarning(
+                    f"{int(wrong.sum())} cell(s) of {source} have an id that does not match "
+                    f"their geometry (e.g. id {example_id} lies at {example_at}); the file's CRS "
+                    "is probably wrong: pass crs= with the right one.",
+                    message_fr=f"{int(wrong.sum())} carreau(x) de {source} ont un identifiant "
+                    f"qui ne correspond pas à leur géométrie (par exemple {example_id} situé en "
+                    f"{example_at}) ; le système de coordonnées du fichier est sans doute faux : "
+                    "passez le bon avec crs=.",
+                )
             )
         fillable = missing & from_geometry.notna().to_numpy()
         if fillable.any() and id_col is not None:
             issues.append(
-                f"{int(fillable.sum())} cell(s) of {source} have no id in column '{id_col}'; "
-                "their id was derived from their geometry."
+                QetGeoWarning(
+                    f"{int(fillable.sum())} cell(s) of {source} have no id in column "
+                    f"'{id_col}'; their id was derived from their geometry.",
+                    message_fr=f"{int(fillable.sum())} carreau(x) de {source} n'ont pas "
+                    f"d'identifiant dans la colonne '{id_col}' ; il a été déduit de leur "
+                    "géométrie.",
+                )
             )
         fill = _parse_cell_ids(from_geometry[fillable], source=str(source))
         parsed.loc[fillable, ["res", "north", "east"]] = fill[["res", "north", "east"]]
@@ -393,9 +419,15 @@ def _grid_from_frame(
         if missing.any():
             lost = float(population[missing].sum())
             issues.append(
-                f"{int(missing.sum())} row(s) of {source} have no cell id and the file has no "
-                f"geometry: they were dropped ({lost:g} people). Fill in column '{id_col}' to "
-                "keep them."
+                QetGeoWarning(
+                    f"{int(missing.sum())} row(s) of {source} have no cell id and the file has "
+                    f"no geometry: they were dropped ({lost:g} people). Fill in column "
+                    f"'{id_col}' to keep them.",
+                    message_fr=f"{int(missing.sum())} ligne(s) de {source} n'ont pas "
+                    "d'identifiant de carreau et le fichier n'a pas de géométrie : elles ont été "
+                    f"écartées ({lost:g} habitants). Renseignez la colonne '{id_col}' pour les "
+                    "garder.",
+                )
             )
         if area is not None:
             located &= _overlaps_bounds(parsed, _bounds_in(area, GRID_CRS))
@@ -425,9 +457,15 @@ def _grid_from_frame(
     )
     duplicated = grid["cell_id"].duplicated(keep=False)
     if duplicated.any():
+        example = grid["cell_id"][duplicated].iloc[0]
         issues.append(
-            f"{int(duplicated.sum())} rows of {source} share a cell id with another row "
-            f"(e.g. {grid['cell_id'][duplicated].iloc[0]}); they were kept as they are."
+            QetGeoWarning(
+                f"{int(duplicated.sum())} rows of {source} share a cell id with another row "
+                f"(e.g. {example}); they were kept as they are.",
+                message_fr=f"{int(duplicated.sum())} lignes de {source} partagent un "
+                f"identifiant de carreau (par exemple {example}) ; elles sont gardées telles "
+                "quelles.",
+            )
         )
     return grid
 
@@ -582,7 +620,7 @@ def read_iris(
 
     Warns
     -----
-    UserWarning
+    QetGeoWarning
         Table rows that match no IRIS of the layer (with their count), or IRIS with no table row.
     """
     file = _existing_file(path, what="IRIS layer", what_fr="couche IRIS")
@@ -629,7 +667,7 @@ def read_iris(
             "(IGN CONTOURS-IRIS).",
             path=file,
         )
-    issues: list[str] = []
+    issues: list[QetGeoWarning] = []
     iris = _read_iris(
         layer,
         source=file,
@@ -654,7 +692,7 @@ def _read_iris(
     table_source: str,
     table_code_column: str | None,
     code_column: str | None,
-    issues: list[str],
+    issues: list[QetGeoWarning],
 ) -> gpd.GeoDataFrame:
     geometry = layer.geometry.to_crs(WORK_CRS).reset_index(drop=True)
     frame = _lower_columns(
@@ -729,7 +767,7 @@ def _prepare_table(
     selected: set[str],
     source: str,
     code_column: str | None,
-    issues: list[str],
+    issues: list[QetGeoWarning],
 ) -> pd.DataFrame:
     lowered = {str(c).lower(): c for c in table.columns}
     if code_column is not None:
@@ -775,17 +813,27 @@ def _prepare_table(
         )
     joins = valid & codes.isin(known)
     if not joins.all():
-        examples = ", ".join(map(str, table[column][~joins].head(3)))
+        examples = ", ".join(map(str, table[column][~joins].dropna().head(3))) or "empty codes"
         issues.append(
-            f"{int((~joins).sum())} of {len(table)} rows of {source} match no IRIS of the layer "
-            f"(e.g. {examples}); check that the table and the contours are of the same IRIS "
-            "vintage."
+            QetGeoWarning(
+                f"{int((~joins).sum())} of {len(table)} rows of {source} match no IRIS of the "
+                f"layer (e.g. {examples}); check that the table and the contours are of the same "
+                "IRIS vintage.",
+                message_fr=f"{int((~joins).sum())} des {len(table)} lignes de {source} ne "
+                f"correspondent à aucun IRIS de la couche (par exemple {examples}) ; vérifiez "
+                "que le tableau et les contours sont du même millésime IRIS.",
+            )
         )
     missing = selected - set(codes[joins])
     if missing:
+        examples = ", ".join(sorted(missing)[:3])
         issues.append(
-            f"{len(missing)} IRIS have no row in {source} (e.g. {', '.join(sorted(missing)[:3])}); "
-            "their table columns are missing."
+            QetGeoWarning(
+                f"{len(missing)} IRIS have no row in {source} (e.g. {examples}); their table "
+                "columns are missing.",
+                message_fr=f"{len(missing)} IRIS n'ont pas de ligne dans {source} (par exemple "
+                f"{examples}) ; leurs colonnes du tableau sont vides.",
+            )
         )
     result = table[joins.to_numpy()].drop(columns=column)
     result.insert(0, "iris_code", codes[joins].astype(object).to_numpy())
@@ -797,7 +845,9 @@ def _iris_codes(frame: pd.DataFrame, column: str) -> pd.Series:
     values = frame[column]
     text = _code_text(values)
     lengths = text.str.len()
-    commune_col = next((c for c in COMMUNE_CODE_COLUMNS if c in frame.columns and c != column), None)
+    commune_col = next(
+        (c for c in COMMUNE_CODE_COLUMNS if c in frame.columns and c != column), None
+    )
     if commune_col is not None and bool((lengths.dropna() <= 4).all()) and text.notna().any():
         text = _code_text(frame[commune_col]).str.zfill(5) + text.str.zfill(4)
         lengths = text.str.len()
@@ -909,7 +959,7 @@ def allocate_population(
 
     Warns
     -----
-    UserWarning
+    QetGeoWarning
         Zones with population but no residential building, with the number of people left
         unallocated.
     """
@@ -966,7 +1016,7 @@ def allocate_population(
             f"zones['{population_column}'] holds negative populations.",
             message_fr=f"zones['{population_column}'] contient des populations négatives.",
         )
-    issues: list[str] = []
+    issues: list[QetGeoWarning] = []
     result = _allocate_population(
         buildings.geometry,
         residential=flags.fillna(False).astype(bool).to_numpy(),
@@ -999,7 +1049,7 @@ def _allocate_population(
     levels: np.ndarray,
     zones: gpd.GeoSeries,
     population: np.ndarray,
-    issues: list[str],
+    issues: list[QetGeoWarning],
 ) -> pd.Series:
     n_zones = len(zones)
     geoms = footprints.to_numpy()
@@ -1032,9 +1082,16 @@ def _allocate_population(
     result.attrs["unallocated_zones"] = zones.index[empty].tolist()
     if empty.any():
         issues.append(
-            f"{int(empty.sum())} zone(s) with population contain no residential building: "
-            f"{unallocated:g} people were not allocated (see result.attrs['unallocated_zones']). "
-            "Check the residential flags or the extent of the buildings layer."
+            QetGeoWarning(
+                f"{int(empty.sum())} zone(s) with population contain no residential building: "
+                f"{unallocated:g} people were not allocated (see "
+                "result.attrs['unallocated_zones']). Check the residential flags or the extent "
+                "of the buildings layer.",
+                message_fr=f"{int(empty.sum())} zone(s) peuplée(s) ne contiennent aucun "
+                f"bâtiment résidentiel : {unallocated:g} habitants n'ont pas été répartis (voir "
+                "result.attrs['unallocated_zones']). Vérifiez l'attribut résidentiel ou "
+                "l'étendue de la couche des bâtiments.",
+            )
         )
     return result
 

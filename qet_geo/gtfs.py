@@ -6,11 +6,10 @@ offline with gtfs-kit and turns it into a point layer in Lambert-93 (EPSG:2154):
 how many departures a passenger can catch on a given day and time window, on how many routes,
 and by which modes.
 
-Times follow the GTFS convention: ``HH:MM:SS`` counted from noon minus 12 h of the *service day*,
-so ``25:05:00`` is 01:05 the next morning for a trip of the previous service day. Windows given to
-:func:`stop_departures` are clock times on the date asked for; they may run past midnight
-(``end="25:00"``), and trips of the previous service day that run past midnight are counted at the
-clock time they actually depart.
+GTFS times count hours from the start of a trip's *service day* and may exceed 24, so
+``25:05:00`` on Monday's service is 01:05 on Tuesday. Windows given to :func:`stop_departures` are
+clock times on the date asked for and may run past midnight (``end="25:00"``); trips of the
+previous service day that run past midnight count at the clock time they actually depart.
 """
 
 from __future__ import annotations
@@ -31,7 +30,14 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from qet_geo.errors import CRSError, EmptyDataError, InputFileError, QetGeoError, ValidationError
+from qet_geo.errors import (
+    CRSError,
+    EmptyDataError,
+    InputFileError,
+    QetGeoError,
+    QetGeoWarning,
+    ValidationError,
+)
 
 __all__ = ["read_feed", "route_type_mode", "stop_departures"]
 
@@ -304,10 +310,11 @@ def stop_departures(
 
     Warns
     -----
-    UserWarning
-        If no trip runs on ``date``, if departures are lost to stop times referring to unknown
-        trips or to stops that are not boarding points, if times cannot be parsed, or if no
-        stop lies within ``mask``.
+    QetGeoWarning
+        If no trip runs on ``date``, if trips have a service absent from the calendar, if
+        departures are lost to stop times referring to unknown trips or to stops that are not
+        boarding points, to unparseable times or to untimed stops, or if no stop lies within
+        ``mask``.
 
     Examples
     --------
@@ -340,6 +347,18 @@ def stop_departures(
         feed = feed.expand_frequencies()
 
     calendar = _Calendar.from_feed(feed)
+    no_calendar = ~feed.trips["service_id"].isin(calendar.services)
+    if no_calendar.any():
+        n, example = int(no_calendar.sum()), feed.trips.loc[no_calendar, "service_id"].iloc[0]
+        _warn(
+            f"{n} trips of trips.txt have a service_id absent from calendar.txt and "
+            f"calendar_dates.txt (e.g. {example!r}) and never run; add their service to the "
+            "calendar.",
+            f"{n} trajets de trips.txt ont un service_id absent de calendar.txt et de "
+            f"calendar_dates.txt (par ex. {example!r}) et ne circulent jamais ; ajoutez leur "
+            "service au calendrier.",
+            stacklevel=3,
+        )
     trips_per_day, days = _trips_per_day(calendar, feed.trips["service_id"])
     running = np.flatnonzero(trips_per_day)
     if running.size == 0:
@@ -366,11 +385,13 @@ def stop_departures(
                 "un jour de semaine représentatif.",
             )
         if trips_per_day[int((day - days[0]).astype(int))] == 0:
-            warnings.warn(
+            _warn(
                 f"No trip of the GTFS feed runs on {day} (a holiday or a day without service); "
                 "every stop gets 0 departures. Pick another date to measure the usual supply.",
-                UserWarning,
-                stacklevel=2,
+                f"Aucun trajet du flux GTFS ne circule le {day} (jour férié ou sans service) ; "
+                "chaque arrêt a 0 départ. Choisissez une autre date pour mesurer l'offre "
+                "habituelle.",
+                stacklevel=3,
             )
     gdf = _stop_departures(
         feed, calendar=calendar, day=day, start_s=start_s, end_s=end_s, mask=mask_geom, by=by
@@ -422,27 +443,35 @@ def _stop_departures(
     """Count departures per stop; inputs are valid (see :func:`stop_departures`)."""
     stops = feed.stops
     location = _column(stops, "location_type").fillna(0).astype("int64")
-    parent = _column(stops, "parent_station").astype("string")
-    boarding = stops.loc[location.eq(0)].assign(parent_station=parent[location.eq(0)])
+    is_boarding = location.eq(0)
+    boarding = stops.loc[is_boarding].assign(
+        stop_name=_column(stops, "stop_name").astype("string")[is_boarding],
+        parent_station=_column(stops, "parent_station").astype("string")[is_boarding],
+    )
     no_xy = boarding["stop_lat"].isna() | boarding["stop_lon"].isna()
     if no_xy.any():
-        warnings.warn(
-            f"{int(no_xy.sum())} boarding stops of stops.txt have no stop_lat/stop_lon and are "
-            f"left out (e.g. {boarding.loc[no_xy, 'stop_id'].iloc[0]}); fill their coordinates.",
-            UserWarning,
-            stacklevel=3,
+        n, example = int(no_xy.sum()), boarding.loc[no_xy, "stop_id"].iloc[0]
+        _warn(
+            f"{n} boarding stops of stops.txt have no stop_lat/stop_lon and are left out "
+            f"(e.g. {example}); fill their coordinates.",
+            f"{n} arrêts de stops.txt n'ont pas de stop_lat/stop_lon et sont écartés "
+            f"(par ex. {example}) ; renseignez leurs coordonnées.",
+            stacklevel=4,
         )
         boarding = boarding.loc[~no_xy]
 
     departed = _counted_departures(feed, calendar=calendar, day=day, start_s=start_s, end_s=end_s)
     known = departed["stop_id"].isin(boarding["stop_id"])
     if not known.all():
-        warnings.warn(
-            f"{int((~known).sum())} departures in the window are at stop_ids that are not "
-            "boarding stops of stops.txt (absent, or with location_type other than 0) and are "
-            f"not counted (e.g. {departed.loc[~known, 'stop_id'].iloc[0]}); fix stops.txt.",
-            UserWarning,
-            stacklevel=3,
+        n, example = int((~known).sum()), departed.loc[~known, "stop_id"].iloc[0]
+        _warn(
+            f"{n} departures in the window are at stop_ids that are not boarding stops of "
+            "stops.txt (absent, or with location_type other than 0) and are not counted "
+            f"(e.g. {example}); fix stops.txt.",
+            f"{n} départs de la plage ont lieu à des stop_id qui ne sont pas des arrêts de "
+            "stops.txt (absents, ou de location_type autre que 0) et ne sont pas comptés "
+            f"(par ex. {example}) ; corrigez stops.txt.",
+            stacklevel=4,
         )
         departed = departed.loc[known]
 
@@ -472,7 +501,7 @@ def _stop_departures(
     out = pd.DataFrame(
         {
             "stop_id": ids,
-            "stop_name": _column(rows, "stop_name"),
+            "stop_name": rows["stop_name"],
             **({"parent_station": rows["parent_station"]} if by == "stop" else {}),
             "departures": counts.reindex(ids).fillna(0).astype("int64").to_numpy(),
         }
@@ -486,12 +515,15 @@ def _stop_departures(
         inside = np.sort(gdf.sindex.query(mask, predicate="intersects"))
         if inside.size == 0 and len(gdf):
             left, bottom, right, top = gdf.total_bounds
-            warnings.warn(
-                "No stop of the GTFS feed lies within mask (the feed's stops span "
-                f"x {left:.0f}-{right:.0f}, y {bottom:.0f}-{top:.0f} in EPSG:2154). Check that "
-                "the mask is in EPSG:2154 and that the feed serves this area.",
-                UserWarning,
-                stacklevel=3,
+            span = f"x {left:.0f}-{right:.0f}, y {bottom:.0f}-{top:.0f}"
+            _warn(
+                f"No stop of the GTFS feed lies within mask (the feed's stops span {span} in "
+                "EPSG:2154). Check that the mask is in EPSG:2154 and that the feed serves this "
+                "area.",
+                f"Aucun arrêt du flux GTFS n'est dans mask (les arrêts du flux couvrent {span} "
+                "en EPSG:2154). Vérifiez que mask est en EPSG:2154 et que le flux dessert cette "
+                "zone.",
+                stacklevel=4,
             )
         gdf = gdf.iloc[inside].reset_index(drop=True)
     return gdf
@@ -514,12 +546,14 @@ def _counted_departures(
     trip_pos = pd.Index(trips["trip_id"]).get_indexer(st["trip_id"])
     orphans = trip_pos < 0
     if orphans.any():
-        warnings.warn(
-            f"{int(orphans.sum())} rows of stop_times.txt refer to trip_ids absent from "
-            f"trips.txt and are ignored (e.g. {st['trip_id'].iloc[np.argmax(orphans)]}); "
-            "fix the feed so that every stop time belongs to a trip.",
-            UserWarning,
-            stacklevel=4,
+        n, example = int(orphans.sum()), st["trip_id"].iloc[int(np.argmax(orphans))]
+        _warn(
+            f"{n} rows of stop_times.txt refer to trip_ids absent from trips.txt and are "
+            f"ignored (e.g. {example}); fix the feed so that every stop time belongs to a trip.",
+            f"{n} lignes de stop_times.txt renvoient à des trip_id absents de trips.txt et "
+            f"sont ignorées (par ex. {example}) ; corrigez le flux pour que chaque horaire "
+            "appartienne à un trajet.",
+            stacklevel=5,
         )
     row_on = np.zeros((len(st), 2), dtype=bool)
     row_on[~orphans] = trip_on[trip_pos[~orphans]]
@@ -528,11 +562,13 @@ def _counted_departures(
     secs = _gtfs_seconds(times)
     bad = np.isnan(secs) & times.notna().to_numpy()
     if bad.any():
-        warnings.warn(
-            f"{int(bad.sum())} times of stop_times.txt are not HH:MM:SS and are ignored "
-            f"(e.g. {times[bad].iloc[0]!r}); correct them in the feed.",
-            UserWarning,
-            stacklevel=4,
+        n, example = int(bad.sum()), times[bad].iloc[0]
+        _warn(
+            f"{n} times of stop_times.txt are not HH:MM:SS and are ignored (e.g. {example!r}); "
+            "correct them in the feed.",
+            f"{n} heures de stop_times.txt ne sont pas au format HH:MM:SS et sont ignorées "
+            f"(par ex. {example!r}) ; corrigez-les dans le flux.",
+            stacklevel=5,
         )
     with np.errstate(invalid="ignore"):
         today = row_on[:, 0] & (secs >= start_s) & (secs < end_s)
@@ -541,7 +577,20 @@ def _counted_departures(
     sequence = st["stop_sequence"]
     last = sequence.eq(sequence.groupby(st["trip_id"]).transform("max")).fillna(False)
     no_pickup = _column(st, "pickup_type").eq(1).fillna(False)
-    counted = (today | overnight) & ~last.to_numpy(dtype=bool) & ~no_pickup.to_numpy(dtype=bool)
+    boardable = ~last.to_numpy(dtype=bool) & ~no_pickup.to_numpy(dtype=bool)
+    untimed = row_on.any(axis=1) & boardable & times.isna().to_numpy()
+    if untimed.any():
+        n = int(untimed.sum())
+        _warn(
+            f"{n} stop times of trips running on {day} have no departure or arrival time "
+            "(untimed stops between timepoints) and are not counted; interpolate their times "
+            "in stop_times.txt to count them.",
+            f"{n} passages de trajets circulant le {day} n'ont ni heure de départ ni heure "
+            "d'arrivée (arrêts non horaires entre deux points de référence) et ne sont pas "
+            "comptés ; interpolez leurs heures dans stop_times.txt pour les compter.",
+            stacklevel=5,
+        )
+    counted = (today | overnight) & boardable
 
     route_ids = trips["route_id"].to_numpy()[trip_pos[counted]]
     return pd.DataFrame(
@@ -635,7 +684,7 @@ class _Calendar:
         hit = day_pos >= 0
         added, removed = hit & self.exc_added, hit & ~self.exc_added
         active[self.exc_rows[added], day_pos[added]] = True
-        pass
+        active[self.exc_rows[removed], day_pos[removed]] = False
         return active
 
 
@@ -655,11 +704,11 @@ def _trips_per_day(calendar: _Calendar, trip_services: pd.Series) -> tuple[np.nd
 def _representative_day(days: np.ndarray, trips_per_day: np.ndarray) -> np.datetime64:
     """Return the earliest busiest midweek day (else weekday, else any day) with service."""
     weekday = (days.astype("int64") + 3) % 7
-    for allowed in (_MIDWEEK, (0, 1, 2, 3, 4), tuple(range(7))):
+    for allowed in (_MIDWEEK, (0, 1, 2, 3, 4)):
         counts = np.where(np.isin(weekday, allowed), trips_per_day, 0)
         if counts.max() > 0:
             return days[int(np.argmax(counts))]
-    raise AssertionError("unreachable: the caller checked that some day has service")
+    return days[int(np.argmax(trips_per_day))]  # weekend-only service
 
 
 # --------------------------------------------------------------------------------------------
@@ -771,6 +820,11 @@ def _route_modes(routes: pd.DataFrame | None) -> pd.Series:
     return pd.Series(
         types.map(names).fillna("other").to_numpy(dtype=object), index=routes["route_id"]
     )
+
+
+def _warn(message: str, message_fr: str, *, stacklevel: int) -> None:
+    """Warn about a data problem the user can fix; ``stacklevel`` counts from the caller."""
+    warnings.warn(QetGeoWarning(message, message_fr=message_fr), stacklevel=stacklevel)
 
 
 def _column(df: pd.DataFrame, name: str) -> pd.Series:

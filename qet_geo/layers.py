@@ -19,6 +19,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 from qet_geo.errors import InputFileError, ValidationError
 from qet_geo.osm import OsmData, clip_osm, read_osm
@@ -180,7 +181,7 @@ def _add_census(
     *,
     census: str | PathLike[str] | None,
     iris_layer: str | PathLike[str] | None,
-    area: object,
+    area: BaseGeometry,
 ) -> None:
     from qet_geo import census as census_mod
 

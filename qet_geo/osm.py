@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 import geopandas as gpd
 import numpy as np
@@ -291,6 +291,7 @@ class OsmData:
     water: gpd.GeoDataFrame
     highways: pd.DataFrame = field(repr=False)
     missing: MissingReport = MissingReport()
+    mask: shapely.Geometry | None = field(default=None, repr=False)
 
     def graph(
         self, network_type: NetworkType = "walk"
@@ -460,27 +461,19 @@ def _read_raw(path: Path) -> _Raw:
         .with_filter(osmium.filter.KeyFilter(*_READ_KEYS))
     )
     # untagged objects never reach the loop; untagged ways are only remembered by id
-    counter = _WaySeen()
+    counter = _WaySeen(raw, wkb)
     processor.handler_for_filtered(counter)
     for obj in processor:
-        if obj.is_node():
+        if isinstance(obj, osmium.osm.Node):
             tags = dict(obj.tags)
             if _point_key(tags):
                 loc = obj.location
                 raw.points.append((f"n{obj.id}", tags, loc.lon, loc.lat))
-        elif obj.is_way():
-            tags = obj.tags
+        elif isinstance(obj, osmium.osm.Way):
+            way_tags = obj.tags
             raw.way_ids.add(obj.id)
-            if "highway" not in tags:
-                if _is_interesting_area(tags):
-                    try:  # libosmium checks every location in C++
-                        wkb.create_linestring(obj)
-                    except Exception:  # an invalid location or a degenerate way
-                        absent = [n.ref for n in obj.nodes if not n.location.valid()]
-                        if absent:
-                            raw.missing_refs.update(absent)
-                            raw.ways_missing += 1
-                            raw.closed_ways_missing += 1
+            if "highway" not in way_tags:
+                _check_locations(obj, raw, wkb)
                 continue
             refs, lons, lats = [], [], []
             n_missing = 0
@@ -498,13 +491,14 @@ def _read_raw(path: Path) -> _Raw:
             if n_missing:
                 raw.ways_missing += 1
             raw.hw_ids.append(obj.id)
-            raw.hw_tags.append({k: tags[k] for k in _WAY_TAGS if k in tags})
+            raw.hw_tags.append({k: way_tags[k] for k in _WAY_TAGS if k in way_tags})
             raw.hw_refs.append(refs)
             raw.hw_lons.append(lons)
             raw.hw_lats.append(lats)
-        elif obj.is_relation():
-            if obj.tags.get("type") in ("multipolygon", "boundary") and _is_interesting_area(
-                obj.tags
+        elif isinstance(obj, osmium.osm.Relation):
+            rel_tags = dict(obj.tags)
+            if rel_tags.get("type") in ("multipolygon", "boundary") and _is_interesting_area(
+                rel_tags
             ):
                 absent = sum(
                     1
@@ -514,7 +508,7 @@ def _read_raw(path: Path) -> _Raw:
                 if absent:
                     raw.missing_members += absent
                     raw.relations_missing += 1
-        elif obj.is_area():
+        elif isinstance(obj, osmium.osm.Area):
             tags = dict(obj.tags)
             if not _is_interesting_area(tags):
                 continue
@@ -531,13 +525,29 @@ def _read_raw(path: Path) -> _Raw:
 
 
 class _WaySeen:
-    """Record the ids of untagged ways (multipolygon members) without a Python object per node."""
+    """Record the ids of the ways filtered out (multipolygon members...) and their missing nodes."""
 
-    def __init__(self) -> None:
+    def __init__(self, raw: _Raw, wkb: osmium.geom.WKBFactory) -> None:
         self.way_ids: set[int] = set()
+        self._raw = raw
+        self._wkb = wkb
 
     def way(self, w: osmium.osm.Way) -> None:
         self.way_ids.add(w.id)
+        _check_locations(w, self._raw, self._wkb)
+
+
+def _check_locations(way: osmium.osm.Way, raw: _Raw, wkb: osmium.geom.WKBFactory) -> None:
+    """Count the node references of ``way`` that have no node in the file."""
+    try:  # libosmium checks every location in C++; Python only looks closer on failure
+        wkb.create_linestring(way)
+    except Exception:  # an invalid location, or a degenerate way
+        absent = [n.ref for n in way.nodes if not n.location.valid()]
+        if absent:
+            raw.missing_refs.update(absent)
+            raw.ways_missing += 1
+            if way.is_closed():
+                raw.closed_ways_missing += 1
 
 
 def _point_key(tags: Mapping[str, str]) -> bool:
@@ -571,7 +581,10 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
         area_geoms = shapely.make_valid(area_geoms)
     pt_keys = [p[0] for p in raw.points]
     pt_tags = [p[1] for p in raw.points]
-    pt_geoms = _to_l93(shapely.points([(p[2], p[3]) for p in raw.points]))
+    pt_ll = cast(
+        np.ndarray, shapely.points(np.reshape([(p[2], p[3]) for p in raw.points], (-1, 2)))
+    )
+    pt_geoms = _to_l93(pt_ll)
 
     buildings = _buildings(area_keys, area_tags, area_geoms)
     amenities = _amenities(pt_keys, pt_tags, pt_geoms, area_keys, area_tags, area_geoms)
@@ -584,12 +597,17 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
 
     # the data's own extent: identical whichever format the extract comes in (a PBF header often
     # states a wider box than the XML <bounds>, and ways run past both)
-    parts = [shapely.points([(p[2], p[3]) for p in raw.points]), area_ll]
+    parts: list[np.ndarray] = [
+        np.atleast_1d(pt_ll),
+        np.atleast_1d(area_ll),
+    ]
     if raw.hw_lons:
         lon = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lons])
         lat = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lats])
         ok = np.isfinite(lon)
-        parts.append(shapely.points(np.column_stack([lon[ok], lat[ok]])))
+        parts.append(
+            np.atleast_1d(cast(np.ndarray, shapely.points(np.column_stack([lon[ok], lat[ok]]))))
+        )
     bounds = tuple(shapely.total_bounds(np.concatenate(parts)))
     if not np.isfinite(bounds).all():
         raise EmptyDataError(
@@ -620,10 +638,8 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     )
 
 
-def _frame(
-    keys: list[str], columns: dict[str, list[object]], geoms: np.ndarray
-) -> gpd.GeoDataFrame:
-    gdf = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(geoms, crs=WORK_CRS), crs=WORK_CRS)
+def _frame(keys: list[str], columns: Mapping[str, Any], geoms: Any) -> gpd.GeoDataFrame:
+    gdf = gpd.GeoDataFrame(dict(columns), geometry=gpd.GeoSeries(geoms, crs=WORK_CRS), crs=WORK_CRS)
     gdf.index = pd.Index(keys, name="osm_key")
     return gdf
 
@@ -1025,6 +1041,9 @@ def street_graph(
     edge_rev = np.concatenate([np.zeros(fwd.sum(), bool), direction[bwd] == 0])
     # drop zero-length self loops (a way passing twice through a node with no geometry between)
     ok = ~((edge_u == edge_v) & (edge_len == 0))
+    if data.mask is not None:  # a way crossing the mask keeps only its edges that reach it
+        shapely.prepare(data.mask)
+        ok &= shapely.intersects(data.mask, edge_geom)
     frame = pd.DataFrame(
         {
             "u": edge_u[ok],
@@ -1050,7 +1069,7 @@ def street_graph(
     node_xy = xy[first_pos[where]]
     nodes = gpd.GeoDataFrame(
         {"x": node_xy[:, 0], "y": node_xy[:, 1], "street_count": deg[where]},
-        geometry=gpd.GeoSeries(shapely.points(node_xy), crs=WORK_CRS),
+        geometry=gpd.array.from_shapely(shapely.points(node_xy), crs=WORK_CRS),
         index=pd.Index(used, name="osmid"),
         crs=WORK_CRS,
     )
@@ -1106,4 +1125,5 @@ def clip_osm(data: OsmData, mask: shapely.Geometry) -> OsmData:
         water=keep(data.water),
         highways=hw,
         missing=data.missing,
+        mask=mask if data.mask is None else shapely.intersection(mask, data.mask),
     )

@@ -74,6 +74,7 @@ RULES: tuple[Rule, ...] = (
         "dressmaker",
         "electronics_repair",
         "watchmaker",
+        "clockmaker",
         "upholsterer",
         "key_cutter",
     ),
@@ -254,6 +255,10 @@ TAXONOMY_KEYS: frozenset[str] = frozenset(rule.key for rule in RULES)
 assert set(CATEGORIES) == {rule.category for rule in RULES}  # the table is consistent
 
 
+# Values that say the place is not (or no longer) there.
+_NOT_THERE = frozenset({"no", "vacant", "disused", "closed", "abandoned", "empty"})
+
+
 def classify(tags: Mapping[str, str]) -> tuple[str, str] | None:
     """Return ``(category, "key=value")`` for an object's tags, or None when it is no amenity.
 
@@ -264,7 +269,7 @@ def classify(tags: Mapping[str, str]) -> tuple[str, str] | None:
     """
     for rule in RULES:
         value = tags.get(rule.key)
-        if value is None or value == "no":
+        if value is None or value in _NOT_THERE:
             continue
         if rule.values is None or value in rule.values:
             return rule.category, f"{rule.key}={value}"

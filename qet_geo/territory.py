@@ -19,6 +19,7 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from qet_geo.errors import (
     CRSError,
@@ -75,14 +76,14 @@ class Territory:
     """
 
     name: str
-    geometry: shapely.Geometry
+    geometry: BaseGeometry
     buffer_m: float = DEFAULT_BUFFER_M
     iris_codes: tuple[str, ...] = ()
     source: str = "file"
     crs: str = field(default=WORK_CRS, init=False)
 
     @property
-    def working_area(self) -> shapely.Geometry:
+    def working_area(self) -> BaseGeometry:
         """The territory plus its buffer: what the layers are cut to."""
         return shapely.buffer(self.geometry, self.buffer_m) if self.buffer_m > 0 else self.geometry
 
@@ -162,7 +163,7 @@ def read_vector(path: str | PathLike[str], *, layer: str | None = None) -> gpd.G
     return gdf
 
 
-def _union_polygons(gdf: gpd.GeoDataFrame, path: Path | str) -> shapely.Geometry:
+def _union_polygons(gdf: gpd.GeoDataFrame, path: str | PathLike[str]) -> BaseGeometry:
     polys = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
     if polys.empty:
         raise ValidationError(

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from qet_geo.errors import CRSError, InputFileError, ValidationError
+from qet_geo.errors import CRSError, InputFileError, QetGeoWarning, ValidationError
 from qet_geo.gtfs import read_feed, route_type_mode, stop_departures
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -291,7 +291,7 @@ def test_synthetic_times_past_midnight(tmp_path: Path) -> None:
         "B": 0,
     }
     # A Saturday has no service of its own, but Friday's night trip still leaves at 01:05.
-    with pytest.warns(UserWarning, match="No trip"):
+    with pytest.warns(QetGeoWarning, match="No trip"):
         saturday = stop_departures(feed, date="2024-01-06", start="00:00", end="02:00")
     assert _counts(saturday) == {"A": 1, "B": 0}
 
@@ -300,7 +300,7 @@ def test_synthetic_default_date_skips_cancelled_day(tmp_path: Path) -> None:
     feed = read_feed(_write_feed(tmp_path / "feed"))
     # Every Tuesday-Thursday runs 3 trips except Tuesday 2 January (cancelled in calendar_dates).
     assert stop_departures(feed).attrs["date"] == "2024-01-03"
-    with pytest.warns(UserWarning, match="No trip"):
+    with pytest.warns(QetGeoWarning, match="No trip"):
         cancelled = stop_departures(feed, date="2024-01-02")
     assert cancelled["departures"].sum() == 0 and cancelled["modes"].tolist() == ["", ""]
 
@@ -411,3 +411,30 @@ def test_route_type_mode_names_basic_and_extended_types() -> None:
         "ferry",
         "other",
     ]
+
+
+def test_unparseable_table_raises_input_file_error(tmp_path: Path) -> None:
+    folder = _write_feed(tmp_path / "feed")
+    text = (folder / "stop_times.txt").read_text(encoding="utf-8")
+    (folder / "stop_times.txt").write_text(
+        text.replace("T1,07:10:00,07:10:00,A,1", "T1,07:10:00,07:10:00,A,x"), encoding="utf-8"
+    )
+    with pytest.raises(InputFileError, match="could not be parsed"):
+        read_feed(folder)
+
+
+def test_data_problems_warn_and_are_not_counted(tmp_path: Path) -> None:
+    folder = _write_feed(tmp_path / "feed")
+    with (folder / "stop_times.txt").open("a", encoding="utf-8") as f:
+        f.write("T9,07:30:00,07:30:00,A,1,0\nT9,07:40:00,07:40:00,B,2,0\n")  # T9 is no trip
+    text = (folder / "stop_times.txt").read_text(encoding="utf-8")
+    (folder / "stop_times.txt").write_text(text.replace("08:59:59", "8h59"), encoding="utf-8")
+    with pytest.warns(QetGeoWarning) as record:
+        gdf = stop_departures(folder, date="2024-01-09")
+    assert _counts(gdf) == {"A": 1, "B": 0}
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2
+    assert "2 rows of stop_times.txt refer to trip_ids absent from trips.txt" in messages[1]
+    assert "1 times of stop_times.txt are not HH:MM:SS" in messages[0]
+    assert all(w.filename == __file__ for w in record)  # points at the caller
+    assert all("message_fr" in vars(w.message) for w in record)
