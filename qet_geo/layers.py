@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -19,9 +20,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from shapely.geometry.base import BaseGeometry
 
-from qet_geo.errors import InputFileError, ValidationError
+from qet_geo.errors import DataCoverageError, InputFileError, QetGeoWarning, ValidationError
 from qet_geo.osm import OsmData, clip_osm, read_osm
 from qet_geo.territory import Territory, territory_from_bounds
 
@@ -115,6 +117,7 @@ def build_layers(
         territory = territory_from_bounds(osm_all.bounds, name=Path(osm_path).name.split(".")[0])
     osm = clip_osm(osm_all, territory.working_area)
     area = territory.working_area
+    _warn_partial_coverage(osm_all, territory)
 
     step("streets")
     _, streets = osm.graph("walk")
@@ -139,12 +142,13 @@ def build_layers(
 
     if dem is not None:
         step("relief")
-        from qet_geo.raster import cell_slope, edge_slope
+        from qet_geo.raster import cell_slope, edge_slope, open_raster
 
-        slope = edge_slope(layers["streets"], dem)
-        layers["streets"] = layers["streets"].join(slope)
+        relief = open_raster(dem)
+        for name in ("streets", "bike_streets"):
+            layers[name] = layers[name].join(edge_slope(layers[name], relief))
         if "cells" in layers:
-            layers["cells"] = layers["cells"].assign(slope_pct=cell_slope(layers["cells"], dem))
+            layers["cells"] = layers["cells"].assign(slope_pct=cell_slope(layers["cells"], relief))
 
     if landcover is not None:
         if "cells" not in layers:
@@ -165,11 +169,40 @@ def build_layers(
         step("gtfs")
         from qet_geo.gtfs import stop_departures
 
-        stops = stop_departures(gtfs, mask=area)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QetGeoWarning)  # "no stop in the mask" is raised below
+            stops = stop_departures(gtfs, mask=area)
+        if stops.empty:
+            raise DataCoverageError(
+                f"{gtfs}: no stop of the feed lies in the territory. Use the feed of the transit "
+                "network that serves the neighbourhood.",
+                message_fr=f"{gtfs} : aucun arrêt du flux ne se trouve dans le territoire. "
+                "Utilisez le flux GTFS du réseau qui dessert le quartier.",
+                path=gtfs,
+            )
         layers["transit_stops"] = stops.assign(source="gtfs")
 
     result.layers = {name: layers[name] for name in LAYER_ORDER if name in layers}
     return result
+
+
+def _warn_partial_coverage(osm: OsmData, territory: Territory) -> None:
+    """Warn when the extract covers only part of the territory (a border cut through it)."""
+    extent = territory_from_bounds(osm.bounds, buffer_m=0).geometry
+    covered = shapely.area(shapely.intersection(extent, territory.geometry))
+    share = covered / max(shapely.area(territory.geometry), 1e-9)
+    if share < 0.95:
+        warnings.warn(
+            QetGeoWarning(
+                f"{osm.path} covers only {share:.0%} of the territory {territory.name!r}: "
+                "results near the uncovered part are missing. Use an extract of the whole "
+                "territory plus its buffer.",
+                message_fr=f"{osm.path} ne couvre que {share:.0%} du territoire "
+                f"« {territory.name} » : les résultats manquent sur la partie non couverte. "
+                "Utilisez un extrait couvrant tout le territoire et son tampon.",
+            ),
+            stacklevel=3,
+        )
 
 
 def _flat_edges(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -189,17 +222,34 @@ def _add_census(
     if iris_layer is not None:
         iris = census_mod.read_iris(iris_layer, table=census)
         iris = iris[iris.intersects(area)]
+        if iris.empty:
+            raise _no_overlap(iris_layer, "IRIS", "IRIS")
         layers["iris"] = iris
-        if "population" in iris.columns:
-            layers["buildings"] = layers["buildings"].assign(
-                population=census_mod.allocate_population(layers["buildings"], iris)
-            )
+        for column in ("population", "population_15p"):
+            if column in iris.columns:
+                people = census_mod.allocate_population(
+                    layers["buildings"], iris, population_column=column
+                )
+                layers["buildings"] = layers["buildings"].assign(**{column: people.to_numpy()})
+                break
         return
     assert census is not None
     cells = census_mod.read_grid(census, mask=area)
+    if cells.empty:
+        raise _no_overlap(census, "200 m cell", "carreau de 200 m")
     layers["cells"] = cells
     layers["buildings"] = layers["buildings"].assign(
         population=census_mod.allocate_population(layers["buildings"], cells)
+    )
+
+
+def _no_overlap(path: str | PathLike[str], what: str, what_fr: str) -> DataCoverageError:
+    return DataCoverageError(
+        f"{path}: no {what} lies in the territory. Use the census file of the neighbourhood's "
+        "area.",
+        message_fr=f"{path} : aucun {what_fr} dans le territoire. Utilisez le fichier du "
+        "recensement qui couvre le quartier.",
+        path=path,
     )
 
 

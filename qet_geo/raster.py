@@ -87,6 +87,10 @@ _EXACT_MAX_PIXELS = 4_096
 #: Pixel boxes built per chunk when computing exact overlap areas (bounds memory).
 _CHUNK_PIXELS = 1_000_000
 
+# Generous lon/lat box around metropolitan France and Corsica (EPSG:2154's area of use is
+# -9.86..10.38 E, 41.15..51.56 N).
+_FRANCE_LONLAT = (-15.0, 35.0, 20.0, 60.0)
+
 ResamplingName = Literal["nearest", "bilinear", "cubic"]
 
 # Corine Land Cover nomenclature, level 3 codes grouped by level 1.
@@ -232,7 +236,7 @@ class Raster:
 def open_raster(
     path: str | os.PathLike[str],
     *,
-    crs: Any = None,
+    crs: str | int | CRS | ProjCRS | None = None,
     band: int = 1,
 ) -> Raster:
     """Open a raster lazily: check it and describe it, without reading its pixels.
@@ -326,14 +330,11 @@ def open_raster(
                 stacklevel=2,
             )
         src_crs = user_crs
-    left, bottom, right, top = rasterio.transform.array_bounds(height, width, transform)
+    footprint = _footprint_l93(src_crs, transform, width, height, path)
     if src_crs == WORK_CRS:
-        footprint = box(left, bottom, right, top)
-        res_m = float(min(abs(transform.a), abs(transform.e)) or 1.0)
+        res_m = float(math.hypot(transform.a, transform.d))
     else:
-        footprint = _footprint_l93(src_crs, (left, bottom, right, top), path)
-        # Same number of pixels over the same area: the mean pixel size in Lambert-93.
-        res_m = math.sqrt(footprint.area / (width * height))
+        res_m = _local_res_m(src_crs, transform, footprint)
     return Raster(
         path=path,
         crs=src_crs,
@@ -347,7 +348,7 @@ def open_raster(
     )
 
 
-def _parse_crs(crs: Any, path: Path) -> CRS:
+def _parse_crs(crs: str | int | CRS | ProjCRS, path: Path) -> CRS:
     try:
         if isinstance(crs, CRS):
             return crs
@@ -364,20 +365,26 @@ def _parse_crs(crs: Any, path: Path) -> CRS:
         ) from err
 
 
-def _footprint_l93(src_crs: CRS, bounds: tuple[float, float, float, float], path: Path) -> Polygon:
-    left, bottom, right, top = bounds
-    t = np.linspace(0.0, 1.0, 65)
-    xs = np.concatenate(
-        [left + (right - left) * t, np.full_like(t, right), right - (right - left) * t,
-         np.full_like(t, left)]
-    )  # fmt: skip
-    ys = np.concatenate(
-        [np.full_like(t, bottom), bottom + (top - bottom) * t, np.full_like(t, top),
-         top - (top - bottom) * t]
-    )  # fmt: skip
+def _footprint_l93(src_crs: CRS, transform: Affine, width: int, height: int, path: Path) -> Polygon:
+    """Outline of the raster in EPSG:2154, its edges densified so that curved images of straight
+    edges are followed. Only the part in and around metropolitan France is kept, so that a
+    European or world raster still has a usable Lambert-93 footprint."""
+    t = transform
+    if src_crs == WORK_CRS:
+        cols, rows = np.array([0, width, width, 0]), np.array([0, 0, height, height])
+        return Polygon(
+            zip(t.c + cols * t.a + rows * t.b, t.f + cols * t.d + rows * t.e, strict=True)
+        )
+    u = np.linspace(0.0, 1.0, 65)
+    cols = np.concatenate([u * width, np.full_like(u, width), (1 - u) * width, np.zeros_like(u)])
+    rows = np.concatenate([np.zeros_like(u), u * height, np.full_like(u, height), (1 - u) * height])
+    xs, ys = t.c + cols * t.a + rows * t.b, t.f + cols * t.d + rows * t.e
     try:
-        x2, y2 = warp_transform(src_crs, WORK_CRS, xs.tolist(), ys.tolist())
-    except Exception as err:  # GDAL raises several types for impossible transformations
+        lon, lat = warp_transform(src_crs, _WGS84, xs.tolist(), ys.tolist())
+        outline = shapely.make_valid(Polygon(zip(lon, lat, strict=True)))
+        near_france = outline.intersection(box(*_FRANCE_LONLAT))
+        l93 = shapely.transform(near_france, _lonlat_to_l93)
+    except Exception as err:  # GDAL and GEOS raise several types on impossible transformations
         raise CRSError(
             f"Raster {path} (CRS {src_crs.to_string()}) cannot be reprojected to EPSG:2154 "
             f"({err}). Check its CRS (set it with `gdal_edit.py -a_srs ...`).",
@@ -385,16 +392,41 @@ def _footprint_l93(src_crs: CRS, bounds: tuple[float, float, float, float], path
             f"en EPSG:2154 ({err}). Vérifiez son SCR (`gdal_edit.py -a_srs ...`).",
             path=path,
         ) from err
-    poly = shapely.make_valid(Polygon(zip(x2, y2, strict=True)))
-    if not isinstance(poly, Polygon) or poly.is_empty or not np.isfinite(poly.bounds).all():
-        raise CRSError(
-            f"Raster {path} (CRS {src_crs.to_string()}) does not map onto EPSG:2154: its extent "
-            "lies outside the area Lambert-93 can represent. Check its CRS.",
-            message_fr=f"Le raster {path} (SCR {src_crs.to_string()}) ne se projette pas en "
-            "EPSG:2154 : son emprise sort du domaine de Lambert-93. Vérifiez son SCR.",
+    polys = [g for g in getattr(l93, "geoms", [l93]) if isinstance(g, Polygon) and not g.is_empty]
+    if not polys:
+        extent = _fmt_lonlat(outline.bounds)
+        raise DataCoverageError(
+            f"Raster {path} covers {extent}, outside metropolitan France (where Lambert-93 "
+            "applies). Pass a raster of the territory studied, or check its CRS.",
+            message_fr=f"Le raster {path} couvre {extent}, hors de la France métropolitaine (où "
+            "s'applique Lambert-93). Fournissez un raster du territoire étudié, ou vérifiez son "
+            "SCR.",
             path=path,
         )
-    return poly
+    return max(polys, key=lambda g: g.area)
+
+
+def _local_res_m(src_crs: CRS, transform: Affine, footprint: Polygon) -> float:
+    """Side, in metres, of the square with the area of one source pixel at the footprint's
+    centre once in Lambert-93: the pixel size the raster is warped to."""
+    t = transform
+    cx, cy = shapely.get_coordinates(footprint.point_on_surface())[0]
+    (sx,), (sy,) = warp_transform(WORK_CRS, src_crs, [cx], [cy])
+    det = t.a * t.e - t.b * t.d
+    col = (t.e * (sx - t.c) - t.b * (sy - t.f)) / det
+    row = (-t.d * (sx - t.c) + t.a * (sy - t.f)) / det
+    cols = [col, col + 1, col]
+    rows = [row, row, row + 1]
+    xs = [t.c + c * t.a + r * t.b for c, r in zip(cols, rows, strict=True)]
+    ys = [t.f + c * t.d + r * t.e for c, r in zip(cols, rows, strict=True)]
+    x, y = warp_transform(src_crs, WORK_CRS, xs, ys)
+    area = abs((x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0]))
+    return math.sqrt(area)
+
+
+def _lonlat_to_l93(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    x, y = warp_transform(_WGS84, WORK_CRS, coords[:, 0].tolist(), coords[:, 1].tolist())
+    return np.column_stack([x, y])
 
 
 def _as_raster(raster: Raster | str | os.PathLike[str]) -> Raster:
@@ -467,7 +499,7 @@ def _read_window(
             x1 = min(x1, math.ceil(fr / res) * res)
             y0 = max(y0, math.floor(fb / res) * res)
             y1 = min(y1, math.ceil(ft / res) * res)
-            cols, rows = round((x1 - x0) / res), round((y1 - y0) / res)
+            cols, rows = max(round((x1 - x0) / res), 0), max(round((y1 - y0) / res), 0)
             _check_size(raster, rows, cols, res)
             dst_transform = Affine(res, 0.0, x0, 0.0, -res, y1)
             dst = np.full((rows, cols), np.nan, dtype=np.float64)
@@ -510,7 +542,10 @@ def _read_native(
         raster.transform, (left - margin, bottom - margin, right + margin, top + margin), pad=0
     )
     full = rasterio.windows.Window(0, 0, raster.width, raster.height)
-    win = win.intersection(full)  # the caller checked that bbox overlaps the raster
+    try:
+        win = win.intersection(full)
+    except rasterio.errors.WindowError:  # bbox only touches the raster's edge
+        return RasterWindow(np.full((0, 0), np.nan), raster.transform)
     _check_size(raster, int(win.height), int(win.width), res)
     logger.debug("read %s window %s", raster.path, win)
     data = _masked_to_nan(src.read(raster.band, window=win, masked=True))
@@ -618,22 +653,32 @@ def _check_coverage(raster: Raster, geoms: npt.NDArray[np.object_], what: str) -
     hits = shapely.intersects(raster.footprint, present)
     if not hits.any():
         raise _coverage_error(raster, _bbox(present))
-    if not hits.all():
-        n_out = int((~hits).sum())
+    n_out = int((~hits).sum())
+    n_part = int((hits & ~shapely.covers(raster.footprint, present)).sum())
+    if n_out or n_part:
         warnings.warn(
-            f"{n_out} of {present.size} {what} geometries lie outside raster {raster.path} "
-            f"(which covers {_fmt_lonlat(raster.bounds_lonlat)}); their values are NaN. Use a "
-            "raster covering the whole area.",
+            f"{n_out} of {present.size} {what} lie outside raster {raster.path} and {n_part} "
+            f"partly outside (it covers {_fmt_lonlat(raster.bounds_lonlat)}); values that need "
+            "the missing part are NaN (polygons use their covered part). Use a raster covering "
+            "the whole area.",
             stacklevel=3,
         )
+
+
+def _covered(raster: Raster, geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    """Whether each geometry lies wholly on the raster (False for missing ones)."""
+    out = np.zeros(len(geoms), dtype=bool)
+    present = shapely.is_geometry(geoms)
+    out[present] = shapely.covers(raster.footprint, geoms[present])
+    return out
 
 
 def _warn_nan(raster: Raster, n_nan: int, n: int, what: str) -> None:
     if n_nan:
         warnings.warn(
-            f"{n_nan} of {n} {what} have no value because they fall on nodata pixels of "
-            f"{raster.path}; their result is NaN. Fill the raster's gaps (e.g. gdal_fillnodata.py) "
-            "or use another source.",
+            f"{n_nan} of {n} {what} lying on raster {raster.path} have no value because they "
+            f"fall on its nodata pixels (or on its outermost pixels, for slopes); their result "
+            "is NaN. Fill the raster's gaps (e.g. gdal_fillnodata.py) or use another source.",
             stacklevel=4,
         )
 
@@ -656,6 +701,8 @@ def _bilinear(
     """
     data = win.data
     rows, cols = data.shape
+    if data.size == 0:
+        return np.full(x.shape, np.nan)
     t = win.transform
     c = (x - t.c) / t.a - 0.5
     r = (y - t.f) / t.e - 0.5
@@ -697,7 +744,7 @@ def elevation_at(
     points
         Point geometries in any CRS (reprojected to EPSG:2154); missing or empty ones give NaN.
     dem
-        Digital elevation model, a :class:`Raster` or a path; values taken as metres.
+        Digital elevation model, a :class:`Raster` or a path (opened with :func:`open_raster`); values in metres.
 
     Returns
     -------
@@ -710,6 +757,8 @@ def elevation_at(
         If ``points`` or the raster has no CRS.
     DataCoverageError
         If no point lies on the raster.
+    ValidationError
+        If the geometries span more than ``MAX_READ_PIXELS`` raster pixels (split the area).
     """
     raster = _as_raster(dem)
     geoms = _geoms_l93(points, "points", ("Point",))
@@ -724,7 +773,7 @@ def _elevation_at(index: pd.Index, geoms: npt.NDArray[np.object_], raster: Raste
     xy = shapely.get_coordinates(geoms[present])
     z = _bilinear(win, xy[:, 0], xy[:, 1])
     out[present] = z
-    on_raster = shapely.intersects(raster.footprint, geoms[present])
+    on_raster = _covered(raster, geoms)[present]
     _warn_nan(raster, int((np.isnan(z) & on_raster).sum()), int(present.sum()), "points")
     return pd.Series(out, index=index, name="elevation_m", dtype="float64")
 
@@ -747,7 +796,7 @@ def edge_slope(
         LineString or MultiLineString geometries (street network edges) in any CRS; their
         direction (first to last vertex) gives the sign of ``grade``.
     dem
-        Digital elevation model, a :class:`Raster` or a path; values taken as metres.
+        Digital elevation model, a :class:`Raster` or a path (opened with :func:`open_raster`); values in metres.
     step_m
         Largest distance between samples, in metres (> 0). Samples finer than the DEM pixel add
         nothing: a 100 m DEM cannot show a 20 m ramp, so ``max_abs_grade`` is a lower bound of
@@ -770,13 +819,19 @@ def edge_slope(
     Raises
     ------
     ValidationError
-        If ``step_m`` is not a positive number or geometries are not lines.
+        If ``step_m`` is not a positive number, geometries are not lines, or they span more than
+        ``MAX_READ_PIXELS`` raster pixels (split the area).
     CRSError
         If ``edges`` or the raster has no CRS.
     DataCoverageError
         If no edge touches the raster.
     """
-    if not (isinstance(step_m, int | float) and math.isfinite(step_m) and step_m > 0):
+    if (
+        isinstance(step_m, bool)
+        or not isinstance(step_m, int | float)
+        or not math.isfinite(step_m)
+        or step_m <= 0
+    ):
         raise ValidationError(
             f"step_m must be a positive number of metres, got {step_m!r}.",
             message_fr=f"step_m doit être un nombre de mètres positif, reçu {step_m!r}.",
@@ -823,8 +878,8 @@ def _edge_slope(
     mean_abs = np.where(np.isfinite(mean_abs), np.maximum(mean_abs, np.abs(grade)), mean_abs)
     max_grade = np.where(np.isfinite(max_grade), np.maximum(max_grade, mean_abs), max_grade)
     out[present] = np.column_stack([z_start, z_end, grade, mean_abs, max_grade])
-    on_raster = shapely.intersects(raster.footprint, lines)
-    _warn_nan(raster, int((~np.isfinite(sum_abs) & on_raster).sum()), len(lines), "edges (samples)")
+    on_raster = _covered(raster, lines)
+    _warn_nan(raster, int((~np.isfinite(sum_abs) & on_raster).sum()), len(lines), "edges")
     return pd.DataFrame(out, index=index, columns=cols, dtype="float64")
 
 
@@ -991,7 +1046,7 @@ def cell_slope(
         Polygon or MultiPolygon geometries in any CRS (200 m squares, IRIS, buffers ...); they
         may overlap.
     dem
-        Digital elevation model, a :class:`Raster` or a path; values taken as metres.
+        Digital elevation model, a :class:`Raster` or a path (opened with :func:`open_raster`); values in metres.
 
     Returns
     -------
@@ -1005,6 +1060,8 @@ def cell_slope(
         If ``cells`` or the raster has no CRS.
     DataCoverageError
         If no polygon touches the raster.
+    ValidationError
+        If the geometries span more than ``MAX_READ_PIXELS`` raster pixels (split the area).
     """
     raster = _as_raster(dem)
     geoms = _polygons(cells, "cells")
@@ -1024,8 +1081,7 @@ def _cell_slope(index: pd.Index, geoms: npt.NDArray[np.object_], raster: Raster)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(den > 0, num / den, np.nan)
     present = shapely.is_geometry(geoms)
-    on_raster = present.copy()
-    on_raster[present] = shapely.intersects(raster.footprint, geoms[present])
+    on_raster = _covered(raster, geoms)
     _warn_nan(raster, int((np.isnan(out) & on_raster).sum()), int(present.sum()), "cells")
     return pd.Series(out, index=index, name="slope_pct", dtype="float64")
 
@@ -1087,7 +1143,8 @@ def landcover_shares(
     Raises
     ------
     ValidationError
-        If ``classes`` is malformed or the raster holds non-integer values.
+        If ``classes`` is malformed, the raster holds non-integer values, or the polygons span
+        more than ``MAX_READ_PIXELS`` raster pixels (split the area).
     CRSError
         If ``cells`` or the raster has no CRS.
     DataCoverageError
@@ -1178,7 +1235,6 @@ def _landcover_shares(
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = np.where(den[:, None] > 0, num / den[:, None], np.nan)
     present = shapely.is_geometry(geoms)
-    on_raster = present.copy()
-    on_raster[present] = shapely.intersects(raster.footprint, geoms[present])
+    on_raster = _covered(raster, geoms)
     _warn_nan(raster, int((np.isnan(shares[:, 0]) & on_raster).sum()), int(present.sum()), "cells")
     return pd.DataFrame(shares, index=index, columns=names, dtype="float64")

@@ -54,7 +54,6 @@ _COMMUNE_CODE_COLUMNS = (
     "insee_code",
 )
 _COMMUNE_NAME_COLUMNS = ("nom", "name", "nom_com", "libgeo")
-_IRIS_CODE_COLUMNS = ("code_iris", "dcomiris", "iris", "codeiris", "iris_code", "code")
 
 
 @dataclass(frozen=True)
@@ -232,33 +231,13 @@ def territory_from_iris(
         An IRIS contours file (IGN CONTOURS-IRIS) with a code column (``CODE_IRIS`` or
         ``DCOMIRIS``).
     """
+    from qet_geo.census import read_iris  # one reader of IRIS layers, with its code checks
+
     _check_buffer(buffer_m)
-    gdf = read_vector(iris_layer)
-    column = _find_column(gdf, _IRIS_CODE_COLUMNS)
-    if column is None:
-        raise ValidationError(
-            f"{iris_layer} has no IRIS code column (looked for {', '.join(_IRIS_CODE_COLUMNS)}; "
-            f"found {', '.join(map(str, gdf.columns))}). Use an IGN CONTOURS-IRIS file.",
-            message_fr=f"{iris_layer} n'a pas de colonne de code IRIS (cherché : "
-            f"{', '.join(_IRIS_CODE_COLUMNS)}). Utilisez un fichier CONTOURS-IRIS de l'IGN.",
-            path=iris_layer,
-        )
-    wanted = [str(c).strip().zfill(9) for c in codes]
-    if not wanted:
+    if not codes:
         raise ValidationError("No IRIS code given.", message_fr="Aucun code IRIS donné.")
-    layer_codes = gdf[column].astype(str).str.strip().str.zfill(9)
-    unknown = sorted(set(wanted) - set(layer_codes))
-    if unknown:
-        examples = ", ".join(sorted(layer_codes)[:3])
-        raise UnknownCodeError(
-            f"IRIS code(s) {', '.join(unknown)} not in {iris_layer} (it holds {len(gdf)} IRIS, "
-            f"e.g. {examples}). Check the codes (9 digits: commune code + 4).",
-            message_fr=f"Code(s) IRIS {', '.join(unknown)} absent(s) de {iris_layer} "
-            f"({len(gdf)} IRIS, par ex. {examples}). Vérifiez les codes (9 chiffres : code "
-            "commune + 4).",
-            path=iris_layer,
-        )
-    sel = gdf[layer_codes.isin(wanted)]
+    sel = read_iris(iris_layer, codes=list(codes))
+    wanted = sorted(sel["iris_code"].tolist())
     return Territory(
         name=name or f"IRIS {', '.join(wanted)}",
         geometry=_union_polygons(sel, iris_layer),

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite: lint (ruff), types (mypy), then pytest on the real data in
+# ../shared/data. Fails if any step fails, and if pytest ran no test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+export PYTHONDONTWRITEBYTECODE=1
+echo "== ruff" && .venv/bin/ruff check qet_geo api maps tests bench && .venv/bin/ruff format --check qet_geo api maps tests bench
+echo "== mypy" && .venv/bin/mypy
+echo "== pytest"
+set +e
+.venv/bin/python -m pytest -n 2 -q "$@"
+status=$?
+set -e
+if [[ $status -eq 5 ]]; then
+  echo "pytest collected no test: that is a failure here" >&2
+  exit 1
+fi
+exit $status
