@@ -141,10 +141,11 @@ def main(
     ] = None,
 ) -> None:
     """qet-geo : couches, contraintes bâties et profils d'usages des quartiers."""
-    if lang is not None:
-        if lang not in ("fr", "en"):
-            _fail(f"langue inconnue {lang!r} : utilisez fr ou en.")
-        _state["lang"] = lang
+    lang = lang or os.environ.get("QET_LANG", "fr")
+    if lang not in ("fr", "en"):
+        _state["lang"] = "fr"
+        _fail(f"langue inconnue {lang!r} : utilisez fr ou en.")
+    _state["lang"] = lang
 
 
 @app.command()
