@@ -255,6 +255,11 @@ TAXONOMY_KEYS: frozenset[str] = frozenset(rule.key for rule in RULES)
 assert set(CATEGORIES) == {rule.category for rule in RULES}  # the table is consistent
 
 
+# Rules of each key, in table order: only the keys an object has are looked at.
+_RULES_BY_KEY: dict[str, list[tuple[int, Rule]]] = {}
+for _position, _rule in enumerate(RULES):
+    _RULES_BY_KEY.setdefault(_rule.key, []).append((_position, _rule))
+
 # Values that say the place is not (or no longer) there.
 _NOT_THERE = frozenset({"no", "vacant", "disused", "closed", "abandoned", "empty"})
 
@@ -267,10 +272,18 @@ def classify(tags: Mapping[str, str]) -> tuple[str, str] | None:
     tags
         The object's OSM tags.
     """
-    for rule in RULES:
-        value = tags.get(rule.key)
-        if value is None or value in _NOT_THERE:
+    best: int | None = None
+    for key, value in tags.items():
+        candidates = _RULES_BY_KEY.get(key)
+        if candidates is None or value in _NOT_THERE:
             continue
-        if rule.values is None or value in rule.values:
-            return rule.category, f"{rule.key}={value}"
-    return None
+        for position, rule in candidates:
+            if best is not None and position >= best:
+                break
+            if rule.values is None or value in rule.values:
+                best = position
+                break
+    if best is None:
+        return None
+    rule = RULES[best]
+    return rule.category, f"{rule.key}={tags[rule.key]}"

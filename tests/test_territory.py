@@ -18,15 +18,14 @@ from qet_geo.territory import (
 from tests.conftest import shared
 
 
-
 def test_polygon_file_in_wgs84_is_projected(tmp_path):
     from pathlib import Path
 
     demo = Path(__file__).resolve().parents[1] / "data" / "osm" / "lorient_centre.geojson"
     t = territory_from_file(demo)
-    # a 0.014° × 0.0095° box at 47.75° N is about 1.05 km × 1.06 km
+    # a 0.0115° × 0.0115° box at 47.75° N is about 0.86 km × 1.28 km
     assert t.area_km2 == pytest.approx(1.1, rel=0.1)
-    minx, miny, maxx, maxy = t.geometry.bounds
+    minx, miny, _, _ = t.geometry.bounds
     assert 200_000 < minx < 240_000 and 6_740_000 < miny < 6_780_000
     assert shapely.area(t.working_area) > shapely.area(t.geometry) + 4e6  # 1 km ring
     # a GeoPackage in Lambert-93 with two polygons is merged into one territory
@@ -45,8 +44,10 @@ def test_iris_codes_with_the_paris_layer():
     iris = gpd.read_file(layer)
     code_col = "DCOMIRIS"
     expected = iris[iris[code_col].isin(["751145620", "751145621", "751145622"])].union_all()
-    assert shapely.equals_exact(shapely.normalize(t.geometry), shapely.normalize(expected), 1e-6) \
+    assert (
+        shapely.equals_exact(shapely.normalize(t.geometry), shapely.normalize(expected), 1e-6)
         or abs(shapely.area(t.geometry) - expected.area) < 1
+    )
     assert t.iris_codes == ("751145620", "751145621", "751145622")
     with pytest.raises(UnknownCodeError, match="999999999"):
         territory_from_iris(["999999999"], layer)
