@@ -65,7 +65,7 @@ def main() -> None:
     def qet(path: Path) -> Callable[[], object]:
         def run() -> object:
             data = read_osm(path)
-            nodes, edges = data.graph("walk")
+            _, edges = data.graph("walk")
             return len(edges), len(data.buildings), len(data.amenities)
 
         return run

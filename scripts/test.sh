@@ -5,8 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
 export PYTHONDONTWRITEBYTECODE=1
-echo "== ruff" && .venv/bin/ruff check qet_geo api maps tests bench && .venv/bin/ruff format --check qet_geo api maps tests bench
-echo "== mypy" && .venv/bin/mypy
+echo "== ruff"
+.venv/bin/ruff check qet_geo api maps tests bench
+.venv/bin/ruff format --check qet_geo api maps tests bench
+echo "== mypy"
+.venv/bin/mypy
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest -n 2 -q "$@"
