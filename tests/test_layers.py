@@ -307,3 +307,45 @@ def test_console_script_runs_for_real(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["layers"]["buildings"] >= 309
+
+
+def test_iris_path_end_to_end(tmp_path, lorient_pbf):
+    """SYNTHETIC IRIS over Lorient (two halves of the demo box, made-up codes and counts)."""
+    import shapely
+
+    from qet_geo.territory import territory_from_file
+
+    box = territory_from_file(DEMO_TERRITORY, buffer_m=0).geometry
+    minx, miny, maxx, maxy = box.bounds
+    midx = (minx + maxx) / 2
+    iris = gpd.GeoDataFrame(
+        {"CODE_IRIS": ["561210101", "561210102"], "NOM_IRIS": ["Ouest", "Est"]},
+        geometry=[shapely.box(minx, miny, midx, maxy), shapely.box(midx, miny, maxx, maxy)],
+        crs=2154,
+    )
+    iris.to_file(tmp_path / "iris.gpkg")
+    table = tmp_path / "table.csv"
+    table.write_text("IRIS;P19_POP\n561210101;3000\n561210102;1200\n")
+    out = tmp_path / "out"
+    res = qet(
+        "layers",
+        lorient_pbf,
+        "--iris",
+        "561210101",
+        "--iris-layer",
+        tmp_path / "iris.gpkg",
+        "--census",
+        table,
+        "--out",
+        out,
+        "--json",
+    )
+    assert res.exit_code == 0, res.output
+    gpkg = out / "layers.gpkg"
+    layer = gpd.read_file(gpkg, layer="iris")
+    assert set(layer["iris_code"]) == {"561210101", "561210102"}  # both within the 1 km buffer
+    assert layer.set_index("iris_code").loc["561210101", "population"] == 3000
+    territory = gpd.read_file(gpkg, layer="territory")
+    assert territory["iris_codes"].iloc[0] == "561210101"
+    buildings = gpd.read_file(gpkg, layer="buildings")
+    assert buildings["population"].sum() == pytest.approx(4200, rel=1e-6)
