@@ -62,14 +62,14 @@ class NeighbourhoodLayers:
         Everything read from the OSM extract (cut to the working area).
     layers
         Name → GeoDataFrame, in :data:`LAYER_ORDER`; ``cells`` and ``iris`` only when given.
-    warnings
-        Data warnings raised while building (also emitted as Python warnings).
+    graphs
+        Mode ("walk", "bike") → ``(nodes, edges)`` street graph, with slopes when a DEM is given.
     """
 
     territory: Territory
     osm: OsmData
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    graphs: dict[str, tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Return the number of features of each layer."""
@@ -120,8 +120,7 @@ def build_layers(
     _warn_partial_coverage(osm_all, territory)
 
     step("streets")
-    _, streets = osm.graph("walk")
-    _, bike_streets = osm.graph("bike")
+    graphs = {mode: osm.graph(mode) for mode in ("walk", "bike")}
     layers: dict[str, gpd.GeoDataFrame] = {
         "territory": territory.to_gdf(),
         "buildings": osm.buildings,
@@ -131,10 +130,8 @@ def build_layers(
         "parking": osm.parking,
         "parks": osm.parks,
         "water": osm.water,
-        "streets": _flat_edges(streets),
-        "bike_streets": _flat_edges(bike_streets),
     }
-    result = NeighbourhoodLayers(territory=territory, osm=osm, layers=layers)
+    result = NeighbourhoodLayers(territory=territory, osm=osm, layers=layers, graphs=graphs)
 
     if census is not None or iris_layer is not None:
         step("census")
@@ -145,8 +142,8 @@ def build_layers(
         from qet_geo.raster import cell_slope, edge_slope, open_raster
 
         relief = open_raster(dem)
-        for name in ("streets", "bike_streets"):
-            layers[name] = layers[name].join(edge_slope(layers[name], relief))
+        for mode, (nodes, edges) in graphs.items():
+            graphs[mode] = (nodes, edges.join(edge_slope(edges, relief)))
         if "cells" in layers:
             layers["cells"] = layers["cells"].assign(slope_pct=cell_slope(layers["cells"], relief))
 
@@ -182,6 +179,8 @@ def build_layers(
             )
         layers["transit_stops"] = stops.assign(source="gtfs")
 
+    layers["streets"] = graphs["walk"][1].reset_index()
+    layers["bike_streets"] = graphs["bike"][1].reset_index()
     result.layers = {name: layers[name] for name in LAYER_ORDER if name in layers}
     return result
 
@@ -203,10 +202,6 @@ def _warn_partial_coverage(osm: OsmData, territory: Territory) -> None:
             ),
             stacklevel=3,
         )
-
-
-def _flat_edges(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return edges.reset_index()
 
 
 def _add_census(
@@ -304,3 +299,40 @@ def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
                 lambda v: v if v is None or isinstance(v, str | int | float | bool) else str(v)
             )
     frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+
+
+def write_table(
+    gdf: gpd.GeoDataFrame, path: str | PathLike[str], *, layer: str | None = None
+) -> Path:
+    """Write one table atomically as GeoParquet (.parquet), GeoPackage (.gpkg) or GeoJSON.
+
+    The file is written under a temporary name beside its destination and renamed at the end, so
+    a failure never leaves a half-written file, and an existing file is replaced only on success.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".gpkg", ".geojson", ".json"):
+        raise ValidationError(
+            f"{path}: unknown output type; use .parquet, .gpkg or .geojson.",
+            message_fr=f"{path} : type de fichier de sortie inconnu ; utilisez .parquet, .gpkg ou "
+            ".geojson.",
+            path=path,
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        tmp.unlink()  # the drivers create the file themselves
+        if suffix == ".parquet":
+            gdf.to_parquet(tmp)
+        elif suffix == ".gpkg":
+            _to_gpkg(gdf, tmp, layer or path.stem)
+        else:
+            frame = gdf if isinstance(gdf.index, pd.RangeIndex) else gdf.reset_index()
+            frame.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,1548 @@
+"""Street networks and the accessibility engine: nearest amenities, counts, isochrones.
+
+A :class:`Network` is built once per street graph (walk, bike or drive) from the node and edge
+tables of osmnx's ``graph_to_gdfs`` convention, and then answers, for every home at once:
+
+- :func:`nearest`: network distance (m) and travel time (min) to the nearest amenity of each
+  category;
+- :func:`count_within`: number of amenities of each category reachable within 5, 10, 15 minutes
+  (or any thresholds, in minutes or metres);
+- :func:`isochrones`: 5/10/15-minute areas from any point, as polygons that follow the streets;
+- :func:`snap`: where each point joins the network (nearest edge, not nearest node).
+
+How points join the network
+---------------------------
+Homes and amenities are snapped to the nearest point of the nearest *edge*: the straight-line
+distance to the street (``snap_m``) is added to every network distance, and the path starts or
+ends part-way along the edge, in either direction the edge can be travelled (a oneway edge only
+forward). A point farther than ``max_snap_m`` from every street is flagged ``off_network`` and
+gets no distance (NaN) and no count (0); an amenity that far is left out, with a warning.
+
+Speeds and slope
+----------------
+Distances are in metres, times in minutes. Default flat speeds are 4.5 km/h on foot, 15 km/h by
+bike and 30 km/h by car (overridable with ``speed_kmh``). When the edge table has a ``grade``
+column (signed rise over run along u→v, e.g. from osmnx ``add_edge_grades``), walking and cycling
+times depend on it, direction by direction:
+
+- walk: Tobler's hiking function, rescaled so that the flat speed is ``speed_kmh`` exactly:
+  ``v(S) = speed_kmh * exp(-3.5 * (|S + 0.05| - 0.05))``. Walking is fastest on a gentle descent
+  (-5 %, 19 % faster than on the flat), slower uphill (10 % up: 30 % slower) and on steep
+  descents.
+- bike: an asymmetric exponential of the same family: uphill ``v = speed_kmh * exp(-10 * S)``
+  (3 %: -26 %, 5 %: -39 %, 10 %: -63 %, close to a rider sustaining about 100 W), downhill
+  ``v = speed_kmh * min(exp(5 * |S|), 1.5)`` (a descent speeds the rider up to 1.5 times the flat
+  speed, then braking caps it).
+- drive: no slope effect; an edge column ``speed_kph`` (osmnx ``add_edge_speeds``) is used where
+  present.
+
+Algorithms
+----------
+The graph is held as compressed sparse rows (CSR) and searched with
+:func:`scipy.sparse.csgraph.dijkstra`. For a query, homes, amenities and one sink per category
+are added as virtual nodes: each home links to the two ends of its edge (partial length + snap
+distance, respecting the edge's direction), each amenity likewise, a home and an amenity on the
+same edge also link directly, and each amenity links to its category sink at zero cost. One
+bounded Dijkstra per category on the reversed graph, from its sink, then gives every home's
+distance to the nearest amenity of the category (a multi-source search with initial offsets);
+counts use one bounded search per amenity (or per home, whichever side is smaller).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from pyproj import CRS
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+from shapely.ops import substring
+
+from qet_geo.errors import CRSError, EmptyDataError, ValidationError
+
+__all__ = [
+    "BIKE_DOWNHILL_RATE",
+    "BIKE_MAX_SPEEDUP",
+    "BIKE_UPHILL_RATE",
+    "DEFAULT_CUTOFF_M",
+    "DEFAULT_ISOCHRONE_BUFFER_M",
+    "DEFAULT_MAX_SNAP_M",
+    "DEFAULT_SPEED_KMH",
+    "TOBLER_OPTIMUM_GRADE",
+    "TOBLER_RATE",
+    "Network",
+    "bike_speed_factor",
+    "build_network",
+    "count_within",
+    "isochrones",
+    "nearest",
+    "snap",
+    "walk_speed_factor",
+]
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["walk", "bike", "drive"]
+Weight = Literal["length", "time"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+GeomArray = npt.NDArray[np.object_]
+
+DEFAULT_SPEED_KMH: dict[str, float] = {"walk": 4.5, "bike": 15.0, "drive": 30.0}
+"""Flat speed of each mode, in km/h."""
+
+DEFAULT_MAX_SNAP_M = 200.0
+"""Farthest a home or an amenity may be from the nearest street and still be on the network (m)."""
+
+DEFAULT_CUTOFF_M = 3000.0
+"""Farthest network distance :func:`nearest` searches by default (m); beyond it: NaN."""
+
+DEFAULT_ISOCHRONE_BUFFER_M = 30.0
+"""Half-width of the band drawn around the reachable streets of an isochrone (m)."""
+
+TOBLER_RATE = 3.5
+"""Rate of Tobler's hiking function ``exp(-3.5 * |S + 0.05|)``."""
+
+TOBLER_OPTIMUM_GRADE = -0.05
+"""Grade at which Tobler's walker is fastest (a 5 % descent)."""
+
+BIKE_UPHILL_RATE = 10.0
+"""Cycling uphill: speed factor ``exp(-10 * S)`` on a grade ``S > 0``."""
+
+BIKE_DOWNHILL_RATE = 5.0
+"""Cycling downhill: speed factor ``exp(5 * |S|)`` on a grade ``S < 0``, capped."""
+
+BIKE_MAX_SPEEDUP = 1.5
+"""Cap of the downhill cycling speed factor (riders brake beyond it)."""
+
+_MIN_PER_H = 60.0
+_M_PER_KM = 1000.0
+_CHUNK_CELLS = 1 << 23  # distance cells one Dijkstra batch may hold (64 MiB of float64)
+_TWIN_TOLERANCE_M = 0.01
+_END_FRACTION = 1e-9  # a snap this close to an end of its edge is on the end node
+_PIECE_M = 30.0  # probe points of the snapping index are at most this far apart
+
+
+# --------------------------------------------------------------------------------------------
+# Speed models
+# --------------------------------------------------------------------------------------------
+
+
+def walk_speed_factor(grade: npt.ArrayLike) -> FloatArray:
+    """Return the walking speed relative to the flat, by Tobler's hiking function.
+
+    Parameters
+    ----------
+    grade
+        Signed rise over run in the direction of travel (0.1 is a 10 % climb).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``exp(-3.5 * (|S + 0.05| - 0.05))``: 1 on the flat, 1.19 at -5 %, 0.70 at +10 %.
+    """
+    s = np.nan_to_num(np.asarray(grade, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.exp(-TOBLER_RATE * (np.abs(s - TOBLER_OPTIMUM_GRADE) - abs(TOBLER_OPTIMUM_GRADE)))
+
+
+def bike_speed_factor(grade: npt.ArrayLike) -> FloatArray:
+    """Return the cycling speed relative to the flat.
+
+    Parameters
+    ----------
+    grade
+        Signed rise over run in the direction of travel (0.1 is a 10 % climb).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``exp(-10 * S)`` uphill (0.61 at +5 %), ``min(exp(5 * |S|), 1.5)`` downhill, 1 on the
+        flat.
+    """
+    s = np.nan_to_num(np.asarray(grade, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    up = np.exp(-BIKE_UPHILL_RATE * np.clip(s, 0.0, None))
+    down = np.minimum(np.exp(BIKE_DOWNHILL_RATE * np.clip(-s, 0.0, None)), BIKE_MAX_SPEEDUP)
+    return np.where(s > 0, up, down)
+
+
+# --------------------------------------------------------------------------------------------
+# The network object
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Csr:
+    """CSR arrays of the real graph for one weight and direction (private).
+
+    ``primary`` holds the weight searched, ``secondary`` the other one on the same edge, so that
+    a path found by length also knows its time and conversely.
+    """
+
+    indptr: npt.NDArray[np.int32]
+    indices: npt.NDArray[np.int32]
+    primary: FloatArray
+    secondary: FloatArray
+
+
+@dataclass(frozen=True)
+class _SnapIndex:
+    """Street geometry as straight segments, for exact nearest-edge search (private)."""
+
+    start: FloatArray  # (s, 2)
+    end: FloatArray  # (s, 2)
+    edge: IntArray  # edge index of each segment (a canonical edge)
+    along: FloatArray  # distance along the edge geometry to the segment start (m)
+    tree: shapely.STRtree  # over the segments
+    probes: cKDTree  # points on the streets, at most ``_PIECE_M`` apart along each segment
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Network:
+    """A street graph prepared for repeated accessibility queries.
+
+    Build it with :func:`build_network` (or :meth:`Network.from_gdfs`) once per graph, then pass
+    it to :func:`nearest`, :func:`count_within`, :func:`isochrones` and :func:`snap`. It is
+    immutable.
+
+    Attributes
+    ----------
+    mode
+        "walk", "bike" or "drive".
+    speed_kmh
+        Flat speed used for travel times (and for the snap distance).
+    crs
+        Projected CRS of the graph (metres), normally EPSG:2154.
+    node_ids
+        Node labels (osmid, int64 for OSM graphs); position ``i`` is node index ``i``.
+    node_xy
+        Node coordinates, shape ``(n_nodes, 2)``.
+    edge_index
+        Labels ``(u, v, key)`` of the edges, in the order of the edge arrays.
+    edge_u, edge_v
+        Node indices of each directed edge.
+    edge_length
+        Length of each edge (m), from the ``length`` column.
+    edge_time
+        Travel time of each edge (min), from the speed model and the ``grade`` column.
+    edge_twin
+        Index of the same street travelled the other way (``v -> u``, same geometry), -1 for a
+        oneway edge.
+    edge_geometry
+        LineStrings from u to v.
+    component
+        Weakly connected component label of each node (0 is the largest).
+    """
+
+    mode: str
+    speed_kmh: float
+    crs: CRS
+    node_ids: npt.NDArray[Any]
+    node_xy: FloatArray
+    edge_index: pd.MultiIndex
+    edge_u: IntArray
+    edge_v: IntArray
+    edge_length: FloatArray
+    edge_time: FloatArray
+    edge_twin: IntArray
+    edge_geometry: GeomArray
+    component: IntArray
+    edge_geometry_length: FloatArray
+    _snap_edges: IntArray
+    _snap_index: _SnapIndex
+    _graphs: dict[tuple[str, bool], _Csr]
+    _time_per_m: float | None
+
+    @cached_property
+    def _tree(self) -> shapely.STRtree:
+        # exact fallback of the snapping search, built on first need
+        return shapely.STRtree(self.edge_geometry[self._snap_edges])
+
+    @classmethod
+    def from_gdfs(
+        cls,
+        nodes: pd.DataFrame,
+        edges: gpd.GeoDataFrame,
+        *,
+        mode: Mode = "walk",
+        speed_kmh: float | None = None,
+    ) -> Network:
+        """Build a network from node and edge tables; same as :func:`build_network`."""
+        return build_network(nodes, edges, mode=mode, speed_kmh=speed_kmh)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.node_ids.size)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges."""
+        return int(self.edge_u.size)
+
+    @property
+    def n_components(self) -> int:
+        """Number of weakly connected components."""
+        return int(self.component.max()) + 1 if self.component.size else 0
+
+    @property
+    def flat_min_per_m(self) -> float:
+        """Minutes per metre at the flat speed (the cost of the snap distance)."""
+        return _MIN_PER_H / (_M_PER_KM * self.speed_kmh)
+
+    def matrix(self, weight: Weight = "length") -> sparse.csr_matrix:
+        """Return the node-to-node CSR matrix of the shortest parallel edge.
+
+        Parameters
+        ----------
+        weight
+            "length" (m) or "time" (min).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape ``(n_nodes, n_nodes)``; entry ``(i, j)`` is the weight of edge ``i -> j``.
+        """
+        g = self._graphs[(_check_weight(weight), False)]
+        n = self.n_nodes
+        return sparse.csr_matrix((g.primary, g.indices, g.indptr), shape=(n, n))
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(mode={self.mode!r}, speed_kmh={self.speed_kmh:g}, nodes={self.n_nodes}, "
+            f"edges={self.n_edges}, components={self.n_components}, crs={self.crs.to_string()!r})"
+        )
+
+
+def build_network(
+    nodes: pd.DataFrame,
+    edges: gpd.GeoDataFrame,
+    *,
+    mode: Mode = "walk",
+    speed_kmh: float | None = None,
+) -> Network:
+    """Build a :class:`Network` from osmnx-style node and edge tables.
+
+    Parameters
+    ----------
+    nodes
+        Nodes indexed by their id (osmid), with ``x`` and ``y`` columns or Point geometries.
+    edges
+        Directed edges with a ``(u, v, key)`` MultiIndex (or ``u`` and ``v`` columns), a
+        ``length`` column in metres and LineString geometries from u to v, in a projected CRS
+        (EPSG:2154). A two-way street appears twice, a oneway street once. Optional columns:
+        ``grade`` (signed rise over run along u→v) slows walking and cycling; ``speed_kph``
+        sets driving speeds.
+    mode
+        "walk", "bike" or "drive": chooses the default speed and the slope model.
+    speed_kmh
+        Flat speed in km/h; defaults to 4.5 (walk), 15 (bike) or 30 (drive).
+
+    Returns
+    -------
+    Network
+        The prepared graph; the input tables are not modified.
+
+    Raises
+    ------
+    ValidationError
+        If a table lacks a required column, an edge refers to a missing node, or a length or
+        speed is not a finite positive number.
+    CRSError
+        If the edges have no CRS or a geographic one.
+    EmptyDataError
+        If there are no edges.
+    """
+    if mode not in DEFAULT_SPEED_KMH:
+        raise ValidationError(
+            f"mode must be 'walk', 'bike' or 'drive', not {mode!r}.",
+            message_fr=f"mode doit valoir 'walk', 'bike' ou 'drive', et non {mode!r}.",
+        )
+    speed = DEFAULT_SPEED_KMH[mode] if speed_kmh is None else float(speed_kmh)
+    if not math.isfinite(speed) or speed <= 0:
+        raise ValidationError(
+            f"speed_kmh must be a positive number of km/h, not {speed_kmh!r}.",
+            message_fr=f"speed_kmh doit être une vitesse positive en km/h, et non {speed_kmh!r}.",
+        )
+    if not isinstance(edges, gpd.GeoDataFrame):
+        raise ValidationError(
+            "edges must be a GeoDataFrame (osmnx graph_to_gdfs convention).",
+            message_fr="edges doit être un GeoDataFrame (convention graph_to_gdfs d'osmnx).",
+        )
+    if not isinstance(nodes, pd.DataFrame):
+        raise ValidationError(
+            "nodes must be a (Geo)DataFrame indexed by node id.",
+            message_fr="nodes doit être un (Geo)DataFrame indexé par identifiant de nœud.",
+        )
+    if len(edges) == 0:
+        raise EmptyDataError(
+            "The edge table is empty: build the network from an extract that contains streets.",
+            message_fr="La table des arcs est vide : construisez le réseau à partir d'un extrait "
+            "qui contient des rues.",
+        )
+    crs = _check_projected_crs(edges.crs, "edges")
+    node_crs = getattr(nodes, "crs", None)
+    if node_crs is not None and CRS.from_user_input(node_crs) != crs:
+        raise CRSError(
+            "nodes and edges are in different CRS: reproject both to EPSG:2154.",
+            message_fr="nodes et edges sont dans des CRS différents : reprojetez-les tous deux en "
+            "EPSG:2154.",
+        )
+    if "length" not in edges.columns:
+        raise ValidationError(
+            "edges has no 'length' column: add edge lengths in metres (osmnx does).",
+            message_fr="edges n'a pas de colonne 'length' : ajoutez la longueur des arcs en "
+            "mètres (osmnx le fait).",
+        )
+    if not nodes.index.is_unique:
+        raise ValidationError(
+            "The node index has duplicate ids: each node id must appear once.",
+            message_fr="L'index des nœuds contient des doublons : chaque identifiant doit être "
+            "unique.",
+        )
+    return _build_network(nodes, edges, mode=mode, speed=speed, crs=crs)
+
+
+def _build_network(
+    nodes: pd.DataFrame, edges: gpd.GeoDataFrame, *, mode: str, speed: float, crs: CRS
+) -> Network:
+    node_ids = nodes.index.to_numpy()
+    node_xy = _node_coordinates(nodes)
+    u_lab, v_lab, edge_index = _edge_labels(edges)
+    eu = np.asarray(nodes.index.get_indexer(pd.Index(u_lab)), dtype=np.int64)
+    ev = np.asarray(nodes.index.get_indexer(pd.Index(v_lab)), dtype=np.int64)
+    missing = (eu < 0) | (ev < 0)
+    if missing.any():
+        raise ValidationError(
+            f"{int(missing.sum())} edges refer to node ids absent from nodes: pass the node "
+            "table of the same graph.",
+            message_fr=f"{int(missing.sum())} arcs renvoient à des nœuds absents de nodes : "
+            "passez la table des nœuds du même graphe.",
+        )
+    length = pd.to_numeric(edges["length"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(length) | (length < 0)
+    if bad.any():
+        raise ValidationError(
+            f"{int(bad.sum())} edges have a missing, infinite or negative 'length': fix or drop "
+            "them.",
+            message_fr=f"{int(bad.sum())} arcs ont une longueur ('length') manquante, infinie ou "
+            "négative : corrigez-les ou retirez-les.",
+        )
+    geometry = _edge_geometries(edges, node_xy, eu, ev)
+
+    speed_kmh = np.full(length.size, speed)
+    if mode == "drive" and "speed_kph" in edges.columns:
+        edge_speed = pd.to_numeric(edges["speed_kph"], errors="coerce").to_numpy(dtype=np.float64)
+        usable = np.isfinite(edge_speed) & (edge_speed > 0)
+        speed_kmh = np.where(usable, edge_speed, speed)
+    if "grade" in edges.columns and mode in ("walk", "bike"):
+        grade = pd.to_numeric(edges["grade"], errors="coerce").to_numpy(dtype=np.float64)
+        factor = walk_speed_factor(grade) if mode == "walk" else bike_speed_factor(grade)
+        speed_kmh = speed_kmh * factor
+    time = length * _MIN_PER_H / (_M_PER_KM * speed_kmh)
+
+    flat = _MIN_PER_H / (_M_PER_KM * speed)
+    proportional = bool(np.allclose(time, length * flat, rtol=1e-12, atol=0.0))
+
+    twin = _find_twins(eu, ev, length, geometry)
+    canonical = np.flatnonzero((twin < 0) | (np.arange(twin.size) < twin))
+    geometry_length = shapely.length(geometry)
+
+    n = node_ids.size
+    loops = eu == ev
+    adjacency = sparse.csr_matrix(
+        (np.ones(int((~loops).sum())), (eu[~loops], ev[~loops])), shape=(n, n)
+    )
+    _, labels = csgraph.connected_components(adjacency, directed=True, connection="weak")
+    # relabel so that 0 is the largest component, 1 the next, ...
+    sizes = np.bincount(labels)
+    order = np.argsort(-sizes, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    component = rank[labels].astype(np.int64)
+
+    graphs: dict[tuple[str, bool], _Csr] = {}
+    for weight, w1, w2 in (("length", length, time), ("time", time, length)):
+        for reverse in (False, True):
+            graphs[(weight, reverse)] = _real_csr(eu, ev, w1, w2, n, reverse=reverse)
+    net = Network(
+        mode=mode,
+        speed_kmh=speed,
+        crs=crs,
+        node_ids=node_ids,
+        node_xy=node_xy,
+        edge_index=edge_index,
+        edge_u=eu,
+        edge_v=ev,
+        edge_length=length,
+        edge_time=time,
+        edge_twin=twin,
+        edge_geometry=geometry,
+        component=component,
+        edge_geometry_length=geometry_length,
+        _snap_edges=canonical.astype(np.int64),
+        _snap_index=_snap_index(geometry, canonical),
+        _graphs=graphs,
+        _time_per_m=flat if proportional else None,
+    )
+    logger.info("built %r", net)
+    return net
+
+
+def _check_projected_crs(crs: Any, name: str) -> CRS:
+    if crs is None:
+        raise CRSError(
+            f"{name} has no CRS: set it (e.g. .set_crs(2154)) or reproject with .to_crs(2154).",
+            message_fr=f"{name} n'a pas de CRS : définissez-le (ex. .set_crs(2154)) ou "
+            "reprojetez avec .to_crs(2154).",
+        )
+    out = CRS.from_user_input(crs)
+    if not out.is_projected:
+        raise CRSError(
+            f"{name} is in a geographic CRS ({out.to_string()}): reproject to metres with "
+            ".to_crs(2154).",
+            message_fr=f"{name} est dans un CRS géographique ({out.to_string()}) : reprojetez "
+            "en mètres avec .to_crs(2154).",
+        )
+    return out
+
+
+def _node_coordinates(nodes: pd.DataFrame) -> FloatArray:
+    if {"x", "y"} <= set(nodes.columns):
+        x = pd.to_numeric(nodes["x"], errors="coerce").to_numpy(dtype=np.float64)
+        y = pd.to_numeric(nodes["y"], errors="coerce").to_numpy(dtype=np.float64)
+    elif isinstance(nodes, gpd.GeoDataFrame) and nodes.geometry.name in nodes.columns:
+        pts = np.asarray(nodes.geometry.array, dtype=object)
+        x = shapely.get_x(pts)
+        y = shapely.get_y(pts)
+    else:
+        raise ValidationError(
+            "nodes needs 'x' and 'y' columns or Point geometries.",
+            message_fr="nodes doit avoir des colonnes 'x' et 'y' ou des géométries Point.",
+        )
+    xy = np.column_stack([x, y]).astype(np.float64)
+    if not np.isfinite(xy).all():
+        raise ValidationError(
+            "Some nodes have missing coordinates: drop them or fill 'x' and 'y'.",
+            message_fr="Des nœuds n'ont pas de coordonnées : retirez-les ou remplissez 'x' et 'y'.",
+        )
+    return xy
+
+
+def _edge_labels(
+    edges: gpd.GeoDataFrame,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], pd.MultiIndex]:
+    idx = edges.index
+    if isinstance(idx, pd.MultiIndex) and idx.nlevels >= 2:
+        u = idx.get_level_values(0).to_numpy()
+        v = idx.get_level_values(1).to_numpy()
+        if idx.nlevels >= 3:
+            key = idx.get_level_values(2).to_numpy()
+        else:
+            key = np.zeros(len(idx), dtype=np.int64)
+    elif {"u", "v"} <= set(edges.columns):
+        u = edges["u"].to_numpy()
+        v = edges["v"].to_numpy()
+        key = edges["key"].to_numpy() if "key" in edges.columns else np.zeros(len(edges), np.int64)
+    else:
+        raise ValidationError(
+            "edges needs a (u, v, key) MultiIndex or 'u' and 'v' columns (osmnx graph_to_gdfs).",
+            message_fr="edges doit avoir un MultiIndex (u, v, key) ou des colonnes 'u' et 'v' "
+            "(graph_to_gdfs d'osmnx).",
+        )
+    labels = pd.MultiIndex.from_arrays([u, v, key], names=["u", "v", "key"])
+    return u, v, labels
+
+
+def _edge_geometries(
+    edges: gpd.GeoDataFrame, node_xy: FloatArray, eu: IntArray, ev: IntArray
+) -> GeomArray:
+    geoms = np.asarray(edges.geometry.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        # a straight segment between the end nodes, as osmnx draws edges without geometry
+        seg = np.stack([node_xy[eu[missing]], node_xy[ev[missing]]], axis=1)
+        geoms = geoms.copy()
+        geoms[missing] = shapely.linestrings(seg)
+    types = shapely.get_type_id(geoms)
+    if (types != shapely.GeometryType.LINESTRING).any():
+        raise ValidationError(
+            "Edge geometries must be LineStrings: explode or merge the other geometries first.",
+            message_fr="Les géométries des arcs doivent être des LineString : éclatez ou "
+            "fusionnez les autres géométries d'abord.",
+        )
+    # Orient every geometry from u to v: positions along an edge depend on it.
+    start = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    d_u = np.hypot(*(start - node_xy[eu]).T)
+    d_v = np.hypot(*(start - node_xy[ev]).T)
+    flip = (d_v < d_u) & (eu != ev)
+    if flip.any():
+        logger.debug("reversing %d edge geometries drawn from v to u", int(flip.sum()))
+        geoms = geoms.copy()
+        geoms[flip] = shapely.reverse(geoms[flip])
+    return geoms
+
+
+def _find_twins(eu: IntArray, ev: IntArray, length: FloatArray, geoms: GeomArray) -> IntArray:
+    """Pair each edge u→v with the same street v→u (same geometry reversed), or -1."""
+    m = eu.size
+    twin = np.full(m, -1, dtype=np.int64)
+    df = pd.DataFrame({"a": np.arange(m), "u": eu, "v": ev})
+    cand = df.merge(df, left_on=["u", "v"], right_on=["v", "u"], suffixes=("", "_r"))
+    a = cand["a"].to_numpy(dtype=np.int64)
+    b = cand["a_r"].to_numpy(dtype=np.int64)
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if a.size:
+        close = np.abs(length[a] - length[b]) <= _TWIN_TOLERANCE_M + 1e-9 * length[a]
+        a, b = a[close], b[close]
+        same = shapely.equals_exact(
+            shapely.reverse(geoms[a]), geoms[b], tolerance=_TWIN_TOLERANCE_M
+        )
+        a, b = a[same], b[same]
+    # one twin per edge: keep the first pairing of each edge
+    pairs = pd.DataFrame({"a": a, "b": b})
+    while len(pairs):
+        pairs = pairs.drop_duplicates("a").drop_duplicates("b")
+        clash = pairs["a"].isin(pairs["b"])
+        if not clash.any():
+            break
+        pairs = pairs[~clash]
+    pa = pairs["a"].to_numpy(dtype=np.int64)
+    pb = pairs["b"].to_numpy(dtype=np.int64)
+    twin[pa] = pb
+    twin[pb] = pa
+    return twin
+
+
+def _real_csr(
+    eu: IntArray, ev: IntArray, primary: FloatArray, secondary: FloatArray, n: int, *, reverse: bool
+) -> _Csr:
+    """CSR of the lightest of parallel edges, without self-loops (useless to shortest paths)."""
+    keep = eu != ev
+    rows, cols = (ev[keep], eu[keep]) if reverse else (eu[keep], ev[keep])
+    w1, w2 = primary[keep], secondary[keep]
+    order = np.lexsort((w2, w1, cols, rows))
+    rows, cols, w1, w2 = rows[order], cols[order], w1[order], w2[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, w1, w2 = rows[first], cols[first], w1[first], w2[first]
+    indptr = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return _Csr(indptr=indptr, indices=cols.astype(np.int32), primary=w1, secondary=w2)
+
+
+def _snap_index(geometry: GeomArray, canonical: IntArray) -> _SnapIndex:
+    """Cut the canonical edges into segments, with probe points along them."""
+    coords, owner = shapely.get_coordinates(geometry[canonical], return_index=True)
+    same = owner[1:] == owner[:-1]
+    a = coords[:-1][same]
+    b = coords[1:][same]
+    seg_edge = canonical[owner[:-1][same]]
+    seg_len = np.hypot(*(b - a).T)
+    # distance along the edge to the start of each segment
+    cum = np.concatenate([[0.0], np.cumsum(seg_len)])
+    first = np.ones(seg_edge.size, dtype=bool)
+    first[1:] = seg_edge[1:] != seg_edge[:-1]
+    first_pos = np.flatnonzero(first)
+    edge_start = np.repeat(cum[first_pos], np.diff(np.append(first_pos, seg_edge.size)))
+    # probes at the middle of pieces of at most _PIECE_M: any point is at most the distance
+    # to its nearest street plus _PIECE_M / 2 from its nearest probe
+    n_cut = np.maximum(1, np.ceil(seg_len / _PIECE_M)).astype(np.int64)
+    seg = np.repeat(np.arange(seg_edge.size), n_cut)
+    k = np.arange(seg.size) - np.repeat(np.cumsum(n_cut) - n_cut, n_cut)
+    t = ((k + 0.5) / n_cut[seg])[:, None]
+    probes = a[seg] + t * (b[seg] - a[seg])
+    return _SnapIndex(
+        start=a,
+        end=b,
+        edge=seg_edge,
+        along=cum[:-1] - edge_start,
+        tree=shapely.STRtree(np.asarray(shapely.linestrings(np.stack([a, b], axis=1)))),
+        probes=cKDTree(probes),
+    )
+
+
+def _check_weight(weight: str) -> Weight:
+    if weight == "length":
+        return "length"
+    if weight == "time":
+        return "time"
+    raise ValidationError(
+        f"weight must be 'length' or 'time', not {weight!r}.",
+        message_fr=f"weight doit valoir 'length' ou 'time', et non {weight!r}.",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Snapping
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Snapped:
+    """Where points join the network (private); arrays aligned to the points."""
+
+    edge: IntArray  # canonical edge index, -1 when the point is missing
+    fraction: FloatArray  # position along the edge from u, 0..1
+    snap_m: FloatArray  # straight-line distance to the edge (NaN when missing)
+    on: BoolArray  # snapped within max_snap_m
+    points: GeomArray  # the points that were snapped
+
+    def keep(self, mask: BoolArray) -> _Snapped:
+        """The same points, with those outside ``mask`` set off the network."""
+        return _Snapped(self.edge, self.fraction, self.snap_m, self.on & mask, self.points)
+
+
+def _snap(net: Network, points: GeomArray, max_snap_m: float) -> _Snapped:
+    k = points.size
+    edge = np.full(k, -1, dtype=np.int64)
+    fraction = np.zeros(k)
+    snap_m = np.full(k, np.nan)
+    present = np.flatnonzero(~shapely.is_missing(points))
+    if present.size:
+        xy = shapely.get_coordinates(points[present])
+        e, f, d = _nearest_edge(net, xy, points[present], max_snap_m)
+        edge[present] = e
+        fraction[present] = f
+        snap_m[present] = d
+    on = (edge >= 0) & (snap_m <= max_snap_m)
+    return _Snapped(edge=edge, fraction=fraction, snap_m=snap_m, on=on, points=points)
+
+
+def _nearest_edge(
+    net: Network, xy: FloatArray, points: GeomArray, max_snap_m: float
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Exact nearest canonical edge of each point, its fraction and distance.
+
+    The nearest probe point bounds the distance to the streets from above (it lies on one), so
+    every segment nearer than it crosses the square of that half-side around the point: the
+    R-tree gives these few candidates and their exact distances settle the nearest.
+    """
+    si = net._snap_index
+    q = xy.shape[0]
+    edge = np.full(q, -1, dtype=np.int64)
+    fraction = np.zeros(q)
+    dist = np.full(q, np.nan)
+    glen = net.edge_geometry_length
+    bound, _ = si.probes.query(xy, k=1)
+    bound = np.asarray(bound, dtype=np.float64) * (1 + 1e-9) + 1e-9
+    # a point much farther than max_snap_m is off the network whatever its exact distance:
+    # the exact but slower search then avoids boxes that cover the whole network
+    near = np.flatnonzero(bound <= max_snap_m + _PIECE_M)
+    if near.size:
+        x, y, r = xy[near, 0], xy[near, 1], bound[near]
+        src, seg = si.tree.query(shapely.box(x - r, y - r, x + r, y + r))
+        p = xy[near[src]]
+        a = si.start[seg]
+        ab = si.end[seg] - a
+        denom = (ab * ab).sum(axis=1)
+        t = np.divide(((p - a) * ab).sum(axis=1), denom, out=np.zeros_like(denom), where=denom > 0)
+        t = np.clip(t, 0.0, 1.0)
+        d = np.hypot(*(p - (a + t[:, None] * ab)).T)
+        order = np.lexsort((seg, d, src))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = src[order][1:] != src[order][:-1]
+        best = order[first]
+        hit = near[src[best]]
+        e = si.edge[seg[best]]
+        along = si.along[seg[best]] + t[best] * np.sqrt(denom[best])
+        edge[hit] = e
+        fraction[hit] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
+        dist[hit] = d[best]
+    far = np.flatnonzero(bound > max_snap_m + _PIECE_M)
+    if far.size:
+        (src, hit_tree), d_tree = net._tree.query_nearest(
+            points[far], return_distance=True, all_matches=False
+        )
+        e = net._snap_edges[hit_tree]
+        along = shapely.line_locate_point(net.edge_geometry[e], points[far[src]])
+        edge[far[src]] = e
+        fraction[far[src]] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
+        dist[far[src]] = d_tree
+    # a point on a node is at that end of its edge exactly (it matters on a oneway edge)
+    fraction = np.clip(fraction, 0.0, 1.0)
+    fraction[fraction < _END_FRACTION] = 0.0
+    fraction[fraction > 1.0 - _END_FRACTION] = 1.0
+    return edge, fraction, dist
+
+
+def snap(
+    network: Network,
+    points: gpd.GeoSeries | gpd.GeoDataFrame,
+    *,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.DataFrame:
+    """Snap points to the nearest point of the nearest street edge.
+
+    Parameters
+    ----------
+    network
+        The network built by :func:`build_network`.
+    points
+        Points in the network's CRS; other geometries are replaced by a point inside them
+        (``representative_point``).
+    max_snap_m
+        Farthest distance to a street (m) for a point to count as on the network.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned to ``points.index``, with columns ``edge`` (position in the network's edge
+        arrays, -1 for a missing geometry), ``u``, ``v``, ``key`` (labels of that edge),
+        ``fraction`` (0 at u, 1 at v), ``offset_m`` (distance along the edge from u, on the
+        ``length`` scale), ``snap_m`` (straight-line distance to the edge), ``component`` (of
+        the edge, 0 the largest) and ``off_network`` (farther than ``max_snap_m``, or missing).
+        A two-way street is reported by one of its two directed edges.
+    """
+    index, geoms = _points(points, network.crs, "points")
+    snapped = _snap(network, geoms, _check_positive(max_snap_m, "max_snap_m"))
+    e = snapped.edge
+    has = e >= 0
+    safe = np.where(has, e, 0)
+    labels = network.edge_index[safe]
+    data: dict[str, Any] = {"edge": e}
+    for level, name in enumerate(("u", "v", "key")):
+        values = pd.Series(labels.get_level_values(level), index=index)
+        data[name] = values if has.all() else values.where(has)
+    data["fraction"] = np.where(has, snapped.fraction, np.nan)
+    data["offset_m"] = np.where(has, snapped.fraction * network.edge_length[safe], np.nan)
+    data["snap_m"] = snapped.snap_m
+    component = pd.Series(network.component[network.edge_u[safe]], index=index)
+    data["component"] = component if has.all() else component.where(has)
+    data["off_network"] = ~snapped.on
+    return pd.DataFrame(data, index=index)
+
+
+def _points(obj: Any, crs: CRS, name: str) -> tuple[pd.Index, GeomArray]:
+    if isinstance(obj, gpd.GeoDataFrame):
+        series = obj.geometry
+    elif isinstance(obj, gpd.GeoSeries):
+        series = obj
+    else:
+        raise ValidationError(
+            f"{name} must be a GeoSeries or a GeoDataFrame, not {type(obj).__name__}.",
+            message_fr=f"{name} doit être une GeoSeries ou un GeoDataFrame, et non "
+            f"{type(obj).__name__}.",
+        )
+    if series.crs is None:
+        if len(series):
+            raise CRSError(
+                f"{name} has no CRS: set it with .set_crs(...) then .to_crs({crs.to_string()}).",
+                message_fr=f"{name} n'a pas de CRS : définissez-le avec .set_crs(...) puis "
+                f".to_crs({crs.to_string()}).",
+            )
+    elif series.crs is not crs and CRS.from_user_input(series.crs) != crs:
+        raise CRSError(
+            f"{name} is in {CRS.from_user_input(series.crs).to_string()}, the network in "
+            f"{crs.to_string()}: reproject with .to_crs({crs.to_string()}).",
+            message_fr=f"{name} est en {CRS.from_user_input(series.crs).to_string()}, le réseau "
+            f"en {crs.to_string()} : reprojetez avec .to_crs({crs.to_string()}).",
+        )
+    geoms = np.asarray(series.array, dtype=object)
+    types = shapely.get_type_id(geoms)
+    if (types != shapely.GeometryType.POINT).any():
+        geoms = geoms.copy()
+        usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        not_point = usable & (types != shapely.GeometryType.POINT)
+        geoms[not_point] = shapely.point_on_surface(geoms[not_point])
+        geoms[~usable] = None
+    elif shapely.is_empty(geoms).any():
+        geoms = geoms.copy()
+        geoms[shapely.is_empty(geoms)] = None
+    return series.index, geoms
+
+
+def _check_positive(value: float, name: str) -> float:
+    out = float(value)
+    if not out > 0 or not math.isfinite(out):
+        raise ValidationError(
+            f"{name} must be a positive finite number, not {value!r}.",
+            message_fr=f"{name} doit être un nombre positif fini, et non {value!r}.",
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Search graphs: the real graph plus virtual source rows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ends:
+    """How snapped points connect to the two ends of their edge, in both weights (private).
+
+    For an origin (a point the path leaves from) ``a`` is the node reached forward along the
+    edge and ``b`` the node reached back along its twin; for a destination (a point the path
+    arrives at) ``a`` is the node the edge comes from and ``b`` the one its twin comes from.
+    Costs include the snap distance; on a oneway edge ``b`` is reachable only from a point on
+    that very node (cost: the snap distance), otherwise its cost is infinite.
+    """
+
+    a: IntArray
+    b: IntArray
+    a1: FloatArray
+    b1: FloatArray
+    a2: FloatArray
+    b2: FloatArray
+
+    def read(self, dist: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """Best cost through either end from node distances ``dist`` (k, n); True where via b."""
+        via_a = dist[:, self.a] + self.a1
+        via_b = dist[:, self.b] + self.b1
+        use_b = via_b < via_a
+        return np.where(use_b, via_b, via_a), use_b
+
+
+def _weights(net: Network, weight: Weight) -> tuple[FloatArray, float]:
+    """Per-edge weight and the cost of one metre of snap distance, for a weight."""
+    if weight == "length":
+        return net.edge_length, 1.0
+    return net.edge_time, net.flat_min_per_m
+
+
+def _other(weight: Weight) -> Weight:
+    return "time" if weight == "length" else "length"
+
+
+def _ends(net: Network, pts: _Snapped, idx: IntArray, weight: Weight, *, origin: bool) -> _Ends:
+    e = pts.edge[idx]
+    f = pts.fraction[idx]
+    s = pts.snap_m[idx]
+    t = net.edge_twin[e]
+    two = t >= 0
+    tt = np.where(two, t, 0)
+    costs = []
+    for w in (weight, _other(weight)):
+        we, per_m = _weights(net, w)
+        fwd, back = (1 - f, f) if origin else (f, 1 - f)
+        ca = s * per_m + fwd * we[e]
+        # without a twin, the far end is reachable only when the point is on it
+        cb = np.where(two, s * per_m + back * we[tt], np.where(back == 0, s * per_m, np.inf))
+        costs.append((ca, cb))
+    a, b = (net.edge_v[e], net.edge_u[e]) if origin else (net.edge_u[e], net.edge_v[e])
+    return _Ends(a=a, b=b, a1=costs[0][0], b1=costs[0][1], a2=costs[1][0], b2=costs[1][1])
+
+
+def _same_edge(
+    net: Network,
+    origins: _Snapped,
+    o_idx: IntArray,
+    dests: _Snapped,
+    d_idx: IntArray,
+    weight: Weight,
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Direct paths along a shared street from origins to destinations on the same edge."""
+    d_edge = dests.edge[d_idx]
+    order = np.argsort(d_edge, kind="stable")
+    d_sorted = d_idx[order]
+    o_edge = origins.edge[o_idx]
+    lo = np.searchsorted(d_edge[order], o_edge, side="left")
+    hi = np.searchsorted(d_edge[order], o_edge, side="right")
+    count = hi - lo
+    oi = np.repeat(o_idx, count)
+    pos = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())
+    di = d_sorted[pos]
+    e = origins.edge[oi]
+    t = net.edge_twin[e]
+    fo, fd = origins.fraction[oi], dests.fraction[di]
+    ahead = fd >= fo
+    back = (fd <= fo) & (t >= 0)
+    costs = []
+    for w in (weight, _other(weight)):
+        we, per_m = _weights(net, w)
+        snap = (origins.snap_m[oi] + dests.snap_m[di]) * per_m
+        fwd = np.where(ahead, snap + (fd - fo) * we[e], np.inf)
+        rev = np.where(back, snap + (fo - fd) * we[np.where(t >= 0, t, 0)], np.inf)
+        costs.append((fwd, rev))
+    use_rev = costs[0][1] < costs[0][0]
+    c1 = np.where(use_rev, costs[0][1], costs[0][0])
+    c2 = np.where(use_rev, costs[1][1], costs[1][0])
+    ok = np.isfinite(c1)
+    return oi[ok], di[ok], c1[ok], c2[ok]
+
+
+@dataclass(frozen=True)
+class _Search:
+    """The real graph with virtual source rows appended (private)."""
+
+    matrix: sparse.csr_matrix
+    secondary: FloatArray  # aligned to matrix.data
+    n: int
+
+    def secondary_of(self, rows: IntArray, cols: IntArray) -> FloatArray:
+        """Secondary weight of the stored edges ``rows[i] -> cols[i]``."""
+        indptr = self.matrix.indptr
+        size = self.matrix.shape[0]
+        row_of = np.repeat(np.arange(size, dtype=np.int64), np.diff(indptr))
+        keys = row_of * size + self.matrix.indices
+        pos = np.searchsorted(keys, rows * size + cols)
+        return self.secondary[pos]
+
+
+def _search_graph(
+    net: Network,
+    weight: Weight,
+    *,
+    reverse: bool,
+    rows: IntArray,
+    cols: IntArray,
+    w1: FloatArray,
+    w2: FloatArray,
+    n_virtual: int,
+) -> _Search:
+    """Append ``n_virtual`` source rows (local ids ``rows``) to the real graph."""
+    base = net._graphs[(weight, reverse)]
+    keep = np.isfinite(w1)
+    rows, cols, w1, w2 = rows[keep], cols[keep], w1[keep], w2[keep]
+    # one entry per (row, col): the lightest, rows then columns sorted
+    order = np.lexsort((w2, w1, cols, rows))
+    rows, cols, w1, w2 = rows[order], cols[order], w1[order], w2[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, w1, w2 = rows[first], cols[first], w1[first], w2[first]
+    n = net.n_nodes
+    indptr = np.concatenate(
+        [base.indptr, base.indptr[-1] + np.cumsum(np.bincount(rows, minlength=n_virtual))]
+    ).astype(np.int32)
+    indices = np.concatenate([base.indices, cols.astype(np.int32)])
+    size = n + n_virtual
+    matrix = sparse.csr_matrix(
+        (np.concatenate([base.primary, w1]), indices, indptr), shape=(size, size)
+    )
+    return _Search(matrix=matrix, secondary=np.concatenate([base.secondary, w2]), n=n)
+
+
+def _source_rows(ends: _Ends, row: IntArray) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Virtual-row entries joining each point (or its group ``row``) to its edge's ends."""
+    return (
+        np.concatenate([row, row]),
+        np.concatenate([ends.a, ends.b]),
+        np.concatenate([ends.a1, ends.b1]),
+        np.concatenate([ends.a2, ends.b2]),
+    )
+
+
+def _chunk(n_sources: int, width: int) -> int:
+    return max(1, min(n_sources, _CHUNK_CELLS // max(width, 1)))
+
+
+def _path_secondary(search: _Search, pred: npt.NDArray[Any]) -> FloatArray:
+    """Sum the secondary weight along each shortest-path tree, by pointer jumping."""
+    k, size = pred.shape
+    own = np.broadcast_to(np.arange(size, dtype=np.int64), (k, size))
+    parent = pred.astype(np.int64)
+    has = parent >= 0
+    acc = np.zeros((k, size))
+    acc[has] = search.secondary_of(parent[has], own[has])
+    offset = (np.arange(k, dtype=np.int64) * size)[:, None]
+    flat_parent = (np.where(has, parent, own) + offset).ravel()
+    flat_acc = acc.ravel()
+    while True:
+        grand = flat_parent[flat_parent]
+        if np.array_equal(grand, flat_parent):
+            break
+        flat_acc = flat_acc + flat_acc[flat_parent]
+        flat_parent = grand
+    return flat_acc.reshape(k, size)
+
+
+# --------------------------------------------------------------------------------------------
+# Queries
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pois:
+    snapped: _Snapped  # on: snapped within the limit and of a category asked for
+    cat: IntArray  # category position of each amenity, -1 when not asked for
+    categories: list[Hashable]
+
+
+def _prepare_pois(
+    net: Network,
+    pois: gpd.GeoDataFrame,
+    category_column: str,
+    categories: Sequence[Hashable] | None,
+    max_snap_m: float,
+) -> _Pois:
+    if not isinstance(pois, gpd.GeoDataFrame):
+        raise ValidationError(
+            f"pois must be a GeoDataFrame with a {category_column!r} column, not "
+            f"{type(pois).__name__}.",
+            message_fr=f"pois doit être un GeoDataFrame avec une colonne {category_column!r}, "
+            f"et non {type(pois).__name__}.",
+        )
+    if category_column not in pois.columns:
+        raise ValidationError(
+            f"pois has no {category_column!r} column (it has {list(pois.columns)}): pass "
+            "category_column=... naming the amenity category.",
+            message_fr=f"pois n'a pas de colonne {category_column!r} (colonnes : "
+            f"{list(pois.columns)}) : passez category_column=... avec la catégorie "
+            "d'équipement.",
+        )
+    values = pois[category_column]
+    if categories is None:
+        cats: list[Hashable] = sorted(pd.unique(values.dropna()).tolist(), key=str)
+    else:
+        cats = list(dict.fromkeys(categories))
+    _, geoms = _points(pois, net.crs, "pois")
+    codes = np.asarray(pd.Index(cats).get_indexer(values), dtype=np.int64)
+    snapped = _snap(net, geoms, max_snap_m)
+    off = (codes >= 0) & ~snapped.on
+    if off.any():
+        warnings.warn(
+            f"{int(off.sum())} amenities are more than {max_snap_m:g} m from any street (or "
+            "have no geometry) and are left out; raise max_snap_m to keep them.",
+            stacklevel=3,
+        )
+    return _Pois(snapped=snapped.keep(codes >= 0), cat=codes, categories=cats)
+
+
+def _warn_off_network(snapped: _Snapped, max_snap_m: float, what: str) -> None:
+    off = ~snapped.on
+    if off.any():
+        warnings.warn(
+            f"{int(off.sum())} of {off.size} {what} are more than {max_snap_m:g} m from any "
+            "street (or have no geometry): they are flagged off_network and get no result; "
+            "raise max_snap_m or check the street extract covers them.",
+            stacklevel=3,
+        )
+
+
+def nearest(
+    network: Network,
+    homes: gpd.GeoSeries | gpd.GeoDataFrame,
+    pois: gpd.GeoDataFrame,
+    *,
+    category_column: str = "category",
+    categories: Sequence[Hashable] | None = None,
+    weight: Weight = "length",
+    cutoff_m: float | None = DEFAULT_CUTOFF_M,
+    cutoff_min: float | None = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.DataFrame:
+    """Compute, for every home, the network distance and time to the nearest amenity by category.
+
+    Parameters
+    ----------
+    network
+        The network built by :func:`build_network`.
+    homes
+        Homes (points, or buildings whose representative point is used) in the network's CRS.
+    pois
+        Amenities with a category column, in the network's CRS.
+    category_column
+        Column of ``pois`` holding the category.
+    categories
+        Categories to report, in this order; defaults to those present in ``pois``, sorted. A
+        category with no amenity gets NaN everywhere.
+    weight
+        "length" to follow the shortest path, "time" the fastest one (they differ with slopes).
+    cutoff_m
+        Longest path reported (m); farther amenities are out of reach (NaN). ``None``: no limit.
+    cutoff_min
+        Longest travel time reported (min). ``None``: no limit.
+    max_snap_m
+        Farthest a home or an amenity may be from a street (m), see :func:`snap`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned to ``homes.index``: for each category ``<category>_m`` (network distance in
+        metres, snap distances of both ends included) and ``<category>_min`` (travel time in
+        minutes along the same path), NaN when no amenity is in reach; then ``snap_m`` and
+        ``off_network`` (see :func:`snap`).
+
+    Notes
+    -----
+    The path runs from the home to the amenity, following edge directions. All amenities of a
+    category join one virtual source at their partial-edge and snap costs; one Dijkstra per
+    category, bounded by the cutoff, runs from it on the reversed graph and every home then
+    reads its value at the two ends of its own edge (or directly along a street it shares with
+    an amenity). The cost is that of ``len(categories)`` bounded searches, whatever the number
+    of homes and amenities.
+    """
+    weight = _check_weight(weight)
+    max_snap_m = _check_positive(max_snap_m, "max_snap_m")
+    cut_m = None if cutoff_m is None else _check_positive(cutoff_m, "cutoff_m")
+    cut_min = None if cutoff_min is None else _check_positive(cutoff_min, "cutoff_min")
+    index, geoms = _points(homes, network.crs, "homes")
+    p = _prepare_pois(network, pois, category_column, categories, max_snap_m)
+    h = _snap(network, geoms, max_snap_m)
+    _warn_off_network(h, max_snap_m, "homes")
+    dist_m, time_min = _nearest(network, h, p, weight=weight, cutoff_m=cut_m, cutoff_min=cut_min)
+    columns: list[str] = []
+    blocks: list[FloatArray] = []
+    for c, cat in enumerate(p.categories):
+        columns += [f"{cat}_m", f"{cat}_min"]
+        blocks += [dist_m[c], time_min[c]]
+    out = pd.DataFrame(
+        np.column_stack(blocks) if blocks else np.empty((len(index), 0)),
+        index=index,
+        columns=columns,
+    )
+    out["snap_m"] = h.snap_m
+    out["off_network"] = ~h.on
+    return out
+
+
+def _nearest(
+    net: Network,
+    homes: _Snapped,
+    pois: _Pois,
+    *,
+    weight: Weight,
+    cutoff_m: float | None,
+    cutoff_min: float | None,
+) -> tuple[FloatArray, FloatArray]:
+    n_cats = len(pois.categories)
+    dist_m = np.full((n_cats, homes.on.size), np.nan)
+    time_min = np.full((n_cats, homes.on.size), np.nan)
+    h_idx = np.flatnonzero(homes.on)
+    p_idx = np.flatnonzero(pois.snapped.on)
+    if not p_idx.size or not h_idx.size:
+        return dist_m, time_min
+    if weight == "length":
+        limit = math.inf if cutoff_m is None else cutoff_m
+    elif cutoff_min is not None:
+        limit = cutoff_min
+    elif cutoff_m is not None:
+        # no path of at most cutoff_m metres takes longer than this
+        slowest = float(np.max(net.edge_time / np.maximum(net.edge_length, 1e-12)))
+        limit = cutoff_m * max(slowest, net.flat_min_per_m)
+    else:
+        limit = math.inf
+
+    p_ends = _ends(net, pois.snapped, p_idx, weight, origin=False)
+    rows, cols, w1, w2 = _source_rows(p_ends, pois.cat[p_idx])
+    search = _search_graph(
+        net, weight, reverse=True, rows=rows, cols=cols, w1=w1, w2=w2, n_virtual=n_cats
+    )
+    h_ends = _ends(net, homes, h_idx, weight, origin=True)
+    oi, di, c1, c2 = _same_edge(net, homes, h_idx, pois.snapped, p_idx, weight)
+    # the best direct path per (category, home)
+    home_pos = np.searchsorted(h_idx, oi)
+    pair_cat = pois.cat[di]
+    order = np.lexsort((c1, home_pos, pair_cat))
+    pair_cat, home_pos, c1, c2 = pair_cat[order], home_pos[order], c1[order], c2[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = (pair_cat[1:] != pair_cat[:-1]) | (home_pos[1:] != home_pos[:-1])
+    pair_cat, home_pos, c1, c2 = pair_cat[first], home_pos[first], c1[first], c2[first]
+
+    exact_ratio = net._time_per_m
+    present = np.unique(pois.cat[p_idx])
+    step = _chunk(present.size, search.matrix.shape[0])
+    for start in range(0, present.size, step):
+        cats = present[start : start + step]
+        sources = net.n_nodes + cats
+        if exact_ratio is not None:
+            dist = csgraph.dijkstra(search.matrix, indices=sources, limit=limit)
+            prim, use_b = h_ends.read(dist)
+            sec = None
+        else:
+            dist, pred = csgraph.dijkstra(
+                search.matrix, indices=sources, limit=limit, return_predecessors=True
+            )
+            prim, use_b = h_ends.read(dist)
+            tree_sec = _path_secondary(search, pred)
+            sec = np.where(
+                use_b, tree_sec[:, h_ends.b] + h_ends.b2, tree_sec[:, h_ends.a] + h_ends.a2
+            )
+        # direct paths along a street shared with an amenity of the category
+        row_of_cat = np.full(n_cats, -1, dtype=np.int64)
+        row_of_cat[cats] = np.arange(cats.size)
+        sel = row_of_cat[pair_cat] >= 0
+        r, col = row_of_cat[pair_cat[sel]], home_pos[sel]
+        better = c1[sel] < prim[r, col]
+        prim[r[better], col[better]] = c1[sel][better]
+        if sec is not None:
+            sec[r[better], col[better]] = c2[sel][better]
+        if sec is None:
+            assert exact_ratio is not None
+            sec = prim * exact_ratio if weight == "length" else prim / exact_ratio
+        meters, minutes = (prim, sec) if weight == "length" else (sec, prim)
+        ok = np.isfinite(prim) & (prim <= limit)
+        if cutoff_m is not None:
+            ok &= meters <= cutoff_m
+        if cutoff_min is not None:
+            ok &= minutes <= cutoff_min
+        dist_m[np.ix_(cats, h_idx)] = np.where(ok, meters, np.nan)
+        time_min[np.ix_(cats, h_idx)] = np.where(ok, minutes, np.nan)
+        logger.debug("nearest: %d of %d categories searched", start + cats.size, present.size)
+    return dist_m, time_min
+
+
+def _thresholds(
+    thresholds_min: Sequence[float] | None, thresholds_m: Sequence[float] | None
+) -> tuple[Weight, FloatArray, list[str]]:
+    if thresholds_min is not None and thresholds_m is not None:
+        raise ValidationError(
+            "Pass thresholds_min or thresholds_m, not both.",
+            message_fr="Passez thresholds_min ou thresholds_m, pas les deux.",
+        )
+    weight: Weight
+    if thresholds_m is not None:
+        values = [_check_positive(t, "thresholds_m") for t in thresholds_m]
+        weight = "length"
+        suffixes = [f"n{t:g}m" for t in values]
+    else:
+        raw = (5.0, 10.0, 15.0) if thresholds_min is None else thresholds_min
+        values = [_check_positive(t, "thresholds_min") for t in raw]
+        weight = "time"
+        suffixes = [f"n{t:g}" for t in values]
+    if not values:
+        raise ValidationError(
+            "Give at least one threshold.", message_fr="Donnez au moins un seuil."
+        )
+    return weight, np.asarray(values, dtype=np.float64), suffixes
+
+
+def count_within(
+    network: Network,
+    homes: gpd.GeoSeries | gpd.GeoDataFrame,
+    pois: gpd.GeoDataFrame,
+    *,
+    thresholds_min: Sequence[float] | None = None,
+    thresholds_m: Sequence[float] | None = None,
+    category_column: str = "category",
+    categories: Sequence[Hashable] | None = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.DataFrame:
+    """Count, for every home, the amenities of each category reachable within thresholds.
+
+    Parameters
+    ----------
+    network
+        The network built by :func:`build_network`.
+    homes
+        Homes (points, or buildings whose representative point is used) in the network's CRS.
+    pois
+        Amenities with a category column, in the network's CRS.
+    thresholds_min
+        Travel times in minutes; defaults to (5, 10, 15) when ``thresholds_m`` is not given.
+    thresholds_m
+        Network distances in metres, instead of times.
+    category_column
+        Column of ``pois`` holding the category.
+    categories
+        Categories to report, in this order; defaults to those present in ``pois``, sorted.
+    max_snap_m
+        Farthest a home or an amenity may be from a street (m), see :func:`snap`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned to ``homes.index``: ``<category>_n<t>`` (``<category>_n<t>m`` for metres), the
+        number of amenities reachable from the home within ``t`` (bound included), 0 when none
+        is and for homes off the network; then ``snap_m`` and ``off_network``.
+
+    Notes
+    -----
+    Each amenity is counted along its own shortest path from the home. The searches run from
+    whichever side has fewer points, bounded by the largest threshold: one Dijkstra per amenity
+    on the reversed graph, or one per home on the graph.
+    """
+    weight, values, suffixes = _thresholds(thresholds_min, thresholds_m)
+    max_snap_m = _check_positive(max_snap_m, "max_snap_m")
+    index, geoms = _points(homes, network.crs, "homes")
+    p = _prepare_pois(network, pois, category_column, categories, max_snap_m)
+    h = _snap(network, geoms, max_snap_m)
+    _warn_off_network(h, max_snap_m, "homes")
+    counts = _count_within(network, h, p, weight=weight, thresholds=values)
+    columns = [f"{cat}_{suffix}" for cat in p.categories for suffix in suffixes]
+    out = pd.DataFrame(
+        counts.reshape(-1, h.on.size).T if columns else np.empty((len(index), 0), np.int64),
+        index=index,
+        columns=columns,
+    )
+    out["snap_m"] = h.snap_m
+    out["off_network"] = ~h.on
+    return out
+
+
+def _count_within(
+    net: Network, homes: _Snapped, pois: _Pois, *, weight: Weight, thresholds: FloatArray
+) -> npt.NDArray[np.int64]:
+    n_cats = len(pois.categories)
+    counts = np.zeros((n_cats, thresholds.size, homes.on.size), dtype=np.int64)
+    h_idx = np.flatnonzero(homes.on)
+    p_idx = np.flatnonzero(pois.snapped.on)
+    if not h_idx.size or not p_idx.size:
+        return counts
+    limit = float(thresholds.max())
+    oi, di, c1, _ = _same_edge(net, homes, h_idx, pois.snapped, p_idx, weight)
+    h_pos = np.searchsorted(h_idx, oi)
+    p_pos = np.searchsorted(p_idx, di)
+    p_cat = pois.cat[p_idx]
+    from_pois = p_idx.size <= h_idx.size
+    if from_pois:
+        # amenities as sources of the reversed graph, homes read as origins
+        src_ends = _ends(net, pois.snapped, p_idx, weight, origin=False)
+        tgt_ends = _ends(net, homes, h_idx, weight, origin=True)
+        src_pair, tgt_pair = p_pos, h_pos
+    else:
+        # homes as sources of the graph, amenities read as destinations
+        src_ends = _ends(net, homes, h_idx, weight, origin=True)
+        tgt_ends = _ends(net, pois.snapped, p_idx, weight, origin=False)
+        src_pair, tgt_pair = h_pos, p_pos
+    n_src = src_ends.a.size
+    rows, cols, w1, w2 = _source_rows(src_ends, np.arange(n_src))
+    search = _search_graph(
+        net, weight, reverse=from_pois, rows=rows, cols=cols, w1=w1, w2=w2, n_virtual=n_src
+    )
+    step = _chunk(n_src, search.matrix.shape[0])
+    for start in range(0, n_src, step):
+        stop = min(start + step, n_src)
+        dist = csgraph.dijkstra(
+            search.matrix, indices=net.n_nodes + np.arange(start, stop), limit=limit
+        )
+        cost, _ = tgt_ends.read(dist)
+        sel = (src_pair >= start) & (src_pair < stop)
+        np.minimum.at(cost, (src_pair[sel] - start, tgt_pair[sel]), c1[sel])
+        for t, bound in enumerate(thresholds):
+            within = (cost <= bound).astype(np.float64)
+            if from_pois:
+                onehot = np.zeros((n_cats, stop - start))
+                onehot[p_cat[start:stop], np.arange(stop - start)] = 1.0
+                counts[:, t, h_idx] += np.rint(onehot @ within).astype(np.int64)
+            else:
+                onehot = np.zeros((p_idx.size, n_cats))
+                onehot[np.arange(p_idx.size), p_cat] = 1.0
+                counts[:, t, h_idx[start:stop]] += np.rint(within @ onehot).astype(np.int64).T
+        logger.debug("count_within: %d of %d searches", stop, n_src)
+    return counts
+
+
+def isochrones(
+    network: Network,
+    points: gpd.GeoSeries | gpd.GeoDataFrame,
+    *,
+    minutes: Sequence[float] = (5, 10, 15),
+    buffer_m: float = DEFAULT_ISOCHRONE_BUFFER_M,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> gpd.GeoDataFrame:
+    """Draw the areas reachable from points within travel times, along the streets.
+
+    Parameters
+    ----------
+    network
+        The network built by :func:`build_network`; its mode and speeds give the times.
+    points
+        Start points in the network's CRS (other geometries: a point inside them).
+    minutes
+        Travel times in minutes.
+    buffer_m
+        Half-width of the band drawn around every reachable street part (m), about the depth
+        of the plots served by a street.
+    max_snap_m
+        Farthest a point may be from a street (m); farther points get an empty polygon.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One polygon per point and time, indexed by ``(point, minutes)`` (``point`` is the
+        label in ``points.index``), in the network's CRS. The polygon is the union of the
+        street parts reachable in time, the last edge cut where time runs out, and of the walk
+        from the point to its street, widened by ``buffer_m``: it follows the streets, so a
+        block no reachable street runs along stays out (unlike a convex hull).
+    """
+    values = sorted({_check_positive(t, "minutes") for t in minutes})
+    if not values:
+        raise ValidationError(
+            "Give at least one travel time in minutes.",
+            message_fr="Donnez au moins un temps de parcours en minutes.",
+        )
+    buffer_m = _check_positive(buffer_m, "buffer_m")
+    max_snap_m = _check_positive(max_snap_m, "max_snap_m")
+    index, geoms = _points(points, network.crs, "points")
+    snapped = _snap(network, geoms, max_snap_m)
+    _warn_off_network(snapped, max_snap_m, "points")
+    polygons = _isochrones(network, snapped, np.asarray(values), buffer_m)
+    name = index.name if index.name is not None else "point"
+    mi = pd.MultiIndex.from_arrays(
+        [index.repeat(len(values)), np.tile(values, len(index))], names=[name, "minutes"]
+    )
+    return gpd.GeoDataFrame(geometry=polygons.ravel(), index=mi, crs=network.crs)
+
+
+def _isochrones(net: Network, snapped: _Snapped, minutes: FloatArray, buffer_m: float) -> GeomArray:
+    k = snapped.on.size
+    out = np.empty((k, minutes.size), dtype=object)
+    out[:] = shapely.Polygon()
+    idx = np.flatnonzero(snapped.on)
+    if not idx.size:
+        return out
+    ends = _ends(net, snapped, idx, "time", origin=True)
+    rows, cols, w1, w2 = _source_rows(ends, np.arange(idx.size))
+    search = _search_graph(
+        net, "time", reverse=False, rows=rows, cols=cols, w1=w1, w2=w2, n_virtual=idx.size
+    )
+    n = net.n_nodes
+    limit = float(minutes.max())
+    step = _chunk(idx.size, search.matrix.shape[0])
+    for start in range(0, idx.size, step):
+        stop = min(start + step, idx.size)
+        dist = csgraph.dijkstra(search.matrix, indices=n + np.arange(start, stop), limit=limit)
+        for row, i in enumerate(idx[start:stop]):
+            du = dist[row, net.edge_u]
+            e = int(snapped.edge[i])
+            f = float(snapped.fraction[i])
+            snap_min = float(snapped.snap_m[i]) * net.flat_min_per_m
+            point = snapped.points[i]
+            access = shapely.LineString(
+                [point, shapely.line_interpolate_point(net.edge_geometry[e], f, normalized=True)]
+            )
+            for col, budget in enumerate(minutes):
+                parts = _reached_parts(net, du, float(budget))
+                left = budget - snap_min
+                if left >= 0:
+                    parts.append(access)
+                    parts.extend(_own_edge_parts(net, e, f, left))
+                else:
+                    parts.append(substring(access, 0.0, budget / snap_min, normalized=True))
+                parts.append(point)
+                out[i, col] = shapely.buffer(shapely.GeometryCollection(parts), buffer_m)
+    return out
+
+
+def _reached_parts(net: Network, du: FloatArray, budget: float) -> list[Any]:
+    """Edge parts reached within ``budget`` minutes, given the time to each edge's start."""
+    w = net.edge_time
+    twin = net.edge_twin
+    full = du + w <= budget
+    # one of two twins is enough when both are reached in full
+    other_full = full[np.maximum(twin, 0)] & (twin >= 0)
+    unique = full & (~other_full | (np.arange(full.size) < twin))
+    parts: list[Any] = list(net.edge_geometry[unique])
+    glen = net.edge_geometry_length
+    for e in np.flatnonzero((du < budget) & ~full):
+        frac = (budget - du[e]) / w[e] if w[e] > 0 else 1.0
+        parts.append(substring(net.edge_geometry[e], 0.0, float(frac) * glen[e]))
+    return parts
+
+
+def _own_edge_parts(net: Network, e: int, f: float, left: float) -> list[Any]:
+    """Parts of the start point's own street reached directly from where it joins it."""
+    w = net.edge_time
+    g = net.edge_geometry[e]
+    glen = net.edge_geometry_length[e]
+    reach = 1.0 if w[e] <= 0 else min(1.0, f + left / w[e])
+    parts: list[Any] = [substring(g, f * glen, reach * glen)]
+    t = int(net.edge_twin[e])
+    if t >= 0:
+        back = 0.0 if w[t] <= 0 else max(0.0, f - left / w[t])
+        parts.append(substring(g, back * glen, f * glen))
+    return parts
