@@ -7,7 +7,12 @@ import shutil
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pytest
+import rasterio
+from rasterio.transform import from_origin
+from scipy.interpolate import griddata
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -54,3 +59,33 @@ def lorient(lorient_pbf: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return read_osm(lorient_pbf)
+
+
+@pytest.fixture(scope="session")
+def lorient_dem(tmp_path_factory) -> Path:
+    """A 10 m DEM of Lorient interpolated from the real elevation points (NoiseModelling)."""
+    pts = gpd.read_file(shared("osm", "lorient_layers", "dem_points.geojson")).to_crs(2154)
+    z_col = next(c for c in pts.columns if c.lower() in ("z", "elevation", "height", "alti"))
+    x, y, z = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), pts[z_col].to_numpy(float)
+    minx, miny, maxx, maxy = pts.total_bounds
+    res = 10.0
+    gx, gy = np.meshgrid(
+        np.arange(minx, maxx, res) + res / 2, np.arange(maxy, miny, -res) - res / 2
+    )
+    grid = griddata((x, y), z, (gx, gy), method="linear")
+    near = griddata((x, y), z, (gx, gy), method="nearest")
+    grid = np.where(np.isnan(grid), near, grid).astype("float32")
+    path = tmp_path_factory.mktemp("dem") / "lorient_dem.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=grid.shape[1],
+        height=grid.shape[0],
+        count=1,
+        dtype="float32",
+        crs="EPSG:2154",
+        transform=from_origin(minx, maxy, res, res),
+    ) as dst:
+        dst.write(grid, 1)
+    return path
