@@ -41,6 +41,7 @@ LAYER_ORDER = (
     "parking",
     "parks",
     "water",
+    "addresses",
     "streets",
     "bike_streets",
     "cells",
@@ -130,6 +131,7 @@ def build_layers(
         "parking": osm.parking,
         "parks": osm.parks,
         "water": osm.water,
+        "addresses": osm.addresses,
     }
     result = NeighbourhoodLayers(territory=territory, osm=osm, layers=layers, graphs=graphs)
 

@@ -271,7 +271,7 @@ class OsmData:
         The extract read.
     bounds
         ``(left, bottom, right, top)`` in lon/lat: the extent of the data read.
-    buildings, amenities, transit_stops, cycleways, parking, parks, water
+    buildings, amenities, transit_stops, cycleways, parking, parks, water, addresses
         The feature layers (GeoDataFrames in EPSG:2154, indexed by ``osm_type``+``osm_id`` as a
         string such as ``"w123"``).
     highways
@@ -289,6 +289,7 @@ class OsmData:
     parking: gpd.GeoDataFrame
     parks: gpd.GeoDataFrame
     water: gpd.GeoDataFrame
+    addresses: gpd.GeoDataFrame
     highways: pd.DataFrame = field(repr=False)
     missing: MissingReport = MissingReport()
     mask: shapely.Geometry | None = field(default=None, repr=False)
@@ -311,6 +312,7 @@ class OsmData:
                 "parking",
                 "parks",
                 "water",
+                "addresses",
             )
         }
 
@@ -440,7 +442,10 @@ class _Raw:
 
 # Objects with none of these keys never reach Python (libosmium filters them in C++).
 _READ_KEYS = sorted(
-    TAXONOMY_KEYS | {"highway", "building", "amenity", "shop"} | set(_PARK_TAGS) | set(_WATER_TAGS)
+    TAXONOMY_KEYS
+    | {"highway", "building", "amenity", "shop", "addr:housenumber"}
+    | set(_PARK_TAGS)
+    | set(_WATER_TAGS)
 )
 
 
@@ -551,7 +556,11 @@ def _check_locations(way: osmium.osm.Way, raw: _Raw, wkb: osmium.geom.WKBFactory
 
 
 def _point_key(tags: Mapping[str, str]) -> bool:
-    return any(key in tags for key in TAXONOMY_KEYS) or tags.get("amenity") == "parking"
+    return (
+        any(key in tags for key in TAXONOMY_KEYS)
+        or tags.get("amenity") == "parking"
+        or "addr:housenumber" in tags
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -592,6 +601,7 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     parking = _parking(pt_keys, pt_tags, pt_geoms, area_keys, area_tags, area_geoms)
     parks = _areas_matching(area_keys, area_tags, area_geoms, _PARK_TAGS, "park_type")
     water = _areas_matching(area_keys, area_tags, area_geoms, _WATER_TAGS, "water_type")
+    addresses = _addresses(pt_keys, pt_tags, pt_geoms, area_keys, area_tags, area_geoms)
     highways = _highway_parts(raw)
     cycleways = _cycleways(highways)
 
@@ -633,6 +643,7 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
         parking=parking,
         parks=parks,
         water=water,
+        addresses=addresses,
         highways=highways,
         missing=missing,
     )
@@ -763,6 +774,45 @@ def _transit_stops(amenities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     )
     stops["mode"] = mode
     return stops[["mode", "tag", "name", "geometry"]]
+
+
+def _addresses(
+    pt_keys: list[str],
+    pt_tags: list[dict[str, str]],
+    pt_geoms: np.ndarray,
+    area_keys: list[str],
+    area_tags: list[dict[str, str]],
+    area_geoms: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """House-number addresses (``addr:*`` on nodes and on buildings), as points, for geocoding."""
+    keys: list[str] = []
+    cols: dict[str, list[object]] = {
+        "housenumber": [],
+        "street": [],
+        "postcode": [],
+        "city": [],
+        "building_key": [],
+    }
+    geoms: list[shapely.Geometry] = []
+    for ks, tags, gs, is_area in (
+        (pt_keys, pt_tags, pt_geoms, False),
+        (area_keys, area_tags, area_geoms, True),
+    ):
+        for key, t, geom in zip(ks, tags, gs, strict=True):
+            number = t.get("addr:housenumber")
+            street = t.get("addr:street") or t.get("addr:place")
+            if not number or not street:
+                continue
+            keys.append(key)
+            cols["housenumber"].append(number)
+            cols["street"].append(street)
+            cols["postcode"].append(t.get("addr:postcode"))
+            cols["city"].append(t.get("addr:city"))
+            cols["building_key"].append(key if is_area and "building" in t else None)
+            geoms.append(shapely.point_on_surface(geom) if is_area else geom)
+    if not keys:
+        return _empty_layer(cols)
+    return _frame(keys, cols, np.asarray(geoms, dtype=object))
 
 
 def _parking(
@@ -1123,6 +1173,7 @@ def clip_osm(data: OsmData, mask: shapely.Geometry) -> OsmData:
         parking=keep(data.parking),
         parks=keep(data.parks),
         water=keep(data.water),
+        addresses=keep(data.addresses),
         highways=hw,
         missing=data.missing,
         mask=mask if data.mask is None else shapely.intersection(mask, data.mask),

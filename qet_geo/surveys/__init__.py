@@ -1,0 +1,1 @@
+"""Surveys: schemas, reading and validation, geolocation, privacy."""
