@@ -1,2 +1,3 @@
 """qet-geo: geospatial analysis for the Quartiers en Transitions network."""
+
 __version__ = "0.1.0"

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from qet_geo._cli_survey import survey_app
 from qet_geo.errors import QetGeoError, QetGeoWarning
 
 app = typer.Typer(
@@ -31,6 +32,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(survey_app, name="survey")
 
 Mode = Literal["walk", "bike"]
 Homes = Literal["buildings", "cells"]
