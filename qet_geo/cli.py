@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from qet_geo._cli_survey import survey_app
+from qet_geo._cli_synth import synthesize
 from qet_geo.errors import QetGeoError, QetGeoWarning
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+survey_app.command("synthesize")(synthesize)
 app.add_typer(survey_app, name="survey")
 
 Mode = Literal["walk", "bike"]

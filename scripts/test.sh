@@ -4,6 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+# Node packages of the NosGestesClimat re-evaluation test (pinned in scripts/ngc/package-lock.json)
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "[test] installing Node.js from Debian's packages" >&2
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [[ ! -d scripts/ngc/node_modules/publicodes ]]; then
+  (cd scripts/ngc && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
 export PYTHONDONTWRITEBYTECODE=1
 echo "== ruff"
 .venv/bin/ruff check qet_geo api maps tests bench
