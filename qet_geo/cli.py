@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from qet_geo._cli_profiles import profiles
 from qet_geo._cli_survey import survey_app
 from qet_geo._cli_synth import synthesize
 from qet_geo.errors import QetGeoError, QetGeoWarning
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 
 survey_app.command("synthesize")(synthesize)
+app.command("profiles")(profiles)
 app.add_typer(survey_app, name="survey")
 
 Mode = Literal["walk", "bike"]
