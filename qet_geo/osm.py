@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -596,12 +596,20 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     pt_geoms = _to_l93(pt_ll)
 
     buildings = _buildings(area_keys, area_tags, area_geoms)
-    amenities = _amenities(pt_keys, pt_tags, pt_geoms, area_keys, area_tags, area_geoms)
+    points: _Source = (pt_keys, pt_tags, pt_geoms)
+    areas: _Source = (area_keys, area_tags, area_geoms)
+    amenities = _point_features(
+        points, areas, _amenity_row, ("category", "tag", "name", "from_area")
+    )
     transit = _transit_stops(amenities)
-    parking = _parking(pt_keys, pt_tags, pt_geoms, area_keys, area_tags, area_geoms)
+    parking = _point_features(
+        points, areas, _parking_row, ("parking", "capacity", "access", "area_m2")
+    )
     parks = _areas_matching(area_keys, area_tags, area_geoms, _PARK_TAGS, "park_type")
     water = _areas_matching(area_keys, area_tags, area_geoms, _WATER_TAGS, "water_type")
-    addresses = _addresses(pt_keys, pt_tags, pt_geoms, area_keys, area_tags, area_geoms)
+    addresses = _point_features(
+        points, areas, _address_row, ("housenumber", "street", "postcode", "city", "building_key")
+    )
     highways = _highway_parts(raw)
     cycleways = _cycleways(highways)
 
@@ -728,41 +736,71 @@ def _is_residential(tags: Mapping[str, str], area: float) -> bool:
     return area >= MIN_HOME_AREA_M2
 
 
-def _amenities(
-    pt_keys: list[str],
-    pt_tags: list[dict[str, str]],
-    pt_geoms: np.ndarray,
-    area_keys: list[str],
-    area_tags: list[dict[str, str]],
-    area_geoms: np.ndarray,
+# A feature source: the keys, tags and geometries of the point or area objects read.
+_Source = tuple[list[str], list[dict[str, str]], np.ndarray]
+_RowOf = Callable[[Mapping[str, str], str, shapely.Geometry, bool], dict[str, object] | None]
+
+
+def _point_features(
+    points: _Source, areas: _Source, row_of: _RowOf, columns: Iterable[str]
 ) -> gpd.GeoDataFrame:
-    rows: list[tuple[str, str, str, str | None, bool]] = []
+    """Build a point layer from nodes and areas: ``row_of(tags, key, geometry, is_area)`` gives a
+    feature's attributes, or None to skip it; areas become a point inside them."""
+    keys: list[str] = []
+    rows: list[dict[str, object]] = []
     geoms: list[shapely.Geometry] = []
-    for keys, tags, g, is_area in (
-        (pt_keys, pt_tags, pt_geoms, False),
-        (area_keys, area_tags, area_geoms, True),
-    ):
-        for key, t, geom in zip(keys, tags, g, strict=True):
-            found = classify(t)
-            if found is None:
+    for (ks, tags, gs), is_area in ((points, False), (areas, True)):
+        for key, t, geom in zip(ks, tags, gs, strict=True):
+            row = row_of(t, key, geom, is_area)
+            if row is None:
                 continue
-            category, tag = found
-            rows.append((key, category, tag, t.get("name"), is_area))
+            keys.append(key)
+            rows.append(row)
             geoms.append(geom)
-    cols = ["category", "tag", "name", "from_area"]
-    if not rows:
-        return _empty_layer(cols)
-    points = shapely.point_on_surface(np.asarray(geoms, dtype=object))
-    return _frame(
-        [r[0] for r in rows],
-        {
-            "category": [r[1] for r in rows],
-            "tag": [r[2] for r in rows],
-            "name": [r[3] for r in rows],
-            "from_area": [r[4] for r in rows],
-        },
-        points,
-    )
+    columns = list(columns)
+    if not keys:
+        return _empty_layer(columns)
+    table = {c: [r[c] for r in rows] for c in columns}
+    return _frame(keys, table, shapely.point_on_surface(np.asarray(geoms, dtype=object)))
+
+
+def _amenity_row(
+    tags: Mapping[str, str], key: str, geom: shapely.Geometry, is_area: bool
+) -> dict[str, object] | None:
+    found = classify(tags)
+    if found is None:
+        return None
+    return {"category": found[0], "tag": found[1], "name": tags.get("name"), "from_area": is_area}
+
+
+def _address_row(
+    tags: Mapping[str, str], key: str, geom: shapely.Geometry, is_area: bool
+) -> dict[str, object] | None:
+    """House-number addresses (``addr:*`` on nodes and on buildings), for geocoding."""
+    number = tags.get("addr:housenumber")
+    street = tags.get("addr:street") or tags.get("addr:place")
+    if not number or not street:
+        return None
+    return {
+        "housenumber": number,
+        "street": street,
+        "postcode": tags.get("addr:postcode"),
+        "city": tags.get("addr:city"),
+        "building_key": key if is_area and "building" in tags else None,
+    }
+
+
+def _parking_row(
+    tags: Mapping[str, str], key: str, geom: shapely.Geometry, is_area: bool
+) -> dict[str, object] | None:
+    if tags.get("amenity") != "parking":
+        return None
+    return {
+        "parking": tags.get("parking", "surface"),
+        "capacity": _first_number(tags.get("capacity")),
+        "access": tags.get("access"),
+        "area_m2": float(shapely.area(geom)),
+    }
 
 
 def _transit_stops(amenities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -774,71 +812,6 @@ def _transit_stops(amenities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     )
     stops["mode"] = mode
     return stops[["mode", "tag", "name", "geometry"]]
-
-
-def _addresses(
-    pt_keys: list[str],
-    pt_tags: list[dict[str, str]],
-    pt_geoms: np.ndarray,
-    area_keys: list[str],
-    area_tags: list[dict[str, str]],
-    area_geoms: np.ndarray,
-) -> gpd.GeoDataFrame:
-    """House-number addresses (``addr:*`` on nodes and on buildings), as points, for geocoding."""
-    keys: list[str] = []
-    cols: dict[str, list[object]] = {
-        "housenumber": [],
-        "street": [],
-        "postcode": [],
-        "city": [],
-        "building_key": [],
-    }
-    geoms: list[shapely.Geometry] = []
-    for ks, tags, gs, is_area in (
-        (pt_keys, pt_tags, pt_geoms, False),
-        (area_keys, area_tags, area_geoms, True),
-    ):
-        for key, t, geom in zip(ks, tags, gs, strict=True):
-            number = t.get("addr:housenumber")
-            street = t.get("addr:street") or t.get("addr:place")
-            if not number or not street:
-                continue
-            keys.append(key)
-            cols["housenumber"].append(number)
-            cols["street"].append(street)
-            cols["postcode"].append(t.get("addr:postcode"))
-            cols["city"].append(t.get("addr:city"))
-            cols["building_key"].append(key if is_area and "building" in t else None)
-            geoms.append(shapely.point_on_surface(geom) if is_area else geom)
-    if not keys:
-        return _empty_layer(cols)
-    return _frame(keys, cols, np.asarray(geoms, dtype=object))
-
-
-def _parking(
-    pt_keys: list[str],
-    pt_tags: list[dict[str, str]],
-    pt_geoms: np.ndarray,
-    area_keys: list[str],
-    area_tags: list[dict[str, str]],
-    area_geoms: np.ndarray,
-) -> gpd.GeoDataFrame:
-    keys: list[str] = []
-    cols: dict[str, list[object]] = {"parking": [], "capacity": [], "access": [], "area_m2": []}
-    geoms: list[shapely.Geometry] = []
-    for ks, tags, gs in ((pt_keys, pt_tags, pt_geoms), (area_keys, area_tags, area_geoms)):
-        for key, t, geom in zip(ks, tags, gs, strict=True):
-            if t.get("amenity") != "parking":
-                continue
-            keys.append(key)
-            cols["parking"].append(t.get("parking", "surface"))
-            cols["capacity"].append(_first_number(t.get("capacity")))
-            cols["access"].append(t.get("access"))
-            cols["area_m2"].append(float(shapely.area(geom)))
-            geoms.append(shapely.point_on_surface(geom))
-    if not keys:
-        return _empty_layer(cols)
-    return _frame(keys, cols, np.asarray(geoms, dtype=object))
 
 
 def _areas_matching(
