@@ -72,7 +72,7 @@ def profiles(
     ] = None,
 ) -> None:
     """Calcule les Profils d'Usages d'un fichier de réponses SU."""
-    from qet_geo.cli import _fail, _state, _t, _user_errors, err_console, out_console
+    from qet_geo._cli_common import _fail, _state, _t, _user_errors, err_console, out_console
 
     if lang is not None:
         if lang not in ("fr", "en"):

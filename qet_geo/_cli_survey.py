@@ -68,7 +68,7 @@ def check(
     ] = False,
 ) -> None:
     """Vérifie un fichier de réponses et affiche le rapport, ligne par ligne."""
-    from qet_geo.cli import _fail, _state, _t, _user_errors, out_console
+    from qet_geo._cli_common import _fail, _state, _t, _user_errors, out_console
 
     if kind not in _KINDS:
         _fail(

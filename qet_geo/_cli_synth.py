@@ -16,6 +16,18 @@ from typing import Annotated, Any
 
 import typer
 
+from qet_geo._cli_common import (
+    BufferOpt,
+    CensusOpt,
+    CommuneOpt,
+    CommunesLayerOpt,
+    GtfsOpt,
+    IrisLayerOpt,
+    IrisOpt,
+    OsmFileArg,
+    TerritoryOpt,
+)
+
 __all__ = ["OUTPUT_SUFFIXES", "synthesize"]
 
 #: Output formats of the command.
@@ -23,9 +35,7 @@ OUTPUT_SUFFIXES: tuple[str, ...] = (".csv", ".gpkg", ".parquet")
 
 
 def synthesize(
-    osm_file: Annotated[
-        Path, typer.Argument(help="Extrait OSM (.osm, .osm.gz, .osm.bz2, .osm.pbf).")
-    ],
+    osm_file: OsmFileArg,
     out: Annotated[
         Path, typer.Option("--out", help="Fichier de sortie : .csv, .gpkg ou .parquet.")
     ],
@@ -42,31 +52,20 @@ def synthesize(
             "I (ville isolée), R (rural).",
         ),
     ] = "B",
-    territory: Annotated[
-        Path | None, typer.Option(help="Polygone du quartier (GeoJSON, GeoPackage, shapefile).")
-    ] = None,
-    iris: Annotated[
-        str | None, typer.Option(help="Codes IRIS du quartier, séparés par des virgules.")
-    ] = None,
-    iris_layer: Annotated[Path | None, typer.Option(help="Contours IRIS (IGN).")] = None,
-    commune: Annotated[str | None, typer.Option(help="Code INSEE de la commune.")] = None,
-    communes_layer: Annotated[
-        Path | None, typer.Option(help="Couche des communes (avec --commune).")
-    ] = None,
-    buffer: Annotated[
-        float, typer.Option("--buffer", help="Tampon autour du territoire, en mètres.")
-    ] = 1000.0,
-    census: Annotated[
-        Path | None,
-        typer.Option(help="Grille INSEE 200 m (Filosofi) ou table du recensement par IRIS."),
-    ] = None,
-    gtfs: Annotated[Path | None, typer.Option(help="Flux GTFS (zip).")] = None,
+    territory: TerritoryOpt = None,
+    iris: IrisOpt = None,
+    iris_layer: IrisLayerOpt = None,
+    commune: CommuneOpt = None,
+    communes_layer: CommunesLayerOpt = None,
+    buffer: BufferOpt = 1000.0,
+    census: CensusOpt = None,
+    gtfs: GtfsOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Affiche un résumé JSON (parts par niveau, etc.).")
     ] = False,
 ) -> None:
     """Génère des réponses SU synthétiques (étiquetées comme telles) sur les bâtiments réels."""
-    from qet_geo.cli import _fail, _progress, _t, _territory, _user_errors
+    from qet_geo._cli_common import _fail, _progress, _t, _territory, _user_errors
 
     suffix = out.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
@@ -109,7 +108,7 @@ def synthesize(
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
-    from qet_geo.cli import out_console
+    from qet_geo._cli_common import out_console
     from qet_geo.surveys.schema import USAGE_LABELS
 
     lang = _t("fr", "en")

@@ -11,20 +11,36 @@ from __future__ import annotations
 import json
 import os
 import sys
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, cast
+from typing import Annotated, cast
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from qet_geo._cli_common import (
+    BufferOpt,
+    CensusOpt,
+    CommuneOpt,
+    CommunesLayerOpt,
+    DemOpt,
+    GtfsOpt,
+    Homes,
+    IrisLayerOpt,
+    IrisOpt,
+    Mode,
+    ModeOpt,
+    OsmFileArg,
+    TerritoryOpt,
+    _fail,
+    _progress,
+    _state,
+    _t,
+    _territory,
+    _user_errors,
+    out_console,
+)
 from qet_geo._cli_profiles import profiles
 from qet_geo._cli_survey import survey_app
 from qet_geo._cli_synth import synthesize
-from qet_geo.errors import QetGeoError, QetGeoWarning
 
 app = typer.Typer(
     name="qet",
@@ -38,111 +54,6 @@ app = typer.Typer(
 survey_app.command("synthesize")(synthesize)
 app.command("profiles")(profiles)
 app.add_typer(survey_app, name="survey")
-
-Mode = Literal["walk", "bike"]
-Homes = Literal["buildings", "cells"]
-
-_state: dict[str, str] = {"lang": os.environ.get("QET_LANG", "fr")}
-err_console = Console(stderr=True)
-out_console = Console()
-
-_STEP_LABELS = {
-    "fr": {
-        "osm": "Lecture de l'extrait OSM",
-        "streets": "Graphes des rues",
-        "census": "Recensement et population des bâtiments",
-        "relief": "Pentes (MNT)",
-        "landcover": "Occupation du sol",
-        "gtfs": "Horaires de transport (GTFS)",
-        "write": "Écriture des résultats",
-        "access": "Accessibilité logement par logement",
-    },
-    "en": {
-        "osm": "Reading the OSM extract",
-        "streets": "Street graphs",
-        "census": "Census and building population",
-        "relief": "Slopes (DEM)",
-        "landcover": "Land cover",
-        "gtfs": "Transit timetables (GTFS)",
-        "write": "Writing the results",
-        "access": "Accessibility, home by home",
-    },
-}
-
-
-def _t(fr: str, en: str) -> str:
-    return fr if _state["lang"] == "fr" else en
-
-
-def _fail(message: str) -> NoReturn:
-    prefix = _t("Erreur", "Error")
-    err_console.print(
-        f"[bold red]{prefix} :[/] {message}"
-        if _state["lang"] == "fr"
-        else f"[bold red]{prefix}:[/] {message}",
-        soft_wrap=True,
-        highlight=False,
-    )
-    raise typer.Exit(code=2)
-
-
-@contextmanager
-def _user_errors() -> Iterator[list[str]]:
-    """Turn library errors into one line and exit code 2; collect data warnings as lines."""
-    notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", QetGeoWarning)
-        try:
-            yield notes
-        except QetGeoError as err:
-            _flush_warnings(caught)
-            _fail(err.localized(_state["lang"]))
-        except (KeyboardInterrupt, typer.Exit):
-            raise
-        except MemoryError:
-            _fail(
-                _t(
-                    "mémoire insuffisante pour ce traitement : réduisez le territoire.",
-                    "out of memory: use a smaller territory.",
-                )
-            )
-        _flush_warnings(caught)
-
-
-def _flush_warnings(caught: list[warnings.WarningMessage]) -> None:
-    label = _t("Attention", "Warning")
-    for w in caught:
-        msg = w.message
-        text = msg.localized(_state["lang"]) if isinstance(msg, QetGeoWarning) else str(msg)
-        if isinstance(msg, QetGeoWarning) or issubclass(w.category, UserWarning):
-            err_console.print(f"[yellow]{label} :[/] {text}", soft_wrap=True, highlight=False)
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
-    """Yield a step callback that shows a progress line per step (nothing when disabled)."""
-    if not enabled:
-        yield lambda name: None
-        return
-    labels = _STEP_LABELS[_state["lang"]]
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        current: dict[str, Any] = {}
-
-        def step(name: str) -> None:
-            if "task" in current:
-                bar.update(current["task"], completed=1)
-            current["task"] = bar.add_task(labels.get(name, name), total=1)
-
-        yield step
-        if "task" in current:
-            bar.update(current["task"], completed=1)
 
 
 @app.callback()
@@ -160,35 +71,9 @@ def main(
     _state["lang"] = lang
 
 
-# options shared by the commands that read a neighbourhood
-TerritoryOpt = Annotated[
-    Path | None, typer.Option(help="Polygone du quartier (GeoJSON, GeoPackage, shapefile).")
-]
-IrisOpt = Annotated[
-    str | None, typer.Option(help="Codes IRIS du quartier, séparés par des virgules.")
-]
-IrisLayerOpt = Annotated[Path | None, typer.Option(help="Contours IRIS (IGN).")]
-CommuneOpt = Annotated[str | None, typer.Option(help="Code INSEE de la commune.")]
-CommunesLayerOpt = Annotated[
-    Path | None, typer.Option(help="Couche des communes (avec --commune).")
-]
-BufferOpt = Annotated[
-    float, typer.Option("--buffer", help="Tampon autour du territoire, en mètres.")
-]
-CensusOpt = Annotated[
-    Path | None,
-    typer.Option(help="Grille INSEE 200 m (Filosofi) ou table du recensement par IRIS."),
-]
-DemOpt = Annotated[Path | None, typer.Option(help="Modèle numérique de terrain (raster).")]
-GtfsOpt = Annotated[Path | None, typer.Option(help="Flux GTFS (zip).")]
-ModeOpt = Annotated[str, typer.Option("--mode", help="Mode : walk (marche) ou bike (vélo).")]
-
-
 @app.command()
 def layers(
-    osm_file: Annotated[
-        Path, typer.Argument(help="Extrait OSM (.osm, .osm.gz, .osm.bz2, .osm.pbf).")
-    ],
+    osm_file: OsmFileArg,
     out: Annotated[
         Path, typer.Option("--out", help="Dossier de sortie (layers.gpkg y est écrit).")
     ],
@@ -247,9 +132,7 @@ def layers(
 
 @app.command()
 def access(
-    osm_file: Annotated[
-        Path, typer.Argument(help="Extrait OSM (.osm, .osm.gz, .osm.bz2, .osm.pbf).")
-    ],
+    osm_file: OsmFileArg,
     out: Annotated[Path, typer.Option("--out", help="Fichier de sortie (.parquet ou .gpkg).")],
     mode: ModeOpt = "walk",
     territory: TerritoryOpt = None,
@@ -329,9 +212,7 @@ def access(
 
 @app.command()
 def isochrone(
-    osm_file: Annotated[
-        Path, typer.Argument(help="Extrait OSM (.osm, .osm.gz, .osm.bz2, .osm.pbf).")
-    ],
+    osm_file: OsmFileArg,
     at: Annotated[
         str, typer.Option("--at", help="Point(s) de départ LON,LAT (plusieurs : séparés par ;).")
     ],
@@ -389,49 +270,6 @@ def isochrone(
             f"  point {r['point']}  {r['minutes']:>4.0f} min  {r['area_km2']:.3f} km²",
             highlight=False,
         )
-
-
-def _territory(
-    territory: Path | None,
-    iris: str | None,
-    iris_layer: Path | None,
-    commune: str | None,
-    communes_layer: Path | None,
-    buffer: float,
-) -> Any:
-    """Read the territory options (one definition at most); None means the extract's bounds."""
-    from qet_geo import territory as terr
-
-    given = [x for x in (territory, iris, commune) if x is not None]
-    if len(given) > 1:
-        _fail(
-            _t(
-                "donnez une seule définition du territoire : --territory, --iris ou --commune.",
-                "give one territory definition only: --territory, --iris or --commune.",
-            )
-        )
-    if iris is not None:
-        if iris_layer is None:
-            _fail(
-                _t(
-                    "--iris demande la couche des contours IRIS : ajoutez --iris-layer FICHIER.",
-                    "--iris needs the IRIS contours: add --iris-layer FILE.",
-                )
-            )
-        codes = [c.strip() for c in iris.split(",") if c.strip()]
-        return terr.territory_from_iris(codes, iris_layer, buffer_m=buffer)
-    if commune is not None:
-        if communes_layer is None:
-            _fail(
-                _t(
-                    "--commune demande la couche des communes : ajoutez --communes-layer FICHIER.",
-                    "--commune needs the communes layer: add --communes-layer FILE.",
-                )
-            )
-        return terr.territory_from_commune(commune, communes_layer, buffer_m=buffer)
-    if territory is not None:
-        return terr.territory_from_file(territory, buffer_m=buffer)
-    return None
 
 
 def run() -> None:  # pragma: no cover - console entry point helper
