@@ -38,6 +38,7 @@ from qet_geo._cli_common import (
     _user_errors,
     out_console,
 )
+from qet_geo._cli_links import links
 from qet_geo._cli_profiles import profiles
 from qet_geo._cli_survey import survey_app
 from qet_geo._cli_synth import synthesize
@@ -53,6 +54,7 @@ app = typer.Typer(
 
 survey_app.command("synthesize")(synthesize)
 app.command("profiles")(profiles)
+app.command("links")(links)
 app.add_typer(survey_app, name="survey")
 
 
