@@ -25,7 +25,9 @@ local shops; plane: railway station; everyday life: the 15-minute set).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from os import PathLike
 from typing import Literal
 
@@ -159,17 +161,17 @@ def home_access(
     net = network or build_network(nodes, edges, mode=mode, speed_kmh=speed_kmh)
     cats = list(categories)
 
-    near = nearest(net, homes, amenities, categories=cats, cutoff_m=NEAREST_CUTOFF_M)
-    counts = count_within(net, homes, amenities, categories=cats, thresholds_min=THRESHOLDS_MIN)
+    stops = transit_stops
+    if stops is None:
+        stops = amenities[amenities["category"] == "transit_stop"]
+    with _once_each_warning():
+        near = nearest(net, homes, amenities, categories=cats, cutoff_m=NEAREST_CUTOFF_M)
+        counts = count_within(net, homes, amenities, categories=cats, thresholds_min=THRESHOLDS_MIN)
+        transit = _transit(net, homes, stops)
     out = pd.concat([near.drop(columns=["snap_m", "off_network"]), counts], axis=1)
     # the documented column order: per category, distance, time and counts
     ordered = [f"{c}_{s}" for c in cats for s in ("m", "min", *(f"n{t}" for t in THRESHOLDS_MIN))]
     out = out[[*ordered, "snap_m", "off_network"]]
-
-    stops = transit_stops
-    if stops is None:
-        stops = amenities[amenities["category"] == "transit_stop"]
-    transit = _transit(net, homes, stops)
     out = out.join(transit)
     out["cycle_km_500m"] = _cycle_km(homes, cycleways)
     out["slope_pct"] = _street_slope(homes, edges)
@@ -180,6 +182,20 @@ def home_access(
     out["weight"] = homes["weight"].to_numpy() if "weight" in homes.columns else 1.0
     out.attrs.update({"mode": mode})
     return out
+
+
+@contextmanager
+def _once_each_warning() -> Iterator[None]:
+    """Emit each distinct data warning once: the engine is called several times on the same
+    homes and amenities and would repeat itself."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: set[str] = set()
+    for w in caught:
+        if str(w.message) not in seen:
+            seen.add(str(w.message))
+            warnings.warn(w.message, stacklevel=4)
 
 
 def _require_columns(gdf: pd.DataFrame, columns: Sequence[str], what: str) -> None:

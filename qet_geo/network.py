@@ -39,13 +39,27 @@ times depend on it, direction by direction:
 Algorithms
 ----------
 The graph is held as compressed sparse rows (CSR) and searched with
-:func:`scipy.sparse.csgraph.dijkstra`. For a query, homes, amenities and one sink per category
-are added as virtual nodes: each home links to the two ends of its edge (partial length + snap
-distance, respecting the edge's direction), each amenity likewise, a home and an amenity on the
-same edge also link directly, and each amenity links to its category sink at zero cost. One
-bounded Dijkstra per category on the reversed graph, from its sink, then gives every home's
-distance to the nearest amenity of the category (a multi-source search with initial offsets);
-counts use one bounded search per amenity (or per home, whichever side is smaller).
+:func:`scipy.sparse.csgraph.dijkstra`, bounded by the cutoff (``limit``). The sources of a search
+are virtual rows appended to the CSR, each joined to the two ends of its edge at its initial
+cost (snap distance plus the part of the edge to travel, in the directions the edge allows):
+
+- :func:`nearest`: one virtual source per category, joined to the edge ends of all its
+  amenities, searched on the reversed graph (paths run from the home to the amenity). That is a
+  multi-source search with initial offsets: ``len(categories)`` bounded searches in all,
+  whatever the number of homes and amenities. Every home then reads
+  ``snap + min(rest of its edge + d[v], start of its edge + d[u])`` (the second term only if
+  its street is two-way), or the direct way along a street it shares with an amenity.
+- :func:`count_within`: one bounded search per amenity on the reversed graph, or per home on
+  the graph, whichever side has fewer points; the counts are summed by category with a matrix
+  product.
+- :func:`isochrones`: one bounded search per start point; each edge whose start is reached is
+  kept whole or cut where time runs out (:func:`shapely.ops.substring`), and the union of the
+  parts is widened by ``buffer_m``.
+
+With slopes, the time of the shortest path (or the length of the fastest) is summed along the
+shortest-path tree by pointer jumping. Snapping is exact: a k-d tree of points laid along the
+streets bounds each point's distance to the network, and the R-tree of the edges gives the few
+segments within that bound, whose distances are then computed with numpy.
 """
 
 from __future__ import annotations
@@ -54,7 +68,7 @@ import logging
 import math
 import warnings
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
@@ -69,7 +83,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 from shapely.ops import substring
 
-from qet_geo.errors import CRSError, EmptyDataError, ValidationError
+from qet_geo.errors import CRSError, EmptyDataError, QetGeoWarning, ValidationError
 
 __all__ = [
     "BIKE_DOWNHILL_RATE",
@@ -130,10 +144,11 @@ BIKE_MAX_SPEEDUP = 1.5
 
 _MIN_PER_H = 60.0
 _M_PER_KM = 1000.0
+_QUAD_SEGS = 4  # segments per quarter circle of the isochrone bands (0.6 m off at 30 m)
 _CHUNK_CELLS = 1 << 23  # distance cells one Dijkstra batch may hold (64 MiB of float64)
 _TWIN_TOLERANCE_M = 0.01
 _END_FRACTION = 1e-9  # a snap this close to an end of its edge is on the end node
-_PIECE_M = 30.0  # probe points of the snapping index are at most this far apart
+_PROBE_SPACING_M = 15.0  # probe points of the snapping index are at least this far apart
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,14 +214,21 @@ class _Csr:
 
 @dataclass(frozen=True)
 class _SnapIndex:
-    """Street geometry as straight segments, for exact nearest-edge search (private)."""
+    """Street geometry for exact nearest-edge search (private).
 
-    start: FloatArray  # (s, 2)
-    end: FloatArray  # (s, 2)
+    The R-tree holds the canonical edges (one per street: a two-way street once); the
+    segments of canonical edge ``i`` are ``first_seg[i] : first_seg[i] + n_seg[i]``.
+    """
+
+    tree: shapely.STRtree  # over the canonical edges
+    probes: cKDTree  # points on the streets, at most ``spacing`` apart along each
+    spacing: float
+    start: FloatArray  # (s, 2) segment starts
+    end: FloatArray  # (s, 2) segment ends
     edge: IntArray  # edge index of each segment (a canonical edge)
     along: FloatArray  # distance along the edge geometry to the segment start (m)
-    tree: shapely.STRtree  # over the segments
-    probes: cKDTree  # points on the streets, at most ``_PIECE_M`` apart along each segment
+    first_seg: IntArray  # per canonical edge
+    n_seg: IntArray  # per canonical edge
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -242,8 +264,11 @@ class Network:
         oneway edge.
     edge_geometry
         LineStrings from u to v.
+    edge_geometry_length
+        Length of each geometry (m); positions along an edge are fractions of it, costs
+        fractions of ``edge_length``.
     component
-        Weakly connected component label of each node (0 is the largest).
+        Weakly connected component of each node (0 is the largest), computed on first use.
     """
 
     mode: str
@@ -258,17 +283,38 @@ class Network:
     edge_time: FloatArray
     edge_twin: IntArray
     edge_geometry: GeomArray
-    component: IntArray
     edge_geometry_length: FloatArray
     _snap_edges: IntArray
     _snap_index: _SnapIndex
-    _graphs: dict[tuple[str, bool], _Csr]
     _time_per_m: float | None
+    _graphs: dict[tuple[str, bool], _Csr] = field(default_factory=dict, init=False)
+
+    def _graph(self, weight: Weight, reverse: bool) -> _Csr:
+        # built on first need: a query uses one or two of the four
+        key = (weight, reverse)
+        if key not in self._graphs:
+            w1, w2 = (
+                (self.edge_length, self.edge_time)
+                if weight == "length"
+                else (self.edge_time, self.edge_length)
+            )
+            self._graphs[key] = _real_csr(
+                self.edge_u, self.edge_v, w1, w2, self.n_nodes, reverse=reverse
+            )
+        return self._graphs[key]
 
     @cached_property
-    def _tree(self) -> shapely.STRtree:
-        # exact fallback of the snapping search, built on first need
-        return shapely.STRtree(self.edge_geometry[self._snap_edges])
+    def component(self) -> IntArray:
+        """Weakly connected component label of each node (0 is the largest)."""
+        g = self._graph("length", False)
+        n = self.n_nodes
+        adjacency = sparse.csr_matrix((np.ones(g.indices.size), g.indices, g.indptr), shape=(n, n))
+        _, labels = csgraph.connected_components(adjacency, directed=True, connection="weak")
+        # relabel so that 0 is the largest component, 1 the next, ...
+        order = np.argsort(-np.bincount(labels), kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        return rank[labels].astype(np.int64)
 
     @classmethod
     def from_gdfs(
@@ -315,7 +361,7 @@ class Network:
         scipy.sparse.csr_matrix
             Shape ``(n_nodes, n_nodes)``; entry ``(i, j)`` is the weight of edge ``i -> j``.
         """
-        g = self._graphs[(_check_weight(weight), False)]
+        g = self._graph(_check_weight(weight), False)
         n = self.n_nodes
         return sparse.csr_matrix((g.primary, g.indices, g.indptr), shape=(n, n))
 
@@ -394,7 +440,7 @@ def build_network(
         )
     crs = _check_projected_crs(edges.crs, "edges")
     node_crs = getattr(nodes, "crs", None)
-    if node_crs is not None and CRS.from_user_input(node_crs) != crs:
+    if node_crs is not None and node_crs is not crs and CRS.from_user_input(node_crs) != crs:
         raise CRSError(
             "nodes and edges are in different CRS: reproject both to EPSG:2154.",
             message_fr="nodes et edges sont dans des CRS différents : reprojetez-les tous deux en "
@@ -421,8 +467,10 @@ def _build_network(
     node_ids = nodes.index.to_numpy()
     node_xy = _node_coordinates(nodes)
     u_lab, v_lab, edge_index = _edge_labels(edges)
-    eu = np.asarray(nodes.index.get_indexer(pd.Index(u_lab)), dtype=np.int64)
-    ev = np.asarray(nodes.index.get_indexer(pd.Index(v_lab)), dtype=np.int64)
+    ends = np.asarray(
+        nodes.index.get_indexer(pd.Index(np.concatenate([u_lab, v_lab]))), dtype=np.int64
+    )
+    eu, ev = ends[: len(u_lab)], ends[len(u_lab) :]
     missing = (eu < 0) | (ev < 0)
     if missing.any():
         raise ValidationError(
@@ -431,7 +479,7 @@ def _build_network(
             message_fr=f"{int(missing.sum())} arcs renvoient à des nœuds absents de nodes : "
             "passez la table des nœuds du même graphe.",
         )
-    length = pd.to_numeric(edges["length"], errors="coerce").to_numpy(dtype=np.float64)
+    length = _numbers(edges["length"])
     bad = ~np.isfinite(length) | (length < 0)
     if bad.any():
         raise ValidationError(
@@ -440,15 +488,15 @@ def _build_network(
             message_fr=f"{int(bad.sum())} arcs ont une longueur ('length') manquante, infinie ou "
             "négative : corrigez-les ou retirez-les.",
         )
-    geometry = _edge_geometries(edges, node_xy, eu, ev)
+    geometry, coords, first_vertex, n_vertex = _edge_geometries(edges, node_xy, eu, ev)
 
     speed_kmh = np.full(length.size, speed)
     if mode == "drive" and "speed_kph" in edges.columns:
-        edge_speed = pd.to_numeric(edges["speed_kph"], errors="coerce").to_numpy(dtype=np.float64)
+        edge_speed = _numbers(edges["speed_kph"])
         usable = np.isfinite(edge_speed) & (edge_speed > 0)
         speed_kmh = np.where(usable, edge_speed, speed)
     if "grade" in edges.columns and mode in ("walk", "bike"):
-        grade = pd.to_numeric(edges["grade"], errors="coerce").to_numpy(dtype=np.float64)
+        grade = _numbers(edges["grade"])
         factor = walk_speed_factor(grade) if mode == "walk" else bike_speed_factor(grade)
         speed_kmh = speed_kmh * factor
     time = length * _MIN_PER_H / (_M_PER_KM * speed_kmh)
@@ -456,27 +504,10 @@ def _build_network(
     flat = _MIN_PER_H / (_M_PER_KM * speed)
     proportional = bool(np.allclose(time, length * flat, rtol=1e-12, atol=0.0))
 
-    twin = _find_twins(eu, ev, length, geometry)
+    n = node_ids.size
+    twin = _find_twins(eu, ev, length, coords, first_vertex, n_vertex, n)
     canonical = np.flatnonzero((twin < 0) | (np.arange(twin.size) < twin))
     geometry_length = shapely.length(geometry)
-
-    n = node_ids.size
-    loops = eu == ev
-    adjacency = sparse.csr_matrix(
-        (np.ones(int((~loops).sum())), (eu[~loops], ev[~loops])), shape=(n, n)
-    )
-    _, labels = csgraph.connected_components(adjacency, directed=True, connection="weak")
-    # relabel so that 0 is the largest component, 1 the next, ...
-    sizes = np.bincount(labels)
-    order = np.argsort(-sizes, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    component = rank[labels].astype(np.int64)
-
-    graphs: dict[tuple[str, bool], _Csr] = {}
-    for weight, w1, w2 in (("length", length, time), ("time", time, length)):
-        for reverse in (False, True):
-            graphs[(weight, reverse)] = _real_csr(eu, ev, w1, w2, n, reverse=reverse)
     net = Network(
         mode=mode,
         speed_kmh=speed,
@@ -490,11 +521,11 @@ def _build_network(
         edge_time=time,
         edge_twin=twin,
         edge_geometry=geometry,
-        component=component,
         edge_geometry_length=geometry_length,
         _snap_edges=canonical.astype(np.int64),
-        _snap_index=_snap_index(geometry, canonical),
-        _graphs=graphs,
+        _snap_index=_snap_index(
+            geometry, canonical, coords, first_vertex, n_vertex, eu, ev, node_xy
+        ),
         _time_per_m=flat if proportional else None,
     )
     logger.info("built %r", net)
@@ -519,10 +550,18 @@ def _check_projected_crs(crs: Any, name: str) -> CRS:
     return out
 
 
+def _numbers(column: pd.Series) -> FloatArray:
+    """A column as floats, NaN where it does not hold a number."""
+    try:
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def _node_coordinates(nodes: pd.DataFrame) -> FloatArray:
     if {"x", "y"} <= set(nodes.columns):
-        x = pd.to_numeric(nodes["x"], errors="coerce").to_numpy(dtype=np.float64)
-        y = pd.to_numeric(nodes["y"], errors="coerce").to_numpy(dtype=np.float64)
+        x = _numbers(nodes["x"])
+        y = _numbers(nodes["y"])
     elif isinstance(nodes, gpd.GeoDataFrame) and nodes.geometry.name in nodes.columns:
         pts = np.asarray(nodes.geometry.array, dtype=object)
         x = shapely.get_x(pts)
@@ -548,10 +587,12 @@ def _edge_labels(
     if isinstance(idx, pd.MultiIndex) and idx.nlevels >= 2:
         u = idx.get_level_values(0).to_numpy()
         v = idx.get_level_values(1).to_numpy()
-        if idx.nlevels >= 3:
-            key = idx.get_level_values(2).to_numpy()
-        else:
-            key = np.zeros(len(idx), dtype=np.int64)
+        if idx.nlevels == 3:
+            named = (
+                idx if list(idx.names) == ["u", "v", "key"] else idx.set_names(["u", "v", "key"])
+            )
+            return u, v, named
+        key = idx.get_level_values(2).to_numpy() if idx.nlevels > 3 else np.zeros(len(idx), int)
     elif {"u", "v"} <= set(edges.columns):
         u = edges["u"].to_numpy()
         v = edges["v"].to_numpy()
@@ -566,64 +607,102 @@ def _edge_labels(
     return u, v, labels
 
 
+def _ragged(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
+    """Expand groups ``(start, count)``: the group of each element and ``start + rank``."""
+    group = np.repeat(np.arange(counts.size), counts)
+    rank = np.arange(group.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return group, starts[group] + rank
+
+
 def _edge_geometries(
     edges: gpd.GeoDataFrame, node_xy: FloatArray, eu: IntArray, ev: IntArray
-) -> GeomArray:
+) -> tuple[GeomArray, FloatArray, IntArray, IntArray]:
+    """Edge LineStrings from u to v, their vertices, and each edge's first vertex and count."""
     geoms = np.asarray(edges.geometry.array, dtype=object)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if missing.any():
-        # a straight segment between the end nodes, as osmnx draws edges without geometry
-        seg = np.stack([node_xy[eu[missing]], node_xy[ev[missing]]], axis=1)
-        geoms = geoms.copy()
-        geoms[missing] = shapely.linestrings(seg)
     types = shapely.get_type_id(geoms)
-    if (types != shapely.GeometryType.LINESTRING).any():
+    if ((types != shapely.GeometryType.LINESTRING) & (types != shapely.GeometryType.MISSING)).any():
         raise ValidationError(
             "Edge geometries must be LineStrings: explode or merge the other geometries first.",
             message_fr="Les géométries des arcs doivent être des LineString : éclatez ou "
             "fusionnez les autres géométries d'abord.",
         )
-    # Orient every geometry from u to v: positions along an edge depend on it.
-    start = shapely.get_coordinates(shapely.get_point(geoms, 0))
-    d_u = np.hypot(*(start - node_xy[eu]).T)
-    d_v = np.hypot(*(start - node_xy[ev]).T)
-    flip = (d_v < d_u) & (eu != ev)
-    if flip.any():
+    for _ in range(3):
+        coords, owner = shapely.get_coordinates(geoms, return_index=True)
+        n_vertex = np.bincount(owner, minlength=geoms.size).astype(np.int64)
+        missing = n_vertex < 2
+        if missing.any():
+            # a straight segment between the end nodes, as osmnx draws edges without geometry
+            seg = np.stack([node_xy[eu[missing]], node_xy[ev[missing]]], axis=1)
+            geoms = geoms.copy()
+            geoms[missing] = shapely.linestrings(seg)
+            continue
+        first = np.cumsum(n_vertex) - n_vertex
+        # orient every geometry from u to v: positions along an edge depend on it
+        sx, sy = coords[first, 0], coords[first, 1]
+        d_u = (sx - node_xy[eu, 0]) ** 2 + (sy - node_xy[eu, 1]) ** 2
+        d_v = (sx - node_xy[ev, 0]) ** 2 + (sy - node_xy[ev, 1]) ** 2
+        flip = (d_v < d_u) & (eu != ev)
+        if not flip.any():
+            break
         logger.debug("reversing %d edge geometries drawn from v to u", int(flip.sum()))
         geoms = geoms.copy()
         geoms[flip] = shapely.reverse(geoms[flip])
-    return geoms
+    return geoms, coords, first, n_vertex
 
 
-def _find_twins(eu: IntArray, ev: IntArray, length: FloatArray, geoms: GeomArray) -> IntArray:
-    """Pair each edge u→v with the same street v→u (same geometry reversed), or -1."""
+def _find_twins(
+    eu: IntArray,
+    ev: IntArray,
+    length: FloatArray,
+    coords: FloatArray,
+    first: IntArray,
+    n_vertex: IntArray,
+    n: int,
+) -> IntArray:
+    """Pair each edge u→v with the same street v→u (same vertices reversed), or -1."""
     m = eu.size
     twin = np.full(m, -1, dtype=np.int64)
-    df = pd.DataFrame({"a": np.arange(m), "u": eu, "v": ev})
-    cand = df.merge(df, left_on=["u", "v"], right_on=["v", "u"], suffixes=("", "_r"))
-    a = cand["a"].to_numpy(dtype=np.int64)
-    b = cand["a_r"].to_numpy(dtype=np.int64)
-    keep = a < b
+    # group the edges by their unordered pair of ends; a twin is in the same group
+    pair_key = np.minimum(eu, ev) * n + np.maximum(eu, ev)
+    order = np.argsort(pair_key, kind="stable")
+    sorted_key = pair_key[order]
+    start = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    size = np.diff(np.r_[start, m])
+    # candidate pairs: the two members of groups of two (the usual u→v and v→u), and every
+    # pair in larger groups (parallel edges)
+    two = size == 2
+    x, y = order[start[two]], order[start[two] + 1]
+    big = np.flatnonzero(size > 2)
+    group, pos = _ragged(start[big], size[big])
+    member, partner = _ragged(start[big][group], size[big][group])
+    a = np.concatenate([np.minimum(x, y), order[pos[member]]])
+    b = np.concatenate([np.maximum(x, y), order[partner]])
+    keep = (
+        (a < b)
+        & (eu[a] == ev[b])
+        & (ev[a] == eu[b])
+        & (n_vertex[a] == n_vertex[b])
+        & (np.abs(length[a] - length[b]) <= _TWIN_TOLERANCE_M + 1e-9 * length[a])
+    )
     a, b = a[keep], b[keep]
-    if a.size:
-        close = np.abs(length[a] - length[b]) <= _TWIN_TOLERANCE_M + 1e-9 * length[a]
-        a, b = a[close], b[close]
-        same = shapely.equals_exact(
-            shapely.reverse(geoms[a]), geoms[b], tolerance=_TWIN_TOLERANCE_M
-        )
-        a, b = a[same], b[same]
-    # one twin per edge: keep the first pairing of each edge
-    pairs = pd.DataFrame({"a": a, "b": b})
-    while len(pairs):
-        pairs = pairs.drop_duplicates("a").drop_duplicates("b")
-        clash = pairs["a"].isin(pairs["b"])
-        if not clash.any():
-            break
-        pairs = pairs[~clash]
-    pa = pairs["a"].to_numpy(dtype=np.int64)
-    pb = pairs["b"].to_numpy(dtype=np.int64)
-    twin[pa] = pb
-    twin[pb] = pa
+    # vertex k of a against vertex n - 1 - k of b
+    pair, at_a = _ragged(first[a], n_vertex[a])
+    at_b = first[b][pair] + n_vertex[b][pair] - 1 - (at_a - first[a][pair])
+    off = (np.abs(coords[at_a] - coords[at_b]) > _TWIN_TOLERANCE_M).any(axis=1)
+    same = np.bincount(pair[off], minlength=a.size) == 0
+    a, b = a[same], b[same]
+    # one twin per edge (parallel duplicates aside, there is only one candidate)
+    in_a, in_b = np.bincount(a, minlength=m), np.bincount(b, minlength=m)
+    while a.size and (in_a.max() > 1 or in_b.max() > 1 or (in_a & in_b).any()):
+        _, keep_a = np.unique(a, return_index=True)
+        a, b = a[keep_a], b[keep_a]
+        _, keep_b = np.unique(b, return_index=True)
+        a, b = a[keep_b], b[keep_b]
+        clash = np.isin(a, b)
+        a, b = a[~clash], b[~clash]
+        in_a, in_b = np.bincount(a, minlength=m), np.bincount(b, minlength=m)
+    twin[a] = b
+    twin[b] = a
     return twin
 
 
@@ -633,45 +712,64 @@ def _real_csr(
     """CSR of the lightest of parallel edges, without self-loops (useless to shortest paths)."""
     keep = eu != ev
     rows, cols = (ev[keep], eu[keep]) if reverse else (eu[keep], ev[keep])
-    w1, w2 = primary[keep], secondary[keep]
-    order = np.lexsort((w2, w1, cols, rows))
-    rows, cols, w1, w2 = rows[order], cols[order], w1[order], w2[order]
-    first = np.ones(rows.size, dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, w1, w2 = rows[first], cols[first], w1[first], w2[first]
+    key = rows * n + cols
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    p1, p2 = primary[keep][order], secondary[keep][order]
+    sel = start
+    if start.size < key.size:  # parallel edges: the lightest of each group
+        group = np.repeat(np.arange(start.size), np.diff(np.r_[start, key.size]))
+        lightest = np.flatnonzero(p1 == np.minimum.reduceat(p1, start)[group])
+        _, first = np.unique(group[lightest], return_index=True)
+        sel = lightest[first]
     indptr = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return _Csr(indptr=indptr, indices=cols.astype(np.int32), primary=w1, secondary=w2)
+    np.cumsum(np.bincount(rows[order][start], minlength=n), out=indptr[1:])
+    return _Csr(indptr, cols[order][start].astype(np.int32), p1[sel], p2[sel])
 
 
-def _snap_index(geometry: GeomArray, canonical: IntArray) -> _SnapIndex:
-    """Cut the canonical edges into segments, with probe points along them."""
-    coords, owner = shapely.get_coordinates(geometry[canonical], return_index=True)
-    same = owner[1:] == owner[:-1]
-    a = coords[:-1][same]
-    b = coords[1:][same]
-    seg_edge = canonical[owner[:-1][same]]
+def _snap_index(
+    geometry: GeomArray,
+    canonical: IntArray,
+    coords: FloatArray,
+    first_vertex: IntArray,
+    n_vertex: IntArray,
+    eu: IntArray,
+    ev: IntArray,
+    node_xy: FloatArray,
+) -> _SnapIndex:
+    """Segments of the canonical edges, their R-tree, and probe points along them."""
+    n_seg = n_vertex[canonical] - 1
+    group, at = _ragged(first_vertex[canonical], n_seg)
+    a = coords[at]
+    b = coords[at + 1]
     seg_len = np.hypot(*(b - a).T)
-    # distance along the edge to the start of each segment
+    first_seg = np.cumsum(n_seg) - n_seg
     cum = np.concatenate([[0.0], np.cumsum(seg_len)])
-    first = np.ones(seg_edge.size, dtype=bool)
-    first[1:] = seg_edge[1:] != seg_edge[:-1]
-    first_pos = np.flatnonzero(first)
-    edge_start = np.repeat(cum[first_pos], np.diff(np.append(first_pos, seg_edge.size)))
-    # probes at the middle of pieces of at most _PIECE_M: any point is at most the distance
-    # to its nearest street plus _PIECE_M / 2 from its nearest probe
-    n_cut = np.maximum(1, np.ceil(seg_len / _PIECE_M)).astype(np.int64)
-    seg = np.repeat(np.arange(seg_edge.size), n_cut)
-    k = np.arange(seg.size) - np.repeat(np.cumsum(n_cut) - n_cut, n_cut)
-    t = ((k + 0.5) / n_cut[seg])[:, None]
-    probes = a[seg] + t * (b[seg] - a[seg])
+    along = cum[:-1] - cum[first_seg][group]
+    # probes: the end nodes, the inner vertices and points filling longer segments, so that
+    # no point of a street is more than spacing / 2 from a probe; denser probes give a tighter
+    # search box, at most about two probes per segment keeps large graphs quick to index
+    spacing = max(_PROBE_SPACING_M, float(seg_len.sum()) / max(seg_len.size, 1))
+    is_end = np.zeros(node_xy.shape[0], dtype=bool)
+    is_end[eu[canonical]] = True
+    is_end[ev[canonical]] = True
+    inner = at[at != first_vertex[canonical][group]]
+    n_fill = np.maximum(np.ceil(seg_len / spacing).astype(np.int64) - 1, 0)
+    seg, rank = _ragged(np.ones(n_fill.size, dtype=np.int64), n_fill)
+    t = (rank / (n_fill[seg] + 1))[:, None]
+    fill = a[seg] + t * (b[seg] - a[seg])
+    probes = np.concatenate([node_xy[is_end], coords[inner], fill])
     return _SnapIndex(
+        tree=shapely.STRtree(geometry[canonical]),
+        probes=cKDTree(probes, balanced_tree=False, compact_nodes=False),
+        spacing=spacing,
         start=a,
         end=b,
-        edge=seg_edge,
-        along=cum[:-1] - edge_start,
-        tree=shapely.STRtree(np.asarray(shapely.linestrings(np.stack([a, b], axis=1)))),
-        probes=cKDTree(probes),
+        edge=canonical[group],
+        along=along,
+        first_seg=first_seg,
+        n_seg=n_seg,
     )
 
 
@@ -705,6 +803,26 @@ class _Snapped:
         """The same points, with those outside ``mask`` set off the network."""
         return _Snapped(self.edge, self.fraction, self.snap_m, self.on & mask, self.points)
 
+    def split(self, k: int) -> tuple[_Snapped, _Snapped]:
+        """The first ``k`` points, and the others."""
+        head, tail = slice(None, k), slice(k, None)
+        return (
+            _Snapped(
+                self.edge[head],
+                self.fraction[head],
+                self.snap_m[head],
+                self.on[head],
+                self.points[head],
+            ),
+            _Snapped(
+                self.edge[tail],
+                self.fraction[tail],
+                self.snap_m[tail],
+                self.on[tail],
+                self.points[tail],
+            ),
+        )
+
 
 def _snap(net: Network, points: GeomArray, max_snap_m: float) -> _Snapped:
     k = points.size
@@ -714,7 +832,16 @@ def _snap(net: Network, points: GeomArray, max_snap_m: float) -> _Snapped:
     present = np.flatnonzero(~shapely.is_missing(points))
     if present.size:
         xy = shapely.get_coordinates(points[present])
-        e, f, d = _nearest_edge(net, xy, points[present], max_snap_m)
+        # points at the same place (dwellings of one address, cells) are snapped once
+        _, first, inverse = np.unique(
+            xy.view(np.complex128), return_index=True, return_inverse=True
+        )
+        inverse = inverse.ravel()
+        if first.size < present.size:
+            e, f, d = _nearest_edge(net, xy[first], points[present[first]], max_snap_m)
+            e, f, d = e[inverse], f[inverse], d[inverse]
+        else:
+            e, f, d = _nearest_edge(net, xy, points[present], max_snap_m)
         edge[present] = e
         fraction[present] = f
         snap_m[present] = d
@@ -740,34 +867,43 @@ def _nearest_edge(
     bound, _ = si.probes.query(xy, k=1)
     bound = np.asarray(bound, dtype=np.float64) * (1 + 1e-9) + 1e-9
     # a point much farther than max_snap_m is off the network whatever its exact distance:
-    # the exact but slower search then avoids boxes that cover the whole network
-    near = np.flatnonzero(bound <= max_snap_m + _PIECE_M)
+    # the R-tree's own nearest search then avoids boxes that cover the whole network
+    reach = max_snap_m + si.spacing / 2
+    near = np.flatnonzero(bound <= reach)
     if near.size:
         x, y, r = xy[near, 0], xy[near, 1], bound[near]
-        src, seg = si.tree.query(shapely.box(x - r, y - r, x + r, y + r))
-        p = xy[near[src]]
-        a = si.start[seg]
-        ab = si.end[seg] - a
-        denom = (ab * ab).sum(axis=1)
-        t = np.divide(((p - a) * ab).sum(axis=1), denom, out=np.zeros_like(denom), where=denom > 0)
-        t = np.clip(t, 0.0, 1.0)
-        d = np.hypot(*(p - (a + t[:, None] * ab)).T)
-        order = np.lexsort((seg, d, src))
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = src[order][1:] != src[order][:-1]
-        best = order[first]
-        hit = near[src[best]]
+        src, hit = si.tree.query(shapely.box(x - r, y - r, x + r, y + r))
+        if src.size > 1 and (src[1:] < src[:-1]).any():
+            order = np.argsort(src, kind="stable")
+            src, hit = src[order], hit[order]
+        cand, seg = _ragged(si.first_seg[hit], si.n_seg[hit])
+        src = src[cand]
+        px, py = x[src], y[src]
+        ax, ay = si.start[seg, 0], si.start[seg, 1]
+        dx, dy = si.end[seg, 0] - ax, si.end[seg, 1] - ay
+        denom = dx * dx + dy * dy
+        t = np.divide(
+            (px - ax) * dx + (py - ay) * dy, denom, out=np.zeros_like(denom), where=denom > 0
+        )
+        np.clip(t, 0.0, 1.0, out=t)
+        d = np.hypot(px - (ax + t * dx), py - (ay + t * dy))
+        # the nearest segment of each point (candidates come grouped by point)
+        head = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+        group = np.cumsum(np.r_[True, src[1:] != src[:-1]]) - 1
+        is_min = np.flatnonzero(d <= np.minimum.reduceat(d, head)[group])
+        best = is_min[np.r_[True, group[is_min][1:] != group[is_min][:-1]]]
+        got = near[src[best]]
         e = si.edge[seg[best]]
         along = si.along[seg[best]] + t[best] * np.sqrt(denom[best])
-        edge[hit] = e
-        fraction[hit] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
-        dist[hit] = d[best]
-    far = np.flatnonzero(bound > max_snap_m + _PIECE_M)
+        edge[got] = e
+        fraction[got] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
+        dist[got] = d[best]
+    far = np.flatnonzero(bound > reach)
     if far.size:
-        (src, hit_tree), d_tree = net._tree.query_nearest(
+        (src, hit), d_tree = si.tree.query_nearest(
             points[far], return_distance=True, all_matches=False
         )
-        e = net._snap_edges[hit_tree]
+        e = net._snap_edges[hit]
         along = shapely.line_locate_point(net.edge_geometry[e], points[far[src]])
         edge[far[src]] = e
         fraction[far[src]] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
@@ -944,7 +1080,13 @@ def _same_edge(
     d_idx: IntArray,
     weight: Weight,
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """Direct paths along a shared street from origins to destinations on the same edge."""
+    """Direct paths along a shared street from origins to destinations on the same edge.
+
+    Only points strictly inside their edge need them: a path from or to a point on a node
+    goes through that node, which the node distances already cover.
+    """
+    o_idx = o_idx[(origins.fraction[o_idx] > 0) & (origins.fraction[o_idx] < 1)]
+    d_idx = d_idx[(dests.fraction[d_idx] > 0) & (dests.fraction[d_idx] < 1)]
     d_edge = dests.edge[d_idx]
     order = np.argsort(d_edge, kind="stable")
     d_sorted = d_idx[order]
@@ -1004,7 +1146,7 @@ def _search_graph(
     n_virtual: int,
 ) -> _Search:
     """Append ``n_virtual`` source rows (local ids ``rows``) to the real graph."""
-    base = net._graphs[(weight, reverse)]
+    base = net._graph(weight, reverse)
     keep = np.isfinite(w1)
     rows, cols, w1, w2 = rows[keep], cols[keep], w1[keep], w2[keep]
     # one entry per (row, col): the lightest, rows then columns sorted
@@ -1071,13 +1213,16 @@ class _Pois:
     categories: list[Hashable]
 
 
-def _prepare_pois(
+def _homes_and_pois(
     net: Network,
+    homes: gpd.GeoSeries | gpd.GeoDataFrame,
     pois: gpd.GeoDataFrame,
     category_column: str,
     categories: Sequence[Hashable] | None,
     max_snap_m: float,
-) -> _Pois:
+) -> tuple[pd.Index, _Snapped, _Pois]:
+    """Validate homes and amenities and snap them all at once."""
+    index, home_geoms = _points(homes, net.crs, "homes")
     if not isinstance(pois, gpd.GeoDataFrame):
         raise ValidationError(
             f"pois must be a GeoDataFrame with a {category_column!r} column, not "
@@ -1098,27 +1243,44 @@ def _prepare_pois(
         cats: list[Hashable] = sorted(pd.unique(values.dropna()).tolist(), key=str)
     else:
         cats = list(dict.fromkeys(categories))
-    _, geoms = _points(pois, net.crs, "pois")
+    _, poi_geoms = _points(pois, net.crs, "pois")
     codes = np.asarray(pd.Index(cats).get_indexer(values), dtype=np.int64)
-    snapped = _snap(net, geoms, max_snap_m)
-    off = (codes >= 0) & ~snapped.on
+    both = _snap(net, np.concatenate([home_geoms, poi_geoms]), max_snap_m)
+    k = home_geoms.size
+    h, p = both.split(k)
+    off = (codes >= 0) & ~p.on
     if off.any():
+        n_off = int(off.sum())
         warnings.warn(
-            f"{int(off.sum())} amenities are more than {max_snap_m:g} m from any street (or "
-            "have no geometry) and are left out; raise max_snap_m to keep them.",
+            QetGeoWarning(
+                f"{n_off} amenities are more than {max_snap_m:g} m from any street (or have no "
+                "geometry) and are left out; raise max_snap_m to keep them.",
+                message_fr=f"{n_off} équipement(s) à plus de {max_snap_m:g} m de toute rue (ou "
+                "sans géométrie) sont écartés ; augmentez la distance d'accroche pour les garder.",
+            ),
             stacklevel=3,
         )
-    return _Pois(snapped=snapped.keep(codes >= 0), cat=codes, categories=cats)
+    _warn_off_network(h, max_snap_m, "homes", stacklevel=4)
+    return index, h, _Pois(snapped=p.keep(codes >= 0), cat=codes, categories=cats)
 
 
-def _warn_off_network(snapped: _Snapped, max_snap_m: float, what: str) -> None:
+def _warn_off_network(
+    snapped: _Snapped, max_snap_m: float, what: str, *, stacklevel: int = 3
+) -> None:
     off = ~snapped.on
     if off.any():
+        n_off = int(off.sum())
+        what_fr = {"homes": "logements", "points": "points"}.get(what, what)
         warnings.warn(
-            f"{int(off.sum())} of {off.size} {what} are more than {max_snap_m:g} m from any "
-            "street (or have no geometry): they are flagged off_network and get no result; "
-            "raise max_snap_m or check the street extract covers them.",
-            stacklevel=3,
+            QetGeoWarning(
+                f"{n_off} of {off.size} {what} are more than {max_snap_m:g} m from any street (or "
+                "have no geometry): they are flagged off_network and get no result; raise "
+                "max_snap_m or check the street extract covers them.",
+                message_fr=f"{n_off} {what_fr} sur {off.size} sont à plus de {max_snap_m:g} m de "
+                "toute rue (ou sans géométrie) : marqués hors réseau, sans résultat ; augmentez "
+                "la distance d'accroche ou vérifiez que l'extrait des rues les couvre.",
+            ),
+            stacklevel=stacklevel,
         )
 
 
@@ -1179,24 +1341,15 @@ def nearest(
     max_snap_m = _check_positive(max_snap_m, "max_snap_m")
     cut_m = None if cutoff_m is None else _check_positive(cutoff_m, "cutoff_m")
     cut_min = None if cutoff_min is None else _check_positive(cutoff_min, "cutoff_min")
-    index, geoms = _points(homes, network.crs, "homes")
-    p = _prepare_pois(network, pois, category_column, categories, max_snap_m)
-    h = _snap(network, geoms, max_snap_m)
-    _warn_off_network(h, max_snap_m, "homes")
+    index, h, p = _homes_and_pois(network, homes, pois, category_column, categories, max_snap_m)
     dist_m, time_min = _nearest(network, h, p, weight=weight, cutoff_m=cut_m, cutoff_min=cut_min)
-    columns: list[str] = []
-    blocks: list[FloatArray] = []
+    data: dict[str, Any] = {}
     for c, cat in enumerate(p.categories):
-        columns += [f"{cat}_m", f"{cat}_min"]
-        blocks += [dist_m[c], time_min[c]]
-    out = pd.DataFrame(
-        np.column_stack(blocks) if blocks else np.empty((len(index), 0)),
-        index=index,
-        columns=columns,
-    )
-    out["snap_m"] = h.snap_m
-    out["off_network"] = ~h.on
-    return out
+        data[f"{cat}_m"] = dist_m[c]
+        data[f"{cat}_min"] = time_min[c]
+    data["snap_m"] = h.snap_m
+    data["off_network"] = ~h.on
+    return pd.DataFrame(data, index=index, copy=False)
 
 
 def _nearest(
@@ -1233,14 +1386,15 @@ def _nearest(
     )
     h_ends = _ends(net, homes, h_idx, weight, origin=True)
     oi, di, c1, c2 = _same_edge(net, homes, h_idx, pois.snapped, p_idx, weight)
-    # the best direct path per (category, home)
     home_pos = np.searchsorted(h_idx, oi)
     pair_cat = pois.cat[di]
-    order = np.lexsort((c1, home_pos, pair_cat))
-    pair_cat, home_pos, c1, c2 = pair_cat[order], home_pos[order], c1[order], c2[order]
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = (pair_cat[1:] != pair_cat[:-1]) | (home_pos[1:] != home_pos[:-1])
-    pair_cat, home_pos, c1, c2 = pair_cat[first], home_pos[first], c1[first], c2[first]
+    if oi.size > 1:
+        # the best direct path per (category, home)
+        order = np.lexsort((c1, home_pos, pair_cat))
+        pair_cat, home_pos, c1, c2 = pair_cat[order], home_pos[order], c1[order], c2[order]
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = (pair_cat[1:] != pair_cat[:-1]) | (home_pos[1:] != home_pos[:-1])
+        pair_cat, home_pos, c1, c2 = pair_cat[first], home_pos[first], c1[first], c2[first]
 
     exact_ratio = net._time_per_m
     present = np.unique(pois.cat[p_idx])
@@ -1251,7 +1405,7 @@ def _nearest(
         if exact_ratio is not None:
             dist = csgraph.dijkstra(search.matrix, indices=sources, limit=limit)
             prim, use_b = h_ends.read(dist)
-            sec = None
+            sec = np.empty_like(prim)
         else:
             dist, pred = csgraph.dijkstra(
                 search.matrix, indices=sources, limit=limit, return_predecessors=True
@@ -1261,17 +1415,17 @@ def _nearest(
             sec = np.where(
                 use_b, tree_sec[:, h_ends.b] + h_ends.b2, tree_sec[:, h_ends.a] + h_ends.a2
             )
-        # direct paths along a street shared with an amenity of the category
-        row_of_cat = np.full(n_cats, -1, dtype=np.int64)
-        row_of_cat[cats] = np.arange(cats.size)
-        sel = row_of_cat[pair_cat] >= 0
-        r, col = row_of_cat[pair_cat[sel]], home_pos[sel]
-        better = c1[sel] < prim[r, col]
-        prim[r[better], col[better]] = c1[sel][better]
-        if sec is not None:
+        if pair_cat.size:
+            # direct paths along a street shared with an amenity of the category
+            row_of_cat = np.full(n_cats, -1, dtype=np.int64)
+            row_of_cat[cats] = np.arange(cats.size)
+            sel = row_of_cat[pair_cat] >= 0
+            r, col = row_of_cat[pair_cat[sel]], home_pos[sel]
+            better = c1[sel] < prim[r, col]
+            prim[r[better], col[better]] = c1[sel][better]
             sec[r[better], col[better]] = c2[sel][better]
-        if sec is None:
-            assert exact_ratio is not None
+        if exact_ratio is not None:
+            # time proportional to length: the other weight of a path is a mere rescaling
             sec = prim * exact_ratio if weight == "length" else prim / exact_ratio
         meters, minutes = (prim, sec) if weight == "length" else (sec, prim)
         ok = np.isfinite(prim) & (prim <= limit)
@@ -1357,20 +1511,15 @@ def count_within(
     """
     weight, values, suffixes = _thresholds(thresholds_min, thresholds_m)
     max_snap_m = _check_positive(max_snap_m, "max_snap_m")
-    index, geoms = _points(homes, network.crs, "homes")
-    p = _prepare_pois(network, pois, category_column, categories, max_snap_m)
-    h = _snap(network, geoms, max_snap_m)
-    _warn_off_network(h, max_snap_m, "homes")
+    index, h, p = _homes_and_pois(network, homes, pois, category_column, categories, max_snap_m)
     counts = _count_within(network, h, p, weight=weight, thresholds=values)
-    columns = [f"{cat}_{suffix}" for cat in p.categories for suffix in suffixes]
-    out = pd.DataFrame(
-        counts.reshape(-1, h.on.size).T if columns else np.empty((len(index), 0), np.int64),
-        index=index,
-        columns=columns,
-    )
-    out["snap_m"] = h.snap_m
-    out["off_network"] = ~h.on
-    return out
+    data: dict[str, Any] = {}
+    for c, cat in enumerate(p.categories):
+        for t, suffix in enumerate(suffixes):
+            data[f"{cat}_{suffix}"] = counts[c, t]
+    data["snap_m"] = h.snap_m
+    data["off_network"] = ~h.on
+    return pd.DataFrame(data, index=index, copy=False)
 
 
 def _count_within(
@@ -1403,6 +1552,9 @@ def _count_within(
     search = _search_graph(
         net, weight, reverse=from_pois, rows=rows, cols=cols, w1=w1, w2=w2, n_virtual=n_src
     )
+    # category of each amenity as a one-hot matrix: counting is then a matrix product
+    onehot = np.zeros((p_idx.size, n_cats))
+    onehot[np.arange(p_idx.size), p_cat] = 1.0
     step = _chunk(n_src, search.matrix.shape[0])
     for start in range(0, n_src, step):
         stop = min(start + step, n_src)
@@ -1414,13 +1566,9 @@ def _count_within(
         np.minimum.at(cost, (src_pair[sel] - start, tgt_pair[sel]), c1[sel])
         for t, bound in enumerate(thresholds):
             within = (cost <= bound).astype(np.float64)
-            if from_pois:
-                onehot = np.zeros((n_cats, stop - start))
-                onehot[p_cat[start:stop], np.arange(stop - start)] = 1.0
-                counts[:, t, h_idx] += np.rint(onehot @ within).astype(np.int64)
-            else:
-                onehot = np.zeros((p_idx.size, n_cats))
-                onehot[np.arange(p_idx.size), p_cat] = 1.0
+            if from_pois:  # within: amenities of the chunk x homes
+                counts[:, t, h_idx] += np.rint(onehot[start:stop].T @ within).astype(np.int64)
+            else:  # within: homes of the chunk x amenities
                 counts[:, t, h_idx[start:stop]] += np.rint(within @ onehot).astype(np.int64).T
         logger.debug("count_within: %d of %d searches", stop, n_src)
     return counts
@@ -1505,8 +1653,12 @@ def _isochrones(net: Network, snapped: _Snapped, minutes: FloatArray, buffer_m: 
             access = shapely.LineString(
                 [point, shapely.line_interpolate_point(net.edge_geometry[e], f, normalized=True)]
             )
+            # bands around the edges reached in full within the longest time, computed once
+            full_at = du + net.edge_time
+            whole = np.flatnonzero(_one_of_twins(net, full_at <= limit))
+            whole_bands = shapely.buffer(net.edge_geometry[whole], buffer_m, quad_segs=_QUAD_SEGS)
             for col, budget in enumerate(minutes):
-                parts = _reached_parts(net, du, float(budget))
+                parts = _partial_parts(net, du, float(budget))
                 left = budget - snap_min
                 if left >= 0:
                     parts.append(access)
@@ -1514,21 +1666,28 @@ def _isochrones(net: Network, snapped: _Snapped, minutes: FloatArray, buffer_m: 
                 else:
                     parts.append(substring(access, 0.0, budget / snap_min, normalized=True))
                 parts.append(point)
-                out[i, col] = shapely.buffer(shapely.GeometryCollection(parts), buffer_m)
+                bands = shapely.buffer(
+                    np.asarray(parts, dtype=object), buffer_m, quad_segs=_QUAD_SEGS
+                )
+                reached = whole_bands[full_at[whole] <= budget]
+                # a union of bands is much quicker than the band of a union of lines
+                out[i, col] = shapely.union_all(np.concatenate([reached, bands]))
     return out
 
 
-def _reached_parts(net: Network, du: FloatArray, budget: float) -> list[Any]:
-    """Edge parts reached within ``budget`` minutes, given the time to each edge's start."""
-    w = net.edge_time
+def _one_of_twins(net: Network, mask: BoolArray) -> BoolArray:
+    """``mask`` keeping one edge of two twins that are both in it (same street, same band)."""
     twin = net.edge_twin
-    full = du + w <= budget
-    # one of two twins is enough when both are reached in full
-    other_full = full[np.maximum(twin, 0)] & (twin >= 0)
-    unique = full & (~other_full | (np.arange(full.size) < twin))
-    parts: list[Any] = list(net.edge_geometry[unique])
+    other = mask[np.maximum(twin, 0)] & (twin >= 0)
+    return mask & (~other | (np.arange(mask.size) < twin))
+
+
+def _partial_parts(net: Network, du: FloatArray, budget: float) -> list[Any]:
+    """Edges entered but not travelled in full within ``budget`` minutes, cut where time ends."""
+    w = net.edge_time
     glen = net.edge_geometry_length
-    for e in np.flatnonzero((du < budget) & ~full):
+    parts: list[Any] = []
+    for e in np.flatnonzero((du < budget) & (du + w > budget)):
         frac = (budget - du[e]) / w[e] if w[e] > 0 else 1.0
         parts.append(substring(net.edge_geometry[e], 0.0, float(frac) * glen[e]))
     return parts

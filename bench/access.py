@@ -1,0 +1,445 @@
+"""Benchmark per-home nearest-amenity distances: qet_geo.network against networkx and pandana.
+
+For each graph (Lorient, Nantes, a generated street grid of about 200 000 intersections) the same
+question is answered three ways in one run: the network distance from every home to the nearest
+amenity of each of 12 categories, within 2 km.
+
+- engine: ``qet_geo.network.build_network`` (preparation) then ``nearest`` (query);
+- networkx: ``osmnx.graph_from_gdfs`` (preparation), then ``osmnx.distance.nearest_nodes`` and one
+  ``networkx.multi_source_dijkstra_path_length`` per category (query);
+- pandana: ``pandana.Network`` (preparation: its contraction hierarchy), then ``set_pois`` and
+  ``nearest_pois`` per category (query).
+
+pandana is AGPL: it is only ever installed for this benchmark, never a dependency of qet-geo.
+Install it with ``uv pip install --python .venv/bin/python pandana`` (wheels exist for Python
+3.11 and numpy 2), or pass ``--install-pandana``; without it the benchmark says so and runs the
+rest.
+
+Homes and amenities are, by default, graph nodes drawn with a fixed seed, so that all three
+methods answer exactly the same question (the engine snaps to edges, the others to nodes: on a
+node both agree) and the benchmark checks that they agree. ``--points osm`` takes the extract's
+buildings and amenities (``qet_geo.osm``) instead; :func:`load_points` is the one place to swap.
+
+The walk graphs are symmetric (every street both ways), so networkx and pandana search from the
+amenities on the graph itself; the engine searches the reversed graph, which is what a directed
+graph needs.
+
+It prints, per graph, the preparation and query times of each method (best of ``--repeat``
+runs; one run on the large grid), the engine's speed-up on the query alone and on preparation +
+query, the largest distance difference and the homes whose reach differs; then the engine's cost
+growth from a 1x to a 16x grid as an exponent (cost ~ size ** exponent). pandana's contraction
+hierarchy on the 200 000-node grid takes 5 to 10 minutes (a regular grid is its worst case): skip
+it with ``--no-pandana-grid``.
+
+Run from the repository root::
+
+    .venv/bin/python bench/access.py                      # everything (~10 minutes)
+    .venv/bin/python bench/access.py --no-pandana-grid    # about a minute
+    .venv/bin/python bench/access.py --quick              # smaller grid, fewer repeats
+    .venv/bin/python bench/access.py --points osm --only lorient --only nantes
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import importlib.util
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qet_geo import network as qn  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "osm"
+EXTRACTS = {
+    "lorient": DATA / "lorient_centre.osm.pbf",
+    "nantes": DATA / "nantes_hypercentre.osm.pbf",
+}
+CRS = "EPSG:2154"
+CUTOFF_M = 2000.0
+N_HOMES = 2000
+N_POIS = 300
+CATEGORIES = [f"cat{i:02d}" for i in range(12)]
+SEED = 20240601
+
+Graph = tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs: swap these two functions to bench other graphs or real homes and amenities
+# --------------------------------------------------------------------------------------------
+
+
+def load_graph(name: str, *, grid_side: int = 447) -> Graph:
+    """Return the walk graph ``name`` as osmnx-style (nodes, edges) in EPSG:2154."""
+    if name == "grid":
+        return street_grid(grid_side)
+    data = _read_osm(name)
+    if data is None:
+        return _osmnx_walk_graph(EXTRACTS[name])
+    nodes, edges = data.graph("walk")
+    return nodes, edges
+
+
+def load_points(
+    name: str, nodes: gpd.GeoDataFrame, *, kind: str = "nodes"
+) -> tuple[gpd.GeoSeries, gpd.GeoDataFrame]:
+    """Homes and amenities (with a ``category`` column) for graph ``name``.
+
+    ``kind`` "nodes": graph nodes drawn with a fixed seed, amenities in 12 categories (every
+    method then answers the same question). "osm": the extract's buildings (a point inside
+    each) and amenities, as ``qet_geo.osm`` reads them (the engine snaps them to the nearest
+    street, networkx and pandana to the nearest node, so the answers differ by design).
+    """
+    data = _read_osm(name) if kind == "osm" and name in EXTRACTS else None
+    if data is not None:
+        homes = data.buildings.geometry.representative_point().reset_index(drop=True)
+        pois = data.amenities[["category", "geometry"]].reset_index(drop=True)
+        return homes, pois
+    return _node_points(nodes)
+
+
+@functools.cache
+def _read_osm(name: str) -> Any:
+    try:  # the project's reader (qet_geo.osm)
+        from qet_geo.osm import read_osm  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return read_osm(EXTRACTS[name])
+
+
+def _node_points(
+    nodes: gpd.GeoDataFrame, *, seed: int = SEED
+) -> tuple[gpd.GeoSeries, gpd.GeoDataFrame]:
+    """Homes and amenities: graph nodes drawn with a fixed seed (12 amenity categories)."""
+    rng = np.random.default_rng(seed)
+    # a node sharing its position with another (a bridge over a street) is ambiguous for
+    # nearest-node snapping: leave such nodes out so that all methods answer the same question
+    alone = ~nodes.duplicated(subset=["x", "y"], keep=False).to_numpy()
+    geoms = gpd.GeoSeries(gpd.points_from_xy(nodes["x"], nodes["y"]), crs=CRS)[alone]
+    homes = geoms.iloc[rng.integers(0, len(geoms), N_HOMES)].reset_index(drop=True)
+    pois = gpd.GeoDataFrame(
+        {"category": rng.choice(CATEGORIES, N_POIS)},
+        geometry=geoms.iloc[rng.integers(0, len(geoms), N_POIS)].to_numpy(),
+        crs=CRS,
+    )
+    return homes, pois
+
+
+def _osmnx_walk_graph(path: Path) -> Graph:
+    import osmium
+    import osmnx as ox
+
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "streets.osm"
+        # osmnx reads every way of an .osm file: keep the streets and their nodes
+        with osmium.BackReferenceWriter(str(xml), ref_src=str(path)) as writer:
+            for obj in osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(
+                osmium.filter.KeyFilter("highway")
+            ):
+                writer.add(obj)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph = ox.graph_from_xml(xml, bidirectional=True, retain_all=True)
+    graph = ox.project_graph(graph, to_crs=CRS)
+    nodes, edges = ox.graph_to_gdfs(graph)
+    return nodes, edges[["length", "geometry"]]
+
+
+def street_grid(side: int, *, spacing: float = 80.0, seed: int = SEED) -> Graph:
+    """A ``side`` x ``side`` street grid, both ways, lengths stretched by 0-20 % at random."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(side * side, dtype=np.int64)
+    x = 200_000.0 + (ids // side) * spacing
+    y = 6_700_000.0 + (ids % side) * spacing
+    nodes = gpd.GeoDataFrame(
+        {"x": x, "y": y},
+        geometry=gpd.points_from_xy(x, y),
+        index=pd.Index(ids, name="osmid"),
+        crs=CRS,
+    )
+    right = ids[ids // side < side - 1]
+    up = ids[ids % side < side - 1]
+    a = np.concatenate([right, up])
+    b = np.concatenate([right + side, up + 1])
+    length = spacing * rng.uniform(1.0, 1.2, a.size)
+    u = np.concatenate([a, b])
+    v = np.concatenate([b, a])
+    coords = np.stack([np.column_stack([x[u], y[u]]), np.column_stack([x[v], y[v]])], axis=1)
+    edges = gpd.GeoDataFrame(
+        {"length": np.concatenate([length, length])},
+        geometry=shapely.linestrings(coords),
+        index=pd.MultiIndex.from_arrays(
+            [u, v, np.zeros(u.size, np.int64)], names=["u", "v", "key"]
+        ),
+        crs=CRS,
+    )
+    return nodes, edges
+
+
+# --------------------------------------------------------------------------------------------
+# The three methods: each returns (preparation s, query s, distances per category)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    prep_s: float
+    query_s: float
+    dist: dict[str, np.ndarray]  # per category, one value per home (NaN: none within 2 km)
+
+    @property
+    def total_s(self) -> float:
+        return self.prep_s + self.query_s
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    best, out = math.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def run_engine(graph: Graph, homes: gpd.GeoSeries, pois: gpd.GeoDataFrame, repeat: int) -> Timing:
+    nodes, edges = graph
+    prep, net = best_of(repeat, lambda: qn.build_network(nodes, edges, mode="walk"))
+    cats = categories(pois)
+    query, res = best_of(
+        repeat, lambda: qn.nearest(net, homes, pois, categories=cats, cutoff_m=CUTOFF_M)
+    )
+    return Timing(prep, query, {c: res[f"{c}_m"].to_numpy() for c in cats})
+
+
+def run_networkx(graph: Graph, homes: gpd.GeoSeries, pois: gpd.GeoDataFrame, repeat: int) -> Timing:
+    import networkx as nx
+    import osmnx as ox
+
+    nodes, edges = graph
+    prep, g = best_of(repeat, lambda: ox.graph_from_gdfs(nodes, edges))
+
+    def query() -> dict[str, np.ndarray]:
+        home_nodes = ox.distance.nearest_nodes(g, homes.x.to_numpy(), homes.y.to_numpy())
+        poi_nodes = np.asarray(
+            ox.distance.nearest_nodes(g, pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy())
+        )
+        out = {}
+        for c in categories(pois):
+            sources = set(poi_nodes[(pois["category"] == c).to_numpy()].tolist())
+            if not sources:
+                out[c] = np.full(len(homes), np.nan)
+                continue
+            dist = nx.multi_source_dijkstra_path_length(
+                g, sources, cutoff=CUTOFF_M, weight="length"
+            )
+            out[c] = np.array([dist.get(h, np.nan) for h in home_nodes], dtype=np.float64)
+        return out
+
+    q, dist = best_of(repeat, query)
+    return Timing(prep, q, dist)
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Silence the C++ progress lines pandana prints on file descriptor 1."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def run_pandana(graph: Graph, homes: gpd.GeoSeries, pois: gpd.GeoDataFrame, repeat: int) -> Timing:
+    import pandana
+
+    nodes, edges = graph
+    node_x = pd.Series(nodes["x"].to_numpy(), index=nodes.index.to_numpy())
+    node_y = pd.Series(nodes["y"].to_numpy(), index=nodes.index.to_numpy())
+    frm = pd.Series(edges.index.get_level_values(0).to_numpy())
+    to = pd.Series(edges.index.get_level_values(1).to_numpy())
+    weights = pd.DataFrame({"length": edges["length"].to_numpy()})
+
+    def prepare() -> Any:
+        with quiet_stdout():
+            return pandana.Network(node_x, node_y, frm, to, weights, twoway=False)
+
+    prep, net = best_of(repeat, prepare)
+    px, py = pois.geometry.x, pois.geometry.y
+
+    def query() -> dict[str, np.ndarray]:
+        out = {}
+        with quiet_stdout():
+            home_nodes = net.get_node_ids(homes.x, homes.y).to_numpy()
+            for c in categories(pois):
+                sel = (pois["category"] == c).to_numpy()
+                if not sel.any():
+                    out[c] = np.full(len(homes), np.nan)
+                    continue
+                net.set_pois(c, CUTOFF_M, 1, px[sel], py[sel])
+                near = net.nearest_pois(CUTOFF_M, c, num_pois=1)[1]
+                d = near.reindex(home_nodes).to_numpy(dtype=np.float64)
+                out[c] = np.where(d >= CUTOFF_M, np.nan, d)  # pandana reports misses as 2 km
+        return out
+
+    q, dist = best_of(repeat, query)
+    return Timing(prep, q, dist)
+
+
+def pandana_available(install: bool) -> bool:
+    if importlib.util.find_spec("pandana") is not None:
+        return True
+    how = f"uv pip install --python {sys.executable} pandana"
+    if not install:
+        print(f"pandana is not installed: skipped (install it with `{how}` or --install-pandana)")
+        return False
+    cmd = (
+        ["uv", "pip", "install", "--python", sys.executable, "pandana"]
+        if shutil.which("uv")
+        else [sys.executable, "-m", "pip", "install", "pandana"]
+    )
+    print("installing pandana for this benchmark only (AGPL, never a qet-geo dependency):")
+    print("  " + " ".join(cmd))
+    done = subprocess.run(cmd, check=False)
+    importlib.invalidate_caches()
+    if done.returncode != 0 or importlib.util.find_spec("pandana") is None:
+        print("pandana could not be installed: skipped")
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def categories(pois: gpd.GeoDataFrame) -> list[str]:
+    return sorted(pois["category"].unique().tolist())
+
+
+def max_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[float, int]:
+    """Largest difference where both found an amenity, and how many homes disagree on reach."""
+    worst, mismatched = 0.0, 0
+    for c in a:
+        fa, fb = np.isfinite(a[c]), np.isfinite(b[c])
+        # reach may differ only right at the 2 km limit
+        edge_case = np.where(fa, a[c], b[c]) > CUTOFF_M - 0.5
+        mismatched += int(((fa != fb) & ~edge_case).sum())
+        both = fa & fb
+        if both.any():
+            worst = max(worst, float(np.abs(a[c][both] - b[c][both]).max()))
+    return worst, mismatched
+
+
+def bench_graph(name: str, graph: Graph, args: argparse.Namespace, with_pandana: bool) -> None:
+    nodes, edges = graph
+    homes, pois = load_points(name, nodes, kind=args.points)
+    big = len(nodes) > 50_000
+    repeat = 1 if big else args.repeat
+    print(
+        f"\n== {name}: {len(nodes):,} nodes, {len(edges):,} directed edges, "
+        f"{len(homes):,} homes, {len(pois):,} amenities in {len(categories(pois))} categories, "
+        f"{CUTOFF_M:g} m limit (best of {repeat})"
+    )
+    print(f"{'method':<10}{'prep s':>10}{'query s':>10}{'total s':>10}", flush=True)
+    runs: dict[str, Callable[..., Timing]] = {"engine": run_engine, "networkx": run_networkx}
+    if with_pandana and not (big and args.no_pandana_grid):
+        runs["pandana"] = run_pandana
+    results: dict[str, Timing] = {}
+    for method, run in runs.items():
+        t = results[method] = run(graph, homes, pois, repeat)
+        print(f"{method:<10}{t.prep_s:>10.4f}{t.query_s:>10.4f}{t.total_s:>10.4f}", flush=True)
+    eng = results["engine"]
+    for method, t in results.items():
+        if method == "engine":
+            continue
+        diff, mism = max_diff(eng.dist, t.dist)
+        print(
+            f"engine vs {method}: {t.query_s / eng.query_s:7.1f}x faster (query), "
+            f"{t.total_s / eng.total_s:7.1f}x faster (prep + query); "
+            f"max |diff| {diff:.2e} m, {mism} reach mismatches"
+        )
+
+
+def scaling(side_small: int, side_large: int, repeat: int) -> None:
+    print(f"\n== scaling of the engine (prep + query), grid {side_small}² to {side_large}²")
+    rows = []
+    for side in (side_small, side_large):
+        graph = street_grid(side)
+        nodes, _ = graph
+        rep = repeat if side == side_small else 1
+        fixed = run_engine(graph, *_node_points(nodes), rep)
+        rows.append((len(nodes), fixed.total_s))
+        print(f"{len(nodes):>9,} nodes: prep {fixed.prep_s:.3f} s, query {fixed.query_s:.3f} s")
+    (n1, t1), (n2, t2) = rows
+    exponent = math.log(t2 / t1) / math.log(n2 / n1)
+    print(
+        f"cost exponent from {n1:,} to {n2:,} nodes ({n2 / n1:.1f}x): {exponent:.2f} "
+        f"(target <= 1.2)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller grid, fewer repeats")
+    parser.add_argument("--grid-side", type=int, default=447, help="grid side (447: ~200k nodes)")
+    parser.add_argument("--repeat", type=int, default=5, help="repeats on the small graphs")
+    parser.add_argument("--no-pandana", action="store_true", help="skip pandana")
+    parser.add_argument(
+        "--no-pandana-grid",
+        action="store_true",
+        help="skip pandana on the large grid (its contraction hierarchy takes ~10 minutes)",
+    )
+    parser.add_argument(
+        "--install-pandana", action="store_true", help="install pandana into this venv if absent"
+    )
+    parser.add_argument(
+        "--points",
+        choices=["nodes", "osm"],
+        default="nodes",
+        help="homes and amenities: graph nodes (same question for all) or the extract's "
+        "buildings and amenities (qet_geo.osm)",
+    )
+    parser.add_argument("--only", choices=["lorient", "nantes", "grid", "scaling"], action="append")
+    args = parser.parse_args()
+    if args.quick:
+        args.grid_side = min(args.grid_side, 150)
+        args.repeat = min(args.repeat, 2)
+    with_pandana = not args.no_pandana and pandana_available(args.install_pandana)
+    only = set(args.only or ["lorient", "nantes", "grid", "scaling"])
+    warnings.simplefilter("ignore")
+    for name in ("lorient", "nantes"):
+        if name in only and EXTRACTS[name].exists():
+            bench_graph(name, load_graph(name), args, with_pandana)
+    if "grid" in only:
+        bench_graph("grid", load_graph("grid", grid_side=args.grid_side), args, with_pandana)
+    if "scaling" in only:
+        side = args.grid_side
+        scaling(max(2, round(side / 4)), side, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
