@@ -75,10 +75,12 @@ the committed table); the test suite re-evaluates and fails when node or the pac
 
 Imported NGC results
 --------------------
-:func:`read_ngc_results` reads one row per respondent from a CSV file (``,``, ``;`` or tab
-separated, decimal point or comma): an identifier column (``respondent_id``, ``id``,
-``identifiant``, …) and category columns in kgCO2e per year, named by NGC's rule names or French
-titles (compared without accents or case; a ``(t)``, ``tCO2e`` or ``tonnes`` header means tonnes):
+:func:`read_ngc_results` reads one row per respondent with the survey reader,
+:func:`qet_geo.surveys.io.read_ngc` (``errors="raise"``), from a CSV, TSV or XLSX file (decimal
+point or comma): an identifier column (``respondent_id``, ``id``, ``identifiant``,
+``simulation_id``, …) and category columns in kgCO2e per year, named by NGC's rule names or French
+titles (compared without accents or case; a ``(t)``, ``tCO2e`` or ``tonnes`` header means tonnes,
+``(kg)`` kilograms; with no unit in any header, a median total below 100 means tonnes):
 
 =====================  ==========================================================================
 column                 accepted headers (examples)
@@ -117,16 +119,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from qet_geo.errors import EmptyDataError, InputFileError, QetGeoWarning, ValidationError
-from qet_geo.surveys.schema import (
-    NEAR_KGCO2E,
-    NGC_CATEGORIES,
-    NGC_COLUMN_SYNONYMS,
-    NGC_COLUMNS,
-    NGC_SUBCATEGORIES,
-    USAGES,
-    normalise_label,
-)
+from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
+from qet_geo.surveys.io import read_ngc
+from qet_geo.surveys.schema import NEAR_KGCO2E, NGC_CATEGORIES, NGC_COLUMNS, USAGES
 
 __all__ = [
     "NGC_SCALE_PATH",
@@ -163,32 +158,6 @@ PathType = str | PathLike[str]
 _LEVELS = (1, 2, 3)
 _SCALE_COLUMNS = ("usage", "level", "kgco2e", "default_kgco2e", "bilan_kgco2e")
 _META = re.compile(r"^#\s*(?P<key>[a-z0-9 _]+?)\s*:\s*(?P<value>.+?)\s*$", re.I)
-
-# French titles of NGC's results pages and exports, besides schema.NGC_COLUMN_SYNONYMS (normalised).
-_EXTRA_SYNONYMS: Mapping[str, tuple[str, ...]] = {
-    "total": ("empreinte totale", "empreinte carbone", "empreinte carbone totale", "bilan carbone"),
-    "services_societaux": ("services societaux", "services publics et services marchands"),
-    "transport_commun": ("transports en commun", "transport en commun", "transports collectifs"),
-    "logement_chauffage": ("energie logement", "energie du logement", "chauffage et eau chaude"),
-    "divers_textile": ("vetements", "habillement"),
-}
-_ID_SYNONYMS = (
-    "respondent_id",
-    "respondent",
-    "id",
-    "identifiant",
-    "id repondant",
-    "repondant",
-    "user_id",
-    "userid",
-    "simulation_id",
-    "simulationid",
-)
-_UNIT_SUFFIX = re.compile(
-    r"(?:\s+|\s*[\(\[]\s*)(?:en\s+)?"
-    r"(?P<unit>kg\s*co2\s*e?|kgco2e?|t\s*co2\s*e?|tco2e?|tonnes?|kg|t)"
-    r"(?:\s*(?:/|par)\s*(?:an|year|yr))?\s*[\)\]]?$"
-)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -589,15 +558,20 @@ def read_ngc_results(
 ) -> pd.DataFrame:
     """Read NosGestesClimat results: kgCO2e per category for each respondent.
 
+    The file is read by :func:`qet_geo.surveys.io.read_ngc` with ``errors="raise"``; this gives
+    its answers as a frame of every NGC column.
+
     Parameters
     ----------
     path
-        CSV export (see the module docstring for the expected columns).
+        CSV, TSV or XLSX export (see the module docstring for the expected columns).
     id_column
         Column of respondent identifiers; by default the first of ``respondent_id``, ``id``,
         ``identifiant``, … (row numbers from 1, with a warning, when there is none).
     unit
-        "auto" (tonnes when a header says so, else kilograms), "kg" or "t".
+        "auto", "kg" or "t". "auto": each column in the unit its header states (``(t)``,
+        ``tCO2e``, ``tonnes``, ``(kg)``...), kilograms for the others; when no header states a
+        unit, tonnes if the median total is below 100 (no one emits less), else kilograms.
 
     Returns
     -------
@@ -605,199 +579,41 @@ def read_ngc_results(
         Indexed by ``respondent_id`` (text), the columns of
         :data:`qet_geo.surveys.schema.NGC_COLUMNS` in kgCO2e per year (NaN when the file lacks a
         sub-category). ``total`` is the sum of the five categories when the file has no total.
+        ``attrs``: ``source`` (the file) and ``columns`` (NGC column → header read).
 
     Raises
     ------
     InputFileError
         The file is missing or unreadable.
     ValidationError
-        No category column, a value that is not a non-negative number, duplicate identifiers.
+        No category column, a value that is not a non-negative number, duplicate identifiers,
+        a row that cannot be read.
 
     Warns
     -----
     QetGeoWarning
-        Totals that differ from the sum of the categories by more than 2 %, or a sub-category
-        larger than its category.
+        Totals that differ from the sum of the categories by more than 2 %, a sub-category
+        larger than its category, no identifier column, missing figures, ignored columns.
     """
-    file = Path(path)
-    if not file.is_file():
-        raise InputFileError(
-            f"NGC results file {file} does not exist.",
-            message_fr=f"Le fichier de résultats NGC {file} n'existe pas.",
-            path=file,
-        )
     if unit not in ("auto", "kg", "t"):
         raise ValidationError(
             f"unit must be 'auto', 'kg' or 't', got {unit!r}.",
             message_fr=f"unit doit valoir 'auto', 'kg' ou 't', reçu {unit!r}.",
         )
-    try:
-        raw = pd.read_csv(file, sep=None, engine="python", dtype=str, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputFileError(
-            f"{file} is not a readable CSV file: {err}.",
-            message_fr=f"{file} n'est pas un fichier CSV lisible : {err}.",
-            path=file,
-        ) from err
-    if raw.empty:
-        raise EmptyDataError(
-            f"{file} has no respondent row.",
-            message_fr=f"{file} n'a aucune ligne de répondant.",
-            path=file,
+    # re-emitted below so that they point at our caller, not at this module
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read = read_ngc(
+            path, unit=None if unit == "auto" else unit, id_column=id_column, errors="raise"
         )
-    return _parse_ngc_results(raw, source=file, id_column=id_column, unit=unit)
-
-
-def _header_key(header: str) -> tuple[str, str | None]:
-    """Return the normalised header without its unit suffix, and the unit ("kg", "t" or None)."""
-    text = normalise_label(header)
-    m = _UNIT_SUFFIX.search(text)
-    unit = None
-    if m and m.start() > 0:
-        token = m["unit"].replace(" ", "")
-        unit = "kg" if token.startswith("kg") else "t"
-        text = text[: m.start()].strip()
-    return text, unit
-
-
-def _synonyms() -> dict[str, str]:
-    table: dict[str, str] = {}
-    for column in NGC_COLUMNS:
-        for name in (
-            column,
-            *NGC_COLUMN_SYNONYMS.get(column, ()),
-            *_EXTRA_SYNONYMS.get(column, ()),
-        ):
-            table.setdefault(normalise_label(name), column)
-    return table
-
-
-def _parse_ngc_results(
-    raw: pd.DataFrame, *, source: Path, id_column: str | None, unit: str
-) -> pd.DataFrame:
-    synonyms = _synonyms()
-    found: dict[str, str] = {}
-    units: dict[str, str | None] = {}
-    headers = [str(c) for c in raw.columns]
-    id_col: str | None = None
-    if id_column is not None:
-        if id_column not in headers:
-            raise ValidationError(
-                f"Column {id_column!r} is not in {source}. Columns: {', '.join(headers)}.",
-                message_fr=f"La colonne {id_column!r} n'est pas dans {source}. Colonnes : "
-                f"{', '.join(headers)}.",
-            )
-        id_col = id_column
-    for header in headers:
-        if header == id_col:
-            continue
-        key, header_unit = _header_key(header)
-        if id_col is None and id_column is None and key in _ID_SYNONYMS:
-            id_col = header
-            continue
-        column = synonyms.get(key)
-        if column is not None and column not in found:
-            found[column] = header
-            units[column] = header_unit
-    categories = [c for c in NGC_CATEGORIES if c in found]
-    if "total" not in found and len(categories) < 4:
-        raise ValidationError(
-            f"{source} has neither a total nor the NGC categories: expected columns such as "
-            "'bilan' or 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
-            f"'services sociétaux'. Columns found: {', '.join(headers)}.",
-            message_fr=f"{source} n'a ni total ni les catégories NGC : colonnes attendues comme "
-            "'bilan' ou 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
-            f"'services sociétaux'. Colonnes trouvées : {', '.join(headers)}.",
-        )
-    if id_col is None:
-        ids = pd.Index([str(i + 1) for i in range(len(raw))], name="respondent_id")
-        warnings.warn(
-            QetGeoWarning(
-                f"{source} has no respondent identifier column: rows are numbered from 1, so the "
-                "results cannot be linked to other surveys.",
-                message_fr=f"{source} n'a pas de colonne d'identifiant des répondants : les "
-                "lignes sont numérotées à partir de 1, et les résultats ne peuvent pas être "
-                "reliés aux autres enquêtes.",
-            ),
-            stacklevel=3,
-        )
-    else:
-        ids = pd.Index(raw[id_col].astype("string").str.strip(), name="respondent_id")
-        if ids.isna().any() or ids.duplicated().any():
-            dup = ids[ids.duplicated()].dropna()
-            raise ValidationError(
-                f"Column {id_col!r} of {source} has missing or duplicate identifiers"
-                + (f" (e.g. {dup[0]!r})" if len(dup) else "")
-                + ": each respondent needs a unique id.",
-                message_fr=f"La colonne {id_col!r} de {source} a des identifiants absents ou en "
-                "double" + (f" (par exemple {dup[0]!r})" if len(dup) else "") + " : chaque "
-                "répondant doit avoir un identifiant unique.",
-            )
-    out = pd.DataFrame(index=ids, columns=list(NGC_COLUMNS), dtype=float)
-    for column, header in found.items():
-        text = (
-            raw[header]
-            .astype("string")
-            .str.replace("\u00a0", "", regex=False)
-            .str.replace(" ", "", regex=False)
-            .str.replace(",", ".", regex=False)
-        )
-        values = pd.to_numeric(text, errors="coerce")
-        bad = (text.notna() & (text != "") & values.isna()) | (values < 0)
-        if bad.any():
-            example = raw[header][bad.to_numpy()].iloc[0]
-            raise ValidationError(
-                f"Column {header!r} of {source} holds {int(bad.sum())} values that are not "
-                f"non-negative numbers (e.g. {example!r}).",
-                message_fr=f"La colonne {header!r} de {source} contient {int(bad.sum())} valeurs "
-                f"qui ne sont pas des nombres positifs ou nuls (par exemple {example!r}).",
-            )
-        out[column] = values.to_numpy(float)
-    factor = _unit_factor(out, units, unit)
-    out = out * factor
-    if "total" not in found:
+    for caught_warning in caught:
+        warnings.warn(caught_warning.message, stacklevel=2)
+    out = read.answers.reindex(columns=list(NGC_COLUMNS)).astype(float)
+    if "total" not in read.answers.columns:
         out["total"] = out[list(NGC_CATEGORIES)].sum(axis=1, min_count=len(NGC_CATEGORIES))
-    _check_consistency(out, source=source)
-    out.attrs["source"] = str(source)
-    out.attrs["columns"] = dict(found)
+    out.attrs["source"] = read.source
+    out.attrs["columns"] = {key: header for header, key in read.columns.items() if key in out}
     return out
-
-
-def _unit_factor(out: pd.DataFrame, units: Mapping[str, str | None], unit: str) -> pd.Series:
-    factors = pd.Series(1.0, index=out.columns)
-    for column in out.columns:
-        chosen = unit if unit != "auto" else (units.get(column) or "kg")
-        factors[column] = 1000.0 if chosen == "t" else 1.0
-    return factors
-
-
-def _check_consistency(out: pd.DataFrame, *, source: Path) -> None:
-    parts = out[list(NGC_CATEGORIES)]
-    if parts.notna().all(axis=None):
-        total = parts.sum(axis=1)
-        off = (total - out["total"]).abs() > 0.02 * out["total"].abs().clip(lower=1.0)
-        if off.any():
-            warnings.warn(
-                QetGeoWarning(
-                    f"{int(off.sum())} totals of {source} differ from the sum of their five "
-                    "categories by more than 2 %: check the columns and their units.",
-                    message_fr=f"{int(off.sum())} totaux de {source} diffèrent de plus de 2 % de "
-                    "la somme de leurs cinq catégories : vérifiez les colonnes et leurs unités.",
-                ),
-                stacklevel=4,
-            )
-    for sub, parent in NGC_SUBCATEGORIES.items():
-        over = out[sub] > out[parent] * 1.001 + 0.5
-        if over.any():
-            warnings.warn(
-                QetGeoWarning(
-                    f"{int(over.sum())} rows of {source} have {sub} larger than {parent}: check "
-                    "the columns and their units.",
-                    message_fr=f"{int(over.sum())} lignes de {source} ont {sub} supérieur à "
-                    f"{parent} : vérifiez les colonnes et leurs unités.",
-                ),
-                stacklevel=4,
-            )
 
 
 def ngc_usage_footprints(results: pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from qet_geo.footprint import (
 )
 from qet_geo.representativeness import raking_weights
 from qet_geo.surveys.io import read_ngc, read_su
-from qet_geo.surveys.schema import NEAR_KGCO2E, USAGES
+from qet_geo.surveys.schema import NEAR_KGCO2E, NGC_COLUMNS, USAGES
 from qet_geo.synthetic import entd_main_modes
 from tests.conftest import shared
 
@@ -317,3 +317,56 @@ def test_read_ngc_results_rule_names_and_checks(tmp_path: Path) -> None:
         read_ngc_results(nothing)
     with pytest.raises(InputFileError):
         read_ngc_results(tmp_path / "missing.csv")
+
+
+def test_read_ngc_results_is_read_ngc_as_a_frame(tmp_path: Path) -> None:
+    """One reader: the frame holds read_ngc's answers; warnings point at the caller."""
+    path = tmp_path / "ngc.tsv"
+    path.write_text(
+        "simulation_id\tcode\tEmpreinte totale (t)\tAlimentation\tTransport (kg)\t"
+        "Avion (kg)\tVêtements\n"
+        "s1\tc1\t8,3\t2000\t2000\t2500\t300\n"
+        "s2\tc2\t5,1\t1200\t600\t0\t200\n",
+        encoding="utf-8",
+    )
+    with pytest.warns(QetGeoWarning) as caught:
+        results = read_ngc_results(path, id_column="code")
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "transport_avion larger than transport" in messages
+    assert "['simulation_id'] were not recognised" in messages  # id_column chose "code"
+    assert {Path(w.filename).name for w in caught} == {"test_footprint.py"}
+    assert list(results.index) == ["c1", "c2"]
+    assert list(results.columns) == list(NGC_COLUMNS)
+    assert (results.dtypes == "float64").all()
+    assert _at(results, "c1", "total") == pytest.approx(8300)  # "(t)"
+    assert _at(results, "c1", "alimentation") == 2000  # no unit: kilograms
+    assert _at(results, "c1", "transport_avion") == 2500  # above transport: kept, warned
+    assert np.isnan(_at(results, "c1", "logement"))
+    assert results.attrs["columns"] == {
+        "total": "Empreinte totale (t)",
+        "alimentation": "Alimentation",
+        "transport": "Transport (kg)",
+        "transport_avion": "Avion (kg)",
+        "divers_textile": "Vêtements",
+    }
+    assert results.attrs["source"] == str(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)
+        read = read_ngc(path, id_column="code", errors="raise")
+    np.testing.assert_array_equal(
+        results[list(read.answers.columns)].to_numpy(),
+        read.answers.to_numpy(dtype=float, na_value=np.nan),
+    )
+    with pytest.raises(ValidationError, match="'nope' is not in"):
+        read_ngc_results(path, id_column="nope")
+    with pytest.raises(ValidationError, match="unit must be"):
+        read_ngc_results(path, unit="g")  # type: ignore[arg-type]
+
+
+def test_read_ngc_results_units_without_headers(tmp_path: Path) -> None:
+    """With no unit in the headers, "auto" reads a median total below 100 as tonnes."""
+    path = tmp_path / "ngc.csv"
+    path.write_text("id,bilan,transport\na,8.3,2.0\nb,9.1,2.5\n", encoding="utf-8")
+    assert _at(read_ngc_results(path), "a", "total") == pytest.approx(8300)
+    assert _at(read_ngc_results(path, unit="kg"), "a", "total") == pytest.approx(8.3)
+    assert _at(read_ngc_results(path, unit="t"), "b", "transport") == pytest.approx(2500)

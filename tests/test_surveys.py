@@ -530,6 +530,114 @@ def test_read_ngc(tmp_path: Path) -> None:
     assert kg.answers.loc["n1", "total"] == pytest.approx(8.4)
 
 
+def test_read_ngc_french_titles_header_units_and_checks(tmp_path: Path) -> None:
+    rows = [
+        [
+            "simulation_id",
+            "Empreinte totale (t)",
+            "Alimentation (t)",
+            "Transport (tCO2e/an)",
+            "Logement [t]",
+            "Divers tonnes",
+            "Services publics et services marchands (t)",
+            "Avion (kg)",
+            "Vêtements",
+        ],
+        ["s1", "8,3", "2,0", "2,0", "1,7", "1,2", "1,4", "400", "300"],
+        ["s2", "9,9", "2,0", "2,0", "1,7", "1,2", "1,4", "2 500", "150"],  # avion > transport
+        ["s3", "6,0", "1,0", "1,0", "1,0", "1,0", "1,0", "0", "100"],  # categories: 5 t
+    ]
+    path = _write(tmp_path / "ngc.csv", rows, sep=";", encoding="utf-8")
+    with pytest.warns(QetGeoWarning) as caught:
+        read = read_ngc(path)
+    messages = [str(w.message) for w in caught]
+    assert any("transport_avion larger than transport" in m for m in messages)
+    assert any("2 totals" in m and "differ from the sum" in m for m in messages)
+    assert not any("no respondent identifier" in m for m in messages)
+    assert read.coding == "mixed"
+    assert read.columns["simulation_id"] == "respondent_id"
+    assert read.columns["Services publics et services marchands (t)"] == "services_societaux"
+    assert read.columns["Vêtements"] == "divers_textile"
+    a = read.answers
+    assert list(a.index) == ["s1", "s3"]  # s2 rejected: its flights exceed its transport
+    assert a.loc["s1", "total"] == pytest.approx(8300.0)
+    assert a.loc["s1", "logement"] == pytest.approx(1700.0)
+    assert a.loc["s1", "divers"] == pytest.approx(1200.0)
+    assert a.loc["s1", "transport_avion"] == pytest.approx(400.0)  # "(kg)": not converted
+    assert a.loc["s1", "divers_textile"] == pytest.approx(300.0)  # no unit: kilograms
+    report = read.report.set_index("respondent_id")
+    assert "exceeds transport" in str(report.loc["s2", "reason_en"])
+    assert "add up to 5000, not the total 6000" in str(report.loc["s3", "reason_en"])  # noted
+    assert report.loc["s3", "status"] == "accepted"
+    # a forced unit overrides the headers; here it is wrong, and the checks say so
+    with pytest.warns(QetGeoWarning) as caught:
+        kg = read_ngc(path, unit="kg")
+    assert kg.coding == "kgco2e"
+    assert kg.answers.empty
+    assert "transport_avion (400) exceeds transport (2)" in kg.report["reason_en"].iloc[0]
+    assert any("no row could be read" in str(w.message) for w in caught)
+
+
+def test_read_ngc_without_id_numbers_respondents_from_one(tmp_path: Path) -> None:
+    path = tmp_path / "no_id.csv"
+    path.write_text("bilan,transport\n9000,2000\n,,\n7000,1500\n", encoding="utf-8")
+    with pytest.warns(QetGeoWarning) as caught:
+        read = read_ngc(path)
+    assert any("no respondent identifier" in str(w.message) for w in caught)
+    assert list(read.answers.index) == ["1", "2"]
+    assert list(read.report["status"]) == ["accepted", "rejected", "accepted"]
+    assert read.report["reason_en"].iloc[1].startswith("empty row")
+    assert list(read.report["row"]) == [2, 3, 4]
+
+
+def test_read_ngc_id_column(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("code,id,bilan\nc1,x,9000\nc2,x,8000\n", encoding="utf-8")
+    with pytest.warns(QetGeoWarning) as caught:
+        by_id = read_ngc(path)  # "id" is recognised, and repeats
+    assert any("1 row(s) rejected" in str(w.message) for w in caught)
+    assert list(by_id.answers.index) == ["x"]
+    with pytest.warns(QetGeoWarning, match=r"\['id'\] were not recognised"):
+        by_code = read_ngc(path, id_column="code")
+    assert list(by_code.answers.index) == ["c1", "c2"]
+    assert by_code.summary()["rejected"] == 0
+    with pytest.raises(ValidationError, match="'nope' is not in"):
+        read_ngc(path, id_column="nope")
+    with pytest.raises(ValidationError, match="different respondent id"):
+        read_ngc(path, id_column="code", columns={"id": "respondent_id"})
+    with pytest.raises(ValidationError, match="errors must be"):
+        read_ngc(path, errors="ignore")  # type: ignore[arg-type]
+
+
+def test_read_ngc_errors_raise(tmp_path: Path) -> None:
+    header = "id,bilan,transport,transport . avion\n"
+    ok = tmp_path / "ok.csv"
+    ok.write_text(header + "a,9000,2000,3000\nb,8000,2000,500\n\n", encoding="utf-8")
+    with pytest.warns(QetGeoWarning, match="these rows are kept"):
+        kept = read_ngc(ok, errors="raise")
+    assert list(kept.answers.index) == ["a", "b"]  # the sub-category above its category stays
+    assert kept.report.set_index("respondent_id").loc["a", "status"] == "accepted"
+    cases = {
+        "a,9000,deux mille,3000\n": r"Column 'transport' .* not non-negative numbers .*deux mille",
+        "a,9000,2000,300\na,8000,2000,500\n": r"Column 'id' .* duplicate identifiers \(e\.g\. 'a'\)",
+        "a,9000,2000,300\n,8000,2000,500\n": "missing or duplicate identifiers",
+        "a,9000,2000,300,extra\n": r"row 2 \(respondent 'a'\) cannot be read: 5 values",
+    }
+    for i, (body, match) in enumerate(cases.items()):
+        path = tmp_path / f"bad{i}.csv"
+        path.write_text(header + body, encoding="utf-8")
+        with pytest.raises(ValidationError, match=match) as err:
+            read_ngc(path, errors="raise")
+        assert err.value.message_fr != err.value.message
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QetGeoWarning)
+            assert read_ngc(path).summary()["rejected"] == 1  # "reject" leaves the row out
+    partial = tmp_path / "partial.csv"
+    partial.write_text("id,transport,logement\na,2000,1700\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="neither a total nor the NGC categories"):
+        read_ngc(partial, errors="raise")
+
+
 # --- geocoding on Lorient's real addresses ---------------------------------------------------------
 
 

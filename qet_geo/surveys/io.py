@@ -48,6 +48,15 @@ Locations
 Location columns (longitude/latitude, a 200 m cell id, an IRIS code, an address) are personal
 data. They are never put in the answers: they are kept apart in :attr:`SurveyRead.locations` for
 :func:`qet_geo.surveys.geocode.locate_homes`, then :func:`qet_geo.privacy.coarsen_locations`.
+
+NGC results
+-----------
+:func:`read_ngc` is the one reader of NosGestesClimat results: NGC's rule names, the French titles
+of its results ("Empreinte totale (t)") and NEAR's names, each column in the unit its header
+states, else detected. It flags sub-categories above their category and totals more than 2 % off
+the sum of the categories, and numbers respondents from 1, with a warning, when there is no id
+column. With ``errors="raise"`` a row that cannot be read raises instead of being rejected: that
+is how :func:`qet_geo.footprint.read_ngc_results` reads, and returns the figures as a frame.
 """
 
 from __future__ import annotations
@@ -87,7 +96,9 @@ from qet_geo.surveys.schema import (
     MDV_SATISFACTION,
     NGC_CATEGORIES,
     NGC_COLUMN_SYNONYMS,
+    NGC_COLUMN_TITLES,
     NGC_COLUMNS,
+    NGC_ID_SYNONYMS,
     NGC_SUBCATEGORIES,
     QUESTIONS,
     RESPONDENT_COLUMN_SYNONYMS,
@@ -155,6 +166,12 @@ _MAGIC_FR = {
     b"\x1f\x8b": "une archive gzip",
     b"\xd0\xcf\x11\xe0": "un ancien fichier Excel (.xls) ou Word",
 }
+# A unit at the end of an NGC header: "Avion (t)", "Empreinte totale en kg CO2e / an", "[tCO2e]".
+_UNIT_SUFFIX = re.compile(
+    r"(?:\s+|\s*[\(\[]\s*)(?:en\s+)?"
+    r"(?P<unit>kg\s*co2\s*e?|kgco2e?|t\s*co2\s*e?|tco2e?|tonnes?|kg|t)"
+    r"(?:\s*(?:/|par)\s*(?:an|year|yr))?\s*[\)\]]?$"
+)
 _FUZZY_CUTOFF = 88.0
 _FUZZY_MARGIN = 5.0
 _TITLE_PREFIX_MIN = 12
@@ -188,7 +205,8 @@ class SurveyRead:
         The separator used (``None`` for XLSX).
     coding
         How answers were read: ``labels``, ``codes 1-3`` or ``codes 0-2`` (SU), ``labels`` (MdV),
-        ``kgco2e`` or ``tco2e`` (NGC, as found in the file; the answers are always kgCO2e).
+        ``kgco2e``, ``tco2e`` or ``mixed`` (NGC, as found in the file, ``mixed`` when headers
+        state different units; the answers are always kgCO2e).
     columns
         File header → canonical field, for every column read.
     ignored_columns
@@ -376,7 +394,7 @@ def read_mdv(
     options = _check_options(sep=sep, encoding=encoding, sheet=sheet, columns=columns)
     table = _load_table(path, sep=options.sep, encoding=encoding, sheet=sheet)
     issues: list[QetGeoWarning] = []
-    read = _read_generic(table, kind="mdv", columns=columns, issues=issues)
+    read = _read_mdv(table, columns=columns, issues=issues)
     for issue in issues:
         warnings.warn(issue, stacklevel=2)
     return read
@@ -390,6 +408,8 @@ def read_ngc(
     sheet: str | int | None = None,
     unit: Literal["kg", "t"] | None = None,
     columns: Mapping[str, str] | None = None,
+    id_column: str | None = None,
+    errors: Literal["reject", "raise"] = "reject",
 ) -> SurveyRead:
     """Read NosGestesClimat (carbon footprint) results, one respondent a row.
 
@@ -399,32 +419,52 @@ def read_ngc(
         A CSV, TSV or XLSX file (or a binary file object) with a respondent id and per-category
         results: ``bilan`` (total), alimentation, transport (avion, voiture, transports en
         commun), logement (chauffage), divers (numérique, textile), services sociétaux. NGC rule
-        names (``transport . avion``), NEAR's database names (``transportation_plane``) and the
-        keys of :data:`~schema.NGC_COLUMNS` are recognised. Decimal commas and spaces between
-        thousands are read.
+        names (``transport . avion``), the French titles of NGC's results ("Empreinte totale",
+        "Transports en commun", "Vêtements"), NEAR's database names (``transportation_plane``)
+        and the keys of :data:`~schema.NGC_COLUMNS` are recognised, with or without a unit at the
+        end ("Avion (t)", "Logement (kg CO2e/an)"). Decimal commas and spaces between thousands
+        are read.
     sep, encoding, sheet, columns
         As for :func:`read_su`.
     unit
-        "kg" or "t": the unit of the file's figures; by default tonnes when the median total is
-        below 100 (no one emits less than 100 kgCO2e a year), else kilograms.
+        "kg" or "t": the unit of every figure of the file, whatever the headers say. By default,
+        when a header states a unit (``(t)``, ``tCO2e``, ``tonnes``, ``(kg)``...), each column is
+        read in the unit of its header and the columns without one in kilograms; when no header
+        does, tonnes if the median total is below 100 (no one emits less than 100 kgCO2e a
+        year), else kilograms.
+    id_column
+        The header of the respondent ids; by default the column named ``respondent_id``, ``id``,
+        ``identifiant``, ``simulation_id``, … When there is none, respondents are numbered 1, 2,
+        … in file order, with a warning: the results then cannot be linked to other surveys.
+    errors
+        "reject" or "raise": what to do with a row that cannot be read. "reject" leaves it out
+        of the answers and says why in the report: a figure that is not a non-negative number, a
+        sub-category above its category, a missing or duplicate respondent id, an unknown SU
+        answer. "raise" raises :class:`~qet_geo.errors.ValidationError` instead, and also when
+        the file has neither the total nor at least four of the five categories; a sub-category
+        above its category is then only warned about and its row kept. Blank rows are left out
+        either way.
 
     Returns
     -------
     SurveyRead
         ``answers`` indexed by ``respondent_id`` with a ``Float64`` column in kgCO2e/yr for each
         NGC column the file has (missing ones are absent), plus SU usages and socio-demographic
-        columns when present. A negative or non-numeric figure, or a sub-category above its
-        category, rejects the row; a missing figure makes it partial.
+        columns when present. A missing figure makes its row partial. ``coding`` says the unit
+        found: ``kgco2e``, ``tco2e`` or ``mixed`` (per header).
 
     Raises
     ------
     InputFileError, EmptyDataError, ValidationError
-        As for :func:`read_su`; ValidationError when no NGC column is recognised.
+        As for :func:`read_su`; ValidationError when no NGC column is recognised, when
+        ``id_column`` is not a header, and, with ``errors="raise"``, as said above.
 
     Warns
     -----
     QetGeoWarning
-        Rows were rejected or are partial, or columns were ignored.
+        Rows were rejected or are partial, columns were ignored, there is no respondent id
+        column, totals differ from the sum of their five categories by more than 2 %, or a
+        sub-category is larger than its category.
     """
     options = _check_options(sep=sep, encoding=encoding, sheet=sheet, columns=columns)
     if unit not in (None, "kg", "t"):
@@ -432,9 +472,21 @@ def read_ngc(
             f"unit must be 'kg', 't' or None (detect), not {unit!r}.",
             message_fr=f"unit doit valoir 'kg', 't' ou None (détection), pas {unit!r}.",
         )
+    if id_column is not None and not isinstance(id_column, str):
+        raise ValidationError(
+            f"id_column must be a header of the file, not {id_column!r}.",
+            message_fr=f"id_column doit être un en-tête du fichier, pas {id_column!r}.",
+        )
+    if errors not in ("reject", "raise"):
+        raise ValidationError(
+            f"errors must be 'reject' (leave unreadable rows out) or 'raise', not {errors!r}.",
+            message_fr=f"errors doit valoir 'reject' (écarter les lignes illisibles) ou 'raise', "
+            f"pas {errors!r}.",
+        )
     table = _load_table(path, sep=options.sep, encoding=encoding, sheet=sheet)
+    forced = _with_id_column(table, columns, id_column)
     issues: list[QetGeoWarning] = []
-    read = _read_generic(table, kind="ngc", columns=columns, issues=issues, unit=unit)
+    read = _read_ngc(table, columns=forced, unit=unit, strict=errors == "raise", issues=issues)
     for issue in issues:
         warnings.warn(issue, stacklevel=2)
     return read
@@ -797,10 +849,10 @@ def _su_fields(*, keywords: bool) -> list[_Field]:
     ]
 
 
-def _person_fields() -> list[_Field]:
+def _person_fields(id_names: Iterable[str] = ()) -> list[_Field]:
     syn = RESPONDENT_COLUMN_SYNONYMS
     return [
-        _Field("respondent_id", "id", _names(syn["respondent_id"])),
+        _Field("respondent_id", "id", _names(syn["respondent_id"], id_names)),
         _Field("age_band", "age", _names(syn["age_band"]), keywords=(("age", "ans"),)),
         _Field("gender", "gender", _names(syn["gender"]), keywords=(("genre", "sexe", "gender"),)),
         _Field(
@@ -895,7 +947,23 @@ def _mdv_fields() -> list[_Field]:
 
 
 def _ngc_fields() -> list[_Field]:
-    return [_Field(key, "kgco2e", _names([key], NGC_COLUMN_SYNONYMS[key])) for key in NGC_COLUMNS]
+    return [
+        _Field(
+            key,
+            "kgco2e",
+            _names([key], NGC_COLUMN_SYNONYMS[key], NGC_COLUMN_TITLES.get(key, ())),
+        )
+        for key in NGC_COLUMNS
+    ]
+
+
+def _split_unit(norm: str) -> tuple[str, Literal["kg", "t"] | None]:
+    """Split a normalised NGC header into its name and the unit it states ("kg", "t" or None)."""
+    found = _UNIT_SUFFIX.search(norm)
+    if not found or found.start() == 0:
+        return norm, None
+    unit: Literal["kg", "t"] = "kg" if found["unit"].startswith("kg") else "t"
+    return norm[: found.start()].strip(), unit
 
 
 def _kind_fields(kind: str) -> list[_Field]:
@@ -904,12 +972,14 @@ def _kind_fields(kind: str) -> list[_Field]:
         return [*people, *_su_fields(keywords=True), *_location_fields()]
     if kind == "mdv":
         return [*people, *_mdv_fields(), *_su_fields(keywords=False), *_location_fields()]
-    return [*people, *_ngc_fields(), *_su_fields(keywords=False)]
+    return [*_person_fields(NGC_ID_SYNONYMS), *_ngc_fields(), *_su_fields(keywords=False)]
 
 
 def _score(header: str, spec: _Field) -> tuple[int, int]:
     """How well a header names a field: (tier, strength); tier 0 means not at all."""
     norm = normalise_label(header)
+    if spec.kind == "kgco2e":
+        norm = _split_unit(norm)[0]
     if not norm:
         return (0, 0)
     if norm in spec.names or (spec.title is not None and norm == spec.title):
@@ -1332,10 +1402,35 @@ def _parse_codes(values: list[str], usage: str, base: int, rows: _Issues) -> pd.
     return pd.Series(out, dtype="Int8")
 
 
-def _respondent_ids(table: _Table, found: Mapping[int, _Field], rows: _Issues) -> list[str]:
-    """Respondent ids from the id column, else the row numbers; blanks and duplicates rejected."""
+def _respondent_ids(
+    table: _Table, found: Mapping[int, _Field], rows: _Issues, *, number_from_one: bool = False
+) -> list[str]:
+    """Respondent ids from the id column, else the row numbers; blanks and duplicates rejected.
+
+    With ``number_from_one`` and no id column, respondents are numbered 1, 2, ... in file order
+    instead, blank rows rejected and left out of the count.
+    """
     id_col = next((i for i, spec in found.items() if spec.key == "respondent_id"), None)
     numbers = [str(i + 2) for i in range(len(table.rows))]
+    if id_col is None and number_from_one:
+        ids: list[str] = []
+        count = 0
+        for i in range(len(table.rows)):
+            if not any(c.strip() for c in table.rows[i]):
+                rows.add(i, "rejected", "empty row", "ligne vide")
+                ids.append("")
+                continue
+            _check_width(table, i, rows)
+            count += 1
+            ids.append(str(count))
+        table.notes.append(
+            (
+                "no respondent id column: respondents are numbered from 1 in file order",
+                "pas de colonne d'identifiant : les répondants sont numérotés à partir de 1 dans "
+                "l'ordre du fichier",
+            )
+        )
+        return ids
     if id_col is None:
         for i in range(len(table.rows)):
             if any(c.strip() for c in table.rows[i]):
@@ -1472,30 +1567,20 @@ def _age_band(norm: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------
-# MdV and NGC
+# MdV
 
 
-def _read_generic(
-    table: _Table,
-    *,
-    kind: SurveyKind,
-    columns: Mapping[str, str] | None,
-    issues: list[QetGeoWarning],
-    unit: str | None = None,
+def _read_mdv(
+    table: _Table, *, columns: Mapping[str, str] | None, issues: list[QetGeoWarning]
 ) -> SurveyRead:
-    fields = _kind_fields(kind)
-    found = _match_columns(table.header, fields, forced=columns, source=table.source)
-    main_kinds = {
-        "mdv": {"yes_no", "mode", "time_band", "zone", "willingness", "reasons"},
-        "ngc": {"kgco2e"},
-    }[kind]
+    found = _match_columns(table.header, _kind_fields("mdv"), forced=columns, source=table.source)
+    main_kinds = {"yes_no", "mode", "time_band", "zone", "willingness", "reasons"}
     if not any(spec.kind in main_kinds for spec in found.values()):
-        raise _no_column_error(table, kind)
+        raise _no_column_error(table, "mdv")
     n = len(table.rows)
     rows = _Issues(n)
     ids = _respondent_ids(table, found, rows)
     data: dict[str, pd.Series] = {}
-    coding = "labels"
     for i, spec in found.items():
         values = _column(table, i)
         if spec.kind == "level":
@@ -1506,40 +1591,26 @@ def _read_generic(
             data[spec.key] = _parse_reasons(values, spec, rows)
         elif spec.kind == "zone":
             data[spec.key] = _parse_zones(values, spec, rows)
-        elif spec.kind == "kgco2e":
-            data[spec.key] = _parse_numbers(values, spec, rows)
-    if kind == "ngc":
-        coding = _ngc_units(data, unit=unit, table=table)
-        _check_ngc_rows(data, rows)
-    ordered = _ordered_keys(kind, data)
+    order = [*MDV_EASE, *MDV_SATISFACTION]
+    for purpose in TRIP_PURPOSES:
+        order += [f"{purpose}_mode", f"{purpose}_time_band", f"{purpose}_zone"]
+    for topic in CHANGE_TOPICS:
+        order += [f"change_{topic}", f"change_{topic}_reasons"]
+    order += list(USAGES)
     person = _parse_person(table, found, rows)
-    answers = pd.DataFrame({k: data[k] for k in ordered} | person)
-    present = tuple(u for u in USAGES if u in data)
+    answers = pd.DataFrame({k: data[k] for k in order if k in data} | person)
     return _assemble(
         table,
-        kind=kind,
+        kind="mdv",
         answers=answers,
         ids=ids,
         rows=rows,
         found=found,
-        coding=coding,
-        usages=present,
+        coding="labels",
+        usages=tuple(u for u in USAGES if u in data),
         issues=issues,
         extra_notes=[],
     )
-
-
-def _ordered_keys(kind: str, data: Mapping[str, pd.Series]) -> list[str]:
-    if kind == "ngc":
-        order = [*NGC_COLUMNS, *USAGES]
-    else:
-        order = [*MDV_EASE, *MDV_SATISFACTION]
-        for purpose in TRIP_PURPOSES:
-            order += [f"{purpose}_mode", f"{purpose}_time_band", f"{purpose}_zone"]
-        for topic in CHANGE_TOPICS:
-            order += [f"change_{topic}", f"change_{topic}_reasons"]
-        order += list(USAGES)
-    return [k for k in order if k in data]
 
 
 _CATEGORY_ORDER: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -1639,6 +1710,172 @@ def _parse_reasons(values: list[str], spec: _Field, rows: _Issues) -> pd.Series:
     return pd.Series(out, dtype="string")
 
 
+# --------------------------------------------------------------------------------------------------
+# NGC
+
+
+def _with_id_column(
+    table: _Table, columns: Mapping[str, str] | None, id_column: str | None
+) -> Mapping[str, str] | None:
+    """Add ``id_column`` to the forced column mapping, once it is known to be a header."""
+    if id_column is None:
+        return columns
+    if id_column not in table.header:
+        shown = ", ".join(table.header)
+        raise ValidationError(
+            f"Column {id_column!r} is not in {table.source}. Columns: {shown}.",
+            message_fr=f"La colonne {id_column!r} n'est pas dans {table.source}. Colonnes : "
+            f"{shown}.",
+        )
+    forced = dict(columns or {})
+    if any((key == "respondent_id") != (name == id_column) for name, key in forced.items()):
+        raise ValidationError(
+            f"id_column={id_column!r} and columns={forced} name different respondent id "
+            "columns: give the id column in one of them only.",
+            message_fr=f"id_column={id_column!r} et columns={forced} désignent des colonnes "
+            "d'identifiant différentes : donnez la colonne d'identifiant dans l'un des deux "
+            "seulement.",
+        )
+    forced[id_column] = "respondent_id"
+    return forced
+
+
+def _read_ngc(
+    table: _Table,
+    *,
+    columns: Mapping[str, str] | None,
+    unit: Literal["kg", "t"] | None,
+    strict: bool,
+    issues: list[QetGeoWarning],
+) -> SurveyRead:
+    """Read NGC results; ``strict`` raises where rows would be rejected (``errors="raise"``)."""
+    found = _match_columns(table.header, _kind_fields("ngc"), forced=columns, source=table.source)
+    figures = {spec.key: i for i, spec in found.items() if spec.kind == "kgco2e"}
+    if not figures:
+        raise _no_column_error(table, "ngc")
+    if strict:
+        _require_footprints(table, figures)
+    n = len(table.rows)
+    rows = _Issues(n)
+    ids = _respondent_ids(table, found, rows, number_from_one=True)
+    id_col = next((i for i, spec in found.items() if spec.key == "respondent_id"), None)
+    if id_col is None:
+        issues.append(
+            QetGeoWarning(
+                f"{table.source} has no respondent identifier column: rows are numbered from 1, "
+                "so the results cannot be linked to other surveys; pass id_column= if the ids "
+                "are under another header.",
+                message_fr=f"{table.source} n'a pas de colonne d'identifiant des répondants : les "
+                "lignes sont numérotées à partir de 1, et les résultats ne peuvent pas être "
+                "reliés aux autres enquêtes ; passez id_column= si les identifiants sont sous un "
+                "autre en-tête.",
+            )
+        )
+    elif strict:
+        _raise_on_bad_ids(table, table.header[id_col], ids)
+    data: dict[str, pd.Series] = {}
+    bad: dict[int, list[str]] = {}
+    for i, spec in found.items():
+        if spec.kind == "level":
+            data[spec.key] = _parse_levels(_column(table, i), spec.key, rows)
+        elif spec.kind == "kgco2e":
+            bad[i] = []
+            data[spec.key] = _parse_numbers(_column(table, i), spec, rows, bad=bad[i])
+    if strict:
+        _raise_on_bad_figures(table, bad)
+    header_units = {
+        key: _split_unit(normalise_label(table.header[i]))[1] for key, i in figures.items()
+    }
+    coding = _ngc_units(data, unit=unit, header_units=header_units, table=table)
+    _check_ngc_rows(data, rows, reject=not strict, source=table.source, issues=issues)
+    person = _parse_person(table, found, rows)
+    if strict:
+        _raise_on_rejected(table, ids, rows)
+    order = [*NGC_COLUMNS, *USAGES]
+    return _assemble(
+        table,
+        kind="ngc",
+        answers=pd.DataFrame({k: data[k] for k in order if k in data} | person),
+        ids=ids,
+        rows=rows,
+        found=found,
+        coding=coding,
+        usages=tuple(u for u in USAGES if u in data),
+        issues=issues,
+        extra_notes=[],
+    )
+
+
+def _require_footprints(table: _Table, figures: Mapping[str, int]) -> None:
+    """Refuse a file that gives no footprint per respondent: no total and under 4 categories."""
+    if "total" in figures or sum(1 for c in NGC_CATEGORIES if c in figures) >= 4:
+        return
+    shown = ", ".join(table.header)
+    raise ValidationError(
+        f"{table.source} has neither a total nor the NGC categories: expected columns such as "
+        "'bilan' or 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
+        f"'services sociétaux'. Columns found: {shown}.",
+        message_fr=f"{table.source} n'a ni total ni les catégories NGC : colonnes attendues comme "
+        "'bilan' ou 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
+        f"'services sociétaux'. Colonnes trouvées : {shown}.",
+    )
+
+
+def _raise_on_bad_ids(table: _Table, header: str, ids: list[str]) -> None:
+    """Refuse missing or duplicate ids (blank rows aside)."""
+    seen: set[str] = set()
+    missing = 0
+    dup: list[str] = []
+    for i, rid in enumerate(ids):
+        if not any(c.strip() for c in table.rows[i]):
+            continue
+        if not rid:
+            missing += 1
+        elif rid in seen:
+            dup.append(rid)
+        seen.add(rid)
+    if not missing and not dup:
+        return
+    example_en = f" (e.g. {dup[0]!r})" if dup else ""
+    example_fr = f" (par exemple {dup[0]!r})" if dup else ""
+    raise ValidationError(
+        f"Column {header!r} of {table.source} has missing or duplicate identifiers{example_en}: "
+        "each respondent needs a unique id.",
+        message_fr=f"La colonne {header!r} de {table.source} a des identifiants absents ou en "
+        f"double{example_fr} : chaque répondant doit avoir un identifiant unique.",
+    )
+
+
+def _raise_on_bad_figures(table: _Table, bad: Mapping[int, list[str]]) -> None:
+    """Refuse the first column, in file order, holding figures that are not non-negative."""
+    for i, values in bad.items():
+        if values:
+            raise ValidationError(
+                f"Column {table.header[i]!r} of {table.source} holds {len(values)} values that "
+                f"are not non-negative numbers (e.g. {values[0]!r}): correct them, or empty the "
+                "cells whose figure is unknown.",
+                message_fr=f"La colonne {table.header[i]!r} de {table.source} contient "
+                f"{len(values)} valeurs qui ne sont pas des nombres positifs ou nuls (par exemple "
+                f"{values[0]!r}) : corrigez-les, ou videz les cellules dont la valeur est "
+                "inconnue.",
+            )
+
+
+def _raise_on_rejected(table: _Table, ids: list[str], rows: _Issues) -> None:
+    """Refuse the first row that would be rejected (blank rows aside)."""
+    for i, items in enumerate(rows.items):
+        rejected = [(en, fr) for severity, en, fr in items if severity == "rejected"]
+        if rejected and any(c.strip() for c in table.rows[i]):
+            raise ValidationError(
+                f"{table.source}, row {i + 2} (respondent {ids[i]!r}) cannot be read: "
+                f"{'; '.join(en for en, _ in rejected)}. Fix the row, or read the file with "
+                "qet_geo.surveys.io.read_ngc, which leaves such rows out and reports them.",
+                message_fr=f"{table.source}, ligne {i + 2} (répondant {ids[i]!r}) illisible : "
+                f"{' ; '.join(fr for _, fr in rejected)}. Corrigez la ligne, ou lisez le fichier "
+                "avec qet_geo.surveys.io.read_ngc, qui écarte ces lignes et les signale.",
+            )
+
+
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?$")
 
 
@@ -1656,7 +1893,10 @@ def _number(raw: str) -> float | None:
     return float(text) if _NUMBER.match(text) else None
 
 
-def _parse_numbers(values: list[str], spec: _Field, rows: _Issues) -> pd.Series:
+def _parse_numbers(
+    values: list[str], spec: _Field, rows: _Issues, *, bad: list[str] | None = None
+) -> pd.Series:
+    """Read figures; those that are not non-negative numbers are also appended to ``bad``."""
     out: list[Any] = []
     for i, raw in enumerate(values):
         if _is_missing(normalise_label(raw)):
@@ -1672,6 +1912,8 @@ def _parse_numbers(values: list[str], spec: _Field, rows: _Issues) -> pd.Series:
                 f"{spec.key} {raw!r} is not a number",
                 f"{spec.key} {raw!r} n'est pas un nombre",
             )
+            if bad is not None:
+                bad.append(raw)
             continue
         if value < 0:
             out.append(pd.NA)
@@ -1681,36 +1923,67 @@ def _parse_numbers(values: list[str], spec: _Field, rows: _Issues) -> pd.Series:
                 f"{spec.key} {raw!r} is negative",
                 f"{spec.key} {raw!r} est négatif",
             )
+            if bad is not None:
+                bad.append(raw)
             continue
         out.append(value)
     return pd.Series(out, dtype="Float64")
 
 
-def _ngc_units(data: dict[str, pd.Series], *, unit: str | None, table: _Table) -> str:
-    figures = [data[k] for k in NGC_COLUMNS if k in data]
-    if "total" in data:
-        reference = data["total"]
+def _ngc_units(
+    data: dict[str, pd.Series],
+    *,
+    unit: Literal["kg", "t"] | None,
+    header_units: Mapping[str, Literal["kg", "t"] | None],
+    table: _Table,
+) -> str:
+    """Convert the figures to kgCO2e in place; return the coding: kgco2e, tco2e or mixed."""
+    keys = [k for k in NGC_COLUMNS if k in data]
+    units: dict[str, Literal["kg", "t"]]
+    if unit is not None:
+        units = dict.fromkeys(keys, unit)
+    elif any(header_units.get(k) for k in keys):
+        units = {k: header_units.get(k) or "kg" for k in keys}
+        table.notes.append(
+            (
+                "units read from the headers (kilograms where a header states none)",
+                "unités lues dans les en-têtes (kilogrammes là où un en-tête n'en donne pas)",
+            )
+        )
     else:
-        cats = [data[k] for k in NGC_CATEGORIES if k in data]
-        reference = pd.concat(cats, axis=1).sum(axis=1, min_count=1) if cats else figures[0]
-    if unit is None:
+        if "total" in data:
+            reference = data["total"]
+        else:
+            cats = [data[k] for k in NGC_CATEGORIES if k in data]
+            reference = pd.concat(cats, axis=1).sum(axis=1, min_count=1) if cats else data[keys[0]]
         median = reference.dropna().median()
-        unit = "t" if pd.notna(median) and float(median) < 100 else "kg"
-        if unit == "t":
+        detected: Literal["kg", "t"] = "t" if pd.notna(median) and float(median) < 100 else "kg"
+        if detected == "t":
             table.notes.append(
                 (
                     "figures read as tonnes CO2e (median total below 100), converted to kg",
                     "valeurs lues en tonnes CO2e (total médian sous 100), converties en kg",
                 )
             )
-    if unit == "t":
-        for key in NGC_COLUMNS:
-            if key in data:
-                data[key] = data[key] * 1000.0
-    return "tco2e" if unit == "t" else "kgco2e"
+        units = dict.fromkeys(keys, detected)
+    for key in keys:
+        if units[key] == "t":
+            data[key] = data[key] * 1000.0
+    found = set(units.values())
+    if len(found) > 1:
+        return "mixed"
+    return "tco2e" if found == {"t"} else "kgco2e"
 
 
-def _check_ngc_rows(data: Mapping[str, pd.Series], rows: _Issues) -> None:
+def _check_ngc_rows(
+    data: Mapping[str, pd.Series],
+    rows: _Issues,
+    *,
+    reject: bool,
+    source: str,
+    issues: list[QetGeoWarning],
+) -> None:
+    """Flag sub-categories above their category (rejected if ``reject``) and totals off by 2 %."""
     tolerance = 1.0 + 1e-3
     for sub, parent in NGC_SUBCATEGORIES.items():
         if sub not in data or parent not in data:
@@ -1719,11 +1992,23 @@ def _check_ngc_rows(data: Mapping[str, pd.Series], rows: _Issues) -> None:
         for i in over[over].index:
             rows.add(
                 int(i),
-                "rejected",
+                "rejected" if reject else "note",
                 f"{sub} ({data[sub].iloc[int(i)]:.0f}) exceeds {parent} "
                 f"({data[parent].iloc[int(i)]:.0f})",
                 f"{sub} ({data[sub].iloc[int(i)]:.0f}) dépasse {parent} "
                 f"({data[parent].iloc[int(i)]:.0f})",
+            )
+        count = int(over.sum())
+        if count:
+            issues.append(
+                QetGeoWarning(
+                    f"{count} row(s) of {source} have {sub} larger than {parent}: check the "
+                    "columns and their units"
+                    + ("; these rows are rejected." if reject else "; these rows are kept."),
+                    message_fr=f"{count} ligne(s) de {source} ont {sub} supérieur à {parent} : "
+                    "vérifiez les colonnes et leurs unités"
+                    + ("; ces lignes sont rejetées." if reject else "; ces lignes sont gardées."),
+                )
             )
     cats = [k for k in NGC_CATEGORIES if k in data]
     if "total" in data and len(cats) == len(NGC_CATEGORIES):
@@ -1737,6 +2022,16 @@ def _check_ngc_rows(data: Mapping[str, pd.Series], rows: _Issues) -> None:
                 f"{data['total'].iloc[int(i)]:.0f}",
                 f"les catégories totalisent {total.iloc[int(i)]:.0f}, pas le total "
                 f"{data['total'].iloc[int(i)]:.0f}",
+            )
+        count = int(off.sum())
+        if count:
+            issues.append(
+                QetGeoWarning(
+                    f"{count} totals of {source} differ from the sum of their five categories "
+                    "by more than 2 %: check the columns and their units.",
+                    message_fr=f"{count} totaux de {source} diffèrent de plus de 2 % de la "
+                    "somme de leurs cinq catégories : vérifiez les colonnes et leurs unités.",
+                )
             )
 
 
@@ -1839,6 +2134,10 @@ def _assemble(
             "codes 0-2": ("answers read as codes 0/1/2", "réponses lues comme codes 0/1/2"),
             "kgco2e": ("figures in kgCO2e/yr", "valeurs en kgCO2e/an"),
             "tco2e": ("figures in tCO2e/yr", "valeurs en tCO2e/an"),
+            "mixed": (
+                "figures in kgCO2e/yr or tCO2e/yr, as each header says",
+                "valeurs en kgCO2e/an ou tCO2e/an, selon chaque en-tête",
+            ),
         }[coding]
     )
     notes += extra_notes

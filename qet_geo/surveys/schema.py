@@ -35,6 +35,8 @@ __all__ = [
     "NGC_CATEGORIES",
     "NGC_COLUMNS",
     "NGC_COLUMN_SYNONYMS",
+    "NGC_COLUMN_TITLES",
+    "NGC_ID_SYNONYMS",
     "NGC_SUBCATEGORIES",
     "QUESTIONS",
     "RESPONDENT_COLUMN_SYNONYMS",
@@ -788,6 +790,20 @@ NGC_COLUMN_SYNONYMS: Mapping[str, tuple[str, ...]] = {
     "divers_numerique": ("divers . numerique", "numerique", "divers_digital", "digital"),
     "divers_textile": ("divers . textile", "textile", "divers_textile"),
 }
+
+#: French titles of NGC's results pages and exports, besides NGC_COLUMN_SYNONYMS (normalised). A
+#: header may end with its unit: "Empreinte totale (t)", "Avion (kg CO2e / an)".
+NGC_COLUMN_TITLES: Mapping[str, tuple[str, ...]] = {
+    "total": ("empreinte totale", "empreinte carbone", "empreinte carbone totale", "bilan carbone"),
+    "services_societaux": ("services societaux", "services publics et services marchands"),
+    "transport_commun": ("transports en commun", "transport en commun", "transports collectifs"),
+    "logement_chauffage": ("energie logement", "energie du logement", "chauffage et eau chaude"),
+    "divers_textile": ("vetements", "habillement"),
+}
+
+#: Normalised headers of the respondent id in NGC exports, besides RESPONDENT_COLUMN_SYNONYMS:
+#: NGC identifies a simulation or a user.
+NGC_ID_SYNONYMS: tuple[str, ...] = ("user_id", "userid", "simulation_id", "simulationid")
 
 # --------------------------------------------------------------------------------------------------
 # Where a respondent lives: the columns a survey file may carry to locate homes. They are personal
