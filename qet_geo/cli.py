@@ -40,6 +40,7 @@ from qet_geo._cli_common import (
 )
 from qet_geo._cli_links import links
 from qet_geo._cli_profiles import profiles
+from qet_geo._cli_route import route
 from qet_geo._cli_survey import survey_app
 from qet_geo._cli_synth import synthesize
 
@@ -55,6 +56,7 @@ app = typer.Typer(
 survey_app.command("synthesize")(synthesize)
 app.command("profiles")(profiles)
 app.command("links")(links)
+app.command("route")(route)
 app.add_typer(survey_app, name="survey")
 
 
