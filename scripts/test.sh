@@ -12,6 +12,8 @@ fi
 if [[ ! -d scripts/ngc/node_modules/publicodes ]]; then
   (cd scripts/ngc && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
+# Debian's chromium for the browser tests of the maps and the report
+bash scripts/install_chromium.sh >/dev/null
 export PYTHONDONTWRITEBYTECODE=1
 echo "== ruff"
 .venv/bin/ruff check qet_geo api maps tests bench

@@ -1,0 +1,435 @@
+"""User-facing words of the maps: indicator names and units, French first, and number formats."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from qet_geo.errors import ValidationError
+from qet_geo.taxonomy import CATEGORY_LABELS
+
+Lang = Literal["fr", "en"]
+
+#: Colour ramps, light to dark (ColorBrewer YlOrRd, YlGnBu, Purples, Greys: Cynthia Brewer,
+#: Apache-2.0).
+RAMPS: dict[str, tuple[str, ...]] = {
+    "worse": ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026", "#800026"),
+    "better": ("#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494", "#081d58"),
+    "share": ("#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486"),
+    "neutral": ("#f7f7f7", "#d9d9d9", "#bdbdbd", "#969696", "#737373", "#525252", "#252525"),
+}
+
+#: Colours of the amenity categories (Tableau 10 and two more), in taxonomy order.
+CATEGORY_COLOURS: dict[str, str] = {
+    "food_shop": "#e15759",
+    "market": "#f28e2b",
+    "school": "#4e79a7",
+    "health": "#76b7b2",
+    "transit_stop": "#1f3a93",
+    "rail_station": "#000000",
+    "park": "#59a14f",
+    "sport_culture": "#b07aa1",
+    "public_service": "#9c755f",
+    "second_hand_repair": "#edc948",
+    "local_shop": "#ff9da7",
+    "cycle_parking": "#2ca02c",
+}
+
+# "minutes jusqu'" + these: the article and agreement of each category's nearest one.
+_NEAREST_FR = {
+    "food_shop": "au commerce alimentaire le plus proche",
+    "market": "au marché le plus proche",
+    "school": "à l'école la plus proche",
+    "health": "au lieu de santé le plus proche",
+    "transit_stop": "à l'arrêt de transport en commun le plus proche",
+    "rail_station": "à la gare la plus proche",
+    "park": "au parc, jardin ou aire de jeux le plus proche",
+    "sport_culture": "au lieu de sport ou de culture le plus proche",
+    "public_service": "au service public le plus proche",
+    "second_hand_repair": "à la boutique de seconde main ou de réparation la plus proche",
+    "local_shop": "au commerce de proximité le plus proche",
+    "cycle_parking": "au stationnement vélo le plus proche",
+}
+_PLURAL_FR = {
+    "food_shop": "commerces alimentaires",
+    "market": "marchés",
+    "school": "écoles",
+    "health": "lieux de santé",
+    "transit_stop": "arrêts de transport en commun",
+    "rail_station": "gares",
+    "park": "parcs, jardins et aires de jeux",
+    "sport_culture": "lieux de sport et de culture",
+    "public_service": "services publics",
+    "second_hand_repair": "boutiques de seconde main et de réparation",
+    "local_shop": "commerces de proximité",
+    "cycle_parking": "stationnements vélo",
+}
+
+_USAGES = {
+    "fr": {
+        "total": "totale",
+        "meat_frequency": "alimentation",
+        "transportation_mode": "mobilité quotidienne",
+        "digital_intensity": "numérique",
+        "purchasing_strategy": "achats",
+        "air_travel_frequency": "avion",
+        "heat_source": "chauffage",
+    },
+    "en": {
+        "total": "total",
+        "meat_frequency": "food",
+        "transportation_mode": "daily mobility",
+        "digital_intensity": "digital",
+        "purchasing_strategy": "purchases",
+        "air_travel_frequency": "plane",
+        "heat_source": "heating",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """How one indicator is named, classed and coloured on a map.
+
+    Attributes
+    ----------
+    column
+        The column it is read from.
+    label
+        What the value is, with its unit, as the legend title ("minutes jusqu'au commerce
+        alimentaire le plus proche").
+    unit
+        Short unit after a value ("min", "%", "t CO2e/an"); may be empty.
+    bins
+        Class edges in the column's own unit; class i is ``bins[i] <= v < bins[i + 1]`` (the
+        last class includes its upper edge).
+    ramp
+        Key of :data:`RAMPS`: "worse" when a higher value is a stronger constraint, "better"
+        when it is a better access, "share" for shares, "neutral" when it is neither.
+    scale
+        Factor from the column's unit to the displayed one (100 for a share shown in %).
+    decimals
+        Decimals shown.
+    integer
+        Counts: class labels "2-3" instead of "2-4".
+    """
+
+    column: str
+    label: str
+    unit: str
+    bins: tuple[float, ...]
+    ramp: str = "neutral"
+    scale: float = 1.0
+    decimals: int = 1
+    integer: bool = False
+
+
+def check_lang(lang: str) -> Lang:
+    """Return ``lang`` when it is "fr" or "en", else raise a ValidationError."""
+    if lang not in ("fr", "en"):
+        raise ValidationError(
+            f"lang={lang!r}: use 'fr' (default) or 'en'.",
+            message_fr=f"lang={lang!r} : utilisez 'fr' (par défaut) ou 'en'.",
+        )
+    return "fr" if lang == "fr" else "en"
+
+
+def category_label(category: str, lang: Lang) -> str:
+    """Return the user-facing name of an amenity category (the key itself when unknown)."""
+    return CATEGORY_LABELS[lang].get(category, category)
+
+
+def usage_label(usage: str, lang: Lang) -> str:
+    """Return the user-facing name of an SU usage ("meat_frequency" -> "alimentation")."""
+    return _USAGES[lang].get(usage, usage)
+
+
+_SUFFIX = re.compile(r"^(?P<cat>\w+?)_(?P<kind>min|m|n5|n10|n15)$")
+_KG = re.compile(r"^(?P<usage>\w+?)_kgco2e(?:_(?P<stat>mean|sum))?$")
+
+
+def indicator(
+    column: str, lang: Lang, *, values: pd.Series | None = None, label: str | None = None
+) -> Indicator:
+    """Return how ``column`` is shown: known indicators by name, others classed by quantiles.
+
+    Parameters
+    ----------
+    column
+        An indicator of :func:`qet_geo.constraints.home_access` (``food_shop_min``,
+        ``score_15min``, ``departures_per_hour_400m``...), a footprint column
+        (``total_kgco2e``, ``total_kgco2e_mean``), ``share_<profile>``, ``n_respondents``, or any
+        numeric column.
+    lang
+        "fr" or "en".
+    values
+        The values, to class an unknown column by quantiles.
+    label
+        Legend title replacing the default one.
+    """
+    spec = _known(column, lang)
+    if spec is None:
+        spec = _by_quantiles(column, values)
+    if label is not None:
+        spec = replace(spec, label=label)
+    return spec
+
+
+def _known(column: str, lang: Lang) -> Indicator | None:
+    fr = lang == "fr"
+    match = _SUFFIX.match(column)
+    if match and match["cat"] in _NEAREST_FR:
+        cat, kind = match["cat"], match["kind"]
+        name = category_label(cat, lang).lower()
+        if kind == "min":
+            text = f"minutes jusqu'{_NEAREST_FR[cat]}" if fr else f"minutes to the nearest {name}"
+            return Indicator(column, text, "min", (0, 5, 10, 15, 20, 30, math.inf), "worse")
+        if kind == "m":
+            text = f"mètres jusqu'{_NEAREST_FR[cat]}" if fr else f"metres to the nearest {name}"
+            return Indicator(
+                column, text, "m", (0, 250, 500, 750, 1000, 1500, math.inf), "worse", decimals=0
+            )
+        minutes = kind[1:]
+        text = (
+            f"{_PLURAL_FR[cat]} accessibles en {minutes} minutes (nombre)"
+            if fr
+            else f"{name} reachable within {minutes} minutes (count)"
+        )
+        return Indicator(
+            column, text, "", (0, 1, 2, 3, 5, 10, math.inf), "better", decimals=0, integer=True
+        )
+    match = _KG.match(column)
+    if match:
+        usage = usage_label(match["usage"], lang)
+        mean = match["stat"] == "mean"
+        if fr:
+            what = usage if match["usage"] == "total" else f": {usage}"
+            text = f"empreinte {'moyenne ' if mean else ''}{what} (t CO2e par an et par personne)"
+        else:
+            text = f"{'mean ' if mean else ''}{usage} footprint (t CO2e per person and year)"
+        edges = (
+            (0, 4000, 5000, 6000, 7000, 8000, math.inf)
+            if match["usage"] == "total"
+            else (0, 250, 500, 1000, 1500, 2000, math.inf)
+        )
+        return Indicator(
+            column,
+            text,
+            "t CO2e/an" if fr else "t CO2e/yr",
+            edges,
+            "worse",
+            scale=0.001,
+            decimals=1 if match["usage"] == "total" else 2,
+        )
+    if column.startswith("share_"):
+        text = (
+            f"part du profil « {column[6:]} » (%)" if fr else f"share of profile {column[6:]} (%)"
+        )
+        return Indicator(
+            column, text, "%", (0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0), "share", scale=100, decimals=0
+        )
+    fixed: dict[str, tuple[str, str, str, tuple[float, ...], str, float, int, bool]] = {
+        "score_15min": (
+            "score « ville du quart d'heure » (% des catégories essentielles à 15 minutes)",
+            "15-minute city score (% of the essential categories within 15 minutes)",
+            "%",
+            (0, 0.5, 0.75, 1.0, 1.0),
+            "better",
+            100,
+            0,
+            False,
+        ),
+        "transit_stops_400m": (
+            "arrêts de transport en commun à moins de 400 m (nombre)",
+            "transit stops within 400 m (count)",
+            "",
+            (0, 1, 2, 4, 8, math.inf),
+            "better",
+            1,
+            0,
+            True,
+        ),
+        "departures_per_hour_400m": (
+            "départs par heure à l'arrêt le mieux desservi à moins de 400 m (pointe du matin)",
+            "departures per hour at the best stop within 400 m (morning peak)",
+            "/h",
+            (0, 2, 4, 8, 12, 20, math.inf),
+            "better",
+            1,
+            0,
+            False,
+        ),
+        "cycle_km_500m": (
+            "km d'aménagements cyclables à moins de 500 m",
+            "km of cycle tracks and lanes within 500 m",
+            "km",
+            (0, 0.5, 1, 2, 4, math.inf),
+            "better",
+            1,
+            1,
+            False,
+        ),
+        "slope_pct": (
+            "pente moyenne des rues à moins de 300 m (%)",
+            "mean slope of the streets within 300 m (%)",
+            "%",
+            (0, 2, 4, 6, 8, math.inf),
+            "worse",
+            1,
+            1,
+            False,
+        ),
+        "intersections_km2": (
+            "carrefours par km² à moins de 500 m",
+            "street intersections per km² within 500 m",
+            "/km²",
+            (0, 50, 100, 150, 200, math.inf),
+            "better",
+            1,
+            0,
+            False,
+        ),
+        "n_respondents": (
+            "répondants (nombre)",
+            "respondents (count)",
+            "",
+            (11, 20, 50, 100, 200, math.inf),
+            "neutral",
+            1,
+            0,
+            True,
+        ),
+        "population": (
+            "habitants (nombre)",
+            "inhabitants (count)",
+            "",
+            (0, 1000, 2000, 5000, 10000, math.inf),
+            "neutral",
+            1,
+            0,
+            True,
+        ),
+    }
+    if column in fixed:
+        text_fr, text_en, unit, fixed_bins, ramp, scale, decimals, integer = fixed[column]
+        return Indicator(
+            column, text_fr if fr else text_en, unit, fixed_bins, ramp, scale, decimals, integer
+        )
+    return None
+
+
+def _by_quantiles(column: str, values: pd.Series | None) -> Indicator:
+    if values is None:
+        return Indicator(column, column, "", (-math.inf, math.inf))
+    numeric = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    numeric = numeric[np.isfinite(numeric)]
+    if numeric.size == 0:
+        return Indicator(column, column, "", (-math.inf, math.inf))
+    quantiles = np.unique(np.quantile(numeric, [0, 0.2, 0.4, 0.6, 0.8, 1.0]))
+    if quantiles.size == 1:
+        quantiles = np.array([quantiles[0], quantiles[0]])
+    span = float(quantiles[-1] - quantiles[0])
+    decimals = 0 if span >= 50 else (1 if span >= 5 else 2)
+    return Indicator(column, column, "", tuple(float(e) for e in quantiles), decimals=decimals)
+
+
+def fmt_number(value: float, lang: Lang, *, decimals: int = 1) -> str:
+    """Format a number the French way (``1 234,5``) or the English way (``1,234.5``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if math.isinf(value):
+        return "∞"
+    text = f"{value:,.{decimals}f}"
+    if lang == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+def fmt_value(spec: Indicator, value: float, lang: Lang) -> str:
+    """Format one value of ``spec`` with its unit (``4,2 min``, ``87 %``)."""
+    if value is None or pd.isna(value):
+        return "non disponible" if lang == "fr" else "not available"
+    text = fmt_number(float(value) * spec.scale, lang, decimals=spec.decimals)
+    if not spec.unit:
+        return text
+    return f"{text}\u00a0{spec.unit}" if spec.unit not in ("/h", "/km²") else f"{text}{spec.unit}"
+
+
+def class_labels(spec: Indicator, lang: Lang, bins: Sequence[float] | None = None) -> list[str]:
+    """Return the legend label of each class of ``bins`` (``spec.bins`` by default)."""
+    edges = list(spec.bins if bins is None else bins)
+    decimals = _edge_decimals([e * spec.scale for e in edges])
+    spec = replace(spec, decimals=decimals)
+    labels: list[str] = []
+    n = len(edges) - 1
+    for i in range(n):
+        low, high = edges[i], edges[i + 1]
+        a = fmt_number(low * spec.scale, lang, decimals=spec.decimals)
+        if low == high:
+            labels.append(_with_unit(a, spec))
+        elif math.isinf(high):
+            labels.append("≥ " + _with_unit(a, spec))
+        elif math.isinf(low):
+            b = fmt_number(high * spec.scale, lang, decimals=spec.decimals)
+            labels.append("< " + _with_unit(b, spec))
+        elif spec.integer and i < n - 1:
+            b = fmt_number((high - 1) * spec.scale, lang, decimals=spec.decimals)
+            labels.append(_with_unit(a if a == b else f"{a}–{b}", spec))
+        else:
+            b = fmt_number(high * spec.scale, lang, decimals=spec.decimals)
+            labels.append(_with_unit(f"{a}–{b}", spec))
+    return labels
+
+
+def _edge_decimals(edges: Sequence[float]) -> int:
+    """Return the fewest decimals (0 to 2) that show every finite class edge exactly."""
+    finite = [e for e in edges if math.isfinite(e)]
+    for decimals in (0, 1, 2):
+        if all(abs(e - round(e, decimals)) < 1e-9 for e in finite):
+            return decimals
+    return 2
+
+
+def _with_unit(text: str, spec: Indicator) -> str:
+    if not spec.unit or spec.unit in ("/h", "/km²"):
+        return text + spec.unit
+    return f"{text}\u00a0{spec.unit}"
+
+
+def classify(values: pd.Series, bins: Sequence[float]) -> np.ndarray:
+    """Return the class of each value (0 based; -1 when missing or outside ``bins``).
+
+    Class i holds ``bins[i] <= v < bins[i + 1]``; the last class also holds its upper edge, and a
+    class with equal edges holds exactly that value.
+    """
+    v = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    edges = np.asarray(bins, dtype=float)
+    out = np.full(v.shape, -1, dtype=int)
+    n = len(edges) - 1
+    for i in range(n):
+        low, high = edges[i], edges[i + 1]
+        if low == high:
+            inside = v == low
+        elif i == n - 1:
+            inside = (v >= low) & (v <= high)
+        else:
+            inside = (v >= low) & (v < high)
+        out[inside & (out == -1)] = i
+    return out
+
+
+def ramp_colours(ramp: str, n: int) -> list[str]:
+    """Return ``n`` colours of a ramp of :data:`RAMPS`, light to dark."""
+    colours = RAMPS.get(ramp, RAMPS["neutral"])
+    if n <= 1:
+        return [colours[len(colours) // 2]]
+    if n >= len(colours):
+        return [colours[min(i, len(colours) - 1)] for i in range(n)]
+    picks = np.linspace(0, len(colours) - 1, n).round().astype(int)
+    return [colours[i] for i in picks]

@@ -1,0 +1,236 @@
+"""National map: every neighbourhood of the network with its key figures.
+
+Input contract: a GeoDataFrame with one row per neighbourhood, a point (its centre) or its
+polygon, a ``name`` and figure columns, e.g. ``n_respondents``, ``total_kgco2e_mean`` (mean SU
+footprint, kgCO2e per year), ``share_<profile>``, ``score_15min``, ``population``, ``theme`` (the
+theme voted at the forum), ``year``. Known columns get their French label and unit; others show
+under their own name.
+
+Figures about respondents are statistics: a neighbourhood with 1 to 10 respondents
+(``n_respondents``) shows its name only, as INSEE's statistical secrecy requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from maps._base import (
+    MISSING_COLOUR,
+    Legend,
+    VectorBasemap,
+    _json_text,
+    add_layer_control,
+    check_frame,
+    class_colours,
+    geojson_layer,
+    indicator_legend,
+    prepare,
+)
+from maps._labels import Lang, classify, fmt_number, fmt_value, indicator
+from qet_geo.privacy import MIN_RESPONDENTS
+
+__all__ = ["make_national_map"]
+
+_TEXT_LABELS = {
+    "fr": {
+        "theme": "thème choisi",
+        "year": "année du diagnostic",
+        "commune": "commune",
+        "phase": "phase",
+        "iris_codes": "IRIS",
+        "pilot": "équipe pilote",
+    },
+    "en": {
+        "theme": "chosen theme",
+        "year": "diagnostic year",
+        "commune": "municipality",
+        "phase": "phase",
+        "iris_codes": "IRIS",
+        "pilot": "pilot team",
+    },
+}
+
+
+def make_national_map(
+    neighbourhoods: gpd.GeoDataFrame,
+    *,
+    color: str | None = None,
+    figures: Sequence[str] | None = None,
+    name: str = "name",
+    background: gpd.GeoDataFrame | None = None,
+    m: folium.Map | None = None,
+    lang: str = "fr",
+    offline: bool = True,
+) -> folium.Map:
+    """Map every neighbourhood of the network as a marker (and its outline) with key figures.
+
+    Parameters
+    ----------
+    neighbourhoods
+        One row per neighbourhood: points or polygons (any CRS), ``name`` and figure columns
+        (see the module's contract).
+    color
+        Numeric figure colouring the markers (e.g. ``total_kgco2e_mean``), with its legend;
+        one colour for all when None.
+    figures
+        Figures in the tooltip, in this order; every column but the name and geometry when None.
+    name
+        Column of the neighbourhood's name.
+    background
+        Outlines drawn as a light basemap (régions, départements), the offline substitute for
+        tiles at the national scale; any CRS.
+    m
+        The map to draw on; a new one fitted to the neighbourhoods when None.
+    lang
+        "fr" (default) or "en".
+    offline
+        For a new map: True (default) for a page that loads nothing from outside.
+
+    Returns
+    -------
+    folium.Map
+        ``m`` or the new map: a "Quartiers du réseau" marker layer, the outlines of polygon
+        neighbourhoods, and the legend of ``color``.
+
+    Raises
+    ------
+    ValidationError
+        A column is missing, or geometries are neither points nor polygons.
+    """
+    check_frame(
+        neighbourhoods,
+        "neighbourhoods",
+        columns=[name] + ([color] if color else []) + list(figures or ()),
+        geom_types=("Point", "Polygon", "MultiPolygon"),
+    )
+    drawn = neighbourhoods[neighbourhoods.geometry.notna() & ~neighbourhoods.geometry.is_empty]
+    m, language = prepare(m, drawn, lang=lang, offline=offline)
+    fr = language == "fr"
+    if background is not None:
+        check_frame(background, "background")
+        VectorBasemap(
+            [
+                {
+                    "data": _json_text(background, None, 500.0),
+                    "styles": [
+                        '{"color": "#b8b1a3", "weight": 1, "fillColor": "#ebe6dc", '
+                        '"fillOpacity": 1}'
+                    ],
+                }
+            ],
+            name="Fond de carte" if fr else "Basemap",
+        ).add_to(m)
+    columns = (
+        list(figures)
+        if figures is not None
+        else [c for c in drawn.columns if c not in (name, drawn.geometry.name)]
+    )
+    secret = _secret(drawn)
+    tips = [
+        _tooltip(drawn.iloc[i], name, columns, language, secret=bool(secret.iloc[i]))
+        for i in range(len(drawn))
+    ]
+    if color is not None:
+        values = pd.to_numeric(drawn[color], errors="coerce").where(~secret)
+        spec = indicator(color, language, values=values)
+        palette = class_colours(spec, spec.bins)
+        classes = classify(values, spec.bins)
+        colours = [palette[c] if c >= 0 else MISSING_COLOUR for c in classes]
+    else:
+        colours = ["#1f78b4"] * len(drawn)
+    polygons = drawn.geometry.geom_type.isin(("Polygon", "MultiPolygon"))
+    if polygons.any():
+        outlines = drawn[polygons]
+        geojson_layer(
+            outlines,
+            [colours[i] for i in range(len(drawn)) if polygons.iloc[i]],
+            [tips[i] for i in range(len(drawn)) if polygons.iloc[i]],
+            name="Périmètres des quartiers" if fr else "Neighbourhood outlines",
+            fill_opacity=0.5,
+        ).add_to(m)
+    centres = drawn.set_geometry(drawn.to_crs(2154).representative_point().to_crs(drawn.crs))
+    layer_name = (
+        f"Quartiers du réseau ({len(drawn)})" if fr else f"Network neighbourhoods ({len(drawn)})"
+    )
+    layer = geojson_layer(centres, colours, tips, name=layer_name, point_radius=8)
+    layer.add_to(m)
+    note = (
+        f"Moins de {MIN_RESPONDENTS} répondants : chiffres non publiés (secret statistique)."
+        if fr
+        else f"Fewer than {MIN_RESPONDENTS} respondents: figures not published (statistical "
+        "secrecy)."
+    )
+    if color is not None:
+        indicator_legend(
+            spec,
+            palette,
+            language,
+            bins=spec.bins,
+            layer=layer,
+            missing=bool((classes < 0).any()),
+            note=note if secret.any() else None,
+            dots=True,
+        ).add_to(m)
+    else:
+        Legend(
+            "réseau des Quartiers en Transitions" if fr else "Quartiers en Transitions network",
+            [("#1f78b4", "quartier" if fr else "neighbourhood")],
+            layer=layer,
+            dots=True,
+            note=note if secret.any() else None,
+        ).add_to(m)
+    add_layer_control(m)
+    return m
+
+
+def _secret(frame: pd.DataFrame) -> pd.Series:
+    """Tell which neighbourhoods have 1 to 10 respondents (their figures are not published)."""
+    if "n_respondents" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    n = pd.to_numeric(frame["n_respondents"], errors="coerce")
+    return ((n >= 1) & (n < MIN_RESPONDENTS)).fillna(False).astype(bool)
+
+
+def _tooltip(
+    row: pd.Series, name: str, columns: Sequence[str], lang: Lang, *, secret: bool
+) -> list[tuple[str, str]]:
+    fr = lang == "fr"
+    out = [("Quartier" if fr else "Neighbourhood", str(row[name]))]
+    if secret:
+        out.append(
+            (
+                "Chiffres" if fr else "Figures",
+                f"non publiés : moins de {MIN_RESPONDENTS} répondants"
+                if fr
+                else f"not published: fewer than {MIN_RESPONDENTS} respondents",
+            )
+        )
+        return out
+    for column in columns:
+        value = row[column]
+        if column in _TEXT_LABELS[lang]:
+            out.append((_TEXT_LABELS[lang][column].capitalize(), _plain(value, lang)))
+            continue
+        number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+        if pd.isna(number) and not pd.isna(value) and not isinstance(value, int | float):
+            out.append((str(column), str(value)))
+            continue
+        spec = indicator(str(column), lang)
+        label = spec.label[:1].upper() + spec.label[1:]
+        out.append((label, fmt_value(spec, number, lang)))
+    return out
+
+
+def _plain(value: object, lang: Lang) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    if isinstance(value, float) and value.is_integer():
+        return fmt_number(value, lang, decimals=0).replace("\u202f", "")
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)

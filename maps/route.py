@@ -1,0 +1,248 @@
+"""Map of a neighbourhood visit ("visite du quartier"): numbered stops, the path, leg times.
+
+Input contract (what :mod:`qet_geo.routes` gives, or any hand-made route):
+
+- ``stops``: a GeoDataFrame of points, one row per stop, with ``order`` (the visiting order,
+  sortable), ``name`` (the place), ``reason`` (why the pilot team stops there: "marché :
+  alimentation durable") and ``leg_min`` (walking minutes from the previous stop; missing or 0
+  for the first stop);
+- ``path``: the walked path, a GeoSeries (or GeoDataFrame) of LineStrings: either one line for the
+  whole route, passing by the stops in order, or one line per leg (``len(stops) - 1`` lines, in
+  order). Without it, straight dashed segments join the stops.
+
+Any CRS; lengths are measured in Lambert-93 (EPSG:2154).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import substring
+
+from maps._base import Panel, add_css, add_layer_control, check_frame, escape, prepare
+from maps._labels import fmt_number
+from qet_geo.errors import ValidationError
+
+__all__ = ["ROUTE_COLUMNS", "make_route_map"]
+
+#: Columns the stops of a route must have.
+ROUTE_COLUMNS: tuple[str, ...] = ("order", "name", "reason", "leg_min")
+
+WORK_CRS = "EPSG:2154"
+ROUTE_COLOUR = "#c0392b"
+
+_STOP_CSS = """
+.qet-stop div { width: 26px; height: 26px; border-radius: 50%; background: #c0392b; color: #fff;
+  border: 2px solid #fff; box-shadow: 0 0 3px rgba(0, 0, 0, 0.6); text-align: center;
+  font: bold 13px/22px "DejaVu Sans", Arial, sans-serif; box-sizing: border-box; }
+.qet-leg div { background: rgba(255, 255, 255, 0.95); color: #7b241c; border: 1px solid #c0392b;
+  border-radius: 9px; padding: 0 5px; white-space: nowrap; text-align: center;
+  font: bold 11px/16px "DejaVu Sans", Arial, sans-serif; }
+"""
+
+
+def make_route_map(
+    stops: gpd.GeoDataFrame,
+    path: gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+    *,
+    title: str | None = None,
+    m: folium.Map | None = None,
+    lang: str = "fr",
+    offline: bool = True,
+) -> folium.Map:
+    """Draw a visit route: numbered stops, the path, each leg's walking time, the itinerary.
+
+    Parameters
+    ----------
+    stops
+        Points with ``order``, ``name``, ``reason`` and ``leg_min`` (see the module's contract).
+    path
+        LineStrings: one for the whole route, or one per leg; straight segments when None.
+    title
+        Title of the itinerary box; "Visite du quartier" by default.
+    m
+        The map to draw on; a new one fitted to the stops and path when None.
+    lang
+        "fr" (default) or "en".
+    offline
+        For a new map: True (default) for a page that loads nothing from outside.
+
+    Returns
+    -------
+    folium.Map
+        ``m`` or the new map, with a "Parcours" layer (path and leg times), a "Arrêts" layer
+        (numbered stops with their reason in the tooltip) and the itinerary box.
+
+    Raises
+    ------
+    ValidationError
+        Missing columns, geometries that are not points or lines, repeated ``order`` values,
+        or negative leg times.
+    """
+    check_frame(stops, "stops", columns=ROUTE_COLUMNS, geom_types=("Point",))
+    ordered = stops[stops.geometry.notna() & ~stops.geometry.is_empty]
+    if ordered["order"].duplicated().any():
+        raise ValidationError(
+            "stops has repeated values in 'order': give each stop its own position.",
+            message_fr="stops a des valeurs répétées dans 'order' : donnez à chaque arrêt sa "
+            "propre position.",
+        )
+    legs_min = pd.to_numeric(ordered["leg_min"], errors="coerce")
+    if (legs_min < 0).any():
+        raise ValidationError(
+            "stops has negative leg times in 'leg_min'.",
+            message_fr="stops a des temps d'étape négatifs dans 'leg_min'.",
+        )
+    ordered = ordered.assign(leg_min=legs_min).sort_values("order", kind="stable")
+    ordered = ordered.to_crs(WORK_CRS)
+    lines = _path_lines(path)
+    extent = ordered if lines is None else pd.concat([ordered[["geometry"]], lines.to_frame()])
+    m, language = prepare(
+        m, gpd.GeoDataFrame(extent, geometry="geometry", crs=WORK_CRS), lang=lang, offline=offline
+    )
+    fr = language == "fr"
+    legs = _legs(ordered, lines)
+    add_css(m, extra=_STOP_CSS, name="qet_route_css")
+
+    route_layer = folium.FeatureGroup(name="Parcours" if fr else "Path")
+    drawn = lines if lines is not None else gpd.GeoSeries(legs, crs=WORK_CRS)
+    for line in drawn.to_crs("EPSG:4326"):
+        for part in getattr(line, "geoms", [line]):
+            coords = [(round(y, 6), round(x, 6)) for x, y in part.coords]
+            folium.PolyLine(coords, color="#ffffff", weight=8, opacity=0.9).add_to(route_layer)
+            folium.PolyLine(
+                coords,
+                color=ROUTE_COLOUR,
+                weight=4.5,
+                opacity=0.95,
+                dash_array=None if lines is not None else "8 6",
+            ).add_to(route_layer)
+    leg_points = gpd.GeoSeries(
+        [leg.interpolate(0.5, normalized=True) for leg in legs], crs=WORK_CRS
+    ).to_crs("EPSG:4326")
+    for point, minutes in zip(leg_points, ordered["leg_min"].iloc[1:], strict=True):
+        if pd.isna(minutes):
+            continue
+        text = f"{fmt_number(float(minutes), language, decimals=0)} min"
+        folium.Marker(
+            (round(point.y, 6), round(point.x, 6)),
+            icon=folium.DivIcon(
+                html=f"<div>{escape(text)}</div>",
+                icon_size=(48, 18),
+                icon_anchor=(24, 9),
+                class_name="qet-leg",
+            ),
+            interactive=False,
+        ).add_to(route_layer)
+    route_layer.add_to(m)
+
+    stop_layer = folium.FeatureGroup(name="Arrêts" if fr else "Stops")
+    items: list[str] = []
+    wgs = ordered.to_crs("EPSG:4326")
+    for number, (_, stop) in enumerate(wgs.iterrows(), start=1):
+        leg = stop["leg_min"]
+        name = _text(stop["name"])
+        reason = _text(stop["reason"])
+        leg_number = (
+            "" if number == 1 or pd.isna(leg) else fmt_number(float(leg), language, decimals=0)
+        )
+        leg_text = (
+            f"{leg_number} min " + ("depuis l'arrêt précédent" if fr else "from the previous stop")
+            if leg_number
+            else ""
+        )
+        tip = f"<b>{number}. {escape(name)}</b>"
+        if reason:
+            tip += f"<br>{'Pourquoi' if fr else 'Why'} : {escape(reason)}"
+        if leg_text:
+            tip += f"<br>{escape(leg_text)}"
+        folium.Marker(
+            (round(stop.geometry.y, 6), round(stop.geometry.x, 6)),
+            icon=folium.DivIcon(
+                html=f"<div>{number}</div>",
+                icon_size=(26, 26),
+                icon_anchor=(13, 13),
+                class_name="qet-stop",
+            ),
+            tooltip=folium.Tooltip(tip, sticky=False),
+        ).add_to(stop_layer)
+        suffix = f" ({leg_number} min)" if leg_number else ""
+        items.append(
+            f"<li><b>{escape(name)}</b>{suffix}"
+            + (f"<br><span style='color:#555'>{escape(reason)}</span>" if reason else "")
+            + "</li>"
+        )
+    stop_layer.add_to(m)
+
+    total_min = float(np.nansum(ordered["leg_min"].iloc[1:].to_numpy(dtype=float)))
+    length_km = sum(float(leg.length) for leg in legs) / 1000 if lines is not None else math.nan
+    heading = title or ("Visite du quartier" if fr else "Neighbourhood visit")
+    summary = (
+        f"{len(ordered)} arrêts, {fmt_number(total_min, language, decimals=0)} min de marche"
+        if fr
+        else f"{len(ordered)} stops, {fmt_number(total_min, language, decimals=0)} min walking"
+    )
+    if not math.isnan(length_km):
+        summary += f" ({fmt_number(length_km, language)} km)"
+    body = (
+        f'<div class="qet-legend-title">{escape(heading)}</div>'
+        f"<div>{escape(summary)}</div><ol>{''.join(items)}</ol>"
+    )
+    Panel(body, position="bottomleft", css_class="qet-legend").add_to(m)
+    add_layer_control(m)
+    return m
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _path_lines(path: gpd.GeoSeries | gpd.GeoDataFrame | None) -> gpd.GeoSeries | None:
+    if path is None:
+        return None
+    if isinstance(path, gpd.GeoDataFrame):
+        series = path.geometry
+    elif isinstance(path, gpd.GeoSeries):
+        series = path
+    else:
+        raise ValidationError(
+            f"path must be a GeoSeries of LineStrings, not {type(path).__name__}.",
+            message_fr=f"path doit être une GeoSeries de LineStrings, pas {type(path).__name__}.",
+        )
+    check_frame(series.to_frame("geometry"), "path", geom_types=("LineString", "MultiLineString"))
+    series = series[series.notna() & ~series.is_empty]
+    return series.to_crs(WORK_CRS)
+
+
+def _legs(stops: gpd.GeoDataFrame, lines: gpd.GeoSeries | None) -> list[BaseGeometry]:
+    """Return one line per leg: the given legs, the path cut at the stops, or straight lines."""
+    points = list(stops.geometry)
+    n_legs = len(points) - 1
+    straight: list[BaseGeometry] = [LineString([a, b]) for a, b in pairwise(points)]
+    if lines is None or n_legs <= 0:
+        return straight
+    if len(lines) == n_legs:
+        return [
+            shapely.line_merge(line) if line.geom_type != "LineString" else line for line in lines
+        ]
+    merged = shapely.line_merge(shapely.union_all(list(lines)))
+    if merged.geom_type != "LineString":
+        return straight
+    positions = [merged.project(point) for point in points]
+    if all(b <= a for a, b in pairwise(positions)):
+        merged = merged.reverse()
+        positions = [merged.project(point) for point in points]
+    if any(b < a for a, b in pairwise(positions)):
+        return straight
+    return [
+        substring(merged, a, b) if b > a else LineString([p, q])
+        for a, b, p, q in zip(positions[:-1], positions[1:], points[:-1], points[1:], strict=True)
+    ]

@@ -1,0 +1,128 @@
+"""`qet demo` / `qet diagnose`: the whole chain on Lorient, the report, the config, atomicity."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from qet_geo.cli import app
+from qet_geo.diagnose import DiagnosticConfig, load_config
+from qet_geo.errors import InputFileError, ValidationError
+from tests.conftest import shared
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("demo") / "report"
+    res = runner.invoke(app, ["demo", "--out", str(out), "--n", "400", "--json"])
+    assert res.exit_code == 0, res.output
+    return out, json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_demo_writes_the_whole_report(demo):
+    out, summary = demo
+    assert summary["synthetic"] is True and summary["answers"] == 400
+    assert set(summary["timings_s"]) == {
+        "layers",
+        "access",
+        "surveys",
+        "profiles",
+        "footprints",
+        "links",
+        "maps",
+        "route",
+        "report",
+    }
+    index = (out / "index.html").read_text(encoding="utf-8")
+    # labelled synthetic, in French, with every section
+    assert 'id="synthetic-banner"' in index and "SYNTHÉTIQUES" in index
+    for section in ("vote", "profiles", "constraints", "maps", "links", "route", "files"):
+        assert f"id='{section}'" in index
+    text = html.unescape(index)
+    assert "Thèmes à mettre au vote" in text and "Profils d'usages" in text
+    # every linked file exists, and nothing is loaded from another host
+    for target in re.findall(r"(?:src|href)='([^']+)'", index):
+        assert (out / target).exists(), target
+    assert not REMOTE.search(index)
+    for page in (out / "maps").glob("*.html"):
+        assert not REMOTE.search(re.sub(r"<a [^>]*>", "", page.read_text(encoding="utf-8")))
+    assert (out / "route" / "visite.gpx").exists()
+    gpkg = gpd.read_file(out / "layers.gpkg", layer="amenities")
+    assert len(gpkg) > 300
+
+
+def test_report_tables_are_protected_and_consistent(demo):
+    out, _ = demo
+    profiles = pd.read_csv(out / "tables" / "profiles.csv")
+    # no published profile figure rests on 1 to 10 answers
+    numeric = pd.to_numeric(profiles["n"], errors="coerce")
+    assert ((numeric >= 11) | numeric.isna()).all()
+    assert profiles["share_pct"].sum() == pytest.approx(100, abs=0.5)
+    themes = pd.read_csv(out / "tables" / "vote_themes.csv")
+    assert list(themes["potential"]) == sorted(themes["potential"], reverse=True)
+    assert len(themes) == 6
+    usages = pd.read_csv(out / "tables" / "footprints_by_usage.csv")
+    assert (usages["france"] > 0).all() and (usages["neighbourhood"] > 0).all()
+
+
+def test_config_file(tmp_path):
+    cfg = tmp_path / "quartier.toml"
+    cfg.write_text(
+        f'name = "Nantes hyper-centre"\nosm = "{shared("osm", "nantes_hypercentre.osm.pbf")}"\n'
+        'synthetic = 200\nprofile_method = "near"\n'
+    )
+    loaded = load_config(cfg)
+    assert loaded.synthetic == 200 and loaded.profile_method == "near"
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["diagnose", "--config", str(cfg), "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "Nantes hyper-centre" in html.unescape((out / "index.html").read_text(encoding="utf-8"))
+
+
+def test_bad_configs(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('osm = "x.osm.pbf"\nsynthetic = 10\ncolour = "red"\n')
+    with pytest.raises(ValidationError, match="colour"):
+        load_config(bad)
+    bad.write_text("osm = [unclosed\n")
+    with pytest.raises(InputFileError, match="TOML"):
+        load_config(bad)
+    with pytest.raises(ValidationError, match="survey"):
+        DiagnosticConfig(osm=Path("x.osm.pbf"))
+    with pytest.raises(ValidationError, match="not both"):
+        DiagnosticConfig(osm=Path("x.osm.pbf"), survey=Path("a.gpkg"), synthetic=10)
+    res = runner.invoke(
+        app, ["diagnose", "--config", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2 and "introuvable" in res.output
+
+
+def test_failed_run_keeps_the_previous_report(tmp_path, demo):
+    out, _ = demo
+    before = (out / "index.html").read_bytes()
+    res = runner.invoke(
+        app,
+        [
+            "diagnose",
+            "--osm",
+            str(tmp_path / "absent.osm.pbf"),
+            "--synthetic",
+            "50",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert (out / "index.html").read_bytes() == before
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".report.")]
