@@ -126,3 +126,18 @@ def test_failed_run_keeps_the_previous_report(tmp_path, demo):
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert (out / "index.html").read_bytes() == before
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".report.")]
+
+
+def test_report_in_a_real_browser(demo):
+    """The exhibition opens offline: sections shown, maps framed, no outside request."""
+    from tests.browser import open_page
+
+    out, _ = demo
+    shot = ROOT / "test-artifacts" / "report" / "index.png"
+    run = open_page(out / "index.html", screenshot=shot, size=(1200, 2400), budget_ms=8000)
+    assert "Diagnostic du quartier" in run.dom
+    assert run.dom.count("<iframe") == len(list((out / "maps").glob("*.html")))
+    assert "synthetic-banner" in run.dom
+    assert run.requests == [], run.requests
+    assert run.console_errors == [], run.console_errors
+    assert run.screenshot is not None and run.screenshot.stat().st_size > 50_000
