@@ -444,25 +444,53 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
 def _profile_rows(
     model: Any, labels: pd.Series, footprints: pd.DataFrame, lang: str
 ) -> list[dict[str, Any]]:
-    """Profiles with their share, size, description and mean footprint; small ones withheld."""
+    """Profiles with their share, size, description and mean footprint, publishable as is.
+
+    A profile of 1 to 10 answers is never shown alone (privacy rule 2), nor left out (its size
+    would follow from the total by subtraction): the small profiles are pooled into one "other
+    profiles" row, and when that row is itself under 11 answers it joins the smallest
+    publishable profile.
+    """
     from qet_geo.privacy import MIN_RESPONDENTS
 
     described = model.to_dict(lang=lang)["profiles"]
-    totals = footprints["total_kgco2e"].groupby(labels).mean()
-    rows = []
-    for p in described:
-        n = int(p.get("n_assigned", p["n"]))
-        small = n < MIN_RESPONDENTS
-        rows.append(
-            {
-                "profile": p["profile"],
-                "share_pct": float(p.get("assigned_pct", p["share_pct"])),
-                "n": ("< 11" if small else n),
-                "description": p["description"],
-                "mean_kg": (np.nan if small else float(totals.get(p["profile"], np.nan))),
-            }
+    total_kg = footprints["total_kgco2e"]
+    n_all = int(labels.notna().sum())
+    big = [p for p in described if int(p.get("n_assigned", p["n"])) >= MIN_RESPONDENTS]
+    small = [p for p in described if int(p.get("n_assigned", p["n"])) < MIN_RESPONDENTS]
+
+    def row(profile: str, members: list[Any], description: str) -> dict[str, Any]:
+        inside = labels.isin(members)
+        n = int(inside.sum())
+        return {
+            "profile": profile,
+            "share_pct": 100.0 * n / max(n_all, 1),
+            "n": n,
+            "description": description,
+            "mean_kg": float(total_kg[inside[inside].index].mean()),
+        }
+
+    groups = [(str(p["profile"]), [p["profile"]], str(p["description"])) for p in big]
+    if small:
+        members = [p["profile"] for p in small]
+        others = (
+            "Autres profils (moins de 11 réponses chacun)"
+            if lang == "fr"
+            else ("Other profiles (fewer than 11 answers each)")
         )
-    return rows
+        n_small = int(labels.isin(members).sum())
+        if n_small >= MIN_RESPONDENTS or not groups:
+            groups.append(("+".join(map(str, members)), members, others))
+        else:  # pool with the smallest publishable profile
+            sizes = [int(labels.isin(g[1]).sum()) for g in groups]
+            i = int(np.argmin(sizes))
+            name, mem, desc = groups[i]
+            groups[i] = (
+                f"{name}+{'+'.join(map(str, members))}",
+                mem + members,
+                f"{desc} ; {others.lower()}" if lang == "fr" else f"{desc}; {others}",
+            )
+    return [row(*g) for g in groups]
 
 
 def _vote_rows(

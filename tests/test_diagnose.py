@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -65,9 +66,9 @@ def test_demo_writes_the_whole_report(demo):
 def test_report_tables_are_protected_and_consistent(demo):
     out, _ = demo
     profiles = pd.read_csv(out / "tables" / "profiles.csv")
-    # no published profile figure rests on 1 to 10 answers
-    numeric = pd.to_numeric(profiles["n"], errors="coerce")
-    assert ((numeric >= 11) | numeric.isna()).all()
+    # no published profile figure rests on 1 to 10 answers, and none is missing from the total
+    assert (profiles["n"] >= 11).all()
+    assert profiles["n"].sum() == 400
     assert profiles["share_pct"].sum() == pytest.approx(100, abs=0.5)
     themes = pd.read_csv(out / "tables" / "vote_themes.csv")
     assert list(themes["potential"]) == sorted(themes["potential"], reverse=True)
@@ -88,6 +89,9 @@ def test_config_file(tmp_path):
     res = runner.invoke(app, ["diagnose", "--config", str(cfg), "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     assert "Nantes hyper-centre" in html.unescape((out / "index.html").read_text(encoding="utf-8"))
+    # NEAR's method makes small profiles: they are pooled, never shown alone nor dropped
+    profiles = pd.read_csv(out / "tables" / "profiles.csv")
+    assert (profiles["n"] >= 11).all() and profiles["n"].sum() == 200
 
 
 def test_bad_configs(tmp_path):
@@ -141,3 +145,27 @@ def test_report_in_a_real_browser(demo):
     assert run.requests == [], run.requests
     assert run.console_errors == [], run.console_errors
     assert run.screenshot is not None and run.screenshot.stat().st_size > 50_000
+
+
+def test_small_profiles_are_pooled_not_shown_nor_dropped():
+    from qet_geo.diagnose import _profile_rows
+
+    class Fitted:
+        def __init__(self, sizes):
+            self.sizes = sizes
+
+        def to_dict(self, lang="fr"):
+            return {
+                "profiles": [
+                    {"profile": i, "n": n, "share_pct": 0.0, "description": f"profil {i}"}
+                    for i, n in enumerate(self.sizes)
+                ]
+            }
+
+    for sizes in ([100, 30, 5, 4], [100, 30, 6, 7], [100, 30, 3]):
+        labels = pd.Series(np.repeat(np.arange(len(sizes)), sizes))
+        fp = pd.DataFrame({"total_kgco2e": np.arange(labels.size, dtype=float)})
+        rows = _profile_rows(Fitted(sizes), labels, fp, "fr")
+        assert all(r["n"] >= 11 for r in rows)
+        assert sum(r["n"] for r in rows) == sum(sizes)
+        assert sum(r["share_pct"] for r in rows) == pytest.approx(100)
