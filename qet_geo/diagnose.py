@@ -320,6 +320,16 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
         )
         synthetic = True
     complete = answers.dropna(subset=list(USAGES))
+    from qet_geo.privacy import MIN_RESPONDENTS
+
+    if len(complete) < MIN_RESPONDENTS:
+        raise ValidationError(
+            f"Only {len(complete)} complete SU answers: a diagnostic publishes nothing from fewer "
+            f"than {MIN_RESPONDENTS} respondents (statistical secrecy). Collect more answers.",
+            message_fr=f"Seulement {len(complete)} réponses SU complètes : un diagnostic ne "
+            f"publie rien sous {MIN_RESPONDENTS} répondants (secret statistique). Recueillez "
+            "davantage de réponses.",
+        )
 
     start("profiles")
     model = UsageProfiles(method=config.profile_method, random_state=config.seed)

@@ -169,3 +169,12 @@ def test_small_profiles_are_pooled_not_shown_nor_dropped():
         assert all(r["n"] >= 11 for r in rows)
         assert sum(r["n"] for r in rows) == sum(sizes)
         assert sum(r["share_pct"] for r in rows) == pytest.approx(100)
+
+
+def test_too_few_answers_publish_nothing(tmp_path, lorient_pbf):
+    res = runner.invoke(
+        app,
+        ["diagnose", "--osm", str(lorient_pbf), "--synthetic", "8", "--out", str(tmp_path / "o")],
+    )
+    assert res.exit_code == 2 and "secret statistique" in res.output
+    assert not (tmp_path / "o").exists()
