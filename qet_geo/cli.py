@@ -39,6 +39,7 @@ from qet_geo._cli_common import (
     out_console,
 )
 from qet_geo._cli_links import links
+from qet_geo._cli_national import national_app
 from qet_geo._cli_profiles import profiles
 from qet_geo._cli_route import route
 from qet_geo._cli_survey import survey_app
@@ -57,6 +58,7 @@ survey_app.command("synthesize")(synthesize)
 app.command("profiles")(profiles)
 app.command("links")(links)
 app.command("route")(route)
+app.add_typer(national_app, name="national")
 app.add_typer(survey_app, name="survey")
 
 
