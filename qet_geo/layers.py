@@ -78,7 +78,7 @@ class NeighbourhoodLayers:
 
 
 def build_layers(
-    osm_path: str | PathLike[str],
+    osm_path: str | PathLike[str] | OsmData,
     *,
     territory: Territory | None = None,
     census: str | PathLike[str] | None = None,
@@ -93,7 +93,8 @@ def build_layers(
     Parameters
     ----------
     osm_path
-        The OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf).
+        The OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf), or the extract already read by
+        :func:`qet_geo.osm.read_osm` (several territories cut from one extract read once).
     territory
         The neighbourhood; the extract's own bounds (no buffer) when None.
     census
@@ -113,9 +114,11 @@ def build_layers(
     """
     step = progress or (lambda name: None)
     step("osm")
-    osm_all = read_osm(osm_path)
+    osm_all = osm_path if isinstance(osm_path, OsmData) else read_osm(osm_path)
     if territory is None:
-        territory = territory_from_bounds(osm_all.bounds, name=Path(osm_path).name.split(".")[0])
+        territory = territory_from_bounds(
+            osm_all.bounds, name=Path(osm_all.path).name.split(".")[0]
+        )
     osm = clip_osm(osm_all, territory.working_area)
     area = territory.working_area
     _warn_partial_coverage(osm_all, territory)

@@ -26,6 +26,7 @@ Read the results back with :func:`read_store` (one GeoDataFrame, or a lazy
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
@@ -315,6 +316,19 @@ def _extract_geometry(osm: Path) -> BaseGeometry:
 # one partition
 
 
+def _read_extract(path: str | os.PathLike[str]) -> Any:
+    """Read an extract once per worker process: the tiles of one extract share it."""
+    file = Path(path)
+    return _read_extract_cached(str(file.resolve()), file.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_extract_cached(path: str, mtime_ns: int) -> Any:
+    from qet_geo.osm import read_osm
+
+    return read_osm(path)
+
+
 def compute_partition(
     partition: Partition, *, mode: Mode = "walk", trace_memory: bool = False
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
@@ -351,7 +365,7 @@ def compute_partition(
         if partition.geometry is None:
             from qet_geo.osm import read_osm
 
-            base = territory_from_bounds(read_osm(partition.osm).bounds, name=partition.id)
+            base = territory_from_bounds(_read_extract(partition.osm).bounds, name=partition.id)
             geometry = base.geometry
         else:
             geometry = partition.geometry
@@ -359,7 +373,7 @@ def compute_partition(
             name=partition.id, geometry=geometry, buffer_m=partition.buffer_m, source="national"
         )
         try:
-            layers = build_layers(partition.osm, territory=territory)
+            layers = build_layers(_read_extract(partition.osm), territory=territory)
         except EmptyDataError:
             # no street in the working area (a tile at sea): empty if there is no home either
             from qet_geo.osm import read_osm
