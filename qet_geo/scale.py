@@ -36,6 +36,7 @@ import socket
 import tempfile
 import time
 import tracemalloc
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -671,21 +672,27 @@ def run_national(
     try:
         # the largest extracts first, so that the last partitions to finish are small ones
         ordered = sorted(todo, key=lambda p: -p.osm.stat().st_size)
-        futures = [
-            client.submit(
+        # a key unique to this run: a long-lived client (or a shared cluster) may still hold the
+        # futures of an earlier run, and submitting the same key would hand back their old
+        # results instead of computing again
+        run_id = uuid.uuid4().hex[:12]
+        id_of: dict[Any, str] = {}
+        futures = []
+        for part in ordered:
+            future = client.submit(
                 _run_partition,
                 part,
                 str(store),
                 mode,
                 trace_memory,
-                key=f"qet-partition-{part.id}",
+                key=f"qet-partition-{part.id}-{run_id}",
                 pure=False,
                 retries=retries,
             )
-            for part in ordered
-        ]
+            id_of[future.key] = part.id
+            futures.append(future)
         for i, future in enumerate(as_completed(futures), start=1):
-            key = str(future.key).removeprefix("qet-partition-")
+            key = id_of[future.key]
             try:
                 result = future.result()
             except Exception as err:  # a bug or a crash in one partition: record it, go on

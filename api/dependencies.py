@@ -1,0 +1,177 @@
+"""Dependencies of the routes: settings, database session, caller and object-level checks.
+
+Every route that touches a neighbourhood or a diagnostic goes through :func:`neighbourhood_for`
+or :func:`diagnostic_for`, which check the caller's right to that very object.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, Protocol
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import AuthenticationError, PermissionDeniedError
+from api.settings import Settings
+from qet_geo.store import ApiToken, Diagnostic, Neighbourhood, NotFoundError, token_hash
+
+Access = Literal["read", "write"]
+
+#: Seconds a known token is remembered before it is looked up again.
+TOKEN_CACHE_S = 10.0
+
+_bearer = HTTPBearer(auto_error=False, description="Jeton d'accès (admin, staff, pilot).")
+
+
+class HoodLike(Protocol):
+    """What authorisation needs of a neighbourhood."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def published(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: a role and, for a pilot team, its neighbourhoods."""
+
+    role: str
+    neighbourhood_ids: frozenset[int] = field(default_factory=frozenset)
+
+    def can_read(self, hood: HoodLike) -> bool:
+        """Whether the caller may see ``hood`` and its published aggregates."""
+        if self.role in ("admin", "staff"):
+            return True
+        if self.role == "pilot":
+            return hood.id in self.neighbourhood_ids
+        return bool(hood.published)
+
+    def can_write(self, hood: HoodLike) -> bool:
+        """Whether the caller may add diagnostics, answers and votes to ``hood``."""
+        return self.role == "admin" or (self.role == "pilot" and hood.id in self.neighbourhood_ids)
+
+
+PUBLIC = Caller("public")
+
+
+async def get_settings(request: Request) -> Settings:
+    """Return the settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_engine(request: Request) -> Engine:
+    """Return the app's database engine."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """Yield a session whose transaction commits when the route returns."""
+    with sessionmaker(engine, expire_on_commit=False).begin() as session:
+        yield session
+
+
+def _lookup_token(engine: Engine, digest: str) -> Caller | None:
+    with sessionmaker(engine)() as session:
+        row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest)).first()
+        if row is None:
+            return None
+        return Caller(row.role, frozenset(int(i) for i in row.neighbourhood_ids))
+
+
+async def get_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """Identify the caller from its bearer token; no token is the public.
+
+    Known tokens are remembered for :data:`TOKEN_CACHE_S` seconds (a revoked token stops
+    working within that delay); unknown ones are looked up every time.
+    """
+    if credentials is None:
+        return PUBLIC
+    token = credentials.credentials
+    admin: str | None = request.app.state.settings.admin_token
+    if admin and hmac.compare_digest(token.encode(), admin.encode()):
+        return Caller("admin")
+    digest = token_hash(token)
+    cache: dict[str, tuple[Caller, float]] = request.app.state.token_cache
+    hit = cache.get(digest)
+    now = time.monotonic()
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    caller = await run_in_threadpool(_lookup_token, request.app.state.engine, digest)
+    if caller is None:
+        raise AuthenticationError(
+            "unknown or revoked token: ask the network for a new one.",
+            message_fr="jeton inconnu ou révoqué : demandez-en un nouveau au réseau.",
+        )
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[digest] = (caller, now + TOKEN_CACHE_S)
+    return caller
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def missing(what: str, ident: int) -> NotFoundError:
+    """Return the 404 error of an object that does not exist or that the caller may not see."""
+    names = {"neighbourhood": "le quartier", "diagnostic": "le diagnostic", "vote": "le vote"}
+    return NotFoundError(
+        f"no {what} {ident}.", message_fr=f"{names.get(what, what)} {ident} n'existe pas."
+    )
+
+
+def forbid() -> PermissionDeniedError:
+    """Return the error of a caller who sees an object but may not change it."""
+    return PermissionDeniedError(
+        "your role may not change this object.",
+        message_fr="votre rôle ne permet pas de modifier cet objet.",
+    )
+
+
+def neighbourhood_for(
+    session: Session, caller: Caller, neighbourhood_id: int, *, access: Access = "read"
+) -> Neighbourhood:
+    """Return the neighbourhood if the caller may ``access`` it: 404 if unseen, 403 if read-only."""
+    hood = session.get(Neighbourhood, neighbourhood_id)
+    if hood is None or not caller.can_read(hood):
+        raise missing("neighbourhood", neighbourhood_id)
+    if access == "write" and not caller.can_write(hood):
+        raise forbid()
+    return hood
+
+
+def diagnostic_for(
+    session: Session, caller: Caller, diagnostic_id: int, *, access: Access = "read"
+) -> Diagnostic:
+    """Return the diagnostic if the caller may ``access`` its neighbourhood (as above)."""
+    diag = session.get(Diagnostic, diagnostic_id)
+    if diag is None:
+        raise missing("diagnostic", diagnostic_id)
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    if hood is None or not caller.can_read(hood):
+        raise missing("diagnostic", diagnostic_id)
+    if access == "write" and not caller.can_write(hood):
+        raise forbid()
+    return diag
+
+
+def require_roles(caller: Caller, *roles: str) -> None:
+    """Refuse (403) a caller whose role is not among ``roles``."""
+    if caller.role not in roles:
+        raise forbid()

@@ -1,0 +1,84 @@
+"""The one table mapping qet-geo errors to HTTP statuses, and the handlers that apply it.
+
+Authorisation policy (OWASP API1): an object the caller may not *see* answers 404, exactly as a
+missing one, so ids cannot be probed; an object the caller sees but may not *change* (network
+staff or the public writing) answers 403. Bodies are ``{"detail": <message>, "code": <class>}``,
+in French unless the request says ``Accept-Language: en``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from qet_geo.errors import (
+    CRSError,
+    DataCoverageError,
+    EmptyDataError,
+    InputFileError,
+    QetGeoError,
+    UnknownCodeError,
+    ValidationError,
+)
+from qet_geo.privacy import DisclosureError
+from qet_geo.store import ConflictError, NotFoundError
+
+
+class AuthenticationError(QetGeoError):
+    """The bearer token is unknown."""
+
+
+class PermissionDeniedError(QetGeoError):
+    """The caller sees the object but its role may not do this to it."""
+
+
+class PayloadTooLargeError(QetGeoError):
+    """The request body is larger than the service accepts."""
+
+
+#: Error class → HTTP status. The most specific class of an error's MRO wins.
+STATUS_CODES: dict[type[QetGeoError], int] = {
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
+    NotFoundError: 404,
+    UnknownCodeError: 404,
+    ConflictError: 409,
+    PayloadTooLargeError: 413,
+    DisclosureError: 422,
+    InputFileError: 422,
+    EmptyDataError: 422,
+    DataCoverageError: 422,
+    CRSError: 422,
+    ValidationError: 422,
+    QetGeoError: 400,
+}
+
+
+def status_for(error: QetGeoError) -> int:
+    """Return the HTTP status of ``error`` from :data:`STATUS_CODES`."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 400
+
+
+def _lang(request: Request) -> str:
+    accept = request.headers.get("accept-language", "")
+    default = getattr(request.app.state, "lang", "fr")
+    return "en" if accept.lower().startswith("en") else default
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QetGeoError)  # registered for QetGeoError only
+    status = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"detail": exc.localized(_lang(request)), "code": type(exc).__name__},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Register the handler that turns every :class:`QetGeoError` into its status."""
+    app.add_exception_handler(QetGeoError, _handle)

@@ -1,0 +1,125 @@
+"""Published aggregates of a diagnostic: indicators (GeoJSON), profiles, footprints."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for, missing
+from api.models import ErrorOut, FeatureCollection, FootprintsOut, ProfilesOut
+from qet_geo.errors import ValidationError
+
+router = APIRouter(tags=["agrégats"])
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """Parse ``left,bottom,right,top`` in WGS84 degrees."""
+    bad = ValidationError(
+        f"bbox {text!r} must be 'left,bottom,right,top' in WGS84 degrees (lon, lat), with "
+        "left <= right and bottom <= top.",
+        message_fr=f"bbox {text!r} doit valoir 'gauche,bas,droite,haut' en degrés WGS84 "
+        "(lon, lat), avec gauche <= droite et bas <= haut.",
+    )
+    try:
+        left, bottom, right, top = (float(v) for v in text.split(","))
+    except ValueError:
+        raise bad from None
+    if not (-180 <= left <= right <= 180 and -90 <= bottom <= top <= 90):  # also refuses NaN
+        raise bad
+    return left, bottom, right, top
+
+
+@router.get(
+    "/diagnostics/{diagnostic_id}/indicators",
+    response_model=FeatureCollection,
+    responses={**_ERRORS, 200: {"content": {"application/geo+json": {}}}},
+)
+async def indicators(
+    request: Request,
+    caller: CallerDep,
+    settings: SettingsDep,
+    diagnostic_id: DiagId,
+    bbox: Annotated[
+        str | None, Query(max_length=200, description="gauche,bas,droite,haut (WGS84)")
+    ] = None,
+    limit: Annotated[int | None, Query(description="ramené à [1, max_limit]")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Response:
+    """Page through the published 200 m cells of a diagnostic (pooled where small), WGS84.
+
+    Each cell gives ``n_respondents`` (at least 11), the mean footprint and the share of each
+    usage profile; cells with fewer respondents are pooled with their neighbours first.
+    """
+    cache = request.app.state.aggregates
+    entry = cache.fresh_cells(diagnostic_id)
+    if entry is None:
+        entry = await run_in_threadpool(cache.load_cells, request.app.state.engine, diagnostic_id)
+    if entry is None or not caller.can_read(entry[0]):
+        raise missing("diagnostic", diagnostic_id)
+    layer = entry[1]
+    size = settings.default_limit if limit is None else limit
+    size = max(1, min(size, settings.max_limit))
+    index = np.arange(len(layer.features))
+    if bbox is not None:
+        left, bottom, right, top = parse_bbox(bbox)
+        b = layer.bounds
+        keep = (b[:, 0] <= right) & (b[:, 2] >= left) & (b[:, 1] <= top) & (b[:, 3] >= bottom)
+        index = index[keep]
+    page = index[offset : offset + size]
+    links = []
+    if offset + size < len(index):
+        query = f"limit={size}&offset={offset + size}" + (f"&bbox={bbox}" if bbox else "")
+        links.append(
+            {"rel": "next", "href": f"{request.url.path}?{query}", "type": "application/geo+json"}
+        )
+    # Features are serialised once per upload: a page is a join of ready-made JSON.
+    body = (
+        '{"type":"FeatureCollection","features":['
+        + ",".join(layer.features_json[i] for i in page)
+        + f'],"numberMatched":{len(index)},"numberReturned":{len(page)},"links":'
+        + json.dumps(links)
+        + "}"
+    )
+    return Response(body.encode(), media_type="application/geo+json")
+
+
+@router.get("/diagnostics/{diagnostic_id}/profiles", response_model=ProfilesOut, responses=_ERRORS)
+def profiles(
+    request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: DiagId
+) -> ProfilesOut:
+    """Share of each reference usage profile among the respondents (if at least 11)."""
+    diag = diagnostic_for(session, caller, diagnostic_id)
+    totals = request.app.state.aggregates.profiles(session, diag.id)
+    return ProfilesOut(
+        diagnostic_id=diag.id,
+        n_respondents=totals.n_respondents,
+        published=bool(totals.values),
+        shares=totals.values,
+    )
+
+
+@router.get(
+    "/diagnostics/{diagnostic_id}/footprints", response_model=FootprintsOut, responses=_ERRORS
+)
+def footprints(
+    request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: DiagId
+) -> FootprintsOut:
+    """Mean footprint per usage and in total, kgCO2e per person per year (if publishable)."""
+    diag = diagnostic_for(session, caller, diagnostic_id)
+    totals = request.app.state.aggregates.footprints(session, diag.id)
+    return FootprintsOut(
+        diagnostic_id=diag.id,
+        n_respondents=totals.n_respondents,
+        published=bool(totals.values),
+        mean_kgco2e=totals.values,
+    )

@@ -1,0 +1,160 @@
+"""National comparison of neighbourhoods, and before/after comparison of campaigns."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import select
+
+from api.dependencies import CallerDep, SessionDep, neighbourhood_for
+from api.models import BeforeAfterOut, DeltaRow, ErrorOut, NationalRow
+from qet_geo.national import before_after, compare_neighbourhoods
+from qet_geo.privacy import require_protected
+from qet_geo.store import (
+    Diagnostic,
+    Indicator,
+    Neighbourhood,
+    NotFoundError,
+    Respondent,
+    respondents_frame,
+)
+
+router = APIRouter(tags=["comparaisons"])
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+HoodId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Year = Annotated[int, Query(ge=0, le=100)]
+
+
+def _num(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else round(f, 4)
+
+
+@router.get("/national", response_model=list[NationalRow], responses=_ERRORS)
+def national(session: SessionDep, caller: CallerDep) -> list[NationalRow]:
+    """Compare the latest campaign (with answers) of every neighbourhood the caller may see.
+
+    Footprint per usage per person, mix of national reference profiles, population-weighted
+    constraint indicators, a typology on constraints and the footprint rank (1 = lowest).
+    Neighbourhoods with fewer than 11 respondents get no respondent figure.
+    """
+    hoods = [
+        h
+        for h in session.scalars(select(Neighbourhood).order_by(Neighbourhood.id))
+        if caller.can_read(h) or h.published
+    ]
+    frames, latest = [], {}
+    for hood in hoods:
+        # the latest campaign that has answers
+        diag = session.scalars(
+            select(Diagnostic)
+            .where(
+                Diagnostic.neighbourhood_id == hood.id,
+                select(Respondent.id).where(Respondent.diagnostic_id == Diagnostic.id).exists(),
+            )
+            .order_by(Diagnostic.year.desc())
+        ).first()
+        if diag is None:
+            continue
+        latest[hood.id] = diag
+        frame = respondents_frame(session, diag.id)
+        if len(frame):
+            frames.append(frame.assign(neighbourhood=str(hood.id)))
+    if not frames:
+        return []
+    respondents = pd.concat(frames, ignore_index=True)
+    indicators = session.execute(
+        select(
+            Indicator.neighbourhood_id,
+            Indicator.zone_id,
+            Indicator.name,
+            Indicator.value,
+            Indicator.population,
+        ).where(Indicator.neighbourhood_id.in_(list(latest)))
+    ).all()
+    constraints = None
+    if indicators:
+        long = pd.DataFrame(indicators, columns=["neighbourhood", "zone", "name", "value", "pop"])
+        wide = long.pivot_table(index=["neighbourhood", "zone"], columns="name", values="value")
+        pops = long.groupby(["neighbourhood", "zone"])["pop"].max()
+        constraints = wide.assign(population=pops.fillna(0.0)).reset_index()
+        constraints["neighbourhood"] = constraints["neighbourhood"].astype(str)
+        constraints = constraints.drop(columns="zone")
+    table = compare_neighbourhoods(
+        respondents.assign(profile=respondents["profile"].astype("Int64")),
+        constraints=constraints,
+    )
+    require_protected(table, what="the national comparison")
+    names = {str(h.id): h.name for h in hoods}
+    feet = [c for c in table.columns if c.endswith("_kgco2e") and not c.startswith("rank_")]
+    mix = [c for c in table.columns if c.startswith("mix_")]
+    fixed = {"n_respondents", "type", "rank_total_kgco2e", *feet, *mix}
+    others = [c for c in table.columns if c not in fixed]
+    rows = []
+    for key, row in table.iterrows():
+        rank = row.get("rank_total_kgco2e")
+        rows.append(
+            NationalRow(
+                neighbourhood_id=int(str(key)),
+                name=names[str(key)],
+                year=latest[int(str(key))].year,
+                n_respondents=int(row["n_respondents"]),
+                mean_kgco2e={c.removesuffix("_kgco2e"): _num(row[c]) for c in feet},
+                profile_mix={c.removeprefix("mix_"): _num(row[c]) for c in mix},
+                constraints={c: _num(row[c]) for c in others},
+                type=int(row["type"]),
+                rank_total_kgco2e=None if pd.isna(rank) else int(rank),
+            )
+        )
+    return rows
+
+
+@router.get(
+    "/neighbourhoods/{neighbourhood_id}/before-after",
+    response_model=BeforeAfterOut,
+    responses=_ERRORS,
+)
+def compare_campaigns(
+    session: SessionDep,
+    caller: CallerDep,
+    neighbourhood_id: HoodId,
+    before: Year = 0,
+    after: Year = 1,
+    confidence: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95,
+) -> BeforeAfterOut:
+    """Change of the mean footprints between two campaigns (years), with confidence intervals."""
+    hood = neighbourhood_for(session, caller, neighbourhood_id)
+    frames = []
+    for year in (before, after):
+        diag = session.scalars(
+            select(Diagnostic).where(
+                Diagnostic.neighbourhood_id == hood.id, Diagnostic.year == year
+            )
+        ).first()
+        if diag is None:
+            raise NotFoundError(
+                f"neighbourhood {hood.id} has no campaign for year {year}.",
+                message_fr=f"le quartier {hood.id} n'a pas de campagne pour l'année {year}.",
+            )
+        frames.append(respondents_frame(session, diag.id))
+    table = before_after(frames[0], frames[1], confidence=confidence)
+    return BeforeAfterOut(
+        neighbourhood_id=hood.id,
+        before_year=before,
+        after_year=after,
+        confidence=confidence,
+        deltas=[
+            DeltaRow(value=str(name), **{k: row[k] for k in DeltaRow.model_fields if k != "value"})
+            for name, row in table.iterrows()
+        ],
+    )

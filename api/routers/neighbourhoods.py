@@ -1,0 +1,119 @@
+"""Neighbourhoods and their diagnostics (survey campaigns)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+from sqlalchemy import select
+
+from api.dependencies import (
+    CallerDep,
+    SessionDep,
+    diagnostic_for,
+    neighbourhood_for,
+    require_roles,
+)
+from api.models import DiagnosticIn, DiagnosticOut, ErrorOut, NeighbourhoodIn, NeighbourhoodOut
+from qet_geo.store import ConflictError, Diagnostic, Neighbourhood, add_neighbourhood
+
+router = APIRouter(tags=["quartiers"])
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+HoodId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("/neighbourhoods", response_model=list[NeighbourhoodOut])
+def list_neighbourhoods(session: SessionDep, caller: CallerDep) -> list[Neighbourhood]:
+    """List the neighbourhoods the caller may see."""
+    hoods = session.scalars(select(Neighbourhood).order_by(Neighbourhood.id)).all()
+    return [h for h in hoods if caller.can_read(h)]
+
+
+@router.post(
+    "/neighbourhoods",
+    response_model=NeighbourhoodOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def create_neighbourhood(
+    body: NeighbourhoodIn, session: SessionDep, caller: CallerDep
+) -> Neighbourhood:
+    """Add a neighbourhood to the network (admin, network staff)."""
+    require_roles(caller, "admin", "staff")
+    return add_neighbourhood(
+        session,
+        name=body.name,
+        commune=body.commune,
+        iris_codes=body.iris_codes,
+        published=body.published,
+        osm_extract=body.osm_extract,
+    )
+
+
+@router.get(
+    "/neighbourhoods/{neighbourhood_id}", response_model=NeighbourhoodOut, responses=_ERRORS
+)
+def get_neighbourhood(
+    session: SessionDep, caller: CallerDep, neighbourhood_id: HoodId
+) -> Neighbourhood:
+    """Describe one neighbourhood."""
+    return neighbourhood_for(session, caller, neighbourhood_id)
+
+
+@router.get(
+    "/neighbourhoods/{neighbourhood_id}/diagnostics",
+    response_model=list[DiagnosticOut],
+    responses=_ERRORS,
+)
+def list_diagnostics(
+    session: SessionDep, caller: CallerDep, neighbourhood_id: HoodId
+) -> list[Diagnostic]:
+    """List the survey campaigns of a neighbourhood."""
+    hood = neighbourhood_for(session, caller, neighbourhood_id)
+    return list(
+        session.scalars(
+            select(Diagnostic)
+            .where(Diagnostic.neighbourhood_id == hood.id)
+            .order_by(Diagnostic.year)
+        )
+    )
+
+
+@router.post(
+    "/neighbourhoods/{neighbourhood_id}/diagnostics",
+    response_model=DiagnosticOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**_ERRORS, 409: {"model": ErrorOut}},
+)
+def create_diagnostic(
+    body: DiagnosticIn, session: SessionDep, caller: CallerDep, neighbourhood_id: HoodId
+) -> Diagnostic:
+    """Open a survey campaign (admin, the neighbourhood's pilot team)."""
+    hood = neighbourhood_for(session, caller, neighbourhood_id, access="write")
+    clash = session.scalars(
+        select(Diagnostic).where(
+            Diagnostic.neighbourhood_id == hood.id, Diagnostic.year == body.year
+        )
+    ).first()
+    if clash is not None:
+        raise ConflictError(
+            f"neighbourhood {hood.id} already has a diagnostic for year {body.year}.",
+            message_fr=f"le quartier {hood.id} a déjà un diagnostic pour l'année {body.year}.",
+        )
+    diag = Diagnostic(neighbourhood_id=hood.id, year=body.year, label=body.label)
+    session.add(diag)
+    session.flush()
+    session.refresh(diag)
+    return diag
+
+
+@router.get("/diagnostics/{diagnostic_id}", response_model=DiagnosticOut, responses=_ERRORS)
+def get_diagnostic(session: SessionDep, caller: CallerDep, diagnostic_id: DiagId) -> Diagnostic:
+    """Describe one survey campaign, with the progress of its analysis."""
+    return diagnostic_for(session, caller, diagnostic_id)

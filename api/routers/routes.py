@@ -1,0 +1,87 @@
+"""Visit routes of a neighbourhood as GPX (from its OSM extract, no survey data)."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
+from api.routers.national import HoodId
+from qet_geo.errors import DataCoverageError, InputFileError
+
+router = APIRouter(tags=["visites"])
+_JSON_ERROR: dict[str, object] = {
+    "description": "Erreur",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+_cache: dict[tuple[str, int], bytes] = {}
+_lock = threading.Lock()
+
+
+def _plan_gpx(osm: Path, stops: int) -> bytes:
+    from qet_geo.constraints import neighbourhood_access
+    from qet_geo.layers import build_layers
+    from qet_geo.network import build_network
+    from qet_geo.routes import auto_stops, plan_route, write_route
+
+    key = (str(osm), stops)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers = build_layers(osm)
+        nodes, edges = layers.graphs["walk"]
+        network = build_network(nodes, edges, mode="walk")
+        access = neighbourhood_access(layers, mode="walk")
+        table = auto_stops(layers, n=stops, access=access, network=network)
+        visit = plan_route(network, table, area=layers.territory.working_area)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = write_route(visit, Path(tmp) / "visite.gpx", title=layers.territory.name)
+            data = Path(paths["gpx"]).read_bytes()
+    with _lock:
+        _cache[key] = data
+    return data
+
+
+@router.get(
+    "/neighbourhoods/{neighbourhood_id}/route.gpx",
+    responses={
+        200: {"content": {"application/gpx+xml": {}}, "description": "Itinéraire GPX"},
+        401: _JSON_ERROR,
+        404: _JSON_ERROR,
+        422: _JSON_ERROR,
+    },
+    response_class=Response,
+)
+async def visit_route(
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    neighbourhood_id: HoodId,
+    stops: Annotated[int, Query(ge=2, le=12)] = 6,
+) -> Response:
+    """Walking visit of the neighbourhood's notable places, as a GPX track (OSM data only)."""
+    hood = await run_in_threadpool(neighbourhood_for, session, caller, neighbourhood_id)
+    if settings.osm_dir is None or hood.osm_extract is None:
+        raise DataCoverageError(
+            f"neighbourhood {hood.id} has no OSM extract configured: set QET_OSM_DIR and the "
+            "neighbourhood's osm_extract.",
+            message_fr=f"le quartier {hood.id} n'a pas d'extrait OSM configuré : renseignez "
+            "QET_OSM_DIR et l'osm_extract du quartier.",
+        )
+    folder = Path(settings.osm_dir).resolve()
+    osm = (folder / hood.osm_extract).resolve()
+    if osm.parent != folder or not osm.is_file():
+        raise InputFileError(
+            f"the OSM extract {hood.osm_extract!r} is not in the OSM folder.",
+            message_fr=f"l'extrait OSM {hood.osm_extract!r} n'est pas dans le dossier OSM.",
+        )
+    data = await run_in_threadpool(_plan_gpx, osm, stops)
+    return Response(data, media_type="application/gpx+xml")

@@ -1,0 +1,28 @@
+"""Service settings, read from ``QET_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qet_geo.store import DEFAULT_DATABASE_URL
+
+
+class Settings(BaseSettings):
+    """Settings of the service; each field reads ``QET_<NAME>`` (e.g. ``QET_DATABASE_URL``)."""
+
+    model_config = SettingsConfigDict(env_prefix="QET_", extra="ignore")
+
+    #: SQLite file by default; a ``postgresql://`` URL for PostgreSQL/PostGIS.
+    database_url: str = DEFAULT_DATABASE_URL
+    #: Largest survey upload accepted, in bytes (413 beyond, before the body is read).
+    max_upload_bytes: int = 5_000_000
+    #: Features per page of GeoJSON when the client gives no ``limit``.
+    default_limit: int = 100
+    #: Largest ``limit`` served; larger values are clamped to it.
+    max_limit: int = 1000
+    #: A bootstrap admin token (e.g. for ``qet serve``); tokens otherwise live in the store.
+    admin_token: str | None = None
+    #: Folder of the neighbourhoods' OSM extracts (visit routes); none: no routes.
+    osm_dir: str | None = None
+    #: Default language of error messages: "fr" or "en" (``Accept-Language: en`` switches).
+    lang: str = "fr"

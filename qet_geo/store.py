@@ -1,0 +1,695 @@
+"""Persistence of neighbourhoods, diagnostics, protected respondents, indicators and votes.
+
+The store is a SQLAlchemy 2 database: a SQLite file by default, PostgreSQL (with PostGIS) when
+``QET_DATABASE_URL`` points to one. Only *protected* locations are ever written: a respondent's
+home is kept as its INSEE 200 m cell id (``CRS3035RES200mN…E…``) and, inside the store only, its
+building key (rule 1 of ``docs/privacy.md``). Raw addresses and coordinates are dropped by
+:func:`qet_geo.privacy.coarsen_locations` before anything reaches a table.
+
+Ingestion (:func:`ingest_su`) is one transaction per upload and idempotent: the SHA-256 of the file
+(and the optional idempotency key) identify an upload; sending it again changes nothing. A process
+killed mid-upload leaves no partial batch, since nothing is visible before the commit.
+
+Examples
+--------
+>>> engine = make_engine("sqlite:///qet.db")  # doctest: +SKIP
+>>> create_schema(engine)  # doctest: +SKIP
+>>> with session_scope(engine) as s:  # doctest: +SKIP
+...     hood = add_neighbourhood(s, name="Kervénanec", iris_codes=["561210101"])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import secrets
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
+
+from qet_geo.errors import QetGeoError, ValidationError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ROLES",
+    "ApiToken",
+    "Ballot",
+    "Base",
+    "ConflictError",
+    "Diagnostic",
+    "Indicator",
+    "IngestResult",
+    "Neighbourhood",
+    "NotFoundError",
+    "Profile",
+    "Respondent",
+    "Upload",
+    "Vote",
+    "add_neighbourhood",
+    "create_schema",
+    "create_token",
+    "database_url",
+    "ingest_su",
+    "make_engine",
+    "respondents_frame",
+    "session_scope",
+    "token_hash",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Database used when ``QET_DATABASE_URL`` is not set: a SQLite file in the working folder.
+DEFAULT_DATABASE_URL = "sqlite:///qet.db"
+
+#: Roles of API tokens: admin, network staff, pilot team (bound to neighbourhoods), public.
+ROLES: tuple[str, ...] = ("admin", "staff", "pilot", "public")
+
+# Test hook: called inside the ingestion transaction, just before the commit.
+_BEFORE_COMMIT: Callable[[], None] | None = None
+
+
+class NotFoundError(QetGeoError, LookupError):
+    """A neighbourhood, diagnostic, vote or token does not exist (or is not visible)."""
+
+
+class ConflictError(QetGeoError):
+    """A request clashes with what is stored (a respondent id already uploaded, a closed vote)."""
+
+
+_GEOMETRY = Text().with_variant(Geometry("GEOMETRY", srid=2154, spatial_index=True), "postgresql")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table of the store."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Neighbourhood(Base):
+    """A neighbourhood of the network: its name, IRIS codes and territory (WKT, EPSG:2154)."""
+
+    __tablename__ = "neighbourhoods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    commune: Mapped[str | None] = mapped_column(String(200), default=None)
+    iris_codes: Mapped[list[Any]] = mapped_column(default=list)
+    # Text on SQLite; a PostGIS geometry (Lambert-93) on PostgreSQL.
+    territory_wkt: Mapped[str | None] = mapped_column(_GEOMETRY, default=None)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # File name of the neighbourhood's OSM extract in the service's OSM folder (visit routes).
+    osm_extract: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    diagnostics: Mapped[list[Diagnostic]] = relationship(
+        back_populates="neighbourhood", cascade="all, delete-orphan"
+    )
+
+
+class Diagnostic(Base):
+    """A dated survey campaign of a neighbourhood: year 0, year 1..."""
+
+    __tablename__ = "diagnostics"
+    __table_args__ = (UniqueConstraint("neighbourhood_id", "year", name="uq_diagnostic_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    neighbourhood_id: Mapped[int] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="CASCADE"), index=True
+    )
+    year: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(20), default="collecting")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    neighbourhood: Mapped[Neighbourhood] = relationship(back_populates="diagnostics")
+
+
+class Upload(Base):
+    """One ingested survey file: the unit of idempotency and of the ingestion transaction."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        UniqueConstraint("diagnostic_id", "sha256", name="uq_upload_file"),
+        UniqueConstraint("idempotency_key", name="uq_upload_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diagnostic_id: Mapped[int] = mapped_column(
+        ForeignKey("diagnostics.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    kind: Mapped[str] = mapped_column(String(10), default="su")
+    n_rows: Mapped[int] = mapped_column(Integer)
+    n_stored: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Respondent(Base):
+    """A pseudonymous respondent: protected location only (200 m cell, building key)."""
+
+    __tablename__ = "respondents"
+    __table_args__ = (UniqueConstraint("diagnostic_id", "pseudo_id", name="uq_respondent"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diagnostic_id: Mapped[int] = mapped_column(
+        ForeignKey("diagnostics.id", ondelete="CASCADE"), index=True
+    )
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    pseudo_id: Mapped[str] = mapped_column(String(64))
+    cell_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    building_key: Mapped[str | None] = mapped_column(String(80), default=None)
+    iris_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    profile: Mapped[int | None] = mapped_column(Integer, default=None)
+    footprint: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total_kgco2e: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class Indicator(Base):
+    """A built-constraint indicator of a zone (200 m cell or IRIS) of a neighbourhood."""
+
+    __tablename__ = "indicators"
+    __table_args__ = (UniqueConstraint("neighbourhood_id", "zone_id", "name", name="uq_indicator"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    neighbourhood_id: Mapped[int] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="CASCADE"), index=True
+    )
+    zone_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(80))
+    value: Mapped[float | None] = mapped_column(Float, default=None)
+    population: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class Profile(Base):
+    """Usage profiles: of a diagnostic, or national reference ones (``diagnostic_id`` null)."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diagnostic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("diagnostics.id", ondelete="CASCADE"), index=True, default=None
+    )
+    scope: Mapped[str] = mapped_column(String(20), default="diagnostic")
+    number: Mapped[int] = mapped_column(Integer)
+    centre: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    share: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class Vote(Base):
+    """A vote on the themes of a diagnostic."""
+
+    __tablename__ = "votes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diagnostic_id: Mapped[int] = mapped_column(
+        ForeignKey("diagnostics.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(String(500))
+    themes: Mapped[list[Any]] = mapped_column(default=list)
+    participant_codes: Mapped[list[Any]] = mapped_column(default=list)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Ballot(Base):
+    """One ballot: a participant code (hashed) and the chosen themes."""
+
+    __tablename__ = "ballots"
+    __table_args__ = (UniqueConstraint("vote_id", "participant_hash", name="uq_ballot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
+    participant_hash: Mapped[str] = mapped_column(String(64))
+    choices: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class ApiToken(Base):
+    """An API token (stored as its SHA-256): a role and, for pilot teams, neighbourhoods."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    neighbourhood_ids: Mapped[list[Any]] = mapped_column(default=list)
+    label: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+# --------------------------------------------------------------------------------------------------
+# engine and sessions
+
+
+def database_url(url: str | None = None) -> str:
+    """Return ``url``, else ``QET_DATABASE_URL``, else :data:`DEFAULT_DATABASE_URL`."""
+    return url or os.environ.get("QET_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """Open the database at ``url`` (SQLite file by default, or PostgreSQL/PostGIS).
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL; ``QET_DATABASE_URL`` or :data:`DEFAULT_DATABASE_URL` when None.
+        ``postgresql://`` URLs use the psycopg 3 driver.
+    **kwargs
+        Passed to :func:`sqlalchemy.create_engine`.
+
+    Returns
+    -------
+    sqlalchemy.engine.Engine
+        With foreign keys and WAL journaling switched on for SQLite.
+    """
+    url = database_url(url)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table of the store (the Alembic migration creates the same ones)."""
+    Base.metadata.create_all(engine)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Yield a session in one transaction: committed on success, rolled back on error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory.begin() as session:
+        yield session
+
+
+def token_hash(token: str) -> str:
+    """Return the SHA-256 hex digest under which ``token`` is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session,
+    *,
+    role: str,
+    neighbourhood_ids: Sequence[int] = (),
+    label: str | None = None,
+) -> str:
+    """Create an API token and return it (only its hash is stored).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    role
+        admin, staff, pilot or public.
+    neighbourhood_ids
+        The neighbourhoods of a pilot team (required for "pilot").
+    label
+        Who holds it.
+    """
+    if role not in ROLES:
+        raise ValidationError(
+            f"role must be one of {', '.join(ROLES)}, not {role!r}.",
+            message_fr=f"le rôle doit être l'un de {', '.join(ROLES)}, pas {role!r}.",
+        )
+    if role == "pilot" and not neighbourhood_ids:
+        raise ValidationError(
+            "a pilot-team token needs its neighbourhood ids.",
+            message_fr="un jeton d'équipe pilote doit indiquer ses quartiers.",
+        )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            token_sha256=token_hash(token),
+            role=role,
+            neighbourhood_ids=[int(i) for i in neighbourhood_ids],
+            label=label,
+        )
+    )
+    session.flush()
+    return token
+
+
+def add_neighbourhood(
+    session: Session,
+    *,
+    name: str,
+    iris_codes: Sequence[str] = (),
+    commune: str | None = None,
+    territory_wkt: str | None = None,
+    published: bool = False,
+    osm_extract: str | None = None,
+) -> Neighbourhood:
+    """Add a neighbourhood and return it (flushed, with its id)."""
+    hood = Neighbourhood(
+        name=name,
+        osm_extract=osm_extract,
+        commune=commune,
+        iris_codes=list(iris_codes),
+        territory_wkt=territory_wkt,
+        published=published,
+    )
+    session.add(hood)
+    session.flush()
+    return hood
+
+
+# --------------------------------------------------------------------------------------------------
+# ingestion
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an upload did: its id, whether it was new, and the row counts."""
+
+    upload_id: int
+    created: bool
+    n_rows: int
+    n_stored: int
+    summary: dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def _reference_profiles() -> Any:
+    from qet_geo.profiles import UsageProfiles
+    from qet_geo.synthetic import reference_profiles
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return UsageProfiles(random_state=0).fit(reference_profiles())
+
+
+def ingest_su(
+    engine: Engine,
+    diagnostic_id: int,
+    data: bytes,
+    *,
+    idempotency_key: str | None = None,
+    addresses: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+) -> IngestResult:
+    """Store an SU answer file in a diagnostic, in one transaction, idempotently.
+
+    The file is read (:func:`~qet_geo.surveys.io.read_su`), the homes located
+    (:func:`~qet_geo.surveys.geocode.locate_homes`) and coarsened to 200 m cells and buildings
+    (:func:`~qet_geo.privacy.coarsen_locations`) before anything is written; raw locations are
+    never stored. Each respondent gets a reference usage profile and its footprint per usage.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    diagnostic_id
+        The diagnostic the answers belong to.
+    data
+        The file's bytes (CSV, TSV or XLSX).
+    idempotency_key
+        Client key of the upload: a retry with the same key returns the first upload.
+    addresses, buildings
+        Reference layers for geocoding addresses (see ``locate_homes``).
+
+    Returns
+    -------
+    IngestResult
+        ``created`` is False when the same file (or key) was already stored: nothing changed.
+
+    Raises
+    ------
+    NotFoundError
+        No diagnostic ``diagnostic_id``.
+    ConflictError
+        The idempotency key was used for another file, or a respondent id is already stored
+        from another file of the diagnostic.
+    InputFileError, EmptyDataError, ValidationError
+        The file cannot be read as SU answers (see ``read_su``).
+    """
+    if not isinstance(data, bytes | bytearray):
+        raise ValidationError(
+            "data must be the bytes of the survey file.",
+            message_fr="data doit contenir les octets du fichier d'enquête.",
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session:
+        existing = _existing_upload(session, diagnostic_id, digest, idempotency_key)
+        if existing is not None:
+            return existing
+        if session.get(Diagnostic, diagnostic_id) is None:
+            raise NotFoundError(
+                f"no diagnostic {diagnostic_id}.",
+                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+            )
+    rows, summary = _prepare_rows(bytes(data), addresses=addresses, buildings=buildings)
+    try:
+        with factory.begin() as session:
+            upload = Upload(
+                diagnostic_id=diagnostic_id,
+                sha256=digest,
+                idempotency_key=idempotency_key,
+                n_rows=int(summary.get("rows", len(rows))),
+                n_stored=len(rows),
+                summary=summary,
+            )
+            session.add(upload)
+            session.flush()
+            taken = set(
+                session.scalars(
+                    select(Respondent.pseudo_id).where(
+                        Respondent.diagnostic_id == diagnostic_id,
+                        Respondent.pseudo_id.in_([r["pseudo_id"] for r in rows]),
+                    )
+                )
+            )
+            if taken:
+                raise ConflictError(
+                    f"{len(taken)} respondent ids of this file are already stored for diagnostic "
+                    f"{diagnostic_id} (from another file): remove them or fix the ids.",
+                    message_fr=f"{len(taken)} identifiants de répondants de ce fichier sont déjà "
+                    f"enregistrés pour le diagnostic {diagnostic_id} (autre fichier) : retirez-les "
+                    "ou corrigez les identifiants.",
+                )
+            session.add_all(
+                Respondent(diagnostic_id=diagnostic_id, upload_id=upload.id, **row) for row in rows
+            )
+            session.flush()
+            if _BEFORE_COMMIT is not None:
+                _BEFORE_COMMIT()
+            upload_id = upload.id
+    except IntegrityError:
+        # A concurrent upload of the same file won the race: report it as the existing one.
+        with factory() as session:
+            existing = _existing_upload(session, diagnostic_id, digest, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    logger.info("upload %s: %s respondents stored", upload_id, len(rows))
+    return IngestResult(upload_id, True, int(summary.get("rows", len(rows))), len(rows), summary)
+
+
+def _existing_upload(
+    session: Session, diagnostic_id: int, digest: str, key: str | None
+) -> IngestResult | None:
+    found = None
+    if key is not None:
+        found = session.scalars(select(Upload).where(Upload.idempotency_key == key)).first()
+        if found is not None and (found.sha256 != digest or found.diagnostic_id != diagnostic_id):
+            raise ConflictError(
+                "this Idempotency-Key was already used for another file: use a new key.",
+                message_fr="cette clé d'idempotence a déjà servi pour un autre fichier : "
+                "utilisez une nouvelle clé.",
+            )
+    if found is None:
+        found = session.scalars(
+            select(Upload).where(Upload.diagnostic_id == diagnostic_id, Upload.sha256 == digest)
+        ).first()
+    if found is None:
+        return None
+    return IngestResult(found.id, False, found.n_rows, found.n_stored, dict(found.summary))
+
+
+def _prepare_rows(
+    data: bytes,
+    *,
+    addresses: gpd.GeoDataFrame | None,
+    buildings: gpd.GeoDataFrame | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    import pandas as pd
+
+    from qet_geo.footprint import su_footprints
+    from qet_geo.surveys.io import read_su
+    from qet_geo.surveys.schema import USAGES
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read = read_su(io.BytesIO(data))
+    answers = read.answers
+    summary: dict[str, Any] = {k: int(v) for k, v in read.summary().items()}
+    places = _protected_places(read.locations, answers.index, addresses, buildings)
+    usages = [u for u in USAGES if u in answers.columns]
+    feet = su_footprints(answers, usages=usages) if usages else pd.DataFrame(index=answers.index)
+    complete = answers[usages].notna().all(axis=1) if len(usages) == len(USAGES) else None
+    profiles = pd.Series(pd.NA, index=answers.index, dtype="Int64")
+    if complete is not None and complete.any():
+        profiles.loc[complete] = _reference_profiles().predict(answers.loc[complete, usages])
+    rows = []
+    for rid in answers.index:
+        place = places.loc[rid] if rid in places.index else None
+        levels: dict[str, int | str | None] = {u: _int_or_none(answers.at[rid, u]) for u in usages}
+        for extra in ("age_band", "gender", "csp"):
+            if extra in answers.columns:
+                value: Any = answers.at[rid, extra]
+                levels[extra] = None if pd.isna(value) else str(value)
+        foot = {c: _float_or_none(feet.at[rid, c]) for c in feet.columns}
+        rows.append(
+            {
+                "pseudo_id": _pseudonym(str(rid)),
+                "cell_id": _text_or_none(place, "cell_id"),
+                "building_key": _text_or_none(place, "building_key"),
+                "iris_code": _text_or_none(place, "iris_code"),
+                "answers": levels,
+                "profile": _int_or_none(profiles.at[rid]),
+                "footprint": foot,
+                "total_kgco2e": foot.get("total_kgco2e"),
+            }
+        )
+    return rows, summary
+
+
+def _pseudonym(respondent_id: str) -> str:
+    # The file's ids may be names or e-mails: only a hash leaves this function.
+    return hashlib.sha256(("qet-respondent:" + respondent_id).encode()).hexdigest()[:32]
+
+
+def _protected_places(
+    locations: pd.DataFrame,
+    index: pd.Index,
+    addresses: gpd.GeoDataFrame | None,
+    buildings: gpd.GeoDataFrame | None,
+) -> pd.DataFrame:
+    import pandas as pd
+
+    from qet_geo.privacy import coarsen_locations
+    from qet_geo.surveys.geocode import locate_homes
+
+    if locations is None or locations.empty or len(locations.columns) == 0:
+        return pd.DataFrame(index=index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        located = locate_homes(locations, addresses=addresses, buildings=buildings)
+        coarse = coarsen_locations(located, keep_building=True, keep_raw=False)
+    return pd.DataFrame(coarse)
+
+
+def _text_or_none(row: Any, key: str) -> str | None:
+    import pandas as pd
+
+    if row is None or key not in row.index:
+        return None
+    value = row[key]
+    return None if pd.isna(value) else str(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    import pandas as pd
+
+    return None if pd.isna(value) else int(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    import pandas as pd
+
+    return None if pd.isna(value) else float(value)
+
+
+def respondents_frame(session: Session, diagnostic_id: int) -> pd.DataFrame:
+    """Return the stored respondents of a diagnostic as a frame (never published as is).
+
+    Columns: ``pseudo_id``, ``cell_id``, ``iris_code``, ``profile``, ``total_kgco2e``, one
+    ``{usage}_kgco2e`` column per usage and the levels of every usage. Feed it to
+    :func:`qet_geo.privacy.safe_aggregate` before anything leaves the service.
+    """
+    import pandas as pd
+
+    rows = session.execute(
+        select(
+            Respondent.pseudo_id,
+            Respondent.cell_id,
+            Respondent.iris_code,
+            Respondent.profile,
+            Respondent.total_kgco2e,
+            Respondent.footprint,
+            Respondent.answers,
+        ).where(Respondent.diagnostic_id == diagnostic_id)
+    ).all()
+    records = []
+    for pseudo, cell, iris, profile, total, foot, answers in rows:
+        rec: dict[str, Any] = {
+            "pseudo_id": pseudo,
+            "cell_id": cell,
+            "iris_code": iris,
+            "profile": profile,
+            "total_kgco2e": total,
+        }
+        rec.update({k: v for k, v in (foot or {}).items() if k != "total_kgco2e"})
+        rec.update({k: v for k, v in (answers or {}).items()})
+        records.append(rec)
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        frame = pd.DataFrame(columns=["pseudo_id", "cell_id", "iris_code", "profile"])
+    frame["profile"] = frame["profile"].astype("Int64")
+    return frame.set_index("pseudo_id")

@@ -1,0 +1,43 @@
+"""Visit route of a neighbourhood as GPX, from the real Lorient extract."""
+
+from __future__ import annotations
+
+import gpxpy
+
+from api.main import create_app
+from api.settings import Settings
+from qet_geo import store
+from tests.conftest import shared
+
+
+def test_route_gpx(tmp_path):
+    osm_dir = shared("osm")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", osm_dir=str(osm_dir)))
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app)
+    with store.session_scope(app.state.engine) as s:
+        admin = store.create_token(s, role="admin")
+        other = store.add_neighbourhood(s, name="Ailleurs")
+        pilot = store.create_token(s, role="pilot", neighbourhood_ids=[other.id])
+    h = {"Authorization": f"Bearer {admin}"}
+    bad = client.post(
+        "/neighbourhoods", json={"name": "X", "osm_extract": "../../etc/passwd"}, headers=h
+    )
+    assert bad.status_code == 422
+    hood = client.post(
+        "/neighbourhoods",
+        json={"name": "Lorient centre", "osm_extract": "lorient_centre.osm.pbf"},
+        headers=h,
+    ).json()["id"]
+    r = client.get(f"/neighbourhoods/{hood}/route.gpx?stops=3", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/gpx+xml")
+    gpx = gpxpy.parse(r.text)
+    points = [p for t in gpx.tracks for seg in t.segments for p in seg.points]
+    assert len(points) > 10
+    assert all(-3.5 < p.longitude < -3.2 and 47.6 < p.latitude < 47.9 for p in points)
+    # object-level: another pilot team cannot see it; no extract configured: 422
+    pilot_h = {"Authorization": f"Bearer {pilot}"}
+    assert client.get(f"/neighbourhoods/{hood}/route.gpx", headers=pilot_h).status_code == 404
+    assert client.get(f"/neighbourhoods/{other.id}/route.gpx", headers=h).status_code == 422
