@@ -21,16 +21,19 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import logging
 import os
 import secrets
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geoalchemy2 import Geometry
@@ -611,8 +614,51 @@ def _prepare_rows(
 
 
 def _pseudonym(respondent_id: str) -> str:
-    # The file's ids may be names or e-mails: only a hash leaves this function.
-    return hashlib.sha256(("qet-respondent:" + respondent_id).encode()).hexdigest()[:32]
+    """Keyed hash of a respondent id: the file's ids may be names, e-mails or 1, 2, 3...
+
+    An HMAC with a secret kept outside the database (:func:`pseudonym_key`), so that a copy of
+    the database alone cannot be turned back into ids by hashing guesses. Stable for a given key,
+    which keeps uploads idempotent and overlapping ids detectable.
+    """
+    digest = hmac.new(pseudonym_key(), ("qet-respondent:" + respondent_id).encode(), "sha256")
+    return digest.hexdigest()[:32]
+
+
+def pseudonym_key() -> bytes:
+    """Return the secret of the respondent pseudonyms.
+
+    ``QET_PSEUDONYM_KEY`` when set (give every server of one store the same value); otherwise a
+    random key created once in ``$QET_KEY_DIR/pseudonym.key`` (default
+    ``~/.local/share/qet-geo``), readable by its owner only. Losing it only means that a file
+    uploaded again is no longer recognised as the same respondents.
+    """
+    env = os.environ.get("QET_PSEUDONYM_KEY")
+    if env:
+        return env.encode()
+    folder = Path(os.environ.get("QET_KEY_DIR") or Path.home() / ".local" / "share" / "qet-geo")
+    path = folder / "pseudonym.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        # written whole under a temporary name, then linked into place: a process that loses the
+        # race reads the winner's complete key, never a half-written one
+        fd, tmp = tempfile.mkstemp(prefix=".pseudonym.", dir=folder)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            os.chmod(tmp, 0o600)
+            with suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    key = path.read_text().strip()
+    if not key:
+        raise ValidationError(
+            f"{path} is empty: delete it to create a new pseudonym key, or set QET_PSEUDONYM_KEY.",
+            message_fr=f"{path} est vide : supprimez-le pour créer une nouvelle clé de "
+            "pseudonymisation, ou définissez QET_PSEUDONYM_KEY.",
+            path=path,
+        )
+    return key.encode()
 
 
 def _protected_places(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,6 +17,9 @@ from rasterio.transform import from_origin
 from scipy.interpolate import griddata
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# the store's pseudonym key lives outside the database: keep the tests' key out of $HOME
+os.environ.setdefault("QET_KEY_DIR", tempfile.mkdtemp(prefix="qet-test-keys-"))
 
 
 def shared(*parts: str) -> Path:

@@ -157,3 +157,22 @@ def test_killed_worker_leaves_no_partial_batch(tmp_path):
     again = store.ingest_su(fresh, diag, data_path.read_bytes())
     assert again.created and again.n_stored == 400
     assert _count(fresh, store.Respondent) == 415
+
+
+def test_pseudonyms_are_keyed_outside_the_database(tmp_path, monkeypatch):
+    """A database copy alone cannot turn pseudonyms back into ids by hashing guesses."""
+    import hashlib
+    import hmac
+
+    monkeypatch.delenv("QET_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("QET_KEY_DIR", str(tmp_path / "keys"))
+    key = store.pseudonym_key()
+    path = tmp_path / "keys" / "pseudonym.key"
+    assert len(key) == 64 and path.stat().st_mode & 0o777 == 0o600
+    assert store.pseudonym_key() == key  # created once, then read
+    plain = hashlib.sha256(b"qet-respondent:R00001").hexdigest()[:32]
+    keyed = store._pseudonym("R00001")
+    assert keyed != plain
+    assert keyed == hmac.new(key, b"qet-respondent:R00001", "sha256").hexdigest()[:32]
+    monkeypatch.setenv("QET_PSEUDONYM_KEY", "another secret")
+    assert store._pseudonym("R00001") != keyed
