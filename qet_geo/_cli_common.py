@@ -177,35 +177,13 @@ def _territory(
     buffer: float,
 ) -> Any:
     """Read the territory options (one definition at most); None means the extract's bounds."""
-    from qet_geo import territory as terr
+    from qet_geo.territory import territory_from_options
 
-    given = [x for x in (territory, iris, commune) if x is not None]
-    if len(given) > 1:
-        _fail(
-            _t(
-                "donnez une seule définition du territoire : --territory, --iris ou --commune.",
-                "give one territory definition only: --territory, --iris or --commune.",
-            )
-        )
-    if iris is not None:
-        if iris_layer is None:
-            _fail(
-                _t(
-                    "--iris demande la couche des contours IRIS : ajoutez --iris-layer FICHIER.",
-                    "--iris needs the IRIS contours: add --iris-layer FILE.",
-                )
-            )
-        codes = [c.strip() for c in iris.split(",") if c.strip()]
-        return terr.territory_from_iris(codes, iris_layer, buffer_m=buffer)
-    if commune is not None:
-        if communes_layer is None:
-            _fail(
-                _t(
-                    "--commune demande la couche des communes : ajoutez --communes-layer FICHIER.",
-                    "--commune needs the communes layer: add --communes-layer FILE.",
-                )
-            )
-        return terr.territory_from_commune(commune, communes_layer, buffer_m=buffer)
-    if territory is not None:
-        return terr.territory_from_file(territory, buffer_m=buffer)
-    return None
+    return territory_from_options(
+        territory=territory,
+        iris=iris,
+        iris_layer=iris_layer,
+        commune=commune,
+        communes_layer=communes_layer,
+        buffer_m=buffer,
+    )

@@ -189,31 +189,17 @@ class DiagnosticResult:
 
 
 def _territory(config: DiagnosticConfig) -> Territory | None:
-    from qet_geo import territory as terr
+    from qet_geo.territory import territory_from_options
 
-    if config.territory is not None:
-        return terr.territory_from_file(
-            config.territory, name=config.name, buffer_m=config.buffer_m
-        )
-    if config.iris:
-        if config.iris_layer is None:
-            raise ValidationError(
-                "IRIS codes need the IRIS contours (iris_layer).",
-                message_fr="Les codes IRIS demandent la couche des contours IRIS (iris_layer).",
-            )
-        return terr.territory_from_iris(
-            config.iris, config.iris_layer, name=config.name, buffer_m=config.buffer_m
-        )
-    if config.commune:
-        if config.communes_layer is None:
-            raise ValidationError(
-                "A commune code needs the communes layer (communes_layer).",
-                message_fr="Un code commune demande la couche des communes (communes_layer).",
-            )
-        return terr.territory_from_commune(
-            config.commune, config.communes_layer, name=config.name, buffer_m=config.buffer_m
-        )
-    return None
+    return territory_from_options(
+        territory=config.territory,
+        iris=config.iris,
+        iris_layer=config.iris_layer,
+        commune=config.commune,
+        communes_layer=config.communes_layer,
+        name=config.name,
+        buffer_m=config.buffer_m,
+    )
 
 
 def run_diagnostic(

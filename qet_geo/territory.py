@@ -38,6 +38,7 @@ __all__ = [
     "territory_from_commune",
     "territory_from_file",
     "territory_from_iris",
+    "territory_from_options",
 ]
 
 WORK_CRS = "EPSG:2154"
@@ -294,6 +295,52 @@ def territory_from_commune(
         buffer_m=buffer_m,
         source="commune",
     )
+
+
+def territory_from_options(
+    *,
+    territory: str | PathLike[str] | None = None,
+    iris: Sequence[str] | str | None = None,
+    iris_layer: str | PathLike[str] | None = None,
+    commune: str | None = None,
+    communes_layer: str | PathLike[str] | None = None,
+    name: str | None = None,
+    buffer_m: float = DEFAULT_BUFFER_M,
+) -> Territory | None:
+    """Make a territory from whichever single definition is given; None when none is.
+
+    The CLI options and the diagnostic configuration both come here: a polygon file, IRIS codes
+    (a list, or one comma-separated string) with their contours, or a commune code with the
+    communes layer. None means "the extract's own extent", decided by the caller.
+    """
+    codes = [c.strip() for c in iris.split(",") if c.strip()] if isinstance(iris, str) else iris
+    given = [x for x in (territory, codes, commune) if x]
+    if len(given) > 1:
+        raise ValidationError(
+            "Give one territory definition only: --territory, --iris or --commune.",
+            message_fr="Donnez une seule définition du territoire : --territory, --iris ou "
+            "--commune.",
+        )
+    if codes:
+        if iris_layer is None:
+            raise ValidationError(
+                "IRIS codes need the IRIS contours: add --iris-layer FILE (iris_layer).",
+                message_fr="Les codes IRIS demandent la couche des contours IRIS : ajoutez "
+                "--iris-layer FICHIER (iris_layer).",
+            )
+        return territory_from_iris(list(codes), iris_layer, name=name, buffer_m=buffer_m)
+    if commune:
+        if communes_layer is None:
+            raise ValidationError(
+                "A commune code needs the communes layer: add --communes-layer FILE "
+                "(communes_layer).",
+                message_fr="Un code commune demande la couche des communes : ajoutez "
+                "--communes-layer FICHIER (communes_layer).",
+            )
+        return territory_from_commune(commune, communes_layer, name=name, buffer_m=buffer_m)
+    if territory is not None:
+        return territory_from_file(territory, name=name, buffer_m=buffer_m)
+    return None
 
 
 def territory_from_bounds(

@@ -86,3 +86,21 @@ def test_bad_territory_files(tmp_path):
     (tmp_path / "broken.geojson").write_text("{not json")
     with pytest.raises(InputFileError):
         territory_from_file(tmp_path / "broken.geojson")
+
+
+def test_options_take_one_definition():
+    from qet_geo.territory import territory_from_options
+
+    layer = shared("census", "paris_iris", "ParisIris_2013_L93.gpkg")
+    as_text = territory_from_options(iris="751145620, 751145621", iris_layer=layer, buffer_m=0)
+    as_list = territory_from_options(iris=["751145620", "751145621"], iris_layer=layer, buffer_m=0)
+    assert as_text is not None and as_list is not None
+    assert as_text.iris_codes == as_list.iris_codes == ("751145620", "751145621")
+    assert territory_from_options() is None
+    communes = shared("census", "communes", "communes-56-morbihan.geojson")
+    with pytest.raises(ValidationError, match="one territory definition"):
+        territory_from_options(commune="56121", communes_layer=communes, iris=["751145620"])
+    with pytest.raises(ValidationError, match="iris-layer"):
+        territory_from_options(iris="751145620")
+    with pytest.raises(ValidationError, match="communes-layer"):
+        territory_from_options(commune="56121")
