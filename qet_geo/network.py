@@ -798,14 +798,20 @@ class _Snapped:
     snap_m: FloatArray  # straight-line distance to the edge (NaN when missing)
     on: BoolArray  # snapped within max_snap_m
     points: GeomArray  # the points that were snapped
+    same: IntArray  # the first point at the same place (itself when it is the first)
 
     def keep(self, mask: BoolArray) -> _Snapped:
         """The same points, with those outside ``mask`` set off the network."""
-        return _Snapped(self.edge, self.fraction, self.snap_m, self.on & mask, self.points)
+        return _Snapped(
+            self.edge, self.fraction, self.snap_m, self.on & mask, self.points, self.same
+        )
 
     def split(self, k: int) -> tuple[_Snapped, _Snapped]:
         """The first ``k`` points, and the others."""
         head, tail = slice(None, k), slice(k, None)
+        # a point of the tail at the place of one of the head stands for itself
+        same = self.same[tail] - k
+        same = np.where(same >= 0, same, np.arange(same.size))
         return (
             _Snapped(
                 self.edge[head],
@@ -813,6 +819,7 @@ class _Snapped:
                 self.snap_m[head],
                 self.on[head],
                 self.points[head],
+                self.same[head],
             ),
             _Snapped(
                 self.edge[tail],
@@ -820,8 +827,19 @@ class _Snapped:
                 self.snap_m[tail],
                 self.on[tail],
                 self.points[tail],
+                same,
             ),
         )
+
+    def distinct(self) -> tuple[IntArray, IntArray]:
+        """Points on the network: the first at each place, and those repeating one of them.
+
+        Every result depends only on where a point joins the network, so queries compute the
+        first point of each place and copy it to the others (dwellings of one building).
+        """
+        on = np.flatnonzero(self.on)
+        first = self.same[on] == on
+        return on[first], on[~first]
 
 
 def _snap(net: Network, points: GeomArray, max_snap_m: float) -> _Snapped:
@@ -830,13 +848,14 @@ def _snap(net: Network, points: GeomArray, max_snap_m: float) -> _Snapped:
     fraction = np.zeros(k)
     snap_m = np.full(k, np.nan)
     present = np.flatnonzero(~shapely.is_missing(points))
+    same = np.arange(k, dtype=np.int64)
     if present.size:
         xy = shapely.get_coordinates(points[present])
-        # points at the same place (dwellings of one address, cells) are snapped once
-        _, first, inverse = np.unique(
-            xy.view(np.complex128), return_index=True, return_inverse=True
-        )
-        inverse = inverse.ravel()
+        # points at the same place (dwellings of one address, cells) are snapped once; codes
+        # number the places in order of first appearance
+        inverse = pd.factorize(xy.view(np.complex128).ravel())[0]
+        first = np.flatnonzero(np.r_[True, inverse[1:] > np.maximum.accumulate(inverse)[:-1]])
+        same[present] = present[first][inverse]
         if first.size < present.size:
             e, f, d = _nearest_edge(net, xy[first], points[present[first]], max_snap_m)
             e, f, d = e[inverse], f[inverse], d[inverse]
@@ -846,7 +865,7 @@ def _snap(net: Network, points: GeomArray, max_snap_m: float) -> _Snapped:
         fraction[present] = f
         snap_m[present] = d
     on = (edge >= 0) & (snap_m <= max_snap_m)
-    return _Snapped(edge=edge, fraction=fraction, snap_m=snap_m, on=on, points=points)
+    return _Snapped(edge=edge, fraction=fraction, snap_m=snap_m, on=on, points=points, same=same)
 
 
 def _nearest_edge(
@@ -1364,7 +1383,7 @@ def _nearest(
     n_cats = len(pois.categories)
     dist_m = np.full((n_cats, homes.on.size), np.nan)
     time_min = np.full((n_cats, homes.on.size), np.nan)
-    h_idx = np.flatnonzero(homes.on)
+    h_idx, repeats = homes.distinct()
     p_idx = np.flatnonzero(pois.snapped.on)
     if not p_idx.size or not h_idx.size:
         return dist_m, time_min
@@ -1436,6 +1455,8 @@ def _nearest(
         dist_m[np.ix_(cats, h_idx)] = np.where(ok, meters, np.nan)
         time_min[np.ix_(cats, h_idx)] = np.where(ok, minutes, np.nan)
         logger.debug("nearest: %d of %d categories searched", start + cats.size, present.size)
+    dist_m[:, repeats] = dist_m[:, homes.same[repeats]]
+    time_min[:, repeats] = time_min[:, homes.same[repeats]]
     return dist_m, time_min
 
 
@@ -1527,7 +1548,7 @@ def _count_within(
 ) -> npt.NDArray[np.int64]:
     n_cats = len(pois.categories)
     counts = np.zeros((n_cats, thresholds.size, homes.on.size), dtype=np.int64)
-    h_idx = np.flatnonzero(homes.on)
+    h_idx, repeats = homes.distinct()
     p_idx = np.flatnonzero(pois.snapped.on)
     if not h_idx.size or not p_idx.size:
         return counts
@@ -1571,6 +1592,7 @@ def _count_within(
             else:  # within: homes of the chunk x amenities
                 counts[:, t, h_idx[start:stop]] += np.rint(within @ onehot).astype(np.int64).T
         logger.debug("count_within: %d of %d searches", stop, n_src)
+    counts[:, :, repeats] = counts[:, :, homes.same[repeats]]
     return counts
 
 
