@@ -62,7 +62,8 @@ def status_for(error: QetGeoError) -> int:
     return 400
 
 
-def _lang(request: Request) -> str:
+def request_lang(request: Request) -> str:
+    """Return the language of the answer: "en" if the request asks for it, else the default."""
     accept = request.headers.get("accept-language", "")
     default = getattr(request.app.state, "lang", "fr")
     return "en" if accept.lower().startswith("en") else default
@@ -73,7 +74,7 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
-        {"detail": exc.localized(_lang(request)), "code": type(exc).__name__},
+        {"detail": exc.localized(request_lang(request)), "code": type(exc).__name__},
         status_code=status,
         headers=headers,
     )

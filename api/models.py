@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from qet_geo.store import Profile
+
+
+def _no_nul(value: Any) -> Any:
+    """Refuse NUL characters anywhere in a request body: PostgreSQL cannot store them in text."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters (\\u0000)")
+    if isinstance(value, list | tuple):
+        for item in value:
+            _no_nul(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    return value
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
 
 
 class _Out(BaseModel):
@@ -21,6 +43,36 @@ class ErrorOut(BaseModel):
 
     detail: Any
     code: str | None = None
+
+
+class TerritoryIn(_In):
+    """A neighbourhood's territory: a GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat)."""
+
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list[Any] = Field(min_length=1, max_length=500)
+
+
+class TerritoryOut(BaseModel):
+    """The territory a neighbourhood now has."""
+
+    neighbourhood_id: int
+    area_km2: float
+    bbox: tuple[float, float, float, float] = Field(description="gauche, bas, droite, haut (WGS84)")
+
+
+class ExtractOut(BaseModel):
+    """The OSM extract a neighbourhood now uses, and what it holds over the territory."""
+
+    neighbourhood_id: int
+    osm_extract: str
+    size_bytes: int
+    sha256: str
+    bbox: tuple[float, float, float, float] = Field(
+        description="emprise de l'extrait : gauche, bas, droite, haut (WGS84)"
+    )
+    coverage: float = Field(description="part du territoire couverte par l'extrait (0 à 1)")
+    residential_buildings: int
+    amenities: int
 
 
 class NeighbourhoodIn(_In):
@@ -35,6 +87,9 @@ class NeighbourhoodIn(_In):
         pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,150}\.osm(\.pbf|\.gz|\.bz2)?$",
         description="Nom du fichier de l'extrait OSM dans le dossier QET_OSM_DIR (visites).",
     )
+    territory: TerritoryIn | None = Field(
+        default=None, description="Contour du quartier (GeoJSON, WGS84)."
+    )
 
 
 class NeighbourhoodOut(_Out):
@@ -46,6 +101,7 @@ class NeighbourhoodOut(_Out):
     iris_codes: list[str]
     published: bool
     osm_extract: str | None = None
+    has_territory: bool = False
 
 
 class DiagnosticIn(_In):
@@ -102,13 +158,53 @@ class FeatureCollection(BaseModel):
     links: list[dict[str, str]] = Field(default_factory=list)
 
 
+class ProfileOut(BaseModel):
+    """A usage profile: its number, its share of the answers and its centre.
+
+    ``centre_levels`` gives, per usage, the profile's centre on the answer scale (1 to 3).
+    """
+
+    number: int
+    share: float | None
+    centre_levels: dict[str, float]
+
+    @classmethod
+    def from_stored(cls, profile: Profile) -> ProfileOut:
+        """Describe a stored profile (centre kept in level steps 0 to 2)."""
+        return cls(
+            number=profile.number,
+            share=None if profile.share is None else round(profile.share, 4),
+            centre_levels={u: round(float(v) + 1.0, 4) for u, v in profile.centre.items()},
+        )
+
+
 class ProfilesOut(BaseModel):
-    """Shares of the reference usage profiles among a diagnostic's respondents (0 to 1)."""
+    """A diagnostic's profiles: shares of the reference profiles, and its own fitted profiles.
+
+    ``shares`` are the shares (0 to 1) of the reference profiles among the respondents:
+    ``reference`` says which, "national" (fitted on the network, see ``/national/profiles``) or
+    "demo" (before the first national fit). ``own_profiles`` are the profiles the analysis
+    (``/diagnostics/{id}/run``) fitted on this diagnostic alone, those of 11 respondents or more.
+    """
 
     diagnostic_id: int
     n_respondents: int
     published: bool
     shares: dict[str, float]
+    reference: Literal["national", "demo"] = "demo"
+    own_profiles: list[ProfileOut] = Field(default_factory=list)
+
+
+class NationalProfilesOut(BaseModel):
+    """The national reference profiles (those of 11 respondents or more).
+
+    The counts are given when the profiles were just fitted.
+    """
+
+    profiles: list[ProfileOut]
+    n_neighbourhoods: int | None = None
+    n_answers: int | None = None
+    n_reassigned: int | None = None
 
 
 class FootprintsOut(BaseModel):
@@ -154,20 +250,33 @@ class BallotOut(BaseModel):
 
 
 class VoteResults(BaseModel):
-    """Ballots cast and the number of ballots naming each theme."""
+    """Ballots cast and the number of ballots naming each theme.
+
+    The counts are published once the vote is closed and only from 11 ballots on (statistical
+    secrecy); otherwise ``published`` is false, ``counts`` is empty and ``message`` says why.
+    """
 
     vote_id: int
     is_open: bool
     n_ballots: int
+    published: bool = True
     counts: dict[str, int]
+    message: str | None = None
 
 
 class JobOut(BaseModel):
-    """State of a diagnostic's analysis: collecting, queued, running, done or failed."""
+    """State of a diagnostic's analysis: collecting, queued, running, done or failed.
+
+    ``step`` is the step running (answers, profiles, layers, access, zones, store); ``message``
+    says why the analysis failed, or what it left out when done, and ``code`` names the cause.
+    """
 
     diagnostic_id: int
     status: str
     progress: float
+    step: str | None = None
+    message: str | None = None
+    code: str | None = None
 
 
 class NationalRow(BaseModel):

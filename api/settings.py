@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     max_limit: int = 1000
     #: A bootstrap admin token (e.g. for ``qet serve``); tokens otherwise live in the store.
     admin_token: str | None = None
-    #: Folder of the neighbourhoods' OSM extracts (visit routes); none: no routes.
+    #: Folder of the neighbourhoods' OSM extracts (visit routes, constraint indicators, uploads);
+    #: none: no routes, no indicators, no extract upload.
     osm_dir: str | None = None
+    #: Largest OSM extract upload accepted, in bytes (413 beyond, before the body is read).
+    max_osm_bytes: int = 100_000_000
     #: Default language of error messages: "fr" or "en" (``Accept-Language: en`` switches).
     lang: str = "fr"

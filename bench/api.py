@@ -1,18 +1,37 @@
 """Benchmark of the service: the indicators endpoint under 50 concurrent clients.
 
-Starts ``uvicorn`` on 127.0.0.1 (one worker, a temporary SQLite store), creates a neighbourhood,
-uploads about 2 000 labelled-synthetic answers on the residential buildings of Lorient
-(``synthesize_answers``), then drives ``GET /diagnostics/{id}/indicators`` (random bbox, limit
-and offset) with 50 concurrent httpx clients for a bounded time, on loopback only. Prints p50 and
-p95 latency and throughput; the target is p95 < 100 ms on 2 cores.
+Starts ``qet serve`` on 127.0.0.1 (a temporary SQLite store, one worker unless ``--workers``, no
+access log unless ``--access-log``; uvloop and httptools when installed), creates a
+neighbourhood, uploads about 2 000 labelled-synthetic answers on the residential buildings of
+Lorient (``synthesize_answers``), then drives ``GET /diagnostics/{id}/indicators`` (random bbox,
+limit and offset) with 50 concurrent clients for a bounded time, on loopback only. Prints p50
+and p95 latency and throughput (the target is p95 < 100 ms on 2 cores), and the CPU time of the
+server, of the load generator and of the rest of the machine during the run: on a shared
+machine, other work moves the figures.
 
-Usage: ``python bench/api.py [--seconds 10] [--clients 50] [--homes 2000]``
+The load generator must cost much less than the server, or it measures itself: 50 httpx
+clients in one process took about 2 ms of CPU per request, a whole core at 400 requests/s, and
+their own queueing showed as latency (p95 0.3 to 1 s). Each client here is one keep-alive
+HTTP/1.1 connection on raw asyncio streams (uvloop): it writes a request prepared before the
+run, reads the headers, then exactly ``Content-Length`` bytes of body, without parsing them;
+each request is timed from its write to the last byte of its body. The load costs about 40 us
+of CPU per request, against about 300 us for the server. The clients may be split over
+``--client-procs`` processes (one by default: on 2 cores another process only takes CPU from
+the server). Every status is checked; every 20th body (up to 200 per process) is kept and
+checked after the run as a GeoJSON FeatureCollection (counts, limit, polygon features, the
+``bbox`` filter, at least 11 respondents per cell).
+
+Usage: ``python bench/api.py [--seconds 10] [--clients 50] [--homes 2000] [--workers 1]
+[--access-log] [--client-procs 1]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import json
+import multiprocessing
 import os
 import secrets
 import socket
@@ -22,12 +41,16 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 LORIENT = ROOT.parent / "shared" / "data" / "osm" / "lorient_centre.osm.pbf"
+#: One response in SAMPLE_EVERY is kept for the GeoJSON checks, up to SAMPLE_MAX per process.
+SAMPLE_EVERY = 20
+SAMPLE_MAX = 200
 
 
 def _free_port() -> int:
@@ -53,56 +76,247 @@ def _survey(n: int) -> tuple[bytes, tuple[float, float, float, float]]:
     return ("\n".join(lines) + "\n").encode(), (left, bottom, right, top)
 
 
-async def _client(
-    client: httpx.AsyncClient,
-    url: str,
-    bounds: tuple[float, float, float, float],
-    stop: float,
-    rng: np.random.Generator,
-    latencies: list[float],
-    errors: list[int],
-) -> None:
+def _targets(path: str, bounds: tuple[float, float, float, float], n: int, seed: int) -> list[str]:
+    """Return ``n`` request targets: 70 % with a random bbox, the others with an offset."""
+    rng = np.random.default_rng(seed)
     left, bottom, right, top = bounds
-    while time.perf_counter() < stop:
-        params: dict[str, str | int] = {"limit": int(rng.choice([10, 50, 100]))}
+    out = []
+    for _ in range(n):
+        query = f"limit={int(rng.choice([10, 50, 100]))}"
         if rng.random() < 0.7:
             x0, x1 = sorted(rng.uniform(left, right, 2))
             y0, y1 = sorted(rng.uniform(bottom, top, 2))
-            params["bbox"] = f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}"
+            query += f"&bbox={x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}"
         else:
-            params["offset"] = int(rng.integers(0, 20))
-        t0 = time.perf_counter()
-        r = await client.get(url, params=params)
-        latencies.append(time.perf_counter() - t0)
-        if r.status_code != 200:
-            errors.append(r.status_code)
+            query += f"&offset={int(rng.integers(0, 20))}"
+        out.append(f"{path}?{query}")
+    return out
 
 
-async def _drive(
-    base: str,
-    url: str,
-    token: str,
-    bounds: tuple[float, float, float, float],
-    *,
-    seconds: float,
-    clients: int,
-) -> tuple[list[float], list[int], float]:
-    latencies: list[float] = []
-    errors: list[int] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as c:
-        await c.get(url)  # warm the cache of protected aggregates
-        start = time.perf_counter()
-        stop = start + seconds
-        await asyncio.gather(
-            *(
-                _client(c, url, bounds, stop, np.random.default_rng(i), latencies, errors)
-                for i in range(clients)
-            )
+async def _connection(
+    port: int,
+    requests: list[tuple[str, bytes]],
+    start: float,
+    stop: float,
+    out: dict[str, Any],
+) -> None:
+    """Send requests on one keep-alive connection from ``start`` until ``stop``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    latencies: list[float] = out["latencies"]
+    samples: list[tuple[str, bytes]] = out["samples"]
+    clock = time.perf_counter
+    i = 0
+    try:
+        while time.monotonic() < stop:
+            target, raw = requests[i % len(requests)]
+            i += 1
+            t0 = clock()
+            writer.write(raw)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            lower = head.lower()
+            at = lower.find(b"\r\ncontent-length:")
+            if at >= 0:
+                end = lower.index(b"\r\n", at + 2)
+                length = int(lower[at + 17 : end])
+            elif b"transfer-encoding" in lower:
+                raise RuntimeError("the bench expects Content-Length, got a chunked body")
+            body = await reader.readexactly(length)
+            latencies.append(clock() - t0)
+            if head[9:12] != b"200":
+                out["errors"].append(int(head[9:12]))
+            elif i % SAMPLE_EVERY == 0 and len(samples) < SAMPLE_MAX:
+                samples.append((target, body))
+            if b"\r\nconnection: close" in lower:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                out["reconnects"] += 1
+    finally:
+        writer.close()
+
+
+async def _generate(
+    port: int, token: str, targets: list[str], connections: int, start: float, stop: float
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"latencies": [], "errors": [], "samples": [], "reconnects": 0}
+    header = f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    requests = [(t, f"GET {t} HTTP/1.1\r\n{header}".encode()) for t in targets]
+    step = max(1, len(requests) // max(1, connections))
+    await asyncio.gather(
+        *(
+            _connection(port, requests[k * step :] + requests[: k * step], start, stop, out)
+            for k in range(connections)
         )
-        elapsed = time.perf_counter() - start
-    return latencies, errors, elapsed
+    )
+    out["end"] = time.monotonic()
+    return out
+
+
+def _load_process(
+    port: int,
+    token: str,
+    targets: list[str],
+    connections: int,
+    start: float,
+    stop: float,
+    results: Any,
+) -> None:
+    """Run ``connections`` clients in this process and put what they measured in ``results``."""
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        runner = asyncio.run
+    cpu0 = time.process_time()
+    out = runner(_generate(port, token, targets, connections, start, stop))
+    out["cpu_s"] = time.process_time() - cpu0
+    results.put(out)
+
+
+def _check(target: str, body: bytes, bounds_of: dict[str, tuple[float, ...]]) -> str | None:
+    """Return why a sampled body is not the expected page of GeoJSON (None if it is)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return f"{target}: not JSON"
+    query = dict(p.split("=", 1) for p in target.split("?", 1)[1].split("&"))
+    features = doc.get("features")
+    if doc.get("type") != "FeatureCollection" or not isinstance(features, list):
+        return f"{target}: not a FeatureCollection"
+    if doc.get("numberReturned") != len(features) or len(features) > int(query["limit"]):
+        return f"{target}: numberReturned or limit is wrong"
+    for f in features:
+        if f.get("type") != "Feature" or f["geometry"]["type"] not in ("Polygon", "MultiPolygon"):
+            return f"{target}: a feature is not a polygon Feature"
+        if f["properties"]["n_respondents"] < 11:
+            return f"{target}: a cell has fewer than 11 respondents"
+        if "bbox" in query:
+            left, bottom, right, top = (float(v) for v in query["bbox"].split(","))
+            fl, fb, fr, ft = bounds_of[str(f["id"])]
+            if fl > right or fr < left or fb > top or ft < bottom:
+                return f"{target}: feature {f['id']} is outside the bbox"
+    return None
+
+
+def _feature_bounds(features: list[dict[str, Any]]) -> dict[str, tuple[float, ...]]:
+    out = {}
+    for f in features:
+        ring = np.asarray(
+            [xy for part in _rings(f["geometry"]) for xy in part], dtype=float
+        ).reshape(-1, 2)
+        out[str(f["id"])] = (*ring.min(axis=0), *ring.max(axis=0))
+    return out
+
+
+def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
+    if geometry["type"] == "Polygon":
+        return list(geometry["coordinates"])
+    return [ring for polygon in geometry["coordinates"] for ring in polygon]
+
+
+def _cpu_s(pid: int) -> float:
+    """Return the CPU seconds used by a process and its children so far (0 if not on Linux)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    try:
+        pids = [pid]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    pids.append(int(entry))
+        for p in pids:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    except OSError:
+        return 0.0
+    return total
+
+
+def _machine_busy_s() -> float:
+    """Return the CPU seconds all cores spent busy since boot (0 if not on Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    idle = values[3] + values[4]  # idle and iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_server(
+    port: int, env: dict[str, str], log: Any, *, workers: int, access_log: bool
+) -> subprocess.Popen[bytes]:
+    """Start ``qet serve`` (what users run): uvloop and httptools when installed."""
+    command = [sys.executable, "-m", "qet_geo.cli", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    command += ["--access-log" if access_log else "--no-access-log"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+
+
+def _prepare(base: str, headers: dict[str, str], data: bytes, workers: int) -> dict[str, Any]:
+    """Create the neighbourhood, upload the answers and warm every worker's aggregates."""
+    hood = httpx.post(
+        f"{base}/neighbourhoods", json={"name": "Lorient (synthétique)"}, headers=headers
+    ).json()["id"]
+    diag = httpx.post(
+        f"{base}/neighbourhoods/{hood}/diagnostics", json={"year": 0}, headers=headers
+    ).json()["id"]
+    t0 = time.perf_counter()
+    up = httpx.post(
+        f"{base}/diagnostics/{diag}/uploads", content=data, headers=headers, timeout=300
+    )
+    upload_s = time.perf_counter() - t0
+    up.raise_for_status()
+    path = f"/diagnostics/{diag}/indicators"
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+        first = c.get(path, params={"limit": 1000}).json()
+        for _ in range(20 * workers):  # new connections, taken by either worker
+            c.get(path, headers={"Connection": "close"}).raise_for_status()
+    return {"path": path, "first": first, "n_stored": up.json()["n_stored"], "upload_s": upload_s}
+
+
+def _load(
+    server: subprocess.Popen[bytes],
+    port: int,
+    token: str,
+    path: str,
+    bounds: tuple[float, float, float, float],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Run the load generator processes; return what they measured and the CPU it took."""
+    context = multiprocessing.get_context("spawn")
+    procs, results = [], context.Queue()
+    start = time.monotonic() + 1.0 + 0.5 * args.client_procs  # once all are connected
+    stop = start + args.seconds
+    for p in range(args.client_procs):
+        share = args.clients // args.client_procs + (p < args.clients % args.client_procs)
+        targets = _targets(path, bounds, 2000, seed=p)
+        proc = context.Process(
+            target=_load_process, args=(port, token, targets, share, start, stop, results)
+        )
+        proc.start()
+        procs.append(proc)
+    time.sleep(max(0.0, start - time.monotonic()))
+    server_cpu0, busy0 = _cpu_s(server.pid), _machine_busy_s()
+    outs = [results.get(timeout=args.seconds + 120) for _ in procs]
+    elapsed = max(o["end"] for o in outs) - start
+    server_cpu, busy = _cpu_s(server.pid) - server_cpu0, _machine_busy_s() - busy0
+    for proc in procs:
+        proc.join()
+    return {
+        "ms": np.concatenate([np.asarray(o["latencies"]) for o in outs]) * 1000,
+        "errors": [e for o in outs for e in o["errors"]],
+        "samples": [s for o in outs for s in o["samples"]],
+        "elapsed": elapsed,
+        "server_cpu": server_cpu,
+        "client_cpu": sum(o["cpu_s"] for o in outs),
+        "busy": busy,
+    }
 
 
 def main() -> None:
@@ -110,39 +324,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--homes", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (qet serve)")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument("--client-procs", type=int, default=1, help="load generator processes")
     args = parser.parse_args()
 
     data, bounds = _survey(args.homes)
     token = secrets.token_urlsafe(24)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
+    h = {"Authorization": f"Bearer {token}"}
+    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "server.log", "w+b") as log:
         env = {
             **os.environ,
             "QET_DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}",
             "QET_ADMIN_TOKEN": token,
             "QET_MAX_UPLOAD_BYTES": str(50_000_000),
         }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        server = _start_server(port, env, log, workers=args.workers, access_log=args.access_log)
         try:
-            h = {"Authorization": f"Bearer {token}"}
             deadline = time.monotonic() + 60
             while True:
                 try:
@@ -150,42 +350,51 @@ def main() -> None:
                     break
                 except httpx.TransportError:
                     if server.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        sys.stderr.write(log.read().decode(errors="replace"))
                         raise SystemExit("the server did not start") from None
                     time.sleep(0.1)
-            hood = httpx.post(
-                f"{base}/neighbourhoods", json={"name": "Lorient (synthétique)"}, headers=h
-            ).json()["id"]
-            diag = httpx.post(
-                f"{base}/neighbourhoods/{hood}/diagnostics", json={"year": 0}, headers=h
-            ).json()["id"]
-            t0 = time.perf_counter()
-            up = httpx.post(
-                f"{base}/diagnostics/{diag}/uploads", content=data, headers=h, timeout=300
-            )
-            upload_s = time.perf_counter() - t0
-            up.raise_for_status()
-            url = f"/diagnostics/{diag}/indicators"
-            first = httpx.get(base + url, headers=h, params={"limit": 1000}, timeout=60).json()
-            latencies, errors, elapsed = asyncio.run(
-                _drive(base, url, token, bounds, seconds=args.seconds, clients=args.clients)
-            )
+            ready = _prepare(base, h, data, args.workers)
+            run = _load(server, port, token, ready["path"], bounds, args)
         finally:
             server.terminate()
             server.wait(timeout=20)
-    ms = np.array(latencies) * 1000
+    ms, elapsed = run["ms"], run["elapsed"]
+    bounds_of = _feature_bounds(ready["first"]["features"])
+    bad = [why for t, b in run["samples"] if (why := _check(t, b, bounds_of)) is not None]
+    found = {m: importlib.util.find_spec(m) is not None for m in ("uvloop", "httptools")}
     print(
-        f"upload of {up.json()['n_stored']} answers: {upload_s:.2f} s; "
-        f"{first['numberMatched']} published cells"
+        f"upload of {ready['n_stored']} answers: {ready['upload_s']:.2f} s; "
+        f"{ready['first']['numberMatched']} published cells"
     )
     print(
-        f"{len(ms)} requests in {elapsed:.1f} s with {args.clients} clients "
-        f"({os.cpu_count()} cores): {len(ms) / elapsed:.0f} req/s"
+        f"server: qet serve --workers {args.workers} on "
+        + ("uvloop" if found["uvloop"] else "asyncio")
+        + " and "
+        + ("httptools" if found["httptools"] else "h11")
+        + (", access log" if args.access_log else ", no access log")
+    )
+    print(
+        f"{len(ms)} requests in {elapsed:.1f} s with {args.clients} clients in "
+        f"{args.client_procs} process(es) ({os.cpu_count()} cores): {len(ms) / elapsed:.0f} req/s"
     )
     print(
         f"latency p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
-        f"max {ms.max():.1f} ms; errors {len(errors)}"
+        f"max {ms.max():.1f} ms; errors {len(run['errors'])}; "
+        f"{len(run['samples'])} sampled bodies checked, {len(bad)} wrong"
     )
+    other = max(0.0, run["busy"] - run["server_cpu"] - run["client_cpu"])
+    print(
+        f"CPU during the run: server {run['server_cpu']:.1f} s "
+        f"({1e6 * run['server_cpu'] / max(1, len(ms)):.0f} us/request), load generator "
+        f"{run['client_cpu']:.1f} s, other processes of the machine {other:.1f} s, "
+        f"of {elapsed * (os.cpu_count() or 1):.0f} s"
+    )
+    for why in bad[:5]:
+        print("  " + why)
     print(f"target p95 < 100 ms: {'met' if np.percentile(ms, 95) < 100 else 'NOT met'}")
+    if run["errors"] or bad:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

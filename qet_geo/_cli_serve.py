@@ -2,16 +2,25 @@
 
 Defined here as a plain function, ready for ``typer``; :mod:`qet_geo.cli` registers it. FastAPI
 and uvicorn are imported when the command runs, so that ``qet --help`` starts at once.
+
+uvicorn picks uvloop and httptools when they are installed (``uvicorn[standard]``), asyncio
+and h11 otherwise. With ``--workers`` above 1, each worker is a process that builds the app
+from the ``QET_*`` variables (:func:`api.main.create_served_app`); the store's tables are
+created once, here, before they start.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+import os
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qet_geo._cli_common import _fail, _t, _user_errors
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["serve"]
 
@@ -30,6 +39,22 @@ def serve(
             "postgresql://… (PostGIS).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processus serveurs (1 par défaut ; au plus un par cœur). Chacun garde ses "
+            "caches : un nouveau dépôt ou une publication y paraît en 1 s au plus.",
+        ),
+    ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Une ligne de journal par requête (à couper sous forte charge).",
+        ),
+    ] = True,
 ) -> None:
     """Lancer le service web qet-geo (API documentée sur /docs)."""
     try:
@@ -42,12 +67,30 @@ def serve(
                     f"invalid listen address: {host!r} (e.g. 127.0.0.1).",
                 )
             )
+    if database_url is not None:
+        # Read by Settings in this process and in every worker.
+        os.environ["QET_DATABASE_URL"] = database_url
     with _user_errors():
         import uvicorn
 
-        from api.main import create_app
-        from api.settings import Settings
+        app: FastAPI | str = "api.main:create_served_app"  # each worker builds its own
+        if workers == 1:
+            from api.main import create_served_app
 
-        settings = Settings() if database_url is None else Settings(database_url=database_url)
-        app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+            app = create_served_app()
+        else:
+            from api.settings import Settings
+            from qet_geo.store import create_schema, make_engine
+
+            engine = make_engine(Settings().database_url)
+            create_schema(engine)
+            engine.dispose()
+    uvicorn.run(
+        app,
+        factory=workers > 1,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+    )

@@ -43,6 +43,7 @@ from qet_geo._cli_national import national_app
 from qet_geo._cli_profiles import profiles
 from qet_geo._cli_route import route
 from qet_geo._cli_serve import serve
+from qet_geo._cli_store import store_app
 from qet_geo._cli_survey import survey_app
 from qet_geo._cli_synth import synthesize
 
@@ -61,6 +62,7 @@ app.command("links")(links)
 app.command("route")(route)
 app.add_typer(national_app, name="national")
 app.command("serve")(serve)
+app.add_typer(store_app, name="store")
 app.add_typer(survey_app, name="survey")
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "isochrones_from_extract",
     "neighbourhood_access",
     "score_distribution",
+    "zone_indicators",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,17 @@ SLOPE_RADIUS_M = 300.0
 INTERSECTION_RADIUS_M = 500.0
 #: Farthest distance searched for the nearest amenity (m): beyond it the category is out of reach.
 NEAREST_CUTOFF_M = 5000.0
+#: The indicators :func:`zone_indicators` summarises per zone: the 15-minute score, transit,
+#: cycling, slope and street connectivity, and the time to the nearest essential amenity.
+ZONE_INDICATORS: tuple[str, ...] = (
+    "score_15min",
+    "transit_stops_400m",
+    "departures_per_hour_400m",
+    "cycle_km_500m",
+    "slope_pct",
+    "intersections_km2",
+    *(f"{c}_min" for c in ESSENTIAL_CATEGORIES),
+)
 
 
 def homes_from_buildings(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -444,3 +456,79 @@ def isochrones_from_extract(
     shapes["mode"] = mode
     shapes["area_km2"] = shapes.area / 1e6
     return shapes
+
+
+def zone_indicators(
+    access: gpd.GeoDataFrame,
+    *,
+    zones: pd.Series | None = None,
+    weights: pd.Series | None = None,
+    indicators: Sequence[str] = ZONE_INDICATORS,
+) -> pd.DataFrame:
+    """Average per-home indicators over zones, weighted by the population of each home.
+
+    Parameters
+    ----------
+    access
+        Per-home indicators (:func:`neighbourhood_access`), home points as geometry.
+    zones
+        Zone of each home, aligned to ``access``; None: the INSEE 200 m cell ("carreau") of each
+        home point, named as the survey respondents' cells are
+        (:func:`qet_geo.census.point_to_cell_id`).
+    weights
+        Population of each home, aligned to ``access``; None: its ``weight`` column (people when
+        a census was allocated, else 1 per building).
+    indicators
+        Columns to summarise; those absent from ``access`` are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by zone (``zone_id``): the weighted mean of each indicator over the homes where it
+        is defined (NaN where it is defined for none), ``population`` (sum of the weights) and
+        ``homes`` (number of homes).
+    """
+    if not isinstance(access, gpd.GeoDataFrame):
+        raise ValidationError(
+            "access must be the GeoDataFrame of neighbourhood_access (home points).",
+            message_fr="access doit être le GeoDataFrame de neighbourhood_access (logements).",
+        )
+    if zones is None:
+        from qet_geo.census import point_to_cell_id
+
+        zones = point_to_cell_id(access.geometry)
+    if weights is None:
+        _require_columns(access, ["weight"], "access")
+        weights = access["weight"]
+    if len(zones) != len(access) or len(weights) != len(access):
+        raise ValidationError(
+            "zones and weights must be aligned to access (one value per home).",
+            message_fr="zones et weights doivent être alignés sur access (une valeur par "
+            "logement).",
+        )
+    return _zone_indicators(
+        access,
+        zones.to_numpy(),
+        weights.astype(float).fillna(0.0).clip(lower=0.0).to_numpy(),
+        [c for c in indicators if c in access.columns],
+    )
+
+
+def _zone_indicators(
+    access: pd.DataFrame, zones: np.ndarray, weights: np.ndarray, columns: list[str]
+) -> pd.DataFrame:
+    keep = pd.notna(zones)
+    codes, labels = pd.factorize(pd.Series(zones[keep]), sort=True)
+    n = len(labels)
+    w = weights[keep]
+    out = pd.DataFrame(index=pd.Index(labels.astype(str), name="zone_id"))
+    for column in columns:
+        values = access[column].to_numpy(dtype=float)[keep]
+        ok = np.isfinite(values)
+        num = np.bincount(codes[ok], weights=values[ok] * w[ok], minlength=n)
+        den = np.bincount(codes[ok], weights=w[ok], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[column] = np.where(den > 0, num / den, np.nan)
+    out["population"] = np.bincount(codes, weights=w, minlength=n)
+    out["homes"] = np.bincount(codes, minlength=n)
+    return out

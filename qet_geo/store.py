@@ -67,6 +67,7 @@ from qet_geo.errors import QetGeoError, ValidationError
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -85,13 +86,17 @@ __all__ = [
     "Upload",
     "Vote",
     "add_neighbourhood",
+    "assign_to_centres",
     "create_schema",
     "create_token",
     "database_url",
+    "extract_path",
     "ingest_su",
     "make_engine",
+    "national_reference",
     "respondents_frame",
     "session_scope",
+    "territory_geometry",
     "token_hash",
 ]
 
@@ -148,6 +153,11 @@ class Neighbourhood(Base):
         back_populates="neighbourhood", cascade="all, delete-orphan"
     )
 
+    @property
+    def has_territory(self) -> bool:
+        """Whether the neighbourhood's outline is known."""
+        return self.territory_wkt is not None
+
 
 class Diagnostic(Base):
     """A dated survey campaign of a neighbourhood: year 0, year 1..."""
@@ -163,6 +173,10 @@ class Diagnostic(Base):
     label: Mapped[str | None] = mapped_column(String(200), default=None)
     status: Mapped[str] = mapped_column(String(20), default="collecting")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
+    # The analysis job: the step running (None when idle) and its last message, {"fr", "en",
+    # "code"}: why it failed, or what it left out when done.
+    job_step: Mapped[str | None] = mapped_column(String(40), default=None)
+    job_message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     neighbourhood: Mapped[Neighbourhood] = relationship(back_populates="diagnostics")
@@ -228,7 +242,12 @@ class Indicator(Base):
 
 
 class Profile(Base):
-    """Usage profiles: of a diagnostic, or national reference ones (``diagnostic_id`` null)."""
+    """Usage profiles: of a diagnostic, or national reference ones (``diagnostic_id`` null).
+
+    ``centre`` maps each usage to the profile centre in level steps (0 for level 1, 2 for
+    level 3); ``share`` is the share of the fitted answers in the profile. Only profiles of at
+    least 11 respondents are stored.
+    """
 
     __tablename__ = "profiles"
 
@@ -412,6 +431,107 @@ def add_neighbourhood(
     return hood
 
 
+def territory_geometry(hood: Neighbourhood) -> BaseGeometry | None:
+    """Return the neighbourhood's territory as a shapely geometry (EPSG:2154), None if unset.
+
+    The column is text (WKT) on SQLite and a PostGIS geometry on PostgreSQL.
+    """
+    import shapely
+
+    value: Any = hood.territory_wkt
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return shapely.from_wkt(value)
+    from geoalchemy2.shape import to_shape
+
+    return to_shape(value)
+
+
+def extract_path(osm_dir: str | os.PathLike[str] | None, name: str | None) -> Path:
+    """Return the path of an OSM extract of the service's OSM folder, refusing any other place.
+
+    Parameters
+    ----------
+    osm_dir
+        The service's OSM folder (``QET_OSM_DIR``).
+    name
+        The neighbourhood's ``osm_extract``: a file name inside that folder.
+
+    Raises
+    ------
+    DataCoverageError
+        No OSM folder or no extract is configured.
+    InputFileError
+        The name leads outside the folder (``../``, a link elsewhere) or the file is missing.
+    """
+    from qet_geo.errors import DataCoverageError, InputFileError
+
+    if osm_dir is None or not name:
+        raise DataCoverageError(
+            "no OSM extract is configured: set QET_OSM_DIR and the neighbourhood's extract "
+            "(upload it with PUT /neighbourhoods/<id>/osm-extract).",
+            message_fr="aucun extrait OSM n'est configuré : renseignez QET_OSM_DIR et l'extrait "
+            "du quartier (envoyez-le avec PUT /neighbourhoods/<id>/osm-extract).",
+        )
+    folder = Path(osm_dir).resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        raise InputFileError(
+            f"the OSM extract {name!r} is not in the OSM folder.",
+            message_fr=f"l'extrait OSM {name!r} n'est pas dans le dossier OSM.",
+        )
+    return path
+
+
+def assign_to_centres(levels: pd.DataFrame, centres: Sequence[Profile]) -> pd.Series:
+    """Give each complete answer the number of the profile with the nearest centre.
+
+    Parameters
+    ----------
+    levels
+        SU answers, one column per usage of the centres (levels 1 to 3).
+    centres
+        Stored profiles (their ``centre`` in level steps, as :class:`Profile` keeps them).
+
+    Returns
+    -------
+    pandas.Series
+        Profile ``number`` per answer (Int64), ``<NA>`` for an incomplete answer. Ties go to the
+        lowest number, as :meth:`qet_geo.profiles.UsageProfiles.predict` does.
+    """
+    import numpy as np
+    import pandas as pd
+
+    ordered = sorted(centres, key=lambda p: p.number)
+    out = pd.Series(pd.NA, index=levels.index, dtype="Int64")
+    if not ordered:
+        return out
+    usages = list(ordered[0].centre)
+    if any(u not in levels.columns for u in usages):
+        return out
+    values = levels[usages].apply(pd.to_numeric, errors="coerce")
+    complete = values.notna().all(axis=1).to_numpy()
+    points = values.to_numpy(dtype=float)[complete] - 1.0
+    grid = np.array([[float(p.centre[u]) for u in usages] for p in ordered])
+    d = ((points[:, None, :] - grid[None, :, :]) ** 2).sum(axis=2)
+    if len(points):
+        numbers = np.array([p.number for p in ordered], dtype=np.int64)
+        out.iloc[np.flatnonzero(complete)] = numbers[d.argmin(axis=1)]
+    return out
+
+
+def national_reference(session: Session) -> list[Profile]:
+    """Return the stored national reference profiles (empty before the first national fit)."""
+    return list(
+        session.scalars(
+            select(Profile)
+            .where(Profile.scope == "national", Profile.diagnostic_id.is_(None))
+            .order_by(Profile.number)
+        )
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # ingestion
 
@@ -451,7 +571,9 @@ def ingest_su(
     The file is read (:func:`~qet_geo.surveys.io.read_su`), the homes located
     (:func:`~qet_geo.surveys.geocode.locate_homes`) and coarsened to 200 m cells and buildings
     (:func:`~qet_geo.privacy.coarsen_locations`) before anything is written; raw locations are
-    never stored. Each respondent gets a reference usage profile and its footprint per usage.
+    never stored. Each respondent gets a reference usage profile (the nearest national reference
+    profile once :func:`qet_geo.analysis.fit_national_profiles` has stored them, the demo
+    reference profiles before) and its footprint per usage.
 
     Parameters
     ----------
@@ -497,7 +619,10 @@ def ingest_su(
                 f"no diagnostic {diagnostic_id}.",
                 message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
             )
-    rows, summary = _prepare_rows(bytes(data), addresses=addresses, buildings=buildings)
+        reference = national_reference(session)
+    rows, summary = _prepare_rows(
+        bytes(data), addresses=addresses, buildings=buildings, reference=reference
+    )
     try:
         with factory.begin() as session:
             upload = Upload(
@@ -570,6 +695,7 @@ def _prepare_rows(
     *,
     addresses: gpd.GeoDataFrame | None,
     buildings: gpd.GeoDataFrame | None,
+    reference: Sequence[Profile] = (),
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     import pandas as pd
 
@@ -588,7 +714,10 @@ def _prepare_rows(
     complete = answers[usages].notna().all(axis=1) if len(usages) == len(USAGES) else None
     profiles = pd.Series(pd.NA, index=answers.index, dtype="Int64")
     if complete is not None and complete.any():
-        profiles.loc[complete] = _reference_profiles().predict(answers.loc[complete, usages])
+        if reference:  # the network's national reference profiles, once fitted
+            profiles.loc[complete] = assign_to_centres(answers.loc[complete, usages], reference)
+        else:  # before that, the demo reference profiles
+            profiles.loc[complete] = _reference_profiles().predict(answers.loc[complete, usages])
     rows = []
     for rid in answers.index:
         place = places.loc[rid] if rid in places.index else None

@@ -246,3 +246,38 @@ def test_isochrone_cli(tmp_path, lorient_pbf):
         )
         assert res.exit_code == 2 and msg in res.output, res.output
     assert not (tmp_path / "b.geojson").exists()
+
+
+def test_zone_indicators_are_population_weighted_means_per_cell():
+    """Two homes in one 200 m cell, one in another; NaN values do not count."""
+    from qet_geo.census import point_to_cell_id
+    from qet_geo.constraints import zone_indicators
+
+    pts = gpd.GeoSeries(
+        shapely.points([(200_010.0, 6_800_010.0), (200_020.0, 6_800_020.0), (203_000, 6_803_000)]),
+        crs="EPSG:2154",
+    )
+    access = gpd.GeoDataFrame(
+        {
+            "score_15min": [1.0, 0.5, 0.25],
+            "food_shop_min": [2.0, np.nan, 9.0],
+            "weight": [1.0, 3.0, 2.0],
+        },
+        geometry=pts,
+        crs="EPSG:2154",
+    )
+    cells = point_to_cell_id(pts)
+    assert cells.iloc[0] == cells.iloc[1] != cells.iloc[2]
+    out = zone_indicators(access)
+    assert list(out.columns) == ["score_15min", "food_shop_min", "population", "homes"]
+    first = out.loc[cells.iloc[0]]
+    assert first["score_15min"] == pytest.approx((1.0 * 1 + 0.5 * 3) / 4)
+    assert first["food_shop_min"] == pytest.approx(2.0)  # the NaN home is left out
+    assert first["population"] == 4.0 and first["homes"] == 2
+    assert out.loc[cells.iloc[2], "score_15min"] == pytest.approx(0.25)
+    # other weights, given explicitly; a home weighing 0 counts as a home but weighs nothing
+    other = zone_indicators(access, weights=pd.Series([0.0, 1.0, 1.0], index=access.index))
+    assert other.loc[cells.iloc[0], "score_15min"] == pytest.approx(0.5)
+    assert other.loc[cells.iloc[0], "homes"] == 2
+    # the input is not changed
+    assert list(access.columns) == ["score_15min", "food_shop_min", "weight", "geometry"]

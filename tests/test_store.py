@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
@@ -176,3 +177,28 @@ def test_pseudonyms_are_keyed_outside_the_database(tmp_path, monkeypatch):
     assert keyed == hmac.new(key, b"qet-respondent:R00001", "sha256").hexdigest()[:32]
     monkeypatch.setenv("QET_PSEUDONYM_KEY", "another secret")
     assert store._pseudonym("R00001") != keyed
+
+
+def test_assign_to_centres_matches_the_fitted_model():
+    """Stored centres give every answer the profile UsageProfiles.predict gives it."""
+    import warnings
+
+    from qet_geo.profiles import UsageProfiles
+    from qet_geo.surveys.schema import USAGES
+    from qet_geo.synthetic import reference_profiles
+
+    answers = reference_profiles()[list(USAGES)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = UsageProfiles(random_state=0).fit(answers)
+    stored = [
+        store.Profile(number=k, centre=dict(zip(USAGES, map(float, c), strict=True)))
+        for k, c in enumerate(model.centres_)
+    ]
+    got = store.assign_to_centres(answers, stored[::-1])  # any order
+    assert got.tolist() == model.predict(answers).tolist()
+    partial = answers.head(3).astype("Int8").copy()
+    partial.iloc[0, 0] = pd.NA
+    out = store.assign_to_centres(partial, stored)
+    assert out.isna().tolist() == [True, False, False]
+    assert store.assign_to_centres(answers, []).isna().all()

@@ -7,11 +7,12 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
 
-from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for, missing
-from api.models import ErrorOut, FeatureCollection, FootprintsOut, ProfilesOut
+from api.dependencies import CallerDep, SessionDep, cells_for, diagnostic_for
+from api.models import ErrorOut, FeatureCollection, FootprintsOut, ProfileOut, ProfilesOut
 from qet_geo.errors import ValidationError
+from qet_geo.store import Profile, national_reference
 
 router = APIRouter(tags=["agrégats"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -47,7 +48,6 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 async def indicators(
     request: Request,
     caller: CallerDep,
-    settings: SettingsDep,
     diagnostic_id: DiagId,
     bbox: Annotated[
         str | None, Query(max_length=200, description="gauche,bas,droite,haut (WGS84)")
@@ -60,13 +60,10 @@ async def indicators(
     Each cell gives ``n_respondents`` (at least 11), the mean footprint and the share of each
     usage profile; cells with fewer respondents are pooled with their neighbours first.
     """
-    cache = request.app.state.aggregates
-    entry = cache.fresh_cells(diagnostic_id)
-    if entry is None:
-        entry = await run_in_threadpool(cache.load_cells, request.app.state.engine, diagnostic_id)
-    if entry is None or not caller.can_read(entry[0]):
-        raise missing("diagnostic", diagnostic_id)
-    layer = entry[1]
+    # The hot path of the service (bench/api.py): no database session, no dependency beyond the
+    # caller, no response model validation; the settings are read from the app.
+    layer = await cells_for(request, caller, diagnostic_id)
+    settings = request.app.state.settings
     size = settings.default_limit if limit is None else limit
     size = max(1, min(size, settings.max_limit))
     index = np.arange(len(layer.features))
@@ -97,14 +94,26 @@ async def indicators(
 def profiles(
     request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: DiagId
 ) -> ProfilesOut:
-    """Share of each reference usage profile among the respondents (if at least 11)."""
+    """Shares of the reference usage profiles (if 11 respondents or more), and own profiles.
+
+    ``shares`` refer to the national reference profiles once they are fitted
+    (``reference: "national"``), to the demo ones before. ``own_profiles`` are those the last
+    analysis of the diagnostic fitted, each of 11 respondents or more.
+    """
     diag = diagnostic_for(session, caller, diagnostic_id)
     totals = request.app.state.aggregates.profiles(session, diag.id)
+    own = session.scalars(
+        select(Profile)
+        .where(Profile.diagnostic_id == diag.id, Profile.scope == "diagnostic")
+        .order_by(Profile.number)
+    ).all()
     return ProfilesOut(
         diagnostic_id=diag.id,
         n_respondents=totals.n_respondents,
         published=bool(totals.values),
         shares=totals.values,
+        reference="national" if national_reference(session) else "demo",
+        own_profiles=[ProfileOut.from_stored(p) for p in own],
     )
 
 

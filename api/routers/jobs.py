@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, status
 from fastapi.responses import HTMLResponse
-from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from api.dependencies import CallerDep, SessionDep, diagnostic_for
+from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
+from api.errors import request_lang
 from api.models import ErrorOut, JobOut
-from qet_geo.privacy import MIN_RESPONDENTS
-from qet_geo.store import ConflictError, Diagnostic, Profile, respondents_frame
-from qet_geo.surveys.schema import USAGES
+from qet_geo.service import run_analysis
+from qet_geo.store import ConflictError, Diagnostic
 
-logger = logging.getLogger(__name__)
 router = APIRouter(tags=["diagnostics"])
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut},
@@ -40,45 +36,20 @@ def _set(engine: Engine, diagnostic_id: int, state: str, progress: float) -> Non
         diag = s.get(Diagnostic, diagnostic_id)
         if diag is not None:
             diag.status, diag.progress = state, progress
+            diag.job_step, diag.job_message = None, None
 
 
-def run_analysis(engine: Engine, diagnostic_id: int) -> None:
-    """Fit the diagnostic's own usage profiles and store those of 11 respondents or more."""
-    from qet_geo.profiles import UsageProfiles
-
-    try:
-        _set(engine, diagnostic_id, "running", 0.1)
-        with sessionmaker(engine).begin() as s:
-            frame = respondents_frame(s, diagnostic_id)
-        usages = [u for u in USAGES if u in frame.columns]
-        complete = frame[usages].dropna() if usages else frame.iloc[0:0]
-        if len(complete) < MIN_RESPONDENTS:
-            _set(engine, diagnostic_id, "failed", 1.0)
-            return
-        _set(engine, diagnostic_id, "running", 0.4)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fitted = UsageProfiles(random_state=0).fit(complete.astype("Int8"))
-        _set(engine, diagnostic_id, "running", 0.8)
-        total = float(sum(fitted.counts_))
-        with sessionmaker(engine).begin() as s:
-            s.execute(delete(Profile).where(Profile.diagnostic_id == diagnostic_id))
-            for k, (count, centre) in enumerate(zip(fitted.counts_, fitted.centres_, strict=True)):
-                if count < MIN_RESPONDENTS:  # a profile of 1 to 10 people is not published
-                    continue
-                s.add(
-                    Profile(
-                        diagnostic_id=diagnostic_id,
-                        scope="diagnostic",
-                        number=k,
-                        centre={u: float(v) for u, v in zip(usages, centre, strict=True)},
-                        share=float(count) / total,
-                    )
-                )
-        _set(engine, diagnostic_id, "done", 1.0)
-    except Exception:
-        logger.exception("analysis of diagnostic %s failed", diagnostic_id)
-        _set(engine, diagnostic_id, "failed", 1.0)
+def job_out(diag: Diagnostic, lang: str) -> JobOut:
+    """Describe the analysis of a diagnostic, its message in ``lang``."""
+    message = diag.job_message or {}
+    return JobOut(
+        diagnostic_id=diag.id,
+        status=diag.status,
+        progress=diag.progress,
+        step=diag.job_step,
+        message=message.get(lang) or message.get("fr"),
+        code=message.get("code"),
+    )
 
 
 @router.post(
@@ -92,9 +63,15 @@ def run_diagnostic(
     background: BackgroundTasks,
     session: SessionDep,
     caller: CallerDep,
+    settings: SettingsDep,
     diagnostic_id: Id,
 ) -> JobOut:
-    """Start the analysis of a diagnostic in the background (admin, the pilot team)."""
+    """Start the analysis of a diagnostic in the background (admin, the pilot team).
+
+    It fits the diagnostic's own usage profiles and, when the neighbourhood has an OSM extract
+    and a territory, computes its built-constraint indicators per 200 m cell; both replace the
+    previous ones at the end, in one transaction. Follow it on ``/diagnostics/{id}/job``.
+    """
     diag = diagnostic_for(session, caller, diagnostic_id, access="write")
     if diag.status in ("queued", "running"):
         raise ConflictError(
@@ -103,15 +80,17 @@ def run_diagnostic(
         )
     # Committed at once in its own transaction, so the job never waits on this request's one.
     _set(request.app.state.engine, diag.id, "queued", 0.0)
-    background.add_task(run_analysis, request.app.state.engine, diag.id)
+    background.add_task(run_analysis, request.app.state.engine, diag.id, osm_dir=settings.osm_dir)
     return JobOut(diagnostic_id=diag.id, status="queued", progress=0.0)
 
 
 @router.get("/diagnostics/{diagnostic_id}/job", response_model=JobOut, responses=_ERRORS)
-def job_status(session: SessionDep, caller: CallerDep, diagnostic_id: Id) -> JobOut:
-    """Progress of the diagnostic's analysis (0 to 1)."""
+def job_status(
+    request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: Id
+) -> JobOut:
+    """State of the diagnostic's analysis: status, progress (0 to 1), step, and why it failed."""
     diag = diagnostic_for(session, caller, diagnostic_id)
-    return JobOut(diagnostic_id=diag.id, status=diag.status, progress=diag.progress)
+    return job_out(diag, request_lang(request))
 
 
 @router.get(

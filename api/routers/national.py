@@ -6,19 +6,29 @@ import math
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from api.dependencies import CallerDep, SessionDep, neighbourhood_for
-from api.models import BeforeAfterOut, DeltaRow, ErrorOut, NationalRow
+from api.dependencies import CallerDep, SessionDep, neighbourhood_for, require_roles
+from api.models import (
+    BeforeAfterOut,
+    DeltaRow,
+    ErrorOut,
+    NationalProfilesOut,
+    NationalRow,
+    ProfileOut,
+)
 from qet_geo.national import before_after, compare_neighbourhoods
 from qet_geo.privacy import require_protected
+from qet_geo.service import fit_national_profiles
 from qet_geo.store import (
     Diagnostic,
     Indicator,
     Neighbourhood,
     NotFoundError,
     Respondent,
+    national_reference,
     respondents_frame,
 )
 
@@ -157,4 +167,46 @@ def compare_campaigns(
             DeltaRow(value=str(name), **{k: row[k] for k in DeltaRow.model_fields if k != "value"})
             for name, row in table.iterrows()
         ],
+    )
+
+
+_PROFILE_ERRORS: dict[int | str, dict[str, object]] = {**_ERRORS, 403: {"model": ErrorOut}}
+
+
+@router.get("/national/profiles", response_model=NationalProfilesOut, responses=_PROFILE_ERRORS)
+def national_profiles(session: SessionDep, caller: CallerDep) -> NationalProfilesOut:
+    """The national reference profiles (admin, network staff, pilot teams).
+
+    Each is given by its share of the pooled answers and its centre on the answer scale (1 to
+    3); only profiles of 11 respondents or more are kept. Empty before the first fit.
+    """
+    require_roles(caller, "admin", "staff", "pilot")
+    return NationalProfilesOut(
+        profiles=[ProfileOut.from_stored(p) for p in national_reference(session)]
+    )
+
+
+@router.post(
+    "/national/profiles",
+    response_model=NationalProfilesOut,
+    responses={**_PROFILE_ERRORS, 409: {"model": ErrorOut}},
+)
+async def fit_national(request: Request, caller: CallerDep) -> NationalProfilesOut:
+    """Fit the national reference profiles on the network's answers and store them (admin, staff).
+
+    The latest campaign with 11 complete answers or more of every neighbourhood is pooled, each
+    neighbourhood weighing the same. The new profiles replace the previous ones, and every
+    respondent is given the nearest of them, in one transaction: the profile shares of every
+    diagnostic and the national comparison then refer to them.
+    """
+    require_roles(caller, "admin", "staff")
+    result = await run_in_threadpool(fit_national_profiles, request.app.state.engine)
+    cache = request.app.state.aggregates
+    for diagnostic_id in result.diagnostic_ids:  # their profile shares changed
+        cache.clear(diagnostic_id)
+    return NationalProfilesOut(
+        profiles=[ProfileOut.from_stored(p) for p in result.profiles],
+        n_neighbourhoods=result.n_neighbourhoods,
+        n_answers=result.n_answers,
+        n_reassigned=result.n_reassigned,
     )

@@ -15,6 +15,7 @@ from api.dependencies import (
     require_roles,
 )
 from api.models import DiagnosticIn, DiagnosticOut, ErrorOut, NeighbourhoodIn, NeighbourhoodOut
+from qet_geo.service import territory_from_geojson
 from qet_geo.store import ConflictError, Diagnostic, Neighbourhood, add_neighbourhood
 
 router = APIRouter(tags=["quartiers"])
@@ -44,8 +45,15 @@ def list_neighbourhoods(session: SessionDep, caller: CallerDep) -> list[Neighbou
 def create_neighbourhood(
     body: NeighbourhoodIn, session: SessionDep, caller: CallerDep
 ) -> Neighbourhood:
-    """Add a neighbourhood to the network (admin, network staff)."""
+    """Add a neighbourhood to the network (admin, network staff).
+
+    ``territory`` (GeoJSON, WGS84) may be given now or later with
+    ``PUT /neighbourhoods/{id}/territory``.
+    """
     require_roles(caller, "admin", "staff")
+    territory = (
+        None if body.territory is None else territory_from_geojson(body.territory.model_dump())
+    )
     return add_neighbourhood(
         session,
         name=body.name,
@@ -53,6 +61,7 @@ def create_neighbourhood(
         iris_codes=body.iris_codes,
         published=body.published,
         osm_extract=body.osm_extract,
+        territory_wkt=None if territory is None else territory.wkt,
     )
 
 

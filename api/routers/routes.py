@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
 from api.routers.national import HoodId
-from qet_geo.errors import DataCoverageError, InputFileError
+from qet_geo.store import extract_path
 
 router = APIRouter(tags=["visites"])
 _JSON_ERROR: dict[str, object] = {
@@ -69,19 +69,6 @@ async def visit_route(
 ) -> Response:
     """Walking visit of the neighbourhood's notable places, as a GPX track (OSM data only)."""
     hood = await run_in_threadpool(neighbourhood_for, session, caller, neighbourhood_id)
-    if settings.osm_dir is None or hood.osm_extract is None:
-        raise DataCoverageError(
-            f"neighbourhood {hood.id} has no OSM extract configured: set QET_OSM_DIR and the "
-            "neighbourhood's osm_extract.",
-            message_fr=f"le quartier {hood.id} n'a pas d'extrait OSM configuré : renseignez "
-            "QET_OSM_DIR et l'osm_extract du quartier.",
-        )
-    folder = Path(settings.osm_dir).resolve()
-    osm = (folder / hood.osm_extract).resolve()
-    if osm.parent != folder or not osm.is_file():
-        raise InputFileError(
-            f"the OSM extract {hood.osm_extract!r} is not in the OSM folder.",
-            message_fr=f"l'extrait OSM {hood.osm_extract!r} n'est pas dans le dossier OSM.",
-        )
+    osm = extract_path(settings.osm_dir, hood.osm_extract)
     data = await run_in_threadpool(_plan_gpx, osm, stops)
     return Response(data, media_type="application/gpx+xml")

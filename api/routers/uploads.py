@@ -7,21 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
+from api._limits import limited_chunks
 from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
-from api.errors import PayloadTooLargeError
 from api.models import ErrorOut, UploadOut
 from qet_geo.errors import ValidationError
 from qet_geo.store import ingest_su
 
 router = APIRouter(tags=["enquêtes"])
-
-
-def _too_large(limit: int) -> PayloadTooLargeError:
-    return PayloadTooLargeError(
-        f"the file is larger than {limit} bytes: split it or ask the network to raise the limit.",
-        message_fr=f"le fichier dépasse {limit} octets : découpez-le ou demandez au réseau "
-        "d'augmenter la limite.",
-    )
 
 
 @router.post(
@@ -63,23 +55,7 @@ async def upload_survey(
     coarsened to 200 m cells before anything is stored. Admin and the pilot team only.
     """
     diag = diagnostic_for(session, caller, diagnostic_id, access="write")
-    limit = settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            size = -1
-        if size > limit:
-            raise _too_large(limit)
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:  # a lying or absent Content-Length
-            raise _too_large(limit)
-        chunks.append(chunk)
-    data = b"".join(chunks)
+    data = b"".join([c async for c in limited_chunks(request, settings.max_upload_bytes)])
     if not data:
         raise ValidationError(
             "the request body is empty: send the survey file as the body.",

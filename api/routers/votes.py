@@ -7,7 +7,7 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,8 +17,10 @@ from api.dependencies import (
     diagnostic_for,
     forbid,
 )
+from api.errors import request_lang
 from api.models import BallotIn, BallotOut, ErrorOut, VoteIn, VoteOut, VoteResults
 from qet_geo.errors import ValidationError
+from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store import Ballot, ConflictError, NotFoundError, Vote
 
 router = APIRouter(tags=["votes"])
@@ -141,15 +143,49 @@ def close_vote(session: SessionDep, caller: CallerDep, vote_id: Id) -> VoteOut:
 
 
 @router.get("/votes/{vote_id}/results", response_model=VoteResults, responses=_ERRORS)
-def vote_results(session: SessionDep, caller: CallerDep, vote_id: Id) -> VoteResults:
-    """Count the ballots per theme (readers: once closed; admin and the pilot team: any time)."""
+def vote_results(
+    request: Request, session: SessionDep, caller: CallerDep, vote_id: Id
+) -> VoteResults:
+    """Count the ballots per theme, once the vote is closed and from 11 ballots on.
+
+    Readers see the results of a closed vote; admin and the pilot team may follow the number of
+    ballots while it is open. The counts per theme are withheld while the vote is open (watching
+    them change would reveal each new ballot) and when fewer than 11 ballots were cast
+    (statistical secrecy): ``published`` is then false and ``message`` says why.
+    """
     vote = _vote_for(session, caller, vote_id, write=False)
     if vote.is_open:
         _vote_for(session, caller, vote_id, write=True)  # 403 for read-only callers
     ballots = session.scalars(select(Ballot.choices).where(Ballot.vote_id == vote.id)).all()
+    withheld: tuple[str, str] | None = None  # (English, French)
+    if vote.is_open:
+        withheld = (
+            "the vote is open: the counts are published once it is closed, so that no ballot "
+            "can be singled out by watching them change.",
+            "le vote est ouvert : les décomptes sont publiés une fois le vote clos, "
+            "pour qu'aucun bulletin ne puisse être isolé en les regardant évoluer.",
+        )
+    elif len(ballots) < MIN_RESPONDENTS:
+        withheld = (
+            f"only {len(ballots)} ballots: the counts of a vote are published from "
+            f"{MIN_RESPONDENTS} ballots on (statistical secrecy).",
+            f"seulement {len(ballots)} bulletins : les décomptes d'un vote sont "
+            f"publiés à partir de {MIN_RESPONDENTS} bulletins (secret statistique).",
+        )
+    if withheld is not None:
+        return VoteResults(
+            vote_id=vote.id,
+            is_open=vote.is_open,
+            n_ballots=len(ballots),
+            published=False,
+            counts={},
+            message=withheld[0] if request_lang(request) == "en" else withheld[1],
+        )
     counts = dict.fromkeys(vote.themes, 0)
     for choices in ballots:
         for theme in choices:
             if theme in counts:
                 counts[theme] += 1
-    return VoteResults(vote_id=vote.id, is_open=vote.is_open, n_ballots=len(ballots), counts=counts)
+    return VoteResults(
+        vote_id=vote.id, is_open=vote.is_open, n_ballots=len(ballots), published=True, counts=counts
+    )

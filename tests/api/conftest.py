@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,10 @@ from tests.api.factories import su_csv
 
 BACKENDS = ["sqlite", "postgresql"]
 ROOT = Path(__file__).resolve().parents[2]
+#: The demo neighbourhood over the Lorient extract (GeoJSON geometry, WGS84).
+LORIENT_TERRITORY: dict = json.loads(
+    (ROOT / "data" / "osm" / "lorient_centre.geojson").read_text()
+)["features"][0]["geometry"]
 _counter = itertools.count()
 
 
@@ -72,7 +79,8 @@ def fresh_postgres_database(base_url: str) -> str:
     """Create an empty database with PostGIS on the test cluster and return its URL."""
     import psycopg
 
-    name = f"qet_test_{os.getpid()}_{next(_counter)}"
+    # unique even when this module is imported twice (as a conftest and as tests.api.conftest)
+    name = f"qet_test_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = base_url.rsplit("/", 1)[0] + "/" + name
@@ -87,8 +95,24 @@ def _database_url(request: pytest.FixtureRequest, tmp: Path) -> str:
     return fresh_postgres_database(request.getfixturevalue("postgres_url"))
 
 
-def build_world(url: str, *, max_upload_bytes: int = 200_000) -> World:
-    app = create_app(Settings(database_url=url, max_upload_bytes=max_upload_bytes))
+def build_world(
+    url: str,
+    *,
+    max_upload_bytes: int = 200_000,
+    osm_dir: Path | None = None,
+    max_osm_bytes: int = 5_000_000,
+) -> World:
+    """Build the app on ``url`` with neighbourhoods A, B, C and tokens; extracts go to ``osm_dir``
+    (a new temporary folder by default)."""
+    folder = osm_dir or Path(tempfile.mkdtemp(prefix="qet-osm-"))
+    app = create_app(
+        Settings(
+            database_url=url,
+            max_upload_bytes=max_upload_bytes,
+            osm_dir=str(folder),
+            max_osm_bytes=max_osm_bytes,
+        )
+    )
     engine = app.state.engine
     with store.session_scope(engine) as s:
         a = store.add_neighbourhood(s, name="Quartier A", iris_codes=["561210101"])

@@ -10,6 +10,8 @@ import itertools
 
 import pytest
 
+from tests.api.conftest import LORIENT_TERRITORY
+
 ROLES = ["public", "admin", "staff", "pilotA", "pilotB", "forged"]
 HOODS = ["A", "B", "C"]  # A private, B and C published
 
@@ -95,6 +97,72 @@ def test_create_diagnostic_matrix(world, role, hood):
         headers=_headers(world, role),
     )
     assert r.status_code == _expected_write(role, hood, 201), r.text
+
+
+@pytest.mark.parametrize(("role", "hood"), list(itertools.product(ROLES, HOODS)))
+def test_territory_matrix(world, role, hood):
+    r = world.client.put(
+        f"/neighbourhoods/{world.hoods[hood]}/territory",
+        json=LORIENT_TERRITORY,
+        headers=_headers(world, role),
+    )
+    assert r.status_code == _expected_write(role, hood, 200), r.text
+
+
+@pytest.mark.parametrize(("role", "hood"), list(itertools.product(ROLES, HOODS)))
+def test_osm_extract_matrix(world, role, hood):
+    r = world.client.put(
+        f"/neighbourhoods/{world.hoods[hood]}/osm-extract",
+        content=b"",
+        headers={**_headers(world, role), "Content-Type": "application/octet-stream"},
+    )
+    # an allowed caller reaches the body check (empty body: 422)
+    assert r.status_code == _expected_write(role, hood, 422), r.text
+    if r.status_code == 422:
+        assert "vide" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("role", "hood"), list(itertools.product(ROLES, HOODS)))
+def test_run_matrix(world, role, hood):
+    r = world.client.post(f"/diagnostics/{world.diags[hood]}/run", headers=_headers(world, role))
+    assert r.status_code == _expected_write(role, hood, 202), r.text
+
+
+@pytest.mark.parametrize(("role", "hood"), list(itertools.product(ROLES, HOODS)))
+def test_vote_results_matrix(world, role, hood):
+    """Results of a closed vote: readers of the neighbourhood only; others 404, like a missing id."""
+    admin = world.headers("admin")
+    vote = world.client.post(
+        f"/diagnostics/{world.diags[hood]}/votes",
+        json={"question": "Q", "themes": ["a", "b"], "n_participants": 1},
+        headers=admin,
+    ).json()["id"]
+    world.client.post(f"/votes/{vote}/close", headers=admin)
+    r = world.client.get(f"/votes/{vote}/results", headers=_headers(world, role))
+    if role == "forged":
+        assert r.status_code == 401
+    else:
+        assert r.status_code == (200 if hood in READ[role] else 404), r.text
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_national_profiles_roles(world, role):
+    r = world.client.get("/national/profiles", headers=_headers(world, role))
+    expected = {"admin": 200, "staff": 200, "pilotA": 200, "pilotB": 200, "forged": 401}
+    assert r.status_code == expected.get(role, 403)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/neighbourhoods/999999/territory",
+        "/neighbourhoods/999999/osm-extract",
+    ],
+)
+def test_missing_neighbourhood_layers_are_404(world, route):
+    body = {"json": LORIENT_TERRITORY} if route.endswith("territory") else {"content": b"x"}
+    r = world.client.put(route, headers=world.headers("admin"), **body)
+    assert r.status_code == 404 and "999999" in r.json()["detail"]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -200,3 +200,25 @@ def test_profiles_and_footprints(world):
     )
     assert f.published and f.mean_kgco2e["total"] > 0
     assert set(f.mean_kgco2e) >= {"meat_frequency", "heat_source", "total"}
+
+
+def test_nul_characters_are_refused_not_a_server_error(world):
+    """PostgreSQL cannot store NUL in text: every body refuses it (422) on both backends."""
+    c = world.client
+    h = world.headers("admin")
+    r = c.post("/neighbourhoods", json={"name": "a\x00b"}, headers=h)
+    assert r.status_code == 422 and "NUL" in r.text
+    r = c.post(
+        f"/diagnostics/{world.diags['A']}/votes",
+        json={"question": "Q", "themes": ["a", "b\x00"], "n_participants": 1},
+        headers=h,
+    )
+    assert r.status_code == 422
+    r = c.post(
+        f"/neighbourhoods/{world.hoods['A']}/diagnostics",
+        json={"year": 9, "label": "\x00"},
+        headers=h,
+    )
+    assert r.status_code == 422
+    names = [n["name"] for n in c.get("/neighbourhoods", headers=h).json()]
+    assert not any("\x00" in n for n in names)

@@ -22,6 +22,7 @@ def test_diagnostic_job_runs_and_reports_progress(world):
     assert small.status_code == 202
     job = c.get(f"/diagnostics/{world.diags['C']}/job", headers=world.headers("admin")).json()
     assert job["status"] == "failed"  # 8 respondents: no profile can be published
+    assert job["code"] == "DisclosureError" and "11" in job["message"]
 
 
 def test_map_is_offline_html_without_small_cells(world):
@@ -48,13 +49,13 @@ def test_vote_lifecycle(world):
         json={
             "question": "Priorités ?",
             "themes": ["mobilité", "alimentation", "chauffage"],
-            "n_participants": 3,
+            "n_participants": 13,
         },
         headers=h,
     )
     assert r.status_code == 201, r.text
     vote = VoteOut.model_validate(r.json())
-    assert vote.participant_codes and len(set(vote.participant_codes)) == 3
+    assert vote.participant_codes and len(set(vote.participant_codes)) == 13
     code = vote.participant_codes[0]
     url = f"/votes/{vote.id}/ballots"
     assert c.post(url, json={"code": code, "choices": ["mobilité"]}).status_code == 201
@@ -70,13 +71,49 @@ def test_vote_lifecycle(world):
     c.post(url, json={"code": vote.participant_codes[1], "choices": ["mobilité", "chauffage"]})
     # the public sees results once closed only; the code list is never shown again
     assert c.get(f"/votes/{vote.id}/results").status_code == 403
+    # while open, the pilot team follows the turnout, never the counts (each new ballot would show)
+    live = VoteResults.model_validate(c.get(f"/votes/{vote.id}/results", headers=h).json())
+    assert live.n_ballots == 2 and not live.published and live.counts == {}
+    assert "ouvert" in (live.message or "")
+    for code in vote.participant_codes[3:12]:
+        assert c.post(url, json={"code": code, "choices": ["alimentation"]}).status_code == 201
     assert c.get(f"/votes/{vote.id}").json()["participant_codes"] is None
     assert c.post(f"/votes/{vote.id}/close", headers=world.headers("staff")).status_code == 403
     assert c.post(f"/votes/{vote.id}/close", headers=h).status_code == 200
     late = c.post(url, json={"code": vote.participant_codes[2], "choices": ["mobilité"]})
     assert late.status_code == 409
     res = VoteResults.model_validate(c.get(f"/votes/{vote.id}/results").json())
-    assert res.n_ballots == 2 and res.counts == {"mobilité": 2, "alimentation": 0, "chauffage": 1}
+    assert res.published and res.message is None
+    assert res.n_ballots == 11 and res.counts == {"mobilité": 2, "alimentation": 9, "chauffage": 1}
+
+
+@pytest.mark.parametrize("n_ballots", [1, 10])
+def test_vote_results_of_fewer_than_11_ballots_are_withheld(world, n_ballots):
+    """Privacy rule 2 on votes: no count from 1 to 10 ballots, for any role."""
+    c = world.client
+    h = world.headers("pilotB")
+    vote = VoteOut.model_validate(
+        c.post(
+            f"/diagnostics/{world.diags['B']}/votes",
+            json={"question": "Q", "themes": ["a", "b"], "n_participants": 12},
+            headers=h,
+        ).json()
+    )
+    assert vote.participant_codes
+    for code in vote.participant_codes[:n_ballots]:
+        assert (
+            c.post(f"/votes/{vote.id}/ballots", json={"code": code, "choices": ["a"]}).status_code
+            == 201
+        )
+    assert c.post(f"/votes/{vote.id}/close", headers=h).status_code == 200
+    for who in ("public", "pilotB", "admin", "staff"):
+        r = c.get(f"/votes/{vote.id}/results", headers=world.headers(who))
+        res = VoteResults.model_validate(r.json())
+        assert r.status_code == 200 and res.n_ballots == n_ballots
+        assert not res.published and res.counts == {}
+        assert '"a":' not in r.text and "secret statistique" in (res.message or "")
+    en = c.get(f"/votes/{vote.id}/results", headers={"Accept-Language": "en"}).json()
+    assert "statistical secrecy" in en["message"]
 
 
 _ROLES = ["public", "admin", "staff", "pilotA", "pilotB"]

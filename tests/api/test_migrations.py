@@ -8,7 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from migrations.env_filters import include_object as _include_object
 from qet_geo import store
@@ -61,3 +61,39 @@ def test_upgrade_matches_models_and_downgrades(empty_database):
         left = set(inspect(conn).get_table_names()) - {"alembic_version", "spatial_ref_sys"}
     engine.dispose()
     assert not left
+
+
+def test_0003_adds_the_job_state_and_keeps_the_diagnostics(empty_database):
+    """0002 → 0003 on a store with data: the job columns appear, empty; back to 0002 they go."""
+    cfg = _config(empty_database)
+    command.upgrade(cfg, "0002")
+    engine = store.make_engine(empty_database)
+    with engine.begin() as conn:
+        assert "job_message" not in {c["name"] for c in inspect(conn).get_columns("diagnostics")}
+        conn.exec_driver_sql(
+            "INSERT INTO neighbourhoods (name, iris_codes, published, created_at) "
+            "VALUES ('Avant 0003', '[]', false, CURRENT_TIMESTAMP)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO diagnostics (neighbourhood_id, year, status, progress, created_at) "
+            "SELECT id, 0, 'failed', 1.0, CURRENT_TIMESTAMP FROM neighbourhoods"
+        )
+    engine.dispose()
+    command.upgrade(cfg, "0003")
+    engine = store.make_engine(empty_database)
+    with store.session_scope(engine) as s:
+        diag = s.scalars(select(store.Diagnostic)).one()
+        assert diag.status == "failed" and diag.job_step is None and diag.job_message is None
+        diag.job_step = "store"
+        diag.job_message = {"fr": "raison", "en": "reason", "code": "InternalError"}
+    with store.session_scope(engine) as s:
+        diag = s.scalars(select(store.Diagnostic)).one()
+        assert diag.job_message == {"fr": "raison", "en": "reason", "code": "InternalError"}
+    engine.dispose()
+    command.downgrade(cfg, "0002")
+    engine = store.make_engine(empty_database)
+    with engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("diagnostics")}
+        assert "job_message" not in columns and "job_step" not in columns
+        assert conn.exec_driver_sql("SELECT status FROM diagnostics").scalar() == "failed"
+    engine.dispose()

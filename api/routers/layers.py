@@ -1,0 +1,126 @@
+"""Layers of a neighbourhood: its territory, and its OSM extract (uploaded, then validated)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import geopandas as gpd
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+
+from api._limits import limited_chunks
+from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
+from api.models import ErrorOut, ExtractOut, TerritoryIn, TerritoryOut
+from qet_geo.errors import DataCoverageError, ValidationError
+from qet_geo.service import store_extract, territory_from_geojson
+
+router = APIRouter(tags=["couches"])
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+HoodId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
+
+def territory_out(neighbourhood_id: int, projected: object) -> TerritoryOut:
+    """Describe a territory (EPSG:2154 geometry) for the API: area and WGS84 bounds."""
+    series = gpd.GeoSeries([projected], crs="EPSG:2154")
+    left, bottom, right, top = (round(float(v), 6) for v in series.to_crs("EPSG:4326").total_bounds)
+    return TerritoryOut(
+        neighbourhood_id=neighbourhood_id,
+        area_km2=round(float(series.area.iloc[0]) / 1e6, 4),
+        bbox=(left, bottom, right, top),
+    )
+
+
+@router.put(
+    "/neighbourhoods/{neighbourhood_id}/territory", response_model=TerritoryOut, responses=_ERRORS
+)
+def put_territory(
+    body: TerritoryIn, session: SessionDep, caller: CallerDep, neighbourhood_id: HoodId
+) -> TerritoryOut:
+    """Set the outline of a neighbourhood (admin, its pilot team).
+
+    A GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat), in metropolitan France, of at most
+    100 km². The constraint indicators are computed on it by the next analysis.
+    """
+    hood = neighbourhood_for(session, caller, neighbourhood_id, access="write")
+    projected = territory_from_geojson(body.model_dump())
+    hood.territory_wkt = projected.wkt
+    session.flush()
+    return territory_out(hood.id, projected)
+
+
+@router.put(
+    "/neighbourhoods/{neighbourhood_id}/osm-extract",
+    response_model=ExtractOut,
+    responses={**_ERRORS, 413: {"model": ErrorOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def put_osm_extract(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    neighbourhood_id: HoodId,
+) -> ExtractOut:
+    """Upload the neighbourhood's OSM extract, ``.osm.pbf`` body (admin, its pilot team).
+
+    The extract is read and must cover the neighbourhood's territory (set it first) with streets
+    and homes; it then replaces the previous one, which a refused file leaves in place. Used by
+    the analysis (constraint indicators) and the visit routes.
+    """
+    hood = await run_in_threadpool(
+        neighbourhood_for, session, caller, neighbourhood_id, access="write"
+    )
+    hood_id = hood.id
+    if settings.osm_dir is None:
+        raise DataCoverageError(
+            "the service has no OSM folder: set QET_OSM_DIR to accept extracts.",
+            message_fr="le service n'a pas de dossier OSM : renseignez QET_OSM_DIR pour "
+            "accepter des extraits.",
+        )
+    folder = Path(settings.osm_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    # streamed to a file beside its destination, so that accepting it is a rename
+    fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".osm.pbf", dir=folder)
+    tmp = Path(name)
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in limited_chunks(request, settings.max_osm_bytes):
+                out.write(chunk)
+                size += len(chunk)
+        if size == 0:
+            raise ValidationError(
+                "the request body is empty: send the .osm.pbf extract as the body.",
+                message_fr="le corps de la requête est vide : envoyez l'extrait .osm.pbf.",
+            )
+        info = await run_in_threadpool(
+            store_extract, request.app.state.engine, hood_id, tmp, osm_dir=folder
+        )
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExtractOut(
+        neighbourhood_id=info.neighbourhood_id,
+        osm_extract=info.osm_extract,
+        size_bytes=info.size_bytes,
+        sha256=info.sha256,
+        bbox=info.bbox,
+        coverage=info.coverage,
+        residential_buildings=info.residential_buildings,
+        amenities=info.amenities,
+    )

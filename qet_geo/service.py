@@ -1,0 +1,726 @@
+"""What the network service does with the store, as plain functions.
+
+The API's routes and background jobs call these, and so does the ``qet store`` command, so that
+there is one implementation of each:
+
+- :func:`territory_from_geojson` and :func:`store_extract`: the layers of a neighbourhood (its
+  territory, its OSM extract), validated before anything is replaced;
+- :func:`run_analysis`: the analysis of a diagnostic as a job, with progress in steps and an
+  explicit failure reason, French and English; it calls :func:`analyse_diagnostic`, which fits the
+  diagnostic's own usage profiles and computes the built-constraint indicators of its
+  neighbourhood per 200 m cell, then writes both in one transaction;
+- :func:`fit_national_profiles`: the national reference profiles, fitted on the pooled answers of
+  the network and stored; every respondent is given the nearest of them.
+
+Only figures from at least 11 respondents are stored for publication (``docs/privacy.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from qet_geo.errors import DataCoverageError, QetGeoError, ValidationError
+from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError
+from qet_geo.store import (
+    Diagnostic,
+    Indicator,
+    Neighbourhood,
+    NotFoundError,
+    Profile,
+    Respondent,
+    assign_to_centres,
+    extract_path,
+    respondents_frame,
+    territory_geometry,
+)
+from qet_geo.surveys.schema import USAGES
+
+__all__ = [
+    "ANALYSIS_STEPS",
+    "MAX_TERRITORY_KM2",
+    "MIN_EXTRACT_COVERAGE",
+    "AnalysisResult",
+    "ExtractInfo",
+    "NationalProfilesResult",
+    "analyse_diagnostic",
+    "fit_national_profiles",
+    "run_analysis",
+    "store_extract",
+    "territory_from_geojson",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Steps of the analysis, in order; ``Diagnostic.progress`` is the share of them done.
+ANALYSIS_STEPS: tuple[str, ...] = ("answers", "profiles", "layers", "access", "zones", "store")
+#: Share of the territory an uploaded OSM extract must cover.
+MIN_EXTRACT_COVERAGE = 0.95
+#: Largest territory accepted, km² (a neighbourhood, not a region: the analysis must stay short).
+MAX_TERRITORY_KM2 = 100.0
+#: Metropolitan France (EPSG:2154's domain), lon/lat: a territory must lie inside.
+_FRANCE_LONLAT = (-5.8, 41.2, 10.0, 51.3)
+
+Progress = Callable[[str, float], None]
+
+
+def _message(en: str, fr: str, code: str) -> dict[str, str]:
+    return {"en": en, "fr": fr, "code": code}
+
+
+# --------------------------------------------------------------------------------------------------
+# layers of a neighbourhood
+
+
+def territory_from_geojson(geometry: dict[str, Any]) -> Any:
+    """Read a neighbourhood's territory from a GeoJSON geometry in WGS84 (lon, lat).
+
+    Parameters
+    ----------
+    geometry
+        A GeoJSON ``Polygon`` or ``MultiPolygon`` in WGS84 degrees, in metropolitan France.
+
+    Returns
+    -------
+    shapely.geometry.base.BaseGeometry
+        The territory in EPSG:2154 (Lambert-93), as the store keeps it.
+
+    Raises
+    ------
+    ValidationError
+        Not a valid polygon, outside metropolitan France, or larger than
+        :data:`MAX_TERRITORY_KM2`.
+    """
+    import geopandas as gpd
+    import shapely
+    import shapely.geometry
+
+    try:
+        shape = shapely.geometry.shape(geometry)
+    except Exception:  # any malformed GeoJSON: answered below in the user's terms
+        shape = None
+    if shape is None or shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
+        raise ValidationError(
+            "the territory must be a GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat).",
+            message_fr="le territoire doit être un Polygon ou MultiPolygon GeoJSON en WGS84 "
+            "(lon, lat).",
+        )
+    if not shape.is_valid:
+        raise ValidationError(
+            f"the territory is not a valid polygon ({shapely.is_valid_reason(shape)}): fix "
+            "its outline (no self-intersection), e.g. in QGIS.",
+            message_fr=f"le territoire n'est pas un polygone valide "
+            f"({shapely.is_valid_reason(shape)}) : corrigez son contour (sans "
+            "auto-intersection), par exemple dans QGIS.",
+        )
+    left, bottom, right, top = shape.bounds
+    w, s, e, n = _FRANCE_LONLAT
+    if not (w <= left and right <= e and s <= bottom and top <= n):
+        raise ValidationError(
+            "the territory must lie in metropolitan France, in WGS84 degrees with (lon, lat) "
+            f"order; its bounds are {shape.bounds}.",
+            message_fr="le territoire doit se trouver en France métropolitaine, en degrés WGS84 "
+            f"dans l'ordre (lon, lat) ; ses limites sont {shape.bounds}.",
+        )
+    projected = gpd.GeoSeries([shape], crs="EPSG:4326").to_crs("EPSG:2154").iloc[0]
+    area_km2 = float(projected.area) / 1e6
+    if area_km2 > MAX_TERRITORY_KM2:
+        raise ValidationError(
+            f"the territory covers {area_km2:.1f} km², more than {MAX_TERRITORY_KM2:g} km²: "
+            "give the neighbourhood, not the whole town.",
+            message_fr=f"le territoire couvre {area_km2:.1f} km², plus de "
+            f"{MAX_TERRITORY_KM2:g} km² : donnez le quartier, pas toute la commune.",
+        )
+    return projected
+
+
+@dataclass(frozen=True)
+class ExtractInfo:
+    """An OSM extract accepted for a neighbourhood."""
+
+    neighbourhood_id: int
+    osm_extract: str
+    size_bytes: int
+    sha256: str
+    bbox: tuple[float, float, float, float]
+    coverage: float
+    residential_buildings: int
+    amenities: int
+
+
+def _hood_territory(hood: Neighbourhood) -> Any:
+    from qet_geo.territory import Territory
+
+    geometry = territory_geometry(hood)
+    if geometry is None:
+        raise ValidationError(
+            f"neighbourhood {hood.id} has no territory: set it first "
+            f"(PUT /neighbourhoods/{hood.id}/territory).",
+            message_fr=f"le quartier {hood.id} n'a pas de territoire : définissez-le d'abord "
+            f"(PUT /neighbourhoods/{hood.id}/territory).",
+        )
+    return Territory(name=hood.name, geometry=geometry, source="store")
+
+
+def store_extract(
+    engine: Engine,
+    neighbourhood_id: int,
+    upload: str | PathLike[str],
+    *,
+    osm_dir: str | PathLike[str],
+) -> ExtractInfo:
+    """Make an uploaded OSM extract the neighbourhood's, once it is known to be usable.
+
+    The file is read (:func:`qet_geo.osm.read_osm`), must cover at least
+    :data:`MIN_EXTRACT_COVERAGE` of the territory, and must give a street network and residential
+    buildings inside it. It is then renamed, atomically, to
+    ``<osm_dir>/neighbourhood-<id>-<sha256 prefix>.osm.pbf`` and the neighbourhood points to it;
+    the previous uploaded extract is removed only after that commit. A bad file changes nothing.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    neighbourhood_id
+        The neighbourhood.
+    upload
+        The uploaded ``.osm.pbf`` file, inside ``osm_dir`` (so that the rename is atomic). It is
+        moved on success and left in place on failure (the caller removes it).
+    osm_dir
+        The service's OSM folder.
+
+    Raises
+    ------
+    NotFoundError
+        No such neighbourhood.
+    ValidationError
+        The neighbourhood has no territory, or the extract has no home in it.
+    InputFileError, EmptyDataError
+        The file is not a readable OSM extract, or holds no street in the territory.
+    DataCoverageError
+        The extract covers too little of the territory.
+    """
+    from qet_geo.layers import build_layers
+    from qet_geo.osm import read_osm
+    from qet_geo.territory import territory_from_bounds
+
+    upload = Path(upload)
+    folder = Path(osm_dir).resolve()
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session:
+        hood = session.get(Neighbourhood, neighbourhood_id)
+        if hood is None:
+            raise NotFoundError(
+                f"no neighbourhood {neighbourhood_id}.",
+                message_fr=f"le quartier {neighbourhood_id} n'existe pas.",
+            )
+        territory = _hood_territory(hood)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # clipped borders are usual; coverage is checked below
+        data = read_osm(upload)
+        extent = territory_from_bounds(data.bounds, buffer_m=0).geometry
+        coverage = float(extent.intersection(territory.geometry).area / territory.geometry.area)
+        if coverage < MIN_EXTRACT_COVERAGE:
+            raise DataCoverageError(
+                f"the extract covers {coverage:.0%} of the neighbourhood's territory (at least "
+                f"{MIN_EXTRACT_COVERAGE:.0%} needed): cut it over the territory plus 1 km.",
+                message_fr=f"l'extrait couvre {coverage:.0%} du territoire du quartier (il en "
+                f"faut au moins {MIN_EXTRACT_COVERAGE:.0%}) : découpez-le sur le territoire "
+                "plus 1 km.",
+            )
+        layers = build_layers(data, territory=territory)
+    buildings = layers.layers["buildings"]
+    residential = buildings[buildings["residential"].astype(bool)]
+    inside = residential[residential.representative_point().intersects(territory.geometry)]
+    if inside.empty:
+        raise ValidationError(
+            "the extract has no residential building inside the territory: there is no home to "
+            "measure from. Check the territory, or use a more complete extract.",
+            message_fr="l'extrait n'a aucun bâtiment résidentiel dans le territoire : aucun "
+            "logement d'où mesurer. Vérifiez le territoire ou prenez un extrait plus complet.",
+        )
+    digest = _sha256(upload)
+    name = f"neighbourhood-{neighbourhood_id}-{digest[:12]}.osm.pbf"
+    target = folder / name
+    already = target.exists()  # the same file uploaded again: same name, same bytes
+    os.replace(upload, target)
+    try:
+        with factory.begin() as session:
+            hood = session.get(Neighbourhood, neighbourhood_id)
+            if hood is None:
+                raise NotFoundError(
+                    f"no neighbourhood {neighbourhood_id}.",
+                    message_fr=f"le quartier {neighbourhood_id} n'existe pas.",
+                )
+            previous = hood.osm_extract
+            hood.osm_extract = name
+    except BaseException:
+        if not already:
+            target.unlink(missing_ok=True)
+        raise
+    if previous and previous != name and _uploaded(previous, neighbourhood_id):
+        (folder / previous).unlink(missing_ok=True)
+    lon_lat = territory_from_bounds(data.bounds).geometry
+    import geopandas as gpd
+
+    box = gpd.GeoSeries([lon_lat], crs="EPSG:2154").to_crs("EPSG:4326").total_bounds
+    return ExtractInfo(
+        neighbourhood_id=neighbourhood_id,
+        osm_extract=name,
+        size_bytes=target.stat().st_size,
+        sha256=digest,
+        bbox=(
+            round(float(box[0]), 6),
+            round(float(box[1]), 6),
+            round(float(box[2]), 6),
+            round(float(box[3]), 6),
+        ),
+        coverage=round(coverage, 4),
+        residential_buildings=len(inside),
+        amenities=len(layers.layers["amenities"]),
+    )
+
+
+def _uploaded(name: str, neighbourhood_id: int) -> bool:
+    """Whether ``name`` is a file this module wrote for the neighbourhood (never a shared one)."""
+    return (
+        re.fullmatch(rf"neighbourhood-{neighbourhood_id}-[0-9a-f]{{12}}\.osm\.pbf", name)
+        is not None
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# analysis of a diagnostic
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What an analysis stored.
+
+    Attributes
+    ----------
+    n_answers
+        Complete SU answers the profiles were fitted on.
+    n_profiles
+        Profiles stored (those of at least 11 respondents).
+    n_zones, n_indicators
+        200 m cells of the territory with indicators, and indicator rows stored (0 without an
+        OSM extract).
+    weights
+        What weighs each home in the zone means: "census" (people allocated from the census
+        grid), "floor_area" (residential floor area, m², a proxy of people) or None.
+    notes
+        What was left out, as ``{"en", "fr", "code"}`` messages.
+    """
+
+    diagnostic_id: int
+    n_answers: int
+    n_profiles: int
+    n_zones: int = 0
+    n_indicators: int = 0
+    weights: str | None = None
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+
+def analyse_diagnostic(
+    engine: Engine,
+    diagnostic_id: int,
+    *,
+    osm_dir: str | PathLike[str] | None = None,
+    census: str | PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """Fit a diagnostic's usage profiles and its neighbourhood's constraint indicators; store both.
+
+    Steps (:data:`ANALYSIS_STEPS`): read the complete answers; fit the diagnostic's own usage
+    profiles (:class:`~qet_geo.profiles.UsageProfiles`); when the neighbourhood has an OSM extract,
+    build its layers on the territory (:func:`~qet_geo.layers.build_layers`), compute the
+    per-home indicators on foot (:func:`~qet_geo.constraints.neighbourhood_access`) and average
+    them per INSEE 200 m cell with population weights
+    (:func:`~qet_geo.constraints.zone_indicators`); then, in one transaction, replace the
+    diagnostic's profiles and the neighbourhood's indicators and mark the diagnostic done. Nothing
+    is written before that transaction: a failure leaves the previous results as they were.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    diagnostic_id
+        The diagnostic.
+    osm_dir
+        The service's OSM folder, where the neighbourhood's extract lies.
+    census
+        An INSEE 200 m grid with population (see :func:`~qet_geo.census.read_grid`): homes then
+        weigh their allocated people. Without it they weigh their residential floor area.
+    progress
+        Called with each step's name and the share of the work done before it.
+
+    Returns
+    -------
+    AnalysisResult
+
+    Raises
+    ------
+    NotFoundError
+        No such diagnostic.
+    DisclosureError
+        Fewer than 11 complete answers: nothing can be published.
+    ValidationError, InputFileError, DataCoverageError, EmptyDataError
+        The neighbourhood's extract is missing, unreadable, or holds no home in its territory;
+        or it has an extract but no territory.
+    """
+    step = progress or (lambda name, done: None)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    step("answers", 0.0)
+    with factory() as session:
+        diag = session.get(Diagnostic, diagnostic_id)
+        if diag is None:
+            raise NotFoundError(
+                f"no diagnostic {diagnostic_id}.",
+                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+            )
+        hood = session.get(Neighbourhood, diag.neighbourhood_id)
+        assert hood is not None  # a foreign key
+        frame = respondents_frame(session, diagnostic_id)
+        extract = hood.osm_extract
+        territory = _hood_territory(hood) if extract else None
+    usages = [u for u in USAGES if u in frame.columns]
+    complete = frame[usages].dropna() if len(usages) == len(USAGES) else frame.iloc[0:0]
+    if len(complete) < MIN_RESPONDENTS:
+        raise DisclosureError(
+            f"only {len(complete)} complete SU answers: the analysis publishes nothing from "
+            f"fewer than {MIN_RESPONDENTS} respondents (statistical secrecy). Upload more answers.",
+            message_fr=f"seulement {len(complete)} réponses SU complètes : l'analyse ne publie "
+            f"rien sous {MIN_RESPONDENTS} répondants (secret statistique). Envoyez davantage de "
+            "réponses.",
+        )
+
+    step("profiles", 1 / len(ANALYSIS_STEPS))
+    profiles = _own_profiles(diagnostic_id, complete, usages)
+
+    notes: list[dict[str, str]] = []
+    cells = None
+    weights = None
+    if extract is None:
+        notes.append(
+            _message(
+                "no OSM extract for this neighbourhood: the constraint indicators were not "
+                f"computed (upload one with PUT /neighbourhoods/{hood.id}/osm-extract).",
+                "pas d'extrait OSM pour ce quartier : les indicateurs de contraintes n'ont pas "
+                f"été calculés (envoyez-en un avec PUT /neighbourhoods/{hood.id}/osm-extract).",
+                "NoExtract",
+            )
+        )
+    else:
+        cells, weights = _cell_indicators(
+            extract_path(osm_dir, extract), territory, census=census, step=step
+        )
+
+    step("store", 5 / len(ANALYSIS_STEPS))
+    rows = [] if cells is None else _indicator_rows(hood.id, cells)
+    with factory.begin() as session:
+        session.execute(delete(Profile).where(Profile.diagnostic_id == diagnostic_id))
+        session.add_all(profiles)
+        if cells is not None:
+            # the neighbourhood's indicators are replaced whole, in this same transaction
+            session.execute(delete(Indicator).where(Indicator.neighbourhood_id == hood.id))
+            session.add_all(rows)
+        diag = session.get(Diagnostic, diagnostic_id)
+        if diag is None:
+            raise NotFoundError(
+                f"no diagnostic {diagnostic_id}.",
+                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+            )
+        diag.status, diag.progress, diag.job_step = "done", 1.0, None
+        diag.job_message = notes[0] if notes else None
+    logger.info(
+        "diagnostic %s: %s profiles, %s indicator rows stored",
+        diagnostic_id,
+        len(profiles),
+        len(rows),
+    )
+    return AnalysisResult(
+        diagnostic_id=diagnostic_id,
+        n_answers=len(complete),
+        n_profiles=len(profiles),
+        n_zones=0 if cells is None else len(cells),
+        n_indicators=len(rows),
+        weights=weights,
+        notes=notes,
+    )
+
+
+def _own_profiles(diagnostic_id: int, complete: Any, usages: list[str]) -> list[Profile]:
+    from qet_geo.profiles import UsageProfiles
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = UsageProfiles(random_state=0).fit(complete.astype("Int8"))
+    total = float(sum(fitted.counts_))
+    return [
+        Profile(
+            diagnostic_id=diagnostic_id,
+            scope="diagnostic",
+            number=k,
+            centre={u: float(v) for u, v in zip(usages, centre, strict=True)},
+            share=float(count) / total,
+        )
+        for k, (count, centre) in enumerate(zip(fitted.counts_, fitted.centres_, strict=True))
+        if count >= MIN_RESPONDENTS  # a profile of 1 to 10 people is not published
+    ]
+
+
+def _cell_indicators(
+    osm: Path,
+    territory: Any,
+    *,
+    census: str | PathLike[str] | None,
+    step: Progress,
+) -> tuple[Any, str]:
+    import numpy as np
+    import pandas as pd
+
+    from qet_geo.constraints import neighbourhood_access, zone_indicators
+    from qet_geo.layers import build_layers
+
+    n = len(ANALYSIS_STEPS)
+    step("layers", 2 / n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # clipped extract borders; coverage was checked at upload
+        layers = build_layers(osm, territory=territory, census=census)
+        step("access", 3 / n)
+        access = neighbourhood_access(layers, mode="walk")
+    step("zones", 4 / n)
+    if census is not None:
+        return zone_indicators(access), "census"
+    # no census: a home weighs its residential floor area (footprint × storeys, from the OSM
+    # layer), the proxy the census allocation spreads people with; a building of unknown size
+    # weighs a typical one
+    area = layers.layers["buildings"].loc[access.index, "floor_area_m2"].to_numpy(dtype=float)
+    positive = area[np.isfinite(area) & (area > 0)]
+    typical = float(np.median(positive)) if len(positive) else 1.0
+    floor = pd.Series(np.where(np.isfinite(area) & (area > 0), area, typical), index=access.index)
+    return zone_indicators(access, weights=floor), "floor_area"
+
+
+def _indicator_rows(neighbourhood_id: int, cells: Any) -> list[Indicator]:
+    import math
+
+    names = [c for c in cells.columns if c not in ("population", "homes")]
+    names = [c for c in names if cells[c].notna().any()]  # e.g. no GTFS, no DEM: left out
+    rows = []
+    for zone_id, row in cells.iterrows():
+        for name in names:
+            value = float(row[name])
+            if math.isnan(value):
+                continue
+            rows.append(
+                Indicator(
+                    neighbourhood_id=neighbourhood_id,
+                    zone_id=str(zone_id),
+                    name=name,
+                    value=value,
+                    population=float(row["population"]),
+                )
+            )
+    return rows
+
+
+def _set_state(engine: Engine, diagnostic_id: int, **values: Any) -> None:
+    with sessionmaker(engine).begin() as session:
+        diag = session.get(Diagnostic, diagnostic_id)
+        if diag is not None:
+            for key, value in values.items():
+                setattr(diag, key, value)
+
+
+def run_analysis(
+    engine: Engine,
+    diagnostic_id: int,
+    *,
+    osm_dir: str | PathLike[str] | None = None,
+    census: str | PathLike[str] | None = None,
+) -> AnalysisResult | None:
+    """Run :func:`analyse_diagnostic` as a job: state, progress in steps, and why it failed.
+
+    The diagnostic's ``status`` goes "running" → "done" or "failed"; ``job_step`` and
+    ``progress`` follow the steps. On failure the reason is stored in ``job_message``
+    (``{"en", "fr", "code"}``: the error's own messages, or a generic one for an unexpected
+    error, whose details go to the log only) and the previous profiles and indicators are left
+    intact. Never raises.
+
+    Returns
+    -------
+    AnalysisResult or None
+        None when the analysis failed.
+    """
+    current = {"step": ANALYSIS_STEPS[0]}
+
+    def progress(name: str, done: float) -> None:
+        current["step"] = name
+        _set_state(engine, diagnostic_id, job_step=name, progress=round(done, 4))
+
+    try:
+        _set_state(
+            engine, diagnostic_id, status="running", progress=0.0, job_step=None, job_message=None
+        )
+        return analyse_diagnostic(
+            engine, diagnostic_id, osm_dir=osm_dir, census=census, progress=progress
+        )
+    except QetGeoError as exc:
+        logger.warning("analysis of diagnostic %s failed: %s", diagnostic_id, exc)
+        reason = _message(exc.message, exc.message_fr, type(exc).__name__)
+    except Exception:
+        logger.exception("analysis of diagnostic %s failed", diagnostic_id)
+        reason = _message(
+            f"internal error at step {current['step']!r}: the previous results are kept; the "
+            "service log has the details.",
+            f"erreur interne à l'étape « {current['step']} » : les résultats précédents sont "
+            "conservés ; le journal du service a les détails.",
+            "InternalError",
+        )
+    try:
+        _set_state(engine, diagnostic_id, status="failed", job_message=reason)
+    except Exception:  # the store itself is down: nothing more to record
+        logger.exception("could not record the failure of diagnostic %s", diagnostic_id)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# national reference profiles
+
+
+@dataclass(frozen=True)
+class NationalProfilesResult:
+    """National reference profiles fitted and stored, and the respondents given them."""
+
+    n_neighbourhoods: int
+    n_answers: int
+    profiles: list[Profile]
+    n_reassigned: int
+    diagnostic_ids: list[int]
+
+
+def fit_national_profiles(
+    engine: Engine, *, random_state: int | None = 0
+) -> NationalProfilesResult:
+    """Fit the national reference profiles on the network's pooled answers and store them.
+
+    The latest campaign with at least 11 complete answers of every neighbourhood is pooled, each
+    neighbourhood weighing the same (:func:`qet_geo.profiles.national_profiles`;
+    smaller ones are left out, so that no handful of people weighs like a whole neighbourhood).
+    In one transaction, the previous national profiles are replaced by those of at least 11
+    respondents (``scope="national"``, no diagnostic) and every stored respondent with complete
+    answers is given the nearest of them (:func:`qet_geo.store.assign_to_centres`), so that the
+    profile shares and the national comparison speak of the national reference.
+
+    Raises
+    ------
+    DisclosureError
+        No neighbourhood has 11 complete answers yet.
+    """
+    import pandas as pd
+
+    from qet_geo.profiles import national_profiles
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session:
+        pooled = _pooled_answers(session)
+    if pooled.empty:
+        raise DisclosureError(
+            f"no neighbourhood has {MIN_RESPONDENTS} complete SU answers yet: the national "
+            "profiles need them.",
+            message_fr=f"aucun quartier n'a encore {MIN_RESPONDENTS} réponses SU complètes : "
+            "les profils nationaux en ont besoin.",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = national_profiles(pooled, neighbourhood="neighbourhood", random_state=random_state)
+    usages = list(model.usages_)
+    profiles = [
+        Profile(
+            diagnostic_id=None,
+            scope="national",
+            number=k,
+            centre={u: float(v) for u, v in zip(usages, model.centres_[k], strict=True)},
+            share=float(model.shares_[k]),
+        )
+        for k in range(model.n_profiles_)
+        if model.counts_[k] >= MIN_RESPONDENTS
+    ]
+    if not profiles:
+        raise DisclosureError(
+            f"no national profile has {MIN_RESPONDENTS} respondents: collect more answers.",
+            message_fr=f"aucun profil national n'a {MIN_RESPONDENTS} répondants : recueillez "
+            "davantage de réponses.",
+        )
+    with factory.begin() as session:
+        session.execute(
+            delete(Profile).where(Profile.scope == "national", Profile.diagnostic_id.is_(None))
+        )
+        session.add_all(profiles)
+        rows = session.execute(
+            select(Respondent.id, Respondent.diagnostic_id, Respondent.answers)
+        ).all()
+        frame = pd.DataFrame(
+            [{u: (a or {}).get(u) for u in usages} for _, _, a in rows],
+            index=pd.Index([r[0] for r in rows]),
+        )
+        numbers = assign_to_centres(frame, profiles) if rows else pd.Series(dtype="Int64")
+        changes = [
+            {"id": int(i), "profile": None if pd.isna(v) else int(v)}
+            for i, v in zip(frame.index.tolist(), numbers.tolist(), strict=True)
+        ]
+        if changes:
+            session.execute(update(Respondent), changes)
+        diagnostics = sorted({int(r[1]) for r in rows})
+    return NationalProfilesResult(
+        n_neighbourhoods=int(pooled["neighbourhood"].nunique()),
+        n_answers=len(pooled),
+        profiles=profiles,
+        n_reassigned=int(numbers.notna().sum()) if rows else 0,
+        diagnostic_ids=diagnostics,
+    )
+
+
+def _pooled_answers(session: Session) -> Any:
+    import pandas as pd
+
+    frames = []
+    for hood_id in session.scalars(select(Neighbourhood.id).order_by(Neighbourhood.id)):
+        # the latest campaign with enough complete answers (a new one just started is skipped)
+        for diag_id in session.scalars(
+            select(Diagnostic.id)
+            .where(Diagnostic.neighbourhood_id == hood_id)
+            .order_by(Diagnostic.year.desc())
+        ):
+            frame = respondents_frame(session, diag_id)
+            if not all(u in frame.columns for u in USAGES):
+                continue
+            complete = frame[list(USAGES)].dropna()
+            if len(complete) >= MIN_RESPONDENTS:
+                frames.append(complete.astype("Int8").assign(neighbourhood=str(hood_id)))
+                break
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
