@@ -25,7 +25,9 @@ amenities on the graph itself; the engine searches the reversed graph, which is 
 graph needs.
 
 It prints, per graph, the preparation and query times of each method (best of ``--repeat``
-runs; one run on the large grid), the engine's speed-up on the query alone and on preparation +
+runs; one run on the large grid), the "scipy floor" (the nearest node of every point and one
+bounded Dijkstra per category, nothing else: a bound no scipy-based engine can beat, and the
+best ratio to networkx it allows), the engine's speed-up on the query alone and on preparation +
 query, the largest distance difference and the homes whose reach differs; then the engine's cost
 growth from a 1x to a 16x grid as an exponent (cost ~ size ** exponent). pandana's contraction
 hierarchy on the 200 000-node grid takes 5 to 10 minutes (a regular grid is its worst case): skip
@@ -230,6 +232,34 @@ def run_engine(graph: Graph, homes: gpd.GeoSeries, pois: gpd.GeoDataFrame, repea
     return Timing(prep, query, {c: res[f"{c}_m"].to_numpy() for c in cats})
 
 
+def scipy_floor(graph: Graph, homes: gpd.GeoSeries, pois: gpd.GeoDataFrame, repeat: int) -> float:
+    """Seconds of the least any scipy-based query can do: not a method, a bound.
+
+    Coordinates, the nearest node of every point (one cKDTree query, as osmnx's nearest_nodes)
+    and one bounded multi-source Dijkstra per category (scipy.sparse.csgraph), then nothing:
+    no snapping to edges, no travel times, no table. The engine cannot be faster than this.
+    """
+    from scipy.sparse import csgraph
+    from scipy.spatial import cKDTree
+
+    nodes, edges = graph
+    net = qn.build_network(nodes, edges, mode="walk")
+    tree = cKDTree(net.node_xy)
+    matrix = net.matrix("length")
+    geoms = np.concatenate([np.asarray(homes.array), np.asarray(pois.geometry.array)])
+    masks = [(pois["category"] == c).to_numpy() for c in categories(pois)]
+
+    def query() -> None:
+        _, node = tree.query(shapely.get_coordinates(geoms), k=1)
+        poi_node = node[len(homes) :]
+        for mask in masks:
+            csgraph.dijkstra(
+                matrix, indices=np.unique(poi_node[mask]), limit=CUTOFF_M, min_only=True
+            )
+
+    return best_of(max(repeat, 5), query)[0]
+
+
 def run_networkx(graph: Graph, homes: gpd.GeoSeries, pois: gpd.GeoDataFrame, repeat: int) -> Timing:
     import networkx as nx
     import osmnx as ox
@@ -373,6 +403,12 @@ def bench_graph(name: str, graph: Graph, args: argparse.Namespace, with_pandana:
         t = results[method] = run(graph, homes, pois, repeat)
         print(f"{method:<10}{t.prep_s:>10.4f}{t.query_s:>10.4f}{t.total_s:>10.4f}", flush=True)
     eng = results["engine"]
+    floor = scipy_floor(graph, homes, pois, repeat)
+    nx_query = results["networkx"].query_s
+    print(
+        f"scipy floor (nearest node + {len(categories(pois))} Dijkstras, nothing else): "
+        f"{floor:.4f} s, at most {nx_query / floor:.1f}x faster than networkx (query)"
+    )
     for method, t in results.items():
         if method == "engine":
             continue

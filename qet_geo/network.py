@@ -1263,7 +1263,11 @@ def _homes_and_pois(
     else:
         cats = list(dict.fromkeys(categories))
     _, poi_geoms = _points(pois, net.crs, "pois")
-    codes = np.asarray(pd.Index(cats).get_indexer(values), dtype=np.int64)
+    # category position of each amenity: the few distinct values looked up once each
+    found, distinct = pd.factorize(values)
+    position = {cat: i for i, cat in enumerate(cats)}
+    lookup = np.array([position.get(v, -1) for v in distinct] + [-1], dtype=np.int64)
+    codes = lookup[found]  # a missing category (code -1) reads the trailing -1
     both = _snap(net, np.concatenate([home_geoms, poi_geoms]), max_snap_m)
     k = home_geoms.size
     h, p = both.split(k)
