@@ -229,6 +229,9 @@ class _SnapIndex:
     along: FloatArray  # distance along the edge geometry to the segment start (m)
     first_seg: IntArray  # per canonical edge
     n_seg: IntArray  # per canonical edge
+    vertex: pd.Index  # coordinates (complex x + iy) of the streets' vertices, each once
+    vertex_edge: IntArray  # a canonical edge through each vertex
+    vertex_along: FloatArray  # where along that edge's geometry (m)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -760,6 +763,10 @@ def _snap_index(
     t = (rank / (n_fill[seg] + 1))[:, None]
     fill = a[seg] + t * (b[seg] - a[seg])
     probes = np.concatenate([node_xy[is_end], coords[inner], fill])
+    # every vertex once (the first edge through it): a point exactly on one needs no search
+    ends = np.concatenate([a, b])
+    key = pd.Index(np.ascontiguousarray(ends).view(np.complex128).ravel())
+    first = ~key.duplicated()
     return _SnapIndex(
         tree=shapely.STRtree(geometry[canonical]),
         probes=cKDTree(probes, balanced_tree=False, compact_nodes=False),
@@ -770,6 +777,9 @@ def _snap_index(
         along=along,
         first_seg=first_seg,
         n_seg=n_seg,
+        vertex=key[first],
+        vertex_edge=np.concatenate([canonical[group], canonical[group]])[first],
+        vertex_along=np.concatenate([along, along + seg_len])[first],
     )
 
 
@@ -883,6 +893,21 @@ def _nearest_edge(
     fraction = np.zeros(q)
     dist = np.full(q, np.nan)
     glen = net.edge_geometry_length
+    # points exactly on a vertex of a street (amenities mapped on the way, graph nodes)
+    at = si.vertex.get_indexer(np.ascontiguousarray(xy).view(np.complex128).ravel())
+    on_vertex = np.flatnonzero(at >= 0)
+    if on_vertex.size:
+        e = si.vertex_edge[at[on_vertex]]
+        along = si.vertex_along[at[on_vertex]]
+        edge[on_vertex] = e
+        fraction[on_vertex] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
+        dist[on_vertex] = 0.0
+        if on_vertex.size == q:
+            return _end_fractions(edge, fraction, dist)
+        rest = np.flatnonzero(at < 0)
+        e, f, d = _nearest_edge(net, xy[rest], points[rest], max_snap_m)
+        edge[rest], fraction[rest], dist[rest] = e, f, d
+        return _end_fractions(edge, fraction, dist)
     bound, _ = si.probes.query(xy, k=1)
     bound = np.asarray(bound, dtype=np.float64) * (1 + 1e-9) + 1e-9
     # a point much farther than max_snap_m is off the network whatever its exact distance:
@@ -927,7 +952,13 @@ def _nearest_edge(
         edge[far[src]] = e
         fraction[far[src]] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
         dist[far[src]] = d_tree
-    # a point on a node is at that end of its edge exactly (it matters on a oneway edge)
+    return _end_fractions(edge, fraction, dist)
+
+
+def _end_fractions(
+    edge: IntArray, fraction: FloatArray, dist: FloatArray
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """A point on a node is at that end of its edge exactly (it matters on a oneway edge)."""
     fraction = np.clip(fraction, 0.0, 1.0)
     fraction[fraction < _END_FRACTION] = 0.0
     fraction[fraction > 1.0 - _END_FRACTION] = 1.0
