@@ -1,4 +1,4 @@
-"""Protected aggregates of a diagnostic, cached until its next upload.
+"""Protected aggregates of a diagnostic, cached until its next upload or national refit.
 
 Everything here goes through :func:`qet_geo.privacy.safe_aggregate` and
 :func:`qet_geo.privacy.require_protected`, the privacy chokepoint: no respondent-level value
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.errors import EmptyDataError
 from qet_geo.privacy import require_protected, safe_aggregate
-from qet_geo.store import Diagnostic, Neighbourhood, Respondent, respondents_frame
+from qet_geo.store import Diagnostic, Neighbourhood, Profile, Respondent, respondents_frame
 from qet_geo.surveys.schema import USAGES
 
 #: Seconds during which a diagnostic's cached layer is served without looking at the store.
@@ -139,8 +139,38 @@ def _totals(frame: Any, *, profile: bool) -> Totals:
     return Totals(int(row["n_respondents"]), {k: round(v, 4) for k, v in out.items()})
 
 
+def _store_version(session: Session, diagnostic_id: int) -> tuple[Any, ...]:
+    """What the aggregates of a diagnostic depend on, read cheaply from the store.
+
+    Its answers (count and last upload) and the national reference profiles, which give each
+    respondent its profile: a refit (``POST /national/profiles``, by any server process)
+    changes them and every diagnostic's profile shares. The profiles are a handful of rows,
+    compared by content, not by id (SQLite may give new rows the ids of deleted ones).
+    """
+    answers = session.execute(
+        select(func.count(Respondent.id), func.max(Respondent.upload_id)).where(
+            Respondent.diagnostic_id == diagnostic_id
+        )
+    ).one()
+    national = session.execute(
+        select(Profile.number, Profile.share, Profile.centre)
+        .where(Profile.scope == "national", Profile.diagnostic_id.is_(None))
+        .order_by(Profile.number)
+    ).all()
+    return (
+        int(answers[0] or 0),
+        int(answers[1] or 0),
+        tuple((int(n), share, json.dumps(centre, sort_keys=True)) for n, share, centre in national),
+    )
+
+
 class AggregateCache:
-    """Per-diagnostic cache of protected aggregates, keyed on the diagnostic's uploads."""
+    """Per-diagnostic cache of protected aggregates, keyed on what they are computed from.
+
+    An entry is used while the diagnostic's answers and the national reference profiles are
+    unchanged (:func:`_store_version`): each server process notices another's upload or
+    national refit at its next read.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -153,12 +183,7 @@ class AggregateCache:
                 del self._data[key]
 
     def _get(self, session: Session, diagnostic_id: int, kind: str) -> Any:
-        version_row = session.execute(
-            select(func.count(Respondent.id), func.max(Respondent.upload_id)).where(
-                Respondent.diagnostic_id == diagnostic_id
-            )
-        ).one()
-        version = (int(version_row[0] or 0), int(version_row[1] or 0))
+        version = _store_version(session, diagnostic_id)
         with self._lock:
             hit = self._data.get((diagnostic_id, kind))
         if hit is not None and hit[0] == version:

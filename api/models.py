@@ -112,7 +112,7 @@ class DiagnosticIn(_In):
 
 
 class DiagnosticOut(_Out):
-    """A survey campaign."""
+    """A survey campaign; ``status`` and ``progress`` are those of its analysis (``JobOut``)."""
 
     id: int
     neighbourhood_id: int
@@ -265,10 +265,13 @@ class VoteResults(BaseModel):
 
 
 class JobOut(BaseModel):
-    """State of a diagnostic's analysis: collecting, queued, running, done or failed.
+    """State of a diagnostic's analysis: collecting, queued, running, done, failed or abandoned.
 
     ``step`` is the step running (answers, profiles, layers, access, zones, store); ``message``
     says why the analysis failed, or what it left out when done, and ``code`` names the cause.
+    "abandoned" (code ``AbandonedJob``): queued or running but silent for longer than the
+    service's job timeout, its process killed; ``step`` and ``progress`` are where it stopped,
+    and a new run is accepted.
     """
 
     diagnostic_id: int

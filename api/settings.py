@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qet_geo.service import JOB_TIMEOUT_S
 from qet_geo.store import DEFAULT_DATABASE_URL
 
 
@@ -29,3 +31,10 @@ class Settings(BaseSettings):
     max_osm_bytes: int = 100_000_000
     #: Default language of error messages: "fr" or "en" (``Accept-Language: en`` switches).
     lang: str = "fr"
+    #: Seconds without news after which a queued or running analysis is taken as abandoned (its
+    #: process was killed): a new run is then accepted. Longer than the longest analysis step.
+    job_timeout_s: float = Field(default=JOB_TIMEOUT_S, gt=0)
+    #: The INSEE 200 m grid with population (Filosofi carreaux: shapefile, GeoPackage or CSV),
+    #: e.g. the national file: homes then weigh their inhabitants in the constraint indicators.
+    #: None, or a neighbourhood the grid does not reach: they weigh their residential floor area.
+    census_grid: str | None = None

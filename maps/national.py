@@ -3,11 +3,13 @@
 Input contract: a GeoDataFrame with one row per neighbourhood, a point (its centre) or its
 polygon, a ``name`` and figure columns, e.g. ``n_respondents``, ``total_kgco2e_mean`` (mean SU
 footprint, kgCO2e per year), ``share_<profile>``, ``score_15min``, ``population``, ``theme`` (the
-theme voted at the forum), ``year``. Known columns get their French label and unit; others show
-under their own name.
+theme voted at the forum), ``year``, ``type`` (the neighbourhood's type in the typology on
+constraints), ``rank_total_kgco2e`` (1 = lowest footprint). Known columns get their French label
+and unit; others show under their own name.
 
 Figures about respondents are statistics: a neighbourhood with 1 to 10 respondents
-(``n_respondents``) shows its name only, as INSEE's statistical secrecy requires.
+(``n_respondents``), or one marked in the ``withheld`` column (its figures already suppressed
+upstream), shows its name only, as INSEE's statistical secrecy requires.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import pandas as pd
 from maps._base import (
     MISSING_COLOUR,
     Legend,
+    Panel,
     VectorBasemap,
     _json_text,
     add_layer_control,
     check_frame,
     class_colours,
+    escape,
     geojson_layer,
     indicator_legend,
     prepare,
@@ -44,6 +48,8 @@ _TEXT_LABELS = {
         "phase": "phase",
         "iris_codes": "IRIS",
         "pilot": "équipe pilote",
+        "type": "type de quartier (typologie des contraintes)",
+        "rank_total_kgco2e": "rang de l'empreinte totale (1 = la plus faible)",
     },
     "en": {
         "theme": "chosen theme",
@@ -52,6 +58,8 @@ _TEXT_LABELS = {
         "phase": "phase",
         "iris_codes": "IRIS",
         "pilot": "pilot team",
+        "type": "neighbourhood type (typology of constraints)",
+        "rank_total_kgco2e": "rank of the total footprint (1 = lowest)",
     },
 }
 
@@ -62,6 +70,8 @@ def make_national_map(
     color: str | None = None,
     figures: Sequence[str] | None = None,
     name: str = "name",
+    withheld: str | None = None,
+    left_out: Sequence[str] = (),
     background: gpd.GeoDataFrame | None = None,
     m: folium.Map | None = None,
     lang: str = "fr",
@@ -81,6 +91,12 @@ def make_national_map(
         Figures in the tooltip, in this order; every column but the name and geometry when None.
     name
         Column of the neighbourhood's name.
+    withheld
+        Boolean column marking neighbourhoods whose figures were withheld upstream (e.g. the
+        national comparison of fewer than 11 respondents): shown like those of 1 to 10
+        respondents, by their name only.
+    left_out
+        Names of neighbourhoods that cannot be placed (no territory), listed in a note.
     background
         Outlines drawn as a light basemap (régions, départements), the offline substitute for
         tiles at the national scale; any CRS.
@@ -105,7 +121,10 @@ def make_national_map(
     check_frame(
         neighbourhoods,
         "neighbourhoods",
-        columns=[name] + ([color] if color else []) + list(figures or ()),
+        columns=[name]
+        + ([color] if color else [])
+        + ([withheld] if withheld else [])
+        + list(figures or ()),
         geom_types=("Point", "Polygon", "MultiPolygon"),
     )
     drawn = neighbourhoods[neighbourhoods.geometry.notna() & ~neighbourhoods.geometry.is_empty]
@@ -128,9 +147,11 @@ def make_national_map(
     columns = (
         list(figures)
         if figures is not None
-        else [c for c in drawn.columns if c not in (name, drawn.geometry.name)]
+        else [c for c in drawn.columns if c not in (name, withheld, drawn.geometry.name)]
     )
     secret = _secret(drawn)
+    if withheld is not None:
+        secret = secret | drawn[withheld].fillna(False).astype(bool)
     tips = [
         _tooltip(drawn.iloc[i], name, columns, language, secret=bool(secret.iloc[i]))
         for i in range(len(drawn))
@@ -183,6 +204,19 @@ def make_national_map(
             layer=layer,
             dots=True,
             note=note if secret.any() else None,
+        ).add_to(m)
+    if left_out:
+        names = ", ".join(str(n) for n in left_out)
+        Panel(
+            '<div class="qet-legend-note">'
+            + escape(
+                f"Hors carte, faute de territoire ({len(left_out)}) : {names}."
+                if fr
+                else f"Not on the map, for want of a territory ({len(left_out)}): {names}."
+            )
+            + "</div>",
+            position="bottomleft",
+            css_class="qet-legend",
         ).add_to(m)
     add_layer_control(m)
     return m

@@ -3,6 +3,7 @@
 Registered by :mod:`qet_geo.cli` as ``app.add_typer(store_app, name="store")``::
 
     qet store analyse 12 --osm-dir extraits/      # what POST /diagnostics/12/run does
+    qet store analyse 12 --census carreaux.gpkg   # homes weigh their inhabitants
     qet store national-profiles                   # what POST /national/profiles does
 
 Thin: each command calls the one library function the service's job or route calls
@@ -52,8 +53,10 @@ def analyse(
     census: Annotated[
         Path | None,
         typer.Option(
-            help="Grille INSEE de 200 m avec population : les logements pèsent alors leurs "
-            "habitants (sinon leur surface de plancher résidentielle)."
+            envvar="QET_CENSUS_GRID",
+            help="Grille INSEE de 200 m avec population (celle du service) : les logements "
+            "pèsent alors leurs habitants (sinon, ou hors de la grille, leur surface de "
+            "plancher résidentielle).",
         ),
     ] = None,
     as_json: JsonOpt = False,

@@ -894,7 +894,7 @@ def _nearest_edge(
     dist = np.full(q, np.nan)
     glen = net.edge_geometry_length
     # points exactly on a vertex of a street (amenities mapped on the way, graph nodes)
-    at = si.vertex.get_indexer(np.ascontiguousarray(xy).view(np.complex128).ravel())
+    at = si.vertex.get_indexer(pd.Index(np.ascontiguousarray(xy).view(np.complex128).ravel()))
     on_vertex = np.flatnonzero(at >= 0)
     if on_vertex.size:
         e = si.vertex_edge[at[on_vertex]]

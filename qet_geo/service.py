@@ -5,10 +5,12 @@ there is one implementation of each:
 
 - :func:`territory_from_geojson` and :func:`store_extract`: the layers of a neighbourhood (its
   territory, its OSM extract), validated before anything is replaced;
-- :func:`run_analysis`: the analysis of a diagnostic as a job, with progress in steps and an
-  explicit failure reason, French and English; it calls :func:`analyse_diagnostic`, which fits the
-  diagnostic's own usage profiles and computes the built-constraint indicators of its
-  neighbourhood per 200 m cell, then writes both in one transaction;
+- :func:`claim_analysis` and :func:`run_analysis`: the analysis of a diagnostic as a job, with
+  progress in steps and an explicit failure reason, French and English; a job whose process was
+  killed is recognised by its silence (:func:`job_status`) and may be run again. The job calls
+  :func:`analyse_diagnostic`, which fits the diagnostic's own usage profiles and computes the
+  built-constraint indicators of its neighbourhood per 200 m cell, then writes both in one
+  transaction;
 - :func:`fit_national_profiles`: the national reference profiles, fitted on the pooled answers of
   the network and stored; every respondent is given the nearest of them.
 
@@ -21,20 +23,23 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.errors import DataCoverageError, QetGeoError, ValidationError
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError
 from qet_geo.store import (
+    ConflictError,
     Diagnostic,
     Indicator,
     Neighbourhood,
@@ -50,13 +55,17 @@ from qet_geo.surveys.schema import USAGES
 
 __all__ = [
     "ANALYSIS_STEPS",
+    "JOB_TIMEOUT_S",
     "MAX_TERRITORY_KM2",
     "MIN_EXTRACT_COVERAGE",
     "AnalysisResult",
     "ExtractInfo",
     "NationalProfilesResult",
+    "abandoned_message",
     "analyse_diagnostic",
+    "claim_analysis",
     "fit_national_profiles",
+    "job_status",
     "run_analysis",
     "store_extract",
     "territory_from_geojson",
@@ -66,6 +75,11 @@ logger = logging.getLogger(__name__)
 
 #: Steps of the analysis, in order; ``Diagnostic.progress`` is the share of them done.
 ANALYSIS_STEPS: tuple[str, ...] = ("answers", "profiles", "layers", "access", "zones", "store")
+#: Seconds without news (no step begun) after which a queued or running analysis is taken as
+#: abandoned, its process killed: longer than the longest step of the largest territory.
+JOB_TIMEOUT_S = 1800.0
+#: Job statuses of a diagnostic whose analysis is under way.
+_ACTIVE = ("queued", "running")
 #: Share of the territory an uploaded OSM extract must cover.
 MIN_EXTRACT_COVERAGE = 0.95
 #: Largest territory accepted, km² (a neighbourhood, not a region: the analysis must stay short).
@@ -371,7 +385,9 @@ def analyse_diagnostic(
         The service's OSM folder, where the neighbourhood's extract lies.
     census
         An INSEE 200 m grid with population (see :func:`~qet_geo.census.read_grid`): homes then
-        weigh their allocated people. Without it they weigh their residential floor area.
+        weigh their allocated people, and each cell's ``population`` is people. Without it, or
+        when the grid has no cell in the territory (a note says so), homes weigh their
+        residential floor area (m²).
     progress
         Called with each step's name and the share of the work done before it.
 
@@ -389,6 +405,21 @@ def analyse_diagnostic(
         The neighbourhood's extract is missing, unreadable, or holds no home in its territory;
         or it has an extract but no territory.
     """
+    return _analyse(
+        engine, diagnostic_id, osm_dir=osm_dir, census=census, progress=progress, job_id=None
+    )
+
+
+def _analyse(
+    engine: Engine,
+    diagnostic_id: int,
+    *,
+    osm_dir: str | PathLike[str] | None,
+    census: str | PathLike[str] | None,
+    progress: Progress | None,
+    job_id: str | None,
+) -> AnalysisResult:
+    """Do :func:`analyse_diagnostic`; with a ``job_id``, store only if that run still holds the job."""
     step = progress or (lambda name, done: None)
     factory = sessionmaker(engine, expire_on_commit=False)
     step("answers", 0.0)
@@ -432,27 +463,39 @@ def analyse_diagnostic(
             )
         )
     else:
-        cells, weights = _cell_indicators(
+        cells, weights, census_note = _cell_indicators(
             extract_path(osm_dir, extract), territory, census=census, step=step
         )
+        if census_note is not None:
+            notes.append(census_note)
 
     step("store", 5 / len(ANALYSIS_STEPS))
     rows = [] if cells is None else _indicator_rows(hood.id, cells)
     with factory.begin() as session:
+        # First, so that the row stays locked until the commit: a run that took the job over
+        # meanwhile makes this one write nothing at all.
+        done = session.execute(
+            _job_update(diagnostic_id, job_id).values(
+                status="done",
+                progress=1.0,
+                job_step=None,
+                job_message=notes[0] if notes else None,
+                job_updated_at=_utcnow(),
+            )
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            if job_id is not None and session.get(Diagnostic, diagnostic_id) is not None:
+                raise _Superseded
+            raise NotFoundError(
+                f"no diagnostic {diagnostic_id}.",
+                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+            )
         session.execute(delete(Profile).where(Profile.diagnostic_id == diagnostic_id))
         session.add_all(profiles)
         if cells is not None:
             # the neighbourhood's indicators are replaced whole, in this same transaction
             session.execute(delete(Indicator).where(Indicator.neighbourhood_id == hood.id))
             session.add_all(rows)
-        diag = session.get(Diagnostic, diagnostic_id)
-        if diag is None:
-            raise NotFoundError(
-                f"no diagnostic {diagnostic_id}.",
-                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
-            )
-        diag.status, diag.progress, diag.job_step = "done", 1.0, None
-        diag.job_message = notes[0] if notes else None
     logger.info(
         "diagnostic %s: %s profiles, %s indicator rows stored",
         diagnostic_id,
@@ -496,23 +539,43 @@ def _cell_indicators(
     *,
     census: str | PathLike[str] | None,
     step: Progress,
-) -> tuple[Any, str]:
+) -> tuple[Any, str, dict[str, str] | None]:
     import numpy as np
     import pandas as pd
 
     from qet_geo.constraints import neighbourhood_access, zone_indicators
     from qet_geo.layers import build_layers
+    from qet_geo.osm import read_osm
 
     n = len(ANALYSIS_STEPS)
     step("layers", 2 / n)
+    note = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # clipped extract borders; coverage was checked at upload
-        layers = build_layers(osm, territory=territory, census=census)
+        data = read_osm(osm)
+        try:
+            layers = build_layers(data, territory=territory, census=census)
+        except DataCoverageError as exc:
+            # One grid serves every neighbourhood of the service: one it does not reach is
+            # still analysed, weighted by floor area, and told so.
+            if census is None or exc.path != str(census):
+                raise
+            census = None
+            note = _message(
+                f"the census grid ({Path(exc.path).name}) has no 200 m cell in this "
+                "neighbourhood: homes were weighted by their residential floor area instead of "
+                "their inhabitants.",
+                f"la grille du recensement ({Path(exc.path).name}) n'a aucun carreau de 200 m "
+                "dans ce quartier : les logements ont été pondérés par leur surface de plancher "
+                "résidentielle au lieu de leurs habitants.",
+                "CensusElsewhere",
+            )
+            layers = build_layers(data, territory=territory)
         step("access", 3 / n)
         access = neighbourhood_access(layers, mode="walk")
     step("zones", 4 / n)
     if census is not None:
-        return zone_indicators(access), "census"
+        return zone_indicators(access), "census", note
     # no census: a home weighs its residential floor area (footprint × storeys, from the OSM
     # layer), the proxy the census allocation spreads people with; a building of unknown size
     # weighs a typical one
@@ -520,7 +583,7 @@ def _cell_indicators(
     positive = area[np.isfinite(area) & (area > 0)]
     typical = float(np.median(positive)) if len(positive) else 1.0
     floor = pd.Series(np.where(np.isfinite(area) & (area > 0), area, typical), index=access.index)
-    return zone_indicators(access, weights=floor), "floor_area"
+    return zone_indicators(access, weights=floor), "floor_area", note
 
 
 def _indicator_rows(neighbourhood_id: int, cells: Any) -> list[Indicator]:
@@ -546,12 +609,168 @@ def _indicator_rows(neighbourhood_id: int, cells: Any) -> list[Indicator]:
     return rows
 
 
-def _set_state(engine: Engine, diagnostic_id: int, **values: Any) -> None:
+# --------------------------------------------------------------------------------------------------
+# the analysis as a job
+
+
+class _Superseded(Exception):
+    """The run no longer holds the job: another one took it over as abandoned."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite gives back naive datetimes: they were written in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _job_update(diagnostic_id: int, job_id: str | None) -> Any:
+    """An UPDATE of the diagnostic, limited to the run ``job_id`` when one is given."""
+    statement = update(Diagnostic).where(Diagnostic.id == diagnostic_id)
+    if job_id is not None:
+        statement = statement.where(Diagnostic.job_id == job_id)
+    return statement.execution_options(synchronize_session=False)
+
+
+def _set_state(
+    engine: Engine, diagnostic_id: int, *, job_id: str | None = None, **values: Any
+) -> None:
+    """Write the job's state and the time of this news; :class:`_Superseded` if taken over."""
     with sessionmaker(engine).begin() as session:
+        done = session.execute(
+            _job_update(diagnostic_id, job_id).values(**values, job_updated_at=_utcnow())
+        )
+        if job_id is not None and done.rowcount == 0:  # type: ignore[attr-defined]
+            raise _Superseded
+
+
+def job_status(
+    diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S, now: datetime | None = None
+) -> str:
+    """Return the status of a diagnostic's analysis, "abandoned" when its process is gone.
+
+    Parameters
+    ----------
+    diag
+        The stored diagnostic.
+    timeout_s
+        Seconds without news after which a "queued" or "running" job is taken as abandoned
+        (its process was killed: it will never write again). A job with no recorded time (one
+        started before the store recorded it) is abandoned at once.
+    now
+        The present time (UTC), for tests.
+
+    Returns
+    -------
+    str
+        One of: collecting, queued, running, done, failed, abandoned.
+    """
+    if diag.status not in _ACTIVE:
+        return diag.status
+    if diag.job_updated_at is None:
+        return "abandoned"
+    silent = (now or _utcnow()) - _aware(diag.job_updated_at)
+    return "abandoned" if silent > timedelta(seconds=timeout_s) else diag.status
+
+
+def _duration(seconds: float, lang: str) -> str:
+    text = f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def abandoned_message(diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S) -> dict[str, str]:
+    """Say, in English and French, that the analysis of ``diag`` was abandoned and what to do.
+
+    Returns
+    -------
+    dict
+        ``{"en", "fr", "code": "AbandonedJob"}``.
+    """
+    step_en = f" (last step: {diag.job_step})" if diag.job_step else " (it never started)"
+    step_fr = (
+        f" (dernière étape : « {diag.job_step} »)"
+        if diag.job_step
+        else " (elle n'a jamais démarré)"
+    )
+    return _message(
+        f"the analysis has given no news for more than {_duration(timeout_s, 'en')}{step_en}: "
+        "its process has stopped and it will not finish. The previous results are kept; run "
+        f"it again (POST /diagnostics/{diag.id}/run).",
+        f"l'analyse ne donne plus de nouvelles depuis plus de {_duration(timeout_s, 'fr')}"
+        f"{step_fr} : son processus s'est arrêté et elle ne finira pas. Les résultats "
+        f"précédents sont conservés ; relancez-la (POST /diagnostics/{diag.id}/run).",
+        "AbandonedJob",
+    )
+
+
+def claim_analysis(engine: Engine, diagnostic_id: int, *, timeout_s: float = JOB_TIMEOUT_S) -> str:
+    """Queue the analysis of a diagnostic, unless a live run holds it, and return the run's id.
+
+    One conditional UPDATE, so that of two concurrent claims only one wins. A job that is
+    "queued" or "running" but silent for longer than ``timeout_s`` (:func:`job_status`:
+    abandoned) is taken over; if its process was in fact still alive, it writes nothing more.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    diagnostic_id
+        The diagnostic.
+    timeout_s
+        Seconds without news after which a job is abandoned.
+
+    Returns
+    -------
+    str
+        The id of the new run, for :func:`run_analysis`.
+
+    Raises
+    ------
+    NotFoundError
+        No such diagnostic.
+    ConflictError
+        Its analysis is already queued or running, and gave news less than ``timeout_s`` ago.
+    """
+    now = _utcnow()
+    job_id = secrets.token_hex(16)
+    with sessionmaker(engine).begin() as session:
+        claimed = session.execute(
+            update(Diagnostic)
+            .where(
+                Diagnostic.id == diagnostic_id,
+                or_(
+                    Diagnostic.status.not_in(_ACTIVE),
+                    Diagnostic.job_updated_at.is_(None),
+                    Diagnostic.job_updated_at < now - timedelta(seconds=timeout_s),
+                ),
+            )
+            .values(
+                status="queued",
+                progress=0.0,
+                job_step=None,
+                job_message=None,
+                job_id=job_id,
+                job_updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            return job_id
         diag = session.get(Diagnostic, diagnostic_id)
-        if diag is not None:
-            for key, value in values.items():
-                setattr(diag, key, value)
+    if diag is None:
+        raise NotFoundError(
+            f"no diagnostic {diagnostic_id}.",
+            message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+        )
+    raise ConflictError(
+        "the analysis of this diagnostic is already running; if its process has stopped, it "
+        f"is taken as abandoned after {_duration(timeout_s, 'en')} without news.",
+        message_fr="l'analyse de ce diagnostic est déjà en cours ; si son processus s'est "
+        f"arrêté, elle est tenue pour abandonnée après {_duration(timeout_s, 'fr')} sans "
+        "nouvelles.",
+    )
 
 
 def run_analysis(
@@ -560,33 +779,68 @@ def run_analysis(
     *,
     osm_dir: str | PathLike[str] | None = None,
     census: str | PathLike[str] | None = None,
+    job_id: str | None = None,
+    timeout_s: float = JOB_TIMEOUT_S,
 ) -> AnalysisResult | None:
     """Run :func:`analyse_diagnostic` as a job: state, progress in steps, and why it failed.
 
-    The diagnostic's ``status`` goes "running" → "done" or "failed"; ``job_step`` and
-    ``progress`` follow the steps. On failure the reason is stored in ``job_message``
-    (``{"en", "fr", "code"}``: the error's own messages, or a generic one for an unexpected
-    error, whose details go to the log only) and the previous profiles and indicators are left
-    intact. Never raises.
+    The diagnostic's ``status`` goes "queued" → "running" → "done" or "failed"; ``job_step``,
+    ``progress`` and ``job_updated_at`` follow the steps. On failure the reason is stored in
+    ``job_message`` (``{"en", "fr", "code"}``: the error's own messages, or a generic one for
+    an unexpected error, whose details go to the log only) and the previous profiles and
+    indicators are left intact. A run that another one took over (:func:`claim_analysis`)
+    stops at its next step and writes nothing.
+
+    Parameters
+    ----------
+    engine, diagnostic_id, osm_dir, census
+        As :func:`analyse_diagnostic`.
+    job_id
+        The run's id from :func:`claim_analysis`; None claims the job here first.
+    timeout_s
+        For that claim: seconds without news after which a job is abandoned.
 
     Returns
     -------
     AnalysisResult or None
-        None when the analysis failed.
+        None when the analysis failed or was taken over.
+
+    Raises
+    ------
+    NotFoundError, ConflictError
+        Only when claiming (``job_id`` None): see :func:`claim_analysis`. Never afterwards.
     """
+    if job_id is None:
+        job_id = claim_analysis(engine, diagnostic_id, timeout_s=timeout_s)
     current = {"step": ANALYSIS_STEPS[0]}
 
     def progress(name: str, done: float) -> None:
         current["step"] = name
-        _set_state(engine, diagnostic_id, job_step=name, progress=round(done, 4))
+        _set_state(engine, diagnostic_id, job_id=job_id, job_step=name, progress=round(done, 4))
 
     try:
         _set_state(
-            engine, diagnostic_id, status="running", progress=0.0, job_step=None, job_message=None
+            engine,
+            diagnostic_id,
+            job_id=job_id,
+            status="running",
+            progress=0.0,
+            job_step=None,
+            job_message=None,
         )
-        return analyse_diagnostic(
-            engine, diagnostic_id, osm_dir=osm_dir, census=census, progress=progress
+        return _analyse(
+            engine,
+            diagnostic_id,
+            osm_dir=osm_dir,
+            census=census,
+            progress=progress,
+            job_id=job_id,
         )
+    except _Superseded:
+        logger.warning(
+            "analysis of diagnostic %s was taken over by a new run: this one stops", diagnostic_id
+        )
+        return None
     except QetGeoError as exc:
         logger.warning("analysis of diagnostic %s failed: %s", diagnostic_id, exc)
         reason = _message(exc.message, exc.message_fr, type(exc).__name__)
@@ -600,7 +854,9 @@ def run_analysis(
             "InternalError",
         )
     try:
-        _set_state(engine, diagnostic_id, status="failed", job_message=reason)
+        _set_state(engine, diagnostic_id, job_id=job_id, status="failed", job_message=reason)
+    except _Superseded:
+        logger.warning("analysis of diagnostic %s was taken over by a new run", diagnostic_id)
     except Exception:  # the store itself is down: nothing more to record
         logger.exception("could not record the failure of diagnostic %s", diagnostic_id)
     return None

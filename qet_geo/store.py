@@ -177,6 +177,11 @@ class Diagnostic(Base):
     # "code"}: why it failed, or what it left out when done.
     job_step: Mapped[str | None] = mapped_column(String(40), default=None)
     job_message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # When the job's state was last written (UTC; each step writes it), and the id of the run
+    # that holds the job: a queued or running job silent for too long is taken as abandoned
+    # (its process was killed), and a new run then takes it over from the stale one.
+    job_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    job_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     neighbourhood: Mapped[Neighbourhood] = relationship(back_populates="diagnostics")

@@ -486,6 +486,40 @@ def test_national_map_hides_the_figures_of_small_neighbourhoods() -> None:
     assert "Fond de carte" in readable(html) and "Quartiers du réseau (4)" in readable(html)
 
 
+def test_national_map_withheld_rows_and_neighbourhoods_left_out() -> None:
+    """Figures withheld upstream (the national table's 0 respondents) show as secret ones."""
+    network = gpd.GeoDataFrame(
+        {
+            "name": ["Bel-Air", "Retenu"],
+            "n_respondents": [412, 0],
+            "total_kgco2e_mean": [6300.0, np.nan],
+            "type": [1, None],
+            "rank_total_kgco2e": [2.0, np.nan],
+            "withheld": [False, True],
+        },
+        geometry=gpd.points_from_xy([2.094, 2.150], [48.899, 48.910]),
+        crs=4326,
+    )
+    m = maps.make_national_map(
+        network, color="total_kgco2e_mean", withheld="withheld", left_out=["Sans <contour>"]
+    )
+    html = render(m)
+    assert_offline(html)
+    (points,) = [c for c in feature_collections(html) if len(c["features"]) == 2]
+    tips = {t["Quartier"]: t for t in (tooltip_pairs(points, f) for f in points["features"])}
+    assert set(tips["Retenu"]) == {"Quartier", "Chiffres"}
+    assert tips["Bel-Air"]["Type de quartier (typologie des contraintes)"] == "1"
+    assert tips["Bel-Air"]["Rang de l'empreinte totale (1 = la plus faible)"] == "2"
+    assert "withheld" not in {k.lower() for k in tips["Bel-Air"]}
+    text = readable(html)
+    assert "Hors carte, faute de territoire (1) : Sans &lt;contour&gt;." in text
+    en = readable(render(maps.make_national_map(network, left_out=["X"], lang="en")))
+    assert "Not on the map, for want of a territory (1): X." in en
+    assert "Rank of the total footprint (1 = lowest)" in en
+    with pytest.raises(ValidationError, match="nope"):
+        maps.make_national_map(network, withheld="nope")
+
+
 def test_compare_map_syncs_two_offline_maps(access: gpd.GeoDataFrame) -> None:
     after = access.assign(food_shop_min=access["food_shop_min"] * 0.5)
     dual = maps.make_compare_map(

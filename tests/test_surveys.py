@@ -18,7 +18,13 @@ from typer.testing import CliRunner
 
 from qet_geo._cli_survey import survey_app
 from qet_geo.census import point_to_cell_id
-from qet_geo.errors import EmptyDataError, InputFileError, QetGeoWarning, ValidationError
+from qet_geo.errors import (
+    EmptyDataError,
+    InputFileError,
+    QetGeoError,
+    QetGeoWarning,
+    ValidationError,
+)
 from qet_geo.surveys.geocode import (
     geocode_addresses,
     locate_homes,
@@ -395,6 +401,31 @@ def test_binary_files_are_refused(tmp_path: Path, content: bytes, match: str) ->
     with pytest.raises(InputFileError, match=match) as err:
         read_su(path)
     assert err.value.message_fr != err.value.message
+
+
+@pytest.mark.parametrize(
+    ("content", "en", "fr"),
+    [
+        (bytes(range(256)) * 8, "is a binary file", "est un fichier binaire"),
+        (b"", "is empty", "est vide"),
+        (b"a,b\n1,2\n", "no SU column recognised", "aucune colonne SU reconnue"),
+    ],
+)
+def test_a_file_object_without_a_name_is_named_in_each_language(
+    content: bytes, en: str, fr: str
+) -> None:
+    """An upload is read from memory: no name, so each message names it in its own words."""
+    with pytest.raises(QetGeoError) as err:
+        read_su(io.BytesIO(content))
+    assert err.value.message.startswith("the uploaded file") and en in err.value.message
+    assert err.value.message_fr.startswith("le fichier envoyé") and fr in err.value.message_fr
+    assert "uploaded" not in err.value.message_fr and "fichier" not in err.value.message
+    named = io.BytesIO(content)
+    named.name = "reponses.csv"
+    with pytest.raises(QetGeoError) as err:
+        read_su(named)
+    assert err.value.message.startswith("reponses.csv")
+    assert err.value.message_fr.startswith("reponses.csv")
 
 
 def test_wrong_columns_are_refused(tmp_path: Path) -> None:

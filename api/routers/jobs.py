@@ -6,14 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, status
 from fastapi.responses import HTMLResponse
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 
 from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.errors import request_lang
 from api.models import ErrorOut, JobOut
-from qet_geo.service import run_analysis
-from qet_geo.store import ConflictError, Diagnostic
+from qet_geo import service
+from qet_geo.service import abandoned_message, claim_analysis, run_analysis
+from qet_geo.store import Diagnostic
 
 router = APIRouter(tags=["diagnostics"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -31,20 +30,21 @@ _JSON_ERROR: dict[str, object] = {
 }
 
 
-def _set(engine: Engine, diagnostic_id: int, state: str, progress: float) -> None:
-    with sessionmaker(engine).begin() as s:
-        diag = s.get(Diagnostic, diagnostic_id)
-        if diag is not None:
-            diag.status, diag.progress = state, progress
-            diag.job_step, diag.job_message = None, None
+def job_out(diag: Diagnostic, lang: str, *, timeout_s: float) -> JobOut:
+    """Describe the analysis of a diagnostic, its message in ``lang``.
 
-
-def job_out(diag: Diagnostic, lang: str) -> JobOut:
-    """Describe the analysis of a diagnostic, its message in ``lang``."""
-    message = diag.job_message or {}
+    A queued or running job silent for more than ``timeout_s`` is reported "abandoned", with
+    the reason and what to do.
+    """
+    state = service.job_status(diag, timeout_s=timeout_s)
+    message = (
+        abandoned_message(diag, timeout_s=timeout_s)
+        if state == "abandoned"
+        else diag.job_message or {}
+    )
     return JobOut(
         diagnostic_id=diag.id,
-        status=diag.status,
+        status=state,
         progress=diag.progress,
         step=diag.job_step,
         message=message.get(lang) or message.get("fr"),
@@ -71,26 +71,41 @@ def run_diagnostic(
     It fits the diagnostic's own usage profiles and, when the neighbourhood has an OSM extract
     and a territory, computes its built-constraint indicators per 200 m cell; both replace the
     previous ones at the end, in one transaction. Follow it on ``/diagnostics/{id}/job``.
+
+    An analysis already queued or running answers 409, unless it has given no news for
+    ``job_timeout_s`` (its process was killed): it is then abandoned and this run replaces it.
+    Homes weigh their inhabitants when the service has a census grid (``census_grid``).
     """
     diag = diagnostic_for(session, caller, diagnostic_id, access="write")
-    if diag.status in ("queued", "running"):
-        raise ConflictError(
-            "the analysis of this diagnostic is already running.",
-            message_fr="l'analyse de ce diagnostic est déjà en cours.",
-        )
+    engine = request.app.state.engine
     # Committed at once in its own transaction, so the job never waits on this request's one.
-    _set(request.app.state.engine, diag.id, "queued", 0.0)
-    background.add_task(run_analysis, request.app.state.engine, diag.id, osm_dir=settings.osm_dir)
+    job_id = claim_analysis(engine, diag.id, timeout_s=settings.job_timeout_s)
+    background.add_task(
+        run_analysis,
+        engine,
+        diag.id,
+        osm_dir=settings.osm_dir,
+        census=settings.census_grid,
+        job_id=job_id,
+    )
     return JobOut(diagnostic_id=diag.id, status="queued", progress=0.0)
 
 
 @router.get("/diagnostics/{diagnostic_id}/job", response_model=JobOut, responses=_ERRORS)
 def job_status(
-    request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: Id
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    diagnostic_id: Id,
 ) -> JobOut:
-    """State of the diagnostic's analysis: status, progress (0 to 1), step, and why it failed."""
+    """State of the diagnostic's analysis: status, progress (0 to 1), step, and why it failed.
+
+    "abandoned": the analysis was queued or running but has given no news for
+    ``job_timeout_s`` (its process was killed); ``step`` and ``progress`` are where it stopped.
+    """
     diag = diagnostic_for(session, caller, diagnostic_id)
-    return job_out(diag, request_lang(request))
+    return job_out(diag, request_lang(request), timeout_s=settings.job_timeout_s)
 
 
 @router.get(

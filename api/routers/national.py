@@ -1,16 +1,20 @@
-"""National comparison of neighbourhoods, and before/after comparison of campaigns."""
+"""National comparison of neighbourhoods (table and map), and before/after comparison."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.dependencies import CallerDep, SessionDep, neighbourhood_for, require_roles
+from api.dependencies import Caller, CallerDep, SessionDep, neighbourhood_for, require_roles
+from api.errors import request_lang
 from api.models import (
     BeforeAfterOut,
     DeltaRow,
@@ -19,8 +23,9 @@ from api.models import (
     NationalRow,
     ProfileOut,
 )
+from qet_geo.errors import EmptyDataError
 from qet_geo.national import before_after, compare_neighbourhoods
-from qet_geo.privacy import require_protected
+from qet_geo.privacy import MIN_RESPONDENTS, require_protected
 from qet_geo.service import fit_national_profiles
 from qet_geo.store import (
     Diagnostic,
@@ -30,6 +35,7 @@ from qet_geo.store import (
     Respondent,
     national_reference,
     respondents_frame,
+    territory_geometry,
 )
 
 router = APIRouter(tags=["comparaisons"])
@@ -50,13 +56,12 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) else round(f, 4)
 
 
-@router.get("/national", response_model=list[NationalRow], responses=_ERRORS)
-def national(session: SessionDep, caller: CallerDep) -> list[NationalRow]:
-    """Compare the latest campaign (with answers) of every neighbourhood the caller may see.
+def national_rows(session: Session, caller: Caller) -> list[NationalRow]:
+    """Return the national comparison of the neighbourhoods ``caller`` may see (``GET /national``).
 
-    Footprint per usage per person, mix of national reference profiles, population-weighted
-    constraint indicators, a typology on constraints and the footprint rank (1 = lowest).
-    Neighbourhoods with fewer than 11 respondents get no respondent figure.
+    One row per neighbourhood the caller may read, or published, with a campaign with answers
+    (its latest). The table is protected (:func:`qet_geo.privacy.require_protected`): a
+    neighbourhood of fewer than 11 respondents has ``n_respondents`` 0 and no respondent figure.
     """
     hoods = [
         h
@@ -127,6 +132,112 @@ def national(session: SessionDep, caller: CallerDep) -> list[NationalRow]:
             )
         )
     return rows
+
+
+@router.get("/national", response_model=list[NationalRow], responses=_ERRORS)
+def national(session: SessionDep, caller: CallerDep) -> list[NationalRow]:
+    """Compare the latest campaign (with answers) of every neighbourhood the caller may see.
+
+    Footprint per usage per person, mix of national reference profiles, population-weighted
+    constraint indicators, a typology on constraints and the footprint rank (1 = lowest).
+    Neighbourhoods with fewer than 11 respondents get no respondent figure.
+    """
+    return national_rows(session, caller)
+
+
+# Errors of an HTML route are still JSON: documented as such, not as text/html.
+_JSON_ERROR: dict[str, object] = {
+    "description": "Erreur",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+
+
+@router.get(
+    "/national/map",
+    response_class=HTMLResponse,
+    responses={code: _JSON_ERROR for code in (401, 422)},
+)
+def national_map(request: Request, session: SessionDep, caller: CallerDep) -> HTMLResponse:
+    """Offline HTML map of the national comparison: each neighbourhood on its territory.
+
+    The rows of ``GET /national`` (the same neighbourhoods, the same protected figures),
+    coloured by the mean total footprint per person; tooltips give the footprints, the profile
+    mix, the constraint indicators, the type and the rank. A neighbourhood of fewer than 11
+    respondents shows its name only. Neighbourhoods without a territory are not drawn: a note
+    on the map lists them. French, or English with ``Accept-Language: en``; 422 when no
+    neighbourhood the caller may see can be placed.
+    """
+    rows = national_rows(session, caller)
+    territories = {
+        row.neighbourhood_id: territory_geometry(hood)
+        for row in rows
+        if (hood := session.get(Neighbourhood, row.neighbourhood_id)) is not None
+    }
+    html = _national_map_html(rows, territories, lang=request_lang(request))
+    return HTMLResponse(html)
+
+
+def _national_map_html(rows: list[NationalRow], territories: dict[int, Any], *, lang: str) -> str:
+    import geopandas as gpd
+
+    from maps.national import make_national_map
+
+    placed = [r for r in rows if territories.get(r.neighbourhood_id) is not None]
+    left_out = [r.name for r in rows if territories.get(r.neighbourhood_id) is None]
+    if not placed:
+        raise EmptyDataError(
+            f"none of the {len(rows)} neighbourhoods you may see in the national comparison "
+            "has a territory: nothing to map (set them with PUT /neighbourhoods/<id>/territory).",
+            message_fr=f"aucun des {len(rows)} quartiers que vous pouvez voir dans la "
+            "comparaison nationale n'a de territoire : rien à cartographier (définissez-les "
+            "avec PUT /neighbourhoods/<id>/territory).",
+        )
+    records = []
+    for r in placed:
+        record: dict[str, Any] = {
+            "name": r.name,
+            "year": r.year,
+            "n_respondents": r.n_respondents,
+            # the national table has already withheld the figures of 1 to 10 respondents
+            "withheld": r.n_respondents < MIN_RESPONDENTS,
+        }
+        record.update({f"{k}_kgco2e_mean": v for k, v in r.mean_kgco2e.items()})
+        record.update({f"share_{k}": v for k, v in r.profile_mix.items()})
+        record.update(r.constraints)
+        record["type"] = None if r.type < 0 else r.type
+        record["rank_total_kgco2e"] = r.rank_total_kgco2e
+        records.append(record)
+    frame = gpd.GeoDataFrame(
+        pd.DataFrame.from_records(records),
+        geometry=[territories[r.neighbourhood_id] for r in placed],
+        crs="EPSG:2154",
+    )
+    feet = [c for c in frame.columns if c.endswith("_kgco2e_mean")]
+    feet = (["total_kgco2e_mean"] if "total_kgco2e_mean" in feet else []) + [
+        c for c in feet if c != "total_kgco2e_mean"
+    ]
+    shares = [c for c in frame.columns if c.startswith("share_")]
+    constraints = sorted({k for r in placed for k in r.constraints})
+    figures = [
+        "year",
+        "n_respondents",
+        *feet,
+        *shares,
+        *constraints,
+        "type",
+        "rank_total_kgco2e",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = make_national_map(
+            frame,
+            color="total_kgco2e_mean" if "total_kgco2e_mean" in frame.columns else None,
+            figures=figures,
+            withheld="withheld",
+            left_out=left_out,
+            lang=lang,
+        )
+    return str(m.get_root().render())
 
 
 @router.get(

@@ -10,12 +10,13 @@ from sqlalchemy import select
 from api.dependencies import (
     CallerDep,
     SessionDep,
+    SettingsDep,
     diagnostic_for,
     neighbourhood_for,
     require_roles,
 )
 from api.models import DiagnosticIn, DiagnosticOut, ErrorOut, NeighbourhoodIn, NeighbourhoodOut
-from qet_geo.service import territory_from_geojson
+from qet_geo.service import job_status, territory_from_geojson
 from qet_geo.store import ConflictError, Diagnostic, Neighbourhood, add_neighbourhood
 
 router = APIRouter(tags=["quartiers"])
@@ -27,6 +28,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 HoodId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _diagnostic_out(diag: Diagnostic, *, timeout_s: float) -> DiagnosticOut:
+    """Describe a campaign, its status "abandoned" when its analysis's process is gone."""
+    out = DiagnosticOut.model_validate(diag)
+    return out.model_copy(update={"status": job_status(diag, timeout_s=timeout_s)})
 
 
 @router.get("/neighbourhoods", response_model=list[NeighbourhoodOut])
@@ -81,17 +88,18 @@ def get_neighbourhood(
     responses=_ERRORS,
 )
 def list_diagnostics(
-    session: SessionDep, caller: CallerDep, neighbourhood_id: HoodId
-) -> list[Diagnostic]:
+    session: SessionDep, caller: CallerDep, settings: SettingsDep, neighbourhood_id: HoodId
+) -> list[DiagnosticOut]:
     """List the survey campaigns of a neighbourhood."""
     hood = neighbourhood_for(session, caller, neighbourhood_id)
-    return list(
-        session.scalars(
+    return [
+        _diagnostic_out(diag, timeout_s=settings.job_timeout_s)
+        for diag in session.scalars(
             select(Diagnostic)
             .where(Diagnostic.neighbourhood_id == hood.id)
             .order_by(Diagnostic.year)
         )
-    )
+    ]
 
 
 @router.post(
@@ -123,6 +131,9 @@ def create_diagnostic(
 
 
 @router.get("/diagnostics/{diagnostic_id}", response_model=DiagnosticOut, responses=_ERRORS)
-def get_diagnostic(session: SessionDep, caller: CallerDep, diagnostic_id: DiagId) -> Diagnostic:
-    """Describe one survey campaign, with the progress of its analysis."""
-    return diagnostic_for(session, caller, diagnostic_id)
+def get_diagnostic(
+    session: SessionDep, caller: CallerDep, settings: SettingsDep, diagnostic_id: DiagId
+) -> DiagnosticOut:
+    """Describe one survey campaign, with the progress of its analysis (see its ``/job``)."""
+    diag = diagnostic_for(session, caller, diagnostic_id)
+    return _diagnostic_out(diag, timeout_s=settings.job_timeout_s)

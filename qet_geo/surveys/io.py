@@ -554,9 +554,24 @@ def _check_options(
 # loading a table
 
 
+class _Name(str):
+    """How messages name the file read: the English text, with its French text as ``fr``.
+
+    A path names itself in both languages; a file object without a name is "the uploaded
+    file" / "le fichier envoyé", so that each message stays in one language.
+    """
+
+    fr: str
+
+    def __new__(cls, en: str, fr: str | None = None) -> _Name:
+        name = super().__new__(cls, en)
+        name.fr = en if fr is None else fr
+        return name
+
+
 @dataclass
 class _Table:
-    source: str
+    source: _Name
     header: list[str]
     rows: list[list[str]]
     encoding: str | None
@@ -573,7 +588,7 @@ def _load_table(
         raise EmptyDataError(
             f"{source} is empty: export the survey answers again (CSV, TSV or XLSX with a "
             "header row).",
-            message_fr=f"{source} est vide : exportez à nouveau les réponses (CSV, TSV ou XLSX "
+            message_fr=f"{source.fr} est vide : exportez à nouveau les réponses (CSV, TSV ou XLSX "
             "avec une ligne d'en-tête).",
             path=file,
         )
@@ -594,7 +609,7 @@ def _load_table(
     if not cells:
         raise EmptyDataError(
             f"{source} holds no table: export the survey answers with a header row.",
-            message_fr=f"{source} ne contient pas de tableau : exportez les réponses avec une "
+            message_fr=f"{source.fr} ne contient pas de tableau : exportez les réponses avec une "
             "ligne d'en-tête.",
             path=file,
         )
@@ -614,7 +629,7 @@ def _load_table(
     if not rows:
         raise EmptyDataError(
             f"{source} has a header but no answer row: export the answers again, with their rows.",
-            message_fr=f"{source} a un en-tête mais aucune ligne de réponse : exportez à nouveau "
+            message_fr=f"{source.fr} a un en-tête mais aucune ligne de réponse : exportez à nouveau "
             "les réponses, avec leurs lignes.",
             path=file,
         )
@@ -634,7 +649,7 @@ def _load_table(
     return table
 
 
-def _read_bytes(path: Source) -> tuple[bytes, str, str | None]:
+def _read_bytes(path: Source) -> tuple[bytes, _Name, str | None]:
     if hasattr(path, "read"):
         raw = path.read()
         if not isinstance(raw, bytes):
@@ -642,8 +657,10 @@ def _read_bytes(path: Source) -> tuple[bytes, str, str | None]:
                 "a file object must be opened in binary mode ('rb').",
                 message_fr="un objet fichier doit être ouvert en mode binaire ('rb').",
             )
-        name = str(getattr(path, "name", "the uploaded file"))
-        return raw, name, None
+        name = getattr(path, "name", None)
+        if name is None:
+            return raw, _Name("the uploaded file", "le fichier envoyé"), None
+        return raw, _Name(str(name)), None
     if not isinstance(path, str | PathLike):
         raise ValidationError(
             f"path must be a file path or a binary file object, not {type(path).__name__}.",
@@ -665,7 +682,7 @@ def _read_bytes(path: Source) -> tuple[bytes, str, str | None]:
             path=file,
         )
     try:
-        return file.read_bytes(), str(file), str(file)
+        return file.read_bytes(), _Name(str(file)), str(file)
     except OSError as exc:
         raise InputFileError(
             f"{file} cannot be read ({exc.strerror}): check its permissions.",
@@ -674,12 +691,14 @@ def _read_bytes(path: Source) -> tuple[bytes, str, str | None]:
         ) from exc
 
 
-def _decode(data: bytes, *, source: str, file: str | None, encoding: str | None) -> tuple[str, str]:
+def _decode(
+    data: bytes, *, source: _Name, file: str | None, encoding: str | None
+) -> tuple[str, str]:
     for magic, what in _MAGIC.items():
         if data.startswith(magic):
             raise InputFileError(
                 f"{source} is {what}, not a table: export the answers as CSV, TSV or XLSX.",
-                message_fr=f"{source} est {_MAGIC_FR[magic]}, pas un tableau : exportez les "
+                message_fr=f"{source.fr} est {_MAGIC_FR[magic]}, pas un tableau : exportez les "
                 "réponses en CSV, TSV ou XLSX.",
                 path=file,
             )
@@ -707,7 +726,7 @@ def _decode(data: bytes, *, source: str, file: str | None, encoding: str | None)
                 if encoding
                 else "its start says this encoding but the rest is not; export it again as UTF-8."
             ),
-            message_fr=f"{source} ne peut pas être décodé en {tried} (octet {exc.start}) : "
+            message_fr=f"{source.fr} ne peut pas être décodé en {tried} (octet {exc.start}) : "
             + (
                 "laissez l'encodage être détecté, ou essayez 'cp1252' ou 'utf-8'."
                 if encoding
@@ -722,7 +741,7 @@ def _decode(data: bytes, *, source: str, file: str | None, encoding: str | None)
     if "\x00" in head or controls > max(2, len(head) // 100):
         raise InputFileError(
             f"{source} is a binary file, not a table: export the answers as CSV, TSV or XLSX.",
-            message_fr=f"{source} est un fichier binaire, pas un tableau : exportez les réponses "
+            message_fr=f"{source.fr} est un fichier binaire, pas un tableau : exportez les réponses "
             "en CSV, TSV ou XLSX.",
             path=file,
         )
@@ -751,7 +770,7 @@ def _guess_sep(text: str) -> str:
 
 
 def _xlsx_cells(
-    data: bytes, *, source: str, file: str | None, sheet: str | int | None
+    data: bytes, *, source: _Name, file: str | None, sheet: str | int | None
 ) -> list[list[str]]:
     try:
         import openpyxl
@@ -759,7 +778,7 @@ def _xlsx_cells(
         raise InputFileError(
             f"{source} is an XLSX workbook and openpyxl is not installed: install it "
             "(pip install openpyxl) or export the sheet as CSV.",
-            message_fr=f"{source} est un classeur XLSX et openpyxl n'est pas installé : "
+            message_fr=f"{source.fr} est un classeur XLSX et openpyxl n'est pas installé : "
             "installez-le (pip install openpyxl) ou exportez la feuille en CSV.",
             path=file,
         ) from exc
@@ -769,7 +788,7 @@ def _xlsx_cells(
         raise InputFileError(
             f"{source} is a zip file but not a readable XLSX workbook ({type(exc).__name__}): "
             "save the sheet as XLSX or CSV.",
-            message_fr=f"{source} est un fichier zip mais pas un classeur XLSX lisible "
+            message_fr=f"{source.fr} est un fichier zip mais pas un classeur XLSX lisible "
             f"({type(exc).__name__}) : enregistrez la feuille en XLSX ou en CSV.",
             path=file,
         ) from exc
@@ -784,7 +803,7 @@ def _xlsx_cells(
     except (KeyError, IndexError) as exc:
         raise InputFileError(
             f"{source} has no sheet {sheet!r}; its sheets are {names}.",
-            message_fr=f"{source} n'a pas de feuille {sheet!r} ; ses feuilles sont {names}.",
+            message_fr=f"{source.fr} n'a pas de feuille {sheet!r} ; ses feuilles sont {names}.",
             path=file,
         ) from exc
     rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
@@ -1005,7 +1024,7 @@ def _score(header: str, spec: _Field) -> tuple[int, int]:
 
 
 def _match_columns(
-    header: list[str], fields: list[_Field], *, forced: Mapping[str, str] | None, source: str
+    header: list[str], fields: list[_Field], *, forced: Mapping[str, str] | None, source: _Name
 ) -> dict[int, _Field]:
     by_key = {f.key: f for f in fields}
     assigned: dict[int, _Field] = {}
@@ -1023,7 +1042,7 @@ def _match_columns(
                 raise ValidationError(
                     f"columns names {name!r}, which is not a header of {source}; its headers "
                     f"are {header}.",
-                    message_fr=f"columns cite {name!r}, qui n'est pas un en-tête de {source} ; "
+                    message_fr=f"columns cite {name!r}, qui n'est pas un en-tête de {source.fr} ; "
                     f"ses en-têtes sont {header}.",
                 )
             assigned[positions[0]] = by_key[key]
@@ -1061,7 +1080,7 @@ def _match_columns(
             raise ValidationError(
                 f"{source}: columns {names} all look like {spec.key!r}; rename the extra ones or "
                 f"pass columns={{{names[0]!r}: {spec.key!r}}}.",
-                message_fr=f"{source} : les colonnes {names} ressemblent toutes à {spec.key!r} ; "
+                message_fr=f"{source.fr} : les colonnes {names} ressemblent toutes à {spec.key!r} ; "
                 f"renommez les autres ou passez columns={{{names[0]!r}: {spec.key!r}}}.",
             )
         assigned[i] = spec
@@ -1307,7 +1326,7 @@ def _su_coding(
                 f"{table.source}: the usage answers are numbers from 0 to 3, so neither 0/1/2 "
                 "nor 1/2/3 codes: fix the file, or pass code_base=0 or code_base=1 to reject "
                 "the rows out of range.",
-                message_fr=f"{table.source} : les réponses aux usages sont des nombres de 0 à 3, "
+                message_fr=f"{table.source.fr} : les réponses aux usages sont des nombres de 0 à 3, "
                 "donc ni des codes 0/1/2 ni 1/2/3 : corrigez le fichier, ou passez code_base=0 "
                 "ou code_base=1 pour rejeter les lignes hors plage.",
             )
@@ -1321,7 +1340,7 @@ def _su_coding(
                         f"{table.source}: the usage codes are only 1 and 2, so they could be "
                         "0/1/2 or 1/2/3 codes; read as 1/2/3 (1 = lowest carbon). Pass "
                         "code_base=0 if 0 is the lowest-carbon answer.",
-                        message_fr=f"{table.source} : les codes des usages ne valent que 1 et 2, "
+                        message_fr=f"{table.source.fr} : les codes des usages ne valent que 1 et 2, "
                         "ils peuvent donc être des codes 0/1/2 ou 1/2/3 ; lus comme 1/2/3 (1 = "
                         "le plus sobre). Passez code_base=0 si 0 est la réponse la plus sobre.",
                     )
@@ -1724,7 +1743,7 @@ def _with_id_column(
         shown = ", ".join(table.header)
         raise ValidationError(
             f"Column {id_column!r} is not in {table.source}. Columns: {shown}.",
-            message_fr=f"La colonne {id_column!r} n'est pas dans {table.source}. Colonnes : "
+            message_fr=f"La colonne {id_column!r} n'est pas dans {table.source.fr}. Colonnes : "
             f"{shown}.",
         )
     forced = dict(columns or {})
@@ -1765,7 +1784,7 @@ def _read_ngc(
                 f"{table.source} has no respondent identifier column: rows are numbered from 1, "
                 "so the results cannot be linked to other surveys; pass id_column= if the ids "
                 "are under another header.",
-                message_fr=f"{table.source} n'a pas de colonne d'identifiant des répondants : les "
+                message_fr=f"{table.source.fr} n'a pas de colonne d'identifiant des répondants : les "
                 "lignes sont numérotées à partir de 1, et les résultats ne peuvent pas être "
                 "reliés aux autres enquêtes ; passez id_column= si les identifiants sont sous un "
                 "autre en-tête.",
@@ -1815,7 +1834,7 @@ def _require_footprints(table: _Table, figures: Mapping[str, int]) -> None:
         f"{table.source} has neither a total nor the NGC categories: expected columns such as "
         "'bilan' or 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
         f"'services sociétaux'. Columns found: {shown}.",
-        message_fr=f"{table.source} n'a ni total ni les catégories NGC : colonnes attendues comme "
+        message_fr=f"{table.source.fr} n'a ni total ni les catégories NGC : colonnes attendues comme "
         "'bilan' ou 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
         f"'services sociétaux'. Colonnes trouvées : {shown}.",
     )
@@ -1841,7 +1860,7 @@ def _raise_on_bad_ids(table: _Table, header: str, ids: list[str]) -> None:
     raise ValidationError(
         f"Column {header!r} of {table.source} has missing or duplicate identifiers{example_en}: "
         "each respondent needs a unique id.",
-        message_fr=f"La colonne {header!r} de {table.source} a des identifiants absents ou en "
+        message_fr=f"La colonne {header!r} de {table.source.fr} a des identifiants absents ou en "
         f"double{example_fr} : chaque répondant doit avoir un identifiant unique.",
     )
 
@@ -1854,7 +1873,7 @@ def _raise_on_bad_figures(table: _Table, bad: Mapping[int, list[str]]) -> None:
                 f"Column {table.header[i]!r} of {table.source} holds {len(values)} values that "
                 f"are not non-negative numbers (e.g. {values[0]!r}): correct them, or empty the "
                 "cells whose figure is unknown.",
-                message_fr=f"La colonne {table.header[i]!r} de {table.source} contient "
+                message_fr=f"La colonne {table.header[i]!r} de {table.source.fr} contient "
                 f"{len(values)} valeurs qui ne sont pas des nombres positifs ou nuls (par exemple "
                 f"{values[0]!r}) : corrigez-les, ou videz les cellules dont la valeur est "
                 "inconnue.",
@@ -1870,7 +1889,7 @@ def _raise_on_rejected(table: _Table, ids: list[str], rows: _Issues) -> None:
                 f"{table.source}, row {i + 2} (respondent {ids[i]!r}) cannot be read: "
                 f"{'; '.join(en for en, _ in rejected)}. Fix the row, or read the file with "
                 "qet_geo.surveys.io.read_ngc, which leaves such rows out and reports them.",
-                message_fr=f"{table.source}, ligne {i + 2} (répondant {ids[i]!r}) illisible : "
+                message_fr=f"{table.source.fr}, ligne {i + 2} (répondant {ids[i]!r}) illisible : "
                 f"{' ; '.join(fr for _, fr in rejected)}. Corrigez la ligne, ou lisez le fichier "
                 "avec qet_geo.surveys.io.read_ngc, qui écarte ces lignes et les signale.",
             )
@@ -1980,7 +1999,7 @@ def _check_ngc_rows(
     rows: _Issues,
     *,
     reject: bool,
-    source: str,
+    source: _Name,
     issues: list[QetGeoWarning],
 ) -> None:
     """Flag sub-categories above their category (rejected if ``reject``) and totals off by 2 %."""
@@ -2005,7 +2024,7 @@ def _check_ngc_rows(
                     f"{count} row(s) of {source} have {sub} larger than {parent}: check the "
                     "columns and their units"
                     + ("; these rows are rejected." if reject else "; these rows are kept."),
-                    message_fr=f"{count} ligne(s) de {source} ont {sub} supérieur à {parent} : "
+                    message_fr=f"{count} ligne(s) de {source.fr} ont {sub} supérieur à {parent} : "
                     "vérifiez les colonnes et leurs unités"
                     + ("; ces lignes sont rejetées." if reject else "; ces lignes sont gardées."),
                 )
@@ -2029,7 +2048,7 @@ def _check_ngc_rows(
                 QetGeoWarning(
                     f"{count} totals of {source} differ from the sum of their five categories "
                     "by more than 2 %: check the columns and their units.",
-                    message_fr=f"{count} totaux de {source} diffèrent de plus de 2 % de la "
+                    message_fr=f"{count} totaux de {source.fr} diffèrent de plus de 2 % de la "
                     "somme de leurs cinq catégories : vérifiez les colonnes et leurs unités.",
                 )
             )
@@ -2072,7 +2091,7 @@ def _no_column_error(table: _Table, kind: str) -> ValidationError:
     return ValidationError(
         f"{table.source}: no {kind.upper()} column recognised among {shown}; expected {expected}."
         f" Rename the headers or pass columns={{header: key}}.{hint_en}",
-        message_fr=f"{table.source} : aucune colonne {kind.upper()} reconnue parmi {shown} ; "
+        message_fr=f"{table.source.fr} : aucune colonne {kind.upper()} reconnue parmi {shown} ; "
         f"attendu {expected}. Renommez les en-têtes ou passez columns={{en-tête: clé}}.{hint_fr}",
         path=table.source if Path(table.source).exists() else None,
     )
@@ -2154,7 +2173,7 @@ def _assemble(
         answers=answers,
         report=report,
         kind=kind,
-        source=table.source,
+        source=str(table.source),
         encoding=table.encoding,
         sep=table.sep,
         coding=coding,
@@ -2176,7 +2195,7 @@ def _warn_rows(
                 f"{table.source}: {rejected} row(s) rejected and {partial} partial out of "
                 f"{len(statuses)}; see the report (SurveyRead.report or 'qet survey check') for "
                 "the reason of each and fix the file.",
-                message_fr=f"{table.source} : {rejected} ligne(s) rejetée(s) et {partial} "
+                message_fr=f"{table.source.fr} : {rejected} ligne(s) rejetée(s) et {partial} "
                 f"partielle(s) sur {len(statuses)} ; le rapport (SurveyRead.report ou "
                 "« qet survey check ») donne la raison de chacune : corrigez le fichier.",
             )
@@ -2185,7 +2204,7 @@ def _warn_rows(
         issues.append(
             QetGeoWarning(
                 f"{table.source}: no row could be read; see the report.",
-                message_fr=f"{table.source} : aucune ligne n'a pu être lue ; voyez le rapport.",
+                message_fr=f"{table.source.fr} : aucune ligne n'a pu être lue ; voyez le rapport.",
             )
         )
     if ignored:
@@ -2193,7 +2212,7 @@ def _warn_rows(
             QetGeoWarning(
                 f"{table.source}: columns {list(ignored)} were not recognised and are ignored; "
                 "rename them or pass columns={header: key} to read them.",
-                message_fr=f"{table.source} : les colonnes {list(ignored)} ne sont pas reconnues "
+                message_fr=f"{table.source.fr} : les colonnes {list(ignored)} ne sont pas reconnues "
                 "et sont ignorées ; renommez-les ou passez columns={en-tête: clé} pour les lire.",
             )
         )

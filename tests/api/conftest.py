@@ -7,14 +7,20 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -101,6 +107,7 @@ def build_world(
     max_upload_bytes: int = 200_000,
     osm_dir: Path | None = None,
     max_osm_bytes: int = 5_000_000,
+    census_grid: Path | None = None,
 ) -> World:
     """Build the app on ``url`` with neighbourhoods A, B, C and tokens; extracts go to ``osm_dir``
     (a new temporary folder by default)."""
@@ -111,6 +118,7 @@ def build_world(
             max_upload_bytes=max_upload_bytes,
             osm_dir=str(folder),
             max_osm_bytes=max_osm_bytes,
+            census_grid=None if census_grid is None else str(census_grid),
         )
     )
     engine = app.state.engine
@@ -153,3 +161,28 @@ def world(
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database, on each backend."""
     return _database_url(request, tmp_path)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(app: FastAPI) -> Iterator[int]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yield its port, stop it on exit."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the test server did not start within 10 s"
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

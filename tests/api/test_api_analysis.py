@@ -15,10 +15,12 @@ from sqlalchemy import select
 from api.models import JobOut, NationalRow, ProfilesOut
 from qet_geo import service, store
 from qet_geo.constraints import ZONE_INDICATORS
+from qet_geo.surveys.schema import USAGES
 from tests.api.conftest import BACKENDS, LORIENT_TERRITORY, _database_url, build_world
 from tests.api.factories import su_csv
 from tests.api.test_api_layers import NANTES_TERRITORY
 from tests.conftest import shared
+from tests.test_maps import feature_collections, number, readable, tooltip_pairs
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -126,6 +128,27 @@ def test_end_to_end_indicators_and_national(analysed):
     assert w.hoods["L"] not in public and w.hoods["N"] not in public
 
 
+def test_national_map_gives_the_constraints_and_the_type(analysed):
+    w = analysed
+    rows = {r["name"]: r for r in w.client.get("/national", headers=w.headers("staff")).json()}
+    html = w.client.get("/national/map", headers=w.headers("staff")).text
+    tips = {
+        tip["Quartier"]: tip
+        for collection in feature_collections(html)
+        for feature in collection["features"]
+        if (tip := tooltip_pairs(collection, feature))
+    }
+    assert {"Quartier L", "Quartier N"} <= set(tips)
+    score = "Score « ville du quart d'heure » (% des catégories essentielles à 15 minutes)"
+    for name in ("Quartier L", "Quartier N"):
+        row, tip = rows[name], tips[name]
+        assert number(tip[score]) == round(100 * row["constraints"]["score_15min"])
+        assert tip["Carrefours par km² à moins de 500 m"].endswith("/km²")
+        assert tip["Type de quartier (typologie des contraintes)"] == str(row["type"])
+    en = w.client.get("/national/map", headers={**w.headers("staff"), "Accept-Language": "en"}).text
+    assert "15-minute city score" in readable(en) and "Neighbourhood type" in readable(en)
+
+
 def test_own_profiles_are_exposed(analysed):
     w = analysed
     out = ProfilesOut.model_validate(
@@ -135,14 +158,7 @@ def test_own_profiles_are_exposed(analysed):
     assert out.own_profiles, "the analysis stored no profile"
     assert sum(p.share or 0 for p in out.own_profiles) <= 1.0 + 1e-9
     for p in out.own_profiles:
-        assert set(p.centre_levels) == {
-            "meat_frequency",
-            "transportation_mode",
-            "digital_intensity",
-            "purchasing_strategy",
-            "air_travel_frequency",
-            "heat_source",
-        }
+        assert set(p.centre_levels) == set(USAGES)
         assert all(1.0 <= v <= 3.0 for v in p.centre_levels.values())
         assert (p.share or 0) * 50 >= 11  # 50 respondents: every stored profile has 11 or more
     # another pilot team cannot see them

@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 from tests.api.conftest import LORIENT_TERRITORY
+from tests.test_maps import feature_collections, readable, tooltip_pairs
 
 ROLES = ["public", "admin", "staff", "pilotA", "pilotB", "forged"]
 HOODS = ["A", "B", "C"]  # A private, B and C published
@@ -143,6 +144,39 @@ def test_vote_results_matrix(world, role, hood):
         assert r.status_code == 401
     else:
         assert r.status_code == (200 if hood in READ[role] else 404), r.text
+
+
+PUBLISHED = {"B", "C"}
+NAMES = {"A": "Quartier A", "B": "Quartier B", "C": "Quartier C (petit)"}
+
+
+@pytest.mark.parametrize(("role", "hood"), list(itertools.product(ROLES, HOODS)))
+def test_national_map_matrix(world, role, hood):
+    """The national map shows a neighbourhood iff /national does: readable by the caller, or
+    published; no other one is drawn or named."""
+    admin = world.headers("admin")
+    for key in HOODS:  # all placed (as test_territory_matrix leaves them)
+        r = world.client.put(
+            f"/neighbourhoods/{world.hoods[key]}/territory", json=LORIENT_TERRITORY, headers=admin
+        )
+        assert r.status_code == 200
+    r = world.client.get("/national/map", headers=_headers(world, role))
+    if role == "forged":
+        assert r.status_code == 401 and r.json()["code"] == "AuthenticationError"
+        return
+    assert r.status_code == 200, r.text
+    listed = {
+        row["name"] for row in world.client.get("/national", headers=_headers(world, role)).json()
+    }
+    drawn = {
+        tooltip_pairs(collection, feature)["Quartier"]
+        for collection in feature_collections(r.text)
+        for feature in collection["features"]
+    }
+    visible = hood in READ[role] | PUBLISHED
+    assert (NAMES[hood] in drawn) == (NAMES[hood] in listed) == visible
+    if not visible:
+        assert NAMES[hood] not in readable(r.text)
 
 
 @pytest.mark.parametrize("role", ROLES)

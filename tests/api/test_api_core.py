@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import threading
-import time
 
 import pytest
 import shapely.geometry
-import uvicorn
 
 from api.models import FeatureCollection, FootprintsOut, NeighbourhoodOut, ProfilesOut, UploadOut
-from tests.api.conftest import build_world
+from tests.api.conftest import build_world, live_server
 from tests.api.factories import su_csv
 
 
@@ -104,6 +100,27 @@ def test_upload_errors_are_french_and_mapped(world):
     assert "empty" in r.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [bytes(range(256)) * 8, b"\x89PNG\r\n\x1a\n" + bytes(64)],
+    ids=["binary", "png"],
+)
+def test_a_binary_upload_is_refused_in_one_language(world, body):
+    """The file has no name in an upload: each message names it in its own language."""
+    url = f"/diagnostics/{world.diags['A']}/uploads"
+    h = world.headers("pilotA")
+    fr = world.client.post(url, content=body, headers=h)
+    assert fr.status_code == 422 and fr.json()["code"] == "InputFileError"
+    detail = fr.json()["detail"]
+    assert detail.startswith("le fichier envoyé est ") and "pas un tableau" in detail
+    assert "uploaded" not in detail and "file is" not in detail
+    en = world.client.post(url, content=body, headers={**h, "Accept-Language": "en"})
+    assert en.status_code == 422
+    detail = en.json()["detail"]
+    assert detail.startswith("the uploaded file is ") and "not a table" in detail
+    assert "fichier" not in detail and " est " not in detail
+
+
 def test_upload_too_large_by_content_length(world):
     big = su_csv(6000, seed=1)
     assert len(big) > 200_000
@@ -113,26 +130,10 @@ def test_upload_too_large_by_content_length(world):
     assert r.status_code == 413 and "dépasse" in r.json()["detail"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_upload_too_large_is_refused_before_reading_the_body(tmp_path):
     """A real server answers 413 on Content-Length alone, and on a chunked body while streaming."""
     w = build_world(f"sqlite:///{tmp_path / 'big.db'}", max_upload_bytes=1000)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(w.client.app, host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    with live_server(w.client.app) as port:
         # announce 1 GB and send nothing: the answer comes without the body
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.putrequest("POST", f"/diagnostics/{w.diags['A']}/uploads")
@@ -155,9 +156,6 @@ def test_upload_too_large_is_refused_before_reading_the_body(tmp_path):
         )
         assert conn.getresponse().status == 413
         conn.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_indicators_geojson_paginated_with_bbox(world):

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from api.models import ExtractOut, NeighbourhoodOut, TerritoryOut
 from qet_geo import store
-from tests.api.conftest import LORIENT_TERRITORY, build_world
-from tests.api.test_api_core import _free_port
+from tests.api.conftest import LORIENT_TERRITORY, build_world, live_server
 from tests.conftest import shared
 
 #: A box inside the Nantes extract, far from Lorient.
@@ -204,19 +200,9 @@ def test_extract_too_large_is_refused_before_reading_the_body(tmp_path):
     w = build_world(
         f"sqlite:///{tmp_path / 'big.db'}", osm_dir=tmp_path / "osm", max_osm_bytes=1000
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(w.client.app, host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     url = f"/neighbourhoods/{w.hoods['A']}/osm-extract"
     auth = f"Bearer {w.tokens['admin']}"
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    with live_server(w.client.app) as port:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.putrequest("PUT", url)
         conn.putheader("Authorization", auth)
@@ -230,7 +216,4 @@ def test_extract_too_large_is_refused_before_reading_the_body(tmp_path):
         conn.request("PUT", url, body=chunks, headers={"Authorization": auth}, encode_chunked=True)
         assert conn.getresponse().status == 413
         conn.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     assert not [p for p in (tmp_path / "osm").iterdir()]  # the partial upload was removed

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from api.models import BeforeAfterOut, NationalRow
 from qet_geo import store
+from tests.api.conftest import LORIENT_TERRITORY, build_world
 from tests.api.factories import su_csv
+from tests.api.test_api_layers import NANTES_TERRITORY
+from tests.test_maps import assert_offline, feature_collections, number, readable, tooltip_pairs
 
 
 def test_national_comparison_by_role(world):
@@ -56,3 +63,129 @@ def test_before_after(world):
         c.get(f"/neighbourhoods/{hood}/before-after", headers=world.headers("pilotA")).status_code
         == 404
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# the national map
+
+
+@pytest.fixture
+def placed(empty_database, tmp_path):
+    """A fresh world where A (60 answers) and C (8) have a territory, B (40) has none."""
+    w = build_world(empty_database, osm_dir=tmp_path / "osm")
+    h = w.headers("admin")
+    for key, territory in (("A", LORIENT_TERRITORY), ("C", NANTES_TERRITORY)):
+        r = w.client.put(f"/neighbourhoods/{w.hoods[key]}/territory", json=territory, headers=h)
+        assert r.status_code == 200, r.text
+    yield w
+    w.client.app.state.engine.dispose()  # type: ignore[attr-defined]
+
+
+def _tips(html: str) -> list[dict[str, str]]:
+    """Every tooltip of the page (outlines and markers), as label -> text."""
+    return [
+        tooltip_pairs(collection, feature)
+        for collection in feature_collections(html)
+        for feature in collection["features"]
+    ]
+
+
+def test_national_map_shows_the_national_rows_on_their_territories(placed):
+    w = placed
+    c = w.client
+    h = w.headers("staff")
+    r = c.get("/national/map", headers=h)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert_offline(html)
+    table = {row["name"]: row for row in c.get("/national", headers=h).json()}
+    tips = _tips(html)
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for tip in tips:
+        by_name.setdefault(tip["Quartier"], []).append(tip)
+    # A and C drawn (an outline and a marker each); B listed as left out, never drawn
+    assert set(by_name) == {"Quartier A", "Quartier C (petit)"}
+    assert all(len(v) == 2 for v in by_name.values())
+    text = readable(html)
+    assert "Hors carte, faute de territoire (1) : Quartier B." in text
+    a = by_name["Quartier A"][0]
+    row = table["Quartier A"]
+    assert number(a["Empreinte moyenne totale (t CO2e par an et par personne)"]) == round(
+        row["mean_kgco2e"]["total"] / 1000, 1
+    )
+    assert a["Répondants (nombre)"] == "60"
+    assert a["Rang de l'empreinte totale (1 = la plus faible)"] == str(row["rank_total_kgco2e"])
+    assert "Type de quartier (typologie des contraintes)" in a
+    mix = {k: v for k, v in a.items() if k.startswith("Part du profil")}
+    assert len(mix) == len(row["profile_mix"]) and all(v.endswith("%") for v in mix.values())
+    # coloured by the footprint, with the statistical-secrecy note (C has 8 respondents)
+    assert "Empreinte moyenne totale (t CO2e par an et par personne)" in text
+    assert "Moins de 11 répondants : chiffres non publiés (secret statistique)." in text
+
+
+def test_national_map_publishes_no_figure_of_fewer_than_11_respondents(placed):
+    w = placed
+    html = w.client.get("/national/map", headers=w.headers("admin")).text
+    small = [t for t in _tips(html) if t["Quartier"] == "Quartier C (petit)"]
+    assert len(small) == 2
+    for tip in small:  # the name and the reason only
+        assert set(tip) == {"Quartier", "Chiffres"} and "moins de 11" in tip["Chiffres"]
+    # C's real figures, computed from the store, appear nowhere in its features
+    with store.session_scope(w.client.app.state.engine) as s:  # type: ignore[attr-defined]
+        frame = store.respondents_frame(s, w.diags["C"])
+    assert len(frame) == 8
+    secret = f"{frame['total_kgco2e'].mean() / 1000:.1f}".replace(".", ",")
+    for collection in feature_collections(html):
+        for feature in collection["features"]:
+            if tooltip_pairs(collection, feature).get("Quartier") == "Quartier C (petit)":
+                assert secret not in json.dumps(feature["properties"], ensure_ascii=False)
+                assert "8" not in "".join(tooltip_pairs(collection, feature).values())
+
+
+def test_national_map_in_english_and_for_the_public(placed):
+    w = placed
+    c = w.client
+    r = c.get("/national/map", headers={**w.headers("staff"), "Accept-Language": "en"})
+    assert r.status_code == 200
+    text = readable(r.text)
+    names = {t["Neighbourhood"] for t in _tips(r.text)}
+    assert names == {"Quartier A", "Quartier C (petit)"}
+    assert "Not on the map, for want of a territory (1): Quartier B." in text
+    assert "Mean total footprint (t CO2e per person and year)" in text
+    assert "Fewer than 11 respondents: figures not published" in text
+    assert "Network neighbourhoods (2)" in text and "Hors carte" not in text
+    # the public sees the published neighbourhoods only (B and C): A is neither drawn nor named
+    public = c.get("/national/map")
+    assert public.status_code == 200
+    assert {t["Quartier"] for t in _tips(public.text)} == {"Quartier C (petit)"}
+    assert "Quartier A" not in readable(public.text)
+    assert "Hors carte, faute de territoire (1) : Quartier B." in readable(public.text)
+
+
+def test_national_map_with_nothing_to_place(empty_database, tmp_path):
+    """Errors of the HTML route are JSON, French or English; names are escaped."""
+    w = build_world(empty_database, osm_dir=tmp_path / "osm")
+    c = w.client
+    r = c.get("/national/map", headers=w.headers("admin"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/json"
+    assert r.json()["code"] == "EmptyDataError" and "aucun des 3 quartiers" in r.json()["detail"]
+    en = c.get("/national/map", headers={**w.headers("admin"), "Accept-Language": "en"})
+    assert "none of the 3 neighbourhoods" in en.json()["detail"]
+    assert c.get("/national/map", headers={"Authorization": "Bearer forged"}).status_code == 401
+    engine = c.app.state.engine  # type: ignore[attr-defined]
+    with store.session_scope(engine) as s:
+        hood = store.add_neighbourhood(s, name="<img src=x onerror=alert(1)> & Cie")
+        diag = store.Diagnostic(neighbourhood_id=hood.id, year=0)
+        s.add(diag)
+        s.flush()
+        diag_id = diag.id
+    store.ingest_su(engine, diag_id, su_csv(12, seed=8))
+    c.put(
+        f"/neighbourhoods/{w.hoods['A']}/territory",
+        json=LORIENT_TERRITORY,
+        headers=w.headers("admin"),
+    )
+    html = c.get("/national/map", headers=w.headers("admin")).text
+    assert "<img src=x" not in readable(html)
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; Cie" in readable(html)
+    w.client.app.state.engine.dispose()  # type: ignore[attr-defined]

@@ -116,3 +116,41 @@ def test_no_neighbourhood_big_enough(empty_database):
     assert r.status_code == 422 and "11" in r.json()["detail"]
     engine.dispose()
     client.app.state.engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_another_server_process_notices_a_national_refit(fresh):
+    """Two server processes on one store (qet serve --workers 2): a refit by one is seen by the
+    other at its next read, not at the next upload."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    w = fresh
+    first = w.client
+    second = TestClient(create_app(first.app.state.settings))  # type: ignore[attr-defined]
+    try:
+        h = w.headers("staff")
+        urls = [f"/diagnostics/{w.diags[k]}/profiles" for k in ("A", "B")]
+        before = {url: first.get(url, headers=h).json() for url in urls}
+        assert all(b["reference"] == "demo" and b["published"] for b in before.values())
+        # the second process refits; the first one's cache still holds the demo shares
+        assert second.post("/national/profiles", headers=h).status_code == 200
+        for url in urls:
+            seen = ProfilesOut.model_validate(first.get(url, headers=h).json())
+            fresh_view = ProfilesOut.model_validate(second.get(url, headers=h).json())
+            assert seen.reference == "national"
+            assert seen.shares == fresh_view.shares and seen.shares != before[url]["shares"]
+        # the footprints do not depend on profiles: still served, unchanged
+        foot = f"/diagnostics/{w.diags['A']}/footprints"
+        assert first.get(foot, headers=h).json() == second.get(foot, headers=h).json()
+        # a second refit that changes nothing leaves the cache in place
+        engine = first.app.state.engine  # type: ignore[attr-defined]
+        from api._aggregates import _store_version
+
+        with store.session_scope(engine) as s:
+            version = _store_version(s, w.diags["A"])
+        assert second.post("/national/profiles", headers=h).status_code == 200
+        with store.session_scope(engine) as s:
+            assert _store_version(s, w.diags["A"]) == version
+    finally:
+        second.app.state.engine.dispose()  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from sqlalchemy import event
 from api import _aggregates, dependencies
 from api.main import create_served_app
 from api.models import FeatureCollection
-from tests.api.conftest import BACKENDS, World, _database_url, build_world
+from tests.api.conftest import BACKENDS, World, _database_url, build_world, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,12 +137,6 @@ def test_the_served_app_freezes_its_startup_objects(tmp_path, monkeypatch):
         gc.unfreeze()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _children(pid: int) -> list[int]:
     out = []
     for entry in os.listdir("/proc"):
@@ -159,7 +152,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts worker processes in /proc")
 def test_serve_with_two_workers_serves_one_store(tmp_path):
-    port = _free_port()
+    port = free_port()
     db = tmp_path / "workers.db"
     token = "t" * 32
     command = [sys.executable, "-m", "qet_geo.cli", "serve", "--port", str(port)]

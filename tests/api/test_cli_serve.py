@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,13 @@ import typer
 from typer.testing import CliRunner
 
 from qet_geo._cli_serve import serve
+from tests.api.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_runs_the_api(tmp_path):
-    port = _free_port()
+    port = free_port()
     db = tmp_path / "serve.db"
     code = (
         "from qet_geo._cli_serve import serve; "

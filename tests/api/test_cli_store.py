@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -57,6 +58,19 @@ def test_store_commands(empty_database, tmp_path):
     assert r.exit_code == 2 and "secret statistique" in r.output
     r = runner.invoke(app, ["--lang", "en", "store", "analyse", str(diags[1]), *base])
     assert r.exit_code == 2 and "statistical secrecy" in r.output
+    # a run in progress elsewhere (the service's job, news 1 min ago): refused, not doubled
+    with store.session_scope(engine) as s:
+        diag = s.get(store.Diagnostic, diags[0])
+        diag.status, diag.job_updated_at = "running", datetime.now(UTC) - timedelta(minutes=1)
+    r = runner.invoke(app, ["store", "analyse", str(diags[0]), *base])
+    assert r.exit_code == 2 and "déjà en cours" in r.output
+    with store.session_scope(engine) as s:  # the job's process died 2 hours ago: taken over
+        s.get(store.Diagnostic, diags[0]).job_updated_at = datetime.now(UTC) - timedelta(hours=2)
+    r = runner.invoke(
+        app, ["store", "analyse", str(diags[0]), *base, "--osm-dir", str(osm_dir), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["n_answers"] == 30
     r = runner.invoke(app, ["store", "national-profiles", *base, "--json"])
     assert r.exit_code == 0, r.output
     national = json.loads(r.output)

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import MetaData, Table, inspect, select, update
 
 from migrations.env_filters import include_object as _include_object
 from qet_geo import store
@@ -81,14 +81,15 @@ def test_0003_adds_the_job_state_and_keeps_the_diagnostics(empty_database):
     engine.dispose()
     command.upgrade(cfg, "0003")
     engine = store.make_engine(empty_database)
-    with store.session_scope(engine) as s:
-        diag = s.scalars(select(store.Diagnostic)).one()
-        assert diag.status == "failed" and diag.job_step is None and diag.job_message is None
-        diag.job_step = "store"
-        diag.job_message = {"fr": "raison", "en": "reason", "code": "InternalError"}
-    with store.session_scope(engine) as s:
-        diag = s.scalars(select(store.Diagnostic)).one()
-        assert diag.job_message == {"fr": "raison", "en": "reason", "code": "InternalError"}
+    # the table as 0003 left it (the models have grown since: read it from the database)
+    diagnostics = Table("diagnostics", MetaData(), autoload_with=engine)
+    reason = {"fr": "raison", "en": "reason", "code": "InternalError"}
+    with engine.begin() as conn:
+        row = conn.execute(select(diagnostics)).one()
+        assert row.status == "failed" and row.job_step is None and row.job_message is None
+        conn.execute(update(diagnostics).values(job_step="store", job_message=reason))
+    with engine.connect() as conn:
+        assert conn.execute(select(diagnostics.c.job_message)).scalar() == reason
     engine.dispose()
     command.downgrade(cfg, "0002")
     engine = store.make_engine(empty_database)
@@ -96,4 +97,48 @@ def test_0003_adds_the_job_state_and_keeps_the_diagnostics(empty_database):
         columns = {c["name"] for c in inspect(conn).get_columns("diagnostics")}
         assert "job_message" not in columns and "job_step" not in columns
         assert conn.exec_driver_sql("SELECT status FROM diagnostics").scalar() == "failed"
+    engine.dispose()
+
+
+def test_0004_adds_the_job_heartbeat_and_frees_jobs_left_running(empty_database):
+    """0003 → 0004 on a store with a job left running by a killed process: it can run again."""
+    from qet_geo import service
+
+    cfg = _config(empty_database)
+    command.upgrade(cfg, "0003")
+    engine = store.make_engine(empty_database)
+    with engine.begin() as conn:
+        assert "job_updated_at" not in {c["name"] for c in inspect(conn).get_columns("diagnostics")}
+        conn.exec_driver_sql(
+            "INSERT INTO neighbourhoods (name, iris_codes, published, created_at) "
+            "VALUES ('Avant 0004', '[]', false, CURRENT_TIMESTAMP)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO diagnostics (neighbourhood_id, year, status, progress, job_step, "
+            "created_at) SELECT id, 0, 'running', 0.5, 'access', CURRENT_TIMESTAMP "
+            "FROM neighbourhoods"
+        )
+    engine.dispose()
+    command.upgrade(cfg, "0004")
+    engine = store.make_engine(empty_database)
+    with store.session_scope(engine) as s:
+        diag = s.scalars(select(store.Diagnostic)).one()
+        assert (diag.status, diag.job_step) == ("running", "access")
+        assert diag.job_updated_at is None and diag.job_id is None
+        # no time recorded: the job is abandoned, not "running" forever
+        assert service.job_status(diag) == "abandoned"
+        diag_id = diag.id
+    job_id = service.claim_analysis(engine, diag_id)
+    with store.session_scope(engine) as s:
+        diag = s.get(store.Diagnostic, diag_id)
+        assert (diag.status, diag.job_id) == ("queued", job_id)
+        assert diag.job_updated_at is not None and service.job_status(diag) == "queued"
+    engine.dispose()
+    command.downgrade(cfg, "0003")
+    engine = store.make_engine(empty_database)
+    with engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("diagnostics")}
+        assert "job_updated_at" not in columns and "job_id" not in columns
+        assert "job_step" in columns
+        assert conn.exec_driver_sql("SELECT status FROM diagnostics").scalar() == "queued"
     engine.dispose()
