@@ -54,7 +54,8 @@ class Totals:
     values: dict[str, float]
 
 
-def _clean(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A value of a table as JSON wants it: NaN as null, floats rounded to 3 decimals."""
     if isinstance(value, np.bool_ | bool):
         return bool(value)
     if isinstance(value, np.integer):
@@ -85,7 +86,7 @@ def _cells(frame: Any) -> CellLayer:
                 "type": "Feature",
                 "id": str(zone_id),
                 "geometry": geom.__geo_interface__ if geom is not None else None,
-                "properties": {k: _clean(v) for k, v in row.items()},
+                "properties": {k: json_value(v) for k, v in row.items()},
             }
         )
     return CellLayer(

@@ -64,6 +64,7 @@ __all__ = [
     "abandoned_message",
     "analyse_diagnostic",
     "claim_analysis",
+    "constraint_cells",
     "fit_national_profiles",
     "job_status",
     "run_analysis",
@@ -980,3 +981,46 @@ def _pooled_answers(session: Session) -> Any:
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# stored indicators
+
+
+def constraint_cells(session: Session, neighbourhood_id: int) -> Any:
+    """Return a neighbourhood's stored constraint indicators, one row per 200 m cell.
+
+    They are the per-cell means :func:`analyse_diagnostic` stored (the 15-minute score, transit,
+    cycling, slope, street connectivity, minutes to the nearest essential amenity). They describe
+    streets and amenities for every home of a cell, not respondents: no threshold applies.
+
+    Parameters
+    ----------
+    session
+        A session on the store.
+    neighbourhood_id
+        The neighbourhood.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by INSEE cell id, one column per indicator (NaN where a cell has none), the
+        cells' squares as geometry in EPSG:2154; empty before the first analysis with an extract.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from qet_geo.census import cell_id_to_polygon
+
+    rows = session.execute(
+        select(Indicator.zone_id, Indicator.name, Indicator.value).where(
+            Indicator.neighbourhood_id == neighbourhood_id
+        )
+    ).all()
+    if not rows:
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs="EPSG:2154"))
+    long = pd.DataFrame(rows, columns=["zone_id", "name", "value"])
+    wide = long.pivot(index="zone_id", columns="name", values="value").sort_index()
+    wide.columns.name = None
+    squares = cell_id_to_polygon(wide.index.to_series()).to_crs("EPSG:2154")
+    return gpd.GeoDataFrame(wide, geometry=squares.to_numpy(), crs="EPSG:2154")

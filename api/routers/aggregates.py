@@ -63,13 +63,29 @@ async def indicators(
     # The hot path of the service (bench/api.py): no database session, no dependency beyond the
     # caller, no response model validation; the settings are read from the app.
     layer = await cells_for(request, caller, diagnostic_id)
+    return geojson_page(request, layer.features_json, layer.bounds, bbox, limit, offset)
+
+
+def geojson_page(
+    request: Request,
+    features_json: list[str],
+    bounds: np.ndarray,
+    bbox: str | None,
+    limit: int | None,
+    offset: int,
+) -> Response:
+    """One page of ready-made GeoJSON features: bbox filter, clamped limit, OGC-style links.
+
+    ``bounds`` holds each feature's (left, bottom, right, top) in WGS84, aligned to
+    ``features_json``; the limit is clamped to ``[1, max_limit]`` of the app's settings.
+    """
     settings = request.app.state.settings
     size = settings.default_limit if limit is None else limit
     size = max(1, min(size, settings.max_limit))
-    index = np.arange(len(layer.features))
+    index = np.arange(len(features_json))
     if bbox is not None:
         left, bottom, right, top = parse_bbox(bbox)
-        b = layer.bounds
+        b = bounds
         keep = (b[:, 0] <= right) & (b[:, 2] >= left) & (b[:, 1] <= top) & (b[:, 3] >= bottom)
         index = index[keep]
     page = index[offset : offset + size]
@@ -79,10 +95,10 @@ async def indicators(
         links.append(
             {"rel": "next", "href": f"{request.url.path}?{query}", "type": "application/geo+json"}
         )
-    # Features are serialised once per upload: a page is a join of ready-made JSON.
+    # Features are serialised once: a page is a join of ready-made JSON.
     body = (
         '{"type":"FeatureCollection","features":['
-        + ",".join(layer.features_json[i] for i in page)
+        + ",".join(features_json[i] for i in page)
         + f'],"numberMatched":{len(index)},"numberReturned":{len(page)},"links":'
         + json.dumps(links)
         + "}"

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import geopandas as gpd
-from fastapi import APIRouter, Request
+import numpy as np
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
+from api._aggregates import json_value
 from api._limits import limited_chunks
 from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
-from api.models import ErrorOut, ExtractOut, TerritoryIn, TerritoryOut
+from api.models import ErrorOut, ExtractOut, FeatureCollection, TerritoryIn, TerritoryOut
+from api.routers.aggregates import geojson_page
 from qet_geo.errors import DataCoverageError, ValidationError
-from qet_geo.service import store_extract, territory_from_geojson
+from qet_geo.service import constraint_cells, store_extract, territory_from_geojson
 
 router = APIRouter(tags=["couches"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -124,3 +128,49 @@ async def put_osm_extract(
         residential_buildings=info.residential_buildings,
         amenities=info.amenities,
     )
+
+
+@router.get(
+    "/neighbourhoods/{neighbourhood_id}/indicators",
+    response_model=FeatureCollection,
+    responses={**_ERRORS, 200: {"content": {"application/geo+json": {}}}},
+)
+def constraint_indicators(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    neighbourhood_id: HoodId,
+    bbox: Annotated[
+        str | None, Query(max_length=200, description="gauche,bas,droite,haut (WGS84)")
+    ] = None,
+    limit: Annotated[int | None, Query(description="ramené à [1, max_limit]")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Response:
+    """Page through the built-constraint indicators of a neighbourhood per 200 m cell, WGS84.
+
+    Computed by the last analysis from the neighbourhood's OSM extract: for the homes of each
+    cell, weighted by their people (census grid) or floor area, the 15-minute score, transit
+    stops and departures within 400 m, cycle network within 500 m, slope, intersection density
+    and minutes to the nearest essential amenity on foot. They describe streets and amenities,
+    not respondents: every cell is given. Empty before the first analysis with an extract.
+    """
+    hood = neighbourhood_for(session, caller, neighbourhood_id)
+    cells = constraint_cells(session, hood.id).to_crs("EPSG:4326")
+    names = [c for c in cells.columns if c != "geometry"]
+    features_json = [
+        json.dumps(
+            {
+                "type": "Feature",
+                "id": str(zone_id),
+                "geometry": geom.__geo_interface__,
+                "properties": {n: json_value(v) for n, v in zip(names, values, strict=True)},
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        for zone_id, geom, values in zip(
+            cells.index, cells.geometry, cells[names].itertuples(index=False), strict=True
+        )
+    ]
+    bounds = np.asarray(cells.geometry.bounds.to_numpy(), dtype=float).reshape(-1, 4)
+    return geojson_page(request, features_json, bounds, bbox, limit, offset)

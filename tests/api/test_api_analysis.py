@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from api.models import JobOut, NationalRow, ProfilesOut
+from api.models import FeatureCollection, JobOut, NationalRow, ProfilesOut
 from qet_geo import service, store
 from qet_geo.constraints import ZONE_INDICATORS
 from qet_geo.surveys.schema import USAGES
@@ -126,6 +126,43 @@ def test_end_to_end_indicators_and_national(analysed):
     # the public sees none of it (both neighbourhoods are unpublished)
     public = {r["neighbourhood_id"] for r in w.client.get("/national").json()}
     assert w.hoods["L"] not in public and w.hoods["N"] not in public
+
+
+def test_constraint_indicators_per_cell_as_paged_geojson(analysed):
+    w = analysed
+    hood = w.hoods["L"]
+    url = f"/neighbourhoods/{hood}/indicators"
+    stored = {(z, n): v for z, n, v, _ in _indicators(w, hood)}
+    r = w.client.get(url, params={"limit": 1000}, headers=w.headers("pilotL"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    page = FeatureCollection.model_validate(r.json())
+    cells = {f.id for f in page.features}
+    assert cells == {z for z, _ in stored} and page.numberMatched == len(cells)
+    for f in page.features:
+        assert f.geometry is not None and f.geometry["type"] == "Polygon"
+        lon, lat = np.asarray(f.geometry["coordinates"][0]).mean(axis=0)
+        assert -3.5 < lon < -3.3 and 47.7 < lat < 47.8  # Lorient, in WGS84
+        for name, value in f.properties.items():
+            assert value == pytest.approx(stored[(f.id, name)], abs=1e-3)
+    # paged: a clamped limit and a next link; a bbox keeps the cells it meets
+    first = w.client.get(url, params={"limit": 5}, headers=w.headers("pilotL")).json()
+    assert first["numberReturned"] == 5 and first["links"][0]["rel"] == "next"
+    clamped = w.client.get(url, params={"limit": 10**6}, headers=w.headers("pilotL")).json()
+    assert clamped["numberReturned"] == len(cells)  # max_limit (1 000) exceeds the cells
+    some = page.features[0].geometry["coordinates"][0]
+    lons, lats = [p[0] for p in some], [p[1] for p in some]
+    box = f"{min(lons)},{min(lats)},{max(lons)},{max(lats)}"
+    near = w.client.get(url, params={"bbox": box}, headers=w.headers("pilotL")).json()
+    assert 1 <= near["numberMatched"] <= 9 and page.features[0].id in {
+        f["id"] for f in near["features"]
+    }
+    # the neighbourhood's readers only: another pilot team and the public get a 404
+    assert w.client.get(url, headers=w.headers("pilotN")).status_code == 404
+    assert w.client.get(url).status_code == 404
+    assert w.client.get(url, headers=w.headers("staff")).status_code == 200
+    # a neighbourhood never analysed with an extract: an empty page, not an error
+    empty = w.client.get(f"/neighbourhoods/{w.hoods['A']}/indicators", headers=w.headers("admin"))
+    assert empty.status_code == 200 and empty.json()["numberMatched"] == 0
 
 
 def test_national_map_gives_the_constraints_and_the_type(analysed):

@@ -35,6 +35,7 @@ WRITE = {
 READ_ROUTES = [
     "/neighbourhoods/{hood}",
     "/neighbourhoods/{hood}/diagnostics",
+    "/neighbourhoods/{hood}/indicators",
     "/diagnostics/{diag}",
     "/diagnostics/{diag}/indicators",
     "/diagnostics/{diag}/profiles",
