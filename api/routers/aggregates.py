@@ -21,6 +21,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorOut},
 }
 DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# The query of a GeoJSON page (geojson_page)
+BboxQuery = Annotated[
+    str | None, Query(max_length=200, description="gauche,bas,droite,haut (WGS84)")
+]
+LimitQuery = Annotated[int | None, Query(description="ramené à [1, max_limit]")]
+OffsetQuery = Annotated[int, Query(ge=0, le=10**9)]
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -49,11 +55,9 @@ async def indicators(
     request: Request,
     caller: CallerDep,
     diagnostic_id: DiagId,
-    bbox: Annotated[
-        str | None, Query(max_length=200, description="gauche,bas,droite,haut (WGS84)")
-    ] = None,
-    limit: Annotated[int | None, Query(description="ramené à [1, max_limit]")] = None,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    bbox: BboxQuery = None,
+    limit: LimitQuery = None,
+    offset: OffsetQuery = 0,
 ) -> Response:
     """Page through the published 200 m cells of a diagnostic (pooled where small), WGS84.
 

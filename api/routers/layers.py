@@ -10,7 +10,7 @@ from typing import Annotated
 
 import geopandas as gpd
 import numpy as np
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
@@ -18,7 +18,7 @@ from api._aggregates import json_value
 from api._limits import limited_chunks
 from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
 from api.models import ErrorOut, ExtractOut, FeatureCollection, TerritoryIn, TerritoryOut
-from api.routers.aggregates import geojson_page
+from api.routers.aggregates import BboxQuery, LimitQuery, OffsetQuery, geojson_page
 from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.service import constraint_cells, store_extract, territory_from_geojson
 
@@ -140,11 +140,9 @@ def constraint_indicators(
     session: SessionDep,
     caller: CallerDep,
     neighbourhood_id: HoodId,
-    bbox: Annotated[
-        str | None, Query(max_length=200, description="gauche,bas,droite,haut (WGS84)")
-    ] = None,
-    limit: Annotated[int | None, Query(description="ramené à [1, max_limit]")] = None,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    bbox: BboxQuery = None,
+    limit: LimitQuery = None,
+    offset: OffsetQuery = 0,
 ) -> Response:
     """Page through the built-constraint indicators of a neighbourhood per 200 m cell, WGS84.
 
