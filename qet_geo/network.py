@@ -883,6 +883,36 @@ def _nearest_edge(
 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """Exact nearest canonical edge of each point, its fraction and distance.
 
+    A point exactly on a vertex of a street (a graph node, an amenity mapped on the way) is on
+    that street, found by a hash look-up; the others are searched (:func:`_searched_edge`).
+    """
+    si = net._snap_index
+    glen = net.edge_geometry_length
+    at = si.vertex.get_indexer(pd.Index(np.ascontiguousarray(xy).view(np.complex128).ravel()))
+    on_vertex = np.flatnonzero(at >= 0)
+    if not on_vertex.size:
+        return _end_fractions(*_searched_edge(net, xy, points, max_snap_m))
+    q = xy.shape[0]
+    edge = np.full(q, -1, dtype=np.int64)
+    fraction = np.zeros(q)
+    dist = np.zeros(q)
+    e = si.vertex_edge[at[on_vertex]]
+    along = si.vertex_along[at[on_vertex]]
+    edge[on_vertex] = e
+    fraction[on_vertex] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
+    rest = np.flatnonzero(at < 0)
+    if rest.size:
+        edge[rest], fraction[rest], dist[rest] = _searched_edge(
+            net, xy[rest], points[rest], max_snap_m
+        )
+    return _end_fractions(edge, fraction, dist)
+
+
+def _searched_edge(
+    net: Network, xy: FloatArray, points: GeomArray, max_snap_m: float
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Nearest canonical edge of points off the streets' vertices, by a bounded search.
+
     The nearest probe point bounds the distance to the streets from above (it lies on one), so
     every segment nearer than it crosses the square of that half-side around the point: the
     R-tree gives these few candidates and their exact distances settle the nearest.
@@ -893,21 +923,6 @@ def _nearest_edge(
     fraction = np.zeros(q)
     dist = np.full(q, np.nan)
     glen = net.edge_geometry_length
-    # points exactly on a vertex of a street (amenities mapped on the way, graph nodes)
-    at = si.vertex.get_indexer(pd.Index(np.ascontiguousarray(xy).view(np.complex128).ravel()))
-    on_vertex = np.flatnonzero(at >= 0)
-    if on_vertex.size:
-        e = si.vertex_edge[at[on_vertex]]
-        along = si.vertex_along[at[on_vertex]]
-        edge[on_vertex] = e
-        fraction[on_vertex] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
-        dist[on_vertex] = 0.0
-        if on_vertex.size == q:
-            return _end_fractions(edge, fraction, dist)
-        rest = np.flatnonzero(at < 0)
-        e, f, d = _nearest_edge(net, xy[rest], points[rest], max_snap_m)
-        edge[rest], fraction[rest], dist[rest] = e, f, d
-        return _end_fractions(edge, fraction, dist)
     bound, _ = si.probes.query(xy, k=1)
     bound = np.asarray(bound, dtype=np.float64) * (1 + 1e-9) + 1e-9
     # a point much farther than max_snap_m is off the network whatever its exact distance:
@@ -952,7 +967,7 @@ def _nearest_edge(
         edge[far[src]] = e
         fraction[far[src]] = np.divide(along, glen[e], out=np.zeros_like(along), where=glen[e] > 0)
         dist[far[src]] = d_tree
-    return _end_fractions(edge, fraction, dist)
+    return edge, fraction, dist
 
 
 def _end_fractions(
