@@ -260,17 +260,45 @@ def _transit(net: Network, homes: gpd.GeoDataFrame, stops: gpd.GeoDataFrame) -> 
 
 
 def _cycle_km(homes: gpd.GeoDataFrame, cycleways: gpd.GeoDataFrame | None) -> np.ndarray:
-    """Length of cycleways within the radius of each home (straight line), in km."""
+    """Length of cycleways within the radius of each home (straight line), in km.
+
+    Each segment of a cycleway near a home is cut by the home's disc exactly (the roots of
+    ``|A + t (B - A) - P| = R`` along the segment), with no polygonal circle.
+    """
     total = np.zeros(len(homes))
     if cycleways is None or cycleways.empty:
         return total
-    circles = shapely.buffer(homes.geometry.to_numpy(), CYCLE_RADIUS_M, quad_segs=8)
-    lines = cycleways.geometry.to_numpy()
-    tree = shapely.STRtree(lines)
-    home_i, line_i = tree.query(circles, predicate="intersects")
-    if len(home_i):
-        lengths = shapely.length(shapely.intersection(lines[line_i], circles[home_i]))
-        np.add.at(total, home_i, lengths / 1000.0)
+    parts = shapely.get_parts(cycleways.geometry.to_numpy())
+    parts = parts[np.isin(shapely.get_type_id(parts), [1, 2])]  # LineString, LinearRing
+    if not parts.size:
+        return total
+    tree = shapely.STRtree(parts)
+    centres = homes.geometry.to_numpy()
+    home_i, part_i = tree.query(centres, predicate="dwithin", distance=CYCLE_RADIUS_M)
+    if not home_i.size:
+        return total
+    coords, owner = shapely.get_coordinates(parts, return_index=True)
+    n_vertex = np.bincount(owner, minlength=parts.size)
+    first = np.cumsum(n_vertex) - n_vertex
+    # every segment of every cycleway near each home: (pair, segment start)
+    n_seg = np.maximum(n_vertex[part_i] - 1, 0)
+    pair = np.repeat(np.arange(home_i.size), n_seg)
+    start = np.repeat(first[part_i] - np.cumsum(n_seg) + n_seg, n_seg) + np.arange(n_seg.sum())
+    a, b = coords[start], coords[start + 1]
+    centre = shapely.get_coordinates(centres)[home_i[pair]]
+    d = b - a
+    f = a - centre
+    qa = (d * d).sum(axis=1)
+    qb = 2.0 * (f * d).sum(axis=1)
+    qc = (f * f).sum(axis=1) - CYCLE_RADIUS_M**2
+    disc = qb * qb - 4.0 * qa * qc
+    cut = (qa > 0) & (disc > 0)
+    root = np.sqrt(np.where(cut, disc, 0.0))
+    denom = np.where(cut, 2.0 * qa, 1.0)
+    lo = np.clip((-qb - root) / denom, 0.0, 1.0)
+    hi = np.clip((-qb + root) / denom, 0.0, 1.0)
+    inside = np.where(cut, hi - lo, 0.0) * np.sqrt(qa)
+    np.add.at(total, home_i[pair], inside / 1000.0)
     return total
 
 
