@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -118,16 +119,7 @@ async def put_osm_extract(
         )
     finally:
         tmp.unlink(missing_ok=True)
-    return ExtractOut(
-        neighbourhood_id=info.neighbourhood_id,
-        osm_extract=info.osm_extract,
-        size_bytes=info.size_bytes,
-        sha256=info.sha256,
-        bbox=info.bbox,
-        coverage=info.coverage,
-        residential_buildings=info.residential_buildings,
-        amenities=info.amenities,
-    )
+    return ExtractOut(**dataclasses.asdict(info))
 
 
 @router.get(
