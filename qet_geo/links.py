@@ -633,6 +633,21 @@ def _check_weights(weights: pd.Series | None, index: pd.Index) -> np.ndarray:
     return aligned
 
 
+def _check_inputs(
+    answers: pd.DataFrame,
+    access: pd.DataFrame,
+    cell_access: pd.DataFrame | None,
+    **common: Any,
+) -> list[str]:
+    """Check the answers, the indicator tables and the common parameters; the indicator columns."""
+    _check_answers(answers)
+    columns = _indicator_columns(access, what="access")
+    if cell_access is not None:
+        _indicator_columns(cell_access, what="cell_access")
+    _check_common(**common)
+    return columns
+
+
 def _check_common(
     *,
     n_bootstrap: int,
@@ -1280,11 +1295,10 @@ def constraint_models(
         Answers without home indicators; a usage with too few answers (no figure); bootstrap
         intervals withheld because too many replicates could not be fitted.
     """
-    _check_answers(answers)
-    columns = _indicator_columns(access, what="access")
-    if cell_access is not None:
-        _indicator_columns(cell_access, what="cell_access")
-    _check_common(
+    columns = _check_inputs(
+        answers,
+        access,
+        cell_access,
         n_bootstrap=n_bootstrap,
         min_answers=min_answers,
         max_missing=max_missing,
@@ -1657,11 +1671,10 @@ def margins_of_manoeuvre(
     """
     from qet_geo.footprint import usage_scale
 
-    _check_answers(answers)
-    columns = _indicator_columns(access, what="access")
-    if cell_access is not None:
-        _indicator_columns(cell_access, what="cell_access")
-    _check_common(
+    columns = _check_inputs(
+        answers,
+        access,
+        cell_access,
         n_bootstrap=n_bootstrap,
         min_answers=min_answers,
         max_missing=max_missing,
