@@ -834,6 +834,77 @@ def test_isochrone_of_an_off_network_point_is_empty():
 # --------------------------------------------------------------------------------------------
 
 
+def test_any_geometry_stands_for_a_point_inside_it_and_missing_ones_are_off_network():
+    nodes, edges = grid(3, 3)
+    net = qn.build_network(nodes, edges)
+    square = shapely.box(X0 + 40, Y0 + 10, X0 + 60, Y0 + 30)  # a building south of a street
+    geoms = [
+        shapely.Point(X0 + 50, Y0 + 20),
+        square,
+        shapely.MultiPoint([(X0 + 50, Y0 + 20)]),
+        shapely.Point(X0 + 50, Y0 + 20, 12.0),  # a height is ignored
+        None,
+        shapely.Point(),
+        shapely.Polygon(),
+    ]
+    homes = gpd.GeoDataFrame(geometry=geoms, index=list("abcdefg"), crs=CRS)
+    pois = points([(X0 + 150, Y0 + 10)], category=["shop"])
+    with pytest.warns(UserWarning, match="3 of 7 homes"):
+        got = qn.nearest(net, homes, pois)
+    assert got["off_network"].tolist() == [False] * 4 + [True] * 3
+    inside = shapely.point_on_surface(square)
+    alone = qn.nearest(net, gpd.GeoSeries([inside], crs=CRS), pois)
+    pd.testing.assert_frame_equal(got.loc[["b"]], alone.set_axis(["b"]))
+    for label in "cd":
+        pd.testing.assert_frame_equal(got.loc[[label]], got.loc[["a"]].set_axis([label]))
+    assert cell(got, "a", "snap_m") == pytest.approx(20)
+    assert got.loc[list("efg"), ["shop_m", "shop_min", "snap_m"]].isna().all().all()
+    assert qn.count_within(net, homes, pois, thresholds_m=[1000])["shop_n1000m"].tolist() == [
+        1,
+        1,
+        1,
+        1,
+        0,
+        0,
+        0,
+    ]
+
+
+def test_result_tables_are_the_same_with_and_without_pandas_block_construction(monkeypatch):
+    nodes, edges = grid(4, 4, seed=3)
+    net = qn.build_network(nodes, edges)
+    homes = points([(X0 + 10, Y0 + 5), (X0 + 10, Y0 + 5), (X0 + 150, Y0 + 260), (X0, Y0 - 900)])
+    homes.index = pd.Index([7, 3, 9, 1], name="home")
+    pois = points([(X0 + 300, Y0 + 120), (X0 + 90, Y0 + 200)], category=["a", "b"])
+    with pytest.warns(UserWarning, match="off_network"):
+        fast = [qn.nearest(net, homes, pois), qn.count_within(net, homes, pois)]
+    monkeypatch.setattr(qn, "_from_blocks", None)
+    with pytest.warns(UserWarning, match="off_network"):
+        plain = [qn.nearest(net, homes, pois), qn.count_within(net, homes, pois)]
+    for a, b in zip(fast, plain, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+        assert a.index.equals(homes.index)
+        assert a["off_network"].dtype == bool and a["snap_m"].dtype == np.float64
+    assert fast[0]["a_m"].dtype == np.float64 and fast[1]["a_n15"].dtype == np.int64
+    # dwellings at one place share its result; a home off the network has none
+    assert cell(fast[0], 7, "a_m") == cell(fast[0], 3, "a_m")
+    assert np.isnan(cell(fast[0], 1, "a_m")) and cell(fast[1], 1, "b_n15") == 0
+
+
+def test_scipy_dijkstra_takes_the_lightest_of_parallel_entries():
+    # search graphs append virtual rows that may repeat a column (an amenity at both ends of
+    # its edge, two amenities of a category on one node): the search must take the lightest
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    for data in ([5.0, 2.0, 1.0], [2.0, 5.0, 1.0]):
+        matrix = sparse.csr_matrix(
+            (np.array(data), np.array([1, 1, 2], np.int32), np.array([0, 2, 3, 3], np.int32)),
+            shape=(3, 3),
+        )
+        np.testing.assert_array_equal(csgraph.dijkstra(matrix, indices=[0]), [[0.0, 2.0, 3.0]])
+
+
 def test_inputs_are_not_modified():
     nodes, edges = grid(3, 3)
     nodes_before, edges_before = nodes.copy(), edges.copy()
