@@ -1507,10 +1507,9 @@ def _nearest(
     if oi.size > 1:
         # the best direct path per (category, home)
         order = np.lexsort((c1, home_pos, pair_cat))
+        cat_o, pos_o = pair_cat[order], home_pos[order]
         first = np.ones(order.size, dtype=bool)
-        first[1:] = (pair_cat[order][1:] != pair_cat[order][:-1]) | (
-            home_pos[order][1:] != home_pos[order][:-1]
-        )
+        first[1:] = (cat_o[1:] != cat_o[:-1]) | (pos_o[1:] != pos_o[:-1])
         best = order[first]
         pair_cat, home_pos, c1 = pair_cat[best], home_pos[best], c1[best]
         c2 = None if c2 is None else c2[best]
