@@ -78,9 +78,13 @@ SUMMARY_FILE = "summary.json"
 JOB_FILE = "job.json"
 DEFAULT_BUFFER_M = 1_000.0
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-# test hook: "ID=SECONDS" makes the partition ID sleep before it starts, so that a test can kill
-# the worker running it; read in the worker process
+# test hook: "ID=GATE" makes the partition ID write GATE.waiting.<pid> and wait (at most
+# _GATE_MAX_S) until the file GATE exists, so that a test can kill the worker running it at a known
+# point, however busy the machine; read in the worker process
 _SLOW_ENV = "QET_SCALE_SLOW_PARTITION"
+_GATE_MAX_S = 600.0
+# the temporary files of the store's atomic writes (layers.write_table, _write_json_atomic)
+_TEMP_PREFIXES = (f".{Path(ACCESS_FILE).stem}.", f".{Path(SUMMARY_FILE).stem}.")
 # BLAS and OpenMP pools of one thread: one worker process per core is the parallelism
 _WORKER_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -470,9 +474,13 @@ def _run_partition(
 
 def _test_delay(pid: str) -> None:
     spec = os.environ.get(_SLOW_ENV, "")
-    target, _, seconds = spec.partition("=")
-    if target and target == pid:
-        time.sleep(float(seconds or 0))
+    target, _, gate = spec.partition("=")
+    if not target or target != pid or not gate:
+        return
+    Path(f"{gate}.waiting.{os.getpid()}").touch()
+    deadline = time.monotonic() + _GATE_MAX_S
+    while not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
@@ -522,8 +530,27 @@ def _prepare_store(store: Path, partitions: Sequence[Partition], mode: Mode) -> 
             )
     else:
         _write_json_atomic({"mode": mode, "format": 1}, job)
+    _remove_temporary_files(store)
     done = completed_partitions(store)
     return [p for p in partitions if p.id not in done]
+
+
+def _remove_temporary_files(store: Path) -> list[Path]:
+    """Remove the half-written files that killed workers left in the store; return them.
+
+    Called when a run starts (a resumed run finds those of the run that was killed) and when it
+    ends (a worker killed during this run left its own, and its partition was recomputed
+    elsewhere). One run writes a store at a time, so no live writer owns them then.
+    """
+    removed = []
+    for folder in (d for d in store.iterdir() if d.is_dir()):
+        for path in folder.iterdir():
+            if path.is_file() and path.name.startswith(_TEMP_PREFIXES):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    if removed:
+        logger.info("removed %d temporary files left by killed workers", len(removed))
+    return removed
 
 
 def read_store(
@@ -701,6 +728,7 @@ def run_national(
             _record(report, result)
             if progress is not None:
                 progress(i, len(todo), key)
+        _remove_temporary_files(store)
     finally:
         if own_client:
             client.close()

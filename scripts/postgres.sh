@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL + PostGIS cluster on 127.0.0.1 and print its URL on stdout.
 #
-# Installs Debian's postgresql and postgis packages when missing (needs root and apt-get), runs
-# initdb into a temporary folder, starts the server on a free port with pg_ctl, creates the
-# database "qet" with the postgis extension, and prints
+# Needs Debian's postgresql and postgis packages, which scripts/system_packages.sh installs before
+# pytest starts (this script never calls apt-get: the pytest-xdist workers each run it and would
+# race for the dpkg lock). Runs initdb into a temporary folder, starts the server on a free port
+# with pg_ctl, creates the database "qet" with the postgis extension, and prints
 #   postgresql://qet@127.0.0.1:<port>/qet
 # The data folder is printed on stderr; stop the cluster with
 #   pg_ctl -D <folder> stop -m immediate   (as the user that owns it).
@@ -28,27 +29,11 @@ has_postgis() {
 }
 
 if ! pg_bin >/dev/null || ! has_postgis; then
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        say "PostgreSQL/PostGIS missing and cannot be installed (needs root and apt-get)."
-        exit 1
-    fi
-    packages="postgresql postgis"
-    if bin=$(pg_bin); then
-        packages="$packages postgresql-$(basename "$(dirname "$bin")")-postgis-3"
-    fi
-    say "installing $packages with apt-get..."
-    export DEBIAN_FRONTEND=noninteractive
-    # shellcheck disable=SC2086
-    if ! apt-get install -y -q $packages >/dev/null 2>&1; then
-        apt-get update -q >/dev/null 2>&1 || true
-        # shellcheck disable=SC2086
-        apt-get install -y -q $packages >/dev/null 2>&1 || {
-            say "apt-get install postgresql postgis failed."
-            exit 1
-        }
-    fi
+    say "PostgreSQL/PostGIS is not installed: run 'bash scripts/system_packages.sh' as root"
+    say "(apt-get install postgresql postgis), which scripts/test.sh does before pytest."
+    exit 1
 fi
-BIN=$(pg_bin) || { say "no initdb found after installation."; exit 1; }
+BIN=$(pg_bin)
 has_postgis || { say "PostGIS is not installed for $(basename "$(dirname "$BIN")")."; exit 1; }
 
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/qet-pg.XXXXXX")

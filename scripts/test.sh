@@ -4,16 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+# Every Debian package the tests need (PostgreSQL + PostGIS, chromium, Node.js, nginx), installed
+# here, after one apt-get update, before pytest starts: never from a test or a fixture.
+bash scripts/system_packages.sh
 # Node packages of the NosGestesClimat re-evaluation test (pinned in scripts/ngc/package-lock.json)
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "[test] installing Node.js from Debian's packages" >&2
-  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
-fi
 if [[ ! -d scripts/ngc/node_modules/publicodes ]]; then
   (cd scripts/ngc && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
-# Debian's chromium for the browser tests of the maps and the report
-bash scripts/install_chromium.sh >/dev/null
 export PYTHONDONTWRITEBYTECODE=1
 echo "== ruff"
 .venv/bin/ruff check qet_geo api maps tests bench

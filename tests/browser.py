@@ -1,8 +1,8 @@
-"""Headless chromium for the map tests: find (or install) Debian's chromium, open a page, report.
+"""Headless chromium for the map tests: find Debian's chromium, open a page, report.
 
-:func:`chromium` returns the browser, installing it with ``scripts/install_chromium.sh`` when it
-is missing (CI runs the tests as root); it fails the test, never skips it, when that is
-impossible. :func:`open_page` opens one local HTML file with every host unresolvable
+:func:`chromium` returns the browser, which ``scripts/system_packages.sh`` installs before pytest
+starts (never a test: parallel workers would race for the dpkg lock); it fails the test, never
+skips it, when the browser is missing. :func:`open_page` opens one local HTML file with every host unresolvable
 (``--host-resolver-rules``), lets the page run for a virtual time budget, and returns the DOM
 after scripts ran, the page's console messages, every request to a non-local URL that the page
 made (from chromium's net log), and a screenshot.
@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALL_SCRIPT = ROOT / "scripts" / "install_chromium.sh"
 
 #: Flags of every run: headless, no sandbox (root in CI), and no background traffic of the browser.
 FLAGS = (
@@ -70,29 +69,13 @@ class PageRun:
 
 
 def chromium() -> str:
-    """Return the chromium binary, installing Debian's package when it is missing.
-
-    Fails the calling test with a clear message when chromium cannot be found nor installed.
-    """
+    """Return Debian's chromium binary; fail the calling test when it is missing."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    try:
-        result = subprocess.run(
-            ["bash", str(INSTALL_SCRIPT)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        pytest.fail(f"chromium is missing and {INSTALL_SCRIPT} could not run: {err}")
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if result.returncode != 0 or not found:
+    if not found:
         pytest.fail(
-            "chromium is missing and could not be installed (the browser tests need it; run "
-            "'bash scripts/install_chromium.sh' as root, i.e. apt-get install -y chromium):\n"
-            f"{result.stderr[-2000:]}"
+            "chromium is missing: the browser tests need Debian's chromium, which "
+            "scripts/test.sh installs before pytest starts (bash scripts/system_packages.sh as "
+            "root, i.e. apt-get install -y chromium)."
         )
     return found
 

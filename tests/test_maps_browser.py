@@ -1,8 +1,8 @@
 """The offline maps in a real browser: drawn, no console error, no request to any outside host.
 
 Each page is built from the real Lorient extract, saved under ``test-artifacts/maps/`` and opened
-in headless chromium (Debian's package, installed by ``scripts/install_chromium.sh`` when
-missing; these tests fail, never skip, without it) with every host name unresolvable. The
+in headless chromium (Debian's package, installed by ``scripts/system_packages.sh`` before
+pytest starts; these tests fail, never skip, without it) with every host name unresolvable. The
 screenshots stay in ``test-artifacts/maps/`` (gitignored) beside the pages and their net logs.
 A negative control (an online map) shows that the checks do catch CDN requests and script
 errors.

@@ -168,39 +168,58 @@ def test_rerun_computes_only_missing_partitions(
 def test_killed_worker_partition_is_recomputed(
     client, partitions: list[Partition], serial: pd.DataFrame, tmp_path: Path
 ) -> None:
-    slow = "lorient_centre"  # the largest extract: submitted first
-    client.run(_set_env, _SLOW_ENV, f"{slow}=5")
+    """A worker killed inside a partition: the partition is recomputed elsewhere, nothing left over.
+
+    The slow partition waits at a gate (a file the test creates) after telling its pid, so the
+    kill happens inside the task however busy the machine is; the retry on a live worker finds
+    the gate open and runs through.
+    """
+    slow = "lorient_centre"
+    gate = tmp_path.parent / f"{tmp_path.name}-gate"
+    client.run(_set_env, _SLOW_ENV, f"{slow}={gate}")
+    store = tmp_path / "store"
+    # what a worker killed in the middle of a write leaves: the run must remove it
+    (store / "nantes_hypercentre").mkdir(parents=True)
+    (store / "nantes_hypercentre" / ".access.k1ll3d.parquet").write_bytes(b"PAR1 half")
     done: dict[str, object] = {}
     thread = threading.Thread(
-        target=lambda: done.update(report=run_national(partitions, tmp_path, client=client))
+        target=lambda: done.update(report=run_national(partitions, store, client=client))
     )
     thread.start()
     try:
-        prefix = f"qet-partition-{slow}-"
-        victim = None
-        deadline = time.monotonic() + 30
-        while victim is None and time.monotonic() < deadline:
-            victim = next(
-                (
-                    w
-                    for w, keys in client.processing().items()
-                    if any(str(k).startswith(prefix) for k in keys)
-                ),
-                None,
-            )
-            time.sleep(0.1)
-        assert victim is not None, "the slow partition never started"
-        time.sleep(1.0)  # now sleeping inside the task, before any file is written
-        pid = client.run(os.getpid, workers=[victim])[victim]
+        waiting: list[Path] = []
+        deadline = time.monotonic() + 300
+        while not waiting and time.monotonic() < deadline and thread.is_alive():
+            waiting = list(gate.parent.glob(f"{gate.name}.waiting.*"))
+            time.sleep(0.05)
+        assert waiting, "the slow partition never started"
+        pid = int(waiting[0].name.rsplit(".", 1)[1])
         os.kill(pid, signal.SIGKILL)
-        thread.join(timeout=60)
+        gate.touch()  # the retry on a live worker goes through
+        thread.join(timeout=600)
     finally:
+        gate.touch()
         client.run(_set_env, _SLOW_ENV, None)
     assert not thread.is_alive()
     report = done["report"]
     assert sorted(report.computed) == sorted(EXTRACTS) and not report.failed  # type: ignore[attr-defined]
-    summary = json.loads((tmp_path / slow / SUMMARY_FILE).read_text())
+    summary = json.loads((store / slow / SUMMARY_FILE).read_text())
     assert summary["pid"] != pid  # recomputed on a live worker
+    _assert_same(store, serial)  # and no temporary file left beside the results
+
+
+def test_a_resumed_run_removes_the_files_killed_workers_left(
+    partitions: list[Partition], serial: pd.DataFrame, tmp_path: Path
+) -> None:
+    run_serial(partitions, tmp_path)
+    # a worker killed while rewriting a complete partition, and another inside an incomplete one
+    done, todo = (tmp_path / p for p in list(EXTRACTS)[:2])
+    (done / ".access.x1.parquet").write_bytes(b"PAR1")
+    (done / ".summary.x2.json").write_text("{")
+    (todo / SUMMARY_FILE).unlink()
+    (todo / ".access.x3.parquet").write_bytes(b"PAR1")
+    report = run_serial(partitions, tmp_path)
+    assert report.computed == [todo.name]
     _assert_same(tmp_path, serial)
 
 
