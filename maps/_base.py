@@ -12,7 +12,6 @@ network at all. Online maps use the standard OSM tiles and folium's CDN links.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import uuid
@@ -33,6 +32,7 @@ from folium.template import Template
 from maps._assets import ASSETS, OfflineAssets
 from maps._labels import Indicator, Lang, check_lang, class_labels, ramp_colours
 from qet_geo.errors import CRSError, EmptyDataError, InputFileError, ValidationError
+from qet_geo.escaping import escape_html, script_json
 from qet_geo.layers import NeighbourhoodLayers
 
 __all__ = [
@@ -218,11 +218,6 @@ def wgs84_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     return float(left), float(bottom), float(right), float(top)
 
 
-def escape(text: str) -> str:
-    """Escape text put in HTML (apostrophes kept: they are safe in text and attributes in "")."""
-    return html.escape(str(text), quote=False).replace('"', "&quot;")
-
-
 def _tooltip_frame(rows: Sequence[Sequence[tuple[str, str]]]) -> tuple[pd.DataFrame, list[str]]:
     """Turn per-feature (label, text) pairs into tooltip properties and their labels.
 
@@ -233,12 +228,13 @@ def _tooltip_frame(rows: Sequence[Sequence[tuple[str, str]]]) -> tuple[pd.DataFr
         return pd.DataFrame(), []
     aliases = [label for label, _ in rows[0]]
     if all([label for label, _ in row] == aliases for row in rows):
-        data = {f"t{i}": [escape(row[i][1]) for row in rows] for i in range(len(aliases))}
-        return pd.DataFrame(data), [escape(a) for a in aliases]
+        data = {f"t{i}": [escape_html(row[i][1]) for row in rows] for i in range(len(aliases))}
+        return pd.DataFrame(data), [escape_html(a) for a in aliases]
     tables = [
         "<table>"
         + "".join(
-            f"<tr><th>{escape(label)}</th><td>{escape(text)}</td></tr>" for label, text in row
+            f"<tr><th>{escape_html(label)}</th><td>{escape_html(text)}</td></tr>"
+            for label, text in row
         )
         + "</table>"
         for row in rows
@@ -304,7 +300,7 @@ def geojson_layer(
     marker = folium.CircleMarker(radius=point_radius) if kinds & set(_POINTS) else None
     return folium.GeoJson(
         data,
-        name=escape(name),  # Leaflet's layer control writes names as HTML
+        name=escape_html(name),  # Leaflet's layer control writes names as HTML
         style_function=style,
         highlight_function=lambda feature: {"weight": 2.5, "color": "#000000"},
         tooltip=tooltip,
@@ -356,7 +352,7 @@ def new_map(
     setup_map(m, bounds, lang=language, offline=offline)
     figure = m.get_root()
     if title is not None and isinstance(figure, Figure):
-        figure.title = title
+        figure.title = escape_html(title)  # branca writes it into <title> as is
     return m
 
 
@@ -569,12 +565,12 @@ class Legend(Panel):
         shape = "qet-swatch qet-dot" if dots else "qet-swatch"
         rows = "".join(
             f'<div class="qet-legend-row"><span class="{shape}" style="background:{colour}">'
-            f"</span><span>{escape(label)}</span></div>"
+            f"</span><span>{escape_html(label)}</span></div>"
             for colour, label in items
         )
-        body = f'<div class="qet-legend-title">{escape(title[:1].upper() + title[1:])}</div>{rows}'
+        body = f'<div class="qet-legend-title">{escape_html(title[:1].upper() + title[1:])}</div>{rows}'
         if note:
-            body += f'<div class="qet-legend-note">{escape(note)}</div>'
+            body += f'<div class="qet-legend-note">{escape_html(note)}</div>'
         super().__init__(body, position=position, layer=layer, css_class="qet-legend")
         self._name = "Legend"
         self.title = title
@@ -619,7 +615,7 @@ def add_title(m: folium.Map, text: str, *, position: str = "topleft") -> folium.
     position
         Leaflet corner: "topleft" (default), "topright", "bottomleft", "bottomright".
     """
-    Panel(escape(text), position=position, css_class="qet-title").add_to(m)
+    Panel(escape_html(text), position=position, css_class="qet-title").add_to(m)
     return m
 
 
@@ -708,7 +704,7 @@ def _json_text(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]] | None, simpli
         parts = [f'{{"type":"Feature","geometry":{t},"properties":{{}}}}' for t in texts]
     else:
         parts = [
-            f'{{"type":"Feature","geometry":{t},"properties":{json.dumps(p)}}}'
+            f'{{"type":"Feature","geometry":{t},"properties":{script_json(p)}}}'
             for t, p in zip(texts, props, strict=True)
         ]
     return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"

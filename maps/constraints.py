@@ -13,7 +13,6 @@ Each builder draws one layer and returns the map, so they compose like
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +31,6 @@ from maps._base import (
     add_layer_control,
     check_frame,
     class_colours,
-    escape,
     geojson_layer,
     indicator_legend,
     make_basemap,
@@ -49,6 +47,7 @@ from maps._labels import (
     indicator,
 )
 from qet_geo.errors import ValidationError
+from qet_geo.escaping import escape_html, script_json
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.privacy import require_protected
 from qet_geo.taxonomy import CATEGORIES
@@ -215,7 +214,7 @@ class _Points(Layer):
     def __init__(self, points: list[tuple[float, float, str]], colour: str) -> None:
         super().__init__(control=False, show=False)
         self._name = "Points"
-        self.points = json.dumps(points, ensure_ascii=False).replace("</", "<\\/")
+        self.points = script_json(points)
         self.colour = colour
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]
@@ -305,7 +304,7 @@ def make_amenities_map(
             )
             for pt, name, tag in zip(points[rows], names, tags, strict=True)
         ]
-        layer_name = escape(f"{label} ({len(data)})")  # the layer control writes HTML
+        layer_name = escape_html(f"{label} ({len(data)})")  # the layer control writes HTML
         group: Layer
         if cluster:
             group = MarkerCluster(
@@ -333,9 +332,13 @@ def make_amenities_map(
 
 def _amenity_tooltip(name: Any, label: str, tag: Any) -> str:
     has_name = isinstance(name, str) and name.strip()
-    head = f"<b>{escape(name)}</b><br>{escape(label)}" if has_name else f"<b>{escape(label)}</b>"
+    head = (
+        f"<b>{escape_html(name)}</b><br>{escape_html(label)}"
+        if has_name
+        else f"<b>{escape_html(label)}</b>"
+    )
     if isinstance(tag, str) and tag:
-        head += f'<br><span style="color:#666">{escape(tag)}</span>'
+        head += f'<br><span style="color:#666">{escape_html(tag)}</span>'
     return head
 
 

@@ -30,12 +30,12 @@ from maps._base import (
     add_layer_control,
     check_frame,
     class_colours,
-    escape,
     geojson_layer,
     indicator_legend,
     prepare,
 )
 from maps._labels import Lang, classify, fmt_number, fmt_value, indicator
+from qet_geo.escaping import escape_html
 from qet_geo.privacy import MIN_RESPONDENTS
 
 __all__ = ["make_national_map"]
@@ -209,7 +209,7 @@ def make_national_map(
         names = ", ".join(str(n) for n in left_out)
         Panel(
             '<div class="qet-legend-note">'
-            + escape(
+            + escape_html(
                 f"Hors carte, faute de territoire ({len(left_out)}) : {names}."
                 if fr
                 else f"Not on the map, for want of a territory ({len(left_out)}): {names}."

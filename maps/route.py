@@ -27,9 +27,10 @@ from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
-from maps._base import Panel, add_css, add_layer_control, check_frame, escape, prepare
+from maps._base import Panel, add_css, add_layer_control, check_frame, prepare
 from maps._labels import fmt_number
 from qet_geo.errors import ValidationError
+from qet_geo.escaping import escape_html
 
 __all__ = ["ROUTE_COLUMNS", "make_route_map"]
 
@@ -135,7 +136,7 @@ def make_route_map(
         folium.Marker(
             (round(point.y, 6), round(point.x, 6)),
             icon=folium.DivIcon(
-                html=f"<div>{escape(text)}</div>",
+                html=f"<div>{escape_html(text)}</div>",
                 icon_size=(48, 18),
                 icon_anchor=(24, 9),
                 class_name="qet-leg",
@@ -159,11 +160,11 @@ def make_route_map(
             if leg_number
             else ""
         )
-        tip = f"<b>{number}. {escape(name)}</b>"
+        tip = f"<b>{number}. {escape_html(name)}</b>"
         if reason:
-            tip += f"<br>{'Pourquoi' if fr else 'Why'} : {escape(reason)}"
+            tip += f"<br>{'Pourquoi' if fr else 'Why'} : {escape_html(reason)}"
         if leg_text:
-            tip += f"<br>{escape(leg_text)}"
+            tip += f"<br>{escape_html(leg_text)}"
         folium.Marker(
             (round(stop.geometry.y, 6), round(stop.geometry.x, 6)),
             icon=folium.DivIcon(
@@ -176,8 +177,8 @@ def make_route_map(
         ).add_to(stop_layer)
         suffix = f" ({leg_number} min)" if leg_number else ""
         items.append(
-            f"<li><b>{escape(name)}</b>{suffix}"
-            + (f"<br><span style='color:#555'>{escape(reason)}</span>" if reason else "")
+            f"<li><b>{escape_html(name)}</b>{suffix}"
+            + (f"<br><span style='color:#555'>{escape_html(reason)}</span>" if reason else "")
             + "</li>"
         )
     stop_layer.add_to(m)
@@ -193,8 +194,8 @@ def make_route_map(
     if not math.isnan(length_km):
         summary += f" ({fmt_number(length_km, language)} km)"
     body = (
-        f'<div class="qet-legend-title">{escape(heading)}</div>'
-        f"<div>{escape(summary)}</div><ol>{''.join(items)}</ol>"
+        f'<div class="qet-legend-title">{escape_html(heading)}</div>'
+        f"<div>{escape_html(summary)}</div><ol>{''.join(items)}</ol>"
     )
     Panel(body, position="bottomleft", css_class="qet-legend").add_to(m)
     add_layer_control(m)

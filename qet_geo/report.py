@@ -7,10 +7,12 @@ French by default (``lang="en"`` for English). Only protected aggregates reach t
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from qet_geo.escaping import escape_html as _e
+from qet_geo.escaping import url_path
 
 __all__ = ["ReportContent", "render_report"]
 
@@ -161,10 +163,6 @@ class ReportContent:
     date: str = ""
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value))
-
-
 def _num(value: float | None, digits: int = 0, lang: str = "fr") -> str:
     if value is None or value != value:  # NaN
         return "–"
@@ -267,7 +265,7 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
     # maps
     if content.maps:
         frames = "".join(
-            f"<h3>{_e(title)}</h3><iframe src='{_e(src)}' title='{_e(title)}' loading='lazy'>"
+            f'<h3>{_e(title)}</h3><iframe src="{url_path(src)}" title="{_e(title)}" loading="lazy">'
             "</iframe>"
             for title, src in content.maps
         )
@@ -307,7 +305,7 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
         )
     if content.files:
         links = "".join(
-            f"<li><a href='{_e(src)}'>{_e(label)}</a></li>" for label, src in content.files
+            f'<li><a href="{url_path(src)}">{_e(label)}</a></li>' for label, src in content.files
         )
         out.append(f"<section id='files'><h2>{_e(t['files'])}</h2><ul>{links}</ul></section>")
     out.append(f"</main><footer>{_e(t['footer'])}</footer></body></html>")

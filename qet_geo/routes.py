@@ -43,7 +43,6 @@ so on until the visit fits; the dropped stops are reported in order of dropping.
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
 import logging
@@ -75,6 +74,7 @@ from qet_geo.errors import (
     QetGeoWarning,
     ValidationError,
 )
+from qet_geo.escaping import escape_html, xml_chars
 from qet_geo.network import DEFAULT_MAX_SNAP_M, Network, build_network, count_within, snap
 from qet_geo.taxonomy import CATEGORY_LABELS, ESSENTIAL_CATEGORIES
 
@@ -1928,7 +1928,7 @@ def to_gpx(route: VisitRoute, *, lang: Lang = "fr", title: str | None = None) ->
     tr = _to_wgs84(route)
     doc = gpxpy.gpx.GPX()
     doc.creator = "qet-geo"
-    doc.name = title or words["title"]
+    doc.name = xml_chars(title or words["title"])  # gpxpy escapes markup, not controls
     if route.start is not None:
         lon, lat = tr.transform(route.start.x, route.start.y)
         doc.waypoints.append(
@@ -1937,17 +1937,19 @@ def to_gpx(route: VisitRoute, *, lang: Lang = "fr", title: str | None = None) ->
     xy = shapely.get_coordinates(route.stops.geometry.to_numpy())
     ll = _lonlat(tr, xy)
     for (stop_id, row), (lon, lat) in zip(route.stops.iterrows(), ll, strict=True):
-        reason = row.get("reason")
+        reason, category = row.get("reason"), row.get("category")
         doc.waypoints.append(
             gpxpy.gpx.GPXWaypoint(
                 latitude=float(lat),
                 longitude=float(lon),
-                name=f"{int(row['order']):02d} {_stop_label(route, stop_id, row.get('name'), lang)}",
-                description=reason if isinstance(reason, str) and reason else None,
-                type=row.get("category") if isinstance(row.get("category"), str) else None,
+                name=xml_chars(
+                    f"{int(row['order']):02d} {_stop_label(route, stop_id, row.get('name'), lang)}"
+                ),
+                description=xml_chars(reason) if isinstance(reason, str) and reason else None,
+                type=xml_chars(category) if isinstance(category, str) else None,
             )
         )
-    track = gpxpy.gpx.GPXTrack(name=title or words["title"])
+    track = gpxpy.gpx.GPXTrack(name=doc.name)
     segment = gpxpy.gpx.GPXTrackSegment()
     for lon, lat in _lonlat(tr, shapely.get_coordinates(route.line)):
         segment.points.append(gpxpy.gpx.GPXTrackPoint(latitude=float(lat), longitude=float(lon)))
@@ -2103,7 +2105,7 @@ def _svg(route: VisitRoute, lang: str) -> str:
 
     out = [
         f'<svg viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
-        f'height="{height:.0f}" role="img" aria-label="{html.escape(_text(lang)["title"])}">',
+        f'height="{height:.0f}" role="img" aria-label="{escape_html(_text(lang)["title"])}">',
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="#fbfaf7"/>',
     ]
     streets = " ".join(path(g) for g in route.streets if g is not None)
@@ -2134,7 +2136,7 @@ def _svg(route: VisitRoute, lang: str) -> str:
         out.append(
             f'<rect x="{sx - 8:.1f}" y="{sy - 8:.1f}" width="16" height="16" fill="#1f2d3d"/>'
             f'<text x="{sx:.1f}" y="{sy + 4:.1f}" font-size="11" text-anchor="middle" '
-            f'fill="#fff" font-weight="bold">{html.escape(_text(lang)["start"][0])}</text>'
+            f'fill="#fff" font-weight="bold">{escape_html(_text(lang)["start"][0])}</text>'
         )
     for order, geom in zip(route.stops["order"], route.stops.geometry, strict=True):
         x, y = (geom.x - minx) * scale, (maxy - geom.y) * scale
@@ -2179,7 +2181,7 @@ def to_roadbook(route: VisitRoute, *, lang: Lang = "fr", title: str | None = Non
         walk, the arrival times, and the stops dropped for the budget.
     """
     fr = lang != "en"
-    e = html.escape
+    e = escape_html
     words = _text(lang)
     heading = words["title"] + (f" : {title}" if title and fr else f": {title}" if title else "")
     method = _OPEN_LABELS.get(route.method, (route.method, route.method))[0 if fr else 1]

@@ -1,0 +1,190 @@
+"""The one escaping chokepoint: every string written into a page, a map or a document passes here.
+
+Strings from users and from data (neighbourhood names, OSM names and tags, survey labels, vote
+themes, file names) land in four contexts, each with its own function:
+
+* :func:`escape_html` — HTML text and attribute values (between double quotes), inline SVG and
+  XML;
+* :func:`js_string` — a JavaScript string literal inside a ``<script>``;
+* :func:`script_json` — JSON data (GeoJSON, arrays of tooltips) inside a ``<script>``;
+* :func:`url_path` — a relative link (``href``, ``src``) to a file of the same folder;
+* :func:`xml_chars` — text handed to an XML writer that escapes by itself (gpxpy for GPX):
+  only the characters XML cannot hold at all are dropped.
+
+Besides HTML and JavaScript, each of them neutralises **template syntax**. branca (hence
+folium) renders every element's header, HTML and script as a Jinja2 template a second time:
+``MacroElement.render`` wraps the output of its macros in ``branca.element.Element(text)``,
+whose constructor compiles ``text`` with ``jinja2.Template``. Whatever a string contains
+between ``{{ }}``, ``{% %}`` or ``{# #}`` is then executed on the server (``{{ 7*7 }}`` prints
+49, ``{{ cycler.__init__.__globals__.os.popen('id').read() }}`` runs a shell command) or makes
+the page fail (``Quartier {{ '``). So no output of this module contains ``{`` or ``}``: in
+HTML they become the character references ``&#123;`` ``&#125;``, in JavaScript the escapes
+``\\u007b`` ``\\u007d``, which the browser turns back into the same characters and Jinja2
+never sees. folium's own ``tojson`` filter escapes ``<``, ``>``, ``&`` and ``'`` but not
+braces, which is why text must be escaped here before any folium element holds it.
+
+The HTML escape also covers the places where folium pastes HTML into JavaScript template
+literals (``folium.Tooltip`` writes its text between backquotes, ``folium.Popup`` too): the
+backquote and the backslash become ``&#96;`` and ``&#92;``, so the text can neither close the
+literal nor hide ``\\u003c`` escapes that JavaScript would decode into markup.
+
+Escaping happens once, where a string enters markup: give the functions plain text, never
+text already escaped (it would show ``&amp;lt;``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+__all__ = [
+    "TEMPLATE_OPENERS",
+    "escape_html",
+    "js_string",
+    "script_json",
+    "url_path",
+    "xml_chars",
+]
+
+#: The character sequences that open a Jinja2 tag, expression or comment.
+TEMPLATE_OPENERS = ("{{", "{%", "{#")
+
+_HTML = {
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+    ord('"'): "&quot;",
+    ord("`"): "&#96;",
+    ord("\\"): "&#92;",
+    ord("{"): "&#123;",
+    ord("}"): "&#125;",
+}
+
+# Characters that XML 1.0 (GPX, SVG) does not allow at all, even escaped; HTML shows nothing
+# sensible for them either. Tab, newline and carriage return are kept.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+# Inside a <script>: what could close the element or open an HTML comment (``</script``,
+# ``<!--``), end a JS line (U+2028, U+2029 in older engines), or end a template literal. These
+# characters occur in JSON strings only; braces are also JSON syntax (handled string by
+# string below). ``&`` and ``'`` mean nothing in a script element and stay readable.
+_SCRIPT = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "`": "\\u0060",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_SCRIPT_TABLE = str.maketrans(_SCRIPT)
+_BRACES = str.maketrans({"{": "\\u007b", "}": "\\u007d"})
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def escape_html(text: object) -> str:
+    """Return ``text`` safe as HTML, SVG or XML text or as a double-quoted attribute value.
+
+    The apostrophe is kept (French text stays readable in the page source): write attributes
+    between double quotes, always.
+
+    Parameters
+    ----------
+    text
+        Plain text (anything else is passed through ``str``). None gives "".
+
+    Returns
+    -------
+    str
+        ``&``, ``<``, ``>``, ``"``, the backquote, the backslash and both braces as
+        character references; characters XML forbids (controls other than tab and newlines)
+        dropped. Browsers and XML readers show exactly ``text``; a Jinja2 re-rendering of the
+        result leaves it unchanged.
+    """
+    return xml_chars(text).translate(_HTML)
+
+
+def xml_chars(text: object) -> str:
+    """Return ``text`` without the characters XML 1.0 forbids even escaped (most controls).
+
+    For writers that escape markup themselves (gpxpy): their output stays well-formed.
+
+    Parameters
+    ----------
+    text
+        Plain text (anything else is passed through ``str``). None gives "".
+
+    Returns
+    -------
+    str
+        ``text`` without U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+FFFE and U+FFFF.
+    """
+    if text is None:
+        return ""
+    return _NOT_XML.sub("", str(text))
+
+
+def js_string(text: object) -> str:
+    """Return a JavaScript string literal (quotes included) of ``text``, safe in a ``<script>``.
+
+    Parameters
+    ----------
+    text
+        Plain text (anything else is passed through ``str``).
+
+    Returns
+    -------
+    str
+        A double-quoted literal whose value is exactly ``text``; ``<``, ``>``, backquotes,
+        line separators and braces are written as ``\\uXXXX`` escapes, quotes and backslashes
+        as JSON writes them.
+    """
+    return script_json(str(text))
+
+
+def script_json(data: Any) -> str:
+    """Return ``data`` as JSON text that can be pasted into a ``<script>`` (or a folium template).
+
+    Parameters
+    ----------
+    data
+        JSON-serialisable data (dicts, lists, strings, numbers, booleans, None).
+
+    Returns
+    -------
+    str
+        Valid JSON equal to ``json.dumps(data)`` once parsed; in strings, ``<``, ``>``, the
+        backquote, U+2028, U+2029 and the braces are ``\\uXXXX`` escapes, so the text
+        can neither close the script element nor hold template syntax. Non-ASCII text is kept
+        as is (UTF-8 pages).
+
+    Raises
+    ------
+    ValueError
+        ``data`` holds NaN or infinity (not JSON).
+    TypeError
+        ``data`` holds something JSON cannot represent.
+    """
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = text.translate(_SCRIPT_TABLE)
+    if "{" in text or "}" in text:
+        # braces are also JSON syntax: escape them in strings only
+        text = _JSON_STRING.sub(lambda m: m.group(0).translate(_BRACES), text)
+    return text
+
+
+def url_path(path: object) -> str:
+    """Return a relative file path as a link target for ``href`` or ``src`` (quotes excluded).
+
+    Parameters
+    ----------
+    path
+        A path relative to the page, ``/``-separated (``maps/profiles.html``).
+
+    Returns
+    -------
+    str
+        The path percent-encoded (``/`` kept), then escaped for HTML: a name holding ``:``
+        (``javascript:...``), ``#``, ``?``, quotes or braces stays one relative file name.
+    """
+    return escape_html(quote(str(path), safe="/"))
