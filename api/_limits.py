@@ -1,22 +1,189 @@
 """Request bodies read under a size limit: 413 on the declared length, before reading, or as
-soon as a chunked body goes past it."""
+soon as a chunked body goes past it.
+
+Two layers hold the limit. :class:`BodyLimitMiddleware` wraps the whole application (pure ASGI,
+so that it sees the raw ``http.request`` messages): every route has a limit, the JSON routes a
+small one, the file uploads the size of their file setting (:func:`body_limit`). The upload routes
+read their body through :func:`limited_chunks`, which says the same thing in their terms.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from api.errors import PayloadTooLargeError
 
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+
+#: Routes whose body is a file, streamed by the route itself, and the setting of their limit.
+_FILE_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^/neighbourhoods/[^/]+/osm-extract/?$"), "max_osm_bytes"),
+    (re.compile(r"^/diagnostics/[^/]+/uploads/?$"), "max_upload_bytes"),
+)
+#: Routes whose JSON body may hold a territory (a GeoJSON polygon of many vertices).
+_TERRITORY_ROUTES = re.compile(r"^/neighbourhoods(?:/[^/]+/territory)?/?$")
+
 
 def too_large(limit: int) -> PayloadTooLargeError:
-    """Return the error of a body larger than ``limit`` bytes."""
+    """Return the error of a file body larger than ``limit`` bytes."""
     return PayloadTooLargeError(
         f"the file is larger than {limit} bytes: split it or ask the network to raise the limit.",
         message_fr=f"le fichier dépasse {limit} octets : découpez-le ou demandez au réseau "
         "d'augmenter la limite.",
     )
+
+
+def body_too_large(limit: int) -> PayloadTooLargeError:
+    """Return the error of a request body (JSON) larger than ``limit`` bytes."""
+    return PayloadTooLargeError(
+        f"the request body is larger than {limit} bytes, the most this route accepts: send less.",
+        message_fr=f"le corps de la requête dépasse {limit} octets, le maximum de cette route : "
+        "envoyez moins de données.",
+    )
+
+
+def body_limit(settings: Any, path: str) -> tuple[int, bool]:
+    """Return the largest body, in bytes, the route at ``path`` accepts under ``settings``.
+
+    Parameters
+    ----------
+    settings
+        The service's :class:`api.settings.Settings`.
+    path
+        The request path (without query string).
+
+    Returns
+    -------
+    tuple of (int, bool)
+        The limit, and whether the route's body is a file (its 413 then speaks of the file).
+    """
+    for pattern, name in _FILE_ROUTES:
+        if pattern.match(path):
+            return int(getattr(settings, name)), True
+    if _TERRITORY_ROUTES.match(path):
+        return max(int(settings.max_territory_bytes), int(settings.max_body_bytes)), False
+    return int(settings.max_body_bytes), False
+
+
+def add_body_limits(app: FastAPI, settings: Any) -> None:
+    """Wrap ``app`` in :class:`BodyLimitMiddleware` with the limits of ``settings``."""
+
+    def lang_for(headers: dict[str, str]) -> str:
+        accept = headers.get("accept-language", "").lower()
+        return "en" if accept.startswith("en") else str(settings.lang)
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=lambda path: body_limit(settings, path),
+        lang_for=lang_for,
+    )
+
+
+class _BodyTooLarge(Exception):
+    """Raised into the application when its body goes past the limit."""
+
+
+class BodyLimitMiddleware:
+    """Refuse (413) every request body larger than its route's limit, without reading it all.
+
+    A ``Content-Length`` above the limit is answered before the application runs; a chunked or
+    lying body is cut as soon as it goes past the limit: the application's next read fails and
+    whatever it answers is replaced by the 413 (unless it had already started answering).
+
+    Parameters
+    ----------
+    app
+        The ASGI application.
+    limit_for
+        The limit of a request path, in bytes, and whether the body is a file.
+    lang_for
+        The language ("fr" or "en") of the answer to a request's headers.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        limit_for: Callable[[str], tuple[int, bool]],
+        lang_for: Callable[[dict[str, str]], str],
+    ) -> None:
+        self.app = app
+        self.limit_for = limit_for
+        self.lang_for = lang_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, is_file = self.limit_for(scope.get("path", ""))
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                size = -1
+            if size > limit:
+                await self._refuse(send, limit, is_file, headers)
+                return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                raise _BodyTooLarge
+            message: Message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return  # the application's answer to a cut body is replaced by the 413
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not (exceeded and not started):
+                raise
+        if exceeded and not started:
+            await self._refuse(send, limit, is_file, headers)
+
+    async def _refuse(self, send: Send, limit: int, is_file: bool, headers: dict[str, str]) -> None:
+        error = too_large(limit) if is_file else body_too_large(limit)
+        body = json.dumps(
+            {"detail": error.localized(self.lang_for(headers)), "code": type(error).__name__},
+            ensure_ascii=False,
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 async def limited_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:

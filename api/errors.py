@@ -9,6 +9,7 @@ in French unless the request says ``Accept-Language: en``.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from qet_geo.errors import (
@@ -80,6 +81,26 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
+    """Answer 422 with where and why a request is malformed, never with what it held.
+
+    FastAPI's own answer echoes each faulty value (``input``), however large or personal it is:
+    only the field path, the message and the error type are returned here.
+    """
+    assert isinstance(exc, RequestValidationError)  # registered for it only
+    errors = [
+        {
+            "loc": [part if isinstance(part, int | str) else str(part) for part in e["loc"]],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors, "code": "RequestValidationError"}, status_code=422)
+
+
 def add_exception_handlers(app: FastAPI) -> None:
-    """Register the handler that turns every :class:`QetGeoError` into its status."""
+    """Register the handlers that turn every :class:`QetGeoError`, and malformed requests, into
+    their status."""
     app.add_exception_handler(QetGeoError, _handle)
+    app.add_exception_handler(RequestValidationError, _handle_validation)

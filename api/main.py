@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import gc
+import logging
+import os
+import time
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from api._aggregates import AggregateCache
+from api._limits import add_body_limits
 from api.errors import add_exception_handlers
 from api.routers import (
     aggregates,
@@ -20,6 +25,71 @@ from api.routers import (
 )
 from api.settings import Settings
 from qet_geo.store import create_schema, make_engine
+
+logger = logging.getLogger(__name__)
+
+#: Name pattern of the temporary files of extract uploads (api/routers/layers.py).
+UPLOAD_TEMP_GLOB = ".upload-*.osm.pbf"
+#: Where no process table can be read (not Linux), only temporary files older than this are
+#: taken as abandoned.
+UPLOAD_TEMP_MAX_AGE_S = 3600.0
+
+
+def _open_files() -> set[Path] | None:
+    """Return the files held open by the processes this user may inspect (None without /proc)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "fd").is_dir():
+        return None
+    held: set[Path] = set()
+    for fd_dir in proc.glob("[0-9]*/fd"):
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:  # another user's process, or gone
+            continue
+        for name in names:
+            try:
+                held.add(Path(os.readlink(fd_dir / name)))
+            except OSError:
+                continue
+    return held
+
+
+def remove_abandoned_uploads(folder: str | Path | None) -> list[Path]:
+    """Remove the temporary files that killed extract uploads left in the OSM folder.
+
+    An extract upload streams its body to ``.upload-*.osm.pbf`` beside the extracts and
+    removes it when done; a server killed meanwhile leaves it behind, possibly hundreds of MB.
+    At start, every such file that no process holds open is removed: the uploads of the other
+    workers of a running server (a worker restarted by uvicorn starts while they serve) keep
+    their file open while they stream or read it. Without a process table (not Linux), only
+    files untouched for :data:`UPLOAD_TEMP_MAX_AGE_S` are removed.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    if folder is None or not Path(folder).is_dir():
+        return []
+    candidates = sorted(Path(folder).glob(UPLOAD_TEMP_GLOB))
+    if not candidates:
+        return []
+    held = _open_files()
+    removed = []
+    for path in candidates:
+        try:
+            if held is not None:
+                if path.resolve() in held:
+                    continue
+            elif time.time() - path.stat().st_mtime < UPLOAD_TEMP_MAX_AGE_S:
+                continue
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    if removed:
+        logger.info("removed %s temporary files of interrupted extract uploads", len(removed))
+    return removed
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cell_loads = {}  # diagnostic id -> pending look-up (api.dependencies.cells_for)
     app.state.token_cache = {}
     create_schema(app.state.engine)
+    remove_abandoned_uploads(settings.osm_dir)
     add_exception_handlers(app)
+    add_body_limits(app, settings)
     # The indicators page is the hot path (bench/api.py) and routes are matched in order: every
     # router in front of it adds to its cost (the two that were took 13 % of its time in the app).
     app.include_router(aggregates.router)

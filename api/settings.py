@@ -38,3 +38,17 @@ class Settings(BaseSettings):
     #: e.g. the national file: homes then weigh their inhabitants in the constraint indicators.
     #: None, or a neighbourhood the grid does not reach: they weigh their residential floor area.
     census_grid: str | None = None
+    #: Largest request body of any other route (JSON), in bytes: 413 beyond, on the declared
+    #: length before reading or as soon as a streamed body goes past it.
+    max_body_bytes: int = Field(default=1_000_000, gt=0)
+    #: Largest body of the routes that take a territory (GeoJSON), in bytes.
+    max_territory_bytes: int = Field(default=8_000_000, gt=0)
+    #: Most vertices a territory may have (its rings together).
+    max_territory_vertices: int = Field(default=100_000, gt=0)
+    #: Most OSM objects an uploaded extract may decode to (nodes, ways, relations, and the node
+    #: references of ways and members of relations), counted before the extract is read.
+    max_osm_objects: int = Field(default=20_000_000, gt=0)
+    #: Seconds an uploaded extract may take to be read and checked, in its worker process.
+    osm_timeout_s: float = Field(default=300.0, gt=0)
+    #: Address space of that worker process, in bytes (RLIMIT_AS).
+    osm_memory_bytes: int = Field(default=6_000_000_000, gt=0)

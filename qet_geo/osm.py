@@ -47,6 +47,7 @@ __all__ = [
     "NETWORK_TYPES",
     "OsmData",
     "clip_osm",
+    "count_osm_objects",
     "read_osm",
     "street_graph",
 ]
@@ -325,6 +326,7 @@ def read_osm(
     path: str | PathLike[str],
     *,
     mask: shapely.Geometry | None = None,
+    max_objects: int | None = None,
 ) -> OsmData:
     """Read every layer of an OSM extract, offline, in EPSG:2154.
 
@@ -335,6 +337,9 @@ def read_osm(
     mask
         A polygon in EPSG:2154 (the territory plus its buffer): features that do not intersect it
         are dropped. None keeps the whole extract.
+    max_objects
+        None (no limit), or the most OSM objects the file may decode to, counted by
+        :func:`count_osm_objects` before it is read: a small file can hold millions of objects.
 
     Returns
     -------
@@ -343,7 +348,8 @@ def read_osm(
     Raises
     ------
     InputFileError
-        The file is missing, truncated, corrupt, or not OSM data.
+        The file is missing, truncated, corrupt, or not OSM data, or holds more than
+        ``max_objects`` objects.
     EmptyDataError
         The extract holds no node.
     DataCoverageError
@@ -373,6 +379,8 @@ def read_osm(
             "ou .osm.pbf (renommez le fichier s'il a une autre extension).",
             path=path,
         )
+    if max_objects is not None:
+        count_osm_objects(path, limit=max_objects)
     try:
         raw = _read_raw(path)
     except RuntimeError as err:
@@ -418,6 +426,232 @@ def read_osm(
     if mask is not None:
         data = clip_osm(data, mask)
     return data
+
+
+# --------------------------------------------------------------------------------------------
+# limits: what a file decodes to, counted before libosmium reads it
+
+#: Largest blob header and largest blob (compressed or not) of the PBF format, in bytes.
+_PBF_MAX_HEADER = 64 * 1024
+_PBF_MAX_BLOB = 32 * 1024 * 1024
+#: Bytes of a varint's continuation (high bit set): deleting them leaves one byte per varint.
+_VARINT_CONTINUATION = bytes(range(128, 256))
+_XML_TAGS = (b"<node", b"<way", b"<relation", b"<nd ", b"<nd/", b"<member")
+
+
+def count_osm_objects(path: str | PathLike[str], *, limit: int | None = None) -> int:
+    """Count the OSM objects a file decodes to, without building them.
+
+    Objects are nodes, ways, relations, the node references of ways and the members of
+    relations: what libosmium allocates and the reader walks. A PBF's blobs are decompressed one
+    by one (32 MiB at most each, as the format says) and their packed fields counted in C (one
+    byte per varint ends with its high bit clear); an XML file is streamed through its
+    decompressor and its elements counted. Memory stays under a few blobs, and counting stops
+    as soon as ``limit`` is passed: 300 KB of zero-delta nodes that decode to tens of millions
+    of objects are refused in milliseconds.
+
+    Parameters
+    ----------
+    path
+        An ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    limit
+        None, or the most objects accepted.
+
+    Returns
+    -------
+    int
+        The number of objects (at most ``limit`` + the objects of one blob).
+
+    Raises
+    ------
+    InputFileError
+        More than ``limit`` objects, or a PBF whose framing is not the format's (corrupt, or
+        compressed otherwise than zlib).
+    """
+    path = Path(path)
+    if path.name.lower().endswith(".pbf"):
+        return _count_pbf(path, limit)
+    return _count_xml(path, limit)
+
+
+def _too_many(path: Path, limit: int) -> InputFileError:
+    return InputFileError(
+        f"{path.name} holds more than {limit:,} OSM objects (nodes, ways, relations and their "
+        "references), more than a neighbourhood's extract: cut it over the territory plus 1 km "
+        "(osmium extract), or check that it is a genuine extract.",
+        message_fr=f"{path.name} contient plus de {limit:,} objets OSM (nœuds, voies, "
+        "relations et leurs références), plus qu'un extrait de quartier : découpez-le sur le "
+        "territoire plus 1 km (osmium extract), ou vérifiez que c'est un vrai "
+        "extrait.".replace(f"{limit:,}", f"{limit:,}".replace(",", "\u202f")),
+        path=path,
+    )
+
+
+def _bad_pbf(path: Path, what: str, what_fr: str) -> InputFileError:
+    return InputFileError(
+        f"{path} could not be read as OpenStreetMap data ({what}). The file is truncated, "
+        "corrupt or not an OSM extract: download or export it again.",
+        message_fr=f"{path} n'a pas pu être lu comme données OpenStreetMap ({what_fr}). Le "
+        "fichier est tronqué, corrompu ou n'est pas un extrait OSM : téléchargez-le ou "
+        "exportez-le à nouveau.",
+        path=path,
+    )
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: bytes, start: int = 0, end: int | None = None) -> Iterable[tuple[int, int, int]]:
+    """Yield ``(field number, start, end)`` of the length-delimited fields of a protobuf message
+    (and ``(field number, value, -1)`` of its varints)."""
+    pos, end = start, len(buf) if end is None else end
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+            yield number, value, -1
+        elif wire == 2:
+            size, pos = _varint(buf, pos)
+            if pos + size > end:
+                raise ValueError("truncated field")
+            yield number, pos, pos + size
+            pos += size
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"wire type {wire}")
+    if pos != end:
+        raise ValueError("truncated message")
+
+
+def _n_varints(buf: bytes, start: int, end: int) -> int:
+    return len(buf[start:end].translate(None, _VARINT_CONTINUATION))
+
+
+def _count_block(block: bytes) -> int:
+    """Objects of one PrimitiveBlock: nodes, dense nodes, ways and their refs, relations and
+    their members."""
+    count = 0
+    for number, start, end in _fields(block):
+        if number != 2 or end < 0:  # 2: PrimitiveGroup
+            continue
+        for kind, g_start, g_end in _fields(block, start, end):
+            if g_end < 0:
+                continue
+            if kind == 1:  # Node
+                count += 1
+            elif kind == 2:  # DenseNodes: field 1 is the packed ids
+                for n, d_start, d_end in _fields(block, g_start, g_end):
+                    if n == 1 and d_end >= 0:
+                        count += _n_varints(block, d_start, d_end)
+            elif kind in (3, 4):  # Way (refs: 8) and Relation (memids: 9)
+                packed = 8 if kind == 3 else 9
+                count += 1
+                for n, o_start, o_end in _fields(block, g_start, g_end):
+                    if n == packed and o_end >= 0:
+                        count += _n_varints(block, o_start, o_end)
+    return count
+
+
+def _count_pbf(path: Path, limit: int | None) -> int:
+    import zlib
+
+    count = 0
+    with path.open("rb") as f:
+        while True:
+            size_bytes = f.read(4)
+            if not size_bytes:
+                return count
+            size = int.from_bytes(size_bytes, "big")
+            if len(size_bytes) < 4 or size > _PBF_MAX_HEADER:
+                raise _bad_pbf(path, "bad blob header size", "taille d'en-tête de bloc invalide")
+            header = f.read(size)
+            try:
+                fields = {n: (s, e) for n, s, e in _fields(header)}
+            except ValueError as exc:
+                raise _bad_pbf(path, str(exc), "en-tête de bloc illisible") from exc
+            kind = header[fields[1][0] : fields[1][1]] if 1 in fields else b""
+            data_size = fields[3][0] if 3 in fields else -1
+            if not 0 <= data_size <= _PBF_MAX_BLOB:
+                raise _bad_pbf(path, "bad blob size", "taille de bloc invalide")
+            blob = f.read(data_size)
+            if len(blob) < data_size:
+                raise _bad_pbf(path, "truncated blob", "bloc tronqué")
+            if kind != b"OSMData":
+                continue
+            try:
+                parts = {n: (s, e) for n, s, e in _fields(blob)}
+            except ValueError as exc:
+                raise _bad_pbf(path, str(exc), "bloc illisible") from exc
+            if 1 in parts:  # raw
+                block = blob[parts[1][0] : parts[1][1]]
+            elif 3 in parts:  # zlib_data, inflated to the declared size at most
+                raw_size = parts[2][0] if 2 in parts else _PBF_MAX_BLOB
+                inflate = zlib.decompressobj()
+                try:
+                    block = inflate.decompress(
+                        blob[parts[3][0] : parts[3][1]], min(raw_size, _PBF_MAX_BLOB) + 1
+                    )
+                except zlib.error as exc:
+                    raise _bad_pbf(path, str(exc), "compression zlib illisible") from exc
+                if len(block) > _PBF_MAX_BLOB:
+                    raise _bad_pbf(path, "blob larger than 32 MiB", "bloc de plus de 32 Mio")
+            else:
+                raise _bad_pbf(
+                    path,
+                    "blob compressed otherwise than zlib: export it again with zlib (osmium's "
+                    "default)",
+                    "bloc compressé autrement qu'en zlib : exportez-le à nouveau en zlib (par "
+                    "défaut d'osmium)",
+                )
+            try:
+                count += _count_block(block)
+            except ValueError as exc:
+                raise _bad_pbf(path, str(exc), "bloc de données illisible") from exc
+            if limit is not None and count > limit:
+                raise _too_many(path, limit)
+
+
+def _count_xml(path: Path, limit: int | None) -> int:
+    import bz2
+    import gzip
+
+    name = path.name.lower()
+    opener: Callable[[Path, str], Any] = (
+        gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else open
+    )
+    count = 0
+    carry = b""
+    with opener(path, "rb") as f:
+        while True:
+            try:
+                chunk = f.read(1 << 20)
+            except (OSError, EOFError, ValueError):
+                break  # a corrupt file: the reader says what is wrong with it
+            if not chunk:
+                break
+            data = carry + chunk
+            # an element cut by the chunk boundary is counted with the next chunk; its name is
+            # all that is needed of it
+            cut = data.rfind(b"<")
+            carry, data = (b"", data) if cut < 0 else (data[cut : cut + 16], data[:cut])
+            count += sum(data.count(tag) for tag in _XML_TAGS)
+            if limit is not None and count > limit:
+                raise _too_many(path, limit)
+    return count + sum(carry.count(tag) for tag in _XML_TAGS)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,11 +17,19 @@ from fastapi.concurrency import run_in_threadpool
 
 from api._aggregates import json_value
 from api._limits import limited_chunks
+from api._workers import (
+    WorkerFailedError,
+    WorkerLimits,
+    WorkerTimeoutError,
+    run_in_worker,
+    store_extract_job,
+)
 from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
 from api.models import ErrorOut, ExtractOut, FeatureCollection, TerritoryIn, TerritoryOut
 from api.routers.aggregates import BboxQuery, LimitQuery, OffsetQuery, geojson_page
-from qet_geo.errors import DataCoverageError, ValidationError
-from qet_geo.service import constraint_cells, store_extract, territory_from_geojson
+from api.settings import Settings
+from qet_geo.errors import DataCoverageError, InputFileError, ValidationError
+from qet_geo.service import constraint_cells, territory_from_geojson
 
 router = APIRouter(tags=["couches"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -114,12 +122,45 @@ async def put_osm_extract(
                 "the request body is empty: send the .osm.pbf extract as the body.",
                 message_fr="le corps de la requête est vide : envoyez l'extrait .osm.pbf.",
             )
-        info = await run_in_threadpool(
-            store_extract, request.app.state.engine, hood_id, tmp, osm_dir=folder
-        )
+        info = await _read_extract(settings, hood_id, tmp, folder)
     finally:
         tmp.unlink(missing_ok=True)
     return ExtractOut(**dataclasses.asdict(info))
+
+
+async def _read_extract(settings: Settings, hood_id: int, upload: Path, folder: Path) -> Any:
+    """Check and store an uploaded extract in a worker process, under the service's limits.
+
+    Nothing of the file is decoded in the server process: its objects are counted, then it is
+    read, in a worker that is killed past ``osm_timeout_s`` and cannot grow past
+    ``osm_memory_bytes``; the event loop serves other requests meanwhile.
+    """
+    limits = WorkerLimits(timeout_s=settings.osm_timeout_s, memory_bytes=settings.osm_memory_bytes)
+    try:
+        return await run_in_worker(
+            store_extract_job,
+            settings.database_url,
+            hood_id,
+            str(upload),
+            osm_dir=str(folder),
+            max_objects=settings.max_osm_objects,
+            limits=limits,
+        )
+    except WorkerTimeoutError as exc:
+        raise InputFileError(
+            f"the extract could not be read in {settings.osm_timeout_s:g} s, the most the service "
+            "gives it: cut it over the territory plus 1 km (osmium extract) and send it again.",
+            message_fr=f"l'extrait n'a pas pu être lu en {settings.osm_timeout_s:g} s, le maximum "
+            "que le service lui accorde : découpez-le sur le territoire plus 1 km (osmium "
+            "extract) et envoyez-le à nouveau.",
+        ) from exc
+    except WorkerFailedError as exc:
+        raise InputFileError(
+            "the extract could not be read within the memory the service gives it: cut it over "
+            "the territory plus 1 km (osmium extract) and send it again.",
+            message_fr="l'extrait n'a pas pu être lu dans la mémoire que le service lui accorde : "
+            "découpez-le sur le territoire plus 1 km (osmium extract) et envoyez-le à nouveau.",
+        ) from exc
 
 
 @router.get(

@@ -1,0 +1,212 @@
+"""Heavy work on untrusted files in a worker process, under time and memory limits.
+
+An uploaded file can be made to cost far more than its size (a PBF of zero-delta nodes decodes
+to millions of objects). Read in the server process, it would hold the GIL, and with it every
+request, for as long as it takes. :func:`run_in_worker` runs a function in a new process forked
+from a *forkserver* (a clean process that imported the heavy libraries once, so a worker starts
+in milliseconds and shares none of the server's threads or sockets), with an address-space limit
+(``RLIMIT_AS``), kills it when its time is up, and waits for it without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import multiprocessing
+import resource
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from qet_geo.errors import QetGeoError
+
+#: Modules the forkserver imports once, so that each worker starts with them.
+PRELOAD = ["qet_geo.service", "qet_geo.osm", "qet_geo.layers", "qet_geo.store"]
+_context: Any = None
+
+
+class WorkerTimeoutError(Exception):
+    """The worker did not finish in its time; it was killed."""
+
+
+class WorkerFailedError(Exception):
+    """The worker died without an answer (its memory limit, or a crash)."""
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """Limits of one worker process.
+
+    Parameters
+    ----------
+    timeout_s
+        Seconds after which the worker is killed.
+    memory_bytes
+        Its address space (``RLIMIT_AS``), or None for no limit.
+    """
+
+    timeout_s: float
+    memory_bytes: int | None = None
+
+
+def _get_context() -> Any:
+    global _context
+    if _context is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        _context = ctx
+    return _context
+
+
+def _child(
+    conn: Connection,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    memory_bytes: int | None,
+) -> None:
+    """Run ``func`` under the memory limit and send back its result or its error."""
+    if memory_bytes is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        conn.send(("ok", func(*args, **kwargs)))
+    except QetGeoError as exc:
+        # sent as text: the class is found again by name, and the messages are kept whole
+        cls = type(exc)
+        conn.send(("error", cls.__module__, cls.__qualname__, exc.message, exc.message_fr))
+    except MemoryError:
+        conn.send(("memory",))
+    except BaseException as exc:  # anything else is the server's fault: its type, no content
+        conn.send(("crash", type(exc).__name__))
+    finally:
+        conn.close()
+
+
+def _rebuilt(module: str, qualname: str, message: str, message_fr: str) -> QetGeoError:
+    try:
+        cls: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+        if isinstance(cls, type) and issubclass(cls, QetGeoError):
+            return cls(message, message_fr=message_fr)
+    except (ImportError, AttributeError, TypeError):
+        pass
+    return QetGeoError(message, message_fr=message_fr)
+
+
+async def run_in_worker(
+    func: Callable[..., Any], *args: Any, limits: WorkerLimits, **kwargs: Any
+) -> Any:
+    """Run ``func(*args, **kwargs)`` in a worker process and return its result.
+
+    ``func`` and its arguments must be picklable (a module-level function). The event loop
+    keeps serving while the worker runs: the answer is awaited on the pipe's file descriptor.
+
+    Parameters
+    ----------
+    func
+        The function.
+    *args, **kwargs
+        Its arguments.
+    limits
+        Time and memory of the worker.
+
+    Returns
+    -------
+    Any
+        What ``func`` returned.
+
+    Raises
+    ------
+    QetGeoError
+        The error ``func`` raised (same class and messages).
+    WorkerTimeoutError
+        ``limits.timeout_s`` passed: the worker was killed.
+    WorkerFailedError
+        The worker ran out of memory or died without an answer.
+    """
+    ctx = _get_context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(
+        target=_child, args=(sender, func, args, kwargs, limits.memory_bytes), daemon=True
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        # starting may start the forkserver itself (imports: seconds, once): not on the loop
+        await loop.run_in_executor(None, process.start)
+        sender.close()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(receiver.fileno(), readable)
+        try:
+            await asyncio.wait_for(ready, timeout=limits.timeout_s)
+        except TimeoutError as exc:
+            raise WorkerTimeoutError(f"killed after {limits.timeout_s:g} s") from exc
+        finally:
+            loop.remove_reader(receiver.fileno())
+        try:
+            answer = receiver.recv()
+        except (EOFError, OSError) as exc:
+            raise WorkerFailedError("the worker died without an answer") from exc
+    finally:
+        receiver.close()
+        if process.pid is not None:
+            if process.is_alive():
+                process.kill()
+            await loop.run_in_executor(None, process.join)
+    if answer[0] == "ok":
+        return answer[1]
+    if answer[0] == "error":
+        raise _rebuilt(*answer[1:])
+    if answer[0] == "memory":
+        raise WorkerFailedError("the worker ran out of memory")
+    raise WorkerFailedError(f"the worker failed ({answer[1]})")
+
+
+# --------------------------------------------------------------------------------------------
+# jobs
+
+
+def store_extract_job(
+    database_url: str | None,
+    neighbourhood_id: int,
+    upload: str,
+    *,
+    osm_dir: str,
+    max_objects: int,
+) -> Any:
+    """Count an uploaded extract's objects, then check and store it (in a worker).
+
+    Parameters
+    ----------
+    database_url
+        The store's URL (the worker opens its own connection).
+    neighbourhood_id
+        The neighbourhood.
+    upload
+        The uploaded ``.osm.pbf`` file, inside ``osm_dir``.
+    osm_dir
+        The service's OSM folder.
+    max_objects
+        The most OSM objects the file may decode to (:func:`qet_geo.osm.count_osm_objects`).
+
+    Returns
+    -------
+    qet_geo.service.ExtractInfo
+        What :func:`qet_geo.service.store_extract` returns.
+    """
+    from qet_geo.osm import count_osm_objects
+    from qet_geo.service import store_extract
+    from qet_geo.store import make_engine
+
+    count_osm_objects(upload, limit=max_objects)
+    engine = make_engine(database_url)
+    try:
+        return store_extract(engine, neighbourhood_id, upload, osm_dir=osm_dir)
+    finally:
+        engine.dispose()
