@@ -60,6 +60,7 @@ _HTML = {
     ord("\\"): "&#92;",
     ord("{"): "&#123;",
     ord("}"): "&#125;",
+    ord("\r"): "&#13;",  # Jinja2 and HTML parsers turn CR LF into LF: kept as a reference
 }
 
 # Characters that XML 1.0 (GPX, SVG) does not allow at all, even escaped; HTML shows nothing
@@ -96,8 +97,8 @@ def escape_html(text: object) -> str:
     Returns
     -------
     str
-        ``&``, ``<``, ``>``, ``"``, the backquote, the backslash and both braces as
-        character references; characters XML forbids (controls other than tab and newlines)
+        ``&``, ``<``, ``>``, ``"``, the backquote, the backslash, both braces and the carriage
+        return as character references; characters XML forbids (controls other than tab and newlines)
         dropped. Browsers and XML readers show exactly ``text``; a Jinja2 re-rendering of the
         result leaves it unchanged.
     """
