@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     max_osm_bytes: int = 100_000_000
     #: Default language of error messages: "fr" or "en" (``Accept-Language: en`` switches).
     lang: str = "fr"
+    #: Wrong vote codes a client may send per minute; the next ballot waits (429, Retry-After).
+    vote_code_failures_per_minute: int = Field(default=10, gt=0)
+    #: Reverse proxies whose ``X-Forwarded-For`` gives the client's address (addresses or
+    #: networks, JSON list: ``QET_TRUSTED_PROXIES='["127.0.0.1"]'`` behind the nginx of
+    #: docs/deploy.md). Empty: the TCP peer is the client, the header is ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
     #: Seconds without news after which a queued or running analysis is taken as abandoned (its
     #: process was killed): a new run is then accepted. Longer than the longest analysis step.
     job_timeout_s: float = Field(default=JOB_TIMEOUT_S, gt=0)
@@ -47,7 +53,7 @@ class Settings(BaseSettings):
     max_territory_vertices: int = Field(default=100_000, gt=0)
     #: Most OSM objects an uploaded extract may decode to (nodes, ways, relations, and the node
     #: references of ways and members of relations), counted before the extract is read.
-    max_osm_objects: int = Field(default=20_000_000, gt=0)
+    max_osm_objects: int = Field(default=5_000_000, gt=0)
     #: Seconds an uploaded extract may take to be read and checked, in its worker process.
     osm_timeout_s: float = Field(default=300.0, gt=0)
     #: Address space of that worker process, in bytes (RLIMIT_AS).

@@ -35,6 +35,12 @@ How a file is read
   force it.
 - **Rows**: ``row`` in the report is the row number as a spreadsheet shows it (the header is row
   1). Blank rows at the end of a file are not rows; other blank rows are rejected.
+- **Limits** (:data:`LIMITS`, a :class:`ReadLimits`): a file is refused, before it is parsed when
+  it can be, when it is larger than 100 MB, when an XLSX workbook unzips to more than 50 MB, has an
+  entry inflating more than 100 times (a zip bomb: 4 MB that unzip to 4 GB) or more than 1 000
+  entries, and while it is read when it has more than 200 000 rows, 1 000 columns, 20 million
+  cells (empty ones included) or a cell of more than 10 000 characters. Survey exports are far
+  below; a hostile file then costs seconds and megabytes, not minutes and gigabytes.
 
 Incomplete rows
 ---------------
@@ -124,8 +130,10 @@ from qet_geo.surveys.schema import (
 )
 
 __all__ = [
+    "LIMITS",
     "REPORT_COLUMNS",
     "STATUSES",
+    "ReadLimits",
     "SurveyRead",
     "read_mdv",
     "read_ngc",
@@ -143,6 +151,47 @@ STATUSES: tuple[str, ...] = ("accepted", "partial", "rejected")
 
 #: Columns of the validation report.
 REPORT_COLUMNS: tuple[str, ...] = ("row", "respondent_id", "status", "reason_en", "reason_fr")
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """The most a survey file may hold: past any of them it is refused with a clear message.
+
+    Attributes
+    ----------
+    max_file_bytes
+        Size of the file.
+    max_unzipped_bytes
+        Size of an XLSX workbook's entries once unzipped, together (from the zip's directory,
+        which the reader then holds to: an entry that inflates past its declared size is cut).
+    max_zip_ratio
+        Most an XLSX entry of more than 1 MB may inflate (unzipped over zipped size).
+    max_zip_entries
+        Entries of an XLSX workbook.
+    max_rows
+        Rows of the table, header excluded.
+    max_columns
+        Columns of a row, trailing empty cells excluded.
+    max_cells
+        Cells read from an XLSX sheet, empty ones included (a sheet's gaps are filled).
+    max_cell_chars
+        Characters of one cell.
+    """
+
+    max_file_bytes: int = 100_000_000
+    max_unzipped_bytes: int = 50_000_000
+    max_zip_ratio: float = 100.0
+    max_zip_entries: int = 1_000
+    max_rows: int = 200_000
+    max_columns: int = 1_000
+    max_cells: int = 20_000_000
+    max_cell_chars: int = 10_000
+
+
+#: The limits every reader applies; replace it (``dataclasses.replace``) to change them.
+LIMITS = ReadLimits()
+#: Entries smaller than this unzipped are not held to :attr:`ReadLimits.max_zip_ratio`.
+_RATIO_FLOOR = 1_000_000
 
 _SEPARATORS = ("\t", ";", ",", "|")
 _SEP_NAMES = {"\t": "tab", ";": ";", ",": ",", "|": "|"}
@@ -599,10 +648,7 @@ def _load_table(
     else:
         text, enc = _decode(data, source=source, file=file, encoding=encoding)
         used_sep = sep or _guess_sep(text)
-        cells = [
-            [c.strip() for c in record]
-            for record in csv.reader(io.StringIO(_unify_newlines(text)), delimiter=used_sep)
-        ]
+        cells = _csv_cells(text, used_sep, source=source, file=file)
     table = _Table(source, [], [], enc, used_sep, [])
     while cells and not any(cells[0]):
         cells.pop(0)
@@ -650,17 +696,21 @@ def _load_table(
 
 
 def _read_bytes(path: Source) -> tuple[bytes, _Name, str | None]:
+    limit = LIMITS.max_file_bytes
     if hasattr(path, "read"):
-        raw = path.read()
+        raw = path.read(limit + 1)
         if not isinstance(raw, bytes):
             raise ValidationError(
                 "a file object must be opened in binary mode ('rb').",
                 message_fr="un objet fichier doit être ouvert en mode binaire ('rb').",
             )
         name = getattr(path, "name", None)
-        if name is None:
-            return raw, _Name("the uploaded file", "le fichier envoyé"), None
-        return raw, _Name(str(name)), None
+        source = (
+            _Name("the uploaded file", "le fichier envoyé") if name is None else _Name(str(name))
+        )
+        if len(raw) > limit:
+            raise _too_big(source, None, f"is larger than {limit} bytes", f"dépasse {limit} octets")
+        return raw, source, None
     if not isinstance(path, str | PathLike):
         raise ValidationError(
             f"path must be a file path or a binary file object, not {type(path).__name__}.",
@@ -682,13 +732,19 @@ def _read_bytes(path: Source) -> tuple[bytes, _Name, str | None]:
             path=file,
         )
     try:
-        return file.read_bytes(), _Name(str(file)), str(file)
+        size = file.stat().st_size
+        data = None if size > limit else file.read_bytes()
     except OSError as exc:
         raise InputFileError(
             f"{file} cannot be read ({exc.strerror}): check its permissions.",
             message_fr=f"{file} ne peut pas être lu ({exc.strerror}) : vérifiez ses droits.",
             path=file,
         ) from exc
+    if data is None:
+        raise _too_big(
+            _Name(str(file)), str(file), f"is larger than {limit} bytes", f"dépasse {limit} octets"
+        )
+    return data, _Name(str(file)), str(file)
 
 
 def _decode(
@@ -758,7 +814,10 @@ def _guess_sep(text: str) -> str:
     best: tuple[float, int, int] = (-1.0, 0, 0)
     chosen = ","
     for rank, sep in enumerate(_SEPARATORS):
-        records = [r for r in csv.reader(io.StringIO(sample), delimiter=sep) if any(r)]
+        try:
+            records = [r for r in csv.reader(io.StringIO(sample), delimiter=sep) if any(r)]
+        except csv.Error:  # a field past csv's limit: the table's reading says so
+            continue
         if not records or len(records[0]) < 2:
             continue
         width = len(records[0])
@@ -782,6 +841,7 @@ def _xlsx_cells(
             "installez-le (pip install openpyxl) ou exportez la feuille en CSV.",
             path=file,
         ) from exc
+    _check_zip(data, source=source, file=file)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a bad zip
@@ -806,9 +866,131 @@ def _xlsx_cells(
             message_fr=f"{source.fr} n'a pas de feuille {sheet!r} ; ses feuilles sont {names}.",
             path=file,
         ) from exc
-    rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    book.close()
+    ws.reset_dimensions()  # the sheet's declared size may lie: read the rows it has
+    rows: list[list[str]] = []
+    n_cells = 0
+    try:
+        for values in ws.iter_rows(values_only=True):
+            n_cells += len(values)
+            if n_cells > LIMITS.max_cells:
+                raise _too_big(
+                    source,
+                    file,
+                    f"has more than {LIMITS.max_cells} cells",
+                    f"a plus de {LIMITS.max_cells} cellules",
+                )
+            rows.append(_checked_row([_cell_text(v) for v in values], len(rows), source, file))
+    finally:
+        book.close()
     return rows
+
+
+def _too_big(source: _Name, file: str | None, what: str, what_fr: str) -> InputFileError:
+    return InputFileError(
+        f"{source} {what}, more than a survey export holds: check that it is the right file, "
+        "or split it.",
+        message_fr=f"{source.fr} {what_fr}, plus qu'un export d'enquête : vérifiez que c'est le "
+        "bon fichier, ou découpez-le.",
+        path=file,
+    )
+
+
+def _checked_row(row: list[str], index: int, source: _Name, file: str | None) -> list[str]:
+    """Return ``row`` (the ``index``-th of the file, 0 = header) once it is within the limits."""
+    if index > LIMITS.max_rows:
+        raise _too_big(
+            source,
+            file,
+            f"has more than {LIMITS.max_rows} rows",
+            f"a plus de {LIMITS.max_rows} lignes",
+        )
+    width = len(row)
+    while width and not row[width - 1]:
+        width -= 1
+    if width > LIMITS.max_columns:
+        raise _too_big(
+            source,
+            file,
+            f"has more than {LIMITS.max_columns} columns (row {index + 1})",
+            f"a plus de {LIMITS.max_columns} colonnes (ligne {index + 1})",
+        )
+    for column, cell in enumerate(row[:width], start=1):
+        if len(cell) > LIMITS.max_cell_chars:
+            raise _too_big(
+                source,
+                file,
+                f"has a cell of {len(cell)} characters (row {index + 1}, column {column}), "
+                f"more than {LIMITS.max_cell_chars}",
+                f"a une cellule de {len(cell)} caractères (ligne {index + 1}, colonne "
+                f"{column}), plus de {LIMITS.max_cell_chars}",
+            )
+    return row
+
+
+def _csv_cells(text: str, sep: str, *, source: _Name, file: str | None) -> list[list[str]]:
+    """Split a text table into stripped cells, within :data:`LIMITS`."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(_unify_newlines(text)), delimiter=sep)
+    try:
+        for record in reader:
+            rows.append(_checked_row([c.strip() for c in record], len(rows), source, file))
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):  # csv's own limit: 131 072 characters
+            limit = csv.field_size_limit()
+            raise _too_big(
+                source,
+                file,
+                f"has a cell of more than {limit} characters (row {reader.line_num})",
+                f"a une cellule de plus de {limit} caractères (ligne {reader.line_num})",
+            ) from exc
+        raise InputFileError(
+            f"{source} is not a readable table (row {reader.line_num}: {exc}): export the "
+            "answers again as CSV, TSV or XLSX.",
+            message_fr=f"{source.fr} n'est pas un tableau lisible (ligne {reader.line_num}) : "
+            "exportez à nouveau les réponses en CSV, TSV ou XLSX.",
+            path=file,
+        ) from exc
+    return rows
+
+
+def _check_zip(data: bytes, *, source: _Name, file: str | None) -> None:
+    """Refuse a workbook whose zip entries are too many, too large, or inflate too much.
+
+    The sizes are the zip directory's: :mod:`zipfile` (which openpyxl reads through) never
+    inflates an entry past its declared size.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip after all: openpyxl's reading says so
+    if len(entries) > LIMITS.max_zip_entries:
+        raise _too_big(
+            source,
+            file,
+            f"is a zip of {len(entries)} entries, more than {LIMITS.max_zip_entries}",
+            f"est un zip de {len(entries)} entrées, plus de {LIMITS.max_zip_entries}",
+        )
+    total = sum(e.file_size for e in entries)
+    if total > LIMITS.max_unzipped_bytes:
+        raise _too_big(
+            source,
+            file,
+            f"unzips to {total} bytes, more than {LIMITS.max_unzipped_bytes}",
+            f"se décompresse en {total} octets, plus de {LIMITS.max_unzipped_bytes}",
+        )
+    for e in entries:
+        ratio = e.file_size / max(e.compress_size, 1)
+        if e.file_size > _RATIO_FLOOR and ratio > LIMITS.max_zip_ratio:
+            raise _too_big(
+                source,
+                file,
+                f"holds an entry ({e.filename}) that inflates {ratio:.0f} times (a zip bomb?)",
+                f"contient une entrée ({e.filename}) qui se décompresse {ratio:.0f} fois (une "
+                "bombe zip ?)",
+            )
 
 
 def _cell_text(value: object) -> str:
