@@ -225,7 +225,11 @@ class VoteIn(_In):
 
 
 class VoteOut(BaseModel):
-    """A vote (the participant codes are given once, to whoever opened it)."""
+    """A vote; its participant codes are given once, to whoever opened it, and never stored.
+
+    A code is 12 symbols of Crockford's base 32 (60 bits) in three groups, ``7KQ2-M9XD-4TRB``:
+    case, spaces and hyphens do not matter, and O, I, L read as 0, 1, 1.
+    """
 
     id: int
     diagnostic_id: int
@@ -236,7 +240,7 @@ class VoteOut(BaseModel):
 
 
 class BallotIn(_In):
-    """A ballot: the participant's code and the themes chosen."""
+    """A ballot: the participant's code (as printed, typed or scanned) and the themes chosen."""
 
     code: str = Field(min_length=1, max_length=100)
     choices: list[str] = Field(min_length=1, max_length=30)
@@ -258,7 +262,7 @@ class VoteResults(BaseModel):
 
     vote_id: int
     is_open: bool
-    n_ballots: int
+    n_ballots: int | None = None
     published: bool = True
     counts: dict[str, int]
     message: str | None = None
@@ -285,6 +289,7 @@ class JobOut(BaseModel):
 class NationalRow(BaseModel):
     """One neighbourhood in the national comparison (figures null when not publishable)."""
 
+    ``n_ballots`` is null below 11 ballots: a number of ballots from 1 to 10 is never shown.
     neighbourhood_id: int
     name: str
     year: int

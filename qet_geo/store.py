@@ -73,7 +73,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "ROLES",
     "ApiToken",
-    "Ballot",
+    "BallotCount",
     "Base",
     "ConflictError",
     "Diagnostic",
@@ -86,6 +86,7 @@ __all__ = [
     "Upload",
     "Vote",
     "add_neighbourhood",
+    "VoteCode",
     "assign_to_centres",
     "create_schema",
     "create_token",
@@ -101,6 +102,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+    "vote_code_hmac",
+    "vote_code_key",
 
 #: Database used when ``QET_DATABASE_URL`` is not set: a SQLite file in the working folder.
 DEFAULT_DATABASE_URL = "sqlite:///qet.db"
@@ -267,7 +270,11 @@ class Profile(Base):
 
 
 class Vote(Base):
-    """A vote on the themes of a diagnostic."""
+    """A vote on the themes of a diagnostic.
+
+    Its participant codes live in :class:`VoteCode` (keyed hashes, a spent flag) and its ballots
+    in :class:`BallotCount` (one counter per theme): nothing relates a ballot to a code.
+    """
 
     __tablename__ = "votes"
 
@@ -277,21 +284,43 @@ class Vote(Base):
     )
     question: Mapped[str] = mapped_column(String(500))
     themes: Mapped[list[Any]] = mapped_column(default=list)
-    participant_codes: Mapped[list[Any]] = mapped_column(default=list)
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class Ballot(Base):
-    """One ballot: a participant code (hashed) and the chosen themes."""
+class VoteCode(Base):
+    """A participant code of a vote: its keyed hash (:func:`vote_code_hmac`) and whether it voted.
 
-    __tablename__ = "ballots"
-    __table_args__ = (UniqueConstraint("vote_id", "participant_hash", name="uq_ballot"),)
+    The code itself is shown once, to whoever opens the vote, and never stored. No time, no
+    order: the primary key is the hash, and casting a ballot rewrites every code row of the vote
+    (``api.routers.votes``), so that neither row order nor PostgreSQL's system columns (``ctid``,
+    ``xmin``) tell which code voted when.
+    """
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
-    participant_hash: Mapped[str] = mapped_column(String(64))
-    choices: Mapped[list[Any]] = mapped_column(default=list)
+    __tablename__ = "vote_codes"
+
+    vote_id: Mapped[int] = mapped_column(
+        ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hmac: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BallotCount(Base):
+    """The ballot box of a vote: how many ballots chose theme number ``position`` (0-based).
+
+    Ballots are added to the counters and kept nowhere one by one, so that no row, id or row
+    order stands for a ballot; each ballot rewrites every counter of its vote. The number of
+    ballots is the number of spent codes.
+    """
+
+    __tablename__ = "ballot_counts"
+
+    vote_id: Mapped[int] = mapped_column(
+        ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ApiToken(Base):
@@ -381,12 +410,41 @@ def create_token(
     Parameters
     ----------
     session
+    # statements' values are respondents' rows: never in a log line or an error message
+    kwargs.setdefault("hide_parameters", True)
         An open session.
     role
         admin, staff, pilot or public.
+    event.listen(engine, "handle_error", _strip_error_values)
     neighbourhood_ids
         The neighbourhoods of a pilot team (required for "pilot").
     label
+def _strip_error_values(context: Any) -> None:
+    """Keep the values of the failed statement out of a database error's text.
+
+    PostgreSQL's errors carry them in their DETAIL (``Key (diagnostic_id, pseudo_id)=(3,
+    4f2c...) already exists``) and, for bad input, in the primary message; the text of the
+    driver's exception then reaches every traceback that is logged. It is replaced by the error
+    class, SQLSTATE and the names of the constraint, table and column; the driver's ``diag``
+    keeps the rest for code that needs it.
+    """
+    error = context.original_exception
+    diag = getattr(error, "diag", None)
+    if diag is None:  # SQLite: its messages name columns, never values
+        return
+    names = [
+        f"{label} {value}"
+        for label, value in (
+            ("constraint", getattr(diag, "constraint_name", None)),
+            ("table", getattr(diag, "table_name", None)),
+            ("column", getattr(diag, "column_name", None)),
+        )
+        if value
+    ]
+    text = f"{type(error).__name__} (SQLSTATE {getattr(diag, 'sqlstate', None) or '?'})"
+    error.args = (f"{text}: {', '.join(names)}" if names else text,)
+
+
         Who holds it.
     """
     if role not in ROLES:
@@ -405,6 +463,31 @@ def create_token(
             token_sha256=token_hash(token),
             role=role,
             neighbourhood_ids=[int(i) for i in neighbourhood_ids],
+def vote_code_key() -> bytes:
+    """Return the secret of the vote codes' hashes, derived from :func:`pseudonym_key`.
+
+    Kept outside the database like the pseudonym key (the same ``QET_PSEUDONYM_KEY`` or key
+    file), so that a copy of the database alone cannot test guessed codes.
+    """
+    return hmac.new(pseudonym_key(), b"qet-vote-codes", "sha256").digest()
+
+
+def vote_code_hmac(vote_id: int, code: str, *, key: bytes | None = None) -> str:
+    """Return the keyed hash under which participant ``code`` of vote ``vote_id`` is stored.
+
+    Parameters
+    ----------
+    vote_id
+        The vote (a code is only valid in its own vote).
+    code
+        The code in canonical form (see ``api.routers.votes``).
+    key
+        :func:`vote_code_key`, read when None (pass it when hashing many codes).
+    """
+    key = vote_code_key() if key is None else key
+    return hmac.new(key, f"{vote_id}:{code}".encode(), "sha256").hexdigest()
+
+
             label=label,
         )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -206,12 +207,17 @@ def test_vote_lifecycle(world):
     c.post(url, json={"code": vote.participant_codes[1], "choices": ["mobilité", "chauffage"]})
     # the public sees results once closed only; the code list is never shown again
     assert c.get(f"/votes/{vote.id}/results").status_code == 403
-    # while open, the pilot team follows the turnout, never the counts (each new ballot would show)
-    live = VoteResults.model_validate(c.get(f"/votes/{vote.id}/results", headers=h).json())
-    assert live.n_ballots == 2 and not live.published and live.counts == {}
+    # while open, the pilot team follows the turnout from 11 ballots on, never the counts (each
+    # new ballot would show); 2 ballots: no number at all
+    r = c.get(f"/votes/{vote.id}/results", headers=h)
+    live = VoteResults.model_validate(r.json())
+    assert live.n_ballots is None and not live.published and live.counts == {}
+    assert '"n_ballots":null' in r.text and "2" not in (live.message or "")
     assert "ouvert" in (live.message or "")
     for code in vote.participant_codes[3:12]:
         assert c.post(url, json={"code": code, "choices": ["alimentation"]}).status_code == 201
+    live = VoteResults.model_validate(c.get(f"/votes/{vote.id}/results", headers=h).json())
+    assert live.n_ballots == 11 and not live.published and live.counts == {}
     assert c.get(f"/votes/{vote.id}").json()["participant_codes"] is None
     assert c.post(f"/votes/{vote.id}/close", headers=world.headers("staff")).status_code == 403
     assert c.post(f"/votes/{vote.id}/close", headers=h).status_code == 200
@@ -224,7 +230,8 @@ def test_vote_lifecycle(world):
 
 @pytest.mark.parametrize("n_ballots", [1, 10])
 def test_vote_results_of_fewer_than_11_ballots_are_withheld(world, n_ballots):
-    """Privacy rule 2 on votes: no count from 1 to 10 ballots, for any role."""
+    """Privacy rule 2 on votes: no count from 1 to 10 ballots, for any role, in no field or
+    message."""
     c = world.client
     h = world.headers("pilotB")
     vote = VoteOut.model_validate(
@@ -244,11 +251,13 @@ def test_vote_results_of_fewer_than_11_ballots_are_withheld(world, n_ballots):
     for who in ("public", "pilotB", "admin", "staff"):
         r = c.get(f"/votes/{vote.id}/results", headers=world.headers(who))
         res = VoteResults.model_validate(r.json())
-        assert r.status_code == 200 and res.n_ballots == n_ballots
+        assert r.status_code == 200 and res.n_ballots is None
         assert not res.published and res.counts == {}
         assert '"a":' not in r.text and "secret statistique" in (res.message or "")
+        assert not re.search(rf"\b{n_ballots}\b", res.message or "")
     en = c.get(f"/votes/{vote.id}/results", headers={"Accept-Language": "en"}).json()
-    assert "statistical secrecy" in en["message"]
+    assert "statistical secrecy" in en["message"] and en["n_ballots"] is None
+    assert not re.search(rf"\b{n_ballots}\b", en["message"])
 
 
 _ROLES = ["public", "admin", "staff", "pilotA", "pilotB"]
