@@ -258,6 +258,7 @@ class VoteResults(BaseModel):
 
     The counts are published once the vote is closed and only from 11 ballots on (statistical
     secrecy); otherwise ``published`` is false, ``counts`` is empty and ``message`` says why.
+    ``n_ballots`` is null below 11 ballots: a number of ballots from 1 to 10 is never shown.
     """
 
     vote_id: int
@@ -289,7 +290,6 @@ class JobOut(BaseModel):
 class NationalRow(BaseModel):
     """One neighbourhood in the national comparison (figures null when not publishable)."""
 
-    ``n_ballots`` is null below 11 ballots: a number of ballots from 1 to 10 is never shown.
     neighbourhood_id: int
     name: str
     year: int

@@ -85,8 +85,8 @@ __all__ = [
     "Respondent",
     "Upload",
     "Vote",
-    "add_neighbourhood",
     "VoteCode",
+    "add_neighbourhood",
     "assign_to_centres",
     "create_schema",
     "create_token",
@@ -99,11 +99,11 @@ __all__ = [
     "session_scope",
     "territory_geometry",
     "token_hash",
+    "vote_code_hmac",
+    "vote_code_key",
 ]
 
 logger = logging.getLogger(__name__)
-    "vote_code_hmac",
-    "vote_code_key",
 
 #: Database used when ``QET_DATABASE_URL`` is not set: a SQLite file in the working folder.
 DEFAULT_DATABASE_URL = "sqlite:///qet.db"
@@ -374,51 +374,15 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+    # statements' values are respondents' rows: never in a log line or an error message
+    kwargs.setdefault("hide_parameters", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _strip_error_values)
     return engine
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table of the store (the Alembic migration creates the same ones)."""
-    Base.metadata.create_all(engine)
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """Yield a session in one transaction: committed on success, rolled back on error."""
-    factory = sessionmaker(engine, expire_on_commit=False)
-    with factory.begin() as session:
-        yield session
-
-
-def token_hash(token: str) -> str:
-    """Return the SHA-256 hex digest under which ``token`` is stored."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(
-    session: Session,
-    *,
-    role: str,
-    neighbourhood_ids: Sequence[int] = (),
-    label: str | None = None,
-) -> str:
-    """Create an API token and return it (only its hash is stored).
-
-    Parameters
-    ----------
-    session
-    # statements' values are respondents' rows: never in a log line or an error message
-    kwargs.setdefault("hide_parameters", True)
-        An open session.
-    role
-        admin, staff, pilot or public.
-    event.listen(engine, "handle_error", _strip_error_values)
-    neighbourhood_ids
-        The neighbourhoods of a pilot team (required for "pilot").
-    label
 def _strip_error_values(context: Any) -> None:
     """Keep the values of the failed statement out of a database error's text.
 
@@ -445,24 +409,24 @@ def _strip_error_values(context: Any) -> None:
     error.args = (f"{text}: {', '.join(names)}" if names else text,)
 
 
-        Who holds it.
-    """
-    if role not in ROLES:
-        raise ValidationError(
-            f"role must be one of {', '.join(ROLES)}, not {role!r}.",
-            message_fr=f"le rôle doit être l'un de {', '.join(ROLES)}, pas {role!r}.",
-        )
-    if role == "pilot" and not neighbourhood_ids:
-        raise ValidationError(
-            "a pilot-team token needs its neighbourhood ids.",
-            message_fr="un jeton d'équipe pilote doit indiquer ses quartiers.",
-        )
-    token = secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(
-            token_sha256=token_hash(token),
-            role=role,
-            neighbourhood_ids=[int(i) for i in neighbourhood_ids],
+def create_schema(engine: Engine) -> None:
+    """Create every table of the store (the Alembic migration creates the same ones)."""
+    Base.metadata.create_all(engine)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Yield a session in one transaction: committed on success, rolled back on error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory.begin() as session:
+        yield session
+
+
+def token_hash(token: str) -> str:
+    """Return the SHA-256 hex digest under which ``token`` is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def vote_code_key() -> bytes:
     """Return the secret of the vote codes' hashes, derived from :func:`pseudonym_key`.
 
@@ -488,6 +452,42 @@ def vote_code_hmac(vote_id: int, code: str, *, key: bytes | None = None) -> str:
     return hmac.new(key, f"{vote_id}:{code}".encode(), "sha256").hexdigest()
 
 
+def create_token(
+    session: Session,
+    *,
+    role: str,
+    neighbourhood_ids: Sequence[int] = (),
+    label: str | None = None,
+) -> str:
+    """Create an API token and return it (only its hash is stored).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    role
+        admin, staff, pilot or public.
+    neighbourhood_ids
+        The neighbourhoods of a pilot team (required for "pilot").
+    label
+        Who holds it.
+    """
+    if role not in ROLES:
+        raise ValidationError(
+            f"role must be one of {', '.join(ROLES)}, not {role!r}.",
+            message_fr=f"le rôle doit être l'un de {', '.join(ROLES)}, pas {role!r}.",
+        )
+    if role == "pilot" and not neighbourhood_ids:
+        raise ValidationError(
+            "a pilot-team token needs its neighbourhood ids.",
+            message_fr="un jeton d'équipe pilote doit indiquer ses quartiers.",
+        )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            token_sha256=token_hash(token),
+            role=role,
+            neighbourhood_ids=[int(i) for i in neighbourhood_ids],
             label=label,
         )
     )
