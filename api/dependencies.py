@@ -18,12 +18,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api._aggregates import AggregateCache, CellLayer, HoodRef
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.settings import Settings
-from qet_geo.store import ApiToken, Diagnostic, Neighbourhood, NotFoundError, token_hash
+from qet_geo.store import (
+    ApiToken,
+    ConflictError,
+    Diagnostic,
+    Neighbourhood,
+    NotFoundError,
+    token_hash,
+)
 
 Access = Literal["read", "write"]
 
@@ -43,10 +51,15 @@ class HoodLike(Protocol):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls: a role and, for a pilot team, its neighbourhoods."""
+    """Who calls: a role, for a pilot team its neighbourhoods, and which credential it used.
+
+    ``ident`` names the credential ("admin" for the service's admin token, "token:<id>" for a
+    stored one, "" for the public): the scope of the caller's ``Idempotency-Key`` values.
+    """
 
     role: str
     neighbourhood_ids: frozenset[int] = field(default_factory=frozenset)
+    ident: str = ""
 
     def can_read(self, hood: HoodLike) -> bool:
         """Whether the caller may see ``hood`` and its published aggregates."""
@@ -77,9 +90,40 @@ async def get_engine(request: Request) -> Engine:
 
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """Yield a session whose transaction commits when the route returns."""
-    with sessionmaker(engine, expire_on_commit=False).begin() as session:
-        yield session
+    """Yield a session whose transaction commits when the route returns, before it answers.
+
+    Used with ``scope="function"`` (:data:`SessionDep`): FastAPI then runs the code after the
+    ``yield`` as soon as the route function has returned and its answer is built, before a byte
+    is sent. A 2xx therefore means that the write is committed: a server killed right after it,
+    or a read sent right after it, sees the write. A commit (or a flush in the route) that breaks
+    a unique or foreign-key constraint, such as two concurrent creations of one diagnostic year,
+    rolls back and answers 409 instead of a 500; any other error rolls back and propagates.
+    """
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        try:
+            yield session
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            # from None: the statement's parameters (respondent values) stay out of any log
+            raise integrity_conflict() from None
+        except BaseException:
+            session.rollback()
+            raise
+    finally:
+        session.close()
+
+
+def integrity_conflict() -> ConflictError:
+    """Return the 409 of a write that clashed with a concurrent one (nothing was saved)."""
+    return ConflictError(
+        "this request clashes with what is stored (another request wrote the same thing "
+        "first): nothing was saved; read the current state and try again if needed.",
+        message_fr="cette requête entre en conflit avec ce qui est enregistré (une autre "
+        "requête a écrit la même chose avant elle) : rien n'a été enregistré ; relisez "
+        "l'état actuel et réessayez si besoin.",
+    )
 
 
 def _lookup_token(engine: Engine, digest: str) -> Caller | None:
@@ -87,7 +131,7 @@ def _lookup_token(engine: Engine, digest: str) -> Caller | None:
         row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest)).first()
         if row is None:
             return None
-        return Caller(row.role, frozenset(int(i) for i in row.neighbourhood_ids))
+        return Caller(row.role, frozenset(int(i) for i in row.neighbourhood_ids), f"token:{row.id}")
 
 
 async def get_caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Caller:
@@ -101,7 +145,7 @@ async def get_caller(request: Request, credentials: HTTPAuthorizationCredentials
     token = credentials.credentials
     admin: str | None = request.app.state.settings.admin_token
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
-        return Caller("admin")
+        return Caller("admin", ident="admin")
     digest = token_hash(token)
     cache: dict[str, tuple[Caller, float]] = request.app.state.token_cache
     hit = cache.get(digest)
@@ -136,7 +180,8 @@ _caller = _BearerCaller(
 )
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+#: The request's session, committed before the answer is sent (see :func:`get_session`).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CallerDep = Annotated[Caller, Depends(_caller)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

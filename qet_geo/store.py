@@ -91,6 +91,8 @@ __all__ = [
     "create_schema",
     "create_token",
     "database_url",
+    "delete_upload",
+    "diagnostic_published",
     "extract_path",
     "ingest_su",
     "make_engine",
@@ -196,7 +198,10 @@ class Upload(Base):
     __tablename__ = "uploads"
     __table_args__ = (
         UniqueConstraint("diagnostic_id", "sha256", name="uq_upload_file"),
-        UniqueConstraint("idempotency_key", name="uq_upload_key"),
+        UniqueConstraint("key_scope", "idempotency_key", name="uq_upload_key"),
+        # ids never reused after a deletion (SQLite would): a late retry of "delete upload 4"
+        # must not delete the upload that replaced it
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -205,6 +210,10 @@ class Upload(Base):
     )
     sha256: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Whose key it is (the caller's credential, e.g. "token:12"; "" outside the service): a key
+    # is looked up among its owner's keys only, so that a key used by one team is neither
+    # refused to another nor revealed to it.
+    key_scope: Mapped[str] = mapped_column(String(80), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(10), default="su")
     n_rows: Mapped[int] = mapped_column(Integer)
     n_stored: Mapped[int] = mapped_column(Integer)
@@ -651,6 +660,8 @@ def ingest_su(
     data: bytes,
     *,
     idempotency_key: str | None = None,
+    key_scope: str = "",
+    replaces: int | None = None,
     addresses: gpd.GeoDataFrame | None = None,
     buildings: gpd.GeoDataFrame | None = None,
 ) -> IngestResult:
@@ -673,6 +684,12 @@ def ingest_su(
         The file's bytes (CSV, TSV or XLSX).
     idempotency_key
         Client key of the upload: a retry with the same key returns the first upload.
+    key_scope
+        Whose key it is (the service passes the caller's credential): keys are looked up within
+        their scope only, so that one caller's key is never refused to, nor revealed to, another.
+    replaces
+        Id of an upload of the same diagnostic that this file replaces: its respondents and it
+        are deleted in the transaction that stores the new file (see :func:`delete_upload`).
     addresses, buildings
         Reference layers for geocoding addresses (see ``locate_homes``).
 
@@ -686,8 +703,9 @@ def ingest_su(
     NotFoundError
         No diagnostic ``diagnostic_id``.
     ConflictError
-        The idempotency key was used for another file, or a respondent id is already stored
-        from another file of the diagnostic.
+        The idempotency key was used by the same caller for another file, a respondent id is
+        already stored from another file of the diagnostic, or ``replaces`` names an upload of
+        a published diagnostic.
     InputFileError, EmptyDataError, ValidationError
         The file cannot be read as SU answers (see ``read_su``).
     """
@@ -699,24 +717,31 @@ def ingest_su(
     digest = hashlib.sha256(data).hexdigest()
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session:
-        existing = _existing_upload(session, diagnostic_id, digest, idempotency_key)
+        existing = _existing_upload(session, diagnostic_id, digest, idempotency_key, key_scope)
         if existing is not None:
+            if replaces is not None and existing.upload_id != replaces:
+                raise _already_uploaded(existing.upload_id)
             return existing
         if session.get(Diagnostic, diagnostic_id) is None:
             raise NotFoundError(
                 f"no diagnostic {diagnostic_id}.",
                 message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
             )
+        if replaces is not None:
+            delete_upload(session, diagnostic_id, replaces, dry_run=True)
         reference = national_reference(session)
     rows, summary = _prepare_rows(
         bytes(data), addresses=addresses, buildings=buildings, reference=reference
     )
     try:
         with factory.begin() as session:
+            if replaces is not None:
+                delete_upload(session, diagnostic_id, replaces)
             upload = Upload(
                 diagnostic_id=diagnostic_id,
                 sha256=digest,
                 idempotency_key=idempotency_key,
+                key_scope=key_scope,
                 n_rows=int(summary.get("rows", len(rows))),
                 n_stored=len(rows),
                 summary=summary,
@@ -749,25 +774,43 @@ def ingest_su(
     except IntegrityError:
         # A concurrent upload of the same file won the race: report it as the existing one.
         with factory() as session:
-            existing = _existing_upload(session, diagnostic_id, digest, idempotency_key)
+            existing = _existing_upload(session, diagnostic_id, digest, idempotency_key, key_scope)
         if existing is None:
             raise
+        if replaces is not None and existing.upload_id != replaces:
+            raise _already_uploaded(existing.upload_id) from None
         return existing
     logger.info("upload %s: %s respondents stored", upload_id, len(rows))
     return IngestResult(upload_id, True, int(summary.get("rows", len(rows))), len(rows), summary)
 
 
+def _already_uploaded(upload_id: int) -> ConflictError:
+    return ConflictError(
+        f"this file is already stored as upload {upload_id} of the diagnostic: delete that "
+        "upload instead of replacing another one with the same file.",
+        message_fr=f"ce fichier est déjà enregistré (envoi {upload_id} du diagnostic) : "
+        "supprimez cet envoi plutôt que d'en remplacer un autre par le même fichier.",
+    )
+
+
 def _existing_upload(
-    session: Session, diagnostic_id: int, digest: str, key: str | None
+    session: Session, diagnostic_id: int, digest: str, key: str | None, scope: str = ""
 ) -> IngestResult | None:
+    """Return the upload this one repeats: the same file in the diagnostic, or the same key.
+
+    A key is looked up among the keys of ``scope`` (the caller) only: another caller's key of
+    the same value is neither a conflict nor a hit, so it reveals nothing and cannot be squatted.
+    """
     found = None
     if key is not None:
-        found = session.scalars(select(Upload).where(Upload.idempotency_key == key)).first()
+        found = session.scalars(
+            select(Upload).where(Upload.key_scope == scope, Upload.idempotency_key == key)
+        ).first()
         if found is not None and (found.sha256 != digest or found.diagnostic_id != diagnostic_id):
             raise ConflictError(
-                "this Idempotency-Key was already used for another file: use a new key.",
-                message_fr="cette clé d'idempotence a déjà servi pour un autre fichier : "
-                "utilisez une nouvelle clé.",
+                "you already used this Idempotency-Key for another file: use a new key.",
+                message_fr="vous avez déjà utilisé cette clé d'idempotence pour un autre "
+                "fichier : utilisez une nouvelle clé.",
             )
     if found is None:
         found = session.scalars(
@@ -776,6 +819,82 @@ def _existing_upload(
     if found is None:
         return None
     return IngestResult(found.id, False, found.n_rows, found.n_stored, dict(found.summary))
+
+
+def diagnostic_published(session: Session, diagnostic_id: int) -> bool:
+    """Whether the figures of a diagnostic are published (its uploads are then frozen).
+
+    A diagnostic is published when its neighbourhood is: the public reads its aggregates, and
+    taking answers out would let anyone difference two states of them. The one place that
+    decides whether an upload may still be deleted or replaced.
+    """
+    diag = session.get(Diagnostic, diagnostic_id)
+    if diag is None:
+        return False
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    return bool(hood is not None and hood.published)
+
+
+def delete_upload(
+    session: Session, diagnostic_id: int, upload_id: int, *, dry_run: bool = False
+) -> int:
+    """Delete an upload of an unpublished diagnostic and its respondents, in ``session``.
+
+    Both go in the caller's transaction: either the whole upload is gone or none of it. A pilot
+    team uses it to take back a wrong or truncated file, which could otherwise never be fixed
+    (its respondent ids would clash with the corrected file's).
+
+    Parameters
+    ----------
+    session
+        An open session; the caller commits.
+    diagnostic_id
+        The diagnostic the upload must belong to.
+    upload_id
+        The upload.
+    dry_run
+        Only check that the upload may be deleted.
+
+    Returns
+    -------
+    int
+        The number of respondents deleted (0 for a dry run).
+
+    Raises
+    ------
+    NotFoundError
+        No upload ``upload_id`` in the diagnostic.
+    ConflictError
+        The diagnostic is published (:func:`diagnostic_published`): its uploads are frozen.
+    """
+    from sqlalchemy import delete
+
+    upload = session.get(Upload, upload_id)
+    if upload is None or upload.diagnostic_id != diagnostic_id:
+        raise NotFoundError(
+            f"no upload {upload_id} in diagnostic {diagnostic_id}.",
+            message_fr=f"l'envoi {upload_id} n'existe pas dans le diagnostic {diagnostic_id}.",
+        )
+    if diagnostic_published(session, diagnostic_id):
+        raise ConflictError(
+            f"diagnostic {diagnostic_id} is published: its uploads can no longer be deleted or "
+            "replaced (the published figures would change); open a new diagnostic instead.",
+            message_fr=f"le diagnostic {diagnostic_id} est publié : ses envois ne peuvent plus "
+            "être supprimés ni remplacés (les chiffres publiés changeraient) ; ouvrez plutôt "
+            "un nouveau diagnostic.",
+        )
+    if dry_run:
+        return 0
+    gone = session.execute(
+        delete(Respondent).where(
+            Respondent.upload_id == upload_id, Respondent.diagnostic_id == diagnostic_id
+        )
+    )
+    n_gone = int(getattr(gone, "rowcount", 0) or 0)
+    session.delete(upload)
+    session.flush()
+    logger.info("upload %s deleted: %s respondents", upload_id, n_gone)
+    return n_gone
 
 
 def _prepare_rows(
@@ -797,6 +916,7 @@ def _prepare_rows(
     answers = read.answers
     summary: dict[str, Any] = {k: int(v) for k, v in read.summary().items()}
     places = _protected_places(read.locations, answers.index, addresses, buildings)
+    _check_cell_sizes(places)
     usages = [u for u in USAGES if u in answers.columns]
     feet = su_footprints(answers, usages=usages) if usages else pd.DataFrame(index=answers.index)
     complete = answers[usages].notna().all(axis=1) if len(usages) == len(USAGES) else None
@@ -828,6 +948,34 @@ def _prepare_rows(
             }
         )
     return rows, summary
+
+
+def _check_cell_sizes(places: pd.DataFrame) -> None:
+    """Refuse cell ids that are not 200 m INSEE cells (a 1 km ``CRS3035RES1000m…`` one).
+
+    Every figure is built on 200 m cells, pooled upwards: one 1 km cell among them (or a file
+    of them) overlaps the 200 m cells of the diagnostic, and its indicators could no longer be
+    computed, for this file and every later one.
+    """
+    if "cell_id" not in places.columns:
+        return
+    cells = places["cell_id"].dropna().astype(str)
+    sizes = cells.str.extract(r"^CRS3035RES(\d+)m", expand=False)
+    other = cells[sizes.notna() & (sizes != "200")]
+    if other.empty:
+        return
+    example = str(other.iloc[0])
+    raise ValidationError(
+        f"{len(other)} homes are given as cells that are not 200 m INSEE cells (e.g. "
+        f"{example!r}): the service keeps each home in its 200 m cell only, and a file must "
+        "not mix cell sizes. Give these homes as 200 m cells (CRS3035RES200mN…E…), addresses or "
+        "coordinates.",
+        message_fr=f"{len(other)} domiciles sont donnés par des carreaux qui ne sont pas des "
+        f"carreaux INSEE de 200 m (par exemple {example!r}) : le service range chaque domicile "
+        "dans son carreau de 200 m, et un fichier ne doit pas mélanger les tailles de carreau. "
+        "Donnez ces domiciles par leur carreau de 200 m (CRS3035RES200mN…E…), leur adresse ou "
+        "leurs coordonnées.",
+    )
 
 
 def _pseudonym(respondent_id: str) -> str:

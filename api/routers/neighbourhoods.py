@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.dependencies import (
     CallerDep,
@@ -111,7 +112,11 @@ def list_diagnostics(
 def create_diagnostic(
     body: DiagnosticIn, session: SessionDep, caller: CallerDep, neighbourhood_id: HoodId
 ) -> Diagnostic:
-    """Open a survey campaign (admin, the neighbourhood's pilot team)."""
+    """Open a survey campaign (admin, the neighbourhood's pilot team).
+
+    One campaign per year: a second one answers 409, also when two requests race (the unique
+    constraint decides, and the loser's insert is rolled back).
+    """
     hood = neighbourhood_for(session, caller, neighbourhood_id, access="write")
     clash = session.scalars(
         select(Diagnostic).where(
@@ -119,15 +124,25 @@ def create_diagnostic(
         )
     ).first()
     if clash is not None:
-        raise ConflictError(
-            f"neighbourhood {hood.id} already has a diagnostic for year {body.year}.",
-            message_fr=f"le quartier {hood.id} a déjà un diagnostic pour l'année {body.year}.",
-        )
+        raise _year_taken(hood.id, body.year)
     diag = Diagnostic(neighbourhood_id=hood.id, year=body.year, label=body.label)
+    hood_id = hood.id  # the failed flush below expires every loaded object
     session.add(diag)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # a concurrent request created the same year between the check and this insert; the
+        # session is rolled back by get_session
+        raise _year_taken(hood_id, body.year) from None
     session.refresh(diag)
     return diag
+
+
+def _year_taken(hood_id: int, year: int) -> ConflictError:
+    return ConflictError(
+        f"neighbourhood {hood_id} already has a diagnostic for year {year}.",
+        message_fr=f"le quartier {hood_id} a déjà un diagnostic pour l'année {year}.",
+    )
 
 
 @router.get("/diagnostics/{diagnostic_id}", response_model=DiagnosticOut, responses=_ERRORS)

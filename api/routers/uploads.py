@@ -1,4 +1,9 @@
-"""Uploading survey answer files: size-limited, one transaction, idempotent."""
+"""Survey answer files: uploaded (size-limited, one transaction, idempotent), deleted, replaced.
+
+A pilot team may delete or replace an upload as long as its diagnostic is not published
+(:func:`qet_geo.store.diagnostic_published`): a truncated or wrong file would otherwise be stuck
+forever, its respondent ids clashing with those of the corrected file.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,57 @@ from fastapi import APIRouter, Header, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from api._limits import limited_chunks
-from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
+from api.dependencies import Caller, CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.models import ErrorOut, UploadOut
 from qet_geo.errors import ValidationError
-from qet_geo.store import ingest_su
+from qet_geo.store import IngestResult, delete_upload, ingest_su
 
 router = APIRouter(tags=["enquêtes"])
+DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+UploadId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    413: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+_FILE_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "text/tab-separated-values": {"schema": {"type": "string"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    data = b"".join([c async for c in limited_chunks(request, limit)])
+    if not data:
+        raise ValidationError(
+            "the request body is empty: send the survey file as the body.",
+            message_fr="le corps de la requête est vide : envoyez le fichier d'enquête.",
+        )
+    return data
+
+
+def _upload_out(result: IngestResult) -> UploadOut:
+    return UploadOut(
+        upload_id=result.upload_id,
+        created=result.created,
+        n_rows=result.n_rows,
+        n_stored=result.n_stored,
+        summary={k: int(v) for k, v in result.summary.items()},
+    )
+
+
+def _key_scope(caller: Caller) -> str:
+    """The scope of the caller's idempotency keys: its credential (see :class:`Caller`)."""
+    return caller.ident or caller.role
 
 
 @router.post(
@@ -22,23 +72,9 @@ router = APIRouter(tags=["enquêtes"])
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": UploadOut, "description": "Fichier déjà reçu : rien n'a changé."},
-        401: {"model": ErrorOut},
-        403: {"model": ErrorOut},
-        404: {"model": ErrorOut},
-        409: {"model": ErrorOut},
-        413: {"model": ErrorOut},
-        422: {"model": ErrorOut},
+        **_ERRORS,
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "text/tab-separated-values": {"schema": {"type": "string"}},
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-            },
-        }
-    },
+    openapi_extra=_FILE_BODY,
 )
 async def upload_survey(
     request: Request,
@@ -46,32 +82,87 @@ async def upload_survey(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
-    diagnostic_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    diagnostic_id: DiagId,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> UploadOut:
     """Store an SU answer file (CSV, TSV or XLSX body) in a diagnostic.
 
-    Sending the same file again, or the same ``Idempotency-Key``, changes nothing (200). Homes are
-    coarsened to 200 m cells before anything is stored. Admin and the pilot team only.
+    Sending the same file again, or the same ``Idempotency-Key``, changes nothing (200). A key
+    belongs to the caller that used it: another caller's use of the same key neither clashes
+    nor shows. Homes are coarsened to 200 m cells before anything is stored; cells given in the
+    file must be 200 m cells. Admin and the pilot team only.
     """
-    diag = diagnostic_for(session, caller, diagnostic_id, access="write")
-    data = b"".join([c async for c in limited_chunks(request, settings.max_upload_bytes)])
-    if not data:
-        raise ValidationError(
-            "the request body is empty: send the survey file as the body.",
-            message_fr="le corps de la requête est vide : envoyez le fichier d'enquête.",
-        )
-    engine = request.app.state.engine
+    diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
+    data = await _body(request, settings.max_upload_bytes)
     result = await run_in_threadpool(
-        ingest_su, engine, diag.id, data, idempotency_key=idempotency_key
+        ingest_su,
+        request.app.state.engine,
+        diag.id,
+        data,
+        idempotency_key=idempotency_key,
+        key_scope=_key_scope(caller),
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     request.app.state.aggregates.clear(diag.id)
-    return UploadOut(
-        upload_id=result.upload_id,
-        created=result.created,
-        n_rows=result.n_rows,
-        n_stored=result.n_stored,
-        summary={k: int(v) for k, v in result.summary.items()},
+    return _upload_out(result)
+
+
+@router.put(
+    "/diagnostics/{diagnostic_id}/uploads/{upload_id}",
+    response_model=UploadOut,
+    responses={**_ERRORS, 200: {"model": UploadOut, "description": "Envoi remplacé."}},
+    openapi_extra=_FILE_BODY,
+)
+async def replace_upload(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    diagnostic_id: DiagId,
+    upload_id: UploadId,
+) -> UploadOut:
+    """Replace an upload of an unpublished diagnostic by a new file (admin, the pilot team).
+
+    The old upload's respondents are deleted and the new file's stored in one transaction: on
+    any error the old upload stays as it was. The answer gives the new upload's id
+    (``created`` false when the file is the one already stored: nothing changed). 409 once
+    the diagnostic is published.
+    """
+    diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
+    await run_in_threadpool(delete_upload, session, diag.id, upload_id, dry_run=True)
+    data = await _body(request, settings.max_upload_bytes)
+    result = await run_in_threadpool(
+        ingest_su,
+        request.app.state.engine,
+        diag.id,
+        data,
+        key_scope=_key_scope(caller),
+        replaces=upload_id,
     )
+    request.app.state.aggregates.clear(diag.id)
+    return _upload_out(result)
+
+
+@router.delete(
+    "/diagnostics/{diagnostic_id}/uploads/{upload_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_ERRORS,
+)
+def remove_upload(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    diagnostic_id: DiagId,
+    upload_id: UploadId,
+) -> Response:
+    """Delete an upload of an unpublished diagnostic and its respondents (admin, the pilot team).
+
+    Both go in one transaction, committed before the answer. 409 once the diagnostic is
+    published (its figures would change); an upload of another diagnostic is 404.
+    """
+    diag = diagnostic_for(session, caller, diagnostic_id, access="write")
+    delete_upload(session, diag.id, upload_id)
+    session.commit()  # before the cache is cleared: no reader may cache the old state again
+    request.app.state.aggregates.clear(diag.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -88,6 +88,43 @@ def test_upload_matrix(world, role, hood):
     assert r.status_code == _expected_write(role, hood, 422), r.text
 
 
+def _upload_target(world, hood):
+    """The upload a write caller aims at: B's and C's real one (published: 409, untouched),
+    a missing one under A (404 naming the upload, so that no upload of A is deleted here)."""
+    if hood == "A":
+        return 2**31 - 1, 404
+    from sqlalchemy import select
+
+    from qet_geo import store
+
+    with store.session_scope(world.client.app.state.engine) as s:
+        upload = s.scalars(
+            select(store.Upload.id).where(store.Upload.diagnostic_id == world.diags[hood])
+        ).first()
+    return upload, 409
+
+
+@pytest.mark.parametrize(("role", "hood"), list(itertools.product(ROLES, HOODS)))
+@pytest.mark.parametrize("method", ["delete", "put"])
+def test_upload_delete_and_replace_matrix(world, role, hood, method):
+    upload, allowed = _upload_target(world, hood)
+    r = world.client.request(
+        method,
+        f"/diagnostics/{world.diags[hood]}/uploads/{upload}",
+        content=b"id\tx\n1\t2\n" if method == "put" else None,
+        headers=_headers(world, role),
+    )
+    expected = _expected_write(role, hood, allowed)
+    assert r.status_code == expected, r.text
+    if expected == 404 and hood in WRITE.get(role, set()):
+        assert "envoi" in r.json()["detail"]
+    elif expected == 404:
+        assert "diagnostic" in r.json()["detail"]
+    elif expected == 409:
+        assert "publié" in r.json()["detail"]
+
+
+_year = itertools.count(40)
 _year = itertools.count(40)
 
 

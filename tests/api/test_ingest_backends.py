@@ -24,13 +24,14 @@ _CHILD = textwrap.dedent(
     from qet_geo import store
 
     url, diag, data_path, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    replaces = int(sys.argv[5]) if len(sys.argv) > 5 else None
 
     def hang():
         Path(marker).write_text("inside")
         time.sleep(120)
 
     store._BEFORE_COMMIT = hang
-    store.ingest_su(store.make_engine(url), diag, Path(data_path).read_bytes())
+    store.ingest_su(store.make_engine(url), diag, Path(data_path).read_bytes(), replaces=replaces)
     """
 )
 
@@ -88,4 +89,48 @@ def test_kill_during_ingestion_on_each_backend(empty_database, tmp_path):
     again = store.ingest_su(fresh, diag_id, data_path.read_bytes())
     assert again.created and again.n_stored == 300
     assert _counts(fresh) == (2, 315)
+    fresh.dispose()
+
+
+def test_kill_during_replacement_keeps_the_old_upload(empty_database, tmp_path):
+    """A replacement killed before its commit: the old upload and its respondents are intact."""
+    engine = store.make_engine(empty_database)
+    store.create_schema(engine)
+    with store.session_scope(engine) as s:
+        hood = store.add_neighbourhood(s, name="Replace kill test")
+        diag = store.Diagnostic(neighbourhood_id=hood.id, year=0)
+        s.add(diag)
+        s.flush()
+        diag_id = diag.id
+    old = store.ingest_su(engine, diag_id, su_csv(15, seed=9, prefix="R"))
+    engine.dispose()
+    data_path = tmp_path / "full.tsv"
+    data_path.write_bytes(su_csv(40, seed=9, prefix="R"))  # the same ids, and more
+    marker = tmp_path / "marker"
+    args = [empty_database, str(diag_id), str(data_path), str(marker), str(old.upload_id)]
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, *args], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "the replacement died before its commit"
+            assert time.monotonic() < deadline, "the replacement never reached its commit"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
+    fresh = store.make_engine(empty_database)
+    deadline = time.monotonic() + 30  # PostgreSQL notices the dead client's connection
+    while True:
+        try:
+            assert _counts(fresh) == (1, 15)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    new = store.ingest_su(fresh, diag_id, data_path.read_bytes(), replaces=old.upload_id)
+    assert new.created and new.upload_id != old.upload_id
+    assert _counts(fresh) == (1, 40)
     fresh.dispose()

@@ -1,0 +1,275 @@
+"""Managing uploads (issue 12, item 4), on both backends.
+
+- a pilot team deletes or replaces an upload of its unpublished diagnostic (a truncated file was
+  stuck forever: its respondent ids clash with the full file's), in one transaction; refused
+  once the diagnostic is published; another team's upload is 404;
+- an upload mixing 200 m and 1 km INSEE cells is refused (it broke ``/indicators`` for good);
+- an ``Idempotency-Key`` belongs to its caller: another team reusing it gets a normal answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
+
+from qet_geo import store
+from tests.api.conftest import BACKENDS, World, build_world, fresh_postgres_database
+from tests.api.factories import su_csv
+
+_years = itertools.count(60)
+_prefix = itertools.count()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def mworld(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('manage') / 'manage.db'}"
+    else:
+        url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
+    w = build_world(url)
+    yield w
+    w.client.app.state.engine.dispose()  # type: ignore[attr-defined]
+
+
+def _engine(w: World) -> Engine:
+    engine: Engine = w.client.app.state.engine  # type: ignore[attr-defined]
+    return engine
+
+
+def _diagnostic(w: World, hood: str = "A") -> int:
+    r = w.client.post(
+        f"/neighbourhoods/{w.hoods[hood]}/diagnostics",
+        json={"year": next(_years)},
+        headers=w.headers("admin"),
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _upload(w: World, diag: int, data: bytes, who: str = "pilotA", **headers: str) -> Any:
+    return w.client.post(
+        f"/diagnostics/{diag}/uploads", content=data, headers={**w.headers(who), **headers}
+    )
+
+
+def _respondents(w: World, diag: int) -> dict[int, int]:
+    with store.session_scope(_engine(w)) as s:
+        rows = s.execute(
+            select(store.Respondent.upload_id, func.count())
+            .where(store.Respondent.diagnostic_id == diag)
+            .group_by(store.Respondent.upload_id)
+        ).all()
+    return {int(u): int(n) for u, n in rows}
+
+
+def _truncated(data: bytes, n_lines: int) -> bytes:
+    return b"\n".join(data.split(b"\n")[: n_lines + 1]) + b"\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# delete and replace
+
+
+def test_a_truncated_upload_is_stuck_until_deleted(mworld):
+    """The attack on the team itself: half a file sent, the full one is then refused forever."""
+    w = mworld
+    diag = _diagnostic(w)
+    full = su_csv(30, seed=50, prefix=f"T{next(_prefix)}-")
+    cut = _upload(w, diag, _truncated(full, 13))
+    assert cut.status_code == 201 and cut.json()["n_stored"] == 13
+    clash = _upload(w, diag, full)
+    assert clash.status_code == 409, clash.text  # the 13 ids are already stored
+    gone = w.client.delete(
+        f"/diagnostics/{diag}/uploads/{cut.json()['upload_id']}", headers=w.headers("pilotA")
+    )
+    assert gone.status_code == 204, gone.text
+    assert _respondents(w, diag) == {}
+    again = _upload(w, diag, full)
+    assert again.status_code == 201 and again.json()["n_stored"] == 30
+    assert _respondents(w, diag) == {again.json()["upload_id"]: 30}
+    assert again.json()["upload_id"] != cut.json()["upload_id"]  # ids are never reused
+
+
+def test_replace_swaps_the_file_in_one_go(mworld):
+    w = mworld
+    diag = _diagnostic(w)
+    full = su_csv(30, seed=51, prefix=f"T{next(_prefix)}-")
+    other_file = su_csv(12, seed=52, prefix=f"O{next(_prefix)}-")
+    other = _upload(w, diag, other_file)
+    cut = _upload(w, diag, _truncated(full, 20))
+    old = cut.json()["upload_id"]
+    r = w.client.put(
+        f"/diagnostics/{diag}/uploads/{old}", content=full, headers=w.headers("pilotA")
+    )
+    assert r.status_code == 200, r.text
+    new = r.json()["upload_id"]
+    assert r.json()["created"] and r.json()["n_stored"] == 30 and new != old
+    assert _respondents(w, diag) == {other.json()["upload_id"]: 12, new: 30}
+    # the same file again on the new upload: nothing changes
+    same = w.client.put(
+        f"/diagnostics/{diag}/uploads/{new}", content=full, headers=w.headers("pilotA")
+    )
+    assert same.status_code == 200 and same.json() == {**r.json(), "created": False}
+    # replacing an upload by a file stored as another upload: refused, nothing changes
+    dup = w.client.put(
+        f"/diagnostics/{diag}/uploads/{new}", content=other_file, headers=w.headers("pilotA")
+    )
+    assert dup.status_code == 409 and "déjà enregistré" in dup.json()["detail"], dup.text
+    assert _respondents(w, diag) == {other.json()["upload_id"]: 12, new: 30}
+
+
+def test_a_refused_replacement_leaves_the_old_upload(mworld):
+    w = mworld
+    diag = _diagnostic(w)
+    first = _upload(w, diag, su_csv(15, seed=53, prefix=f"K{next(_prefix)}-"))
+    old = first.json()["upload_id"]
+    for bad in (b"id\tnot a survey\n1\t2\n", b"\x00\x01\x02 binary"):
+        r = w.client.put(
+            f"/diagnostics/{diag}/uploads/{old}", content=bad, headers=w.headers("pilotA")
+        )
+        assert r.status_code == 422, r.text
+        assert _respondents(w, diag) == {old: 15}
+
+
+def test_delete_is_one_transaction(mworld):
+    """A failure after the respondents are deleted, before the upload is: both stay."""
+    w = mworld
+    diag = _diagnostic(w)
+    up = _upload(w, diag, su_csv(14, seed=54, prefix=f"X{next(_prefix)}-")).json()["upload_id"]
+    engine = _engine(w)
+
+    def crash(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM UPLOADS"):
+            raise RuntimeError("killed between the two deletes")
+
+    event.listen(engine, "before_cursor_execute", crash)
+    try:
+        with pytest.raises(RuntimeError):
+            w.client.delete(f"/diagnostics/{diag}/uploads/{up}", headers=w.headers("pilotA"))
+    finally:
+        event.remove(engine, "before_cursor_execute", crash)
+    assert _respondents(w, diag) == {up: 14}
+
+
+def test_uploads_of_a_published_diagnostic_are_frozen(mworld):
+    w = mworld
+    diag = _diagnostic(w, "B")  # B is published
+    up = _upload(w, diag, su_csv(12, seed=55, prefix=f"P{next(_prefix)}-"), who="pilotB")
+    assert up.status_code == 201
+    upload_id = up.json()["upload_id"]
+    r = w.client.delete(f"/diagnostics/{diag}/uploads/{upload_id}", headers=w.headers("pilotB"))
+    assert r.status_code == 409 and "publié" in r.json()["detail"], r.text
+    r = w.client.put(
+        f"/diagnostics/{diag}/uploads/{upload_id}",
+        content=su_csv(13, seed=56, prefix=f"P{next(_prefix)}-"),
+        headers=w.headers("pilotB"),
+    )
+    assert r.status_code == 409 and "publié" in r.json()["detail"], r.text
+    assert _respondents(w, diag) == {upload_id: 12}
+
+
+def test_another_teams_upload_is_404_and_untouched(mworld):
+    """Object-level check on the upload id: team A naming B's upload under A's diagnostic."""
+    w = mworld
+    theirs = _diagnostic(w, "B")
+    their_upload = _upload(
+        w, theirs, su_csv(12, seed=57, prefix=f"Q{next(_prefix)}-"), who="pilotB"
+    )
+    their_id = their_upload.json()["upload_id"]
+    mine = _diagnostic(w, "A")
+    for method in ("delete", "put"):
+        r = w.client.request(
+            method,
+            f"/diagnostics/{mine}/uploads/{their_id}",
+            content=su_csv(12, seed=58, prefix="Z") if method == "put" else None,
+            headers=w.headers("pilotA"),
+        )
+        assert r.status_code == 404, r.text
+        assert "envoi" in r.json()["detail"]
+        r = w.client.request(
+            method,
+            f"/diagnostics/{theirs}/uploads/{their_id}",
+            content=su_csv(12, seed=58, prefix="Z") if method == "put" else None,
+            headers=w.headers("pilotA"),
+        )
+        assert r.status_code == 404 and "diagnostic" in r.json()["detail"], r.text
+    assert _respondents(w, theirs) == {their_id: 12}
+
+
+# --------------------------------------------------------------------------------------------------
+# cell sizes
+
+
+def _cells_csv(cells: list[str], prefix: str) -> bytes:
+    from qet_geo.surveys.schema import USAGES
+
+    lines = ["\t".join(["id", *USAGES, "cell_id"])]
+    for k, cell in enumerate(cells):
+        levels = [str(1 + (k + j) % 3) for j in range(len(USAGES))]
+        lines.append("\t".join([f"{prefix}{k:04d}", *levels, cell]))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_an_upload_mixing_200m_and_1km_cells_is_refused(mworld):
+    w = mworld
+    diag = _diagnostic(w)
+    # homes of Lorient's centre in two 200 m cells, and in the 1 km cell around them
+    small = [f"CRS3035RES200mN2827600E{3324000 + 200 * (k % 2)}" for k in range(14)]
+    km = ["CRS3035RES1000mN2827000E3324000"] * 12
+    r = _upload(w, diag, _cells_csv(small + km, f"C{next(_prefix)}-"))
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "12 domiciles" in detail and "200 m" in detail and "CRS3035RES1000m" in detail
+    assert _respondents(w, diag) == {}
+    # a file of 1 km cells only would mix with the diagnostic's 200 m ones: refused as well
+    assert _upload(w, diag, _cells_csv(km, f"C{next(_prefix)}-")).status_code == 422
+    ok = _upload(w, diag, _cells_csv(small, f"C{next(_prefix)}-"))
+    assert ok.status_code == 201, ok.text
+    for route in ("indicators", "footprints", "profiles"):
+        page = w.client.get(f"/diagnostics/{diag}/{route}", headers=w.headers("pilotA"))
+        assert page.status_code == 200, (route, page.text)
+
+
+# --------------------------------------------------------------------------------------------------
+# idempotency keys scoped to their caller
+
+
+def test_another_team_reusing_a_key_gets_a_normal_answer(mworld):
+    w = mworld
+    key = f"campagne-2026-{next(_prefix)}"
+    a_diag, b_diag = _diagnostic(w, "A"), _diagnostic(w, "B")
+    a_file = su_csv(12, seed=60, prefix=f"IA{next(_prefix)}-")
+    b_file = su_csv(13, seed=61, prefix=f"IB{next(_prefix)}-")
+    a = _upload(w, a_diag, a_file, "pilotA", **{"Idempotency-Key": key})
+    assert a.status_code == 201, a.text
+    # team B, same key, its own file: stored, as with any fresh key (no 409, nothing of A's)
+    b = _upload(w, b_diag, b_file, "pilotB", **{"Idempotency-Key": key})
+    assert b.status_code == 201, b.text
+    assert b.json()["created"] and b.json()["n_stored"] == 13
+    assert b.json()["upload_id"] != a.json()["upload_id"]
+    # each retry finds its own caller's upload
+    again_a = _upload(w, a_diag, a_file, "pilotA", **{"Idempotency-Key": key})
+    again_b = _upload(w, b_diag, b_file, "pilotB", **{"Idempotency-Key": key})
+    assert again_a.status_code == 200 and again_a.json()["upload_id"] == a.json()["upload_id"]
+    assert again_b.status_code == 200 and again_b.json()["upload_id"] == b.json()["upload_id"]
+    # a caller reusing its own key for another file is still refused
+    own = _upload(
+        w,
+        a_diag,
+        su_csv(12, seed=63, prefix=f"IC{next(_prefix)}-"),
+        "pilotA",
+        **{"Idempotency-Key": key},
+    )
+    assert own.status_code == 409 and "vous avez déjà utilisé" in own.json()["detail"]
+    with store.session_scope(_engine(w)) as s:
+        scopes = set(
+            s.scalars(select(store.Upload.key_scope).where(store.Upload.idempotency_key == key))
+        )
+    assert len(scopes) == 2 and "" not in scopes
