@@ -52,18 +52,51 @@ def territory_out(neighbourhood_id: int, projected: object) -> TerritoryOut:
     )
 
 
+def check_territory_vertices(geometry: dict[str, Any], limit: int) -> None:
+    """Refuse a GeoJSON Polygon or MultiPolygon of more than ``limit`` vertices.
+
+    Counted on the decoded JSON, before any geometry is built: every later step (validity,
+    projection, storage, each analysis) costs in proportion to the vertices.
+
+    Raises
+    ------
+    ValidationError
+        More than ``limit`` vertices.
+    """
+    coordinates = geometry.get("coordinates")
+    polygons = [coordinates] if geometry.get("type") == "Polygon" else coordinates
+    n = 0
+    for polygon in polygons if isinstance(polygons, list) else ():
+        for ring in polygon if isinstance(polygon, list) else ():
+            n += len(ring) if isinstance(ring, list) else 0
+    if n > limit:
+        raise ValidationError(
+            f"the territory has {n} vertices, more than {limit}: simplify its outline (QGIS: "
+            "Vector > Geometry Tools > Simplify, 1 m is plenty) and send it again.",
+            message_fr=f"le territoire a {n} sommets, plus de {limit} : simplifiez son contour "
+            "(QGIS : Vecteur > Outils de géométrie > Simplifier, 1 m suffit) et envoyez-le à "
+            "nouveau.",
+        )
+
+
 @router.put(
     "/neighbourhoods/{neighbourhood_id}/territory", response_model=TerritoryOut, responses=_ERRORS
 )
 def put_territory(
-    body: TerritoryIn, session: SessionDep, caller: CallerDep, neighbourhood_id: HoodId
+    body: TerritoryIn,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    neighbourhood_id: HoodId,
 ) -> TerritoryOut:
     """Set the outline of a neighbourhood (admin, its pilot team).
 
     A GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat), in metropolitan France, of at most
-    100 km². The constraint indicators are computed on it by the next analysis.
+    100 km² and ``QET_MAX_TERRITORY_VERTICES`` vertices (100 000 by default). It is stored
+    exactly. The constraint indicators are computed on it by the next analysis.
     """
     hood = neighbourhood_for(session, caller, neighbourhood_id, access="write")
+    check_territory_vertices(body.model_dump(), settings.max_territory_vertices)
     projected = territory_from_geojson(body.model_dump())
     hood.territory_wkt = projected.wkt
     session.flush()

@@ -1,0 +1,21 @@
+"""A job for the worker process of the extract upload that waits for a gate (tests only).
+
+Kept apart from the test modules so that the worker imports it in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def gated_job(gate: str, *args: Any, **kwargs: Any) -> Any:
+    """Write the worker's pid to ``gate + ".started"``, wait for ``gate``, then run the real job."""
+    from api._workers import store_extract_job
+
+    Path(gate + ".started").write_text(str(os.getpid()))
+    while not Path(gate).exists():
+        time.sleep(0.01)
+    return store_extract_job(*args, **kwargs)
