@@ -268,6 +268,11 @@ def test_national_profiles_are_stored_before_200(dworld):
     )
 
 
+#: Ballots of a vote: its spent codes, and the sum of its per-theme counters (one choice each).
+_SPENT = "SELECT count(*) FROM vote_codes WHERE vote_id = :v AND spent"
+_COUNTED = "SELECT coalesce(sum(n), 0) FROM ballot_counts WHERE vote_id = :v"
+
+
 def _open_vote(w: World, client: TestClient, n: int = 3) -> tuple[int, list[str]]:
     r = client.post(
         f"/diagnostics/{w.diags['A']}/votes",
@@ -300,7 +305,7 @@ def test_ballot_is_stored_before_201(dworld):
         probe,
         client,
         lambda: client.post(f"/votes/{vote}/ballots", json={"code": codes[0], "choices": ["bus"]}),
-        lambda e: _scalar(e, "SELECT count(*) FROM ballots WHERE vote_id = :v", v=vote) == 1,
+        lambda e: _scalar(e, _SPENT, v=vote) == 1 and _scalar(e, _COUNTED, v=vote) == 1,
     )
 
 
@@ -318,7 +323,8 @@ def test_close_vote_is_stored_before_200_and_no_ballot_follows(dworld):
     # a ballot sent once "closed" was answered: refused, and nothing stored
     r = client.post(f"/votes/{vote}/ballots", json={"code": codes[1], "choices": ["vélo"]})
     assert r.status_code == 409, r.text
-    assert _scalar(probe.engine, "SELECT count(*) FROM ballots WHERE vote_id = :v", v=vote) == 0
+    assert _scalar(probe.engine, _SPENT, v=vote) == 0
+    assert _scalar(probe.engine, _COUNTED, v=vote) == 0
 
 
 def test_a_read_right_after_a_201_sees_the_write(dworld):
@@ -543,7 +549,8 @@ def test_kill_9_right_after_201_keeps_the_writes(tmp_path):
         assert _scalar(engine, "SELECT count(*) FROM neighbourhoods WHERE name = 'Kerv'") == 1
         assert _scalar(engine, "SELECT count(*) FROM diagnostics") == 1
         assert _scalar(engine, "SELECT count(*) FROM votes") == 1
-        assert _scalar(engine, "SELECT count(*) FROM ballots") == 1
+        assert _scalar(engine, "SELECT count(*) FROM vote_codes WHERE spent") == 1
+        assert _scalar(engine, "SELECT sum(n) FROM ballot_counts") == 1
     finally:
         engine.dispose()
 
