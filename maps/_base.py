@@ -29,7 +29,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
-from maps._assets import ASSETS, OfflineAssets
+from maps._assets import ASSETS, OfflineAssets, _Raw
 from maps._labels import Indicator, Lang, check_lang, class_labels, ramp_colours
 from qet_geo.errors import CRSError, EmptyDataError, InputFileError, ValidationError
 from qet_geo.escaping import escape_html, script_json
@@ -429,7 +429,39 @@ def prepare(
     return new_map(wgs84_bounds(gdf), lang=language, offline=offline, title=title), language
 
 
-class _MapSetup(MacroElement):
+class RenderedOnce(MacroElement):
+    """A MacroElement whose macros are rendered once, their output written into the page as is.
+
+    branca's :class:`~branca.element.MacroElement` wraps each macro's output in
+    ``Element(text)``, which compiles that text as a Jinja2 template a second time: a title, a
+    legend or a note holding ``{{ ... }}`` would then be executed on the server. The elements of
+    this package (panels, legends, the basemap, the amenity markers) render once instead. This
+    is a second line of defence: every string still goes through :mod:`qet_geo.escaping`,
+    which is what protects folium's own elements (GeoJSON, tooltips, the layer control).
+    """
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise ValidationError(
+                f"{type(self).__name__} must belong to a folium Figure to be rendered.",
+                message_fr=f"{type(self).__name__} doit appartenir à une Figure folium pour être "
+                "rendu.",
+            )
+        macros = self._template.module.__dict__
+        for part, target in (
+            ("header", figure.header),
+            ("html", figure.html),
+            ("script", figure.script),
+        ):
+            macro = macros.get(part)
+            if macro is not None:
+                target.add_child(_Raw(str(macro(self, kwargs))), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class _MapSetup(RenderedOnce):
     """A metric scale bar, and the OSM attribution when no tile layer gives it."""
 
     _template = Template(
@@ -474,7 +506,7 @@ def add_css(element: Element, *, extra: str | None = None, name: str = "") -> No
 # controls: legends, titles, panels
 
 
-class Panel(MacroElement):
+class Panel(RenderedOnce):
     """A box of HTML on the map (title, itinerary), shown with a layer or always.
 
     The HTML is written into the page body (readable without JS) and moved into a Leaflet
@@ -623,7 +655,7 @@ def add_title(m: folium.Map, text: str, *, position: str = "topleft") -> folium.
 # the light basemap drawn from the extract
 
 
-class VectorBasemap(Layer):
+class VectorBasemap(Layer, RenderedOnce):
     """Light vector layers from the extract, drawn on a canvas under every other layer.
 
     Not interactive (no tooltip, clicks go through); one entry in the layer control.

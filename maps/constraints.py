@@ -27,6 +27,7 @@ from folium.template import Template
 from maps._base import (
     MISSING_COLOUR,
     Legend,
+    RenderedOnce,
     add_css,
     add_layer_control,
     check_frame,
@@ -185,7 +186,7 @@ def _check_bins(bins: Sequence[float] | None, spec: Indicator) -> tuple[float, .
 # amenities by category, clustered
 
 
-class _Points(Layer):
+class _Points(Layer, RenderedOnce):
     """Markers added to their parent layer (a marker cluster or a feature group) from one list.
 
     One JSON array instead of one folium element per marker: a few hundred bytes less per point.

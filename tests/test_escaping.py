@@ -642,3 +642,14 @@ def test_browser_shows_each_name_exactly(tmp_path: Path) -> None:
     assert dom.panels == [f"Hors carte, faute de territoire (1) : {RCE}."]
     assert f"Quartiers du réseau ({len(names)})" in dom.layers
     assert "QETOWNEDRCE" not in run.dom and "alert(1)</script><script" not in run.dom
+
+
+def test_own_elements_render_once_even_given_unescaped_text() -> None:
+    """Second line of defence: panels and legends are never compiled as templates again."""
+    from maps._base import Panel
+
+    m = maps.new_map((-3.37, 47.74, -3.35, 47.76))
+    Panel(f"<b>{PAYLOADS['expression']}</b> {RCE}", css_class="qet-title").add_to(m)
+    page = render(m)
+    assert f"<b>{PAYLOADS['expression']}</b> {RCE}" in page
+    assert "Q49Q" not in page and "QETOWNEDRCE" not in page
