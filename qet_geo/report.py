@@ -204,7 +204,8 @@ def _bars(rows: Sequence[Mapping[str, Any]], t: Mapping[str, str], lang: str) ->
 
 def render_report(content: ReportContent, *, lang: str = "fr") -> str:
     """Return the report as one self-contained HTML page."""
-    t = _TEXT["fr" if lang == "fr" else "en"]
+    lang = "fr" if lang == "fr" else "en"  # also the page's lang attribute: nothing else
+    t = _TEXT[lang]
     total = sum(float(r["neighbourhood"] or 0) for r in content.usage_rows) / 1000
     france = sum(float(r["france"]) for r in content.usage_rows) / 1000
     out: list[str] = [

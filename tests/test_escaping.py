@@ -472,6 +472,8 @@ def test_report_shows_every_text_as_given() -> None:
     assert links == [f"route/{p}.gpx" for p in NAMES]
     title = next(t for tag, t in parsed.texts if tag == "title")
     assert title.endswith(f"– {RCE}")
+    odd = render_report(_report_content(), lang='en"><script>alert(1)</script>')
+    assert '<html lang="en">' in odd and "<script" not in odd
 
 
 @pytest.fixture(scope="module")
