@@ -389,7 +389,14 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "handle_error", _strip_error_values)
+    # at DEBUG, SQLAlchemy logs every row it fetches: respondents' rows among them
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(_no_result_rows)
     return engine
+
+
+def _no_result_rows(record: logging.LogRecord) -> bool:
+    """Drop SQLAlchemy's DEBUG lines of fetched rows (``Row (...)``); keep the others."""
+    return record.msg != "Row %r"
 
 
 def _strip_error_values(context: Any) -> None:
@@ -416,6 +423,10 @@ def _strip_error_values(context: Any) -> None:
     ]
     text = f"{type(error).__name__} (SQLSTATE {getattr(diag, 'sqlstate', None) or '?'})"
     error.args = (f"{text}: {', '.join(names)}" if names else text,)
+    wrapped = context.sqlalchemy_exception  # its text was taken from the driver's already
+    if wrapped is not None:
+        cls = type(error)
+        wrapped.args = (f"({cls.__module__}.{cls.__name__}) {error.args[0]}",)
 
 
 def create_schema(engine: Engine) -> None:

@@ -50,7 +50,7 @@ fi
 run "$BIN/initdb" -D "$DATA/data" -U qet --auth=trust -E UTF8 --locale=C.UTF-8 >"$DATA/initdb.log" 2>&1 \
     || { say "initdb failed, see $DATA/initdb.log"; cat "$DATA/initdb.log" >&2; exit 1; }
 run "$BIN/pg_ctl" -D "$DATA/data" -l "$DATA/server.log" -w -t 60 \
-    -o "-h 127.0.0.1 -p $PORT -k $DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -o "-h 127.0.0.1 -p $PORT -k $DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c log_error_verbosity=terse -c log_min_error_statement=panic -c log_statement=none -c log_min_duration_statement=-1 -c log_parameter_max_length=0 -c log_parameter_max_length_on_error=0" \
     start >/dev/null \
     || { say "pg_ctl start failed, see $DATA/server.log"; cat "$DATA/server.log" >&2; exit 1; }
 run "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U qet qet
