@@ -7,16 +7,19 @@ forever, its respondent ids clashing with those of the corrected file.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from sqlalchemy import select
 
 from api._limits import limited_chunks
 from api.dependencies import Caller, CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.models import ErrorOut, UploadOut
 from qet_geo.errors import ValidationError
-from qet_geo.store import IngestResult, delete_upload, ingest_su
+from qet_geo.store import IngestResult, Upload, delete_upload, ingest_su
 
 router = APIRouter(tags=["enquêtes"])
 DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -59,6 +62,15 @@ def _upload_out(result: IngestResult) -> UploadOut:
         n_stored=result.n_stored,
         summary={k: int(v) for k, v in result.summary.items()},
     )
+
+
+class UploadItem(BaseModel):
+    """An upload of a diagnostic, as its team sees it to delete or replace it."""
+
+    upload_id: int
+    created_at: datetime
+    n_rows: int
+    n_stored: int
 
 
 def _key_scope(caller: Caller) -> str:
@@ -106,6 +118,33 @@ async def upload_survey(
         response.status_code = status.HTTP_200_OK
     request.app.state.aggregates.clear(diag.id)
     return _upload_out(result)
+
+
+@router.get(
+    "/diagnostics/{diagnostic_id}/uploads",
+    response_model=list[UploadItem],
+    responses={k: v for k, v in _ERRORS.items() if k in (401, 403, 404, 422)},
+)
+def list_uploads(session: SessionDep, caller: CallerDep, diagnostic_id: DiagId) -> list[UploadItem]:
+    """List the uploads of a diagnostic, oldest first (admin, the pilot team).
+
+    For the team that sent them: the ids to delete or replace one. Others get 403 or 404, as
+    for the other writes.
+    """
+    diag = diagnostic_for(session, caller, diagnostic_id, access="write")
+    uploads = session.scalars(
+        select(Upload).where(Upload.diagnostic_id == diag.id).order_by(Upload.id)
+    )
+    return [
+        UploadItem(
+            upload_id=u.id,
+            # stored in UTC; SQLite gives it back without its offset
+            created_at=u.created_at if u.created_at.tzinfo else u.created_at.replace(tzinfo=UTC),
+            n_rows=u.n_rows,
+            n_stored=u.n_stored,
+        )
+        for u in uploads
+    ]
 
 
 @router.put(

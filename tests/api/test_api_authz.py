@@ -124,7 +124,15 @@ def test_upload_delete_and_replace_matrix(world, role, hood, method):
         assert "publié" in r.json()["detail"]
 
 
-_year = itertools.count(40)
+@pytest.mark.parametrize(("role", "hood"), list(itertools.product(ROLES, HOODS)))
+def test_upload_list_matrix(world, role, hood):
+    """The list of a diagnostic's uploads: its writers only (the ids to delete or replace)."""
+    r = world.client.get(f"/diagnostics/{world.diags[hood]}/uploads", headers=_headers(world, role))
+    assert r.status_code == _expected_write(role, hood, 200), r.text
+    if r.status_code == 200:
+        assert len(r.json()) >= 1 and all(item["n_stored"] >= 1 for item in r.json())
+
+
 _year = itertools.count(40)
 
 

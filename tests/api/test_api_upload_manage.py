@@ -86,6 +86,8 @@ def test_a_truncated_upload_is_stuck_until_deleted(mworld):
     assert cut.status_code == 201 and cut.json()["n_stored"] == 13
     clash = _upload(w, diag, full)
     assert clash.status_code == 409, clash.text  # the 13 ids are already stored
+    listed = w.client.get(f"/diagnostics/{diag}/uploads", headers=w.headers("pilotA")).json()
+    assert [(u["upload_id"], u["n_stored"]) for u in listed] == [(cut.json()["upload_id"], 13)]
     gone = w.client.delete(
         f"/diagnostics/{diag}/uploads/{cut.json()['upload_id']}", headers=w.headers("pilotA")
     )
