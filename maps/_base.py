@@ -479,7 +479,7 @@ class _MapSetup(RenderedOnce):
         super().__init__()
         self._name = "MapSetup"
         self.text = text
-        # readable in the page source (jinja's tojson would write \u003ca ...)
+        # a constant of this module, kept readable in the page source (js_string writes \u003ca)
         self.text_js = json.dumps(text, ensure_ascii=False).replace("</", "<\\/")
 
 

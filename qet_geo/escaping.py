@@ -17,16 +17,20 @@ folium) renders every element's header, HTML and script as a Jinja2 template a s
 whose constructor compiles ``text`` with ``jinja2.Template``. Whatever a string contains
 between ``{{ }}``, ``{% %}`` or ``{# #}`` is then executed on the server (``{{ 7*7 }}`` prints
 49, ``{{ cycler.__init__.__globals__.os.popen('id').read() }}`` runs a shell command) or makes
-the page fail (``Quartier {{ '``). So no output of this module contains ``{`` or ``}``: in
-HTML they become the character references ``&#123;`` ``&#125;``, in JavaScript the escapes
+the page fail (``Quartier {{ '``). So no text escaped here keeps ``{`` or ``}``: in HTML
+they become the character references ``&#123;`` ``&#125;``, in JavaScript strings the escapes
 ``\\u007b`` ``\\u007d``, which the browser turns back into the same characters and Jinja2
-never sees. folium's own ``tojson`` filter escapes ``<``, ``>``, ``&`` and ``'`` but not
+never sees (the braces left in :func:`script_json` are JSON's own, never ``{{``, ``{%`` or
+``{#``). folium's own ``tojson`` filter escapes ``<``, ``>``, ``&`` and ``'`` but not
 braces, which is why text must be escaped here before any folium element holds it.
 
 The HTML escape also covers the places where folium pastes HTML into JavaScript template
 literals (``folium.Tooltip`` writes its text between backquotes, ``folium.Popup`` too): the
 backquote and the backslash become ``&#96;`` and ``&#92;``, so the text can neither close the
 literal nor hide ``\\u003c`` escapes that JavaScript would decode into markup.
+
+The maps' own elements also render once, never compiled again (:class:`maps._base.RenderedOnce`):
+a second line of defence, not a reason to skip escaping.
 
 Escaping happens once, where a string enters markup: give the functions plain text, never
 text already escaped (it would show ``&amp;lt;``).
