@@ -40,6 +40,24 @@ from qet_geo.privacy import MIN_RESPONDENTS
 
 __all__ = ["make_national_map"]
 
+#: Outlines are drawn simplified to this tolerance, in metres (invisible at the national scale):
+#: a territory may have 100 000 vertices, the stored geometry stays exact.
+DISPLAY_TOLERANCE_M = 5.0
+
+
+def display_outlines(
+    outlines: gpd.GeoSeries, *, tolerance_m: float = DISPLAY_TOLERANCE_M
+) -> gpd.GeoSeries:
+    """Return a display copy of ``outlines`` simplified to ``tolerance_m`` metres, same CRS.
+
+    Simplified in Lambert-93 (metres), topology preserved; the input is left untouched.
+    """
+    if outlines.crs is None:  # no way to know what a metre is: drawn as given
+        return outlines
+    projected = outlines.to_crs(2154)
+    return projected.simplify(tolerance_m, preserve_topology=True).to_crs(outlines.crs)
+
+
 _TEXT_LABELS = {
     "fr": {
         "theme": "thème choisi",
@@ -167,6 +185,7 @@ def make_national_map(
     polygons = drawn.geometry.geom_type.isin(("Polygon", "MultiPolygon"))
     if polygons.any():
         outlines = drawn[polygons]
+        outlines = outlines.set_geometry(display_outlines(outlines.geometry))
         geojson_layer(
             outlines,
             [colours[i] for i in range(len(drawn)) if polygons.iloc[i]],

@@ -323,3 +323,32 @@ def test_territories_are_limited_in_vertices_and_bytes(bounded):
     town = _circle(100, radius_deg=0.08)
     r = w.client.put(url, json=town, headers=w.headers("admin"))
     assert r.status_code == 422 and "km²" in r.json()["detail"]
+
+
+def test_maps_draw_a_simplified_copy_of_territories():
+    """A territory of many vertices is drawn simplified (5 m), and the stored one is untouched."""
+    import geopandas as gpd
+    import shapely
+
+    from maps.national import DISPLAY_TOLERANCE_M, display_outlines, make_national_map
+
+    def frame(n: int) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame(
+            {"name": ["Quartier dense"]},
+            geometry=[shapely.geometry.shape(_circle(n))],
+            crs="EPSG:4326",
+        )
+
+    dense = frame(50_000)
+    before = dense.geometry.iloc[0]
+    shown = display_outlines(dense.geometry)
+    assert dense.geometry.iloc[0].equals_exact(before, 0)  # the input is left as it is
+    assert shapely.get_num_coordinates(shown.iloc[0]) < 500
+    exact, drawn = dense.to_crs(2154).geometry.iloc[0], shown.to_crs(2154).iloc[0]
+    assert exact.hausdorff_distance(drawn) <= DISPLAY_TOLERANCE_M + 0.01
+
+    def html(gdf: gpd.GeoDataFrame) -> str:
+        return make_national_map(gdf).get_root().render()
+
+    # 50 000 vertices weigh about 2 MB of GeoJSON; drawn, they weigh what 500 do
+    assert len(html(dense)) - len(html(frame(500))) < 30_000
