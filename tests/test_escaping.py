@@ -30,6 +30,8 @@ import pandas as pd
 import pytest
 import shapely
 from branca.element import Element
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import maps
 from qet_geo.escaping import (
@@ -164,6 +166,47 @@ def test_script_json_escapes_line_separators_and_refuses_nan() -> None:
     assert "\u2028" not in out and "\u2029" not in out and json.loads(out) == ["a\u2028b\u2029c"]
     with pytest.raises(ValueError):
         script_json([float("nan")])
+
+
+# any text, with the characters that matter over-represented
+_TEXT = st.text(
+    alphabet=st.one_of(st.sampled_from("{}%#<>/&\"'`\\$\r\n\u2028 script"), st.characters()),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_any_text_escaped_for_html_is_inert_and_round_trips(text: str) -> None:
+    out = escape_html(text)
+    assert not any(opener in out for opener in TEMPLATE_OPENERS)
+    assert Element(out).render() == out
+    assert html.unescape(out) == xml_chars(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_TEXT, st.dictionaries(_TEXT, _TEXT, max_size=3)), max_size=4))
+def test_any_data_written_for_a_script_is_inert_and_round_trips(data: list[Any]) -> None:
+    out = script_json(data)
+    assert not any(opener in out for opener in TEMPLATE_OPENERS)
+    assert "</" not in out and "<!--" not in out
+    assert Element(out).render() == out
+    assert json.loads(out) == data
+
+
+def test_one_escaper_only() -> None:
+    """No module escapes markup by itself: html.escape, markupsafe or a local escape function."""
+    own = re.compile(
+        r"\bhtml\.escape\b|markupsafe|\bMarkup\(|^def _?escape\w*\(|^import html$", re.M
+    )
+    found = [
+        f"{path.relative_to(REPO)}: {match[0]}"
+        for folder in ("qet_geo", "maps", "api")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if path != REPO / "qet_geo" / "escaping.py"
+        for match in own.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize(
