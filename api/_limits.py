@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from api.errors import PayloadTooLargeError
+from qet_geo.errors import ValidationError
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -206,3 +207,30 @@ async def limited_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
         if received > limit:
             raise too_large(limit)
         yield chunk
+
+
+def check_territory_vertices(geometry: dict[str, Any], limit: int) -> None:
+    """Refuse a GeoJSON Polygon or MultiPolygon of more than ``limit`` vertices.
+
+    Counted on the decoded JSON, before any geometry is built: every later step (validity,
+    projection, storage, each analysis) costs in proportion to the vertices.
+
+    Raises
+    ------
+    ValidationError
+        More than ``limit`` vertices.
+    """
+    coordinates = geometry.get("coordinates")
+    polygons = [coordinates] if geometry.get("type") == "Polygon" else coordinates
+    n = 0
+    for polygon in polygons if isinstance(polygons, list) else ():
+        for ring in polygon if isinstance(polygon, list) else ():
+            n += len(ring) if isinstance(ring, list) else 0
+    if n > limit:
+        raise ValidationError(
+            f"the territory has {n} vertices, more than {limit}: simplify its outline (QGIS: "
+            "Vector > Geometry Tools > Simplify, 1 m is plenty) and send it again.",
+            message_fr=f"le territoire a {n} sommets, plus de {limit} : simplifiez son contour "
+            "(QGIS : Vecteur > Outils de géométrie > Simplifier, 1 m suffit) et envoyez-le à "
+            "nouveau.",
+        )

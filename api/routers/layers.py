@@ -16,7 +16,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
 from api._aggregates import json_value
-from api._limits import limited_chunks
+from api._limits import check_territory_vertices, limited_chunks
 from api._workers import (
     WorkerFailedError,
     WorkerLimits,
@@ -50,33 +50,6 @@ def territory_out(neighbourhood_id: int, projected: object) -> TerritoryOut:
         area_km2=round(float(series.area.iloc[0]) / 1e6, 4),
         bbox=(left, bottom, right, top),
     )
-
-
-def check_territory_vertices(geometry: dict[str, Any], limit: int) -> None:
-    """Refuse a GeoJSON Polygon or MultiPolygon of more than ``limit`` vertices.
-
-    Counted on the decoded JSON, before any geometry is built: every later step (validity,
-    projection, storage, each analysis) costs in proportion to the vertices.
-
-    Raises
-    ------
-    ValidationError
-        More than ``limit`` vertices.
-    """
-    coordinates = geometry.get("coordinates")
-    polygons = [coordinates] if geometry.get("type") == "Polygon" else coordinates
-    n = 0
-    for polygon in polygons if isinstance(polygons, list) else ():
-        for ring in polygon if isinstance(polygon, list) else ():
-            n += len(ring) if isinstance(ring, list) else 0
-    if n > limit:
-        raise ValidationError(
-            f"the territory has {n} vertices, more than {limit}: simplify its outline (QGIS: "
-            "Vector > Geometry Tools > Simplify, 1 m is plenty) and send it again.",
-            message_fr=f"le territoire a {n} sommets, plus de {limit} : simplifiez son contour "
-            "(QGIS : Vecteur > Outils de géométrie > Simplifier, 1 m suffit) et envoyez-le à "
-            "nouveau.",
-        )
 
 
 @router.put(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from api._limits import check_territory_vertices
 from api.dependencies import (
     CallerDep,
     SessionDep,
@@ -51,7 +52,7 @@ def list_neighbourhoods(session: SessionDep, caller: CallerDep) -> list[Neighbou
     responses=_ERRORS,
 )
 def create_neighbourhood(
-    body: NeighbourhoodIn, session: SessionDep, caller: CallerDep
+    body: NeighbourhoodIn, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> Neighbourhood:
     """Add a neighbourhood to the network (admin, network staff).
 
@@ -59,6 +60,8 @@ def create_neighbourhood(
     ``PUT /neighbourhoods/{id}/territory``.
     """
     require_roles(caller, "admin", "staff")
+    if body.territory is not None:
+        check_territory_vertices(body.territory.model_dump(), settings.max_territory_vertices)
     territory = (
         None if body.territory is None else territory_from_geojson(body.territory.model_dump())
     )

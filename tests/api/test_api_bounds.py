@@ -313,6 +313,10 @@ def test_territories_are_limited_in_vertices_and_bytes(bounded):
     assert "sommets" in r.json()["detail"] and f"{settings.max_territory_vertices}" in r.json()[
         "detail"
     ].replace("\u202f", "")
+    created = w.client.post(
+        "/neighbourhoods", json={"name": "Trop fin", "territory": many}, headers=w.headers("staff")
+    )
+    assert created.status_code == 422 and "sommets" in created.json()["detail"]
     fine = _circle(5000)
     r = w.client.put(url, json=fine, headers=w.headers("admin"))
     assert r.status_code == 200, r.text
