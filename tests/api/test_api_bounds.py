@@ -356,3 +356,30 @@ def test_maps_draw_a_simplified_copy_of_territories():
 
     # 50 000 vertices weigh about 2 MB of GeoJSON; drawn, they weigh what 500 do
     assert len(html(dense)) - len(html(frame(500))) < 30_000
+
+
+def test_hostile_survey_uploads_are_refused_clearly(bounded, monkeypatch):
+    """A 4.5 MB CSV cell was a 500 ("field larger than field limit"), a 20 MB cell zipped in a
+    workbook was read whole: both are 422 with a French message, and nothing is stored."""
+    from tests.api.factories import su_csv
+    from tests.test_survey_bounds import _big_cell_workbook
+
+    w, _, _ = bounded
+    monkeypatch.setattr(w.client.app.state.settings, "max_upload_bytes", 6_000_000)
+    url = f"/diagnostics/{w.diags['A']}/uploads"
+    before = w.client.get(f"/diagnostics/{w.diags['A']}", headers=w.headers("admin"))
+    cell = su_csv(20, seed=3, prefix="X").replace(b"X00000", b"X" * 4_500_000, 1)
+    r = w.client.post(url, content=cell, headers={**w.headers("admin"), "Content-Type": "text/csv"})
+    assert r.status_code == 422, r.text[:300]
+    assert "cellule de plus de" in r.json()["detail"]
+    bomb = _big_cell_workbook(20_000_000)
+    r = w.client.post(
+        url,
+        content=bomb,
+        headers={**w.headers("admin"), "Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert "bombe zip" in r.json()["detail"]
+    after = w.client.get(f"/diagnostics/{w.diags['A']}", headers=w.headers("admin"))
+    assert after.status_code == 200
+    assert after.json() == before.json()
