@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, case, exists, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
 
 from api._throttle import FailureThrottle, client_address
 from api.dependencies import (
@@ -239,8 +240,9 @@ def cast_ballot(
         raise _spent()
     # One statement spends the code only if it is unspent and the vote open (atomic on both
     # backends), and rewrites every code row of the vote alike.
+    target = aliased(VoteCode)  # not correlated with the rows being rewritten
     unspent = exists().where(
-        VoteCode.vote_id == vote.id, VoteCode.code_hmac == digest, VoteCode.spent.is_(False)
+        target.vote_id == vote.id, target.code_hmac == digest, target.spent.is_(False)
     )
     still_open = exists().where(Vote.id == vote.id, Vote.is_open.is_(True))
     done = session.execute(
