@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect, text
@@ -26,7 +27,7 @@ from api._throttle import FailureThrottle
 from api.models import VoteOut, VoteResults
 from api.routers.votes import CODE_ALPHABET, CODE_BITS, CODE_LENGTH, canonical_code
 from qet_geo import store
-from tests.api.conftest import ROOT, World
+from tests.api.conftest import ROOT, World, live_server
 
 THEMES = ["mobilité", "alimentation", "chauffage", "numérique", "déchets", "eau", "achats", "air"]
 _SKIP_TABLES = {"spatial_ref_sys", "alembic_version"}
@@ -285,6 +286,35 @@ def test_guessing_codes_hits_the_rate_limit(world, monkeypatch):
     # at that pace a guesser tries 600 codes an hour per address: for 5000 codes of 60 bits,
     # one right code every 2^60 / 5000 / 600 hours (about 4e11 hours)
     assert 2**CODE_BITS / 5000 / 600 > 1e11
+
+
+def test_rate_limit_per_resident_behind_the_deployed_proxy(world, monkeypatch):
+    """As deployed (docs/deploy.md): nginx on the same host sets X-Forwarded-For to the
+    client's address and ``qet serve``'s uvicorn trusts 127.0.0.1 for it. One resident who
+    guesses is stopped; another one behind the same proxy still votes."""
+    app = world.client.app
+    monkeypatch.setattr(
+        app.state,  # type: ignore[attr-defined]
+        "vote_throttle",
+        FailureThrottle(10, 60.0, clock=lambda: 0.0),
+        raising=False,
+    )
+    vote = _open_vote(world, 12, THEMES[:2])
+    codes = vote.participant_codes or []
+    with live_server(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+
+        def post(code: str, client: str) -> int:
+            r = http.post(
+                f"/votes/{vote.id}/ballots",
+                json={"code": code, "choices": [THEMES[0]]},
+                headers={"X-Forwarded-For": client},
+            )
+            return r.status_code
+
+        wrong = [post(f"0000-0000-{i:04d}", "198.51.100.7") for i in range(10)]
+        assert wrong == [403] * 10
+        assert post(codes[0], "198.51.100.7") == 429
+        assert post(codes[0], "198.51.100.8") == 201
 
 
 def _config(url: str) -> Config:
