@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import multiprocessing
 import resource
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -41,13 +42,28 @@ class WorkerLimits:
     Parameters
     ----------
     timeout_s
-        Seconds after which the worker is killed.
+        Seconds after which the worker is killed (waiting for a slot not included).
     memory_bytes
         Its address space (``RLIMIT_AS``), or None for no limit.
+    slots
+        Workers of this kind that may run at once in the server process; further calls wait
+        (asynchronously) for one to finish. None: no limit.
     """
 
     timeout_s: float
     memory_bytes: int | None = None
+    slots: int | None = None
+
+
+#: Per event loop (asyncio primitives belong to one), the semaphore of each number of slots.
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _slots(n: int) -> asyncio.Semaphore:
+    per_loop = _SLOTS.setdefault(asyncio.get_running_loop(), {})
+    return per_loop.setdefault(n, asyncio.Semaphore(n))
 
 
 def _get_context() -> Any:
@@ -126,6 +142,15 @@ async def run_in_worker(
     WorkerFailedError
         The worker ran out of memory or died without an answer.
     """
+    if limits.slots is None:
+        return await _run(func, args, kwargs, limits)
+    async with _slots(limits.slots):
+        return await _run(func, args, kwargs, limits)
+
+
+async def _run(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limits: WorkerLimits
+) -> Any:
     ctx = _get_context()
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(

@@ -58,3 +58,5 @@ class Settings(BaseSettings):
     osm_timeout_s: float = Field(default=300.0, gt=0)
     #: Address space of that worker process, in bytes (RLIMIT_AS).
     osm_memory_bytes: int = Field(default=6_000_000_000, gt=0)
+    #: Extracts read at once by one server process (further uploads wait for a worker).
+    osm_workers: int = Field(default=2, gt=0)

@@ -139,9 +139,14 @@ async def _read_extract(settings: Settings, hood_id: int, upload: Path, folder: 
 
     Nothing of the file is decoded in the server process: its objects are counted, then it is
     read, in a worker that is killed past ``osm_timeout_s`` and cannot grow past
-    ``osm_memory_bytes``; the event loop serves other requests meanwhile.
+    ``osm_memory_bytes``, at most ``osm_workers`` at once; the event loop serves other requests
+    meanwhile.
     """
-    limits = WorkerLimits(timeout_s=settings.osm_timeout_s, memory_bytes=settings.osm_memory_bytes)
+    limits = WorkerLimits(
+        timeout_s=settings.osm_timeout_s,
+        memory_bytes=settings.osm_memory_bytes,
+        slots=settings.osm_workers,
+    )
     try:
         return await run_in_worker(
             store_extract_job,

@@ -19,3 +19,14 @@ def gated_job(gate: str, *args: Any, **kwargs: Any) -> Any:
     while not Path(gate).exists():
         time.sleep(0.01)
     return store_extract_job(*args, **kwargs)
+
+
+def counted_job(folder: str, gate: str) -> int:
+    """Wait for ``gate`` while marked running in ``folder``; return how many ran at once."""
+    mark = Path(folder) / f"running-{os.getpid()}"
+    mark.write_text("1")
+    seen = len(list(Path(folder).glob("running-*")))
+    while not Path(gate).exists():
+        time.sleep(0.01)
+    mark.unlink()
+    return seen

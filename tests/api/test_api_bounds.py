@@ -383,3 +383,30 @@ def test_hostile_survey_uploads_are_refused_clearly(bounded, monkeypatch):
     after = w.client.get(f"/diagnostics/{w.diags['A']}", headers=w.headers("admin"))
     assert after.status_code == 200
     assert after.json() == before.json()
+
+
+def test_workers_wait_for_a_slot(tmp_path):
+    """With one slot, a second reading waits (asynchronously) for the first to end."""
+    import asyncio
+
+    from api._workers import WorkerLimits, _slots
+    from tests.api._gate import counted_job
+
+    gate = tmp_path / "gate"
+    limits = WorkerLimits(timeout_s=300, slots=1)
+
+    async def scenario() -> list[int]:
+        first = asyncio.create_task(
+            run_in_worker(counted_job, str(tmp_path), str(gate), limits=limits)
+        )
+        while not list(tmp_path.glob("running-*")):  # the first worker runs
+            await asyncio.sleep(0.01)
+        second = asyncio.create_task(
+            run_in_worker(counted_job, str(tmp_path), str(gate), limits=limits)
+        )
+        await asyncio.sleep(0)  # the second reaches its slot, taken: it waits
+        assert _slots(1).locked() and not second.done()
+        gate.write_text("open")
+        return [await first, await second]
+
+    assert asyncio.run(scenario()) == [1, 1]  # never two at once
