@@ -258,14 +258,15 @@ class VoteResults(BaseModel):
 
     The counts are published once the vote is closed and only from 11 ballots on (statistical
     secrecy); otherwise ``published`` is false, ``counts`` is empty and ``message`` says why.
-    ``n_ballots`` is null below 11 ballots: a number of ballots from 1 to 10 is never shown.
+    No number of ballots from 1 to 10 is shown: ``n_ballots`` is null below 11 ballots, and the
+    count of a theme chosen by 1 to 10 ballots is null ("fewer than 11").
     """
 
     vote_id: int
     is_open: bool
     n_ballots: int | None = None
     published: bool = True
-    counts: dict[str, int]
+    counts: dict[str, int | None]
     message: str | None = None
 
 

@@ -294,7 +294,9 @@ def vote_results(
     ballots while it is open, from 11 ballots on. The counts per theme are withheld while the
     vote is open (watching them change would reveal each new ballot) and when fewer than 11
     ballots were cast (statistical secrecy): ``published`` is then false and ``message`` says
-    why. A number of ballots from 1 to 10 is never shown (``n_ballots`` is null below 11).
+    why. A number of ballots from 1 to 10 is never shown: ``n_ballots`` is null below 11, and
+    so is the count of a theme chosen by 1 to 10 ballots (rule 6 of ``docs/privacy.md``: counts
+    of ballots broken down by anything follow rule 2).
     """
     vote = _vote_for(session, caller, vote_id, write=False)
     if vote.is_open:
@@ -330,7 +332,25 @@ def vote_results(
             select(BallotCount.position, BallotCount.n).where(BallotCount.vote_id == vote.id)
         ).all()
     )
-    counts = {theme: int(stored.get(i, 0)) for i, theme in enumerate(vote.themes)}
+    # a theme's ballots are ballots broken down by choice: 1 to 10 of them show no number
+    counts: dict[str, int | None] = {}
+    for i, theme in enumerate(vote.themes):
+        n = int(stored.get(i, 0))
+        counts[theme] = n if n == 0 or n >= MIN_RESPONDENTS else None
+    message = None
+    if any(n is None for n in counts.values()):
+        message = (
+            f"themes chosen by fewer than {MIN_RESPONDENTS} ballots show no number "
+            "(statistical secrecy)."
+            if request_lang(request) == "en"
+            else f"les thèmes choisis par moins de {MIN_RESPONDENTS} bulletins n'ont pas de "
+            "nombre (secret statistique)."
+        )
     return VoteResults(
-        vote_id=vote.id, is_open=vote.is_open, n_ballots=shown, published=True, counts=counts
+        vote_id=vote.id,
+        is_open=vote.is_open,
+        n_ballots=shown,
+        published=True,
+        counts=counts,
+        message=message,
     )

@@ -185,13 +185,13 @@ def test_vote_lifecycle(world):
         json={
             "question": "Priorités ?",
             "themes": ["mobilité", "alimentation", "chauffage"],
-            "n_participants": 13,
+            "n_participants": 15,
         },
         headers=h,
     )
     assert r.status_code == 201, r.text
     vote = VoteOut.model_validate(r.json())
-    assert vote.participant_codes and len(set(vote.participant_codes)) == 13
+    assert vote.participant_codes and len(set(vote.participant_codes)) == 15
     code = vote.participant_codes[0]
     url = f"/votes/{vote.id}/ballots"
     assert c.post(url, json={"code": code, "choices": ["mobilité"]}).status_code == 201
@@ -214,18 +214,24 @@ def test_vote_lifecycle(world):
     assert live.n_ballots is None and not live.published and live.counts == {}
     assert '"n_ballots":null' in r.text and "2" not in (live.message or "")
     assert "ouvert" in (live.message or "")
-    for code in vote.participant_codes[3:12]:
-        assert c.post(url, json={"code": code, "choices": ["alimentation"]}).status_code == 201
+    for code in vote.participant_codes[3:14]:
+        body = {"code": code, "choices": ["alimentation", "mobilité"]}
+        assert c.post(url, json=body).status_code == 201
     live = VoteResults.model_validate(c.get(f"/votes/{vote.id}/results", headers=h).json())
-    assert live.n_ballots == 11 and not live.published and live.counts == {}
+    assert live.n_ballots == 13 and not live.published and live.counts == {}
     assert c.get(f"/votes/{vote.id}").json()["participant_codes"] is None
     assert c.post(f"/votes/{vote.id}/close", headers=world.headers("staff")).status_code == 403
     assert c.post(f"/votes/{vote.id}/close", headers=h).status_code == 200
     late = c.post(url, json={"code": vote.participant_codes[2], "choices": ["mobilité"]})
     assert late.status_code == 409
-    res = VoteResults.model_validate(c.get(f"/votes/{vote.id}/results").json())
-    assert res.published and res.message is None
-    assert res.n_ballots == 11 and res.counts == {"mobilité": 2, "alimentation": 9, "chauffage": 1}
+    r = c.get(f"/votes/{vote.id}/results")
+    res = VoteResults.model_validate(r.json())
+    assert res.published and res.n_ballots == 13
+    # chauffage's single ballot is a count from 1 to 10: no number (rule 6 follows rule 2)
+    assert res.counts == {"mobilité": 13, "alimentation": 11, "chauffage": None}
+    assert '"chauffage":null' in r.text and "secret statistique" in (res.message or "")
+    en = c.get(f"/votes/{vote.id}/results", headers={"Accept-Language": "en"}).json()
+    assert "fewer than 11 ballots" in en["message"]
 
 
 @pytest.mark.parametrize("n_ballots", [1, 10])

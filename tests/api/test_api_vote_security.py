@@ -173,7 +173,12 @@ def test_database_copy_links_no_ballot_to_its_code(world):
     world.client.post(f"/votes/{vote.id}/close", headers=world.headers("pilotB"))
     res = VoteResults.model_validate(world.client.get(f"/votes/{vote.id}/results").json())
     assert res.published and res.n_ballots == 20
-    assert res.counts == {t: sum((i + 1) >> b & 1 for i in range(20)) for b, t in enumerate(THEMES)}
+    chosen = [sum((i + 1) >> b & 1 for i in range(20)) for b in range(len(THEMES))]
+    assert chosen == [10, 10, 9, 8, 5, 0, 0, 0]
+    counters = [r for r in _dump(engine)["ballot_counts"] if r["vote_id"] == vote.id]
+    assert sorted((r["position"], r["n"]) for r in counters) == list(enumerate(chosen))
+    # published: no count from 1 to 10 (rule 6 follows rule 2), zeros shown
+    assert res.counts == {t: None if n else 0 for t, n in zip(THEMES, chosen, strict=True)}
 
 
 def _sort_key(column: str) -> Callable[[dict[str, Any]], Any]:
