@@ -275,3 +275,99 @@ def test_another_team_reusing_a_key_gets_a_normal_answer(mworld):
             s.scalars(select(store.Upload.key_scope).where(store.Upload.idempotency_key == key))
         )
     assert len(scopes) == 2 and "" not in scopes
+
+
+# --------------------------------------------------------------------------------------------------
+# migration 0007 on a store with keys
+
+
+def test_0007_scopes_the_stored_keys_and_stops_reusing_ids(empty_database):
+    """0006 → 0007 with uploads holding keys: kept (scope ""), one key per scope, ids never
+    reused on SQLite; back to 0006, a key held twice stays on its oldest upload only."""
+    from alembic import command
+    from sqlalchemy import MetaData, Table, delete, insert, inspect
+
+    from tests.api.test_migrations import _config
+
+    cfg = _config(empty_database)
+    command.upgrade(cfg, "0006")
+    engine = store.make_engine(empty_database)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO neighbourhoods (name, iris_codes, published, created_at) "
+            "VALUES ('Avant 0007', '[]', false, CURRENT_TIMESTAMP)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO diagnostics (neighbourhood_id, year, status, progress, created_at) "
+            "SELECT id, 0, 'collecting', 0.0, CURRENT_TIMESTAMP FROM neighbourhoods"
+        )
+        for k, key in enumerate(("clé-1", None)):
+            conn.exec_driver_sql(
+                "INSERT INTO uploads (diagnostic_id, sha256, idempotency_key, kind, n_rows, "
+                "n_stored, summary, created_at) SELECT id, %s, %s, 'su', 1, 1, '{}', "
+                "CURRENT_TIMESTAMP FROM diagnostics"
+                if engine.dialect.name == "postgresql"
+                else "INSERT INTO uploads (diagnostic_id, sha256, idempotency_key, kind, n_rows, "
+                "n_stored, summary, created_at) SELECT id, ?, ?, 'su', 1, 1, '{}', "
+                "CURRENT_TIMESTAMP FROM diagnostics",
+                (f"{k:064d}", key),
+            )
+    engine.dispose()
+    command.upgrade(cfg, "0007")
+    engine = store.make_engine(empty_database)
+    uploads = Table("uploads", MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        rows = conn.execute(select(uploads.c.idempotency_key, uploads.c.key_scope)).all()
+        assert sorted(rows, key=str) == sorted([("clé-1", ""), (None, "")], key=str)
+        diag = conn.exec_driver_sql("SELECT id FROM diagnostics").scalar()
+        base = {"diagnostic_id": diag, "kind": "su", "n_rows": 1, "n_stored": 1, "summary": {}}
+        # the same key in another scope: accepted; twice in one scope: refused
+        conn.execute(
+            insert(uploads).values(
+                **base,
+                sha256="b" * 64,
+                idempotency_key="clé-1",
+                key_scope="token:7",
+                created_at=func.now(),
+            )
+        )
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            insert(uploads).values(
+                **base,
+                sha256="c" * 64,
+                idempotency_key="clé-1",
+                key_scope="token:7",
+                created_at=func.now(),
+            )
+        )
+    with engine.begin() as conn:
+        last = conn.execute(select(func.max(uploads.c.id))).scalar()
+        conn.execute(delete(uploads).where(uploads.c.id == last))
+        conn.execute(
+            insert(uploads).values(
+                **base, sha256="d" * 64, idempotency_key=None, key_scope="", created_at=func.now()
+            )
+        )
+        assert conn.execute(select(func.max(uploads.c.id))).scalar() > last  # not reused
+        conn.execute(
+            insert(uploads).values(
+                **base,
+                sha256="e" * 64,
+                idempotency_key="clé-1",
+                key_scope="token:8",
+                created_at=func.now(),
+            )
+        )
+    engine.dispose()
+    command.downgrade(cfg, "0006")
+    engine = store.make_engine(empty_database)
+    with engine.connect() as conn:
+        assert "key_scope" not in {c["name"] for c in inspect(conn).get_columns("uploads")}
+        keys = (
+            conn.exec_driver_sql("SELECT idempotency_key FROM uploads ORDER BY id").scalars().all()
+        )
+    assert keys.count("clé-1") == 1 and keys[0] == "clé-1"
+    engine.dispose()
