@@ -73,9 +73,9 @@ def display_code(code: str) -> str:
 def canonical_code(text: str) -> str | None:
     """Return the canonical form of a typed or scanned code, or None if it cannot be one.
 
-    Case, spaces and hyphens do not matter; O, I and L read as 0, 1 and 1. Codes issued before
-    migration 0005 (8 hexadecimal digits) are kept as ``legacy:<their old SHA-256>`` (see
-    :func:`_digest`).
+    Case, spaces and hyphens do not matter; O, I and L read as 0, 1 and 1. A code issued before
+    migration 0005 (8 hexadecimal digits, 32 bits) comes back as ``legacy:<CODE>``, which
+    :func:`_digest` hashes as the migration re-keyed it.
     """
     code = text.upper().translate(_SEPARATORS)
     if len(code) == 8 and all(c in "0123456789ABCDEF" for c in code):
