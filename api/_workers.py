@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from qet_geo.errors import QetGeoError
@@ -229,9 +230,18 @@ def store_extract_job(
     from qet_geo.service import store_extract
     from qet_geo.store import make_engine
 
-    count_osm_objects(upload, limit=max_objects)
-    engine = make_engine(database_url)
     try:
-        return store_extract(engine, neighbourhood_id, upload, osm_dir=osm_dir)
-    finally:
-        engine.dispose()
+        count_osm_objects(upload, limit=max_objects)
+        engine = make_engine(database_url)
+        try:
+            return store_extract(engine, neighbourhood_id, upload, osm_dir=osm_dir)
+        finally:
+            engine.dispose()
+    except QetGeoError as exc:
+        # the file is a temporary one of the server: its path means nothing to the sender
+        for name in (upload, Path(upload).name):
+            exc.message = exc.message.replace(name, "the extract")
+            exc.message_fr = exc.message_fr.replace(name, "l'extrait")
+        exc.args = (exc.message,)
+        exc.path = None
+        raise

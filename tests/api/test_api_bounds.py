@@ -137,7 +137,10 @@ def test_zero_delta_extract_is_refused_clearly(bounded):
     r = _put_extract(w.client, w, hood, attack.read_bytes())
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "InputFileError"
-    assert "objets OSM" in r.json()["detail"] and "découpez-le" in r.json()["detail"]
+    assert r.json()["detail"].startswith(
+        "l'extrait contient plus de 5\u202f000\u202f000 objets OSM"
+    )
+    assert "découpez-le" in r.json()["detail"] and "upload" not in r.json()["detail"]
     assert w.client.get(f"/neighbourhoods/{hood}", headers=w.headers("admin")).json()[
         "osm_extract"
     ] in (None, "")
