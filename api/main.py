@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 import time
 from pathlib import Path
 
@@ -28,8 +29,10 @@ from qet_geo.store import create_schema, make_engine
 
 logger = logging.getLogger(__name__)
 
-#: Name pattern of the temporary files of extract uploads (api/routers/layers.py).
+#: Name pattern of the temporary files of extract uploads (api/routers/layers.py):
+#: ``.upload-<pid of the server process>-<random>.osm.pbf``.
 UPLOAD_TEMP_GLOB = ".upload-*.osm.pbf"
+_UPLOAD_PID = re.compile(r"^\.upload-(\d+)-")
 #: Where no process table can be read (not Linux), only temporary files older than this are
 #: taken as abandoned.
 UPLOAD_TEMP_MAX_AGE_S = 3600.0
@@ -54,15 +57,28 @@ def _open_files() -> set[Path] | None:
     return held
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid > 0
+    return True
+
+
 def remove_abandoned_uploads(folder: str | Path | None) -> list[Path]:
     """Remove the temporary files that killed extract uploads left in the OSM folder.
 
-    An extract upload streams its body to ``.upload-*.osm.pbf`` beside the extracts and
+    An extract upload streams its body to ``.upload-<pid>-*.osm.pbf`` beside the extracts and
     removes it when done; a server killed meanwhile leaves it behind, possibly hundreds of MB.
-    At start, every such file that no process holds open is removed: the uploads of the other
-    workers of a running server (a worker restarted by uvicorn starts while they serve) keep
-    their file open while they stream or read it. Without a process table (not Linux), only
-    files untouched for :data:`UPLOAD_TEMP_MAX_AGE_S` are removed.
+    At start, such a file is removed when the process named in it is gone, or is this very
+    process (a pid reused, as in a container): the uploads of the other workers of a running
+    server (a worker restarted by uvicorn starts while they serve) are kept, also while they
+    wait for an extract worker with the file closed. A file that any process holds open is kept
+    in every case. Files named without a pid are removed unless held open; without a process
+    table (not Linux), only when untouched for :data:`UPLOAD_TEMP_MAX_AGE_S`.
 
     Returns
     -------
@@ -77,11 +93,15 @@ def remove_abandoned_uploads(folder: str | Path | None) -> list[Path]:
     held = _open_files()
     removed = []
     for path in candidates:
+        owner = _UPLOAD_PID.match(path.name)
         try:
+            pid = None if owner is None else int(owner.group(1))
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue  # another process of the server streams it, or waits to read it
             if held is not None:
                 if path.resolve() in held:
                     continue
-            elif time.time() - path.stat().st_mtime < UPLOAD_TEMP_MAX_AGE_S:
+            elif owner is None and time.time() - path.stat().st_mtime < UPLOAD_TEMP_MAX_AGE_S:
                 continue
             path.unlink()
         except OSError:

@@ -114,8 +114,9 @@ async def put_osm_extract(
         )
     folder = Path(settings.osm_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    # streamed to a file beside its destination, so that accepting it is a rename
-    fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".osm.pbf", dir=folder)
+    # streamed to a file beside its destination, so that accepting it is a rename; named after
+    # this process, so that a server restarted after a kill removes it (api.main)
+    fd, name = tempfile.mkstemp(prefix=f".upload-{os.getpid()}-", suffix=".osm.pbf", dir=folder)
     tmp = Path(name)
     try:
         size = 0

@@ -550,22 +550,57 @@ def test_kill_9_right_after_201_keeps_the_writes(tmp_path):
 def test_killed_extract_upload_files_are_removed_at_start(empty_database, tmp_path):
     osm = tmp_path / "osm"
     osm.mkdir()
-    abandoned = [osm / ".upload-k1ll3d.osm.pbf", osm / ".upload-0ld.osm.pbf"]
-    for path in abandoned:
-        path.write_bytes(b"\x00" * 1000)
-    extract = osm / "neighbourhood-1-abc.osm.pbf"
-    extract.write_bytes(b"kept")
-    other = osm / "notes.txt"
-    other.write_text("kept")
-    live = osm / ".upload-l1ve.osm.pbf"  # another worker still streams it: held open
-    with open(live, "wb") as held:
-        held.write(b"streaming")
-        app = create_app(Settings(database_url=empty_database, osm_dir=str(osm)))
-        assert live.exists()
-    app.state.engine.dispose()
-    assert not any(p.exists() for p in abandoned)
-    assert extract.read_bytes() == b"kept" and other.read_text() == "kept"
-    # once nobody holds it, the next start removes it too
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)  # a server process killed mid-upload: its pid is free now
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        abandoned = [
+            osm / f".upload-{gone.pid}-k1ll3d.osm.pbf",
+            osm / f".upload-{os.getpid()}-r3us3d.osm.pbf",  # this pid, reused: not ours
+            osm / ".upload-0ld.osm.pbf",  # named before pids were
+        ]
+        for path in abandoned:
+            path.write_bytes(b"\x00" * 1000)
+        # another worker of the running server: waiting for an extract worker, file closed
+        waiting = osm / f".upload-{other.pid}-w41t.osm.pbf"
+        waiting.write_bytes(b"streamed")
+        extract = osm / "neighbourhood-1-abc.osm.pbf"
+        extract.write_bytes(b"kept")
+        notes = osm / "notes.txt"
+        notes.write_text("kept")
+        held = osm / ".upload-h3ld.osm.pbf"  # held open by a live process
+        with open(held, "wb") as stream:
+            stream.write(b"streaming")
+            app = create_app(Settings(database_url=empty_database, osm_dir=str(osm)))
+            assert held.exists()
+        app.state.engine.dispose()
+        assert not any(p.exists() for p in abandoned)
+        assert waiting.exists() and extract.read_bytes() == b"kept" and notes.read_text() == "kept"
+    finally:
+        other.kill()
+        other.wait(timeout=30)
+    # once their processes are gone, the next start removes them too
     app = create_app(Settings(database_url=empty_database, osm_dir=str(osm)))
     app.state.engine.dispose()
-    assert not live.exists() and extract.exists()
+    assert not held.exists() and not waiting.exists() and extract.exists() and notes.exists()
+
+
+def test_extract_upload_files_are_named_after_their_process(dworld):
+    """The name the start-up cleaning reads: a refused extract leaves no file, and while one is
+    streamed its name carries the server process's pid."""
+    w, _probe, client = dworld
+    folder = Path(w.client.app.state.settings.osm_dir)  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    def body() -> Iterator[bytes]:
+        seen.extend(p.name for p in folder.glob(".upload-*"))
+        yield b"not an extract"
+
+    r = client.put(
+        f"/neighbourhoods/{w.hoods['A']}/osm-extract",
+        content=body(),
+        headers={**w.headers("admin"), "Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code in (400, 409, 422), r.text
+    assert len(seen) == 1 and seen[0].startswith(f".upload-{os.getpid()}-"), seen
+    assert not list(folder.glob(".upload-*"))
