@@ -413,3 +413,25 @@ def test_workers_wait_for_a_slot(tmp_path):
         return [await first, await second]
 
     assert asyncio.run(scenario()) == [1, 1]  # never two at once
+
+
+def test_an_announced_300_mb_ballot_is_refused_unread(empty_database, tmp_path):
+    """Through a real server: 300 MB announced, nothing sent, answered 413 at once (chunked
+    bodies: test_json_bodies_are_limited)."""
+    import http.client
+
+    from tests.api.conftest import live_server
+
+    w = build_world(empty_database, osm_dir=tmp_path / "osm")
+    limit = w.client.app.state.settings.max_body_bytes
+    with live_server(w.client.app) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.putrequest("POST", "/votes/1/ballots")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(300_000_000))
+        conn.endheaders()  # the body never comes: the answer cannot wait for it
+        resp = conn.getresponse()
+        assert resp.status == 413
+        assert f"dépasse {limit} octets" in json.loads(resp.read())["detail"]
+        conn.close()
+    w.client.app.state.engine.dispose()  # type: ignore[attr-defined]
