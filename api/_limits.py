@@ -27,7 +27,8 @@ Send = Callable[[Message], Any]
 #: Routes whose body is a file, streamed by the route itself, and the setting of their limit.
 _FILE_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/neighbourhoods/[^/]+/osm-extract/?$"), "max_osm_bytes"),
-    (re.compile(r"^/diagnostics/[^/]+/uploads/?$"), "max_upload_bytes"),
+    # a new survey file, or the one that replaces an upload (PUT .../uploads/{upload_id})
+    (re.compile(r"^/diagnostics/[^/]+/uploads(?:/[^/]+)?/?$"), "max_upload_bytes"),
 )
 #: Routes whose JSON body may hold a territory (a GeoJSON polygon of many vertices).
 _TERRITORY_ROUTES = re.compile(r"^/neighbourhoods(?:/[^/]+/territory)?/?$")

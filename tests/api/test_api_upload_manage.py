@@ -371,3 +371,40 @@ def test_0007_scopes_the_stored_keys_and_stops_reusing_ids(empty_database):
         )
     assert keys.count("clé-1") == 1 and keys[0] == "clé-1"
     engine.dispose()
+
+
+def test_a_replacement_file_has_the_upload_size_limit(empty_database):
+    """PUT of a survey file is limited like its POST (max_upload_bytes), not as a JSON body."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    app = create_app(
+        Settings(database_url=empty_database, max_body_bytes=4_000, max_upload_bytes=100_000)
+    )
+    with store.session_scope(app.state.engine) as s:
+        hood = store.add_neighbourhood(s, name="Grands fichiers")
+        diag = store.Diagnostic(neighbourhood_id=hood.id, year=0)
+        s.add(diag)
+        s.flush()
+        diag_id = diag.id
+        token = store.create_token(s, role="pilot", neighbourhood_ids=[hood.id])
+    client = TestClient(app)
+    headers = {"Authorization": f"Bearer {token}"}
+    first = su_csv(120, seed=70, prefix="G")
+    second = su_csv(130, seed=71, prefix="G")
+    assert 4_000 < len(first) < len(second) < 100_000
+    r = client.post(f"/diagnostics/{diag_id}/uploads", content=first, headers=headers)
+    assert r.status_code == 201, r.text
+    r = client.put(
+        f"/diagnostics/{diag_id}/uploads/{r.json()['upload_id']}", content=second, headers=headers
+    )
+    assert r.status_code == 200 and r.json()["n_stored"] == 130, r.text
+    too_big = client.put(
+        f"/diagnostics/{diag_id}/uploads/{r.json()['upload_id']}",
+        content=b"x" * 100_001,
+        headers=headers,
+    )
+    assert too_big.status_code == 413 and "fichier" in too_big.json()["detail"]
+    app.state.engine.dispose()
