@@ -1,19 +1,25 @@
-"""Protected aggregates of a diagnostic, cached until its next upload or national refit.
+"""Published aggregates of a diagnostic, cached: its latest release, and the live preview.
+
+The public, and every caller without write access to the neighbourhood, read a diagnostic's
+figures from its latest **release** (:mod:`qet_geo.releases`): frozen, computed at once over one
+set of respondents, and differing from every earlier release by 0 or at least 11 respondents.
+The pilot team (write access) previews the **live** figures of its own data, computed by the same
+rules over the would-be release set (:func:`qet_geo.releases.compute_figures`).
 
 Everything here goes through :func:`qet_geo.privacy.safe_aggregate` and
-:func:`qet_geo.privacy.require_protected`, the privacy chokepoint: no respondent-level value
-leaves this module.
+:func:`qet_geo.privacy.require_protected` (inside :mod:`qet_geo.releases`): no respondent-level
+value leaves this module.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -21,9 +27,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.errors import EmptyDataError
-from qet_geo.privacy import require_protected, safe_aggregate
-from qet_geo.store import Diagnostic, Neighbourhood, Profile, Respondent, respondents_frame
-from qet_geo.surveys.schema import USAGES
+from qet_geo.releases import Figures, compute_figures, json_value, latest_release, map_html
+from qet_geo.store import Diagnostic, Neighbourhood, Profile, Release, Respondent, respondents_frame
+
+__all__ = [
+    "REFRESH_S",
+    "AggregateCache",
+    "CellLayer",
+    "HoodRef",
+    "NationalCache",
+    "Published",
+    "ReleasedHood",
+    "json_value",
+]
 
 #: Seconds during which a diagnostic's cached layer is served without looking at the store.
 REFRESH_S = 1.0
@@ -37,6 +53,17 @@ class CellLayer:
     bounds: np.ndarray  # (n, 4): left, bottom, right, top
     features_json: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, figures: Figures) -> CellLayer:
+        """The cells of a set of figures, serialised once."""
+        if not figures.features:
+            return cls([], np.zeros((0, 4)))
+        return cls(
+            figures.features,
+            np.asarray(figures.bounds, dtype=float).reshape(-1, 4),
+            [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in figures.features],
+        )
+
 
 @dataclass(frozen=True)
 class HoodRef:
@@ -47,101 +74,25 @@ class HoodRef:
 
 
 @dataclass(frozen=True)
-class Totals:
-    """Whole-diagnostic figures: respondents behind them and the values (empty if suppressed)."""
+class Published:
+    """What a caller reads of a diagnostic: the figures, and where they come from.
 
-    n_respondents: int
-    values: dict[str, float]
+    ``release`` is the number of the release (None for the live preview, or when nothing has
+    been released yet: the figures are then empty).
+    """
 
-
-def json_value(value: Any) -> Any:
-    """A value of a table as JSON wants it: NaN as null, floats rounded to 3 decimals."""
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else round(float(value), 3)
-    return value
+    figures: Figures
+    cells: CellLayer
+    release: int | None
+    released_at: datetime | None = None
+    reference: str | None = None
 
 
-def _cells(frame: Any) -> CellLayer:
-    located = frame[frame["cell_id"].notna()]
-    if located.empty:
-        return CellLayer([], np.zeros((0, 4)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = safe_aggregate(located, zone="cell_id", values=["total_kgco2e"], profile="profile")
-    require_protected(table, what="the indicators layer")
-    if table.empty:
-        return CellLayer([], np.zeros((0, 4)))
-    wgs: Any = cast(Any, table).to_crs("EPSG:4326")
-    wanted = [c for c in wgs.columns if c != "geometry" and not c.endswith("_sum")]
-    features = []
-    for zone_id, row, geom in zip(
-        wgs.index, wgs[wanted].to_dict("records"), wgs.geometry, strict=True
-    ):
-        features.append(
-            {
-                "type": "Feature",
-                "id": str(zone_id),
-                "geometry": geom.__geo_interface__ if geom is not None else None,
-                "properties": {k: json_value(v) for k, v in row.items()},
-            }
-        )
-    return CellLayer(
-        features,
-        np.asarray(wgs.geometry.bounds.to_numpy(), dtype=float),
-        [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features],
-    )
-
-
-def _map_html(frame: Any) -> str:
-    from maps.profiles import make_profiles_map
-
-    located = frame[frame["cell_id"].notna()]
-    if located.empty:
-        raise EmptyDataError(
-            "no respondent of this diagnostic is located: nothing to map.",
-            message_fr="aucun répondant de ce diagnostic n'est localisé : rien à cartographier.",
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = make_profiles_map(located, profile="profile", footprint="total_kgco2e")
-    return str(m.get_root().render())
-
-
-def _totals(frame: Any, *, profile: bool) -> Totals:
-    if frame.empty:
-        return Totals(0, {})
-    whole = frame.assign(zone="diagnostic")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if profile:
-            table = safe_aggregate(whole, zone="zone", profile="profile")
-        else:
-            values = [f"{u}_kgco2e" for u in USAGES if f"{u}_kgco2e" in whole.columns]
-            values.append("total_kgco2e")
-            table = safe_aggregate(whole, zone="zone", values=values)
-    require_protected(table, what="the diagnostic totals")
-    if table.empty:
-        return Totals(0, {})
-    row = table.iloc[0]
-    if profile:
-        out = {
-            c.removeprefix("share_"): float(row[c]) for c in table.columns if c.startswith("share_")
-        }
-    else:
-        out = {
-            c.removesuffix("_mean").removesuffix("_kgco2e") or "total": float(row[c])
-            for c in table.columns
-            if c.endswith("_mean") and not math.isnan(float(row[c]))
-        }
-    return Totals(int(row["n_respondents"]), {k: round(v, 4) for k, v in out.items()})
+_NOTHING = Published(Figures(0), CellLayer([], np.zeros((0, 4))), None)
 
 
 def _store_version(session: Session, diagnostic_id: int) -> tuple[Any, ...]:
-    """What the aggregates of a diagnostic depend on, read cheaply from the store.
+    """What the live figures of a diagnostic depend on, read cheaply from the store.
 
     Its answers (count and last upload) and the national reference profiles, which give each
     respondent its profile: a refit (``POST /national/profiles``, by any server process)
@@ -165,52 +116,152 @@ def _store_version(session: Session, diagnostic_id: int) -> tuple[Any, ...]:
     )
 
 
-class AggregateCache:
-    """Per-diagnostic cache of protected aggregates, keyed on what they are computed from.
+def _release_version(session: Session, diagnostic_id: int) -> tuple[int, int]:
+    """The latest release of a diagnostic, by id and number ((0, 0) before the first)."""
+    row = session.execute(
+        select(Release.id, Release.number)
+        .where(Release.diagnostic_id == diagnostic_id)
+        .order_by(Release.number.desc())
+        .limit(1)
+    ).first()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
-    An entry is used while the diagnostic's answers and the national reference profiles are
-    unchanged (:func:`_store_version`): each server process notices another's upload or
-    national refit at its next read.
+
+class AggregateCache:
+    """Per-diagnostic cache of the released and live figures, keyed on what they come from.
+
+    A release never changes: its figures are kept while it is the latest one. Live figures are
+    used while the diagnostic's answers and the national reference profiles are unchanged
+    (:func:`_store_version`). Each server process notices another's release, upload or
+    national refit at its next read (within :data:`REFRESH_S` on the indicators hot path).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._data: dict[tuple[int, str], tuple[Any, Any]] = {}
+        #: The national comparison over the latest releases.
+        self.national = NationalCache()
 
     def clear(self, diagnostic_id: int) -> None:
-        """Forget what was computed for a diagnostic."""
+        """Forget what was computed for a diagnostic (and the national look-up's freshness)."""
         with self._lock:
             for key in [k for k in self._data if k[0] == diagnostic_id]:
                 del self._data[key]
+        self.national.expire()
 
-    def _get(self, session: Session, diagnostic_id: int, kind: str) -> Any:
-        version = _store_version(session, diagnostic_id)
+    def _hit(self, diagnostic_id: int, kind: str, version: Any) -> Any:
         with self._lock:
             hit = self._data.get((diagnostic_id, kind))
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        frame = respondents_frame(session, diagnostic_id)
-        if kind == "cells":
-            value: Any = _cells(frame)
-        elif kind == "map":
-            value = _map_html(frame)
-        else:
-            value = _totals(frame, profile=kind == "profiles")
+        return hit[1] if hit is not None and hit[0] == version else None
+
+    def _put(self, diagnostic_id: int, kind: str, version: Any, value: Any) -> None:
         with self._lock:
             self._data[(diagnostic_id, kind)] = (version, value)
+
+    # -- the latest release ----------------------------------------------------------------------
+
+    def released(self, session: Session, diagnostic_id: int) -> Published:
+        """Return the figures of the latest release of a diagnostic (empty before the first)."""
+        version = _release_version(session, diagnostic_id)
+        hit = self._hit(diagnostic_id, "release", version)
+        if hit is not None:
+            value: Published = hit
+            return value
+        release = latest_release(session, diagnostic_id)
+        if release is None:
+            value = _NOTHING
+        else:
+            figures = Figures.from_json(release.figures)
+            value = Published(
+                figures,
+                CellLayer.of(figures),
+                release.number,
+                release.created_at,
+                release.figures.get("reference"),
+            )
+        self._put(diagnostic_id, "release", version, value)
         return value
 
+    def released_map(self, session: Session, diagnostic_id: int) -> str:
+        """Return the offline HTML map of the latest release."""
+        version = _release_version(session, diagnostic_id)
+        hit = self._hit(diagnostic_id, "release_map", version)
+        if hit is not None:
+            html: str = hit
+            return html
+        release = latest_release(session, diagnostic_id)
+        if release is None or not release.map_html:
+            raise EmptyDataError(
+                "this diagnostic has no published release with cells to map yet.",
+                message_fr="ce diagnostic n'a pas encore de publication avec des carreaux à "
+                "cartographier.",
+            )
+        self._put(diagnostic_id, "release_map", version, release.map_html)
+        return release.map_html
+
+    # -- the live preview (write access only) ----------------------------------------------------
+
+    def live(self, session: Session, diagnostic_id: int) -> Published:
+        """Return the live figures of a diagnostic, over its would-be release set."""
+        version = _store_version(session, diagnostic_id)
+        hit = self._hit(diagnostic_id, "live", version)
+        if hit is not None:
+            value: Published = hit
+            return value
+        figures = compute_figures(respondents_frame(session, diagnostic_id), own_profiles=False)
+        value = Published(figures, CellLayer.of(figures), None)
+        self._put(diagnostic_id, "live", version, value)
+        return value
+
+    def live_map(self, session: Session, diagnostic_id: int) -> str:
+        """Return the offline HTML map of the live figures."""
+        version = _store_version(session, diagnostic_id)
+        hit = self._hit(diagnostic_id, "live_map", version)
+        if hit is not None:
+            cached: str = hit
+            return cached
+        html = map_html(respondents_frame(session, diagnostic_id))
+        if html is None:
+            raise EmptyDataError(
+                "too few respondents of this diagnostic are located with complete answers: "
+                "nothing to map.",
+                message_fr="trop peu de répondants de ce diagnostic sont localisés avec des "
+                "réponses complètes : rien à cartographier.",
+            )
+        self._put(diagnostic_id, "live_map", version, html)
+        return html
+
+    # -- the indicators hot path -----------------------------------------------------------------
+
     def fresh_cells(self, diagnostic_id: int) -> tuple[HoodRef, CellLayer] | None:
-        """Return the layer and neighbourhood of a diagnostic checked less than REFRESH_S ago."""
+        """Return the released layer and neighbourhood checked less than REFRESH_S ago."""
+        return self._fresh(diagnostic_id, "fast")
+
+    def fresh_live_cells(self, diagnostic_id: int) -> tuple[HoodRef, CellLayer] | None:
+        """Return the live layer and neighbourhood checked less than REFRESH_S ago."""
+        return self._fresh(diagnostic_id, "fast_live")
+
+    def _fresh(self, diagnostic_id: int, kind: str) -> tuple[HoodRef, CellLayer] | None:
         with self._lock:
-            hit = self._data.get((diagnostic_id, "fast"))
+            hit = self._data.get((diagnostic_id, kind))
         if hit is None or hit[0][0] < time.monotonic():
             return None
         entry: tuple[HoodRef, CellLayer] = hit[1]
         return entry
 
     def load_cells(self, engine: Engine, diagnostic_id: int) -> tuple[HoodRef, CellLayer] | None:
-        """Check the store and return the layer and neighbourhood (None: no such diagnostic)."""
+        """Check the store; return the released layer and neighbourhood (None: no diagnostic)."""
+        return self._load(engine, diagnostic_id, live=False)
+
+    def load_live_cells(
+        self, engine: Engine, diagnostic_id: int
+    ) -> tuple[HoodRef, CellLayer] | None:
+        """Check the store; return the live layer and neighbourhood (None: no diagnostic)."""
+        return self._load(engine, diagnostic_id, live=True)
+
+    def _load(
+        self, engine: Engine, diagnostic_id: int, *, live: bool
+    ) -> tuple[HoodRef, CellLayer] | None:
         with sessionmaker(engine)() as session:
             diag = session.get(Diagnostic, diagnostic_id)
             if diag is None:
@@ -218,28 +269,136 @@ class AggregateCache:
             hood = session.get(Neighbourhood, diag.neighbourhood_id)
             if hood is None:
                 return None
-            entry = (HoodRef(hood.id, bool(hood.published)), self.cells(session, diagnostic_id))
+            view = self.live(session, diagnostic_id) if live else self.released(session, diag.id)
+            entry = (HoodRef(hood.id, bool(hood.published)), view.cells)
         expiry = time.monotonic() + REFRESH_S
-        with self._lock:
-            self._data[(diagnostic_id, "fast")] = ((expiry, 0), entry)
+        self._put(diagnostic_id, "fast_live" if live else "fast", (expiry, 0), entry)
         return entry
 
-    def cells(self, session: Session, diagnostic_id: int) -> CellLayer:
-        """Return the published 200 m cells (pooled where small) of a diagnostic."""
-        layer: CellLayer = self._get(session, diagnostic_id, "cells")
-        return layer
 
-    def map_html(self, session: Session, diagnostic_id: int) -> str:
-        """Return the offline HTML map of profiles and footprints per published cell."""
-        html: str = self._get(session, diagnostic_id, "map")
-        return html
+# --------------------------------------------------------------------------------------------------
+# the national comparison
 
-    def profiles(self, session: Session, diagnostic_id: int) -> Totals:
-        """Return the profile shares of a diagnostic (empty when they cannot be published)."""
-        totals: Totals = self._get(session, diagnostic_id, "profiles")
-        return totals
 
-    def footprints(self, session: Session, diagnostic_id: int) -> Totals:
-        """Return the mean footprint per usage of a diagnostic (empty when unpublishable)."""
-        totals: Totals = self._get(session, diagnostic_id, "footprints")
-        return totals
+@dataclass(frozen=True)
+class ReleasedHood:
+    """A neighbourhood's latest release, as the national comparison reads it."""
+
+    hood: HoodRef
+    name: str
+    year: int
+    summary: dict[str, Any]
+
+
+def _latest_releases(session: Session) -> list[ReleasedHood]:
+    """Every neighbourhood with a campaign, and its latest release if any: one query.
+
+    The release is the latest one of the latest released campaign; a neighbourhood without a
+    release comes with an empty summary (its name only, no figure) and its latest campaign's
+    year.
+    """
+    ranked = (
+        select(
+            Release.summary.label("summary"),
+            Diagnostic.year.label("year"),
+            Diagnostic.neighbourhood_id.label("hood_id"),
+            func.row_number()
+            .over(
+                partition_by=Diagnostic.neighbourhood_id,
+                order_by=(Diagnostic.year.desc(), Release.number.desc()),
+            )
+            .label("rank"),
+        )
+        .join(Diagnostic, Diagnostic.id == Release.diagnostic_id)
+        .subquery()
+    )
+    latest = (
+        select(ranked.c.hood_id, ranked.c.year, ranked.c.summary)
+        .where(ranked.c.rank == 1)
+        .subquery()
+    )
+    campaigns = (
+        select(
+            Diagnostic.neighbourhood_id.label("hood_id"), func.max(Diagnostic.year).label("year")
+        )
+        .group_by(Diagnostic.neighbourhood_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Neighbourhood.id,
+            Neighbourhood.name,
+            Neighbourhood.published,
+            campaigns.c.year,
+            latest.c.year,
+            latest.c.summary,
+        )
+        .join(campaigns, campaigns.c.hood_id == Neighbourhood.id)
+        .outerjoin(latest, latest.c.hood_id == Neighbourhood.id)
+        .order_by(Neighbourhood.id)
+    ).all()
+    return [
+        ReleasedHood(
+            HoodRef(int(h), bool(p)),
+            str(name),
+            int(year if released_year is None else released_year),
+            dict(summary or {}),
+        )
+        for h, name, p, year, released_year, summary in rows
+    ]
+
+
+class NationalCache:
+    """The national comparison over the neighbourhoods' latest releases, cached by content.
+
+    The store is read (one query, :func:`_latest_releases`) at most once per
+    :data:`REFRESH_S` in each server process; the comparison of a set of neighbourhoods (one per
+    kind of caller: the public, the network, each pilot team) is computed once per content of
+    those releases, names and publication flags, so that a release, a rename or a publication by
+    any server process is seen at the next look-up.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._released: tuple[float, str, list[ReleasedHood]] | None = None
+        self._tables: dict[tuple[str, tuple[int, ...]], Any] = {}
+
+    def expire(self) -> None:
+        """Look at the store again at the next request (after a release in this process)."""
+        with self._lock:
+            self._released = None
+
+    def fresh(self) -> tuple[str, list[ReleasedHood]] | None:
+        """The releases read less than REFRESH_S ago, with their content's digest."""
+        with self._lock:
+            hit = self._released
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1], hit[2]
+
+    def load(self, engine: Engine) -> tuple[str, list[ReleasedHood]]:
+        """Read the releases from the store (one query) and remember them for REFRESH_S."""
+        with sessionmaker(engine)() as session:
+            released = _latest_releases(session)
+        digest = hashlib.sha256(
+            json.dumps(
+                [(r.hood.id, r.hood.published, r.name, r.year, r.summary) for r in released],
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()
+        with self._lock:
+            self._released = (time.monotonic() + REFRESH_S, digest, released)
+            if len(self._tables) > 1000 or any(k[0] != digest for k in self._tables):
+                self._tables = {k: v for k, v in self._tables.items() if k[0] == digest}
+        return digest, released
+
+    def table(self, digest: str, released: list[ReleasedHood], visible: tuple[int, ...]) -> Any:
+        """Return the cached comparison of the ``visible`` neighbourhoods, or None."""
+        with self._lock:
+            return self._tables.get((digest, visible))
+
+    def keep(self, digest: str, visible: tuple[int, ...], value: Any) -> None:
+        """Remember the comparison of the ``visible`` neighbourhoods for this content."""
+        with self._lock:
+            self._tables[(digest, visible)] = value

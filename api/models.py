@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
-    from qet_geo.store import Profile
+    from qet_geo.store import Profile, Release
 
 
 def _no_nul(value: Any) -> Any:
@@ -193,6 +193,9 @@ class ProfilesOut(BaseModel):
     shares: dict[str, float]
     reference: Literal["national", "demo"] = "demo"
     own_profiles: list[ProfileOut] = Field(default_factory=list)
+    release: int | None = Field(
+        default=None, description="numéro de la publication ; null : aperçu en direct"
+    )
 
 
 class NationalProfilesOut(BaseModel):
@@ -214,6 +217,34 @@ class FootprintsOut(BaseModel):
     n_respondents: int
     published: bool
     mean_kgco2e: dict[str, float]
+    release: int | None = Field(
+        default=None, description="numéro de la publication ; null : aperçu en direct"
+    )
+
+
+class ReleaseOut(BaseModel):
+    """A release: a frozen publication of a diagnostic's figures over one set of respondents.
+
+    The public reads only the latest release of a diagnostic; two releases differ by 0 or at
+    least 11 respondents.
+    """
+
+    diagnostic_id: int
+    number: int
+    n_respondents: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, release: Release) -> ReleaseOut:
+        """Describe a stored release (never its respondents)."""
+        return cls(
+            diagnostic_id=release.diagnostic_id,
+            number=release.number,
+            n_respondents=release.n_respondents,
+            created_at=release.created_at
+            if release.created_at.tzinfo is not None
+            else release.created_at.replace(tzinfo=UTC),
+        )
 
 
 class VoteIn(_In):
@@ -323,3 +354,10 @@ class BeforeAfterOut(BaseModel):
     after_year: int
     confidence: float
     deltas: list[DeltaRow]
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="valeurs non publiées : une campagne a trop peu de réponses, ou un répondant "
+        "fait l'essentiel du total",
+    )
+    release_before: int | None = None
+    release_after: int | None = None

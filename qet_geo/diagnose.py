@@ -310,9 +310,10 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
 
     if len(complete) < MIN_RESPONDENTS:
         raise ValidationError(
-            f"Only {len(complete)} complete SU answers: a diagnostic publishes nothing from fewer "
-            f"than {MIN_RESPONDENTS} respondents (statistical secrecy). Collect more answers.",
-            message_fr=f"Seulement {len(complete)} réponses SU complètes : un diagnostic ne "
+            f"Fewer than {MIN_RESPONDENTS} complete SU answers: a diagnostic publishes nothing "
+            f"from fewer than {MIN_RESPONDENTS} respondents (statistical secrecy). Collect more "
+            "answers.",
+            message_fr=f"Moins de {MIN_RESPONDENTS} réponses SU complètes : un diagnostic ne "
             f"publie rien sous {MIN_RESPONDENTS} répondants (secret statistique). Recueillez "
             "davantage de réponses.",
         )

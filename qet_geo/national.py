@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,10 +26,22 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from qet_geo.errors import ValidationError
-from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError, safe_aggregate
+from qet_geo.privacy import (
+    DOMINANCE_SHARE,
+    MIN_RESPONDENTS,
+    DisclosureError,
+    _mark,
+    safe_aggregate,
+)
 from qet_geo.surveys.schema import USAGES
 
-__all__ = ["ConstraintTypology", "before_after", "compare_neighbourhoods"]
+__all__ = [
+    "ConstraintTypology",
+    "before_after",
+    "before_after_moments",
+    "compare_neighbourhoods",
+    "national_table",
+]
 
 
 class ConstraintTypology(ClusterMixin, BaseEstimator):
@@ -228,6 +240,48 @@ def _compare(
     return out
 
 
+def national_table(
+    released: pd.DataFrame,
+    *,
+    constraints: Sequence[str] = (),
+    n_types: int = 3,
+    random_state: int | None = 0,
+) -> pd.DataFrame:
+    """Compare neighbourhoods from the summaries of their latest releases: typology and ranks.
+
+    Parameters
+    ----------
+    released
+        One row per neighbourhood, each built from a release's summary
+        (:mod:`qet_geo.releases`): ``n_respondents`` (11 or more), ``{usage}_kgco2e`` and
+        ``total_kgco2e`` means (NaN when the release could not publish them), ``mix_{profile}``
+        shares, and the population-weighted ``constraints`` columns. Every respondent figure
+        was protected when its release was made, over that release's respondents only.
+    constraints
+        The constraint columns the typology is fitted on.
+    n_types, random_state
+        Of the :class:`ConstraintTypology`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``released`` with ``type`` (-1 without constraints) and ``rank_total_kgco2e`` (1 =
+        lowest footprint); marked as protected.
+    """
+    out = released.copy()
+    out["type"] = -1
+    cols = [c for c in constraints if c in out.columns]
+    if cols:
+        known = out[cols].astype(float).dropna(how="all")
+        if len(known):
+            fitted = ConstraintTypology(n_types, random_state=random_state).fit(known)
+            out.loc[known.index, "type"] = fitted.labels_
+    if "total_kgco2e" in out.columns:
+        out["rank_total_kgco2e"] = out["total_kgco2e"].rank(method="min").astype("Int64")
+    # each row is the summary of a release, protected when it was made
+    return _mark(out, min_respondents=MIN_RESPONDENTS, dominance=DOMINANCE_SHARE)
+
+
 def _constraint_means(
     constraints: pd.DataFrame, *, neighbourhood: str, population: str
 ) -> pd.DataFrame:
@@ -281,12 +335,15 @@ def before_after(
     -------
     pandas.DataFrame
         Indexed by value: ``n_before``, ``n_after``, ``mean_before``, ``mean_after``,
-        ``delta``, ``ci_low``, ``ci_high``.
+        ``delta``, ``ci_low``, ``ci_high``. ``attrs["withheld"]`` lists the values left out
+        because one respondent makes more than 85 % of their total in a campaign (rule 3); the
+        total then too, since it would give the withheld usage back.
 
     Raises
     ------
     DisclosureError
-        A campaign has fewer than 11 answers for a value.
+        A campaign has fewer than 11 answers for a value (the message gives no count), or
+        every value is withheld.
     ValidationError
         Bad ``values`` or ``confidence``.
     """
@@ -305,26 +362,102 @@ def before_after(
             message_fr=f"les valeurs {missing or list(values)} ne sont pas des colonnes des "
             "deux campagnes.",
         )
-    z = float(norm.ppf(0.5 + confidence / 2))
-    rows = {}
+    moments: dict[str, tuple[list[float], list[float]]] = {}
+    withheld = []
     for v in values:
         a = before[v].astype(float).dropna()
         b = after[v].astype(float).dropna()
         if min(len(a), len(b)) < MIN_RESPONDENTS:
+            # no count in the message: a count of 1 to 10 is a figure about a small group
             raise DisclosureError(
-                f"{v}: a campaign has fewer than {MIN_RESPONDENTS} answers ({len(a)}, {len(b)}).",
-                message_fr=f"{v} : une campagne a moins de {MIN_RESPONDENTS} réponses "
-                f"({len(a)}, {len(b)}).",
+                f"{v}: a campaign has fewer than {MIN_RESPONDENTS} answers.",
+                message_fr=f"{v} : une campagne a moins de {MIN_RESPONDENTS} réponses.",
             )
-        delta = float(b.mean() - a.mean())
-        se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+        if _dominated(a) or _dominated(b):
+            withheld.append(v)
+            continue
+        moments[v] = (
+            [float(len(a)), float(a.mean()), float(a.var(ddof=1))],
+            [float(len(b)), float(b.mean()), float(b.var(ddof=1))],
+        )
+    return _deltas(moments, withheld, confidence=confidence)
+
+
+def _dominated(values: pd.Series) -> bool:
+    """Rule 3: one respondent makes more than 85 % of the total (a single flyer's kgCO2e)."""
+    total = float(values.clip(lower=0).sum())
+    return total > 0 and float(values.max()) > DOMINANCE_SHARE * total
+
+
+def before_after_moments(
+    before: Mapping[str, Sequence[float]],
+    after: Mapping[str, Sequence[float]],
+    *,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Give the change of each mean between two releases, from their stored moments.
+
+    Parameters
+    ----------
+    before, after
+        Per value, ``[count, mean, variance]`` as a release stores them (only for footprints
+        it could publish: 11 answers or more, no dominant respondent).
+    confidence
+        Level of the interval, between 0.5 and 0.999.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`before_after`, over the values both releases give.
+    """
+    if not 0.5 <= confidence <= 0.999:
+        raise ValidationError(
+            f"confidence must be between 0.5 and 0.999, got {confidence!r}.",
+            message_fr=f"confidence doit être entre 0,5 et 0,999, reçu {confidence!r}.",
+        )
+    names = [f"{u}_kgco2e" for u in USAGES] + ["total_kgco2e"]
+    shared = [v for v in names if v in before and v in after]
+    withheld = [v for v in names if (v in before) != (v in after)]
+    moments = {v: (list(before[v]), list(after[v])) for v in shared}
+    if not moments:
+        raise DisclosureError(
+            "the two releases share no publishable footprint.",
+            message_fr="les deux publications n'ont aucune empreinte publiable en commun.",
+        )
+    return _deltas(moments, withheld, confidence=confidence)
+
+
+def _deltas(
+    moments: dict[str, tuple[list[float], list[float]]],
+    withheld: list[str],
+    *,
+    confidence: float,
+) -> pd.DataFrame:
+    # the total is the sum of the usages: with one usage withheld, the total would give it back
+    if withheld and "total_kgco2e" in moments:
+        del moments["total_kgco2e"]
+        withheld.append("total_kgco2e")
+    if not moments:
+        raise DisclosureError(
+            "every footprint of these campaigns is dominated by one respondent: nothing can be "
+            "compared without revealing that person's footprint.",
+            message_fr="chaque empreinte de ces campagnes est dominée par un répondant : rien ne "
+            "peut être comparé sans révéler l'empreinte de cette personne.",
+        )
+    z = float(norm.ppf(0.5 + confidence / 2))
+    rows = {}
+    for v, ((na, ma, va), (nb, mb, vb)) in moments.items():
+        delta = float(mb - ma)
+        se = math.sqrt(va / na + vb / nb)
         rows[v] = {
-            "n_before": len(a),
-            "n_after": len(b),
-            "mean_before": float(a.mean()),
-            "mean_after": float(b.mean()),
+            "n_before": int(na),
+            "n_after": int(nb),
+            "mean_before": float(ma),
+            "mean_after": float(mb),
             "delta": delta,
             "ci_low": delta - z * se,
             "ci_high": delta + z * se,
         }
-    return pd.DataFrame.from_dict(rows, orient="index")
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs["withheld"] = sorted(set(withheld))
+    return table

@@ -190,6 +190,8 @@ class _Rules:
     dominance: float
     values: dict[str, np.ndarray] = field(default_factory=dict)
     profile: np.ndarray | None = None
+    #: Respondents per source zone (200 m cell), to tell what each part of a pool holds.
+    cell_counts: dict[str, int] = field(default_factory=dict)
 
     def safe(self, rows: np.ndarray) -> bool:
         if len(rows) < self.min_respondents:
@@ -427,6 +429,7 @@ def _grid_units(
             "des carreaux de 200 m.",
         )
     size = sizes.pop() if sizes else 200
+    rules.cell_counts = {u.zone_id: len(u.rows) for u in units}
     for unit, square, found in zip(units, squares, parsed, strict=True):
         if found is not None:  # always: every id matched the pattern in _protect
             unit.north, unit.east = float(found.group(2)), float(found.group(3))
@@ -460,7 +463,71 @@ def _grid_units(
             )
         units = kept
     units = _finish(units, rules, leftover=leftover, nearest=_nearest_by_distance)
-    return [u for u in units if u.safe]
+    return _fill_isolated_parts([u for u in units if u.safe], rules, size=size)
+
+
+def _fill_isolated_parts(units: list[_Unit], rules: _Rules, *, size: int) -> list[_Unit]:
+    """Absorb the published zones carved out of a pool where that would isolate a few cells.
+
+    A pool is drawn on the 400 m blocks of its cells less the zones published there. When the
+    zones published in a block leave only a sliver of it to the pool (one 200 m cell, say), and
+    that sliver holds 1 to 10 of the pool's respondents, the map shows which small cells they
+    live in. The zones carved out of that block are then merged into the pool, which gets the
+    whole block back: every part of a published geometry either holds 11 respondents or more,
+    or is made of whole 400 m blocks. Merging published (safe) zones into a safe pool keeps it
+    safe; zones only grow, so this ends.
+    """
+    block = float(GRID_LEVELS_M[0])
+    half = size / 2.0
+    while True:
+        changed = False
+        for unit in units:
+            if not unit.merged or unit.territory is None or not unit.cells:
+                continue
+            counts: dict[tuple[float, float], int] = {}
+            for (n, e), member in zip(unit.cells, unit.members, strict=False):
+                counts[(n, e)] = counts.get((n, e), 0) + int(rules.cell_counts.get(member, 0))
+            for part in shapely.get_parts(unit.territory):
+                inside = [
+                    (n, e) for (n, e) in counts if shapely.contains_xy(part, e + half, n + half)
+                ]
+                held = sum(counts[c] for c in inside)
+                if not 0 < held < rules.min_respondents:
+                    continue
+                blocks = shapely.union_all(
+                    [
+                        shapely.box(
+                            math.floor(e / block) * block,
+                            math.floor(n / block) * block,
+                            math.floor(e / block) * block + block,
+                            math.floor(n / block) * block + block,
+                        )
+                        for n, e in inside
+                    ]
+                )
+                carved = [
+                    o
+                    for o in units
+                    if o is not unit
+                    and o.territory is not None
+                    and shapely.intersection(o.territory, blocks).area > 1.0
+                ]
+                if not carved:
+                    continue
+                for other in carved:
+                    units.remove(other)
+                    unit.rows = np.concatenate([unit.rows, other.rows])
+                    unit.members = unit.members + other.members
+                    unit.cells = unit.cells + other.cells
+                    if other.territory is not None:
+                        unit.territory = shapely.union(unit.territory, other.territory)
+                unit.safe = rules.safe(unit.rows)
+                changed = True
+                break
+            if changed:
+                break
+        if not changed:
+            return [u for u in units if u.safe]
 
 
 def _pool_territory(pool: list[_Unit], published: list[_Unit]) -> BaseGeometry:

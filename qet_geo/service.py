@@ -439,10 +439,12 @@ def _analyse(
     usages = [u for u in USAGES if u in frame.columns]
     complete = frame[usages].dropna() if len(usages) == len(USAGES) else frame.iloc[0:0]
     if len(complete) < MIN_RESPONDENTS:
+        # no count: a count of 1 to 10 is itself a figure about a small group
         raise DisclosureError(
-            f"only {len(complete)} complete SU answers: the analysis publishes nothing from "
-            f"fewer than {MIN_RESPONDENTS} respondents (statistical secrecy). Upload more answers.",
-            message_fr=f"seulement {len(complete)} réponses SU complètes : l'analyse ne publie "
+            f"fewer than {MIN_RESPONDENTS} complete SU answers: the analysis publishes nothing "
+            f"from fewer than {MIN_RESPONDENTS} respondents (statistical secrecy). Upload more "
+            "answers.",
+            message_fr=f"moins de {MIN_RESPONDENTS} réponses SU complètes : l'analyse ne publie "
             f"rien sous {MIN_RESPONDENTS} répondants (secret statistique). Envoyez davantage de "
             "réponses.",
         )
@@ -520,7 +522,12 @@ def _own_profiles(diagnostic_id: int, complete: Any, usages: list[str]) -> list[
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted = UsageProfiles(random_state=0).fit(complete.astype("Int8"))
-    total = float(sum(fitted.counts_))
+    counts = [int(c) for c in fitted.counts_]
+    total = float(sum(counts))
+    # rule 3: a profile holding every respondent would give each one's profile, and its centre
+    # the exact mean answers of all: none is stored then
+    if len(counts) < 2 or max(counts) >= total:
+        return []
     return [
         Profile(
             diagnostic_id=diagnostic_id,

@@ -82,6 +82,7 @@ __all__ = [
     "Neighbourhood",
     "NotFoundError",
     "Profile",
+    "Release",
     "Respondent",
     "Upload",
     "Vote",
@@ -342,6 +343,32 @@ class ApiToken(Base):
     role: Mapped[str] = mapped_column(String(20))
     neighbourhood_ids: Mapped[list[Any]] = mapped_column(default=list)
     label: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class Release(Base):
+    """A frozen, numbered publication of a diagnostic's figures (``qet_geo.releases``).
+
+    Every published figure of the release (footprints, profile shares, own profiles, cells, map,
+    national summary) was computed at once over one set of respondents, kept in
+    ``respondent_ids`` (internal: never published) so that the next release can be checked to
+    differ from every earlier one by 0 or at least 11 respondents. ``figures`` holds the
+    published figures, ``summary`` the small part the national comparison reads.
+    """
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("diagnostic_id", "number", name="uq_release_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diagnostic_id: Mapped[int] = mapped_column(
+        ForeignKey("diagnostics.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    n_respondents: Mapped[int] = mapped_column(Integer)
+    respondent_ids: Mapped[list[Any]] = mapped_column(default=list)
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    map_html: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,18 +1,32 @@
-"""Published aggregates of a diagnostic: indicators (GeoJSON), profiles, footprints."""
+"""Published aggregates of a diagnostic: indicators (GeoJSON), profiles, footprints, releases."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from api.dependencies import CallerDep, SessionDep, cells_for, diagnostic_for
-from api.models import ErrorOut, FeatureCollection, FootprintsOut, ProfileOut, ProfilesOut
+from api._aggregates import AggregateCache, CellLayer, HoodRef, Published
+from api.dependencies import Caller, CallerDep, SessionDep, diagnostic_for, missing
+from api.models import (
+    ErrorOut,
+    FeatureCollection,
+    FootprintsOut,
+    ProfileOut,
+    ProfilesOut,
+    ReleaseOut,
+)
 from qet_geo.errors import ValidationError
-from qet_geo.store import Profile, national_reference
+from qet_geo.releases import create_release
+from qet_geo.store import Diagnostic, Neighbourhood, Profile, Release, national_reference
 
 router = APIRouter(tags=["agrégats"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -62,12 +76,62 @@ async def indicators(
     """Page through the published 200 m cells of a diagnostic (pooled where small), WGS84.
 
     Each cell gives ``n_respondents`` (at least 11), the mean footprint and the share of each
-    usage profile; cells with fewer respondents are pooled with their neighbours first.
+    usage profile; cells with fewer respondents are pooled with their neighbours first. The
+    cells are those of the latest release (``POST /diagnostics/{id}/releases``); the pilot team
+    of the neighbourhood (and the admin) sees the live preview of its data instead.
     """
     # The hot path of the service (bench/api.py): no database session, no dependency beyond the
     # caller, no response model validation; the settings are read from the app.
-    layer = await cells_for(request, caller, diagnostic_id)
+    layer = await cells_for_caller(request, caller, diagnostic_id)
     return geojson_page(request, layer.features_json, layer.bounds, bbox, limit, offset)
+
+
+async def cells_for_caller(request: Request, caller: Caller, diagnostic_id: int) -> CellLayer:
+    """Return the cells a caller may read of a diagnostic (404 if it may not see it).
+
+    The released layer for every reader; the live one for a caller who may write to the
+    neighbourhood. Each is looked up in the store at most once per
+    :data:`api._aggregates.REFRESH_S` in each server process; when the look-up is due, one
+    request makes it and the concurrent ones await that same look-up.
+    """
+    cache: AggregateCache = request.app.state.aggregates
+    entry = cache.fresh_cells(diagnostic_id)
+    if entry is None:
+        entry = await _shared_load(request, ("release", diagnostic_id), cache.load_cells)
+    if entry is None or not caller.can_read(entry[0]):
+        raise missing("diagnostic", diagnostic_id)
+    if not caller.can_write(entry[0]):
+        return entry[1]
+    live = cache.fresh_live_cells(diagnostic_id)
+    if live is None:
+        live = await _shared_load(request, ("live", diagnostic_id), cache.load_live_cells)
+    if live is None:
+        raise missing("diagnostic", diagnostic_id)
+    return live[1]
+
+
+Loader = Callable[[Engine, int], "tuple[HoodRef, CellLayer] | None"]
+
+
+async def _shared_load(
+    request: Request, key: tuple[str, int], loader: Loader
+) -> tuple[HoodRef, CellLayer] | None:
+    """Run ``loader`` once for concurrent requests of the same key, in the thread pool."""
+    loads: dict[Any, asyncio.Future[tuple[HoodRef, CellLayer] | None]]
+    loads = request.app.state.cell_loads
+    load = loads.get(key)
+    # A look-up left pending by another event loop (a closed test client) is not awaitable.
+    if load is None or load.get_loop() is not asyncio.get_running_loop():
+        load = asyncio.ensure_future(run_in_threadpool(loader, request.app.state.engine, key[1]))
+        loads[key] = load
+
+        def forget(done: asyncio.Future[tuple[HoodRef, CellLayer] | None]) -> None:
+            if loads.get(key) is done:
+                del loads[key]
+
+        load.add_done_callback(forget)
+    # shield: a client that hangs up must not cancel the look-up the others await.
+    return await asyncio.shield(load)
 
 
 def geojson_page(
@@ -110,30 +174,51 @@ def geojson_page(
     return Response(body.encode(), media_type="application/geo+json")
 
 
+def view_for(request: Request, session: Session, caller: Caller, diag: Diagnostic) -> Published:
+    """The figures ``caller`` reads of ``diag``: live with write access, else the latest release."""
+    cache: AggregateCache = request.app.state.aggregates
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    if hood is not None and caller.can_write(hood):
+        return cache.live(session, diag.id)
+    return cache.released(session, diag.id)
+
+
 @router.get("/diagnostics/{diagnostic_id}/profiles", response_model=ProfilesOut, responses=_ERRORS)
 def profiles(
     request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: DiagId
 ) -> ProfilesOut:
     """Shares of the reference usage profiles (if 11 respondents or more), and own profiles.
 
-    ``shares`` refer to the national reference profiles once they are fitted
-    (``reference: "national"``), to the demo ones before. ``own_profiles`` are those the last
-    analysis of the diagnostic fitted, each of 11 respondents or more.
+    From the latest release (``release`` gives its number; nothing before the first one); the
+    pilot team of the neighbourhood (and the admin) previews the live figures (``release``
+    null). ``shares`` refer to the national reference profiles once they are fitted
+    (``reference: "national"``), to the demo ones before. ``own_profiles`` are the profiles
+    fitted on this diagnostic alone, each of 11 respondents or more, none holding everyone.
     """
     diag = diagnostic_for(session, caller, diagnostic_id)
-    totals = request.app.state.aggregates.profiles(session, diag.id)
-    own = session.scalars(
-        select(Profile)
-        .where(Profile.diagnostic_id == diag.id, Profile.scope == "diagnostic")
-        .order_by(Profile.number)
-    ).all()
+    view = view_for(request, session, caller, diag)
+    if view.release is None:
+        reference = "national" if national_reference(session) else "demo"
+        own = [
+            ProfileOut.from_stored(p)
+            for p in session.scalars(
+                select(Profile)
+                .where(Profile.diagnostic_id == diag.id, Profile.scope == "diagnostic")
+                .order_by(Profile.number)
+            )
+        ]
+    else:
+        reference = view.reference or "demo"
+        own = [ProfileOut.model_validate(p) for p in view.figures.own_profiles]
+    shares = view.figures.profile_shares
     return ProfilesOut(
         diagnostic_id=diag.id,
-        n_respondents=totals.n_respondents,
-        published=bool(totals.values),
-        shares=totals.values,
-        reference="national" if national_reference(session) else "demo",
-        own_profiles=[ProfileOut.from_stored(p) for p in own],
+        n_respondents=view.figures.n_respondents if shares else 0,
+        published=bool(shares),
+        shares=shares,
+        reference="national" if reference == "national" else "demo",
+        own_profiles=own,
+        release=view.release,
     )
 
 
@@ -143,12 +228,60 @@ def profiles(
 def footprints(
     request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: DiagId
 ) -> FootprintsOut:
-    """Mean footprint per usage and in total, kgCO2e per person per year (if publishable)."""
+    """Mean footprint per usage and in total, kgCO2e per person per year (if publishable).
+
+    From the latest release, or the live preview for the neighbourhood's pilot team (as
+    ``/profiles``).
+    """
     diag = diagnostic_for(session, caller, diagnostic_id)
-    totals = request.app.state.aggregates.footprints(session, diag.id)
+    view = view_for(request, session, caller, diag)
+    values = view.figures.footprints
     return FootprintsOut(
         diagnostic_id=diag.id,
-        n_respondents=totals.n_respondents,
-        published=bool(totals.values),
-        mean_kgco2e=totals.values,
+        n_respondents=view.figures.n_respondents if values else 0,
+        published=bool(values),
+        mean_kgco2e=values,
+        release=view.release,
     )
+
+
+@router.post(
+    "/diagnostics/{diagnostic_id}/releases",
+    response_model=ReleaseOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**_ERRORS, 403: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+async def publish_release(request: Request, caller: CallerDep, diagnostic_id: DiagId) -> ReleaseOut:
+    """Publish the diagnostic's figures as its next release (admin, the pilot team).
+
+    Every figure (footprints, profile shares, own profiles, cells, map, national summary) is
+    computed at once over the respondents located with complete answers. Refused (422, without
+    the small count) when fewer than 11 of them, or when they differ from those of an earlier
+    release by 1 to 10 respondents: the public could subtract the two.
+    """
+    engine = request.app.state.engine
+
+    def check() -> None:
+        with sessionmaker(engine)() as session:
+            diagnostic_for(session, caller, diagnostic_id, access="write")
+
+    await run_in_threadpool(check)
+    release = await run_in_threadpool(create_release, engine, diagnostic_id)
+    request.app.state.aggregates.clear(diagnostic_id)
+    return ReleaseOut.of(release)
+
+
+@router.get(
+    "/diagnostics/{diagnostic_id}/releases", response_model=list[ReleaseOut], responses=_ERRORS
+)
+def list_releases(
+    session: SessionDep, caller: CallerDep, diagnostic_id: DiagId
+) -> list[ReleaseOut]:
+    """The releases of a diagnostic, latest first: number, date and respondents (11 or more)."""
+    diag = diagnostic_for(session, caller, diagnostic_id)
+    return [
+        ReleaseOut.of(r)
+        for r in session.scalars(
+            select(Release).where(Release.diagnostic_id == diag.id).order_by(Release.number.desc())
+        )
+    ]

@@ -12,7 +12,7 @@ from api.errors import request_lang
 from api.models import ErrorOut, JobOut
 from qet_geo import service
 from qet_geo.service import abandoned_message, claim_analysis, run_analysis
-from qet_geo.store import Diagnostic
+from qet_geo.store import Diagnostic, Neighbourhood
 
 router = APIRouter(tags=["diagnostics"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -116,6 +116,14 @@ def job_status(
 def diagnostic_map(
     request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: Id
 ) -> HTMLResponse:
-    """Offline HTML map of usage profiles and footprints per published 200 m cell."""
+    """Offline HTML map of usage profiles and footprints per published 200 m cell.
+
+    The map of the latest release; the pilot team of the neighbourhood (and the admin) sees the
+    live preview of its data instead. 422 when there is nothing to map.
+    """
     diag = diagnostic_for(session, caller, diagnostic_id)
-    return HTMLResponse(request.app.state.aggregates.map_html(session, diag.id))
+    cache = request.app.state.aggregates
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    if hood is not None and caller.can_write(hood):
+        return HTMLResponse(cache.live_map(session, diag.id))
+    return HTMLResponse(cache.released_map(session, diag.id))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 import warnings
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from api._aggregates import NationalCache, ReleasedHood
 from api.dependencies import Caller, CallerDep, SessionDep, neighbourhood_for, require_roles
 from api.errors import request_lang
 from api.models import (
@@ -24,19 +26,19 @@ from api.models import (
     ProfileOut,
 )
 from qet_geo.errors import EmptyDataError
-from qet_geo.national import before_after, compare_neighbourhoods
+from qet_geo.national import before_after, before_after_moments, national_table
 from qet_geo.privacy import MIN_RESPONDENTS, require_protected
+from qet_geo.releases import latest_release
 from qet_geo.service import fit_national_profiles
 from qet_geo.store import (
     Diagnostic,
-    Indicator,
     Neighbourhood,
     NotFoundError,
-    Respondent,
     national_reference,
     respondents_frame,
     territory_geometry,
 )
+from qet_geo.surveys.schema import USAGES
 
 router = APIRouter(tags=["comparaisons"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -56,77 +58,42 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) else round(f, 4)
 
 
-def national_rows(session: Session, caller: Caller) -> list[NationalRow]:
-    """Return the national comparison of the neighbourhoods ``caller`` may see (``GET /national``).
-
-    One row per neighbourhood the caller may read, or published, with a campaign with answers
-    (its latest). The table is protected (:func:`qet_geo.privacy.require_protected`): a
-    neighbourhood of fewer than 11 respondents has ``n_respondents`` 0 and no respondent figure.
-    """
-    hoods = [
-        h
-        for h in session.scalars(select(Neighbourhood).order_by(Neighbourhood.id))
-        if caller.can_read(h) or h.published
-    ]
-    frames, latest = [], {}
-    for hood in hoods:
-        # the latest campaign that has answers
-        diag = session.scalars(
-            select(Diagnostic)
-            .where(
-                Diagnostic.neighbourhood_id == hood.id,
-                select(Respondent.id).where(Respondent.diagnostic_id == Diagnostic.id).exists(),
-            )
-            .order_by(Diagnostic.year.desc())
-        ).first()
-        if diag is None:
-            continue
-        latest[hood.id] = diag
-        frame = respondents_frame(session, diag.id)
-        if len(frame):
-            frames.append(frame.assign(neighbourhood=str(hood.id)))
-    if not frames:
+def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
+    """The national comparison of these neighbourhoods, from their latest releases' summaries."""
+    if not released:
         return []
-    respondents = pd.concat(frames, ignore_index=True)
-    indicators = session.execute(
-        select(
-            Indicator.neighbourhood_id,
-            Indicator.zone_id,
-            Indicator.name,
-            Indicator.value,
-            Indicator.population,
-        ).where(Indicator.neighbourhood_id.in_(list(latest)))
-    ).all()
-    constraints = None
-    if indicators:
-        long = pd.DataFrame(indicators, columns=["neighbourhood", "zone", "name", "value", "pop"])
-        wide = long.pivot_table(index=["neighbourhood", "zone"], columns="name", values="value")
-        pops = long.groupby(["neighbourhood", "zone"])["pop"].max()
-        constraints = wide.assign(population=pops.fillna(0.0)).reset_index()
-        constraints["neighbourhood"] = constraints["neighbourhood"].astype(str)
-        constraints = constraints.drop(columns="zone")
-    table = compare_neighbourhoods(
-        respondents.assign(profile=respondents["profile"].astype("Int64")),
-        constraints=constraints,
-    )
+    records, constraint_names = {}, set()
+    for r in released:
+        s = r.summary
+        record: dict[str, Any] = {"n_respondents": int(s.get("n_respondents", 0))}
+        feet = s.get("footprints") or {}
+        for usage in (*USAGES, "total"):
+            record[f"{usage}_kgco2e"] = feet.get(usage, math.nan)
+        for number, share in (s.get("profile_shares") or {}).items():
+            record[f"mix_{number}"] = share
+        for name, value in (s.get("constraints") or {}).items():
+            record[name] = math.nan if value is None else value
+            constraint_names.add(name)
+        records[str(r.hood.id)] = record
+    frame = pd.DataFrame.from_dict(records, orient="index")
+    table = national_table(frame, constraints=sorted(constraint_names))
     require_protected(table, what="the national comparison")
-    names = {str(h.id): h.name for h in hoods}
-    feet = [c for c in table.columns if c.endswith("_kgco2e") and not c.startswith("rank_")]
-    mix = [c for c in table.columns if c.startswith("mix_")]
-    fixed = {"n_respondents", "type", "rank_total_kgco2e", *feet, *mix}
-    others = [c for c in table.columns if c not in fixed]
+    feet_cols = [c for c in table.columns if c.endswith("_kgco2e") and not c.startswith("rank_")]
+    mix = sorted(c for c in table.columns if c.startswith("mix_"))
+    by_id = {str(r.hood.id): r for r in released}
     rows = []
     for key, row in table.iterrows():
         rank = row.get("rank_total_kgco2e")
+        hood = by_id[str(key)]
         rows.append(
             NationalRow(
-                neighbourhood_id=int(str(key)),
-                name=names[str(key)],
-                year=latest[int(str(key))].year,
+                neighbourhood_id=hood.hood.id,
+                name=hood.name,
+                year=hood.year,
                 n_respondents=int(row["n_respondents"]),
-                mean_kgco2e={c.removesuffix("_kgco2e"): _num(row[c]) for c in feet},
+                mean_kgco2e={c.removesuffix("_kgco2e"): _num(row[c]) for c in feet_cols},
                 profile_mix={c.removeprefix("mix_"): _num(row[c]) for c in mix},
-                constraints={c: _num(row[c]) for c in others},
+                constraints={c: _num(row[c]) for c in sorted(constraint_names)},
                 type=int(row["type"]),
                 rank_total_kgco2e=None if pd.isna(rank) else int(rank),
             )
@@ -134,15 +101,72 @@ def national_rows(session: Session, caller: Caller) -> list[NationalRow]:
     return rows
 
 
+def _table_for(
+    cache: NationalCache, digest: str, released: list[ReleasedHood], caller: Caller
+) -> tuple[list[NationalRow], bytes]:
+    visible = [r for r in released if caller.can_read(r.hood) or r.hood.published]
+    key = tuple(r.hood.id for r in visible)
+    hit = cache.table(digest, released, key)
+    if hit is None:
+        rows = _released_rows(visible)
+        body = json.dumps([r.model_dump() for r in rows], ensure_ascii=False).encode()
+        hit = (rows, body)
+        cache.keep(digest, key, hit)
+    out: tuple[list[NationalRow], bytes] = hit
+    return out
+
+
+def national_rows(request: Request, caller: Caller) -> list[NationalRow]:
+    """Return the national comparison of the neighbourhoods ``caller`` may see (``GET /national``).
+
+    One row per neighbourhood the caller may read with a release: the latest release of its
+    latest released campaign (:mod:`qet_geo.releases`). Every figure comes from that release,
+    protected when it was made; unreleased campaigns are never read.
+    """
+    cache: NationalCache = request.app.state.aggregates.national
+    data = cache.fresh() or cache.load(request.app.state.engine)
+    return _table_for(cache, data[0], data[1], caller)[0]
+
+
 @router.get("/national", response_model=list[NationalRow], responses=_ERRORS)
-def national(session: SessionDep, caller: CallerDep) -> list[NationalRow]:
-    """Compare the latest campaign (with answers) of every neighbourhood the caller may see.
+async def national(request: Request, caller: CallerDep) -> Response:
+    """Compare the latest release of every neighbourhood the caller may see.
 
     Footprint per usage per person, mix of national reference profiles, population-weighted
-    constraint indicators, a typology on constraints and the footprint rank (1 = lowest).
-    Neighbourhoods with fewer than 11 respondents get no respondent figure.
+    constraint indicators (as of the release), a typology on constraints and the footprint rank
+    (1 = lowest). Only released figures are compared, for every caller: a campaign is in the
+    comparison once its pilot team has published a release (``POST
+    /diagnostics/{id}/releases``). Cached: the store is read (one query) at most once a second.
     """
-    return national_rows(session, caller)
+    cache: NationalCache = request.app.state.aggregates.national
+    data = cache.fresh()
+    if data is None:
+        data = await _shared_national_load(request, cache)
+    visible = tuple(r.hood.id for r in data[1] if caller.can_read(r.hood) or r.hood.published)
+    hit = cache.table(data[0], data[1], visible)
+    if hit is None:
+        hit = await run_in_threadpool(_table_for, cache, data[0], data[1], caller)
+    return Response(hit[1], media_type="application/json")
+
+
+async def _shared_national_load(
+    request: Request, cache: NationalCache
+) -> tuple[str, list[ReleasedHood]]:
+    """One store look-up for the concurrent requests that find the national data stale."""
+    loads = request.app.state.cell_loads
+    key = ("national", 0)
+    load = loads.get(key)
+    if load is None or load.get_loop() is not asyncio.get_running_loop():
+        load = asyncio.ensure_future(run_in_threadpool(cache.load, request.app.state.engine))
+        loads[key] = load
+
+        def forget(done: asyncio.Future[tuple[str, list[ReleasedHood]]]) -> None:
+            if loads.get(key) is done:
+                del loads[key]
+
+        load.add_done_callback(forget)
+    out: tuple[str, list[ReleasedHood]] = await asyncio.shield(load)
+    return out
 
 
 # Errors of an HTML route are still JSON: documented as such, not as text/html.
@@ -167,7 +191,7 @@ def national_map(request: Request, session: SessionDep, caller: CallerDep) -> HT
     on the map lists them. French, or English with ``Accept-Language: en``; 422 when no
     neighbourhood the caller may see can be placed.
     """
-    rows = national_rows(session, caller)
+    rows = national_rows(request, caller)
     territories = {
         row.neighbourhood_id: territory_geometry(hood)
         for row in rows
@@ -253,9 +277,16 @@ def compare_campaigns(
     after: Year = 1,
     confidence: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95,
 ) -> BeforeAfterOut:
-    """Change of the mean footprints between two campaigns (years), with confidence intervals."""
+    """Change of the mean footprints between two campaigns (years), with confidence intervals.
+
+    Between the latest releases of the two campaigns (``release_before``, ``release_after``);
+    the pilot team of the neighbourhood (and the admin) compares its live answers instead.
+    A footprint one respondent dominates in either campaign (more than 85 % of its total) is
+    withheld (``withheld``), and the total with it.
+    """
     hood = neighbourhood_for(session, caller, neighbourhood_id)
-    frames = []
+    live = caller.can_write(hood)
+    frames, releases = [], []
     for year in (before, after):
         diag = session.scalars(
             select(Diagnostic).where(
@@ -267,8 +298,25 @@ def compare_campaigns(
                 f"neighbourhood {hood.id} has no campaign for year {year}.",
                 message_fr=f"le quartier {hood.id} n'a pas de campagne pour l'année {year}.",
             )
-        frames.append(respondents_frame(session, diag.id))
-    table = before_after(frames[0], frames[1], confidence=confidence)
+        if live:
+            frames.append(respondents_frame(session, diag.id))
+            continue
+        release = latest_release(session, diag.id)
+        if release is None:
+            raise NotFoundError(
+                f"the campaign of year {year} of neighbourhood {hood.id} has no release yet.",
+                message_fr=f"la campagne de l'année {year} du quartier {hood.id} n'a pas encore "
+                "de publication.",
+            )
+        releases.append(release)
+    if live:
+        table = before_after(frames[0], frames[1], confidence=confidence)
+    else:
+        table = before_after_moments(
+            releases[0].summary.get("moments") or {},
+            releases[1].summary.get("moments") or {},
+            confidence=confidence,
+        )
     return BeforeAfterOut(
         neighbourhood_id=hood.id,
         before_year=before,
@@ -278,6 +326,9 @@ def compare_campaigns(
             DeltaRow(value=str(name), **{k: row[k] for k in DeltaRow.model_fields if k != "value"})
             for name, row in table.iterrows()
         ],
+        withheld=list(table.attrs.get("withheld", [])),
+        release_before=releases[0].number if releases else None,
+        release_after=releases[1].number if releases else None,
     )
 
 

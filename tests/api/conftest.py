@@ -108,9 +108,11 @@ def build_world(
     osm_dir: Path | None = None,
     max_osm_bytes: int = 5_000_000,
     census_grid: Path | None = None,
+    release: bool = True,
 ) -> World:
     """Build the app on ``url`` with neighbourhoods A, B, C and tokens; extracts go to ``osm_dir``
-    (a new temporary folder by default)."""
+    (a new temporary folder by default). With ``release``, A and B have published a release of
+    their answers (``qet_geo.releases``): what the public and the network staff read."""
     folder = osm_dir or Path(tempfile.mkdtemp(prefix="qet-osm-"))
     app = create_app(
         Settings(
@@ -144,6 +146,11 @@ def build_world(
     store.ingest_su(
         engine, diags["C"], su_csv(8, seed=12, prefix="C", clusters=((-3.37, 47.748, 8),))
     )
+    if release:  # the pilot teams of A and B published their figures (C is too small)
+        from qet_geo.releases import create_release
+
+        for key in ("A", "B"):
+            create_release(engine, diags[key])
     return World(TestClient(app), url, hoods, diags, tokens)
 
 
