@@ -208,13 +208,18 @@ wait_gone() { # PID SECONDS: 0 once PID has exited, 1 if it still runs after SEC
     ! alive "$1"
 }
 
+# Whether PID is a live serve.sh (not a zombie, whose command line is empty, nor another
+# process that reused the number).
+is_supervisor() {
+    [[ $1 =~ ^[0-9]+$ ]] && alive "$1" \
+        && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'serve.sh'
+}
+
 # The supervisor's pid when one runs in this runtime folder.
 running_pid() {
     local pid
     pid=$(cat "$RUN/serve.pid" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" \
-        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'serve.sh' \
-        && echo "$pid"
+    is_supervisor "$pid" && echo "$pid"
 }
 
 port_open() { # HOST PORT
@@ -312,8 +317,7 @@ stop() {
     fi
     kill -TERM "$pid"
     for ((i = 0; i < 450; i++)); do
-        # gone, or a zombie that its parent has not reaped yet (no command line)
-        running_pid >/dev/null || { say "stopped."; return 0; }
+        is_supervisor "$pid" || { say "stopped."; return 0; }
         sleep 0.1
     done
     die "pid $pid still running after 45 s."

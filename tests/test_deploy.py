@@ -21,6 +21,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -236,10 +237,29 @@ class AttackStats:
     peak: int = 0
 
 
+#: Linux's IP_BIND_ADDRESS_NO_PORT (not named by Python 3.11's socket module).
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
 async def _connect(port: int, source: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    return await asyncio.wait_for(
-        asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)), 30
-    )
+    """Connect to 127.0.0.1:``port`` from ``source``.
+
+    The source port is chosen by ``connect``, not by ``bind`` (IP_BIND_ADDRESS_NO_PORT): a
+    ``bind`` to port 0 searches the ports of ``source`` that are free for *any* destination, and
+    with thousands of them in TIME_WAIT from earlier attacks it blocks the event loop for
+    seconds per thousand connections.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((source, 0))
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", port)), 30)
+        return await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 async def _closed_by_server(reader: asyncio.StreamReader, wait: float) -> bytes | None:
