@@ -1,4 +1,4 @@
-"""Benchmark of the service: the indicators endpoint under 50 concurrent clients.
+"""Benchmark of the service: the indicators endpoint and /national under 50 concurrent clients.
 
 Starts ``qet serve`` on 127.0.0.1 (a temporary SQLite store, one worker unless ``--workers``, no
 access log unless ``--access-log``; uvloop and httptools when installed), creates a
@@ -21,8 +21,15 @@ the server). Every status is checked; every 20th body (up to 200 per process) is
 checked after the run as a GeoJSON FeatureCollection (counts, limit, polygon features, the
 ``bbox`` filter, at least 11 respondents per cell).
 
+``GET /national`` (issue 12, item 5) is driven the same way once ``--hoods`` neighbourhoods
+(100) of ``--hood-answers`` answers (30, slices of the same synthetic survey) have each been
+uploaded and released (``POST /diagnostics/{id}/releases``): the comparison of 100 released
+neighbourhoods, read by the admin, p50 and p95 printed against the same 100 ms target. Every
+sampled body is checked to list the 100 neighbourhoods with released figures.
+
 Usage: ``python bench/api.py [--seconds 10] [--clients 50] [--homes 2000] [--workers 1]
-[--access-log] [--client-procs 1]``
+[--access-log] [--client-procs 1] [--endpoint indicators|national|both] [--hoods 100]
+[--hood-answers 30]``
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -280,22 +288,91 @@ def _prepare(base: str, headers: dict[str, str], data: bytes, workers: int) -> d
     return {"path": path, "first": first, "n_stored": up.json()["n_stored"], "upload_s": upload_s}
 
 
+def _prepare_national(
+    base: str, headers: dict[str, str], data: bytes, hoods: int, answers: int, workers: int
+) -> dict[str, Any]:
+    """Create ``hoods`` neighbourhoods, each with ``answers`` answers and a release.
+
+    The answers are consecutive slices of the synthetic survey (cycling over it); every
+    neighbourhood is published, so the public and the admin see the same comparison.
+    """
+    header, *lines = data.decode().splitlines()
+    t0 = time.perf_counter()
+    with httpx.Client(base_url=base, headers=headers, timeout=300) as c:
+        for i in range(hoods):
+            hood = c.post(
+                "/neighbourhoods", json={"name": f"Quartier {i:03d}", "published": True}
+            ).json()["id"]
+            diag = c.post(f"/neighbourhoods/{hood}/diagnostics", json={"year": 0}).json()["id"]
+            start = (i * answers) % max(1, len(lines) - answers)
+            chunk = "\n".join([header, *lines[start : start + answers]]) + "\n"
+            c.post(f"/diagnostics/{diag}/uploads", content=chunk.encode()).raise_for_status()
+            c.post(f"/diagnostics/{diag}/releases").raise_for_status()
+        prepare_s = time.perf_counter() - t0
+        first = c.get("/national").json()
+        for _ in range(20 * workers):  # new connections, taken by either worker
+            c.get("/national", headers={"Connection": "close"}).raise_for_status()
+    return {"first": first, "prepare_s": prepare_s}
+
+
+def _check_national(body: bytes, hoods: int) -> str | None:
+    """Return why a sampled body is not the national comparison of ``hoods`` (None if it is)."""
+    try:
+        rows = json.loads(body)
+    except ValueError:
+        return "/national: not JSON"
+    if not isinstance(rows, list) or len(rows) != hoods:
+        return f"/national: {len(rows) if isinstance(rows, list) else 'no'} rows, not {hoods}"
+    for row in rows:
+        if row["n_respondents"] < 11 or row["rank_total_kgco2e"] is None:
+            return f"/national: {row['name']} has no released figure"
+    return None
+
+
+def _report(name: str, run: dict[str, Any], args: argparse.Namespace, bad: list[str]) -> bool:
+    """Print the figures of a run; return whether the p95 target was met."""
+    ms, elapsed = run["ms"], run["elapsed"]
+    print(
+        f"{name}: {len(ms)} requests in {elapsed:.1f} s with {args.clients} clients in "
+        f"{args.client_procs} process(es) ({os.cpu_count()} cores): {len(ms) / elapsed:.0f} req/s"
+    )
+    print(
+        f"{name}: latency p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
+        f"max {ms.max():.1f} ms; errors {len(run['errors'])}; "
+        f"{len(run['samples'])} sampled bodies checked, {len(bad)} wrong"
+    )
+    other = max(0.0, run["busy"] - run["server_cpu"] - run["client_cpu"])
+    print(
+        f"{name}: CPU during the run: server {run['server_cpu']:.1f} s "
+        f"({1e6 * run['server_cpu'] / max(1, len(ms)):.0f} us/request), load generator "
+        f"{run['client_cpu']:.1f} s, other processes of the machine {other:.1f} s, "
+        f"of {elapsed * (os.cpu_count() or 1):.0f} s"
+    )
+    for why in bad[:5]:
+        print("  " + why)
+    met = bool(np.percentile(ms, 95) < 100)
+    print(f"{name}: target p95 < 100 ms: {'met' if met else 'NOT met'}")
+    return met
+
+
 def _load(
     server: subprocess.Popen[bytes],
     port: int,
     token: str,
-    path: str,
-    bounds: tuple[float, float, float, float],
+    make_targets: Callable[[int], list[str]],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """Run the load generator processes; return what they measured and the CPU it took."""
+    """Run the load generator processes; return what they measured and the CPU it took.
+
+    ``make_targets(p)`` gives the request targets of load process ``p``.
+    """
     context = multiprocessing.get_context("spawn")
     procs, results = [], context.Queue()
     start = time.monotonic() + 1.0 + 0.5 * args.client_procs  # once all are connected
     stop = start + args.seconds
     for p in range(args.client_procs):
         share = args.clients // args.client_procs + (p < args.clients % args.client_procs)
-        targets = _targets(path, bounds, 2000, seed=p)
+        targets = make_targets(p)
         proc = context.Process(
             target=_load_process, args=(port, token, targets, share, start, stop, results)
         )
@@ -327,6 +404,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes (qet serve)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument("--client-procs", type=int, default=1, help="load generator processes")
+    parser.add_argument(
+        "--endpoint",
+        choices=("indicators", "national", "both"),
+        default="both",
+        help="what to drive: the indicators pages, GET /national, or one after the other",
+    )
+    parser.add_argument("--hoods", type=int, default=100, help="neighbourhoods of /national")
+    parser.add_argument(
+        "--hood-answers", type=int, default=30, help="answers of each /national neighbourhood"
+    )
     args = parser.parse_args()
 
     data, bounds = _survey(args.homes)
@@ -334,6 +421,7 @@ def main() -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     h = {"Authorization": f"Bearer {token}"}
+    runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "server.log", "w+b") as log:
         env = {
             **os.environ,
@@ -354,19 +442,24 @@ def main() -> None:
                         sys.stderr.write(log.read().decode(errors="replace"))
                         raise SystemExit("the server did not start") from None
                     time.sleep(0.1)
-            ready = _prepare(base, h, data, args.workers)
-            run = _load(server, port, token, ready["path"], bounds, args)
+            if args.endpoint in ("indicators", "both"):
+                ready = _prepare(base, h, data, args.workers)
+                runs["indicators"] = _load(
+                    server,
+                    port,
+                    token,
+                    lambda p: _targets(ready["path"], bounds, 2000, seed=p),
+                    args,
+                )
+            if args.endpoint in ("national", "both"):
+                national = _prepare_national(
+                    base, h, data, args.hoods, args.hood_answers, args.workers
+                )
+                runs["national"] = _load(server, port, token, lambda p: ["/national"] * 100, args)
         finally:
             server.terminate()
             server.wait(timeout=20)
-    ms, elapsed = run["ms"], run["elapsed"]
-    bounds_of = _feature_bounds(ready["first"]["features"])
-    bad = [why for t, b in run["samples"] if (why := _check(t, b, bounds_of)) is not None]
     found = {m: importlib.util.find_spec(m) is not None for m in ("uvloop", "httptools")}
-    print(
-        f"upload of {ready['n_stored']} answers: {ready['upload_s']:.2f} s; "
-        f"{ready['first']['numberMatched']} published cells"
-    )
     print(
         f"server: qet serve --workers {args.workers} on "
         + ("uvloop" if found["uvloop"] else "asyncio")
@@ -374,26 +467,30 @@ def main() -> None:
         + ("httptools" if found["httptools"] else "h11")
         + (", access log" if args.access_log else ", no access log")
     )
-    print(
-        f"{len(ms)} requests in {elapsed:.1f} s with {args.clients} clients in "
-        f"{args.client_procs} process(es) ({os.cpu_count()} cores): {len(ms) / elapsed:.0f} req/s"
-    )
-    print(
-        f"latency p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
-        f"max {ms.max():.1f} ms; errors {len(run['errors'])}; "
-        f"{len(run['samples'])} sampled bodies checked, {len(bad)} wrong"
-    )
-    other = max(0.0, run["busy"] - run["server_cpu"] - run["client_cpu"])
-    print(
-        f"CPU during the run: server {run['server_cpu']:.1f} s "
-        f"({1e6 * run['server_cpu'] / max(1, len(ms)):.0f} us/request), load generator "
-        f"{run['client_cpu']:.1f} s, other processes of the machine {other:.1f} s, "
-        f"of {elapsed * (os.cpu_count() or 1):.0f} s"
-    )
-    for why in bad[:5]:
-        print("  " + why)
-    print(f"target p95 < 100 ms: {'met' if np.percentile(ms, 95) < 100 else 'NOT met'}")
-    if run["errors"] or bad:
+    failed = False
+    if "indicators" in runs:
+        run = runs["indicators"]
+        bounds_of = _feature_bounds(ready["first"]["features"])
+        bad = [why for t, b in run["samples"] if (why := _check(t, b, bounds_of)) is not None]
+        print(
+            f"upload of {ready['n_stored']} answers: {ready['upload_s']:.2f} s; "
+            f"{ready['first']['numberMatched']} published cells"
+        )
+        _report("indicators", run, args, bad)
+        failed |= bool(run["errors"] or bad)
+    if "national" in runs:
+        run = runs["national"]
+        bad = [
+            why for _, b in run["samples"] if (why := _check_national(b, args.hoods)) is not None
+        ]
+        print(
+            f"{args.hoods} neighbourhoods of {args.hood_answers} answers created, uploaded and "
+            f"released in {national['prepare_s']:.1f} s; GET /national lists "
+            f"{len(national['first'])} of them"
+        )
+        _report("national", run, args, bad)
+        failed |= bool(run["errors"] or bad)
+    if failed:
         raise SystemExit(1)
 
 
