@@ -12,9 +12,9 @@ answers by ``12·m₂ − 11·m₁``, and a total over 21 respondents beside cel
   cells (pooled where small), the map, and the summary the national comparison reads. The cells
   cover the whole set or are withheld whole, so that no remainder can be subtracted;
 - a release is refused (:class:`~qet_geo.privacy.DisclosureError`, a message without the small
-  count) unless its set differs from the set of **every** earlier release of the diagnostic by 0
-  or at least 11 respondents, counted both ways. A respondent whose answers or place changed
-  counts as one who left and one who came;
+  count) unless its set differs from the set of **every** earlier release of the neighbourhood
+  (this campaign and the others) by 0 or at least 11 respondents, counted both ways. A
+  respondent whose answers or place changed counts as one who left and one who came;
 - the public, and every caller without write access to the neighbourhood, read only the latest
   release (the API's routes); the pilot team previews the live figures of its own data, which
   :func:`compute_figures` builds by the same rules over the would-be release set.
@@ -48,6 +48,7 @@ from qet_geo.store import (
     ConflictError,
     Diagnostic,
     Indicator,
+    Neighbourhood,
     NotFoundError,
     Release,
     Respondent,
@@ -384,6 +385,24 @@ def _moments(frame: pd.DataFrame) -> dict[str, list[float]]:
 # releases
 
 
+def _released_sets(session: Session, neighbourhood_id: int) -> list[set[str]]:
+    """The respondent sets of every release of every campaign of a neighbourhood.
+
+    Campaigns of one neighbourhood are compared too: a year-1 file holding the year-0 answers
+    plus a few would otherwise give those few by subtraction (before/after, or two ``/footprints``).
+    Different people, or the same people with other answers, have other keys: campaigns of real
+    surveys differ by far more than 10.
+    """
+    return [
+        set(ids)
+        for ids in session.scalars(
+            select(Release.respondent_ids)
+            .join(Diagnostic, Diagnostic.id == Release.diagnostic_id)
+            .where(Diagnostic.neighbourhood_id == neighbourhood_id)
+        )
+    ]
+
+
 def _refuse_small_difference(new: set[str], earlier: list[set[str]]) -> None:
     small = range(1, MIN_RESPONDENTS)
     for old in earlier:
@@ -421,8 +440,8 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
         No such diagnostic.
     DisclosureError
         The set has fewer than 11 respondents, its footprints cannot be published (one
-        respondent dominating a total), or it differs from an earlier release of the diagnostic
-        by 1 to 10 respondents. The message gives no count.
+        respondent dominating a total), or it differs from an earlier release of the
+        neighbourhood (any campaign) by 1 to 10 respondents. The message gives no count.
     ConflictError
         Another release of the diagnostic was made at the same moment: try again.
     """
@@ -436,12 +455,7 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
             )
         hood_id = diag.neighbourhood_id
         frame = respondents_with_keys(session, diagnostic_id)
-        earlier = [
-            set(ids)
-            for ids in session.scalars(
-                select(Release.respondent_ids).where(Release.diagnostic_id == diagnostic_id)
-            )
-        ]
+        earlier = _released_sets(session, hood_id)
         reference = "national" if national_reference(session) else "demo"
         constraints = _constraint_means(session, hood_id)
     chosen = release_set(frame)
@@ -475,19 +489,15 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
     }
     try:
         with factory.begin() as session:
+            # one release of a neighbourhood at a time (PostgreSQL; SQLite writes one at a time)
+            session.get(Neighbourhood, hood_id, with_for_update=True)
             number = session.scalar(
                 select(func.coalesce(func.max(Release.number), 0)).where(
                     Release.diagnostic_id == diagnostic_id
                 )
             )
             # checked again inside the transaction: a release made meanwhile counts too
-            latest = [
-                set(ids)
-                for ids in session.scalars(
-                    select(Release.respondent_ids).where(Release.diagnostic_id == diagnostic_id)
-                )
-            ]
-            _refuse_small_difference(keys, latest)
+            _refuse_small_difference(keys, _released_sets(session, hood_id))
             release = Release(
                 diagnostic_id=diagnostic_id,
                 number=int(number or 0) + 1,

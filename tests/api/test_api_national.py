@@ -191,3 +191,57 @@ def test_national_map_with_nothing_to_place(empty_database, tmp_path):
     assert "<img src=x" not in readable(html)
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; Cie" in readable(html)
     w.client.app.state.engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_national_is_one_query_cached_by_content_across_processes(empty_database, monkeypatch):
+    """GET /national reads the latest releases in one query, at most once per REFRESH_S, and
+    computes the comparison once per content: another server process's release is seen."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from api import _aggregates
+    from api.main import create_app
+    from api.routers import national as national_router
+
+    w = build_world(empty_database)
+    first = w.client
+    second = TestClient(create_app(first.app.state.settings))  # type: ignore[attr-defined]
+    engine = first.app.state.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+    built: list[int] = []
+    real_rows = national_router._released_rows
+
+    def rows(released):
+        built.append(len(released))
+        return real_rows(released)
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    monkeypatch.setattr(national_router, "_released_rows", rows)
+    monkeypatch.setattr(_aggregates, "REFRESH_S", 3600.0)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        one = first.get("/national").json()  # the public: no token to look up
+        assert len(statements) == 1 and "releases" in statements[0]
+        assert first.get("/national").json() == one
+        assert len(statements) == 1 and built == [2]  # served from the cache
+        # the store is read again at every request now; the comparison only when it changed
+        monkeypatch.setattr(_aggregates, "REFRESH_S", 0.0)
+        first.app.state.aggregates.national.expire()  # type: ignore[attr-defined]
+        assert first.get("/national").json() == one
+        assert len(statements) == 2 and built == [2]
+        # another process publishes a new release of B (11 more answers)
+        h = w.headers("pilotB")
+        more = su_csv(11, seed=40, prefix="BB", clusters=((-3.37, 47.748, 11),))
+        assert (
+            second.post(f"/diagnostics/{w.diags['B']}/uploads", content=more, headers=h).status_code
+            == 201
+        )
+        assert second.post(f"/diagnostics/{w.diags['B']}/releases", headers=h).status_code == 201
+        rows_b = {r["neighbourhood_id"]: r for r in first.get("/national").json()}
+        assert rows_b[w.hoods["B"]]["n_respondents"] == 51 and built == [2, 2]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        second.app.state.engine.dispose()  # type: ignore[attr-defined]
+        engine.dispose()

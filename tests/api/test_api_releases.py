@@ -145,6 +145,22 @@ def test_changed_answers_count_as_a_difference(fresh):
     assert r.status_code == 422 and not SMALL_COUNT.search(r.json()["detail"])
 
 
+def test_a_campaign_cannot_be_subtracted_from_another(fresh):
+    """Year 1's file holds year 0's answers plus a few: two releases, one subtraction."""
+    w = fresh
+    y0, y1 = _campaign(w, 20), _campaign(w, 21)
+    base = _homes(15, seed=14, prefix="R")
+    _upload(w, y0, su_rows(base))
+    _release(w, y0)
+    _upload(w, y1, su_rows([*base, *_homes(2, seed=15, prefix="T")]))
+    r = w.client.post(f"/diagnostics/{y1}/releases", headers=w.headers("pilotB"))
+    assert r.status_code == 422 and not SMALL_COUNT.search(r.json()["detail"])
+    # a real second campaign (other people) is released
+    y2 = _campaign(w, 22)
+    _upload(w, y2, su_rows(_homes(15, seed=16, prefix="U")))
+    assert _release(w, y2) == 1
+
+
 # --------------------------------------------------------------------------------------------------
 # attack 2: a respondent without location, counted in /footprints (n = 21) but not in the cells
 
