@@ -648,7 +648,8 @@ def test_postgresql_settings_keep_row_values_out_of_the_server_log(postgres_url)
 
         def failing_inserts(values: dict[str, str], marker: str) -> str:
             for name, value in values.items():
-                conn.execute(f"SET {name} = {value}")
+                # always quoted: a bare DEFAULT would mean the server's own value
+                conn.execute(f"SET {name} = '{value.strip(chr(39))}'")
             before = log.stat().st_size
             conn.execute("INSERT INTO qet_log_probe VALUES (%s, 1)", (f"{marker}-dup",))
             for row in ((f"{marker}-dup", 1), (f"{marker}-check", 99)):
