@@ -862,15 +862,15 @@ def _existing_upload(
 def diagnostic_published(session: Session, diagnostic_id: int) -> bool:
     """Whether the figures of a diagnostic are published (its uploads are then frozen).
 
-    A diagnostic is published when its neighbourhood is: the public reads its aggregates, and
-    taking answers out would let anyone difference two states of them. The one place that
+    A diagnostic is published once it has a release (:mod:`qet_geo.releases`): its figures were
+    shown, and the answers behind them stay as they were. Before that, only its writers see its
+    live figures, and a wrong or truncated file may still be taken back. The one place that
     decides whether an upload may still be deleted or replaced.
     """
-    diag = session.get(Diagnostic, diagnostic_id)
-    if diag is None:
-        return False
-    hood = session.get(Neighbourhood, diag.neighbourhood_id)
-    return bool(hood is not None and hood.published)
+    first = session.scalars(
+        select(Release.id).where(Release.diagnostic_id == diagnostic_id).limit(1)
+    ).first()
+    return first is not None
 
 
 def delete_upload(
@@ -915,11 +915,11 @@ def delete_upload(
         )
     if diagnostic_published(session, diagnostic_id):
         raise ConflictError(
-            f"diagnostic {diagnostic_id} is published: its uploads can no longer be deleted or "
-            "replaced (the published figures would change); open a new diagnostic instead.",
-            message_fr=f"le diagnostic {diagnostic_id} est publié : ses envois ne peuvent plus "
-            "être supprimés ni remplacés (les chiffres publiés changeraient) ; ouvrez plutôt "
-            "un nouveau diagnostic.",
+            f"diagnostic {diagnostic_id} is published (it has a release): its uploads can no "
+            "longer be deleted or replaced; add answers, or open a new diagnostic.",
+            message_fr=f"le diagnostic {diagnostic_id} est publié (il a une publication) : ses "
+            "envois ne peuvent plus être supprimés ni remplacés ; ajoutez des réponses, ou "
+            "ouvrez un nouveau diagnostic.",
         )
     if dry_run:
         return 0

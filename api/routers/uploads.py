@@ -1,6 +1,6 @@
 """Survey answer files: uploaded (size-limited, one transaction, idempotent), deleted, replaced.
 
-A pilot team may delete or replace an upload as long as its diagnostic is not published
+A pilot team may delete or replace an upload as long as its diagnostic has no release
 (:func:`qet_geo.store.diagnostic_published`): a truncated or wrong file would otherwise be stuck
 forever, its respondent ids clashing with those of the corrected file.
 """
@@ -166,7 +166,7 @@ async def replace_upload(
     The old upload's respondents are deleted and the new file's stored in one transaction: on
     any error the old upload stays as it was. The answer gives the new upload's id
     (``created`` false when the file is the one already stored: nothing changed). 409 once
-    the diagnostic is published.
+    the diagnostic is published (has a release).
     """
     diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
     await run_in_threadpool(delete_upload, session, diag.id, upload_id, dry_run=True)
@@ -198,7 +198,8 @@ def remove_upload(
     """Delete an upload of an unpublished diagnostic and its respondents (admin, the pilot team).
 
     Both go in one transaction, committed before the answer. 409 once the diagnostic is
-    published (its figures would change); an upload of another diagnostic is 404.
+    published (has a release: its answers stay as released); an upload of another diagnostic
+    is 404.
     """
     diag = diagnostic_for(session, caller, diagnostic_id, access="write")
     delete_upload(session, diag.id, upload_id)

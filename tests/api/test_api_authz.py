@@ -89,9 +89,9 @@ def test_upload_matrix(world, role, hood):
 
 
 def _upload_target(world, hood):
-    """The upload a write caller aims at: B's and C's real one (published: 409, untouched),
-    a missing one under A (404 naming the upload, so that no upload of A is deleted here)."""
-    if hood == "A":
+    """The upload a write caller aims at: A's and B's real one (released, so published: 409,
+    untouched), a missing one under C (404 naming the upload: no upload of C is deleted here)."""
+    if hood == "C":
         return 2**31 - 1, 404
     from sqlalchemy import select
 

@@ -254,6 +254,23 @@ def test_run_is_queued_before_202(dworld):
     )
 
 
+def test_release_is_stored_before_201(dworld):
+    w, probe, client = dworld
+    diag = _new_diagnostic(w, client)
+    r = client.post(
+        f"/diagnostics/{diag}/uploads",
+        content=su_csv(30, seed=44, prefix=f"L{next(_n)}-"),
+        headers=w.headers("pilotA"),
+    )
+    assert r.status_code == 201, r.text
+    _stored_at_answer(
+        probe,
+        client,
+        lambda: client.post(f"/diagnostics/{diag}/releases", headers=w.headers("pilotA")),
+        lambda e: _scalar(e, "SELECT count(*) FROM releases WHERE diagnostic_id = :d", d=diag) == 1,
+    )
+
+
 def test_national_profiles_are_stored_before_200(dworld):
     w, probe, client = dworld
     before = _scalar(

@@ -161,11 +161,20 @@ def test_delete_is_one_transaction(mworld):
 
 
 def test_uploads_of_a_published_diagnostic_are_frozen(mworld):
+    """Published = released: before its first release a diagnostic's uploads may be taken back
+    (even in a public neighbourhood, B), after it they stay as released."""
     w = mworld
-    diag = _diagnostic(w, "B")  # B is published
-    up = _upload(w, diag, su_csv(12, seed=55, prefix=f"P{next(_prefix)}-"), who="pilotB")
+    diag = _diagnostic(w, "B")
+    wrong = _upload(w, diag, su_csv(12, seed=59, prefix=f"W{next(_prefix)}-"), who="pilotB")
+    r = w.client.delete(
+        f"/diagnostics/{diag}/uploads/{wrong.json()['upload_id']}", headers=w.headers("pilotB")
+    )
+    assert r.status_code == 204, r.text
+    up = _upload(w, diag, su_csv(30, seed=55, prefix=f"P{next(_prefix)}-"), who="pilotB")
     assert up.status_code == 201
     upload_id = up.json()["upload_id"]
+    release = w.client.post(f"/diagnostics/{diag}/releases", headers=w.headers("pilotB"))
+    assert release.status_code == 201, release.text
     r = w.client.delete(f"/diagnostics/{diag}/uploads/{upload_id}", headers=w.headers("pilotB"))
     assert r.status_code == 409 and "publié" in r.json()["detail"], r.text
     r = w.client.put(
@@ -174,7 +183,7 @@ def test_uploads_of_a_published_diagnostic_are_frozen(mworld):
         headers=w.headers("pilotB"),
     )
     assert r.status_code == 409 and "publié" in r.json()["detail"], r.text
-    assert _respondents(w, diag) == {upload_id: 12}
+    assert _respondents(w, diag) == {upload_id: 30}
 
 
 def test_another_teams_upload_is_404_and_untouched(mworld):
