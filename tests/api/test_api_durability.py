@@ -411,6 +411,46 @@ def test_every_route_commits_before_answering():
     assert with_session >= 20
 
 
+#: Every write route of the service and the test above that probes it at its 2xx.
+PROBED = {
+    ("POST", "/neighbourhoods"): test_create_neighbourhood_is_stored_before_201,
+    ("POST", "/neighbourhoods/{neighbourhood_id}/diagnostics"): (
+        test_create_diagnostic_is_stored_before_201
+    ),
+    ("PUT", "/neighbourhoods/{neighbourhood_id}/territory"): test_territory_is_stored_before_200,
+    (
+        "PUT",
+        "/neighbourhoods/{neighbourhood_id}/osm-extract",
+    ): test_osm_extract_is_stored_before_200,
+    ("POST", "/diagnostics/{diagnostic_id}/uploads"): test_upload_is_stored_before_201,
+    ("PUT", "/diagnostics/{diagnostic_id}/uploads/{upload_id}"): (
+        test_upload_delete_and_replace_are_stored_before_2xx
+    ),
+    ("DELETE", "/diagnostics/{diagnostic_id}/uploads/{upload_id}"): (
+        test_upload_delete_and_replace_are_stored_before_2xx
+    ),
+    ("POST", "/diagnostics/{diagnostic_id}/run"): test_run_is_queued_before_202,
+    ("POST", "/diagnostics/{diagnostic_id}/releases"): test_release_is_stored_before_201,
+    ("POST", "/national/profiles"): test_national_profiles_are_stored_before_200,
+    ("POST", "/diagnostics/{diagnostic_id}/votes"): test_open_vote_is_stored_before_201,
+    ("POST", "/votes/{vote_id}/ballots"): test_ballot_is_stored_before_201,
+    ("POST", "/votes/{vote_id}/close"): test_close_vote_is_stored_before_200_and_no_ballot_follows,
+}
+
+
+def test_every_write_route_has_its_kill_test():
+    """A new write route needs its probe test here (a 2xx must mean stored, everywhere)."""
+    writes = {
+        (method, route.path)
+        for route in _api_routes()
+        for method in route.methods or ()
+        if method in {"POST", "PUT", "PATCH", "DELETE"}
+    }
+    missing = writes - set(PROBED)
+    assert not missing, f"write routes without a commit probe test in this file: {missing}"
+    assert set(PROBED) <= writes, set(PROBED) - writes
+
+
 # --------------------------------------------------------------------------------------------------
 # concurrent creation of one diagnostic year: 409, never 500
 
