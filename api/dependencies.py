@@ -53,8 +53,10 @@ class HoodLike(Protocol):
 class Caller:
     """Who calls: a role, for a pilot team its neighbourhoods, and which credential it used.
 
-    ``ident`` names the credential ("admin" for the service's admin token, "token:<id>" for a
-    stored one, "" for the public): the scope of the caller's ``Idempotency-Key`` values.
+    ``ident`` names the credential ("admin" for the service's admin token, "token:" and the
+    start of its hash for a stored one, "" for the public): the scope of the caller's
+    ``Idempotency-Key`` values. Not the token's row id, which SQLite may give to a new token
+    once a revoked one's row is deleted.
     """
 
     role: str
@@ -131,7 +133,8 @@ def _lookup_token(engine: Engine, digest: str) -> Caller | None:
         row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest)).first()
         if row is None:
             return None
-        return Caller(row.role, frozenset(int(i) for i in row.neighbourhood_ids), f"token:{row.id}")
+        hood_ids = frozenset(int(i) for i in row.neighbourhood_ids)
+        return Caller(row.role, hood_ids, f"token:{digest[:40]}")
 
 
 async def get_caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Caller:

@@ -211,9 +211,9 @@ class Upload(Base):
     )
     sha256: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
-    # Whose key it is (the caller's credential, e.g. "token:12"; "" outside the service): a key
-    # is looked up among its owner's keys only, so that a key used by one team is neither
-    # refused to another nor revealed to it.
+    # Whose key it is (the caller's credential, "token:<hash prefix>"; "" outside the
+    # service): a key is looked up among its owner's keys only, so that a key used by one team
+    # is neither refused to another nor revealed to it.
     key_scope: Mapped[str] = mapped_column(String(80), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(10), default="su")
     n_rows: Mapped[int] = mapped_column(Integer)

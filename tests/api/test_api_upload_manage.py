@@ -417,3 +417,39 @@ def test_a_replacement_file_has_the_upload_size_limit(empty_database):
     )
     assert too_big.status_code == 413 and "fichier" in too_big.json()["detail"]
     app.state.engine.dispose()
+
+
+def test_a_new_token_does_not_inherit_a_revoked_tokens_keys(mworld):
+    """Keys are scoped by the token's hash, not its row id, which SQLite gives again to the
+    next token once a revoked token's row is deleted."""
+    w = mworld
+    engine = _engine(w)
+    with store.session_scope(engine) as s:
+        old = store.create_token(s, role="pilot", neighbourhood_ids=[w.hoods["A"]])
+    key = f"reprise-{next(_prefix)}"
+    a_diag = _diagnostic(w, "A")
+    r = w.client.post(
+        f"/diagnostics/{a_diag}/uploads",
+        content=su_csv(12, seed=64, prefix=f"RA{next(_prefix)}-"),
+        headers={"Authorization": f"Bearer {old}", "Idempotency-Key": key},
+    )
+    assert r.status_code == 201, r.text
+    with store.session_scope(engine) as s:
+        row = s.scalars(
+            select(store.ApiToken).where(store.ApiToken.token_sha256 == store.token_hash(old))
+        ).one()
+        old_id = row.id
+        s.delete(row)  # revoked
+    with store.session_scope(engine) as s:
+        new = store.create_token(s, role="pilot", neighbourhood_ids=[w.hoods["B"]])
+        new_id = s.scalars(
+            select(store.ApiToken.id).where(store.ApiToken.token_sha256 == store.token_hash(new))
+        ).one()
+    if engine.dialect.name == "sqlite":
+        assert new_id == old_id  # the case this guards against
+    r = w.client.post(
+        f"/diagnostics/{_diagnostic(w, 'B')}/uploads",
+        content=su_csv(13, seed=65, prefix=f"RB{next(_prefix)}-"),
+        headers={"Authorization": f"Bearer {new}", "Idempotency-Key": key},
+    )
+    assert r.status_code == 201 and r.json()["created"], r.text
