@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("diagnostic_id", "number", name="uq_release_number"),
     )
-    op.create_index(
-        op.f("ix_releases_diagnostic_id"), "releases", ["diagnostic_id"], unique=False
-    )
+    op.create_index(op.f("ix_releases_diagnostic_id"), "releases", ["diagnostic_id"], unique=False)
 
 
 def downgrade() -> None:

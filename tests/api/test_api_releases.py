@@ -406,8 +406,13 @@ def test_who_reads_what(fresh):
     national = {r["neighbourhood_id"]: r for r in w.client.get("/national").json()}
     assert national[w.hoods["B"]]["n_respondents"] == 40
     assert national[w.hoods["B"]]["mean_kgco2e"]["total"] == live["mean_kgco2e"]["total"]
-    # the released map is the public's; a private neighbourhood's releases stay private
-    assert w.client.get(f"/diagnostics/{diag}/map").status_code == 200
+    # the released map is the public's, frozen with the rest of the release
+    released_map = w.client.get(f"/diagnostics/{diag}/map")
+    assert released_map.status_code == 200
+    _upload(w, diag, su_rows(_homes(5, seed=17, prefix="W")))
+    assert w.client.get(f"/diagnostics/{diag}/map").text == released_map.text
+    assert _public(w, diag, "footprints") == {**live, "release": 1}
+    # a private neighbourhood's releases stay private
     _release(w, w.diags["A"], who="pilotA")
     assert w.hoods["A"] not in {r["neighbourhood_id"] for r in w.client.get("/national").json()}
     staff = {
