@@ -410,12 +410,12 @@ def _refuse_small_difference(new: set[str], earlier: list[set[str]]) -> None:
             raise DisclosureError(
                 f"this release would differ from an earlier one by fewer than {MIN_RESPONDENTS} "
                 "respondents: subtracting the two would reveal those respondents' answers. Wait "
-                f"until at least {MIN_RESPONDENTS} more respondents have answered (or take back "
-                "the changed answers) before publishing again.",
+                f"until at least {MIN_RESPONDENTS} more respondents have answered before "
+                "publishing again.",
                 message_fr="cette publication différerait d'une publication précédente de moins "
                 f"de {MIN_RESPONDENTS} répondants : la différence des deux révélerait leurs "
                 f"réponses. Attendez qu'au moins {MIN_RESPONDENTS} répondants de plus aient "
-                "répondu (ou retirez les réponses modifiées) avant de publier à nouveau.",
+                "répondu avant de publier à nouveau.",
             )
 
 
