@@ -121,7 +121,8 @@ def test_a_newcomer_cannot_be_subtracted_between_two_readings(fresh, batch):
 
 
 def test_changed_answers_count_as_a_difference(fresh):
-    """A pilot team takes back an upload and sends it again with one answer changed."""
+    """One respondent's answers change in the store between two releases (the service freezes
+    released uploads; a restore or a direct edit could still do it): refused like a newcomer."""
     w = fresh
     diag = _campaign(w, 6)
     rows = _homes(30, seed=4, prefix="Q")
