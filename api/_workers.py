@@ -33,7 +33,11 @@ class WorkerTimeoutError(Exception):
 
 
 class WorkerFailedError(Exception):
-    """The worker died without an answer (its memory limit, or a crash)."""
+    """The worker died without an answer, or ran out of memory: the file costs too much."""
+
+
+class WorkerCrashedError(RuntimeError):
+    """The function raised an unexpected error in the worker: the server's fault (a 500)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,9 @@ async def run_in_worker(
         ``limits.timeout_s`` passed: the worker was killed.
     WorkerFailedError
         The worker ran out of memory or died without an answer.
+    WorkerCrashedError
+        ``func`` raised something else than a :class:`~qet_geo.errors.QetGeoError` (its type
+        only is known: its text may hold the file's values).
     """
     if limits.slots is None:
         return await _run(func, args, kwargs, limits)
@@ -191,7 +198,7 @@ async def _run(
         raise _rebuilt(*answer[1:])
     if answer[0] == "memory":
         raise WorkerFailedError("the worker ran out of memory")
-    raise WorkerFailedError(f"the worker failed ({answer[1]})")
+    raise WorkerCrashedError(f"the worker failed ({answer[1]})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,3 +252,18 @@ def store_extract_job(
         exc.args = (exc.message,)
         exc.path = None
         raise
+
+
+def ingest_su_job(database_url: str | None, diagnostic_id: int, data: bytes, **kwargs: Any) -> Any:
+    """Read, locate and store an SU answer file (in a worker; see :func:`qet_geo.store.ingest_su`).
+
+    The worker opens its own connection to the store; the file is parsed there, never in the
+    server process (a 5 MB workbook may unzip to 50 MB of XML and hold the GIL for seconds).
+    """
+    from qet_geo.store import ingest_su, make_engine
+
+    engine = make_engine(database_url)
+    try:
+        return ingest_su(engine, diagnostic_id, data, **kwargs)
+    finally:
+        engine.dispose()

@@ -60,3 +60,10 @@ class Settings(BaseSettings):
     osm_memory_bytes: int = Field(default=6_000_000_000, gt=0)
     #: Extracts read at once by one server process (further uploads wait for a worker).
     osm_workers: int = Field(default=2, gt=0)
+    #: Seconds a survey upload may take to be read, located and stored, in its worker process.
+    survey_timeout_s: float = Field(default=120.0, gt=0)
+    #: Address space of that worker process, in bytes (RLIMIT_AS).
+    survey_memory_bytes: int = Field(default=3_000_000_000, gt=0)
+    #: Survey files read at once by one server process, each in a worker process (further
+    #: uploads wait for one); 0 reads them in the server's thread pool instead (debugging).
+    survey_workers: int = Field(default=2, ge=0)

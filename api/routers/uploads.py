@@ -8,7 +8,7 @@ forever, its respondent ids clashing with those of the corrected file.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -16,9 +16,17 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api._limits import limited_chunks
+from api._workers import (
+    WorkerFailedError,
+    WorkerLimits,
+    WorkerTimeoutError,
+    ingest_su_job,
+    run_in_worker,
+)
 from api.dependencies import Caller, CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.models import ErrorOut, UploadOut
-from qet_geo.errors import ValidationError
+from api.settings import Settings
+from qet_geo.errors import InputFileError, ValidationError
 from qet_geo.store import IngestResult, Upload, delete_upload, ingest_su
 
 router = APIRouter(tags=["enquêtes"])
@@ -52,6 +60,46 @@ async def _body(request: Request, limit: int) -> bytes:
             message_fr="le corps de la requête est vide : envoyez le fichier d'enquête.",
         )
     return data
+
+
+async def _ingest(request: Request, diagnostic_id: int, data: bytes, **kwargs: Any) -> IngestResult:
+    """Store an answer file through a worker process, under the service's limits.
+
+    The file is parsed, located and stored in a worker that is killed past ``survey_timeout_s``
+    and cannot grow past ``survey_memory_bytes``, at most ``survey_workers`` at once: a hostile
+    or huge workbook never holds the server's GIL, and the event loop serves other requests.
+    The worker's transaction has committed when this returns. With ``survey_workers`` 0 the
+    file is read in the server's thread pool (no limits but the readers' own).
+    """
+    settings: Settings = request.app.state.settings
+    if settings.survey_workers == 0:
+        engine = request.app.state.engine
+        return await run_in_threadpool(ingest_su, engine, diagnostic_id, data, **kwargs)
+    limits = WorkerLimits(
+        timeout_s=settings.survey_timeout_s,
+        memory_bytes=settings.survey_memory_bytes,
+        slots=settings.survey_workers,
+    )
+    try:
+        result: IngestResult = await run_in_worker(
+            ingest_su_job, settings.database_url, diagnostic_id, data, limits=limits, **kwargs
+        )
+    except WorkerTimeoutError as exc:
+        raise InputFileError(
+            f"the survey file could not be read in {settings.survey_timeout_s:g} s, the most the "
+            "service gives it: split it into several files and send them one by one.",
+            message_fr=f"le fichier d'enquête n'a pas pu être lu en {settings.survey_timeout_s:g} "
+            "s, le maximum que le service lui accorde : découpez-le en plusieurs fichiers et "
+            "envoyez-les un par un.",
+        ) from exc
+    except WorkerFailedError as exc:
+        raise InputFileError(
+            "the survey file could not be read within the memory the service gives it: split it "
+            "into several files and send them one by one.",
+            message_fr="le fichier d'enquête n'a pas pu être lu dans la mémoire que le service "
+            "lui accorde : découpez-le en plusieurs fichiers et envoyez-les un par un.",
+        ) from exc
+    return result
 
 
 def _upload_out(result: IngestResult) -> UploadOut:
@@ -106,9 +154,8 @@ async def upload_survey(
     """
     diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
     data = await _body(request, settings.max_upload_bytes)
-    result = await run_in_threadpool(
-        ingest_su,
-        request.app.state.engine,
+    result = await _ingest(
+        request,
         diag.id,
         data,
         idempotency_key=idempotency_key,
@@ -171,14 +218,7 @@ async def replace_upload(
     diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
     await run_in_threadpool(delete_upload, session, diag.id, upload_id, dry_run=True)
     data = await _body(request, settings.max_upload_bytes)
-    result = await run_in_threadpool(
-        ingest_su,
-        request.app.state.engine,
-        diag.id,
-        data,
-        key_scope=_key_scope(caller),
-        replaces=upload_id,
-    )
+    result = await _ingest(request, diag.id, data, key_scope=_key_scope(caller), replaces=upload_id)
     request.app.state.aggregates.clear(diag.id)
     return _upload_out(result)
 

@@ -21,6 +21,21 @@ def gated_job(gate: str, *args: Any, **kwargs: Any) -> Any:
     return store_extract_job(*args, **kwargs)
 
 
+def gated_survey_job(gate: str, *args: Any, **kwargs: Any) -> Any:
+    """As :func:`gated_job`, for the survey upload's worker (``ingest_su_job``)."""
+    from api._workers import ingest_su_job
+
+    Path(gate + ".started").write_text(str(os.getpid()))
+    while not Path(gate).exists():
+        time.sleep(0.01)
+    return ingest_su_job(*args, **kwargs)
+
+
+def crashing_job(*args: Any, **kwargs: Any) -> Any:
+    """A job that fails as a bug would (not a QetGeoError), quoting a respondent's value."""
+    raise KeyError("respondent Zq9Secret42")
+
+
 def counted_job(folder: str, gate: str) -> int:
     """Wait for ``gate`` while marked running in ``folder``; return how many ran at once."""
     mark = Path(folder) / f"running-{os.getpid()}"
