@@ -99,9 +99,32 @@ def _child(
     except MemoryError:
         conn.send(("memory",))
     except BaseException as exc:  # anything else is the server's fault: its type, no content
-        conn.send(("crash", type(exc).__name__))
+        if memory_bytes is not None and _out_of_memory(exc):
+            conn.send(("memory",))
+        else:
+            conn.send(("crash", type(exc).__name__))
     finally:
         conn.close()
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is an allocation refused under ``RLIMIT_AS``.
+
+    Under the limit, failures take other shapes than MemoryError: a lazy import whose shared
+    library cannot be mapped is an ImportError ("failed to map segment"), a C++ reader's
+    std::bad_alloc a RuntimeError, an mmap an OSError (ENOMEM).
+    """
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, MemoryError):
+            return True
+        if isinstance(exc, ImportError | OSError | RuntimeError) and any(
+            word in str(exc).lower() for word in ("map", "memory", "alloc")
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 def _rebuilt(module: str, qualname: str, message: str, message_fr: str) -> QetGeoError:

@@ -39,6 +39,11 @@ def _scripts_run_by_tests() -> set[Path]:
     return {p for p in named if p.is_file()} - allowed
 
 
+def _unquoted(line: str) -> str:
+    """The line without its quoted strings (messages may tell the user to run apt-get)."""
+    return re.sub(r"\"[^\"]*\"|'[^']*'", "", line)
+
+
 def test_no_test_fixture_or_script_they_run_calls_apt() -> None:
     scripts = _scripts_run_by_tests()
     assert ROOT / "scripts" / "postgres.sh" in scripts  # the scan does find what fixtures run
@@ -47,7 +52,7 @@ def test_no_test_fixture_or_script_they_run_calls_apt() -> None:
         for path in [*ROOT.joinpath("tests").rglob("*.py"), *scripts]
         if path.name != Path(__file__).name
         for line in path.read_text(encoding="utf-8").splitlines()
-        if APT.search(line) and not line.lstrip().startswith(("#", '"', "say "))
+        if APT.search(_unquoted(line)) and not line.lstrip().startswith("#")
     ]
     assert not offenders, offenders
 
