@@ -5,9 +5,11 @@ Registered by :mod:`qet_geo.cli` as ``app.add_typer(store_app, name="store")``::
     qet store analyse 12 --osm-dir extraits/      # what POST /diagnostics/12/run does
     qet store analyse 12 --census carreaux.gpkg   # homes weigh their inhabitants
     qet store national-profiles                   # what POST /national/profiles does
+    qet store release 12                          # what POST /diagnostics/12/releases does
 
 Thin: each command calls the one library function the service's job or route calls
-(:func:`qet_geo.service.run_analysis`, :func:`qet_geo.service.fit_national_profiles`), on the
+(:func:`qet_geo.service.run_analysis`, :func:`qet_geo.service.fit_national_profiles`,
+:func:`qet_geo.releases.create_release`), on the
 database of ``--database-url`` (``QET_DATABASE_URL``, a SQLite file by default).
 """
 
@@ -22,7 +24,8 @@ import typer
 from qet_geo._cli_common import _fail, _state, _t, _user_errors, out_console
 
 store_app = typer.Typer(
-    help="Travaux du service sur sa base : analyse d'un diagnostic, profils nationaux.",
+    help="Travaux du service sur sa base : analyse d'un diagnostic, profils nationaux, "
+    "publication.",
     no_args_is_help=True,
 )
 
@@ -150,3 +153,43 @@ def national_profiles(database_url: DatabaseOpt = None, as_json: JsonOpt = False
     )
     for p in profiles:
         out_console.print(f"  {p['number']}: {p['share']:.0%}", highlight=False)
+
+
+@store_app.command("release")
+def release(
+    diagnostic: Annotated[int, typer.Argument(min=1, help="Identifiant du diagnostic.")],
+    database_url: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publier les chiffres d'un diagnostic : une nouvelle version figée, lue par le public."""
+    with _user_errors():
+        from qet_geo.releases import create_release
+        from qet_geo.store import create_schema, make_engine
+
+        engine = make_engine(database_url)
+        create_schema(engine)
+        try:
+            made = create_release(engine, diagnostic)
+        finally:
+            engine.dispose()
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                {
+                    "diagnostic_id": made.diagnostic_id,
+                    "number": made.number,
+                    "n_respondents": made.n_respondents,
+                    "created_at": made.created_at.isoformat(),
+                }
+            )
+        )
+        return
+    out_console.print(
+        _t(
+            f"Diagnostic {diagnostic} : version {made.number} publiée "
+            f"({made.n_respondents} répondants).",
+            f"Diagnostic {diagnostic}: release {made.number} published "
+            f"({made.n_respondents} respondents).",
+        ),
+        highlight=False,
+    )
