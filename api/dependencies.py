@@ -1,12 +1,12 @@
 """Dependencies of the routes: settings, database session, caller and object-level checks.
 
 Every route that touches a neighbourhood or a diagnostic goes through :func:`neighbourhood_for`,
-:func:`diagnostic_for` or :func:`cells_for`, which check the caller's right to that very object.
+:func:`diagnostic_for` (or, for the cached cells, ``api.routers.aggregates.cells_for_caller``),
+which check the caller's right to that very object.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
 from collections.abc import Iterator
@@ -18,11 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api._aggregates import AggregateCache, CellLayer, HoodRef
-from api.errors import AuthenticationError, PermissionDeniedError
+from api.errors import AuthenticationError, PermissionDeniedError, StoreUnavailableError
 from api.settings import Settings
 from qet_geo.store import (
     ApiToken,
@@ -110,6 +109,16 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
             session.rollback()
             # from None: the statement's parameters (respondent values) stay out of any log
             raise integrity_conflict() from None
+        except OperationalError:
+            session.rollback()
+            # a lock or serialisation failure, a lost connection: nothing saved, try again
+            raise StoreUnavailableError(
+                "the database could not save this request now (busy or unreachable): nothing "
+                "was saved; try again in a few seconds.",
+                message_fr="la base de données n'a pas pu enregistrer cette requête maintenant "
+                "(occupée ou injoignable) : rien n'a été enregistré ; réessayez dans quelques "
+                "secondes.",
+            ) from None
         except BaseException:
             session.rollback()
             raise
@@ -230,39 +239,6 @@ def diagnostic_for(
     if access == "write" and not caller.can_write(hood):
         raise forbid()
     return diag
-
-
-async def cells_for(request: Request, caller: Caller, diagnostic_id: int) -> CellLayer:
-    """Return the published cells of a diagnostic if the caller may read it (404 otherwise).
-
-    The cells and the neighbourhood's publication are looked up in the store at most once per
-    :data:`api._aggregates.REFRESH_S` in each server process, without a database session
-    otherwise. When the look-up is due, one request makes it and the concurrent ones await
-    that same look-up: 50 clients at the expiry would otherwise start 50 identical queries.
-    """
-    cache: AggregateCache = request.app.state.aggregates
-    entry = cache.fresh_cells(diagnostic_id)
-    if entry is None:
-        loads: dict[int, asyncio.Future[tuple[HoodRef, CellLayer] | None]]
-        loads = request.app.state.cell_loads
-        load = loads.get(diagnostic_id)
-        # A look-up left pending by another event loop (a closed test client) is not awaitable.
-        if load is None or load.get_loop() is not asyncio.get_running_loop():
-            load = asyncio.ensure_future(
-                run_in_threadpool(cache.load_cells, request.app.state.engine, diagnostic_id)
-            )
-            loads[diagnostic_id] = load
-
-            def forget(done: asyncio.Future[tuple[HoodRef, CellLayer] | None]) -> None:
-                if loads.get(diagnostic_id) is done:
-                    del loads[diagnostic_id]
-
-            load.add_done_callback(forget)
-        # shield: a client that hangs up must not cancel the look-up the others await.
-        entry = await asyncio.shield(load)
-    if entry is None or not caller.can_read(entry[0]):
-        raise missing("diagnostic", diagnostic_id)
-    return entry[1]
 
 
 def require_roles(caller: Caller, *roles: str) -> None:

@@ -37,6 +37,10 @@ class PayloadTooLargeError(QetGeoError):
     """The request body is larger than the service accepts."""
 
 
+class StoreUnavailableError(QetGeoError):
+    """The database could not commit now (lock, serialisation failure, lost connection)."""
+
+
 #: Error class → HTTP status. The most specific class of an error's MRO wins.
 STATUS_CODES: dict[type[QetGeoError], int] = {
     AuthenticationError: 401,
@@ -45,6 +49,7 @@ STATUS_CODES: dict[type[QetGeoError], int] = {
     UnknownCodeError: 404,
     ConflictError: 409,
     PayloadTooLargeError: 413,
+    StoreUnavailableError: 503,
     DisclosureError: 422,
     InputFileError: 422,
     EmptyDataError: 422,
@@ -74,6 +79,8 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QetGeoError)  # registered for QetGeoError only
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "5"}
     return JSONResponse(
         {"detail": exc.localized(request_lang(request)), "code": type(exc).__name__},
         status_code=status,

@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lang = settings.lang
     app.state.engine = make_engine(settings.database_url)
     app.state.aggregates = AggregateCache()
-    app.state.cell_loads = {}  # diagnostic id -> pending look-up (api.dependencies.cells_for)
+    app.state.cell_loads = {}  # diagnostic id -> pending look-up (aggregates.cells_for_caller)
     app.state.token_cache = {}
     create_schema(app.state.engine)
     remove_abandoned_uploads(settings.osm_dir)

@@ -533,6 +533,29 @@ def test_a_failing_commit_is_409_not_a_2xx(dworld):
     assert _scalar(probe.engine, "SELECT count(*) FROM neighbourhoods WHERE name = :n", n=name) == 0
 
 
+def test_a_commit_the_database_cannot_make_now_is_503_not_a_2xx(dworld):
+    """A lock or serialisation failure at commit: 503 with Retry-After, nothing stored."""
+    w, probe, client = dworld
+    engine: Engine = w.client.app.state.engine  # type: ignore[attr-defined]
+    name = f"Base occupée {next(_n)}"
+
+    def fail_commit(conn: Any) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("COMMIT", {}, Exception("could not serialize access"))
+
+    event.listen(engine, "commit", fail_commit)
+    try:
+        r = client.post("/neighbourhoods", json={"name": name}, headers=w.headers("staff"))
+    finally:
+        event.remove(engine, "commit", fail_commit)
+    assert r.status_code == 503, r.text
+    assert r.headers["retry-after"] == "5"
+    assert r.json()["code"] == "StoreUnavailableError"
+    assert "could not serialize" not in r.text
+    assert _scalar(probe.engine, "SELECT count(*) FROM neighbourhoods WHERE name = :n", n=name) == 0
+
+
 # --------------------------------------------------------------------------------------------------
 # a real kill -9 right after a 201
 
