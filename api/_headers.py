@@ -1,0 +1,75 @@
+"""Security headers of every answer: what a page may load, and how browsers treat the answer.
+
+The map pages are self-contained (Leaflet, its plugins and the basemap inlined, no tile server), so
+their policy forbids any request to another host: if some text ever slipped past the escaping
+chokepoint (:mod:`qet_geo.escaping`) and ran as a script, it could not send anything anywhere nor
+load a script from elsewhere. Inline scripts and styles stay allowed (folium writes them inline).
+The OpenAPI pages (``/docs``, ``/redoc``) load Swagger UI and ReDoc from their CDN and keep no
+policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+
+#: Content-Security-Policy of the service's answers (the maps are the only pages).
+POLICY_DIRECTIVES = (
+    "default-src 'none'",
+    "script-src 'unsafe-inline'",
+    "style-src 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src data:",
+    "connect-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+)
+CONTENT_SECURITY_POLICY = "; ".join(POLICY_DIRECTIVES)
+#: The same policy as a page's ``<meta http-equiv>`` allows it (frame-ancestors is header-only).
+META_POLICY = "; ".join(d for d in POLICY_DIRECTIVES if not d.startswith("frame-ancestors"))
+#: Paths served with FastAPI's own pages (their scripts come from a CDN): no policy there.
+_DOC_PATHS = ("/docs", "/redoc")
+
+_ALWAYS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_POLICY = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding :data:`_ALWAYS` and the policy to each HTTP answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = not str(scope.get("path", "")).startswith(_DOC_PATHS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                headers.extend(_ALWAYS)
+                if policy:
+                    headers.append(_POLICY)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def add_security_headers(app: FastAPI) -> None:
+    """Register :class:`SecurityHeaders` on ``app``."""
+    app.add_middleware(SecurityHeaders)
