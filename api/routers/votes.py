@@ -284,6 +284,24 @@ def _n_ballots(session: SessionDep, vote_id: int) -> int:
     )
 
 
+def _protected_counts(counts: dict[str, int]) -> dict[str, int | None]:
+    """Withhold the themes chosen by 1 to 10 ballots, and one more when only one is withheld.
+
+    With one ballot one choice, the counts add up to the number of ballots, which is published:
+    a single withheld count would be that number minus the others. So when exactly one count is
+    withheld, the smallest other non-zero count is withheld with it (complementary suppression,
+    as statistical offices do): only the sum of the two can then be worked out.
+    """
+    shown: dict[str, int | None] = {
+        t: n if n == 0 or n >= MIN_RESPONDENTS else None for t, n in counts.items()
+    }
+    if sum(n is None for n in shown.values()) == 1:
+        others = [(n, t) for t, n in shown.items() if n]
+        if others:
+            shown[min(others)[1]] = None
+    return shown
+
+
 @router.get("/votes/{vote_id}/results", response_model=VoteResults, responses=_ERRORS)
 def vote_results(
     request: Request, session: SessionDep, caller: CallerDep, vote_id: Id
@@ -333,10 +351,7 @@ def vote_results(
         ).all()
     )
     # a theme's ballots are ballots broken down by choice: 1 to 10 of them show no number
-    counts: dict[str, int | None] = {}
-    for i, theme in enumerate(vote.themes):
-        n = int(stored.get(i, 0))
-        counts[theme] = n if n == 0 or n >= MIN_RESPONDENTS else None
+    counts = _protected_counts({t: int(stored.get(i, 0)) for i, t in enumerate(vote.themes)})
     message = None
     if any(n is None for n in counts.values()):
         message = (

@@ -241,6 +241,26 @@ def test_concurrent_double_spend_is_accepted_once(world):
     assert _stored(_engine(world), vote.id) == (9, 9)
 
 
+def test_a_withheld_theme_cannot_be_subtracted_from_the_total(world):
+    """One ballot, one theme: 15 + 12 + 3 = 30 published ballots. Withholding the 3 alone would
+    give it back as 30 - 15 - 12; the 12 is withheld with it (complementary suppression)."""
+    vote = _open_vote(world, 30, themes=["mobilité", "alimentation", "chauffage"])
+    codes = vote.participant_codes or []
+    for code, theme in zip(
+        codes, ["mobilité"] * 15 + ["alimentation"] * 12 + ["chauffage"] * 3, strict=True
+    ):
+        r = world.client.post(f"/votes/{vote.id}/ballots", json={"code": code, "choices": [theme]})
+        assert r.status_code == 201, r.text
+    r = world.client.post(f"/votes/{vote.id}/close", headers=world.headers("pilotB"))
+    assert r.status_code == 200, r.text
+    results = VoteResults.model_validate(world.client.get(f"/votes/{vote.id}/results").json())
+    assert results.published and results.n_ballots == 30
+    assert results.counts == {"mobilité": 15, "alimentation": None, "chauffage": None}
+    # the attacker's best: the two withheld themes together, not either alone
+    shown = sum(n for n in results.counts.values() if n is not None)
+    assert results.n_ballots - shown == 15
+
+
 def test_guessing_codes_hits_the_rate_limit(world, monkeypatch):
     """10 wrong codes a minute per client address, then 429 + Retry-After, in French or English.
 
