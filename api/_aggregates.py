@@ -17,6 +17,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -158,77 +159,88 @@ class AggregateCache:
         with self._lock:
             self._data[(diagnostic_id, kind)] = (version, value)
 
+    def _memo(self, diagnostic_id: int, kind: str, version: Any, compute: Callable[[], Any]) -> Any:
+        """Return the value kept for ``(diagnostic_id, kind)`` at ``version``, else compute it."""
+        hit = self._hit(diagnostic_id, kind, version)
+        if hit is not None:
+            return hit
+        value = compute()
+        self._put(diagnostic_id, kind, version, value)
+        return value
+
     # -- the latest release ----------------------------------------------------------------------
 
     def released(self, session: Session, diagnostic_id: int) -> Published:
         """Return the figures of the latest release of a diagnostic (empty before the first)."""
-        version = _release_version(session, diagnostic_id)
-        hit = self._hit(diagnostic_id, "release", version)
-        if hit is not None:
-            value: Published = hit
-            return value
-        release = latest_release(session, diagnostic_id)
-        if release is None:
-            value = _NOTHING
-        else:
+
+        def compute() -> Published:
+            release = latest_release(session, diagnostic_id)
+            if release is None:
+                return _NOTHING
             figures = Figures.from_json(release.figures)
-            value = Published(
+            return Published(
                 figures,
                 CellLayer.of(figures),
                 release.number,
                 release.created_at,
                 release.figures.get("reference"),
             )
-        self._put(diagnostic_id, "release", version, value)
+
+        value: Published = self._memo(
+            diagnostic_id, "release", _release_version(session, diagnostic_id), compute
+        )
         return value
 
     def released_map(self, session: Session, diagnostic_id: int) -> str:
         """Return the offline HTML map of the latest release."""
-        version = _release_version(session, diagnostic_id)
-        hit = self._hit(diagnostic_id, "release_map", version)
-        if hit is not None:
-            html: str = hit
-            return html
-        release = latest_release(session, diagnostic_id)
-        if release is None or not release.map_html:
-            raise EmptyDataError(
-                "this diagnostic has no published release with cells to map yet.",
-                message_fr="ce diagnostic n'a pas encore de publication avec des carreaux à "
-                "cartographier.",
-            )
-        self._put(diagnostic_id, "release_map", version, release.map_html)
-        return release.map_html
+
+        def compute() -> str:
+            release = latest_release(session, diagnostic_id)
+            if release is None or not release.map_html:
+                raise EmptyDataError(
+                    "this diagnostic has no published release with cells to map yet.",
+                    message_fr="ce diagnostic n'a pas encore de publication avec des carreaux à "
+                    "cartographier.",
+                )
+            return release.map_html
+
+        html: str = self._memo(
+            diagnostic_id, "release_map", _release_version(session, diagnostic_id), compute
+        )
+        return html
 
     # -- the live preview (write access only) ----------------------------------------------------
 
     def live(self, session: Session, diagnostic_id: int) -> Published:
         """Return the live figures of a diagnostic, over its would-be release set."""
-        version = _store_version(session, diagnostic_id)
-        hit = self._hit(diagnostic_id, "live", version)
-        if hit is not None:
-            value: Published = hit
-            return value
-        figures = compute_figures(respondents_frame(session, diagnostic_id), own_profiles=False)
-        value = Published(figures, CellLayer.of(figures), None)
-        self._put(diagnostic_id, "live", version, value)
+
+        def compute() -> Published:
+            frame = respondents_frame(session, diagnostic_id)
+            figures = compute_figures(frame, own_profiles=False)
+            return Published(figures, CellLayer.of(figures), None)
+
+        value: Published = self._memo(
+            diagnostic_id, "live", _store_version(session, diagnostic_id), compute
+        )
         return value
 
     def live_map(self, session: Session, diagnostic_id: int) -> str:
         """Return the offline HTML map of the live figures."""
-        version = _store_version(session, diagnostic_id)
-        hit = self._hit(diagnostic_id, "live_map", version)
-        if hit is not None:
-            cached: str = hit
-            return cached
-        html = map_html(respondents_frame(session, diagnostic_id))
-        if html is None:
-            raise EmptyDataError(
-                "too few respondents of this diagnostic are located with complete answers: "
-                "nothing to map.",
-                message_fr="trop peu de répondants de ce diagnostic sont localisés avec des "
-                "réponses complètes : rien à cartographier.",
-            )
-        self._put(diagnostic_id, "live_map", version, html)
+
+        def compute() -> str:
+            html = map_html(respondents_frame(session, diagnostic_id))
+            if html is None:
+                raise EmptyDataError(
+                    "too few respondents of this diagnostic are located with complete answers: "
+                    "nothing to map.",
+                    message_fr="trop peu de répondants de ce diagnostic sont localisés avec des "
+                    "réponses complètes : rien à cartographier.",
+                )
+            return html
+
+        html: str = self._memo(
+            diagnostic_id, "live_map", _store_version(session, diagnostic_id), compute
+        )
         return html
 
     # -- the indicators hot path -----------------------------------------------------------------
