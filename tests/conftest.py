@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import hypothesis
 import numpy as np
 import pytest
 import rasterio
@@ -17,6 +18,11 @@ from rasterio.transform import from_origin
 from scipy.interpolate import griddata
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# property tests draw the same examples on every run: a failure is a defect found, not a dice
+# throw that a later run may not repeat (no flaky tests)
+hypothesis.settings.register_profile("qet", derandomize=True, print_blob=True)
+hypothesis.settings.load_profile("qet")
 
 # the store's pseudonym key lives outside the database: keep the tests' key out of $HOME
 os.environ.setdefault("QET_KEY_DIR", tempfile.mkdtemp(prefix="qet-test-keys-"))
