@@ -512,47 +512,35 @@ def test_a_year_created_between_check_and_insert_is_409(dworld):
     assert n == 1
 
 
-def test_a_failing_commit_is_409_not_a_2xx(dworld):
-    """A constraint that only the commit checks (deferred) answers 409, and nothing is stored."""
+@pytest.mark.parametrize(
+    ("error", "status", "code", "says"),
+    [
+        # a constraint that only the commit checks (deferred)
+        ("IntegrityError", 409, "ConflictError", "rien n'a été enregistré"),
+        # a lock or serialisation failure: try again later
+        ("OperationalError", 503, "StoreUnavailableError", "réessayez dans quelques secondes"),
+    ],
+)
+def test_a_failing_commit_is_an_error_not_a_2xx(dworld, error, status, code, says):
+    """A commit that fails answers its error (409, or 503 with Retry-After), nothing stored."""
+    import sqlalchemy.exc
+
     w, probe, client = dworld
     engine: Engine = w.client.app.state.engine  # type: ignore[attr-defined]
     name = f"Refusé au commit {next(_n)}"
 
     def fail_commit(conn: Any) -> None:
-        from sqlalchemy.exc import IntegrityError
-
-        raise IntegrityError("COMMIT", {}, Exception("deferred constraint violated"))
+        raise getattr(sqlalchemy.exc, error)("COMMIT", {}, Exception("could not commit (x)=(1)"))
 
     event.listen(engine, "commit", fail_commit)
     try:
         r = client.post("/neighbourhoods", json={"name": name}, headers=w.headers("staff"))
     finally:
         event.remove(engine, "commit", fail_commit)
-    assert r.status_code == 409, r.text
-    assert r.json()["code"] == "ConflictError" and "rien n'a été enregistré" in r.json()["detail"]
-    assert _scalar(probe.engine, "SELECT count(*) FROM neighbourhoods WHERE name = :n", n=name) == 0
-
-
-def test_a_commit_the_database_cannot_make_now_is_503_not_a_2xx(dworld):
-    """A lock or serialisation failure at commit: 503 with Retry-After, nothing stored."""
-    w, probe, client = dworld
-    engine: Engine = w.client.app.state.engine  # type: ignore[attr-defined]
-    name = f"Base occupée {next(_n)}"
-
-    def fail_commit(conn: Any) -> None:
-        from sqlalchemy.exc import OperationalError
-
-        raise OperationalError("COMMIT", {}, Exception("could not serialize access"))
-
-    event.listen(engine, "commit", fail_commit)
-    try:
-        r = client.post("/neighbourhoods", json={"name": name}, headers=w.headers("staff"))
-    finally:
-        event.remove(engine, "commit", fail_commit)
-    assert r.status_code == 503, r.text
-    assert r.headers["retry-after"] == "5"
-    assert r.json()["code"] == "StoreUnavailableError"
-    assert "could not serialize" not in r.text
+    assert r.status_code == status, r.text
+    assert r.json()["code"] == code and says in r.json()["detail"]
+    assert "(x)=(1)" not in r.text
+    assert (r.headers.get("retry-after") == "5") == (status == 503)
     assert _scalar(probe.engine, "SELECT count(*) FROM neighbourhoods WHERE name = :n", n=name) == 0
 
 
