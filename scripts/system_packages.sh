@@ -15,17 +15,21 @@ pg_bin=""
 for dir in /usr/lib/postgresql/*/bin; do
   [[ -x $dir/initdb ]] && pg_bin=$dir && break
 done
+# postgresql-postgis: PostGIS for Debian's default PostgreSQL (the "postgis" package only
+# recommends it, and recommendations are not installed here)
 if [[ -z $pg_bin ]]; then
-  missing+=(postgresql postgis)
+  missing+=(postgresql postgresql-postgis)
 else
   version=$(basename "$(dirname "$pg_bin")")
   [[ -f /usr/share/postgresql/$version/extension/postgis.control ]] ||
-    missing+=(postgis "postgresql-$version-postgis-3")
+    missing+=("postgresql-$version-postgis-3")
 fi
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
   missing+=(chromium fonts-dejavu-core)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# npm ci reaches the registry over HTTPS (nodejs only recommends the certificates)
+[[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 [[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 
 if [[ ${#missing[@]} -eq 0 ]]; then

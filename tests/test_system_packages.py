@@ -62,7 +62,7 @@ def test_the_test_command_installs_every_package_before_pytest() -> None:
     assert test_sh.index("bash scripts/system_packages.sh") < test_sh.index("-m pytest")
     packages = (ROOT / "scripts" / "system_packages.sh").read_text(encoding="utf-8")
     assert [line.strip() for line in packages.splitlines()].count("apt-get update -qq") == 1
-    for package in ("postgresql", "postgis", "chromium", "nodejs", "npm", "nginx"):
+    for package in ("postgresql", "postgresql-postgis", "chromium", "nodejs", "npm", "nginx"):
         assert package in packages
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("bash scripts/test.sh")
 
