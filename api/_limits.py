@@ -89,6 +89,14 @@ def add_body_limits(app: FastAPI, settings: Any) -> None:
     )
 
 
+def _declared_size(content_length: str | None) -> int:
+    """The body size a ``Content-Length`` header declares; -1 when absent or not a number."""
+    try:
+        return int(content_length) if content_length is not None else -1
+    except ValueError:
+        return -1
+
+
 class _BodyTooLarge(Exception):
     """Raised into the application when its body goes past the limit."""
 
@@ -127,15 +135,9 @@ class BodyLimitMiddleware:
             return
         limit, is_file = self.limit_for(scope.get("path", ""))
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        declared = headers.get("content-length")
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                size = -1
-            if size > limit:
-                await self._refuse(send, limit, is_file, headers)
-                return
+        if _declared_size(headers.get("content-length")) > limit:
+            await self._refuse(send, limit, is_file, headers)
+            return
         received = 0
         exceeded = False
         started = False
@@ -194,14 +196,8 @@ async def limited_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
     A ``Content-Length`` above the limit is refused before anything is read; a lying or absent
     one is caught while streaming.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            size = -1
-        if size > limit:
-            raise too_large(limit)
+    if _declared_size(request.headers.get("content-length")) > limit:
+        raise too_large(limit)
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
