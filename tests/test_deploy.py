@@ -86,6 +86,19 @@ class Deployment:
     def access_log(self) -> str:
         return (self.run_dir / "logs" / "access.log").read_text(errors="replace")
 
+    def access_log_with(self, *needles: str, timeout_s: float = 30.0) -> str:
+        """The access log once it holds every needle (or after ``timeout_s``).
+
+        nginx writes a request's line when it finalises the request, after the client may
+        already have read the answer: read at once, the line may not be there yet.
+        """
+        deadline = time.monotonic() + timeout_s
+        text = self.access_log()
+        while not all(n in text for n in needles) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            text = self.access_log()
+        return text
+
 
 def _raise_nofile(n: int) -> None:
     """Raise this process's open-file limit to ``n`` (within the hard limit)."""
@@ -568,7 +581,7 @@ def test_forwarded_for_is_the_client_address_and_logs_hold_no_query(deployment):
     uvicorn_log = deployment.uvicorn_log()
     assert f'{SPOOF}:0 - "GET /neighbourhoods' in uvicorn_log
     assert "6.6.6.6" not in uvicorn_log
-    access = deployment.access_log()
+    access = deployment.access_log_with(f"{SPOOF} [", '"GET /neighbourhoods HTTP/1.1" 401')
     assert f"{SPOOF} [" in access and '"GET /neighbourhoods HTTP/1.1" 401' in access
     assert "SECRET" not in access and "6.6.6.6" not in access
     errors = (deployment.run_dir / "logs" / "error.log").read_text()
