@@ -31,6 +31,7 @@ from folium.template import Template
 
 from maps._assets import ASSETS, OfflineAssets, _Raw
 from maps._labels import Indicator, Lang, check_lang, class_labels, ramp_colours
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import CRSError, EmptyDataError, InputFileError, ValidationError
 from qet_geo.escaping import escape_html, script_json
 from qet_geo.layers import NeighbourhoodLayers
@@ -46,7 +47,6 @@ __all__ = [
     "save_map",
 ]
 
-WGS84 = "EPSG:4326"
 
 #: Attribution of every map (OSM data, ODbL). The link is a plain ``<a>``: followed on a click only.
 OSM_ATTRIBUTION: dict[str, str] = {
@@ -140,7 +140,7 @@ def to_wgs84(gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> gpd.GeoDataFr
     keep = gdf.geometry.notna() & ~gdf.geometry.is_empty
     out = gdf[keep]
     if simplify_m > 0:
-        projected = out if out.crs is not None and out.crs.is_projected else out.to_crs(2154)
+        projected = out if out.crs is not None and out.crs.is_projected else out.to_crs(WORK_CRS)
         simplified = projected.geometry.simplify(simplify_m, preserve_topology=True)
         out = out.set_geometry(simplified.to_crs(out.crs) if projected is not out else simplified)
     return out.to_crs(WGS84)

@@ -6,15 +6,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import Lang
 from qet_geo.taxonomy import CATEGORY_LABELS
-
-Lang = Literal["fr", "en"]
 
 #: Colour ramps, light to dark (ColorBrewer YlOrRd, YlGnBu, Purples, Greys: Cynthia Brewer,
 #: Apache-2.0).

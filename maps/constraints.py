@@ -47,6 +47,7 @@ from maps._labels import (
     fmt_value,
     indicator,
 )
+from qet_geo.crs import WORK_CRS
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import escape_html, script_json
 from qet_geo.layers import NeighbourhoodLayers
@@ -489,7 +490,7 @@ def make_cycleways_map(
         ]
         for style, name in zip(styles, names, strict=True)
     ]
-    length_km = float(drawn.to_crs(2154).length.sum() / 1000)
+    length_km = float(drawn.to_crs(WORK_CRS).length.sum() / 1000)
     name = (
         f"Réseau cyclable ({fmt_number(length_km, language)} km)"
         if fr
@@ -557,7 +558,7 @@ def make_isochrones_map(
     how = {"walk": ("à pied", "on foot"), "bike": ("à vélo", "by bike")}.get(mode, ("", ""))
     how_text = how[0] if fr else how[1]
     areas = (
-        drawn["area_km2"] if "area_km2" in drawn.columns else drawn.to_crs(2154).area / 1e6
+        drawn["area_km2"] if "area_km2" in drawn.columns else drawn.to_crs(WORK_CRS).area / 1e6
     ).astype(float)
     tips = [
         [

@@ -35,6 +35,7 @@ from maps._base import (
     prepare,
 )
 from maps._labels import Lang, classify, fmt_number, fmt_value, indicator
+from qet_geo.crs import WORK_CRS
 from qet_geo.escaping import escape_html
 from qet_geo.privacy import MIN_RESPONDENTS
 
@@ -54,7 +55,7 @@ def display_outlines(
     """
     if outlines.crs is None:  # no way to know what a metre is: drawn as given
         return outlines
-    projected = outlines.to_crs(2154)
+    projected = outlines.to_crs(WORK_CRS)
     return projected.simplify(tolerance_m, preserve_topology=True).to_crs(outlines.crs)
 
 
@@ -193,7 +194,7 @@ def make_national_map(
             name="Périmètres des quartiers" if fr else "Neighbourhood outlines",
             fill_opacity=0.5,
         ).add_to(m)
-    centres = drawn.set_geometry(drawn.to_crs(2154).representative_point().to_crs(drawn.crs))
+    centres = drawn.set_geometry(drawn.to_crs(WORK_CRS).representative_point().to_crs(drawn.crs))
     layer_name = (
         f"Quartiers du réseau ({len(drawn)})" if fr else f"Network neighbourhoods ({len(drawn)})"
     )

@@ -29,6 +29,7 @@ from shapely.ops import substring
 
 from maps._base import Panel, add_css, add_layer_control, check_frame, prepare
 from maps._labels import fmt_number
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import escape_html
 
@@ -37,7 +38,6 @@ __all__ = ["ROUTE_COLUMNS", "make_route_map"]
 #: Columns the stops of a route must have.
 ROUTE_COLUMNS: tuple[str, ...] = ("order", "name", "reason", "leg_min")
 
-WORK_CRS = "EPSG:2154"
 ROUTE_COLOUR = "#c0392b"
 
 _STOP_CSS = """
@@ -115,7 +115,7 @@ def make_route_map(
 
     route_layer = folium.FeatureGroup(name="Parcours" if fr else "Path")
     drawn = lines if lines is not None else gpd.GeoSeries(legs, crs=WORK_CRS)
-    for line in drawn.to_crs("EPSG:4326"):
+    for line in drawn.to_crs(WGS84):
         for part in getattr(line, "geoms", [line]):
             coords = [(round(y, 6), round(x, 6)) for x, y in part.coords]
             folium.PolyLine(coords, color="#ffffff", weight=8, opacity=0.9).add_to(route_layer)
@@ -128,7 +128,7 @@ def make_route_map(
             ).add_to(route_layer)
     leg_points = gpd.GeoSeries(
         [leg.interpolate(0.5, normalized=True) for leg in legs], crs=WORK_CRS
-    ).to_crs("EPSG:4326")
+    ).to_crs(WGS84)
     for point, minutes in zip(leg_points, ordered["leg_min"].iloc[1:], strict=True):
         if pd.isna(minutes):
             continue
@@ -147,7 +147,7 @@ def make_route_map(
 
     stop_layer = folium.FeatureGroup(name="Arrêts" if fr else "Stops")
     items: list[str] = []
-    wgs = ordered.to_crs("EPSG:4326")
+    wgs = ordered.to_crs(WGS84)
     for number, (_, stop) in enumerate(wgs.iterrows(), start=1):
         leg = stop["leg_min"]
         name = _text(stop["name"])

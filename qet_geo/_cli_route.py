@@ -36,6 +36,7 @@ from qet_geo._cli_common import (
     _user_errors,
     out_console,
 )
+from qet_geo.crs import WGS84
 
 if TYPE_CHECKING:
     from qet_geo.routes import VisitRoute
@@ -180,7 +181,7 @@ def route(
             stop_table = auto_stops(layers, n=auto or 2, access=access, network=network, lang=lang)
         start_point = None
         if start_lonlat is not None:
-            to_crs = Transformer.from_crs("EPSG:4326", network.crs, always_xy=True)
+            to_crs = Transformer.from_crs(WGS84, network.crs, always_xy=True)
             start_point = shapely.Point(*to_crs.transform(*start_lonlat))
         step(_t("Ordre des étapes", "Ordering the stops"))
         visit = plan_route(

@@ -27,6 +27,7 @@ from qet_geo._cli_common import (
     OsmFileArg,
     TerritoryOpt,
 )
+from qet_geo.crs import WGS84
 
 __all__ = ["OUTPUT_SUFFIXES", "synthesize"]
 
@@ -157,7 +158,7 @@ def _write(answers: Any, out: Path) -> Path:
     frame.attrs = {}
     if out.suffix.lower() != ".csv":
         return write_table(frame, out, layer="synthetic_su")
-    points = frame.geometry.to_crs(4326)
+    points = frame.geometry.to_crs(WGS84)
     table = frame.drop(columns=frame.geometry.name).assign(
         lon=points.x.round(6).to_numpy(), lat=points.y.round(6).to_numpy()
     )

@@ -32,6 +32,8 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo import grid
+from qet_geo.crs import GRID_CRS, WORK_CRS
 from qet_geo.errors import (
     CRSError,
     EmptyDataError,
@@ -57,8 +59,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-WORK_CRS = "EPSG:2154"
-GRID_CRS = "EPSG:3035"
 CELL_SIZE_M = 200
 
 #: Columns holding the cell id, most specific first (names compared in lower case): Filosofi 2015
@@ -519,7 +519,7 @@ def _parse_cell_ids(values: pd.Series, *, source: str) -> pd.DataFrame:
 
 def _canonical_ids(parsed: pd.DataFrame) -> pd.Series:
     ids = [
-        None if np.isnan(e) else f"CRS3035RES{int(r)}mN{int(n)}E{int(e)}"
+        None if np.isnan(e) else grid.cell_id(r, n, e)
         for r, n, e in zip(parsed["res"], parsed["north"], parsed["east"], strict=True)
     ]
     return pd.Series(ids, index=parsed.index, dtype=object, name="cell_id")

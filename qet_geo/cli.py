@@ -46,6 +46,7 @@ from qet_geo._cli_serve import serve
 from qet_geo._cli_store import store_app
 from qet_geo._cli_survey import survey_app
 from qet_geo._cli_synth import synthesize
+from qet_geo.crs import WGS84
 
 app = typer.Typer(
     name="qet",
@@ -263,7 +264,7 @@ def isochrone(
         shapes = isochrones_from_extract(
             osm_file, points, minutes=times, mode=cast(Mode, mode), dem=dem
         )
-        path = write_table(shapes.to_crs(4326), out)
+        path = write_table(shapes.to_crs(WGS84), out)
     rows = [
         {"point": int(r.point), "minutes": float(r.minutes), "area_km2": round(r.area_km2, 4)}
         for r in shapes.itertuples()

@@ -37,6 +37,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from qet_geo.crs import WGS84
 from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.network import Network, build_network, count_within, nearest
@@ -477,9 +478,9 @@ def isochrones_from_extract(
 
         edges = edges.join(edge_slope(edges, dem))
     net = build_network(nodes, edges, mode=mode)
-    pts = gpd.GeoSeries(
-        shapely.points(np.asarray(points_lonlat, dtype=float)), crs="EPSG:4326"
-    ).to_crs(net.crs)
+    pts = gpd.GeoSeries(shapely.points(np.asarray(points_lonlat, dtype=float)), crs=WGS84).to_crs(
+        net.crs
+    )
     shapes = isochrones(net, pts, minutes=tuple(minutes)).reset_index()
     shapes["mode"] = mode
     shapes["area_km2"] = shapes.area / 1e6

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
     EmptyDataError,
@@ -43,7 +44,6 @@ __all__ = ["read_feed", "route_type_mode", "stop_departures"]
 
 logger = logging.getLogger(__name__)
 
-WORK_CRS = "EPSG:2154"
 
 _REQUIRED_FILES = ("stops.txt", "stop_times.txt", "trips.txt")
 _CALENDAR_FILES = ("calendar.txt", "calendar_dates.txt")
@@ -509,7 +509,7 @@ def _stop_departures(
     out["departures_per_hour"] = out["departures"] / ((end_s - start_s) / 3600)
     out["n_routes"] = n_routes.reindex(ids).fillna(0).astype("int64").to_numpy()
     out["modes"] = modes.reindex(ids).fillna("").astype(str).to_numpy()
-    points = gpd.points_from_xy(rows["stop_lon"], rows["stop_lat"], crs="EPSG:4326")
+    points = gpd.points_from_xy(rows["stop_lon"], rows["stop_lat"], crs=WGS84)
     gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(points, index=out.index).to_crs(WORK_CRS))
     if mask is not None:
         inside = np.sort(gdf.sindex.query(mask, predicate="intersects"))

@@ -70,7 +70,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from qet_geo.crs import WORK_CRS
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
+from qet_geo.i18n import Lang
 from qet_geo.privacy import (
     MIN_RESPONDENTS,
     protect_counts,
@@ -146,7 +148,6 @@ PROFILE_INDICATORS: tuple[str, ...] = (
 OPERATIONS: tuple[str, ...] = ("cap", "floor", "set", "scale")
 
 Operation = Literal["cap", "floor", "set", "scale"]
-Lang = Literal["fr", "en"]
 
 # answers a model needs on each side of its outcome (and in all): INSEE's secrecy floor, which is
 # also about the least a logistic regression with a few predictors can be fitted on
@@ -2132,7 +2133,7 @@ def _read_table(file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         and frame.crs is not None
         and "lon" not in locations.columns
     ):
-        points = frame.geometry.to_crs(2154)
+        points = frame.geometry.to_crs(WORK_CRS)
         valid = points.notna() & ~points.is_empty
         xs = np.full(len(points), np.nan)
         ys = np.full(len(points), np.nan)

@@ -34,6 +34,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     DataCoverageError,
     EmptyDataError,
@@ -54,12 +55,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WORK_CRS = "EPSG:2154"
 NetworkType = Literal["walk", "bike", "drive"]
 NETWORK_TYPES: tuple[str, ...] = ("walk", "bike", "drive")
 
 _SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".xml", ".osm.xml")
-_TO_L93 = Transformer.from_crs("EPSG:4326", WORK_CRS, always_xy=True)
+_TO_L93 = Transformer.from_crs(WGS84, WORK_CRS, always_xy=True)
 
 # osmnx's network filters (osmnx._overpass._get_network_filter), as regexes that must NOT match.
 # Overpass's `!~` is an unanchored regex search; we apply them the same way.

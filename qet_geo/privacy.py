@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +48,9 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo import grid
 from qet_geo.census import cell_id_to_polygon, point_to_cell_id
+from qet_geo.crs import GRID_CRS, WORK_CRS
 from qet_geo.errors import QetGeoWarning, ValidationError
 
 __all__ = [
@@ -77,10 +78,7 @@ DOMINANCE_SHARE = 0.85
 #: Cell sizes of the quadtree used to pool small 200 m cells, in metres.
 GRID_LEVELS_M: tuple[int, ...] = (400, 800, 1600, 3200)
 
-WORK_CRS = "EPSG:2154"
-GRID_CRS = "EPSG:3035"
 _MARK = "qet_privacy"
-_CELL = re.compile(r"^CRS3035RES(\d+)mN(\d+)E(\d+)$")
 Leftover = Literal["nearest", "suppress"]
 
 
@@ -391,8 +389,8 @@ def _protect(
     text = zones.astype("string")
     located = text.notna().to_numpy()
     codes = text[located]
-    grid = bool(len(codes)) and bool(codes.str.fullmatch(_CELL.pattern).all())
-    if not grid and len(codes) and bool(codes.str.fullmatch(_CELL.pattern).any()):
+    on_grid = bool(len(codes)) and bool(codes.str.fullmatch(grid.CELL_ID.pattern).all())
+    if not on_grid and len(codes) and bool(codes.str.fullmatch(grid.CELL_ID.pattern).any()):
         raise ValidationError(
             "the zone column mixes INSEE cell ids and other codes; coarsen every respondent to "
             "cells (coarsen_locations) or use one kind of zone.",
@@ -408,11 +406,11 @@ def _protect(
         _Unit(zone_id=z, rows=np.asarray(rows, dtype=int), members=[z])
         for z, rows in sorted(groups.items())
     ]
-    if grid:
+    if on_grid:
         units = _grid_units(units, rules, leftover=leftover, max_resolution_m=max_resolution_m)
     else:
         units = _zone_units(units, rules, neighbours=neighbours, leftover=leftover)
-    return units, grid
+    return units, on_grid
 
 
 def _grid_units(
@@ -420,7 +418,7 @@ def _grid_units(
 ) -> list[_Unit]:
     ids = pd.Series([u.zone_id for u in units], dtype=object)
     squares = cell_id_to_polygon(ids)  # validates every id
-    parsed = [_CELL.fullmatch(u.zone_id) for u in units]
+    parsed = [grid.CELL_ID.fullmatch(u.zone_id) for u in units]
     sizes = {int(m.group(1)) for m in parsed if m is not None}
     if len(sizes) > 1:
         raise ValidationError(
@@ -450,7 +448,7 @@ def _grid_units(
             rows = np.concatenate([u.rows for u in pool])
             kept.append(
                 _Unit(
-                    zone_id=f"CRS3035RES{level}mN{int(north)}E{int(east)}",
+                    zone_id=grid.cell_id(level, north, east),
                     rows=rows,
                     members=[m for u in pool for m in u.members],
                     cells=[c for u in pool for c in u.cells],

@@ -41,6 +41,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from qet_geo.errors import EmptyDataError, QetGeoWarning, ValidationError
+from qet_geo.i18n import Lang
 from qet_geo.surveys.schema import NEAR_KGCO2E, USAGES
 
 __all__ = [
@@ -58,7 +59,6 @@ logger = logging.getLogger(__name__)
 METHODS: tuple[str, ...] = ("ordinal-ward", "near")
 
 Method = Literal["ordinal-ward", "near"]
-Lang = Literal["fr", "en"]
 
 # Squared distances within this window of the float minimum are re-checked in exact integer
 # arithmetic; float64 errors on kgCO2e barycentres are below 1e-11 kg², far inside it.

@@ -53,6 +53,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.warp import transform as warp_transform
 from shapely.geometry import Polygon, box
 
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
     DataCoverageError,
@@ -76,8 +77,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-WORK_CRS = CRS.from_epsg(2154)
-_WGS84 = CRS.from_epsg(4326)
+_WORK_CRS = CRS.from_user_input(WORK_CRS)
+_WGS84 = CRS.from_user_input(WGS84)
 
 #: Largest window (in pixels) one read may return: 50 million float64 pixels is 400 MB.
 MAX_READ_PIXELS = 50_000_000
@@ -186,7 +187,7 @@ class Raster:
     def native_l93(self) -> bool:
         """Whether the file is stored north-up in EPSG:2154 (read without resampling)."""
         t = self.transform
-        return bool(self.crs == WORK_CRS and t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0)
+        return bool(self.crs == _WORK_CRS and t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0)
 
     @property
     def bounds_lonlat(self) -> tuple[float, float, float, float]:
@@ -331,7 +332,7 @@ def open_raster(
             )
         src_crs = user_crs
     footprint = _footprint_l93(src_crs, transform, width, height, path)
-    if src_crs == WORK_CRS:
+    if src_crs == _WORK_CRS:
         res_m = float(math.hypot(transform.a, transform.d))
     else:
         res_m = _local_res_m(src_crs, transform, footprint)
@@ -370,7 +371,7 @@ def _footprint_l93(src_crs: CRS, transform: Affine, width: int, height: int, pat
     edges are followed. Only the part in and around metropolitan France is kept, so that a
     European or world raster still has a usable Lambert-93 footprint."""
     t = transform
-    if src_crs == WORK_CRS:
+    if src_crs == _WORK_CRS:
         cols, rows = np.array([0, width, width, 0]), np.array([0, 0, height, height])
         return Polygon(
             zip(t.c + cols * t.a + rows * t.b, t.f + cols * t.d + rows * t.e, strict=True)
@@ -411,7 +412,7 @@ def _local_res_m(src_crs: CRS, transform: Affine, footprint: Polygon) -> float:
     centre once in Lambert-93: the pixel size the raster is warped to."""
     t = transform
     cx, cy = shapely.get_coordinates(footprint.point_on_surface())[0]
-    (sx,), (sy,) = warp_transform(WORK_CRS, src_crs, [cx], [cy])
+    (sx,), (sy,) = warp_transform(_WORK_CRS, src_crs, [cx], [cy])
     det = t.a * t.e - t.b * t.d
     col = (t.e * (sx - t.c) - t.b * (sy - t.f)) / det
     row = (-t.d * (sx - t.c) + t.a * (sy - t.f)) / det
@@ -419,13 +420,13 @@ def _local_res_m(src_crs: CRS, transform: Affine, footprint: Polygon) -> float:
     rows = [row, row, row + 1]
     xs = [t.c + c * t.a + r * t.b for c, r in zip(cols, rows, strict=True)]
     ys = [t.f + c * t.d + r * t.e for c, r in zip(cols, rows, strict=True)]
-    x, y = warp_transform(src_crs, WORK_CRS, xs, ys)
+    x, y = warp_transform(src_crs, _WORK_CRS, xs, ys)
     area = abs((x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0]))
     return math.sqrt(area)
 
 
 def _lonlat_to_l93(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    x, y = warp_transform(_WGS84, WORK_CRS, coords[:, 0].tolist(), coords[:, 1].tolist())
+    x, y = warp_transform(_WGS84, _WORK_CRS, coords[:, 0].tolist(), coords[:, 1].tolist())
     return np.column_stack([x, y])
 
 
@@ -446,7 +447,7 @@ def _fmt_lonlat(b: tuple[float, float, float, float]) -> str:
 
 
 def _coverage_error(raster: Raster, bbox: tuple[float, float, float, float]) -> DataCoverageError:
-    asked = _fmt_lonlat(transform_bounds(WORK_CRS, _WGS84, *bbox, densify_pts=21))
+    asked = _fmt_lonlat(transform_bounds(_WORK_CRS, _WGS84, *bbox, densify_pts=21))
     covers = _fmt_lonlat(raster.bounds_lonlat)
     return DataCoverageError(
         f"Raster {raster.path} does not cover the geometries: it covers {covers} but they span "
@@ -504,7 +505,7 @@ def _read_window(
             dst_transform = Affine(res, 0.0, x0, 0.0, -res, y1)
             dst = np.full((rows, cols), np.nan, dtype=np.float64)
             # Read only the source pixels under the target rectangle (plus a safety border).
-            sb = transform_bounds(WORK_CRS, raster.crs, x0, y0, x1, y1, densify_pts=21)
+            sb = transform_bounds(_WORK_CRS, raster.crs, x0, y0, x1, y1, densify_pts=21)
             win = _window_from_bounds(raster.transform, sb, pad=2)
             full = rasterio.windows.Window(0, 0, raster.width, raster.height)
             try:
@@ -522,7 +523,7 @@ def _read_window(
                 src_crs=raster.crs,
                 src_nodata=np.nan,
                 dst_transform=dst_transform,
-                dst_crs=WORK_CRS,
+                dst_crs=_WORK_CRS,
                 dst_nodata=np.nan,
                 resampling=Resampling[resampling],
             )
@@ -616,8 +617,8 @@ def _geoms_l93(
             message_fr=f"{what} n'a pas de SCR. Définissez-le, par ex. "
             f"{what}.set_crs('EPSG:2154') (ou le SCR réel des coordonnées).",
         )
-    if not ProjCRS.from_user_input(geo.crs).equals(ProjCRS.from_epsg(2154)):
-        geo = geo.to_crs(2154)
+    if not ProjCRS.from_user_input(geo.crs).equals(ProjCRS.from_user_input(WORK_CRS)):
+        geo = geo.to_crs(WORK_CRS)
     geoms = np.asarray(geo.values, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     types = set(shapely.get_type_id(geoms[~missing]).tolist())

@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from qet_geo.crs import WGS84
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError, require_protected, safe_aggregate
 from qet_geo.store import (
     ConflictError,
@@ -255,7 +256,7 @@ def _cells(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], list[list[float]]
     # remainder's figures by subtraction
     if table.empty or int(table["n_respondents"].sum()) != len(frame):
         return [], []
-    wgs: Any = cast(Any, table).to_crs("EPSG:4326")
+    wgs: Any = cast(Any, table).to_crs(WGS84)
     wanted = [c for c in wgs.columns if c != "geometry" and not c.endswith("_sum")]
     features = []
     for zone_id, row, geom in zip(

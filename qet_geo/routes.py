@@ -66,6 +66,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely.ops import substring
 
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
     DataCoverageError,
@@ -75,6 +76,7 @@ from qet_geo.errors import (
     ValidationError,
 )
 from qet_geo.escaping import escape_html, xml_chars
+from qet_geo.i18n import Lang
 from qet_geo.network import DEFAULT_MAX_SNAP_M, Network, build_network, count_within, snap
 from qet_geo.taxonomy import CATEGORY_LABELS, ESSENTIAL_CATEGORIES
 
@@ -103,7 +105,6 @@ logger = logging.getLogger(__name__)
 
 Weight = Literal["time", "length"]
 Method = Literal["auto", "exact", "heuristic", "nearest_neighbour"]
-Lang = Literal["fr", "en"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -123,7 +124,7 @@ _MAX_CONSTRUCTIONS = 30  # nearest-neighbour starts tried by the heuristic
 _DUPLICATE_M = 25.0  # two automatic stops closer than this are the same place
 _AUTO_RADIUS_MIN = 5.0  # "busy place": amenities and homes within this walk
 _SVG_WIDTH = 760.0
-_WGS84 = CRS.from_epsg(4326)
+_WGS84 = CRS.from_user_input(WGS84)
 
 _OPEN_LABELS: dict[str, tuple[str, str]] = {
     "held-karp": (
@@ -1335,7 +1336,7 @@ def read_stops(path: str | PathLike[str], *, layer: str | None = None) -> gpd.Ge
         with the optional columns ``name``, ``reason``, ``priority``, ``category`` and
         ``dwell_min`` (French headers ``nom``, ``raison``, ``priorite`` are understood).
     """
-    from qet_geo.territory import WORK_CRS, read_vector
+    from qet_geo.territory import read_vector
 
     path = Path(path)
     if not path.exists():

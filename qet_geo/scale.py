@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError, InputFileError, QetGeoError, ValidationError
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def _read_csv_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_vector_rows(path: Path) -> list[dict[str, Any]]:
-    from qet_geo.territory import WORK_CRS, read_vector
+    from qet_geo.territory import read_vector
 
     gdf = read_vector(path).to_crs(WORK_CRS)
     missing = {"id", "osm"} - set(gdf.columns)

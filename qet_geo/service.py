@@ -36,6 +36,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import DataCoverageError, QetGeoError, ValidationError
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError
 from qet_geo.store import (
@@ -149,7 +150,7 @@ def territory_from_geojson(geometry: dict[str, Any]) -> Any:
             message_fr="le territoire doit se trouver en France métropolitaine, en degrés WGS84 "
             f"dans l'ordre (lon, lat) ; ses limites sont {shape.bounds}.",
         )
-    projected = gpd.GeoSeries([shape], crs="EPSG:4326").to_crs("EPSG:2154").iloc[0]
+    projected = gpd.GeoSeries([shape], crs=WGS84).to_crs(WORK_CRS).iloc[0]
     area_km2 = float(projected.area) / 1e6
     if area_km2 > MAX_TERRITORY_KM2:
         raise ValidationError(
@@ -290,7 +291,7 @@ def store_extract(
     lon_lat = territory_from_bounds(data.bounds).geometry
     import geopandas as gpd
 
-    box = gpd.GeoSeries([lon_lat], crs="EPSG:2154").to_crs("EPSG:4326").total_bounds
+    box = gpd.GeoSeries([lon_lat], crs=WORK_CRS).to_crs(WGS84).total_bounds
     return ExtractInfo(
         neighbourhood_id=neighbourhood_id,
         osm_extract=name,
@@ -1025,9 +1026,9 @@ def constraint_cells(session: Session, neighbourhood_id: int) -> Any:
         )
     ).all()
     if not rows:
-        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs="EPSG:2154"))
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=WORK_CRS))
     long = pd.DataFrame(rows, columns=["zone_id", "name", "value"])
     wide = long.pivot(index="zone_id", columns="name", values="value").sort_index()
     wide.columns.name = None
-    squares = cell_id_to_polygon(wide.index.to_series()).to_crs("EPSG:2154")
-    return gpd.GeoDataFrame(wide, geometry=squares.to_numpy(), crs="EPSG:2154")
+    squares = cell_id_to_polygon(wide.index.to_series()).to_crs(WORK_CRS)
+    return gpd.GeoDataFrame(wide, geometry=squares.to_numpy(), crs=WORK_CRS)

@@ -62,6 +62,7 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from qet_geo import grid
 from qet_geo.errors import QetGeoError, ValidationError
 
 if TYPE_CHECKING:
@@ -998,7 +999,7 @@ def _check_cell_sizes(places: pd.DataFrame) -> None:
     if "cell_id" not in places.columns:
         return
     cells = places["cell_id"].dropna().astype(str)
-    sizes = cells.str.extract(r"^CRS3035RES(\d+)m", expand=False)
+    sizes = cells.str.extract(grid.CELL_SIZE.pattern, expand=False)
     other = cells[sizes.notna() & (sizes != "200")]
     if other.empty:
         return

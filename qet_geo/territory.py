@@ -21,6 +21,7 @@ import pyogrio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
     EmptyDataError,
@@ -41,7 +42,6 @@ __all__ = [
     "territory_from_options",
 ]
 
-WORK_CRS = "EPSG:2154"
 #: Default width of the ring around the territory that still counts (m).
 DEFAULT_BUFFER_M = 1000.0
 
@@ -364,7 +364,7 @@ def territory_from_bounds(
     # densify so that the box's edges (straight in lon/lat) stay right once projected, and pad a
     # metre so that features on the edge are inside
     box = shapely.segmentize(shapely.box(left, bottom, right, top), 0.0005)
-    geom = gpd.GeoSeries([box], crs="EPSG:4326").to_crs(WORK_CRS).iloc[0].buffer(1.0)
+    geom = gpd.GeoSeries([box], crs=WGS84).to_crs(WORK_CRS).iloc[0].buffer(1.0)
     return Territory(name=name, geometry=geom, buffer_m=buffer_m, source="bounds")
 
 

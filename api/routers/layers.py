@@ -28,6 +28,7 @@ from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_f
 from api.models import ErrorOut, ExtractOut, FeatureCollection, TerritoryIn, TerritoryOut
 from api.routers.aggregates import BboxQuery, LimitQuery, OffsetQuery, geojson_page
 from api.settings import Settings
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import DataCoverageError, InputFileError, ValidationError
 from qet_geo.service import constraint_cells, territory_from_geojson
 
@@ -43,8 +44,8 @@ HoodId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 def territory_out(neighbourhood_id: int, projected: object) -> TerritoryOut:
     """Describe a territory (EPSG:2154 geometry) for the API: area and WGS84 bounds."""
-    series = gpd.GeoSeries([projected], crs="EPSG:2154")
-    left, bottom, right, top = (round(float(v), 6) for v in series.to_crs("EPSG:4326").total_bounds)
+    series = gpd.GeoSeries([projected], crs=WORK_CRS)
+    left, bottom, right, top = (round(float(v), 6) for v in series.to_crs(WGS84).total_bounds)
     return TerritoryOut(
         neighbourhood_id=neighbourhood_id,
         area_km2=round(float(series.area.iloc[0]) / 1e6, 4),
@@ -198,7 +199,7 @@ def constraint_indicators(
     not respondents: every cell is given. Empty before the first analysis with an extract.
     """
     hood = neighbourhood_for(session, caller, neighbourhood_id)
-    cells = constraint_cells(session, hood.id).to_crs("EPSG:4326")
+    cells = constraint_cells(session, hood.id).to_crs(WGS84)
     names = [c for c in cells.columns if c != "geometry"]
     features_json = [
         json.dumps(

@@ -25,6 +25,7 @@ from api.models import (
     NationalRow,
     ProfileOut,
 )
+from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError
 from qet_geo.national import before_after, before_after_moments, national_table
 from qet_geo.privacy import MIN_RESPONDENTS, require_protected
@@ -234,7 +235,7 @@ def _national_map_html(rows: list[NationalRow], territories: dict[int, Any], *, 
     frame = gpd.GeoDataFrame(
         pd.DataFrame.from_records(records),
         geometry=[territories[r.neighbourhood_id] for r in placed],
-        crs="EPSG:2154",
+        crs=WORK_CRS,
     )
     feet = [c for c in frame.columns if c.endswith("_kgco2e_mean")]
     feet = (["total_kgco2e_mean"] if "total_kgco2e_mean" in feet else []) + [

@@ -49,6 +49,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from qet_geo import grid
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import CRSError, QetGeoWarning, ValidationError
 from qet_geo.surveys.schema import LOCATION_COLUMNS
 
@@ -65,7 +67,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-WORK_CRS = "EPSG:2154"
 
 #: Kinds of address match, best first.
 MATCH_TYPES: tuple[str, ...] = ("housenumber", "street", "none")
@@ -760,7 +761,7 @@ def _locate(
     geometry = gpd.GeoSeries([None] * n, index=index, crs=WORK_CRS)
 
     # 1. coordinates
-    for xcol, ycol, point_crs in (("lon", "lat", "EPSG:4326"), ("x", "y", crs)):
+    for xcol, ycol, point_crs in (("lon", "lat", WGS84), ("x", "y", crs)):
         if xcol not in locations.columns or ycol not in locations.columns:
             continue
         todo = (source == "none").to_numpy()
@@ -896,4 +897,4 @@ def _canonical_cell(text: str) -> str | None:
     if square is None:
         return None
     minx, miny, maxx, _ = square.bounds
-    return f"CRS3035RES{round(maxx - minx)}mN{round(miny)}E{round(minx)}"
+    return grid.cell_id(maxx - minx, miny, minx)
