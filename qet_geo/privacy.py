@@ -418,8 +418,8 @@ def _grid_units(
 ) -> list[_Unit]:
     ids = pd.Series([u.zone_id for u in units], dtype=object)
     squares = cell_id_to_polygon(ids)  # validates every id
-    parsed = [grid.CELL_ID.fullmatch(u.zone_id) for u in units]
-    sizes = {int(m.group(1)) for m in parsed if m is not None}
+    parsed = [grid.parse_cell_id(u.zone_id) for u in units]
+    sizes = {found[0] for found in parsed if found is not None}
     if len(sizes) > 1:
         raise ValidationError(
             f"the zone column mixes grid cells of sizes {sorted(sizes)} m; use 200 m cells.",
@@ -430,7 +430,7 @@ def _grid_units(
     rules.cell_counts = {u.zone_id: len(u.rows) for u in units}
     for unit, square, found in zip(units, squares, parsed, strict=True):
         if found is not None:  # always: every id matched the pattern in _protect
-            unit.north, unit.east = float(found.group(2)), float(found.group(3))
+            unit.north, unit.east = float(found[1]), float(found[2])
             unit.cells = [(unit.north, unit.east)]
         unit.territory = square
         unit.safe = rules.safe(unit.rows)
