@@ -33,6 +33,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from qet_geo import grid
+from qet_geo._validate import existing_file
 from qet_geo.crs import GRID_CRS, WORK_CRS
 from qet_geo.errors import (
     CRSError,
@@ -1102,20 +1103,7 @@ def _allocate_population(
 
 
 def _existing_file(path: PathType, *, what: str, what_fr: str) -> Path:
-    if not isinstance(path, str | PathLike):
-        raise ValidationError(
-            f"The {what} path must be a string or a Path, not {type(path).__name__}.",
-            message_fr=f"Le chemin du {what_fr} doit être une chaîne ou un Path, "
-            f"pas {type(path).__name__}.",
-        )
-    file = Path(path)
-    if not file.exists():
-        raise InputFileError(
-            f"{what.capitalize()} file not found: {file}. Check the path.",
-            message_fr=f"Fichier {what_fr} introuvable : {file}. Vérifiez le chemin.",
-            path=file,
-        )
-    return file
+    return existing_file(path, what=f"{what.capitalize()} file", what_fr=f"Fichier {what_fr}")
 
 
 def _selection_area(bbox: Bbox | None, mask: BaseGeometry | None) -> BaseGeometry | None:

@@ -119,6 +119,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from qet_geo._validate import existing_file
 from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
 from qet_geo.surveys.io import read_ngc
 from qet_geo.surveys.schema import NEAR_KGCO2E, NGC_CATEGORIES, NGC_COLUMNS, USAGES
@@ -195,13 +196,14 @@ def read_ngc_scale(path: PathType | None = None) -> pd.DataFrame:
 @lru_cache(maxsize=4)
 def _read_ngc_scale_cached(file: str, mtime: float) -> pd.DataFrame:
     path = Path(file)
-    if not path.is_file():
-        raise InputFileError(
-            f"NGC scale {path} does not exist: run `node evaluate.mjs` in scripts/ngc to write it.",
-            message_fr=f"L'échelle NGC {path} n'existe pas : lancez `node evaluate.mjs` dans "
-            "scripts/ngc pour l'écrire.",
-            path=path,
-        )
+    existing_file(
+        path,
+        what="NGC scale",
+        what_fr="Échelle NGC",
+        hint="Run `node evaluate.mjs` in scripts/ngc to write it.",
+        hint_fr="Lancez `node evaluate.mjs` dans scripts/ngc pour l'écrire.",
+        file_only=True,
+    )
     meta: dict[str, str] = {}
     with path.open(encoding="utf-8") as handle:
         for line in handle:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo._validate import existing_file
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
@@ -127,14 +128,14 @@ def read_feed(path: str | PathLike[str]) -> gk.Feed:
         file cannot be parsed.
     """
     p = Path(path)
-    if not p.exists():
-        raise InputFileError(
-            f"GTFS feed {p} does not exist. Give the path of the feed's zip archive (or of the "
-            "folder holding its .txt files).",
-            message_fr=f"Le flux GTFS {p} n'existe pas. Indiquez le chemin de l'archive zip du "
-            "flux (ou du dossier contenant ses fichiers .txt).",
-            path=p,
-        )
+    existing_file(
+        p,
+        what="GTFS feed",
+        what_fr="Flux GTFS",
+        hint="Give the path of the feed's zip archive (or of the folder holding its .txt files).",
+        hint_fr="Indiquez le chemin de l'archive zip du flux (ou du dossier contenant ses "
+        "fichiers .txt).",
+    )
     members = _feed_members(p)
     missing = [name for name in _REQUIRED_FILES if name not in members]
     if not any(name in members for name in _CALENDAR_FILES):

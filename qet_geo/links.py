@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from qet_geo._validate import existing_file
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
 from qet_geo.i18n import Lang
@@ -2063,12 +2064,7 @@ def read_located_answers(
         Rows of the survey file were rejected, or respondents could not be located.
     """
     file = Path(path)
-    if not file.is_file():
-        raise InputFileError(
-            f"Answer file {file} does not exist.",
-            message_fr=f"Le fichier de réponses {file} n'existe pas.",
-            path=file,
-        )
+    existing_file(file, what="Answer file", what_fr="Fichier de réponses", file_only=True)
     suffix = file.suffix.lower()
     if suffix in (".parquet", ".gpkg", ".geoparquet"):
         answers, locations = _read_table(file)

@@ -34,6 +34,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from qet_geo._validate import existing_file
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     DataCoverageError,
@@ -356,14 +357,15 @@ def read_osm(
         The extract does not reach the mask.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(
-            f"OSM file not found: {path}. Give the path of an .osm, .osm.gz, .osm.bz2 or "
-            ".osm.pbf extract (for instance one cut from Geofabrik's region files).",
-            message_fr=f"Fichier OSM introuvable : {path}. Indiquez le chemin d'un extrait .osm, "
-            ".osm.gz, .osm.bz2 ou .osm.pbf (par exemple découpé dans les fichiers Geofabrik).",
-            path=path,
-        )
+    existing_file(
+        path,
+        what="OSM file",
+        what_fr="Fichier OSM",
+        hint="Give the path of an .osm, .osm.gz, .osm.bz2 or .osm.pbf extract (for instance one "
+        "cut from Geofabrik's region files).",
+        hint_fr="Indiquez le chemin d'un extrait .osm, .osm.gz, .osm.bz2 ou .osm.pbf (par "
+        "exemple découpé dans les fichiers Geofabrik).",
+    )
     if not path.is_file():
         raise InputFileError(
             f"{path} is a directory, not an OSM file.",

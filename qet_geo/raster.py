@@ -53,6 +53,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.warp import transform as warp_transform
 from shapely.geometry import Polygon, box
 
+from qet_geo._validate import existing_file
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
@@ -268,14 +269,14 @@ def open_raster(
         If ``band`` is not a band of the file.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(
-            f"Raster file {path} does not exist. Check the path (it is read as given, relative "
-            f"to the working directory {Path.cwd()}).",
-            message_fr=f"Le fichier raster {path} n'existe pas. Vérifiez le chemin (relatif au "
-            f"répertoire courant {Path.cwd()}).",
-            path=path,
-        )
+    existing_file(
+        path,
+        what="Raster file",
+        what_fr="Fichier raster",
+        hint=f"Check the path (it is read as given, relative to the working directory "
+        f"{Path.cwd()}).",
+        hint_fr=f"Vérifiez le chemin (relatif au répertoire courant {Path.cwd()}).",
+    )
     user_crs = None if crs is None else _parse_crs(crs, path)
     try:
         with warnings.catch_warnings():

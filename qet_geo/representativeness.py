@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from qet_geo._validate import existing_file
 from qet_geo.errors import (
     EmptyDataError,
     InputFileError,
@@ -712,12 +713,7 @@ def _read_table(table: pd.DataFrame | PathType) -> tuple[pd.DataFrame, str]:
     if isinstance(table, pd.DataFrame):
         return table, "the census table"
     path = Path(table)
-    if not path.is_file():
-        raise InputFileError(
-            f"Census table {path} does not exist.",
-            message_fr=f"Le tableau du recensement {path} n'existe pas.",
-            path=path,
-        )
+    existing_file(path, what="Census table", what_fr="Tableau du recensement", file_only=True)
     try:
         frame = pd.read_csv(path, sep=None, engine="python", dtype=str)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:

@@ -66,6 +66,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely.ops import substring
 
+from qet_geo._validate import existing_file
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
@@ -1339,12 +1340,7 @@ def read_stops(path: str | PathLike[str], *, layer: str | None = None) -> gpd.Ge
     from qet_geo.territory import read_vector
 
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(
-            f"Stop file not found: {path}. Check the path.",
-            message_fr=f"Fichier d'étapes introuvable : {path}. Vérifiez le chemin.",
-            path=path,
-        )
+    existing_file(path, what="Stop file", what_fr="Fichier d'étapes")
     suffix = path.suffix.lower()
     if suffix not in STOP_FILE_SUFFIXES:
         raise InputFileError(

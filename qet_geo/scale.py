@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo._validate import existing_file
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError, InputFileError, QetGeoError, ValidationError
 
@@ -173,13 +174,14 @@ def read_neighbourhoods(
         One per neighbourhood, in file order.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(
-            f"{path}: neighbourhoods file not found; give a CSV with columns id,osm,territory.",
-            message_fr=f"{path} : fichier des quartiers introuvable ; donnez un CSV aux colonnes "
-            "id,osm,territory.",
-            path=path,
-        )
+    existing_file(
+        path,
+        what="Neighbourhoods file",
+        what_fr="Fichier des quartiers",
+        hint="Give a CSV with columns id,osm,territory.",
+        hint_fr="Donnez un CSV aux colonnes id,osm,territory.",
+        file_only=True,
+    )
     rows = _read_csv_rows(path) if path.suffix.lower() == ".csv" else _read_vector_rows(path)
     if not rows:
         raise ValidationError(
@@ -237,12 +239,14 @@ def _partition_from_row(
     pid = str(row["id"])
     _check_id(pid, source=source)
     osm = (base / str(row["osm"])).resolve()
-    if not osm.is_file():
-        raise InputFileError(
-            f"{source}: the extract of {pid!r} ({osm}) does not exist.",
-            message_fr=f"{source} : l'extrait de « {pid} » ({osm}) n'existe pas.",
-            path=osm,
-        )
+    existing_file(
+        osm,
+        what=f"The extract of {pid!r}",
+        what_fr=f"L'extrait de « {pid} »",
+        hint=f"Check its path in {source}.",
+        hint_fr=f"Vérifiez son chemin dans {source}.",
+        file_only=True,
+    )
     geometry = row.get("geometry")
     territory_file = row.get("territory") or ""
     if geometry is None and territory_file:

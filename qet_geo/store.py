@@ -710,7 +710,7 @@ def ingest_su(
     (:func:`~qet_geo.surveys.geocode.locate_homes`) and coarsened to 200 m cells and buildings
     (:func:`~qet_geo.privacy.coarsen_locations`) before anything is written; raw locations are
     never stored. Each respondent gets a reference usage profile (the nearest national reference
-    profile once :func:`qet_geo.analysis.fit_national_profiles` has stored them, the demo
+    profile once :func:`qet_geo.service.fit_national_profiles` has stored them, the demo
     reference profiles before) and its footprint per usage.
 
     Parameters

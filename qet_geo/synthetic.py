@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
+from qet_geo._validate import existing_file
 from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.surveys.schema import AGE_BANDS, CSP_LABELS, USAGES
@@ -308,12 +309,7 @@ def _read_entd(path: str | PathLike[str] | pd.DataFrame) -> pd.DataFrame:
         frame = path
     else:
         file = Path(path)
-        if not file.is_file():
-            raise InputFileError(
-                f"ENTD file {file} does not exist.",
-                message_fr=f"Le fichier ENTD {file} n'existe pas.",
-                path=file,
-            )
+        existing_file(file, what="ENTD file", what_fr="Fichier ENTD", file_only=True)
         try:
             frame = pd.read_parquet(file)
         except (OSError, ValueError) as err:

@@ -21,6 +21,7 @@ import pyogrio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo._validate import existing_file
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
@@ -117,12 +118,7 @@ def read_vector(path: str | PathLike[str], *, layer: str | None = None) -> gpd.G
         The layer to read in a multi-layer file (GeoPackage); the first one by default.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(
-            f"File not found: {path}. Check the path.",
-            message_fr=f"Fichier introuvable : {path}. Vérifiez le chemin.",
-            path=path,
-        )
+    existing_file(path, what="File", what_fr="Fichier")
     if (
         path.suffix.lower() == ".shp"
         and not path.with_suffix(".prj").exists()

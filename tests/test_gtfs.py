@@ -363,7 +363,7 @@ def test_calendar_dates_alone_is_enough(tmp_path: Path) -> None:
 
 
 def test_missing_and_non_zip_paths_raise(tmp_path: Path) -> None:
-    with pytest.raises(InputFileError, match="does not exist"):
+    with pytest.raises(InputFileError, match="not found"):
         read_feed(tmp_path / "nowhere.zip")
     not_zip = tmp_path / "feed.zip"
     not_zip.write_text("stop_id,stop_name\n", encoding="utf-8")

@@ -444,6 +444,6 @@ def test_cli_writes_protected_json(tmp_path: Path, answers: gpd.GeoDataFrame) ->
     assert all(g["n"] >= MIN_RESPONDENTS for g in report["profiles"]["groups"])
     assert "Mobilité quotidienne" in result.output
     bad = CliRunner().invoke(app, ["links", str(tmp_path / "none.parquet"), osm, "--out", str(out)])
-    assert bad.exit_code == 2 and "n'existe pas" in bad.output
+    assert bad.exit_code == 2 and "introuvable" in bad.output
     wrong = CliRunner().invoke(app, ["links", str(source), osm, "--out", str(tmp_path / "x.txt")])
     assert wrong.exit_code == 2 and ".json" in wrong.output

@@ -353,7 +353,7 @@ def test_text_file_renamed_tif_raises_input_file_error(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="not a raster") as err:
         open_raster(path)
     assert err.value.path == str(path)
-    with pytest.raises(InputFileError, match="does not exist"):
+    with pytest.raises(InputFileError, match="not found"):
         open_raster(tmp_path / "missing.tif")
 
 

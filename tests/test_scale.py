@@ -117,7 +117,7 @@ def test_read_neighbourhoods_resolves_paths_and_territories(tmp_path: Path) -> N
         ("id,path\na,b\n", ValidationError, "id,osm"),
         ("id,osm\nLorient centre,{osm}\n", ValidationError, "lettres"),
         ("id,osm\na,{osm}\na,{osm}\n", ValidationError, "double"),
-        ("id,osm\na,missing.osm.pbf\n", InputFileError, "n'existe pas"),
+        ("id,osm\na,missing.osm.pbf\n", InputFileError, "introuvable"),
     ],
 )
 def test_read_neighbourhoods_rejects_bad_files(

@@ -442,7 +442,7 @@ def test_wrong_columns_are_refused(tmp_path: Path) -> None:
 
 
 def test_missing_file_folder_and_bad_options(tmp_path: Path) -> None:
-    with pytest.raises(InputFileError, match="does not exist"):
+    with pytest.raises(InputFileError, match="not found"):
         read_su(tmp_path / "nope.csv")
     with pytest.raises(InputFileError, match="folder"):
         read_su(tmp_path)

@@ -82,6 +82,7 @@ from typing import IO, Any, Literal
 
 import pandas as pd
 
+from qet_geo._validate import existing_file
 from qet_geo.errors import EmptyDataError, InputFileError, QetGeoWarning, ValidationError
 from qet_geo.surveys.schema import (
     AGE_BANDS,
@@ -718,12 +719,7 @@ def _read_bytes(path: Source) -> tuple[bytes, _Name, str | None]:
             f"pas {type(path).__name__}.",
         )
     file = Path(path)
-    if not file.exists():
-        raise InputFileError(
-            f"{file} does not exist: check the path of the survey file.",
-            message_fr=f"{file} n'existe pas : vérifiez le chemin du fichier d'enquête.",
-            path=file,
-        )
+    existing_file(file, what="Survey file", what_fr="Fichier d'enquête")
     if file.is_dir():
         raise InputFileError(
             f"{file} is a folder: pass the survey file itself (CSV, TSV or XLSX).",
