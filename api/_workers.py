@@ -15,13 +15,14 @@ import importlib
 import multiprocessing
 import resource
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from qet_geo.errors import QetGeoError
+from qet_geo.errors import InputFileError, QetGeoError
 
 #: Modules the forkserver imports once, so that each worker starts with them.
 PRELOAD = ["qet_geo.service", "qet_geo.osm", "qet_geo.layers", "qet_geo.store"]
@@ -137,6 +138,32 @@ def _rebuilt(module: str, qualname: str, message: str, message_fr: str) -> QetGe
     except (ImportError, AttributeError, TypeError):
         pass
     return QetGeoError(message, message_fr=message_fr)
+
+
+@contextmanager
+def refused_past_limits(
+    limits: WorkerLimits, *, what: str, what_fr: str, fix: str, fix_fr: str
+) -> Iterator[None]:
+    """Turn a worker killed past its time or memory into the sender's error (422).
+
+    ``what`` names the file ("the extract"), ``fix`` says what to do about it; the message tells
+    which limit the file went past.
+    """
+    try:
+        yield
+    except WorkerTimeoutError as exc:
+        raise InputFileError(
+            f"{what} could not be read in {limits.timeout_s:g} s, the most the service gives "
+            f"it: {fix}",
+            message_fr=f"{what_fr} n'a pas pu être lu en {limits.timeout_s:g} s, le maximum que "
+            f"le service lui accorde : {fix_fr}",
+        ) from exc
+    except WorkerFailedError as exc:
+        raise InputFileError(
+            f"{what} could not be read within the memory the service gives it: {fix}",
+            message_fr=f"{what_fr} n'a pas pu être lu dans la mémoire que le service lui "
+            f"accorde : {fix_fr}",
+        ) from exc
 
 
 async def run_in_worker(

@@ -74,8 +74,8 @@ def chromium() -> str:
     if not found:
         pytest.fail(
             "chromium is missing: the browser tests need Debian's chromium, which "
-            "scripts/test.sh installs before pytest starts (bash scripts/system_packages.sh as "
-            "root, i.e. apt-get install -y chromium)."
+            "scripts/test.sh installs before pytest starts (run bash scripts/system_packages.sh "
+            "as root)."
         )
     return found
 

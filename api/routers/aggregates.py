@@ -11,10 +11,9 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api._aggregates import AggregateCache, CellLayer, HoodRef, Published
+from api._aggregates import AggregateCache, CellLayer, Published
 from api.dependencies import Caller, CallerDep, SessionDep, diagnostic_for, missing
 from api.models import (
     ErrorOut,
@@ -97,35 +96,48 @@ async def cells_for_caller(request: Request, caller: Caller, diagnostic_id: int)
     cache: AggregateCache = request.app.state.aggregates
     entry = cache.fresh_cells(diagnostic_id)
     if entry is None:
-        entry = await _shared_load(request, ("release", diagnostic_id), cache.load_cells)
+        entry = await shared_lookup(
+            request,
+            ("release", diagnostic_id),
+            cache.load_cells,
+            request.app.state.engine,
+            diagnostic_id,
+        )
     if entry is None or not caller.can_read(entry[0]):
         raise missing("diagnostic", diagnostic_id)
     if not caller.can_write(entry[0]):
         return entry[1]
     live = cache.fresh_live_cells(diagnostic_id)
     if live is None:
-        live = await _shared_load(request, ("live", diagnostic_id), cache.load_live_cells)
+        live = await shared_lookup(
+            request,
+            ("live", diagnostic_id),
+            cache.load_live_cells,
+            request.app.state.engine,
+            diagnostic_id,
+        )
     if live is None:
         raise missing("diagnostic", diagnostic_id)
     return live[1]
 
 
-Loader = Callable[[Engine, int], "tuple[HoodRef, CellLayer] | None"]
+async def shared_lookup(
+    request: Request, key: tuple[str, int], func: Callable[..., Any], *args: Any
+) -> Any:
+    """Run ``func(*args)`` in the thread pool once for the concurrent requests of ``key``.
 
-
-async def _shared_load(
-    request: Request, key: tuple[str, int], loader: Loader
-) -> tuple[HoodRef, CellLayer] | None:
-    """Run ``loader`` once for concurrent requests of the same key, in the thread pool."""
-    loads: dict[Any, asyncio.Future[tuple[HoodRef, CellLayer] | None]]
-    loads = request.app.state.cell_loads
+    The store look-ups behind the caches (cells, the national data) are due for many requests
+    at the same moment when an entry expires: one request makes the look-up and the others
+    await that same one.
+    """
+    loads: dict[tuple[str, int], asyncio.Future[Any]] = request.app.state.cell_loads
     load = loads.get(key)
     # A look-up left pending by another event loop (a closed test client) is not awaitable.
     if load is None or load.get_loop() is not asyncio.get_running_loop():
-        load = asyncio.ensure_future(run_in_threadpool(loader, request.app.state.engine, key[1]))
+        load = asyncio.ensure_future(run_in_threadpool(func, *args))
         loads[key] = load
 
-        def forget(done: asyncio.Future[tuple[HoodRef, CellLayer] | None]) -> None:
+        def forget(done: asyncio.Future[Any]) -> None:
             if loads.get(key) is done:
                 del loads[key]
 
@@ -174,11 +186,17 @@ def geojson_page(
     return Response(body.encode(), media_type="application/geo+json")
 
 
+def reads_live(session: Session, caller: Caller, diag: Diagnostic) -> bool:
+    """Whether ``caller`` previews the live figures of ``diag`` (write access to its
+    neighbourhood) rather than its latest release."""
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    return hood is not None and caller.can_write(hood)
+
+
 def view_for(request: Request, session: Session, caller: Caller, diag: Diagnostic) -> Published:
     """The figures ``caller`` reads of ``diag``: live with write access, else the latest release."""
     cache: AggregateCache = request.app.state.aggregates
-    hood = session.get(Neighbourhood, diag.neighbourhood_id)
-    if hood is not None and caller.can_write(hood):
+    if reads_live(session, caller, diag):
         return cache.live(session, diag.id)
     return cache.released(session, diag.id)
 

@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse
 from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.errors import request_lang
 from api.models import ErrorOut, JobOut
+from api.routers.aggregates import reads_live
 from qet_geo import service
 from qet_geo.service import abandoned_message, claim_analysis, run_analysis
-from qet_geo.store import Diagnostic, Neighbourhood
+from qet_geo.store import Diagnostic
 
 router = APIRouter(tags=["diagnostics"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -123,7 +124,6 @@ def diagnostic_map(
     """
     diag = diagnostic_for(session, caller, diagnostic_id)
     cache = request.app.state.aggregates
-    hood = session.get(Neighbourhood, diag.neighbourhood_id)
-    if hood is not None and caller.can_write(hood):
+    if reads_live(session, caller, diag):
         return HTMLResponse(cache.live_map(session, diag.id))
     return HTMLResponse(cache.released_map(session, diag.id))

@@ -18,9 +18,8 @@ from fastapi.concurrency import run_in_threadpool
 from api._aggregates import json_value
 from api._limits import check_territory_vertices, limited_chunks
 from api._workers import (
-    WorkerFailedError,
     WorkerLimits,
-    WorkerTimeoutError,
+    refused_past_limits,
     run_in_worker,
     store_extract_job,
 )
@@ -29,7 +28,7 @@ from api.models import ErrorOut, ExtractOut, FeatureCollection, TerritoryIn, Ter
 from api.routers.aggregates import BboxQuery, LimitQuery, OffsetQuery, geojson_page
 from api.settings import Settings
 from qet_geo.crs import WGS84, WORK_CRS
-from qet_geo.errors import DataCoverageError, InputFileError, ValidationError
+from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.service import constraint_cells, territory_from_geojson
 
 router = APIRouter(tags=["couches"])
@@ -149,7 +148,13 @@ async def _read_extract(settings: Settings, hood_id: int, upload: Path, folder: 
         memory_bytes=settings.osm_memory_bytes,
         slots=settings.osm_workers,
     )
-    try:
+    with refused_past_limits(
+        limits,
+        what="the extract",
+        what_fr="l'extrait",
+        fix="cut it over the territory plus 1 km (osmium extract) and send it again.",
+        fix_fr="découpez-le sur le territoire plus 1 km (osmium extract) et envoyez-le à nouveau.",
+    ):
         return await run_in_worker(
             store_extract_job,
             settings.database_url,
@@ -159,21 +164,6 @@ async def _read_extract(settings: Settings, hood_id: int, upload: Path, folder: 
             max_objects=settings.max_osm_objects,
             limits=limits,
         )
-    except WorkerTimeoutError as exc:
-        raise InputFileError(
-            f"the extract could not be read in {settings.osm_timeout_s:g} s, the most the service "
-            "gives it: cut it over the territory plus 1 km (osmium extract) and send it again.",
-            message_fr=f"l'extrait n'a pas pu être lu en {settings.osm_timeout_s:g} s, le maximum "
-            "que le service lui accorde : découpez-le sur le territoire plus 1 km (osmium "
-            "extract) et envoyez-le à nouveau.",
-        ) from exc
-    except WorkerFailedError as exc:
-        raise InputFileError(
-            "the extract could not be read within the memory the service gives it: cut it over "
-            "the territory plus 1 km (osmium extract) and send it again.",
-            message_fr="l'extrait n'a pas pu être lu dans la mémoire que le service lui accorde : "
-            "découpez-le sur le territoire plus 1 km (osmium extract) et envoyez-le à nouveau.",
-        ) from exc
 
 
 @router.get(

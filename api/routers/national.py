@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import warnings
@@ -25,6 +24,7 @@ from api.models import (
     NationalRow,
     ProfileOut,
 )
+from api.routers.aggregates import shared_lookup
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError
 from qet_geo.national import before_after, before_after_moments, national_table
@@ -142,32 +142,12 @@ async def national(request: Request, caller: CallerDep) -> Response:
     cache: NationalCache = request.app.state.aggregates.national
     data = cache.fresh()
     if data is None:
-        data = await _shared_national_load(request, cache)
+        data = await shared_lookup(request, ("national", 0), cache.load, request.app.state.engine)
     visible = tuple(r.hood.id for r in data[1] if caller.can_read(r.hood) or r.hood.published)
     hit = cache.table(data[0], data[1], visible)
     if hit is None:
         hit = await run_in_threadpool(_table_for, cache, data[0], data[1], caller)
     return Response(hit[1], media_type="application/json")
-
-
-async def _shared_national_load(
-    request: Request, cache: NationalCache
-) -> tuple[str, list[ReleasedHood]]:
-    """One store look-up for the concurrent requests that find the national data stale."""
-    loads = request.app.state.cell_loads
-    key = ("national", 0)
-    load = loads.get(key)
-    if load is None or load.get_loop() is not asyncio.get_running_loop():
-        load = asyncio.ensure_future(run_in_threadpool(cache.load, request.app.state.engine))
-        loads[key] = load
-
-        def forget(done: asyncio.Future[tuple[str, list[ReleasedHood]]]) -> None:
-            if loads.get(key) is done:
-                del loads[key]
-
-        load.add_done_callback(forget)
-    out: tuple[str, list[ReleasedHood]] = await asyncio.shield(load)
-    return out
 
 
 # Errors of an HTML route are still JSON: documented as such, not as text/html.

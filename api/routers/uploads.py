@@ -17,16 +17,15 @@ from sqlalchemy import select
 
 from api._limits import limited_chunks
 from api._workers import (
-    WorkerFailedError,
     WorkerLimits,
-    WorkerTimeoutError,
     ingest_su_job,
+    refused_past_limits,
     run_in_worker,
 )
 from api.dependencies import Caller, CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.models import ErrorOut, UploadOut
 from api.settings import Settings
-from qet_geo.errors import InputFileError, ValidationError
+from qet_geo.errors import ValidationError
 from qet_geo.store import IngestResult, Upload, delete_upload, ingest_su
 
 router = APIRouter(tags=["enquêtes"])
@@ -80,25 +79,16 @@ async def _ingest(request: Request, diagnostic_id: int, data: bytes, **kwargs: A
         memory_bytes=settings.survey_memory_bytes,
         slots=settings.survey_workers,
     )
-    try:
+    with refused_past_limits(
+        limits,
+        what="the survey file",
+        what_fr="le fichier d'enquête",
+        fix="split it into several files and send them one by one.",
+        fix_fr="découpez-le en plusieurs fichiers et envoyez-les un par un.",
+    ):
         result: IngestResult = await run_in_worker(
             ingest_su_job, settings.database_url, diagnostic_id, data, limits=limits, **kwargs
         )
-    except WorkerTimeoutError as exc:
-        raise InputFileError(
-            f"the survey file could not be read in {settings.survey_timeout_s:g} s, the most the "
-            "service gives it: split it into several files and send them one by one.",
-            message_fr=f"le fichier d'enquête n'a pas pu être lu en {settings.survey_timeout_s:g} "
-            "s, le maximum que le service lui accorde : découpez-le en plusieurs fichiers et "
-            "envoyez-les un par un.",
-        ) from exc
-    except WorkerFailedError as exc:
-        raise InputFileError(
-            "the survey file could not be read within the memory the service gives it: split it "
-            "into several files and send them one by one.",
-            message_fr="le fichier d'enquête n'a pas pu être lu dans la mémoire que le service "
-            "lui accorde : découpez-le en plusieurs fichiers et envoyez-les un par un.",
-        ) from exc
     return result
 
 

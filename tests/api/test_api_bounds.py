@@ -20,24 +20,13 @@ from api._workers import run_in_worker, store_extract_job
 from api.models import ExtractOut, NeighbourhoodOut
 from qet_geo import store
 from qet_geo.errors import InputFileError, QetGeoWarning
-from qet_geo.osm import count_osm_objects, read_osm
+from qet_geo.osm import _varint, count_osm_objects, read_osm
 from tests.api._gate import gated_job
 from tests.api.conftest import LORIENT_TERRITORY, build_world
 from tests.conftest import shared
 
 #: Size of the zero-delta extract of the attack, in bytes.
 ATTACK_BYTES = 293_000
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
 
 
 def _blobs(data: bytes) -> list[bytes]:
