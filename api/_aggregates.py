@@ -1,13 +1,13 @@
 """Published aggregates of a diagnostic, cached: its latest release, and the live preview.
 
 The public, and every caller without write access to the neighbourhood, read a diagnostic's
-figures from its latest **release** (:mod:`qet_geo.releases`): frozen, computed at once over one
+figures from its latest **release** (:mod:`qet_geo.store.releases`): frozen, computed at once over one
 set of respondents, and differing from every earlier release by 0 or at least 11 respondents.
 The pilot team (write access) previews the **live** figures of its own data, computed by the same
-rules over the would-be release set (:func:`qet_geo.releases.compute_figures`).
+rules over the would-be release set (:func:`qet_geo.store.releases.compute_figures`).
 
 Everything here goes through :func:`qet_geo.privacy.safe_aggregate` and
-:func:`qet_geo.privacy.require_protected` (inside :mod:`qet_geo.releases`): no respondent-level
+:func:`qet_geo.privacy.require_protected` (inside :mod:`qet_geo.store.releases`): no respondent-level
 value leaves this module.
 """
 
@@ -28,8 +28,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.errors import EmptyDataError
-from qet_geo.releases import Figures, compute_figures, json_value, latest_release, map_html
-from qet_geo.store import Diagnostic, Neighbourhood, Profile, Release, Respondent, respondents_frame
+from qet_geo.store.models import (
+    Diagnostic,
+    Neighbourhood,
+    Profile,
+    Release,
+    Respondent,
+    respondents_frame,
+)
+from qet_geo.store.releases import Figures, compute_figures, json_value, latest_release, map_html
 
 __all__ = [
     "REFRESH_S",

@@ -25,7 +25,7 @@ from typing import Any
 from qet_geo.errors import InputFileError, QetGeoError
 
 #: Modules the forkserver imports once, so that each worker starts with them.
-PRELOAD = ["qet_geo.service", "qet_geo.osm", "qet_geo.layers", "qet_geo.store"]
+PRELOAD = ["qet_geo.store.jobs", "qet_geo.inputs.osm", "qet_geo.layers", "qet_geo.store.models"]
 _context: Any = None
 
 
@@ -276,16 +276,16 @@ def store_extract_job(
     osm_dir
         The service's OSM folder.
     max_objects
-        The most OSM objects the file may decode to (:func:`qet_geo.osm.count_osm_objects`).
+        The most OSM objects the file may decode to (:func:`qet_geo.inputs.osm.count_osm_objects`).
 
     Returns
     -------
-    qet_geo.service.ExtractInfo
-        What :func:`qet_geo.service.store_extract` returns.
+    qet_geo.store.jobs.ExtractInfo
+        What :func:`qet_geo.store.jobs.store_extract` returns.
     """
-    from qet_geo.osm import count_osm_objects
-    from qet_geo.service import store_extract
-    from qet_geo.store import make_engine
+    from qet_geo.inputs.osm import count_osm_objects
+    from qet_geo.store.jobs import store_extract
+    from qet_geo.store.models import make_engine
 
     try:
         count_osm_objects(upload, limit=max_objects)
@@ -305,12 +305,12 @@ def store_extract_job(
 
 
 def ingest_su_job(database_url: str | None, diagnostic_id: int, data: bytes, **kwargs: Any) -> Any:
-    """Read, locate and store an SU answer file (in a worker; see :func:`qet_geo.store.ingest_su`).
+    """Read, locate and store an SU answer file (in a worker; see :func:`qet_geo.store.models.ingest_su`).
 
     The worker opens its own connection to the store; the file is parsed there, never in the
     server process (a 5 MB workbook may unzip to 50 MB of XML and hold the GIL for seconds).
     """
-    from qet_geo.store import ingest_su, make_engine
+    from qet_geo.store.models import ingest_su, make_engine
 
     engine = make_engine(database_url)
     try:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import AuthenticationError, PermissionDeniedError, StoreUnavailableError
 from api.settings import Settings
-from qet_geo.store import (
+from qet_geo.store.models import (
     ApiToken,
     ConflictError,
     Diagnostic,

@@ -22,7 +22,7 @@ from qet_geo.errors import (
     ValidationError,
 )
 from qet_geo.privacy import DisclosureError
-from qet_geo.store import ConflictError, NotFoundError
+from qet_geo.store.models import ConflictError, NotFoundError
 
 
 class AuthenticationError(QetGeoError):

@@ -26,7 +26,7 @@ from api.routers import (
     votes,
 )
 from api.settings import Settings
-from qet_geo.store import create_schema, make_engine
+from qet_geo.store.models import create_schema, make_engine
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
-    from qet_geo.store import Profile, Release
+    from qet_geo.store.models import Profile, Release
 
 
 def _no_nul(value: Any) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qet_geo.service import JOB_TIMEOUT_S
-from qet_geo.store import DEFAULT_DATABASE_URL
+from qet_geo.store.jobs import JOB_TIMEOUT_S
+from qet_geo.store.models import DEFAULT_DATABASE_URL
 
 
 class Settings(BaseSettings):

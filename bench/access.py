@@ -1,10 +1,10 @@
-"""Benchmark per-home nearest-amenity distances: qet_geo.network against networkx and pandana.
+"""Benchmark per-home nearest-amenity distances: qet_geo.network.graph against networkx and pandana.
 
 For each graph (Lorient, Nantes, a generated street grid of about 200 000 intersections) the same
 question is answered three ways in one run: the network distance from every home to the nearest
 amenity of each of 12 categories, within 2 km.
 
-- engine: ``qet_geo.network.build_network`` (preparation) then ``nearest`` (query);
+- engine: ``qet_geo.network.graph.build_network`` (preparation) then ``nearest`` (query);
 - networkx: ``osmnx.graph_from_gdfs`` (preparation), then ``osmnx.distance.nearest_nodes`` and one
   ``networkx.multi_source_dijkstra_path_length`` per category (query);
 - pandana: ``pandana.Network`` (preparation: its contraction hierarchy), then ``set_pois`` and
@@ -18,7 +18,7 @@ rest.
 Homes and amenities are, by default, graph nodes drawn with a fixed seed, so that all three
 methods answer exactly the same question (the engine snaps to edges, the others to nodes: on a
 node both agree) and the benchmark checks that they agree. ``--points osm`` takes the extract's
-buildings and amenities (``qet_geo.osm``) instead; :func:`load_points` is the one place to swap.
+buildings and amenities (``qet_geo.inputs.osm``) instead; :func:`load_points` is the one place to swap.
 
 The walk graphs are symmetric (every street both ways), so networkx and pandana search from the
 amenities on the graph itself; the engine searches the reversed graph, which is what a directed
@@ -108,7 +108,7 @@ def load_points(
 
     ``kind`` "nodes": graph nodes drawn with a fixed seed, amenities in 12 categories (every
     method then answers the same question). "osm": the extract's buildings (a point inside
-    each) and amenities, as ``qet_geo.osm`` reads them (the engine snaps them to the nearest
+    each) and amenities, as ``qet_geo.inputs.osm`` reads them (the engine snaps them to the nearest
     street, networkx and pandana to the nearest node, so the answers differ by design).
     """
     data = _read_osm(name) if kind == "osm" and name in EXTRACTS else None
@@ -121,8 +121,8 @@ def load_points(
 
 @functools.cache
 def _read_osm(name: str) -> Any:
-    try:  # the project's reader (qet_geo.osm)
-        from qet_geo.osm import read_osm  # type: ignore[import-not-found,unused-ignore]
+    try:  # the project's reader (qet_geo.inputs.osm)
+        from qet_geo.inputs.osm import read_osm  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     return read_osm(EXTRACTS[name])
@@ -494,7 +494,7 @@ def main() -> None:
         choices=["nodes", "osm"],
         default="nodes",
         help="homes and amenities: graph nodes (same question for all) or the extract's "
-        "buildings and amenities (qet_geo.osm)",
+        "buildings and amenities (qet_geo.inputs.osm)",
     )
     parser.add_argument("--only", choices=["lorient", "nantes", "grid", "scaling"], action="append")
     args = parser.parse_args()

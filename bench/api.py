@@ -70,7 +70,7 @@ def _free_port() -> int:
 def _survey(n: int) -> tuple[bytes, tuple[float, float, float, float]]:
     from qet_geo.layers import build_layers
     from qet_geo.surveys.schema import USAGES
-    from qet_geo.synthetic import synthesize_answers
+    from qet_geo.surveys.synthetic import synthesize_answers
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -260,7 +260,7 @@ def _start_server(
     port: int, env: dict[str, str], log: Any, *, workers: int, access_log: bool
 ) -> subprocess.Popen[bytes]:
     """Start ``qet serve`` (what users run): uvloop and httptools when installed."""
-    command = [sys.executable, "-m", "qet_geo.cli", "serve", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "qet_geo.cli.main", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers)]
     command += ["--access-log" if access_log else "--no-access-log"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)

@@ -54,7 +54,7 @@ def main() -> None:
 
     import osmnx as ox
 
-    from qet_geo.osm import read_osm
+    from qet_geo.inputs.osm import read_osm
 
     pbf = SHARED / "lorient_centre.osm.pbf"
     tmp = Path(tempfile.mkdtemp())

@@ -49,7 +49,7 @@ def load() -> pd.DataFrame:
 def timing(repeat: int) -> None:
     from scipy.cluster.hierarchy import linkage
 
-    from qet_geo.profiles import UsageProfiles, _kgco2e, _near_table
+    from qet_geo.analysis.profiles import UsageProfiles, _kgco2e, _near_table
     from qet_geo.surveys.schema import USAGES
 
     levels = load().to_numpy(dtype=np.int8)
@@ -111,7 +111,7 @@ def explained(labels: np.ndarray, levels: np.ndarray) -> np.ndarray:
 def compare(resamples: int) -> None:
     from sklearn.metrics import adjusted_rand_score, silhouette_score
 
-    from qet_geo.profiles import (
+    from qet_geo.analysis.profiles import (
         Method,
         UsageProfiles,
         _kgco2e,

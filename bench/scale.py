@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from qet_geo.scale import Partition, compute_partition, run_national, tile_partitions
+from qet_geo.batch import Partition, compute_partition, run_national, tile_partitions
 
 SHARED_OSM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "osm"
 EXTRACTS = {
@@ -47,7 +47,7 @@ EXTRACTS = {
 def _warm() -> int:
     import os
 
-    import qet_geo.constraints
+    import qet_geo.constraints.access
     import qet_geo.layers  # noqa: F401
 
     return os.getpid()
@@ -57,7 +57,7 @@ def run_on(n_workers: int, job: list[Partition], warmup: Partition) -> tuple[flo
     """Run the job on a fresh LocalCluster of ``n_workers``; return wall time and summaries."""
     from distributed import Client, LocalCluster
 
-    from qet_geo.scale import _WORKER_ENV
+    from qet_geo.batch import _WORKER_ENV
 
     with (
         LocalCluster(

@@ -160,7 +160,7 @@ def indicator(
     Parameters
     ----------
     column
-        An indicator of :func:`qet_geo.constraints.home_access` (``food_shop_min``,
+        An indicator of :func:`qet_geo.constraints.access.home_access` (``food_shop_min``,
         ``score_15min``, ``departures_per_hour_400m``...), a footprint column
         (``total_kgco2e``, ``total_kgco2e_mean``), ``share_<profile>``, ``n_respondents``, or any
         numeric column.

@@ -53,7 +53,7 @@ def make_compare_map(
     ----------
     before, after
         The two diagnostics: homes or cells with ``column`` (e.g. two outputs of
-        :func:`qet_geo.constraints.neighbourhood_access`), or two tables of
+        :func:`qet_geo.constraints.access.neighbourhood_access`), or two tables of
         :func:`qet_geo.privacy.safe_aggregate` (cells with ``total_kgco2e_mean``...); a table
         with ``n_respondents`` must come from ``safe_aggregate``.
     column

@@ -90,7 +90,7 @@ def make_constraints_map(
     ----------
     homes
         One row per home or cell with ``column``, e.g. the output of
-        :func:`qet_geo.constraints.neighbourhood_access` (points, EPSG:2154), or cells with an
+        :func:`qet_geo.constraints.access.neighbourhood_access` (points, EPSG:2154), or cells with an
         indicator (polygons); any CRS. A table of respondent figures (with ``n_respondents``) must
         come from :func:`qet_geo.privacy.safe_aggregate`.
     column
@@ -536,7 +536,7 @@ def make_isochrones_map(
     ----------
     isochrones
         Polygons with ``minutes`` and optionally ``mode`` ("walk", "bike") and ``area_km2``, as
-        :func:`qet_geo.constraints.isochrones_from_extract` returns.
+        :func:`qet_geo.constraints.access.isochrones_from_extract` returns.
     points
         The starting points, drawn as black dots.
     show, m, lang, offline
@@ -622,12 +622,12 @@ def make_neighbourhood_map(
     layers
         The neighbourhood (:func:`qet_geo.layers.build_layers`).
     access
-        Indicators per home (:func:`qet_geo.constraints.neighbourhood_access`); computed (walk)
+        Indicators per home (:func:`qet_geo.constraints.access.neighbourhood_access`); computed (walk)
         when None.
     column
         The indicator colouring the homes (see :func:`make_constraints_map`).
     isochrones
-        Isochrones to add (:func:`qet_geo.constraints.isochrones_from_extract`).
+        Isochrones to add (:func:`qet_geo.constraints.access.isochrones_from_extract`).
     amenities, transit, cycleways
         Add those layers.
     m, lang, offline
@@ -644,7 +644,7 @@ def make_neighbourhood_map(
             message_fr="layers doit être le résultat de qet_geo.layers.build_layers.",
         )
     if access is None:
-        from qet_geo.constraints import neighbourhood_access
+        from qet_geo.constraints.access import neighbourhood_access
 
         access = neighbourhood_access(layers)
     m = make_basemap(layers, m=m, lang=lang, offline=offline)

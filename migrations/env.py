@@ -7,7 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 
 from migrations.env_filters import include_object
-from qet_geo.store import Base, database_url, make_engine
+from qet_geo.store.models import Base, database_url, make_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

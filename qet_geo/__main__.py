@@ -1,3 +1,3 @@
-from qet_geo.cli import run
+from qet_geo.cli.main import run
 
 run()

@@ -24,8 +24,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from qet_geo.errors import DataCoverageError, InputFileError, QetGeoWarning, ValidationError
-from qet_geo.osm import OsmData, clip_osm, read_osm
-from qet_geo.territory import Territory, territory_from_bounds
+from qet_geo.inputs.osm import OsmData, clip_osm, read_osm
+from qet_geo.inputs.territory import Territory, territory_from_bounds
 
 __all__ = ["NeighbourhoodLayers", "build_layers", "write_layers"]
 
@@ -94,7 +94,7 @@ def build_layers(
     ----------
     osm_path
         The OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf), or the extract already read by
-        :func:`qet_geo.osm.read_osm` (several territories cut from one extract read once).
+        :func:`qet_geo.inputs.osm.read_osm` (several territories cut from one extract read once).
     territory
         The neighbourhood; the extract's own bounds (no buffer) when None.
     census
@@ -144,7 +144,7 @@ def build_layers(
 
     if dem is not None:
         step("relief")
-        from qet_geo.raster import cell_slope, edge_slope, open_raster
+        from qet_geo.inputs.raster import cell_slope, edge_slope, open_raster
 
         relief = open_raster(dem)
         for mode, (nodes, edges) in graphs.items():
@@ -162,14 +162,14 @@ def build_layers(
                 path=landcover,
             )
         step("landcover")
-        from qet_geo.raster import landcover_shares
+        from qet_geo.inputs.raster import landcover_shares
 
         shares = landcover_shares(layers["cells"], landcover)
         layers["cells"] = layers["cells"].join(shares.add_prefix("lc_"))
 
     if gtfs is not None:
         step("gtfs")
-        from qet_geo.gtfs import stop_departures
+        from qet_geo.inputs.gtfs import stop_departures
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QetGeoWarning)  # "no stop in the mask" is raised below
@@ -216,7 +216,7 @@ def _add_census(
     iris_layer: str | PathLike[str] | None,
     area: BaseGeometry,
 ) -> None:
-    from qet_geo import census as census_mod
+    from qet_geo.inputs import census as census_mod
 
     layers = result.layers
     if iris_layer is not None:

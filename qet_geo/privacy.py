@@ -49,9 +49,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from qet_geo import grid
-from qet_geo.census import cell_id_to_polygon, point_to_cell_id
 from qet_geo.crs import GRID_CRS, WORK_CRS
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.inputs.census import cell_id_to_polygon, point_to_cell_id
 
 __all__ = [
     "DOMINANCE_SHARE",

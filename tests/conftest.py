@@ -65,7 +65,7 @@ def lorient_xml(tmp_path_factory: pytest.TempPathFactory, lorient_gz: Path) -> P
 
 @pytest.fixture(scope="session")
 def lorient(lorient_pbf: Path):
-    from qet_geo.osm import read_osm
+    from qet_geo.inputs.osm import read_osm
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -43,7 +43,7 @@ from qet_geo.escaping import (
     xml_chars,
 )
 from tests.browser import open_page
-from tests.test_maps import feature_collections, readable, tooltip_pairs
+from tests.maps.test_maps import feature_collections, readable, tooltip_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -359,7 +359,7 @@ def test_constraints_transit_cycleways_isochrones_maps_with_payloads() -> None:
 
 
 def _cell_respondents() -> pd.DataFrame:
-    from qet_geo.census import point_to_cell_id
+    from qet_geo.inputs.census import point_to_cell_id
 
     cells = point_to_cell_id(_points(3, 2154).set_axis(range(3))).tolist()
     rng = np.random.default_rng(4)
@@ -435,7 +435,7 @@ def test_basemap_and_page_title_with_payloads() -> None:
 
 
 def _report_content(**changes: Any) -> Any:
-    from qet_geo.report import ReportContent
+    from qet_geo.exhibition.report import ReportContent
 
     content = ReportContent(
         name=RCE,
@@ -507,7 +507,7 @@ def read_page(page: str) -> _Page:
 
 
 def test_report_shows_every_text_as_given() -> None:
-    from qet_geo.report import render_report
+    from qet_geo.exhibition.report import render_report
 
     page = render_report(_report_content())
     assert_inert(page)
@@ -530,9 +530,9 @@ def test_report_shows_every_text_as_given() -> None:
 @pytest.fixture(scope="module")
 def visit(lorient_pbf: Path) -> Any:
     """A visit of four Lorient places named and explained by the payloads."""
-    from qet_geo.network import build_network
-    from qet_geo.osm import read_osm
-    from qet_geo.routes import plan_route
+    from qet_geo.inputs.osm import read_osm
+    from qet_geo.network.graph import build_network
+    from qet_geo.visit.routes import plan_route
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -554,7 +554,7 @@ def visit(lorient_pbf: Path) -> Any:
 def test_roadbook_and_gpx_show_names_and_reasons_as_text(visit: Any, tmp_path: Path) -> None:
     import gpxpy
 
-    from qet_geo.routes import write_route
+    from qet_geo.visit.routes import write_route
 
     paths = write_route(visit, tmp_path / "visite.gpx", title=RCE)
     page = paths["html"].read_text(encoding="utf-8")
@@ -575,7 +575,7 @@ def test_roadbook_and_gpx_show_names_and_reasons_as_text(visit: Any, tmp_path: P
 
 
 def test_diagnostic_exhibition_named_with_a_payload(lorient_pbf: Path, tmp_path: Path) -> None:
-    from qet_geo.diagnose import DiagnosticConfig, run_diagnostic
+    from qet_geo.exhibition.diagnose import DiagnosticConfig, run_diagnostic
 
     config = DiagnosticConfig(
         osm=lorient_pbf,

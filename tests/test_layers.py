@@ -17,7 +17,7 @@ import rasterio
 from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
-from qet_geo.cli import app
+from qet_geo.cli.main import app
 from tests.conftest import shared
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def qet(*args: str):
 @pytest.fixture(scope="module")
 def lorient_grid_csv(tmp_path_factory, lorient) -> Path:
     """A SYNTHETIC census grid for Lorient: real INSEE cell ids, made-up population (tests only)."""
-    from qet_geo.census import point_to_cell_id
+    from qet_geo.inputs.census import point_to_cell_id
 
     pts = lorient.buildings.representative_point()
     ids = point_to_cell_id(pts).unique()
@@ -282,7 +282,7 @@ def test_iris_path_end_to_end(tmp_path, lorient_pbf):
     """SYNTHETIC IRIS over Lorient (two halves of the demo box, made-up codes and counts)."""
     import shapely
 
-    from qet_geo.territory import territory_from_file
+    from qet_geo.inputs.territory import territory_from_file
 
     box = territory_from_file(DEMO_TERRITORY, buffer_m=0).geometry
     minx, miny, maxx, maxy = box.bounds

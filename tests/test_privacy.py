@@ -13,8 +13,8 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qet_geo.census import cell_id_to_polygon, point_to_cell_id
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.inputs.census import cell_id_to_polygon, point_to_cell_id
 from qet_geo.privacy import (
     DOMINANCE_SHARE,
     MIN_RESPONDENTS,

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from qet_geo.footprint import su_footprints
-from qet_geo.national import before_after, before_after_moments
+from qet_geo.analysis.footprint import su_footprints
+from qet_geo.analysis.national import before_after, before_after_moments
 from qet_geo.privacy import GRID_LEVELS_M, MIN_RESPONDENTS, DisclosureError, safe_aggregate
-from qet_geo.releases import compute_figures, release_set, respondent_key
+from qet_geo.store.releases import compute_figures, release_set, respondent_key
 from qet_geo.surveys.schema import USAGES
 
 SMALL_COUNT = re.compile(r"(?<![\w.,])(10|[1-9])(?![\w.,])")

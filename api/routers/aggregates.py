@@ -24,8 +24,8 @@ from api.models import (
     ReleaseOut,
 )
 from qet_geo.errors import ValidationError
-from qet_geo.releases import create_release
-from qet_geo.store import Diagnostic, Neighbourhood, Profile, Release, national_reference
+from qet_geo.store.models import Diagnostic, Neighbourhood, Profile, Release, national_reference
+from qet_geo.store.releases import create_release
 
 router = APIRouter(tags=["agrégats"])
 _ERRORS: dict[int | str, dict[str, object]] = {

@@ -11,9 +11,9 @@ from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.errors import request_lang
 from api.models import ErrorOut, JobOut
 from api.routers.aggregates import reads_live
-from qet_geo import service
-from qet_geo.service import abandoned_message, claim_analysis, run_analysis
-from qet_geo.store import Diagnostic
+from qet_geo.store import jobs as service
+from qet_geo.store.jobs import abandoned_message, claim_analysis, run_analysis
+from qet_geo.store.models import Diagnostic
 
 router = APIRouter(tags=["diagnostics"])
 _ERRORS: dict[int | str, dict[str, object]] = {

@@ -29,7 +29,7 @@ from api.routers.aggregates import BboxQuery, LimitQuery, OffsetQuery, geojson_p
 from api.settings import Settings
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import DataCoverageError, ValidationError
-from qet_geo.service import constraint_cells, territory_from_geojson
+from qet_geo.store.jobs import constraint_cells, territory_from_geojson
 
 router = APIRouter(tags=["couches"])
 _ERRORS: dict[int | str, dict[str, object]] = {

@@ -25,13 +25,12 @@ from api.models import (
     ProfileOut,
 )
 from api.routers.aggregates import shared_lookup
+from qet_geo.analysis.national import before_after, before_after_moments, national_table
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError
-from qet_geo.national import before_after, before_after_moments, national_table
 from qet_geo.privacy import MIN_RESPONDENTS, require_protected
-from qet_geo.releases import latest_release
-from qet_geo.service import fit_national_profiles
-from qet_geo.store import (
+from qet_geo.store.jobs import fit_national_profiles
+from qet_geo.store.models import (
     Diagnostic,
     Neighbourhood,
     NotFoundError,
@@ -39,6 +38,7 @@ from qet_geo.store import (
     respondents_frame,
     territory_geometry,
 )
+from qet_geo.store.releases import latest_release
 from qet_geo.surveys.schema import USAGES
 
 router = APIRouter(tags=["comparaisons"])
@@ -121,7 +121,7 @@ def national_rows(request: Request, caller: Caller) -> list[NationalRow]:
     """Return the national comparison of the neighbourhoods ``caller`` may see (``GET /national``).
 
     One row per neighbourhood the caller may read with a release: the latest release of its
-    latest released campaign (:mod:`qet_geo.releases`). Every figure comes from that release,
+    latest released campaign (:mod:`qet_geo.store.releases`). Every figure comes from that release,
     protected when it was made; unreleased campaigns are never read.
     """
     cache: NationalCache = request.app.state.aggregates.national

@@ -18,8 +18,8 @@ from api.dependencies import (
     require_roles,
 )
 from api.models import DiagnosticIn, DiagnosticOut, ErrorOut, NeighbourhoodIn, NeighbourhoodOut
-from qet_geo.service import job_status, territory_from_geojson
-from qet_geo.store import ConflictError, Diagnostic, Neighbourhood, add_neighbourhood
+from qet_geo.store.jobs import job_status, territory_from_geojson
+from qet_geo.store.models import ConflictError, Diagnostic, Neighbourhood, add_neighbourhood
 
 router = APIRouter(tags=["quartiers"])
 _ERRORS: dict[int | str, dict[str, object]] = {

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
 from api.routers.national import HoodId
-from qet_geo.store import extract_path
+from qet_geo.store.models import extract_path
 
 router = APIRouter(tags=["visites"])
 _JSON_ERROR: dict[str, object] = {
@@ -25,10 +25,10 @@ _lock = threading.Lock()
 
 
 def _plan_gpx(osm: Path, stops: int) -> bytes:
-    from qet_geo.constraints import neighbourhood_access
+    from qet_geo.constraints.access import neighbourhood_access
     from qet_geo.layers import build_layers
-    from qet_geo.network import build_network
-    from qet_geo.routes import auto_stops, plan_route, write_route
+    from qet_geo.network.graph import build_network
+    from qet_geo.visit.routes import auto_stops, plan_route, write_route
 
     key = (str(osm), stops)
     with _lock:

@@ -1,7 +1,7 @@
 """Survey answer files: uploaded (size-limited, one transaction, idempotent), deleted, replaced.
 
 A pilot team may delete or replace an upload as long as its diagnostic has no release
-(:func:`qet_geo.store.diagnostic_published`): a truncated or wrong file would otherwise be stuck
+(:func:`qet_geo.store.models.diagnostic_published`): a truncated or wrong file would otherwise be stuck
 forever, its respondent ids clashing with those of the corrected file.
 """
 
@@ -26,7 +26,7 @@ from api.dependencies import Caller, CallerDep, SessionDep, SettingsDep, diagnos
 from api.models import ErrorOut, UploadOut
 from api.settings import Settings
 from qet_geo.errors import ValidationError
-from qet_geo.store import IngestResult, Upload, delete_upload, ingest_su
+from qet_geo.store.models import IngestResult, Upload, delete_upload, ingest_su
 
 router = APIRouter(tags=["enquêtes"])
 DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -1,7 +1,7 @@
 """Votes on the themes of a diagnostic: open, one ballot per participant code, close, results.
 
 What a copy of the database holds (``docs/privacy.md``, rule 6): the vote, its codes as keyed
-hashes (:func:`qet_geo.store.vote_code_hmac`, secret outside the database) each with a spent
+hashes (:func:`qet_geo.store.models.vote_code_hmac`, secret outside the database) each with a spent
 flag, and one counter per theme. Ballots are added to the counters and never kept one by one:
 there is no ballot row, so no id, time or row order to relate to a code. Each ballot rewrites
 every code row and every counter of its vote in one transaction, so that PostgreSQL's system
@@ -31,7 +31,7 @@ from api.errors import request_lang
 from api.models import BallotIn, BallotOut, ErrorOut, VoteIn, VoteOut, VoteResults
 from qet_geo.errors import ValidationError
 from qet_geo.privacy import MIN_RESPONDENTS
-from qet_geo.store import (
+from qet_geo.store.models import (
     BallotCount,
     ConflictError,
     NotFoundError,

@@ -19,7 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-# Text on SQLite, a PostGIS geometry in Lambert-93 on PostgreSQL (as qet_geo.store).
+# Text on SQLite, a PostGIS geometry in Lambert-93 on PostgreSQL (as qet_geo.store.models).
 _TERRITORY = sa.Text().with_variant(
     Geometry("GEOMETRY", srid=2154, spatial_index=False), "postgresql"
 )

@@ -3,7 +3,7 @@
 Until 0004 a vote kept the SHA-256 of its 32-bit codes in a list (``votes.participant_codes``)
 and each ballot beside the SHA-256 of its code (``ballots.participant_hash``): a copy of the
 database linked every ballot to its code's holder. From 0005 a code is a row of ``vote_codes``
-(its HMAC under a key kept outside the database, ``qet_geo.store.vote_code_key``, and a spent
+(its HMAC under a key kept outside the database, ``qet_geo.store.models.vote_code_key``, and a spent
 flag) and a vote's ballots are counters per theme (``ballot_counts``); ``ballots`` and
 ``votes.participant_codes`` are dropped.
 
@@ -71,7 +71,7 @@ def upgrade() -> None:
     )
     if not votes:
         return
-    from qet_geo.store import vote_code_hmac, vote_code_key
+    from qet_geo.store.models import vote_code_hmac, vote_code_key
 
     key = vote_code_key()
     for vote_id, themes_raw, codes_raw in votes:

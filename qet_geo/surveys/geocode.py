@@ -888,7 +888,7 @@ def _locate(
 
 
 def _canonical_cell(text: str) -> str | None:
-    from qet_geo.census import cell_id_to_polygon
+    from qet_geo.inputs.census import cell_id_to_polygon
 
     try:
         square = cell_id_to_polygon(pd.Series([text.strip()])).iloc[0]

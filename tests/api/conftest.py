@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.factories import su_csv
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -112,7 +112,7 @@ def build_world(
 ) -> World:
     """Build the app on ``url`` with neighbourhoods A, B, C and tokens; extracts go to ``osm_dir``
     (a new temporary folder by default). With ``release``, A and B have published a release of
-    their answers (``qet_geo.releases``): what the public and the network staff read."""
+    their answers (``qet_geo.store.releases``): what the public and the network staff read."""
     folder = osm_dir or Path(tempfile.mkdtemp(prefix="qet-osm-"))
     app = create_app(
         Settings(
@@ -147,7 +147,7 @@ def build_world(
         engine, diags["C"], su_csv(8, seed=12, prefix="C", clusters=((-3.37, 47.748, 8),))
     )
     if release:  # the pilot teams of A and B published their figures (C is too small)
-        from qet_geo.releases import create_release
+        from qet_geo.store.releases import create_release
 
         for key in ("A", "B"):
             create_release(engine, diags[key])

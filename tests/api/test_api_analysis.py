@@ -13,14 +13,15 @@ import pytest
 from sqlalchemy import select
 
 from api.models import FeatureCollection, JobOut, NationalRow, ProfilesOut
-from qet_geo import service, store
-from qet_geo.constraints import ZONE_INDICATORS
+from qet_geo.constraints.access import ZONE_INDICATORS
+from qet_geo.store import jobs as service
+from qet_geo.store import models as store
 from qet_geo.surveys.schema import USAGES
 from tests.api.conftest import BACKENDS, LORIENT_TERRITORY, _database_url, build_world
 from tests.api.factories import su_csv
 from tests.api.test_api_layers import NANTES_TERRITORY
 from tests.conftest import shared
-from tests.test_maps import feature_collections, number, readable, tooltip_pairs
+from tests.maps.test_maps import feature_collections, number, readable, tooltip_pairs
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -238,7 +239,7 @@ def test_a_failed_job_keeps_the_previous_results(analysed, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom at /secret/path")
 
-    monkeypatch.setattr("qet_geo.constraints.neighbourhood_access", broken)
+    monkeypatch.setattr("qet_geo.constraints.access.neighbourhood_access", broken)
     assert w.client.post(f"/diagnostics/{diag}/run", headers=w.headers("pilotL")).status_code == 202
     job = _job(w, "L")
     assert job.status == "failed" and job.code == "InternalError" and job.step == "access"

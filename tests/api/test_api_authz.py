@@ -11,7 +11,7 @@ import itertools
 import pytest
 
 from tests.api.conftest import LORIENT_TERRITORY
-from tests.test_maps import feature_collections, readable, tooltip_pairs
+from tests.maps.test_maps import feature_collections, readable, tooltip_pairs
 
 ROLES = ["public", "admin", "staff", "pilotA", "pilotB", "forged"]
 HOODS = ["A", "B", "C"]  # A private, B and C published
@@ -95,7 +95,7 @@ def _upload_target(world, hood):
         return 2**31 - 1, 404
     from sqlalchemy import select
 
-    from qet_geo import store
+    from qet_geo.store import models as store
 
     with store.session_scope(world.client.app.state.engine) as s:
         upload = s.scalars(

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 import api.routers.layers
 from api._workers import run_in_worker, store_extract_job
 from api.models import ExtractOut, NeighbourhoodOut
-from qet_geo import store
 from qet_geo.errors import InputFileError, QetGeoWarning
-from qet_geo.osm import _varint, count_osm_objects, read_osm
+from qet_geo.inputs.osm import _varint, count_osm_objects, read_osm
+from qet_geo.store import models as store
 from tests.api._gate import gated_job
 from tests.api.conftest import LORIENT_TERRITORY, build_world
 from tests.conftest import shared
@@ -354,7 +354,7 @@ def test_hostile_survey_uploads_are_refused_clearly(bounded, monkeypatch):
     """A 4.5 MB CSV cell was a 500 ("field larger than field limit"), a 20 MB cell zipped in a
     workbook was read whole: both are 422 with a French message, and nothing is stored."""
     from tests.api.factories import su_csv
-    from tests.test_survey_bounds import _big_cell_workbook
+    from tests.surveys.test_survey_bounds import _big_cell_workbook
 
     w, _, _ = bounded
     monkeypatch.setattr(w.client.app.state.settings, "max_upload_bytes", 6_000_000)

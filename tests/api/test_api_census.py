@@ -21,8 +21,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.models import JobOut
-from qet_geo import store
-from qet_geo.cli import app as cli
+from qet_geo.cli.main import app as cli
+from qet_geo.store import models as store
 from tests.api.conftest import BACKENDS, LORIENT_TERRITORY, _database_url, build_world
 from tests.api.factories import su_csv
 from tests.conftest import shared
@@ -34,8 +34,8 @@ def _synthetic_lorient_grid(folder: Path) -> Path:
     """A SYNTHETIC grid: the real INSEE 200 m cell ids of Lorient's buildings, made-up people."""
     import warnings
 
-    from qet_geo.census import point_to_cell_id
-    from qet_geo.osm import read_osm
+    from qet_geo.inputs.census import point_to_cell_id
+    from qet_geo.inputs.osm import read_osm
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -38,7 +38,7 @@ from sqlalchemy.pool import NullPool
 from api.dependencies import get_session
 from api.main import create_app
 from api.settings import Settings
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.conftest import (
     BACKENDS,
     LORIENT_TERRITORY,
@@ -564,7 +564,7 @@ def test_kill_9_right_after_201_keeps_the_writes(tmp_path):
     port = free_port()
     db = tmp_path / "killed.db"
     code = (
-        "from qet_geo._cli_serve import serve; "
+        "from qet_geo.cli.serve import serve; "
         f"serve(host='127.0.0.1', port={port}, database_url='sqlite:///{db}')"
     )
     env = {**os.environ, "QET_ADMIN_TOKEN": "durable-admin-token", "QET_OSM_DIR": str(tmp_path)}

@@ -15,12 +15,12 @@ import html
 
 import pytest
 
-from qet_geo import store
 from qet_geo.escaping import escape_html
+from qet_geo.store import models as store
 from tests.api.conftest import BACKENDS, LORIENT_TERRITORY, _database_url, build_world
 from tests.api.factories import su_csv
+from tests.maps.test_maps import feature_collections, readable, tooltip_pairs
 from tests.test_escaping import PAYLOADS, RCE, assert_inert
-from tests.test_maps import feature_collections, readable, tooltip_pairs
 
 #: Placed on the map (tooltips) or left out (no territory: listed in a note).
 PLACED = ("expression", "rce", "script", "quotes", "newlines")

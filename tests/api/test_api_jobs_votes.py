@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import delete, select
 
 from api.models import DiagnosticOut, JobOut, VoteOut, VoteResults
-from qet_geo import service, store
-from qet_geo.store import ConflictError
+from qet_geo.store import jobs as service
+from qet_geo.store import models as store
+from qet_geo.store.models import ConflictError
 from tests.api.conftest import build_world
 
 

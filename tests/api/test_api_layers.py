@@ -8,7 +8,7 @@ import json
 import pytest
 
 from api.models import ExtractOut, NeighbourhoodOut, TerritoryOut
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.conftest import LORIENT_TERRITORY, build_world, live_server
 from tests.conftest import shared
 

@@ -7,11 +7,17 @@ import json
 import pytest
 
 from api.models import BeforeAfterOut, NationalRow
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.conftest import LORIENT_TERRITORY, build_world
 from tests.api.factories import su_csv
 from tests.api.test_api_layers import NANTES_TERRITORY
-from tests.test_maps import assert_offline, feature_collections, number, readable, tooltip_pairs
+from tests.maps.test_maps import (
+    assert_offline,
+    feature_collections,
+    number,
+    readable,
+    tooltip_pairs,
+)
 
 
 def test_national_comparison_by_role(world):

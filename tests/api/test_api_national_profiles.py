@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.models import NationalProfilesOut, ProfilesOut
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.conftest import build_world
 from tests.api.factories import su_csv
 

@@ -155,7 +155,7 @@ def test_serve_with_two_workers_serves_one_store(tmp_path):
     port = free_port()
     db = tmp_path / "workers.db"
     token = "t" * 32
-    command = [sys.executable, "-m", "qet_geo.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "qet_geo.cli.main", "serve", "--port", str(port)]
     command += ["--workers", "2", "--database-url", f"sqlite:///{db}", "--no-access-log"]
     env = {**os.environ, "QET_ADMIN_TOKEN": token}
     proc = subprocess.Popen(

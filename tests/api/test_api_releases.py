@@ -19,7 +19,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import shape
 
-from qet_geo.footprint import su_footprints
+from qet_geo.analysis.footprint import su_footprints
 from qet_geo.privacy import GRID_LEVELS_M, MIN_RESPONDENTS
 from qet_geo.surveys.schema import USAGES
 from tests.api.conftest import World, build_world
@@ -131,7 +131,7 @@ def test_changed_answers_count_as_a_difference(fresh):
     engine = w.client.app.state.engine  # type: ignore[attr-defined]
     from sqlalchemy import select, update
 
-    from qet_geo import store
+    from qet_geo.store import models as store
 
     with store.session_scope(engine) as s:  # one respondent's answers are corrected
         rid = s.scalars(

@@ -6,7 +6,7 @@ import gpxpy
 
 from api.main import create_app
 from api.settings import Settings
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.conftest import shared
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 import api.routers.uploads
 from api._workers import ingest_su_job, run_in_worker
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api._gate import crashing_job, gated_survey_job
 from tests.api.conftest import build_world
 from tests.api.factories import su_csv

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.conftest import BACKENDS, World, build_world, fresh_postgres_database
 from tests.api.factories import su_csv
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from api._throttle import FailureThrottle
 from api.models import VoteOut, VoteResults
 from api.routers.votes import CODE_ALPHABET, CODE_BITS, CODE_LENGTH, canonical_code
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.conftest import ROOT, World, live_server
 
 THEMES = ["mobilité", "alimentation", "chauffage", "numérique", "déchets", "eau", "achats", "air"]

@@ -11,7 +11,7 @@ import httpx
 import typer
 from typer.testing import CliRunner
 
-from qet_geo._cli_serve import serve
+from qet_geo.cli.serve import serve
 from tests.api.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ def test_serve_runs_the_api(tmp_path):
     port = free_port()
     db = tmp_path / "serve.db"
     code = (
-        "from qet_geo._cli_serve import serve; "
+        "from qet_geo.cli.serve import serve; "
         f"serve(host='127.0.0.1', port={port}, database_url='sqlite:///{db}')"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.DEVNULL)

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from qet_geo import service, store
-from qet_geo.cli import app
+from qet_geo.cli.main import app
+from qet_geo.store import jobs as service
+from qet_geo.store import models as store
 from tests.api.conftest import LORIENT_TERRITORY
 from tests.api.factories import su_csv
 from tests.conftest import shared

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.factories import su_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,8 +21,7 @@ _CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from qet_geo import store
-
+    from qet_geo.store import models as store
     url, diag, data_path, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     replaces = int(sys.argv[5]) if len(sys.argv) > 5 else None
 

@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
-from qet_geo import store
+from qet_geo.store import models as store
 from tests.api.conftest import build_world, free_port
 from tests.api.factories import su_csv
 

@@ -1,4 +1,4 @@
-"""Alembic: the migrations build the schema of qet_geo.store, on SQLite and PostgreSQL/PostGIS."""
+"""Alembic: the migrations build the schema of qet_geo.store.models, on SQLite and PostgreSQL/PostGIS."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, Table, inspect, select, update
 
 from migrations.env_filters import include_object as _include_object
-from qet_geo import store
+from qet_geo.store import models as store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,7 @@ def test_0003_adds_the_job_state_and_keeps_the_diagnostics(empty_database):
 
 def test_0004_adds_the_job_heartbeat_and_frees_jobs_left_running(empty_database):
     """0003 → 0004 on a store with a job left running by a killed process: it can run again."""
-    from qet_geo import service
+    from qet_geo.store import jobs as service
 
     cfg = _config(empty_database)
     command.upgrade(cfg, "0003")

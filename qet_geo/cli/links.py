@@ -1,0 +1,283 @@
+"""``qet links``: where usage profiles meet the built constraints of their homes.
+
+The command is defined here as a plain function, ready for ``typer``; :mod:`qet_geo.cli.main`
+registers it (``app.command("links")(links)``); the options shared with the other commands
+come from :mod:`qet_geo.cli._common`. It reads located SU answers, builds the
+neighbourhood's layers and per-home access, fits the usage profiles, and writes the protected
+aggregates of :func:`qet_geo.analysis.links.link_report` as JSON: the constraints of each profile, the
+models of each usage against its constraints (effects with bootstrap intervals, cross-validated
+scores) and the margins of manoeuvre. The library is imported when the command runs, so that
+``qet --help`` starts at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from qet_geo.cli._common import (
+    BufferOpt,
+    CensusOpt,
+    CommuneOpt,
+    CommunesLayerOpt,
+    DemOpt,
+    GtfsOpt,
+    IrisLayerOpt,
+    IrisOpt,
+    OsmFileArg,
+    TerritoryOpt,
+)
+
+__all__ = ["ANSWER_SUFFIXES", "links"]
+
+#: Answer files the command reads.
+ANSWER_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".xlsx", ".gpkg", ".parquet")
+
+
+# Why a usage has no model, as people read it (French, English).
+_STATUS_TEXT = {
+    "too_few_answers": (
+        "moins de 11 réponses de chaque côté",
+        "fewer than 11 answers on each side",
+    ),
+    "no_indicator": (
+        "aucun indicateur mesuré (par ex. aucune gare à portée)",
+        "no indicator measured (e.g. no railway station in reach)",
+    ),
+    "indicator_absent": ("indicateur absent de la table d'accès", "indicator not in the table"),
+}
+
+
+def links(
+    answers_file: Annotated[
+        Path,
+        typer.Argument(
+            help="Réponses SU localisées : GeoPackage ou Parquet (niveaux 1 à 3, building_key "
+            "ou géométrie), ou fichier d'enquête CSV/TSV/XLSX avec lon/lat, carreau ou adresse."
+        ),
+    ],
+    osm_file: OsmFileArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="Fichier JSON de sortie (agrégats protégés seulement).")
+    ],
+    territory: TerritoryOpt = None,
+    iris: IrisOpt = None,
+    iris_layer: IrisLayerOpt = None,
+    commune: CommuneOpt = None,
+    communes_layer: CommunesLayerOpt = None,
+    buffer: BufferOpt = 1000.0,
+    census: CensusOpt = None,
+    dem: DemOpt = None,
+    gtfs: GtfsOpt = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="Mode de l'accès : walk (marche) ou bike (vélo).")
+    ] = "walk",
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="Méthode des profils : ordinal-ward (défaut) ou near (algorithme de NEAR).",
+        ),
+    ] = "ordinal-ward",
+    scale: Annotated[
+        str,
+        typer.Option(
+            "--scale", help="Échelle des kgCO2e : near (table de NEAR) ou ngc (NosGestesClimat)."
+        ),
+    ] = "near",
+    population: Annotated[
+        float | None,
+        typer.Option(
+            "--population",
+            help="Habitants du quartier, pour le gain total en tCO2e (par défaut : la population "
+            "des bâtiments quand --census est donné).",
+            show_default=False,
+        ),
+    ] = None,
+    n_bootstrap: Annotated[
+        int,
+        typer.Option("--n-bootstrap", help="Rééchantillons bootstrap des intervalles (0 : aucun)."),
+    ] = 200,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Graine des plis et du bootstrap (résultats stables).")
+    ] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Affiche le résultat complet en JSON.")
+    ] = False,
+) -> None:
+    """Relie les profils d'usages aux contraintes bâties de leurs logements (agrégats protégés)."""
+    from qet_geo.cli._common import _fail, _progress, _t, _territory, _user_errors
+
+    if out.suffix.lower() != ".json":
+        _fail(_t(f"--out {out} : utilisez un fichier .json.", f"--out {out}: use a .json file."))
+    if answers_file.suffix.lower() not in ANSWER_SUFFIXES:
+        _fail(
+            _t(
+                f"{answers_file} : format non reconnu ; donnez un fichier "
+                f"{', '.join(ANSWER_SUFFIXES)}.",
+                f"{answers_file}: unknown format; give a {', '.join(ANSWER_SUFFIXES)} file.",
+            )
+        )
+    if mode not in ("walk", "bike"):
+        _fail(_t(f"--mode {mode} : utilisez walk ou bike.", f"--mode {mode}: use walk or bike."))
+    if method not in ("ordinal-ward", "near"):
+        _fail(
+            _t(
+                f"--method {method} : utilisez ordinal-ward ou near.",
+                f"--method {method}: use ordinal-ward or near.",
+            )
+        )
+    if scale not in ("near", "ngc"):
+        _fail(_t(f"--scale {scale} : utilisez near ou ngc.", f"--scale {scale}: use near or ngc."))
+    if not 0 <= n_bootstrap <= 10_000:
+        _fail(
+            _t(
+                f"--n-bootstrap {n_bootstrap} : donnez un nombre entre 0 et 10 000.",
+                f"--n-bootstrap {n_bootstrap}: give a number between 0 and 10,000.",
+            )
+        )
+    if population is not None and not population > 0:
+        _fail(
+            _t(
+                f"--population {population} : donnez un nombre d'habitants positif.",
+                f"--population {population}: give a positive number of inhabitants.",
+            )
+        )
+    lang = "en" if _t("fr", "en") == "en" else "fr"
+    with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
+        from qet_geo.analysis.links import building_indicators, link_report, read_located_answers
+        from qet_geo.analysis.profiles import UsageProfiles
+        from qet_geo.constraints.access import neighbourhood_access
+        from qet_geo.layers import build_layers
+
+        area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
+        layers = build_layers(
+            osm_file, territory=area, census=census, dem=dem, gtfs=gtfs, progress=step
+        )
+        step("access")
+        access_mode: Literal["walk", "bike"] = "walk" if mode == "walk" else "bike"
+        access = neighbourhood_access(layers, mode=access_mode)
+        if "buildings" in layers.layers:
+            access = access.join(building_indicators(layers.layers["buildings"]))
+        # answers located by their 200 m cell only are joined to the cells' access (census grid)
+        cell_access = (
+            neighbourhood_access(layers, mode=access_mode, homes="cells")
+            if "cells" in layers.layers
+            else None
+        )
+        step(_t("Réponses et localisation", "Answers and locations"))
+        answers = read_located_answers(answers_file, layers)
+        step(_t("Profils d'usages", "Usage profiles"))
+        profiles = UsageProfiles(method="near" if method == "near" else "ordinal-ward").fit(answers)
+        step(_t("Modèles et marges de manœuvre", "Models and margins of manoeuvre"))
+        report = link_report(
+            answers,
+            access,
+            profiles=profiles,
+            cell_access=cell_access,
+            scale="ngc" if scale == "ngc" else "near",
+            population=population,
+            n_bootstrap=n_bootstrap,
+            random_state=seed,
+            lang="en" if lang == "en" else "fr",
+        )
+        report["territory"] = layers.territory.name
+        report["mode"] = mode
+        report["profile_method"] = method
+        step("write")
+        try:
+            _write_json(report, out)
+        except OSError as err:
+            _fail(
+                _t(
+                    f"--out {out} : écriture impossible ({err.strerror or err}).",
+                    f"--out {out}: cannot write ({err.strerror or err}).",
+                )
+            )
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    _print_summary(report, out)
+
+
+def _print_summary(report: dict[str, Any], out: Path) -> None:
+    """Print the figures people look at first: model scores, main effects, margins."""
+    from qet_geo.cli._common import _t, out_console
+
+    def fmt(value: float | None, digits: int = 2) -> str:
+        if value is None:
+            return "—"
+        text = f"{value:.{digits}f}"
+        return text.replace(".", ",") if _t("fr", "en") == "fr" else text
+
+    n = report.get("n_located")
+    synthetic = _t(" [bold]synthétiques[/]", " [bold]synthetic[/]") if report["synthetic"] else ""
+    out_console.print(
+        _t(
+            f"Liens usages-contraintes sur {n if n is not None else 'moins de 11'} réponses"
+            f"{synthetic} localisées : [bold]{out}[/]",
+            f"Usage-constraint links on {n if n is not None else 'fewer than 11'} located"
+            f"{synthetic} answers: [bold]{out}[/]",
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    for model in report["models"]:
+        cv = model["cv"]
+        if model["status"] not in ("ok", "unstable_intervals"):
+            reason = _STATUS_TEXT.get(model["status"], (model["status"], model["status"]))
+            out_console.print(
+                f"  {model['label']:<22} " + _t("pas de modèle : ", "no model: ") + _t(*reason),
+                highlight=False,
+            )
+            continue
+        out_console.print(
+            f"  {model['label']:<22} AUC {fmt(cv['auc'])} "
+            + _t(
+                f"(sans contrainte {fmt(cv['baseline_auc'])})",
+                f"(no constraint {fmt(cv['baseline_auc'])})",
+            ),
+            highlight=False,
+        )
+        for effect in model["effects"]:
+            if effect["status"] != "ok":
+                continue
+            out_console.print(
+                f"      {effect['indicator']:<24} OR {fmt(effect['odds_ratio'])} "
+                f"[{fmt(effect['odds_ratio_low'])} ; {fmt(effect['odds_ratio_high'])}] "
+                f"{effect['unit']}",
+                highlight=False,
+            )
+    out_console.print(
+        _t("Marges de manœuvre (kgCO2e/pers./an) :", "Margins of manoeuvre (kgCO2e/person/yr):"),
+        highlight=False,
+    )
+    for margin in report["margins"]:
+        if margin.get("status") in ("not_applicable", "too_few_answers"):
+            continue
+        out_console.print(
+            f"  {fmt(margin.get('saving_kgco2e_per_person'), 1):>7} "
+            f"[{fmt(margin.get('saving_kgco2e_per_person_low'), 1)} ; "
+            f"{fmt(margin.get('saving_kgco2e_per_person_high'), 1)}]  {margin['label']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _write_json(result: dict[str, Any], path: Path) -> None:
+    """Write the result atomically: a failed run leaves no half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, ensure_ascii=False, indent=1, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,260 @@
+"""``qet route``: the walking "visite du quartier" through the places that matter.
+
+The command is defined here as a plain function, ready for ``typer``; :mod:`qet_geo.cli.main`
+registers it (``app.command("route")(route)``); the options shared with the other commands come
+from :mod:`qet_geo.cli._common`. It reads the extract, takes the stops from a file (``--stops``)
+or picks them (``--auto N``), orders them to minimise the walking time
+(:func:`qet_geo.visit.routes.plan_route`), and writes the GPX given by ``--out`` with the GeoJSON
+and the HTML roadbook beside it, all three or none. The library is imported when the command
+runs, so that ``qet --help`` starts at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+
+from qet_geo.cli._common import (
+    BufferOpt,
+    CommuneOpt,
+    CommunesLayerOpt,
+    GtfsOpt,
+    IrisLayerOpt,
+    IrisOpt,
+    OsmFileArg,
+    TerritoryOpt,
+    _fail,
+    _progress,
+    _state,
+    _t,
+    _territory,
+    _user_errors,
+    out_console,
+)
+from qet_geo.crs import WGS84
+
+if TYPE_CHECKING:
+    from qet_geo.visit.routes import VisitRoute
+
+__all__ = ["MAX_AUTO_STOPS", "route"]
+
+#: Most stops ``--auto`` picks (the criteria of :func:`qet_geo.visit.routes.auto_stops`).
+MAX_AUTO_STOPS = 18
+
+
+def route(
+    osm_file: OsmFileArg,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Fichier GPX de sortie (route.gpx) ; le GeoJSON (route.geojson) et la feuille "
+            "de route imprimable (route.html) sont écrits à côté.",
+        ),
+    ],
+    stops: Annotated[
+        Path | None,
+        typer.Option(
+            "--stops",
+            help="Étapes : GeoJSON, GeoPackage ou CSV (lon, lat), colonnes facultatives name, "
+            "reason, priority (plus grand = gardé plus longtemps), dwell_min.",
+            show_default=False,
+        ),
+    ] = None,
+    auto: Annotated[
+        int | None,
+        typer.Option(
+            "--auto",
+            help="Choisit N étapes : marché, commerces, école, arrêt animé, parc, seconde main, "
+            "logements le mieux et le moins bien desservis...",
+            show_default=False,
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="Point de départ LON,LAT (par défaut : la première étape, au mieux).",
+            show_default=False,
+        ),
+    ] = None,
+    loop: Annotated[
+        bool, typer.Option("--loop", help="Revient au point de départ à la fin.")
+    ] = False,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--max-minutes",
+            help="Durée maximale (marche + arrêts) ; au-delà, les étapes de plus faible "
+            "priorité sont retirées une à une.",
+            show_default=False,
+        ),
+    ] = None,
+    dwell: Annotated[float, typer.Option("--dwell", help="Minutes d'arrêt à chaque étape.")] = 5.0,
+    territory: TerritoryOpt = None,
+    iris: IrisOpt = None,
+    iris_layer: IrisLayerOpt = None,
+    commune: CommuneOpt = None,
+    communes_layer: CommunesLayerOpt = None,
+    buffer: BufferOpt = 1000.0,
+    gtfs: GtfsOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Affiche {"order", "length_m", "duration_min", "dropped", ...} en JSON.',
+        ),
+    ] = False,
+) -> None:
+    """Prépare la visite du quartier à pied : ordre optimal des étapes, GPX et feuille de route."""
+    if out.suffix.lower() != ".gpx":
+        _fail(
+            _t(
+                f"--out {out} : utilisez un fichier .gpx (le .geojson et le .html sont écrits à "
+                "côté).",
+                f"--out {out}: use a .gpx file (the .geojson and .html are written beside it).",
+            )
+        )
+    if (stops is None) == (auto is None):
+        _fail(
+            _t(
+                "donnez les étapes avec --stops FICHIER ou demandez-en N avec --auto N (l'un ou "
+                "l'autre).",
+                "give the stops with --stops FILE or ask for N with --auto N (one or the other).",
+            )
+        )
+    if auto is not None and not 2 <= auto <= MAX_AUTO_STOPS:
+        _fail(
+            _t(
+                f"--auto {auto} : demandez entre 2 et {MAX_AUTO_STOPS} étapes.",
+                f"--auto {auto}: ask for 2 to {MAX_AUTO_STOPS} stops.",
+            )
+        )
+    if max_minutes is not None and not max_minutes > 0:
+        _fail(
+            _t(
+                f"--max-minutes {max_minutes:g} : donnez une durée positive en minutes.",
+                f"--max-minutes {max_minutes:g}: give a positive number of minutes.",
+            )
+        )
+    if not dwell >= 0:
+        _fail(
+            _t(
+                f"--dwell {dwell:g} : donnez une durée d'arrêt positive ou nulle.",
+                f"--dwell {dwell:g}: give a dwell time of 0 minutes or more.",
+            )
+        )
+    start_lonlat = _parse_lonlat(start) if start is not None else None
+    if not out.parent.is_dir():
+        _fail(
+            _t(
+                f"--out {out} : le dossier {out.parent} n'existe pas.",
+                f"--out {out}: the folder {out.parent} does not exist.",
+            )
+        )
+    lang: Literal["fr", "en"] = "en" if _state["lang"] == "en" else "fr"
+    with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
+        import shapely
+        from pyproj import Transformer
+
+        from qet_geo.layers import build_layers
+        from qet_geo.network.graph import build_network
+        from qet_geo.visit.routes import (
+            auto_stops,
+            plan_route,
+            read_stops,
+            route_summary,
+            write_route,
+        )
+
+        from_file = read_stops(stops) if stops is not None else None
+        area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
+        layers = build_layers(osm_file, territory=area, gtfs=gtfs, progress=step)
+        nodes, edges = layers.graphs["walk"]
+        network = build_network(nodes, edges, mode="walk")
+        if from_file is not None:
+            stop_table = from_file
+        else:
+            from qet_geo.constraints.access import neighbourhood_access
+
+            step("access")
+            access = neighbourhood_access(layers, mode="walk")
+            stop_table = auto_stops(layers, n=auto or 2, access=access, network=network, lang=lang)
+        start_point = None
+        if start_lonlat is not None:
+            to_crs = Transformer.from_crs(WGS84, network.crs, always_xy=True)
+            start_point = shapely.Point(*to_crs.transform(*start_lonlat))
+        step(_t("Ordre des étapes", "Ordering the stops"))
+        visit = plan_route(
+            network,
+            stop_table,
+            start=start_point,
+            loop=loop,
+            max_minutes=max_minutes,
+            dwell_min=dwell,
+            area=layers.territory.working_area,
+        )
+        step("write")
+        paths = write_route(visit, out, lang=lang, title=layers.territory.name)
+    summary: dict[str, Any] = route_summary(visit)
+    summary["outputs"] = {k: str(v) for k, v in paths.items()}
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    _print_visit(visit, summary, out_console)
+
+
+def _parse_lonlat(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(v) for v in text.split(","))
+    except ValueError:
+        _fail(
+            _t(
+                f"--start {text} : attendu LON,LAT en degrés (ex. -3.36,47.75).",
+                f"--start {text}: expected LON,LAT in degrees (e.g. -3.36,47.75).",
+            )
+        )
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        _fail(
+            _t(
+                f"--start {text} : ce n'est pas un point LON,LAT en degrés (ex. -3.36,47.75).",
+                f"--start {text}: not a LON,LAT point in degrees (e.g. -3.36,47.75).",
+            )
+        )
+    return lon, lat
+
+
+def _print_visit(visit: VisitRoute, summary: dict[str, Any], console: Console) -> None:
+    console.print(
+        _t(
+            f"Visite de {len(visit.stops)} étapes : [bold]{summary['length_m'] / 1000:.2f} km[/], "
+            f"{summary['walk_min']:.0f} min de marche + {summary['dwell_min']:.0f} min d'arrêts "
+            f"= [bold]{summary['duration_min']:.0f} min[/]",
+            f"Visit of {len(visit.stops)} stops: [bold]{summary['length_m'] / 1000:.2f} km[/], "
+            f"{summary['walk_min']:.0f} min walking + {summary['dwell_min']:.0f} min at the "
+            f"stops = [bold]{summary['duration_min']:.0f} min[/]",
+        ),
+        highlight=False,
+    )
+    for stop_id, row in visit.stops.iterrows():
+        name = row.get("name") if isinstance(row.get("name"), str) else str(stop_id)
+        console.print(
+            f"  {int(row['order']):>2}. {name}  [dim]+{row['arrive_min']:.0f} min[/]",
+            highlight=False,
+        )
+    if len(visit.dropped):
+        names = ", ".join(
+            str(r.get("name")) if isinstance(r.get("name"), str) else str(i)
+            for i, r in visit.dropped.iterrows()
+        )
+        console.print(
+            _t(f"Retirées pour tenir le budget : {names}", f"Dropped to fit the budget: {names}"),
+            highlight=False,
+        )
+    for path in summary["outputs"].values():
+        console.print(f"  → [bold]{path}[/]", highlight=False)

@@ -1,0 +1,195 @@
+"""The ``qet store`` commands: the service's work on its store, from the command line.
+
+Registered by :mod:`qet_geo.cli.main` as ``app.add_typer(store_app, name="store")``::
+
+    qet store analyse 12 --osm-dir extraits/      # what POST /diagnostics/12/run does
+    qet store analyse 12 --census carreaux.gpkg   # homes weigh their inhabitants
+    qet store national-profiles                   # what POST /national/profiles does
+    qet store release 12                          # what POST /diagnostics/12/releases does
+
+Thin: each command calls the one library function the service's job or route calls
+(:func:`qet_geo.store.jobs.run_analysis`, :func:`qet_geo.store.jobs.fit_national_profiles`,
+:func:`qet_geo.store.releases.create_release`), on the
+database of ``--database-url`` (``QET_DATABASE_URL``, a SQLite file by default).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qet_geo.cli._common import _fail, _state, _t, _user_errors, out_console
+
+store_app = typer.Typer(
+    help="Travaux du service sur sa base : analyse d'un diagnostic, profils nationaux, "
+    "publication.",
+    no_args_is_help=True,
+)
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="QET_DATABASE_URL",
+        help="Base de données : fichier SQLite (défaut sqlite:///qet.db) ou postgresql://… "
+        "(PostGIS).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
+
+
+@store_app.command("analyse")
+def analyse(
+    diagnostic: Annotated[int, typer.Argument(min=1, help="Identifiant du diagnostic.")],
+    database_url: DatabaseOpt = None,
+    osm_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--osm-dir",
+            envvar="QET_OSM_DIR",
+            help="Dossier des extraits OSM des quartiers (indicateurs de contraintes).",
+        ),
+    ] = None,
+    census: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="QET_CENSUS_GRID",
+            help="Grille INSEE de 200 m avec population (celle du service) : les logements "
+            "pèsent alors leurs habitants (sinon, ou hors de la grille, leur surface de "
+            "plancher résidentielle).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Analyser un diagnostic : profils d'usages et indicateurs de contraintes, enregistrés."""
+    with _user_errors():
+        from sqlalchemy.orm import sessionmaker
+
+        from qet_geo.store.jobs import run_analysis
+        from qet_geo.store.models import Diagnostic, create_schema, make_engine
+
+        engine = make_engine(database_url)
+        create_schema(engine)
+        result = run_analysis(engine, diagnostic, osm_dir=osm_dir, census=census)
+        with sessionmaker(engine)() as session:
+            diag = session.get(Diagnostic, diagnostic)
+            message = (diag.job_message if diag is not None else None) or {}
+        engine.dispose()
+    lang = _state["lang"]
+    if result is None:
+        _fail(message.get(lang) or _t("l'analyse a échoué.", "the analysis failed."))
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                {
+                    "diagnostic_id": result.diagnostic_id,
+                    "n_answers": result.n_answers,
+                    "n_profiles": result.n_profiles,
+                    "n_zones": result.n_zones,
+                    "n_indicators": result.n_indicators,
+                    "weights": result.weights,
+                    "notes": [n[lang] for n in result.notes],
+                }
+            )
+        )
+        return
+    out_console.print(
+        _t(
+            f"Diagnostic {diagnostic} : {result.n_profiles} profils enregistrés "
+            f"({result.n_answers} réponses), {result.n_indicators} indicateurs sur "
+            f"{result.n_zones} carreaux.",
+            f"Diagnostic {diagnostic}: {result.n_profiles} profiles stored "
+            f"({result.n_answers} answers), {result.n_indicators} indicators over "
+            f"{result.n_zones} cells.",
+        ),
+        highlight=False,
+    )
+    for note in result.notes:
+        out_console.print(note[lang], highlight=False)
+
+
+@store_app.command("national-profiles")
+def national_profiles(database_url: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
+    """Ajuster et enregistrer les profils de référence nationaux sur les réponses du réseau."""
+    with _user_errors():
+        from qet_geo.store.jobs import fit_national_profiles
+        from qet_geo.store.models import create_schema, make_engine
+
+        engine = make_engine(database_url)
+        create_schema(engine)
+        result = fit_national_profiles(engine)
+        engine.dispose()
+    profiles = [
+        {
+            "number": p.number,
+            "share": round(p.share or 0.0, 4),
+            "centre_levels": {u: round(v + 1.0, 3) for u, v in p.centre.items()},
+        }
+        for p in result.profiles
+    ]
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                {
+                    "n_neighbourhoods": result.n_neighbourhoods,
+                    "n_answers": result.n_answers,
+                    "n_reassigned": result.n_reassigned,
+                    "profiles": profiles,
+                }
+            )
+        )
+        return
+    out_console.print(
+        _t(
+            f"{len(profiles)} profils nationaux ({result.n_neighbourhoods} quartiers, "
+            f"{result.n_answers} réponses) ; {result.n_reassigned} répondants rattachés.",
+            f"{len(profiles)} national profiles ({result.n_neighbourhoods} neighbourhoods, "
+            f"{result.n_answers} answers); {result.n_reassigned} respondents assigned.",
+        ),
+        highlight=False,
+    )
+    for p in profiles:
+        out_console.print(f"  {p['number']}: {p['share']:.0%}", highlight=False)
+
+
+@store_app.command("release")
+def release(
+    diagnostic: Annotated[int, typer.Argument(min=1, help="Identifiant du diagnostic.")],
+    database_url: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publier les chiffres d'un diagnostic : une nouvelle version figée, lue par le public."""
+    with _user_errors():
+        from qet_geo.store.models import create_schema, make_engine
+        from qet_geo.store.releases import create_release
+
+        engine = make_engine(database_url)
+        create_schema(engine)
+        try:
+            made = create_release(engine, diagnostic)
+        finally:
+            engine.dispose()
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                {
+                    "diagnostic_id": made.diagnostic_id,
+                    "number": made.number,
+                    "n_respondents": made.n_respondents,
+                    "created_at": made.created_at.isoformat(),
+                }
+            )
+        )
+        return
+    out_console.print(
+        _t(
+            f"Diagnostic {diagnostic} : version {made.number} publiée "
+            f"({made.n_respondents} répondants).",
+            f"Diagnostic {diagnostic}: release {made.number} published "
+            f"({made.n_respondents} respondents).",
+        ),
+        highlight=False,
+    )

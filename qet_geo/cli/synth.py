@@ -1,0 +1,175 @@
+"""``qet survey synthesize``: labelled-synthetic SU answers on the buildings of an OSM extract.
+
+The command is defined here as a plain function, ready for ``typer``; :mod:`qet_geo.cli.main`
+registers it. The helpers of :mod:`qet_geo.cli.main` (French messages, one-line errors with exit code
+2) are imported when the command runs, so that either module can import the other first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from qet_geo.cli._common import (
+    BufferOpt,
+    CensusOpt,
+    CommuneOpt,
+    CommunesLayerOpt,
+    GtfsOpt,
+    IrisLayerOpt,
+    IrisOpt,
+    OsmFileArg,
+    TerritoryOpt,
+)
+from qet_geo.crs import WGS84
+
+__all__ = ["OUTPUT_SUFFIXES", "synthesize"]
+
+#: Output formats of the command.
+OUTPUT_SUFFIXES: tuple[str, ...] = (".csv", ".gpkg", ".parquet")
+
+
+def synthesize(
+    osm_file: OsmFileArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="Fichier de sortie : .csv, .gpkg ou .parquet.")
+    ],
+    n: Annotated[int, typer.Option("--n", help="Nombre de réponses synthétiques.")] = 300,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", help="Graine du tirage (mêmes graine et entrées, mêmes réponses)."),
+    ] = 0,
+    urban_category: Annotated[
+        str,
+        typer.Option(
+            "--urban-category",
+            help="Catégorie urbaine des parts modales ENTD 2008 : B (ville-centre), C (banlieue), "
+            "I (ville isolée), R (rural).",
+        ),
+    ] = "B",
+    territory: TerritoryOpt = None,
+    iris: IrisOpt = None,
+    iris_layer: IrisLayerOpt = None,
+    commune: CommuneOpt = None,
+    communes_layer: CommunesLayerOpt = None,
+    buffer: BufferOpt = 1000.0,
+    census: CensusOpt = None,
+    gtfs: GtfsOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Affiche un résumé JSON (parts par niveau, etc.).")
+    ] = False,
+) -> None:
+    """Génère des réponses SU synthétiques (étiquetées comme telles) sur les bâtiments réels."""
+    from qet_geo.cli._common import _fail, _progress, _t, _territory, _user_errors
+
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        _fail(
+            _t(
+                f"--out {out} : utilisez un fichier .csv, .gpkg ou .parquet.",
+                f"--out {out}: use a .csv, .gpkg or .parquet file.",
+            )
+        )
+    if not 1 <= n <= 1_000_000:
+        _fail(
+            _t(
+                f"--n {n} : donnez un nombre de réponses entre 1 et 1 000 000.",
+                f"--n {n}: give a number of answers between 1 and 1,000,000.",
+            )
+        )
+    if urban_category.upper() not in ("B", "C", "I", "R"):
+        _fail(
+            _t(
+                f"--urban-category {urban_category} : utilisez B, C, I ou R.",
+                f"--urban-category {urban_category}: use B, C, I or R.",
+            )
+        )
+    with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
+        from qet_geo.constraints.access import neighbourhood_access
+        from qet_geo.layers import build_layers
+        from qet_geo.surveys.synthetic import synthesize_answers
+
+        area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
+        layers = build_layers(osm_file, territory=area, census=census, gtfs=gtfs, progress=step)
+        step("access")
+        access = neighbourhood_access(layers, mode="walk")
+        step(_t("Réponses synthétiques", "Synthetic answers"))
+        answers = synthesize_answers(
+            layers, n, seed=seed, access=access, urban_category=urban_category.upper()
+        )
+        step("write")
+        path = _write(answers, out)
+    summary = _summary(answers, path)
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    from qet_geo.cli._common import out_console
+    from qet_geo.surveys.schema import USAGE_LABELS
+
+    lang = _t("fr", "en")
+    out_console.print(
+        _t(
+            f"{summary['answers']} réponses [bold]synthétiques[/] (identifiants SYN-…) sur "
+            f"{summary['buildings']} bâtiments : [bold]{path}[/]",
+            f"{summary['answers']} [bold]synthetic[/] answers (ids SYN-…) on "
+            f"{summary['buildings']} buildings: [bold]{path}[/]",
+        ),
+        highlight=False,
+    )
+    out_console.print(
+        _t("Parts des niveaux 1 / 2 / 3 :", "Shares of levels 1 / 2 / 3:"), highlight=False
+    )
+    for usage, shares in summary["level_shares"].items():
+        label = USAGE_LABELS[lang][usage]
+        parts = " / ".join(f"{shares[str(lv)]:.0%}" for lv in (1, 2, 3))
+        out_console.print(f"  {label:<22} {parts}", highlight=False)
+
+
+def _summary(answers: Any, path: Path) -> dict[str, Any]:
+    from qet_geo.surveys.schema import USAGES
+
+    shares = {
+        usage: {str(lv): round(float((answers[usage] == lv).mean()), 4) for lv in (1, 2, 3)}
+        for usage in USAGES
+    }
+    return {
+        "output": str(path),
+        "answers": len(answers),
+        "synthetic": True,
+        "seed": answers.attrs.get("seed"),
+        "urban_category": answers.attrs.get("urban_category"),
+        "buildings": int(answers["building_key"].nunique()),
+        "cells": int(answers["cell_id"].nunique()),
+        "level_shares": shares,
+    }
+
+
+def _write(answers: Any, out: Path) -> Path:
+    """Write the answers atomically: CSV with lon/lat (WGS84), or GeoPackage / GeoParquet."""
+    from qet_geo.layers import write_table
+
+    frame = answers.reset_index()
+    frame.attrs = {}
+    if out.suffix.lower() != ".csv":
+        return write_table(frame, out, layer="synthetic_su")
+    points = frame.geometry.to_crs(WGS84)
+    table = frame.drop(columns=frame.geometry.name).assign(
+        lon=points.x.round(6).to_numpy(), lat=points.y.round(6).to_numpy()
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".csv", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out

@@ -1,0 +1,580 @@
+"""The whole neighbourhood diagnostic, from files to the forum exhibition.
+
+:func:`run_diagnostic` chains the steps — layers → access → surveys → profiles → footprints →
+links → maps → visit route → report — and writes a folder that works offline: ``index.html``
+(the exhibition, in French by default), the maps as separate offline pages, ``layers.gpkg`` and
+the tables as CSV. The folder is built beside its destination and renamed at the end, so a failed
+run never leaves half a report.
+
+A diagnostic is described by flags or by a TOML file (:func:`load_config`)::
+
+    name = "Lorient centre"
+    osm = "../shared/data/osm/lorient_centre.osm.pbf"
+    territory = "data/osm/lorient_centre.geojson"
+    survey = "answers.gpkg"          # or: synthetic = 600 (labelled synthetic answers)
+    profile_method = "ordinal-ward"  # or "near"
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import tomllib
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import date
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
+from qet_geo.inputs.territory import Territory
+
+__all__ = ["STEPS", "DiagnosticConfig", "DiagnosticResult", "load_config", "run_diagnostic"]
+
+log = logging.getLogger(__name__)
+
+#: The steps, in order (the progress bar shows them).
+STEPS: tuple[str, ...] = (
+    "layers",
+    "access",
+    "surveys",
+    "profiles",
+    "footprints",
+    "links",
+    "maps",
+    "route",
+    "report",
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DiagnosticConfig:
+    """What a diagnostic reads and how.
+
+    Attributes
+    ----------
+    osm
+        The OSM extract of the neighbourhood and its surroundings.
+    name
+        The neighbourhood's name in the report; the territory's by default.
+    territory, iris, iris_layer, commune, communes_layer, buffer_m
+        The territory (see :mod:`qet_geo.inputs.territory`); the extract's extent when none is given.
+    census, dem, gtfs
+        Optional census grid or IRIS table, elevation model, GTFS feed.
+    survey
+        Located SU answers (GeoPackage/Parquet with ``building_key`` or geometry, or a survey
+        file with lon/lat, cell or address); None with ``synthetic`` for a demo.
+    synthetic
+        Number of labelled-synthetic answers to generate when there is no survey.
+    profile_method
+        "ordinal-ward" (default) or "near" (NEAR's reference algorithm).
+    scale
+        kgCO2e scale of the answer levels: "ngc" (NosGestesClimat, default) or "near".
+    route_stops
+        Stops of the automatic visit route.
+    seed
+        Seed of the synthetic answers and of the bootstrap intervals.
+    lang
+        "fr" (default) or "en".
+    """
+
+    osm: Path
+    name: str | None = None
+    territory: Path | None = None
+    iris: list[str] | None = None
+    iris_layer: Path | None = None
+    commune: str | None = None
+    communes_layer: Path | None = None
+    buffer_m: float = 1000.0
+    census: Path | None = None
+    dem: Path | None = None
+    gtfs: Path | None = None
+    survey: Path | None = None
+    synthetic: int | None = None
+    profile_method: Literal["ordinal-ward", "near"] = "ordinal-ward"
+    scale: Literal["ngc", "near"] = "ngc"
+    route_stops: int = 8
+    seed: int = 0
+    lang: Literal["fr", "en"] = "fr"
+
+    def __post_init__(self) -> None:
+        if self.survey is None and not self.synthetic:
+            raise ValidationError(
+                "No survey: give the located SU answers (survey), or a number of synthetic "
+                "answers for a demo (synthetic).",
+                message_fr="Aucune enquête : donnez les réponses SU localisées (survey), ou un "
+                "nombre de réponses synthétiques pour une démonstration (synthetic).",
+            )
+        if self.survey is not None and self.synthetic:
+            raise ValidationError(
+                "Give either a survey or synthetic answers, not both.",
+                message_fr="Donnez soit une enquête, soit des réponses synthétiques, pas les deux.",
+            )
+        if self.profile_method not in ("ordinal-ward", "near"):
+            raise ValidationError(
+                f"profile_method={self.profile_method!r}: use 'ordinal-ward' or 'near'.",
+                message_fr=f"Méthode de profils {self.profile_method!r} inconnue : utilisez "
+                "ordinal-ward ou near.",
+            )
+        if self.scale not in ("ngc", "near"):
+            raise ValidationError(
+                f"scale={self.scale!r}: use 'ngc' or 'near'.",
+                message_fr=f"Échelle {self.scale!r} inconnue : utilisez ngc ou near.",
+            )
+
+
+def load_config(path: str | PathLike[str]) -> DiagnosticConfig:
+    """Read a diagnostic from a TOML file; relative paths are relative to the file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise InputFileError(
+            f"Configuration file not found: {path}.",
+            message_fr=f"Fichier de configuration introuvable : {path}.",
+            path=path,
+        ) from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InputFileError(
+            f'{path} is not valid TOML ({err}). Check the syntax: key = "value" lines.',
+            message_fr=f"{path} n'est pas un TOML valide ({err}). Vérifiez la syntaxe : lignes "
+            'clé = "valeur".',
+            path=path,
+        ) from err
+    known = {f.name for f in fields(DiagnosticConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValidationError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.",
+            message_fr=f"{path} : clé(s) inconnue(s) {', '.join(unknown)} ; clés possibles : "
+            f"{', '.join(sorted(known))}.",
+            path=path,
+        )
+    if "osm" not in raw:
+        raise ValidationError(
+            f"{path}: the key osm (the OSM extract) is required.",
+            message_fr=f"{path} : la clé osm (l'extrait OSM) est obligatoire.",
+            path=path,
+        )
+    base = path.parent
+    paths = {"osm", "territory", "iris_layer", "communes_layer", "census", "dem", "gtfs", "survey"}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        values[key] = (base / value) if key in paths and value is not None else value
+    if isinstance(values.get("iris"), str):
+        values["iris"] = [c.strip() for c in values["iris"].split(",") if c.strip()]
+    return DiagnosticConfig(**values)
+
+
+@dataclass
+class DiagnosticResult:
+    """Where the report was written and what it holds."""
+
+    out_dir: Path
+    index: Path
+    files: list[Path]
+    synthetic: bool
+    n_answers: int
+    n_homes: int
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _territory(config: DiagnosticConfig) -> Territory | None:
+    from qet_geo.inputs.territory import territory_from_options
+
+    return territory_from_options(
+        territory=config.territory,
+        iris=config.iris,
+        iris_layer=config.iris_layer,
+        commune=config.commune,
+        communes_layer=config.communes_layer,
+        name=config.name,
+        buffer_m=config.buffer_m,
+    )
+
+
+def run_diagnostic(
+    config: DiagnosticConfig,
+    out_dir: str | PathLike[str],
+    *,
+    progress: Progress | None = None,
+) -> DiagnosticResult:
+    """Run every step of the diagnostic and write the report folder.
+
+    Parameters
+    ----------
+    config
+        What to read (:class:`DiagnosticConfig` or :func:`load_config`).
+    out_dir
+        The folder to write; replaced as a whole at the end if it exists.
+    progress
+        Called with each step's name (:data:`STEPS`) as it starts.
+    """
+    import time
+
+    step = progress or (lambda name: None)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputFileError(
+            f"{out_dir} exists and is not a folder. Choose another output.",
+            message_fr=f"{out_dir} existe et n'est pas un dossier. Choisissez une autre sortie.",
+            path=out_dir,
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    timings: dict[str, float] = {}
+    current: dict[str, Any] = {"name": "", "t0": time.perf_counter()}
+
+    def start(name: str) -> None:
+        now = time.perf_counter()
+        if current["name"]:
+            timings[current["name"]] = now - current["t0"]
+        current.update(name=name, t0=now)
+        if name:
+            step(name)
+
+    try:
+        result = _run(config, staging, start)
+        start("")
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            os.replace(out_dir, old / out_dir.name)
+            os.replace(staging, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = sorted(p for p in out_dir.rglob("*") if p.is_file())
+    return DiagnosticResult(
+        out_dir=out_dir,
+        index=out_dir / "index.html",
+        files=files,
+        synthetic=result["synthetic"],
+        n_answers=result["n_answers"],
+        n_homes=result["n_homes"],
+        timings_s=timings,
+    )
+
+
+def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, Any]:
+    from qet_geo.analysis.footprint import read_ngc_scale, su_footprints
+    from qet_geo.analysis.links import link_report, read_located_answers
+    from qet_geo.analysis.profiles import UsageProfiles
+    from qet_geo.constraints.access import neighbourhood_access, score_distribution
+    from qet_geo.exhibition import report
+    from qet_geo.layers import build_layers, write_layers
+    from qet_geo.surveys.schema import USAGE_LABELS, USAGES
+    from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS
+
+    lang = config.lang
+    start("layers")
+    layers = build_layers(
+        config.osm,
+        territory=_territory(config),
+        census=config.census,
+        iris_layer=config.iris_layer if config.census else None,
+        dem=config.dem,
+        gtfs=config.gtfs,
+    )
+    name = config.name or layers.territory.name
+    write_layers(layers, folder)
+
+    start("access")
+    access = neighbourhood_access(layers, mode="walk")
+    _csv(access, folder / "tables" / "access_walk.csv")
+
+    start("surveys")
+    if config.survey is not None:
+        answers = read_located_answers(config.survey, layers)
+        synthetic = bool(answers.get("synthetic", pd.Series(False)).astype(bool).any())
+    else:
+        from qet_geo.surveys.synthetic import synthesize_answers
+
+        answers = synthesize_answers(
+            layers, int(config.synthetic or 0), seed=config.seed, access=access
+        )
+        synthetic = True
+    complete = answers.dropna(subset=list(USAGES))
+    from qet_geo.privacy import MIN_RESPONDENTS
+
+    if len(complete) < MIN_RESPONDENTS:
+        raise ValidationError(
+            f"Fewer than {MIN_RESPONDENTS} complete SU answers: a diagnostic publishes nothing "
+            f"from fewer than {MIN_RESPONDENTS} respondents (statistical secrecy). Collect more "
+            "answers.",
+            message_fr=f"Moins de {MIN_RESPONDENTS} réponses SU complètes : un diagnostic ne "
+            f"publie rien sous {MIN_RESPONDENTS} répondants (secret statistique). Recueillez "
+            "davantage de réponses.",
+        )
+
+    start("profiles")
+    model = UsageProfiles(method=config.profile_method, random_state=config.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)  # the report flags small profiles itself
+        labels = pd.Series(model.fit_predict(complete), index=complete.index, name="profile")
+
+    start("footprints")
+    footprints = su_footprints(complete, scale=config.scale)
+    scale = read_ngc_scale()
+    french = scale.groupby("usage")["default_kgco2e"].first()
+
+    start("links")
+    links = link_report(
+        complete,
+        access,
+        profiles=model,
+        scale=config.scale,
+        random_state=config.seed,
+        lang=lang,
+        n_bootstrap=100,
+    )
+
+    start("maps")
+    map_files = _maps(layers, access, complete.join(labels), footprints, folder, lang)
+
+    start("route")
+    route_rows, route_summary, route_files = _route(layers, access, folder, config, lang)
+
+    start("report")
+    usage_labels = USAGE_LABELS[lang]
+    usage_rows = [
+        {
+            "label": usage_labels[u],
+            "neighbourhood": float(footprints[f"{u}_kgco2e"].mean()),
+            "france": float(french.get(u, np.nan)),
+        }
+        for u in USAGES
+    ]
+    profile_rows = _profile_rows(model, labels, footprints, lang)
+    dist = score_distribution(access)
+    constraint_rows = [
+        {
+            "label": CATEGORY_LABELS[lang][c],
+            "median_min": float(access[f"{c}_min"].median()),
+            "share_within_15": float((access[f"{c}_n15"] > 0).mean()),
+        }
+        for c in CATEGORIES
+        if access[f"{c}_min"].notna().any()
+    ]
+    model_rows = [
+        {
+            "usage": m["label"],
+            "indicator": e["indicator"],
+            "odds_ratio": e.get("odds_ratio"),
+            "low": e.get("odds_ratio_low"),
+            "high": e.get("odds_ratio_high"),
+            "unit": e.get("unit", ""),
+            "auc": m["cv"]["auc"],
+        }
+        for m in links["models"]
+        if m["status"] in ("ok", "unstable_intervals")
+        for e in m["effects"]
+        if e.get("status") == "ok"
+    ]
+    margin_rows = [
+        {
+            "label": g["label"],
+            "saving": g.get("saving_kgco2e_per_person"),
+            "low": g.get("saving_kgco2e_per_person_low"),
+            "high": g.get("saving_kgco2e_per_person_high"),
+            "share_homes": g.get("share_homes_changed"),
+        }
+        for g in links["margins"]
+        if g.get("status") == "ok"
+    ]
+    vote_rows = _vote_rows(footprints, scale, links, usage_labels)
+    tables = {
+        "footprints_by_usage": pd.DataFrame(usage_rows),
+        "profiles": pd.DataFrame(profile_rows),
+        "constraints": pd.DataFrame(constraint_rows),
+        "links_models": pd.DataFrame(model_rows),
+        "margins_of_manoeuvre": pd.DataFrame(margin_rows),
+        "vote_themes": pd.DataFrame(vote_rows),
+    }
+    for table_name, frame in tables.items():
+        _csv(frame, folder / "tables" / f"{table_name}.csv")
+    files_fr = {
+        "layers.gpkg": ("Couches (GeoPackage, QGIS)", "Layers (GeoPackage, QGIS)"),
+    }
+    files = [(files_fr["layers.gpkg"][0 if lang == "fr" else 1], "layers.gpkg")]
+    files += [(f"{n}.csv", f"tables/{n}.csv") for n in tables]
+    files += route_files
+    content = report.ReportContent(
+        name=name,
+        synthetic=synthetic,
+        n_answers=len(complete),
+        homes=len(access),
+        score_15min=float(dist.attrs["weighted_mean"]),
+        usage_rows=usage_rows,
+        profile_rows=profile_rows,
+        constraint_rows=constraint_rows,
+        model_rows=model_rows,
+        margin_rows=margin_rows,
+        vote_rows=vote_rows,
+        maps=map_files,
+        route_rows=route_rows,
+        route_summary=route_summary,
+        files=files,
+        date=date.today().isoformat(),
+    )
+    (folder / "index.html").write_text(report.render_report(content, lang=lang), encoding="utf-8")
+    return {"synthetic": synthetic, "n_answers": len(complete), "n_homes": len(access)}
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    table.to_csv(path, index=not isinstance(table.index, pd.RangeIndex))
+
+
+def _profile_rows(
+    model: Any, labels: pd.Series, footprints: pd.DataFrame, lang: str
+) -> list[dict[str, Any]]:
+    """Profiles with their share, size, description and mean footprint, publishable as is.
+
+    A profile of 1 to 10 answers is never shown alone (privacy rule 2), nor left out (its size
+    would follow from the total by subtraction): the small profiles are pooled into one "other
+    profiles" row, and when that row is itself under 11 answers it joins the smallest
+    publishable profile.
+    """
+    from qet_geo.privacy import MIN_RESPONDENTS
+
+    described = model.to_dict(lang=lang)["profiles"]
+    total_kg = footprints["total_kgco2e"]
+    n_all = int(labels.notna().sum())
+    big = [p for p in described if int(p.get("n_assigned", p["n"])) >= MIN_RESPONDENTS]
+    small = [p for p in described if int(p.get("n_assigned", p["n"])) < MIN_RESPONDENTS]
+
+    def row(profile: str, members: list[Any], description: str) -> dict[str, Any]:
+        inside = labels.isin(members)
+        n = int(inside.sum())
+        return {
+            "profile": profile,
+            "share_pct": 100.0 * n / max(n_all, 1),
+            "n": n,
+            "description": description,
+            "mean_kg": float(total_kg[inside[inside].index].mean()),
+        }
+
+    groups = [(str(p["profile"]), [p["profile"]], str(p["description"])) for p in big]
+    if small:
+        members = [p["profile"] for p in small]
+        others = (
+            "Autres profils (moins de 11 réponses chacun)"
+            if lang == "fr"
+            else ("Other profiles (fewer than 11 answers each)")
+        )
+        n_small = int(labels.isin(members).sum())
+        if n_small >= MIN_RESPONDENTS or not groups:
+            groups.append(("+".join(map(str, members)), members, others))
+        else:  # pool with the smallest publishable profile
+            sizes = [int(labels.isin(g[1]).sum()) for g in groups]
+            i = int(np.argmin(sizes))
+            name, mem, desc = groups[i]
+            groups[i] = (
+                f"{name}+{'+'.join(map(str, members))}",
+                mem + members,
+                f"{desc} ; {others.lower()}" if lang == "fr" else f"{desc}; {others}",
+            )
+    return [row(*g) for g in groups]
+
+
+def _vote_rows(
+    footprints: pd.DataFrame, scale: pd.DataFrame, links: dict[str, Any], labels: Any
+) -> list[dict[str, Any]]:
+    """Themes ranked by reduction potential: to the lowest level, plus constraint margins."""
+    lowest = scale[scale["level"] == 1].set_index("usage")["kgco2e"]
+    margin_by_usage: dict[str, float] = {}
+    for g in links["margins"]:
+        for u in g.get("usages", []):
+            if u.get("status") == "ok" and u.get("saving_kgco2e_per_person") is not None:
+                margin_by_usage[u["usage"]] = max(
+                    margin_by_usage.get(u["usage"], 0.0), float(u["saving_kgco2e_per_person"])
+                )
+    rows = []
+    for usage in lowest.index:
+        mean = float(footprints[f"{usage}_kgco2e"].mean())
+        potential = max(mean - float(lowest[usage]), 0.0) + margin_by_usage.get(usage, 0.0)
+        rows.append({"usage": usage, "theme": labels[usage], "potential": potential})
+    return sorted(rows, key=lambda r: -r["potential"])
+
+
+def _maps(
+    layers: Any,
+    access: pd.DataFrame,
+    answers: pd.DataFrame,
+    footprints: pd.DataFrame,
+    folder: Path,
+    lang: str,
+) -> list[tuple[str, str]]:
+    from maps import make_basemap, make_constraints_map, make_profiles_map, save_map
+
+    fr = lang == "fr"
+    out: list[tuple[str, str]] = []
+    specs = [
+        ("food_shop_min", "Commerce alimentaire le plus proche" if fr else "Nearest food shop"),
+        ("score_15min", "Score « ville du quart d'heure »" if fr else "15-minute city score"),
+        ("transit_stop_min", "Arrêt de transport le plus proche" if fr else "Nearest transit stop"),
+    ]
+    for column, title in specs:
+        m = make_basemap(layers, lang=lang)
+        make_constraints_map(access, column, m=m, lang=lang)
+        path = folder / "maps" / f"{column}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_map(m, path)
+        out.append((title, f"maps/{path.name}"))
+    respondents = answers.join(footprints[["total_kgco2e"]])
+    m = make_basemap(layers, lang=lang)
+    make_profiles_map(respondents, m=m, lang=lang)
+    save_map(m, folder / "maps" / "profiles.html")
+    out.append(
+        ("Profils d'usages par carreau" if fr else "Usage profiles by cell", "maps/profiles.html")
+    )
+    return out
+
+
+def _route(
+    layers: Any, access: pd.DataFrame, folder: Path, config: DiagnosticConfig, lang: str
+) -> tuple[list[dict[str, Any]], str, list[tuple[str, str]]]:
+    from qet_geo.network.graph import build_network
+    from qet_geo.visit.routes import auto_stops, plan_route, write_route
+
+    nodes, edges = layers.graphs["walk"]
+    net = build_network(nodes, edges, mode="walk")
+    stops = auto_stops(layers, n=config.route_stops, access=access, network=net, lang=config.lang)
+    route = plan_route(net, stops, loop=True)
+    (folder / "route").mkdir(parents=True, exist_ok=True)
+    written = write_route(
+        route, folder / "route" / "visite.gpx", lang=config.lang, title=config.name
+    )
+    rows = [
+        {
+            "order": int(r["order"]),
+            "name": r.get("name", ""),
+            "reason": r.get("reason", ""),
+            "leg": f"{r['leg_m']:.0f} m · {r['leg_min']:.0f} min",
+        }
+        for _, r in route.stops.iterrows()
+    ]
+    fr = lang == "fr"
+    summary = (
+        f"{len(rows)} étapes, {route.length_m / 1000:.1f} km, {route.duration_min:.0f} min à pied "
+        f"(arrêts compris) ; ordre {'optimal' if route.method == 'held-karp' else 'quasi optimal'}."
+        if fr
+        else f"{len(rows)} stops, {route.length_m / 1000:.1f} km, {route.duration_min:.0f} min on "
+        f"foot (stops included); {'optimal' if route.method == 'held-karp' else 'near-optimal'} "
+        "order."
+    )
+    files = [(p.name, f"route/{p.name}") for p in written.values()]
+    return rows, summary, files

@@ -1,0 +1,1389 @@
+"""OpenStreetMap layers read offline from a local extract.
+
+One pyosmium pass over an ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file gives every layer a
+neighbourhood diagnostic needs: street graphs (walk, bike, drive, following osmnx's filters and its
+``graph_to_gdfs`` conventions), buildings, amenities classified by :mod:`qet_geo.taxonomy`, transit
+stops, cycleways, parking, parks and water. Everything is returned in Lambert-93 (EPSG:2154).
+
+Real extracts are clipped at their border: ways reference nodes that are not in the file. Such ways
+are kept in the parts whose nodes are present, and a warning counts what was missing (osmnx's
+``graph_from_xml`` refuses these files).
+
+Examples
+--------
+>>> from qet_geo.inputs.osm import read_osm
+>>> data = read_osm("lorient_centre.osm.pbf")  # doctest: +SKIP
+>>> nodes, edges = data.graph("walk")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import geopandas as gpd
+import numpy as np
+import osmium
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from qet_geo._validate import existing_file
+from qet_geo.crs import WGS84, WORK_CRS
+from qet_geo.errors import (
+    DataCoverageError,
+    EmptyDataError,
+    InputFileError,
+    QetGeoWarning,
+    ValidationError,
+)
+from qet_geo.taxonomy import TAXONOMY_KEYS, classify
+
+__all__ = [
+    "NETWORK_TYPES",
+    "OsmData",
+    "clip_osm",
+    "count_osm_objects",
+    "read_osm",
+    "street_graph",
+]
+
+log = logging.getLogger(__name__)
+
+NetworkType = Literal["walk", "bike", "drive"]
+NETWORK_TYPES: tuple[str, ...] = ("walk", "bike", "drive")
+
+_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".xml", ".osm.xml")
+_TO_L93 = Transformer.from_crs(WGS84, WORK_CRS, always_xy=True)
+
+# osmnx's network filters (osmnx._overpass._get_network_filter), as regexes that must NOT match.
+# Overpass's `!~` is an unanchored regex search; we apply them the same way.
+_ACCESS_PRIVATE = re.compile("private")
+_NETWORK_EXCLUDE: dict[str, dict[str, re.Pattern[str]]] = {
+    "walk": {
+        "highway": re.compile(
+            "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|proposed|"
+            "raceway|razed|rest_area|services"
+        ),
+        "foot": re.compile("no"),
+        "service": re.compile("private"),
+        "sidewalk": re.compile("separate"),
+        "sidewalk:both": re.compile("separate"),
+        "sidewalk:left": re.compile("separate"),
+        "sidewalk:right": re.compile("separate"),
+    },
+    "bike": {
+        "highway": re.compile(
+            "abandoned|bus_guideway|construction|corridor|elevator|escalator|footway|motor|no|"
+            "planned|platform|proposed|raceway|razed|rest_area|services|steps"
+        ),
+        "bicycle": re.compile("no"),
+        "service": re.compile("private"),
+    },
+    "drive": {
+        "highway": re.compile(
+            "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|escalator|"
+            "footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|rest_area|"
+            "service|services|steps|track"
+        ),
+        "motor_vehicle": re.compile("no"),
+        "motorcar": re.compile("no"),
+        "service": re.compile("alley|driveway|emergency_access|parking|parking_aisle|private"),
+    },
+}
+
+# Way tags kept on graph edges and on the raw highway table.
+_WAY_TAGS = (
+    "highway",
+    "name",
+    "oneway",
+    "junction",
+    "access",
+    "foot",
+    "bicycle",
+    "motor_vehicle",
+    "motorcar",
+    "service",
+    "area",
+    "sidewalk",
+    "sidewalk:both",
+    "sidewalk:left",
+    "sidewalk:right",
+    "cycleway",
+    "cycleway:left",
+    "cycleway:right",
+    "cycleway:both",
+    "oneway:bicycle",
+    "maxspeed",
+    "lanes",
+    "surface",
+    "lit",
+)
+
+# Building values that are homes; values that are not; "yes" is decided by context (see below).
+_RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "residential",
+        "house",
+        "apartments",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "bungalow",
+        "dormitory",
+        "farm",
+        "cabin",
+        "houseboat",
+        "static_caravan",
+        "villa",
+    }
+)
+_NON_RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "commercial",
+        "industrial",
+        "retail",
+        "office",
+        "warehouse",
+        "supermarket",
+        "kiosk",
+        "church",
+        "chapel",
+        "cathedral",
+        "mosque",
+        "synagogue",
+        "temple",
+        "religious",
+        "shrine",
+        "school",
+        "kindergarten",
+        "university",
+        "college",
+        "hospital",
+        "public",
+        "civic",
+        "government",
+        "train_station",
+        "transportation",
+        "garage",
+        "garages",
+        "carport",
+        "shed",
+        "hut",
+        "roof",
+        "parking",
+        "barn",
+        "stable",
+        "cowshed",
+        "greenhouse",
+        "farm_auxiliary",
+        "service",
+        "sports_hall",
+        "sports_centre",
+        "stadium",
+        "grandstand",
+        "pavilion",
+        "hangar",
+        "bunker",
+        "ruins",
+        "construction",
+        "toilets",
+        "water_tower",
+        "storage_tank",
+        "silo",
+        "transformer_tower",
+        "fire_station",
+        "hotel",
+        "bridge",
+        "boathouse",
+        "manufacture",
+        "no",
+    }
+)
+#: Below this footprint (m²) a ``building=yes`` is taken for a shed or a garage, not a home.
+MIN_HOME_AREA_M2 = 30.0
+_NON_HOME_KEYS = ("amenity", "shop", "office", "tourism", "leisure", "craft", "man_made")
+
+_CYCLE_VALUES = frozenset(
+    {
+        "lane",
+        "track",
+        "opposite_lane",
+        "opposite_track",
+        "share_busway",
+        "shared_lane",
+        "opposite",
+        "separate",
+    }
+)
+_PARK_TAGS = {
+    "leisure": {"park", "garden", "playground", "nature_reserve", "common"},
+    "landuse": {"recreation_ground", "village_green", "grass", "forest"},
+    "natural": {"wood", "scrub"},
+}
+_WATER_TAGS = {
+    "natural": {"water"},
+    "waterway": {"riverbank", "dock"},
+    "landuse": {"basin", "reservoir"},
+}
+
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+
+
+def _first_number(value: str | None) -> float:
+    """Parse '12', '12.5 m', '3;4', "40'" into a float (feet converted); NaN when absent."""
+    if not value:
+        return np.nan
+    match = _NUMBER.search(value)
+    if match is None:
+        return np.nan
+    number = float(match.group().replace(",", "."))
+    if "'" in value or "ft" in value:
+        number *= 0.3048
+    return number
+
+
+@dataclass(frozen=True)
+class MissingReport:
+    """What a clipped extract lacked: node references with no node in the file."""
+
+    missing_nodes: int = 0
+    ways_affected: int = 0
+    missing_members: int = 0
+    relations_affected: int = 0
+    areas_lost: int = 0
+
+    def __bool__(self) -> bool:
+        return self.missing_nodes > 0 or self.missing_members > 0
+
+
+@dataclass(frozen=True)
+class OsmData:
+    """Layers of one OSM extract, in EPSG:2154.
+
+    Attributes
+    ----------
+    path
+        The extract read.
+    bounds
+        ``(left, bottom, right, top)`` in lon/lat: the extent of the data read.
+    buildings, amenities, transit_stops, cycleways, parking, parks, water, addresses
+        The feature layers (GeoDataFrames in EPSG:2154, indexed by ``osm_type``+``osm_id`` as a
+        string such as ``"w123"``).
+    highways
+        Raw highway ways (one row per way part), used to build the street graphs.
+    missing
+        What the clipped extract lacked.
+    """
+
+    path: str
+    bounds: tuple[float, float, float, float]
+    buildings: gpd.GeoDataFrame
+    amenities: gpd.GeoDataFrame
+    transit_stops: gpd.GeoDataFrame
+    cycleways: gpd.GeoDataFrame
+    parking: gpd.GeoDataFrame
+    parks: gpd.GeoDataFrame
+    water: gpd.GeoDataFrame
+    addresses: gpd.GeoDataFrame
+    highways: pd.DataFrame = field(repr=False)
+    missing: MissingReport = MissingReport()
+    mask: shapely.Geometry | None = field(default=None, repr=False)
+
+    def graph(
+        self, network_type: NetworkType = "walk"
+    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """Return the street graph of ``network_type`` as ``(nodes, edges)``; see :func:`street_graph`."""
+        return street_graph(self, network_type=network_type)
+
+    def layer_counts(self) -> dict[str, int]:
+        """Return the number of features of each layer."""
+        return {
+            name: len(getattr(self, name))
+            for name in (
+                "buildings",
+                "amenities",
+                "transit_stops",
+                "cycleways",
+                "parking",
+                "parks",
+                "water",
+                "addresses",
+            )
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_osm(
+    path: str | PathLike[str],
+    *,
+    mask: shapely.Geometry | None = None,
+    max_objects: int | None = None,
+) -> OsmData:
+    """Read every layer of an OSM extract, offline, in EPSG:2154.
+
+    Parameters
+    ----------
+    path
+        An ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    mask
+        A polygon in EPSG:2154 (the territory plus its buffer): features that do not intersect it
+        are dropped. None keeps the whole extract.
+    max_objects
+        None (no limit), or the most OSM objects the file may decode to, counted by
+        :func:`count_osm_objects` before it is read: a small file can hold millions of objects.
+
+    Returns
+    -------
+    OsmData
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, truncated, corrupt, or not OSM data, or holds more than
+        ``max_objects`` objects.
+    EmptyDataError
+        The extract holds no node.
+    DataCoverageError
+        The extract does not reach the mask.
+    """
+    path = Path(path)
+    existing_file(
+        path,
+        what="OSM file",
+        what_fr="Fichier OSM",
+        hint="Give the path of an .osm, .osm.gz, .osm.bz2 or .osm.pbf extract (for instance one "
+        "cut from Geofabrik's region files).",
+        hint_fr="Indiquez le chemin d'un extrait .osm, .osm.gz, .osm.bz2 ou .osm.pbf (par "
+        "exemple découpé dans les fichiers Geofabrik).",
+    )
+    if not path.is_file():
+        raise InputFileError(
+            f"{path} is a directory, not an OSM file.",
+            message_fr=f"{path} est un dossier, pas un fichier OSM.",
+            path=path,
+        )
+    name = path.name.lower()
+    if not name.endswith(_SUFFIXES):
+        raise InputFileError(
+            f"{path}: unknown OSM file type. Use .osm, .osm.gz, .osm.bz2 or .osm.pbf "
+            "(rename the file if it has another extension).",
+            message_fr=f"{path} : type de fichier OSM inconnu. Utilisez .osm, .osm.gz, .osm.bz2 "
+            "ou .osm.pbf (renommez le fichier s'il a une autre extension).",
+            path=path,
+        )
+    if max_objects is not None:
+        count_osm_objects(path, limit=max_objects)
+    try:
+        raw = _read_raw(path)
+    except RuntimeError as err:
+        raise InputFileError(
+            f"{path} could not be read as OpenStreetMap data ({err}). The file is truncated, "
+            "corrupt or not an OSM extract: download or export it again.",
+            message_fr=f"{path} n'a pas pu être lu comme données OpenStreetMap ({err}). Le fichier "
+            "est tronqué, corrompu ou n'est pas un extrait OSM : téléchargez-le ou exportez-le à "
+            "nouveau.",
+            path=path,
+        ) from err
+    if not (raw.points or raw.areas or raw.hw_ids or raw.way_ids):
+        raise EmptyDataError(
+            f"{path} holds no OSM feature: the extract is empty. Cut it again over the "
+            "neighbourhood.",
+            message_fr=f"{path} ne contient aucun objet OSM : l'extrait est vide. Découpez-le à "
+            "nouveau sur le quartier.",
+            path=path,
+        )
+    data = _assemble(path, raw)
+    if data.missing:
+        m = data.missing
+        en, fr = [], []
+        if m.missing_nodes:
+            en.append(f"{m.missing_nodes} node(s) referenced by {m.ways_affected} way(s)")
+            fr.append(f"{m.missing_nodes} nœud(s) cités par {m.ways_affected} voie(s)")
+        if m.missing_members:
+            en.append(
+                f"{m.missing_members} way(s) referenced by {m.relations_affected} relation(s)"
+            )
+            fr.append(f"{m.missing_members} voie(s) citées par {m.relations_affected} relation(s)")
+        warnings.warn(
+            QetGeoWarning(
+                f"{path}: the extract is clipped at its border: {' and '.join(en)} are not in "
+                f"the file; the parts present were kept, {m.areas_lost} area(s) could not be "
+                "closed.",
+                message_fr=f"{path} : l'extrait est coupé à sa bordure : {' et '.join(fr)} "
+                "manquent dans le fichier ; les parties présentes sont gardées, "
+                f"{m.areas_lost} surface(s) n'ont pu être fermées.",
+            ),
+            stacklevel=2,
+        )
+    if mask is not None:
+        data = clip_osm(data, mask)
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# limits: what a file decodes to, counted before libosmium reads it
+
+#: Largest blob header and largest blob (compressed or not) of the PBF format, in bytes.
+_PBF_MAX_HEADER = 64 * 1024
+_PBF_MAX_BLOB = 32 * 1024 * 1024
+#: Bytes of a varint's continuation (high bit set): deleting them leaves one byte per varint.
+_VARINT_CONTINUATION = bytes(range(128, 256))
+_XML_TAGS = (b"<node", b"<way", b"<relation", b"<nd ", b"<nd/", b"<member")
+
+
+def count_osm_objects(path: str | PathLike[str], *, limit: int | None = None) -> int:
+    """Count the OSM objects a file decodes to, without building them.
+
+    Objects are nodes, ways, relations, the node references of ways and the members of
+    relations: what libosmium allocates and the reader walks. A PBF's blobs are decompressed one
+    by one (32 MiB at most each, as the format says) and their packed fields counted in C (one
+    byte per varint ends with its high bit clear); an XML file is streamed through its
+    decompressor and its elements counted. Memory stays under a few blobs, and counting stops
+    as soon as ``limit`` is passed: 300 KB of zero-delta nodes that decode to tens of millions
+    of objects are refused in milliseconds.
+
+    Parameters
+    ----------
+    path
+        An ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    limit
+        None, or the most objects accepted.
+
+    Returns
+    -------
+    int
+        The number of objects (at most ``limit`` + the objects of one blob).
+
+    Raises
+    ------
+    InputFileError
+        More than ``limit`` objects, or a PBF whose framing is not the format's (corrupt, or
+        compressed otherwise than zlib).
+    """
+    path = Path(path)
+    if path.name.lower().endswith(".pbf"):
+        return _count_pbf(path, limit)
+    return _count_xml(path, limit)
+
+
+def _too_many(path: Path, limit: int) -> InputFileError:
+    return InputFileError(
+        f"{path.name} holds more than {limit:,} OSM objects (nodes, ways, relations and their "
+        "references), more than a neighbourhood's extract: cut it over the territory plus 1 km "
+        "(osmium extract), or check that it is a genuine extract.",
+        message_fr=f"{path.name} contient plus de {limit:,} objets OSM (nœuds, voies, "
+        "relations et leurs références), plus qu'un extrait de quartier : découpez-le sur le "
+        "territoire plus 1 km (osmium extract), ou vérifiez que c'est un vrai "
+        "extrait.".replace(f"{limit:,}", f"{limit:,}".replace(",", "\u202f")),
+        path=path,
+    )
+
+
+def _bad_pbf(path: Path, what: str, what_fr: str) -> InputFileError:
+    return InputFileError(
+        f"{path} could not be read as OpenStreetMap data ({what}). The file is truncated, "
+        "corrupt or not an OSM extract: download or export it again.",
+        message_fr=f"{path} n'a pas pu être lu comme données OpenStreetMap ({what_fr}). Le "
+        "fichier est tronqué, corrompu ou n'est pas un extrait OSM : téléchargez-le ou "
+        "exportez-le à nouveau.",
+        path=path,
+    )
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: bytes, start: int = 0, end: int | None = None) -> Iterable[tuple[int, int, int]]:
+    """Yield ``(field number, start, end)`` of the length-delimited fields of a protobuf message
+    (and ``(field number, value, -1)`` of its varints)."""
+    pos, end = start, len(buf) if end is None else end
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+            yield number, value, -1
+        elif wire == 2:
+            size, pos = _varint(buf, pos)
+            if pos + size > end:
+                raise ValueError("truncated field")
+            yield number, pos, pos + size
+            pos += size
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"wire type {wire}")
+    if pos != end:
+        raise ValueError("truncated message")
+
+
+def _n_varints(buf: bytes, start: int, end: int) -> int:
+    return len(buf[start:end].translate(None, _VARINT_CONTINUATION))
+
+
+def _count_block(block: bytes) -> int:
+    """Objects of one PrimitiveBlock: nodes, dense nodes, ways and their refs, relations and
+    their members."""
+    count = 0
+    for number, start, end in _fields(block):
+        if number != 2 or end < 0:  # 2: PrimitiveGroup
+            continue
+        for kind, g_start, g_end in _fields(block, start, end):
+            if g_end < 0:
+                continue
+            if kind == 1:  # Node
+                count += 1
+            elif kind == 2:  # DenseNodes: field 1 is the packed ids
+                for n, d_start, d_end in _fields(block, g_start, g_end):
+                    if n == 1 and d_end >= 0:
+                        count += _n_varints(block, d_start, d_end)
+            elif kind in (3, 4):  # Way (refs: 8) and Relation (memids: 9)
+                packed = 8 if kind == 3 else 9
+                count += 1
+                for n, o_start, o_end in _fields(block, g_start, g_end):
+                    if n == packed and o_end >= 0:
+                        count += _n_varints(block, o_start, o_end)
+    return count
+
+
+def _count_pbf(path: Path, limit: int | None) -> int:
+    import zlib
+
+    count = 0
+    with path.open("rb") as f:
+        while True:
+            size_bytes = f.read(4)
+            if not size_bytes:
+                return count
+            size = int.from_bytes(size_bytes, "big")
+            if len(size_bytes) < 4 or size > _PBF_MAX_HEADER:
+                raise _bad_pbf(path, "bad blob header size", "taille d'en-tête de bloc invalide")
+            header = f.read(size)
+            try:
+                fields = {n: (s, e) for n, s, e in _fields(header)}
+            except ValueError as exc:
+                raise _bad_pbf(path, str(exc), "en-tête de bloc illisible") from exc
+            kind = header[fields[1][0] : fields[1][1]] if 1 in fields else b""
+            data_size = fields[3][0] if 3 in fields else -1
+            if not 0 <= data_size <= _PBF_MAX_BLOB:
+                raise _bad_pbf(path, "bad blob size", "taille de bloc invalide")
+            blob = f.read(data_size)
+            if len(blob) < data_size:
+                raise _bad_pbf(path, "truncated blob", "bloc tronqué")
+            if kind != b"OSMData":
+                continue
+            try:
+                parts = {n: (s, e) for n, s, e in _fields(blob)}
+            except ValueError as exc:
+                raise _bad_pbf(path, str(exc), "bloc illisible") from exc
+            if 1 in parts:  # raw
+                block = blob[parts[1][0] : parts[1][1]]
+            elif 3 in parts:  # zlib_data, inflated to the declared size at most
+                raw_size = parts[2][0] if 2 in parts else _PBF_MAX_BLOB
+                inflate = zlib.decompressobj()
+                try:
+                    block = inflate.decompress(
+                        blob[parts[3][0] : parts[3][1]], min(raw_size, _PBF_MAX_BLOB) + 1
+                    )
+                except zlib.error as exc:
+                    raise _bad_pbf(path, str(exc), "compression zlib illisible") from exc
+                if len(block) > _PBF_MAX_BLOB:
+                    raise _bad_pbf(path, "blob larger than 32 MiB", "bloc de plus de 32 Mio")
+            else:
+                raise _bad_pbf(
+                    path,
+                    "blob compressed otherwise than zlib: export it again with zlib (osmium's "
+                    "default)",
+                    "bloc compressé autrement qu'en zlib : exportez-le à nouveau en zlib (par "
+                    "défaut d'osmium)",
+                )
+            try:
+                count += _count_block(block)
+            except ValueError as exc:
+                raise _bad_pbf(path, str(exc), "bloc de données illisible") from exc
+            if limit is not None and count > limit:
+                raise _too_many(path, limit)
+
+
+def _count_xml(path: Path, limit: int | None) -> int:
+    import bz2
+    import gzip
+
+    name = path.name.lower()
+    opener: Callable[[Path, str], Any] = (
+        gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else open
+    )
+    count = 0
+    carry = b""
+    with opener(path, "rb") as f:
+        while True:
+            try:
+                chunk = f.read(1 << 20)
+            except (OSError, EOFError, ValueError):
+                break  # a corrupt file: the reader says what is wrong with it
+            if not chunk:
+                break
+            data = carry + chunk
+            # an element cut by the chunk boundary is counted with the next chunk; its name is
+            # all that is needed of it
+            cut = data.rfind(b"<")
+            carry, data = (b"", data) if cut < 0 else (data[cut : cut + 16], data[:cut])
+            count += sum(data.count(tag) for tag in _XML_TAGS)
+            if limit is not None and count > limit:
+                raise _too_many(path, limit)
+    return count + sum(carry.count(tag) for tag in _XML_TAGS)
+
+
+@dataclass
+class _Raw:
+    # highway ways: one row per way
+    hw_ids: list[int] = field(default_factory=list)
+    hw_tags: list[dict[str, str]] = field(default_factory=list)
+    hw_refs: list[list[int]] = field(default_factory=list)
+    hw_lons: list[list[float]] = field(default_factory=list)
+    hw_lats: list[list[float]] = field(default_factory=list)
+    # point features (nodes) and area features: (osm key, tags, lon, lat) / (key, tags, wkb)
+    points: list[tuple[str, dict[str, str], float, float]] = field(default_factory=list)
+    areas: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    # non-highway open ways with useful tags (cycleways mapped off-road are highways already)
+    missing_refs: set[int] = field(default_factory=set)
+    way_ids: set[int] = field(default_factory=set)
+    missing_members: int = 0
+    relations_missing: int = 0
+    ways_missing: int = 0
+    closed_ways_missing: int = 0
+
+
+# Objects with none of these keys never reach Python (libosmium filters them in C++).
+_READ_KEYS = sorted(
+    TAXONOMY_KEYS
+    | {"highway", "building", "amenity", "shop", "addr:housenumber"}
+    | set(_PARK_TAGS)
+    | set(_WATER_TAGS)
+)
+
+
+def _is_interesting_area(tags: Mapping[str, str]) -> bool:
+    if "building" in tags or "amenity" in tags or "shop" in tags:
+        return True
+    return any(key in tags for key in TAXONOMY_KEYS) or any(
+        tags.get(k) in v for k, v in (*_PARK_TAGS.items(), *_WATER_TAGS.items())
+    )
+
+
+def _read_raw(path: Path) -> _Raw:
+    raw = _Raw()
+    wkb = osmium.geom.WKBFactory()
+    processor = (
+        osmium.FileProcessor(str(path))
+        .with_areas()
+        .with_filter(osmium.filter.KeyFilter(*_READ_KEYS))
+    )
+    # untagged objects never reach the loop; untagged ways are only remembered by id
+    counter = _WaySeen(raw, wkb)
+    processor.handler_for_filtered(counter)
+    for obj in processor:
+        if isinstance(obj, osmium.osm.Node):
+            tags = dict(obj.tags)
+            if _point_key(tags):
+                loc = obj.location
+                raw.points.append((f"n{obj.id}", tags, loc.lon, loc.lat))
+        elif isinstance(obj, osmium.osm.Way):
+            way_tags = obj.tags
+            raw.way_ids.add(obj.id)
+            if "highway" not in way_tags:
+                _check_locations(obj, raw, wkb)
+                continue
+            refs, lons, lats = [], [], []
+            n_missing = 0
+            for n in obj.nodes:
+                loc = n.location
+                refs.append(n.ref)
+                if loc.valid():
+                    lons.append(loc.lon)
+                    lats.append(loc.lat)
+                else:
+                    lons.append(np.nan)
+                    lats.append(np.nan)
+                    raw.missing_refs.add(n.ref)
+                    n_missing += 1
+            if n_missing:
+                raw.ways_missing += 1
+            raw.hw_ids.append(obj.id)
+            raw.hw_tags.append({k: way_tags[k] for k in _WAY_TAGS if k in way_tags})
+            raw.hw_refs.append(refs)
+            raw.hw_lons.append(lons)
+            raw.hw_lats.append(lats)
+        elif isinstance(obj, osmium.osm.Relation):
+            rel_tags = dict(obj.tags)
+            if rel_tags.get("type") in ("multipolygon", "boundary") and _is_interesting_area(
+                rel_tags
+            ):
+                absent = sum(
+                    1
+                    for m in obj.members
+                    if m.type == "w" and m.ref not in raw.way_ids and m.ref not in counter.way_ids
+                )
+                if absent:
+                    raw.missing_members += absent
+                    raw.relations_missing += 1
+        elif isinstance(obj, osmium.osm.Area):
+            tags = dict(obj.tags)
+            if not _is_interesting_area(tags):
+                continue
+            if tags.get("highway") and "building" not in tags and "amenity" not in tags:
+                continue  # pedestrian squares are handled as highways
+            try:
+                geom = wkb.create_multipolygon(obj)
+            except RuntimeError:
+                raw.closed_ways_missing += 1
+                continue
+            osm_key = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
+            raw.areas.append((osm_key, tags, bytes.fromhex(geom)))
+    return raw
+
+
+class _WaySeen:
+    """Record the ids of the ways filtered out (multipolygon members...) and their missing nodes."""
+
+    def __init__(self, raw: _Raw, wkb: osmium.geom.WKBFactory) -> None:
+        self.way_ids: set[int] = set()
+        self._raw = raw
+        self._wkb = wkb
+
+    def way(self, w: osmium.osm.Way) -> None:
+        self.way_ids.add(w.id)
+        _check_locations(w, self._raw, self._wkb)
+
+
+def _check_locations(way: osmium.osm.Way, raw: _Raw, wkb: osmium.geom.WKBFactory) -> None:
+    """Count the node references of ``way`` that have no node in the file."""
+    try:  # libosmium checks every location in C++; Python only looks closer on failure
+        wkb.create_linestring(way)
+    except Exception:  # an invalid location, or a degenerate way
+        absent = [n.ref for n in way.nodes if not n.location.valid()]
+        if absent:
+            raw.missing_refs.update(absent)
+            raw.ways_missing += 1
+            if way.is_closed():
+                raw.closed_ways_missing += 1
+
+
+def _point_key(tags: Mapping[str, str]) -> bool:
+    return (
+        any(key in tags for key in TAXONOMY_KEYS)
+        or tags.get("amenity") == "parking"
+        or "addr:housenumber" in tags
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# assembling the layers
+
+
+def _empty_layer(columns: Iterable[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in columns},
+        geometry=gpd.GeoSeries([], crs=WORK_CRS),
+        crs=WORK_CRS,
+    )
+
+
+def _to_l93(geoms: np.ndarray) -> np.ndarray:
+    return shapely.transform(
+        geoms, lambda xy: np.column_stack(_TO_L93.transform(xy[:, 0], xy[:, 1]))
+    )
+
+
+def _assemble(path: Path, raw: _Raw) -> OsmData:
+    area_keys = [a[0] for a in raw.areas]
+    area_tags = [a[1] for a in raw.areas]
+    area_ll = shapely.from_wkb([a[2] for a in raw.areas])
+    area_geoms = _to_l93(area_ll)
+    if len(area_geoms):
+        area_geoms = shapely.make_valid(area_geoms)
+    pt_keys = [p[0] for p in raw.points]
+    pt_tags = [p[1] for p in raw.points]
+    pt_ll = cast(
+        np.ndarray, shapely.points(np.reshape([(p[2], p[3]) for p in raw.points], (-1, 2)))
+    )
+    pt_geoms = _to_l93(pt_ll)
+
+    buildings = _buildings(area_keys, area_tags, area_geoms)
+    points: _Source = (pt_keys, pt_tags, pt_geoms)
+    areas: _Source = (area_keys, area_tags, area_geoms)
+    amenities = _point_features(
+        points, areas, _amenity_row, ("category", "tag", "name", "from_area")
+    )
+    transit = _transit_stops(amenities)
+    parking = _point_features(
+        points, areas, _parking_row, ("parking", "capacity", "access", "area_m2")
+    )
+    parks = _areas_matching(area_keys, area_tags, area_geoms, _PARK_TAGS, "park_type")
+    water = _areas_matching(area_keys, area_tags, area_geoms, _WATER_TAGS, "water_type")
+    addresses = _point_features(
+        points, areas, _address_row, ("housenumber", "street", "postcode", "city", "building_key")
+    )
+    highways = _highway_parts(raw)
+    cycleways = _cycleways(highways)
+
+    # the data's own extent: identical whichever format the extract comes in (a PBF header often
+    # states a wider box than the XML <bounds>, and ways run past both)
+    parts: list[np.ndarray] = [
+        np.atleast_1d(pt_ll),
+        np.atleast_1d(area_ll),
+    ]
+    if raw.hw_lons:
+        lon = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lons])
+        lat = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lats])
+        ok = np.isfinite(lon)
+        parts.append(
+            np.atleast_1d(cast(np.ndarray, shapely.points(np.column_stack([lon[ok], lat[ok]]))))
+        )
+    bounds = tuple(shapely.total_bounds(np.concatenate(parts)))
+    if not np.isfinite(bounds).all():
+        raise EmptyDataError(
+            f"{path} holds no feature with coordinates: the extract is empty.",
+            message_fr=f"{path} ne contient aucun objet localisé : l'extrait est vide.",
+            path=path,
+        )
+    missing = MissingReport(
+        missing_nodes=len(raw.missing_refs),
+        ways_affected=raw.ways_missing,
+        missing_members=raw.missing_members,
+        relations_affected=raw.relations_missing,
+        areas_lost=raw.closed_ways_missing + raw.relations_missing,
+    )
+    log.info("read %s: %d buildings, %d amenities", path, len(buildings), len(amenities))
+    return OsmData(
+        path=str(path),
+        bounds=(float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3])),
+        buildings=buildings,
+        amenities=amenities,
+        transit_stops=transit,
+        cycleways=cycleways,
+        parking=parking,
+        parks=parks,
+        water=water,
+        addresses=addresses,
+        highways=highways,
+        missing=missing,
+    )
+
+
+def _frame(keys: list[str], columns: Mapping[str, Any], geoms: Any) -> gpd.GeoDataFrame:
+    gdf = gpd.GeoDataFrame(dict(columns), geometry=gpd.GeoSeries(geoms, crs=WORK_CRS), crs=WORK_CRS)
+    gdf.index = pd.Index(keys, name="osm_key")
+    return gdf
+
+
+def _buildings(keys: list[str], tags: list[dict[str, str]], geoms: np.ndarray) -> gpd.GeoDataFrame:
+    idx = [i for i, t in enumerate(tags) if t.get("building", "no") != "no"]
+    cols = [
+        "building",
+        "levels",
+        "height_m",
+        "start_date",
+        "residential",
+        "footprint_m2",
+        "floor_area_m2",
+        "name",
+        "amenity",
+        "shop",
+    ]
+    if not idx:
+        return _empty_layer(cols)
+    sel = [tags[i] for i in idx]
+    g = geoms[idx]
+    area = shapely.area(g)
+    building = [t["building"] for t in sel]
+    levels = np.array([_first_number(t.get("building:levels")) for t in sel], dtype=float)
+    roof = np.array([_first_number(t.get("roof:levels")) for t in sel], dtype=float)
+    height = np.array([_first_number(t.get("height")) for t in sel], dtype=float)
+    # levels: tagged, else from the height (3 m a storey), else 1; roof levels count half
+    est_levels = np.where(np.isnan(levels), np.round(height / 3.0), levels)
+    est_levels = np.where(np.isnan(est_levels) | (est_levels < 1), 1.0, est_levels)
+    est_levels = est_levels + np.where(np.isnan(roof), 0.0, 0.5 * roof)
+    residential = np.array(
+        [_is_residential(t, a) for t, a in zip(sel, area, strict=True)], dtype=bool
+    )
+    return _frame(
+        [keys[i] for i in idx],
+        {
+            "building": building,
+            "levels": levels,
+            "height_m": height,
+            "start_date": [t.get("start_date") for t in sel],
+            "residential": residential,
+            "footprint_m2": area,
+            "floor_area_m2": area * est_levels,
+            "name": [t.get("name") for t in sel],
+            "amenity": [t.get("amenity") for t in sel],
+            "shop": [t.get("shop") for t in sel],
+        },
+        g,
+    )
+
+
+def _is_residential(tags: Mapping[str, str], area: float) -> bool:
+    """Decide whether a building holds homes.
+
+    Explicit home types are homes; explicit other types are not; ``building=yes`` is a home when it
+    is at least :data:`MIN_HOME_AREA_M2` and carries no amenity, shop, office, tourism, leisure,
+    craft or man-made tag (in French town centres most untyped buildings are flats over shops, so a
+    ``shop`` tag on the building itself is the one that says otherwise).
+    """
+    value = tags.get("building", "yes")
+    if value in _RESIDENTIAL_BUILDINGS:
+        return True
+    if value in _NON_RESIDENTIAL_BUILDINGS:
+        return False
+    if value != "yes":
+        return False
+    if (
+        tags.get("building:use") in _RESIDENTIAL_BUILDINGS
+        or tags.get("building:use") == "residential"
+    ):
+        return True
+    if any(k in tags for k in _NON_HOME_KEYS):
+        return False
+    return area >= MIN_HOME_AREA_M2
+
+
+# A feature source: the keys, tags and geometries of the point or area objects read.
+_Source = tuple[list[str], list[dict[str, str]], np.ndarray]
+_RowOf = Callable[[Mapping[str, str], str, shapely.Geometry, bool], dict[str, object] | None]
+
+
+def _point_features(
+    points: _Source, areas: _Source, row_of: _RowOf, columns: Iterable[str]
+) -> gpd.GeoDataFrame:
+    """Build a point layer from nodes and areas: ``row_of(tags, key, geometry, is_area)`` gives a
+    feature's attributes, or None to skip it; areas become a point inside them."""
+    keys: list[str] = []
+    rows: list[dict[str, object]] = []
+    geoms: list[shapely.Geometry] = []
+    for (ks, tags, gs), is_area in ((points, False), (areas, True)):
+        for key, t, geom in zip(ks, tags, gs, strict=True):
+            row = row_of(t, key, geom, is_area)
+            if row is None:
+                continue
+            keys.append(key)
+            rows.append(row)
+            geoms.append(geom)
+    columns = list(columns)
+    if not keys:
+        return _empty_layer(columns)
+    table = {c: [r[c] for r in rows] for c in columns}
+    return _frame(keys, table, shapely.point_on_surface(np.asarray(geoms, dtype=object)))
+
+
+def _amenity_row(
+    tags: Mapping[str, str], key: str, geom: shapely.Geometry, is_area: bool
+) -> dict[str, object] | None:
+    found = classify(tags)
+    if found is None:
+        return None
+    return {"category": found[0], "tag": found[1], "name": tags.get("name"), "from_area": is_area}
+
+
+def _address_row(
+    tags: Mapping[str, str], key: str, geom: shapely.Geometry, is_area: bool
+) -> dict[str, object] | None:
+    """House-number addresses (``addr:*`` on nodes and on buildings), for geocoding."""
+    number = tags.get("addr:housenumber")
+    street = tags.get("addr:street") or tags.get("addr:place")
+    if not number or not street:
+        return None
+    return {
+        "housenumber": number,
+        "street": street,
+        "postcode": tags.get("addr:postcode"),
+        "city": tags.get("addr:city"),
+        "building_key": key if is_area and "building" in tags else None,
+    }
+
+
+def _parking_row(
+    tags: Mapping[str, str], key: str, geom: shapely.Geometry, is_area: bool
+) -> dict[str, object] | None:
+    if tags.get("amenity") != "parking":
+        return None
+    return {
+        "parking": tags.get("parking", "surface"),
+        "capacity": _first_number(tags.get("capacity")),
+        "access": tags.get("access"),
+        "area_m2": float(shapely.area(geom)),
+    }
+
+
+def _transit_stops(amenities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    stops = amenities[amenities["category"].isin(["transit_stop", "rail_station"])].copy()
+    mode = np.where(
+        stops["category"] == "rail_station",
+        "rail",
+        np.where(stops["tag"].str.startswith("railway=tram"), "tram", "bus"),
+    )
+    stops["mode"] = mode
+    return stops[["mode", "tag", "name", "geometry"]]
+
+
+def _areas_matching(
+    keys: list[str],
+    tags: list[dict[str, str]],
+    geoms: np.ndarray,
+    table: Mapping[str, set[str]],
+    column: str,
+) -> gpd.GeoDataFrame:
+    idx, kinds = [], []
+    for i, t in enumerate(tags):
+        for k, values in table.items():
+            if t.get(k) in values:
+                idx.append(i)
+                kinds.append(t[k])
+                break
+    if not idx:
+        return _empty_layer([column, "name"])
+    return _frame(
+        [keys[i] for i in idx],
+        {column: kinds, "name": [tags[i].get("name") for i in idx]},
+        geoms[idx],
+    )
+
+
+def _highway_parts(raw: _Raw) -> pd.DataFrame:
+    """Split highway ways into runs of present nodes; one row per run, coordinates in EPSG:2154."""
+    rows_way: list[int] = []
+    rows_part: list[int] = []
+    rows_tags: list[dict[str, str]] = []
+    rows_refs: list[np.ndarray] = []
+    rows_xy: list[np.ndarray] = []
+    for way_id, tags, refs, lons, lats in zip(
+        raw.hw_ids, raw.hw_tags, raw.hw_refs, raw.hw_lons, raw.hw_lats, strict=True
+    ):
+        lon = np.asarray(lons, dtype=float)
+        lat = np.asarray(lats, dtype=float)
+        ref = np.asarray(refs, dtype=np.int64)
+        valid = ~np.isnan(lon)
+        if valid.all():
+            runs = [(0, len(ref))]
+        else:
+            # consecutive runs of present nodes
+            edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
+            starts = np.flatnonzero(edges == 1)
+            ends = np.flatnonzero(edges == -1)
+            runs = list(zip(starts.tolist(), ends.tolist(), strict=True))
+        for part, (a, b) in enumerate(runs):
+            if b - a < 2:
+                continue
+            rows_way.append(way_id)
+            rows_part.append(part)
+            rows_tags.append(tags)
+            rows_refs.append(ref[a:b])
+            rows_xy.append(np.column_stack([lon[a:b], lat[a:b]]))
+    if rows_xy:
+        allxy = np.concatenate(rows_xy)
+        x, y = _TO_L93.transform(allxy[:, 0], allxy[:, 1])
+        offsets = np.cumsum([0] + [len(r) for r in rows_xy])
+        rows_xy = [
+            np.column_stack([x[offsets[i] : offsets[i + 1]], y[offsets[i] : offsets[i + 1]]])
+            for i in range(len(rows_xy))
+        ]
+    return pd.DataFrame(
+        {"way_id": rows_way, "part": rows_part, "tags": rows_tags, "refs": rows_refs, "xy": rows_xy}
+    )
+
+
+def _cycleways(highways: pd.DataFrame) -> gpd.GeoDataFrame:
+    keys: list[str] = []
+    kinds: list[str] = []
+    names: list[str | None] = []
+    lines: list[np.ndarray] = []
+    for way_id, part, tags, xy in zip(
+        highways["way_id"], highways["part"], highways["tags"], highways["xy"], strict=True
+    ):
+        kind = _cycle_kind(tags)
+        if kind is None:
+            continue
+        keys.append(f"w{way_id}" if part == 0 else f"w{way_id}.{part}")
+        kinds.append(kind)
+        names.append(tags.get("name"))
+        lines.append(xy)
+    if not keys:
+        return _empty_layer(["cycle_type", "highway", "name"])
+    geoms = shapely.linestrings(
+        np.concatenate(lines), indices=np.repeat(np.arange(len(lines)), [len(x) for x in lines])
+    )
+    return _frame(keys, {"cycle_type": kinds, "name": names}, geoms)
+
+
+def _cycle_kind(tags: Mapping[str, str]) -> str | None:
+    """Classify a way as cycle infrastructure: ``track``, ``lane``, ``shared`` or None."""
+    highway = tags.get("highway")
+    if highway == "cycleway":
+        return "track"
+    if highway in ("path", "footway", "pedestrian") and tags.get("bicycle") == "designated":
+        return "track"
+    for key in ("cycleway", "cycleway:both", "cycleway:left", "cycleway:right"):
+        value = tags.get(key)
+        if value in ("track", "opposite_track"):
+            return "track"
+        if value in ("lane", "opposite_lane"):
+            return "lane"
+    for key in ("cycleway", "cycleway:both", "cycleway:left", "cycleway:right"):
+        if tags.get(key) in ("share_busway", "shared_lane", "opposite"):
+            return "shared"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# street graphs
+
+
+def _keeps(tags: Mapping[str, str], network_type: str) -> bool:
+    if tags.get("area") is not None and "yes" in tags["area"]:
+        return False
+    if _ACCESS_PRIVATE.search(tags.get("access", "")):
+        return False
+    for key, pattern in _NETWORK_EXCLUDE[network_type].items():
+        value = tags.get(key)
+        if value is not None and pattern.search(value):
+            return False
+    return True
+
+
+def _oneway(tags: Mapping[str, str], network_type: str) -> int:
+    """Return 0 (two-way), 1 (oneway forward) or -1 (oneway backward) for ``network_type``.
+
+    Walking ignores oneways (osmnx convention); cycling respects them unless ``oneway:bicycle=no``
+    or a contraflow lane is tagged.
+    """
+    if network_type == "walk":
+        return 0
+    if network_type == "bike":
+        if tags.get("oneway:bicycle") == "no":
+            return 0
+        if any(
+            str(tags.get(k, "")).startswith("opposite")
+            for k in ("cycleway", "cycleway:left", "cycleway:right", "cycleway:both")
+        ):
+            return 0
+    value = tags.get("oneway")
+    if value in ("yes", "true", "1"):
+        return 1
+    if value in ("-1", "reverse"):
+        return -1
+    if value is None and (
+        tags.get("junction") in ("roundabout", "circular") or tags.get("highway") == "motorway"
+    ):
+        return 1
+    return 0
+
+
+def street_graph(
+    data: OsmData, *, network_type: NetworkType = "walk"
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Build the street graph of an extract as osmnx's ``(nodes, edges)`` GeoDataFrames.
+
+    The graph is osmnx's simplified topology: nodes are way ends and the OSM nodes shared by two
+    or more ways (intersections); each edge follows one way between two such nodes, with the way's
+    geometry. Way selection follows osmnx's filter for ``network_type``. Every connected component
+    is kept (the accessibility engine handles them one by one).
+
+    Parameters
+    ----------
+    data
+        Layers read by :func:`read_osm`.
+    network_type
+        "walk" (oneways ignored, both directions), "bike" (oneways respected unless cycling is
+        allowed against them) or "drive".
+
+    Returns
+    -------
+    nodes : GeoDataFrame
+        Indexed by ``osmid``, with ``x``, ``y`` and ``street_count`` (number of street ends meeting
+        there), EPSG:2154.
+    edges : GeoDataFrame
+        MultiIndex ``(u, v, key)``; columns ``osmid`` (way id), ``highway``, ``name``, ``oneway``,
+        ``reversed``, ``length`` (m) and the LineString from u to v, EPSG:2154. A two-way street
+        is two edges (u→v, v→u), as in osmnx.
+    """
+    if network_type not in NETWORK_TYPES:
+        raise ValidationError(
+            f"network_type={network_type!r} is not supported: use one of {NETWORK_TYPES}.",
+            message_fr=f"Type de réseau {network_type!r} inconnu : utilisez walk, bike ou drive.",
+        )
+    hw = data.highways
+    keep = np.fromiter((_keeps(t, network_type) for t in hw["tags"]), dtype=bool, count=len(hw))
+    hw = hw[keep]
+    if hw.empty:
+        raise EmptyDataError(
+            f"{data.path}: no street usable for the {network_type} network in the extract.",
+            message_fr=f"{data.path} : aucune rue utilisable pour le réseau {network_type} "
+            "dans l'extrait.",
+            path=data.path,
+        )
+    lengths = np.fromiter((len(r) for r in hw["refs"]), dtype=np.int64, count=len(hw))
+    refs = np.concatenate(hw["refs"].to_numpy())
+    xy = np.concatenate(hw["xy"].to_numpy())
+    part_of = np.repeat(np.arange(len(hw)), lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    ends = starts + lengths - 1
+    is_end = np.zeros(len(refs), dtype=bool)
+    is_end[starts] = True
+    is_end[ends] = True
+    # a node is a graph node when it ends a way or is used more than once (shared or a loop)
+    uniq, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
+    end_nodes = np.zeros(len(uniq), dtype=bool)
+    end_nodes[inverse[is_end]] = True
+    is_graph_node = (counts > 1) | end_nodes
+    split = is_graph_node[inverse]
+
+    # street_count: how many way-ends meet at each node (osmnx's definition, undirected)
+    deg = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(deg, inverse[split & ~is_end], 2)
+    np.add.at(deg, inverse[is_end], 1)
+
+    # segment the flat node list into edges between consecutive graph nodes of the same part
+    pos = np.flatnonzero(split)
+    same_part = part_of[pos[:-1]] == part_of[pos[1:]]
+    a = pos[:-1][same_part]
+    b = pos[1:][same_part]
+    seg_part = part_of[a]
+    # coordinates of each edge: positions a..b inclusive
+    n_pts = b - a + 1
+    take = np.repeat(a, n_pts) + (
+        np.arange(n_pts.sum()) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
+    )
+    geoms = shapely.linestrings(xy[take], indices=np.repeat(np.arange(len(a)), n_pts))
+    length = shapely.length(geoms)
+
+    tags = hw["tags"].to_numpy()[seg_part]
+    way_ids = hw["way_id"].to_numpy()[seg_part]
+    direction = np.fromiter(
+        (_oneway(t, network_type) for t in tags), dtype=np.int8, count=len(tags)
+    )
+    u = refs[a]
+    v = refs[b]
+    fwd = direction >= 0
+    bwd = direction <= 0
+    rev_geoms = shapely.reverse(geoms[bwd])
+    edge_u = np.concatenate([u[fwd], v[bwd]])
+    edge_v = np.concatenate([v[fwd], u[bwd]])
+    edge_geom = np.concatenate([geoms[fwd], rev_geoms])
+    edge_len = np.concatenate([length[fwd], length[bwd]])
+    edge_way = np.concatenate([way_ids[fwd], way_ids[bwd]])
+    edge_tags = np.concatenate([tags[fwd], tags[bwd]])
+    edge_oneway = np.concatenate([direction[fwd] != 0, direction[bwd] != 0])
+    edge_rev = np.concatenate([np.zeros(fwd.sum(), bool), direction[bwd] == 0])
+    # drop zero-length self loops (a way passing twice through a node with no geometry between)
+    ok = ~((edge_u == edge_v) & (edge_len == 0))
+    if data.mask is not None:  # a way crossing the mask keeps only its edges that reach it
+        shapely.prepare(data.mask)
+        ok &= shapely.intersects(data.mask, edge_geom)
+    frame = pd.DataFrame(
+        {
+            "u": edge_u[ok],
+            "v": edge_v[ok],
+            "osmid": edge_way[ok],
+            "highway": [t.get("highway") for t in edge_tags[ok]],
+            "name": [t.get("name") for t in edge_tags[ok]],
+            "oneway": edge_oneway[ok],
+            "reversed": edge_rev[ok],
+            "length": edge_len[ok],
+        }
+    )
+    frame["key"] = frame.groupby(["u", "v"]).cumcount()
+    edges = gpd.GeoDataFrame(
+        frame, geometry=gpd.GeoSeries(edge_geom[ok], crs=WORK_CRS), crs=WORK_CRS
+    ).set_index(["u", "v", "key"])
+    edges = edges.sort_index()
+
+    used = np.unique(np.concatenate([edge_u[ok], edge_v[ok]]))
+    where = np.searchsorted(uniq, used)
+    first_pos = np.full(len(uniq), -1, dtype=np.int64)
+    first_pos[inverse[::-1]] = np.arange(len(refs))[::-1]
+    node_xy = xy[first_pos[where]]
+    nodes = gpd.GeoDataFrame(
+        {"x": node_xy[:, 0], "y": node_xy[:, 1], "street_count": deg[where]},
+        geometry=gpd.array.from_shapely(shapely.points(node_xy), crs=WORK_CRS),
+        index=pd.Index(used, name="osmid"),
+        crs=WORK_CRS,
+    )
+    return nodes, edges
+
+
+# --------------------------------------------------------------------------------------------
+# clipping to a territory
+
+
+def clip_osm(data: OsmData, mask: shapely.Geometry) -> OsmData:
+    """Keep the features of ``data`` that intersect ``mask`` (a polygon in EPSG:2154).
+
+    Raises
+    ------
+    DataCoverageError
+        The extract does not reach the mask.
+    """
+    left, bottom, right, top = data.bounds
+    extent = _to_l93(np.asarray([shapely.segmentize(shapely.box(left, bottom, right, top), 5e-4)]))[
+        0
+    ]
+    if not shapely.intersects(extent, mask):
+        raise DataCoverageError(
+            f"{data.path} covers lon {left:.4f}..{right:.4f}, lat {bottom:.4f}..{top:.4f}, which "
+            "does not reach the territory. Use an extract of the neighbourhood, or check the "
+            "territory file.",
+            message_fr=f"{data.path} couvre les longitudes {left:.4f}..{right:.4f} et latitudes "
+            f"{bottom:.4f}..{top:.4f}, ce qui n'atteint pas le territoire. Utilisez un extrait du "
+            "quartier ou vérifiez le fichier de territoire.",
+            path=data.path,
+        )
+    shapely.prepare(mask)
+
+    def keep(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        if gdf.empty:
+            return gdf
+        return gdf[shapely.intersects(mask, gdf.geometry.to_numpy())]
+
+    hw = data.highways
+    if not hw.empty:
+        lines = np.asarray([shapely.linestrings(x) for x in hw["xy"]], dtype=object)
+        hw = hw[shapely.intersects(mask, lines)].reset_index(drop=True)
+    return OsmData(
+        path=data.path,
+        bounds=data.bounds,
+        buildings=keep(data.buildings),
+        amenities=keep(data.amenities),
+        transit_stops=keep(data.transit_stops),
+        cycleways=keep(data.cycleways),
+        parking=keep(data.parking),
+        parks=keep(data.parks),
+        water=keep(data.water),
+        addresses=keep(data.addresses),
+        highways=hw,
+        missing=data.missing,
+        mask=mask if data.mask is None else shapely.intersection(mask, data.mask),
+    )

@@ -1,0 +1,1034 @@
+"""What the network service does with the store, as plain functions.
+
+The API's routes and background jobs call these, and so does the ``qet store`` command, so that
+there is one implementation of each:
+
+- :func:`territory_from_geojson` and :func:`store_extract`: the layers of a neighbourhood (its
+  territory, its OSM extract), validated before anything is replaced;
+- :func:`claim_analysis` and :func:`run_analysis`: the analysis of a diagnostic as a job, with
+  progress in steps and an explicit failure reason, French and English; a job whose process was
+  killed is recognised by its silence (:func:`job_status`) and may be run again. The job calls
+  :func:`analyse_diagnostic`, which fits the diagnostic's own usage profiles and computes the
+  built-constraint indicators of its neighbourhood per 200 m cell, then writes both in one
+  transaction;
+- :func:`fit_national_profiles`: the national reference profiles, fitted on the pooled answers of
+  the network and stored; every respondent is given the nearest of them.
+
+Only figures from at least 11 respondents are stored for publication (``docs/privacy.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from qet_geo.crs import WGS84, WORK_CRS
+from qet_geo.errors import DataCoverageError, QetGeoError, ValidationError
+from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError
+from qet_geo.store.models import (
+    ConflictError,
+    Diagnostic,
+    Indicator,
+    Neighbourhood,
+    NotFoundError,
+    Profile,
+    Respondent,
+    assign_to_centres,
+    extract_path,
+    respondents_frame,
+    territory_geometry,
+)
+from qet_geo.surveys.schema import USAGES
+
+__all__ = [
+    "ANALYSIS_STEPS",
+    "JOB_TIMEOUT_S",
+    "MAX_TERRITORY_KM2",
+    "MIN_EXTRACT_COVERAGE",
+    "AnalysisResult",
+    "ExtractInfo",
+    "NationalProfilesResult",
+    "abandoned_message",
+    "analyse_diagnostic",
+    "claim_analysis",
+    "constraint_cells",
+    "fit_national_profiles",
+    "job_status",
+    "run_analysis",
+    "store_extract",
+    "territory_from_geojson",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Steps of the analysis, in order; ``Diagnostic.progress`` is the share of them done.
+ANALYSIS_STEPS: tuple[str, ...] = ("answers", "profiles", "layers", "access", "zones", "store")
+#: Seconds without news (no step begun) after which a queued or running analysis is taken as
+#: abandoned, its process killed: longer than the longest step of the largest territory.
+JOB_TIMEOUT_S = 1800.0
+#: Job statuses of a diagnostic whose analysis is under way.
+_ACTIVE = ("queued", "running")
+#: Share of the territory an uploaded OSM extract must cover.
+MIN_EXTRACT_COVERAGE = 0.95
+#: Largest territory accepted, km² (a neighbourhood, not a region: the analysis must stay short).
+MAX_TERRITORY_KM2 = 100.0
+#: Metropolitan France (EPSG:2154's domain), lon/lat: a territory must lie inside.
+_FRANCE_LONLAT = (-5.8, 41.2, 10.0, 51.3)
+
+Progress = Callable[[str, float], None]
+
+
+def _message(en: str, fr: str, code: str) -> dict[str, str]:
+    return {"en": en, "fr": fr, "code": code}
+
+
+# --------------------------------------------------------------------------------------------------
+# layers of a neighbourhood
+
+
+def territory_from_geojson(geometry: dict[str, Any]) -> Any:
+    """Read a neighbourhood's territory from a GeoJSON geometry in WGS84 (lon, lat).
+
+    Parameters
+    ----------
+    geometry
+        A GeoJSON ``Polygon`` or ``MultiPolygon`` in WGS84 degrees, in metropolitan France.
+
+    Returns
+    -------
+    shapely.geometry.base.BaseGeometry
+        The territory in EPSG:2154 (Lambert-93), as the store keeps it.
+
+    Raises
+    ------
+    ValidationError
+        Not a valid polygon, outside metropolitan France, or larger than
+        :data:`MAX_TERRITORY_KM2`.
+    """
+    import geopandas as gpd
+    import shapely
+    import shapely.geometry
+
+    try:
+        shape = shapely.geometry.shape(geometry)
+    except Exception:  # any malformed GeoJSON: answered below in the user's terms
+        shape = None
+    if shape is None or shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
+        raise ValidationError(
+            "the territory must be a GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat).",
+            message_fr="le territoire doit être un Polygon ou MultiPolygon GeoJSON en WGS84 "
+            "(lon, lat).",
+        )
+    if not shape.is_valid:
+        raise ValidationError(
+            f"the territory is not a valid polygon ({shapely.is_valid_reason(shape)}): fix "
+            "its outline (no self-intersection), e.g. in QGIS.",
+            message_fr=f"le territoire n'est pas un polygone valide "
+            f"({shapely.is_valid_reason(shape)}) : corrigez son contour (sans "
+            "auto-intersection), par exemple dans QGIS.",
+        )
+    left, bottom, right, top = shape.bounds
+    w, s, e, n = _FRANCE_LONLAT
+    if not (w <= left and right <= e and s <= bottom and top <= n):
+        raise ValidationError(
+            "the territory must lie in metropolitan France, in WGS84 degrees with (lon, lat) "
+            f"order; its bounds are {shape.bounds}.",
+            message_fr="le territoire doit se trouver en France métropolitaine, en degrés WGS84 "
+            f"dans l'ordre (lon, lat) ; ses limites sont {shape.bounds}.",
+        )
+    projected = gpd.GeoSeries([shape], crs=WGS84).to_crs(WORK_CRS).iloc[0]
+    area_km2 = float(projected.area) / 1e6
+    if area_km2 > MAX_TERRITORY_KM2:
+        raise ValidationError(
+            f"the territory covers {area_km2:.1f} km², more than {MAX_TERRITORY_KM2:g} km²: "
+            "give the neighbourhood, not the whole town.",
+            message_fr=f"le territoire couvre {area_km2:.1f} km², plus de "
+            f"{MAX_TERRITORY_KM2:g} km² : donnez le quartier, pas toute la commune.",
+        )
+    return projected
+
+
+@dataclass(frozen=True)
+class ExtractInfo:
+    """An OSM extract accepted for a neighbourhood."""
+
+    neighbourhood_id: int
+    osm_extract: str
+    size_bytes: int
+    sha256: str
+    bbox: tuple[float, float, float, float]
+    coverage: float
+    residential_buildings: int
+    amenities: int
+
+
+def _hood_territory(hood: Neighbourhood) -> Any:
+    from qet_geo.inputs.territory import Territory
+
+    geometry = territory_geometry(hood)
+    if geometry is None:
+        raise ValidationError(
+            f"neighbourhood {hood.id} has no territory: set it first "
+            f"(PUT /neighbourhoods/{hood.id}/territory).",
+            message_fr=f"le quartier {hood.id} n'a pas de territoire : définissez-le d'abord "
+            f"(PUT /neighbourhoods/{hood.id}/territory).",
+        )
+    return Territory(name=hood.name, geometry=geometry, source="store")
+
+
+def store_extract(
+    engine: Engine,
+    neighbourhood_id: int,
+    upload: str | PathLike[str],
+    *,
+    osm_dir: str | PathLike[str],
+) -> ExtractInfo:
+    """Make an uploaded OSM extract the neighbourhood's, once it is known to be usable.
+
+    The file is read (:func:`qet_geo.inputs.osm.read_osm`), must cover at least
+    :data:`MIN_EXTRACT_COVERAGE` of the territory, and must give a street network and residential
+    buildings inside it. It is then renamed, atomically, to
+    ``<osm_dir>/neighbourhood-<id>-<sha256 prefix>.osm.pbf`` and the neighbourhood points to it;
+    the previous uploaded extract is removed only after that commit. A bad file changes nothing.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    neighbourhood_id
+        The neighbourhood.
+    upload
+        The uploaded ``.osm.pbf`` file, inside ``osm_dir`` (so that the rename is atomic). It is
+        moved on success and left in place on failure (the caller removes it).
+    osm_dir
+        The service's OSM folder.
+
+    Raises
+    ------
+    NotFoundError
+        No such neighbourhood.
+    ValidationError
+        The neighbourhood has no territory, or the extract has no home in it.
+    InputFileError, EmptyDataError
+        The file is not a readable OSM extract, or holds no street in the territory.
+    DataCoverageError
+        The extract covers too little of the territory.
+    """
+    from qet_geo.inputs.osm import read_osm
+    from qet_geo.inputs.territory import territory_from_bounds
+    from qet_geo.layers import build_layers
+
+    upload = Path(upload)
+    folder = Path(osm_dir).resolve()
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session:
+        hood = session.get(Neighbourhood, neighbourhood_id)
+        if hood is None:
+            raise NotFoundError(
+                f"no neighbourhood {neighbourhood_id}.",
+                message_fr=f"le quartier {neighbourhood_id} n'existe pas.",
+            )
+        territory = _hood_territory(hood)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # clipped borders are usual; coverage is checked below
+        data = read_osm(upload)
+        extent = territory_from_bounds(data.bounds, buffer_m=0).geometry
+        coverage = float(extent.intersection(territory.geometry).area / territory.geometry.area)
+        if coverage < MIN_EXTRACT_COVERAGE:
+            raise DataCoverageError(
+                f"the extract covers {coverage:.0%} of the neighbourhood's territory (at least "
+                f"{MIN_EXTRACT_COVERAGE:.0%} needed): cut it over the territory plus 1 km.",
+                message_fr=f"l'extrait couvre {coverage:.0%} du territoire du quartier (il en "
+                f"faut au moins {MIN_EXTRACT_COVERAGE:.0%}) : découpez-le sur le territoire "
+                "plus 1 km.",
+            )
+        layers = build_layers(data, territory=territory)
+    buildings = layers.layers["buildings"]
+    residential = buildings[buildings["residential"].astype(bool)]
+    inside = residential[residential.representative_point().intersects(territory.geometry)]
+    if inside.empty:
+        raise ValidationError(
+            "the extract has no residential building inside the territory: there is no home to "
+            "measure from. Check the territory, or use a more complete extract.",
+            message_fr="l'extrait n'a aucun bâtiment résidentiel dans le territoire : aucun "
+            "logement d'où mesurer. Vérifiez le territoire ou prenez un extrait plus complet.",
+        )
+    digest = _sha256(upload)
+    name = f"neighbourhood-{neighbourhood_id}-{digest[:12]}.osm.pbf"
+    target = folder / name
+    already = target.exists()  # the same file uploaded again: same name, same bytes
+    os.replace(upload, target)
+    try:
+        with factory.begin() as session:
+            hood = session.get(Neighbourhood, neighbourhood_id)
+            if hood is None:
+                raise NotFoundError(
+                    f"no neighbourhood {neighbourhood_id}.",
+                    message_fr=f"le quartier {neighbourhood_id} n'existe pas.",
+                )
+            previous = hood.osm_extract
+            hood.osm_extract = name
+    except BaseException:
+        if not already:
+            target.unlink(missing_ok=True)
+        raise
+    if previous and previous != name and _uploaded(previous, neighbourhood_id):
+        (folder / previous).unlink(missing_ok=True)
+    lon_lat = territory_from_bounds(data.bounds).geometry
+    import geopandas as gpd
+
+    box = gpd.GeoSeries([lon_lat], crs=WORK_CRS).to_crs(WGS84).total_bounds
+    return ExtractInfo(
+        neighbourhood_id=neighbourhood_id,
+        osm_extract=name,
+        size_bytes=target.stat().st_size,
+        sha256=digest,
+        bbox=(
+            round(float(box[0]), 6),
+            round(float(box[1]), 6),
+            round(float(box[2]), 6),
+            round(float(box[3]), 6),
+        ),
+        coverage=round(coverage, 4),
+        residential_buildings=len(inside),
+        amenities=len(layers.layers["amenities"]),
+    )
+
+
+def _uploaded(name: str, neighbourhood_id: int) -> bool:
+    """Whether ``name`` is a file this module wrote for the neighbourhood (never a shared one)."""
+    return (
+        re.fullmatch(rf"neighbourhood-{neighbourhood_id}-[0-9a-f]{{12}}\.osm\.pbf", name)
+        is not None
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# analysis of a diagnostic
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What an analysis stored.
+
+    Attributes
+    ----------
+    n_answers
+        Complete SU answers the profiles were fitted on.
+    n_profiles
+        Profiles stored (those of at least 11 respondents).
+    n_zones, n_indicators
+        200 m cells of the territory with indicators, and indicator rows stored (0 without an
+        OSM extract).
+    weights
+        What weighs each home in the zone means: "census" (people allocated from the census
+        grid), "floor_area" (residential floor area, m², a proxy of people) or None.
+    notes
+        What was left out, as ``{"en", "fr", "code"}`` messages.
+    """
+
+    diagnostic_id: int
+    n_answers: int
+    n_profiles: int
+    n_zones: int = 0
+    n_indicators: int = 0
+    weights: str | None = None
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+
+def analyse_diagnostic(
+    engine: Engine,
+    diagnostic_id: int,
+    *,
+    osm_dir: str | PathLike[str] | None = None,
+    census: str | PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """Fit a diagnostic's usage profiles and its neighbourhood's constraint indicators; store both.
+
+    Steps (:data:`ANALYSIS_STEPS`): read the complete answers; fit the diagnostic's own usage
+    profiles (:class:`~qet_geo.analysis.profiles.UsageProfiles`); when the neighbourhood has an OSM extract,
+    build its layers on the territory (:func:`~qet_geo.layers.build_layers`), compute the
+    per-home indicators on foot (:func:`~qet_geo.constraints.access.neighbourhood_access`) and average
+    them per INSEE 200 m cell with population weights
+    (:func:`~qet_geo.constraints.access.zone_indicators`); then, in one transaction, replace the
+    diagnostic's profiles and the neighbourhood's indicators and mark the diagnostic done. Nothing
+    is written before that transaction: a failure leaves the previous results as they were.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    diagnostic_id
+        The diagnostic.
+    osm_dir
+        The service's OSM folder, where the neighbourhood's extract lies.
+    census
+        An INSEE 200 m grid with population (see :func:`~qet_geo.inputs.census.read_grid`): homes then
+        weigh their allocated people, and each cell's ``population`` is people. Without it, or
+        when the grid has no cell in the territory (a note says so), homes weigh their
+        residential floor area (m²).
+    progress
+        Called with each step's name and the share of the work done before it.
+
+    Returns
+    -------
+    AnalysisResult
+
+    Raises
+    ------
+    NotFoundError
+        No such diagnostic.
+    DisclosureError
+        Fewer than 11 complete answers: nothing can be published.
+    ValidationError, InputFileError, DataCoverageError, EmptyDataError
+        The neighbourhood's extract is missing, unreadable, or holds no home in its territory;
+        or it has an extract but no territory.
+    """
+    return _analyse(
+        engine, diagnostic_id, osm_dir=osm_dir, census=census, progress=progress, job_id=None
+    )
+
+
+def _analyse(
+    engine: Engine,
+    diagnostic_id: int,
+    *,
+    osm_dir: str | PathLike[str] | None,
+    census: str | PathLike[str] | None,
+    progress: Progress | None,
+    job_id: str | None,
+) -> AnalysisResult:
+    """Do :func:`analyse_diagnostic`; with a ``job_id``, store only if that run still holds the job."""
+    step = progress or (lambda name, done: None)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    step("answers", 0.0)
+    with factory() as session:
+        diag = session.get(Diagnostic, diagnostic_id)
+        if diag is None:
+            raise NotFoundError(
+                f"no diagnostic {diagnostic_id}.",
+                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+            )
+        hood = session.get(Neighbourhood, diag.neighbourhood_id)
+        assert hood is not None  # a foreign key
+        frame = respondents_frame(session, diagnostic_id)
+        extract = hood.osm_extract
+        territory = _hood_territory(hood) if extract else None
+    usages = [u for u in USAGES if u in frame.columns]
+    complete = frame[usages].dropna() if len(usages) == len(USAGES) else frame.iloc[0:0]
+    if len(complete) < MIN_RESPONDENTS:
+        # no count: a count of 1 to 10 is itself a figure about a small group
+        raise DisclosureError(
+            f"fewer than {MIN_RESPONDENTS} complete SU answers: the analysis publishes nothing "
+            f"from fewer than {MIN_RESPONDENTS} respondents (statistical secrecy). Upload more "
+            "answers.",
+            message_fr=f"moins de {MIN_RESPONDENTS} réponses SU complètes : l'analyse ne publie "
+            f"rien sous {MIN_RESPONDENTS} répondants (secret statistique). Envoyez davantage de "
+            "réponses.",
+        )
+
+    step("profiles", 1 / len(ANALYSIS_STEPS))
+    profiles = _own_profiles(diagnostic_id, complete, usages)
+
+    notes: list[dict[str, str]] = []
+    cells = None
+    weights = None
+    if extract is None:
+        notes.append(
+            _message(
+                "no OSM extract for this neighbourhood: the constraint indicators were not "
+                f"computed (upload one with PUT /neighbourhoods/{hood.id}/osm-extract).",
+                "pas d'extrait OSM pour ce quartier : les indicateurs de contraintes n'ont pas "
+                f"été calculés (envoyez-en un avec PUT /neighbourhoods/{hood.id}/osm-extract).",
+                "NoExtract",
+            )
+        )
+    else:
+        cells, weights, census_note = _cell_indicators(
+            extract_path(osm_dir, extract), territory, census=census, step=step
+        )
+        if census_note is not None:
+            notes.append(census_note)
+
+    step("store", 5 / len(ANALYSIS_STEPS))
+    rows = [] if cells is None else _indicator_rows(hood.id, cells)
+    with factory.begin() as session:
+        # First, so that the row stays locked until the commit: a run that took the job over
+        # meanwhile makes this one write nothing at all.
+        done = session.execute(
+            _job_update(diagnostic_id, job_id).values(
+                status="done",
+                progress=1.0,
+                job_step=None,
+                job_message=notes[0] if notes else None,
+                job_updated_at=_utcnow(),
+            )
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            if job_id is not None and session.get(Diagnostic, diagnostic_id) is not None:
+                raise _Superseded
+            raise NotFoundError(
+                f"no diagnostic {diagnostic_id}.",
+                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+            )
+        session.execute(delete(Profile).where(Profile.diagnostic_id == diagnostic_id))
+        session.add_all(profiles)
+        if cells is not None:
+            # the neighbourhood's indicators are replaced whole, in this same transaction
+            session.execute(delete(Indicator).where(Indicator.neighbourhood_id == hood.id))
+            session.add_all(rows)
+    logger.info(
+        "diagnostic %s: %s profiles, %s indicator rows stored",
+        diagnostic_id,
+        len(profiles),
+        len(rows),
+    )
+    return AnalysisResult(
+        diagnostic_id=diagnostic_id,
+        n_answers=len(complete),
+        n_profiles=len(profiles),
+        n_zones=0 if cells is None else len(cells),
+        n_indicators=len(rows),
+        weights=weights,
+        notes=notes,
+    )
+
+
+def _own_profiles(diagnostic_id: int, complete: Any, usages: list[str]) -> list[Profile]:
+    from qet_geo.analysis.profiles import UsageProfiles
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = UsageProfiles(random_state=0).fit(complete.astype("Int8"))
+    counts = [int(c) for c in fitted.counts_]
+    total = float(sum(counts))
+    # rule 3: a profile holding every respondent would give each one's profile, and its centre
+    # the exact mean answers of all: none is stored then
+    if len(counts) < 2 or max(counts) >= total:
+        return []
+    return [
+        Profile(
+            diagnostic_id=diagnostic_id,
+            scope="diagnostic",
+            number=k,
+            centre={u: float(v) for u, v in zip(usages, centre, strict=True)},
+            share=float(count) / total,
+        )
+        for k, (count, centre) in enumerate(zip(fitted.counts_, fitted.centres_, strict=True))
+        if count >= MIN_RESPONDENTS  # a profile of 1 to 10 people is not published
+    ]
+
+
+def _cell_indicators(
+    osm: Path,
+    territory: Any,
+    *,
+    census: str | PathLike[str] | None,
+    step: Progress,
+) -> tuple[Any, str, dict[str, str] | None]:
+    import numpy as np
+    import pandas as pd
+
+    from qet_geo.constraints.access import neighbourhood_access, zone_indicators
+    from qet_geo.inputs.osm import read_osm
+    from qet_geo.layers import build_layers
+
+    n = len(ANALYSIS_STEPS)
+    step("layers", 2 / n)
+    note = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # clipped extract borders; coverage was checked at upload
+        data = read_osm(osm)
+        try:
+            layers = build_layers(data, territory=territory, census=census)
+        except DataCoverageError as exc:
+            # One grid serves every neighbourhood of the service: one it does not reach is
+            # still analysed, weighted by floor area, and told so.
+            if census is None or exc.path != str(census):
+                raise
+            census = None
+            note = _message(
+                f"the census grid ({Path(exc.path).name}) has no 200 m cell in this "
+                "neighbourhood: homes were weighted by their residential floor area instead of "
+                "their inhabitants.",
+                f"la grille du recensement ({Path(exc.path).name}) n'a aucun carreau de 200 m "
+                "dans ce quartier : les logements ont été pondérés par leur surface de plancher "
+                "résidentielle au lieu de leurs habitants.",
+                "CensusElsewhere",
+            )
+            layers = build_layers(data, territory=territory)
+        step("access", 3 / n)
+        access = neighbourhood_access(layers, mode="walk")
+    step("zones", 4 / n)
+    if census is not None:
+        return zone_indicators(access), "census", note
+    # no census: a home weighs its residential floor area (footprint × storeys, from the OSM
+    # layer), the proxy the census allocation spreads people with; a building of unknown size
+    # weighs a typical one
+    area = layers.layers["buildings"].loc[access.index, "floor_area_m2"].to_numpy(dtype=float)
+    positive = area[np.isfinite(area) & (area > 0)]
+    typical = float(np.median(positive)) if len(positive) else 1.0
+    floor = pd.Series(np.where(np.isfinite(area) & (area > 0), area, typical), index=access.index)
+    return zone_indicators(access, weights=floor), "floor_area", note
+
+
+def _indicator_rows(neighbourhood_id: int, cells: Any) -> list[Indicator]:
+    import math
+
+    names = [c for c in cells.columns if c not in ("population", "homes")]
+    names = [c for c in names if cells[c].notna().any()]  # e.g. no GTFS, no DEM: left out
+    rows = []
+    for zone_id, row in cells.iterrows():
+        for name in names:
+            value = float(row[name])
+            if math.isnan(value):
+                continue
+            rows.append(
+                Indicator(
+                    neighbourhood_id=neighbourhood_id,
+                    zone_id=str(zone_id),
+                    name=name,
+                    value=value,
+                    population=float(row["population"]),
+                )
+            )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# the analysis as a job
+
+
+class _Superseded(Exception):
+    """The run no longer holds the job: another one took it over as abandoned."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite gives back naive datetimes: they were written in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _job_update(diagnostic_id: int, job_id: str | None) -> Any:
+    """An UPDATE of the diagnostic, limited to the run ``job_id`` when one is given."""
+    statement = update(Diagnostic).where(Diagnostic.id == diagnostic_id)
+    if job_id is not None:
+        statement = statement.where(Diagnostic.job_id == job_id)
+    return statement.execution_options(synchronize_session=False)
+
+
+def _set_state(
+    engine: Engine, diagnostic_id: int, *, job_id: str | None = None, **values: Any
+) -> None:
+    """Write the job's state and the time of this news; :class:`_Superseded` if taken over."""
+    with sessionmaker(engine).begin() as session:
+        done = session.execute(
+            _job_update(diagnostic_id, job_id).values(**values, job_updated_at=_utcnow())
+        )
+        if job_id is not None and done.rowcount == 0:  # type: ignore[attr-defined]
+            raise _Superseded
+
+
+def job_status(
+    diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S, now: datetime | None = None
+) -> str:
+    """Return the status of a diagnostic's analysis, "abandoned" when its process is gone.
+
+    Parameters
+    ----------
+    diag
+        The stored diagnostic.
+    timeout_s
+        Seconds without news after which a "queued" or "running" job is taken as abandoned
+        (its process was killed: it will never write again). A job with no recorded time (one
+        started before the store recorded it) is abandoned at once.
+    now
+        The present time (UTC), for tests.
+
+    Returns
+    -------
+    str
+        One of: collecting, queued, running, done, failed, abandoned.
+    """
+    if diag.status not in _ACTIVE:
+        return diag.status
+    if diag.job_updated_at is None:
+        return "abandoned"
+    silent = (now or _utcnow()) - _aware(diag.job_updated_at)
+    return "abandoned" if silent > timedelta(seconds=timeout_s) else diag.status
+
+
+def _duration(seconds: float, lang: str) -> str:
+    text = f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def abandoned_message(diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S) -> dict[str, str]:
+    """Say, in English and French, that the analysis of ``diag`` was abandoned and what to do.
+
+    Returns
+    -------
+    dict
+        ``{"en", "fr", "code": "AbandonedJob"}``.
+    """
+    step_en = f" (last step: {diag.job_step})" if diag.job_step else " (it never started)"
+    step_fr = (
+        f" (dernière étape : « {diag.job_step} »)"
+        if diag.job_step
+        else " (elle n'a jamais démarré)"
+    )
+    return _message(
+        f"the analysis has given no news for more than {_duration(timeout_s, 'en')}{step_en}: "
+        "its process has stopped and it will not finish. The previous results are kept; run "
+        f"it again (POST /diagnostics/{diag.id}/run).",
+        f"l'analyse ne donne plus de nouvelles depuis plus de {_duration(timeout_s, 'fr')}"
+        f"{step_fr} : son processus s'est arrêté et elle ne finira pas. Les résultats "
+        f"précédents sont conservés ; relancez-la (POST /diagnostics/{diag.id}/run).",
+        "AbandonedJob",
+    )
+
+
+def claim_analysis(engine: Engine, diagnostic_id: int, *, timeout_s: float = JOB_TIMEOUT_S) -> str:
+    """Queue the analysis of a diagnostic, unless a live run holds it, and return the run's id.
+
+    One conditional UPDATE, so that of two concurrent claims only one wins. A job that is
+    "queued" or "running" but silent for longer than ``timeout_s`` (:func:`job_status`:
+    abandoned) is taken over; if its process was in fact still alive, it writes nothing more.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    diagnostic_id
+        The diagnostic.
+    timeout_s
+        Seconds without news after which a job is abandoned.
+
+    Returns
+    -------
+    str
+        The id of the new run, for :func:`run_analysis`.
+
+    Raises
+    ------
+    NotFoundError
+        No such diagnostic.
+    ConflictError
+        Its analysis is already queued or running, and gave news less than ``timeout_s`` ago.
+    """
+    now = _utcnow()
+    job_id = secrets.token_hex(16)
+    with sessionmaker(engine).begin() as session:
+        claimed = session.execute(
+            update(Diagnostic)
+            .where(
+                Diagnostic.id == diagnostic_id,
+                or_(
+                    Diagnostic.status.not_in(_ACTIVE),
+                    Diagnostic.job_updated_at.is_(None),
+                    Diagnostic.job_updated_at < now - timedelta(seconds=timeout_s),
+                ),
+            )
+            .values(
+                status="queued",
+                progress=0.0,
+                job_step=None,
+                job_message=None,
+                job_id=job_id,
+                job_updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            return job_id
+        diag = session.get(Diagnostic, diagnostic_id)
+    if diag is None:
+        raise NotFoundError(
+            f"no diagnostic {diagnostic_id}.",
+            message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+        )
+    raise ConflictError(
+        "the analysis of this diagnostic is already running; if its process has stopped, it "
+        f"is taken as abandoned after {_duration(timeout_s, 'en')} without news.",
+        message_fr="l'analyse de ce diagnostic est déjà en cours ; si son processus s'est "
+        f"arrêté, elle est tenue pour abandonnée après {_duration(timeout_s, 'fr')} sans "
+        "nouvelles.",
+    )
+
+
+def run_analysis(
+    engine: Engine,
+    diagnostic_id: int,
+    *,
+    osm_dir: str | PathLike[str] | None = None,
+    census: str | PathLike[str] | None = None,
+    job_id: str | None = None,
+    timeout_s: float = JOB_TIMEOUT_S,
+) -> AnalysisResult | None:
+    """Run :func:`analyse_diagnostic` as a job: state, progress in steps, and why it failed.
+
+    The diagnostic's ``status`` goes "queued" → "running" → "done" or "failed"; ``job_step``,
+    ``progress`` and ``job_updated_at`` follow the steps. On failure the reason is stored in
+    ``job_message`` (``{"en", "fr", "code"}``: the error's own messages, or a generic one for
+    an unexpected error, whose details go to the log only) and the previous profiles and
+    indicators are left intact. A run that another one took over (:func:`claim_analysis`)
+    stops at its next step and writes nothing.
+
+    Parameters
+    ----------
+    engine, diagnostic_id, osm_dir, census
+        As :func:`analyse_diagnostic`.
+    job_id
+        The run's id from :func:`claim_analysis`; None claims the job here first.
+    timeout_s
+        For that claim: seconds without news after which a job is abandoned.
+
+    Returns
+    -------
+    AnalysisResult or None
+        None when the analysis failed or was taken over.
+
+    Raises
+    ------
+    NotFoundError, ConflictError
+        Only when claiming (``job_id`` None): see :func:`claim_analysis`. Never afterwards.
+    """
+    if job_id is None:
+        job_id = claim_analysis(engine, diagnostic_id, timeout_s=timeout_s)
+    current = {"step": ANALYSIS_STEPS[0]}
+
+    def progress(name: str, done: float) -> None:
+        current["step"] = name
+        _set_state(engine, diagnostic_id, job_id=job_id, job_step=name, progress=round(done, 4))
+
+    try:
+        _set_state(
+            engine,
+            diagnostic_id,
+            job_id=job_id,
+            status="running",
+            progress=0.0,
+            job_step=None,
+            job_message=None,
+        )
+        return _analyse(
+            engine,
+            diagnostic_id,
+            osm_dir=osm_dir,
+            census=census,
+            progress=progress,
+            job_id=job_id,
+        )
+    except _Superseded:
+        logger.warning(
+            "analysis of diagnostic %s was taken over by a new run: this one stops", diagnostic_id
+        )
+        return None
+    except QetGeoError as exc:
+        logger.warning("analysis of diagnostic %s failed: %s", diagnostic_id, exc)
+        reason = _message(exc.message, exc.message_fr, type(exc).__name__)
+    except Exception:
+        logger.exception("analysis of diagnostic %s failed", diagnostic_id)
+        reason = _message(
+            f"internal error at step {current['step']!r}: the previous results are kept; the "
+            "service log has the details.",
+            f"erreur interne à l'étape « {current['step']} » : les résultats précédents sont "
+            "conservés ; le journal du service a les détails.",
+            "InternalError",
+        )
+    try:
+        _set_state(engine, diagnostic_id, job_id=job_id, status="failed", job_message=reason)
+    except _Superseded:
+        logger.warning("analysis of diagnostic %s was taken over by a new run", diagnostic_id)
+    except Exception:  # the store itself is down: nothing more to record
+        logger.exception("could not record the failure of diagnostic %s", diagnostic_id)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# national reference profiles
+
+
+@dataclass(frozen=True)
+class NationalProfilesResult:
+    """National reference profiles fitted and stored, and the respondents given them."""
+
+    n_neighbourhoods: int
+    n_answers: int
+    profiles: list[Profile]
+    n_reassigned: int
+    diagnostic_ids: list[int]
+
+
+def fit_national_profiles(
+    engine: Engine, *, random_state: int | None = 0
+) -> NationalProfilesResult:
+    """Fit the national reference profiles on the network's pooled answers and store them.
+
+    The latest campaign with at least 11 complete answers of every neighbourhood is pooled, each
+    neighbourhood weighing the same (:func:`qet_geo.analysis.profiles.national_profiles`;
+    smaller ones are left out, so that no handful of people weighs like a whole neighbourhood).
+    In one transaction, the previous national profiles are replaced by those of at least 11
+    respondents (``scope="national"``, no diagnostic) and every stored respondent with complete
+    answers is given the nearest of them (:func:`qet_geo.store.models.assign_to_centres`), so that the
+    profile shares and the national comparison speak of the national reference.
+
+    Raises
+    ------
+    DisclosureError
+        No neighbourhood has 11 complete answers yet.
+    """
+    import pandas as pd
+
+    from qet_geo.analysis.profiles import national_profiles
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session:
+        pooled = _pooled_answers(session)
+    if pooled.empty:
+        raise DisclosureError(
+            f"no neighbourhood has {MIN_RESPONDENTS} complete SU answers yet: the national "
+            "profiles need them.",
+            message_fr=f"aucun quartier n'a encore {MIN_RESPONDENTS} réponses SU complètes : "
+            "les profils nationaux en ont besoin.",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = national_profiles(pooled, neighbourhood="neighbourhood", random_state=random_state)
+    usages = list(model.usages_)
+    profiles = [
+        Profile(
+            diagnostic_id=None,
+            scope="national",
+            number=k,
+            centre={u: float(v) for u, v in zip(usages, model.centres_[k], strict=True)},
+            share=float(model.shares_[k]),
+        )
+        for k in range(model.n_profiles_)
+        if model.counts_[k] >= MIN_RESPONDENTS
+    ]
+    if not profiles:
+        raise DisclosureError(
+            f"no national profile has {MIN_RESPONDENTS} respondents: collect more answers.",
+            message_fr=f"aucun profil national n'a {MIN_RESPONDENTS} répondants : recueillez "
+            "davantage de réponses.",
+        )
+    with factory.begin() as session:
+        session.execute(
+            delete(Profile).where(Profile.scope == "national", Profile.diagnostic_id.is_(None))
+        )
+        session.add_all(profiles)
+        rows = session.execute(
+            select(Respondent.id, Respondent.diagnostic_id, Respondent.answers)
+        ).all()
+        frame = pd.DataFrame(
+            [{u: (a or {}).get(u) for u in usages} for _, _, a in rows],
+            index=pd.Index([r[0] for r in rows]),
+        )
+        numbers = assign_to_centres(frame, profiles) if rows else pd.Series(dtype="Int64")
+        changes = [
+            {"id": int(i), "profile": None if pd.isna(v) else int(v)}
+            for i, v in zip(frame.index.tolist(), numbers.tolist(), strict=True)
+        ]
+        if changes:
+            session.execute(update(Respondent), changes)
+        diagnostics = sorted({int(r[1]) for r in rows})
+    return NationalProfilesResult(
+        n_neighbourhoods=int(pooled["neighbourhood"].nunique()),
+        n_answers=len(pooled),
+        profiles=profiles,
+        n_reassigned=int(numbers.notna().sum()) if rows else 0,
+        diagnostic_ids=diagnostics,
+    )
+
+
+def _pooled_answers(session: Session) -> Any:
+    import pandas as pd
+
+    frames = []
+    for hood_id in session.scalars(select(Neighbourhood.id).order_by(Neighbourhood.id)):
+        # the latest campaign with enough complete answers (a new one just started is skipped)
+        for diag_id in session.scalars(
+            select(Diagnostic.id)
+            .where(Diagnostic.neighbourhood_id == hood_id)
+            .order_by(Diagnostic.year.desc())
+        ):
+            frame = respondents_frame(session, diag_id)
+            if not all(u in frame.columns for u in USAGES):
+                continue
+            complete = frame[list(USAGES)].dropna()
+            if len(complete) >= MIN_RESPONDENTS:
+                frames.append(complete.astype("Int8").assign(neighbourhood=str(hood_id)))
+                break
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# stored indicators
+
+
+def constraint_cells(session: Session, neighbourhood_id: int) -> Any:
+    """Return a neighbourhood's stored constraint indicators, one row per 200 m cell.
+
+    They are the per-cell means :func:`analyse_diagnostic` stored (the 15-minute score, transit,
+    cycling, slope, street connectivity, minutes to the nearest essential amenity). They describe
+    streets and amenities for every home of a cell, not respondents: no threshold applies.
+
+    Parameters
+    ----------
+    session
+        A session on the store.
+    neighbourhood_id
+        The neighbourhood.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by INSEE cell id, one column per indicator (NaN where a cell has none), the
+        cells' squares as geometry in EPSG:2154; empty before the first analysis with an extract.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from qet_geo.inputs.census import cell_id_to_polygon
+
+    rows = session.execute(
+        select(Indicator.zone_id, Indicator.name, Indicator.value).where(
+            Indicator.neighbourhood_id == neighbourhood_id
+        )
+    ).all()
+    if not rows:
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=WORK_CRS))
+    long = pd.DataFrame(rows, columns=["zone_id", "name", "value"])
+    wide = long.pivot(index="zone_id", columns="name", values="value").sort_index()
+    wide.columns.name = None
+    squares = cell_id_to_polygon(wide.index.to_series()).to_crs(WORK_CRS)
+    return gpd.GeoDataFrame(wide, geometry=squares.to_numpy(), crs=WORK_CRS)

@@ -1,0 +1,449 @@
+"""Profiles meet constraints, on labelled-synthetic answers on the real buildings of Lorient.
+
+The synthetic generator (:mod:`qet_geo.surveys.synthetic`) plants a known signal: car use rises with the
+distance to the nearest transit stop and with the walk to the nearest food shop. The models must
+find it, find nothing once the indicators are shuffled between homes, and every output must be a
+protected aggregate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from qet_geo.analysis.links import (
+    DEFAULT_SCENARIOS,
+    USAGE_CONSTRAINTS,
+    Change,
+    ConstraintModels,
+    Scenario,
+    building_indicators,
+    constraint_models,
+    indicator_unit,
+    join_constraints,
+    link_report,
+    margins_of_manoeuvre,
+    profile_constraints,
+    read_located_answers,
+)
+from qet_geo.analysis.profiles import UsageProfiles
+from qet_geo.cli.links import links
+from qet_geo.constraints.access import neighbourhood_access
+from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.inputs.territory import territory_from_file
+from qet_geo.layers import NeighbourhoodLayers, build_layers
+from qet_geo.privacy import MIN_RESPONDENTS, is_protected, require_protected
+from qet_geo.surveys.synthetic import CarUseModel, synthesize_answers
+from tests.conftest import shared
+
+DEMO_TERRITORY = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"
+NOOP = Scenario(
+    "noop", "transit_stop_m", "cap", 1e9, label_fr="Rien ne change", label_en="Nothing changes"
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# fixtures: the neighbourhood, its homes and 600 synthetic answers, computed once
+
+
+@pytest.fixture(scope="module")
+def layers() -> NeighbourhoodLayers:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the extract is cut at its border
+        return build_layers(
+            shared("osm", "lorient_centre.osm.pbf"),
+            territory=territory_from_file(DEMO_TERRITORY),
+        )
+
+
+@pytest.fixture(scope="module")
+def access(layers: NeighbourhoodLayers) -> gpd.GeoDataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a few homes off the street network
+        table = neighbourhood_access(layers, mode="walk")
+    return table.join(building_indicators(layers.layers["buildings"]))
+
+
+@pytest.fixture(scope="module")
+def answers(layers: NeighbourhoodLayers, access: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return synthesize_answers(layers, 600, seed=1, access=access)
+
+
+@pytest.fixture(scope="module")
+def models(answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame) -> ConstraintModels:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)  # heating: too few fuel-oil answers
+        return constraint_models(answers, access, n_bootstrap=200, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def margins(answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)
+        return margins_of_manoeuvre(
+            answers, access, scenarios=[*DEFAULT_SCENARIOS, NOOP], n_bootstrap=200
+        )
+
+
+@pytest.fixture(scope="module")
+def shuffled(access: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The same homes with their indicators dealt at random: no built constraint left."""
+    columns = [c for c in access.columns if c not in ("weight", "geometry", "off_network")]
+    out = access.copy()
+    out[columns] = access[columns].sample(frac=1.0, random_state=101).to_numpy()
+    return out
+
+
+def _true_car_saving(answers: pd.DataFrame, access: pd.DataFrame, *, stop_cap: float) -> float:
+    """The saving the generator itself implies (its documented nested logits, NEAR kgCO2e)."""
+    model = CarUseModel()
+    a = answers.attrs["intercepts"]["car_intercept"]
+    c = answers.attrs["intercepts"]["transit_intercept"]
+    shop = np.clip(access["food_shop_min"].fillna(30.0).to_numpy(float), 0.0, 30.0) / 10.0
+
+    def expected(stop_m: np.ndarray) -> np.ndarray:
+        x_stop = np.log(np.clip(stop_m, 50.0, 3000.0) / 400.0)
+        p_car = 1.0 / (1.0 + np.exp(-(a + model.stop * x_stop + model.shop * shop)))
+        p_transit = 1.0 / (1.0 + np.exp(-(c - model.transit_stop * x_stop)))
+        return (1.0 - p_car) * p_transit * 300.0 + p_car * 2300.0
+
+    stop = access["transit_stop_m"].fillna(3000.0).to_numpy(float)
+    return float(np.mean(expected(stop) - expected(np.minimum(stop, stop_cap))))
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. models: the planted signal, and nothing in a shuffled control
+
+
+def test_model_finds_planted_transit_signal(models: ConstraintModels) -> None:
+    effect = models.effects.loc[("transportation_mode", "transit_stop_m")]
+    assert effect["status"] == "ok"
+    assert effect["unit"] == 100.0 and effect["unit_en"] == "per 100 m"
+    assert effect["odds_ratio"] > 1.2
+    assert 1.0 < effect["odds_ratio_low"] < effect["odds_ratio"] < effect["odds_ratio_high"]
+    score = models.scores.loc["transportation_mode"]
+    assert score["status"] == "ok" and score["n_respondents"] == 600
+    assert score["cv_auc"] > score["baseline_auc"] + 0.1
+    assert score["cv_log_loss"] < score["baseline_log_loss"]
+    assert score["log_loss_gain"] > 0
+
+
+def test_effect_units_are_consistent(models: ConstraintModels) -> None:
+    effect = models.effects.loc[("transportation_mode", "transit_stop_m")]
+    # per unit = per standard deviation rescaled: log OR_unit = log OR_sd * unit / sd
+    ratio = math.log(effect["odds_ratio"]) / math.log(effect["odds_ratio_per_sd"])
+    assert ratio == pytest.approx(effect["unit"] / effect["sd"], rel=0.01)
+    assert effect["odds_ratio_per_sd_low"] < effect["odds_ratio_per_sd"]
+    assert indicator_unit("food_shop_min").label_en == "per 5 min"
+    assert indicator_unit("market_m").step == 100.0
+    assert indicator_unit("footprint_m2").step == 100.0  # not taken for a distance
+
+
+def test_shuffled_constraints_find_nothing(
+    answers: gpd.GeoDataFrame, shuffled: gpd.GeoDataFrame
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)
+        control = constraint_models(answers, shuffled, n_bootstrap=200, random_state=0)
+    effect = control.effects.loc[("transportation_mode", "transit_stop_m")]
+    assert effect["odds_ratio_low"] < 1.0 < effect["odds_ratio_high"]
+    assert abs(control.scores.loc["transportation_mode", "cv_auc"] - 0.5) < 0.06
+
+
+def test_unavailable_indicators_are_named_not_faked(models: ConstraintModels) -> None:
+    effects = models.effects
+    # no GTFS timetable and no DEM for Lorient: reported, with no figure
+    for indicator in ("departures_per_hour_400m", "slope_pct"):
+        row = effects.loc[("transportation_mode", indicator)]
+        assert row["status"] == "indicator_missing"
+        assert np.isnan(row["odds_ratio"])
+    # no railway station within the 5 km search of any home: flying cannot be modelled
+    assert models.scores.loc["air_travel_frequency", "status"] == "no_indicator"
+    # fuel oil (heating level 3) is too rare in the reference answers for a model
+    assert models.scores.loc["heat_source", "status"] == "too_few_answers"
+    assert np.isnan(models.scores.loc["heat_source", "cv_auc"])
+    assert set(models.scores.index) == set(USAGE_CONSTRAINTS)
+
+
+def test_same_seed_same_figures(answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame) -> None:
+    only = {"transportation_mode": ("transit_stop_m", "food_shop_min")}
+    first = constraint_models(answers, access, constraints=only, n_bootstrap=30, random_state=3)
+    again = constraint_models(answers, access, constraints=only, n_bootstrap=30, random_state=3)
+    pd.testing.assert_frame_equal(first.effects, again.effects)
+    pd.testing.assert_frame_equal(first.scores, again.scores)
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. margins of manoeuvre
+
+
+def test_lifting_transit_constraint_saves_with_interval(
+    margins: pd.DataFrame, access: gpd.GeoDataFrame
+) -> None:
+    row = margins.loc[("frequent_transit", "all")]
+    assert row["status"] == "ok"
+    assert row["saving_kgco2e_per_person"] > 0
+    assert 0 < row["saving_kgco2e_per_person_low"] < row["saving_kgco2e_per_person"]
+    assert row["saving_kgco2e_per_person"] < row["saving_kgco2e_per_person_high"]
+    # no timetable: the frequency part of the scenario is skipped, and said so
+    assert row["ignored"] == "departures_per_hour_400m"
+    far = access["transit_stop_m"].fillna(np.inf) > 300.0
+    assert row["share_homes_changed"] == pytest.approx(far.mean(), abs=1e-3)
+    # only mobility uses the distance to a stop
+    assert list(margins.loc["frequent_transit"].index) == ["transportation_mode", "all"]
+
+
+def test_margin_interval_covers_generator_truth(
+    margins: pd.DataFrame, answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
+) -> None:
+    truth = _true_car_saving(answers, access, stop_cap=300.0)
+    row = margins.loc[("frequent_transit", "transportation_mode")]
+    assert truth > 0
+    assert row["saving_kgco2e_per_person_low"] <= truth <= row["saving_kgco2e_per_person_high"]
+
+
+def test_noop_scenario_saves_nothing(margins: pd.DataFrame) -> None:
+    row = margins.loc[("noop", "all")]
+    assert row["share_homes_changed"] == 0.0
+    assert row["saving_kgco2e_per_person"] == pytest.approx(0.0, abs=1e-9)
+    assert row["saving_kgco2e_per_person_low"] == pytest.approx(0.0, abs=1e-9)
+    assert row["saving_kgco2e_per_person_high"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_scenario_no_model_uses_is_not_applicable(margins: pd.DataFrame) -> None:
+    row = margins.loc[("rail_station_15min", "all")]
+    assert row["status"] == "not_applicable"
+    assert np.isnan(row["saving_kgco2e_per_person"])
+    assert row["ignored"] == "rail_station_min"
+
+
+def test_margin_total_and_scale(answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame) -> None:
+    scenario = [DEFAULT_SCENARIOS[0]]
+    near = margins_of_manoeuvre(answers, access, scenarios=scenario, n_bootstrap=0)
+    ngc = margins_of_manoeuvre(
+        answers, access, scenarios=scenario, scale="ngc", population=2000.0, n_bootstrap=0
+    )
+    # buildings weigh 1 each without a census: no population, no total
+    assert np.isnan(near.loc[("frequent_transit", "all"), "saving_tco2e"])
+    row = ngc.loc[("frequent_transit", "all")]
+    assert row["saving_tco2e"] == pytest.approx(row["saving_kgco2e_per_person"] * 2.0)
+    assert row["saving_kgco2e_per_person"] != pytest.approx(
+        near.loc[("frequent_transit", "all"), "saving_kgco2e_per_person"]
+    )
+    # without bootstrap: a figure, no interval
+    assert np.isnan(row["saving_kgco2e_per_person_low"])
+
+
+def test_scenarios_are_declarative() -> None:
+    scenario = DEFAULT_SCENARIOS[0]
+    assert scenario.changes[0] == Change("transit_stop_m", "cap", 300.0)
+    assert scenario.indicators == ("transit_stop_m", "departures_per_hour_400m")
+    values = np.array([100.0, 500.0])
+    assert Change("x", "cap", 300.0).apply(values).tolist() == [100.0, 300.0]
+    assert Change("x", "floor", 300.0).apply(values).tolist() == [300.0, 500.0]
+    assert Change("x", "set", 1.0).apply(values).tolist() == [1.0, 1.0]
+    assert Change("x", "scale", 0.5).apply(values).tolist() == [50.0, 250.0]
+    assert scenario.label("en").startswith("Every home")
+    with pytest.raises(ValidationError) as err:
+        Scenario("bad", "transit_stop_m", "halve", 2.0, label_fr="x", label_en="x")  # type: ignore[arg-type]
+    assert "inconnue" in err.value.message_fr
+    with pytest.raises(ValidationError):
+        Change("transit_stop_m", "cap", float("nan"))
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. profiles and privacy
+
+
+def test_profile_constraints_are_protected(
+    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
+) -> None:
+    model = UsageProfiles(random_state=0).fit(answers)
+    table = profile_constraints(answers, access, model)
+    require_protected(table, what="profile constraints")
+    assert (table["n_respondents"] >= MIN_RESPONDENTS).all()
+    assert table["n_respondents"].sum() == 600
+    assert table.attrs["suppressed_profiles"] == []
+    # quartiles in order, rounded to 10 m: never one home's exact distance
+    q = table[["transit_stop_m_q25", "transit_stop_m_median", "transit_stop_m_q75"]]
+    assert (q.diff(axis=1).iloc[:, 1:] >= 0).all(axis=None)
+    assert (q.to_numpy() % 10 == 0).all()
+    # no timetable: no member has a frequency, no figure
+    assert (table["departures_per_hour_400m_n"] == 0).all()
+    assert table["departures_per_hour_400m_mean"].isna().all()
+
+
+@pytest.mark.filterwarnings("ignore:some zones could not be published")
+def test_small_profiles_are_merged_or_suppressed_and_named(
+    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
+) -> None:
+    labels = pd.Series("big", index=answers.index, dtype="string")
+    labels.iloc[:5] = "tiny"
+    labels.iloc[5:300] = "mid"
+    with pytest.warns(QetGeoWarning, match="profiles mid, tiny were merged"):
+        merged = profile_constraints(answers, access, labels)
+    # without centres a small profile joins the smallest other one, and says so
+    assert sorted(merged.index) == ["big", "mid+tiny"]
+    assert merged.loc["mid+tiny", "n_respondents"] == 295 + 5
+    assert bool(merged.loc["mid+tiny", "merged"]) and is_protected(merged)
+    assert merged.attrs["merged_profiles"] == ["mid", "tiny"]
+    assert merged.attrs["suppressed_profiles"] == []
+    # no adjacency at all: the small profile is suppressed, and named
+    with pytest.warns(QetGeoWarning, match="tiny were suppressed"):
+        alone = profile_constraints(answers, access, labels, neighbours={})
+    assert sorted(alone.index) == ["big", "mid"]
+    assert alone.attrs["suppressed_profiles"] == ["tiny"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", QetGeoWarning)
+        report = link_report(answers.iloc[:100], access, profiles=labels.iloc[:100], n_bootstrap=0)
+    assert any("tiny were merged" in str(w.message) for w in caught)
+    groups = report["profiles"]["groups"]
+    assert [(g["group"], g["n"]) for g in groups] == [("mid+tiny", 100)]
+
+
+def test_every_output_is_protected(models: ConstraintModels, margins: pd.DataFrame) -> None:
+    for table in (models.effects, models.scores, margins):
+        require_protected(table, what="a links table")
+        counts = table["n_respondents"].dropna()
+        assert (counts >= MIN_RESPONDENTS).all()
+
+
+# --------------------------------------------------------------------------------------------------
+# few answers: warnings and NaN, not crashes or fake precision
+
+
+def _published_counts(node: object) -> list[int]:
+    """Every respondent count of a report: values of the keys "n" and "n_*" (not n_splits...)."""
+    found: list[int] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("n", "n_answers", "n_located") and isinstance(value, int):
+                found.append(value)
+            found.extend(_published_counts(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_published_counts(item))
+    return found
+
+
+@pytest.mark.parametrize("n", [8, 30])
+def test_small_samples_warn_and_give_nan(
+    n: int, layers: NeighbourhoodLayers, access: gpd.GeoDataFrame
+) -> None:
+    few = synthesize_answers(layers, n, seed=2, access=access)
+    with pytest.warns(QetGeoWarning, match="Too few answers"):
+        small = constraint_models(few, access, n_bootstrap=50)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        margin = margins_of_manoeuvre(few, access, n_bootstrap=50)
+        report = link_report(few, access, profiles=UsageProfiles(min_size=0).fit(few))
+    assert any(isinstance(w.message, QetGeoWarning) for w in caught)
+    for table in (small.effects, small.scores, margin):
+        assert is_protected(table)
+        assert table["n_respondents"].isna().all() == (n < MIN_RESPONDENTS)
+    blocked = small.scores["status"] == "too_few_answers"
+    assert blocked.any()
+    assert small.scores.loc[blocked, "cv_auc"].isna().all()
+    assert small.effects.loc[list(small.scores.index[blocked]), "odds_ratio"].isna().all()
+    no_model = margin["status"].isin(["too_few_answers", "not_applicable"])
+    assert no_model.any()
+    assert margin.loc[no_model, "saving_kgco2e_per_person"].isna().all()
+    if n < MIN_RESPONDENTS:
+        assert margin["saving_kgco2e_per_person"].isna().all()
+        assert report["n_located"] is None
+    json.dumps(report, allow_nan=False)  # NaN became None
+    assert all(c == 0 or c >= MIN_RESPONDENTS for c in _published_counts(report))
+
+
+# --------------------------------------------------------------------------------------------------
+# joining and reading
+
+
+def test_answers_located_by_cell_need_cell_access(
+    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
+) -> None:
+    by_cell = answers.iloc[:50].drop(columns=["building_key"])
+    with pytest.warns(QetGeoWarning, match="cell_access"):
+        lost = join_constraints(by_cell, access)
+    assert lost["located_by"].isna().all()
+    # a cell table: the mean of the homes of each 200 m cell
+    cell_of = answers.drop_duplicates("building_key").set_index("building_key")["cell_id"]
+    homes = access.loc[access.index.intersection(cell_of.index), ["transit_stop_m"]]
+    cells = homes.groupby(cell_of.reindex(homes.index).to_numpy()).mean()
+    joined = join_constraints(by_cell, access, cell_access=cells)
+    assert (joined["located_by"] == "cell").all()
+    expected = cells.loc[by_cell["cell_id"].to_numpy(str), "transit_stop_m"].to_numpy()
+    np.testing.assert_allclose(joined["transit_stop_m"].to_numpy(), expected)
+    assert (joined["home_id"] == by_cell["cell_id"]).all()
+
+
+def test_bad_inputs_are_refused_in_both_languages(
+    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
+) -> None:
+    with pytest.raises(ValidationError) as err:
+        constraint_models(answers.drop(columns=["building_key", "cell_id"]), access)
+    assert "localisez" in err.value.message_fr
+    with pytest.raises(ValidationError):
+        constraint_models(answers, access, min_answers=5)
+    with pytest.raises(ValidationError):
+        constraint_models(answers, access, weights=pd.Series(-1.0, index=answers.index))
+    with pytest.raises(ValidationError):
+        margins_of_manoeuvre(answers, access, scenarios=[NOOP, NOOP])
+    with pytest.raises(ValidationError):
+        constraint_models(answers, access, constraints={"walking": ("transit_stop_m",)})
+
+
+def test_read_located_answers_from_csv_and_parquet(
+    tmp_path: Path, layers: NeighbourhoodLayers, answers: gpd.GeoDataFrame
+) -> None:
+    sample = answers.iloc[:120]
+    points = sample.geometry.to_crs(4326)
+    table = pd.DataFrame(sample.drop(columns=["geometry", "building_key", "cell_id"]))
+    table = table.assign(lon=points.x.round(7), lat=points.y.round(7)).reset_index()
+    table.to_csv(tmp_path / "su.csv", index=False)
+    from_csv = read_located_answers(tmp_path / "su.csv", layers)
+    assert not {"lon", "lat", "geometry"} & set(from_csv.columns)  # coordinates dropped
+    assert (from_csv["building_key"] == sample["building_key"]).mean() > 0.9
+    assert from_csv["cell_id"].notna().all()
+    assert from_csv.attrs["synthetic"] is True
+    sample.to_parquet(tmp_path / "su.parquet")
+    from_parquet = read_located_answers(tmp_path / "su.parquet", layers)
+    assert (from_parquet["building_key"] == sample["building_key"]).all()
+    assert from_parquet["transportation_mode"].equals(sample["transportation_mode"])
+
+
+# --------------------------------------------------------------------------------------------------
+# the command
+
+
+def test_cli_writes_protected_json(tmp_path: Path, answers: gpd.GeoDataFrame) -> None:
+    app = typer.Typer()
+    app.command("links")(links)
+    app.command("other")(lambda: None)  # two commands: typer keeps the sub-command name
+    source = tmp_path / "answers.parquet"
+    answers.iloc[:400].to_parquet(source)
+    out = tmp_path / "links.json"
+    osm = str(shared("osm", "lorient_centre.osm.pbf"))
+    common = ["--territory", str(DEMO_TERRITORY), "--n-bootstrap", "20", "--out"]
+    result = CliRunner().invoke(app, ["links", str(source), osm, *common, str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"), parse_constant=pytest.fail)
+    assert report["synthetic"] is True and report["n_located"] == 400
+    mobility = next(m for m in report["models"] if m["usage"] == "transportation_mode")
+    assert mobility["cv"]["auc"] > mobility["cv"]["baseline_auc"]
+    assert {m["scenario"] for m in report["margins"]} == {s.name for s in DEFAULT_SCENARIOS}
+    assert all(g["n"] >= MIN_RESPONDENTS for g in report["profiles"]["groups"])
+    assert "Mobilité quotidienne" in result.output
+    bad = CliRunner().invoke(app, ["links", str(tmp_path / "none.parquet"), osm, "--out", str(out)])
+    assert bad.exit_code == 2 and "introuvable" in bad.output
+    wrong = CliRunner().invoke(app, ["links", str(source), osm, "--out", str(tmp_path / "x.txt")])
+    assert wrong.exit_code == 2 and ".json" in wrong.output
