@@ -372,6 +372,7 @@ def neighbourhood_access(
     mode: Literal["walk", "bike"] = "walk",
     homes: Literal["buildings", "cells"] = "buildings",
     speed_kmh: float | None = None,
+    network: Network | None = None,
 ) -> gpd.GeoDataFrame:
     """Compute the indicators for every home of a neighbourhood, as a GeoDataFrame of points.
 
@@ -389,6 +390,8 @@ def neighbourhood_access(
         given) or "cells" (INSEE 200 m cells, weighted by population; needs the grid).
     speed_kmh
         Flat speed, instead of the mode's default.
+    network
+        The mode's network already built from ``layers.graphs[mode]`` (saves rebuilding it).
     """
     if homes == "cells":
         if "cells" not in layers.layers:
@@ -423,6 +426,7 @@ def neighbourhood_access(
         transit_stops=stops,
         cycleways=layers.layers.get("cycleways"),
         speed_kmh=speed_kmh,
+        network=network,
     )
     result = gpd.GeoDataFrame(table, geometry=points.geometry, crs=points.crs)
     result.index.name = "home_id"
