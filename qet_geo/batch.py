@@ -364,9 +364,9 @@ def compute_partition(
     """
     import geopandas as gpd
 
-    from qet_geo.constraints.access import neighbourhood_access
     from qet_geo.inputs.territory import Territory, territory_from_bounds
     from qet_geo.layers import build_layers
+    from qet_geo.pipeline import measure_access
 
     start = time.perf_counter()
     if trace_memory:
@@ -396,7 +396,7 @@ def compute_partition(
                 raise
             layers = None
         if layers is not None and _has_homes(layers.layers["buildings"], geometry, partition.tile):
-            access = neighbourhood_access(layers, mode=mode)
+            access = measure_access(layers, modes=(mode,)).access[mode]
             if partition.tile is not None:
                 access = access[_in_tile(access.geometry, partition.tile)]
         else:

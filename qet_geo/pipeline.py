@@ -65,6 +65,7 @@ def build_neighbourhood(
     gtfs: str | PathLike[str] | None = None,
     modes: Sequence[Mode] = ("walk",),
     homes: Homes = "buildings",
+    with_access: bool = True,
     progress: Progress | None = None,
 ) -> Neighbourhood:
     """Read a neighbourhood's layers, then build its networks and access tables for ``modes``.
@@ -81,6 +82,8 @@ def build_neighbourhood(
         "walk", "bike" or both; none gives the layers alone.
     homes
         "buildings" (residential buildings) or "cells" (INSEE 200 m cells, needs ``census``).
+    with_access
+        False to build the networks only (a visit route on stops given by the user).
     progress
         Called with the name of each step as it starts ("osm", "streets", ..., "access").
     """
@@ -96,7 +99,9 @@ def build_neighbourhood(
         gtfs=gtfs,
         progress=progress,
     )
-    return measure_access(layers, modes=modes, homes=homes, progress=progress)
+    return measure_access(
+        layers, modes=modes, homes=homes, with_access=with_access, progress=progress
+    )
 
 
 def measure_access(
@@ -104,6 +109,7 @@ def measure_access(
     *,
     modes: Sequence[Mode] = ("walk",),
     homes: Homes = "buildings",
+    with_access: bool = True,
     progress: Progress | None = None,
 ) -> Neighbourhood:
     """Build the street network of each mode once, and the per-home access table on it.
@@ -116,13 +122,14 @@ def measure_access(
         "walk", "bike" or both.
     homes
         "buildings" or "cells".
+    with_access
+        False to build the networks only.
     progress
-        Called with "access" before the first mode.
+        Called with "access" before the first access table.
     """
     from qet_geo.constraints.access import neighbourhood_access
-    from qet_geo.network.graph import build_network
-
     from qet_geo.errors import ValidationError
+    from qet_geo.network.graph import build_network
 
     for mode in modes:
         if mode not in ("walk", "bike"):
@@ -131,12 +138,13 @@ def measure_access(
                 message_fr=f"Mode {mode!r} inconnu : utilisez walk (marche) ou bike (vélo).",
             )
     hood = Neighbourhood(layers=layers)
-    if modes and progress is not None:
+    if modes and with_access and progress is not None:
         progress("access")
     for mode in modes:
         nodes, edges = layers.graphs[mode]
         hood.networks[mode] = build_network(nodes, edges, mode=mode)
-        hood.access[mode] = neighbourhood_access(
-            layers, mode=mode, homes=homes, network=hood.networks[mode]
-        )
+        if with_access:
+            hood.access[mode] = neighbourhood_access(
+                layers, mode=mode, homes=homes, network=hood.networks[mode]
+            )
     return hood

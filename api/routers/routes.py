@@ -25,9 +25,7 @@ _lock = threading.Lock()
 
 
 def _plan_gpx(osm: Path, stops: int) -> bytes:
-    from qet_geo.constraints.access import neighbourhood_access
-    from qet_geo.layers import build_layers
-    from qet_geo.network.graph import build_network
+    from qet_geo.pipeline import build_neighbourhood
     from qet_geo.visit.routes import auto_stops, plan_route, write_route
 
     key = (str(osm), stops)
@@ -36,11 +34,9 @@ def _plan_gpx(osm: Path, stops: int) -> bytes:
             return _cache[key]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        layers = build_layers(osm)
-        nodes, edges = layers.graphs["walk"]
-        network = build_network(nodes, edges, mode="walk")
-        access = neighbourhood_access(layers, mode="walk")
-        table = auto_stops(layers, n=stops, access=access, network=network)
+        hood = build_neighbourhood(osm, modes=("walk",))
+        layers, network = hood.layers, hood.networks["walk"]
+        table = auto_stops(layers, n=stops, access=hood.access["walk"], network=network)
         visit = plan_route(network, table, area=layers.territory.working_area)
         with tempfile.TemporaryDirectory() as tmp:
             paths = write_route(visit, Path(tmp) / "visite.gpx", title=layers.territory.name)

@@ -154,20 +154,28 @@ def links(
         from qet_geo.analysis.links import building_indicators, link_report, read_located_answers
         from qet_geo.analysis.profiles import UsageProfiles
         from qet_geo.constraints.access import neighbourhood_access
-        from qet_geo.layers import build_layers
+        from qet_geo.pipeline import build_neighbourhood
 
         area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
-        layers = build_layers(
-            osm_file, territory=area, census=census, dem=dem, gtfs=gtfs, progress=step
-        )
-        step("access")
         access_mode: Literal["walk", "bike"] = "walk" if mode == "walk" else "bike"
-        access = neighbourhood_access(layers, mode=access_mode)
+        hood = build_neighbourhood(
+            osm_file,
+            territory=area,
+            census=census,
+            dem=dem,
+            gtfs=gtfs,
+            modes=(access_mode,),
+            progress=step,
+        )
+        layers = hood.layers
+        access = hood.access[access_mode]
         if "buildings" in layers.layers:
             access = access.join(building_indicators(layers.layers["buildings"]))
         # answers located by their 200 m cell only are joined to the cells' access (census grid)
         cell_access = (
-            neighbourhood_access(layers, mode=access_mode, homes="cells")
+            neighbourhood_access(
+                layers, mode=access_mode, homes="cells", network=hood.networks[access_mode]
+            )
             if "cells" in layers.layers
             else None
         )

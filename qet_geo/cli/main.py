@@ -174,15 +174,22 @@ def access(
     if mode not in ("walk", "bike"):
         _fail(_t(f"--mode {mode} : utilisez walk ou bike.", f"--mode {mode}: use walk or bike."))
     with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
-        from qet_geo.constraints.access import neighbourhood_access, score_distribution
-        from qet_geo.layers import build_layers, write_table
+        from qet_geo.constraints.access import score_distribution
+        from qet_geo.layers import write_table
+        from qet_geo.pipeline import build_neighbourhood
 
         area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
-        result = build_layers(
-            osm_file, territory=area, census=census, dem=dem, gtfs=gtfs, progress=step
+        hood = build_neighbourhood(
+            osm_file,
+            territory=area,
+            census=census,
+            dem=dem,
+            gtfs=gtfs,
+            modes=(cast(Mode, mode),),
+            homes=cast(Homes, homes),
+            progress=step,
         )
-        step("access")
-        table = neighbourhood_access(result, mode=cast(Mode, mode), homes=cast(Homes, homes))
+        table = hood.access[cast(Mode, mode)]
         step("write")
         path = write_table(table, out, layer=f"access_{mode}")
         dist = score_distribution(table)

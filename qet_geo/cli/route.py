@@ -162,8 +162,7 @@ def route(
         import shapely
         from pyproj import Transformer
 
-        from qet_geo.layers import build_layers
-        from qet_geo.network.graph import build_network
+        from qet_geo.pipeline import build_neighbourhood
         from qet_geo.visit.routes import (
             auto_stops,
             plan_route,
@@ -174,17 +173,20 @@ def route(
 
         from_file = read_stops(stops) if stops is not None else None
         area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
-        layers = build_layers(osm_file, territory=area, gtfs=gtfs, progress=step)
-        nodes, edges = layers.graphs["walk"]
-        network = build_network(nodes, edges, mode="walk")
+        hood = build_neighbourhood(
+            osm_file,
+            territory=area,
+            gtfs=gtfs,
+            with_access=from_file is None,
+            progress=step,
+        )
+        layers, network = hood.layers, hood.networks["walk"]
         if from_file is not None:
             stop_table = from_file
         else:
-            from qet_geo.constraints.access import neighbourhood_access
-
-            step("access")
-            access = neighbourhood_access(layers, mode="walk")
-            stop_table = auto_stops(layers, n=auto or 2, access=access, network=network, lang=lang)
+            stop_table = auto_stops(
+                layers, n=auto or 2, access=hood.access["walk"], network=network, lang=lang
+            )
         start_point = None
         if start_lonlat is not None:
             to_crs = Transformer.from_crs(WGS84, network.crs, always_xy=True)

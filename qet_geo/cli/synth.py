@@ -91,14 +91,14 @@ def synthesize(
             )
         )
     with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
-        from qet_geo.constraints.access import neighbourhood_access
-        from qet_geo.layers import build_layers
+        from qet_geo.pipeline import build_neighbourhood
         from qet_geo.surveys.synthetic import synthesize_answers
 
         area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
-        layers = build_layers(osm_file, territory=area, census=census, gtfs=gtfs, progress=step)
-        step("access")
-        access = neighbourhood_access(layers, mode="walk")
+        hood = build_neighbourhood(
+            osm_file, territory=area, census=census, gtfs=gtfs, modes=("walk",), progress=step
+        )
+        layers, access = hood.layers, hood.access["walk"]
         step(_t("Réponses synthétiques", "Synthetic answers"))
         answers = synthesize_answers(
             layers, n, seed=seed, access=access, urban_category=urban_category.upper()

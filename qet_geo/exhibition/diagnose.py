@@ -28,13 +28,16 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 from os import PathLike
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
 from qet_geo.inputs.territory import Territory
+
+if TYPE_CHECKING:
+    from qet_geo.pipeline import Neighbourhood
 
 __all__ = ["STEPS", "DiagnosticConfig", "DiagnosticResult", "load_config", "run_diagnostic"]
 
@@ -271,27 +274,28 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     from qet_geo.analysis.footprint import read_ngc_scale, su_footprints
     from qet_geo.analysis.links import link_report, read_located_answers
     from qet_geo.analysis.profiles import UsageProfiles
-    from qet_geo.constraints.access import neighbourhood_access, score_distribution
+    from qet_geo.constraints.access import score_distribution
     from qet_geo.exhibition import report
-    from qet_geo.layers import build_layers, write_layers
+    from qet_geo.layers import write_layers
+    from qet_geo.pipeline import build_neighbourhood
     from qet_geo.surveys.schema import USAGE_LABELS, USAGES
     from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS
 
     lang = config.lang
     start("layers")
-    layers = build_layers(
+    hood = build_neighbourhood(
         config.osm,
         territory=_territory(config),
         census=config.census,
         iris_layer=config.iris_layer if config.census else None,
         dem=config.dem,
         gtfs=config.gtfs,
+        modes=("walk",),
+        progress=lambda name: start(name) if name == "access" else None,
     )
+    layers, access = hood.layers, hood.access["walk"]
     name = config.name or layers.territory.name
     write_layers(layers, folder)
-
-    start("access")
-    access = neighbourhood_access(layers, mode="walk")
     _csv(access, folder / "tables" / "access_walk.csv")
 
     start("surveys")
@@ -344,7 +348,7 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     map_files = _maps(layers, access, complete.join(labels), footprints, folder, lang)
 
     start("route")
-    route_rows, route_summary, route_files = _route(layers, access, folder, config, lang)
+    route_rows, route_summary, route_files = _route(hood, folder, config, lang)
 
     start("report")
     usage_labels = USAGE_LABELS[lang]
@@ -545,14 +549,14 @@ def _maps(
 
 
 def _route(
-    layers: Any, access: pd.DataFrame, folder: Path, config: DiagnosticConfig, lang: str
+    hood: Neighbourhood, folder: Path, config: DiagnosticConfig, lang: str
 ) -> tuple[list[dict[str, Any]], str, list[tuple[str, str]]]:
-    from qet_geo.network.graph import build_network
     from qet_geo.visit.routes import auto_stops, plan_route, write_route
 
-    nodes, edges = layers.graphs["walk"]
-    net = build_network(nodes, edges, mode="walk")
-    stops = auto_stops(layers, n=config.route_stops, access=access, network=net, lang=config.lang)
+    net = hood.networks["walk"]
+    stops = auto_stops(
+        hood.layers, n=config.route_stops, access=hood.access["walk"], network=net, lang=config.lang
+    )
     route = plan_route(net, stops, loop=True)
     (folder / "route").mkdir(parents=True, exist_ok=True)
     written = write_route(

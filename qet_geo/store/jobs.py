@@ -552,9 +552,9 @@ def _cell_indicators(
     import numpy as np
     import pandas as pd
 
-    from qet_geo.constraints.access import neighbourhood_access, zone_indicators
+    from qet_geo.constraints.access import zone_indicators
     from qet_geo.inputs.osm import read_osm
-    from qet_geo.layers import build_layers
+    from qet_geo.pipeline import build_neighbourhood
 
     n = len(ANALYSIS_STEPS)
     step("layers", 2 / n)
@@ -562,8 +562,15 @@ def _cell_indicators(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # clipped extract borders; coverage was checked at upload
         data = read_osm(osm)
+
+        def access_step(name: str) -> None:
+            if name == "access":
+                step("access", 3 / n)
+
         try:
-            layers = build_layers(data, territory=territory, census=census)
+            hood = build_neighbourhood(
+                data, territory=territory, census=census, progress=access_step
+            )
         except DataCoverageError as exc:
             # One grid serves every neighbourhood of the service: one it does not reach is
             # still analysed, weighted by floor area, and told so.
@@ -579,9 +586,8 @@ def _cell_indicators(
                 "résidentielle au lieu de leurs habitants.",
                 "CensusElsewhere",
             )
-            layers = build_layers(data, territory=territory)
-        step("access", 3 / n)
-        access = neighbourhood_access(layers, mode="walk")
+            hood = build_neighbourhood(data, territory=territory, progress=access_step)
+        layers, access = hood.layers, hood.access["walk"]
     step("zones", 4 / n)
     if census is not None:
         return zone_indicators(access), "census", note
