@@ -2,24 +2,28 @@
 
 A home is a residential building (its representative point; weighted by its population when a
 census was allocated to buildings) or an INSEE 200 m cell ("carreau", its centroid; weighted by its
-population). For one travel mode, :func:`home_access` gives, aligned to the homes' index:
+population). For one travel mode, :func:`home_access` gives, aligned to the homes' index, the
+columns of :data:`qet_geo.constraints.indicators.ACCESS_INDICATORS`, named and described in the
+registry :mod:`qet_geo.constraints.indicators` (which also holds the radii and times):
 
-- ``<category>_m`` and ``<category>_min``: network distance (m) and time (min) to the nearest
-  amenity of each category of :mod:`qet_geo.taxonomy` (NaN when none is within the cutoff);
-- ``<category>_n5``, ``_n10``, ``_n15``: amenities of the category reachable within 5, 10, 15 min;
-- ``transit_stops_400m``: transit stops within 400 m of network distance, and
-  ``departures_per_hour_400m``: departures per hour in the weekday morning peak at the best stop
-  within 400 m (GTFS; NaN without a timetable);
-- ``cycle_km_500m``: length of cycle tracks and lanes within 500 m (straight line), km;
-- ``slope_pct``: mean absolute slope of the streets within 300 m, length-weighted, % (DEM; NaN
-  without one);
-- ``intersections_km2``: street intersections (3 or more street ends) per km² within 500 m;
-- ``score_15min``: share of the essential "15-minute city" categories reachable within 15 minutes
-  (:data:`qet_geo.taxonomy.ESSENTIAL_CATEGORIES`).
+- per category of :mod:`qet_geo.taxonomy`: the network distance (m) and time (min) to the nearest
+  amenity (NaN when none is within the cutoff), and the amenities reachable within each of
+  ``THRESHOLDS_MIN`` (``food_shop_m``, ``food_shop_min``, ``food_shop_n5``...);
+- ``TRANSIT_STOPS``: transit stops within the transit radius of network distance, and
+  ``DEPARTURES``: departures per hour in the weekday morning peak at the best stop within it
+  (GTFS; NaN without a timetable);
+- ``CYCLE_KM``: length of cycle tracks and lanes within the cycle radius (straight line), km;
+- ``SLOPE``: mean absolute slope of the streets within the slope radius, length-weighted, % (DEM;
+  NaN without one);
+- ``INTERSECTIONS``: street intersections (3 or more street ends) per km² within the
+  intersection radius;
+- ``SCORE``: share of the essential "15-minute city" categories reachable within ``SCORE_MIN``
+  minutes (:data:`qet_geo.taxonomy.ESSENTIAL_CATEGORIES`).
 
 These are the constraints the method holds the usage profiles against (daily mobility: transit,
 cycle network, slope, intersections; food: food shops and markets; purchases: second hand, repair,
-local shops; plane: railway station; everyday life: the 15-minute set).
+local shops; plane: railway station; everyday life: the 15-minute set): each registry entry names
+the usages it bears on.
 """
 
 from __future__ import annotations
@@ -37,6 +41,24 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from qet_geo.constraints.indicators import (
+    CYCLE_KM,
+    CYCLE_RADIUS_M,
+    DEPARTURES,
+    INTERSECTION_RADIUS_M,
+    INTERSECTIONS,
+    SCORE,
+    SCORE_MIN,
+    SLOPE,
+    SLOPE_RADIUS_M,
+    THRESHOLDS_MIN,
+    TRANSIT_RADIUS_M,
+    TRANSIT_STOPS,
+    ZONE_INDICATORS,
+    nearest_m,
+    nearest_min,
+    reachable,
+)
 from qet_geo.crs import WGS84
 from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.layers import NeighbourhoodLayers
@@ -44,11 +66,6 @@ from qet_geo.network.graph import Network, build_network, count_within, nearest
 from qet_geo.taxonomy import CATEGORIES, ESSENTIAL_CATEGORIES
 
 __all__ = [
-    "CYCLE_RADIUS_M",
-    "INTERSECTION_RADIUS_M",
-    "SLOPE_RADIUS_M",
-    "THRESHOLDS_MIN",
-    "TRANSIT_RADIUS_M",
     "home_access",
     "homes_from_buildings",
     "homes_from_cells",
@@ -60,29 +77,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Travel times at which reachable amenities are counted (min).
-THRESHOLDS_MIN: tuple[int, ...] = (5, 10, 15)
-#: Network distance within which transit stops count as "near" (m), the usual walking catchment.
-TRANSIT_RADIUS_M = 400.0
-#: Radius of the cycle network length (m).
-CYCLE_RADIUS_M = 500.0
-#: Radius of the street neighbourhood whose slope is averaged (m).
-SLOPE_RADIUS_M = 300.0
-#: Radius of the intersection density (m).
-INTERSECTION_RADIUS_M = 500.0
 #: Farthest distance searched for the nearest amenity (m): beyond it the category is out of reach.
 NEAREST_CUTOFF_M = 5000.0
-#: The indicators :func:`zone_indicators` summarises per zone: the 15-minute score, transit,
-#: cycling, slope and street connectivity, and the time to the nearest essential amenity.
-ZONE_INDICATORS: tuple[str, ...] = (
-    "score_15min",
-    "transit_stops_400m",
-    "departures_per_hour_400m",
-    "cycle_km_500m",
-    "slope_pct",
-    "intersections_km2",
-    *(f"{c}_min" for c in ESSENTIAL_CATEGORIES),
-)
 
 
 def homes_from_buildings(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -148,8 +144,8 @@ def home_access(
     mode
         "walk" (4.5 km/h by default) or "bike" (15 km/h).
     transit_stops
-        Stops; with a ``departures_per_hour`` column (GTFS) the best frequency within 400 m is
-        given. Defaults to the ``transit_stop`` amenities.
+        Stops; with a ``departures_per_hour`` column (GTFS) the best frequency within the transit
+        radius is given. Defaults to the ``transit_stop`` amenities.
     cycleways
         Cycle tracks and lanes (lines).
     categories
@@ -183,15 +179,19 @@ def home_access(
         transit = _transit(net, homes, stops)
     out = pd.concat([near.drop(columns=["snap_m", "off_network"]), counts], axis=1)
     # the documented column order: per category, distance, time and counts
-    ordered = [f"{c}_{s}" for c in cats for s in ("m", "min", *(f"n{t}" for t in THRESHOLDS_MIN))]
+    ordered = [
+        name
+        for c in cats
+        for name in (nearest_m(c), nearest_min(c), *(reachable(c, t) for t in THRESHOLDS_MIN))
+    ]
     out = out[[*ordered, "snap_m", "off_network"]]
     out = out.join(transit)
-    out["cycle_km_500m"] = _cycle_km(homes, cycleways)
-    out["slope_pct"] = _street_slope(homes, edges)
-    out["intersections_km2"] = _intersection_density(homes, nodes)
+    out[CYCLE_KM] = _cycle_km(homes, cycleways)
+    out[SLOPE] = _street_slope(homes, edges)
+    out[INTERSECTIONS] = _intersection_density(homes, nodes)
     essentials = [c for c in ESSENTIAL_CATEGORIES if c in cats]
-    reach = np.column_stack([out[f"{c}_n15"].to_numpy() > 0 for c in essentials])
-    out["score_15min"] = reach.mean(axis=1) if essentials else np.nan
+    reach = np.column_stack([out[reachable(c, SCORE_MIN)].to_numpy() > 0 for c in essentials])
+    out[SCORE] = reach.mean(axis=1) if essentials else np.nan
     out["weight"] = homes["weight"].to_numpy() if "weight" in homes.columns else 1.0
     out.attrs.update({"mode": mode})
     return out
@@ -221,19 +221,20 @@ def _require_columns(gdf: pd.DataFrame, columns: Sequence[str], what: str) -> No
 
 
 def _transit(net: Network, homes: gpd.GeoDataFrame, stops: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Stops within 400 m of network distance, and the best departures per hour among them."""
+    """Stops within the transit radius (network distance), and the best departures per hour among
+    them."""
     out = pd.DataFrame(index=homes.index)
     if stops.empty:
-        out["transit_stops_400m"] = 0
-        out["departures_per_hour_400m"] = np.nan
+        out[TRANSIT_STOPS] = 0
+        out[DEPARTURES] = np.nan
         return out
     pts = gpd.GeoDataFrame(
         {"category": np.full(len(stops), "stop")}, geometry=stops.geometry.to_numpy(), crs=stops.crs
     )
     n = count_within(net, homes, pts, thresholds_m=[TRANSIT_RADIUS_M], categories=["stop"])
-    out["transit_stops_400m"] = n.iloc[:, 0].to_numpy()
+    out[TRANSIT_STOPS] = n.iloc[:, 0].to_numpy()
     if "departures_per_hour" not in stops.columns:
-        out["departures_per_hour_400m"] = np.nan
+        out[DEPARTURES] = np.nan
         return out
     # best frequency within the radius, exactly: a stop joins every level at or below its own
     # frequency; a home's best is the highest level whose nearest stop is within the radius
@@ -256,7 +257,7 @@ def _transit(net: Network, homes: gpd.GeoDataFrame, stops: gpd.GeoDataFrame) -> 
         reached = within.any(axis=1)
         top = within.shape[1] - 1 - np.argmax(within[:, ::-1], axis=1)
         best = np.where(reached, levels[top], 0.0)
-    out["departures_per_hour_400m"] = best
+    out[DEPARTURES] = best
     return out
 
 
@@ -337,7 +338,7 @@ def _intersection_density(homes: gpd.GeoDataFrame, nodes: gpd.GeoDataFrame) -> n
     return np.asarray(counts, dtype=float) / area_km2
 
 
-def score_distribution(access: pd.DataFrame, *, column: str = "score_15min") -> pd.DataFrame:
+def score_distribution(access: pd.DataFrame, *, column: str = SCORE) -> pd.DataFrame:
     """Return the weighted distribution of a per-home indicator over the neighbourhood.
 
     Parameters

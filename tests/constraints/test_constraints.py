@@ -14,13 +14,11 @@ import shapely
 from typer.testing import CliRunner
 
 from qet_geo.cli.main import app
-from qet_geo.constraints.access import (
+from qet_geo.constraints.access import home_access, homes_from_buildings, score_distribution
+from qet_geo.constraints.indicators import (
     CYCLE_RADIUS_M,
     INTERSECTION_RADIUS_M,
     TRANSIT_RADIUS_M,
-    home_access,
-    homes_from_buildings,
-    score_distribution,
 )
 from qet_geo.errors import QetGeoWarning
 from qet_geo.network.graph import build_network, nearest
