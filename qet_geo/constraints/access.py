@@ -62,7 +62,8 @@ from qet_geo.constraints.indicators import (
 from qet_geo.crs import WGS84
 from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.layers import NeighbourhoodLayers
-from qet_geo.network.graph import Network, build_network, count_within, nearest
+from qet_geo.network.graph import Network, build_network
+from qet_geo.network.queries import count_within, nearest
 from qet_geo.taxonomy import CATEGORIES, ESSENTIAL_CATEGORIES
 
 __all__ = [
@@ -452,7 +453,7 @@ def isochrones_from_extract(
         ``points_lonlat``), ``minutes``, ``mode`` and ``area_km2``.
     """
     from qet_geo.inputs.osm import read_osm
-    from qet_geo.network.graph import isochrones
+    from qet_geo.network.isochrone import isochrones
 
     for lon, lat in points_lonlat:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):

@@ -1,7 +1,20 @@
 """The street network and the only shortest-path code of the library.
 
-Graphs for walking and cycling, snapping of homes and amenities to streets, nearest and counted
-queries, isochrones, origin-destination matrices and the paths of the visit route.
+A newcomer's map, in the order the data flows:
+
+- :mod:`~qet_geo.network.speeds`: flat speeds and the effect of slopes on walking and cycling;
+- :mod:`~qet_geo.network.graph`: :class:`Network`, built once per street graph by
+  :func:`build_network` (travel times, lightest parallel edges, components);
+- :mod:`~qet_geo.network.snapping`: where a point joins the streets (:func:`snap`), the one rule
+  every query follows;
+- :mod:`~qet_geo.network.queries`: from every home, the nearest amenity of each category
+  (:func:`nearest`) and the amenities within a time (:func:`count_within`);
+- :mod:`~qet_geo.network.isochrone`: the areas reachable within a time (:func:`isochrones`);
+- :mod:`~qet_geo.network.od`: the origin-destination matrix between points (:func:`od_matrix`)
+  and the street paths between consecutive points (:func:`street_paths`), for the visit route.
+
+The private :mod:`~qet_geo.network._search` builds the graphs searched (virtual source rows, the
+costs of joining a street part-way) and :mod:`~qet_geo.network._common` holds shared types.
 """
 
 from __future__ import annotations
@@ -13,45 +26,37 @@ from qet_geo._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "graph": [
+        "speeds": [
             "BIKE_DOWNHILL_RATE",
             "BIKE_MAX_SPEEDUP",
             "BIKE_UPHILL_RATE",
-            "DEFAULT_CUTOFF_M",
-            "DEFAULT_ISOCHRONE_BUFFER_M",
-            "DEFAULT_MAX_SNAP_M",
             "DEFAULT_SPEED_KMH",
-            "Network",
             "TOBLER_OPTIMUM_GRADE",
             "TOBLER_RATE",
             "bike_speed_factor",
-            "build_network",
-            "count_within",
-            "isochrones",
-            "nearest",
-            "snap",
             "walk_speed_factor",
         ],
+        "graph": ["Network", "build_network"],
+        "snapping": ["DEFAULT_MAX_SNAP_M", "snap"],
+        "queries": ["DEFAULT_CUTOFF_M", "count_within", "nearest"],
+        "isochrone": ["DEFAULT_ISOCHRONE_BUFFER_M", "isochrones"],
+        "od": ["od_matrix", "street_paths"],
     },
 )
 
 if TYPE_CHECKING:
-    from qet_geo.network.graph import (
+    from qet_geo.network.graph import Network, build_network
+    from qet_geo.network.isochrone import DEFAULT_ISOCHRONE_BUFFER_M, isochrones
+    from qet_geo.network.od import od_matrix, street_paths
+    from qet_geo.network.queries import DEFAULT_CUTOFF_M, count_within, nearest
+    from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M, snap
+    from qet_geo.network.speeds import (
         BIKE_DOWNHILL_RATE,
         BIKE_MAX_SPEEDUP,
         BIKE_UPHILL_RATE,
-        DEFAULT_CUTOFF_M,
-        DEFAULT_ISOCHRONE_BUFFER_M,
-        DEFAULT_MAX_SNAP_M,
         DEFAULT_SPEED_KMH,
         TOBLER_OPTIMUM_GRADE,
         TOBLER_RATE,
-        Network,
         bike_speed_factor,
-        build_network,
-        count_within,
-        isochrones,
-        nearest,
-        snap,
         walk_speed_factor,
     )

@@ -78,7 +78,9 @@ from qet_geo.errors import (
 )
 from qet_geo.escaping import escape_html, xml_chars
 from qet_geo.i18n import Lang
-from qet_geo.network.graph import DEFAULT_MAX_SNAP_M, Network, build_network, count_within, snap
+from qet_geo.network.graph import Network, build_network
+from qet_geo.network.queries import count_within
+from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M, snap
 from qet_geo.taxonomy import CATEGORY_LABELS, ESSENTIAL_CATEGORIES
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ from qet_geo.constraints.indicators import (
     TRANSIT_RADIUS_M,
 )
 from qet_geo.errors import QetGeoWarning
-from qet_geo.network.graph import build_network, nearest
+from qet_geo.network.graph import build_network
+from qet_geo.network.queries import nearest
 from qet_geo.taxonomy import CATEGORIES, ESSENTIAL_CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[2]

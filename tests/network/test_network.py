@@ -1,4 +1,4 @@
-"""Tests of qet_geo.network.graph: agreement with networkx, snapping, slopes, counts, isochrones."""
+"""Tests of qet_geo.network: agreement with networkx, snapping, slopes, counts, isochrones."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import qet_geo.network as qn
 from qet_geo.errors import CRSError, EmptyDataError, QetGeoError, ValidationError
-from qet_geo.network import graph as qn
+from qet_geo.network import queries
 
 CRS = "EPSG:2154"
 X0, Y0 = 225_000.0, 6_757_000.0  # Lorient, in Lambert-93
@@ -878,7 +879,7 @@ def test_result_tables_are_the_same_with_and_without_pandas_block_construction(m
     pois = points([(X0 + 300, Y0 + 120), (X0 + 90, Y0 + 200)], category=["a", "b"])
     with pytest.warns(UserWarning, match="off_network"):
         fast = [qn.nearest(net, homes, pois), qn.count_within(net, homes, pois)]
-    monkeypatch.setattr(qn, "_from_blocks", None)
+    monkeypatch.setattr(queries, "_from_blocks", None)
     with pytest.warns(UserWarning, match="off_network"):
         plain = [qn.nearest(net, homes, pois), qn.count_within(net, homes, pois)]
     for a, b in zip(fast, plain, strict=True):

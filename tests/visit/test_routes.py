@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 from qet_geo.cli._common import _state
 from qet_geo.cli.route import route
 from qet_geo.errors import DataCoverageError, InputFileError, ValidationError
-from qet_geo.network.graph import Network, build_network, snap
+from qet_geo.network.graph import Network, build_network
+from qet_geo.network.snapping import snap
 from qet_geo.visit.routes import (
     auto_stops,
     distance_matrix,
