@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.errors import EmptyDataError
+from qet_geo.i18n import msg
 from qet_geo.store.models import (
     Diagnostic,
     Neighbourhood,
@@ -205,9 +206,9 @@ class AggregateCache:
             release = latest_release(session, diagnostic_id)
             if release is None or not release.map_html:
                 raise EmptyDataError(
-                    "this diagnostic has no published release with cells to map yet.",
-                    message_fr="ce diagnostic n'a pas encore de publication avec des carreaux à "
-                    "cartographier.",
+                    msg(
+                        "ce diagnostic n'a pas encore de publication avec des carreaux à cartographier."
+                    )
                 )
             return release.map_html
 
@@ -238,10 +239,10 @@ class AggregateCache:
             html = map_html(respondents_frame(session, diagnostic_id))
             if html is None:
                 raise EmptyDataError(
-                    "too few respondents of this diagnostic are located with complete answers: "
-                    "nothing to map.",
-                    message_fr="trop peu de répondants de ce diagnostic sont localisés avec des "
-                    "réponses complètes : rien à cartographier.",
+                    msg(
+                        "trop peu de répondants de ce diagnostic sont localisés avec des réponses "
+                        "complètes : rien à cartographier."
+                    )
                 )
             return html
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 
 from api.errors import PayloadTooLargeError
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -37,18 +38,22 @@ _TERRITORY_ROUTES = re.compile(r"^/neighbourhoods(?:/[^/]+/territory)?/?$")
 def too_large(limit: int) -> PayloadTooLargeError:
     """Return the error of a file body larger than ``limit`` bytes."""
     return PayloadTooLargeError(
-        f"the file is larger than {limit} bytes: split it or ask the network to raise the limit.",
-        message_fr=f"le fichier dépasse {limit} octets : découpez-le ou demandez au réseau "
-        "d'augmenter la limite.",
+        msg(
+            "le fichier dépasse {limit} octets : découpez-le ou demandez au réseau "
+            "d'augmenter la limite.",
+            limit=limit,
+        )
     )
 
 
 def body_too_large(limit: int) -> PayloadTooLargeError:
     """Return the error of a request body (JSON) larger than ``limit`` bytes."""
     return PayloadTooLargeError(
-        f"the request body is larger than {limit} bytes, the most this route accepts: send less.",
-        message_fr=f"le corps de la requête dépasse {limit} octets, le maximum de cette route : "
-        "envoyez moins de données.",
+        msg(
+            "le corps de la requête dépasse {limit} octets, le maximum de cette route : "
+            "envoyez moins de données.",
+            limit=limit,
+        )
     )
 
 
@@ -225,9 +230,10 @@ def check_territory_vertices(geometry: dict[str, Any], limit: int) -> None:
             n += len(ring) if isinstance(ring, list) else 0
     if n > limit:
         raise ValidationError(
-            f"the territory has {n} vertices, more than {limit}: simplify its outline (QGIS: "
-            "Vector > Geometry Tools > Simplify, 1 m is plenty) and send it again.",
-            message_fr=f"le territoire a {n} sommets, plus de {limit} : simplifiez son contour "
-            "(QGIS : Vecteur > Outils de géométrie > Simplifier, 1 m suffit) et envoyez-le à "
-            "nouveau.",
+            msg(
+                "le territoire a {n} sommets, plus de {limit} : simplifiez son contour (QGIS : "
+                "Vecteur > Outils de géométrie > Simplifier, 1 m suffit) et envoyez-le à nouveau.",
+                n=n,
+                limit=limit,
+            )
         )

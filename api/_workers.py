@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qet_geo.errors import InputFileError, QetGeoError
+from qet_geo.i18n import Msg, msg, number
 
 #: Modules the forkserver imports once, so that each worker starts with them.
 PRELOAD = ["qet_geo.store.jobs", "qet_geo.inputs.osm", "qet_geo.layers", "qet_geo.store.models"]
@@ -141,9 +142,7 @@ def _rebuilt(module: str, qualname: str, message: str, message_fr: str) -> QetGe
 
 
 @contextmanager
-def refused_past_limits(
-    limits: WorkerLimits, *, what: str, what_fr: str, fix: str, fix_fr: str
-) -> Iterator[None]:
+def refused_past_limits(limits: WorkerLimits, *, what: Msg, fix: Msg) -> Iterator[None]:
     """Turn a worker killed past its time or memory into the sender's error (422).
 
     ``what`` names the file ("the extract"), ``fix`` says what to do about it; the message tells
@@ -153,16 +152,21 @@ def refused_past_limits(
         yield
     except WorkerTimeoutError as exc:
         raise InputFileError(
-            f"{what} could not be read in {limits.timeout_s:g} s, the most the service gives "
-            f"it: {fix}",
-            message_fr=f"{what_fr} n'a pas pu être lu en {limits.timeout_s:g} s, le maximum que "
-            f"le service lui accorde : {fix_fr}",
+            msg(
+                "{what} n'a pas pu être lu en {seconds} s, le maximum que le service lui "
+                "accorde : {fix}",
+                what=what,
+                seconds=number(limits.timeout_s),
+                fix=fix,
+            )
         ) from exc
     except WorkerFailedError as exc:
         raise InputFileError(
-            f"{what} could not be read within the memory the service gives it: {fix}",
-            message_fr=f"{what_fr} n'a pas pu être lu dans la mémoire que le service lui "
-            f"accorde : {fix_fr}",
+            msg(
+                "{what} n'a pas pu être lu dans la mémoire que le service lui accorde : {fix}",
+                what=what,
+                fix=fix,
+            )
         ) from exc
 
 

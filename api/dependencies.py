@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import AuthenticationError, PermissionDeniedError, StoreUnavailableError
 from api.settings import Settings
+from qet_geo.i18n import msg
 from qet_geo.store.models import (
     ApiToken,
     ConflictError,
@@ -113,11 +114,10 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
             session.rollback()
             # a lock or serialisation failure, a lost connection: nothing saved, try again
             raise StoreUnavailableError(
-                "the database could not save this request now (busy or unreachable): nothing "
-                "was saved; try again in a few seconds.",
-                message_fr="la base de données n'a pas pu enregistrer cette requête maintenant "
-                "(occupée ou injoignable) : rien n'a été enregistré ; réessayez dans quelques "
-                "secondes.",
+                msg(
+                    "la base de données n'a pas pu enregistrer cette requête maintenant (occupée ou "
+                    "injoignable) : rien n'a été enregistré ; réessayez dans quelques secondes."
+                )
             ) from None
         except BaseException:
             session.rollback()
@@ -129,11 +129,11 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
 def integrity_conflict() -> ConflictError:
     """Return the 409 of a write that clashed with a concurrent one (nothing was saved)."""
     return ConflictError(
-        "this request clashes with what is stored (another request wrote the same thing "
-        "first): nothing was saved; read the current state and try again if needed.",
-        message_fr="cette requête entre en conflit avec ce qui est enregistré (une autre "
-        "requête a écrit la même chose avant elle) : rien n'a été enregistré ; relisez "
-        "l'état actuel et réessayez si besoin.",
+        msg(
+            "cette requête entre en conflit avec ce qui est enregistré (une autre requête a "
+            "écrit la même chose avant elle) : rien n'a été enregistré ; relisez l'état "
+            "actuel et réessayez si besoin."
+        )
     )
 
 
@@ -167,8 +167,7 @@ async def get_caller(request: Request, credentials: HTTPAuthorizationCredentials
     caller = await run_in_threadpool(_lookup_token, request.app.state.engine, digest)
     if caller is None:
         raise AuthenticationError(
-            "unknown or revoked token: ask the network for a new one.",
-            message_fr="jeton inconnu ou révoqué : demandez-en un nouveau au réseau.",
+            msg("jeton inconnu ou révoqué : demandez-en un nouveau au réseau.")
         )
     if len(cache) > 10_000:
         cache.clear()
@@ -202,16 +201,18 @@ def missing(what: str, ident: int) -> NotFoundError:
     """Return the 404 error of an object that does not exist or that the caller may not see."""
     names = {"neighbourhood": "le quartier", "diagnostic": "le diagnostic", "vote": "le vote"}
     return NotFoundError(
-        f"no {what} {ident}.", message_fr=f"{names.get(what, what)} {ident} n'existe pas."
+        msg(
+            "{names_get_what_what} {ident} n'existe pas.",
+            names_get_what_what=names.get(what, what),
+            ident=ident,
+            what=what,
+        )
     )
 
 
 def forbid() -> PermissionDeniedError:
     """Return the error of a caller who sees an object but may not change it."""
-    return PermissionDeniedError(
-        "your role may not change this object.",
-        message_fr="votre rôle ne permet pas de modifier cet objet.",
-    )
+    return PermissionDeniedError(msg("votre rôle ne permet pas de modifier cet objet."))
 
 
 def neighbourhood_for(

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from branca.element import CssLink, Element, Figure, JavascriptLink
 
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 
 __all__ = [
     "ASSETS",
@@ -193,8 +194,7 @@ class OfflineAssets(Element):
         figure = self._parent
         if not isinstance(figure, Figure):
             raise ValidationError(
-                "OfflineAssets must be a child of the map's figure.",
-                message_fr="OfflineAssets doit être un enfant de la figure de la carte.",
+                msg("OfflineAssets doit être un enfant de la figure de la carte.")
             )
         header: OrderedDict[str, Element] = OrderedDict()
         for name, child in figure.header._children.items():
@@ -202,12 +202,12 @@ class OfflineAssets(Element):
                 asset = _match(name, child.url)
                 if asset is None:
                     raise ValidationError(
-                        f"An element of this offline map needs {child.url}, which is not vendored "
-                        "in maps/static: use offline=False, or vendor the file and add it to "
-                        "maps._assets.ASSETS.",
-                        message_fr=f"Un élément de cette carte hors ligne demande {child.url}, qui "
-                        "n'est pas embarqué dans maps/static : utilisez offline=False, ou embarquez "
-                        "le fichier et ajoutez-le à maps._assets.ASSETS.",
+                        msg(
+                            "Un élément de cette carte hors ligne demande {url}, qui n'est pas embarqué dans "
+                            "maps/static : utilisez offline=False, ou embarquez le fichier et ajoutez-le à "
+                            "maps._assets.ASSETS.",
+                            url=child.url,
+                        )
                     )
                 tag = "script" if asset.kind == "js" else "style"
                 child = _Raw(f"<{tag}>{asset_text(asset.name)}</{tag}>")
@@ -224,11 +224,12 @@ class OfflineAssets(Element):
         if remote:
             shown = ", ".join(sorted(set(remote))[:5])
             raise ValidationError(
-                f"This offline map would load {shown} from another host (a tile layer or a plugin "
-                "added to it?): remove it, or build the map with offline=False.",
-                message_fr=f"Cette carte hors ligne chargerait {shown} depuis un autre hôte (une "
-                "couche de tuiles ou une extension ajoutée ?) : retirez-la, ou construisez la "
-                "carte avec offline=False.",
+                msg(
+                    "Cette carte hors ligne chargerait {shown} depuis un autre hôte (une couche de "
+                    "tuiles ou une extension ajoutée ?) : retirez-la, ou construisez la carte avec "
+                    "offline=False.",
+                    shown=shown,
+                )
             )
         return ""
 

@@ -6,15 +6,17 @@ from os import PathLike
 from pathlib import Path
 
 from qet_geo.errors import InputFileError, ValidationError
+from qet_geo.i18n import Msg, msg
+
+#: The default advice after a missing path.
+CHECK_PATH = msg("Vérifiez le chemin.")
 
 
 def existing_file(
     path: str | PathLike[str],
     *,
-    what: str,
-    what_fr: str,
-    hint: str = "Check the path.",
-    hint_fr: str = "Vérifiez le chemin.",
+    what: Msg,
+    hint: Msg = CHECK_PATH,
     file_only: bool = False,
 ) -> Path:
     """Return ``path`` as a :class:`~pathlib.Path` if it exists; refuse it clearly otherwise.
@@ -23,10 +25,9 @@ def existing_file(
     ----------
     path
         The path given by the user.
-    what, what_fr
-        What the file is, in English and French ("OSM file", "Fichier OSM"), first in the
-        message.
-    hint, hint_fr
+    what
+        What the file is (``msg("Fichier OSM")``), first in the message.
+    hint
         What to do, after the path.
     file_only
         Also refuse a folder (the reader needs a file).
@@ -36,20 +37,20 @@ def existing_file(
     ValidationError
         ``path`` is not a string nor a path.
     InputFileError
-        Nothing is there (or a folder, with ``file_only``): "{what} not found: {path}. {hint}".
+        Nothing is there (or a folder, with ``file_only``): "{what} introuvable : {path}. {hint}".
     """
     if not isinstance(path, str | PathLike):
         raise ValidationError(
-            f"The path of the {what[:1].lower() + what[1:]} must be a string or a Path, not "
-            f"{type(path).__name__}.",
-            message_fr=f"Le chemin ({what_fr[:1].lower() + what_fr[1:]}) doit être une chaîne "
-            f"ou un Path, pas {type(path).__name__}.",
+            msg(
+                "Le chemin donné pour « {what} » doit être une chaîne ou un Path, pas {type}.",
+                what=what,
+                type=type(path).__name__,
+            )
         )
     file = Path(path)
     if not (file.is_file() if file_only else file.exists()):
         raise InputFileError(
-            f"{what} not found: {file}. {hint}",
-            message_fr=f"{what_fr} introuvable : {file}. {hint_fr}",
+            msg("{what} introuvable : {file}. {hint}", what=what, file=file, hint=hint),
             path=file,
         )
     return file

@@ -51,6 +51,7 @@ from shapely.geometry.base import BaseGeometry
 from qet_geo._validate import existing_file
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError, InputFileError, QetGeoError, ValidationError
+from qet_geo.i18n import msg
 
 if TYPE_CHECKING:
     import dask_geopandas
@@ -176,19 +177,13 @@ def read_neighbourhoods(
     path = Path(path)
     existing_file(
         path,
-        what="Neighbourhoods file",
-        what_fr="Fichier des quartiers",
-        hint="Give a CSV with columns id,osm,territory.",
-        hint_fr="Donnez un CSV aux colonnes id,osm,territory.",
+        what=msg("Fichier des quartiers"),
+        hint=msg("Donnez un CSV aux colonnes id,osm,territory."),
         file_only=True,
     )
     rows = _read_csv_rows(path) if path.suffix.lower() == ".csv" else _read_vector_rows(path)
     if not rows:
-        raise ValidationError(
-            f"{path}: no neighbourhood in the file.",
-            message_fr=f"{path} : aucun quartier dans le fichier.",
-            path=path,
-        )
+        raise ValidationError(msg("{path} : aucun quartier dans le fichier.", path=path), path=path)
     partitions = [
         _partition_from_row(row, base=path.parent, buffer_m=buffer_m, source=path) for row in rows
     ]
@@ -202,10 +197,12 @@ def _read_csv_rows(path: Path) -> list[dict[str, Any]]:
         missing = {"id", "osm"} - set(reader.fieldnames or ())
         if missing:
             raise ValidationError(
-                f"{path}: missing column(s) {', '.join(sorted(missing))}; expected id,osm and an "
-                "optional territory.",
-                message_fr=f"{path} : colonne(s) manquante(s) {', '.join(sorted(missing))} ; "
-                "attendu id,osm et, si besoin, territory.",
+                msg(
+                    "{path} : colonne(s) manquante(s) {join_sorted_missing} ; attendu id,osm et, si "
+                    "besoin, territory.",
+                    path=path,
+                    join_sorted_missing=", ".join(sorted(missing)),
+                ),
                 path=path,
             )
         return [
@@ -222,9 +219,11 @@ def _read_vector_rows(path: Path) -> list[dict[str, Any]]:
     missing = {"id", "osm"} - set(gdf.columns)
     if missing:
         raise ValidationError(
-            f"{path}: missing propertie(s) {', '.join(sorted(missing))} on the features.",
-            message_fr=f"{path} : propriété(s) manquante(s) {', '.join(sorted(missing))} sur les "
-            "entités.",
+            msg(
+                "{path} : propriété(s) manquante(s) {join_sorted_missing} sur les entités.",
+                path=path,
+                join_sorted_missing=", ".join(sorted(missing)),
+            ),
             path=path,
         )
     return [
@@ -241,10 +240,8 @@ def _partition_from_row(
     osm = (base / str(row["osm"])).resolve()
     existing_file(
         osm,
-        what=f"The extract of {pid!r}",
-        what_fr=f"L'extrait de « {pid} »",
-        hint=f"Check its path in {source}.",
-        hint_fr=f"Vérifiez son chemin dans {source}.",
+        what=msg("L'extrait de « {pid} »", pid=pid),
+        hint=msg("Vérifiez son chemin dans {source}.", source=source),
         file_only=True,
     )
     geometry = row.get("geometry")
@@ -260,10 +257,12 @@ def _check_id(pid: str, *, source: str | PathLike[str] | None = None) -> None:
     if not _ID_PATTERN.match(pid):
         where = f"{source}: " if source else ""
         raise ValidationError(
-            f"{where}neighbourhood id {pid!r}: use letters, digits, '_', '-' or '.' only (it names "
-            "a folder of the store).",
-            message_fr=f"{where}identifiant de quartier « {pid} » : n'utilisez que des lettres, "
-            "chiffres, « _ », « - » ou « . » (il nomme un dossier du résultat).",
+            msg(
+                "{where}identifiant de quartier « {pid} » : n'utilisez que des lettres, "
+                "chiffres, « _ », « - » ou « . » (il nomme un dossier du résultat).",
+                where=where,
+                pid=pid,
+            ),
             path=source,
         )
 
@@ -272,8 +271,9 @@ def _check_unique(ids: Sequence[str], *, source: str | PathLike[str] | None = No
     dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
     if dupes:
         raise ValidationError(
-            f"neighbourhood id(s) given twice: {', '.join(dupes)}.",
-            message_fr=f"identifiant(s) de quartier en double : {', '.join(dupes)}.",
+            msg(
+                "identifiant(s) de quartier en double : {join_dupes}.", join_dupes=", ".join(dupes)
+            ),
             path=source,
         )
 
@@ -288,8 +288,7 @@ def tile_partitions(partitions: Iterable[Partition], *, tile_m: float) -> list[P
     """
     if not (100 <= tile_m <= 100_000):
         raise ValidationError(
-            f"tile_m={tile_m}: give a tile size between 100 and 100 000 m.",
-            message_fr=f"Tuiles de {tile_m} m : donnez une taille entre 100 et 100 000 m.",
+            msg("Tuiles de {tile_m} m : donnez une taille entre 100 et 100 000 m.", tile_m=tile_m)
         )
     tiles: list[Partition] = []
     for part in partitions:
@@ -528,9 +527,13 @@ def _prepare_store(store: Path, partitions: Sequence[Partition], mode: Mode) -> 
         known = json.loads(job.read_text(encoding="utf-8")).get("mode")
         if known != mode:
             raise ValidationError(
-                f"{store} holds a {known!r} job: use another --out for mode {mode!r}.",
-                message_fr=f"{store} contient un calcul en mode {known!r} : choisissez un autre "
-                f"--out pour le mode {mode!r}.",
+                msg(
+                    "{store} contient un calcul en mode {known!r} : choisissez un autre --out pour "
+                    "le mode {mode!r}.",
+                    store=store,
+                    known=known,
+                    mode=mode,
+                ),
                 path=store,
             )
     else:
@@ -587,9 +590,10 @@ def read_store(
     ]
     if not done:
         raise InputFileError(
-            f"{store}: no complete partition; run `qet national run` first.",
-            message_fr=f"{store} : aucune partition terminée ; lancez d'abord « qet national "
-            "run ».",
+            msg(
+                "{store} : aucune partition terminée ; lancez d'abord « qet national run ».",
+                store=store,
+            ),
             path=store,
         )
     files = [Path(store) / pid / ACCESS_FILE for pid in done]
@@ -676,8 +680,7 @@ def run_national(
 
     if client is not None and scheduler is not None:
         raise ValidationError(
-            "give a Dask client or a scheduler address, not both.",
-            message_fr="donnez un client Dask ou une adresse d'ordonnanceur, pas les deux.",
+            msg("donnez un client Dask ou une adresse d'ordonnanceur, pas les deux.")
         )
     start = time.perf_counter()
     store = Path(store).resolve()
@@ -755,10 +758,12 @@ def _connect(scheduler: str) -> Client:
         return Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as err:
         raise ValidationError(
-            f"cannot reach the Dask scheduler at {scheduler}: {err}. Start it with "
-            "`dask scheduler` and check the address (tcp://HOST:8786).",
-            message_fr=f"impossible de joindre l'ordonnanceur Dask {scheduler} : {err}. "
-            "Lancez-le avec « dask scheduler » et vérifiez l'adresse (tcp://HÔTE:8786).",
+            msg(
+                "impossible de joindre l'ordonnanceur Dask {scheduler} : {err}. Lancez-le avec « "
+                "dask scheduler » et vérifiez l'adresse (tcp://HÔTE:8786).",
+                scheduler=scheduler,
+                err=err,
+            )
         ) from err
 
 

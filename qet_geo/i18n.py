@@ -1,14 +1,228 @@
-"""The languages of user-facing text: French first (the source), English second.
+"""User-facing text: French first (the source language), English from a gettext catalogue.
 
-Messages, labels and pages are French by default with an English option (``qet --lang en``,
-``Accept-Language: en``). :data:`Lang` is the one type of a language argument.
+Every message, label and page is written once, in French, as a template with named fields::
+
+    raise ValidationError(msg("Mode {mode!r} inconnu : utilisez walk ou bike.", mode=mode))
+
+The English translation lives in the catalogue ``qet_geo/locale/en/LC_MESSAGES/qet_geo.po``
+(Babel/gettext, ``python-brace-format``), the same catalogue the web portal's templates read.
+A :class:`Msg` keeps its template and fields and is rendered in the reader's language when it is
+shown (``qet --lang en``, ``Accept-Language: en``), so one error object serves the CLI in French
+and an API caller in English. French needs no catalogue; the English one is read on first use.
+
+``tests/test_i18n.py`` extracts every ``msg(...)`` and ``_t(...)`` template with Babel and checks
+that the catalogue translates each of them, with the same fields, and holds nothing stale. After
+adding or changing a text, run ``.venv/bin/python -m qet_geo.i18n`` to update the catalogue, then
+write the English of each new entry.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["AND", "CATALOGUE", "LANGS", "Lang", "Msg", "join", "msg", "number", "translate"]
 
 #: A language of user-facing text.
 Lang = Literal["fr", "en"]
-#: The languages, the default first.
+#: The languages, the default (and source) first.
 LANGS: tuple[Lang, ...] = ("fr", "en")
+#: The English catalogue (French is the source language: its msgids).
+CATALOGUE = Path(__file__).resolve().parent / "locale" / "en" / "LC_MESSAGES" / "qet_geo.po"
+
+
+class Msg:
+    """A user-facing text: a French template and its fields, rendered per language.
+
+    Parameters
+    ----------
+    template
+        The French text, with ``{field}`` placeholders (``str.format`` syntax).
+    **fields
+        The values of the placeholders.
+    """
+
+    __slots__ = ("fields", "template")
+
+    def __init__(self, template: str, /, **fields: Any) -> None:
+        self.template = template
+        self.fields = fields
+
+    def render(self, lang: str = "fr") -> str:
+        """Return the text in ``lang`` ("fr" or "en"; anything else gives French).
+
+        A field that is itself a :class:`Msg` is rendered in the same language.
+        """
+        fields = {k: v.render(lang) if isinstance(v, Msg) else v for k, v in self.fields.items()}
+        return translate(self.template, lang).format(**fields)
+
+    def __str__(self) -> str:
+        return self.render("fr")
+
+    def __repr__(self) -> str:
+        return f"msg({self.template!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Msg) and (self.template, self.fields) == (
+            other.template,
+            other.fields,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.template)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.template, self.fields))
+
+
+def _rebuild(template: str, fields: dict[str, Any]) -> Msg:
+    return Msg(template, **fields)
+
+
+def msg(template: str, /, **fields: Any) -> Msg:
+    """Mark a French template for the catalogue and bind its fields (see :class:`Msg`)."""
+    return Msg(template, **fields)
+
+
+class _Joined(Msg):
+    """Texts joined by a separator, each part and the separator rendered in the same language."""
+
+    __slots__ = ("parts", "sep")
+
+    def __init__(self, parts: Sequence[Msg | str], sep: Msg | str) -> None:
+        super().__init__("")
+        self.parts = tuple(parts)
+        self.sep = sep
+
+    def render(self, lang: str = "fr") -> str:
+        sep = self.sep.render(lang) if isinstance(self.sep, Msg) else self.sep
+        return sep.join(p.render(lang) if isinstance(p, Msg) else str(p) for p in self.parts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Joined) and (self.parts, self.sep) == (other.parts, other.sep)
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Joined, (self.parts, self.sep))
+
+
+class _Number(Msg):
+    """A number written the reader's way: ``12\u202f345,5`` in French, ``12,345.5`` in English."""
+
+    __slots__ = ("decimals", "value")
+
+    def __init__(self, value: float, decimals: int | None) -> None:
+        super().__init__("")
+        self.value = value
+        self.decimals = decimals
+
+    def render(self, lang: str = "fr") -> str:
+        from babel.numbers import format_decimal
+
+        pattern = None if self.decimals is None else "#,##0." + "0" * self.decimals
+        if self.decimals == 0:
+            pattern = "#,##0"
+        return format_decimal(self.value, format=pattern, locale="en" if lang == "en" else "fr_FR")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Number) and (self.value, self.decimals) == (
+            other.value,
+            other.decimals,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Number, (self.value, self.decimals))
+
+
+def number(value: float, *, decimals: int | None = None) -> Msg:
+    """A number for a text field, with the reader's separators (Babel's CLDR data).
+
+    Parameters
+    ----------
+    value
+        The number.
+    decimals
+        Fixed decimals; as many as needed (up to three) when None.
+    """
+    return _Number(value, decimals)
+
+
+#: " et " / " and ": the last separator of an enumeration.
+AND = msg(" et ")
+
+
+def join(parts: Sequence[Msg | str], sep: Msg | str = ", ") -> Msg:
+    """Join texts (e.g. the problems found in a file) into one, rendered part by part.
+
+    Parameters
+    ----------
+    parts
+        The texts, :class:`Msg` or plain strings (file names, codes).
+    sep
+        The separator: a plain string (", ", "; ") or a text such as :data:`AND`.
+    """
+    return _Joined(parts, sep)
+
+
+def translate(template: str, lang: str = "fr") -> str:
+    """Return the template in ``lang``: the French source itself, else the catalogue's text."""
+    if lang != "en":
+        return template
+    return _english().get(template) or template
+
+
+@functools.cache
+def _english() -> dict[str, str]:
+    from babel.messages.pofile import read_po
+
+    with CATALOGUE.open("rb") as f:
+        catalog = read_po(f, locale="en")
+    return {m.id: m.string for m in catalog if isinstance(m.id, str) and isinstance(m.string, str)}
+
+
+def _update_catalogue() -> None:
+    """Extract the templates of the library, the API and the maps into the English catalogue.
+
+    Entries already translated keep their English; new ones are added empty, stale ones dropped.
+    """
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po, write_po
+
+    root = Path(__file__).resolve().parents[1]
+    old: dict[str, str] = {}
+    if CATALOGUE.exists():
+        with CATALOGUE.open("rb") as f:
+            old = {m.id: str(m.string) for m in read_po(f, locale="en") if isinstance(m.id, str)}
+    catalog = Catalog(locale="en", project="qet-geo", domain="qet_geo", fuzzy=False)
+    for folder in ("qet_geo", "api", "maps"):
+        found = extract_from_dir(
+            root / folder,
+            method_map=[("**.py", "python")],
+            keywords={"msg": None, "_t": None},
+            comment_tags=("i18n:",),
+        )
+        for filename, lineno, message, comments, _context in found:
+            if not isinstance(message, str):
+                continue
+            catalog.add(
+                message,
+                old.get(message, ""),
+                locations=[(f"{folder}/{filename}", lineno)],
+                flags=("python-brace-format",),
+                auto_comments=comments,
+            )
+    CATALOGUE.parent.mkdir(parents=True, exist_ok=True)
+    with CATALOGUE.open("wb") as f:
+        write_po(f, catalog, width=100, sort_output=True, include_lineno=False)
+
+
+if __name__ == "__main__":
+    _update_catalogue()

@@ -24,6 +24,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from qet_geo.errors import DataCoverageError, InputFileError, QetGeoWarning, ValidationError
+from qet_geo.i18n import Msg, msg
 from qet_geo.inputs.osm import OsmData, clip_osm, read_osm
 from qet_geo.inputs.territory import Territory, territory_from_bounds
 
@@ -155,10 +156,10 @@ def build_layers(
     if landcover is not None:
         if "cells" not in layers:
             raise ValidationError(
-                "Land-cover shares are computed per 200 m cell: give the INSEE grid with --census "
-                "as well.",
-                message_fr="Les parts d'occupation du sol se calculent par carreau de 200 m : "
-                "donnez aussi la grille INSEE avec --census.",
+                msg(
+                    "Les parts d'occupation du sol se calculent par carreau de 200 m : donnez aussi "
+                    "la grille INSEE avec --census."
+                ),
                 path=landcover,
             )
         step("landcover")
@@ -176,10 +177,11 @@ def build_layers(
             stops = stop_departures(gtfs, mask=area)
         if stops.empty:
             raise DataCoverageError(
-                f"{gtfs}: no stop of the feed lies in the territory. Use the feed of the transit "
-                "network that serves the neighbourhood.",
-                message_fr=f"{gtfs} : aucun arrêt du flux ne se trouve dans le territoire. "
-                "Utilisez le flux GTFS du réseau qui dessert le quartier.",
+                msg(
+                    "{gtfs} : aucun arrêt du flux ne se trouve dans le territoire. Utilisez le flux "
+                    "GTFS du réseau qui dessert le quartier.",
+                    gtfs=gtfs,
+                ),
                 path=gtfs,
             )
         layers["transit_stops"] = stops.assign(source="gtfs")
@@ -198,12 +200,14 @@ def _warn_partial_coverage(osm: OsmData, territory: Territory) -> None:
     if share < 0.95:
         warnings.warn(
             QetGeoWarning(
-                f"{osm.path} covers only {share:.0%} of the territory {territory.name!r}: "
-                "results near the uncovered part are missing. Use an extract of the whole "
-                "territory plus its buffer.",
-                message_fr=f"{osm.path} ne couvre que {share:.0%} du territoire "
-                f"« {territory.name} » : les résultats manquent sur la partie non couverte. "
-                "Utilisez un extrait couvrant tout le territoire et son tampon.",
+                msg(
+                    "{path} ne couvre que {share:.0%} du territoire « {name} » : les résultats "
+                    "manquent sur la partie non couverte. Utilisez un extrait couvrant tout le "
+                    "territoire et son tampon.",
+                    path=osm.path,
+                    share=share,
+                    name=territory.name,
+                )
             ),
             stacklevel=3,
         )
@@ -223,7 +227,7 @@ def _add_census(
         iris = census_mod.read_iris(iris_layer, table=census)
         iris = iris[iris.intersects(area)]
         if iris.empty:
-            raise _no_overlap(iris_layer, "IRIS", "IRIS")
+            raise _no_overlap(iris_layer, msg("IRIS"))
         layers["iris"] = iris
         for column in ("population", "population_15p"):
             if column in iris.columns:
@@ -236,19 +240,21 @@ def _add_census(
     assert census is not None
     cells = census_mod.read_grid(census, mask=area)
     if cells.empty:
-        raise _no_overlap(census, "200 m cell", "carreau de 200 m")
+        raise _no_overlap(census, msg("carreau de 200 m"))
     layers["cells"] = cells
     layers["buildings"] = layers["buildings"].assign(
         population=census_mod.allocate_population(layers["buildings"], cells)
     )
 
 
-def _no_overlap(path: str | PathLike[str], what: str, what_fr: str) -> DataCoverageError:
+def _no_overlap(path: str | PathLike[str], what: Msg) -> DataCoverageError:
     return DataCoverageError(
-        f"{path}: no {what} lies in the territory. Use the census file of the neighbourhood's "
-        "area.",
-        message_fr=f"{path} : aucun {what_fr} dans le territoire. Utilisez le fichier du "
-        "recensement qui couvre le quartier.",
+        msg(
+            "{path} : aucun {what} dans le territoire. Utilisez le fichier du recensement "
+            "qui couvre le quartier.",
+            path=path,
+            what=what,
+        ),
         path=path,
     )
 
@@ -269,8 +275,10 @@ def write_layers(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputFileError(
-            f"{out_dir} exists and is not a directory. Choose another --out.",
-            message_fr=f"{out_dir} existe et n'est pas un dossier. Choisissez un autre --out.",
+            msg(
+                "{out_dir} existe et n'est pas un dossier. Choisissez un autre --out.",
+                out_dir=out_dir,
+            ),
             path=out_dir,
         )
     parent = out_dir.parent if not out_dir.exists() else out_dir
@@ -318,9 +326,11 @@ def write_table(
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".gpkg", ".geojson", ".json"):
         raise ValidationError(
-            f"{path}: unknown output type; use .parquet, .gpkg or .geojson.",
-            message_fr=f"{path} : type de fichier de sortie inconnu ; utilisez .parquet, .gpkg ou "
-            ".geojson.",
+            msg(
+                "{path} : type de fichier de sortie inconnu ; utilisez .parquet, .gpkg ou "
+                ".geojson.",
+                path=path,
+            ),
             path=path,
         )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Literal
 
+from qet_geo.i18n import msg
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -134,8 +136,7 @@ def measure_access(
     for mode in modes:
         if mode not in ("walk", "bike"):
             raise ValidationError(
-                f"mode={mode!r}: use 'walk' or 'bike'.",
-                message_fr=f"Mode {mode!r} inconnu : utilisez walk (marche) ou bike (vélo).",
+                msg("Mode {mode!r} inconnu : utilisez walk (marche) ou bike (vélo).", mode=mode)
             )
     hood = Neighbourhood(layers=layers)
     if modes and with_access and progress is not None:

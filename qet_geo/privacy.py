@@ -51,6 +51,7 @@ from shapely.geometry.base import BaseGeometry
 from qet_geo import grid
 from qet_geo.crs import GRID_CRS, WORK_CRS
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.inputs.census import cell_id_to_polygon, point_to_cell_id
 
 __all__ = [
@@ -128,10 +129,10 @@ def coarsen_locations(
     """
     if not isinstance(located, gpd.GeoDataFrame):
         raise ValidationError(
-            f"located must be the GeoDataFrame returned by locate_homes, not "
-            f"{type(located).__name__}.",
-            message_fr=f"located doit être le GeoDataFrame renvoyé par locate_homes, pas "
-            f"{type(located).__name__}.",
+            msg(
+                "located doit être le GeoDataFrame renvoyé par locate_homes, pas {__name__}.",
+                __name__=type(located).__name__,
+            )
         )
     return _coarsen(located, keep_building=keep_building, keep_raw=keep_raw)
 
@@ -306,10 +307,10 @@ def _check_protect_args(
 ) -> _Rules:
     if not isinstance(respondents, pd.DataFrame):
         raise ValidationError(
-            f"respondents must be a DataFrame with one row per respondent, not "
-            f"{type(respondents).__name__}.",
-            message_fr=f"respondents doit être un DataFrame d'une ligne par répondant, pas "
-            f"{type(respondents).__name__}.",
+            msg(
+                "respondents doit être un DataFrame d'une ligne par répondant, pas {__name__}.",
+                __name__=type(respondents).__name__,
+            )
         )
     if isinstance(values, str):
         values = [values]
@@ -317,9 +318,12 @@ def _check_protect_args(
     missing = [c for c in needed if c not in respondents.columns]
     if missing:
         raise ValidationError(
-            f"respondents has no column {missing}; its columns are {list(respondents.columns)}.",
-            message_fr=f"respondents n'a pas la colonne {missing} ; ses colonnes sont "
-            f"{list(respondents.columns)}.",
+            msg(
+                "respondents n'a pas la colonne {missing} ; ses colonnes sont "
+                "{list_respondents_columns}.",
+                missing=missing,
+                list_respondents_columns=list(respondents.columns),
+            )
         )
     if (
         isinstance(min_respondents, bool)
@@ -327,10 +331,12 @@ def _check_protect_args(
         or min_respondents < MIN_RESPONDENTS
     ):
         raise ValidationError(
-            f"min_respondents must be a whole number of at least {MIN_RESPONDENTS} (INSEE "
-            f"statistical secrecy), not {min_respondents!r}.",
-            message_fr=f"min_respondents doit être un entier d'au moins {MIN_RESPONDENTS} (secret "
-            f"statistique de l'INSEE), pas {min_respondents!r}.",
+            msg(
+                "min_respondents doit être un entier d'au moins {MIN_RESPONDENTS} (secret "
+                "statistique de l'INSEE), pas {min_respondents!r}.",
+                MIN_RESPONDENTS=MIN_RESPONDENTS,
+                min_respondents=min_respondents,
+            )
         )
     if (
         isinstance(dominance, bool)
@@ -338,38 +344,47 @@ def _check_protect_args(
         or not 0 < dominance <= DOMINANCE_SHARE
     ):
         raise ValidationError(
-            f"dominance must be a share in (0, {DOMINANCE_SHARE}], not {dominance!r}.",
-            message_fr=f"dominance doit être une part dans ]0 ; {DOMINANCE_SHARE}], "
-            f"pas {dominance!r}.",
+            msg(
+                "dominance doit être une part dans ]0 ; {DOMINANCE_SHARE}], pas {dominance!r}.",
+                DOMINANCE_SHARE=DOMINANCE_SHARE,
+                dominance=dominance,
+            )
         )
     if leftover not in ("nearest", "suppress"):
         raise ValidationError(
-            f"leftover must be 'nearest' or 'suppress', not {leftover!r}.",
-            message_fr=f"leftover doit valoir 'nearest' ou 'suppress', pas {leftover!r}.",
+            msg(
+                "leftover doit valoir 'nearest' ou 'suppress', pas {leftover!r}.", leftover=leftover
+            )
         )
     if max_resolution_m not in GRID_LEVELS_M:
         raise ValidationError(
-            f"max_resolution_m must be one of {list(GRID_LEVELS_M)}, not {max_resolution_m!r}.",
-            message_fr=f"max_resolution_m doit être l'une de {list(GRID_LEVELS_M)}, "
-            f"pas {max_resolution_m!r}.",
+            msg(
+                "max_resolution_m doit être l'une de {list_grid_levels_m}, pas "
+                "{max_resolution_m!r}.",
+                list_grid_levels_m=list(GRID_LEVELS_M),
+                max_resolution_m=max_resolution_m,
+            )
         )
     rules = _Rules(min_respondents=min_respondents, dominance=float(dominance))
     for col in values:
         column = respondents[col]
         if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
             raise ValidationError(
-                f"values column {col!r} is not numeric ({column.dtype}); pass continuous "
-                "figures such as kgCO2e.",
-                message_fr=f"la colonne de valeurs {col!r} n'est pas numérique ({column.dtype}) ; "
-                "passez des grandeurs continues comme des kgCO2e.",
+                msg(
+                    "la colonne de valeurs {col!r} n'est pas numérique ({dtype}) ; passez des "
+                    "grandeurs continues comme des kgCO2e.",
+                    col=col,
+                    dtype=column.dtype,
+                )
             )
         array = pd.to_numeric(column).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         if (array < 0).any():
             raise ValidationError(
-                f"values column {col!r} has negative figures: dominance is defined on "
-                "non-negative totals (kgCO2e, km).",
-                message_fr=f"la colonne de valeurs {col!r} a des valeurs négatives : la dominance "
-                "se définit sur des totaux positifs (kgCO2e, km).",
+                msg(
+                    "la colonne de valeurs {col!r} a des valeurs négatives : la dominance se définit "
+                    "sur des totaux positifs (kgCO2e, km).",
+                    col=col,
+                )
             )
         rules.values[col] = array
     if profile is not None:
@@ -392,11 +407,11 @@ def _protect(
     on_grid = bool(len(codes)) and bool(codes.str.fullmatch(grid.CELL_ID.pattern).all())
     if not on_grid and len(codes) and bool(codes.str.fullmatch(grid.CELL_ID.pattern).any()):
         raise ValidationError(
-            "the zone column mixes INSEE cell ids and other codes; coarsen every respondent to "
-            "cells (coarsen_locations) or use one kind of zone.",
-            message_fr="la colonne de zone mêle des identifiants de carreaux INSEE et d'autres "
-            "codes ; ramenez chaque répondant à un carreau (coarsen_locations) ou utilisez un "
-            "seul type de zone.",
+            msg(
+                "la colonne de zone mêle des identifiants de carreaux INSEE et d'autres codes ; "
+                "ramenez chaque répondant à un carreau (coarsen_locations) ou utilisez un seul "
+                "type de zone."
+            )
         )
     positions = np.flatnonzero(located)
     groups: dict[str, list[int]] = {}
@@ -422,9 +437,11 @@ def _grid_units(
     sizes = {found[0] for found in parsed if found is not None}
     if len(sizes) > 1:
         raise ValidationError(
-            f"the zone column mixes grid cells of sizes {sorted(sizes)} m; use 200 m cells.",
-            message_fr=f"la colonne de zone mêle des carreaux de {sorted(sizes)} m ; utilisez "
-            "des carreaux de 200 m.",
+            msg(
+                "la colonne de zone mêle des carreaux de {sorted_sizes} m ; utilisez des "
+                "carreaux de 200 m.",
+                sorted_sizes=sorted(sizes),
+            )
         )
     size = sizes.pop() if sizes else 200
     rules.cell_counts = {u.zone_id: len(u.rows) for u in units}
@@ -754,13 +771,12 @@ def _warn_suppressed(zones: pd.Series, units: list[_Unit], *, min_respondents: i
     if located and published < located:
         warnings.warn(
             QetGeoWarning(
-                f"some zones could not be published without disclosing fewer than "
-                f"{min_respondents} respondents and were suppressed; do not publish the "
-                "neighbourhood total beside this table (use leftover='nearest' to merge them "
-                "instead).",
-                message_fr=f"certaines zones ne pouvaient pas être publiées sans révéler moins de "
-                f"{min_respondents} répondants et ont été supprimées ; ne publiez pas le total "
-                "du quartier à côté de ce tableau (leftover='nearest' les fusionne plutôt).",
+                msg(
+                    "certaines zones ne pouvaient pas être publiées sans révéler moins de "
+                    "{min_respondents} répondants et ont été supprimées ; ne publiez pas le total du "
+                    "quartier à côté de ce tableau (leftover='nearest' les fusionne plutôt).",
+                    min_respondents=min_respondents,
+                )
             ),
             stacklevel=3,
         )
@@ -797,16 +813,14 @@ def protect_counts(
     """
     if not isinstance(counts, pd.Series) or not pd.api.types.is_numeric_dtype(counts):
         raise ValidationError(
-            "counts must be a numeric Series of respondents per zone, indexed by zone id.",
-            message_fr="counts doit être une Series numérique de répondants par zone, indexée "
-            "par identifiant de zone.",
+            msg(
+                "counts doit être une Series numérique de répondants par zone, indexée par "
+                "identifiant de zone."
+            )
         )
     clean = counts.dropna()
     if (clean < 0).any() or not (clean == clean.round()).all():
-        raise ValidationError(
-            "counts must hold whole numbers of respondents (>= 0).",
-            message_fr="counts doit contenir des nombres entiers de répondants (>= 0).",
-        )
+        raise ValidationError(msg("counts doit contenir des nombres entiers de répondants (>= 0)."))
     repeated = np.repeat(clean.index.astype(str).to_numpy(), clean.astype(int).to_numpy())
     frame = pd.DataFrame({"zone": pd.array(repeated, dtype="string")})
     return safe_aggregate(
@@ -846,10 +860,11 @@ def require_protected(table: pd.DataFrame, *, what: str) -> None:
     """
     if not is_protected(table):
         raise DisclosureError(
-            f"{what} was not built by qet_geo.privacy.safe_aggregate: aggregate the respondents "
-            "with safe_aggregate (or protect_counts) before publishing it.",
-            message_fr=f"{what} n'a pas été construit par qet_geo.privacy.safe_aggregate : "
-            "agrégez les répondants avec safe_aggregate (ou protect_counts) avant de le publier.",
+            msg(
+                "{what} n'a pas été construit par qet_geo.privacy.safe_aggregate : agrégez les "
+                "répondants avec safe_aggregate (ou protect_counts) avant de le publier.",
+                what=what,
+            )
         )
 
 
@@ -894,9 +909,11 @@ def check_differencing(
         or min_respondents < MIN_RESPONDENTS
     ):
         raise ValidationError(
-            f"min_respondents must be at least {MIN_RESPONDENTS}, not {min_respondents!r}.",
-            message_fr=f"min_respondents doit valoir au moins {MIN_RESPONDENTS}, "
-            f"pas {min_respondents!r}.",
+            msg(
+                "min_respondents doit valoir au moins {MIN_RESPONDENTS}, pas {min_respondents!r}.",
+                MIN_RESPONDENTS=MIN_RESPONDENTS,
+                min_respondents=min_respondents,
+            )
         )
     members_a, members_b, overlap = _zone_members(zone_a, zone_b, respondents)
     _check_differencing(members_a, members_b, overlap=overlap, min_respondents=min_respondents)
@@ -910,10 +927,10 @@ def _zone_members(
     if isinstance(zone_a, BaseGeometry) and isinstance(zone_b, BaseGeometry):
         if not isinstance(respondents, gpd.GeoDataFrame | gpd.GeoSeries):
             raise ValidationError(
-                "polygon zones need respondents as a GeoDataFrame or GeoSeries of their "
-                "coarsened locations.",
-                message_fr="des zones polygones demandent les répondants en GeoDataFrame ou "
-                "GeoSeries de leurs localisations agrégées.",
+                msg(
+                    "des zones polygones demandent les répondants en GeoDataFrame ou GeoSeries de "
+                    "leurs localisations agrégées."
+                )
             )
         geoms = respondents.geometry if isinstance(respondents, gpd.GeoDataFrame) else respondents
         points = geoms[geoms.notna()].representative_point()
@@ -924,9 +941,10 @@ def _zone_members(
         return in_a, in_b, overlap
     if isinstance(zone_a, BaseGeometry) or isinstance(zone_b, BaseGeometry):
         raise ValidationError(
-            "zone_a and zone_b must both be polygons or both be collections of respondent ids.",
-            message_fr="zone_a et zone_b doivent être toutes deux des polygones ou toutes deux "
-            "des collections d'identifiants de répondants.",
+            msg(
+                "zone_a et zone_b doivent être toutes deux des polygones ou toutes deux des "
+                "collections d'identifiants de répondants."
+            )
         )
     known = set(respondents.index if not isinstance(respondents, pd.Index) else respondents)
     in_a, in_b = set(zone_a) & known, set(zone_b) & known
@@ -946,12 +964,11 @@ def _check_differencing(
     )
     if any(g in small for g in gaps):
         raise DisclosureError(
-            f"the two zones nest or overlap and differ by fewer than {min_respondents} "
-            "respondents: publishing both would reveal the answers of that small group; enlarge "
-            "the zone or draw it so that it differs from the published one by 0 or at least "
-            f"{min_respondents} respondents.",
-            message_fr=f"les deux zones s'emboîtent ou se chevauchent et diffèrent de moins de "
-            f"{min_respondents} répondants : publier les deux révélerait les réponses de ce petit "
-            "groupe ; agrandissez la zone ou tracez-la pour qu'elle diffère de la zone publiée "
-            f"de 0 ou d'au moins {min_respondents} répondants.",
+            msg(
+                "les deux zones s'emboîtent ou se chevauchent et diffèrent de moins de "
+                "{min_respondents} répondants : publier les deux révélerait les réponses de ce "
+                "petit groupe ; agrandissez la zone ou tracez-la pour qu'elle diffère de la zone "
+                "publiée de 0 ou d'au moins {min_respondents} répondants.",
+                min_respondents=min_respondents,
+            )
         )

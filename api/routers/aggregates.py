@@ -24,6 +24,7 @@ from api.models import (
     ReleaseOut,
 )
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 from qet_geo.store.models import Diagnostic, Neighbourhood, Profile, Release, national_reference
 from qet_geo.store.releases import create_release
 
@@ -45,10 +46,11 @@ OffsetQuery = Annotated[int, Query(ge=0, le=10**9)]
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
     """Parse ``left,bottom,right,top`` in WGS84 degrees."""
     bad = ValidationError(
-        f"bbox {text!r} must be 'left,bottom,right,top' in WGS84 degrees (lon, lat), with "
-        "left <= right and bottom <= top.",
-        message_fr=f"bbox {text!r} doit valoir 'gauche,bas,droite,haut' en degrés WGS84 "
-        "(lon, lat), avec gauche <= droite et bas <= haut.",
+        msg(
+            "bbox {text!r} doit valoir 'gauche,bas,droite,haut' en degrés WGS84 (lon, lat), "
+            "avec gauche <= droite et bas <= haut.",
+            text=text,
+        )
     )
     try:
         left, bottom, right, top = (float(v) for v in text.split(","))

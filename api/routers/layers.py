@@ -29,6 +29,7 @@ from api.routers.aggregates import BboxQuery, LimitQuery, OffsetQuery, geojson_p
 from api.settings import Settings
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import DataCoverageError, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.store.jobs import constraint_cells, territory_from_geojson
 
 router = APIRouter(tags=["couches"])
@@ -108,9 +109,10 @@ async def put_osm_extract(
     hood_id = hood.id
     if settings.osm_dir is None:
         raise DataCoverageError(
-            "the service has no OSM folder: set QET_OSM_DIR to accept extracts.",
-            message_fr="le service n'a pas de dossier OSM : renseignez QET_OSM_DIR pour "
-            "accepter des extraits.",
+            msg(
+                "le service n'a pas de dossier OSM : renseignez QET_OSM_DIR pour accepter des "
+                "extraits."
+            )
         )
     folder = Path(settings.osm_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -126,8 +128,7 @@ async def put_osm_extract(
                 size += len(chunk)
         if size == 0:
             raise ValidationError(
-                "the request body is empty: send the .osm.pbf extract as the body.",
-                message_fr="le corps de la requête est vide : envoyez l'extrait .osm.pbf.",
+                msg("le corps de la requête est vide : envoyez l'extrait .osm.pbf.")
             )
         info = await _read_extract(settings, hood_id, tmp, folder)
     finally:
@@ -150,10 +151,10 @@ async def _read_extract(settings: Settings, hood_id: int, upload: Path, folder: 
     )
     with refused_past_limits(
         limits,
-        what="the extract",
-        what_fr="l'extrait",
-        fix="cut it over the territory plus 1 km (osmium extract) and send it again.",
-        fix_fr="découpez-le sur le territoire plus 1 km (osmium extract) et envoyez-le à nouveau.",
+        what=msg("l'extrait"),
+        fix=msg(
+            "découpez-le sur le territoire plus 1 km (osmium extract) et envoyez-le à nouveau."
+        ),
     ):
         return await run_in_worker(
             store_extract_job,

@@ -28,6 +28,7 @@ from api.routers.aggregates import shared_lookup
 from qet_geo.analysis.national import before_after, before_after_moments, national_table
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError
+from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS, require_protected
 from qet_geo.store.jobs import fit_national_profiles
 from qet_geo.store.models import (
@@ -191,11 +192,12 @@ def _national_map_html(rows: list[NationalRow], territories: dict[int, Any], *, 
     left_out = [r.name for r in rows if territories.get(r.neighbourhood_id) is None]
     if not placed:
         raise EmptyDataError(
-            f"none of the {len(rows)} neighbourhoods you may see in the national comparison "
-            "has a territory: nothing to map (set them with PUT /neighbourhoods/<id>/territory).",
-            message_fr=f"aucun des {len(rows)} quartiers que vous pouvez voir dans la "
-            "comparaison nationale n'a de territoire : rien à cartographier (définissez-les "
-            "avec PUT /neighbourhoods/<id>/territory).",
+            msg(
+                "aucun des {len_rows} quartiers que vous pouvez voir dans la comparaison "
+                "nationale n'a de territoire : rien à cartographier (définissez-les avec PUT "
+                "/neighbourhoods/<id>/territory).",
+                len_rows=len(rows),
+            )
         )
     records = []
     for r in placed:
@@ -276,8 +278,11 @@ def compare_campaigns(
         ).first()
         if diag is None:
             raise NotFoundError(
-                f"neighbourhood {hood.id} has no campaign for year {year}.",
-                message_fr=f"le quartier {hood.id} n'a pas de campagne pour l'année {year}.",
+                msg(
+                    "le quartier {id} n'a pas de campagne pour l'année {year}.",
+                    id=hood.id,
+                    year=year,
+                )
             )
         if live:
             frames.append(respondents_frame(session, diag.id))
@@ -285,9 +290,11 @@ def compare_campaigns(
         release = latest_release(session, diag.id)
         if release is None:
             raise NotFoundError(
-                f"the campaign of year {year} of neighbourhood {hood.id} has no release yet.",
-                message_fr=f"la campagne de l'année {year} du quartier {hood.id} n'a pas encore "
-                "de publication.",
+                msg(
+                    "la campagne de l'année {year} du quartier {id} n'a pas encore de publication.",
+                    year=year,
+                    id=hood.id,
+                )
             )
         releases.append(release)
     if live:

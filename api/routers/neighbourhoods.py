@@ -18,6 +18,7 @@ from api.dependencies import (
     require_roles,
 )
 from api.models import DiagnosticIn, DiagnosticOut, ErrorOut, NeighbourhoodIn, NeighbourhoodOut
+from qet_geo.i18n import msg
 from qet_geo.store.jobs import job_status, territory_from_geojson
 from qet_geo.store.models import ConflictError, Diagnostic, Neighbourhood, add_neighbourhood
 
@@ -143,8 +144,11 @@ def create_diagnostic(
 
 def _year_taken(hood_id: int, year: int) -> ConflictError:
     return ConflictError(
-        f"neighbourhood {hood_id} already has a diagnostic for year {year}.",
-        message_fr=f"le quartier {hood_id} a déjà un diagnostic pour l'année {year}.",
+        msg(
+            "le quartier {hood_id} a déjà un diagnostic pour l'année {year}.",
+            hood_id=hood_id,
+            year=year,
+        )
     )
 
 

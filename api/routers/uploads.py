@@ -26,6 +26,7 @@ from api.dependencies import Caller, CallerDep, SessionDep, SettingsDep, diagnos
 from api.models import ErrorOut, UploadOut
 from api.settings import Settings
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 from qet_geo.store.models import IngestResult, Upload, delete_upload, ingest_su
 
 router = APIRouter(tags=["enquêtes"])
@@ -55,8 +56,7 @@ async def _body(request: Request, limit: int) -> bytes:
     data = b"".join([c async for c in limited_chunks(request, limit)])
     if not data:
         raise ValidationError(
-            "the request body is empty: send the survey file as the body.",
-            message_fr="le corps de la requête est vide : envoyez le fichier d'enquête.",
+            msg("le corps de la requête est vide : envoyez le fichier d'enquête.")
         )
     return data
 
@@ -81,10 +81,8 @@ async def _ingest(request: Request, diagnostic_id: int, data: bytes, **kwargs: A
     )
     with refused_past_limits(
         limits,
-        what="the survey file",
-        what_fr="le fichier d'enquête",
-        fix="split it into several files and send them one by one.",
-        fix_fr="découpez-le en plusieurs fichiers et envoyez-les un par un.",
+        what=msg("le fichier d'enquête"),
+        fix=msg("découpez-le en plusieurs fichiers et envoyez-les un par un."),
     ):
         result: IngestResult = await run_in_worker(
             ingest_su_job, settings.database_url, diagnostic_id, data, limits=limits, **kwargs

@@ -30,6 +30,7 @@ from api.dependencies import (
 from api.errors import request_lang
 from api.models import BallotIn, BallotOut, ErrorOut, VoteIn, VoteOut, VoteResults
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store.models import (
     BallotCount,
@@ -130,7 +131,7 @@ def _vote_out(vote: Vote, codes: list[str] | None = None) -> VoteOut:
 
 
 def _missing_vote(vote_id: int) -> NotFoundError:
-    return NotFoundError(f"no vote {vote_id}.", message_fr=f"le vote {vote_id} n'existe pas.")
+    return NotFoundError(msg("le vote {vote_id} n'existe pas.", vote_id=vote_id))
 
 
 def _vote_for(session: SessionDep, caller: CallerDep, vote_id: int, *, write: bool) -> Vote:
@@ -145,14 +146,11 @@ def _vote_for(session: SessionDep, caller: CallerDep, vote_id: int, *, write: bo
 
 
 def _closed() -> ConflictError:
-    return ConflictError("this vote is closed.", message_fr="ce vote est clos.")
+    return ConflictError(msg("ce vote est clos."))
 
 
 def _spent() -> ConflictError:
-    return ConflictError(
-        "this participant code has already voted.",
-        message_fr="ce code de participant a déjà voté.",
-    )
+    return ConflictError(msg("ce code de participant a déjà voté."))
 
 
 @router.post(
@@ -169,10 +167,7 @@ def open_vote(body: VoteIn, session: SessionDep, caller: CallerDep, diagnostic_i
     diag = diagnostic_for(session, caller, diagnostic_id, access="write")
     themes = [t.strip() for t in body.themes]
     if len(set(themes)) != len(themes) or not all(themes):
-        raise ValidationError(
-            "themes must be distinct and not empty.",
-            message_fr="les thèmes doivent être distincts et non vides.",
-        )
+        raise ValidationError(msg("les thèmes doivent être distincts et non vides."))
     vote = Vote(diagnostic_id=diag.id, question=body.question, themes=themes)
     session.add(vote)
     session.flush()
@@ -233,8 +228,10 @@ def cast_ballot(
     unknown = sorted(set(body.choices) - set(themes))
     if unknown or len(set(body.choices)) != len(body.choices):
         raise ValidationError(
-            f"choices must be distinct themes of the vote; unknown: {unknown}.",
-            message_fr=f"les choix doivent être des thèmes distincts du vote ; inconnus : {unknown}.",
+            msg(
+                "les choix doivent être des thèmes distincts du vote ; inconnus : {unknown}.",
+                unknown=unknown,
+            )
         )
     if row.spent:
         raise _spent()

@@ -121,7 +121,8 @@ import pandas as pd
 
 from qet_geo._validate import existing_file
 from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
-from qet_geo.surveys.io import read_ngc
+from qet_geo.i18n import msg
+from qet_geo.surveys.ngc import read_ngc
 from qet_geo.surveys.schema import NEAR_KGCO2E, NGC_CATEGORIES, NGC_COLUMNS, USAGES
 
 __all__ = [
@@ -198,10 +199,8 @@ def _read_ngc_scale_cached(file: str, mtime: float) -> pd.DataFrame:
     path = Path(file)
     existing_file(
         path,
-        what="NGC scale",
-        what_fr="Échelle NGC",
-        hint="Run `node evaluate.mjs` in scripts/ngc to write it.",
-        hint_fr="Lancez `node evaluate.mjs` dans scripts/ngc pour l'écrire.",
+        what=msg("Échelle NGC"),
+        hint=msg("Lancez `node evaluate.mjs` dans scripts/ngc pour l'écrire."),
         file_only=True,
     )
     meta: dict[str, str] = {}
@@ -216,17 +215,18 @@ def _read_ngc_scale_cached(file: str, mtime: float) -> pd.DataFrame:
         table = pd.read_csv(path, comment="#", dtype={"usage": str, "scope": str})
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
         raise InputFileError(
-            f"{path} is not a readable NGC scale: {err}.",
-            message_fr=f"{path} n'est pas une échelle NGC lisible : {err}.",
-            path=path,
+            msg("{path} n'est pas une échelle NGC lisible : {err}.", path=path, err=err), path=path
         ) from err
     missing_cols = [c for c in _SCALE_COLUMNS if c not in table.columns]
     expected = {(u, lv) for u in USAGES for lv in _LEVELS}
     if missing_cols:
         raise InputFileError(
-            f"{path} lacks the columns {', '.join(missing_cols)}: re-run scripts/ngc/evaluate.mjs.",
-            message_fr=f"{path} n'a pas les colonnes {', '.join(missing_cols)} : relancez "
-            "scripts/ngc/evaluate.mjs.",
+            msg(
+                "{path} n'a pas les colonnes {join_missing_cols} : relancez "
+                "scripts/ngc/evaluate.mjs.",
+                path=path,
+                join_missing_cols=", ".join(missing_cols),
+            ),
             path=path,
         )
     found = set(zip(table["usage"], table["level"].astype(int), strict=True))
@@ -236,12 +236,13 @@ def _read_ngc_scale_cached(file: str, mtime: float) -> pd.DataFrame:
     if not expected <= found or numbers.isna().to_numpy().any():
         lacking = sorted(expected - found)
         raise InputFileError(
-            f"{path} does not give a number for every usage and level (missing: "
-            f"{', '.join(f'{u}/{lv}' for u, lv in lacking) or 'none'}): re-run "
-            "scripts/ngc/evaluate.mjs.",
-            message_fr=f"{path} ne donne pas une valeur pour chaque usage et niveau (manquent : "
-            f"{', '.join(f'{u}/{lv}' for u, lv in lacking) or 'aucun'}) : relancez "
-            "scripts/ngc/evaluate.mjs.",
+            msg(
+                "{path} ne donne pas une valeur pour chaque usage et niveau (manquent : "
+                "{value0}) : relancez scripts/ngc/evaluate.mjs.",
+                path=path,
+                value0=", ".join(f"{u}/{lv}" for u, lv in lacking) or "aucun",
+                value1=", ".join(f"{u}/{lv}" for u, lv in lacking) or "none",
+            ),
             path=path,
         )
     table["level"] = table["level"].astype(int)
@@ -279,9 +280,11 @@ def usage_scale(scale: Scale | Mapping[str, Mapping[int, float]] = "near") -> pd
             return pivot.astype(float)
         else:
             raise ValidationError(
-                f"Unknown scale {scale!r}: use 'near', 'ngc' or a mapping usage → level → kgCO2e.",
-                message_fr=f"Échelle inconnue {scale!r} : utilisez 'near', 'ngc' ou un "
-                "dictionnaire usage → niveau → kgCO2e.",
+                msg(
+                    "Échelle inconnue {scale!r} : utilisez 'near', 'ngc' ou un dictionnaire usage → "
+                    "niveau → kgCO2e.",
+                    scale=scale,
+                )
             )
     else:
         mapping = scale
@@ -291,9 +294,11 @@ def usage_scale(scale: Scale | Mapping[str, Mapping[int, float]] = "near") -> pd
             rows[usage] = [float(levels[lv]) for lv in _LEVELS]
         except (KeyError, TypeError, ValueError) as err:
             raise ValidationError(
-                f"The scale of {usage!r} must give a number of kgCO2e for levels 1, 2 and 3.",
-                message_fr=f"L'échelle de {usage!r} doit donner un nombre de kgCO2e pour les "
-                "niveaux 1, 2 et 3.",
+                msg(
+                    "L'échelle de {usage!r} doit donner un nombre de kgCO2e pour les niveaux 1, 2 et "
+                    "3.",
+                    usage=usage,
+                )
             ) from err
     out = pd.DataFrame.from_dict(rows, orient="index", columns=list(_LEVELS))
     out.index.name = "usage"
@@ -338,37 +343,32 @@ def su_footprints(
         A usage is missing from ``answers`` or from the scale, or a level is not 1, 2 or 3.
     """
     if not isinstance(answers, pd.DataFrame):
-        raise ValidationError(
-            "answers must be a DataFrame of SU answers.",
-            message_fr="answers doit être un DataFrame de réponses SU.",
-        )
+        raise ValidationError(msg("answers doit être un DataFrame de réponses SU."))
     table = usage_scale(scale)
     chosen = [u for u in USAGES if u in answers.columns] if usages is None else list(usages)
     if not chosen:
         raise ValidationError(
-            f"answers has none of the SU usage columns ({', '.join(USAGES)}).",
-            message_fr=f"answers n'a aucune des colonnes d'usage SU ({', '.join(USAGES)}).",
+            msg(
+                "answers n'a aucune des colonnes d'usage SU ({join_usages}).",
+                join_usages=", ".join(USAGES),
+            )
         )
     for usage in chosen:
         if usage not in answers.columns:
-            raise ValidationError(
-                f"answers has no column {usage!r}.",
-                message_fr=f"answers n'a pas de colonne {usage!r}.",
-            )
+            raise ValidationError(msg("answers n'a pas de colonne {usage!r}.", usage=usage))
         if usage not in table.index:
-            raise ValidationError(
-                f"The scale has no value for {usage!r}.",
-                message_fr=f"L'échelle n'a pas de valeur pour {usage!r}.",
-            )
+            raise ValidationError(msg("L'échelle n'a pas de valeur pour {usage!r}.", usage=usage))
         levels = pd.to_numeric(answers[usage], errors="coerce")
         bad = answers[usage].notna() & ~levels.isin(_LEVELS)
         if bad.any():
             raise ValidationError(
-                f"{int(bad.sum())} answers to {usage!r} are not a level 1, 2 or 3 (e.g. "
-                f"{answers[usage][bad].iloc[0]!r}); read the file with qet_geo.surveys.io.",
-                message_fr=f"{int(bad.sum())} réponses à {usage!r} ne sont pas un niveau 1, 2 "
-                f"ou 3 (par exemple {answers[usage][bad].iloc[0]!r}) ; lisez le fichier avec "
-                "qet_geo.surveys.io.",
+                msg(
+                    "{int_bad_sum} réponses à {usage!r} ne sont pas un niveau 1, 2 ou 3 (par exemple "
+                    "{answers_usage_bad_iloc_0!r}) ; lisez le fichier avec qet_geo.surveys.io.",
+                    int_bad_sum=int(bad.sum()),
+                    usage=usage,
+                    answers_usage_bad_iloc_0=answers[usage][bad].iloc[0],
+                )
             )
     out = _su_footprints(answers, table, chosen)
     out.attrs["scale"] = scale if isinstance(scale, str) else "custom"
@@ -418,17 +418,17 @@ def profile_footprints(
     cols = _kg_columns(footprints)
     if not isinstance(profiles, pd.Series):
         raise ValidationError(
-            "profiles must be a Series of profile labels indexed by respondent.",
-            message_fr="profiles doit être une Series de profils indexée par répondant.",
+            msg("profiles doit être une Series de profils indexée par répondant.")
         )
     labels = profiles.reindex(footprints.index)
     w = _weights(footprints, weights)
     keep = labels.notna().to_numpy()
     if not keep.any():
         raise EmptyDataError(
-            "No respondent of footprints has a profile: check that the indexes match.",
-            message_fr="Aucun répondant de footprints n'a de profil : vérifiez que les index "
-            "correspondent.",
+            msg(
+                "Aucun répondant de footprints n'a de profil : vérifiez que les index "
+                "correspondent."
+            )
         )
     rows = {}
     total_weight = w[keep].sum()
@@ -476,8 +476,10 @@ def neighbourhood_footprint(
     w = _weights(footprints, weights)
     if population is not None and not (isinstance(population, int | float) and population > 0):
         raise ValidationError(
-            f"population must be a positive number of inhabitants, got {population!r}.",
-            message_fr=f"population doit être un nombre positif d'habitants, reçu {population!r}.",
+            msg(
+                "population doit être un nombre positif d'habitants, reçu {population!r}.",
+                population=population,
+            )
         )
     rows = {}
     for col in cols:
@@ -512,16 +514,12 @@ def neighbourhood_footprint(
 def _kg_columns(footprints: pd.DataFrame) -> list[str]:
     if not isinstance(footprints, pd.DataFrame):
         raise ValidationError(
-            "footprints must be a DataFrame of *_kgco2e columns (see su_footprints).",
-            message_fr="footprints doit être un DataFrame de colonnes *_kgco2e (voir "
-            "su_footprints).",
+            msg("footprints doit être un DataFrame de colonnes *_kgco2e (voir su_footprints).")
         )
     cols = [c for c in footprints.columns if str(c).endswith("_kgco2e")]
     if not cols or footprints.empty:
         raise EmptyDataError(
-            "footprints has no respondent or no *_kgco2e column (see su_footprints).",
-            message_fr="footprints n'a aucun répondant ou aucune colonne *_kgco2e (voir "
-            "su_footprints).",
+            msg("footprints n'a aucun répondant ou aucune colonne *_kgco2e (voir su_footprints).")
         )
     return cols
 
@@ -533,10 +531,11 @@ def _weights(frame: pd.DataFrame, weights: pd.Series | None) -> np.ndarray:
     if aligned.isna().any() or (aligned < 0).any():
         missing = int(aligned.isna().sum())
         raise ValidationError(
-            f"weights must give a non-negative number for every respondent ({missing} missing "
-            "or not numbers): compute them on the same answers.",
-            message_fr=f"weights doit donner un nombre positif ou nul pour chaque répondant "
-            f"({missing} absents ou non numériques) : calculez-les sur les mêmes réponses.",
+            msg(
+                "weights doit donner un nombre positif ou nul pour chaque répondant ({missing} "
+                "absents ou non numériques) : calculez-les sur les mêmes réponses.",
+                missing=missing,
+            )
         )
     return aligned.to_numpy(float)
 
@@ -599,8 +598,7 @@ def read_ngc_results(
     """
     if unit not in ("auto", "kg", "t"):
         raise ValidationError(
-            f"unit must be 'auto', 'kg' or 't', got {unit!r}.",
-            message_fr=f"unit doit valoir 'auto', 'kg' ou 't', reçu {unit!r}.",
+            msg("unit doit valoir 'auto', 'kg' ou 't', reçu {unit!r}.", unit=unit)
         )
     # re-emitted below so that they point at our caller, not at this module
     with warnings.catch_warnings(record=True) as caught:
@@ -637,8 +635,7 @@ def ngc_usage_footprints(results: pd.DataFrame) -> pd.DataFrame:
     """
     if not isinstance(results, pd.DataFrame):
         raise ValidationError(
-            "results must be a DataFrame of NGC results (see read_ngc_results).",
-            message_fr="results doit être un DataFrame de résultats NGC (voir read_ngc_results).",
+            msg("results doit être un DataFrame de résultats NGC (voir read_ngc_results).")
         )
     numbers = results[[c for c in NGC_COLUMNS if c in results.columns]].astype(float)
     if "total" in numbers.columns:
@@ -647,10 +644,11 @@ def ngc_usage_footprints(results: pd.DataFrame) -> pd.DataFrame:
         total = numbers[list(NGC_CATEGORIES)].sum(axis=1, min_count=len(NGC_CATEGORIES))
     else:
         raise ValidationError(
-            "results has neither a 'total' column nor the five NGC categories "
-            f"({', '.join(NGC_CATEGORIES)}).",
-            message_fr="results n'a ni colonne 'total' ni les cinq catégories NGC "
-            f"({', '.join(NGC_CATEGORIES)}).",
+            msg(
+                "results n'a ni colonne 'total' ni les cinq catégories NGC "
+                "({join_ngc_categories}).",
+                join_ngc_categories=", ".join(NGC_CATEGORIES),
+            )
         )
     out = pd.DataFrame(index=results.index)
     for usage, sources in NGC_USAGE_SOURCES.items():

@@ -26,6 +26,7 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 from qet_geo.privacy import (
     DOMINANCE_SHARE,
     MIN_RESPONDENTS,
@@ -70,13 +71,11 @@ class ConstraintTypology(ClusterMixin, BaseEstimator):
         """Find the types of the neighbourhoods (rows) from their indicators (columns)."""
         if not isinstance(X, pd.DataFrame) or X.empty:
             raise ValidationError(
-                "X must be a non-empty DataFrame of indicators per neighbourhood.",
-                message_fr="X doit être un DataFrame non vide d'indicateurs par quartier.",
+                msg("X doit être un DataFrame non vide d'indicateurs par quartier.")
             )
         if isinstance(self.n_types, bool) or not isinstance(self.n_types, int) or self.n_types < 1:
             raise ValidationError(
-                f"n_types must be a whole number >= 1, got {self.n_types!r}.",
-                message_fr=f"n_types doit être un entier >= 1, reçu {self.n_types!r}.",
+                msg("n_types doit être un entier >= 1, reçu {n_types!r}.", n_types=self.n_types)
             )
         values = X.astype(float).fillna(X.astype(float).mean()).fillna(0.0)
         scale = values.std(ddof=0).replace(0.0, 1.0)
@@ -148,35 +147,30 @@ def compare_neighbourhoods(
     """
     if not isinstance(respondents, pd.DataFrame) or neighbourhood not in respondents.columns:
         raise ValidationError(
-            f"respondents must be a DataFrame with a {neighbourhood!r} column.",
-            message_fr=f"respondents doit être un DataFrame avec une colonne {neighbourhood!r}.",
+            msg(
+                "respondents doit être un DataFrame avec une colonne {neighbourhood!r}.",
+                neighbourhood=neighbourhood,
+            )
         )
     feet = [f"{u}_kgco2e" for u in USAGES if f"{u}_kgco2e" in respondents.columns]
     if "total_kgco2e" in respondents.columns:
         feet.append("total_kgco2e")
     if not feet:
         raise ValidationError(
-            "respondents has no footprint column (<usage>_kgco2e, total_kgco2e): add "
-            "su_footprints(answers).",
-            message_fr="respondents n'a aucune colonne d'empreinte (<usage>_kgco2e, "
-            "total_kgco2e) : ajoutez su_footprints(answers).",
+            msg(
+                "respondents n'a aucune colonne d'empreinte (<usage>_kgco2e, total_kgco2e) : "
+                "ajoutez su_footprints(answers)."
+            )
         )
     w = pd.Series(1.0, index=respondents.index)
     if weight is not None:
         if weight not in respondents.columns:
-            raise ValidationError(
-                f"no weight column {weight!r}.", message_fr=f"pas de colonne de poids {weight!r}."
-            )
+            raise ValidationError(msg("pas de colonne de poids {weight!r}.", weight=weight))
         w = respondents[weight].astype(float)
         if (w < 0).any() or w.isna().any():
-            raise ValidationError(
-                "weights must be non-negative numbers.",
-                message_fr="les poids doivent être des nombres positifs ou nuls.",
-            )
+            raise ValidationError(msg("les poids doivent être des nombres positifs ou nuls."))
     if profile is not None and profile not in respondents.columns:
-        raise ValidationError(
-            f"no profile column {profile!r}.", message_fr=f"pas de colonne de profil {profile!r}."
-        )
+        raise ValidationError(msg("pas de colonne de profil {profile!r}.", profile=profile))
     return _compare(
         respondents,
         w,
@@ -287,10 +281,7 @@ def _constraint_means(
 ) -> pd.DataFrame:
     missing = [c for c in (neighbourhood, population) if c not in constraints.columns]
     if missing:
-        raise ValidationError(
-            f"constraints lacks the columns {missing}.",
-            message_fr=f"constraints n'a pas les colonnes {missing}.",
-        )
+        raise ValidationError(msg("constraints n'a pas les colonnes {missing}.", missing=missing))
     numeric = [
         c
         for c in constraints.columns
@@ -349,8 +340,10 @@ def before_after(
     """
     if not 0.5 <= confidence <= 0.999:
         raise ValidationError(
-            f"confidence must be between 0.5 and 0.999, got {confidence!r}.",
-            message_fr=f"confidence doit être entre 0,5 et 0,999, reçu {confidence!r}.",
+            msg(
+                "confidence doit être entre 0,5 et 0,999, reçu {confidence!r}.",
+                confidence=confidence,
+            )
         )
     if values is None:
         names = [f"{u}_kgco2e" for u in USAGES] + ["total_kgco2e"]
@@ -358,9 +351,10 @@ def before_after(
     missing = [v for v in values if v not in before.columns or v not in after.columns]
     if missing or not values:
         raise ValidationError(
-            f"values {missing or list(values)} are not columns of both campaigns.",
-            message_fr=f"les valeurs {missing or list(values)} ne sont pas des colonnes des "
-            "deux campagnes.",
+            msg(
+                "les valeurs {missing_or_list_values} ne sont pas des colonnes des deux campagnes.",
+                missing_or_list_values=missing or list(values),
+            )
         )
     moments: dict[str, tuple[list[float], list[float]]] = {}
     withheld = []
@@ -370,8 +364,11 @@ def before_after(
         if min(len(a), len(b)) < MIN_RESPONDENTS:
             # no count in the message: a count of 1 to 10 is a figure about a small group
             raise DisclosureError(
-                f"{v}: a campaign has fewer than {MIN_RESPONDENTS} answers.",
-                message_fr=f"{v} : une campagne a moins de {MIN_RESPONDENTS} réponses.",
+                msg(
+                    "{v} : une campagne a moins de {MIN_RESPONDENTS} réponses.",
+                    v=v,
+                    MIN_RESPONDENTS=MIN_RESPONDENTS,
+                )
             )
         if _dominated(a) or _dominated(b):
             withheld.append(v)
@@ -412,8 +409,10 @@ def before_after_moments(
     """
     if not 0.5 <= confidence <= 0.999:
         raise ValidationError(
-            f"confidence must be between 0.5 and 0.999, got {confidence!r}.",
-            message_fr=f"confidence doit être entre 0,5 et 0,999, reçu {confidence!r}.",
+            msg(
+                "confidence doit être entre 0,5 et 0,999, reçu {confidence!r}.",
+                confidence=confidence,
+            )
         )
     names = [f"{u}_kgco2e" for u in USAGES] + ["total_kgco2e"]
     shared = [v for v in names if v in before and v in after]
@@ -421,8 +420,7 @@ def before_after_moments(
     moments = {v: (list(before[v]), list(after[v])) for v in shared}
     if not moments:
         raise DisclosureError(
-            "the two releases share no publishable footprint.",
-            message_fr="les deux publications n'ont aucune empreinte publiable en commun.",
+            msg("les deux publications n'ont aucune empreinte publiable en commun.")
         )
     return _deltas(moments, withheld, confidence=confidence)
 
@@ -439,10 +437,10 @@ def _deltas(
         withheld.append("total_kgco2e")
     if not moments:
         raise DisclosureError(
-            "every footprint of these campaigns is dominated by one respondent: nothing can be "
-            "compared without revealing that person's footprint.",
-            message_fr="chaque empreinte de ces campagnes est dominée par un répondant : rien ne "
-            "peut être comparé sans révéler l'empreinte de cette personne.",
+            msg(
+                "chaque empreinte de ces campagnes est dominée par un répondant : rien ne peut "
+                "être comparé sans révéler l'empreinte de cette personne."
+            )
         )
     z = float(norm.ppf(0.5 + confidence / 2))
     rows = {}

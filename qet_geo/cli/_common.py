@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from qet_geo.errors import QetGeoError, QetGeoWarning
+from qet_geo.i18n import msg
 
 Mode = Literal["walk", "bike"]
 Homes = Literal["buildings", "cells"]
@@ -27,57 +28,35 @@ err_console = Console(stderr=True)
 out_console = Console()
 
 _STEP_LABELS = {
-    "fr": {
-        "osm": "Lecture de l'extrait OSM",
-        "streets": "Graphes des rues",
-        "census": "Recensement et population des bâtiments",
-        "relief": "Pentes (MNT)",
-        "landcover": "Occupation du sol",
-        "gtfs": "Horaires de transport (GTFS)",
-        "write": "Écriture des résultats",
-        "access": "Accessibilité logement par logement",
-        "layers": "Couches du quartier",
-        "surveys": "Réponses aux enquêtes",
-        "profiles": "Profils d'usages",
-        "footprints": "Empreintes carbone",
-        "links": "Liens usages-contraintes",
-        "maps": "Cartes",
-        "route": "Visite du quartier",
-        "report": "Exposition du forum",
-    },
-    "en": {
-        "osm": "Reading the OSM extract",
-        "streets": "Street graphs",
-        "census": "Census and building population",
-        "relief": "Slopes (DEM)",
-        "landcover": "Land cover",
-        "gtfs": "Transit timetables (GTFS)",
-        "write": "Writing the results",
-        "access": "Accessibility, home by home",
-        "layers": "Neighbourhood layers",
-        "surveys": "Survey answers",
-        "profiles": "Usage profiles",
-        "footprints": "Carbon footprints",
-        "links": "Usage-constraint links",
-        "maps": "Maps",
-        "route": "Neighbourhood visit",
-        "report": "Forum exhibition",
-    },
+    "osm": msg("Lecture de l'extrait OSM"),
+    "streets": msg("Graphes des rues"),
+    "census": msg("Recensement et population des bâtiments"),
+    "relief": msg("Pentes (MNT)"),
+    "landcover": msg("Occupation du sol"),
+    "gtfs": msg("Horaires de transport (GTFS)"),
+    "write": msg("Écriture des résultats"),
+    "access": msg("Accessibilité logement par logement"),
+    "layers": msg("Couches du quartier"),
+    "surveys": msg("Réponses aux enquêtes"),
+    "profiles": msg("Profils d'usages"),
+    "footprints": msg("Empreintes carbone"),
+    "links": msg("Liens usages-contraintes"),
+    "maps": msg("Cartes"),
+    "route": msg("Visite du quartier"),
+    "report": msg("Exposition du forum"),
 }
 
 
-def _t(fr: str, en: str) -> str:
-    return fr if _state["lang"] == "fr" else en
+def _t(template: str, en: str | None = None, /, **fields: Any) -> str:
+    """Render a French template of the catalogue in the command's language (``--lang``)."""
+    if en is not None:  # TRANSITION: remove once every command uses templates
+        return template if _state["lang"] == "fr" else en
+    return msg(template, **fields).render(_state["lang"])
 
 
 def _fail(message: str) -> NoReturn:
-    prefix = _t("Erreur", "Error")
     err_console.print(
-        f"[bold red]{prefix} :[/] {message}"
-        if _state["lang"] == "fr"
-        else f"[bold red]{prefix}:[/] {message}",
-        soft_wrap=True,
-        highlight=False,
+        _t("[bold red]Erreur :[/] {message}", message=message), soft_wrap=True, highlight=False
     )
     raise typer.Exit(code=2)
 
@@ -96,22 +75,21 @@ def _user_errors() -> Iterator[list[str]]:
         except (KeyboardInterrupt, typer.Exit):
             raise
         except MemoryError:
-            _fail(
-                _t(
-                    "mémoire insuffisante pour ce traitement : réduisez le territoire.",
-                    "out of memory: use a smaller territory.",
-                )
-            )
+            _fail(_t("mémoire insuffisante pour ce traitement : réduisez le territoire."))
         _flush_warnings(caught)
 
 
 def _flush_warnings(caught: list[warnings.WarningMessage]) -> None:
-    label = _t("Attention", "Warning")
     for w in caught:
-        msg = w.message
-        text = msg.localized(_state["lang"]) if isinstance(msg, QetGeoWarning) else str(msg)
-        if isinstance(msg, QetGeoWarning) or issubclass(w.category, UserWarning):
-            err_console.print(f"[yellow]{label} :[/] {text}", soft_wrap=True, highlight=False)
+        warning = w.message
+        if isinstance(warning, QetGeoWarning):
+            text = warning.localized(_state["lang"])
+        else:
+            text = str(warning)
+        if isinstance(warning, QetGeoWarning) or issubclass(w.category, UserWarning):
+            err_console.print(
+                _t("[yellow]Attention :[/] {text}", text=text), soft_wrap=True, highlight=False
+            )
 
 
 @contextmanager
@@ -120,7 +98,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
     if not enabled:
         yield lambda name: None
         return
-    labels = _STEP_LABELS[_state["lang"]]
+    lang = _state["lang"]
+    labels = {name: text.render(lang) for name, text in _STEP_LABELS.items()}
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

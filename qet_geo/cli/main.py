@@ -134,7 +134,7 @@ def layers(
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
     out_console.print(
-        _t(f"Couches écrites dans [bold]{path}[/] :", f"Layers written to [bold]{path}[/]:"),
+        _t("Couches écrites dans [bold]{path}[/] :", path=path),
         highlight=False,
     )
     for name, n in counts.items():
@@ -165,14 +165,9 @@ def access(
     """Mesure, logement par logement, l'accès à pied ou à vélo aux équipements du quotidien."""
     suffix = out.suffix.lower()
     if suffix not in (".parquet", ".gpkg"):
-        _fail(
-            _t(
-                f"--out {out} : utilisez un fichier .parquet ou .gpkg.",
-                f"--out {out}: use a .parquet or .gpkg file.",
-            )
-        )
+        _fail(_t("--out {out} : utilisez un fichier .parquet ou .gpkg.", out=out))
     if mode not in ("walk", "bike"):
-        _fail(_t(f"--mode {mode} : utilisez walk ou bike.", f"--mode {mode}: use walk or bike."))
+        _fail(_t("--mode {mode} : utilisez walk ou bike.", mode=mode))
     with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
         from qet_geo.constraints.access import score_distribution
         from qet_geo.layers import write_table
@@ -212,20 +207,19 @@ def access(
         return
     out_console.print(
         _t(
-            f"{len(table)} logements mesurés ({mode}) : [bold]{path}[/]",
-            f"{len(table)} homes measured ({mode}): [bold]{path}[/]",
+            "{len_table} logements mesurés ({mode}) : [bold]{path}[/]",
+            len_table=len(table),
+            mode=mode,
+            path=path,
         ),
         highlight=False,
     )
     out_console.print(
-        _t("Score 15 minutes moyen (pondéré) : ", "Mean 15-minute score (weighted): ")
-        + f"{summary['weighted_score_15min']:.0%}",
+        _t("Score 15 minutes moyen (pondéré) : ") + f"{summary['weighted_score_15min']:.0%}",
         highlight=False,
     )
     for cat, minutes in median_minutes.items():
-        out_console.print(
-            f"  {cat:<20} {minutes:>6.1f} min " + _t("(médiane)", "(median)"), highlight=False
-        )
+        out_console.print(f"  {cat:<20} {minutes:>6.1f} min " + _t("(médiane)"), highlight=False)
 
 
 @app.command()
@@ -247,22 +241,13 @@ def isochrone(
         coords = [[float(v) for v in p.split(",")] for p in at.split(";") if p.strip()]
         times = [float(m) for m in minutes.split(",") if m.strip()]
     except ValueError:
-        _fail(
-            _t(
-                "--at attend LON,LAT (ex. -3.36,47.75) et --minutes des nombres (ex. 5,10,15).",
-                "--at expects LON,LAT (e.g. -3.36,47.75) and --minutes numbers (e.g. 5,10,15).",
-            )
-        )
+        _fail(_t("--at attend LON,LAT (ex. -3.36,47.75) et --minutes des nombres (ex. 5,10,15)."))
     if not coords or any(len(p) != 2 for p in coords) or not times:
-        _fail(
-            _t("--at attend LON,LAT (ex. -3.36,47.75).", "--at expects LON,LAT (e.g. -3.36,47.75).")
-        )
+        _fail(_t("--at attend LON,LAT (ex. -3.36,47.75)."))
     if mode not in ("walk", "bike"):
-        _fail(_t(f"--mode {mode} : utilisez walk ou bike.", f"--mode {mode}: use walk or bike."))
+        _fail(_t("--mode {mode} : utilisez walk ou bike.", mode=mode))
     if out.suffix.lower() not in (".geojson", ".json"):
-        _fail(
-            _t(f"--out {out} : utilisez un fichier .geojson.", f"--out {out}: use a .geojson file.")
-        )
+        _fail(_t("--out {out} : utilisez un fichier .geojson.", out=out))
     with _user_errors():
         from qet_geo.constraints.access import isochrones_from_extract
         from qet_geo.layers import write_table
@@ -280,7 +265,7 @@ def isochrone(
         typer.echo(json.dumps({"output": str(path), "mode": mode, "isochrones": rows}))
         return
     out_console.print(
-        _t(f"Isochrones écrites dans [bold]{path}[/] :", f"Isochrones written to [bold]{path}[/]:"),
+        _t("Isochrones écrites dans [bold]{path}[/] :", path=path),
         highlight=False,
     )
     for r in rows:
@@ -320,12 +305,7 @@ def diagnose(
             cfg = load_config(config)
         else:
             if osm_file is None:
-                _fail(
-                    _t(
-                        "donnez --config FICHIER.toml, ou au moins --osm EXTRAIT.",
-                        "give --config FILE.toml, or at least --osm EXTRACT.",
-                    )
-                )
+                _fail(_t("donnez --config FICHIER.toml, ou au moins --osm EXTRAIT."))
             cfg = DiagnosticConfig(
                 osm=osm_file,
                 territory=territory,
@@ -378,9 +358,7 @@ def _shared_data() -> Path:
     _fail(
         _t(
             "données réelles introuvables : placez shared/ à côté du dépôt, ou indiquez "
-            "QET_SHARED_DATA=/chemin/vers/shared/data.",
-            "real data not found: put shared/ beside the checkout, or set "
-            "QET_SHARED_DATA=/path/to/shared/data.",
+            "QET_SHARED_DATA=/chemin/vers/shared/data."
         )
     )
 
@@ -397,17 +375,14 @@ def _print_diagnostic(result: Any, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
-    label = (
-        _t("réponses SYNTHÉTIQUES", "SYNTHETIC answers")
-        if result.synthetic
-        else _t("réponses", "answers")
-    )
+    label = _t("réponses SYNTHÉTIQUES") if result.synthetic else _t("réponses")
     out_console.print(
         _t(
-            f"Rapport écrit : [bold]{result.index}[/] ({result.n_answers} {label}, "
-            f"{result.n_homes} logements)",
-            f"Report written: [bold]{result.index}[/] ({result.n_answers} {label}, "
-            f"{result.n_homes} homes)",
+            "Rapport écrit : [bold]{index}[/] ({n_answers} {label}, {n_homes} logements)",
+            index=result.index,
+            n_answers=result.n_answers,
+            label=label,
+            n_homes=result.n_homes,
         ),
         highlight=False,
     )

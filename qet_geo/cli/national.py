@@ -79,21 +79,11 @@ def run(
 ) -> None:
     """Calcule les indicateurs d'accès de chaque quartier sur Dask, partition par partition."""
     if mode not in ("walk", "bike"):
-        _fail(_t(f"--mode {mode} : utilisez walk ou bike.", f"--mode {mode}: use walk or bike."))
+        _fail(_t("--mode {mode} : utilisez walk ou bike.", mode=mode))
     if workers is not None and workers < 1:
-        _fail(
-            _t(
-                f"--workers {workers} : donnez au moins 1 processus.",
-                f"--workers {workers}: give at least 1 process.",
-            )
-        )
+        _fail(_t("--workers {workers} : donnez au moins 1 processus.", workers=workers))
     if workers is not None and scheduler is not None:
-        _fail(
-            _t(
-                "--workers ne s'applique qu'au cluster local : retirez-le avec --scheduler.",
-                "--workers only applies to the local cluster: drop it with --scheduler.",
-            )
-        )
+        _fail(_t("--workers ne s'applique qu'au cluster local : retirez-le avec --scheduler."))
     with _user_errors():
         from qet_geo.batch import read_neighbourhoods, run_national, tile_partitions
 
@@ -112,24 +102,24 @@ def run(
     homes = sum(int(s.get("homes", 0)) for s in report.summaries.values())
     out_console.print(
         _t(
-            f"{len(report.computed)} partition(s) calculée(s) ({homes} logements), "
-            f"{len(report.skipped)} déjà faite(s), {len(report.failed)} en échec, en "
-            f"{report.seconds:.1f} s → {out}",
-            f"{len(report.computed)} partition(s) computed ({homes} homes), "
-            f"{len(report.skipped)} already done, {len(report.failed)} failed, in "
-            f"{report.seconds:.1f} s → {out}",
+            "{len_report_computed} partition(s) calculée(s) ({homes} logements), "
+            "{len_report_skipped} déjà faite(s), {len_report_failed} en échec, en "
+            "{seconds:.1f} s → {out}",
+            len_report_computed=len(report.computed),
+            homes=homes,
+            len_report_skipped=len(report.skipped),
+            len_report_failed=len(report.failed),
+            seconds=report.seconds,
+            out=out,
         ),
         highlight=False,
     )
     if report.failed:
-        label = _t("Échec", "Failed")
+        label = _t("Échec")
         for pid, message in report.failed.items():
             err_console.print(f"[yellow]{label} :[/] {pid} : {message}", highlight=False)
         err_console.print(
-            _t(
-                "Relancez la même commande pour reprendre les partitions en échec.",
-                "Run the same command again to retry the failed partitions.",
-            ),
+            _t("Relancez la même commande pour reprendre les partitions en échec."),
             highlight=False,
         )
         raise typer.Exit(code=1)
@@ -163,7 +153,7 @@ class _bar:
             transient=True,
         )
         self.progress.start()
-        label = _t("Quartiers", "Neighbourhoods")
+        label = _t("Quartiers")
         self.task = self.progress.add_task(label, total=None)
 
         def callback(done: int, total: int, pid: str) -> None:

@@ -76,36 +76,31 @@ def profiles(
 
     if lang is not None:
         if lang not in ("fr", "en"):
-            _fail(_t(f"--lang {lang} : utilisez fr ou en.", f"--lang {lang}: use fr or en."))
+            _fail(_t("--lang {lang} : utilisez fr ou en.", lang=lang))
         _state["lang"] = lang
     if method not in ("near", "ordinal-ward"):
-        _fail(
-            _t(
-                f"--method {method} : utilisez near ou ordinal-ward.",
-                f"--method {method}: use near or ordinal-ward.",
-            )
-        )
+        _fail(_t("--method {method} : utilisez near ou ordinal-ward.", method=method))
     if out is not None and out.suffix.lower() != ".json":
-        _fail(_t(f"--out {out} : utilisez un fichier .json.", f"--out {out}: use a .json file."))
+        _fail(_t("--out {out} : utilisez un fichier .json.", out=out))
     if n_profiles is not None and n_profiles < 1:
         _fail(
             _t(
-                f"--n-profiles {n_profiles} : donnez un nombre au moins égal à 1.",
-                f"--n-profiles {n_profiles}: give a number of at least 1.",
+                "--n-profiles {n_profiles} : donnez un nombre au moins égal à 1.",
+                n_profiles=n_profiles,
             )
         )
     if min_share is not None and not 0.0 <= min_share <= 1.0:
         _fail(
             _t(
-                f"--min-share {min_share} : donnez une part entre 0 et 1 (0.11 pour 11 %).",
-                f"--min-share {min_share}: give a share between 0 and 1 (0.11 for 11 %).",
+                "--min-share {min_share} : donnez une part entre 0 et 1 (0.11 pour 11 %).",
+                min_share=min_share,
             )
         )
     lang_out: Literal["fr", "en"] = "en" if _state["lang"] == "en" else "fr"
     with _user_errors():
         from qet_geo.analysis.profiles import UsageProfiles
-        from qet_geo.surveys.io import read_su
         from qet_geo.surveys.schema import DIFFERENTIATING_USAGES, USAGES
+        from qet_geo.surveys.su import read_su
 
         read = read_su(file)
         model = UsageProfiles(
@@ -121,19 +116,20 @@ def profiles(
         except OSError as err:
             _fail(
                 _t(
-                    f"--out {out} : écriture impossible ({err.strerror or err}).",
-                    f"--out {out}: cannot write ({err.strerror or err}).",
+                    "--out {out} : écriture impossible ({err_strerror_or_err}).",
+                    out=out,
+                    err_strerror_or_err=err.strerror or err,
                 )
             )
     small = [p for p in result["profiles"] if p["n"] < _SECRECY_MIN]
     for p in small:
         err_console.print(
             _t(
-                f"[yellow]Attention :[/] le profil {p['profile']} ne compte que {p['n']} "
-                f"réponses (moins de {_SECRECY_MIN}) : ne le publiez pas tel quel (secret "
-                "statistique).",
-                f"[yellow]Warning:[/] profile {p['profile']} holds only {p['n']} answers "
-                f"(fewer than {_SECRECY_MIN}): do not publish it as is (statistical secrecy).",
+                "[yellow]Attention :[/] le profil {p_profile} ne compte que {p_n} réponses "
+                "(moins de {_SECRECY_MIN}) : ne le publiez pas tel quel (secret statistique).",
+                p_profile=p["profile"],
+                p_n=p["n"],
+                _SECRECY_MIN=_SECRECY_MIN,
             ),
             highlight=False,
             soft_wrap=True,
@@ -144,10 +140,11 @@ def profiles(
     n_answers = sum(p["n"] for p in result["profiles"])
     out_console.print(
         _t(
-            f"{len(result['profiles'])} profils d'usages ({method}) sur {n_answers} réponses "
+            "{len_result_profiles} profils d'usages ({method}) sur {n_answers} réponses "
             "complètes :",
-            f"{len(result['profiles'])} usage profiles ({method}) from {n_answers} complete "
-            "answers:",
+            len_result_profiles=len(result["profiles"]),
+            method=method,
+            n_answers=n_answers,
         ),
         highlight=False,
     )
@@ -160,7 +157,7 @@ def profiles(
         )
     if out is not None:
         out_console.print(
-            _t(f"Résultat écrit dans [bold]{out}[/]", f"Result written to [bold]{out}[/]"),
+            _t("Résultat écrit dans [bold]{out}[/]", out=out),
             highlight=False,
         )
 

@@ -61,12 +61,7 @@ def serve(
         ipaddress.ip_address(host)
     except ValueError:
         if host != "localhost":
-            _fail(
-                _t(
-                    f"adresse d'écoute invalide : {host!r} (ex. 127.0.0.1).",
-                    f"invalid listen address: {host!r} (e.g. 127.0.0.1).",
-                )
-            )
+            _fail(_t("adresse d'écoute invalide : {host!r} (ex. 127.0.0.1).", host=host))
     if database_url is not None:
         # Read by Settings in this process and in every worker.
         os.environ["QET_DATABASE_URL"] = database_url

@@ -80,7 +80,7 @@ def analyse(
         engine.dispose()
     lang = _state["lang"]
     if result is None:
-        _fail(message.get(lang) or _t("l'analyse a échoué.", "the analysis failed."))
+        _fail(message.get(lang) or _t("l'analyse a échoué."))
     if as_json:
         out_console.print_json(
             json.dumps(
@@ -98,12 +98,13 @@ def analyse(
         return
     out_console.print(
         _t(
-            f"Diagnostic {diagnostic} : {result.n_profiles} profils enregistrés "
-            f"({result.n_answers} réponses), {result.n_indicators} indicateurs sur "
-            f"{result.n_zones} carreaux.",
-            f"Diagnostic {diagnostic}: {result.n_profiles} profiles stored "
-            f"({result.n_answers} answers), {result.n_indicators} indicators over "
-            f"{result.n_zones} cells.",
+            "Diagnostic {diagnostic} : {n_profiles} profils enregistrés ({n_answers} "
+            "réponses), {n_indicators} indicateurs sur {n_zones} carreaux.",
+            diagnostic=diagnostic,
+            n_profiles=result.n_profiles,
+            n_answers=result.n_answers,
+            n_indicators=result.n_indicators,
+            n_zones=result.n_zones,
         ),
         highlight=False,
     )
@@ -144,10 +145,12 @@ def national_profiles(database_url: DatabaseOpt = None, as_json: JsonOpt = False
         return
     out_console.print(
         _t(
-            f"{len(profiles)} profils nationaux ({result.n_neighbourhoods} quartiers, "
-            f"{result.n_answers} réponses) ; {result.n_reassigned} répondants rattachés.",
-            f"{len(profiles)} national profiles ({result.n_neighbourhoods} neighbourhoods, "
-            f"{result.n_answers} answers); {result.n_reassigned} respondents assigned.",
+            "{len_profiles} profils nationaux ({n_neighbourhoods} quartiers, {n_answers} "
+            "réponses) ; {n_reassigned} répondants rattachés.",
+            len_profiles=len(profiles),
+            n_neighbourhoods=result.n_neighbourhoods,
+            n_answers=result.n_answers,
+            n_reassigned=result.n_reassigned,
         ),
         highlight=False,
     )
@@ -186,10 +189,10 @@ def release(
         return
     out_console.print(
         _t(
-            f"Diagnostic {diagnostic} : version {made.number} publiée "
-            f"({made.n_respondents} répondants).",
-            f"Diagnostic {diagnostic}: release {made.number} published "
-            f"({made.n_respondents} respondents).",
+            "Diagnostic {diagnostic} : version {number} publiée ({n_respondents} répondants).",
+            diagnostic=diagnostic,
+            number=made.number,
+            n_respondents=made.n_respondents,
         ),
         highlight=False,
     )

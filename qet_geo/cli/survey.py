@@ -8,17 +8,18 @@ Wired into the main command by ``app.add_typer(survey_app, name="survey")`` in
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from qet_geo.i18n import msg
+
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
-    from qet_geo.surveys.io import SurveyRead
+    from qet_geo.surveys.answers import SurveyRead
 
 __all__ = ["survey_app"]
 
@@ -30,7 +31,7 @@ survey_app = typer.Typer(
 )
 
 _KINDS = ("su", "mdv", "ngc")
-_STATUS_FR = {"accepted": "acceptée", "partial": "partielle", "rejected": "rejetée"}
+_STATUS = {"accepted": msg("acceptée"), "partial": msg("partielle"), "rejected": msg("rejetée")}
 
 
 @survey_app.command()
@@ -71,23 +72,15 @@ def check(
     from qet_geo.cli._common import _fail, _state, _t, _user_errors, out_console
 
     if kind not in _KINDS:
-        _fail(
-            _t(
-                f"--kind {kind} : utilisez su, mdv ou ngc.",
-                f"--kind {kind}: use su, mdv or ngc.",
-            )
-        )
+        _fail(_t("--kind {kind} : utilisez su, mdv ou ngc.", kind=kind))
     if codes is not None and kind != "su":
-        _fail(
-            _t(
-                "--codes/--labels ne s'appliquent qu'aux fichiers SU (--kind su).",
-                "--codes/--labels only apply to SU files (--kind su).",
-            )
-        )
+        _fail(_t("--codes/--labels ne s'appliquent qu'aux fichiers SU (--kind su)."))
     with _user_errors():
         import warnings
 
-        from qet_geo.surveys.io import read_mdv, read_ngc, read_su
+        from qet_geo.surveys.mdv import read_mdv
+        from qet_geo.surveys.ngc import read_ngc
+        from qet_geo.surveys.su import read_su
 
         # the report printed below says it row by row
         warnings.filterwarnings("ignore", message=r".*row\(s\) rejected and .* partial")
@@ -126,7 +119,7 @@ def check(
         }
         typer.echo(json.dumps(body, ensure_ascii=False))
     else:
-        _print_report(read, summary, flagged, notes, reason_col, out_console, _t)
+        _print_report(read, summary, flagged, notes, reason_col, out_console)
     if strict and summary["rejected"]:
         raise typer.Exit(code=1)
 
@@ -138,47 +131,47 @@ def _print_report(
     notes: list[str],
     reason_col: str,
     console: Console,
-    t: Callable[[str, str], str],
 ) -> None:
+    from qet_geo.cli._common import _state, _t
+
     console.print(
-        t(
-            f"Fichier [bold]{read.source}[/] ({read.kind.upper()}) : ",
-            f"File [bold]{read.source}[/] ({read.kind.upper()}): ",
+        _t(
+            "Fichier [bold]{source}[/] ({read_kind_upper}) : ",
+            source=read.source,
+            read_kind_upper=read.kind.upper(),
         )
         + ", ".join(notes),
         highlight=False,
         soft_wrap=True,
     )
     console.print(
-        t(
-            f"{len(read.columns)} colonne(s) reconnue(s)",
-            f"{len(read.columns)} column(s) recognised",
-        )
-        + (
-            t(" ; ignorées : ", "; ignored: ") + ", ".join(read.ignored_columns)
-            if read.ignored_columns
-            else ""
-        ),
+        _t("{len_read_columns} colonne(s) reconnue(s)", len_read_columns=len(read.columns))
+        + (_t(" ; ignorées : ") + ", ".join(read.ignored_columns) if read.ignored_columns else ""),
         highlight=False,
         soft_wrap=True,
     )
     console.print(
-        t(
-            f"{summary['rows']} ligne(s) : {summary['accepted']} acceptée(s), "
-            f"{summary['partial']} partielle(s), {summary['rejected']} rejetée(s) ; "
-            f"{summary['complete']} complète(s)",
-            f"{summary['rows']} row(s): {summary['accepted']} accepted, {summary['partial']} "
-            f"partial, {summary['rejected']} rejected; {summary['complete']} complete",
+        _t(
+            "{summary_rows} ligne(s) : {summary_accepted} acceptée(s), {summary_partial} "
+            "partielle(s), {summary_rejected} rejetée(s) ; {summary_complete} complète(s)",
+            summary_rows=summary["rows"],
+            summary_accepted=summary["accepted"],
+            summary_partial=summary["partial"],
+            summary_rejected=summary["rejected"],
+            summary_complete=summary["complete"],
         ),
         highlight=False,
     )
     for r in flagged.to_dict("records"):
-        status = t(_STATUS_FR[r["status"]], r["status"])
+        status = _STATUS[r["status"]].render(_state["lang"])
         rid = r["respondent_id"] or "-"
         console.print(
-            t(
-                f"  ligne {r['row']} (id {rid}) {status} : {r[reason_col]}",
-                f"  row {r['row']} (id {rid}) {status}: {r[reason_col]}",
+            _t(
+                "  ligne {r_row} (id {rid}) {status} : {r_reason_col}",
+                r_row=r["row"],
+                rid=rid,
+                status=status,
+                r_reason_col=r[reason_col],
             ),
             highlight=False,
             soft_wrap=True,

@@ -70,24 +70,14 @@ def synthesize(
 
     suffix = out.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
-        _fail(
-            _t(
-                f"--out {out} : utilisez un fichier .csv, .gpkg ou .parquet.",
-                f"--out {out}: use a .csv, .gpkg or .parquet file.",
-            )
-        )
+        _fail(_t("--out {out} : utilisez un fichier .csv, .gpkg ou .parquet.", out=out))
     if not 1 <= n <= 1_000_000:
-        _fail(
-            _t(
-                f"--n {n} : donnez un nombre de réponses entre 1 et 1 000 000.",
-                f"--n {n}: give a number of answers between 1 and 1,000,000.",
-            )
-        )
+        _fail(_t("--n {n} : donnez un nombre de réponses entre 1 et 1 000 000.", n=n))
     if urban_category.upper() not in ("B", "C", "I", "R"):
         _fail(
             _t(
-                f"--urban-category {urban_category} : utilisez B, C, I ou R.",
-                f"--urban-category {urban_category}: use B, C, I or R.",
+                "--urban-category {urban_category} : utilisez B, C, I ou R.",
+                urban_category=urban_category,
             )
         )
     with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
@@ -99,7 +89,7 @@ def synthesize(
             osm_file, territory=area, census=census, gtfs=gtfs, modes=("walk",), progress=step
         )
         layers, access = hood.layers, hood.access["walk"]
-        step(_t("Réponses synthétiques", "Synthetic answers"))
+        step(_t("Réponses synthétiques"))
         answers = synthesize_answers(
             layers, n, seed=seed, access=access, urban_category=urban_category.upper()
         )
@@ -112,19 +102,18 @@ def synthesize(
     from qet_geo.cli._common import out_console
     from qet_geo.surveys.schema import USAGE_LABELS
 
-    lang = _t("fr", "en")
+    lang = _t("fr")
     out_console.print(
         _t(
-            f"{summary['answers']} réponses [bold]synthétiques[/] (identifiants SYN-…) sur "
-            f"{summary['buildings']} bâtiments : [bold]{path}[/]",
-            f"{summary['answers']} [bold]synthetic[/] answers (ids SYN-…) on "
-            f"{summary['buildings']} buildings: [bold]{path}[/]",
+            "{summary_answers} réponses [bold]synthétiques[/] (identifiants SYN-…) sur "
+            "{summary_buildings} bâtiments : [bold]{path}[/]",
+            summary_answers=summary["answers"],
+            summary_buildings=summary["buildings"],
+            path=path,
         ),
         highlight=False,
     )
-    out_console.print(
-        _t("Parts des niveaux 1 / 2 / 3 :", "Shares of levels 1 / 2 / 3:"), highlight=False
-    )
+    out_console.print(_t("Parts des niveaux 1 / 2 / 3 :"), highlight=False)
     for usage, shares in summary["level_shares"].items():
         label = USAGE_LABELS[lang][usage]
         parts = " / ".join(f"{shares[str(lv)]:.0%}" for lv in (1, 2, 3))

@@ -43,6 +43,7 @@ from qet_geo.errors import (
     UnknownCodeError,
     ValidationError,
 )
+from qet_geo.i18n import msg
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -202,17 +203,18 @@ def read_grid(
         Ids derived from geometry or rows dropped for want of an id; ids that do not match their
         geometry (a wrong CRS); ids shared by several rows.
     """
-    file = _existing_file(path, what="INSEE grid", what_fr="carroyage INSEE")
+    file = existing_file(path, what=msg("Fichier carroyage INSEE"))
     area = _selection_area(bbox, mask)
     if id_column is not None and not isinstance(id_column, str):
         raise ValidationError(
-            f"id_column must be a column name, not {id_column!r}.",
-            message_fr=f"id_column doit être un nom de colonne, pas {id_column!r}.",
+            msg("id_column doit être un nom de colonne, pas {id_column!r}.", id_column=id_column)
         )
     if population_column is not None and not isinstance(population_column, str):
         raise ValidationError(
-            f"population_column must be a column name, not {population_column!r}.",
-            message_fr=f"population_column doit être un nom de colonne, pas {population_column!r}.",
+            msg(
+                "population_column doit être un nom de colonne, pas {population_column!r}.",
+                population_column=population_column,
+            )
         )
     if file.suffix.lower() in _TABLE_SUFFIXES:
         frame = _read_csv(file, text_columns={*_TEXT_COLUMNS, *_lower_opt(id_column)})
@@ -291,29 +293,34 @@ def point_to_cell_id(points: gpd.GeoSeries, *, resolution_m: int = CELL_SIZE_M) 
         points = points.geometry
     if not isinstance(points, gpd.GeoSeries):
         raise ValidationError(
-            f"points must be a GeoSeries of points, not {type(points).__name__}.",
-            message_fr=f"points doit être une GeoSeries de points, pas {type(points).__name__}.",
+            msg(
+                "points doit être une GeoSeries de points, pas {__name__}.",
+                __name__=type(points).__name__,
+            )
         )
     if isinstance(resolution_m, bool) or not isinstance(resolution_m, int) or resolution_m <= 0:
         raise ValidationError(
-            f"resolution_m must be a positive whole number of metres, not {resolution_m!r}.",
-            message_fr=f"resolution_m doit être un nombre entier positif de mètres, "
-            f"pas {resolution_m!r}.",
+            msg(
+                "resolution_m doit être un nombre entier positif de mètres, pas {resolution_m!r}.",
+                resolution_m=resolution_m,
+            )
         )
     if points.crs is None:
         raise CRSError(
-            "points has no CRS: set it with points.set_crs(...) before naming grid cells.",
-            message_fr="points n'a pas de système de coordonnées : définissez-le avec "
-            "points.set_crs(...) avant de nommer les carreaux.",
+            msg(
+                "points n'a pas de système de coordonnées : définissez-le avec "
+                "points.set_crs(...) avant de nommer les carreaux."
+            )
         )
     kinds = points.geom_type.dropna()
     others = sorted(set(kinds[kinds != "Point"]))
     if others:
         raise ValidationError(
-            f"points holds {', '.join(others)} geometries; pass points, for example "
-            "gdf.representative_point().",
-            message_fr=f"points contient des géométries {', '.join(others)} ; passez des points, "
-            "par exemple gdf.representative_point().",
+            msg(
+                "points contient des géométries {join_others} ; passez des points, par exemple "
+                "gdf.representative_point().",
+                join_others=", ".join(others),
+            )
         )
     projected = points.to_crs(GRID_CRS)
     return _cell_ids_from_xy(
@@ -342,22 +349,27 @@ def _grid_from_frame(
     )
     if id_col is None and geometry is None:
         raise ValidationError(
-            f"{source} has no cell id column and no geometry, so its cells cannot be located. "
-            f"Columns found: {', '.join(columns) or 'none'}. Expected one of "
-            f"{', '.join(GRID_CELL_ID_COLUMNS)}; pass id_column= to name it.",
-            message_fr=f"{source} n'a ni colonne d'identifiant de carreau ni géométrie : ses "
-            f"carreaux ne peuvent pas être localisés. Colonnes trouvées : "
-            f"{', '.join(columns) or 'aucune'}. Attendu : l'une de "
-            f"{', '.join(GRID_CELL_ID_COLUMNS)} ; indiquez-la avec id_column=.",
+            msg(
+                "{source} n'a ni colonne d'identifiant de carreau ni géométrie : ses carreaux ne "
+                "peuvent pas être localisés. Colonnes trouvées : {join_columns_or_aucune}. "
+                "Attendu : l'une de {join_grid_cell_id_columns} ; indiquez-la avec id_column=.",
+                source=source,
+                join_columns_or_aucune=", ".join(columns) or "aucune",
+                join_grid_cell_id_columns=", ".join(GRID_CELL_ID_COLUMNS),
+                join_columns_or_none=", ".join(columns) or "none",
+            ),
             path=source,
         )
     if pop_col is None:
         raise ValidationError(
-            f"{source} has no population column. Columns found: {', '.join(columns)}. Expected "
-            f"one of {', '.join(GRID_POPULATION_COLUMNS)}; pass population_column= to name it.",
-            message_fr=f"{source} n'a pas de colonne de population. Colonnes trouvées : "
-            f"{', '.join(columns)}. Attendu : l'une de {', '.join(GRID_POPULATION_COLUMNS)} ; "
-            "indiquez-la avec population_column=.",
+            msg(
+                "{source} n'a pas de colonne de population. Colonnes trouvées : {join_columns}. "
+                "Attendu : l'une de {join_grid_population_columns} ; indiquez-la avec "
+                "population_column=.",
+                source=source,
+                join_columns=", ".join(columns),
+                join_grid_population_columns=", ".join(GRID_POPULATION_COLUMNS),
+            ),
             path=source,
         )
     population = _numeric(frame[pop_col], source=source, column=pop_col)
@@ -388,24 +400,28 @@ def _grid_from_frame(
             example_id, example_at = canonical.iloc[first], from_geometry.iloc[first]
             issues.append(
                 QetGeoWarning(
-                    f"{int(wrong.sum())} cell(s) of {source} have an id that does not match "
-                    f"their geometry (e.g. id {example_id} lies at {example_at}); the file's CRS "
-                    "is probably wrong: pass crs= with the right one.",
-                    message_fr=f"{int(wrong.sum())} carreau(x) de {source} ont un identifiant "
-                    f"qui ne correspond pas à leur géométrie (par exemple {example_id} situé en "
-                    f"{example_at}) ; le système de coordonnées du fichier est sans doute faux : "
-                    "passez le bon avec crs=.",
+                    msg(
+                        "{int_wrong_sum} carreau(x) de {source} ont un identifiant qui ne correspond pas "
+                        "à leur géométrie (par exemple {example_id} situé en {example_at}) ; le système "
+                        "de coordonnées du fichier est sans doute faux : passez le bon avec crs=.",
+                        int_wrong_sum=int(wrong.sum()),
+                        source=source,
+                        example_id=example_id,
+                        example_at=example_at,
+                    )
                 )
             )
         fillable = missing & from_geometry.notna().to_numpy()
         if fillable.any() and id_col is not None:
             issues.append(
                 QetGeoWarning(
-                    f"{int(fillable.sum())} cell(s) of {source} have no id in column "
-                    f"'{id_col}'; their id was derived from their geometry.",
-                    message_fr=f"{int(fillable.sum())} carreau(x) de {source} n'ont pas "
-                    f"d'identifiant dans la colonne '{id_col}' ; il a été déduit de leur "
-                    "géométrie.",
+                    msg(
+                        "{int_fillable_sum} carreau(x) de {source} n'ont pas d'identifiant dans la "
+                        "colonne '{id_col}' ; il a été déduit de leur géométrie.",
+                        int_fillable_sum=int(fillable.sum()),
+                        source=source,
+                        id_col=id_col,
+                    )
                 )
             )
         fill = _parse_cell_ids(from_geometry[fillable], source=str(source))
@@ -421,13 +437,15 @@ def _grid_from_frame(
             lost = float(population[missing].sum())
             issues.append(
                 QetGeoWarning(
-                    f"{int(missing.sum())} row(s) of {source} have no cell id and the file has "
-                    f"no geometry: they were dropped ({lost:g} people). Fill in column "
-                    f"'{id_col}' to keep them.",
-                    message_fr=f"{int(missing.sum())} ligne(s) de {source} n'ont pas "
-                    "d'identifiant de carreau et le fichier n'a pas de géométrie : elles ont été "
-                    f"écartées ({lost:g} habitants). Renseignez la colonne '{id_col}' pour les "
-                    "garder.",
+                    msg(
+                        "{int_missing_sum} ligne(s) de {source} n'ont pas d'identifiant de carreau et le "
+                        "fichier n'a pas de géométrie : elles ont été écartées ({lost:g} habitants). "
+                        "Renseignez la colonne '{id_col}' pour les garder.",
+                        int_missing_sum=int(missing.sum()),
+                        source=source,
+                        lost=lost,
+                        id_col=id_col,
+                    )
                 )
             )
         if area is not None:
@@ -438,9 +456,11 @@ def _grid_from_frame(
 
     if not located.any() and len(frame) and area is None:
         raise EmptyDataError(
-            f"No cell of {source} could be located: fill in its cell ids.",
-            message_fr=f"Aucun carreau de {source} n'a pu être localisé : renseignez les "
-            "identifiants de carreaux.",
+            msg(
+                "Aucun carreau de {source} n'a pu être localisé : renseignez les identifiants de "
+                "carreaux.",
+                source=source,
+            ),
             path=source,
         )
     if area is not None:
@@ -461,11 +481,13 @@ def _grid_from_frame(
         example = grid["cell_id"][duplicated].iloc[0]
         issues.append(
             QetGeoWarning(
-                f"{int(duplicated.sum())} rows of {source} share a cell id with another row "
-                f"(e.g. {example}); they were kept as they are.",
-                message_fr=f"{int(duplicated.sum())} lignes de {source} partagent un "
-                f"identifiant de carreau (par exemple {example}) ; elles sont gardées telles "
-                "quelles.",
+                msg(
+                    "{int_duplicated_sum} lignes de {source} partagent un identifiant de carreau "
+                    "(par exemple {example}) ; elles sont gardées telles quelles.",
+                    int_duplicated_sum=int(duplicated.sum()),
+                    source=source,
+                    example=example,
+                )
             )
         )
     return grid
@@ -480,24 +502,28 @@ def _parse_cell_ids(values: pd.Series, *, source: str) -> pd.DataFrame:
     if bad.any():
         example = text[bad].iloc[0]
         raise ValidationError(
-            f"{int(bad.sum())} cell id(s) in {source} cannot be read, e.g. {example!r}. Expected "
-            "the INSEE form 'CRS3035RES200mN2029800E4252000' (northing then easting of the "
-            "lower-left corner in EPSG:3035); check the id column (id_column=).",
-            message_fr=f"{int(bad.sum())} identifiant(s) de carreau de {source} illisible(s), "
-            f"par exemple {example!r}. Forme attendue : 'CRS3035RES200mN2029800E4252000' (nord "
-            "puis est du coin inférieur gauche en EPSG:3035) ; vérifiez la colonne "
-            "d'identifiant (id_column=).",
+            msg(
+                "{int_bad_sum} identifiant(s) de carreau de {source} illisible(s), par exemple "
+                "{example!r}. Forme attendue : 'CRS3035RES200mN2029800E4252000' (nord puis est "
+                "du coin inférieur gauche en EPSG:3035) ; vérifiez la colonne d'identifiant "
+                "(id_column=).",
+                int_bad_sum=int(bad.sum()),
+                source=source,
+                example=example,
+            ),
             path=source if Path(source).exists() else None,
         )
     other_crs = (found["crs"].notna() & (found["crs"] != "3035")).to_numpy()
     if other_crs.any():
         example = text[other_crs].iloc[0]
         raise ValidationError(
-            f"Cell id {example!r} in {source} is on a grid in another CRS than EPSG:3035 (an "
-            "overseas département grid); only the metropolitan grid is supported.",
-            message_fr=f"L'identifiant de carreau {example!r} de {source} relève d'une grille "
-            "dans un autre système que l'EPSG:3035 (grille d'outre-mer) ; seule la grille "
-            "métropolitaine est prise en charge.",
+            msg(
+                "L'identifiant de carreau {example!r} de {source} relève d'une grille dans un "
+                "autre système que l'EPSG:3035 (grille d'outre-mer) ; seule la grille "
+                "métropolitaine est prise en charge.",
+                example=example,
+                source=source,
+            )
         )
     res = pd.to_numeric(found["res"]).astype(float).fillna(float(CELL_SIZE_M))
     res = res.where(text.notna())
@@ -509,11 +535,13 @@ def _parse_cell_ids(values: pd.Series, *, source: str) -> pd.DataFrame:
     if off_grid.any():
         example = text[off_grid].iloc[0]
         raise ValidationError(
-            f"Cell id {example!r} in {source} is not on its grid: the northing and easting must "
-            "be multiples of the cell size; the id is probably truncated.",
-            message_fr=f"L'identifiant de carreau {example!r} de {source} n'est pas sur sa "
-            "grille : le nord et l'est doivent être des multiples de la taille du carreau ; "
-            "l'identifiant est sans doute tronqué.",
+            msg(
+                "L'identifiant de carreau {example!r} de {source} n'est pas sur sa grille : le "
+                "nord et l'est doivent être des multiples de la taille du carreau ; "
+                "l'identifiant est sans doute tronqué.",
+                example=example,
+                source=source,
+            )
         )
     return pd.DataFrame({"res": res, "north": north, "east": east}, index=values.index)
 
@@ -624,28 +652,24 @@ def read_iris(
     QetGeoWarning
         Table rows that match no IRIS of the layer (with their count), or IRIS with no table row.
     """
-    file = _existing_file(path, what="IRIS layer", what_fr="couche IRIS")
+    file = existing_file(path, what=msg("Fichier couche IRIS"))
     if file.suffix.lower() in _TABLE_SUFFIXES:
         raise InputFileError(
-            f"{file} is a table: pass the IRIS contours (.gpkg, .shp) as path and this file as "
-            "table=.",
-            message_fr=f"{file} est un tableau : passez les contours IRIS (.gpkg, .shp) en path "
-            "et ce fichier en table=.",
+            msg(
+                "{file} est un tableau : passez les contours IRIS (.gpkg, .shp) en path et ce "
+                "fichier en table=.",
+                file=file,
+            ),
             path=file,
         )
     wanted: list[str] | None = None
     if codes is not None:
         if isinstance(codes, str) or not all(isinstance(c, str) for c in codes):
             raise ValidationError(
-                "codes must be a list of IRIS codes as strings, e.g. ['751010101'].",
-                message_fr="codes doit être une liste de codes IRIS en texte, par exemple "
-                "['751010101'].",
+                msg("codes doit être une liste de codes IRIS en texte, par exemple ['751010101'].")
             )
         if not codes:
-            raise ValidationError(
-                "codes is empty: pass None to read every IRIS.",
-                message_fr="codes est vide : passez None pour lire tous les IRIS.",
-            )
+            raise ValidationError(msg("codes est vide : passez None pour lire tous les IRIS."))
         wanted = [c.strip().zfill(9) if len(c.strip()) == 8 else c.strip() for c in codes]
     table_frame: pd.DataFrame | None = None
     table_source = "table"
@@ -653,7 +677,7 @@ def read_iris(
         if isinstance(table, pd.DataFrame):
             table_frame = table.copy()
         else:
-            table_file = _existing_file(table, what="IRIS table", what_fr="tableau IRIS")
+            table_file = existing_file(table, what=msg("Fichier tableau IRIS"))
             table_source = str(table_file)
             if table_file.suffix.lower() == ".parquet":
                 table_frame = pd.read_parquet(table_file)
@@ -663,9 +687,10 @@ def read_iris(
     layer = _read_vector(file, crs=crs, area=None)
     if layer.geometry.isna().all():
         raise InputFileError(
-            f"{file} has no geometry: pass the IRIS contours (IGN CONTOURS-IRIS).",
-            message_fr=f"{file} n'a pas de géométrie : passez les contours IRIS "
-            "(IGN CONTOURS-IRIS).",
+            msg(
+                "{file} n'a pas de géométrie : passez les contours IRIS (IGN CONTOURS-IRIS).",
+                file=file,
+            ),
             path=file,
         )
     issues: list[QetGeoWarning] = []
@@ -705,11 +730,14 @@ def _read_iris(
     )
     if code_col is None:
         raise ValidationError(
-            f"{source} has no IRIS code column. Columns found: {', '.join(frame.columns)}. "
-            f"Expected one of {', '.join(IRIS_CODE_COLUMNS)}; pass code_column= to name it.",
-            message_fr=f"{source} n'a pas de colonne de code IRIS. Colonnes trouvées : "
-            f"{', '.join(frame.columns)}. Attendu : l'une de {', '.join(IRIS_CODE_COLUMNS)} ; "
-            "indiquez-la avec code_column=.",
+            msg(
+                "{source} n'a pas de colonne de code IRIS. Colonnes trouvées : "
+                "{join_frame_columns}. Attendu : l'une de {join_iris_code_columns} ; indiquez-la "
+                "avec code_column=.",
+                source=source,
+                join_frame_columns=", ".join(frame.columns),
+                join_iris_code_columns=", ".join(IRIS_CODE_COLUMNS),
+            ),
             path=source,
         )
     layer_codes = _iris_codes(frame, code_col)
@@ -717,12 +745,15 @@ def _read_iris(
     if bad.any():
         example = frame[code_col][bad].iloc[0]
         raise ValidationError(
-            f"{int(bad.sum())} IRIS of {source} have a missing or malformed code in column "
-            f"'{code_col}', e.g. {example!r}; expected 9 characters such as '751010101'. Fix the "
-            "layer or pass code_column=.",
-            message_fr=f"{int(bad.sum())} IRIS de {source} ont un code absent ou mal formé dans "
-            f"la colonne '{code_col}', par exemple {example!r} ; attendu : 9 caractères comme "
-            "'751010101'. Corrigez la couche ou indiquez code_column=.",
+            msg(
+                "{int_bad_sum} IRIS de {source} ont un code absent ou mal formé dans la colonne "
+                "'{code_col}', par exemple {example!r} ; attendu : 9 caractères comme "
+                "'751010101'. Corrigez la couche ou indiquez code_column=.",
+                int_bad_sum=int(bad.sum()),
+                source=source,
+                code_col=code_col,
+                example=example,
+            ),
             path=source,
         )
     name_col = _pick_column(list(frame.columns), None, IRIS_NAME_COLUMNS, source=source, role="")
@@ -774,22 +805,27 @@ def _prepare_table(
     if code_column is not None:
         if code_column not in table.columns and code_column.lower() not in lowered:
             raise ValidationError(
-                f"Column '{code_column}' is not in {source}. Columns found: "
-                f"{', '.join(map(str, table.columns))}.",
-                message_fr=f"La colonne '{code_column}' n'est pas dans {source}. Colonnes "
-                f"trouvées : {', '.join(map(str, table.columns))}.",
+                msg(
+                    "La colonne '{code_column}' n'est pas dans {source}. Colonnes trouvées : "
+                    "{join_map_str_table_columns}.",
+                    code_column=code_column,
+                    source=source,
+                    join_map_str_table_columns=", ".join(map(str, table.columns)),
+                )
             )
         column = code_column if code_column in table.columns else lowered[code_column.lower()]
     else:
         found = next((lowered[c] for c in IRIS_CODE_COLUMNS if c in lowered), None)
         if found is None:
             raise ValidationError(
-                f"{source} has no IRIS code column. Columns found: "
-                f"{', '.join(map(str, table.columns))}. Expected one of "
-                f"{', '.join(IRIS_CODE_COLUMNS)}; pass table_code_column= to name it.",
-                message_fr=f"{source} n'a pas de colonne de code IRIS. Colonnes trouvées : "
-                f"{', '.join(map(str, table.columns))}. Attendu : l'une de "
-                f"{', '.join(IRIS_CODE_COLUMNS)} ; indiquez-la avec table_code_column=.",
+                msg(
+                    "{source} n'a pas de colonne de code IRIS. Colonnes trouvées : "
+                    "{join_map_str_table_columns}. Attendu : l'une de {join_iris_code_columns} ; "
+                    "indiquez-la avec table_code_column=.",
+                    source=source,
+                    join_map_str_table_columns=", ".join(map(str, table.columns)),
+                    join_iris_code_columns=", ".join(IRIS_CODE_COLUMNS),
+                )
             )
         column = found
     codes = _iris_codes(table.rename(columns=str.lower), str(column).lower())
@@ -797,32 +833,41 @@ def _prepare_table(
     if not valid.any():
         example = table[column].dropna().iloc[0] if table[column].notna().any() else None
         raise ValidationError(
-            f"Column '{column}' of {source} holds no IRIS code (e.g. {example!r}); pass the "
-            "column with 9-character IRIS codes as table_code_column=.",
-            message_fr=f"La colonne '{column}' de {source} ne contient aucun code IRIS (par "
-            f"exemple {example!r}) ; indiquez la colonne des codes IRIS à 9 caractères avec "
-            "table_code_column=.",
+            msg(
+                "La colonne '{column}' de {source} ne contient aucun code IRIS (par exemple "
+                "{example!r}) ; indiquez la colonne des codes IRIS à 9 caractères avec "
+                "table_code_column=.",
+                column=column,
+                source=source,
+                example=example,
+            )
         )
     duplicated = codes[valid].duplicated(keep=False)
     if duplicated.any():
         example = codes[valid][duplicated].iloc[0]
         raise ValidationError(
-            f"{int(duplicated.sum())} rows of {source} share an IRIS code (e.g. {example}); "
-            "aggregate the table to one row per IRIS before joining.",
-            message_fr=f"{int(duplicated.sum())} lignes de {source} partagent un code IRIS (par "
-            f"exemple {example}) ; agrégez le tableau à une ligne par IRIS avant la jointure.",
+            msg(
+                "{int_duplicated_sum} lignes de {source} partagent un code IRIS (par exemple "
+                "{example}) ; agrégez le tableau à une ligne par IRIS avant la jointure.",
+                int_duplicated_sum=int(duplicated.sum()),
+                source=source,
+                example=example,
+            )
         )
     joins = valid & codes.isin(known)
     if not joins.all():
         examples = ", ".join(map(str, table[column][~joins].dropna().head(3))) or "empty codes"
         issues.append(
             QetGeoWarning(
-                f"{int((~joins).sum())} of {len(table)} rows of {source} match no IRIS of the "
-                f"layer (e.g. {examples}); check that the table and the contours are of the same "
-                "IRIS vintage.",
-                message_fr=f"{int((~joins).sum())} des {len(table)} lignes de {source} ne "
-                f"correspondent à aucun IRIS de la couche (par exemple {examples}) ; vérifiez "
-                "que le tableau et les contours sont du même millésime IRIS.",
+                msg(
+                    "{int_joins_sum} des {len_table} lignes de {source} ne correspondent à aucun "
+                    "IRIS de la couche (par exemple {examples}) ; vérifiez que le tableau et les "
+                    "contours sont du même millésime IRIS.",
+                    int_joins_sum=int((~joins).sum()),
+                    len_table=len(table),
+                    source=source,
+                    examples=examples,
+                )
             )
         )
     missing = selected - set(codes[joins])
@@ -830,10 +875,13 @@ def _prepare_table(
         examples = ", ".join(sorted(missing)[:3])
         issues.append(
             QetGeoWarning(
-                f"{len(missing)} IRIS have no row in {source} (e.g. {examples}); their table "
-                "columns are missing.",
-                message_fr=f"{len(missing)} IRIS n'ont pas de ligne dans {source} (par exemple "
-                f"{examples}) ; leurs colonnes du tableau sont vides.",
+                msg(
+                    "{len_missing} IRIS n'ont pas de ligne dans {source} (par exemple {examples}) ; "
+                    "leurs colonnes du tableau sont vides.",
+                    len_missing=len(missing),
+                    source=source,
+                    examples=examples,
+                )
             )
         )
     result = table[joins.to_numpy()].drop(columns=column)
@@ -881,12 +929,15 @@ def _check_known_codes(wanted: list[str], layer_codes: pd.Series, *, source: Pat
                 break
     listed = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
     raise UnknownCodeError(
-        f"{len(unknown)} IRIS code(s) not in {source}: {listed}. Close codes in the file: "
-        f"{', '.join(near)}. Check the codes and the IRIS vintage of the contours (codes change "
-        "between years).",
-        message_fr=f"{len(unknown)} code(s) IRIS absent(s) de {source} : {listed}. Codes "
-        f"proches dans le fichier : {', '.join(near)}. Vérifiez les codes et le millésime des "
-        "contours IRIS (les codes changent d'une année à l'autre).",
+        msg(
+            "{len_unknown} code(s) IRIS absent(s) de {source} : {listed}. Codes proches dans "
+            "le fichier : {join_near}. Vérifiez les codes et le millésime des contours IRIS "
+            "(les codes changent d'une année à l'autre).",
+            len_unknown=len(unknown),
+            source=source,
+            listed=listed,
+            join_near=", ".join(near),
+        ),
         path=source,
     )
 
@@ -967,55 +1018,68 @@ def allocate_population(
     for name, frame in (("buildings", buildings), ("zones", zones)):
         if not isinstance(frame, gpd.GeoDataFrame):
             raise ValidationError(
-                f"{name} must be a GeoDataFrame, not {type(frame).__name__}.",
-                message_fr=f"{name} doit être un GeoDataFrame, pas {type(frame).__name__}.",
+                msg(
+                    "{name} doit être un GeoDataFrame, pas {__name__}.",
+                    name=name,
+                    __name__=type(frame).__name__,
+                )
             )
         if frame.crs is None:
             raise CRSError(
-                f"{name} has no CRS: set it with {name}.set_crs(...) (EPSG:2154 for Lambert-93).",
-                message_fr=f"{name} n'a pas de système de coordonnées : définissez-le avec "
-                f"{name}.set_crs(...) (EPSG:2154 pour le Lambert-93).",
+                msg(
+                    "{name} n'a pas de système de coordonnées : définissez-le avec "
+                    "{name}.set_crs(...) (EPSG:2154 pour le Lambert-93).",
+                    name=name,
+                )
             )
     if not CRS.from_user_input(buildings.crs).is_projected:
         raise CRSError(
-            f"buildings is in a geographic CRS ({buildings.crs}), where areas are not in square "
-            "metres: reproject it with buildings.to_crs(2154).",
-            message_fr=f"buildings est dans un système géographique ({buildings.crs}) où les "
-            "surfaces ne sont pas en mètres carrés : reprojetez-le avec buildings.to_crs(2154).",
+            msg(
+                "buildings est dans un système géographique ({crs}) où les surfaces ne sont pas "
+                "en mètres carrés : reprojetez-le avec buildings.to_crs(2154).",
+                crs=buildings.crs,
+            )
         )
     if "residential" not in buildings.columns:
         raise ValidationError(
-            "buildings has no 'residential' column. Columns found: "
-            f"{', '.join(map(str, buildings.columns))}.",
-            message_fr="buildings n'a pas de colonne 'residential'. Colonnes trouvées : "
-            f"{', '.join(map(str, buildings.columns))}.",
+            msg(
+                "buildings n'a pas de colonne 'residential'. Colonnes trouvées : {value0}.",
+                value0=", ".join(map(str, buildings.columns)),
+            )
         )
     flags = buildings["residential"]
     if not pd.api.types.is_bool_dtype(flags) and not (
         flags.dtype == object and flags.dropna().map(type).isin([bool, np.bool_]).all()
     ):
         raise ValidationError(
-            f"buildings['residential'] must hold booleans, not {flags.dtype} values.",
-            message_fr=f"buildings['residential'] doit contenir des booléens, pas des valeurs "
-            f"{flags.dtype}.",
+            msg(
+                "buildings['residential'] doit contenir des booléens, pas des valeurs {dtype}.",
+                dtype=flags.dtype,
+            )
         )
     if population_column not in zones.columns:
         raise ValidationError(
-            f"zones has no '{population_column}' column. Columns found: "
-            f"{', '.join(map(str, zones.columns))}; pass population_column=.",
-            message_fr=f"zones n'a pas de colonne '{population_column}'. Colonnes trouvées : "
-            f"{', '.join(map(str, zones.columns))} ; indiquez population_column=.",
+            msg(
+                "zones n'a pas de colonne '{population_column}'. Colonnes trouvées : "
+                "{join_map_str_zones_columns} ; indiquez population_column=.",
+                population_column=population_column,
+                join_map_str_zones_columns=", ".join(map(str, zones.columns)),
+            )
         )
     population = pd.to_numeric(zones[population_column], errors="coerce")
     if population.isna().sum() > zones[population_column].isna().sum():
         raise ValidationError(
-            f"zones['{population_column}'] holds values that are not numbers.",
-            message_fr=f"zones['{population_column}'] contient des valeurs non numériques.",
+            msg(
+                "zones['{population_column}'] contient des valeurs non numériques.",
+                population_column=population_column,
+            )
         )
     if (population < 0).any():
         raise ValidationError(
-            f"zones['{population_column}'] holds negative populations.",
-            message_fr=f"zones['{population_column}'] contient des populations négatives.",
+            msg(
+                "zones['{population_column}'] contient des populations négatives.",
+                population_column=population_column,
+            )
         )
     issues: list[QetGeoWarning] = []
     result = _allocate_population(
@@ -1084,14 +1148,14 @@ def _allocate_population(
     if empty.any():
         issues.append(
             QetGeoWarning(
-                f"{int(empty.sum())} zone(s) with population contain no residential building: "
-                f"{unallocated:g} people were not allocated (see "
-                "result.attrs['unallocated_zones']). Check the residential flags or the extent "
-                "of the buildings layer.",
-                message_fr=f"{int(empty.sum())} zone(s) peuplée(s) ne contiennent aucun "
-                f"bâtiment résidentiel : {unallocated:g} habitants n'ont pas été répartis (voir "
-                "result.attrs['unallocated_zones']). Vérifiez l'attribut résidentiel ou "
-                "l'étendue de la couche des bâtiments.",
+                msg(
+                    "{int_empty_sum} zone(s) peuplée(s) ne contiennent aucun bâtiment résidentiel : "
+                    "{unallocated:g} habitants n'ont pas été répartis (voir "
+                    "result.attrs['unallocated_zones']). Vérifiez l'attribut résidentiel ou "
+                    "l'étendue de la couche des bâtiments.",
+                    int_empty_sum=int(empty.sum()),
+                    unallocated=unallocated,
+                )
             )
         )
     return result
@@ -1102,16 +1166,9 @@ def _allocate_population(
 # --------------------------------------------------------------------------------------------------
 
 
-def _existing_file(path: PathType, *, what: str, what_fr: str) -> Path:
-    return existing_file(path, what=f"{what.capitalize()} file", what_fr=f"Fichier {what_fr}")
-
-
 def _selection_area(bbox: Bbox | None, mask: BaseGeometry | None) -> BaseGeometry | None:
     if bbox is not None and mask is not None:
-        raise ValidationError(
-            "Pass bbox or mask, not both.",
-            message_fr="Passez bbox ou mask, pas les deux.",
-        )
+        raise ValidationError(msg("Passez bbox ou mask, pas les deux."))
     if bbox is not None:
         try:
             left, bottom, right, top = (float(v) for v in bbox)
@@ -1119,16 +1176,16 @@ def _selection_area(bbox: Bbox | None, mask: BaseGeometry | None) -> BaseGeometr
             left = bottom = right = top = np.nan
         if not (np.isfinite([left, bottom, right, top]).all() and left < right and bottom < top):
             raise ValidationError(
-                f"bbox must be (left, bottom, right, top) in EPSG:2154 metres, not {bbox!r}.",
-                message_fr=f"bbox doit être (gauche, bas, droite, haut) en mètres EPSG:2154, "
-                f"pas {bbox!r}.",
+                msg(
+                    "bbox doit être (gauche, bas, droite, haut) en mètres EPSG:2154, pas {bbox!r}.",
+                    bbox=bbox,
+                )
             )
         return shapely.box(left, bottom, right, top)
     if mask is not None:
         if not isinstance(mask, BaseGeometry) or mask.is_empty:
             raise ValidationError(
-                "mask must be a non-empty shapely geometry in EPSG:2154.",
-                message_fr="mask doit être une géométrie shapely non vide en EPSG:2154.",
+                msg("mask doit être une géométrie shapely non vide en EPSG:2154.")
             )
         return mask
     return None
@@ -1145,11 +1202,13 @@ def _read_vector(file: Path, *, crs: Any, area: BaseGeometry | None) -> gpd.GeoD
         info = pyogrio.read_info(file)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InputFileError(
-            f"{file} cannot be read as a vector layer ({exc}); check that the file is complete "
-            "and in a format GDAL reads (.gpkg, .shp with .shx and .dbf, .geojson).",
-            message_fr=f"{file} ne peut pas être lu comme couche vectorielle ({exc}) ; vérifiez "
-            "que le fichier est complet et dans un format lu par GDAL (.gpkg, .shp avec .shx et "
-            ".dbf, .geojson).",
+            msg(
+                "{file} ne peut pas être lu comme couche vectorielle ({exc}) ; vérifiez que le "
+                "fichier est complet et dans un format lu par GDAL (.gpkg, .shp avec .shx et "
+                ".dbf, .geojson).",
+                file=file,
+                exc=exc,
+            ),
             path=file,
         ) from exc
     has_geometry = info.get("geometry_type") is not None
@@ -1158,11 +1217,14 @@ def _read_vector(file: Path, *, crs: Any, area: BaseGeometry | None) -> gpd.GeoD
         hint = " (no .prj file beside the .shp)" if file.suffix.lower() == ".shp" else ""
         hint_fr = " (pas de fichier .prj à côté du .shp)" if file.suffix.lower() == ".shp" else ""
         raise CRSError(
-            f"{file} has no coordinate reference system{hint}: add the .prj file, or pass crs= "
-            "with the CRS of its coordinates (crs='EPSG:2154' for Lambert-93).",
-            message_fr=f"{file} n'a pas de système de coordonnées{hint_fr} : ajoutez le fichier "
-            ".prj, ou passez crs= avec le système de ses coordonnées (crs='EPSG:2154' pour le "
-            "Lambert-93).",
+            msg(
+                "{file} n'a pas de système de coordonnées{hint_fr} : ajoutez le fichier .prj, ou "
+                "passez crs= avec le système de ses coordonnées (crs='EPSG:2154' pour le "
+                "Lambert-93).",
+                file=file,
+                hint_fr=hint_fr,
+                hint=hint,
+            ),
             path=file,
         )
     bbox = None
@@ -1172,8 +1234,11 @@ def _read_vector(file: Path, *, crs: Any, area: BaseGeometry | None) -> gpd.GeoD
         layer = gpd.read_file(file, bbox=bbox, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InputFileError(
-            f"{file} cannot be read ({exc}); check that the file is complete.",
-            message_fr=f"{file} ne peut pas être lu ({exc}) ; vérifiez que le fichier est complet.",
+            msg(
+                "{file} ne peut pas être lu ({exc}) ; vérifiez que le fichier est complet.",
+                file=file,
+                exc=exc,
+            ),
             path=file,
         ) from exc
     if not isinstance(layer, gpd.GeoDataFrame):
@@ -1200,9 +1265,11 @@ def _read_csv(file: Path, *, text_columns: set[str]) -> pd.DataFrame:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise InputFileError(
-                f"{file} cannot be read as a CSV table ({exc}); check the file.",
-                message_fr=f"{file} ne peut pas être lu comme tableau CSV ({exc}) ; vérifiez le "
-                "fichier.",
+                msg(
+                    "{file} ne peut pas être lu comme tableau CSV ({exc}) ; vérifiez le fichier.",
+                    file=file,
+                    exc=exc,
+                ),
                 path=file,
             ) from exc
     else:  # pragma: no cover - latin-1 decodes any byte
@@ -1224,9 +1291,12 @@ def _lower_columns(frame: pd.DataFrame, *, source: Path) -> pd.DataFrame:
     clashes = sorted({c for c in lowered if lowered.count(c) > 1})
     if clashes:
         raise ValidationError(
-            f"{source} has columns differing only by case ({', '.join(clashes)}); rename them.",
-            message_fr=f"{source} a des colonnes qui ne diffèrent que par la casse "
-            f"({', '.join(clashes)}) ; renommez-les.",
+            msg(
+                "{source} a des colonnes qui ne diffèrent que par la casse ({join_clashes}) ; "
+                "renommez-les.",
+                source=source,
+                join_clashes=", ".join(clashes),
+            ),
             path=source,
         )
     return frame.set_axis(lowered, axis=1)
@@ -1247,10 +1317,14 @@ def _pick_column(
     if requested is not None:
         if requested.lower() not in columns:
             raise ValidationError(
-                f"The {role} column '{requested}' is not in {source}. Columns found: "
-                f"{', '.join(columns)}.",
-                message_fr=f"La colonne '{requested}' ({role}) n'est pas dans {source}. "
-                f"Colonnes trouvées : {', '.join(columns)}.",
+                msg(
+                    "La colonne '{requested}' ({role}) n'est pas dans {source}. Colonnes trouvées : "
+                    "{join_columns}.",
+                    requested=requested,
+                    role=role,
+                    source=source,
+                    join_columns=", ".join(columns),
+                ),
                 path=source,
             )
         return requested.lower()
@@ -1263,9 +1337,13 @@ def _numeric(values: pd.Series, *, source: Path, column: str) -> pd.Series:
     if bad.any():
         example = values[bad].iloc[0]
         raise ValidationError(
-            f"Column '{column}' of {source} holds values that are not numbers, e.g. {example!r}.",
-            message_fr=f"La colonne '{column}' de {source} contient des valeurs non numériques, "
-            f"par exemple {example!r}.",
+            msg(
+                "La colonne '{column}' de {source} contient des valeurs non numériques, par "
+                "exemple {example!r}.",
+                column=column,
+                source=source,
+                example=example,
+            ),
             path=source,
         )
     return numbers.astype(float)

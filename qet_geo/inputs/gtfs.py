@@ -40,6 +40,7 @@ from qet_geo.errors import (
     QetGeoWarning,
     ValidationError,
 )
+from qet_geo.i18n import Msg, join, msg
 
 __all__ = ["read_feed", "route_type_mode", "stop_departures"]
 
@@ -56,11 +57,7 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "calendar": ("service_id", *_WEEKDAYS, "start_date", "end_date"),
     "calendar_dates": ("service_id", "date", "exception_type"),
 }
-_FEED_CONTENT_EN = (
-    "A GTFS feed is a zip archive (or a folder) holding at least stops.txt, stop_times.txt, "
-    "trips.txt, and calendar.txt or calendar_dates.txt"
-)
-_FEED_CONTENT_FR = (
+_FEED_CONTENT = msg(
     "Un flux GTFS est une archive zip (ou un dossier) contenant au moins stops.txt, "
     "stop_times.txt, trips.txt, et calendar.txt ou calendar_dates.txt"
 )
@@ -130,11 +127,11 @@ def read_feed(path: str | PathLike[str]) -> gk.Feed:
     p = Path(path)
     existing_file(
         p,
-        what="GTFS feed",
-        what_fr="Flux GTFS",
-        hint="Give the path of the feed's zip archive (or of the folder holding its .txt files).",
-        hint_fr="Indiquez le chemin de l'archive zip du flux (ou du dossier contenant ses "
-        "fichiers .txt).",
+        what=msg("Flux GTFS"),
+        hint=msg(
+            "Indiquez le chemin de l'archive zip du flux (ou du dossier contenant ses "
+            "fichiers .txt)."
+        ),
     )
     members = _feed_members(p)
     missing = [name for name in _REQUIRED_FILES if name not in members]
@@ -142,21 +139,26 @@ def read_feed(path: str | PathLike[str]) -> gk.Feed:
         missing.append("calendar.txt or calendar_dates.txt")
     if missing:
         raise InputFileError(
-            f"GTFS feed {p} is missing (or has empty) {', '.join(missing)}. {_FEED_CONTENT_EN}; "
-            "download the complete feed again from its publisher (e.g. transport.data.gouv.fr).",
-            message_fr=f"Le flux GTFS {p} ne contient pas (ou contient vides) "
-            f"{', '.join(missing)}. {_FEED_CONTENT_FR} ; téléchargez à nouveau le flux complet "
-            "auprès de son éditeur (par ex. transport.data.gouv.fr).",
+            msg(
+                "Le flux GTFS {p} ne contient pas (ou contient vides) {join_missing}. "
+                "{content} ; téléchargez à nouveau le flux complet auprès de son "
+                "éditeur (par ex. transport.data.gouv.fr).",
+                p=p,
+                join_missing=", ".join(missing),
+                content=_FEED_CONTENT,
+            ),
             path=p,
         )
     try:
         feed = gk.read_feed(p, dist_units="km")
     except (ValueError, TypeError, OSError, zipfile.BadZipFile, UnicodeDecodeError) as err:
         raise InputFileError(
-            f"GTFS feed {p} could not be parsed ({err}). Check that its files are UTF-8 CSV "
-            "with the GTFS column names, or download the feed again.",
-            message_fr=f"Le flux GTFS {p} n'a pas pu être lu ({err}). Vérifiez que ses fichiers "
-            "sont des CSV UTF-8 avec les noms de colonnes GTFS, ou téléchargez à nouveau le flux.",
+            msg(
+                "Le flux GTFS {p} n'a pas pu être lu ({err}). Vérifiez que ses fichiers sont des "
+                "CSV UTF-8 avec les noms de colonnes GTFS, ou téléchargez à nouveau le flux.",
+                p=p,
+                err=err,
+            ),
             path=p,
         ) from err
     _check_tables(feed, path=p)
@@ -173,10 +175,12 @@ def _feed_members(path: Path) -> set[str]:
         }
     if not zipfile.is_zipfile(path):
         raise InputFileError(
-            f"GTFS feed {path} is not a zip archive. {_FEED_CONTENT_EN}; give the .zip file as "
-            "published, or the folder it unzips to.",
-            message_fr=f"Le flux GTFS {path} n'est pas une archive zip. {_FEED_CONTENT_FR} ; "
-            "indiquez le fichier .zip tel que publié, ou le dossier obtenu en le décompressant.",
+            msg(
+                "Le flux GTFS {path} n'est pas une archive zip. {content} ; indiquez le "
+                "fichier .zip tel que publié, ou le dossier obtenu en le décompressant.",
+                path=path,
+                content=_FEED_CONTENT,
+            ),
             path=path,
         )
     try:
@@ -189,51 +193,62 @@ def _feed_members(path: Path) -> set[str]:
             }
     except (zipfile.BadZipFile, OSError) as err:
         raise InputFileError(
-            f"GTFS feed {path} is a damaged zip archive ({err}); download it again.",
-            message_fr=f"L'archive du flux GTFS {path} est endommagée ({err}) ; "
-            "téléchargez-la à nouveau.",
+            msg(
+                "L'archive du flux GTFS {path} est endommagée ({err}) ; téléchargez-la à nouveau.",
+                path=path,
+                err=err,
+            ),
             path=path,
         ) from err
 
 
 def _check_tables(feed: gk.Feed, *, path: Path | None) -> None:
     """Raise if a table the departure count needs is absent, empty or lacks a column."""
-    name = "The GTFS feed" if path is None else f"GTFS feed {path}"
-    name_fr = "Le flux GTFS" if path is None else f"Le flux GTFS {path}"
+    name = msg("Le flux GTFS") if path is None else msg("Le flux GTFS {path}", path=path)
     error: type[QetGeoError] = ValidationError if path is None else InputFileError
-    empty = [f"{t}.txt" for t in ("stops", "stop_times", "trips") if getattr(feed, t) is None]
+    empty: list[Msg | str] = [
+        f"{t}.txt" for t in ("stops", "stop_times", "trips") if getattr(feed, t) is None
+    ]
     if feed.calendar is None and feed.calendar_dates is None:
-        empty.append("calendar.txt or calendar_dates.txt")
+        empty.append(msg("calendar.txt ou calendar_dates.txt"))
     if empty:
         raise error(
-            f"{name} has no rows in {', '.join(empty)}. {_FEED_CONTENT_EN}, "
-            "each with at least one row; use the complete feed.",
-            message_fr=f"{name_fr} n'a aucune ligne dans {', '.join(empty)}. "
-            f"{_FEED_CONTENT_FR}, chacun avec au moins une ligne ; utilisez le flux complet.",
+            msg(
+                "{name} n'a aucune ligne dans {join_empty}. {content}, chacun avec "
+                "au moins une ligne ; utilisez le flux complet.",
+                join_empty=join(empty),
+                content=_FEED_CONTENT,
+                name=name,
+            ),
             path=path,
         )
-    problems = []
+    problems: list[Msg] = []
     for table, columns in _REQUIRED_COLUMNS.items():
         df = getattr(feed, table)
         if df is None:
             continue
         absent = [c for c in columns if c not in df.columns]
         if absent:
-            problems.append(f"{table}.txt lacks {', '.join(absent)}")
+            problems.append(
+                msg("{table}.txt n'a pas {columns}", table=table, columns=", ".join(absent))
+            )
     if not {"departure_time", "arrival_time"} & set(feed.stop_times.columns):
-        problems.append("stop_times.txt lacks departure_time and arrival_time")
+        problems.append(msg("stop_times.txt n'a ni departure_time ni arrival_time"))
     for table, column in (("stops", "stop_id"), ("trips", "trip_id"), ("routes", "route_id")):
         df = getattr(feed, table)
         if df is not None and column in df.columns and df[column].duplicated().any():
             dup = df.loc[df[column].duplicated(), column].iloc[0]
-            problems.append(f"{table}.txt repeats {column} {dup!r}")
+            problems.append(
+                msg("{table}.txt répète {column} {dup!r}", table=table, column=column, dup=dup)
+            )
     if problems:
         raise error(
-            f"{name} is not valid GTFS: {'; '.join(problems)}. Fix these tables "
-            "(see gtfs.org/schedule/reference) or download the feed again.",
-            message_fr=f"{name_fr} n'est pas un GTFS valide : {'; '.join(problems)}. "
-            "Corrigez ces tables (voir gtfs.org/schedule/reference) ou téléchargez à nouveau "
-            "le flux.",
+            msg(
+                "{name} n'est pas un GTFS valide : {join_problems}. Corrigez ces tables (voir "
+                "gtfs.org/schedule/reference) ou téléchargez à nouveau le flux.",
+                join_problems=join(problems, "; "),
+                name=name,
+            ),
             path=path,
         )
 
@@ -331,17 +346,17 @@ def stop_departures(
     end_s = _parse_clock(end, name="end")
     if not start_s < end_s <= start_s + _DAY_S:
         raise ValidationError(
-            f"The window start={start!r}, end={end!r} is empty or longer than 24 hours. Give "
-            "an end after the start, at most 24 hours later (use e.g. end='25:00' to run past "
-            "midnight).",
-            message_fr=f"La plage start={start!r}, end={end!r} est vide ou dépasse 24 heures. "
-            "Donnez une fin postérieure au début, au plus 24 heures après (par ex. end='25:00' "
-            "pour dépasser minuit).",
+            msg(
+                "La plage start={start!r}, end={end!r} est vide ou dépasse 24 heures. Donnez une "
+                "fin postérieure au début, au plus 24 heures après (par ex. end='25:00' pour "
+                "dépasser minuit).",
+                start=start,
+                end=end,
+            )
         )
     if by not in ("stop", "station"):
         raise ValidationError(
-            f"by={by!r} is not an option; use 'stop' or 'station'.",
-            message_fr=f"by={by!r} n'est pas une option ; utilisez 'stop' ou 'station'.",
+            msg("by={by!r} n'est pas une option ; utilisez 'stop' ou 'station'.", by=by)
         )
     mask_geom = None if mask is None else _mask_geometry(mask)
     if feed.frequencies is not None and not feed.frequencies.empty:
@@ -352,24 +367,24 @@ def stop_departures(
     if no_calendar.any():
         n, example = int(no_calendar.sum()), feed.trips.loc[no_calendar, "service_id"].iloc[0]
         _warn(
-            f"{n} trips of trips.txt have a service_id absent from calendar.txt and "
-            f"calendar_dates.txt (e.g. {example!r}) and never run; add their service to the "
-            "calendar.",
-            f"{n} trajets de trips.txt ont un service_id absent de calendar.txt et de "
-            f"calendar_dates.txt (par ex. {example!r}) et ne circulent jamais ; ajoutez leur "
-            "service au calendrier.",
+            msg(
+                "{n} trajets de trips.txt ont un service_id absent de calendar.txt et de "
+                "calendar_dates.txt (par ex. {example!r}) et ne circulent jamais ; ajoutez leur "
+                "service au calendrier.",
+                n=n,
+                example=example,
+            ),
             stacklevel=3,
         )
     trips_per_day, days = _trips_per_day(calendar, feed.trips["service_id"])
     running = np.flatnonzero(trips_per_day)
     if running.size == 0:
         raise EmptyDataError(
-            "No trip of the GTFS feed runs on any day of its calendar: the service_id of "
-            "trips.txt match no active service of calendar.txt / calendar_dates.txt. Use a "
-            "complete, consistent feed.",
-            message_fr="Aucun trajet du flux GTFS ne circule à une date de son calendrier : les "
-            "service_id de trips.txt ne correspondent à aucun service actif de calendar.txt / "
-            "calendar_dates.txt. Utilisez un flux complet et cohérent.",
+            msg(
+                "Aucun trajet du flux GTFS ne circule à une date de son calendrier : les "
+                "service_id de trips.txt ne correspondent à aucun service actif de calendar.txt "
+                "/ calendar_dates.txt. Utilisez un flux complet et cohérent."
+            )
         )
     first, last = days[running[0]], days[running[-1]]
     if date is None:
@@ -379,19 +394,23 @@ def stop_departures(
         day = _parse_date(date)
         if not first <= day <= last:
             raise ValidationError(
-                f"Date {day} is outside the service period of the GTFS feed, from {first} to "
-                f"{last}. Pick a date in that period, or date=None for a representative weekday.",
-                message_fr=f"La date {day} est hors de la période de service du flux GTFS, du "
-                f"{first} au {last}. Choisissez une date dans cette période, ou date=None pour "
-                "un jour de semaine représentatif.",
+                msg(
+                    "La date {day} est hors de la période de service du flux GTFS, du {first} au "
+                    "{last}. Choisissez une date dans cette période, ou date=None pour un jour de "
+                    "semaine représentatif.",
+                    day=day,
+                    first=first,
+                    last=last,
+                )
             )
         if trips_per_day[int((day - days[0]).astype(int))] == 0:
             _warn(
-                f"No trip of the GTFS feed runs on {day} (a holiday or a day without service); "
-                "every stop gets 0 departures. Pick another date to measure the usual supply.",
-                f"Aucun trajet du flux GTFS ne circule le {day} (jour férié ou sans service) ; "
-                "chaque arrêt a 0 départ. Choisissez une autre date pour mesurer l'offre "
-                "habituelle.",
+                msg(
+                    "Aucun trajet du flux GTFS ne circule le {day} (jour férié ou sans service) ; "
+                    "chaque arrêt a 0 départ. Choisissez une autre date pour mesurer l'offre "
+                    "habituelle.",
+                    day=day,
+                ),
                 stacklevel=3,
             )
     gdf = _stop_departures(
@@ -453,10 +472,12 @@ def _stop_departures(
     if no_xy.any():
         n, example = int(no_xy.sum()), boarding.loc[no_xy, "stop_id"].iloc[0]
         _warn(
-            f"{n} boarding stops of stops.txt have no stop_lat/stop_lon and are left out "
-            f"(e.g. {example}); fill their coordinates.",
-            f"{n} arrêts de stops.txt n'ont pas de stop_lat/stop_lon et sont écartés "
-            f"(par ex. {example}) ; renseignez leurs coordonnées.",
+            msg(
+                "{n} arrêts de stops.txt n'ont pas de stop_lat/stop_lon et sont écartés (par ex. "
+                "{example}) ; renseignez leurs coordonnées.",
+                n=n,
+                example=example,
+            ),
             stacklevel=4,
         )
         boarding = boarding.loc[~no_xy]
@@ -466,12 +487,13 @@ def _stop_departures(
     if not known.all():
         n, example = int((~known).sum()), departed.loc[~known, "stop_id"].iloc[0]
         _warn(
-            f"{n} departures in the window are at stop_ids that are not boarding stops of "
-            "stops.txt (absent, or with location_type other than 0) and are not counted "
-            f"(e.g. {example}); fix stops.txt.",
-            f"{n} départs de la plage ont lieu à des stop_id qui ne sont pas des arrêts de "
-            "stops.txt (absents, ou de location_type autre que 0) et ne sont pas comptés "
-            f"(par ex. {example}) ; corrigez stops.txt.",
+            msg(
+                "{n} départs de la plage ont lieu à des stop_id qui ne sont pas des arrêts de "
+                "stops.txt (absents, ou de location_type autre que 0) et ne sont pas comptés "
+                "(par ex. {example}) ; corrigez stops.txt.",
+                n=n,
+                example=example,
+            ),
             stacklevel=4,
         )
         departed = departed.loc[known]
@@ -518,12 +540,12 @@ def _stop_departures(
             left, bottom, right, top = gdf.total_bounds
             span = f"x {left:.0f}-{right:.0f}, y {bottom:.0f}-{top:.0f}"
             _warn(
-                f"No stop of the GTFS feed lies within mask (the feed's stops span {span} in "
-                "EPSG:2154). Check that the mask is in EPSG:2154 and that the feed serves this "
-                "area.",
-                f"Aucun arrêt du flux GTFS n'est dans mask (les arrêts du flux couvrent {span} "
-                "en EPSG:2154). Vérifiez que mask est en EPSG:2154 et que le flux dessert cette "
-                "zone.",
+                msg(
+                    "Aucun arrêt du flux GTFS n'est dans mask (les arrêts du flux couvrent {span} en "
+                    "EPSG:2154). Vérifiez que mask est en EPSG:2154 et que le flux dessert cette "
+                    "zone.",
+                    span=span,
+                ),
                 stacklevel=4,
             )
         gdf = gdf.iloc[inside].reset_index(drop=True)
@@ -549,11 +571,13 @@ def _counted_departures(
     if orphans.any():
         n, example = int(orphans.sum()), st["trip_id"].iloc[int(np.argmax(orphans))]
         _warn(
-            f"{n} rows of stop_times.txt refer to trip_ids absent from trips.txt and are "
-            f"ignored (e.g. {example}); fix the feed so that every stop time belongs to a trip.",
-            f"{n} lignes de stop_times.txt renvoient à des trip_id absents de trips.txt et "
-            f"sont ignorées (par ex. {example}) ; corrigez le flux pour que chaque horaire "
-            "appartienne à un trajet.",
+            msg(
+                "{n} lignes de stop_times.txt renvoient à des trip_id absents de trips.txt et "
+                "sont ignorées (par ex. {example}) ; corrigez le flux pour que chaque horaire "
+                "appartienne à un trajet.",
+                n=n,
+                example=example,
+            ),
             stacklevel=5,
         )
     row_on = np.zeros((len(st), 2), dtype=bool)
@@ -565,10 +589,12 @@ def _counted_departures(
     if bad.any():
         n, example = int(bad.sum()), times[bad].iloc[0]
         _warn(
-            f"{n} times of stop_times.txt are not HH:MM:SS and are ignored (e.g. {example!r}); "
-            "correct them in the feed.",
-            f"{n} heures de stop_times.txt ne sont pas au format HH:MM:SS et sont ignorées "
-            f"(par ex. {example!r}) ; corrigez-les dans le flux.",
+            msg(
+                "{n} heures de stop_times.txt ne sont pas au format HH:MM:SS et sont ignorées "
+                "(par ex. {example!r}) ; corrigez-les dans le flux.",
+                n=n,
+                example=example,
+            ),
             stacklevel=5,
         )
     with np.errstate(invalid="ignore"):
@@ -583,12 +609,13 @@ def _counted_departures(
     if untimed.any():
         n = int(untimed.sum())
         _warn(
-            f"{n} stop times of trips running on {day} have no departure or arrival time "
-            "(untimed stops between timepoints) and are not counted; interpolate their times "
-            "in stop_times.txt to count them.",
-            f"{n} passages de trajets circulant le {day} n'ont ni heure de départ ni heure "
-            "d'arrivée (arrêts non horaires entre deux points de référence) et ne sont pas "
-            "comptés ; interpolez leurs heures dans stop_times.txt pour les compter.",
+            msg(
+                "{n} passages de trajets circulant le {day} n'ont ni heure de départ ni heure "
+                "d'arrivée (arrêts non horaires entre deux points de référence) et ne sont pas "
+                "comptés ; interpolez leurs heures dans stop_times.txt pour les compter.",
+                n=n,
+                day=day,
+            ),
             stacklevel=5,
         )
     counted = (today | overnight) & boardable
@@ -722,10 +749,13 @@ def _gtfs_dates(values: pd.Series, *, column: str) -> np.ndarray:
     bad = parsed.isna()
     if bad.any():
         raise InputFileError(
-            f"{column} holds {int(bad.sum())} values that are not YYYYMMDD dates (e.g. "
-            f"{values[bad].iloc[0]!r}); correct the feed's calendar.",
-            message_fr=f"{column} contient {int(bad.sum())} valeurs qui ne sont pas des dates "
-            f"AAAAMMJJ (par ex. {values[bad].iloc[0]!r}) ; corrigez le calendrier du flux.",
+            msg(
+                "{column} contient {int_bad_sum} valeurs qui ne sont pas des dates AAAAMMJJ (par "
+                "ex. {values_bad_iloc_0!r}) ; corrigez le calendrier du flux.",
+                column=column,
+                int_bad_sum=int(bad.sum()),
+                values_bad_iloc_0=values[bad].iloc[0],
+            )
         )
     return parsed.to_numpy(dtype="datetime64[D]")
 
@@ -744,10 +774,12 @@ def _parse_clock(value: str, *, name: str) -> int:
     match = _CLOCK_RE.match(value.strip()) if isinstance(value, str) else None
     if match is None or int(match[1]) > 47:
         raise ValidationError(
-            f"{name}={value!r} is not a time; give 'HH:MM' or 'HH:MM:SS', e.g. '07:30' "
-            "(hours up to 47 for service running past midnight).",
-            message_fr=f"{name}={value!r} n'est pas une heure ; donnez 'HH:MM' ou 'HH:MM:SS', "
-            "par ex. '07:30' (heures jusqu'à 47 pour un service après minuit).",
+            msg(
+                "{name}={value!r} n'est pas une heure ; donnez 'HH:MM' ou 'HH:MM:SS', par ex. "
+                "'07:30' (heures jusqu'à 47 pour un service après minuit).",
+                name=name,
+                value=value,
+            )
         )
     return int(match[1]) * 3600 + int(match[2]) * 60 + int(match[3] or 0)
 
@@ -770,9 +802,11 @@ def _parse_date(value: str | dt.date) -> np.datetime64:
             except ValueError:
                 continue
     raise ValidationError(
-        f"date={value!r} is not a date; give 'YYYY-MM-DD' or 'YYYYMMDD', e.g. '2020-03-10'.",
-        message_fr=f"date={value!r} n'est pas une date ; donnez 'AAAA-MM-JJ' ou 'AAAAMMJJ', "
-        "par ex. '2020-03-10'.",
+        msg(
+            "date={value!r} n'est pas une date ; donnez 'AAAA-MM-JJ' ou 'AAAAMMJJ', par ex. "
+            "'2020-03-10'.",
+            value=value,
+        )
     )
 
 
@@ -781,33 +815,35 @@ def _mask_geometry(mask: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame) -> Bas
     if isinstance(mask, gpd.GeoDataFrame | gpd.GeoSeries):
         if mask.crs is None:
             raise CRSError(
-                "mask has no CRS; set it (e.g. mask.set_crs('EPSG:2154')) before use.",
-                message_fr="mask n'a pas de système de coordonnées ; définissez-le (par ex. "
-                "mask.set_crs('EPSG:2154')) avant usage.",
+                msg(
+                    "mask n'a pas de système de coordonnées ; définissez-le (par ex. "
+                    "mask.set_crs('EPSG:2154')) avant usage."
+                )
             )
         geom = mask.to_crs(WORK_CRS).union_all()
     elif isinstance(mask, BaseGeometry):
         geom = mask
     else:
         raise ValidationError(
-            f"mask must be a shapely geometry, GeoSeries or GeoDataFrame, not "
-            f"{type(mask).__name__}.",
-            message_fr=f"mask doit être une géométrie shapely, une GeoSeries ou un "
-            f"GeoDataFrame, pas {type(mask).__name__}.",
+            msg(
+                "mask doit être une géométrie shapely, une GeoSeries ou un GeoDataFrame, pas "
+                "{__name__}.",
+                __name__=type(mask).__name__,
+            )
         )
     if geom.is_empty:
         raise ValidationError(
-            "mask is an empty geometry; give the area whose stops to keep, or mask=None.",
-            message_fr="mask est une géométrie vide ; donnez la zone dont garder les arrêts, ou "
-            "mask=None.",
+            msg(
+                "mask est une géométrie vide ; donnez la zone dont garder les arrêts, ou mask=None."
+            )
         )
     left, bottom, right, top = geom.bounds
     if max(abs(left), abs(right)) <= 180 and max(abs(bottom), abs(top)) <= 90:
         raise CRSError(
-            "mask looks like longitude/latitude degrees, not Lambert-93 metres; reproject it "
-            "to EPSG:2154 (or pass a GeoSeries with its CRS).",
-            message_fr="mask semble en degrés de longitude/latitude, pas en mètres Lambert-93 ; "
-            "reprojetez-le en EPSG:2154 (ou passez une GeoSeries avec son CRS).",
+            msg(
+                "mask semble en degrés de longitude/latitude, pas en mètres Lambert-93 ; "
+                "reprojetez-le en EPSG:2154 (ou passez une GeoSeries avec son CRS)."
+            )
         )
     return geom
 
@@ -823,9 +859,9 @@ def _route_modes(routes: pd.DataFrame | None) -> pd.Series:
     )
 
 
-def _warn(message: str, message_fr: str, *, stacklevel: int) -> None:
+def _warn(text: Msg, *, stacklevel: int) -> None:
     """Warn about a data problem the user can fix; ``stacklevel`` counts from the caller."""
-    warnings.warn(QetGeoWarning(message, message_fr=message_fr), stacklevel=stacklevel)
+    warnings.warn(QetGeoWarning(text), stacklevel=stacklevel)
 
 
 def _column(df: pd.DataFrame, name: str) -> pd.Series:

@@ -43,6 +43,7 @@ from qet_geo.errors import (
     QetGeoWarning,
     ValidationError,
 )
+from qet_geo.i18n import AND, Msg, join, msg, number
 from qet_geo.taxonomy import TAXONOMY_KEYS, classify
 
 __all__ = [
@@ -359,26 +360,24 @@ def read_osm(
     path = Path(path)
     existing_file(
         path,
-        what="OSM file",
-        what_fr="Fichier OSM",
-        hint="Give the path of an .osm, .osm.gz, .osm.bz2 or .osm.pbf extract (for instance one "
-        "cut from Geofabrik's region files).",
-        hint_fr="Indiquez le chemin d'un extrait .osm, .osm.gz, .osm.bz2 ou .osm.pbf (par "
-        "exemple découpé dans les fichiers Geofabrik).",
+        what=msg("Fichier OSM"),
+        hint=msg(
+            "Indiquez le chemin d'un extrait .osm, .osm.gz, .osm.bz2 ou .osm.pbf (par "
+            "exemple découpé dans les fichiers Geofabrik)."
+        ),
     )
     if not path.is_file():
         raise InputFileError(
-            f"{path} is a directory, not an OSM file.",
-            message_fr=f"{path} est un dossier, pas un fichier OSM.",
-            path=path,
+            msg("{path} est un dossier, pas un fichier OSM.", path=path), path=path
         )
     name = path.name.lower()
     if not name.endswith(_SUFFIXES):
         raise InputFileError(
-            f"{path}: unknown OSM file type. Use .osm, .osm.gz, .osm.bz2 or .osm.pbf "
-            "(rename the file if it has another extension).",
-            message_fr=f"{path} : type de fichier OSM inconnu. Utilisez .osm, .osm.gz, .osm.bz2 "
-            "ou .osm.pbf (renommez le fichier s'il a une autre extension).",
+            msg(
+                "{path} : type de fichier OSM inconnu. Utilisez .osm, .osm.gz, .osm.bz2 ou "
+                ".osm.pbf (renommez le fichier s'il a une autre extension).",
+                path=path,
+            ),
             path=path,
         )
     if max_objects is not None:
@@ -387,41 +386,54 @@ def read_osm(
         raw = _read_raw(path)
     except RuntimeError as err:
         raise InputFileError(
-            f"{path} could not be read as OpenStreetMap data ({err}). The file is truncated, "
-            "corrupt or not an OSM extract: download or export it again.",
-            message_fr=f"{path} n'a pas pu être lu comme données OpenStreetMap ({err}). Le fichier "
-            "est tronqué, corrompu ou n'est pas un extrait OSM : téléchargez-le ou exportez-le à "
-            "nouveau.",
+            msg(
+                "{path} n'a pas pu être lu comme données OpenStreetMap ({err}). Le fichier est "
+                "tronqué, corrompu ou n'est pas un extrait OSM : téléchargez-le ou exportez-le à "
+                "nouveau.",
+                path=path,
+                err=err,
+            ),
             path=path,
         ) from err
     if not (raw.points or raw.areas or raw.hw_ids or raw.way_ids):
         raise EmptyDataError(
-            f"{path} holds no OSM feature: the extract is empty. Cut it again over the "
-            "neighbourhood.",
-            message_fr=f"{path} ne contient aucun objet OSM : l'extrait est vide. Découpez-le à "
-            "nouveau sur le quartier.",
+            msg(
+                "{path} ne contient aucun objet OSM : l'extrait est vide. Découpez-le à nouveau "
+                "sur le quartier.",
+                path=path,
+            ),
             path=path,
         )
     data = _assemble(path, raw)
     if data.missing:
         m = data.missing
-        en, fr = [], []
+        parts = []
         if m.missing_nodes:
-            en.append(f"{m.missing_nodes} node(s) referenced by {m.ways_affected} way(s)")
-            fr.append(f"{m.missing_nodes} nœud(s) cités par {m.ways_affected} voie(s)")
-        if m.missing_members:
-            en.append(
-                f"{m.missing_members} way(s) referenced by {m.relations_affected} relation(s)"
+            parts.append(
+                msg(
+                    "{nodes} nœud(s) cités par {ways} voie(s)",
+                    nodes=m.missing_nodes,
+                    ways=m.ways_affected,
+                )
             )
-            fr.append(f"{m.missing_members} voie(s) citées par {m.relations_affected} relation(s)")
+        if m.missing_members:
+            parts.append(
+                msg(
+                    "{ways} voie(s) citées par {relations} relation(s)",
+                    ways=m.missing_members,
+                    relations=m.relations_affected,
+                )
+            )
         warnings.warn(
             QetGeoWarning(
-                f"{path}: the extract is clipped at its border: {' and '.join(en)} are not in "
-                f"the file; the parts present were kept, {m.areas_lost} area(s) could not be "
-                "closed.",
-                message_fr=f"{path} : l'extrait est coupé à sa bordure : {' et '.join(fr)} "
-                "manquent dans le fichier ; les parties présentes sont gardées, "
-                f"{m.areas_lost} surface(s) n'ont pu être fermées.",
+                msg(
+                    "{path} : l'extrait est coupé à sa bordure : {missing} manquent dans le "
+                    "fichier ; les parties présentes sont gardées, {areas_lost} surface(s) n'ont pu "
+                    "être fermées.",
+                    path=path,
+                    missing=join(parts, AND),
+                    areas_lost=m.areas_lost,
+                )
             ),
             stacklevel=2,
         )
@@ -478,24 +490,26 @@ def count_osm_objects(path: str | PathLike[str], *, limit: int | None = None) ->
 
 def _too_many(path: Path, limit: int) -> InputFileError:
     return InputFileError(
-        f"{path.name} holds more than {limit:,} OSM objects (nodes, ways, relations and their "
-        "references), more than a neighbourhood's extract: cut it over the territory plus 1 km "
-        "(osmium extract), or check that it is a genuine extract.",
-        message_fr=f"{path.name} contient plus de {limit:,} objets OSM (nœuds, voies, "
-        "relations et leurs références), plus qu'un extrait de quartier : découpez-le sur le "
-        "territoire plus 1 km (osmium extract), ou vérifiez que c'est un vrai "
-        "extrait.".replace(f"{limit:,}", f"{limit:,}".replace(",", "\u202f")),
+        msg(
+            "{name} contient plus de {limit} objets OSM (nœuds, voies, relations et leurs "
+            "références), plus qu'un extrait de quartier : découpez-le sur le territoire plus "
+            "1 km (osmium extract), ou vérifiez que c'est un vrai extrait.",
+            name=path.name,
+            limit=number(limit),
+        ),
         path=path,
     )
 
 
-def _bad_pbf(path: Path, what: str, what_fr: str) -> InputFileError:
+def _bad_pbf(path: Path, what: Msg) -> InputFileError:
     return InputFileError(
-        f"{path} could not be read as OpenStreetMap data ({what}). The file is truncated, "
-        "corrupt or not an OSM extract: download or export it again.",
-        message_fr=f"{path} n'a pas pu être lu comme données OpenStreetMap ({what_fr}). Le "
-        "fichier est tronqué, corrompu ou n'est pas un extrait OSM : téléchargez-le ou "
-        "exportez-le à nouveau.",
+        msg(
+            "{path} n'a pas pu être lu comme données OpenStreetMap ({what}). Le fichier "
+            "est tronqué, corrompu ou n'est pas un extrait OSM : téléchargez-le ou "
+            "exportez-le à nouveau.",
+            path=path,
+            what=what,
+        ),
         path=path,
     )
 
@@ -547,8 +561,8 @@ def _count_block(block: bytes) -> int:
     """Objects of one PrimitiveBlock: nodes, dense nodes, ways and their refs, relations and
     their members."""
     count = 0
-    for number, start, end in _fields(block):
-        if number != 2 or end < 0:  # 2: PrimitiveGroup
+    for field_no, start, end in _fields(block):
+        if field_no != 2 or end < 0:  # 2: PrimitiveGroup
             continue
         for kind, g_start, g_end in _fields(block, start, end):
             if g_end < 0:
@@ -579,25 +593,25 @@ def _count_pbf(path: Path, limit: int | None) -> int:
                 return count
             size = int.from_bytes(size_bytes, "big")
             if len(size_bytes) < 4 or size > _PBF_MAX_HEADER:
-                raise _bad_pbf(path, "bad blob header size", "taille d'en-tête de bloc invalide")
+                raise _bad_pbf(path, msg("taille d'en-tête de bloc invalide"))
             header = f.read(size)
             try:
                 fields = {n: (s, e) for n, s, e in _fields(header)}
             except ValueError as exc:
-                raise _bad_pbf(path, str(exc), "en-tête de bloc illisible") from exc
+                raise _bad_pbf(path, msg("en-tête de bloc illisible")) from exc
             kind = header[fields[1][0] : fields[1][1]] if 1 in fields else b""
             data_size = fields[3][0] if 3 in fields else -1
             if not 0 <= data_size <= _PBF_MAX_BLOB:
-                raise _bad_pbf(path, "bad blob size", "taille de bloc invalide")
+                raise _bad_pbf(path, msg("taille de bloc invalide"))
             blob = f.read(data_size)
             if len(blob) < data_size:
-                raise _bad_pbf(path, "truncated blob", "bloc tronqué")
+                raise _bad_pbf(path, msg("bloc tronqué"))
             if kind != b"OSMData":
                 continue
             try:
                 parts = {n: (s, e) for n, s, e in _fields(blob)}
             except ValueError as exc:
-                raise _bad_pbf(path, str(exc), "bloc illisible") from exc
+                raise _bad_pbf(path, msg("bloc illisible")) from exc
             if 1 in parts:  # raw
                 block = blob[parts[1][0] : parts[1][1]]
             elif 3 in parts:  # zlib_data, inflated to the declared size at most
@@ -608,21 +622,21 @@ def _count_pbf(path: Path, limit: int | None) -> int:
                         blob[parts[3][0] : parts[3][1]], min(raw_size, _PBF_MAX_BLOB) + 1
                     )
                 except zlib.error as exc:
-                    raise _bad_pbf(path, str(exc), "compression zlib illisible") from exc
+                    raise _bad_pbf(path, msg("compression zlib illisible")) from exc
                 if len(block) > _PBF_MAX_BLOB:
-                    raise _bad_pbf(path, "blob larger than 32 MiB", "bloc de plus de 32 Mio")
+                    raise _bad_pbf(path, msg("bloc de plus de 32 Mio"))
             else:
                 raise _bad_pbf(
                     path,
-                    "blob compressed otherwise than zlib: export it again with zlib (osmium's "
-                    "default)",
-                    "bloc compressé autrement qu'en zlib : exportez-le à nouveau en zlib (par "
-                    "défaut d'osmium)",
+                    msg(
+                        "bloc compressé autrement qu'en zlib : exportez-le à nouveau en zlib (par défaut "
+                        "d'osmium)"
+                    ),
                 )
             try:
                 count += _count_block(block)
             except ValueError as exc:
-                raise _bad_pbf(path, str(exc), "bloc de données illisible") from exc
+                raise _bad_pbf(path, msg("bloc de données illisible")) from exc
             if limit is not None and count > limit:
                 raise _too_many(path, limit)
 
@@ -865,8 +879,7 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     bounds = tuple(shapely.total_bounds(np.concatenate(parts)))
     if not np.isfinite(bounds).all():
         raise EmptyDataError(
-            f"{path} holds no feature with coordinates: the extract is empty.",
-            message_fr=f"{path} ne contient aucun objet localisé : l'extrait est vide.",
+            msg("{path} ne contient aucun objet localisé : l'extrait est vide.", path=path),
             path=path,
         )
     missing = MissingReport(
@@ -1232,17 +1245,22 @@ def street_graph(
     """
     if network_type not in NETWORK_TYPES:
         raise ValidationError(
-            f"network_type={network_type!r} is not supported: use one of {NETWORK_TYPES}.",
-            message_fr=f"Type de réseau {network_type!r} inconnu : utilisez walk, bike ou drive.",
+            msg(
+                "Type de réseau {network_type!r} inconnu : utilisez walk, bike ou drive.",
+                network_type=network_type,
+                NETWORK_TYPES=NETWORK_TYPES,
+            )
         )
     hw = data.highways
     keep = np.fromiter((_keeps(t, network_type) for t in hw["tags"]), dtype=bool, count=len(hw))
     hw = hw[keep]
     if hw.empty:
         raise EmptyDataError(
-            f"{data.path}: no street usable for the {network_type} network in the extract.",
-            message_fr=f"{data.path} : aucune rue utilisable pour le réseau {network_type} "
-            "dans l'extrait.",
+            msg(
+                "{path} : aucune rue utilisable pour le réseau {network_type} dans l'extrait.",
+                path=data.path,
+                network_type=network_type,
+            ),
             path=data.path,
         )
     lengths = np.fromiter((len(r) for r in hw["refs"]), dtype=np.int64, count=len(hw))
@@ -1353,12 +1371,16 @@ def clip_osm(data: OsmData, mask: shapely.Geometry) -> OsmData:
     ]
     if not shapely.intersects(extent, mask):
         raise DataCoverageError(
-            f"{data.path} covers lon {left:.4f}..{right:.4f}, lat {bottom:.4f}..{top:.4f}, which "
-            "does not reach the territory. Use an extract of the neighbourhood, or check the "
-            "territory file.",
-            message_fr=f"{data.path} couvre les longitudes {left:.4f}..{right:.4f} et latitudes "
-            f"{bottom:.4f}..{top:.4f}, ce qui n'atteint pas le territoire. Utilisez un extrait du "
-            "quartier ou vérifiez le fichier de territoire.",
+            msg(
+                "{path} couvre les longitudes {left:.4f}..{right:.4f} et latitudes "
+                "{bottom:.4f}..{top:.4f}, ce qui n'atteint pas le territoire. Utilisez un "
+                "extrait du quartier ou vérifiez le fichier de territoire.",
+                path=data.path,
+                left=left,
+                right=right,
+                bottom=bottom,
+                top=top,
+            ),
             path=data.path,
         )
     shapely.prepare(mask)

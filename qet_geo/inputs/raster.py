@@ -62,6 +62,7 @@ from qet_geo.errors import (
     InputFileError,
     ValidationError,
 )
+from qet_geo.i18n import msg
 
 __all__ = [
     "CLC_CODE_TO_LEVEL1",
@@ -271,11 +272,10 @@ def open_raster(
     path = Path(path)
     existing_file(
         path,
-        what="Raster file",
-        what_fr="Fichier raster",
-        hint=f"Check the path (it is read as given, relative to the working directory "
-        f"{Path.cwd()}).",
-        hint_fr=f"Vérifiez le chemin (relatif au répertoire courant {Path.cwd()}).",
+        what=msg("Fichier raster"),
+        hint=msg(
+            "Vérifiez le chemin (relatif au répertoire courant {path_cwd}).", path_cwd=Path.cwd()
+        ),
     )
     user_crs = None if crs is None else _parse_crs(crs, path)
     try:
@@ -289,38 +289,44 @@ def open_raster(
                 nodata = src.nodata
     except RasterioIOError as err:
         raise InputFileError(
-            f"{path} is not a raster GDAL can read ({err}). Pass a GeoTIFF (or another GDAL "
-            "raster format); check the file is complete and not a vector layer or a text file.",
-            message_fr=f"{path} n'est pas un raster lisible par GDAL ({err}). Fournissez un "
-            "GeoTIFF (ou un autre format raster GDAL) ; vérifiez que le fichier est complet et "
-            "n'est pas une couche vecteur ou un fichier texte.",
+            msg(
+                "{path} n'est pas un raster lisible par GDAL ({err}). Fournissez un GeoTIFF (ou "
+                "un autre format raster GDAL) ; vérifiez que le fichier est complet et n'est pas "
+                "une couche vecteur ou un fichier texte.",
+                path=path,
+                err=err,
+            ),
             path=path,
         ) from err
     if count == 0:
         raise InputFileError(
-            f"{path} holds no raster band (is it a vector layer?). Pass a raster such as a "
-            "GeoTIFF.",
-            message_fr=f"{path} ne contient aucune bande raster (est-ce une couche vecteur ?). "
-            "Fournissez un raster, par exemple un GeoTIFF.",
+            msg(
+                "{path} ne contient aucune bande raster (est-ce une couche vecteur ?). "
+                "Fournissez un raster, par exemple un GeoTIFF.",
+                path=path,
+            ),
             path=path,
         )
     if not 1 <= band <= count:
         raise ValidationError(
-            f"band={band} is not a band of {path}, which has {count} band(s). Pass band= between "
-            f"1 and {count}.",
-            message_fr=f"band={band} n'est pas une bande de {path}, qui en a {count}. Passez "
-            f"band= entre 1 et {count}.",
+            msg(
+                "band={band} n'est pas une bande de {path}, qui en a {count}. Passez band= entre "
+                "1 et {count}.",
+                band=band,
+                path=path,
+                count=count,
+            ),
             path=path,
         )
     if user_crs is None:
         if file_crs is None:
             raise CRSError(
-                f"Raster {path} has no coordinate reference system. Pass crs= to open_raster "
-                f"(e.g. open_raster(path, crs='EPSG:2154')) or fix the file once with "
-                f"`gdal_edit.py -a_srs EPSG:2154 {path}` (use its real CRS).",
-                message_fr=f"Le raster {path} n'a pas de système de coordonnées. Passez crs= à "
-                f"open_raster (par ex. open_raster(path, crs='EPSG:2154')) ou corrigez le "
-                f"fichier avec `gdal_edit.py -a_srs EPSG:2154 {path}` (avec son vrai SCR).",
+                msg(
+                    "Le raster {path} n'a pas de système de coordonnées. Passez crs= à open_raster "
+                    "(par ex. open_raster(path, crs='EPSG:2154')) ou corrigez le fichier avec "
+                    "`gdal_edit.py -a_srs EPSG:2154 {path}` (avec son vrai SCR).",
+                    path=path,
+                ),
                 path=path,
             )
         src_crs = file_crs
@@ -359,10 +365,13 @@ def _parse_crs(crs: str | int | CRS | ProjCRS, path: Path) -> CRS:
         return CRS.from_user_input(crs)
     except (RioCRSError, ValueError, TypeError) as err:
         raise CRSError(
-            f"crs={crs!r} given for {path} is not a CRS ({err}). Pass an EPSG code such as "
-            "'EPSG:2154'.",
-            message_fr=f"crs={crs!r} donné pour {path} n'est pas un SCR ({err}). Passez un code "
-            "EPSG comme 'EPSG:2154'.",
+            msg(
+                "crs={crs!r} donné pour {path} n'est pas un SCR ({err}). Passez un code EPSG "
+                "comme 'EPSG:2154'.",
+                crs=crs,
+                path=path,
+                err=err,
+            ),
             path=path,
         ) from err
 
@@ -388,21 +397,26 @@ def _footprint_l93(src_crs: CRS, transform: Affine, width: int, height: int, pat
         l93 = shapely.transform(near_france, _lonlat_to_l93)
     except Exception as err:  # GDAL and GEOS raise several types on impossible transformations
         raise CRSError(
-            f"Raster {path} (CRS {src_crs.to_string()}) cannot be reprojected to EPSG:2154 "
-            f"({err}). Check its CRS (set it with `gdal_edit.py -a_srs ...`).",
-            message_fr=f"Le raster {path} (SCR {src_crs.to_string()}) ne peut pas être reprojeté "
-            f"en EPSG:2154 ({err}). Vérifiez son SCR (`gdal_edit.py -a_srs ...`).",
+            msg(
+                "Le raster {path} (SCR {src_crs_to_string}) ne peut pas être reprojeté en "
+                "EPSG:2154 ({err}). Vérifiez son SCR (`gdal_edit.py -a_srs ...`).",
+                path=path,
+                src_crs_to_string=src_crs.to_string(),
+                err=err,
+            ),
             path=path,
         ) from err
     polys = [g for g in getattr(l93, "geoms", [l93]) if isinstance(g, Polygon) and not g.is_empty]
     if not polys:
         extent = _fmt_lonlat(outline.bounds)
         raise DataCoverageError(
-            f"Raster {path} covers {extent}, outside metropolitan France (where Lambert-93 "
-            "applies). Pass a raster of the territory studied, or check its CRS.",
-            message_fr=f"Le raster {path} couvre {extent}, hors de la France métropolitaine (où "
-            "s'applique Lambert-93). Fournissez un raster du territoire étudié, ou vérifiez son "
-            "SCR.",
+            msg(
+                "Le raster {path} couvre {extent}, hors de la France métropolitaine (où "
+                "s'applique Lambert-93). Fournissez un raster du territoire étudié, ou vérifiez "
+                "son SCR.",
+                path=path,
+                extent=extent,
+            ),
             path=path,
         )
     return max(polys, key=lambda g: g.area)
@@ -437,9 +451,10 @@ def _as_raster(raster: Raster | str | os.PathLike[str]) -> Raster:
     if isinstance(raster, str | os.PathLike):
         return open_raster(raster)
     raise ValidationError(
-        f"Expected a raster path or a Raster from open_raster, got {type(raster).__name__}.",
-        message_fr=f"Attendu un chemin de raster ou un Raster renvoyé par open_raster, reçu "
-        f"{type(raster).__name__}.",
+        msg(
+            "Attendu un chemin de raster ou un Raster renvoyé par open_raster, reçu {__name__}.",
+            __name__=type(raster).__name__,
+        )
     )
 
 
@@ -451,11 +466,14 @@ def _coverage_error(raster: Raster, bbox: tuple[float, float, float, float]) -> 
     asked = _fmt_lonlat(transform_bounds(_WORK_CRS, _WGS84, *bbox, densify_pts=21))
     covers = _fmt_lonlat(raster.bounds_lonlat)
     return DataCoverageError(
-        f"Raster {raster.path} does not cover the geometries: it covers {covers} but they span "
-        f"{asked}. Pass a raster of this area (or check the geometries' CRS).",
-        message_fr=f"Le raster {raster.path} ne couvre pas les géométries : il couvre {covers} "
-        f"mais elles s'étendent sur {asked}. Fournissez un raster de cette zone (ou vérifiez le "
-        "SCR des géométries).",
+        msg(
+            "Le raster {path} ne couvre pas les géométries : il couvre {covers} mais elles "
+            "s'étendent sur {asked}. Fournissez un raster de cette zone (ou vérifiez le SCR "
+            "des géométries).",
+            path=raster.path,
+            covers=covers,
+            asked=asked,
+        ),
         path=raster.path,
     )
 
@@ -463,13 +481,18 @@ def _coverage_error(raster: Raster, bbox: tuple[float, float, float, float]) -> 
 def _check_size(raster: Raster, rows: int, cols: int, res: float) -> None:
     if rows * cols > MAX_READ_PIXELS:
         raise ValidationError(
-            f"Reading {raster.path} over the geometries needs {rows} x {cols} pixels at {res:g} m "
-            f"(more than {MAX_READ_PIXELS}); the geometries span {cols * res / 1000:.0f} km x "
-            f"{rows * res / 1000:.0f} km. Process them territory by territory.",
-            message_fr=f"Lire {raster.path} sur ces géométries demande {rows} x {cols} pixels à "
-            f"{res:g} m (plus de {MAX_READ_PIXELS}) ; elles s'étendent sur "
-            f"{cols * res / 1000:.0f} km x {rows * res / 1000:.0f} km. Traitez-les territoire "
-            "par territoire.",
+            msg(
+                "Lire {path} sur ces géométries demande {rows} x {cols} pixels à {res:g} m (plus "
+                "de {MAX_READ_PIXELS}) ; elles s'étendent sur {cols_res_1000:.0f} km x "
+                "{rows_res_1000:.0f} km. Traitez-les territoire par territoire.",
+                path=raster.path,
+                rows=rows,
+                cols=cols,
+                res=res,
+                MAX_READ_PIXELS=MAX_READ_PIXELS,
+                cols_res_1000=cols * res / 1000,
+                rows_res_1000=rows * res / 1000,
+            ),
             path=raster.path,
         )
 
@@ -602,21 +625,21 @@ def _geoms_l93(
         geo = data
     else:
         raise ValidationError(
-            f"{what} must be a GeoDataFrame or a GeoSeries, got {type(data).__name__}.",
-            message_fr=f"{what} doit être un GeoDataFrame ou une GeoSeries, reçu "
-            f"{type(data).__name__}.",
+            msg(
+                "{what} doit être un GeoDataFrame ou une GeoSeries, reçu {__name__}.",
+                what=what,
+                __name__=type(data).__name__,
+            )
         )
     if len(geo) == 0:
-        raise EmptyDataError(
-            f"{what} is empty: pass at least one geometry.",
-            message_fr=f"{what} est vide : fournissez au moins une géométrie.",
-        )
+        raise EmptyDataError(msg("{what} est vide : fournissez au moins une géométrie.", what=what))
     if geo.crs is None:
         raise CRSError(
-            f"{what} has no CRS. Set it, e.g. {what}.set_crs('EPSG:2154') (or the CRS the "
-            "coordinates are really in).",
-            message_fr=f"{what} n'a pas de SCR. Définissez-le, par ex. "
-            f"{what}.set_crs('EPSG:2154') (ou le SCR réel des coordonnées).",
+            msg(
+                "{what} n'a pas de SCR. Définissez-le, par ex. {what}.set_crs('EPSG:2154') (ou "
+                "le SCR réel des coordonnées).",
+                what=what,
+            )
         )
     if not ProjCRS.from_user_input(geo.crs).equals(ProjCRS.from_user_input(WORK_CRS)):
         geo = geo.to_crs(WORK_CRS)
@@ -636,9 +659,13 @@ def _geoms_l93(
     bad = sorted(names[t] for t in types if names[t] not in allowed)
     if bad:
         raise ValidationError(
-            f"{what} holds {', '.join(bad)} geometries; expected {' or '.join(allowed)}.",
-            message_fr=f"{what} contient des géométries {', '.join(bad)} ; attendu "
-            f"{' ou '.join(allowed)}.",
+            msg(
+                "{what} contient des géométries {join_bad} ; attendu {ou_join_allowed}.",
+                what=what,
+                join_bad=", ".join(bad),
+                ou_join_allowed=" ou ".join(allowed),
+                or_join_allowed=" or ".join(allowed),
+            )
         )
     out = geoms.copy()
     out[missing] = None
@@ -649,8 +676,7 @@ def _check_coverage(raster: Raster, geoms: npt.NDArray[np.object_], what: str) -
     present = geoms[shapely.is_geometry(geoms)]
     if present.size == 0:
         raise EmptyDataError(
-            f"{what} holds only missing or empty geometries.",
-            message_fr=f"{what} ne contient que des géométries manquantes ou vides.",
+            msg("{what} ne contient que des géométries manquantes ou vides.", what=what)
         )
     hits = shapely.intersects(raster.footprint, present)
     if not hits.any():
@@ -835,8 +861,7 @@ def edge_slope(
         or step_m <= 0
     ):
         raise ValidationError(
-            f"step_m must be a positive number of metres, got {step_m!r}.",
-            message_fr=f"step_m doit être un nombre de mètres positif, reçu {step_m!r}.",
+            msg("step_m doit être un nombre de mètres positif, reçu {step_m!r}.", step_m=step_m)
         )
     raster = _as_raster(dem)
     geoms = _geoms_l93(edges, "edges", ("LineString", "MultiLineString"))
@@ -1093,12 +1118,14 @@ def _default_classes(values: npt.NDArray[np.float64], raster: Raster) -> dict[in
     if values.size == 0 or values.max() >= 100:
         if values.size and values.min() < 100:
             raise ValidationError(
-                f"{raster.path} mixes values below and above 100 (e.g. {values.min():g} and "
-                f"{values.max():g}): it is not a Corine Land Cover raster. Pass classes= mapping "
-                "its values to names.",
-                message_fr=f"{raster.path} mélange des valeurs inférieures et supérieures à 100 "
-                f"(ex. {values.min():g} et {values.max():g}) : ce n'est pas un raster Corine Land "
-                "Cover. Passez classes= associant ses valeurs à des noms.",
+                msg(
+                    "{path} mélange des valeurs inférieures et supérieures à 100 (ex. {values_min:g} "
+                    "et {values_max:g}) : ce n'est pas un raster Corine Land Cover. Passez classes= "
+                    "associant ses valeurs à des noms.",
+                    path=raster.path,
+                    values_min=values.min(),
+                    values_max=values.max(),
+                ),
                 path=raster.path,
             )
         mapping: dict[int, str | None] = dict(CLC_CODE_TO_LEVEL1)
@@ -1155,10 +1182,10 @@ def landcover_shares(
     if classes is not None:
         if not isinstance(classes, Mapping) or not classes:
             raise ValidationError(
-                "classes must be a non-empty mapping of raster value -> class name, e.g. "
-                "{1: 'built', 2: 'green'}.",
-                message_fr="classes doit être un dictionnaire non vide valeur raster -> nom de "
-                "classe, par ex. {1: 'bâti', 2: 'vert'}.",
+                msg(
+                    "classes doit être un dictionnaire non vide valeur raster -> nom de classe, par "
+                    "ex. {{1: 'bâti', 2: 'vert'}}."
+                )
             )
         bad = [
             (k, v)
@@ -1170,10 +1197,11 @@ def landcover_shares(
         ]
         if bad:
             raise ValidationError(
-                f"classes must map integer raster values to non-empty names; bad entries: "
-                f"{bad[:5]}.",
-                message_fr=f"classes doit associer des valeurs raster entières à des noms non "
-                f"vides ; entrées invalides : {bad[:5]}.",
+                msg(
+                    "classes doit associer des valeurs raster entières à des noms non vides ; "
+                    "entrées invalides : {bad_5}.",
+                    bad_5=bad[:5],
+                )
             )
     raster = _as_raster(landcover)
     geoms = _polygons(cells, "cells")
@@ -1204,10 +1232,12 @@ def _landcover_shares(
     fractional = values[values != np.round(values)]
     if fractional.size:
         raise ValidationError(
-            f"{raster.path} holds non-integer values (e.g. {fractional[0]:g}): it is not a "
-            "categorical land-cover raster. Pass a raster of integer class codes.",
-            message_fr=f"{raster.path} contient des valeurs non entières : ce n'est pas un raster "
-            "d'occupation du sol catégoriel. Fournissez un raster de codes de classes entiers.",
+            msg(
+                "{path} contient des valeurs non entières : ce n'est pas un raster d'occupation "
+                "du sol catégoriel. Fournissez un raster de codes de classes entiers.",
+                path=raster.path,
+                fractional_0=fractional[0],
+            ),
             path=raster.path,
         )
     mapping: Mapping[int, str | None] = (

@@ -30,6 +30,7 @@ from qet_geo.errors import (
     UnknownCodeError,
     ValidationError,
 )
+from qet_geo.i18n import msg
 
 __all__ = [
     "DEFAULT_BUFFER_M",
@@ -118,44 +119,44 @@ def read_vector(path: str | PathLike[str], *, layer: str | None = None) -> gpd.G
         The layer to read in a multi-layer file (GeoPackage); the first one by default.
     """
     path = Path(path)
-    existing_file(path, what="File", what_fr="Fichier")
+    existing_file(path, what=msg("Fichier"))
     if (
         path.suffix.lower() == ".shp"
         and not path.with_suffix(".prj").exists()
         and not path.with_suffix(".PRJ").exists()
     ):
         raise CRSError(
-            f"{path} has no .prj file, so its coordinate system is unknown. Put the .prj that "
-            "came with it beside it (same name), or re-export it from QGIS with a CRS.",
-            message_fr=f"{path} n'a pas de fichier .prj : son système de coordonnées est inconnu. "
-            "Placez le .prj fourni à côté (même nom), ou réexportez la couche depuis QGIS avec "
-            "une projection.",
+            msg(
+                "{path} n'a pas de fichier .prj : son système de coordonnées est inconnu. Placez "
+                "le .prj fourni à côté (même nom), ou réexportez la couche depuis QGIS avec une "
+                "projection.",
+                path=path,
+            ),
             path=path,
         )
     try:
         gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as err:
         raise InputFileError(
-            f"{path} could not be read as a vector layer ({err}). Give a GeoJSON, GeoPackage or "
-            "shapefile.",
-            message_fr=f"{path} n'a pas pu être lu comme couche vectorielle ({err}). Donnez un "
-            "GeoJSON, un GeoPackage ou un shapefile.",
+            msg(
+                "{path} n'a pas pu être lu comme couche vectorielle ({err}). Donnez un GeoJSON, "
+                "un GeoPackage ou un shapefile.",
+                path=path,
+                err=err,
+            ),
             path=path,
         ) from err
     if gdf.crs is None:
         raise CRSError(
-            f"{path} has no coordinate reference system. Re-export it with one (Lambert-93, "
-            "EPSG:2154, or WGS84, EPSG:4326).",
-            message_fr=f"{path} n'a pas de système de coordonnées. Réexportez-le avec une "
-            "projection (Lambert-93, EPSG:2154, ou WGS84, EPSG:4326).",
+            msg(
+                "{path} n'a pas de système de coordonnées. Réexportez-le avec une projection "
+                "(Lambert-93, EPSG:2154, ou WGS84, EPSG:4326).",
+                path=path,
+            ),
             path=path,
         )
     if gdf.empty:
-        raise EmptyDataError(
-            f"{path} holds no feature.",
-            message_fr=f"{path} ne contient aucun objet.",
-            path=path,
-        )
+        raise EmptyDataError(msg("{path} ne contient aucun objet.", path=path), path=path)
     return gdf
 
 
@@ -163,10 +164,12 @@ def _union_polygons(gdf: gpd.GeoDataFrame, path: str | PathLike[str]) -> BaseGeo
     polys = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
     if polys.empty:
         raise ValidationError(
-            f"{path} holds no polygon (found {sorted(set(gdf.geom_type))}). A territory is a "
-            "polygon: draw the neighbourhood's outline.",
-            message_fr=f"{path} ne contient aucun polygone (trouvé : {sorted(set(gdf.geom_type))})."
-            " Un territoire est un polygone : dessinez le contour du quartier.",
+            msg(
+                "{path} ne contient aucun polygone (trouvé : {sorted_set_gdf_geom_type}). Un "
+                "territoire est un polygone : dessinez le contour du quartier.",
+                path=path,
+                sorted_set_gdf_geom_type=sorted(set(gdf.geom_type)),
+            ),
             path=path,
         )
     geom = shapely.make_valid(shapely.union_all(polys.to_crs(WORK_CRS).geometry.to_numpy()))
@@ -232,7 +235,7 @@ def territory_from_iris(
 
     _check_buffer(buffer_m)
     if not codes:
-        raise ValidationError("No IRIS code given.", message_fr="Aucun code IRIS donné.")
+        raise ValidationError(msg("Aucun code IRIS donné."))
     sel = read_iris(iris_layer, codes=list(codes))
     wanted = sorted(sel["iris_code"].tolist())
     return Territory(
@@ -265,10 +268,12 @@ def territory_from_commune(
     column = _find_column(gdf, _COMMUNE_CODE_COLUMNS)
     if column is None:
         raise ValidationError(
-            f"{communes_layer} has no commune code column (looked for "
-            f"{', '.join(_COMMUNE_CODE_COLUMNS)}).",
-            message_fr=f"{communes_layer} n'a pas de colonne de code commune (cherché : "
-            f"{', '.join(_COMMUNE_CODE_COLUMNS)}).",
+            msg(
+                "{communes_layer} n'a pas de colonne de code commune (cherché : "
+                "{join__commune_code_columns}).",
+                communes_layer=communes_layer,
+                join__commune_code_columns=", ".join(_COMMUNE_CODE_COLUMNS),
+            ),
             path=communes_layer,
         )
     wanted = str(code).strip().upper().zfill(5)
@@ -276,11 +281,16 @@ def territory_from_commune(
     sel = gdf[layer_codes == wanted]
     if sel.empty:
         raise UnknownCodeError(
-            f"Commune code {wanted} not in {communes_layer} ({len(gdf)} communes, codes "
-            f"{layer_codes.min()} to {layer_codes.max()}). Check the INSEE code (not the postcode).",
-            message_fr=f"Code commune {wanted} absent de {communes_layer} ({len(gdf)} communes, "
-            f"codes {layer_codes.min()} à {layer_codes.max()}). Vérifiez le code INSEE (ce n'est "
-            "pas le code postal).",
+            msg(
+                "Code commune {wanted} absent de {communes_layer} ({len_gdf} communes, codes "
+                "{layer_codes_min} à {layer_codes_max}). Vérifiez le code INSEE (ce n'est pas le "
+                "code postal).",
+                wanted=wanted,
+                communes_layer=communes_layer,
+                len_gdf=len(gdf),
+                layer_codes_min=layer_codes.min(),
+                layer_codes_max=layer_codes.max(),
+            ),
             path=communes_layer,
         )
     name_col = _find_column(sel, _COMMUNE_NAME_COLUMNS)
@@ -313,25 +323,24 @@ def territory_from_options(
     given = [x for x in (territory, codes, commune) if x]
     if len(given) > 1:
         raise ValidationError(
-            "Give one territory definition only: --territory, --iris or --commune.",
-            message_fr="Donnez une seule définition du territoire : --territory, --iris ou "
-            "--commune.",
+            msg("Donnez une seule définition du territoire : --territory, --iris ou --commune.")
         )
     if codes:
         if iris_layer is None:
             raise ValidationError(
-                "IRIS codes need the IRIS contours: add --iris-layer FILE (iris_layer).",
-                message_fr="Les codes IRIS demandent la couche des contours IRIS : ajoutez "
-                "--iris-layer FICHIER (iris_layer).",
+                msg(
+                    "Les codes IRIS demandent la couche des contours IRIS : ajoutez --iris-layer "
+                    "FICHIER (iris_layer)."
+                )
             )
         return territory_from_iris(list(codes), iris_layer, name=name, buffer_m=buffer_m)
     if commune:
         if communes_layer is None:
             raise ValidationError(
-                "A commune code needs the communes layer: add --communes-layer FILE "
-                "(communes_layer).",
-                message_fr="Un code commune demande la couche des communes : ajoutez "
-                "--communes-layer FICHIER (communes_layer).",
+                msg(
+                    "Un code commune demande la couche des communes : ajoutez --communes-layer "
+                    "FICHIER (communes_layer)."
+                )
             )
         return territory_from_commune(commune, communes_layer, name=name, buffer_m=buffer_m)
     if territory is not None:
@@ -353,9 +362,10 @@ def territory_from_bounds(
     left, bottom, right, top = bounds
     if not (-180 <= left < right <= 180 and -90 <= bottom < top <= 90):
         raise ValidationError(
-            f"Invalid lon/lat bounds {bounds}: expected (left, bottom, right, top) in degrees.",
-            message_fr=f"Emprise lon/lat invalide {bounds} : attendu (ouest, sud, est, nord) en "
-            "degrés.",
+            msg(
+                "Emprise lon/lat invalide {bounds} : attendu (ouest, sud, est, nord) en degrés.",
+                bounds=bounds,
+            )
         )
     # densify so that the box's edges (straight in lon/lat) stay right once projected, and pad a
     # metre so that features on the edge are inside
@@ -367,7 +377,9 @@ def territory_from_bounds(
 def _check_buffer(buffer_m: float) -> None:
     if not (0 <= buffer_m <= 20_000):
         raise ValidationError(
-            f"buffer_m={buffer_m}: give a buffer between 0 and 20 000 m (default 1 000 m).",
-            message_fr=f"Tampon de {buffer_m} m : donnez une valeur entre 0 et 20 000 m (1 000 m "
-            "par défaut).",
+            msg(
+                "Tampon de {buffer_m} m : donnez une valeur entre 0 et 20 000 m (1 000 m par "
+                "défaut).",
+                buffer_m=buffer_m,
+            )
         )

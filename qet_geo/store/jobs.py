@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import DataCoverageError, QetGeoError, ValidationError
+from qet_geo.i18n import Msg, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError
 from qet_geo.store.models import (
     ConflictError,
@@ -92,8 +93,11 @@ _FRANCE_LONLAT = (-5.8, 41.2, 10.0, 51.3)
 Progress = Callable[[str, float], None]
 
 
-def _message(en: str, fr: str, code: str) -> dict[str, str]:
-    return {"en": en, "fr": fr, "code": code}
+def _message(text: Msg | QetGeoError, code: str) -> dict[str, str]:
+    """The stored form of a job's message: both languages (read back by the API) and a code."""
+    if isinstance(text, Msg):
+        return {"en": text.render("en"), "fr": text.render("fr"), "code": code}
+    return {"en": text.localized("en"), "fr": text.localized("fr"), "code": code}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -129,35 +133,36 @@ def territory_from_geojson(geometry: dict[str, Any]) -> Any:
         shape = None
     if shape is None or shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
         raise ValidationError(
-            "the territory must be a GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat).",
-            message_fr="le territoire doit être un Polygon ou MultiPolygon GeoJSON en WGS84 "
-            "(lon, lat).",
+            msg("le territoire doit être un Polygon ou MultiPolygon GeoJSON en WGS84 (lon, lat).")
         )
     if not shape.is_valid:
         raise ValidationError(
-            f"the territory is not a valid polygon ({shapely.is_valid_reason(shape)}): fix "
-            "its outline (no self-intersection), e.g. in QGIS.",
-            message_fr=f"le territoire n'est pas un polygone valide "
-            f"({shapely.is_valid_reason(shape)}) : corrigez son contour (sans "
-            "auto-intersection), par exemple dans QGIS.",
+            msg(
+                "le territoire n'est pas un polygone valide ({value0}) : corrigez son contour "
+                "(sans auto-intersection), par exemple dans QGIS.",
+                value0=shapely.is_valid_reason(shape),
+            )
         )
     left, bottom, right, top = shape.bounds
     w, s, e, n = _FRANCE_LONLAT
     if not (w <= left and right <= e and s <= bottom and top <= n):
         raise ValidationError(
-            "the territory must lie in metropolitan France, in WGS84 degrees with (lon, lat) "
-            f"order; its bounds are {shape.bounds}.",
-            message_fr="le territoire doit se trouver en France métropolitaine, en degrés WGS84 "
-            f"dans l'ordre (lon, lat) ; ses limites sont {shape.bounds}.",
+            msg(
+                "le territoire doit se trouver en France métropolitaine, en degrés WGS84 dans "
+                "l'ordre (lon, lat) ; ses limites sont {bounds}.",
+                bounds=shape.bounds,
+            )
         )
     projected = gpd.GeoSeries([shape], crs=WGS84).to_crs(WORK_CRS).iloc[0]
     area_km2 = float(projected.area) / 1e6
     if area_km2 > MAX_TERRITORY_KM2:
         raise ValidationError(
-            f"the territory covers {area_km2:.1f} km², more than {MAX_TERRITORY_KM2:g} km²: "
-            "give the neighbourhood, not the whole town.",
-            message_fr=f"le territoire couvre {area_km2:.1f} km², plus de "
-            f"{MAX_TERRITORY_KM2:g} km² : donnez le quartier, pas toute la commune.",
+            msg(
+                "le territoire couvre {area_km2:.1f} km², plus de {MAX_TERRITORY_KM2:g} km² : "
+                "donnez le quartier, pas toute la commune.",
+                area_km2=area_km2,
+                MAX_TERRITORY_KM2=MAX_TERRITORY_KM2,
+            )
         )
     return projected
 
@@ -182,10 +187,11 @@ def _hood_territory(hood: Neighbourhood) -> Any:
     geometry = territory_geometry(hood)
     if geometry is None:
         raise ValidationError(
-            f"neighbourhood {hood.id} has no territory: set it first "
-            f"(PUT /neighbourhoods/{hood.id}/territory).",
-            message_fr=f"le quartier {hood.id} n'a pas de territoire : définissez-le d'abord "
-            f"(PUT /neighbourhoods/{hood.id}/territory).",
+            msg(
+                "le quartier {id} n'a pas de territoire : définissez-le d'abord (PUT "
+                "/neighbourhoods/{id}/territory).",
+                id=hood.id,
+            )
         )
     return Territory(name=hood.name, geometry=geometry, source="store")
 
@@ -239,8 +245,10 @@ def store_extract(
         hood = session.get(Neighbourhood, neighbourhood_id)
         if hood is None:
             raise NotFoundError(
-                f"no neighbourhood {neighbourhood_id}.",
-                message_fr=f"le quartier {neighbourhood_id} n'existe pas.",
+                msg(
+                    "le quartier {neighbourhood_id} n'existe pas.",
+                    neighbourhood_id=neighbourhood_id,
+                )
             )
         territory = _hood_territory(hood)
     with warnings.catch_warnings():
@@ -250,11 +258,12 @@ def store_extract(
         coverage = float(extent.intersection(territory.geometry).area / territory.geometry.area)
         if coverage < MIN_EXTRACT_COVERAGE:
             raise DataCoverageError(
-                f"the extract covers {coverage:.0%} of the neighbourhood's territory (at least "
-                f"{MIN_EXTRACT_COVERAGE:.0%} needed): cut it over the territory plus 1 km.",
-                message_fr=f"l'extrait couvre {coverage:.0%} du territoire du quartier (il en "
-                f"faut au moins {MIN_EXTRACT_COVERAGE:.0%}) : découpez-le sur le territoire "
-                "plus 1 km.",
+                msg(
+                    "l'extrait couvre {coverage:.0%} du territoire du quartier (il en faut au moins "
+                    "{MIN_EXTRACT_COVERAGE:.0%}) : découpez-le sur le territoire plus 1 km.",
+                    coverage=coverage,
+                    MIN_EXTRACT_COVERAGE=MIN_EXTRACT_COVERAGE,
+                )
             )
         layers = build_layers(data, territory=territory)
     buildings = layers.layers["buildings"]
@@ -262,10 +271,10 @@ def store_extract(
     inside = residential[residential.representative_point().intersects(territory.geometry)]
     if inside.empty:
         raise ValidationError(
-            "the extract has no residential building inside the territory: there is no home to "
-            "measure from. Check the territory, or use a more complete extract.",
-            message_fr="l'extrait n'a aucun bâtiment résidentiel dans le territoire : aucun "
-            "logement d'où mesurer. Vérifiez le territoire ou prenez un extrait plus complet.",
+            msg(
+                "l'extrait n'a aucun bâtiment résidentiel dans le territoire : aucun logement "
+                "d'où mesurer. Vérifiez le territoire ou prenez un extrait plus complet."
+            )
         )
     digest = _sha256(upload)
     name = f"neighbourhood-{neighbourhood_id}-{digest[:12]}.osm.pbf"
@@ -277,8 +286,10 @@ def store_extract(
             hood = session.get(Neighbourhood, neighbourhood_id)
             if hood is None:
                 raise NotFoundError(
-                    f"no neighbourhood {neighbourhood_id}.",
-                    message_fr=f"le quartier {neighbourhood_id} n'existe pas.",
+                    msg(
+                        "le quartier {neighbourhood_id} n'existe pas.",
+                        neighbourhood_id=neighbourhood_id,
+                    )
                 )
             previous = hood.osm_extract
             hood.osm_extract = name
@@ -429,8 +440,7 @@ def _analyse(
         diag = session.get(Diagnostic, diagnostic_id)
         if diag is None:
             raise NotFoundError(
-                f"no diagnostic {diagnostic_id}.",
-                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+                msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
             )
         hood = session.get(Neighbourhood, diag.neighbourhood_id)
         assert hood is not None  # a foreign key
@@ -442,12 +452,12 @@ def _analyse(
     if len(complete) < MIN_RESPONDENTS:
         # no count: a count of 1 to 10 is itself a figure about a small group
         raise DisclosureError(
-            f"fewer than {MIN_RESPONDENTS} complete SU answers: the analysis publishes nothing "
-            f"from fewer than {MIN_RESPONDENTS} respondents (statistical secrecy). Upload more "
-            "answers.",
-            message_fr=f"moins de {MIN_RESPONDENTS} réponses SU complètes : l'analyse ne publie "
-            f"rien sous {MIN_RESPONDENTS} répondants (secret statistique). Envoyez davantage de "
-            "réponses.",
+            msg(
+                "moins de {MIN_RESPONDENTS} réponses SU complètes : l'analyse ne publie rien "
+                "sous {MIN_RESPONDENTS} répondants (secret statistique). Envoyez davantage de "
+                "réponses.",
+                MIN_RESPONDENTS=MIN_RESPONDENTS,
+            )
         )
 
     step("profiles", 1 / len(ANALYSIS_STEPS))
@@ -459,10 +469,11 @@ def _analyse(
     if extract is None:
         notes.append(
             _message(
-                "no OSM extract for this neighbourhood: the constraint indicators were not "
-                f"computed (upload one with PUT /neighbourhoods/{hood.id}/osm-extract).",
-                "pas d'extrait OSM pour ce quartier : les indicateurs de contraintes n'ont pas "
-                f"été calculés (envoyez-en un avec PUT /neighbourhoods/{hood.id}/osm-extract).",
+                msg(
+                    "pas d'extrait OSM pour ce quartier : les indicateurs de contraintes n'ont pas "
+                    "été calculés (envoyez-en un avec PUT /neighbourhoods/{id}/osm-extract).",
+                    id=hood.id,
+                ),
                 "NoExtract",
             )
         )
@@ -491,8 +502,7 @@ def _analyse(
             if job_id is not None and session.get(Diagnostic, diagnostic_id) is not None:
                 raise _Superseded
             raise NotFoundError(
-                f"no diagnostic {diagnostic_id}.",
-                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+                msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
             )
         session.execute(delete(Profile).where(Profile.diagnostic_id == diagnostic_id))
         session.add_all(profiles)
@@ -578,12 +588,12 @@ def _cell_indicators(
                 raise
             census = None
             note = _message(
-                f"the census grid ({Path(exc.path).name}) has no 200 m cell in this "
-                "neighbourhood: homes were weighted by their residential floor area instead of "
-                "their inhabitants.",
-                f"la grille du recensement ({Path(exc.path).name}) n'a aucun carreau de 200 m "
-                "dans ce quartier : les logements ont été pondérés par leur surface de plancher "
-                "résidentielle au lieu de leurs habitants.",
+                msg(
+                    "la grille du recensement ({name}) n'a aucun carreau de 200 m dans ce quartier : "
+                    "les logements ont été pondérés par leur surface de plancher résidentielle au "
+                    "lieu de leurs habitants.",
+                    name=Path(exc.path).name,
+                ),
                 "CensusElsewhere",
             )
             hood = build_neighbourhood(data, territory=territory, progress=access_step)
@@ -690,9 +700,10 @@ def job_status(
     return "abandoned" if silent > timedelta(seconds=timeout_s) else diag.status
 
 
-def _duration(seconds: float, lang: str) -> str:
-    text = f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:.0f} min"
-    return text.replace(".", ",") if lang == "fr" else text
+def _duration(seconds: float) -> Msg:
+    if seconds < 120:
+        return msg("{seconds} s", seconds=number(seconds))
+    return msg("{minutes} min", minutes=number(seconds / 60, decimals=0))
 
 
 def abandoned_message(diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S) -> dict[str, str]:
@@ -703,19 +714,20 @@ def abandoned_message(diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S) -> 
     dict
         ``{"en", "fr", "code": "AbandonedJob"}``.
     """
-    step_en = f" (last step: {diag.job_step})" if diag.job_step else " (it never started)"
-    step_fr = (
-        f" (dernière étape : « {diag.job_step} »)"
+    step = (
+        msg(" (dernière étape : « {step} »)", step=diag.job_step)
         if diag.job_step
-        else " (elle n'a jamais démarré)"
+        else msg(" (elle n'a jamais démarré)")
     )
     return _message(
-        f"the analysis has given no news for more than {_duration(timeout_s, 'en')}{step_en}: "
-        "its process has stopped and it will not finish. The previous results are kept; run "
-        f"it again (POST /diagnostics/{diag.id}/run).",
-        f"l'analyse ne donne plus de nouvelles depuis plus de {_duration(timeout_s, 'fr')}"
-        f"{step_fr} : son processus s'est arrêté et elle ne finira pas. Les résultats "
-        f"précédents sont conservés ; relancez-la (POST /diagnostics/{diag.id}/run).",
+        msg(
+            "l'analyse ne donne plus de nouvelles depuis plus de {duration}{step} : son "
+            "processus s'est arrêté et elle ne finira pas. Les résultats précédents sont "
+            "conservés ; relancez-la (POST /diagnostics/{id}/run).",
+            duration=_duration(timeout_s),
+            step=step,
+            id=diag.id,
+        ),
         "AbandonedJob",
     )
 
@@ -776,15 +788,14 @@ def claim_analysis(engine: Engine, diagnostic_id: int, *, timeout_s: float = JOB
         diag = session.get(Diagnostic, diagnostic_id)
     if diag is None:
         raise NotFoundError(
-            f"no diagnostic {diagnostic_id}.",
-            message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+            msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
         )
     raise ConflictError(
-        "the analysis of this diagnostic is already running; if its process has stopped, it "
-        f"is taken as abandoned after {_duration(timeout_s, 'en')} without news.",
-        message_fr="l'analyse de ce diagnostic est déjà en cours ; si son processus s'est "
-        f"arrêté, elle est tenue pour abandonnée après {_duration(timeout_s, 'fr')} sans "
-        "nouvelles.",
+        msg(
+            "l'analyse de ce diagnostic est déjà en cours ; si son processus s'est arrêté, "
+            "elle est tenue pour abandonnée après {duration} sans nouvelles.",
+            duration=_duration(timeout_s),
+        )
     )
 
 
@@ -858,14 +869,15 @@ def run_analysis(
         return None
     except QetGeoError as exc:
         logger.warning("analysis of diagnostic %s failed: %s", diagnostic_id, exc)
-        reason = _message(exc.message, exc.message_fr, type(exc).__name__)
+        reason = _message(exc, type(exc).__name__)
     except Exception:
         logger.exception("analysis of diagnostic %s failed", diagnostic_id)
         reason = _message(
-            f"internal error at step {current['step']!r}: the previous results are kept; the "
-            "service log has the details.",
-            f"erreur interne à l'étape « {current['step']} » : les résultats précédents sont "
-            "conservés ; le journal du service a les détails.",
+            msg(
+                "erreur interne à l'étape « {current_step} » : les résultats précédents sont "
+                "conservés ; le journal du service a les détails.",
+                current_step=current["step"],
+            ),
             "InternalError",
         )
     try:
@@ -919,10 +931,11 @@ def fit_national_profiles(
         pooled = _pooled_answers(session)
     if pooled.empty:
         raise DisclosureError(
-            f"no neighbourhood has {MIN_RESPONDENTS} complete SU answers yet: the national "
-            "profiles need them.",
-            message_fr=f"aucun quartier n'a encore {MIN_RESPONDENTS} réponses SU complètes : "
-            "les profils nationaux en ont besoin.",
+            msg(
+                "aucun quartier n'a encore {MIN_RESPONDENTS} réponses SU complètes : les profils "
+                "nationaux en ont besoin.",
+                MIN_RESPONDENTS=MIN_RESPONDENTS,
+            )
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -941,9 +954,11 @@ def fit_national_profiles(
     ]
     if not profiles:
         raise DisclosureError(
-            f"no national profile has {MIN_RESPONDENTS} respondents: collect more answers.",
-            message_fr=f"aucun profil national n'a {MIN_RESPONDENTS} répondants : recueillez "
-            "davantage de réponses.",
+            msg(
+                "aucun profil national n'a {MIN_RESPONDENTS} répondants : recueillez davantage "
+                "de réponses.",
+                MIN_RESPONDENTS=MIN_RESPONDENTS,
+            )
         )
     with factory.begin() as session:
         session.execute(

@@ -1,0 +1,136 @@
+"""The one text convention: French templates in the code, English in the gettext catalogue."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+import string
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
+from qet_geo.i18n import AND, CATALOGUE, Msg, join, msg, number, translate
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYWORDS = {"msg", "_t"}
+
+
+def _calls() -> list[tuple[str, int, ast.Call]]:
+    """Every msg(...) / _t(...) call of the library, the service and the maps."""
+    found = []
+    for folder in ("qet_geo", "api", "maps"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in KEYWORDS
+                    and node.args
+                    # the renderers themselves pass a template through
+                    and not (isinstance(node.args[0], ast.Name) and node.args[0].id == "template")
+                ):
+                    found.append((str(path.relative_to(ROOT)), node.lineno, node))
+    return found
+
+
+def _english() -> dict[str, str]:
+    with CATALOGUE.open("rb") as f:
+        return {m.id: m.string for m in read_po(f, locale="en") if isinstance(m.id, str) and m.id}
+
+
+def _fields(template: str) -> set[str]:
+    return {
+        name.split(".")[0].split("[")[0]
+        for _, name, _, _ in string.Formatter().parse(template)
+        if name
+    }
+
+
+CALLS = _calls()
+
+
+def test_every_template_is_a_literal_with_its_fields_given() -> None:
+    bad = []
+    for where, line, call in CALLS:
+        first = call.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            bad.append(f"{where}:{line}: the template must be a plain string literal (no f-string)")
+            continue
+        given = {k.arg for k in call.keywords}
+        english = _english().get(first.value, "")
+        missing = (_fields(first.value) | _fields(english)) - given
+        if missing:
+            bad.append(f"{where}:{line}: fields {sorted(missing)} not given")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_catalogue_translates_every_template_and_holds_nothing_stale() -> None:
+    used = {
+        call.args[0].value
+        for _, _, call in CALLS
+        if isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)
+    }
+    english = _english()
+    untranslated = sorted(t for t in used if not english.get(t))
+    stale = sorted(set(english) - used)
+    assert not untranslated, f"run `python -m qet_geo.i18n` and translate: {untranslated[:5]}"
+    assert not stale, f"run `python -m qet_geo.i18n` to drop: {stale[:5]}"
+    assert len(used) > 250
+
+
+def test_numbers_and_enumerations_follow_the_language() -> None:
+    big = number(1234567)
+    assert (big.render("fr"), big.render("en")) == ("1\u202f234\u202f567", "1,234,567")
+    assert number(2.25, decimals=1).render("fr") == "2,2"
+    listed = join(["a.txt", msg("calendar.txt ou calendar_dates.txt")], AND)
+    assert listed.render("fr") == "a.txt et calendar.txt ou calendar_dates.txt"
+    assert listed.render("en") == "a.txt and calendar.txt or calendar_dates.txt"
+    assert pickle.loads(pickle.dumps(listed)).render("en") == listed.render("en")
+
+
+def test_templates_render_in_both_languages() -> None:
+    text = msg(
+        "Le flux GTFS {path} n'est pas une archive zip. {content} ; indiquez le fichier "
+        ".zip tel que publié, ou le dossier obtenu en le décompressant.",
+        path="f.zip",
+        content=msg("Un flux GTFS est un .zip de fichiers .txt"),
+    )
+    # the English comes from the catalogue when the template is in it, French otherwise
+    assert text.render("fr").startswith("Le flux GTFS f.zip")
+    assert translate("acceptée", "en") == "accepted" and translate("acceptée", "fr") == "acceptée"
+    assert translate("pas dans le catalogue", "en") == "pas dans le catalogue"
+    assert isinstance(text, Msg) and text == pickle.loads(pickle.dumps(text))
+
+
+def test_errors_and_warnings_keep_both_languages_across_processes() -> None:
+    err = InputFileError(msg("votre rôle ne permet pas de modifier cet objet."), path="x.zip")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is InputFileError and back.path == "x.zip"
+    assert (
+        back.localized("fr")
+        == err.localized("fr")
+        == "votre rôle ne permet pas de modifier cet objet."
+    )
+    assert str(back) == err.localized("en") == "your role may not change this object."
+    # a message already rendered elsewhere (a worker process) keeps its two texts
+    sent = ValidationError("bad input", message_fr="entrée invalide")
+    assert (sent.localized("en"), sent.localized("fr")) == ("bad input", "entrée invalide")
+    warning = QetGeoWarning(msg("rejetée"))
+    assert (str(warning), warning.localized("fr")) == ("rejected", "rejetée")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_cli_speaks_the_chosen_language(lang: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qet_geo.cli.main import app
+
+    res = CliRunner().invoke(
+        app, ["--lang", lang, "layers", str(tmp_path / "absent.osm.pbf"), "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 2
+    expected = "introuvable" if lang == "fr" else "not found"
+    assert expected in res.output
