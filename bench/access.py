@@ -1,4 +1,4 @@
-"""Benchmark per-home nearest-amenity distances: qet_geo.network.graph against networkx and pandana.
+"""Benchmark per-home nearest-amenity distances: qet_geo.network against networkx and pandana.
 
 For each graph (Lorient, Nantes, a generated street grid of about 200 000 intersections) the same
 question is answered three ways in one run: the network distance from every home to the nearest

@@ -1,6 +1,6 @@
 """Map of a neighbourhood visit ("visite du quartier"): numbered stops, the path, leg times.
 
-Input contract (what :mod:`qet_geo.visit.routes` gives, or any hand-made route):
+Input contract (what :func:`qet_geo.visit.plan.plan_visit` gives, or any hand-made route):
 
 - ``stops``: a GeoDataFrame of points, one row per stop, with ``order`` (the visiting order,
   sortable), ``name`` (the place), ``reason`` (why the pilot team stops there: "marché :

@@ -532,7 +532,7 @@ def visit(lorient_pbf: Path) -> Any:
     """A visit of four Lorient places named and explained by the payloads."""
     from qet_geo.inputs.osm import read_osm
     from qet_geo.network.graph import build_network
-    from qet_geo.visit.routes import plan_route
+    from qet_geo.visit.plan import plan_route
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -554,7 +554,7 @@ def visit(lorient_pbf: Path) -> Any:
 def test_roadbook_and_gpx_show_names_and_reasons_as_text(visit: Any, tmp_path: Path) -> None:
     import gpxpy
 
-    from qet_geo.visit.routes import write_route
+    from qet_geo.visit.export import write_route
 
     paths = write_route(visit, tmp_path / "visite.gpx", title=RCE)
     page = paths["html"].read_text(encoding="utf-8")

@@ -26,7 +26,8 @@ _lock = threading.Lock()
 
 def _plan_gpx(osm: Path, stops: int) -> bytes:
     from qet_geo.pipeline import build_neighbourhood
-    from qet_geo.visit.routes import auto_stops, plan_route, write_route
+    from qet_geo.visit.export import write_route
+    from qet_geo.visit.plan import plan_visit
 
     key = (str(osm), stops)
     with _lock:
@@ -35,11 +36,9 @@ def _plan_gpx(osm: Path, stops: int) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hood = build_neighbourhood(osm, modes=("walk",))
-        layers, network = hood.layers, hood.networks["walk"]
-        table = auto_stops(layers, n=stops, access=hood.access["walk"], network=network)
-        visit = plan_route(network, table, area=layers.territory.working_area)
+        visit = plan_visit(hood, n=stops)
         with tempfile.TemporaryDirectory() as tmp:
-            paths = write_route(visit, Path(tmp) / "visite.gpx", title=layers.territory.name)
+            paths = write_route(visit, Path(tmp) / "visite.gpx", title=hood.layers.territory.name)
             data = Path(paths["gpx"]).read_bytes()
     with _lock:
         _cache[key] = data

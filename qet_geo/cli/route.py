@@ -4,9 +4,9 @@ The command is defined here as a plain function, ready for ``typer``; :mod:`qet_
 registers it (``app.command("route")(route)``); the options shared with the other commands come
 from :mod:`qet_geo.cli._common`. It reads the extract, takes the stops from a file (``--stops``)
 or picks them (``--auto N``), orders them to minimise the walking time
-(:func:`qet_geo.visit.routes.plan_route`), and writes the GPX given by ``--out`` with the GeoJSON
-and the HTML roadbook beside it, all three or none. The library is imported when the command
-runs, so that ``qet --help`` starts at once.
+(:func:`qet_geo.visit.plan.plan_visit`, the visit the service plans too), and writes the GPX
+given by ``--out`` with the GeoJSON and the HTML roadbook beside it, all three or none. The
+library is imported when the command runs, so that ``qet --help`` starts at once.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from qet_geo.cli._common import (
 from qet_geo.crs import WGS84
 
 if TYPE_CHECKING:
-    from qet_geo.visit.routes import VisitRoute
+    from qet_geo.visit.plan import VisitRoute
 
 __all__ = ["MAX_AUTO_STOPS", "route"]
 
-#: Most stops ``--auto`` picks (the criteria of :func:`qet_geo.visit.routes.auto_stops`).
+#: Most stops ``--auto`` picks (the criteria of :func:`qet_geo.visit.stops.auto_stops`).
 MAX_AUTO_STOPS = 18
 
 
@@ -163,13 +163,9 @@ def route(
         from pyproj import Transformer
 
         from qet_geo.pipeline import build_neighbourhood
-        from qet_geo.visit.routes import (
-            auto_stops,
-            plan_route,
-            read_stops,
-            route_summary,
-            write_route,
-        )
+        from qet_geo.visit.export import route_summary, write_route
+        from qet_geo.visit.plan import plan_visit
+        from qet_geo.visit.stops import read_stops
 
         from_file = read_stops(stops) if stops is not None else None
         area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
@@ -180,29 +176,23 @@ def route(
             with_access=from_file is None,
             progress=step,
         )
-        layers, network = hood.layers, hood.networks["walk"]
-        if from_file is not None:
-            stop_table = from_file
-        else:
-            stop_table = auto_stops(
-                layers, n=auto or 2, access=hood.access["walk"], network=network, lang=lang
-            )
         start_point = None
         if start_lonlat is not None:
-            to_crs = Transformer.from_crs(WGS84, network.crs, always_xy=True)
+            to_crs = Transformer.from_crs(WGS84, hood.networks["walk"].crs, always_xy=True)
             start_point = shapely.Point(*to_crs.transform(*start_lonlat))
         step(_t("Ordre des étapes", "Ordering the stops"))
-        visit = plan_route(
-            network,
-            stop_table,
+        visit = plan_visit(
+            hood,
+            n=auto or 2,
+            stops=from_file,
             start=start_point,
             loop=loop,
             max_minutes=max_minutes,
             dwell_min=dwell,
-            area=layers.territory.working_area,
+            lang=lang,
         )
         step("write")
-        paths = write_route(visit, out, lang=lang, title=layers.territory.name)
+        paths = write_route(visit, out, lang=lang, title=hood.layers.territory.name)
     summary: dict[str, Any] = route_summary(visit)
     summary["outputs"] = {k: str(v) for k, v in paths.items()}
     if as_json:

@@ -551,7 +551,9 @@ def _maps(
 def _route(
     hood: Neighbourhood, folder: Path, config: DiagnosticConfig, lang: str
 ) -> tuple[list[dict[str, Any]], str, list[tuple[str, str]]]:
-    from qet_geo.visit.routes import auto_stops, plan_route, write_route
+    from qet_geo.visit.export import write_route
+    from qet_geo.visit.plan import plan_route
+    from qet_geo.visit.stops import auto_stops
 
     net = hood.networks["walk"]
     stops = auto_stops(

@@ -249,6 +249,8 @@ def _od(
     other[oi, di] = c2[better]
     plan[oi, di] = _DIRECT
 
+    # no path, no length either (an unreached node's tree sum is 0)
+    other = np.where(np.isfinite(cost), other, cost)
     cost[on, on] = 0.0
     other[on, on] = 0.0
     plan[on, on] = _ITSELF

@@ -1,4 +1,15 @@
-"""The visit route of a neighbourhood: stops, their order, the plan and its exports."""
+"""The visit route of a neighbourhood: stops, their order, the plan and its exports.
+
+- :mod:`~qet_geo.visit.stops`: the stops, read from a file (:func:`read_stops`) or picked as a
+  pilot team would (:func:`auto_stops`);
+- :mod:`~qet_geo.visit.order`: the order of least walking time (:func:`order_stops`, Held-Karp
+  and heuristics; :func:`route_cost`);
+- :mod:`~qet_geo.visit.plan`: the visit itself (:func:`plan_visit` for a measured neighbourhood,
+  :func:`plan_route` on any stops), a :class:`VisitRoute`, its walks from the street network's
+  origin-destination matrix and paths (:mod:`qet_geo.network.od`);
+- :mod:`~qet_geo.visit.export`: GPX, GeoJSON, the printable roadbook (:func:`write_route`) and
+  the figures (:func:`route_summary`).
+"""
 
 from __future__ import annotations
 
@@ -9,41 +20,15 @@ from qet_geo._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "routes": [
-            "DEFAULT_DWELL_MIN",
-            "EXACT_MAX_STOPS",
-            "STOP_FILE_SUFFIXES",
-            "VisitRoute",
-            "auto_stops",
-            "distance_matrix",
-            "order_stops",
-            "plan_route",
-            "read_stops",
-            "route_cost",
-            "route_summary",
-            "to_geojson",
-            "to_gpx",
-            "to_roadbook",
-            "write_route",
-        ],
+        "stops": ["STOP_FILE_SUFFIXES", "auto_stops", "read_stops"],
+        "order": ["EXACT_MAX_STOPS", "Method", "order_stops", "route_cost"],
+        "plan": ["DEFAULT_DWELL_MIN", "VisitRoute", "plan_route", "plan_visit"],
+        "export": ["route_summary", "to_geojson", "to_gpx", "to_roadbook", "write_route"],
     },
 )
 
 if TYPE_CHECKING:
-    from qet_geo.visit.routes import (
-        DEFAULT_DWELL_MIN,
-        EXACT_MAX_STOPS,
-        STOP_FILE_SUFFIXES,
-        VisitRoute,
-        auto_stops,
-        distance_matrix,
-        order_stops,
-        plan_route,
-        read_stops,
-        route_cost,
-        route_summary,
-        to_geojson,
-        to_gpx,
-        to_roadbook,
-        write_route,
-    )
+    from qet_geo.visit.export import route_summary, to_geojson, to_gpx, to_roadbook, write_route
+    from qet_geo.visit.order import EXACT_MAX_STOPS, Method, order_stops, route_cost
+    from qet_geo.visit.plan import DEFAULT_DWELL_MIN, VisitRoute, plan_route, plan_visit
+    from qet_geo.visit.stops import STOP_FILE_SUFFIXES, auto_stops, read_stops

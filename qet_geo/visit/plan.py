@@ -1,0 +1,673 @@
+"""The visit: stops in order within a time budget, with the walk between them along the streets.
+
+- :func:`plan_visit`: the visit of a measured neighbourhood (:class:`qet_geo.pipeline.
+  Neighbourhood`), on stops given or picked by :func:`qet_geo.visit.stops.auto_stops`: what
+  ``qet route``, the diagnostic and the service all call;
+- :func:`plan_route`: the visit through given stops on a walking network;
+- :class:`VisitRoute`: the result, written out by :mod:`qet_geo.visit.export`.
+
+The walking times between stops are those of the street network
+(:func:`qet_geo.network.od.od_matrix`, the same graph, weights and snapping as ``qet access``),
+the order that of :func:`qet_geo.visit.order.order_stops`, and the legs are the street paths of
+:func:`qet_geo.network.od.street_paths`.
+
+Time budget
+-----------
+A visit lasts the walking time plus a dwell time at every stop (:data:`DEFAULT_DWELL_MIN`, 5 min
+by default, or a ``dwell_min`` column per stop). Over budget, the stop of lowest priority is
+dropped (among equals, the one whose removal saves the most time), the order re-optimised, and
+so on until the visit fits; the dropped stops are reported in order of dropping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from qet_geo.errors import (
+    CRSError,
+    DataCoverageError,
+    ValidationError,
+)
+from qet_geo.i18n import Lang
+from qet_geo.network.graph import Network
+from qet_geo.network.od import od_matrix, street_paths
+from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M
+from qet_geo.visit._checks import _check_max_snap
+from qet_geo.visit.order import Method, _check_method, _order, route_cost
+from qet_geo.visit.stops import auto_stops
+
+if TYPE_CHECKING:
+    from qet_geo.pipeline import Neighbourhood
+
+__all__ = ["DEFAULT_DWELL_MIN", "VisitRoute", "plan_route", "plan_visit"]
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+DEFAULT_DWELL_MIN = 5.0
+"""Minutes spent at each stop (look, talk, take notes) when no ``dwell_min`` is given."""
+
+
+def _as_points(
+    points: gpd.GeoSeries | gpd.GeoDataFrame, crs: CRS, name: str, name_fr: str
+) -> gpd.GeoSeries:
+    """The geometries as points in ``crs`` (a polygon gives a point inside it)."""
+    if isinstance(points, gpd.GeoDataFrame):
+        series = points.geometry
+    elif isinstance(points, gpd.GeoSeries):
+        series = points
+    else:
+        raise ValidationError(
+            f"{name} must be a GeoDataFrame or a GeoSeries, not {type(points).__name__}.",
+            message_fr=f"{name_fr} doit être un GeoDataFrame ou une GeoSeries, et non "
+            f"{type(points).__name__}.",
+        )
+    if series.crs is None:
+        raise CRSError(
+            f"{name} has no CRS: set it with .set_crs(...) (EPSG:4326 for lon/lat).",
+            message_fr=f"{name_fr} n'a pas de CRS : définissez-le avec .set_crs(...) (EPSG:4326 "
+            "pour des lon/lat).",
+        )
+    if not series.index.is_unique:
+        raise ValidationError(
+            f"{name} has duplicate index values: give each point its own id.",
+            message_fr=f"{name_fr} contient des identifiants en double : donnez à chaque point "
+            "son propre identifiant.",
+        )
+    geoms = np.asarray(series.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        bad = [str(x) for x in series.index[missing][:5]]
+        raise ValidationError(
+            f"{name} {', '.join(bad)} have no geometry: give each point a position.",
+            message_fr=f"{name_fr} {', '.join(bad)} sans géométrie : donnez une position à "
+            "chaque point.",
+        )
+    geoms = np.where(
+        shapely.get_type_id(geoms) == shapely.GeometryType.POINT,
+        geoms,
+        shapely.point_on_surface(geoms),
+    )
+    out = gpd.GeoSeries(geoms, index=series.index, crs=series.crs)
+    return out if CRS.from_user_input(out.crs) == crs else out.to_crs(crs)
+
+
+@dataclass(frozen=True, eq=False)
+class VisitRoute:
+    """An ordered walking visit, its street-following legs and what was left out.
+
+    Attributes
+    ----------
+    stops
+        The stops in visiting order, indexed by stop id, in the network's CRS: the input
+        columns, then ``order`` (1, 2...), ``leg_m`` and ``leg_min`` (the walk from the
+        previous point), ``arrive_min`` and ``leave_min`` (minutes since the start, dwell
+        included) and ``dwell_min``.
+    legs
+        One row per walk, in order: ``from_id`` (None from the start), ``to_id`` (None back to
+        the start), ``length_m``, ``time_min`` and the LineString along the streets.
+    dropped
+        The stops left out to keep within ``max_minutes``, in the order they were dropped
+        (input columns and ``dropped_rank``).
+    start
+        The start point, or None when the visit begins at its first stop.
+    loop
+        Whether the visit comes back to its start (or first stop).
+    method
+        "held-karp" (proved optimal), "heuristic", "nearest_neighbour" or "trivial".
+    dwell_min
+        The default dwell time per stop (minutes).
+    max_minutes
+        The time budget, or None.
+    streets
+        Street lines around the visit, for sketches.
+    """
+
+    stops: gpd.GeoDataFrame
+    legs: gpd.GeoDataFrame
+    dropped: gpd.GeoDataFrame
+    start: shapely.Point | None
+    loop: bool
+    method: str
+    dwell_min: float
+    max_minutes: float | None
+    streets: gpd.GeoSeries
+
+    @property
+    def crs(self) -> CRS:
+        """CRS of every geometry (the network's)."""
+        return CRS.from_user_input(self.stops.crs)
+
+    @property
+    def length_m(self) -> float:
+        """Walking length of the visit (m)."""
+        return float(self.legs["length_m"].sum())
+
+    @property
+    def walk_min(self) -> float:
+        """Walking time of the visit (min)."""
+        return float(self.legs["time_min"].sum())
+
+    @property
+    def dwell_total_min(self) -> float:
+        """Time spent at the stops (min)."""
+        return float(self.stops["dwell_min"].sum())
+
+    @property
+    def duration_min(self) -> float:
+        """Walking time plus dwell time (min): what ``max_minutes`` bounds."""
+        return self.walk_min + self.dwell_total_min
+
+    @property
+    def line(self) -> shapely.LineString:
+        """The whole visit as one LineString along the streets."""
+        coords = [shapely.get_coordinates(g) for g in self.legs.geometry]
+        if not coords:
+            xy = shapely.get_coordinates(self.stops.geometry.to_numpy())
+            return shapely.LineString(np.vstack([xy[:1], xy[:1]]))
+        joined = np.vstack(coords)
+        keep = np.r_[True, (np.abs(np.diff(joined, axis=0)) > 1e-9).any(axis=1)]
+        joined = joined[keep]
+        return shapely.LineString(joined if len(joined) > 1 else np.vstack([joined, joined]))
+
+    def __repr__(self) -> str:
+        return (
+            f"VisitRoute(stops={len(self.stops)}, length_m={self.length_m:.0f}, "
+            f"duration_min={self.duration_min:.1f}, loop={self.loop}, method={self.method!r}, "
+            f"dropped={len(self.dropped)})"
+        )
+
+
+def plan_route(
+    network: Network,
+    stops: gpd.GeoDataFrame,
+    *,
+    start: shapely.Point | None = None,
+    loop: bool = False,
+    max_minutes: float | None = None,
+    dwell_min: float = DEFAULT_DWELL_MIN,
+    method: Method = "auto",
+    area: shapely.Geometry | None = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> VisitRoute:
+    """Plan a walking visit through stops: order, time budget and street-following legs.
+
+    Parameters
+    ----------
+    network
+        The walking network (:func:`qet_geo.network.graph.build_network` with ``mode="walk"``).
+    stops
+        At least two stops (points; other geometries give a point inside them), in any CRS,
+        indexed by a unique stop id. Optional columns: ``name``, ``reason`` (why the stop is in
+        the visit), ``category``, ``priority`` (a number, higher kept longer; 1 by default) and
+        ``dwell_min`` (minutes spent there; ``dwell_min`` below by default).
+    start
+        Where the visit starts, a point in the network's CRS; None: at its first stop, chosen
+        by the optimisation (or, for a loop, the stop of highest priority).
+    loop
+        Come back to the start (or to the first stop) at the end.
+    max_minutes
+        Time budget (walking plus dwell times, minutes); None: no budget.
+    dwell_min
+        Minutes spent at each stop without a ``dwell_min`` of its own.
+    method
+        "auto" (exact Held-Karp up to :data:`EXACT_MAX_STOPS` stops, the heuristic above),
+        "exact", "heuristic" or "nearest_neighbour"; see :func:`order_stops`.
+    area
+        The area the stops must lie in (the extract or the working area, network CRS).
+    max_snap_m
+        Farthest a stop may be from a street (m).
+
+    Returns
+    -------
+    VisitRoute
+        The visit; ``stops`` is not modified.
+
+    Raises
+    ------
+    ValidationError
+        Fewer than two stops, bad priorities or dwell times, a stop that cannot be reached on
+        foot from the others, or a budget too small even for the most important stop.
+    DataCoverageError
+        A stop (or the start) outside ``area`` or farther than ``max_snap_m`` from any street.
+    """
+    if not isinstance(stops, gpd.GeoDataFrame):
+        raise ValidationError(
+            f"stops must be a GeoDataFrame of points, not {type(stops).__name__}.",
+            message_fr=f"stops doit être un GeoDataFrame de points, et non {type(stops).__name__}.",
+        )
+    if len(stops) < 2:
+        raise ValidationError(
+            f"A visit needs at least 2 stops ({len(stops)} given): add stops.",
+            message_fr=f"Une visite demande au moins 2 étapes ({len(stops)} donnée"
+            f"{'s' if len(stops) > 1 else ''}) : ajoutez des étapes.",
+        )
+    dwell = float(dwell_min)
+    if not math.isfinite(dwell) or dwell < 0:
+        raise ValidationError(
+            f"dwell_min must be a number of minutes >= 0, not {dwell_min!r}.",
+            message_fr=f"La durée d'arrêt doit être un nombre de minutes positif ou nul, et non "
+            f"{dwell_min!r}.",
+        )
+    budget = None if max_minutes is None else float(max_minutes)
+    if budget is not None and (not math.isfinite(budget) or budget <= 0):
+        raise ValidationError(
+            f"max_minutes must be a positive number of minutes, not {max_minutes!r}.",
+            message_fr=f"Le budget de temps doit être un nombre positif de minutes, et non "
+            f"{max_minutes!r}.",
+        )
+    if start is not None and not (
+        isinstance(start, shapely.Point) and not start.is_empty and math.isfinite(start.x)
+    ):
+        raise ValidationError(
+            f"start must be a shapely Point in the network's CRS, not {start!r}.",
+            message_fr=f"start doit être un Point shapely dans le CRS du réseau, et non {start!r}.",
+        )
+    _check_method(method)
+    max_snap_m = _check_max_snap(max_snap_m)
+    pts = _as_points(stops, network.crs, "stops", "Les étapes")
+    table = _stop_table(stops, dwell)
+    names = _display_names(table)
+    if area is not None:
+        outside = ~shapely.covers(area, pts.to_numpy())
+        if outside.any():
+            en, fr = _quoted(names[outside])
+            raise DataCoverageError(
+                f"{int(outside.sum())} stop(s) outside the area covered by the extract (or the "
+                f"territory and its buffer): {en}. Check the LON,LAT order and that the extract "
+                "covers the neighbourhood.",
+                message_fr=f"{int(outside.sum())} étape(s) hors de la zone couverte par "
+                f"l'extrait (ou le territoire et son tampon) : {fr}. Vérifiez l'ordre LON,LAT et "
+                "que l'extrait couvre le quartier.",
+            )
+        if start is not None and not shapely.covers(area, start):
+            raise DataCoverageError(
+                f"The start ({start.x:.0f}, {start.y:.0f}) is outside the area covered by the "
+                "extract (or the territory and its buffer): check the LON,LAT order.",
+                message_fr="Le point de départ est hors de la zone couverte par l'extrait (ou le "
+                "territoire et son tampon) : vérifiez l'ordre LON,LAT.",
+            )
+    geoms = [start] if start is not None else []
+    everything = gpd.GeoSeries(
+        [*geoms, *pts.to_numpy()],
+        index=pd.RangeIndex(len(geoms) + len(pts)),
+        crs=network.crs,
+    )
+    k = len(everything)
+    od = od_matrix(network, everything, weight="time", max_snap_m=max_snap_m)
+    walk = _Walks(
+        time_min=od["time_min"].to_numpy().reshape(k, k),
+        dist_m=od["dist_m"].to_numpy().reshape(k, k),
+        points=everything,
+        max_snap_m=max_snap_m,
+    )
+    first = 1 if start is not None else 0
+    _check_reachable(walk.time_min, names, first, max_snap_m)
+    return _plan(network, walk, table, pts, start, loop, budget, method, first, dwell)
+
+
+def plan_visit(
+    hood: Neighbourhood,
+    *,
+    n: int = 8,
+    stops: gpd.GeoDataFrame | None = None,
+    start: shapely.Point | None = None,
+    loop: bool = False,
+    max_minutes: float | None = None,
+    dwell_min: float = DEFAULT_DWELL_MIN,
+    lang: Lang = "fr",
+) -> VisitRoute:
+    """Plan the walking visit of a neighbourhood, on stops given or picked automatically.
+
+    The one entry point of ``qet route``, the diagnostic and the service: the neighbourhood's
+    own walking network and access table (built once by :func:`qet_geo.pipeline.
+    build_neighbourhood`) give the stops (:func:`qet_geo.visit.stops.auto_stops`) and the walks
+    between them (:func:`plan_route`), every stop inside the area the extract covers.
+
+    Parameters
+    ----------
+    hood
+        The neighbourhood, with its "walk" network (and its "walk" access table, or it is
+        computed to pick the stops).
+    n
+        Number of stops to pick when ``stops`` is None (at least 2).
+    stops
+        The stops (see :func:`plan_route`), e.g. from :func:`qet_geo.visit.stops.read_stops`;
+        None: pick ``n`` with :func:`qet_geo.visit.stops.auto_stops`.
+    start
+        Where the visit starts, a point in the network's CRS; None: at its first stop.
+    loop
+        Come back to the start (or to the first stop) at the end.
+    max_minutes
+        Time budget (walking plus dwell times, minutes); None: no budget.
+    dwell_min
+        Minutes spent at each stop without a ``dwell_min`` of its own.
+    lang
+        "fr" or "en": language of the names and reasons of the stops picked.
+
+    Returns
+    -------
+    VisitRoute
+        The visit, ready for :func:`qet_geo.visit.export.write_route`.
+
+    Raises
+    ------
+    ValidationError
+        ``hood`` has no walking network, or as :func:`auto_stops` and :func:`plan_route` do.
+    DataCoverageError
+        A stop (or the start) outside the extract's area or off the streets.
+    """
+    network = hood.networks.get("walk")
+    if network is None:
+        raise ValidationError(
+            "The neighbourhood has no walking network: build it with modes=('walk', ...).",
+            message_fr="Le quartier n'a pas de réseau piéton : construisez-le avec "
+            "modes=('walk', ...).",
+        )
+    if stops is None:
+        stops = auto_stops(
+            hood.layers, n=n, access=hood.access.get("walk"), network=network, lang=lang
+        )
+    return plan_route(
+        network,
+        stops,
+        start=start,
+        loop=loop,
+        max_minutes=max_minutes,
+        dwell_min=dwell_min,
+        area=hood.layers.territory.working_area,
+    )
+
+
+@dataclass(frozen=True)
+class _Walks:
+    """The walks between every pair of the visit's points: the start (if any), then the stops."""
+
+    time_min: FloatArray  # (k, k) along the fastest path; NaN off the network
+    dist_m: FloatArray  # (k, k) along the same paths
+    points: gpd.GeoSeries  # the k points, network CRS
+    max_snap_m: float
+
+    def paths(self, net: Network, order: list[int], *, loop: bool) -> list[shapely.LineString]:
+        """The street paths from each point of ``order`` to the next (and back, for a loop)."""
+        stops = [*order, order[0]] if loop and len(order) > 1 else order
+        lines = street_paths(
+            net, self.points.iloc[stops], weight="time", max_snap_m=self.max_snap_m
+        )
+        return list(lines)
+
+
+_COMPUTED = ("order", "leg_m", "leg_min", "arrive_min", "leave_min", "dropped_rank")
+
+
+def _stop_table(stops: gpd.GeoDataFrame, dwell: float) -> pd.DataFrame:
+    """The stops' attributes with defaults filled in, validated."""
+    table = pd.DataFrame(stops.drop(columns=stops.geometry.name)).copy()
+    table = table.drop(columns=[c for c in _COMPUTED if c in table.columns])
+    for column, default, floor in (("priority", 1.0, -math.inf), ("dwell_min", dwell, 0.0)):
+        if column in table.columns:
+            values = pd.to_numeric(table[column], errors="coerce")
+            bad = values.notna() & (~np.isfinite(values) | (values < floor))
+            if (table[column].notna() & values.isna()).any() or bad.any():
+                en, fr = (
+                    ("numbers", "des nombres")
+                    if column == "priority"
+                    else ("numbers of minutes >= 0", "des minutes positives ou nulles")
+                )
+                raise ValidationError(
+                    f"The {column!r} column of the stops must hold {en}.",
+                    message_fr=f"La colonne {column!r} des étapes doit contenir {fr}.",
+                )
+            table[column] = values.fillna(default).astype(float)
+        else:
+            table[column] = default
+    for column in ("name", "reason", "category"):
+        if column not in table.columns:
+            table[column] = None
+    return table
+
+
+def _display_names(table: pd.DataFrame) -> npt.NDArray[np.object_]:
+    names = [
+        str(n) if isinstance(n, str) and n.strip() else str(i)
+        for i, n in zip(table.index, table["name"], strict=True)
+    ]
+    return np.asarray(names, dtype=object)
+
+
+def _quoted(names: Sequence[str] | npt.NDArray[np.object_], most: int = 5) -> tuple[str, str]:
+    """The first names, quoted in English and in French, "and N more" after ``most``."""
+    shown = [str(x) for x in list(names)[:most]]
+    more = len(names) - len(shown)
+    en = ", ".join(f'"{x}"' for x in shown) + (f" and {more} more" if more else "")
+    fr = ", ".join(f"« {x} »" for x in shown) + (f" et {more} autre(s)" if more else "")
+    return en, fr
+
+
+def _check_reachable(
+    cost: FloatArray, names: npt.NDArray[np.object_], first: int, max_snap_m: float
+) -> None:
+    off = np.isnan(np.diag(cost))
+    if first and off[0]:
+        raise DataCoverageError(
+            f"The start is more than {max_snap_m:g} m from any street: start from a street of "
+            "the extract.",
+            message_fr=f"Le point de départ est à plus de {max_snap_m:g} m de toute rue : partez "
+            "d'une rue de l'extrait.",
+        )
+    if off[first:].any():
+        en, fr = _quoted(names[off[first:]])
+        raise DataCoverageError(
+            f"{int(off[first:].sum())} stop(s) more than {max_snap_m:g} m from any street: {en}. "
+            "Are they outside the extract? Move them onto a street or use a larger extract.",
+            message_fr=f"{int(off[first:].sum())} étape(s) à plus de {max_snap_m:g} m de toute "
+            f"rue : {fr}. Sont-elles hors de l'extrait ? Placez-les sur une rue ou prenez un "
+            "extrait plus grand.",
+        )
+    finite = np.isfinite(cost)
+    both = finite & finite.T
+    ref = 0 if first else int(np.argmax(both.sum(axis=1)))
+    cut = ~both[ref]
+    if not cut.any():
+        return
+    if first and cut[first:].all():
+        raise ValidationError(
+            "The start lies on a part of the walking network cut off from every stop: start "
+            "from a street connected to them.",
+            message_fr="Le point de départ est sur une partie du réseau piéton isolée de toutes "
+            "les étapes : partez d'une rue reliée à elles.",
+        )
+    en, fr = _quoted(names[cut[first:]])
+    raise ValidationError(
+        f"Stop(s) {en} cannot be reached on foot from the other stops: they lie on a part of "
+        "the street network cut off from the rest. Move them onto a connected street or remove "
+        "them.",
+        message_fr=f"Étape(s) {fr} injoignable(s) à pied depuis les autres : elles sont sur une "
+        "partie du réseau piéton isolée du reste. Placez-les sur une rue reliée ou retirez-les.",
+    )
+
+
+def _plan(
+    net: Network,
+    walk: _Walks,
+    table: pd.DataFrame,
+    pts: gpd.GeoSeries,
+    start: shapely.Point | None,
+    loop: bool,
+    budget: float | None,
+    method: str,
+    first: int,
+    default_dwell: float,
+) -> VisitRoute:
+    priority = table["priority"].to_numpy(float)
+    dwell = table["dwell_min"].to_numpy(float)
+    active = list(range(len(table)))
+    dropped: list[int] = []
+    min_keep = 1 if first else 2
+    while True:
+        order, used = _solve(walk.time_min, active, first, loop, priority, method)
+        walking = route_cost(walk.time_min, order, loop=loop)
+        total = walking + dwell[[p - first for p in order if p >= first]].sum()
+        if budget is None or total <= budget + 1e-9:
+            break
+        if len(active) <= min_keep:
+            kept_en, kept = _quoted(_display_names(table.iloc[active]))
+            raise ValidationError(
+                f"The time budget of {budget:g} min is too small: even with only {kept_en}, the "
+                f"visit takes {total:.0f} min ({walking:.0f} min walking, "
+                f"{total - walking:.0f} min at the stops). Raise the budget (--max-minutes) or "
+                "shorten the dwell time.",
+                message_fr=f"Le budget de {budget:g} min est trop court : même réduite à {kept}, "
+                f"la visite dure {total:.0f} min ({walking:.0f} min de marche, "
+                f"{total - walking:.0f} min d'arrêt). Augmentez le budget (--max-minutes) ou "
+                "réduisez la durée d'arrêt.",
+            )
+        victim = _victim(walk.time_min, order, active, priority, dwell, first, loop)
+        active.remove(victim)
+        dropped.append(victim)
+        logger.info("over budget (%.1f > %.1f min): dropped stop %s", total, budget, victim)
+    return _assemble(
+        net, walk, table, pts, start, loop, budget, order, used, dropped, first, default_dwell
+    )
+
+
+def _solve(
+    cost: FloatArray,
+    active: list[int],
+    first: int,
+    loop: bool,
+    priority: FloatArray,
+    method: str,
+) -> tuple[list[int], str]:
+    """Order the active stops (positions in the table); returns matrix positions."""
+    nodes = ([0] if first else []) + [a + first for a in active]
+    sub = cost[np.ix_(nodes, nodes)]
+    local, used = _order(sub, start=0 if first else None, loop=loop, method=method)
+    order = [nodes[i] for i in local]
+    if loop and not first:
+        # a loop has no beginning: start it at the most important stop
+        top = max(range(len(order)), key=lambda i: (priority[order[i]], -active.index(order[i])))
+        order = order[top:] + order[:top]
+    return order, used
+
+
+def _victim(
+    cost: FloatArray,
+    order: list[int],
+    active: list[int],
+    priority: FloatArray,
+    dwell: FloatArray,
+    first: int,
+    loop: bool,
+) -> int:
+    """The stop to drop: lowest priority, then the one whose removal saves the most time."""
+    low = min(priority[a] for a in active)
+    best, best_gain = active[0], -math.inf
+    for pos, node in enumerate(order):
+        stop = node - first
+        if node < first or priority[stop] != low:
+            continue
+        rest = order[:pos] + order[pos + 1 :]
+        gain = route_cost(cost, order, loop=loop) - route_cost(cost, rest, loop=loop)
+        gain += dwell[stop]
+        if gain > best_gain + 1e-12:
+            best, best_gain = stop, gain
+    return best
+
+
+def _assemble(
+    net: Network,
+    walk: _Walks,
+    table: pd.DataFrame,
+    pts: gpd.GeoSeries,
+    start: shapely.Point | None,
+    loop: bool,
+    budget: float | None,
+    order: list[int],
+    used: str,
+    dropped: list[int],
+    first: int,
+    default_dwell: float,
+) -> VisitRoute:
+    ids = list(table.index)
+    stop_nodes = [p for p in order if p >= first]
+    pairs = list(itertools.pairwise(order))
+    if loop and len(order) > 1:
+        pairs.append((order[-1], order[0]))
+
+    def ident(p: int) -> Any:
+        return ids[p - first] if p >= first else None
+
+    leg_table = gpd.GeoDataFrame(
+        {
+            # object columns keep None (the start) apart from any id
+            "from_id": pd.Series([ident(a) for a, _ in pairs], dtype=object),
+            "to_id": pd.Series([ident(b) for _, b in pairs], dtype=object),
+            "length_m": np.asarray([walk.dist_m[a, b] for a, b in pairs], dtype=float),
+            "time_min": np.asarray([walk.time_min[a, b] for a, b in pairs], dtype=float),
+        },
+        geometry=walk.paths(net, order, loop=loop) if pairs else [],
+        crs=net.crs,
+    )
+    leg_table.index = pd.RangeIndex(1, len(leg_table) + 1, name="leg")
+
+    positions = [p - first for p in stop_nodes]
+    out = table.iloc[positions].copy()
+    dwell = out["dwell_min"].to_numpy(float)
+    # the walk arriving at each stop: from the start, or none to the first stop
+    leg_m = np.zeros(len(positions))
+    leg_min = np.zeros(len(positions))
+    lead = 0 if first else 1
+    leg_m[lead:] = leg_table["length_m"].to_numpy()[: len(positions) - lead]
+    leg_min[lead:] = leg_table["time_min"].to_numpy()[: len(positions) - lead]
+    leave = np.cumsum(leg_min + dwell)
+    out.insert(0, "order", np.arange(1, len(positions) + 1))
+    out["leg_m"] = leg_m
+    out["leg_min"] = leg_min
+    out["arrive_min"] = leave - dwell
+    out["leave_min"] = leave
+    stops_gdf = gpd.GeoDataFrame(out, geometry=pts.iloc[positions].to_numpy(), crs=net.crs)
+
+    gone = table.iloc[dropped].copy()
+    gone["dropped_rank"] = np.arange(1, len(dropped) + 1)
+    gone_gdf = gpd.GeoDataFrame(gone, geometry=pts.iloc[dropped].to_numpy(), crs=net.crs)
+
+    streets = _streets_around(net, [*leg_table.geometry, *pts.to_numpy()])
+    return VisitRoute(
+        stops=stops_gdf,
+        legs=leg_table,
+        dropped=gone_gdf,
+        start=start,
+        loop=loop,
+        method=used,
+        dwell_min=default_dwell,
+        max_minutes=budget,
+        streets=streets,
+    )
+
+
+def _streets_around(net: Network, geoms: Sequence[Any], margin_m: float = 120.0) -> gpd.GeoSeries:
+    """Each street once (one of two twins), cut to the box around ``geoms``."""
+    minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geoms, dtype=object))
+    box = (minx - margin_m, miny - margin_m, maxx + margin_m, maxy + margin_m)
+    idx = np.arange(net.n_edges)
+    canonical = (net.edge_twin < 0) | (idx < net.edge_twin)
+    geom = net.edge_geometry[canonical]
+    near = shapely.intersects(geom, shapely.box(*box))
+    cut = shapely.clip_by_rect(geom[near], *box)
+    cut = cut[~shapely.is_empty(cut)]
+    return gpd.GeoSeries(cut, crs=net.crs)

@@ -1,0 +1,101 @@
+"""The stops: read from CSV and GeoJSON files, picked automatically on Lorient."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from qet_geo.errors import InputFileError, ValidationError
+from qet_geo.network.snapping import snap
+from qet_geo.visit.stops import auto_stops, read_stops
+from tests.conftest import shared
+from tests.visit.conftest import lonlat, write_csv
+
+# --------------------------------------------------------------------------------------------
+# stops
+# --------------------------------------------------------------------------------------------
+
+
+def test_read_stops_csv_and_geojson(tmp_path, places):
+    rows = [(*lonlat(g), n) for g, n in zip(places.geometry[:3], places["name"][:3], strict=True)]
+    csv = write_csv(tmp_path / "etapes.csv", rows, priority=True)
+    got = read_stops(csv)
+    assert got.crs.to_epsg() == 2154 and list(got.index) == [1, 2, 3]
+    assert list(got["name"]) == list(places["name"][:3]) and list(got["priority"]) == [3, 2, 1]
+    assert np.allclose(
+        shapely.get_coordinates(got.geometry), shapely.get_coordinates(places.geometry[:3])
+    )
+    gj = tmp_path / "etapes.geojson"
+    places.iloc[:3].assign(id=["x", "y", "z"]).to_crs(4326).to_file(gj)
+    got = read_stops(gj)
+    assert list(got.index) == ["x", "y", "z"] and got.crs.to_epsg() == 2154
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="lon/lat"):
+        read_stops(bad)
+    with pytest.raises(InputFileError):
+        read_stops(tmp_path / "absent.csv")
+
+
+@pytest.fixture(scope="module")
+def lorient_layers():
+    from qet_geo.constraints.access import neighbourhood_access
+    from qet_geo.layers import build_layers
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers = build_layers(shared("osm", "lorient_centre.osm.pbf"))
+        access = neighbourhood_access(layers)
+    return layers, access
+
+
+def test_auto_stops_on_lorient(lorient_layers, net):
+    layers, access = lorient_layers
+    stops = auto_stops(layers, n=8, access=access)  # builds its own walking network
+    assert list(stops.index) == [
+        "market",
+        "home_far_food",
+        "transit_busy",
+        "home_best",
+        "food_shop",
+        "school",
+        "park",
+        "second_hand_repair",
+    ]
+    assert (np.diff(stops["priority"]) <= 0).all()
+    assert stops["reason"].str.len().min() > 20 and not stops["reason"].str.contains("nan").any()
+    assert stops.loc["market", "reason"] == "Marché : lieu d'enquête et de rencontre"
+    far = access.loc[stops.loc["home_far_food", "source"]]
+    assert far["food_shop_min"] == pytest.approx(access["food_shop_min"].max(), abs=1e-9) or (
+        far["food_shop_min"] > access["food_shop_min"].quantile(0.99)
+    )
+    assert f"({far['food_shop_min']:.0f} min à pied)" in stops.loc["home_far_food", "reason"]
+    best = access.loc[stops.loc["home_best", "source"]]
+    assert best["score_15min"] == access["score_15min"].max()
+    d = np.asarray([[a.distance(b) for b in stops.geometry] for a in stops.geometry])
+    assert d[np.triu_indices(8, 1)].min() >= 25
+    s = snap(net, stops)
+    assert (s["component"] == 0).all() and not s["off_network"].any()
+    more = auto_stops(layers, n=15, access=access, network=net, lang="en")
+    assert len(more) == 15 and list(more.index[:8]) == list(stops.index)
+    assert more.loc["market", "reason"].startswith("Market")
+
+
+def test_the_visit_reads_indicator_names_from_the_registry() -> None:
+    from qet_geo.constraints.indicators import INDICATORS
+    from qet_geo.taxonomy import CATEGORIES
+
+    folder = Path(__file__).resolve().parents[2] / "qet_geo" / "visit"
+    for path in sorted(folder.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for entry in INDICATORS.values():
+            if entry.category is None:
+                words = (entry.name, entry.label_fr, entry.label_en)
+                assert not [w for w in words if w in text], f"{path.name}: {entry.name}"
+        for category in CATEGORIES:
+            for suffix in ("_m", "_min", "_n5", "_n10", "_n15"):
+                assert f'"{category}{suffix}"' not in text, f"{path.name}: {category}{suffix}"
