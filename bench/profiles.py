@@ -41,7 +41,7 @@ def best(fn: Callable[[], object], repeat: int) -> float:
 
 
 def load() -> pd.DataFrame:
-    from qet_geo.surveys.io import read_su
+    from qet_geo.surveys.su import read_su
 
     return read_su(SURVEY / "survey_0.tsv").complete_rows()
 

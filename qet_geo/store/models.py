@@ -706,7 +706,7 @@ def ingest_su(
 ) -> IngestResult:
     """Store an SU answer file in a diagnostic, in one transaction, idempotently.
 
-    The file is read (:func:`~qet_geo.surveys.io.read_su`), the homes located
+    The file is read (:func:`~qet_geo.surveys.su.read_su`), the homes located
     (:func:`~qet_geo.surveys.geocode.locate_homes`) and coarsened to 200 m cells and buildings
     (:func:`~qet_geo.privacy.coarsen_locations`) before anything is written; raw locations are
     never stored. Each respondent gets a reference usage profile (the nearest national reference
@@ -946,7 +946,7 @@ def _prepare_rows(
     import pandas as pd
 
     from qet_geo.analysis.footprint import su_footprints
-    from qet_geo.surveys.io import read_su
+    from qet_geo.surveys.su import read_su
     from qet_geo.surveys.schema import USAGES
 
     with warnings.catch_warnings():
@@ -1075,7 +1075,11 @@ def _protected_places(
 
     from qet_geo.privacy import coarsen_locations
     from qet_geo.surveys.geocode import locate_homes
+    from qet_geo.surveys.schema import LOCATION_COLUMNS
 
+    if locations is not None:
+        # what locate_homes geocodes; a building key given in the file is not taken on trust
+        locations = locations[[c for c in LOCATION_COLUMNS if c in locations.columns]]
     if locations is None or locations.empty or len(locations.columns) == 0:
         return pd.DataFrame(index=index)
     with warnings.catch_warnings():

@@ -1,4 +1,11 @@
-"""Surveys: schemas, reading and validation, geolocation, quotas, synthetic answers."""
+"""Surveys: schemas, reading and validation, located answers, geolocation, quotas, synthetic answers.
+
+A survey file is read in steps: :mod:`~qet_geo.surveys.tables` (decoding, bounded reading),
+``_headers`` (which column is which field), ``_values`` (what each answer means), then one reader
+per survey, :mod:`~qet_geo.surveys.su`, :mod:`~qet_geo.surveys.mdv` and
+:mod:`~qet_geo.surveys.ngc`, each returning the :class:`~qet_geo.surveys.answers.SurveyRead` of
+:mod:`~qet_geo.surveys.answers`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from qet_geo._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
+        "answers": ["REPORT_COLUMNS", "STATUSES", "SurveyRead"],
         "geocode": [
             "ABBREVIATIONS",
             "DEFAULT_BUILDING_DISTANCE_M",
@@ -19,16 +27,9 @@ __getattr__, __dir__, __all__ = attach(
             "normalise_street",
             "parse_address",
         ],
-        "io": [
-            "LIMITS",
-            "REPORT_COLUMNS",
-            "ReadLimits",
-            "STATUSES",
-            "SurveyRead",
-            "read_mdv",
-            "read_ngc",
-            "read_su",
-        ],
+        "located": ["read_located_answers"],
+        "mdv": ["read_mdv"],
+        "ngc": ["read_ngc"],
         "representativeness": [
             "CATEGORIES",
             "VARIABLES",
@@ -86,6 +87,7 @@ __getattr__, __dir__, __all__ = attach(
             "YES_NO_SYNONYMS",
             "normalise_label",
         ],
+        "su": ["read_su"],
         "synthetic": [
             "CarUseModel",
             "DEFAULT_MARGINS",
@@ -98,10 +100,12 @@ __getattr__, __dir__, __all__ = attach(
             "reference_profiles",
             "synthesize_answers",
         ],
+        "tables": ["LIMITS", "ReadLimits"],
     },
 )
 
 if TYPE_CHECKING:
+    from qet_geo.surveys.answers import REPORT_COLUMNS, STATUSES, SurveyRead
     from qet_geo.surveys.geocode import (
         ABBREVIATIONS,
         DEFAULT_BUILDING_DISTANCE_M,
@@ -112,16 +116,9 @@ if TYPE_CHECKING:
         normalise_street,
         parse_address,
     )
-    from qet_geo.surveys.io import (
-        LIMITS,
-        REPORT_COLUMNS,
-        STATUSES,
-        ReadLimits,
-        SurveyRead,
-        read_mdv,
-        read_ngc,
-        read_su,
-    )
+    from qet_geo.surveys.located import read_located_answers
+    from qet_geo.surveys.mdv import read_mdv
+    from qet_geo.surveys.ngc import read_ngc
     from qet_geo.surveys.representativeness import (
         CATEGORIES,
         VARIABLES,
@@ -179,6 +176,7 @@ if TYPE_CHECKING:
         YES_NO_SYNONYMS,
         normalise_label,
     )
+    from qet_geo.surveys.su import read_su
     from qet_geo.surveys.synthetic import (
         DEFAULT_MARGINS,
         ENTD_MODE_SHARES,
@@ -191,3 +189,4 @@ if TYPE_CHECKING:
         reference_profiles,
         synthesize_answers,
     )
+    from qet_geo.surveys.tables import LIMITS, ReadLimits

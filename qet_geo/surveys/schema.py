@@ -196,7 +196,8 @@ def normalise_label(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Synonyms used to read SU files (column headers and answers), added for qet_geo.surveys.io.
+# Synonyms used to read SU files (column headers and answers), for the readers of qet_geo.surveys
+# (su, mdv, ngc).
 # Keys and values are compared after normalise_label(); NEAR's database enum names are included so
 # that a NEAR export (``meatFrequency = MAJOR``) reads as well as its French survey export.
 

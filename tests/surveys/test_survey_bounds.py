@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 
 from qet_geo.errors import InputFileError
-from qet_geo.surveys import io as survey_io
-from qet_geo.surveys.io import read_su
+from qet_geo.surveys import tables as survey_tables
+from qet_geo.surveys.su import read_su
 from tests.api.factories import su_csv
 
 
@@ -88,9 +88,9 @@ def test_xlsx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
 def test_xlsx_too_large_unzipped_is_refused(tmp_path: Path, monkeypatch) -> None:
     """Past max_unzipped_bytes, even at an ordinary ratio, a workbook is refused unread."""
     monkeypatch.setattr(
-        survey_io,
+        survey_tables,
         "LIMITS",
-        dataclasses.replace(survey_io.LIMITS, max_unzipped_bytes=30_000, max_zip_ratio=10**9),
+        dataclasses.replace(survey_tables.LIMITS, max_unzipped_bytes=30_000, max_zip_ratio=10**9),
     )
     with pytest.raises(InputFileError) as err:
         read_su(io.BytesIO(_big_cell_workbook(40_000)))
@@ -129,13 +129,13 @@ def test_xlsx_millions_of_rows_are_refused() -> None:
     assert len(gap) < 10_000
     with pytest.raises(InputFileError) as err:
         read_su(io.BytesIO(gap))
-    assert f"plus de {survey_io.LIMITS.max_rows} lignes" in err.value.message_fr
+    assert f"plus de {survey_tables.LIMITS.max_rows} lignes" in err.value.message_fr
 
 
 def test_xlsx_cells_past_the_limit_are_refused(monkeypatch) -> None:
     """An empty cell at column XFD widens every row to 16 384 cells: cells are counted as read."""
     monkeypatch.setattr(
-        survey_io, "LIMITS", dataclasses.replace(survey_io.LIMITS, max_cells=100_000)
+        survey_tables, "LIMITS", dataclasses.replace(survey_tables.LIMITS, max_cells=100_000)
     )
     rows = b"".join(b'<row r="%d"><c r="XFD%d" s="0"/></row>' % (i, i) for i in range(1, 50))
     with pytest.raises(InputFileError) as err:
@@ -159,15 +159,15 @@ def test_csv_rows_columns_and_size_are_limited(tmp_path: Path, monkeypatch) -> N
     data = su_csv(60, seed=1)
     path = tmp_path / "su.tsv"
     path.write_bytes(data)
-    limits = dataclasses.replace(survey_io.LIMITS, max_file_bytes=len(data) - 1)
-    monkeypatch.setattr(survey_io, "LIMITS", limits)
+    limits = dataclasses.replace(survey_tables.LIMITS, max_file_bytes=len(data) - 1)
+    monkeypatch.setattr(survey_tables, "LIMITS", limits)
     with pytest.raises(InputFileError) as err:
         read_su(path)  # refused before reading
     assert f"dépasse {len(data) - 1} octets" in err.value.message_fr
     with pytest.raises(InputFileError, match="larger than"):
         read_su(io.BytesIO(data))
-    limits = survey_io.ReadLimits(max_rows=50, max_columns=40)
-    monkeypatch.setattr(survey_io, "LIMITS", limits)
+    limits = survey_tables.ReadLimits(max_rows=50, max_columns=40)
+    monkeypatch.setattr(survey_tables, "LIMITS", limits)
     with pytest.raises(InputFileError) as err:
         read_su(path)
     assert "plus de 50 lignes" in err.value.message_fr

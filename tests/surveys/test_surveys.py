@@ -31,7 +31,10 @@ from qet_geo.surveys.geocode import (
     normalise_street,
     parse_address,
 )
-from qet_geo.surveys.io import SurveyRead, read_mdv, read_ngc, read_su
+from qet_geo.surveys.answers import SurveyRead
+from qet_geo.surveys.mdv import read_mdv
+from qet_geo.surveys.ngc import read_ngc
+from qet_geo.surveys.su import read_su
 from qet_geo.surveys.schema import LEVEL_LABELS, USAGES
 from tests.conftest import shared
 
@@ -348,6 +351,32 @@ def test_demographics_and_locations(tmp_path: Path) -> None:
     assert not {"address", "lon", "lat"} & set(answers.columns)
     assert read.locations.loc["a", "address"] == "2 rue Turenne"
     assert pd.isna(read.locations.loc["b", "lon"])
+
+
+def test_su_keeps_the_building_key_with_the_locations(tmp_path: Path) -> None:
+    """A located file's building_key (as qet survey synthesize writes it) is read, not ignored:
+    it sits with the locations, never among the answers; rejected rows leave it out too."""
+    rows = [
+        ["respondent_id", "meat_frequency", "building_key", "lon", "lat"],
+        ["a", "Quelques repas", "w123", "-3.36", "47.75"],
+        ["b", "Quelques repas", "", "", ""],
+        ["c", "Quelques repas", " r45 ", "", ""],
+        ["a", "Quelques repas", "w999", "", ""],
+    ]
+    path = _write(tmp_path / "located.csv", rows, sep=";", encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read = read_su(path)
+    assert not any("not recognised" in str(w.message) for w in caught)
+    assert read.columns["building_key"] == "building_key"
+    assert "building_key" not in read.ignored_columns
+    assert "building_key" not in read.answers.columns
+    assert list(read.locations.index) == ["a", "b", "c"]
+    assert list(read.locations["building_key"].fillna("-")) == ["w123", "-", "r45"]
+    assert read.locations.loc["a", "lon"] == "-3.36"
+    # without the column, the locations are as before
+    plain = _write(tmp_path / "plain.csv", [r[:2] for r in rows[:4]], sep=";", encoding="utf-8")
+    assert read_su(plain).locations.shape == (3, 0)
 
 
 def test_columns_override_and_ambiguity(tmp_path: Path) -> None:
