@@ -1,5 +1,6 @@
-"""Analysis: usage profiles, carbon footprints, links between usages and built constraints,
-and the national comparison.
+"""Analysis: usage profiles, carbon footprints, links between usages and built constraints
+(answers joined to their homes, the constraints of each profile, models per usage, scenarios and
+margins of manoeuvre, the link report), and the national comparison.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from qet_geo._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
+        "constraint_profiles": ["profile_constraints"],
         "footprint": [
             "NGC_SCALE_PATH",
             "NGC_USAGE_SOURCES",
@@ -23,25 +25,10 @@ __getattr__, __dir__, __all__ = attach(
             "su_footprints",
             "usage_scale",
         ],
-        "links": [
-            "Change",
-            "ConstraintModels",
-            "DEFAULT_SCENARIOS",
-            "INDICATOR_UNITS",
-            "IndicatorUnit",
-            "OPERATIONS",
-            "PROFILE_INDICATORS",
-            "Scenario",
-            "USAGE_CONSTRAINTS",
-            "building_indicators",
-            "constraint_models",
-            "indicator_unit",
-            "join_constraints",
-            "link_report",
-            "margins_of_manoeuvre",
-            "profile_constraints",
-            "read_located_answers",
-        ],
+        "homes": ["building_indicators", "join_constraints"],
+        "links": ["LinkReport", "link_report"],
+        "margins": ["margins_of_manoeuvre"],
+        "models": ["ConstraintModels", "constraint_models"],
         "national": [
             "ConstraintTypology",
             "before_after",
@@ -57,10 +44,12 @@ __getattr__, __dir__, __all__ = attach(
             "national_profiles",
             "profile_mix",
         ],
+        "scenarios": ["DEFAULT_SCENARIOS", "OPERATIONS", "Change", "Scenario"],
     },
 )
 
 if TYPE_CHECKING:
+    from qet_geo.analysis.constraint_profiles import profile_constraints
     from qet_geo.analysis.footprint import (
         NGC_SCALE_PATH,
         NGC_USAGE_SOURCES,
@@ -73,25 +62,10 @@ if TYPE_CHECKING:
         su_footprints,
         usage_scale,
     )
-    from qet_geo.analysis.links import (
-        DEFAULT_SCENARIOS,
-        INDICATOR_UNITS,
-        OPERATIONS,
-        PROFILE_INDICATORS,
-        USAGE_CONSTRAINTS,
-        Change,
-        ConstraintModels,
-        IndicatorUnit,
-        Scenario,
-        building_indicators,
-        constraint_models,
-        indicator_unit,
-        join_constraints,
-        link_report,
-        margins_of_manoeuvre,
-        profile_constraints,
-        read_located_answers,
-    )
+    from qet_geo.analysis.homes import building_indicators, join_constraints
+    from qet_geo.analysis.links import LinkReport, link_report
+    from qet_geo.analysis.margins import margins_of_manoeuvre
+    from qet_geo.analysis.models import ConstraintModels, constraint_models
     from qet_geo.analysis.national import (
         ConstraintTypology,
         before_after,
@@ -107,3 +81,4 @@ if TYPE_CHECKING:
         national_profiles,
         profile_mix,
     )
+    from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, OPERATIONS, Change, Scenario

@@ -4,9 +4,9 @@ The command is defined here as a plain function, ready for ``typer``; :mod:`qet_
 registers it (``app.command("links")(links)``); the options shared with the other commands
 come from :mod:`qet_geo.cli._common`. It reads located SU answers, builds the
 neighbourhood's layers and per-home access, fits the usage profiles, and writes the protected
-aggregates of :func:`qet_geo.analysis.links.link_report` as JSON: the constraints of each profile, the
-models of each usage against its constraints (effects with bootstrap intervals, cross-validated
-scores) and the margins of manoeuvre. The library is imported when the command runs, so that
+aggregates of :func:`qet_geo.analysis.links.link_report` as JSON (:meth:`~qet_geo.analysis.links.LinkReport.to_dict`):
+the constraints of each profile, the models of each usage against its constraints (effects with
+bootstrap intervals, cross-validated scores) and the margins of manoeuvre. The library is imported when the command runs, so that
 ``qet --help`` starts at once.
 """
 
@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -33,6 +33,9 @@ from qet_geo.cli._common import (
     OsmFileArg,
     TerritoryOpt,
 )
+
+if TYPE_CHECKING:
+    from qet_geo.analysis.links import LinkReport
 
 __all__ = ["ANSWER_SUFFIXES", "links"]
 
@@ -151,10 +154,12 @@ def links(
         )
     lang = "en" if _t("fr", "en") == "en" else "fr"
     with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
-        from qet_geo.analysis.links import building_indicators, link_report, read_located_answers
+        from qet_geo.analysis.homes import building_indicators
+        from qet_geo.analysis.links import link_report
         from qet_geo.analysis.profiles import UsageProfiles
         from qet_geo.constraints.access import neighbourhood_access
         from qet_geo.pipeline import build_neighbourhood
+        from qet_geo.surveys.located import read_located_answers
 
         area = _territory(territory, iris, iris_layer, commune, communes_layer, buffer)
         access_mode: Literal["walk", "bike"] = "walk" if mode == "walk" else "bike"
@@ -195,12 +200,13 @@ def links(
             random_state=seed,
             lang="en" if lang == "en" else "fr",
         )
-        report["territory"] = layers.territory.name
-        report["mode"] = mode
-        report["profile_method"] = method
+        result = report.to_dict()
+        result["territory"] = layers.territory.name
+        result["mode"] = mode
+        result["profile_method"] = method
         step("write")
         try:
-            _write_json(report, out)
+            _write_json(result, out)
         except OSError as err:
             _fail(
                 _t(
@@ -209,23 +215,25 @@ def links(
                 )
             )
     if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False))
+        typer.echo(json.dumps(result, ensure_ascii=False))
         return
     _print_summary(report, out)
 
 
-def _print_summary(report: dict[str, Any], out: Path) -> None:
+def _print_summary(report: LinkReport, out: Path) -> None:
     """Print the figures people look at first: model scores, main effects, margins."""
+    import math
+
     from qet_geo.cli._common import _t, out_console
 
     def fmt(value: float | None, digits: int = 2) -> str:
-        if value is None:
+        if value is None or math.isnan(value):
             return "—"
         text = f"{value:.{digits}f}"
         return text.replace(".", ",") if _t("fr", "en") == "fr" else text
 
-    n = report.get("n_located")
-    synthetic = _t(" [bold]synthétiques[/]", " [bold]synthetic[/]") if report["synthetic"] else ""
+    n = report.n_located
+    synthetic = _t(" [bold]synthétiques[/]", " [bold]synthetic[/]") if report.synthetic else ""
     out_console.print(
         _t(
             f"Liens usages-contraintes sur {n if n is not None else 'moins de 11'} réponses"
@@ -236,28 +244,31 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    for model in report["models"]:
-        cv = model["cv"]
-        if model["status"] not in ("ok", "unstable_intervals"):
-            reason = _STATUS_TEXT.get(model["status"], (model["status"], model["status"]))
+    effects = report.effects
+    for usage, model in report.models.iterrows():
+        status = str(model["status"])
+        if status not in ("ok", "unstable_intervals"):
+            reason = _STATUS_TEXT.get(status, (status, status))
             out_console.print(
                 f"  {model['label']:<22} " + _t("pas de modèle : ", "no model: ") + _t(*reason),
                 highlight=False,
             )
             continue
         out_console.print(
-            f"  {model['label']:<22} AUC {fmt(cv['auc'])} "
+            f"  {model['label']:<22} AUC {fmt(model['cv_auc'])} "
             + _t(
-                f"(sans contrainte {fmt(cv['baseline_auc'])})",
-                f"(no constraint {fmt(cv['baseline_auc'])})",
+                f"(sans contrainte {fmt(model['baseline_auc'])})",
+                f"(no constraint {fmt(model['baseline_auc'])})",
             ),
             highlight=False,
         )
-        for effect in model["effects"]:
+        if usage not in effects.index.get_level_values("usage"):
+            continue
+        for indicator, effect in effects.xs(usage, level="usage").iterrows():
             if effect["status"] != "ok":
                 continue
             out_console.print(
-                f"      {effect['indicator']:<24} OR {fmt(effect['odds_ratio'])} "
+                f"      {indicator!s:<24} OR {fmt(effect['odds_ratio'])} "
                 f"[{fmt(effect['odds_ratio_low'])} ; {fmt(effect['odds_ratio_high'])}] "
                 f"{effect['unit']}",
                 highlight=False,
@@ -266,13 +277,14 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
         _t("Marges de manœuvre (kgCO2e/pers./an) :", "Margins of manoeuvre (kgCO2e/person/yr):"),
         highlight=False,
     )
-    for margin in report["margins"]:
-        if margin.get("status") in ("not_applicable", "too_few_answers"):
+    totals = report.margins.xs("all", level="usage")
+    for _, margin in totals.iterrows():
+        if margin["status"] in ("not_applicable", "too_few_answers"):
             continue
         out_console.print(
-            f"  {fmt(margin.get('saving_kgco2e_per_person'), 1):>7} "
-            f"[{fmt(margin.get('saving_kgco2e_per_person_low'), 1)} ; "
-            f"{fmt(margin.get('saving_kgco2e_per_person_high'), 1)}]  {margin['label']}",
+            f"  {fmt(margin['saving_kgco2e_per_person'], 1):>7} "
+            f"[{fmt(margin['saving_kgco2e_per_person_low'], 1)} ; "
+            f"{fmt(margin['saving_kgco2e_per_person_high'], 1)}]  {margin['label']}",
             highlight=False,
             soft_wrap=True,
         )

@@ -30,7 +30,6 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
@@ -272,14 +271,15 @@ def run_diagnostic(
 
 def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, Any]:
     from qet_geo.analysis.footprint import read_ngc_scale, su_footprints
-    from qet_geo.analysis.links import link_report, read_located_answers
+    from qet_geo.analysis.links import link_report
     from qet_geo.analysis.profiles import UsageProfiles
     from qet_geo.constraints.access import score_distribution
     from qet_geo.exhibition import report
+    from qet_geo.exhibition._tables import exhibition_tables
     from qet_geo.layers import write_layers
     from qet_geo.pipeline import build_neighbourhood
-    from qet_geo.surveys.schema import USAGE_LABELS, USAGES
-    from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS
+    from qet_geo.surveys.located import read_located_answers
+    from qet_geo.surveys.schema import USAGES
 
     lang = config.lang
     start("layers")
@@ -330,8 +330,7 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
 
     start("footprints")
     footprints = su_footprints(complete, scale=config.scale)
-    scale = read_ngc_scale()
-    french = scale.groupby("usage")["default_kgco2e"].first()
+    ngc_scale = read_ngc_scale()
 
     start("links")
     links = link_report(
@@ -351,81 +350,36 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     route_rows, route_summary, route_files = _route(hood, folder, config, lang)
 
     start("report")
-    usage_labels = USAGE_LABELS[lang]
-    usage_rows = [
-        {
-            "label": usage_labels[u],
-            "neighbourhood": float(footprints[f"{u}_kgco2e"].mean()),
-            "france": float(french.get(u, np.nan)),
-        }
-        for u in USAGES
-    ]
-    profile_rows = _profile_rows(model, labels, footprints, lang)
-    dist = score_distribution(access)
-    constraint_rows = [
-        {
-            "label": CATEGORY_LABELS[lang][c],
-            "median_min": float(access[f"{c}_min"].median()),
-            "share_within_15": float((access[f"{c}_n15"] > 0).mean()),
-        }
-        for c in CATEGORIES
-        if access[f"{c}_min"].notna().any()
-    ]
-    model_rows = [
-        {
-            "usage": m["label"],
-            "indicator": e["indicator"],
-            "odds_ratio": e.get("odds_ratio"),
-            "low": e.get("odds_ratio_low"),
-            "high": e.get("odds_ratio_high"),
-            "unit": e.get("unit", ""),
-            "auc": m["cv"]["auc"],
-        }
-        for m in links["models"]
-        if m["status"] in ("ok", "unstable_intervals")
-        for e in m["effects"]
-        if e.get("status") == "ok"
-    ]
-    margin_rows = [
-        {
-            "label": g["label"],
-            "saving": g.get("saving_kgco2e_per_person"),
-            "low": g.get("saving_kgco2e_per_person_low"),
-            "high": g.get("saving_kgco2e_per_person_high"),
-            "share_homes": g.get("share_homes_changed"),
-        }
-        for g in links["margins"]
-        if g.get("status") == "ok"
-    ]
-    vote_rows = _vote_rows(footprints, scale, links, usage_labels)
-    tables = {
-        "footprints_by_usage": pd.DataFrame(usage_rows),
-        "profiles": pd.DataFrame(profile_rows),
-        "constraints": pd.DataFrame(constraint_rows),
-        "links_models": pd.DataFrame(model_rows),
-        "margins_of_manoeuvre": pd.DataFrame(margin_rows),
-        "vote_themes": pd.DataFrame(vote_rows),
-    }
-    for table_name, frame in tables.items():
+    tables = exhibition_tables(
+        footprints=footprints,
+        ngc_scale=ngc_scale,
+        profiles=model,
+        labels=labels,
+        access=access,
+        links=links,
+        lang=lang,
+    )
+    frames = tables.frames()
+    for table_name, frame in frames.items():
         _csv(frame, folder / "tables" / f"{table_name}.csv")
     files_fr = {
         "layers.gpkg": ("Couches (GeoPackage, QGIS)", "Layers (GeoPackage, QGIS)"),
     }
     files = [(files_fr["layers.gpkg"][0 if lang == "fr" else 1], "layers.gpkg")]
-    files += [(f"{n}.csv", f"tables/{n}.csv") for n in tables]
+    files += [(f"{n}.csv", f"tables/{n}.csv") for n in frames]
     files += route_files
     content = report.ReportContent(
         name=name,
         synthetic=synthetic,
         n_answers=len(complete),
         homes=len(access),
-        score_15min=float(dist.attrs["weighted_mean"]),
-        usage_rows=usage_rows,
-        profile_rows=profile_rows,
-        constraint_rows=constraint_rows,
-        model_rows=model_rows,
-        margin_rows=margin_rows,
-        vote_rows=vote_rows,
+        score_15min=float(score_distribution(access).attrs["weighted_mean"]),
+        usage_rows=tables.footprints_by_usage,
+        profile_rows=tables.profiles,
+        constraint_rows=tables.constraints,
+        model_rows=tables.links_models,
+        margin_rows=tables.margins_of_manoeuvre,
+        vote_rows=tables.vote_themes,
         maps=map_files,
         route_rows=route_rows,
         route_summary=route_summary,
@@ -442,78 +396,6 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
     table.to_csv(path, index=not isinstance(table.index, pd.RangeIndex))
 
 
-def _profile_rows(
-    model: Any, labels: pd.Series, footprints: pd.DataFrame, lang: str
-) -> list[dict[str, Any]]:
-    """Profiles with their share, size, description and mean footprint, publishable as is.
-
-    A profile of 1 to 10 answers is never shown alone (privacy rule 2), nor left out (its size
-    would follow from the total by subtraction): the small profiles are pooled into one "other
-    profiles" row, and when that row is itself under 11 answers it joins the smallest
-    publishable profile.
-    """
-    from qet_geo.privacy import MIN_RESPONDENTS
-
-    described = model.to_dict(lang=lang)["profiles"]
-    total_kg = footprints["total_kgco2e"]
-    n_all = int(labels.notna().sum())
-    big = [p for p in described if int(p.get("n_assigned", p["n"])) >= MIN_RESPONDENTS]
-    small = [p for p in described if int(p.get("n_assigned", p["n"])) < MIN_RESPONDENTS]
-
-    def row(profile: str, members: list[Any], description: str) -> dict[str, Any]:
-        inside = labels.isin(members)
-        n = int(inside.sum())
-        return {
-            "profile": profile,
-            "share_pct": 100.0 * n / max(n_all, 1),
-            "n": n,
-            "description": description,
-            "mean_kg": float(total_kg[inside[inside].index].mean()),
-        }
-
-    groups = [(str(p["profile"]), [p["profile"]], str(p["description"])) for p in big]
-    if small:
-        members = [p["profile"] for p in small]
-        others = (
-            "Autres profils (moins de 11 réponses chacun)"
-            if lang == "fr"
-            else ("Other profiles (fewer than 11 answers each)")
-        )
-        n_small = int(labels.isin(members).sum())
-        if n_small >= MIN_RESPONDENTS or not groups:
-            groups.append(("+".join(map(str, members)), members, others))
-        else:  # pool with the smallest publishable profile
-            sizes = [int(labels.isin(g[1]).sum()) for g in groups]
-            i = int(np.argmin(sizes))
-            name, mem, desc = groups[i]
-            groups[i] = (
-                f"{name}+{'+'.join(map(str, members))}",
-                mem + members,
-                f"{desc} ; {others.lower()}" if lang == "fr" else f"{desc}; {others}",
-            )
-    return [row(*g) for g in groups]
-
-
-def _vote_rows(
-    footprints: pd.DataFrame, scale: pd.DataFrame, links: dict[str, Any], labels: Any
-) -> list[dict[str, Any]]:
-    """Themes ranked by reduction potential: to the lowest level, plus constraint margins."""
-    lowest = scale[scale["level"] == 1].set_index("usage")["kgco2e"]
-    margin_by_usage: dict[str, float] = {}
-    for g in links["margins"]:
-        for u in g.get("usages", []):
-            if u.get("status") == "ok" and u.get("saving_kgco2e_per_person") is not None:
-                margin_by_usage[u["usage"]] = max(
-                    margin_by_usage.get(u["usage"], 0.0), float(u["saving_kgco2e_per_person"])
-                )
-    rows = []
-    for usage in lowest.index:
-        mean = float(footprints[f"{usage}_kgco2e"].mean())
-        potential = max(mean - float(lowest[usage]), 0.0) + margin_by_usage.get(usage, 0.0)
-        rows.append({"usage": usage, "theme": labels[usage], "potential": potential})
-    return sorted(rows, key=lambda r: -r["potential"])
-
-
 def _maps(
     layers: Any,
     access: pd.DataFrame,
@@ -523,13 +405,20 @@ def _maps(
     lang: str,
 ) -> list[tuple[str, str]]:
     from maps import make_basemap, make_constraints_map, make_profiles_map, save_map
+    from qet_geo.constraints.indicators import SCORE, nearest_min
 
     fr = lang == "fr"
     out: list[tuple[str, str]] = []
     specs = [
-        ("food_shop_min", "Commerce alimentaire le plus proche" if fr else "Nearest food shop"),
-        ("score_15min", "Score « ville du quart d'heure »" if fr else "15-minute city score"),
-        ("transit_stop_min", "Arrêt de transport le plus proche" if fr else "Nearest transit stop"),
+        (
+            nearest_min("food_shop"),
+            "Commerce alimentaire le plus proche" if fr else "Nearest food shop",
+        ),
+        (SCORE, "Score « ville du quart d'heure »" if fr else "15-minute city score"),
+        (
+            nearest_min("transit_stop"),
+            "Arrêt de transport le plus proche" if fr else "Nearest transit stop",
+        ),
     ]
     for column, title in specs:
         m = make_basemap(layers, lang=lang)

@@ -13,6 +13,14 @@ from typing import Any
 
 from qet_geo.escaping import escape_html as _e
 from qet_geo.escaping import url_path
+from qet_geo.exhibition._tables import (
+    ConstraintRow,
+    MarginRow,
+    ModelRow,
+    ProfileRow,
+    UsageRow,
+    VoteRow,
+)
 
 __all__ = ["ReportContent", "render_report"]
 
@@ -143,19 +151,22 @@ _TEXT = {
 
 @dataclass
 class ReportContent:
-    """Everything the report shows; every table is already a protected aggregate."""
+    """Everything the report shows; every table is already a protected aggregate.
+
+    The tables are the diagnostic's (:mod:`qet_geo.exhibition._tables`), row by row.
+    """
 
     name: str
     synthetic: bool
     n_answers: int
     homes: int
     score_15min: float
-    usage_rows: list[dict[str, Any]]  # usage label, neighbourhood kg, french kg
-    profile_rows: list[dict[str, Any]]  # profile, share_pct, n, description, mean_kg
-    constraint_rows: list[dict[str, Any]]  # category label, median_min, share_within_15
-    model_rows: list[dict[str, Any]]  # usage, indicator, odds ratio and interval, auc
-    margin_rows: list[dict[str, Any]]  # label, saving, low, high, share_homes
-    vote_rows: list[dict[str, Any]]  # theme, potential
+    usage_rows: list[UsageRow]
+    profile_rows: list[ProfileRow]
+    constraint_rows: list[ConstraintRow]
+    model_rows: list[ModelRow]
+    margin_rows: list[MarginRow]
+    vote_rows: list[VoteRow]
     maps: list[tuple[str, str]] = field(default_factory=list)  # (title, relative file)
     route_rows: list[dict[str, Any]] = field(default_factory=list)
     route_summary: str = ""

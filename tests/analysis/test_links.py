@@ -20,28 +20,21 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from qet_geo.analysis.links import (
-    DEFAULT_SCENARIOS,
-    USAGE_CONSTRAINTS,
-    Change,
-    ConstraintModels,
-    Scenario,
-    building_indicators,
-    constraint_models,
-    indicator_unit,
-    join_constraints,
-    link_report,
-    margins_of_manoeuvre,
-    profile_constraints,
-    read_located_answers,
-)
+from qet_geo.analysis.constraint_profiles import profile_constraints
+from qet_geo.analysis.homes import building_indicators, join_constraints
+from qet_geo.analysis.links import LinkReport, link_report
+from qet_geo.analysis.margins import margins_of_manoeuvre
+from qet_geo.analysis.models import ConstraintModels, constraint_models
 from qet_geo.analysis.profiles import UsageProfiles
+from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, Change, Scenario
 from qet_geo.cli.links import links
 from qet_geo.constraints.access import neighbourhood_access
+from qet_geo.constraints.indicators import USAGE_CONSTRAINTS, indicator_unit
 from qet_geo.errors import QetGeoWarning, ValidationError
 from qet_geo.inputs.territory import territory_from_file
 from qet_geo.layers import NeighbourhoodLayers, build_layers
 from qet_geo.privacy import MIN_RESPONDENTS, is_protected, require_protected
+from qet_geo.surveys.located import read_located_answers
 from qet_geo.surveys.synthetic import CarUseModel, synthesize_answers
 from tests.conftest import shared
 
@@ -306,7 +299,7 @@ def test_small_profiles_are_merged_or_suppressed_and_named(
         warnings.simplefilter("always", QetGeoWarning)
         report = link_report(answers.iloc[:100], access, profiles=labels.iloc[:100], n_bootstrap=0)
     assert any("tiny were merged" in str(w.message) for w in caught)
-    groups = report["profiles"]["groups"]
+    groups = report.to_dict()["profiles"]["groups"]
     assert [(g["group"], g["n"]) for g in groups] == [("mid+tiny", 100)]
 
 
@@ -315,6 +308,51 @@ def test_every_output_is_protected(models: ConstraintModels, margins: pd.DataFra
         require_protected(table, what="a links table")
         counts = table["n_respondents"].dropna()
         assert (counts >= MIN_RESPONDENTS).all()
+
+
+def test_link_report_tables_are_what_its_json_publishes(
+    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)
+        report = link_report(
+            answers, access, profiles=UsageProfiles(random_state=0).fit(answers), n_bootstrap=20
+        )
+    assert isinstance(report, LinkReport)
+    data = report.to_dict()
+    json.dumps(data, allow_nan=False)
+    assert list(data) == [
+        "synthetic",
+        "n_answers",
+        "n_located",
+        "scale",
+        "notes",
+        "profiles",
+        "neighbourhood",
+        "models",
+        "margins",
+    ]
+    assert report.synthetic is True and report.n_located == data["n_located"] == 600
+    # the typed tables hold the published figures: rounded, in the report's language
+    effect = report.effects.loc[("transportation_mode", "transit_stop_m")]
+    model = next(m for m in data["models"] if m["usage"] == "transportation_mode")
+    published = next(e for e in model["effects"] if e["indicator"] == "transit_stop_m")
+    assert published["odds_ratio"] == effect["odds_ratio"] == round(effect["odds_ratio"], 4)
+    assert published["unit"] == effect["unit"] == "par 100 m"
+    assert model["cv"]["auc"] == report.models.loc["transportation_mode", "cv_auc"]
+    assert list(report.models.index) == [m["usage"] for m in data["models"]]
+    total = report.margins.loc[("frequent_transit", "all")]
+    item = next(g for g in data["margins"] if g["scenario"] == "frequent_transit")
+    assert item["saving_kgco2e_per_person"] == total["saving_kgco2e_per_person"]
+    assert total["saving_kgco2e_per_person"] == round(total["saving_kgco2e_per_person"], 2)
+    assert item["ignored_indicators"] == list(total["ignored_indicators"])
+    assert [u["usage"] for u in item["usages"]] == ["transportation_mode"]
+    assert [g["group"] for g in data["profiles"]["groups"]] == list(report.profiles.index)
+    assert (report.profiles["n"].dropna() >= MIN_RESPONDENTS).all()
+    assert (
+        report.neighbourhood.loc["transit_stop_m", "homes"]
+        == (data["neighbourhood"]["indicators"]["transit_stop_m"]["homes"])
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,7 +383,7 @@ def test_small_samples_warn_and_give_nan(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         margin = margins_of_manoeuvre(few, access, n_bootstrap=50)
-        report = link_report(few, access, profiles=UsageProfiles(min_size=0).fit(few))
+        report = link_report(few, access, profiles=UsageProfiles(min_size=0).fit(few)).to_dict()
     assert any(isinstance(w.message, QetGeoWarning) for w in caught)
     for table in (small.effects, small.scores, margin):
         assert is_protected(table)

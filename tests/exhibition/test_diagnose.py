@@ -148,7 +148,7 @@ def test_report_in_a_real_browser(demo):
 
 
 def test_small_profiles_are_pooled_not_shown_nor_dropped():
-    from qet_geo.exhibition.diagnose import _profile_rows
+    from qet_geo.exhibition._tables import profile_rows
 
     class Fitted:
         def __init__(self, sizes):
@@ -165,7 +165,7 @@ def test_small_profiles_are_pooled_not_shown_nor_dropped():
     for sizes in ([100, 30, 5, 4], [100, 30, 6, 7], [100, 30, 3]):
         labels = pd.Series(np.repeat(np.arange(len(sizes)), sizes))
         fp = pd.DataFrame({"total_kgco2e": np.arange(labels.size, dtype=float)})
-        rows = _profile_rows(Fitted(sizes), labels, fp, "fr")
+        rows = profile_rows(Fitted(sizes), labels, fp, "fr")
         assert all(r["n"] >= 11 for r in rows)
         assert sum(r["n"] for r in rows) == sum(sizes)
         assert sum(r["share_pct"] for r in rows) == pytest.approx(100)

@@ -1,0 +1,305 @@
+"""What the usage models share: option checks, design matrices, fits and the home bootstrap."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from qet_geo.analysis.homes import _check_answers, _indicator_columns
+from qet_geo.errors import ValidationError
+from qet_geo.privacy import MIN_RESPONDENTS
+from qet_geo.surveys.schema import USAGES
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
+
+# answers a model needs on each side of its outcome (and in all): INSEE's secrecy floor, which is
+# also about the least a logistic regression with a few predictors can be fitted on
+_MIN_ANSWERS = MIN_RESPONDENTS
+# bootstrap replicates that may fail (one outcome class missing) before intervals are withheld
+_MAX_FAILED_SHARE = 0.05
+_DEFAULT_SPEED_KMH = {"walk": 4.5, "bike": 15.0}
+
+
+def _check_weights(weights: pd.Series | None, index: pd.Index) -> np.ndarray:
+    if weights is None:
+        return np.ones(len(index))
+    if not isinstance(weights, pd.Series) or not pd.api.types.is_numeric_dtype(weights):
+        raise ValidationError(
+            "weights must be a numeric Series aligned to the answers (e.g. raking_weights).",
+            message_fr="weights doit être une Series numérique alignée sur les réponses (par "
+            "exemple raking_weights).",
+        )
+    aligned = weights.reindex(index).to_numpy(dtype=float)
+    if np.isnan(aligned).any() or (aligned < 0).any() or not np.isfinite(aligned).all():
+        raise ValidationError(
+            "weights must give every answer a finite weight, 0 or more (its index must hold "
+            "every respondent id).",
+            message_fr="weights doit donner à chaque réponse un poids fini, positif ou nul (son "
+            "index doit contenir chaque identifiant de répondant).",
+        )
+    if aligned.sum() <= 0:
+        raise ValidationError(
+            "weights sum to 0.", message_fr="la somme des poids (weights) est nulle."
+        )
+    return aligned
+
+
+def _check_inputs(
+    answers: pd.DataFrame,
+    access: pd.DataFrame,
+    cell_access: pd.DataFrame | None,
+    **common: Any,
+) -> list[str]:
+    """Check the answers, the indicator tables and the common parameters; the indicator columns."""
+    _check_answers(answers)
+    columns = _indicator_columns(access, what="access")
+    if cell_access is not None:
+        _indicator_columns(cell_access, what="cell_access")
+    _check_common(**common)
+    return columns
+
+
+def _check_common(
+    *,
+    n_bootstrap: int,
+    min_answers: int,
+    max_missing: float,
+    C: float,
+    confidence: float,
+) -> None:
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
+        raise ValidationError(
+            f"n_bootstrap must be a whole number, 0 or more (0: no intervals), got {n_bootstrap!r}.",
+            message_fr=f"n_bootstrap doit être un entier positif ou nul (0 : pas d'intervalles), "
+            f"reçu {n_bootstrap!r}.",
+        )
+    if (
+        isinstance(min_answers, bool)
+        or not isinstance(min_answers, int)
+        or min_answers < MIN_RESPONDENTS
+    ):
+        raise ValidationError(
+            f"min_answers must be at least {MIN_RESPONDENTS} (statistical secrecy), got "
+            f"{min_answers!r}.",
+            message_fr=f"min_answers doit valoir au moins {MIN_RESPONDENTS} (secret "
+            f"statistique), reçu {min_answers!r}.",
+        )
+    if not 0.0 <= float(max_missing) < 1.0:
+        raise ValidationError(
+            f"max_missing must be a share in [0, 1), got {max_missing!r}.",
+            message_fr=f"max_missing doit être une part dans [0, 1), reçu {max_missing!r}.",
+        )
+    if not float(C) > 0.0:
+        raise ValidationError(
+            f"C (inverse ridge strength) must be positive, got {C!r}.",
+            message_fr=f"C (inverse de la pénalité ridge) doit être positif, reçu {C!r}.",
+        )
+    if not 0.5 <= float(confidence) < 1.0:
+        raise ValidationError(
+            f"confidence must be in [0.5, 1), e.g. 0.95, got {confidence!r}.",
+            message_fr=f"confidence doit être dans [0,5, 1), par exemple 0.95, reçu "
+            f"{confidence!r}.",
+        )
+
+
+def _check_constraints(constraints: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    if not isinstance(constraints, Mapping):
+        raise ValidationError(
+            "constraints must map usages to indicator names (see USAGE_CONSTRAINTS).",
+            message_fr="constraints doit associer des usages à des noms d'indicateurs (voir "
+            "USAGE_CONSTRAINTS).",
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for usage, indicators in constraints.items():
+        if usage not in USAGES:
+            raise ValidationError(
+                f"Unknown usage {usage!r} in constraints: use {', '.join(USAGES)}.",
+                message_fr=f"Usage {usage!r} inconnu dans constraints : utilisez "
+                f"{', '.join(USAGES)}.",
+            )
+        if isinstance(indicators, str) or not all(isinstance(i, str) for i in indicators):
+            raise ValidationError(
+                f"constraints[{usage!r}] must be a sequence of indicator names.",
+                message_fr=f"constraints[{usage!r}] doit être une suite de noms d'indicateurs.",
+            )
+        out[usage] = tuple(dict.fromkeys(indicators))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# design matrices
+
+
+def _cutoff_min(access: pd.DataFrame) -> float:
+    """The time of the 5 km search cutoff at the mode's speed: "none within reach"."""
+    from qet_geo.constraints.access import NEAREST_CUTOFF_M
+
+    mode = str(access.attrs.get("mode", "walk"))
+    speed = _DEFAULT_SPEED_KMH.get(mode, _DEFAULT_SPEED_KMH["walk"])
+    return NEAREST_CUTOFF_M / (speed * 1000.0 / 60.0)
+
+
+def _filled(values: pd.DataFrame, cutoff_min: float) -> pd.DataFrame:
+    """Distances and times to the nearest amenity: none within the 5 km search = the cutoff.
+
+    A pair ``<category>_m`` / ``<category>_min`` is what :func:`qet_geo.constraints.access.home_access`
+    gives for the nearest amenity; NaN there means none within the search, not unknown. Other
+    indicators keep their NaN (no timetable, no DEM).
+    """
+    from qet_geo.constraints.access import NEAREST_CUTOFF_M
+
+    out = values.astype(float).copy()
+    names = {str(c) for c in out.columns}
+    for col in out.columns:
+        name = str(col)
+        if not out[col].notna().any():
+            continue
+        if name.endswith("_m") and f"{name[:-2]}_min" in names:
+            out[col] = out[col].fillna(NEAREST_CUTOFF_M)
+        elif name.endswith("_min") and f"{name[:-4]}_m" in names:
+            out[col] = out[col].fillna(cutoff_min)
+    return out
+
+
+@dataclass
+class _Design:
+    """The answers a usage model is fitted on, and its predictors."""
+
+    usage: str
+    predictors: list[str]
+    dropped: dict[str, str]
+    rows: np.ndarray  # boolean mask over the located answers
+    levels: np.ndarray  # 1..3 of the rows used
+    x: np.ndarray  # raw (filled) predictors of the rows used
+    w: np.ndarray
+    groups: np.ndarray  # home cluster of the rows used
+    n_answered: int  # located answers to the usage, before predictors are checked
+    mean: np.ndarray
+    sd: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.rows.sum())
+
+    def z(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.sd
+
+
+def _design(
+    usage: str,
+    candidates: Sequence[str],
+    located: pd.DataFrame,
+    filled: pd.DataFrame,
+    weights: np.ndarray,
+    groups: np.ndarray,
+    *,
+    max_missing: float,
+) -> _Design:
+    levels = pd.to_numeric(located[usage], errors="coerce").to_numpy(dtype=float)
+    answered = np.isfinite(levels)
+    dropped: dict[str, str] = {}
+    kept: list[str] = []
+    for name in candidates:
+        if name not in filled.columns:
+            dropped[name] = "indicator_absent"
+            continue
+        col = filled[name].to_numpy(dtype=float)[answered]
+        if len(col) and np.isnan(col).mean() > max_missing:
+            dropped[name] = "indicator_missing"
+            continue
+        kept.append(name)
+    rows = answered.copy()
+    for name in kept:
+        rows &= np.isfinite(filled[name].to_numpy(dtype=float))
+    final: list[str] = []
+    for name in kept:
+        col = filled[name].to_numpy(dtype=float)[rows]
+        if len(col) < 2 or float(np.std(col)) <= 1e-12 * max(1.0, float(np.abs(col).max())):
+            dropped[name] = "indicator_constant"
+        else:
+            final.append(name)
+    x = filled[final].to_numpy(dtype=float)[rows] if final else np.zeros((int(rows.sum()), 0))
+    mean = x.mean(axis=0) if len(x) else np.zeros(len(final))
+    sd = x.std(axis=0) if len(x) else np.ones(len(final))
+    sd = np.where(sd > 0, sd, 1.0)
+    return _Design(
+        usage=usage,
+        predictors=final,
+        dropped=dropped,
+        rows=rows,
+        levels=levels[rows].astype(int),
+        x=x,
+        w=weights[rows],
+        groups=groups[rows],
+        n_answered=int(answered.sum()),
+        mean=mean,
+        sd=sd,
+    )
+
+
+@contextmanager
+def _quiet_fits() -> Iterator[None]:
+    """One BLAS thread (many tiny fits are much faster so) and no convergence chatter."""
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def _logit(z: np.ndarray, y: np.ndarray, w: np.ndarray, C: float) -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C, max_iter=2000)
+    model.fit(z, y, sample_weight=w / w.mean())
+    return model
+
+
+class _Clusters:
+    """Homes as bootstrap clusters: draw as many homes as there are, with replacement."""
+
+    def __init__(self, groups: np.ndarray) -> None:
+        order = np.argsort(groups, kind="stable")
+        counts = np.bincount(groups) if len(groups) else np.zeros(0, dtype=np.intp)
+        self._order = order
+        self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+        self._counts = counts.astype(np.intp)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """Return the row positions of one cluster-bootstrap replicate."""
+        n = len(self._counts)
+        if n == 0:
+            return np.zeros(0, dtype=np.intp)
+        drawn = rng.integers(0, n, n)
+        sizes = self._counts[drawn]
+        offsets = np.repeat(self._starts[drawn] - np.cumsum(sizes) + sizes, sizes)
+        return np.asarray(self._order[offsets + np.arange(sizes.sum())], dtype=np.intp)
+
+
+def _percentiles(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    low, high = np.percentile(samples, [tail, 100.0 - tail], axis=0)
+    return np.asarray(low), np.asarray(high)
+
+
+def _located(
+    answers: pd.DataFrame, joined: pd.DataFrame, w: np.ndarray, cutoff_min: float
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """The located answers, their filled indicators, weights and home clusters (codes)."""
+    keep = joined["located_by"].notna().to_numpy(dtype=bool)
+    indicators = joined.drop(columns=["located_by", "home_id"]).loc[keep]
+    usages = [u for u in USAGES if u in answers.columns]
+    located = answers.loc[keep, usages]
+    homes = (
+        joined.loc[keep, "located_by"].astype(str) + ":" + joined.loc[keep, "home_id"].astype(str)
+    )
+    groups = pd.factorize(homes.to_numpy(dtype=str))[0].astype(np.intp)
+    return located, _filled(indicators, cutoff_min), w[keep], groups

@@ -1,0 +1,472 @@
+"""Margins of manoeuvre: the kgCO2e a year the neighbourhood would save if a constraint were lifted.
+
+For each :class:`~qet_geo.analysis.scenarios.Scenario`, a multinomial logistic model of each
+affected usage's level predicts the level probabilities of every home of the neighbourhood, with
+its indicators as they are and as the scenario changes them; the difference in expected kgCO2e
+(NEAR or NGC scale) is averaged over the homes, weighted by their population, with a bootstrap
+interval that resamples homes.
+
+These are associations, not causal effects: a margin reads "what the neighbourhood would emit if
+residents living with the lifted constraint behaved like the respondents who already live without
+it". Residents choose where they live (self-selection), so margins are an upper bound of what a
+change of the built environment alone would bring.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from qet_geo.analysis._fitting import (
+    _MAX_FAILED_SHARE,
+    _MIN_ANSWERS,
+    _check_constraints,
+    _check_inputs,
+    _check_weights,
+    _Clusters,
+    _cutoff_min,
+    _Design,
+    _design,
+    _filled,
+    _located,
+    _logit,
+    _percentiles,
+    _quiet_fits,
+)
+from qet_geo.analysis._publish import _publish
+from qet_geo.analysis.homes import _join
+from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, Scenario
+from qet_geo.constraints.indicators import USAGE_CONSTRAINTS
+from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.privacy import MIN_RESPONDENTS
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
+
+__all__ = ["margins_of_manoeuvre"]
+
+
+def margins_of_manoeuvre(
+    answers: pd.DataFrame,
+    access: pd.DataFrame,
+    *,
+    scenarios: Sequence[Scenario] = DEFAULT_SCENARIOS,
+    scale: Literal["near", "ngc"] | Mapping[str, Mapping[int, float]] = "near",
+    constraints: Mapping[str, Sequence[str]] = USAGE_CONSTRAINTS,
+    weights: pd.Series | None = None,
+    cell_access: pd.DataFrame | None = None,
+    population: float | None = None,
+    n_bootstrap: int = 200,
+    confidence: float = 0.95,
+    min_answers: int = _MIN_ANSWERS,
+    max_missing: float = 0.2,
+    C: float = 100.0,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Estimate the kgCO2e a year the neighbourhood would save if a constraint were lifted.
+
+    For each usage a scenario touches (a usage whose model in ``constraints`` uses a changed
+    indicator), a multinomial logistic model of its level (1, 2, 3) on its constraints is fitted
+    on the answers; it predicts the level probabilities of **every home** of ``access``, with the
+    indicators as they are and as the scenario changes them. The saving of a home is the drop of
+    its expected kgCO2e (probabilities × the scale's kgCO2e per level); the neighbourhood's is
+    the mean over homes weighted by ``access["weight"]`` (their population when a census was
+    allocated to buildings). Bootstrap replicates resample the answers, the same ones for every
+    usage, and refit every model.
+
+    Parameters
+    ----------
+    answers
+        Located SU answers (see :func:`~qet_geo.analysis.homes.join_constraints`).
+    access
+        Indicators per home, with its ``weight`` column (people, or 1 per building).
+    scenarios
+        The constraints to lift; :data:`~qet_geo.analysis.scenarios.DEFAULT_SCENARIOS` by default.
+    scale
+        "near" (NEAR's table, default), "ngc" (NosGestesClimat) or a mapping usage → level →
+        kgCO2e (:func:`qet_geo.analysis.footprint.usage_scale`).
+    constraints
+        Usage → indicators, as for :func:`~qet_geo.analysis.models.constraint_models`.
+    weights
+        Respondent weights aligned to ``answers`` (raking weights), used to fit the models.
+    cell_access
+        Indicators per 200 m cell, for answers located by their cell only.
+    population
+        Inhabitants of the neighbourhood, for the total saving; by default the sum of
+        ``access["weight"]`` when the weights are populations (not all 1), else no total.
+    n_bootstrap, confidence, min_answers, max_missing, C, random_state
+        As for :func:`~qet_geo.analysis.models.constraint_models`. A usage is modelled when at least ``min_answers`` of
+        its answers are located and at least two of its levels gather ``min_answers`` each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (``scenario``, ``usage``), usage "all" holding the sum over the usages:
+        ``n_respondents``, ``status`` (ok; partial: some usage could not be modelled;
+        not_applicable: no model uses a changed indicator; too_few_answers;
+        unstable_intervals), ``label_fr``, ``label_en``, ``share_homes_changed`` (weighted share
+        of homes whose indicators change), ``baseline_kgco2e_per_person`` (modelled mean of the
+        usage), ``saving_kgco2e_per_person`` with ``_low``/``_high`` (bootstrap interval),
+        ``population`` and ``saving_tco2e`` with ``_low``/``_high`` (total a year, NaN without a
+        population), ``ignored`` (changed indicators no model uses, ";"-joined). Marked as
+        protected.
+
+    Raises
+    ------
+    ValidationError
+        Bad input, an unknown scale, two scenarios of the same name, or a bad option.
+
+    Warns
+    -----
+    QetGeoWarning
+        Answers without home indicators; usages with too few answers; intervals withheld.
+    """
+    from qet_geo.analysis.footprint import usage_scale
+
+    columns = _check_inputs(
+        answers,
+        access,
+        cell_access,
+        n_bootstrap=n_bootstrap,
+        min_answers=min_answers,
+        max_missing=max_missing,
+        C=C,
+        confidence=confidence,
+    )
+    scenarios = list(scenarios)
+    if not all(isinstance(s, Scenario) for s in scenarios):
+        raise ValidationError(
+            "scenarios must be a sequence of Scenario.",
+            message_fr="scenarios doit être une suite de Scenario.",
+        )
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ValidationError(
+            "Two scenarios share a name: give each a distinct name.",
+            message_fr="Deux scénarios portent le même nom : donnez-leur des noms distincts.",
+        )
+    if population is not None and (
+        isinstance(population, bool) or not float(population) > 0 or math.isinf(population)
+    ):
+        raise ValidationError(
+            f"population must be a positive number of inhabitants, got {population!r}.",
+            message_fr=f"population doit être un nombre d'habitants positif, reçu {population!r}.",
+        )
+    table = usage_scale(scale)
+    chosen = _check_constraints(constraints)
+    w = _check_weights(weights, answers.index)
+    joined = _join(answers, access, columns, cell_access)
+    home_w = (
+        access["weight"].to_numpy(dtype=float)
+        if "weight" in access.columns
+        else np.ones(len(access))
+    )
+    home_w = np.where(np.isfinite(home_w) & (home_w > 0), home_w, 0.0)
+    if home_w.sum() <= 0:
+        raise ValidationError(
+            "access has no home with a positive weight.",
+            message_fr="access n'a aucun logement de poids positif.",
+        )
+    if population is None and not np.allclose(home_w, 1.0):
+        population = float(home_w.sum())
+    homes = _filled(access[columns], _cutoff_min(access))
+    return _margins(
+        answers,
+        joined,
+        w,
+        homes,
+        home_w,
+        scenarios,
+        chosen,
+        kg=table,
+        cutoff_min=_cutoff_min(access),
+        population=population,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        min_answers=min_answers,
+        max_missing=max_missing,
+        C=C,
+        random_state=random_state,
+    )
+
+
+@dataclass
+class _UsageMargin:
+    design: _Design
+    kg: np.ndarray  # kgCO2e of levels 1, 2, 3
+    base: np.ndarray  # standardised home predictors
+    home_ok: np.ndarray
+    models: list[LogisticRegression | None]  # full fit first, then replicates (None: failed)
+
+
+def _margins(
+    answers: pd.DataFrame,
+    joined: pd.DataFrame,
+    w: np.ndarray,
+    homes: pd.DataFrame,
+    home_w: np.ndarray,
+    scenarios: list[Scenario],
+    constraints: Mapping[str, tuple[str, ...]],
+    *,
+    kg: pd.DataFrame,
+    cutoff_min: float,
+    population: float | None,
+    n_bootstrap: int,
+    confidence: float,
+    min_answers: int,
+    max_missing: float,
+    C: float,
+    random_state: int,
+) -> pd.DataFrame:
+    located, filled, weights, groups = _located(answers, joined, w, cutoff_min)
+    n_located = len(located)
+    needed: dict[str, _Design] = {}
+    status_of: dict[str, str] = {}
+    for usage, candidates in constraints.items():
+        if usage not in located.columns:
+            continue
+        design = _design(
+            usage, candidates, located, filled, weights, groups, max_missing=max_missing
+        )
+        touched = any(ind in design.predictors for s in scenarios for ind in s.indicators)
+        if not touched:
+            continue
+        counts = np.bincount(design.levels, minlength=4)[1:] if design.n else np.zeros(3)
+        if design.n < min_answers or int((counts >= min_answers).sum()) < 2:
+            status_of[usage] = "too_few_answers"
+        else:
+            status_of[usage] = "ok"
+        needed[usage] = design
+    rng = np.random.default_rng(random_state)
+    clusters = _Clusters(groups)
+    replicates = [clusters.sample(rng) for _ in range(n_bootstrap)]
+    fitted: dict[str, _UsageMargin] = {}
+    with _quiet_fits():
+        for usage, design in needed.items():
+            if status_of[usage] != "ok":
+                continue
+            fitted[usage] = _fit_margin(
+                design,
+                homes,
+                kg.loc[usage, [1, 2, 3]].to_numpy(float),
+                replicates,
+                C,
+                min_answers=min_answers,
+            )
+    failed = {
+        usage: np.array([m is None for m in margin.models[1:]], dtype=bool)
+        for usage, margin in fitted.items()
+    }
+
+    keys: list[tuple[str, str]] = []
+    counts_out: list[int | None] = []
+    cols: dict[str, list[Any]] = {k: [] for k in _MARGIN_COLUMNS}
+    few = sorted(u for u, s in status_of.items() if s == "too_few_answers")
+    unstable: list[str] = []
+    for scenario in scenarios:
+        affected = [u for u, d in needed.items() if set(scenario.indicators) & set(d.predictors)]
+        used = {ind for u in affected for ind in needed[u].predictors}
+        ignored = [ind for ind in scenario.indicators if ind not in used]
+        modelled = [u for u in affected if u in fitted]
+        changed_share = _changed_share(scenario, homes, used, home_w)
+        per_usage: dict[str, np.ndarray] = {}
+        baselines: dict[str, float] = {}
+        for usage in modelled:
+            margin = fitted[usage]
+            cf = _standardised_homes(margin.design, _apply(scenario, homes))
+            savings = []
+            for model in margin.models:
+                if model is None:
+                    savings.append(np.nan)
+                    continue
+                base_kg = _expected_kg(model, margin.base, margin.kg)
+                cf_kg = _expected_kg(model, cf, margin.kg)
+                ok = margin.home_ok
+                savings.append(float(np.sum(home_w[ok] * (base_kg - cf_kg)[ok]) / home_w[ok].sum()))
+                if len(savings) == 1:
+                    baselines[usage] = float(np.sum(home_w[ok] * base_kg[ok]) / home_w[ok].sum())
+            per_usage[usage] = np.asarray(savings)
+        # a replicate counts for the total when every usage could be refitted on it
+        lost = np.zeros(n_bootstrap, dtype=bool)
+        for usage in modelled:
+            lost |= failed[usage]
+        scenario_unstable = _too_many_failed(lost)
+        unstable.extend(u for u in modelled if _too_many_failed(failed[u]) and u not in unstable)
+        if not affected:
+            status = "not_applicable"
+        elif not modelled:
+            status = "too_few_answers"
+        elif scenario_unstable:
+            status = "unstable_intervals"
+        elif len(modelled) < len(affected):
+            status = "partial"
+        else:
+            status = "ok"
+        rows: list[tuple[str, np.ndarray | None, np.ndarray, str, float]] = []
+        for usage in affected:
+            if usage in fitted:
+                bad = failed[usage]
+                row_status = "unstable_intervals" if _too_many_failed(bad) else "ok"
+            else:
+                bad = np.ones(n_bootstrap, dtype=bool)
+                row_status = status_of[usage]
+            rows.append(
+                (usage, per_usage.get(usage), bad, row_status, baselines.get(usage, np.nan))
+            )
+        total = np.sum(np.vstack([per_usage[u] for u in modelled]), axis=0) if modelled else None
+        baseline_all = sum(baselines.values()) if modelled else np.nan
+        rows.append(("all", total, lost, status, baseline_all))
+        for usage, savings_arr, bad, row_status, baseline in rows:
+            keys.append((scenario.name, usage))
+            counts_out.append(n_located if n_located >= MIN_RESPONDENTS else None)
+            cols["status"].append(row_status)
+            cols["label_fr"].append(scenario.label_fr)
+            cols["label_en"].append(scenario.label_en)
+            cols["share_homes_changed"].append(round(changed_share, 4))
+            cols["ignored"].append(";".join(ignored))
+            cols["population"].append(population if population is not None else np.nan)
+            if savings_arr is None:
+                point, low, high = np.nan, np.nan, np.nan
+            else:
+                point = float(savings_arr[0])
+                low, high = (
+                    (np.nan, np.nan)
+                    if _too_many_failed(bad)
+                    else _interval(savings_arr[1:][~bad], confidence)
+                )
+            cols["baseline_kgco2e_per_person"].append(baseline)
+            cols["saving_kgco2e_per_person"].append(point)
+            cols["saving_kgco2e_per_person_low"].append(low)
+            cols["saving_kgco2e_per_person_high"].append(high)
+            scale_t = (population / 1000.0) if population is not None else np.nan
+            cols["saving_tco2e"].append(point * scale_t)
+            cols["saving_tco2e_low"].append(low * scale_t)
+            cols["saving_tco2e_high"].append(high * scale_t)
+    if few:
+        warnings.warn(
+            QetGeoWarning(
+                f"Too few answers to model {', '.join(few)} for the margins of manoeuvre (fewer "
+                f"than {min_answers} located answers, or fewer than two levels with "
+                f"{min_answers} answers each): their savings are NaN.",
+                message_fr=f"Trop peu de réponses pour modéliser {', '.join(few)} dans les "
+                f"marges de manœuvre (moins de {min_answers} réponses localisées, ou moins de "
+                f"deux niveaux de {min_answers} réponses chacun) : leurs gains sont NaN.",
+            ),
+            stacklevel=3,
+        )
+    if unstable:
+        warnings.warn(
+            QetGeoWarning(
+                f"The bootstrap intervals of the margins of {', '.join(sorted(unstable))} are "
+                "withheld (NaN): too many resamples lacked one of its main levels; the estimates "
+                "rest on few answers.",
+                message_fr=f"Les intervalles bootstrap des marges de {', '.join(sorted(unstable))} "
+                "sont retenus (NaN) : trop de rééchantillons n'avaient pas l'un de ses niveaux "
+                "principaux ; les estimations reposent sur peu de réponses.",
+            ),
+            stacklevel=3,
+        )
+    return _publish(keys, counts_out, cols, index_names=("scenario", "usage"))
+
+
+_MARGIN_COLUMNS = (
+    "status",
+    "label_fr",
+    "label_en",
+    "share_homes_changed",
+    "baseline_kgco2e_per_person",
+    "saving_kgco2e_per_person",
+    "saving_kgco2e_per_person_low",
+    "saving_kgco2e_per_person_high",
+    "population",
+    "saving_tco2e",
+    "saving_tco2e_low",
+    "saving_tco2e_high",
+    "ignored",
+)
+
+
+def _too_many_failed(failed: np.ndarray) -> bool:
+    return len(failed) > 0 and float(failed.mean()) > _MAX_FAILED_SHARE
+
+
+def _fit_margin(
+    design: _Design,
+    homes: pd.DataFrame,
+    kg: np.ndarray,
+    replicates: list[np.ndarray],
+    C: float,
+    *,
+    min_answers: int,
+) -> _UsageMargin:
+    z = design.z(design.x)
+    y = design.levels
+    w = design.w
+    full = _logit(z, y, w, C)
+    classes = np.asarray(full.classes_)
+    # a replicate must hold the levels the answers really have; a rare level (fuel oil) may be
+    # missing from one, its probability is then 0 there
+    counts = np.bincount(y, minlength=4)
+    required = np.array([lv for lv in classes if counts[lv] >= min_answers])
+    # position of each located answer among the design's rows (-1: not in this model)
+    pos = np.cumsum(design.rows) - 1
+    pos[~design.rows] = -1
+    models: list[LogisticRegression | None] = [full]
+    for idx in replicates:
+        sub = pos[idx]
+        sub = sub[sub >= 0]
+        present = np.unique(y[sub]) if len(sub) else np.zeros(0, dtype=int)
+        if len(present) < 2 or not np.isin(required, present).all() or w[sub].sum() <= 0:
+            models.append(None)
+            continue
+        models.append(_logit(z[sub], y[sub], w[sub], C))
+    base = _standardised_homes(design, homes)
+    home_ok = np.isfinite(base).all(axis=1)
+    return _UsageMargin(design=design, kg=kg, base=base, home_ok=home_ok, models=models)
+
+
+def _standardised_homes(design: _Design, homes: pd.DataFrame) -> np.ndarray:
+    return design.z(homes[design.predictors].to_numpy(dtype=float))
+
+
+def _apply(scenario: Scenario, homes: pd.DataFrame) -> pd.DataFrame:
+    out = homes.copy()
+    for change in scenario.changes:
+        if change.indicator in out.columns:
+            out[change.indicator] = change.apply(out[change.indicator].to_numpy(dtype=float))
+    return out
+
+
+def _changed_share(
+    scenario: Scenario, homes: pd.DataFrame, used: set[str], home_w: np.ndarray
+) -> float:
+    changed = np.zeros(len(homes), dtype=bool)
+    for change in scenario.changes:
+        if change.indicator not in used or change.indicator not in homes.columns:
+            continue
+        before = homes[change.indicator].to_numpy(dtype=float)
+        after = change.apply(before)
+        changed |= np.isfinite(before) & ~np.isclose(before, after, rtol=0.0, atol=1e-9)
+    total = home_w.sum()
+    return float(home_w[changed].sum() / total) if total > 0 else np.nan
+
+
+def _expected_kg(model: LogisticRegression, z: np.ndarray, kg: np.ndarray) -> np.ndarray:
+    z = np.where(np.isfinite(z), z, 0.0)
+    probs = model.predict_proba(z)
+    levels = np.asarray(model.classes_, dtype=int)
+    return np.asarray(probs @ kg[levels - 1], dtype=float)
+
+
+def _interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    samples = samples[np.isfinite(samples)]
+    if len(samples) == 0:
+        return np.nan, np.nan
+    low, high = _percentiles(samples, confidence)
+    return float(low), float(high)

@@ -1,0 +1,283 @@
+"""The exhibition's tables: what the report shows and the diagnostic writes as CSV.
+
+They are built from the typed results of the analysis (the footprints, the fitted profiles, the
+access table, the :class:`~qet_geo.analysis.links.LinkReport`), never from serialised ones. Every
+row is a protected aggregate: a profile of 1 to 10 answers is pooled, and the link figures are
+those the link report publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypedDict, cast
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from qet_geo.analysis.links import LinkReport
+
+
+class UsageRow(TypedDict):
+    """A usage's mean footprint in the neighbourhood and in France (kgCO2e a year)."""
+
+    label: str
+    neighbourhood: float
+    france: float
+
+
+class ProfileRow(TypedDict):
+    """A published profile (or pool of small profiles): share, size, description, footprint."""
+
+    profile: str
+    share_pct: float
+    n: int
+    description: str
+    mean_kg: float
+
+
+class ConstraintRow(TypedDict):
+    """An amenity category: median walk time and share of homes within 15 minutes."""
+
+    label: str
+    median_min: float
+    share_within_15: float
+
+
+class ModelRow(TypedDict):
+    """One effect of a built constraint on a usage: odds ratio, interval, unit, model AUC."""
+
+    usage: str
+    indicator: str
+    odds_ratio: float | None
+    low: float | None
+    high: float | None
+    unit: str
+    auc: float | None
+
+
+class MarginRow(TypedDict):
+    """A scenario's saving per person a year, its interval and the share of homes it changes."""
+
+    label: str
+    saving: float | None
+    low: float | None
+    high: float | None
+    share_homes: float | None
+
+
+class VoteRow(TypedDict):
+    """A theme of the vote and its reduction potential (kgCO2e per person a year)."""
+
+    usage: str
+    theme: str
+    potential: float
+
+
+@dataclass(frozen=True)
+class ExhibitionTables:
+    """The tables of the exhibition, in the order the diagnostic writes them."""
+
+    footprints_by_usage: list[UsageRow]
+    profiles: list[ProfileRow]
+    constraints: list[ConstraintRow]
+    links_models: list[ModelRow]
+    margins_of_manoeuvre: list[MarginRow]
+    vote_themes: list[VoteRow]
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Return each table as a DataFrame, by file name (without ``.csv``)."""
+        return {f.name: pd.DataFrame(getattr(self, f.name)) for f in fields(self)}
+
+
+def exhibition_tables(
+    *,
+    footprints: pd.DataFrame,
+    ngc_scale: pd.DataFrame,
+    profiles: Any,
+    labels: pd.Series,
+    access: pd.DataFrame,
+    links: LinkReport,
+    lang: str,
+) -> ExhibitionTables:
+    """Build the exhibition's tables from the analysis results.
+
+    Parameters
+    ----------
+    footprints
+        Footprints per answer (:func:`qet_geo.analysis.footprint.su_footprints`).
+    ngc_scale
+        The NosGestesClimat scale (:func:`qet_geo.analysis.footprint.read_ngc_scale`): the
+        French averages and the lowest level of each usage.
+    profiles, labels
+        The fitted :class:`~qet_geo.analysis.profiles.UsageProfiles` and each answer's profile.
+    access
+        The walk access table of the homes.
+    links
+        The link report (:func:`qet_geo.analysis.links.link_report`).
+    lang
+        "fr" or "en".
+    """
+    from qet_geo.surveys.schema import USAGE_LABELS, USAGES
+
+    usage_labels = USAGE_LABELS["fr" if lang == "fr" else "en"]
+    french = ngc_scale.groupby("usage")["default_kgco2e"].first()
+    usages: list[UsageRow] = [
+        {
+            "label": usage_labels[u],
+            "neighbourhood": float(footprints[f"{u}_kgco2e"].mean()),
+            "france": float(french.get(u, np.nan)),
+        }
+        for u in USAGES
+    ]
+    return ExhibitionTables(
+        footprints_by_usage=usages,
+        profiles=profile_rows(profiles, labels, footprints, lang),
+        constraints=constraint_rows(access, lang),
+        links_models=model_rows(links),
+        margins_of_manoeuvre=margin_rows(links),
+        vote_themes=vote_rows(footprints, ngc_scale, links, usage_labels),
+    )
+
+
+def _pairs(frame: pd.DataFrame) -> Iterator[tuple[str, str, pd.Series]]:
+    """The rows of a table indexed by pairs, with the two keys as text."""
+    for key, row in frame.iterrows():
+        first, second = cast("tuple[Any, Any]", key)
+        yield str(first), str(second), row
+
+
+def _opt(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def profile_rows(
+    model: Any, labels: pd.Series, footprints: pd.DataFrame, lang: str
+) -> list[ProfileRow]:
+    """Profiles with their share, size, description and mean footprint, publishable as is.
+
+    A profile of 1 to 10 answers is never shown alone (privacy rule 2), nor left out (its size
+    would follow from the total by subtraction): the small profiles are pooled into one "other
+    profiles" row, and when that row is itself under 11 answers it joins the smallest
+    publishable profile.
+    """
+    from qet_geo.privacy import MIN_RESPONDENTS
+
+    described = model.to_dict(lang=lang)["profiles"]
+    total_kg = footprints["total_kgco2e"]
+    n_all = int(labels.notna().sum())
+    big = [p for p in described if int(p.get("n_assigned", p["n"])) >= MIN_RESPONDENTS]
+    small = [p for p in described if int(p.get("n_assigned", p["n"])) < MIN_RESPONDENTS]
+
+    def row(profile: str, members: list[Any], description: str) -> ProfileRow:
+        inside = labels.isin(members)
+        n = int(inside.sum())
+        return {
+            "profile": profile,
+            "share_pct": 100.0 * n / max(n_all, 1),
+            "n": n,
+            "description": description,
+            "mean_kg": float(total_kg[inside[inside].index].mean()),
+        }
+
+    groups = [(str(p["profile"]), [p["profile"]], str(p["description"])) for p in big]
+    if small:
+        members = [p["profile"] for p in small]
+        others = (
+            "Autres profils (moins de 11 réponses chacun)"
+            if lang == "fr"
+            else ("Other profiles (fewer than 11 answers each)")
+        )
+        n_small = int(labels.isin(members).sum())
+        if n_small >= MIN_RESPONDENTS or not groups:
+            groups.append(("+".join(map(str, members)), members, others))
+        else:  # pool with the smallest publishable profile
+            sizes = [int(labels.isin(g[1]).sum()) for g in groups]
+            i = int(np.argmin(sizes))
+            name, mem, desc = groups[i]
+            groups[i] = (
+                f"{name}+{'+'.join(map(str, members))}",
+                mem + members,
+                f"{desc} ; {others.lower()}" if lang == "fr" else f"{desc}; {others}",
+            )
+    return [row(*g) for g in groups]
+
+
+def constraint_rows(access: pd.DataFrame, lang: str) -> list[ConstraintRow]:
+    """Each amenity category measured: median time and share of homes within 15 minutes."""
+    from qet_geo.constraints.indicators import SCORE_MIN, nearest_min, reachable
+    from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS
+
+    labels = CATEGORY_LABELS["fr" if lang == "fr" else "en"]
+    return [
+        {
+            "label": labels[c],
+            "median_min": float(access[nearest_min(c)].median()),
+            "share_within_15": float((access[reachable(c, SCORE_MIN)] > 0).mean()),
+        }
+        for c in CATEGORIES
+        if access[nearest_min(c)].notna().any()
+    ]
+
+
+def model_rows(links: LinkReport) -> list[ModelRow]:
+    """The effects with a figure, of the usages that could be modelled."""
+    effects = links.effects
+    modelled = set(effects.index.get_level_values("usage"))
+    out: list[ModelRow] = []
+    for usage, model in links.models.iterrows():
+        if model["status"] not in ("ok", "unstable_intervals") or usage not in modelled:
+            continue
+        for indicator, effect in effects.xs(usage, level="usage").iterrows():
+            if effect["status"] != "ok":
+                continue
+            out.append(
+                {
+                    "usage": str(model["label"]),
+                    "indicator": str(indicator),
+                    "odds_ratio": _opt(effect["odds_ratio"]),
+                    "low": _opt(effect["odds_ratio_low"]),
+                    "high": _opt(effect["odds_ratio_high"]),
+                    "unit": str(effect["unit"]),
+                    "auc": _opt(model["cv_auc"]),
+                }
+            )
+    return out
+
+
+def margin_rows(links: LinkReport) -> list[MarginRow]:
+    """The scenarios whose total saving could be estimated."""
+    return [
+        {
+            "label": str(row["label"]),
+            "saving": _opt(row["saving_kgco2e_per_person"]),
+            "low": _opt(row["saving_kgco2e_per_person_low"]),
+            "high": _opt(row["saving_kgco2e_per_person_high"]),
+            "share_homes": _opt(row["share_homes_changed"]),
+        }
+        for _, usage, row in _pairs(links.margins)
+        if usage == "all" and row["status"] == "ok"
+    ]
+
+
+def vote_rows(
+    footprints: pd.DataFrame,
+    ngc_scale: pd.DataFrame,
+    links: LinkReport,
+    labels: Mapping[str, str],
+) -> list[VoteRow]:
+    """Themes ranked by reduction potential: to the lowest level, plus constraint margins."""
+    lowest = ngc_scale[ngc_scale["level"] == 1].set_index("usage")["kgco2e"]
+    margin_by_usage: dict[str, float] = {}
+    for _, usage, row in _pairs(links.margins):
+        saving = row["saving_kgco2e_per_person"]
+        if usage == "all" or row["status"] != "ok" or pd.isna(saving):
+            continue
+        margin_by_usage[usage] = max(margin_by_usage.get(usage, 0.0), float(saving))
+    rows: list[VoteRow] = []
+    for usage in lowest.index:
+        mean = float(footprints[f"{usage}_kgco2e"].mean())
+        potential = max(mean - float(lowest[usage]), 0.0) + margin_by_usage.get(usage, 0.0)
+        rows.append({"usage": usage, "theme": labels[usage], "potential": potential})
+    return sorted(rows, key=lambda r: -r["potential"])
