@@ -30,7 +30,7 @@ from folium.map import Layer
 from folium.template import Template
 
 from maps._assets import ASSETS, OfflineAssets, _Raw
-from maps._labels import Indicator, Lang, check_lang, class_labels, ramp_colours
+from maps._labels import Lang, MapStyle, check_lang, class_labels, ramp_colours
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import CRSError, EmptyDataError, InputFileError, ValidationError
 from qet_geo.escaping import escape_html, script_json
@@ -610,7 +610,7 @@ class Legend(Panel):
 
 
 def indicator_legend(
-    spec: Indicator,
+    spec: MapStyle,
     colours: Sequence[str],
     lang: Lang,
     *,
@@ -630,7 +630,7 @@ def indicator_legend(
 MISSING_COLOUR = "#bbbbbb"
 
 
-def class_colours(spec: Indicator, bins: Sequence[float]) -> list[str]:
+def class_colours(spec: MapStyle, bins: Sequence[float]) -> list[str]:
     """Return one colour per class of ``bins`` from the indicator's ramp."""
     return ramp_colours(spec.ramp, len(bins) - 1)
 

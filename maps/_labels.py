@@ -1,4 +1,9 @@
-"""User-facing words of the maps: indicator names and units, French first, and number formats."""
+"""User-facing words of the maps: indicator names and units, French first, and number formats.
+
+The built-constraint indicators are named, classed and coloured by the registry
+(:mod:`qet_geo.constraints.indicators`); this module adds the footprint, profile-share and count
+columns the maps also draw.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from qet_geo.constraints.indicators import INDICATORS
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import Lang
 from qet_geo.taxonomy import CATEGORY_LABELS
@@ -39,36 +45,6 @@ CATEGORY_COLOURS: dict[str, str] = {
     "cycle_parking": "#2ca02c",
 }
 
-# "minutes jusqu'" + these: the article and agreement of each category's nearest one.
-_NEAREST_FR = {
-    "food_shop": "au commerce alimentaire le plus proche",
-    "market": "au marché le plus proche",
-    "school": "à l'école la plus proche",
-    "health": "au lieu de santé le plus proche",
-    "transit_stop": "à l'arrêt de transport en commun le plus proche",
-    "rail_station": "à la gare la plus proche",
-    "park": "au parc, jardin ou aire de jeux le plus proche",
-    "sport_culture": "au lieu de sport ou de culture le plus proche",
-    "public_service": "au service public le plus proche",
-    "second_hand_repair": "à la boutique de seconde main ou de réparation la plus proche",
-    "local_shop": "au commerce de proximité le plus proche",
-    "cycle_parking": "au stationnement vélo le plus proche",
-}
-_PLURAL_FR = {
-    "food_shop": "commerces alimentaires",
-    "market": "marchés",
-    "school": "écoles",
-    "health": "lieux de santé",
-    "transit_stop": "arrêts de transport en commun",
-    "rail_station": "gares",
-    "park": "parcs, jardins et aires de jeux",
-    "sport_culture": "lieux de sport et de culture",
-    "public_service": "services publics",
-    "second_hand_repair": "boutiques de seconde main et de réparation",
-    "local_shop": "commerces de proximité",
-    "cycle_parking": "stationnements vélo",
-}
-
 _USAGES = {
     "fr": {
         "total": "totale",
@@ -92,8 +68,8 @@ _USAGES = {
 
 
 @dataclass(frozen=True)
-class Indicator:
-    """How one indicator is named, classed and coloured on a map.
+class MapStyle:
+    """How one column is named, classed and coloured on a map, in one language.
 
     Attributes
     ----------
@@ -148,20 +124,19 @@ def usage_label(usage: str, lang: Lang) -> str:
     return _USAGES[lang].get(usage, usage)
 
 
-_SUFFIX = re.compile(r"^(?P<cat>\w+?)_(?P<kind>min|m|n5|n10|n15)$")
 _KG = re.compile(r"^(?P<usage>\w+?)_kgco2e(?:_(?P<stat>mean|sum))?$")
 
 
 def indicator(
     column: str, lang: Lang, *, values: pd.Series | None = None, label: str | None = None
-) -> Indicator:
+) -> MapStyle:
     """Return how ``column`` is shown: known indicators by name, others classed by quantiles.
 
     Parameters
     ----------
     column
-        An indicator of :func:`qet_geo.constraints.access.home_access` (``food_shop_min``,
-        ``score_15min``, ``departures_per_hour_400m``...), a footprint column
+        An indicator of the registry (:data:`qet_geo.constraints.indicators.INDICATORS`: its
+        label, unit and classes), a footprint column
         (``total_kgco2e``, ``total_kgco2e_mean``), ``share_<profile>``, ``n_respondents``, or any
         numeric column.
     lang
@@ -179,29 +154,20 @@ def indicator(
     return spec
 
 
-def _known(column: str, lang: Lang) -> Indicator | None:
+def _known(column: str, lang: Lang) -> MapStyle | None:
+    entry = INDICATORS.get(column)
+    if entry is not None and entry.breaks is not None:
+        return MapStyle(
+            column,
+            entry.label(lang),
+            entry.symbol,
+            entry.breaks,
+            entry.direction,
+            entry.scale,
+            entry.decimals,
+            entry.integer,
+        )
     fr = lang == "fr"
-    match = _SUFFIX.match(column)
-    if match and match["cat"] in _NEAREST_FR:
-        cat, kind = match["cat"], match["kind"]
-        name = category_label(cat, lang).lower()
-        if kind == "min":
-            text = f"minutes jusqu'{_NEAREST_FR[cat]}" if fr else f"minutes to the nearest {name}"
-            return Indicator(column, text, "min", (0, 5, 10, 15, 20, 30, math.inf), "worse")
-        if kind == "m":
-            text = f"mètres jusqu'{_NEAREST_FR[cat]}" if fr else f"metres to the nearest {name}"
-            return Indicator(
-                column, text, "m", (0, 250, 500, 750, 1000, 1500, math.inf), "worse", decimals=0
-            )
-        minutes = kind[1:]
-        text = (
-            f"{_PLURAL_FR[cat]} accessibles en {minutes} minutes (nombre)"
-            if fr
-            else f"{name} reachable within {minutes} minutes (count)"
-        )
-        return Indicator(
-            column, text, "", (0, 1, 2, 3, 5, 10, math.inf), "better", decimals=0, integer=True
-        )
     match = _KG.match(column)
     if match:
         usage = usage_label(match["usage"], lang)
@@ -216,7 +182,7 @@ def _known(column: str, lang: Lang) -> Indicator | None:
             if match["usage"] == "total"
             else (0, 250, 500, 1000, 1500, 2000, math.inf)
         )
-        return Indicator(
+        return MapStyle(
             column,
             text,
             "t CO2e/an" if fr else "t CO2e/yr",
@@ -229,112 +195,33 @@ def _known(column: str, lang: Lang) -> Indicator | None:
         text = (
             f"part du profil « {column[6:]} » (%)" if fr else f"share of profile {column[6:]} (%)"
         )
-        return Indicator(
+        return MapStyle(
             column, text, "%", (0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0), "share", scale=100, decimals=0
         )
-    fixed: dict[str, tuple[str, str, str, tuple[float, ...], str, float, int, bool]] = {
-        "score_15min": (
-            "score « ville du quart d'heure » (% des catégories essentielles à 15 minutes)",
-            "15-minute city score (% of the essential categories within 15 minutes)",
-            "%",
-            (0, 0.5, 0.75, 1.0, 1.0),
-            "better",
-            100,
-            0,
-            False,
-        ),
-        "transit_stops_400m": (
-            "arrêts de transport en commun à moins de 400 m (nombre)",
-            "transit stops within 400 m (count)",
-            "",
-            (0, 1, 2, 4, 8, math.inf),
-            "better",
-            1,
-            0,
-            True,
-        ),
-        "departures_per_hour_400m": (
-            "départs par heure à l'arrêt le mieux desservi à moins de 400 m (pointe du matin)",
-            "departures per hour at the best stop within 400 m (morning peak)",
-            "/h",
-            (0, 2, 4, 8, 12, 20, math.inf),
-            "better",
-            1,
-            0,
-            False,
-        ),
-        "cycle_km_500m": (
-            "km d'aménagements cyclables à moins de 500 m",
-            "km of cycle tracks and lanes within 500 m",
-            "km",
-            (0, 0.5, 1, 2, 4, math.inf),
-            "better",
-            1,
-            1,
-            False,
-        ),
-        "slope_pct": (
-            "pente moyenne des rues à moins de 300 m (%)",
-            "mean slope of the streets within 300 m (%)",
-            "%",
-            (0, 2, 4, 6, 8, math.inf),
-            "worse",
-            1,
-            1,
-            False,
-        ),
-        "intersections_km2": (
-            "carrefours par km² à moins de 500 m",
-            "street intersections per km² within 500 m",
-            "/km²",
-            (0, 50, 100, 150, 200, math.inf),
-            "better",
-            1,
-            0,
-            False,
-        ),
-        "n_respondents": (
-            "répondants (nombre)",
-            "respondents (count)",
-            "",
-            (11, 20, 50, 100, 200, math.inf),
-            "neutral",
-            1,
-            0,
-            True,
-        ),
-        "population": (
-            "habitants (nombre)",
-            "inhabitants (count)",
-            "",
-            (0, 1000, 2000, 5000, 10000, math.inf),
-            "neutral",
-            1,
-            0,
-            True,
-        ),
+    counts: dict[str, tuple[str, str, tuple[float, ...]]] = {
+        "n_respondents": ("répondants", "respondents", (11, 20, 50, 100, 200, math.inf)),
+        "population": ("habitants", "inhabitants", (0, 1000, 2000, 5000, 10000, math.inf)),
     }
-    if column in fixed:
-        text_fr, text_en, unit, fixed_bins, ramp, scale, decimals, integer = fixed[column]
-        return Indicator(
-            column, text_fr if fr else text_en, unit, fixed_bins, ramp, scale, decimals, integer
-        )
+    if column in counts:
+        what_fr, what_en, count_bins = counts[column]
+        text = f"{what_fr} (nombre)" if fr else f"{what_en} (count)"
+        return MapStyle(column, text, "", count_bins, "neutral", decimals=0, integer=True)
     return None
 
 
-def _by_quantiles(column: str, values: pd.Series | None) -> Indicator:
+def _by_quantiles(column: str, values: pd.Series | None) -> MapStyle:
     if values is None:
-        return Indicator(column, column, "", (-math.inf, math.inf))
+        return MapStyle(column, column, "", (-math.inf, math.inf))
     numeric = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
     numeric = numeric[np.isfinite(numeric)]
     if numeric.size == 0:
-        return Indicator(column, column, "", (-math.inf, math.inf))
+        return MapStyle(column, column, "", (-math.inf, math.inf))
     quantiles = np.unique(np.quantile(numeric, [0, 0.2, 0.4, 0.6, 0.8, 1.0]))
     if quantiles.size == 1:
         quantiles = np.array([quantiles[0], quantiles[0]])
     span = float(quantiles[-1] - quantiles[0])
     decimals = 0 if span >= 50 else (1 if span >= 5 else 2)
-    return Indicator(column, column, "", tuple(float(e) for e in quantiles), decimals=decimals)
+    return MapStyle(column, column, "", tuple(float(e) for e in quantiles), decimals=decimals)
 
 
 def fmt_number(value: float, lang: Lang, *, decimals: int = 1) -> str:
@@ -349,7 +236,7 @@ def fmt_number(value: float, lang: Lang, *, decimals: int = 1) -> str:
     return text
 
 
-def fmt_value(spec: Indicator, value: float, lang: Lang) -> str:
+def fmt_value(spec: MapStyle, value: float, lang: Lang) -> str:
     """Format one value of ``spec`` with its unit (``4,2 min``, ``87 %``)."""
     if value is None or pd.isna(value):
         return "non disponible" if lang == "fr" else "not available"
@@ -359,7 +246,7 @@ def fmt_value(spec: Indicator, value: float, lang: Lang) -> str:
     return f"{text}\u00a0{spec.unit}" if spec.unit not in ("/h", "/km²") else f"{text}{spec.unit}"
 
 
-def class_labels(spec: Indicator, lang: Lang, bins: Sequence[float] | None = None) -> list[str]:
+def class_labels(spec: MapStyle, lang: Lang, bins: Sequence[float] | None = None) -> list[str]:
     """Return the legend label of each class of ``bins`` (``spec.bins`` by default)."""
     edges = list(spec.bins if bins is None else bins)
     decimals = _edge_decimals([e * spec.scale for e in edges])
@@ -394,7 +281,7 @@ def _edge_decimals(edges: Sequence[float]) -> int:
     return 2
 
 
-def _with_unit(text: str, spec: Indicator) -> str:
+def _with_unit(text: str, spec: MapStyle) -> str:
     if not spec.unit or spec.unit in ("/h", "/km²"):
         return text + spec.unit
     return f"{text}\u00a0{spec.unit}"

@@ -40,13 +40,14 @@ from maps._base import (
 )
 from maps._labels import (
     CATEGORY_COLOURS,
-    Indicator,
+    MapStyle,
     category_label,
     classify,
     fmt_number,
     fmt_value,
     indicator,
 )
+from qet_geo.constraints.indicators import DEPARTURES, nearest_min
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import escape_html, script_json
@@ -63,6 +64,9 @@ __all__ = [
     "make_transit_map",
 ]
 
+#: The indicator homes are coloured by unless told: minutes to the nearest food shop.
+_DEFAULT_COLUMN = nearest_min("food_shop")
+
 _POINTS = ("Point",)
 _LINES = ("LineString", "MultiLineString")
 _POLYGONS = ("Polygon", "MultiPolygon")
@@ -74,7 +78,7 @@ _POLYGONS = ("Polygon", "MultiPolygon")
 
 def make_constraints_map(
     homes: gpd.GeoDataFrame,
-    column: str = "food_shop_min",
+    column: str = _DEFAULT_COLUMN,
     *,
     bins: Sequence[float] | None = None,
     label: str | None = None,
@@ -94,10 +98,9 @@ def make_constraints_map(
         indicator (polygons); any CRS. A table of respondent figures (with ``n_respondents``) must
         come from :func:`qet_geo.privacy.safe_aggregate`.
     column
-        The indicator: ``<category>_min`` (minutes to the nearest one, default
-        ``food_shop_min``), ``<category>_m``, ``<category>_n5/_n10/_n15``, ``score_15min``,
-        ``transit_stops_400m``, ``departures_per_hour_400m``, ``cycle_km_500m``, ``slope_pct``,
-        ``intersections_km2``, or any numeric column (classed by quantiles).
+        An indicator of the registry (:data:`qet_geo.constraints.indicators.INDICATORS`, which
+        gives its legend, classes and colours; default ``food_shop_min``, the minutes to the
+        nearest food shop), or any numeric column (classed by quantiles).
     bins
         Class edges in the column's unit (``[0, 5, 10, 15, inf]``); the indicator's defaults
         when None.
@@ -170,7 +173,7 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _check_bins(bins: Sequence[float] | None, spec: Indicator) -> tuple[float, ...]:
+def _check_bins(bins: Sequence[float] | None, spec: MapStyle) -> tuple[float, ...]:
     if bins is None:
         return spec.bins
     edges = tuple(float(b) for b in bins)
@@ -409,8 +412,8 @@ def make_transit_map(
         f"Arrêts de transport en commun ({len(drawn)})" if fr else f"Transit stops ({len(drawn)})"
     )
     if departures.notna().any():
-        spec = indicator("departures_per_hour_400m", language)
-        spec = Indicator(
+        spec = indicator(DEPARTURES, language)
+        spec = MapStyle(
             "departures_per_hour",
             "départs par heure (pointe du matin)" if fr else "departures per hour (morning peak)",
             spec.unit,
@@ -606,7 +609,7 @@ def make_neighbourhood_map(
     layers: NeighbourhoodLayers,
     *,
     access: gpd.GeoDataFrame | None = None,
-    column: str = "food_shop_min",
+    column: str = _DEFAULT_COLUMN,
     isochrones: gpd.GeoDataFrame | None = None,
     amenities: bool = True,
     transit: bool = True,

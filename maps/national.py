@@ -2,10 +2,11 @@
 
 Input contract: a GeoDataFrame with one row per neighbourhood, a point (its centre) or its
 polygon, a ``name`` and figure columns, e.g. ``n_respondents``, ``total_kgco2e_mean`` (mean SU
-footprint, kgCO2e per year), ``share_<profile>``, ``score_15min``, ``population``, ``theme`` (the
-theme voted at the forum), ``year``, ``type`` (the neighbourhood's type in the typology on
-constraints), ``rank_total_kgco2e`` (1 = lowest footprint). Known columns get their French label
-and unit; others show under their own name.
+footprint, kgCO2e per year), ``share_<profile>``, the 15-minute score
+(:data:`qet_geo.constraints.indicators.SCORE`), ``population``, ``theme`` (the theme voted at the
+forum), ``year``, ``type`` (the neighbourhood's type in the typology on constraints),
+``rank_total_kgco2e`` (1 = lowest footprint). Known columns get their French label and unit;
+others show under their own name.
 
 Figures about respondents are statistics: a neighbourhood with 1 to 10 respondents
 (``n_respondents``), or one marked in the ``withheld`` column (its figures already suppressed

@@ -25,7 +25,7 @@ from maps._base import (
     indicator_legend,
     prepare,
 )
-from maps._labels import Indicator, Lang, classify, fmt_number, fmt_value, indicator
+from maps._labels import Lang, MapStyle, classify, fmt_number, fmt_value, indicator
 from qet_geo.errors import ValidationError
 from qet_geo.privacy import is_protected, require_protected, safe_aggregate
 
@@ -132,7 +132,7 @@ def make_profiles_map(
         category = str(column)[len("share_") :]
         name = profile_label(category, language, labels)
         spec = indicator(column, language)
-        spec = Indicator(
+        spec = MapStyle(
             column,
             f"part du profil « {name} »" if fr else f"share of profile “{name}”",
             spec.unit,
@@ -226,7 +226,7 @@ def _choropleth(
     m: folium.Map,
     table: gpd.GeoDataFrame,
     column: str,
-    spec: Indicator,
+    spec: MapStyle,
     tips: list[list[tuple[str, str]]],
     lang: Lang,
     *,

@@ -139,7 +139,7 @@ def home_access(
         Home points (see :func:`homes_from_buildings`, :func:`homes_from_cells`), EPSG:2154.
     nodes, edges
         The street graph of ``mode`` (:meth:`qet_geo.inputs.osm.OsmData.graph`); a ``grade`` column on
-        the edges (from a DEM) slows uphill travel and gives ``slope_pct``.
+        the edges (from a DEM) slows uphill travel and gives the slope indicator.
     amenities
         Amenity points with a ``category`` column.
     mode

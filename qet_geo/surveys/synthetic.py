@@ -19,8 +19,11 @@ How an answer is made
        logit P(car)                 = a + b_stop·x_stop − b_dep·x_dep + b_shop·x_shop
        logit P(transit | not car)   = c − g_stop·x_stop + g_dep·x_dep
        x_stop = ln(clip(transit_stop_m, 50, 3000) / 400)    (0 at 400 m; 3000 m when no stop)
-       x_dep  = ln(1 + departures_per_hour_400m)            (0 without a timetable)
+       x_dep  = ln(1 + departures)                          (0 without a timetable)
        x_shop = clip(food_shop_min, 0, 30) / 10             (30 min when no shop in reach)
+
+   where ``departures`` is the best stop's departures per hour within the transit radius
+   (:data:`qet_geo.constraints.indicators.DEPARTURES`).
 
    The intercepts ``a`` and ``c`` are solved so that the expected shares over the drawn homes
    equal the target mode shares: by default those of ENTD 2008, the national travel survey
@@ -58,7 +61,9 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from qet_geo._validate import existing_file
+from qet_geo.constraints.indicators import DEPARTURES, nearest_m, nearest_min
 from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.surveys.schema import AGE_BANDS, CSP_LABELS, USAGES
 
@@ -156,6 +161,10 @@ _ACTIVE_PREFIXES = ("1.",)
 _TRANSIT_PREFIXES = ("4.42", "4.43", "5.", "6.")
 _IGNORED_PREFIXES = ("7.", "8.")
 
+# the access columns the mobility model reads, besides DEPARTURES
+_STOP_M = nearest_m("transit_stop")
+_SHOP_MIN = nearest_min("food_shop")
+
 
 @dataclass(frozen=True)
 class CarUseModel:
@@ -167,7 +176,8 @@ class CarUseModel:
         Car logit per unit of ``x_stop`` (log distance to the nearest transit stop): 1.0 means a
         home 2.7 times farther from a stop has odds of car use 2.7 times higher.
     departures
-        Car logit decrease per unit of ``x_dep`` (log of 1 + departures per hour within 400 m).
+        Car logit decrease per unit of ``x_dep`` (log of 1 + departures per hour
+        within the transit radius).
     shop
         Car logit per 10 minutes of walk to the nearest food shop.
     transit_stop
@@ -309,7 +319,7 @@ def _read_entd(path: str | PathLike[str] | pd.DataFrame) -> pd.DataFrame:
         frame = path
     else:
         file = Path(path)
-        existing_file(file, what="ENTD file", what_fr="Fichier ENTD", file_only=True)
+        existing_file(file, what=msg("Fichier ENTD"), file_only=True)
         try:
             frame = pd.read_parquet(file)
         except (OSError, ValueError) as err:
@@ -546,7 +556,7 @@ def _homes(layers: NeighbourhoodLayers, access: pd.DataFrame) -> gpd.GeoDataFram
             message_fr="Le quartier n'a pas de couche de bâtiments : vérifiez que l'extrait OSM "
             "le couvre.",
         )
-    if not isinstance(access, gpd.GeoDataFrame) or "transit_stop_m" not in access.columns:
+    if not isinstance(access, gpd.GeoDataFrame) or _STOP_M not in access.columns:
         raise ValidationError(
             "access must be the output of qet_geo.constraints.access.neighbourhood_access (homes as "
             "buildings).",
@@ -577,13 +587,9 @@ def _homes(layers: NeighbourhoodLayers, access: pd.DataFrame) -> gpd.GeoDataFram
     homes = gpd.GeoDataFrame(
         {
             "weight": weight.to_numpy(float),
-            "transit_stop_m": acc["transit_stop_m"].to_numpy(float),
-            "departures_per_hour_400m": acc.get(
-                "departures_per_hour_400m", pd.Series(np.nan, index=keys)
-            ).to_numpy(float),
-            "food_shop_min": acc.get("food_shop_min", pd.Series(np.nan, index=keys)).to_numpy(
-                float
-            ),
+            _STOP_M: acc[_STOP_M].to_numpy(float),
+            DEPARTURES: acc.get(DEPARTURES, pd.Series(np.nan, index=keys)).to_numpy(float),
+            _SHOP_MIN: acc.get(_SHOP_MIN, pd.Series(np.nan, index=keys)).to_numpy(float),
         },
         geometry=acc.geometry.to_numpy(),
         crs=acc.crs,
@@ -593,11 +599,11 @@ def _homes(layers: NeighbourhoodLayers, access: pd.DataFrame) -> gpd.GeoDataFram
 
 
 def _features(homes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    stop = np.where(np.isnan(homes["transit_stop_m"]), 3000.0, homes["transit_stop_m"])
+    stop = np.where(np.isnan(homes[_STOP_M]), 3000.0, homes[_STOP_M])
     x_stop = np.log(np.clip(stop, 50.0, 3000.0) / 400.0)
-    dep = np.nan_to_num(homes["departures_per_hour_400m"].to_numpy(float), nan=0.0)
+    dep = np.nan_to_num(homes[DEPARTURES].to_numpy(float), nan=0.0)
     x_dep = np.log1p(np.clip(dep, 0.0, None))
-    shop = np.where(np.isnan(homes["food_shop_min"]), 30.0, homes["food_shop_min"])
+    shop = np.where(np.isnan(homes[_SHOP_MIN]), 30.0, homes[_SHOP_MIN])
     x_shop = np.clip(shop, 0.0, 30.0) / 10.0
     return x_stop, x_dep, x_shop
 
