@@ -44,6 +44,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import Lang
 from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS, ESSENTIAL_CATEGORIES
 
 __all__ = [
@@ -220,11 +221,11 @@ class Indicator:
     category: str | None = None
     source: Literal["home", "building"] = "home"
 
-    def label(self, lang: Literal["fr", "en"]) -> str:
+    def label(self, lang: Lang) -> str:
         """Return the label in ``lang`` ("fr" or "en")."""
         return self.label_fr if lang == "fr" else self.label_en
 
-    def sentence(self, lang: Literal["fr", "en"]) -> str:
+    def sentence(self, lang: Lang) -> str:
         """Return the plain-language sentence in ``lang`` ("fr" or "en")."""
         return self.sentence_fr if lang == "fr" else self.sentence_en
 
