@@ -441,14 +441,9 @@ def _route(
     hood: Neighbourhood, folder: Path, config: DiagnosticConfig, lang: str
 ) -> tuple[list[dict[str, Any]], str, list[tuple[str, str]]]:
     from qet_geo.visit.export import write_route
-    from qet_geo.visit.plan import plan_route
-    from qet_geo.visit.stops import auto_stops
+    from qet_geo.visit.plan import plan_visit
 
-    net = hood.networks["walk"]
-    stops = auto_stops(
-        hood.layers, n=config.route_stops, access=hood.access["walk"], network=net, lang=config.lang
-    )
-    route = plan_route(net, stops, loop=True)
+    route = plan_visit(hood, n=config.route_stops, loop=True, lang=config.lang)
     (folder / "route").mkdir(parents=True, exist_ok=True)
     written = write_route(
         route, folder / "route" / "visite.gpx", lang=config.lang, title=config.name
