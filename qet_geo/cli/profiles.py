@@ -73,6 +73,7 @@ def profiles(
 ) -> None:
     """Calcule les Profils d'Usages d'un fichier de réponses SU."""
     from qet_geo.cli._common import _fail, _state, _t, _user_errors, err_console, out_console
+    from qet_geo.i18n import number
 
     if lang is not None:
         if lang not in ("fr", "en"):
@@ -149,7 +150,7 @@ def profiles(
         highlight=False,
     )
     for p in result["profiles"]:
-        share = _percent(p["share_pct"], lang_out)
+        share = _t("{share} %", share=number(p["share_pct"], decimals=1))
         out_console.print(
             f"  {p['profile']:>2}  {share:>7}  ({p['n']:>4})  {p['description']}",
             highlight=False,
@@ -160,12 +161,6 @@ def profiles(
             _t("Résultat écrit dans [bold]{out}[/]", out=out),
             highlight=False,
         )
-
-
-def _percent(value: float, lang: str) -> str:
-    """Format a percentage the way ``lang`` writes it (74,1 % in French)."""
-    text = f"{value:.1f} %"
-    return text.replace(".", ",") if lang == "fr" else text
 
 
 def _write_json(result: dict[str, Any], path: Path) -> None:

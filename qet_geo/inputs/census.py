@@ -1214,15 +1214,13 @@ def _read_vector(file: Path, *, crs: Any, area: BaseGeometry | None) -> gpd.GeoD
     has_geometry = info.get("geometry_type") is not None
     file_crs = crs if crs is not None else info.get("crs")
     if has_geometry and file_crs is None:
-        hint = " (no .prj file beside the .shp)" if file.suffix.lower() == ".shp" else ""
-        hint_fr = " (pas de fichier .prj à côté du .shp)" if file.suffix.lower() == ".shp" else ""
+        hint = msg(" (pas de fichier .prj à côté du .shp)") if file.suffix.lower() == ".shp" else ""
         raise CRSError(
             msg(
-                "{file} n'a pas de système de coordonnées{hint_fr} : ajoutez le fichier .prj, ou "
+                "{file} n'a pas de système de coordonnées{hint} : ajoutez le fichier .prj, ou "
                 "passez crs= avec le système de ses coordonnées (crs='EPSG:2154' pour le "
                 "Lambert-93).",
                 file=file,
-                hint_fr=hint_fr,
                 hint=hint,
             ),
             path=file,
