@@ -184,9 +184,10 @@ def constraint_indicators(
     """Page through the built-constraint indicators of a neighbourhood per 200 m cell, WGS84.
 
     Computed by the last analysis from the neighbourhood's OSM extract: for the homes of each
-    cell, weighted by their people (census grid) or floor area, the 15-minute score, transit
-    stops and departures within 400 m, cycle network within 500 m, slope, intersection density
-    and minutes to the nearest essential amenity on foot. They describe streets and amenities,
+    cell, weighted by their people (census grid) or floor area, the zone indicators of
+    :data:`qet_geo.constraints.indicators.ZONE_INDICATORS` (the 15-minute score, transit stops
+    and departures, cycle network within their radii, slope, intersection density and minutes to
+    the nearest essential amenity on foot). They describe streets and amenities,
     not respondents: every cell is given. Empty before the first analysis with an extract.
     """
     hood = neighbourhood_for(session, caller, neighbourhood_id)

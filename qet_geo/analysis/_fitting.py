@@ -154,16 +154,18 @@ def _filled(values: pd.DataFrame, cutoff_min: float) -> pd.DataFrame:
     indicators keep their NaN (no timetable, no DEM).
     """
     from qet_geo.constraints.access import NEAREST_CUTOFF_M
+    from qet_geo.constraints.indicators import INDICATORS, nearest_m, nearest_min
 
     out = values.astype(float).copy()
     names = {str(c) for c in out.columns}
     for col in out.columns:
-        name = str(col)
-        if not out[col].notna().any():
+        entry = INDICATORS.get(str(col))
+        if entry is None or entry.category is None or not out[col].notna().any():
             continue
-        if name.endswith("_m") and f"{name[:-2]}_min" in names:
+        distance, time = nearest_m(entry.category), nearest_min(entry.category)
+        if col == distance and time in names:
             out[col] = out[col].fillna(NEAREST_CUTOFF_M)
-        elif name.endswith("_min") and f"{name[:-4]}_m" in names:
+        elif col == time and distance in names:
             out[col] = out[col].fillna(cutoff_min)
     return out
 

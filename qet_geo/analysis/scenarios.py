@@ -14,6 +14,13 @@ from typing import Literal
 
 import numpy as np
 
+from qet_geo.constraints.indicators import (
+    CYCLE_KM,
+    CYCLE_RADIUS_M,
+    DEPARTURES,
+    nearest_m,
+    nearest_min,
+)
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import Lang
 
@@ -144,17 +151,17 @@ def _check_change(indicator: object, operation: object, value: object) -> None:
 DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "frequent_transit",
-        "transit_stop_m",
+        nearest_m("transit_stop"),
         "cap",
         300.0,
         label_fr="Chaque logement à moins de 300 m d'un arrêt fréquent (au moins 6 départs par "
         "heure)",
         label_en="Every home within 300 m of a frequent stop (at least 6 departures an hour)",
-        also=(Change("departures_per_hour_400m", "floor", 6.0),),
+        also=(Change(DEPARTURES, "floor", 6.0),),
     ),
     Scenario(
         "food_shop_5min",
-        "food_shop_min",
+        nearest_min("food_shop"),
         "cap",
         5.0,
         label_fr="Un commerce alimentaire à moins de 5 minutes de chaque logement",
@@ -162,7 +169,7 @@ DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "market_10min",
-        "market_min",
+        nearest_min("market"),
         "cap",
         10.0,
         label_fr="Un marché à moins de 10 minutes de chaque logement",
@@ -170,7 +177,7 @@ DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "second_hand_repair_10min",
-        "second_hand_repair_min",
+        nearest_min("second_hand_repair"),
         "cap",
         10.0,
         label_fr="Une boutique d'occasion ou un atelier de réparation à moins de 10 minutes de "
@@ -179,7 +186,7 @@ DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "local_shop_5min",
-        "local_shop_min",
+        nearest_min("local_shop"),
         "cap",
         5.0,
         label_fr="Un commerce de proximité à moins de 5 minutes de chaque logement",
@@ -187,15 +194,16 @@ DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "cycle_network",
-        "cycle_km_500m",
+        CYCLE_KM,
         "floor",
         2.0,
-        label_fr="Au moins 2 km d'aménagements cyclables à moins de 500 m de chaque logement",
-        label_en="At least 2 km of cycle lanes within 500 m of every home",
+        label_fr="Au moins 2 km d'aménagements cyclables à moins de "
+        f"{CYCLE_RADIUS_M:g} m de chaque logement",
+        label_en=f"At least 2 km of cycle lanes within {CYCLE_RADIUS_M:g} m of every home",
     ),
     Scenario(
         "rail_station_15min",
-        "rail_station_min",
+        nearest_min("rail_station"),
         "cap",
         15.0,
         label_fr="Une gare à moins de 15 minutes de chaque logement",

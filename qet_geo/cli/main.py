@@ -188,10 +188,13 @@ def access(
         step("write")
         path = write_table(table, out, layer=f"access_{mode}")
         dist = score_distribution(table)
+    from qet_geo.constraints.indicators import SCORE_MIN, nearest_min
+    from qet_geo.taxonomy import CATEGORIES
+
     median_minutes = {
-        c[: -len("_min")]: round(float(table[c].median()), 2)
-        for c in table.columns
-        if c.endswith("_min") and table[c].notna().any()
+        c: round(float(table[nearest_min(c)].median()), 2)
+        for c in CATEGORIES
+        if nearest_min(c) in table and table[nearest_min(c)].notna().any()
     }
     summary = {
         "output": str(path),
@@ -215,7 +218,8 @@ def access(
         highlight=False,
     )
     out_console.print(
-        _t("Score 15 minutes moyen (pondéré) : ") + f"{summary['weighted_score_15min']:.0%}",
+        _t("Score {minutes} minutes moyen (pondéré) : ", minutes=SCORE_MIN)
+        + f"{summary['weighted_score_15min']:.0%}",
         highlight=False,
     )
     for cat, minutes in median_minutes.items():

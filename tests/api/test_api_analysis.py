@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from api.models import FeatureCollection, JobOut, NationalRow, ProfilesOut
-from qet_geo.constraints.access import ZONE_INDICATORS
+from qet_geo.constraints.indicators import ZONE_INDICATORS
 from qet_geo.store import jobs as service
 from qet_geo.store import models as store
 from qet_geo.surveys.schema import USAGES
