@@ -29,13 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.errors import EmptyDataError
 from qet_geo.i18n import msg
+from qet_geo.store.ingest import respondents_frame
 from qet_geo.store.models import (
     Diagnostic,
     Neighbourhood,
     Profile,
     Release,
     Respondent,
-    respondents_frame,
 )
 from qet_geo.store.releases import Figures, compute_figures, json_value, latest_release, map_html
 

@@ -314,7 +314,8 @@ def ingest_su_job(database_url: str | None, diagnostic_id: int, data: bytes, **k
     The worker opens its own connection to the store; the file is parsed there, never in the
     server process (a 5 MB workbook may unzip to 50 MB of XML and hold the GIL for seconds).
     """
-    from qet_geo.store.models import ingest_su, make_engine
+    from qet_geo.store.ingest import ingest_su
+    from qet_geo.store.models import make_engine
 
     engine = make_engine(database_url)
     try:

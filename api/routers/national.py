@@ -31,12 +31,12 @@ from qet_geo.errors import EmptyDataError
 from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS, require_protected
 from qet_geo.store.jobs import fit_national_profiles
+from qet_geo.store.ingest import respondents_frame
 from qet_geo.store.models import (
     Diagnostic,
     Neighbourhood,
     NotFoundError,
     national_reference,
-    respondents_frame,
     territory_geometry,
 )
 from qet_geo.store.releases import latest_release

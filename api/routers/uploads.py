@@ -27,7 +27,8 @@ from api.models import ErrorOut, UploadOut
 from api.settings import Settings
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
-from qet_geo.store.models import IngestResult, Upload, delete_upload, ingest_su
+from qet_geo.store.ingest import IngestResult, delete_upload, ingest_su
+from qet_geo.store.models import Upload
 
 router = APIRouter(tags=["enquêtes"])
 DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -1,6 +1,6 @@
-"""Persistence: the database models and ingestion (:mod:`~qet_geo.store.models`), the analysis
-jobs the service runs (:mod:`~qet_geo.store.jobs`) and the releases that publish figures
-(:mod:`~qet_geo.store.releases`).
+"""Persistence: the database models, engine and keyed hashes (:mod:`~qet_geo.store.models`), the
+ingestion of survey uploads (:mod:`~qet_geo.store.ingest`), the analysis jobs the service runs
+(:mod:`~qet_geo.store.jobs`) and the releases that publish figures (:mod:`~qet_geo.store.releases`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,13 @@ from qet_geo._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
+        "ingest": [
+            "IngestResult",
+            "assign_to_centres",
+            "delete_upload",
+            "ingest_su",
+            "respondents_frame",
+        ],
         "jobs": [
             "ANALYSIS_STEPS",
             "AnalysisResult",
@@ -38,7 +45,6 @@ __getattr__, __dir__, __all__ = attach(
             "DEFAULT_DATABASE_URL",
             "Diagnostic",
             "Indicator",
-            "IngestResult",
             "Neighbourhood",
             "NotFoundError",
             "Profile",
@@ -49,17 +55,13 @@ __getattr__, __dir__, __all__ = attach(
             "Vote",
             "VoteCode",
             "add_neighbourhood",
-            "assign_to_centres",
             "create_schema",
             "create_token",
             "database_url",
-            "delete_upload",
             "diagnostic_published",
             "extract_path",
-            "ingest_su",
             "make_engine",
             "national_reference",
-            "respondents_frame",
             "session_scope",
             "territory_geometry",
             "token_hash",
@@ -79,6 +81,13 @@ __getattr__, __dir__, __all__ = attach(
 )
 
 if TYPE_CHECKING:
+    from qet_geo.store.ingest import (
+        IngestResult,
+        assign_to_centres,
+        delete_upload,
+        ingest_su,
+        respondents_frame,
+    )
     from qet_geo.store.jobs import (
         ANALYSIS_STEPS,
         JOB_TIMEOUT_S,
@@ -106,7 +115,6 @@ if TYPE_CHECKING:
         ConflictError,
         Diagnostic,
         Indicator,
-        IngestResult,
         Neighbourhood,
         NotFoundError,
         Profile,
@@ -116,17 +124,13 @@ if TYPE_CHECKING:
         Vote,
         VoteCode,
         add_neighbourhood,
-        assign_to_centres,
         create_schema,
         create_token,
         database_url,
-        delete_upload,
         diagnostic_published,
         extract_path,
-        ingest_su,
         make_engine,
         national_reference,
-        respondents_frame,
         session_scope,
         territory_geometry,
         token_hash,

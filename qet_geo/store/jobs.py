@@ -40,6 +40,7 @@ from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import DataCoverageError, QetGeoError, ValidationError
 from qet_geo.i18n import Msg, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError
+from qet_geo.store.ingest import assign_to_centres, respondents_frame
 from qet_geo.store.models import (
     ConflictError,
     Diagnostic,
@@ -48,9 +49,7 @@ from qet_geo.store.models import (
     NotFoundError,
     Profile,
     Respondent,
-    assign_to_centres,
     extract_path,
-    respondents_frame,
     territory_geometry,
 )
 from qet_geo.surveys.schema import USAGES

@@ -1,14 +1,15 @@
-"""Persistence of neighbourhoods, diagnostics, protected respondents, indicators and votes.
+"""The store's tables and how to open it: models, engine, sessions, tokens and keyed hashes.
 
 The store is a SQLAlchemy 2 database: a SQLite file by default, PostgreSQL (with PostGIS) when
 ``QET_DATABASE_URL`` points to one. Only *protected* locations are ever written: a respondent's
 home is kept as its INSEE 200 m cell id (``CRS3035RES200mN…E…``) and, inside the store only, its
 building key (rule 1 of ``docs/privacy.md``). Raw addresses and coordinates are dropped by
-:func:`qet_geo.privacy.coarsen_locations` before anything reaches a table.
+:func:`qet_geo.privacy.coarsen_locations` before anything reaches a table (uploads are written by
+:mod:`qet_geo.store.ingest`).
 
-Ingestion (:func:`ingest_su`) is one transaction per upload and idempotent: the SHA-256 of the file
-(and the optional idempotency key) identify an upload; sending it again changes nothing. A process
-killed mid-upload leaves no partial batch, since nothing is visible before the commit.
+The secrets of the keyed hashes (respondent pseudonyms, vote codes) are kept outside the
+database (:func:`pseudonym_key`), so that a copy of the database alone cannot be turned back into
+ids or codes.
 
 Examples
 --------
@@ -22,17 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import logging
 import os
 import secrets
 import tempfile
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -52,7 +49,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -62,12 +58,9 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
-from qet_geo import grid
 from qet_geo.errors import QetGeoError, ValidationError
 
 if TYPE_CHECKING:
-    import geopandas as gpd
-    import pandas as pd
     from shapely.geometry.base import BaseGeometry
 
 __all__ = [
@@ -79,7 +72,6 @@ __all__ = [
     "ConflictError",
     "Diagnostic",
     "Indicator",
-    "IngestResult",
     "Neighbourhood",
     "NotFoundError",
     "Profile",
@@ -89,17 +81,13 @@ __all__ = [
     "Vote",
     "VoteCode",
     "add_neighbourhood",
-    "assign_to_centres",
     "create_schema",
     "create_token",
     "database_url",
-    "delete_upload",
     "diagnostic_published",
     "extract_path",
-    "ingest_su",
     "make_engine",
     "national_reference",
-    "respondents_frame",
     "session_scope",
     "territory_geometry",
     "token_hash",
@@ -114,9 +102,6 @@ DEFAULT_DATABASE_URL = "sqlite:///qet.db"
 
 #: Roles of API tokens: admin, network staff, pilot team (bound to neighbourhoods), public.
 ROLES: tuple[str, ...] = ("admin", "staff", "pilot", "public")
-
-# Test hook: called inside the ingestion transaction, just before the commit.
-_BEFORE_COMMIT: Callable[[], None] | None = None
 
 
 class NotFoundError(QetGeoError, LookupError):
@@ -470,34 +455,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+# --------------------------------------------------------------------------------------------------
+# tokens and keyed hashes
+
+
 def token_hash(token: str) -> str:
     """Return the SHA-256 hex digest under which ``token`` is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def vote_code_key() -> bytes:
-    """Return the secret of the vote codes' hashes, derived from :func:`pseudonym_key`.
-
-    Kept outside the database like the pseudonym key (the same ``QET_PSEUDONYM_KEY`` or key
-    file), so that a copy of the database alone cannot test guessed codes.
-    """
-    return hmac.new(pseudonym_key(), b"qet-vote-codes", "sha256").digest()
-
-
-def vote_code_hmac(vote_id: int, code: str, *, key: bytes | None = None) -> str:
-    """Return the keyed hash under which participant ``code`` of vote ``vote_id`` is stored.
-
-    Parameters
-    ----------
-    vote_id
-        The vote (a code is only valid in its own vote).
-    code
-        The code in canonical form (see ``api.routers.votes``).
-    key
-        :func:`vote_code_key`, read when None (pass it when hashing many codes).
-    """
-    key = vote_code_key() if key is None else key
-    return hmac.new(key, f"{vote_id}:{code}".encode(), "sha256").hexdigest()
 
 
 def create_token(
@@ -541,6 +505,72 @@ def create_token(
     )
     session.flush()
     return token
+
+
+def pseudonym_key() -> bytes:
+    """Return the secret of the respondent pseudonyms.
+
+    ``QET_PSEUDONYM_KEY`` when set (give every server of one store the same value); otherwise a
+    random key created once in ``$QET_KEY_DIR/pseudonym.key`` (default
+    ``~/.local/share/qet-geo``), readable by its owner only. Losing it only means that a file
+    uploaded again is no longer recognised as the same respondents.
+    """
+    env = os.environ.get("QET_PSEUDONYM_KEY")
+    if env:
+        return env.encode()
+    folder = Path(os.environ.get("QET_KEY_DIR") or Path.home() / ".local" / "share" / "qet-geo")
+    path = folder / "pseudonym.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        # written whole under a temporary name, then linked into place: a process that loses the
+        # race reads the winner's complete key, never a half-written one
+        fd, tmp = tempfile.mkstemp(prefix=".pseudonym.", dir=folder)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            os.chmod(tmp, 0o600)
+            with suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    key = path.read_text().strip()
+    if not key:
+        raise ValidationError(
+            f"{path} is empty: delete it to create a new pseudonym key, or set QET_PSEUDONYM_KEY.",
+            message_fr=f"{path} est vide : supprimez-le pour créer une nouvelle clé de "
+            "pseudonymisation, ou définissez QET_PSEUDONYM_KEY.",
+            path=path,
+        )
+    return key.encode()
+
+
+def vote_code_key() -> bytes:
+    """Return the secret of the vote codes' hashes, derived from :func:`pseudonym_key`.
+
+    Kept outside the database like the pseudonym key (the same ``QET_PSEUDONYM_KEY`` or key
+    file), so that a copy of the database alone cannot test guessed codes.
+    """
+    return hmac.new(pseudonym_key(), b"qet-vote-codes", "sha256").digest()
+
+
+def vote_code_hmac(vote_id: int, code: str, *, key: bytes | None = None) -> str:
+    """Return the keyed hash under which participant ``code`` of vote ``vote_id`` is stored.
+
+    Parameters
+    ----------
+    vote_id
+        The vote (a code is only valid in its own vote).
+    code
+        The code in canonical form (see ``api.routers.votes``).
+    key
+        :func:`vote_code_key`, read when None (pass it when hashing many codes).
+    """
+    key = vote_code_key() if key is None else key
+    return hmac.new(key, f"{vote_id}:{code}".encode(), "sha256").hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# neighbourhoods, diagnostics and profiles
 
 
 def add_neighbourhood(
@@ -620,246 +650,6 @@ def extract_path(osm_dir: str | os.PathLike[str] | None, name: str | None) -> Pa
     return path
 
 
-def assign_to_centres(levels: pd.DataFrame, centres: Sequence[Profile]) -> pd.Series:
-    """Give each complete answer the number of the profile with the nearest centre.
-
-    Parameters
-    ----------
-    levels
-        SU answers, one column per usage of the centres (levels 1 to 3).
-    centres
-        Stored profiles (their ``centre`` in level steps, as :class:`Profile` keeps them).
-
-    Returns
-    -------
-    pandas.Series
-        Profile ``number`` per answer (Int64), ``<NA>`` for an incomplete answer. Ties go to the
-        lowest number, as :meth:`qet_geo.analysis.profiles.UsageProfiles.predict` does.
-    """
-    import numpy as np
-    import pandas as pd
-
-    ordered = sorted(centres, key=lambda p: p.number)
-    out = pd.Series(pd.NA, index=levels.index, dtype="Int64")
-    if not ordered:
-        return out
-    usages = list(ordered[0].centre)
-    if any(u not in levels.columns for u in usages):
-        return out
-    values = levels[usages].apply(pd.to_numeric, errors="coerce")
-    complete = values.notna().all(axis=1).to_numpy()
-    points = values.to_numpy(dtype=float)[complete] - 1.0
-    grid = np.array([[float(p.centre[u]) for u in usages] for p in ordered])
-    d = ((points[:, None, :] - grid[None, :, :]) ** 2).sum(axis=2)
-    if len(points):
-        numbers = np.array([p.number for p in ordered], dtype=np.int64)
-        out.iloc[np.flatnonzero(complete)] = numbers[d.argmin(axis=1)]
-    return out
-
-
-def national_reference(session: Session) -> list[Profile]:
-    """Return the stored national reference profiles (empty before the first national fit)."""
-    return list(
-        session.scalars(
-            select(Profile)
-            .where(Profile.scope == "national", Profile.diagnostic_id.is_(None))
-            .order_by(Profile.number)
-        )
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# ingestion
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """What an upload did: its id, whether it was new, and the row counts."""
-
-    upload_id: int
-    created: bool
-    n_rows: int
-    n_stored: int
-    summary: dict[str, Any]
-
-
-@lru_cache(maxsize=1)
-def _reference_profiles() -> Any:
-    from qet_geo.analysis.profiles import UsageProfiles
-    from qet_geo.surveys.synthetic import reference_profiles
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return UsageProfiles(random_state=0).fit(reference_profiles())
-
-
-def ingest_su(
-    engine: Engine,
-    diagnostic_id: int,
-    data: bytes,
-    *,
-    idempotency_key: str | None = None,
-    key_scope: str = "",
-    replaces: int | None = None,
-    addresses: gpd.GeoDataFrame | None = None,
-    buildings: gpd.GeoDataFrame | None = None,
-) -> IngestResult:
-    """Store an SU answer file in a diagnostic, in one transaction, idempotently.
-
-    The file is read (:func:`~qet_geo.surveys.su.read_su`), the homes located
-    (:func:`~qet_geo.surveys.geocode.locate_homes`) and coarsened to 200 m cells and buildings
-    (:func:`~qet_geo.privacy.coarsen_locations`) before anything is written; raw locations are
-    never stored. Each respondent gets a reference usage profile (the nearest national reference
-    profile once :func:`qet_geo.store.jobs.fit_national_profiles` has stored them, the demo
-    reference profiles before) and its footprint per usage.
-
-    Parameters
-    ----------
-    engine
-        The store.
-    diagnostic_id
-        The diagnostic the answers belong to.
-    data
-        The file's bytes (CSV, TSV or XLSX).
-    idempotency_key
-        Client key of the upload: a retry with the same key returns the first upload.
-    key_scope
-        Whose key it is (the service passes the caller's credential): keys are looked up within
-        their scope only, so that one caller's key is never refused to, nor revealed to, another.
-    replaces
-        Id of an upload of the same diagnostic that this file replaces: its respondents and it
-        are deleted in the transaction that stores the new file (see :func:`delete_upload`).
-    addresses, buildings
-        Reference layers for geocoding addresses (see ``locate_homes``).
-
-    Returns
-    -------
-    IngestResult
-        ``created`` is False when the same file (or key) was already stored: nothing changed.
-
-    Raises
-    ------
-    NotFoundError
-        No diagnostic ``diagnostic_id``.
-    ConflictError
-        The idempotency key was used by the same caller for another file, a respondent id is
-        already stored from another file of the diagnostic, or ``replaces`` names an upload of
-        a published diagnostic.
-    InputFileError, EmptyDataError, ValidationError
-        The file cannot be read as SU answers (see ``read_su``).
-    """
-    if not isinstance(data, bytes | bytearray):
-        raise ValidationError(
-            "data must be the bytes of the survey file.",
-            message_fr="data doit contenir les octets du fichier d'enquête.",
-        )
-    digest = hashlib.sha256(data).hexdigest()
-    factory = sessionmaker(engine, expire_on_commit=False)
-    with factory() as session:
-        existing = _existing_upload(session, diagnostic_id, digest, idempotency_key, key_scope)
-        if existing is not None:
-            if replaces is not None and existing.upload_id != replaces:
-                raise _already_uploaded(existing.upload_id)
-            return existing
-        if session.get(Diagnostic, diagnostic_id) is None:
-            raise NotFoundError(
-                f"no diagnostic {diagnostic_id}.",
-                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
-            )
-        if replaces is not None:
-            delete_upload(session, diagnostic_id, replaces, dry_run=True)
-        reference = national_reference(session)
-    rows, summary = _prepare_rows(
-        bytes(data), addresses=addresses, buildings=buildings, reference=reference
-    )
-    try:
-        with factory.begin() as session:
-            if replaces is not None:
-                delete_upload(session, diagnostic_id, replaces)
-            upload = Upload(
-                diagnostic_id=diagnostic_id,
-                sha256=digest,
-                idempotency_key=idempotency_key,
-                key_scope=key_scope,
-                n_rows=int(summary.get("rows", len(rows))),
-                n_stored=len(rows),
-                summary=summary,
-            )
-            session.add(upload)
-            session.flush()
-            taken = set(
-                session.scalars(
-                    select(Respondent.pseudo_id).where(
-                        Respondent.diagnostic_id == diagnostic_id,
-                        Respondent.pseudo_id.in_([r["pseudo_id"] for r in rows]),
-                    )
-                )
-            )
-            if taken:
-                raise ConflictError(
-                    f"{len(taken)} respondent ids of this file are already stored for diagnostic "
-                    f"{diagnostic_id} (from another file): remove them or fix the ids.",
-                    message_fr=f"{len(taken)} identifiants de répondants de ce fichier sont déjà "
-                    f"enregistrés pour le diagnostic {diagnostic_id} (autre fichier) : retirez-les "
-                    "ou corrigez les identifiants.",
-                )
-            session.add_all(
-                Respondent(diagnostic_id=diagnostic_id, upload_id=upload.id, **row) for row in rows
-            )
-            session.flush()
-            if _BEFORE_COMMIT is not None:
-                _BEFORE_COMMIT()
-            upload_id = upload.id
-    except IntegrityError:
-        # A concurrent upload of the same file won the race: report it as the existing one.
-        with factory() as session:
-            existing = _existing_upload(session, diagnostic_id, digest, idempotency_key, key_scope)
-        if existing is None:
-            raise
-        if replaces is not None and existing.upload_id != replaces:
-            raise _already_uploaded(existing.upload_id) from None
-        return existing
-    logger.info("upload %s: %s respondents stored", upload_id, len(rows))
-    return IngestResult(upload_id, True, int(summary.get("rows", len(rows))), len(rows), summary)
-
-
-def _already_uploaded(upload_id: int) -> ConflictError:
-    return ConflictError(
-        f"this file is already stored as upload {upload_id} of the diagnostic: delete that "
-        "upload instead of replacing another one with the same file.",
-        message_fr=f"ce fichier est déjà enregistré (envoi {upload_id} du diagnostic) : "
-        "supprimez cet envoi plutôt que d'en remplacer un autre par le même fichier.",
-    )
-
-
-def _existing_upload(
-    session: Session, diagnostic_id: int, digest: str, key: str | None, scope: str = ""
-) -> IngestResult | None:
-    """Return the upload this one repeats: the same file in the diagnostic, or the same key.
-
-    A key is looked up among the keys of ``scope`` (the caller) only: another caller's key of
-    the same value is neither a conflict nor a hit, so it reveals nothing and cannot be squatted.
-    """
-    found = None
-    if key is not None:
-        found = session.scalars(
-            select(Upload).where(Upload.key_scope == scope, Upload.idempotency_key == key)
-        ).first()
-        if found is not None and (found.sha256 != digest or found.diagnostic_id != diagnostic_id):
-            raise ConflictError(
-                "you already used this Idempotency-Key for another file: use a new key.",
-                message_fr="vous avez déjà utilisé cette clé d'idempotence pour un autre "
-                "fichier : utilisez une nouvelle clé.",
-            )
-    if found is None:
-        found = session.scalars(
-            select(Upload).where(Upload.diagnostic_id == diagnostic_id, Upload.sha256 == digest)
-        ).first()
-    if found is None:
-        return None
-    return IngestResult(found.id, False, found.n_rows, found.n_stored, dict(found.summary))
-
-
 def diagnostic_published(session: Session, diagnostic_id: int) -> bool:
     """Whether the figures of a diagnostic are published (its uploads are then frozen).
 
@@ -874,276 +664,12 @@ def diagnostic_published(session: Session, diagnostic_id: int) -> bool:
     return first is not None
 
 
-def delete_upload(
-    session: Session, diagnostic_id: int, upload_id: int, *, dry_run: bool = False
-) -> int:
-    """Delete an upload of an unpublished diagnostic and its respondents, in ``session``.
-
-    Both go in the caller's transaction: either the whole upload is gone or none of it. A pilot
-    team uses it to take back a wrong or truncated file, which could otherwise never be fixed
-    (its respondent ids would clash with the corrected file's).
-
-    Parameters
-    ----------
-    session
-        An open session; the caller commits.
-    diagnostic_id
-        The diagnostic the upload must belong to.
-    upload_id
-        The upload.
-    dry_run
-        Only check that the upload may be deleted.
-
-    Returns
-    -------
-    int
-        The number of respondents deleted (0 for a dry run).
-
-    Raises
-    ------
-    NotFoundError
-        No upload ``upload_id`` in the diagnostic.
-    ConflictError
-        The diagnostic is published (:func:`diagnostic_published`): its uploads are frozen.
-    """
-    from sqlalchemy import delete
-
-    upload = session.get(Upload, upload_id)
-    if upload is None or upload.diagnostic_id != diagnostic_id:
-        raise NotFoundError(
-            f"no upload {upload_id} in diagnostic {diagnostic_id}.",
-            message_fr=f"l'envoi {upload_id} n'existe pas dans le diagnostic {diagnostic_id}.",
-        )
-    if diagnostic_published(session, diagnostic_id):
-        raise ConflictError(
-            f"diagnostic {diagnostic_id} is published (it has a release): its uploads can no "
-            "longer be deleted or replaced; add answers, or open a new diagnostic.",
-            message_fr=f"le diagnostic {diagnostic_id} est publié (il a une publication) : ses "
-            "envois ne peuvent plus être supprimés ni remplacés ; ajoutez des réponses, ou "
-            "ouvrez un nouveau diagnostic.",
-        )
-    if dry_run:
-        return 0
-    gone = session.execute(
-        delete(Respondent).where(
-            Respondent.upload_id == upload_id, Respondent.diagnostic_id == diagnostic_id
+def national_reference(session: Session) -> list[Profile]:
+    """Return the stored national reference profiles (empty before the first national fit)."""
+    return list(
+        session.scalars(
+            select(Profile)
+            .where(Profile.scope == "national", Profile.diagnostic_id.is_(None))
+            .order_by(Profile.number)
         )
     )
-    n_gone = int(getattr(gone, "rowcount", 0) or 0)
-    session.delete(upload)
-    session.flush()
-    logger.info("upload %s deleted: %s respondents", upload_id, n_gone)
-    return n_gone
-
-
-def _prepare_rows(
-    data: bytes,
-    *,
-    addresses: gpd.GeoDataFrame | None,
-    buildings: gpd.GeoDataFrame | None,
-    reference: Sequence[Profile] = (),
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    import pandas as pd
-
-    from qet_geo.analysis.footprint import su_footprints
-    from qet_geo.surveys.su import read_su
-    from qet_geo.surveys.schema import USAGES
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        read = read_su(io.BytesIO(data))
-    answers = read.answers
-    summary: dict[str, Any] = {k: int(v) for k, v in read.summary().items()}
-    places = _protected_places(read.locations, answers.index, addresses, buildings)
-    _check_cell_sizes(places)
-    usages = [u for u in USAGES if u in answers.columns]
-    feet = su_footprints(answers, usages=usages) if usages else pd.DataFrame(index=answers.index)
-    complete = answers[usages].notna().all(axis=1) if len(usages) == len(USAGES) else None
-    profiles = pd.Series(pd.NA, index=answers.index, dtype="Int64")
-    if complete is not None and complete.any():
-        if reference:  # the network's national reference profiles, once fitted
-            profiles.loc[complete] = assign_to_centres(answers.loc[complete, usages], reference)
-        else:  # before that, the demo reference profiles
-            profiles.loc[complete] = _reference_profiles().predict(answers.loc[complete, usages])
-    rows = []
-    for rid in answers.index:
-        place = places.loc[rid] if rid in places.index else None
-        levels: dict[str, int | str | None] = {u: _int_or_none(answers.at[rid, u]) for u in usages}
-        for extra in ("age_band", "gender", "csp"):
-            if extra in answers.columns:
-                value: Any = answers.at[rid, extra]
-                levels[extra] = None if pd.isna(value) else str(value)
-        foot = {c: _float_or_none(feet.at[rid, c]) for c in feet.columns}
-        rows.append(
-            {
-                "pseudo_id": _pseudonym(str(rid)),
-                "cell_id": _text_or_none(place, "cell_id"),
-                "building_key": _text_or_none(place, "building_key"),
-                "iris_code": _text_or_none(place, "iris_code"),
-                "answers": levels,
-                "profile": _int_or_none(profiles.at[rid]),
-                "footprint": foot,
-                "total_kgco2e": foot.get("total_kgco2e"),
-            }
-        )
-    return rows, summary
-
-
-def _check_cell_sizes(places: pd.DataFrame) -> None:
-    """Refuse cell ids that are not 200 m INSEE cells (a 1 km ``CRS3035RES1000m…`` one).
-
-    Every figure is built on 200 m cells, pooled upwards: one 1 km cell among them (or a file
-    of them) overlaps the 200 m cells of the diagnostic, and its indicators could no longer be
-    computed, for this file and every later one.
-    """
-    if "cell_id" not in places.columns:
-        return
-    cells = places["cell_id"].dropna().astype(str)
-    sizes = cells.str.extract(grid.CELL_SIZE.pattern, expand=False)
-    other = cells[sizes.notna() & (sizes != "200")]
-    if other.empty:
-        return
-    example = str(other.iloc[0])
-    raise ValidationError(
-        f"{len(other)} homes are given as cells that are not 200 m INSEE cells (e.g. "
-        f"{example!r}): the service keeps each home in its 200 m cell only, and a file must "
-        "not mix cell sizes. Give these homes as 200 m cells (CRS3035RES200mN…E…), addresses or "
-        "coordinates.",
-        message_fr=f"{len(other)} domiciles sont donnés par des carreaux qui ne sont pas des "
-        f"carreaux INSEE de 200 m (par exemple {example!r}) : le service range chaque domicile "
-        "dans son carreau de 200 m, et un fichier ne doit pas mélanger les tailles de carreau. "
-        "Donnez ces domiciles par leur carreau de 200 m (CRS3035RES200mN…E…), leur adresse ou "
-        "leurs coordonnées.",
-    )
-
-
-def _pseudonym(respondent_id: str) -> str:
-    """Keyed hash of a respondent id: the file's ids may be names, e-mails or 1, 2, 3...
-
-    An HMAC with a secret kept outside the database (:func:`pseudonym_key`), so that a copy of
-    the database alone cannot be turned back into ids by hashing guesses. Stable for a given key,
-    which keeps uploads idempotent and overlapping ids detectable.
-    """
-    digest = hmac.new(pseudonym_key(), ("qet-respondent:" + respondent_id).encode(), "sha256")
-    return digest.hexdigest()[:32]
-
-
-def pseudonym_key() -> bytes:
-    """Return the secret of the respondent pseudonyms.
-
-    ``QET_PSEUDONYM_KEY`` when set (give every server of one store the same value); otherwise a
-    random key created once in ``$QET_KEY_DIR/pseudonym.key`` (default
-    ``~/.local/share/qet-geo``), readable by its owner only. Losing it only means that a file
-    uploaded again is no longer recognised as the same respondents.
-    """
-    env = os.environ.get("QET_PSEUDONYM_KEY")
-    if env:
-        return env.encode()
-    folder = Path(os.environ.get("QET_KEY_DIR") or Path.home() / ".local" / "share" / "qet-geo")
-    path = folder / "pseudonym.key"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        # written whole under a temporary name, then linked into place: a process that loses the
-        # race reads the winner's complete key, never a half-written one
-        fd, tmp = tempfile.mkstemp(prefix=".pseudonym.", dir=folder)
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
-            os.chmod(tmp, 0o600)
-            with suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    key = path.read_text().strip()
-    if not key:
-        raise ValidationError(
-            f"{path} is empty: delete it to create a new pseudonym key, or set QET_PSEUDONYM_KEY.",
-            message_fr=f"{path} est vide : supprimez-le pour créer une nouvelle clé de "
-            "pseudonymisation, ou définissez QET_PSEUDONYM_KEY.",
-            path=path,
-        )
-    return key.encode()
-
-
-def _protected_places(
-    locations: pd.DataFrame,
-    index: pd.Index,
-    addresses: gpd.GeoDataFrame | None,
-    buildings: gpd.GeoDataFrame | None,
-) -> pd.DataFrame:
-    import pandas as pd
-
-    from qet_geo.privacy import coarsen_locations
-    from qet_geo.surveys.geocode import locate_homes
-    from qet_geo.surveys.schema import LOCATION_COLUMNS
-
-    if locations is not None:
-        # what locate_homes geocodes; a building key given in the file is not taken on trust
-        locations = locations[[c for c in LOCATION_COLUMNS if c in locations.columns]]
-    if locations is None or locations.empty or len(locations.columns) == 0:
-        return pd.DataFrame(index=index)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        located = locate_homes(locations, addresses=addresses, buildings=buildings)
-        coarse = coarsen_locations(located, keep_building=True, keep_raw=False)
-    return pd.DataFrame(coarse)
-
-
-def _text_or_none(row: Any, key: str) -> str | None:
-    import pandas as pd
-
-    if row is None or key not in row.index:
-        return None
-    value = row[key]
-    return None if pd.isna(value) else str(value)
-
-
-def _int_or_none(value: Any) -> int | None:
-    import pandas as pd
-
-    return None if pd.isna(value) else int(value)
-
-
-def _float_or_none(value: Any) -> float | None:
-    import pandas as pd
-
-    return None if pd.isna(value) else float(value)
-
-
-def respondents_frame(session: Session, diagnostic_id: int) -> pd.DataFrame:
-    """Return the stored respondents of a diagnostic as a frame (never published as is).
-
-    Columns: ``pseudo_id``, ``cell_id``, ``iris_code``, ``profile``, ``total_kgco2e``, one
-    ``{usage}_kgco2e`` column per usage and the levels of every usage. Feed it to
-    :func:`qet_geo.privacy.safe_aggregate` before anything leaves the service.
-    """
-    import pandas as pd
-
-    rows = session.execute(
-        select(
-            Respondent.pseudo_id,
-            Respondent.cell_id,
-            Respondent.iris_code,
-            Respondent.profile,
-            Respondent.total_kgco2e,
-            Respondent.footprint,
-            Respondent.answers,
-        ).where(Respondent.diagnostic_id == diagnostic_id)
-    ).all()
-    records = []
-    for pseudo, cell, iris, profile, total, foot, answers in rows:
-        rec: dict[str, Any] = {
-            "pseudo_id": pseudo,
-            "cell_id": cell,
-            "iris_code": iris,
-            "profile": profile,
-            "total_kgco2e": total,
-        }
-        rec.update({k: v for k, v in (foot or {}).items() if k != "total_kgco2e"})
-        rec.update({k: v for k, v in (answers or {}).items()})
-        records.append(rec)
-    frame = pd.DataFrame.from_records(records)
-    if frame.empty:
-        frame = pd.DataFrame(columns=["pseudo_id", "cell_id", "iris_code", "profile"])
-    frame["profile"] = frame["profile"].astype("Int64")
-    return frame.set_index("pseudo_id")

@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings
+from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.factories import su_csv
 
@@ -141,9 +142,9 @@ def build_world(
             "pilotA": store.create_token(s, role="pilot", neighbourhood_ids=[a.id]),
             "pilotB": store.create_token(s, role="pilot", neighbourhood_ids=[b.id]),
         }
-    store.ingest_su(engine, diags["A"], su_csv(60, seed=10, prefix="A"))
-    store.ingest_su(engine, diags["B"], su_csv(40, seed=11, prefix="B"))
-    store.ingest_su(
+    ingest.ingest_su(engine, diags["A"], su_csv(60, seed=10, prefix="A"))
+    ingest.ingest_su(engine, diags["B"], su_csv(40, seed=11, prefix="B"))
+    ingest.ingest_su(
         engine, diags["C"], su_csv(8, seed=12, prefix="C", clusters=((-3.37, 47.748, 8),))
     )
     if release:  # the pilot teams of A and B published their figures (C is too small)

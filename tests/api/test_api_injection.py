@@ -16,6 +16,7 @@ import html
 import pytest
 
 from qet_geo.escaping import escape_html
+from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.conftest import BACKENDS, LORIENT_TERRITORY, _database_url, build_world
 from tests.api.factories import su_csv
@@ -50,7 +51,7 @@ def named(request, tmp_path_factory):
             s.add(diag)
             s.flush()
             diags[key] = diag.id
-        store.ingest_su(engine, diags[key], su_csv(12, seed=40 + i, prefix=f"X{i}"))
+        ingest.ingest_su(engine, diags[key], su_csv(12, seed=40 + i, prefix=f"X{i}"))
         _release(c, diags[key], h)
     w.named = ids  # type: ignore[attr-defined]
     w.named_diags = diags  # type: ignore[attr-defined]
@@ -118,7 +119,7 @@ def test_the_attack_of_the_issue_runs_nothing(named):
         s.add(diag)
         s.flush()
         diag_id = diag.id
-    store.ingest_su(engine, diag_id, su_csv(12, seed=77, prefix="K"))
+    ingest.ingest_su(engine, diag_id, su_csv(12, seed=77, prefix="K"))
     _release(w.client, diag_id, h)
     page = w.client.get("/national/map", headers=h).text
     assert "uid=" not in page and "gid=" not in page

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from api.models import BeforeAfterOut, NationalRow
+from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.conftest import LORIENT_TERRITORY, build_world
 from tests.api.factories import su_csv
@@ -138,7 +139,7 @@ def test_national_map_publishes_no_figure_of_fewer_than_11_respondents(placed):
         assert set(tip) == {"Quartier", "Chiffres"} and "moins de 11" in tip["Chiffres"]
     # C's real figures, computed from the store, appear nowhere in its features
     with store.session_scope(w.client.app.state.engine) as s:  # type: ignore[attr-defined]
-        frame = store.respondents_frame(s, w.diags["C"])
+        frame = ingest.respondents_frame(s, w.diags["C"])
     assert len(frame) == 8
     secret = f"{frame['total_kgco2e'].mean() / 1000:.1f}".replace(".", ",")
     for collection in feature_collections(html):
@@ -185,7 +186,7 @@ def test_national_map_with_nothing_to_place(empty_database, tmp_path):
         s.add(diag)
         s.flush()
         diag_id = diag.id
-    store.ingest_su(engine, diag_id, su_csv(12, seed=8))
+    ingest.ingest_su(engine, diag_id, su_csv(12, seed=8))
     # written behind the service's back: its national look-up would see it within a second
     c.app.state.aggregates.national.expire()  # type: ignore[attr-defined]
     c.put(

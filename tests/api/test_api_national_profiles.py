@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.models import NationalProfilesOut, ProfilesOut
+from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.conftest import build_world
 from tests.api.factories import su_csv
@@ -111,7 +112,7 @@ def test_no_neighbourhood_big_enough(empty_database):
         s.add(d)
         s.flush()
         diag = d.id
-    store.ingest_su(engine, diag, su_csv(9, seed=3))
+    ingest.ingest_su(engine, diag, su_csv(9, seed=3))
     r = client.post("/national/profiles", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 422 and "11" in r.json()["detail"]
     engine.dispose()

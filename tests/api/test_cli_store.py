@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from qet_geo.cli.main import app
+from qet_geo.store import ingest
 from qet_geo.store import jobs as service
 from qet_geo.store import models as store
 from tests.api.conftest import LORIENT_TERRITORY
@@ -36,8 +37,8 @@ def test_store_commands(empty_database, tmp_path):
             s.flush()
             diags.append(d.id)
         hood_id = hood.id
-    store.ingest_su(engine, diags[0], su_csv(30, seed=5, clusters=((-3.36, 47.749, 30),)))
-    store.ingest_su(engine, diags[1], su_csv(6, seed=6, prefix="S"))
+    ingest.ingest_su(engine, diags[0], su_csv(30, seed=5, clusters=((-3.36, 47.749, 30),)))
+    ingest.ingest_su(engine, diags[1], su_csv(6, seed=6, prefix="S"))
     runner = CliRunner()
     base = ["--database-url", empty_database]
     r = runner.invoke(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.factories import su_csv
 
@@ -21,7 +22,7 @@ _CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from qet_geo.store import models as store
+    from qet_geo.store import ingest, models as store
     url, diag, data_path, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     replaces = int(sys.argv[5]) if len(sys.argv) > 5 else None
 
@@ -29,8 +30,8 @@ _CHILD = textwrap.dedent(
         Path(marker).write_text("inside")
         time.sleep(120)
 
-    store._BEFORE_COMMIT = hang
-    store.ingest_su(store.make_engine(url), diag, Path(data_path).read_bytes(), replaces=replaces)
+    ingest._BEFORE_COMMIT = hang
+    ingest.ingest_su(store.make_engine(url), diag, Path(data_path).read_bytes(), replaces=replaces)
     """
 )
 
@@ -52,8 +53,8 @@ def test_kill_during_ingestion_on_each_backend(empty_database, tmp_path):
         s.flush()
         diag_id = diag.id
     first = su_csv(15, seed=7, prefix="K")
-    kept = store.ingest_su(engine, diag_id, first)
-    assert not store.ingest_su(engine, diag_id, first).created  # idempotent here too
+    kept = ingest.ingest_su(engine, diag_id, first)
+    assert not ingest.ingest_su(engine, diag_id, first).created  # idempotent here too
     data_path = tmp_path / "big.tsv"
     data_path.write_bytes(su_csv(300, seed=8, prefix="B"))
     marker = tmp_path / "marker"
@@ -85,7 +86,7 @@ def test_kill_during_ingestion_on_each_backend(empty_database, tmp_path):
             time.sleep(0.2)
     with store.session_scope(fresh) as s:
         assert [u.id for u in s.scalars(select(store.Upload))] == [kept.upload_id]
-    again = store.ingest_su(fresh, diag_id, data_path.read_bytes())
+    again = ingest.ingest_su(fresh, diag_id, data_path.read_bytes())
     assert again.created and again.n_stored == 300
     assert _counts(fresh) == (2, 315)
     fresh.dispose()
@@ -101,7 +102,7 @@ def test_kill_during_replacement_keeps_the_old_upload(empty_database, tmp_path):
         s.add(diag)
         s.flush()
         diag_id = diag.id
-    old = store.ingest_su(engine, diag_id, su_csv(15, seed=9, prefix="R"))
+    old = ingest.ingest_su(engine, diag_id, su_csv(15, seed=9, prefix="R"))
     engine.dispose()
     data_path = tmp_path / "full.tsv"
     data_path.write_bytes(su_csv(40, seed=9, prefix="R"))  # the same ids, and more
@@ -129,7 +130,7 @@ def test_kill_during_replacement_keeps_the_old_upload(empty_database, tmp_path):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-    new = store.ingest_su(fresh, diag_id, data_path.read_bytes(), replaces=old.upload_id)
+    new = ingest.ingest_su(fresh, diag_id, data_path.read_bytes(), replaces=old.upload_id)
     assert new.created and new.upload_id != old.upload_id
     assert _counts(fresh) == (1, 40)
     fresh.dispose()

@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
+from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.conftest import build_world, free_port
 from tests.api.factories import su_csv
@@ -147,14 +148,14 @@ def test_failed_uploads_leave_no_respondent_value_in_any_log(
     headers = world.headers("pilotA")
     files = [su_csv(30, seed=40 + i, prefix=PREFIX) for i in range(4)]  # the same 30 ids
     prepared: list[dict[str, Any]] = []
-    real_prepare = store._prepare_rows
+    real_prepare = ingest._prepare_rows
 
     def prepare(data: bytes, **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         rows, summary = real_prepare(data, **kwargs)
         prepared.extend(rows)
         return rows, summary
 
-    monkeypatch.setattr(store, "_prepare_rows", prepare)
+    monkeypatch.setattr(ingest, "_prepare_rows", prepare)
     with _every_log(caplog) as keep, _served(app) as base:
         statuses: list[int] = []
 
@@ -178,7 +179,7 @@ def test_failed_uploads_leave_no_respondent_value_in_any_log(
             rows, summary = prepare(data, **kwargs)
             return [*rows, dict(rows[0])], summary
 
-        monkeypatch.setattr(store, "_prepare_rows", doubled)
+        monkeypatch.setattr(ingest, "_prepare_rows", doubled)
         upload(su_csv(25, seed=50, prefix=PREFIX + "B"))
         assert statuses[-1] in (409, 500)
     with engine.connect() as conn:

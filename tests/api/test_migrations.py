@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, Table, inspect, select, update
 
 from migrations.env_filters import include_object as _include_object
+from qet_geo.store import ingest
 from qet_geo.store import models as store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ def test_upgrade_matches_models_and_downgrades(empty_database):
         diag_id = diag.id
     from tests.api.factories import su_csv
 
-    assert store.ingest_su(engine, diag_id, su_csv(12)).n_stored == 12
+    assert ingest.ingest_su(engine, diag_id, su_csv(12)).n_stored == 12
     engine.dispose()
     command.downgrade(cfg, "base")
     engine = store.make_engine(empty_database)

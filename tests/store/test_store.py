@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from qet_geo.errors import ValidationError
+from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.factories import su_csv
 from tests.conftest import shared
@@ -42,7 +43,7 @@ def _count(engine, model) -> int:
 def test_ingest_stores_protected_locations_only(tmp_path):
     engine, diag = _db(tmp_path)
     data = su_csv(30, seed=1)
-    result = store.ingest_su(engine, diag, data)
+    result = ingest.ingest_su(engine, diag, data)
     assert result.created and result.n_stored == 30
     with store.session_scope(engine) as s:
         rows = s.scalars(select(store.Respondent)).all()
@@ -60,9 +61,9 @@ def test_ingest_stores_protected_locations_only(tmp_path):
 def test_same_file_twice_changes_nothing(tmp_path):
     engine, diag = _db(tmp_path)
     data = su_csv(20, seed=2)
-    first = store.ingest_su(engine, diag, data, idempotency_key="k-1")
-    again = store.ingest_su(engine, diag, data)
-    keyed = store.ingest_su(engine, diag, data, idempotency_key="k-1")
+    first = ingest.ingest_su(engine, diag, data, idempotency_key="k-1")
+    again = ingest.ingest_su(engine, diag, data)
+    keyed = ingest.ingest_su(engine, diag, data, idempotency_key="k-1")
     assert first.created and not again.created and not keyed.created
     assert again.upload_id == first.upload_id == keyed.upload_id
     assert _count(engine, store.Upload) == 1
@@ -71,17 +72,17 @@ def test_same_file_twice_changes_nothing(tmp_path):
 
 def test_reused_key_for_other_file_is_a_conflict(tmp_path):
     engine, diag = _db(tmp_path)
-    store.ingest_su(engine, diag, su_csv(20, seed=3), idempotency_key="k")
+    ingest.ingest_su(engine, diag, su_csv(20, seed=3), idempotency_key="k")
     with pytest.raises(store.ConflictError):
-        store.ingest_su(engine, diag, su_csv(20, seed=4, prefix="S"), idempotency_key="k")
+        ingest.ingest_su(engine, diag, su_csv(20, seed=4, prefix="S"), idempotency_key="k")
     assert _count(engine, store.Upload) == 1
 
 
 def test_overlapping_ids_roll_back_the_whole_batch(tmp_path):
     engine, diag = _db(tmp_path)
-    store.ingest_su(engine, diag, su_csv(20, seed=5))
+    ingest.ingest_su(engine, diag, su_csv(20, seed=5))
     with pytest.raises(store.ConflictError):
-        store.ingest_su(engine, diag, su_csv(25, seed=6))  # same ids R00000..., other answers
+        ingest.ingest_su(engine, diag, su_csv(25, seed=6))  # same ids R00000..., other answers
     assert _count(engine, store.Upload) == 1
     assert _count(engine, store.Respondent) == 20
 
@@ -89,10 +90,10 @@ def test_overlapping_ids_roll_back_the_whole_batch(tmp_path):
 def test_real_near_file_is_ingested(tmp_path):
     engine, diag = _db(tmp_path)
     data = shared("surveys", "near_su", "survey_0.tsv").read_bytes()
-    result = store.ingest_su(engine, diag, data)
+    result = ingest.ingest_su(engine, diag, data)
     assert result.n_rows == 314 and 250 < result.n_stored <= 314
     with store.session_scope(engine) as s:
-        frame = store.respondents_frame(s, diag)
+        frame = ingest.respondents_frame(s, diag)
     assert len(frame) == result.n_stored
     assert frame["cell_id"].isna().all()  # the file has no location
 
@@ -100,9 +101,9 @@ def test_real_near_file_is_ingested(tmp_path):
 def test_bad_inputs_raise_library_errors(tmp_path):
     engine, diag = _db(tmp_path)
     with pytest.raises(store.NotFoundError):
-        store.ingest_su(engine, 999, su_csv(12))
+        ingest.ingest_su(engine, 999, su_csv(12))
     with pytest.raises(ValidationError):
-        store.ingest_su(engine, diag, "not bytes")  # type: ignore[arg-type]
+        ingest.ingest_su(engine, diag, "not bytes")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         store.create_token(None, role="root")  # type: ignore[arg-type]
 
@@ -111,22 +112,22 @@ _CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from qet_geo.store import models as store
+    from qet_geo.store import ingest, models as store
     url, diag, data_path, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 
     def hang():
         Path(marker).write_text("inside")
         time.sleep(120)
 
-    store._BEFORE_COMMIT = hang
-    store.ingest_su(store.make_engine(url), diag, Path(data_path).read_bytes())
+    ingest._BEFORE_COMMIT = hang
+    ingest.ingest_su(store.make_engine(url), diag, Path(data_path).read_bytes())
     """
 )
 
 
 def test_killed_worker_leaves_no_partial_batch(tmp_path):
     engine, diag = _db(tmp_path)
-    kept = store.ingest_su(engine, diag, su_csv(15, seed=7, prefix="K"))
+    kept = ingest.ingest_su(engine, diag, su_csv(15, seed=7, prefix="K"))
     data_path = tmp_path / "big.tsv"
     data_path.write_bytes(su_csv(400, seed=8, prefix="B"))
     marker = tmp_path / "marker"
@@ -154,7 +155,7 @@ def test_killed_worker_leaves_no_partial_batch(tmp_path):
         assert [u.id for u in uploads] == [kept.upload_id]
         assert s.scalar(select(func.count()).select_from(store.Respondent)) == 15
     # the batch can be sent again after the crash, and lands whole
-    again = store.ingest_su(fresh, diag, data_path.read_bytes())
+    again = ingest.ingest_su(fresh, diag, data_path.read_bytes())
     assert again.created and again.n_stored == 400
     assert _count(fresh, store.Respondent) == 415
 
@@ -171,11 +172,11 @@ def test_pseudonyms_are_keyed_outside_the_database(tmp_path, monkeypatch):
     assert len(key) == 64 and path.stat().st_mode & 0o777 == 0o600
     assert store.pseudonym_key() == key  # created once, then read
     plain = hashlib.sha256(b"qet-respondent:R00001").hexdigest()[:32]
-    keyed = store._pseudonym("R00001")
+    keyed = ingest._pseudonym("R00001")
     assert keyed != plain
     assert keyed == hmac.new(key, b"qet-respondent:R00001", "sha256").hexdigest()[:32]
     monkeypatch.setenv("QET_PSEUDONYM_KEY", "another secret")
-    assert store._pseudonym("R00001") != keyed
+    assert ingest._pseudonym("R00001") != keyed
 
 
 def test_assign_to_centres_matches_the_fitted_model():
@@ -194,10 +195,10 @@ def test_assign_to_centres_matches_the_fitted_model():
         store.Profile(number=k, centre=dict(zip(USAGES, map(float, c), strict=True)))
         for k, c in enumerate(model.centres_)
     ]
-    got = store.assign_to_centres(answers, stored[::-1])  # any order
+    got = ingest.assign_to_centres(answers, stored[::-1])  # any order
     assert got.tolist() == model.predict(answers).tolist()
     partial = answers.head(3).astype("Int8").copy()
     partial.iloc[0, 0] = pd.NA
-    out = store.assign_to_centres(partial, stored)
+    out = ingest.assign_to_centres(partial, stored)
     assert out.isna().tolist() == [True, False, False]
-    assert store.assign_to_centres(answers, []).isna().all()
+    assert ingest.assign_to_centres(answers, []).isna().all()
