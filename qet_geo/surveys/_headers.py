@@ -1,12 +1,13 @@
 """Which column of a survey file holds which field: header matching for every reader.
 
-Columns are recognised by their header, compared after :func:`~qet_geo.surveys.schema.normalise_label`
-(accents, case, apostrophes, trailing punctuation): first the canonical keys (``meat_frequency``)
-and synonyms (NEAR's database names, "viande", "avion"...), then the NEAR question titles, even
-truncated or slightly altered (a header that is a prefix of the title of at least 12 characters,
-or within 90 % similarity), then for a few fields a keyword in the header ("Tranche d'âge" →
-``age_band``). ``columns={header: key}`` forces a mapping; two columns recognised as the same
-field raise an error naming both. NGC headers may end with a unit ("Avion (t)"), read apart.
+Columns are recognised by their header, compared after
+:func:`~qet_geo.surveys.schema.normalise_label` (accents, case, apostrophes, trailing punctuation):
+first the canonical keys (``meat_frequency``) and synonyms (NEAR's database names, "viande",
+"avion"...), then the NEAR question titles, even truncated or slightly altered (a header that is a
+prefix of the title of at least 12 characters, or within 90 % similarity), then for a few fields a
+keyword in the header ("Tranche d'âge" → ``age_band``). ``columns={header: key}`` forces a
+mapping; two columns recognised as the same field raise an error naming both. NGC headers may end
+with a unit ("Avion (t)"), read apart.
 """
 
 from __future__ import annotations

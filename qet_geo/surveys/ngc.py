@@ -5,7 +5,8 @@ of its results ("Empreinte totale (t)") and NEAR's names, each column in the uni
 states, else detected. It flags sub-categories above their category and totals more than 2 % off
 the sum of the categories, and numbers respondents from 1, with a warning, when there is no id
 column. With ``errors="raise"`` a row that cannot be read raises instead of being rejected: that
-is how :func:`qet_geo.analysis.footprint.read_ngc_results` reads, and returns the figures as a frame.
+is how :func:`qet_geo.analysis.footprint.read_ngc_results` reads, and returns the figures as a
+frame.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import IO
 
 from qet_geo._validate import existing_file
-from qet_geo.i18n import msg
 from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
+from qet_geo.i18n import msg
 
 __all__ = ["LIMITS", "ReadLimits"]
 

@@ -26,9 +26,9 @@ from qet_geo.analysis.footprint import (
 )
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
 from qet_geo.surveys.ngc import read_ngc
-from qet_geo.surveys.su import read_su
 from qet_geo.surveys.representativeness import raking_weights
 from qet_geo.surveys.schema import NEAR_KGCO2E, NGC_COLUMNS, USAGES
+from qet_geo.surveys.su import read_su
 from qet_geo.surveys.synthetic import entd_main_modes
 from tests.conftest import shared
 

@@ -34,8 +34,8 @@ from qet_geo.analysis.profiles import (
 )
 from qet_geo.cli.profiles import profiles as profiles_command
 from qet_geo.errors import EmptyDataError, QetGeoWarning, ValidationError
-from qet_geo.surveys.su import read_su
 from qet_geo.surveys.schema import DIFFERENTIATING_USAGES, NEAR_KGCO2E, USAGES
+from qet_geo.surveys.su import read_su
 from tests.conftest import shared
 
 # --------------------------------------------------------------------------------------------

@@ -25,17 +25,17 @@ from qet_geo.errors import (
     ValidationError,
 )
 from qet_geo.inputs.census import point_to_cell_id
+from qet_geo.surveys.answers import SurveyRead
 from qet_geo.surveys.geocode import (
     geocode_addresses,
     locate_homes,
     normalise_street,
     parse_address,
 )
-from qet_geo.surveys.answers import SurveyRead
 from qet_geo.surveys.mdv import read_mdv
 from qet_geo.surveys.ngc import read_ngc
-from qet_geo.surveys.su import read_su
 from qet_geo.surveys.schema import LEVEL_LABELS, USAGES
+from qet_geo.surveys.su import read_su
 from tests.conftest import shared
 
 # The raw labels of NEAR's export as they appear in survey_0.tsv (truncated at commas), written out

@@ -18,9 +18,9 @@ from qet_geo.constraints.access import neighbourhood_access
 from qet_geo.errors import QetGeoWarning, ValidationError
 from qet_geo.inputs.census import point_to_cell_id
 from qet_geo.layers import NeighbourhoodLayers, build_layers
-from qet_geo.surveys.su import read_su
 from qet_geo.surveys.representativeness import census_margins
 from qet_geo.surveys.schema import USAGES
+from qet_geo.surveys.su import read_su
 from qet_geo.surveys.synthetic import (
     DEFAULT_MARGINS,
     ENTD_MODE_SHARES,
