@@ -13,6 +13,7 @@ import pandas as pd
 
 from qet_geo.analysis.homes import _check_answers, _indicator_columns
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.surveys.schema import USAGES
 
@@ -32,22 +33,21 @@ def _check_weights(weights: pd.Series | None, index: pd.Index) -> np.ndarray:
         return np.ones(len(index))
     if not isinstance(weights, pd.Series) or not pd.api.types.is_numeric_dtype(weights):
         raise ValidationError(
-            "weights must be a numeric Series aligned to the answers (e.g. raking_weights).",
-            message_fr="weights doit être une Series numérique alignée sur les réponses (par "
-            "exemple raking_weights).",
+            msg(
+                "weights doit être une Series numérique alignée sur les réponses (par exemple "
+                "raking_weights)."
+            )
         )
     aligned = weights.reindex(index).to_numpy(dtype=float)
     if np.isnan(aligned).any() or (aligned < 0).any() or not np.isfinite(aligned).all():
         raise ValidationError(
-            "weights must give every answer a finite weight, 0 or more (its index must hold "
-            "every respondent id).",
-            message_fr="weights doit donner à chaque réponse un poids fini, positif ou nul (son "
-            "index doit contenir chaque identifiant de répondant).",
+            msg(
+                "weights doit donner à chaque réponse un poids fini, positif ou nul (son index "
+                "doit contenir chaque identifiant de répondant)."
+            )
         )
     if aligned.sum() <= 0:
-        raise ValidationError(
-            "weights sum to 0.", message_fr="la somme des poids (weights) est nulle."
-        )
+        raise ValidationError(msg("la somme des poids (weights) est nulle."))
     return aligned
 
 
@@ -76,9 +76,11 @@ def _check_common(
 ) -> None:
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
         raise ValidationError(
-            f"n_bootstrap must be a whole number, 0 or more (0: no intervals), got {n_bootstrap!r}.",
-            message_fr=f"n_bootstrap doit être un entier positif ou nul (0 : pas d'intervalles), "
-            f"reçu {n_bootstrap!r}.",
+            msg(
+                "n_bootstrap doit être un entier positif ou nul (0 : pas d'intervalles), reçu "
+                "{n_bootstrap!r}.",
+                n_bootstrap=n_bootstrap,
+            )
         )
     if (
         isinstance(min_answers, bool)
@@ -86,48 +88,56 @@ def _check_common(
         or min_answers < MIN_RESPONDENTS
     ):
         raise ValidationError(
-            f"min_answers must be at least {MIN_RESPONDENTS} (statistical secrecy), got "
-            f"{min_answers!r}.",
-            message_fr=f"min_answers doit valoir au moins {MIN_RESPONDENTS} (secret "
-            f"statistique), reçu {min_answers!r}.",
+            msg(
+                "min_answers doit valoir au moins {minimum} (secret statistique), reçu "
+                "{min_answers!r}.",
+                minimum=MIN_RESPONDENTS,
+                min_answers=min_answers,
+            )
         )
     if not 0.0 <= float(max_missing) < 1.0:
         raise ValidationError(
-            f"max_missing must be a share in [0, 1), got {max_missing!r}.",
-            message_fr=f"max_missing doit être une part dans [0, 1), reçu {max_missing!r}.",
+            msg(
+                "max_missing doit être une part dans [0, 1), reçu {max_missing!r}.",
+                max_missing=max_missing,
+            )
         )
     if not float(C) > 0.0:
         raise ValidationError(
-            f"C (inverse ridge strength) must be positive, got {C!r}.",
-            message_fr=f"C (inverse de la pénalité ridge) doit être positif, reçu {C!r}.",
+            msg("C (inverse de la pénalité ridge) doit être positif, reçu {C!r}.", C=C)
         )
     if not 0.5 <= float(confidence) < 1.0:
         raise ValidationError(
-            f"confidence must be in [0.5, 1), e.g. 0.95, got {confidence!r}.",
-            message_fr=f"confidence doit être dans [0,5, 1), par exemple 0.95, reçu "
-            f"{confidence!r}.",
+            msg(
+                "confidence doit être dans [0,5, 1), par exemple 0.95, reçu {confidence!r}.",
+                confidence=confidence,
+            )
         )
 
 
 def _check_constraints(constraints: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
     if not isinstance(constraints, Mapping):
         raise ValidationError(
-            "constraints must map usages to indicator names (see USAGE_CONSTRAINTS).",
-            message_fr="constraints doit associer des usages à des noms d'indicateurs (voir "
-            "USAGE_CONSTRAINTS).",
+            msg(
+                "constraints doit associer des usages à des noms d'indicateurs (voir "
+                "USAGE_CONSTRAINTS)."
+            )
         )
     out: dict[str, tuple[str, ...]] = {}
     for usage, indicators in constraints.items():
         if usage not in USAGES:
             raise ValidationError(
-                f"Unknown usage {usage!r} in constraints: use {', '.join(USAGES)}.",
-                message_fr=f"Usage {usage!r} inconnu dans constraints : utilisez "
-                f"{', '.join(USAGES)}.",
+                msg(
+                    "Usage {usage!r} inconnu dans constraints : utilisez {usages}.",
+                    usage=usage,
+                    usages=", ".join(USAGES),
+                )
             )
         if isinstance(indicators, str) or not all(isinstance(i, str) for i in indicators):
             raise ValidationError(
-                f"constraints[{usage!r}] must be a sequence of indicator names.",
-                message_fr=f"constraints[{usage!r}] doit être une suite de noms d'indicateurs.",
+                msg(
+                    "constraints[{usage!r}] doit être une suite de noms d'indicateurs.", usage=usage
+                )
             )
         out[usage] = tuple(dict.fromkeys(indicators))
     return out

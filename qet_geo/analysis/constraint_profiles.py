@@ -22,6 +22,7 @@ from qet_geo.analysis._publish import _round_to, _weighted_quantiles
 from qet_geo.analysis.homes import _check_answers, _indicator_columns, _join
 from qet_geo.constraints.indicators import PROFILE_INDICATORS, indicator_unit
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import AND, Msg, join, msg
 from qet_geo.privacy import MIN_RESPONDENTS, protect_zones, safe_aggregate
 
 if TYPE_CHECKING:
@@ -104,16 +105,14 @@ def profile_constraints(
         unknown = [c for c in indicators if c not in columns]
         if unknown:
             raise ValidationError(
-                f"Indicators {', '.join(unknown)} are not columns of access.",
-                message_fr=f"Les indicateurs {', '.join(unknown)} ne sont pas des colonnes de "
-                "access.",
+                msg(
+                    "Les indicateurs {unknown} ne sont pas des colonnes de access.",
+                    unknown=", ".join(unknown),
+                )
             )
         chosen = list(dict.fromkeys(indicators))
     if not chosen:
-        raise ValidationError(
-            "None of the indicators to describe is in access.",
-            message_fr="Aucun des indicateurs à décrire n'est dans access.",
-        )
+        raise ValidationError(msg("Aucun des indicateurs à décrire n'est dans access."))
     w = _check_weights(weights, answers.index)
     joined = _join(answers, access, columns, cell_access)
     return _profile_constraints(
@@ -134,9 +133,9 @@ def _profile_labels(
             aligned = profiles.reindex(answers.index)
             if aligned.isna().all() and len(profiles):
                 raise ValidationError(
-                    "profiles must be aligned to the answers (same respondent ids).",
-                    message_fr="profiles doit être aligné sur les réponses (mêmes identifiants "
-                    "de répondants).",
+                    msg(
+                        "profiles doit être aligné sur les réponses (mêmes identifiants de répondants)."
+                    )
                 )
             profiles = aligned
         labels = profiles.astype("string")
@@ -158,10 +157,10 @@ def _profile_labels(
                 neighbours[str(p)] = [str(int(np.argmin(d[p])))]
         return labels, neighbours
     raise ValidationError(
-        "profiles must be a fitted UsageProfiles or a Series of profile labels aligned to the "
-        "answers.",
-        message_fr="profiles doit être un UsageProfiles ajusté ou une Series d'étiquettes de "
-        "profil alignée sur les réponses.",
+        msg(
+            "profiles doit être un UsageProfiles ajusté ou une Series d'étiquettes de profil "
+            "alignée sur les réponses."
+        )
     )
 
 
@@ -235,20 +234,23 @@ def _profile_constraints(
     table.attrs["merged_profiles"] = merged
     table.attrs["indicators"] = list(indicators)
     if suppressed or merged:
-        parts_en, parts_fr = [], []
+        parts: list[Msg] = []
         if merged:
-            parts_en.append(f"profiles {', '.join(merged)} were merged")
-            parts_fr.append(f"les profils {', '.join(merged)} ont été fusionnés")
+            parts.append(
+                msg("les profils {profiles} ont été fusionnés", profiles=", ".join(merged))
+            )
         if suppressed:
-            parts_en.append(f"profiles {', '.join(suppressed)} were suppressed")
-            parts_fr.append(f"les profils {', '.join(suppressed)} ont été supprimés")
+            parts.append(
+                msg("les profils {profiles} ont été supprimés", profiles=", ".join(suppressed))
+            )
         warnings.warn(
             QetGeoWarning(
-                f"{' and '.join(parts_en)}: too few located members to publish them alone "
-                f"(fewer than {min_respondents}, or one member dominating an indicator).",
-                message_fr=f"{' et '.join(parts_fr)} : trop peu de membres localisés pour les "
-                f"publier seuls (moins de {min_respondents}, ou un membre dominant un "
-                "indicateur).",
+                msg(
+                    "{parts} : trop peu de membres localisés pour les publier seuls "
+                    "(moins de {min_respondents}, ou un membre dominant un indicateur).",
+                    parts=join(parts, AND),
+                    min_respondents=min_respondents,
+                )
             ),
             stacklevel=3,
         )

@@ -16,6 +16,7 @@ import pandas as pd
 
 from qet_geo.constraints.indicators import NOT_INDICATORS
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import Msg, msg
 
 __all__ = ["building_indicators", "join_constraints"]
 
@@ -45,9 +46,7 @@ def building_indicators(buildings: pd.DataFrame) -> pd.DataFrame:
     """
     if not isinstance(buildings, pd.DataFrame):
         raise ValidationError(
-            "buildings must be the building layer (a GeoDataFrame indexed by OSM key).",
-            message_fr="buildings doit être la couche des bâtiments (un GeoDataFrame indexé par "
-            "clé OSM).",
+            msg("buildings doit être la couche des bâtiments (un GeoDataFrame indexé par clé OSM).")
         )
     out = pd.DataFrame(index=buildings.index)
     if "start_date" in buildings.columns:
@@ -116,37 +115,38 @@ def join_constraints(
 def _check_answers(answers: object) -> None:
     if not isinstance(answers, pd.DataFrame):
         raise ValidationError(
-            f"answers must be a DataFrame of SU answers, not {type(answers).__name__}.",
-            message_fr=f"answers doit être un DataFrame de réponses SU, pas "
-            f"{type(answers).__name__}.",
+            msg(
+                "answers doit être un DataFrame de réponses SU, pas {kind}.",
+                kind=type(answers).__name__,
+            )
         )
     if "building_key" not in answers.columns and "cell_id" not in answers.columns:
         raise ValidationError(
-            "answers has no building_key nor cell_id column: locate the homes first "
-            "(qet_geo.surveys.located.read_located_answers, or locate_homes then coarsen_locations).",
-            message_fr="answers n'a ni colonne building_key ni colonne cell_id : localisez "
-            "d'abord les logements (qet_geo.surveys.located.read_located_answers, ou locate_homes puis "
-            "coarsen_locations).",
+            msg(
+                "answers n'a ni colonne building_key ni colonne cell_id : localisez d'abord les "
+                "logements (qet_geo.surveys.located.read_located_answers, ou locate_homes puis "
+                "coarsen_locations)."
+            )
         )
     if not answers.index.is_unique:
         raise ValidationError(
-            "answers has duplicated respondent ids in its index.",
-            message_fr="answers a des identifiants de répondants en double dans son index.",
+            msg("answers a des identifiants de répondants en double dans son index.")
         )
 
 
 def _indicator_columns(access: object, *, what: str) -> list[str]:
     if not isinstance(access, pd.DataFrame):
         raise ValidationError(
-            f"{what} must be the table of indicators per home (neighbourhood_access), not "
-            f"{type(access).__name__}.",
-            message_fr=f"{what} doit être la table des indicateurs par logement "
-            f"(neighbourhood_access), pas {type(access).__name__}.",
+            msg(
+                "{what} doit être la table des indicateurs par logement (neighbourhood_access), "
+                "pas {kind}.",
+                what=what,
+                kind=type(access).__name__,
+            )
         )
     if not access.index.is_unique:
         raise ValidationError(
-            f"{what} has duplicated home ids in its index.",
-            message_fr=f"{what} a des identifiants de logement en double dans son index.",
+            msg("{what} a des identifiants de logement en double dans son index.", what=what)
         )
     columns = [
         str(c)
@@ -157,10 +157,11 @@ def _indicator_columns(access: object, *, what: str) -> list[str]:
     ]
     if not columns:
         raise ValidationError(
-            f"{what} has no numeric indicator column: compute it with "
-            "qet_geo.constraints.access.neighbourhood_access.",
-            message_fr=f"{what} n'a aucune colonne d'indicateur numérique : calculez-la avec "
-            "qet_geo.constraints.access.neighbourhood_access.",
+            msg(
+                "{what} n'a aucune colonne d'indicateur numérique : calculez-la avec "
+                "qet_geo.constraints.access.neighbourhood_access.",
+                what=what,
+            )
         )
     return columns
 
@@ -199,19 +200,19 @@ def _join(
     out["home_id"] = home
     missing = int(located.isna().sum())
     if missing:
-        by_cell = ""
-        by_cell_fr = ""
+        by_cell: Msg | str = ""
         if cell_access is None and "cell_id" in answers.columns:
-            by_cell = " (answers located by their cell only need cell_access=)"
-            by_cell_fr = " (les réponses localisées par leur seul carreau demandent cell_access=)"
+            by_cell = msg(" (les réponses localisées par leur seul carreau demandent cell_access=)")
         warnings.warn(
             QetGeoWarning(
-                f"{missing} of {len(answers)} answers have no home indicators: their building is "
-                f"not a home of the access table and their cell is not known{by_cell}; they are "
-                "left out.",
-                message_fr=f"{missing} réponses sur {len(answers)} n'ont pas d'indicateurs de "
-                f"logement : leur bâtiment n'est pas un logement de la table d'accès et leur "
-                f"carreau n'est pas connu{by_cell_fr} ; elles sont écartées.",
+                msg(
+                    "{missing} réponses sur {total} n'ont pas d'indicateurs de logement : leur "
+                    "bâtiment n'est pas un logement de la table d'accès et leur carreau n'est pas "
+                    "connu{by_cell} ; elles sont écartées.",
+                    missing=missing,
+                    total=len(answers),
+                    by_cell=by_cell,
+                )
             ),
             stacklevel=3,
         )

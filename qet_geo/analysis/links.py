@@ -55,7 +55,7 @@ from qet_geo.analysis.models import ConstraintModels, constraint_models
 from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, Scenario
 from qet_geo.constraints.indicators import PROFILE_INDICATORS, USAGE_CONSTRAINTS, indicator_unit
 from qet_geo.errors import ValidationError
-from qet_geo.i18n import Lang
+from qet_geo.i18n import Lang, msg
 from qet_geo.privacy import MIN_RESPONDENTS, require_protected
 
 if TYPE_CHECKING:
@@ -334,10 +334,7 @@ def link_report(
         :func:`qet_geo.privacy.require_protected`.
     """
     if lang not in ("fr", "en"):
-        raise ValidationError(
-            f"lang must be 'fr' or 'en', got {lang!r}.",
-            message_fr=f"lang doit valoir 'fr' ou 'en', reçu {lang!r}.",
-        )
+        raise ValidationError(msg("lang doit valoir 'fr' ou 'en', reçu {lang!r}.", lang=lang))
     _check_answers(answers)
     columns = _indicator_columns(access, what="access")
     joined = join_constraints(answers, access, cell_access=cell_access)
@@ -383,16 +380,16 @@ def link_report(
     notes: list[str] = []
     if synthetic:
         notes.append(
-            "Réponses synthétiques (étiquetées SYN-) : démonstration, pas un résultat d'enquête."
-            if lang == "fr"
-            else "Synthetic answers (labelled SYN-): a demonstration, not a survey result."
+            msg(
+                "Réponses synthétiques (étiquetées SYN-) : démonstration, pas un résultat "
+                "d'enquête."
+            ).render(lang)
         )
     notes.append(
-        "Associations, pas des effets causaux : les marges supposent que les habitants se "
-        "comporteraient comme les répondants qui vivent déjà sans la contrainte."
-        if lang == "fr"
-        else "Associations, not causal effects: margins assume residents would behave like the "
-        "respondents who already live without the constraint."
+        msg(
+            "Associations, pas des effets causaux : les marges supposent que les habitants se "
+            "comporteraient comme les répondants qui vivent déjà sans la contrainte."
+        ).render(lang)
     )
     model_table, effect_table = _published_models(models, lang, n_located=n_located)
     return LinkReport(
@@ -536,12 +533,12 @@ def _published_models(
         rows.append(
             {
                 "usage": usage,
-                "label": USAGE_LABELS[lang][usage],
-                "outcome": (
-                    f"niveau {level} ou plus : {LEVEL_LABELS[usage][level][lang]}"
-                    if lang == "fr"
-                    else f"level {level} or above: {LEVEL_LABELS[usage][level][lang]}"
-                ),
+                "label": USAGE_LABELS[usage].render(lang),
+                "outcome": msg(
+                    "niveau {level} ou plus : {label}",
+                    level=level,
+                    label=LEVEL_LABELS[usage][level],
+                ).render(lang),
                 "status": str(row["status"]),
                 # withheld when it would tell, by difference, how many (1 to 10) lack the usage
                 "n": None
@@ -559,7 +556,8 @@ def _published_models(
     )
     scores["n"] = pd.array(scores["n"].tolist(), dtype="Int64")
     effects = models.effects
-    unit_col = "unit_fr" if lang == "fr" else "unit_en"
+    # the effects table carries the unit in both languages (columns unit_fr and unit_en)
+    unit_col = f"unit_{lang}"
     published = pd.DataFrame(
         {
             "status": effects["status"].astype(str).to_numpy(),
@@ -577,7 +575,8 @@ def _published_margins(margins: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     digits = {"baseline_kgco2e_per_person": 1, "saving_tco2e": 3}
     out = pd.DataFrame(
         {
-            "label": margins["label_fr" if lang == "fr" else "label_en"].to_numpy(),
+            # the margins table carries the label in both languages (label_fr and label_en)
+            "label": margins[f"label_{lang}"].to_numpy(),
             "share_homes_changed": [_num(v) for v in margins["share_homes_changed"]],
             "ignored_indicators": [
                 tuple(i for i in str(v).split(";") if i) for v in margins["ignored"]

@@ -44,6 +44,7 @@ from qet_geo.analysis.homes import _join
 from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, Scenario
 from qet_geo.constraints.indicators import USAGE_CONSTRAINTS
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS
 
 if TYPE_CHECKING:
@@ -141,22 +142,20 @@ def margins_of_manoeuvre(
     )
     scenarios = list(scenarios)
     if not all(isinstance(s, Scenario) for s in scenarios):
-        raise ValidationError(
-            "scenarios must be a sequence of Scenario.",
-            message_fr="scenarios doit être une suite de Scenario.",
-        )
+        raise ValidationError(msg("scenarios doit être une suite de Scenario."))
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise ValidationError(
-            "Two scenarios share a name: give each a distinct name.",
-            message_fr="Deux scénarios portent le même nom : donnez-leur des noms distincts.",
+            msg("Deux scénarios portent le même nom : donnez-leur des noms distincts.")
         )
     if population is not None and (
         isinstance(population, bool) or not float(population) > 0 or math.isinf(population)
     ):
         raise ValidationError(
-            f"population must be a positive number of inhabitants, got {population!r}.",
-            message_fr=f"population doit être un nombre d'habitants positif, reçu {population!r}.",
+            msg(
+                "population doit être un nombre d'habitants positif, reçu {population!r}.",
+                population=population,
+            )
         )
     table = usage_scale(scale)
     chosen = _check_constraints(constraints)
@@ -169,10 +168,7 @@ def margins_of_manoeuvre(
     )
     home_w = np.where(np.isfinite(home_w) & (home_w > 0), home_w, 0.0)
     if home_w.sum() <= 0:
-        raise ValidationError(
-            "access has no home with a positive weight.",
-            message_fr="access n'a aucun logement de poids positif.",
-        )
+        raise ValidationError(msg("access n'a aucun logement de poids positif."))
     if population is None and not np.allclose(home_w, 1.0):
         population = float(home_w.sum())
     homes = _filled(access[columns], _cutoff_min(access))
@@ -326,8 +322,8 @@ def _margins(
             keys.append((scenario.name, usage))
             counts_out.append(n_located if n_located >= MIN_RESPONDENTS else None)
             cols["status"].append(row_status)
-            cols["label_fr"].append(scenario.label_fr)
-            cols["label_en"].append(scenario.label_en)
+            cols["label_fr"].append(scenario.label.render("fr"))
+            cols["label_en"].append(scenario.label.render("en"))
             cols["share_homes_changed"].append(round(changed_share, 4))
             cols["ignored"].append(";".join(ignored))
             cols["population"].append(population if population is not None else np.nan)
@@ -351,24 +347,25 @@ def _margins(
     if few:
         warnings.warn(
             QetGeoWarning(
-                f"Too few answers to model {', '.join(few)} for the margins of manoeuvre (fewer "
-                f"than {min_answers} located answers, or fewer than two levels with "
-                f"{min_answers} answers each): their savings are NaN.",
-                message_fr=f"Trop peu de réponses pour modéliser {', '.join(few)} dans les "
-                f"marges de manœuvre (moins de {min_answers} réponses localisées, ou moins de "
-                f"deux niveaux de {min_answers} réponses chacun) : leurs gains sont NaN.",
+                msg(
+                    "Trop peu de réponses pour modéliser {few} dans les marges de manœuvre "
+                    "(moins de {min_answers} réponses localisées, ou moins de deux niveaux de "
+                    "{min_answers} réponses chacun) : leurs gains sont NaN.",
+                    few=", ".join(few),
+                    min_answers=min_answers,
+                )
             ),
             stacklevel=3,
         )
     if unstable:
         warnings.warn(
             QetGeoWarning(
-                f"The bootstrap intervals of the margins of {', '.join(sorted(unstable))} are "
-                "withheld (NaN): too many resamples lacked one of its main levels; the estimates "
-                "rest on few answers.",
-                message_fr=f"Les intervalles bootstrap des marges de {', '.join(sorted(unstable))} "
-                "sont retenus (NaN) : trop de rééchantillons n'avaient pas l'un de ses niveaux "
-                "principaux ; les estimations reposent sur peu de réponses.",
+                msg(
+                    "Les intervalles bootstrap des marges de {unstable} sont retenus "
+                    "(NaN) : trop de rééchantillons n'avaient pas l'un de ses niveaux principaux ; "
+                    "les estimations reposent sur peu de réponses.",
+                    unstable=", ".join(sorted(unstable)),
+                )
             ),
             stacklevel=3,
         )

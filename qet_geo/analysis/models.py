@@ -47,6 +47,7 @@ from qet_geo.analysis._publish import _publish, _round_to
 from qet_geo.analysis.homes import _join
 from qet_geo.constraints.indicators import USAGE_CONSTRAINTS, IndicatorUnit, indicator_unit
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS
 
 __all__ = ["ConstraintModels", "constraint_models"]
@@ -166,14 +167,10 @@ def constraint_models(
         confidence=confidence,
     )
     if level not in (2, 3):
-        raise ValidationError(
-            f"level must be 2 or 3, got {level!r}.",
-            message_fr=f"level doit valoir 2 ou 3, reçu {level!r}.",
-        )
+        raise ValidationError(msg("level doit valoir 2 ou 3, reçu {level!r}.", level=level))
     if isinstance(n_splits, bool) or not isinstance(n_splits, int) or not 2 <= n_splits <= 20:
         raise ValidationError(
-            f"n_splits must be a whole number from 2 to 20, got {n_splits!r}.",
-            message_fr=f"n_splits doit être un entier de 2 à 20, reçu {n_splits!r}.",
+            msg("n_splits doit être un entier de 2 à 20, reçu {n_splits!r}.", n_splits=n_splits)
         )
     chosen = _check_constraints(constraints)
     w = _check_weights(weights, answers.index)
@@ -338,31 +335,33 @@ def _odds(logit: float) -> float:
 
 def _unit_columns(cols: dict[str, list[Any]], unit: IndicatorUnit) -> None:
     cols["unit"].append(unit.step)
-    cols["unit_en"].append(unit.label_en)
-    cols["unit_fr"].append(unit.label_fr)
+    cols["unit_en"].append(unit.label.render("en"))
+    cols["unit_fr"].append(unit.label.render("fr"))
 
 
 def _warn_models(few: list[str], unstable: list[str], min_answers: int) -> None:
     if few:
         warnings.warn(
             QetGeoWarning(
-                f"Too few answers to model {', '.join(few)}: fewer than {min_answers} located "
-                "answers, or fewer than that on one side of the outcome; their effects and scores "
-                "are NaN. Survey more residents.",
-                message_fr=f"Trop peu de réponses pour modéliser {', '.join(few)} : moins de "
-                f"{min_answers} réponses localisées, ou moins que cela d'un côté du résultat ; "
-                "leurs effets et scores sont NaN. Interrogez davantage d'habitants.",
+                msg(
+                    "Trop peu de réponses pour modéliser {few} : moins de {min_answers} "
+                    "réponses localisées, ou moins que cela d'un côté du résultat ; leurs effets et "
+                    "scores sont NaN. Interrogez davantage d'habitants.",
+                    few=", ".join(few),
+                    min_answers=min_answers,
+                )
             ),
             stacklevel=4,
         )
     if unstable:
         warnings.warn(
             QetGeoWarning(
-                f"The bootstrap intervals of {', '.join(unstable)} are withheld (NaN): too many "
-                "resamples held a single outcome; the estimates rest on very few answers.",
-                message_fr=f"Les intervalles bootstrap de {', '.join(unstable)} sont retenus "
-                "(NaN) : trop de rééchantillons n'avaient qu'un seul résultat ; les estimations "
-                "reposent sur très peu de réponses.",
+                msg(
+                    "Les intervalles bootstrap de {unstable} sont retenus (NaN) : trop de "
+                    "rééchantillons n'avaient qu'un seul résultat ; les estimations reposent sur "
+                    "très peu de réponses.",
+                    unstable=", ".join(unstable),
+                )
             ),
             stacklevel=4,
         )

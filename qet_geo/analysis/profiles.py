@@ -41,7 +41,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from qet_geo.errors import EmptyDataError, QetGeoWarning, ValidationError
-from qet_geo.i18n import Lang
+from qet_geo.i18n import LANGS, Lang, Msg, join, msg
 from qet_geo.surveys.schema import NEAR_KGCO2E, USAGES
 
 __all__ = [
@@ -66,132 +66,91 @@ _WINDOW_REL = 1e-6
 _WINDOW_ABS = 1e-6
 
 # Short phrases describing each level of each usage, for the profile descriptions.
-_PHRASES: Mapping[str, Mapping[str, Mapping[int, str]]] = {
-    "fr": {
-        "meat_frequency": {
-            1: "peu ou pas de viande",
-            2: "viande à quelques repas",
-            3: "viande à presque tous les repas",
-        },
-        "transportation_mode": {
-            1: "marche et vélo au quotidien",
-            2: "transports en commun au quotidien",
-            3: "voiture individuelle au quotidien",
-        },
-        "digital_intensity": {
-            1: "numérique sobre",
-            2: "numérique de bureau et internet",
-            3: "streaming et jeux vidéo",
-        },
-        "purchasing_strategy": {
-            1: "achats d'occasion d'abord",
-            2: "achats mêlant neuf et occasion",
-            3: "achats neufs systématiquement",
-        },
-        "air_travel_frequency": {
-            1: "pas d'avion",
-            2: "avion 1 à 3 fois par an",
-            3: "avion plus de 3 fois par an",
-        },
-        "heat_source": {
-            1: "chauffage électrique ou réseau de chaleur",
-            2: "chauffage au gaz",
-            3: "chauffage au fioul",
-        },
+_PHRASES: Mapping[str, Mapping[int, Msg]] = {
+    "meat_frequency": {
+        1: msg("peu ou pas de viande"),
+        2: msg("viande à quelques repas"),
+        3: msg("viande à presque tous les repas"),
     },
-    "en": {
-        "meat_frequency": {
-            1: "little or no meat",
-            2: "meat at some meals",
-            3: "meat at (almost) every meal",
-        },
-        "transportation_mode": {
-            1: "walks and cycles day to day",
-            2: "public transport day to day",
-            3: "private car day to day",
-        },
-        "digital_intensity": {
-            1: "light digital use",
-            2: "office and internet use",
-            3: "streaming and video games",
-        },
-        "purchasing_strategy": {
-            1: "second-hand first",
-            2: "mix of new and second-hand",
-            3: "always buys new",
-        },
-        "air_travel_frequency": {
-            1: "no flights",
-            2: "1 to 3 flights a year",
-            3: "more than 3 flights a year",
-        },
-        "heat_source": {
-            1: "electric or district heating",
-            2: "gas heating",
-            3: "fuel-oil heating",
-        },
+    "transportation_mode": {
+        1: msg("marche et vélo au quotidien"),
+        2: msg("transports en commun au quotidien"),
+        3: msg("voiture individuelle au quotidien"),
+    },
+    "digital_intensity": {
+        1: msg("numérique sobre"),
+        2: msg("numérique de bureau et internet"),
+        3: msg("streaming et jeux vidéo"),
+    },
+    "purchasing_strategy": {
+        1: msg("achats d'occasion d'abord"),
+        2: msg("achats mêlant neuf et occasion"),
+        3: msg("achats neufs systématiquement"),
+    },
+    "air_travel_frequency": {
+        1: msg("pas d'avion"),
+        2: msg("avion 1 à 3 fois par an"),
+        3: msg("avion plus de 3 fois par an"),
+    },
+    "heat_source": {
+        1: msg("chauffage électrique ou réseau de chaleur"),
+        2: msg("chauffage au gaz"),
+        3: msg("chauffage au fioul"),
     },
 }
 # Phrases for two adjacent levels together: (1, 2) "at most level 2", (2, 3) "at least level 2".
-_PAIR_PHRASES: Mapping[str, Mapping[str, Mapping[tuple[int, int], str]]] = {
-    "fr": {
-        "meat_frequency": {
-            (1, 2): "viande pas à tous les repas",
-            (2, 3): "viande à quelques repas ou plus",
-        },
-        "transportation_mode": {
-            (1, 2): "sans voiture au quotidien",
-            (2, 3): "transports en commun ou voiture au quotidien",
-        },
-        "digital_intensity": {
-            (1, 2): "ni streaming ni jeux vidéo",
-            (2, 3): "numérique de bureau ou plus",
-        },
-        "purchasing_strategy": {
-            (1, 2): "achats en partie d'occasion",
-            (2, 3): "achats en partie neufs",
-        },
-        "air_travel_frequency": {
-            (1, 2): "avion 3 fois par an au plus",
-            (2, 3): "avion au moins une fois par an",
-        },
-        "heat_source": {
-            (1, 2): "pas de chauffage au fioul",
-            (2, 3): "chauffage fossile (gaz ou fioul)",
-        },
+_PAIR_PHRASES: Mapping[str, Mapping[tuple[int, int], Msg]] = {
+    "meat_frequency": {
+        (1, 2): msg("viande pas à tous les repas"),
+        (2, 3): msg("viande à quelques repas ou plus"),
     },
-    "en": {
-        "meat_frequency": {
-            (1, 2): "meat not at every meal",
-            (2, 3): "meat at some meals or more",
-        },
-        "transportation_mode": {
-            (1, 2): "no car day to day",
-            (2, 3): "public transport or car day to day",
-        },
-        "digital_intensity": {
-            (1, 2): "no streaming or gaming",
-            (2, 3): "office use or more",
-        },
-        "purchasing_strategy": {
-            (1, 2): "buys partly second-hand",
-            (2, 3): "buys partly new",
-        },
-        "air_travel_frequency": {
-            (1, 2): "3 flights a year at most",
-            (2, 3): "at least one flight a year",
-        },
-        "heat_source": {
-            (1, 2): "no fuel-oil heating",
-            (2, 3): "fossil heating (gas or fuel oil)",
-        },
+    "transportation_mode": {
+        (1, 2): msg("sans voiture au quotidien"),
+        (2, 3): msg("transports en commun ou voiture au quotidien"),
+    },
+    "digital_intensity": {
+        (1, 2): msg("ni streaming ni jeux vidéo"),
+        (2, 3): msg("numérique de bureau ou plus"),
+    },
+    "purchasing_strategy": {
+        (1, 2): msg("achats en partie d'occasion"),
+        (2, 3): msg("achats en partie neufs"),
+    },
+    "air_travel_frequency": {
+        (1, 2): msg("avion 3 fois par an au plus"),
+        (2, 3): msg("avion au moins une fois par an"),
+    },
+    "heat_source": {
+        (1, 2): msg("pas de chauffage au fioul"),
+        (2, 3): msg("chauffage fossile (gaz ou fioul)"),
     },
 }
-_MOSTLY = {"fr": "plutôt ", "en": "mostly "}
-_AVERAGE = {
-    "fr": "Usages proches de la moyenne de l'enquête",
-    "en": "Usages close to the survey average",
-}
+_AVERAGE = msg("Usages proches de la moyenne de l'enquête")
+
+
+class _Capitalized(Msg):
+    """A text rendered with a capital first letter in every language (a profile's description)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: Msg) -> None:
+        super().__init__("")
+        self.text = text
+
+    def render(self, lang: str = "fr") -> str:
+        rendered = self.text.render(lang)
+        return rendered[:1].upper() + rendered[1:]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Capitalized) and self.text == other.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Capitalized, (self.text,))
+
+
 # a trait is named when it is this much more common in the profile than in the whole survey
 _MIN_LIFT = 0.05
 
@@ -263,8 +222,8 @@ class UsageProfiles(ClusterMixin, BaseEstimator):
         0..2 for "ordinal-ward").
     level_shares_ : ndarray of shape (n_profiles_, n_usages, 3)
         Share of each profile's members at each level of each usage.
-    descriptions_ : dict
-        Plain-language description of each profile, ``{"fr": [...], "en": [...]}``.
+    descriptions_ : list of Msg
+        Plain-language description of each profile (``.render("en")`` for English).
     silhouette_ : float
         Silhouette of the fitted labels in the method's own space (NaN with one profile).
     silhouettes_ : dict of int to float
@@ -351,9 +310,10 @@ class UsageProfiles(ClusterMixin, BaseEstimator):
         levels, complete, index = _level_matrix(X, usages, what="X")
         if not complete.any():
             raise EmptyDataError(
-                "X holds no complete SU answer: every usage must be answered (levels 1 to 3).",
-                message_fr="X ne contient aucune réponse SU complète : chaque usage doit être "
-                "renseigné (niveaux 1 à 3).",
+                msg(
+                    "X ne contient aucune réponse SU complète : chaque usage doit être renseigné "
+                    "(niveaux 1 à 3)."
+                )
             )
         weights = _check_weights(sample_weight, len(levels), method)
         _warn_incomplete(index, complete)
@@ -383,10 +343,7 @@ class UsageProfiles(ClusterMixin, BaseEstimator):
         self.assigned_counts_ = np.bincount(lab_d, weights=counts, minlength=k).astype(np.int64)
         self.level_shares_ = level_shares
         overall = _level_shares(distinct, np.zeros(len(codes), dtype=np.intp), 1, weight)[0]
-        self.descriptions_ = {
-            lang: [_describe(level_shares[p], overall, usages, lang) for p in range(k)]
-            for lang in ("fr", "en")
-        }
+        self.descriptions_ = [_describe(level_shares[p], overall, usages) for p in range(k)]
         self.silhouette_ = _weighted_silhouette(_pairwise(self._space(distinct)), weight, lab_d)
         return self
 
@@ -399,14 +356,17 @@ class UsageProfiles(ClusterMixin, BaseEstimator):
     def _check_params(self) -> Method:
         if self.method not in METHODS:
             raise ValidationError(
-                f"method={self.method!r} is unknown: use one of {', '.join(METHODS)}.",
-                message_fr=f"méthode {self.method!r} inconnue : utilisez {' ou '.join(METHODS)}.",
+                msg(
+                    "méthode {method!r} inconnue : utilisez {methods}.",
+                    method=self.method,
+                    # i18n: the separator of the choices (", " in the English "use one of").
+                    methods=join(METHODS, msg(" ou ")),
+                )
             )
         n = self.n_profiles
         if n != "auto" and (not _is_whole(n) or int(n) < 1):
             raise ValidationError(
-                f"n_profiles={n!r} must be 'auto' or a whole number of at least 1.",
-                message_fr=f"n_profiles={n!r} doit valoir 'auto' ou un entier au moins égal à 1.",
+                msg("n_profiles={n!r} doit valoir 'auto' ou un entier au moins égal à 1.", n=n)
             )
         k_range = self.k_range
         if not (
@@ -416,25 +376,29 @@ class UsageProfiles(ClusterMixin, BaseEstimator):
             and 1 <= k_range[0] <= k_range[1]
         ):
             raise ValidationError(
-                f"k_range={k_range!r} must be (smallest k, largest k) with 1 <= smallest <= "
-                "largest.",
-                message_fr=f"k_range={k_range!r} doit être (k minimal, k maximal) avec "
-                "1 <= minimal <= maximal.",
+                msg(
+                    "k_range={k_range!r} doit être (k minimal, k maximal) avec 1 <= minimal <= "
+                    "maximal.",
+                    k_range=k_range,
+                )
             )
         for name, value in (("min_share", self.min_share), ("max_share", self.max_share)):
             if value is None and name == "min_share":
                 continue
             if value is None or not _is_number(value) or not 0.0 <= float(value) <= 1.0:
                 raise ValidationError(
-                    f"{name}={value!r} must be a fraction between 0 and 1 (0.11 for 11 %).",
-                    message_fr=f"{name}={value!r} doit être une fraction entre 0 et 1 "
-                    "(0.11 pour 11 %).",
+                    msg(
+                        "{name}={value!r} doit être une fraction entre 0 et 1 (0.11 pour 11 %).",
+                        name=name,
+                        value=value,
+                    )
                 )
         if not _is_whole(self.min_size) or self.min_size < 0:
             raise ValidationError(
-                f"min_size={self.min_size!r} must be a number of respondents, 0 or more.",
-                message_fr=f"min_size={self.min_size!r} doit être un nombre de répondants, "
-                "positif ou nul.",
+                msg(
+                    "min_size={min_size!r} doit être un nombre de répondants, positif ou nul.",
+                    min_size=self.min_size,
+                )
             )
         return self.method
 
@@ -598,7 +562,7 @@ class UsageProfiles(ClusterMixin, BaseEstimator):
         )
         for j, usage in enumerate(self.usages_):
             frame[f"{usage}_kgco2e"] = self.barycentres_[:, j]
-        frame["description"] = self.descriptions_[lang]
+        frame["description"] = [text.render(lang) for text in self.descriptions_]
         return frame
 
     def to_dict(self, lang: Lang = "fr") -> dict[str, Any]:
@@ -632,7 +596,7 @@ class UsageProfiles(ClusterMixin, BaseEstimator):
                 "barycentre": {
                     u: round(float(self.barycentres_[p, j]), 2) for j, u in enumerate(self.usages_)
                 },
-                "description": self.descriptions_[lang][p],
+                "description": self.descriptions_[p].render(lang),
             }
             for p in range(self.n_profiles_)
         ]
@@ -713,8 +677,7 @@ def bootstrap_stability(
 
     if n_resamples < 1:
         raise ValidationError(
-            f"n_resamples={n_resamples} must be at least 1.",
-            message_fr=f"n_resamples={n_resamples} doit valoir au moins 1.",
+            msg("n_resamples={n_resamples} doit valoir au moins 1.", n_resamples=n_resamples)
         )
     levels, complete, _ = _level_matrix(X, _check_usages(estimator.usages), what="X")
     lev = levels[complete]
@@ -762,27 +725,30 @@ def national_profiles(
     """
     if neighbourhood not in answers.columns:
         raise ValidationError(
-            f"answers has no {neighbourhood!r} column: add the neighbourhood of each answer or "
-            "pass neighbourhood=<column name>.",
-            message_fr=f"les réponses n'ont pas de colonne {neighbourhood!r} : ajoutez le quartier "
-            "de chaque réponse ou indiquez neighbourhood=<nom de colonne>.",
+            msg(
+                "les réponses n'ont pas de colonne {neighbourhood!r} : ajoutez le quartier de "
+                "chaque réponse ou indiquez neighbourhood=<nom de colonne>.",
+                neighbourhood=neighbourhood,
+            )
         )
     groups = answers[neighbourhood]
     if groups.isna().any():
         raise ValidationError(
-            f"{int(groups.isna().sum())} answers have no {neighbourhood!r}: fill it in.",
-            message_fr=f"{int(groups.isna().sum())} réponses n'ont pas de {neighbourhood!r} : "
-            "renseignez-le.",
+            msg(
+                "{n} réponses n'ont pas de {neighbourhood!r} : renseignez-le.",
+                n=int(groups.isna().sum()),
+                neighbourhood=neighbourhood,
+            )
         )
     model = UsageProfiles(**params)
     weights = None
     if balance:
         if model.method == "near":
             raise ValidationError(
-                "balance=True weighs neighbourhoods, which NEAR's algorithm cannot: use "
-                "method='ordinal-ward' or balance=False.",
-                message_fr="balance=True pondère les quartiers, ce que l'algorithme de NEAR ne "
-                "sait pas faire : utilisez method='ordinal-ward' ou balance=False.",
+                msg(
+                    "balance=True pondère les quartiers, ce que l'algorithme de NEAR ne sait pas "
+                    "faire : utilisez method='ordinal-ward' ou balance=False."
+                )
             )
         _, complete, _ = _level_matrix(answers, _check_usages(model.usages), what="answers")
         usable = groups[complete]
@@ -816,8 +782,7 @@ def profile_mix(
     check_is_fitted(profiles, "counts_")
     if neighbourhood not in answers.columns:
         raise ValidationError(
-            f"answers has no {neighbourhood!r} column.",
-            message_fr=f"les réponses n'ont pas de colonne {neighbourhood!r}.",
+            msg("les réponses n'ont pas de colonne {neighbourhood!r}.", neighbourhood=neighbourhood)
         )
     assigned = profiles.assign(answers)
     frame = pd.DataFrame(
@@ -847,12 +812,10 @@ def _is_number(value: object) -> bool:
 
 
 def _check_lang(lang: str) -> Lang:
-    if lang not in ("fr", "en"):
-        raise ValidationError(
-            f"lang={lang!r} is unknown: use 'fr' or 'en'.",
-            message_fr=f"langue {lang!r} inconnue : utilisez 'fr' ou 'en'.",
-        )
-    return "fr" if lang == "fr" else "en"
+    for known in LANGS:
+        if lang == known:
+            return known
+    raise ValidationError(msg("langue {lang!r} inconnue : utilisez 'fr' ou 'en'.", lang=lang))
 
 
 def _check_usages(usages: Sequence[str]) -> tuple[str, ...]:
@@ -862,9 +825,11 @@ def _check_usages(usages: Sequence[str]) -> tuple[str, ...]:
     unknown = [u for u in out if u not in USAGES]
     if unknown or not out or len(set(out)) != len(out):
         raise ValidationError(
-            f"usages={list(out)!r}: give distinct usages among {', '.join(USAGES)}.",
-            message_fr=f"usages={list(out)!r} : donnez des usages distincts parmi "
-            f"{', '.join(USAGES)}.",
+            msg(
+                "usages={given!r} : donnez des usages distincts parmi {usages}.",
+                given=list(out),
+                usages=", ".join(USAGES),
+            )
         )
     return out
 
@@ -877,12 +842,13 @@ def _level_matrix(
         missing = [u for u in usages if u not in X.columns]
         if missing:
             raise ValidationError(
-                f"{what} lacks the SU usage columns {', '.join(missing)}: read the survey with "
-                "qet_geo.surveys.io.read_su, or name the level columns after "
-                "qet_geo.surveys.schema.USAGES.",
-                message_fr=f"{what} n'a pas les colonnes d'usages SU {', '.join(missing)} : lisez "
-                "l'enquête avec qet_geo.surveys.io.read_su, ou nommez les colonnes de niveaux "
-                "comme qet_geo.surveys.schema.USAGES.",
+                msg(
+                    "{what} n'a pas les colonnes d'usages SU {missing} : lisez l'enquête avec "
+                    "qet_geo.surveys.io.read_su, ou nommez les colonnes de niveaux comme "
+                    "qet_geo.surveys.schema.USAGES.",
+                    what=what,
+                    missing=", ".join(missing),
+                )
             )
         index = X.index
         try:
@@ -898,10 +864,14 @@ def _level_matrix(
             raise _bad_levels(what, usages) from err
         if raw.ndim != 2 or raw.shape[1] != len(usages):
             raise ValidationError(
-                f"{what} must be a table with one column per usage ({len(usages)}: "
-                f"{', '.join(usages)}), got shape {raw.shape}.",
-                message_fr=f"{what} doit être un tableau avec une colonne par usage "
-                f"({len(usages)} : {', '.join(usages)}), reçu la forme {raw.shape}.",
+                msg(
+                    "{what} doit être un tableau avec une colonne par usage ({n_usages} : "
+                    "{usages}), reçu la forme {shape}.",
+                    what=what,
+                    n_usages=len(usages),
+                    usages=", ".join(usages),
+                    shape=raw.shape,
+                )
             )
         index = pd.RangeIndex(len(raw))
     missing = np.isnan(raw)
@@ -911,9 +881,12 @@ def _level_matrix(
         col = int(np.nonzero(~valid.all(axis=0))[0][0])
         bad = sorted({float(v) for v in raw[~valid[:, col], col]})[:5]
         raise ValidationError(
-            f"{what}: {usages[col]} holds {bad}, not levels 1, 2 or 3 (1 = lowest carbon).",
-            message_fr=f"{what} : {usages[col]} contient {bad}, pas des niveaux 1, 2 ou 3 "
-            "(1 = le plus sobre).",
+            msg(
+                "{what} : {column} contient {bad}, pas des niveaux 1, 2 ou 3 (1 = le plus sobre).",
+                what=what,
+                column=usages[col],
+                bad=bad,
+            )
         )
     levels = np.where(missing, 0, raw).astype(np.int8)
     return levels, complete, index
@@ -921,11 +894,12 @@ def _level_matrix(
 
 def _bad_levels(what: str, usages: tuple[str, ...]) -> ValidationError:
     return ValidationError(
-        f"{what}: the usage columns ({', '.join(usages)}) must hold the levels 1, 2 or 3, not "
-        "labels: read the survey with qet_geo.surveys.io.read_su.",
-        message_fr=f"{what} : les colonnes d'usages ({', '.join(usages)}) doivent contenir les "
-        "niveaux 1, 2 ou 3, pas des libellés : lisez l'enquête avec "
-        "qet_geo.surveys.io.read_su.",
+        msg(
+            "{what} : les colonnes d'usages ({usages}) doivent contenir les niveaux 1, "
+            "2 ou 3, pas des libellés : lisez l'enquête avec qet_geo.surveys.io.read_su.",
+            what=what,
+            usages=", ".join(usages),
+        )
     )
 
 
@@ -935,9 +909,11 @@ def _warn_incomplete(index: pd.Index, complete: NDArray[np.bool_]) -> None:
         ids = ", ".join(str(i) for i in index[~complete][:5]) + (", ..." if n_out > 5 else "")
         warnings.warn(
             QetGeoWarning(
-                f"{n_out} incomplete SU answer(s) left out of the profiles (ids {ids}).",
-                message_fr=f"{n_out} réponse(s) SU incomplète(s) écartée(s) des profils "
-                f"(identifiants {ids}).",
+                msg(
+                    "{n_out} réponse(s) SU incomplète(s) écartée(s) des profils (identifiants {ids}).",
+                    n_out=n_out,
+                    ids=ids,
+                )
             ),
             stacklevel=3,
         )
@@ -950,17 +926,17 @@ def _check_weights(
         return None
     if method == "near":
         raise ValidationError(
-            "method='near' takes no sample_weight: NEAR's algorithm counts answers; use "
-            "method='ordinal-ward' to weigh them.",
-            message_fr="method='near' n'accepte pas de sample_weight : l'algorithme de NEAR "
-            "compte les réponses ; utilisez method='ordinal-ward' pour les pondérer.",
+            msg(
+                "method='near' n'accepte pas de sample_weight : l'algorithme de NEAR compte les "
+                "réponses ; utilisez method='ordinal-ward' pour les pondérer."
+            )
         )
     w = np.asarray(sample_weight, dtype=float)
     if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
         raise ValidationError(
-            f"sample_weight must hold one finite weight, 0 or more, per answer ({n}).",
-            message_fr=f"sample_weight doit contenir un poids fini, positif ou nul, par réponse "
-            f"({n}).",
+            msg(
+                "sample_weight doit contenir un poids fini, positif ou nul, par réponse ({n}).", n=n
+            )
         )
     return w
 
@@ -1245,8 +1221,7 @@ def _ordinal_fit(
     keep = weight > 0
     if not keep.any():
         raise EmptyDataError(
-            "every sample_weight is 0: give some answers a positive weight.",
-            message_fr="tous les sample_weight valent 0 : donnez un poids positif à des réponses.",
+            msg("tous les sample_weight valent 0 : donnez un poids positif à des réponses.")
         )
     # zero-weight answers take no part in the fit; they are assigned afterwards
     pts, wts, cnt = points[keep], weight[keep], counts[keep]
@@ -1455,9 +1430,8 @@ def _describe(
     shares: NDArray[np.float64],
     overall: NDArray[np.float64],
     usages: tuple[str, ...],
-    lang: Lang,
     max_items: int = 4,
-) -> str:
+) -> Msg:
     """Describe a profile by its dominant, distinctive usage levels.
 
     Statements about a usage: its most common level, plainly when at least 80 % of the members
@@ -1467,26 +1441,25 @@ def _describe(
     the (at most four) statements are ranked by it, so the description says what sets the
     profile apart.
     """
-    items: list[tuple[float, int, str]] = []
+    items: list[tuple[float, int, Msg]] = []
     for j, usage in enumerate(usages):
         p, base = shares[j], overall[j]
         level = int(np.argmax(p))
-        candidates: list[tuple[float, str]] = []
+        candidates: list[tuple[float, Msg]] = []
         if p[level] >= 0.8 - 1e-12:
-            candidates.append((p[level] - base[level], _PHRASES[lang][usage][level + 1]))
+            candidates.append((p[level] - base[level], _PHRASES[usage][level + 1]))
         elif p[level] >= 0.5 - 1e-12:
-            phrase = _MOSTLY[lang] + _PHRASES[lang][usage][level + 1]
+            phrase = msg("plutôt {phrase}", phrase=_PHRASES[usage][level + 1])
             candidates.append((p[level] - base[level], phrase))
         for lo, pair in ((0, (1, 2)), (1, (2, 3))):
             if p[lo] + p[lo + 1] >= 0.8 - 1e-12:
                 lift = p[lo] + p[lo + 1] - base[lo] - base[lo + 1]
-                candidates.append((lift, _PAIR_PHRASES[lang][usage][pair]))
+                candidates.append((lift, _PAIR_PHRASES[usage][pair]))
         if candidates:
             lift, phrase = max(candidates, key=lambda c: c[0])  # first wins a tie: one level
             if lift >= _MIN_LIFT:
                 items.append((float(lift), j, phrase))
     if not items:
-        return _AVERAGE[lang]
+        return _AVERAGE
     items.sort(key=lambda t: (-t[0], t[1]))
-    text = ", ".join(phrase for _, _, phrase in items[:max_items])
-    return text[0].upper() + text[1:]
+    return _Capitalized(join([phrase for _, _, phrase in items[:max_items]]))

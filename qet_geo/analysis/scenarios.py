@@ -22,7 +22,7 @@ from qet_geo.constraints.indicators import (
     nearest_min,
 )
 from qet_geo.errors import ValidationError
-from qet_geo.i18n import Lang
+from qet_geo.i18n import Msg, msg
 
 __all__ = ["DEFAULT_SCENARIOS", "OPERATIONS", "Change", "Scenario"]
 
@@ -77,15 +77,15 @@ class Scenario:
     indicator, operation, value
         The main change (see :class:`Change`): e.g. "transit_stop_m", "cap", 300.0 for "every
         home within 300 m of a stop".
-    label_fr, label_en
-        What the scenario means, for people.
+    label
+        What the scenario means, for people (rendered in the reader's language).
     also
         Further changes made at the same time (e.g. at least 6 departures an hour).
 
     Examples
     --------
     >>> Scenario("shop_5min", "food_shop_min", "cap", 5.0,
-    ...          label_fr="Un commerce alimentaire à 5 min", label_en="A food shop within 5 min")
+    ...          label=msg("Un commerce alimentaire à moins de 5 minutes de chaque logement"))
     Scenario(name='shop_5min', ...)  # doctest: +SKIP
     """
 
@@ -93,21 +93,18 @@ class Scenario:
     indicator: str
     operation: Operation
     value: float
-    label_fr: str
-    label_en: str
+    label: Msg
     also: tuple[Change, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValidationError(
-                f"A scenario needs a name, got {self.name!r}.",
-                message_fr=f"Un scénario doit avoir un nom, reçu {self.name!r}.",
+                msg("Un scénario doit avoir un nom, reçu {name!r}.", name=self.name)
             )
         _check_change(self.indicator, self.operation, self.value)
         if not all(isinstance(c, Change) for c in self.also):
             raise ValidationError(
-                f"Scenario {self.name!r}: 'also' must be a tuple of Change.",
-                message_fr=f"Scénario {self.name!r} : 'also' doit être un tuple de Change.",
+                msg("Scénario {name!r} : 'also' doit être un tuple de Change.", name=self.name)
             )
 
     @property
@@ -120,29 +117,32 @@ class Scenario:
         """The indicators the scenario changes."""
         return tuple(dict.fromkeys(c.indicator for c in self.changes))
 
-    def label(self, lang: Lang = "fr") -> str:
-        """Return the label in ``lang`` ("fr" or "en")."""
-        return self.label_fr if lang == "fr" else self.label_en
-
 
 def _check_change(indicator: object, operation: object, value: object) -> None:
     if not isinstance(indicator, str) or not indicator:
         raise ValidationError(
-            f"A change needs an indicator name (a column of the access table), got {indicator!r}.",
-            message_fr=f"Une modification demande un nom d'indicateur (une colonne de la table "
-            f"d'accès), reçu {indicator!r}.",
+            msg(
+                "Une modification demande un nom d'indicateur (une colonne de la table d'accès), "
+                "reçu {indicator!r}.",
+                indicator=indicator,
+            )
         )
     if operation not in OPERATIONS:
         raise ValidationError(
-            f"Unknown operation {operation!r} on {indicator}: use {', '.join(OPERATIONS)}.",
-            message_fr=f"Opération {operation!r} inconnue sur {indicator} : utilisez "
-            f"{', '.join(OPERATIONS)}.",
+            msg(
+                "Opération {operation!r} inconnue sur {indicator} : utilisez {operations}.",
+                operation=operation,
+                indicator=indicator,
+                operations=", ".join(OPERATIONS),
+            )
         )
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ValidationError(
-            f"The value of the change on {indicator} must be a number, got {value!r}.",
-            message_fr=f"La valeur de la modification de {indicator} doit être un nombre, reçu "
-            f"{value!r}.",
+            msg(
+                "La valeur de la modification de {indicator} doit être un nombre, reçu {value!r}.",
+                indicator=indicator,
+                value=value,
+            )
         )
 
 
@@ -154,9 +154,9 @@ DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
         nearest_m("transit_stop"),
         "cap",
         300.0,
-        label_fr="Chaque logement à moins de 300 m d'un arrêt fréquent (au moins 6 départs par "
-        "heure)",
-        label_en="Every home within 300 m of a frequent stop (at least 6 departures an hour)",
+        label=msg(
+            "Chaque logement à moins de 300 m d'un arrêt fréquent (au moins 6 départs par heure)"
+        ),
         also=(Change(DEPARTURES, "floor", 6.0),),
     ),
     Scenario(
@@ -164,49 +164,46 @@ DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
         nearest_min("food_shop"),
         "cap",
         5.0,
-        label_fr="Un commerce alimentaire à moins de 5 minutes de chaque logement",
-        label_en="A food shop within 5 minutes of every home",
+        label=msg("Un commerce alimentaire à moins de 5 minutes de chaque logement"),
     ),
     Scenario(
         "market_10min",
         nearest_min("market"),
         "cap",
         10.0,
-        label_fr="Un marché à moins de 10 minutes de chaque logement",
-        label_en="A market within 10 minutes of every home",
+        label=msg("Un marché à moins de 10 minutes de chaque logement"),
     ),
     Scenario(
         "second_hand_repair_10min",
         nearest_min("second_hand_repair"),
         "cap",
         10.0,
-        label_fr="Une boutique d'occasion ou un atelier de réparation à moins de 10 minutes de "
-        "chaque logement",
-        label_en="A second-hand or repair shop within 10 minutes of every home",
+        label=msg(
+            "Une boutique d'occasion ou un atelier de réparation à moins de 10 minutes de chaque logement"
+        ),
     ),
     Scenario(
         "local_shop_5min",
         nearest_min("local_shop"),
         "cap",
         5.0,
-        label_fr="Un commerce de proximité à moins de 5 minutes de chaque logement",
-        label_en="A local shop within 5 minutes of every home",
+        label=msg("Un commerce de proximité à moins de 5 minutes de chaque logement"),
     ),
     Scenario(
         "cycle_network",
         CYCLE_KM,
         "floor",
         2.0,
-        label_fr="Au moins 2 km d'aménagements cyclables à moins de "
-        f"{CYCLE_RADIUS_M:g} m de chaque logement",
-        label_en=f"At least 2 km of cycle lanes within {CYCLE_RADIUS_M:g} m of every home",
+        label=msg(
+            "Au moins 2 km d'aménagements cyclables à moins de {radius:g} m de chaque logement",
+            radius=CYCLE_RADIUS_M,
+        ),
     ),
     Scenario(
         "rail_station_15min",
         nearest_min("rail_station"),
         "cap",
         15.0,
-        label_fr="Une gare à moins de 15 minutes de chaque logement",
-        label_en="A railway station within 15 minutes of every home",
+        label=msg("Une gare à moins de 15 minutes de chaque logement"),
     ),
 )

@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 
@@ -33,9 +33,11 @@ from qet_geo.cli._common import (
     OsmFileArg,
     TerritoryOpt,
 )
+from qet_geo.i18n import msg, number
 
 if TYPE_CHECKING:
     from qet_geo.analysis.links import LinkReport
+    from qet_geo.i18n import Lang
 
 __all__ = ["ANSWER_SUFFIXES", "links"]
 
@@ -45,15 +47,9 @@ ANSWER_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".xlsx", ".gpkg", ".
 
 # Why a usage has no model, as people read it (French, English).
 _STATUS_TEXT = {
-    "too_few_answers": (
-        "moins de 11 réponses de chaque côté",
-        "fewer than 11 answers on each side",
-    ),
-    "no_indicator": (
-        "aucun indicateur mesuré (par ex. aucune gare à portée)",
-        "no indicator measured (e.g. no railway station in reach)",
-    ),
-    "indicator_absent": ("indicateur absent de la table d'accès", "indicator not in the table"),
+    "too_few_answers": msg("moins de 11 réponses de chaque côté"),
+    "no_indicator": msg("aucun indicateur mesuré (par ex. aucune gare à portée)"),
+    "indicator_absent": msg("indicateur absent de la table d'accès"),
 }
 
 
@@ -115,44 +111,39 @@ def links(
     ] = False,
 ) -> None:
     """Relie les profils d'usages aux contraintes bâties de leurs logements (agrégats protégés)."""
-    from qet_geo.cli._common import _fail, _progress, _t, _territory, _user_errors
+    from qet_geo.cli._common import _fail, _progress, _state, _t, _territory, _user_errors
 
     if out.suffix.lower() != ".json":
-        _fail(_t(f"--out {out} : utilisez un fichier .json.", f"--out {out}: use a .json file."))
+        _fail(_t("--out {out} : utilisez un fichier .json.", out=out))
     if answers_file.suffix.lower() not in ANSWER_SUFFIXES:
         _fail(
             _t(
-                f"{answers_file} : format non reconnu ; donnez un fichier "
-                f"{', '.join(ANSWER_SUFFIXES)}.",
-                f"{answers_file}: unknown format; give a {', '.join(ANSWER_SUFFIXES)} file.",
+                "{answers_file} : format non reconnu ; donnez un fichier {suffixes}.",
+                answers_file=answers_file,
+                suffixes=", ".join(ANSWER_SUFFIXES),
             )
         )
     if mode not in ("walk", "bike"):
-        _fail(_t(f"--mode {mode} : utilisez walk ou bike.", f"--mode {mode}: use walk or bike."))
+        _fail(_t("--mode {mode} : utilisez walk ou bike.", mode=mode))
     if method not in ("ordinal-ward", "near"):
-        _fail(
-            _t(
-                f"--method {method} : utilisez ordinal-ward ou near.",
-                f"--method {method}: use ordinal-ward or near.",
-            )
-        )
+        _fail(_t("--method {method} : utilisez ordinal-ward ou near.", method=method))
     if scale not in ("near", "ngc"):
-        _fail(_t(f"--scale {scale} : utilisez near ou ngc.", f"--scale {scale}: use near or ngc."))
+        _fail(_t("--scale {scale} : utilisez near ou ngc.", scale=scale))
     if not 0 <= n_bootstrap <= 10_000:
         _fail(
             _t(
-                f"--n-bootstrap {n_bootstrap} : donnez un nombre entre 0 et 10 000.",
-                f"--n-bootstrap {n_bootstrap}: give a number between 0 and 10,000.",
+                "--n-bootstrap {n_bootstrap} : donnez un nombre entre 0 et 10 000.",
+                n_bootstrap=n_bootstrap,
             )
         )
     if population is not None and not population > 0:
         _fail(
             _t(
-                f"--population {population} : donnez un nombre d'habitants positif.",
-                f"--population {population}: give a positive number of inhabitants.",
+                "--population {population} : donnez un nombre d'habitants positif.",
+                population=population,
             )
         )
-    lang = "en" if _t("fr", "en") == "en" else "fr"
+    lang = cast("Lang", _state["lang"])  # checked by the qet callback
     with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
         from qet_geo.analysis.homes import building_indicators
         from qet_geo.analysis.links import link_report
@@ -184,11 +175,11 @@ def links(
             if "cells" in layers.layers
             else None
         )
-        step(_t("Réponses et localisation", "Answers and locations"))
+        step(_t("Réponses et localisation"))
         answers = read_located_answers(answers_file, layers)
-        step(_t("Profils d'usages", "Usage profiles"))
+        step(_t("Profils d'usages"))
         profiles = UsageProfiles(method="near" if method == "near" else "ordinal-ward").fit(answers)
-        step(_t("Modèles et marges de manœuvre", "Models and margins of manoeuvre"))
+        step(_t("Modèles et marges de manœuvre"))
         report = link_report(
             answers,
             access,
@@ -198,7 +189,7 @@ def links(
             population=population,
             n_bootstrap=n_bootstrap,
             random_state=seed,
-            lang="en" if lang == "en" else "fr",
+            lang=lang,
         )
         result = report.to_dict()
         result["territory"] = layers.territory.name
@@ -210,8 +201,9 @@ def links(
         except OSError as err:
             _fail(
                 _t(
-                    f"--out {out} : écriture impossible ({err.strerror or err}).",
-                    f"--out {out}: cannot write ({err.strerror or err}).",
+                    "--out {out} : écriture impossible ({reason}).",
+                    out=out,
+                    reason=err.strerror or err,
                 )
             )
     if as_json:
@@ -224,22 +216,23 @@ def _print_summary(report: LinkReport, out: Path) -> None:
     """Print the figures people look at first: model scores, main effects, margins."""
     import math
 
-    from qet_geo.cli._common import _t, out_console
+    from qet_geo.cli._common import _state, _t, out_console
+
+    lang = _state["lang"]
 
     def fmt(value: float | None, digits: int = 2) -> str:
         if value is None or math.isnan(value):
             return "—"
-        text = f"{value:.{digits}f}"
-        return text.replace(".", ",") if _t("fr", "en") == "fr" else text
+        return number(round(value, digits), decimals=digits).render(lang)
 
     n = report.n_located
-    synthetic = _t(" [bold]synthétiques[/]", " [bold]synthetic[/]") if report.synthetic else ""
+    synthetic = _t(" [bold]synthétiques[/]") if report.synthetic else ""
     out_console.print(
         _t(
-            f"Liens usages-contraintes sur {n if n is not None else 'moins de 11'} réponses"
-            f"{synthetic} localisées : [bold]{out}[/]",
-            f"Usage-constraint links on {n if n is not None else 'fewer than 11'} located"
-            f"{synthetic} answers: [bold]{out}[/]",
+            "Liens usages-contraintes sur {n} réponses{synthetic} localisées : [bold]{out}[/]",
+            n=n if n is not None else msg("moins de 11"),
+            synthetic=synthetic,
+            out=out,
         ),
         highlight=False,
         soft_wrap=True,
@@ -248,17 +241,17 @@ def _print_summary(report: LinkReport, out: Path) -> None:
     for usage, model in report.models.iterrows():
         status = str(model["status"])
         if status not in ("ok", "unstable_intervals"):
-            reason = _STATUS_TEXT.get(status, (status, status))
+            reason = _STATUS_TEXT.get(status, status)
             out_console.print(
-                f"  {model['label']:<22} " + _t("pas de modèle : ", "no model: ") + _t(*reason),
+                f"  {model['label']:<22} " + _t("pas de modèle : {reason}", reason=reason),
                 highlight=False,
             )
             continue
         out_console.print(
             f"  {model['label']:<22} AUC {fmt(model['cv_auc'])} "
             + _t(
-                f"(sans contrainte {fmt(model['baseline_auc'])})",
-                f"(no constraint {fmt(model['baseline_auc'])})",
+                "(sans contrainte {auc})",
+                auc=fmt(model["baseline_auc"]),
             ),
             highlight=False,
         )
@@ -274,7 +267,7 @@ def _print_summary(report: LinkReport, out: Path) -> None:
                 highlight=False,
             )
     out_console.print(
-        _t("Marges de manœuvre (kgCO2e/pers./an) :", "Margins of manoeuvre (kgCO2e/person/yr):"),
+        _t("Marges de manœuvre (kgCO2e/pers./an) :"),
         highlight=False,
     )
     totals = report.margins.xs("all", level="usage")

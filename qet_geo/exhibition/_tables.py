@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 import numpy as np
 import pandas as pd
 
+from qet_geo.i18n import msg
+
 if TYPE_CHECKING:
     from qet_geo.analysis.links import LinkReport
 
@@ -121,7 +123,7 @@ def exhibition_tables(
     """
     from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
-    usage_labels = USAGE_LABELS["fr" if lang == "fr" else "en"]
+    usage_labels = {u: label.render(lang) for u, label in USAGE_LABELS.items()}
     french = ngc_scale.groupby("usage")["default_kgco2e"].first()
     usages: list[UsageRow] = [
         {
@@ -184,11 +186,9 @@ def profile_rows(
     groups = [(str(p["profile"]), [p["profile"]], str(p["description"])) for p in big]
     if small:
         members = [p["profile"] for p in small]
-        others = (
-            "Autres profils (moins de 11 réponses chacun)"
-            if lang == "fr"
-            else ("Other profiles (fewer than 11 answers each)")
-        )
+        others = msg(
+            "Autres profils (moins de {minimum} réponses chacun)", minimum=MIN_RESPONDENTS
+        ).render(lang)
         n_small = int(labels.isin(members).sum())
         if n_small >= MIN_RESPONDENTS or not groups:
             groups.append(("+".join(map(str, members)), members, others))
@@ -199,7 +199,15 @@ def profile_rows(
             groups[i] = (
                 f"{name}+{'+'.join(map(str, members))}",
                 mem + members,
-                f"{desc} ; {others.lower()}" if lang == "fr" else f"{desc}; {others}",
+                msg(
+                    "{description} ; {others}",
+                    description=desc,
+                    # i18n: the pooled small profiles, after a description.
+                    others=msg(
+                        "autres profils (moins de {minimum} réponses chacun)",
+                        minimum=MIN_RESPONDENTS,
+                    ),
+                ).render(lang),
             )
     return [row(*g) for g in groups]
 
@@ -209,7 +217,7 @@ def constraint_rows(access: pd.DataFrame, lang: str) -> list[ConstraintRow]:
     from qet_geo.constraints.indicators import SCORE_MIN, nearest_min, reachable
     from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS
 
-    labels = CATEGORY_LABELS["fr" if lang == "fr" else "en"]
+    labels = {c: label.render(lang) for c, label in CATEGORY_LABELS.items()}
     return [
         {
             "label": labels[c],

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.inputs.territory import Territory
 
 if TYPE_CHECKING:
@@ -111,26 +112,25 @@ class DiagnosticConfig:
     def __post_init__(self) -> None:
         if self.survey is None and not self.synthetic:
             raise ValidationError(
-                "No survey: give the located SU answers (survey), or a number of synthetic "
-                "answers for a demo (synthetic).",
-                message_fr="Aucune enquête : donnez les réponses SU localisées (survey), ou un "
-                "nombre de réponses synthétiques pour une démonstration (synthetic).",
+                msg(
+                    "Aucune enquête : donnez les réponses SU localisées (survey), ou un nombre de "
+                    "réponses synthétiques pour une démonstration (synthetic)."
+                )
             )
         if self.survey is not None and self.synthetic:
             raise ValidationError(
-                "Give either a survey or synthetic answers, not both.",
-                message_fr="Donnez soit une enquête, soit des réponses synthétiques, pas les deux.",
+                msg("Donnez soit une enquête, soit des réponses synthétiques, pas les deux.")
             )
         if self.profile_method not in ("ordinal-ward", "near"):
             raise ValidationError(
-                f"profile_method={self.profile_method!r}: use 'ordinal-ward' or 'near'.",
-                message_fr=f"Méthode de profils {self.profile_method!r} inconnue : utilisez "
-                "ordinal-ward ou near.",
+                msg(
+                    "Méthode de profils {profile_method!r} inconnue : utilisez ordinal-ward ou near.",
+                    profile_method=self.profile_method,
+                )
             )
         if self.scale not in ("ngc", "near"):
             raise ValidationError(
-                f"scale={self.scale!r}: use 'ngc' or 'near'.",
-                message_fr=f"Échelle {self.scale!r} inconnue : utilisez ngc ou near.",
+                msg("Échelle {scale!r} inconnue : utilisez ngc ou near.", scale=self.scale)
             )
 
 
@@ -141,31 +141,33 @@ def load_config(path: str | PathLike[str]) -> DiagnosticConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise InputFileError(
-            f"Configuration file not found: {path}.",
-            message_fr=f"Fichier de configuration introuvable : {path}.",
-            path=path,
+            msg("Fichier de configuration introuvable : {path}.", path=path), path=path
         ) from err
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputFileError(
-            f'{path} is not valid TOML ({err}). Check the syntax: key = "value" lines.',
-            message_fr=f"{path} n'est pas un TOML valide ({err}). Vérifiez la syntaxe : lignes "
-            'clé = "valeur".',
+            msg(
+                "{path} n'est pas un TOML valide ({err}). Vérifiez la syntaxe : lignes clé = "
+                '"valeur".',
+                path=path,
+                err=err,
+            ),
             path=path,
         ) from err
     known = {f.name for f in fields(DiagnosticConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ValidationError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.",
-            message_fr=f"{path} : clé(s) inconnue(s) {', '.join(unknown)} ; clés possibles : "
-            f"{', '.join(sorted(known))}.",
+            msg(
+                "{path} : clé(s) inconnue(s) {unknown} ; clés possibles : {known}.",
+                path=path,
+                unknown=", ".join(unknown),
+                known=", ".join(sorted(known)),
+            ),
             path=path,
         )
     if "osm" not in raw:
         raise ValidationError(
-            f"{path}: the key osm (the OSM extract) is required.",
-            message_fr=f"{path} : la clé osm (l'extrait OSM) est obligatoire.",
-            path=path,
+            msg("{path} : la clé osm (l'extrait OSM) est obligatoire.", path=path), path=path
         )
     base = path.parent
     paths = {"osm", "territory", "iris_layer", "communes_layer", "census", "dem", "gtfs", "survey"}
@@ -227,8 +229,10 @@ def run_diagnostic(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputFileError(
-            f"{out_dir} exists and is not a folder. Choose another output.",
-            message_fr=f"{out_dir} existe et n'est pas un dossier. Choisissez une autre sortie.",
+            msg(
+                "{out_dir} existe et n'est pas un dossier. Choisissez une autre sortie.",
+                out_dir=out_dir,
+            ),
             path=out_dir,
         )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -314,12 +318,12 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
 
     if len(complete) < MIN_RESPONDENTS:
         raise ValidationError(
-            f"Fewer than {MIN_RESPONDENTS} complete SU answers: a diagnostic publishes nothing "
-            f"from fewer than {MIN_RESPONDENTS} respondents (statistical secrecy). Collect more "
-            "answers.",
-            message_fr=f"Moins de {MIN_RESPONDENTS} réponses SU complètes : un diagnostic ne "
-            f"publie rien sous {MIN_RESPONDENTS} répondants (secret statistique). Recueillez "
-            "davantage de réponses.",
+            msg(
+                "Moins de {minimum} réponses SU complètes : un diagnostic ne publie rien "
+                "sous {minimum} répondants (secret statistique). Recueillez davantage de "
+                "réponses.",
+                minimum=MIN_RESPONDENTS,
+            )
         )
 
     start("profiles")
@@ -362,10 +366,7 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     frames = tables.frames()
     for table_name, frame in frames.items():
         _csv(frame, folder / "tables" / f"{table_name}.csv")
-    files_fr = {
-        "layers.gpkg": ("Couches (GeoPackage, QGIS)", "Layers (GeoPackage, QGIS)"),
-    }
-    files = [(files_fr["layers.gpkg"][0 if lang == "fr" else 1], "layers.gpkg")]
+    files = [(msg("Couches (GeoPackage, QGIS)").render(lang), "layers.gpkg")]
     files += [(f"{n}.csv", f"tables/{n}.csv") for n in frames]
     files += route_files
     content = report.ReportContent(
@@ -407,18 +408,11 @@ def _maps(
     from maps import make_basemap, make_constraints_map, make_profiles_map, save_map
     from qet_geo.constraints.indicators import SCORE, nearest_min
 
-    fr = lang == "fr"
     out: list[tuple[str, str]] = []
     specs = [
-        (
-            nearest_min("food_shop"),
-            "Commerce alimentaire le plus proche" if fr else "Nearest food shop",
-        ),
-        (SCORE, "Score « ville du quart d'heure »" if fr else "15-minute city score"),
-        (
-            nearest_min("transit_stop"),
-            "Arrêt de transport le plus proche" if fr else "Nearest transit stop",
-        ),
+        (nearest_min("food_shop"), msg("Commerce alimentaire le plus proche")),
+        (SCORE, msg("Score « ville du quart d'heure »")),
+        (nearest_min("transit_stop"), msg("Arrêt de transport le plus proche")),
     ]
     for column, title in specs:
         m = make_basemap(layers, lang=lang)
@@ -426,14 +420,12 @@ def _maps(
         path = folder / "maps" / f"{column}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_map(m, path)
-        out.append((title, f"maps/{path.name}"))
+        out.append((title.render(lang), f"maps/{path.name}"))
     respondents = answers.join(footprints[["total_kgco2e"]])
     m = make_basemap(layers, lang=lang)
     make_profiles_map(respondents, m=m, lang=lang)
     save_map(m, folder / "maps" / "profiles.html")
-    out.append(
-        ("Profils d'usages par carreau" if fr else "Usage profiles by cell", "maps/profiles.html")
-    )
+    out.append((msg("Profils d'usages par carreau").render(lang), "maps/profiles.html"))
     return out
 
 
@@ -457,14 +449,12 @@ def _route(
         }
         for _, r in route.stops.iterrows()
     ]
-    fr = lang == "fr"
-    summary = (
-        f"{len(rows)} étapes, {route.length_m / 1000:.1f} km, {route.duration_min:.0f} min à pied "
-        f"(arrêts compris) ; ordre {'optimal' if route.method == 'held-karp' else 'quasi optimal'}."
-        if fr
-        else f"{len(rows)} stops, {route.length_m / 1000:.1f} km, {route.duration_min:.0f} min on "
-        f"foot (stops included); {'optimal' if route.method == 'held-karp' else 'near-optimal'} "
-        "order."
-    )
+    summary = msg(
+        "{n} étapes, {km:.1f} km, {minutes:.0f} min à pied (arrêts compris) ; ordre {order}.",
+        n=len(rows),
+        km=route.length_m / 1000,
+        minutes=route.duration_min,
+        order=msg("optimal") if route.method == "held-karp" else msg("quasi optimal"),
+    ).render(lang)
     files = [(p.name, f"route/{p.name}") for p in written.values()]
     return rows, summary, files

@@ -21,6 +21,7 @@ from qet_geo.exhibition._tables import (
     UsageRow,
     VoteRow,
 )
+from qet_geo.i18n import LANGS, Msg, msg, number
 
 __all__ = ["ReportContent", "render_report"]
 
@@ -48,104 +49,60 @@ footer{color:#777;font-size:.8rem;text-align:center;padding:1rem}
 ol.vote li{margin:.4rem 0}
 """
 
-_TEXT = {
-    "fr": {
-        "title": "Diagnostic du quartier",
-        "synthetic": "Réponses SYNTHÉTIQUES (démonstration) : ces chiffres ne sont pas un résultat "
-        "d'enquête. Les réponses ont été générées sur les bâtiments réels, étiquetées SYN-.",
-        "key": "Chiffres clés",
-        "respondents": "réponses",
-        "footprint": "tCO2e par personne et par an (6 usages)",
-        "france": "moyenne française sur les mêmes usages",
-        "homes": "logements mesurés",
-        "score": "score « ville du quart d'heure » (pondéré)",
-        "usages": "Empreinte par usage",
-        "usages_note": "kgCO2e par personne et par an : le quartier (moyenne pondérée des réponses) "
-        "et la moyenne française (NosGestesClimat, situation par défaut).",
-        "neighbourhood": "Quartier",
-        "average": "Moyenne française",
-        "profiles": "Profils d'usages",
-        "profile": "Profil",
-        "share": "Part",
-        "n": "Réponses",
-        "description": "Description",
-        "mean_fp": "Empreinte moyenne (kgCO2e/an)",
-        "constraints": "Contraintes bâties : à combien de minutes à pied ?",
-        "category": "Équipement",
-        "median_min": "Médiane (min)",
-        "within15": "Logements à 15 min ou moins",
-        "links": "Où les contraintes rencontrent les usages",
-        "usage": "Usage",
-        "indicator": "Contrainte",
-        "effect": "Rapport de cotes [IC 95 %]",
-        "auc": "AUC validée (sans contrainte 0,5)",
-        "margins": "Marges de manœuvre",
-        "scenario": "Si…",
-        "saving": "Économie (kgCO2e/pers./an) [IC 95 %]",
-        "homes_changed": "Logements concernés",
-        "vote": "Thèmes à mettre au vote, par potentiel de réduction",
-        "vote_note": "Potentiel : l'économie par personne si chacun passait au niveau le plus sobre "
-        "de l'usage (échelle NosGestesClimat), plus la marge liée aux contraintes bâties.",
-        "potential": "kgCO2e/pers./an",
-        "maps": "Cartes",
-        "route": "Visite du quartier",
-        "stop": "Étape",
-        "reason": "Pourquoi",
-        "leg": "Trajet",
-        "files": "Fichiers",
-        "footer": "Quartiers en Transitions · qet-geo · données © contributeurs OpenStreetMap "
-        "(ODbL), INSEE (Licence Ouverte)",
-        "association": "Ce sont des associations, pas des causes : les habitants choisissent aussi "
-        "où ils vivent.",
-    },
-    "en": {
-        "title": "Neighbourhood diagnostic",
-        "synthetic": "SYNTHETIC answers (demo): these figures are not survey results. The answers "
-        "were generated on the real buildings and labelled SYN-.",
-        "key": "Key figures",
-        "respondents": "answers",
-        "footprint": "tCO2e per person and year (6 usages)",
-        "france": "French average on the same usages",
-        "homes": "homes measured",
-        "score": "15-minute city score (weighted)",
-        "usages": "Footprint by usage",
-        "usages_note": "kgCO2e per person and year: the neighbourhood (weighted mean of answers) "
-        "and the French average (NosGestesClimat default situation).",
-        "neighbourhood": "Neighbourhood",
-        "average": "French average",
-        "profiles": "Usage profiles",
-        "profile": "Profile",
-        "share": "Share",
-        "n": "Answers",
-        "description": "Description",
-        "mean_fp": "Mean footprint (kgCO2e/yr)",
-        "constraints": "Built constraints: how many minutes on foot?",
-        "category": "Amenity",
-        "median_min": "Median (min)",
-        "within15": "Homes within 15 min",
-        "links": "Where constraints meet usages",
-        "usage": "Usage",
-        "indicator": "Constraint",
-        "effect": "Odds ratio [95 % CI]",
-        "auc": "Cross-validated AUC (no constraint 0.5)",
-        "margins": "Margins of manoeuvre",
-        "scenario": "If…",
-        "saving": "Saving (kgCO2e/person/yr) [95 % CI]",
-        "homes_changed": "Homes concerned",
-        "vote": "Themes to put to the vote, by reduction potential",
-        "vote_note": "Potential: the saving per person if everyone moved to the lowest-carbon "
-        "level of the usage (NosGestesClimat scale), plus the margin tied to built constraints.",
-        "potential": "kgCO2e/person/yr",
-        "maps": "Maps",
-        "route": "Neighbourhood visit",
-        "stop": "Stop",
-        "reason": "Why",
-        "leg": "Leg",
-        "files": "Files",
-        "footer": "Quartiers en Transitions · qet-geo · data © OpenStreetMap contributors (ODbL), "
-        "INSEE (Licence Ouverte)",
-        "association": "These are associations, not causes: residents also choose where they live.",
-    },
+#: The report's words, written once in French (English from the catalogue).
+_TEXT: dict[str, Msg] = {
+    "title": msg("Diagnostic du quartier"),
+    "synthetic": msg(
+        "Réponses SYNTHÉTIQUES (démonstration) : ces chiffres ne sont pas un résultat d'enquête. Les réponses ont été générées sur les bâtiments réels, étiquetées SYN-."
+    ),
+    "key": msg("Chiffres clés"),
+    "respondents": msg("réponses"),
+    "footprint": msg("tCO2e par personne et par an (6 usages)"),
+    "france": msg("moyenne française sur les mêmes usages"),
+    "homes": msg("logements mesurés"),
+    "score": msg("score « ville du quart d'heure » (pondéré)"),
+    "usages": msg("Empreinte par usage"),
+    "usages_note": msg(
+        "kgCO2e par personne et par an : le quartier (moyenne pondérée des réponses) et la moyenne française (NosGestesClimat, situation par défaut)."
+    ),
+    "neighbourhood": msg("Quartier"),
+    "average": msg("Moyenne française"),
+    "profiles": msg("Profils d'usages"),
+    "profile": msg("Profil"),
+    "share": msg("Part"),
+    "n": msg("Réponses"),
+    "description": msg("Description"),
+    "mean_fp": msg("Empreinte moyenne (kgCO2e/an)"),
+    "constraints": msg("Contraintes bâties : à combien de minutes à pied ?"),
+    "category": msg("Équipement"),
+    "median_min": msg("Médiane (min)"),
+    "within15": msg("Logements à 15 min ou moins"),
+    "links": msg("Où les contraintes rencontrent les usages"),
+    "usage": msg("Usage"),
+    "indicator": msg("Contrainte"),
+    "effect": msg("Rapport de cotes [IC 95 %]"),
+    "auc": msg("AUC validée (sans contrainte 0,5)"),
+    "margins": msg("Marges de manœuvre"),
+    "scenario": msg("Si…"),
+    "saving": msg("Économie (kgCO2e/pers./an) [IC 95 %]"),
+    "homes_changed": msg("Logements concernés"),
+    "vote": msg("Thèmes à mettre au vote, par potentiel de réduction"),
+    "vote_note": msg(
+        "Potentiel : l'économie par personne si chacun passait au niveau le plus sobre de l'usage (échelle NosGestesClimat), plus la marge liée aux contraintes bâties."
+    ),
+    "potential": msg("kgCO2e/pers./an"),
+    "maps": msg("Cartes"),
+    "route": msg("Visite du quartier"),
+    "stop": msg("Étape"),
+    "reason": msg("Pourquoi"),
+    "leg": msg("Trajet"),
+    "files": msg("Fichiers"),
+    "footer": msg(
+        "Quartiers en Transitions · qet-geo · données © contributeurs OpenStreetMap (ODbL), INSEE (Licence Ouverte)"
+    ),
+    "association": msg(
+        "Ce sont des associations, pas des causes : les habitants choisissent aussi où ils vivent."
+    ),
 }
 
 
@@ -177,10 +134,8 @@ class ReportContent:
 def _num(value: float | None, digits: int = 0, lang: str = "fr") -> str:
     if value is None or value != value:  # NaN
         return "–"
-    text = f"{value:,.{digits}f}"
-    if lang == "fr":
-        text = text.replace(",", "\u202f").replace(".", ",")
-    return text
+    # rounded first, as the format specification did, then written the reader's way
+    return number(round(value, digits), decimals=digits).render(lang)
 
 
 def _bars(rows: Sequence[Mapping[str, Any]], t: Mapping[str, str], lang: str) -> str:
@@ -215,8 +170,9 @@ def _bars(rows: Sequence[Mapping[str, Any]], t: Mapping[str, str], lang: str) ->
 
 def render_report(content: ReportContent, *, lang: str = "fr") -> str:
     """Return the report as one self-contained HTML page."""
-    lang = "fr" if lang == "fr" else "en"  # also the page's lang attribute: nothing else
-    t = _TEXT[lang]
+    if lang not in LANGS:  # also the page's lang attribute: anything but French is English
+        lang = "en"
+    t = {key: text.render(lang) for key, text in _TEXT.items()}
     total = sum(float(r["neighbourhood"] or 0) for r in content.usage_rows) / 1000
     france = sum(float(r["france"]) for r in content.usage_rows) / 1000
     out: list[str] = [

@@ -31,6 +31,7 @@ from qet_geo.cli.links import links
 from qet_geo.constraints.access import neighbourhood_access
 from qet_geo.constraints.indicators import USAGE_CONSTRAINTS, indicator_unit
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.inputs.territory import territory_from_file
 from qet_geo.layers import NeighbourhoodLayers, build_layers
 from qet_geo.privacy import MIN_RESPONDENTS, is_protected, require_protected
@@ -39,9 +40,7 @@ from qet_geo.surveys.synthetic import CarUseModel, synthesize_answers
 from tests.conftest import shared
 
 DEMO_TERRITORY = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"
-NOOP = Scenario(
-    "noop", "transit_stop_m", "cap", 1e9, label_fr="Rien ne change", label_en="Nothing changes"
-)
+NOOP = Scenario("noop", "transit_stop_m", "cap", 1e9, label=msg("Rien ne change"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -136,7 +135,7 @@ def test_effect_units_are_consistent(models: ConstraintModels) -> None:
     ratio = math.log(effect["odds_ratio"]) / math.log(effect["odds_ratio_per_sd"])
     assert ratio == pytest.approx(effect["unit"] / effect["sd"], rel=0.01)
     assert effect["odds_ratio_per_sd_low"] < effect["odds_ratio_per_sd"]
-    assert indicator_unit("food_shop_min").label_en == "per 5 min"
+    assert indicator_unit("food_shop_min").label.render("en") == "per 5 min"
     assert indicator_unit("market_m").step == 100.0
     assert indicator_unit("footprint_m2").step == 100.0  # not taken for a distance
 
@@ -245,9 +244,9 @@ def test_scenarios_are_declarative() -> None:
     assert Change("x", "floor", 300.0).apply(values).tolist() == [300.0, 500.0]
     assert Change("x", "set", 1.0).apply(values).tolist() == [1.0, 1.0]
     assert Change("x", "scale", 0.5).apply(values).tolist() == [50.0, 250.0]
-    assert scenario.label("en").startswith("Every home")
+    assert scenario.label.render("en").startswith("Every home")
     with pytest.raises(ValidationError) as err:
-        Scenario("bad", "transit_stop_m", "halve", 2.0, label_fr="x", label_en="x")  # type: ignore[arg-type]
+        Scenario("bad", "transit_stop_m", "halve", 2.0, label=msg("x"))  # type: ignore[arg-type]
     assert "inconnue" in err.value.message_fr
     with pytest.raises(ValidationError):
         Change("transit_stop_m", "cap", float("nan"))

@@ -289,9 +289,9 @@ def test_near_splits_survey_0_on_car_and_frequent_flying(
     assert not car[labels == 0].any()  # profile 0: nobody drives
     assert car[labels == 1].all() and car[labels == 2].all()
     assert flies[labels == 2].all()
-    assert near.descriptions_["fr"][0] == "Sans voiture au quotidien"
-    assert near.descriptions_["en"][0] == "No car day to day"
-    assert near.descriptions_["fr"][2].startswith("Avion plus de 3 fois par an, voiture")
+    assert near.descriptions_[0].render("fr") == "Sans voiture au quotidien"
+    assert near.descriptions_[0].render("en") == "No car day to day"
+    assert near.descriptions_[2].render("fr").startswith("Avion plus de 3 fois par an, voiture")
 
 
 def test_near_barycentres_are_the_members_mean_kgco2e(
@@ -440,7 +440,7 @@ def test_ordinal_default_profiles_on_survey_0(ordinal: UsageProfiles) -> None:
     assert np.all(np.diff(ordinal.counts_) <= 0)  # numbered by decreasing size
     assert ordinal.shares_.sum() == pytest.approx(1.0)
     for lang in ("fr", "en"):
-        assert len(set(ordinal.descriptions_[lang])) == ordinal.n_profiles_
+        assert len({d.render(lang) for d in ordinal.descriptions_}) == ordinal.n_profiles_
 
 
 def _explained(labels: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -674,7 +674,9 @@ def test_ordinal_to_dict_and_describe(ordinal: UsageProfiles) -> None:
     out = ordinal.to_dict(lang="en")
     assert out["method"] == "ordinal-ward" and out["distance_unit"] == "level_steps"
     assert sum(p["n"] for p in out["profiles"]) == 313
-    assert [p["description"] for p in out["profiles"]] == ordinal.descriptions_["en"]
+    assert [p["description"] for p in out["profiles"]] == [
+        d.render("en") for d in ordinal.descriptions_
+    ]
     table = ordinal.describe()
     assert table["share_pct"].sum() == pytest.approx(100.0)
     assert list(table.columns[-7:]) == [f"{u}_kgco2e" for u in USAGES] + ["description"]
