@@ -64,6 +64,7 @@ from qet_geo.errors import (
     UnknownCodeError,
     ValidationError,
 )
+from qet_geo.i18n import msg
 from qet_geo.surveys.schema import AGE_BANDS, CSP_LABELS
 
 __all__ = [
@@ -84,7 +85,7 @@ VARIABLES: tuple[str, ...] = ("age_band", "gender", "csp")
 CATEGORIES: Mapping[str, tuple[str, ...]] = {
     "age_band": AGE_BANDS,
     "gender": ("F", "M"),
-    "csp": tuple(CSP_LABELS["en"]),
+    "csp": tuple(CSP_LABELS),
 }
 
 _AGE_CODES = {"1529": "15-29", "3044": "30-44", "4559": "45-59", "6074": "60-74", "75P": "75+"}
@@ -713,7 +714,7 @@ def _read_table(table: pd.DataFrame | PathType) -> tuple[pd.DataFrame, str]:
     if isinstance(table, pd.DataFrame):
         return table, "the census table"
     path = Path(table)
-    existing_file(path, what="Census table", what_fr="Tableau du recensement", file_only=True)
+    existing_file(path, what=msg("Tableau du recensement"), file_only=True)
     try:
         frame = pd.read_csv(path, sep=None, engine="python", dtype=str)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
