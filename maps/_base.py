@@ -30,10 +30,11 @@ from folium.map import Layer
 from folium.template import Template
 
 from maps._assets import ASSETS, OfflineAssets, _Raw
-from maps._labels import Lang, MapStyle, check_lang, class_labels, ramp_colours
+from maps._labels import NOT_AVAILABLE, Lang, MapStyle, check_lang, class_labels, ramp_colours
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import CRSError, EmptyDataError, InputFileError, ValidationError
 from qet_geo.escaping import escape_html, script_json
+from qet_geo.i18n import msg
 from qet_geo.layers import NeighbourhoodLayers
 
 __all__ = [
@@ -49,12 +50,9 @@ __all__ = [
 
 
 #: Attribution of every map (OSM data, ODbL). The link is a plain ``<a>``: followed on a click only.
-OSM_ATTRIBUTION: dict[str, str] = {
-    "fr": '© <a href="https://www.openstreetmap.org/copyright">contributeurs OpenStreetMap</a>, '
-    "ODbL",
-    "en": '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap contributors</a>, '
-    "ODbL",
-}
+OSM_ATTRIBUTION = msg(
+    '© <a href="https://www.openstreetmap.org/copyright">contributeurs OpenStreetMap</a>, ODbL'
+)
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 _POINTS = ("Point",)
@@ -101,36 +99,43 @@ def check_frame(
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise ValidationError(
-            f"{what} must be a GeoDataFrame, not {type(gdf).__name__}.",
-            message_fr=f"{what} doit être un GeoDataFrame, pas {type(gdf).__name__}.",
+            msg(
+                "{what} doit être un GeoDataFrame, pas {kind}.",
+                what=what,
+                kind=type(gdf).__name__,
+            )
         )
     if gdf.crs is None:
         raise CRSError(
-            f"{what} has no CRS: set it (gdf.set_crs(2154) for Lambert-93) before mapping it.",
-            message_fr=f"{what} n'a pas de système de coordonnées : définissez-le "
-            "(gdf.set_crs(2154) pour le Lambert-93) avant de le cartographier.",
+            msg(
+                "{what} n'a pas de système de coordonnées : définissez-le (gdf.set_crs(2154) "
+                "pour le Lambert-93) avant de le cartographier.",
+                what=what,
+            )
         )
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
         raise ValidationError(
-            f"{what} lacks the column(s) {', '.join(missing)}.",
-            message_fr=f"{what} n'a pas la ou les colonnes {', '.join(missing)}.",
+            msg(
+                "{what} n'a pas la ou les colonnes {missing}.",
+                what=what,
+                missing=", ".join(missing),
+            )
         )
     present = gdf.geometry.notna() & ~gdf.geometry.is_empty
     if not present.any():
-        raise EmptyDataError(
-            f"{what} has no geometry to draw.",
-            message_fr=f"{what} n'a aucune géométrie à dessiner.",
-        )
+        raise EmptyDataError(msg("{what} n'a aucune géométrie à dessiner.", what=what))
     if geom_types is not None:
         kinds = set(gdf.geometry[present].geom_type)
         bad = kinds - set(geom_types)
         if bad:
             raise ValidationError(
-                f"{what} holds {', '.join(sorted(bad))} geometries; expected "
-                f"{', '.join(geom_types)}.",
-                message_fr=f"{what} contient des géométries {', '.join(sorted(bad))} ; attendu : "
-                f"{', '.join(geom_types)}.",
+                msg(
+                    "{what} contient des géométries {bad} ; attendu : {expected}.",
+                    what=what,
+                    bad=", ".join(sorted(bad)),
+                    expected=", ".join(geom_types),
+                )
             )
     return gdf
 
@@ -368,11 +373,11 @@ def setup_map(
     m.options["zoomSnap"] = 0.25
     if offline:
         _make_offline(m)
-        _MapSetup(OSM_ATTRIBUTION[lang]).add_to(m)
+        _MapSetup(OSM_ATTRIBUTION.render(lang)).add_to(m)
     else:
         folium.TileLayer(
             OSM_TILES,
-            attr=OSM_ATTRIBUTION[lang],
+            attr=OSM_ATTRIBUTION.render(lang),
             name="OpenStreetMap",
             max_zoom=19,
             control=False,
@@ -395,10 +400,7 @@ def add_offline_hook(figure: Element) -> None:
     The hook is (re)placed as the figure's last child, so that it renders after every map.
     """
     if not isinstance(figure, Figure):
-        raise ValidationError(
-            "An offline map must belong to a folium Figure.",
-            message_fr="Une carte hors ligne doit appartenir à une Figure folium.",
-        )
+        raise ValidationError(msg("Une carte hors ligne doit appartenir à une Figure folium."))
     figure._children.pop(_OFFLINE_KEY, None)
     figure.add_child(OfflineAssets(), name=_OFFLINE_KEY)
 
@@ -422,8 +424,7 @@ def prepare(
     if m is not None:
         if not isinstance(m, folium.Map):
             raise ValidationError(
-                f"m must be a folium.Map, not {type(m).__name__}.",
-                message_fr=f"m doit être une folium.Map, pas {type(m).__name__}.",
+                msg("m doit être une folium.Map, pas {kind}.", kind=type(m).__name__)
             )
         return m, language
     return new_map(wgs84_bounds(gdf), lang=language, offline=offline, title=title), language
@@ -444,9 +445,10 @@ class RenderedOnce(MacroElement):
         figure = self.get_root()
         if not isinstance(figure, Figure):
             raise ValidationError(
-                f"{type(self).__name__} must belong to a folium Figure to be rendered.",
-                message_fr=f"{type(self).__name__} doit appartenir à une Figure folium pour être "
-                "rendu.",
+                msg(
+                    "{kind} doit appartenir à une Figure folium pour être rendu.",
+                    kind=type(self).__name__,
+                )
             )
         macros = self._template.module.__dict__
         for part, target in (
@@ -623,7 +625,7 @@ def indicator_legend(
     """Return the legend of an indicator classed by ``bins``, coloured by ``colours``."""
     items = list(zip(colours, class_labels(spec, lang, bins), strict=True))
     if missing:
-        items.append((MISSING_COLOUR, "non disponible" if lang == "fr" else "not available"))
+        items.append((MISSING_COLOUR, NOT_AVAILABLE.render(lang)))
     return Legend(spec.label, items, layer=layer, note=note, dots=dots)
 
 
@@ -787,10 +789,10 @@ def make_basemap(
     }
     if not present:
         raise ValidationError(
-            "layers holds none of streets, buildings, water, parks or territory: give the "
-            "output of qet_geo.layers.build_layers.",
-            message_fr="layers ne contient ni rues, ni bâtiments, ni eau, ni parcs, ni territoire : "
-            "donnez le résultat de qet_geo.layers.build_layers.",
+            msg(
+                "layers ne contient ni rues, ni bâtiments, ni eau, ni parcs, ni territoire : "
+                "donnez le résultat de qet_geo.layers.build_layers."
+            )
         )
     fit = present.get("territory")
     if fit is None:
@@ -846,7 +848,7 @@ def make_basemap(
                 "styles": ['{"color": "#5b5b5b", "weight": 2, "dashArray": "6 4", "fill": false}'],
             }
         )
-    name = "Fond de carte (OpenStreetMap)" if language == "fr" else "Basemap (OpenStreetMap)"
+    name = msg("Fond de carte (OpenStreetMap)").render(language)
     VectorBasemap(sublayers, name=name, show=show).add_to(m)
     add_layer_control(m)
     return m
@@ -894,8 +896,11 @@ def save_map(m: Element, path: str | PathLike[str]) -> Path:
     target = Path(path)
     if not target.parent.is_dir():
         raise InputFileError(
-            f"Cannot write {target}: the folder {target.parent} does not exist.",
-            message_fr=f"Impossible d'écrire {target} : le dossier {target.parent} n'existe pas.",
+            msg(
+                "Impossible d'écrire {target} : le dossier {parent} n'existe pas.",
+                target=target,
+                parent=target.parent,
+            ),
             path=target,
         )
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -905,8 +910,6 @@ def save_map(m: Element, path: str | PathLike[str]) -> Path:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise InputFileError(
-            f"Cannot write {target}: {err}.",
-            message_fr=f"Impossible d'écrire {target} : {err}.",
-            path=target,
+            msg("Impossible d'écrire {target} : {err}.", target=target, err=err), path=target
         ) from err
     return target

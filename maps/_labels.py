@@ -11,13 +11,15 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 import pandas as pd
+from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from qet_geo.constraints.indicators import INDICATORS
 from qet_geo.errors import ValidationError
-from qet_geo.i18n import Lang
+from qet_geo.i18n import LANGS, Lang, Msg, msg
 from qet_geo.taxonomy import CATEGORY_LABELS
 
 #: Colour ramps, light to dark (ColorBrewer YlOrRd, YlGnBu, Purples, Greys: Cynthia Brewer,
@@ -45,26 +47,21 @@ CATEGORY_COLOURS: dict[str, str] = {
     "cycle_parking": "#2ca02c",
 }
 
-_USAGES = {
-    "fr": {
-        "total": "totale",
-        "meat_frequency": "alimentation",
-        "transportation_mode": "mobilité quotidienne",
-        "digital_intensity": "numérique",
-        "purchasing_strategy": "achats",
-        "air_travel_frequency": "avion",
-        "heat_source": "chauffage",
-    },
-    "en": {
-        "total": "total",
-        "meat_frequency": "food",
-        "transportation_mode": "daily mobility",
-        "digital_intensity": "digital",
-        "purchasing_strategy": "purchases",
-        "air_travel_frequency": "plane",
-        "heat_source": "heating",
-    },
+# The usages as they qualify a footprint ("empreinte : alimentation", "food footprint").
+_USAGES: dict[str, Msg] = {
+    "total": msg("totale"),
+    "meat_frequency": msg("alimentation"),
+    "transportation_mode": msg("mobilité quotidienne"),
+    "digital_intensity": msg("numérique"),
+    "purchasing_strategy": msg("achats"),
+    "air_travel_frequency": msg("avion"),
+    "heat_source": msg("chauffage"),
 }
+
+#: What a map shows for a missing value.
+NOT_AVAILABLE = msg("non disponible")
+# Babel's locale of each language, for the digit separators.
+_LOCALES: dict[str, str] = {"fr": "fr_FR", "en": "en"}
 
 
 @dataclass(frozen=True)
@@ -106,22 +103,21 @@ class MapStyle:
 
 def check_lang(lang: str) -> Lang:
     """Return ``lang`` when it is "fr" or "en", else raise a ValidationError."""
-    if lang not in ("fr", "en"):
-        raise ValidationError(
-            f"lang={lang!r}: use 'fr' (default) or 'en'.",
-            message_fr=f"lang={lang!r} : utilisez 'fr' (par défaut) ou 'en'.",
-        )
-    return "fr" if lang == "fr" else "en"
+    if lang not in LANGS:
+        raise ValidationError(msg("lang={lang!r} : utilisez 'fr' (par défaut) ou 'en'.", lang=lang))
+    return cast(Lang, lang)
 
 
 def category_label(category: str, lang: Lang) -> str:
     """Return the user-facing name of an amenity category (the key itself when unknown)."""
-    return CATEGORY_LABELS[lang].get(category, category)
+    label = CATEGORY_LABELS.get(category)
+    return category if label is None else label.render(lang)
 
 
 def usage_label(usage: str, lang: Lang) -> str:
     """Return the user-facing name of an SU usage ("meat_frequency" -> "alimentation")."""
-    return _USAGES[lang].get(usage, usage)
+    label = _USAGES.get(usage)
+    return usage if label is None else label.render(lang)
 
 
 _KG = re.compile(r"^(?P<usage>\w+?)_kgco2e(?:_(?P<stat>mean|sum))?$")
@@ -159,7 +155,7 @@ def _known(column: str, lang: Lang) -> MapStyle | None:
     if entry is not None and entry.breaks is not None:
         return MapStyle(
             column,
-            entry.label(lang),
+            entry.label.render(lang),
             entry.symbol,
             entry.breaks,
             entry.direction,
@@ -167,16 +163,22 @@ def _known(column: str, lang: Lang) -> MapStyle | None:
             entry.decimals,
             entry.integer,
         )
-    fr = lang == "fr"
     match = _KG.match(column)
     if match:
-        usage = usage_label(match["usage"], lang)
-        mean = match["stat"] == "mean"
-        if fr:
-            what = usage if match["usage"] == "total" else f": {usage}"
-            text = f"empreinte {'moyenne ' if mean else ''}{what} (t CO2e par an et par personne)"
+        total, mean = match["usage"] == "total", match["stat"] == "mean"
+        usage = _USAGES.get(match["usage"], match["usage"])
+        if total:
+            what = (
+                msg("empreinte moyenne {usage} (t CO2e par an et par personne)", usage=usage)
+                if mean
+                else msg("empreinte {usage} (t CO2e par an et par personne)", usage=usage)
+            )
         else:
-            text = f"{'mean ' if mean else ''}{usage} footprint (t CO2e per person and year)"
+            what = (
+                msg("empreinte moyenne : {usage} (t CO2e par an et par personne)", usage=usage)
+                if mean
+                else msg("empreinte : {usage} (t CO2e par an et par personne)", usage=usage)
+            )
         edges = (
             (0, 4000, 5000, 6000, 7000, 8000, math.inf)
             if match["usage"] == "total"
@@ -184,28 +186,27 @@ def _known(column: str, lang: Lang) -> MapStyle | None:
         )
         return MapStyle(
             column,
-            text,
-            "t CO2e/an" if fr else "t CO2e/yr",
+            what.render(lang),
+            msg("t CO2e/an").render(lang),
             edges,
             "worse",
             scale=0.001,
             decimals=1 if match["usage"] == "total" else 2,
         )
     if column.startswith("share_"):
-        text = (
-            f"part du profil « {column[6:]} » (%)" if fr else f"share of profile {column[6:]} (%)"
-        )
+        text = msg("part du profil « {profile} » (%)", profile=column[6:]).render(lang)
         return MapStyle(
             column, text, "%", (0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0), "share", scale=100, decimals=0
         )
-    counts: dict[str, tuple[str, str, tuple[float, ...]]] = {
-        "n_respondents": ("répondants", "respondents", (11, 20, 50, 100, 200, math.inf)),
-        "population": ("habitants", "inhabitants", (0, 1000, 2000, 5000, 10000, math.inf)),
+    counts: dict[str, tuple[Msg, tuple[float, ...]]] = {
+        "n_respondents": (msg("répondants (nombre)"), (11, 20, 50, 100, 200, math.inf)),
+        "population": (msg("habitants (nombre)"), (0, 1000, 2000, 5000, 10000, math.inf)),
     }
     if column in counts:
-        what_fr, what_en, count_bins = counts[column]
-        text = f"{what_fr} (nombre)" if fr else f"{what_en} (count)"
-        return MapStyle(column, text, "", count_bins, "neutral", decimals=0, integer=True)
+        count, count_bins = counts[column]
+        return MapStyle(
+            column, count.render(lang), "", count_bins, "neutral", decimals=0, integer=True
+        )
     return None
 
 
@@ -230,16 +231,15 @@ def fmt_number(value: float, lang: Lang, *, decimals: int = 1) -> str:
         return "–"
     if math.isinf(value):
         return "∞"
-    text = f"{value:,.{decimals}f}"
-    if lang == "fr":
-        text = text.replace(",", "\u202f").replace(".", ",")
-    return text
+    locale = _LOCALES[lang]
+    separators = {ord(","): get_group_symbol(locale), ord("."): get_decimal_symbol(locale)}
+    return f"{value:,.{decimals}f}".translate(separators)
 
 
 def fmt_value(spec: MapStyle, value: float, lang: Lang) -> str:
     """Format one value of ``spec`` with its unit (``4,2 min``, ``87 %``)."""
     if value is None or pd.isna(value):
-        return "non disponible" if lang == "fr" else "not available"
+        return NOT_AVAILABLE.render(lang)
     text = fmt_number(float(value) * spec.scale, lang, decimals=spec.decimals)
     if not spec.unit:
         return text

@@ -28,6 +28,7 @@ from maps._base import (
 from maps._labels import Lang, check_lang, fmt_value, indicator
 from maps.constraints import make_constraints_map
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import Msg, msg
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.privacy import require_protected
 
@@ -100,17 +101,17 @@ def make_compare_map(
         m = _new_dual_map(before, after, lang=language, offline=offline)
     elif not isinstance(m, DualMap):
         raise ValidationError(
-            f"m must be a folium.plugins.DualMap, not {type(m).__name__}.",
-            message_fr=f"m doit être une folium.plugins.DualMap, pas {type(m).__name__}.",
+            msg("m doit être une folium.plugins.DualMap, pas {kind}.", kind=type(m).__name__)
         )
-    fr = language == "fr"
-    names = titles or (("Avant", "Après") if fr else ("Before", "After"))
+    names: tuple[Msg | str, Msg | str] = titles or (msg("Avant"), msg("Après"))
     for side_map, frame, title in ((m.m1, before, names[0]), (m.m2, after, names[1])):
         if layers is not None:
             make_basemap(layers, m=side_map, lang=language)
         make_constraints_map(frame, column, bins=edges, label=label, m=side_map, lang=language)
-        sep = " : " if fr else ": "
-        add_title(side_map, f"{title}{sep}{_summary(frame, column, language)}")
+        summary = _summary(frame, column, language)
+        add_title(
+            side_map, msg("{title} : {summary}", title=title, summary=summary).render(language)
+        )
     return m
 
 
@@ -182,8 +183,5 @@ def _summary(frame: gpd.GeoDataFrame, column: str, lang: Lang) -> str:
     )
     ok = values.notna() & (weights > 0)
     spec = indicator(column, lang, values=values)
-    word = "moyenne" if lang == "fr" else "mean"
-    if not ok.any():
-        return f"{word} {fmt_value(spec, float('nan'), lang)}"
-    mean = float(np.average(values[ok], weights=weights[ok]))
-    return f"{word} {fmt_value(spec, mean, lang)}"
+    mean = float(np.average(values[ok], weights=weights[ok])) if ok.any() else float("nan")
+    return msg("moyenne {value}", value=fmt_value(spec, mean, lang)).render(lang)

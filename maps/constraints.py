@@ -51,6 +51,7 @@ from qet_geo.constraints.indicators import DEPARTURES, nearest_min
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import escape_html, script_json
+from qet_geo.i18n import Msg, msg
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.privacy import require_protected
 from qet_geo.taxonomy import CATEGORIES
@@ -151,10 +152,11 @@ def make_constraints_map(
     layer = geojson_layer(drawn, colours, tips, name=name, show=show)
     layer.add_to(m)
     missing = bool((classes < 0).any())
-    kind = "logements" if language == "fr" else "homes"
-    if drawn.geometry.geom_type.isin(_POLYGONS).all():
-        kind = "carreaux" if language == "fr" else "cells"
-    note = f"{fmt_number(len(drawn), language, decimals=0)} {kind}"
+    cells = bool(drawn.geometry.geom_type.isin(_POLYGONS).all())
+    count = fmt_number(len(drawn), language, decimals=0)
+    note = (
+        msg("{count} carreaux", count=count) if cells else msg("{count} logements", count=count)
+    ).render(language)
     indicator_legend(
         spec,
         palette,
@@ -163,7 +165,7 @@ def make_constraints_map(
         layer=layer,
         missing=missing,
         note=note,
-        dots=kind in ("logements", "homes"),
+        dots=not cells,
     ).add_to(m)
     add_layer_control(m)
     return m
@@ -179,9 +181,10 @@ def _check_bins(bins: Sequence[float] | None, spec: MapStyle) -> tuple[float, ..
     edges = tuple(float(b) for b in bins)
     if len(edges) < 2 or any(b > a for a, b in zip(edges[1:], edges[:-1], strict=True)):
         raise ValidationError(
-            f"bins must be at least two increasing class edges, got {list(bins)!r}.",
-            message_fr=f"bins doit contenir au moins deux bornes de classes croissantes, reçu "
-            f"{list(bins)!r}.",
+            msg(
+                "bins doit contenir au moins deux bornes de classes croissantes, reçu {bins!r}.",
+                bins=list(bins),
+            )
         )
     return edges
 
@@ -324,12 +327,8 @@ def make_amenities_map(
         group.add_to(m)
         groups.append(group)
         legend.append((colour, f"{label} ({len(data)})"))
-    title = "équipements et commerces" if language == "fr" else "amenities and shops"
-    note = (
-        "Source : OpenStreetMap ; les nombres groupent les points proches"
-        if language == "fr"
-        else "Source: OpenStreetMap; numbers group nearby points"
-    )
+    title = msg("équipements et commerces").render(language)
+    note = msg("Source : OpenStreetMap ; les nombres groupent les points proches").render(language)
     Legend(title, legend, layer=groups, dots=True, note=note, position="bottomleft").add_to(m)
     add_layer_control(m)
     return m
@@ -350,9 +349,12 @@ def _amenity_tooltip(name: Any, label: str, tag: Any) -> str:
 # --------------------------------------------------------------------------------------------------
 # transit stops and cycle network
 
-_MODES = {
-    "fr": {"bus": "bus", "tram": "tramway", "rail": "train", "ferry": "bateau", "metro": "métro"},
-    "en": {"bus": "bus", "tram": "tram", "rail": "train", "ferry": "ferry", "metro": "metro"},
+_MODES: dict[str, Msg] = {
+    "bus": msg("bus"),
+    "tram": msg("tramway"),
+    "rail": msg("train"),
+    "ferry": msg("bateau"),
+    "metro": msg("métro"),
 }
 
 
@@ -382,7 +384,6 @@ def make_transit_map(
     check_frame(stops, "stops", geom_types=_POINTS)
     m, language = prepare(m, stops, lang=lang, offline=offline)
     drawn = stops[stops.geometry.notna() & ~stops.geometry.is_empty]
-    fr = language == "fr"
     departures = (
         pd.to_numeric(drawn["departures_per_hour"], errors="coerce")
         if "departures_per_hour" in drawn.columns
@@ -390,32 +391,25 @@ def make_transit_map(
     )
     modes = drawn["mode"].astype(str) if "mode" in drawn.columns else None
     names = drawn["name"] if "name" in drawn.columns else pd.Series(None, index=drawn.index)
-    stop_word = "arrêt" if fr else "stop"
+    stop_word = msg("Arrêt").render(language)
+    departures_word = msg("Départs par heure (pointe du matin)").render(language)
     tips = []
     for i in range(len(drawn)):
         name = names.iloc[i]
-        row = [(stop_word.capitalize(), name if isinstance(name, str) and name else "–")]
+        row = [(stop_word, name if isinstance(name, str) and name else "–")]
         if modes is not None:
             mode = modes.iloc[i]
-            row.append(("Mode", _MODES[language].get(mode, mode)))
+            mode_label = _MODES.get(mode)
+            row.append(("Mode", mode if mode_label is None else mode_label.render(language)))
         if departures.notna().any():
-            row.append(
-                (
-                    "Départs par heure (pointe du matin)"
-                    if fr
-                    else "Departures per hour (AM peak)",
-                    fmt_number(departures.iloc[i], language, decimals=0),
-                )
-            )
+            row.append((departures_word, fmt_number(departures.iloc[i], language, decimals=0)))
         tips.append(row)
-    name = (
-        f"Arrêts de transport en commun ({len(drawn)})" if fr else f"Transit stops ({len(drawn)})"
-    )
+    name = msg("Arrêts de transport en commun ({n})", n=len(drawn)).render(language)
     if departures.notna().any():
         spec = indicator(DEPARTURES, language)
         spec = MapStyle(
             "departures_per_hour",
-            "départs par heure (pointe du matin)" if fr else "departures per hour (morning peak)",
+            msg("départs par heure (pointe du matin)").render(language),
             spec.unit,
             spec.bins,
             spec.ramp,
@@ -435,8 +429,8 @@ def make_transit_map(
         )
         layer.add_to(m)
         Legend(
-            "transport en commun" if fr else "public transport",
-            [("#1f3a93", stop_word + "s" if fr else "stops")],
+            msg("transport en commun").render(language),
+            [("#1f3a93", msg("arrêts").render(language))],
             layer=layer,
             dots=True,
         ).add_to(m)
@@ -444,10 +438,10 @@ def make_transit_map(
     return m
 
 
-_CYCLE_STYLE = {
-    "track": ("#006d2c", None, {"fr": "piste cyclable", "en": "cycle track"}),
-    "lane": ("#31a354", None, {"fr": "bande cyclable", "en": "cycle lane"}),
-    "shared": ("#74c476", "6 5", {"fr": "voie partagée", "en": "shared lane"}),
+_CYCLE_STYLE: dict[str, tuple[str, str | None, Msg]] = {
+    "track": ("#006d2c", None, msg("piste cyclable")),
+    "lane": ("#31a354", None, msg("bande cyclable")),
+    "shared": ("#74c476", "6 5", msg("voie partagée")),
 }
 
 
@@ -482,22 +476,20 @@ def make_cycleways_map(
         if "cycle_type" in drawn.columns
         else pd.Series("track", index=drawn.index)
     )
-    other = ("#238b45", None, {"fr": "aménagement cyclable", "en": "cycle way"})
+    other = ("#238b45", None, msg("aménagement cyclable"))
     styles = [_CYCLE_STYLE.get(k, other) for k in kinds]
     names = drawn["name"] if "name" in drawn.columns else pd.Series(None, index=drawn.index)
-    fr = language == "fr"
+    name_word = msg("Nom").render(language)
     tips = [
         [
-            ("Type", style[2][language]),
-            ("Nom" if fr else "Name", name if isinstance(name, str) and name else "–"),
+            ("Type", style[2].render(language)),
+            (name_word, name if isinstance(name, str) and name else "–"),
         ]
         for style, name in zip(styles, names, strict=True)
     ]
     length_km = float(drawn.to_crs(WORK_CRS).length.sum() / 1000)
-    name = (
-        f"Réseau cyclable ({fmt_number(length_km, language)} km)"
-        if fr
-        else f"Cycle network ({fmt_number(length_km, language)} km)"
+    name = msg("Réseau cyclable ({length} km)", length=fmt_number(length_km, language)).render(
+        language
     )
     layer = geojson_layer(
         drawn,
@@ -510,10 +502,10 @@ def make_cycleways_map(
     )
     layer.add_to(m)
     present = [k for k in _CYCLE_STYLE if (kinds == k).any()]
-    items = [(_CYCLE_STYLE[k][0], _CYCLE_STYLE[k][2][language]) for k in present]
+    items = [(_CYCLE_STYLE[k][0], _CYCLE_STYLE[k][2].render(language)) for k in present]
     if not items:
-        items = [(other[0], other[2][language])]
-    Legend("réseau cyclable" if fr else "cycle network", items, layer=layer).add_to(m)
+        items = [(other[0], other[2].render(language))]
+    Legend(msg("réseau cyclable").render(language), items, layer=layer).add_to(m)
     add_layer_control(m)
     return m
 
@@ -552,28 +544,36 @@ def make_isochrones_map(
     """
     check_frame(isochrones, "isochrones", columns=["minutes"], geom_types=_POLYGONS)
     m, language = prepare(m, isochrones, lang=lang, offline=offline)
-    fr = language == "fr"
     drawn = isochrones[isochrones.geometry.notna() & ~isochrones.geometry.is_empty]
     drawn = drawn.sort_values("minutes", ascending=False, kind="stable")
     steps = sorted(pd.to_numeric(drawn["minutes"]).unique())
     colour_of = {v: _ISO_COLOURS[min(i, len(_ISO_COLOURS) - 1)] for i, v in enumerate(steps)}
     mode = str(drawn["mode"].iloc[0]) if "mode" in drawn.columns else "walk"
-    how = {"walk": ("à pied", "on foot"), "bike": ("à vélo", "by bike")}.get(mode, ("", ""))
-    how_text = how[0] if fr else how[1]
+    how = {"walk": msg("à pied"), "bike": msg("à vélo")}.get(mode, "")
     areas = (
         drawn["area_km2"] if "area_km2" in drawn.columns else drawn.to_crs(WORK_CRS).area / 1e6
     ).astype(float)
+    reachable_word, area_word = (
+        msg("Accessible en").render(language),
+        msg("Surface").render(language),
+    )
     tips = [
         [
             (
-                "Accessible en" if fr else "Reachable within",
-                f"{fmt_number(minutes, language, decimals=0)} min {how_text}".strip(),
+                reachable_word,
+                msg(
+                    "{minutes} min {how}",
+                    minutes=fmt_number(minutes, language, decimals=0),
+                    how=how,
+                )
+                .render(language)
+                .strip(),
             ),
-            ("Surface" if fr else "Area", f"{fmt_number(area, language, decimals=2)} km²"),
+            (area_word, f"{fmt_number(area, language, decimals=2)} km²"),
         ]
         for minutes, area in zip(drawn["minutes"], areas, strict=True)
     ]
-    name = f"Isochrones {how_text}".strip()
+    name = msg("Isochrones {how}", how=how).render(language).strip()
     layer = geojson_layer(
         drawn,
         [colour_of[v] for v in drawn["minutes"]],
@@ -583,7 +583,7 @@ def make_isochrones_map(
         show=show,
     )
     layer.add_to(m)
-    title = f"temps de trajet {how_text}".strip() if fr else f"travel time {how_text}".strip()
+    title = msg("temps de trajet {how}", how=how).render(language).strip()
     items = [(colour_of[v], f"≤ {fmt_number(v, language, decimals=0)} min") for v in steps]
     Legend(title, items, layer=layer).add_to(m)
     if points is not None:
@@ -593,8 +593,8 @@ def make_isochrones_map(
         geojson_layer(
             pts,
             ["#000000"] * len(pts),
-            [[("Départ" if fr else "Start", str(i + 1))] for i in range(len(pts))],
-            name="Points de départ" if fr else "Starting points",
+            [[(msg("Départ").render(language), str(i + 1))] for i in range(len(pts))],
+            name=msg("Points de départ").render(language),
             point_radius=6,
         ).add_to(m)
     add_layer_control(m)
@@ -642,10 +642,7 @@ def make_neighbourhood_map(
         ``m`` or the new map.
     """
     if not isinstance(layers, NeighbourhoodLayers):
-        raise ValidationError(
-            "layers must be the output of qet_geo.layers.build_layers.",
-            message_fr="layers doit être le résultat de qet_geo.layers.build_layers.",
-        )
+        raise ValidationError(msg("layers doit être le résultat de qet_geo.layers.build_layers."))
     if access is None:
         from qet_geo.constraints.access import neighbourhood_access
 

@@ -38,6 +38,7 @@ from maps._base import (
 from maps._labels import Lang, classify, fmt_number, fmt_value, indicator
 from qet_geo.crs import WORK_CRS
 from qet_geo.escaping import escape_html
+from qet_geo.i18n import Msg, msg
 from qet_geo.privacy import MIN_RESPONDENTS
 
 __all__ = ["make_national_map"]
@@ -60,27 +61,15 @@ def display_outlines(
     return projected.simplify(tolerance_m, preserve_topology=True).to_crs(outlines.crs)
 
 
-_TEXT_LABELS = {
-    "fr": {
-        "theme": "thème choisi",
-        "year": "année du diagnostic",
-        "commune": "commune",
-        "phase": "phase",
-        "iris_codes": "IRIS",
-        "pilot": "équipe pilote",
-        "type": "type de quartier (typologie des contraintes)",
-        "rank_total_kgco2e": "rang de l'empreinte totale (1 = la plus faible)",
-    },
-    "en": {
-        "theme": "chosen theme",
-        "year": "diagnostic year",
-        "commune": "municipality",
-        "phase": "phase",
-        "iris_codes": "IRIS",
-        "pilot": "pilot team",
-        "type": "neighbourhood type (typology of constraints)",
-        "rank_total_kgco2e": "rank of the total footprint (1 = lowest)",
-    },
+_TEXT_LABELS: dict[str, Msg] = {
+    "theme": msg("thème choisi"),
+    "year": msg("année du diagnostic"),
+    "commune": msg("commune"),
+    "phase": msg("phase"),
+    "iris_codes": msg("IRIS"),
+    "pilot": msg("équipe pilote"),
+    "type": msg("type de quartier (typologie des contraintes)"),
+    "rank_total_kgco2e": msg("rang de l'empreinte totale (1 = la plus faible)"),
 }
 
 
@@ -149,7 +138,6 @@ def make_national_map(
     )
     drawn = neighbourhoods[neighbourhoods.geometry.notna() & ~neighbourhoods.geometry.is_empty]
     m, language = prepare(m, drawn, lang=lang, offline=offline)
-    fr = language == "fr"
     if background is not None:
         check_frame(background, "background")
         VectorBasemap(
@@ -162,7 +150,7 @@ def make_national_map(
                     ],
                 }
             ],
-            name="Fond de carte" if fr else "Basemap",
+            name=msg("Fond de carte").render(language),
         ).add_to(m)
     columns = (
         list(figures)
@@ -192,21 +180,17 @@ def make_national_map(
             outlines,
             [colours[i] for i in range(len(drawn)) if polygons.iloc[i]],
             [tips[i] for i in range(len(drawn)) if polygons.iloc[i]],
-            name="Périmètres des quartiers" if fr else "Neighbourhood outlines",
+            name=msg("Périmètres des quartiers").render(language),
             fill_opacity=0.5,
         ).add_to(m)
     centres = drawn.set_geometry(drawn.to_crs(WORK_CRS).representative_point().to_crs(drawn.crs))
-    layer_name = (
-        f"Quartiers du réseau ({len(drawn)})" if fr else f"Network neighbourhoods ({len(drawn)})"
-    )
+    layer_name = msg("Quartiers du réseau ({n})", n=len(drawn)).render(language)
     layer = geojson_layer(centres, colours, tips, name=layer_name, point_radius=8)
     layer.add_to(m)
-    note = (
-        f"Moins de {MIN_RESPONDENTS} répondants : chiffres non publiés (secret statistique)."
-        if fr
-        else f"Fewer than {MIN_RESPONDENTS} respondents: figures not published (statistical "
-        "secrecy)."
-    )
+    note = msg(
+        "Moins de {minimum} répondants : chiffres non publiés (secret statistique).",
+        minimum=MIN_RESPONDENTS,
+    ).render(language)
     if color is not None:
         indicator_legend(
             spec,
@@ -220,8 +204,8 @@ def make_national_map(
         ).add_to(m)
     else:
         Legend(
-            "réseau des Quartiers en Transitions" if fr else "Quartiers en Transitions network",
-            [("#1f78b4", "quartier" if fr else "neighbourhood")],
+            msg("réseau des Quartiers en Transitions").render(language),
+            [("#1f78b4", msg("quartier").render(language))],
             layer=layer,
             dots=True,
             note=note if secret.any() else None,
@@ -231,9 +215,9 @@ def make_national_map(
         Panel(
             '<div class="qet-legend-note">'
             + escape_html(
-                f"Hors carte, faute de territoire ({len(left_out)}) : {names}."
-                if fr
-                else f"Not on the map, for want of a territory ({len(left_out)}): {names}."
+                msg(
+                    "Hors carte, faute de territoire ({n}) : {names}.", n=len(left_out), names=names
+                ).render(language)
             )
             + "</div>",
             position="bottomleft",
@@ -254,22 +238,17 @@ def _secret(frame: pd.DataFrame) -> pd.Series:
 def _tooltip(
     row: pd.Series, name: str, columns: Sequence[str], lang: Lang, *, secret: bool
 ) -> list[tuple[str, str]]:
-    fr = lang == "fr"
-    out = [("Quartier" if fr else "Neighbourhood", str(row[name]))]
+    out = [(msg("Quartier").render(lang), str(row[name]))]
     if secret:
-        out.append(
-            (
-                "Chiffres" if fr else "Figures",
-                f"non publiés : moins de {MIN_RESPONDENTS} répondants"
-                if fr
-                else f"not published: fewer than {MIN_RESPONDENTS} respondents",
-            )
-        )
+        unpublished = msg(
+            "non publiés : moins de {minimum} répondants", minimum=MIN_RESPONDENTS
+        ).render(lang)
+        out.append((msg("Chiffres").render(lang), unpublished))
         return out
     for column in columns:
         value = row[column]
-        if column in _TEXT_LABELS[lang]:
-            out.append((_TEXT_LABELS[lang][column].capitalize(), _plain(value, lang)))
+        if column in _TEXT_LABELS:
+            out.append((_TEXT_LABELS[column].render(lang).capitalize(), _plain(value, lang)))
             continue
         number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
         if pd.isna(number) and not pd.isna(value) and not isinstance(value, int | float):

@@ -25,8 +25,9 @@ from maps._base import (
     indicator_legend,
     prepare,
 )
-from maps._labels import Lang, MapStyle, classify, fmt_number, fmt_value, indicator
+from maps._labels import NOT_AVAILABLE, Lang, MapStyle, classify, fmt_number, fmt_value, indicator
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 from qet_geo.privacy import is_protected, require_protected, safe_aggregate
 
 __all__ = ["make_profiles_map", "profile_label"]
@@ -43,7 +44,7 @@ def profile_label(category: Any, lang: Lang, labels: Mapping[Any, str] | None = 
                 return str(value)
     text = str(category)
     if text.lstrip("-").isdigit():
-        return f"{'Profil' if lang == 'fr' else 'Profile'} {int(text) + 1}"
+        return msg("Profil {n}", n=int(text) + 1).render(lang)
     return text
 
 
@@ -104,25 +105,21 @@ def make_profiles_map(
     require_protected(table, what="the profile map")
     if not isinstance(table, gpd.GeoDataFrame) or table.empty:
         raise ValidationError(
-            "The profile map needs zones that are INSEE 200 m cells (cell_id like "
-            "CRS3035RES200mN…E…) with at least 11 respondents in all.",
-            message_fr="La carte des profils demande des zones qui soient des carreaux INSEE de "
-            "200 m (cell_id du type CRS3035RES200mN…E…) et au moins 11 répondants en tout.",
+            msg(
+                "La carte des profils demande des zones qui soient des carreaux INSEE de 200 m "
+                "(cell_id du type CRS3035RES200mN…E…) et au moins 11 répondants en tout."
+            )
         )
     m, language = prepare(m, table, lang=lang, offline=offline)
-    fr = language == "fr"
     shares = [c for c in table.columns if str(c).startswith("share_")]
     mean_col = f"{footprint}_mean" if footprint is not None else None
     if mean_col is not None and mean_col not in table.columns:
         mean_col = None
     tips = _tooltips(table, shares, mean_col, language, labels)
-    note = (
+    note = msg(
         "Zones d'au moins 11 répondants : les carreaux de 200 m plus petits sont regroupés "
         "(secret statistique)."
-        if fr
-        else "Zones of at least 11 respondents: smaller 200 m cells are pooled (statistical "
-        "secrecy)."
-    )
+    ).render(language)
     first = True
     if mean_col is not None:
         spec = indicator(mean_col, language)
@@ -134,7 +131,7 @@ def make_profiles_map(
         spec = indicator(column, language)
         spec = MapStyle(
             column,
-            f"part du profil « {name} »" if fr else f"share of profile “{name}”",
+            msg("part du profil « {name} »", name=name).render(language),
             spec.unit,
             spec.bins,
             spec.ramp,
@@ -154,15 +151,19 @@ def _protected_table(
         return respondents
     if not isinstance(respondents, pd.DataFrame):
         raise ValidationError(
-            f"respondents must be a DataFrame, not {type(respondents).__name__}.",
-            message_fr=f"respondents doit être un DataFrame, pas {type(respondents).__name__}.",
+            msg(
+                "respondents doit être un DataFrame, pas {kind}.",
+                kind=type(respondents).__name__,
+            )
         )
     needed = [zone, profile] + ([footprint] if footprint is not None else [])
     missing = [c for c in needed if c not in respondents.columns]
     if missing:
         raise ValidationError(
-            f"respondents lacks the column(s) {', '.join(missing)}.",
-            message_fr=f"respondents n'a pas la ou les colonnes {', '.join(missing)}.",
+            msg(
+                "respondents n'a pas la ou les colonnes {missing}.",
+                missing=", ".join(missing),
+            )
         )
     frame = pd.DataFrame({zone: respondents[zone].astype("string")}, index=respondents.index)
     labels = respondents[profile]
@@ -183,27 +184,22 @@ def _tooltips(
     lang: Lang,
     labels: Mapping[Any, str] | None,
 ) -> list[list[tuple[str, str]]]:
-    fr = lang == "fr"
     merged = (
         table["merged"].astype(bool)
         if "merged" in table.columns
         else pd.Series(False, index=table.index)
     )
+    pooled = msg("regroupement de carreaux (secret statistique)")
+    cell = msg("carreau de 200 m")
     rows: list[list[tuple[str, str]]] = []
     for i in range(len(table)):
         row = [
             (
                 "Zone",
-                (
-                    "regroupement de carreaux (secret statistique)"
-                    if fr
-                    else "pooled cells (statistical secrecy)"
-                )
-                if merged.iloc[i]
-                else ("carreau de 200 m" if fr else "200 m cell"),
+                (pooled if merged.iloc[i] else cell).render(lang),
             ),
             (
-                "Répondants" if fr else "Respondents",
+                msg("Répondants").render(lang),
                 fmt_number(float(table["n_respondents"].iloc[i]), lang, decimals=0),
             ),
         ]
@@ -211,7 +207,7 @@ def _tooltips(
             spec = indicator(mean_col, lang)
             row.append(
                 (
-                    "Empreinte moyenne" if fr else "Mean footprint",
+                    msg("Empreinte moyenne").render(lang),
                     fmt_value(spec, table[mean_col].iloc[i], lang),
                 )
             )
@@ -253,7 +249,7 @@ def _choropleth(
 def _share_text(share: float, lang: Lang) -> str:
     """Format a share in %, never rounding a share below 1 up to "100 %" (nor above 0 to "0 %")."""
     if pd.isna(share):
-        return "non disponible" if lang == "fr" else "not available"
+        return NOT_AVAILABLE.render(lang)
     if 0.995 <= share < 1:
         return "> 99\u00a0%"
     if 0 < share < 0.005:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from qet_geo.i18n import Msg, msg
+
 __all__ = [
     "CATEGORIES",
     "CATEGORY_LABELS",
@@ -217,36 +219,20 @@ ESSENTIAL_CATEGORIES: tuple[str, ...] = (
     "local_shop",
 )
 
-#: User-facing labels, French first.
-CATEGORY_LABELS: Mapping[str, Mapping[str, str]] = {
-    "fr": {
-        "food_shop": "Commerce alimentaire",
-        "market": "Marché",
-        "school": "École",
-        "health": "Santé",
-        "transit_stop": "Arrêt de transport en commun",
-        "rail_station": "Gare",
-        "park": "Parc, jardin, aire de jeux",
-        "sport_culture": "Sport et culture",
-        "public_service": "Service public",
-        "second_hand_repair": "Seconde main et réparation",
-        "local_shop": "Commerce de proximité",
-        "cycle_parking": "Stationnement vélo",
-    },
-    "en": {
-        "food_shop": "Food shop",
-        "market": "Market",
-        "school": "School",
-        "health": "Health",
-        "transit_stop": "Transit stop",
-        "rail_station": "Railway station",
-        "park": "Park, garden, playground",
-        "sport_culture": "Sport and culture",
-        "public_service": "Public service",
-        "second_hand_repair": "Second hand and repair",
-        "local_shop": "Local shop",
-        "cycle_parking": "Cycle parking",
-    },
+#: User-facing names of the categories (French templates, English in the catalogue).
+CATEGORY_LABELS: Mapping[str, Msg] = {
+    "food_shop": msg("Commerce alimentaire"),
+    "market": msg("Marché"),
+    "school": msg("École"),
+    "health": msg("Santé"),
+    "transit_stop": msg("Arrêt de transport en commun"),
+    "rail_station": msg("Gare"),
+    "park": msg("Parc, jardin, aire de jeux"),
+    "sport_culture": msg("Sport et culture"),
+    "public_service": msg("Service public"),
+    "second_hand_repair": msg("Seconde main et réparation"),
+    "local_shop": msg("Commerce de proximité"),
+    "cycle_parking": msg("Stationnement vélo"),
 }
 
 #: Keys worth looking at: an object with none of them is never an amenity.

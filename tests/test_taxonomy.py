@@ -50,8 +50,10 @@ def test_not_amenities():
 def test_table_is_consistent():
     assert {r.category for r in RULES} == set(CATEGORIES)
     assert set(ESSENTIAL_CATEGORIES) <= set(CATEGORIES)
+    assert set(CATEGORY_LABELS) == set(CATEGORIES)
     for lang in ("fr", "en"):
-        assert set(CATEGORY_LABELS[lang]) == set(CATEGORIES)
+        assert all(label.render(lang).strip() for label in CATEGORY_LABELS.values())
+    assert CATEGORY_LABELS["rail_station"].render("en") == "Railway station"
 
 
 tag_values = st.sampled_from(

@@ -61,6 +61,7 @@ from qet_geo.constraints.indicators import (
 )
 from qet_geo.crs import WGS84
 from qet_geo.errors import DataCoverageError, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.network.graph import Network, build_network
 from qet_geo.network.queries import count_within, nearest
@@ -91,11 +92,11 @@ def homes_from_buildings(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     res = buildings[buildings["residential"].astype(bool)]
     if res.empty:
         raise ValidationError(
-            "No residential building in the territory: there is no home to measure from. Check "
-            "the extract covers the neighbourhood, or use the census cells as homes.",
-            message_fr="Aucun bâtiment résidentiel dans le territoire : aucun logement d'où "
-            "mesurer. Vérifiez que l'extrait couvre le quartier, ou prenez les carreaux comme "
-            "logements.",
+            msg(
+                "Aucun bâtiment résidentiel dans le territoire : aucun logement d'où mesurer. "
+                "Vérifiez que l'extrait couvre le quartier, ou prenez les carreaux comme "
+                "logements."
+            )
         )
     weight = res["population"] if "population" in res.columns else pd.Series(1.0, res.index)
     return gpd.GeoDataFrame(
@@ -164,8 +165,7 @@ def home_access(
     """
     if mode not in ("walk", "bike"):
         raise ValidationError(
-            f"mode={mode!r}: use 'walk' or 'bike'.",
-            message_fr=f"Mode {mode!r} inconnu : utilisez walk (marche) ou bike (vélo).",
+            msg("Mode {mode!r} inconnu : utilisez walk (marche) ou bike (vélo).", mode=mode)
         )
     _require_columns(amenities, ["category"], "amenities")
     net = network or build_network(nodes, edges, mode=mode, speed_kmh=speed_kmh)
@@ -216,8 +216,12 @@ def _require_columns(gdf: pd.DataFrame, columns: Sequence[str], what: str) -> No
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
         raise ValidationError(
-            f"{what} lacks the column(s) {', '.join(missing)} (has {', '.join(map(str, gdf.columns))}).",
-            message_fr=f"La couche {what} n'a pas la ou les colonnes {', '.join(missing)}.",
+            msg(
+                "La couche {what} n'a pas la ou les colonnes {missing}.",
+                what=what,
+                missing=", ".join(missing),
+                columns=", ".join(map(str, gdf.columns)),
+            )
         )
 
 
@@ -398,24 +402,27 @@ def neighbourhood_access(
     if homes == "cells":
         if "cells" not in layers.layers:
             raise ValidationError(
-                "Homes as 200 m cells need the INSEE grid: give it with --census.",
-                message_fr="Les carreaux comme logements demandent la grille INSEE : donnez-la "
-                "avec --census.",
+                msg(
+                    "Les carreaux comme logements demandent la grille INSEE : donnez-la avec "
+                    "--census."
+                )
             )
         points = homes_from_cells(layers.layers["cells"])
     elif homes == "buildings":
         points = homes_from_buildings(layers.layers["buildings"])
     else:
         raise ValidationError(
-            f"homes={homes!r}: use 'buildings' or 'cells'.",
-            message_fr=f"Logements {homes!r} inconnus : utilisez buildings ou cells.",
+            msg("Logements {homes!r} inconnus : utilisez buildings ou cells.", homes=homes)
         )
     inside = shapely.intersects(layers.territory.geometry, points.geometry.to_numpy())
     points = points[inside]
     if points.empty:
         raise ValidationError(
-            f"No home ({homes}) inside the territory {layers.territory.name!r}.",
-            message_fr=f"Aucun logement ({homes}) dans le territoire « {layers.territory.name} ».",
+            msg(
+                "Aucun logement ({homes}) dans le territoire « {name} ».",
+                homes=homes,
+                name=layers.territory.name,
+            )
         )
     nodes, edges = layers.graphs[mode]
     stops = layers.layers.get("transit_stops")
@@ -458,10 +465,12 @@ def isochrones_from_extract(
     for lon, lat in points_lonlat:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise ValidationError(
-                f"({lon}, {lat}) is not a lon/lat point: give LON,LAT in degrees, "
-                "e.g. -3.36,47.75.",
-                message_fr=f"({lon}, {lat}) n'est pas un point lon/lat : donnez LON,LAT en degrés, "
-                "par ex. -3.36,47.75.",
+                msg(
+                    "({lon}, {lat}) n'est pas un point lon/lat : donnez LON,LAT en degrés, par ex. "
+                    "-3.36,47.75.",
+                    lon=lon,
+                    lat=lat,
+                )
             )
     data = read_osm(osm_path)
     left, bottom, right, top = data.bounds
@@ -472,10 +481,16 @@ def isochrones_from_extract(
     ]
     if outside:
         raise DataCoverageError(
-            f"Point(s) {outside} outside the extract {osm_path} (lon {left:.4f}..{right:.4f}, "
-            f"lat {bottom:.4f}..{top:.4f}). Check LON,LAT order and the extract.",
-            message_fr=f"Point(s) {outside} hors de l'extrait {osm_path} (lon {left:.4f}.."
-            f"{right:.4f}, lat {bottom:.4f}..{top:.4f}). Vérifiez l'ordre LON,LAT et l'extrait.",
+            msg(
+                "Point(s) {outside} hors de l'extrait {osm_path} (lon {left:.4f}..{right:.4f}, "
+                "lat {bottom:.4f}..{top:.4f}). Vérifiez l'ordre LON,LAT et l'extrait.",
+                outside=outside,
+                osm_path=osm_path,
+                left=left,
+                right=right,
+                bottom=bottom,
+                top=top,
+            ),
             path=osm_path,
         )
     nodes, edges = data.graph(mode)
@@ -525,8 +540,7 @@ def zone_indicators(
     """
     if not isinstance(access, gpd.GeoDataFrame):
         raise ValidationError(
-            "access must be the GeoDataFrame of neighbourhood_access (home points).",
-            message_fr="access doit être le GeoDataFrame de neighbourhood_access (logements).",
+            msg("access doit être le GeoDataFrame de neighbourhood_access (logements).")
         )
     if zones is None:
         from qet_geo.inputs.census import point_to_cell_id
@@ -537,9 +551,7 @@ def zone_indicators(
         weights = access["weight"]
     if len(zones) != len(access) or len(weights) != len(access):
         raise ValidationError(
-            "zones and weights must be aligned to access (one value per home).",
-            message_fr="zones et weights doivent être alignés sur access (une valeur par "
-            "logement).",
+            msg("zones et weights doivent être alignés sur access (une valeur par logement).")
         )
     return _zone_indicators(
         access,

@@ -3,10 +3,11 @@
 An indicator is a column of the per-home access table
 (:func:`qet_geo.constraints.access.neighbourhood_access`) or of the building table
 (:func:`qet_geo.analysis.links.building_indicators`). Everything the library knows about one lives
-here, in one :class:`Indicator`: its column name, its labels and plain-language sentence in French
-and English, how its effect is reported and its figures rounded (:class:`IndicatorUnit`), its map
-classes and colour direction, the usages it bears on (the method's constraint table,
-``docs/method.md``, "Built constraints") and whether zones summarise it.
+here, in one :class:`Indicator`: its column name, its label and plain-language sentence (French
+templates, :class:`qet_geo.i18n.Msg`, English in the catalogue), how its effect is reported and
+its figures rounded (:class:`IndicatorUnit`), its map classes and colour direction, the usages it
+bears on (the method's constraint table, ``docs/method.md``, "Built constraints") and whether
+zones summarise it.
 
 Column names and labels that mention a radius or a time are derived from the constants below, so
 changing :data:`CYCLE_RADIUS_M` renames ``cycle_km_500m`` and rewrites its labels at once. Code
@@ -31,7 +32,7 @@ Examples
 >>> from qet_geo.constraints.indicators import CYCLE_KM, get_indicator, nearest_min
 >>> CYCLE_KM
 'cycle_km_500m'
->>> get_indicator(nearest_min("food_shop")).unit.label_en
+>>> get_indicator(nearest_min("food_shop")).unit.label.render("en")
 'per 5 min'
 """
 
@@ -44,8 +45,8 @@ from types import MappingProxyType
 from typing import Literal
 
 from qet_geo.errors import ValidationError
-from qet_geo.i18n import Lang
-from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS, ESSENTIAL_CATEGORIES
+from qet_geo.i18n import Msg, msg, number
+from qet_geo.taxonomy import CATEGORIES, ESSENTIAL_CATEGORIES
 
 __all__ = [
     "ACCESS_INDICATORS",
@@ -98,7 +99,7 @@ if SCORE_MIN not in THRESHOLDS_MIN:  # pragma: no cover - a contradiction in thi
 
 
 def _n(value: float) -> str:
-    """Write a radius or a time as in names and labels: 400.0 -> "400", 2.5 -> "2.5"."""
+    """Write a radius or a time as in column names: 400.0 -> "400", 2.5 -> "2.5"."""
     return f"{value:g}"
 
 
@@ -150,15 +151,14 @@ class IndicatorUnit:
     ----------
     step
         The documented unit of an odds ratio, in the indicator's unit (100 for "per 100 m").
-    label_en, label_fr
-        The unit in words ("per 100 m", "par 100 m").
+    label
+        The unit in words ("par 100 m", "per 100 m").
     precision
         Published means and quartiles are rounded to this step (10 m, half a minute).
     """
 
     step: float
-    label_en: str
-    label_fr: str
+    label: Msg
     precision: float
 
 
@@ -170,10 +170,10 @@ class Indicator:
     ----------
     name
         Its column name.
-    label_fr, label_en
+    label
         What the value is, with its unit, as a legend title or a table header ("minutes jusqu'au
         commerce alimentaire le plus proche").
-    sentence_fr, sentence_en
+    sentence
         What it measures, in one plain-language sentence for residents.
     unit
         How its effect is reported and its figures rounded.
@@ -204,10 +204,8 @@ class Indicator:
     """
 
     name: str
-    label_fr: str
-    label_en: str
-    sentence_fr: str
-    sentence_en: str
+    label: Msg
+    sentence: Msg
     unit: IndicatorUnit
     symbol: str = ""
     breaks: tuple[float, ...] | None = None
@@ -221,64 +219,52 @@ class Indicator:
     category: str | None = None
     source: Literal["home", "building"] = "home"
 
-    def label(self, lang: Lang) -> str:
-        """Return the label in ``lang`` ("fr" or "en")."""
-        return self.label_fr if lang == "fr" else self.label_en
-
-    def sentence(self, lang: Lang) -> str:
-        """Return the plain-language sentence in ``lang`` ("fr" or "en")."""
-        return self.sentence_fr if lang == "fr" else self.sentence_en
-
 
 # "minutes jusqu'" + these: the article and agreement of each category's nearest one.
-_NEAREST_FR = {
-    "food_shop": "au commerce alimentaire le plus proche",
-    "market": "au marché le plus proche",
-    "school": "à l'école la plus proche",
-    "health": "au lieu de santé le plus proche",
-    "transit_stop": "à l'arrêt de transport en commun le plus proche",
-    "rail_station": "à la gare la plus proche",
-    "park": "au parc, jardin ou aire de jeux le plus proche",
-    "sport_culture": "au lieu de sport ou de culture le plus proche",
-    "public_service": "au service public le plus proche",
-    "second_hand_repair": "à la boutique de seconde main ou de réparation la plus proche",
-    "local_shop": "au commerce de proximité le plus proche",
-    "cycle_parking": "au stationnement vélo le plus proche",
+_NEAREST: Mapping[str, Msg] = {
+    "food_shop": msg("au commerce alimentaire le plus proche"),
+    "market": msg("au marché le plus proche"),
+    "school": msg("à l'école la plus proche"),
+    "health": msg("au lieu de santé le plus proche"),
+    "transit_stop": msg("à l'arrêt de transport en commun le plus proche"),
+    "rail_station": msg("à la gare la plus proche"),
+    "park": msg("au parc, jardin ou aire de jeux le plus proche"),
+    "sport_culture": msg("au lieu de sport ou de culture le plus proche"),
+    "public_service": msg("au service public le plus proche"),
+    "second_hand_repair": msg("à la boutique de seconde main ou de réparation la plus proche"),
+    "local_shop": msg("au commerce de proximité le plus proche"),
+    "cycle_parking": msg("au stationnement vélo le plus proche"),
 }
-_PLURAL_FR = {
-    "food_shop": "commerces alimentaires",
-    "market": "marchés",
-    "school": "écoles",
-    "health": "lieux de santé",
-    "transit_stop": "arrêts de transport en commun",
-    "rail_station": "gares",
-    "park": "parcs, jardins et aires de jeux",
-    "sport_culture": "lieux de sport et de culture",
-    "public_service": "services publics",
-    "second_hand_repair": "boutiques de seconde main et de réparation",
-    "local_shop": "commerces de proximité",
-    "cycle_parking": "stationnements vélo",
+# "Nombre de " + these; the English names the kind, in the singular ("food shop reachable...").
+_PLURAL: Mapping[str, Msg] = {
+    # i18n: the kind, in the singular, lower case: "food shop reachable within 5 minutes"
+    "food_shop": msg("commerces alimentaires"),
+    "market": msg("marchés"),
+    "school": msg("écoles"),
+    "health": msg("lieux de santé"),
+    "transit_stop": msg("arrêts de transport en commun"),
+    "rail_station": msg("gares"),
+    "park": msg("parcs, jardins et aires de jeux"),
+    "sport_culture": msg("lieux de sport et de culture"),
+    "public_service": msg("services publics"),
+    "second_hand_repair": msg("boutiques de seconde main et de réparation"),
+    "local_shop": msg("commerces de proximité"),
+    "cycle_parking": msg("stationnements vélo"),
 }
 
-_PER_100_M = IndicatorUnit(100.0, "per 100 m", "par 100 m", 10.0)
-_PER_5_MIN = IndicatorUnit(5.0, "per 5 min", "par 5 min", 0.5)
-_PER_AMENITY = IndicatorUnit(1.0, "per amenity", "par équipement", 0.5)
-_GENERIC_UNIT = IndicatorUnit(1.0, "per unit", "par unité", 0.01)
+_PER_100_M = IndicatorUnit(100.0, msg("par 100 m"), 10.0)
+_PER_5_MIN = IndicatorUnit(5.0, msg("par 5 min"), 0.5)
+_PER_AMENITY = IndicatorUnit(1.0, msg("par équipement"), 0.5)
+_GENERIC_UNIT = IndicatorUnit(1.0, msg("par unité"), 0.01)
 _INF = math.inf
 
 
-def _name_en(category: str) -> str:
-    return CATEGORY_LABELS["en"][category].lower()
-
-
 def _distance(category: str, *, usages: tuple[str, ...] = (), profile: bool = False) -> Indicator:
-    nearest_fr, name = _NEAREST_FR[category], _name_en(category)
+    nearest = _NEAREST[category]
     return Indicator(
         nearest_m(category),
-        f"mètres jusqu'{nearest_fr}",
-        f"metres to the nearest {name}",
-        f"Distance à parcourir par les rues jusqu'{nearest_fr}.",
-        f"How far the nearest {name} is along the streets.",
+        msg("mètres jusqu'{nearest}", nearest=nearest),
+        msg("Distance à parcourir par les rues jusqu'{nearest}.", nearest=nearest),
         _PER_100_M,
         "m",
         (0, 250, 500, 750, 1000, 1500, _INF),
@@ -291,13 +277,11 @@ def _distance(category: str, *, usages: tuple[str, ...] = (), profile: bool = Fa
 
 
 def _time(category: str, *, usages: tuple[str, ...] = (), profile: bool = False) -> Indicator:
-    nearest_fr, name = _NEAREST_FR[category], _name_en(category)
+    nearest = _NEAREST[category]
     return Indicator(
         nearest_min(category),
-        f"minutes jusqu'{nearest_fr}",
-        f"minutes to the nearest {name}",
-        f"Temps qu'il faut pour aller jusqu'{nearest_fr}, par les rues.",
-        f"How long it takes to reach the nearest {name} along the streets.",
+        msg("minutes jusqu'{nearest}", nearest=nearest),
+        msg("Temps qu'il faut pour aller jusqu'{nearest}, par les rues.", nearest=nearest),
         _PER_5_MIN,
         "min",
         (0, 5, 10, 15, 20, 30, _INF),
@@ -310,14 +294,15 @@ def _time(category: str, *, usages: tuple[str, ...] = (), profile: bool = False)
 
 
 def _count(category: str, minutes: int) -> Indicator:
-    plural_fr, name = _PLURAL_FR[category], _name_en(category)
+    plural, time = _PLURAL[category], number(minutes)
     return Indicator(
         reachable(category, minutes),
-        f"{plural_fr} accessibles en {minutes} minutes (nombre)",
-        f"{name} reachable within {minutes} minutes (count)",
-        f"Nombre de {plural_fr} que l'on atteint en {minutes} minutes par les rues.",
-        f"How many places of the kind {name} can be reached within {minutes} minutes along "
-        "the streets.",
+        msg("{plural} accessibles en {minutes} minutes (nombre)", plural=plural, minutes=time),
+        msg(
+            "Nombre de {plural} que l'on atteint en {minutes} minutes par les rues.",
+            plural=plural,
+            minutes=time,
+        ),
         _PER_AMENITY,
         "",
         (0, 1, 2, 3, 5, 10, _INF),
@@ -333,23 +318,26 @@ _FOOD = "meat_frequency"
 _PURCHASES = "purchasing_strategy"
 _PLANE = "air_travel_frequency"
 _HEATING = "heat_source"
-_CITY_FR = "ville du quart d'heure" if SCORE_MIN == 15 else f"ville des {SCORE_MIN} minutes"
+_TRANSIT_R, _CYCLE_R = number(TRANSIT_RADIUS_M), number(CYCLE_RADIUS_M)
+_SLOPE_R, _INTERSECTION_R = number(SLOPE_RADIUS_M), number(INTERSECTION_RADIUS_M)
+_SCORE_T = number(SCORE_MIN)
+_CITY = (
+    msg("ville du quart d'heure")
+    if SCORE_MIN == 15
+    else msg("ville des {minutes} minutes", minutes=_SCORE_T)
+)
 
 _METHOD: tuple[Indicator, ...] = (
     # daily mobility
     _distance("transit_stop", usages=(_MOBILITY,), profile=True),
     Indicator(
         TRANSIT_STOPS,
-        f"arrêts de transport en commun à moins de {_n(TRANSIT_RADIUS_M)} m (nombre)",
-        f"transit stops within {_n(TRANSIT_RADIUS_M)} m (count)",
-        f"Nombre d'arrêts de transport en commun à moins de {_n(TRANSIT_RADIUS_M)} m par les rues.",
-        f"How many transit stops are within {_n(TRANSIT_RADIUS_M)} m along the streets.",
-        IndicatorUnit(
-            1.0,
-            f"per stop within {_n(TRANSIT_RADIUS_M)} m",
-            f"par arrêt à {_n(TRANSIT_RADIUS_M)} m",
-            0.5,
+        msg("arrêts de transport en commun à moins de {radius} m (nombre)", radius=_TRANSIT_R),
+        msg(
+            "Nombre d'arrêts de transport en commun à moins de {radius} m par les rues.",
+            radius=_TRANSIT_R,
         ),
+        IndicatorUnit(1.0, msg("par arrêt à {radius} m", radius=_TRANSIT_R), 0.5),
         "",
         (0, 1, 2, 4, 8, _INF),
         "better",
@@ -359,14 +347,16 @@ _METHOD: tuple[Indicator, ...] = (
     ),
     Indicator(
         DEPARTURES,
-        f"départs par heure à l'arrêt le mieux desservi à moins de {_n(TRANSIT_RADIUS_M)} m "
-        "(pointe du matin)",
-        f"departures per hour at the best stop within {_n(TRANSIT_RADIUS_M)} m (morning peak)",
-        f"Nombre de départs par heure, en semaine à la pointe du matin, à l'arrêt le mieux "
-        f"desservi à moins de {_n(TRANSIT_RADIUS_M)} m.",
-        f"How many departures an hour, on weekday mornings, the best-served stop within "
-        f"{_n(TRANSIT_RADIUS_M)} m offers.",
-        IndicatorUnit(5.0, "per 5 departures an hour", "par 5 départs par heure", 1.0),
+        msg(
+            "départs par heure à l'arrêt le mieux desservi à moins de {radius} m (pointe du matin)",
+            radius=_TRANSIT_R,
+        ),
+        msg(
+            "Nombre de départs par heure, en semaine à la pointe du matin, à l'arrêt le mieux "
+            "desservi à moins de {radius} m.",
+            radius=_TRANSIT_R,
+        ),
+        IndicatorUnit(5.0, msg("par 5 départs par heure"), 1.0),
         "/h",
         (0, 2, 4, 8, 12, 20, _INF),
         "better",
@@ -377,17 +367,13 @@ _METHOD: tuple[Indicator, ...] = (
     ),
     Indicator(
         CYCLE_KM,
-        f"km d'aménagements cyclables à moins de {_n(CYCLE_RADIUS_M)} m",
-        f"km of cycle tracks and lanes within {_n(CYCLE_RADIUS_M)} m",
-        f"Longueur des pistes et bandes cyclables à moins de {_n(CYCLE_RADIUS_M)} m à vol "
-        "d'oiseau.",
-        f"How many kilometres of cycle tracks and lanes lie within {_n(CYCLE_RADIUS_M)} m as "
-        "the crow flies.",
+        msg("km d'aménagements cyclables à moins de {radius} m", radius=_CYCLE_R),
+        msg(
+            "Longueur des pistes et bandes cyclables à moins de {radius} m à vol d'oiseau.",
+            radius=_CYCLE_R,
+        ),
         IndicatorUnit(
-            1.0,
-            f"per km of cycle lanes within {_n(CYCLE_RADIUS_M)} m",
-            f"par km d'aménagements cyclables à {_n(CYCLE_RADIUS_M)} m",
-            0.1,
+            1.0, msg("par km d'aménagements cyclables à {radius} m", radius=_CYCLE_R), 0.1
         ),
         "km",
         (0, 0.5, 1, 2, 4, _INF),
@@ -399,13 +385,13 @@ _METHOD: tuple[Indicator, ...] = (
     ),
     Indicator(
         SLOPE,
-        f"pente moyenne des rues à moins de {_n(SLOPE_RADIUS_M)} m (%)",
-        f"mean slope of the streets within {_n(SLOPE_RADIUS_M)} m (%)",
-        f"Pente moyenne des rues à moins de {_n(SLOPE_RADIUS_M)} m : plus elle est forte, plus "
-        "marcher et pédaler coûte d'effort.",
-        f"How steep the streets within {_n(SLOPE_RADIUS_M)} m are on average: the steeper, the "
-        "harder walking and cycling.",
-        IndicatorUnit(1.0, "per point of slope (%)", "par point de pente (%)", 0.1),
+        msg("pente moyenne des rues à moins de {radius} m (%)", radius=_SLOPE_R),
+        msg(
+            "Pente moyenne des rues à moins de {radius} m : plus elle est forte, plus marcher et "
+            "pédaler coûte d'effort.",
+            radius=_SLOPE_R,
+        ),
+        IndicatorUnit(1.0, msg("par point de pente (%)"), 0.1),
         "%",
         (0, 2, 4, 6, 8, _INF),
         "worse",
@@ -416,13 +402,13 @@ _METHOD: tuple[Indicator, ...] = (
     ),
     Indicator(
         INTERSECTIONS,
-        f"carrefours par km² à moins de {_n(INTERSECTION_RADIUS_M)} m",
-        f"street intersections per km² within {_n(INTERSECTION_RADIUS_M)} m",
-        f"Nombre de carrefours par km² à moins de {_n(INTERSECTION_RADIUS_M)} m : plus il y en "
-        "a, plus les trajets à pied sont directs.",
-        f"How many street intersections there are per km² within {_n(INTERSECTION_RADIUS_M)} m: "
-        "the more, the more direct the walks.",
-        IndicatorUnit(50.0, "per 50 intersections per km²", "par 50 carrefours au km²", 5.0),
+        msg("carrefours par km² à moins de {radius} m", radius=_INTERSECTION_R),
+        msg(
+            "Nombre de carrefours par km² à moins de {radius} m : plus il y en a, plus les "
+            "trajets à pied sont directs.",
+            radius=_INTERSECTION_R,
+        ),
+        IndicatorUnit(50.0, msg("par 50 carrefours au km²"), 5.0),
         "/km²",
         (0, 50, 100, 150, 200, _INF),
         "better",
@@ -446,18 +432,17 @@ _METHOD: tuple[Indicator, ...] = (
     # everyday life
     Indicator(
         SCORE,
-        f"score « {_CITY_FR} » (% des catégories essentielles à {SCORE_MIN} minutes)",
-        f"{SCORE_MIN}-minute city score (% of the essential categories within {SCORE_MIN} minutes)",
-        f"Part des besoins du quotidien (commerces, école, santé, parc, arrêt, services) que l'on "
-        f"atteint en {SCORE_MIN} minutes par les rues.",
-        f"The share of everyday needs (shops, school, health, park, stop, services) that can be "
-        f"reached within {SCORE_MIN} minutes along the streets.",
-        IndicatorUnit(
-            0.1,
-            f"per 10 points of {SCORE_MIN}-minute score",
-            f"par 10 points de score {SCORE_MIN} minutes",
-            0.01,
+        msg(
+            "score « {city} » (% des catégories essentielles à {minutes} minutes)",
+            city=_CITY,
+            minutes=_SCORE_T,
         ),
+        msg(
+            "Part des besoins du quotidien (commerces, école, santé, parc, arrêt, services) que "
+            "l'on atteint en {minutes} minutes par les rues.",
+            minutes=_SCORE_T,
+        ),
+        IndicatorUnit(0.1, msg("par 10 points de score {minutes} minutes", minutes=_SCORE_T), 0.01),
         "%",
         (0, 0.5, 0.75, 1.0, 1.0),
         "better",
@@ -469,31 +454,25 @@ _METHOD: tuple[Indicator, ...] = (
     # heating: the building table
     Indicator(
         "building_year",
-        "année de construction du bâtiment",
-        "year the building was built",
-        "L'année où le bâtiment a été construit : les plus anciens sont souvent moins isolés.",
-        "The year the building was built: older ones are often less insulated.",
-        IndicatorUnit(10.0, "per decade of construction", "par décennie", 1.0),
+        msg("année de construction du bâtiment"),
+        msg("L'année où le bâtiment a été construit : les plus anciens sont souvent moins isolés."),
+        IndicatorUnit(10.0, msg("par décennie"), 1.0),
         usages=(_HEATING,),
         source="building",
     ),
     Indicator(
         "building_levels",
-        "étages du bâtiment (nombre)",
-        "storeys of the building (count)",
-        "Le nombre d'étages du bâtiment : une maison ou un immeuble.",
-        "How many storeys the building has: a house or a block of flats.",
-        IndicatorUnit(1.0, "per storey", "par étage", 0.5),
+        msg("étages du bâtiment (nombre)"),
+        msg("Le nombre d'étages du bâtiment : une maison ou un immeuble."),
+        IndicatorUnit(1.0, msg("par étage"), 0.5),
         usages=(_HEATING,),
         source="building",
     ),
     Indicator(
         "footprint_m2",
-        "emprise au sol du bâtiment (m²)",
-        "building footprint (m²)",
-        "La surface au sol du bâtiment.",
-        "The ground area the building covers.",
-        IndicatorUnit(100.0, "per 100 m² of footprint", "par 100 m² d'emprise", 10.0),
+        msg("emprise au sol du bâtiment (m²)"),
+        msg("La surface au sol du bâtiment."),
+        IndicatorUnit(100.0, msg("par 100 m² d'emprise"), 10.0),
         usages=(_HEATING,),
         source="building",
     ),
@@ -559,8 +538,11 @@ def get_indicator(name: str) -> Indicator:
         return INDICATORS[name]
     except KeyError:
         raise ValidationError(
-            f"Unknown indicator {name!r}: use one of {', '.join(INDICATORS)}.",
-            message_fr=f"Indicateur {name!r} inconnu : utilisez l'un de {', '.join(INDICATORS)}.",
+            msg(
+                "Indicateur {name!r} inconnu : utilisez l'un de {known}.",
+                name=name,
+                known=", ".join(INDICATORS),
+            )
         ) from None
 
 

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from qet_geo.i18n import Msg, msg
+
 __all__ = [
     "AGE_BANDS",
     "CHANGE_REASONS",
@@ -75,23 +77,13 @@ USAGES: tuple[str, ...] = (
 DIFFERENTIATING_USAGES: tuple[str, ...] = USAGES[:5]
 
 #: Usage names shown to people.
-USAGE_LABELS: Mapping[str, Mapping[str, str]] = {
-    "fr": {
-        "meat_frequency": "Alimentation (viande)",
-        "transportation_mode": "Mobilité quotidienne",
-        "digital_intensity": "Numérique",
-        "purchasing_strategy": "Achats",
-        "air_travel_frequency": "Avion",
-        "heat_source": "Chauffage",
-    },
-    "en": {
-        "meat_frequency": "Food (meat)",
-        "transportation_mode": "Daily mobility",
-        "digital_intensity": "Digital",
-        "purchasing_strategy": "Purchases",
-        "air_travel_frequency": "Flights",
-        "heat_source": "Heating",
-    },
+USAGE_LABELS: Mapping[str, Msg] = {
+    "meat_frequency": msg("Alimentation (viande)"),
+    "transportation_mode": msg("Mobilité quotidienne"),
+    "digital_intensity": msg("Numérique"),
+    "purchasing_strategy": msg("Achats"),
+    "air_travel_frequency": msg("Avion"),
+    "heat_source": msg("Chauffage"),
 }
 
 #: The SU questions as NEAR's export titles them (French), to recognise the columns.
@@ -105,37 +97,37 @@ QUESTIONS: Mapping[str, str] = {
     "heat_source": "Quelle est l'énergie de chauffage de votre logement ?",
 }
 
-#: Answer labels per usage and level (French as in NEAR's export; English), level 1 lowest carbon.
-LEVEL_LABELS: Mapping[str, Mapping[int, Mapping[str, str]]] = {
+#: Answer labels per usage and level (French as in NEAR's export), level 1 lowest carbon.
+LEVEL_LABELS: Mapping[str, Mapping[int, Msg]] = {
     "meat_frequency": {
-        1: {"fr": "Aucun repas ou très rarement", "en": "None or very rarely"},
-        2: {"fr": "Quelques repas", "en": "Some meals"},
-        3: {"fr": "Tous les repas ou presque", "en": "(Almost) all meals"},
+        1: msg("Aucun repas ou très rarement"),
+        2: msg("Quelques repas"),
+        3: msg("Tous les repas ou presque"),
     },
     "transportation_mode": {
-        1: {"fr": "Mobilités actives (vélo, marche)", "en": "Active (walk, bike)"},
-        2: {"fr": "Transport en commun", "en": "Public transport"},
-        3: {"fr": "Voiture individuelle", "en": "Private car"},
+        1: msg("Mobilités actives (vélo, marche)"),
+        2: msg("Transport en commun"),
+        3: msg("Voiture individuelle"),
     },
     "digital_intensity": {
-        1: {"fr": "Faible", "en": "Low"},
-        2: {"fr": "Bureautique, Internet", "en": "Office, internet"},
-        3: {"fr": "Jeux vidéos, streaming, vidéos", "en": "Games, streaming, video"},
+        1: msg("Faible"),
+        2: msg("Bureautique, Internet"),
+        3: msg("Jeux vidéos, streaming, vidéos"),
     },
     "purchasing_strategy": {
-        1: {"fr": "Occasion en priorité", "en": "Second hand first"},
-        2: {"fr": "Mélange occasion/neuf", "en": "Mixed"},
-        3: {"fr": "Achat de neuf systématiquement", "en": "Always new"},
+        1: msg("Occasion en priorité"),
+        2: msg("Mélange occasion/neuf"),
+        3: msg("Achat de neuf systématiquement"),
     },
     "air_travel_frequency": {
-        1: {"fr": "0", "en": "0"},
-        2: {"fr": "1 à 3", "en": "1 to 3"},
-        3: {"fr": "Plus de 3", "en": "More than 3"},
+        1: msg("0"),
+        2: msg("1 à 3"),
+        3: msg("Plus de 3"),
     },
     "heat_source": {
-        1: {"fr": "Électricité, réseau de chaleur", "en": "Electricity, heat network"},
-        2: {"fr": "Gaz", "en": "Gas"},
-        3: {"fr": "Fioul", "en": "Fuel oil"},
+        1: msg("Électricité, réseau de chaleur"),
+        2: msg("Gaz"),
+        3: msg("Fioul"),
     },
 }
 
@@ -156,27 +148,15 @@ AGE_BANDS: tuple[str, ...] = ("15-29", "30-44", "45-59", "60-74", "75+")
 GENDERS: tuple[str, ...] = ("F", "M", "other")
 
 #: INSEE socio-professional categories (PCS 2003, level 1, "CS1".."CS8").
-CSP_LABELS: Mapping[str, Mapping[str, str]] = {
-    "fr": {
-        "CS1": "Agriculteurs exploitants",
-        "CS2": "Artisans, commerçants, chefs d'entreprise",
-        "CS3": "Cadres et professions intellectuelles supérieures",
-        "CS4": "Professions intermédiaires",
-        "CS5": "Employés",
-        "CS6": "Ouvriers",
-        "CS7": "Retraités",
-        "CS8": "Autres personnes sans activité professionnelle",
-    },
-    "en": {
-        "CS1": "Farmers",
-        "CS2": "Craftspeople, shopkeepers, business owners",
-        "CS3": "Managers and higher intellectual professions",
-        "CS4": "Intermediate professions",
-        "CS5": "Clerical and service workers",
-        "CS6": "Manual workers",
-        "CS7": "Retired",
-        "CS8": "Others without professional activity",
-    },
+CSP_LABELS: Mapping[str, Msg] = {
+    "CS1": msg("Agriculteurs exploitants"),
+    "CS2": msg("Artisans, commerçants, chefs d'entreprise"),
+    "CS3": msg("Cadres et professions intellectuelles supérieures"),
+    "CS4": msg("Professions intermédiaires"),
+    "CS5": msg("Employés"),
+    "CS6": msg("Ouvriers"),
+    "CS7": msg("Retraités"),
+    "CS8": msg("Autres personnes sans activité professionnelle"),
 }
 
 _SPACES = re.compile(r"\s+")
@@ -430,10 +410,10 @@ CSP_SYNONYMS: Mapping[str, str] = {
 YES_NO: tuple[str, ...] = ("yes", "no", "dont_know")
 
 #: Labels of YES_NO.
-YES_NO_LABELS: Mapping[str, Mapping[str, str]] = {
-    "yes": {"fr": "Oui", "en": "Yes"},
-    "no": {"fr": "Non", "en": "No"},
-    "dont_know": {"fr": "Je ne sais pas", "en": "Don't know"},
+YES_NO_LABELS: Mapping[str, Msg] = {
+    "yes": msg("Oui"),
+    "no": msg("Non"),
+    "dont_know": msg("Je ne sais pas"),
 }
 
 #: Normalised yes/no answers → YES_NO (labels of YES_NO_LABELS are added).
@@ -555,15 +535,15 @@ TRAVEL_MODES: tuple[str, ...] = (
 )
 
 #: Labels of TRAVEL_MODES.
-TRAVEL_MODE_LABELS: Mapping[str, Mapping[str, str]] = {
-    "walk": {"fr": "À pied", "en": "Walking"},
-    "bike": {"fr": "Vélo personnel", "en": "Own bike"},
-    "shared_bike": {"fr": "Vélo en libre-service", "en": "Shared bike"},
-    "transit": {"fr": "Transports en commun", "en": "Public transport"},
-    "car": {"fr": "Voiture", "en": "Car"},
-    "electric_car": {"fr": "Voiture électrique", "en": "Electric car"},
-    "taxi": {"fr": "Taxi, VTC", "en": "Taxi, ride-hailing"},
-    "none": {"fr": "Aucun, je ne me déplace pas", "en": "None, I don't travel"},
+TRAVEL_MODE_LABELS: Mapping[str, Msg] = {
+    "walk": msg("À pied"),
+    "bike": msg("Vélo personnel"),
+    "shared_bike": msg("Vélo en libre-service"),
+    "transit": msg("Transports en commun"),
+    "car": msg("Voiture"),
+    "electric_car": msg("Voiture électrique"),
+    "taxi": msg("Taxi, VTC"),
+    "none": msg("Aucun, je ne me déplace pas"),
 }
 
 #: Normalised mode answers → TRAVEL_MODES (labels of TRAVEL_MODE_LABELS are added).
@@ -597,12 +577,12 @@ TRAVEL_MODE_SYNONYMS: Mapping[str, str] = {
 TIME_BANDS: tuple[str, ...] = ("<10", "10-20", "20-30", "30-45", ">45")
 
 #: Labels of TIME_BANDS.
-TIME_BAND_LABELS: Mapping[str, Mapping[str, str]] = {
-    "<10": {"fr": "Moins de 10 min", "en": "Under 10 min"},
-    "10-20": {"fr": "Entre 10 et 20 min", "en": "10 to 20 min"},
-    "20-30": {"fr": "Entre 20 et 30 min", "en": "20 to 30 min"},
-    "30-45": {"fr": "Entre 30 et 45 min", "en": "30 to 45 min"},
-    ">45": {"fr": "Plus de 45 min", "en": "Over 45 min"},
+TIME_BAND_LABELS: Mapping[str, Msg] = {
+    "<10": msg("Moins de 10 min"),
+    "10-20": msg("Entre 10 et 20 min"),
+    "20-30": msg("Entre 20 et 30 min"),
+    "30-45": msg("Entre 30 et 45 min"),
+    ">45": msg("Plus de 45 min"),
 }
 
 #: Normalised time answers → TIME_BANDS (labels of TIME_BAND_LABELS are added).
@@ -635,11 +615,11 @@ TIME_BAND_SYNONYMS: Mapping[str, str] = {
 WILLINGNESS: tuple[str, ...] = ("no", "wish_but_cannot", "wish_planned", "already")
 
 #: Labels of WILLINGNESS.
-WILLINGNESS_LABELS: Mapping[str, Mapping[str, str]] = {
-    "no": {"fr": "Non", "en": "No"},
-    "wish_but_cannot": {"fr": "J'aimerais mais je ne peux pas", "en": "I wish to but cannot"},
-    "wish_planned": {"fr": "J'aimerais et c'est prévu", "en": "I wish to and it is planned"},
-    "already": {"fr": "Oui, je le fais déjà", "en": "Yes, I already do"},
+WILLINGNESS_LABELS: Mapping[str, Msg] = {
+    "no": msg("Non"),
+    "wish_but_cannot": msg("J'aimerais mais je ne peux pas"),
+    "wish_planned": msg("J'aimerais et c'est prévu"),
+    "already": msg("Oui, je le fais déjà"),
 }
 
 #: Normalised willingness answers → WILLINGNESS (labels and NEAR's enum names).
@@ -680,31 +660,22 @@ CHANGE_TOPIC_WORDS: Mapping[str, tuple[str, ...]] = {
 }
 
 #: Reasons given for not changing: key → labels. Several can be given, separated by ";" or ",".
-CHANGE_REASONS: Mapping[str, Mapping[str, str]] = {
-    "no_transit_nearby": {
-        "fr": "Pas de transport en commun à proximité",
-        "en": "No public transport nearby",
-    },
-    "no_offer_nearby": {"fr": "Pas d'offre à proximité", "en": "No offer nearby"},
-    "price": {"fr": "Prix", "en": "Price"},
-    "time": {"fr": "Manque de temps", "en": "Lack of time"},
-    "work": {"fr": "Mon travail", "en": "My work"},
-    "health": {"fr": "Santé, handicap", "en": "Health, disability"},
-    "safety": {"fr": "Sécurité", "en": "Safety"},
-    "need_sometimes": {
-        "fr": "J'en ai besoin pour certains trajets",
-        "en": "I need it for some trips",
-    },
-    "image": {"fr": "Image personnelle ou professionnelle", "en": "Personal or professional image"},
-    "trust": {"fr": "Manque de confiance", "en": "Lack of trust"},
-    "skills": {"fr": "Manque de compétences", "en": "Lack of skills"},
-    "family": {"fr": "Ma famille", "en": "My family"},
-    "alternatives_unknown": {
-        "fr": "Je ne connais pas les alternatives",
-        "en": "I don't know alternatives",
-    },
-    "not_concerned": {"fr": "Pas concerné", "en": "Not concerned"},
-    "other": {"fr": "Autre", "en": "Other"},
+CHANGE_REASONS: Mapping[str, Msg] = {
+    "no_transit_nearby": msg("Pas de transport en commun à proximité"),
+    "no_offer_nearby": msg("Pas d'offre à proximité"),
+    "price": msg("Prix"),
+    "time": msg("Manque de temps"),
+    "work": msg("Mon travail"),
+    "health": msg("Santé, handicap"),
+    "safety": msg("Sécurité"),
+    "need_sometimes": msg("J'en ai besoin pour certains trajets"),
+    "image": msg("Image personnelle ou professionnelle"),
+    "trust": msg("Manque de confiance"),
+    "skills": msg("Manque de compétences"),
+    "family": msg("Ma famille"),
+    "alternatives_unknown": msg("Je ne connais pas les alternatives"),
+    "not_concerned": msg("Pas concerné"),
+    "other": msg("Autre"),
 }
 
 #: Normalised reason answers → CHANGE_REASONS (labels and NEAR's enum names are added).

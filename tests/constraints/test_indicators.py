@@ -7,7 +7,6 @@ import math
 import subprocess
 import sys
 import warnings
-from dataclasses import astuple
 from pathlib import Path
 
 import pandas as pd
@@ -110,7 +109,10 @@ def test_registry_keeps_the_column_names_and_tables_of_before() -> None:
     assert list(USAGE_CONSTRAINTS.items()) == list(LEGACY_USAGE_CONSTRAINTS.items())
     assert PROFILE_INDICATORS == LEGACY_PROFILE_INDICATORS
     assert ZONE_INDICATORS == LEGACY_ZONE_INDICATORS
-    assert {k: astuple(v) for k, v in INDICATOR_UNITS.items()} == LEGACY_UNITS
+    assert {
+        k: (v.step, v.label.render("en"), v.label.render("fr"), v.precision)
+        for k, v in INDICATOR_UNITS.items()
+    } == LEGACY_UNITS
     from qet_geo.constraints.access import zone_indicators
 
     assert zone_indicators.__kwdefaults__["indicators"] == LEGACY_ZONE_INDICATORS
@@ -123,9 +125,12 @@ def test_every_usage_bearing_indicator_is_of_a_usage_of_the_method() -> None:
         assert set(entry.usages) <= set(USAGES), entry.name
         assert entry.name == get_indicator(entry.name).name
         # every indicator speaks both languages, in full sentences
-        for text in (entry.label_fr, entry.label_en, entry.sentence_fr, entry.sentence_en):
-            assert text.strip(), entry.name
-        assert entry.sentence_fr.endswith(".") and entry.sentence_en.endswith(".")
+        for lang in ("fr", "en"):
+            assert entry.label.render(lang).strip(), entry.name
+            assert entry.sentence.render(lang).strip(), entry.name
+            assert entry.sentence.render(lang).endswith("."), entry.name
+        # the English is a translation, not the French again
+        assert entry.label.render("en") != entry.label.render("fr"), entry.name
         if entry.breaks is not None:
             assert list(entry.breaks) == sorted(entry.breaks), entry.name
     # digital use has no built constraint; every other usage of the method has one
@@ -133,11 +138,11 @@ def test_every_usage_bearing_indicator_is_of_a_usage_of_the_method() -> None:
 
 
 def test_units_by_name_then_suffix_then_generic() -> None:
-    assert indicator_unit("food_shop_min").label_en == "per 5 min"
+    assert indicator_unit("food_shop_min").label.render("en") == "per 5 min"
     assert indicator_unit("market_m").step == 100.0
     assert indicator_unit("footprint_m2").step == 100.0  # not taken for a distance
-    assert indicator_unit("bakery_n10").label_fr == "par équipement"  # not a category: suffix
-    assert indicator_unit("whatever").label_en == "per unit"
+    assert indicator_unit("bakery_n10").label.render("fr") == "par équipement"  # suffix
+    assert indicator_unit("whatever").label.render("en") == "per unit"
     for name, entry in INDICATORS.items():
         assert indicator_unit(name) is entry.unit
 
@@ -174,7 +179,7 @@ def test_maps_label_class_and_colour_from_the_registry() -> None:
             continue
         for lang in ("fr", "en"):
             spec = indicator(name, lang)
-            assert spec.label == entry.label(lang)
+            assert spec.label == entry.label.render(lang)
             assert (spec.unit, spec.bins, spec.ramp) == (
                 entry.symbol,
                 entry.breaks,
@@ -203,7 +208,12 @@ def test_consumers_write_no_indicator_name_or_label_of_their_own(path: Path) -> 
             # per-category names follow one pattern (<category>_min, _m, _n<minutes>); the
             # building ones are the building layer's own columns
             continue
-        words = (entry.name, entry.label_fr, entry.label_en, entry.unit.label_fr)
+        words = (
+            entry.name,
+            entry.label.render("fr"),
+            entry.label.render("en"),
+            entry.unit.label.render("fr"),
+        )
         found = [w for w in words if w in text]
         assert not found, f"{path.name} writes {found}: read them from the registry"
 
@@ -249,7 +259,8 @@ texts = {}
 for name in (I.CYCLE_KM, I.TRANSIT_STOPS, I.DEPARTURES, I.SLOPE, I.INTERSECTIONS):
     e = I.INDICATORS[name]
     texts[name] = [
-        e.label_fr, e.label_en, e.sentence_fr, e.sentence_en, e.unit.label_fr, e.unit.label_en,
+        e.label.render("fr"), e.label.render("en"), e.sentence.render("fr"),
+        e.sentence.render("en"), e.unit.label.render("fr"), e.unit.label.render("en"),
         indicator(name, "fr").label, indicator(name, "en").label,
     ]
 print(json.dumps({
