@@ -32,6 +32,7 @@ from maps._labels import fmt_number
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import escape_html
+from qet_geo.i18n import msg
 
 __all__ = ["ROUTE_COLUMNS", "make_route_map"]
 
@@ -92,16 +93,14 @@ def make_route_map(
     ordered = stops[stops.geometry.notna() & ~stops.geometry.is_empty]
     if ordered["order"].duplicated().any():
         raise ValidationError(
-            "stops has repeated values in 'order': give each stop its own position.",
-            message_fr="stops a des valeurs répétées dans 'order' : donnez à chaque arrêt sa "
-            "propre position.",
+            msg(
+                "stops a des valeurs répétées dans 'order' : donnez à chaque arrêt sa propre "
+                "position."
+            )
         )
     legs_min = pd.to_numeric(ordered["leg_min"], errors="coerce")
     if (legs_min < 0).any():
-        raise ValidationError(
-            "stops has negative leg times in 'leg_min'.",
-            message_fr="stops a des temps d'étape négatifs dans 'leg_min'.",
-        )
+        raise ValidationError(msg("stops a des temps d'étape négatifs dans 'leg_min'."))
     ordered = ordered.assign(leg_min=legs_min).sort_values("order", kind="stable")
     ordered = ordered.to_crs(WORK_CRS)
     lines = _path_lines(path)
@@ -109,11 +108,10 @@ def make_route_map(
     m, language = prepare(
         m, gpd.GeoDataFrame(extent, geometry="geometry", crs=WORK_CRS), lang=lang, offline=offline
     )
-    fr = language == "fr"
     legs = _legs(ordered, lines)
     add_css(m, extra=_STOP_CSS, name="qet_route_css")
 
-    route_layer = folium.FeatureGroup(name="Parcours" if fr else "Path")
+    route_layer = folium.FeatureGroup(name=msg("Parcours").render(language))
     drawn = lines if lines is not None else gpd.GeoSeries(legs, crs=WORK_CRS)
     for line in drawn.to_crs(WGS84):
         for part in getattr(line, "geoms", [line]):
@@ -145,7 +143,7 @@ def make_route_map(
         ).add_to(route_layer)
     route_layer.add_to(m)
 
-    stop_layer = folium.FeatureGroup(name="Arrêts" if fr else "Stops")
+    stop_layer = folium.FeatureGroup(name=msg("Arrêts").render(language))
     items: list[str] = []
     wgs = ordered.to_crs(WGS84)
     for number, (_, stop) in enumerate(wgs.iterrows(), start=1):
@@ -156,13 +154,13 @@ def make_route_map(
             "" if number == 1 or pd.isna(leg) else fmt_number(float(leg), language, decimals=0)
         )
         leg_text = (
-            f"{leg_number} min " + ("depuis l'arrêt précédent" if fr else "from the previous stop")
+            msg("{minutes} min depuis l'arrêt précédent", minutes=leg_number).render(language)
             if leg_number
             else ""
         )
         tip = f"<b>{number}. {escape_html(name)}</b>"
         if reason:
-            tip += f"<br>{'Pourquoi' if fr else 'Why'} : {escape_html(reason)}"
+            tip += f"<br>{msg('Pourquoi').render(language)} : {escape_html(reason)}"
         if leg_text:
             tip += f"<br>{escape_html(leg_text)}"
         folium.Marker(
@@ -185,12 +183,12 @@ def make_route_map(
 
     total_min = float(np.nansum(ordered["leg_min"].iloc[1:].to_numpy(dtype=float)))
     length_km = sum(float(leg.length) for leg in legs) / 1000 if lines is not None else math.nan
-    heading = title or ("Visite du quartier" if fr else "Neighbourhood visit")
-    summary = (
-        f"{len(ordered)} arrêts, {fmt_number(total_min, language, decimals=0)} min de marche"
-        if fr
-        else f"{len(ordered)} stops, {fmt_number(total_min, language, decimals=0)} min walking"
-    )
+    heading = title or msg("Visite du quartier").render(language)
+    summary = msg(
+        "{n} arrêts, {minutes} min de marche",
+        n=len(ordered),
+        minutes=fmt_number(total_min, language, decimals=0),
+    ).render(language)
     if not math.isnan(length_km):
         summary += f" ({fmt_number(length_km, language)} km)"
     body = (
@@ -215,8 +213,10 @@ def _path_lines(path: gpd.GeoSeries | gpd.GeoDataFrame | None) -> gpd.GeoSeries 
         series = path
     else:
         raise ValidationError(
-            f"path must be a GeoSeries of LineStrings, not {type(path).__name__}.",
-            message_fr=f"path doit être une GeoSeries de LineStrings, pas {type(path).__name__}.",
+            msg(
+                "path doit être une GeoSeries de LineStrings, pas {type_name}.",
+                type_name=type(path).__name__,
+            )
         )
     check_frame(series.to_frame("geometry"), "path", geom_types=("LineString", "MultiLineString"))
     series = series[series.notna() & ~series.is_empty]

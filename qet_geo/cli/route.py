@@ -115,48 +115,38 @@ def route(
     if out.suffix.lower() != ".gpx":
         _fail(
             _t(
-                f"--out {out} : utilisez un fichier .gpx (le .geojson et le .html sont écrits à "
+                "--out {out} : utilisez un fichier .gpx (le .geojson et le .html sont écrits à "
                 "côté).",
-                f"--out {out}: use a .gpx file (the .geojson and .html are written beside it).",
+                out=out,
             )
         )
     if (stops is None) == (auto is None):
         _fail(
             _t(
                 "donnez les étapes avec --stops FICHIER ou demandez-en N avec --auto N (l'un ou "
-                "l'autre).",
-                "give the stops with --stops FILE or ask for N with --auto N (one or the other).",
+                "l'autre)."
             )
         )
     if auto is not None and not 2 <= auto <= MAX_AUTO_STOPS:
         _fail(
             _t(
-                f"--auto {auto} : demandez entre 2 et {MAX_AUTO_STOPS} étapes.",
-                f"--auto {auto}: ask for 2 to {MAX_AUTO_STOPS} stops.",
+                "--auto {auto} : demandez entre 2 et {most} étapes.",
+                auto=auto,
+                most=MAX_AUTO_STOPS,
             )
         )
     if max_minutes is not None and not max_minutes > 0:
         _fail(
             _t(
-                f"--max-minutes {max_minutes:g} : donnez une durée positive en minutes.",
-                f"--max-minutes {max_minutes:g}: give a positive number of minutes.",
+                "--max-minutes {max_minutes:g} : donnez une durée positive en minutes.",
+                max_minutes=max_minutes,
             )
         )
     if not dwell >= 0:
-        _fail(
-            _t(
-                f"--dwell {dwell:g} : donnez une durée d'arrêt positive ou nulle.",
-                f"--dwell {dwell:g}: give a dwell time of 0 minutes or more.",
-            )
-        )
+        _fail(_t("--dwell {dwell:g} : donnez une durée d'arrêt positive ou nulle.", dwell=dwell))
     start_lonlat = _parse_lonlat(start) if start is not None else None
     if not out.parent.is_dir():
-        _fail(
-            _t(
-                f"--out {out} : le dossier {out.parent} n'existe pas.",
-                f"--out {out}: the folder {out.parent} does not exist.",
-            )
-        )
+        _fail(_t("--out {out} : le dossier {parent} n'existe pas.", out=out, parent=out.parent))
     lang: Literal["fr", "en"] = "en" if _state["lang"] == "en" else "fr"
     with _user_errors(), _progress(not as_json and sys.stderr.isatty()) as step:
         import shapely
@@ -180,7 +170,7 @@ def route(
         if start_lonlat is not None:
             to_crs = Transformer.from_crs(WGS84, hood.networks["walk"].crs, always_xy=True)
             start_point = shapely.Point(*to_crs.transform(*start_lonlat))
-        step(_t("Ordre des étapes", "Ordering the stops"))
+        step(_t("Ordre des étapes"))
         visit = plan_visit(
             hood,
             n=auto or 2,
@@ -205,17 +195,12 @@ def _parse_lonlat(text: str) -> tuple[float, float]:
     try:
         lon, lat = (float(v) for v in text.split(","))
     except ValueError:
-        _fail(
-            _t(
-                f"--start {text} : attendu LON,LAT en degrés (ex. -3.36,47.75).",
-                f"--start {text}: expected LON,LAT in degrees (e.g. -3.36,47.75).",
-            )
-        )
+        _fail(_t("--start {text} : attendu LON,LAT en degrés (ex. -3.36,47.75).", text=text))
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         _fail(
             _t(
-                f"--start {text} : ce n'est pas un point LON,LAT en degrés (ex. -3.36,47.75).",
-                f"--start {text}: not a LON,LAT point in degrees (e.g. -3.36,47.75).",
+                "--start {text} : ce n'est pas un point LON,LAT en degrés (ex. -3.36,47.75).",
+                text=text,
             )
         )
     return lon, lat
@@ -224,12 +209,14 @@ def _parse_lonlat(text: str) -> tuple[float, float]:
 def _print_visit(visit: VisitRoute, summary: dict[str, Any], console: Console) -> None:
     console.print(
         _t(
-            f"Visite de {len(visit.stops)} étapes : [bold]{summary['length_m'] / 1000:.2f} km[/], "
-            f"{summary['walk_min']:.0f} min de marche + {summary['dwell_min']:.0f} min d'arrêts "
-            f"= [bold]{summary['duration_min']:.0f} min[/]",
-            f"Visit of {len(visit.stops)} stops: [bold]{summary['length_m'] / 1000:.2f} km[/], "
-            f"{summary['walk_min']:.0f} min walking + {summary['dwell_min']:.0f} min at the "
-            f"stops = [bold]{summary['duration_min']:.0f} min[/]",
+            "Visite de {n} étapes : [bold]{km:.2f} km[/], "
+            "{walk_min:.0f} min de marche + {dwell_min:.0f} min d'arrêts = "
+            "[bold]{duration_min:.0f} min[/]",
+            n=len(visit.stops),
+            km=summary["length_m"] / 1000,
+            walk_min=summary["walk_min"],
+            dwell_min=summary["dwell_min"],
+            duration_min=summary["duration_min"],
         ),
         highlight=False,
     )
@@ -245,7 +232,7 @@ def _print_visit(visit: VisitRoute, summary: dict[str, Any], console: Console) -
             for i, r in visit.dropped.iterrows()
         )
         console.print(
-            _t(f"Retirées pour tenir le budget : {names}", f"Dropped to fit the budget: {names}"),
+            _t("Retirées pour tenir le budget : {names}", names=names),
             highlight=False,
         )
     for path in summary["outputs"].values():

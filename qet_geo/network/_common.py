@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 
 Mode = Literal["walk", "bike", "drive"]
 Weight = Literal["length", "time"]
@@ -32,8 +33,7 @@ def _check_weight(weight: str) -> Weight:
     if weight == "time":
         return "time"
     raise ValidationError(
-        f"weight must be 'length' or 'time', not {weight!r}.",
-        message_fr=f"weight doit valoir 'length' ou 'time', et non {weight!r}.",
+        msg("weight doit valoir 'length' ou 'time', et non {weight!r}.", weight=weight)
     )
 
 
@@ -41,7 +41,8 @@ def _check_positive(value: float, name: str) -> float:
     out = float(value)
     if not out > 0 or not math.isfinite(out):
         raise ValidationError(
-            f"{name} must be a positive finite number, not {value!r}.",
-            message_fr=f"{name} doit être un nombre positif fini, et non {value!r}.",
+            msg(
+                "{name} doit être un nombre positif fini, et non {value!r}.", name=name, value=value
+            )
         )
     return out

@@ -30,6 +30,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from qet_geo.errors import CRSError, EmptyDataError, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.network._common import (
     FloatArray,
     GeomArray,
@@ -258,50 +259,50 @@ def build_network(
     """
     if mode not in DEFAULT_SPEED_KMH:
         raise ValidationError(
-            f"mode must be 'walk', 'bike' or 'drive', not {mode!r}.",
-            message_fr=f"mode doit valoir 'walk', 'bike' ou 'drive', et non {mode!r}.",
+            msg("mode doit valoir 'walk', 'bike' ou 'drive', et non {mode!r}.", mode=mode)
         )
     speed = DEFAULT_SPEED_KMH[mode] if speed_kmh is None else float(speed_kmh)
     if not math.isfinite(speed) or speed <= 0:
         raise ValidationError(
-            f"speed_kmh must be a positive number of km/h, not {speed_kmh!r}.",
-            message_fr=f"speed_kmh doit être une vitesse positive en km/h, et non {speed_kmh!r}.",
+            msg(
+                "speed_kmh doit être une vitesse positive en km/h, et non {speed_kmh!r}.",
+                speed_kmh=speed_kmh,
+            )
         )
     if not isinstance(edges, gpd.GeoDataFrame):
         raise ValidationError(
-            "edges must be a GeoDataFrame (osmnx graph_to_gdfs convention).",
-            message_fr="edges doit être un GeoDataFrame (convention graph_to_gdfs d'osmnx).",
+            msg("edges doit être un GeoDataFrame (convention graph_to_gdfs d'osmnx).")
         )
     if not isinstance(nodes, pd.DataFrame):
         raise ValidationError(
-            "nodes must be a (Geo)DataFrame indexed by node id.",
-            message_fr="nodes doit être un (Geo)DataFrame indexé par identifiant de nœud.",
+            msg("nodes doit être un (Geo)DataFrame indexé par identifiant de nœud.")
         )
     if len(edges) == 0:
         raise EmptyDataError(
-            "The edge table is empty: build the network from an extract that contains streets.",
-            message_fr="La table des arcs est vide : construisez le réseau à partir d'un extrait "
-            "qui contient des rues.",
+            msg(
+                "La table des arcs est vide : construisez le réseau à partir d'un extrait qui "
+                "contient des rues."
+            )
         )
     crs = _check_projected_crs(edges.crs, "edges")
     node_crs = getattr(nodes, "crs", None)
     if node_crs is not None and node_crs is not crs and CRS.from_user_input(node_crs) != crs:
         raise CRSError(
-            "nodes and edges are in different CRS: reproject both to EPSG:2154.",
-            message_fr="nodes et edges sont dans des CRS différents : reprojetez-les tous deux en "
-            "EPSG:2154.",
+            msg(
+                "nodes et edges sont dans des CRS différents : reprojetez-les tous deux en "
+                "EPSG:2154."
+            )
         )
     if "length" not in edges.columns:
         raise ValidationError(
-            "edges has no 'length' column: add edge lengths in metres (osmnx does).",
-            message_fr="edges n'a pas de colonne 'length' : ajoutez la longueur des arcs en "
-            "mètres (osmnx le fait).",
+            msg(
+                "edges n'a pas de colonne 'length' : ajoutez la longueur des arcs en mètres "
+                "(osmnx le fait)."
+            )
         )
     if not nodes.index.is_unique:
         raise ValidationError(
-            "The node index has duplicate ids: each node id must appear once.",
-            message_fr="L'index des nœuds contient des doublons : chaque identifiant doit être "
-            "unique.",
+            msg("L'index des nœuds contient des doublons : chaque identifiant doit être unique.")
         )
     return _build_network(nodes, edges, mode=mode, speed=speed, crs=crs)
 
@@ -319,19 +320,21 @@ def _build_network(
     missing = (eu < 0) | (ev < 0)
     if missing.any():
         raise ValidationError(
-            f"{int(missing.sum())} edges refer to node ids absent from nodes: pass the node "
-            "table of the same graph.",
-            message_fr=f"{int(missing.sum())} arcs renvoient à des nœuds absents de nodes : "
-            "passez la table des nœuds du même graphe.",
+            msg(
+                "{n_edges} arcs renvoient à des nœuds absents de nodes : passez la table "
+                "des nœuds du même graphe.",
+                n_edges=int(missing.sum()),
+            )
         )
     length = _numbers(edges["length"])
     bad = ~np.isfinite(length) | (length < 0)
     if bad.any():
         raise ValidationError(
-            f"{int(bad.sum())} edges have a missing, infinite or negative 'length': fix or drop "
-            "them.",
-            message_fr=f"{int(bad.sum())} arcs ont une longueur ('length') manquante, infinie ou "
-            "négative : corrigez-les ou retirez-les.",
+            msg(
+                "{n_edges} arcs ont une longueur ('length') manquante, infinie ou négative : "
+                "corrigez-les ou retirez-les.",
+                n_edges=int(bad.sum()),
+            )
         )
     geometry, coords, first_vertex, n_vertex = _edge_geometries(edges, node_xy, eu, ev)
 
@@ -380,17 +383,21 @@ def _build_network(
 def _check_projected_crs(crs: Any, name: str) -> CRS:
     if crs is None:
         raise CRSError(
-            f"{name} has no CRS: set it (e.g. .set_crs(2154)) or reproject with .to_crs(2154).",
-            message_fr=f"{name} n'a pas de CRS : définissez-le (ex. .set_crs(2154)) ou "
-            "reprojetez avec .to_crs(2154).",
+            msg(
+                "{name} n'a pas de CRS : définissez-le (ex. .set_crs(2154)) ou reprojetez avec "
+                ".to_crs(2154).",
+                name=name,
+            )
         )
     out = CRS.from_user_input(crs)
     if not out.is_projected:
         raise CRSError(
-            f"{name} is in a geographic CRS ({out.to_string()}): reproject to metres with "
-            ".to_crs(2154).",
-            message_fr=f"{name} est dans un CRS géographique ({out.to_string()}) : reprojetez "
-            "en mètres avec .to_crs(2154).",
+            msg(
+                "{name} est dans un CRS géographique ({crs}) : reprojetez en mètres "
+                "avec .to_crs(2154).",
+                name=name,
+                crs=out.to_string(),
+            )
         )
     return out
 
@@ -413,14 +420,12 @@ def _node_coordinates(nodes: pd.DataFrame) -> FloatArray:
         y = shapely.get_y(pts)
     else:
         raise ValidationError(
-            "nodes needs 'x' and 'y' columns or Point geometries.",
-            message_fr="nodes doit avoir des colonnes 'x' et 'y' ou des géométries Point.",
+            msg("nodes doit avoir des colonnes 'x' et 'y' ou des géométries Point.")
         )
     xy = np.column_stack([x, y]).astype(np.float64)
     if not np.isfinite(xy).all():
         raise ValidationError(
-            "Some nodes have missing coordinates: drop them or fill 'x' and 'y'.",
-            message_fr="Des nœuds n'ont pas de coordonnées : retirez-les ou remplissez 'x' et 'y'.",
+            msg("Des nœuds n'ont pas de coordonnées : retirez-les ou remplissez 'x' et 'y'.")
         )
     return xy
 
@@ -444,9 +449,10 @@ def _edge_labels(
         key = edges["key"].to_numpy() if "key" in edges.columns else np.zeros(len(edges), np.int64)
     else:
         raise ValidationError(
-            "edges needs a (u, v, key) MultiIndex or 'u' and 'v' columns (osmnx graph_to_gdfs).",
-            message_fr="edges doit avoir un MultiIndex (u, v, key) ou des colonnes 'u' et 'v' "
-            "(graph_to_gdfs d'osmnx).",
+            msg(
+                "edges doit avoir un MultiIndex (u, v, key) ou des colonnes 'u' et 'v' "
+                "(graph_to_gdfs d'osmnx)."
+            )
         )
     labels = pd.MultiIndex.from_arrays([u, v, key], names=["u", "v", "key"])
     return u, v, labels
@@ -460,9 +466,10 @@ def _edge_geometries(
     types = shapely.get_type_id(geoms)
     if ((types != shapely.GeometryType.LINESTRING) & (types != shapely.GeometryType.MISSING)).any():
         raise ValidationError(
-            "Edge geometries must be LineStrings: explode or merge the other geometries first.",
-            message_fr="Les géométries des arcs doivent être des LineString : éclatez ou "
-            "fusionnez les autres géométries d'abord.",
+            msg(
+                "Les géométries des arcs doivent être des LineString : éclatez ou fusionnez les "
+                "autres géométries d'abord."
+            )
         )
     for _ in range(3):
         coords, owner = shapely.get_coordinates(geoms, return_index=True)

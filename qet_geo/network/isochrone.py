@@ -19,6 +19,7 @@ from scipy.sparse import csgraph
 from shapely.ops import substring
 
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 from qet_geo.network._common import BoolArray, FloatArray, GeomArray, _check_positive
 from qet_geo.network._search import _chunk, _ends, _search_graph, _source_rows
 from qet_geo.network.snapping import (
@@ -75,15 +76,12 @@ def isochrones(
     """
     values = sorted({_check_positive(t, "minutes") for t in minutes})
     if not values:
-        raise ValidationError(
-            "Give at least one travel time in minutes.",
-            message_fr="Donnez au moins un temps de parcours en minutes.",
-        )
+        raise ValidationError(msg("Donnez au moins un temps de parcours en minutes."))
     buffer_m = _check_positive(buffer_m, "buffer_m")
     max_snap_m = _check_positive(max_snap_m, "max_snap_m")
     index, xy = _points(points, network.crs, "points")
     snapped = _snap(network, xy, max_snap_m)
-    _warn_off_network(snapped, max_snap_m, "points")
+    _warn_off_network(snapped, max_snap_m, msg("points"))
     polygons = _isochrones(network, snapped, np.asarray(values), buffer_m)
     name = index.name if index.name is not None else "point"
     mi = pd.MultiIndex.from_arrays(

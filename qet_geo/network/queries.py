@@ -37,6 +37,7 @@ import pandas as pd
 from scipy.sparse import csgraph
 
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.network._common import FloatArray, IntArray, Weight, _check_positive, _check_weight
 from qet_geo.network._search import (
     _chunk,
@@ -89,18 +90,21 @@ def _homes_and_pois(
     index, home_xy = _points(homes, net.crs, "homes")
     if not isinstance(pois, gpd.GeoDataFrame):
         raise ValidationError(
-            f"pois must be a GeoDataFrame with a {category_column!r} column, not "
-            f"{type(pois).__name__}.",
-            message_fr=f"pois doit être un GeoDataFrame avec une colonne {category_column!r}, "
-            f"et non {type(pois).__name__}.",
+            msg(
+                "pois doit être un GeoDataFrame avec une colonne {category_column!r}, et non "
+                "{type_name}.",
+                category_column=category_column,
+                type_name=type(pois).__name__,
+            )
         )
     if category_column not in pois.columns:
         raise ValidationError(
-            f"pois has no {category_column!r} column (it has {list(pois.columns)}): pass "
-            "category_column=... naming the amenity category.",
-            message_fr=f"pois n'a pas de colonne {category_column!r} (colonnes : "
-            f"{list(pois.columns)}) : passez category_column=... avec la catégorie "
-            "d'équipement.",
+            msg(
+                "pois n'a pas de colonne {category_column!r} (colonnes : {columns}) : "
+                "passez category_column=... avec la catégorie d'équipement.",
+                category_column=category_column,
+                columns=list(pois.columns),
+            )
         )
     values = pois[category_column]
     if categories is None:
@@ -122,14 +126,16 @@ def _homes_and_pois(
         n_off = int(off.sum())
         warnings.warn(
             QetGeoWarning(
-                f"{n_off} amenities are more than {max_snap_m:g} m from any street (or have no "
-                "geometry) and are left out; raise max_snap_m to keep them.",
-                message_fr=f"{n_off} équipement(s) à plus de {max_snap_m:g} m de toute rue (ou "
-                "sans géométrie) sont écartés ; augmentez la distance d'accroche pour les garder.",
+                msg(
+                    "{n_off} équipement(s) à plus de {max_snap_m:g} m de toute rue (ou sans "
+                    "géométrie) sont écartés ; augmentez la distance d'accroche pour les garder.",
+                    n_off=n_off,
+                    max_snap_m=max_snap_m,
+                )
             ),
             stacklevel=3,
         )
-    _warn_off_network(h, max_snap_m, "homes", stacklevel=4)
+    _warn_off_network(h, max_snap_m, msg("logements"), stacklevel=4)
     return index, h, _Pois(snapped=p.keep(codes >= 0), cat=codes, categories=cats)
 
 
@@ -296,10 +302,7 @@ def _thresholds(
     thresholds_min: Sequence[float] | None, thresholds_m: Sequence[float] | None
 ) -> tuple[Weight, FloatArray, list[str]]:
     if thresholds_min is not None and thresholds_m is not None:
-        raise ValidationError(
-            "Pass thresholds_min or thresholds_m, not both.",
-            message_fr="Passez thresholds_min ou thresholds_m, pas les deux.",
-        )
+        raise ValidationError(msg("Passez thresholds_min ou thresholds_m, pas les deux."))
     weight: Weight
     if thresholds_m is not None:
         values = [_check_positive(t, "thresholds_m") for t in thresholds_m]
@@ -311,9 +314,7 @@ def _thresholds(
         weight = "time"
         suffixes = [f"n{t:g}" for t in values]
     if not values:
-        raise ValidationError(
-            "Give at least one threshold.", message_fr="Donnez au moins un seuil."
-        )
+        raise ValidationError(msg("Donnez au moins un seuil."))
     return weight, np.asarray(values, dtype=np.float64), suffixes
 
 

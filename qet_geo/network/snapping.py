@@ -27,6 +27,7 @@ from pyproj import CRS
 from scipy.spatial import cKDTree
 
 from qet_geo.errors import CRSError, QetGeoWarning, ValidationError
+from qet_geo.i18n import Msg, msg
 from qet_geo.network._common import (
     BoolArray,
     FloatArray,
@@ -361,23 +362,29 @@ def _points(obj: Any, crs: CRS, name: str) -> tuple[pd.Index, FloatArray]:
         series = obj
     else:
         raise ValidationError(
-            f"{name} must be a GeoSeries or a GeoDataFrame, not {type(obj).__name__}.",
-            message_fr=f"{name} doit être une GeoSeries ou un GeoDataFrame, et non "
-            f"{type(obj).__name__}.",
+            msg(
+                "{name} doit être une GeoSeries ou un GeoDataFrame, et non {type_name}.",
+                name=name,
+                type_name=type(obj).__name__,
+            )
         )
     if series.crs is None:
         if len(series):
             raise CRSError(
-                f"{name} has no CRS: set it with .set_crs(...) then .to_crs({crs.to_string()}).",
-                message_fr=f"{name} n'a pas de CRS : définissez-le avec .set_crs(...) puis "
-                f".to_crs({crs.to_string()}).",
+                msg(
+                    "{name} n'a pas de CRS : définissez-le avec .set_crs(...) puis .to_crs({crs}).",
+                    name=name,
+                    crs=crs.to_string(),
+                )
             )
     elif series.crs is not crs and CRS.from_user_input(series.crs) != crs:
         raise CRSError(
-            f"{name} is in {CRS.from_user_input(series.crs).to_string()}, the network in "
-            f"{crs.to_string()}: reproject with .to_crs({crs.to_string()}).",
-            message_fr=f"{name} est en {CRS.from_user_input(series.crs).to_string()}, le réseau "
-            f"en {crs.to_string()} : reprojetez avec .to_crs({crs.to_string()}).",
+            msg(
+                "{name} est en {points_crs}, le réseau en {crs} : reprojetez avec .to_crs({crs}).",
+                name=name,
+                points_crs=CRS.from_user_input(series.crs).to_string(),
+                crs=crs.to_string(),
+            )
         )
     geoms = np.asarray(series.array, dtype=object)
     try:  # NaN for a missing geometry and for anything but a point
@@ -397,20 +404,22 @@ def _points(obj: Any, crs: CRS, name: str) -> tuple[pd.Index, FloatArray]:
 
 
 def _warn_off_network(
-    snapped: _Snapped, max_snap_m: float, what: str, *, stacklevel: int = 3
+    snapped: _Snapped, max_snap_m: float, what: Msg, *, stacklevel: int = 3
 ) -> None:
     off = ~snapped.on
     if off.any():
         n_off = int(off.sum())
-        what_fr = {"homes": "logements", "points": "points"}.get(what, what)
         warnings.warn(
             QetGeoWarning(
-                f"{n_off} of {off.size} {what} are more than {max_snap_m:g} m from any street (or "
-                "have no geometry): they are flagged off_network and get no result; raise "
-                "max_snap_m or check the street extract covers them.",
-                message_fr=f"{n_off} {what_fr} sur {off.size} sont à plus de {max_snap_m:g} m de "
-                "toute rue (ou sans géométrie) : marqués hors réseau, sans résultat ; augmentez "
-                "la distance d'accroche ou vérifiez que l'extrait des rues les couvre.",
+                msg(
+                    "{n_off} {what} sur {size} sont à plus de {max_snap_m:g} m de toute rue (ou "
+                    "sans géométrie) : marqués hors réseau, sans résultat ; augmentez la distance "
+                    "d'accroche ou vérifiez que l'extrait des rues les couvre.",
+                    n_off=n_off,
+                    size=off.size,
+                    max_snap_m=max_snap_m,
+                    what=what,
+                )
             ),
             stacklevel=stacklevel,
         )

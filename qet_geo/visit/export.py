@@ -28,7 +28,7 @@ from qet_geo.errors import (
     ValidationError,
 )
 from qet_geo.escaping import escape_html, xml_chars
-from qet_geo.i18n import Lang
+from qet_geo.i18n import LANGS, Lang, Msg, join, msg, number
 from qet_geo.visit._checks import _check_lang
 
 if TYPE_CHECKING:
@@ -42,17 +42,11 @@ IntArray = npt.NDArray[np.int64]
 _SVG_WIDTH = 760.0
 _WGS84 = CRS.from_user_input(WGS84)
 
-_OPEN_LABELS: dict[str, tuple[str, str]] = {
-    "held-karp": (
-        "ordre optimal (programmation dynamique de Held-Karp)",
-        "optimal order (Held-Karp dynamic programming)",
-    ),
-    "heuristic": (
-        "ordre quasi optimal (plus proche voisin, 2-opt et Or-opt)",
-        "near-optimal order (nearest neighbour, 2-opt and Or-opt)",
-    ),
-    "nearest_neighbour": ("ordre du plus proche voisin", "nearest-neighbour order"),
-    "trivial": ("ordre unique", "single possible order"),
+_OPEN_LABELS: dict[str, Msg] = {
+    "held-karp": msg("ordre optimal (programmation dynamique de Held-Karp)"),
+    "heuristic": msg("ordre quasi optimal (plus proche voisin, 2-opt et Or-opt)"),
+    "nearest_neighbour": msg("ordre du plus proche voisin"),
+    "trivial": msg("ordre unique"),
 }
 
 
@@ -65,20 +59,15 @@ def _lonlat(tr: Transformer, xy: FloatArray) -> FloatArray:
     return np.column_stack([lon, lat])
 
 
-def _text(lang: str) -> dict[str, str]:
-    fr = lang != "en"
-    return {
-        "start": "Départ" if fr else "Start",
-        "back": "Retour au départ" if fr else "Back to the start",
-        "title": "Visite du quartier" if fr else "Neighbourhood walk",
-        "stop": "Étape" if fr else "Stop",
-    }
+_START = msg("Départ")
+_BACK = msg("Retour au départ")
+_TITLE = msg("Visite du quartier")
 
 
 def _stop_label(route: VisitRoute, stop_id: Hashable, name: Any, lang: str) -> str:
     if isinstance(name, str) and name.strip():
         return name
-    return f"{_text(lang)['stop']} {stop_id}"
+    return msg("Étape {stop_id}", stop_id=stop_id).render(lang)
 
 
 def to_gpx(route: VisitRoute, *, lang: Lang = "fr", title: str | None = None) -> str:
@@ -102,15 +91,14 @@ def to_gpx(route: VisitRoute, *, lang: Lang = "fr", title: str | None = None) ->
     """
     import gpxpy.gpx
 
-    words = _text(lang)
     tr = _to_wgs84(route)
     doc = gpxpy.gpx.GPX()
     doc.creator = "qet-geo"
-    doc.name = xml_chars(title or words["title"])  # gpxpy escapes markup, not controls
+    doc.name = xml_chars(title or _TITLE.render(lang))  # gpxpy escapes markup, not controls
     if route.start is not None:
         lon, lat = tr.transform(route.start.x, route.start.y)
         doc.waypoints.append(
-            gpxpy.gpx.GPXWaypoint(latitude=lat, longitude=lon, name=f"00 {words['start']}")
+            gpxpy.gpx.GPXWaypoint(latitude=lat, longitude=lon, name=f"00 {_START.render(lang)}")
         )
     xy = shapely.get_coordinates(route.stops.geometry.to_numpy())
     ll = _lonlat(tr, xy)
@@ -249,8 +237,7 @@ def _fmt_min(minutes: float) -> str:
 
 def _fmt_m(metres: float, lang: str) -> str:
     if metres >= 1000:
-        text = f"{metres / 1000:.2f}\u00a0km"
-        return text.replace(".", ",") if lang != "en" else text
+        return f"{number(metres / 1000, decimals=2).render(lang)}\u00a0km"
     return f"{metres:.0f}\u00a0m"
 
 
@@ -283,7 +270,7 @@ def _svg(route: VisitRoute, lang: str) -> str:
 
     out = [
         f'<svg viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
-        f'height="{height:.0f}" role="img" aria-label="{escape_html(_text(lang)["title"])}">',
+        f'height="{height:.0f}" role="img" aria-label="{escape_html(_TITLE.render(lang))}">',
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="#fbfaf7"/>',
     ]
     streets = " ".join(path(g) for g in route.streets if g is not None)
@@ -314,7 +301,7 @@ def _svg(route: VisitRoute, lang: str) -> str:
         out.append(
             f'<rect x="{sx - 8:.1f}" y="{sy - 8:.1f}" width="16" height="16" fill="#1f2d3d"/>'
             f'<text x="{sx:.1f}" y="{sy + 4:.1f}" font-size="11" text-anchor="middle" '
-            f'fill="#fff" font-weight="bold">{escape_html(_text(lang)["start"][0])}</text>'
+            f'fill="#fff" font-weight="bold">{escape_html(_START.render(lang)[0])}</text>'
         )
     for order, geom in zip(route.stops["order"], route.stops.geometry, strict=True):
         x, y = (geom.x - minx) * scale, (maxy - geom.y) * scale
@@ -358,39 +345,29 @@ def to_roadbook(route: VisitRoute, *, lang: Lang = "fr", title: str | None = Non
         geometry, the ordered stops with why each is there, the distance and time of each
         walk, the arrival times, and the stops dropped for the budget.
     """
-    fr = lang != "en"
     e = escape_html
-    words = _text(lang)
-    heading = words["title"] + (f" : {title}" if title and fr else f": {title}" if title else "")
-    method = _OPEN_LABELS.get(route.method, (route.method, route.method))[0 if fr else 1]
-    n = len(route.stops)
-    summary = (
-        f"{n} étapes · {_fmt_m(route.length_m, lang)} · {_fmt_min(route.walk_min)} de marche + "
-        f"{_fmt_min(route.dwell_total_min)} d'arrêts = <strong>{_fmt_min(route.duration_min)}"
-        "</strong>"
-        if fr
-        else f"{n} stops · {_fmt_m(route.length_m, lang)} · {_fmt_min(route.walk_min)} walking + "
-        f"{_fmt_min(route.dwell_total_min)} at the stops = <strong>"
-        f"{_fmt_min(route.duration_min)}</strong>"
-    )
-    notes = [method]
+    heading = (msg("Visite du quartier : {title}", title=title) if title else _TITLE).render(lang)
+    method = _OPEN_LABELS.get(route.method, route.method)
+    summary = msg(
+        "{n} étapes · {length} · {walk} de marche + {dwell} d'arrêts = <strong>{total}</strong>",
+        n=len(route.stops),
+        length=_fmt_m(route.length_m, lang),
+        walk=_fmt_min(route.walk_min),
+        dwell=_fmt_min(route.dwell_total_min),
+        total=_fmt_min(route.duration_min),
+    ).render(lang)
+    notes: list[Msg | str] = [method]
     if route.loop:
-        notes.append("boucle : retour au point de départ" if fr else "loop: back to the start")
+        notes.append(msg("boucle : retour au point de départ"))
     if route.max_minutes is not None:
-        notes.append(
-            f"budget : {_fmt_min(route.max_minutes)}"
-            if fr
-            else f"budget: {_fmt_min(route.max_minutes)}"
-        )
-    heads = (
-        ("N°", "Étape", "Pourquoi", "Trajet", "Arrivée", "Arrêt")
-        if fr
-        else ("No.", "Stop", "Why", "Walk", "Arrival", "Stay")
-    )
+        notes.append(msg("budget : {budget}", budget=_fmt_min(route.max_minutes)))
+    heads = msg(
+        "<th>N°</th><th>Étape</th><th>Pourquoi</th><th>Trajet</th><th>Arrivée</th><th>Arrêt</th>"
+    ).render(lang)
     rows = []
     if route.start is not None:
         rows.append(
-            f'<tr class="start"><td>0</td><td>{e(words["start"])}</td><td></td><td></td>'
+            f'<tr class="start"><td>0</td><td>{e(_START.render(lang))}</td><td></td><td></td>'
             "<td>0 min</td><td></td></tr>"
         )
     for stop_id, row in route.stops.iterrows():
@@ -410,7 +387,7 @@ def to_roadbook(route: VisitRoute, *, lang: Lang = "fr", title: str | None = Non
     if route.loop and len(route.legs):
         back = route.legs.iloc[-1]
         rows.append(
-            f'<tr class="start"><td>↺</td><td>{e(words["back"])}</td><td></td>'
+            f'<tr class="start"><td>↺</td><td>{e(_BACK.render(lang))}</td><td></td>'
             f"<td>{_fmt_m(float(back['length_m']), lang)} · {_fmt_min(float(back['time_min']))}"
             f"</td><td>+{_fmt_min(route.duration_min)}</td><td></td></tr>"
         )
@@ -424,22 +401,17 @@ def to_roadbook(route: VisitRoute, *, lang: Lang = "fr", title: str | None = Non
     if len(route.dropped):
         items = "".join(
             f"<li>{e(_stop_label(route, i, r.get('name'), lang))} "
-            f"({'priorité' if fr else 'priority'} {float(r['priority']):g})"
+            + msg("(priorité {priority:g})", priority=float(r["priority"])).render(lang)
             + (f" : {e(r['reason'])}" if isinstance(r.get("reason"), str) and r["reason"] else "")
             + "</li>"
             for i, r in route.dropped.iterrows()
         )
-        dropped = (
-            f"<h2>{'Étapes retirées pour tenir le budget' if fr else 'Stops dropped to fit the budget'}"
-            f"</h2><ol>{items}</ol>"
-        )
-    credit = (
+        dropped_title = msg("Étapes retirées pour tenir le budget").render(lang)
+        dropped = f"<h2>{dropped_title}</h2><ol>{items}</ol>"
+    credit = msg(
         "Données © les contributeurs d'OpenStreetMap (licence ODbL). Itinéraire calculé par "
         "qet-geo sur le réseau piéton, à 4,5 km/h sur le plat."
-        if fr
-        else "Data © OpenStreetMap contributors (ODbL licence). Route computed by qet-geo on the "
-        "walking network, at 4.5 km/h on the flat."
-    )
+    ).render(lang)
     style = (
         "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#1f2d3d;"
         "max-width:820px;margin:24px auto;padding:0 16px;line-height:1.4}"
@@ -453,15 +425,16 @@ def to_roadbook(route: VisitRoute, *, lang: Lang = "fr", title: str | None = Non
         "@media print{body{margin:0;max-width:none}figure{break-inside:avoid}"
         "tr{break-inside:avoid}}"
     )
+    html_lang = lang if lang in LANGS else LANGS[0]
     return (
-        f'<!DOCTYPE html>\n<html lang="{"fr" if fr else "en"}"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{html_lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(heading)}</title><style>{style}</style></head><body>"
         f'<h1>{e(heading)}</h1><p class="summary">{summary}</p>'
-        f'<p class="notes">{e(" · ".join(notes))}</p>'
+        f'<p class="notes">{e(join(notes, " · ").render(lang))}</p>'
         f"<figure>{_svg(route, lang)}</figure>"
-        f"<h2>{'Feuille de route' if fr else 'Roadbook'}</h2>"
-        f"<table><thead><tr>{''.join(f'<th>{h}</th>' for h in heads)}</tr></thead>"
+        f"<h2>{msg('Feuille de route').render(lang)}</h2>"
+        f"<table><thead><tr>{heads}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{dropped}"
         f"<footer>{e(credit)}</footer></body></html>\n"
     )
@@ -501,16 +474,17 @@ def write_route(
     target = Path(path)
     if target.suffix.lower() != ".gpx":
         raise ValidationError(
-            f"{target}: the route is written as a .gpx file (with .geojson and .html beside it).",
-            message_fr=f"{target} : l'itinéraire s'écrit dans un fichier .gpx (avec le .geojson "
-            "et le .html à côté).",
+            msg(
+                "{target} : l'itinéraire s'écrit dans un fichier .gpx (avec le .geojson et le "
+                ".html à côté).",
+                target=target,
+            ),
             path=target,
         )
     _check_lang(lang)
     if not target.parent.is_dir():
         raise InputFileError(
-            f"The folder {target.parent} does not exist: create it first.",
-            message_fr=f"Le dossier {target.parent} n'existe pas : créez-le d'abord.",
+            msg("Le dossier {parent} n'existe pas : créez-le d'abord.", parent=target.parent),
             path=target.parent,
         )
     documents = {
@@ -537,8 +511,7 @@ def _write_all(documents: dict[str, tuple[Path, str]]) -> dict[str, Path]:
             os.replace(temps.pop(key), target)
     except OSError as err:
         raise InputFileError(
-            f"Could not write the route files ({err}).",
-            message_fr=f"Impossible d'écrire les fichiers de l'itinéraire ({err}).",
+            msg("Impossible d'écrire les fichiers de l'itinéraire ({err}).", err=err)
         ) from err
     finally:
         for tmp in temps.values():

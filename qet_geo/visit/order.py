@@ -27,6 +27,7 @@ import numpy.typing as npt
 from qet_geo.errors import (
     ValidationError,
 )
+from qet_geo.i18n import msg
 
 __all__ = ["EXACT_MAX_STOPS", "Method", "order_stops", "route_cost"]
 
@@ -94,9 +95,12 @@ def order_stops(
     c = _check_cost(cost)
     if start is not None and not (isinstance(start, int | np.integer) and 0 <= start < len(c)):
         raise ValidationError(
-            f"start must be a position of the cost matrix (0 to {len(c) - 1}), not {start!r}.",
-            message_fr=f"start doit être une position de la matrice des coûts (0 à {len(c) - 1}),"
-            f" et non {start!r}.",
+            msg(
+                "start doit être une position de la matrice des coûts (0 à {last}), et non "
+                "{start!r}.",
+                last=len(c) - 1,
+                start=start,
+            )
         )
     _check_method(method)
     order, _ = _order(c, start=start, loop=loop, method=method)
@@ -107,15 +111,17 @@ def _check_cost(cost: npt.ArrayLike) -> FloatArray:
     c = np.asarray(cost, dtype=float)
     if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0:
         raise ValidationError(
-            f"cost must be a non-empty square matrix, not of shape {c.shape}.",
-            message_fr=f"cost doit être une matrice carrée non vide, et non de forme {c.shape}.",
+            msg(
+                "cost doit être une matrice carrée non vide, et non de forme {shape}.",
+                shape=c.shape,
+            )
         )
     if not np.isfinite(c).all() or (c < 0).any():
         raise ValidationError(
-            "cost holds negative, infinite or missing values: every point must be reachable "
-            "from every other.",
-            message_fr="cost contient des valeurs négatives, infinies ou manquantes : chaque "
-            "point doit être joignable depuis chacun des autres.",
+            msg(
+                "cost contient des valeurs négatives, infinies ou manquantes : chaque point doit "
+                "être joignable depuis chacun des autres."
+            )
         )
     return c
 
@@ -140,10 +146,12 @@ def _order(c: FloatArray, *, start: int | None, loop: bool, method: str) -> tupl
     elif method == "exact" or (method == "auto" and m <= EXACT_MAX_STOPS):
         if m > _EXACT_HARD_LIMIT:
             raise ValidationError(
-                f"Exact ordering is limited to {_EXACT_HARD_LIMIT} stops ({m} given): use "
-                "method='heuristic'.",
-                message_fr=f"L'ordre exact est limité à {_EXACT_HARD_LIMIT} étapes ({m} "
-                "données) : utilisez method='heuristic'.",
+                msg(
+                    "L'ordre exact est limité à {limit} étapes ({m} données) : utilisez "
+                    "method='heuristic'.",
+                    limit=_EXACT_HARD_LIMIT,
+                    m=m,
+                )
             )
         inner, used = _held_karp(depot, loop=loop), "held-karp"
     elif method == "nearest_neighbour":
@@ -351,7 +359,9 @@ def _or_opt_move(ce: FloatArray, te: IntArray) -> tuple[int, int, int, float, bo
 def _check_method(method: str) -> None:
     if method not in ("auto", "exact", "heuristic", "nearest_neighbour"):
         raise ValidationError(
-            f"method must be 'auto', 'exact', 'heuristic' or 'nearest_neighbour', not {method!r}.",
-            message_fr=f"method doit valoir 'auto', 'exact', 'heuristic' ou 'nearest_neighbour', "
-            f"et non {method!r}.",
+            msg(
+                "method doit valoir 'auto', 'exact', 'heuristic' ou 'nearest_neighbour', et non "
+                "{method!r}.",
+                method=method,
+            )
         )

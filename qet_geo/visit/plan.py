@@ -40,7 +40,7 @@ from qet_geo.errors import (
     DataCoverageError,
     ValidationError,
 )
-from qet_geo.i18n import Lang
+from qet_geo.i18n import Lang, Msg, join, msg
 from qet_geo.network.graph import Network
 from qet_geo.network.od import od_matrix, street_paths
 from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M
@@ -62,9 +62,7 @@ DEFAULT_DWELL_MIN = 5.0
 """Minutes spent at each stop (look, talk, take notes) when no ``dwell_min`` is given."""
 
 
-def _as_points(
-    points: gpd.GeoSeries | gpd.GeoDataFrame, crs: CRS, name: str, name_fr: str
-) -> gpd.GeoSeries:
+def _as_points(points: gpd.GeoSeries | gpd.GeoDataFrame, crs: CRS, what: Msg) -> gpd.GeoSeries:
     """The geometries as points in ``crs`` (a polygon gives a point inside it)."""
     if isinstance(points, gpd.GeoDataFrame):
         series = points.geometry
@@ -72,30 +70,38 @@ def _as_points(
         series = points
     else:
         raise ValidationError(
-            f"{name} must be a GeoDataFrame or a GeoSeries, not {type(points).__name__}.",
-            message_fr=f"{name_fr} doit être un GeoDataFrame ou une GeoSeries, et non "
-            f"{type(points).__name__}.",
+            msg(
+                "{what} doit être un GeoDataFrame ou une GeoSeries, et non {type_name}.",
+                what=what,
+                type_name=type(points).__name__,
+            )
         )
     if series.crs is None:
         raise CRSError(
-            f"{name} has no CRS: set it with .set_crs(...) (EPSG:4326 for lon/lat).",
-            message_fr=f"{name_fr} n'a pas de CRS : définissez-le avec .set_crs(...) (EPSG:4326 "
-            "pour des lon/lat).",
+            msg(
+                "{what} n'a pas de CRS : définissez-le avec .set_crs(...) (EPSG:4326 pour des "
+                "lon/lat).",
+                what=what,
+            )
         )
     if not series.index.is_unique:
         raise ValidationError(
-            f"{name} has duplicate index values: give each point its own id.",
-            message_fr=f"{name_fr} contient des identifiants en double : donnez à chaque point "
-            "son propre identifiant.",
+            msg(
+                "{what} contient des identifiants en double : donnez à chaque point son "
+                "propre identifiant.",
+                what=what,
+            )
         )
     geoms = np.asarray(series.array, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         bad = [str(x) for x in series.index[missing][:5]]
         raise ValidationError(
-            f"{name} {', '.join(bad)} have no geometry: give each point a position.",
-            message_fr=f"{name_fr} {', '.join(bad)} sans géométrie : donnez une position à "
-            "chaque point.",
+            msg(
+                "{what} {ids} sans géométrie : donnez une position à chaque point.",
+                what=what,
+                ids=", ".join(bad),
+            )
         )
     geoms = np.where(
         shapely.get_type_id(geoms) == shapely.GeometryType.POINT,
@@ -247,59 +253,73 @@ def plan_route(
     """
     if not isinstance(stops, gpd.GeoDataFrame):
         raise ValidationError(
-            f"stops must be a GeoDataFrame of points, not {type(stops).__name__}.",
-            message_fr=f"stops doit être un GeoDataFrame de points, et non {type(stops).__name__}.",
+            msg(
+                "stops doit être un GeoDataFrame de points, et non {type_name}.",
+                type_name=type(stops).__name__,
+            )
         )
     if len(stops) < 2:
         raise ValidationError(
-            f"A visit needs at least 2 stops ({len(stops)} given): add stops.",
-            message_fr=f"Une visite demande au moins 2 étapes ({len(stops)} donnée"
-            f"{'s' if len(stops) > 1 else ''}) : ajoutez des étapes.",
+            msg(
+                "Une visite demande au moins 2 étapes ({n} donnée) : ajoutez des étapes.",
+                n=len(stops),
+            )
         )
     dwell = float(dwell_min)
     if not math.isfinite(dwell) or dwell < 0:
         raise ValidationError(
-            f"dwell_min must be a number of minutes >= 0, not {dwell_min!r}.",
-            message_fr=f"La durée d'arrêt doit être un nombre de minutes positif ou nul, et non "
-            f"{dwell_min!r}.",
+            msg(
+                "La durée d'arrêt doit être un nombre de minutes positif ou nul, et non "
+                "{dwell_min!r}.",
+                dwell_min=dwell_min,
+            )
         )
     budget = None if max_minutes is None else float(max_minutes)
     if budget is not None and (not math.isfinite(budget) or budget <= 0):
         raise ValidationError(
-            f"max_minutes must be a positive number of minutes, not {max_minutes!r}.",
-            message_fr=f"Le budget de temps doit être un nombre positif de minutes, et non "
-            f"{max_minutes!r}.",
+            msg(
+                "Le budget de temps doit être un nombre positif de minutes, et non "
+                "{max_minutes!r}.",
+                max_minutes=max_minutes,
+            )
         )
     if start is not None and not (
         isinstance(start, shapely.Point) and not start.is_empty and math.isfinite(start.x)
     ):
         raise ValidationError(
-            f"start must be a shapely Point in the network's CRS, not {start!r}.",
-            message_fr=f"start doit être un Point shapely dans le CRS du réseau, et non {start!r}.",
+            msg(
+                "start doit être un Point shapely dans le CRS du réseau, et non {start!r}.",
+                start=start,
+            )
         )
     _check_method(method)
     max_snap_m = _check_max_snap(max_snap_m)
-    pts = _as_points(stops, network.crs, "stops", "Les étapes")
+    pts = _as_points(stops, network.crs, msg("Les étapes"))
     table = _stop_table(stops, dwell)
     names = _display_names(table)
     if area is not None:
         outside = ~shapely.covers(area, pts.to_numpy())
         if outside.any():
-            en, fr = _quoted(names[outside])
+            quoted = _quoted(names[outside])
             raise DataCoverageError(
-                f"{int(outside.sum())} stop(s) outside the area covered by the extract (or the "
-                f"territory and its buffer): {en}. Check the LON,LAT order and that the extract "
-                "covers the neighbourhood.",
-                message_fr=f"{int(outside.sum())} étape(s) hors de la zone couverte par "
-                f"l'extrait (ou le territoire et son tampon) : {fr}. Vérifiez l'ordre LON,LAT et "
-                "que l'extrait couvre le quartier.",
+                msg(
+                    "{n} étape(s) hors de la zone couverte par l'extrait (ou le "
+                    "territoire et son tampon) : {names}. Vérifiez l'ordre LON,LAT et que "
+                    "l'extrait "
+                    "couvre le quartier.",
+                    n=int(outside.sum()),
+                    names=quoted,
+                )
             )
         if start is not None and not shapely.covers(area, start):
             raise DataCoverageError(
-                f"The start ({start.x:.0f}, {start.y:.0f}) is outside the area covered by the "
-                "extract (or the territory and its buffer): check the LON,LAT order.",
-                message_fr="Le point de départ est hors de la zone couverte par l'extrait (ou le "
-                "territoire et son tampon) : vérifiez l'ordre LON,LAT.",
+                msg(
+                    "Le point de départ est hors de la zone couverte par l'extrait (ou le "
+                    "territoire "
+                    "et son tampon) : vérifiez l'ordre LON,LAT.",
+                    x=start.x,
+                    y=start.y,
+                )
             )
     geoms = [start] if start is not None else []
     everything = gpd.GeoSeries(
@@ -374,9 +394,7 @@ def plan_visit(
     network = hood.networks.get("walk")
     if network is None:
         raise ValidationError(
-            "The neighbourhood has no walking network: build it with modes=('walk', ...).",
-            message_fr="Le quartier n'a pas de réseau piéton : construisez-le avec "
-            "modes=('walk', ...).",
+            msg("Le quartier n'a pas de réseau piéton : construisez-le avec modes=('walk', ...).")
         )
     if stops is None:
         stops = auto_stops(
@@ -423,14 +441,17 @@ def _stop_table(stops: gpd.GeoDataFrame, dwell: float) -> pd.DataFrame:
             values = pd.to_numeric(table[column], errors="coerce")
             bad = values.notna() & (~np.isfinite(values) | (values < floor))
             if (table[column].notna() & values.isna()).any() or bad.any():
-                en, fr = (
-                    ("numbers", "des nombres")
+                what = (
+                    msg("des nombres")
                     if column == "priority"
-                    else ("numbers of minutes >= 0", "des minutes positives ou nulles")
+                    else msg("des minutes positives ou nulles")
                 )
                 raise ValidationError(
-                    f"The {column!r} column of the stops must hold {en}.",
-                    message_fr=f"La colonne {column!r} des étapes doit contenir {fr}.",
+                    msg(
+                        "La colonne {column!r} des étapes doit contenir {what}.",
+                        column=column,
+                        what=what,
+                    )
                 )
             table[column] = values.fillna(default).astype(float)
         else:
@@ -449,13 +470,14 @@ def _display_names(table: pd.DataFrame) -> npt.NDArray[np.object_]:
     return np.asarray(names, dtype=object)
 
 
-def _quoted(names: Sequence[str] | npt.NDArray[np.object_], most: int = 5) -> tuple[str, str]:
-    """The first names, quoted in English and in French, "and N more" after ``most``."""
+def _quoted(names: Sequence[str] | npt.NDArray[np.object_], most: int = 5) -> Msg:
+    """The first names, quoted the reader's way, "and N more" after ``most``."""
     shown = [str(x) for x in list(names)[:most]]
     more = len(names) - len(shown)
-    en = ", ".join(f'"{x}"' for x in shown) + (f" and {more} more" if more else "")
-    fr = ", ".join(f"« {x} »" for x in shown) + (f" et {more} autre(s)" if more else "")
-    return en, fr
+    parts: list[Msg | str] = [join([msg("« {name} »", name=x) for x in shown], ", ")]
+    if more:
+        parts.append(msg(" et {more} autre(s)", more=more))
+    return join(parts, "")
 
 
 def _check_reachable(
@@ -464,19 +486,23 @@ def _check_reachable(
     off = np.isnan(np.diag(cost))
     if first and off[0]:
         raise DataCoverageError(
-            f"The start is more than {max_snap_m:g} m from any street: start from a street of "
-            "the extract.",
-            message_fr=f"Le point de départ est à plus de {max_snap_m:g} m de toute rue : partez "
-            "d'une rue de l'extrait.",
+            msg(
+                "Le point de départ est à plus de {max_snap_m:g} m de toute rue : partez d'une "
+                "rue de l'extrait.",
+                max_snap_m=max_snap_m,
+            )
         )
     if off[first:].any():
-        en, fr = _quoted(names[off[first:]])
+        quoted = _quoted(names[off[first:]])
         raise DataCoverageError(
-            f"{int(off[first:].sum())} stop(s) more than {max_snap_m:g} m from any street: {en}. "
-            "Are they outside the extract? Move them onto a street or use a larger extract.",
-            message_fr=f"{int(off[first:].sum())} étape(s) à plus de {max_snap_m:g} m de toute "
-            f"rue : {fr}. Sont-elles hors de l'extrait ? Placez-les sur une rue ou prenez un "
-            "extrait plus grand.",
+            msg(
+                "{n} étape(s) à plus de {max_snap_m:g} m de toute rue : {names}. "
+                "Sont-elles hors de l'extrait ? Placez-les sur une rue ou prenez un extrait plus "
+                "grand.",
+                n=int(off[first:].sum()),
+                max_snap_m=max_snap_m,
+                names=quoted,
+            )
         )
     finite = np.isfinite(cost)
     both = finite & finite.T
@@ -486,18 +512,19 @@ def _check_reachable(
         return
     if first and cut[first:].all():
         raise ValidationError(
-            "The start lies on a part of the walking network cut off from every stop: start "
-            "from a street connected to them.",
-            message_fr="Le point de départ est sur une partie du réseau piéton isolée de toutes "
-            "les étapes : partez d'une rue reliée à elles.",
+            msg(
+                "Le point de départ est sur une partie du réseau piéton isolée de toutes les "
+                "étapes : partez d'une rue reliée à elles."
+            )
         )
-    en, fr = _quoted(names[cut[first:]])
+    quoted = _quoted(names[cut[first:]])
     raise ValidationError(
-        f"Stop(s) {en} cannot be reached on foot from the other stops: they lie on a part of "
-        "the street network cut off from the rest. Move them onto a connected street or remove "
-        "them.",
-        message_fr=f"Étape(s) {fr} injoignable(s) à pied depuis les autres : elles sont sur une "
-        "partie du réseau piéton isolée du reste. Placez-les sur une rue reliée ou retirez-les.",
+        msg(
+            "Étape(s) {names} injoignable(s) à pied depuis les autres : elles sont sur une "
+            "partie du réseau piéton isolée du reste. Placez-les sur une rue reliée ou "
+            "retirez-les.",
+            names=quoted,
+        )
     )
 
 
@@ -525,16 +552,18 @@ def _plan(
         if budget is None or total <= budget + 1e-9:
             break
         if len(active) <= min_keep:
-            kept_en, kept = _quoted(_display_names(table.iloc[active]))
+            kept = _quoted(_display_names(table.iloc[active]))
             raise ValidationError(
-                f"The time budget of {budget:g} min is too small: even with only {kept_en}, the "
-                f"visit takes {total:.0f} min ({walking:.0f} min walking, "
-                f"{total - walking:.0f} min at the stops). Raise the budget (--max-minutes) or "
-                "shorten the dwell time.",
-                message_fr=f"Le budget de {budget:g} min est trop court : même réduite à {kept}, "
-                f"la visite dure {total:.0f} min ({walking:.0f} min de marche, "
-                f"{total - walking:.0f} min d'arrêt). Augmentez le budget (--max-minutes) ou "
-                "réduisez la durée d'arrêt.",
+                msg(
+                    "Le budget de {budget:g} min est trop court : même réduite à {kept}, la visite "
+                    "dure {total:.0f} min ({walking:.0f} min de marche, {total_walking:.0f} min "
+                    "d'arrêt). Augmentez le budget (--max-minutes) ou réduisez la durée d'arrêt.",
+                    budget=budget,
+                    kept=kept,
+                    total=total,
+                    walking=walking,
+                    total_walking=total - walking,
+                )
             )
         victim = _victim(walk.time_min, order, active, priority, dwell, first, loop)
         active.remove(victim)

@@ -9,9 +9,10 @@ stops from a GeoJSON, GeoPackage or CSV (lon, lat) file.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -33,7 +34,7 @@ from qet_geo.errors import (
     QetGeoWarning,
     ValidationError,
 )
-from qet_geo.i18n import Lang, msg
+from qet_geo.i18n import Lang, Msg, msg
 from qet_geo.network.graph import Network, build_network
 from qet_geo.network.queries import count_within
 from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M, snap
@@ -95,9 +96,11 @@ def read_stops(path: str | PathLike[str], *, layer: str | None = None) -> gpd.Ge
     suffix = path.suffix.lower()
     if suffix not in STOP_FILE_SUFFIXES:
         raise InputFileError(
-            f"{path}: unknown stop file format; give one of {', '.join(STOP_FILE_SUFFIXES)}.",
-            message_fr=f"{path} : format de fichier d'étapes non reconnu ; donnez un fichier "
-            f"{', '.join(STOP_FILE_SUFFIXES)}.",
+            msg(
+                "{path} : format de fichier d'étapes non reconnu ; donnez un fichier {suffixes}.",
+                path=path,
+                suffixes=", ".join(STOP_FILE_SUFFIXES),
+            ),
             path=path,
         )
     if suffix in (".csv", ".tsv", ".txt"):
@@ -109,8 +112,10 @@ def read_stops(path: str | PathLike[str], *, layer: str | None = None) -> gpd.Ge
         ids = gdf["id"]
         if ids.isna().any() or not ids.is_unique:
             raise ValidationError(
-                f"{path}: the 'id' column must hold a unique id per stop.",
-                message_fr=f"{path} : la colonne 'id' doit donner un identifiant unique par étape.",
+                msg(
+                    "{path} : la colonne 'id' doit donner un identifiant unique par étape.",
+                    path=path,
+                ),
                 path=path,
             )
         gdf = gdf.set_index("id")
@@ -124,20 +129,19 @@ def _read_csv_stops(path: Path) -> gpd.GeoDataFrame:
         frame = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise InputFileError(
-            f"{path} could not be read as CSV ({err}).",
-            message_fr=f"{path} n'a pas pu être lu comme CSV ({err}).",
-            path=path,
+            msg("{path} n'a pas pu être lu comme CSV ({err}).", path=path, err=err), path=path
         ) from err
     lower = {str(c).strip().lower(): c for c in frame.columns}
     lon = next((lower[c] for c in _LON if c in lower), None)
     lat = next((lower[c] for c in _LAT if c in lower), None)
     if lon is None or lat is None:
         raise ValidationError(
-            f"{path} has no lon/lat columns (it has {', '.join(map(str, frame.columns))}): add "
-            "'lon' and 'lat' columns in degrees (WGS84).",
-            message_fr=f"{path} n'a pas de colonnes lon/lat (colonnes : "
-            f"{', '.join(map(str, frame.columns))}) : ajoutez des colonnes 'lon' et 'lat' en "
-            "degrés (WGS84).",
+            msg(
+                "{path} n'a pas de colonnes lon/lat (colonnes : {columns}) : "
+                "ajoutez des colonnes 'lon' et 'lat' en degrés (WGS84).",
+                path=path,
+                columns=", ".join(map(str, frame.columns)),
+            ),
             path=path,
         )
     x = pd.to_numeric(frame[lon], errors="coerce")
@@ -146,12 +150,15 @@ def _read_csv_stops(path: Path) -> gpd.GeoDataFrame:
     if bad.any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])
         raise ValidationError(
-            f"{path}: line(s) {rows} have no valid lon/lat in degrees.",
-            message_fr=f"{path} : ligne(s) {rows} sans lon/lat valides en degrés.",
+            msg("{path} : ligne(s) {rows} sans lon/lat valides en degrés.", path=path, rows=rows),
             path=path,
         )
     rest = frame.drop(columns=[lon, lat])
     return gpd.GeoDataFrame(rest, geometry=gpd.points_from_xy(x, y), crs=_WGS84)
+
+
+#: A text of a pick, given the values of the chosen row (NaN for a missing one).
+_Text = Callable[[Mapping[str, Any]], Msg]
 
 
 @dataclass(frozen=True)
@@ -160,8 +167,8 @@ class _Pick:
     priority: float
     ranked: Iterable[int]  # candidate rows, best first
     pool: str  # "amenity" or "home"
-    name: tuple[str, str]  # (fr, en), "{name}" replaced by the feature's name
-    reason: tuple[str, str]  # (fr, en), formatted with the row's values
+    name: _Text  # given the feature's name as "name"
+    reason: _Text  # given the row's values
     category: str
     quoted: str | None = None  # the home's indicator the reason quotes as {home_min}
 
@@ -215,17 +222,16 @@ def auto_stops(
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise ValidationError(
-            f"n must be a whole number of stops >= 2, not {n!r}.",
-            message_fr=f"Le nombre d'étapes doit être un entier supérieur ou égal à 2, et non "
-            f"{n!r}.",
+            msg("Le nombre d'étapes doit être un entier supérieur ou égal à 2, et non {n!r}.", n=n)
         )
     _check_lang(lang)
     max_snap_m = _check_max_snap(max_snap_m)
     if "walk" not in layers.graphs or "amenities" not in layers.layers:
         raise ValidationError(
-            "layers lacks the walking graph or the amenities: build it with build_layers.",
-            message_fr="Les couches n'ont pas le graphe piéton ou les équipements : construisez-"
-            "les avec build_layers.",
+            msg(
+                "Les couches n'ont pas le graphe piéton ou les équipements : construisez-les "
+                "avec build_layers."
+            )
         )
     net = network if network is not None else build_network(*layers.graphs["walk"], mode="walk")
     if access is None:
@@ -310,18 +316,20 @@ def _auto_stops(
             break
     if len(chosen) < 2:
         raise EmptyDataError(
-            "Fewer than 2 places worth a visit were found in the territory (no amenity, no "
-            "home on the walking network): check the extract covers the neighbourhood.",
-            message_fr="Moins de 2 lieux à visiter trouvés dans le territoire (aucun équipement "
-            "ni logement sur le réseau piéton) : vérifiez que l'extrait couvre le quartier.",
+            msg(
+                "Moins de 2 lieux à visiter trouvés dans le territoire (aucun équipement ni "
+                "logement sur le réseau piéton) : vérifiez que l'extrait couvre le quartier."
+            )
         )
     if len(chosen) < n:
         warnings.warn(
             QetGeoWarning(
-                f"Only {len(chosen)} stops worth a visit were found (of {n} asked): the "
-                "neighbourhood lacks some kinds of places.",
-                message_fr=f"Seulement {len(chosen)} étapes trouvées (sur {n} demandées) : le "
-                "quartier n'a pas tous les types de lieux.",
+                msg(
+                    "Seulement {found} étapes trouvées (sur {n} demandées) : le quartier n'a "
+                    "pas tous les types de lieux.",
+                    found=len(chosen),
+                    n=n,
+                )
             ),
             stacklevel=3,
         )
@@ -373,11 +381,8 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
             5,
             ranked_places("market", "amenities_n5"),
             "amenity",
-            ("Marché{name}", "Market{name}"),
-            (
-                "Marché : lieu d'enquête et de rencontre",
-                "Market: a place to survey and meet people",
-            ),
+            lambda v: msg("Marché{name}", name=v["name"]),
+            lambda _: msg("Marché : lieu d'enquête et de rencontre"),
             "market",
         )
     essentials = [c for c in ESSENTIAL_CATEGORIES if nearest_min(c) in homes.columns]
@@ -392,10 +397,10 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
             5,
             _rank(homes[_FOOD_MIN], descending=True),
             "home",
-            ("Logement éloigné des commerces", "Home far from food shops"),
-            (
+            lambda _: msg("Logement éloigné des commerces"),
+            lambda v: msg(
                 "Logement le plus éloigné des commerces alimentaires ({home_min:.0f} min à pied)",
-                "Home farthest from food shops ({home_min:.0f} min walk)",
+                home_min=v["home_min"],
             ),
             "home",
             _FOOD_MIN,
@@ -411,12 +416,11 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
                 4,
                 ranked_places("transit_stop", "departures_per_hour"),
                 "amenity",
-                ("Arrêt{name}", "Stop{name}"),
-                (
+                lambda v: msg("Arrêt{name}", name=v["name"]),
+                lambda v: msg(
                     "Arrêt le plus desservi ({departures_per_hour:.0f} départs/h) : lieu de "
                     "passage pour un stand d'enquête",
-                    "Busiest stop ({departures_per_hour:.0f} departures/h): a place for a "
-                    "survey stand",
+                    departures_per_hour=v["departures_per_hour"],
                 ),
                 "transit_stop",
             )
@@ -426,12 +430,11 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
                 4,
                 ranked_places("transit_stop", "amenities_n5"),
                 "amenity",
-                ("Arrêt{name}", "Stop{name}"),
-                (
+                lambda v: msg("Arrêt{name}", name=v["name"]),
+                lambda v: msg(
                     "Arrêt le plus animé ({amenities_n5:.0f} équipements à 5 min) : lieu de "
                     "passage pour un stand d'enquête",
-                    "Liveliest stop ({amenities_n5:.0f} amenities within 5 min): a place for a "
-                    "survey stand",
+                    amenities_n5=v["amenities_n5"],
                 ),
                 "transit_stop",
             )
@@ -441,95 +444,86 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
             4,
             _rank(homes[SCORE], descending=True, tie=mean_min),
             "home",
-            ("Logement le mieux desservi", "Best-served home"),
-            (
+            lambda _: msg("Logement le mieux desservi"),
+            lambda v: msg(
                 "Logement le mieux desservi : {score_pct:.0f} % des besoins du quotidien à moins "
-                f"de {SCORE_MIN} min (en moyenne {{mean_min:.0f}} min)",
-                f"Best-served home: {{score_pct:.0f}} % of daily needs within {SCORE_MIN} min "
-                "(on average {mean_min:.0f} min)",
+                "de {score_min} min (en moyenne {mean_min:.0f} min)",
+                score_min=SCORE_MIN,
+                score_pct=v["score_pct"],
+                mean_min=v["mean_min"],
             ),
             "home",
         )
     category_reasons = {
         "food_shop": (
             3,
-            "Commerce alimentaire : là où le quartier fait ses courses ({homes_n5:.0f} "
-            "logements à 5 min)",
-            "Food shop: where the neighbourhood buys its food ({homes_n5:.0f} homes within 5 min)",
+            lambda v: msg(
+                "Commerce alimentaire : là où le quartier fait ses courses ({homes_n5:.0f} "
+                "logements à 5 min)",
+                homes_n5=v["homes_n5"],
+            ),
         ),
         "school": (
             3,
-            "École : trajets domicile-école, parents à rencontrer ({homes_n5:.0f} logements à "
-            "5 min)",
-            "School: home-school trips, parents to meet ({homes_n5:.0f} homes within 5 min)",
+            lambda v: msg(
+                "École : trajets domicile-école, parents à rencontrer ({homes_n5:.0f} logements à "
+                "5 min)",
+                homes_n5=v["homes_n5"],
+            ),
         ),
         "park": (
             3,
-            "Espace vert : lieu de vie et de rencontre ({homes_n5:.0f} logements à 5 min)",
-            "Green space: a place to live and meet ({homes_n5:.0f} homes within 5 min)",
+            lambda v: msg(
+                "Espace vert : lieu de vie et de rencontre ({homes_n5:.0f} logements à 5 min)",
+                homes_n5=v["homes_n5"],
+            ),
         ),
         "second_hand_repair": (
             3,
-            "Seconde main et réparation : alternative aux achats neufs",
-            "Second hand and repair: an alternative to buying new",
+            lambda _: msg("Seconde main et réparation : alternative aux achats neufs"),
         ),
     }
     later = {
         "public_service": (
             2,
-            "Service public : lieu de passage, relais pour l'enquête",
-            "Public service: a busy place, a relay for the survey",
+            lambda _: msg("Service public : lieu de passage, relais pour l'enquête"),
         ),
         "health": (
             2,
-            "Santé : service du quotidien ({homes_n5:.0f} logements à 5 min)",
-            "Health: an everyday service ({homes_n5:.0f} homes within 5 min)",
+            lambda v: msg(
+                "Santé : service du quotidien ({homes_n5:.0f} logements à 5 min)",
+                homes_n5=v["homes_n5"],
+            ),
         ),
-        "rail_station": (
-            2,
-            "Gare : l'alternative bas carbone à l'avion",
-            "Railway station: the low-carbon alternative to flying",
-        ),
-        "sport_culture": (
-            2,
-            "Sport et culture : lieu de rencontre des habitants",
-            "Sport and culture: where residents meet",
-        ),
+        "rail_station": (2, lambda _: msg("Gare : l'alternative bas carbone à l'avion")),
+        "sport_culture": (2, lambda _: msg("Sport et culture : lieu de rencontre des habitants")),
     }
     last = {
         "local_shop": (
             1,
-            "Commerce de proximité le plus animé ({amenities_n5:.0f} équipements à 5 min)",
-            "Liveliest local shop ({amenities_n5:.0f} amenities within 5 min)",
+            lambda v: msg(
+                "Commerce de proximité le plus animé ({amenities_n5:.0f} équipements à 5 min)",
+                amenities_n5=v["amenities_n5"],
+            ),
         ),
         "cycle_parking": (
             1,
-            "Stationnement vélo : la pratique du vélo au quotidien",
-            "Cycle parking: everyday cycling",
+            lambda _: msg("Stationnement vélo : la pratique du vélo au quotidien"),
         ),
     }
 
-    def category_picks(table: dict[str, tuple[int, str, str]]) -> Iterator[_Pick]:
+    def category_picks(table: dict[str, tuple[int, _Text]]) -> Iterator[_Pick]:
         if places.empty:
             return
-        for category, (priority, fr, en) in table.items():
+        for category, (priority, reason) in table.items():
             key = "amenities_n5" if category == "local_shop" else "homes_n5"
             ranked = ranked_places(category, key)
             if ranked:
-                fr_label = CATEGORY_LABELS["fr"][category]
-                en_label = CATEGORY_LABELS["en"][category]
-                yield _Pick(
-                    category,
-                    priority,
-                    ranked,
-                    "amenity",
-                    (fr_label + "{name}", en_label + "{name}"),
-                    (fr, en),
-                    category,
-                )
+                name = functools.partial(_category_name, CATEGORY_LABELS[category])
+                yield _Pick(category, priority, ranked, "amenity", name, reason, category)
 
     def far_home(
-        category: str, key: str, priority: int, name: tuple[str, str], reason: tuple[str, str]
+        category: str, key: str, priority: int, name: _Text, reason: _Text
     ) -> Iterator[_Pick]:
         column = nearest_min(category)
         if column in homes:
@@ -543,12 +537,13 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
             3,
             _rank(homes[SCORE], descending=False, tie=-mean_min),
             "home",
-            ("Logement le moins bien desservi", "Least-served home"),
-            (
+            lambda _: msg("Logement le moins bien desservi"),
+            lambda v: msg(
                 "Logement le moins bien desservi : {score_pct:.0f} % des besoins du quotidien à "
-                f"moins de {SCORE_MIN} min (en moyenne {{mean_min:.0f}} min)",
-                f"Least-served home: {{score_pct:.0f}} % of daily needs within {SCORE_MIN} min "
-                "(on average {mean_min:.0f} min)",
+                "moins de {score_min} min (en moyenne {mean_min:.0f} min)",
+                score_min=SCORE_MIN,
+                score_pct=v["score_pct"],
+                mean_min=v["mean_min"],
             ),
             "home",
         )
@@ -557,10 +552,10 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
         "transit_stop",
         "home_far_transit",
         2,
-        ("Logement éloigné des transports", "Home far from transit"),
-        (
+        lambda _: msg("Logement éloigné des transports"),
+        lambda v: msg(
             "Logement le plus éloigné d'un arrêt de transport en commun ({home_min:.0f} min à pied)",
-            "Home farthest from a transit stop ({home_min:.0f} min walk)",
+            home_min=v["home_min"],
         ),
     )
     yield from category_picks({"local_shop": last["local_shop"]})
@@ -568,10 +563,10 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
         "park",
         "home_far_park",
         1,
-        ("Logement éloigné des espaces verts", "Home far from green spaces"),
-        (
+        lambda _: msg("Logement éloigné des espaces verts"),
+        lambda v: msg(
             "Logement le plus éloigné d'un espace vert ({home_min:.0f} min à pied)",
-            "Home farthest from a green space ({home_min:.0f} min walk)",
+            home_min=v["home_min"],
         ),
     )
     yield from category_picks({"cycle_parking": last["cycle_parking"]})
@@ -579,11 +574,11 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
         "second_hand_repair",
         "home_far_second_hand",
         1,
-        ("Logement éloigné de la seconde main", "Home far from second hand"),
-        (
-            "Logement le plus éloigné de la seconde main et de la réparation "
-            "({home_min:.0f} min à pied)",
-            "Home farthest from second hand and repair ({home_min:.0f} min walk)",
+        lambda _: msg("Logement éloigné de la seconde main"),
+        lambda v: msg(
+            "Logement le plus éloigné de la seconde main et de la réparation ({home_min:.0f} min "
+            "à pied)",
+            home_min=v["home_min"],
         ),
     )
 
@@ -607,15 +602,18 @@ def _describe(pick: _Pick, table: gpd.GeoDataFrame, row: int, lang: str) -> dict
         def __missing__(self, key: str) -> float:
             return math.nan
 
-    i = 0 if lang == "fr" else 1
     name_value = record.get("name") if pick.pool == "amenity" else None
     label = f" « {name_value} »" if isinstance(name_value, str) and name_value.strip() else ""
     return {
         "id": pick.id,
-        "name": pick.name[i].format(name=label),
-        "reason": pick.reason[i].format_map(_Safe(values)),
+        "name": pick.name({"name": label}).render(lang),
+        "reason": pick.reason(_Safe(values)).render(lang),
         "priority": float(pick.priority),
         "category": pick.category,
         "source": str(table.index[row]),
         "geometry": record.geometry,
     }
+
+
+def _category_name(label: Msg, values: Mapping[str, Any]) -> Msg:
+    return msg("{label}{name}", label=label, name=values["name"])

@@ -94,7 +94,7 @@ def test_the_visit_reads_indicator_names_from_the_registry() -> None:
         text = path.read_text(encoding="utf-8")
         for entry in INDICATORS.values():
             if entry.category is None:
-                words = (entry.name, entry.label_fr, entry.label_en)
+                words = (entry.name, entry.label.render("fr"), entry.label.render("en"))
                 assert not [w for w in words if w in text], f"{path.name}: {entry.name}"
         for category in CATEGORIES:
             for suffix in ("_m", "_min", "_n5", "_n10", "_n15"):
