@@ -145,7 +145,7 @@ def compare(resamples: int) -> None:
         print(f"| silhouette in {space} | {values[0]:.3f} | {values[1]:.3f} |")
     eta = {name: explained(labels[name], levels) for name in models}
     for j, usage in enumerate(USAGES):
-        label = USAGE_LABELS["en"][usage]
+        label = USAGE_LABELS[usage].render("en")
         print(
             f"| variance explained, {label} | {eta['near'][j]:.2f} | {eta['ordinal-ward'][j]:.2f} |"
         )

@@ -32,7 +32,7 @@ def main(out_dir: Path) -> None:
     buildings[~buildings["residential"].astype(bool)].plot(ax=ax, color="#b9b9b9", linewidth=0)
     streets.plot(ax=ax, color="#6b6b6b", linewidth=0.6)
     cycleways.plot(ax=ax, color="#1a9850", linewidth=1.6)
-    labels = CATEGORY_LABELS["fr"]
+    labels = {c: label.render("fr") for c, label in CATEGORY_LABELS.items()}
     cmap = plt.get_cmap("tab20")
     for i, (cat, group) in enumerate(amenities.groupby("category")):
         group.plot(ax=ax, markersize=14, color=cmap(i), label=labels[cat], zorder=5)

@@ -115,7 +115,7 @@ def synthesize(
     )
     out_console.print(_t("Parts des niveaux 1 / 2 / 3 :"), highlight=False)
     for usage, shares in summary["level_shares"].items():
-        label = USAGE_LABELS[lang][usage]
+        label = USAGE_LABELS[usage].render(lang)
         parts = " / ".join(f"{shares[str(lv)]:.0%}" for lv in (1, 2, 3))
         out_console.print(f"  {label:<22} {parts}", highlight=False)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import LANGS
 from qet_geo.surveys.schema import (
     CHANGE_TOPIC_WORDS,
     CHANGE_TOPICS,
@@ -85,7 +86,7 @@ def _su_fields(*, keywords: bool) -> list[Field]:
             key=usage,
             kind="level",
             names=_names(
-                [usage, USAGE_LABELS["fr"][usage], USAGE_LABELS["en"][usage]],
+                [usage, *(USAGE_LABELS[usage].render(lang) for lang in LANGS)],
                 USAGE_COLUMN_SYNONYMS[usage],
             ),
             title=normalise_label(QUESTIONS[usage]),

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from qet_geo.i18n import LANGS, Msg
 from qet_geo.surveys._headers import Field
 from qet_geo.surveys.answers import RowIssues
 from qet_geo.surveys.schema import (
@@ -102,21 +103,19 @@ class _Vocabulary:
 
 def _level_vocabulary(usage: str) -> _Vocabulary:
     mapping: dict[str, Hashable] = {}
-    for level, labels in LEVEL_LABELS[usage].items():
-        for text in labels.values():
-            mapping[text] = level
+    for level, label in LEVEL_LABELS[usage].items():
+        for lang in LANGS:
+            mapping[label.render(lang)] = level
     for text, level in LEVEL_SYNONYMS.get(usage, {}).items():
         mapping.setdefault(text, level)
     return _Vocabulary(mapping)
 
 
-def _labelled_vocabulary(
-    labels: Mapping[str, Mapping[str, str]], synonyms: Mapping[str, str]
-) -> _Vocabulary:
+def _labelled_vocabulary(labels: Mapping[str, Msg], synonyms: Mapping[str, str]) -> _Vocabulary:
     mapping: dict[str, Hashable] = {key: key for key in labels}
-    for key, texts in labels.items():
-        for text in texts.values():
-            mapping[text] = key
+    for key, label in labels.items():
+        for lang in LANGS:
+            mapping[label.render(lang)] = key
     for text, key in synonyms.items():
         mapping.setdefault(text, key)
     return _Vocabulary(mapping)
@@ -144,10 +143,10 @@ def vocabulary(name: str) -> _Vocabulary:
                 {**GENDER_SYNONYMS, **{g.lower(): g for g in GENDERS}}
             )
         elif name == "csp":
-            mapping: dict[str, Hashable] = {code: code for code in CSP_LABELS["fr"]}
-            for lang in ("fr", "en"):
-                for code, text in CSP_LABELS[lang].items():
-                    mapping[text] = code
+            mapping: dict[str, Hashable] = {code: code for code in CSP_LABELS}
+            for lang in LANGS:
+                for code, label in CSP_LABELS.items():
+                    mapping[label.render(lang)] = code
             mapping.update(CSP_SYNONYMS)
             _VOCABULARIES[name] = _Vocabulary(mapping)
         else:  # pragma: no cover - internal names only
@@ -157,7 +156,7 @@ def vocabulary(name: str) -> _Vocabulary:
 
 def label_fr(key: str) -> str:
     if key in USAGES:
-        return USAGE_LABELS["fr"][key]
+        return USAGE_LABELS[key].render("fr")
     return key
 
 
@@ -186,14 +185,14 @@ def parse_levels(values: list[str], usage: str, rows: RowIssues) -> pd.Series:
                 i,
                 "rejected",
                 f"unknown answer {raw!r} to {usage}; expected one of "
-                f"{[LEVEL_LABELS[usage][k]['fr'] for k in (1, 2, 3)]}{hint_en}",
+                f"{[LEVEL_LABELS[usage][k].render('fr') for k in (1, 2, 3)]}{hint_en}",
                 f"réponse inconnue {raw!r} à la question {label_fr(usage)} ; attendu l'une de "
-                f"{[LEVEL_LABELS[usage][k]['fr'] for k in (1, 2, 3)]}{hint_fr}",
+                f"{[LEVEL_LABELS[usage][k].render('fr') for k in (1, 2, 3)]}{hint_fr}",
             )
             continue
         out.append(level)
         if how == "fuzzy":
-            label = LEVEL_LABELS[usage][int(str(level))]["fr"]
+            label = LEVEL_LABELS[usage][int(str(level))].render("fr")
             rows.add(
                 i,
                 "note",
@@ -232,7 +231,7 @@ def parse_person(table: Table, found: Mapping[int, Field], rows: RowIssues) -> d
         elif spec.kind == "gender":
             out["gender"] = pd.Series(pd.Categorical(parsed, categories=list(GENDERS)))
         else:
-            out["csp"] = pd.Series(pd.Categorical(parsed, categories=sorted(CSP_LABELS["fr"])))
+            out["csp"] = pd.Series(pd.Categorical(parsed, categories=sorted(CSP_LABELS)))
     return out
 
 

@@ -514,7 +514,7 @@ def _demography(
             "gender et csp.",
         )
     shares: dict[str, pd.Series] = {}
-    expected = {"age_band": list(AGE_BANDS), "gender": ["F", "M"], "csp": list(CSP_LABELS["en"])}
+    expected = {"age_band": list(AGE_BANDS), "gender": ["F", "M"], "csp": list(CSP_LABELS)}
     for variable, default in DEFAULT_MARGINS.items():
         raw = given.get(variable, default)
         series = pd.Series(raw if isinstance(raw, pd.Series) else dict(raw), dtype=float)
@@ -530,7 +530,7 @@ def _demography(
         series = series.reindex(expected[variable], fill_value=0.0)
         shares[variable] = series / series.sum()
     joint = _fit_joint(_AGE_CSP_SEED, shares["age_band"].to_numpy(), shares["csp"].to_numpy())
-    frame = pd.DataFrame(joint, index=list(AGE_BANDS), columns=list(CSP_LABELS["en"]))
+    frame = pd.DataFrame(joint, index=list(AGE_BANDS), columns=list(CSP_LABELS))
     return frame, shares["gender"]
 
 
