@@ -151,6 +151,8 @@ class _Capitalized(Msg):
         return (_Capitalized, (self.text,))
 
 
+# i18n: the separator of a list of choices (", " in the English "use one of a, b").
+_OR = msg(" ou ")
 # a trait is named when it is this much more common in the profile than in the whole survey
 _MIN_LIFT = 0.05
 
@@ -359,8 +361,7 @@ class UsageProfiles(ClusterMixin, BaseEstimator):
                 msg(
                     "méthode {method!r} inconnue : utilisez {methods}.",
                     method=self.method,
-                    # i18n: the separator of the choices (", " in the English "use one of").
-                    methods=join(METHODS, msg(" ou ")),
+                    methods=join(METHODS, _OR),
                 )
             )
         n = self.n_profiles
