@@ -309,7 +309,7 @@ def store_extract_job(
 
 
 def ingest_su_job(database_url: str | None, diagnostic_id: int, data: bytes, **kwargs: Any) -> Any:
-    """Read, locate and store an SU answer file (in a worker; see :func:`qet_geo.store.models.ingest_su`).
+    """Read, locate and store an SU answer file (in a worker; see :func:`qet_geo.store.ingest.ingest_su`).
 
     The worker opens its own connection to the store; the file is parsed there, never in the
     server process (a 5 MB workbook may unzip to 50 MB of XML and hold the GIL for seconds).

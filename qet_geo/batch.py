@@ -198,10 +198,10 @@ def _read_csv_rows(path: Path) -> list[dict[str, Any]]:
         if missing:
             raise ValidationError(
                 msg(
-                    "{path} : colonne(s) manquante(s) {join_sorted_missing} ; attendu id,osm et, si "
+                    "{path} : colonne(s) manquante(s) {missing} ; attendu id,osm et, si "
                     "besoin, territory.",
                     path=path,
-                    join_sorted_missing=", ".join(sorted(missing)),
+                    missing=", ".join(sorted(missing)),
                 ),
                 path=path,
             )
@@ -220,9 +220,9 @@ def _read_vector_rows(path: Path) -> list[dict[str, Any]]:
     if missing:
         raise ValidationError(
             msg(
-                "{path} : propriété(s) manquante(s) {join_sorted_missing} sur les entités.",
+                "{path} : propriété(s) manquante(s) {missing} sur les entités.",
                 path=path,
-                join_sorted_missing=", ".join(sorted(missing)),
+                missing=", ".join(sorted(missing)),
             ),
             path=path,
         )
@@ -271,9 +271,7 @@ def _check_unique(ids: Sequence[str], *, source: str | PathLike[str] | None = No
     dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
     if dupes:
         raise ValidationError(
-            msg(
-                "identifiant(s) de quartier en double : {join_dupes}.", join_dupes=", ".join(dupes)
-            ),
+            msg("identifiant(s) de quartier en double : {dupes}.", dupes=", ".join(dupes)),
             path=source,
         )
 

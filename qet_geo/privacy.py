@@ -130,8 +130,8 @@ def coarsen_locations(
     if not isinstance(located, gpd.GeoDataFrame):
         raise ValidationError(
             msg(
-                "located doit être le GeoDataFrame renvoyé par locate_homes, pas {__name__}.",
-                __name__=type(located).__name__,
+                "located doit être le GeoDataFrame renvoyé par locate_homes, pas {type_name}.",
+                type_name=type(located).__name__,
             )
         )
     return _coarsen(located, keep_building=keep_building, keep_raw=keep_raw)
@@ -308,8 +308,8 @@ def _check_protect_args(
     if not isinstance(respondents, pd.DataFrame):
         raise ValidationError(
             msg(
-                "respondents doit être un DataFrame d'une ligne par répondant, pas {__name__}.",
-                __name__=type(respondents).__name__,
+                "respondents doit être un DataFrame d'une ligne par répondant, pas {type_name}.",
+                type_name=type(respondents).__name__,
             )
         )
     if isinstance(values, str):
@@ -320,9 +320,9 @@ def _check_protect_args(
         raise ValidationError(
             msg(
                 "respondents n'a pas la colonne {missing} ; ses colonnes sont "
-                "{list_respondents_columns}.",
+                "{respondents_columns}.",
                 missing=missing,
-                list_respondents_columns=list(respondents.columns),
+                respondents_columns=list(respondents.columns),
             )
         )
     if (
@@ -359,9 +359,8 @@ def _check_protect_args(
     if max_resolution_m not in GRID_LEVELS_M:
         raise ValidationError(
             msg(
-                "max_resolution_m doit être l'une de {list_grid_levels_m}, pas "
-                "{max_resolution_m!r}.",
-                list_grid_levels_m=list(GRID_LEVELS_M),
+                "max_resolution_m doit être l'une de {grid_levels_m}, pas {max_resolution_m!r}.",
+                grid_levels_m=list(GRID_LEVELS_M),
                 max_resolution_m=max_resolution_m,
             )
         )
@@ -438,9 +437,9 @@ def _grid_units(
     if len(sizes) > 1:
         raise ValidationError(
             msg(
-                "la colonne de zone mêle des carreaux de {sorted_sizes} m ; utilisez des "
+                "la colonne de zone mêle des carreaux de {sizes} m ; utilisez des "
                 "carreaux de 200 m.",
-                sorted_sizes=sorted(sizes),
+                sizes=sorted(sizes),
             )
         )
     size = sizes.pop() if sizes else 200

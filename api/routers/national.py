@@ -30,8 +30,8 @@ from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError
 from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS, require_protected
-from qet_geo.store.jobs import fit_national_profiles
 from qet_geo.store.ingest import respondents_frame
+from qet_geo.store.jobs import fit_national_profiles
 from qet_geo.store.models import (
     Diagnostic,
     Neighbourhood,
@@ -193,10 +193,10 @@ def _national_map_html(rows: list[NationalRow], territories: dict[int, Any], *, 
     if not placed:
         raise EmptyDataError(
             msg(
-                "aucun des {len_rows} quartiers que vous pouvez voir dans la comparaison "
+                "aucun des {n_rows} quartiers que vous pouvez voir dans la comparaison "
                 "nationale n'a de territoire : rien à cartographier (définissez-les avec PUT "
                 "/neighbourhoods/<id>/territory).",
-                len_rows=len(rows),
+                n_rows=len(rows),
             )
         )
     records = []

@@ -76,7 +76,7 @@ the committed table); the test suite re-evaluates and fails when node or the pac
 Imported NGC results
 --------------------
 :func:`read_ngc_results` reads one row per respondent with the survey reader,
-:func:`qet_geo.surveys.io.read_ngc` (``errors="raise"``), from a CSV, TSV or XLSX file (decimal
+:func:`qet_geo.surveys.ngc.read_ngc` (``errors="raise"``), from a CSV, TSV or XLSX file (decimal
 point or comma): an identifier column (``respondent_id``, ``id``, ``identifiant``,
 ``simulation_id``, …) and category columns in kgCO2e per year, named by NGC's rule names or French
 titles (compared without accents or case; a ``(t)``, ``tCO2e`` or ``tonnes`` header means tonnes,
@@ -222,10 +222,9 @@ def _read_ngc_scale_cached(file: str, mtime: float) -> pd.DataFrame:
     if missing_cols:
         raise InputFileError(
             msg(
-                "{path} n'a pas les colonnes {join_missing_cols} : relancez "
-                "scripts/ngc/evaluate.mjs.",
+                "{path} n'a pas les colonnes {missing_cols} : relancez scripts/ngc/evaluate.mjs.",
                 path=path,
-                join_missing_cols=", ".join(missing_cols),
+                missing_cols=", ".join(missing_cols),
             ),
             path=path,
         )
@@ -349,8 +348,8 @@ def su_footprints(
     if not chosen:
         raise ValidationError(
             msg(
-                "answers n'a aucune des colonnes d'usage SU ({join_usages}).",
-                join_usages=", ".join(USAGES),
+                "answers n'a aucune des colonnes d'usage SU ({usages}).",
+                usages=", ".join(USAGES),
             )
         )
     for usage in chosen:
@@ -363,11 +362,11 @@ def su_footprints(
         if bad.any():
             raise ValidationError(
                 msg(
-                    "{int_bad_sum} réponses à {usage!r} ne sont pas un niveau 1, 2 ou 3 (par exemple "
-                    "{answers_usage_bad_iloc_0!r}) ; lisez le fichier avec qet_geo.surveys.io.",
-                    int_bad_sum=int(bad.sum()),
+                    "{n_bad} réponses à {usage!r} ne sont pas un niveau 1, 2 ou 3 (par exemple "
+                    "{example!r}) ; lisez le fichier avec qet_geo.surveys.su.read_su.",
+                    n_bad=int(bad.sum()),
                     usage=usage,
-                    answers_usage_bad_iloc_0=answers[usage][bad].iloc[0],
+                    example=answers[usage][bad].iloc[0],
                 )
             )
     out = _su_footprints(answers, table, chosen)
@@ -559,7 +558,7 @@ def read_ngc_results(
 ) -> pd.DataFrame:
     """Read NosGestesClimat results: kgCO2e per category for each respondent.
 
-    The file is read by :func:`qet_geo.surveys.io.read_ngc` with ``errors="raise"``; this gives
+    The file is read by :func:`qet_geo.surveys.ngc.read_ngc` with ``errors="raise"``; this gives
     its answers as a frame of every NGC column.
 
     Parameters
@@ -624,7 +623,7 @@ def ngc_usage_footprints(results: pd.DataFrame) -> pd.DataFrame:
     results
         NGC results per respondent in kgCO2e, with columns named as
         :data:`qet_geo.surveys.schema.NGC_COLUMNS`: the output of :func:`read_ngc_results` (or the
-        answers of :func:`qet_geo.surveys.io.read_ngc`). Needs ``total``, or the five categories.
+        answers of :func:`qet_geo.surveys.ngc.read_ngc`). Needs ``total``, or the five categories.
 
     Returns
     -------
@@ -645,9 +644,8 @@ def ngc_usage_footprints(results: pd.DataFrame) -> pd.DataFrame:
     else:
         raise ValidationError(
             msg(
-                "results n'a ni colonne 'total' ni les cinq catégories NGC "
-                "({join_ngc_categories}).",
-                join_ngc_categories=", ".join(NGC_CATEGORIES),
+                "results n'a ni colonne 'total' ni les cinq catégories NGC ({ngc_categories}).",
+                ngc_categories=", ".join(NGC_CATEGORIES),
             )
         )
     out = pd.DataFrame(index=results.index)

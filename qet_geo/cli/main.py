@@ -210,8 +210,8 @@ def access(
         return
     out_console.print(
         _t(
-            "{len_table} logements mesurés ({mode}) : [bold]{path}[/]",
-            len_table=len(table),
+            "{n_table} logements mesurés ({mode}) : [bold]{path}[/]",
+            n_table=len(table),
             mode=mode,
             path=path,
         ),

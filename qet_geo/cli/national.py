@@ -102,13 +102,13 @@ def run(
     homes = sum(int(s.get("homes", 0)) for s in report.summaries.values())
     out_console.print(
         _t(
-            "{len_report_computed} partition(s) calculée(s) ({homes} logements), "
-            "{len_report_skipped} déjà faite(s), {len_report_failed} en échec, en "
+            "{n_report_computed} partition(s) calculée(s) ({homes} logements), "
+            "{n_report_skipped} déjà faite(s), {n_report_failed} en échec, en "
             "{seconds:.1f} s → {out}",
-            len_report_computed=len(report.computed),
+            n_report_computed=len(report.computed),
             homes=homes,
-            len_report_skipped=len(report.skipped),
-            len_report_failed=len(report.failed),
+            n_report_skipped=len(report.skipped),
+            n_report_failed=len(report.failed),
             seconds=report.seconds,
             out=out,
         ),

@@ -1,7 +1,7 @@
 """The ``qet profiles`` command: the Profils d'Usages of an SU answer file.
 
 Registered by :mod:`qet_geo.cli.main` as ``qet profiles FILE [--method near|ordinal-ward]
-[--out profiles.json]``. Thin: it reads the file with :func:`qet_geo.surveys.io.read_su`, fits
+[--out profiles.json]``. Thin: it reads the file with :func:`qet_geo.surveys.su.read_su`, fits
 :class:`qet_geo.analysis.profiles.UsageProfiles` and prints or writes :meth:`~UsageProfiles.to_dict`. The
 helpers of :mod:`qet_geo.cli.main` are imported inside the command, so that ``qet_geo.cli.main`` can import
 this module at its top without a cycle; the library is imported there too, so that ``qet --help``
@@ -141,9 +141,8 @@ def profiles(
     n_answers = sum(p["n"] for p in result["profiles"])
     out_console.print(
         _t(
-            "{len_result_profiles} profils d'usages ({method}) sur {n_answers} réponses "
-            "complètes :",
-            len_result_profiles=len(result["profiles"]),
+            "{n_result_profiles} profils d'usages ({method}) sur {n_answers} réponses complètes :",
+            n_result_profiles=len(result["profiles"]),
             method=method,
             n_answers=n_answers,
         ),

@@ -145,9 +145,9 @@ def national_profiles(database_url: DatabaseOpt = None, as_json: JsonOpt = False
         return
     out_console.print(
         _t(
-            "{len_profiles} profils nationaux ({n_neighbourhoods} quartiers, {n_answers} "
+            "{n_profiles} profils nationaux ({n_neighbourhoods} quartiers, {n_answers} "
             "réponses) ; {n_reassigned} répondants rattachés.",
-            len_profiles=len(profiles),
+            n_profiles=len(profiles),
             n_neighbourhoods=result.n_neighbourhoods,
             n_answers=result.n_answers,
             n_reassigned=result.n_reassigned,

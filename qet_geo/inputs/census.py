@@ -294,8 +294,8 @@ def point_to_cell_id(points: gpd.GeoSeries, *, resolution_m: int = CELL_SIZE_M) 
     if not isinstance(points, gpd.GeoSeries):
         raise ValidationError(
             msg(
-                "points doit être une GeoSeries de points, pas {__name__}.",
-                __name__=type(points).__name__,
+                "points doit être une GeoSeries de points, pas {type_name}.",
+                type_name=type(points).__name__,
             )
         )
     if isinstance(resolution_m, bool) or not isinstance(resolution_m, int) or resolution_m <= 0:
@@ -317,9 +317,9 @@ def point_to_cell_id(points: gpd.GeoSeries, *, resolution_m: int = CELL_SIZE_M) 
     if others:
         raise ValidationError(
             msg(
-                "points contient des géométries {join_others} ; passez des points, par exemple "
+                "points contient des géométries {others} ; passez des points, par exemple "
                 "gdf.representative_point().",
-                join_others=", ".join(others),
+                others=", ".join(others),
             )
         )
     projected = points.to_crs(GRID_CRS)
@@ -351,24 +351,24 @@ def _grid_from_frame(
         raise ValidationError(
             msg(
                 "{source} n'a ni colonne d'identifiant de carreau ni géométrie : ses carreaux ne "
-                "peuvent pas être localisés. Colonnes trouvées : {join_columns_or_aucune}. "
-                "Attendu : l'une de {join_grid_cell_id_columns} ; indiquez-la avec id_column=.",
+                "peuvent pas être localisés. Colonnes trouvées : {columns_or_aucune}. "
+                "Attendu : l'une de {grid_cell_id_columns} ; indiquez-la avec id_column=.",
                 source=source,
-                join_columns_or_aucune=", ".join(columns) or "aucune",
-                join_grid_cell_id_columns=", ".join(GRID_CELL_ID_COLUMNS),
-                join_columns_or_none=", ".join(columns) or "none",
+                columns_or_aucune=", ".join(columns) or "aucune",
+                grid_cell_id_columns=", ".join(GRID_CELL_ID_COLUMNS),
+                columns_or_none=", ".join(columns) or "none",
             ),
             path=source,
         )
     if pop_col is None:
         raise ValidationError(
             msg(
-                "{source} n'a pas de colonne de population. Colonnes trouvées : {join_columns}. "
-                "Attendu : l'une de {join_grid_population_columns} ; indiquez-la avec "
+                "{source} n'a pas de colonne de population. Colonnes trouvées : {columns}. "
+                "Attendu : l'une de {grid_population_columns} ; indiquez-la avec "
                 "population_column=.",
                 source=source,
-                join_columns=", ".join(columns),
-                join_grid_population_columns=", ".join(GRID_POPULATION_COLUMNS),
+                columns=", ".join(columns),
+                grid_population_columns=", ".join(GRID_POPULATION_COLUMNS),
             ),
             path=source,
         )
@@ -401,10 +401,10 @@ def _grid_from_frame(
             issues.append(
                 QetGeoWarning(
                     msg(
-                        "{int_wrong_sum} carreau(x) de {source} ont un identifiant qui ne correspond pas "
+                        "{n_wrong} carreau(x) de {source} ont un identifiant qui ne correspond pas "
                         "à leur géométrie (par exemple {example_id} situé en {example_at}) ; le système "
                         "de coordonnées du fichier est sans doute faux : passez le bon avec crs=.",
-                        int_wrong_sum=int(wrong.sum()),
+                        n_wrong=int(wrong.sum()),
                         source=source,
                         example_id=example_id,
                         example_at=example_at,
@@ -416,9 +416,9 @@ def _grid_from_frame(
             issues.append(
                 QetGeoWarning(
                     msg(
-                        "{int_fillable_sum} carreau(x) de {source} n'ont pas d'identifiant dans la "
+                        "{n_fillable} carreau(x) de {source} n'ont pas d'identifiant dans la "
                         "colonne '{id_col}' ; il a été déduit de leur géométrie.",
-                        int_fillable_sum=int(fillable.sum()),
+                        n_fillable=int(fillable.sum()),
                         source=source,
                         id_col=id_col,
                     )
@@ -438,10 +438,10 @@ def _grid_from_frame(
             issues.append(
                 QetGeoWarning(
                     msg(
-                        "{int_missing_sum} ligne(s) de {source} n'ont pas d'identifiant de carreau et le "
+                        "{n_missing} ligne(s) de {source} n'ont pas d'identifiant de carreau et le "
                         "fichier n'a pas de géométrie : elles ont été écartées ({lost:g} habitants). "
                         "Renseignez la colonne '{id_col}' pour les garder.",
-                        int_missing_sum=int(missing.sum()),
+                        n_missing=int(missing.sum()),
                         source=source,
                         lost=lost,
                         id_col=id_col,
@@ -482,9 +482,9 @@ def _grid_from_frame(
         issues.append(
             QetGeoWarning(
                 msg(
-                    "{int_duplicated_sum} lignes de {source} partagent un identifiant de carreau "
+                    "{n_duplicated} lignes de {source} partagent un identifiant de carreau "
                     "(par exemple {example}) ; elles sont gardées telles quelles.",
-                    int_duplicated_sum=int(duplicated.sum()),
+                    n_duplicated=int(duplicated.sum()),
                     source=source,
                     example=example,
                 )
@@ -503,11 +503,11 @@ def _parse_cell_ids(values: pd.Series, *, source: str) -> pd.DataFrame:
         example = text[bad].iloc[0]
         raise ValidationError(
             msg(
-                "{int_bad_sum} identifiant(s) de carreau de {source} illisible(s), par exemple "
+                "{n_bad} identifiant(s) de carreau de {source} illisible(s), par exemple "
                 "{example!r}. Forme attendue : 'CRS3035RES200mN2029800E4252000' (nord puis est "
                 "du coin inférieur gauche en EPSG:3035) ; vérifiez la colonne d'identifiant "
                 "(id_column=).",
-                int_bad_sum=int(bad.sum()),
+                n_bad=int(bad.sum()),
                 source=source,
                 example=example,
             ),
@@ -732,11 +732,11 @@ def _read_iris(
         raise ValidationError(
             msg(
                 "{source} n'a pas de colonne de code IRIS. Colonnes trouvées : "
-                "{join_frame_columns}. Attendu : l'une de {join_iris_code_columns} ; indiquez-la "
+                "{frame_columns}. Attendu : l'une de {iris_code_columns} ; indiquez-la "
                 "avec code_column=.",
                 source=source,
-                join_frame_columns=", ".join(frame.columns),
-                join_iris_code_columns=", ".join(IRIS_CODE_COLUMNS),
+                frame_columns=", ".join(frame.columns),
+                iris_code_columns=", ".join(IRIS_CODE_COLUMNS),
             ),
             path=source,
         )
@@ -746,10 +746,10 @@ def _read_iris(
         example = frame[code_col][bad].iloc[0]
         raise ValidationError(
             msg(
-                "{int_bad_sum} IRIS de {source} ont un code absent ou mal formé dans la colonne "
+                "{n_bad} IRIS de {source} ont un code absent ou mal formé dans la colonne "
                 "'{code_col}', par exemple {example!r} ; attendu : 9 caractères comme "
                 "'751010101'. Corrigez la couche ou indiquez code_column=.",
-                int_bad_sum=int(bad.sum()),
+                n_bad=int(bad.sum()),
                 source=source,
                 code_col=code_col,
                 example=example,
@@ -807,10 +807,10 @@ def _prepare_table(
             raise ValidationError(
                 msg(
                     "La colonne '{code_column}' n'est pas dans {source}. Colonnes trouvées : "
-                    "{join_map_str_table_columns}.",
+                    "{map_str_table_columns}.",
                     code_column=code_column,
                     source=source,
-                    join_map_str_table_columns=", ".join(map(str, table.columns)),
+                    map_str_table_columns=", ".join(map(str, table.columns)),
                 )
             )
         column = code_column if code_column in table.columns else lowered[code_column.lower()]
@@ -820,11 +820,11 @@ def _prepare_table(
             raise ValidationError(
                 msg(
                     "{source} n'a pas de colonne de code IRIS. Colonnes trouvées : "
-                    "{join_map_str_table_columns}. Attendu : l'une de {join_iris_code_columns} ; "
+                    "{map_str_table_columns}. Attendu : l'une de {iris_code_columns} ; "
                     "indiquez-la avec table_code_column=.",
                     source=source,
-                    join_map_str_table_columns=", ".join(map(str, table.columns)),
-                    join_iris_code_columns=", ".join(IRIS_CODE_COLUMNS),
+                    map_str_table_columns=", ".join(map(str, table.columns)),
+                    iris_code_columns=", ".join(IRIS_CODE_COLUMNS),
                 )
             )
         column = found
@@ -847,9 +847,9 @@ def _prepare_table(
         example = codes[valid][duplicated].iloc[0]
         raise ValidationError(
             msg(
-                "{int_duplicated_sum} lignes de {source} partagent un code IRIS (par exemple "
+                "{n_duplicated} lignes de {source} partagent un code IRIS (par exemple "
                 "{example}) ; agrégez le tableau à une ligne par IRIS avant la jointure.",
-                int_duplicated_sum=int(duplicated.sum()),
+                n_duplicated=int(duplicated.sum()),
                 source=source,
                 example=example,
             )
@@ -860,11 +860,11 @@ def _prepare_table(
         issues.append(
             QetGeoWarning(
                 msg(
-                    "{int_joins_sum} des {len_table} lignes de {source} ne correspondent à aucun "
+                    "{n_joins} des {n_table} lignes de {source} ne correspondent à aucun "
                     "IRIS de la couche (par exemple {examples}) ; vérifiez que le tableau et les "
                     "contours sont du même millésime IRIS.",
-                    int_joins_sum=int((~joins).sum()),
-                    len_table=len(table),
+                    n_joins=int((~joins).sum()),
+                    n_table=len(table),
                     source=source,
                     examples=examples,
                 )
@@ -876,9 +876,9 @@ def _prepare_table(
         issues.append(
             QetGeoWarning(
                 msg(
-                    "{len_missing} IRIS n'ont pas de ligne dans {source} (par exemple {examples}) ; "
+                    "{n_missing} IRIS n'ont pas de ligne dans {source} (par exemple {examples}) ; "
                     "leurs colonnes du tableau sont vides.",
-                    len_missing=len(missing),
+                    n_missing=len(missing),
                     source=source,
                     examples=examples,
                 )
@@ -930,13 +930,13 @@ def _check_known_codes(wanted: list[str], layer_codes: pd.Series, *, source: Pat
     listed = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
     raise UnknownCodeError(
         msg(
-            "{len_unknown} code(s) IRIS absent(s) de {source} : {listed}. Codes proches dans "
-            "le fichier : {join_near}. Vérifiez les codes et le millésime des contours IRIS "
+            "{n_unknown} code(s) IRIS absent(s) de {source} : {listed}. Codes proches dans "
+            "le fichier : {near}. Vérifiez les codes et le millésime des contours IRIS "
             "(les codes changent d'une année à l'autre).",
-            len_unknown=len(unknown),
+            n_unknown=len(unknown),
             source=source,
             listed=listed,
-            join_near=", ".join(near),
+            near=", ".join(near),
         ),
         path=source,
     )
@@ -1019,9 +1019,9 @@ def allocate_population(
         if not isinstance(frame, gpd.GeoDataFrame):
             raise ValidationError(
                 msg(
-                    "{name} doit être un GeoDataFrame, pas {__name__}.",
+                    "{name} doit être un GeoDataFrame, pas {type_name}.",
                     name=name,
-                    __name__=type(frame).__name__,
+                    type_name=type(frame).__name__,
                 )
             )
         if frame.crs is None:
@@ -1061,9 +1061,9 @@ def allocate_population(
         raise ValidationError(
             msg(
                 "zones n'a pas de colonne '{population_column}'. Colonnes trouvées : "
-                "{join_map_str_zones_columns} ; indiquez population_column=.",
+                "{map_str_zones_columns} ; indiquez population_column=.",
                 population_column=population_column,
-                join_map_str_zones_columns=", ".join(map(str, zones.columns)),
+                map_str_zones_columns=", ".join(map(str, zones.columns)),
             )
         )
     population = pd.to_numeric(zones[population_column], errors="coerce")
@@ -1149,11 +1149,11 @@ def _allocate_population(
         issues.append(
             QetGeoWarning(
                 msg(
-                    "{int_empty_sum} zone(s) peuplée(s) ne contiennent aucun bâtiment résidentiel : "
+                    "{n_empty} zone(s) peuplée(s) ne contiennent aucun bâtiment résidentiel : "
                     "{unallocated:g} habitants n'ont pas été répartis (voir "
                     "result.attrs['unallocated_zones']). Vérifiez l'attribut résidentiel ou "
                     "l'étendue de la couche des bâtiments.",
-                    int_empty_sum=int(empty.sum()),
+                    n_empty=int(empty.sum()),
                     unallocated=unallocated,
                 )
             )
@@ -1290,10 +1290,10 @@ def _lower_columns(frame: pd.DataFrame, *, source: Path) -> pd.DataFrame:
     if clashes:
         raise ValidationError(
             msg(
-                "{source} a des colonnes qui ne diffèrent que par la casse ({join_clashes}) ; "
+                "{source} a des colonnes qui ne diffèrent que par la casse ({clashes}) ; "
                 "renommez-les.",
                 source=source,
-                join_clashes=", ".join(clashes),
+                clashes=", ".join(clashes),
             ),
             path=source,
         )
@@ -1317,11 +1317,11 @@ def _pick_column(
             raise ValidationError(
                 msg(
                     "La colonne '{requested}' ({role}) n'est pas dans {source}. Colonnes trouvées : "
-                    "{join_columns}.",
+                    "{columns}.",
                     requested=requested,
                     role=role,
                     source=source,
-                    join_columns=", ".join(columns),
+                    columns=", ".join(columns),
                 ),
                 path=source,
             )

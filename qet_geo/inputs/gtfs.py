@@ -140,11 +140,11 @@ def read_feed(path: str | PathLike[str]) -> gk.Feed:
     if missing:
         raise InputFileError(
             msg(
-                "Le flux GTFS {p} ne contient pas (ou contient vides) {join_missing}. "
+                "Le flux GTFS {p} ne contient pas (ou contient vides) {missing}. "
                 "{content} ; téléchargez à nouveau le flux complet auprès de son "
                 "éditeur (par ex. transport.data.gouv.fr).",
                 p=p,
-                join_missing=", ".join(missing),
+                missing=", ".join(missing),
                 content=_FEED_CONTENT,
             ),
             path=p,
@@ -214,9 +214,9 @@ def _check_tables(feed: gk.Feed, *, path: Path | None) -> None:
     if empty:
         raise error(
             msg(
-                "{name} n'a aucune ligne dans {join_empty}. {content}, chacun avec "
+                "{name} n'a aucune ligne dans {empty}. {content}, chacun avec "
                 "au moins une ligne ; utilisez le flux complet.",
-                join_empty=join(empty),
+                empty=join(empty),
                 content=_FEED_CONTENT,
                 name=name,
             ),
@@ -244,9 +244,9 @@ def _check_tables(feed: gk.Feed, *, path: Path | None) -> None:
     if problems:
         raise error(
             msg(
-                "{name} n'est pas un GTFS valide : {join_problems}. Corrigez ces tables (voir "
+                "{name} n'est pas un GTFS valide : {problems}. Corrigez ces tables (voir "
                 "gtfs.org/schedule/reference) ou téléchargez à nouveau le flux.",
-                join_problems=join(problems, "; "),
+                problems=join(problems, "; "),
                 name=name,
             ),
             path=path,
@@ -750,11 +750,11 @@ def _gtfs_dates(values: pd.Series, *, column: str) -> np.ndarray:
     if bad.any():
         raise InputFileError(
             msg(
-                "{column} contient {int_bad_sum} valeurs qui ne sont pas des dates AAAAMMJJ (par "
-                "ex. {values_bad_iloc_0!r}) ; corrigez le calendrier du flux.",
+                "{column} contient {n_bad} valeurs qui ne sont pas des dates AAAAMMJJ (par "
+                "ex. {example!r}) ; corrigez le calendrier du flux.",
                 column=column,
-                int_bad_sum=int(bad.sum()),
-                values_bad_iloc_0=values[bad].iloc[0],
+                n_bad=int(bad.sum()),
+                example=values[bad].iloc[0],
             )
         )
     return parsed.to_numpy(dtype="datetime64[D]")
@@ -827,8 +827,8 @@ def _mask_geometry(mask: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame) -> Bas
         raise ValidationError(
             msg(
                 "mask doit être une géométrie shapely, une GeoSeries ou un GeoDataFrame, pas "
-                "{__name__}.",
-                __name__=type(mask).__name__,
+                "{type_name}.",
+                type_name=type(mask).__name__,
             )
         )
     if geom.is_empty:

@@ -452,8 +452,8 @@ def _as_raster(raster: Raster | str | os.PathLike[str]) -> Raster:
         return open_raster(raster)
     raise ValidationError(
         msg(
-            "Attendu un chemin de raster ou un Raster renvoyé par open_raster, reçu {__name__}.",
-            __name__=type(raster).__name__,
+            "Attendu un chemin de raster ou un Raster renvoyé par open_raster, reçu {type_name}.",
+            type_name=type(raster).__name__,
         )
     )
 
@@ -626,9 +626,9 @@ def _geoms_l93(
     else:
         raise ValidationError(
             msg(
-                "{what} doit être un GeoDataFrame ou une GeoSeries, reçu {__name__}.",
+                "{what} doit être un GeoDataFrame ou une GeoSeries, reçu {type_name}.",
                 what=what,
-                __name__=type(data).__name__,
+                type_name=type(data).__name__,
             )
         )
     if len(geo) == 0:
@@ -660,10 +660,10 @@ def _geoms_l93(
     if bad:
         raise ValidationError(
             msg(
-                "{what} contient des géométries {join_bad} ; attendu {ou_join_allowed}.",
+                "{what} contient des géométries {bad} ; attendu {allowed}.",
                 what=what,
-                join_bad=", ".join(bad),
-                ou_join_allowed=" ou ".join(allowed),
+                bad=", ".join(bad),
+                allowed=" ou ".join(allowed),
                 or_join_allowed=" or ".join(allowed),
             )
         )

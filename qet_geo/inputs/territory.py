@@ -165,10 +165,10 @@ def _union_polygons(gdf: gpd.GeoDataFrame, path: str | PathLike[str]) -> BaseGeo
     if polys.empty:
         raise ValidationError(
             msg(
-                "{path} ne contient aucun polygone (trouvé : {sorted_set_gdf_geom_type}). Un "
+                "{path} ne contient aucun polygone (trouvé : {set_gdf_geom_type}). Un "
                 "territoire est un polygone : dessinez le contour du quartier.",
                 path=path,
-                sorted_set_gdf_geom_type=sorted(set(gdf.geom_type)),
+                set_gdf_geom_type=sorted(set(gdf.geom_type)),
             ),
             path=path,
         )
@@ -270,9 +270,9 @@ def territory_from_commune(
         raise ValidationError(
             msg(
                 "{communes_layer} n'a pas de colonne de code commune (cherché : "
-                "{join__commune_code_columns}).",
+                "{commune_code_columns}).",
                 communes_layer=communes_layer,
-                join__commune_code_columns=", ".join(_COMMUNE_CODE_COLUMNS),
+                commune_code_columns=", ".join(_COMMUNE_CODE_COLUMNS),
             ),
             path=communes_layer,
         )
@@ -282,12 +282,12 @@ def territory_from_commune(
     if sel.empty:
         raise UnknownCodeError(
             msg(
-                "Code commune {wanted} absent de {communes_layer} ({len_gdf} communes, codes "
+                "Code commune {wanted} absent de {communes_layer} ({n_gdf} communes, codes "
                 "{layer_codes_min} à {layer_codes_max}). Vérifiez le code INSEE (ce n'est pas le "
                 "code postal).",
                 wanted=wanted,
                 communes_layer=communes_layer,
-                len_gdf=len(gdf),
+                n_gdf=len(gdf),
                 layer_codes_min=layer_codes.min(),
                 layer_codes_max=layer_codes.max(),
             ),

@@ -913,7 +913,7 @@ def fit_national_profiles(
     smaller ones are left out, so that no handful of people weighs like a whole neighbourhood).
     In one transaction, the previous national profiles are replaced by those of at least 11
     respondents (``scope="national"``, no diagnostic) and every stored respondent with complete
-    answers is given the nearest of them (:func:`qet_geo.store.models.assign_to_centres`), so that the
+    answers is given the nearest of them (:func:`qet_geo.store.ingest.assign_to_centres`), so that the
     profile shares and the national comparison speak of the national reference.
 
     Raises

@@ -285,7 +285,7 @@ def test_read_ngc_results_rule_names_and_checks(tmp_path: Path) -> None:
     usages = ngc_usage_footprints(results)
     assert np.isnan(_at(usages, "r1", "transportation_mode_kgco2e"))
     assert _at(usages, "r1", "digital_intensity_kgco2e") == 194
-    # the answers of qet_geo.surveys.io.read_ngc map the same way
+    # the answers of qet_geo.surveys.ngc.read_ngc map the same way
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QetGeoWarning)
         from_io = ngc_usage_footprints(read_ngc(path).answers)
