@@ -56,7 +56,13 @@ class Msg:
         A field that is itself a :class:`Msg` is rendered in the same language.
         """
         fields = {k: v.render(lang) if isinstance(v, Msg) else v for k, v in self.fields.items()}
-        return translate(self.template, lang).format(**fields)
+        text = translate(self.template, lang)
+        try:
+            return text.format(**fields)
+        except (KeyError, IndexError, ValueError):
+            # a translation naming a field the code does not give (tests/test_i18n.py catches
+            # it): the French, rather than an error in place of a message
+            return self.template.format(**fields)
 
     def __str__(self) -> str:
         return self.render("fr")
