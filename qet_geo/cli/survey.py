@@ -93,9 +93,9 @@ def check(
             read = read_ngc(file, sep=sep, encoding=encoding)
     lang = _state["lang"]
     summary = read.summary()
-    reason_col = "reason_fr" if lang == "fr" else "reason_en"
+    reason_col = f"reason_{lang}"  # the report's column in the command's language (fr or en)
     flagged = read.report[(read.report["status"] != "accepted") | (read.report[reason_col] != "")]
-    notes = [fr if lang == "fr" else en for en, fr in read.notes]
+    notes = [note.render(lang) for note in read.notes]
     if as_json:
         body: dict[str, Any] = {
             "file": read.source,
@@ -145,7 +145,7 @@ def _print_report(
         soft_wrap=True,
     )
     console.print(
-        _t("{len_read_columns} colonne(s) reconnue(s)", len_read_columns=len(read.columns))
+        _t("{n_read_columns} colonne(s) reconnue(s)", n_read_columns=len(read.columns))
         + (_t(" ; ignorées : ") + ", ".join(read.ignored_columns) if read.ignored_columns else ""),
         highlight=False,
         soft_wrap=True,

@@ -59,6 +59,7 @@ from sqlalchemy.orm import (
 )
 
 from qet_geo.errors import QetGeoError, ValidationError
+from qet_geo.i18n import msg
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -486,14 +487,14 @@ def create_token(
     """
     if role not in ROLES:
         raise ValidationError(
-            f"role must be one of {', '.join(ROLES)}, not {role!r}.",
-            message_fr=f"le rôle doit être l'un de {', '.join(ROLES)}, pas {role!r}.",
+            msg(
+                "le rôle doit être l'un de {roles}, pas {role!r}.",
+                roles=", ".join(ROLES),
+                role=role,
+            )
         )
     if role == "pilot" and not neighbourhood_ids:
-        raise ValidationError(
-            "a pilot-team token needs its neighbourhood ids.",
-            message_fr="un jeton d'équipe pilote doit indiquer ses quartiers.",
-        )
+        raise ValidationError(msg("un jeton d'équipe pilote doit indiquer ses quartiers."))
     token = secrets.token_urlsafe(32)
     session.add(
         ApiToken(
@@ -536,9 +537,11 @@ def pseudonym_key() -> bytes:
     key = path.read_text().strip()
     if not key:
         raise ValidationError(
-            f"{path} is empty: delete it to create a new pseudonym key, or set QET_PSEUDONYM_KEY.",
-            message_fr=f"{path} est vide : supprimez-le pour créer une nouvelle clé de "
-            "pseudonymisation, ou définissez QET_PSEUDONYM_KEY.",
+            msg(
+                "{path} est vide : supprimez-le pour créer une nouvelle clé de pseudonymisation, "
+                "ou définissez QET_PSEUDONYM_KEY.",
+                path=path,
+            ),
             path=path,
         )
     return key.encode()
@@ -635,17 +638,16 @@ def extract_path(osm_dir: str | os.PathLike[str] | None, name: str | None) -> Pa
 
     if osm_dir is None or not name:
         raise DataCoverageError(
-            "no OSM extract is configured: set QET_OSM_DIR and the neighbourhood's extract "
-            "(upload it with PUT /neighbourhoods/<id>/osm-extract).",
-            message_fr="aucun extrait OSM n'est configuré : renseignez QET_OSM_DIR et l'extrait "
-            "du quartier (envoyez-le avec PUT /neighbourhoods/<id>/osm-extract).",
+            msg(
+                "aucun extrait OSM n'est configuré : renseignez QET_OSM_DIR et l'extrait du "
+                "quartier (envoyez-le avec PUT /neighbourhoods/<id>/osm-extract)."
+            )
         )
     folder = Path(osm_dir).resolve()
     path = (folder / name).resolve()
     if path.parent != folder or not path.is_file():
         raise InputFileError(
-            f"the OSM extract {name!r} is not in the OSM folder.",
-            message_fr=f"l'extrait OSM {name!r} n'est pas dans le dossier OSM.",
+            msg("l'extrait OSM {name!r} n'est pas dans le dossier OSM.", name=name)
         )
     return path
 

@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.crs import WGS84
+from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError, require_protected, safe_aggregate
 from qet_geo.store.models import (
     ConflictError,
@@ -145,7 +146,7 @@ def respondent_key(
 def respondents_with_keys(session: Session, diagnostic_id: int) -> pd.DataFrame:
     """Return the stored respondents of a diagnostic with their :func:`respondent_key`.
 
-    As :func:`qet_geo.store.models.respondents_frame` (indexed by ``pseudo_id``), plus ``row_id`` (the
+    As :func:`qet_geo.store.ingest.respondents_frame` (indexed by ``pseudo_id``), plus ``row_id`` (the
     store's id) and ``key``. Internal: never published as is.
     """
     rows = session.execute(
@@ -309,7 +310,7 @@ def compute_figures(frame: pd.DataFrame, *, own_profiles: bool = True) -> Figure
     ----------
     frame
         The diagnostic's respondents (:func:`respondents_with_keys` or
-        :func:`qet_geo.store.models.respondents_frame`); restricted here to the release set.
+        :func:`qet_geo.store.ingest.respondents_frame`); restricted here to the release set.
     own_profiles
         Also fit the diagnostic's own profiles on the set (a release does; the live preview
         reads those of the last analysis instead).
@@ -409,14 +410,13 @@ def _refuse_small_difference(new: set[str], earlier: list[set[str]]) -> None:
     for old in earlier:
         if len(new - old) in small or len(old - new) in small:
             raise DisclosureError(
-                f"this release would differ from an earlier one by fewer than {MIN_RESPONDENTS} "
-                "respondents: subtracting the two would reveal those respondents' answers. Wait "
-                f"until at least {MIN_RESPONDENTS} more respondents have answered before "
-                "publishing again.",
-                message_fr="cette publication différerait d'une publication précédente de moins "
-                f"de {MIN_RESPONDENTS} répondants : la différence des deux révélerait leurs "
-                f"réponses. Attendez qu'au moins {MIN_RESPONDENTS} répondants de plus aient "
-                "répondu avant de publier à nouveau.",
+                msg(
+                    "cette publication différerait d'une publication précédente de moins de "
+                    "{n_min} répondants : la différence des deux révélerait leurs "
+                    "réponses. Attendez qu'au moins {n_min} répondants de plus aient "
+                    "répondu avant de publier à nouveau.",
+                    n_min=MIN_RESPONDENTS,
+                )
             )
 
 
@@ -451,8 +451,7 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
         diag = session.get(Diagnostic, diagnostic_id)
         if diag is None:
             raise NotFoundError(
-                f"no diagnostic {diagnostic_id}.",
-                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+                msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
             )
         hood_id = diag.neighbourhood_id
         frame = respondents_with_keys(session, diagnostic_id)
@@ -462,21 +461,22 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
     chosen = release_set(frame)
     if len(chosen) < MIN_RESPONDENTS:
         raise DisclosureError(
-            f"fewer than {MIN_RESPONDENTS} respondents are located with complete answers: "
-            "nothing can be published yet (statistical secrecy).",
-            message_fr=f"moins de {MIN_RESPONDENTS} répondants sont localisés avec des réponses "
-            "complètes : rien ne peut encore être publié (secret statistique).",
+            msg(
+                "moins de {n_min} répondants sont localisés avec des réponses "
+                "complètes : rien ne peut encore être publié (secret statistique).",
+                n_min=MIN_RESPONDENTS,
+            )
         )
     keys = set(chosen["key"].tolist())
     _refuse_small_difference(keys, earlier)
     figures = compute_figures(chosen)
     if not figures.footprints:
         raise DisclosureError(
-            "the mean footprints of these respondents cannot be published (one respondent makes "
-            "most of a total): wait for more answers before publishing.",
-            message_fr="les empreintes moyennes de ces répondants ne peuvent pas être publiées "
-            "(un répondant fait l'essentiel d'un total) : attendez davantage de réponses avant "
-            "de publier.",
+            msg(
+                "les empreintes moyennes de ces répondants ne peuvent pas être publiées (un "
+                "répondant fait l'essentiel d'un total) : attendez davantage de réponses avant "
+                "de publier."
+            )
         )
     html = map_html(chosen) if figures.features else None
     data = figures.as_json()
@@ -512,10 +512,10 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
             session.flush()
     except IntegrityError:
         raise ConflictError(
-            "another release of this diagnostic was published at the same moment: reload its "
-            "releases and try again if needed.",
-            message_fr="une autre publication de ce diagnostic a été faite au même moment : "
-            "rechargez ses publications et réessayez si besoin.",
+            msg(
+                "une autre publication de ce diagnostic a été faite au même moment : rechargez "
+                "ses publications et réessayez si besoin."
+            )
         ) from None
     logger.info("diagnostic %s: release %s published", diagnostic_id, release.number)
     return release

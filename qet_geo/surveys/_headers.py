@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from qet_geo.errors import ValidationError
-from qet_geo.i18n import LANGS
+from qet_geo.i18n import LANGS, Msg, msg
 from qet_geo.surveys.schema import (
     CHANGE_TOPIC_WORDS,
     CHANGE_TOPICS,
@@ -264,18 +264,24 @@ def match_columns(
         for name, key in forced.items():
             if key not in by_key:
                 raise ValidationError(
-                    f"columns maps {name!r} to {key!r}, which is not a field of this survey; "
-                    f"use one of {sorted(by_key)}.",
-                    message_fr=f"columns associe {name!r} à {key!r}, qui n'est pas un champ de "
-                    f"cette enquête ; utilisez l'un de {sorted(by_key)}.",
+                    msg(
+                        "columns associe {name!r} à {key!r}, qui n'est pas un champ de cette "
+                        "enquête ; utilisez l'un de {keys}.",
+                        name=name,
+                        key=key,
+                        keys=sorted(by_key),
+                    )
                 )
             positions = [i for i, h in enumerate(header) if h == name]
             if not positions:
                 raise ValidationError(
-                    f"columns names {name!r}, which is not a header of {source}; its headers "
-                    f"are {header}.",
-                    message_fr=f"columns cite {name!r}, qui n'est pas un en-tête de {source.fr} ; "
-                    f"ses en-têtes sont {header}.",
+                    msg(
+                        "columns cite {name!r}, qui n'est pas un en-tête de {source} ; ses "
+                        "en-têtes sont {header}.",
+                        name=name,
+                        source=source,
+                        header=header,
+                    )
                 )
             assigned[positions[0]] = by_key[key]
     taken = {f.key for f in assigned.values()}
@@ -310,10 +316,14 @@ def match_columns(
         if rivals:
             names = [header[i], *(header[j] for j in rivals)]
             raise ValidationError(
-                f"{source}: columns {names} all look like {spec.key!r}; rename the extra ones or "
-                f"pass columns={{{names[0]!r}: {spec.key!r}}}.",
-                message_fr=f"{source.fr} : les colonnes {names} ressemblent toutes à {spec.key!r} ; "
-                f"renommez les autres ou passez columns={{{names[0]!r}: {spec.key!r}}}.",
+                msg(
+                    "{source} : les colonnes {names} ressemblent toutes à {key!r} ; renommez les "
+                    "autres ou passez columns={{{first!r}: {key!r}}}.",
+                    source=source,
+                    names=names,
+                    key=spec.key,
+                    first=names[0],
+                )
             )
         assigned[i] = spec
         taken.add(spec.key)
@@ -333,12 +343,13 @@ def no_column_error(table: Table, kind: str) -> ValidationError:
         if other != kind
     }
     readers = {"su": "read_su", "mdv": "read_mdv", "ngc": "read_ngc"}
-    hint_en = hint_fr = ""
+    hint: Msg | str = ""
     for other, cols in others.items():
         if len(cols) >= 2:
-            hint_en = f" It looks like a {other.upper()} file: read it with {readers[other]}."
-            hint_fr = (
-                f" Il ressemble à un fichier {other.upper()} : lisez-le avec {readers[other]}."
+            hint = msg(
+                " Il ressemble à un fichier {kind} : lisez-le avec {reader}.",
+                kind=other.upper(),
+                reader=readers[other],
             )
             break
     expected = {
@@ -351,11 +362,18 @@ def no_column_error(table: Table, kind: str) -> ValidationError:
     }[kind]
     shown = [h for h in table.header if h][:8]
     return ValidationError(
-        f"{table.source}: no {kind.upper()} column recognised among {shown}; expected {expected}."
-        f" Rename the headers or pass columns={{header: key}}.{hint_en}",
-        message_fr=f"{table.source.fr} : aucune colonne {kind.upper()} reconnue parmi {shown} ; "
-        f"attendu {expected}. Renommez les en-têtes ou passez columns={{en-tête: clé}}.{hint_fr}",
-        path=table.source if Path(table.source).exists() else None,
+        msg(
+            "{source} : aucune colonne {kind} reconnue parmi {shown} ; attendu "
+            "{expected}. Renommez les en-têtes ou passez columns={{en-tête: clé}}.{hint}",
+            source=table.source,
+            kind=kind.upper(),
+            shown=shown,
+            expected=expected,
+            hint=hint,
+        ),
+        path=table.source
+        if isinstance(table.source, str) and Path(table.source).exists()
+        else None,
     )
 
 
@@ -366,7 +384,8 @@ def check_columns(columns: Mapping[str, str] | None) -> None:
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items())
     ):
         raise ValidationError(
-            "columns must map file headers to field keys, e.g. {'Viande': 'meat_frequency'}.",
-            message_fr="columns doit associer des en-têtes du fichier à des clés de champ, par "
-            "exemple {'Viande': 'meat_frequency'}.",
+            msg(
+                "columns doit associer des en-têtes du fichier à des clés de champ, par exemple "
+                "{{'Viande': 'meat_frequency'}}."
+            )
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from qet_geo.i18n import LANGS, Msg
+from qet_geo.i18n import LANGS, Msg, msg
 from qet_geo.surveys._headers import Field
 from qet_geo.surveys.answers import RowIssues
 from qet_geo.surveys.schema import (
@@ -170,24 +170,34 @@ def parse_levels(values: list[str], usage: str, rows: RowIssues) -> pd.Series:
             rows.add(
                 i,
                 "partial",
-                f"no answer to {usage}",
-                f"pas de réponse à la question {label_fr(usage)}",
+                msg(
+                    "pas de réponse à la question {question}",
+                    question=label_fr(usage),
+                    usage=usage,
+                ),
             )
             continue
         level, how = vocab.match(norm)
         if level is None:
             out.append(pd.NA)
-            hint_en = hint_fr = ""
+            hint: Msg | str = ""
             if INTEGER.match(raw):
-                hint_en = " (numbers are read as codes only when every answer is a number: pass codes=True)"
-                hint_fr = " (les nombres ne sont lus comme codes que si toutes les réponses en sont : passez codes=True)"
+                hint = msg(
+                    " (les nombres ne sont lus comme codes que si toutes les réponses en sont : "
+                    "passez codes=True)"
+                )
             rows.add(
                 i,
                 "rejected",
-                f"unknown answer {raw!r} to {usage}; expected one of "
-                f"{[LEVEL_LABELS[usage][k].render('fr') for k in (1, 2, 3)]}{hint_en}",
-                f"réponse inconnue {raw!r} à la question {label_fr(usage)} ; attendu l'une de "
-                f"{[LEVEL_LABELS[usage][k].render('fr') for k in (1, 2, 3)]}{hint_fr}",
+                msg(
+                    "réponse inconnue {raw!r} à la question {question} ; attendu l'une de "
+                    "{expected}{hint}",
+                    raw=raw,
+                    question=label_fr(usage),
+                    expected=[LEVEL_LABELS[usage][k].render("fr") for k in (1, 2, 3)],
+                    hint=hint,
+                    usage=usage,
+                ),
             )
             continue
         out.append(level)
@@ -196,8 +206,13 @@ def parse_levels(values: list[str], usage: str, rows: RowIssues) -> pd.Series:
             rows.add(
                 i,
                 "note",
-                f"{raw!r} read as {label!r} (close spelling) for {usage}",
-                f"{raw!r} lu comme {label!r} (orthographe proche) pour {label_fr(usage)}",
+                msg(
+                    "{raw!r} lu comme {label!r} (orthographe proche) pour {question}",
+                    raw=raw,
+                    label=label,
+                    question=label_fr(usage),
+                    usage=usage,
+                ),
             )
     return pd.Series(out, dtype="Int8")
 
@@ -220,8 +235,7 @@ def parse_person(table: Table, found: Mapping[int, Field], rows: RowIssues) -> d
                 rows.add(
                     r,
                     "partial",
-                    f"{spec.key} {raw!r} not understood (left empty)",
-                    f"{spec.key} {raw!r} non compris (laissé vide)",
+                    msg("{key} {raw!r} non compris (laissé vide)", key=spec.key, raw=raw),
                 )
             parsed.append(value)
         if spec.kind == "age":

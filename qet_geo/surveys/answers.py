@@ -34,6 +34,7 @@ from typing import Literal
 import pandas as pd
 
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import Msg, msg
 from qet_geo.surveys._headers import Field
 from qet_geo.surveys.schema import normalise_label
 from qet_geo.surveys.tables import MISSING, Table
@@ -88,7 +89,8 @@ class SurveyRead:
         indexed like ``answers``; empty when the file has none. Personal data: geocode it, then
         coarsen it with :func:`qet_geo.privacy.coarsen_locations`; never publish it.
     notes
-        ``(english, french)`` notes on what was detected (encoding, separator, coding, columns).
+        Notes on what was detected (encoding, separator, coding, columns), each rendered in the
+        reader's language (``note.render("en")``).
     """
 
     answers: pd.DataFrame
@@ -102,7 +104,7 @@ class SurveyRead:
     ignored_columns: tuple[str, ...]
     usages: tuple[str, ...]
     locations: pd.DataFrame = field(repr=False)
-    notes: tuple[tuple[str, str], ...] = ()
+    notes: tuple[Msg, ...] = ()
 
     def complete_rows(self, usages: Sequence[str] | None = None) -> pd.DataFrame:
         """Return the answers that have a level for every usage (what profiles need).
@@ -122,9 +124,11 @@ class SurveyRead:
         unknown = [u for u in wanted if u not in self.answers.columns]
         if unknown:
             raise ValidationError(
-                f"usages {unknown} are not columns of the answers; use keys of USAGES.",
-                message_fr=f"les usages {unknown} ne sont pas des colonnes des réponses ; "
-                "utilisez les clés de USAGES.",
+                msg(
+                    "les usages {unknown} ne sont pas des colonnes des réponses ; utilisez les "
+                    "clés de USAGES.",
+                    unknown=unknown,
+                )
             )
         if not wanted:
             return self.answers.iloc[0:0]
@@ -141,19 +145,23 @@ class SurveyRead:
 
 @dataclass
 class RowIssues:
-    """Per-row messages: severity (rejected, partial, note), English, French."""
+    """Per-row messages: severity (rejected, partial, note) and text."""
 
     n: int
-    items: list[list[tuple[str, str, str]]] = field(default_factory=list)
+    items: list[list[tuple[str, Msg]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.items = [[] for _ in range(self.n)]
 
-    def add(self, i: int, severity: str, en: str, fr: str) -> None:
-        self.items[i].append((severity, en, fr))
+    def add(self, i: int, severity: str, text: Msg) -> None:
+        self.items[i].append((severity, text))
+
+    def reasons(self, lang: str) -> list[str]:
+        """The messages of each row, joined by "; ", in ``lang``."""
+        return ["; ".join(m.render(lang) for _, m in items) for items in self.items]
 
     def status(self, i: int) -> str:
-        severities = {s for s, _, _ in self.items[i]}
+        severities = {s for s, _ in self.items[i]}
         if "rejected" in severities:
             return "rejected"
         if "partial" in severities:
@@ -176,17 +184,16 @@ def respondent_ids(
         count = 0
         for i in range(len(table.rows)):
             if not any(c.strip() for c in table.rows[i]):
-                rows.add(i, "rejected", "empty row", "ligne vide")
+                rows.add(i, "rejected", msg("ligne vide"))
                 ids.append("")
                 continue
             _check_width(table, i, rows)
             count += 1
             ids.append(str(count))
         table.notes.append(
-            (
-                "no respondent id column: respondents are numbered from 1 in file order",
+            msg(
                 "pas de colonne d'identifiant : les répondants sont numérotés à partir de 1 dans "
-                "l'ordre du fichier",
+                "l'ordre du fichier"
             )
         )
         return ids
@@ -195,34 +202,29 @@ def respondent_ids(
             if any(c.strip() for c in table.rows[i]):
                 _check_width(table, i, rows)
         table.notes.append(
-            (
-                "no respondent id column: the row numbers are the ids",
-                "pas de colonne d'identifiant : les numéros de ligne servent d'identifiants",
-            )
+            msg("pas de colonne d'identifiant : les numéros de ligne servent d'identifiants")
         )
         return numbers
     ids = [_id_text(v) for v in table.column(id_col)]
     first_seen: dict[str, int] = {}
     for i, rid in enumerate(ids):
         if not any(c.strip() for c in table.rows[i]):
-            rows.add(i, "rejected", "empty row", "ligne vide")
+            rows.add(i, "rejected", msg("ligne vide"))
             ids[i] = ""
             continue
         _check_width(table, i, rows)
         if not rid:
-            rows.add(
-                i,
-                "rejected",
-                "no respondent id: fill it in",
-                "pas d'identifiant de répondant : renseignez-le",
-            )
+            rows.add(i, "rejected", msg("pas d'identifiant de répondant : renseignez-le"))
             continue
         if rid in first_seen:
             rows.add(
                 i,
                 "rejected",
-                f"respondent id {rid!r} already on row {first_seen[rid] + 2}",
-                f"identifiant {rid!r} déjà présent ligne {first_seen[rid] + 2}",
+                msg(
+                    "identifiant {rid!r} déjà présent ligne {row}",
+                    rid=rid,
+                    row=first_seen[rid] + 2,
+                ),
             )
             continue
         first_seen[rid] = i
@@ -237,10 +239,12 @@ def _check_width(table: Table, i: int, rows: RowIssues) -> None:
         rows.add(
             i,
             "rejected",
-            f"{width} values where the header has {len(table.header)}: a separator inside an "
-            "answer? Quote such answers or use another separator",
-            f"{width} valeurs pour {len(table.header)} colonnes d'en-tête : un séparateur dans "
-            "une réponse ? Mettez ces réponses entre guillemets ou changez de séparateur",
+            msg(
+                "{width} valeurs pour {n_header} colonnes d'en-tête : un séparateur dans "
+                "une réponse ? Mettez ces réponses entre guillemets ou changez de séparateur",
+                width=width,
+                n_header=len(table.header),
+            ),
         )
 
 
@@ -249,6 +253,17 @@ def _id_text(value: str) -> str:
     if re.fullmatch(r"\d+\.0+", value):
         return value.split(".")[0]
     return value
+
+
+#: The note on how answers were read, per coding.
+_CODING_NOTES: Mapping[str, Msg] = {
+    "labels": msg("réponses lues comme libellés"),
+    "codes 1-3": msg("réponses lues comme codes 1/2/3"),
+    "codes 0-2": msg("réponses lues comme codes 0/1/2"),
+    "kgco2e": msg("valeurs en kgCO2e/an"),
+    "tco2e": msg("valeurs en tCO2e/an"),
+    "mixed": msg("valeurs en kgCO2e/an ou tCO2e/an, selon chaque en-tête"),
+}
 
 
 def assemble(
@@ -262,7 +277,7 @@ def assemble(
     coding: str,
     usages: tuple[str, ...],
     issues: list[QetGeoWarning],
-    extra_notes: list[tuple[str, str]],
+    extra_notes: list[Msg],
 ) -> SurveyRead:
     n = len(table.rows)
     statuses = [rows.status(i) for i in range(n)]
@@ -271,12 +286,8 @@ def assemble(
             "row": pd.array([i + 2 for i in range(n)], dtype="Int64"),
             "respondent_id": pd.array(ids, dtype="string"),
             "status": pd.array(statuses, dtype="string"),
-            "reason_en": pd.array(
-                ["; ".join(en for _, en, _ in rows.items[i]) for i in range(n)], dtype="string"
-            ),
-            "reason_fr": pd.array(
-                ["; ".join(fr for _, _, fr in rows.items[i]) for i in range(n)], dtype="string"
-            ),
+            "reason_en": pd.array(rows.reasons("en"), dtype="string"),
+            "reason_fr": pd.array(rows.reasons("fr"), dtype="string"),
         }
     )
     keep = [s != "rejected" for s in statuses]
@@ -300,19 +311,7 @@ def assemble(
         if i not in found and any(i < len(r) and r[i] for r in table.rows)
     )
     notes = [*table.notes]
-    notes.append(
-        {
-            "labels": ("answers read as labels", "réponses lues comme libellés"),
-            "codes 1-3": ("answers read as codes 1/2/3", "réponses lues comme codes 1/2/3"),
-            "codes 0-2": ("answers read as codes 0/1/2", "réponses lues comme codes 0/1/2"),
-            "kgco2e": ("figures in kgCO2e/yr", "valeurs en kgCO2e/an"),
-            "tco2e": ("figures in tCO2e/yr", "valeurs en tCO2e/an"),
-            "mixed": (
-                "figures in kgCO2e/yr or tCO2e/yr, as each header says",
-                "valeurs en kgCO2e/an ou tCO2e/an, selon chaque en-tête",
-            ),
-        }[coding]
-    )
+    notes.append(_CODING_NOTES[coding])
     notes += extra_notes
     _warn_rows(table, statuses, ignored, issues)
     logger.info(
@@ -327,7 +326,7 @@ def assemble(
         answers=answers,
         report=report,
         kind=kind,
-        source=str(table.source),
+        source=table.source.render("en") if isinstance(table.source, Msg) else table.source,
         encoding=table.encoding,
         sep=table.sep,
         coding=coding,
@@ -346,27 +345,34 @@ def _warn_rows(
     if rejected or partial:
         issues.append(
             QetGeoWarning(
-                f"{table.source}: {rejected} row(s) rejected and {partial} partial out of "
-                f"{len(statuses)}; see the report (SurveyRead.report or 'qet survey check') for "
-                "the reason of each and fix the file.",
-                message_fr=f"{table.source.fr} : {rejected} ligne(s) rejetée(s) et {partial} "
-                f"partielle(s) sur {len(statuses)} ; le rapport (SurveyRead.report ou "
-                "« qet survey check ») donne la raison de chacune : corrigez le fichier.",
+                msg(
+                    "{source} : {rejected} ligne(s) rejetée(s) et {partial} partielle(s) sur "
+                    "{n} ; le rapport (SurveyRead.report ou « qet survey check ») donne "
+                    "la raison de chacune : corrigez le fichier.",
+                    source=table.source,
+                    rejected=rejected,
+                    partial=partial,
+                    n=len(statuses),
+                )
             )
         )
     if not statuses or statuses.count("rejected") == len(statuses):
         issues.append(
             QetGeoWarning(
-                f"{table.source}: no row could be read; see the report.",
-                message_fr=f"{table.source.fr} : aucune ligne n'a pu être lue ; voyez le rapport.",
+                msg(
+                    "{source} : aucune ligne n'a pu être lue ; voyez le rapport.",
+                    source=table.source,
+                )
             )
         )
     if ignored:
         issues.append(
             QetGeoWarning(
-                f"{table.source}: columns {list(ignored)} were not recognised and are ignored; "
-                "rename them or pass columns={header: key} to read them.",
-                message_fr=f"{table.source.fr} : les colonnes {list(ignored)} ne sont pas reconnues "
-                "et sont ignorées ; renommez-les ou passez columns={en-tête: clé} pour les lire.",
+                msg(
+                    "{source} : les colonnes {ignored} ne sont pas reconnues et sont ignorées ; "
+                    "renommez-les ou passez columns={{en-tête: clé}} pour les lire.",
+                    source=table.source,
+                    ignored=list(ignored),
+                )
             )
         )

@@ -52,6 +52,7 @@ import shapely
 from qet_geo import grid
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import CRSError, QetGeoWarning, ValidationError
+from qet_geo.i18n import Msg, join, msg
 from qet_geo.surveys.schema import LOCATION_COLUMNS
 
 __all__ = [
@@ -278,13 +279,24 @@ def geocode_addresses(
     ref = _check_reference(reference)
     homes = _check_buildings(buildings)
     _check_distances(min_score=min_score, building_distance_m=building_distance_m)
-    return _geocode(
+    found = _geocode(
         parts,
         ref,
         homes=homes,
         min_score=float(min_score),
         building_distance_m=float(building_distance_m),
     )
+    return _render_reasons(found)
+
+
+def _render_reasons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Replace the private ``_reason`` column (Msg or None) by ``reason_en`` and ``reason_fr``."""
+    at = frame.columns.get_loc("_reason")
+    reasons = frame.pop("_reason")
+    for k, lang in enumerate(("en", "fr")):
+        texts = [m.render(lang) if isinstance(m, Msg) else "" for m in reasons]
+        frame.insert(at + k, f"reason_{lang}", pd.array(texts, dtype="string"))
+    return frame
 
 
 def _check_distances(*, min_score: float, building_distance_m: float) -> None:
@@ -292,8 +304,10 @@ def _check_distances(*, min_score: float, building_distance_m: float) -> None:
         min_score = float("nan")
     if not 0 < min_score <= 100:
         raise ValidationError(
-            f"min_score must be a similarity between 0 and 100, not {min_score!r}.",
-            message_fr=f"min_score doit être une similarité entre 0 et 100, pas {min_score!r}.",
+            msg(
+                "min_score doit être une similarité entre 0 et 100, pas {min_score!r}.",
+                min_score=min_score,
+            )
         )
     if (
         isinstance(building_distance_m, bool)
@@ -301,10 +315,11 @@ def _check_distances(*, min_score: float, building_distance_m: float) -> None:
         or not building_distance_m >= 0
     ):
         raise ValidationError(
-            f"building_distance_m must be a distance in metres (>= 0), not "
-            f"{building_distance_m!r}.",
-            message_fr=f"building_distance_m doit être une distance en mètres (>= 0), pas "
-            f"{building_distance_m!r}.",
+            msg(
+                "building_distance_m doit être une distance en mètres (>= 0), pas "
+                "{building_distance_m!r}.",
+                building_distance_m=building_distance_m,
+            )
         )
 
 
@@ -316,18 +331,19 @@ def _address_parts(addresses: pd.Series | pd.DataFrame) -> pd.DataFrame:
         frame = addresses
     else:
         raise ValidationError(
-            f"addresses must be a Series of addresses or a DataFrame, not "
-            f"{type(addresses).__name__}.",
-            message_fr=f"addresses doit être une Series d'adresses ou un DataFrame, pas "
-            f"{type(addresses).__name__}.",
+            msg(
+                "addresses doit être une Series d'adresses ou un DataFrame, pas {type_name}.",
+                type_name=type(addresses).__name__,
+            )
         )
     if "address" not in frame.columns and "street" not in frame.columns:
         raise ValidationError(
-            f"addresses has no 'address' nor 'street' column (columns: {list(frame.columns)}); "
-            "name the one-line address column 'address', or give 'housenumber' and 'street'.",
-            message_fr=f"addresses n'a ni colonne 'address' ni colonne 'street' (colonnes : "
-            f"{list(frame.columns)}) ; nommez la colonne d'adresse complète 'address', ou "
-            "donnez 'housenumber' et 'street'.",
+            msg(
+                "addresses n'a ni colonne 'address' ni colonne 'street' (colonnes : "
+                "{columns}) ; nommez la colonne d'adresse complète 'address', ou "
+                "donnez 'housenumber' et 'street'.",
+                columns=list(frame.columns),
+            )
         )
     out = pd.DataFrame(index=frame.index)
     for col in ("housenumber", "street", "postcode", "city"):
@@ -351,31 +367,33 @@ def _address_parts(addresses: pd.Series | pd.DataFrame) -> pd.DataFrame:
 def _check_reference(reference: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if not isinstance(reference, gpd.GeoDataFrame):
         raise ValidationError(
-            f"reference must be a GeoDataFrame of addresses (read_osm(path).addresses), not "
-            f"{type(reference).__name__}.",
-            message_fr=f"reference doit être un GeoDataFrame d'adresses "
-            f"(read_osm(chemin).addresses), pas {type(reference).__name__}.",
+            msg(
+                "reference doit être un GeoDataFrame d'adresses (read_osm(chemin).addresses), "
+                "pas {type_name}.",
+                type_name=type(reference).__name__,
+            )
         )
     missing = [c for c in ("housenumber", "street") if c not in reference.columns]
     if missing:
         raise ValidationError(
-            f"reference lacks the columns {missing}; pass read_osm(path).addresses.",
-            message_fr=f"reference n'a pas les colonnes {missing} ; passez "
-            "read_osm(chemin).addresses.",
+            msg(
+                "reference n'a pas les colonnes {missing} ; passez read_osm(chemin).addresses.",
+                missing=missing,
+            )
         )
     if reference.empty:
         raise ValidationError(
-            "reference has no address: the OSM extract has no addr:housenumber; geocode with "
-            "coordinates or cell ids instead, or use an extract with addresses.",
-            message_fr="reference n'a aucune adresse : l'extrait OSM n'a pas de "
-            "addr:housenumber ; localisez par coordonnées ou carreaux, ou utilisez un extrait "
-            "avec adresses.",
+            msg(
+                "reference n'a aucune adresse : l'extrait OSM n'a pas de addr:housenumber ; "
+                "localisez par coordonnées ou carreaux, ou utilisez un extrait avec adresses."
+            )
         )
     if reference.crs is None:
         raise CRSError(
-            "reference has no CRS: set it with reference.set_crs(...).",
-            message_fr="reference n'a pas de système de coordonnées : définissez-le avec "
-            "reference.set_crs(...).",
+            msg(
+                "reference n'a pas de système de coordonnées : définissez-le avec "
+                "reference.set_crs(...)."
+            )
         )
     return reference.to_crs(WORK_CRS)
 
@@ -385,14 +403,14 @@ def _check_buildings(buildings: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | N
         return None
     if not isinstance(buildings, gpd.GeoDataFrame):
         raise ValidationError(
-            "buildings must be a GeoDataFrame (read_osm(path).buildings).",
-            message_fr="buildings doit être un GeoDataFrame (read_osm(chemin).buildings).",
+            msg("buildings doit être un GeoDataFrame (read_osm(chemin).buildings).")
         )
     if buildings.crs is None:
         raise CRSError(
-            "buildings has no CRS: set it with buildings.set_crs(...).",
-            message_fr="buildings n'a pas de système de coordonnées : définissez-le avec "
-            "buildings.set_crs(...).",
+            msg(
+                "buildings n'a pas de système de coordonnées : définissez-le avec "
+                "buildings.set_crs(...)."
+            )
         )
     homes = buildings
     if "residential" in buildings.columns:
@@ -463,8 +481,7 @@ def _geocode(
     street_matched = np.full(n, None, dtype=object)
     number_matched = np.full(n, None, dtype=object)
     ref_row = np.full(n, -1, dtype=int)
-    reason_en = np.full(n, "", dtype=object)
-    reason_fr = np.full(n, "", dtype=object)
+    reason = np.full(n, None, dtype=object)
     postcodes = parts["postcode"].to_numpy(dtype=object)
     ref_postcodes = (
         reference.frame["postcode"].to_numpy(dtype=object)
@@ -473,13 +490,14 @@ def _geocode(
     )
     for i, (street, number) in enumerate(zip(streets_in, numbers_in, strict=True)):
         if not street:
-            reason_en[i], reason_fr[i] = "no street given", "pas de rue indiquée"
+            reason[i] = msg("pas de rue indiquée")
             continue
         row = scores[row_of[street]]
         best = float(row.max()) if row.size else 0.0
         if best < min_score:
-            reason_en[i] = f"no street of the extract is close enough (best score {best:.0f})"
-            reason_fr[i] = f"aucune rue de l'extrait n'est assez proche (meilleur score {best:.0f})"
+            reason[i] = msg(
+                "aucune rue de l'extrait n'est assez proche (meilleur score {best:.0f})", best=best
+            )
             score[i] = best
             continue
         candidates = [int(j) for j in np.flatnonzero(row >= max(min_score, best - _TIE_POINTS))]
@@ -494,13 +512,11 @@ def _geocode(
             street_matched[i] = reference.display[top]
             if found == "ambiguous":
                 match[i] = "none"
-                reason_en[i] = "the number exists on two different close streets: ambiguous"
-                reason_fr[i] = "le numéro existe dans deux rues proches différentes : ambigu"
+                reason[i] = msg("le numéro existe dans deux rues proches différentes : ambigu")
             elif number:
-                reason_en[i] = "house number not found on this street in the extract"
-                reason_fr[i] = "numéro introuvable dans cette rue de l'extrait"
+                reason[i] = msg("numéro introuvable dans cette rue de l'extrait")
             else:
-                reason_en[i], reason_fr[i] = "no house number given", "pas de numéro indiqué"
+                reason[i] = msg("pas de numéro indiqué")
             continue
         j, point_row = found
         match[i] = "housenumber"
@@ -521,8 +537,7 @@ def _geocode(
             "housenumber_matched": pd.array(number_matched, dtype="string"),
             "building_key": pd.array(building, dtype="string"),
             "is_home": located,
-            "reason_en": pd.array(reason_en, dtype="string"),
-            "reason_fr": pd.array(reason_fr, dtype="string"),
+            "_reason": reason,
         },
         geometry=gpd.GeoSeries(geometry, crs=WORK_CRS),
         crs=WORK_CRS,
@@ -689,26 +704,28 @@ def locate_homes(
     """
     if not isinstance(locations, pd.DataFrame):
         raise ValidationError(
-            f"locations must be a DataFrame (SurveyRead.locations), not "
-            f"{type(locations).__name__}.",
-            message_fr=f"locations doit être un DataFrame (SurveyRead.locations), pas "
-            f"{type(locations).__name__}.",
+            msg(
+                "locations doit être un DataFrame (SurveyRead.locations), pas {type_name}.",
+                type_name=type(locations).__name__,
+            )
         )
     present = [c for c in LOCATION_COLUMNS if c in locations.columns]
     if not present:
         raise ValidationError(
-            f"locations has no location column (columns: {list(locations.columns)}); expected "
-            f"some of {list(LOCATION_COLUMNS)}.",
-            message_fr=f"locations n'a aucune colonne de localisation (colonnes : "
-            f"{list(locations.columns)}) ; attendu certaines de {list(LOCATION_COLUMNS)}.",
+            msg(
+                "locations n'a aucune colonne de localisation (colonnes : "
+                "{columns}) ; attendu certaines de {expected}.",
+                columns=list(locations.columns),
+                expected=list(LOCATION_COLUMNS),
+            )
         )
     has_address = "address" in present or "street" in present
     if has_address and addresses is None:
         raise ValidationError(
-            "locations holds addresses but no reference addresses were given: pass "
-            "addresses=read_osm(extract).addresses (offline geocoding).",
-            message_fr="locations contient des adresses mais aucune adresse de référence "
-            "n'est donnée : passez addresses=read_osm(extrait).addresses (géocodage hors ligne).",
+            msg(
+                "locations contient des adresses mais aucune adresse de référence n'est donnée : "
+                "passez addresses=read_osm(extrait).addresses (géocodage hors ligne)."
+            )
         )
     ref = _check_reference(addresses) if has_address and addresses is not None else None
     homes = _check_buildings(buildings)
@@ -719,9 +736,11 @@ def locate_homes(
         CRS.from_user_input(crs)
     except Exception as exc:
         raise CRSError(
-            f"crs {crs!r} is not a valid CRS: pass e.g. 'EPSG:2154'.",
-            message_fr=f"crs {crs!r} n'est pas un système de coordonnées valide : passez par "
-            "exemple 'EPSG:2154'.",
+            msg(
+                "crs {crs!r} n'est pas un système de coordonnées valide : passez par exemple "
+                "'EPSG:2154'.",
+                crs=crs,
+            )
         ) from exc
     issues: list[QetGeoWarning] = []
     located = _locate(
@@ -756,8 +775,7 @@ def _locate(
     building = pd.Series(pd.NA, index=index, dtype="string")
     cell = pd.Series(pd.NA, index=index, dtype="string")
     iris = pd.Series(pd.NA, index=index, dtype="string")
-    reason_en = pd.Series("no location given", index=index, dtype="string")
-    reason_fr = pd.Series("pas de localisation", index=index, dtype="string")
+    reason = pd.Series([msg("pas de localisation")] * n, index=index, dtype=object)
     geometry = gpd.GeoSeries([None] * n, index=index, crs=WORK_CRS)
 
     # 1. coordinates
@@ -776,15 +794,13 @@ def _locate(
         if xcol == "lon":
             ok &= (np.abs(x) <= 180) & (np.abs(y) <= 90)
         bad = given & ~ok
-        reason_en[bad] = f"{xcol}/{ycol} are not valid coordinates"
-        reason_fr[bad] = f"{xcol}/{ycol} ne sont pas des coordonnées valides"
+        reason[bad] = msg("{xcol}/{ycol} ne sont pas des coordonnées valides", xcol=xcol, ycol=ycol)
         if ok.any():
             pts = gpd.GeoSeries(shapely.points(x[ok], y[ok]), crs=point_crs).to_crs(WORK_CRS)
             geometry[ok] = pts.to_numpy()
             source[ok] = "coordinates"
             match[ok] = "coordinates"
-            reason_en[ok] = ""
-            reason_fr[ok] = ""
+            reason[ok] = None
 
     # 2. cell ids
     if "cell_id" in locations.columns:
@@ -792,16 +808,14 @@ def _locate(
         for i in (int(k) for k in np.flatnonzero(cell_rows)):
             canonical = _canonical_cell(str(locations["cell_id"].iloc[i]))
             if canonical is None:
-                reason_en.iloc[i] = "the cell id cannot be read (expected CRS3035RES200mN…E…)"
-                reason_fr.iloc[i] = (
+                reason.iloc[i] = msg(
                     "l'identifiant de carreau est illisible (attendu CRS3035RES200mN…E…)"
                 )
                 continue
             cell.iloc[i] = canonical
             source.iloc[i] = "cell"
             match.iloc[i] = "cell"
-            reason_en.iloc[i] = ""
-            reason_fr.iloc[i] = ""
+            reason.iloc[i] = None
 
     # 3. addresses
     if reference is not None:
@@ -828,8 +842,7 @@ def _locate(
             match[address_rows] = found["match"]
             score[address_rows] = found["score"]
             building[address_rows] = found["building_key"]
-            reason_en[address_rows] = found["reason_en"]
-            reason_fr[address_rows] = found["reason_fr"]
+            reason[address_rows] = found["_reason"]
             geometry[address_rows] = found.geometry
 
     # 4. IRIS codes
@@ -842,11 +855,9 @@ def _locate(
         use = iris_rows & valid
         source[use] = "iris"
         match[use] = "iris"
-        reason_en[use] = ""
-        reason_fr[use] = ""
+        reason[use] = None
         bad_iris = iris_rows & ~valid
-        reason_en[bad_iris] = "the IRIS code is not 9 characters (e.g. 751010101)"
-        reason_fr[bad_iris] = "le code IRIS n'a pas 9 caractères (par exemple 751010101)"
+        reason[bad_iris] = msg("le code IRIS n'a pas 9 caractères (par exemple 751010101)")
 
     is_home = (
         geometry.notna().to_numpy()
@@ -863,8 +874,7 @@ def _locate(
             "building_key": building,
             "cell_id": cell,
             "iris_code": iris,
-            "reason_en": reason_en,
-            "reason_fr": reason_fr,
+            "_reason": reason,
         },
         geometry=geometry,
         crs=WORK_CRS,
@@ -872,19 +882,24 @@ def _locate(
     )
     not_located = (source == "none") | (match.isin(["street", "none"]) & (source == "address"))
     if not_located.any():
-        counts = reason_en[not_located].value_counts()
-        detail = "; ".join(f"{k}: {v}" for k, v in counts.items())
-        counts_fr = reason_fr[not_located].value_counts()
-        detail_fr = "; ".join(f"{k} : {v}" for k, v in counts_fr.items())
+        reasons = reason[not_located]
+        first = {m.render("fr"): m for m in reversed(list(reasons))}
+        counts = reasons.map(lambda m: m.render("fr")).value_counts()
+        detail = join(
+            [msg("{reason} : {n}", reason=first[k], n=v) for k, v in counts.items()], "; "
+        )
         issues.append(
             QetGeoWarning(
-                f"{int(not_located.sum())} of {n} respondents could not be located ({detail}); "
-                "fix their location in the survey file.",
-                message_fr=f"{int(not_located.sum())} répondants sur {n} n'ont pas pu être "
-                f"localisés ({detail_fr}) ; corrigez leur localisation dans le fichier.",
+                msg(
+                    "{n_missing} répondants sur {n} n'ont pas pu être localisés ({detail}) ; "
+                    "corrigez leur localisation dans le fichier.",
+                    n_missing=int(not_located.sum()),
+                    n=n,
+                    detail=detail,
+                )
             )
         )
-    return result
+    return _render_reasons(result)
 
 
 def _canonical_cell(text: str) -> str | None:

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from qet_geo._validate import existing_file
-from qet_geo.i18n import msg
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
+from qet_geo.i18n import msg
 from qet_geo.surveys.schema import USAGES
 
 if TYPE_CHECKING:
@@ -94,8 +94,11 @@ def _read_table(file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 frame = pd.read_parquet(file)
     except Exception as err:
         raise InputFileError(
-            f"{file} is not a readable GeoPackage or Parquet table: {err}.",
-            message_fr=f"{file} n'est pas une table GeoPackage ou Parquet lisible : {err}.",
+            msg(
+                "{file} n'est pas une table GeoPackage ou Parquet lisible : {err}.",
+                file=file,
+                err=err,
+            ),
             path=file,
         ) from err
     if "respondent_id" in frame.columns:
@@ -106,8 +109,11 @@ def _read_table(file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     present = [u for u in USAGES if u in frame.columns]
     if not present:
         raise ValidationError(
-            f"{file} has no usage column ({', '.join(USAGES)}).",
-            message_fr=f"{file} n'a aucune colonne d'usage ({', '.join(USAGES)}).",
+            msg(
+                "{file} n'a aucune colonne d'usage ({usages}).",
+                file=file,
+                usages=", ".join(USAGES),
+            )
         )
     answers = pd.DataFrame(index=frame.index)
     for usage in USAGES:
@@ -118,11 +124,14 @@ def _read_table(file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         bad = frame[usage].notna() & ~levels.isin([1, 2, 3])
         if bad.any():
             raise ValidationError(
-                f"{file}: column {usage} must hold levels 1, 2 or 3 (e.g. '{frame[usage][bad].iloc[0]}'); "
-                "read labelled answers from a CSV survey file instead.",
-                message_fr=f"{file} : la colonne {usage} doit contenir les niveaux 1, 2 ou 3 "
-                f"(par exemple « {frame[usage][bad].iloc[0]} ») ; lisez plutôt les réponses en "
-                "libellés depuis un fichier d'enquête CSV.",
+                msg(
+                    "{file} : la colonne {usage} doit contenir les niveaux 1, 2 ou 3 (par exemple "
+                    "« {example} ») ; lisez plutôt les réponses en libellés depuis un fichier "
+                    "d'enquête CSV.",
+                    file=file,
+                    usage=usage,
+                    example=frame[usage][bad].iloc[0],
+                )
             )
         answers[usage] = levels.astype("Int8")
     for col in ("age_band", "gender", "csp", "synthetic"):
@@ -183,11 +192,11 @@ def _locate_answers(
     rest = locations[[c for c in LOCATION_COLUMNS if c in locations.columns]]
     if "building_key" not in locations.columns and rest.columns.empty:
         raise ValidationError(
-            "The answers have no location column (building_key, lon/lat, x/y, cell_id, address): "
-            "their homes cannot be tied to the built constraints.",
-            message_fr="Les réponses n'ont aucune colonne de localisation (building_key, lon/lat, "
-            "x/y, cell_id, adresse) : leurs logements ne peuvent pas être reliés aux contraintes "
-            "bâties.",
+            msg(
+                "Les réponses n'ont aucune colonne de localisation (building_key, lon/lat, x/y, "
+                "cell_id, adresse) : leurs logements ne peuvent pas être reliés aux contraintes "
+                "bâties."
+            )
         )
     todo = keys.isna().to_numpy(dtype=bool)
     if todo.any() and not rest.columns.empty:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from qet_geo.errors import QetGeoWarning
+from qet_geo.i18n import msg
 from qet_geo.surveys._headers import (
     Field,
     check_columns,
@@ -162,7 +163,7 @@ def _parse_category(values: list[str], spec: Field, rows: RowIssues) -> pd.Serie
         norm = normalise_label(raw)
         if is_missing(norm):
             out.append(None)
-            rows.add(i, "partial", f"no answer to {spec.key}", f"pas de réponse à {spec.key}")
+            rows.add(i, "partial", msg("pas de réponse à {key}", key=spec.key))
             continue
         value, how = vocab.match(norm)
         if value is None and spec.kind == "time_band":
@@ -172,8 +173,12 @@ def _parse_category(values: list[str], spec: Field, rows: RowIssues) -> pd.Serie
             rows.add(
                 i,
                 "rejected",
-                f"unknown answer {raw!r} to {spec.key}; expected one of {list(categories)}",
-                f"réponse inconnue {raw!r} à {spec.key} ; attendu l'une de {list(categories)}",
+                msg(
+                    "réponse inconnue {raw!r} à {key} ; attendu l'une de {expected}",
+                    raw=raw,
+                    key=spec.key,
+                    expected=list(categories),
+                ),
             )
             continue
         out.append(str(value))
@@ -181,8 +186,12 @@ def _parse_category(values: list[str], spec: Field, rows: RowIssues) -> pd.Serie
             rows.add(
                 i,
                 "note",
-                f"{raw!r} read as {value!r} (close spelling) for {spec.key}",
-                f"{raw!r} lu comme {value!r} (orthographe proche) pour {spec.key}",
+                msg(
+                    "{raw!r} lu comme {value!r} (orthographe proche) pour {key}",
+                    raw=raw,
+                    value=value,
+                    key=spec.key,
+                ),
             )
     return pd.Series(pd.Categorical(out, categories=list(categories), ordered=ordered))
 
@@ -192,7 +201,7 @@ def _parse_zones(values: list[str], spec: Field, rows: RowIssues) -> pd.Series:
     for i, raw in enumerate(values):
         if is_missing(normalise_label(raw)):
             out.append(None)
-            rows.add(i, "partial", f"no answer to {spec.key}", f"pas de réponse à {spec.key}")
+            rows.add(i, "partial", msg("pas de réponse à {key}", key=spec.key))
         else:
             out.append(raw)
     return pd.Series(out, dtype="string")
@@ -236,8 +245,7 @@ def _parse_reasons(values: list[str], spec: Field, rows: RowIssues) -> pd.Series
             rows.add(
                 i,
                 "note",
-                f"{spec.key}: {unknown} read as 'other'",
-                f"{spec.key} : {unknown} lu(s) comme 'autre'",
+                msg("{key} : {unknown} lu(s) comme 'autre'", key=spec.key, unknown=unknown),
             )
         out.append(";".join(dict.fromkeys(keys)))
     return pd.Series(out, dtype="string")

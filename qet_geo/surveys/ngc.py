@@ -19,6 +19,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import join, msg
 from qet_geo.surveys._headers import (
     Field,
     check_columns,
@@ -122,19 +123,21 @@ def read_ngc(
     check_columns(columns)
     if unit not in (None, "kg", "t"):
         raise ValidationError(
-            f"unit must be 'kg', 't' or None (detect), not {unit!r}.",
-            message_fr=f"unit doit valoir 'kg', 't' ou None (détection), pas {unit!r}.",
+            msg("unit doit valoir 'kg', 't' ou None (détection), pas {unit!r}.", unit=unit)
         )
     if id_column is not None and not isinstance(id_column, str):
         raise ValidationError(
-            f"id_column must be a header of the file, not {id_column!r}.",
-            message_fr=f"id_column doit être un en-tête du fichier, pas {id_column!r}.",
+            msg(
+                "id_column doit être un en-tête du fichier, pas {id_column!r}.", id_column=id_column
+            )
         )
     if errors not in ("reject", "raise"):
         raise ValidationError(
-            f"errors must be 'reject' (leave unreadable rows out) or 'raise', not {errors!r}.",
-            message_fr=f"errors doit valoir 'reject' (écarter les lignes illisibles) ou 'raise', "
-            f"pas {errors!r}.",
+            msg(
+                "errors doit valoir 'reject' (écarter les lignes illisibles) ou 'raise', pas "
+                "{errors!r}.",
+                errors=errors,
+            )
         )
     table = load_table(path, sep=sep, encoding=encoding, sheet=sheet)
     forced = _with_id_column(table, columns, id_column)
@@ -154,18 +157,23 @@ def _with_id_column(
     if id_column not in table.header:
         shown = ", ".join(table.header)
         raise ValidationError(
-            f"Column {id_column!r} is not in {table.source}. Columns: {shown}.",
-            message_fr=f"La colonne {id_column!r} n'est pas dans {table.source.fr}. Colonnes : "
-            f"{shown}.",
+            msg(
+                "La colonne {id_column!r} n'est pas dans {source}. Colonnes : {shown}.",
+                id_column=id_column,
+                source=table.source,
+                shown=shown,
+            )
         )
     forced = dict(columns or {})
     if any((key == "respondent_id") != (name == id_column) for name, key in forced.items()):
         raise ValidationError(
-            f"id_column={id_column!r} and columns={forced} name different respondent id "
-            "columns: give the id column in one of them only.",
-            message_fr=f"id_column={id_column!r} et columns={forced} désignent des colonnes "
-            "d'identifiant différentes : donnez la colonne d'identifiant dans l'un des deux "
-            "seulement.",
+            msg(
+                "id_column={id_column!r} et columns={forced} désignent des colonnes "
+                "d'identifiant différentes : donnez la colonne d'identifiant dans l'un des deux "
+                "seulement.",
+                id_column=id_column,
+                forced=forced,
+            )
         )
     forced[id_column] = "respondent_id"
     return forced
@@ -193,13 +201,13 @@ def _read_ngc(
     if id_col is None:
         issues.append(
             QetGeoWarning(
-                f"{table.source} has no respondent identifier column: rows are numbered from 1, "
-                "so the results cannot be linked to other surveys; pass id_column= if the ids "
-                "are under another header.",
-                message_fr=f"{table.source.fr} n'a pas de colonne d'identifiant des répondants : les "
-                "lignes sont numérotées à partir de 1, et les résultats ne peuvent pas être "
-                "reliés aux autres enquêtes ; passez id_column= si les identifiants sont sous un "
-                "autre en-tête.",
+                msg(
+                    "{source} n'a pas de colonne d'identifiant des répondants : les lignes sont "
+                    "numérotées à partir de 1, et les résultats ne peuvent pas être reliés aux "
+                    "autres enquêtes ; passez id_column= si les identifiants sont sous un autre "
+                    "en-tête.",
+                    source=table.source,
+                )
             )
         )
     elif strict:
@@ -243,12 +251,13 @@ def _require_footprints(table: Table, figures: Mapping[str, int]) -> None:
         return
     shown = ", ".join(table.header)
     raise ValidationError(
-        f"{table.source} has neither a total nor the NGC categories: expected columns such as "
-        "'bilan' or 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
-        f"'services sociétaux'. Columns found: {shown}.",
-        message_fr=f"{table.source.fr} n'a ni total ni les catégories NGC : colonnes attendues comme "
-        "'bilan' ou 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
-        f"'services sociétaux'. Colonnes trouvées : {shown}.",
+        msg(
+            "{source} n'a ni total ni les catégories NGC : colonnes attendues comme 'bilan' "
+            "ou 'Empreinte totale', 'alimentation', 'transport', 'logement', 'divers', "
+            "'services sociétaux'. Colonnes trouvées : {shown}.",
+            source=table.source,
+            shown=shown,
+        )
     )
 
 
@@ -267,13 +276,15 @@ def _raise_on_bad_ids(table: Table, header: str, ids: list[str]) -> None:
         seen.add(rid)
     if not missing and not dup:
         return
-    example_en = f" (e.g. {dup[0]!r})" if dup else ""
-    example_fr = f" (par exemple {dup[0]!r})" if dup else ""
+    example = msg(" (par exemple {id!r})", id=dup[0]) if dup else ""
     raise ValidationError(
-        f"Column {header!r} of {table.source} has missing or duplicate identifiers{example_en}: "
-        "each respondent needs a unique id.",
-        message_fr=f"La colonne {header!r} de {table.source.fr} a des identifiants absents ou en "
-        f"double{example_fr} : chaque répondant doit avoir un identifiant unique.",
+        msg(
+            "La colonne {header!r} de {source} a des identifiants absents ou en "
+            "double{example} : chaque répondant doit avoir un identifiant unique.",
+            header=header,
+            source=table.source,
+            example=example,
+        )
     )
 
 
@@ -282,28 +293,33 @@ def _raise_on_bad_figures(table: Table, bad: Mapping[int, list[str]]) -> None:
     for i, values in bad.items():
         if values:
             raise ValidationError(
-                f"Column {table.header[i]!r} of {table.source} holds {len(values)} values that "
-                f"are not non-negative numbers (e.g. {values[0]!r}): correct them, or empty the "
-                "cells whose figure is unknown.",
-                message_fr=f"La colonne {table.header[i]!r} de {table.source.fr} contient "
-                f"{len(values)} valeurs qui ne sont pas des nombres positifs ou nuls (par exemple "
-                f"{values[0]!r}) : corrigez-les, ou videz les cellules dont la valeur est "
-                "inconnue.",
+                msg(
+                    "La colonne {header!r} de {source} contient {n} valeurs qui ne sont pas des "
+                    "nombres positifs ou nuls (par exemple {example!r}) : corrigez-les, ou videz "
+                    "les cellules dont la valeur est inconnue.",
+                    header=table.header[i],
+                    source=table.source,
+                    n=len(values),
+                    example=values[0],
+                )
             )
 
 
 def _raise_on_rejected(table: Table, ids: list[str], rows: RowIssues) -> None:
     """Refuse the first row that would be rejected (blank rows aside)."""
     for i, items in enumerate(rows.items):
-        rejected = [(en, fr) for severity, en, fr in items if severity == "rejected"]
+        rejected = [text for severity, text in items if severity == "rejected"]
         if rejected and any(c.strip() for c in table.rows[i]):
             raise ValidationError(
-                f"{table.source}, row {i + 2} (respondent {ids[i]!r}) cannot be read: "
-                f"{'; '.join(en for en, _ in rejected)}. Fix the row, or read the file with "
-                "qet_geo.surveys.ngc.read_ngc, which leaves such rows out and reports them.",
-                message_fr=f"{table.source.fr}, ligne {i + 2} (répondant {ids[i]!r}) illisible : "
-                f"{' ; '.join(fr for _, fr in rejected)}. Corrigez la ligne, ou lisez le fichier "
-                "avec qet_geo.surveys.ngc.read_ngc, qui écarte ces lignes et les signale.",
+                msg(
+                    "{source}, ligne {row} (répondant {id!r}) illisible : {reasons}. Corrigez la "
+                    "ligne, ou lisez le fichier avec qet_geo.surveys.ngc.read_ngc, qui écarte ces "
+                    "lignes et les signale.",
+                    source=table.source,
+                    row=i + 2,
+                    id=ids[i],
+                    reasons=join(rejected, msg(" ; ")),
+                )
             )
 
 
@@ -315,28 +331,18 @@ def _parse_numbers(
     for i, raw in enumerate(values):
         if is_missing(normalise_label(raw)):
             out.append(pd.NA)
-            rows.add(i, "partial", f"no figure for {spec.key}", f"pas de valeur pour {spec.key}")
+            rows.add(i, "partial", msg("pas de valeur pour {key}", key=spec.key))
             continue
         value = parse_number(raw)
         if value is None or not math.isfinite(value):
             out.append(pd.NA)
-            rows.add(
-                i,
-                "rejected",
-                f"{spec.key} {raw!r} is not a number",
-                f"{spec.key} {raw!r} n'est pas un nombre",
-            )
+            rows.add(i, "rejected", msg("{key} {raw!r} n'est pas un nombre", key=spec.key, raw=raw))
             if bad is not None:
                 bad.append(raw)
             continue
         if value < 0:
             out.append(pd.NA)
-            rows.add(
-                i,
-                "rejected",
-                f"{spec.key} {raw!r} is negative",
-                f"{spec.key} {raw!r} est négatif",
-            )
+            rows.add(i, "rejected", msg("{key} {raw!r} est négatif", key=spec.key, raw=raw))
             if bad is not None:
                 bad.append(raw)
             continue
@@ -359,10 +365,7 @@ def _ngc_units(
     elif any(header_units.get(k) for k in keys):
         units = {k: header_units.get(k) or "kg" for k in keys}
         table.notes.append(
-            (
-                "units read from the headers (kilograms where a header states none)",
-                "unités lues dans les en-têtes (kilogrammes là où un en-tête n'en donne pas)",
-            )
+            msg("unités lues dans les en-têtes (kilogrammes là où un en-tête n'en donne pas)")
         )
     else:
         if "total" in data:
@@ -374,10 +377,7 @@ def _ngc_units(
         detected: Literal["kg", "t"] = "t" if pd.notna(median) and float(median) < 100 else "kg"
         if detected == "t":
             table.notes.append(
-                (
-                    "figures read as tonnes CO2e (median total below 100), converted to kg",
-                    "valeurs lues en tonnes CO2e (total médian sous 100), converties en kg",
-                )
+                msg("valeurs lues en tonnes CO2e (total médian sous 100), converties en kg")
             )
         units = dict.fromkeys(keys, detected)
     for key in keys:
@@ -407,21 +407,29 @@ def _check_ngc_rows(
             rows.add(
                 int(i),
                 "rejected" if reject else "note",
-                f"{sub} ({data[sub].iloc[int(i)]:.0f}) exceeds {parent} "
-                f"({data[parent].iloc[int(i)]:.0f})",
-                f"{sub} ({data[sub].iloc[int(i)]:.0f}) dépasse {parent} "
-                f"({data[parent].iloc[int(i)]:.0f})",
+                msg(
+                    "{sub} ({sub_kg:.0f}) dépasse {parent} ({parent_kg:.0f})",
+                    sub=sub,
+                    sub_kg=data[sub].iloc[int(i)],
+                    parent=parent,
+                    parent_kg=data[parent].iloc[int(i)],
+                ),
             )
         count = int(over.sum())
         if count:
             issues.append(
                 QetGeoWarning(
-                    f"{count} row(s) of {source} have {sub} larger than {parent}: check the "
-                    "columns and their units"
-                    + ("; these rows are rejected." if reject else "; these rows are kept."),
-                    message_fr=f"{count} ligne(s) de {source.fr} ont {sub} supérieur à {parent} : "
-                    "vérifiez les colonnes et leurs unités"
-                    + ("; ces lignes sont rejetées." if reject else "; ces lignes sont gardées."),
+                    msg(
+                        "{count} ligne(s) de {source} ont {sub} supérieur à {parent} : vérifiez "
+                        "les colonnes et leurs unités{outcome}",
+                        count=count,
+                        source=source,
+                        sub=sub,
+                        parent=parent,
+                        outcome=msg("; ces lignes sont rejetées.")
+                        if reject
+                        else msg("; ces lignes sont gardées."),
+                    )
                 )
             )
     cats = [k for k in NGC_CATEGORIES if k in data]
@@ -432,18 +440,21 @@ def _check_ngc_rows(
             rows.add(
                 int(i),
                 "note",
-                f"the categories add up to {total.iloc[int(i)]:.0f}, not the total "
-                f"{data['total'].iloc[int(i)]:.0f}",
-                f"les catégories totalisent {total.iloc[int(i)]:.0f}, pas le total "
-                f"{data['total'].iloc[int(i)]:.0f}",
+                msg(
+                    "les catégories totalisent {sum_kg:.0f}, pas le total {total_kg:.0f}",
+                    sum_kg=total.iloc[int(i)],
+                    total_kg=data["total"].iloc[int(i)],
+                ),
             )
         count = int(off.sum())
         if count:
             issues.append(
                 QetGeoWarning(
-                    f"{count} totals of {source} differ from the sum of their five categories "
-                    "by more than 2 %: check the columns and their units.",
-                    message_fr=f"{count} totaux de {source.fr} diffèrent de plus de 2 % de la "
-                    "somme de leurs cinq catégories : vérifiez les colonnes et leurs unités.",
+                    msg(
+                        "{count} totaux de {source} diffèrent de plus de 2 % de la somme de leurs "
+                        "cinq catégories : vérifiez les colonnes et leurs unités.",
+                        count=count,
+                        source=source,
+                    )
                 )
             )

@@ -64,7 +64,7 @@ from qet_geo.errors import (
     UnknownCodeError,
     ValidationError,
 )
-from qet_geo.i18n import msg
+from qet_geo.i18n import join, msg
 from qet_geo.surveys.schema import AGE_BANDS, CSP_LABELS
 
 __all__ = [
@@ -141,17 +141,21 @@ def sample_size(
     for name, value in (("confidence", confidence), ("margin", margin), ("proportion", proportion)):
         if not (isinstance(value, int | float) and 0.0 < float(value) < 1.0):
             raise ValidationError(
-                f"{name} must be a number strictly between 0 and 1, got {value!r}.",
-                message_fr=f"{name} doit être un nombre strictement compris entre 0 et 1, reçu "
-                f"{value!r}.",
+                msg(
+                    "{name} doit être un nombre strictement compris entre 0 et 1, reçu {value!r}.",
+                    name=name,
+                    value=value,
+                )
             )
     if population is not None and not (
         isinstance(population, int | float) and not math.isnan(population) and population >= 1
     ):
         raise ValidationError(
-            f"population must be a number of people (at least 1) or None, got {population!r}.",
-            message_fr=f"population doit être un nombre de personnes (au moins 1) ou None, reçu "
-            f"{population!r}.",
+            msg(
+                "population doit être un nombre de personnes (au moins 1) ou None, reçu "
+                "{population!r}.",
+                population=population,
+            )
         )
     return _sample_size(population, confidence=confidence, margin=margin, proportion=proportion)
 
@@ -187,8 +191,7 @@ def quotas(margins: pd.Series | Mapping[str, float], n: int) -> pd.Series:
     counts = _margin_series(margins, what="margins")
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValidationError(
-            f"n must be a positive whole number of respondents, got {n!r}.",
-            message_fr=f"n doit être un nombre entier positif de répondants, reçu {n!r}.",
+            msg("n doit être un nombre entier positif de répondants, reçu {n!r}.", n=n)
         )
     return _quotas(counts, int(n))
 
@@ -247,18 +250,18 @@ def census_margins(
     """
     if variable not in VARIABLES:
         raise ValidationError(
-            f"Unknown variable {variable!r}: use one of {', '.join(VARIABLES)}.",
-            message_fr=f"Variable inconnue {variable!r} : utilisez l'une de "
-            f"{', '.join(VARIABLES)}.",
+            msg(
+                "Variable inconnue {variable!r} : utilisez l'une de {variables}.",
+                variable=variable,
+                variables=", ".join(VARIABLES),
+            )
         )
     frame, source = _read_table(table)
     rows = frame
     if codes is not None:
         if isinstance(codes, str) or not codes:
             raise ValidationError(
-                "codes must be a non-empty list of IRIS codes, e.g. ['751145501'].",
-                message_fr="codes doit être une liste non vide de codes IRIS, par exemple "
-                "['751145501'].",
+                msg("codes doit être une liste non vide de codes IRIS, par exemple ['751145501'].")
             )
         code_col = _code_column(frame, code_column, source=source)
         table_codes = frame[code_col].astype("string").str.strip().str.zfill(9)
@@ -266,11 +269,12 @@ def census_margins(
         unknown = sorted(set(wanted) - set(table_codes.dropna()))
         if unknown:
             raise UnknownCodeError(
-                f"IRIS code(s) not in {source}: {', '.join(unknown[:10])}. Check the codes and "
-                "the census vintage (IRIS codes change between years).",
-                message_fr=f"Code(s) IRIS absent(s) de {source} : {', '.join(unknown[:10])}. "
-                "Vérifiez les codes et le millésime du recensement (les codes IRIS changent "
-                "d'une année à l'autre).",
+                msg(
+                    "Code(s) IRIS absent(s) de {source} : {codes}. Vérifiez les codes et "
+                    "le millésime du recensement (les codes IRIS changent d'une année à l'autre).",
+                    source=source,
+                    codes=", ".join(unknown[:10]),
+                )
             )
         rows = frame[table_codes.isin(set(wanted)).to_numpy()]
     mapping = (
@@ -283,18 +287,22 @@ def census_margins(
         numbers = rows[list(cols)].apply(pd.to_numeric, errors="coerce")
         if numbers.isna().to_numpy().any():
             raise ValidationError(
-                f"Census columns {', '.join(cols)} of {source} hold missing or non-numeric "
-                "values for the IRIS chosen; fix the table or choose other IRIS.",
-                message_fr=f"Les colonnes {', '.join(cols)} de {source} ont des valeurs "
-                "absentes ou non numériques pour les IRIS choisis ; corrigez le tableau ou "
-                "choisissez d'autres IRIS.",
+                msg(
+                    "Les colonnes {columns} de {source} ont des valeurs absentes ou non numériques "
+                    "pour les IRIS choisis ; corrigez le tableau ou choisissez d'autres IRIS.",
+                    columns=", ".join(cols),
+                    source=source,
+                )
             )
         values[category] = float(numbers.to_numpy(float).sum())
     out = pd.Series(values, name=variable, dtype=float)
     if (out < 0).any():
         raise ValidationError(
-            f"Negative census counts in {source} for {variable}.",
-            message_fr=f"Effectifs négatifs dans {source} pour {variable}.",
+            msg(
+                "Effectifs négatifs dans {source} pour {variable}.",
+                source=source,
+                variable=variable,
+            )
         )
     out.index.name = "category"
     out.attrs["columns"] = {k: list(v) for k, v in mapping.items()}
@@ -345,19 +353,21 @@ def survey_quotas(
         margins.append(census_margins(frame, variable, codes=codes))
     if not margins:
         raise ValidationError(
-            f"{source} has no census column for age bands, gender or socio-professional "
-            "categories (e.g. C19_POP15P_CS1, P19_POP1529, P19_F1529); pass columns to "
-            "census_margins for other names.",
-            message_fr=f"{source} n'a aucune colonne du recensement par tranche d'âge, sexe ou "
-            "catégorie socio-professionnelle (par exemple C19_POP15P_CS1, P19_POP1529, "
-            "P19_F1529) ; pour d'autres noms, passez columns à census_margins.",
+            msg(
+                "{source} n'a aucune colonne du recensement par tranche d'âge, sexe ou catégorie "
+                "socio-professionnelle (par exemple C19_POP15P_CS1, P19_POP1529, P19_F1529) ; "
+                "pour d'autres noms, passez columns à census_margins.",
+                source=source,
+            )
         )
     population = float(margins[0].sum())
     if population <= 0:
         raise EmptyDataError(
-            f"The IRIS chosen in {source} have no population: choose the neighbourhood's IRIS.",
-            message_fr=f"Les IRIS choisis dans {source} n'ont aucune population : choisissez "
-            "les IRIS du quartier.",
+            msg(
+                "Les IRIS choisis dans {source} n'ont aucune population : choisissez les IRIS du "
+                "quartier.",
+                source=source,
+            )
         )
     size = (
         _sample_size(population, confidence=confidence, margin=margin, proportion=0.5)
@@ -445,46 +455,41 @@ def raking_weights(
         convergence within ``max_iter`` sweeps.
     """
     if not isinstance(answers, pd.DataFrame) or answers.empty:
-        raise EmptyDataError(
-            "answers must be a non-empty DataFrame of respondents.",
-            message_fr="answers doit être un DataFrame non vide de répondants.",
-        )
+        raise EmptyDataError(msg("answers doit être un DataFrame non vide de répondants."))
     if not margins:
         raise ValidationError(
-            "margins is empty: give at least one variable's census margins.",
-            message_fr="margins est vide : donnez les marges du recensement d'au moins une "
-            "variable.",
+            msg("margins est vide : donnez les marges du recensement d'au moins une variable.")
         )
     if not (isinstance(tol, int | float) and tol > 0):
-        raise ValidationError(
-            f"tol must be a positive number, got {tol!r}.",
-            message_fr=f"tol doit être un nombre positif, reçu {tol!r}.",
-        )
+        raise ValidationError(msg("tol doit être un nombre positif, reçu {tol!r}.", tol=tol))
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValidationError(
-            f"max_iter must be a positive whole number, got {max_iter!r}.",
-            message_fr=f"max_iter doit être un nombre entier positif, reçu {max_iter!r}.",
+            msg(
+                "max_iter doit être un nombre entier positif, reçu {max_iter!r}.", max_iter=max_iter
+            )
         )
     if bounds is not None and not (
         len(bounds) == 2 and 0 <= float(bounds[0]) < 1 < float(bounds[1])
     ):
         raise ValidationError(
-            f"bounds must be (low, high) with 0 <= low < 1 < high, got {bounds!r}.",
-            message_fr=f"bounds doit valoir (bas, haut) avec 0 <= bas < 1 < haut, reçu {bounds!r}.",
+            msg(
+                "bounds doit valoir (bas, haut) avec 0 <= bas < 1 < haut, reçu {bounds!r}.",
+                bounds=bounds,
+            )
         )
     if total is not None and not (isinstance(total, int | float) and total > 0):
         raise ValidationError(
-            f"total must be a positive number, got {total!r}.",
-            message_fr=f"total doit être un nombre positif, reçu {total!r}.",
+            msg("total doit être un nombre positif, reçu {total!r}.", total=total)
         )
     start = np.ones(len(answers))
     if base_weights is not None:
         aligned = pd.to_numeric(base_weights.reindex(answers.index), errors="coerce")
         if aligned.isna().any() or (aligned < 0).any() or aligned.sum() <= 0:
             raise ValidationError(
-                "base_weights must be non-negative numbers for every respondent of answers.",
-                message_fr="base_weights doit donner un nombre positif ou nul pour chaque "
-                "répondant de answers.",
+                msg(
+                    "base_weights doit donner un nombre positif ou nul pour chaque répondant de "
+                    "answers."
+                )
             )
         start = aligned.to_numpy(float)
     codes: list[np.ndarray] = []
@@ -504,13 +509,14 @@ def raking_weights(
         ]
         warnings.warn(
             QetGeoWarning(
-                f"Raking did not converge in {max_iter} sweeps: the weighted margins of "
-                f"{worst!r} are still {gap:.2%} from the census. Widen the trimming bounds, "
-                "raise max_iter, or merge small categories.",
-                message_fr=f"Le calage n'a pas convergé en {max_iter} itérations : les marges "
-                f"pondérées de {worst!r} s'écartent encore de {gap:.2%} du recensement. "
-                "Élargissez les bornes d'écrêtage, augmentez max_iter ou regroupez les petites "
-                "catégories.",
+                msg(
+                    "Le calage n'a pas convergé en {max_iter} itérations : les marges pondérées de "
+                    "{worst!r} s'écartent encore de {gap:.2%} du recensement. Élargissez les "
+                    "bornes d'écrêtage, augmentez max_iter ou regroupez les petites catégories.",
+                    max_iter=max_iter,
+                    worst=worst,
+                    gap=gap,
+                )
             ),
             stacklevel=2,
         )
@@ -534,10 +540,12 @@ def _raking_variable(
     """Return the respondents' category codes (-1: left out) and the target shares."""
     if variable not in answers.columns:
         raise ValidationError(
-            f"answers has no column {variable!r}, which the margins rake on. Columns: "
-            f"{', '.join(map(str, answers.columns))}.",
-            message_fr=f"answers n'a pas de colonne {variable!r}, sur laquelle portent les "
-            f"marges. Colonnes : {', '.join(map(str, answers.columns))}.",
+            msg(
+                "answers n'a pas de colonne {variable!r}, sur laquelle portent les marges. "
+                "Colonnes : {columns}.",
+                variable=variable,
+                columns=", ".join(map(str, answers.columns)),
+            )
         )
     counts = _margin_series(margin, what=f"margins[{variable!r}]")
     values = answers[variable].astype("string")
@@ -546,13 +554,15 @@ def _raking_variable(
     in_zero = values.isin(zero).fillna(False).to_numpy(bool)
     if in_zero.any():
         raise ValidationError(
-            f"{int(in_zero.sum())} respondents are in categories of {variable!r} whose census "
-            f"count is 0 ({', '.join(zero)}): their weight would be 0. Check the answers, or "
-            "merge the category with a neighbour in both the answers and the margins.",
-            message_fr=f"{int(in_zero.sum())} répondants sont dans des catégories de "
-            f"{variable!r} dont l'effectif du recensement est nul ({', '.join(zero)}) : leur "
-            "poids serait nul. Vérifiez les réponses, ou regroupez la catégorie avec une "
-            "voisine dans les réponses et dans les marges.",
+            msg(
+                "{n} répondants sont dans des catégories de {variable!r} dont "
+                "l'effectif du recensement est nul ({zero}) : leur poids serait nul. "
+                "Vérifiez les réponses, ou regroupez la catégorie avec une voisine dans les "
+                "réponses et dans les marges.",
+                n=int(in_zero.sum()),
+                variable=variable,
+                zero=", ".join(zero),
+            )
         )
     keep = counts[counts > 0]
     kept = [str(c) for c in keep.index]
@@ -562,27 +572,35 @@ def _raking_variable(
     empty = [c for c, k in zip(kept, present, strict=True) if k == 0]
     if empty:
         share = keep / keep.sum()
-        detail = ", ".join(f"{c} ({share[c]:.1%} of the census)" for c in empty)
-        detail_fr = ", ".join(f"{c} ({share[c]:.1%} du recensement)" for c in empty)
+        detail = join(
+            [
+                msg("{category} ({share:.1%} du recensement)", category=c, share=share[c])
+                for c in empty
+            ]
+        )
         raise ValidationError(
-            f"No respondent in categor{'y' if len(empty) == 1 else 'ies'} {detail} of "
-            f"{variable!r}: raking cannot give them their census share. Merge each with a "
-            "neighbour category (in the answers and the margins), drop it from the margins, or "
-            "survey more people in it.",
-            message_fr=f"Aucun répondant dans la ou les catégories {detail_fr} de "
-            f"{variable!r} : le calage ne peut pas leur donner leur part du recensement. "
-            "Regroupez chacune avec une catégorie voisine (dans les réponses et les marges), "
-            "retirez-la des marges, ou interrogez davantage de personnes de cette catégorie.",
+            msg(
+                "Aucun répondant dans la ou les catégories {detail} de {variable!r} : le "
+                "calage ne peut pas leur donner leur part du recensement. Regroupez chacune avec "
+                "une catégorie voisine (dans les réponses et les marges), retirez-la des marges, "
+                "ou interrogez davantage de personnes de cette catégorie.",
+                detail=detail,
+                variable=variable,
+                categories=msg("catégorie") if len(empty) == 1 else msg("catégories"),
+            )
         )
     unknown = int((code < 0).sum())
     if unknown:
         warnings.warn(
             QetGeoWarning(
-                f"{unknown} respondents have no census category for {variable!r} (missing or "
-                f"not among {', '.join(kept)}): they keep their weight for this variable.",
-                message_fr=f"{unknown} répondants n'ont pas de catégorie du recensement pour "
-                f"{variable!r} (absente ou hors de {', '.join(kept)}) : leur poids n'est pas "
-                "ajusté sur cette variable.",
+                msg(
+                    "{unknown} répondants n'ont pas de catégorie du recensement pour {variable!r} "
+                    "(absente ou hors de {kept}) : leur poids n'est pas ajusté sur cette "
+                    "variable.",
+                    unknown=unknown,
+                    variable=variable,
+                    kept=", ".join(kept),
+                )
             ),
             stacklevel=3,
         )
@@ -666,8 +684,7 @@ def compare_margins(
     for variable, margin in margins.items():
         if variable not in answers.columns:
             raise ValidationError(
-                f"answers has no column {variable!r}.",
-                message_fr=f"answers n'a pas de colonne {variable!r}.",
+                msg("answers n'a pas de colonne {variable!r}.", variable=variable)
             )
         counts = _margin_series(margin, what=f"margins[{variable!r}]")
         values = answers[variable].astype("string")
@@ -702,9 +719,11 @@ def _margin_series(margin: pd.Series | Mapping[str, float], *, what: str) -> pd.
     numbers = pd.to_numeric(series, errors="coerce")
     if series.empty or numbers.isna().any() or (numbers < 0).any() or numbers.sum() <= 0:
         raise ValidationError(
-            f"{what} must map categories to non-negative counts or shares, not all zero.",
-            message_fr=f"{what} doit associer à chaque catégorie un effectif ou une part positif "
-            "ou nul, pas tous nuls.",
+            msg(
+                "{what} doit associer à chaque catégorie un effectif ou une part positif ou nul, "
+                "pas tous nuls.",
+                what=what,
+            )
         )
     numbers.index = numbers.index.astype(str)
     return numbers.astype(float)
@@ -719,9 +738,7 @@ def _read_table(table: pd.DataFrame | PathType) -> tuple[pd.DataFrame, str]:
         frame = pd.read_csv(path, sep=None, engine="python", dtype=str)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
         raise InputFileError(
-            f"{path} is not a readable CSV table: {err}.",
-            message_fr=f"{path} n'est pas un tableau CSV lisible : {err}.",
-            path=path,
+            msg("{path} n'est pas un tableau CSV lisible : {err}.", path=path, err=err), path=path
         ) from err
     return frame, str(path)
 
@@ -738,10 +755,13 @@ def _code_column(frame: pd.DataFrame, name: str | None, *, source: str) -> str:
             if candidate in lowered:
                 return lowered[candidate]
     raise ValidationError(
-        f"{source} has no IRIS code column ({name or ', '.join(_CODE_COLUMNS)}). Columns: "
-        f"{', '.join(map(str, frame.columns))}; pass code_column=.",
-        message_fr=f"{source} n'a pas de colonne de code IRIS ({name or ', '.join(_CODE_COLUMNS)})."
-        f" Colonnes : {', '.join(map(str, frame.columns))} ; indiquez code_column=.",
+        msg(
+            "{source} n'a pas de colonne de code IRIS ({expected}). "
+            "Colonnes : {columns} ; indiquez code_column=.",
+            source=source,
+            expected=name or ", ".join(_CODE_COLUMNS),
+            columns=", ".join(map(str, frame.columns)),
+        )
     )
 
 
@@ -756,14 +776,14 @@ def _explicit_columns(
     missing = sorted({c for cols in mapping.values() for c in cols} - set(map(str, frame.columns)))
     if missing:
         raise ValidationError(
-            f"Columns {', '.join(missing)} are not in {source}.",
-            message_fr=f"Les colonnes {', '.join(missing)} ne sont pas dans {source}.",
+            msg(
+                "Les colonnes {missing} ne sont pas dans {source}.",
+                missing=", ".join(missing),
+                source=source,
+            )
         )
     if not mapping:
-        raise ValidationError(
-            f"columns is empty for {variable!r}.",
-            message_fr=f"columns est vide pour {variable!r}.",
-        )
+        raise ValidationError(msg("columns est vide pour {variable!r}.", variable=variable))
     return mapping
 
 
@@ -832,12 +852,14 @@ def _insee_columns(frame: pd.DataFrame, variable: str, *, source: str) -> dict[s
         if all_ages is not None:
             warnings.warn(
                 QetGeoWarning(
-                    f"{source} has no women and men by age band (P{{yy}}_F1529 ...): the gender "
-                    f"margins use {all_ages['F'][0]} and {all_ages['M'][0]}, which count children "
-                    "too.",
-                    message_fr=f"{source} n'a pas les femmes et les hommes par tranche d'âge "
-                    f"(P{{aa}}_F1529 ...) : les marges par sexe utilisent {all_ages['F'][0]} et "
-                    f"{all_ages['M'][0]}, qui comptent aussi les enfants.",
+                    msg(
+                        "{source} n'a pas les femmes et les hommes par tranche d'âge "
+                        "(P{{aa}}_F1529 ...) : les marges par sexe utilisent {women} et {men}, qui "
+                        "comptent aussi les enfants.",
+                        source=source,
+                        women=all_ages["F"][0],
+                        men=all_ages["M"][0],
+                    )
                 ),
                 stacklevel=4,
             )
@@ -849,9 +871,12 @@ def _insee_columns(frame: pd.DataFrame, variable: str, *, source: str) -> dict[s
         "P{yy}_POPH)",
     }[variable]
     raise ValidationError(
-        f"{source} has no census columns for {variable!r}: expected INSEE's {expected}. Pass "
-        "columns={category: column} for other names.",
-        message_fr=f"{source} n'a pas de colonnes du recensement pour {variable!r} : attendu "
-        f"celles de l'INSEE, {expected}. Pour d'autres noms, passez columns={{catégorie: "
-        "colonne}.",
+        msg(
+            "{source} n'a pas de colonnes du recensement pour {variable!r} : attendu celles "
+            "de l'INSEE, {expected}. Pour d'autres noms, passez columns={{catégorie: "
+            "colonne}}.",
+            source=source,
+            variable=variable,
+            expected=expected,
+        )
     )

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import Msg, msg
 from qet_geo.surveys._headers import (
     check_columns,
     match_columns,
@@ -114,14 +115,14 @@ def read_su(
     check_columns(columns)
     if codes is not None and not isinstance(codes, bool):
         raise ValidationError(
-            f"codes must be None, True or False, not {codes!r}.",
-            message_fr=f"codes doit valoir None, True ou False, pas {codes!r}.",
+            msg("codes doit valoir None, True ou False, pas {codes!r}.", codes=codes)
         )
     if code_base is not None and code_base not in (0, 1):
         raise ValidationError(
-            f"code_base must be 0 (codes 0/1/2) or 1 (codes 1/2/3), not {code_base!r}.",
-            message_fr=f"code_base doit valoir 0 (codes 0/1/2) ou 1 (codes 1/2/3), "
-            f"pas {code_base!r}.",
+            msg(
+                "code_base doit valoir 0 (codes 0/1/2) ou 1 (codes 1/2/3), pas {code_base!r}.",
+                code_base=code_base,
+            )
         )
     table = load_table(path, sep=sep, encoding=encoding, sheet=sheet)
     issues: list[QetGeoWarning] = []
@@ -161,8 +162,8 @@ def _read_su(
     present = tuple(u for u in USAGES if u in usage_cols)
     for i in range(n):
         answered = [u for u in present if not pd.isna(data[u].iloc[i])]
-        if not answered and not any(s == "rejected" for s, _, _ in rows.items[i]):
-            rows.add(i, "rejected", "no usage answered", "aucun usage renseigné")
+        if not answered and not any(s == "rejected" for s, _ in rows.items[i]):
+            rows.add(i, "rejected", msg("aucun usage renseigné"))
     person = parse_person(table, found, rows)
     answers = pd.DataFrame({**data, **person})
     return assemble(
@@ -186,12 +187,13 @@ def _holds_footprints(table: Table, columns: Iterable[int]) -> bool:
     return bool(values) and sum(1 for x in figures if x not in (0, 1, 2, 3)) > len(values) / 2
 
 
-def _missing_usages_note(present: tuple[str, ...]) -> tuple[str, str]:
+def _missing_usages_note(present: tuple[str, ...]) -> Msg:
     absent = [u for u in USAGES if u not in present]
-    return (
-        f"no column for {', '.join(absent)}: complete rows need the {len(present)} usages present",
-        f"pas de colonne pour {', '.join(label_fr(u) for u in absent)} : les lignes complètes "
-        f"demandent les {len(present)} usages présents",
+    return msg(
+        "pas de colonne pour {questions} : les lignes complètes demandent les {n} usages présents",
+        questions=", ".join(label_fr(u) for u in absent),
+        usages=", ".join(absent),
+        n=len(present),
     )
 
 
@@ -217,12 +219,12 @@ def _su_coding(
     if code_base is None:
         if 0 in numbers and 3 in numbers:
             raise ValidationError(
-                f"{table.source}: the usage answers are numbers from 0 to 3, so neither 0/1/2 "
-                "nor 1/2/3 codes: fix the file, or pass code_base=0 or code_base=1 to reject "
-                "the rows out of range.",
-                message_fr=f"{table.source.fr} : les réponses aux usages sont des nombres de 0 à 3, "
-                "donc ni des codes 0/1/2 ni 1/2/3 : corrigez le fichier, ou passez code_base=0 "
-                "ou code_base=1 pour rejeter les lignes hors plage.",
+                msg(
+                    "{source} : les réponses aux usages sont des nombres de 0 à 3, donc ni des "
+                    "codes 0/1/2 ni 1/2/3 : corrigez le fichier, ou passez code_base=0 ou "
+                    "code_base=1 pour rejeter les lignes hors plage.",
+                    source=table.source,
+                )
             )
         if 0 in numbers:
             code_base = 0
@@ -231,12 +233,12 @@ def _su_coding(
             if 3 not in numbers:
                 issues.append(
                     QetGeoWarning(
-                        f"{table.source}: the usage codes are only 1 and 2, so they could be "
-                        "0/1/2 or 1/2/3 codes; read as 1/2/3 (1 = lowest carbon). Pass "
-                        "code_base=0 if 0 is the lowest-carbon answer.",
-                        message_fr=f"{table.source.fr} : les codes des usages ne valent que 1 et 2, "
-                        "ils peuvent donc être des codes 0/1/2 ou 1/2/3 ; lus comme 1/2/3 (1 = "
-                        "le plus sobre). Passez code_base=0 si 0 est la réponse la plus sobre.",
+                        msg(
+                            "{source} : les codes des usages ne valent que 1 et 2, ils peuvent "
+                            "donc être des codes 0/1/2 ou 1/2/3 ; lus comme 1/2/3 (1 = le plus "
+                            "sobre). Passez code_base=0 si 0 est la réponse la plus sobre.",
+                            source=table.source,
+                        )
                     )
                 )
     return ("codes 0-2" if code_base == 0 else "codes 1-3"), code_base
@@ -252,8 +254,11 @@ def _parse_codes(values: list[str], usage: str, base: int, rows: RowIssues) -> p
             rows.add(
                 i,
                 "partial",
-                f"no answer to {usage}",
-                f"pas de réponse à la question {label_fr(usage)}",
+                msg(
+                    "pas de réponse à la question {question}",
+                    question=label_fr(usage),
+                    usage=usage,
+                ),
             )
             continue
         if not INTEGER.match(raw) or int(float(raw)) not in allowed:
@@ -261,8 +266,13 @@ def _parse_codes(values: list[str], usage: str, base: int, rows: RowIssues) -> p
             rows.add(
                 i,
                 "rejected",
-                f"code {raw!r} for {usage} is not one of {list(allowed)}",
-                f"le code {raw!r} pour {label_fr(usage)} n'est pas l'un de {list(allowed)}",
+                msg(
+                    "le code {raw!r} pour {question} n'est pas l'un de {allowed}",
+                    raw=raw,
+                    question=label_fr(usage),
+                    allowed=list(allowed),
+                    usage=usage,
+                ),
             )
             continue
         out.append(int(float(raw)) - base + 1)

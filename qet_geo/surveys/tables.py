@@ -36,7 +36,7 @@ from typing import IO
 
 from qet_geo._validate import existing_file
 from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
-from qet_geo.i18n import msg
+from qet_geo.i18n import Msg, msg
 
 __all__ = ["LIMITS", "ReadLimits"]
 
@@ -96,36 +96,19 @@ _SEP_ALIASES = {"tab": "\t", "\\t": "\t", "tabulation": "\t", "semicolon": ";", 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "nr", "sans reponse"})
 
 _MAGIC = {
-    b"%PDF": "a PDF document",
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"\x1f\x8b": "a gzip archive",
-    b"\xd0\xcf\x11\xe0": "a legacy Excel (.xls) or Word file",
-}
-_MAGIC_FR = {
-    b"%PDF": "un document PDF",
-    b"\x89PNG": "une image PNG",
-    b"\xff\xd8\xff": "une image JPEG",
-    b"GIF8": "une image GIF",
-    b"\x1f\x8b": "une archive gzip",
-    b"\xd0\xcf\x11\xe0": "un ancien fichier Excel (.xls) ou Word",
+    b"%PDF": msg("un document PDF"),
+    b"\x89PNG": msg("une image PNG"),
+    b"\xff\xd8\xff": msg("une image JPEG"),
+    b"GIF8": msg("une image GIF"),
+    b"\x1f\x8b": msg("une archive gzip"),
+    b"\xd0\xcf\x11\xe0": msg("un ancien fichier Excel (.xls) ou Word"),
 }
 
-
-class SourceName(str):
-    """How messages name the file read: the English text, with its French text as ``fr``.
-
-    A path names itself in both languages; a file object without a name is "the uploaded
-    file" / "le fichier envoyé", so that each message stays in one language.
-    """
-
-    fr: str
-
-    def __new__(cls, en: str, fr: str | None = None) -> SourceName:
-        name = super().__new__(cls, en)
-        name.fr = en if fr is None else fr
-        return name
+#: How messages name the file read: its path (the same in both languages), or
+#: :data:`UPLOADED` for a file object without a name.
+SourceName = Msg | str
+#: The name of a file object without one.
+UPLOADED = msg("le fichier envoyé")
 
 
 def check_table_options(
@@ -134,33 +117,33 @@ def check_table_options(
     """Check how a file is to be read; return ``sep`` in canonical form (None: detect it)."""
     if sep is not None:
         if not isinstance(sep, str):
-            raise ValidationError(
-                f"sep must be a string such as ';', not {sep!r}.",
-                message_fr=f"sep doit être un texte comme ';', pas {sep!r}.",
-            )
+            raise ValidationError(msg("sep doit être un texte comme ';', pas {sep!r}.", sep=sep))
         sep = _SEP_ALIASES.get(sep.lower(), sep)
         if sep not in _SEPARATORS:
             raise ValidationError(
-                f"sep {sep!r} is not supported: use tab, ';', ',' or '|' (or leave it out to "
-                "detect it).",
-                message_fr=f"séparateur {sep!r} non pris en charge : utilisez tab, ';', ',' ou "
-                "'|' (ou laissez-le détecter).",
+                msg(
+                    "séparateur {sep!r} non pris en charge : utilisez tab, ';', ',' ou '|' (ou "
+                    "laissez-le détecter).",
+                    sep=sep,
+                )
             )
     if encoding is not None:
         try:
             codecs.lookup(encoding)
         except (LookupError, TypeError) as exc:
             raise ValidationError(
-                f"encoding {encoding!r} is unknown: use e.g. 'utf-8', 'cp1252' or 'latin-1' "
-                "(or leave it out to detect it).",
-                message_fr=f"encodage {encoding!r} inconnu : utilisez par exemple 'utf-8', "
-                "'cp1252' ou 'latin-1' (ou laissez-le détecter).",
+                msg(
+                    "encodage {encoding!r} inconnu : utilisez par exemple 'utf-8', 'cp1252' ou "
+                    "'latin-1' (ou laissez-le détecter).",
+                    encoding=encoding,
+                )
             ) from exc
     if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, str | int)):
         raise ValidationError(
-            f"sheet must be a sheet name or a 0-based position, not {sheet!r}.",
-            message_fr=f"sheet doit être un nom de feuille ou une position (à partir de 0), "
-            f"pas {sheet!r}.",
+            msg(
+                "sheet doit être un nom de feuille ou une position (à partir de 0), pas {sheet!r}.",
+                sheet=sheet,
+            )
         )
     return sep
 
@@ -174,7 +157,7 @@ class Table:
     rows: list[list[str]]
     encoding: str | None
     sep: str | None
-    notes: list[tuple[str, str]]
+    notes: list[Msg]
 
     def column(self, i: int) -> list[str]:
         """Return the stripped cells of column ``i``, ``""`` where a row is shorter."""
@@ -188,10 +171,11 @@ def load_table(
     data, source, file = _read_bytes(path)
     if not data.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n\x00"):
         raise EmptyDataError(
-            f"{source} is empty: export the survey answers again (CSV, TSV or XLSX with a "
-            "header row).",
-            message_fr=f"{source.fr} est vide : exportez à nouveau les réponses (CSV, TSV ou XLSX "
-            "avec une ligne d'en-tête).",
+            msg(
+                "{source} est vide : exportez à nouveau les réponses (CSV, TSV ou XLSX avec une "
+                "ligne d'en-tête).",
+                source=source,
+            ),
             path=file,
         )
     if data[:4] == b"PK\x03\x04":
@@ -207,9 +191,11 @@ def load_table(
         cells.pop(0)
     if not cells:
         raise EmptyDataError(
-            f"{source} holds no table: export the survey answers with a header row.",
-            message_fr=f"{source.fr} ne contient pas de tableau : exportez les réponses avec une "
-            "ligne d'en-tête.",
+            msg(
+                "{source} ne contient pas de tableau : exportez les réponses avec une ligne "
+                "d'en-tête.",
+                source=source,
+            ),
             path=file,
         )
     header = [h.strip() for h in cells[0]]
@@ -220,30 +206,24 @@ def load_table(
         trailing += 1
     if trailing:
         table.notes.append(
-            (
-                f"{trailing} blank line(s) at the end of the file ignored",
-                f"{trailing} ligne(s) vide(s) en fin de fichier ignorée(s)",
-            )
+            msg("{trailing} ligne(s) vide(s) en fin de fichier ignorée(s)", trailing=trailing)
         )
     if not rows:
         raise EmptyDataError(
-            f"{source} has a header but no answer row: export the answers again, with their rows.",
-            message_fr=f"{source.fr} a un en-tête mais aucune ligne de réponse : exportez à nouveau "
-            "les réponses, avec leurs lignes.",
+            msg(
+                "{source} a un en-tête mais aucune ligne de réponse : exportez à nouveau les "
+                "réponses, avec leurs lignes.",
+                source=source,
+            ),
             path=file,
         )
     table.header = header
     table.rows = rows
     if enc is not None:
-        table.notes.append((f"encoding {enc}", f"encodage {enc}"))
-        table.notes.append(
-            (
-                f"separator {_SEP_NAMES[used_sep or ',']}",
-                f"séparateur {_SEP_NAMES[used_sep or ',']}",
-            )
-        )
+        table.notes.append(msg("encodage {enc}", enc=enc))
+        table.notes.append(msg("séparateur {sep}", sep=_SEP_NAMES[used_sep or ","]))
     else:
-        table.notes.append(("XLSX workbook", "classeur XLSX"))
+        table.notes.append(msg("classeur XLSX"))
     logger.debug("read %d rows of %d columns from %s", len(rows), len(header), source)
     return table
 
@@ -253,32 +233,27 @@ def _read_bytes(path: Source) -> tuple[bytes, SourceName, str | None]:
     if hasattr(path, "read"):
         raw = path.read(limit + 1)
         if not isinstance(raw, bytes):
-            raise ValidationError(
-                "a file object must be opened in binary mode ('rb').",
-                message_fr="un objet fichier doit être ouvert en mode binaire ('rb').",
-            )
+            raise ValidationError(msg("un objet fichier doit être ouvert en mode binaire ('rb')."))
         name = getattr(path, "name", None)
-        source = (
-            SourceName("the uploaded file", "le fichier envoyé")
-            if name is None
-            else SourceName(str(name))
-        )
+        source: SourceName = UPLOADED if name is None else str(name)
         if len(raw) > limit:
-            raise _too_big(source, None, f"is larger than {limit} bytes", f"dépasse {limit} octets")
+            raise _too_big(source, None, msg("dépasse {limit} octets", limit=limit))
         return raw, source, None
     if not isinstance(path, str | PathLike):
         raise ValidationError(
-            f"path must be a file path or a binary file object, not {type(path).__name__}.",
-            message_fr=f"path doit être un chemin de fichier ou un objet fichier binaire, "
-            f"pas {type(path).__name__}.",
+            msg(
+                "path doit être un chemin de fichier ou un objet fichier binaire, pas {type_name}.",
+                type_name=type(path).__name__,
+            )
         )
     file = Path(path)
     existing_file(file, what=msg("Fichier d'enquête"))
     if file.is_dir():
         raise InputFileError(
-            f"{file} is a folder: pass the survey file itself (CSV, TSV or XLSX).",
-            message_fr=f"{file} est un dossier : passez le fichier d'enquête lui-même (CSV, TSV "
-            "ou XLSX).",
+            msg(
+                "{file} est un dossier : passez le fichier d'enquête lui-même (CSV, TSV ou XLSX).",
+                file=file,
+            ),
             path=file,
         )
     try:
@@ -286,18 +261,16 @@ def _read_bytes(path: Source) -> tuple[bytes, SourceName, str | None]:
         data = None if size > limit else file.read_bytes()
     except OSError as exc:
         raise InputFileError(
-            f"{file} cannot be read ({exc.strerror}): check its permissions.",
-            message_fr=f"{file} ne peut pas être lu ({exc.strerror}) : vérifiez ses droits.",
+            msg(
+                "{file} ne peut pas être lu ({strerror}) : vérifiez ses droits.",
+                file=file,
+                strerror=exc.strerror,
+            ),
             path=file,
         ) from exc
     if data is None:
-        raise _too_big(
-            SourceName(str(file)),
-            str(file),
-            f"is larger than {limit} bytes",
-            f"dépasse {limit} octets",
-        )
-    return data, SourceName(str(file)), str(file)
+        raise _too_big(str(file), str(file), msg("dépasse {limit} octets", limit=limit))
+    return data, str(file), str(file)
 
 
 def _decode(
@@ -306,9 +279,12 @@ def _decode(
     for magic, what in _MAGIC.items():
         if data.startswith(magic):
             raise InputFileError(
-                f"{source} is {what}, not a table: export the answers as CSV, TSV or XLSX.",
-                message_fr=f"{source.fr} est {_MAGIC_FR[magic]}, pas un tableau : exportez les "
-                "réponses en CSV, TSV ou XLSX.",
+                msg(
+                    "{source} est {what}, pas un tableau : exportez les réponses en CSV, TSV ou "
+                    "XLSX.",
+                    source=source,
+                    what=what,
+                ),
                 path=file,
             )
     try:
@@ -329,18 +305,17 @@ def _decode(
     except UnicodeDecodeError as exc:
         tried = encoding or exc.encoding
         raise InputFileError(
-            f"{source} cannot be decoded as {tried} (byte {exc.start}): "
-            + (
-                "leave encoding out to detect it, or try 'cp1252' or 'utf-8'."
+            msg(
+                "{source} ne peut pas être décodé en {tried} (octet {byte}) : {fix}",
+                source=source,
+                tried=tried,
+                byte=exc.start,
+                fix=msg("laissez l'encodage être détecté, ou essayez 'cp1252' ou 'utf-8'.")
                 if encoding
-                else "its start says this encoding but the rest is not; export it again as UTF-8."
-            ),
-            message_fr=f"{source.fr} ne peut pas être décodé en {tried} (octet {exc.start}) : "
-            + (
-                "laissez l'encodage être détecté, ou essayez 'cp1252' ou 'utf-8'."
-                if encoding
-                else "son début annonce cet encodage mais la suite ne l'est pas ; exportez-le à nouveau "
-                "en UTF-8."
+                else msg(
+                    "son début annonce cet encodage mais la suite ne l'est pas ; exportez-le à "
+                    "nouveau en UTF-8."
+                ),
             ),
             path=file,
         ) from exc
@@ -349,9 +324,11 @@ def _decode(
     controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\r\n")
     if "\x00" in head or controls > max(2, len(head) // 100):
         raise InputFileError(
-            f"{source} is a binary file, not a table: export the answers as CSV, TSV or XLSX.",
-            message_fr=f"{source.fr} est un fichier binaire, pas un tableau : exportez les réponses "
-            "en CSV, TSV ou XLSX.",
+            msg(
+                "{source} est un fichier binaire, pas un tableau : exportez les réponses en CSV, "
+                "TSV ou XLSX.",
+                source=source,
+            ),
             path=file,
         )
     return text, used
@@ -388,10 +365,11 @@ def _xlsx_cells(
         import openpyxl
     except ImportError as exc:  # pragma: no cover - openpyxl is a dependency
         raise InputFileError(
-            f"{source} is an XLSX workbook and openpyxl is not installed: install it "
-            "(pip install openpyxl) or export the sheet as CSV.",
-            message_fr=f"{source.fr} est un classeur XLSX et openpyxl n'est pas installé : "
-            "installez-le (pip install openpyxl) ou exportez la feuille en CSV.",
+            msg(
+                "{source} est un classeur XLSX et openpyxl n'est pas installé : installez-le "
+                "(pip install openpyxl) ou exportez la feuille en CSV.",
+                source=source,
+            ),
             path=file,
         ) from exc
     _check_zip(data, source=source, file=file)
@@ -399,10 +377,12 @@ def _xlsx_cells(
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a bad zip
         raise InputFileError(
-            f"{source} is a zip file but not a readable XLSX workbook ({type(exc).__name__}): "
-            "save the sheet as XLSX or CSV.",
-            message_fr=f"{source.fr} est un fichier zip mais pas un classeur XLSX lisible "
-            f"({type(exc).__name__}) : enregistrez la feuille en XLSX ou en CSV.",
+            msg(
+                "{source} est un fichier zip mais pas un classeur XLSX lisible ({type_name}) : "
+                "enregistrez la feuille en XLSX ou en CSV.",
+                source=source,
+                type_name=type(exc).__name__,
+            ),
             path=file,
         ) from exc
     names = book.sheetnames
@@ -415,8 +395,12 @@ def _xlsx_cells(
             ws = book[sheet]
     except (KeyError, IndexError) as exc:
         raise InputFileError(
-            f"{source} has no sheet {sheet!r}; its sheets are {names}.",
-            message_fr=f"{source.fr} n'a pas de feuille {sheet!r} ; ses feuilles sont {names}.",
+            msg(
+                "{source} n'a pas de feuille {sheet!r} ; ses feuilles sont {names}.",
+                source=source,
+                sheet=sheet,
+                names=names,
+            ),
             path=file,
         ) from exc
     ws.reset_dimensions()  # the sheet's declared size may lie: read the rows it has
@@ -426,24 +410,21 @@ def _xlsx_cells(
         for values in ws.iter_rows(values_only=True):
             n_cells += len(values)
             if n_cells > LIMITS.max_cells:
-                raise _too_big(
-                    source,
-                    file,
-                    f"has more than {LIMITS.max_cells} cells",
-                    f"a plus de {LIMITS.max_cells} cellules",
-                )
+                raise _too_big(source, file, msg("a plus de {n} cellules", n=LIMITS.max_cells))
             rows.append(_checked_row([_cell_text(v) for v in values], len(rows), source, file))
     finally:
         book.close()
     return rows
 
 
-def _too_big(source: SourceName, file: str | None, what: str, what_fr: str) -> InputFileError:
+def _too_big(source: SourceName, file: str | None, what: Msg) -> InputFileError:
     return InputFileError(
-        f"{source} {what}, more than a survey export holds: check that it is the right file, "
-        "or split it.",
-        message_fr=f"{source.fr} {what_fr}, plus qu'un export d'enquête : vérifiez que c'est le "
-        "bon fichier, ou découpez-le.",
+        msg(
+            "{source} {what}, plus qu'un export d'enquête : vérifiez que c'est le bon "
+            "fichier, ou découpez-le.",
+            source=source,
+            what=what,
+        ),
         path=file,
     )
 
@@ -451,12 +432,7 @@ def _too_big(source: SourceName, file: str | None, what: str, what_fr: str) -> I
 def _checked_row(row: list[str], index: int, source: SourceName, file: str | None) -> list[str]:
     """Return ``row`` (the ``index``-th of the file, 0 = header) once it is within the limits."""
     if index > LIMITS.max_rows:
-        raise _too_big(
-            source,
-            file,
-            f"has more than {LIMITS.max_rows} rows",
-            f"a plus de {LIMITS.max_rows} lignes",
-        )
+        raise _too_big(source, file, msg("a plus de {n} lignes", n=LIMITS.max_rows))
     width = len(row)
     while width and not row[width - 1]:
         width -= 1
@@ -464,18 +440,21 @@ def _checked_row(row: list[str], index: int, source: SourceName, file: str | Non
         raise _too_big(
             source,
             file,
-            f"has more than {LIMITS.max_columns} columns (row {index + 1})",
-            f"a plus de {LIMITS.max_columns} colonnes (ligne {index + 1})",
+            msg("a plus de {n} colonnes (ligne {row})", n=LIMITS.max_columns, row=index + 1),
         )
     for column, cell in enumerate(row[:width], start=1):
         if len(cell) > LIMITS.max_cell_chars:
             raise _too_big(
                 source,
                 file,
-                f"has a cell of {len(cell)} characters (row {index + 1}, column {column}), "
-                f"more than {LIMITS.max_cell_chars}",
-                f"a une cellule de {len(cell)} caractères (ligne {index + 1}, colonne "
-                f"{column}), plus de {LIMITS.max_cell_chars}",
+                msg(
+                    "a une cellule de {chars} caractères (ligne {row}, colonne {column}), plus "
+                    "de {n}",
+                    chars=len(cell),
+                    row=index + 1,
+                    column=column,
+                    n=LIMITS.max_cell_chars,
+                ),
             )
     return row
 
@@ -493,14 +472,20 @@ def _csv_cells(text: str, sep: str, *, source: SourceName, file: str | None) -> 
             raise _too_big(
                 source,
                 file,
-                f"has a cell of more than {limit} characters (row {reader.line_num})",
-                f"a une cellule de plus de {limit} caractères (ligne {reader.line_num})",
+                msg(
+                    "a une cellule de plus de {limit} caractères (ligne {row})",
+                    limit=limit,
+                    row=reader.line_num,
+                ),
             ) from exc
         raise InputFileError(
-            f"{source} is not a readable table (row {reader.line_num}: {exc}): export the "
-            "answers again as CSV, TSV or XLSX.",
-            message_fr=f"{source.fr} n'est pas un tableau lisible (ligne {reader.line_num}) : "
-            "exportez à nouveau les réponses en CSV, TSV ou XLSX.",
+            msg(
+                "{source} n'est pas un tableau lisible (ligne {row}) : exportez à nouveau "
+                "les réponses en CSV, TSV ou XLSX.",
+                source=source,
+                row=reader.line_num,
+                exc=exc,
+            ),
             path=file,
         ) from exc
     return rows
@@ -523,16 +508,22 @@ def _check_zip(data: bytes, *, source: SourceName, file: str | None) -> None:
         raise _too_big(
             source,
             file,
-            f"is a zip of {len(entries)} entries, more than {LIMITS.max_zip_entries}",
-            f"est un zip de {len(entries)} entrées, plus de {LIMITS.max_zip_entries}",
+            msg(
+                "est un zip de {entries} entrées, plus de {n}",
+                entries=len(entries),
+                n=LIMITS.max_zip_entries,
+            ),
         )
     total = sum(e.file_size for e in entries)
     if total > LIMITS.max_unzipped_bytes:
         raise _too_big(
             source,
             file,
-            f"unzips to {total} bytes, more than {LIMITS.max_unzipped_bytes}",
-            f"se décompresse en {total} octets, plus de {LIMITS.max_unzipped_bytes}",
+            msg(
+                "se décompresse en {total} octets, plus de {n}",
+                total=total,
+                n=LIMITS.max_unzipped_bytes,
+            ),
         )
     for e in entries:
         ratio = e.file_size / max(e.compress_size, 1)
@@ -540,9 +531,12 @@ def _check_zip(data: bytes, *, source: SourceName, file: str | None) -> None:
             raise _too_big(
                 source,
                 file,
-                f"holds an entry ({e.filename}) that inflates {ratio:.0f} times (a zip bomb?)",
-                f"contient une entrée ({e.filename}) qui se décompresse {ratio:.0f} fois (une "
-                "bombe zip ?)",
+                msg(
+                    "contient une entrée ({entry}) qui se décompresse {ratio:.0f} fois (une "
+                    "bombe zip ?)",
+                    entry=e.filename,
+                    ratio=ratio,
+                ),
             )
 
 
