@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo import grid
 from qet_geo.errors import ValidationError
+from qet_geo.i18n import msg
 from qet_geo.store.models import (
     ConflictError,
     Diagnostic,
@@ -125,10 +126,7 @@ def ingest_su(
         The file cannot be read as SU answers (see ``read_su``).
     """
     if not isinstance(data, bytes | bytearray):
-        raise ValidationError(
-            "data must be the bytes of the survey file.",
-            message_fr="data doit contenir les octets du fichier d'enquête.",
-        )
+        raise ValidationError(msg("data doit contenir les octets du fichier d'enquête."))
     digest = hashlib.sha256(data).hexdigest()
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session:
@@ -139,8 +137,7 @@ def ingest_su(
             return existing
         if session.get(Diagnostic, diagnostic_id) is None:
             raise NotFoundError(
-                f"no diagnostic {diagnostic_id}.",
-                message_fr=f"le diagnostic {diagnostic_id} n'existe pas.",
+                msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
             )
         if replaces is not None:
             delete_upload(session, diagnostic_id, replaces, dry_run=True)
@@ -173,11 +170,13 @@ def ingest_su(
             )
             if taken:
                 raise ConflictError(
-                    f"{len(taken)} respondent ids of this file are already stored for diagnostic "
-                    f"{diagnostic_id} (from another file): remove them or fix the ids.",
-                    message_fr=f"{len(taken)} identifiants de répondants de ce fichier sont déjà "
-                    f"enregistrés pour le diagnostic {diagnostic_id} (autre fichier) : retirez-les "
-                    "ou corrigez les identifiants.",
+                    msg(
+                        "{n} identifiants de répondants de ce fichier sont déjà enregistrés pour "
+                        "le diagnostic {diagnostic_id} (autre fichier) : retirez-les ou corrigez "
+                        "les identifiants.",
+                        n=len(taken),
+                        diagnostic_id=diagnostic_id,
+                    )
                 )
             session.add_all(
                 Respondent(diagnostic_id=diagnostic_id, upload_id=upload.id, **row) for row in rows
@@ -201,10 +200,11 @@ def ingest_su(
 
 def _already_uploaded(upload_id: int) -> ConflictError:
     return ConflictError(
-        f"this file is already stored as upload {upload_id} of the diagnostic: delete that "
-        "upload instead of replacing another one with the same file.",
-        message_fr=f"ce fichier est déjà enregistré (envoi {upload_id} du diagnostic) : "
-        "supprimez cet envoi plutôt que d'en remplacer un autre par le même fichier.",
+        msg(
+            "ce fichier est déjà enregistré (envoi {upload_id} du diagnostic) : supprimez "
+            "cet envoi plutôt que d'en remplacer un autre par le même fichier.",
+            upload_id=upload_id,
+        )
     )
 
 
@@ -223,9 +223,10 @@ def _existing_upload(
         ).first()
         if found is not None and (found.sha256 != digest or found.diagnostic_id != diagnostic_id):
             raise ConflictError(
-                "you already used this Idempotency-Key for another file: use a new key.",
-                message_fr="vous avez déjà utilisé cette clé d'idempotence pour un autre "
-                "fichier : utilisez une nouvelle clé.",
+                msg(
+                    "vous avez déjà utilisé cette clé d'idempotence pour un autre fichier : "
+                    "utilisez une nouvelle clé."
+                )
             )
     if found is None:
         found = session.scalars(
@@ -273,16 +274,20 @@ def delete_upload(
     upload = session.get(Upload, upload_id)
     if upload is None or upload.diagnostic_id != diagnostic_id:
         raise NotFoundError(
-            f"no upload {upload_id} in diagnostic {diagnostic_id}.",
-            message_fr=f"l'envoi {upload_id} n'existe pas dans le diagnostic {diagnostic_id}.",
+            msg(
+                "l'envoi {upload_id} n'existe pas dans le diagnostic {diagnostic_id}.",
+                upload_id=upload_id,
+                diagnostic_id=diagnostic_id,
+            )
         )
     if diagnostic_published(session, diagnostic_id):
         raise ConflictError(
-            f"diagnostic {diagnostic_id} is published (it has a release): its uploads can no "
-            "longer be deleted or replaced; add answers, or open a new diagnostic.",
-            message_fr=f"le diagnostic {diagnostic_id} est publié (il a une publication) : ses "
-            "envois ne peuvent plus être supprimés ni remplacés ; ajoutez des réponses, ou "
-            "ouvrez un nouveau diagnostic.",
+            msg(
+                "le diagnostic {diagnostic_id} est publié (il a une publication) : ses envois ne "
+                "peuvent plus être supprimés ni remplacés ; ajoutez des réponses, ou ouvrez un "
+                "nouveau diagnostic.",
+                diagnostic_id=diagnostic_id,
+            )
         )
     if dry_run:
         return 0
@@ -355,7 +360,7 @@ def _prepare_rows(
 def _reference_profiles() -> Any:
     """Return the demo reference profiles (NEAR's survey 0), fitted once (before a national fit)."""
     from qet_geo.analysis.profiles import UsageProfiles
-    from qet_geo.surveys.synthetic import reference_profiles
+    from qet_geo.analysis.reference import reference_profiles
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -378,15 +383,15 @@ def _check_cell_sizes(places: pd.DataFrame) -> None:
         return
     example = str(other.iloc[0])
     raise ValidationError(
-        f"{len(other)} homes are given as cells that are not 200 m INSEE cells (e.g. "
-        f"{example!r}): the service keeps each home in its 200 m cell only, and a file must "
-        "not mix cell sizes. Give these homes as 200 m cells (CRS3035RES200mN…E…), addresses or "
-        "coordinates.",
-        message_fr=f"{len(other)} domiciles sont donnés par des carreaux qui ne sont pas des "
-        f"carreaux INSEE de 200 m (par exemple {example!r}) : le service range chaque domicile "
-        "dans son carreau de 200 m, et un fichier ne doit pas mélanger les tailles de carreau. "
-        "Donnez ces domiciles par leur carreau de 200 m (CRS3035RES200mN…E…), leur adresse ou "
-        "leurs coordonnées.",
+        msg(
+            "{n} domiciles sont donnés par des carreaux qui ne sont pas des carreaux "
+            "INSEE de 200 m (par exemple {example!r}) : le service range chaque domicile "
+            "dans son carreau de 200 m, et un fichier ne doit pas mélanger les tailles de "
+            "carreau. Donnez ces domiciles par leur carreau de 200 m (CRS3035RES200mN…E…), "
+            "leur adresse ou leurs coordonnées.",
+            n=len(other),
+            example=example,
+        )
     )
 
 

@@ -92,12 +92,10 @@ __getattr__, __dir__, __all__ = attach(
             "CarUseModel",
             "DEFAULT_MARGINS",
             "ENTD_MODE_SHARES",
-            "SURVEY0_PROFILES",
             "SYNTHETIC_PREFIX",
             "URBAN_CATEGORIES",
             "entd_main_modes",
             "entd_mode_shares",
-            "reference_profiles",
             "synthesize_answers",
         ],
         "tables": ["LIMITS", "ReadLimits"],
@@ -180,13 +178,11 @@ if TYPE_CHECKING:
     from qet_geo.surveys.synthetic import (
         DEFAULT_MARGINS,
         ENTD_MODE_SHARES,
-        SURVEY0_PROFILES,
         SYNTHETIC_PREFIX,
         URBAN_CATEGORIES,
         CarUseModel,
         entd_main_modes,
         entd_mode_shares,
-        reference_profiles,
         synthesize_answers,
     )
     from qet_geo.surveys.tables import LIMITS, ReadLimits

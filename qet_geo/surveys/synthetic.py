@@ -33,8 +33,9 @@ How an answer is made
    has a real, known signal to find.
 3. **The other five usages** are a whole row drawn from the reference answers that share the
    respondent's mobility level (by default the 313 complete answers of NEAR's ``survey_0.tsv``,
-   embedded as :data:`SURVEY0_PROFILES`): their joint structure is kept, and their marginals
-   follow the reference up to the change of the mobility mix.
+   embedded as :data:`~qet_geo.analysis.reference.SURVEY0_PROFILES`): their joint
+   structure is kept, and their marginals follow the reference up to the change of the mobility
+   mix.
 4. **Age band, gender, CSP.** ``(age_band, csp)`` from a joint table fitted by iterative
    proportional fitting to the age and CSP margins, starting from a plausibility table (no retired
    15-29-year-olds, students among the young, few workers over 75); gender independently. The
@@ -61,6 +62,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from qet_geo._validate import existing_file
+from qet_geo.analysis.reference import reference_profiles
 from qet_geo.constraints.indicators import DEPARTURES, nearest_m, nearest_min
 from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
 from qet_geo.i18n import msg
@@ -70,13 +72,11 @@ from qet_geo.surveys.schema import AGE_BANDS, CSP_LABELS, USAGES
 __all__ = [
     "DEFAULT_MARGINS",
     "ENTD_MODE_SHARES",
-    "SURVEY0_PROFILES",
     "SYNTHETIC_PREFIX",
     "URBAN_CATEGORIES",
     "CarUseModel",
     "entd_main_modes",
     "entd_mode_shares",
-    "reference_profiles",
     "synthesize_answers",
 ]
 
@@ -100,28 +100,6 @@ ENTD_MODE_SHARES: Mapping[str, Mapping[int, float]] = {
     "I": {1: 0.208, 2: 0.053, 3: 0.739},
     "R": {1: 0.105, 2: 0.062, 3: 0.833},
 }
-
-#: The 313 complete answers of NEAR's test survey ``survey_0.tsv`` (ABC-TransitionBasCarbone/near,
-#: MIT licence) as profiles: six levels in the order of :data:`~qet_geo.surveys.schema.USAGES`,
-#: ``:count`` when more than one respondent gave it (:func:`reference_profiles` recomputes it).
-SURVEY0_PROFILES = """
-111121 111211 111222 111311 111321 112111 112112:2 112122 112212:2 112221 112311
-113212:2 113213 113223 113321 121111 121311 121321 122111 122132 122221 122311 122321
-122323 123112:2 123121 132212:2 132231:2 132311 133222 133332 211112 211211 211212:2
-211312 212111 212112:3 212121 212221:6 212222:6 212311:2 212312 212321:3 212322:2 212332
-213111 213122:2 213211:3 213221 213222:3 213311:3 213312:2 213321:2 213332 221212
-221221:2 221222 222111:2 222112:2 222211:2 222212:7 222213 222221 222222:4 222223 222232
-222311:2 222312:2 222321 222322:2 222331 223112:2 223121:2 223122 223211:2 223212:8
-223221:5 223222 223231 223232:2 223311 223312:3 223322:3 223331 223332 231212 231312
-232111 232211:2 232212:4 232221:3 232222:3 232231 232311 232312 232321 232322 233111
-233211:2 233212:3 233221:2 233222:3 233321:3 233322 311112 311122 311211:3 311212:2
-311222 311311 311322 312111 312112 312121 312212:2 312221:2 312222 312232:2 312311
-312312 312321:2 313111 313112 313121:2 313122:2 313211:3 313221:5 313222 313322 321221
-322112 322121:2 322211:2 322212 322221:4 322222:2 322231 322311:3 322312:2 322322 323122
-323211:8 323212:2 323221:2 323222:3 323223 323231 323311:3 323312 323321:2 323322:3
-331222 332121 332122 332211:4 332212:2 332221:5 332222 332231:2 332312:2 332322 333111
-333112 333131 333211:3 333212:2 333222:5 333231:2 333311 333321 333322 333331
-"""
 
 #: Default socio-demographic margins (shares of people aged 15 or over, France): rounded from
 #: INSEE's 2019 census (RP 2019). Approximate by design: pass the neighbourhood's own margins.
@@ -196,48 +174,6 @@ class CarUseModel:
 # --------------------------------------------------------------------------------------------------
 # Calibration data
 # --------------------------------------------------------------------------------------------------
-
-
-def reference_profiles(answers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return reference SU answers as complete six-level profiles.
-
-    Parameters
-    ----------
-    answers
-        An SU frame; its complete rows are kept. None for the embedded :data:`SURVEY0_PROFILES`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per respondent (``Int8`` levels, one column per usage), in profile order.
-    """
-    if answers is None:
-        rows: list[list[int]] = []
-        for item in SURVEY0_PROFILES.split():
-            key, _, count = item.partition(":")
-            rows.extend([[int(ch) for ch in key]] * (int(count) if count else 1))
-        return pd.DataFrame(rows, columns=list(USAGES)).astype("Int8")
-    missing = [u for u in USAGES if u not in answers.columns]
-    if missing:
-        raise ValidationError(
-            f"Reference answers lack the usages {', '.join(missing)}.",
-            message_fr=f"Les réponses de référence n'ont pas les usages {', '.join(missing)}.",
-        )
-    levels = answers[list(USAGES)].apply(pd.to_numeric, errors="coerce")
-    complete = levels.dropna()
-    if not complete.isin([1, 2, 3]).all(axis=None):
-        raise ValidationError(
-            "Reference answers must hold levels 1, 2 or 3.",
-            message_fr="Les réponses de référence doivent contenir des niveaux 1, 2 ou 3.",
-        )
-    if complete.empty:
-        raise EmptyDataError(
-            "Reference answers have no complete row (all six usages answered).",
-            message_fr="Les réponses de référence n'ont aucune ligne complète (six usages "
-            "renseignés).",
-        )
-    out = complete.astype(int).sort_values(list(USAGES)).reset_index(drop=True)
-    return out.astype("Int8")
 
 
 def entd_main_modes(path: str | PathLike[str] | pd.DataFrame) -> pd.DataFrame:
@@ -324,8 +260,7 @@ def _read_entd(path: str | PathLike[str] | pd.DataFrame) -> pd.DataFrame:
             frame = pd.read_parquet(file)
         except (OSError, ValueError) as err:
             raise InputFileError(
-                f"{file} is not a readable Parquet table: {err}.",
-                message_fr=f"{file} n'est pas une table Parquet lisible : {err}.",
+                msg("{file} n'est pas une table Parquet lisible : {err}.", file=file, err=err),
                 path=file,
             ) from err
     if "day_id" not in frame.columns and frame.index.name == "day_id":
@@ -334,8 +269,10 @@ def _read_entd(path: str | PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in need if c not in frame.columns]
     if missing:
         raise ValidationError(
-            f"The ENTD table lacks the columns {', '.join(missing)}.",
-            message_fr=f"La table ENTD n'a pas les colonnes {', '.join(missing)}.",
+            msg(
+                "La table ENTD n'a pas les colonnes {missing}.",
+                missing=", ".join(missing),
+            )
         )
     return frame
 
@@ -380,7 +317,7 @@ def synthesize_answers(
         answers) or a mapping level → share.
     reference
         Reference SU answers whose profiles are resampled; NEAR's ``survey_0.tsv``
-        (:data:`SURVEY0_PROFILES`) by default.
+        (:data:`~qet_geo.analysis.reference.SURVEY0_PROFILES`) by default.
     margins
         Socio-demographic margins, "age_band", "gender" and "csp" → category → count or share;
         missing variables take :data:`DEFAULT_MARGINS`.
@@ -405,27 +342,22 @@ def synthesize_answers(
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= 1_000_000:
         raise ValidationError(
-            f"n must be a whole number of respondents between 1 and 1 000 000, got {n!r}.",
-            message_fr=f"n doit être un nombre entier de répondants entre 1 et 1 000 000, reçu "
-            f"{n!r}.",
+            msg("n doit être un nombre entier de répondants entre 1 et 1 000 000, reçu {n!r}.", n=n)
         )
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
         raise ValidationError(
-            f"seed must be a whole number or None, got {seed!r}.",
-            message_fr=f"seed doit être un nombre entier ou None, reçu {seed!r}.",
+            msg("seed doit être un nombre entier ou None, reçu {seed!r}.", seed=seed)
         )
     if urban_category not in URBAN_CATEGORIES:
         raise ValidationError(
-            f"Unknown urban category {urban_category!r}: use B (city centre), C (suburb), I "
-            "(isolated town) or R (rural).",
-            message_fr=f"Catégorie urbaine inconnue {urban_category!r} : utilisez B (ville-centre),"
-            " C (banlieue), I (ville isolée) ou R (rural).",
+            msg(
+                "Catégorie urbaine inconnue {urban_category!r} : utilisez B (ville-centre), C "
+                "(banlieue), I (ville isolée) ou R (rural).",
+                urban_category=urban_category,
+            )
         )
     if not isinstance(layers, NeighbourhoodLayers):
-        raise ValidationError(
-            "layers must be the output of qet_geo.layers.build_layers.",
-            message_fr="layers doit être le résultat de qet_geo.layers.build_layers.",
-        )
+        raise ValidationError(msg("layers doit être le résultat de qet_geo.layers.build_layers."))
     profiles = reference_profiles(reference)
     targets = _target_shares(mode_shares, urban_category, profiles)
     joint, genders = _demography(margins)
@@ -467,9 +399,11 @@ def _target_shares(
             raw = {lv: float(counts.get(lv, 0)) for lv in (1, 2, 3)}
         else:
             raise ValidationError(
-                f"mode_shares={mode_shares!r}: use 'entd', 'reference' or a mapping level → share.",
-                message_fr=f"mode_shares={mode_shares!r} : utilisez 'entd', 'reference' ou un "
-                "dictionnaire niveau → part.",
+                msg(
+                    "mode_shares={mode_shares!r} : utilisez 'entd', 'reference' ou un dictionnaire "
+                    "niveau → part.",
+                    mode_shares=mode_shares,
+                )
             )
     else:
         raw = mode_shares
@@ -477,26 +411,28 @@ def _target_shares(
         shares = {lv: float(raw.get(lv, 0.0)) for lv in (1, 2, 3)}
     except (TypeError, ValueError) as err:
         raise ValidationError(
-            "mode_shares must map the levels 1, 2, 3 to numbers.",
-            message_fr="mode_shares doit associer un nombre aux niveaux 1, 2, 3.",
+            msg("mode_shares doit associer un nombre aux niveaux 1, 2, 3.")
         ) from err
     total = sum(shares.values())
     if any(v < 0 or math.isnan(v) for v in shares.values()) or total <= 0 or set(raw) - {1, 2, 3}:
         raise ValidationError(
-            f"mode_shares must give non-negative shares to the levels 1, 2, 3 only, got {raw!r}.",
-            message_fr=f"mode_shares doit donner des parts positives ou nulles aux seuls niveaux "
-            f"1, 2, 3, reçu {raw!r}.",
+            msg(
+                "mode_shares doit donner des parts positives ou nulles aux seuls niveaux 1, 2, "
+                "3, reçu {raw!r}.",
+                raw=raw,
+            )
         )
     shares = {lv: v / total for lv, v in shares.items()}
     present = set(profiles["transportation_mode"].astype(int))
     lacking = [lv for lv, v in shares.items() if v > 0 and lv not in present]
     if lacking:
         raise ValidationError(
-            f"The reference answers have no respondent at mobility level(s) {lacking}: their "
-            "other usages cannot be drawn. Use a larger reference survey.",
-            message_fr=f"Les réponses de référence n'ont aucun répondant au(x) niveau(x) de "
-            f"mobilité {lacking} : leurs autres usages ne peuvent pas être tirés. Utilisez une "
-            "enquête de référence plus grande.",
+            msg(
+                "Les réponses de référence n'ont aucun répondant au(x) niveau(x) de mobilité "
+                "{lacking} : leurs autres usages ne peuvent pas être tirés. Utilisez une enquête "
+                "de référence plus grande.",
+                lacking=lacking,
+            )
         )
     return shares
 
@@ -509,9 +445,10 @@ def _demography(
     unknown = set(given) - set(DEFAULT_MARGINS)
     if unknown:
         raise ValidationError(
-            f"Unknown margins {', '.join(sorted(unknown))}: use age_band, gender and csp.",
-            message_fr=f"Marges inconnues {', '.join(sorted(unknown))} : utilisez age_band, "
-            "gender et csp.",
+            msg(
+                "Marges inconnues {unknown} : utilisez age_band, gender et csp.",
+                unknown=", ".join(sorted(unknown)),
+            )
         )
     shares: dict[str, pd.Series] = {}
     expected = {"age_band": list(AGE_BANDS), "gender": ["F", "M"], "csp": list(CSP_LABELS)}
@@ -522,10 +459,12 @@ def _demography(
         extra = set(series.index) - set(expected[variable])
         if extra or series.isna().any() or (series < 0).any() or series.sum() <= 0:
             raise ValidationError(
-                f"margins[{variable!r}] must give non-negative counts or shares to "
-                f"{', '.join(expected[variable])}.",
-                message_fr=f"margins[{variable!r}] doit donner des effectifs ou parts positifs "
-                f"ou nuls à {', '.join(expected[variable])}.",
+                msg(
+                    "margins[{variable!r}] doit donner des effectifs ou parts positifs ou nuls à "
+                    "{expected}.",
+                    variable=variable,
+                    expected=", ".join(expected[variable]),
+                )
             )
         series = series.reindex(expected[variable], fill_value=0.0)
         shares[variable] = series / series.sum()
@@ -552,26 +491,25 @@ def _homes(layers: NeighbourhoodLayers, access: pd.DataFrame) -> gpd.GeoDataFram
     buildings = layers.layers.get("buildings")
     if buildings is None or buildings.empty:
         raise EmptyDataError(
-            "The neighbourhood has no building layer: check the OSM extract covers it.",
-            message_fr="Le quartier n'a pas de couche de bâtiments : vérifiez que l'extrait OSM "
-            "le couvre.",
+            msg(
+                "Le quartier n'a pas de couche de bâtiments : vérifiez que l'extrait OSM le couvre."
+            )
         )
     if not isinstance(access, gpd.GeoDataFrame) or _STOP_M not in access.columns:
         raise ValidationError(
-            "access must be the output of qet_geo.constraints.access.neighbourhood_access (homes as "
-            "buildings).",
-            message_fr="access doit être le résultat de qet_geo.constraints.access.neighbourhood_access "
-            "(logements = bâtiments).",
+            msg(
+                "access doit être le résultat de qet_geo.constraints.access.neighbourhood_access "
+                "(logements = bâtiments)."
+            )
         )
     residential = buildings[buildings["residential"].astype(bool)]
     keys = access.index.intersection(residential.index)
     if keys.empty:
         raise EmptyDataError(
-            "No residential building of the territory has access indicators: check that access "
-            "was computed on these layers with homes as buildings.",
-            message_fr="Aucun bâtiment résidentiel du territoire n'a d'indicateurs d'accès : "
-            "vérifiez que l'accès a été calculé sur ces couches avec les bâtiments comme "
-            "logements.",
+            msg(
+                "Aucun bâtiment résidentiel du territoire n'a d'indicateurs d'accès : vérifiez "
+                "que l'accès a été calculé sur ces couches avec les bâtiments comme logements."
+            )
         )
     res = residential.loc[keys]
     weight = pd.Series(np.nan, index=keys)

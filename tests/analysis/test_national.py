@@ -8,10 +8,10 @@ import pytest
 
 from qet_geo.analysis.footprint import su_footprints
 from qet_geo.analysis.national import ConstraintTypology, before_after, compare_neighbourhoods
+from qet_geo.analysis.reference import reference_profiles
 from qet_geo.errors import ValidationError
 from qet_geo.privacy import DisclosureError, is_protected
 from qet_geo.surveys.schema import USAGES
-from qet_geo.surveys.synthetic import reference_profiles
 
 
 def _respondents(sizes: dict[str, int], seed: int = 0, shift: int = 0) -> pd.DataFrame:

@@ -184,8 +184,8 @@ def test_assign_to_centres_matches_the_fitted_model():
     import warnings
 
     from qet_geo.analysis.profiles import UsageProfiles
+    from qet_geo.analysis.reference import reference_profiles
     from qet_geo.surveys.schema import USAGES
-    from qet_geo.surveys.synthetic import reference_profiles
 
     answers = reference_profiles()[list(USAGES)]
     with warnings.catch_warnings():

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from qet_geo.analysis.reference import reference_profiles
 from qet_geo.errors import QetGeoWarning, UnknownCodeError, ValidationError
 from qet_geo.inputs.census import read_iris
 from qet_geo.surveys.representativeness import (
@@ -20,7 +21,6 @@ from qet_geo.surveys.representativeness import (
     survey_quotas,
 )
 from qet_geo.surveys.schema import AGE_BANDS
-from qet_geo.surveys.synthetic import reference_profiles
 from tests.conftest import shared
 
 # Porte d'Orléans (Paris 14e): the three IRIS of Petit-Montrouge nearest the porte.

@@ -13,6 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from qet_geo.analysis.reference import reference_profiles
 from qet_geo.cli.synth import synthesize
 from qet_geo.constraints.access import neighbourhood_access
 from qet_geo.errors import QetGeoWarning, ValidationError
@@ -24,11 +25,9 @@ from qet_geo.surveys.su import read_su
 from qet_geo.surveys.synthetic import (
     DEFAULT_MARGINS,
     ENTD_MODE_SHARES,
-    SURVEY0_PROFILES,
     SYNTHETIC_PREFIX,
     CarUseModel,
     entd_mode_shares,
-    reference_profiles,
     synthesize_answers,
 )
 from tests.conftest import shared
@@ -73,14 +72,6 @@ def _shares(values: pd.Series) -> pd.Series:
 
 # --------------------------------------------------------------------------------------------------
 # calibration data
-
-
-def test_embedded_profiles_are_survey_0(survey0: pd.DataFrame) -> None:
-    embedded = reference_profiles()
-    recomputed = reference_profiles(survey0)
-    assert len(embedded) == 313
-    pd.testing.assert_frame_equal(embedded, recomputed)
-    assert SURVEY0_PROFILES.count(" ") > 100
 
 
 def test_entd_mode_shares_are_the_file() -> None:
