@@ -44,6 +44,7 @@ __getattr__, __dir__, __all__ = attach(
             "national_profiles",
             "profile_mix",
         ],
+        "reference": ["SURVEY0_PROFILES", "reference_profiles"],
         "scenarios": ["DEFAULT_SCENARIOS", "OPERATIONS", "Change", "Scenario"],
     },
 )
@@ -81,4 +82,5 @@ if TYPE_CHECKING:
         national_profiles,
         profile_mix,
     )
+    from qet_geo.analysis.reference import SURVEY0_PROFILES, reference_profiles
     from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, OPERATIONS, Change, Scenario
