@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -193,47 +194,92 @@ def _english() -> dict[str, str]:
     english = {
         m.id: m.string for m in catalog if isinstance(m.id, str) and isinstance(m.string, str)
     }
-    import json  # TRANSITION (remove after the catalogue merge): entries being written
-    import os
-
-    extra = os.environ.get("QET_EXTRA_ENTRIES")
-    if extra:
-        english.update(json.loads(Path(extra).read_text(encoding="utf-8")))
     return english
 
 
+@dataclass(frozen=True)
+class _Call:
+    """A ``msg(...)``/``_t(...)`` call found in the code."""
+
+    path: str
+    line: int
+    template: str | None  # None: the first argument is not a plain string literal
+    fields: frozenset[str]
+    comments: tuple[str, ...]
+
+
+def _calls(root: Path | None = None) -> list[_Call]:
+    """Every ``msg("...")`` and ``_t("...")`` of the library, the service and the maps.
+
+    Read from the syntax tree (nested calls and calls inside f-strings included), with the
+    ``# i18n:`` comments written just above a call for translators.
+    """
+    import ast
+
+    root = root or Path(__file__).resolve().parents[1]
+    found: list[_Call] = []
+    for folder in ("qet_geo", "api", "maps"):
+        for path in sorted((root / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            lines = text.splitlines()
+            for node in ast.walk(ast.parse(text)):
+                if not (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in ("msg", "_t")
+                    and node.args
+                ):
+                    continue
+                first = node.args[0]
+                if isinstance(first, ast.Name) and first.id == "template":
+                    continue  # the renderers themselves pass a template through
+                template = (
+                    first.value
+                    if isinstance(first, ast.Constant) and isinstance(first.value, str)
+                    else None
+                )
+                notes: list[str] = []
+                above = node.lineno - 2
+                while above >= 0 and lines[above].strip().startswith("#"):
+                    comment = lines[above].strip().lstrip("#").strip()
+                    if comment.startswith("i18n:"):
+                        notes.insert(0, comment[len("i18n:") :].strip())
+                    above -= 1
+                found.append(
+                    _Call(
+                        path=str(path.relative_to(root)),
+                        line=node.lineno,
+                        template=template,
+                        fields=frozenset(k.arg for k in node.keywords if k.arg),
+                        comments=tuple(notes),
+                    )
+                )
+    return found
+
+
 def _update_catalogue() -> None:
-    """Extract the templates of the library, the API and the maps into the English catalogue.
+    """Write every template of the code into the English catalogue.
 
     Entries already translated keep their English; new ones are added empty, stale ones dropped.
     """
     from babel.messages.catalog import Catalog
-    from babel.messages.extract import extract_from_dir
     from babel.messages.pofile import read_po, write_po
 
-    root = Path(__file__).resolve().parents[1]
     old: dict[str, str] = {}
     if CATALOGUE.exists():
         with CATALOGUE.open("rb") as f:
             old = {m.id: str(m.string) for m in read_po(f, locale="en") if isinstance(m.id, str)}
     catalog = Catalog(locale="en", project="qet-geo", domain="qet_geo", fuzzy=False)
-    for folder in ("qet_geo", "api", "maps"):
-        found = extract_from_dir(
-            root / folder,
-            method_map=[("**.py", "python")],
-            keywords={"msg": None, "_t": None},
-            comment_tags=("i18n:",),
+    for call in _calls():
+        if call.template is None:
+            continue
+        catalog.add(
+            call.template,
+            old.get(call.template, ""),
+            locations=[(call.path, call.line)],
+            flags=("python-brace-format",),
+            auto_comments=call.comments,
         )
-        for filename, lineno, message, comments, _context in found:
-            if not isinstance(message, str):
-                continue
-            catalog.add(
-                message,
-                old.get(message, ""),
-                locations=[(f"{folder}/{filename}", lineno)],
-                flags=("python-brace-format",),
-                auto_comments=comments,
-            )
     CATALOGUE.parent.mkdir(parents=True, exist_ok=True)
     with CATALOGUE.open("wb") as f:
         write_po(f, catalog, width=100, sort_output=True, include_lineno=False)

@@ -47,10 +47,8 @@ _STEP_LABELS = {
 }
 
 
-def _t(template: str, en: str | None = None, /, **fields: Any) -> str:
+def _t(template: str, /, **fields: Any) -> str:
     """Render a French template of the catalogue in the command's language (``--lang``)."""
-    if en is not None:  # TRANSITION: remove once every command uses templates
-        return template if _state["lang"] == "fr" else en
     return msg(template, **fields).render(_state["lang"])
 
 

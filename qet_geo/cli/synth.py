@@ -99,10 +99,10 @@ def synthesize(
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
-    from qet_geo.cli._common import out_console
+    from qet_geo.cli._common import _state, out_console
     from qet_geo.surveys.schema import USAGE_LABELS
 
-    lang = _t("fr")
+    lang = _state["lang"]
     out_console.print(
         _t(
             "{summary_answers} réponses [bold]synthétiques[/] (identifiants SYN-…) sur "
