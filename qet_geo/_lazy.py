@@ -1,39 +1,49 @@
 """Lazy exports for the subpackages, so that ``qet --help`` imports nothing heavy.
 
-Each subpackage's ``__init__`` names, per module, the public names it re-exports; a name is
-imported from its module on first access (as scientific-python's ``lazy_loader.attach`` does).
-``tests/test_layout.py`` checks that these tables equal the modules' ``__all__``.
+A subpackage's ``__init__`` lists its public modules; a name is looked up in their ``__all__``,
+in that order, and imported on first access (as scientific-python's ``lazy_loader`` does). The
+names are written once, in each module's ``__all__``; for type checkers the ``__init__`` star
+imports the same modules under ``TYPE_CHECKING``. ``tests/test_layout.py`` checks that every
+exported name resolves to its module's object and that no two modules export the same name.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
 def attach(
-    package: str, exports: dict[str, list[str]]
-) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
-    """Return ``__getattr__``, ``__dir__`` and ``__all__`` for ``package``.
+    package: str, modules: Sequence[str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Return ``__getattr__`` and ``__dir__`` for ``package``.
 
     Parameters
     ----------
     package
         The package's ``__name__``.
-    exports
-        For each module of the package (its name without the package), the public names it exports.
+    modules
+        Its public modules, by name without the package.
     """
-    where = {name: module for module, names in exports.items() for name in names}
+
+    def _module(name: str) -> Any:
+        return importlib.import_module(f"{package}.{name}")
 
     def __getattr__(name: str) -> Any:
-        if name in where:
-            return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
-        if name in exports:
-            return importlib.import_module(f"{package}.{name}")
+        if name in modules:
+            return _module(name)
+        for module in modules:
+            found = _module(module)
+            if name in getattr(found, "__all__", ()):
+                value = getattr(found, name)
+                setattr(sys.modules[package], name, value)  # found once, then a plain attribute
+                return value
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:
-        return sorted(where) + sorted(exports)
+        names = {n for module in modules for n in getattr(_module(module), "__all__", ())}
+        return sorted(names | set(modules))
 
-    return __getattr__, __dir__, sorted(where)
+    return __getattr__, __dir__

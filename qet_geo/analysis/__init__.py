@@ -9,78 +9,30 @@ from typing import TYPE_CHECKING
 
 from qet_geo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(
+__getattr__, __dir__ = attach(
     __name__,
-    {
-        "constraint_profiles": ["profile_constraints"],
-        "footprint": [
-            "NGC_SCALE_PATH",
-            "NGC_USAGE_SOURCES",
-            "SCALES",
-            "neighbourhood_footprint",
-            "ngc_usage_footprints",
-            "profile_footprints",
-            "read_ngc_results",
-            "read_ngc_scale",
-            "su_footprints",
-            "usage_scale",
-        ],
-        "homes": ["building_indicators", "join_constraints"],
-        "links": ["LinkReport", "link_report"],
-        "margins": ["margins_of_manoeuvre"],
-        "models": ["ConstraintModels", "constraint_models"],
-        "national": [
-            "ConstraintTypology",
-            "before_after",
-            "before_after_moments",
-            "compare_neighbourhoods",
-            "national_table",
-        ],
-        "profiles": [
-            "METHODS",
-            "Stability",
-            "UsageProfiles",
-            "bootstrap_stability",
-            "national_profiles",
-            "profile_mix",
-        ],
-        "reference": ["SURVEY0_PROFILES", "reference_profiles"],
-        "scenarios": ["DEFAULT_SCENARIOS", "OPERATIONS", "Change", "Scenario"],
-    },
+    [
+        "constraint_profiles",
+        "footprint",
+        "homes",
+        "links",
+        "margins",
+        "models",
+        "national",
+        "profiles",
+        "reference",
+        "scenarios",
+    ],
 )
 
 if TYPE_CHECKING:
-    from qet_geo.analysis.constraint_profiles import profile_constraints
-    from qet_geo.analysis.footprint import (
-        NGC_SCALE_PATH,
-        NGC_USAGE_SOURCES,
-        SCALES,
-        neighbourhood_footprint,
-        ngc_usage_footprints,
-        profile_footprints,
-        read_ngc_results,
-        read_ngc_scale,
-        su_footprints,
-        usage_scale,
-    )
-    from qet_geo.analysis.homes import building_indicators, join_constraints
-    from qet_geo.analysis.links import LinkReport, link_report
-    from qet_geo.analysis.margins import margins_of_manoeuvre
-    from qet_geo.analysis.models import ConstraintModels, constraint_models
-    from qet_geo.analysis.national import (
-        ConstraintTypology,
-        before_after,
-        before_after_moments,
-        compare_neighbourhoods,
-        national_table,
-    )
-    from qet_geo.analysis.profiles import (
-        METHODS,
-        Stability,
-        UsageProfiles,
-        bootstrap_stability,
-        national_profiles,
-        profile_mix,
-    )
-    from qet_geo.analysis.reference import SURVEY0_PROFILES, reference_profiles
-    from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, OPERATIONS, Change, Scenario
+    from qet_geo.analysis.constraint_profiles import *
+    from qet_geo.analysis.footprint import *
+    from qet_geo.analysis.homes import *
+    from qet_geo.analysis.links import *
+    from qet_geo.analysis.margins import *
+    from qet_geo.analysis.models import *
+    from qet_geo.analysis.national import *
+    from qet_geo.analysis.profiles import *
+    from qet_geo.analysis.reference import *
+    from qet_geo.analysis.scenarios import *

@@ -11,84 +11,8 @@ from typing import TYPE_CHECKING
 
 from qet_geo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    {
-        "access": [
-            "home_access",
-            "homes_from_buildings",
-            "homes_from_cells",
-            "isochrones_from_extract",
-            "neighbourhood_access",
-            "score_distribution",
-            "zone_indicators",
-        ],
-        "indicators": [
-            "ACCESS_INDICATORS",
-            "CYCLE_KM",
-            "CYCLE_RADIUS_M",
-            "DEPARTURES",
-            "INDICATORS",
-            "INDICATOR_UNITS",
-            "INTERSECTIONS",
-            "INTERSECTION_RADIUS_M",
-            "NOT_INDICATORS",
-            "PROFILE_INDICATORS",
-            "SCORE",
-            "SCORE_MIN",
-            "SLOPE",
-            "SLOPE_RADIUS_M",
-            "THRESHOLDS_MIN",
-            "TRANSIT_RADIUS_M",
-            "TRANSIT_STOPS",
-            "USAGE_CONSTRAINTS",
-            "ZONE_INDICATORS",
-            "Indicator",
-            "IndicatorUnit",
-            "get_indicator",
-            "indicator_unit",
-            "nearest_m",
-            "nearest_min",
-            "reachable",
-        ],
-    },
-)
+__getattr__, __dir__ = attach(__name__, ["access", "indicators"])
 
 if TYPE_CHECKING:
-    from qet_geo.constraints.access import (
-        home_access,
-        homes_from_buildings,
-        homes_from_cells,
-        isochrones_from_extract,
-        neighbourhood_access,
-        score_distribution,
-        zone_indicators,
-    )
-    from qet_geo.constraints.indicators import (
-        ACCESS_INDICATORS,
-        CYCLE_KM,
-        CYCLE_RADIUS_M,
-        DEPARTURES,
-        INDICATOR_UNITS,
-        INDICATORS,
-        INTERSECTION_RADIUS_M,
-        INTERSECTIONS,
-        NOT_INDICATORS,
-        PROFILE_INDICATORS,
-        SCORE,
-        SCORE_MIN,
-        SLOPE,
-        SLOPE_RADIUS_M,
-        THRESHOLDS_MIN,
-        TRANSIT_RADIUS_M,
-        TRANSIT_STOPS,
-        USAGE_CONSTRAINTS,
-        ZONE_INDICATORS,
-        Indicator,
-        IndicatorUnit,
-        get_indicator,
-        indicator_unit,
-        nearest_m,
-        nearest_min,
-        reachable,
-    )
+    from qet_geo.constraints.access import *
+    from qet_geo.constraints.indicators import *

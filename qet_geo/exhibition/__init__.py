@@ -8,26 +8,8 @@ from typing import TYPE_CHECKING
 
 from qet_geo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    {
-        "diagnose": [
-            "DiagnosticConfig",
-            "DiagnosticResult",
-            "STEPS",
-            "load_config",
-            "run_diagnostic",
-        ],
-        "report": ["ReportContent", "render_report"],
-    },
-)
+__getattr__, __dir__ = attach(__name__, ["diagnose", "report"])
 
 if TYPE_CHECKING:
-    from qet_geo.exhibition.diagnose import (
-        STEPS,
-        DiagnosticConfig,
-        DiagnosticResult,
-        load_config,
-        run_diagnostic,
-    )
-    from qet_geo.exhibition.report import ReportContent, render_report
+    from qet_geo.exhibition.diagnose import *
+    from qet_geo.exhibition.report import *

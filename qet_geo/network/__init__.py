@@ -23,40 +23,14 @@ from typing import TYPE_CHECKING
 
 from qet_geo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    {
-        "speeds": [
-            "BIKE_DOWNHILL_RATE",
-            "BIKE_MAX_SPEEDUP",
-            "BIKE_UPHILL_RATE",
-            "DEFAULT_SPEED_KMH",
-            "TOBLER_OPTIMUM_GRADE",
-            "TOBLER_RATE",
-            "bike_speed_factor",
-            "walk_speed_factor",
-        ],
-        "graph": ["Network", "build_network"],
-        "snapping": ["DEFAULT_MAX_SNAP_M", "snap"],
-        "queries": ["DEFAULT_CUTOFF_M", "count_within", "nearest"],
-        "isochrone": ["DEFAULT_ISOCHRONE_BUFFER_M", "isochrones"],
-        "od": ["od_matrix", "street_paths"],
-    },
+__getattr__, __dir__ = attach(
+    __name__, ["graph", "isochrone", "od", "queries", "snapping", "speeds"]
 )
 
 if TYPE_CHECKING:
-    from qet_geo.network.graph import Network, build_network
-    from qet_geo.network.isochrone import DEFAULT_ISOCHRONE_BUFFER_M, isochrones
-    from qet_geo.network.od import od_matrix, street_paths
-    from qet_geo.network.queries import DEFAULT_CUTOFF_M, count_within, nearest
-    from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M, snap
-    from qet_geo.network.speeds import (
-        BIKE_DOWNHILL_RATE,
-        BIKE_MAX_SPEEDUP,
-        BIKE_UPHILL_RATE,
-        DEFAULT_SPEED_KMH,
-        TOBLER_OPTIMUM_GRADE,
-        TOBLER_RATE,
-        bike_speed_factor,
-        walk_speed_factor,
-    )
+    from qet_geo.network.graph import *
+    from qet_geo.network.isochrone import *
+    from qet_geo.network.od import *
+    from qet_geo.network.queries import *
+    from qet_geo.network.snapping import *
+    from qet_geo.network.speeds import *

@@ -17,18 +17,10 @@ from typing import TYPE_CHECKING
 
 from qet_geo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    {
-        "stops": ["STOP_FILE_SUFFIXES", "auto_stops", "read_stops"],
-        "order": ["EXACT_MAX_STOPS", "Method", "order_stops", "route_cost"],
-        "plan": ["DEFAULT_DWELL_MIN", "VisitRoute", "plan_route", "plan_visit"],
-        "export": ["route_summary", "to_geojson", "to_gpx", "to_roadbook", "write_route"],
-    },
-)
+__getattr__, __dir__ = attach(__name__, ["export", "order", "plan", "stops"])
 
 if TYPE_CHECKING:
-    from qet_geo.visit.export import route_summary, to_geojson, to_gpx, to_roadbook, write_route
-    from qet_geo.visit.order import EXACT_MAX_STOPS, Method, order_stops, route_cost
-    from qet_geo.visit.plan import DEFAULT_DWELL_MIN, VisitRoute, plan_route, plan_visit
-    from qet_geo.visit.stops import STOP_FILE_SUFFIXES, auto_stops, read_stops
+    from qet_geo.visit.export import *
+    from qet_geo.visit.order import *
+    from qet_geo.visit.plan import *
+    from qet_geo.visit.stops import *
