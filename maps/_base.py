@@ -31,8 +31,9 @@ from folium.template import Template
 
 from maps._assets import ASSETS, OfflineAssets, _Raw
 from maps._labels import NOT_AVAILABLE, Lang, MapStyle, check_lang, class_labels, ramp_colours
+from qet_geo._validate import geo_frame, require_crs
 from qet_geo.crs import WGS84, WORK_CRS
-from qet_geo.errors import CRSError, EmptyDataError, InputFileError, ValidationError
+from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
 from qet_geo.escaping import escape_html, script_json
 from qet_geo.i18n import msg
 from qet_geo.layers import NeighbourhoodLayers
@@ -97,22 +98,7 @@ def check_frame(
 
     Returns it unchanged; raises ValidationError, CRSError or EmptyDataError with the fix.
     """
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise ValidationError(
-            msg(
-                "{what} doit être un GeoDataFrame, pas {kind}.",
-                what=what,
-                kind=type(gdf).__name__,
-            )
-        )
-    if gdf.crs is None:
-        raise CRSError(
-            msg(
-                "{what} n'a pas de système de coordonnées : définissez-le (gdf.set_crs(2154) "
-                "pour le Lambert-93) avant de le cartographier.",
-                what=what,
-            )
-        )
+    require_crs(geo_frame(gdf, what=what), what=what)
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
         raise ValidationError(

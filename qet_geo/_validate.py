@@ -1,15 +1,27 @@
-"""Guards shared by the readers: one wording for a path that is not what it should be."""
+"""Guards shared by the library: one wording for an argument that is not what it should be.
+
+A path that is not there, an object that is not a GeoDataFrame (or GeoSeries), a layer without
+a coordinate reference system. geopandas is imported inside the guards that need it, so that
+light commands (``qet --help``) do not load it.
+"""
 
 from __future__ import annotations
 
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from qet_geo.errors import InputFileError, ValidationError
+from qet_geo.errors import CRSError, InputFileError, ValidationError
 from qet_geo.i18n import Msg, msg
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from pyproj import CRS
 
 #: The default advice after a missing path.
 CHECK_PATH = msg("Vérifiez le chemin.")
+#: The default advice after a missing CRS: the two usual ones.
+SET_CRS = msg("EPSG:2154 pour le Lambert-93, EPSG:4326 pour des lon/lat")
 
 
 def existing_file(
@@ -54,3 +66,102 @@ def existing_file(
             path=file,
         )
     return file
+
+
+def geometries(obj: object, *, what: Msg | str) -> gpd.GeoSeries:
+    """Return the geometry of a GeoDataFrame, or a GeoSeries itself; refuse anything else.
+
+    Parameters
+    ----------
+    obj
+        The argument given by the user.
+    what
+        Its name (``"points"``) or what it is (a :class:`~qet_geo.i18n.Msg`), first in the message.
+
+    Raises
+    ------
+    ValidationError
+        ``obj`` is neither a GeoDataFrame nor a GeoSeries.
+    """
+    import geopandas as gpd
+
+    if isinstance(obj, gpd.GeoDataFrame):
+        return obj.geometry
+    if isinstance(obj, gpd.GeoSeries):
+        return obj
+    raise ValidationError(
+        msg(
+            "{what} doit être un GeoDataFrame ou une GeoSeries, et non {type_name}.",
+            what=what,
+            type_name=type(obj).__name__,
+        )
+    )
+
+
+def geo_frame(obj: object, *, what: Msg | str, hint: Msg | None = None) -> gpd.GeoDataFrame:
+    """Return ``obj`` if it is a GeoDataFrame; refuse anything else.
+
+    Parameters
+    ----------
+    obj
+        The argument given by the user.
+    what
+        Its name (``"buildings"``), first in the message.
+    hint
+        Where such a table comes from (``msg("passez read_osm(chemin).buildings")``), last.
+
+    Raises
+    ------
+    ValidationError
+        ``obj`` is not a GeoDataFrame.
+    """
+    import geopandas as gpd
+
+    if isinstance(obj, gpd.GeoDataFrame):
+        return obj
+    type_name = type(obj).__name__
+    if hint is None:
+        text = msg(
+            "{what} doit être un GeoDataFrame, et non {type_name}.", what=what, type_name=type_name
+        )
+    else:
+        text = msg(
+            "{what} doit être un GeoDataFrame, et non {type_name} : {hint}.",
+            what=what,
+            type_name=type_name,
+            hint=hint,
+        )
+    raise ValidationError(text)
+
+
+def require_crs(
+    obj: gpd.GeoSeries | gpd.GeoDataFrame, *, what: Msg | str, hint: Msg = SET_CRS
+) -> CRS:
+    """Return the CRS of a GeoSeries or GeoDataFrame; refuse one without.
+
+    Parameters
+    ----------
+    obj
+        A GeoSeries or GeoDataFrame (checked with :func:`geometries` or :func:`geo_frame`).
+    what
+        Its name (``"points"``) or what it is, first in the message.
+    hint
+        Advice after ".set_crs(...)", in brackets: the usual CRSs by default, or what to do next
+        (``msg("puis reprojetez avec .to_crs({crs})", crs=...)``).
+
+    Raises
+    ------
+    CRSError
+        ``obj`` has no CRS.
+    """
+    crs: CRS | None = obj.crs
+    if crs is None:
+        raise CRSError(
+            msg(
+                "{what} n'a pas de système de coordonnées : définissez-le avec .set_crs(...) "
+                "({hint}).",
+                what=what,
+                hint=hint,
+            )
+        )
+    return crs

@@ -49,6 +49,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from qet_geo import grid
+from qet_geo._validate import geo_frame
 from qet_geo.crs import GRID_CRS, WORK_CRS
 from qet_geo.errors import QetGeoWarning, ValidationError
 from qet_geo.i18n import msg
@@ -127,13 +128,7 @@ def coarsen_locations(
     CRSError
         ``located`` has no CRS.
     """
-    if not isinstance(located, gpd.GeoDataFrame):
-        raise ValidationError(
-            msg(
-                "located doit être le GeoDataFrame renvoyé par locate_homes, pas {type_name}.",
-                type_name=type(located).__name__,
-            )
-        )
+    geo_frame(located, what="located", hint=msg("passez le résultat de locate_homes"))
     return _coarsen(located, keep_building=keep_building, keep_raw=keep_raw)
 
 

@@ -41,6 +41,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from qet_geo._validate import geo_frame
 from qet_geo.constraints.indicators import (
     CYCLE_KM,
     CYCLE_RADIUS_M,
@@ -538,10 +539,8 @@ def zone_indicators(
         is defined (NaN where it is defined for none), ``population`` (sum of the weights) and
         ``homes`` (number of homes).
     """
-    if not isinstance(access, gpd.GeoDataFrame):
-        raise ValidationError(
-            msg("access doit être le GeoDataFrame de neighbourhood_access (logements).")
-        )
+    hint = msg("passez le résultat de neighbourhood_access (logements)")
+    geo_frame(access, what="access", hint=hint)
     if zones is None:
         from qet_geo.inputs.census import point_to_cell_id
 

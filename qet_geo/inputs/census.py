@@ -33,7 +33,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from qet_geo import grid
-from qet_geo._validate import existing_file
+from qet_geo._validate import existing_file, geo_frame, geometries, require_crs
 from qet_geo.crs import GRID_CRS, WORK_CRS
 from qet_geo.errors import (
     CRSError,
@@ -289,15 +289,7 @@ def point_to_cell_id(points: gpd.GeoSeries, *, resolution_m: int = CELL_SIZE_M) 
         ``points`` holds other geometries than points, or ``resolution_m`` is not a positive
         integer.
     """
-    if isinstance(points, gpd.GeoDataFrame):
-        points = points.geometry
-    if not isinstance(points, gpd.GeoSeries):
-        raise ValidationError(
-            msg(
-                "points doit être une GeoSeries de points, pas {type_name}.",
-                type_name=type(points).__name__,
-            )
-        )
+    points = geometries(points, what="points")
     if isinstance(resolution_m, bool) or not isinstance(resolution_m, int) or resolution_m <= 0:
         raise ValidationError(
             msg(
@@ -305,13 +297,7 @@ def point_to_cell_id(points: gpd.GeoSeries, *, resolution_m: int = CELL_SIZE_M) 
                 resolution_m=resolution_m,
             )
         )
-    if points.crs is None:
-        raise CRSError(
-            msg(
-                "points n'a pas de système de coordonnées : définissez-le avec "
-                "points.set_crs(...) avant de nommer les carreaux."
-            )
-        )
+    require_crs(points, what="points")
     kinds = points.geom_type.dropna()
     others = sorted(set(kinds[kinds != "Point"]))
     if others:
@@ -1016,22 +1002,7 @@ def allocate_population(
         unallocated.
     """
     for name, frame in (("buildings", buildings), ("zones", zones)):
-        if not isinstance(frame, gpd.GeoDataFrame):
-            raise ValidationError(
-                msg(
-                    "{name} doit être un GeoDataFrame, pas {type_name}.",
-                    name=name,
-                    type_name=type(frame).__name__,
-                )
-            )
-        if frame.crs is None:
-            raise CRSError(
-                msg(
-                    "{name} n'a pas de système de coordonnées : définissez-le avec "
-                    "{name}.set_crs(...) (EPSG:2154 pour le Lambert-93).",
-                    name=name,
-                )
-            )
+        require_crs(geo_frame(frame, what=name), what=name)
     if not CRS.from_user_input(buildings.crs).is_projected:
         raise CRSError(
             msg(

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from qet_geo._validate import existing_file
+from qet_geo._validate import existing_file, require_crs
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
@@ -813,13 +813,7 @@ def _parse_date(value: str | dt.date) -> np.datetime64:
 def _mask_geometry(mask: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame) -> BaseGeometry:
     """Return the mask as one shapely geometry in EPSG:2154."""
     if isinstance(mask, gpd.GeoDataFrame | gpd.GeoSeries):
-        if mask.crs is None:
-            raise CRSError(
-                msg(
-                    "mask n'a pas de système de coordonnées ; définissez-le (par ex. "
-                    "mask.set_crs('EPSG:2154')) avant usage."
-                )
-            )
+        require_crs(mask, what="mask")
         geom = mask.to_crs(WORK_CRS).union_all()
     elif isinstance(mask, BaseGeometry):
         geom = mask

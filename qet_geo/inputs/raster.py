@@ -53,7 +53,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.warp import transform as warp_transform
 from shapely.geometry import Polygon, box
 
-from qet_geo._validate import existing_file
+from qet_geo._validate import existing_file, geometries, require_crs
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     CRSError,
@@ -619,29 +619,12 @@ def _geoms_l93(
     data: gpd.GeoDataFrame | gpd.GeoSeries, what: str, allowed: tuple[str, ...]
 ) -> npt.NDArray[np.object_]:
     """Return the geometries in EPSG:2154 as a numpy array, None for missing or empty ones."""
-    if isinstance(data, gpd.GeoDataFrame):
-        geo = data.geometry
-    elif isinstance(data, gpd.GeoSeries):
-        geo = data
-    else:
-        raise ValidationError(
-            msg(
-                "{what} doit être un GeoDataFrame ou une GeoSeries, reçu {type_name}.",
-                what=what,
-                type_name=type(data).__name__,
-            )
-        )
+    geo = geometries(data, what=what)
     if len(geo) == 0:
         raise EmptyDataError(msg("{what} est vide : fournissez au moins une géométrie.", what=what))
-    if geo.crs is None:
-        raise CRSError(
-            msg(
-                "{what} n'a pas de SCR. Définissez-le, par ex. {what}.set_crs('EPSG:2154') (ou "
-                "le SCR réel des coordonnées).",
-                what=what,
-            )
-        )
-    if not ProjCRS.from_user_input(geo.crs).equals(ProjCRS.from_user_input(WORK_CRS)):
+    if not ProjCRS.from_user_input(require_crs(geo, what=what)).equals(
+        ProjCRS.from_user_input(WORK_CRS)
+    ):
         geo = geo.to_crs(WORK_CRS)
     geoms = np.asarray(geo.values, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)

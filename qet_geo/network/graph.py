@@ -29,6 +29,7 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from qet_geo._validate import geo_frame, require_crs
 from qet_geo.errors import CRSError, EmptyDataError, ValidationError
 from qet_geo.i18n import msg
 from qet_geo.network._common import (
@@ -269,10 +270,7 @@ def build_network(
                 speed_kmh=speed_kmh,
             )
         )
-    if not isinstance(edges, gpd.GeoDataFrame):
-        raise ValidationError(
-            msg("edges doit être un GeoDataFrame (convention graph_to_gdfs d'osmnx).")
-        )
+    geo_frame(edges, what="edges", hint=msg("suivez la convention graph_to_gdfs d'osmnx"))
     if not isinstance(nodes, pd.DataFrame):
         raise ValidationError(
             msg("nodes doit être un (Geo)DataFrame indexé par identifiant de nœud.")
@@ -284,7 +282,7 @@ def build_network(
                 "contient des rues."
             )
         )
-    crs = _check_projected_crs(edges.crs, "edges")
+    crs = _check_projected_crs(edges, "edges")
     node_crs = getattr(nodes, "crs", None)
     if node_crs is not None and node_crs is not crs and CRS.from_user_input(node_crs) != crs:
         raise CRSError(
@@ -380,15 +378,8 @@ def _build_network(
     return net
 
 
-def _check_projected_crs(crs: Any, name: str) -> CRS:
-    if crs is None:
-        raise CRSError(
-            msg(
-                "{name} n'a pas de CRS : définissez-le (ex. .set_crs(2154)) ou reprojetez avec "
-                ".to_crs(2154).",
-                name=name,
-            )
-        )
+def _check_projected_crs(frame: gpd.GeoDataFrame, name: str) -> CRS:
+    crs = require_crs(frame, what=name, hint=msg("puis reprojetez avec .to_crs({crs})", crs=2154))
     out = CRS.from_user_input(crs)
     if not out.is_projected:
         raise CRSError(

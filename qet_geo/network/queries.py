@@ -36,6 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.sparse import csgraph
 
+from qet_geo._validate import geo_frame
 from qet_geo.errors import QetGeoWarning, ValidationError
 from qet_geo.i18n import msg
 from qet_geo.network._common import FloatArray, IntArray, Weight, _check_positive, _check_weight
@@ -88,15 +89,11 @@ def _homes_and_pois(
 ) -> tuple[pd.Index, _Snapped, _Pois]:
     """Validate homes and amenities and snap them all at once."""
     index, home_xy = _points(homes, net.crs, "homes")
-    if not isinstance(pois, gpd.GeoDataFrame):
-        raise ValidationError(
-            msg(
-                "pois doit être un GeoDataFrame avec une colonne {category_column!r}, et non "
-                "{type_name}.",
-                category_column=category_column,
-                type_name=type(pois).__name__,
-            )
-        )
+    hint = msg(
+        "une ligne par équipement, avec une colonne {category_column!r}",
+        category_column=category_column,
+    )
+    geo_frame(pois, what="pois", hint=hint)
     if category_column not in pois.columns:
         raise ValidationError(
             msg(

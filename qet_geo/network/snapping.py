@@ -26,7 +26,8 @@ import shapely
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
-from qet_geo.errors import CRSError, QetGeoWarning, ValidationError
+from qet_geo._validate import geometries, require_crs
+from qet_geo.errors import CRSError, QetGeoWarning
 from qet_geo.i18n import Msg, msg
 from qet_geo.network._common import (
     BoolArray,
@@ -356,36 +357,20 @@ def _points(obj: Any, crs: CRS, name: str) -> tuple[pd.Index, FloatArray]:
 
     Other geometries stand for a point inside them (``point_on_surface``).
     """
-    if isinstance(obj, gpd.GeoDataFrame):
-        series = obj.geometry
-    elif isinstance(obj, gpd.GeoSeries):
-        series = obj
-    else:
-        raise ValidationError(
-            msg(
-                "{name} doit être une GeoSeries ou un GeoDataFrame, et non {type_name}.",
-                name=name,
-                type_name=type(obj).__name__,
-            )
-        )
-    if series.crs is None:
-        if len(series):
+    series = geometries(obj, what=name)
+    if len(series) or series.crs is not None:  # no points: no CRS needed
+        hint = msg("puis reprojetez avec .to_crs({crs})", crs=crs.to_string())
+        points_crs = require_crs(series, what=name, hint=hint)
+        if points_crs is not crs and CRS.from_user_input(points_crs) != crs:
             raise CRSError(
                 msg(
-                    "{name} n'a pas de CRS : définissez-le avec .set_crs(...) puis .to_crs({crs}).",
+                    "{name} est en {points_crs}, le réseau en {crs} : reprojetez avec "
+                    ".to_crs({crs}).",
                     name=name,
+                    points_crs=CRS.from_user_input(points_crs).to_string(),
                     crs=crs.to_string(),
                 )
             )
-    elif series.crs is not crs and CRS.from_user_input(series.crs) != crs:
-        raise CRSError(
-            msg(
-                "{name} est en {points_crs}, le réseau en {crs} : reprojetez avec .to_crs({crs}).",
-                name=name,
-                points_crs=CRS.from_user_input(series.crs).to_string(),
-                crs=crs.to_string(),
-            )
-        )
     geoms = np.asarray(series.array, dtype=object)
     try:  # NaN for a missing geometry and for anything but a point
         x, y = shapely.get_x(geoms), shapely.get_y(geoms)

@@ -50,6 +50,7 @@ import pandas as pd
 import shapely
 
 from qet_geo import grid
+from qet_geo._validate import geo_frame, require_crs
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import CRSError, QetGeoWarning, ValidationError
 from qet_geo.i18n import Msg, join, msg
@@ -365,14 +366,7 @@ def _address_parts(addresses: pd.Series | pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_reference(reference: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if not isinstance(reference, gpd.GeoDataFrame):
-        raise ValidationError(
-            msg(
-                "reference doit être un GeoDataFrame d'adresses (read_osm(chemin).addresses), "
-                "pas {type_name}.",
-                type_name=type(reference).__name__,
-            )
-        )
+    geo_frame(reference, what="reference", hint=msg("passez read_osm(chemin).addresses"))
     missing = [c for c in ("housenumber", "street") if c not in reference.columns]
     if missing:
         raise ValidationError(
@@ -388,30 +382,15 @@ def _check_reference(reference: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                 "localisez par coordonnées ou carreaux, ou utilisez un extrait avec adresses."
             )
         )
-    if reference.crs is None:
-        raise CRSError(
-            msg(
-                "reference n'a pas de système de coordonnées : définissez-le avec "
-                "reference.set_crs(...)."
-            )
-        )
+    require_crs(reference, what="reference")
     return reference.to_crs(WORK_CRS)
 
 
 def _check_buildings(buildings: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     if buildings is None:
         return None
-    if not isinstance(buildings, gpd.GeoDataFrame):
-        raise ValidationError(
-            msg("buildings doit être un GeoDataFrame (read_osm(chemin).buildings).")
-        )
-    if buildings.crs is None:
-        raise CRSError(
-            msg(
-                "buildings n'a pas de système de coordonnées : définissez-le avec "
-                "buildings.set_crs(...)."
-            )
-        )
+    hint = msg("passez read_osm(chemin).buildings")
+    require_crs(geo_frame(buildings, what="buildings", hint=hint), what="buildings")
     homes = buildings
     if "residential" in buildings.columns:
         homes = buildings[buildings["residential"].fillna(False).astype(bool)]

@@ -35,11 +35,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from qet_geo.errors import (
-    CRSError,
-    DataCoverageError,
-    ValidationError,
-)
+from qet_geo._validate import geo_frame, geometries, require_crs
+from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.i18n import Lang, Msg, join, msg
 from qet_geo.network.graph import Network
 from qet_geo.network.od import od_matrix, street_paths
@@ -62,28 +59,10 @@ DEFAULT_DWELL_MIN = 5.0
 """Minutes spent at each stop (look, talk, take notes) when no ``dwell_min`` is given."""
 
 
-def _as_points(points: gpd.GeoSeries | gpd.GeoDataFrame, crs: CRS, what: Msg) -> gpd.GeoSeries:
+def _as_points(points: gpd.GeoSeries | gpd.GeoDataFrame, crs: CRS, what: str) -> gpd.GeoSeries:
     """The geometries as points in ``crs`` (a polygon gives a point inside it)."""
-    if isinstance(points, gpd.GeoDataFrame):
-        series = points.geometry
-    elif isinstance(points, gpd.GeoSeries):
-        series = points
-    else:
-        raise ValidationError(
-            msg(
-                "{what} doit être un GeoDataFrame ou une GeoSeries, et non {type_name}.",
-                what=what,
-                type_name=type(points).__name__,
-            )
-        )
-    if series.crs is None:
-        raise CRSError(
-            msg(
-                "{what} n'a pas de CRS : définissez-le avec .set_crs(...) (EPSG:4326 pour des "
-                "lon/lat).",
-                what=what,
-            )
-        )
+    series = geometries(points, what=what)
+    require_crs(series, what=what)
     if not series.index.is_unique:
         raise ValidationError(
             msg(
@@ -251,13 +230,7 @@ def plan_route(
     DataCoverageError
         A stop (or the start) outside ``area`` or farther than ``max_snap_m`` from any street.
     """
-    if not isinstance(stops, gpd.GeoDataFrame):
-        raise ValidationError(
-            msg(
-                "stops doit être un GeoDataFrame de points, et non {type_name}.",
-                type_name=type(stops).__name__,
-            )
-        )
+    geo_frame(stops, what="stops", hint=msg("un point par étape"))
     if len(stops) < 2:
         raise ValidationError(
             msg(
@@ -294,7 +267,7 @@ def plan_route(
         )
     _check_method(method)
     max_snap_m = _check_max_snap(max_snap_m)
-    pts = _as_points(stops, network.crs, msg("Les étapes"))
+    pts = _as_points(stops, network.crs, "stops")
     table = _stop_table(stops, dwell)
     names = _display_names(table)
     if area is not None:
