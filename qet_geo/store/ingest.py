@@ -488,17 +488,24 @@ def assign_to_centres(levels: pd.DataFrame, centres: Sequence[Profile]) -> pd.Se
     return out
 
 
-def respondents_frame(session: Session, diagnostic_id: int) -> pd.DataFrame:
+def respondents_frame(session: Session, diagnostic_id: int, *, keys: bool = False) -> pd.DataFrame:
     """Return the stored respondents of a diagnostic as a frame (never published as is).
 
-    Columns: ``pseudo_id``, ``cell_id``, ``iris_code``, ``profile``, ``total_kgco2e``, one
-    ``{usage}_kgco2e`` column per usage and the levels of every usage. Feed it to
-    :func:`qet_geo.privacy.safe_aggregate` before anything leaves the service.
+    Columns: ``pseudo_id`` (the index), ``cell_id``, ``iris_code``, ``profile``,
+    ``total_kgco2e``, one ``{usage}_kgco2e`` column per usage and the levels of every usage. Feed
+    it to :func:`qet_geo.privacy.safe_aggregate` before anything leaves the service.
+
+    With ``keys``, also ``row_id`` (the store's id) and ``key``
+    (:func:`qet_geo.store.releases.respondent_key`), which a release compares with the earlier
+    ones.
     """
     import pandas as pd
 
+    from qet_geo.store.releases import respondent_key
+
     rows = session.execute(
         select(
+            Respondent.id,
             Respondent.pseudo_id,
             Respondent.cell_id,
             Respondent.iris_code,
@@ -509,19 +516,19 @@ def respondents_frame(session: Session, diagnostic_id: int) -> pd.DataFrame:
         ).where(Respondent.diagnostic_id == diagnostic_id)
     ).all()
     records = []
-    for pseudo, cell, iris, profile, total, foot, answers in rows:
-        rec: dict[str, Any] = {
-            "pseudo_id": pseudo,
-            "cell_id": cell,
-            "iris_code": iris,
-            "profile": profile,
-            "total_kgco2e": total,
-        }
+    for row_id, pseudo, cell, iris, profile, total, foot, answers in rows:
+        rec: dict[str, Any] = {"row_id": int(row_id)} if keys else {}
+        rec.update(
+            pseudo_id=pseudo, cell_id=cell, iris_code=iris, profile=profile, total_kgco2e=total
+        )
+        if keys:
+            rec["key"] = respondent_key(pseudo, cell, answers, foot, total)
         rec.update({k: v for k, v in (foot or {}).items() if k != "total_kgco2e"})
-        rec.update({k: v for k, v in (answers or {}).items()})
+        rec.update(dict(answers or {}))
         records.append(rec)
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
-        frame = pd.DataFrame(columns=["pseudo_id", "cell_id", "iris_code", "profile"])
+        columns = ["pseudo_id", "cell_id", "iris_code", "profile"]
+        frame = pd.DataFrame(columns=["row_id", *columns, "key"] if keys else columns)
     frame["profile"] = frame["profile"].astype("Int64")
     return frame.set_index("pseudo_id")

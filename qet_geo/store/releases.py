@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from qet_geo.crs import WGS84
 from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError, require_protected, safe_aggregate
+from qet_geo.store.ingest import respondents_frame
 from qet_geo.store.models import (
     ConflictError,
     Diagnostic,
@@ -53,7 +54,6 @@ from qet_geo.store.models import (
     Neighbourhood,
     NotFoundError,
     Release,
-    Respondent,
     national_reference,
 )
 from qet_geo.surveys.schema import USAGES
@@ -65,7 +65,6 @@ __all__ = [
     "latest_release",
     "release_set",
     "respondent_key",
-    "respondents_with_keys",
 ]
 
 logger = logging.getLogger(__name__)
@@ -141,51 +140,6 @@ def respondent_key(
         default=str,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def respondents_with_keys(session: Session, diagnostic_id: int) -> pd.DataFrame:
-    """Return the stored respondents of a diagnostic with their :func:`respondent_key`.
-
-    As :func:`qet_geo.store.ingest.respondents_frame` (indexed by ``pseudo_id``), plus ``row_id`` (the
-    store's id) and ``key``. Internal: never published as is.
-    """
-    rows = session.execute(
-        select(
-            Respondent.id,
-            Respondent.pseudo_id,
-            Respondent.cell_id,
-            Respondent.iris_code,
-            Respondent.profile,
-            Respondent.total_kgco2e,
-            Respondent.footprint,
-            Respondent.answers,
-        ).where(Respondent.diagnostic_id == diagnostic_id)
-    ).all()
-    return _frame(rows)
-
-
-def _frame(rows: Any) -> pd.DataFrame:
-    records = []
-    for row_id, pseudo, cell, iris, profile, total, foot, answers in rows:
-        rec: dict[str, Any] = {
-            "row_id": int(row_id),
-            "pseudo_id": pseudo,
-            "cell_id": cell,
-            "iris_code": iris,
-            "profile": profile,
-            "total_kgco2e": total,
-            "key": respondent_key(pseudo, cell, answers, foot, total),
-        }
-        rec.update({k: v for k, v in (foot or {}).items() if k != "total_kgco2e"})
-        rec.update(dict(answers or {}))
-        records.append(rec)
-    frame = pd.DataFrame.from_records(records)
-    if frame.empty:
-        frame = pd.DataFrame(
-            columns=["row_id", "pseudo_id", "cell_id", "iris_code", "profile", "key"]
-        )
-    frame["profile"] = frame["profile"].astype("Int64")
-    return frame.set_index("pseudo_id")
 
 
 def release_set(frame: pd.DataFrame) -> pd.DataFrame:
@@ -309,8 +263,8 @@ def compute_figures(frame: pd.DataFrame, *, own_profiles: bool = True) -> Figure
     Parameters
     ----------
     frame
-        The diagnostic's respondents (:func:`respondents_with_keys` or
-        :func:`qet_geo.store.ingest.respondents_frame`); restricted here to the release set.
+        The diagnostic's respondents (:func:`qet_geo.store.ingest.respondents_frame`);
+        restricted here to the release set.
     own_profiles
         Also fit the diagnostic's own profiles on the set (a release does; the live preview
         reads those of the last analysis instead).
@@ -454,7 +408,7 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
                 msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
             )
         hood_id = diag.neighbourhood_id
-        frame = respondents_with_keys(session, diagnostic_id)
+        frame = respondents_frame(session, diagnostic_id, keys=True)
         earlier = _released_sets(session, hood_id)
         reference = "national" if national_reference(session) else "demo"
         constraints = _constraint_means(session, hood_id)
