@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from qet_geo.errors import DataCoverageError, InputFileError, QetGeoWarning, ValidationError
 from qet_geo.i18n import Msg, msg
-from qet_geo.inputs.osm import OsmData, clip_osm, read_osm
+from qet_geo.inputs.osm import OSM_LAYERS, OsmData, clip_osm, read_osm
 from qet_geo.inputs.territory import Territory, territory_from_bounds
 
 __all__ = ["NeighbourhoodLayers", "build_layers", "write_layers"]
@@ -33,21 +33,7 @@ __all__ = ["NeighbourhoodLayers", "build_layers", "write_layers"]
 log = logging.getLogger(__name__)
 
 #: Order of the layers in the GeoPackage.
-LAYER_ORDER = (
-    "territory",
-    "buildings",
-    "amenities",
-    "transit_stops",
-    "cycleways",
-    "parking",
-    "parks",
-    "water",
-    "addresses",
-    "streets",
-    "bike_streets",
-    "cells",
-    "iris",
-)
+LAYER_ORDER = ("territory", *OSM_LAYERS, "streets", "bike_streets", "cells", "iris")
 
 Progress = Callable[[str], None]
 
@@ -128,15 +114,9 @@ def build_layers(
     graphs = {mode: osm.graph(mode) for mode in ("walk", "bike")}
     layers: dict[str, gpd.GeoDataFrame] = {
         "territory": territory.to_gdf(),
-        "buildings": osm.buildings,
-        "amenities": osm.amenities,
-        "transit_stops": osm.transit_stops.assign(source="osm"),
-        "cycleways": osm.cycleways,
-        "parking": osm.parking,
-        "parks": osm.parks,
-        "water": osm.water,
-        "addresses": osm.addresses,
+        **{name: getattr(osm, name) for name in OSM_LAYERS},
     }
+    layers["transit_stops"] = osm.transit_stops.assign(source="osm")
     result = NeighbourhoodLayers(territory=territory, osm=osm, layers=layers, graphs=graphs)
 
     if census is not None or iris_layer is not None:

@@ -48,6 +48,7 @@ from qet_geo.taxonomy import TAXONOMY_KEYS, classify
 
 __all__ = [
     "NETWORK_TYPES",
+    "OSM_LAYERS",
     "OsmData",
     "clip_osm",
     "count_osm_objects",
@@ -59,6 +60,17 @@ log = logging.getLogger(__name__)
 
 NetworkType = Literal["walk", "bike", "drive"]
 NETWORK_TYPES: tuple[str, ...] = ("walk", "bike", "drive")
+#: The feature layers of :class:`OsmData`, in order.
+OSM_LAYERS: tuple[str, ...] = (
+    "buildings",
+    "amenities",
+    "transit_stops",
+    "cycleways",
+    "parking",
+    "parks",
+    "water",
+    "addresses",
+)
 
 _SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".xml", ".osm.xml")
 _TO_L93 = Transformer.from_crs(WGS84, WORK_CRS, always_xy=True)
@@ -305,19 +317,7 @@ class OsmData:
 
     def layer_counts(self) -> dict[str, int]:
         """Return the number of features of each layer."""
-        return {
-            name: len(getattr(self, name))
-            for name in (
-                "buildings",
-                "amenities",
-                "transit_stops",
-                "cycleways",
-                "parking",
-                "parks",
-                "water",
-                "addresses",
-            )
-        }
+        return {name: len(getattr(self, name)) for name in OSM_LAYERS}
 
 
 # --------------------------------------------------------------------------------------------
