@@ -160,6 +160,11 @@ def label_fr(key: str) -> str:
     return key
 
 
+def no_answer(usage: str) -> Msg:
+    """The reason of a row that leaves the question on ``usage`` blank."""
+    return msg("pas de réponse à la question {question}", question=label_fr(usage), usage=usage)
+
+
 def parse_levels(values: list[str], usage: str, rows: RowIssues) -> pd.Series:
     vocab = vocabulary(usage)
     out: list[Any] = []
@@ -167,15 +172,7 @@ def parse_levels(values: list[str], usage: str, rows: RowIssues) -> pd.Series:
         norm = normalise_label(raw)
         if is_missing(norm):
             out.append(pd.NA)
-            rows.add(
-                i,
-                "partial",
-                msg(
-                    "pas de réponse à la question {question}",
-                    question=label_fr(usage),
-                    usage=usage,
-                ),
-            )
+            rows.add(i, "partial", no_answer(usage))
             continue
         level, how = vocab.match(norm)
         if level is None:

@@ -34,6 +34,7 @@ from qet_geo.surveys._headers import (
 from qet_geo.surveys._values import (
     INTEGER,
     label_fr,
+    no_answer,
     parse_levels,
     parse_number,
     parse_person,
@@ -251,15 +252,7 @@ def _parse_codes(values: list[str], usage: str, base: int, rows: RowIssues) -> p
         norm = normalise_label(raw)
         if is_missing(norm):
             out.append(pd.NA)
-            rows.add(
-                i,
-                "partial",
-                msg(
-                    "pas de réponse à la question {question}",
-                    question=label_fr(usage),
-                    usage=usage,
-                ),
-            )
+            rows.add(i, "partial", no_answer(usage))
             continue
         if not INTEGER.match(raw) or int(float(raw)) not in allowed:
             out.append(pd.NA)
