@@ -26,6 +26,7 @@ from maps._base import (
     prepare,
 )
 from maps._labels import NOT_AVAILABLE, Lang, MapStyle, classify, fmt_number, fmt_value, indicator
+from qet_geo._validate import data_frame
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
 from qet_geo.privacy import is_protected, require_protected, safe_aggregate
@@ -149,13 +150,7 @@ def _protected_table(
 ) -> pd.DataFrame:
     if is_protected(respondents):
         return respondents
-    if not isinstance(respondents, pd.DataFrame):
-        raise ValidationError(
-            msg(
-                "respondents doit être un DataFrame, pas {kind}.",
-                kind=type(respondents).__name__,
-            )
-        )
+    data_frame(respondents, what="respondents", hint=msg("une ligne par répondant"))
     needed = [zone, profile] + ([footprint] if footprint is not None else [])
     missing = [c for c in needed if c not in respondents.columns]
     if missing:

@@ -16,6 +16,7 @@ from qet_geo.i18n import Msg, msg
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
     from pyproj import CRS
 
 #: The default advice after a missing path.
@@ -98,6 +99,30 @@ def geometries(obj: object, *, what: Msg | str) -> gpd.GeoSeries:
     )
 
 
+def data_frame(obj: object, *, what: Msg | str, hint: Msg | None = None) -> pd.DataFrame:
+    """Return ``obj`` if it is a DataFrame (a GeoDataFrame too); refuse anything else.
+
+    Parameters
+    ----------
+    obj
+        The argument given by the user.
+    what
+        Its name (``"answers"``), first in the message.
+    hint
+        What the table holds or where it comes from (``msg("une ligne par répondant")``), last.
+
+    Raises
+    ------
+    ValidationError
+        ``obj`` is not a DataFrame.
+    """
+    import pandas as pd
+
+    if not isinstance(obj, pd.DataFrame):
+        raise ValidationError(_not_a("DataFrame", obj, what=what, hint=hint))
+    return obj
+
+
 def geo_frame(obj: object, *, what: Msg | str, hint: Msg | None = None) -> gpd.GeoDataFrame:
     """Return ``obj`` if it is a GeoDataFrame; refuse anything else.
 
@@ -117,21 +142,28 @@ def geo_frame(obj: object, *, what: Msg | str, hint: Msg | None = None) -> gpd.G
     """
     import geopandas as gpd
 
-    if isinstance(obj, gpd.GeoDataFrame):
-        return obj
+    if not isinstance(obj, gpd.GeoDataFrame):
+        raise ValidationError(_not_a("GeoDataFrame", obj, what=what, hint=hint))
+    return obj
+
+
+def _not_a(kind: str, obj: object, *, what: Msg | str, hint: Msg | None) -> Msg:
+    """The text of :func:`data_frame` and :func:`geo_frame`: ``obj`` is not a ``kind``."""
     type_name = type(obj).__name__
     if hint is None:
-        text = msg(
-            "{what} doit être un GeoDataFrame, et non {type_name}.", what=what, type_name=type_name
-        )
-    else:
-        text = msg(
-            "{what} doit être un GeoDataFrame, et non {type_name} : {hint}.",
+        return msg(
+            "{what} doit être un {kind}, et non {type_name}.",
             what=what,
+            kind=kind,
             type_name=type_name,
-            hint=hint,
         )
-    raise ValidationError(text)
+    return msg(
+        "{what} doit être un {kind}, et non {type_name} : {hint}.",
+        what=what,
+        kind=kind,
+        type_name=type_name,
+        hint=hint,
+    )
 
 
 def require_crs(

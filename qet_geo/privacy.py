@@ -49,7 +49,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from qet_geo import grid
-from qet_geo._validate import geo_frame
+from qet_geo._validate import data_frame, geo_frame
 from qet_geo.crs import GRID_CRS, WORK_CRS
 from qet_geo.errors import QetGeoWarning, ValidationError
 from qet_geo.i18n import msg
@@ -300,13 +300,7 @@ def _check_protect_args(
     leftover: str,
     max_resolution_m: int,
 ) -> _Rules:
-    if not isinstance(respondents, pd.DataFrame):
-        raise ValidationError(
-            msg(
-                "respondents doit être un DataFrame d'une ligne par répondant, pas {type_name}.",
-                type_name=type(respondents).__name__,
-            )
-        )
+    data_frame(respondents, what="respondents", hint=msg("une ligne par répondant"))
     if isinstance(values, str):
         values = [values]
     needed = [zone, *values, *([profile] if profile is not None else [])]

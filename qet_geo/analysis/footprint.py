@@ -119,7 +119,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from qet_geo._validate import existing_file
+from qet_geo._validate import data_frame, existing_file
 from qet_geo.errors import EmptyDataError, InputFileError, ValidationError
 from qet_geo.i18n import msg
 from qet_geo.surveys.ngc import read_ngc
@@ -341,8 +341,7 @@ def su_footprints(
     ValidationError
         A usage is missing from ``answers`` or from the scale, or a level is not 1, 2 or 3.
     """
-    if not isinstance(answers, pd.DataFrame):
-        raise ValidationError(msg("answers doit être un DataFrame de réponses SU."))
+    data_frame(answers, what="answers", hint=msg("une ligne par répondant"))
     table = usage_scale(scale)
     chosen = [u for u in USAGES if u in answers.columns] if usages is None else list(usages)
     if not chosen:
@@ -511,10 +510,7 @@ def neighbourhood_footprint(
 
 
 def _kg_columns(footprints: pd.DataFrame) -> list[str]:
-    if not isinstance(footprints, pd.DataFrame):
-        raise ValidationError(
-            msg("footprints doit être un DataFrame de colonnes *_kgco2e (voir su_footprints).")
-        )
+    data_frame(footprints, what="footprints", hint=msg("passez le résultat de su_footprints"))
     cols = [c for c in footprints.columns if str(c).endswith("_kgco2e")]
     if not cols or footprints.empty:
         raise EmptyDataError(
@@ -632,10 +628,7 @@ def ngc_usage_footprints(results: pd.DataFrame) -> pd.DataFrame:
         :data:`NGC_USAGE_SOURCES`; NaN when one is missing), ``other_kgco2e`` (NGC's total minus
         the usages) and ``total_kgco2e`` (NGC's total, all of the footprint).
     """
-    if not isinstance(results, pd.DataFrame):
-        raise ValidationError(
-            msg("results doit être un DataFrame de résultats NGC (voir read_ngc_results).")
-        )
+    data_frame(results, what="results", hint=msg("passez le résultat de read_ngc_results"))
     numbers = results[[c for c in NGC_COLUMNS if c in results.columns]].astype(float)
     if "total" in numbers.columns:
         total = numbers["total"]

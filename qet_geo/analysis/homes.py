@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from qet_geo._validate import data_frame
 from qet_geo.constraints.indicators import NOT_INDICATORS
 from qet_geo.errors import QetGeoWarning, ValidationError
 from qet_geo.i18n import Msg, msg
@@ -44,10 +45,8 @@ def building_indicators(buildings: pd.DataFrame) -> pd.DataFrame:
     ValidationError
         ``buildings`` is not a DataFrame.
     """
-    if not isinstance(buildings, pd.DataFrame):
-        raise ValidationError(
-            msg("buildings doit être la couche des bâtiments (un GeoDataFrame indexé par clé OSM).")
-        )
+    hint = msg("passez la couche des bâtiments, indexée par clé OSM")
+    data_frame(buildings, what="buildings", hint=hint)
     out = pd.DataFrame(index=buildings.index)
     if "start_date" in buildings.columns:
         text = buildings["start_date"].astype("string")
@@ -112,14 +111,8 @@ def join_constraints(
     return _join(answers, access, columns, cell_access)
 
 
-def _check_answers(answers: object) -> None:
-    if not isinstance(answers, pd.DataFrame):
-        raise ValidationError(
-            msg(
-                "answers doit être un DataFrame de réponses SU, pas {kind}.",
-                kind=type(answers).__name__,
-            )
-        )
+def _check_answers(obj: object) -> None:
+    answers = data_frame(obj, what="answers", hint=msg("une ligne par répondant"))
     if "building_key" not in answers.columns and "cell_id" not in answers.columns:
         raise ValidationError(
             msg(
@@ -134,16 +127,9 @@ def _check_answers(answers: object) -> None:
         )
 
 
-def _indicator_columns(access: object, *, what: str) -> list[str]:
-    if not isinstance(access, pd.DataFrame):
-        raise ValidationError(
-            msg(
-                "{what} doit être la table des indicateurs par logement (neighbourhood_access), "
-                "pas {kind}.",
-                what=what,
-                kind=type(access).__name__,
-            )
-        )
+def _indicator_columns(obj: object, *, what: str) -> list[str]:
+    hint = msg("passez la table des indicateurs par logement (neighbourhood_access)")
+    access = data_frame(obj, what=what, hint=hint)
     if not access.index.is_unique:
         raise ValidationError(
             msg("{what} a des identifiants de logement en double dans son index.", what=what)

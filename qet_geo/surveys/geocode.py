@@ -50,7 +50,7 @@ import pandas as pd
 import shapely
 
 from qet_geo import grid
-from qet_geo._validate import geo_frame, require_crs
+from qet_geo._validate import data_frame, geo_frame, require_crs
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import CRSError, QetGeoWarning, ValidationError
 from qet_geo.i18n import Msg, join, msg
@@ -681,13 +681,7 @@ def locate_homes(
     QetGeoWarning
         Some respondents could not be located (with the count of each reason).
     """
-    if not isinstance(locations, pd.DataFrame):
-        raise ValidationError(
-            msg(
-                "locations doit être un DataFrame (SurveyRead.locations), pas {type_name}.",
-                type_name=type(locations).__name__,
-            )
-        )
+    data_frame(locations, what="locations", hint=msg("passez SurveyRead.locations"))
     present = [c for c in LOCATION_COLUMNS if c in locations.columns]
     if not present:
         raise ValidationError(
