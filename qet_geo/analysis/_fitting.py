@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from qet_geo.analysis.homes import _check_answers, _indicator_columns
+from qet_geo.analysis.homes import _checked_columns
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS
@@ -58,10 +58,7 @@ def _check_inputs(
     **common: Any,
 ) -> list[str]:
     """Check the answers, the indicator tables and the common parameters; the indicator columns."""
-    _check_answers(answers)
-    columns = _indicator_columns(access, what="access")
-    if cell_access is not None:
-        _indicator_columns(cell_access, what="cell_access")
+    columns = _checked_columns(answers, access, cell_access)
     _check_common(**common)
     return columns
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from qet_geo.analysis._fitting import _check_weights
 from qet_geo.analysis._publish import _round_to, _weighted_quantiles
-from qet_geo.analysis.homes import _check_answers, _indicator_columns, _join
+from qet_geo.analysis.homes import _checked_columns, _join
 from qet_geo.constraints.indicators import PROFILE_INDICATORS, indicator_unit
 from qet_geo.errors import QetGeoWarning, ValidationError
 from qet_geo.i18n import AND, Msg, join, msg
@@ -92,10 +92,7 @@ def profile_constraints(
         Answers without home indicators were left out; profiles were merged or suppressed (they
         are named).
     """
-    _check_answers(answers)
-    columns = _indicator_columns(access, what="access")
-    if cell_access is not None:
-        _indicator_columns(cell_access, what="cell_access")
+    columns = _checked_columns(answers, access, cell_access)
     labels, auto_neighbours = _profile_labels(profiles, answers)
     if indicators is None:
         chosen = [c for c in PROFILE_INDICATORS if c in columns]

@@ -104,11 +104,19 @@ def join_constraints(
         ``answers`` has neither ``building_key`` nor ``cell_id``, or ``access`` is not a table of
         indicators with unique home ids.
     """
+    columns = _checked_columns(answers, access, cell_access)
+    return _join(answers, access, columns, cell_access)
+
+
+def _checked_columns(
+    answers: pd.DataFrame, access: pd.DataFrame, cell_access: pd.DataFrame | None
+) -> list[str]:
+    """Check the answers and the indicator tables; return the indicator columns of ``access``."""
     _check_answers(answers)
     columns = _indicator_columns(access, what="access")
     if cell_access is not None:
         _indicator_columns(cell_access, what="cell_access")
-    return _join(answers, access, columns, cell_access)
+    return columns
 
 
 def _check_answers(obj: object) -> None:

@@ -49,7 +49,7 @@ import pandas as pd
 
 from qet_geo.analysis._publish import _count, _round_to, _weighted_quantiles
 from qet_geo.analysis.constraint_profiles import profile_constraints
-from qet_geo.analysis.homes import _check_answers, _indicator_columns, join_constraints
+from qet_geo.analysis.homes import _checked_columns, join_constraints
 from qet_geo.analysis.margins import margins_of_manoeuvre
 from qet_geo.analysis.models import ConstraintModels, constraint_models
 from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, Scenario
@@ -335,8 +335,7 @@ def link_report(
     """
     if lang not in ("fr", "en"):
         raise ValidationError(msg("lang doit valoir 'fr' ou 'en', reçu {lang!r}.", lang=lang))
-    _check_answers(answers)
-    columns = _indicator_columns(access, what="access")
+    columns = _checked_columns(answers, access, cell_access)
     joined = join_constraints(answers, access, cell_access=cell_access)
     n_located = int(joined["located_by"].notna().sum())
     synthetic = bool(answers.attrs.get("synthetic", False)) or bool(
