@@ -124,21 +124,9 @@ def data_frame(obj: object, *, what: Msg | str, hint: Msg | None = None) -> pd.D
 
 
 def geo_frame(obj: object, *, what: Msg | str, hint: Msg | None = None) -> gpd.GeoDataFrame:
-    """Return ``obj`` if it is a GeoDataFrame; refuse anything else.
+    """Return ``obj`` if it is a GeoDataFrame; refuse anything else, as :func:`data_frame` does.
 
-    Parameters
-    ----------
-    obj
-        The argument given by the user.
-    what
-        Its name (``"buildings"``), first in the message.
-    hint
-        Where such a table comes from (``msg("passez read_osm(chemin).buildings")``), last.
-
-    Raises
-    ------
-    ValidationError
-        ``obj`` is not a GeoDataFrame.
+    ``hint`` says where such a table comes from (``msg("passez read_osm(chemin).buildings")``).
     """
     import geopandas as gpd
 
