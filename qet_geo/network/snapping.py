@@ -359,8 +359,10 @@ def _points(obj: Any, crs: CRS, name: str) -> tuple[pd.Index, FloatArray]:
     """
     series = geometries(obj, what=name)
     if len(series) or series.crs is not None:  # no points: no CRS needed
-        hint = msg("puis reprojetez avec .to_crs({crs})", crs=crs.to_string())
-        points_crs = require_crs(series, what=name, hint=hint)
+        points_crs = series.crs
+        if points_crs is None:  # the hint names the network's CRS: built only when needed
+            hint = msg("puis reprojetez avec .to_crs({crs})", crs=crs.to_string())
+            require_crs(series, what=name, hint=hint)
         if points_crs is not crs and CRS.from_user_input(points_crs) != crs:
             raise CRSError(
                 msg(
