@@ -100,3 +100,14 @@ def lorient_dem(tmp_path_factory) -> Path:
     ) as dst:
         dst.write(grid, 1)
     return path
+
+
+@pytest.fixture(scope="module")
+def survey0():
+    """NEAR's survey_0.tsv as an SU frame (one per test module: tests may change it)."""
+    from qet_geo.errors import QetGeoWarning
+    from qet_geo.surveys.su import read_su
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)  # the one partial row is reported
+        return read_su(shared("surveys", "near_su", "survey_0.tsv")).answers

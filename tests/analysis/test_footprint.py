@@ -28,7 +28,6 @@ from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
 from qet_geo.surveys.ngc import read_ngc
 from qet_geo.surveys.representativeness import raking_weights
 from qet_geo.surveys.schema import NEAR_KGCO2E, NGC_COLUMNS, USAGES
-from qet_geo.surveys.su import read_su
 from qet_geo.surveys.synthetic import entd_main_modes
 from tests.conftest import shared
 
@@ -40,18 +39,6 @@ def _at(frame: pd.DataFrame, row: Any, column: Any) -> float:
     """One cell as a float (pandas-stubs type a cell as any scalar)."""
     value: Any = frame.at[row, column]
     return float(value)
-
-
-def _survey0() -> pd.DataFrame:
-    """NEAR's survey_0.tsv as an SU frame."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", QetGeoWarning)  # the one partial row is reported
-        return read_su(shared("surveys", "near_su", "survey_0.tsv")).answers
-
-
-@pytest.fixture(scope="module")
-def survey0() -> pd.DataFrame:
-    return _survey0()
 
 
 # --------------------------------------------------------------------------------------------------

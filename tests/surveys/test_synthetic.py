@@ -16,12 +16,11 @@ from typer.testing import CliRunner
 from qet_geo.analysis.reference import reference_profiles
 from qet_geo.cli.synth import synthesize
 from qet_geo.constraints.access import neighbourhood_access
-from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.errors import ValidationError
 from qet_geo.inputs.census import point_to_cell_id
 from qet_geo.layers import NeighbourhoodLayers, build_layers
 from qet_geo.surveys.representativeness import census_margins
 from qet_geo.surveys.schema import USAGES
-from qet_geo.surveys.su import read_su
 from qet_geo.surveys.synthetic import (
     DEFAULT_MARGINS,
     ENTD_MODE_SHARES,
@@ -31,18 +30,6 @@ from qet_geo.surveys.synthetic import (
     synthesize_answers,
 )
 from tests.conftest import shared
-
-
-def _survey0() -> pd.DataFrame:
-    """NEAR's survey_0.tsv as an SU frame."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", QetGeoWarning)  # the one partial row is reported
-        return read_su(shared("surveys", "near_su", "survey_0.tsv")).answers
-
-
-@pytest.fixture(scope="module")
-def survey0() -> pd.DataFrame:
-    return _survey0()
 
 
 @pytest.fixture(scope="module")
