@@ -111,3 +111,27 @@ def survey0():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QetGeoWarning)  # the one partial row is reported
         return read_su(shared("surveys", "near_su", "survey_0.tsv")).answers
+
+
+def kill_at_marker(args: list[str], marker: Path, *, timeout_s: float = 60) -> None:
+    """Run a child process and SIGKILL it as soon as it has written ``marker``.
+
+    The durability tests use it to kill a writer at the worst moment (just before its commit),
+    then check that the store holds nothing of it.
+    """
+    import signal
+    import subprocess
+    import time
+
+    child = subprocess.Popen(args, cwd=Path(__file__).resolve().parents[1])
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not marker.exists():
+            assert child.poll() is None, "the worker died before its commit"
+            assert time.monotonic() < deadline, "the worker never reached its commit"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)

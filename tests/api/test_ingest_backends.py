@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.factories import su_csv
+from tests.conftest import kill_at_marker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,21 +59,10 @@ def test_kill_during_ingestion_on_each_backend(empty_database, tmp_path):
     data_path = tmp_path / "big.tsv"
     data_path.write_bytes(su_csv(300, seed=8, prefix="B"))
     marker = tmp_path / "marker"
-    child = subprocess.Popen(
+    kill_at_marker(
         [sys.executable, "-c", _CHILD, empty_database, str(diag_id), str(data_path), str(marker)],
-        cwd=ROOT,
+        marker,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert child.poll() is None, "the ingestion worker died before its commit"
-            assert time.monotonic() < deadline, "the ingestion worker never reached its commit"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            os.kill(child.pid, signal.SIGKILL)
     engine.dispose()
     fresh = store.make_engine(empty_database)
     deadline = time.monotonic() + 30  # PostgreSQL notices the dead client's connection

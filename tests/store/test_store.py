@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +14,7 @@ from qet_geo.errors import ValidationError
 from qet_geo.store import ingest
 from qet_geo.store import models as store
 from tests.api.factories import su_csv
-from tests.conftest import shared
+from tests.conftest import kill_at_marker, shared
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,21 +128,9 @@ def test_killed_worker_leaves_no_partial_batch(tmp_path):
     data_path.write_bytes(su_csv(400, seed=8, prefix="B"))
     marker = tmp_path / "marker"
     url = f"sqlite:///{tmp_path / 'qet.db'}"
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, url, str(diag), str(data_path), str(marker)],
-        cwd=ROOT,
+    kill_at_marker(
+        [sys.executable, "-c", _CHILD, url, str(diag), str(data_path), str(marker)], marker
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert child.poll() is None, "the ingestion worker died before its commit"
-            assert time.monotonic() < deadline, "the ingestion worker never reached its commit"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            os.kill(child.pid, signal.SIGKILL)
     engine.dispose()
     fresh = store.make_engine(url)
     with store.session_scope(fresh) as s:
