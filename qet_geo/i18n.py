@@ -266,10 +266,15 @@ def _update_catalogue() -> None:
     from babel.messages.pofile import read_po, write_po
 
     old: dict[str, str] = {}
+    created = None
     if CATALOGUE.exists():
         with CATALOGUE.open("rb") as f:
-            old = {m.id: str(m.string) for m in read_po(f, locale="en") if isinstance(m.id, str)}
-    catalog = Catalog(locale="en", project="qet-geo", domain="qet_geo", fuzzy=False)
+            previous = read_po(f, locale="en")
+        old = {m.id: str(m.string) for m in previous if isinstance(m.id, str)}
+        created = previous.creation_date  # kept, so that an unchanged catalogue stays unchanged
+    catalog = Catalog(
+        locale="en", project="qet-geo", domain="qet_geo", fuzzy=False, creation_date=created
+    )
     for call in _calls():
         if call.template is None:
             continue
