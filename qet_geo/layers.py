@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from qet_geo._files import staging_folder
 from qet_geo.errors import DataCoverageError, InputFileError, QetGeoWarning, ValidationError
 from qet_geo.i18n import Msg, msg
 from qet_geo.inputs.osm import OSM_LAYERS, OsmData, clip_osm, read_osm
@@ -263,7 +264,7 @@ def write_layers(
         )
     parent = out_dir.parent if not out_dir.exists() else out_dir
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    staging = staging_folder(parent, out_dir.name)
     try:
         target = staging / filename
         for name, gdf in frames.items():

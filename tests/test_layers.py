@@ -65,6 +65,8 @@ def test_layers_on_lorient_writes_every_layer(tmp_path, lorient_pbf):
     # the 1 km buffer around the demo neighbourhood keeps most of the extract
     assert summary["buffer_m"] == 1000
     assert summary["layers"]["buildings"] > 1500
+    # built in a private staging folder, renamed: still readable by a web server or a colleague
+    assert out.stat().st_mode & 0o055 == 0o055
 
 
 def test_dem_census_and_landcover(tmp_path, lorient_pbf, lorient_dem, lorient_grid_csv):

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from qet_geo._files import staging_folder
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
 from qet_geo.i18n import msg
 from qet_geo.inputs.territory import Territory
@@ -236,7 +237,7 @@ def run_diagnostic(
             path=out_dir,
         )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging = staging_folder(out_dir.parent, out_dir.name)
     timings: dict[str, float] = {}
     current: dict[str, Any] = {"name": "", "t0": time.perf_counter()}
 

@@ -178,3 +178,10 @@ def test_too_few_answers_publish_nothing(tmp_path, lorient_pbf):
     )
     assert res.exit_code == 2 and "secret statistique" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_the_report_folder_is_readable_by_a_web_server(demo) -> None:
+    out, _ = demo
+    for folder in [out, *(p for p in out.rglob("*") if p.is_dir())]:
+        mode = folder.stat().st_mode & 0o777
+        assert mode & 0o055 == 0o055, f"{folder} is {oct(mode)}: a web server could not read it"
