@@ -96,6 +96,15 @@ def route(
         ),
     ] = None,
     dwell: Annotated[float, typer.Option("--dwell", help="Minutes d'arrêt à chaque étape.")] = 5.0,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Nom du quartier en titre de la feuille de route et du GPX (par défaut : celui "
+            "du territoire).",
+            show_default=False,
+        ),
+    ] = None,
     territory: TerritoryOpt = None,
     iris: IrisOpt = None,
     iris_layer: IrisLayerOpt = None,
@@ -182,7 +191,7 @@ def route(
             lang=lang,
         )
         step("write")
-        paths = write_route(visit, out, lang=lang, title=hood.layers.territory.name)
+        paths = write_route(visit, out, lang=lang, title=name or hood.layers.territory.name)
     summary: dict[str, Any] = route_summary(visit)
     summary["outputs"] = {k: str(v) for k, v in paths.items()}
     if as_json:

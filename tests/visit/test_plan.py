@@ -239,7 +239,8 @@ def test_budget_too_small_and_bad_stops(net, places):
 def test_cli_auto_8_end_to_end(tmp_path):
     out = tmp_path / "visite.gpx"
     osm = str(shared("osm", "lorient_centre.osm.pbf"))
-    res = runner.invoke(cli_app(), ["route", osm, "--auto", "8", "--out", str(out), "--json"])
+    args = ["route", osm, "--auto", "8", "--out", str(out), "--json", "--name", "Merville"]
+    res = runner.invoke(cli_app(), args)
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert len(summary["order"]) == 8 and summary["dropped"] == []
@@ -250,6 +251,9 @@ def test_cli_auto_8_end_to_end(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"visite.gpx", "visite.geojson", "visite.html"}
     gpx = gpxpy.parse(out.read_text(encoding="utf-8"))
     assert len(gpx.waypoints) == 8 and gpx.waypoints[0].name.startswith("01 Marché")
+    # --name titles the roadbook and the GPX instead of the extract's file name
+    assert "Merville" in (tmp_path / "visite.html").read_text(encoding="utf-8")
+    assert "Merville" in (gpx.name or "") + "".join(t.name or "" for t in gpx.tracks)
 
 
 @pytest.fixture(scope="module")
