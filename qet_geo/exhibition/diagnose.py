@@ -387,6 +387,13 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
         route_summary=route_summary,
         files=files,
         date=date.today().isoformat(),
+        sources=[
+            "osm",
+            *(["census"] if config.census else []),
+            *(["dem"] if config.dem else []),
+            *(["gtfs"] if config.gtfs else []),
+            "synthetic" if synthetic else "survey",
+        ],
     )
     (folder / "index.html").write_text(report.render_report(content, lang=lang), encoding="utf-8")
     return {"synthetic": synthetic, "n_answers": len(complete), "n_homes": len(access)}

@@ -21,7 +21,7 @@ from qet_geo.exhibition._tables import (
     UsageRow,
     VoteRow,
 )
-from qet_geo.i18n import LANGS, Msg, msg, number
+from qet_geo.i18n import LANGS, Msg, join, msg, number
 
 __all__ = ["ReportContent", "render_report"]
 
@@ -97,9 +97,6 @@ _TEXT: dict[str, Msg] = {
     "reason": msg("Pourquoi"),
     "leg": msg("Trajet"),
     "files": msg("Fichiers"),
-    "footer": msg(
-        "Quartiers en Transitions · qet-geo · données © contributeurs OpenStreetMap (ODbL), INSEE (Licence Ouverte)"
-    ),
     "association": msg(
         "Ce sont des associations, pas des causes : les habitants choisissent aussi où ils vivent."
     ),
@@ -129,6 +126,19 @@ class ReportContent:
     route_summary: str = ""
     files: list[tuple[str, str]] = field(default_factory=list)  # (label, relative file)
     date: str = ""
+    #: The data the diagnostic used, each with its credit and licence (:data:`SOURCES`).
+    sources: list[str] = field(default_factory=lambda: ["osm"])
+
+
+#: The credit of each kind of data a diagnostic may use; the footer names only those used.
+SOURCES: dict[str, Msg] = {
+    "osm": msg("© contributeurs OpenStreetMap (ODbL)"),
+    "census": msg("INSEE, recensement et carroyage (Licence Ouverte)"),
+    "dem": msg("modèle numérique de terrain"),
+    "gtfs": msg("horaires de transport (GTFS)"),
+    "survey": msg("réponses aux enquêtes du quartier"),
+    "synthetic": msg("réponses SYNTHÉTIQUES générées pour la démonstration"),
+}
 
 
 def _num(value: float | None, digits: int = 0, lang: str = "fr") -> str:
@@ -276,5 +286,9 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
             f'<li><a href="{url_path(src)}">{_e(label)}</a></li>' for label, src in content.files
         )
         out.append(f"<section id='files'><h2>{_e(t['files'])}</h2><ul>{links}</ul></section>")
-    out.append(f"</main><footer>{_e(t['footer'])}</footer></body></html>")
+    footer = msg(
+        "Quartiers en Transitions · qet-geo · données : {sources}",
+        sources=join([SOURCES[s] for s in content.sources if s in SOURCES], ", "),
+    )
+    out.append(f"</main><footer>{_e(footer.render(lang))}</footer></body></html>")
     return "".join(out)

@@ -185,3 +185,12 @@ def test_the_report_folder_is_readable_by_a_web_server(demo) -> None:
     for folder in [out, *(p for p in out.rglob("*") if p.is_dir())]:
         mode = folder.stat().st_mode & 0o777
         assert mode & 0o055 == 0o055, f"{folder} is {oct(mode)}: a web server could not read it"
+
+
+def test_the_report_credits_only_the_data_it_used(demo) -> None:
+    out, _ = demo
+    page = (out / "index.html").read_text(encoding="utf-8")
+    footer = page[page.index("<footer>") : page.index("</footer>")]
+    assert "OpenStreetMap" in footer and "SYNTHÉTIQUES" in footer
+    # the demo reads no census, relief or timetable: no INSEE credit, no GTFS credit
+    assert "INSEE" not in footer and "GTFS" not in footer and "terrain" not in footer
