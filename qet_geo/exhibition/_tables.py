@@ -70,11 +70,18 @@ class MarginRow(TypedDict):
 
 
 class VoteRow(TypedDict):
-    """A theme of the vote and its reduction potential (kgCO2e per person a year)."""
+    """A theme of the vote and its reduction potential (kgCO2e per person a year).
+
+    ``potential`` is what the neighbourhood would save if everyone moved to the usage's most
+    sober level; it never exceeds ``footprint``, the usage's mean footprint. ``built`` is the part
+    of it the best margin of manoeuvre (a built constraint lifted) would give.
+    """
 
     usage: str
     theme: str
+    footprint: float
     potential: float
+    built: float
 
 
 @dataclass(frozen=True)
@@ -275,7 +282,12 @@ def vote_rows(
     links: LinkReport,
     labels: Mapping[str, str],
 ) -> list[VoteRow]:
-    """Themes ranked by reduction potential: to the lowest level, plus constraint margins."""
+    """Themes ranked by reduction potential: everyone at the usage's lowest level.
+
+    The constraint margins are a part of that potential (lifting a constraint moves people to
+    lower levels), not an addition to it: adding them counted the same kilograms twice and could
+    show a potential larger than the footprint itself.
+    """
     lowest = ngc_scale[ngc_scale["level"] == 1].set_index("usage")["kgco2e"]
     margin_by_usage: dict[str, float] = {}
     for _, usage, row in _pairs(links.margins):
@@ -286,6 +298,15 @@ def vote_rows(
     rows: list[VoteRow] = []
     for usage in lowest.index:
         mean = float(footprints[f"{usage}_kgco2e"].mean())
-        potential = max(mean - float(lowest[usage]), 0.0) + margin_by_usage.get(usage, 0.0)
-        rows.append({"usage": usage, "theme": labels[usage], "potential": potential})
+        potential = min(max(mean - float(lowest[usage]), 0.0), mean)
+        built = min(margin_by_usage.get(usage, 0.0), potential)
+        rows.append(
+            {
+                "usage": usage,
+                "theme": labels[usage],
+                "footprint": mean,
+                "potential": potential,
+                "built": built,
+            }
+        )
     return sorted(rows, key=lambda r: -r["potential"])

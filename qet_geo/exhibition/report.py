@@ -88,7 +88,10 @@ _TEXT: dict[str, Msg] = {
     "homes_changed": msg("Logements concernés"),
     "vote": msg("Thèmes à mettre au vote, par potentiel de réduction"),
     "vote_note": msg(
-        "Potentiel : l'économie par personne si chacun passait au niveau le plus sobre de l'usage (échelle NosGestesClimat), plus la marge liée aux contraintes bâties."
+        "Potentiel : l'économie par personne et par an si chacun passait au niveau le plus "
+        "sobre de l'usage (échelle NosGestesClimat) ; il ne dépasse jamais l'empreinte de "
+        "l'usage. La part « en levant une contrainte bâtie » est la meilleure marge de "
+        "manœuvre de l'usage : elle fait partie du potentiel, elle ne s'y ajoute pas."
     ),
     "potential": msg("kgCO2e/pers./an"),
     "maps": msg("Cartes"),
@@ -209,7 +212,19 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
     )
     # themes to vote on
     items = "".join(
-        f"<li><b>{_e(r['theme'])}</b> — {_num(r['potential'], 0, lang)} {_e(t['potential'])}</li>"
+        f"<li><b>{_e(r['theme'])}</b> — {_num(r['potential'], 0, lang)} {_e(t['potential'])}"
+        + (
+            _e(
+                msg(
+                    " (sur {footprint} d'empreinte, dont {built} en levant une contrainte bâtie)",
+                    footprint=_num(r["footprint"], 0, lang),
+                    built=_num(r.get("built", 0.0), 0, lang),
+                ).render(lang)
+            )
+            if "footprint" in r
+            else ""
+        )
+        + "</li>"
         for r in content.vote_rows
     )
     out.append(

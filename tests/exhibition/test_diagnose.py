@@ -194,3 +194,14 @@ def test_the_report_credits_only_the_data_it_used(demo) -> None:
     assert "OpenStreetMap" in footer and "SYNTHÉTIQUES" in footer
     # the demo reads no census, relief or timetable: no INSEE credit, no GTFS credit
     assert "INSEE" not in footer and "GTFS" not in footer and "terrain" not in footer
+
+
+def test_a_vote_theme_never_promises_more_than_its_footprint(demo) -> None:
+    out, _ = demo
+    themes = pd.read_csv(out / "tables" / "vote_themes.csv")
+    assert {"footprint", "potential", "built"} <= set(themes.columns)
+    assert (themes["potential"] <= themes["footprint"] + 1e-9).all()
+    assert (themes["built"] <= themes["potential"] + 1e-9).all() and (themes["built"] >= 0).all()
+    assert (themes["potential"] > 0).any()
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "ne s'y ajoute pas" in page  # the report says how the potential is computed
