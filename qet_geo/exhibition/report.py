@@ -144,6 +144,14 @@ SOURCES: dict[str, Msg] = {
 }
 
 
+def _saving(row: MarginRow, lang: str) -> str:
+    """A margin's saving with its interval; a saving that is not one says so in words."""
+    saving = row["saving"]
+    if saving is not None and saving == saving and saving <= 0:
+        return _e(msg("aucune économie estimée").render(lang))
+    return f"{_num(saving, 1, lang)} [{_num(row['low'], 1, lang)} ; {_num(row['high'], 1, lang)}]"
+
+
 def _num(value: float | None, digits: int = 0, lang: str = "fr") -> str:
     if value is None or value != value:  # NaN
         return "–"
@@ -272,8 +280,7 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
         for r in content.model_rows
     )
     margins = "".join(
-        f"<tr><td>{_e(r['label'])}</td><td class='num'>{_num(r['saving'], 1, lang)} "
-        f"[{_num(r['low'], 1, lang)} ; {_num(r['high'], 1, lang)}]</td>"
+        f"<tr><td>{_e(r['label'])}</td><td class='num'>{_saving(r, lang)}</td>"
         f"<td class='num'>{_num(100 * (r['share_homes'] or 0), 0, lang)} %</td></tr>"
         for r in content.margin_rows
     )

@@ -1,0 +1,49 @@
+"""The exhibition page: what residents read of the margins of manoeuvre."""
+
+from __future__ import annotations
+
+import pytest
+
+from qet_geo.exhibition.report import ReportContent, render_report
+
+
+def _content(saving: float, low: float, high: float) -> ReportContent:
+    return ReportContent(
+        name="Kervénanec",
+        synthetic=False,
+        n_answers=120,
+        homes=800,
+        score_15min=0.6,
+        usage_rows=[{"label": "Alimentation", "neighbourhood": 2000.0, "france": 2100.0}],
+        profile_rows=[],
+        constraint_rows=[],
+        model_rows=[],
+        margin_rows=[
+            {
+                "label": "Un marché à moins de 10 minutes",
+                "saving": saving,
+                "low": low,
+                "high": high,
+                "share_homes": 0.3,
+            }
+        ],
+        vote_rows=[],
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"), [("fr", "aucune économie estimée"), ("en", "no saving estimated")]
+)
+def test_a_negative_saving_is_never_shown_as_a_saving(lang: str, words: str) -> None:
+    page = render_report(_content(-12.34, -30.0, 4.0), lang=lang)
+    row = page[page.index("Un marché") :]
+    row = row[: row.index("</tr>")]
+    assert words in row
+    assert "12" not in row and "-" not in row.replace("–", "")  # no figure of a "saving" < 0
+
+
+def test_a_positive_saving_keeps_its_figure_and_interval() -> None:
+    page = render_report(_content(12.34, 4.5, 20.0), lang="fr")
+    row = page[page.index("Un marché") :]
+    row = row[: row.index("</tr>")]
+    assert "12,3 [4,5 ; 20,0]" in row and "aucune" not in row
