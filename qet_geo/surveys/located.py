@@ -18,14 +18,20 @@ import pandas as pd
 
 from qet_geo._validate import existing_file
 from qet_geo.crs import WORK_CRS
-from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
-from qet_geo.i18n import msg
+from qet_geo.errors import DataCoverageError, InputFileError, QetGeoWarning, ValidationError
+from qet_geo.i18n import msg, number
 from qet_geo.surveys.schema import USAGES
 
 if TYPE_CHECKING:
     from qet_geo.layers import NeighbourhoodLayers
 
-__all__ = ["read_located_answers"]
+__all__ = ["MAX_ELSEWHERE_SHARE", "read_located_answers"]
+
+#: Largest share of answers located outside the neighbourhood's working area (territory plus
+#: buffer) that a survey may hold: up to it, those answers are set aside and listed (a respondent
+#: who gave a workplace address, a typo); above it, the file is refused, since it is most likely
+#: another neighbourhood's survey and a diagnostic must never mix two places.
+MAX_ELSEWHERE_SHARE = 0.05
 
 
 def read_located_answers(
@@ -66,10 +72,15 @@ def read_located_answers(
     ValidationError
         No usage column, levels other than 1, 2, 3, or no location column.
 
+    DataCoverageError
+        More than :data:`MAX_ELSEWHERE_SHARE` of the located answers lie outside the
+        neighbourhood's working area: the survey is another place's.
+
     Warns
     -----
     QetGeoWarning
-        Rows of the survey file were rejected, or respondents could not be located.
+        Rows of the survey file were rejected, respondents could not be located, or a few answers
+        located elsewhere were set aside (listed).
     """
     file = Path(path)
     existing_file(file, what=msg("Fichier de réponses"), file_only=True)
@@ -78,7 +89,64 @@ def read_located_answers(
         answers, locations = _read_table(file)
     else:
         answers, locations = _read_survey(file)
-    return _locate_answers(answers, locations, layers)
+    return _set_aside_elsewhere(_locate_answers(answers, locations, layers), layers, file)
+
+
+def _set_aside_elsewhere(
+    located: pd.DataFrame, layers: NeighbourhoodLayers, file: Path
+) -> pd.DataFrame:
+    """Drop the few answers located outside the working area; refuse a survey of elsewhere."""
+    from qet_geo.inputs.census import cell_id_to_polygon
+
+    if located.empty:
+        return located
+    buildings = layers.layers.get("buildings")
+    known = pd.Index([] if buildings is None else buildings.index.astype(str))
+    keys, cells = located["building_key"], located["cell_id"]
+    here = np.array(keys.isin(known).fillna(False), dtype=bool)
+    by_cell = ~here & cells.notna().to_numpy(dtype=bool)
+    if by_cell.any():
+        squares = cell_id_to_polygon(cells[by_cell].astype(str))
+        inside = squares.intersects(layers.territory.working_area).to_numpy(dtype=bool)
+        here[np.flatnonzero(by_cell)[inside]] = True
+    placed = (keys.notna() | cells.notna()).to_numpy(dtype=bool)
+    elsewhere = placed & ~here
+    if not elsewhere.any():
+        return located
+    ids = located.index[elsewhere]
+    share = float(elsewhere.sum() / max(int(placed.sum()), 1))
+    examples = ", ".join(str(i) for i in ids[:5]) + (" …" if len(ids) > 5 else "")
+    if share > MAX_ELSEWHERE_SHARE:
+        raise DataCoverageError(
+            msg(
+                "{n} des {total} réponses localisées de {file} sont hors du quartier « {name} » "
+                "et de sa zone tampon ({examples}) : c'est sans doute l'enquête d'un autre "
+                "quartier. Vérifiez le fichier et l'extrait ; au plus {max_share} % des réponses "
+                "peuvent être situées ailleurs.",
+                n=int(elsewhere.sum()),
+                total=int(placed.sum()),
+                file=file.name,
+                name=layers.territory.name,
+                examples=examples,
+                max_share=number(100 * MAX_ELSEWHERE_SHARE, decimals=0),
+            ),
+            path=file,
+        )
+    warnings.warn(
+        QetGeoWarning(
+            msg(
+                "{n} réponse(s) de {file} situées hors du quartier et de sa zone tampon sont "
+                "écartées : {examples}.",
+                n=int(elsewhere.sum()),
+                file=file.name,
+                examples=examples,
+            )
+        ),
+        stacklevel=3,
+    )
+    out = located.loc[~elsewhere]
+    out.attrs.update(located.attrs)
+    return out
 
 
 def _read_table(file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
