@@ -5,6 +5,9 @@ neighbourhood diagnostic needs: street graphs (walk, bike, drive, following osmn
 ``graph_to_gdfs`` conventions), buildings, amenities classified by :mod:`qet_geo.taxonomy`, transit
 stops, cycleways, parking, parks and water. Everything is returned in Lambert-93 (EPSG:2154).
 
+Files in any object order are read: a sorted one (Geofabrik, ``osmium extract``) in one pass, an
+Overpass or JOSM file through a sorted copy (:mod:`qet_geo.inputs._osm_order`).
+
 Real extracts are clipped at their border: ways reference nodes that are not in the file. Such ways
 are kept in the parts whose nodes are present, and a warning counts what was missing (osmnx's
 ``graph_from_xml`` refuses these files).
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +48,7 @@ from qet_geo.errors import (
     ValidationError,
 )
 from qet_geo.i18n import AND, Msg, join, msg, number
+from qet_geo.inputs import _osm_order
 from qet_geo.taxonomy import TAXONOMY_KEYS, classify
 
 __all__ = [
@@ -335,7 +340,9 @@ def read_osm(
     Parameters
     ----------
     path
-        An ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file.
+        An ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file, its objects in any order
+        (an Overpass export, a JOSM save: deleted objects are left out, new objects keep their
+        negative ids); a UTF-8 BOM is accepted.
     mask
         A polygon in EPSG:2154 (the territory plus its buffer): features that do not intersect it
         are dropped. None keeps the whole extract.
@@ -383,7 +390,7 @@ def read_osm(
     if max_objects is not None:
         count_osm_objects(path, limit=max_objects)
     try:
-        raw = _read_raw(path)
+        raw = _read_any_order(path)
     except RuntimeError as err:
         raise InputFileError(
             msg(
@@ -686,6 +693,7 @@ class _Raw:
     way_ids: set[int] = field(default_factory=set)
     missing_members: int = 0
     relations_missing: int = 0
+    late_nodes: bool = False
     ways_missing: int = 0
     closed_ways_missing: int = 0
 
@@ -707,6 +715,55 @@ def _is_interesting_area(tags: Mapping[str, str]) -> bool:
     )
 
 
+def _read_any_order(path: Path) -> _Raw:
+    """Read ``path`` in one pass when its objects are sorted, else a sorted copy of it.
+
+    A file is read as it is unless libosmium refuses its order (Overpass's quadtile order), its
+    ways cite nodes that are in the file after them (or have negative ids, JOSM's new objects),
+    or it is a JOSM save with deleted objects. The sorted copy is a PBF in a temporary folder
+    removed on return; sorted files never pay for it.
+    """
+    josm = _osm_order.is_josm(path)
+    deleted = _osm_order.deleted_objects(path) if josm else set()
+    if not deleted:
+        try:
+            raw = _read_raw(path)
+        except RuntimeError as err:
+            if not _osm_order.is_order_error(err):
+                raise
+        else:
+            if not _resolvable_in_order(raw):
+                return raw
+        if _osm_order.is_xml(path) and not josm:
+            deleted = _osm_order.deleted_objects(path)
+    log.info("%s: objects not sorted by type and id, reading a sorted copy", path)
+    with tempfile.TemporaryDirectory(prefix="qet-osm-sort-") as folder:
+        raw = _read_raw(_osm_order.normalized_copy(path, Path(folder), deleted=deleted))
+    _restore_new_ids(raw)
+    return raw
+
+
+def _resolvable_in_order(raw: _Raw) -> bool:
+    """Whether references the pass left unresolved are nodes placed after their ways or new
+    objects (negative ids): a sorted copy resolves them; a clipped extract's stay missing."""
+    return raw.late_nodes or any(ref < 0 for ref in raw.missing_refs)
+
+
+def _restore_new_ids(raw: _Raw) -> None:
+    """Give the objects :func:`_osm_order.normalized_copy` renumbered their negative ids back."""
+    back = _osm_order.original_id
+
+    def key(k: str) -> str:
+        return f"{k[0]}{back(int(k[1:]))}"
+
+    raw.hw_ids = [back(i) for i in raw.hw_ids]
+    raw.hw_refs = [[back(r) for r in refs] for refs in raw.hw_refs]
+    raw.points = [(key(k), tags, lon, lat) for k, tags, lon, lat in raw.points]
+    raw.areas = [(key(k), tags, geom) for k, tags, geom in raw.areas]
+    raw.missing_refs = {back(i) for i in raw.missing_refs}
+    raw.way_ids = {back(i) for i in raw.way_ids}
+
+
 def _read_raw(path: Path) -> _Raw:
     raw = _Raw()
     wkb = osmium.geom.WKBFactory()
@@ -718,6 +775,7 @@ def _read_raw(path: Path) -> _Raw:
     # untagged objects never reach the loop; untagged ways are only remembered by id
     counter = _WaySeen(raw, wkb)
     processor.handler_for_filtered(counter)
+    members: list[list[int]] = []  # the member ways of the areas' relations
     for obj in processor:
         if isinstance(obj, osmium.osm.Node):
             tags = dict(obj.tags)
@@ -755,14 +813,7 @@ def _read_raw(path: Path) -> _Raw:
             if rel_tags.get("type") in ("multipolygon", "boundary") and _is_interesting_area(
                 rel_tags
             ):
-                absent = sum(
-                    1
-                    for m in obj.members
-                    if m.type == "w" and m.ref not in raw.way_ids and m.ref not in counter.way_ids
-                )
-                if absent:
-                    raw.missing_members += absent
-                    raw.relations_missing += 1
+                members.append([m.ref for m in obj.members if m.type == "w"])
         elif isinstance(obj, osmium.osm.Area):
             tags = dict(obj.tags)
             if not _is_interesting_area(tags):
@@ -776,7 +827,27 @@ def _read_raw(path: Path) -> _Raw:
                 continue
             osm_key = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
             raw.areas.append((osm_key, tags, bytes.fromhex(geom)))
+    # counted once every way is known: an unsorted file may give a relation before its ways
+    seen = raw.way_ids | counter.way_ids
+    for refs in members:
+        absent = [ref for ref in refs if ref not in seen]
+        if absent:
+            raw.missing_members += len(absent)
+            raw.relations_missing += 1
+    # a node the location index holds but a way could not find came after that way
+    locations = processor.node_location_storage
+    raw.late_nodes = locations is not None and any(
+        _located(locations, ref) for ref in raw.missing_refs
+    )
     return raw
+
+
+def _located(locations: osmium.index.LocationTable, ref: int) -> bool:
+    try:
+        locations.get(ref)
+    except KeyError:
+        return False
+    return True
 
 
 class _WaySeen:
