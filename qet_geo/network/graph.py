@@ -18,7 +18,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -50,11 +50,28 @@ from qet_geo.network.speeds import (
     walk_speed_factor,
 )
 
-__all__ = ["Network", "build_network"]
+__all__ = ["MIN_COMPONENT_NODES", "Network", "build_network"]
 
 logger = logging.getLogger(__name__)
 
 _TWIN_TOLERANCE_M = 0.01
+
+MIN_COMPONENT_NODES = 50
+"""Fewest nodes of a strongly connected component that points may snap to (besides the largest).
+
+A street fragment cut off from the network (a cul-de-sac clipped by the extract's edge, a private
+service road drawn alone, a oneway street that only leads out of the extract) reaches nothing,
+or nothing reaches it: a home snapped to it would get no distance and a 15-minute score of 0.
+As OSRM skips the "tiny components" of its strongly connected components
+(``--small-component-size``, 1000 nodes for whole countries) and Valhalla's snapping skips edges
+that reach fewer than ``minimum_reachability`` nodes (50 by default), points snap only to the
+streets of the *largest* strongly connected component or of one of at least this many nodes (a
+street is in a component when both its ends are); a point farther than the snap limit from all
+of them is off the network. On a walking graph, where every street goes both ways, strongly and
+weakly connected components are the same. 50 is Valhalla's figure: a neighbourhood extract has a
+few hundred to a few thousand nodes, so OSRM's 1000 would drop whole quarters cut off by a
+river, while a fragment rarely has more than a dozen.
+"""
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,10 @@ class Network:
         fractions of ``edge_length``.
     component
         Weakly connected component of each node (0 is the largest), computed on first use.
+    snappable
+        Whether points may snap to each edge: both its ends are in the largest strongly connected
+        component or in one of at least ``min_component_nodes`` nodes
+        (:data:`MIN_COMPONENT_NODES`); the other edges are fragments no point joins.
     """
 
     mode: str
@@ -131,10 +152,16 @@ class Network:
     edge_twin: IntArray
     edge_geometry: GeomArray
     edge_geometry_length: FloatArray
+    snappable: npt.NDArray[np.bool_]
     _snap_edges: IntArray
     _snap_index: _SnapIndex
     _time_per_m: float | None
     _graphs: dict[tuple[str, bool], _Csr] = field(default_factory=dict, init=False)
+
+    @cached_property
+    def component(self) -> IntArray:
+        """Weakly connected component label of each node (0 is the largest)."""
+        return _components(self.edge_u, self.edge_v, self.n_nodes, connection="weak")
 
     def _graph(self, weight: Weight, reverse: bool) -> _Csr:
         # built on first need: a query uses one or two of the four
@@ -150,19 +177,6 @@ class Network:
             )
         return self._graphs[key]
 
-    @cached_property
-    def component(self) -> IntArray:
-        """Weakly connected component label of each node (0 is the largest)."""
-        g = self._graph("length", False)
-        n = self.n_nodes
-        adjacency = sparse.csr_matrix((np.ones(g.indices.size), g.indices, g.indptr), shape=(n, n))
-        _, labels = csgraph.connected_components(adjacency, directed=True, connection="weak")
-        # relabel so that 0 is the largest component, 1 the next, ...
-        order = np.argsort(-np.bincount(labels), kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        return rank[labels].astype(np.int64)
-
     @classmethod
     def from_gdfs(
         cls,
@@ -171,9 +185,12 @@ class Network:
         *,
         mode: Mode = "walk",
         speed_kmh: float | None = None,
+        min_component_nodes: int = MIN_COMPONENT_NODES,
     ) -> Network:
         """Build a network from node and edge tables; same as :func:`build_network`."""
-        return build_network(nodes, edges, mode=mode, speed_kmh=speed_kmh)
+        return build_network(
+            nodes, edges, mode=mode, speed_kmh=speed_kmh, min_component_nodes=min_component_nodes
+        )
 
     @property
     def n_nodes(self) -> int:
@@ -225,6 +242,7 @@ def build_network(
     *,
     mode: Mode = "walk",
     speed_kmh: float | None = None,
+    min_component_nodes: int = MIN_COMPONENT_NODES,
 ) -> Network:
     """Build a :class:`Network` from osmnx-style node and edge tables.
 
@@ -242,6 +260,10 @@ def build_network(
         "walk", "bike" or "drive": chooses the default speed and the slope model.
     speed_kmh
         Flat speed in km/h; defaults to 4.5 (walk), 15 (bike) or 30 (drive).
+    min_component_nodes
+        Fewest nodes of a strongly connected component, other than the largest, whose streets
+        points snap to (:data:`MIN_COMPONENT_NODES`); 1 lets points snap to every street,
+        fragments and oneway streets between components included.
 
     Returns
     -------
@@ -251,8 +273,9 @@ def build_network(
     Raises
     ------
     ValidationError
-        If a table lacks a required column, an edge refers to a missing node, or a length or
-        speed is not a finite positive number.
+        If a table lacks a required column, an edge refers to a missing node, a length or
+        speed is not a finite positive number, or ``min_component_nodes`` is not a whole
+        number of at least 1.
     CRSError
         If the edges have no CRS or a geographic one.
     EmptyDataError
@@ -268,6 +291,18 @@ def build_network(
             msg(
                 "speed_kmh doit être une vitesse positive en km/h, et non {speed_kmh!r}.",
                 speed_kmh=speed_kmh,
+            )
+        )
+    if (
+        isinstance(min_component_nodes, bool)
+        or not isinstance(min_component_nodes, (int, np.integer))
+        or min_component_nodes < 1
+    ):
+        raise ValidationError(
+            msg(
+                "min_component_nodes doit être un nombre entier de nœuds, au moins 1, et non "
+                "{value!r}.",
+                value=min_component_nodes,
             )
         )
     geo_frame(edges, what="edges", hint=msg("suivez la convention graph_to_gdfs d'osmnx"))
@@ -302,11 +337,19 @@ def build_network(
         raise ValidationError(
             msg("L'index des nœuds contient des doublons : chaque identifiant doit être unique.")
         )
-    return _build_network(nodes, edges, mode=mode, speed=speed, crs=crs)
+    return _build_network(
+        nodes, edges, mode=mode, speed=speed, crs=crs, min_component_nodes=int(min_component_nodes)
+    )
 
 
 def _build_network(
-    nodes: pd.DataFrame, edges: gpd.GeoDataFrame, *, mode: str, speed: float, crs: CRS
+    nodes: pd.DataFrame,
+    edges: gpd.GeoDataFrame,
+    *,
+    mode: str,
+    speed: float,
+    crs: CRS,
+    min_component_nodes: int,
 ) -> Network:
     node_ids = nodes.index.to_numpy()
     node_xy = _node_coordinates(nodes)
@@ -352,7 +395,16 @@ def _build_network(
 
     n = node_ids.size
     twin = _find_twins(eu, ev, length, coords, first_vertex, n_vertex, n)
+    strong = _components(eu, ev, n, connection="strong")
+    large = np.bincount(strong) >= min_component_nodes
+    large[:1] = True  # the largest, however small the graph
+    snappable = (strong[eu] == strong[ev]) & large[strong[eu]]
+    if (
+        min_component_nodes <= 1 or not snappable.any()
+    ):  # every street, as asked or as a last resort
+        snappable[:] = True
     canonical = np.flatnonzero((twin < 0) | (np.arange(twin.size) < twin))
+    canonical = canonical[snappable[canonical]]
     geometry_length = shapely.length(geometry)
     net = Network(
         mode=mode,
@@ -368,6 +420,7 @@ def _build_network(
         edge_twin=twin,
         edge_geometry=geometry,
         edge_geometry_length=geometry_length,
+        snappable=snappable,
         _snap_edges=canonical.astype(np.int64),
         _snap_index=_snap_index(
             geometry, canonical, coords, first_vertex, n_vertex, eu, ev, node_xy
@@ -540,6 +593,21 @@ def _find_twins(
     twin[a] = b
     twin[b] = a
     return twin
+
+
+def _components(
+    eu: IntArray, ev: IntArray, n: int, *, connection: Literal["weak", "strong"]
+) -> IntArray:
+    """Connected component of each node, numbered by decreasing size (0 the largest)."""
+    keep = eu != ev  # a self-loop joins nothing
+    adjacency = sparse.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.int8), (eu[keep], ev[keep])), shape=(n, n)
+    )
+    _, labels = csgraph.connected_components(adjacency, directed=True, connection=connection)
+    order = np.argsort(-np.bincount(labels), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[labels].astype(np.int64)
 
 
 def _real_csr(

@@ -124,8 +124,9 @@ def _homes_and_pois(
         warnings.warn(
             QetGeoWarning(
                 msg(
-                    "{n_off} équipement(s) à plus de {max_snap_m:g} m de toute rue (ou sans "
-                    "géométrie) sont écartés ; augmentez la distance d'accroche pour les garder.",
+                    "{n_off} équipement(s) à plus de {max_snap_m:g} m de toute rue reliée au "
+                    "réseau (ou sans géométrie) sont écartés ; augmentez la distance d'accroche "
+                    "pour les garder.",
                     n_off=n_off,
                     max_snap_m=max_snap_m,
                 )

@@ -2,9 +2,14 @@
 
 Points are snapped to the nearest point of the nearest *edge*: the straight-line distance to the
 street (``snap_m``) is added to every network distance, and the path starts or ends part-way
-along the edge, in either direction the edge can be travelled (a oneway edge only forward). A
-point farther than ``max_snap_m`` from every street is flagged ``off_network`` and gets no
-distance (NaN) and no count (0); an amenity that far is left out, with a warning. Every query of
+along the edge, in either direction the edge can be travelled (a oneway edge only forward).
+Only the streets of a component large enough to route on are snapped to, as OSRM and Valhalla
+do: the largest strongly connected component and any of at least
+:data:`~qet_geo.network.graph.MIN_COMPONENT_NODES` nodes (``Network.snappable``); a fragment
+cut off from the network (a clipped cul-de-sac, a private road drawn alone) would reach nothing,
+so a point beside it joins the nearest street of the network instead. A point farther than
+``max_snap_m`` from every such street is flagged ``off_network`` and gets no distance (NaN) and
+no count (0); an amenity that far is left out, with a warning. Every query of
 the package (:mod:`~qet_geo.network.queries`, :mod:`~qet_geo.network.isochrone`,
 :mod:`~qet_geo.network.od`) snaps through :func:`_snap`, so they all agree on where a point is.
 
@@ -323,6 +328,11 @@ def snap(
     max_snap_m
         Farthest distance to a street (m) for a point to count as on the network.
 
+    Only the streets of the network's large components are snapped to
+    (:attr:`Network.snappable`, :data:`~qet_geo.network.graph.MIN_COMPONENT_NODES`): a point
+    nearest a cut-off fragment joins the nearest street of the network within ``max_snap_m``,
+    or is off the network.
+
     Returns
     -------
     pandas.DataFrame
@@ -399,9 +409,10 @@ def _warn_off_network(
         warnings.warn(
             QetGeoWarning(
                 msg(
-                    "{n_off} {what} sur {size} sont à plus de {max_snap_m:g} m de toute rue (ou "
-                    "sans géométrie) : marqués hors réseau, sans résultat ; augmentez la distance "
-                    "d'accroche ou vérifiez que l'extrait des rues les couvre.",
+                    "{n_off} {what} sur {size} sont à plus de {max_snap_m:g} m de toute rue reliée "
+                    "au réseau (ou sans géométrie) : marqués hors réseau, sans résultat ; "
+                    "augmentez la distance d'accroche ou vérifiez que l'extrait des rues les "
+                    "couvre.",
                     n_off=n_off,
                     size=off.size,
                     max_snap_m=max_snap_m,
