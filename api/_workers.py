@@ -266,8 +266,9 @@ def store_extract_job(
     *,
     osm_dir: str,
     max_objects: int,
+    max_xml_bytes: int | None = None,
 ) -> Any:
-    """Count an uploaded extract's objects, then check and store it (in a worker).
+    """Check an uploaded extract, count its objects, then read and store it (in a worker).
 
     Parameters
     ----------
@@ -276,26 +277,36 @@ def store_extract_job(
     neighbourhood_id
         The neighbourhood.
     upload
-        The uploaded ``.osm.pbf`` file, inside ``osm_dir``.
+        The uploaded file, inside ``osm_dir``, named with the suffix of its format
+        (:func:`qet_geo.store.jobs.extract_suffix`): ``.osm.pbf``, ``.osm``, ``.osm.gz`` or
+        ``.osm.bz2``.
     osm_dir
         The service's OSM folder.
     max_objects
         The most OSM objects the file may decode to (:func:`qet_geo.inputs.osm.count_osm_objects`).
+    max_xml_bytes
+        The most bytes of XML a ``.osm`` extract may have once inflated
+        (:func:`qet_geo.store.jobs.check_extract`); None: no limit.
 
     Returns
     -------
     qet_geo.store.jobs.ExtractInfo
         What :func:`qet_geo.store.jobs.store_extract` returns.
     """
-    from qet_geo.inputs.osm import count_osm_objects
     from qet_geo.store.jobs import store_extract
     from qet_geo.store.models import make_engine
 
     try:
-        count_osm_objects(upload, limit=max_objects)
         engine = make_engine(database_url)
         try:
-            return store_extract(engine, neighbourhood_id, upload, osm_dir=osm_dir)
+            return store_extract(
+                engine,
+                neighbourhood_id,
+                upload,
+                osm_dir=osm_dir,
+                max_objects=max_objects,
+                max_xml_bytes=max_xml_bytes,
+            )
         finally:
             engine.dispose()
     except QetGeoError as exc:

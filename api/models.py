@@ -52,6 +52,27 @@ class TerritoryIn(_In):
     coordinates: list[Any] = Field(min_length=1, max_length=500)
 
 
+class TerritoryDocumentIn(_In):
+    """A neighbourhood's territory as QGIS or geojson.io export it: a GeoJSON Feature of a
+    polygon, or a FeatureCollection of polygons (merged), in WGS84 (lon, lat).
+
+    The members GeoJSON allows besides these (``properties``, ``id``, ``name``, ``bbox``, a
+    tool's own) are ignored; the geometries are checked by
+    :func:`qet_geo.store.jobs.territory_polygons`, which refuses points and lines in words.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["Feature", "FeatureCollection"]
+    geometry: dict[str, Any] | None = Field(default=None, description="d'une Feature")
+    features: list[dict[str, Any]] | None = Field(
+        default=None, max_length=10_000, description="d'une FeatureCollection"
+    )
+    crs: dict[str, Any] | None = Field(
+        default=None, description="WGS84 seulement (ancien membre GeoJSON, écrit par QGIS)"
+    )
+
+
 class TerritoryOut(BaseModel):
     """The territory a neighbourhood now has."""
 

@@ -24,13 +24,26 @@ from api._workers import (
     store_extract_job,
 )
 from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
-from api.models import ErrorOut, ExtractOut, FeatureCollection, TerritoryIn, TerritoryOut
+from api.models import (
+    ErrorOut,
+    ExtractOut,
+    FeatureCollection,
+    TerritoryDocumentIn,
+    TerritoryIn,
+    TerritoryOut,
+)
 from api.routers.aggregates import BboxQuery, LimitQuery, OffsetQuery, geojson_page
 from api.settings import Settings
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.i18n import msg
-from qet_geo.store.jobs import constraint_cells, territory_from_geojson
+from qet_geo.store.jobs import (
+    EXTRACT_HEAD_BYTES,
+    constraint_cells,
+    extract_suffix,
+    territory_from_geojson,
+    territory_polygons,
+)
 
 router = APIRouter(tags=["couches"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -57,7 +70,7 @@ def territory_out(neighbourhood_id: int, projected: object) -> TerritoryOut:
     "/neighbourhoods/{neighbourhood_id}/territory", response_model=TerritoryOut, responses=_ERRORS
 )
 def put_territory(
-    body: TerritoryIn,
+    body: TerritoryIn | TerritoryDocumentIn,
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
@@ -65,16 +78,30 @@ def put_territory(
 ) -> TerritoryOut:
     """Set the outline of a neighbourhood (admin, its pilot team).
 
-    A GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat), in metropolitan France, of at most
-    100 km² and ``QET_MAX_TERRITORY_VERTICES`` vertices (100 000 by default). It is stored
-    exactly. The constraint indicators are computed on it by the next analysis.
+    A GeoJSON Polygon or MultiPolygon geometry, a Feature of one, or a FeatureCollection of
+    polygons (the file QGIS or geojson.io exports; its polygons are merged), in WGS84 (lon,
+    lat), in metropolitan France, of at most 100 km² and ``QET_MAX_TERRITORY_VERTICES``
+    vertices (100 000 by default). It is stored exactly. The constraint indicators are computed
+    on it by the next analysis.
     """
     hood = neighbourhood_for(session, caller, neighbourhood_id, access="write")
-    check_territory_vertices(body.model_dump(), settings.max_territory_vertices)
-    projected = territory_from_geojson(body.model_dump())
+    geojson = body.model_dump(exclude_none=True)
+    polygons = territory_polygons(geojson)  # French refusals of points, lines, empty collections
+    check_territory_vertices(_merged(polygons), settings.max_territory_vertices)
+    projected = territory_from_geojson(geojson)
     hood.territory_wkt = projected.wkt
     session.flush()
     return territory_out(hood.id, projected)
+
+
+def _merged(polygons: list[dict[str, Any]]) -> dict[str, Any]:
+    """One MultiPolygon of the polygons' rings, for counting their vertices together."""
+    coordinates: list[Any] = []
+    for polygon in polygons:
+        rings = polygon.get("coordinates")
+        if isinstance(rings, list):
+            coordinates.extend([rings] if polygon["type"] == "Polygon" else rings)
+    return {"type": "MultiPolygon", "coordinates": coordinates}
 
 
 @router.put(
@@ -97,11 +124,14 @@ async def put_osm_extract(
     settings: SettingsDep,
     neighbourhood_id: HoodId,
 ) -> ExtractOut:
-    """Upload the neighbourhood's OSM extract, ``.osm.pbf`` body (admin, its pilot team).
+    """Upload the neighbourhood's OSM extract (admin, its pilot team).
 
-    The extract is read and must cover the neighbourhood's territory (set it first) with streets
-    and homes; it then replaces the previous one, which a refused file leaves in place. Used by
-    the analysis (constraint indicators) and the visit routes.
+    The body is the file, in any format ``qet layers`` reads: ``.osm.pbf``, ``.osm`` (XML),
+    ``.osm.gz`` or ``.osm.bz2``, recognised by its content (its name is not sent). It is at most
+    ``QET_MAX_OSM_BYTES``, and so is its XML once inflated. The extract is read and must cover
+    the neighbourhood's territory (set it first) with streets and homes; it then replaces the
+    previous one, which a refused file leaves in place. Used by the analysis (constraint
+    indicators) and the visit routes.
     """
     hood = await run_in_threadpool(
         neighbourhood_for, session, caller, neighbourhood_id, access="write"
@@ -117,9 +147,11 @@ async def put_osm_extract(
     folder = Path(settings.osm_dir)
     folder.mkdir(parents=True, exist_ok=True)
     # streamed to a file beside its destination, so that accepting it is a rename; named after
-    # this process, so that a server restarted after a kill removes it (api.main)
+    # this process, so that a server restarted after a kill removes it (api.main; named .osm.pbf
+    # while it streams, the name that clean-up looks for)
     fd, name = tempfile.mkstemp(prefix=f".upload-{os.getpid()}-", suffix=".osm.pbf", dir=folder)
     tmp = Path(name)
+    base = name.removesuffix(".osm.pbf")
     try:
         size = 0
         with os.fdopen(fd, "wb") as out:
@@ -128,8 +160,17 @@ async def put_osm_extract(
                 size += len(chunk)
         if size == 0:
             raise ValidationError(
-                msg("le corps de la requête est vide : envoyez l'extrait .osm.pbf.")
+                msg(
+                    "le corps de la requête est vide : envoyez l'extrait (.osm.pbf, .osm, "
+                    ".osm.gz ou .osm.bz2)."
+                )
             )
+        # the reader goes by the name: the file is renamed after its first bytes (a few kB read,
+        # nothing decoded here; the worker checks what a compressed file holds)
+        with tmp.open("rb") as f:
+            suffix = extract_suffix(f.read(EXTRACT_HEAD_BYTES))
+        if suffix != ".osm.pbf":
+            tmp = tmp.rename(base + suffix)
         info = await _read_extract(settings, hood_id, tmp, folder)
     finally:
         tmp.unlink(missing_ok=True)
@@ -163,6 +204,7 @@ async def _read_extract(settings: Settings, hood_id: int, upload: Path, folder: 
             str(upload),
             osm_dir=str(folder),
             max_objects=settings.max_osm_objects,
+            max_xml_bytes=settings.max_osm_bytes,
             limits=limits,
         )
 

@@ -4,7 +4,9 @@ The API's routes and background jobs call these, and so does the ``qet store`` c
 there is one implementation of each:
 
 - :func:`territory_from_geojson` and :func:`store_extract`: the layers of a neighbourhood (its
-  territory, its OSM extract), validated before anything is replaced;
+  territory, from a GeoJSON geometry, Feature or FeatureCollection; its OSM extract, in any
+  format ``qet layers`` reads, recognised by its content), validated before anything is
+  replaced;
 - :func:`claim_analysis` and :func:`run_analysis`: the analysis of a diagnostic as a job, with
   progress in steps and an explicit failure reason, French and English; a job whose process was
   killed is recognised by its silence (:func:`job_status`) and may be run again. The job calls
@@ -37,7 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.crs import WGS84, WORK_CRS
-from qet_geo.errors import DataCoverageError, QetGeoError, ValidationError
+from qet_geo.errors import DataCoverageError, InputFileError, QetGeoError, ValidationError
 from qet_geo.i18n import Msg, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError
 from qet_geo.store.ingest import assign_to_centres, respondents_frame
@@ -56,6 +58,8 @@ from qet_geo.surveys.schema import USAGES
 
 __all__ = [
     "ANALYSIS_STEPS",
+    "EXTRACT_HEAD_BYTES",
+    "EXTRACT_SUFFIXES",
     "JOB_TIMEOUT_S",
     "MAX_TERRITORY_KM2",
     "MIN_EXTRACT_COVERAGE",
@@ -64,13 +68,16 @@ __all__ = [
     "NationalProfilesResult",
     "abandoned_message",
     "analyse_diagnostic",
+    "check_extract",
     "claim_analysis",
     "constraint_cells",
+    "extract_suffix",
     "fit_national_profiles",
     "job_status",
     "run_analysis",
     "store_extract",
     "territory_from_geojson",
+    "territory_polygons",
 ]
 
 logger = logging.getLogger(__name__)
@@ -103,13 +110,139 @@ def _message(text: Msg | QetGeoError, code: str) -> dict[str, str]:
 # layers of a neighbourhood
 
 
-def territory_from_geojson(geometry: dict[str, Any]) -> Any:
-    """Read a neighbourhood's territory from a GeoJSON geometry in WGS84 (lon, lat).
+#: Names a GeoJSON ``crs`` member (RFC 7946's predecessor, still written by QGIS) may give WGS84.
+_WGS84_CRS_NAMES = frozenset(
+    {
+        "urn:ogc:def:crs:ogc:1.3:crs84",
+        "urn:ogc:def:crs:ogc::crs84",
+        "ogc:crs84",
+        "crs84",
+        "urn:ogc:def:crs:epsg::4326",
+        "urn:ogc:def:crs:epsg:6.6:4326",
+        "epsg:4326",
+    }
+)
+#: GeoJSON geometry types, named in messages (never another value of the body).
+_GEOJSON_TYPES = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    }
+)
+_POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def _not_a_territory() -> ValidationError:
+    return ValidationError(
+        msg(
+            "le territoire doit être un Polygon ou MultiPolygon GeoJSON, ou une Feature ou "
+            "FeatureCollection de polygones (l'export de QGIS ou de geojson.io), en WGS84 "
+            "(lon, lat)."
+        )
+    )
+
+
+def territory_polygons(geojson: Any) -> list[dict[str, Any]]:
+    """Return the polygon geometries of a territory given as GeoJSON, without building them.
 
     Parameters
     ----------
-    geometry
-        A GeoJSON ``Polygon`` or ``MultiPolygon`` in WGS84 degrees, in metropolitan France.
+    geojson
+        A GeoJSON ``Polygon`` or ``MultiPolygon`` geometry, a ``Feature`` of one, or a
+        ``FeatureCollection`` of them (what QGIS and geojson.io export), as decoded JSON.
+
+    Returns
+    -------
+    list of dict
+        The ``Polygon`` and ``MultiPolygon`` geometries, in order.
+
+    Raises
+    ------
+    ValidationError
+        Another GeoJSON object, a feature without geometry or of another type (a point, a
+        line), an empty collection, or a ``crs`` other than WGS84. The message names the
+        feature by its number and its GeoJSON type, never another value of the body.
+    """
+    if not isinstance(geojson, dict):
+        raise _not_a_territory()
+    kind = geojson.get("type")
+    if kind in _POLYGONAL:
+        return [geojson]
+    if kind not in ("Feature", "FeatureCollection"):
+        raise _not_a_territory()
+    crs = geojson.get("crs")
+    if crs is not None:
+        name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
+        if not (isinstance(name, str) and name.strip().lower() in _WGS84_CRS_NAMES):
+            raise ValidationError(
+                msg(
+                    "le territoire est dans un autre système de coordonnées que WGS84 : "
+                    "exportez-le en EPSG:4326 (QGIS : Exporter > Sauvegarder les entités sous, "
+                    "SCR EPSG:4326) et envoyez-le à nouveau."
+                )
+            )
+    features: Any = [geojson]
+    if kind == "FeatureCollection":
+        features = geojson.get("features")
+        if not isinstance(features, list):
+            raise _not_a_territory()
+        if not features:
+            raise ValidationError(
+                msg(
+                    "la FeatureCollection du territoire ne contient aucun objet : dessinez le "
+                    "contour du quartier (un polygone) et exportez-le à nouveau."
+                )
+            )
+    polygons = []
+    for n, feature in enumerate(features, start=1):
+        where = msg("la Feature") if kind == "Feature" else msg("l'objet n° {n}", n=n)
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise ValidationError(
+                msg(
+                    "{where} de la FeatureCollection du territoire n'est pas une Feature "
+                    "GeoJSON : exportez le contour à nouveau depuis QGIS ou geojson.io.",
+                    where=where,
+                )
+            )
+        if not isinstance(geometry, dict):
+            raise ValidationError(
+                msg(
+                    "{where} du territoire n'a pas de géométrie : dessinez le contour du "
+                    "quartier (un polygone) et exportez-le à nouveau.",
+                    where=where,
+                )
+            )
+        geometry_type = geometry.get("type")
+        if geometry_type not in _POLYGONAL:
+            shown = geometry_type if geometry_type in _GEOJSON_TYPES else msg("objet inconnu")
+            raise ValidationError(
+                msg(
+                    "{where} du territoire est un {kind}, pas un polygone : le territoire est "
+                    "le contour du quartier, fait de polygones seulement ; retirez les points "
+                    "et les lignes et envoyez-le à nouveau.",
+                    where=where,
+                    kind=shown,
+                )
+            )
+        polygons.append(geometry)
+    return polygons
+
+
+def territory_from_geojson(geojson: dict[str, Any]) -> Any:
+    """Read a neighbourhood's territory from GeoJSON in WGS84 (lon, lat).
+
+    Parameters
+    ----------
+    geojson
+        A GeoJSON ``Polygon`` or ``MultiPolygon`` geometry, a ``Feature`` of one, or a
+        ``FeatureCollection`` of them (what QGIS and geojson.io export), in WGS84 degrees, in
+        metropolitan France. The polygons of a collection are merged (their union).
 
     Returns
     -------
@@ -119,29 +252,36 @@ def territory_from_geojson(geometry: dict[str, Any]) -> Any:
     Raises
     ------
     ValidationError
-        Not a valid polygon, outside metropolitan France, or larger than
-        :data:`MAX_TERRITORY_KM2`.
+        Not polygons (:func:`territory_polygons`), not a valid polygon, outside metropolitan
+        France, or larger than :data:`MAX_TERRITORY_KM2`.
     """
     import geopandas as gpd
     import shapely
     import shapely.geometry
 
-    try:
-        shape = shapely.geometry.shape(geometry)
-    except Exception:  # any malformed GeoJSON: answered below in the user's terms
-        shape = None
-    if shape is None or shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
-        raise ValidationError(
-            msg("le territoire doit être un Polygon ou MultiPolygon GeoJSON en WGS84 (lon, lat).")
-        )
-    if not shape.is_valid:
-        raise ValidationError(
-            msg(
-                "le territoire n'est pas un polygone valide ({value0}) : corrigez son contour "
-                "(sans auto-intersection), par exemple dans QGIS.",
-                value0=shapely.is_valid_reason(shape),
+    shapes = []
+    for geometry in territory_polygons(geojson):
+        try:
+            shape = shapely.geometry.shape(geometry)
+        except Exception:  # any malformed GeoJSON: answered below in the user's terms
+            shape = None
+        if shape is None or shape.geom_type not in _POLYGONAL or shape.is_empty:
+            raise ValidationError(
+                msg(
+                    "le territoire doit être un Polygon ou MultiPolygon GeoJSON en WGS84 (lon, "
+                    "lat)."
+                )
             )
-        )
+        if not shape.is_valid:
+            raise ValidationError(
+                msg(
+                    "le territoire n'est pas un polygone valide ({value0}) : corrigez son contour "
+                    "(sans auto-intersection), par exemple dans QGIS.",
+                    value0=shapely.is_valid_reason(shape),
+                )
+            )
+        shapes.append(shape)
+    shape = shapes[0] if len(shapes) == 1 else shapely.union_all(shapes)
     left, bottom, right, top = shape.bounds
     w, s, e, n = _FRANCE_LONLAT
     if not (w <= left and right <= e and s <= bottom and top <= n):
@@ -180,6 +320,183 @@ class ExtractInfo:
     amenities: int
 
 
+#: Suffixes of the OSM extract formats the service accepts (what ``qet layers`` reads), by which
+#: libosmium chooses its reader.
+EXTRACT_SUFFIXES: tuple[str, ...] = (".osm.pbf", ".osm", ".osm.gz", ".osm.bz2")
+#: Bytes of a file's beginning :func:`extract_suffix` needs to recognise its format.
+EXTRACT_HEAD_BYTES = 4096
+_UTF8_BOM = b"\xef\xbb\xbf"
+#: Magic numbers of the archives people send instead of an extract, and their names.
+_OTHER_ARCHIVES = (
+    (b"PK\x03\x04", "zip"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"Rar!", "rar"),
+)
+
+
+def _not_osm() -> InputFileError:
+    return InputFileError(
+        msg(
+            "l'extrait n'est pas un fichier OpenStreetMap reconnu : envoyez un .osm.pbf, un .osm "
+            "(XML) ou un .osm compressé en .osm.gz ou .osm.bz2 (le format est lu dans le "
+            "contenu du fichier, pas dans son nom)."
+        )
+    )
+
+
+def extract_suffix(head: bytes) -> str:
+    """Return the format of an OSM extract, as its file suffix, from the file's first bytes.
+
+    A PBF file begins with the header of its ``OSMHeader`` blob, gzip and bzip2 with their magic
+    numbers, OSM XML with ``<?xml``, ``<osm`` or a comment (after a UTF-8 BOM and spaces, as
+    Overpass writes). Nothing is decompressed: :func:`check_extract` looks inside.
+
+    Parameters
+    ----------
+    head
+        The file's first :data:`EXTRACT_HEAD_BYTES` bytes (or the whole file if shorter).
+
+    Returns
+    -------
+    str
+        One of :data:`EXTRACT_SUFFIXES`.
+
+    Raises
+    ------
+    InputFileError
+        None of these formats (another archive is named: zip, 7z, xz, zstd, rar).
+    """
+    if head.startswith(b"\x1f\x8b"):
+        return ".osm.gz"
+    if head[:3] == b"BZh" and head[3:4].isdigit():
+        return ".osm.bz2"
+    if (
+        len(head) >= 15
+        and 0 < int.from_bytes(head[:4], "big") <= 64 * 1024
+        and head[4:15] == b"\x0a\x09OSMHeader"
+    ):
+        return ".osm.pbf"
+    text = head.removeprefix(_UTF8_BOM).lstrip(b" \t\r\n")
+    if text.startswith((b"<?xml", b"<osm", b"<!--")):
+        return ".osm"
+    for magic, name in _OTHER_ARCHIVES:
+        if head.startswith(magic):
+            raise InputFileError(
+                msg(
+                    "l'extrait est une archive {kind} : envoyez le fichier OSM qu'elle contient "
+                    "(.osm.pbf, ou .osm seul ou compressé en .osm.gz ou .osm.bz2).",
+                    kind=name,
+                )
+            )
+    raise _not_osm()
+
+
+def check_extract(path: str | PathLike[str], *, max_xml_bytes: int | None = None) -> str:
+    """Check that a file is an OSM extract in the format its name says, within a size.
+
+    The format is read from the content (:func:`extract_suffix`) and must be the name's, so that
+    libosmium, which goes by the name, reads it as what it is. A compressed file is inflated as
+    a stream, 1 MiB at a time, and counted: it must hold OSM XML (not a PBF, already compressed)
+    and inflate to at most ``max_xml_bytes``, so that a small file that inflates to gigabytes is
+    refused without being held in memory or handed to the reader.
+
+    Parameters
+    ----------
+    path
+        The file, named with one of :data:`EXTRACT_SUFFIXES`.
+    max_xml_bytes
+        None (no limit), or the most bytes its XML may have, inflated or not.
+
+    Returns
+    -------
+    str
+        Its format, one of :data:`EXTRACT_SUFFIXES`.
+
+    Raises
+    ------
+    InputFileError
+        Not an OSM extract, not the format its name says, compressed data that is corrupt or
+        not OSM XML, or XML past ``max_xml_bytes``.
+    """
+    import bz2
+    import gzip
+    import zlib
+
+    path = Path(path)
+    with path.open("rb") as f:
+        suffix = extract_suffix(f.read(EXTRACT_HEAD_BYTES))
+    name = path.name.lower()
+    if not name.endswith(suffix):
+        raise InputFileError(
+            msg(
+                "{path} est un fichier {kind} : renommez-le avec cette extension.",
+                path=path,
+                kind=suffix,
+            ),
+            path=path,
+        )
+    if suffix == ".osm.pbf":
+        return suffix  # its blobs are inflated one by one, within the format's 32 MiB, and counted
+    if suffix == ".osm":
+        if max_xml_bytes is not None and path.stat().st_size > max_xml_bytes:
+            raise _xml_too_large(max_xml_bytes)
+        return suffix
+    opener: Any = gzip.open if suffix == ".osm.gz" else bz2.open
+    head, size = b"", 0
+    try:
+        with opener(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                if len(head) < EXTRACT_HEAD_BYTES:
+                    head += chunk[: EXTRACT_HEAD_BYTES - len(head)]
+                size += len(chunk)
+                if max_xml_bytes is not None and size > max_xml_bytes:
+                    break
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        raise InputFileError(
+            msg(
+                "l'extrait compressé ({kind}) est tronqué ou corrompu : téléchargez-le ou "
+                "exportez-le à nouveau.",
+                kind=suffix,
+            )
+        ) from exc
+    if max_xml_bytes is not None and size > max_xml_bytes:
+        raise _xml_too_large(max_xml_bytes)
+    try:
+        inner = extract_suffix(head)
+    except InputFileError:
+        inner = ""
+    if inner == ".osm.pbf":
+        raise InputFileError(
+            msg(
+                "l'extrait est un .osm.pbf compressé une seconde fois ({kind}) : envoyez le "
+                ".osm.pbf tel quel, il est déjà compressé.",
+                kind=suffix,
+            )
+        )
+    if inner != ".osm":
+        raise InputFileError(
+            msg(
+                "l'extrait compressé ({kind}) ne contient pas de XML OpenStreetMap : "
+                "compressez le .osm lui-même, ou envoyez le .osm.pbf.",
+                kind=suffix,
+            )
+        )
+    return suffix
+
+
+def _xml_too_large(limit: int) -> InputFileError:
+    return InputFileError(
+        msg(
+            "l'extrait décompressé dépasse {limit} octets, la taille maximale d'un extrait : "
+            "découpez-le sur le territoire plus 1 km (osmium extract), ou envoyez-le en "
+            ".osm.pbf, bien plus compact.",
+            limit=number(limit),
+        )
+    )
+
+
 def _hood_territory(hood: Neighbourhood) -> Any:
     from qet_geo.inputs.territory import Territory
 
@@ -201,13 +518,18 @@ def store_extract(
     upload: str | PathLike[str],
     *,
     osm_dir: str | PathLike[str],
+    max_objects: int | None = None,
+    max_xml_bytes: int | None = None,
 ) -> ExtractInfo:
     """Make an uploaded OSM extract the neighbourhood's, once it is known to be usable.
 
-    The file is read (:func:`qet_geo.inputs.osm.read_osm`), must cover at least
+    The file is checked (:func:`check_extract`: its format, read from its content, and what a
+    compressed one inflates to), its objects counted, then it is read
+    (:func:`qet_geo.inputs.osm.read_osm`); it must cover at least
     :data:`MIN_EXTRACT_COVERAGE` of the territory, and must give a street network and residential
     buildings inside it. It is then renamed, atomically, to
-    ``<osm_dir>/neighbourhood-<id>-<sha256 prefix>.osm.pbf`` and the neighbourhood points to it;
+    ``<osm_dir>/neighbourhood-<id>-<sha256 prefix><suffix of its format>`` and the neighbourhood
+    points to it;
     the previous uploaded extract is removed only after that commit. A bad file changes nothing.
 
     Parameters
@@ -217,10 +539,16 @@ def store_extract(
     neighbourhood_id
         The neighbourhood.
     upload
-        The uploaded ``.osm.pbf`` file, inside ``osm_dir`` (so that the rename is atomic). It is
-        moved on success and left in place on failure (the caller removes it).
+        The uploaded ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2`` file, named with the
+        suffix of its content (:func:`extract_suffix`), inside ``osm_dir`` (so that the rename is
+        atomic). It is moved on success and left in place on failure (the caller removes it).
     osm_dir
         The service's OSM folder.
+    max_objects
+        None (no limit), or the most OSM objects the file may decode to
+        (:func:`qet_geo.inputs.osm.count_osm_objects`).
+    max_xml_bytes
+        None (no limit), or the most bytes of XML a ``.osm`` file may have, once inflated.
 
     Raises
     ------
@@ -229,7 +557,8 @@ def store_extract(
     ValidationError
         The neighbourhood has no territory, or the extract has no home in it.
     InputFileError, EmptyDataError
-        The file is not a readable OSM extract, or holds no street in the territory.
+        The file is not a readable OSM extract, not the format its name says, past
+        ``max_objects`` or ``max_xml_bytes``, or holds no street in the territory.
     DataCoverageError
         The extract covers too little of the territory.
     """
@@ -250,9 +579,10 @@ def store_extract(
                 )
             )
         territory = _hood_territory(hood)
+    suffix = check_extract(upload, max_xml_bytes=max_xml_bytes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # clipped borders are usual; coverage is checked below
-        data = read_osm(upload)
+        data = read_osm(upload, max_objects=max_objects)
         extent = territory_from_bounds(data.bounds, buffer_m=0).geometry
         coverage = float(extent.intersection(territory.geometry).area / territory.geometry.area)
         if coverage < MIN_EXTRACT_COVERAGE:
@@ -276,7 +606,7 @@ def store_extract(
             )
         )
     digest = _sha256(upload)
-    name = f"neighbourhood-{neighbourhood_id}-{digest[:12]}.osm.pbf"
+    name = f"neighbourhood-{neighbourhood_id}-{digest[:12]}{suffix}"
     target = folder / name
     already = target.exists()  # the same file uploaded again: same name, same bytes
     os.replace(upload, target)
@@ -322,7 +652,9 @@ def store_extract(
 def _uploaded(name: str, neighbourhood_id: int) -> bool:
     """Whether ``name`` is a file this module wrote for the neighbourhood (never a shared one)."""
     return (
-        re.fullmatch(rf"neighbourhood-{neighbourhood_id}-[0-9a-f]{{12}}\.osm\.pbf", name)
+        re.fullmatch(
+            rf"neighbourhood-{neighbourhood_id}-[0-9a-f]{{12}}\.osm(?:\.pbf|\.gz|\.bz2)?", name
+        )
         is not None
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
+from pathlib import Path
 
 import pytest
 
@@ -61,10 +63,18 @@ def test_territory_is_set_checked_and_described(layered):
     with store.session_scope(w.client.app.state.engine) as s:  # type: ignore[attr-defined]
         geom = store.territory_geometry(s.get(store.Neighbourhood, hood))
     assert geom is not None and 600_000 < geom.area < 1_500_000  # m², Lambert-93
-    bow_tie = {"type": "Polygon", "coordinates": [[[-3.36, 47.74], [-3.35, 47.75], [-3.35, 47.74], [-3.36, 47.75], [-3.36, 47.74]]]}  # fmt: skip
+    bow_tie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[-3.36, 47.74], [-3.35, 47.75], [-3.35, 47.74], [-3.36, 47.75], [-3.36, 47.74]]
+        ],
+    }
     bad = w.client.put(f"/neighbourhoods/{hood}/territory", json=bow_tie, headers=h)
     assert bad.status_code == 422 and "polygone valide" in bad.json()["detail"]
-    swapped = {"type": "Polygon", "coordinates": [[[47.74, -3.36], [47.75, -3.36], [47.75, -3.35], [47.74, -3.36]]]}  # fmt: skip
+    swapped = {
+        "type": "Polygon",
+        "coordinates": [[[47.74, -3.36], [47.75, -3.36], [47.75, -3.35], [47.74, -3.36]]],
+    }
     r = w.client.put(
         f"/neighbourhoods/{hood}/territory",
         json=swapped,
@@ -217,3 +227,133 @@ def test_extract_too_large_is_refused_before_reading_the_body(tmp_path):
         assert conn.getresponse().status == 413
         conn.close()
     assert not [p for p in (tmp_path / "osm").iterdir()]  # the partial upload was removed
+
+
+#: The repository's territory file, as QGIS exported it (a FeatureCollection with a crs).
+LORIENT_FILE: dict = json.loads(
+    (Path(__file__).parents[2] / "data" / "osm" / "lorient_centre.geojson").read_text()
+)
+SECRET = "Marie Dupont 12 rue des Lilas"
+
+
+def _stored_territory(w, hood):
+    with store.session_scope(w.client.app.state.engine) as s:  # type: ignore[attr-defined]
+        return store.territory_geometry(s.get(store.Neighbourhood, hood))
+
+
+def test_territory_as_geometry_feature_or_collection(layered):
+    """The geometry, its Feature and the exported FeatureCollection store the same territory;
+    the polygons of a collection are merged."""
+    w, _ = layered
+    hood = w.hoods["A"]
+    h = w.headers("pilotA")
+    url = f"/neighbourhoods/{hood}/territory"
+    feature = {**LORIENT_FILE["features"][0], "id": 7}  # geojson.io adds an id
+    assert LORIENT_FILE["type"] == "FeatureCollection" and "crs" in LORIENT_FILE
+    stored, answers = [], []
+    for body in (LORIENT_TERRITORY, feature, LORIENT_FILE):
+        r = w.client.put(url, json=body, headers=h)
+        assert r.status_code == 200, r.text
+        answers.append(TerritoryOut.model_validate(r.json()))
+        stored.append(_stored_territory(w, hood))
+    assert stored[0].wkt == stored[1].wkt == stored[2].wkt
+    assert answers[0] == answers[1] == answers[2]
+    # two overlapping halves of the box, as two features: their union, the whole box
+    (ring,) = LORIENT_TERRITORY["coordinates"]
+    (west, south), (east, north) = ring[0], ring[2]
+    mid = (west + east) / 2
+
+    def box(left, right):
+        coords = [[left, south], [right, south], [right, north], [left, north], [left, south]]
+        return {
+            "type": "Feature",
+            "properties": {"name": SECRET},
+            "geometry": {"type": "Polygon", "coordinates": [coords]},
+        }
+
+    halves = {"type": "FeatureCollection", "features": [box(west, mid + 0.001), box(mid, east)]}
+    r = w.client.put(url, json=halves, headers=h)
+    assert r.status_code == 200, r.text
+    merged = _stored_territory(w, hood)
+    assert merged.geom_type == "Polygon"
+    assert merged.area == pytest.approx(stored[0].area, rel=1e-6)
+    assert SECRET not in r.text
+
+
+def test_territory_collections_that_are_not_polygons_are_refused(layered):
+    """A point, a line, an empty collection, a projected export, too many vertices: refused in
+    French (English on request), never echoing the body, and the territory stays."""
+    w, _ = layered
+    hood = w.hoods["A"]
+    h = w.headers("pilotA")
+    url = f"/neighbourhoods/{hood}/territory"
+    assert w.client.put(url, json=LORIENT_FILE, headers=h).status_code == 200
+    before = _stored_territory(w, hood).wkt
+    polygon = LORIENT_FILE["features"][0]
+    point = {
+        "type": "Feature",
+        "properties": {"name": SECRET},
+        "geometry": {"type": "Point", "coordinates": [-3.36, 47.75]},
+    }
+    line = {
+        **point,
+        "geometry": {"type": "LineString", "coordinates": [[-3.36, 47.75], [-3.35, 47.75]]},
+    }
+    projected = {
+        **LORIENT_FILE,
+        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::2154 {SECRET}"}},
+    }
+    cases = [
+        (
+            {"type": "FeatureCollection", "features": [polygon, point]},
+            "l'objet n° 2 du territoire est un Point, pas un polygone",
+        ),
+        ({"type": "FeatureCollection", "name": SECRET, "features": []}, "ne contient aucun objet"),
+        (line, "la Feature du territoire est un LineString, pas un polygone"),
+        ({**point, "geometry": None}, "n'a pas de géométrie"),
+        (
+            {"type": "FeatureCollection", "features": [{**point, "geometry": {"type": SECRET}}]},
+            "est un objet inconnu",
+        ),
+        (projected, "EPSG:4326"),
+    ]
+    for body, words in cases:
+        r = w.client.put(url, json=body, headers=h)
+        assert r.status_code == 422, (words, r.text)
+        assert words in r.json()["detail"], r.json()["detail"]
+        assert r.json()["code"] == "ValidationError"
+        assert SECRET not in r.text and "Marie" not in r.text
+    en = w.client.put(
+        url,
+        json={"type": "FeatureCollection", "features": [polygon, point]},
+        headers={**h, "Accept-Language": "en"},
+    )
+    assert en.status_code == 422
+    assert en.json()["detail"].startswith("feature 2 of the territory is a Point, not a polygon")
+    # the vertex limit counts every polygon of a collection
+    limit = w.client.app.state.settings.max_territory_vertices  # type: ignore[attr-defined]
+    n = limit // 2 + 10
+    circles = [
+        [
+            [
+                -3.36 + 0.002 * math.cos(2 * math.pi * i / n) + dx,
+                47.75 + 0.002 * math.sin(2 * math.pi * i / n),
+            ]
+            for i in range(n)
+        ]
+        for dx in (0.0, 0.005)
+    ]
+    many = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Polygon", "coordinates": [[*c, c[0]]]},
+            }
+            for c in circles
+        ],
+    }
+    r = w.client.put(url, json=many, headers=h)
+    assert r.status_code == 422 and "sommets" in r.json()["detail"], r.text
+    assert _stored_territory(w, hood).wkt == before
