@@ -103,16 +103,10 @@ RULES: tuple[Rule, ...] = (
         "grocery",
         "wholefoods",
         "general",
-        "wine",
-        "beverages",
-        "confectionery",
-        "chocolate",
-        "coffee",
-        "tea",
-        "spices",
-        "pasta",
         "butcher;deli",
     ),
+    # specialty food (shop=coffee sells beans, shop=wine, chocolate, tea, spices...) is not where a
+    # neighbourhood does its daily shopping: it falls to local_shop below, with the other shops
     _r("food_shop", "amenity", "vending_machine_food"),
     _r("health", "amenity", "doctors", "clinic", "hospital", "pharmacy", "dentist"),
     _r(
@@ -144,7 +138,9 @@ RULES: tuple[Rule, ...] = (
         "public_building",
         "library",
     ),
-    _r("public_service", "office", "government", "employment_agency"),
+    # office=employment_agency is mostly private temp agencies in France; France Travail's offices
+    # are office=government (OSM wiki, Key:office)
+    _r("public_service", "office", "government"),
     _r(
         "sport_culture",
         "leisure",

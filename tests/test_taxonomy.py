@@ -32,6 +32,12 @@ from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS, ESSENTIAL_CATEGORIES, 
         ({"shop": "clothes", "second_hand": "only"}, "second_hand_repair"),
         ({"shop": "clothes"}, "local_shop"),
         ({"shop": "hairdresser"}, "local_shop"),
+        # where a neighbourhood does its daily shopping, not a specialty shop (issue 14)
+        ({"shop": "coffee"}, "local_shop"),
+        ({"shop": "wine"}, "local_shop"),
+        ({"shop": "chocolate"}, "local_shop"),
+        ({"shop": "convenience"}, "food_shop"),
+        ({"office": "government"}, "public_service"),
         ({"amenity": "bicycle_parking"}, "cycle_parking"),
     ],
 )
@@ -45,6 +51,8 @@ def test_not_amenities():
     assert classify({"shop": "vacant"}) is None
     assert classify({"amenity": "no"}) is None
     assert classify({"highway": "residential"}) is None
+    # a temp agency is not a public service (France Travail is office=government)
+    assert classify({"office": "employment_agency", "name": "Adecco"}) is None
 
 
 def test_table_is_consistent():

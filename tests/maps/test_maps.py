@@ -286,7 +286,7 @@ def test_layers_compose_on_one_map(layers: Any, access: gpd.GeoDataFrame) -> Non
     for label in (
         "Fond de carte (OpenStreetMap)",
         "Arrêts de transport en commun à moins de 400 m (nombre)",
-        "Commerce alimentaire (24)",
+        "Commerce alimentaire (12)",  # everyday food only (issue 14): was 24 with wine, tea...
         "Arrêts de transport en commun (33)",
         "Réseau cyclable",
         "bande cyclable",

@@ -142,7 +142,7 @@ def test_offline_page_draws_and_fetches_nothing(runs: _Runs, name: str, min_path
 def test_amenities_are_clustered_in_the_browser(runs: _Runs) -> None:
     dom = runs["amenities"].dom
     assert dom.count('class="leaflet-marker-icon qet-cluster') >= 5
-    assert "Commerce de proximité (289)" in dom
+    assert "Commerce de proximité (301)" in dom  # + the 12 specialty food shops
 
 
 def test_route_page_shows_numbered_stops(runs: _Runs) -> None:

@@ -99,3 +99,57 @@ def test_the_visit_reads_indicator_names_from_the_registry() -> None:
         for category in CATEGORIES:
             for suffix in ("_m", "_min", "_n5", "_n10", "_n15"):
                 assert f'"{category}{suffix}"' not in text, f"{path.name}: {category}{suffix}"
+
+
+EVERYDAY_FOOD = {
+    "shop=bakery",
+    "shop=butcher",
+    "shop=greengrocer",
+    "shop=supermarket",
+    "shop=convenience",
+    "shop=organic",
+    "shop=farm",
+    "shop=cheese",
+    "shop=seafood",
+    "shop=deli",
+    "shop=dairy",
+    "shop=pastry",
+    "shop=frozen_food",
+    "shop=health_food",
+    "shop=food",
+    "shop=grocery",
+    "shop=wholefoods",
+    "shop=general",
+    "shop=butcher;deli",
+    "amenity=vending_machine_food",
+}
+
+
+@pytest.mark.parametrize(
+    "extract",
+    [
+        "lorient_centre.osm.pbf",
+        "nantes_hypercentre.osm.pbf",
+        "pont_de_veyle.osm.gz",
+        "saudron_rural.osm.gz",
+    ],
+)
+def test_automatic_stops_on_the_shared_extracts_name_what_residents_know(extract: str) -> None:
+    from qet_geo.pipeline import build_neighbourhood
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hood = build_neighbourhood(shared("osm", extract))
+        stops = auto_stops(
+            hood.layers, n=8, access=hood.access["walk"], network=hood.networks["walk"]
+        )
+    amenities = hood.layers.layers["amenities"]
+    # "where the neighbourhood shops" is a grocery, bakery or market, never a coffee-bean shop
+    food = amenities.loc[amenities["category"] == "food_shop", "tag"]
+    assert set(food) <= EVERYDAY_FOOD, set(food) - EVERYDAY_FOOD
+    # a temp agency is not a public service
+    public = amenities.loc[amenities["category"] == "public_service", "tag"]
+    assert "office=employment_agency" not in set(public)
+    assert 2 <= len(stops) <= 8
+    assert stops["name"].str.strip().str.len().gt(0).all()
+    assert stops["reason"].str.strip().str.len().gt(0).all()
