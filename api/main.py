@@ -31,8 +31,9 @@ from qet_geo.store.models import create_schema, make_engine
 logger = logging.getLogger(__name__)
 
 #: Name pattern of the temporary files of extract uploads (api/routers/layers.py):
-#: ``.upload-<pid of the server process>-<random>.osm.pbf``.
-UPLOAD_TEMP_GLOB = ".upload-*.osm.pbf"
+#: ``.upload-<pid of the server process>-<random>`` and the suffix of the format sent
+#: (``.osm.pbf``, ``.osm``, ``.osm.gz``, ``.osm.bz2``).
+UPLOAD_TEMP_GLOB = ".upload-*"
 _UPLOAD_PID = re.compile(r"^\.upload-(\d+)-")
 #: Where no process table can be read (not Linux), only temporary files older than this are
 #: taken as abandoned.

@@ -626,6 +626,8 @@ def test_killed_extract_upload_files_are_removed_at_start(empty_database, tmp_pa
             osm / f".upload-{gone.pid}-k1ll3d.osm.pbf",
             osm / f".upload-{os.getpid()}-r3us3d.osm.pbf",  # this pid, reused: not ours
             osm / ".upload-0ld.osm.pbf",  # named before pids were
+            osm / f".upload-{gone.pid}-gz1p.osm.gz",  # a compressed extract, renamed by format
+            osm / f".upload-{gone.pid}-x4ml.osm",
         ]
         for path in abandoned:
             path.write_bytes(b"\x00" * 1000)
