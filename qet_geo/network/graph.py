@@ -399,12 +399,11 @@ def _build_network(
     large = np.bincount(strong) >= min_component_nodes
     large[:1] = True  # the largest, however small the graph
     snappable = (strong[eu] == strong[ev]) & large[strong[eu]]
-    if (
-        min_component_nodes <= 1 or not snappable.any()
-    ):  # every street, as asked or as a last resort
+    if min_component_nodes <= 1 or not snappable.any():  # every street: asked, or last resort
         snappable[:] = True
     canonical = np.flatnonzero((twin < 0) | (np.arange(twin.size) < twin))
-    canonical = canonical[snappable[canonical]]
+    doubled = _doubled(eu, ev, twin, coords, first_vertex, n_vertex, n)
+    canonical = canonical[snappable[canonical] & ~doubled[canonical]]
     geometry_length = shapely.length(geometry)
     net = Network(
         mode=mode,
@@ -595,13 +594,52 @@ def _find_twins(
     return twin
 
 
+def _doubled(
+    eu: IntArray,
+    ev: IntArray,
+    twin: IntArray,
+    coords: FloatArray,
+    first: IntArray,
+    n_vertex: IntArray,
+    n: int,
+) -> npt.NDArray[np.bool_]:
+    """Oneway edges drawn on the very vertices of a two-way street (a way mapped twice).
+
+    A point on that place is on the two-way street, which goes both ways: snapping it to the
+    oneway copy would let it leave in one direction only.
+    """
+    out = np.zeros(eu.size, dtype=bool)
+    one = np.flatnonzero(twin < 0)
+    two = np.flatnonzero(twin >= 0)
+    if not one.size or not two.size:
+        return out
+    key = eu[two] * n + ev[two]
+    order = np.argsort(key, kind="stable")
+    at = np.searchsorted(key[order], eu[one] * n + ev[one])
+    found = at < two.size
+    found[found] = key[order][at[found]] == (eu[one] * n + ev[one])[found]
+    cand, other = one[found], two[order][at[found]]
+    same = n_vertex[cand] == n_vertex[other]
+    cand, other = cand[same], other[same]
+    if cand.size:
+        pair, at_c = _ragged(first[cand], n_vertex[cand])
+        at_o = first[other][pair] + (at_c - first[cand][pair])
+        off = (np.abs(coords[at_c] - coords[at_o]) > _TWIN_TOLERANCE_M).any(axis=1)
+        out[cand[np.bincount(pair[off], minlength=cand.size) == 0]] = True
+    return out
+
+
 def _components(
     eu: IntArray, ev: IntArray, n: int, *, connection: Literal["weak", "strong"]
 ) -> IntArray:
     """Connected component of each node, numbered by decreasing size (0 the largest)."""
-    keep = eu != ev  # a self-loop joins nothing
+    # CSR arrays built directly: scipy's COO route costs more than the search itself here
+    order = np.argsort(eu, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(eu, minlength=n), out=indptr[1:])
+    indices = ev[order].astype(np.int32)
     adjacency = sparse.csr_matrix(
-        (np.ones(int(keep.sum()), dtype=np.int8), (eu[keep], ev[keep])), shape=(n, n)
+        (np.ones(indices.size, dtype=np.int8), indices, indptr), shape=(n, n)
     )
     _, labels = csgraph.connected_components(adjacency, directed=True, connection=connection)
     order = np.argsort(-np.bincount(labels), kind="stable")
