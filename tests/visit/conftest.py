@@ -36,6 +36,14 @@ def net(lorient) -> Network:
 
 
 @pytest.fixture(scope="module")
+def net_all_streets(lorient) -> Network:
+    """The walking network where every street fragment takes points, as before OSRM's rule:
+    the only way to put a stop on an island and see it refused as unreachable."""
+    nodes, edges = lorient.graph("walk")
+    return build_network(nodes, edges, mode="walk", min_component_nodes=1)
+
+
+@pytest.fixture(scope="module")
 def places(lorient, net) -> gpd.GeoDataFrame:
     """Named amenities on the main part of the Lorient walking network."""
     amen = lorient.amenities[lorient.amenities["name"].notna()]

@@ -208,20 +208,23 @@ def test_budget_drops_lowest_priority_first_and_fits(net, places):
     assert route_summary(visit)["dropped"] == list(visit.dropped.index)
 
 
-def test_budget_too_small_and_bad_stops(net, places):
+def test_budget_too_small_and_bad_stops(net, net_all_streets, places):
     stops = places.sample(3, random_state=6)
     with pytest.raises(ValidationError, match="budget") as err:
         plan_route(net, stops, max_minutes=6)
     assert "budget" in err.value.message_fr and "--max-minutes" in err.value.message_fr
     with pytest.raises(ValidationError, match="at least 2"):
         plan_route(net, stops.iloc[:1])
-    island = int(np.flatnonzero(net.component[net.edge_u] == 2)[0])
-    cut = shapely.line_interpolate_point(net.edge_geometry[island], 0.5, normalized=True)
+    every = net_all_streets
+    island = int(np.flatnonzero(every.component[every.edge_u] == 2)[0])
+    cut = shapely.line_interpolate_point(every.edge_geometry[island], 0.5, normalized=True)
     lonely = pd.concat([stops, gpd.GeoDataFrame({"name": ["Île"]}, geometry=[cut], crs=net.crs)])
     lonely.index = ["a", "b", "c", "d"]
     with pytest.raises(ValidationError, match="Île") as err:
-        plan_route(net, lonely)
+        plan_route(every, lonely)
     assert "injoignable" in err.value.message_fr
+    # on the default network the fragment takes no stop: it joins the nearest routable street
+    assert plan_route(net, lonely).stops.index.isin(["d"]).any()
     far = stops.set_geometry(stops.geometry.translate(5000, 0))
     with pytest.raises(DataCoverageError, match="from any street"):
         plan_route(net, far)
@@ -257,16 +260,30 @@ def test_cli_auto_8_end_to_end(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def island_lonlat(net) -> tuple[float, float]:
-    island = int(np.flatnonzero(net.component[net.edge_u] == 1)[0])
-    return lonlat(shapely.line_interpolate_point(net.edge_geometry[island], 0.5, normalized=True))
+def island_lonlat(net_all_streets) -> tuple[float, float]:
+    every = net_all_streets
+    island = int(np.flatnonzero(every.component[every.edge_u] == 1)[0])
+    return lonlat(shapely.line_interpolate_point(every.edge_geometry[island], 0.5, normalized=True))
+
+
+def test_cli_joins_a_stop_on_a_street_fragment_to_the_network(tmp_path, places, island_lonlat):
+    """A stop drawn on a cut-off fragment walks from the nearest routable street (OSRM's rule),
+    where it used to be refused as unreachable."""
+    rows = [(*lonlat(g), n) for g, n in zip(places.geometry[:3], places["name"][:3], strict=True)]
+    stops = write_csv(tmp_path / "i.csv", [*rows, (*island_lonlat, "Île")])
+    out = tmp_path / "visite.gpx"
+    osm = str(shared("osm", "lorient_centre.osm.pbf"))
+    res = runner.invoke(
+        cli_app(), ["route", osm, "--stops", str(stops), "--out", str(out), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["order"]) == 4
 
 
 @pytest.mark.parametrize(
     ("case", "message"),
     [
         ("outside", "hors de la zone couverte"),
-        ("island", "injoignable"),
         ("one", "au moins 2 étapes"),
         ("budget", "budget"),
         ("both", "l'un ou l'autre"),
@@ -277,7 +294,7 @@ def island_lonlat(net) -> tuple[float, float]:
         ("auto", "entre 2 et"),
     ],
 )
-def test_cli_bad_input_exits_2_with_one_line(tmp_path, places, island_lonlat, case, message):
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, places, case, message):
     osm = str(shared("osm", "lorient_centre.osm.pbf"))
     rows = [(*lonlat(g), n) for g, n in zip(places.geometry[:3], places["name"][:3], strict=True)]
     inputs = tmp_path / "in"
@@ -288,7 +305,6 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, places, island_lonlat, ca
     csv = str(write_csv(inputs / "s.csv", rows))
     args = {
         "outside": ["--stops", str(write_csv(inputs / "o.csv", [*rows, (2.35, 48.85, "Paris")]))],
-        "island": ["--stops", str(write_csv(inputs / "i.csv", [*rows, (*island_lonlat, "Île")]))],
         "one": ["--stops", str(write_csv(inputs / "1.csv", rows[:1]))],
         "budget": ["--stops", csv, "--max-minutes", "3"],
         "both": ["--stops", csv, "--auto", "4"],
