@@ -102,7 +102,7 @@ def load_graph(name: str, *, grid_side: int = 447) -> Graph:
 
 
 def load_points(
-    name: str, nodes: gpd.GeoDataFrame, *, kind: str = "nodes"
+    name: str, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, *, kind: str = "nodes"
 ) -> tuple[gpd.GeoSeries, gpd.GeoDataFrame]:
     """Homes and amenities (with a ``category`` column) for graph ``name``.
 
@@ -116,7 +116,7 @@ def load_points(
         homes = data.buildings.geometry.representative_point().reset_index(drop=True)
         pois = data.amenities[["category", "geometry"]].reset_index(drop=True)
         return homes, pois
-    return _node_points(nodes)
+    return _node_points(nodes, edges)
 
 
 @functools.cache
@@ -129,13 +129,21 @@ def _read_osm(name: str) -> Any:
 
 
 def _node_points(
-    nodes: gpd.GeoDataFrame, *, seed: int = SEED
+    nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame | None = None, *, seed: int = SEED
 ) -> tuple[gpd.GeoSeries, gpd.GeoDataFrame]:
     """Homes and amenities: graph nodes drawn with a fixed seed (12 amenity categories)."""
     rng = np.random.default_rng(seed)
     # a node sharing its position with another (a bridge over a street) is ambiguous for
     # nearest-node snapping: leave such nodes out so that all methods answer the same question
     alone = ~nodes.duplicated(subset=["x", "y"], keep=False).to_numpy()
+    # nor a node of a street fragment: the engine joins a point there to the nearest routable
+    # street (OSRM's rule, issue 14) where node-to-node methods stay on the fragment
+    if edges is not None:
+        net = qn.build_network(nodes, edges, mode="walk")
+        routable = np.zeros(len(nodes), dtype=bool)
+        routable[net.edge_u[net.snappable]] = True
+        routable[net.edge_v[net.snappable]] = True
+        alone &= routable
     geoms = gpd.GeoSeries(gpd.points_from_xy(nodes["x"], nodes["y"]), crs=CRS)[alone]
     homes = geoms.iloc[rng.integers(0, len(geoms), N_HOMES)].reset_index(drop=True)
     pois = gpd.GeoDataFrame(
@@ -421,7 +429,7 @@ def max_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[float,
 
 def bench_graph(name: str, graph: Graph, args: argparse.Namespace, with_pandana: bool) -> None:
     nodes, edges = graph
-    homes, pois = load_points(name, nodes, kind=args.points)
+    homes, pois = load_points(name, nodes, graph[1], kind=args.points)
     big = len(nodes) > 50_000
     repeat = 1 if big else args.repeat
     print(
@@ -462,9 +470,9 @@ def scaling(side_small: int, side_large: int, repeat: int) -> None:
     rows = []
     for side in (side_small, side_large):
         graph = street_grid(side)
-        nodes, _ = graph
+        nodes, edges = graph
         rep = repeat if side == side_small else 1
-        fixed = run_engine(graph, *_node_points(nodes), rep)
+        fixed = run_engine(graph, *_node_points(nodes, edges), rep)
         rows.append((len(nodes), fixed.total_s))
         print(f"{len(nodes):>9,} nodes: prep {fixed.prep_s:.3f} s, query {fixed.query_s:.3f} s")
     (n1, t1), (n2, t2) = rows
