@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
@@ -102,6 +103,12 @@ def _database_url(request: pytest.FixtureRequest, tmp: Path) -> str:
     return fresh_postgres_database(request.getfixturevalue("postgres_url"))
 
 
+#: The extract folders of the worlds built without one, removed when the test process ends (each
+#: xdist worker has its own): they were left in /tmp, a folder per world.
+_OSM_ROOT = Path(tempfile.mkdtemp(prefix="qet-osm-tests-"))
+atexit.register(shutil.rmtree, _OSM_ROOT, True)
+
+
 def build_world(
     url: str,
     *,
@@ -114,7 +121,7 @@ def build_world(
     """Build the app on ``url`` with neighbourhoods A, B, C and tokens; extracts go to ``osm_dir``
     (a new temporary folder by default). With ``release``, A and B have published a release of
     their answers (``qet_geo.store.releases``): what the public and the network staff read."""
-    folder = osm_dir or Path(tempfile.mkdtemp(prefix="qet-osm-"))
+    folder = osm_dir or Path(tempfile.mkdtemp(prefix="osm-", dir=_OSM_ROOT))
     app = create_app(
         Settings(
             database_url=url,
