@@ -185,3 +185,18 @@ def require_crs(
             )
         )
     return crs
+
+
+def travel_mode(mode: object) -> str:
+    """Return ``mode`` if it is one the per-home indicators are computed for; refuse it otherwise.
+
+    Raises
+    ------
+    ValidationError
+        ``mode`` is neither "walk" nor "bike".
+    """
+    if mode not in ("walk", "bike"):
+        raise ValidationError(
+            msg("Mode {mode!r} inconnu : utilisez walk (marche) ou bike (vélo).", mode=mode)
+        )
+    return str(mode)

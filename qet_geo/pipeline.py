@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Literal
 
-from qet_geo.i18n import msg
-
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -129,15 +127,12 @@ def measure_access(
     progress
         Called with "access" before the first access table.
     """
+    from qet_geo._validate import travel_mode
     from qet_geo.constraints.access import neighbourhood_access
-    from qet_geo.errors import ValidationError
     from qet_geo.network.graph import build_network
 
     for mode in modes:
-        if mode not in ("walk", "bike"):
-            raise ValidationError(
-                msg("Mode {mode!r} inconnu : utilisez walk (marche) ou bike (vélo).", mode=mode)
-            )
+        travel_mode(mode)  # before anything is built
     hood = Neighbourhood(layers=layers)
     if modes and with_access and progress is not None:
         progress("access")

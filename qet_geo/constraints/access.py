@@ -41,7 +41,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from qet_geo._validate import geo_frame
+from qet_geo._validate import geo_frame, travel_mode
 from qet_geo.constraints.indicators import (
     CYCLE_KM,
     CYCLE_RADIUS_M,
@@ -164,10 +164,7 @@ def home_access(
         Aligned to ``homes.index``; the columns listed in the module docstring, then ``weight``,
         ``snap_m`` and ``off_network``.
     """
-    if mode not in ("walk", "bike"):
-        raise ValidationError(
-            msg("Mode {mode!r} inconnu : utilisez walk (marche) ou bike (vélo).", mode=mode)
-        )
+    travel_mode(mode)
     _require_columns(amenities, ["category"], "amenities")
     net = network or build_network(nodes, edges, mode=mode, speed_kmh=speed_kmh)
     cats = list(categories)
