@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -52,6 +52,7 @@ from qet_geo._validate import existing_file
 from qet_geo.crs import WORK_CRS
 from qet_geo.errors import EmptyDataError, InputFileError, QetGeoError, ValidationError
 from qet_geo.i18n import msg
+from qet_geo.pipeline import Mode
 
 if TYPE_CHECKING:
     import dask_geopandas
@@ -73,7 +74,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["walk", "bike"]
 ProgressCallback = Callable[[int, int, str], None]
 
 ACCESS_FILE = "access.parquet"

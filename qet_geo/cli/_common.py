@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,9 +19,6 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from qet_geo.errors import QetGeoError, QetGeoWarning
 from qet_geo.i18n import msg
-
-Mode = Literal["walk", "bike"]
-Homes = Literal["buildings", "cells"]
 
 _state: dict[str, str] = {"lang": os.environ.get("QET_LANG", "fr")}
 err_console = Console(stderr=True)

@@ -20,10 +20,8 @@ from qet_geo.cli._common import (
     CommunesLayerOpt,
     DemOpt,
     GtfsOpt,
-    Homes,
     IrisLayerOpt,
     IrisOpt,
-    Mode,
     ModeOpt,
     OsmFileArg,
     TerritoryOpt,
@@ -35,6 +33,7 @@ from qet_geo.cli._common import (
     out_console,
 )
 from qet_geo.crs import WGS84
+from qet_geo.pipeline import Homes, Mode
 
 __all__ = ["access", "isochrone", "layers"]
 
