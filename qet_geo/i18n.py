@@ -18,13 +18,14 @@ write the English of each new entry.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["AND", "CATALOGUE", "LANGS", "Lang", "Msg", "join", "msg", "number", "translate"]
+__all__ = ["AND", "CATALOGUE", "LANGS", "Lang", "Msg", "day", "join", "msg", "number", "translate"]
 
 #: A language of user-facing text.
 Lang = Literal["fr", "en"]
@@ -159,6 +160,50 @@ def number(value: float, *, decimals: int | None = None) -> Msg:
         Fixed decimals; as many as needed (up to three) when None.
     """
     return _Number(value, decimals)
+
+
+class _Day(Msg):
+    """A date in words: ``7 décembre 2026`` in French, ``7 December 2026`` in English."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: datetime.date) -> None:
+        super().__init__("")
+        self.value = value
+
+    def render(self, lang: str = "fr") -> str:
+        from babel.dates import format_date
+
+        return format_date(self.value, format="long", locale="en_GB" if lang == "en" else "fr_FR")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Day) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Day, (self.value,))
+
+
+def day(value: datetime.date | str) -> Msg:
+    """A date for a text field, in words and the reader's language (Babel's CLDR data).
+
+    Parameters
+    ----------
+    value
+        A date (a datetime gives its day) or an ISO ``YYYY-MM-DD`` string.
+
+    Examples
+    --------
+    >>> day("2026-12-07").render("fr"), day("2026-12-07").render("en")
+    ('7 décembre 2026', '7 December 2026')
+    """
+    if isinstance(value, str):
+        value = datetime.date.fromisoformat(value[:10])
+    elif isinstance(value, datetime.datetime):
+        value = value.date()
+    return _Day(value)
 
 
 #: " et " / " and ": the last separator of an enumeration.
