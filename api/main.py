@@ -19,6 +19,7 @@ from api.routers import (
     aggregates,
     jobs,
     layers,
+    maps,
     national,
     neighbourhoods,
     routes,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(votes.router)
     app.include_router(national.router)
     app.include_router(routes.router)
+    app.include_router(maps.router)
     return app
 
 

@@ -1,16 +1,14 @@
-"""The analysis of a diagnostic as a background job with progress, and its map."""
+"""The analysis of a diagnostic as a background job with progress."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, status
-from fastapi.responses import HTMLResponse
 
 from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.errors import request_lang
 from api.models import ErrorOut, JobOut
-from api.routers.aggregates import reads_live
 from qet_geo.store import jobs as service
 from qet_geo.store.jobs import abandoned_message, claim_analysis, run_analysis
 from qet_geo.store.models import Diagnostic
@@ -24,11 +22,6 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorOut},
 }
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-# Errors of an HTML route are still JSON: documented as such, not as text/html.
-_JSON_ERROR: dict[str, object] = {
-    "description": "Erreur",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-}
 
 
 def job_out(diag: Diagnostic, lang: str, *, timeout_s: float) -> JobOut:
@@ -107,23 +100,3 @@ def job_status(
     """
     diag = diagnostic_for(session, caller, diagnostic_id)
     return job_out(diag, request_lang(request), timeout_s=settings.job_timeout_s)
-
-
-@router.get(
-    "/diagnostics/{diagnostic_id}/map",
-    response_class=HTMLResponse,
-    responses={code: _JSON_ERROR for code in (401, 404, 422)},
-)
-def diagnostic_map(
-    request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: Id
-) -> HTMLResponse:
-    """Offline HTML map of usage profiles and footprints per published 200 m cell.
-
-    The map of the latest release; the pilot team of the neighbourhood (and the admin) sees the
-    live preview of its data instead. 422 when there is nothing to map.
-    """
-    diag = diagnostic_for(session, caller, diagnostic_id)
-    cache = request.app.state.aggregates
-    if reads_live(session, caller, diag):
-        return HTMLResponse(cache.live_map(session, diag.id))
-    return HTMLResponse(cache.released_map(session, diag.id))

@@ -1,21 +1,18 @@
-"""National comparison of neighbourhoods (table and map), and before/after comparison."""
+"""National comparison of neighbourhoods (its map is in maps.py), and before/after comparison."""
 
 from __future__ import annotations
 
 import json
 import math
-import warnings
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from api._aggregates import NationalCache, ReleasedHood
 from api.dependencies import Caller, CallerDep, SessionDep, neighbourhood_for, require_roles
-from api.errors import request_lang
 from api.models import (
     BeforeAfterOut,
     DeltaRow,
@@ -26,18 +23,14 @@ from api.models import (
 )
 from api.routers.aggregates import shared_lookup
 from qet_geo.analysis.national import before_after, before_after_moments, national_table
-from qet_geo.crs import WORK_CRS
-from qet_geo.errors import EmptyDataError
 from qet_geo.i18n import msg
-from qet_geo.privacy import MIN_RESPONDENTS, require_protected
+from qet_geo.privacy import require_protected
 from qet_geo.store.ingest import respondents_frame
 from qet_geo.store.jobs import fit_national_profiles
 from qet_geo.store.models import (
     Diagnostic,
-    Neighbourhood,
     NotFoundError,
     national_reference,
-    territory_geometry,
 )
 from qet_geo.store.releases import latest_release
 from qet_geo.surveys.schema import USAGES
@@ -149,102 +142,6 @@ async def national(request: Request, caller: CallerDep) -> Response:
     if hit is None:
         hit = await run_in_threadpool(_table_for, cache, data[0], data[1], caller)
     return Response(hit[1], media_type="application/json")
-
-
-# Errors of an HTML route are still JSON: documented as such, not as text/html.
-_JSON_ERROR: dict[str, object] = {
-    "description": "Erreur",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-}
-
-
-@router.get(
-    "/national/map",
-    response_class=HTMLResponse,
-    responses={code: _JSON_ERROR for code in (401, 422)},
-)
-def national_map(request: Request, session: SessionDep, caller: CallerDep) -> HTMLResponse:
-    """Offline HTML map of the national comparison: each neighbourhood on its territory.
-
-    The rows of ``GET /national`` (the same neighbourhoods, the same protected figures),
-    coloured by the mean total footprint per person; tooltips give the footprints, the profile
-    mix, the constraint indicators, the type and the rank. A neighbourhood of fewer than 11
-    respondents shows its name only. Neighbourhoods without a territory are not drawn: a note
-    on the map lists them. French, or English with ``Accept-Language: en``; 422 when no
-    neighbourhood the caller may see can be placed.
-    """
-    rows = national_rows(request, caller)
-    territories = {
-        row.neighbourhood_id: territory_geometry(hood)
-        for row in rows
-        if (hood := session.get(Neighbourhood, row.neighbourhood_id)) is not None
-    }
-    html = _national_map_html(rows, territories, lang=request_lang(request))
-    return HTMLResponse(html)
-
-
-def _national_map_html(rows: list[NationalRow], territories: dict[int, Any], *, lang: str) -> str:
-    import geopandas as gpd
-
-    from maps.national import make_national_map
-
-    placed = [r for r in rows if territories.get(r.neighbourhood_id) is not None]
-    left_out = [r.name for r in rows if territories.get(r.neighbourhood_id) is None]
-    if not placed:
-        raise EmptyDataError(
-            msg(
-                "aucun des {n_rows} quartiers que vous pouvez voir dans la comparaison "
-                "nationale n'a de territoire : rien à cartographier (définissez-les avec PUT "
-                "/neighbourhoods/<id>/territory).",
-                n_rows=len(rows),
-            )
-        )
-    records = []
-    for r in placed:
-        record: dict[str, Any] = {
-            "name": r.name,
-            "year": r.year,
-            "n_respondents": r.n_respondents,
-            # the national table has already withheld the figures of 1 to 10 respondents
-            "withheld": r.n_respondents < MIN_RESPONDENTS,
-        }
-        record.update({f"{k}_kgco2e_mean": v for k, v in r.mean_kgco2e.items()})
-        record.update({f"share_{k}": v for k, v in r.profile_mix.items()})
-        record.update(r.constraints)
-        record["type"] = None if r.type < 0 else r.type
-        record["rank_total_kgco2e"] = r.rank_total_kgco2e
-        records.append(record)
-    frame = gpd.GeoDataFrame(
-        pd.DataFrame.from_records(records),
-        geometry=[territories[r.neighbourhood_id] for r in placed],
-        crs=WORK_CRS,
-    )
-    feet = [c for c in frame.columns if c.endswith("_kgco2e_mean")]
-    feet = (["total_kgco2e_mean"] if "total_kgco2e_mean" in feet else []) + [
-        c for c in feet if c != "total_kgco2e_mean"
-    ]
-    shares = [c for c in frame.columns if c.startswith("share_")]
-    constraints = sorted({k for r in placed for k in r.constraints})
-    figures = [
-        "year",
-        "n_respondents",
-        *feet,
-        *shares,
-        *constraints,
-        "type",
-        "rank_total_kgco2e",
-    ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = make_national_map(
-            frame,
-            color="total_kgco2e_mean" if "total_kgco2e_mean" in frame.columns else None,
-            figures=figures,
-            withheld="withheld",
-            left_out=left_out,
-            lang=lang,
-        )
-    return str(m.get_root().render())
 
 
 @router.get(
