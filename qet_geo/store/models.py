@@ -46,6 +46,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -175,6 +176,10 @@ class Diagnostic(Base):
     # (its process was killed), and a new run then takes it over from the stale one.
     job_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     job_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Whether the campaign's answers are synthetic (made by ``qet survey synthesize``, not
+    # collected): set by its first upload, reset when its last upload is deleted. A diagnostic
+    # never mixes synthetic and real uploads, and every figure of a synthetic one says so.
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     neighbourhood: Mapped[Neighbourhood] = relationship(back_populates="diagnostics")
@@ -206,6 +211,8 @@ class Upload(Base):
     n_rows: Mapped[int] = mapped_column(Integer)
     n_stored: Mapped[int] = mapped_column(Integer)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Whether the file's answers are synthetic (all rows flagged ``synthetic`` or with SYN- ids).
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
