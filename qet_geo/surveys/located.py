@@ -63,14 +63,17 @@ def read_located_answers(
         Indexed by ``respondent_id``: the usage levels (``Int8``), ``age_band``, ``gender``,
         ``csp`` when given, ``building_key`` and ``cell_id`` (``<NA>`` when unknown). Raw
         coordinates and addresses are dropped here (:func:`qet_geo.privacy.coarsen_locations`).
-        ``attrs["synthetic"]`` is True when every respondent is labelled synthetic.
+        ``synthetic`` (True on every row) and ``attrs["synthetic"]`` when the answers are
+        synthetic (:func:`~qet_geo.surveys.synthetic.synthetic_label`: SYN- ids or a true
+        ``synthetic`` column, in every format ``qet survey synthesize`` writes).
 
     Raises
     ------
     InputFileError
         The file is missing or unreadable.
     ValidationError
-        No usage column, levels other than 1, 2, 3, or no location column.
+        No usage column, levels other than 1, 2, 3, no location column, or a file that mixes
+        synthetic and real answers.
 
     DataCoverageError
         More than :data:`MAX_ELSEWHERE_SHARE` of the located answers lie outside the
@@ -82,14 +85,26 @@ def read_located_answers(
         Rows of the survey file were rejected, respondents could not be located, or a few answers
         located elsewhere were set aside (listed).
     """
+    from qet_geo.surveys.synthetic import synthetic_label
+
     file = Path(path)
     existing_file(file, what=msg("Fichier de réponses"), file_only=True)
     suffix = file.suffix.lower()
     if suffix in (".parquet", ".gpkg", ".geoparquet"):
         answers, locations = _read_table(file)
+        flags = answers["synthetic"] if "synthetic" in answers.columns else None
+        synthetic = synthetic_label(answers.index, flags, source=file.name)
     else:
-        answers, locations = _read_survey(file)
-    return _set_aside_elsewhere(_locate_answers(answers, locations, layers), layers, file)
+        answers, locations, synthetic = _read_survey(file)
+    located = _locate_answers(
+        answers.drop(columns=["synthetic"], errors="ignore"), locations, layers
+    )
+    if synthetic:
+        # a column, not only ``attrs`` (which most pandas operations drop): the label follows the
+        # answers wherever they go, as on the answers of ``synthesize_answers``
+        located["synthetic"] = True
+    located.attrs["synthetic"] = synthetic
+    return _set_aside_elsewhere(located, layers, file)
 
 
 def _set_aside_elsewhere(
@@ -225,8 +240,9 @@ def _read_table(file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return answers, locations
 
 
-def _read_survey(file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_survey(file: Path) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     from qet_geo.surveys.su import read_su
+    from qet_geo.surveys.synthetic import survey_synthetic_label
 
     with warnings.catch_warnings():
         # the synthetic flag of a file written by ``qet survey synthesize`` is not an answer:
@@ -241,7 +257,7 @@ def _read_survey(file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     # the reader keeps the home's building_key with the other location columns
     locations = read.locations.copy()
     locations.index = answers.index
-    return answers, locations
+    return answers, locations, survey_synthetic_label(read, file, name=file.name)
 
 
 def _locate_answers(
@@ -293,11 +309,4 @@ def _locate_answers(
     out["cell_id"] = cells.to_numpy()
     out["building_key"] = out["building_key"].astype("string")
     out["cell_id"] = out["cell_id"].astype("string")
-    synthetic = False
-    if "synthetic" in out.columns:
-        synthetic = bool(pd.Series(out["synthetic"]).astype("boolean").fillna(False).all())
-        out = out.drop(columns=["synthetic"])
-    elif len(out):
-        synthetic = bool(pd.Index(out.index.astype(str)).str.startswith("SYN-").all())
-    out.attrs["synthetic"] = synthetic and len(out) > 0
     return out

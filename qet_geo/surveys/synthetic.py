@@ -50,11 +50,11 @@ the same answers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -69,6 +69,10 @@ from qet_geo.i18n import msg
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.surveys.schema import AGE_BANDS, CSP_LABELS, USAGES
 
+if TYPE_CHECKING:
+    from qet_geo.surveys.answers import SurveyRead
+    from qet_geo.surveys.tables import Source
+
 __all__ = [
     "DEFAULT_MARGINS",
     "ENTD_MODE_SHARES",
@@ -77,11 +81,118 @@ __all__ = [
     "CarUseModel",
     "entd_main_modes",
     "entd_mode_shares",
+    "survey_synthetic_label",
     "synthesize_answers",
+    "synthetic_label",
 ]
 
 #: Prefix of every synthetic respondent id.
 SYNTHETIC_PREFIX = "SYN-"
+
+#: Values of a ``synthetic`` column that mark a row synthetic (``qet survey synthesize`` writes True).
+_TRUE = frozenset({"true", "1", "yes", "oui", "vrai", "t", "y"})
+
+
+def synthetic_label(
+    ids: Iterable[object], flags: Iterable[object] | None = None, *, source: object = None
+) -> bool:
+    """Tell whether a file's answers are synthetic, and refuse a file that mixes both.
+
+    A row is synthetic when its respondent id starts with :data:`SYNTHETIC_PREFIX` or its
+    ``synthetic`` column is true (True, 1, "true", "oui"...), as :func:`synthesize_answers` and
+    ``qet survey synthesize`` write them. Synthetic answers must never pass for a survey: the
+    file is synthetic when every row is, real when none is, and refused otherwise (one
+    synthetic row among real ones would shift the figures of a survey unseen, and a real answer
+    among synthetic ones would be shown as a demonstration).
+
+    Parameters
+    ----------
+    ids
+        The respondent ids, one per row.
+    flags
+        The ``synthetic`` column, aligned with ``ids``, when the file has one.
+    source
+        The file, named in the error message.
+
+    Returns
+    -------
+    bool
+        True when every row is synthetic (False for no row).
+
+    Raises
+    ------
+    ValidationError
+        Some rows are synthetic and others are not.
+    """
+    names = [str(i) for i in ids]
+    marked = [i.startswith(SYNTHETIC_PREFIX) for i in names]
+    if flags is not None:
+        values = list(flags)
+        if len(values) == len(marked):
+            marked = [m or _truthy(v) for m, v in zip(marked, values, strict=True)]
+    n_synthetic = sum(marked)
+    if 0 < n_synthetic < len(marked):
+        raise ValidationError(
+            msg(
+                "{source} mélange {n_synthetic} réponses synthétiques (identifiants SYN-… ou "
+                "colonne synthetic vraie, la première à la réponse n° {row}) et {n_real} "
+                "réponses réelles : des réponses synthétiques ne doivent jamais passer pour une "
+                "enquête. Mettez les réponses réelles et les réponses synthétiques dans des "
+                "fichiers séparés, pour des diagnostics différents.",
+                source=source if source is not None else msg("le fichier"),
+                n_synthetic=n_synthetic,
+                n_real=len(marked) - n_synthetic,
+                row=marked.index(True) + 1,
+            )
+        )
+    return bool(marked) and n_synthetic == len(marked)
+
+
+def survey_synthetic_label(read: SurveyRead, source: Source, *, name: object = None) -> bool:
+    """Tell whether the answers of a survey file are synthetic (:func:`synthetic_label`).
+
+    The survey readers keep the respondent ids but leave a ``synthetic`` column aside (it is not
+    an answer): the column is read again from ``source`` when the file has one. Rejected rows
+    are not counted.
+
+    Parameters
+    ----------
+    read
+        What :func:`qet_geo.surveys.su.read_su` read from ``source``.
+    source
+        The same file: its path or a binary file object.
+    name
+        The file, named in the error message.
+
+    Raises
+    ------
+    ValidationError
+        The file mixes synthetic and real answers.
+    """
+    from qet_geo.surveys.tables import load_table
+
+    kept = (read.report["status"] != "rejected").to_numpy(dtype=bool)
+    ids = read.report["respondent_id"].fillna("").astype(str).to_numpy()[kept]
+    flags = None
+    if any(h.strip().casefold() == "synthetic" for h in read.ignored_columns):
+        if hasattr(source, "seek"):
+            source.seek(0)
+        table = load_table(source, sep=read.sep, encoding=read.encoding, sheet=None)
+        header = [h.strip().casefold() for h in table.header]
+        if "synthetic" in header and len(table.rows) == len(kept):
+            flags = np.asarray(table.column(header.index("synthetic")), dtype=object)[kept]
+    return synthetic_label(ids, flags, source=name)
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    if isinstance(value, int | np.integer | float | np.floating):
+        return bool(value)
+    return str(value).strip().casefold() in _TRUE
+
 
 #: ENTD 2008 urban categories of communes: city centre, suburb, isolated town, rural.
 URBAN_CATEGORIES: Mapping[str, str] = {
