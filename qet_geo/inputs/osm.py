@@ -290,7 +290,11 @@ class OsmData:
     path
         The extract read.
     bounds
-        ``(left, bottom, right, top)`` in lon/lat: the extent of the data read.
+        ``(left, bottom, right, top)`` in lon/lat: the extent of the data, the box the file's
+        header states (XML ``<bounds>``, PBF header), else the extent of its nodes (tagged
+        nodes, streets, areas drawn by ways; not the far members of relations). The whole
+        extract's territory and the border of :data:`qet_geo.network.isochrone.BORDER_MARGIN_M`
+        are drawn from it.
     buildings, amenities, transit_stops, cycleways, parking, parks, water, addresses
         The feature layers (GeoDataFrames in EPSG:2154, indexed by ``osm_type``+``osm_id`` as a
         string such as ``"w123"``).
@@ -934,20 +938,7 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     highways = _highway_parts(raw)
     cycleways = _cycleways(highways)
 
-    # the data's own extent: identical whichever format the extract comes in (a PBF header often
-    # states a wider box than the XML <bounds>, and ways run past both)
-    parts: list[np.ndarray] = [
-        np.atleast_1d(pt_ll),
-        np.atleast_1d(area_ll),
-    ]
-    if raw.hw_lons:
-        lon = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lons])
-        lat = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lats])
-        ok = np.isfinite(lon)
-        parts.append(
-            np.atleast_1d(cast(np.ndarray, shapely.points(np.column_stack([lon[ok], lat[ok]]))))
-        )
-    bounds = tuple(shapely.total_bounds(np.concatenate(parts)))
+    bounds = _header_box(path) or _node_extent(raw, pt_ll, area_ll, area_keys)
     if not np.isfinite(bounds).all():
         raise EmptyDataError(
             msg("{path} ne contient aucun objet localisé : l'extrait est vide.", path=path),
@@ -975,6 +966,49 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
         highways=highways,
         missing=missing,
     )
+
+
+def _header_box(path: Path) -> tuple[float, float, float, float] | None:
+    """The box the file's header states (``<bounds>`` in XML, the PBF header's bbox), if any.
+
+    It is the area the extract was cut to (``osmium extract``, the OSM API, Overpass with a
+    global bbox): what the extract claims to hold in full, while the ways that cross its edge
+    run past it.
+    """
+    try:
+        box = osmium.FileProcessor(str(path), osmium.osm.NOTHING).header.box()
+    except RuntimeError:  # an unreadable header: the node extent will do
+        return None
+    if not box.valid():
+        return None
+    left, bottom = box.bottom_left.lon, box.bottom_left.lat
+    right, top = box.top_right.lon, box.top_right.lat
+    if not (-180 <= left < right <= 180 and -90 <= bottom < top <= 90):
+        return None  # a degenerate box (one node) or a world box says nothing of the extract
+    return (float(left), float(bottom), float(right), float(top))
+
+
+def _node_extent(
+    raw: _Raw, pt_ll: np.ndarray, area_ll: np.ndarray, area_keys: list[str]
+) -> tuple[float, float, float, float]:
+    """The extent of the extract's nodes: tagged nodes, the nodes of its streets and of the
+    areas drawn by its ways.
+
+    The areas of relations are left out: a relation's member ways may lie far from the extract
+    (an Overpass recursion brings them whole), and a multipolygon of a forest or a commune
+    stretched the extract's own territory to kilometres of empty land.
+    """
+    from_way = np.fromiter((k.startswith("w") for k in area_keys), dtype=bool, count=len(area_keys))
+    parts: list[np.ndarray] = [np.atleast_1d(pt_ll), np.atleast_1d(area_ll)[from_way]]
+    if raw.hw_lons:
+        lon = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lons])
+        lat = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lats])
+        ok = np.isfinite(lon)
+        parts.append(
+            np.atleast_1d(cast(np.ndarray, shapely.points(np.column_stack([lon[ok], lat[ok]]))))
+        )
+    left, bottom, right, top = shapely.total_bounds(np.concatenate(parts)).tolist()
+    return (float(left), float(bottom), float(right), float(top))
 
 
 def _frame(keys: list[str], columns: Mapping[str, Any], geoms: Any) -> gpd.GeoDataFrame:

@@ -104,3 +104,128 @@ def test_options_take_one_definition():
         territory_from_options(iris="751145620")
     with pytest.raises(ValidationError, match="communes-layer"):
         territory_from_options(commune="56121")
+
+
+# --------------------------------------------------------------------------------------------------
+# the whole extract's territory is its data extent (issue 14)
+
+EXTRACTS = (
+    "lorient_centre.osm.gz",
+    "nantes_hypercentre.osm.pbf",
+    "pont_de_veyle.osm.gz",
+    "saudron_rural.osm.gz",
+)
+
+
+def _header_box(path) -> tuple[float, float, float, float]:
+    import osmium
+
+    box = osmium.FileProcessor(str(path), osmium.osm.NOTHING).header.box()
+    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+
+
+def _whole_extract(path):
+    import warnings
+
+    from qet_geo.errors import QetGeoWarning
+    from qet_geo.layers import build_layers
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)  # the extracts are cut at their border
+        return build_layers(path).territory
+
+
+@pytest.mark.parametrize("name", EXTRACTS)
+def test_whole_extract_territory_is_the_header_box(name):
+    path = shared("osm", name)
+    box = _header_box(path)
+    territory = _whole_extract(path)
+    assert territory.source == "bounds"
+    expected = territory_from_bounds(box).area_km2
+    assert territory.area_km2 == pytest.approx(expected, rel=1e-9)
+    # the box projected, padded by a metre (features on the edge are inside)
+    lon_lat = gpd.GeoSeries([territory.geometry], crs=2154).to_crs(4326).total_bounds
+    assert lon_lat == pytest.approx(box, abs=2e-5)
+
+
+def test_headerless_extract_territory_is_its_node_extent(lorient_pbf):
+    import osmium
+
+    class Extent(osmium.SimpleHandler):
+        def __init__(self):
+            super().__init__()
+            self.lon, self.lat = [], []
+
+        def node(self, n):
+            self.lon.append(n.location.lon)
+            self.lat.append(n.location.lat)
+
+    assert not osmium.FileProcessor(str(lorient_pbf), osmium.osm.NOTHING).header.box().valid()
+    every = Extent()
+    every.apply_file(str(lorient_pbf))
+    territory = _whole_extract(lorient_pbf)
+    extent = gpd.GeoSeries([territory.geometry], crs=2154).to_crs(4326)
+    left, bottom, right, top = extent.total_bounds
+    # within the extent of every node of the file, and around the box the data was cut to
+    tol = 2e-5
+    assert left >= min(every.lon) - tol and bottom >= min(every.lat) - tol
+    assert right <= max(every.lon) + tol and top <= max(every.lat) + tol
+    assert left < -3.3654 and bottom < 47.743 and right > -3.3454 and top > 47.7554
+
+
+def _with_far_relation(root, *, bounds: bool):
+    """The Lorient extract plus a forest multipolygon whose member way lies 20 km away, as an
+    Overpass recursion brings a relation's members whole."""
+    import xml.etree.ElementTree as ET
+
+    out = ET.Element("osm", root.attrib)
+    out.extend(e for e in root if bounds or e.tag != "bounds")
+    lon0, lat0 = -3.60, 47.85  # 20 km north-west of Lorient
+    refs = []
+    for i, (dx, dy) in enumerate([(0, 0), (0.01, 0), (0.01, 0.01), (0, 0.01)]):
+        ref = str(9_000_000_000 + i)
+        ET.SubElement(
+            out, "node", id=ref, version="1", lat=f"{lat0 + dy:.7f}", lon=f"{lon0 + dx:.7f}"
+        )
+        refs.append(ref)
+    way = ET.SubElement(out, "way", id="9000000000", version="1")
+    for ref in [*refs, refs[0]]:
+        ET.SubElement(way, "nd", ref=ref)
+    rel = ET.SubElement(out, "relation", id="9000000000", version="1")
+    ET.SubElement(rel, "member", type="way", ref="9000000000", role="outer")
+    ET.SubElement(rel, "tag", k="type", v="multipolygon")
+    ET.SubElement(rel, "tag", k="leisure", v="park")
+    return ET.tostring(out, encoding="utf-8", xml_declaration=True)
+
+
+@pytest.mark.parametrize("bounds", [True, False])
+def test_far_relation_members_do_not_stretch_the_territory(lorient_xml, tmp_path, bounds):
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(lorient_xml).getroot()
+    far = tmp_path / "far.osm"
+    far.write_bytes(_with_far_relation(root, bounds=bounds))
+    plain = tmp_path / "plain.osm"
+    out = ET.Element("osm", root.attrib)
+    out.extend(e for e in root if bounds or e.tag != "bounds")
+    plain.write_bytes(ET.tostring(out, encoding="utf-8", xml_declaration=True))
+
+    import warnings
+
+    from qet_geo.errors import QetGeoWarning
+    from qet_geo.inputs.osm import read_osm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)
+        data = read_osm(far)
+    # the far park was read (it is a real area of the file) ...
+    assert data.parks.loc["r9000000000"].geometry.bounds[0] < 210_000  # Lorient: x > 223 000
+    territory = _whole_extract(far)
+    # ... yet the territory is the extract's own extent, as without the relation
+    assert territory.area_km2 == pytest.approx(_whole_extract(plain).area_km2, rel=1e-9)
+    if bounds:
+        assert territory.area_km2 == pytest.approx(
+            territory_from_bounds((-3.3654, 47.743, -3.3454, 47.7554)).area_km2, rel=1e-9
+        )
+    else:
+        assert territory.area_km2 < 40  # the node extent of Lorient's complete ways
