@@ -6,6 +6,15 @@ respondents (or dominated by one respondent or one profile) gets no figure, rath
 pooled with another one. Built-constraint indicators (per home or cell, weighted by population)
 are not personal data and are averaged directly.
 
+Synthetic answers (``qet survey synthesize``: SYN- ids, a ``synthetic`` column) are never mixed
+with a survey's. :func:`before_after` and :func:`before_after_moments` refuse to compare a
+synthetic campaign with a real one (a "significant" change between a demonstration and a survey
+means nothing); two synthetic campaigns are compared, and the result labelled
+(``attrs["synthetic"]``). :func:`compare_neighbourhoods` and :func:`national_table` compare real
+neighbourhoods among themselves and leave the synthetic ones out, named in
+``attrs["synthetic_left_out"]``; when every neighbourhood is synthetic, they are compared as a
+demonstration and the table is labelled ``attrs["synthetic"]`` True.
+
 Examples
 --------
 >>> table = compare_neighbourhoods(respondents, constraints=cells)  # doctest: +SKIP
@@ -25,8 +34,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
-from qet_geo.errors import ValidationError
-from qet_geo.i18n import msg
+from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.i18n import Msg, msg
 from qet_geo.privacy import (
     DOMINANCE_SHARE,
     MIN_RESPONDENTS,
@@ -40,9 +49,51 @@ __all__ = [
     "ConstraintTypology",
     "before_after",
     "before_after_moments",
+    "campaign_synthetic",
     "compare_neighbourhoods",
     "national_table",
 ]
+
+
+def campaign_synthetic(frame: pd.DataFrame) -> bool:
+    """Tell whether a campaign's answers are synthetic.
+
+    True when ``attrs["synthetic"]`` says so (:func:`qet_geo.surveys.located.read_located_answers`),
+    or when every row has a SYN- respondent id or a true ``synthetic`` column
+    (:func:`qet_geo.surveys.synthetic.synthetic_label`).
+
+    Raises
+    ------
+    ValidationError
+        The frame mixes synthetic and real answers.
+    """
+    from qet_geo.surveys.synthetic import synthetic_label
+
+    if bool(frame.attrs.get("synthetic", False)):
+        return True
+    flags = frame["synthetic"] if "synthetic" in frame.columns else None
+    return synthetic_label(frame.index, flags, source=msg("la campagne"))
+
+
+def _kind(synthetic: bool) -> Msg:
+    if synthetic:
+        return msg("synthétique (réponses générées par qet survey synthesize)")
+    return msg("réelle (réponses d'enquête)")
+
+
+def _refuse_mixed_campaigns(before: bool, after: bool) -> None:
+    """Refuse a before/after comparison of a synthetic campaign with a real one."""
+    if before == after:
+        return
+    raise ValidationError(
+        msg(
+            "la campagne d'avant est {before} et celle d'après {after} : comparer une "
+            "démonstration à une enquête ne mesure aucun changement. Comparez deux campagnes "
+            "d'enquête réelles (ou deux campagnes synthétiques, pour une démonstration).",
+            before=_kind(before),
+            after=_kind(after),
+        )
+    )
 
 
 class ConstraintTypology(ClusterMixin, BaseEstimator):
@@ -139,11 +190,16 @@ def compare_neighbourhoods(
         (weighted means per person, NaN when the neighbourhood cannot be published),
         ``mix_{profile}`` shares (0 to 1), constraint means, ``type`` (typology; -1 without
         constraints) and ``rank_total_kgco2e`` (1 = lowest footprint). Marked as protected.
+        A neighbourhood whose answers are synthetic (:func:`campaign_synthetic` of its rows)
+        is never compared with real ones: when both are given, it is left out, named in
+        ``attrs["synthetic_left_out"]`` (and a warning); when all are synthetic, they are
+        compared as a demonstration and ``attrs["synthetic"]`` is True.
 
     Raises
     ------
     ValidationError
-        A column is missing or a weight is negative.
+        A column is missing, a weight is negative, or a neighbourhood's answers mix synthetic
+        and real ones.
     """
     if not isinstance(respondents, pd.DataFrame) or neighbourhood not in respondents.columns:
         raise ValidationError(
@@ -171,9 +227,16 @@ def compare_neighbourhoods(
             raise ValidationError(msg("les poids doivent être des nombres positifs ou nuls."))
     if profile is not None and profile not in respondents.columns:
         raise ValidationError(msg("pas de colonne de profil {profile!r}.", profile=profile))
-    return _compare(
-        respondents,
-        w,
+    hoods = respondents[neighbourhood].astype(str)
+    labels = pd.Series(
+        {h: campaign_synthetic(respondents.loc[hoods == h]) for h in sorted(hoods.unique())},
+        dtype=bool,
+    )
+    kept, left_out, synthetic = _without_synthetic(labels.to_frame("synthetic"), labels)
+    rows = hoods.isin(kept.index).to_numpy()
+    out = _compare(
+        respondents.loc[rows],
+        w.loc[rows],
         feet,
         neighbourhood=neighbourhood,
         profile=profile,
@@ -182,6 +245,9 @@ def compare_neighbourhoods(
         n_types=n_types,
         random_state=random_state,
     )
+    out.attrs["synthetic"] = synthetic
+    out.attrs["synthetic_left_out"] = left_out
+    return out
 
 
 def _compare(
@@ -249,8 +315,9 @@ def national_table(
         One row per neighbourhood, each built from a release's summary
         (:mod:`qet_geo.store.releases`): ``n_respondents`` (11 or more), ``{usage}_kgco2e`` and
         ``total_kgco2e`` means (NaN when the release could not publish them), ``mix_{profile}``
-        shares, and the population-weighted ``constraints`` columns. Every respondent figure
-        was protected when its release was made, over that release's respondents only.
+        shares, the population-weighted ``constraints`` columns, and optionally ``synthetic``
+        (True for a release of synthetic answers). Every respondent figure was protected when
+        its release was made, over that release's respondents only.
     constraints
         The constraint columns the typology is fitted on.
     n_types, random_state
@@ -260,9 +327,14 @@ def national_table(
     -------
     pandas.DataFrame
         ``released`` with ``type`` (-1 without constraints) and ``rank_total_kgco2e`` (1 =
-        lowest footprint); marked as protected.
+        lowest footprint); marked as protected. Synthetic neighbourhoods are never ranked with
+        real ones: when both are given, only the real ones are compared and the synthetic ones
+        are left out, named (by index) in ``attrs["synthetic_left_out"]``; when all are
+        synthetic, they are compared as a demonstration and ``attrs["synthetic"]`` is True.
     """
-    out = released.copy()
+    out, left_out, synthetic = _without_synthetic(
+        released, released["synthetic"] if "synthetic" in released.columns else None
+    )
     out["type"] = -1
     cols = [c for c in constraints if c in out.columns]
     if cols:
@@ -272,8 +344,40 @@ def national_table(
             out.loc[known.index, "type"] = fitted.labels_
     if "total_kgco2e" in out.columns:
         out["rank_total_kgco2e"] = out["total_kgco2e"].rank(method="min").astype("Int64")
+    out.attrs["synthetic"] = synthetic
+    out.attrs["synthetic_left_out"] = left_out
     # each row is the summary of a release, protected when it was made
     return _mark(out, min_respondents=MIN_RESPONDENTS, dominance=DOMINANCE_SHARE)
+
+
+def _without_synthetic(
+    table: pd.DataFrame, flags: pd.Series | None
+) -> tuple[pd.DataFrame, list[str], bool]:
+    """Keep the real rows when there are some (the synthetic ones named), else all of them.
+
+    Returns the rows to compare, the keys of the synthetic rows left out, and whether the rows
+    kept are synthetic (a demonstration). A note names the rows left out.
+    """
+    if flags is None:
+        return table.copy(), [], False
+    synthetic = flags.fillna(False).astype(bool).to_numpy()
+    if not synthetic.any():
+        return table.copy(), [], False
+    if synthetic.all():
+        return table.copy(), [], True
+    left_out = sorted(str(k) for k in table.index[synthetic])
+    warnings.warn(
+        QetGeoWarning(
+            msg(
+                "{n} quartier(s) aux réponses synthétiques sont laissés hors de la comparaison "
+                "des quartiers réels : {names}.",
+                n=len(left_out),
+                names=", ".join(left_out),
+            )
+        ),
+        stacklevel=3,
+    )
+    return table.loc[~synthetic].copy(), left_out, False
 
 
 def _constraint_means(
@@ -307,6 +411,7 @@ def before_after(
     *,
     values: Sequence[str] | None = None,
     confidence: float = 0.95,
+    synthetic: tuple[bool, bool] | None = None,
 ) -> pd.DataFrame:
     """Give the change of each mean between two campaigns, with a confidence interval.
 
@@ -321,6 +426,9 @@ def before_after(
         Columns to compare; every footprint column present in both by default.
     confidence
         Level of the interval, between 0.5 and 0.999.
+    synthetic
+        Whether each campaign's answers are synthetic (the store's ``Diagnostic.synthetic``);
+        None reads it from the frames (:func:`campaign_synthetic`).
 
     Returns
     -------
@@ -328,7 +436,8 @@ def before_after(
         Indexed by value: ``n_before``, ``n_after``, ``mean_before``, ``mean_after``,
         ``delta``, ``ci_low``, ``ci_high``. ``attrs["withheld"]`` lists the values left out
         because one respondent makes more than 85 % of their total in a campaign (rule 3); the
-        total then too, since it would give the withheld usage back.
+        total then too, since it would give the withheld usage back. ``attrs["synthetic"]`` is
+        True when both campaigns are synthetic (a demonstration).
 
     Raises
     ------
@@ -336,7 +445,7 @@ def before_after(
         A campaign has fewer than 11 answers for a value (the message gives no count), or
         every value is withheld.
     ValidationError
-        Bad ``values`` or ``confidence``.
+        Bad ``values`` or ``confidence``, or one campaign is synthetic and the other real.
     """
     if not 0.5 <= confidence <= 0.999:
         raise ValidationError(
@@ -345,6 +454,9 @@ def before_after(
                 confidence=confidence,
             )
         )
+    if synthetic is None:
+        synthetic = (campaign_synthetic(before), campaign_synthetic(after))
+    _refuse_mixed_campaigns(*synthetic)
     if values is None:
         names = [f"{u}_kgco2e" for u in USAGES] + ["total_kgco2e"]
         values = [v for v in names if v in before.columns and v in after.columns]
@@ -377,7 +489,9 @@ def before_after(
             [float(len(a)), float(a.mean()), float(a.var(ddof=1))],
             [float(len(b)), float(b.mean()), float(b.var(ddof=1))],
         )
-    return _deltas(moments, withheld, confidence=confidence)
+    table = _deltas(moments, withheld, confidence=confidence)
+    table.attrs["synthetic"] = bool(synthetic[0])
+    return table
 
 
 def _dominated(values: pd.Series) -> bool:
@@ -391,6 +505,7 @@ def before_after_moments(
     after: Mapping[str, Sequence[float]],
     *,
     confidence: float = 0.95,
+    synthetic: tuple[bool, bool] = (False, False),
 ) -> pd.DataFrame:
     """Give the change of each mean between two releases, from their stored moments.
 
@@ -401,11 +516,20 @@ def before_after_moments(
         it could publish: 11 answers or more, no dominant respondent).
     confidence
         Level of the interval, between 0.5 and 0.999.
+    synthetic
+        Whether each release is of synthetic answers (its summary's ``synthetic``).
 
     Returns
     -------
     pandas.DataFrame
         As :func:`before_after`, over the values both releases give.
+
+    Raises
+    ------
+    ValidationError
+        Bad ``confidence``, or one release is synthetic and the other real.
+    DisclosureError
+        The releases have no publishable footprint in common.
     """
     if not 0.5 <= confidence <= 0.999:
         raise ValidationError(
@@ -414,6 +538,7 @@ def before_after_moments(
                 confidence=confidence,
             )
         )
+    _refuse_mixed_campaigns(bool(synthetic[0]), bool(synthetic[1]))
     names = [f"{u}_kgco2e" for u in USAGES] + ["total_kgco2e"]
     shared = [v for v in names if v in before and v in after]
     withheld = [v for v in names if (v in before) != (v in after)]
@@ -422,7 +547,9 @@ def before_after_moments(
         raise DisclosureError(
             msg("les deux publications n'ont aucune empreinte publiable en commun.")
         )
-    return _deltas(moments, withheld, confidence=confidence)
+    table = _deltas(moments, withheld, confidence=confidence)
+    table.attrs["synthetic"] = bool(synthetic[0])
+    return table
 
 
 def _deltas(
