@@ -11,7 +11,9 @@ shown (``qet --lang en``, ``Accept-Language: en``), so one error object serves t
 and an API caller in English. French needs no catalogue; the English one is read on first use.
 
 ``tests/test_i18n.py`` extracts every ``msg(...)`` and ``_t(...)`` template with Babel and checks
-that the catalogue translates each of them, with the same fields, and holds nothing stale. After
+that the catalogue translates each of them, with the same fields, and holds nothing stale; the help
+texts of the ``qet`` command (``help=`` and the commands' docstrings in ``qet_geo/cli/``) are in
+the same catalogue. After
 adding or changing a text, run ``.venv/bin/python -m qet_geo.i18n`` to update the catalogue, then
 write the English of each new entry.
 """
@@ -251,13 +253,29 @@ class _Call:
     template: str | None  # None: the first argument is not a plain string literal
     fields: frozenset[str]
     comments: tuple[str, ...]
+    #: "msg": a template rendered with its fields; "help": a help text of the ``qet`` command
+    #: (an option's ``help=``, a command's docstring), shown as it is, braces included
+    kind: Literal["msg", "help"] = "msg"
+
+
+def _notes(lines: list[str], lineno: int) -> tuple[str, ...]:
+    """The ``# i18n:`` comments written just above line ``lineno`` (1-based), for translators."""
+    notes: list[str] = []
+    above = lineno - 2
+    while above >= 0 and lines[above].strip().startswith("#"):
+        comment = lines[above].strip().lstrip("#").strip()
+        if comment.startswith("i18n:"):
+            notes.insert(0, comment[len("i18n:") :].strip())
+        above -= 1
+    return tuple(notes)
 
 
 def _calls(root: Path | None = None) -> list[_Call]:
     """Every ``msg("...")`` and ``_t("...")`` of the library, the service and the maps.
 
     Read from the syntax tree (nested calls and calls inside f-strings included), with the
-    ``# i18n:`` comments written just above a call for translators.
+    ``# i18n:`` comments written just above a call for translators; then the help texts of
+    the ``qet`` command (:func:`_help_texts`).
     """
     import ast
 
@@ -283,22 +301,95 @@ def _calls(root: Path | None = None) -> list[_Call]:
                     if isinstance(first, ast.Constant) and isinstance(first.value, str)
                     else None
                 )
-                notes: list[str] = []
-                above = node.lineno - 2
-                while above >= 0 and lines[above].strip().startswith("#"):
-                    comment = lines[above].strip().lstrip("#").strip()
-                    if comment.startswith("i18n:"):
-                        notes.insert(0, comment[len("i18n:") :].strip())
-                    above -= 1
                 found.append(
                     _Call(
                         path=str(path.relative_to(root)),
                         line=node.lineno,
                         template=template,
                         fields=frozenset(k.arg for k in node.keywords if k.arg),
-                        comments=tuple(notes),
+                        comments=_notes(lines, node.lineno),
                     )
                 )
+    return found + _help_texts(root)
+
+
+#: The keywords of typer's and click's calls whose value is a text shown in ``--help``.
+_HELP_KEYWORDS = ("help", "short_help", "epilog", "rich_help_panel")
+
+
+def _help_texts(root: Path) -> list[_Call]:
+    """The help texts of the ``qet`` command, in French, for the catalogue.
+
+    In ``qet_geo/cli/``: every string literal given as ``help=`` (or ``short_help=``,
+    ``epilog=``, ``rich_help_panel=``) to a call (``typer.Option``, ``typer.Argument``,
+    ``typer.Typer``...), and the docstring of every function registered as a command, by a
+    decorator (``@app.command(...)``, ``@app.callback()``) or a call
+    (``app.command("route")(route)``). ``qet`` shows them in the chosen language
+    (:mod:`qet_geo.cli.main`); ``tests/test_i18n.py`` checks that every text of its help is here.
+    """
+    import ast
+    import inspect
+
+    def registers(call: ast.expr) -> bool:
+        return (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr in ("command", "callback")
+        )
+
+    trees = {
+        path: (text, ast.parse(text))
+        for path in sorted((root / "qet_geo" / "cli").glob("*.py"))
+        for text in [path.read_text(encoding="utf-8")]
+    }
+    commands = {  # the functions registered by a call, by name
+        node.args[0].id
+        for _, tree in trees.values()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and registers(node.func)
+        and node.args
+        and isinstance(node.args[0], ast.Name)
+    }
+    found: list[_Call] = []
+    for path, (text, tree) in trees.items():
+        lines = text.splitlines()
+        rel = str(path.relative_to(root))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                for keyword in node.keywords:
+                    value = keyword.value
+                    if (
+                        keyword.arg in _HELP_KEYWORDS
+                        and isinstance(value, ast.Constant)
+                        and isinstance(value.value, str)
+                        and value.value.strip()
+                    ):
+                        found.append(
+                            _Call(
+                                path=rel,
+                                line=value.lineno,
+                                template=inspect.cleandoc(value.value),
+                                fields=frozenset(),
+                                comments=_notes(lines, value.lineno),
+                                kind="help",
+                            )
+                        )
+            elif isinstance(node, ast.FunctionDef) and (
+                node.name in commands or any(registers(d) for d in node.decorator_list)
+            ):
+                doc = ast.get_docstring(node, clean=True)
+                if doc:
+                    found.append(
+                        _Call(
+                            path=rel,
+                            line=node.lineno,
+                            template=doc,
+                            fields=frozenset(),
+                            comments=_notes(lines, node.lineno),
+                            kind="help",
+                        )
+                    )
     return found
 
 
@@ -327,7 +418,7 @@ def _update_catalogue() -> None:
             call.template,
             old.get(call.template, ""),
             locations=[(call.path, call.line)],
-            flags=("python-brace-format",),
+            flags=("python-brace-format",) if call.kind == "msg" else (),
             auto_comments=call.comments,
         )
     CATALOGUE.parent.mkdir(parents=True, exist_ok=True)

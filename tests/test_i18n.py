@@ -40,6 +40,8 @@ def test_every_template_is_a_literal_with_its_fields_given() -> None:
         if call.template is None:
             bad.append(f"{where}: the template must be a plain string literal (no f-string)")
             continue
+        if call.kind == "help":
+            continue  # a help text is shown as it is: its braces are not fields
         missing = (_fields(call.template) | _fields(english.get(call.template, ""))) - call.fields
         if missing:
             bad.append(f"{where}: fields {sorted(missing)} not given")
@@ -127,3 +129,50 @@ def test_the_cli_speaks_the_chosen_language(lang: str, tmp_path: Path) -> None:
     assert res.exit_code == 2
     expected = "introuvable" if lang == "fr" else "not found"
     assert expected in res.output
+
+
+def _shown_help_texts() -> dict[str, str]:
+    """Every help text ``qet --help`` and its subcommands' ``--help`` show, and where."""
+    import typer.main
+    from typer._click.core import Context
+    from typer.core import TyperGroup
+
+    from qet_geo.cli.main import app
+
+    shown: dict[str, str] = {}
+
+    def walk(command: object, path: str, parent: Context | None) -> None:
+        ctx = Context(command, info_name=path.split()[-1], parent=parent)  # type: ignore[arg-type]
+        for obj in (command, *command.params):  # type: ignore[attr-defined]
+            for name in ("help", "short_help", "epilog", "rich_help_panel"):
+                text = getattr(obj, name, None)
+                if isinstance(text, str) and text.strip():
+                    shown[text] = f"{path} ({getattr(obj, 'name', '')}.{name})"
+        if isinstance(command, TyperGroup):
+            for name in command.list_commands(ctx):
+                walk(command.get_command(ctx, name), f"{path} {name}", ctx)
+
+    walk(typer.main.get_command(app), "qet", None)
+    return shown
+
+
+def test_every_help_text_of_the_cli_is_in_the_catalogue_with_its_english() -> None:
+    """The help of ``qet`` (options' help=, commands' docstrings) is extracted and translated."""
+    helps = {call.template for call in CALLS if call.kind == "help"}
+    english = _english()
+    shown = _shown_help_texts()
+    assert len(shown) > 80
+    not_extracted = sorted(
+        f"{where}: {text!r}" for text, where in shown.items() if text not in helps
+    )
+    assert not not_extracted, (
+        "help texts `python -m qet_geo.i18n` does not extract (write them as a literal help= "
+        "or a command's docstring in qet_geo/cli/):\n" + "\n".join(not_extracted)
+    )
+    untranslated = sorted(
+        f"{where}: {text!r}" for text, where in shown.items() if not english.get(text)
+    )
+    assert not untranslated, "give their English in the catalogue:\n" + "\n".join(untranslated)
+    # French in the code, English in the catalogue
+    lang = next(text for text, where in shown.items() if where == "qet (lang.help)")
+    assert translate(lang, "en") == "Language of the messages: fr (default) or en."
