@@ -142,7 +142,7 @@ def access(
         step("write")
         path = write_table(table, out, layer=f"access_{mode}")
         dist = score_distribution(table)
-    from qet_geo.constraints.indicators import SCORE_MIN, nearest_min
+    from qet_geo.constraints.indicators import REACHES_BORDER, SCORE_MIN, nearest_min
     from qet_geo.taxonomy import CATEGORIES
 
     median_minutes = {
@@ -155,6 +155,7 @@ def access(
         "mode": mode,
         "homes": len(table),
         "off_network": int(table["off_network"].sum()),
+        "reaches_border": int(table[REACHES_BORDER].sum()),
         "weighted_score_15min": round(dist.attrs["weighted_mean"], 4),
         "score_15min_shares": {f"{k:.3f}": round(v, 4) for k, v in dist["share"].items()},
         "median_minutes": median_minutes,
@@ -176,6 +177,20 @@ def access(
         + f"{summary['weighted_score_15min']:.0%}",
         highlight=False,
     )
+    if summary["reaches_border"]:
+        out_console.print(
+            _t(
+                "{n_border} logement(s) sur {n_table} atteignent le bord de l'extrait en "
+                "{minutes} minutes : leurs chiffres à {minutes} minutes peuvent être coupés "
+                "(colonne {column}). Prenez un extrait plus large que le quartier pour les "
+                "mesurer en entier.",
+                n_border=summary["reaches_border"],
+                n_table=len(table),
+                minutes=SCORE_MIN,
+                column=REACHES_BORDER,
+            ),
+            highlight=False,
+        )
     for cat, minutes in median_minutes.items():
         out_console.print(f"  {cat:<20} {minutes:>6.1f} min " + _t("(médiane)"), highlight=False)
 
@@ -215,7 +230,12 @@ def isochrone(
         )
         path = write_table(shapes.to_crs(WGS84), out)
     rows = [
-        {"point": int(r.point), "minutes": float(r.minutes), "area_km2": round(r.area_km2, 4)}
+        {
+            "point": int(r.point),
+            "minutes": float(r.minutes),
+            "area_km2": round(r.area_km2, 4),
+            "reaches_border": bool(r.reaches_border),
+        }
         for r in shapes.itertuples()
     ]
     if as_json:
@@ -226,7 +246,17 @@ def isochrone(
         highlight=False,
     )
     for r in rows:
+        cut = "  " + _t("(atteint le bord de l'extrait)") if r["reaches_border"] else ""
         out_console.print(
-            f"  point {r['point']}  {r['minutes']:>4.0f} min  {r['area_km2']:.3f} km²",
+            f"  point {r['point']}  {r['minutes']:>4.0f} min  {r['area_km2']:.3f} km²{cut}",
+            highlight=False,
+        )
+    if any(r["reaches_border"] for r in rows):
+        out_console.print(
+            _t(
+                "Les isochrones marquées atteignent le bord de l'extrait : elles s'arrêtent là "
+                "où s'arrêtent les données et peuvent être plus petites qu'en réalité. Prenez un "
+                "extrait plus large autour des points."
+            ),
             highlight=False,
         )

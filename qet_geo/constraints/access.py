@@ -18,7 +18,11 @@ registry :mod:`qet_geo.constraints.indicators` (which also holds the radii and t
 - ``INTERSECTIONS``: street intersections (3 or more street ends) per km² within the
   intersection radius;
 - ``SCORE``: share of the essential "15-minute city" categories reachable within ``SCORE_MIN``
-  minutes (:data:`qet_geo.taxonomy.ESSENTIAL_CATEGORIES`).
+  minutes (:data:`qet_geo.taxonomy.ESSENTIAL_CATEGORIES`);
+- ``REACHES_BORDER`` (given the extract's extent): whether the streets reached within
+  ``SCORE_MIN`` minutes come within :data:`qet_geo.network.isochrone.BORDER_MARGIN_M` of the
+  extract's edge, so that the home's 15-minute figures may be cut off (a flag, bool, kept out of
+  the profiles and link models).
 
 These are the constraints the method holds the usage profiles against (daily mobility: transit,
 cycle network, slope, intersections; food: food shops and markets; purchases: second hand, repair,
@@ -40,6 +44,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
+from shapely.geometry.base import BaseGeometry
 
 from qet_geo._validate import geo_frame, travel_mode
 from qet_geo.constraints.indicators import (
@@ -48,6 +53,7 @@ from qet_geo.constraints.indicators import (
     DEPARTURES,
     INTERSECTION_RADIUS_M,
     INTERSECTIONS,
+    REACHES_BORDER,
     SCORE,
     SCORE_MIN,
     SLOPE,
@@ -65,6 +71,7 @@ from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.i18n import msg
 from qet_geo.layers import NeighbourhoodLayers
 from qet_geo.network.graph import Network, build_network
+from qet_geo.network.isochrone import minutes_to_border
 from qet_geo.network.queries import count_within, nearest
 from qet_geo.taxonomy import CATEGORIES, ESSENTIAL_CATEGORIES
 
@@ -132,6 +139,7 @@ def home_access(
     categories: Sequence[str] = CATEGORIES,
     speed_kmh: float | None = None,
     network: Network | None = None,
+    extent: BaseGeometry | None = None,
 ) -> pd.DataFrame:
     """Compute every built-constraint indicator for every home, for one mode.
 
@@ -157,6 +165,9 @@ def home_access(
         Flat speed, instead of the mode's default.
     network
         A network already built from ``nodes`` and ``edges`` (saves rebuilding it).
+    extent
+        The extract's data extent, a polygon in EPSG:2154: adds the border flag
+        ``REACHES_BORDER`` (:func:`qet_geo.network.isochrone.minutes_to_border`).
 
     Returns
     -------
@@ -191,6 +202,9 @@ def home_access(
     essentials = [c for c in ESSENTIAL_CATEGORIES if c in cats]
     reach = np.column_stack([out[reachable(c, SCORE_MIN)].to_numpy() > 0 for c in essentials])
     out[SCORE] = reach.mean(axis=1) if essentials else np.nan
+    if extent is not None:
+        border = minutes_to_border(net, homes, extent, limit_min=SCORE_MIN)
+        out[REACHES_BORDER] = (border <= SCORE_MIN).to_numpy()  # NaN: beyond, or off the network
     out["weight"] = homes["weight"].to_numpy() if "weight" in homes.columns else 1.0
     out.attrs.update({"mode": mode})
     return out
@@ -381,7 +395,10 @@ def neighbourhood_access(
     """Compute the indicators for every home of a neighbourhood, as a GeoDataFrame of points.
 
     Homes are those inside the territory; amenities, stops and streets come from the whole working
-    area (territory plus buffer), so that the shop across the border counts.
+    area (territory plus buffer), so that the shop across the border counts. Homes whose
+    15-minute reach comes to the extract's own edge (its data extent,
+    :attr:`qet_geo.inputs.osm.OsmData.bounds`) are flagged in ``REACHES_BORDER``; the edge of
+    the working area, chosen with the territory's buffer, is not the extract's.
 
     Parameters
     ----------
@@ -422,8 +439,11 @@ def neighbourhood_access(
                 name=layers.territory.name,
             )
         )
+    from qet_geo.inputs.territory import territory_from_bounds
+
     nodes, edges = layers.graphs[mode]
     stops = layers.layers.get("transit_stops")
+    extent = territory_from_bounds(layers.osm.bounds).geometry
     table = home_access(
         points,
         nodes,
@@ -434,6 +454,7 @@ def neighbourhood_access(
         cycleways=layers.layers.get("cycleways"),
         speed_kmh=speed_kmh,
         network=network,
+        extent=extent,
     )
     result = gpd.GeoDataFrame(table, geometry=points.geometry, crs=points.crs)
     result.index.name = "home_id"
@@ -455,9 +476,12 @@ def isochrones_from_extract(
     -------
     geopandas.GeoDataFrame
         One polygon per point and time (EPSG:2154), with columns ``point`` (position in
-        ``points_lonlat``), ``minutes``, ``mode`` and ``area_km2``.
+        ``points_lonlat``), ``minutes``, ``reaches_border`` (the streets reached in time come
+        to the extract's edge: the area may be cut off there,
+        :func:`qet_geo.network.isochrone.minutes_to_border`), ``mode`` and ``area_km2``.
     """
     from qet_geo.inputs.osm import read_osm
+    from qet_geo.inputs.territory import territory_from_bounds
     from qet_geo.network.isochrone import isochrones
 
     for lon, lat in points_lonlat:
@@ -500,7 +524,8 @@ def isochrones_from_extract(
     pts = gpd.GeoSeries(shapely.points(np.asarray(points_lonlat, dtype=float)), crs=WGS84).to_crs(
         net.crs
     )
-    shapes = isochrones(net, pts, minutes=tuple(minutes)).reset_index()
+    extent = territory_from_bounds(data.bounds).geometry
+    shapes = isochrones(net, pts, minutes=tuple(minutes), extent=extent).reset_index()
     shapes["mode"] = mode
     shapes["area_km2"] = shapes.area / 1e6
     return shapes
