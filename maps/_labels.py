@@ -1,14 +1,14 @@
 """User-facing words of the maps: indicator names and units, French first, and number formats.
 
-The built-constraint indicators are named, classed and coloured by the registry
-(:mod:`qet_geo.constraints.indicators`); this module adds the footprint, profile-share and count
-columns the maps also draw.
+Every column a map draws is named, explained, classed and coloured by the registry
+(:mod:`qet_geo.constraints.indicators`): the built-constraint indicators (:data:`INDICATORS`) and
+the other figures (:data:`FIGURES`: footprints, profile shares, counts), so that the maps, the
+report and the API say the same words.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import cast
@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
-from qet_geo.constraints.indicators import INDICATORS
+from qet_geo.constraints.indicators import FOOTPRINT_USAGES, INDICATORS, get_figure
 from qet_geo.errors import ValidationError
-from qet_geo.i18n import LANGS, Lang, Msg, msg
+from qet_geo.i18n import LANGS, Lang, msg
 from qet_geo.taxonomy import CATEGORY_LABELS
 
 #: Colour ramps, light to dark (ColorBrewer YlOrRd, YlGnBu, Purples, Greys: Cynthia Brewer,
@@ -45,17 +45,6 @@ CATEGORY_COLOURS: dict[str, str] = {
     "second_hand_repair": "#edc948",
     "local_shop": "#ff9da7",
     "cycle_parking": "#2ca02c",
-}
-
-# The usages as they qualify a footprint ("empreinte : alimentation", "food footprint").
-_USAGES: dict[str, Msg] = {
-    "total": msg("totale"),
-    "meat_frequency": msg("alimentation"),
-    "transportation_mode": msg("mobilité quotidienne"),
-    "digital_intensity": msg("numérique"),
-    "purchasing_strategy": msg("achats"),
-    "air_travel_frequency": msg("avion"),
-    "heat_source": msg("chauffage"),
 }
 
 #: What a map shows for a missing value.
@@ -89,6 +78,8 @@ class MapStyle:
         Decimals shown.
     integer
         Counts: class labels "2-3" instead of "2-4".
+    sentence
+        What the value means, in one plain sentence for residents (the registry's); may be empty.
     """
 
     column: str
@@ -99,6 +90,7 @@ class MapStyle:
     scale: float = 1.0
     decimals: int = 1
     integer: bool = False
+    sentence: str = ""
 
 
 def check_lang(lang: str) -> Lang:
@@ -116,11 +108,8 @@ def category_label(category: str, lang: Lang) -> str:
 
 def usage_label(usage: str, lang: Lang) -> str:
     """Return the user-facing name of an SU usage ("meat_frequency" -> "alimentation")."""
-    label = _USAGES.get(usage)
+    label = FOOTPRINT_USAGES.get(usage)
     return usage if label is None else label.render(lang)
-
-
-_KG = re.compile(r"^(?P<usage>\w+?)_kgco2e(?:_(?P<stat>mean|sum))?$")
 
 
 def indicator(
@@ -162,52 +151,28 @@ def _known(column: str, lang: Lang) -> MapStyle | None:
             entry.scale,
             entry.decimals,
             entry.integer,
+            entry.sentence.render(lang),
         )
-    match = _KG.match(column)
-    if match:
-        total, mean = match["usage"] == "total", match["stat"] == "mean"
-        usage = _USAGES.get(match["usage"], match["usage"])
-        if total:
-            what = (
-                msg("empreinte moyenne {usage} (t CO2e par an et par personne)", usage=usage)
-                if mean
-                else msg("empreinte {usage} (t CO2e par an et par personne)", usage=usage)
-            )
-        else:
-            what = (
-                msg("empreinte moyenne : {usage} (t CO2e par an et par personne)", usage=usage)
-                if mean
-                else msg("empreinte : {usage} (t CO2e par an et par personne)", usage=usage)
-            )
-        edges = (
-            (0, 4000, 5000, 6000, 7000, 8000, math.inf)
-            if match["usage"] == "total"
-            else (0, 250, 500, 1000, 1500, 2000, math.inf)
-        )
-        return MapStyle(
-            column,
-            what.render(lang),
-            msg("t CO2e/an").render(lang),
-            edges,
-            "worse",
-            scale=0.001,
-            decimals=1 if match["usage"] == "total" else 2,
-        )
-    if column.startswith("share_"):
-        text = msg("part du profil « {profile} » (%)", profile=column[6:]).render(lang)
-        return MapStyle(
-            column, text, "%", (0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0), "share", scale=100, decimals=0
-        )
-    counts: dict[str, tuple[Msg, tuple[float, ...]]] = {
-        "n_respondents": (msg("répondants (nombre)"), (11, 20, 50, 100, 200, math.inf)),
-        "population": (msg("habitants (nombre)"), (0, 1000, 2000, 5000, 10000, math.inf)),
-    }
-    if column in counts:
-        count, count_bins = counts[column]
-        return MapStyle(
-            column, count.render(lang), "", count_bins, "neutral", decimals=0, integer=True
-        )
-    return None
+    # a zone's sum of footprints is named as the footprint (as privacy.safe_aggregate writes it)
+    name = column.removesuffix("_sum") if column.endswith("_kgco2e_sum") else column
+    try:
+        figure = get_figure(name)
+    except ValidationError:
+        return None
+    if figure.breaks is None:
+        return None
+    symbol = figure.symbol
+    return MapStyle(
+        column,
+        figure.label.render(lang),
+        symbol if isinstance(symbol, str) else symbol.render(lang),
+        figure.breaks,
+        figure.direction,
+        figure.scale,
+        figure.decimals,
+        figure.integer,
+        figure.sentence.render(lang),
+    )
 
 
 def _by_quantiles(column: str, values: pd.Series | None) -> MapStyle:

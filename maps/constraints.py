@@ -157,6 +157,8 @@ def make_constraints_map(
     note = (
         msg("{count} carreaux", count=count) if cells else msg("{count} logements", count=count)
     ).render(language)
+    if spec.sentence:  # what the figure means, in the registry's words
+        note = f"{spec.sentence} ({note})"
     indicator_legend(
         spec,
         palette,

@@ -138,6 +138,7 @@ def make_profiles_map(
             spec.ramp,
             spec.scale,
             spec.decimals,
+            sentence=spec.sentence,
         )
         _choropleth(m, table, column, spec, tips, language, note=note, show=first)
         first = False
@@ -237,7 +238,7 @@ def _choropleth(
         bins=spec.bins,
         layer=layer,
         missing=bool((classes < 0).any()),
-        note=note,
+        note=f"{spec.sentence} {note}" if spec.sentence else note,
     ).add_to(m)
 
 

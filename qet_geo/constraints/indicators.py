@@ -25,7 +25,10 @@ The API:
 - :data:`USAGE_CONSTRAINTS` (usage → indicators), :data:`PROFILE_INDICATORS`,
   :data:`ZONE_INDICATORS`, :data:`ACCESS_INDICATORS`: the views the analysis, the zones and the
   access table read;
-- :data:`INDICATOR_UNITS`: units by name and by suffix, as :func:`indicator_unit` reads them.
+- :data:`INDICATOR_UNITS`: units by name and by suffix, as :func:`indicator_unit` reads them;
+- :data:`FIGURES` and :func:`get_figure`: the other figures shown (footprints, profile shares,
+  the exhibition's table columns, the statistics of the links), labelled and explained the same
+  way; :func:`effect_sentence` and :func:`fit_in_words` say a link's statistics in words.
 
 Examples
 --------
@@ -53,12 +56,15 @@ __all__ = [
     "CYCLE_KM",
     "CYCLE_RADIUS_M",
     "DEPARTURES",
+    "FIGURES",
+    "FOOTPRINT_USAGES",
     "INDICATORS",
     "INDICATOR_UNITS",
     "INTERSECTIONS",
     "INTERSECTION_RADIUS_M",
     "NOT_INDICATORS",
     "PROFILE_INDICATORS",
+    "REACHES_BORDER",
     "SCORE",
     "SCORE_MIN",
     "SLOPE",
@@ -68,8 +74,12 @@ __all__ = [
     "TRANSIT_STOPS",
     "USAGE_CONSTRAINTS",
     "ZONE_INDICATORS",
+    "Figure",
     "Indicator",
     "IndicatorUnit",
+    "effect_sentence",
+    "fit_in_words",
+    "get_figure",
     "get_indicator",
     "indicator_unit",
     "nearest_m",
@@ -118,6 +128,10 @@ SLOPE = "slope_pct"
 INTERSECTIONS = "intersections_km2"
 #: Share of the essential categories reachable within :data:`SCORE_MIN` minutes.
 SCORE = f"score_{SCORE_MIN}min"
+#: Whether the streets reached within :data:`SCORE_MIN` minutes come within
+#: :data:`qet_geo.network.isochrone.BORDER_MARGIN_M` of the extract's edge: a flag on the figures
+#: (they may be cut off), not a constraint; kept out of the profiles, zones and link models.
+REACHES_BORDER = f"reaches_border_{SCORE_MIN}min"
 
 #: Columns of the access table that are not indicators: the home's weight, its distance to the
 #: network and whether it is off the network, its kind (building or cell).
@@ -155,11 +169,15 @@ class IndicatorUnit:
         The unit in words ("par 100 m", "per 100 m").
     precision
         Published means and quartiles are rounded to this step (10 m, half a minute).
+    more
+        One step more, in words, as a resident reads an effect ("100 m de plus", "100 m
+        further"); "one unit more" when None. See :func:`effect_sentence`.
     """
 
     step: float
     label: Msg
     precision: float
+    more: Msg | None = None
 
 
 @dataclass(frozen=True)
@@ -252,9 +270,9 @@ _PLURAL: Mapping[str, Msg] = {
     "cycle_parking": msg("stationnements vélo"),
 }
 
-_PER_100_M = IndicatorUnit(100.0, msg("par 100 m"), 10.0)
-_PER_5_MIN = IndicatorUnit(5.0, msg("par 5 min"), 0.5)
-_PER_AMENITY = IndicatorUnit(1.0, msg("par équipement"), 0.5)
+_PER_100_M = IndicatorUnit(100.0, msg("par 100 m"), 10.0, msg("100 m de plus"))
+_PER_5_MIN = IndicatorUnit(5.0, msg("par 5 min"), 0.5, msg("5 minutes de plus"))
+_PER_AMENITY = IndicatorUnit(1.0, msg("par équipement"), 0.5, msg("un équipement de plus"))
 _GENERIC_UNIT = IndicatorUnit(1.0, msg("par unité"), 0.01)
 _INF = math.inf
 
@@ -337,7 +355,12 @@ _METHOD: tuple[Indicator, ...] = (
             "Nombre d'arrêts de transport en commun à moins de {radius} m par les rues.",
             radius=_TRANSIT_R,
         ),
-        IndicatorUnit(1.0, msg("par arrêt à {radius} m", radius=_TRANSIT_R), 0.5),
+        IndicatorUnit(
+            1.0,
+            msg("par arrêt à {radius} m", radius=_TRANSIT_R),
+            0.5,
+            msg("un arrêt de plus à moins de {radius} m", radius=_TRANSIT_R),
+        ),
         "",
         (0, 1, 2, 4, 8, _INF),
         "better",
@@ -356,7 +379,7 @@ _METHOD: tuple[Indicator, ...] = (
             "desservi à moins de {radius} m.",
             radius=_TRANSIT_R,
         ),
-        IndicatorUnit(5.0, msg("par 5 départs par heure"), 1.0),
+        IndicatorUnit(5.0, msg("par 5 départs par heure"), 1.0, msg("5 départs par heure de plus")),
         "/h",
         (0, 2, 4, 8, 12, 20, _INF),
         "better",
@@ -373,7 +396,10 @@ _METHOD: tuple[Indicator, ...] = (
             radius=_CYCLE_R,
         ),
         IndicatorUnit(
-            1.0, msg("par km d'aménagements cyclables à {radius} m", radius=_CYCLE_R), 0.1
+            1.0,
+            msg("par km d'aménagements cyclables à {radius} m", radius=_CYCLE_R),
+            0.1,
+            msg("1 km d'aménagements cyclables de plus"),
         ),
         "km",
         (0, 0.5, 1, 2, 4, _INF),
@@ -391,7 +417,7 @@ _METHOD: tuple[Indicator, ...] = (
             "pédaler coûte d'effort.",
             radius=_SLOPE_R,
         ),
-        IndicatorUnit(1.0, msg("par point de pente (%)"), 0.1),
+        IndicatorUnit(1.0, msg("par point de pente (%)"), 0.1, msg("un point de pente de plus")),
         "%",
         (0, 2, 4, 6, 8, _INF),
         "worse",
@@ -408,7 +434,9 @@ _METHOD: tuple[Indicator, ...] = (
             "trajets à pied sont directs.",
             radius=_INTERSECTION_R,
         ),
-        IndicatorUnit(50.0, msg("par 50 carrefours au km²"), 5.0),
+        IndicatorUnit(
+            50.0, msg("par 50 carrefours au km²"), 5.0, msg("50 carrefours au km² de plus")
+        ),
         "/km²",
         (0, 50, 100, 150, 200, _INF),
         "better",
@@ -442,7 +470,12 @@ _METHOD: tuple[Indicator, ...] = (
             "l'on atteint en {minutes} minutes par les rues.",
             minutes=_SCORE_T,
         ),
-        IndicatorUnit(0.1, msg("par 10 points de score {minutes} minutes", minutes=_SCORE_T), 0.01),
+        IndicatorUnit(
+            0.1,
+            msg("par 10 points de score {minutes} minutes", minutes=_SCORE_T),
+            0.01,
+            msg("10 points de score de plus"),
+        ),
         "%",
         (0, 0.5, 0.75, 1.0, 1.0),
         "better",
@@ -456,7 +489,7 @@ _METHOD: tuple[Indicator, ...] = (
         "building_year",
         msg("année de construction du bâtiment"),
         msg("L'année où le bâtiment a été construit : les plus anciens sont souvent moins isolés."),
-        IndicatorUnit(10.0, msg("par décennie"), 1.0),
+        IndicatorUnit(10.0, msg("par décennie"), 1.0, msg("un bâtiment plus récent de 10 ans")),
         usages=(_HEATING,),
         source="building",
     ),
@@ -464,7 +497,7 @@ _METHOD: tuple[Indicator, ...] = (
         "building_levels",
         msg("étages du bâtiment (nombre)"),
         msg("Le nombre d'étages du bâtiment : une maison ou un immeuble."),
-        IndicatorUnit(1.0, msg("par étage"), 0.5),
+        IndicatorUnit(1.0, msg("par étage"), 0.5, msg("un étage de plus")),
         usages=(_HEATING,),
         source="building",
     ),
@@ -472,9 +505,29 @@ _METHOD: tuple[Indicator, ...] = (
         "footprint_m2",
         msg("emprise au sol du bâtiment (m²)"),
         msg("La surface au sol du bâtiment."),
-        IndicatorUnit(100.0, msg("par 100 m² d'emprise"), 10.0),
+        IndicatorUnit(100.0, msg("par 100 m² d'emprise"), 10.0, msg("100 m² d'emprise de plus")),
         usages=(_HEATING,),
         source="building",
+    ),
+    # a flag on the figures, not a constraint: no usage, profile or zone
+    Indicator(
+        REACHES_BORDER,
+        msg(
+            "portée à {minutes} minutes coupée par le bord de l'extrait (oui ou non)",
+            minutes=_SCORE_T,
+        ),
+        msg(
+            "Oui quand les rues que l'on atteint en {minutes} minutes arrivent au bord des "
+            "données OpenStreetMap : les chiffres à {minutes} minutes de ce logement peuvent être "
+            "sous-estimés.",
+            minutes=_SCORE_T,
+        ),
+        _GENERIC_UNIT,
+        "",
+        (0, 1, 1),
+        "worse",
+        decimals=0,
+        integer=True,
     ),
 )
 
@@ -561,3 +614,438 @@ def indicator_unit(indicator: str) -> IndicatorUnit:
         if indicator.endswith(suffix):
             return INDICATOR_UNITS[suffix]
     return _GENERIC_UNIT
+
+
+# --------------------------------------------------------------------------------------------------
+# the other figures shown: footprints, shares, counts, and the statistics of the links
+
+_Ramp = Literal["worse", "better", "share", "neutral"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure shown to residents that is not a per-home indicator, described once.
+
+    The footprints and profile shares the maps draw, the columns of the exhibition's tables and
+    the statistics of the links (odds ratios, AUC, intervals, sample sizes): the report, the maps
+    and the API name them from here, as they name the indicators from :data:`INDICATORS`.
+
+    Attributes
+    ----------
+    name
+        Its column name or key ("share_pct", "total_kgco2e_mean", "odds_ratio").
+    label
+        What the value is, with its unit, as a legend title or a table header.
+    sentence
+        What it means, in one plain-language sentence (for a statistic: what it measures and
+        how to read it, as the report's "Méthode" section explains it).
+    symbol
+        Short unit after a value on a map ("%", "t CO2e/an"); may be empty.
+    breaks, direction, scale, decimals, integer
+        How a map classes, colours and writes it, as for :class:`Indicator` (direction also
+        "share" or "neutral"); ``breaks`` None: not drawn on a map by default.
+    technical
+        A statistic for the method section, never for the residents' text (odds ratio, AUC,
+        interval, p-value, bootstrap and fold counts).
+    """
+
+    name: str
+    label: Msg
+    sentence: Msg
+    symbol: Msg | str = ""
+    breaks: tuple[float, ...] | None = None
+    direction: _Ramp = "neutral"
+    scale: float = 1.0
+    decimals: int = 1
+    integer: bool = False
+    technical: bool = False
+
+
+#: The usages as they qualify a footprint ("empreinte : alimentation", "food footprint").
+FOOTPRINT_USAGES: Mapping[str, Msg] = {
+    "total": msg("totale"),
+    "meat_frequency": msg("alimentation"),
+    "transportation_mode": msg("mobilité quotidienne"),
+    "digital_intensity": msg("numérique"),
+    "purchasing_strategy": msg("achats"),
+    "air_travel_frequency": msg("avion"),
+    "heat_source": msg("chauffage"),
+}
+_T_CO2E = msg("t CO2e/an")
+
+
+def _footprint(usage: str, *, mean: bool) -> Figure:
+    word = FOOTPRINT_USAGES[usage]
+    if usage == "total":
+        label = (
+            msg("empreinte moyenne {usage} (t CO2e par an et par personne)", usage=word)
+            if mean
+            else msg("empreinte {usage} (t CO2e par an et par personne)", usage=word)
+        )
+        sentence = (
+            msg(
+                "Gaz à effet de serre émis en un an, en moyenne par répondant de la zone, pour "
+                "les six usages de l'enquête (alimentation, mobilité quotidienne, numérique, "
+                "achats, avion, chauffage)."
+            )
+            if mean
+            else msg(
+                "Gaz à effet de serre émis en un an par une personne pour les six usages de "
+                "l'enquête (alimentation, mobilité quotidienne, numérique, achats, avion, "
+                "chauffage)."
+            )
+        )
+    else:
+        label = (
+            msg("empreinte moyenne : {usage} (t CO2e par an et par personne)", usage=word)
+            if mean
+            else msg("empreinte : {usage} (t CO2e par an et par personne)", usage=word)
+        )
+        sentence = (
+            msg(
+                "Gaz à effet de serre émis en un an pour cet usage ({usage}), en moyenne par "
+                "répondant de la zone.",
+                usage=word,
+            )
+            if mean
+            else msg(
+                "Gaz à effet de serre émis en un an par une personne pour cet usage ({usage}).",
+                usage=word,
+            )
+        )
+    total = usage == "total"
+    return Figure(
+        f"{usage}_kgco2e" + ("_mean" if mean else ""),
+        label,
+        sentence,
+        _T_CO2E,
+        (0, 4000, 5000, 6000, 7000, 8000, _INF) if total else (0, 250, 500, 1000, 1500, 2000, _INF),
+        "worse",
+        scale=0.001,
+        decimals=1 if total else 2,
+    )
+
+
+_KG_YEAR = msg("kgCO2e par personne et par an")
+
+_FIGURES: tuple[Figure, ...] = (
+    *(_footprint(u, mean=m) for u in FOOTPRINT_USAGES for m in (False, True)),
+    # counts of the maps
+    Figure(
+        "n_respondents",
+        msg("répondants (nombre)"),
+        msg("Nombre de personnes de la zone qui ont répondu à l'enquête."),
+        breaks=(11, 20, 50, 100, 200, _INF),
+        decimals=0,
+        integer=True,
+    ),
+    Figure(
+        "population",
+        msg("habitants (nombre)"),
+        msg("Nombre d'habitants de la zone, d'après le recensement."),
+        breaks=(0, 1000, 2000, 5000, 10000, _INF),
+        decimals=0,
+        integer=True,
+    ),
+    # the key figures of the report
+    Figure(
+        "answers",
+        msg("réponses"),
+        msg("Nombre de personnes du quartier dont les réponses à l'enquête sont comptées."),
+        decimals=0,
+        integer=True,
+    ),
+    Figure(
+        "footprint_t",
+        msg("tCO2e par personne et par an (6 usages)"),
+        msg(
+            "Gaz à effet de serre émis en un an, en moyenne par répondant, pour les six usages "
+            "de l'enquête, en tonnes d'équivalent CO2."
+        ),
+    ),
+    Figure(
+        "france_t",
+        msg("moyenne française sur les mêmes usages"),
+        msg(
+            "La même empreinte pour une personne en France, d'après NosGestesClimat (situation "
+            "par défaut), en tonnes d'équivalent CO2 par an."
+        ),
+    ),
+    Figure(
+        "homes",
+        msg("logements mesurés"),
+        msg("Nombre de logements du quartier dont on a mesuré l'accès à pied aux équipements."),
+        decimals=0,
+        integer=True,
+    ),
+    # footprints by usage, profiles, constraints, margins, votes
+    Figure(
+        "neighbourhood",
+        msg("quartier (kgCO2e par personne et par an)"),
+        msg("Empreinte de l'usage dans le quartier : moyenne pondérée des réponses."),
+    ),
+    Figure(
+        "france",
+        msg("moyenne française (kgCO2e par personne et par an)"),
+        msg("Empreinte du même usage en France, d'après NosGestesClimat (situation par défaut)."),
+    ),
+    Figure(
+        "share_pct",
+        msg("part des réponses (%)"),
+        msg("Sur 100 personnes qui ont répondu, combien sont dans ce profil."),
+        "%",
+        decimals=1,
+    ),
+    Figure(
+        "n",
+        msg("réponses (nombre)"),
+        msg("Nombre de personnes qui ont répondu et sont dans ce profil."),
+        decimals=0,
+        integer=True,
+    ),
+    Figure(
+        "mean_kg",
+        msg("empreinte moyenne (kgCO2e par personne et par an)"),
+        msg("Ce qu'émet en moyenne en un an une personne de ce profil, pour les six usages."),
+        decimals=0,
+    ),
+    Figure(
+        "median_min",
+        msg("temps médian à pied (min)"),
+        msg(
+            "La moitié des logements sont à moins de ce temps de marche de l'équipement le plus "
+            "proche, l'autre moitié à plus."
+        ),
+        "min",
+    ),
+    Figure(
+        "share_within_15",
+        msg("logements à 15 min à pied ou moins (%)"),
+        msg("Part des logements qui ont au moins un de ces équipements à 15 minutes de marche."),
+        "%",
+        decimals=0,
+    ),
+    Figure(
+        "saving",
+        msg("économie estimée (kgCO2e par personne et par an)"),
+        msg(
+            "Ce que le quartier émettrait en moins chaque année, par habitant, si ce changement "
+            "était fait, d'après les réponses ; une économie incertaine le dit."
+        ),
+    ),
+    Figure(
+        "share_homes",
+        msg("logements concernés (%)"),
+        msg("Part des logements du quartier que ce changement rapprocherait."),
+        "%",
+        decimals=0,
+    ),
+    Figure(
+        "potential",
+        msg("potentiel de réduction (kgCO2e par personne et par an)"),
+        msg(
+            "L'économie par personne et par an si chacun passait au niveau le plus sobre de "
+            "l'usage ; elle ne dépasse jamais l'empreinte de l'usage."
+        ),
+        decimals=0,
+    ),
+    Figure(
+        "footprint",
+        msg("empreinte de l'usage (kgCO2e par personne et par an)"),
+        msg("Ce qu'émet en moyenne une personne du quartier pour cet usage en un an."),
+        decimals=0,
+    ),
+    Figure(
+        "built",
+        msg("dont en levant une contrainte bâtie (kgCO2e par personne et par an)"),
+        msg(
+            "La part du potentiel que donnerait la meilleure marge de manœuvre de l'usage (un "
+            "équipement ou un arrêt plus proche) ; elle ne s'y ajoute pas."
+        ),
+        decimals=0,
+    ),
+    # the statistics of the links: the method section only
+    Figure(
+        "model",
+        msg("régression logistique"),
+        msg(
+            "Un calcul qui estime, pour chaque usage, comment les chances de donner la réponse "
+            "la plus émettrice varient avec les contraintes du logement, toutes prises ensemble."
+        ),
+        technical=True,
+    ),
+    Figure(
+        "odds_ratio",
+        msg("rapport de cotes"),
+        msg(
+            "De combien sont multipliées les chances de donner la réponse la plus émettrice "
+            "(plus exactement sa cote : les chances de la donner divisées par celles de ne pas "
+            "la donner) quand la contrainte augmente d'une unité (100 m, 5 minutes...) : 1, "
+            "aucun lien ; 2, deux fois plus ; 0,5, deux fois moins."
+        ),
+        decimals=2,
+        technical=True,
+    ),
+    Figure(
+        "interval",
+        msg("IC 95\u00a0% (intervalle de confiance à 95\u00a0%)"),
+        msg(
+            "Les valeurs plausibles du chiffre compte tenu du nombre de réponses : un "
+            "intervalle qui contient 1 (pour un rapport de cotes) ou 0 (pour une économie) ne "
+            "permet pas de conclure à un lien net. Il est obtenu par bootstrap : le calcul est "
+            "refait sur des tirages au hasard des logements des répondants."
+        ),
+        decimals=2,
+        technical=True,
+    ),
+    Figure(
+        "auc",
+        msg("AUC validée"),
+        msg(
+            "À quel point les contraintes de l'usage distinguent ceux qui donnent la réponse la "
+            "plus émettrice des autres, mesuré sur des réponses que le modèle n'a pas vues "
+            "(validation croisée) : 0,5, pas mieux que le hasard ; 1, parfaitement."
+        ),
+        decimals=2,
+        technical=True,
+    ),
+    Figure(
+        "p_value",
+        msg("valeur p"),
+        msg(
+            "La probabilité d'observer un lien au moins aussi fort si, en réalité, il n'y en "
+            "avait aucun : plus elle est petite, moins le lien tient du hasard."
+        ),
+        decimals=3,
+        technical=True,
+    ),
+    Figure(
+        "n_model",
+        msg("réponses modélisées (nombre)"),
+        msg("Nombre de réponses sur lesquelles repose le modèle de l'usage."),
+        decimals=0,
+        integer=True,
+    ),
+    Figure(
+        "n_bootstrap",
+        msg("tirages bootstrap (nombre)"),
+        msg(
+            "Combien de fois le calcul a été refait sur un tirage au hasard des logements pour "
+            "obtenir les intervalles."
+        ),
+        decimals=0,
+        integer=True,
+        technical=True,
+    ),
+)
+
+#: The other figures shown, by name: footprints (``total_kgco2e``, ``<usage>_kgco2e_mean``...),
+#: map counts, the exhibition's table columns and the statistics of the links.
+FIGURES: Mapping[str, Figure] = MappingProxyType({f.name: f for f in _FIGURES})
+
+
+def get_figure(name: str) -> Figure:
+    """Return the registry entry of a figure, a ``share_<profile>`` column included.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`FIGURES` ("share_pct", "total_kgco2e_mean", "odds_ratio") or
+        ``share_<profile>``, the share of a usage profile in a zone ("share_0": "Profil 1").
+    """
+    if name in FIGURES:
+        return FIGURES[name]
+    if name.startswith("share_") and len(name) > len("share_"):
+        profile = name[len("share_") :]
+        shown: Msg | str = (
+            msg("Profil {n}", n=int(profile) + 1) if profile.lstrip("-").isdigit() else profile
+        )
+        return Figure(
+            name,
+            msg("part du profil « {profile} » (%)", profile=shown),
+            msg("Sur 100 répondants de la zone, combien sont dans ce profil."),
+            "%",
+            (0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0),
+            "share",
+            scale=100,
+            decimals=0,
+        )
+    raise ValidationError(
+        msg(
+            "Chiffre {name!r} inconnu : utilisez l'un de {known}, ou share_<profil>.",
+            name=name,
+            known=", ".join(FIGURES),
+        )
+    )
+
+
+def effect_sentence(
+    indicator: str, odds_ratio: float, low: float, high: float, *, answer: Msg | str
+) -> Msg:
+    """Say an odds ratio in words for residents: "2 fois plus de chances de répondre « … »".
+
+    Parameters
+    ----------
+    indicator
+        The constraint, a name of :data:`INDICATORS` (its label and the step its effect is given
+        per, :attr:`IndicatorUnit.more`).
+    odds_ratio, low, high
+        The odds ratio per step and its 95 % interval.
+    answer
+        The answer modelled, in words ("Voiture individuelle").
+
+    Returns
+    -------
+    Msg
+        "<label> : pas de lien net…" when the interval holds 1 (or a bound is missing); else the
+        ratio as "N fois plus (moins) de chances" from 1.5 on, as a percentage below.
+    """
+    entry = INDICATORS.get(indicator)
+    label: Msg | str = entry.label if entry is not None else indicator
+    more = indicator_unit(indicator).more or msg("une unité de plus")
+    figures = (odds_ratio, low, high)
+    if any(v is None or not math.isfinite(v) or v <= 0 for v in figures) or low <= 1 <= high:
+        return msg(
+            "{label} : pas de lien net avec la réponse « {answer} » dans ces réponses (l'écart "
+            "observé pourrait venir du hasard).",
+            label=label,
+            answer=answer,
+        )
+    ratio = odds_ratio if odds_ratio >= 1 else 1 / odds_ratio
+    if ratio >= 1.5:
+        words = (
+            msg("environ {ratio} fois plus de chances", ratio=number(round(ratio, 1)))
+            if odds_ratio >= 1
+            else msg("environ {ratio} fois moins de chances", ratio=number(round(ratio, 1)))
+        )
+    else:
+        pct = number(round(abs(odds_ratio - 1) * 100))
+        words = (
+            msg("environ {pct}\u00a0% de chances en plus", pct=pct)
+            if odds_ratio >= 1
+            else msg("environ {pct}\u00a0% de chances en moins", pct=pct)
+        )
+    return msg(
+        "{label} : avec {more}, les ménages ont {words} de répondre « {answer} ».",
+        label=label,
+        more=more,
+        words=words,
+        answer=answer,
+    )
+
+
+def fit_in_words(auc: float | None) -> Msg | None:
+    """Say in words how well an usage's constraints tell its answers apart (a validated AUC).
+
+    None when the AUC is missing. Bands: below 0.6 hardly better than chance, below 0.7 a little,
+    below 0.8 fairly well, from 0.8 well.
+    """
+    if auc is None or not math.isfinite(auc):
+        return None
+    if auc < 0.6:
+        return msg("à peine mieux que le hasard")
+    if auc < 0.7:
+        return msg("un peu")
+    if auc < 0.8:
+        return msg("assez bien")
+    return msg("bien")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 import numpy as np
 import pandas as pd
 
-from qet_geo.i18n import msg
+from qet_geo.i18n import Msg, msg
 
 if TYPE_CHECKING:
     from qet_geo.analysis.links import LinkReport
@@ -48,7 +48,12 @@ class ConstraintRow(TypedDict):
 
 
 class ModelRow(TypedDict):
-    """One effect of a built constraint on a usage: odds ratio, interval, unit, model AUC."""
+    """One effect of a built constraint on a usage: odds ratio, interval, unit, model AUC.
+
+    ``indicator`` is the registry's name (the report shows its label); ``answer`` the answer
+    modelled, in words ("Voiture individuelle"); ``n`` the answers the model rests on (None when
+    withheld), ``n_bootstrap`` the bootstrap replicates, ``n_splits`` the cross-validation folds.
+    """
 
     usage: str
     indicator: str
@@ -57,6 +62,10 @@ class ModelRow(TypedDict):
     high: float | None
     unit: str
     auc: float | None
+    answer: str
+    n: int | None
+    n_bootstrap: int | None
+    n_splits: int | None
 
 
 class MarginRow(TypedDict):
@@ -82,6 +91,17 @@ class VoteRow(TypedDict):
     footprint: float
     potential: float
     built: float
+
+
+#: What each table of the exhibition holds, as the report's list of files names it.
+TABLE_TITLES: Mapping[str, Msg] = {
+    "footprints_by_usage": msg("Empreinte par usage"),
+    "profiles": msg("Profils d'usages"),
+    "constraints": msg("Temps à pied jusqu'aux équipements"),
+    "links_models": msg("Liens entre contraintes et usages, chiffres de la méthode"),
+    "margins_of_manoeuvre": msg("Marges de manœuvre"),
+    "vote_themes": msg("Thèmes à mettre au vote"),
+}
 
 
 @dataclass(frozen=True)
@@ -161,6 +181,10 @@ def _opt(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def _count(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
 def profile_rows(
     model: Any, labels: pd.Series, footprints: pd.DataFrame, lang: str
 ) -> list[ProfileRow]:
@@ -237,7 +261,13 @@ def constraint_rows(access: pd.DataFrame, lang: str) -> list[ConstraintRow]:
 
 
 def model_rows(links: LinkReport) -> list[ModelRow]:
-    """The effects with a figure, of the usages that could be modelled."""
+    """The effects with a figure, of the usages that could be modelled.
+
+    The answer modelled is the usage's highest-carbon level, as the link report's models take it
+    (:func:`qet_geo.analysis.models.constraint_models`, level 3).
+    """
+    from qet_geo.surveys.schema import LEVEL_LABELS
+
     effects = links.effects
     modelled = set(effects.index.get_level_values("usage"))
     out: list[ModelRow] = []
@@ -256,6 +286,10 @@ def model_rows(links: LinkReport) -> list[ModelRow]:
                     "high": _opt(effect["odds_ratio_high"]),
                     "unit": str(effect["unit"]),
                     "auc": _opt(model["cv_auc"]),
+                    "answer": LEVEL_LABELS[str(usage)][3].render(links.lang),
+                    "n": _count(model.get("n")),
+                    "n_bootstrap": _count(model.get("n_bootstrap")),
+                    "n_splits": _count(model.get("n_splits")),
                 }
             )
     return out

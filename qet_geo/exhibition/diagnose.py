@@ -34,7 +34,7 @@ import pandas as pd
 
 from qet_geo._files import staging_folder
 from qet_geo.errors import InputFileError, QetGeoWarning, ValidationError
-from qet_geo.i18n import msg
+from qet_geo.i18n import msg, number
 from qet_geo.inputs.territory import Territory
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     from qet_geo.analysis.profiles import UsageProfiles
     from qet_geo.constraints.access import score_distribution
     from qet_geo.exhibition import report
-    from qet_geo.exhibition._tables import exhibition_tables
+    from qet_geo.exhibition._tables import TABLE_TITLES, exhibition_tables
     from qet_geo.layers import write_layers
     from qet_geo.pipeline import build_neighbourhood
     from qet_geo.surveys.located import read_located_answers
@@ -368,7 +368,10 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     for table_name, frame in frames.items():
         _csv(frame, folder / "tables" / f"{table_name}.csv")
     files = [(msg("Couches (GeoPackage, QGIS)").render(lang), "layers.gpkg")]
-    files += [(f"{n}.csv", f"tables/{n}.csv") for n in frames]
+    files += [
+        (msg("{table} (tableau CSV)", table=TABLE_TITLES[n]).render(lang), f"tables/{n}.csv")
+        for n in frames
+    ]
     files += route_files
     content = report.ReportContent(
         name=name,
@@ -413,7 +416,7 @@ def _maps(
     folder: Path,
     lang: str,
 ) -> list[tuple[str, str]]:
-    from maps import make_basemap, make_constraints_map, make_profiles_map, save_map
+    from maps import add_title, make_basemap, make_constraints_map, make_profiles_map, save_map
     from qet_geo.constraints.indicators import SCORE, nearest_min
 
     out: list[tuple[str, str]] = []
@@ -425,6 +428,7 @@ def _maps(
     for column, title in specs:
         m = make_basemap(layers, lang=lang)
         make_constraints_map(access, column, m=m, lang=lang)
+        add_title(m, title.render(lang))
         path = folder / "maps" / f"{column}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_map(m, path)
@@ -432,8 +436,10 @@ def _maps(
     respondents = answers.join(footprints[["total_kgco2e"]])
     m = make_basemap(layers, lang=lang)
     make_profiles_map(respondents, m=m, lang=lang)
+    profiles_title = msg("Profils d'usages par carreau").render(lang)
+    add_title(m, profiles_title)
     save_map(m, folder / "maps" / "profiles.html")
-    out.append((msg("Profils d'usages par carreau").render(lang), "maps/profiles.html"))
+    out.append((profiles_title, "maps/profiles.html"))
     return out
 
 
@@ -453,16 +459,28 @@ def _route(
             "order": int(r["order"]),
             "name": r.get("name", ""),
             "reason": r.get("reason", ""),
-            "leg": f"{r['leg_m']:.0f} m · {r['leg_min']:.0f} min",
+            "leg": msg(
+                "{metres} m · {minutes} min",
+                metres=number(round(float(r["leg_m"])), decimals=0),
+                minutes=number(round(float(r["leg_min"])), decimals=0),
+            ).render(lang),
         }
         for _, r in route.stops.iterrows()
     ]
     summary = msg(
-        "{n} étapes, {km:.1f} km, {minutes:.0f} min à pied (arrêts compris) ; ordre {order}.",
+        "{n} étapes, {km} km, {minutes} min à pied (arrêts compris) ; ordre {order}.",
         n=len(rows),
-        km=route.length_m / 1000,
-        minutes=route.duration_min,
+        km=number(round(route.length_m / 1000, 1), decimals=1),
+        minutes=number(round(route.duration_min), decimals=0),
         order=msg("optimal") if route.method == "held-karp" else msg("quasi optimal"),
     ).render(lang)
-    files = [(p.name, f"route/{p.name}") for p in written.values()]
+    kinds = {
+        "gpx": msg("Visite : trace pour GPS (GPX)"),
+        "geojson": msg("Visite : étapes et trajet (GeoJSON, QGIS)"),
+        "html": msg("Visite : feuille de route à imprimer"),
+    }
+    files = [
+        (kinds[kind].render(lang) if kind in kinds else p.name, f"route/{p.name}")
+        for kind, p in written.items()
+    ]
     return rows, summary, files

@@ -11,6 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qet_geo.constraints.indicators import (
+    INDICATORS,
+    SCORE,
+    effect_sentence,
+    fit_in_words,
+    get_figure,
+)
 from qet_geo.escaping import escape_html as _e
 from qet_geo.escaping import url_path
 from qet_geo.exhibition._tables import (
@@ -21,7 +28,7 @@ from qet_geo.exhibition._tables import (
     UsageRow,
     VoteRow,
 )
-from qet_geo.i18n import LANGS, Msg, join, msg, number
+from qet_geo.i18n import AND, LANGS, Msg, day, join, msg, number
 
 __all__ = ["ReportContent", "render_report"]
 
@@ -45,47 +52,37 @@ margin-top:1rem;color:#5c4500}
 .kpi b{display:block;font-size:1.6rem;color:#1f4e3d}
 iframe{width:100%;height:520px;border:1px solid #ddd;border-radius:6px}
 .note{color:#666;font-size:.85rem}
+.kpi small{display:block;color:#555;font-size:.8rem;margin-top:.3rem}
+details#method{margin-top:1.2rem;border-top:1px solid #e3ece6;padding-top:.6rem}
+details#method summary{cursor:pointer;font-weight:600;color:#1f4e3d}
+dt{font-weight:600;margin-top:.5rem}dd{margin:0 0 0 1rem}
+ul.effects li{margin:.3rem 0}
 footer{color:#777;font-size:.8rem;text-align:center;padding:1rem}
 ol.vote li{margin:.4rem 0}
 """
 
-#: The report's words, written once in French (English from the catalogue).
+#: The report's words, written once in French (English from the catalogue). The figures' own
+#: labels and sentences come from the registry (:data:`~qet_geo.constraints.indicators.FIGURES`).
 _TEXT: dict[str, Msg] = {
     "title": msg("Diagnostic du quartier"),
     "synthetic": msg(
         "Réponses SYNTHÉTIQUES (démonstration) : ces chiffres ne sont pas un résultat d'enquête. Les réponses ont été générées sur les bâtiments réels, étiquetées SYN-."
     ),
     "key": msg("Chiffres clés"),
-    "respondents": msg("réponses"),
-    "footprint": msg("tCO2e par personne et par an (6 usages)"),
-    "france": msg("moyenne française sur les mêmes usages"),
-    "homes": msg("logements mesurés"),
-    "score": msg("score « ville du quart d'heure » (pondéré)"),
     "usages": msg("Empreinte par usage"),
-    "usages_note": msg(
-        "kgCO2e par personne et par an : le quartier (moyenne pondérée des réponses) et la moyenne française (NosGestesClimat, situation par défaut)."
-    ),
     "neighbourhood": msg("Quartier"),
     "average": msg("Moyenne française"),
     "profiles": msg("Profils d'usages"),
     "profile": msg("Profil"),
-    "share": msg("Part"),
-    "n": msg("Réponses"),
     "description": msg("Description"),
-    "mean_fp": msg("Empreinte moyenne (kgCO2e/an)"),
+    "how_to_read": msg("Comment lire ce tableau"),
     "constraints": msg("Contraintes bâties : à combien de minutes à pied ?"),
     "category": msg("Équipement"),
-    "median_min": msg("Médiane (min)"),
-    "within15": msg("Logements à 15 min ou moins"),
     "links": msg("Où les contraintes rencontrent les usages"),
     "usage": msg("Usage"),
     "indicator": msg("Contrainte"),
-    "effect": msg("Rapport de cotes [IC 95 %]"),
-    "auc": msg("AUC validée (sans contrainte 0,5)"),
     "margins": msg("Marges de manœuvre"),
     "scenario": msg("Si…"),
-    "saving": msg("Économie (kgCO2e/pers./an) [IC 95 %]"),
-    "homes_changed": msg("Logements concernés"),
     "vote": msg("Thèmes à mettre au vote, par potentiel de réduction"),
     "vote_note": msg(
         "Potentiel : l'économie par personne et par an si chacun passait au niveau le plus "
@@ -103,6 +100,14 @@ _TEXT: dict[str, Msg] = {
     "association": msg(
         "Ce sont des associations, pas des causes : les habitants choisissent aussi où ils vivent."
     ),
+    "no_link_figure": msg(
+        "Aucun lien n'a pu être chiffré : trop peu de réponses, ou des contraintes trop "
+        "semblables d'un logement à l'autre."
+    ),
+    "method": msg("Méthode : les chiffres des liens et des marges"),
+    "method_terms": msg("Les mots de la méthode"),
+    "method_links": msg("Les liens, chiffre par chiffre"),
+    "method_margins": msg("Les marges de manœuvre avec leur intervalle"),
 }
 
 
@@ -128,9 +133,11 @@ class ReportContent:
     route_rows: list[dict[str, Any]] = field(default_factory=list)
     route_summary: str = ""
     files: list[tuple[str, str]] = field(default_factory=list)  # (label, relative file)
-    date: str = ""
+    date: str = ""  # ISO day, shown in words
     #: The data the diagnostic used, each with its credit and licence (:data:`SOURCES`).
     sources: list[str] = field(default_factory=lambda: ["osm"])
+    #: Scenarios of the margins left out, each with why, in words (the method section says so).
+    margins_left_out: list[str] = field(default_factory=list)
 
 
 #: The credit of each kind of data a diagnostic may use; the footer names only those used.
@@ -145,11 +152,38 @@ SOURCES: dict[str, Msg] = {
 
 
 def _saving(row: MarginRow, lang: str) -> str:
-    """A margin's saving with its interval; a saving that is not one says so in words."""
-    saving = row["saving"]
-    if saving is not None and saving == saving and saving <= 0:
+    """A margin's saving for residents: its figure and, in words, how sure it is.
+
+    A saving that is not one says so ("aucune économie estimée"); one whose interval reaches
+    zero is said uncertain; the interval itself is in the method section (:func:`_interval`).
+    """
+    saving, low, high = row["saving"], row["low"], row["high"]
+    if saving is None or saving != saving:
+        return "–"
+    if saving <= 0:
         return _e(msg("aucune économie estimée").render(lang))
-    return f"{_num(saving, 1, lang)} [{_num(row['low'], 1, lang)} ; {_num(row['high'], 1, lang)}]"
+    if low is not None and low == low and low > 0 and high is not None and high == high:
+        words = msg(
+            "{saving} (entre {low} et {high})",
+            saving=_num(saving, 1, lang),
+            low=_num(low, 1, lang),
+            high=_num(high, 1, lang),
+        )
+    else:
+        words = msg("{saving} (incertaine : peut-être aucune)", saving=_num(saving, 1, lang))
+    return _e(words.render(lang))
+
+
+def _interval(
+    value: float | None, low: float | None, high: float | None, digits: int, lang: str
+) -> str:
+    """A figure with its interval, for the method section: ``1,97 [1,49 ; 2,72]``."""
+    return msg(
+        "{value} [{low} ; {high}]",
+        value=_num(value, digits, lang),
+        low=_num(low, digits, lang),
+        high=_num(high, digits, lang),
+    ).render(lang)
 
 
 def _num(value: float | None, digits: int = 0, lang: str = "fr") -> str:
@@ -157,6 +191,68 @@ def _num(value: float | None, digits: int = 0, lang: str = "fr") -> str:
         return "–"
     # rounded first, as the format specification did, then written the reader's way
     return number(round(value, digits), decimals=digits).render(lang)
+
+
+def _pct(value: float | None, digits: int, lang: str) -> str:
+    """A percentage kept with its number: ``97 %`` (no-break space) in French, ``97%`` in English."""
+    text = _num(value, digits, lang)
+    # i18n: a percentage; French keeps a no-break space before %, English none
+    return text if text == "–" else msg("{value}\u00a0%", value=text).render(lang)
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _label(name: str, lang: str) -> str:
+    """The label of a figure or an indicator of the registry, capitalised, for a header."""
+    entry = INDICATORS.get(name)
+    return _cap((entry.label if entry is not None else get_figure(name).label).render(lang))
+
+
+def _words(name: str, lang: str) -> str:
+    """The label of a figure or an indicator as it follows its value ("400 réponses")."""
+    entry = INDICATORS.get(name)
+    return (entry.label if entry is not None else get_figure(name).label).render(lang)
+
+
+def _sentence(name: str, lang: str) -> str:
+    entry = INDICATORS.get(name)
+    return (entry.sentence if entry is not None else get_figure(name).sentence).render(lang)
+
+
+def _how_to_read(names: Sequence[str], t: Mapping[str, str], lang: str) -> str:
+    """A table's legend: each column's label and its plain meaning, from the registry."""
+    items = "".join(
+        "<li>"
+        + _e(
+            msg("{label} : {sentence}", label=_label(n, lang), sentence=_sentence(n, lang)).render(
+                lang
+            )
+        )
+        + "</li>"
+        for n in names
+    )
+    return f"<div class='note'>{_e(t['how_to_read'])}<ul>{items}</ul></div>"
+
+
+def _profile_name(key: str, lang: str) -> str:
+    """A profile as residents see it, as on the map: "Profil 1"; pooled ones "Profils 4, 6"."""
+    parts = [p for p in str(key).split("+") if p]
+    if parts and all(p.lstrip("-").isdigit() for p in parts):
+        numbers = [number(int(p) + 1) for p in parts]
+        if len(numbers) == 1:
+            return msg("Profil {n}", n=numbers[0]).render(lang)
+        return msg("Profils {numbers}", numbers=join(numbers, AND)).render(lang)
+    return str(key)
+
+
+def _day(value: str, lang: str) -> str:
+    """The report's date in words ("7 décembre 2026"); a text that is no date as it is."""
+    try:
+        return day(value).render(lang) if value else ""
+    except ValueError:
+        return value
 
 
 def _bars(rows: Sequence[Mapping[str, Any]], t: Mapping[str, str], lang: str) -> str:
@@ -189,8 +285,125 @@ def _bars(rows: Sequence[Mapping[str, Any]], t: Mapping[str, str], lang: str) ->
     return "".join(parts)
 
 
+def _kpi(value: str, name: str, lang: str) -> str:
+    return (
+        f"<div class='kpi'><b>{value}</b>{_e(_words(name, lang))}"
+        f"<small>{_e(_sentence(name, lang))}</small></div>"
+    )
+
+
+def _links(rows: Sequence[ModelRow], lang: str) -> str:
+    """The links for residents: per usage, each constraint's effect said in words."""
+    by_usage: dict[str, list[ModelRow]] = {}
+    for r in rows:
+        by_usage.setdefault(r["usage"], []).append(r)
+    out: list[str] = []
+    for usage, effects in by_usage.items():
+        answer = effects[0]["answer"]
+        title = msg("{usage} : qui répond « {answer} » ?", usage=usage, answer=answer)
+        items = "".join(
+            "<li>"
+            + _e(
+                _cap(
+                    effect_sentence(
+                        r["indicator"],
+                        _nan(r["odds_ratio"]),
+                        _nan(r["low"]),
+                        _nan(r["high"]),
+                        answer=answer,
+                    ).render(lang)
+                )
+            )
+            + "</li>"
+            for r in effects
+        )
+        fit = fit_in_words(effects[0]["auc"])
+        summary = ""
+        if fit is not None:
+            together = msg(
+                "Ensemble, ces contraintes du logement distinguent {how} ceux qui répondent "
+                "« {answer} » des autres.",
+                how=fit,
+                answer=answer,
+            )
+            summary = f"<p>{_e(together.render(lang))}</p>"
+        out.append(f"<h3>{_e(title.render(lang))}</h3><ul class='effects'>{items}</ul>{summary}")
+    return "".join(out)
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _method(content: ReportContent, t: Mapping[str, str], lang: str) -> str:
+    """The foldable method section: the technical figures, each term explained."""
+    rows = content.model_rows
+    parts: list[str] = [
+        f"<details id='method'><summary>{_e(t['method'])}</summary>",
+    ]
+    if rows:
+        n_bootstrap = max((r["n_bootstrap"] or 0) for r in rows)
+        n_splits = max((r["n_splits"] or 0) for r in rows)
+        parts.append(
+            "<p>"
+            + _e(
+                msg(
+                    "Pour chaque usage, une régression logistique relie la réponse la plus "
+                    "émettrice aux contraintes bâties du logement du répondant. Les intervalles "
+                    "viennent de {n_bootstrap} tirages bootstrap des logements ; l'AUC est "
+                    "validée sur {n_splits} parts des réponses (validation croisée).",
+                    n_bootstrap=number(n_bootstrap),
+                    n_splits=number(n_splits),
+                ).render(lang)
+            )
+            + "</p>"
+        )
+    terms = ("model", "odds_ratio", "interval", "auc", "n_model", "n_bootstrap")
+    glossary = "".join(
+        f"<dt>{_e(_label(n, lang))}</dt><dd>{_e(_sentence(n, lang))}</dd>" for n in terms
+    )
+    parts.append(f"<h3>{_e(t['method_terms'])}</h3><dl>{glossary}</dl>")
+    if rows:
+        table = "".join(
+            f"<tr><td>{_e(r['usage'])}</td><td>{_e(_label(r['indicator'], lang))}</td>"
+            f"<td class='num'>{_interval(r['odds_ratio'], r['low'], r['high'], 2, lang)} "
+            f"{_e(r['unit'])}</td><td class='num'>{_num(r['auc'], 2, lang)}</td>"
+            f"<td class='num'>{_num(r['n'], 0, lang)}</td></tr>"
+            for r in rows
+        )
+        ci = get_figure("interval").label.render(lang).split(" (")[0]
+        parts.append(
+            f"<h3>{_e(t['method_links'])}</h3><table><tr><th>{_e(t['usage'])}</th>"
+            f"<th>{_e(t['indicator'])}</th>"
+            f"<th class='num'>{_e(_label('odds_ratio', lang))} [{_e(ci)}]</th>"
+            f"<th class='num'>{_e(_label('auc', lang))}</th>"
+            f"<th class='num'>{_e(_label('n_model', lang))}</th></tr>{table}</table>"
+        )
+    if content.margin_rows:
+        ci = get_figure("interval").label.render(lang).split(" (")[0]
+        table = "".join(
+            f"<tr><td>{_e(r['label'])}</td>"
+            f"<td class='num'>{_interval(r['saving'], r['low'], r['high'], 1, lang)}</td></tr>"
+            for r in content.margin_rows
+        )
+        parts.append(
+            f"<h3>{_e(t['method_margins'])}</h3><table><tr><th>{_e(t['scenario'])}</th>"
+            f"<th class='num'>{_e(_label('saving', lang))} [{_e(ci)}]</th></tr>{table}</table>"
+        )
+    for left in content.margins_left_out:
+        parts.append(f"<p class='note'>{_e(left)}</p>")
+    parts.append("</details>")
+    return "".join(parts)
+
+
 def render_report(content: ReportContent, *, lang: str = "fr") -> str:
-    """Return the report as one self-contained HTML page."""
+    """Return the report as one self-contained HTML page.
+
+    Every figure is named by the registry (:data:`~qet_geo.constraints.indicators.INDICATORS`
+    and :data:`~qet_geo.constraints.indicators.FIGURES`): its label with its unit and its plain
+    meaning. The links are said in words for residents; their odds ratios, AUC, intervals and
+    bootstrap counts are in the foldable "Méthode" section, each term explained there.
+    """
     if lang not in LANGS:  # also the page's lang attribute: anything but French is English
         lang = "en"
     t = {key: text.render(lang) for key, text in _TEXT.items()}
@@ -200,23 +413,23 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(t['title'])} – {_e(content.name)}</title><style>{_CSS}</style></head><body>",
-        f"<header><h1>{_e(t['title'])} – {_e(content.name)}</h1><div>{_e(content.date)}</div>"
-        "</header><main>",
+        f"<header><h1>{_e(t['title'])} – {_e(content.name)}</h1>"
+        f"<div>{_e(_day(content.date, lang))}</div></header><main>",
     ]
     if content.synthetic:
         out.append(f'<div class="banner" id="synthetic-banner">{_e(t["synthetic"])}</div>')
     out.append(
-        f"<section><h2>{_e(t['key'])}</h2><div class='kpis'>"
-        f"<div class='kpi'><b>{_num(content.n_answers, 0, lang)}</b>{_e(t['respondents'])}</div>"
-        f"<div class='kpi'><b>{_num(total, 1, lang)}</b>{_e(t['footprint'])}</div>"
-        f"<div class='kpi'><b>{_num(france, 1, lang)}</b>{_e(t['france'])}</div>"
-        f"<div class='kpi'><b>{_num(content.homes, 0, lang)}</b>{_e(t['homes'])}</div>"
-        f"<div class='kpi'><b>{_num(100 * content.score_15min, 0, lang)} %</b>"
-        f"{_e(t['score'])}</div></div></section>"
+        f"<section id='key'><h2>{_e(t['key'])}</h2><div class='kpis'>"
+        + _kpi(_num(content.n_answers, 0, lang), "answers", lang)
+        + _kpi(_num(total, 1, lang), "footprint_t", lang)
+        + _kpi(_num(france, 1, lang), "france_t", lang)
+        + _kpi(_num(content.homes, 0, lang), "homes", lang)
+        + _kpi(_pct(100 * content.score_15min, 0, lang), SCORE, lang)
+        + "</div></section>"
     )
     out.append(
-        f"<section><h2>{_e(t['usages'])}</h2><p class='note'>{_e(t['usages_note'])}</p>"
-        f"{_bars(content.usage_rows, t, lang)}</section>"
+        f"<section id='usages'><h2>{_e(t['usages'])}</h2>{_bars(content.usage_rows, t, lang)}"
+        f"{_how_to_read(('neighbourhood', 'france'), t, lang)}</section>"
     )
     # themes to vote on
     items = "".join(
@@ -241,27 +454,30 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
     )
     # profiles
     rows = "".join(
-        f"<tr><td>{_e(r['profile'])}</td><td class='num'>{_num(r['share_pct'], 1, lang)} %</td>"
-        f"<td class='num'>{_e(r['n'])}</td><td>{_e(r['description'])}</td>"
+        f"<tr><td>{_e(_profile_name(r['profile'], lang))}</td>"
+        f"<td class='num'>{_pct(r['share_pct'], 1, lang)}</td>"
+        f"<td class='num'>{_num(r['n'], 0, lang)}</td><td>{_e(r['description'])}</td>"
         f"<td class='num'>{_num(r['mean_kg'], 0, lang)}</td></tr>"
         for r in content.profile_rows
     )
     out.append(
         f"<section id='profiles'><h2>{_e(t['profiles'])}</h2><table><tr>"
-        f"<th>{_e(t['profile'])}</th><th class='num'>{_e(t['share'])}</th>"
-        f"<th class='num'>{_e(t['n'])}</th><th>{_e(t['description'])}</th>"
-        f"<th class='num'>{_e(t['mean_fp'])}</th></tr>{rows}</table></section>"
+        f"<th>{_e(t['profile'])}</th><th class='num'>{_e(_label('share_pct', lang))}</th>"
+        f"<th class='num'>{_e(_label('n', lang))}</th><th>{_e(t['description'])}</th>"
+        f"<th class='num'>{_e(_label('mean_kg', lang))}</th></tr>{rows}</table>"
+        f"{_how_to_read(('share_pct', 'n', 'mean_kg'), t, lang)}</section>"
     )
     # constraints
     rows = "".join(
         f"<tr><td>{_e(r['label'])}</td><td class='num'>{_num(r['median_min'], 1, lang)}</td>"
-        f"<td class='num'>{_num(100 * r['share_within_15'], 0, lang)} %</td></tr>"
+        f"<td class='num'>{_pct(100 * r['share_within_15'], 0, lang)}</td></tr>"
         for r in content.constraint_rows
     )
     out.append(
         f"<section id='constraints'><h2>{_e(t['constraints'])}</h2><table><tr>"
-        f"<th>{_e(t['category'])}</th><th class='num'>{_e(t['median_min'])}</th>"
-        f"<th class='num'>{_e(t['within15'])}</th></tr>{rows}</table></section>"
+        f"<th>{_e(t['category'])}</th><th class='num'>{_e(_label('median_min', lang))}</th>"
+        f"<th class='num'>{_e(_label('share_within_15', lang))}</th></tr>{rows}</table>"
+        f"{_how_to_read(('median_min', 'share_within_15'), t, lang)}</section>"
     )
     # maps
     if content.maps:
@@ -271,26 +487,20 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
             for title, src in content.maps
         )
         out.append(f"<section id='maps'><h2>{_e(t['maps'])}</h2>{frames}</section>")
-    # links
-    rows = "".join(
-        f"<tr><td>{_e(r['usage'])}</td><td>{_e(r['indicator'])}</td>"
-        f"<td class='num'>{_num(r['odds_ratio'], 2, lang)} [{_num(r['low'], 2, lang)} ; "
-        f"{_num(r['high'], 2, lang)}] {_e(r['unit'])}</td>"
-        f"<td class='num'>{_num(r['auc'], 2, lang)}</td></tr>"
-        for r in content.model_rows
-    )
+    # links, in words; margins; the method
     margins = "".join(
         f"<tr><td>{_e(r['label'])}</td><td class='num'>{_saving(r, lang)}</td>"
-        f"<td class='num'>{_num(100 * (r['share_homes'] or 0), 0, lang)} %</td></tr>"
+        f"<td class='num'>{_pct(100 * (r['share_homes'] or 0), 0, lang)}</td></tr>"
         for r in content.margin_rows
     )
+    links = _links(content.model_rows, lang) or f"<p>{_e(t['no_link_figure'])}</p>"
     out.append(
         f"<section id='links'><h2>{_e(t['links'])}</h2><p class='note'>{_e(t['association'])}</p>"
-        f"<table><tr><th>{_e(t['usage'])}</th><th>{_e(t['indicator'])}</th>"
-        f"<th class='num'>{_e(t['effect'])}</th><th class='num'>{_e(t['auc'])}</th></tr>{rows}"
-        f"</table><h3>{_e(t['margins'])}</h3><table><tr><th>{_e(t['scenario'])}</th>"
-        f"<th class='num'>{_e(t['saving'])}</th><th class='num'>{_e(t['homes_changed'])}</th>"
-        f"</tr>{margins}</table></section>"
+        f"{links}<h3>{_e(t['margins'])}</h3><table><tr><th>{_e(t['scenario'])}</th>"
+        f"<th class='num'>{_e(_label('saving', lang))}</th>"
+        f"<th class='num'>{_e(_label('share_homes', lang))}</th></tr>{margins}</table>"
+        f"{_how_to_read(('saving', 'share_homes'), t, lang)}"
+        f"{_method(content, t, lang)}</section>"
     )
     if content.route_rows:
         rows = "".join(

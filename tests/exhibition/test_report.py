@@ -46,4 +46,15 @@ def test_a_positive_saving_keeps_its_figure_and_interval() -> None:
     page = render_report(_content(12.34, 4.5, 20.0), lang="fr")
     row = page[page.index("Un marché") :]
     row = row[: row.index("</tr>")]
-    assert "12,3 [4,5 ; 20,0]" in row and "aucune" not in row
+    # in words for residents, the interval as such in the method section
+    assert "12,3 (entre 4,5 et 20,0)" in row and "aucune" not in row
+    method = page[page.index("<details id='method'>") :]
+    assert "12,3 [4,5 ; 20,0]" in method[: method.index("</details>")]
+
+
+@pytest.mark.parametrize(("lang", "words"), [("fr", "peut-être aucune"), ("en", "perhaps none")])
+def test_a_saving_whose_interval_reaches_zero_is_said_uncertain(lang: str, words: str) -> None:
+    page = render_report(_content(13.5, -28.9, 53.6), lang=lang)
+    row = page[page.index("Un marché") :]
+    row = row[: row.index("</tr>")]
+    assert words in row and "28" not in row
