@@ -6,6 +6,10 @@ its indicators as they are and as the scenario changes them; the difference in e
 (NEAR or NGC scale) is averaged over the homes, weighted by their population, with a bootstrap
 interval that resamples homes.
 
+A scenario that needs data the run lacks (:attr:`Scenario.requires`: frequent stops without a
+GTFS timetable, so departures per hour unknown) is left out: its row says ``left_out`` and the
+table's ``attrs["left_out"]`` maps its name to the reason, a :class:`~qet_geo.i18n.Msg`.
+
 These are associations, not causal effects: a margin reads "what the neighbourhood would emit if
 residents living with the lifted constraint behaved like the respondents who already live without
 it". Residents choose where they live (self-selection), so margins are an upper bound of what a
@@ -41,10 +45,10 @@ from qet_geo.analysis._fitting import (
 )
 from qet_geo.analysis._publish import _publish
 from qet_geo.analysis.homes import _join
-from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, Scenario
-from qet_geo.constraints.indicators import USAGE_CONSTRAINTS
+from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, MISSING_DATA, Scenario
+from qet_geo.constraints.indicators import INDICATORS, USAGE_CONSTRAINTS
 from qet_geo.errors import QetGeoWarning, ValidationError
-from qet_geo.i18n import msg
+from qet_geo.i18n import Msg, join, msg
 from qet_geo.privacy import MIN_RESPONDENTS
 
 if TYPE_CHECKING:
@@ -111,12 +115,15 @@ def margins_of_manoeuvre(
         One row per (``scenario``, ``usage``), usage "all" holding the sum over the usages:
         ``n_respondents``, ``status`` (ok; partial: some usage could not be modelled;
         not_applicable: no model uses a changed indicator; too_few_answers;
-        unstable_intervals), ``label_fr``, ``label_en``, ``share_homes_changed`` (weighted share
+        unstable_intervals; left_out: the run lacks data the scenario requires, one row "all"
+        with no figure), ``label_fr``, ``label_en``, ``share_homes_changed`` (weighted share
         of homes whose indicators change), ``baseline_kgco2e_per_person`` (modelled mean of the
         usage), ``saving_kgco2e_per_person`` with ``_low``/``_high`` (bootstrap interval),
         ``population`` and ``saving_tco2e`` with ``_low``/``_high`` (total a year, NaN without a
-        population), ``ignored`` (changed indicators no model uses, ";"-joined). Marked as
-        protected.
+        population), ``ignored`` (changed indicators no model uses, or for a scenario left
+        out the required ones the run lacks, ";"-joined). Marked as protected.
+        ``attrs["left_out"]``: scenario name → why it was left out (a French
+        :class:`~qet_geo.i18n.Msg`, rendered in any language), for each scenario left out.
 
     Raises
     ------
@@ -126,7 +133,8 @@ def margins_of_manoeuvre(
     Warns
     -----
     QetGeoWarning
-        Answers without home indicators; usages with too few answers; intervals withheld.
+        Answers without home indicators; usages with too few answers; intervals withheld;
+        scenarios left out for lack of data.
     """
     from qet_geo.analysis.footprint import usage_scale
 
@@ -172,7 +180,24 @@ def margins_of_manoeuvre(
     if population is None and not np.allclose(home_w, 1.0):
         population = float(home_w.sum())
     homes = _filled(access[columns], _cutoff_min(access))
-    return _margins(
+    left_out = _left_out(scenarios, access)
+    if left_out:
+        warnings.warn(
+            QetGeoWarning(
+                msg(
+                    "Scénario(s) laissé(s) de côté dans les marges de manœuvre : {reasons}",
+                    reasons=join(
+                        [
+                            msg("{name} : {why}", name=n, why=why)
+                            for n, (why, _) in left_out.items()
+                        ],
+                        msg(" ; "),
+                    ),
+                )
+            ),
+            stacklevel=2,
+        )
+    table = _margins(
         answers,
         joined,
         w,
@@ -189,7 +214,39 @@ def margins_of_manoeuvre(
         max_missing=max_missing,
         C=C,
         random_state=random_state,
+        left_out=left_out,
     )
+    table.attrs["left_out"] = {name: reason for name, (reason, _) in left_out.items()}
+    return table
+
+
+def _left_out(
+    scenarios: Sequence[Scenario], access: pd.DataFrame
+) -> dict[str, tuple[Msg, tuple[str, ...]]]:
+    """The scenarios whose required data the run lacks: the reason, and the indicators lacking."""
+    out: dict[str, tuple[Msg, tuple[str, ...]]] = {}
+    for scenario in scenarios:
+        lacking = [
+            ind
+            for ind in scenario.requires
+            if ind not in access.columns
+            or not pd.to_numeric(access[ind], errors="coerce").notna().any()
+        ]
+        if lacking:
+            parts = [
+                MISSING_DATA.get(ind)
+                or msg(
+                    "« {label} » n'est connu pour aucun logement",
+                    label=INDICATORS[ind].label if ind in INDICATORS else ind,
+                )
+                for ind in lacking
+            ]
+            reason = msg(
+                "Scénario laissé de côté, faute de données : {missing}.",
+                missing=join(parts, msg(" ; ")),
+            )
+            out[scenario.name] = (reason, tuple(lacking))
+    return out
 
 
 @dataclass
@@ -219,8 +276,10 @@ def _margins(
     max_missing: float,
     C: float,
     random_state: int,
+    left_out: Mapping[str, tuple[Msg, tuple[str, ...]]],
 ) -> pd.DataFrame:
     located, filled, weights, groups = _located(answers, joined, w, cutoff_min)
+    kept = [s for s in scenarios if s.name not in left_out]
     n_located = len(located)
     needed: dict[str, _Design] = {}
     status_of: dict[str, str] = {}
@@ -230,7 +289,7 @@ def _margins(
         design = _design(
             usage, candidates, located, filled, weights, groups, max_missing=max_missing
         )
-        touched = any(ind in design.predictors for s in scenarios for ind in s.indicators)
+        touched = any(ind in design.predictors for s in kept for ind in s.indicators)
         if not touched:
             continue
         counts = np.bincount(design.levels, minlength=4)[1:] if design.n else np.zeros(3)
@@ -266,6 +325,18 @@ def _margins(
     few = sorted(u for u, s in status_of.items() if s == "too_few_answers")
     unstable: list[str] = []
     for scenario in scenarios:
+        if scenario.name in left_out:
+            keys.append((scenario.name, "all"))
+            counts_out.append(n_located if n_located >= MIN_RESPONDENTS else None)
+            cols["status"].append("left_out")
+            cols["label_fr"].append(scenario.label.render("fr"))
+            cols["label_en"].append(scenario.label.render("en"))
+            cols["share_homes_changed"].append(np.nan)
+            cols["ignored"].append(";".join(left_out[scenario.name][1]))
+            cols["population"].append(population if population is not None else np.nan)
+            for name in _FIGURES:
+                cols[name].append(np.nan)
+            continue
         affected = [u for u, d in needed.items() if set(scenario.indicators) & set(d.predictors)]
         used = {ind for u in affected for ind in needed[u].predictors}
         ignored = [ind for ind in scenario.indicators if ind not in used]
@@ -386,6 +457,17 @@ _MARGIN_COLUMNS = (
     "saving_tco2e_low",
     "saving_tco2e_high",
     "ignored",
+)
+
+
+_FIGURES = (
+    "baseline_kgco2e_per_person",
+    "saving_kgco2e_per_person",
+    "saving_kgco2e_per_person_low",
+    "saving_kgco2e_per_person_high",
+    "saving_tco2e",
+    "saving_tco2e_low",
+    "saving_tco2e_high",
 )
 
 

@@ -24,7 +24,7 @@ from qet_geo.constraints.indicators import (
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import Msg, msg
 
-__all__ = ["DEFAULT_SCENARIOS", "OPERATIONS", "Change", "Scenario"]
+__all__ = ["DEFAULT_SCENARIOS", "MISSING_DATA", "OPERATIONS", "Change", "Scenario"]
 
 #: Operations a :class:`Change` may make: cap (at most the value: distances, times), floor (at
 #: least the value: frequencies, cycle lanes), set (exactly the value), scale (times the value).
@@ -81,6 +81,10 @@ class Scenario:
         What the scenario means, for people (rendered in the reader's language).
     also
         Further changes made at the same time (e.g. at least 6 departures an hour).
+    requires
+        Indicators the scenario means nothing without: when the run has no value of one for
+        any home (no GTFS timetable: departures per hour unknown), the margins leave the
+        scenario out and say why (:data:`MISSING_DATA`).
 
     Examples
     --------
@@ -95,6 +99,7 @@ class Scenario:
     value: float
     label: Msg
     also: tuple[Change, ...] = field(default=())
+    requires: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -105,6 +110,15 @@ class Scenario:
         if not all(isinstance(c, Change) for c in self.also):
             raise ValidationError(
                 msg("Scénario {name!r} : 'also' doit être un tuple de Change.", name=self.name)
+            )
+        if not all(isinstance(r, str) and r in self.indicators for r in self.requires):
+            raise ValidationError(
+                msg(
+                    "Scénario {name!r} : 'requires' doit nommer des indicateurs que le scénario "
+                    "modifie ({indicators}).",
+                    name=self.name,
+                    indicators=", ".join(self.indicators),
+                )
             )
 
     @property
@@ -146,8 +160,18 @@ def _check_change(indicator: object, operation: object, value: object) -> None:
         )
 
 
-#: Scenarios tied to the method's constraint table; indicators absent from the data (no GTFS
-#: timetable, no railway station within reach) are skipped and said so.
+#: What a run lacks when an indicator is unknown for every home, for the scenarios that require it
+#: (the reason the margins give for leaving them out); other indicators are named by their label.
+MISSING_DATA: dict[str, Msg] = {
+    DEPARTURES: msg(
+        "le nombre de départs par heure aux arrêts n'est connu qu'avec les horaires d'un flux "
+        "GTFS (ajoutez celui du réseau avec --gtfs pour estimer ce scénario)"
+    ),
+}
+
+#: Scenarios tied to the method's constraint table. A scenario whose required data the run lacks
+#: (frequent stops without a GTFS timetable) is left out and said so; a change no model uses (no
+#: railway station within reach) is skipped and named.
 DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "frequent_transit",
@@ -158,6 +182,7 @@ DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
             "Chaque logement à moins de 300 m d'un arrêt fréquent (au moins 6 départs par heure)"
         ),
         also=(Change(DEPARTURES, "floor", 6.0),),
+        requires=(DEPARTURES,),
     ),
     Scenario(
         "food_shop_5min",

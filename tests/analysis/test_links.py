@@ -41,6 +41,11 @@ from tests.conftest import shared
 
 DEMO_TERRITORY = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"
 NOOP = Scenario("noop", "transit_stop_m", "cap", 1e9, label=msg("Rien ne change"))
+# the stop distance of frequent_transit alone: Lorient has no GTFS timetable, so frequent_transit
+# itself (at least 6 departures an hour) is left out
+STOPS_300M = Scenario(
+    "stops_300m", "transit_stop_m", "cap", 300.0, label=msg("Un arrêt à moins de 300 m")
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -82,14 +87,18 @@ def margins(answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame) -> pd.DataFrame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QetGeoWarning)
         return margins_of_manoeuvre(
-            answers, access, scenarios=[*DEFAULT_SCENARIOS, NOOP], n_bootstrap=200
+            answers, access, scenarios=[*DEFAULT_SCENARIOS, NOOP, STOPS_300M], n_bootstrap=200
         )
 
 
 @pytest.fixture(scope="module")
 def shuffled(access: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The same homes with their indicators dealt at random: no built constraint left."""
-    columns = [c for c in access.columns if c not in ("weight", "geometry", "off_network")]
+    columns = [
+        c
+        for c in access.columns
+        if c not in ("weight", "geometry") and not pd.api.types.is_bool_dtype(access[c])
+    ]
     out = access.copy()
     out[columns] = access[columns].sample(frac=1.0, random_state=101).to_numpy()
     return out
@@ -181,24 +190,67 @@ def test_same_seed_same_figures(answers: gpd.GeoDataFrame, access: gpd.GeoDataFr
 def test_lifting_transit_constraint_saves_with_interval(
     margins: pd.DataFrame, access: gpd.GeoDataFrame
 ) -> None:
-    row = margins.loc[("frequent_transit", "all")]
+    row = margins.loc[("stops_300m", "all")]
     assert row["status"] == "ok"
     assert row["saving_kgco2e_per_person"] > 0
     assert 0 < row["saving_kgco2e_per_person_low"] < row["saving_kgco2e_per_person"]
     assert row["saving_kgco2e_per_person"] < row["saving_kgco2e_per_person_high"]
-    # no timetable: the frequency part of the scenario is skipped, and said so
-    assert row["ignored"] == "departures_per_hour_400m"
+    assert row["ignored"] == ""
     far = access["transit_stop_m"].fillna(np.inf) > 300.0
     assert row["share_homes_changed"] == pytest.approx(far.mean(), abs=1e-3)
     # only mobility uses the distance to a stop
-    assert list(margins.loc["frequent_transit"].index) == ["transportation_mode", "all"]
+    assert list(margins.loc["stops_300m"].index) == ["transportation_mode", "all"]
+
+
+def test_scenario_needing_a_timetable_is_left_out_without_one(margins: pd.DataFrame) -> None:
+    # no GTFS feed for Lorient: departures per hour unknown, frequent stops cannot be estimated
+    row = margins.loc[("frequent_transit", "all")]
+    assert row["status"] == "left_out"
+    assert list(margins.loc["frequent_transit"].index) == ["all"]
+    figures = [c for c in margins.columns if c.startswith(("saving", "baseline"))]
+    assert row[figures].isna().all()
+    assert row["ignored"] == "departures_per_hour_400m"
+    reasons = margins.attrs["left_out"]
+    assert list(reasons) == ["frequent_transit"]
+    assert "GTFS" in reasons["frequent_transit"].render("fr")
+    assert "laissé de côté" in reasons["frequent_transit"].render("fr")
+    assert "left out" in reasons["frequent_transit"].render("en")
+    # the other scenarios are estimated as before
+    assert margins.loc[("food_shop_5min", "all"), "status"] != "left_out"
+
+
+def test_scenario_needing_a_timetable_is_estimated_with_departures(
+    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
+) -> None:
+    # departures per hour as a GTFS feed gives them (no feed covers the shared towns): 4 an hour
+    # at every stop, so a home with stops within 400 m has 4, the others 0
+    timed = access.assign(
+        departures_per_hour_400m=np.where(access["transit_stops_400m"] > 0, 4.0, 0.0)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)
+        with_gtfs = margins_of_manoeuvre(
+            answers, timed, scenarios=[DEFAULT_SCENARIOS[0]], n_bootstrap=0
+        )
+    assert with_gtfs.attrs["left_out"] == {}
+    row = with_gtfs.loc[("frequent_transit", "all")]
+    assert row["status"] == "ok"
+    assert np.isfinite(row["saving_kgco2e_per_person"])
+    # the frequency is a constraint of the mobility model now, and every home's is raised to 6
+    assert row["ignored"] == ""
+    assert row["share_homes_changed"] == pytest.approx(1.0)
+    with pytest.warns(QetGeoWarning, match="frequent_transit"):
+        without = margins_of_manoeuvre(
+            answers, access, scenarios=[DEFAULT_SCENARIOS[0]], n_bootstrap=0
+        )
+    assert without.loc[("frequent_transit", "all"), "status"] == "left_out"
 
 
 def test_margin_interval_covers_generator_truth(
     margins: pd.DataFrame, answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
 ) -> None:
     truth = _true_car_saving(answers, access, stop_cap=300.0)
-    row = margins.loc[("frequent_transit", "transportation_mode")]
+    row = margins.loc[("stops_300m", "transportation_mode")]
     assert truth > 0
     assert row["saving_kgco2e_per_person_low"] <= truth <= row["saving_kgco2e_per_person_high"]
 
@@ -219,17 +271,17 @@ def test_scenario_no_model_uses_is_not_applicable(margins: pd.DataFrame) -> None
 
 
 def test_margin_total_and_scale(answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame) -> None:
-    scenario = [DEFAULT_SCENARIOS[0]]
+    scenario = [STOPS_300M]
     near = margins_of_manoeuvre(answers, access, scenarios=scenario, n_bootstrap=0)
     ngc = margins_of_manoeuvre(
         answers, access, scenarios=scenario, scale="ngc", population=2000.0, n_bootstrap=0
     )
     # buildings weigh 1 each without a census: no population, no total
-    assert np.isnan(near.loc[("frequent_transit", "all"), "saving_tco2e"])
-    row = ngc.loc[("frequent_transit", "all")]
+    assert np.isnan(near.loc[("stops_300m", "all"), "saving_tco2e"])
+    row = ngc.loc[("stops_300m", "all")]
     assert row["saving_tco2e"] == pytest.approx(row["saving_kgco2e_per_person"] * 2.0)
     assert row["saving_kgco2e_per_person"] != pytest.approx(
-        near.loc[("frequent_transit", "all"), "saving_kgco2e_per_person"]
+        near.loc[("stops_300m", "all"), "saving_kgco2e_per_person"]
     )
     # without bootstrap: a figure, no interval
     assert np.isnan(row["saving_kgco2e_per_person_low"])
@@ -340,12 +392,18 @@ def test_link_report_tables_are_what_its_json_publishes(
     assert published["unit"] == effect["unit"] == "par 100 m"
     assert model["cv"]["auc"] == report.models.loc["transportation_mode", "cv_auc"]
     assert list(report.models.index) == [m["usage"] for m in data["models"]]
-    total = report.margins.loc[("frequent_transit", "all")]
-    item = next(g for g in data["margins"] if g["scenario"] == "frequent_transit")
+    total = report.margins.loc[("food_shop_5min", "all")]
+    item = next(g for g in data["margins"] if g["scenario"] == "food_shop_5min")
     assert item["saving_kgco2e_per_person"] == total["saving_kgco2e_per_person"]
     assert total["saving_kgco2e_per_person"] == round(total["saving_kgco2e_per_person"], 2)
     assert item["ignored_indicators"] == list(total["ignored_indicators"])
-    assert [u["usage"] for u in item["usages"]] == ["transportation_mode"]
+    assert [u["usage"] for u in item["usages"]] == list(
+        report.margins.loc["food_shop_5min"].index.drop("all")
+    )
+    # no timetable: frequent stops left out, and the JSON says so
+    left = next(g for g in data["margins"] if g["scenario"] == "frequent_transit")
+    assert left["status"] == "left_out" and left["saving_kgco2e_per_person"] is None
+    assert left["ignored_indicators"] == ["departures_per_hour_400m"]
     assert [g["group"] for g in data["profiles"]["groups"]] == list(report.profiles.index)
     assert (report.profiles["n"].dropna() >= MIN_RESPONDENTS).all()
     assert (
