@@ -151,3 +151,24 @@ def test_border_flag_is_a_label_not_a_constraint(hoods):
     # the link models read every numeric column but flags
     acc = hoods["nantes_hypercentre.osm.pbf"].access["walk"]
     assert REACHES_BORDER not in _indicator_columns(acc, what="access")
+
+
+def test_qet_access_says_how_many_homes_reach_the_edge(hoods, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from qet_geo.cli.main import app
+
+    nantes = shared("osm", "nantes_hypercentre.osm.pbf")
+    flagged = int(hoods["nantes_hypercentre.osm.pbf"].access["walk"][REACHES_BORDER].sum())
+    assert flagged > 0
+    out = tmp_path / "access.parquet"
+    runner = CliRunner()
+    result = runner.invoke(app, ["access", str(nantes), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["reaches_border"] == flagged
+    text = runner.invoke(app, ["access", str(nantes), "--out", str(out)])
+    assert text.exit_code == 0, text.output
+    assert f"{flagged} logement(s) sur {summary['homes']} atteignent le bord" in text.output
