@@ -115,6 +115,22 @@ def remove_abandoned_uploads(folder: str | Path | None) -> list[Path]:
     return removed
 
 
+def shared_data_folder() -> Path | None:
+    """The shared data folder (France's outlines...): ``$QET_SHARED_DATA``, else ../shared/data.
+
+    As the CLI finds it (``qet demo``): the variable when set, else ``shared/data`` beside the
+    checkout or beside the working folder; None when none exists (the maps then say what they
+    lack).
+    """
+    env = os.environ.get("QET_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [
+        Path(__file__).resolve().parents[2] / "shared" / "data",
+        Path.cwd().parent / "shared" / "data",
+    ]
+    return next((path for path in candidates if path.is_dir()), None)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service for ``settings`` (read from ``QET_*`` variables when None)."""
     settings = settings or Settings()
@@ -131,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.aggregates = AggregateCache()
     app.state.cell_loads = {}  # diagnostic id -> pending look-up (aggregates.cells_for_caller)
     app.state.token_cache = {}
+    app.state.shared_data = shared_data_folder()
     create_schema(app.state.engine)
     remove_abandoned_uploads(settings.osm_dir)
     add_exception_handlers(app)

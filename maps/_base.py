@@ -12,6 +12,7 @@ network at all. Online maps use the standard OSM tiles and folium's CDN links.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import uuid
@@ -39,14 +40,18 @@ from qet_geo.i18n import msg
 from qet_geo.layers import NeighbourhoodLayers
 
 __all__ = [
+    "SYNTHETIC_BANNER",
     "Legend",
     "add_layer_control",
+    "add_note",
+    "add_synthetic_banner",
     "add_title",
     "feature_collection",
     "is_offline",
     "make_basemap",
     "new_map",
     "save_map",
+    "stable_ids",
 ]
 
 
@@ -78,6 +83,11 @@ MAP_CSS = """
 .qet-legend .qet-swatch.qet-dot { border-radius: 50%; width: 12px; }
 .qet-legend .qet-legend-note { margin-top: 4px; color: #555; font-size: 11px; }
 .qet-panel.qet-title { font-size: 15px; font-weight: bold; max-width: 420px; }
+.qet-panel.qet-banner {
+  background: #fff3cd; border: 2px solid #b45309; color: #5c2d00; font-weight: bold;
+  max-width: 420px;
+}
+.qet-panel.qet-note { color: #555; max-width: 360px; }
 .qet-panel ol { margin: 4px 0 0 0; padding-left: 20px; }
 .qet-hidden { display: none; }
 """
@@ -639,6 +649,30 @@ def add_title(m: folium.Map, text: str, *, position: str = "topleft") -> folium.
     return m
 
 
+#: The banner of every page built on labelled-synthetic answers (the report's words).
+SYNTHETIC_BANNER = msg(
+    "Réponses SYNTHÉTIQUES (démonstration) : ces chiffres ne sont pas un résultat d'enquête. "
+    "Les réponses ont été générées sur les bâtiments réels, étiquetées SYN-."
+)
+
+
+def add_synthetic_banner(m: folium.Map, *, lang: str = "fr") -> folium.Map:
+    """Add the banner saying the figures come from synthetic answers, and return ``m``.
+
+    Shown above every layer, in the top-left corner under the title, and written into the page
+    itself (readable without JavaScript and in print).
+    """
+    text = SYNTHETIC_BANNER.render(check_lang(lang))
+    Panel(escape_html(text), position="topleft", css_class="qet-banner").add_to(m)
+    return m
+
+
+def add_note(m: folium.Map, text: str, *, position: str = "bottomleft") -> folium.Map:
+    """Add a note (plain text: what the map lacks, and why) to ``m`` and return ``m``."""
+    Panel(escape_html(text), position=position, css_class="qet-note").add_to(m)
+    return m
+
+
 # --------------------------------------------------------------------------------------------------
 # the light basemap drawn from the extract
 
@@ -846,6 +880,24 @@ def _unique_lines(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     streets = streets[keep]
     keys = shapely.to_wkb(shapely.normalize(streets.geometry.to_numpy()))
     return streets[~pd.Series(keys, index=streets.index).duplicated().to_numpy()]
+
+
+def stable_ids(m: Element) -> Element:
+    """Name every element of the page of ``m`` by its place in the page, and return ``m``.
+
+    Folium names elements at random (``map_3f2a…``): the same map built twice renders to two
+    different pages. Numbered in order instead, a map built from the same data renders to the
+    same bytes (a published page stays identical, a cache or an ETag can rely on it).
+    """
+    counter = itertools.count()
+
+    def walk(element: Element) -> None:
+        element._id = f"{next(counter):012x}"
+        for child in element._children.values():
+            walk(child)
+
+    walk(m.get_root())
+    return m
 
 
 # --------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from maps._base import (
+    FRANCE_BOUNDS,
     MISSING_COLOUR,
     Legend,
     Panel,
@@ -33,7 +34,9 @@ from maps._base import (
     class_colours,
     geojson_layer,
     indicator_legend,
+    new_map,
     prepare,
+    wgs84_bounds,
 )
 from maps._labels import Lang, classify, fmt_number, fmt_value, indicator
 from qet_geo.crs import WORK_CRS
@@ -46,6 +49,8 @@ __all__ = ["make_national_map"]
 #: Outlines are drawn simplified to this tolerance, in metres (invisible at the national scale):
 #: a territory may have 100 000 vertices, the stored geometry stays exact.
 DISPLAY_TOLERANCE_M = 5.0
+#: The background's outlines (régions, départements) are drawn simplified to this, in metres.
+DISPLAY_BACKGROUND_M = 800.0
 
 
 def display_outlines(
@@ -81,7 +86,7 @@ def make_national_map(
     name: str = "name",
     withheld: str | None = None,
     left_out: Sequence[str] = (),
-    background: gpd.GeoDataFrame | None = None,
+    background: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame] | None = None,
     m: folium.Map | None = None,
     lang: str = "fr",
     offline: bool = True,
@@ -107,8 +112,10 @@ def make_national_map(
     left_out
         Names of neighbourhoods that cannot be placed (no territory), listed in a note.
     background
-        Outlines drawn as a light basemap (régions, départements), the offline substitute for
-        tiles at the national scale; any CRS.
+        Outlines drawn as a light basemap, the offline substitute for tiles at the national
+        scale; any CRS. One table (e.g. the régions) is drawn as land with its borders and the
+        outline of the whole; with several (the régions, then the départements), the first is
+        the land and the others add their borders in finer lines under it.
     m
         The map to draw on; a new one fitted to the neighbourhoods when None.
     lang
@@ -137,21 +144,17 @@ def make_national_map(
         geom_types=("Point", "Polygon", "MultiPolygon"),
     )
     drawn = neighbourhoods[neighbourhoods.geometry.notna() & ~neighbourhoods.geometry.is_empty]
+    if m is None and background is not None:
+        # a national comparison is read on the whole of France, not on the neighbourhoods alone
+        left, bottom, right, top = wgs84_bounds(drawn)
+        f_left, f_bottom, f_right, f_top = FRANCE_BOUNDS
+        bounds = (min(left, f_left), min(bottom, f_bottom), max(right, f_right), max(top, f_top))
+        m = new_map(bounds, lang=lang, offline=offline)
     m, language = prepare(m, drawn, lang=lang, offline=offline)
     if background is not None:
-        check_frame(background, "background")
-        VectorBasemap(
-            [
-                {
-                    "data": _json_text(background, None, 500.0),
-                    "styles": [
-                        '{"color": "#b8b1a3", "weight": 1, "fillColor": "#ebe6dc", '
-                        '"fillOpacity": 1}'
-                    ],
-                }
-            ],
-            name=msg("Fond de carte").render(language),
-        ).add_to(m)
+        frames = [background] if isinstance(background, gpd.GeoDataFrame) else list(background)
+        if frames:
+            _background(frames, language).add_to(m)
     columns = (
         list(figures)
         if figures is not None
@@ -225,6 +228,32 @@ def make_national_map(
         ).add_to(m)
     add_layer_control(m)
     return m
+
+
+def _background(frames: list[gpd.GeoDataFrame], lang: Lang) -> VectorBasemap:
+    """The land with the borders of each table, the first one's bolder, the whole's outline.
+
+    Each table is written once into the page: the finest (the last) fills the land and draws
+    its borders, the coarser ones draw theirs over it, then the outline of the first.
+    """
+    for i, frame in enumerate(frames):
+        check_frame(frame, f"background[{i}]", geom_types=("Polygon", "MultiPolygon"))
+    fill = '{"stroke": false, "fillColor": "#ebe6dc", "fillOpacity": 1}'
+    fine = '{"color": "#cdc5b7", "weight": 0.6, "fill": false}'
+    bold = '{"color": "#a39a8a", "weight": 1.2, "fill": false}'
+    sublayers = []
+    for i, frame in reversed(list(enumerate(frames))):
+        styles = ([fill] if i == len(frames) - 1 else []) + [bold if i == 0 else fine]
+        sublayers.append({"data": _json_text(frame, None, DISPLAY_BACKGROUND_M), "styles": styles})
+    land = frames[0].to_crs(WORK_CRS)
+    whole = gpd.GeoDataFrame(geometry=[land.union_all()], crs=WORK_CRS)
+    sublayers.append(
+        {
+            "data": _json_text(whole, None, DISPLAY_BACKGROUND_M),
+            "styles": ['{"color": "#7d7466", "weight": 2, "fill": false}'],
+        }
+    )
+    return VectorBasemap(sublayers, name=msg("Fond de carte").render(lang))
 
 
 def _secret(frame: pd.DataFrame) -> pd.Series:
