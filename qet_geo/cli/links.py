@@ -274,6 +274,18 @@ def _print_summary(report: LinkReport, out: Path) -> None:
     for _, margin in totals.iterrows():
         if margin["status"] in ("not_applicable", "too_few_answers"):
             continue
+        if margin["status"] == "left_out":  # a scenario needing data the run lacks (GTFS)
+            out_console.print(
+                "  "
+                + _t(
+                    "{label} : laissé de côté, faute de données ({missing})",
+                    label=margin["label"],
+                    missing=", ".join(margin["ignored_indicators"]),
+                ),
+                highlight=False,
+                soft_wrap=True,
+            )
+            continue
         out_console.print(
             f"  {fmt(margin['saving_kgco2e_per_person'], 1):>7} "
             f"[{fmt(margin['saving_kgco2e_per_person_low'], 1)} ; "

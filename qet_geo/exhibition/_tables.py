@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 import numpy as np
 import pandas as pd
 
-from qet_geo.i18n import Msg, msg
+from qet_geo.i18n import Msg, join, msg
 
 if TYPE_CHECKING:
     from qet_geo.analysis.links import LinkReport
@@ -308,6 +308,38 @@ def margin_rows(links: LinkReport) -> list[MarginRow]:
         for _, usage, row in _pairs(links.margins)
         if usage == "all" and row["status"] == "ok"
     ]
+
+
+def margins_left_out(links: LinkReport, lang: str) -> list[str]:
+    """The scenarios the margins left out for lack of data, each with why, in words.
+
+    :func:`qet_geo.analysis.margins.margins_of_manoeuvre` leaves out a scenario that needs data
+    the run lacks (frequent stops without a GTFS timetable): its "all" row has the status
+    ``left_out`` and names the indicators lacking; the table's ``attrs["left_out"]`` gives the
+    reason in words when it reaches here.
+    """
+    from qet_geo.constraints.indicators import INDICATORS
+
+    reasons = links.margins.attrs.get("left_out", {})
+    out: list[str] = []
+    for scenario, usage, row in _pairs(links.margins):
+        if usage != "all" or row.get("status") != "left_out":
+            continue
+        reason = reasons.get(scenario)
+        if isinstance(reason, Msg):
+            text = msg("« {label} » : {reason}", label=str(row["label"]), reason=reason)
+        else:
+            lacking = [
+                INDICATORS[i].label if i in INDICATORS else str(i)
+                for i in row.get("ignored_indicators", ()) or ()
+            ]
+            text = msg(
+                "« {label} » : scénario laissé de côté, faute de données ({missing}).",
+                label=str(row["label"]),
+                missing=join(lacking, msg(" ; ")),
+            )
+        out.append(text.render(lang))
+    return out
 
 
 def vote_rows(

@@ -280,7 +280,7 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     from qet_geo.analysis.profiles import UsageProfiles
     from qet_geo.constraints.access import score_distribution
     from qet_geo.exhibition import report
-    from qet_geo.exhibition._tables import TABLE_TITLES, exhibition_tables
+    from qet_geo.exhibition._tables import TABLE_TITLES, exhibition_tables, margins_left_out
     from qet_geo.layers import write_layers
     from qet_geo.pipeline import build_neighbourhood
     from qet_geo.surveys.located import read_located_answers
@@ -385,6 +385,7 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
         model_rows=tables.links_models,
         margin_rows=tables.margins_of_manoeuvre,
         vote_rows=tables.vote_themes,
+        margins_left_out=margins_left_out(links, lang),
         maps=map_files,
         route_rows=route_rows,
         route_summary=route_summary,

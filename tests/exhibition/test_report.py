@@ -58,3 +58,21 @@ def test_a_saving_whose_interval_reaches_zero_is_said_uncertain(lang: str, words
     row = page[page.index("Un marché") :]
     row = row[: row.index("</tr>")]
     assert words in row and "28" not in row
+
+
+@pytest.mark.parametrize(("lang", "words"), [("fr", "laissé de côté"), ("en", "left out")])
+def test_a_scenario_left_out_is_said_in_the_method_section(lang: str, words: str) -> None:
+    from qet_geo.i18n import msg
+
+    content = _content(12.34, 4.5, 20.0)
+    content.margins_left_out = [
+        msg(
+            "« {label} » : scénario laissé de côté, faute de données ({missing}).",
+            label="Un arrêt fréquent",
+            missing="GTFS",
+        ).render(lang)
+    ]
+    page = render_report(content, lang=lang)
+    method = page[page.index("<details id='method'>") :]
+    method = method[: method.index("</details>")]
+    assert words in method and "Un arrêt fréquent" in method
