@@ -8,7 +8,12 @@ Input contract (what :func:`qet_geo.visit.plan.plan_visit` gives, or any hand-ma
   for the first stop);
 - ``path``: the walked path, a GeoSeries (or GeoDataFrame) of LineStrings: either one line for the
   whole route, passing by the stops in order, or one line per leg (``len(stops) - 1`` lines, in
-  order). Without it, straight dashed segments join the stops.
+  order; ``len(stops)`` for a loop, the last one the walk back to the first stop, as
+  :attr:`qet_geo.visit.plan.VisitRoute.legs`). Without it, straight dashed segments join the
+  stops.
+- ``loop``: the visit comes back to its first stop; the walk back is drawn dashed, labelled with
+  its time (``return_min``, or the last ``time_min`` of a ``path`` GeoDataFrame) and listed as
+  the last leg of the itinerary.
 
 Any CRS; lengths are measured in Lambert-93 (EPSG:2154).
 """
@@ -59,6 +64,8 @@ def make_route_map(
     m: folium.Map | None = None,
     lang: str = "fr",
     offline: bool = True,
+    loop: bool = False,
+    return_min: float | None = None,
 ) -> folium.Map:
     """Draw a visit route: numbered stops, the path, each leg's walking time, the itinerary.
 
@@ -76,6 +83,11 @@ def make_route_map(
         "fr" (default) or "en".
     offline
         For a new map: True (default) for a page that loads nothing from outside.
+    loop
+        The visit comes back to its first stop: the walk back is drawn (dashed) and listed.
+    return_min
+        Walking minutes of the walk back (loop only); by default the last ``time_min`` of
+        ``path`` when it is a GeoDataFrame of legs with that column.
 
     Returns
     -------
@@ -103,34 +115,46 @@ def make_route_map(
         raise ValidationError(msg("stops a des temps d'étape négatifs dans 'leg_min'."))
     ordered = ordered.assign(leg_min=legs_min).sort_values("order", kind="stable")
     ordered = ordered.to_crs(WORK_CRS)
+    if (
+        return_min is None
+        and loop
+        and isinstance(path, gpd.GeoDataFrame)
+        and len(path) == len(ordered)
+        and "time_min" in path.columns
+    ):
+        return_min = float(path["time_min"].iloc[-1])
     lines = _path_lines(path)
     extent = ordered if lines is None else pd.concat([ordered[["geometry"]], lines.to_frame()])
     m, language = prepare(
         m, gpd.GeoDataFrame(extent, geometry="geometry", crs=WORK_CRS), lang=lang, offline=offline
     )
-    legs = _legs(ordered, lines)
+    legs = _legs(ordered, lines, loop=loop and len(ordered) > 1)
+    back = legs.pop() if loop and len(ordered) > 1 else None
     add_css(m, extra=_STOP_CSS, name="qet_route_css")
 
     route_layer = folium.FeatureGroup(name=msg("Parcours").render(language))
-    drawn = lines if lines is not None else gpd.GeoSeries(legs, crs=WORK_CRS)
+    # the legs when they are the path's own lines or straight segments; else the path as given
+    per_leg = lines is None or len(lines) == len(legs) + (back is not None)
+    drawn = gpd.GeoSeries(legs, crs=WORK_CRS) if per_leg or lines is None else lines
     for line in drawn.to_crs(WGS84):
-        for part in getattr(line, "geoms", [line]):
-            coords = [(round(y, 6), round(x, 6)) for x, y in part.coords]
-            folium.PolyLine(coords, color="#ffffff", weight=8, opacity=0.9).add_to(route_layer)
-            folium.PolyLine(
-                coords,
-                color=ROUTE_COLOUR,
-                weight=4.5,
-                opacity=0.95,
-                dash_array=None if lines is not None else "8 6",
-            ).add_to(route_layer)
+        _polyline(line, "8 6" if lines is None else None).add_to(route_layer)
+    if back is not None:
+        # the walk back to the first stop, dashed as on the roadbook's sketch
+        back_line = gpd.GeoSeries([back], crs=WORK_CRS).to_crs(WGS84).iloc[0]
+        _polyline(back_line, "10 8", tooltip=msg("Retour au départ").render(language)).add_to(
+            route_layer
+        )
+    labelled = [*legs, *([back] if back is not None else [])]
     leg_points = gpd.GeoSeries(
-        [leg.interpolate(0.5, normalized=True) for leg in legs], crs=WORK_CRS
+        [leg.interpolate(0.5, normalized=True) for leg in labelled], crs=WORK_CRS
     ).to_crs(WGS84)
-    for point, minutes in zip(leg_points, ordered["leg_min"].iloc[1:], strict=True):
-        if pd.isna(minutes):
+    leg_minutes = [*ordered["leg_min"].iloc[1:], *([return_min] if back is not None else [])]
+    for i, (point, minutes) in enumerate(zip(leg_points, leg_minutes, strict=True)):
+        if minutes is None or pd.isna(minutes):
             continue
         text = f"{fmt_number(float(minutes), language, decimals=0)} min"
+        if i == len(legs):
+            text = f"↺ {text}"
         folium.Marker(
             (round(point.y, 6), round(point.x, 6)),
             icon=folium.DivIcon(
@@ -180,9 +204,23 @@ def make_route_map(
             + "</li>"
         )
     stop_layer.add_to(m)
+    if back is not None:
+        back_text = msg("Retour au départ").render(language)
+        back_length = f"{fmt_number(float(back.length), language, decimals=0)} m"
+        back_time = (
+            f"{fmt_number(float(return_min), language, decimals=0)} min · "
+            if return_min is not None and not pd.isna(return_min)
+            else ""
+        )
+        items.append(
+            f"<li class='qet-return'><b>↺ {escape_html(back_text)}</b> "
+            f"({escape_html(back_time + back_length)})</li>"
+        )
 
     total_min = float(np.nansum(ordered["leg_min"].iloc[1:].to_numpy(dtype=float)))
-    length_km = sum(float(leg.length) for leg in legs) / 1000 if lines is not None else math.nan
+    if back is not None and return_min is not None and not pd.isna(return_min):
+        total_min += float(return_min)
+    length_km = sum(float(leg.length) for leg in labelled) / 1000 if lines is not None else math.nan
     heading = title or msg("Visite du quartier").render(language)
     summary = msg(
         "{n} arrêts, {minutes} min de marche",
@@ -191,6 +229,8 @@ def make_route_map(
     ).render(language)
     if not math.isnan(length_km):
         summary += f" ({fmt_number(length_km, language)} km)"
+    if back is not None:
+        summary += msg(", en boucle : retour au départ").render(language)
     body = (
         f'<div class="qet-legend-title">{escape_html(heading)}</div>'
         f"<div>{escape_html(summary)}</div><ol>{''.join(items)}</ol>"
@@ -198,6 +238,23 @@ def make_route_map(
     Panel(body, position="bottomleft", css_class="qet-legend").add_to(m)
     add_layer_control(m)
     return m
+
+
+def _polyline(line: BaseGeometry, dash: str | None, tooltip: str | None = None) -> folium.Element:
+    """A leg drawn as the route is: a white halo under the route colour (dashed when ``dash``)."""
+    group = folium.FeatureGroup(control=False)
+    for part in getattr(line, "geoms", [line]):
+        coords = [(round(y, 6), round(x, 6)) for x, y in part.coords]
+        folium.PolyLine(coords, color="#ffffff", weight=8, opacity=0.9).add_to(group)
+        folium.PolyLine(
+            coords,
+            color=ROUTE_COLOUR,
+            weight=4.5,
+            opacity=0.95,
+            dash_array=dash,
+            tooltip=escape_html(tooltip) if tooltip else None,
+        ).add_to(group)
+    return group
 
 
 def _text(value: object) -> str:
@@ -223,9 +280,16 @@ def _path_lines(path: gpd.GeoSeries | gpd.GeoDataFrame | None) -> gpd.GeoSeries 
     return series.to_crs(WORK_CRS)
 
 
-def _legs(stops: gpd.GeoDataFrame, lines: gpd.GeoSeries | None) -> list[BaseGeometry]:
-    """Return one line per leg: the given legs, the path cut at the stops, or straight lines."""
+def _legs(
+    stops: gpd.GeoDataFrame, lines: gpd.GeoSeries | None, *, loop: bool = False
+) -> list[BaseGeometry]:
+    """Return one line per leg: the given legs, the path cut at the stops, or straight lines.
+
+    For a loop, the last line is the walk back to the first stop.
+    """
     points = list(stops.geometry)
+    if loop:
+        points.append(points[0])
     n_legs = len(points) - 1
     straight: list[BaseGeometry] = [LineString([a, b]) for a, b in pairwise(points)]
     if lines is None or n_legs <= 0:

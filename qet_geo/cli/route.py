@@ -216,23 +216,47 @@ def _parse_lonlat(text: str) -> tuple[float, float]:
 
 
 def _print_visit(visit: VisitRoute, summary: dict[str, Any], console: Console) -> None:
+    from rich.markup import escape
+
+    from qet_geo.visit.export import _fmt_m, _fmt_min, _runs, _streets_text
+
+    lang = _state["lang"]
     console.print(
         _t(
-            "Visite de {n} étapes : [bold]{km:.2f} km[/], "
-            "{walk_min:.0f} min de marche + {dwell_min:.0f} min d'arrêts = "
-            "[bold]{duration_min:.0f} min[/]",
+            "Visite de {n} étapes : [bold]{length}[/], "
+            "{walk} de marche + {dwell} d'arrêts = [bold]{total}[/]",
             n=len(visit.stops),
-            km=summary["length_m"] / 1000,
-            walk_min=summary["walk_min"],
-            dwell_min=summary["dwell_min"],
-            duration_min=summary["duration_min"],
+            length=_fmt_m(visit.length_m, lang),
+            walk=_fmt_min(visit.walk_min),
+            dwell=_fmt_min(visit.dwell_total_min),
+            total=_fmt_min(visit.duration_min),
         ),
         highlight=False,
     )
+    legs = visit.legs
+    lead = 0 if visit.start is not None else 1
     for stop_id, row in visit.stops.iterrows():
+        arriving = int(row["order"]) - lead - 1
+        if 0 <= arriving < len(legs):
+            streets = _streets_text(_runs(legs.iloc[arriving]), lang)
+            if streets:
+                console.print(f"      [dim]↳ {escape(streets)}[/]", highlight=False)
         name = row.get("name") if isinstance(row.get("name"), str) else str(stop_id)
         console.print(
-            f"  {int(row['order']):>2}. {name}  [dim]+{row['arrive_min']:.0f} min[/]",
+            f"  {int(row['order']):>2}. {escape(name)}  [dim]+{_fmt_min(row['arrive_min'])}[/]",
+            highlight=False,
+        )
+    back = visit.return_leg
+    if back is not None:
+        streets = _streets_text(_runs(back), lang)
+        if streets:
+            console.print(f"      [dim]↳ {escape(streets)}[/]", highlight=False)
+        console.print(
+            _t(
+                "   ↺ Retour au départ (la visite est une boucle) : {length} · {time}",
+                length=_fmt_m(float(back["length_m"]), lang),
+                time=_fmt_min(float(back["time_min"])),
+            ),
             highlight=False,
         )
     if len(visit.dropped):
@@ -241,8 +265,8 @@ def _print_visit(visit: VisitRoute, summary: dict[str, Any], console: Console) -
             for i, r in visit.dropped.iterrows()
         )
         console.print(
-            _t("Retirées pour tenir le budget : {names}", names=names),
+            _t("Retirées pour tenir le budget : {names}", names=escape(names)),
             highlight=False,
         )
     for path in summary["outputs"].values():
-        console.print(f"  → [bold]{path}[/]", highlight=False)
+        console.print(f"  → [bold]{escape(str(path))}[/]", highlight=False)

@@ -131,6 +131,11 @@ class Network:
     edge_geometry_length
         Length of each geometry (m); positions along an edge are fractions of it, costs
         fractions of ``edge_length``.
+    edge_name
+        The street's name (the ``name`` column: the OSM ``name`` tag of its way), None where it
+        has none; what a roadbook reads the streets walked from.
+    edge_highway
+        The way's ``highway`` tag ("residential", "footway"...), None where unknown.
     component
         Weakly connected component of each node (0 is the largest), computed on first use.
     snappable
@@ -152,6 +157,8 @@ class Network:
     edge_twin: IntArray
     edge_geometry: GeomArray
     edge_geometry_length: FloatArray
+    edge_name: npt.NDArray[np.object_]
+    edge_highway: npt.NDArray[np.object_]
     snappable: npt.NDArray[np.bool_]
     _snap_edges: IntArray
     _snap_index: _SnapIndex
@@ -419,6 +426,8 @@ def _build_network(
         edge_twin=twin,
         edge_geometry=geometry,
         edge_geometry_length=geometry_length,
+        edge_name=_tag(edges, "name"),
+        edge_highway=_tag(edges, "highway"),
         snappable=snappable,
         _snap_edges=canonical.astype(np.int64),
         _snap_index=_snap_index(
@@ -451,6 +460,22 @@ def _numbers(column: pd.Series) -> FloatArray:
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
         return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _tag(edges: pd.DataFrame, column: str) -> npt.NDArray[np.object_]:
+    """A way tag of each edge as text, None where missing or empty.
+
+    osmnx's simplified graphs hold a list where an edge merges ways of different tags: the
+    first is kept.
+    """
+    out = np.full(len(edges), None, dtype=object)
+    if column in edges.columns:
+        for i, value in enumerate(edges[column].to_numpy(dtype=object)):
+            if isinstance(value, list | tuple) and value:
+                value = value[0]
+            if isinstance(value, str) and value.strip():
+                out[i] = value.strip()
+    return out
 
 
 def _node_coordinates(nodes: pd.DataFrame) -> FloatArray:

@@ -42,6 +42,7 @@ from qet_geo.network.graph import Network
 from qet_geo.network.od import od_matrix, street_paths
 from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M
 from qet_geo.visit._checks import _check_max_snap
+from qet_geo.visit._streets import _EdgeIndex, nearest_address
 from qet_geo.visit.order import Method, _check_method, _order, route_cost
 from qet_geo.visit.stops import auto_stops
 
@@ -101,10 +102,15 @@ class VisitRoute:
         The stops in visiting order, indexed by stop id, in the network's CRS: the input
         columns, then ``order`` (1, 2...), ``leg_m`` and ``leg_min`` (the walk from the
         previous point), ``arrive_min`` and ``leave_min`` (minutes since the start, dwell
-        included) and ``dwell_min``.
+        included), ``dwell_min``, ``street`` (the nearest named street) and ``address`` (the
+        nearest house-number address, when the extract has one close by; an ``address`` given
+        with the stop is kept).
     legs
         One row per walk, in order: ``from_id`` (None from the start), ``to_id`` (None back to
-        the start), ``length_m``, ``time_min`` and the LineString along the streets.
+        the start), ``length_m``, ``time_min``, ``streets`` (the streets walked, in order: a
+        list of ``{"name", "highway", "length_m"}``, consecutive edges of one street merged,
+        ``name`` None for an unnamed way) and the LineString along the streets. For a loop,
+        the last row is the walk back to the start (or first stop).
     dropped
         The stops left out to keep within ``max_minutes``, in the order they were dropped
         (input columns and ``dropped_rank``).
@@ -156,6 +162,13 @@ class VisitRoute:
     def duration_min(self) -> float:
         """Walking time plus dwell time (min): what ``max_minutes`` bounds."""
         return self.walk_min + self.dwell_total_min
+
+    @property
+    def return_leg(self) -> pd.Series | None:
+        """The walk back to the start of a loop (a row of ``legs``), or None."""
+        if not self.loop or not len(self.legs) or len(self.legs) < len(self.stops):
+            return None
+        return self.legs.iloc[-1]
 
     @property
     def line(self) -> shapely.LineString:
@@ -373,7 +386,7 @@ def plan_visit(
         stops = auto_stops(
             hood.layers, n=n, access=hood.access.get("walk"), network=network, lang=lang
         )
-    return plan_route(
+    route = plan_route(
         network,
         stops,
         start=start,
@@ -382,6 +395,15 @@ def plan_visit(
         dwell_min=dwell_min,
         area=hood.layers.territory.working_area,
     )
+    addresses = hood.layers.layers.get("addresses")
+    if addresses is not None and len(addresses):
+        found = nearest_address(addresses.to_crs(route.crs), list(route.stops.geometry.to_numpy()))
+        given = route.stops["address"]
+        filled = [
+            g if isinstance(g, str) and g.strip() else f for g, f in zip(given, found, strict=True)
+        ]
+        route.stops["address"] = pd.Series(filled, index=route.stops.index, dtype=object)
+    return route
 
 
 @dataclass(frozen=True)
@@ -429,7 +451,7 @@ def _stop_table(stops: gpd.GeoDataFrame, dwell: float) -> pd.DataFrame:
             table[column] = values.fillna(default).astype(float)
         else:
             table[column] = default
-    for column in ("name", "reason", "category"):
+    for column in ("name", "reason", "category", "address"):
         if column not in table.columns:
             table[column] = None
     return table
@@ -626,6 +648,10 @@ def _assemble(
         crs=net.crs,
     )
     leg_table.index = pd.RangeIndex(1, len(leg_table) + 1, name="leg")
+    edges = _EdgeIndex(net)
+    leg_table.insert(
+        4, "streets", pd.Series([edges.runs(g) for g in leg_table.geometry], dtype=object).values
+    )
 
     positions = [p - first for p in stop_nodes]
     out = table.iloc[positions].copy()
@@ -642,6 +668,9 @@ def _assemble(
     out["leg_min"] = leg_min
     out["arrive_min"] = leave - dwell
     out["leave_min"] = leave
+    out["street"] = pd.Series(
+        edges.street_of(list(pts.iloc[positions].to_numpy())), index=out.index, dtype=object
+    )
     stops_gdf = gpd.GeoDataFrame(out, geometry=pts.iloc[positions].to_numpy(), crs=net.crs)
 
     gone = table.iloc[dropped].copy()

@@ -26,7 +26,7 @@ import shapely
 from pyproj import CRS
 
 from qet_geo._validate import existing_file
-from qet_geo.constraints.indicators import SCORE, SCORE_MIN, nearest_min, reachable
+from qet_geo.constraints.indicators import SCORE, nearest_min, reachable
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
     EmptyDataError,
@@ -34,12 +34,13 @@ from qet_geo.errors import (
     QetGeoWarning,
     ValidationError,
 )
-from qet_geo.i18n import Lang, Msg, msg
+from qet_geo.i18n import Lang, Msg, join, msg
 from qet_geo.network.graph import Network, build_network
 from qet_geo.network.queries import count_within
 from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M, snap
 from qet_geo.taxonomy import CATEGORY_LABELS, ESSENTIAL_CATEGORIES
 from qet_geo.visit._checks import _check_lang, _check_max_snap
+from qet_geo.visit.export import _AROUND_MIN, figure_text
 
 if TYPE_CHECKING:
     from qet_geo.layers import NeighbourhoodLayers
@@ -50,10 +51,9 @@ STOP_FILE_SUFFIXES: tuple[str, ...] = (".geojson", ".json", ".gpkg", ".shp", ".c
 """Stop files :func:`read_stops` reads."""
 
 _DUPLICATE_M = 25.0  # two automatic stops closer than this are the same place
-_AUTO_RADIUS_MIN = 5.0  # "busy place": amenities and homes within this walk
+_AUTO_RADIUS_MIN = float(_AROUND_MIN)  # "busy place": amenities and homes within this walk
 _FOOD_MIN = nearest_min("food_shop")  # the homes' indicators the picks read
 _HOME_N = reachable("home", _AUTO_RADIUS_MIN)  # homes counted around a place
-_QUOTED = "home_min"  # the reason's placeholder for the indicator a home is picked by
 _WGS84 = CRS.from_user_input(WGS84)
 
 _LON = ("lon", "lng", "long", "longitude", "x")
@@ -170,7 +170,7 @@ class _Pick:
     name: _Text  # given the feature's name as "name"
     reason: _Text  # given the row's values
     category: str
-    quoted: str | None = None  # the home's indicator the reason quotes as {home_min}
+    figures: tuple[str, ...] = ()  # the figures the reason may quote (see _describe)
 
 
 def auto_stops(
@@ -216,9 +216,17 @@ def auto_stops(
     -------
     geopandas.GeoDataFrame
         Points in EPSG:2154 indexed by a stop id ("market", "home_far_food"...), with columns
-        ``name``, ``reason``, ``priority``, ``category`` and ``source`` (the OSM feature or
-        home id). Fewer than ``n`` rows, with a :class:`QetGeoWarning`, when the neighbourhood
-        lacks some places.
+        ``name``, ``reason``, ``priority``, ``category``, ``source`` (the OSM feature or
+        home id) and ``figures`` (the figures the reason quotes, space-separated: names of
+        :data:`qet_geo.constraints.indicators.INDICATORS` or keys of
+        :data:`qet_geo.visit.export.VISIT_FIGURES`; the roadbook explains them). Fewer than
+        ``n`` rows, with a :class:`QetGeoWarning`, when the neighbourhood lacks some places.
+
+    Notes
+    -----
+    A reason never quotes a count of zero: a place with no home within 5 minutes is picked
+    for what it is, without the figure. The amenities counted around a place are the *other*
+    ones (the place itself is not counted).
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise ValidationError(
@@ -277,8 +285,9 @@ def _auto_stops(
     places = places[_on_main(net, places.geometry, max_snap_m)]
 
     homes = access[~access["off_network"].astype(bool)] if "off_network" in access else access
+    # every home on the streets counts, with or without a food shop within reach: a village
+    # without one would otherwise have no home at all, and its places "0 homes within 5 min"
     homes = homes[_on_main(net, homes.geometry, max_snap_m)]
-    homes = homes[homes[_FOOD_MIN].notna()] if _FOOD_MIN in homes else homes
 
     if not places.empty:
         counted = pd.concat(
@@ -296,9 +305,11 @@ def _auto_stops(
         suffix = _HOME_N.removeprefix("home")
         n5 = [c for c in counts.columns if c.endswith(suffix)]
         homes_n5 = counts[_HOME_N] if _HOME_N in counts else pd.Series(0, places.index)
+        # the place itself is at 0 min: its neighbours are the others
+        amenities = counts[[c for c in n5 if c != _HOME_N]].sum(axis=1).to_numpy()
         places = places.assign(
             homes_n5=homes_n5.to_numpy(),
-            amenities_n5=counts[[c for c in n5 if c != _HOME_N]].sum(axis=1).to_numpy(),
+            amenities_n5=np.maximum(amenities - 1, 0),
         )
     picks = list(_criteria(places, homes))
     chosen: list[dict[str, Any]] = []
@@ -363,7 +374,11 @@ def _rank(values: pd.Series, *, descending: bool, tie: pd.Series | None = None) 
 
 
 def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pick]:
-    """The criteria of :func:`auto_stops`, in order, with the candidates of each ranked."""
+    """The criteria of :func:`auto_stops`, in order, with the candidates of each ranked.
+
+    A reason is the sentence of the pick; the figures it quotes (``figures``) are added by
+    :func:`_describe`, each with its label, and left out when they are zero or unknown.
+    """
     named = places["name"].notna().astype(float) if "name" in places else None
 
     def cat(category: str, key: str) -> pd.Series:
@@ -374,6 +389,9 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
     def ranked_places(category: str, key: str) -> list[int]:
         tie = -named if named is not None else None
         return _rank(cat(category, key), descending=True, tie=tie)
+
+    def busy(v: Mapping[str, Any]) -> bool:
+        return bool(v.get("amenities_n5", 0) > 0)
 
     if not places.empty:
         yield _Pick(
@@ -398,12 +416,9 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
             _rank(homes[_FOOD_MIN], descending=True),
             "home",
             lambda _: msg("Logement éloigné des commerces"),
-            lambda v: msg(
-                "Logement le plus éloigné des commerces alimentaires ({home_min:.0f} min à pied)",
-                home_min=v["home_min"],
-            ),
+            lambda _: msg("Logement le plus éloigné des commerces alimentaires"),
             "home",
-            _FOOD_MIN,
+            figures=(_FOOD_MIN,),
         )
     if not places.empty:
         transit = cat("transit_stop", "amenities_n5")
@@ -417,12 +432,9 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
                 ranked_places("transit_stop", "departures_per_hour"),
                 "amenity",
                 lambda v: msg("Arrêt{name}", name=v["name"]),
-                lambda v: msg(
-                    "Arrêt le plus desservi ({departures_per_hour:.0f} départs/h) : lieu de "
-                    "passage pour un stand d'enquête",
-                    departures_per_hour=v["departures_per_hour"],
-                ),
+                lambda _: msg("Arrêt le plus desservi : lieu de passage pour un stand d'enquête"),
                 "transit_stop",
+                figures=("departures_per_hour",),
             )
         elif transit.notna().any():
             yield _Pick(
@@ -431,12 +443,15 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
                 ranked_places("transit_stop", "amenities_n5"),
                 "amenity",
                 lambda v: msg("Arrêt{name}", name=v["name"]),
-                lambda v: msg(
-                    "Arrêt le plus animé ({amenities_n5:.0f} équipements à 5 min) : lieu de "
-                    "passage pour un stand d'enquête",
-                    amenities_n5=v["amenities_n5"],
+                lambda v: (
+                    msg("Arrêt le plus animé : lieu de passage pour un stand d'enquête")
+                    if busy(v)
+                    else msg(
+                        "Arrêt de transport en commun : lieu de passage pour un stand d'enquête"
+                    )
                 ),
                 "transit_stop",
+                figures=("amenities_n5",),
             )
     if SCORE in homes:
         yield _Pick(
@@ -445,82 +460,71 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
             _rank(homes[SCORE], descending=True, tie=mean_min),
             "home",
             lambda _: msg("Logement le mieux desservi"),
-            lambda v: msg(
-                "Logement le mieux desservi : {score_pct:.0f} % des besoins du quotidien à moins "
-                "de {score_min} min (en moyenne {mean_min:.0f} min)",
-                score_min=SCORE_MIN,
-                score_pct=v["score_pct"],
-                mean_min=v["mean_min"],
-            ),
+            lambda _: msg("Logement le mieux desservi"),
             "home",
+            figures=(SCORE, "mean_min"),
         )
-    category_reasons = {
+    with_homes = ("homes_n5",)
+    category_reasons: dict[str, tuple[int, _Text, tuple[str, ...]]] = {
         "food_shop": (
             3,
-            lambda v: msg(
-                "Commerce alimentaire : là où le quartier fait ses courses ({homes_n5:.0f} "
-                "logements à 5 min)",
-                homes_n5=v["homes_n5"],
-            ),
+            lambda _: msg("Commerce alimentaire : là où le quartier fait ses courses"),
+            with_homes,
         ),
         "school": (
             3,
-            lambda v: msg(
-                "École : trajets domicile-école, parents à rencontrer ({homes_n5:.0f} logements à "
-                "5 min)",
-                homes_n5=v["homes_n5"],
-            ),
+            lambda _: msg("École : trajets domicile-école, parents à rencontrer"),
+            with_homes,
         ),
-        "park": (
-            3,
-            lambda v: msg(
-                "Espace vert : lieu de vie et de rencontre ({homes_n5:.0f} logements à 5 min)",
-                homes_n5=v["homes_n5"],
-            ),
-        ),
+        "park": (3, lambda _: msg("Espace vert : lieu de vie et de rencontre"), with_homes),
         "second_hand_repair": (
             3,
             lambda _: msg("Seconde main et réparation : alternative aux achats neufs"),
+            (),
         ),
     }
-    later = {
+    later: dict[str, tuple[int, _Text, tuple[str, ...]]] = {
         "public_service": (
             2,
             lambda _: msg("Service public : lieu de passage, relais pour l'enquête"),
+            (),
         ),
-        "health": (
+        "health": (2, lambda _: msg("Santé : service du quotidien"), with_homes),
+        "rail_station": (2, lambda _: msg("Gare : l'alternative bas carbone à l'avion"), ()),
+        "sport_culture": (
             2,
-            lambda v: msg(
-                "Santé : service du quotidien ({homes_n5:.0f} logements à 5 min)",
-                homes_n5=v["homes_n5"],
-            ),
+            lambda _: msg("Sport et culture : lieu de rencontre des habitants"),
+            (),
         ),
-        "rail_station": (2, lambda _: msg("Gare : l'alternative bas carbone à l'avion")),
-        "sport_culture": (2, lambda _: msg("Sport et culture : lieu de rencontre des habitants")),
     }
-    last = {
+    last: dict[str, tuple[int, _Text, tuple[str, ...]]] = {
         "local_shop": (
             1,
-            lambda v: msg(
-                "Commerce de proximité le plus animé ({amenities_n5:.0f} équipements à 5 min)",
-                amenities_n5=v["amenities_n5"],
+            lambda v: (
+                msg("Commerce de proximité le plus animé")
+                if busy(v)
+                else msg("Commerce de proximité : les achats courants près de chez soi")
             ),
+            ("amenities_n5",),
         ),
         "cycle_parking": (
             1,
             lambda _: msg("Stationnement vélo : la pratique du vélo au quotidien"),
+            (),
         ),
     }
 
-    def category_picks(table: dict[str, tuple[int, _Text]]) -> Iterator[_Pick]:
+    def category_picks(table: dict[str, tuple[int, _Text, tuple[str, ...]]]) -> Iterator[_Pick]:
         if places.empty:
             return
-        for category, (priority, reason) in table.items():
+        for category, (priority, reason, figures) in table.items():
             key = "amenities_n5" if category == "local_shop" else "homes_n5"
             ranked = ranked_places(category, key)
             if ranked:
                 name = functools.partial(_category_name, CATEGORY_LABELS[category])
-                yield _Pick(category, priority, ranked, "amenity", name, reason, category)
+                yield _Pick(
+                    category, priority, ranked, "amenity", name, reason, category, figures=figures
+                )
 
     def far_home(
         category: str, key: str, priority: int, name: _Text, reason: _Text
@@ -528,7 +532,7 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
         column = nearest_min(category)
         if column in homes:
             ranked = _rank(homes[column], descending=True)
-            yield _Pick(key, priority, ranked, "home", name, reason, "home", column)
+            yield _Pick(key, priority, ranked, "home", name, reason, "home", figures=(column,))
 
     yield from category_picks(category_reasons)
     if SCORE in homes:
@@ -538,14 +542,9 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
             _rank(homes[SCORE], descending=False, tie=-mean_min),
             "home",
             lambda _: msg("Logement le moins bien desservi"),
-            lambda v: msg(
-                "Logement le moins bien desservi : {score_pct:.0f} % des besoins du quotidien à "
-                "moins de {score_min} min (en moyenne {mean_min:.0f} min)",
-                score_min=SCORE_MIN,
-                score_pct=v["score_pct"],
-                mean_min=v["mean_min"],
-            ),
+            lambda _: msg("Logement le moins bien desservi"),
             "home",
+            figures=(SCORE, "mean_min"),
         )
     yield from category_picks(later)
     yield from far_home(
@@ -553,10 +552,7 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
         "home_far_transit",
         2,
         lambda _: msg("Logement éloigné des transports"),
-        lambda v: msg(
-            "Logement le plus éloigné d'un arrêt de transport en commun ({home_min:.0f} min à pied)",
-            home_min=v["home_min"],
-        ),
+        lambda _: msg("Logement le plus éloigné d'un arrêt de transport en commun"),
     )
     yield from category_picks({"local_shop": last["local_shop"]})
     yield from far_home(
@@ -564,10 +560,7 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
         "home_far_park",
         1,
         lambda _: msg("Logement éloigné des espaces verts"),
-        lambda v: msg(
-            "Logement le plus éloigné d'un espace vert ({home_min:.0f} min à pied)",
-            home_min=v["home_min"],
-        ),
+        lambda _: msg("Logement le plus éloigné d'un espace vert"),
     )
     yield from category_picks({"cycle_parking": last["cycle_parking"]})
     yield from far_home(
@@ -575,11 +568,7 @@ def _criteria(places: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> Iterator[_Pi
         "home_far_second_hand",
         1,
         lambda _: msg("Logement éloigné de la seconde main"),
-        lambda v: msg(
-            "Logement le plus éloigné de la seconde main et de la réparation ({home_min:.0f} min "
-            "à pied)",
-            home_min=v["home_min"],
-        ),
+        lambda _: msg("Logement le plus éloigné de la seconde main et de la réparation"),
     )
 
 
@@ -590,27 +579,34 @@ def _describe(pick: _Pick, table: gpd.GeoDataFrame, row: int, lang: str) -> dict
         for k, v in record.items()
         if isinstance(k, str) and isinstance(v, int | float | np.number) and not isinstance(v, bool)
     }
-    if SCORE in values:
-        values["score_pct"] = 100 * float(values[SCORE])
-    if pick.quoted is not None:
-        values[_QUOTED] = values.get(pick.quoted, math.nan)
     essentials = [nearest_min(c) for c in ESSENTIAL_CATEGORIES if nearest_min(c) in values]
-    if essentials:
-        values["mean_min"] = float(np.nanmean([float(values[c]) for c in essentials]))
+    known = [float(values[c]) for c in essentials if math.isfinite(float(values[c]))]
+    values["mean_min"] = float(np.mean(known)) if known else math.nan
 
     class _Safe(dict[str, Any]):
         def __missing__(self, key: str) -> float:
             return math.nan
 
+    safe = _Safe(values)
+    # a figure is quoted only when it says something: never a zero count, never an unknown
+    shown = [
+        (key, text) for key in pick.figures if (text := figure_text(key, safe[key])) is not None
+    ]
+    reason = pick.reason(safe)
+    if shown:
+        reason = msg(
+            "{reason} ({figures})", reason=reason, figures=join([t for _, t in shown], ", ")
+        )
     name_value = record.get("name") if pick.pool == "amenity" else None
     label = f" « {name_value} »" if isinstance(name_value, str) and name_value.strip() else ""
     return {
         "id": pick.id,
         "name": pick.name({"name": label}).render(lang),
-        "reason": pick.reason(_Safe(values)).render(lang),
+        "reason": reason.render(lang),
         "priority": float(pick.priority),
         "category": pick.category,
         "source": str(table.index[row]),
+        "figures": " ".join(key for key, _ in shown),
         "geometry": record.geometry,
     }
 

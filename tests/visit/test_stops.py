@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 
+from qet_geo.constraints.indicators import get_indicator
 from qet_geo.errors import InputFileError, ValidationError
+from qet_geo.network.queries import nearest
 from qet_geo.network.snapping import snap
 from qet_geo.visit.stops import auto_stops, read_stops
 from tests.conftest import shared
@@ -73,7 +77,8 @@ def test_auto_stops_on_lorient(lorient_layers, net):
     assert far["food_shop_min"] == pytest.approx(access["food_shop_min"].max(), abs=1e-9) or (
         far["food_shop_min"] > access["food_shop_min"].quantile(0.99)
     )
-    assert f"({far['food_shop_min']:.0f} min à pied)" in stops.loc["home_far_food", "reason"]
+    label = get_indicator("food_shop_min").label.render("fr")  # the registry's words
+    assert f"({far['food_shop_min']:.0f} {label})" in stops.loc["home_far_food", "reason"]
     best = access.loc[stops.loc["home_best", "source"]]
     assert best["score_15min"] == access["score_15min"].max()
     d = np.asarray([[a.distance(b) for b in stops.geometry] for a in stops.geometry])
@@ -153,3 +158,31 @@ def test_automatic_stops_on_the_shared_extracts_name_what_residents_know(extract
     assert 2 <= len(stops) <= 8
     assert stops["name"].str.strip().str.len().gt(0).all()
     assert stops["reason"].str.strip().str.len().gt(0).all()
+    # a reason never quotes a zero count (Pont-de-Veyle's places read "0 logements à 5 min"
+    # when its homes, none of which has a food shop within reach, were all left out)
+    assert not stops["reason"].str.contains(r"\b0 (?:logement|autre|départ)").any()
+    assert not stops["reason"].str.contains("nan|None|_").any()
+    # the stops come from what the taxonomy calls them, never from a misleading amenity
+    places = amenities[~amenities.index.duplicated()]
+    for _, stop in stops[stops["category"] != "home"].iterrows():
+        assert places.loc[stop["source"], "category"] == stop["category"]
+        if stop["category"] == "food_shop":
+            assert places.loc[stop["source"], "tag"] in EVERYDAY_FOOD
+    # the homes quoted around a place are the homes within a 5-minute walk of it, counted
+    # here from each home to the place (the other direction of the walking network)
+    net = hood.networks["walk"]
+    access = hood.access["walk"]
+    homes = access[~access["off_network"].astype(bool)]
+    for stop_id, stop in stops.iterrows():
+        if "homes_n5" not in stop["figures"].split():
+            continue
+        target = gpd.GeoDataFrame({"category": ["here"]}, geometry=[stop.geometry], crs=net.crs)
+        times = nearest(net, homes, target, weight="time", cutoff_m=None)["here_min"]
+        quoted = re.search(r"\(([\d\u202f]+) logements? à 5 min", stop["reason"])
+        assert quoted is not None, stop["reason"]
+        assert int(quoted.group(1).replace("\u202f", "")) == int((times <= 5).sum()), stop_id
+    # the homes' figures are theirs
+    for stop_id, stop in stops[stops["category"] == "home"].iterrows():
+        home = access.loc[stop["source"]]
+        if "food_shop_min" in stop["figures"].split():
+            assert f"({home['food_shop_min']:.0f} minutes" in stop["reason"], stop_id
