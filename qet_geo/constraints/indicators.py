@@ -845,7 +845,7 @@ _FIGURES: tuple[Figure, ...] = (
         msg("potentiel de réduction (kgCO2e par personne et par an)"),
         msg(
             "L'économie par personne et par an si chacun passait au niveau le plus sobre de "
-            "l'usage ; elle ne dépasse jamais l'empreinte de l'usage."
+            "l'usage (échelle NosGestesClimat) ; elle ne dépasse jamais l'empreinte de l'usage."
         ),
         decimals=0,
     ),
@@ -860,7 +860,8 @@ _FIGURES: tuple[Figure, ...] = (
         msg("dont en levant une contrainte bâtie (kgCO2e par personne et par an)"),
         msg(
             "La part du potentiel que donnerait la meilleure marge de manœuvre de l'usage (un "
-            "équipement ou un arrêt plus proche) ; elle ne s'y ajoute pas."
+            "équipement ou un arrêt plus proche) : elle fait partie du potentiel, elle ne s'y "
+            "ajoute pas."
         ),
         decimals=0,
     ),

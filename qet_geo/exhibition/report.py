@@ -84,12 +84,6 @@ _TEXT: dict[str, Msg] = {
     "margins": msg("Marges de manœuvre"),
     "scenario": msg("Si…"),
     "vote": msg("Thèmes à mettre au vote, par potentiel de réduction"),
-    "vote_note": msg(
-        "Potentiel : l'économie par personne et par an si chacun passait au niveau le plus "
-        "sobre de l'usage (échelle NosGestesClimat) ; il ne dépasse jamais l'empreinte de "
-        "l'usage. La part « en levant une contrainte bâtie » est la meilleure marge de "
-        "manœuvre de l'usage : elle fait partie du potentiel, elle ne s'y ajoute pas."
-    ),
     "potential": msg("kgCO2e/pers./an"),
     "maps": msg("Cartes"),
     "route": msg("Visite du quartier"),
@@ -449,8 +443,8 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
         for r in content.vote_rows
     )
     out.append(
-        f"<section id='vote'><h2>{_e(t['vote'])}</h2><p class='note'>{_e(t['vote_note'])}</p>"
-        f"<ol class='vote'>{items}</ol></section>"
+        f"<section id='vote'><h2>{_e(t['vote'])}</h2><ol class='vote'>{items}</ol>"
+        f"{_how_to_read(('potential', 'footprint', 'built'), t, lang)}</section>"
     )
     # profiles
     rows = "".join(

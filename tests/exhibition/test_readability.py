@@ -137,7 +137,10 @@ def test_the_report_is_written_the_french_way(french: Path) -> None:
 
 def test_every_figure_has_its_words_from_the_registry(french: Path) -> None:
     text = _visible((french / "index.html").read_text(encoding="utf-8"))
-    for name in ("share_pct", "mean_kg", "median_min", "share_within_15", "saving", "share_homes"):
+    for name in (
+        *("share_pct", "mean_kg", "median_min", "share_within_15", "saving", "share_homes"),
+        *("neighbourhood", "france", "potential", "footprint", "built"),
+    ):
         figure = FIGURES[name]
         assert figure.label.render("fr")[:1].upper() + figure.label.render("fr")[1:] in text, name
         assert figure.sentence.render("fr") in text, name
