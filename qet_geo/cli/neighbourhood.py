@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -34,6 +34,9 @@ from qet_geo.cli._common import (
 )
 from qet_geo.crs import WGS84
 from qet_geo.pipeline import Homes, Mode
+
+if TYPE_CHECKING:
+    from qet_geo.layers import NeighbourhoodLayers
 
 __all__ = ["access", "isochrone", "layers"]
 
@@ -76,6 +79,7 @@ def layers(
         )
         step("write")
         path = write_layers(result, out)
+        border = _border_counts(result)
     counts = result.counts()
     if as_json:
         summary = {
@@ -85,6 +89,7 @@ def layers(
             "buffer_m": result.territory.buffer_m,
             "layers": counts,
             "missing_nodes": result.osm.missing.missing_nodes,
+            "reaches_border": border,
         }
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
@@ -94,6 +99,38 @@ def layers(
     )
     for name, n in counts.items():
         out_console.print(f"  {name:<15} {n:>7}", highlight=False)
+    if border and border["homes"]:
+        from qet_geo.constraints.indicators import SCORE_MIN
+
+        out_console.print(
+            _t(
+                "Logements qui atteignent le bord de l'extrait en {minutes} minutes : {walk} à "
+                "pied, {bike} à vélo, sur {homes} ; leurs chiffres à {minutes} minutes peuvent "
+                "être coupés.",
+                minutes=SCORE_MIN,
+                walk=border["walk"],
+                bike=border["bike"],
+                homes=border["homes"],
+            ),
+            highlight=False,
+        )
+
+
+def _border_counts(result: NeighbourhoodLayers) -> dict[str, int] | None:
+    """Homes of the territory whose 15-minute reach comes to the extract's edge, walk and bike;
+    None when the territory has no residential building."""
+    from qet_geo.constraints.access import border_homes
+    from qet_geo.errors import ValidationError
+
+    try:
+        flags = {mode: border_homes(result, mode=mode) for mode in ("walk", "bike")}
+    except ValidationError:  # no home in the territory: nothing to flag
+        return None
+    return {
+        "homes": len(flags["walk"]),
+        "walk": int(flags["walk"].sum()),
+        "bike": int(flags["bike"].sum()),
+    }
 
 
 def access(

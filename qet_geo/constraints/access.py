@@ -76,6 +76,7 @@ from qet_geo.network.queries import count_within, nearest
 from qet_geo.taxonomy import CATEGORIES, ESSENTIAL_CATEGORIES
 
 __all__ = [
+    "border_homes",
     "home_access",
     "homes_from_buildings",
     "homes_from_cells",
@@ -414,6 +415,31 @@ def neighbourhood_access(
     network
         The mode's network already built from ``layers.graphs[mode]`` (saves rebuilding it).
     """
+    points = _territory_homes(layers, homes)
+    nodes, edges = layers.graphs[mode]
+    stops = layers.layers.get("transit_stops")
+    table = home_access(
+        points,
+        nodes,
+        edges,
+        layers.layers["amenities"],
+        mode=mode,
+        transit_stops=stops,
+        cycleways=layers.layers.get("cycleways"),
+        speed_kmh=speed_kmh,
+        network=network,
+        extent=_extent(layers),
+    )
+    result = gpd.GeoDataFrame(table, geometry=points.geometry, crs=points.crs)
+    result.index.name = "home_id"
+    result.attrs.update(table.attrs)
+    return result
+
+
+def _territory_homes(
+    layers: NeighbourhoodLayers, homes: Literal["buildings", "cells"]
+) -> gpd.GeoDataFrame:
+    """The home points of the territory."""
     if homes == "cells":
         if "cells" not in layers.layers:
             raise ValidationError(
@@ -439,27 +465,53 @@ def neighbourhood_access(
                 name=layers.territory.name,
             )
         )
+    return points
+
+
+def _extent(layers: NeighbourhoodLayers) -> BaseGeometry:
+    """The extract's data extent in EPSG:2154, as the whole-extract territory draws it."""
     from qet_geo.inputs.territory import territory_from_bounds
 
-    nodes, edges = layers.graphs[mode]
-    stops = layers.layers.get("transit_stops")
-    extent = territory_from_bounds(layers.osm.bounds).geometry
-    table = home_access(
-        points,
-        nodes,
-        edges,
-        layers.layers["amenities"],
-        mode=mode,
-        transit_stops=stops,
-        cycleways=layers.layers.get("cycleways"),
-        speed_kmh=speed_kmh,
-        network=network,
-        extent=extent,
-    )
-    result = gpd.GeoDataFrame(table, geometry=points.geometry, crs=points.crs)
-    result.index.name = "home_id"
-    result.attrs.update(table.attrs)
-    return result
+    return territory_from_bounds(layers.osm.bounds).geometry
+
+
+def border_homes(
+    layers: NeighbourhoodLayers,
+    *,
+    mode: Literal["walk", "bike"] = "walk",
+    homes: Literal["buildings", "cells"] = "buildings",
+    network: Network | None = None,
+) -> pd.Series:
+    """Flag the homes whose 15-minute reach comes to the extract's edge, without the rest.
+
+    The column ``REACHES_BORDER`` of :func:`neighbourhood_access`, alone: one street network
+    and one bounded search (:func:`qet_geo.network.isochrone.minutes_to_border`), for a quick
+    look at the layers (``qet layers``).
+
+    Parameters
+    ----------
+    layers
+        The neighbourhood's layers.
+    mode
+        "walk" or "bike".
+    homes
+        "buildings" or "cells", as for :func:`neighbourhood_access`.
+    network
+        The mode's network already built from ``layers.graphs[mode]``.
+
+    Returns
+    -------
+    pandas.Series
+        Bool, named ``REACHES_BORDER``, indexed by the homes of the territory (``home_id``).
+    """
+    travel_mode(mode)
+    points = _territory_homes(layers, homes)
+    net = network or build_network(*layers.graphs[mode], mode=mode)
+    with _once_each_warning():
+        minutes = minutes_to_border(net, points, _extent(layers), limit_min=SCORE_MIN)
+    out = pd.Series((minutes <= SCORE_MIN).to_numpy(), index=points.index, name=REACHES_BORDER)
+    out.index.name = "home_id"
+    return out
 
 
 def isochrones_from_extract(

@@ -172,3 +172,26 @@ def test_qet_access_says_how_many_homes_reach_the_edge(hoods, tmp_path):
     text = runner.invoke(app, ["access", str(nantes), "--out", str(out)])
     assert text.exit_code == 0, text.output
     assert f"{flagged} logement(s) sur {summary['homes']} atteignent le bord" in text.output
+
+
+def test_qet_layers_says_how_many_homes_reach_the_edge(hoods, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from qet_geo.cli.main import app
+
+    nantes = shared("osm", "nantes_hypercentre.osm.pbf")
+    access = hoods["nantes_hypercentre.osm.pbf"].access
+    runner = CliRunner()
+    result = runner.invoke(app, ["layers", str(nantes), "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["reaches_border"] == {
+        "homes": len(access["walk"]),
+        "walk": int(access["walk"][REACHES_BORDER].sum()),
+        "bike": int(access["bike"][REACHES_BORDER].sum()),
+    }
+    text = runner.invoke(app, ["layers", str(nantes), "--out", str(tmp_path)])
+    assert text.exit_code == 0, text.output
+    assert "atteignent le bord de l'extrait en 15 minutes" in text.output
