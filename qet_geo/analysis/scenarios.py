@@ -9,7 +9,9 @@ method's constraint table (``docs/method.md``, "Built constraints").
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -162,12 +164,14 @@ def _check_change(indicator: object, operation: object, value: object) -> None:
 
 #: What a run lacks when an indicator is unknown for every home, for the scenarios that require it
 #: (the reason the margins give for leaving them out); other indicators are named by their label.
-MISSING_DATA: dict[str, Msg] = {
-    DEPARTURES: msg(
-        "le nombre de départs par heure aux arrêts n'est connu qu'avec les horaires d'un flux "
-        "GTFS (ajoutez celui du réseau avec --gtfs pour estimer ce scénario)"
-    ),
-}
+MISSING_DATA: Mapping[str, Msg] = MappingProxyType(
+    {
+        DEPARTURES: msg(
+            "le nombre de départs par heure aux arrêts n'est connu qu'avec les horaires d'un flux "
+            "GTFS (ajoutez celui du réseau avec --gtfs pour estimer ce scénario)"
+        ),
+    }
+)
 
 #: Scenarios tied to the method's constraint table. A scenario whose required data the run lacks
 #: (frequent stops without a GTFS timetable) is left out and said so; a change no model uses (no

@@ -302,6 +302,11 @@ def test_scenarios_are_declarative() -> None:
     assert "inconnue" in err.value.message_fr
     with pytest.raises(ValidationError):
         Change("transit_stop_m", "cap", float("nan"))
+    # a scenario requires data among what it changes: frequent stops, their departures
+    assert scenario.requires == ("departures_per_hour_400m",)
+    with pytest.raises(ValidationError) as err:
+        Scenario("bad", "transit_stop_m", "cap", 300.0, label=msg("x"), requires=("slope_pct",))
+    assert "requires" in err.value.message_fr
 
 
 # --------------------------------------------------------------------------------------------------
