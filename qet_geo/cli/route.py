@@ -46,6 +46,8 @@ __all__ = ["MAX_AUTO_STOPS", "route"]
 #: Most stops ``--auto`` picks (the criteria of :func:`qet_geo.visit.stops.auto_stops`).
 MAX_AUTO_STOPS = 18
 
+_LONG_VISIT_MIN = 180  # past this, the command suggests a time budget
+
 
 def route(
     osm_file: OsmFileArg,
@@ -256,6 +258,15 @@ def _print_visit(visit: VisitRoute, summary: dict[str, Any], console: Console) -
                 "   ↺ Retour au départ (la visite est une boucle) : {length} · {time}",
                 length=_fmt_m(float(back["length_m"]), lang),
                 time=_fmt_min(float(back["time_min"])),
+            ),
+            highlight=False,
+        )
+    if visit.max_minutes is None and visit.duration_min > _LONG_VISIT_MIN:
+        console.print(
+            _t(
+                "Visite de plus de {hours} h : donnez une durée maximale (--max-minutes) pour "
+                "ne garder que les étapes prioritaires.",
+                hours=_LONG_VISIT_MIN // 60,
             ),
             highlight=False,
         )

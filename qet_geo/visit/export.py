@@ -218,8 +218,9 @@ def to_gpx(route: VisitRoute, *, lang: Lang = "fr", title: str | None = None) ->
     -------
     str
         The GPX document: a "00 Départ" waypoint when the visit has a start, then one
-        waypoint per stop named ``"01 <name>"``, ``"02 ..."`` with the reason as description,
-        and one track of one segment following the streets (WGS84).
+        waypoint per stop named ``"01 <name>"``, ``"02 ..."`` with the reason as description
+        and its nearest address (or street) as comment, and one track of one segment
+        following the streets (WGS84).
     """
     import gpxpy.gpx
 
@@ -236,6 +237,10 @@ def to_gpx(route: VisitRoute, *, lang: Lang = "fr", title: str | None = None) ->
     ll = _lonlat(tr, xy)
     for (stop_id, row), (lon, lat) in zip(route.stops.iterrows(), ll, strict=True):
         reason, category = row.get("reason"), row.get("category")
+        where = next(
+            (v.strip() for v in (row.get("address"), row.get("street")) if isinstance(v, str)),
+            None,
+        )
         doc.waypoints.append(
             gpxpy.gpx.GPXWaypoint(
                 latitude=float(lat),
@@ -244,6 +249,7 @@ def to_gpx(route: VisitRoute, *, lang: Lang = "fr", title: str | None = None) ->
                     f"{int(row['order']):02d} {_stop_label(route, stop_id, row.get('name'), lang)}"
                 ),
                 description=xml_chars(reason) if isinstance(reason, str) and reason else None,
+                comment=xml_chars(where) if where else None,
                 type=xml_chars(category) if isinstance(category, str) else None,
             )
         )

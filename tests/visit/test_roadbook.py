@@ -300,3 +300,33 @@ def test_the_network_keeps_each_edges_way_name_and_highway(lorient):
     listed = build_network(nodes, merged.drop(columns="highway"), mode="walk")
     assert listed.edge_name[0] == "Rue A" and listed.edge_name[1] is None
     assert set(listed.edge_highway) == {None}
+
+
+def test_the_gpx_gives_each_stops_address_or_street(visit, tmp_path):
+    import gpxpy
+
+    paths = write_route(visit, tmp_path / "v.gpx")
+    gpx = gpxpy.parse(paths["gpx"].read_text(encoding="utf-8"))
+    comments = [w.comment for w in gpx.waypoints]
+    expected = [
+        a if isinstance(a, str) else s
+        for a, s in zip(visit.stops["address"], visit.stops["street"], strict=True)
+    ]
+    assert comments == expected and "41 Rue du Port" in comments
+
+
+def test_a_long_rural_visit_suggests_a_time_budget(tmp_path):
+    from tests.conftest import shared
+
+    osm = str(shared("osm", "saudron_rural.osm.gz"))
+    out = tmp_path / "v.gpx"
+    res = runner.invoke(cli_app(), ["route", osm, "--auto", "8", "--loop", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "--max-minutes" in res.stdout and "↺ Retour au départ" in res.stdout
+    budget = ["--max-minutes", "120", "--json"]
+    res = runner.invoke(
+        cli_app(), ["route", osm, "--auto", "8", "--loop", "--out", str(out), *budget]
+    )
+    summary = json.loads(res.stdout)
+    assert summary["duration_min"] <= 120 and summary["dropped"]
+    assert summary["return_m"] > 0
