@@ -4,8 +4,8 @@ The map pages are self-contained (Leaflet, its plugins and the basemap inlined, 
 their policy forbids any request to another host: if some text ever slipped past the escaping
 chokepoint (:mod:`qet_geo.escaping`) and ran as a script, it could not send anything anywhere nor
 load a script from elsewhere. Inline scripts and styles stay allowed (folium writes them inline).
-The OpenAPI pages (``/docs``, ``/redoc``) load Swagger UI and ReDoc from their CDN and keep no
-policy.
+The documentation (``/docs``) runs the vendored Swagger UI (:mod:`api._docs`) under its own
+policy: scripts, styles and images from the service itself, requests to the service alone.
 """
 
 from __future__ import annotations
@@ -30,14 +30,29 @@ POLICY_DIRECTIVES = (
 CONTENT_SECURITY_POLICY = "; ".join(POLICY_DIRECTIVES)
 #: The same policy as a page's ``<meta http-equiv>`` allows it (frame-ancestors is header-only).
 META_POLICY = "; ".join(d for d in POLICY_DIRECTIVES if not d.startswith("frame-ancestors"))
-#: Paths served with FastAPI's own pages (their scripts come from a CDN): no policy there.
-_DOC_PATHS = ("/docs", "/redoc")
+#: Content-Security-Policy of the documentation: Swagger UI's files and the OpenAPI description
+#: come from the service; FastAPI's page starts Swagger UI with an inline script.
+DOCS_POLICY_DIRECTIVES = (
+    "default-src 'none'",
+    "script-src 'self' 'unsafe-inline'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+)
+DOCS_POLICY = "; ".join(DOCS_POLICY_DIRECTIVES)
+#: The documentation page (its policy is :data:`DOCS_POLICY`).
+_DOC_PATH = "/docs"
 
 _ALWAYS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 )
 _POLICY = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
+_DOCS_POLICY = (b"content-security-policy", DOCS_POLICY.encode())
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,14 +71,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = not str(scope.get("path", "")).startswith(_DOC_PATHS)
+        policy = _DOCS_POLICY if scope.get("path") == _DOC_PATH else _POLICY
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 headers.extend(_ALWAYS)
-                if policy:
-                    headers.append(_POLICY)
+                headers.append(policy)
                 message["headers"] = headers
             await send(message)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api._aggregates import AggregateCache
+from api._docs import add_docs
 from api._headers import add_security_headers
 from api._limits import add_body_limits
 from api.errors import add_exception_handlers
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Service d'analyse géographique du réseau Quartiers en Transitions : "
         "quartiers, enquêtes, indicateurs protégés (secret statistique : au moins 11 "
         "répondants derrière tout chiffre publié).",
+        docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: api/_docs.py
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.lang = settings.lang
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(national.router)
     app.include_router(routes.router)
     app.include_router(maps.router)
+    add_docs(app)
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api._headers import CONTENT_SECURITY_POLICY
+from api._headers import CONTENT_SECURITY_POLICY, DOCS_POLICY
 
 
 def test_every_answer_has_the_security_headers(world):
@@ -22,7 +22,9 @@ def test_every_answer_has_the_security_headers(world):
     assert "frame-ancestors 'none'" in policy and "http" not in policy  # no other host allowed
 
 
-def test_the_openapi_pages_keep_their_cdn(world):
+def test_the_documentation_has_its_own_policy(world):
+    """/docs runs the vendored Swagger UI (api/_docs.py): the service's own files only."""
     r = world.client.get("/docs")
-    assert r.status_code == 200 and "content-security-policy" not in r.headers
+    assert r.status_code == 200 and r.headers["content-security-policy"] == DOCS_POLICY
+    assert "http" not in DOCS_POLICY
     assert r.headers["x-content-type-options"] == "nosniff"
