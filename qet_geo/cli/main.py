@@ -107,10 +107,9 @@ def _speak(command: Command, lang: str, parent: Context | None = None) -> None:
     ctx = _Context(command, info_name=command.name, parent=parent)
     command.context_class = _Context
     for obj in (command, *command.params):
-        french = _FRENCH.setdefault(
-            obj, {name: getattr(obj, name, None) for name in _HELP_ATTRIBUTES}
-        )
-        for name, text in french.items():
+        if obj not in _FRENCH:
+            _FRENCH[obj] = {name: getattr(obj, name, None) for name in _HELP_ATTRIBUTES}
+        for name, text in _FRENCH[obj].items():
             if isinstance(text, str):
                 setattr(obj, name, translate(text, lang))
     help_option = command.get_help_option(ctx)
