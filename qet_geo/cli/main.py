@@ -7,8 +7,10 @@ Messages are French by default; ``--lang en`` or ``QET_LANG=en`` switches to Eng
 
 The language holds for everything the command writes: its messages (``_t``), the help texts
 (the options' ``help=`` and the commands' docstrings, French in the code, English in the
-catalogue with the other texts: :func:`qet_geo.i18n._help_texts`) and the words click and typer
-write themselves ("Usage:", "Missing option": :func:`qet_geo.cli._common._speak_framework`).
+catalogue with the other texts: :func:`qet_geo.i18n._help_texts`) and the words typer (and the
+click it vendors) writes itself: "Usage:", the panels' titles, "[required]"
+(:func:`qet_geo.cli._common._speak_framework`) and its usage errors, "Missing option",
+"Invalid value" (:func:`qet_geo.cli._common._framework_errors`).
 :class:`_QetGroup` reads ``--lang`` before click parses the line, so ``qet --lang en --help``,
 ``qet --lang en route --help`` and ``qet route --help --lang en`` are all in English.
 """
