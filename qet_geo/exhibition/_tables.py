@@ -315,9 +315,11 @@ def margins_left_out(links: LinkReport, lang: str) -> list[str]:
 
     :func:`qet_geo.analysis.margins.margins_of_manoeuvre` leaves out a scenario that needs data
     the run lacks (frequent stops without a GTFS timetable): its "all" row has the status
-    ``left_out`` and names the indicators lacking; the table's ``attrs["left_out"]`` gives the
-    reason in words when it reaches here.
+    ``left_out`` and names the indicators lacking, said in words by
+    :data:`qet_geo.analysis.scenarios.MISSING_DATA` (else by their registry label); the table's
+    ``attrs["left_out"]`` reason is used when it reaches here.
     """
+    from qet_geo.analysis.scenarios import MISSING_DATA
     from qet_geo.constraints.indicators import INDICATORS
 
     reasons = links.margins.attrs.get("left_out", {})
@@ -330,11 +332,11 @@ def margins_left_out(links: LinkReport, lang: str) -> list[str]:
             text = msg("« {label} » : {reason}", label=str(row["label"]), reason=reason)
         else:
             lacking = [
-                INDICATORS[i].label if i in INDICATORS else str(i)
+                MISSING_DATA.get(i) or (INDICATORS[i].label if i in INDICATORS else str(i))
                 for i in row.get("ignored_indicators", ()) or ()
             ]
             text = msg(
-                "« {label} » : scénario laissé de côté, faute de données ({missing}).",
+                "« {label} » : scénario laissé de côté, faute de données : {missing}.",
                 label=str(row["label"]),
                 missing=join(lacking, msg(" ; ")),
             )

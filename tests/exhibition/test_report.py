@@ -67,7 +67,7 @@ def test_a_scenario_left_out_is_said_in_the_method_section(lang: str, words: str
     content = _content(12.34, 4.5, 20.0)
     content.margins_left_out = [
         msg(
-            "« {label} » : scénario laissé de côté, faute de données ({missing}).",
+            "« {label} » : scénario laissé de côté, faute de données : {missing}.",
             label="Un arrêt fréquent",
             missing="GTFS",
         ).render(lang)
