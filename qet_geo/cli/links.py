@@ -217,6 +217,7 @@ def _print_summary(report: LinkReport, out: Path) -> None:
     import math
 
     from qet_geo.cli._common import _state, _t, out_console
+    from qet_geo.constraints.indicators import INDICATORS
 
     lang = _state["lang"]
 
@@ -260,11 +261,19 @@ def _print_summary(report: LinkReport, out: Path) -> None:
         for indicator, effect in effects.xs(usage, level="usage").iterrows():
             if effect["status"] != "ok":
                 continue
+            # the registry's label, as the report names it ("minutes jusqu'au marché...")
+            entry = INDICATORS.get(str(indicator))
+            name = entry.label.render(lang) if entry is not None else str(indicator)
             out_console.print(
-                f"      {indicator!s:<24} OR {fmt(effect['odds_ratio'])} "
-                f"[{fmt(effect['odds_ratio_low'])} ; {fmt(effect['odds_ratio_high'])}] "
-                f"{effect['unit']}",
+                "      "
+                + _t(
+                    "{name} : OR {figures}",
+                    name=name,
+                    figures=f"{fmt(effect['odds_ratio'])} [{fmt(effect['odds_ratio_low'])} ; "
+                    f"{fmt(effect['odds_ratio_high'])}] {effect['unit']}",
+                ),
                 highlight=False,
+                soft_wrap=True,
             )
     out_console.print(
         _t("Marges de manœuvre (kgCO2e/pers./an) :"),
