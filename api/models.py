@@ -123,6 +123,10 @@ class NeighbourhoodOut(_Out):
     published: bool
     osm_extract: str | None = None
     has_territory: bool = False
+    synthetic_years: list[int] = Field(
+        default_factory=list,
+        description="années de ses campagnes aux réponses synthétiques (démonstrations)",
+    )
 
 
 class DiagnosticIn(_In):
@@ -141,6 +145,11 @@ class DiagnosticOut(_Out):
     label: str | None
     status: str
     progress: float
+    synthetic: bool = Field(
+        default=False,
+        description="réponses synthétiques (qet survey synthesize) : une démonstration, pas un "
+        "résultat d'enquête",
+    )
     created_at: datetime
 
     @field_validator("created_at")
@@ -158,6 +167,11 @@ class UploadOut(BaseModel):
     n_rows: int
     n_stored: int
     summary: dict[str, int]
+    synthetic: bool = Field(
+        default=False,
+        description="réponses synthétiques (qet survey synthesize) : une démonstration, pas un "
+        "résultat d'enquête",
+    )
 
 
 class Feature(BaseModel):
@@ -177,6 +191,11 @@ class FeatureCollection(BaseModel):
     numberMatched: int
     numberReturned: int
     links: list[dict[str, str]] = Field(default_factory=list)
+    synthetic: bool = Field(
+        default=False,
+        description="réponses synthétiques (qet survey synthesize) : une démonstration, pas un "
+        "résultat d'enquête",
+    )
 
 
 class ProfileOut(BaseModel):
@@ -217,6 +236,11 @@ class ProfilesOut(BaseModel):
     release: int | None = Field(
         default=None, description="numéro de la publication ; null : aperçu en direct"
     )
+    synthetic: bool = Field(
+        default=False,
+        description="réponses synthétiques (qet survey synthesize) : une démonstration, pas un "
+        "résultat d'enquête",
+    )
 
 
 class NationalProfilesOut(BaseModel):
@@ -229,6 +253,16 @@ class NationalProfilesOut(BaseModel):
     n_neighbourhoods: int | None = None
     n_answers: int | None = None
     n_reassigned: int | None = None
+    synthetic: bool = Field(
+        default=False,
+        description="profils ajustés sur des réponses synthétiques seulement (aucune campagne "
+        "réelle encore) : une démonstration",
+    )
+    synthetic_left_out: list[int] = Field(
+        default_factory=list,
+        description="quartiers dont la campagne synthétique a été laissée hors de l'ajustement "
+        "sur les réponses réelles",
+    )
 
 
 class FootprintsOut(BaseModel):
@@ -240,6 +274,11 @@ class FootprintsOut(BaseModel):
     mean_kgco2e: dict[str, float]
     release: int | None = Field(
         default=None, description="numéro de la publication ; null : aperçu en direct"
+    )
+    synthetic: bool = Field(
+        default=False,
+        description="réponses synthétiques (qet survey synthesize) : une démonstration, pas un "
+        "résultat d'enquête",
     )
 
 
@@ -253,6 +292,11 @@ class ReleaseOut(BaseModel):
     diagnostic_id: int
     number: int
     n_respondents: int
+    synthetic: bool = Field(
+        default=False,
+        description="réponses synthétiques (qet survey synthesize) : une démonstration, pas un "
+        "résultat d'enquête",
+    )
     created_at: datetime
 
     @classmethod
@@ -262,6 +306,7 @@ class ReleaseOut(BaseModel):
             diagnostic_id=release.diagnostic_id,
             number=release.number,
             n_respondents=release.n_respondents,
+            synthetic=bool((release.figures or {}).get("synthetic", False)),
             created_at=release.created_at
             if release.created_at.tzinfo is not None
             else release.created_at.replace(tzinfo=UTC),
@@ -341,7 +386,13 @@ class JobOut(BaseModel):
 
 
 class NationalRow(BaseModel):
-    """One neighbourhood in the national comparison (figures null when not publishable)."""
+    """One neighbourhood in the national comparison (figures null when not publishable).
+
+    Synthetic releases are never ranked with real ones: when both are present, the real
+    neighbourhoods are compared among themselves and each synthetic one is listed with
+    ``synthetic`` true, ``compared`` false and no figure; when every neighbourhood is
+    synthetic, they are compared with one another as a demonstration (``synthetic`` true).
+    """
 
     neighbourhood_id: int
     name: str
@@ -352,6 +403,16 @@ class NationalRow(BaseModel):
     constraints: dict[str, float | None]
     type: int
     rank_total_kgco2e: int | None
+    synthetic: bool = Field(
+        default=False,
+        description="réponses synthétiques (qet survey synthesize) : une démonstration, pas un "
+        "résultat d'enquête",
+    )
+    compared: bool = Field(
+        default=True,
+        description="false : laissé hors de la comparaison (réponses synthétiques parmi des "
+        "quartiers réels)",
+    )
 
 
 class DeltaRow(BaseModel):
@@ -382,3 +443,8 @@ class BeforeAfterOut(BaseModel):
     )
     release_before: int | None = None
     release_after: int | None = None
+    synthetic: bool = Field(
+        default=False,
+        description="les deux campagnes sont synthétiques : une démonstration (une campagne "
+        "synthétique n'est jamais comparée à une réelle)",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import Annotated, Any
 
 import pandas as pd
@@ -23,6 +24,7 @@ from api.models import (
 )
 from api.routers.aggregates import shared_lookup
 from qet_geo.analysis.national import before_after, before_after_moments, national_table
+from qet_geo.errors import QetGeoWarning
 from qet_geo.i18n import msg
 from qet_geo.privacy import require_protected
 from qet_geo.store.ingest import respondents_frame
@@ -60,7 +62,10 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
     records, constraint_names = {}, set()
     for r in released:
         s = r.summary
-        record: dict[str, Any] = {"n_respondents": int(s.get("n_respondents", 0))}
+        record: dict[str, Any] = {
+            "n_respondents": int(s.get("n_respondents", 0)),
+            "synthetic": bool(s.get("synthetic", False)),
+        }
         feet = s.get("footprints") or {}
         for usage in (*USAGES, "total"):
             record[f"{usage}_kgco2e"] = feet.get(usage, math.nan)
@@ -71,8 +76,12 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
             constraint_names.add(name)
         records[str(r.hood.id)] = record
     frame = pd.DataFrame.from_dict(records, orient="index")
-    table = national_table(frame, constraints=sorted(constraint_names))
+    with warnings.catch_warnings():
+        # the synthetic neighbourhoods left out are listed below, each with its own row
+        warnings.simplefilter("ignore", QetGeoWarning)
+        table = national_table(frame, constraints=sorted(constraint_names))
     require_protected(table, what="the national comparison")
+    synthetic = bool(table.attrs.get("synthetic", False))
     feet_cols = [c for c in table.columns if c.endswith("_kgco2e") and not c.startswith("rank_")]
     mix = sorted(c for c in table.columns if c.startswith("mix_"))
     by_id = {str(r.hood.id): r for r in released}
@@ -91,8 +100,27 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
                 constraints={c: _num(row[c]) for c in sorted(constraint_names)},
                 type=int(row["type"]),
                 rank_total_kgco2e=None if pd.isna(rank) else int(rank),
+                synthetic=synthetic,
             )
         )
+    for key in table.attrs.get("synthetic_left_out", []):
+        hood = by_id[str(key)]
+        rows.append(
+            NationalRow(
+                neighbourhood_id=hood.hood.id,
+                name=hood.name,
+                year=hood.year,
+                n_respondents=int(hood.summary.get("n_respondents", 0)),
+                mean_kgco2e={},
+                profile_mix={},
+                constraints={},
+                type=-1,
+                rank_total_kgco2e=None,
+                synthetic=True,
+                compared=False,
+            )
+        )
+    rows.sort(key=lambda r: r.neighbourhood_id)
     return rows
 
 
@@ -132,6 +160,11 @@ async def national(request: Request, caller: CallerDep) -> Response:
     (1 = lowest). Only released figures are compared, for every caller: a campaign is in the
     comparison once its pilot team has published a release (``POST
     /diagnostics/{id}/releases``). Cached: the store is read (one query) at most once a second.
+
+    Synthetic releases are never ranked with real ones: the real neighbourhoods are compared
+    among themselves, and each synthetic one is listed with ``synthetic`` true, ``compared``
+    false and no figure. When every neighbourhood is synthetic, they are compared with one
+    another as a demonstration, every row ``synthetic`` true.
     """
     cache: NationalCache = request.app.state.aggregates.national
     data = cache.fresh()
@@ -162,11 +195,13 @@ def compare_campaigns(
     Between the latest releases of the two campaigns (``release_before``, ``release_after``);
     the pilot team of the neighbourhood (and the admin) compares its live answers instead.
     A footprint one respondent dominates in either campaign (more than 85 % of its total) is
-    withheld (``withheld``), and the total with it.
+    withheld (``withheld``), and the total with it. A synthetic campaign is never compared with
+    a real one (422, the message says which is which); two synthetic campaigns are, as a
+    demonstration (``synthetic`` true).
     """
     hood = neighbourhood_for(session, caller, neighbourhood_id)
     live = caller.can_write(hood)
-    frames, releases = [], []
+    frames, releases, labels = [], [], []
     for year in (before, after):
         diag = session.scalars(
             select(Diagnostic).where(
@@ -182,6 +217,7 @@ def compare_campaigns(
                 )
             )
         if live:
+            labels.append(bool(diag.synthetic))
             frames.append(respondents_frame(session, diag.id))
             continue
         release = latest_release(session, diag.id)
@@ -194,13 +230,16 @@ def compare_campaigns(
                 )
             )
         releases.append(release)
+        labels.append(bool(release.summary.get("synthetic", False)) or bool(diag.synthetic))
+    synthetic = (labels[0], labels[1])
     if live:
-        table = before_after(frames[0], frames[1], confidence=confidence)
+        table = before_after(frames[0], frames[1], confidence=confidence, synthetic=synthetic)
     else:
         table = before_after_moments(
             releases[0].summary.get("moments") or {},
             releases[1].summary.get("moments") or {},
             confidence=confidence,
+            synthetic=synthetic,
         )
     return BeforeAfterOut(
         neighbourhood_id=hood.id,
@@ -214,6 +253,7 @@ def compare_campaigns(
         withheld=list(table.attrs.get("withheld", [])),
         release_before=releases[0].number if releases else None,
         release_after=releases[1].number if releases else None,
+        synthetic=bool(table.attrs.get("synthetic", False)),
     )
 
 
@@ -244,7 +284,9 @@ async def fit_national(request: Request, caller: CallerDep) -> NationalProfilesO
     The latest campaign with 11 complete answers or more of every neighbourhood is pooled, each
     neighbourhood weighing the same. The new profiles replace the previous ones, and every
     respondent is given the nearest of them, in one transaction: the profile shares of every
-    diagnostic and the national comparison then refer to them.
+    diagnostic and the national comparison then refer to them. Synthetic campaigns are left out
+    when there are real ones (``synthetic_left_out`` names their neighbourhoods); with none
+    real, the profiles are fitted on the synthetic ones, as a demonstration (``synthetic``).
     """
     require_roles(caller, "admin", "staff")
     result = await run_in_threadpool(fit_national_profiles, request.app.state.engine)
@@ -256,4 +298,6 @@ async def fit_national(request: Request, caller: CallerDep) -> NationalProfilesO
         n_neighbourhoods=result.n_neighbourhoods,
         n_answers=result.n_answers,
         n_reassigned=result.n_reassigned,
+        synthetic=result.synthetic,
+        synthetic_left_out=result.synthetic_left_out,
     )

@@ -98,6 +98,7 @@ def _upload_out(result: IngestResult) -> UploadOut:
         n_rows=result.n_rows,
         n_stored=result.n_stored,
         summary={k: int(v) for k, v in result.summary.items()},
+        synthetic=result.synthetic,
     )
 
 
@@ -108,6 +109,7 @@ class UploadItem(BaseModel):
     created_at: datetime
     n_rows: int
     n_stored: int
+    synthetic: bool = False
 
 
 def _key_scope(caller: Caller) -> str:
@@ -140,6 +142,11 @@ async def upload_survey(
     belongs to the caller that used it: another caller's use of the same key neither clashes
     nor shows. Homes are coarsened to 200 m cells before anything is stored; cells given in the
     file must be 200 m cells. Admin and the pilot team only.
+
+    A file of synthetic answers (``qet survey synthesize``: SYN- ids or a true ``synthetic``
+    column on every row) is stored labelled (``synthetic`` true, on the upload and its
+    diagnostic); a file mixing synthetic and real answers is refused (422), and so is a
+    synthetic file sent to a diagnostic of real answers, or the reverse (409).
     """
     diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
     data = await _body(request, settings.max_upload_bytes)
@@ -178,6 +185,7 @@ def list_uploads(session: SessionDep, caller: CallerDep, diagnostic_id: DiagId) 
             created_at=u.created_at if u.created_at.tzinfo else u.created_at.replace(tzinfo=UTC),
             n_rows=u.n_rows,
             n_stored=u.n_stored,
+            synthetic=bool(u.synthetic),
         )
         for u in uploads
     ]

@@ -139,6 +139,8 @@ def national_profiles(database_url: DatabaseOpt = None, as_json: JsonOpt = False
                     "n_answers": result.n_answers,
                     "n_reassigned": result.n_reassigned,
                     "profiles": profiles,
+                    "synthetic": result.synthetic,
+                    "synthetic_left_out": result.synthetic_left_out,
                 }
             )
         )
@@ -156,6 +158,23 @@ def national_profiles(database_url: DatabaseOpt = None, as_json: JsonOpt = False
     )
     for p in profiles:
         out_console.print(f"  {p['number']}: {p['share']:.0%}", highlight=False)
+    if result.synthetic:
+        out_console.print(
+            _t(
+                "[bold]Réponses SYNTHÉTIQUES[/] : aucune campagne réelle n'a encore assez de "
+                "réponses, ces profils sont une démonstration."
+            ),
+            highlight=False,
+        )
+    elif result.synthetic_left_out:
+        out_console.print(
+            _t(
+                "Quartiers laissés hors de l'ajustement (campagne aux réponses synthétiques) : "
+                "{ids}.",
+                ids=", ".join(str(i) for i in result.synthetic_left_out),
+            ),
+            highlight=False,
+        )
 
 
 @store_app.command("release")
@@ -183,6 +202,7 @@ def release(
                     "number": made.number,
                     "n_respondents": made.n_respondents,
                     "created_at": made.created_at.isoformat(),
+                    "synthetic": bool(made.figures.get("synthetic", False)),
                 }
             )
         )
@@ -196,3 +216,11 @@ def release(
         ),
         highlight=False,
     )
+    if made.figures.get("synthetic"):
+        out_console.print(
+            _t(
+                "[bold]Réponses SYNTHÉTIQUES[/] : cette publication est une démonstration, pas "
+                "un résultat d'enquête ; elle le restera."
+            ),
+            highlight=False,
+        )

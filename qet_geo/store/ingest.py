@@ -68,6 +68,9 @@ class IngestResult:
     n_rows: int
     n_stored: int
     summary: dict[str, Any]
+    #: Whether the file's answers are synthetic (``qet survey synthesize``; see
+    #: :func:`qet_geo.surveys.synthetic.synthetic_label`).
+    synthetic: bool = False
 
 
 def ingest_su(
@@ -86,7 +89,10 @@ def ingest_su(
     The file is read (:func:`~qet_geo.surveys.su.read_su`), the homes located
     (:func:`~qet_geo.surveys.geocode.locate_homes`) and coarsened to 200 m cells and buildings
     (:func:`~qet_geo.privacy.coarsen_locations`) before anything is written; raw locations are
-    never stored. Each respondent gets a reference usage profile (the nearest national reference
+    never stored. A file of synthetic answers (every row with a SYN- id or a true ``synthetic``
+    column, as ``qet survey synthesize`` writes) is stored as such: the upload and its diagnostic
+    are flagged ``synthetic``, and a diagnostic never mixes synthetic and real uploads. Each
+    respondent gets a reference usage profile (the nearest national reference
     profile once :func:`qet_geo.store.jobs.fit_national_profiles` has stored them, the demo
     reference profiles before) and its footprint per usage.
 
@@ -120,10 +126,12 @@ def ingest_su(
         No diagnostic ``diagnostic_id``.
     ConflictError
         The idempotency key was used by the same caller for another file, a respondent id is
-        already stored from another file of the diagnostic, or ``replaces`` names an upload of
-        a published diagnostic.
+        already stored from another file of the diagnostic, ``replaces`` names an upload of
+        a published diagnostic, or the file is synthetic and the diagnostic's other uploads
+        real (or the reverse).
     InputFileError, EmptyDataError, ValidationError
-        The file cannot be read as SU answers (see ``read_su``).
+        The file cannot be read as SU answers (see ``read_su``), or it mixes synthetic and real
+        answers.
     """
     if not isinstance(data, bytes | bytearray):
         raise ValidationError(msg("data doit contenir les octets du fichier d'enquête."))
@@ -145,10 +153,13 @@ def ingest_su(
     rows, summary = _prepare_rows(
         bytes(data), addresses=addresses, buildings=buildings, reference=reference
     )
+    summary = dict(summary)
+    synthetic = bool(summary.pop("synthetic", False))
     try:
         with factory.begin() as session:
             if replaces is not None:
                 delete_upload(session, diagnostic_id, replaces)
+            _label_diagnostic(session, diagnostic_id, synthetic)
             upload = Upload(
                 diagnostic_id=diagnostic_id,
                 sha256=digest,
@@ -157,6 +168,7 @@ def ingest_su(
                 n_rows=int(summary.get("rows", len(rows))),
                 n_stored=len(rows),
                 summary=summary,
+                synthetic=synthetic,
             )
             session.add(upload)
             session.flush()
@@ -195,7 +207,44 @@ def ingest_su(
             raise _already_uploaded(existing.upload_id) from None
         return existing
     logger.info("upload %s: %s respondents stored", upload_id, len(rows))
-    return IngestResult(upload_id, True, int(summary.get("rows", len(rows))), len(rows), summary)
+    n_rows = int(summary.get("rows", len(rows)))
+    return IngestResult(upload_id, True, n_rows, len(rows), summary, synthetic)
+
+
+def _label_diagnostic(session: Session, diagnostic_id: int, synthetic: bool) -> None:
+    """Give the diagnostic the label of its new upload, refusing to mix synthetic and real.
+
+    The diagnostic's row is locked (PostgreSQL) so that two uploads of different kinds sent at
+    once to an empty diagnostic cannot both pass.
+    """
+    diag = session.get(Diagnostic, diagnostic_id, with_for_update=True)
+    if diag is None:
+        raise NotFoundError(
+            msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
+        )
+    others = session.scalars(
+        select(Upload.id).where(Upload.diagnostic_id == diagnostic_id).limit(1)
+    ).first()
+    if others is not None and bool(diag.synthetic) != synthetic:
+        if synthetic:
+            text = msg(
+                "ce fichier contient des réponses synthétiques (identifiants SYN-…, générées par "
+                "qet survey synthesize), et le diagnostic {diagnostic_id} des réponses d'enquête "
+                "réelles : un diagnostic ne mélange jamais les deux. Envoyez les réponses "
+                "synthétiques à un autre diagnostic (une démonstration), ou supprimez d'abord les "
+                "envois réels de celui-ci.",
+                diagnostic_id=diagnostic_id,
+            )
+        else:
+            text = msg(
+                "ce fichier contient des réponses d'enquête réelles, et le diagnostic "
+                "{diagnostic_id} des réponses synthétiques (une démonstration) : un diagnostic ne "
+                "mélange jamais les deux. Envoyez les réponses réelles à un autre diagnostic, ou "
+                "supprimez d'abord les envois synthétiques de celui-ci.",
+                diagnostic_id=diagnostic_id,
+            )
+        raise ConflictError(text)
+    diag.synthetic = synthetic
 
 
 def _already_uploaded(upload_id: int) -> ConflictError:
@@ -234,7 +283,9 @@ def _existing_upload(
         ).first()
     if found is None:
         return None
-    return IngestResult(found.id, False, found.n_rows, found.n_stored, dict(found.summary))
+    return IngestResult(
+        found.id, False, found.n_rows, found.n_stored, dict(found.summary), bool(found.synthetic)
+    )
 
 
 def delete_upload(
@@ -244,7 +295,8 @@ def delete_upload(
 
     Both go in the caller's transaction: either the whole upload is gone or none of it. A pilot
     team uses it to take back a wrong or truncated file, which could otherwise never be fixed
-    (its respondent ids would clash with the corrected file's).
+    (its respondent ids would clash with the corrected file's). Once its last upload is gone,
+    the diagnostic is no longer ``synthetic``: the next file sets the label again.
 
     Parameters
     ----------
@@ -299,6 +351,13 @@ def delete_upload(
     n_gone = int(getattr(gone, "rowcount", 0) or 0)
     session.delete(upload)
     session.flush()
+    left = session.scalars(
+        select(Upload.id).where(Upload.diagnostic_id == diagnostic_id).limit(1)
+    ).first()
+    if left is None:  # an empty diagnostic is neither synthetic nor real: its next file decides
+        diag = session.get(Diagnostic, diagnostic_id)
+        if diag is not None:
+            diag.synthetic = False
     logger.info("upload %s deleted: %s respondents", upload_id, n_gone)
     return n_gone
 
@@ -310,17 +369,22 @@ def _prepare_rows(
     buildings: gpd.GeoDataFrame | None,
     reference: Sequence[Profile] = (),
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Read, locate and coarsen the file's rows; the summary's ``synthetic`` is the file's label."""
     import pandas as pd
 
     from qet_geo.analysis.footprint import su_footprints
     from qet_geo.surveys.schema import USAGES
     from qet_geo.surveys.su import read_su
+    from qet_geo.surveys.synthetic import survey_synthetic_label
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         read = read_su(io.BytesIO(data))
+    # before anything else is computed: a file mixing synthetic and real answers is refused
+    synthetic = survey_synthetic_label(read, io.BytesIO(data), name=msg("le fichier envoyé"))
     answers = read.answers
     summary: dict[str, Any] = {k: int(v) for k, v in read.summary().items()}
+    summary["synthetic"] = synthetic  # taken out by ingest_su: a flag, not a row count
     places = _protected_places(read.locations, answers.index, addresses, buildings)
     _check_cell_sizes(places)
     usages = [u for u in USAGES if u in answers.columns]

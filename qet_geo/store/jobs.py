@@ -1233,6 +1233,10 @@ class NationalProfilesResult:
     profiles: list[Profile]
     n_reassigned: int
     diagnostic_ids: list[int]
+    #: True when the profiles were fitted on synthetic answers only (no real campaign yet).
+    synthetic: bool = False
+    #: Neighbourhoods whose synthetic campaign was left out of a fit on real answers.
+    synthetic_left_out: list[int] = field(default_factory=list)
 
 
 def fit_national_profiles(
@@ -1248,6 +1252,12 @@ def fit_national_profiles(
     answers is given the nearest of them (:func:`qet_geo.store.ingest.assign_to_centres`), so that the
     profile shares and the national comparison speak of the national reference.
 
+    Synthetic campaigns (``Diagnostic.synthetic``) are never pooled with real ones: the
+    profiles are fitted on the real campaigns, the neighbourhoods whose campaign is synthetic
+    are left out and named (``synthetic_left_out``); only when no neighbourhood has a real
+    campaign of 11 complete answers are they fitted on the synthetic ones, as a demonstration
+    (``synthetic`` True).
+
     Raises
     ------
     DisclosureError
@@ -1260,6 +1270,16 @@ def fit_national_profiles(
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session:
         pooled = _pooled_answers(session)
+    left_out: list[int] = []
+    synthetic = False
+    if not pooled.empty:
+        fake = pooled["synthetic"].astype(bool)
+        if fake.all():
+            synthetic = True
+        elif fake.any():
+            left_out = sorted({int(h) for h in pooled.loc[fake, "neighbourhood"]})
+            pooled = pooled.loc[~fake]
+        pooled = pooled.drop(columns=["synthetic"])
     if pooled.empty:
         raise DisclosureError(
             msg(
@@ -1317,6 +1337,8 @@ def fit_national_profiles(
         profiles=profiles,
         n_reassigned=int(numbers.notna().sum()) if rows else 0,
         diagnostic_ids=diagnostics,
+        synthetic=synthetic,
+        synthetic_left_out=left_out,
     )
 
 
@@ -1325,18 +1347,24 @@ def _pooled_answers(session: Session) -> Any:
 
     frames = []
     for hood_id in session.scalars(select(Neighbourhood.id).order_by(Neighbourhood.id)):
-        # the latest campaign with enough complete answers (a new one just started is skipped)
-        for diag_id in session.scalars(
-            select(Diagnostic.id)
+        # the latest campaign with enough complete answers (a new one just started is skipped);
+        # a real one first: a neighbourhood's synthetic demonstration never hides its survey
+        campaigns = session.execute(
+            select(Diagnostic.id, Diagnostic.synthetic)
             .where(Diagnostic.neighbourhood_id == hood_id)
-            .order_by(Diagnostic.year.desc())
-        ):
+            .order_by(Diagnostic.synthetic, Diagnostic.year.desc())
+        ).all()
+        for diag_id, synthetic in campaigns:
             frame = respondents_frame(session, diag_id)
             if not all(u in frame.columns for u in USAGES):
                 continue
             complete = frame[list(USAGES)].dropna()
             if len(complete) >= MIN_RESPONDENTS:
-                frames.append(complete.astype("Int8").assign(neighbourhood=str(hood_id)))
+                frames.append(
+                    complete.astype("Int8").assign(
+                        neighbourhood=str(hood_id), synthetic=bool(synthetic)
+                    )
+                )
                 break
     if not frames:
         return pd.DataFrame()

@@ -152,6 +152,11 @@ class Neighbourhood(Base):
         """Whether the neighbourhood's outline is known."""
         return self.territory_wkt is not None
 
+    @property
+    def synthetic_years(self) -> list[int]:
+        """The years of its campaigns whose answers are synthetic (demonstrations)."""
+        return sorted(d.year for d in self.diagnostics if d.synthetic)
+
 
 class Diagnostic(Base):
     """A dated survey campaign of a neighbourhood: year 0, year 1..."""

@@ -88,6 +88,9 @@ class Figures:
     features, bounds
         The published 200 m cells (pooled where small) as GeoJSON features in WGS84, and each
         one's (left, bottom, right, top); empty unless they cover the whole set.
+    synthetic
+        Whether the figures come from synthetic answers (``Diagnostic.synthetic``): kept with a
+        release, so that its figures stay labelled after publication.
     """
 
     n_respondents: int
@@ -96,6 +99,7 @@ class Figures:
     own_profiles: list[dict[str, Any]] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
     bounds: list[list[float]] = field(default_factory=list)
+    synthetic: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The figures as the store keeps them in :attr:`qet_geo.store.models.Release.figures`."""
@@ -106,6 +110,7 @@ class Figures:
             "own_profiles": self.own_profiles,
             "features": self.features,
             "bounds": self.bounds,
+            "synthetic": self.synthetic,
         }
 
     @classmethod
@@ -118,6 +123,8 @@ class Figures:
             own_profiles=list(data.get("own_profiles", [])),
             features=list(data.get("features", [])),
             bounds=[list(b) for b in data.get("bounds", [])],
+            # releases made before the label existed are of real answers (migration 0008)
+            synthetic=bool(data.get("synthetic", False)),
         )
 
 
@@ -257,7 +264,9 @@ def _own_profiles(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def compute_figures(frame: pd.DataFrame, *, own_profiles: bool = True) -> Figures:
+def compute_figures(
+    frame: pd.DataFrame, *, own_profiles: bool = True, synthetic: bool = False
+) -> Figures:
     """Compute every published figure of a diagnostic over its :func:`release_set`.
 
     Parameters
@@ -268,6 +277,8 @@ def compute_figures(frame: pd.DataFrame, *, own_profiles: bool = True) -> Figure
     own_profiles
         Also fit the diagnostic's own profiles on the set (a release does; the live preview
         reads those of the last analysis instead).
+    synthetic
+        Whether the answers are synthetic (``Diagnostic.synthetic``): the figures carry it.
 
     Returns
     -------
@@ -276,7 +287,7 @@ def compute_figures(frame: pd.DataFrame, *, own_profiles: bool = True) -> Figure
     """
     chosen = release_set(frame)
     if len(chosen) < MIN_RESPONDENTS:
-        return Figures(0)
+        return Figures(0, synthetic=synthetic)
     features, bounds = _cells(chosen)
     return Figures(
         n_respondents=len(chosen),
@@ -285,6 +296,7 @@ def compute_figures(frame: pd.DataFrame, *, own_profiles: bool = True) -> Figure
         own_profiles=_own_profiles(chosen) if own_profiles else [],
         features=features,
         bounds=bounds,
+        synthetic=synthetic,
     )
 
 
@@ -387,7 +399,9 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
     Returns
     -------
     qet_geo.store.models.Release
-        The stored release (``number`` 1, 2, ...), detached.
+        The stored release (``number`` 1, 2, ...), detached. Its ``figures`` and ``summary``
+        keep the diagnostic's ``synthetic`` label: a release of synthetic answers stays
+        labelled after publication.
 
     Raises
     ------
@@ -408,6 +422,7 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
                 msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
             )
         hood_id = diag.neighbourhood_id
+        synthetic = bool(diag.synthetic)
         frame = respondents_frame(session, diagnostic_id, keys=True)
         earlier = _released_sets(session, hood_id)
         reference = "national" if national_reference(session) else "demo"
@@ -423,7 +438,7 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
         )
     keys = set(chosen["key"].tolist())
     _refuse_small_difference(keys, earlier)
-    figures = compute_figures(chosen)
+    figures = compute_figures(chosen, synthetic=synthetic)
     if not figures.footprints:
         raise DisclosureError(
             msg(
@@ -441,6 +456,8 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
         "profile_shares": figures.profile_shares,
         "constraints": constraints,
         "moments": _moments(chosen) if figures.footprints else {},
+        # the national comparison and before/after never mix synthetic and real releases
+        "synthetic": synthetic,
     }
     try:
         with factory.begin() as session:
