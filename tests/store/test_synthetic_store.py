@@ -1,0 +1,79 @@
+"""The store keeps the synthetic label: uploads, diagnostics, deletions and releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from qet_geo.errors import ValidationError
+from qet_geo.store import ingest
+from qet_geo.store import models as store
+from qet_geo.store.jobs import fit_national_profiles
+from qet_geo.store.releases import create_release
+from tests.api.factories import su_csv
+
+
+def _db(tmp_path: Path) -> tuple[Engine, dict[str, int]]:
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'qet.db'}")
+    store.create_schema(engine)
+    ids = {}
+    with store.session_scope(engine) as s:
+        for name in ("Réel", "Démo"):
+            hood = store.add_neighbourhood(s, name=name)
+            diag = store.Diagnostic(neighbourhood_id=hood.id, year=0)
+            s.add(diag)
+            s.flush()
+            ids[name] = diag.id
+    return engine, ids
+
+
+def _synthetic(engine: Engine, diagnostic_id: int) -> bool:
+    with store.session_scope(engine) as s:
+        return bool(s.get(store.Diagnostic, diagnostic_id).synthetic)
+
+
+def test_a_synthetic_file_labels_its_upload_and_diagnostic(tmp_path: Path) -> None:
+    engine, ids = _db(tmp_path)
+    real = ingest.ingest_su(engine, ids["Réel"], su_csv(30, seed=1))
+    demo = ingest.ingest_su(engine, ids["Démo"], su_csv(30, seed=2, prefix="SYN-"))
+    assert (real.synthetic, demo.synthetic) == (False, True)
+    assert not _synthetic(engine, ids["Réel"]) and _synthetic(engine, ids["Démo"])
+    # the same file again: the stored upload, with its label
+    again = ingest.ingest_su(engine, ids["Démo"], su_csv(30, seed=2, prefix="SYN-"))
+    assert not again.created and again.synthetic is True
+    with store.session_scope(engine) as s:
+        assert s.get(store.Upload, demo.upload_id).synthetic is True
+        assert "synthetic" not in s.get(store.Upload, demo.upload_id).summary
+
+
+def test_mixing_is_refused_and_deleting_resets(tmp_path: Path) -> None:
+    engine, ids = _db(tmp_path)
+    demo = ingest.ingest_su(engine, ids["Démo"], su_csv(20, seed=3, prefix="SYN-"))
+    with pytest.raises(store.ConflictError) as err:
+        ingest.ingest_su(engine, ids["Démo"], su_csv(20, seed=4))
+    assert "ne mélange jamais" in err.value.localized("fr")
+    mixed = su_csv(15, seed=5, prefix="SYN-") + su_csv(15, seed=6).split(b"\n", 1)[1]
+    with pytest.raises(ValidationError) as err2:
+        ingest.ingest_su(engine, ids["Réel"], mixed)
+    assert "15 réponses synthétiques" in err2.value.localized("fr")
+    assert not _synthetic(engine, ids["Réel"])
+    with store.session_scope(engine) as s:
+        assert ingest.delete_upload(s, ids["Démo"], demo.upload_id) == 20
+    assert not _synthetic(engine, ids["Démo"])
+    assert ingest.ingest_su(engine, ids["Démo"], su_csv(20, seed=4)).synthetic is False
+
+
+def test_a_release_keeps_the_label_and_the_national_fit_leaves_it_out(tmp_path: Path) -> None:
+    engine, ids = _db(tmp_path)
+    ingest.ingest_su(engine, ids["Réel"], su_csv(40, seed=7))
+    ingest.ingest_su(engine, ids["Démo"], su_csv(40, seed=8, prefix="SYN-"))
+    real, demo = create_release(engine, ids["Réel"]), create_release(engine, ids["Démo"])
+    assert real.figures["synthetic"] is False and real.summary["synthetic"] is False
+    assert demo.figures["synthetic"] is True and demo.summary["synthetic"] is True
+    fit = fit_national_profiles(engine)
+    with store.session_scope(engine) as s:
+        demo_hood = s.get(store.Diagnostic, ids["Démo"]).neighbourhood_id
+    assert fit.synthetic is False and fit.synthetic_left_out == [demo_hood]
+    assert fit.n_neighbourhoods == 1 and fit.n_answers == 40
