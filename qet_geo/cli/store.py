@@ -77,6 +77,7 @@ def analyse(
         with sessionmaker(engine)() as session:
             diag = session.get(Diagnostic, diagnostic)
             message = (diag.job_message if diag is not None else None) or {}
+            synthetic = bool(diag is not None and diag.synthetic)
         engine.dispose()
     lang = _state["lang"]
     if result is None:
@@ -92,6 +93,7 @@ def analyse(
                     "n_indicators": result.n_indicators,
                     "weights": result.weights,
                     "notes": [n[lang] for n in result.notes],
+                    "synthetic": synthetic,
                 }
             )
         )
@@ -108,6 +110,14 @@ def analyse(
         ),
         highlight=False,
     )
+    if synthetic:
+        out_console.print(
+            _t(
+                "[bold]Réponses SYNTHÉTIQUES[/] : ce diagnostic est une démonstration, pas un "
+                "résultat d'enquête."
+            ),
+            highlight=False,
+        )
     for note in result.notes:
         out_console.print(note[lang], highlight=False)
 

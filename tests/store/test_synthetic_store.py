@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
+from qet_geo.cli.main import app
 from qet_geo.errors import ValidationError
 from qet_geo.store import ingest
 from qet_geo.store import models as store
@@ -77,3 +80,23 @@ def test_a_release_keeps_the_label_and_the_national_fit_leaves_it_out(tmp_path: 
         demo_hood = s.get(store.Diagnostic, ids["Démo"]).neighbourhood_id
     assert fit.synthetic is False and fit.synthetic_left_out == [demo_hood]
     assert fit.n_neighbourhoods == 1 and fit.n_answers == 40
+
+
+def test_the_store_commands_say_synthetic(tmp_path: Path) -> None:
+    engine, ids = _db(tmp_path)
+    ingest.ingest_su(engine, ids["Démo"], su_csv(40, seed=9, prefix="SYN-"))
+    base = ["--database-url", str(engine.url)]
+    runner = CliRunner()
+    r = runner.invoke(app, ["store", "release", str(ids["Démo"]), *base, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["synthetic"] is True
+    r = runner.invoke(app, ["store", "national-profiles", *base, "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["synthetic"] is True and out["synthetic_left_out"] == []
+    ingest.ingest_su(engine, ids["Réel"], su_csv(40, seed=10))
+    r = runner.invoke(app, ["store", "release", str(ids["Réel"]), *base])
+    assert r.exit_code == 0 and "SYNTH" not in r.output
+    r = runner.invoke(app, ["store", "national-profiles", *base])
+    assert r.exit_code == 0, r.output
+    assert "hors de l'ajustement" in " ".join(r.output.split())
