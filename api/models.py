@@ -334,6 +334,11 @@ class VoteOut(BaseModel):
     themes: list[str]
     is_open: bool
     participant_codes: list[str] | None = None
+    synthetic: bool = Field(
+        default=False,
+        description="le diagnostic du vote a des réponses synthétiques : ses thèmes viennent "
+        "d'une démonstration",
+    )
 
 
 class BallotIn(_In):
@@ -365,6 +370,11 @@ class VoteResults(BaseModel):
     published: bool = True
     counts: dict[str, int | None]
     message: str | None = None
+    synthetic: bool = Field(
+        default=False,
+        description="le diagnostic du vote a des réponses synthétiques : ses thèmes viennent "
+        "d'une démonstration",
+    )
 
 
 class JobOut(BaseModel):

@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, case, exists, func, insert, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from api._throttle import FailureThrottle, client_address
 from api.dependencies import (
@@ -35,6 +35,7 @@ from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store.models import (
     BallotCount,
     ConflictError,
+    Diagnostic,
     NotFoundError,
     Vote,
     VoteCode,
@@ -119,7 +120,7 @@ def _too_many(request: Request, wait: int) -> JSONResponse:
     )
 
 
-def _vote_out(vote: Vote, codes: list[str] | None = None) -> VoteOut:
+def _vote_out(session: Session, vote: Vote, codes: list[str] | None = None) -> VoteOut:
     return VoteOut(
         id=vote.id,
         diagnostic_id=vote.diagnostic_id,
@@ -127,7 +128,14 @@ def _vote_out(vote: Vote, codes: list[str] | None = None) -> VoteOut:
         themes=list(vote.themes),
         is_open=vote.is_open,
         participant_codes=codes,
+        synthetic=_synthetic(session, vote),
     )
+
+
+def _synthetic(session: Session, vote: Vote) -> bool:
+    """Whether the vote's diagnostic is of synthetic answers (its themes come from a demo)."""
+    diag = session.get(Diagnostic, vote.diagnostic_id)
+    return bool(diag is not None and diag.synthetic)
 
 
 def _missing_vote(vote_id: int) -> NotFoundError:
@@ -184,13 +192,13 @@ def open_vote(body: VoteIn, session: SessionDep, caller: CallerDep, diagnostic_i
         insert(BallotCount),
         [{"vote_id": vote.id, "position": i, "n": 0} for i in range(len(themes))],
     )
-    return _vote_out(vote, [display_code(c) for c in sorted(codes)])
+    return _vote_out(session, vote, [display_code(c) for c in sorted(codes)])
 
 
 @router.get("/votes/{vote_id}", response_model=VoteOut, responses=_ERRORS)
 def get_vote(session: SessionDep, caller: CallerDep, vote_id: Id) -> VoteOut:
     """Describe a vote."""
-    return _vote_out(_vote_for(session, caller, vote_id, write=False))
+    return _vote_out(session, _vote_for(session, caller, vote_id, write=False))
 
 
 @router.post(
@@ -268,7 +276,7 @@ def close_vote(session: SessionDep, caller: CallerDep, vote_id: Id) -> VoteOut:
     vote = _vote_for(session, caller, vote_id, write=True)
     vote.is_open = False
     session.flush()
-    return _vote_out(vote)
+    return _vote_out(session, vote)
 
 
 def _n_ballots(session: SessionDep, vote_id: int) -> int:
@@ -341,6 +349,7 @@ def vote_results(
             published=False,
             counts={},
             message=withheld[0] if request_lang(request) == "en" else withheld[1],
+            synthetic=_synthetic(session, vote),
         )
     stored = dict(
         session.execute(
@@ -365,4 +374,5 @@ def vote_results(
         published=True,
         counts=counts,
         message=message,
+        synthetic=_synthetic(session, vote),
     )
