@@ -17,18 +17,22 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from qet_geo.crs import WGS84
 from qet_geo.errors import EmptyDataError
 from qet_geo.i18n import msg
+from qet_geo.privacy import DOMINANCE_SHARE, MIN_RESPONDENTS, _mark
 from qet_geo.store.ingest import respondents_frame
 from qet_geo.store.models import (
     Diagnostic,
@@ -37,7 +41,13 @@ from qet_geo.store.models import (
     Release,
     Respondent,
 )
-from qet_geo.store.releases import Figures, compute_figures, json_value, latest_release, map_html
+from qet_geo.store.releases import (
+    Figures,
+    compute_figures,
+    json_value,
+    latest_release,
+    release_set,
+)
 
 __all__ = [
     "REFRESH_S",
@@ -53,24 +63,51 @@ __all__ = [
 #: Seconds during which a diagnostic's cached layer is served without looking at the store.
 REFRESH_S = 1.0
 
+#: Draws a diagnostic's map page from its cells (a protected table, or the would-be release set
+#: of the live preview) and its release number (None for the live preview).
+DrawMap = Callable[[pd.DataFrame, int | None], str]
+
+
+def _released_cells(figures: Figures) -> gpd.GeoDataFrame:
+    """The published cells of a release as the table :func:`~qet_geo.privacy.safe_aggregate` gave.
+
+    The release built them with ``safe_aggregate`` and checked them with ``require_protected``
+    when it was made (:func:`qet_geo.store.releases.compute_figures`), and the store keeps them as
+    GeoJSON (the figures the indicators route serves); read back, a table loses pandas' marks,
+    so the release's protection is marked again, with the rules it was made under.
+    """
+    table = gpd.GeoDataFrame.from_features(figures.features, crs=WGS84)
+    table.index = pd.Index([str(f.get("id")) for f in figures.features], name="cell_id")
+    return _mark(table, min_respondents=MIN_RESPONDENTS, dominance=DOMINANCE_SHARE)
+
 
 @dataclass(frozen=True)
 class CellLayer:
-    """Published cells of a diagnostic: GeoJSON features (WGS84), as JSON too, and bounds."""
+    """Published cells of a diagnostic: GeoJSON features (WGS84), as JSON too, and bounds.
+
+    ``synthetic`` labels cells of synthetic answers: the served features carry it in their
+    properties, and the collection as a top-level member.
+    """
 
     features: list[dict[str, Any]]
     bounds: np.ndarray  # (n, 4): left, bottom, right, top
     features_json: list[str] = field(default_factory=list)
+    synthetic: bool = False
 
     @classmethod
     def of(cls, figures: Figures) -> CellLayer:
-        """The cells of a set of figures, serialised once."""
+        """The cells of a set of figures, serialised once, labelled with ``figures.synthetic``."""
         if not figures.features:
-            return cls([], np.zeros((0, 4)))
+            return cls([], np.zeros((0, 4)), synthetic=figures.synthetic)
+        served = [
+            {**f, "properties": {**(f.get("properties") or {}), "synthetic": figures.synthetic}}
+            for f in figures.features
+        ]
         return cls(
             figures.features,
             np.asarray(figures.bounds, dtype=float).reshape(-1, 4),
-            [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in figures.features],
+            [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in served],
+            figures.synthetic,
         )
 
 
@@ -97,7 +134,15 @@ class Published:
     reference: str | None = None
 
 
-_NOTHING = Published(Figures(0), CellLayer([], np.zeros((0, 4))), None)
+def _nothing(synthetic: bool) -> Published:
+    """What a diagnostic without a release shows: no figure, its label."""
+    figures = Figures(0, synthetic=synthetic)
+    return Published(figures, CellLayer.of(figures), None)
+
+
+def _synthetic(session: Session, diagnostic_id: int) -> bool:
+    """Whether a diagnostic's answers are synthetic (``Diagnostic.synthetic``)."""
+    return bool(session.scalar(select(Diagnostic.synthetic).where(Diagnostic.id == diagnostic_id)))
 
 
 def _store_version(session: Session, diagnostic_id: int) -> tuple[Any, ...]:
@@ -179,13 +224,20 @@ class AggregateCache:
     # -- the latest release ----------------------------------------------------------------------
 
     def released(self, session: Session, diagnostic_id: int) -> Published:
-        """Return the figures of the latest release of a diagnostic (empty before the first)."""
+        """Return the figures of the latest release of a diagnostic (empty before the first).
+
+        Labelled ``synthetic`` when the release is, or the diagnostic is now (a release made
+        before the label existed).
+        """
+        synthetic = _synthetic(session, diagnostic_id)
 
         def compute() -> Published:
             release = latest_release(session, diagnostic_id)
             if release is None:
-                return _NOTHING
+                return _nothing(synthetic)
             figures = Figures.from_json(release.figures)
+            if synthetic and not figures.synthetic:
+                figures = replace(figures, synthetic=True)
             return Published(
                 figures,
                 CellLayer.of(figures),
@@ -194,27 +246,31 @@ class AggregateCache:
                 release.figures.get("reference"),
             )
 
-        value: Published = self._memo(
-            diagnostic_id, "release", _release_version(session, diagnostic_id), compute
-        )
+        version = (_release_version(session, diagnostic_id), synthetic)
+        value: Published = self._memo(diagnostic_id, "release", version, compute)
         return value
 
-    def released_map(self, session: Session, diagnostic_id: int) -> str:
-        """Return the offline HTML map of the latest release."""
+    def released_map(
+        self, session: Session, diagnostic_id: int, *, draw: DrawMap, lang: str, key: Hashable
+    ) -> str:
+        """Return the offline HTML map of the latest release, drawn by ``draw``.
+
+        ``draw`` gets the release's published cells and its number; one page is kept per
+        language, with ``key``: what else it depends on (the neighbourhood's name, extract...).
+        """
 
         def compute() -> str:
             release = latest_release(session, diagnostic_id)
-            if release is None or not release.map_html:
+            if release is None or not release.figures.get("features"):
                 raise EmptyDataError(
                     msg(
                         "ce diagnostic n'a pas encore de publication avec des carreaux à cartographier."
                     )
                 )
-            return release.map_html
+            return draw(_released_cells(Figures.from_json(release.figures)), release.number)
 
-        html: str = self._memo(
-            diagnostic_id, "release_map", _release_version(session, diagnostic_id), compute
-        )
+        version = (_release_version(session, diagnostic_id), key)
+        html: str = self._memo(diagnostic_id, f"release_map:{lang}", version, compute)
         return html
 
     # -- the live preview (write access only) ----------------------------------------------------
@@ -222,33 +278,39 @@ class AggregateCache:
     def live(self, session: Session, diagnostic_id: int) -> Published:
         """Return the live figures of a diagnostic, over its would-be release set."""
 
+        synthetic = _synthetic(session, diagnostic_id)
+
         def compute() -> Published:
             frame = respondents_frame(session, diagnostic_id)
-            figures = compute_figures(frame, own_profiles=False)
+            figures = compute_figures(frame, own_profiles=False, synthetic=synthetic)
             return Published(figures, CellLayer.of(figures), None)
 
-        value: Published = self._memo(
-            diagnostic_id, "live", _store_version(session, diagnostic_id), compute
-        )
+        version = (_store_version(session, diagnostic_id), synthetic)
+        value: Published = self._memo(diagnostic_id, "live", version, compute)
         return value
 
-    def live_map(self, session: Session, diagnostic_id: int) -> str:
-        """Return the offline HTML map of the live figures."""
+    def live_map(
+        self, session: Session, diagnostic_id: int, *, draw: DrawMap, lang: str, key: Hashable
+    ) -> str:
+        """Return the offline HTML map of the live figures, drawn by ``draw`` (release None).
+
+        ``draw`` gets the would-be release set, one row per respondent, which the map
+        aggregates through :func:`qet_geo.privacy.safe_aggregate` itself.
+        """
 
         def compute() -> str:
-            html = map_html(respondents_frame(session, diagnostic_id))
-            if html is None:
+            chosen = release_set(respondents_frame(session, diagnostic_id))
+            if len(chosen) < MIN_RESPONDENTS:
                 raise EmptyDataError(
                     msg(
                         "trop peu de répondants de ce diagnostic sont localisés avec des réponses "
                         "complètes : rien à cartographier."
                     )
                 )
-            return html
+            return draw(chosen, None)
 
-        html: str = self._memo(
-            diagnostic_id, "live_map", _store_version(session, diagnostic_id), compute
-        )
+        version = (_store_version(session, diagnostic_id), key)
+        html: str = self._memo(diagnostic_id, f"live_map:{lang}", version, compute)
         return html
 
     # -- the indicators hot path -----------------------------------------------------------------
@@ -313,9 +375,11 @@ class ReleasedHood:
 def _latest_releases(session: Session) -> list[ReleasedHood]:
     """Every neighbourhood with a campaign, and its latest release if any: one query.
 
-    The release is the latest one of the latest released campaign; a neighbourhood without a
-    release comes with an empty summary (its name only, no figure) and its latest campaign's
-    year.
+    The release is the latest one of the latest released campaign, a real one first: a
+    synthetic campaign (a demonstration) stands for its neighbourhood only when none of its
+    real campaigns is released, and its summary then says ``synthetic``. A neighbourhood
+    without a release comes with an empty summary (its name only, no figure) and its latest
+    campaign's year.
     """
     ranked = (
         select(
@@ -325,7 +389,7 @@ def _latest_releases(session: Session) -> list[ReleasedHood]:
             func.row_number()
             .over(
                 partition_by=Diagnostic.neighbourhood_id,
-                order_by=(Diagnostic.year.desc(), Release.number.desc()),
+                order_by=(Diagnostic.synthetic, Diagnostic.year.desc(), Release.number.desc()),
             )
             .label("rank"),
         )

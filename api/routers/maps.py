@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import warnings
-from typing import Annotated, Any
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from api.dependencies import CallerDep, SessionDep, diagnostic_for
+from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for, missing
 from api.errors import request_lang
 from api.models import NationalRow
 from api.routers.aggregates import reads_live
 from api.routers.national import national_rows
 from qet_geo.crs import WORK_CRS
-from qet_geo.errors import EmptyDataError
-from qet_geo.i18n import msg
+from qet_geo.errors import EmptyDataError, QetGeoError
+from qet_geo.i18n import Msg, msg
 from qet_geo.privacy import MIN_RESPONDENTS
-from qet_geo.store.models import Neighbourhood, territory_geometry
+from qet_geo.store.models import Neighbourhood, extract_path, territory_geometry
 
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+logger = logging.getLogger(__name__)
 router = APIRouter()
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # Errors of an HTML route are still JSON: documented as such, not as text/html.
@@ -36,18 +45,121 @@ _JSON_ERROR: dict[str, object] = {
     tags=["diagnostics"],
 )
 def diagnostic_map(
-    request: Request, session: SessionDep, caller: CallerDep, diagnostic_id: Id
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    diagnostic_id: Id,
 ) -> HTMLResponse:
     """Offline HTML map of usage profiles and footprints per published 200 m cell.
 
     The map of the latest release; the pilot team of the neighbourhood (and the admin) sees the
-    live preview of its data instead. 422 when there is nothing to map.
+    live preview of its data instead. Drawn over the neighbourhood's own streets, buildings,
+    water and parks, read from its OSM extract (a note says so when it has none), with a title,
+    a legend per layer and, for synthetic answers, the banner that says so. French, or English
+    with ``Accept-Language: en``; 422 when there is nothing to map.
     """
     diag = diagnostic_for(session, caller, diagnostic_id)
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    if hood is None:  # deleted meanwhile
+        raise missing("diagnostic", diagnostic_id)
+    lang = request_lang(request)
+    page = _DiagnosticPage(
+        name=hood.name,
+        year=diag.year,
+        synthetic=bool(diag.synthetic),
+        hood_id=hood.id,
+        osm_dir=settings.osm_dir,
+        extract=hood.osm_extract,
+        territory=territory_geometry(hood),
+        lang=lang,
+    )
     cache = request.app.state.aggregates
-    if reads_live(session, caller, diag):
-        return HTMLResponse(cache.live_map(session, diag.id))
-    return HTMLResponse(cache.released_map(session, diag.id))
+    read = cache.live_map if reads_live(session, caller, diag) else cache.released_map
+    return HTMLResponse(read(session, diag.id, draw=page.draw, lang=lang, key=page.key))
+
+
+@dataclass(frozen=True)
+class _DiagnosticPage:
+    """What a diagnostic's map page shows besides its cells, and how it is drawn."""
+
+    name: str
+    year: int
+    synthetic: bool
+    hood_id: int
+    osm_dir: str | None
+    extract: str | None
+    territory: BaseGeometry | None
+    lang: str
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What the page depends on besides the figures (the cache keeps it with the page)."""
+        wkb = None if self.territory is None else self.territory.wkb
+        return (self.name, self.year, self.synthetic, self.osm_dir, self.extract, wkb)
+
+    def draw(self, cells: pd.DataFrame, release: int | None) -> str:
+        """Render the page: basemap, the cells' layers and legends, title, banner, notes."""
+        from maps._base import add_note, add_synthetic_banner, add_title, make_basemap, stable_ids
+        from maps.profiles import make_profiles_map
+
+        layers, note = self._basemap_layers()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = None if layers is None else make_basemap(layers, lang=self.lang)
+            m = make_profiles_map(
+                cells, profile="profile", footprint="total_kgco2e", m=m, lang=self.lang
+            )
+        if release is None:
+            title = msg(
+                "{name}, année {year} : profils d'usages et empreinte carbone par carreau de "
+                "200 m (aperçu de vos données, non publié)",
+                name=self.name,
+                year=self.year,
+            )
+        else:
+            title = msg(
+                "{name}, année {year}, publication n° {number} : profils d'usages et empreinte "
+                "carbone par carreau de 200 m",
+                name=self.name,
+                year=self.year,
+                number=release,
+            )
+        add_title(m, title.render(self.lang))
+        if self.synthetic:
+            add_synthetic_banner(m, lang=self.lang)
+        if note is not None:
+            add_note(m, note.render(self.lang))
+        return str(stable_ids(m).get_root().render())
+
+    def _basemap_layers(self) -> tuple[Any, Msg | None]:
+        """The neighbourhood's layers read from its extract, or None and why there are none."""
+        from qet_geo.inputs.territory import Territory
+        from qet_geo.layers import build_layers
+
+        if not self.extract:
+            return None, msg(
+                "Pas de fond de carte : ce quartier n'a pas d'extrait OSM (envoyez-le avec PUT "
+                "/neighbourhoods/{id}/osm-extract).",
+                id=self.hood_id,
+            )
+        try:
+            path = extract_path(self.osm_dir, self.extract)
+            territory = (
+                None
+                if self.territory is None
+                else Territory(name=self.name, geometry=self.territory, source="store")
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return build_layers(path, territory=territory), None
+        except QetGeoError:
+            logger.warning("the extract of neighbourhood %s could not be read", self.hood_id)
+            return None, msg(
+                "Pas de fond de carte : l'extrait OSM de ce quartier n'a pas pu être lu "
+                "(envoyez-le à nouveau avec PUT /neighbourhoods/{id}/osm-extract).",
+                id=self.hood_id,
+            )
 
 
 @router.get(
@@ -63,7 +175,9 @@ def national_map(request: Request, session: SessionDep, caller: CallerDep) -> HT
     coloured by the mean total footprint per person; tooltips give the footprints, the profile
     mix, the constraint indicators, the type and the rank. A neighbourhood of fewer than 11
     respondents shows its name only. Neighbourhoods without a territory are not drawn: a note
-    on the map lists them. French, or English with ``Accept-Language: en``; 422 when no
+    on the map lists them. Drawn on France's régions and départements, read from the shared
+    data folder (``QET_SHARED_DATA``; a note says so when they are missing), with a title and
+    the legend of the footprint. French, or English with ``Accept-Language: en``; 422 when no
     neighbourhood the caller may see can be placed.
     """
     rows = national_rows(request, caller)
@@ -72,13 +186,64 @@ def national_map(request: Request, session: SessionDep, caller: CallerDep) -> HT
         for row in rows
         if (hood := session.get(Neighbourhood, row.neighbourhood_id)) is not None
     }
-    html = _national_map_html(rows, territories, lang=request_lang(request))
+    background, lacking = france_background(request.app.state.shared_data)
+    html = _national_map_html(
+        rows, territories, lang=request_lang(request), background=background, lacking=lacking
+    )
     return HTMLResponse(html)
 
 
-def _national_map_html(rows: list[NationalRow], territories: dict[int, Any], *, lang: str) -> str:
+#: France's régions and départements (Etalab's simplified contours), in the shared data folder.
+FRANCE_FILES = (
+    "census/communes/regions-version-simplifiee.geojson",
+    "census/communes/departements-version-simplifiee.geojson",
+)
+
+
+def france_background(folder: FilePath | None) -> tuple[list[Any], list[str]]:
+    """Read France's régions and départements from the shared data folder, for the national map.
+
+    Returns
+    -------
+    tuple
+        The tables found (régions first), and the names of the files missing or unreadable:
+        the map is drawn without them and says so.
+    """
+    found, lacking = [], []
+    for name in FRANCE_FILES:
+        try:
+            if folder is None:
+                raise FileNotFoundError(name)
+            path = FilePath(folder) / name
+            found.append(_read_outlines(path, path.stat().st_mtime_ns))
+        except (OSError, ValueError):
+            lacking.append(PurePosixPath(name).name)
+    return found, lacking
+
+
+@functools.lru_cache(maxsize=4)
+def _read_outlines(path: FilePath, mtime_ns: int) -> Any:
+    """Read a file of outlines once per version (``mtime_ns``); ValueError when unreadable."""
     import geopandas as gpd
 
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio's errors are not OSError
+        raise ValueError(str(path)) from exc
+    return frame[["geometry"]]
+
+
+def _national_map_html(
+    rows: list[NationalRow],
+    territories: dict[int, Any],
+    *,
+    lang: str,
+    background: list[Any],
+    lacking: list[str],
+) -> str:
+    import geopandas as gpd
+
+    from maps._base import add_note, add_title, stable_ids
     from maps.national import make_national_map
 
     placed = [r for r in rows if territories.get(r.neighbourhood_id) is not None]
@@ -135,6 +300,19 @@ def _national_map_html(rows: list[NationalRow], territories: dict[int, Any], *, 
             figures=figures,
             withheld="withheld",
             left_out=left_out,
+            background=background,
             lang=lang,
         )
-    return str(m.get_root().render())
+    title = msg(
+        "Comparaison nationale des quartiers : empreinte carbone moyenne par personne "
+        "(dernière publication de chaque quartier)"
+    )
+    add_title(m, title.render(lang))
+    if lacking:
+        note = msg(
+            "Fond de carte de la France absent : {files} introuvable dans le dossier des données "
+            "partagées (QET_SHARED_DATA).",
+            files=", ".join(lacking),
+        )
+        add_note(m, note.render(lang))
+    return str(stable_ids(m).get_root().render())
