@@ -231,7 +231,7 @@ def test_store_holds_one_mode(partitions: list[Partition], tmp_path: Path) -> No
 
 def test_tiles_cover_each_home_once(serial: pd.DataFrame, tmp_path: Path) -> None:
     nantes = Partition(id="nantes", osm=shared("osm", "nantes_hypercentre.osm.pbf"))
-    tiles = tile_partitions([nantes], tile_m=1000)
+    tiles = tile_partitions([nantes], tile_m=200)
     assert len(tiles) > 1 and all(t.id.startswith("nantes.r") for t in tiles)
     report = run_serial(tiles, tmp_path)
     assert not report.failed and sorted(report.computed) == sorted(t.id for t in tiles)
