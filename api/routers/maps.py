@@ -175,7 +175,9 @@ def national_map(request: Request, session: SessionDep, caller: CallerDep) -> HT
     coloured by the mean total footprint per person; tooltips give the footprints, the profile
     mix, the constraint indicators, the type and the rank. A neighbourhood of fewer than 11
     respondents shows its name only. Neighbourhoods without a territory are not drawn: a note
-    on the map lists them. Drawn on France's régions and départements, read from the shared
+    on the map lists them, as another lists the synthetic neighbourhoods left out of a
+    comparison of real ones (``compared`` false); a comparison of synthetic neighbourhoods only
+    carries the synthetic banner. Drawn on France's régions and départements, read from the shared
     data folder (``QET_SHARED_DATA``; a note says so when they are missing), with a title and
     the legend of the footprint. French, or English with ``Accept-Language: en``; 422 when no
     neighbourhood the caller may see can be placed.
@@ -243,11 +245,14 @@ def _national_map_html(
 ) -> str:
     import geopandas as gpd
 
-    from maps._base import add_note, add_title, stable_ids
+    from maps._base import add_note, add_synthetic_banner, add_title, stable_ids
     from maps.national import make_national_map
 
-    placed = [r for r in rows if territories.get(r.neighbourhood_id) is not None]
-    left_out = [r.name for r in rows if territories.get(r.neighbourhood_id) is None]
+    # synthetic neighbourhoods among real ones are not compared: listed in a note, not drawn
+    uncompared = [r.name for r in rows if not r.compared]
+    compared = [r for r in rows if r.compared]
+    placed = [r for r in compared if territories.get(r.neighbourhood_id) is not None]
+    left_out = [r.name for r in compared if territories.get(r.neighbourhood_id) is None]
     if not placed:
         raise EmptyDataError(
             msg(
@@ -308,6 +313,15 @@ def _national_map_html(
         "(dernière publication de chaque quartier)"
     )
     add_title(m, title.render(lang))
+    if any(r.synthetic for r in placed):  # only synthetic ones, compared as a demonstration
+        add_synthetic_banner(m, lang=lang)
+    if uncompared:
+        note = msg(
+            "Hors comparaison, réponses synthétiques ({n}) : {names}.",
+            n=len(uncompared),
+            names=", ".join(uncompared),
+        )
+        add_note(m, note.render(lang))
     if lacking:
         note = msg(
             "Fond de carte de la France absent : {files} introuvable dans le dossier des données "

@@ -267,3 +267,82 @@ def test_maps_run_in_chromium_without_any_request(w: World, tmp_path: Path) -> N
         # the title panel was moved into the map's controls, and the basemap drawn on a canvas
         assert re.search(r'class="qet-panel qet-title[^"]*leaflet-control', run.dom), name
         assert "<canvas" in run.dom, name
+
+
+def _row(hood: int, name: str, *, synthetic: bool, compared: bool) -> Any:
+    from api.models import NationalRow
+
+    figures = {"total": 5400.0} if compared else {}
+    return NationalRow(
+        neighbourhood_id=hood,
+        name=name,
+        year=0,
+        n_respondents=40,
+        mean_kgco2e=figures,
+        profile_mix={},
+        constraints={},
+        type=0 if compared else -1,
+        rank_total_kgco2e=1 if compared else None,
+        synthetic=synthetic,
+        compared=compared,
+    )
+
+
+def test_national_map_sets_synthetic_neighbourhoods_apart() -> None:
+    """Among real ones, a synthetic neighbourhood is named in a note, not drawn; compared among
+    themselves as a demonstration, synthetic ones carry the banner."""
+    import shapely
+
+    from api.routers.maps import _national_map_html
+    from qet_geo.crs import WGS84, WORK_CRS
+
+    lorient = shapely.geometry.shape(LORIENT_TERRITORY)
+    outline = gpd.GeoSeries([lorient], crs=WGS84).to_crs(WORK_CRS).iloc[0]
+    territories = {1: outline, 2: outline}
+    mixed = [
+        _row(1, "Réel", synthetic=False, compared=True),
+        _row(2, "Démo SYN", synthetic=True, compared=False),
+    ]
+    html = _national_map_html(mixed, territories, lang="fr", background=[], lacking=[])
+    (note,) = panels(html, "qet-note")
+    assert note == "Hors comparaison, réponses synthétiques (1) : Démo SYN."
+    assert "Quartiers du réseau (1)" in readable(html) and not panels(html, "qet-banner")
+    demo = [
+        _row(1, "Démo A", synthetic=True, compared=True),
+        _row(2, "Démo B", synthetic=True, compared=True),
+    ]
+    html = _national_map_html(demo, territories, lang="en", background=[], lacking=[])
+    (banner,) = panels(html, "qet-banner")
+    assert banner.startswith("SYNTHETIC answers (demo)")
+    assert not panels(html, "qet-note") and "Quartiers du réseau" not in readable(html)
+
+
+def test_national_map_names_a_synthetic_campaign_left_out(tmp_path: Path) -> None:
+    """A synthetic upload released beside real ones: named in a note, never coloured."""
+    from qet_geo.store import ingest
+    from qet_geo.store.releases import create_release
+    from tests.api.factories import su_csv
+
+    world = build_world(f"sqlite:///{tmp_path / 'syn.db'}")
+    engine = world.client.app.state.engine  # type: ignore[attr-defined]
+    with store.session_scope(engine) as s:
+        demo = store.add_neighbourhood(s, name="Démo synthétique", published=True)
+        diag = store.Diagnostic(neighbourhood_id=demo.id, year=0)
+        s.add(diag)
+        s.flush()
+        demo_id, diag_id = demo.id, diag.id
+    ingest.ingest_su(engine, diag_id, su_csv(40, seed=13, prefix="SYN-"))
+    create_release(engine, diag_id)
+    admin = world.headers("admin")
+    for hood in (world.hoods["B"], demo_id):
+        r = world.client.put(
+            f"/neighbourhoods/{hood}/territory", json=LORIENT_TERRITORY, headers=admin
+        )
+        assert r.status_code == 200, r.text
+    rows = {r["name"]: r for r in world.client.get("/national", headers=admin).json()}
+    assert rows["Démo synthétique"]["compared"] is False  # the service's rule, S's part
+    html = _get(world, "/national/map", who="admin")
+    notes = panels(html, "qet-note")
+    assert "Hors comparaison, réponses synthétiques (1) : Démo synthétique." in notes
+    assert not panels(html, "qet-banner")
+    world.client.app.state.engine.dispose()  # type: ignore[attr-defined]
