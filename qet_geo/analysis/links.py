@@ -284,6 +284,8 @@ def _margins_dict(margins: pd.DataFrame) -> list[dict[str, Any]]:
                 "usages": [],
             },
         )
+        if usage == "all" and isinstance(row.get("reason"), str):
+            item["reason"] = str(row["reason"])
         figures: dict[str, Any] = {"status": str(row["status"])}
         figures.update({k: _float(row[k]) for k in _MARGIN_FIGURES[1:]})
         if usage == "all":
@@ -585,6 +587,13 @@ def _published_margins(margins: pd.DataFrame, lang: Lang) -> pd.DataFrame:
         },
         index=margins.index,
     )
+    # why a scenario was left out (data the run lacks), said in the reader's language
+    left_out = margins.attrs.get("left_out", {})
+    out["reason"] = [
+        left_out[scenario].render(lang) if usage == "all" and scenario in left_out else None
+        for scenario, usage in margins.index
+    ]
+    out.attrs["left_out"] = dict(left_out)
     for col in _MARGIN_FIGURES[1:]:
         n = digits.get(col, 3 if col.startswith("saving_tco2e") else 2)
         out[col] = [_num(v, n) for v in margins[col]]

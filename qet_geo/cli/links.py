@@ -287,9 +287,9 @@ def _print_summary(report: LinkReport, out: Path) -> None:
             out_console.print(
                 "  "
                 + _t(
-                    "{label} : laissé de côté, faute de données ({missing})",
+                    "{label} : {reason}",
                     label=margin["label"],
-                    missing=", ".join(margin["ignored_indicators"]),
+                    reason=margin["reason"],
                 ),
                 highlight=False,
                 soft_wrap=True,

@@ -409,6 +409,9 @@ def test_link_report_tables_are_what_its_json_publishes(
     left = next(g for g in data["margins"] if g["scenario"] == "frequent_transit")
     assert left["status"] == "left_out" and left["saving_kgco2e_per_person"] is None
     assert left["ignored_indicators"] == ["departures_per_hour_400m"]
+    # ... and why, in the report's language (the margins' reason survives publication)
+    assert "faute de données" in left["reason"] and "GTFS" in left["reason"]
+    assert "reason" not in item
     assert [g["group"] for g in data["profiles"]["groups"]] == list(report.profiles.index)
     assert (report.profiles["n"].dropna() >= MIN_RESPONDENTS).all()
     assert (
