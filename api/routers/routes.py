@@ -1,4 +1,4 @@
-"""Visit routes of a neighbourhood as GPX (from its OSM extract, no survey data)."""
+"""Visit routes of a neighbourhood as GPX (from its OSM extract and territory, no survey data)."""
 
 from __future__ import annotations
 
@@ -8,37 +8,49 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import CallerDep, SessionDep, SettingsDep, neighbourhood_for
+from api.errors import request_lang
 from api.routers.national import HoodId
-from qet_geo.store.models import extract_path
+from qet_geo.i18n import Lang
+from qet_geo.store.models import extract_path, territory_geometry
 
 router = APIRouter(tags=["visites"])
 _JSON_ERROR: dict[str, object] = {
     "description": "Erreur",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
 }
-_cache: dict[tuple[str, int], bytes] = {}
+_cache: dict[tuple[str, str | None, int, bool, str], bytes] = {}
 _lock = threading.Lock()
 
 
-def _plan_gpx(osm: Path, stops: int) -> bytes:
+def _plan_gpx(
+    osm: Path, name: str, territory_wkt: str | None, stops: int, loop: bool, lang: Lang
+) -> bytes:
+    import shapely
+
+    from qet_geo.inputs.territory import Territory
     from qet_geo.pipeline import build_neighbourhood
     from qet_geo.visit.export import write_route
     from qet_geo.visit.plan import plan_visit
 
-    key = (str(osm), stops)
+    key = (str(osm), territory_wkt, stops, loop, lang)
     with _lock:
         if key in _cache:
             return _cache[key]
+    territory = (
+        None
+        if territory_wkt is None
+        else Territory(name=name, geometry=shapely.from_wkt(territory_wkt), source="store")
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hood = build_neighbourhood(osm, modes=("walk",))
-        visit = plan_visit(hood, n=stops)
+        hood = build_neighbourhood(osm, territory=territory, modes=("walk",))
+        visit = plan_visit(hood, n=stops, loop=loop, lang=lang)
         with tempfile.TemporaryDirectory() as tmp:
-            paths = write_route(visit, Path(tmp) / "visite.gpx", title=hood.layers.territory.name)
+            paths = write_route(visit, Path(tmp) / "visite.gpx", lang=lang, title=name)
             data = Path(paths["gpx"]).read_bytes()
     with _lock:
         _cache[key] = data
@@ -56,14 +68,24 @@ def _plan_gpx(osm: Path, stops: int) -> bytes:
     response_class=Response,
 )
 async def visit_route(
+    request: Request,
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
     neighbourhood_id: HoodId,
     stops: Annotated[int, Query(ge=2, le=12)] = 6,
+    loop: bool = True,
 ) -> Response:
-    """Walking visit of the neighbourhood's notable places, as a GPX track (OSM data only)."""
+    """Walking visit of the neighbourhood's notable places, as a GPX track (OSM data only).
+
+    The stops are chosen inside the neighbourhood's territory (the whole extract while it has
+    none); the visit comes back to its start unless ``loop=false``. Waypoint texts in French,
+    or English with ``Accept-Language: en``.
+    """
     hood = await run_in_threadpool(neighbourhood_for, session, caller, neighbourhood_id)
     osm = extract_path(settings.osm_dir, hood.osm_extract)
-    data = await run_in_threadpool(_plan_gpx, osm, stops)
+    geometry = territory_geometry(hood)
+    wkt = None if geometry is None else geometry.wkt
+    lang: Lang = "en" if request_lang(request) == "en" else "fr"
+    data = await run_in_threadpool(_plan_gpx, osm, hood.name, wkt, stops, loop, lang)
     return Response(data, media_type="application/gpx+xml")
