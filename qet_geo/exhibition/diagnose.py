@@ -475,6 +475,14 @@ def _route(
         minutes=number(round(route.duration_min), decimals=0),
         order=msg("optimal") if route.method == "held-karp" else msg("quasi optimal"),
     ).render(lang)
+    back = route.return_leg
+    if back is not None:
+        summary += " " + msg(
+            "C'est une boucle : le retour de la dernière étape au point de départ fait "
+            "{metres} m ({minutes} min), compris dans le total.",
+            metres=number(round(float(back["length_m"])), decimals=0),
+            minutes=number(round(float(back["time_min"])), decimals=0),
+        ).render(lang)
     kinds = {
         "gpx": msg("Visite : trace pour GPS (GPX)"),
         "geojson": msg("Visite : étapes et trajet (GeoJSON, QGIS)"),

@@ -59,6 +59,15 @@ def test_demo_writes_the_whole_report(demo):
     for page in (out / "maps").glob("*.html"):
         assert not REMOTE.search(re.sub(r"<a [^>]*>", "", page.read_text(encoding="utf-8")))
     assert (out / "route" / "visite.gpx").exists()
+    # the visit is a loop and the report gives its way back, as the route's GeoJSON has it
+    legs = json.loads((out / "route" / "visite.geojson").read_text(encoding="utf-8"))["features"]
+    back = [f["properties"] for f in legs if f["properties"].get("is_return")]
+    assert len(back) == 1
+    metres = f"{round(back[0]['length_m']):,}".replace(",", "\u202f")
+    assert (
+        f"C'est une boucle : le retour de la dernière étape au point de départ fait {metres}"
+        in text
+    )
     gpkg = gpd.read_file(out / "layers.gpkg", layer="amenities")
     assert len(gpkg) > 300
 
