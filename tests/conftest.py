@@ -102,6 +102,33 @@ def lorient_dem(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """``qet demo`` (the whole diagnostic of Lorient centre, 400 synthetic answers), once per
+    language and test process: ``demo_run("fr")`` gives the report folder and the JSON summary.
+
+    Tests read the folder; one that writes must leave it as it was (the failed-run test does).
+    """
+    import json
+
+    from typer.testing import CliRunner
+
+    from qet_geo.cli.main import app
+
+    runs: dict[str, tuple[Path, dict]] = {}
+
+    def run(lang: str = "fr") -> tuple[Path, dict]:
+        if lang not in runs:
+            out = tmp_path_factory.mktemp(f"demo-{lang}") / "report"
+            args = ["--lang", lang, "demo", "--out", str(out), "--n", "400", "--json"]
+            res = CliRunner().invoke(app, args)
+            assert res.exit_code == 0, res.output
+            runs[lang] = (out, json.loads(res.stdout.strip().splitlines()[-1]))
+        return runs[lang]
+
+    return run
+
+
 @pytest.fixture(scope="module")
 def survey0():
     """NEAR's survey_0.tsv as an SU frame (one per test module: tests may change it)."""

@@ -17,9 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
-from typer.testing import CliRunner
 
-from qet_geo.cli.main import app
 from qet_geo.exhibition.diagnose import DiagnosticConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,12 +28,9 @@ HEADING = re.compile(r"^(#{1,6}) (.*)$", re.M)
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report(demo_run) -> Path:
     """The folder `qet demo` writes: `qet diagnose` on Lorient centre, synthetic answers."""
-    out = tmp_path_factory.mktemp("guide") / "rapport"
-    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--n", "400", "--json"])
-    assert result.exit_code == 0, result.output
-    return out
+    return demo_run("fr")[0]
 
 
 def _section(text: str, name: str) -> str | None:

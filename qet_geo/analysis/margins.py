@@ -242,7 +242,7 @@ def _left_out(
                 for ind in lacking
             ]
             reason = msg(
-                "Scénario laissé de côté, faute de données : {missing}.",
+                "scénario laissé de côté, faute de données : {missing}.",
                 missing=join(parts, msg(" ; ")),
             )
             out[scenario.name] = (reason, tuple(lacking))

@@ -140,17 +140,24 @@ class _QetGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         line = list(sys.argv[1:] if args is None else args)
+        before = _state["lang"]
         _state["lang"] = _chosen_lang(line)
         _speak_framework()
         _speak(self, _state["lang"])
-        return super().main(
-            line,
-            prog_name=prog_name,
-            complete_var=complete_var,
-            standalone_mode=standalone_mode,
-            windows_expand_args=windows_expand_args,
-            **extra,
-        )
+        try:
+            return super().main(
+                line,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=standalone_mode,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        finally:
+            # the language is the command's: a caller running commands in turn (tests, a
+            # notebook) gets its own back, with typer's own words
+            _state["lang"] = before
+            _speak_framework()
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any

@@ -187,3 +187,16 @@ def test_the_same_command_tree_runs_in_one_language_then_the_other(
         outputs.append(" ".join(capsys.readouterr().out.split()))
     assert "Port to listen on." in outputs[0] and "Port to listen on." in outputs[2]
     assert "Port d'écoute." in outputs[1] and "Port to listen on." not in outputs[1]
+
+
+def test_the_language_is_the_commands_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After ``qet --lang en ...``, code calling a command's function directly (a test, a
+    notebook) is back in French: the English run does not leak into the next one."""
+    from qet_geo.cli._common import _state, _t
+
+    monkeypatch.delenv("QET_LANG", raising=False)
+    monkeypatch.setitem(_state, "lang", "fr")
+    result = CliRunner().invoke(app, ["--lang", "en", "layers", "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    assert _state["lang"] == "fr"
+    assert _t("[bold red]Erreur :[/] {message}", message="x").startswith("[bold red]Erreur")

@@ -24,11 +24,8 @@ REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("demo") / "report"
-    res = runner.invoke(app, ["demo", "--out", str(out), "--n", "400", "--json"])
-    assert res.exit_code == 0, res.output
-    return out, json.loads(res.stdout.strip().splitlines()[-1])
+def demo(demo_run) -> tuple[Path, dict]:
+    return demo_run("fr")
 
 
 def test_demo_writes_the_whole_report(demo):

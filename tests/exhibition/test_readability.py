@@ -20,7 +20,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from qet_geo.cli.main import app
 from qet_geo.constraints.indicators import FIGURES, INDICATORS
 from qet_geo.i18n import day
 
@@ -44,21 +43,14 @@ def _visible(page: str) -> str:
     return re.sub(r"[ \t\r\n]+", " ", html.unescape(page))  # no-break spaces kept
 
 
-def _demo(tmp_path_factory: pytest.TempPathFactory, lang: str) -> Path:
-    out = tmp_path_factory.mktemp(f"readable-{lang}") / "report"
-    res = runner.invoke(app, ["--lang", lang, "demo", "--out", str(out), "--n", "400", "--json"])
-    assert res.exit_code == 0, res.output
-    return out
+@pytest.fixture(scope="module")
+def french(demo_run) -> Path:
+    return demo_run("fr")[0]
 
 
 @pytest.fixture(scope="module")
-def french(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _demo(tmp_path_factory, "fr")
-
-
-@pytest.fixture(scope="module")
-def english(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _demo(tmp_path_factory, "en")
+def english(demo_run) -> Path:
+    return demo_run("en")[0]
 
 
 def _raw_names(out: Path) -> set[str]:
