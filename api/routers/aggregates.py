@@ -79,12 +79,16 @@ async def indicators(
     Each cell gives ``n_respondents`` (at least 11), the mean footprint and the share of each
     usage profile; cells with fewer respondents are pooled with their neighbours first. The
     cells are those of the latest release (``POST /diagnostics/{id}/releases``); the pilot team
-    of the neighbourhood (and the admin) sees the live preview of its data instead.
+    of the neighbourhood (and the admin) sees the live preview of its data instead. Cells of
+    synthetic answers say so: ``synthetic`` true in each feature's properties and in the
+    collection.
     """
     # The hot path of the service (bench/api.py): no database session, no dependency beyond the
     # caller, no response model validation; the settings are read from the app.
     layer = await cells_for_caller(request, caller, diagnostic_id)
-    return geojson_page(request, layer.features_json, layer.bounds, bbox, limit, offset)
+    return geojson_page(
+        request, layer.features_json, layer.bounds, bbox, limit, offset, synthetic=layer.synthetic
+    )
 
 
 async def cells_for_caller(request: Request, caller: Caller, diagnostic_id: int) -> CellLayer:
@@ -155,11 +159,14 @@ def geojson_page(
     bbox: str | None,
     limit: int | None,
     offset: int,
+    *,
+    synthetic: bool | None = None,
 ) -> Response:
     """One page of ready-made GeoJSON features: bbox filter, clamped limit, OGC-style links.
 
     ``bounds`` holds each feature's (left, bottom, right, top) in WGS84, aligned to
     ``features_json``; the limit is clamped to ``[1, max_limit]`` of the app's settings.
+    ``synthetic``, when given, is written as a top-level member of the collection.
     """
     settings = request.app.state.settings
     size = settings.default_limit if limit is None else limit
@@ -183,6 +190,7 @@ def geojson_page(
         + ",".join(features_json[i] for i in page)
         + f'],"numberMatched":{len(index)},"numberReturned":{len(page)},"links":'
         + json.dumps(links)
+        + ("" if synthetic is None else f',"synthetic":{json.dumps(bool(synthetic))}')
         + "}"
     )
     return Response(body.encode(), media_type="application/geo+json")
@@ -239,6 +247,7 @@ def profiles(
         reference="national" if reference == "national" else "demo",
         own_profiles=own,
         release=view.release,
+        synthetic=view.figures.synthetic or bool(diag.synthetic),
     )
 
 
@@ -262,6 +271,7 @@ def footprints(
         published=bool(values),
         mean_kgco2e=values,
         release=view.release,
+        synthetic=view.figures.synthetic or bool(diag.synthetic),
     )
 
 
