@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from qet_geo.crs import WGS84
 from qet_geo.errors import EmptyDataError
 from qet_geo.i18n import msg
-from qet_geo.privacy import DOMINANCE_SHARE, MIN_RESPONDENTS, _mark
+from qet_geo.privacy import MIN_RESPONDENTS, mark_released
 from qet_geo.store.ingest import respondents_frame
 from qet_geo.store.models import (
     Diagnostic,
@@ -78,7 +78,7 @@ def _released_cells(figures: Figures) -> gpd.GeoDataFrame:
     """
     table = gpd.GeoDataFrame.from_features(figures.features, crs=WGS84)
     table.index = pd.Index([str(f.get("id")) for f in figures.features], name="cell_id")
-    return _mark(table, min_respondents=MIN_RESPONDENTS, dominance=DOMINANCE_SHARE)
+    return mark_released(table)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ __all__ = [
     "check_differencing",
     "coarsen_locations",
     "is_protected",
+    "mark_released",
     "protect_counts",
     "protect_zones",
     "require_protected",
@@ -824,6 +825,18 @@ def protect_counts(
 def _mark(table: pd.DataFrame, *, min_respondents: int, dominance: float) -> pd.DataFrame:
     table.attrs[_MARK] = {"min_respondents": int(min_respondents), "dominance": float(dominance)}
     return table
+
+
+def mark_released(table: pd.DataFrame) -> pd.DataFrame:
+    """Mark again as protected a table read back from a stored release, and return it.
+
+    Only for a release's published figures: the store made them with :func:`safe_aggregate`
+    under the rules of this module and checked them with :func:`require_protected`
+    (:func:`qet_geo.store.releases.compute_figures`); kept as GeoJSON, a table loses pandas'
+    marks, and the release's protection is what is marked again. Never for anything computed
+    from respondents.
+    """
+    return _mark(table, min_respondents=MIN_RESPONDENTS, dominance=DOMINANCE_SHARE)
 
 
 def is_protected(table: pd.DataFrame) -> bool:
