@@ -14,7 +14,14 @@ are inlined from ``maps/static``. :func:`save_map` writes a self-contained page.
 """
 
 from maps._assets import find_links, find_remote_resources
-from maps._base import add_title, is_offline, make_basemap, new_map, save_map
+from maps._base import (
+    add_synthetic_banner,
+    add_title,
+    is_offline,
+    make_basemap,
+    new_map,
+    save_map,
+)
 from maps.compare import make_compare_map
 from maps.constraints import (
     make_amenities_map,
@@ -30,6 +37,7 @@ from maps.route import ROUTE_COLUMNS, make_route_map
 
 __all__ = [
     "ROUTE_COLUMNS",
+    "add_synthetic_banner",
     "add_title",
     "find_links",
     "find_remote_resources",

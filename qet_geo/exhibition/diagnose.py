@@ -349,7 +349,9 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     )
 
     start("maps")
-    map_files = _maps(layers, access, complete.join(labels), footprints, folder, lang)
+    map_files = _maps(
+        layers, access, complete.join(labels), footprints, folder, lang, synthetic=synthetic
+    )
 
     start("route")
     route_rows, route_summary, route_files = _route(hood, folder, config, lang)
@@ -416,8 +418,19 @@ def _maps(
     footprints: pd.DataFrame,
     folder: Path,
     lang: str,
+    *,
+    synthetic: bool,
 ) -> list[tuple[str, str]]:
-    from maps import add_title, make_basemap, make_constraints_map, make_profiles_map, save_map
+    """The exhibition's maps: three built constraints (the extract only), then the profiles
+    (the answers: labelled synthetic on the map itself when they are)."""
+    from maps import (
+        add_synthetic_banner,
+        add_title,
+        make_basemap,
+        make_constraints_map,
+        make_profiles_map,
+        save_map,
+    )
     from qet_geo.constraints.indicators import SCORE, nearest_min
 
     out: list[tuple[str, str]] = []
@@ -439,6 +452,8 @@ def _maps(
     make_profiles_map(respondents, m=m, lang=lang)
     profiles_title = msg("Profils d'usages par carreau").render(lang)
     add_title(m, profiles_title)
+    if synthetic:
+        add_synthetic_banner(m, lang=lang)
     save_map(m, folder / "maps" / "profiles.html")
     out.append((profiles_title, "maps/profiles.html"))
     return out

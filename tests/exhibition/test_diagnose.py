@@ -56,6 +56,9 @@ def test_demo_writes_the_whole_report(demo):
     for page in (out / "maps").glob("*.html"):
         assert not REMOTE.search(re.sub(r"<a [^>]*>", "", page.read_text(encoding="utf-8")))
     assert (out / "route" / "visite.gpx").exists()
+    # the map drawn from the answers says they are synthetic, on the map itself
+    profiles_map = html.unescape((out / "maps" / "profiles.html").read_text(encoding="utf-8"))
+    assert "SYNTHÉTIQUES (démonstration) : ces chiffres ne sont pas un résultat" in profiles_map
     # the visit is a loop and the report gives its way back, as the route's GeoJSON has it
     legs = json.loads((out / "route" / "visite.geojson").read_text(encoding="utf-8"))["features"]
     back = [f["properties"] for f in legs if f["properties"].get("is_return")]
