@@ -300,19 +300,6 @@ def compute_figures(
     )
 
 
-def map_html(frame: pd.DataFrame) -> str | None:
-    """Render the offline map of profiles and footprints per published cell of the set."""
-    from maps.profiles import make_profiles_map
-
-    chosen = release_set(frame)
-    if len(chosen) < MIN_RESPONDENTS:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = make_profiles_map(chosen, profile="profile", footprint="total_kgco2e")
-    return str(m.get_root().render())
-
-
 def _constraint_means(session: Session, neighbourhood_id: int) -> dict[str, float | None]:
     rows = session.execute(
         select(Indicator.zone_id, Indicator.name, Indicator.value, Indicator.population).where(
@@ -447,7 +434,6 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
                 "de publier."
             )
         )
-    html = map_html(chosen) if figures.features else None
     data = figures.as_json()
     data["reference"] = reference
     summary = {
@@ -477,7 +463,6 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
                 respondent_ids=sorted(keys),
                 figures=data,
                 summary=summary,
-                map_html=html,
             )
             session.add(release)
             session.flush()
