@@ -393,6 +393,8 @@ class JobOut(BaseModel):
     step: str | None = None
     message: str | None = None
     code: str | None = None
+    #: The diagnostic's answers are labelled synthetic (a demonstration, not a survey).
+    synthetic: bool = False
 
 
 class NationalRow(BaseModel):

@@ -43,6 +43,7 @@ def job_out(diag: Diagnostic, lang: str, *, timeout_s: float) -> JobOut:
         step=diag.job_step,
         message=message.get(lang) or message.get("fr"),
         code=message.get("code"),
+        synthetic=bool(diag.synthetic),
     )
 
 

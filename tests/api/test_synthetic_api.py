@@ -156,6 +156,9 @@ def test_live_figures_and_cells_carry_the_label(syn) -> None:
     real = c.get(f"/diagnostics/{w.diags['A']}/indicators", headers=pilot).json()
     assert real["synthetic"] is False
     assert all(f["properties"]["synthetic"] is False for f in real["features"])
+    # the analysis' state says so too
+    assert c.get(f"/diagnostics/{ids['A1']}/job", headers=pilot).json()["synthetic"] is True
+    assert c.get(f"/diagnostics/{w.diags['A']}/job", headers=pilot).json()["synthetic"] is False
 
 
 def test_a_release_of_synthetic_answers_stays_labelled(syn) -> None:
