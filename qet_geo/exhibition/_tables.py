@@ -244,10 +244,16 @@ def profile_rows(
 
 
 def constraint_rows(access: pd.DataFrame, lang: str) -> list[ConstraintRow]:
-    """Each amenity category measured: median time and share of homes within 15 minutes."""
+    """Each amenity category measured: median time and share of homes within 15 minutes.
+
+    Over the homes on the network: a home off it has no figures (its counts are 0 by
+    convention, not a measure), and the report says how many there are.
+    """
     from qet_geo.constraints.indicators import SCORE_MIN, nearest_min, reachable
     from qet_geo.taxonomy import CATEGORIES, CATEGORY_LABELS
 
+    if "off_network" in access:
+        access = access[~access["off_network"].astype(bool)]
     labels = {c: label.render(lang) for c, label in CATEGORY_LABELS.items()}
     return [
         {

@@ -279,6 +279,7 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     from qet_geo.analysis.links import link_report
     from qet_geo.analysis.profiles import UsageProfiles
     from qet_geo.constraints.access import score_distribution
+    from qet_geo.constraints.indicators import REACHES_BORDER
     from qet_geo.exhibition import report
     from qet_geo.exhibition._tables import TABLE_TITLES, exhibition_tables, margins_left_out
     from qet_geo.layers import write_layers
@@ -380,6 +381,10 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
         synthetic=synthetic,
         n_answers=len(complete),
         homes=len(access),
+        homes_at_edge=int(access[REACHES_BORDER].fillna(False).astype(bool).sum())
+        if REACHES_BORDER in access
+        else 0,
+        homes_off_network=int(access["off_network"].astype(bool).sum()),
         score_15min=float(score_distribution(access).attrs["weighted_mean"]),
         usage_rows=tables.footprints_by_usage,
         profile_rows=tables.profiles,

@@ -132,6 +132,37 @@ class ReportContent:
     sources: list[str] = field(default_factory=lambda: ["osm"])
     #: Scenarios of the margins left out, each with why, in words (the method section says so).
     margins_left_out: list[str] = field(default_factory=list)
+    #: Homes whose 15-minute walk reaches the extract's edge (their figures may be cut off).
+    homes_at_edge: int = 0
+    #: Homes too far from any street joined to the network: they have no figures.
+    homes_off_network: int = 0
+
+
+def _coverage_notes(content: ReportContent, lang: str) -> str:
+    """What the walking figures may miss: homes at the extract's edge, homes off the network."""
+    notes = []
+    if content.homes_at_edge and content.homes:
+        notes.append(
+            msg(
+                "{n} logements sur {homes} ({share}) atteignent le bord de l'extrait "
+                "OpenStreetMap en moins de 15 minutes à pied : pour eux, les équipements à "
+                "15 minutes peuvent être sous-comptés, car la carte s'arrête là. Un extrait plus "
+                "large que le quartier lève cette limite.",
+                n=number(content.homes_at_edge, decimals=0),
+                homes=number(content.homes, decimals=0),
+                share=_pct(100 * content.homes_at_edge / content.homes, 0, lang),
+            )
+        )
+    if content.homes_off_network:
+        notes.append(
+            msg(
+                "{n} logements sont trop loin d'une rue reliée au reste du réseau (rue isolée, "
+                "extrait coupé) : ils n'ont pas de chiffres d'accès et ne comptent pas dans "
+                "les tableaux.",
+                n=number(content.homes_off_network, decimals=0),
+            )
+        )
+    return "".join(f"<p class='note'>{_e(n.render(lang))}</p>" for n in notes)
 
 
 #: The credit of each kind of data a diagnostic may use; the footer names only those used.
@@ -471,7 +502,8 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
         f"<section id='constraints'><h2>{_e(t['constraints'])}</h2><table><tr>"
         f"<th>{_e(t['category'])}</th><th class='num'>{_e(_label('median_min', lang))}</th>"
         f"<th class='num'>{_e(_label('share_within_15', lang))}</th></tr>{rows}</table>"
-        f"{_how_to_read(('median_min', 'share_within_15'), t, lang)}</section>"
+        f"{_how_to_read(('median_min', 'share_within_15'), t, lang)}"
+        f"{_coverage_notes(content, lang)}</section>"
     )
     # maps
     if content.maps:

@@ -76,3 +76,29 @@ def test_a_scenario_left_out_is_said_in_the_method_section(lang: str, words: str
     method = page[page.index("<details id='method'>") :]
     method = method[: method.index("</details>")]
     assert words in method and "Un arrêt fréquent" in method
+
+
+@pytest.mark.parametrize(
+    ("lang", "edge", "off"),
+    [
+        (
+            "fr",
+            "200 logements sur 800 (25\u00a0%) atteignent le bord",
+            "3 logements sont trop loin",
+        ),
+        ("en", "200 of 800 homes (25%) reach the edge", "3 homes are too far"),
+    ],
+)
+def test_the_report_says_what_the_walking_figures_may_miss(lang: str, edge: str, off: str) -> None:
+    content = _content(12.34, 4.5, 20.0)
+    content.homes_at_edge, content.homes_off_network = 200, 3
+    section = render_report(content, lang=lang)
+    section = section[section.index("<section id='constraints'>") :]
+    section = section[: section.index("</section>")]
+    assert edge in section and off in section
+    # nothing to say: no note
+    quiet = render_report(_content(12.34, 4.5, 20.0), lang=lang)
+    assert (
+        "OpenStreetMap"
+        not in quiet[quiet.index("<section id='constraints'>") :].split("</section>")[0]
+    )
