@@ -452,19 +452,26 @@ def _report_content(**changes: Any) -> Any:
         model_rows=[
             {
                 "usage": p,
-                "indicator": p,
+                "indicator": "transit_stop_m",  # a registry name: the report shows its label
                 "odds_ratio": 1.2,
                 "low": 1.0,
                 "high": 1.4,
                 "unit": p,
                 "auc": 0.6,
+                "answer": p,
+                "n": 120,
+                "n_bootstrap": 200,
+                "n_splits": 5,
             }
             for p in NAMES
         ],
         margin_rows=[
             {"label": p, "saving": 1.0, "low": 0.5, "high": 1.5, "share_homes": 0.2} for p in NAMES
         ],
-        vote_rows=[{"theme": p, "potential": 100.0} for p in NAMES],
+        vote_rows=[
+            {"usage": p, "theme": p, "footprint": 200.0, "potential": 100.0, "built": 10.0}
+            for p in NAMES
+        ],
         maps=[(p, f"maps/{p}.html") for p in NAMES],
         route_rows=[{"order": 1, "name": p, "reason": p, "leg": p} for p in NAMES],
         route_summary=PAYLOADS["broken"],
