@@ -291,8 +291,10 @@ class OsmData:
         The extract read.
     bounds
         ``(left, bottom, right, top)`` in lon/lat: the extent of the data, the box the file's
-        header states (XML ``<bounds>``, PBF header), else the extent of its nodes (tagged
-        nodes, streets, areas drawn by ways; not the far members of relations). The whole
+        header states (XML ``<bounds>``, PBF header), else the extent of its buildings drawn by
+        ways (the streets crossing the edge of an extract cut with osmium run far past it),
+        else the extent of its nodes (tagged nodes, streets, areas drawn by ways; not the far
+        members of relations). The whole
         extract's territory and the border of :data:`qet_geo.network.isochrone.BORDER_MARGIN_M`
         are drawn from it.
     buildings, amenities, transit_stops, cycleways, parking, parks, water, addresses
@@ -938,7 +940,11 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     highways = _highway_parts(raw)
     cycleways = _cycleways(highways)
 
-    bounds = _header_box(path) or _node_extent(raw, pt_ll, area_ll, area_keys)
+    bounds = (
+        _header_box(path)
+        or _building_extent(area_keys, area_tags, area_ll)
+        or _node_extent(raw, pt_ll, area_ll, area_keys)
+    )
     if not np.isfinite(bounds).all():
         raise EmptyDataError(
             msg("{path} ne contient aucun objet localisé : l'extrait est vide.", path=path),
@@ -985,6 +991,34 @@ def _header_box(path: Path) -> tuple[float, float, float, float] | None:
     right, top = box.top_right.lon, box.top_right.lat
     if not (-180 <= left < right <= 180 and -90 <= bottom < top <= 90):
         return None  # a degenerate box (one node) or a world box says nothing of the extract
+    return (float(left), float(bottom), float(right), float(top))
+
+
+#: Fewest buildings drawn by ways for their extent to stand for the extract's when its header
+#: states no box (below it, the node extent).
+MIN_BUILDINGS_FOR_EXTENT = 20
+
+
+def _building_extent(
+    area_keys: list[str], area_tags: list[dict[str, str]], area_ll: np.ndarray
+) -> tuple[float, float, float, float] | None:
+    """The extent of the buildings drawn by ways, when the header states no box.
+
+    An extract cut with ``osmium extract`` keeps the streets that cross its edge whole (the
+    default ``complete_ways`` strategy): a street or a river runs kilometres past the area cut
+    (Lorient centre's PBF: 31.3 km² of nodes for a 2.1 km² cut). Buildings are small: a
+    building crossing the edge passes it by a few metres, so their extent is the cut's within a
+    building's size (Lorient 2.4 km² for a 2.1 km² box; Nantes 0.16 for 0.12; Pont-de-Veyle 3.8
+    for 3.7). None with fewer than :data:`MIN_BUILDINGS_FOR_EXTENT` of them.
+    """
+    idx = [
+        i
+        for i, (k, t) in enumerate(zip(area_keys, area_tags, strict=True))
+        if k.startswith("w") and t.get("building", "no") != "no"
+    ]
+    if len(idx) < MIN_BUILDINGS_FOR_EXTENT:
+        return None
+    left, bottom, right, top = shapely.total_bounds(area_ll[idx]).tolist()
     return (float(left), float(bottom), float(right), float(top))
 
 

@@ -105,7 +105,7 @@ def test_end_to_end_indicators_and_national(analysed):
         assert all(z.startswith("CRS3035RES200mN") for z in zones)  # as respondents' cell_id
         assert all(r[3] > 0 for r in rows)  # population weight of the cell
         assert all(0 <= r[2] <= 1 for r in rows if r[1] == "score_15min")
-    assert len({r[0] for r in _indicators(w, w.hoods["L"])}) > 10  # 0.86 × 1.28 km of 200 m cells
+    assert len({r[0] for r in _indicators(w, w.hoods["L"])}) > 10  # 0.79 × 1.28 km of 200 m cells
 
     table = {
         r.neighbourhood_id: r

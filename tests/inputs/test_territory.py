@@ -23,8 +23,8 @@ def test_polygon_file_in_wgs84_is_projected(tmp_path):
 
     demo = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"
     t = territory_from_file(demo)
-    # a 0.0115° × 0.0115° box at 47.75° N is about 0.86 km × 1.28 km
-    assert t.area_km2 == pytest.approx(1.1, rel=0.1)
+    # a 0.0105° × 0.0115° box at 47.75° N is about 0.79 km × 1.28 km
+    assert t.area_km2 == pytest.approx(1.01, rel=0.05)
     minx, miny, _, _ = t.geometry.bounds
     assert 200_000 < minx < 240_000 and 6_740_000 < miny < 6_780_000
     assert shapely.area(t.working_area) > shapely.area(t.geometry) + 4e6  # 1 km ring
@@ -148,29 +148,45 @@ def test_whole_extract_territory_is_the_header_box(name):
     assert lon_lat == pytest.approx(box, abs=2e-5)
 
 
-def test_headerless_extract_territory_is_its_node_extent(lorient_pbf):
+def test_headerless_extract_territory_is_its_building_extent(lorient_pbf):
+    """Lorient's PBF states no box, and its complete streets run kilometres past the cut: the
+    territory is the extent of its buildings, around the box the data was cut to."""
     import osmium
 
     class Extent(osmium.SimpleHandler):
         def __init__(self):
             super().__init__()
             self.lon, self.lat = [], []
+            self.blon, self.blat = [], []
 
         def node(self, n):
             self.lon.append(n.location.lon)
             self.lat.append(n.location.lat)
 
+        def way(self, w):
+            if w.tags.get("building", "no") != "no":
+                for n in w.nodes:
+                    self.blon.append(n.location.lon)
+                    self.blat.append(n.location.lat)
+
     assert not osmium.FileProcessor(str(lorient_pbf), osmium.osm.NOTHING).header.box().valid()
     every = Extent()
-    every.apply_file(str(lorient_pbf))
+    every.apply_file(str(lorient_pbf), locations=True)
     territory = _whole_extract(lorient_pbf)
     extent = gpd.GeoSeries([territory.geometry], crs=2154).to_crs(4326)
     left, bottom, right, top = extent.total_bounds
-    # within the extent of every node of the file, and around the box the data was cut to
+    # the extent of the buildings drawn by ways (the territory is padded by a metre) ...
     tol = 2e-5
-    assert left >= min(every.lon) - tol and bottom >= min(every.lat) - tol
-    assert right <= max(every.lon) + tol and top <= max(every.lat) + tol
+    assert (left, bottom, right, top) == pytest.approx(
+        (min(every.blon), min(every.blat), max(every.blon), max(every.blat)), abs=tol
+    )
+    # ... around the box the data was cut to, and far inside the extent of every node
     assert left < -3.3654 and bottom < 47.743 and right > -3.3454 and top > 47.7554
+    box = territory_from_bounds((-3.3654, 47.743, -3.3454, 47.7554)).area_km2
+    nodes = territory_from_bounds(
+        (min(every.lon), min(every.lat), max(every.lon), max(every.lat))
+    ).area_km2
+    assert box < territory.area_km2 < 1.3 * box and nodes > 10 * territory.area_km2
 
 
 def _with_far_relation(root, *, bounds: bool):
@@ -228,4 +244,4 @@ def test_far_relation_members_do_not_stretch_the_territory(lorient_xml, tmp_path
             territory_from_bounds((-3.3654, 47.743, -3.3454, 47.7554)).area_km2, rel=1e-9
         )
     else:
-        assert territory.area_km2 < 40  # the node extent of Lorient's complete ways
+        assert territory.area_km2 < 3  # the extent of Lorient's buildings (its box: 2.1 km²)
