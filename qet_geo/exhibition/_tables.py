@@ -104,6 +104,13 @@ TABLE_TITLES: Mapping[str, Msg] = {
 }
 
 
+#: The tables made from the answers: their CSV files carry a ``synthetic`` column (True when the
+#: answers are synthetic), the label that must follow the figures wherever the files go.
+FROM_ANSWERS: frozenset[str] = frozenset(
+    {"footprints_by_usage", "profiles", "links_models", "margins_of_manoeuvre", "vote_themes"}
+)
+
+
 @dataclass(frozen=True)
 class ExhibitionTables:
     """The tables of the exhibition, in the order the diagnostic writes them."""

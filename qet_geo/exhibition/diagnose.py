@@ -281,7 +281,12 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     from qet_geo.constraints.access import score_distribution
     from qet_geo.constraints.indicators import REACHES_BORDER
     from qet_geo.exhibition import report
-    from qet_geo.exhibition._tables import TABLE_TITLES, exhibition_tables, margins_left_out
+    from qet_geo.exhibition._tables import (
+        FROM_ANSWERS,
+        TABLE_TITLES,
+        exhibition_tables,
+        margins_left_out,
+    )
     from qet_geo.layers import write_layers
     from qet_geo.pipeline import build_neighbourhood
     from qet_geo.surveys.located import read_located_answers
@@ -369,6 +374,9 @@ def _run(config: DiagnosticConfig, folder: Path, start: Progress) -> dict[str, A
     )
     frames = tables.frames()
     for table_name, frame in frames.items():
+        if table_name in FROM_ANSWERS:
+            # the answers' label goes with every table made from them (files travel alone)
+            frame = frame.assign(synthetic=synthetic)
         _csv(frame, folder / "tables" / f"{table_name}.csv")
     files = [(msg("Couches (GeoPackage, QGIS)").render(lang), "layers.gpkg")]
     files += [

@@ -56,6 +56,13 @@ def test_demo_writes_the_whole_report(demo):
     for page in (out / "maps").glob("*.html"):
         assert not REMOTE.search(re.sub(r"<a [^>]*>", "", page.read_text(encoding="utf-8")))
     assert (out / "route" / "visite.gpx").exists()
+    # every table made from the answers carries their label; the extract's tables do not
+    from qet_geo.exhibition._tables import FROM_ANSWERS
+
+    for name in FROM_ANSWERS:
+        table = pd.read_csv(out / "tables" / f"{name}.csv")
+        assert table["synthetic"].astype(bool).all(), name
+    assert "synthetic" not in pd.read_csv(out / "tables" / "constraints.csv").columns
     # the map drawn from the answers says they are synthetic, on the map itself
     profiles_map = html.unescape((out / "maps" / "profiles.html").read_text(encoding="utf-8"))
     assert "SYNTHÉTIQUES (démonstration) : ces chiffres ne sont pas un résultat" in profiles_map
