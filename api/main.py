@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api._aggregates import AggregateCache
 from api._docs import add_docs
@@ -40,6 +41,8 @@ _UPLOAD_PID = re.compile(r"^\.upload-(\d+)-")
 #: Where no process table can be read (not Linux), only temporary files older than this are
 #: taken as abandoned.
 UPLOAD_TEMP_MAX_AGE_S = 3600.0
+#: The vendored htmx, served at ``/static/htmx/``.
+HTMX_STATIC = Path(__file__).resolve().parent / "static" / "htmx"
 
 
 def _open_files() -> set[Path] | None:
@@ -168,6 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(maps.router)
     add_docs(app)
+    # htmx for the web pages' partial updates, vendored (api/static/README.md)
+    app.mount("/static/htmx", StaticFiles(directory=HTMX_STATIC), name="htmx")
     return app
 
 
