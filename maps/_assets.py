@@ -107,11 +107,30 @@ ASSETS: tuple[Asset, ...] = (
         "BSD-3-Clause",
         ("L.Map.Sync.js", "L.Map.Sync.min.js"),
     ),
+    Asset(
+        "leaflet_draw_js",
+        "js",
+        "leaflet.draw/leaflet.draw.js",
+        "leaflet-draw 1.0.4",
+        "MIT",
+        ("leaflet.draw.js",),
+    ),
+    Asset(
+        "leaflet_draw_css",
+        "css",
+        "leaflet.draw/leaflet.draw.css",
+        "leaflet-draw 1.0.4",
+        "MIT",
+        ("leaflet.draw.css",),
+    ),
 )
 
 _BY_NAME = {asset.name: asset for asset in ASSETS}
 _BY_FILE = {alias: asset for asset in ASSETS for alias in asset.aliases}
 _LEAFLET_IMAGE = re.compile(r"url\((?:images/)?([\w-]+\.png)\)")
+#: The images of Leaflet.draw's CSS (its toolbar's sprites), quoted: ``url('images/x.svg')``.
+_DRAW_IMAGE = re.compile(r"url\(['\"]?images/([\w-]+\.(?:png|svg))['\"]?\)")
+_IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml"}
 
 
 @cache
@@ -133,15 +152,20 @@ def asset_text(name: str) -> str:
     text = (STATIC / asset.path).read_text(encoding="utf-8")
     if asset.name == "leaflet_css":
         text = _LEAFLET_IMAGE.sub(lambda match: f"url({_image_uri(match.group(1))})", text)
+    elif asset.name == "leaflet_draw_css":
+        text = _DRAW_IMAGE.sub(
+            lambda match: f"url({_image_uri(match.group(1), 'leaflet.draw')})", text
+        )
     # "</" would end the inline element early; "<\/" is the same text to the JS and CSS parsers.
     text = text.replace("</", "<\\/")
     return f"{asset.banner}\n{text}"
 
 
 @cache
-def _image_uri(filename: str) -> str:
-    data = (STATIC / "leaflet" / "images" / filename).read_bytes()
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+def _image_uri(filename: str, folder: str = "leaflet") -> str:
+    data = (STATIC / folder / "images" / filename).read_bytes()
+    kind = _IMAGE_TYPES[Path(filename).suffix]
+    return f"data:{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
 def default_icon_script() -> str:
