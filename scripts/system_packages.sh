@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, once, before pytest starts:
 #   PostgreSQL + PostGIS (the second backend of every API test), chromium (browser tests of the maps,
-#   the report and the pages), Node.js + npm (the NosGestesClimat re-evaluation), nginx (the
-#   production deployment tested against slow clients).
+#   the report and the pages; libatomic1 for Playwright's driver), Node.js + npm (the
+#   NosGestesClimat re-evaluation and axe-core), nginx (the production deployment tested against
+#   slow clients).
 # Only what is missing is installed, after ONE `apt-get update`. No test or fixture ever calls
 # apt-get: pytest-xdist workers would race for the dpkg lock (tests/test_system_packages.py checks it).
 # Usage: scripts/system_packages.sh         (needs root when something is missing)
@@ -26,6 +27,10 @@ else
 fi
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
   missing+=(chromium fonts-dejavu-core)
+# Playwright for Python drives that chromium (executable_path, never a browser download) from its
+# own node binary, which links libatomic (Debian's chromium needs nothing more)
+compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null || compgen -G "/lib/*/libatomic.so.1" >/dev/null ||
+  missing+=(libatomic1)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # npm ci reaches the registry over HTTPS (nodejs only recommends the certificates)

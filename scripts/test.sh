@@ -11,6 +11,13 @@ bash scripts/system_packages.sh
 if [[ ! -d scripts/ngc/node_modules/publicodes ]]; then
   (cd scripts/ngc && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
+# axe-core for the accessibility checks of the browser tests (pinned in scripts/web/package-lock.json;
+# installed again when the pin moves)
+axe_pinned=$(node -p "require('./scripts/web/package-lock.json').packages['node_modules/axe-core'].version")
+axe_installed=$(node -p "try { require('./scripts/web/node_modules/axe-core/package.json').version } catch (e) { '' }")
+if [[ $axe_pinned != "$axe_installed" || ! -f scripts/web/node_modules/axe-core/axe.min.js ]]; then
+  (cd scripts/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
 export PYTHONDONTWRITEBYTECODE=1
 echo "== ruff"
 .venv/bin/ruff check qet_geo api maps tests bench
