@@ -108,8 +108,9 @@ class NeighbourhoodIn(_In):
         pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,150}\.osm(\.pbf|\.gz|\.bz2)?$",
         description="Nom du fichier de l'extrait OSM dans le dossier QET_OSM_DIR (visites).",
     )
-    territory: TerritoryIn | None = Field(
-        default=None, description="Contour du quartier (GeoJSON, WGS84)."
+    territory: TerritoryIn | TerritoryDocumentIn | None = Field(
+        default=None,
+        description="Contour du quartier (GeoJSON, WGS84) : géométrie, Feature ou FeatureCollection.",
     )
 
 

@@ -85,13 +85,20 @@ def put_territory(
     on it by the next analysis.
     """
     hood = neighbourhood_for(session, caller, neighbourhood_id, access="write")
-    geojson = body.model_dump(exclude_none=True)
-    polygons = territory_polygons(geojson)  # French refusals of points, lines, empty collections
-    check_territory_vertices(_merged(polygons), settings.max_territory_vertices)
-    projected = territory_from_geojson(geojson)
+    projected = checked_territory(body, settings.max_territory_vertices)
     hood.territory_wkt = projected.wkt
     session.flush()
     return territory_out(hood.id, projected)
+
+
+def checked_territory(body: TerritoryIn | TerritoryDocumentIn, max_vertices: int) -> Any:
+    """A territory body as the store keeps it (Lambert-93), checked: polygons only (French
+    refusals of points, lines, empty collections), at most ``max_vertices`` vertices together,
+    in metropolitan France; a Feature or a FeatureCollection's polygons merged."""
+    geojson = body.model_dump(exclude_none=True)
+    polygons = territory_polygons(geojson)
+    check_territory_vertices(_merged(polygons), max_vertices)
+    return territory_from_geojson(geojson)
 
 
 def _merged(polygons: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api._limits import check_territory_vertices
 from api.dependencies import (
     CallerDep,
     SessionDep,
@@ -18,8 +17,9 @@ from api.dependencies import (
     require_roles,
 )
 from api.models import DiagnosticIn, DiagnosticOut, ErrorOut, NeighbourhoodIn, NeighbourhoodOut
+from api.routers.layers import checked_territory
 from qet_geo.i18n import msg
-from qet_geo.store.jobs import job_status, territory_from_geojson
+from qet_geo.store.jobs import job_status
 from qet_geo.store.models import ConflictError, Diagnostic, Neighbourhood, add_neighbourhood
 
 router = APIRouter(tags=["quartiers"])
@@ -57,14 +57,15 @@ def create_neighbourhood(
 ) -> Neighbourhood:
     """Add a neighbourhood to the network (admin, network staff).
 
-    ``territory`` (GeoJSON, WGS84) may be given now or later with
-    ``PUT /neighbourhoods/{id}/territory``.
+    ``territory`` (GeoJSON in WGS84: a Polygon or MultiPolygon geometry, a Feature of one, or a
+    FeatureCollection of polygons, as QGIS and geojson.io export it) may be given now or later
+    with ``PUT /neighbourhoods/{id}/territory``.
     """
     require_roles(caller, "admin", "staff")
-    if body.territory is not None:
-        check_territory_vertices(body.territory.model_dump(), settings.max_territory_vertices)
     territory = (
-        None if body.territory is None else territory_from_geojson(body.territory.model_dump())
+        None
+        if body.territory is None
+        else checked_territory(body.territory, settings.max_territory_vertices)
     )
     return add_neighbourhood(
         session,

@@ -11,7 +11,7 @@ import pytest
 
 from api.models import ExtractOut, NeighbourhoodOut, TerritoryOut
 from qet_geo.store import models as store
-from tests.api.conftest import LORIENT_TERRITORY, build_world, live_server
+from tests.api.conftest import LORIENT_TERRITORY, ROOT, build_world, live_server
 from tests.conftest import shared
 
 #: A box inside the Nantes extract, far from Lorient.
@@ -364,3 +364,27 @@ def test_territory_collections_that_are_not_polygons_are_refused(layered):
     r = w.client.put(url, json=many, headers=h)
     assert r.status_code == 422 and "sommets" in r.json()["detail"], r.text
     assert _stored_territory(w, hood).wkt == before
+
+
+def test_a_new_neighbourhood_takes_its_outline_as_qgis_exports_it(layered):
+    """POST /neighbourhoods takes the territory in the shapes PUT .../territory takes: the
+    demo's FeatureCollection file as written, a Feature; a line is refused in words."""
+    w, _ = layered
+    document = json.loads((ROOT / "data" / "osm" / "lorient_centre.geojson").read_text())
+    as_file = _hood(w, territory=document)
+    as_feature = _hood(w, territory=document["features"][0])
+    bare = _hood(w)
+    with store.session_scope(w.client.app.state.engine) as s:  # type: ignore[attr-defined]
+        shapes = [
+            store.territory_geometry(s.get(store.Neighbourhood, h))
+            for h in (as_file, as_feature, bare)
+        ]
+    assert shapes[0].equals(shapes[2]) and shapes[1].equals(shapes[2])
+    line = {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": [[-3.36, 47.75], [-3.35, 47.75]]},
+    }
+    r = w.client.post(
+        "/neighbourhoods", json={"name": "Ligne", "territory": line}, headers=w.headers("staff")
+    )
+    assert r.status_code == 422 and "polygone" in r.json()["detail"].lower(), r.text
