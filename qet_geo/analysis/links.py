@@ -50,7 +50,7 @@ import pandas as pd
 from qet_geo.analysis._publish import _count, _round_to, _weighted_quantiles
 from qet_geo.analysis.constraint_profiles import profile_constraints
 from qet_geo.analysis.homes import _checked_columns, join_constraints
-from qet_geo.analysis.margins import margins_of_manoeuvre
+from qet_geo.analysis.margins import MARGIN_FIGURES, margins_of_manoeuvre
 from qet_geo.analysis.models import ConstraintModels, constraint_models
 from qet_geo.analysis.scenarios import DEFAULT_SCENARIOS, Scenario
 from qet_geo.constraints.indicators import PROFILE_INDICATORS, USAGE_CONSTRAINTS, indicator_unit
@@ -83,16 +83,6 @@ _EFFECT_FIGURES = (
     "sd",
 )
 _SCENARIO_COLUMNS = ("label", "share_homes_changed", "ignored_indicators", "population")
-_MARGIN_FIGURES = (
-    "status",
-    "baseline_kgco2e_per_person",
-    "saving_kgco2e_per_person",
-    "saving_kgco2e_per_person_low",
-    "saving_kgco2e_per_person_high",
-    "saving_tco2e",
-    "saving_tco2e_low",
-    "saving_tco2e_high",
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,7 +277,7 @@ def _margins_dict(margins: pd.DataFrame) -> list[dict[str, Any]]:
         if usage == "all" and isinstance(row.get("reason"), str):
             item["reason"] = str(row["reason"])
         figures: dict[str, Any] = {"status": str(row["status"])}
-        figures.update({k: _float(row[k]) for k in _MARGIN_FIGURES[1:]})
+        figures.update({k: _float(row[k]) for k in MARGIN_FIGURES})
         if usage == "all":
             item.update(figures)
         else:
@@ -594,7 +584,7 @@ def _published_margins(margins: pd.DataFrame, lang: Lang) -> pd.DataFrame:
         for scenario, usage in margins.index
     ]
     out.attrs["left_out"] = dict(left_out)
-    for col in _MARGIN_FIGURES[1:]:
+    for col in MARGIN_FIGURES:
         n = digits.get(col, 3 if col.startswith("saving_tco2e") else 2)
         out[col] = [_num(v, n) for v in margins[col]]
     return out

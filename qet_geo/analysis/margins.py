@@ -54,7 +54,7 @@ from qet_geo.privacy import MIN_RESPONDENTS
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
 
-__all__ = ["margins_of_manoeuvre"]
+__all__ = ["MARGIN_FIGURES", "margins_of_manoeuvre"]
 
 
 def margins_of_manoeuvre(
@@ -334,7 +334,7 @@ def _margins(
             cols["share_homes_changed"].append(np.nan)
             cols["ignored"].append(";".join(left_out[scenario.name][1]))
             cols["population"].append(population if population is not None else np.nan)
-            for name in _FIGURES:
+            for name in MARGIN_FIGURES:
                 cols[name].append(np.nan)
             continue
         affected = [u for u, d in needed.items() if set(scenario.indicators) & set(d.predictors)]
@@ -460,7 +460,8 @@ _MARGIN_COLUMNS = (
 )
 
 
-_FIGURES = (
+#: The figures of a margin (a scenario, per usage and for all), in the table's column order.
+MARGIN_FIGURES: tuple[str, ...] = (
     "baseline_kgco2e_per_person",
     "saving_kgco2e_per_person",
     "saving_kgco2e_per_person_low",
