@@ -5,7 +5,8 @@ their policy forbids any request to another host: if some text ever slipped past
 chokepoint (:mod:`qet_geo.escaping`) and ran as a script, it could not send anything anywhere nor
 load a script from elsewhere. Inline scripts and styles stay allowed (folium writes them inline).
 The documentation (``/docs``) runs the vendored Swagger UI (:mod:`api._docs`) under its own
-policy: scripts, styles and images from the service itself, requests to the service alone.
+policy: scripts, styles and images from the service itself, requests to the service alone. The
+web workspace's pages (:mod:`api.web`) have theirs: files from the service, nothing inline.
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ DOCS_POLICY_DIRECTIVES = (
 DOCS_POLICY = "; ".join(DOCS_POLICY_DIRECTIVES)
 #: The documentation page (its policy is :data:`DOCS_POLICY`).
 _DOC_PATH = "/docs"
+#: Content-Security-Policy of the web workspace's pages (:mod:`api.web`): their stylesheet and
+#: the vendored htmx from the service, no inline script or style, requests to the service alone.
+WEB_POLICY_DIRECTIVES = (
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+)
+WEB_POLICY = "; ".join(WEB_POLICY_DIRECTIVES)
+#: The paths of the web workspace's pages (their policy is :data:`WEB_POLICY`).
+_WEB_PREFIXES = ("/connexion", "/deconnexion", "/espace", "/invitation/", "/langue")
 
 _ALWAYS = (
     (b"x-content-type-options", b"nosniff"),
@@ -53,6 +69,16 @@ _ALWAYS = (
 )
 _POLICY = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
 _DOCS_POLICY = (b"content-security-policy", DOCS_POLICY.encode())
+_WEB_POLICY = (b"content-security-policy", WEB_POLICY.encode())
+
+
+def _policy_of(path: str) -> tuple[bytes, bytes]:
+    if path == _DOC_PATH:
+        return _DOCS_POLICY
+    if path.startswith(_WEB_PREFIXES):
+        return _WEB_POLICY
+    return _POLICY
+
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,7 +97,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = _DOCS_POLICY if scope.get("path") == _DOC_PATH else _POLICY
+        policy = _policy_of(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

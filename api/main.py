@@ -29,6 +29,7 @@ from api.routers import (
     votes,
 )
 from api.settings import Settings
+from api.web import add_web
 from qet_geo.store.models import create_schema, make_engine
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(national.router)
     app.include_router(routes.router)
     app.include_router(maps.router)
+    add_web(app)
     add_docs(app)
     # htmx for the web pages' partial updates, vendored (api/static/README.md)
     app.mount("/static/htmx", StaticFiles(directory=HTMX_STATIC), name="htmx")

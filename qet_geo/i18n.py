@@ -10,7 +10,8 @@ A :class:`Msg` keeps its template and fields and is rendered in the reader's lan
 shown (``qet --lang en``, ``Accept-Language: en``), so one error object serves the CLI in French
 and an API caller in English. French needs no catalogue; the English one is read on first use.
 
-``tests/test_i18n.py`` extracts every ``msg(...)`` and ``_t(...)`` template with Babel and checks
+``tests/test_i18n.py`` extracts every ``msg(...)`` and ``_t(...)`` template (and the web pages'
+``_("...")``: :func:`_template_texts`) and checks
 that the catalogue translates each of them, with the same fields, and holds nothing stale; the help
 texts of the ``qet`` command (``help=`` and the commands' docstrings in ``qet_geo/cli/``) are in
 the same catalogue. After
@@ -310,7 +311,40 @@ def _calls(root: Path | None = None) -> list[_Call]:
                         comments=_notes(lines, node.lineno),
                     )
                 )
-    return found + _help_texts(root)
+    return found + _template_texts(root) + _help_texts(root)
+
+
+def _template_texts(root: Path) -> list[_Call]:
+    """Every ``_("...")`` of the web pages' Jinja2 templates (``api/**/templates/*.html``).
+
+    A template's ``_("Étape : {phase}", phase=...)`` is a template with its fields, like
+    ``msg(...)`` (:mod:`api.web._kit` binds ``_`` to the catalogue).
+    """
+    from jinja2 import Environment, nodes
+
+    env = Environment(autoescape=True)
+    found: list[_Call] = []
+    for path in sorted((root / "api").rglob("templates/*.html")):
+        tree = env.parse(path.read_text(encoding="utf-8"))
+        for node in tree.find_all(nodes.Call):
+            if not (isinstance(node.node, nodes.Name) and node.node.name == "_" and node.args):
+                continue
+            first = node.args[0]
+            template = (
+                first.value
+                if isinstance(first, nodes.Const) and isinstance(first.value, str)
+                else None
+            )
+            found.append(
+                _Call(
+                    path=str(path.relative_to(root)),
+                    line=node.lineno,
+                    template=template,
+                    fields=frozenset(k.key for k in node.kwargs),
+                    comments=(),
+                )
+            )
+    return found
 
 
 #: The keywords of typer's and click's calls whose value is a text shown in ``--help``.

@@ -39,6 +39,7 @@ from qet_geo.cli._common import (
     _state,
     _t,
 )
+from qet_geo.cli.admin import admin_app
 from qet_geo.cli.diagnose import demo, diagnose
 from qet_geo.cli.links import links
 from qet_geo.cli.national import national_app
@@ -187,6 +188,7 @@ app.command("route")(route)
 app.add_typer(national_app, name="national")
 app.command("serve")(serve)
 app.add_typer(store_app, name="store")
+app.add_typer(admin_app, name="admin")
 app.add_typer(survey_app, name="survey")
 app.command("layers")(layers)
 app.command("access")(access)

@@ -74,14 +74,19 @@ __all__ = [
     "ConflictError",
     "Diagnostic",
     "Indicator",
+    "Invitation",
+    "LoginAttempt",
     "Neighbourhood",
     "NotFoundError",
     "Profile",
     "Release",
     "Respondent",
     "Upload",
+    "User",
+    "UserNeighbourhood",
     "Vote",
     "VoteCode",
+    "WebSession",
     "add_neighbourhood",
     "create_schema",
     "create_token",
@@ -342,6 +347,12 @@ class ApiToken(Base):
     role: Mapped[str] = mapped_column(String(20))
     neighbourhood_ids: Mapped[list[Any]] = mapped_column(default=list)
     label: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The account that made it from its page (None: made by a script or the CLI); it goes with
+    # the account. Its role and neighbourhoods are the account's (qet_geo.store.accounts).
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, default=None
+    )
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class Release(Base):
@@ -367,6 +378,88 @@ class Release(Base):
     figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class User(Base):
+    """A person's account on the web workspace (``qet_geo.store.accounts``).
+
+    ``email`` is stored lower-cased (one account per address, whatever its case); the password
+    only as its Argon2id hash. The role is an API role (admin, staff, pilot); a pilot sees the
+    neighbourhoods of its :class:`UserNeighbourhood` rows.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class UserNeighbourhood(Base):
+    """A pilot team member's neighbourhood."""
+
+    __tablename__ = "user_neighbourhoods"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    neighbourhood_id: Mapped[int] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Invitation(Base):
+    """A one-time link to create an account (the link's token stored as its SHA-256 only)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    neighbourhood_id: Mapped[int | None] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="CASCADE"), index=True, default=None
+    )
+    invited_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie's random id stored as its SHA-256, and its CSRF token.
+
+    Kept server-side, so that signing out, a password change or a deactivated account ends it.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class LoginAttempt(Base):
+    """A failed sign-in, for the brake on password guessing.
+
+    ``key`` is the SHA-256 of "email:<address>" or "addr:<client address>": neither the
+    addresses nor the passwords tried are kept; rows older than a day are deleted.
+    """
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,33 @@
+"""The web workspace: server-rendered pages for pilot teams and network staff (issue 15).
+
+:func:`add_web` registers the pages (:mod:`api.web.routes`), their stylesheet (``/static/web``),
+and the handler that turns a page's refusal (sign in first,
+not found, forbidden) into its page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from api.web._kit import PageExit
+from api.web.routes import router
+
+__all__ = ["add_web"]
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+async def _page_exit(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageExit)  # registered for it only
+    return exc.response
+
+
+def add_web(app: FastAPI) -> None:
+    """Register the web workspace's pages and files on ``app``."""
+    app.include_router(router)
+    app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
+    app.add_exception_handler(PageExit, _page_exit)
