@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import expect
 
 from api._docs import SWAGGER_STATIC
 from api._headers import CONTENT_SECURITY_POLICY, DOCS_POLICY
 from api.main import create_app
 from api.settings import Settings
-from tests.api.conftest import live_server
-from tests.browser import open_page
+from tests.web.browser_kit import axe, browse, serve
 
 REPO = Path(__file__).resolve().parents[2]
 _URL = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
@@ -106,28 +106,29 @@ def test_behind_a_proxy_prefix_the_links_keep_it(client: TestClient) -> None:
     assert 'href="/qet/docs"' in prefixed.get("/").text
 
 
-def test_docs_renders_the_operations_offline_in_chromium(client: TestClient, tmp_path) -> None:
-    """Headless chromium, every outside host unresolvable: Swagger UI lists the routes."""
-    with live_server(client.app) as port:
-        start = tmp_path / "start.html"
-        start.write_text(
-            f'<!DOCTYPE html><meta http-equiv="refresh" content="0; url=http://localhost:{port}/">'
-        )
-        home = open_page(start)
-        assert 'href="/docs"' in home.dom
-        start.write_text(
-            '<!DOCTYPE html><meta http-equiv="refresh" '
-            f'content="0; url=http://localhost:{port}/docs">'
-        )
-        # the schema is built on its first request: built before the page asks for it, so that
-        # a busy machine does not spend the page's time budget on it
-        import httpx
+#: The axe rules not run on /docs (axe-core 4.14.1 finds them, serious impact), and why. Swagger
+#: UI's own markup and stylesheet, vendored unchanged: white method badges, grey version stamps and
+#: schema buttons under the contrast ratio; each operation's summary is a button holding buttons.
+#: And one of ours: FastAPI's page (``get_swagger_ui_html``) writes ``<html>`` without ``lang``;
+#: once api/_docs.py adds it, remove "html-has-lang" here.
+DOCS_AXE_EXCLUDED = ("color-contrast", "nested-interactive", "html-has-lang")
 
-        assert httpx.get(f"http://localhost:{port}/openapi.json", timeout=120).status_code == 200
-        run = open_page(start, budget_ms=20000)
-    assert run.console_errors == [], run.console
-    assert all(url.startswith(f"http://localhost:{port}/") for url in run.requests), run.requests
-    assert f"http://localhost:{port}/openapi.json" in run.requests
-    # Swagger UI drew one block per operation, with its path
-    assert run.dom.count('class="opblock opblock-') > 20
-    assert "/diagnostics/{diagnostic_id}/map" in run.dom and "/national/map" in run.dom
+
+def test_docs_renders_the_operations_offline_in_chromium(client: TestClient) -> None:
+    """Chromium, every other host refused: / and Swagger UI's /docs are drawn and accessible."""
+    client.app.openapi()  # type: ignore[attr-defined]  # built once, before the page asks for it
+    with serve(client.app) as live, browse(live) as (page, watch):
+        page.goto("/")
+        expect(page.locator('a[href="/docs"]')).to_be_visible()
+        assert axe(page) == []
+        with page.expect_response(f"{live.url}/openapi.json") as schema:
+            page.goto("/docs")
+        assert schema.value.status == 200
+        # Swagger UI drew one block per operation, with its path
+        page.wait_for_function("() => document.querySelectorAll('.opblock').length > 20")
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        assert "/diagnostics/{diagnostic_id}/map" in "\n".join(paths)
+        assert "/national/map" in "\n".join(paths)
+        assert axe(page, rules_off=DOCS_AXE_EXCLUDED) == []
+        watch.assert_no_outside_request()
+        watch.assert_no_error()
