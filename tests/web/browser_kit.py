@@ -120,7 +120,9 @@ def serve(app: FastAPI) -> Iterator[LiveApp]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
-    server = _Server(uvicorn.Config(app, log_level="error", lifespan="on"))
+    # a request still open at the end (a page left streaming) may delay the stop, never hang it
+    config = uvicorn.Config(app, log_level="error", lifespan="on", timeout_graceful_shutdown=30)
+    server = _Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
