@@ -544,3 +544,20 @@ def revoke_token(
     # the API remembers known tokens for a few seconds: forget this one now
     request.app.state.token_cache.pop(tokens[int(token_id)], None)
     return _redirect("/espace/compte")
+
+
+# --------------------------------------------------------------------------------------------------
+# everything else under /espace: a page, not the API's JSON
+
+
+@router.get("/deconnexion")
+def logout_link(request: Request, session: SessionDep) -> Response:
+    """Signing out is a form (POST, CSRF): a link here leads back to the workspace."""
+    return _redirect("/espace" if _kit.visitor_of(request, session) else "/connexion")
+
+
+@router.api_route("/espace/{rest:path}", methods=["GET", "POST"])
+def unknown_page(request: Request, session: SessionDep, rest: str) -> Response:
+    """Any other path of the workspace: the 404 page (after signing in, as for the others)."""
+    visitor = signed_in(request, session)
+    raise _kit.not_found(request, visitor)

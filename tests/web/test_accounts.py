@@ -18,6 +18,7 @@ from api.settings import Settings
 from qet_geo.cli.main import app as cli
 from qet_geo.store import accounts
 from qet_geo.store import models as store
+from tests.api.conftest import fresh_postgres_database, postgres_url  # noqa: F401 (a fixture)
 
 PASSWORD = "correct horse battery"
 START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -39,17 +40,22 @@ class Site:
         return self.app.state.engine  # type: ignore[attr-defined]
 
 
-def make_site(tmp_path: Path) -> Site:
-    url = f"sqlite:///{tmp_path / 'web.db'}"
+def make_site(tmp_path: Path, url: str | None = None) -> Site:
+    url = url or f"sqlite:///{tmp_path / 'web.db'}"
     app = create_app(Settings(database_url=url, osm_dir=str(tmp_path / "osm")))
     clock = [START]
     app.state.web_clock = lambda: clock[0]
     return Site(app, url, clock)
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    s = make_site(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """The app on each backend (the store's times come back naive from SQLite, aware from
+    PostgreSQL)."""
+    url = None
+    if request.param == "postgresql":
+        url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
+    s = make_site(tmp_path, url)
     yield s
     s.engine.dispose()
 

@@ -162,7 +162,14 @@ def test_pages_without_a_session_lead_to_sign_in_and_come_back(site: Site) -> No
 
 
 @pytest.mark.parametrize(
-    "path", ["/espace/quartiers/abc", "/espace/quartiers/99999999999999999999", "/invitation/x"]
+    "path",
+    [
+        "/espace/quartiers/abc",
+        "/espace/quartiers/99999999999999999999",
+        "/invitation/x",
+        "/espace/zut",
+        "/espace/quartiers/1/zut",
+    ],
 )
 def test_errors_are_pages(site: Site, path: str) -> None:
     admin = signed_in_client(site, "admin@b.example")
