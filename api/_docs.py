@@ -46,7 +46,7 @@ def add_docs(app: FastAPI) -> None:
     @app.get(DOCS_URL, include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         root = _root(request)
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=root + openapi_url,
             title=f"{app.title} – documentation",
             swagger_js_url=f"{root}{SWAGGER_URL}/swagger-ui-bundle.js",
@@ -55,6 +55,9 @@ def add_docs(app: FastAPI) -> None:
             # no badge fetched from validator.swagger.io
             swagger_ui_parameters={"validatorUrl": None},
         )
+        # Swagger UI's words are English: say so (screen readers pick their voice from it)
+        body = bytes(page.body).replace(b"<html>", b'<html lang="en">', 1)
+        return HTMLResponse(body, status_code=page.status_code)
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> HTMLResponse:

@@ -109,9 +109,7 @@ def test_behind_a_proxy_prefix_the_links_keep_it(client: TestClient) -> None:
 #: The axe rules not run on /docs (axe-core 4.14.1 finds them, serious impact), and why. Swagger
 #: UI's own markup and stylesheet, vendored unchanged: white method badges, grey version stamps and
 #: schema buttons under the contrast ratio; each operation's summary is a button holding buttons.
-#: And one of ours: FastAPI's page (``get_swagger_ui_html``) writes ``<html>`` without ``lang``;
-#: once api/_docs.py adds it, remove "html-has-lang" here.
-DOCS_AXE_EXCLUDED = ("color-contrast", "nested-interactive", "html-has-lang")
+DOCS_AXE_EXCLUDED = ("color-contrast", "nested-interactive")
 
 
 def test_docs_renders_the_operations_offline_in_chromium(client: TestClient) -> None:
