@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from api._throttle import client_address
 from api.dependencies import SessionDep, neighbourhood_for
@@ -541,9 +542,13 @@ def revoke_token(
         accounts.revoke_user_token(session, visitor.user, int(token_id))
     except NotFoundError:
         raise _kit.not_found(request, visitor) from None
-    # the API remembers known tokens for a few seconds: forget this one now
-    request.app.state.token_cache.pop(tokens[int(token_id)], None)
-    return _redirect("/espace/compte")
+    # the API remembers known tokens for a few seconds: forget this one now, and again once
+    # the deletion is committed (a request in between may have remembered it anew)
+    cache = request.app.state.token_cache
+    cache.pop(tokens[int(token_id)], None)
+    response = _redirect("/espace/compte")
+    response.background = BackgroundTask(cache.pop, tokens[int(token_id)], None)
+    return response
 
 
 # --------------------------------------------------------------------------------------------------

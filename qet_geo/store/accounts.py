@@ -40,32 +40,6 @@ from qet_geo.store.models import (
     token_hash,
 )
 
-__all__ = [
-    "ACCOUNT_ROLES",
-    "FREE_FAILURES",
-    "INVITATION_DAYS",
-    "MIN_PASSWORD_LENGTH",
-    "InvitationError",
-    "accept_invitation",
-    "add_membership",
-    "authenticate",
-    "change_password",
-    "close_session",
-    "create_user",
-    "create_user_token",
-    "invitation_for",
-    "invite",
-    "login_keys",
-    "login_retry_after",
-    "memberships",
-    "normalize_email",
-    "open_session",
-    "record_login_failure",
-    "revoke_user_token",
-    "session_for",
-    "user_tokens",
-]
-
 #: Roles of an account (the API's, without "public").
 ACCOUNT_ROLES: tuple[str, ...] = ("admin", "staff", "pilot")
 #: Shortest password accepted.

@@ -110,7 +110,10 @@ def test_a_form_without_its_csrf_token_is_refused(site: Site, how: str) -> None:
 
 def test_htmx_requests_send_the_csrf_token_in_a_header(site: Site) -> None:
     admin = signed_in_client(site, "admin@b.example")
-    token = csrf_of(admin.get("/espace").text)
+    page = admin.get("/espace").text
+    token = csrf_of(page)
+    # htmx takes it from the page's body
+    assert f"""<body hx-headers='{{"X-CSRF-Token": "{token}"}}'>""" in page
     made = admin.post(
         "/espace/quartiers/nouveau",
         data={"name": "Par htmx"},
