@@ -1,7 +1,8 @@
 """The first steps of the journey in a real browser (Debian's chromium): the administrator made by
 ``qet admin create`` signs in, creates a neighbourhood, invites a pilot; the pilot opens the link,
 chooses a password, signs in and sees its neighbourhood, and another team's URL is a 404 page.
-axe-core finds no serious or critical violation on any page visited."""
+The admin also makes a token for scripts on her account page, which the JSON API takes. axe-core
+finds no serious or critical violation on any page visited."""
 
 from __future__ import annotations
 
@@ -57,6 +58,14 @@ def test_admin_invites_a_pilot_who_sees_its_neighbourhood(
     _checked(page, seen)
     link = page.get_by_label("Lien d'invitation").input_value()
     assert link.startswith(f"{live_app.url}/invitation/")
+    page.get_by_role("link", name="Mon compte").click()
+    page.get_by_label("Nom du nouveau jeton (à quoi il sert)").fill("export R")
+    page.get_by_role("button", name="Créer un jeton").click()
+    token = page.locator("#nouveau-jeton").input_value()
+    assert len(token) > 40
+    _checked(page, seen)
+    answer = page.request.get("/neighbourhoods", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 200 and "Kervénanec" in answer.text()
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page).to_have_url(f"{live_app.url}/connexion")
 
@@ -88,5 +97,5 @@ def test_admin_invites_a_pilot_who_sees_its_neighbourhood(
     watch.assert_no_outside_request()
     watch.assert_no_error()
     blocking = [(where, found) for where, found in seen if found]
-    assert len(seen) == 10
+    assert len(seen) == 11
     assert not blocking, blocking
