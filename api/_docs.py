@@ -63,7 +63,10 @@ def add_docs(app: FastAPI) -> None:
     def home(request: Request) -> HTMLResponse:
         root = _root(request)
         page = home_page(
-            request_lang(request), docs_url=root + DOCS_URL, openapi_url=root + openapi_url
+            request_lang(request),
+            docs_url=root + DOCS_URL,
+            openapi_url=root + openapi_url,
+            workspace_url=root + "/connexion",
         )
         return HTMLResponse(page)
 
@@ -73,13 +76,21 @@ def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def home_page(lang: str, *, docs_url: str = DOCS_URL, openapi_url: str = "/openapi.json") -> str:
-    """The page a person opening the service's address reads: what it is, where its documentation is."""
+def home_page(
+    lang: str,
+    *,
+    docs_url: str = DOCS_URL,
+    openapi_url: str = "/openapi.json",
+    workspace_url: str = "/connexion",
+) -> str:
+    """The page a person opening the service's address reads: what it is, where its workspace
+    and its documentation are."""
     title = msg("qet-geo : le service d'analyse géographique des Quartiers en Transitions")
     intro = msg(
         "Ce service répond aux programmes (API JSON) : quartiers, enquêtes, indicateurs "
         "protégés par le secret statistique, cartes."
     )
+    workspace = msg("Espace de travail des équipes pilotes et du réseau : se connecter")
     docs = msg("Documentation de l'API : toutes les routes, essayables dans le navigateur")
     schema = msg("Description OpenAPI (JSON), pour les outils")
 
@@ -91,6 +102,7 @@ def home_page(lang: str, *, docs_url: str = DOCS_URL, openapi_url: str = "/opena
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title.render(lang))}</title><style>{_HOME_CSS}</style></head><body>"
         f"<h1>{e(title.render(lang))}</h1><p>{e(intro.render(lang))}</p><ul>"
+        f'<li><a href="{e(workspace_url)}">{e(workspace.render(lang))}</a></li>'
         f'<li><a href="{e(docs_url)}">{e(docs.render(lang))}</a></li>'
         f'<li><a href="{e(openapi_url)}">{e(schema.render(lang))}</a></li>'
         "</ul></body></html>"

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web._kit import PageExit
 from api.web.routes import router
-from qet_geo.store.accounts import _dummy_hash
+from qet_geo.store.accounts import prepare_hashing
 
 __all__ = ["add_web"]
 
@@ -33,4 +33,4 @@ def add_web(app: FastAPI) -> None:
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
     app.add_exception_handler(PageExit, _page_exit)
     # the hash that unknown e-mails are checked against, made now rather than on a sign-in
-    _dummy_hash()
+    prepare_hashing()

@@ -92,6 +92,7 @@ def test_home_points_to_the_documentation_in_the_reader_language(client: TestCli
     fr = client.get("/")
     assert fr.status_code == 200 and fr.headers["content-type"].startswith("text/html")
     assert 'href="/docs"' in fr.text and 'href="/openapi.json"' in fr.text
+    assert 'href="/connexion"' in fr.text and "Espace de travail" in fr.text
     assert '<html lang="fr">' in fr.text and "Documentation de l'API" in fr.text
     en = client.get("/", headers={"Accept-Language": "en"})
     assert '<html lang="en">' in en.text and "API documentation" in en.text
