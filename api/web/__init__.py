@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from api.web._kit import PageExit
-from api.web.routes import router
+from api.web.routes import fallback, router
 from qet_geo.store.accounts import prepare_hashing
 
 __all__ = ["add_web"]
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+#: The routers of the journey's steps (neighbourhood set-up, survey, collection, analysis...),
+#: each in its own module of this package, registered between the core pages and the fallback.
+STEPS: list[APIRouter] = []
 
 
 async def _page_exit(request: Request, exc: Exception) -> Response:
@@ -30,6 +34,10 @@ async def _page_exit(request: Request, exc: Exception) -> Response:
 def add_web(app: FastAPI) -> None:
     """Register the web workspace's pages and files on ``app``."""
     app.include_router(router)
+    # the pages of the journey's steps, one module each
+    for step in STEPS:
+        app.include_router(step)
+    app.include_router(fallback)  # last: the 404 page of any other path under /espace
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
     app.add_exception_handler(PageExit, _page_exit)
     # the hash that unknown e-mails are checked against, made now rather than on a sign-in

@@ -28,10 +28,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from api.dependencies import Caller
+from api.dependencies import Caller, neighbourhood_for
 from qet_geo.i18n import Msg, msg, translate
 from qet_geo.store import accounts
-from qet_geo.store.models import User, WebSession
+from qet_geo.store.models import Neighbourhood, NotFoundError, User, WebSession
 
 SESSION_COOKIE = "qet_session"
 LANG_COOKIE = "qet_lang"
@@ -253,6 +253,26 @@ def check_csrf(request: Request, visitor: Visitor | None, sent: str | None) -> N
     )
     if not token or not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         raise csrf_refused(request, visitor)
+
+
+def hood_for_page(
+    request: Request, session: Session, visitor: Visitor, hood_id: str
+) -> Neighbourhood:
+    """The neighbourhood of the URL, if the visitor may see it, else the 404 page: the API's
+    object check (:func:`api.dependencies.neighbourhood_for`), so that another team's
+    neighbourhood and one that does not exist look the same."""
+    if not hood_id.isdigit() or len(hood_id) > 12:
+        raise not_found(request, visitor)
+    try:
+        return neighbourhood_for(session, visitor.caller, int(hood_id))
+    except NotFoundError:
+        raise not_found(request, visitor) from None
+
+
+def staff_only(request: Request, visitor: Visitor) -> None:
+    """Refuse (the 403 page) a visitor who is not network staff or an administrator."""
+    if not visitor.is_staff:
+        raise forbidden(request, visitor)
 
 
 def new_form_token() -> str:

@@ -19,9 +19,16 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from api._throttle import client_address
-from api.dependencies import SessionDep, neighbourhood_for
+from api.dependencies import SessionDep
 from api.web import _kit, mail
-from api.web._kit import Visitor, check_csrf, render, signed_in
+from api.web._kit import (
+    Visitor,
+    check_csrf,
+    hood_for_page,
+    render,
+    signed_in,
+    staff_only,
+)
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Msg, msg
 from qet_geo.store import accounts
@@ -258,26 +265,11 @@ def dashboard(request: Request, session: SessionDep) -> Response:
     return render(request, "dashboard.html", {"rows": rows}, visitor=visitor)
 
 
-def _hood(request: Request, session: Session, visitor: Visitor, hood_id: str) -> Neighbourhood:
-    """The neighbourhood of the URL, if the visitor may see it (else the 404 page)."""
-    if not hood_id.isdigit() or len(hood_id) > 12:
-        raise _kit.not_found(request, visitor)
-    try:
-        return neighbourhood_for(session, visitor.caller, int(hood_id))
-    except NotFoundError:
-        raise _kit.not_found(request, visitor) from None
-
-
-def _staff_only(request: Request, visitor: Visitor) -> None:
-    if not visitor.is_staff:
-        raise _kit.forbidden(request, visitor)
-
-
 @router.get("/espace/quartiers/nouveau", response_class=HTMLResponse)
 def new_hood_page(request: Request, session: SessionDep) -> Response:
     """The form creating a neighbourhood (network staff)."""
     visitor = signed_in(request, session)
-    _staff_only(request, visitor)
+    staff_only(request, visitor)
     return render(request, "hood_new.html", {"name": "", "error": None}, visitor=visitor)
 
 
@@ -288,7 +280,7 @@ def new_hood(
     """Create a neighbourhood, then show its page."""
     visitor = signed_in(request, session)
     check_csrf(request, visitor, csrf)
-    _staff_only(request, visitor)
+    staff_only(request, visitor)
     clean = " ".join(name.split())
     if not clean or len(clean) > 200:
         error = msg("Donnez au quartier un nom de 1 à 200 caractères.")
@@ -307,7 +299,7 @@ def new_hood(
 def hood_page(request: Request, session: SessionDep, hood_id: str) -> Response:
     """A neighbourhood: what it has, and the steps of the journey."""
     visitor = signed_in(request, session)
-    hood = _hood(request, session, visitor, hood_id)
+    hood = hood_for_page(request, session, visitor, hood_id)
     (row,) = hood_rows(session, [hood])
     return render(request, "hood.html", {"hood": row}, visitor=visitor)
 
@@ -316,8 +308,8 @@ def hood_page(request: Request, session: SessionDep, hood_id: str) -> Response:
 def invite_page(request: Request, session: SessionDep, hood_id: str) -> Response:
     """The form inviting a pilot team member to a neighbourhood (network staff)."""
     visitor = signed_in(request, session)
-    hood = _hood(request, session, visitor, hood_id)
-    _staff_only(request, visitor)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    staff_only(request, visitor)
     return render(
         request, "invite.html", {"hood": hood, "email": "", "error": None}, visitor=visitor
     )
@@ -334,8 +326,8 @@ def invite(
     """Invite a pilot: the one-time link is shown (and e-mailed when SMTP is configured)."""
     visitor = signed_in(request, session)
     check_csrf(request, visitor, csrf)
-    hood = _hood(request, session, visitor, hood_id)
-    _staff_only(request, visitor)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    staff_only(request, visitor)
     lang = _kit.lang_of(request)
     try:
         invited = accounts.invite(
@@ -561,7 +553,12 @@ def logout_link(request: Request, session: SessionDep) -> Response:
     return _redirect("/espace" if _kit.visitor_of(request, session) else "/connexion")
 
 
-@router.api_route("/espace/{rest:path}", methods=["GET", "POST"])
+#: Registered after every page of the workspace (:func:`api.web.add_web`), so that it only
+#: answers the paths no page has.
+fallback = APIRouter(include_in_schema=False)
+
+
+@fallback.api_route("/espace/{rest:path}", methods=["GET", "POST"])
 def unknown_page(request: Request, session: SessionDep, rest: str) -> Response:
     """Any other path of the workspace: the 404 page (after signing in, as for the others)."""
     visitor = signed_in(request, session)
