@@ -6,6 +6,8 @@ import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,7 +97,12 @@ def checked_territory(body: TerritoryIn | TerritoryDocumentIn, max_vertices: int
     """A territory body as the store keeps it (Lambert-93), checked: polygons only (French
     refusals of points, lines, empty collections), at most ``max_vertices`` vertices together,
     in metropolitan France; a Feature or a FeatureCollection's polygons merged."""
-    geojson = body.model_dump(exclude_none=True)
+    return checked_territory_geojson(body.model_dump(exclude_none=True), max_vertices)
+
+
+def checked_territory_geojson(geojson: Any, max_vertices: int) -> Any:
+    """:func:`checked_territory` of decoded GeoJSON (a file uploaded on the web pages, a drawn
+    outline): the same checks, the same refusals."""
     polygons = territory_polygons(geojson)
     check_territory_vertices(_merged(polygons), max_vertices)
     return territory_from_geojson(geojson)
@@ -144,6 +151,14 @@ async def put_osm_extract(
         neighbourhood_for, session, caller, neighbourhood_id, access="write"
     )
     hood_id = hood.id
+    folder = osm_folder(settings)
+    async with received_extract(limited_chunks(request, settings.max_osm_bytes), folder) as tmp:
+        info = await read_extract(settings, hood_id, tmp, folder)
+    return ExtractOut(**dataclasses.asdict(info))
+
+
+def osm_folder(settings: Settings) -> Path:
+    """The service's OSM folder (made if needed); refused when the service has none."""
     if settings.osm_dir is None:
         raise DataCoverageError(
             msg(
@@ -153,6 +168,15 @@ async def put_osm_extract(
         )
     folder = Path(settings.osm_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@asynccontextmanager
+async def received_extract(chunks: AsyncIterator[bytes], folder: Path) -> AsyncIterator[Path]:
+    """Stream an uploaded extract's ``chunks`` (already limited in size) to a temporary file of
+    ``folder``, named with the suffix of its format; the file is removed on exit unless
+    :func:`read_extract` moved it (the JSON API's PUT and the web page's form share this path).
+    """
     # streamed to a file beside its destination, so that accepting it is a rename; named after
     # this process, so that a server restarted after a kill removes it (api.main; named .osm.pbf
     # while it streams, the name that clean-up looks for)
@@ -162,7 +186,7 @@ async def put_osm_extract(
     try:
         size = 0
         with os.fdopen(fd, "wb") as out:
-            async for chunk in limited_chunks(request, settings.max_osm_bytes):
+            async for chunk in chunks:
                 out.write(chunk)
                 size += len(chunk)
         if size == 0:
@@ -178,13 +202,12 @@ async def put_osm_extract(
             suffix = extract_suffix(f.read(EXTRACT_HEAD_BYTES))
         if suffix != ".osm.pbf":
             tmp = tmp.rename(base + suffix)
-        info = await _read_extract(settings, hood_id, tmp, folder)
+        yield tmp
     finally:
         tmp.unlink(missing_ok=True)
-    return ExtractOut(**dataclasses.asdict(info))
 
 
-async def _read_extract(settings: Settings, hood_id: int, upload: Path, folder: Path) -> Any:
+async def read_extract(settings: Settings, hood_id: int, upload: Path, folder: Path) -> Any:
     """Check and store an uploaded extract in a worker process, under the service's limits.
 
     Nothing of the file is decoded in the server process: its objects are counted, then it is

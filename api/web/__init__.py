@@ -13,8 +13,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from api.web import setup
 from api.web._kit import PageExit
 from api.web.routes import fallback, router
+from maps._assets import STATIC as MAPS_STATIC
 from qet_geo.store.accounts import prepare_hashing
 
 __all__ = ["add_web"]
@@ -24,6 +26,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 #: The routers of the journey's steps (neighbourhood set-up, survey, collection, analysis...),
 #: each in its own module of this package, registered between the core pages and the fallback.
 STEPS: list[APIRouter] = []
+STEPS.append(setup.router)  # 1 the neighbourhood: outline, OSM extract, layers
 
 
 async def _page_exit(request: Request, exc: Exception) -> Response:
@@ -39,6 +42,8 @@ def add_web(app: FastAPI) -> None:
         app.include_router(step)
     app.include_router(fallback)  # last: the 404 page of any other path under /espace
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
+    # the vendored Leaflet and Leaflet.draw, for the outline's drawing map (step 1)
+    app.mount("/static/maps", StaticFiles(directory=MAPS_STATIC), name="maps-static")
     app.add_exception_handler(PageExit, _page_exit)
     # the hash that unknown e-mails are checked against, made now rather than on a sign-in
     prepare_hashing()

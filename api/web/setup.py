@@ -1,0 +1,580 @@
+"""Step 1 of the journey, the neighbourhood: its outline, its OSM extract, its layers.
+
+- ``/espace/quartiers/{id}/contour``: the outline, from a GeoJSON file (what QGIS or geojson.io
+  export) or drawn on a map (Leaflet.draw, :file:`static/outline.js` fills the form's GeoJSON
+  field; without JavaScript the field takes pasted GeoJSON). Both go through the JSON API's check
+  (:func:`api.routers.layers.checked_territory_geojson`: polygons only, vertex limit, France).
+- ``/espace/quartiers/{id}/extrait``: the OSM extract, streamed under the API's size limit to the
+  same temporary file and checked and stored by the same worker, under its time and memory limits
+  (:func:`api.routers.layers.received_extract`, :func:`~api.routers.layers.read_extract`).
+- ``/espace/quartiers/{id}/couches``: counts per layer and warnings; the layers' map is its own
+  document, ``/cartes/quartiers/{id}/couches`` (the folium page writes inline scripts: it has the
+  maps' policy, outside ``/espace``, and is linked to, not framed).
+
+Reading an extract never runs in the server process: :func:`layers_summary` runs in a worker
+(:func:`api._workers.run_in_worker`) with the extract's limits, while the event loop serves on.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy.orm import Session
+
+from api._limits import limited_chunks
+from api._workers import WorkerLimits, refused_past_limits, run_in_worker
+from api.dependencies import SessionDep, neighbourhood_for
+from api.errors import PermissionDeniedError
+from api.routers.layers import (
+    checked_territory_geojson,
+    osm_folder,
+    read_extract,
+    received_extract,
+    territory_out,
+)
+from api.settings import Settings
+from api.web import _kit
+from api.web._kit import Visitor, check_csrf, hood_for_page, render, signed_in
+from qet_geo.errors import QetGeoError
+from qet_geo.i18n import msg
+from qet_geo.store.models import Neighbourhood, NotFoundError, extract_path, territory_geometry
+
+router = APIRouter(include_in_schema=False)
+
+FormStr = Annotated[str, Form()]
+#: The most bytes of a form's small fields (the CSRF token) read from a streamed upload.
+_FIELD_BYTES = 4096
+#: Bytes of a multipart body beyond its file (boundaries, headers, the CSRF field).
+_FORM_SLACK = 64 * 1024
+
+
+def _redirect(target: str) -> RedirectResponse:
+    return RedirectResponse(target, status_code=303)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _writable(request: Request, session: Session, visitor: Visitor, hood_id: str) -> Neighbourhood:
+    """The neighbourhood of the URL if the visitor may change it (the API's write rule): the
+    404 page for another team's, the 403 page for a read-only role."""
+    hood = hood_for_page(request, session, visitor, hood_id)
+    try:
+        return neighbourhood_for(session, visitor.caller, hood.id, access="write")
+    except NotFoundError:
+        raise _kit.not_found(request, visitor) from None
+    except PermissionDeniedError:
+        raise _kit.forbidden(request, visitor) from None
+
+
+def _limits(settings: Settings) -> WorkerLimits:
+    return WorkerLimits(
+        timeout_s=settings.osm_timeout_s,
+        memory_bytes=settings.osm_memory_bytes,
+        slots=settings.osm_workers,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# what an extract holds (read in a worker)
+
+
+def layers_summary(
+    osm_path: str,
+    territory_wkt: str | None,
+    name: str,
+    lang: str,
+    *,
+    with_map: bool = False,
+    with_streets: bool = False,
+) -> dict[str, Any]:
+    """Read the neighbourhood's layers and describe them: counts, warnings, map, streets.
+
+    Runs in a worker process (module level, picklable arguments and result).
+
+    Returns
+    -------
+    dict
+        ``buildings``, ``homes`` (residential buildings in the territory), ``amenities``
+        (category → count), ``transit_stops``, ``cycleways_km``, ``warnings`` (texts in
+        ``lang``, with the extract's file name, never its folder), ``map`` (the folium page)
+        when ``with_map``, ``streets`` (GeoJSON, WGS84) when ``with_streets``.
+    """
+    import shapely
+
+    from qet_geo.crs import WGS84
+    from qet_geo.inputs.territory import Territory
+    from qet_geo.layers import build_layers
+
+    path = Path(osm_path)
+    territory = (
+        None
+        if territory_wkt is None
+        else Territory(name=name, geometry=shapely.from_wkt(territory_wkt), source="store")
+    )
+    texts: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = build_layers(path, territory=territory)
+    for w in caught:
+        localized = getattr(w.message, "localized", None)
+        if callable(localized):  # the library's warnings (QetGeoWarning), not a dependency's
+            texts.append(str(localized(lang)).replace(str(path), path.name))
+    layers = result.layers
+    buildings = layers["buildings"]
+    residential = buildings[buildings["residential"].astype(bool)]
+    homes = residential[residential.representative_point().intersects(result.territory.geometry)]
+    amenities = layers["amenities"]["category"].value_counts()
+    summary: dict[str, Any] = {
+        "buildings": len(buildings),
+        "homes": len(homes),
+        "amenities": {str(k): int(v) for k, v in amenities.sort_index().items()},
+        "transit_stops": len(layers["transit_stops"]),
+        "cycleways_km": round(float(layers["cycleways"].length.sum()) / 1000, 2),
+        "warnings": texts,
+    }
+    summary["warnings"].extend(_network_notes(result, len(homes), lang))
+    if with_map:
+        summary["map"] = _layers_map(result, name, lang)
+    if with_streets:
+        streets = layers["streets"][["geometry"]].to_crs(WGS84)
+        summary["streets"] = json.loads(streets.to_json(drop_id=True))
+    return summary
+
+
+def _network_notes(result: Any, n_homes: int, lang: str) -> list[str]:
+    """Isolated streets (not joined to the main walking network) and homes whose 15-minute walk
+    reaches the extract's edge, in words."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from qet_geo.constraints.access import border_homes
+
+    notes = []
+    nodes, edges = result.graphs["walk"]
+    if len(nodes) and len(edges):
+        position = {node: i for i, node in enumerate(nodes.index)}
+        u = np.array([position[k[0]] for k in edges.index])
+        v = np.array([position[k[1]] for k in edges.index])
+        graph = coo_matrix((np.ones(len(u)), (u, v)), shape=(len(nodes), len(nodes)))
+        _, labels = connected_components(graph, directed=False)
+        main = np.bincount(labels).argmax()
+        isolated = int((labels[u] != main).sum())
+        if isolated:
+            notes.append(
+                msg(
+                    "{n} tronçon(s) de rue sur {total} ne sont pas reliés au reste du réseau "
+                    "piéton (rues isolées) : les logements qui n'ont qu'eux n'auront pas de "
+                    "chiffres d'accès.",
+                    n=isolated,
+                    total=len(edges),
+                ).render(lang)
+            )
+    if n_homes:
+        try:
+            edge = int(border_homes(result, mode="walk").sum())
+        except QetGeoError:
+            edge = 0
+        if edge:
+            notes.append(
+                msg(
+                    "{n} logement(s) sur {homes} atteignent le bord de l'extrait en 15 minutes à "
+                    "pied : leurs chiffres à 15 minutes peuvent être coupés. Un extrait plus "
+                    "large que le quartier lève cette limite.",
+                    n=edge,
+                    homes=n_homes,
+                ).render(lang)
+            )
+    return notes
+
+
+def _layers_map(result: Any, name: str, lang: str) -> str:
+    from maps._base import add_title, make_basemap, stable_ids
+    from maps.constraints import make_amenities_map, make_transit_map
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = make_basemap(result, lang=lang)
+        if len(result.layers["amenities"]):
+            m = make_amenities_map(result.layers["amenities"], m=m, lang=lang)
+        if len(result.layers["transit_stops"]):
+            m = make_transit_map(result.layers["transit_stops"], m=m, lang=lang)
+    add_title(m, msg("{name} : couches du quartier", name=name).render(lang))
+    return str(stable_ids(m).get_root().render())
+
+
+async def _summary(
+    request: Request, hood: Neighbourhood, *, with_map: bool = False, with_streets: bool = False
+) -> dict[str, Any]:
+    """:func:`layers_summary` of the neighbourhood's stored extract, in a worker."""
+    settings = _settings(request)
+    path = extract_path(settings.osm_dir, hood.osm_extract)
+    territory = territory_geometry(hood)
+    limits = _limits(settings)
+    with refused_past_limits(
+        limits,
+        what=msg("l'extrait"),
+        fix=msg(
+            "découpez-le sur le territoire plus 1 km (osmium extract) et déposez-le à nouveau."
+        ),
+    ):
+        summary: dict[str, Any] = await run_in_worker(
+            layers_summary,
+            str(path),
+            None if territory is None else territory.wkt,
+            hood.name,
+            _kit.lang_of(request),
+            with_map=with_map,
+            with_streets=with_streets,
+            limits=limits,
+        )
+    return summary
+
+
+def _category_rows(amenities: dict[str, int], lang: str) -> list[tuple[str, int]]:
+    from qet_geo.taxonomy import CATEGORY_LABELS
+
+    return [
+        (CATEGORY_LABELS[c].render(lang) if c in CATEGORY_LABELS else c, n)
+        for c, n in amenities.items()
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# the outline
+
+
+def _outline_page(
+    request: Request,
+    visitor: Visitor,
+    hood: Neighbourhood,
+    *,
+    error: str | None = None,
+    geojson: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    territory = territory_geometry(hood)
+    described = None if territory is None else territory_out(hood.id, territory)
+    return render(
+        request,
+        "hood_outline.html",
+        {
+            "hood": hood,
+            "territory": described,
+            "error": error,
+            "geojson": geojson,
+            "saved": request.query_params.get("fait") == "1",
+        },
+        visitor=visitor,
+        status=status,
+    )
+
+
+@router.get("/espace/quartiers/{hood_id}/contour", response_class=HTMLResponse)
+def outline_page(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """The outline: its state, a file to upload, a map to draw it."""
+    visitor = signed_in(request, session)
+    hood = _writable(request, session, visitor, hood_id)
+    return _outline_page(request, visitor, hood)
+
+
+@router.post("/espace/quartiers/{hood_id}/contour", response_class=HTMLResponse)
+def set_outline(
+    request: Request,
+    session: SessionDep,
+    hood_id: str,
+    fichier: Annotated[UploadFile | None, File()] = None,
+    geojson: FormStr = "",
+    csrf: FormStr = "",
+) -> Response:
+    """Set the outline from the uploaded file, else from the drawn (or pasted) GeoJSON."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    hood = _writable(request, session, visitor, hood_id)
+    lang = _kit.lang_of(request)
+    settings = _settings(request)
+    text = ""
+    if fichier is not None and fichier.filename:
+        text = fichier.file.read(settings.max_territory_bytes + 1).decode("utf-8-sig", "replace")
+        shown = ""
+    else:
+        text = geojson
+        shown = geojson[:200_000]
+    if not text.strip():
+        error = msg(
+            "Aucun contour reçu : choisissez un fichier GeoJSON ou dessinez le contour sur la "
+            "carte, puis enregistrez."
+        )
+        return _outline_page(request, visitor, hood, error=error.render(lang), status=400)
+    if len(text.encode()) > settings.max_territory_bytes:
+        error = msg(
+            "Le fichier dépasse {limit} octets : simplifiez le contour (QGIS : Simplifier).",
+            limit=settings.max_territory_bytes,
+        )
+        return _outline_page(request, visitor, hood, error=error.render(lang), status=400)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        error = msg(
+            "Ce fichier n'est pas du GeoJSON lisible : exportez le contour en GeoJSON (QGIS, "
+            "geojson.io) et envoyez-le à nouveau."
+        )
+        return _outline_page(
+            request, visitor, hood, error=error.render(lang), geojson=shown, status=400
+        )
+    try:
+        projected = checked_territory_geojson(data, settings.max_territory_vertices)
+    except QetGeoError as exc:
+        return _outline_page(
+            request, visitor, hood, error=_sentence(exc.localized(lang)), geojson=shown, status=400
+        )
+    hood.territory_wkt = projected.wkt
+    session.flush()
+    return _redirect(f"/espace/quartiers/{hood.id}/contour?fait=1")
+
+
+def _sentence(text: str) -> str:
+    """A library message (which starts in lower case, after the input's name) as a sentence."""
+    return text[:1].upper() + text[1:] if text else text
+
+
+@router.get("/espace/quartiers/{hood_id}/contour/rues.json")
+async def outline_streets(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """The streets of the neighbourhood's extract (WGS84 GeoJSON) and its outline, for the
+    drawing map; ``streets`` is null without an extract."""
+    visitor = await run_in_threadpool(signed_in, request, session)
+    hood = await run_in_threadpool(_writable, request, session, visitor, hood_id)
+    streets = None
+    if hood.osm_extract:
+        try:
+            streets = (await _summary(request, hood, with_streets=True))["streets"]
+        except QetGeoError:
+            streets = None
+    territory = territory_geometry(hood)
+    outline = None
+    if territory is not None:
+        import geopandas as gpd
+
+        from qet_geo.crs import WGS84, WORK_CRS
+
+        outline = gpd.GeoSeries([territory], crs=WORK_CRS).to_crs(WGS84).iloc[0].__geo_interface__
+    return JSONResponse(
+        {"streets": streets, "territory": outline}, headers={"Cache-Control": "no-store"}
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# the OSM extract
+
+
+@router.get("/espace/quartiers/{hood_id}/extrait", response_class=HTMLResponse)
+def extract_page(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """The form uploading the neighbourhood's OSM extract."""
+    visitor = signed_in(request, session)
+    hood = _writable(request, session, visitor, hood_id)
+    return render(
+        request,
+        "hood_extract.html",
+        {"hood": hood, "error": None, "info": None, "summary": None, "categories": []},
+        visitor=visitor,
+    )
+
+
+class _StreamedForm:
+    """A multipart form read as it arrives: its file part yielded chunk by chunk, its other
+    (small) fields kept. The body is read through :func:`api._limits.limited_chunks`."""
+
+    def __init__(self, request: Request, limit: int, file_field: str) -> None:
+        _, params = parse_options_header(request.headers.get("content-type", ""))
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise _NotAForm
+        self.request = request
+        self.limit = limit
+        self.file_field = file_field
+        self.fields: dict[str, bytes] = {}
+        self.filename: str | None = None
+        self._pending: list[bytes] = []
+        self._name: str | None = None
+        self._is_file = False
+        self._header_field = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._begin,
+                "on_header_field": self._on_field,
+                "on_header_value": self._on_value,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_done,
+                "on_part_data": self._data,
+            },
+        )
+
+    def _begin(self) -> None:
+        self._headers = {}
+        self._name = None
+        self._is_file = False
+
+    def _on_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _on_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header_field.lower()] = self._header_value
+        self._header_field = self._header_value = b""
+
+    def _headers_done(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        self._name = name
+        self._is_file = name == self.file_field
+        if self._is_file:
+            self.filename = params.get(b"filename", b"").decode("utf-8", "replace")
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._is_file:
+            self._pending.append(data[start:end])
+        elif self._name is not None:
+            value = self.fields.get(self._name, b"") + data[start:end]
+            self.fields[self._name] = value[:_FIELD_BYTES]
+
+    async def file_chunks(self) -> AsyncIterator[bytes]:
+        """Yield the file part's bytes as the body arrives (all the body is read)."""
+        async for chunk in limited_chunks(self.request, self.limit + _FORM_SLACK):
+            self._parser.write(chunk)
+            while self._pending:
+                yield self._pending.pop(0)
+        self._parser.finalize()
+        while self._pending:
+            yield self._pending.pop(0)
+
+    def field(self, name: str) -> str:
+        return self.fields.get(name, b"").decode("utf-8", "replace")
+
+
+class _NotAForm(Exception):
+    """The body is not a multipart form."""
+
+
+@router.post("/espace/quartiers/{hood_id}/extrait", response_class=HTMLResponse)
+async def upload_extract(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """Check and store an uploaded extract (in a worker), then show what it holds."""
+    visitor = await run_in_threadpool(signed_in, request, session)
+    hood = await run_in_threadpool(_writable, request, session, visitor, hood_id)
+    hood_key = hood.id
+    settings = _settings(request)
+    lang = _kit.lang_of(request)
+
+    def page(error: str | None, status: int, info: Any = None, summary: Any = None) -> Response:
+        categories = _category_rows(summary["amenities"], lang) if summary else []
+        return render(
+            request,
+            "hood_extract.html",
+            {
+                "hood": hood,
+                "error": error,
+                "info": info,
+                "summary": summary,
+                "categories": categories,
+            },
+            visitor=visitor,
+            status=status,
+        )
+
+    try:
+        form = _StreamedForm(request, settings.max_osm_bytes, "fichier")
+    except _NotAForm:
+        raise _kit.csrf_refused(request, visitor) from None
+    try:
+        folder = osm_folder(settings)
+        async with received_extract(form.file_chunks(), folder) as tmp:
+            # the token is checked once the body is read, before anything of it is used
+            check_csrf(request, visitor, form.field("csrf"))
+            if tmp.stat().st_size > settings.max_osm_bytes:
+                raise QetGeoError(
+                    msg(
+                        "le fichier dépasse {limit} octets : découpez-le sur le territoire plus "
+                        "1 km (osmium extract).",
+                        limit=settings.max_osm_bytes,
+                    )
+                )
+            info = await read_extract(settings, hood_key, tmp, folder)
+    except _kit.PageExit:
+        raise
+    except QetGeoError as exc:
+        check_csrf(request, visitor, form.field("csrf"))  # a form without its token: refused
+        if not form.filename:
+            text = msg(
+                "Aucun fichier reçu : choisissez l'extrait (.osm.pbf, .osm, .osm.gz ou "
+                ".osm.bz2), puis envoyez."
+            ).render(lang)
+        else:
+            text = _sentence(exc.localized(lang))
+        return page(text, 400)
+    await run_in_threadpool(session.refresh, hood)
+    try:
+        summary = await _summary(request, hood)
+    except QetGeoError:
+        summary = None
+    return page(None, 200, info=info, summary=summary)
+
+
+# --------------------------------------------------------------------------------------------------
+# the layers
+
+
+@router.get("/espace/quartiers/{hood_id}/couches", response_class=HTMLResponse)
+async def layers_page(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """The neighbourhood's layers: counts, warnings, and a link to their map."""
+    visitor = await run_in_threadpool(signed_in, request, session)
+    hood = await run_in_threadpool(hood_for_page, request, session, visitor, hood_id)
+    lang = _kit.lang_of(request)
+    summary = error = None
+    if hood.osm_extract:
+        try:
+            summary = await _summary(request, hood)
+        except QetGeoError as exc:
+            error = _sentence(exc.localized(lang))
+    categories = _category_rows(summary["amenities"], lang) if summary else []
+    return render(
+        request,
+        "hood_layers.html",
+        {
+            "hood": hood,
+            "summary": summary,
+            "categories": categories,
+            "error": error,
+            "has_territory": hood.territory_wkt is not None,
+        },
+        visitor=visitor,
+    )
+
+
+@router.get("/cartes/quartiers/{hood_id}/couches", response_class=HTMLResponse)
+async def layers_map(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """The layers' map: a self-contained folium page under the maps' policy (inline scripts,
+    no other host, not framed)."""
+    visitor = await run_in_threadpool(signed_in, request, session)
+    hood = await run_in_threadpool(hood_for_page, request, session, visitor, hood_id)
+    if not hood.osm_extract:
+        raise _kit.not_found(request, visitor)
+    try:
+        summary = await _summary(request, hood, with_map=True)
+    except QetGeoError:
+        raise _kit.not_found(request, visitor) from None
+    return HTMLResponse(summary["map"], headers={"Cache-Control": "no-store"})

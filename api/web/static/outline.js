@@ -1,0 +1,51 @@
+/* The outline page's map (step 1): the extract's streets, Leaflet.draw's polygon tool, and the
+   form's GeoJSON field filled with what is drawn. No tiles: the streets are the only basemap. */
+(function () {
+  "use strict";
+  var box = document.getElementById("carte-contour");
+  var note = document.getElementById("note-carte");
+  var field = document.getElementById("geojson");
+  if (!box || !note || !field || typeof L === "undefined" || !L.Control.Draw) { return; }
+  var map = L.map(box, { center: [46.6, 2.4], zoom: 5 });
+  var drawn = new L.FeatureGroup().addTo(map);
+  map.addControl(new L.Control.Draw({
+    draw: { polyline: false, circle: false, marker: false, circlemarker: false, rectangle: false,
+            polygon: { allowIntersection: false, showArea: false } },
+    edit: { featureGroup: drawn }
+  }));
+  function fill() {
+    var shapes = [];
+    drawn.eachLayer(function (layer) { shapes.push(layer.toGeoJSON()); });
+    field.value = shapes.length ? JSON.stringify({ type: "FeatureCollection", features: shapes }) : "";
+  }
+  map.on(L.Draw.Event.CREATED, function (e) {
+    drawn.clearLayers();
+    drawn.addLayer(e.layer);
+    fill();
+    note.textContent = box.getAttribute("data-drawn");
+  });
+  map.on(L.Draw.Event.EDITED, fill);
+  map.on(L.Draw.Event.DELETED, fill);
+  fetch(note.getAttribute("data-streets"), { credentials: "same-origin" })
+    .then(function (answer) { return answer.ok ? answer.json() : { streets: null, territory: null }; })
+    .then(function (data) {
+      var bounds = null;
+      if (data.streets && data.streets.features && data.streets.features.length) {
+        var streets = L.geoJSON(data.streets, { style: { color: "#555", weight: 1 }, interactive: false }).addTo(map);
+        bounds = streets.getBounds();
+        note.textContent = box.getAttribute("data-streets-loaded");
+      } else {
+        note.textContent = box.getAttribute("data-no-streets");
+      }
+      if (data.territory) {
+        var outline = L.geoJSON(data.territory, { style: { color: "#0b5394", weight: 2, dashArray: "6 4", fill: false }, interactive: false }).addTo(map);
+        bounds = outline.getBounds();
+      }
+      if (bounds && bounds.isValid()) { map.fitBounds(bounds); }
+      box.setAttribute("data-ready", "1");
+    })
+    .catch(function () {
+      note.textContent = box.getAttribute("data-no-streets");
+      box.setAttribute("data-ready", "1");
+    });
+}());
