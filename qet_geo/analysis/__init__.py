@@ -19,6 +19,7 @@ __getattr__, __dir__ = attach(
         "margins",
         "models",
         "national",
+        "perceived",
         "profiles",
         "reference",
         "scenarios",
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from qet_geo.analysis.margins import *
     from qet_geo.analysis.models import *
     from qet_geo.analysis.national import *
+    from qet_geo.analysis.perceived import *
     from qet_geo.analysis.profiles import *
     from qet_geo.analysis.reference import *
     from qet_geo.analysis.scenarios import *

@@ -44,6 +44,7 @@ from qet_geo.cli.diagnose import demo, diagnose
 from qet_geo.cli.links import links
 from qet_geo.cli.national import national_app
 from qet_geo.cli.neighbourhood import access, isochrone, layers
+from qet_geo.cli.perceived import perceived
 from qet_geo.cli.profiles import profiles
 from qet_geo.cli.route import route
 from qet_geo.cli.serve import serve
@@ -184,6 +185,7 @@ app = typer.Typer(
 survey_app.command("synthesize")(synthesize)
 app.command("profiles")(profiles)
 app.command("links")(links)
+app.command("perceived")(perceived)
 app.command("route")(route)
 app.add_typer(national_app, name="national")
 app.command("serve")(serve)
