@@ -1,0 +1,579 @@
+"""Steps 4 and 5 of the journey: analysing a diagnostic, then reviewing and publishing it.
+
+- ``/espace/quartiers/{id}/analyse``: the neighbourhood's diagnostic of the year (its latest
+  campaign), one button that starts the analysis the API's ``POST /diagnostics/{id}/run`` starts
+  (:func:`qet_geo.store.jobs.claim_analysis`, then :func:`~qet_geo.store.jobs.run_analysis` after
+  the answer, as the API does), and its progress: htmx polls the page's fragment every 2 s while
+  the job is queued or running; a plain "Actualiser" link does the same without JavaScript.
+- ``/espace/quartiers/{id}/resultats``: the exhibition as pages, from the figures the API's
+  aggregates serve (:class:`api._aggregates.AggregateCache`: the live preview for a caller with
+  write access, and each release), named by the registry (:data:`~qet_geo.constraints.indicators.
+  INDICATORS`, :data:`~qet_geo.constraints.indicators.FIGURES`); what the privacy rules withheld
+  and why; the "Publier" form, which makes a release through
+  :func:`qet_geo.store.releases.create_release` as ``POST /diagnostics/{id}/releases`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from api._aggregates import AggregateCache
+from api.dependencies import SessionDep, diagnostic_for
+from api.errors import PermissionDeniedError
+from api.routers.aggregates import reads_live
+from api.routers.jobs import job_out
+from api.web._kit import (
+    Visitor,
+    check_csrf,
+    forbidden,
+    hood_for_page,
+    lang_of,
+    render,
+    signed_in,
+)
+from qet_geo.constraints.indicators import FIGURES, INDICATORS, get_figure
+from qet_geo.errors import QetGeoError
+from qet_geo.i18n import Msg, day, join, msg, number
+from qet_geo.privacy import MIN_RESPONDENTS
+from qet_geo.store.jobs import ANALYSIS_STEPS, claim_analysis, run_analysis
+from qet_geo.store.models import (
+    ConflictError,
+    Diagnostic,
+    Indicator,
+    Neighbourhood,
+    Profile,
+    Release,
+)
+from qet_geo.store.releases import Figures, create_release
+from qet_geo.surveys.schema import LEVEL_LABELS, USAGE_LABELS, USAGES
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+FormStr = Annotated[str, Form()]
+
+#: The analysis's steps (:data:`qet_geo.store.jobs.ANALYSIS_STEPS`) in words.
+STEP_LABELS: dict[str, Msg] = {
+    "answers": msg("lecture des réponses"),
+    "profiles": msg("profils d'usages"),
+    "layers": msg("couches du quartier (OpenStreetMap)"),
+    "access": msg("accès à pied aux équipements"),
+    "zones": msg("contraintes par carreau de 200 m"),
+    "store": msg("enregistrement des résultats"),
+}
+#: The job's statuses (:func:`qet_geo.store.jobs.job_status`) in words.
+STATUS_LABELS: dict[str, Msg] = {
+    "collecting": msg("Analyse pas encore lancée"),
+    "queued": msg("Analyse en attente de démarrage"),
+    "running": msg("Analyse en cours"),
+    "done": msg("Analyse terminée"),
+    "failed": msg("Analyse échouée"),
+    "abandoned": msg("Analyse abandonnée"),
+}
+_ACTIVE = ("queued", "running")
+
+
+def _redirect(target: str) -> RedirectResponse:
+    return RedirectResponse(target, status_code=303)
+
+
+def current_diagnostic(session: Session, hood: Neighbourhood) -> Diagnostic | None:
+    """The neighbourhood's diagnostic of the year: its latest campaign (None before the first)."""
+    return session.scalars(
+        select(Diagnostic)
+        .where(Diagnostic.neighbourhood_id == hood.id)
+        .order_by(Diagnostic.year.desc(), Diagnostic.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+def _write_access(request: Request, session: Session, visitor: Visitor, diag: Diagnostic) -> None:
+    """The API's write check (admin, the neighbourhood's pilot team), else the 403 page."""
+    try:
+        diagnostic_for(session, visitor.caller, diag.id, access="write")
+    except PermissionDeniedError:
+        raise forbidden(request, visitor) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# step 4: analysing
+
+
+@dataclass
+class JobView:
+    """The analysis of a diagnostic as the page shows it."""
+
+    status: str
+    label: str
+    percent: int
+    step: str | None
+    message: str | None
+    active: bool
+
+
+def job_view(request: Request, diag: Diagnostic) -> JobView:
+    """The job's state, as the API's ``GET /diagnostics/{id}/job`` gives it, in words."""
+    lang = lang_of(request)
+    out = job_out(diag, lang, timeout_s=_settings(request).job_timeout_s)
+    step = STEP_LABELS.get(out.step or "")
+    return JobView(
+        status=out.status,
+        label=STATUS_LABELS.get(out.status, msg("État inconnu")).render(lang),
+        percent=100 if out.status == "done" else round(100 * (out.progress or 0.0)),
+        step=None if step is None else step.render(lang),
+        message=out.message,
+        active=out.status in _ACTIVE,
+    )
+
+
+def _analysis_page(
+    request: Request,
+    session: Session,
+    visitor: Visitor,
+    hood: Neighbourhood,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    diag = current_diagnostic(session, hood)
+    context: dict[str, Any] = {"hood": hood, "diag": diag, "error": error}
+    if diag is not None:
+        session.refresh(diag)
+        context["job"] = job_view(request, diag)
+        context["can_run"] = visitor.caller.can_write(hood)
+        context["steps"] = [STEP_LABELS[s].render(lang_of(request)) for s in ANALYSIS_STEPS]
+        if context["job"].status == "done":
+            context["summary"] = _job_summary(session, diag, lang_of(request))
+    fragment = request.headers.get("hx-request") == "true" and diag is not None
+    template = "analysis_progress.html" if fragment else "analysis_page.html"
+    return render(request, template, context, visitor=visitor, status=status)
+
+
+def _job_summary(session: Session, diag: Diagnostic, lang: str) -> list[str]:
+    """What the finished analysis stored, in sentences."""
+    own = len(
+        session.scalars(
+            select(Profile.id).where(
+                Profile.diagnostic_id == diag.id, Profile.scope == "diagnostic"
+            )
+        ).all()
+    )
+    cells = len(
+        set(
+            session.scalars(
+                select(Indicator.zone_id).where(Indicator.neighbourhood_id == diag.neighbourhood_id)
+            ).all()
+        )
+    )
+    lines = [
+        msg("{n} profils d'usages propres au quartier (11 répondants au moins chacun).", n=own)
+        if own
+        else msg("Pas de profil propre au quartier : trop peu de réponses complètes."),
+        msg("Contraintes bâties calculées pour {n} carreaux de 200 m.", n=cells)
+        if cells
+        else msg("Pas de contrainte bâtie : le quartier n'a pas d'extrait OSM ou de contour."),
+    ]
+    return [line.render(lang) for line in lines]
+
+
+@router.get("/espace/quartiers/{hood_id}/analyse", response_class=HTMLResponse)
+def analysis_page(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """The analysis of the neighbourhood's diagnostic: run it, follow it (fragment for htmx)."""
+    visitor = signed_in(request, session)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    return _analysis_page(request, session, visitor, hood)
+
+
+@router.post("/espace/quartiers/{hood_id}/analyse", response_class=HTMLResponse)
+def run(request: Request, session: SessionDep, hood_id: str, csrf: FormStr = "") -> Response:
+    """Start the analysis (admin, the pilot team), as ``POST /diagnostics/{id}/run`` does."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    diag = current_diagnostic(session, hood)
+    if diag is None:
+        return _analysis_page(request, session, visitor, hood, status=409)
+    _write_access(request, session, visitor, diag)
+    settings = _settings(request)
+    engine = request.app.state.engine
+    try:
+        job_id = claim_analysis(engine, diag.id, timeout_s=settings.job_timeout_s)
+    except ConflictError as exc:
+        error = exc.localized(lang_of(request))
+        return _analysis_page(request, session, visitor, hood, error=error, status=409)
+    response = _redirect(f"/espace/quartiers/{hood.id}/analyse")
+    # after the answer, as the API's BackgroundTasks: the same job, the same limits
+    response.background = BackgroundTask(
+        run_analysis,
+        engine,
+        diag.id,
+        osm_dir=settings.osm_dir,
+        census=settings.census_grid,
+        job_id=job_id,
+    )
+    return response
+
+
+# --------------------------------------------------------------------------------------------------
+# step 5: reviewing and publishing
+
+
+@dataclass
+class FigureView:
+    """A set of figures (the live preview or a release), ready for the page, in words."""
+
+    title: str
+    n_respondents: int
+    synthetic: bool
+    footprints: list[dict[str, Any]] = field(default_factory=list)
+    total: dict[str, Any] | None = None
+    shares: list[dict[str, Any]] = field(default_factory=list)
+    reference_described: bool = False
+    own_profiles: list[dict[str, Any]] = field(default_factory=list)
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    cell_columns: list[str] = field(default_factory=list)
+    constraints: list[dict[str, Any]] = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)
+    release: int | None = None
+    released_on: str | None = None
+
+
+def _kg(value: float | None, lang: str) -> str:
+    return "–" if value is None else number(value, decimals=0).render(lang)
+
+
+def _pct(share: float | None, lang: str) -> str:
+    return "–" if share is None else number(100 * share, decimals=1).render(lang) + " %"
+
+
+def _french_averages() -> dict[str, float]:
+    """The French average of each usage (NosGestesClimat's default situation), as the report."""
+    from qet_geo.analysis.footprint import read_ngc_scale
+
+    try:
+        scale = read_ngc_scale()
+    except QetGeoError:
+        return {}
+    first = scale.groupby("usage")["default_kgco2e"].first()
+    return {str(k): float(v) for k, v in first.items()}
+
+
+def _describe(levels: dict[str, float], lang: str) -> str:
+    """A profile's centre in words: the answer nearest its centre, per usage."""
+    parts: list[Msg | str] = []
+    for usage in USAGES:
+        if usage not in levels:
+            continue
+        level = min(3, max(1, round(float(levels[usage]))))
+        parts.append(
+            msg("{usage} : {level}", usage=USAGE_LABELS[usage], level=LEVEL_LABELS[usage][level])
+        )
+    return join(parts, "; ").render(lang)
+
+
+def _reference_descriptions(session: Session, lang: str) -> dict[str, str]:
+    """The reference profiles (national) described from their stored centres."""
+    rows = session.scalars(
+        select(Profile).where(Profile.scope == "national", Profile.diagnostic_id.is_(None))
+    ).all()
+    return {
+        str(p.number): _describe({u: float(v) + 1.0 for u, v in p.centre.items()}, lang)
+        for p in rows
+    }
+
+
+def _withheld(figures: Figures, *, live: bool, lang: str) -> list[str]:
+    """What the privacy rules (docs/privacy.md) withheld from ``figures``, and why, in words."""
+    out: list[Msg] = []
+    if figures.n_respondents == 0:
+        out.append(
+            msg(
+                "Rien n'est publié : moins de {n} répondants sont localisés avec des réponses "
+                "complètes (règle 2 : aucun chiffre de 1 à 10 répondants, le secret statistique "
+                "de l'INSEE).",
+                n=MIN_RESPONDENTS,
+            )
+        )
+        return [m.render(lang) for m in out]
+    if not figures.footprints:
+        out.append(
+            msg(
+                "Empreintes moyennes retenues : un répondant fait l'essentiel d'un total "
+                "(règle 3 : dominance)."
+            )
+        )
+    if not figures.profile_shares:
+        out.append(
+            msg(
+                "Parts des profils retenues : un profil compterait de 1 à 10 répondants, ou "
+                "rassemblerait tout le monde (règles 2 et 3)."
+            )
+        )
+    if not live and not figures.own_profiles:
+        out.append(
+            msg(
+                "Profils propres au quartier retenus : il en faut au moins deux de {n} répondants "
+                "ou plus, aucun ne rassemblant tout le monde (règles 2 et 3).",
+                n=MIN_RESPONDENTS,
+            )
+        )
+    if not figures.features:
+        out.append(
+            msg(
+                "Carreaux de 200 m retenus en entier : même regroupés, ils ne couvrent pas tous "
+                "les répondants, et le reste se déduirait par différence avec les totaux "
+                "(règle 4 : pas de différence entre zones)."
+            )
+        )
+    else:
+        out.append(
+            msg(
+                "Les carreaux de moins de {n} répondants sont regroupés avec leurs voisins avant "
+                "d'être publiés (règles 2 et 4).",
+                n=MIN_RESPONDENTS,
+            )
+        )
+    out.append(
+        msg(
+            "Seuls les répondants localisés dans un carreau avec des réponses complètes comptent ; "
+            "une nouvelle publication doit différer de chacune des précédentes de 0 ou d'au moins "
+            "{n} répondants (règle 5 : publications numérotées).",
+            n=MIN_RESPONDENTS,
+        )
+    )
+    return [m.render(lang) for m in out]
+
+
+def figure_view(
+    session: Session,
+    figures: Figures,
+    *,
+    title: str,
+    lang: str,
+    live: bool,
+    constraints: dict[str, Any],
+    own_profiles: list[dict[str, Any]] | None = None,
+) -> FigureView:
+    """Name every figure of ``figures`` from the registry, so that no column name shows."""
+    french = _french_averages()
+    view = FigureView(title=title, n_respondents=figures.n_respondents, synthetic=figures.synthetic)
+    for usage in USAGES:
+        if usage in figures.footprints:
+            view.footprints.append(
+                {
+                    "label": USAGE_LABELS[usage].render(lang),
+                    "value": _kg(figures.footprints[usage], lang),
+                    "france": _kg(french.get(usage), lang),
+                }
+            )
+    if "total" in figures.footprints:
+        known = [french[u] for u in USAGES if u in french]
+        view.total = {
+            "value": _kg(figures.footprints["total"], lang),
+            "france": _kg(sum(known) if len(known) == len(USAGES) else None, lang),
+        }
+    descriptions = _reference_descriptions(session, lang)
+    view.reference_described = bool(descriptions)
+    for key, share in sorted(figures.profile_shares.items(), key=lambda kv: str(kv[0])):
+        name = msg("Profil {n}", n=int(key) + 1).render(lang) if key.isdigit() else key
+        view.shares.append(
+            {"name": name, "share": _pct(share, lang), "description": descriptions.get(key, "")}
+        )
+    for p in own_profiles if own_profiles is not None else figures.own_profiles:
+        view.own_profiles.append(
+            {
+                "name": msg("Profil {n}", n=int(p["number"]) + 1).render(lang),
+                "share": _pct(p.get("share"), lang),
+                "description": _describe(p.get("centre_levels") or {}, lang),
+            }
+        )
+    if figures.features:
+        columns = [
+            c
+            for c in (figures.features[0].get("properties") or {})
+            if c == "n_respondents" or c in FIGURES or c.startswith("share_")
+        ]
+        view.cell_columns = [_column_label(c, lang) for c in columns]
+        for i, feature in enumerate(figures.features, start=1):
+            props = feature.get("properties") or {}
+            values = []
+            for c in columns:
+                v = props.get(c)
+                if v is None:
+                    values.append("–")
+                elif c == "n_respondents":
+                    values.append(str(int(v)))
+                else:
+                    figure = get_figure(c)
+                    shown = number(float(v) * figure.scale, decimals=figure.decimals)
+                    values.append(shown.render(lang))
+            view.cells.append({"name": msg("Zone {n}", n=i).render(lang), "values": values})
+    for name, value in constraints.items():
+        indicator = INDICATORS.get(name)
+        if indicator is None or value is None:
+            continue
+        scaled = float(value) * indicator.scale
+        view.constraints.append(
+            {
+                "label": indicator.label.render(lang),
+                "sentence": indicator.sentence.render(lang),
+                "value": number(scaled, decimals=indicator.decimals).render(lang),
+            }
+        )
+    view.withheld = _withheld(figures, live=live, lang=lang)
+    return view
+
+
+def _column_label(column: str, lang: str) -> str:
+    if column == "n_respondents":
+        return msg("répondants").render(lang)
+    return get_figure(column).label.render(lang)
+
+
+def _constraint_means(session: Session, hood_id: int) -> dict[str, Any]:
+    """The neighbourhood's constraint means now, as a release stores them in its summary."""
+    from qet_geo.store.releases import _constraint_means as means
+
+    return means(session, hood_id)
+
+
+def _results_page(
+    request: Request,
+    session: Session,
+    visitor: Visitor,
+    hood: Neighbourhood,
+    *,
+    chosen: int | None = None,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    lang = lang_of(request)
+    diag = current_diagnostic(session, hood)
+    context: dict[str, Any] = {
+        "hood": hood,
+        "diag": diag,
+        "error": error,
+        "notice": notice,
+        "can_publish": visitor.caller.can_write(hood),
+    }
+    if diag is not None:
+        cache: AggregateCache = request.app.state.aggregates
+        releases = list(
+            session.scalars(
+                select(Release)
+                .where(Release.diagnostic_id == diag.id)
+                .order_by(Release.number.desc())
+            )
+        )
+        context["releases"] = [
+            {
+                "number": r.number,
+                "day": day(r.created_at).render(lang),
+                "n": r.n_respondents,
+            }
+            for r in releases
+        ]
+        if reads_live(session, visitor.caller, diag):
+            live = cache.live(session, diag.id)
+            own = [
+                {
+                    "number": p.number,
+                    "share": p.share,
+                    "centre_levels": {u: float(v) + 1.0 for u, v in p.centre.items()},
+                }
+                for p in session.scalars(
+                    select(Profile)
+                    .where(Profile.diagnostic_id == diag.id, Profile.scope == "diagnostic")
+                    .order_by(Profile.number)
+                )
+            ]
+            context["live"] = figure_view(
+                session,
+                live.figures,
+                title=msg("Aperçu : ce qu'une publication montrerait maintenant").render(lang),
+                lang=lang,
+                live=True,
+                constraints=_constraint_means(session, hood.id),
+                own_profiles=own,
+            )
+        shown = next((r for r in releases if r.number == chosen), None) if chosen else None
+        shown = shown or (releases[0] if releases else None)
+        if shown is not None:
+            figures = Figures.from_json(shown.figures)
+            view = figure_view(
+                session,
+                figures,
+                title=msg(
+                    "Publication n° {number} du {day}",
+                    number=shown.number,
+                    day=day(shown.created_at),
+                ).render(lang),
+                lang=lang,
+                live=False,
+                constraints=(shown.summary or {}).get("constraints") or {},
+            )
+            view.release = shown.number
+            context["release"] = view
+        context["map_public"] = bool(hood.published) and bool(releases)
+    return render(request, "release_page.html", context, visitor=visitor, status=status)
+
+
+@router.get("/espace/quartiers/{hood_id}/resultats", response_class=HTMLResponse)
+def results_page(
+    request: Request, session: SessionDep, hood_id: str, publication: str = ""
+) -> Response:
+    """The exhibition: the live preview, the releases, what was withheld, and "Publier"."""
+    visitor = signed_in(request, session)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    chosen = int(publication) if publication.isdigit() and len(publication) < 9 else None
+    notice = None
+    if chosen is not None and request.query_params.get("nouvelle") == "1":
+        notice = msg("Publication n° {number} faite.", number=chosen).render(lang_of(request))
+    return _results_page(request, session, visitor, hood, chosen=chosen, notice=notice)
+
+
+@router.post("/espace/quartiers/{hood_id}/resultats/publier", response_class=HTMLResponse)
+def publish(
+    request: Request,
+    session: SessionDep,
+    hood_id: str,
+    csrf: FormStr = "",
+    confirmer: FormStr = "",
+) -> Response:
+    """Make the next release (admin, the pilot team), as ``POST /diagnostics/{id}/releases``."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    lang = lang_of(request)
+    diag = current_diagnostic(session, hood)
+    if diag is None:
+        return _results_page(request, session, visitor, hood, status=409)
+    _write_access(request, session, visitor, diag)
+    if confirmer != "oui":
+        error = msg(
+            "Cochez la case de confirmation : une publication ne peut pas être retirée."
+        ).render(lang)
+        return _results_page(request, session, visitor, hood, error=error, status=400)
+    try:
+        release = create_release(request.app.state.engine, diag.id)
+    except QetGeoError as exc:  # the privacy rules' refusal, or a release made at the same moment
+        request.app.state.aggregates.clear(diag.id)
+        text = msg("Publication refusée : {reason}", reason=exc.localized(lang)).render(lang)
+        return _results_page(request, session, visitor, hood, error=text, status=422)
+    request.app.state.aggregates.clear(diag.id)
+    return _redirect(
+        f"/espace/quartiers/{hood.id}/resultats?publication={release.number}&nouvelle=1"
+    )
