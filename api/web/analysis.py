@@ -29,12 +29,14 @@ from api.dependencies import SessionDep, diagnostic_for
 from api.errors import PermissionDeniedError
 from api.routers.aggregates import reads_live
 from api.routers.jobs import job_out
+from api.routers.maps import diagnostic_map
 from api.web._kit import (
     Visitor,
     check_csrf,
     forbidden,
     hood_for_page,
     lang_of,
+    not_found,
     render,
     signed_in,
 )
@@ -527,7 +529,12 @@ def _results_page(
             )
             view.release = shown.number
             context["release"] = view
-        context["map_public"] = bool(hood.published) and bool(releases)
+        live_view = context.get("live")
+        release_view = context.get("release")
+        context["has_map"] = bool(
+            (live_view is not None and live_view.cells)
+            or (live_view is None and release_view is not None and release_view.cells)
+        )
     return render(request, "release_page.html", context, visitor=visitor, status=status)
 
 
@@ -577,3 +584,24 @@ def publish(
     return _redirect(
         f"/espace/quartiers/{hood.id}/resultats?publication={release.number}&nouvelle=1"
     )
+
+
+@router.get("/cartes/quartiers/{hood_id}/resultats", response_class=HTMLResponse)
+def results_map(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """The API's map of the diagnostic (profiles and footprints per 200 m cell) for the visitor:
+    the live preview with write access, else the latest release, as ``/diagnostics/{id}/map``.
+
+    A self-contained folium page with inline scripts: it has the maps' policy, outside
+    ``/espace`` (which forbids inline scripts), and is linked to, not framed.
+    """
+    visitor = signed_in(request, session)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    diag = current_diagnostic(session, hood)
+    if diag is None:
+        raise not_found(request, visitor)
+    try:
+        page = diagnostic_map(request, session, visitor.caller, _settings(request), diag.id)
+    except QetGeoError:  # nothing to map yet (fewer than 11 located respondents, no release)
+        raise not_found(request, visitor) from None
+    page.headers["Cache-Control"] = "no-store"
+    return page

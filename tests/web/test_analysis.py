@@ -216,6 +216,12 @@ def test_results_show_the_api_figures_and_publish_makes_release_1(analysed: Worl
         assert f"Profil {int(key) + 1} {shown}" in text
     assert "Profils propres au quartier" in text and "Mobilité quotidienne : " in text
     assert "Contraintes bâties" in text and "Par carreau de 200 m" in text
+    # the API's map of the cells, as its own page under the maps' policy (inline scripts)
+    assert f'href="/cartes/quartiers/{w.hood}/resultats"' in page.text
+    drawn = pilot.get(f"/cartes/quartiers/{w.hood}/resultats")
+    assert drawn.status_code == 200 and "aperçu de vos données" in drawn.text
+    assert "frame-ancestors 'none'" in drawn.headers["content-security-policy"]
+    assert "script-src 'unsafe-inline'" in drawn.headers["content-security-policy"]
     # no raw column name of the figures
     assert "kgco2e" not in _main(page.text) and "share_" not in _main(page.text)
     assert "n_respondents" not in _main(page.text)
@@ -265,6 +271,8 @@ def test_withheld_figures_are_explained(world: World) -> None:
     text = _text(page.text)
     assert "Rien n'est publié : moins de 11 répondants" in text
     assert "règle 2" in text
+    assert "/cartes/quartiers/" not in page.text  # nothing to map
+    assert pilot.get(f"/cartes/quartiers/{world.small_hood}/resultats").status_code == 404
     refused = pilot.post(
         f"/espace/quartiers/{world.small_hood}/resultats/publier",
         data={"confirmer": "oui", "csrf": csrf_of(page.text)},
@@ -290,10 +298,15 @@ def test_another_team_gets_404_on_every_url(world: World) -> None:
         ("get", "analyse", None),
         ("get", "resultats", None),
         ("get", "resultats?publication=1", None),
+        ("get", "/cartes", None),
         ("post", "analyse", {"csrf": csrf}),
         ("post", "resultats/publier", {"csrf": csrf, "confirmer": "oui"}),
     ):
-        url = f"/espace/quartiers/{world.hood}/{path}"
+        url = (
+            f"/cartes/quartiers/{world.hood}/resultats"
+            if path == "/cartes"
+            else f"/espace/quartiers/{world.hood}/{path}"
+        )
         answer = other.get(url) if method == "get" else other.post(url, data=data)
         assert answer.status_code == 404, (path, answer.status_code)
         assert "Page introuvable" in answer.text and "Lorient" not in answer.text

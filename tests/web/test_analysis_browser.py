@@ -83,6 +83,11 @@ def test_the_pilot_runs_the_analysis_then_publishes(
     expect(page.locator("h1")).to_have_text("Relire et publier les résultats")
     expect(page.get_by_role("heading", name="Empreinte carbone par usage")).to_be_visible()
     checked()
+    # the cells' map: the API's page, under the maps' policy, drawn without any other host
+    page.get_by_role("link", name="Carte des profils d'usages", exact=False).click()
+    expect(page.locator(".leaflet-container").first).to_be_visible()
+    page.go_back()
+    expect(page.locator("h1")).to_have_text("Relire et publier les résultats")
     page.get_by_label("Je confirme : publier ces chiffres maintenant").check()
     page.get_by_role("button", name="Publier", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("Publication n° 1 faite.")
