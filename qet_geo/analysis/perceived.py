@@ -484,7 +484,7 @@ def read_located_mdv(path: str | PathLike[str], layers: NeighbourhoodLayers) -> 
     from qet_geo._validate import existing_file
 
     # the located-answers machinery of the SU reader, reused as is for MdV answers
-    from qet_geo.surveys.located import _locate_answers, _set_aside_elsewhere
+    from qet_geo.surveys.located import locate_answers
     from qet_geo.surveys.mdv import read_mdv
     from qet_geo.surveys.synthetic import survey_synthetic_label
 
@@ -501,11 +501,7 @@ def read_located_mdv(path: str | PathLike[str], layers: NeighbourhoodLayers) -> 
     synthetic = survey_synthetic_label(read, file, name=file.name)
     locations = read.locations.copy()
     locations.index = read.answers.index
-    located = _locate_answers(read.answers, locations, layers)
-    if synthetic:
-        located["synthetic"] = True
-    located.attrs["synthetic"] = synthetic
-    return _set_aside_elsewhere(located, layers, file)
+    return locate_answers(read.answers, locations, layers, file=file, synthetic=synthetic)
 
 
 # --------------------------------------------------------------------------------------------------

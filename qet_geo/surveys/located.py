@@ -25,7 +25,7 @@ from qet_geo.surveys.schema import USAGES
 if TYPE_CHECKING:
     from qet_geo.layers import NeighbourhoodLayers
 
-__all__ = ["MAX_ELSEWHERE_SHARE", "read_located_answers"]
+__all__ = ["MAX_ELSEWHERE_SHARE", "locate_answers", "read_located_answers"]
 
 #: Largest share of answers located outside the neighbourhood's working area (territory plus
 #: buffer) that a survey may hold: up to it, those answers are set aside and listed (a respondent
@@ -96,9 +96,47 @@ def read_located_answers(
         synthetic = synthetic_label(answers.index, flags, source=file.name)
     else:
         answers, locations, synthetic = _read_survey(file)
-    located = _locate_answers(
-        answers.drop(columns=["synthetic"], errors="ignore"), locations, layers
+    return locate_answers(
+        answers.drop(columns=["synthetic"], errors="ignore"),
+        locations,
+        layers,
+        file=file,
+        synthetic=synthetic,
     )
+
+
+def locate_answers(
+    answers: pd.DataFrame,
+    locations: pd.DataFrame,
+    layers: NeighbourhoodLayers,
+    *,
+    file: Path,
+    synthetic: bool,
+) -> pd.DataFrame:
+    """Tie a survey's answers to buildings and cells, and set aside those from elsewhere.
+
+    The located-answers step of every survey reader (SU here, MdV/EdV in
+    :func:`qet_geo.analysis.perceived.read_located_mdv`).
+
+    Parameters
+    ----------
+    answers
+        One row per respondent, indexed by respondent id.
+    locations
+        The location columns of the same rows (building key, cell, coordinates or address).
+    layers
+        The neighbourhood's layers (buildings, territory, working area).
+    file
+        The survey file, named in the messages.
+    synthetic
+        Whether the answers are labelled synthetic: a ``synthetic`` column and ``attrs``.
+
+    Raises
+    ------
+    DataCoverageError
+        More than :data:`MAX_ELSEWHERE_SHARE` of the answers lie outside the working area.
+    """
+    located = _locate_answers(answers, locations, layers)
     if synthetic:
         # a column, not only ``attrs`` (which most pandas operations drop): the label follows the
         # answers wherever they go, as on the answers of ``synthesize_answers``
