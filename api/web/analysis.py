@@ -53,7 +53,7 @@ from qet_geo.store.models import (
     Profile,
     Release,
 )
-from qet_geo.store.releases import Figures, create_release
+from qet_geo.store.releases import Figures, constraint_means, create_release
 from qet_geo.surveys.schema import LEVEL_LABELS, USAGE_LABELS, USAGES
 
 __all__ = ["router"]
@@ -444,13 +444,6 @@ def _column_label(column: str, lang: str) -> str:
     return get_figure(column).label.render(lang)
 
 
-def _constraint_means(session: Session, hood_id: int) -> dict[str, Any]:
-    """The neighbourhood's constraint means now, as a release stores them in its summary."""
-    from qet_geo.store.releases import _constraint_means as means
-
-    return means(session, hood_id)
-
-
 def _results_page(
     request: Request,
     session: Session,
@@ -508,7 +501,7 @@ def _results_page(
                 title=msg("Aperçu : ce qu'une publication montrerait maintenant").render(lang),
                 lang=lang,
                 live=True,
-                constraints=_constraint_means(session, hood.id),
+                constraints=constraint_means(session, hood.id),
                 own_profiles=own,
             )
         shown = next((r for r in releases if r.number == chosen), None) if chosen else None

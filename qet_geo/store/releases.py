@@ -61,6 +61,7 @@ from qet_geo.surveys.schema import USAGES
 __all__ = [
     "Figures",
     "compute_figures",
+    "constraint_means",
     "create_release",
     "latest_release",
     "release_set",
@@ -300,7 +301,9 @@ def compute_figures(
     )
 
 
-def _constraint_means(session: Session, neighbourhood_id: int) -> dict[str, float | None]:
+def constraint_means(session: Session, neighbourhood_id: int) -> dict[str, float | None]:
+    """The neighbourhood's built constraints now: each indicator's mean over its 200 m cells,
+    weighted by their inhabitants (as a release stores them in its summary; no answer in it)."""
     rows = session.execute(
         select(Indicator.zone_id, Indicator.name, Indicator.value, Indicator.population).where(
             Indicator.neighbourhood_id == neighbourhood_id
@@ -413,7 +416,7 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
         frame = respondents_frame(session, diagnostic_id, keys=True)
         earlier = _released_sets(session, hood_id)
         reference = "national" if national_reference(session) else "demo"
-        constraints = _constraint_means(session, hood_id)
+        constraints = constraint_means(session, hood_id)
     chosen = release_set(frame)
     if len(chosen) < MIN_RESPONDENTS:
         raise DisclosureError(
