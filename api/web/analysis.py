@@ -44,7 +44,12 @@ from qet_geo.constraints.indicators import FIGURES, INDICATORS, get_figure
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Msg, day, join, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS
-from qet_geo.store.jobs import ANALYSIS_STEPS, claim_analysis, run_analysis
+from qet_geo.store.jobs import (
+    ANALYSIS_STEP_LABELS,
+    ANALYSIS_STEPS,
+    claim_analysis,
+    run_analysis,
+)
 from qet_geo.store.models import (
     ConflictError,
     Diagnostic,
@@ -62,15 +67,6 @@ router = APIRouter(include_in_schema=False)
 
 FormStr = Annotated[str, Form()]
 
-#: The analysis's steps (:data:`qet_geo.store.jobs.ANALYSIS_STEPS`) in words.
-STEP_LABELS: dict[str, Msg] = {
-    "answers": msg("lecture des réponses"),
-    "profiles": msg("profils d'usages"),
-    "layers": msg("couches du quartier (OpenStreetMap)"),
-    "access": msg("accès à pied aux équipements"),
-    "zones": msg("contraintes par carreau de 200 m"),
-    "store": msg("enregistrement des résultats"),
-}
 #: The job's statuses (:func:`qet_geo.store.jobs.job_status`) in words.
 STATUS_LABELS: dict[str, Msg] = {
     "collecting": msg("Analyse pas encore lancée"),
@@ -129,7 +125,7 @@ def job_view(request: Request, diag: Diagnostic) -> JobView:
     """The job's state, as the API's ``GET /diagnostics/{id}/job`` gives it, in words."""
     lang = lang_of(request)
     out = job_out(diag, lang, timeout_s=_settings(request).job_timeout_s)
-    step = STEP_LABELS.get(out.step or "")
+    step = ANALYSIS_STEP_LABELS.get(out.step or "")
     return JobView(
         status=out.status,
         label=STATUS_LABELS.get(out.status, msg("État inconnu")).render(lang),
@@ -155,7 +151,9 @@ def _analysis_page(
         session.refresh(diag)
         context["job"] = job_view(request, diag)
         context["can_run"] = visitor.caller.can_write(hood)
-        context["steps"] = [STEP_LABELS[s].render(lang_of(request)) for s in ANALYSIS_STEPS]
+        context["steps"] = [
+            ANALYSIS_STEP_LABELS[s].render(lang_of(request)) for s in ANALYSIS_STEPS
+        ]
         if context["job"].status == "done":
             context["summary"] = _job_summary(session, diag, lang_of(request))
     fragment = request.headers.get("hx-request") == "true" and diag is not None

@@ -27,11 +27,12 @@ import os
 import re
 import secrets
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -58,6 +59,7 @@ from qet_geo.surveys.schema import USAGES
 
 __all__ = [
     "ANALYSIS_STEPS",
+    "ANALYSIS_STEP_LABELS",
     "EXTRACT_HEAD_BYTES",
     "EXTRACT_SUFFIXES",
     "JOB_TIMEOUT_S",
@@ -84,6 +86,17 @@ logger = logging.getLogger(__name__)
 
 #: Steps of the analysis, in order; ``Diagnostic.progress`` is the share of them done.
 ANALYSIS_STEPS: tuple[str, ...] = ("answers", "profiles", "layers", "access", "zones", "store")
+#: Each step of the analysis in words, for the people who follow it.
+ANALYSIS_STEP_LABELS: Mapping[str, Msg] = MappingProxyType(
+    {
+        "answers": msg("lecture des réponses"),
+        "profiles": msg("profils d'usages"),
+        "layers": msg("couches du quartier (OpenStreetMap)"),
+        "access": msg("accès à pied aux équipements"),
+        "zones": msg("contraintes par carreau de 200 m"),
+        "store": msg("enregistrement des résultats"),
+    }
+)
 #: Seconds without news (no step begun) after which a queued or running analysis is taken as
 #: abandoned, its process killed: longer than the longest step of the largest territory.
 JOB_TIMEOUT_S = 1800.0
@@ -1046,7 +1059,10 @@ def abandoned_message(diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S) -> 
         ``{"en", "fr", "code": "AbandonedJob"}``.
     """
     step = (
-        msg(" (dernière étape : « {step} »)", step=diag.job_step)
+        msg(
+            " (dernière étape : {step})",
+            step=ANALYSIS_STEP_LABELS.get(diag.job_step) or diag.job_step,
+        )
         if diag.job_step
         else msg(" (elle n'a jamais démarré)")
     )

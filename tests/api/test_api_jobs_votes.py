@@ -75,7 +75,7 @@ def test_a_killed_job_is_abandoned_after_the_timeout(fresh, status):
     assert job.status == "abandoned" and job.code == "AbandonedJob"
     assert job.step == "access" and job.progress == 0.5  # where it stopped
     assert "plus de 30 min" in (job.message or "") and "relancez-la" in (job.message or "")
-    assert "« access »" in (job.message or "")
+    assert "dernière étape : accès à pied aux équipements" in (job.message or "")  # in words
     en = _job(w, "A", **{"Accept-Language": "en"})
     assert en.status == "abandoned" and "no news for more than 30 min" in (en.message or "")
     assert "run it again" in (en.message or "") and "last step: access" in (en.message or "")
