@@ -31,6 +31,16 @@ _FILE_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
     # a new survey file, or the one that replaces an upload (PUT .../uploads/{upload_id})
     (re.compile(r"^/diagnostics/[^/]+/uploads(?:/[^/]+)?/?$"), "max_upload_bytes"),
 )
+#: The web workspace's survey upload forms (multipart: the file and a few fields, so a little
+#: more than the file's limit), and the setting of their file's limit: the route itself checks
+#: the file and answers a page in French.
+_FORM_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^/espace/quartiers/[^/]+/enquete/collecte(?:/envois/[^/]+/remplacer)?/?$"),
+        "max_upload_bytes",
+    ),
+)
+_FORM_OVERHEAD = 64 * 1024
 #: Routes whose JSON body may hold a territory (a GeoJSON polygon of many vertices).
 _TERRITORY_ROUTES = re.compile(r"^/neighbourhoods(?:/[^/]+/territory)?/?$")
 
@@ -75,6 +85,9 @@ def body_limit(settings: Any, path: str) -> tuple[int, bool]:
     for pattern, name in _FILE_ROUTES:
         if pattern.match(path):
             return int(getattr(settings, name)), True
+    for pattern, name in _FORM_ROUTES:
+        if pattern.match(path):
+            return int(getattr(settings, name)) + _FORM_OVERHEAD, True
     if _TERRITORY_ROUTES.match(path):
         return max(int(settings.max_territory_bytes), int(settings.max_body_bytes)), False
     return int(settings.max_body_bytes), False

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.dependencies import (
     CallerDep,
@@ -123,22 +124,27 @@ def create_diagnostic(
     constraint decides, and the loser's insert is rolled back).
     """
     hood = neighbourhood_for(session, caller, neighbourhood_id, access="write")
+    return open_diagnostic(session, hood.id, body.year, label=body.label)
+
+
+def open_diagnostic(
+    session: Session, hood_id: int, year: int, *, label: str | None = None
+) -> Diagnostic:
+    """Add the survey campaign of ``year`` to a neighbourhood the caller may write to (the
+    API's route and the web workspace's form); ConflictError if the year has one already."""
     clash = session.scalars(
-        select(Diagnostic).where(
-            Diagnostic.neighbourhood_id == hood.id, Diagnostic.year == body.year
-        )
+        select(Diagnostic).where(Diagnostic.neighbourhood_id == hood_id, Diagnostic.year == year)
     ).first()
     if clash is not None:
-        raise _year_taken(hood.id, body.year)
-    diag = Diagnostic(neighbourhood_id=hood.id, year=body.year, label=body.label)
-    hood_id = hood.id  # the failed flush below expires every loaded object
+        raise _year_taken(hood_id, year)
+    diag = Diagnostic(neighbourhood_id=hood_id, year=year, label=label)
     session.add(diag)
     try:
         session.flush()
     except IntegrityError:
         # a concurrent request created the same year between the check and this insert; the
         # session is rolled back by get_session
-        raise _year_taken(hood_id, body.year) from None
+        raise _year_taken(hood_id, year) from None
     session.refresh(diag)
     return diag
 

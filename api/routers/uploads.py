@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api._limits import limited_chunks
 from api._workers import (
@@ -91,6 +92,30 @@ async def _ingest(request: Request, diagnostic_id: int, data: bytes, **kwargs: A
     return result
 
 
+async def store_upload(
+    request: Request,
+    diagnostic_id: int,
+    data: bytes,
+    *,
+    key_scope: str,
+    idempotency_key: str | None = None,
+    replaces: int | None = None,
+) -> IngestResult:
+    """Store an answer file (new, or replacing upload ``replaces``) through a worker, then
+    forget the diagnostic's cached figures: the path of every upload, the API's and the web
+    workspace's."""
+    result = await _ingest(
+        request,
+        diagnostic_id,
+        data,
+        idempotency_key=idempotency_key,
+        key_scope=key_scope,
+        replaces=replaces,
+    )
+    request.app.state.aggregates.clear(diagnostic_id)
+    return result
+
+
 def _upload_out(result: IngestResult) -> UploadOut:
     return UploadOut(
         upload_id=result.upload_id,
@@ -112,7 +137,7 @@ class UploadItem(BaseModel):
     synthetic: bool = False
 
 
-def _key_scope(caller: Caller) -> str:
+def key_scope(caller: Caller) -> str:
     """The scope of the caller's idempotency keys: its credential (see :class:`Caller`)."""
     return caller.ident or caller.role
 
@@ -150,16 +175,11 @@ async def upload_survey(
     """
     diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
     data = await _body(request, settings.max_upload_bytes)
-    result = await _ingest(
-        request,
-        diag.id,
-        data,
-        idempotency_key=idempotency_key,
-        key_scope=_key_scope(caller),
+    result = await store_upload(
+        request, diag.id, data, idempotency_key=idempotency_key, key_scope=key_scope(caller)
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    request.app.state.aggregates.clear(diag.id)
     return _upload_out(result)
 
 
@@ -215,8 +235,9 @@ async def replace_upload(
     diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
     await run_in_threadpool(delete_upload, session, diag.id, upload_id, dry_run=True)
     data = await _body(request, settings.max_upload_bytes)
-    result = await _ingest(request, diag.id, data, key_scope=_key_scope(caller), replaces=upload_id)
-    request.app.state.aggregates.clear(diag.id)
+    result = await store_upload(
+        request, diag.id, data, key_scope=key_scope(caller), replaces=upload_id
+    )
     return _upload_out(result)
 
 
@@ -239,7 +260,13 @@ def remove_upload(
     is 404.
     """
     diag = diagnostic_for(session, caller, diagnostic_id, access="write")
-    delete_upload(session, diag.id, upload_id)
-    session.commit()  # before the cache is cleared: no reader may cache the old state again
-    request.app.state.aggregates.clear(diag.id)
+    drop_upload(request, session, diag.id, upload_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def drop_upload(request: Request, session: Session, diagnostic_id: int, upload_id: int) -> None:
+    """Delete an upload and its respondents, committed, then forget the diagnostic's cached
+    figures (the API's route and the web workspace's form)."""
+    delete_upload(session, diagnostic_id, upload_id)
+    session.commit()  # before the cache is cleared: no reader may cache the old state again
+    request.app.state.aggregates.clear(diagnostic_id)
