@@ -423,3 +423,52 @@ def test_pages_escape_names_and_link_from_the_neighbourhood(site: Site) -> None:
     assert f"/espace/quartiers/{hood}/enquete/collecte" in steps
     signed_out = site.client().get(f"/espace/quartiers/{hood}/enquete/collecte")
     assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/connexion")
+
+
+def test_a_failed_visit_says_why_without_the_servers_paths(site: Site) -> None:
+    # a territory the extract does not reach (Paris, for the Lorient extract)
+    paris = territory_from_geojson(
+        {
+            "type": "Polygon",
+            "coordinates": [
+                [[2.34, 48.85], [2.35, 48.85], [2.35, 48.86], [2.34, 48.86], [2.34, 48.85]]
+            ],
+        }
+    )
+    with store.session_scope(site.engine) as s:
+        hood = store.add_neighbourhood(
+            s, name="Ailleurs", territory_wkt=paris.wkt, osm_extract="lorient_centre.osm.pbf"
+        ).id
+    admin = signed_in_client(site, "admin@b.example")
+    deadline = time.monotonic() + 180
+    while True:
+        part = admin.get(
+            f"/espace/quartiers/{hood}/enquete/preparer?arrets=3&boucle=1&fragment=visite",
+            headers={"HX-Request": "true"},
+        )
+        if 'role="alert"' in part.text:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    text = _text(part.text)
+    assert "l'extrait du quartier" in text and "territoire" in text
+    assert str(site.app.state.settings.osm_dir) not in text and "/tmp" not in text  # type: ignore[attr-defined]
+
+
+def test_the_report_escapes_the_files_values_and_speaks_english(site: Site) -> None:
+    hood = _hoods(site)["paris"]
+    pilot = signed_in_client(site, "pilote@b.example")
+    csrf = _campaign(pilot, hood)
+    lines = demographic_su(14).decode().strip().split("\n")
+    cells = lines[1].split("\t")
+    cells[0], cells[1] = "SYN-<b>x</b><script>alert(1)</script>", "99"
+    data = ("\n".join([*lines, "\t".join(cells)]) + "\n").encode()
+    pilot.cookies.set("qet_lang", "en")
+    sent = _upload(pilot, hood, data, csrf)
+    assert sent.status_code == 200, sent.text
+    assert "<script>alert(1)" not in sent.text and "<b>x</b>" not in sent.text
+    assert "SYN-&lt;b&gt;x&lt;/b&gt;&lt;script&gt;" in sent.text
+    report = _rows(sent.text, "Partial or rejected rows, and why")
+    assert [r[2] for r in report] == ["rejected"]
+    assert "The file's validation report" in html.unescape(sent.text)
+    assert "Progress against the quotas" in sent.text
