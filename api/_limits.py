@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 
 from api.errors import PayloadTooLargeError
 from qet_geo.errors import ValidationError
+from qet_geo.escaping import escape_html
 from qet_geo.i18n import msg
 
 Scope = dict[str, Any]
@@ -153,8 +154,9 @@ class BodyLimitMiddleware:
             return
         limit, is_file = self.limit_for(scope.get("path", ""))
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        page = str(scope.get("path", "")).startswith("/espace/")
         if _declared_size(headers.get("content-length")) > limit:
-            await self._refuse(send, limit, is_file, headers)
+            await self._refuse(send, limit, is_file, headers, page=page)
             return
         received = 0
         exceeded = False
@@ -186,20 +188,33 @@ class BodyLimitMiddleware:
             if not (exceeded and not started):
                 raise
         if exceeded and not started:
-            await self._refuse(send, limit, is_file, headers)
+            await self._refuse(send, limit, is_file, headers, page=page)
 
-    async def _refuse(self, send: Send, limit: int, is_file: bool, headers: dict[str, str]) -> None:
+    async def _refuse(
+        self, send: Send, limit: int, is_file: bool, headers: dict[str, str], *, page: bool
+    ) -> None:
         error = too_large(limit) if is_file else body_too_large(limit)
-        body = json.dumps(
-            {"detail": error.localized(self.lang_for(headers)), "code": type(error).__name__},
-            ensure_ascii=False,
-        ).encode()
+        lang = self.lang_for(headers)
+        if page:  # a form of the web workspace: a page a person can read, and a way back
+            back = msg("Revenir à l'espace de travail").render(lang)
+            body = (
+                f'<!DOCTYPE html><html lang="{escape_html(lang)}"><head><meta charset="utf-8">'
+                f"<title>413</title></head><body><main><h1>{escape_html(error.localized(lang))}"
+                f'</h1><p><a href="/espace">{escape_html(back)}</a></p></main></body></html>'
+            ).encode()
+            kind = b"text/html; charset=utf-8"
+        else:
+            body = json.dumps(
+                {"detail": error.localized(lang), "code": type(error).__name__},
+                ensure_ascii=False,
+            ).encode()
+            kind = b"application/json"
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", kind),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

@@ -472,3 +472,19 @@ def test_the_report_escapes_the_files_values_and_speaks_english(site: Site) -> N
     assert [r[2] for r in report] == ["rejected"]
     assert "The file's validation report" in html.unescape(sent.text)
     assert "Progress against the quotas" in sent.text
+
+
+def test_a_body_far_over_the_limit_gets_a_page_not_json(site: Site) -> None:
+    """Past the route's limit plus the form's margin, the size guard answers before the page
+    runs: a French page with a way back, as any page of the workspace (not the API's JSON)."""
+    hood = _hoods(site)["paris"]
+    site.app.state.settings.max_upload_bytes = 5000  # type: ignore[attr-defined]
+    pilot = signed_in_client(site, "pilote@b.example")
+    csrf = _campaign(pilot, hood)
+    sent = _upload(pilot, hood, b"x" * 200_000, csrf, "enorme.csv")
+    assert sent.status_code == 413
+    assert sent.headers["content-type"].startswith("text/html")
+    assert "Revenir à l'espace de travail" in html.unescape(sent.text)
+    assert '<html lang="fr">' in sent.text and "{" not in sent.text
+    with store.session_scope(site.engine) as s:
+        assert s.query(store.Upload).count() == 0
