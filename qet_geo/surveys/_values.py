@@ -180,8 +180,9 @@ def parse_levels(values: list[str], usage: str, rows: RowIssues) -> pd.Series:
             hint: Msg | str = ""
             if INTEGER.match(raw):
                 hint = msg(
-                    " (les nombres ne sont lus comme codes que si toutes les réponses en sont : "
-                    "passez codes=True)"
+                    " (un nombre n'est lu comme code de réponse que si toute la colonne est en "
+                    "codes 1, 2, 3 : écrivez la réponse en toutes lettres, ou codez toute la "
+                    "colonne)"
                 )
             rows.add(
                 i,

@@ -215,7 +215,9 @@ def test_labels_forced_reject_numbers(tmp_path: Path) -> None:
     with pytest.warns(QetGeoWarning):
         read = read_su(path, codes=False)
     assert list(read.report["status"]) == ["rejected", "accepted"]
-    assert "codes=True" in read.report["reason_en"].iloc[0]
+    # what to do, in words a person filling a form can act on
+    assert "write the answer in words" in read.report["reason_en"].iloc[0]
+    assert "codes=True" not in read.report["reason_fr"].iloc[0]
 
 
 # --- matching rules ----------------------------------------------------------------------------------
