@@ -18,6 +18,7 @@ Reading an extract never runs in the server process: :func:`layers_summary` runs
 from __future__ import annotations
 
 import json
+import tempfile
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -95,12 +96,16 @@ def layers_summary(
     name: str,
     lang: str,
     *,
+    out_dir: str | None = None,
     with_map: bool = False,
     with_streets: bool = False,
 ) -> dict[str, Any]:
     """Read the neighbourhood's layers and describe them: counts, warnings, map, streets.
 
-    Runs in a worker process (module level, picklable arguments and result).
+    Runs in a worker process (module level, picklable arguments and result). The map and the
+    streets are written to files of ``out_dir`` (``map.html``, ``streets.json``), not answered:
+    the worker's answer stays small (a large one is not read whole from a pipe that the server's
+    event loop made non-blocking).
 
     Returns
     -------
@@ -108,9 +113,11 @@ def layers_summary(
         ``buildings``, ``homes`` (residential buildings in the territory), ``amenities``
         (category → count), ``transit_stops``, ``cycleways_km``, ``warnings`` (texts in
         ``lang``, with the extract's file name, never its folder), ``map`` (the folium page)
-        when ``with_map``, ``streets`` (GeoJSON, WGS84) when ``with_streets``.
+        when ``with_map``, ``streets`` (GeoJSON, WGS84) when ``with_streets``: file names of
+        ``out_dir``.
     """
     import shapely
+    import shapely.geometry
 
     from qet_geo.crs import WGS84
     from qet_geo.inputs.territory import Territory
@@ -144,11 +151,25 @@ def layers_summary(
         "warnings": texts,
     }
     summary["warnings"].extend(_network_notes(result, len(homes), lang))
+    folder = Path(out_dir or ".")
     if with_map:
-        summary["map"] = _layers_map(result, name, lang)
+        (folder / "map.html").write_text(_layers_map(result, name, lang), encoding="utf-8")
+        summary["map"] = "map.html"
     if with_streets:
-        streets = layers["streets"][["geometry"]].to_crs(WGS84)
-        summary["streets"] = json.loads(streets.to_json(drop_id=True))
+        lines = shapely.set_precision(layers["streets"].geometry.to_crs(WGS84).array, 1e-6)
+        text = json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(g)}
+                    for g in lines
+                    if g is not None and not g.is_empty
+                ],
+            },
+            separators=(",", ":"),
+        )
+        (folder / "streets.json").write_text(text, encoding="utf-8")
+        summary["streets"] = "streets.json"
     return summary
 
 
@@ -217,17 +238,21 @@ def _layers_map(result: Any, name: str, lang: str) -> str:
 async def _summary(
     request: Request, hood: Neighbourhood, *, with_map: bool = False, with_streets: bool = False
 ) -> dict[str, Any]:
-    """:func:`layers_summary` of the neighbourhood's stored extract, in a worker."""
+    """:func:`layers_summary` of the neighbourhood's stored extract, in a worker; its map and
+    streets read back from their files."""
     settings = _settings(request)
     path = extract_path(settings.osm_dir, hood.osm_extract)
     territory = territory_geometry(hood)
     limits = _limits(settings)
-    with refused_past_limits(
-        limits,
-        what=msg("l'extrait"),
-        fix=msg(
-            "découpez-le sur le territoire plus 1 km (osmium extract) et déposez-le à nouveau."
+    with (
+        refused_past_limits(
+            limits,
+            what=msg("l'extrait"),
+            fix=msg(
+                "découpez-le sur le territoire plus 1 km (osmium extract) et déposez-le à nouveau."
+            ),
         ),
+        tempfile.TemporaryDirectory(prefix="qet-web-") as out,
     ):
         summary: dict[str, Any] = await run_in_worker(
             layers_summary,
@@ -235,10 +260,14 @@ async def _summary(
             None if territory is None else territory.wkt,
             hood.name,
             _kit.lang_of(request),
+            out_dir=out,
             with_map=with_map,
             with_streets=with_streets,
             limits=limits,
         )
+        for key in ("map", "streets"):
+            if key in summary:
+                summary[key] = (Path(out) / summary[key]).read_text(encoding="utf-8")
     return summary
 
 
@@ -358,7 +387,7 @@ async def outline_streets(request: Request, session: SessionDep, hood_id: str) -
     streets = None
     if hood.osm_extract:
         try:
-            streets = (await _summary(request, hood, with_streets=True))["streets"]
+            streets = json.loads((await _summary(request, hood, with_streets=True))["streets"])
         except QetGeoError:
             streets = None
     territory = territory_geometry(hood)

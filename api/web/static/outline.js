@@ -8,6 +8,9 @@
   if (!box || !note || !field || typeof L === "undefined" || !L.Control.Draw) { return; }
   var map = L.map(box, { center: [46.6, 2.4], zoom: 5 });
   var drawn = new L.FeatureGroup().addTo(map);
+  function zoomed() { box.setAttribute("data-zoom", String(map.getZoom())); }
+  map.on("zoomend", zoomed);
+  zoomed();
   map.addControl(new L.Control.Draw({
     draw: { polyline: false, circle: false, marker: false, circlemarker: false, rectangle: false,
             polygon: { allowIntersection: false, showArea: false } },
