@@ -378,6 +378,131 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+#: Where the shared data folder keeps the contours the codes are looked up in: communes per
+#: département (``communes-56-morbihan.geojson``), IRIS contours (a file named ``*iris*``).
+_COMMUNES = "census/communes"
+_IRIS_GLOBS = ("census/**/*[Ii][Rr][Ii][Ss]*.gpkg", "census/**/*[Ii][Rr][Ii][Ss]*.shp")
+
+
+def territory_from_codes(kind: str, codes: list[str], shared_dir: str) -> str:
+    """The outline of a commune or of IRIS units from the shared data's contours, as GeoJSON
+    (WGS84) text, to go through the same check as a drawn or uploaded outline.
+
+    Runs in a worker (reading a département's communes takes a second).
+
+    Raises
+    ------
+    DataCoverageError
+        The shared data has no contours for these codes (their département's file is missing).
+    ValidationError
+        A code the contours do not have (the library's message).
+    """
+    import geopandas as gpd
+
+    from qet_geo.crs import WGS84, WORK_CRS
+    from qet_geo.errors import DataCoverageError
+    from qet_geo.inputs.territory import territory_from_commune, territory_from_iris
+
+    folder = Path(shared_dir)
+    if kind == "commune":
+        code = codes[0]
+        found = sorted((folder / _COMMUNES).glob(f"communes-{code[:2].lower()}-*.geojson"))
+        if not found:
+            raise DataCoverageError(
+                msg(
+                    "les données partagées n'ont pas les communes du département {dep} : "
+                    "dessinez le contour ou déposez-le en GeoJSON, ou demandez à l'administrateur "
+                    "d'ajouter le fichier communes-{dep}-….geojson.",
+                    dep=code[:2],
+                )
+            )
+        geometry = territory_from_commune(code, found[0]).geometry
+    else:
+        layers = sorted(p for pattern in _IRIS_GLOBS for p in folder.glob(pattern))
+        geometry = None
+        for layer in layers:
+            try:
+                geometry = territory_from_iris(codes, layer).geometry
+                break
+            except QetGeoError:
+                continue
+        if geometry is None:
+            raise DataCoverageError(
+                msg(
+                    "aucun fichier de contours IRIS des données partagées n'a tous ces codes "
+                    "({codes}) : vérifiez-les, ou dessinez le contour ou déposez-le en GeoJSON.",
+                    codes=", ".join(codes),
+                )
+            )
+    shape = gpd.GeoSeries([geometry], crs=WORK_CRS).to_crs(WGS84).iloc[0]
+    return json.dumps(shape.__geo_interface__)
+
+
+def _codes(text: str) -> list[str]:
+    return [c for c in text.replace(",", " ").replace(";", " ").split() if c][:200]
+
+
+@router.post("/espace/quartiers/{hood_id}/contour/codes", response_class=HTMLResponse)
+async def set_outline_from_codes(
+    request: Request,
+    session: SessionDep,
+    hood_id: str,
+    commune: FormStr = "",
+    iris: FormStr = "",
+    csrf: FormStr = "",
+) -> Response:
+    """Set the outline to a commune (its INSEE code) or to IRIS units (their codes)."""
+    visitor = await run_in_threadpool(signed_in, request, session)
+    check_csrf(request, visitor, csrf)
+    hood = await run_in_threadpool(_writable, request, session, visitor, hood_id)
+    lang = _kit.lang_of(request)
+    settings = _settings(request)
+    kind, codes = ("commune", _codes(commune)[:1]) if commune.strip() else ("iris", _codes(iris))
+    shared_dir = request.app.state.shared_data
+    if not codes or any(not c.isalnum() or len(c) > 12 for c in codes):
+        error = msg(
+            "Donnez un code de commune INSEE (5 caractères, 56121 pour Lorient) ou des codes "
+            "IRIS (9 chiffres, séparés par des espaces)."
+        ).render(lang)
+        return await run_in_threadpool(
+            _outline_page, request, visitor, hood, error=error, status=400
+        )
+    try:
+        if shared_dir is None:
+            raise QetGeoError(
+                msg(
+                    "le service n'a pas de dossier de données partagées (QET_SHARED_DATA) : "
+                    "dessinez le contour ou déposez-le en GeoJSON."
+                )
+            )
+        limits = _limits(settings)
+        with refused_past_limits(
+            limits, what=msg("le fichier des contours"), fix=msg("dessinez le contour.")
+        ):
+            text = await run_in_worker(
+                territory_from_codes, kind, codes, str(shared_dir), limits=limits
+            )
+        projected = await run_in_threadpool(
+            checked_territory_geojson, json.loads(text), settings.max_territory_vertices
+        )
+    except QetGeoError as exc:
+        return await run_in_threadpool(
+            _outline_page,
+            request,
+            visitor,
+            hood,
+            error=_sentence(exc.localized(lang)),
+            status=400,
+        )
+
+    def save() -> None:
+        hood.territory_wkt = projected.wkt
+        session.flush()
+
+    await run_in_threadpool(save)
+    return _redirect(f"/espace/quartiers/{hood.id}/contour?fait=1")
+
+
 @router.get("/espace/quartiers/{hood_id}/contour/rues.json")
 async def outline_streets(request: Request, session: SessionDep, hood_id: str) -> Response:
     """The streets of the neighbourhood's extract (WGS84 GeoJSON) and its outline, for the

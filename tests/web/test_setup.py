@@ -226,3 +226,33 @@ def test_signed_out_visitors_are_sent_to_sign_in(site: Site) -> None:
     client = site.client()
     answer = client.get(f"/espace/quartiers/{_hood(site)}/contour")
     assert answer.status_code == 303 and answer.headers["location"].startswith("/connexion")
+
+
+def test_an_outline_from_a_commune_or_iris_codes(site: Site) -> None:
+    pilot = signed_in_client(site, "pilote-a@b.example")
+    hood = _hood(site)
+    csrf = csrf_of(pilot.get(f"/espace/quartiers/{hood}/contour").text)
+    url = f"/espace/quartiers/{hood}/contour/codes"
+    unknown = pilot.post(url, data={"csrf": csrf, "commune": "56999"})
+    assert unknown.status_code == 400 and 'role="alert"' in unknown.text
+    missing = pilot.post(url, data={"csrf": csrf, "commune": "13055"})
+    assert missing.status_code == 400 and "département 13" in missing.text
+    bad = pilot.post(url, data={"csrf": csrf, "iris": "<b>"})
+    assert bad.status_code == 400 and "<b>" not in bad.text.split("<main", 1)[1]
+    assert _stored(site) == (None, None)
+    refused = pilot.post(url, data={"csrf": "faux", "commune": "56121"})
+    assert refused.status_code == 403
+    done = pilot.post(url, data={"csrf": csrf, "commune": "56121"})
+    assert done.status_code == 303, done.text
+    wkt = _stored(site)[0]
+    assert wkt is not None
+    import shapely
+
+    from qet_geo.inputs.territory import territory_from_commune
+
+    expected = territory_from_commune(
+        "56121", shared("census") / "communes" / "communes-56-morbihan.geojson"
+    ).geometry
+    assert abs(shapely.from_wkt(wkt).area - expected.area) / expected.area < 1e-3
+    iris = pilot.post(url, data={"csrf": csrf, "iris": "751145620"})
+    assert iris.status_code == 303, iris.text
