@@ -256,3 +256,36 @@ def test_an_outline_from_a_commune_or_iris_codes(site: Site) -> None:
     assert abs(shapely.from_wkt(wkt).area - expected.area) / expected.area < 1e-3
     iris = pilot.post(url, data={"csrf": csrf, "iris": "751145620"})
     assert iris.status_code == 303, iris.text
+
+
+def test_staff_read_the_layers_but_set_nothing_as_the_api_allows(site: Site) -> None:
+    with store.session_scope(site.engine) as s:
+        from qet_geo.store import accounts
+
+        accounts.create_user(s, email="staff@b.example", password="x" * 16, role="staff")
+        hood = s.get(store.Neighbourhood, _hood(site))
+        assert hood is not None
+        hood.name = "<script>alert(1)</script>"
+    staff = signed_in_client(site, "staff@b.example", "x" * 16)
+    hood_id = _hood(site)
+    layers = staff.get(f"/espace/quartiers/{hood_id}/couches")
+    assert layers.status_code == 200
+    assert "<script>alert" not in layers.text and "&lt;script&gt;alert(1)" in layers.text
+    for path in ("contour", "extrait"):
+        assert staff.get(f"/espace/quartiers/{hood_id}/{path}").status_code == 403
+    csrf = csrf_of(layers.text)
+    sent = staff.post(
+        f"/espace/quartiers/{hood_id}/contour",
+        data={"csrf": csrf},
+        files={"fichier": ("c.geojson", OUTLINE.read_bytes(), "application/json")},
+    )
+    assert sent.status_code == 403 and _stored(site) == (None, None)
+
+
+def test_the_pages_speak_english_when_asked(site: Site) -> None:
+    pilot = signed_in_client(site, "pilote-a@b.example")
+    pilot.cookies.set("qet_lang", "en")
+    page = pilot.get(f"/espace/quartiers/{_hood(site)}/contour")
+    assert "Draw the outline on the map" in page.text and "Draw a polygon" in page.text
+    answer = _send_outline(pilot, _hood(site), b"{}")
+    assert answer.status_code == 400 and 'lang="en"' in answer.text

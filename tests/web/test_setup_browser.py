@@ -32,9 +32,9 @@ def test_a_pilot_draws_the_outline(page: Page, watch: Watch, live_app: LiveApp) 
     assert axe(page, exclude=["#carte-contour"]) == []
     # no extract yet: no basemap, France as a whole; zoom in to a neighbourhood's scale
     for zoom in range(6, 15):
-        page.get_by_role("button", name="Zoom in").click()
+        page.get_by_role("button", name="Zoomer", exact=True).click()
         page.wait_for_selector(f"#carte-contour[data-zoom='{zoom}']")
-    page.click(".leaflet-draw-draw-polygon")
+    page.get_by_role("link", name="Dessiner un polygone").click()
     box = page.locator("#carte-contour").bounding_box()
     assert box is not None
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -6,7 +6,20 @@
   var note = document.getElementById("note-carte");
   var field = document.getElementById("geojson");
   if (!box || !note || !field || typeof L === "undefined" || !L.Control.Draw) { return; }
-  var map = L.map(box, { center: [46.6, 2.4], zoom: 5 });
+  var texts = {};
+  try { texts = JSON.parse(box.getAttribute("data-texts") || "{}"); } catch (e) { texts = {}; }
+  function merge(into, from) {  // the page's language over Leaflet.draw's English texts
+    Object.keys(from).forEach(function (key) {
+      if (from[key] && typeof from[key] === "object" && into[key] && typeof into[key] === "object") {
+        merge(into[key], from[key]);
+      } else if (typeof from[key] === "string") {
+        into[key] = from[key];
+      }
+    });
+  }
+  merge(L.drawLocal, { draw: texts.draw || {}, edit: texts.edit || {} });
+  var map = L.map(box, { center: [46.6, 2.4], zoom: 5, zoomControl: false });
+  L.control.zoom({ zoomInTitle: texts.zoomIn || "Zoom in", zoomOutTitle: texts.zoomOut || "Zoom out" }).addTo(map);
   var drawn = new L.FeatureGroup().addTo(map);
   function zoomed() { box.setAttribute("data-zoom", String(map.getZoom())); }
   map.on("zoomend", zoomed);
