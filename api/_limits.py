@@ -32,7 +32,7 @@ _FILE_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
     # a new survey file, or the one that replaces an upload (PUT .../uploads/{upload_id})
     (re.compile(r"^/diagnostics/[^/]+/uploads(?:/[^/]+)?/?$"), "max_upload_bytes"),
 )
-#: The web workspace's survey upload forms (multipart: the file and a few fields, so a little
+#: The web workspace's file forms (multipart: the file and a few fields, so a little
 #: more than the file's limit), and the setting of their file's limit: the route itself checks
 #: the file and answers a page in French.
 _FORM_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -40,6 +40,9 @@ _FORM_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"^/espace/quartiers/[^/]+/enquete/collecte(?:/envois/[^/]+/remplacer)?/?$"),
         "max_upload_bytes",
     ),
+    # the neighbourhood's extract and outline files (step 1)
+    (re.compile(r"^/espace/quartiers/[^/]+/extrait/?$"), "max_osm_bytes"),
+    (re.compile(r"^/espace/quartiers/[^/]+/contour/?$"), "max_territory_bytes"),
 )
 _FORM_OVERHEAD = 64 * 1024
 #: Routes whose JSON body may hold a territory (a GeoJSON polygon of many vertices).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import multiprocessing
+import os
 import resource
 import weakref
 from collections.abc import Callable, Iterator
@@ -236,8 +237,12 @@ async def _run(
             raise WorkerTimeoutError(f"killed after {limits.timeout_s:g} s") from exc
         finally:
             loop.remove_reader(receiver.fileno())
+        # the loop's reader may leave the pipe non-blocking (uvloop, uvicorn's loop): an answer
+        # larger than the pipe's buffer would then fail half-read (EAGAIN); read it whole, off
+        # the loop (the worker may still be writing it)
+        os.set_blocking(receiver.fileno(), True)
         try:
-            answer = receiver.recv()
+            answer = await loop.run_in_executor(None, receiver.recv)
         except (EOFError, OSError) as exc:
             raise WorkerFailedError("the worker died without an answer") from exc
     finally:

@@ -142,3 +142,37 @@ def test_a_real_upload_goes_through_the_worker(world):
         headers={**w.headers("pilotA"), "Idempotency-Key": "k-worker"},
     )
     assert again.status_code == 200 and again.json()["upload_id"] == r.json()["upload_id"]
+
+
+def big_answer(n: int) -> bytes:
+    """A worker's answer larger than a pipe's buffer (64 KiB on Linux)."""
+    return b"q" * n
+
+
+def test_a_large_answer_is_read_whole_under_uvicorns_loop(monkeypatch) -> None:
+    """Under uvloop (what `qet serve` runs), watching the pipe made it non-blocking, and an answer
+    larger than its buffer failed half-read whenever the worker wrote slower than the server
+    read (EAGAIN, reported as the memory limit): the answer is read in blocking mode, whole."""
+    import asyncio
+    import os
+    from multiprocessing.connection import Connection
+
+    import uvloop
+
+    from api._workers import WorkerLimits
+
+    blocking: list[bool] = []
+    recv = Connection.recv
+
+    def watched(self: Connection) -> object:
+        blocking.append(os.get_blocking(self.fileno()))
+        return recv(self)
+
+    monkeypatch.setattr(Connection, "recv", watched)
+
+    async def ask() -> bytes:
+        return await run_in_worker(big_answer, 8 << 20, limits=WorkerLimits(timeout_s=120))
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(ask()) == b"q" * (8 << 20)
+    assert blocking == [True]

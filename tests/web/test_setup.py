@@ -179,6 +179,9 @@ def test_a_bad_extract_gets_its_french_message_and_changes_nothing(site: Site) -
         pilot, hood, (shared("osm") / "nantes_hypercentre.osm.pbf").read_bytes(), "n.osm.pbf"
     )
     assert nantes.status_code == 400 and "couvre" in nantes.text, nantes.text
+    # a file over the service's general body limit (1 MB) reaches the page, which judges it
+    large = _send_extract(pilot, hood, b"<osm>" + b" " * 1_500_000, "grand.osm")
+    assert large.status_code == 400 and 'class="error"' in large.text, large.text[:300]
     empty = _send_extract(pilot, hood, b"", "")
     assert empty.status_code == 400 and "Aucun fichier" in empty.text
     assert _stored(site) == before
