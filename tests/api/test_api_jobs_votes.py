@@ -78,7 +78,9 @@ def test_a_killed_job_is_abandoned_after_the_timeout(fresh, status):
     assert "dernière étape : accès à pied aux équipements" in (job.message or "")  # in words
     en = _job(w, "A", **{"Accept-Language": "en"})
     assert en.status == "abandoned" and "no news for more than 30 min" in (en.message or "")
-    assert "run it again" in (en.message or "") and "last step: walking access to amenities" in (en.message or "")
+    assert "run it again" in (en.message or "") and "last step: walking access to amenities" in (
+        en.message or ""
+    )
     described = DiagnosticOut.model_validate(
         c.get(f"/diagnostics/{w.diags['A']}", headers=h).json()
     )
