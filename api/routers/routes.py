@@ -6,7 +6,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,6 +17,9 @@ from api.routers.national import HoodId
 from qet_geo.i18n import Lang
 from qet_geo.store.models import extract_path, territory_geometry
 
+if TYPE_CHECKING:
+    from qet_geo.visit.plan import VisitRoute
+
 router = APIRouter(tags=["visites"])
 _JSON_ERROR: dict[str, object] = {
     "description": "Erreur",
@@ -26,9 +29,26 @@ _cache: dict[tuple[str, str | None, int, bool, str], bytes] = {}
 _lock = threading.Lock()
 
 
-def _plan_gpx(
-    osm: Path, name: str, territory_wkt: str | None, stops: int, loop: bool, lang: Lang
-) -> bytes:
+def plan_stored_visit(
+    osm: str | Path,
+    name: str,
+    territory_wkt: str | None,
+    *,
+    stops: int,
+    loop: bool,
+    lang: Lang,
+    max_minutes: float | None = None,
+) -> tuple[VisitRoute, dict[str, bytes]]:
+    """Plan the visit of a stored neighbourhood and write its files: the one way the service
+    does it (this route, and the survey page of the web workspace in a worker).
+
+    The stops are chosen inside the territory (WKT, Lambert-93; the whole extract when None).
+
+    Returns
+    -------
+    tuple
+        The visit, and its files' bytes by kind ("gpx", "geojson", "html").
+    """
     import shapely
 
     from qet_geo.inputs.territory import Territory
@@ -36,10 +56,6 @@ def _plan_gpx(
     from qet_geo.visit.export import write_route
     from qet_geo.visit.plan import plan_visit
 
-    key = (str(osm), territory_wkt, stops, loop, lang)
-    with _lock:
-        if key in _cache:
-            return _cache[key]
     territory = (
         None
         if territory_wkt is None
@@ -47,11 +63,23 @@ def _plan_gpx(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hood = build_neighbourhood(osm, territory=territory, modes=("walk",))
-        visit = plan_visit(hood, n=stops, loop=loop, lang=lang)
+        hood = build_neighbourhood(Path(osm), territory=territory, modes=("walk",))
+        visit = plan_visit(hood, n=stops, loop=loop, max_minutes=max_minutes, lang=lang)
         with tempfile.TemporaryDirectory() as tmp:
             paths = write_route(visit, Path(tmp) / "visite.gpx", lang=lang, title=name)
-            data = Path(paths["gpx"]).read_bytes()
+            files = {kind: Path(p).read_bytes() for kind, p in paths.items()}
+    return visit, files
+
+
+def _plan_gpx(
+    osm: Path, name: str, territory_wkt: str | None, stops: int, loop: bool, lang: Lang
+) -> bytes:
+    key = (str(osm), territory_wkt, stops, loop, lang)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    _, files = plan_stored_visit(osm, name, territory_wkt, stops=stops, loop=loop, lang=lang)
+    data = files["gpx"]
     with _lock:
         _cache[key] = data
     return data

@@ -310,28 +310,12 @@ def _visit_job(
     max_minutes: float | None,
     lang: Lang,
 ) -> dict[str, Any]:
-    """Plan the visit and write its files (in a worker): as ``GET /neighbourhoods/{id}/route.gpx``."""
-    import tempfile
+    """Plan the visit and write its files (in a worker), as ``GET /neighbourhoods/{id}/route.gpx``."""
+    from api.routers.routes import plan_stored_visit
 
-    import shapely
-
-    from qet_geo.inputs.territory import Territory
-    from qet_geo.pipeline import build_neighbourhood
-    from qet_geo.visit.export import write_route
-    from qet_geo.visit.plan import plan_visit
-
-    territory = (
-        None
-        if territory_wkt is None
-        else Territory(name=name, geometry=shapely.from_wkt(territory_wkt), source="store")
+    visit, files = plan_stored_visit(
+        osm, name, territory_wkt, stops=stops, loop=loop, lang=lang, max_minutes=max_minutes
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        hood = build_neighbourhood(Path(osm), territory=territory, modes=("walk",))
-        visit = plan_visit(hood, n=stops, loop=loop, max_minutes=max_minutes, lang=lang)
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = write_route(visit, Path(tmp) / "visite.gpx", lang=lang, title=name)
-            files = {kind: Path(p).read_bytes() for kind, p in paths.items()}
     table = visit.stops
     return {
         "files": files,
