@@ -102,6 +102,19 @@ def lorient_dem(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _no_browser_left_running():
+    """Stop Playwright after each module that started it: while it lives, its sync API keeps an
+    event loop running in the thread, and ``asyncio.run`` in the next module of the same
+    pytest-xdist worker (tests/test_deploy.py) would fail, depending on how tests are shared."""
+    yield
+    import sys
+
+    kit = sys.modules.get("tests.web.browser_kit")
+    if kit is not None:
+        kit.stop_browser()
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):
     """``qet demo`` (the whole diagnostic of Lorient centre, 400 synthetic answers), once per

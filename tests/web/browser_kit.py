@@ -182,7 +182,7 @@ def shared_browser() -> Browser:
     if playwright is None:
         playwright = sync_playwright().start()
         _started["playwright"] = playwright
-        atexit.register(_stop)
+        atexit.register(stop_browser)
     browser = playwright.chromium.launch(
         executable_path=chromium_path(),
         args=list(CHROMIUM_ARGS),
@@ -193,7 +193,11 @@ def shared_browser() -> Browser:
     return browser
 
 
-def _stop() -> None:
+def stop_browser() -> None:
+    """Close this process's chromium and stop Playwright, if started (the next use starts them
+    again). Playwright's sync API keeps an event loop running in the thread while it lives:
+    ``asyncio.run`` in a later test of the same process would fail (tests/conftest.py stops it
+    after each module)."""
     browser = _started.pop("browser", None)
     playwright = _started.pop("playwright", None)
     try:

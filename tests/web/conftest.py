@@ -29,8 +29,9 @@ def live_app(tmp_path: Path) -> Iterator[LiveApp]:
         yield live
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Browser:
+    """This process's chromium, for one module (stopped after it: tests/conftest.py)."""
     return shared_browser()
 
 
