@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -237,9 +237,7 @@ def signed_in(request: Request, session: Session) -> Visitor:
     visitor = visitor_of(request, session)
     if visitor is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise PageExit(
-            RedirectResponse(f"/connexion?suite={quote(target, safe='')}", status_code=303)
-        )
+        raise PageExit(redirect(f"/connexion?suite={quote(target, safe='')}"))
     return visitor
 
 
@@ -253,6 +251,15 @@ def check_csrf(request: Request, visitor: Visitor | None, sent: str | None) -> N
     )
     if not token or not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         raise csrf_refused(request, visitor)
+
+
+#: A field of a page's form (an empty string when the form lacks it).
+FormStr = Annotated[str, Form()]
+
+
+def redirect(target: str) -> RedirectResponse:
+    """After a form: go to ``target`` with a GET (303 See Other), so a reload sends nothing again."""
+    return RedirectResponse(target, status_code=303)
 
 
 def hood_for_page(

@@ -16,10 +16,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
@@ -31,12 +31,14 @@ from api.routers.aggregates import reads_live
 from api.routers.jobs import job_out
 from api.routers.maps import diagnostic_map
 from api.web._kit import (
+    FormStr,
     Visitor,
     check_csrf,
     forbidden,
     hood_for_page,
     lang_of,
     not_found,
+    redirect,
     render,
     signed_in,
 )
@@ -65,7 +67,6 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-FormStr = Annotated[str, Form()]
 
 #: The job's statuses (:func:`qet_geo.store.jobs.job_status`) in words.
 STATUS_LABELS: dict[str, Msg] = {
@@ -77,10 +78,6 @@ STATUS_LABELS: dict[str, Msg] = {
     "abandoned": msg("Analyse abandonnée"),
 }
 _ACTIVE = ("queued", "running")
-
-
-def _redirect(target: str) -> RedirectResponse:
-    return RedirectResponse(target, status_code=303)
 
 
 def current_diagnostic(session: Session, hood: Neighbourhood) -> Diagnostic | None:
@@ -213,7 +210,7 @@ def run(request: Request, session: SessionDep, hood_id: str, csrf: FormStr = "")
     except ConflictError as exc:
         error = exc.localized(lang_of(request))
         return _analysis_page(request, session, visitor, hood, error=error, status=409)
-    response = _redirect(f"/espace/quartiers/{hood.id}/analyse")
+    response = redirect(f"/espace/quartiers/{hood.id}/analyse")
     # after the answer, as the API's BackgroundTasks: the same job, the same limits
     response.background = BackgroundTask(
         run_analysis,
@@ -572,7 +569,7 @@ def publish(
         text = msg("Publication refusée : {reason}", reason=exc.localized(lang)).render(lang)
         return _results_page(request, session, visitor, hood, error=text, status=422)
     request.app.state.aggregates.clear(diag.id)
-    return _redirect(
+    return redirect(
         f"/espace/quartiers/{hood.id}/resultats?publication={release.number}&nouvelle=1"
     )
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
@@ -22,9 +22,11 @@ from api._throttle import client_address
 from api.dependencies import SessionDep
 from api.web import _kit, mail
 from api.web._kit import (
+    FormStr,
     Visitor,
     check_csrf,
     hood_for_page,
+    redirect,
     render,
     signed_in,
     staff_only,
@@ -44,12 +46,6 @@ from qet_geo.store.models import (
 
 router = APIRouter(include_in_schema=False)
 
-FormStr = Annotated[str, Form()]
-
-
-def _redirect(target: str) -> RedirectResponse:
-    return RedirectResponse(target, status_code=303)
-
 
 # --------------------------------------------------------------------------------------------------
 # signing in and out, language
@@ -59,7 +55,7 @@ def _redirect(target: str) -> RedirectResponse:
 def login_page(request: Request, session: SessionDep, suite: str = "") -> Response:
     """The sign-in form."""
     if _kit.visitor_of(request, session) is not None:
-        return _redirect(_kit.safe_next(suite))
+        return redirect(_kit.safe_next(suite))
     return _login_form(request, suite=suite)
 
 
@@ -127,7 +123,7 @@ def login(
         )
     accounts.clear_login_failures(session, keys[0])
     cookie, _ = accounts.open_session(session, user, now=moment)
-    response = _redirect(_kit.safe_next(suite))
+    response = redirect(_kit.safe_next(suite))
     _kit.set_cookie(
         request,
         response,
@@ -148,10 +144,10 @@ def logout(request: Request, session: SessionDep, csrf: FormStr = "") -> Respons
     """Sign out: the session ends on the server, its cookie goes."""
     visitor = _kit.visitor_of(request, session)
     if visitor is None:
-        return _redirect("/connexion")
+        return redirect("/connexion")
     check_csrf(request, visitor, csrf)
     accounts.close_session(session, visitor.cookie)
-    response = _redirect("/connexion")
+    response = redirect("/connexion")
     response.delete_cookie(_kit.SESSION_COOKIE, path="/")
     return response
 
@@ -159,7 +155,7 @@ def logout(request: Request, session: SessionDep, csrf: FormStr = "") -> Respons
 @router.get("/langue")
 def choose_language(request: Request, choix: str = "fr", suite: str = "") -> Response:
     """Switch the pages' language (a cookie), then go back."""
-    response = _redirect(_kit.safe_next(suite))
+    response = redirect(_kit.safe_next(suite))
     _kit.set_cookie(
         request, response, _kit.LANG_COOKIE, "en" if choix == "en" else "fr", max_age=31536000
     )
@@ -292,7 +288,7 @@ def new_hood(
             status=400,
         )
     hood = add_neighbourhood(session, name=clean)
-    return _redirect(f"/espace/quartiers/{hood.id}")
+    return redirect(f"/espace/quartiers/{hood.id}")
 
 
 @router.get("/espace/quartiers/{hood_id}", response_class=HTMLResponse)
@@ -441,7 +437,7 @@ def accept_invitation(
             status=400,
             form_token=_kit.new_form_token(),
         )
-    response = _redirect("/connexion?bienvenue=1")
+    response = redirect("/connexion?bienvenue=1")
     response.delete_cookie(_kit.FORM_COOKIE, path="/")
     return response
 
@@ -506,7 +502,7 @@ def change_password(
         )
     except QetGeoError as exc:
         return _account(request, session, visitor, error=exc.localized(lang), status=400)
-    return _redirect("/espace/compte?fait=mot-de-passe")
+    return redirect("/espace/compte?fait=mot-de-passe")
 
 
 @router.post("/espace/compte/jetons", response_class=HTMLResponse)
@@ -538,7 +534,7 @@ def revoke_token(
     # the deletion is committed (a request in between may have remembered it anew)
     cache = request.app.state.token_cache
     cache.pop(tokens[int(token_id)], None)
-    response = _redirect("/espace/compte")
+    response = redirect("/espace/compte")
     response.background = BackgroundTask(cache.pop, tokens[int(token_id)], None)
     return response
 
@@ -550,7 +546,7 @@ def revoke_token(
 @router.get("/deconnexion")
 def logout_link(request: Request, session: SessionDep) -> Response:
     """Signing out is a form (POST, CSRF): a link here leads back to the workspace."""
-    return _redirect("/espace" if _kit.visitor_of(request, session) else "/connexion")
+    return redirect("/espace" if _kit.visitor_of(request, session) else "/connexion")
 
 
 #: Registered after every page of the workspace (:func:`api.web.add_web`), so that it only

@@ -24,9 +24,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy.orm import Session
 
@@ -43,22 +43,25 @@ from api.routers.layers import (
 )
 from api.settings import Settings
 from api.web import _kit
-from api.web._kit import Visitor, check_csrf, hood_for_page, render, signed_in
+from api.web._kit import (
+    FormStr,
+    Visitor,
+    check_csrf,
+    hood_for_page,
+    redirect,
+    render,
+    signed_in,
+)
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import msg
 from qet_geo.store.models import Neighbourhood, NotFoundError, extract_path, territory_geometry
 
 router = APIRouter(include_in_schema=False)
 
-FormStr = Annotated[str, Form()]
 #: The most bytes of a form's small fields (the CSRF token) read from a streamed upload.
 _FIELD_BYTES = 4096
 #: Bytes of a multipart body beyond its file (boundaries, headers, the CSRF field).
 _FORM_SLACK = 64 * 1024
-
-
-def _redirect(target: str) -> RedirectResponse:
-    return RedirectResponse(target, status_code=303)
 
 
 def _settings(request: Request) -> Settings:
@@ -370,7 +373,7 @@ def set_outline(
         )
     hood.territory_wkt = projected.wkt
     session.flush()
-    return _redirect(f"/espace/quartiers/{hood.id}/contour?fait=1")
+    return redirect(f"/espace/quartiers/{hood.id}/contour?fait=1")
 
 
 def _sentence(text: str) -> str:
@@ -500,7 +503,7 @@ async def set_outline_from_codes(
         session.flush()
 
     await run_in_threadpool(save)
-    return _redirect(f"/espace/quartiers/{hood.id}/contour?fait=1")
+    return redirect(f"/espace/quartiers/{hood.id}/contour?fait=1")
 
 
 @router.get("/espace/quartiers/{hood_id}/contour/rues.json")

@@ -36,7 +36,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -52,7 +52,7 @@ from api.routers.neighbourhoods import open_diagnostic
 from api.routers.uploads import drop_upload, key_scope, store_upload
 from api.settings import Settings
 from api.web import _kit
-from api.web._kit import Visitor, check_csrf, hood_for_page, render, signed_in
+from api.web._kit import Visitor, check_csrf, hood_for_page, redirect, render, signed_in
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Lang, Msg, msg
 from qet_geo.store.ingest import IngestResult, respondents_frame
@@ -566,7 +566,7 @@ def visit_file(
     form = _visit_form(arrets or "6", boucle, minutes, _kit.lang_of(request))
     state, _problem = _visit_state(request, hood, form) if form.error is None else (None, None)
     if state is None or state.status != "done":
-        return RedirectResponse(f"{_base(hood.id)}/preparer?{form.query()}#visite", status_code=303)
+        return redirect(f"{_base(hood.id)}/preparer?{form.query()}#visite")
     media, name = _FILES[kind]
     return Response(
         state.files[kind],
@@ -795,7 +795,7 @@ async def open_campaign(request: Request, session: SessionDep, hood_id: str) -> 
         await run_in_threadpool(session.commit)
     except ConflictError:
         await run_in_threadpool(session.rollback)
-    return RedirectResponse(f"{_base(hood.id)}/collecte?annee={year}&fait=ouvert", status_code=303)
+    return redirect(f"{_base(hood.id)}/collecte?annee={year}&fait=ouvert")
 
 
 def _text(value: Any) -> str:
@@ -999,6 +999,4 @@ async def delete_file(
             error=exc.localized(_kit.lang_of(request)),
         )
         return render(request, "survey_collect.html", context, visitor=visitor, status=409)
-    return RedirectResponse(
-        f"{_base(hood.id)}/collecte?annee={year}&fait=supprime", status_code=303
-    )
+    return redirect(f"{_base(hood.id)}/collecte?annee={year}&fait=supprime")
