@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, status
+from sqlalchemy import Engine
+from starlette.background import BackgroundTask
 
 from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.errors import request_lang
 from api.models import ErrorOut, JobOut
+from api.settings import Settings
 from qet_geo.store import jobs as service
 from qet_geo.store.jobs import abandoned_message, claim_analysis, run_analysis
 from qet_geo.store.models import Diagnostic
@@ -72,18 +75,26 @@ def run_diagnostic(
     Homes weigh their inhabitants when the service has a census grid (``census_grid``).
     """
     diag = diagnostic_for(session, caller, diagnostic_id, access="write")
-    engine = request.app.state.engine
-    # Committed at once in its own transaction, so the job never waits on this request's one.
-    job_id = claim_analysis(engine, diag.id, timeout_s=settings.job_timeout_s)
-    background.add_task(
+    background.add_task(start_analysis(request.app.state.engine, diag.id, settings))
+    return JobOut(diagnostic_id=diag.id, status="queued", progress=0.0)
+
+
+def start_analysis(engine: Engine, diagnostic_id: int, settings: Settings) -> BackgroundTask:
+    """Queue a diagnostic's analysis and return the task that runs it after the answer.
+
+    The one way the service starts an analysis (this route, and the analysis page of the web
+    workspace). The claim is committed at once in its own transaction, so the job never waits
+    on the request's one; it raises ConflictError (409) while another run is live.
+    """
+    job_id = claim_analysis(engine, diagnostic_id, timeout_s=settings.job_timeout_s)
+    return BackgroundTask(
         run_analysis,
         engine,
-        diag.id,
+        diagnostic_id,
         osm_dir=settings.osm_dir,
         census=settings.census_grid,
         job_id=job_id,
     )
-    return JobOut(diagnostic_id=diag.id, status="queued", progress=0.0)
 
 
 @router.get("/diagnostics/{diagnostic_id}/job", response_model=JobOut, responses=_ERRORS)

@@ -2,8 +2,8 @@
 
 - ``/espace/quartiers/{id}/analyse``: the neighbourhood's diagnostic of the year (its latest
   campaign), one button that starts the analysis the API's ``POST /diagnostics/{id}/run`` starts
-  (:func:`qet_geo.store.jobs.claim_analysis`, then :func:`~qet_geo.store.jobs.run_analysis` after
-  the answer, as the API does), and its progress: htmx polls the page's fragment every 2 s while
+  (:func:`api.routers.jobs.start_analysis`: the claim, then the job after the answer, as the API
+  does), and its progress: htmx polls the page's fragment every 2 s while
   the job is queued or running; a plain "Actualiser" link does the same without JavaScript.
 - ``/espace/quartiers/{id}/resultats``: the exhibition as pages, from the figures the API's
   aggregates serve (:class:`api._aggregates.AggregateCache`: the live preview for a caller with
@@ -22,13 +22,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 
 from api._aggregates import AggregateCache
 from api.dependencies import SessionDep, diagnostic_for
 from api.errors import PermissionDeniedError
 from api.routers.aggregates import reads_live
-from api.routers.jobs import job_out
+from api.routers.jobs import job_out, start_analysis
 from api.routers.maps import diagnostic_map
 from api.web._kit import (
     FormStr,
@@ -49,8 +48,6 @@ from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store.jobs import (
     ANALYSIS_STEP_LABELS,
     ANALYSIS_STEPS,
-    claim_analysis,
-    run_analysis,
 )
 from qet_geo.store.models import (
     ConflictError,
@@ -204,22 +201,13 @@ def run(request: Request, session: SessionDep, hood_id: str, csrf: FormStr = "")
         return _analysis_page(request, session, visitor, hood, status=409)
     _write_access(request, session, visitor, diag)
     settings = _settings(request)
-    engine = request.app.state.engine
     try:
-        job_id = claim_analysis(engine, diag.id, timeout_s=settings.job_timeout_s)
+        task = start_analysis(request.app.state.engine, diag.id, settings)
     except ConflictError as exc:
         error = exc.localized(lang_of(request))
         return _analysis_page(request, session, visitor, hood, error=error, status=409)
     response = redirect(f"/espace/quartiers/{hood.id}/analyse")
-    # after the answer, as the API's BackgroundTasks: the same job, the same limits
-    response.background = BackgroundTask(
-        run_analysis,
-        engine,
-        diag.id,
-        osm_dir=settings.osm_dir,
-        census=settings.census_grid,
-        job_id=job_id,
-    )
+    response.background = task  # after the answer, as the API: the same job, the same limits
     return response
 
 
