@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.web import analysis, setup, survey
+from api.web import analysis, collect, setup, survey
 from api.web._kit import PageExit
 from api.web.routes import fallback, router
 from maps._assets import STATIC as MAPS_STATIC
@@ -27,7 +27,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 #: each in its own module of this package, registered between the core pages and the fallback.
 STEPS: list[APIRouter] = []
 STEPS.append(setup.router)  # 1 the neighbourhood: outline, OSM extract, layers
-STEPS.append(survey.router)  # 2 preparing the survey, 3 collecting the answers
+STEPS.append(survey.router)  # 2 preparing the survey: quotas, visit route
+STEPS.append(collect.router)  # 3 collecting the answers
 STEPS.append(analysis.router)  # 4 analysing, 5 reviewing and publishing
 
 

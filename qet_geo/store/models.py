@@ -81,6 +81,7 @@ __all__ = [
     "Profile",
     "Release",
     "Respondent",
+    "SurveyAnswer",
     "Upload",
     "User",
     "UserNeighbourhood",
@@ -245,6 +246,34 @@ class Respondent(Base):
     profile: Mapped[int | None] = mapped_column(Integer, default=None)
     footprint: Mapped[dict[str, Any]] = mapped_column(default=dict)
     total_kgco2e: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class SurveyAnswer(Base):
+    """An answer of the other surveys: MdV/EdV ("mdv") or NosGestesClimat ("ngc").
+
+    ``pseudo_id`` is the same keyed pseudonym as :class:`Respondent`'s, so that an NGC row (its
+    footprint per category, kgCO2e/yr, in ``answers``) or an MdV row of a person who also
+    answered the SU links to that respondent. Locations are protected as for SU answers: a
+    200 m cell id and, inside the store only, a building key; raw addresses and coordinates
+    are never stored. ``answers`` holds the survey's columns (MdV question keys and their
+    normalised answers; NGC category keys and kgCO2e).
+    """
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (
+        UniqueConstraint("diagnostic_id", "kind", "pseudo_id", name="uq_survey_answer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diagnostic_id: Mapped[int] = mapped_column(
+        ForeignKey("diagnostics.id", ondelete="CASCADE"), index=True
+    )
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    pseudo_id: Mapped[str] = mapped_column(String(64))
+    cell_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    building_key: Mapped[str | None] = mapped_column(String(80), default=None)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Indicator(Base):

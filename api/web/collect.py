@@ -1,0 +1,496 @@
+"""Step 3 of the journey: collecting the answers (``/espace/quartiers/{id}/enquete/collecte``).
+
+SU answer files go through the API's upload path (:func:`api.routers.uploads.store_upload`: the
+worker process with its time and memory limits, :func:`qet_geo.store.ingest.ingest_su`), then
+their rows' validation report is read in a worker too (the file is never kept). Uploads are
+replaced or deleted as the API does (:func:`api.routers.uploads.drop_upload`). Progress against
+the quotas (:mod:`api.web.survey`) counts the stored respondents per category and IRIS; for
+whoever may not write to the neighbourhood (network staff) a count of 1 to 10 reads "moins de 11"
+(docs/privacy.md: only the pilot team previews its own live figures).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+
+from api._workers import (
+    WorkerCrashedError,
+    WorkerLimits,
+    run_in_worker,
+)
+from api.dependencies import SessionDep
+from api.routers.neighbourhoods import open_diagnostic
+from api.routers.uploads import drop_upload, key_scope, store_upload
+from api.settings import Settings
+from api.web import _kit
+from api.web._kit import Visitor, check_csrf, redirect, render
+from api.web.survey import (
+    MAX_REPORT_ROWS,
+    MIN_COUNT,
+    STATUS_LABELS,
+    VARIABLES,
+    Quotas,
+    category_label,
+    hood_base,
+    neighbourhood_quotas,
+    no_table_for,
+    quota_problem,
+    visible_hood,
+)
+from qet_geo.errors import QetGeoError
+from qet_geo.i18n import Msg, msg
+from qet_geo.store.ingest import IngestResult, respondents_frame
+from qet_geo.store.models import (
+    ConflictError,
+    Diagnostic,
+    Neighbourhood,
+    NotFoundError,
+    Upload,
+    diagnostic_published,
+)
+from qet_geo.surveys.schema import AGE_BANDS, CSP_LABELS
+
+__all__ = ["router"]
+
+logger = logging.getLogger(__name__)
+
+
+router = APIRouter(include_in_schema=False)
+
+# --------------------------------------------------------------------------------------------------
+# the collection page
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    label: str
+    target: int | None
+    count: int
+    shown: str
+    missing: str
+
+
+def _shown(count: int, exact: bool, lang: str) -> str:
+    if exact or count == 0 or count >= MIN_COUNT:
+        return str(count)
+    return msg("moins de 11").render(lang)
+
+
+def _progress(
+    frame: pd.DataFrame, found: Quotas | None, *, exact: bool, lang: str
+) -> dict[str, Any]:
+    """Answers per category (against the quotas) and per IRIS (against its share)."""
+    tables: dict[str, list[ProgressRow]] = {}
+    for variable in VARIABLES:
+        counts = (
+            frame[variable].dropna().astype(str).value_counts()
+            if variable in frame.columns
+            else pd.Series(dtype=int)
+        )
+        targets = (
+            {r.category: r.quota for r in found.rows if r.variable == variable} if found else {}
+        )
+        order: list[str] = list(targets) or (
+            list(AGE_BANDS)
+            if variable == "age_band"
+            else ["F", "M"]
+            if variable == "gender"
+            else list(CSP_LABELS)
+        )
+        extra = [c for c in counts.index if c not in order]
+        rows = []
+        for category in [*order, *extra]:
+            count = int(counts.get(category, 0))
+            rows.append(
+                _progress_row(
+                    category_label(variable, category, lang),
+                    targets.get(category),
+                    count,
+                    exact,
+                    lang,
+                )
+            )
+        unknown = int(len(frame) - counts.sum())
+        if unknown:
+            rows.append(
+                _progress_row(msg("non renseigné").render(lang), None, unknown, exact, lang)
+            )
+        tables[variable] = rows
+    iris_counts = (
+        frame["iris_code"].dropna().astype(str).value_counts()
+        if "iris_code" in frame.columns
+        else pd.Series(dtype=int)
+    )
+    iris_rows = []
+    targets_iris = {i.code: i.n for i in found.per_iris} if found else {}
+    for code in [*targets_iris, *[c for c in iris_counts.index if c not in targets_iris]]:
+        iris_rows.append(
+            _progress_row(code, targets_iris.get(code), int(iris_counts.get(code, 0)), exact, lang)
+        )
+    no_iris = int(len(frame) - iris_counts.sum())
+    if no_iris:
+        iris_rows.append(
+            _progress_row(msg("IRIS inconnu").render(lang), None, no_iris, exact, lang)
+        )
+    total = len(frame)
+    return {
+        "variables": tables,
+        "iris": iris_rows,
+        "total": _shown(total, exact, lang),
+        "target": found.n if found else None,
+        "missing": _missing(found.n if found else None, total, exact, lang),
+    }
+
+
+def _missing(target: int | None, count: int, exact: bool, lang: str) -> str:
+    if target is None:
+        return "—"
+    if not exact and 0 < count < MIN_COUNT:
+        return "—"
+    left = max(target - count, 0)
+    return msg("atteint").render(lang) if left == 0 else str(left)
+
+
+def _progress_row(
+    label: str, target: int | None, count: int, exact: bool, lang: str
+) -> ProgressRow:
+    return ProgressRow(
+        label, target, count, _shown(count, exact, lang), _missing(target, count, exact, lang)
+    )
+
+
+def _diagnostics(session: Session, hood: Neighbourhood) -> list[Diagnostic]:
+    return list(
+        session.scalars(
+            select(Diagnostic)
+            .where(Diagnostic.neighbourhood_id == hood.id)
+            .order_by(Diagnostic.year)
+        )
+    )
+
+
+def _chosen(diags: list[Diagnostic], annee: str | None) -> Diagnostic | None:
+    if not diags:
+        return None
+    if annee is not None and annee.isdigit():
+        for diag in diags:
+            if diag.year == int(annee):
+                return diag
+        return None
+    return diags[-1]
+
+
+def _collect_context(
+    request: Request,
+    session: Session,
+    visitor: Visitor,
+    hood: Neighbourhood,
+    annee: str | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    lang = _kit.lang_of(request)
+    diags = _diagnostics(session, hood)
+    diag = _chosen(diags, annee)
+    can_write = visitor.caller.can_write(hood)
+    uploads: list[Upload] = []
+    progress = None
+    published = False
+    if diag is not None:
+        uploads = list(
+            session.scalars(
+                select(Upload).where(Upload.diagnostic_id == diag.id).order_by(Upload.id)
+            )
+        )
+        published = diagnostic_published(session, diag.id)
+        tables, problem = quota_problem(request, hood)
+        found = (
+            neighbourhood_quotas(tables, hood.iris_codes, margin_pct=5, lang=lang)
+            if problem is None
+            else None
+        )
+        frame = respondents_frame(session, diag.id)
+        progress = _progress(frame, found, exact=can_write, lang=lang)
+        if found is None:
+            extra.setdefault(
+                "quota_problem",
+                (problem or no_table_for(hood)).render(lang),
+            )
+    context: dict[str, Any] = {
+        "hood": hood,
+        "diags": diags,
+        "diag": diag,
+        "can_write": can_write,
+        "uploads": uploads,
+        "published": published,
+        "progress": progress,
+        "variables": {k: v.render(lang) for k, v in VARIABLES.items()},
+        "base": hood_base(hood.id),
+        "error": None,
+        "notice": None,
+        "quota_problem": None,
+        "max_mb": round(request.app.state.settings.max_upload_bytes / 1_000_000, 1),
+    }
+    context.update(extra)
+    return context
+
+
+@router.get("/espace/quartiers/{hood_id}/enquete/collecte", response_class=HTMLResponse)
+def collect_page(
+    request: Request,
+    session: SessionDep,
+    hood_id: str,
+    annee: Annotated[str | None, Query(max_length=4)] = None,
+    fait: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """Uploads of the year's campaign, and progress against the quotas."""
+    visitor, hood = visible_hood(request, session, hood_id)
+    lang = _kit.lang_of(request)
+    notices = {
+        "supprime": msg("Envoi supprimé, avec ses réponses."),
+        "ouvert": msg("Campagne d'enquête ouverte : déposez ses fichiers."),
+    }
+    notice = notices[fait].render(lang) if fait in notices else None
+    context = _collect_context(request, session, visitor, hood, annee, notice=notice)
+    if annee is not None and context["diag"] is None:
+        raise _kit.not_found(request, visitor)
+    return render(request, "survey_collect.html", context, visitor=visitor)
+
+
+@router.post("/espace/quartiers/{hood_id}/enquete/collecte/campagne", response_class=HTMLResponse)
+async def open_campaign(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """Open the year's survey campaign (a diagnostic), as ``POST /neighbourhoods/{id}/diagnostics``."""
+    form = await request.form(max_files=0, max_fields=5)
+    visitor, hood = await run_in_threadpool(visible_hood, request, session, hood_id)
+    check_csrf(request, visitor, _text(form.get("csrf")))
+    _writer_only(request, visitor, hood)
+    lang = _kit.lang_of(request)
+    year_text = _text(form.get("annee")).strip() or "0"
+    if not year_text.isdigit() or int(year_text) > 100:
+        error = msg("L'année de la campagne est un nombre de 0 (la première) à 100.")
+        context = await run_in_threadpool(
+            _collect_context, request, session, visitor, hood, None, error=error.render(lang)
+        )
+        return render(request, "survey_collect.html", context, visitor=visitor, status=400)
+    year = int(year_text)
+    try:
+        await run_in_threadpool(open_diagnostic, session, hood.id, year)
+        await run_in_threadpool(session.commit)
+    except ConflictError:
+        await run_in_threadpool(session.rollback)
+    return redirect(f"{hood_base(hood.id)}/collecte?annee={year}&fait=ouvert")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _writer_only(request: Request, visitor: Visitor, hood: Neighbourhood) -> None:
+    """Refuse (403 page) whoever may not write to the neighbourhood (network staff)."""
+    if not visitor.caller.can_write(hood):
+        raise _kit.forbidden(request, visitor)
+
+
+async def _file_of(request: Request, form: Any) -> bytes | tuple[Msg, int]:
+    """The uploaded file's bytes, or what is wrong with it (none, empty, too big) and the
+    status of the answer."""
+    upload = form.get("fichier")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return msg("Choisissez le fichier d'enquête à déposer (CSV, TSV ou XLSX)."), 400
+    limit = int(request.app.state.settings.max_upload_bytes)
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        size = (
+            msg("{mb} Mo", mb=round(limit / 1_000_000, 1))
+            if limit >= 100_000
+            else msg("{n} octets", n=limit)
+        )
+        return msg(
+            "Le fichier dépasse {size}, le maximum accepté : découpez-le en plusieurs fichiers "
+            "et déposez-les un par un.",
+            size=size,
+        ), 413
+    if not data:
+        return msg("Le fichier est vide : choisissez le fichier exporté de l'enquête."), 400
+    return data
+
+
+def _report_job(data: bytes) -> list[tuple[int, str, str, str, str]]:
+    """The partial and rejected rows of an SU file's validation report (in a worker)."""
+    from qet_geo.surveys.su import read_su
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read = read_su(io.BytesIO(data))
+    report = read.report[read.report["status"] != "accepted"].head(MAX_REPORT_ROWS)
+    return [
+        (
+            int(r["row"]),
+            "" if pd.isna(r["respondent_id"]) else str(r["respondent_id"]),
+            str(r["status"]),
+            str(r["reason_fr"] or ""),
+            str(r["reason_en"] or ""),
+        )
+        for r in report.to_dict("records")
+    ]
+
+
+async def _report(request: Request, data: bytes) -> list[tuple[int, str, str, str, str]]:
+    settings: Settings = request.app.state.settings
+    if settings.survey_workers == 0:
+        return await run_in_threadpool(_report_job, data)
+    limits = WorkerLimits(
+        timeout_s=settings.survey_timeout_s,
+        memory_bytes=settings.survey_memory_bytes,
+        slots=settings.survey_workers,
+    )
+    result: list[tuple[int, str, str, str, str]] = await run_in_worker(
+        _report_job, data, limits=limits
+    )
+    return result
+
+
+async def _receive(
+    request: Request, session: Session, hood_id: str, replaces: str | None
+) -> Response:
+    form = await request.form(max_files=1, max_fields=5)
+    visitor, hood = await run_in_threadpool(visible_hood, request, session, hood_id)
+    check_csrf(request, visitor, _text(form.get("csrf")))
+    _writer_only(request, visitor, hood)
+    lang = _kit.lang_of(request)
+    annee = _text(form.get("annee")) or None
+    diags = await run_in_threadpool(_diagnostics, session, hood)
+    diag = _chosen(diags, annee)
+    if diag is None:
+        raise _kit.not_found(request, visitor)
+    replaced: int | None = None
+    if replaces is not None:
+        if not replaces.isdigit() or len(replaces) > 12:
+            raise _kit.not_found(request, visitor)
+        replaced = int(replaces)
+    data = await _file_of(request, form)
+    result: IngestResult | None = None
+    error: Msg | str | None = None
+    status = 400
+    if not isinstance(data, bytes):
+        error, status = data
+    diag_id, year = diag.id, diag.year
+    await run_in_threadpool(session.rollback)  # the worker writes: no transaction held here
+    if isinstance(data, bytes):
+        try:
+            result = await store_upload(
+                request, diag_id, data, key_scope=key_scope(visitor.caller), replaces=replaced
+            )
+        except NotFoundError:
+            raise _kit.not_found(request, visitor) from None
+        except QetGeoError as exc:
+            error = exc.localized(lang)
+            status = 409 if isinstance(exc, ConflictError) else 422
+        except WorkerCrashedError:
+            error = msg(
+                "Le fichier n'a pas pu être lu : vérifiez qu'il s'agit bien de l'export de "
+                "l'enquête (CSV, TSV ou XLSX)."
+            )
+            status = 422
+    if result is None:
+        text = error.render(lang) if isinstance(error, Msg) else error
+        context = await run_in_threadpool(
+            _collect_context, request, session, visitor, hood, str(year), error=text
+        )
+        return render(request, "survey_collect.html", context, visitor=visitor, status=status)
+    rows: list[tuple[int, str, str, str, str]] = []
+    if result.created and isinstance(data, bytes):
+        try:
+            rows = await _report(request, data)
+        except Exception:  # the file is stored and its counts shown: the report is a bonus
+            logger.exception("validation report failed")
+    report = [
+        {
+            "row": row,
+            "id": rid,
+            "status": STATUS_LABELS[st].render(lang) if st in STATUS_LABELS else st,
+            "status_code": st,
+            "reason": en if lang == "en" else fr,
+        }
+        for row, rid, st, fr, en in rows
+    ]
+    context = await run_in_threadpool(
+        _collect_context,
+        request,
+        session,
+        visitor,
+        hood,
+        str(year),
+        result=result,
+        report=report,
+        replaced=replaced,
+    )
+    return render(request, "survey_collect.html", context, visitor=visitor, status=200)
+
+
+@router.post("/espace/quartiers/{hood_id}/enquete/collecte", response_class=HTMLResponse)
+async def upload_file(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """Store an SU file in the campaign, then show its validation report."""
+    return await _receive(request, session, hood_id, None)
+
+
+@router.post(
+    "/espace/quartiers/{hood_id}/enquete/collecte/envois/{upload_id}/remplacer",
+    response_class=HTMLResponse,
+)
+async def replace_file(
+    request: Request, session: SessionDep, hood_id: str, upload_id: str
+) -> Response:
+    """Replace an upload by a new file (its answers go, the new file's are stored)."""
+    return await _receive(request, session, hood_id, upload_id)
+
+
+@router.post(
+    "/espace/quartiers/{hood_id}/enquete/collecte/envois/{upload_id}/supprimer",
+    response_class=HTMLResponse,
+)
+async def delete_file(
+    request: Request, session: SessionDep, hood_id: str, upload_id: str
+) -> Response:
+    """Delete an upload and its answers."""
+    form = await request.form(max_files=0, max_fields=5)
+    visitor, hood = await run_in_threadpool(visible_hood, request, session, hood_id)
+    check_csrf(request, visitor, _text(form.get("csrf")))
+    _writer_only(request, visitor, hood)
+    if not upload_id.isdigit() or len(upload_id) > 12:
+        raise _kit.not_found(request, visitor)
+    upload = await run_in_threadpool(session.get, Upload, int(upload_id))
+    diag = (
+        None
+        if upload is None
+        else await run_in_threadpool(session.get, Diagnostic, upload.diagnostic_id)
+    )
+    if upload is None or diag is None or diag.neighbourhood_id != hood.id:
+        raise _kit.not_found(request, visitor)
+    year = diag.year
+    try:
+        await run_in_threadpool(drop_upload, request, session, diag.id, upload.id)
+    except ConflictError as exc:
+        await run_in_threadpool(session.rollback)
+        context = await run_in_threadpool(
+            _collect_context,
+            request,
+            session,
+            visitor,
+            hood,
+            str(year),
+            error=exc.localized(_kit.lang_of(request)),
+        )
+        return render(request, "survey_collect.html", context, visitor=visitor, status=409)
+    return redirect(f"{hood_base(hood.id)}/collecte?annee={year}&fait=supprime")
