@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,11 +39,14 @@ def plan_stored_visit(
     loop: bool,
     lang: Lang,
     max_minutes: float | None = None,
+    chosen: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[VisitRoute, dict[str, bytes]]:
     """Plan the visit of a stored neighbourhood and write its files: the one way the service
     does it (this route, and the survey page of the web workspace in a worker).
 
-    The stops are chosen inside the territory (WKT, Lambert-93; the whole extract when None).
+    The stops are chosen inside the territory (WKT, Lambert-93; the whole extract when None),
+    ``stops`` of them, or are the ``chosen`` (longitude, latitude) pairs picked on a map, each
+    inside the territory (:func:`qet_geo.visit.plan.chosen_stops`), in the best order.
 
     Returns
     -------
@@ -54,17 +58,27 @@ def plan_stored_visit(
     from qet_geo.inputs.territory import Territory
     from qet_geo.pipeline import build_neighbourhood
     from qet_geo.visit.export import write_route
-    from qet_geo.visit.plan import plan_visit
+    from qet_geo.visit.plan import chosen_stops, plan_visit
 
     territory = (
         None
         if territory_wkt is None
         else Territory(name=name, geometry=shapely.from_wkt(territory_wkt), source="store")
     )
+    # checked before the extract is read: a stop outside the neighbourhood is refused at once
+    picked = (
+        None
+        if chosen is None
+        else chosen_stops(
+            chosen, territory=None if territory is None else territory.geometry, lang=lang
+        )
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hood = build_neighbourhood(Path(osm), territory=territory, modes=("walk",))
-        visit = plan_visit(hood, n=stops, loop=loop, max_minutes=max_minutes, lang=lang)
+        visit = plan_visit(
+            hood, n=stops, stops=picked, loop=loop, max_minutes=max_minutes, lang=lang
+        )
         with tempfile.TemporaryDirectory() as tmp:
             paths = write_route(visit, Path(tmp) / "visite.gpx", lang=lang, title=name)
             files = {kind: Path(p).read_bytes() for kind, p in paths.items()}

@@ -4,6 +4,8 @@
   Neighbourhood`), on stops given or picked by :func:`qet_geo.visit.stops.auto_stops`: what
   ``qet route``, the diagnostic and the service all call;
 - :func:`plan_route`: the visit through given stops on a walking network;
+- :func:`chosen_stops`: stops picked on a map (longitude, latitude), checked against the
+  neighbourhood, ready for :func:`plan_visit` (the service's "stops picked on the map");
 - :class:`VisitRoute`: the result, written out by :mod:`qet_geo.visit.export`.
 
 The walking times between stops are those of the street network
@@ -36,12 +38,13 @@ import shapely
 from pyproj import CRS
 
 from qet_geo._validate import geo_frame, geometries, require_crs
+from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.i18n import Lang, Msg, join, msg
 from qet_geo.network.graph import Network
 from qet_geo.network.od import od_matrix, street_paths
 from qet_geo.network.snapping import DEFAULT_MAX_SNAP_M
-from qet_geo.visit._checks import _check_max_snap
+from qet_geo.visit._checks import _check_lang, _check_max_snap
 from qet_geo.visit._streets import _EdgeIndex, nearest_address
 from qet_geo.visit.order import Method, _check_method, _order, route_cost
 from qet_geo.visit.stops import auto_stops
@@ -49,7 +52,14 @@ from qet_geo.visit.stops import auto_stops
 if TYPE_CHECKING:
     from qet_geo.pipeline import Neighbourhood
 
-__all__ = ["DEFAULT_DWELL_MIN", "VisitRoute", "plan_route", "plan_visit"]
+__all__ = [
+    "DEFAULT_DWELL_MIN",
+    "MAX_CHOSEN_STOPS",
+    "VisitRoute",
+    "chosen_stops",
+    "plan_route",
+    "plan_visit",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +68,10 @@ IntArray = npt.NDArray[np.int64]
 
 DEFAULT_DWELL_MIN = 5.0
 """Minutes spent at each stop (look, talk, take notes) when no ``dwell_min`` is given."""
+
+MAX_CHOSEN_STOPS = 12
+"""Most stops picked on a map: as many as the automatic visit offers, and the most the order
+is proved optimal for (:data:`qet_geo.visit.order.EXACT_MAX_STOPS`)."""
 
 
 def _as_points(points: gpd.GeoSeries | gpd.GeoDataFrame, crs: CRS, what: str) -> gpd.GeoSeries:
@@ -326,6 +340,91 @@ def plan_route(
     return _plan(network, walk, table, pts, start, loop, budget, method, first, dwell)
 
 
+def chosen_stops(
+    lonlat: Sequence[tuple[float, float]],
+    *,
+    territory: shapely.Geometry | None = None,
+    crs: Any = WORK_CRS,
+    max_stops: int = MAX_CHOSEN_STOPS,
+    lang: Lang = "fr",
+) -> gpd.GeoDataFrame:
+    """Stops picked on a map, as :func:`plan_visit` takes them, checked against the neighbourhood.
+
+    Parameters
+    ----------
+    lonlat
+        The stops' (longitude, latitude) in WGS84, in the order they were picked.
+    territory
+        The neighbourhood (in ``crs``) every stop must lie in; None: no check here (the
+        extract's area is still checked by :func:`plan_route`).
+    crs
+        The CRS of ``territory`` and of the stops returned (Lambert-93 by default).
+    max_stops
+        Most stops accepted (at least 2 are needed).
+    lang
+        "fr" or "en": language of the stops' names ("Arrêt 1"...).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by the stop's number as picked (1, 2...), with ``name``, ``reason`` and
+        ``category`` ("chosen"), points in ``crs``.
+
+    Raises
+    ------
+    ValidationError
+        Fewer than 2 or more than ``max_stops`` stops, or a position that is not a longitude
+        and latitude.
+    DataCoverageError
+        A stop outside ``territory``.
+    """
+    _check_lang(lang)
+    points = [tuple(p) for p in lonlat]
+    if not 2 <= len(points) <= max_stops:
+        raise ValidationError(
+            msg(
+                "Une visite par des arrêts choisis en demande de 2 à {most} ({n} donné(s)) : "
+                "ajoutez ou retirez des arrêts.",
+                most=max_stops,
+                n=len(points),
+            )
+        )
+    xy = np.asarray(points, dtype=float)
+    if xy.shape != (len(points), 2):
+        raise ValidationError(msg("Chaque arrêt est une paire (longitude, latitude)."))
+    bad = ~(np.isfinite(xy).all(axis=1) & (np.abs(xy[:, 0]) <= 180) & (np.abs(xy[:, 1]) <= 90))
+    if bad.any():
+        raise ValidationError(
+            msg(
+                "Arrêt(s) {numbers} : une longitude est comprise entre -180 et 180 et une "
+                "latitude entre -90 et 90 ; vérifiez l'ordre des nombres.",
+                numbers=", ".join(str(i) for i in np.flatnonzero(bad) + 1),
+            )
+        )
+    numbers = pd.RangeIndex(1, len(points) + 1, name="stop")
+    pts = gpd.GeoSeries(shapely.points(xy), index=numbers, crs=WGS84).to_crs(crs)
+    if territory is not None:
+        outside = ~shapely.covers(territory, pts.to_numpy())
+        if outside.any():
+            raise DataCoverageError(
+                msg(
+                    "Arrêt(s) {numbers} hors du quartier : placez chaque arrêt à l'intérieur de "
+                    "son contour.",
+                    numbers=", ".join(str(i) for i in numbers[outside]),
+                )
+            )
+    return gpd.GeoDataFrame(
+        {
+            "name": [msg("Arrêt {number}", number=i).render(lang) for i in numbers],
+            "reason": msg("choisi sur la carte").render(lang),
+            "category": "chosen",
+        },
+        index=numbers,
+        geometry=pts.to_numpy(),
+        crs=pts.crs,
+    )
+
+
 def plan_visit(
     hood: Neighbourhood,
     *,
@@ -336,6 +435,7 @@ def plan_visit(
     max_minutes: float | None = None,
     dwell_min: float = DEFAULT_DWELL_MIN,
     lang: Lang = "fr",
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
 ) -> VisitRoute:
     """Plan the walking visit of a neighbourhood, on stops given or picked automatically.
 
@@ -364,6 +464,8 @@ def plan_visit(
         Minutes spent at each stop without a ``dwell_min`` of its own.
     lang
         "fr" or "en": language of the names and reasons of the stops picked.
+    max_snap_m
+        Farthest a stop may be from a walkable street (m): the stops are snapped to it.
 
     Returns
     -------
@@ -394,6 +496,7 @@ def plan_visit(
         max_minutes=max_minutes,
         dwell_min=dwell_min,
         area=hood.layers.territory.working_area,
+        max_snap_m=max_snap_m,
     )
     addresses = hood.layers.layers.get("addresses")
     if addresses is not None and len(addresses):
