@@ -129,6 +129,8 @@ __all__ = [
     "CATEGORIES",
     "CATEGORY_LABELS",
     "COLUMN_LABELS",
+    "DOMAINS",
+    "DOMAIN_LABELS",
     "GOOD_MIN",
     "POOR_MIN",
     "QUESTIONS",
@@ -138,6 +140,7 @@ __all__ = [
     "access_questions",
     "compare_access",
     "perceived_access",
+    "question_states",
     "read_located_mdv",
 ]
 
@@ -384,6 +387,48 @@ _QUESTIONS: tuple[AccessQuestion, ...] = (
 QUESTIONS: Mapping[str, AccessQuestion] = MappingProxyType({q.key: q for q in _QUESTIONS})
 
 
+#: The usage domain of each question, for the neighbourhood-wide summary of the two kinds of gap
+#: (food, work, leisure, getting about, goods, services; every key of :data:`QUESTIONS` once).
+DOMAINS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "food": (
+            "food_time_band",
+            "satisfied_markets",
+            "satisfied_organic_seasonal_food",
+            "change_meat_reasons",
+            "change_local_food_reasons",
+        ),
+        "work": ("work_time_band",),
+        "leisure": ("leisure_time_band",),
+        "mobility": (
+            "easy_walking",
+            "easy_cycling",
+            "easy_transit",
+            "easy_leaving_by_transit",
+            "change_car_reasons",
+        ),
+        "goods": (
+            "satisfied_repair_shops",
+            "satisfied_second_hand_shops",
+            "change_second_hand_reasons",
+        ),
+        "services": ("satisfied_local_shops", "satisfied_public_services"),
+    }
+)
+
+#: Labels of :data:`DOMAINS`.
+DOMAIN_LABELS: Mapping[str, Msg] = MappingProxyType(
+    {
+        "food": msg("Alimentation"),
+        "work": msg("Travail"),
+        "leisure": msg("Loisirs"),
+        "mobility": msg("Déplacements"),
+        "goods": msg("Réparation et seconde main"),
+        "services": msg("Commerces et services publics de proximité"),
+    }
+)
+
+
 def access_questions() -> tuple[str, ...]:
     """Return the MdV schema's access questions: the ease and satisfaction questions, the time
     band of each trip purpose and the reasons of each habit (what :data:`QUESTIONS` must cover).
@@ -576,6 +621,33 @@ def compare_access(
         return pd.DataFrame(columns=columns)
     out = pd.concat(frames, ignore_index=True)
     return out[columns]
+
+
+def question_states(answers: pd.DataFrame, access: pd.DataFrame) -> dict[str, str]:
+    """Say, for each of :data:`QUESTIONS`, whether :func:`compare_access` can compare it.
+
+    Parameters
+    ----------
+    answers
+        Located MdV answers (:func:`read_located_mdv`).
+    access
+        Walking access per home, as for :func:`compare_access`.
+
+    Returns
+    -------
+    dict
+        Question key → "not_answered" (the answers lack the question), "not_measured" (no home
+        of the access table reaches its offer: the extract may not hold it) or "comparable".
+    """
+    out = {}
+    for key, q in QUESTIONS.items():
+        if not _has_question(answers, q):
+            out[key] = "not_answered"
+        elif not _measured_anywhere(q, access):
+            out[key] = "not_measured"
+        else:
+            out[key] = "comparable"
+    return out
 
 
 def _questions(answers: pd.DataFrame, questions: Sequence[str] | None) -> list[str]:

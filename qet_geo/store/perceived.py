@@ -1,0 +1,681 @@
+"""The other surveys in the store: measured against perceived access, and NGC footprints.
+
+Step 4 of the method uses all four surveys. Beside the SU answers (:mod:`qet_geo.store.releases`),
+a diagnostic holds MdV/EdV answers ("modes de vie", "espaces de vie") and NosGestesClimat results
+(:class:`qet_geo.store.models.SurveyAnswer`, kinds "mdv" and "ngc"). This module turns them into
+the figures a release publishes, in one JSON-able, language-neutral dict
+(:attr:`OtherFigures.figures`):
+
+- ``mdv``: **measured against perceived access**
+  (:func:`qet_geo.analysis.perceived.perceived_access`): for each MdV access question, the
+  shares of the five :data:`~qet_geo.analysis.perceived.CATEGORIES` over the neighbourhood and
+  per 200 m zone (cells pooled until each holds 11 compared answers or more, as the library
+  does), and per usage domain (:data:`~qet_geo.analysis.perceived.DOMAINS`: food, work, leisure,
+  getting about, goods, services) the two kinds of gap the method asks for: "l'offre existe mais
+  n'est pas connue ou pas utilisée" and "l'offre manque";
+- ``ngc``: the **mean NosGestesClimat footprint** per category and sub-category (kgCO2e per
+  person and per year), each through :func:`qet_geo.privacy.safe_aggregate`: withheld under 11
+  answers or when one respondent makes more than 85 % of the sum, as a release's footprints are.
+
+A part, a question or a footprint that is not published carries a ``reason`` code
+(:data:`REASONS`), never a count under 11. :attr:`OtherFigures.ids` gives, per part, the
+respondents the published figures were computed over, for the differencing rule (rule 5 of
+``docs/privacy.md``): empty when nothing of the part is published.
+
+:func:`perceived_view` turns the figures into what ``api/web/templates/release_perceived.html``
+shows, in French or English.
+
+The figures
+-----------
+.. code-block:: text
+
+    {"version": 1, "min_respondents": 11, "synthetic": bool,
+     "mdv": {"status": "published" | "withheld" | "no_data", "reason": code | None,
+             "synthetic": bool, "n_answers": int | None, "n_located": int | None,
+             "categories": [...CATEGORIES],
+             "questions": [{"question", "domain", "indicators", "unit", "status", "reason",
+                            "n_respondents", "shares": {category: 0..1}, "walk_value_mean",
+                            "bike_value_mean",
+                            "zones": [{"zone_id", "merged", "n_respondents",
+                                       "shares", "walk_value_mean", "bike_value_mean",
+                                       "size_m" (200, or the pooled block's side),
+                                       "geometry" (GeoJSON, WGS84)}]}],
+             "domains": [{"domain", "questions" (published), "status", "reason",
+                          "n_answers", "offer_unknown_or_unused", "offer_missing",
+                          "main_gap": category | None}]},
+     "ngc": {"status", "reason", "synthetic", "n_respondents",
+             "footprints": [{"key", "parent" (None for the total and the categories),
+                             "status", "reason", "mean_kgco2e"}]}}
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from qet_geo.analysis._publish import _count
+from qet_geo.analysis.perceived import (
+    ACCESS_THRESHOLDS,
+    CATEGORIES,
+    CATEGORY_LABELS,
+    DOMAIN_LABELS,
+    DOMAINS,
+    QUESTIONS,
+    compare_access,
+    perceived_access,
+    question_states,
+)
+from qet_geo.i18n import Msg, msg, number
+from qet_geo.privacy import MIN_RESPONDENTS, require_protected, safe_aggregate
+from qet_geo.surveys.schema import NGC_CATEGORIES, NGC_SUBCATEGORIES
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+__all__ = [
+    "CATEGORY_EXPLAINED",
+    "REASONS",
+    "OtherFigures",
+    "ngc_figures",
+    "other_surveys_figures",
+    "perceived_figures",
+    "perceived_view",
+]
+
+VERSION = 1
+
+#: Why a part, a question, a domain or a footprint is not published, in words for residents.
+REASONS: Mapping[str, Msg] = {
+    "no_answers": msg("Aucune réponse n'a été déposée pour cette enquête."),
+    "no_extract": msg(
+        "Le quartier n'a pas encore d'extrait cartographique analysé : l'accès mesuré depuis "
+        "les logements manque pour être comparé aux réponses."
+    ),
+    "too_few_answers": msg(
+        "Moins de {k} réponses : les règles de confidentialité interdisent de publier un "
+        "chiffre qui pourrait désigner quelqu'un.",
+        k=MIN_RESPONDENTS,
+    ),
+    "too_few_located": msg(
+        "Moins de {k} réponses rattachées à un logement du quartier : l'accès mesuré ne peut "
+        "pas être mis en regard sans risquer de désigner quelqu'un.",
+        k=MIN_RESPONDENTS,
+    ),
+    "not_answered": msg("Cette question ne figure pas dans les réponses déposées."),
+    "not_measured": msg(
+        "Aucun logement n'atteint cette offre dans l'extrait cartographique : elle est peut-être "
+        "hors de l'extrait, la comparaison serait trompeuse."
+    ),
+    "no_compared_answers": msg(
+        "Aucune réponse à cette question ne vient d'un logement localisé dans le quartier."
+    ),
+    "withheld": msg(
+        "Réponses trop peu nombreuses ou trop uniformes : les publier révélerait la réponse de "
+        "moins de {k} personnes (règles 2 et 3 de confidentialité).",
+        k=MIN_RESPONDENTS,
+    ),
+    "nothing_publishable": msg(
+        "Aucune question ne réunit assez de réponses variées pour être publiée sans risquer de "
+        "désigner quelqu'un."
+    ),
+    "one_dominates": msg(
+        "Une seule personne pèse plus de 85 % du total : la moyenne révélerait son empreinte."
+    ),
+}
+
+_PART_STATUS = ("published", "withheld", "no_data")
+
+
+@dataclass(frozen=True)
+class OtherFigures:
+    """The published figures of the MdV/EdV and NGC surveys of a diagnostic.
+
+    Attributes
+    ----------
+    figures
+        JSON-able and language-neutral (see the module docstring): ``mdv`` and ``ngc`` parts,
+        each with its ``status`` and, when not published, its ``reason`` (:data:`REASONS`).
+    ids
+        ``{"mdv": [...], "ngc": [...]}``: the respondents each part's published figures were
+        computed over, for rule 5 (a release's sets differ by 0 or at least 11). Each is a
+        :func:`~qet_geo.store.releases.respondent_key` of the pseudonym, the 200 m cell and
+        the answers (the building for MdV), so that a changed answer counts as one respondent
+        who left and one who came, as for the SU respondents. Empty when nothing is published.
+    """
+
+    figures: dict[str, Any]
+    ids: dict[str, list[str]] = field(default_factory=lambda: {"mdv": [], "ngc": []})
+
+
+# --------------------------------------------------------------------------------------------------
+# the store
+
+
+def other_surveys_figures(
+    session: Session,
+    diagnostic_id: int,
+    *,
+    walk: pd.DataFrame | None,
+    bike: pd.DataFrame | None,
+) -> OtherFigures:
+    """Compute the published figures of a diagnostic's stored MdV/EdV and NGC answers.
+
+    Parameters
+    ----------
+    session
+        An open session of the store.
+    diagnostic_id
+        The diagnostic whose answers are read
+        (:func:`qet_geo.store.ingest.survey_frame`, kinds "mdv" and "ngc").
+    walk, bike
+        Access per home on foot and by bike (:func:`qet_geo.constraints.access.
+        neighbourhood_access`, indexed by building key); None when the neighbourhood has no
+        analysed extract (``walk``; the MdV part is then "no_data", reason "no_extract") or
+        no bike network (``bike``).
+
+    Returns
+    -------
+    OtherFigures
+        The figures and the respondents they were computed over.
+    """
+    from qet_geo.store.ingest import survey_frame  # type: ignore[attr-defined]
+
+    mdv, mdv_ids = perceived_figures(survey_frame(session, diagnostic_id, "mdv"), walk, bike)
+    ngc, ngc_ids = ngc_figures(survey_frame(session, diagnostic_id, "ngc"))
+    return OtherFigures(
+        figures=_assemble(mdv, ngc),
+        ids={"mdv": mdv_ids, "ngc": ngc_ids},
+    )
+
+
+def _assemble(mdv: dict[str, Any], ngc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": VERSION,
+        "min_respondents": MIN_RESPONDENTS,
+        "synthetic": bool(mdv.get("synthetic")) or bool(ngc.get("synthetic")),
+        "mdv": mdv,
+        "ngc": ngc,
+    }
+
+
+def _synthetic(frame: pd.DataFrame) -> bool:
+    if bool(frame.attrs.get("synthetic", False)):
+        return True
+    if "synthetic" in frame.columns and len(frame):
+        return bool(frame["synthetic"].fillna(False).astype(bool).all())
+    return False
+
+
+def _keys(frame: pd.DataFrame, *, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each respondent's release key: its pseudonym, cell and answers (see :class:`OtherFigures`)."""
+    # the store's own key, imported here: releases will import this module in turn
+    from qet_geo.store.releases import respondent_key
+
+    columns = [c for c in frame.columns if c not in {"cell_id", "synthetic", *drop}]
+    cells = frame["cell_id"] if "cell_id" in frame.columns else pd.Series(None, index=frame.index)
+    out = {}
+    for (pid, row), cell in zip(frame[columns].iterrows(), cells, strict=True):
+        answers = {c: _plain(v) for c, v in row.items()}
+        out[str(pid)] = respondent_key(str(pid), _plain(cell), answers, None, None)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# measured against perceived access
+
+
+def _part(status: str, reason: str | None, **more: Any) -> dict[str, Any]:
+    return {"status": status, "reason": reason, **more}
+
+
+def perceived_figures(
+    answers: pd.DataFrame | None,
+    walk: pd.DataFrame | None,
+    bike: pd.DataFrame | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Publish measured against perceived access from located MdV answers.
+
+    Parameters
+    ----------
+    answers
+        Located MdV answers, as :func:`qet_geo.analysis.perceived.read_located_mdv` gives them
+        (or the store's ``survey_frame(session, id, "mdv")``): indexed by respondent, the
+        question columns, ``building_key``, ``cell_id``, ``synthetic``. None or empty: no data.
+    walk, bike
+        Access per home, as for :func:`other_surveys_figures`.
+
+    Returns
+    -------
+    tuple
+        The ``mdv`` part of the figures (module docstring) and the release keys of the
+        respondents compared in a published question (empty when none is published).
+    """
+    if answers is None or answers.empty:
+        return _part("no_data", "no_answers", synthetic=False), []
+    synthetic = _synthetic(answers)
+    n_answers = _count(len(answers))
+    base = {"synthetic": synthetic, "n_answers": n_answers, "categories": list(CATEGORIES)}
+    if walk is None:
+        return _part("no_data", "no_extract", **base), []
+    if n_answers is None:
+        return _part("withheld", "too_few_answers", **base), []
+    located = answers["building_key"].notna() if "building_key" in answers.columns else None
+    if located is None or int(located.sum()) < MIN_RESPONDENTS:
+        base["n_located"] = None
+        return _part("withheld", "too_few_located", **base), []
+    with warnings.catch_warnings():
+        # what the library warns of (not measured, withheld) is said by the reason codes
+        warnings.simplefilter("ignore")
+        states = question_states(answers, walk)
+        published = perceived_access(answers, walk, bike_access=bike)
+        compared = compare_access(answers, walk, bike_access=bike)
+    base["n_located"] = published.n_located
+    data = published.to_dict()
+    zones: dict[str, list[dict[str, Any]]] = {}
+    for z in data["zones"]:
+        zones.setdefault(z["question"], []).append(_zone(z))
+    hood = {row["question"]: row for row in data["neighbourhood"]}
+    questions = []
+    for key, q in QUESTIONS.items():
+        entry: dict[str, Any] = {
+            "question": key,
+            "domain": _domain_of(key),
+            "indicators": list(q.indicators),
+            "unit": q.unit,
+        }
+        row = hood.get(key)
+        if states[key] != "comparable":
+            entry.update(status="no_data", reason=states[key])
+        elif row is None:
+            entry.update(status="no_data", reason="no_compared_answers")
+        elif row["n_respondents"] is None:
+            entry.update(status="withheld", reason="withheld")
+        else:
+            entry.update(status="published", reason=None, **_shares_of(row))
+            entry["zones"] = zones.get(key, [])
+        questions.append(entry)
+    done = [q["question"] for q in questions if q["status"] == "published"]
+    if not done:
+        return _part("withheld", "nothing_publishable", **base, questions=questions), []
+    domains = [_domain(d, keys, questions) for d, keys in DOMAINS.items()]
+    who = set(compared.loc[compared["question"].isin(done), "respondent_id"].astype(str))
+    keys = _keys(answers)
+    ids = sorted(keys[str(i)] for i in answers.index if str(i) in who)
+    return _part("published", None, **base, questions=questions, domains=domains), ids
+
+
+def _domain_of(key: str) -> str:
+    return next(d for d, keys in DOMAINS.items() if key in keys)
+
+
+def _shares_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "n_respondents": int(row["n_respondents"]),
+        "shares": {c: row[f"share_{c}"] for c in CATEGORIES},
+        "walk_value_mean": row["walk_value_mean"],
+        "bike_value_mean": row["bike_value_mean"],
+    }
+
+
+def _zone(z: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "zone_id": z["zone_id"],
+        "size_m": _size_m(str(z["zone_id"])),
+        "merged": bool(z["merged"]),
+        **_shares_of(z),
+        "geometry": z.get("geometry"),
+    }
+
+
+def _size_m(zone_id: str) -> int | None:
+    """The side of a published zone's largest grid cell (200 m, or the pooled 400 m to 3 200 m)."""
+    sizes = [int(m) for m in re.findall(r"RES(\d+)m", zone_id)]
+    return max(sizes) if sizes else None
+
+
+def _domain(domain: str, keys: tuple[str, ...], questions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The two kinds of gap over a domain's published questions.
+
+    Only published rows enter (each of 11 compared answers or more): the domain's shares are
+    their answer-weighted means, which anyone can recompute from them, so they reveal nothing
+    more. ``n_answers`` counts compared answers (one person answering three questions of the
+    domain counts three times), not people.
+    """
+    rows = [q for q in questions if q["question"] in keys and q["status"] == "published"]
+    out: dict[str, Any] = {"domain": domain, "questions": [q["question"] for q in rows]}
+    if not rows:
+        answered = any(q["question"] in keys and q["status"] == "withheld" for q in questions)
+        out.update(status="withheld" if answered else "no_data")
+        out["reason"] = "withheld" if answered else _first_reason(keys, questions)
+        return out
+    n = sum(q["n_respondents"] for q in rows)
+    gaps = {}
+    for c in ("offer_unknown_or_unused", "offer_missing"):
+        total = sum((q["shares"][c] or 0.0) * q["n_respondents"] for q in rows)
+        gaps[c] = round(total / n, 4)
+    main = max(gaps, key=lambda c: gaps[c]) if any(gaps.values()) else None
+    if main is not None and gaps["offer_missing"] == gaps["offer_unknown_or_unused"]:
+        main = None
+    out.update(status="published", reason=None, n_answers=n, **gaps, main_gap=main)
+    return out
+
+
+def _first_reason(keys: tuple[str, ...], questions: list[dict[str, Any]]) -> str:
+    reasons = [q["reason"] for q in questions if q["question"] in keys and q["reason"]]
+    return reasons[0] if reasons else "not_answered"
+
+
+# --------------------------------------------------------------------------------------------------
+# NosGestesClimat footprints
+
+_NGC_KEYS: tuple[tuple[str, str | None], ...] = (
+    ("total", None),
+    *((c, None) for c in NGC_CATEGORIES),
+    *NGC_SUBCATEGORIES.items(),
+)
+
+
+def ngc_figures(frame: pd.DataFrame | None) -> tuple[dict[str, Any], list[str]]:
+    """Publish the mean NosGestesClimat footprint per category, through the privacy chokepoint.
+
+    Parameters
+    ----------
+    frame
+        NGC results per respondent in kgCO2e per year, as
+        :func:`qet_geo.analysis.footprint.read_ngc_results` gives them (or the store's
+        ``survey_frame(session, id, "ngc")``): ``total``, the categories and sub-categories of
+        :data:`~qet_geo.surveys.schema.NGC_COLUMNS`. None or empty: no data.
+
+    Returns
+    -------
+    tuple
+        The ``ngc`` part of the figures (module docstring) and the release keys of the
+        respondents with a total (empty when nothing is published).
+
+    Notes
+    -----
+    The set is the respondents with a total footprint (the sum of the five categories when the
+    file has no total). Each figure is its own :func:`~qet_geo.privacy.safe_aggregate` over the
+    set: a mean is withheld ("too_few_answers") when fewer than 11 of them give the category,
+    and ("one_dominates") when one respondent makes more than 85 % of its sum, as a release's
+    footprints are; the other figures stay published.
+    """
+    if frame is None or frame.empty:
+        return _part("no_data", "no_answers", synthetic=False), []
+    synthetic = _synthetic(frame)
+    data = frame.copy()
+    for key, _ in _NGC_KEYS:
+        data[key] = pd.to_numeric(data[key], errors="coerce") if key in data.columns else np.nan
+    if data["total"].isna().all():
+        data["total"] = data[list(NGC_CATEGORIES)].sum(axis=1, min_count=len(NGC_CATEGORIES))
+    chosen = data[data["total"].notna()]
+    n = _count(len(chosen))
+    base = {"synthetic": synthetic, "n_respondents": n}
+    if n is None:
+        return _part("withheld", "too_few_answers", **base), []
+    footprints = []
+    for key, parent in _NGC_KEYS:
+        item: dict[str, Any] = {"key": key, "parent": parent}
+        given = chosen[key].dropna()
+        if given.empty and key != "total":
+            continue  # the export has no such column: nothing to say
+        mean = _safe_mean(given) if len(given) >= MIN_RESPONDENTS else None
+        if len(given) < MIN_RESPONDENTS:
+            item.update(status="withheld", reason="too_few_answers", mean_kgco2e=None)
+        elif mean is None:
+            item.update(status="withheld", reason="one_dominates", mean_kgco2e=None)
+        else:
+            item.update(status="published", reason=None, mean_kgco2e=mean)
+        footprints.append(item)
+    if not any(f["status"] == "published" for f in footprints):
+        return _part("withheld", "nothing_publishable", **base, footprints=footprints), []
+    keys = _keys(chosen[[k for k, _ in _NGC_KEYS if k in frame.columns]])
+    return _part("published", None, **base, footprints=footprints), sorted(keys.values())
+
+
+def _safe_mean(values: pd.Series) -> float | None:
+    """The mean of one footprint through the chokepoint; None when it may not be published."""
+    whole = pd.DataFrame({"zone": "quartier", "value": values.astype(float).to_numpy()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = safe_aggregate(whole, zone="zone", values=["value"], leftover="suppress")
+    require_protected(table, what="the NosGestesClimat footprints")
+    if table.empty or int(table["n_respondents"].iloc[0]) != len(whole):
+        return None
+    mean = float(table["value_mean"].iloc[0])
+    return None if math.isnan(mean) else round(mean, 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# the view
+
+#: What each category means, in plain words for residents and pilot teams.
+CATEGORY_EXPLAINED: Mapping[str, Msg] = {
+    "offer_unknown_or_unused": msg(
+        "Le plan des rues montre une offre proche (10 minutes ou moins), mais la personne la "
+        "juge insuffisante, ne sait pas, ou fait le trajet en voiture. Piste d'action : faire "
+        "connaître l'offre, la rendre plus accueillante ou plus sûre d'accès."
+    ),
+    "offer_missing": msg(
+        "Le plan des rues ne montre aucune offre proche (plus de 15 minutes, ou rien à 5 km) et "
+        "la personne la juge insuffisante elle aussi. Piste d'action : créer ou rapprocher "
+        "l'offre."
+    ),
+    "agree_good": msg("L'offre est proche et la personne en est satisfaite."),
+    "perceived_better": msg(
+        "La personne est satisfaite alors qu'aucune offre proche n'est mesurée : elle trouve "
+        "ailleurs ce qu'il lui faut (hors de la carte, en voiture, au travail)."
+    ),
+    "undecided": msg(
+        "La mesure ou la réponse est entre les deux (de 10 à 15 minutes, un trajet de 10 à 20 "
+        "minutes) : pas de verdict."
+    ),
+}
+
+
+def _pct(share: float | None, lang: str) -> str:
+    return "–" if share is None else number(100 * share, decimals=1).render(lang) + " %"
+
+
+def _value(value: float | None, unit: str, lang: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "share":
+        return msg("{value} % des besoins à 15 min", value=number(100 * value, decimals=0)).render(
+            lang
+        )
+    if unit == "km":
+        return msg(
+            "{value} km d'aménagements cyclables à 500 m", value=number(value, decimals=1)
+        ).render(lang)
+    return msg("{value} min", value=number(value, decimals=1)).render(lang)
+
+
+def _reason(code: str | None, lang: str) -> str | None:
+    if code is None:
+        return None
+    return REASONS.get(code, REASONS["withheld"]).render(lang)
+
+
+def _why(label: str, reason: str | None, lang: str) -> str:
+    return msg("{label} : {reason}", label=label, reason=reason or "").render(lang)
+
+
+def _zone_name(i: int, zone: Mapping[str, Any], lang: str) -> tuple[str, str]:
+    name = msg("Zone {i}", i=i).render(lang)
+    size = zone.get("size_m")
+    if size is None or size <= 200:
+        where = msg("carreau de 200 m").render(lang)
+    else:
+        where = msg(
+            "carreaux de 200 m regroupés sur {size} m", size=number(size, decimals=0)
+        ).render(lang)
+    if zone.get("merged") and size is not None and size <= 200:
+        where = msg("carreaux voisins regroupés").render(lang)
+    return name, where
+
+
+def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """Turn :attr:`OtherFigures.figures` into what ``release_perceived.html`` shows.
+
+    Parameters
+    ----------
+    figures
+        The figures (as a release stores them); None for none (a release made before the other
+        surveys were stored): the view is then None and the template says there is nothing.
+    lang
+        "fr" or "en".
+
+    Returns
+    -------
+    dict or None
+        ``synthetic``; ``mdv``: ``status``, ``reason`` (words or None), ``n_answers``,
+        ``n_located``, ``categories`` (``key``, ``label``, ``explained``), ``domains``
+        (``label``, ``unknown``, ``missing`` in %, ``n``, ``main`` in words, ``reason``),
+        ``questions`` (``label``, ``measured``, ``thresholds``, ``n``, ``shares`` in %, ``walk``,
+        ``bike``, ``reason``, ``zones``: ``name``, ``where``, ``n``, ``shares``, ``walk``),
+        ``withheld`` (what was not published and why, in words); ``ngc``: ``status``,
+        ``reason``, ``n``, ``rows`` (``label``, ``value``, ``sub``, ``reason``), ``withheld``.
+    """
+    from qet_geo.constraints.indicators import INDICATORS
+
+    if not figures:
+        return None
+    lang = "en" if lang == "en" else "fr"
+    mdv = dict(figures.get("mdv") or {"status": "no_data", "reason": "no_answers"})
+    ngc = dict(figures.get("ngc") or {"status": "no_data", "reason": "no_answers"})
+    withheld: list[str] = []  # the MdV part's
+    ngc_withheld: list[str] = []
+    categories = [
+        {
+            "key": c,
+            "label": CATEGORY_LABELS[c].render(lang),
+            "explained": CATEGORY_EXPLAINED[c].render(lang),
+        }
+        for c in CATEGORIES
+    ]
+    questions = []
+    for q in mdv.get("questions", []):
+        key = q["question"]
+        if key not in QUESTIONS:
+            continue
+        spec = QUESTIONS[key]
+        label = spec.label.render(lang)
+        measured = ", ".join(
+            INDICATORS[i].label.render(lang) if i in INDICATORS else i for i in q["indicators"]
+        )
+        row: dict[str, Any] = {
+            "label": label,
+            "measured": measured,
+            "thresholds": ACCESS_THRESHOLDS[spec.indicators[0]].why.render(lang),
+            "status": q["status"],
+            "reason": _reason(q.get("reason"), lang),
+        }
+        if q["status"] == "published":
+            row.update(
+                n=number(q["n_respondents"], decimals=0).render(lang),
+                shares=[_pct(q["shares"].get(c), lang) for c in CATEGORIES],
+                walk=_value(q.get("walk_value_mean"), spec.unit, lang),
+                bike=_value(q.get("bike_value_mean"), spec.unit, lang),
+                zones=[
+                    {
+                        "name": _zone_name(i, z, lang)[0],
+                        "where": _zone_name(i, z, lang)[1],
+                        "n": number(z["n_respondents"], decimals=0).render(lang),
+                        "shares": [_pct(z["shares"].get(c), lang) for c in CATEGORIES],
+                        "walk": _value(z.get("walk_value_mean"), spec.unit, lang),
+                    }
+                    for i, z in enumerate(q.get("zones", []), start=1)
+                ],
+            )
+        elif q["status"] == "withheld":
+            withheld.append(_why(label, row["reason"], lang))
+        questions.append(row)
+    domains = []
+    for d in mdv.get("domains", []):
+        entry: dict[str, Any] = {
+            "label": DOMAIN_LABELS[d["domain"]].render(lang),
+            "status": d["status"],
+            "reason": _reason(d.get("reason"), lang),
+        }
+        if d["status"] == "published":
+            main = d.get("main_gap")
+            entry.update(
+                unknown=_pct(d["offer_unknown_or_unused"], lang),
+                missing=_pct(d["offer_missing"], lang),
+                n=number(d["n_answers"], decimals=0).render(lang),
+                main=CATEGORY_LABELS[main].render(lang) if main else msg("aucun").render(lang),
+            )
+        domains.append(entry)
+    rows = []
+    for f in ngc.get("footprints", []):
+        if f["key"] not in _NGC_LABELS:
+            continue
+        row = {
+            "label": _NGC_LABELS[f["key"]].render(lang),
+            "sub": f.get("parent") is not None,
+            "status": f["status"],
+            "value": "–"
+            if f.get("mean_kgco2e") is None
+            else number(f["mean_kgco2e"], decimals=0).render(lang),
+            "reason": _reason(f.get("reason"), lang),
+        }
+        if f["status"] != "published":
+            ngc_withheld.append(_why(row["label"], row["reason"], lang))
+        rows.append(row)
+
+    def count(value: Any) -> str | None:
+        return None if value is None else number(value, decimals=0).render(lang)
+
+    return {
+        "synthetic": bool(figures.get("synthetic")),
+        "min_respondents": int(figures.get("min_respondents", MIN_RESPONDENTS)),
+        "mdv": {
+            "status": mdv.get("status", "no_data"),
+            "reason": _reason(mdv.get("reason"), lang),
+            "n_answers": count(mdv.get("n_answers")),
+            "n_located": count(mdv.get("n_located")),
+            "categories": categories,
+            "domains": domains,
+            "questions": questions,
+            "withheld": [w for w in withheld if w],
+        },
+        "ngc": {
+            "status": ngc.get("status", "no_data"),
+            "reason": _reason(ngc.get("reason"), lang),
+            "n": count(ngc.get("n_respondents")),
+            "rows": rows,
+            "withheld": [w for w in ngc_withheld if w],
+        },
+    }
+
+
+_NGC_LABELS: Mapping[str, Msg] = {
+    "total": msg("Empreinte totale"),
+    "alimentation": msg("Alimentation"),
+    "transport": msg("Transport"),
+    "logement": msg("Logement"),
+    "divers": msg("Divers (achats, numérique, loisirs)"),
+    "services_societaux": msg("Services publics et marchands"),
+    "transport_avion": msg("dont avion"),
+    "transport_voiture": msg("dont voiture"),
+    "transport_commun": msg("dont transports en commun"),
+    "logement_chauffage": msg("dont chauffage"),
+    "divers_numerique": msg("dont numérique"),
+    "divers_textile": msg("dont textile"),
+}
