@@ -2,7 +2,7 @@
 
 No real MdV/EdV answers tied to homes are at hand (they are personal data), and
 :mod:`qet_geo.surveys.synthetic` makes SU rows only, so the answers here are made by
-:func:`synthetic_mdv`, labelled synthetic (``SYN-`` ids, a ``synthetic`` column), by this rule:
+:func:`qet_geo.surveys.synthetic_mdv.synthetic_mdv`, labelled synthetic (``SYN-`` ids, a ``synthetic`` column), by this rule:
 
 1. **A planted food desert.** The real Lorient layers lose their food shops north of
    :data:`DESERT_SOUTH_M` (Lambert-93 northing; two shops of the south are kept): the homes of the
@@ -28,7 +28,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -53,6 +52,7 @@ from qet_geo.inputs.territory import territory_from_file
 from qet_geo.layers import NeighbourhoodLayers, build_layers
 from qet_geo.privacy import MIN_RESPONDENTS, is_protected
 from qet_geo.surveys.mdv import read_mdv
+from qet_geo.surveys.synthetic_mdv import synthetic_mdv as library_synthetic_mdv
 from tests.conftest import shared
 
 TERRITORY = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"
@@ -66,57 +66,9 @@ FOOD = nearest_min("food_shop")
 # the synthetic answers
 
 
-def synthetic_mdv(access: pd.DataFrame, *, seed: int = 3) -> pd.DataFrame:
-    """Labelled-synthetic MdV rows on real buildings, by the rule of the module docstring."""
-    rng = np.random.default_rng(seed)
-    homes = access.index.astype(str).to_numpy()
-    rows: list[dict[str, object]] = []
-
-    def background(home: str) -> dict[str, object]:
-        row: dict[str, object] = {"building_key": home}
-        for key, q in QUESTIONS.items():
-            if q.kind == "yes_no":
-                row[key] = rng.choice(["Oui", "Non", "Je ne sais pas"], p=[0.5, 0.35, 0.15])
-        for purpose in ("food", "leisure"):
-            row[f"{purpose}_mode"] = rng.choice(
-                ["walking", "personal_bicycle", "car"], p=[0.5, 0.2, 0.3]
-            )
-            row[f"{purpose}_time_band"] = rng.choice(
-                [
-                    "less_than_10_min",
-                    "between_10_and_20_min",
-                    "between_20_and_30_min",
-                    "between_30_and_45_min",
-                ]
-            )
-        row["work_mode"] = rng.choice(["car", "public_transport", "walking"])
-        row["work_time_band"] = rng.choice(["less_than_10_min", "between_20_and_30_min"])
-        for topic in ("car", "meat", "local_food", "second_hand"):
-            row[f"change_{topic}"] = rng.choice(["Non", "Oui, je le fais déjà"])
-            row[f"change_{topic}_reasons"] = rng.choice(
-                [
-                    "Pas d'offre à proximité",
-                    "Prix",
-                    "Je ne connais pas les alternatives",
-                    "Pas de transport en commun à proximité",
-                ]
-            )
-        return row
-
-    for home in rng.choice(homes, N_BACKGROUND):
-        rows.append(background(str(home)) | {"plant": "background"})
-    far = homes[(access[FOOD].isna() | (access[FOOD] > POOR_MIN)).to_numpy()]
-    near = homes[(access[FOOD] <= 3.0).to_numpy()]
-    assert len(far) >= 10 and len(near) >= 10, "the planted desert must leave far and near homes"
-    for plant, pool in (("missing", far), ("unknown", near)):
-        for home in rng.choice(pool, N_PLANTED):
-            row = background(str(home))
-            row.update({"food_mode": "walking", "food_time_band": "between_30_and_45_min"})
-            rows.append(row | {"plant": plant})
-    frame = pd.DataFrame(rows)
-    frame.insert(0, "respondent_id", [f"SYN-{i + 1:05d}" for i in range(len(frame))])
-    frame["synthetic"] = True
-    return frame
+def synthetic_mdv(access: pd.DataFrame) -> pd.DataFrame:
+    """The library's labelled-synthetic MdV rows, by the rule of the module docstring."""
+    return library_synthetic_mdv(access, n=N_BACKGROUND, n_planted=N_PLANTED, seed=3)
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
