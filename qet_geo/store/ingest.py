@@ -1,12 +1,18 @@
 """Survey uploads into the store: ingestion, deletion, pseudonyms, and the stored respondents.
 
-Ingestion (:func:`ingest_su`) is one transaction per upload and idempotent: the SHA-256 of the file
+Ingestion (:func:`ingest_su`, :func:`ingest_survey` for the MdV/EdV and NosGestesClimat surveys)
+is one transaction per upload and idempotent: the SHA-256 of the file
 (and the optional idempotency key) identify an upload; sending it again changes nothing. A process
 killed mid-upload leaves no partial batch, since nothing is visible before the commit. The file
 is read, its homes located and coarsened to 200 m cells and buildings
 (:func:`qet_geo.privacy.coarsen_locations`), and its respondent ids replaced by keyed pseudonyms
-before anything is written. :func:`respondents_frame` reads the stored respondents back, for the
-figures (never published as is).
+before anything is written. :func:`respondents_frame` reads the stored respondents back, and
+:func:`survey_frame` the other surveys' answers, for the figures (never published as is).
+
+The other surveys' answers (:class:`~qet_geo.store.models.SurveyAnswer`) are keyed by the same
+pseudonyms as the SU respondents, so that a person's NGC results or MdV answers link to their SU
+answers; MdV homes are coarsened like SU homes (200 m cell, and the building key inside the store
+only), NGC rows have no location.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from qet_geo.store.models import (
     NotFoundError,
     Profile,
     Respondent,
+    SurveyAnswer,
     Upload,
     diagnostic_published,
     national_reference,
@@ -50,8 +57,13 @@ __all__ = [
     "assign_to_centres",
     "delete_upload",
     "ingest_su",
+    "ingest_survey",
     "respondents_frame",
+    "survey_frame",
 ]
+
+#: The surveys an upload may hold: SU (the respondents), MdV/EdV and NosGestesClimat.
+SURVEY_KINDS: tuple[str, ...] = ("su", "mdv", "ngc")
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +145,112 @@ def ingest_su(
         The file cannot be read as SU answers (see ``read_su``), or it mixes synthetic and real
         answers.
     """
+    return _ingest(
+        engine,
+        diagnostic_id,
+        data,
+        kind="su",
+        idempotency_key=idempotency_key,
+        key_scope=key_scope,
+        replaces=replaces,
+        addresses=addresses,
+        buildings=buildings,
+    )
+
+
+def ingest_survey(
+    engine: Engine,
+    diagnostic_id: int,
+    data: bytes,
+    *,
+    kind: str,
+    idempotency_key: str | None = None,
+    key_scope: str = "",
+    replaces: int | None = None,
+    addresses: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+) -> IngestResult:
+    """Store a survey answer file of any kind in a diagnostic, in one transaction, idempotently.
+
+    The rules of :func:`ingest_su` hold for every kind: the same file or idempotency key changes
+    nothing, ``replaces`` deletes an upload of the same kind in the transaction that stores the
+    new file, a diagnostic never mixes synthetic and real answers, respondent ids are replaced by
+    keyed pseudonyms (the same as the SU respondents', so that the surveys of one person link)
+    and raw locations are never stored.
+
+    Parameters
+    ----------
+    engine, diagnostic_id, data, idempotency_key, key_scope, replaces
+        As for :func:`ingest_su`.
+    kind
+        "su", "mdv" or "ngc". "su": :func:`ingest_su`. "mdv": MdV/EdV answers
+        (:func:`qet_geo.surveys.mdv.read_mdv`); each home is located as
+        :func:`qet_geo.analysis.perceived.read_located_mdv` locates it (a building key of the
+        file when ``buildings`` holds it, else the coordinates, address or cell) and kept as its
+        200 m cell and building key only. "ngc": NosGestesClimat results
+        (:func:`qet_geo.surveys.ngc.read_ngc`), kgCO2e a year per category, without location.
+        Their rows go to :class:`~qet_geo.store.models.SurveyAnswer`.
+    addresses, buildings
+        Reference layers for locating homes (SU and MdV): the neighbourhood's address points
+        and buildings (indexed by building key). Without ``buildings``, a building key given in
+        an MdV file is not kept (it cannot be checked) and the home is placed by its other
+        columns.
+
+    Returns
+    -------
+    IngestResult
+        ``created`` is False when the same file (or key) was already stored: nothing changed.
+
+    Raises
+    ------
+    ValidationError
+        ``kind`` is not "su", "mdv" or "ngc"; and as for :func:`ingest_su`.
+    NotFoundError, ConflictError, InputFileError, EmptyDataError
+        As for :func:`ingest_su`; ConflictError also when the file is already stored as another
+        survey, when ``replaces`` is an upload of another survey, or when a respondent id of the
+        file is already stored for this survey from another file.
+    """
+    if kind not in SURVEY_KINDS:
+        raise ValidationError(
+            msg(
+                "kind doit valoir 'su', 'mdv' ou 'ngc' (l'enquête du fichier), pas {kind!r}.",
+                kind=kind,
+            )
+        )
+    return _ingest(
+        engine,
+        diagnostic_id,
+        data,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        key_scope=key_scope,
+        replaces=replaces,
+        addresses=addresses,
+        buildings=buildings,
+    )
+
+
+def _ingest(
+    engine: Engine,
+    diagnostic_id: int,
+    data: bytes,
+    *,
+    kind: str,
+    idempotency_key: str | None,
+    key_scope: str,
+    replaces: int | None,
+    addresses: gpd.GeoDataFrame | None,
+    buildings: gpd.GeoDataFrame | None,
+) -> IngestResult:
+    """The one ingestion transaction of every survey (see :func:`ingest_survey`)."""
     if not isinstance(data, bytes | bytearray):
         raise ValidationError(msg("data doit contenir les octets du fichier d'enquête."))
     digest = hashlib.sha256(data).hexdigest()
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session:
-        existing = _existing_upload(session, diagnostic_id, digest, idempotency_key, key_scope)
+        existing = _existing_upload(
+            session, diagnostic_id, digest, idempotency_key, key_scope, kind=kind
+        )
         if existing is not None:
             if replaces is not None and existing.upload_id != replaces:
                 raise _already_uploaded(existing.upload_id)
@@ -149,12 +261,19 @@ def ingest_su(
             )
         if replaces is not None:
             delete_upload(session, diagnostic_id, replaces, dry_run=True)
-        reference = national_reference(session)
-    rows, summary = _prepare_rows(
-        bytes(data), addresses=addresses, buildings=buildings, reference=reference
-    )
+            _same_kind(session, replaces, kind)
+        reference = national_reference(session) if kind == "su" else []
+    if kind == "su":
+        rows, summary = _prepare_rows(
+            bytes(data), addresses=addresses, buildings=buildings, reference=reference
+        )
+    else:
+        rows, summary = _prepare_other_rows(
+            bytes(data), kind=kind, addresses=addresses, buildings=buildings
+        )
     summary = dict(summary)
     synthetic = bool(summary.pop("synthetic", False))
+    model: type[Respondent] | type[SurveyAnswer] = Respondent if kind == "su" else SurveyAnswer
     try:
         with factory.begin() as session:
             if replaces is not None:
@@ -165,6 +284,7 @@ def ingest_su(
                 sha256=digest,
                 idempotency_key=idempotency_key,
                 key_scope=key_scope,
+                kind=kind,
                 n_rows=int(summary.get("rows", len(rows))),
                 n_stored=len(rows),
                 summary=summary,
@@ -172,14 +292,19 @@ def ingest_su(
             )
             session.add(upload)
             session.flush()
-            taken = set(
-                session.scalars(
-                    select(Respondent.pseudo_id).where(
-                        Respondent.diagnostic_id == diagnostic_id,
-                        Respondent.pseudo_id.in_([r["pseudo_id"] for r in rows]),
-                    )
+            pseudo_ids = [r["pseudo_id"] for r in rows]
+            if kind == "su":
+                query = select(Respondent.pseudo_id).where(
+                    Respondent.diagnostic_id == diagnostic_id,
+                    Respondent.pseudo_id.in_(pseudo_ids),
                 )
-            )
+            else:
+                query = select(SurveyAnswer.pseudo_id).where(
+                    SurveyAnswer.diagnostic_id == diagnostic_id,
+                    SurveyAnswer.kind == kind,
+                    SurveyAnswer.pseudo_id.in_(pseudo_ids),
+                )
+            taken = set(session.scalars(query))
             if taken:
                 raise ConflictError(
                     msg(
@@ -190,8 +315,10 @@ def ingest_su(
                         diagnostic_id=diagnostic_id,
                     )
                 )
+            extra = {} if kind == "su" else {"kind": kind}
             session.add_all(
-                Respondent(diagnostic_id=diagnostic_id, upload_id=upload.id, **row) for row in rows
+                model(diagnostic_id=diagnostic_id, upload_id=upload.id, **extra, **row)
+                for row in rows
             )
             session.flush()
             if _BEFORE_COMMIT is not None:
@@ -200,15 +327,41 @@ def ingest_su(
     except IntegrityError:
         # A concurrent upload of the same file won the race: report it as the existing one.
         with factory() as session:
-            existing = _existing_upload(session, diagnostic_id, digest, idempotency_key, key_scope)
+            existing = _existing_upload(
+                session, diagnostic_id, digest, idempotency_key, key_scope, kind=kind
+            )
         if existing is None:
             raise
         if replaces is not None and existing.upload_id != replaces:
             raise _already_uploaded(existing.upload_id) from None
         return existing
-    logger.info("upload %s: %s respondents stored", upload_id, len(rows))
+    logger.info("upload %s (%s): %s rows stored", upload_id, kind, len(rows))
     n_rows = int(summary.get("rows", len(rows)))
     return IngestResult(upload_id, True, n_rows, len(rows), summary, synthetic)
+
+
+_KIND_NAMES: dict[str, Any] = {
+    "su": msg("SU (profils d'usages)"),
+    "mdv": msg("MdV/EdV (modes et espaces de vie)"),
+    "ngc": msg("NosGestesClimat"),
+}
+
+
+def _same_kind(session: Session, upload_id: int, kind: str) -> None:
+    """Refuse to replace an upload of one survey by a file of another."""
+    upload = session.get(Upload, upload_id)
+    stored = (upload.kind if upload is not None else None) or "su"
+    if stored != kind:
+        raise ConflictError(
+            msg(
+                "l'envoi {upload_id} est une enquête {stored} et ce fichier une enquête {kind} : "
+                "remplacez un envoi par un fichier de la même enquête, ou déposez ce fichier "
+                "comme un nouvel envoi.",
+                upload_id=upload_id,
+                stored=_KIND_NAMES.get(stored, stored),
+                kind=_KIND_NAMES.get(kind, kind),
+            )
+        )
 
 
 def _label_diagnostic(session: Session, diagnostic_id: int, synthetic: bool) -> None:
@@ -258,12 +411,19 @@ def _already_uploaded(upload_id: int) -> ConflictError:
 
 
 def _existing_upload(
-    session: Session, diagnostic_id: int, digest: str, key: str | None, scope: str = ""
+    session: Session,
+    diagnostic_id: int,
+    digest: str,
+    key: str | None,
+    scope: str = "",
+    *,
+    kind: str = "su",
 ) -> IngestResult | None:
     """Return the upload this one repeats: the same file in the diagnostic, or the same key.
 
     A key is looked up among the keys of ``scope`` (the caller) only: another caller's key of
     the same value is neither a conflict nor a hit, so it reveals nothing and cannot be squatted.
+    The same file stored as another survey is a conflict: one file is one survey.
     """
     found = None
     if key is not None:
@@ -283,6 +443,15 @@ def _existing_upload(
         ).first()
     if found is None:
         return None
+    if (found.kind or "su") != kind:
+        raise ConflictError(
+            msg(
+                "ce fichier est déjà enregistré comme enquête {stored} (envoi {upload_id}) : "
+                "vérifiez l'enquête choisie, ou supprimez d'abord cet envoi.",
+                stored=_KIND_NAMES.get(found.kind or "su", found.kind),
+                upload_id=found.id,
+            )
+        )
     return IngestResult(
         found.id, False, found.n_rows, found.n_stored, dict(found.summary), bool(found.synthetic)
     )
@@ -291,7 +460,7 @@ def _existing_upload(
 def delete_upload(
     session: Session, diagnostic_id: int, upload_id: int, *, dry_run: bool = False
 ) -> int:
-    """Delete an upload of an unpublished diagnostic and its respondents, in ``session``.
+    """Delete an upload of an unpublished diagnostic and its answers, in ``session``.
 
     Both go in the caller's transaction: either the whole upload is gone or none of it. A pilot
     team uses it to take back a wrong or truncated file, which could otherwise never be fixed
@@ -312,7 +481,9 @@ def delete_upload(
     Returns
     -------
     int
-        The number of respondents deleted (0 for a dry run).
+        The number of answers deleted, SU respondents or the other surveys' answers (0 for a
+        dry run). They are deleted here, not left to the foreign keys' cascade (SQLite applies
+        it only when its connection enables foreign keys).
 
     Raises
     ------
@@ -349,6 +520,12 @@ def delete_upload(
         )
     )
     n_gone = int(getattr(gone, "rowcount", 0) or 0)
+    others = session.execute(
+        delete(SurveyAnswer).where(
+            SurveyAnswer.upload_id == upload_id, SurveyAnswer.diagnostic_id == diagnostic_id
+        )
+    )
+    n_gone += int(getattr(others, "rowcount", 0) or 0)
     session.delete(upload)
     session.flush()
     left = session.scalars(
@@ -358,7 +535,7 @@ def delete_upload(
         diag = session.get(Diagnostic, diagnostic_id)
         if diag is not None:
             diag.synthetic = False
-    logger.info("upload %s deleted: %s respondents", upload_id, n_gone)
+    logger.info("upload %s deleted: %s answers", upload_id, n_gone)
     return n_gone
 
 
@@ -418,6 +595,104 @@ def _prepare_rows(
             }
         )
     return rows, summary
+
+
+def _prepare_other_rows(
+    data: bytes,
+    *,
+    kind: str,
+    addresses: gpd.GeoDataFrame | None,
+    buildings: gpd.GeoDataFrame | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Read an MdV or NGC file, locate and coarsen MdV homes; the summary's ``synthetic`` is
+    the file's label."""
+    from qet_geo.surveys.mdv import read_mdv
+    from qet_geo.surveys.ngc import read_ngc
+    from qet_geo.surveys.schema import NGC_COLUMNS
+    from qet_geo.surveys.synthetic import survey_synthetic_label
+
+    reader = read_mdv if kind == "mdv" else read_ngc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read = reader(io.BytesIO(data))
+    synthetic = survey_synthetic_label(read, io.BytesIO(data), name=msg("le fichier envoyé"))
+    answers = read.answers
+    summary: dict[str, Any] = {k: int(v) for k, v in read.summary().items()}
+    summary["synthetic"] = synthetic
+    if kind == "ngc":
+        columns = [c for c in NGC_COLUMNS if c in answers.columns]
+        places = None
+    else:
+        columns = list(answers.columns)
+        locations = read.locations.copy()
+        locations.index = answers.index
+        places = _mdv_places(locations, addresses, buildings)
+        _check_cell_sizes(places)
+    rows = []
+    for rid in answers.index:
+        place = places.loc[rid] if places is not None and rid in places.index else None
+        values = {c: _json_value(answers.at[rid, c]) for c in columns}
+        rows.append(
+            {
+                "pseudo_id": _pseudonym(str(rid)),
+                "cell_id": _text_or_none(place, "cell_id"),
+                "building_key": _text_or_none(place, "building_key"),
+                "answers": values,
+            }
+        )
+    return rows, summary
+
+
+def _mdv_places(
+    locations: pd.DataFrame,
+    addresses: gpd.GeoDataFrame | None,
+    buildings: gpd.GeoDataFrame | None,
+) -> pd.DataFrame:
+    """Each MdV home's 200 m cell and building key, as ``read_located_mdv`` finds them.
+
+    A building key of the file is kept when ``buildings`` holds it (its cell is the building's);
+    the other homes are located by their coordinates, address or cell
+    (:func:`qet_geo.surveys.geocode.locate_homes`) and coarsened
+    (:func:`qet_geo.privacy.coarsen_locations`). Raw coordinates and addresses go no further.
+    """
+    import pandas as pd
+
+    out = pd.DataFrame(index=locations.index, columns=["cell_id", "building_key"], dtype=object)
+    known = pd.Series(False, index=locations.index)
+    if buildings is not None and "building_key" in locations.columns and len(buildings):
+        keys = locations["building_key"].astype("string").str.strip()
+        known = keys.isin(buildings.index.astype(str)).fillna(False).astype(bool)
+        if known.any():
+            from qet_geo.inputs.census import point_to_cell_id
+
+            chosen = keys[known].to_numpy(dtype=str)
+            points = buildings.loc[chosen].geometry.representative_point()
+            out.loc[known, "building_key"] = chosen
+            out.loc[known, "cell_id"] = point_to_cell_id(points).to_numpy()
+    rest = locations.loc[~known.to_numpy(dtype=bool)]
+    if len(rest):
+        coarse = _protected_places(rest, rest.index, addresses, buildings)
+        for column in ("cell_id", "building_key"):
+            if column in coarse.columns:
+                values = coarse[column].astype(object).where(coarse[column].notna(), None)
+                out.loc[coarse.index, column] = values.to_numpy()
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    """An answer as JSON: text, a whole number, a float, or None for a missing one."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    return str(value)
 
 
 @lru_cache(maxsize=1)
@@ -596,3 +871,101 @@ def respondents_frame(session: Session, diagnostic_id: int, *, keys: bool = Fals
         frame = pd.DataFrame(columns=["row_id", *columns, "key"] if keys else columns)
     frame["profile"] = frame["profile"].astype("Int64")
     return frame.set_index("pseudo_id")
+
+
+def survey_frame(session: Session, diagnostic_id: int, kind: str) -> pd.DataFrame:
+    """Return the stored MdV/EdV or NosGestesClimat answers of a diagnostic (never published as is).
+
+    Parameters
+    ----------
+    session
+        An open session.
+    diagnostic_id
+        The diagnostic.
+    kind
+        "mdv" or "ngc".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``pseudo_id`` (the keyed pseudonym, the same as the SU respondents'). For
+        "mdv", the frame :func:`qet_geo.analysis.perceived.read_located_mdv` gives: the MdV
+        question columns with :func:`qet_geo.surveys.mdv.read_mdv`'s types (categories, text,
+        levels), ``building_key``, ``cell_id`` and ``synthetic`` (``attrs["synthetic"]`` too).
+        For "ngc", the columns of :data:`qet_geo.surveys.schema.NGC_COLUMNS` in kgCO2e a year as
+        :func:`qet_geo.analysis.footprint.read_ngc_results` gives them (NaN for a figure the
+        file lacked; ``total`` the sum of the five categories when the file had no total).
+        Feed it to :mod:`qet_geo.privacy` before anything leaves the service.
+
+    Raises
+    ------
+    ValidationError
+        ``kind`` is not "mdv" or "ngc".
+    """
+    import pandas as pd
+
+    from qet_geo.surveys.schema import NGC_CATEGORIES, NGC_COLUMNS
+
+    if kind not in ("mdv", "ngc"):
+        raise ValidationError(msg("kind doit valoir 'mdv' ou 'ngc', pas {kind!r}.", kind=kind))
+    rows = session.execute(
+        select(
+            SurveyAnswer.pseudo_id,
+            SurveyAnswer.cell_id,
+            SurveyAnswer.building_key,
+            SurveyAnswer.answers,
+        )
+        .where(SurveyAnswer.diagnostic_id == diagnostic_id, SurveyAnswer.kind == kind)
+        .order_by(SurveyAnswer.id)
+    ).all()
+    diag = session.get(Diagnostic, diagnostic_id)
+    synthetic = bool(diag.synthetic) if diag is not None else False
+    records = [dict(answers or {}) | {"pseudo_id": pseudo} for pseudo, _, _, answers in rows]
+    frame = pd.DataFrame.from_records(records, columns=None if records else ["pseudo_id"])
+    frame = frame.set_index("pseudo_id")
+    if kind == "ngc":
+        out = frame.reindex(columns=list(NGC_COLUMNS)).astype(float)
+        no_total = out["total"].isna()
+        if no_total.any():
+            out.loc[no_total, "total"] = out.loc[no_total, list(NGC_CATEGORIES)].sum(
+                axis=1, min_count=len(NGC_CATEGORIES)
+            )
+        out.attrs["synthetic"] = synthetic
+        return out
+    out = _mdv_types(frame)
+    out["building_key"] = pd.array([r[2] for r in rows], dtype="string")
+    out["cell_id"] = pd.array([r[1] for r in rows], dtype="string")
+    if synthetic:
+        out["synthetic"] = True
+    out.attrs["synthetic"] = synthetic
+    return out
+
+
+def _mdv_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give stored MdV answers the types :func:`qet_geo.surveys.mdv.read_mdv` gives them."""
+    import pandas as pd
+
+    from qet_geo.surveys._headers import survey_fields
+    from qet_geo.surveys.schema import TIME_BANDS, TRAVEL_MODES, WILLINGNESS, YES_NO
+
+    orders: dict[str, tuple[tuple[str, ...], bool]] = {
+        "yes_no": (tuple(YES_NO), False),
+        "mode": (tuple(TRAVEL_MODES), False),
+        "time_band": (tuple(TIME_BANDS), True),
+        "willingness": (tuple(WILLINGNESS), True),
+    }
+    kinds = {spec.key: spec.kind for spec in survey_fields("mdv")}
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        field = kinds.get(column)
+        if field in orders:
+            categories, ordered = orders[field]
+            out[column] = pd.Categorical(
+                values.where(values.notna(), None), categories=list(categories), ordered=ordered
+            )
+        elif field == "level":
+            out[column] = pd.to_numeric(values, errors="coerce").astype("Int8")
+        else:
+            out[column] = values.astype("string")
+    return out
