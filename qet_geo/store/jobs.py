@@ -12,7 +12,10 @@ there is one implementation of each:
   killed is recognised by its silence (:func:`job_status`) and may be run again. The job calls
   :func:`analyse_diagnostic`, which fits the diagnostic's own usage profiles and computes the
   built-constraint indicators of its neighbourhood per 200 m cell, then writes both in one
-  transaction;
+  transaction; the per-home access tables (on foot and by bike) are kept beside the extract
+  (:func:`home_access` reads them back) for the releases' links, margins of manoeuvre and
+  perceived access, and the links of the would-be release are computed once
+  (:func:`qet_geo.store.releases.preview_links`);
 - :func:`fit_national_profiles`: the national reference profiles, fitted on the pooled answers of
   the network and stored; every respondent is given the nearest of them.
 
@@ -75,6 +78,7 @@ __all__ = [
     "constraint_cells",
     "extract_suffix",
     "fit_national_profiles",
+    "home_access",
     "job_status",
     "run_analysis",
     "store_extract",
@@ -85,7 +89,16 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Steps of the analysis, in order; ``Diagnostic.progress`` is the share of them done.
-ANALYSIS_STEPS: tuple[str, ...] = ("answers", "profiles", "layers", "access", "zones", "store")
+ANALYSIS_STEPS: tuple[str, ...] = (
+    "answers",
+    "profiles",
+    "layers",
+    "access",
+    "bike",
+    "zones",
+    "links",
+    "store",
+)
 #: Each step of the analysis in words, for the people who follow it.
 ANALYSIS_STEP_LABELS: Mapping[str, Msg] = MappingProxyType(
     {
@@ -93,7 +106,9 @@ ANALYSIS_STEP_LABELS: Mapping[str, Msg] = MappingProxyType(
         "profiles": msg("profils d'usages"),
         "layers": msg("couches du quartier (OpenStreetMap)"),
         "access": msg("accès à pied aux équipements"),
+        "bike": msg("accès à vélo aux équipements"),
         "zones": msg("contraintes par carreau de 200 m"),
+        "links": msg("liens entre contraintes et usages, marges de manœuvre, thèmes du vote"),
         "store": msg("enregistrement des résultats"),
     }
 )
@@ -641,6 +656,7 @@ def store_extract(
         raise
     if previous and previous != name and _uploaded(previous, neighbourhood_id):
         (folder / previous).unlink(missing_ok=True)
+        _remove_home_access(folder, previous)
     lon_lat = territory_from_bounds(data.bounds).geometry
     import geopandas as gpd
 
@@ -804,7 +820,7 @@ def _analyse(
             )
         )
 
-    step("profiles", 1 / len(ANALYSIS_STEPS))
+    step("profiles", _at("profiles"))
     profiles = _own_profiles(diagnostic_id, complete, usages)
 
     notes: list[dict[str, str]] = []
@@ -822,13 +838,20 @@ def _analyse(
             )
         )
     else:
-        cells, weights, census_note = _cell_indicators(
+        cells, weights, census_note, walk, bike = _cell_indicators(
             extract_path(osm_dir, extract), territory, census=census, step=step
         )
         if census_note is not None:
             notes.append(census_note)
+        _save_home_access(osm_dir, extract, territory, walk, bike)
+        step("links", _at("links"))
+        links_note = _preview_links(
+            engine, diagnostic_id, osm_dir, walk, access_key(extract, territory)
+        )
+        if links_note is not None:
+            notes.append(links_note)
 
-    step("store", 5 / len(ANALYSIS_STEPS))
+    step("store", _at("store"))
     rows = [] if cells is None else _indicator_rows(hood.id, cells)
     with factory.begin() as session:
         # First, so that the row stays locked until the commit: a run that took the job over
@@ -896,22 +919,27 @@ def _own_profiles(diagnostic_id: int, complete: Any, usages: list[str]) -> list[
     ]
 
 
+def _at(name: str) -> float:
+    """The share of the analysis done when step ``name`` begins."""
+    return ANALYSIS_STEPS.index(name) / len(ANALYSIS_STEPS)
+
+
 def _cell_indicators(
     osm: Path,
     territory: Any,
     *,
     census: str | PathLike[str] | None,
     step: Progress,
-) -> tuple[Any, str, dict[str, str] | None]:
+) -> tuple[Any, str, dict[str, str] | None, Any, Any]:
+    """The cells' indicators, their weights, a note, and the per-home tables (walk, bike)."""
     import numpy as np
     import pandas as pd
 
     from qet_geo.constraints.access import zone_indicators
     from qet_geo.inputs.osm import read_osm
-    from qet_geo.pipeline import build_neighbourhood
+    from qet_geo.pipeline import build_neighbourhood, measure_access
 
-    n = len(ANALYSIS_STEPS)
-    step("layers", 2 / n)
+    step("layers", _at("layers"))
     note = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # clipped extract borders; coverage was checked at upload
@@ -919,7 +947,7 @@ def _cell_indicators(
 
         def access_step(name: str) -> None:
             if name == "access":
-                step("access", 3 / n)
+                step("access", _at("access"))
 
         try:
             hood = build_neighbourhood(
@@ -942,9 +970,12 @@ def _cell_indicators(
             )
             hood = build_neighbourhood(data, territory=territory, progress=access_step)
         layers, access = hood.layers, hood.access["walk"]
-    step("zones", 4 / n)
+        step("bike", _at("bike"))
+        # the same layers, the cycling network: ~0.3 s more on Lorient centre (1,042 homes)
+        bike = measure_access(layers, modes=("bike",)).access["bike"]
+    step("zones", _at("zones"))
     if census is not None:
-        return zone_indicators(access), "census", note
+        return zone_indicators(access), "census", note, access, bike
     # no census: a home weighs its residential floor area (footprint × storeys, from the OSM
     # layer), the proxy the census allocation spreads people with; a building of unknown size
     # weighs a typical one
@@ -952,7 +983,127 @@ def _cell_indicators(
     positive = area[np.isfinite(area) & (area > 0)]
     typical = float(np.median(positive)) if len(positive) else 1.0
     floor = pd.Series(np.where(np.isfinite(area) & (area > 0), area, typical), index=access.index)
-    return zone_indicators(access, weights=floor), "floor_area", note
+    return zone_indicators(access, weights=floor), "floor_area", note, access, bike
+
+
+# --------------------------------------------------------------------------------------------------
+# the per-home access tables, kept beside the extract
+
+
+#: Modes whose per-home access tables the analysis keeps.
+ACCESS_MODES: tuple[str, ...] = ("walk", "bike")
+
+
+def access_key(extract: str, territory: Any) -> str:
+    """What the per-home tables of a neighbourhood depend on: its extract and its territory.
+
+    The extract's name holds a digest of its bytes (:func:`store_extract`); the territory's
+    geometry is hashed whole. A new extract or outline gives another key: the old tables are
+    never read for the new ones.
+    """
+    geometry = getattr(territory, "geometry", territory)
+    text = f"{extract}\n{geometry.wkb_hex if geometry is not None else ''}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _access_file(folder: Path, extract: str, key: str, mode: str) -> Path:
+    return folder / f"{extract}.access-{key}-{mode}.parquet"
+
+
+def _remove_home_access(folder: Path, extract: str, *, keep: str | None = None) -> None:
+    """Remove the tables (and the links' previews) kept for an extract, but those of ``keep``."""
+    for path in folder.glob(f"{glob_escape(extract)}.access-*"):
+        if keep is None or not path.name.startswith(f"{extract}.access-{keep}-"):
+            path.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` for :meth:`pathlib.Path.glob`, its wildcard characters taken literally."""
+    import glob
+
+    return glob.escape(name)
+
+
+def _save_home_access(
+    osm_dir: str | PathLike[str] | None, extract: str, territory: Any, walk: Any, bike: Any
+) -> None:
+    """Write the per-home tables beside the extract, each atomically (written, then renamed).
+
+    A folder that cannot be written is logged, not fatal: the releases then say that their
+    links could not be computed, until the next analysis.
+    """
+    if osm_dir is None:
+        return
+    folder = Path(osm_dir).resolve()
+    key = access_key(extract, territory)
+    try:
+        for mode, table in (("walk", walk), ("bike", bike)):
+            if table is None:
+                continue
+            target = _access_file(folder, extract, key, mode)
+            temporary = folder / f".access-{os.getpid()}-{secrets.token_hex(6)}.parquet"
+            try:
+                table.to_parquet(temporary)
+                os.replace(temporary, target)
+            finally:
+                temporary.unlink(missing_ok=True)
+        _remove_home_access(folder, extract, keep=key)
+    except OSError:
+        logger.exception("could not keep the access tables of %s", extract)
+
+
+def home_access(osm_dir: str | PathLike[str] | None, hood: Neighbourhood) -> tuple[Any, Any] | None:
+    """Read back the per-home access tables the last analysis of a neighbourhood kept.
+
+    Parameters
+    ----------
+    osm_dir
+        The service's OSM folder.
+    hood
+        The stored neighbourhood (its extract and territory name the tables: :func:`access_key`).
+
+    Returns
+    -------
+    tuple or None
+        ``(walk, bike)``: GeoDataFrames indexed by building key, as
+        :func:`qet_geo.constraints.access.neighbourhood_access` gives them (``bike`` None when
+        it was not kept); None without an extract, a territory, or an analysis since they were
+        last set.
+    """
+    import geopandas as gpd
+
+    if osm_dir is None or not hood.osm_extract:
+        return None
+    geometry = territory_geometry(hood)
+    if geometry is None:
+        return None
+    folder = Path(osm_dir).resolve()
+    key = access_key(hood.osm_extract, geometry)
+    tables: dict[str, Any] = {}
+    for mode in ACCESS_MODES:
+        path = _access_file(folder, hood.osm_extract, key, mode)
+        try:
+            tables[mode] = gpd.read_parquet(path)
+        except FileNotFoundError:
+            tables[mode] = None
+    if tables["walk"] is None:
+        return None
+    return tables["walk"], tables["bike"]
+
+
+def _preview_links(
+    engine: Engine, diagnostic_id: int, osm_dir: Any, walk: Any, key: str
+) -> dict[str, str] | None:
+    """Compute the links of the would-be release once, for the preview; a note if impossible."""
+    from qet_geo.store.releases import preview_links
+
+    try:
+        with sessionmaker(engine)() as session:
+            preview_links(session, diagnostic_id, osm_dir=osm_dir, walk=walk, key=key)
+    except QetGeoError as exc:
+        logger.warning("links of diagnostic %s not computed: %s", diagnostic_id, exc)
+        return _message(exc, "LinksWithheld")
+    return None
 
 
 def _indicator_rows(neighbourhood_id: int, cells: Any) -> list[Indicator]:

@@ -10,11 +10,20 @@ answers by ``12·m₂ − 11·m₁``, and a total over 21 respondents beside cel
   respondents (:func:`release_set`: located at a 200 m cell, with complete answers): the mean
   footprints, the shares of the reference profiles, the diagnostic's own profiles, the 200 m
   cells (pooled where small), the map, and the summary the national comparison reads. The cells
-  cover the whole set or are withheld whole, so that no remainder can be subtracted;
+  cover the whole set or are withheld whole, so that no remainder can be subtracted. Over the
+  same set, from the per-home access tables the analysis kept
+  (:func:`qet_geo.store.jobs.home_access`), the links between built constraints and usages, the
+  margins of manoeuvre (with the scenarios left out and why) and the themes of the vote, as
+  ``qet diagnose`` computes them (:func:`link_figures`); and the other surveys' figures
+  (MdV/EdV measured against perceived access, NosGestesClimat footprints:
+  :func:`qet_geo.store.perceived.other_surveys_figures`), each over its own set of respondents;
 - a release is refused (:class:`~qet_geo.privacy.DisclosureError`, a message without the small
   count) unless its set differs from the set of **every** earlier release of the neighbourhood
   (this campaign and the others) by 0 or at least 11 respondents, counted both ways. A
-  respondent whose answers or place changed counts as one who left and one who came;
+  respondent whose answers or place changed counts as one who left and one who came. The
+  MdV/EdV and NosGestesClimat sets are checked the same way, each against the same part of
+  every earlier release; a part that differs by 1 to 10 is withheld from the release (reason
+  ``release_difference``), not the release refused (:func:`create_release`);
 - the public, and every caller without write access to the neighbourhood, read only the latest
   release (the API's routes); the pilot team previews the live figures of its own data, which
   :func:`compute_figures` builds by the same rules over the would-be release set.
@@ -28,13 +37,16 @@ Examples
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
 import math
+import os
+import secrets
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -54,19 +66,42 @@ from qet_geo.store.models import (
     Neighbourhood,
     NotFoundError,
     Release,
+    Respondent,
     national_reference,
+    territory_geometry,
 )
 from qet_geo.surveys.schema import USAGES
 
 __all__ = [
+    "LINK_BOOTSTRAP",
+    "LINK_SCALE",
+    "LINK_SEED",
     "Figures",
+    "building_keys",
+    "cell_access",
     "compute_figures",
     "constraint_means",
     "create_release",
     "latest_release",
+    "link_answers",
+    "link_figures",
+    "link_tables",
+    "other_figures",
+    "preview_extras",
+    "preview_links",
     "release_set",
     "respondent_key",
 ]
+
+#: Bootstrap replicates of the links and margins, as ``qet diagnose`` draws them.
+LINK_BOOTSTRAP = 100
+#: Their seed (fixed: a release's figures are the same whenever they are computed).
+LINK_SEED = 0
+#: The kgCO2e scale of the answer levels in the links, margins and vote, as ``qet diagnose``'s.
+LINK_SCALE: Literal["ngc"] = "ngc"
+#: The other surveys' parts, as :func:`qet_geo.store.perceived.other_surveys_figures` names them
+#: and :attr:`qet_geo.store.models.Release.respondent_ids` prefixes their respondents.
+OTHER_PARTS = ("mdv", "ngc")
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +127,14 @@ class Figures:
     synthetic
         Whether the figures come from synthetic answers (``Diagnostic.synthetic``): kept with a
         release, so that its figures stay labelled after publication.
+    links
+        The links, margins of manoeuvre and vote themes over the set (:func:`link_figures`):
+        ``{"status": ...}``, with the tables in French and English when "ok"; empty when not
+        computed (the API's live preview, releases made before them).
+    other_surveys
+        The MdV/EdV and NosGestesClimat figures
+        (:attr:`qet_geo.store.perceived.OtherFigures.figures`, language-neutral); empty when
+        not computed.
     """
 
     n_respondents: int
@@ -101,6 +144,8 @@ class Figures:
     features: list[dict[str, Any]] = field(default_factory=list)
     bounds: list[list[float]] = field(default_factory=list)
     synthetic: bool = False
+    links: dict[str, Any] = field(default_factory=dict)
+    other_surveys: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """The figures as the store keeps them in :attr:`qet_geo.store.models.Release.figures`."""
@@ -112,6 +157,8 @@ class Figures:
             "features": self.features,
             "bounds": self.bounds,
             "synthetic": self.synthetic,
+            "links": self.links,
+            "other_surveys": self.other_surveys,
         }
 
     @classmethod
@@ -126,6 +173,8 @@ class Figures:
             bounds=[list(b) for b in data.get("bounds", [])],
             # releases made before the label existed are of real answers (migration 0008)
             synthetic=bool(data.get("synthetic", False)),
+            links=dict(data.get("links") or {}),
+            other_surveys=dict(data.get("other_surveys") or {}),
         )
 
 
@@ -266,7 +315,14 @@ def _own_profiles(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def compute_figures(
-    frame: pd.DataFrame, *, own_profiles: bool = True, synthetic: bool = False
+    frame: pd.DataFrame,
+    *,
+    own_profiles: bool = True,
+    synthetic: bool = False,
+    access: Any = None,
+    building_keys: pd.Series | None = None,
+    links: dict[str, Any] | None = None,
+    other_surveys: dict[str, Any] | None = None,
 ) -> Figures:
     """Compute every published figure of a diagnostic over its :func:`release_set`.
 
@@ -280,6 +336,19 @@ def compute_figures(
         reads those of the last analysis instead).
     synthetic
         Whether the answers are synthetic (``Diagnostic.synthetic``): the figures carry it.
+    access
+        None (no links computed), or the per-home walk access table
+        (:func:`qet_geo.store.jobs.home_access`'s first table; ``False`` when the
+        neighbourhood has none: the links are then "no_access"): the links, margins of
+        manoeuvre and vote themes are computed over the set (:func:`link_figures`).
+    building_keys
+        Each respondent's building (pseudo id → building key, :func:`link_answers`), with
+        ``access``.
+    links
+        The links already computed over the same set (:func:`preview_links`, which the
+        analysis computed and kept): carried as they are instead of ``access``.
+    other_surveys
+        The other surveys' figures to carry (:func:`other_figures`), already checked.
 
     Returns
     -------
@@ -288,8 +357,13 @@ def compute_figures(
     """
     chosen = release_set(frame)
     if len(chosen) < MIN_RESPONDENTS:
-        return Figures(0, synthetic=synthetic)
+        return Figures(0, synthetic=synthetic, other_surveys=dict(other_surveys or {}))
     features, bounds = _cells(chosen)
+    if links is None:
+        links = {}
+        if access is not None:
+            answers = link_answers(chosen, building_keys)
+            links = link_figures(answers, None if access is False else access)
     return Figures(
         n_respondents=len(chosen),
         footprints=_totals(chosen, profile=False),
@@ -298,7 +372,332 @@ def compute_figures(
         features=features,
         bounds=bounds,
         synthetic=synthetic,
+        links=links,
+        other_surveys=dict(other_surveys or {}),
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# links, margins of manoeuvre and vote themes (as ``qet diagnose``)
+
+
+def building_keys(session: Session, diagnostic_id: int) -> pd.Series:
+    """Each stored respondent's building (pseudo id → building key; None when unknown).
+
+    Internal (a building is finer than the 200 m cell every published figure speaks of): only
+    :func:`link_answers` reads it, to give each answer its home's indicators.
+    """
+    rows = session.execute(
+        select(Respondent.pseudo_id, Respondent.building_key).where(
+            Respondent.diagnostic_id == diagnostic_id
+        )
+    ).all()
+    return pd.Series(
+        [b for _, b in rows], index=pd.Index([p for p, _ in rows], name="pseudo_id"), dtype=object
+    )
+
+
+def link_answers(chosen: pd.DataFrame, keys: pd.Series | None) -> pd.DataFrame:
+    """The release set as :func:`qet_geo.analysis.links.link_report` reads it.
+
+    The answers' levels, each respondent's building (``building_key``, from ``keys``) and 200 m
+    cell (``cell_id``): an answer is given its home's indicators, or its cell's when its building
+    is unknown (an answer uploaded before the neighbourhood had an extract).
+    """
+    answers = pd.DataFrame(
+        {u: chosen[u].astype("Int8") for u in USAGES}, index=chosen.index.astype(str)
+    )
+    answers.index.name = "pseudo_id"
+    found = keys[~keys.index.duplicated()] if keys is not None else pd.Series(dtype=object)
+    answers["building_key"] = (
+        found.reindex(answers.index).astype(object).where(lambda v: v.notna(), None)
+    )
+    answers["cell_id"] = chosen["cell_id"].astype(str).to_numpy()
+    return answers
+
+
+def cell_access(walk: pd.DataFrame) -> pd.DataFrame:
+    """The homes' indicators averaged per 200 m cell, for answers located by their cell only."""
+    from qet_geo.analysis.homes import NOT_INDICATORS
+    from qet_geo.constraints.access import zone_indicators
+
+    columns = [
+        str(c)
+        for c in walk.columns
+        if str(c) not in NOT_INDICATORS
+        and str(c) != "weight"
+        and pd.api.types.is_numeric_dtype(walk[c])
+        and not pd.api.types.is_bool_dtype(walk[c])
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cells = zone_indicators(cast(Any, walk), indicators=columns)
+    return cells.drop(columns=["population", "homes"], errors="ignore")
+
+
+def _plain(value: Any) -> Any:
+    """A table's value as JSON keeps it: NaN as null, numpy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def link_tables(answers: pd.DataFrame, walk: pd.DataFrame, lang: str) -> dict[str, Any]:
+    """The exhibition's link tables over ``answers``, in ``lang``, as ``qet diagnose`` makes them.
+
+    :func:`qet_geo.analysis.links.link_report` (scale :data:`LINK_SCALE`, :data:`LINK_BOOTSTRAP`
+    replicates, seed :data:`LINK_SEED`), then the report's rows
+    (:mod:`qet_geo.exhibition._tables`): ``models`` (:func:`~qet_geo.exhibition._tables.
+    model_rows`), ``margins``, ``left_out`` (the scenarios left out, each with why, in words)
+    and ``votes`` (the themes ranked by reduction potential).
+    """
+    from qet_geo.analysis.footprint import read_ngc_scale, su_footprints
+    from qet_geo.analysis.links import link_report
+    from qet_geo.exhibition._tables import margin_rows, margins_left_out, model_rows, vote_rows
+    from qet_geo.surveys.schema import USAGE_LABELS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        links = link_report(
+            answers,
+            walk,
+            profiles=None,
+            scale=LINK_SCALE,
+            cell_access=cell_access(walk),
+            n_bootstrap=LINK_BOOTSTRAP,
+            random_state=LINK_SEED,
+            lang="en" if lang == "en" else "fr",
+        )
+        footprints = su_footprints(answers[list(USAGES)], scale=LINK_SCALE)
+    labels = {u: USAGE_LABELS[u].render(lang) for u in USAGES}
+    return cast(
+        "dict[str, Any]",
+        _plain(
+            {
+                "models": model_rows(links),
+                "margins": margin_rows(links),
+                "left_out": margins_left_out(links, lang),
+                "votes": vote_rows(footprints, read_ngc_scale(), links, labels),
+            }
+        ),
+    )
+
+
+def link_figures(answers: pd.DataFrame, walk: pd.DataFrame | None) -> dict[str, Any]:
+    """The links, margins of manoeuvre and vote themes over a release set, in both languages.
+
+    Returns
+    -------
+    dict
+        ``{"status": "ok", "n_bootstrap", "random_state", "scale", "fr": tables, "en":
+        tables}`` (:func:`link_tables`); ``{"status": "no_access"}`` without the per-home access
+        tables (no extract, or no analysis since it was set); ``{"status": "withheld",
+        "reason": {"fr", "en"}}`` when the library refuses (too few located answers, for
+        instance): the reason in words.
+    """
+    from qet_geo.errors import QetGeoError
+
+    if walk is None:
+        return {"status": "no_access"}
+    out: dict[str, Any] = {
+        "status": "ok",
+        "n_bootstrap": LINK_BOOTSTRAP,
+        "random_state": LINK_SEED,
+        "scale": LINK_SCALE,
+    }
+    try:
+        for lang in ("fr", "en"):
+            out[lang] = link_tables(answers, walk, lang)
+    except QetGeoError as exc:
+        return {
+            "status": "withheld",
+            "reason": {"fr": exc.localized("fr"), "en": exc.localized("en")},
+        }
+    return out
+
+
+def _set_digest(answers: pd.DataFrame, key: str) -> str:
+    """What a preview's links depend on: the answers, their places, the access tables' key."""
+    text = json.dumps(
+        [
+            key,
+            LINK_BOOTSTRAP,
+            LINK_SEED,
+            LINK_SCALE,
+            answers.astype(object).where(answers.notna(), None).reset_index().values.tolist(),
+        ],
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def preview_links(
+    session: Session,
+    diagnostic_id: int,
+    *,
+    osm_dir: Any,
+    walk: Any = None,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """The links of the would-be release of a diagnostic, kept beside the access tables.
+
+    The analysis computes them once (its "links" step); the results page reads them back while
+    the set and the access tables are the same, and computes them again otherwise. The file
+    is named after the access tables' key and a digest of the set, written atomically.
+
+    Parameters
+    ----------
+    session
+        A session on the store.
+    diagnostic_id
+        The diagnostic.
+    osm_dir
+        The service's OSM folder.
+    walk, key
+        The walk access table and its key (:func:`qet_geo.store.jobs.access_key`), as the
+        analysis has them; None reads them back (:func:`qet_geo.store.jobs.home_access`).
+
+    Returns
+    -------
+    dict
+        As :func:`link_figures`; ``{}`` when the set has fewer than 11 respondents.
+    """
+    from pathlib import Path
+
+    from qet_geo.store.jobs import access_key, home_access
+
+    diag = session.get(Diagnostic, diagnostic_id)
+    if diag is None:
+        raise NotFoundError(
+            msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
+        )
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    assert hood is not None  # a foreign key
+    chosen = release_set(respondents_frame(session, diagnostic_id))
+    if len(chosen) < MIN_RESPONDENTS:
+        return {}
+    if walk is None:
+        tables = home_access(osm_dir, hood)
+        if tables is None:
+            return link_figures(link_answers(chosen, None), None)
+        walk = tables[0]
+    geometry = territory_geometry(hood)
+    if key is None and hood.osm_extract and geometry is not None:
+        key = access_key(hood.osm_extract, geometry)
+    answers = link_answers(chosen, building_keys(session, diagnostic_id))
+    if key is None or osm_dir is None or not hood.osm_extract:
+        return link_figures(answers, walk)
+    folder = Path(osm_dir).resolve()
+    stem = f"{hood.osm_extract}.access-{key}-links-"
+    path = folder / f"{stem}{_set_digest(answers, key)}.json"
+    try:
+        return cast("dict[str, Any]", json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+    figures = link_figures(answers, walk)
+    temporary = folder / f".links-{secrets.token_hex(6)}.json"
+    try:
+        temporary.write_text(json.dumps(figures, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, path)
+        for old in folder.glob(f"{glob.escape(stem)}*.json"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        logger.warning("could not keep the links preview of diagnostic %s", diagnostic_id)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return figures
+
+
+# --------------------------------------------------------------------------------------------------
+# the other surveys
+
+
+def other_figures(
+    session: Session, diagnostic_id: int, tables: tuple[Any, Any] | None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The MdV/EdV and NosGestesClimat figures of a diagnostic, and their respondents' keys.
+
+    :func:`qet_geo.store.perceived.other_surveys_figures` with the per-home tables (None when
+    the neighbourhood has none). ``({}, {})`` while that module is not installed.
+    """
+    walk, bike = tables if tables is not None else (None, None)
+    try:
+        from qet_geo.store.perceived import other_surveys_figures
+
+        other = other_surveys_figures(session, diagnostic_id, walk=walk, bike=bike)
+    except ImportError:  # the module, or the store's survey_frame it reads, lands separately
+        logger.warning("the other surveys' figures are not available yet in this install")
+        return {}, {}
+    return dict(other.figures), {k: list(v) for k, v in other.ids.items()}
+
+
+def _withhold_different_parts(
+    figures: dict[str, Any], ids: dict[str, list[str]], earlier: list[set[str]]
+) -> tuple[dict[str, Any], set[str]]:
+    """Rule 5 for the other surveys: each part against the same part of every earlier release.
+
+    A part whose set differs by 1 to 10 from one of them is withheld (``release_difference``)
+    and none of its respondents is stored; the others keep their figures. Returns the figures
+    and the prefixed keys to store.
+    """
+    small = range(1, MIN_RESPONDENTS)
+    out = dict(figures)
+    kept: set[str] = set()
+    for part in OTHER_PARTS:
+        new = {f"{part}:{i}" for i in ids.get(part, [])}
+        if not new:
+            continue
+        clash = False
+        for old_all in earlier:
+            old = {i for i in old_all if i.startswith(f"{part}:")}
+            if len(new - old) in small or len(old - new) in small:
+                clash = True
+                break
+        if clash:
+            synthetic = bool((figures.get(part) or {}).get("synthetic", False))
+            out[part] = {
+                "status": "withheld",
+                "reason": "release_difference",
+                "synthetic": synthetic,
+            }
+        else:
+            kept |= new
+    return out, kept
+
+
+def preview_extras(
+    session: Session, diagnostic_id: int, *, osm_dir: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The live preview's links and other surveys' figures, as a release would compute them.
+
+    The links come from :func:`preview_links` (computed by the analysis, read back); the other
+    surveys are computed now, with rule 5 applied against the earlier releases, as
+    :func:`create_release` would.
+    """
+    from qet_geo.store.jobs import home_access
+
+    diag = session.get(Diagnostic, diagnostic_id)
+    if diag is None:
+        raise NotFoundError(
+            msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
+        )
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    assert hood is not None  # a foreign key
+    tables = home_access(osm_dir, hood)
+    links = preview_links(
+        session, diagnostic_id, osm_dir=osm_dir, walk=None if tables is None else tables[0]
+    )
+    other, ids = other_figures(session, diagnostic_id, tables)
+    if other:
+        other, _ = _withhold_different_parts(other, ids, _released_sets(session, hood.id))
+    return links, other
 
 
 def constraint_means(session: Session, neighbourhood_id: int) -> dict[str, float | None]:
@@ -361,9 +760,14 @@ def _released_sets(session: Session, neighbourhood_id: int) -> list[set[str]]:
     ]
 
 
+def _su_keys(ids: set[str]) -> set[str]:
+    """The SU respondents of a stored set (the other surveys' are prefixed ``mdv:``, ``ngc:``)."""
+    return {i for i in ids if ":" not in i}
+
+
 def _refuse_small_difference(new: set[str], earlier: list[set[str]]) -> None:
     small = range(1, MIN_RESPONDENTS)
-    for old in earlier:
+    for old in (_su_keys(ids) for ids in earlier):
         if len(new - old) in small or len(old - new) in small:
             raise DisclosureError(
                 msg(
@@ -376,8 +780,17 @@ def _refuse_small_difference(new: set[str], earlier: list[set[str]]) -> None:
             )
 
 
-def create_release(engine: Engine, diagnostic_id: int) -> Release:
+def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -> Release:
     """Publish the figures of a diagnostic as its next release.
+
+    Besides the SU figures, the release holds the links, margins of manoeuvre and vote themes
+    over the same set (:func:`link_figures`, from the access tables the last analysis kept
+    beside the extract in ``osm_dir``; "no_access" without them) and the other surveys'
+    figures (:func:`other_figures`). Rule 5 is checked for each set on its own: the SU set
+    refuses the release; an MdV/EdV or NosGestesClimat part that differs by 1 to 10 from the
+    same part of an earlier release is **withheld** (its figures replaced by
+    ``{"status": "withheld", "reason": "release_difference"}``, none of its respondents
+    stored), so that a few more MdV answers never block the publication of the rest.
 
     Parameters
     ----------
@@ -385,6 +798,8 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
         The store.
     diagnostic_id
         The diagnostic.
+    osm_dir
+        The service's OSM folder (where the per-home access tables are kept); None: no links.
 
     Returns
     -------
@@ -417,6 +832,15 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
         earlier = _released_sets(session, hood_id)
         reference = "national" if national_reference(session) else "demo"
         constraints = constraint_means(session, hood_id)
+        hood = session.get(Neighbourhood, hood_id)
+        from qet_geo.store.jobs import home_access
+
+        tables = home_access(osm_dir, hood) if hood is not None else None
+        # over the same set as below; the analysis computed them already (read back, or again)
+        links = preview_links(
+            session, diagnostic_id, osm_dir=osm_dir, walk=None if tables is None else tables[0]
+        )
+        other, other_ids = other_figures(session, diagnostic_id, tables)
     chosen = release_set(frame)
     if len(chosen) < MIN_RESPONDENTS:
         raise DisclosureError(
@@ -428,7 +852,8 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
         )
     keys = set(chosen["key"].tolist())
     _refuse_small_difference(keys, earlier)
-    figures = compute_figures(chosen, synthetic=synthetic)
+    other, other_keys = _withhold_different_parts(other, other_ids, earlier)
+    figures = compute_figures(chosen, synthetic=synthetic, links=links, other_surveys=other)
     if not figures.footprints:
         raise DisclosureError(
             msg(
@@ -458,12 +883,16 @@ def create_release(engine: Engine, diagnostic_id: int) -> Release:
                 )
             )
             # checked again inside the transaction: a release made meanwhile counts too
-            _refuse_small_difference(keys, _released_sets(session, hood_id))
+            now = _released_sets(session, hood_id)
+            _refuse_small_difference(keys, now)
+            if now != earlier and other_keys:
+                other, other_keys = _withhold_different_parts(other, other_ids, now)
+                data["other_surveys"] = other
             release = Release(
                 diagnostic_id=diagnostic_id,
                 number=int(number or 0) + 1,
                 n_respondents=figures.n_respondents,
-                respondent_ids=sorted(keys),
+                respondent_ids=sorted(keys | other_keys),
                 figures=data,
                 summary=summary,
             )

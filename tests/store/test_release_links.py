@@ -1,0 +1,261 @@
+"""Releases carry the links, margins of manoeuvre and vote themes, as ``qet diagnose`` makes them.
+
+A neighbourhood over the shared Lorient extract with its territory, labelled-synthetic SU answers
+on its real buildings (``SYN-`` ids, located by their home's point, stored at their 200 m cell as
+the service stores every answer), the analysis job (which keeps the per-home access tables beside
+the extract), then releases: the stored tables are those
+:func:`qet_geo.analysis.links.link_report` and the report's rows give on the same set, and rule 5
+holds for the other surveys' parts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from qet_geo.analysis.footprint import read_ngc_scale, su_footprints
+from qet_geo.analysis.links import link_report
+from qet_geo.crs import WGS84
+from qet_geo.exhibition._tables import margin_rows, margins_left_out, model_rows, vote_rows
+from qet_geo.privacy import DisclosureError
+from qet_geo.store import ingest
+from qet_geo.store import models as store
+from qet_geo.store import releases
+from qet_geo.store.jobs import (
+    ANALYSIS_STEP_LABELS,
+    ANALYSIS_STEPS,
+    home_access,
+    run_analysis,
+    store_extract,
+    territory_from_geojson,
+)
+from qet_geo.store.releases import (
+    LINK_BOOTSTRAP,
+    LINK_SCALE,
+    LINK_SEED,
+    building_keys,
+    cell_access,
+    create_release,
+    link_answers,
+    release_set,
+)
+from qet_geo.surveys.schema import USAGE_LABELS, USAGES
+from tests.api.conftest import LORIENT_TERRITORY
+from tests.conftest import shared
+
+
+def synthetic_su(n: int, *, seed: int) -> bytes:
+    """``n`` labelled-synthetic SU answers on Lorient centre's real buildings, as a CSV file."""
+    from qet_geo.pipeline import build_neighbourhood
+    from qet_geo.surveys.synthetic import synthesize_answers
+
+    territory = _territory()
+    hood = build_neighbourhood(shared("osm", "lorient_centre.osm.gz"), territory=territory)
+    answers = synthesize_answers(hood.layers, n, seed=seed, access=hood.access["walk"])
+    frame = answers.reset_index()
+    points = frame.geometry.to_crs(WGS84)
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).assign(
+        lon=points.x.round(6).to_numpy(), lat=points.y.round(6).to_numpy()
+    )
+    return table.to_csv(index=False).encode()
+
+
+def _territory():  # type: ignore[no-untyped-def]
+    from qet_geo.inputs.territory import Territory
+
+    return Territory(
+        name="Lorient centre", geometry=territory_from_geojson(LORIENT_TERRITORY), source="test"
+    )
+
+
+@dataclass
+class World:
+    engine: Engine
+    osm: Path
+    hood: int
+    diag: int
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("links")
+    osm = folder / "osm"
+    osm.mkdir()
+    engine = store.make_engine(f"sqlite:///{folder / 'qet.db'}")
+    store.create_schema(engine)
+    with store.session_scope(engine) as s:
+        hood = store.add_neighbourhood(
+            s, name="Lorient centre", territory_wkt=territory_from_geojson(LORIENT_TERRITORY).wkt
+        )
+        diag = store.Diagnostic(neighbourhood_id=hood.id, year=0)
+        s.add(diag)
+        s.flush()
+        hood_id, diag_id = hood.id, diag.id
+    upload = osm / "upload.osm.gz"
+    shutil.copyfile(shared("osm", "lorient_centre.osm.gz"), upload)
+    store_extract(engine, hood_id, upload, osm_dir=osm)
+    ingest.ingest_su(engine, diag_id, synthetic_su(150, seed=3))
+    t0 = time.perf_counter()
+    assert run_analysis(engine, diag_id, osm_dir=osm) is not None
+    seconds = time.perf_counter() - t0
+    yield World(engine, osm, hood_id, diag_id, seconds)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def first(world: World) -> store.Release:
+    return create_release(world.engine, world.diag, osm_dir=world.osm)
+
+
+def _hood(world: World) -> store.Neighbourhood:
+    with store.session_scope(world.engine) as s:
+        hood = s.get(store.Neighbourhood, world.hood)
+        assert hood is not None
+        s.expunge(hood)
+        return hood
+
+
+def test_the_job_keeps_the_access_tables_and_names_its_steps(world: World) -> None:
+    assert ANALYSIS_STEPS.index("bike") < ANALYSIS_STEPS.index("links") < len(ANALYSIS_STEPS)
+    for step in ANALYSIS_STEPS:
+        assert ANALYSIS_STEP_LABELS[step].render("en") != ANALYSIS_STEP_LABELS[step].render("fr")
+    tables = home_access(world.osm, _hood(world))
+    assert tables is not None
+    walk, bike = tables
+    assert bike is not None and walk.index.equals(bike.index) and len(walk) > 500
+    assert {"score_15min", "food_shop_min", "weight"} <= set(walk.columns)
+    assert walk.geometry.notna().all()
+    # no temporary file left beside them
+    assert not [p for p in world.osm.iterdir() if p.name.startswith(".")]
+    assert world.seconds < 60
+
+
+def test_a_new_territory_or_extract_invalidates_the_tables(world: World) -> None:
+    hood = _hood(world)
+    other = store.Neighbourhood(
+        name=hood.name,
+        osm_extract=hood.osm_extract,
+        territory_wkt=_territory().geometry.buffer(-50).wkt,
+    )
+    assert home_access(world.osm, other) is None
+    assert (
+        home_access(world.osm, store.Neighbourhood(name="x", territory_wkt=hood.territory_wkt))
+        is None
+    )
+    assert home_access(None, hood) is None
+
+
+def _expected(world: World, lang: str) -> dict[str, object]:
+    """What ``qet diagnose`` makes of the same release set, through the same library calls."""
+    with store.session_scope(world.engine) as s:
+        chosen = release_set(ingest.respondents_frame(s, world.diag))
+        answers = link_answers(chosen, building_keys(s, world.diag))
+    tables = home_access(world.osm, _hood(world))
+    assert tables is not None
+    walk = tables[0]
+    links = link_report(
+        answers,
+        walk,
+        scale=LINK_SCALE,
+        cell_access=cell_access(walk),
+        n_bootstrap=LINK_BOOTSTRAP,
+        random_state=LINK_SEED,
+        lang=lang,  # type: ignore[arg-type]
+    )
+    footprints = su_footprints(answers[list(USAGES)], scale=LINK_SCALE)
+    labels = {u: USAGE_LABELS[u].render(lang) for u in USAGES}
+    made = {
+        "models": model_rows(links),
+        "margins": margin_rows(links),
+        "left_out": margins_left_out(links, lang),
+        "votes": vote_rows(footprints, read_ngc_scale(), links, labels),
+    }
+    # as the store keeps JSON: NaN as null
+    return json.loads(json.dumps(made).replace("NaN", "null"))
+
+
+def test_the_release_holds_what_link_report_gives_on_its_set(
+    world: World, first: store.Release
+) -> None:
+    links = first.figures["links"]
+    assert links["status"] == "ok"
+    assert (links["n_bootstrap"], links["random_state"]) == (100, 0)
+    for lang in ("fr", "en"):
+        assert links[lang] == _expected(world, lang)
+    fr, en = links["fr"], links["en"]
+    assert fr["models"], "some link is estimated on 150 answers"
+    assert fr["margins"] and fr["votes"]
+    assert [r["odds_ratio"] for r in fr["models"]] == [r["odds_ratio"] for r in en["models"]]
+    assert fr["votes"][0]["theme"] != en["votes"][0]["theme"]
+    # the frequent-stops scenario needs a timetable: left out, with why
+    assert fr["left_out"] and all("«" in line for line in fr["left_out"])
+    # deterministic: the same set gives the same figures
+    again = releases.compute_figures(
+        _frame(world),
+        access=home_access(world.osm, _hood(world))[0],  # type: ignore[index]
+        building_keys=_keys(world),
+    )
+    assert again.links == links
+    # Figures read back carry them
+    assert releases.Figures.from_json(first.figures).links == links
+
+
+def _frame(world: World) -> pd.DataFrame:
+    with store.session_scope(world.engine) as s:
+        return ingest.respondents_frame(s, world.diag)
+
+
+def _keys(world: World) -> pd.Series:
+    with store.session_scope(world.engine) as s:
+        return building_keys(s, world.diag)
+
+
+def test_the_preview_reads_what_the_job_computed(world: World, first: store.Release) -> None:
+    kept = list(world.osm.glob("*-links-*.json"))
+    assert len(kept) == 1
+    with store.session_scope(world.engine) as s:
+        links, other = releases.preview_extras(s, world.diag, osm_dir=world.osm)
+    assert links == first.figures["links"]
+    assert isinstance(other, dict)
+
+
+def test_without_access_tables_the_links_say_so(world: World, tmp_path: Path) -> None:
+    figures = releases.compute_figures(_frame(world), access=False)
+    assert figures.links == {"status": "no_access"}
+    assert releases.compute_figures(_frame(world)).links == {}
+
+
+def test_rule_5_holds_per_part(world: World, first: store.Release) -> None:
+    """The SU set refuses the release; an other survey's part is withheld, the rest published."""
+    # SU: the same set again is allowed (a difference of 0), a few more answers are refused
+    second = create_release(world.engine, world.diag, osm_dir=world.osm)
+    assert second.figures["links"] == first.figures["links"]
+    assert sorted(second.respondent_ids) == sorted(first.respondent_ids)
+    more = synthetic_su(5, seed=9).decode().replace("SYN-", "SYN-X").encode()
+    ingest.ingest_su(world.engine, world.diag, more)
+    with pytest.raises(DisclosureError):
+        create_release(world.engine, world.diag, osm_dir=world.osm)
+    # the other surveys' parts, each against the same part of the earlier releases
+    earlier = [set(first.respondent_ids) | {f"mdv:m{i}" for i in range(20)}]
+    figures = {"mdv": {"status": "published", "synthetic": True}, "ngc": {"status": "published"}}
+    ids = {"mdv": [f"m{i}" for i in range(25)], "ngc": [f"n{i}" for i in range(30)]}
+    kept, keys = releases._withhold_different_parts(figures, ids, earlier)
+    assert kept["mdv"] == {"status": "withheld", "reason": "release_difference", "synthetic": True}
+    assert kept["ngc"] == {"status": "published"}
+    assert keys == {f"ngc:n{i}" for i in range(30)}
+    # 11 more MdV answers: published again
+    ids["mdv"] = [f"m{i}" for i in range(31)]
+    kept, keys = releases._withhold_different_parts(figures, ids, earlier)
+    assert kept["mdv"]["status"] == "published" and "mdv:m30" in keys
+    # the SU check ignores the other parts' keys
+    releases._refuse_small_difference(set(first.respondent_ids), earlier)
