@@ -68,7 +68,6 @@ from qet_geo.analysis.perceived import (
     DOMAIN_LABELS,
     DOMAINS,
     QUESTIONS,
-    compare_access,
     perceived_access,
     question_states,
 )
@@ -185,7 +184,7 @@ def other_surveys_figures(
     OtherFigures
         The figures and the respondents they were computed over.
     """
-    from qet_geo.store.ingest import survey_frame  # type: ignore[attr-defined]
+    from qet_geo.store.ingest import survey_frame
 
     mdv, mdv_ids = perceived_figures(survey_frame(session, diagnostic_id, "mdv"), walk, bike)
     ngc, ngc_ids = ngc_figures(survey_frame(session, diagnostic_id, "ngc"))
@@ -262,8 +261,8 @@ def perceived_figures(
     Returns
     -------
     tuple
-        The ``mdv`` part of the figures (module docstring) and the release keys of the
-        respondents compared in a published question (empty when none is published).
+        The ``mdv`` part of the figures (module docstring) and the release keys of every answer
+        (the published counts are over all of them; empty when nothing is published).
     """
     if answers is None or answers.empty:
         return _part("no_data", "no_answers", synthetic=False), []
@@ -283,7 +282,6 @@ def perceived_figures(
         warnings.simplefilter("ignore")
         states = question_states(answers, walk)
         published = perceived_access(answers, walk, bike_access=bike)
-        compared = compare_access(answers, walk, bike_access=bike)
     base["n_located"] = published.n_located
     data = published.to_dict()
     zones: dict[str, list[dict[str, Any]]] = {}
@@ -313,9 +311,8 @@ def perceived_figures(
     if not done:
         return _part("withheld", "nothing_publishable", **base, questions=questions), []
     domains = [_domain(d, keys, questions) for d, keys in DOMAINS.items()]
-    who = set(compared.loc[compared["question"].isin(done), "respondent_id"].astype(str))
-    keys = _keys(answers)
-    ids = sorted(keys[str(i)] for i in answers.index if str(i) in who)
+    # every answer: the published counts (n_answers, n_located) are over all of them
+    ids = sorted(_keys(answers).values())
     return _part("published", None, **base, questions=questions, domains=domains), ids
 
 
@@ -495,14 +492,11 @@ def _pct(share: float | None, lang: str) -> str:
 def _value(value: float | None, unit: str, lang: str) -> str:
     if value is None:
         return "–"
+    # short: the question's "what is measured" says the unit in words
     if unit == "share":
-        return msg("{value} % des besoins à 15 min", value=number(100 * value, decimals=0)).render(
-            lang
-        )
+        return msg("{value} %", value=number(100 * value, decimals=0)).render(lang)
     if unit == "km":
-        return msg(
-            "{value} km d'aménagements cyclables à 500 m", value=number(value, decimals=1)
-        ).render(lang)
+        return msg("{value} km", value=number(value, decimals=1)).render(lang)
     return msg("{value} min", value=number(value, decimals=1)).render(lang)
 
 
@@ -608,6 +602,8 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
         questions.append(row)
     domains = []
     for d in mdv.get("domains", []):
+        if d.get("domain") not in DOMAIN_LABELS:
+            continue
         entry: dict[str, Any] = {
             "label": DOMAIN_LABELS[d["domain"]].render(lang),
             "status": d["status"],
@@ -619,7 +615,9 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
                 unknown=_pct(d["offer_unknown_or_unused"], lang),
                 missing=_pct(d["offer_missing"], lang),
                 n=number(d["n_answers"], decimals=0).render(lang),
-                main=CATEGORY_LABELS[main].render(lang) if main else msg("aucun").render(lang),
+                main=CATEGORY_LABELS[main].render(lang)
+                if main in CATEGORY_LABELS
+                else msg("aucun").render(lang),
             )
         domains.append(entry)
     rows = []
