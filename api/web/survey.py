@@ -6,10 +6,16 @@ Preparing (``/espace/quartiers/{id}/enquete/preparer``)
     (``QET_SHARED_DATA``, its ``census/`` CSV files): :func:`qet_geo.surveys.representativeness.
     survey_quotas`, for all the IRIS together and for each one (its share of the sample split by
     population, :func:`~qet_geo.surveys.representativeness.quotas`). The page prints as the
-    field team's quota sheet. The walking visit (:func:`qet_geo.visit.plan.plan_visit`,
-    :func:`qet_geo.visit.export.write_route`) is planned in a worker process under the limits of
-    the extracts' (``osm_timeout_s``, ``osm_memory_bytes``), from a thread: the page polls its
-    state (htmx, or a plain link) and offers the GPX, GeoJSON and roadbook files once done.
+    field team's quota sheet. The walking visit (:func:`api.routers.routes.plan_stored_visit`:
+    :func:`qet_geo.visit.plan.plan_visit`, :func:`qet_geo.visit.export.write_route`) is planned
+    in a worker process under the limits of the extracts' (``osm_timeout_s``,
+    ``osm_memory_bytes``), from a thread: the page polls its state (htmx, or a plain link) and
+    offers the GPX, GeoJSON and roadbook files once done. Its stops are picked automatically
+    (a number of them), or chosen on the neighbourhood's map (``/static/web/visit.js``: the
+    outline and the extract's streets from ``.../enquete/carte.json``, no tiles; a click adds a
+    numbered stop) into a field of "latitude, longitude" lines that is the whole form without
+    JavaScript (``POST .../enquete/visite``, checked by :func:`qet_geo.visit.plan.chosen_stops`,
+    then the page's visit of these ``points``).
 
 Collecting (``/espace/quartiers/{id}/enquete/collecte``)
     SU answer files go through the API's upload path (:func:`api.routers.uploads.store_upload`:
@@ -24,13 +30,16 @@ Collecting (``/espace/quartiers/{id}/enquete/collecte``)
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request
@@ -54,6 +63,7 @@ from qet_geo.store.models import (
     territory_geometry,
 )
 from qet_geo.surveys.schema import CSP_LABELS
+from qet_geo.visit.plan import MAX_CHOSEN_STOPS
 
 __all__ = ["router"]
 
@@ -296,12 +306,21 @@ def _visit_job(
     loop: bool,
     max_minutes: float | None,
     lang: Lang,
+    chosen: tuple[tuple[float, float], ...] | None = None,
 ) -> dict[str, Any]:
-    """Plan the visit and write its files (in a worker), as ``GET /neighbourhoods/{id}/route.gpx``."""
+    """Plan the visit and write its files (in a worker), as ``GET /neighbourhoods/{id}/route.gpx``;
+    through the ``chosen`` (longitude, latitude) stops when given."""
     from api.routers.routes import plan_stored_visit
 
     visit, files = plan_stored_visit(
-        osm, name, territory_wkt, stops=stops, loop=loop, lang=lang, max_minutes=max_minutes
+        osm,
+        name,
+        territory_wkt,
+        stops=stops,
+        loop=loop,
+        lang=lang,
+        max_minutes=max_minutes,
+        chosen=chosen,
     )
     table = visit.stops
     return {
@@ -378,15 +397,130 @@ def _start_visit(key: tuple[Any, ...], settings: Settings, *args: Any) -> VisitS
 
 @dataclass(frozen=True)
 class VisitForm:
+    """The visit asked for: ``stops`` picked automatically, or the ``points`` chosen on the map
+    ((latitude, longitude) as typed); ``error`` is the automatic form's, ``chosen_error`` the
+    chosen stops' form's."""
+
     stops: int = 6
     loop: bool = True
     max_minutes: int | None = None
     error: str | None = None
     asked: bool = False
+    points: tuple[tuple[float, float], ...] | None = None
+    points_text: str = ""
+    chosen_error: str | None = None
 
     def query(self) -> str:
         minutes = "" if self.max_minutes is None else str(self.max_minutes)
-        return f"arrets={self.stops}&boucle={'1' if self.loop else '0'}&minutes={minutes}"
+        tail = f"boucle={'1' if self.loop else '0'}&minutes={minutes}"
+        if self.points is not None:
+            return urlencode({"points": points_param(self.points)}) + "&" + tail
+        return f"arrets={self.stops}&{tail}"
+
+
+#: Most characters of the chosen stops' field (12 lines of "latitude, longitude" and slack).
+MAX_POINTS_CHARS = 2000
+_POSITION = re.compile(r"^\s*([-+]?\d{1,3}(?:\.\d+)?)\s*[,\s]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
+
+
+def points_param(points: Sequence[tuple[float, float]]) -> str:
+    """The chosen stops in a URL: "lat,lon;lat,lon", six decimals (about 10 cm)."""
+    return ";".join(f"{lat:.6f},{lon:.6f}" for lat, lon in points)
+
+
+def parse_points(text: str) -> tuple[tuple[float, float], ...]:
+    """The (latitude, longitude) of each non-empty line (or ";"-separated part) of ``text``.
+
+    Raises
+    ------
+    ValueError
+        With the French message (a :class:`~qet_geo.i18n.Msg`) of the first bad line.
+    """
+    if len(text) > MAX_POINTS_CHARS:
+        raise ValueError(
+            msg(
+                "Trop de texte pour des arrêts : une position « latitude, longitude » par ligne, "
+                "{most} arrêts au plus.",
+                most=MAX_CHOSEN_STOPS,
+            )
+        )
+    points = []
+    for number, line in enumerate(re.split(r"[;\n]", text), start=1):
+        if not line.strip():
+            continue
+        found = _POSITION.match(line)
+        if found is None:
+            shown = line.strip()
+            raise ValueError(
+                msg(
+                    "Ligne {number} : « {line} » n'est pas une position « latitude, longitude » "
+                    "en degrés décimaux (par exemple 47.7490, -3.3600).",
+                    number=number,
+                    line=shown if len(shown) <= 40 else shown[:39] + "…",
+                )
+            )
+        lat, lon = float(found.group(1)), float(found.group(2))
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ValueError(
+                msg(
+                    "Ligne {number} : la latitude va de -90 à 90 et la longitude de -180 à 180 ; "
+                    "la latitude vient en premier.",
+                    number=number,
+                )
+            )
+        points.append((lat, lon))
+    return tuple(points)
+
+
+def _chosen_form(
+    hood: Neighbourhood, text: str, boucle: str | None, minutes: str | None, lang: str
+) -> VisitForm:
+    """The visit through the stops of ``text``, checked as the planner will (count, inside the
+    neighbourhood: :func:`qet_geo.visit.plan.chosen_stops`), or the form with its message."""
+    from qet_geo.visit.plan import chosen_stops
+
+    loop = boucle == "1"
+    budget = _budget(minutes)
+    shown = text if len(text) <= MAX_POINTS_CHARS else ""
+    if isinstance(budget, Msg):
+        return VisitForm(loop=loop, points_text=shown, chosen_error=budget.render(lang))
+    try:
+        points = parse_points(text)
+    except ValueError as exc:
+        problem = exc.args[0]
+        return VisitForm(
+            loop=loop, max_minutes=budget, points_text=shown, chosen_error=problem.render(lang)
+        )
+    try:
+        chosen_stops(
+            [(lon, lat) for lat, lon in points],
+            territory=territory_geometry(hood),
+            lang="en" if lang == "en" else "fr",
+        )
+    except QetGeoError as exc:
+        return VisitForm(
+            loop=loop, max_minutes=budget, points_text=shown, chosen_error=exc.localized(lang)
+        )
+    return VisitForm(
+        loop=loop,
+        max_minutes=budget,
+        asked=True,
+        points=points,
+        points_text="\n".join(f"{lat:.6f}, {lon:.6f}" for lat, lon in points),
+    )
+
+
+def _budget(minutes: str | None) -> int | Msg | None:
+    """The time budget of the form's field (None when empty), or its message."""
+    if not minutes or not minutes.strip():
+        return None
+    try:
+        budget = int(minutes)
+        if not 10 <= budget <= 600:
+            raise ValueError
+    except ValueError:
+        return msg("La durée maximale est un nombre de minutes de 10 à 600, ou rien.")
+    return budget
 
 
 def _visit_form(
@@ -397,20 +531,14 @@ def _visit_form(
     loop = boucle == "1"
     try:
         stops = int(arrets)
-        if not 2 <= stops <= 12:
+        if not 2 <= stops <= MAX_CHOSEN_STOPS:
             raise ValueError
     except ValueError:
         text = msg("Le nombre d'arrêts est un nombre entier de 2 à 12.")
         return VisitForm(loop=loop, error=text.render(lang))
-    budget: int | None = None
-    if minutes and minutes.strip():
-        try:
-            budget = int(minutes)
-            if not 10 <= budget <= 600:
-                raise ValueError
-        except ValueError:
-            text = msg("La durée maximale est un nombre de minutes de 10 à 600, ou rien.")
-            return VisitForm(stops=stops, loop=loop, error=text.render(lang))
+    budget = _budget(minutes)
+    if isinstance(budget, Msg):
+        return VisitForm(stops=stops, loop=loop, error=budget.render(lang))
     return VisitForm(stops=stops, loop=loop, max_minutes=budget, asked=True)
 
 
@@ -447,6 +575,7 @@ def _visit_state(
         form.loop,
         form.max_minutes,
         run_lang,
+        form.points,
     )
     state = _start_visit(
         key,
@@ -458,6 +587,7 @@ def _visit_state(
         form.loop,
         None if form.max_minutes is None else float(form.max_minutes),
         run_lang,
+        None if form.points is None else tuple((lon, lat) for lat, lon in form.points),
     )
     return state, None
 
@@ -479,27 +609,36 @@ def _margin_of(marge: str | None) -> int:
     return value if value in MARGINS else 5
 
 
-@router.get("/espace/quartiers/{hood_id}/enquete/preparer", response_class=HTMLResponse)
-def prepare_page(
+def _asked_form(
+    hood: Neighbourhood,
+    arrets: str | None,
+    points: str | None,
+    boucle: str | None,
+    minutes: str | None,
+    lang: str,
+) -> VisitForm:
+    """The visit of a page's or a file's URL: through its ``points``, else of ``arrets`` stops."""
+    if points is not None:
+        return _chosen_form(hood, points, boucle, minutes, lang)
+    return _visit_form(arrets, boucle, minutes, lang)
+
+
+def _prepare(
     request: Request,
-    session: SessionDep,
-    hood_id: str,
-    marge: Annotated[str | None, Query(max_length=4)] = None,
-    arrets: Annotated[str | None, Query(max_length=4)] = None,
-    boucle: Annotated[str | None, Query(max_length=2)] = None,
-    minutes: Annotated[str | None, Query(max_length=5)] = None,
+    visitor: Visitor,
+    hood: Neighbourhood,
+    margin_pct: int,
+    form: VisitForm,
+    *,
+    status: int = 200,
 ) -> Response:
-    """Sample size and quotas (a printable sheet), and the visit route with its files."""
-    visitor, hood = visible_hood(request, session, hood_id)
     lang = _kit.lang_of(request)
-    margin_pct = _margin_of(marge)
     tables, problem = quota_problem(request, hood)
     found = None
     if problem is None:
         found = neighbourhood_quotas(tables, hood.iris_codes, margin_pct=margin_pct, lang=lang)
         if found is None:
             problem = no_table_for(hood)
-    form = _visit_form(arrets, boucle, minutes, lang)
     state, visit_problem = _visit_state(request, hood, form)
     context = {
         "hood": hood,
@@ -509,13 +648,84 @@ def prepare_page(
         "margin_pct": margin_pct,
         "variables": {k: v.render(lang) for k, v in VARIABLES.items()},
         "form": form,
+        "max_stops": MAX_CHOSEN_STOPS,
         "visit": _visit_view(state, lang),
         "visit_problem": visit_problem,
         "base": hood_base(hood.id),
     }
     if request.headers.get("hx-request") and request.query_params.get("fragment") == "visite":
-        return render(request, "survey_visit.html", context, visitor=visitor)
-    return render(request, "survey_prepare.html", context, visitor=visitor)
+        return render(request, "survey_visit.html", context, visitor=visitor, status=status)
+    return render(request, "survey_prepare.html", context, visitor=visitor, status=status)
+
+
+@router.get("/espace/quartiers/{hood_id}/enquete/preparer", response_class=HTMLResponse)
+def prepare_page(
+    request: Request,
+    session: SessionDep,
+    hood_id: str,
+    marge: Annotated[str | None, Query(max_length=4)] = None,
+    arrets: Annotated[str | None, Query(max_length=4)] = None,
+    points: Annotated[str | None, Query(max_length=MAX_POINTS_CHARS)] = None,
+    boucle: Annotated[str | None, Query(max_length=2)] = None,
+    minutes: Annotated[str | None, Query(max_length=5)] = None,
+) -> Response:
+    """Sample size and quotas (a printable sheet), and the visit route with its files."""
+    visitor, hood = visible_hood(request, session, hood_id)
+    lang = _kit.lang_of(request)
+    form = _asked_form(hood, arrets, points, boucle, minutes, lang)
+    return _prepare(request, visitor, hood, _margin_of(marge), form)
+
+
+@router.post("/espace/quartiers/{hood_id}/enquete/visite", response_class=HTMLResponse)
+def plan_chosen(
+    request: Request,
+    session: SessionDep,
+    hood_id: str,
+    csrf: _kit.FormStr = "",
+    points: _kit.FormStr = "",
+    boucle: _kit.FormStr = "",
+    minutes: _kit.FormStr = "",
+    marge: _kit.FormStr = "",
+) -> Response:
+    """The visit through the stops picked on the map (or typed, one "latitude, longitude" a
+    line): checked, then planned as the page's (GET) visit of these ``points``."""
+    visitor, hood = visible_hood(request, session, hood_id)
+    _kit.check_csrf(request, visitor, csrf)
+    margin_pct = _margin_of(marge)
+    form = _chosen_form(hood, points, boucle, minutes, _kit.lang_of(request))
+    if form.chosen_error is not None:
+        return _prepare(request, visitor, hood, margin_pct, form, status=400)
+    return redirect(f"{hood_base(hood.id)}/preparer?marge={margin_pct}&{form.query()}#visite")
+
+
+@router.get("/espace/quartiers/{hood_id}/enquete/carte.json")
+async def visit_map_data(request: Request, session: SessionDep, hood_id: str) -> Response:
+    """The streets of the neighbourhood's extract and its outline (WGS84 GeoJSON), for the map
+    where the stops are picked: the outline page's (:mod:`api.web.setup`), for every visitor who
+    sees the neighbourhood; ``streets`` is null without a readable extract."""
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import JSONResponse
+
+    from api.web.setup import _summary
+
+    _visitor, hood = await run_in_threadpool(visible_hood, request, session, hood_id)
+    streets = None
+    if hood.osm_extract:
+        try:
+            streets = json.loads((await _summary(request, hood, with_streets=True))["streets"])
+        except QetGeoError:
+            streets = None
+    territory = territory_geometry(hood)
+    outline = None
+    if territory is not None:
+        import geopandas as gpd
+
+        from qet_geo.crs import WGS84, WORK_CRS
+
+        outline = gpd.GeoSeries([territory], crs=WORK_CRS).to_crs(WGS84).iloc[0].__geo_interface__
+    return JSONResponse(
+        {"streets": streets, "territory": outline}, headers={"Cache-Control": "no-store"}
+    )
 
 
 def _visit_view(state: VisitState | None, lang: str) -> dict[str, Any] | None:
@@ -541,6 +751,7 @@ def visit_file(
     hood_id: str,
     kind: str,
     arrets: Annotated[str | None, Query(max_length=4)] = None,
+    points: Annotated[str | None, Query(max_length=MAX_POINTS_CHARS)] = None,
     boucle: Annotated[str | None, Query(max_length=2)] = None,
     minutes: Annotated[str | None, Query(max_length=5)] = None,
 ) -> Response:
@@ -548,8 +759,9 @@ def visit_file(
     visitor, hood = visible_hood(request, session, hood_id)
     if kind not in _FILES:
         raise _kit.not_found(request, visitor)
-    form = _visit_form(arrets or "6", boucle, minutes, _kit.lang_of(request))
-    state, _problem = _visit_state(request, hood, form) if form.error is None else (None, None)
+    form = _asked_form(hood, arrets or "6", points, boucle, minutes, _kit.lang_of(request))
+    asked = form.error is None and form.chosen_error is None
+    state, _problem = _visit_state(request, hood, form) if asked else (None, None)
     if state is None or state.status != "done":
         return redirect(f"{hood_base(hood.id)}/preparer?{form.query()}#visite")
     media, name = _FILES[kind]

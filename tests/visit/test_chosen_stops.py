@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from qet_geo.errors import DataCoverageError, ValidationError
 from qet_geo.inputs.territory import Territory
@@ -25,13 +26,13 @@ OUTLINE = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre
 
 
 @pytest.fixture(scope="module")
-def outline() -> shapely.Geometry:
+def outline() -> BaseGeometry:
     """The demonstration neighbourhood of Lorient centre, in Lambert-93 as the store keeps it."""
     return territory_from_geojson(json.loads(OUTLINE.read_text()))
 
 
 @pytest.fixture(scope="module")
-def hood(lorient_gz: Path, outline: shapely.Geometry) -> Neighbourhood:
+def hood(lorient_gz: Path, outline: BaseGeometry) -> Neighbourhood:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return build_neighbourhood(
@@ -41,7 +42,7 @@ def hood(lorient_gz: Path, outline: shapely.Geometry) -> Neighbourhood:
         )
 
 
-def picks(hood: Neighbourhood, outline: shapely.Geometry, k: int) -> list[tuple[float, float]]:
+def picks(hood: Neighbourhood, outline: BaseGeometry, k: int) -> list[tuple[float, float]]:
     """``k`` positions spread over the neighbourhood, each 8 m east of a street crossing of the
     main walking network, as (longitude, latitude): where a person would click."""
     net = hood.networks["walk"]
@@ -51,7 +52,7 @@ def picks(hood: Neighbourhood, outline: shapely.Geometry, k: int) -> list[tuple[
     return [lonlat(shapely.Point(x + 8.0, y)) for x, y in net.node_xy[chosen]]
 
 
-def test_chosen_stops_are_numbered_in_the_order_picked(outline: shapely.Geometry) -> None:
+def test_chosen_stops_are_numbered_in_the_order_picked(outline: BaseGeometry) -> None:
     stops = chosen_stops([(-3.36, 47.75), (-3.358, 47.747)], territory=outline)
     assert list(stops.index) == [1, 2]
     assert stops.crs.to_epsg() == 2154
@@ -64,7 +65,7 @@ def test_chosen_stops_are_numbered_in_the_order_picked(outline: shapely.Geometry
     assert list(english["name"]) == ["Stop 1", "Stop 2"]
 
 
-def test_chosen_stops_refuse_what_cannot_be_visited(outline: shapely.Geometry) -> None:
+def test_chosen_stops_refuse_what_cannot_be_visited(outline: BaseGeometry) -> None:
     with pytest.raises(ValidationError) as one:
         chosen_stops([(-3.36, 47.75)], territory=outline)
     assert "de 2 à 12 (1 donné(s))" in one.value.localized("fr")
@@ -83,7 +84,7 @@ def test_chosen_stops_refuse_what_cannot_be_visited(outline: shapely.Geometry) -
 
 
 def test_the_visit_goes_through_exactly_the_chosen_stops_snapped_to_the_streets(
-    hood: Neighbourhood, outline: shapely.Geometry
+    hood: Neighbourhood, outline: BaseGeometry
 ) -> None:
     clicked = picks(hood, outline, 5)
     stops = chosen_stops(clicked, territory=outline)
@@ -102,7 +103,7 @@ def test_the_visit_goes_through_exactly_the_chosen_stops_snapped_to_the_streets(
 
 @pytest.mark.parametrize("loop", [True, False])
 def test_the_order_of_chosen_stops_is_the_shortest_walk(
-    hood: Neighbourhood, outline: shapely.Geometry, loop: bool
+    hood: Neighbourhood, outline: BaseGeometry, loop: bool
 ) -> None:
     stops = chosen_stops(picks(hood, outline, 6), territory=outline)
     visit = plan_visit(hood, stops=stops, loop=loop)
@@ -116,7 +117,7 @@ def test_the_order_of_chosen_stops_is_the_shortest_walk(
 
 
 def test_a_chosen_stop_off_the_streets_is_refused(
-    hood: Neighbourhood, outline: shapely.Geometry
+    hood: Neighbourhood, outline: BaseGeometry
 ) -> None:
     net = hood.networks["walk"]
     clicked = picks(hood, outline, 3)

@@ -68,7 +68,7 @@ def test_a_team_prepares_and_collects_its_survey(
 
     page.goto(f"/espace/quartiers/{lorient}/enquete/preparer")
     page.get_by_label("Nombre d'arrêts (2 à 12)").fill("4")
-    page.get_by_role("button", name="Calculer l'itinéraire").click()
+    page.get_by_role("button", name="Calculer l'itinéraire", exact=True).click()
     expect(page.get_by_text("Itinéraire prêt : 4 arrêts")).to_be_visible(timeout=TIMEOUT_MS)
     expect(
         page.get_by_role("link", name="Télécharger le tracé GPX (pour le téléphone)")
