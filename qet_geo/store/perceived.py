@@ -127,7 +127,16 @@ REASONS: Mapping[str, Msg] = {
     "one_dominates": msg(
         "Une seule personne pèse plus de 85 % du total : la moyenne révélerait son empreinte."
     ),
+    # set by the release (qet_geo.store.releases), rule 5
+    "release_difference": msg(
+        "Ces réponses diffèrent de celles d'une publication précédente de 1 à {n} personnes : "
+        "comparer les deux publications révélerait leurs réponses. Cette partie sera publiée "
+        "quand l'écart atteindra au moins {k} personnes.",
+        n=MIN_RESPONDENTS - 1,
+        k=MIN_RESPONDENTS,
+    ),
 }
+_UNKNOWN_REASON = msg("Non publié en vertu des règles de confidentialité.")
 
 _PART_STATUS = ("published", "withheld", "no_data")
 
@@ -503,7 +512,7 @@ def _value(value: float | None, unit: str, lang: str) -> str:
 def _reason(code: str | None, lang: str) -> str | None:
     if code is None:
         return None
-    return REASONS.get(code, REASONS["withheld"]).render(lang)
+    return REASONS.get(code, _UNKNOWN_REASON).render(lang)
 
 
 def _why(label: str, reason: str | None, lang: str) -> str:

@@ -133,13 +133,13 @@ def _counts(data: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _render(view: dict[str, Any] | None, lang: str) -> str:
+def _render(view: dict[str, Any] | None, lang: str, **more: Any) -> str:
     from api.web._kit import env
 
     def _(template: str, /, **fields: Any) -> str:  # as api.web._kit.render gives it
         return msg(template, **fields).render(lang) if fields else translate(template, lang)
 
-    return env.get_template("release_perceived.html").render(perceived=view, _=_, lang=lang)
+    return env.get_template("release_perceived.html").render(perceived=view, _=_, lang=lang, **more)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -370,6 +370,10 @@ def test_the_template_renders_in_both_languages(whole, lang: str) -> None:
             assert text in html, text
         assert "L&#39;offre manque" not in html and "Empreinte totale" not in html
     assert html.count("<caption>") >= 4
+    # under the h2 of the set of figures it follows, or at the level the page asks
+    assert '<h3 id="titre-percu-p">' in html and "<h4>" in html and "<h2" not in html
+    again = _render(perceived_view(whole, lang), lang, perceived_h=2, perceived_key="x")
+    assert '<h2 id="titre-percu-x">' in again and "<h3>" in again
     assert '<th scope="col">' in html and '<th scope="row">' in html
     # each category explained in words; the withheld flights say why
     for c in CATEGORIES:
@@ -406,3 +410,14 @@ def test_stored_text_is_escaped(whole) -> None:
     view["mdv"]["domains"][0]["label"] = "<script>alert(1)</script>"
     html = _render(view, "fr")
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_part_the_release_withholds_says_why(whole) -> None:
+    # what qet_geo.store.releases stores when a part differs by 1 to 10 from an earlier release
+    forged = {**whole, "mdv": {"status": "withheld", "reason": "release_difference"}}
+    html = _render(perceived_view(forged, "fr"), "fr")
+    assert "publication précédente de 1 à 10 personnes" in html
+    assert "Empreinte NosGestesClimat" in html and html.count("<table") == 1  # NGC's only
+    odd = {**whole, "ngc": {"status": "withheld", "reason": "<b>new</b>"}}
+    html = _render(perceived_view(odd, "en"), "en")
+    assert "Not published under the privacy rules." in html and "<b>new" not in html
