@@ -53,8 +53,9 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -494,8 +495,14 @@ CATEGORY_EXPLAINED: Mapping[str, Msg] = {
 }
 
 
+@lru_cache(maxsize=4096)
+def _num(value: float, decimals: int, lang: str) -> str:
+    """A number in the reader's format (cached: a page shows the same shares many times)."""
+    return number(value, decimals=decimals).render(lang)
+
+
 def _pct(share: float | None, lang: str) -> str:
-    return "–" if share is None else number(100 * share, decimals=1).render(lang) + " %"
+    return "–" if share is None else _num(round(100 * share, 1), 1, lang) + " %"
 
 
 def _value(value: float | None, unit: str, lang: str) -> str:
@@ -503,10 +510,10 @@ def _value(value: float | None, unit: str, lang: str) -> str:
         return "–"
     # short: the question's "what is measured" says the unit in words
     if unit == "share":
-        return msg("{value} %", value=number(100 * value, decimals=0)).render(lang)
+        return msg("{value} %", value=_num(round(100 * value), 0, lang)).render(lang)
     if unit == "km":
-        return msg("{value} km", value=number(value, decimals=1)).render(lang)
-    return msg("{value} min", value=number(value, decimals=1)).render(lang)
+        return msg("{value} km", value=_num(round(value, 1), 1, lang)).render(lang)
+    return msg("{value} min", value=_num(round(value, 1), 1, lang)).render(lang)
 
 
 def _reason(code: str | None, lang: str) -> str | None:
@@ -517,6 +524,74 @@ def _reason(code: str | None, lang: str) -> str | None:
 
 def _why(label: str, reason: str | None, lang: str) -> str:
     return msg("{label} : {reason}", label=label, reason=reason or "").render(lang)
+
+
+#: Where a zone lies in the neighbourhood, for residents who cannot read a grid cell's code.
+_SIDES: Mapping[str, Msg] = {
+    "centre": msg("au centre"),
+    "n": msg("au nord"),
+    "ne": msg("au nord-est"),
+    "e": msg("à l'est"),
+    "se": msg("au sud-est"),
+    "s": msg("au sud"),
+    "sw": msg("au sud-ouest"),
+    "w": msg("à l'ouest"),
+    "nw": msg("au nord-ouest"),
+}
+
+
+def _sides(zones: Sequence[Mapping[str, Any]]) -> list[str | None]:
+    """Each zone's side of the neighbourhood (8 directions, or the centre) from its geometry.
+
+    Relative to the middle of the zones' centres; a zone closer to it than a third of the
+    farthest one is "centre". None without geometry.
+    """
+    import shapely.geometry
+
+    centres: list[tuple[float, float] | None] = []
+    for z in zones:
+        geom = z.get("geometry")
+        try:
+            point = shapely.geometry.shape(geom).centroid if geom else None
+        except (TypeError, ValueError, AttributeError, KeyError):
+            point = None
+        centres.append(None if point is None or point.is_empty else (point.x, point.y))
+    known = [c for c in centres if c is not None]
+    if len(known) < 2:
+        return [None] * len(zones)
+    # degrees of longitude shrink with latitude: compare in local metres
+    lat0 = sum(c[1] for c in known) / len(known)
+    scale = math.cos(math.radians(lat0))
+    lon0 = sum(c[0] for c in known) / len(known)
+    far = max(math.hypot((c[0] - lon0) * scale, c[1] - lat0) for c in known)
+    names = ("e", "ne", "n", "nw", "w", "sw", "s", "se")
+    out: list[str | None] = []
+    for c in centres:
+        if c is None:
+            out.append(None)
+            continue
+        dx, dy = (c[0] - lon0) * scale, c[1] - lat0
+        if far == 0 or math.hypot(dx, dy) < far / 3:
+            out.append("centre")
+            continue
+        angle = math.degrees(math.atan2(dy, dx)) % 360
+        out.append(names[int(((angle + 22.5) % 360) // 45)])
+    return out
+
+
+def _zone_row(
+    i: int, zone: Mapping[str, Any], unit: str, lang: str, side: str | None = None
+) -> dict[str, Any]:
+    name, where = _zone_name(i, zone, lang)
+    if side is not None:
+        name = msg("{zone} ({side})", zone=name, side=_SIDES[side]).render(lang)
+    return {
+        "name": name,
+        "where": where,
+        "n": _num(round(zone["n_respondents"]), 0, lang),
+        "shares": [_pct(zone["shares"].get(c), lang) for c in CATEGORIES],
+        "walk": _value(zone.get("walk_value_mean"), unit, lang),
+    }
 
 
 def _zone_name(i: int, zone: Mapping[str, Any], lang: str) -> tuple[str, str]:
@@ -591,19 +666,15 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
         }
         if q["status"] == "published":
             row.update(
-                n=number(q["n_respondents"], decimals=0).render(lang),
+                n=_num(round(q["n_respondents"]), 0, lang),
                 shares=[_pct(q["shares"].get(c), lang) for c in CATEGORIES],
                 walk=_value(q.get("walk_value_mean"), spec.unit, lang),
                 bike=_value(q.get("bike_value_mean"), spec.unit, lang),
                 zones=[
-                    {
-                        "name": _zone_name(i, z, lang)[0],
-                        "where": _zone_name(i, z, lang)[1],
-                        "n": number(z["n_respondents"], decimals=0).render(lang),
-                        "shares": [_pct(z["shares"].get(c), lang) for c in CATEGORIES],
-                        "walk": _value(z.get("walk_value_mean"), spec.unit, lang),
-                    }
-                    for i, z in enumerate(q.get("zones", []), start=1)
+                    _zone_row(i, z, spec.unit, lang, side)
+                    for i, (z, side) in enumerate(
+                        zip(q.get("zones", []), _sides(q.get("zones", [])), strict=True), start=1
+                    )
                 ],
             )
         elif q["status"] == "withheld":
@@ -623,7 +694,7 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
             entry.update(
                 unknown=_pct(d["offer_unknown_or_unused"], lang),
                 missing=_pct(d["offer_missing"], lang),
-                n=number(d["n_answers"], decimals=0).render(lang),
+                n=_num(round(d["n_answers"]), 0, lang),
                 main=CATEGORY_LABELS[main].render(lang)
                 if main in CATEGORY_LABELS
                 else msg("aucun").render(lang),
@@ -639,7 +710,7 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
             "status": f["status"],
             "value": "–"
             if f.get("mean_kgco2e") is None
-            else number(f["mean_kgco2e"], decimals=0).render(lang),
+            else _num(round(f["mean_kgco2e"]), 0, lang),
             "reason": _reason(f.get("reason"), lang),
         }
         if f["status"] != "published":
@@ -647,7 +718,7 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
         rows.append(row)
 
     def count(value: Any) -> str | None:
-        return None if value is None else number(value, decimals=0).render(lang)
+        return None if value is None else _num(round(value), 0, lang)
 
     return {
         "synthetic": bool(figures.get("synthetic")),

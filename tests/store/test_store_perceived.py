@@ -421,3 +421,21 @@ def test_a_part_the_release_withholds_says_why(whole) -> None:
     odd = {**whole, "ngc": {"status": "withheld", "reason": "<b>new</b>"}}
     html = _render(perceived_view(odd, "en"), "en")
     assert "Not published under the privacy rules." in html and "<b>new" not in html
+
+
+def test_zones_say_where_they_lie(whole) -> None:
+    from qet_geo.store.perceived import _sides
+
+    square = [(0, 0), (0, 1), (1, 1), (1, 0), (0, 0)]
+
+    def at(x: float, y: float) -> dict[str, Any]:
+        ring = [[x + a, y + b] for a, b in square]
+        return {"geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+    zones = [at(0, 0), at(0, 10), at(10, 0), at(0, -10), at(-10, 0), at(7, 7)]
+    assert _sides(zones) == ["centre", "n", "e", "s", "w", "ne"]
+    assert _sides([at(0, 0)]) == [None] and _sides([{"geometry": None}, at(1, 1)])[0] is None
+    view = perceived_view(whole, "en")
+    assert view is not None
+    food = next(q for q in view["mdv"]["questions"] if q.get("zones"))
+    assert all(z["name"].startswith("Zone ") and "(in the " in z["name"] for z in food["zones"])
