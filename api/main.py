@@ -44,6 +44,38 @@ _UPLOAD_PID = re.compile(r"^\.upload-(\d+)-")
 UPLOAD_TEMP_MAX_AGE_S = 3600.0
 #: The vendored htmx, served at ``/static/htmx/``.
 HTMX_STATIC = Path(__file__).resolve().parent / "static" / "htmx"
+#: The secret part of an invitation link's path (``/invitation/<token>``), redacted in logs.
+_INVITATION_TOKEN = re.compile(r"(/invitation/)[^/?#\s\"']+")
+
+
+class RedactInvitationTokens(logging.Filter):
+    """Replace the token of an invitation link by ``[…]`` in a log record (the access log's
+    request line): whoever reads the server's logs must not be able to open the account."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "/invitation/" in record.msg:
+            record.msg = _INVITATION_TOKEN.sub(r"\1[…]", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _INVITATION_TOKEN.sub(r"\1[…]", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+_REDACT = RedactInvitationTokens()
+#: The loggers that write request lines: uvicorn's access log (``qet serve``, any uvicorn or
+#: gunicorn with uvicorn workers), and its error log, which names the path of a failed request.
+ACCESS_LOGGERS = ("uvicorn.access", "uvicorn.error")
+
+
+def redact_access_logs() -> None:
+    """Keep invitation tokens out of the request lines of the server's logs (idempotent).
+
+    The filter sits on the loggers, not on a handler, so that it holds whatever handlers the
+    server's logging configuration installs (uvicorn's own, ``--log-config``, a journal).
+    """
+    for name in ACCESS_LOGGERS:
+        logging.getLogger(name).addFilter(_REDACT)
 
 
 def _open_files() -> set[Path] | None:
@@ -139,6 +171,7 @@ def shared_data_folder() -> Path | None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service for ``settings`` (read from ``QET_*`` variables when None)."""
     settings = settings or Settings()
+    redact_access_logs()
     app = FastAPI(
         title="qet-geo",
         version="0.1.0",

@@ -75,6 +75,18 @@ def lang_of(request: Request) -> str:
     return "fr"
 
 
+def in_page_lang(request: Request) -> Request:
+    """``request`` with the page's language (:func:`lang_of`) as its only ``Accept-Language``.
+
+    For a page that answers with a JSON API route's function (a map page: the API's
+    ``/diagnostics/{id}/map``), which reads the language from that header alone
+    (:func:`api.errors.request_lang`): the reader's switch then holds there too.
+    """
+    headers = [(k, v) for k, v in request.scope["headers"] if k != b"accept-language"]
+    headers.append((b"accept-language", lang_of(request).encode()))
+    return Request({**request.scope, "headers": headers}, request.receive)
+
+
 def secure_cookies(request: Request) -> bool:
     """Whether cookies must be Secure: always, except over plain http to this very machine."""
     return not (request.url.scheme == "http" and request.url.hostname in _LOCAL_HOSTS)

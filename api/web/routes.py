@@ -1,4 +1,4 @@
-"""The pages of the web workspace: sign-in, dashboard, neighbourhoods, invitations, account.
+"""The pages of the web workspace: sign-in, dashboard, neighbourhoods, invitations, people, account.
 
 Every page under ``/espace`` needs a signed-in visitor (else: the sign-in page, back here
 afterwards) and checks the visitor's right to each neighbourhood as the JSON API does
@@ -35,12 +35,14 @@ from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Msg, msg
 from qet_geo.store import accounts
 from qet_geo.store.models import (
+    ConflictError,
     Diagnostic,
     Neighbourhood,
     NotFoundError,
     Release,
     Respondent,
     Upload,
+    User,
     add_neighbourhood,
 )
 
@@ -97,8 +99,10 @@ def login(
     lang = _kit.lang_of(request)
     moment = _kit.now(request)
     keys = accounts.login_keys(email, client_address(request, _trusted(request)))
-    wait = accounts.login_retry_after(session, keys, now=moment)
-    if wait:
+    # counted (as a failure until it succeeds) and committed before the password is checked
+    claim = accounts.claim_login_attempt(request.app.state.engine, keys, now=moment)
+    if claim.wait_s:
+        wait = claim.wait_s
         text = msg(
             "Trop de tentatives de connexion : réessayez dans {seconds} secondes.",
             seconds=wait,
@@ -113,7 +117,6 @@ def login(
         )
     user = accounts.authenticate(session, email, password, now=moment)
     if user is None:
-        accounts.record_login_failure(session, keys, now=moment)
         return _login_form(
             request,
             suite=suite,
@@ -121,7 +124,7 @@ def login(
             error=msg("Adresse électronique ou mot de passe incorrect.").render(lang),
             status=400,
         )
-    accounts.clear_login_failures(session, keys[0])
+    accounts.login_succeeded(session, claim, keys[0])
     cookie, _ = accounts.open_session(session, user, now=moment)
     response = redirect(_kit.safe_next(suite))
     _kit.set_cookie(
@@ -297,7 +300,112 @@ def hood_page(request: Request, session: SessionDep, hood_id: str) -> Response:
     visitor = signed_in(request, session)
     hood = hood_for_page(request, session, visitor, hood_id)
     (row,) = hood_rows(session, [hood])
-    return render(request, "hood.html", {"hood": row}, visitor=visitor)
+    return render(
+        request,
+        "hood.html",
+        {
+            "hood": row,
+            "members": accounts.members(session, hood.id),
+            "invitations": (
+                accounts.pending_invitations(
+                    session, neighbourhood_id=hood.id, now=_kit.now(request)
+                )
+                if visitor.is_staff
+                else []
+            ),
+            "notice": _notice(request),
+        },
+        visitor=visitor,
+    )
+
+
+#: The notices a page shows after a form (``?fait=...``), in French.
+_NOTICES: dict[str, Msg] = {
+    "retire": msg("Le membre a été retiré du quartier : il n'y a plus accès."),
+    "invitation-revoquee": msg("L'invitation est révoquée : son lien ne fonctionne plus."),
+    "desactive": msg("Le compte est désactivé : ses sessions sont fermées et ses jetons révoqués."),
+    "reactive": msg("Le compte est réactivé : la personne peut à nouveau se connecter."),
+}
+
+
+def _notice(request: Request) -> str | None:
+    done = _NOTICES.get(request.query_params.get("fait", ""))
+    return None if done is None else done.render(_kit.lang_of(request))
+
+
+def _id_or_404(request: Request, visitor: Visitor, text: str) -> int:
+    if not text.isdigit() or len(text) > 12:
+        raise _kit.not_found(request, visitor)
+    return int(text)
+
+
+def _forget_tokens(request: Request, response: Response, hashes: list[str]) -> Response:
+    """Make the API forget these tokens' cached rights now, and again once the change is
+    committed (a request in between may have cached them anew)."""
+    cache = request.app.state.token_cache
+
+    def forget() -> None:
+        for digest in hashes:
+            cache.pop(digest, None)
+
+    forget()
+    response.background = BackgroundTask(forget)
+    return response
+
+
+@router.get("/espace/quartiers/{hood_id}/membres/{user_id}/retirer", response_class=HTMLResponse)
+def remove_member_page(
+    request: Request, session: SessionDep, hood_id: str, user_id: str
+) -> Response:
+    """Ask to confirm taking a member out of a neighbourhood (a form: works without JavaScript)."""
+    visitor = signed_in(request, session)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    staff_only(request, visitor)
+    member = _member(request, session, visitor, hood.id, user_id)
+    return render(request, "members_remove.html", {"hood": hood, "member": member}, visitor=visitor)
+
+
+def _member(
+    request: Request, session: Session, visitor: Visitor, hood_id: int, user_id: str
+) -> User:
+    ident = _id_or_404(request, visitor, user_id)
+    user = session.get(User, ident)
+    if user is None or hood_id not in accounts.memberships(session, ident):
+        raise _kit.not_found(request, visitor)
+    return user
+
+
+@router.post("/espace/quartiers/{hood_id}/membres/{user_id}/retirer")
+def remove_member(
+    request: Request, session: SessionDep, hood_id: str, user_id: str, csrf: FormStr = ""
+) -> Response:
+    """Take a member out of a neighbourhood: its pages and its tokens no longer reach it."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    staff_only(request, visitor)
+    member = _member(request, session, visitor, hood.id, user_id)
+    hashes = accounts.remove_membership(session, member.id, hood.id)
+    return _forget_tokens(
+        request, redirect(f"/espace/quartiers/{hood.id}?fait=retire#membres"), hashes
+    )
+
+
+@router.post("/espace/quartiers/{hood_id}/invitations/{invitation_id}/revoquer")
+def revoke_hood_invitation(
+    request: Request, session: SessionDep, hood_id: str, invitation_id: str, csrf: FormStr = ""
+) -> Response:
+    """Revoke a pending invitation to this neighbourhood (network staff)."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    staff_only(request, visitor)
+    ident = _id_or_404(request, visitor, invitation_id)
+    try:
+        accounts.revoke_invitation(session, ident, neighbourhood_id=hood.id)
+    except NotFoundError:
+        raise _kit.not_found(request, visitor) from None
+    return redirect(f"/espace/quartiers/{hood.id}?fait=invitation-revoquee#membres")
 
 
 @router.get("/espace/quartiers/{hood_id}/inviter", response_class=HTMLResponse)
@@ -342,19 +450,7 @@ def invite(
             visitor=visitor,
             status=400,
         )
-    link = mailed = None
-    if invited.token is not None:
-        link = str(request.base_url).rstrip("/") + f"/invitation/{invited.token}"
-        config = mail.smtp_config(request.app.state.settings)
-        if config is not None:
-            message = mail.invitation_message(
-                sender=config.sender,
-                to=accounts.normalize_email(email),
-                link=link,
-                neighbourhood=hood.name,
-                lang=lang,
-            )
-            mailed = mail.send(config, message)
+    link, mailed = _send_invitation(request, session, invited, email, hood.name, lang)
     return render(
         request,
         "invited.html",
@@ -366,6 +462,33 @@ def invite(
         },
         visitor=visitor,
     )
+
+
+def _send_invitation(
+    request: Request,
+    session: Session,
+    invited: accounts.Invited,
+    email: str,
+    hood_name: str | None,
+    lang: str,
+) -> tuple[str | None, bool | None]:
+    """The invitation's link (None for an existing account) and whether it was e-mailed (None:
+    no SMTP server configured, the link is only shown to copy; False: the server refused)."""
+    if invited.token is None:
+        return None, None
+    session.commit()  # the link works as soon as the e-mail arrives
+    link = str(request.base_url).rstrip("/") + f"/invitation/{invited.token}"
+    config = mail.smtp_config(request.app.state.settings)
+    if config is None:
+        return link, None
+    message = mail.invitation_message(
+        sender=config.sender,
+        to=accounts.normalize_email(email),
+        link=link,
+        neighbourhood=hood_name,
+        lang=lang,
+    )
+    return link, mail.send(config, message)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,6 +563,178 @@ def accept_invitation(
     response = redirect("/connexion?bienvenue=1")
     response.delete_cookie(_kit.FORM_COOKIE, path="/")
     return response
+
+
+# --------------------------------------------------------------------------------------------------
+# the people: accounts and invitations (administrators; network staff read and invite pilots)
+
+
+def _admin_only(request: Request, visitor: Visitor) -> None:
+    if visitor.user.role != "admin":
+        raise _kit.forbidden(request, visitor)
+
+
+def _invitable_roles(visitor: Visitor) -> tuple[str, ...]:
+    """Whom the visitor may invite: network staff (administrators only) and pilot teams."""
+    return ("staff", "pilot") if visitor.user.role == "admin" else ("pilot",)
+
+
+def _people(
+    request: Request,
+    session: Session,
+    visitor: Visitor,
+    *,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    hoods = list(
+        session.scalars(select(Neighbourhood).order_by(Neighbourhood.name, Neighbourhood.id))
+    )
+    invitations = accounts.pending_invitations(session, now=_kit.now(request))
+    names = {h.id: h.name for h in hoods}
+    return render(
+        request,
+        "people.html",
+        {
+            "accounts": accounts.list_accounts(session),
+            "invitations": invitations,
+            "hood_names": names,
+            "hoods": hoods,
+            "roles": _invitable_roles(visitor),
+            "is_admin": visitor.user.role == "admin",
+            "form": form or {"email": "", "role": "pilot", "hood": ""},
+            "error": error,
+            "notice": _notice(request),
+        },
+        visitor=visitor,
+        status=status,
+    )
+
+
+@router.get("/espace/personnes", response_class=HTMLResponse)
+def people_page(request: Request, session: SessionDep) -> Response:
+    """The accounts, pending invitations and the invitation form (network staff)."""
+    visitor = signed_in(request, session)
+    staff_only(request, visitor)
+    return _people(request, session, visitor)
+
+
+@router.post("/espace/personnes/inviter", response_class=HTMLResponse)
+def invite_person(
+    request: Request,
+    session: SessionDep,
+    email: FormStr = "",
+    role: FormStr = "",
+    hood: FormStr = "",
+    csrf: FormStr = "",
+) -> Response:
+    """Invite network staff (administrators only) or a pilot team member to a neighbourhood."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    staff_only(request, visitor)
+    lang = _kit.lang_of(request)
+    form = {"email": email[:320], "role": role, "hood": hood[:12]}
+    if role not in _invitable_roles(visitor):
+        if role in accounts.ACCOUNT_ROLES:
+            raise _kit.forbidden(request, visitor)
+        text = msg("Choisissez le rôle de la personne invitée.").render(lang)
+        return _people(request, session, visitor, form=form, error=text, status=400)
+    target = None
+    if role == "pilot":
+        target = (
+            session.get(Neighbourhood, int(hood)) if hood.isdigit() and len(hood) <= 12 else None
+        )
+        if target is None:
+            text = msg("Choisissez le quartier de la personne invitée.").render(lang)
+            return _people(request, session, visitor, form=form, error=text, status=400)
+    try:
+        invited = accounts.invite(
+            session,
+            email=email,
+            role=role,
+            neighbourhood_id=None if target is None else target.id,
+            invited_by=visitor.user.id,
+            now=_kit.now(request),
+        )
+    except QetGeoError as exc:
+        return _people(request, session, visitor, form=form, error=exc.localized(lang), status=400)
+    name = None if target is None else target.name
+    link, mailed = _send_invitation(request, session, invited, email, name, lang)
+    return render(
+        request,
+        "invited.html",
+        {
+            "hood": target,
+            "email": accounts.normalize_email(email),
+            "link": link,
+            "mailed": mailed,
+        },
+        visitor=visitor,
+    )
+
+
+@router.post("/espace/personnes/invitations/{invitation_id}/revoquer")
+def revoke_invitation(
+    request: Request, session: SessionDep, invitation_id: str, csrf: FormStr = ""
+) -> Response:
+    """Revoke a pending invitation (administrators): its link stops working."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    _admin_only(request, visitor)
+    ident = _id_or_404(request, visitor, invitation_id)
+    try:
+        accounts.revoke_invitation(session, ident)
+    except NotFoundError:
+        raise _kit.not_found(request, visitor) from None
+    return redirect("/espace/personnes?fait=invitation-revoquee")
+
+
+def _account_of(request: Request, session: Session, visitor: Visitor, user_id: str) -> User:
+    user = session.get(User, _id_or_404(request, visitor, user_id))
+    if user is None:
+        raise _kit.not_found(request, visitor)
+    return user
+
+
+@router.get("/espace/personnes/{user_id}/desactiver", response_class=HTMLResponse)
+def deactivate_page(request: Request, session: SessionDep, user_id: str) -> Response:
+    """Ask to confirm an account's deactivation (a form: works without JavaScript)."""
+    visitor = signed_in(request, session)
+    _admin_only(request, visitor)
+    person = _account_of(request, session, visitor, user_id)
+    return render(request, "people_deactivate.html", {"person": person}, visitor=visitor)
+
+
+@router.post("/espace/personnes/{user_id}/desactiver", response_class=HTMLResponse)
+def deactivate(request: Request, session: SessionDep, user_id: str, csrf: FormStr = "") -> Response:
+    """Deactivate an account: no more sign-in, its sessions end, its API tokens are revoked."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    _admin_only(request, visitor)
+    person = _account_of(request, session, visitor, user_id)
+    try:
+        hashes = accounts.set_active(session, visitor.user, person.id, False)
+    except ConflictError as exc:
+        return _people(
+            request,
+            session,
+            visitor,
+            error=exc.localized(_kit.lang_of(request)),
+            status=409,
+        )
+    return _forget_tokens(request, redirect("/espace/personnes?fait=desactive"), hashes)
+
+
+@router.post("/espace/personnes/{user_id}/reactiver")
+def reactivate(request: Request, session: SessionDep, user_id: str, csrf: FormStr = "") -> Response:
+    """Reactivate an account: its owner may sign in again (no session or token comes back)."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    _admin_only(request, visitor)
+    person = _account_of(request, session, visitor, user_id)
+    accounts.set_active(session, visitor.user, person.id, True)
+    return redirect("/espace/personnes?fait=reactive")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,8 +6,16 @@ the neighbourhoods it is a member of. Administrators and network staff invite pe
 one-time link (:func:`invite`, :func:`accept_invitation`); a signed-in browser holds a random
 session id whose hash names a :class:`~qet_geo.store.models.WebSession` row, so that signing out
 or a password change ends it on the server. Failed sign-ins are counted per e-mail and per client
-address (:func:`login_retry_after`): after :data:`FREE_FAILURES` of them, each further attempt
-waits a delay that doubles with every failure.
+address: after :data:`FREE_FAILURES` of them, each further attempt waits a delay that doubles
+with every failure. An attempt is counted before its password is checked
+(:func:`claim_login_attempt`, under a lock: concurrent guesses cannot all slip through the count)
+and forgotten if it succeeds (:func:`login_succeeded`).
+
+Administrators manage the accounts (:func:`list_accounts`, :func:`set_active`: a deactivated
+account loses its sessions and its API tokens in the same transaction; the last active
+administrator cannot be deactivated), the pending invitations (:func:`pending_invitations`,
+:func:`revoke_invitation`) and a neighbourhood's members (:func:`members`,
+:func:`remove_membership`).
 
 Every function takes the time as ``now`` (UTC) when it matters, so that tests set the clock.
 """
@@ -23,7 +31,8 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from qet_geo.errors import ValidationError
@@ -33,10 +42,12 @@ from qet_geo.store.models import (
     ConflictError,
     Invitation,
     LoginAttempt,
+    Neighbourhood,
     NotFoundError,
     User,
     UserNeighbourhood,
     WebSession,
+    session_scope,
     token_hash,
 )
 
@@ -50,28 +61,38 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "SESSION_IDLE",
     "SESSION_LIFETIME",
+    "AccountRow",
     "InvitationError",
     "Invited",
+    "LoginClaim",
     "accept_invitation",
     "add_membership",
     "authenticate",
     "change_password",
     "check_password",
+    "claim_login_attempt",
     "clear_login_failures",
     "close_session",
     "create_user",
     "create_user_token",
     "invitation_for",
     "invite",
+    "list_accounts",
     "login_keys",
     "login_retry_after",
+    "login_succeeded",
+    "members",
     "memberships",
     "normalize_email",
     "open_session",
+    "pending_invitations",
     "prepare_hashing",
     "record_login_failure",
+    "remove_membership",
+    "revoke_invitation",
     "revoke_user_token",
     "session_for",
+    "set_active",
     "user_by_email",
     "user_tokens",
 ]
@@ -297,7 +318,11 @@ def _delay_s(failures: int) -> int:
 
 
 def login_retry_after(session: Session, keys: Iterable[str], *, now: datetime | None = None) -> int:
-    """Return the seconds before the next sign-in attempt of these keys is heard (0: now)."""
+    """Return the seconds before the next sign-in attempt of these keys is heard (0: now).
+
+    A read only: concurrent attempts may all see the same count. A sign-in decides through
+    :func:`claim_login_attempt`, which counts and records under a lock.
+    """
     now = now or _now()
     since = now - FAILURE_MEMORY
     wait = 0.0
@@ -311,6 +336,65 @@ def login_retry_after(session: Session, keys: Iterable[str], *, now: datetime | 
         if delay and last is not None:
             wait = max(wait, (_aware(last) + timedelta(seconds=delay) - now).total_seconds())
     return max(0, math.ceil(wait))
+
+
+def _serialize(session: Session, names: Iterable[str]) -> None:
+    """Hold, until the transaction ends, the lock of each of ``names`` (check-then-write).
+
+    PostgreSQL: a transaction-level advisory lock per name (taken in one order: no deadlock).
+    SQLite: the database's write lock (one writer at a time), taken by a write statement
+    that changes nothing; every read after it sees the latest commit.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        for name in sorted(set(names)):
+            key = int.from_bytes(bytes.fromhex(token_hash(name)[:16]), "big", signed=True)
+            session.execute(select(func.pg_advisory_xact_lock(key)))
+    else:
+        session.execute(delete(LoginAttempt).where(false()))
+
+
+@dataclass(frozen=True)
+class LoginClaim:
+    """What :func:`claim_login_attempt` decided.
+
+    ``wait_s``: seconds before an attempt of these keys is heard (0: this one is). ``attempt_ids``:
+    the rows counting this attempt as a failure until :func:`login_succeeded` removes them.
+    """
+
+    wait_s: int
+    attempt_ids: tuple[int, ...] = ()
+
+
+def claim_login_attempt(
+    engine: Engine, keys: Sequence[str], *, now: datetime | None = None
+) -> LoginClaim:
+    """Count a sign-in attempt under ``keys`` before its password is checked, atomically.
+
+    In one short transaction of its own, under the keys' locks: forget failures older than a
+    day, count the recent ones, and either refuse (``wait_s`` > 0, nothing recorded) or record
+    this attempt as a failure of each key. Committed before the (slow) password check, so that
+    concurrent wrong attempts each see the others: at most :data:`FREE_FAILURES` of them are
+    heard before the brake, however many arrive at once. A success then removes its own rows
+    (:func:`login_succeeded`).
+    """
+    now = now or _now()
+    with session_scope(engine) as session:
+        _serialize(session, [f"login:{key}" for key in keys])
+        session.execute(delete(LoginAttempt).where(LoginAttempt.failed_at <= now - FAILURE_MEMORY))
+        wait = login_retry_after(session, keys, now=now)
+        if wait:
+            return LoginClaim(wait)
+        rows = [LoginAttempt(key=key, failed_at=now) for key in keys]
+        session.add_all(rows)
+        session.flush()
+        return LoginClaim(0, tuple(row.id for row in rows))
+
+
+def login_succeeded(session: Session, claim: LoginClaim, email_key: str) -> None:
+    """Forget a successful attempt's rows and every failure of its e-mail (its owner signed in)."""
+    if claim.attempt_ids:
+        session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(claim.attempt_ids)))
+    clear_login_failures(session, email_key)
 
 
 def record_login_failure(
@@ -508,3 +592,170 @@ def revoke_user_token(session: Session, user: User, token_id: int) -> None:
         raise NotFoundError(msg("ce jeton n'existe pas."))
     session.delete(row)
     session.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# managing accounts, invitations and members (administrators and network staff)
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """An account as the people page lists it (``neighbourhoods``: (id, name) of a pilot's)."""
+
+    id: int
+    email: str
+    role: str
+    neighbourhoods: tuple[tuple[int, str], ...]
+    last_login_at: datetime | None
+    active: bool
+
+
+_ROLE_ORDER = {role: i for i, role in enumerate(ACCOUNT_ROLES)}
+
+
+def list_accounts(session: Session) -> list[AccountRow]:
+    """Return every account, administrators first, then staff, then pilots, by e-mail."""
+    hoods: dict[int, list[tuple[int, str]]] = {}
+    for user_id, hood_id, name in session.execute(
+        select(UserNeighbourhood.user_id, Neighbourhood.id, Neighbourhood.name)
+        .join(Neighbourhood, Neighbourhood.id == UserNeighbourhood.neighbourhood_id)
+        .order_by(Neighbourhood.name, Neighbourhood.id)
+    ):
+        hoods.setdefault(int(user_id), []).append((int(hood_id), str(name)))
+    users = sorted(
+        session.scalars(select(User)), key=lambda u: (_ROLE_ORDER.get(u.role, 9), u.email)
+    )
+    return [
+        AccountRow(
+            id=u.id,
+            email=u.email,
+            role=u.role,
+            neighbourhoods=tuple(hoods.get(u.id, ())),
+            last_login_at=None if u.last_login_at is None else _aware(u.last_login_at),
+            active=bool(u.active),
+        )
+        for u in users
+    ]
+
+
+def set_active(session: Session, actor: User, user_id: int, active: bool) -> list[str]:
+    """Deactivate or reactivate the account ``user_id`` (``actor`` is an administrator).
+
+    Deactivation, in the caller's transaction: the account can no longer sign in, its web
+    sessions end and its API tokens are deleted (they stop working on the API at once; each
+    server process forgets a cached token within seconds, the caller clears its own cache with
+    the hashes returned). Reactivation gives back the sign-in only: no session, no token.
+
+    Returns
+    -------
+    list of str
+        The hashes of the tokens deleted.
+
+    Raises
+    ------
+    NotFoundError
+        No such account.
+    ConflictError
+        ``actor`` deactivating itself, or the last active administrator.
+    """
+    if active:
+        target = session.get(User, user_id)
+        if target is None:
+            raise NotFoundError(msg("ce compte n'existe pas."))
+        target.active = True
+        session.flush()
+        return []
+    if user_id == actor.id:
+        raise ConflictError(msg("vous ne pouvez pas désactiver votre propre compte."))
+    # two administrators deactivating each other at once must not leave none
+    _serialize(session, ["accounts:admins"])
+    target = session.get(User, user_id)
+    if target is None:
+        raise NotFoundError(msg("ce compte n'existe pas."))
+    session.refresh(target)
+    if target.role == "admin" and target.active:
+        admins = session.scalar(
+            select(func.count()).where(User.role == "admin", User.active.is_(True))
+        )
+        if int(admins or 0) <= 1:
+            raise ConflictError(
+                msg("c'est le dernier administrateur actif : il ne peut pas être désactivé.")
+            )
+    target.active = False
+    session.execute(delete(WebSession).where(WebSession.user_id == target.id))
+    hashes = list(
+        session.scalars(select(ApiToken.token_sha256).where(ApiToken.user_id == target.id))
+    )
+    session.execute(delete(ApiToken).where(ApiToken.user_id == target.id))
+    session.flush()
+    return hashes
+
+
+def pending_invitations(
+    session: Session, *, neighbourhood_id: int | None = None, now: datetime | None = None
+) -> list[Invitation]:
+    """Return the invitations not used and not expired (of one neighbourhood when given), newest
+    first."""
+    now = now or _now()
+    query = select(Invitation).where(Invitation.used_at.is_(None), Invitation.expires_at > now)
+    if neighbourhood_id is not None:
+        query = query.where(Invitation.neighbourhood_id == neighbourhood_id)
+    return list(session.scalars(query.order_by(Invitation.created_at.desc(), Invitation.id.desc())))
+
+
+def revoke_invitation(
+    session: Session, invitation_id: int, *, neighbourhood_id: int | None = None
+) -> Invitation:
+    """Delete a pending invitation (its link stops working); return it as it was.
+
+    ``neighbourhood_id``: the invitation must be to this neighbourhood (else not found).
+    """
+    row = session.get(Invitation, invitation_id)
+    if (
+        row is None
+        or row.used_at is not None
+        or (neighbourhood_id is not None and row.neighbourhood_id != neighbourhood_id)
+    ):
+        raise NotFoundError(msg("cette invitation n'existe pas ou a déjà servi."))
+    session.delete(row)
+    session.flush()
+    return row
+
+
+def members(session: Session, neighbourhood_id: int) -> list[User]:
+    """Return the accounts that are members of a neighbourhood (its pilot team), by e-mail."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(UserNeighbourhood, UserNeighbourhood.user_id == User.id)
+            .where(UserNeighbourhood.neighbourhood_id == neighbourhood_id)
+            .order_by(User.email)
+        )
+    )
+
+
+def remove_membership(session: Session, user_id: int, neighbourhood_id: int) -> list[str]:
+    """Take a member out of a neighbourhood: its pages and its tokens no longer reach it.
+
+    Returns
+    -------
+    list of str
+        The hashes of the member's tokens whose neighbourhoods changed (for the token cache).
+
+    Raises
+    ------
+    NotFoundError
+        The account is not a member of this neighbourhood.
+    """
+    row = session.get(UserNeighbourhood, (user_id, neighbourhood_id))
+    if row is None:
+        raise NotFoundError(msg("ce compte n'est pas membre de ce quartier."))
+    session.delete(row)
+    session.flush()
+    hoods = sorted(memberships(session, user_id))
+    hashes = []
+    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)):
+        token.neighbourhood_ids = hoods
+        hashes.append(token.token_sha256)
+    session.flush()
+    return hashes

@@ -472,3 +472,44 @@ def test_a_session_ends_after_twelve_idle_hours(site: Site) -> None:
     assert client.get("/espace").status_code == 200
     site.clock[0] += timedelta(hours=12, seconds=1)
     assert client.get("/espace").status_code == 303
+
+
+def test_concurrent_wrong_attempts_cannot_slip_past_the_brake(site: Site) -> None:
+    """Twelve guesses at once: the count and the decision are one locked step, so only
+    FREE_FAILURES of them are heard (a read-then-write brake let them all through)."""
+    import threading
+
+    keys = accounts.login_keys("a@b.example", "203.0.113.9")
+    n = 12
+    barrier = threading.Barrier(n)
+    claims: list[accounts.LoginClaim] = []
+    errors: list[BaseException] = []
+
+    def guess() -> None:
+        try:
+            barrier.wait(timeout=60)
+            claims.append(accounts.claim_login_attempt(site.engine, keys, now=START))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guess) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and len(claims) == n
+    heard = [c for c in claims if c.wait_s == 0]
+    assert len(heard) == accounts.FREE_FAILURES
+    assert all(c.wait_s == accounts.BASE_DELAY_S for c in claims if c.wait_s)
+    with store.session_scope(site.engine) as s:
+        assert s.query(store.LoginAttempt).count() == 2 * accounts.FREE_FAILURES
+
+
+def test_a_right_password_forgets_its_own_counted_attempt(site: Site) -> None:
+    cli_admin(site.url, "a@b.example")
+    client = site.client()
+    for _ in range(accounts.FREE_FAILURES - 1):
+        assert sign_in(client, "x@b.example", "devine").status_code == 400  # type: ignore[attr-defined]
+    # the address has 4 failures; a success does not add a fifth
+    assert sign_in(client, "a@b.example").status_code == 303  # type: ignore[attr-defined]
+    assert sign_in(site.client(), "a@b.example").status_code == 303  # type: ignore[attr-defined]
