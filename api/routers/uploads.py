@@ -3,14 +3,20 @@
 A pilot team may delete or replace an upload as long as its diagnostic has no release
 (:func:`qet_geo.store.models.diagnostic_published`): a truncated or wrong file would otherwise be stuck
 forever, its respondent ids clashing with those of the corrected file.
+
+Three surveys are uploaded on the same paths, told apart by the ``kind`` query parameter: ``su``
+(the default: the SU answers, :func:`qet_geo.store.ingest.ingest_su`), ``mdv`` (MdV/EdV answers)
+and ``ngc`` (NosGestesClimat results), both through :func:`qet_geo.store.ingest.ingest_survey`.
+Every kind is parsed in the same worker process, under the same limits. MdV homes are matched to
+the buildings of the neighbourhood's OSM extract when it has one (read in the worker).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -28,12 +34,22 @@ from api.models import ErrorOut, UploadOut
 from api.settings import Settings
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
-from qet_geo.store.ingest import IngestResult, delete_upload, ingest_su
+from qet_geo.store.ingest import IngestResult, delete_upload, ingest_su, ingest_survey
 from qet_geo.store.models import Upload
+
+SurveyKind = Literal["su", "mdv", "ngc"]
 
 router = APIRouter(tags=["enquêtes"])
 DiagId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 UploadId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+KindQuery = Annotated[
+    SurveyKind,
+    Query(
+        description="L'enquête du fichier : su (profils d'usages, par défaut), mdv (modes et "
+        "espaces de vie, MdV/EdV) ou ngc (résultats NosGestesClimat, kgCO2e par catégorie). "
+        "Les réponses MdV et NGC sont rangées sous les mêmes pseudonymes que les répondants SU.",
+    ),
+]
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut},
@@ -63,7 +79,67 @@ async def _body(request: Request, limit: int) -> bytes:
     return data
 
 
-async def _ingest(request: Request, diagnostic_id: int, data: bytes, **kwargs: Any) -> IngestResult:
+def ingest_other_job(
+    database_url: str | None,
+    diagnostic_id: int,
+    data: bytes,
+    *,
+    kind: str,
+    osm_dir: str | None = None,
+    **kwargs: Any,
+) -> IngestResult:
+    """Read, locate and store an MdV or NGC file (in a worker; see
+    :func:`qet_geo.store.ingest.ingest_survey`).
+
+    MdV homes are matched to the buildings and addresses of the neighbourhood's OSM extract when
+    it has one in ``osm_dir``; without it (or when it cannot be read) they are placed by the
+    file's coordinates or cells only.
+    """
+    from qet_geo.store.models import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        return _ingest_other(engine, diagnostic_id, data, kind=kind, osm_dir=osm_dir, **kwargs)
+    finally:
+        engine.dispose()
+
+
+def _ingest_other(
+    engine: Any, diagnostic_id: int, data: bytes, *, kind: str, osm_dir: str | None, **kwargs: Any
+) -> IngestResult:
+    layers = _extract_layers(engine, diagnostic_id, osm_dir) if kind == "mdv" else {}
+    return ingest_survey(engine, diagnostic_id, data, kind=kind, **layers, **kwargs)
+
+
+def _extract_layers(engine: Any, diagnostic_id: int, osm_dir: str | None) -> dict[str, Any]:
+    """The buildings and addresses of the diagnostic's neighbourhood, or nothing."""
+    import warnings
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    from qet_geo.errors import QetGeoError
+    from qet_geo.store.models import Diagnostic, Neighbourhood, extract_path
+
+    with OrmSession(engine) as session:
+        diag = session.get(Diagnostic, diagnostic_id)
+        hood = None if diag is None else session.get(Neighbourhood, diag.neighbourhood_id)
+        name = None if hood is None else hood.osm_extract
+    if osm_dir is None or not name:
+        return {}
+    try:
+        from qet_geo.inputs.osm import read_osm
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a clipped extract is still the neighbourhood's
+            data = read_osm(extract_path(osm_dir, name))
+    except QetGeoError:
+        return {}
+    return {"buildings": data.buildings, "addresses": data.addresses}
+
+
+async def _ingest(
+    request: Request, diagnostic_id: int, data: bytes, *, kind: str = "su", **kwargs: Any
+) -> IngestResult:
     """Store an answer file through a worker process, under the service's limits.
 
     The file is parsed, located and stored in a worker that is killed past ``survey_timeout_s``
@@ -73,8 +149,12 @@ async def _ingest(request: Request, diagnostic_id: int, data: bytes, **kwargs: A
     file is read in the server's thread pool (no limits but the readers' own).
     """
     settings: Settings = request.app.state.settings
+    if kind != "su":
+        kwargs = {**kwargs, "kind": kind, "osm_dir": settings.osm_dir}
     if settings.survey_workers == 0:
         engine = request.app.state.engine
+        if kind != "su":
+            return await run_in_threadpool(_ingest_other, engine, diagnostic_id, data, **kwargs)
         return await run_in_threadpool(ingest_su, engine, diagnostic_id, data, **kwargs)
     limits = WorkerLimits(
         timeout_s=settings.survey_timeout_s,
@@ -86,8 +166,9 @@ async def _ingest(request: Request, diagnostic_id: int, data: bytes, **kwargs: A
         what=msg("le fichier d'enquête"),
         fix=msg("découpez-le en plusieurs fichiers et envoyez-les un par un."),
     ):
+        job = ingest_su_job if kind == "su" else ingest_other_job
         result: IngestResult = await run_in_worker(
-            ingest_su_job, settings.database_url, diagnostic_id, data, limits=limits, **kwargs
+            job, settings.database_url, diagnostic_id, data, limits=limits, **kwargs
         )
     return result
 
@@ -100,14 +181,16 @@ async def store_upload(
     key_scope: str,
     idempotency_key: str | None = None,
     replaces: int | None = None,
+    kind: str = "su",
 ) -> IngestResult:
-    """Store an answer file (new, or replacing upload ``replaces``) through a worker, then
-    forget the diagnostic's cached figures: the path of every upload, the API's and the web
-    workspace's."""
+    """Store an answer file of survey ``kind`` (new, or replacing upload ``replaces``) through
+    a worker, then forget the diagnostic's cached figures: the path of every upload, the API's
+    and the web workspace's."""
     result = await _ingest(
         request,
         diagnostic_id,
         data,
+        kind=kind,
         idempotency_key=idempotency_key,
         key_scope=key_scope,
         replaces=replaces,
@@ -135,6 +218,8 @@ class UploadItem(BaseModel):
     n_rows: int
     n_stored: int
     synthetic: bool = False
+    #: The file's survey: su, mdv (MdV/EdV) or ngc (NosGestesClimat).
+    kind: SurveyKind = "su"
 
 
 def key_scope(caller: Caller) -> str:
@@ -160,8 +245,15 @@ async def upload_survey(
     settings: SettingsDep,
     diagnostic_id: DiagId,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    kind: KindQuery = "su",
 ) -> UploadOut:
-    """Store an SU answer file (CSV, TSV or XLSX body) in a diagnostic.
+    """Store a survey answer file (CSV, TSV or XLSX body) in a diagnostic.
+
+    ``kind`` says which survey: ``su`` (the default), ``mdv`` (MdV/EdV answers: homes kept as
+    200 m cells and, inside the store, the extract's buildings) or ``ngc`` (NosGestesClimat
+    results, no location). The same respondent id in several surveys is the same person:
+    every survey's answers are stored under the same keyed pseudonym. The same file sent as
+    another survey is refused (409).
 
     Sending the same file again, or the same ``Idempotency-Key``, changes nothing (200). A key
     belongs to the caller that used it: another caller's use of the same key neither clashes
@@ -176,7 +268,12 @@ async def upload_survey(
     diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
     data = await _body(request, settings.max_upload_bytes)
     result = await store_upload(
-        request, diag.id, data, idempotency_key=idempotency_key, key_scope=key_scope(caller)
+        request,
+        diag.id,
+        data,
+        idempotency_key=idempotency_key,
+        key_scope=key_scope(caller),
+        kind=kind,
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -206,6 +303,7 @@ def list_uploads(session: SessionDep, caller: CallerDep, diagnostic_id: DiagId) 
             n_rows=u.n_rows,
             n_stored=u.n_stored,
             synthetic=bool(u.synthetic),
+            kind="mdv" if u.kind == "mdv" else "ngc" if u.kind == "ngc" else "su",
         )
         for u in uploads
     ]
@@ -224,19 +322,35 @@ async def replace_upload(
     settings: SettingsDep,
     diagnostic_id: DiagId,
     upload_id: UploadId,
+    kind: Annotated[
+        SurveyKind | None,
+        Query(
+            description="L'enquête du nouveau fichier (su, mdv ou ngc) : celle de l'envoi "
+            "remplacé par défaut ; une autre enquête est refusée (409).",
+        ),
+    ] = None,
 ) -> UploadOut:
     """Replace an upload of an unpublished diagnostic by a new file (admin, the pilot team).
 
-    The old upload's respondents are deleted and the new file's stored in one transaction: on
-    any error the old upload stays as it was. The answer gives the new upload's id
-    (``created`` false when the file is the one already stored: nothing changed). 409 once
+    The old upload's answers are deleted and the new file's stored in one transaction: on
+    any error the old upload stays as it was. The new file is of the replaced upload's survey
+    (``kind``, when given, must be the same: 409 otherwise). The answer gives the new upload's
+    id (``created`` false when the file is the one already stored: nothing changed). 409 once
     the diagnostic is published (has a release).
     """
     diag = await run_in_threadpool(diagnostic_for, session, caller, diagnostic_id, access="write")
     await run_in_threadpool(delete_upload, session, diag.id, upload_id, dry_run=True)
+    old = await run_in_threadpool(session.get, Upload, upload_id)
+    stored = (old.kind if old is not None else None) or "su"
     data = await _body(request, settings.max_upload_bytes)
+    await run_in_threadpool(session.rollback)  # the worker writes: no transaction held here
     result = await store_upload(
-        request, diag.id, data, key_scope=key_scope(caller), replaces=upload_id
+        request,
+        diag.id,
+        data,
+        key_scope=key_scope(caller),
+        replaces=upload_id,
+        kind=kind or stored,
     )
     return _upload_out(result)
 
@@ -253,7 +367,9 @@ def remove_upload(
     diagnostic_id: DiagId,
     upload_id: UploadId,
 ) -> Response:
-    """Delete an upload of an unpublished diagnostic and its respondents (admin, the pilot team).
+    """Delete an upload of an unpublished diagnostic and its answers (admin, the pilot team).
+
+    Any survey's upload: SU respondents, MdV/EdV answers or NosGestesClimat results.
 
     Both go in one transaction, committed before the answer. 409 once the diagnostic is
     published (has a release: its answers stay as released); an upload of another diagnostic
