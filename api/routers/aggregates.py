@@ -1,4 +1,6 @@
-"""Published aggregates of a diagnostic: indicators (GeoJSON), profiles, footprints, releases."""
+"""Published aggregates of a diagnostic: indicators (GeoJSON), profiles, footprints, releases,
+and the links between built constraints and usages (margins of manoeuvre, vote themes, the other
+surveys' figures)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api._aggregates import AggregateCache, CellLayer, Published
-from api.dependencies import Caller, CallerDep, SessionDep, diagnostic_for, missing
+from api.dependencies import Caller, CallerDep, SessionDep, SettingsDep, diagnostic_for, missing
+from api.errors import request_lang
 from api.models import (
     ErrorOut,
     FeatureCollection,
@@ -26,7 +30,7 @@ from api.models import (
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
 from qet_geo.store.models import Diagnostic, Neighbourhood, Profile, Release, national_reference
-from qet_geo.store.releases import create_release
+from qet_geo.store.releases import create_release, latest_release, preview_extras
 
 router = APIRouter(tags=["agrégats"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -296,7 +300,10 @@ async def publish_release(request: Request, caller: CallerDep, diagnostic_id: Di
             diagnostic_for(session, caller, diagnostic_id, access="write")
 
     await run_in_threadpool(check)
-    release = await run_in_threadpool(create_release, engine, diagnostic_id)
+    osm_dir = request.app.state.settings.osm_dir
+    release = await run_in_threadpool(
+        lambda: create_release(engine, diagnostic_id, osm_dir=osm_dir)
+    )
     request.app.state.aggregates.clear(diagnostic_id)
     return ReleaseOut.of(release)
 
@@ -315,3 +322,96 @@ def list_releases(
             select(Release).where(Release.diagnostic_id == diag.id).order_by(Release.number.desc())
         )
     ]
+
+
+class LinksOut(BaseModel):
+    """The links, margins of manoeuvre and vote themes of a diagnostic, and its other surveys.
+
+    As the exhibition (``qet diagnose``) shows them, over the release's set of respondents.
+    """
+
+    diagnostic_id: int
+    release: int | None = Field(
+        description="the release's number; null for the pilot team's live preview"
+    )
+    synthetic: bool
+    status: str = Field(
+        description="ok; no_access (no per-home access tables: the analysis has not run on the "
+        "neighbourhood's extract); withheld (the reason in the language asked); stale (the "
+        "preview's links predate the last answers: run the analysis); none (nothing yet)"
+    )
+    reason: str | None = None
+    n_bootstrap: int | None = None
+    models: list[dict[str, Any]] = Field(default_factory=list)
+    margins: list[dict[str, Any]] = Field(default_factory=list)
+    margins_left_out: list[str] = Field(default_factory=list)
+    vote_themes: list[dict[str, Any]] = Field(default_factory=list)
+    other_surveys: dict[str, Any] = Field(
+        default_factory=dict,
+        description="MdV/EdV measured against perceived access and NosGestesClimat footprints "
+        "(language-neutral codes, qet_geo.store.perceived)",
+    )
+
+
+def links_out(
+    links: dict[str, Any],
+    other: dict[str, Any],
+    *,
+    diagnostic_id: int,
+    release: int | None,
+    synthetic: bool,
+    lang: str,
+) -> LinksOut:
+    """The stored links figures (:func:`qet_geo.store.releases.link_figures`) in ``lang``."""
+    lang = "en" if lang == "en" else "fr"
+    state = str(links.get("status") or "none")
+    tables = links.get(lang) or {}
+    reason = links.get("reason")
+    return LinksOut(
+        diagnostic_id=diagnostic_id,
+        release=release,
+        synthetic=synthetic,
+        status=state,
+        reason=reason.get(lang) if isinstance(reason, dict) else None,
+        n_bootstrap=links.get("n_bootstrap"),
+        models=list(tables.get("models", [])),
+        margins=list(tables.get("margins", [])),
+        margins_left_out=list(tables.get("left_out", [])),
+        vote_themes=list(tables.get("votes", [])),
+        other_surveys=other,
+    )
+
+
+@router.get("/diagnostics/{diagnostic_id}/links", response_model=LinksOut, responses=_ERRORS)
+def links(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    diagnostic_id: DiagId,
+) -> LinksOut:
+    """Links between built constraints and usages, margins of manoeuvre, vote themes.
+
+    From the latest release (``release`` gives its number; ``status`` "none" before the first
+    one); the pilot team of the neighbourhood (and the admin) previews those the last analysis
+    computed over the would-be release (``release`` null; "stale" when answers came since).
+    Labels in the language asked (``Accept-Language``); the other surveys' figures as codes.
+    """
+    diag = diagnostic_for(session, caller, diagnostic_id)
+    lang = request_lang(request)
+    if reads_live(session, caller, diag):
+        found, other = preview_extras(session, diag.id, osm_dir=settings.osm_dir, compute=False)
+        return links_out(
+            found, other, diagnostic_id=diag.id, release=None, synthetic=bool(diag.synthetic),
+            lang=lang,
+        )  # fmt: skip
+    release = latest_release(session, diag.id)
+    figures = (release.figures or {}) if release is not None else {}
+    return links_out(
+        dict(figures.get("links") or {}),
+        dict(figures.get("other_surveys") or {}),
+        diagnostic_id=diag.id,
+        release=None if release is None else release.number,
+        synthetic=bool(figures.get("synthetic")) or bool(diag.synthetic),
+        lang=lang,
+    )

@@ -11,15 +11,22 @@
   INDICATORS`, :data:`~qet_geo.constraints.indicators.FIGURES`); what the privacy rules withheld
   and why; the "Publier" form, which makes a release through
   :func:`qet_geo.store.releases.create_release` as ``POST /diagnostics/{id}/releases`` does.
+  Beside the API's figures, each set shows what ``qet diagnose``'s report shows (in its words:
+  :mod:`qet_geo.exhibition.report`): the themes of the vote, the links between built
+  constraints and usages said in words, the margins of manoeuvre and the method's figures
+  (:func:`links_view`, from the release's stored tables, or those the last analysis computed
+  for the preview: :func:`qet_geo.store.releases.preview_extras`), and the other surveys
+  (``release_perceived.html``, :func:`qet_geo.store.perceived.perceived_view`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,7 +48,13 @@ from api.web._kit import (
     render,
     signed_in,
 )
-from qet_geo.constraints.indicators import FIGURES, INDICATORS, get_figure
+from qet_geo.constraints.indicators import (
+    FIGURES,
+    INDICATORS,
+    effect_sentence,
+    fit_in_words,
+    get_figure,
+)
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Msg, day, join, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS
@@ -57,8 +70,11 @@ from qet_geo.store.models import (
     Profile,
     Release,
 )
-from qet_geo.store.releases import Figures, constraint_means, create_release
+from qet_geo.store.releases import Figures, constraint_means, create_release, preview_extras
 from qet_geo.surveys.schema import LEVEL_LABELS, USAGE_LABELS, USAGES
+
+if TYPE_CHECKING:
+    from qet_geo.exhibition._tables import MarginRow
 
 __all__ = ["router"]
 
@@ -233,6 +249,179 @@ class FigureView:
     withheld: list[str] = field(default_factory=list)
     release: int | None = None
     released_on: str | None = None
+    links: LinksView | None = None
+    perceived: dict[str, Any] | None = None
+
+
+@dataclass
+class LinksView:
+    """The links, margins of manoeuvre and vote themes of a set, as the offline report says them.
+
+    The words are the report's (:mod:`qet_geo.exhibition.report`: its texts and the way it
+    writes a saving, an interval, a percentage), the labels and sentences the registry's.
+    """
+
+    text: dict[str, str]
+    votes: list[dict[str, Any]] = field(default_factory=list)
+    vote_legend: list[str] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    margins: list[dict[str, Any]] = field(default_factory=list)
+    margin_legend: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    method_intro: str | None = None
+    glossary: list[dict[str, str]] = field(default_factory=list)
+    method_models: list[dict[str, Any]] = field(default_factory=list)
+    method_margins: list[dict[str, Any]] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+
+def links_view(links: dict[str, Any], lang: str) -> LinksView | None:
+    """What the pages show of stored links figures (:func:`qet_geo.store.releases.link_figures`).
+
+    None unless they were computed ("ok"): what was not, and why, is in the withheld list.
+    """
+    from qet_geo.exhibition import report
+
+    if links.get("status") != "ok":
+        return None
+    lang = "en" if lang == "en" else "fr"
+    tables = links.get(lang) or {}
+    text = {key: value.render(lang) for key, value in report._TEXT.items()}
+    view = LinksView(text=text)
+
+    def legend(names: tuple[str, ...]) -> list[str]:
+        return [
+            msg(
+                "{label} : {sentence}",
+                label=report._label(n, lang),
+                sentence=report._sentence(n, lang),
+            ).render(lang)
+            for n in names
+        ]
+
+    for row in tables.get("votes", []):
+        view.votes.append(
+            {
+                "theme": row["theme"],
+                "potential": report._num(row["potential"], 0, lang),
+                "detail": msg(
+                    " (sur {footprint} d'empreinte, dont {built} en levant une contrainte bâtie)",
+                    footprint=report._num(row["footprint"], 0, lang),
+                    built=report._num(row.get("built", 0.0), 0, lang),
+                ).render(lang),
+            }
+        )
+    view.vote_legend = legend(("potential", "footprint", "built"))
+    models = list(tables.get("models", []))
+    by_usage: dict[str, list[dict[str, Any]]] = {}
+    for row in models:
+        by_usage.setdefault(row["usage"], []).append(row)
+    for usage, effects in by_usage.items():
+        answer = effects[0]["answer"]
+        fit = fit_in_words(effects[0]["auc"])
+        view.groups.append(
+            {
+                "title": msg(
+                    "{usage} : qui répond « {answer} » ?", usage=usage, answer=answer
+                ).render(lang),
+                "effects": [
+                    report._cap(
+                        effect_sentence(
+                            r["indicator"],
+                            report._nan(r["odds_ratio"]),
+                            report._nan(r["low"]),
+                            report._nan(r["high"]),
+                            answer=answer,
+                        ).render(lang)
+                    )
+                    for r in effects
+                ],
+                "fit": None
+                if fit is None
+                else msg(
+                    "Ensemble, ces contraintes du logement distinguent {how} ceux qui répondent "
+                    "« {answer} » des autres.",
+                    how=fit,
+                    answer=answer,
+                ).render(lang),
+            }
+        )
+    for row in tables.get("margins", []):
+        typed = cast("MarginRow", row)
+        view.margins.append(
+            {
+                "label": row["label"],
+                # the report's own words, already escaped by it
+                "saving": Markup(report._saving(typed, lang)),
+                "share": report._pct(100 * (row["share_homes"] or 0), 0, lang),
+                "interval": report._interval(row["saving"], row["low"], row["high"], 1, lang),
+            }
+        )
+    view.margin_legend = legend(("saving", "share_homes"))
+    ci = get_figure("interval").label.render(lang).split(" (")[0]
+    view.columns = {
+        "saving": report._label("saving", lang),
+        "share_homes": report._label("share_homes", lang),
+        "odds_ratio": f"{report._label('odds_ratio', lang)} [{ci}]",
+        "saving_interval": f"{report._label('saving', lang)} [{ci}]",
+        "auc": report._label("auc", lang),
+        "n_model": report._label("n_model", lang),
+    }
+    if models:
+        view.method_intro = msg(
+            "Pour chaque usage, une régression logistique relie la réponse la plus "
+            "émettrice aux contraintes bâties du logement du répondant. Les intervalles "
+            "viennent de {n_bootstrap} tirages bootstrap des logements ; l'AUC est "
+            "validée sur {n_splits} parts des réponses (validation croisée).",
+            n_bootstrap=number(max((r["n_bootstrap"] or 0) for r in models)),
+            n_splits=number(max((r["n_splits"] or 0) for r in models)),
+        ).render(lang)
+    view.glossary = [
+        {"term": report._label(n, lang), "meaning": report._sentence(n, lang)}
+        for n in ("model", "odds_ratio", "interval", "auc", "n_model", "n_bootstrap")
+    ]
+    view.method_models = [
+        {
+            "usage": r["usage"],
+            "indicator": report._label(r["indicator"], lang),
+            "odds_ratio": f"{report._interval(r['odds_ratio'], r['low'], r['high'], 2, lang)} "
+            f"{r['unit']}",
+            "auc": report._num(r["auc"], 2, lang),
+            "n": report._num(r["n"], 0, lang),
+        }
+        for r in models
+    ]
+    view.left_out = list(tables.get("left_out", []))
+    return view
+
+
+def _links_withheld(links: dict[str, Any], lang: str) -> list[str]:
+    """Why a set shows no links, margins of manoeuvre or vote themes, in words."""
+    state = links.get("status")
+    if state == "no_access":
+        line = msg(
+            "Liens entre contraintes et usages, marges de manœuvre et thèmes du vote non "
+            "calculés : le quartier n'a pas d'extrait OpenStreetMap et de contour analysés. "
+            "Déposez-les, puis relancez l'analyse."
+        )
+    elif state == "stale":
+        line = msg(
+            "Liens entre contraintes et usages, marges de manœuvre et thèmes du vote de "
+            "l'aperçu pas encore calculés pour les réponses actuelles : relancez l'analyse "
+            "(une publication les calcule de toute façon)."
+        )
+    elif state == "withheld":
+        reason = links.get("reason") or {}
+        return [
+            msg(
+                "Liens entre contraintes et usages, marges de manœuvre et thèmes du vote "
+                "retenus : {reason}",
+                reason=str(reason.get(lang) or reason.get("fr") or ""),
+            ).render(lang)
+        ]
+    else:
+        return []
+    return [line.render(lang)]
 
 
 def _kg(value: float | None, lang: str) -> str:
@@ -418,7 +607,20 @@ def figure_view(
             }
         )
     view.withheld = _withheld(figures, live=live, lang=lang)
+    if figures.n_respondents:
+        view.links = links_view(figures.links, lang)
+        view.withheld[-1:-1] = _links_withheld(figures.links, lang)
+    view.perceived = _perceived(figures.other_surveys, lang)
     return view
+
+
+def _perceived(other: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """The other surveys of a set as ``release_perceived.html`` shows them (None: none)."""
+    if not other:
+        return None
+    from qet_geo.store.perceived import perceived_view
+
+    return perceived_view(other, "en" if lang == "en" else "fr")
 
 
 def _column_label(column: str, lang: str) -> str:
@@ -466,6 +668,10 @@ def _results_page(
         ]
         if reads_live(session, visitor.caller, diag):
             live = cache.live(session, diag.id)
+            links, other = preview_extras(
+                session, diag.id, osm_dir=_settings(request).osm_dir, compute=False
+            )
+            extras = replace(live.figures, links=links, other_surveys=other)
             own = [
                 {
                     "number": p.number,
@@ -480,7 +686,7 @@ def _results_page(
             ]
             context["live"] = figure_view(
                 session,
-                live.figures,
+                extras,
                 title=msg("Aperçu : ce qu'une publication montrerait maintenant").render(lang),
                 lang=lang,
                 live=True,
@@ -551,7 +757,9 @@ def publish(
         ).render(lang)
         return _results_page(request, session, visitor, hood, error=error, status=400)
     try:
-        release = create_release(request.app.state.engine, diag.id)
+        release = create_release(
+            request.app.state.engine, diag.id, osm_dir=_settings(request).osm_dir
+        )
     except QetGeoError as exc:  # the privacy rules' refusal, or a release made at the same moment
         request.app.state.aggregates.clear(diag.id)
         text = msg("Publication refusée : {reason}", reason=exc.localized(lang)).render(lang)

@@ -544,6 +544,7 @@ def preview_links(
     osm_dir: Any,
     walk: Any = None,
     key: str | None = None,
+    compute: bool = True,
 ) -> dict[str, Any]:
     """The links of the would-be release of a diagnostic, kept beside the access tables.
 
@@ -562,6 +563,9 @@ def preview_links(
     walk, key
         The walk access table and its key (:func:`qet_geo.store.jobs.access_key`), as the
         analysis has them; None reads them back (:func:`qet_geo.store.jobs.home_access`).
+    compute
+        False for a page: never compute (seconds of bootstrap), ``{"status": "stale"}`` when
+        the analysis did not compute them for this set.
 
     Returns
     -------
@@ -600,6 +604,8 @@ def preview_links(
         return cast("dict[str, Any]", json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         pass
+    if not compute:
+        return {"status": "stale"}
     figures = link_figures(answers, walk)
     temporary = folder / f".links-{secrets.token_hex(6)}.json"
     try:
@@ -673,13 +679,13 @@ def _withhold_different_parts(
 
 
 def preview_extras(
-    session: Session, diagnostic_id: int, *, osm_dir: Any
+    session: Session, diagnostic_id: int, *, osm_dir: Any, compute: bool = True
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The live preview's links and other surveys' figures, as a release would compute them.
 
-    The links come from :func:`preview_links` (computed by the analysis, read back); the other
-    surveys are computed now, with rule 5 applied against the earlier releases, as
-    :func:`create_release` would.
+    The links come from :func:`preview_links` (computed by the analysis, read back; with
+    ``compute`` False, "stale" when it did not); the other surveys are computed now, with rule 5
+    applied against the earlier releases, as :func:`create_release` would.
     """
     from qet_geo.store.jobs import home_access
 
@@ -692,7 +698,11 @@ def preview_extras(
     assert hood is not None  # a foreign key
     tables = home_access(osm_dir, hood)
     links = preview_links(
-        session, diagnostic_id, osm_dir=osm_dir, walk=None if tables is None else tables[0]
+        session,
+        diagnostic_id,
+        osm_dir=osm_dir,
+        walk=None if tables is None else tables[0],
+        compute=compute,
     )
     other, ids = other_figures(session, diagnostic_id, tables)
     if other:

@@ -16,10 +16,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from qet_geo.analysis.footprint import read_ngc_scale, su_footprints
@@ -27,9 +27,8 @@ from qet_geo.analysis.links import link_report
 from qet_geo.crs import WGS84
 from qet_geo.exhibition._tables import margin_rows, margins_left_out, model_rows, vote_rows
 from qet_geo.privacy import DisclosureError
-from qet_geo.store import ingest
+from qet_geo.store import ingest, releases
 from qet_geo.store import models as store
-from qet_geo.store import releases
 from qet_geo.store.jobs import (
     ANALYSIS_STEP_LABELS,
     ANALYSIS_STEPS,
@@ -69,7 +68,7 @@ def synthetic_su(n: int, *, seed: int) -> bytes:
     return table.to_csv(index=False).encode()
 
 
-def _territory():  # type: ignore[no-untyped-def]
+def _territory() -> Any:
     from qet_geo.inputs.territory import Territory
 
     return Territory(

@@ -82,6 +82,13 @@ def test_the_pilot_runs_the_analysis_then_publishes(
     page.get_by_role("link", name="Voir les résultats").click()
     expect(page.locator("h1")).to_have_text("Relire et publier les résultats")
     expect(page.get_by_role("heading", name="Empreinte carbone par usage")).to_be_visible()
+    # what qet diagnose's report shows: the vote's themes, the links, the margins, the method
+    expect(
+        page.get_by_role("heading", name="Thèmes à mettre au vote, par potentiel de réduction")
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Marges de manœuvre", exact=True)).to_be_visible()
+    page.get_by_text("Méthode : les chiffres des liens et des marges").click()
+    expect(page.get_by_role("heading", name="Les mots de la méthode")).to_be_visible()
     checked()
     # the cells' map: the API's page, under the maps' policy, drawn without any other host
     page.get_by_role("link", name="Carte des profils d'usages", exact=False).click()
