@@ -615,7 +615,8 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
     ----------
     figures
         The figures (as a release stores them); None for none (a release made before the other
-        surveys were stored): the view is then None and the template says there is nothing.
+        surveys were stored). The view is then None, as when neither survey has answers, and the
+        template says in one sentence that there is nothing, and where to upload them.
     lang
         "fr" or "en".
 
@@ -637,6 +638,8 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
     lang = "en" if lang == "en" else "fr"
     mdv = dict(figures.get("mdv") or {"status": "no_data", "reason": "no_answers"})
     ngc = dict(figures.get("ngc") or {"status": "no_data", "reason": "no_answers"})
+    if all(p.get("reason") == "no_answers" for p in (mdv, ngc)):
+        return None  # neither survey was uploaded: the template's one sentence says so
     withheld: list[str] = []  # the MdV part's
     ngc_withheld: list[str] = []
     categories = [

@@ -439,3 +439,11 @@ def test_zones_say_where_they_lie(whole) -> None:
     assert view is not None
     food = next(q for q in view["mdv"]["questions"] if q.get("zones"))
     assert all(z["name"].startswith("Zone ") and "(in the " in z["name"] for z in food["zones"])
+
+
+def test_neither_survey_uploaded_is_one_sentence() -> None:
+    empty = _assemble(perceived_figures(None, None)[0], ngc_figures(None)[0])
+    assert perceived_view(empty, "fr") is None
+    only_ngc = _assemble(perceived_figures(None, None)[0], {"status": "withheld", "reason": "x"})
+    view = perceived_view(only_ngc, "fr")
+    assert view is not None and view["mdv"]["reason"] == REASONS["no_answers"].render("fr")
