@@ -153,7 +153,9 @@ class OtherFigures:
         each with its ``status`` and, when not published, its ``reason`` (:data:`REASONS`).
     ids
         ``{"mdv": [...], "ngc": [...]}``: the respondents each part's published figures were
-        computed over, for rule 5 (a release's sets differ by 0 or at least 11). Each is a
+        computed over, for rule 5 (a release's sets differ by 0 or at least 11): every MdV
+        answer (the published counts are over all of them), every NGC respondent with a total
+        footprint. Each is a
         :func:`~qet_geo.store.releases.respondent_key` of the pseudonym, the 200 m cell and
         the answers (the building for MdV), so that a changed answer counts as one respondent
         who left and one who came, as for the SU respondents. Empty when nothing is published.
@@ -224,7 +226,7 @@ def _synthetic(frame: pd.DataFrame) -> bool:
 
 def _keys(frame: pd.DataFrame, *, drop: tuple[str, ...] = ()) -> dict[str, str]:
     """Each respondent's release key: its pseudonym, cell and answers (see :class:`OtherFigures`)."""
-    # the store's own key, imported here: releases will import this module in turn
+    # the store's own key, imported here: releases imports this module in turn
     from qet_geo.store.releases import respondent_key
 
     columns = [c for c in frame.columns if c not in {"cell_id", "synthetic", *drop}]
