@@ -128,6 +128,10 @@ REASONS: Mapping[str, Msg] = {
     "one_dominates": msg(
         "Une seule personne pèse plus de 85 % du total : la moyenne révélerait son empreinte."
     ),
+    "secondary": msg(
+        "Retenu avec une autre catégorie : le total étant la somme des catégories, la "
+        "catégorie retenue se déduirait sinon par soustraction."
+    ),
     # set by the release (qet_geo.store.releases), rule 5
     "release_difference": msg(
         "Ces réponses diffèrent de celles d'une publication précédente de 1 à {n} personnes : "
@@ -422,7 +426,10 @@ def ngc_figures(frame: pd.DataFrame | None) -> tuple[dict[str, Any], list[str]]:
     file has no total). Each figure is its own :func:`~qet_geo.privacy.safe_aggregate` over the
     set: a mean is withheld ("too_few_answers") when fewer than 11 of them give the category,
     and ("one_dominates") when one respondent makes more than 85 % of its sum, as a release's
-    footprints are; the other figures stay published.
+    footprints are. The total and the five categories add up, so they are published together
+    or not at all ("secondary": withheld so that the other cannot be had by subtraction); a
+    sub-category (flights, car...) is a part of its category beside an unpublished rest, so it
+    is withheld alone.
     """
     if frame is None or frame.empty:
         return _part("no_data", "no_answers", synthetic=False), []
@@ -451,6 +458,13 @@ def ngc_figures(frame: pd.DataFrame | None) -> tuple[dict[str, Any], list[str]]:
         else:
             item.update(status="published", reason=None, mean_kgco2e=mean)
         footprints.append(item)
+    # the total is the sum of the five categories: one of the six withheld alone would come
+    # back by subtraction, so they are published together or not at all (as a release's)
+    group = [f for f in footprints if f["parent"] is None]
+    if any(f["status"] != "published" for f in group):
+        for f in group:
+            if f["status"] == "published":
+                f.update(status="withheld", reason="secondary", mean_kgco2e=None)
     if not any(f["status"] == "published" for f in footprints):
         return _part("withheld", "nothing_publishable", **base, footprints=footprints), []
     keys = _keys(chosen[[k for k, _ in _NGC_KEYS if k in frame.columns]])

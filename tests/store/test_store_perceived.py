@@ -91,7 +91,9 @@ def mdv(answers, access) -> tuple[dict[str, Any], list[str]]:
     return perceived_figures(answers, access["walk"], access["bike"])
 
 
-def _ngc_csv(path: Path, n: int, *, seed: int = 0, flyer: bool = False) -> Path:
+def _ngc_csv(
+    path: Path, n: int, *, seed: int = 0, flyer: bool = False, glutton: bool = False
+) -> Path:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
         {
@@ -106,6 +108,8 @@ def _ngc_csv(path: Path, n: int, *, seed: int = 0, flyer: bool = False) -> Path:
             else rng.uniform(0, 600, n).round(1),
         }
     )
+    if glutton:  # one respondent makes most of the food footprint, not of the total
+        frame.loc[0, "alimentation"] = 1_000_000.0
     frame["bilan"] = frame[
         ["alimentation", "transport", "logement", "divers", "services_societaux"]
     ].sum(axis=1)
@@ -276,6 +280,33 @@ def test_ngc_one_flyer_withholds_the_flights_only(tmp_path: Path) -> None:
     )
     assert means["transport_avion"]["mean_kgco2e"] is None
     assert means["total"]["status"] == "published" and len(ids) == 30
+
+
+def test_a_category_withheld_alone_is_not_given_back_by_the_total(tmp_path: Path) -> None:
+    results = _ngc(tmp_path, 40, glutton=True)
+    figures, ids = ngc_figures(results)
+    means = {f["key"]: f for f in figures["footprints"]}
+    assert (means["alimentation"]["status"], means["alimentation"]["reason"]) == (
+        "withheld",
+        "one_dominates",
+    )
+    # the total alone would pass the rules; published beside the other four categories it
+    # would give the food footprint back by subtraction: withheld with it
+    food = results["alimentation"]
+    assert (
+        food.iloc[0] > 0.85 * food.sum()
+        and results["total"].iloc[0] < 0.85 * results["total"].sum()
+    )
+    for key in ("total", "transport", "logement", "divers", "services_societaux"):
+        assert (means[key]["status"], means[key]["reason"]) == ("withheld", "secondary"), key
+        assert means[key]["mean_kgco2e"] is None
+    # a sub-category is a part beside an unpublished rest: still published
+    assert means["transport_avion"]["status"] == "published"
+    assert figures["status"] == "published" and len(ids) == 40
+    html = _render(
+        perceived_view(_assemble({"status": "no_data", "reason": "x"}, figures), "fr"), "fr"
+    )
+    assert "se déduirait sinon par soustraction" in html
 
 
 def test_ngc_under_11_is_withheld(tmp_path: Path) -> None:
