@@ -42,6 +42,7 @@ from api.web._kit import (
     check_csrf,
     forbidden,
     hood_for_page,
+    in_page_lang,
     lang_of,
     not_found,
     redirect,
@@ -195,6 +196,14 @@ def _job_summary(session: Session, diag: Diagnostic, lang: str) -> list[str]:
         if cells
         else msg("Pas de contrainte bâtie : le quartier n'a pas d'extrait OSM ou de contour."),
     ]
+    if cells:
+        lines.append(
+            msg(
+                "Liens entre contraintes et usages, marges de manœuvre et thèmes du vote "
+                "calculés sur les répondants qu'une publication compterait : voyez-les dans les "
+                "résultats."
+            )
+        )
     return [line.render(lang) for line in lines]
 
 
@@ -784,7 +793,9 @@ def results_map(request: Request, session: SessionDep, hood_id: str) -> Response
     if diag is None:
         raise not_found(request, visitor)
     try:
-        page = diagnostic_map(request, session, visitor.caller, _settings(request), diag.id)
+        page = diagnostic_map(
+            in_page_lang(request), session, visitor.caller, _settings(request), diag.id
+        )
     except QetGeoError:  # nothing to map yet (fewer than 11 located respondents, no release)
         raise not_found(request, visitor) from None
     page.headers["Cache-Control"] = "no-store"

@@ -222,3 +222,11 @@ def test_new_answers_make_the_preview_stale_and_a_small_difference_is_refused(
     assert "moins de 11 répondants" in _text(refused.text)
     with store.session_scope(world.site.engine) as s:
         assert s.query(store.Release).filter_by(diagnostic_id=world.diag).count() == 1
+
+
+def test_the_results_map_speaks_the_page_language(world: World) -> None:
+    french = _pilot(world).get(f"/cartes/quartiers/{world.hood}/resultats")
+    english = _pilot(world, "en").get(f"/cartes/quartiers/{world.hood}/resultats")
+    assert french.status_code == english.status_code == 200
+    assert "aperçu de vos données" in french.text
+    assert "aperçu de vos données" not in english.text
