@@ -674,3 +674,58 @@ def test_the_access_log_never_holds_an_invitation_token(tmp_path: Path) -> None:
     assert len(invitation_lines) == 3, lines.lines
     assert all(token not in line for line in lines.lines)
     assert all("/invitation/[…]" in line for line in invitation_lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# the map pages follow the language switch
+
+
+def test_the_layers_map_takes_the_language_of_the_switch(tmp_path: Path) -> None:
+    from tests.conftest import shared
+    from tests.web.test_setup import OUTLINE, _send_extract, _send_outline
+
+    site = _make(tmp_path)
+    try:
+        hood = _hoods(site)["A"]
+        pilot = signed_in_client(site, "pilote-a@b.example")
+        assert _send_outline(pilot, hood, OUTLINE.read_bytes()).status_code == 303
+        source = shared("osm") / "lorient_centre.osm.pbf"
+        sent = _send_extract(pilot, hood, source.read_bytes(), source.name)
+        assert sent.status_code == 200, sent.text
+        # the browser asks for French, the switch says English: the switch wins, as on the pages
+        pilot.headers["Accept-Language"] = "fr-FR,fr;q=0.9"
+        french = pilot.get(f"/cartes/quartiers/{hood}/couches")
+        assert "Quartier A : couches du quartier" in french.text
+        pilot.get("/langue?choix=en&suite=/espace")
+        english = pilot.get(f"/cartes/quartiers/{hood}/couches")
+        assert english.status_code == 200
+        assert "Quartier A: the neighbourhood’s layers" in english.text
+        assert "couches du quartier" not in english.text
+    finally:
+        site.engine.dispose()
+
+
+def test_in_page_lang_gives_the_api_the_pages_language() -> None:
+    """What the results map page (api/web/analysis.py) hands to the API's map function."""
+    from fastapi import Request
+
+    from api.errors import request_lang
+    from api.web._kit import in_page_lang
+
+    class _State:
+        lang = "fr"
+
+    class _App:
+        state = _State()
+
+    scope = {
+        "type": "http",
+        "app": _App(),
+        "headers": [(b"accept-language", b"fr-FR"), (b"cookie", b"qet_lang=en")],
+    }
+    request = Request(scope)
+    assert request_lang(request) == "fr"
+    assert request_lang(in_page_lang(request)) == "en"
+    assert request.headers["accept-language"] == "fr-FR"  # the original is left as it was
+    no_cookie = Request({**scope, "headers": [(b"accept-language", b"en-GB")]})
+    assert request_lang(in_page_lang(no_cookie)) == "en"
