@@ -104,8 +104,10 @@ REASONS: Mapping[str, Msg] = {
         k=MIN_RESPONDENTS,
     ),
     "too_few_located": msg(
-        "Moins de {k} réponses rattachées à un logement du quartier : l'accès mesuré ne peut "
-        "pas être mis en regard sans risquer de désigner quelqu'un.",
+        "Moins de {k} réponses rattachées à un bâtiment du quartier : l'accès mesuré ne peut "
+        "pas être mis en regard sans risquer de désigner quelqu'un. Si les réponses ont été "
+        "déposées avant l'extrait cartographique du quartier, déposez-les à nouveau : elles "
+        "seront alors rattachées aux bâtiments.",
         k=MIN_RESPONDENTS,
     ),
     "not_answered": msg("Cette question ne figure pas dans les réponses déposées."),

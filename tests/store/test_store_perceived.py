@@ -478,3 +478,11 @@ def test_neither_survey_uploaded_is_one_sentence() -> None:
     only_ngc = _assemble(perceived_figures(None, None)[0], {"status": "withheld", "reason": "x"})
     view = perceived_view(only_ngc, "fr")
     assert view is not None and view["mdv"]["reason"] == REASONS["no_answers"].render("fr")
+
+
+def test_answers_without_buildings_say_what_to_do(answers, access) -> None:
+    # uploaded before the extract: placed by their cell only
+    figures, ids = perceived_figures(answers.assign(building_key=None), access["walk"])
+    assert (figures["status"], figures["reason"], ids) == ("withheld", "too_few_located", [])
+    html = _render(perceived_view(_assemble(figures, ngc_figures(None)[0]), "fr"), "fr")
+    assert "déposez-les à nouveau" in html
