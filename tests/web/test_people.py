@@ -238,6 +238,28 @@ def test_a_pending_invitation_is_revoked_and_its_link_dies(site: Site) -> None:
     assert again.status_code == 404 and "Page introuvable" in again.text
 
 
+def test_expired_and_used_invitations_are_not_pending(both: Site) -> None:
+    from datetime import timedelta
+
+    site = both
+    hood = _hoods(site)["A"]
+    with store.session_scope(site.engine) as s:
+        accounts.invite(s, email="vieux@b.example", neighbourhood_id=hood, now=site.clock[0])
+        used = accounts.invite(s, email="servi@b.example", neighbourhood_id=hood, now=site.clock[0])
+        assert used.token
+        accounts.accept_invitation(s, used.token, PASSWORD, now=site.clock[0])
+    site.clock[0] += timedelta(days=6)
+    with store.session_scope(site.engine) as s:
+        accounts.invite(s, email="neuf@b.example", neighbourhood_id=hood, now=site.clock[0])
+    site.clock[0] += timedelta(days=1, seconds=1)
+    admin = signed_in_client(site, "admin@b.example")
+    for path in ("/espace/personnes", f"/espace/quartiers/{hood}"):
+        html = admin.get(path).text
+        pending = html.split("Invitations en attente", 1)[1]
+        assert "neuf@b.example" in pending and "vieux@b.example" not in pending, path
+        assert "servi@b.example" not in pending.split("</table>", 1)[0], path
+
+
 # --------------------------------------------------------------------------------------------------
 # deactivation
 
