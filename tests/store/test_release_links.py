@@ -234,6 +234,37 @@ def test_without_access_tables_the_links_say_so(world: World, tmp_path: Path) ->
     assert releases.compute_figures(_frame(world)).links == {}
 
 
+def test_the_other_surveys_are_released_and_a_small_difference_withheld(
+    world: World, first: store.Release
+) -> None:
+    """NosGestesClimat results of 100 of the SU respondents, then of 5 more: through the store."""
+    from qet_geo.surveys.synthetic_mdv import synthetic_ngc
+
+    ngc = synthetic_ngc(synthetic_su(150, seed=3), seed=1)
+    assert first.figures.get("other_surveys")
+    assert not any(":" in i for i in first.respondent_ids)  # no other survey answered yet
+    for rows in (ngc.iloc[:100], ngc.iloc[100:105]):
+        data = rows.to_csv(index=False).encode()
+        ingest.ingest_survey(world.engine, world.diag, data, kind="ngc")
+        made = create_release(world.engine, world.diag, osm_dir=world.osm)
+        su = sorted(i for i in made.respondent_ids if ":" not in i)
+        assert su == sorted(first.respondent_ids)  # the same SU set: a difference of 0
+        part = made.figures["other_surveys"]["ngc"]
+        kept = [i for i in made.respondent_ids if i.startswith("ngc:")]
+        if len(rows) == 100:
+            assert part["status"] == "published" and part["n_respondents"] == 100
+            assert len(kept) == 100
+        else:  # 5 more than the release before: withheld, its respondents not stored
+            assert part == {
+                "status": "withheld",
+                "reason": "release_difference",
+                "synthetic": True,
+            }
+            assert kept == []
+        assert made.figures["links"] == first.figures["links"]
+        assert made.figures["other_surveys"]["mdv"]["status"] == "no_data"
+
+
 def test_rule_5_holds_per_part(world: World, first: store.Release) -> None:
     """The SU set refuses the release; an other survey's part is withheld, the rest published."""
     # SU: the same set again is allowed (a difference of 0), a few more answers are refused
