@@ -13,8 +13,9 @@ What it measures
     clients each sign in through the sign-in form (their own session cookie; half of them the
     administrator, half the pilot) and, page after page, all fetch the same page for
     ``--seconds`` (httpx async, one keep-alive connection each): the dashboard, the
-    neighbourhood, its layers, the survey preparation, the collection, the analysis and the
-    results. Meanwhile the analysis job runs: the pilot starts it through the analysis page's
+    neighbourhood, the survey preparation, the collection, the analysis, the results and the
+    layers (last: each of its requests reads the extract in a worker; a request unanswered
+    after ``--timeout`` s counts as failed, at the time waited). Meanwhile the analysis job runs: the pilot starts it through the analysis page's
     form (:func:`api.routers.jobs.start_analysis`, in the server's process as in production)
     and starts it again as soon as it ends, so that it runs during the whole measurement; the
     share of each page's time it was running and the runs started and finished are printed
@@ -61,11 +62,13 @@ OUTLINE = ROOT / "data" / "osm" / "lorient_centre.geojson"
 PAGES = {
     "dashboard": "/espace",
     "neighbourhood": "/espace/quartiers/{h}",
-    "layers": "/espace/quartiers/{h}/couches",
     "preparation": "/espace/quartiers/{h}/enquete/preparer",
     "collection": "/espace/quartiers/{h}/enquete/collecte",
     "analysis": "/espace/quartiers/{h}/analyse",
     "results": "/espace/quartiers/{h}/resultats",
+    # last: each of its requests reads the extract in a worker process, and those still queued
+    # when its time is up would weigh on the next page's figures
+    "layers": "/espace/quartiers/{h}/couches",
 }
 
 
@@ -172,7 +175,7 @@ def _csrf(html: str) -> str:
 
 async def _signed_in(base: str, email: str) -> httpx.AsyncClient:
     """A client signed in through the sign-in form: its own session cookie."""
-    client = httpx.AsyncClient(base_url=base, timeout=120)
+    client = httpx.AsyncClient(base_url=base, timeout=300)
     form = await client.get("/connexion")
     done = await client.post(
         "/connexion",
@@ -279,12 +282,22 @@ def _read_engine(url: str) -> Any:
 
 
 async def _client(
-    client: httpx.AsyncClient, path: str, stop_at: float, out: list[float], bad: list[str]
+    client: httpx.AsyncClient,
+    path: str,
+    stop_at: float,
+    out: list[float],
+    bad: list[str],
+    timeout_s: float,
 ) -> None:
     while time.perf_counter() < stop_at:
         start = time.perf_counter()
-        answer = await client.get(path)
-        await answer.aread()
+        try:
+            answer = await client.get(path, timeout=timeout_s)
+            await answer.aread()
+        except httpx.TimeoutException:
+            out.append(time.perf_counter() - start)  # counted at the time waited
+            bad.append(f"{path}: no answer within {timeout_s:.0f} s")
+            continue
         out.append(time.perf_counter() - start)
         if answer.status_code != 200:
             bad.append(f"{path}: {answer.status_code}")
@@ -332,7 +345,9 @@ async def _run(args: argparse.Namespace, world: World, base: str, server_pid: in
         cpu_self = time.process_time()
         seen = len(keeper.samples)
         stop_at = time.perf_counter() + args.seconds
-        await asyncio.gather(*(_client(c, path, stop_at, latencies, bad) for c in clients))
+        await asyncio.gather(
+            *(_client(c, path, stop_at, latencies, bad, args.timeout) for c in clients)
+        )
         cpu_server = _cpu_s(server_pid) - cpu_server
         cpu_self = time.process_time() - cpu_self
         samples = keeper.samples[seen:]
@@ -382,6 +397,10 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=300, help="synthetic SU answers")
     parser.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES))
     parser.add_argument("--no-analysis", action="store_true", help="measure without the job")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds a request may take (then: failed)"
+    )
+    parser.add_argument("--server-log", type=Path, help="keep the server's log in this file")
     args = parser.parse_args()
     if args.clients < 1:
         parser.error("--clients: at least 1")
@@ -403,9 +422,16 @@ def main() -> None:
             failed = asyncio.run(_run(args, world, base, server.pid))
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # an analysis or a worker still busy
+                server.kill()
+                server.wait(timeout=30)
             for engine in _engines.values():
                 engine.dispose()
+            if args.server_log:
+                log.flush()
+                shutil.copyfile(Path(name) / "server.log", args.server_log)
     if failed:
         raise SystemExit(1)
 
