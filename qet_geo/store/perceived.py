@@ -42,7 +42,8 @@ The figures
                                        "geometry" (GeoJSON, WGS84)}]}],
              "domains": [{"domain", "questions" (published), "status", "reason",
                           "n_answers", "offer_unknown_or_unused", "offer_missing",
-                          "main_gap": category | None}]},
+                          "main_gap": the larger kind when it is at least
+                                      MAIN_GAP_MIN_SHARE of the answers, else None}]},
      "ngc": {"status", "reason", "synthetic", "n_respondents",
              "footprints": [{"key", "parent" (None for the total and the categories),
                              "status", "reason", "mean_kgco2e"}]}}
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CATEGORY_EXPLAINED",
+    "MAIN_GAP_MIN_SHARE",
     "REASONS",
     "OtherFigures",
     "ngc_figures",
@@ -90,6 +92,9 @@ __all__ = [
 ]
 
 VERSION = 1
+
+#: Share of a domain's compared answers from which a kind of gap is named its main gap.
+MAIN_GAP_MIN_SHARE = 0.1
 
 #: Why a part, a question, a domain or a footprint is not published, in words for residents.
 REASONS: Mapping[str, Msg] = {
@@ -383,9 +388,9 @@ def _domain(domain: str, keys: tuple[str, ...], questions: list[dict[str, Any]])
     for c in ("offer_unknown_or_unused", "offer_missing"):
         total = sum((q["shares"][c] or 0.0) * q["n_respondents"] for q in rows)
         gaps[c] = round(total / n, 4)
-    main = max(gaps, key=lambda c: gaps[c]) if any(gaps.values()) else None
-    if main is not None and gaps["offer_missing"] == gaps["offer_unknown_or_unused"]:
-        main = None
+    larger = max(gaps, key=lambda c: gaps[c])
+    tie = gaps["offer_missing"] == gaps["offer_unknown_or_unused"]
+    main = None if gaps[larger] < MAIN_GAP_MIN_SHARE or tie else larger
     out.update(status="published", reason=None, n_answers=n, **gaps, main_gap=main)
     return out
 
@@ -718,7 +723,7 @@ def perceived_view(figures: Mapping[str, Any] | None, lang: str) -> dict[str, An
                 n=_num(round(d["n_answers"]), 0, lang),
                 main=CATEGORY_LABELS[main].render(lang)
                 if main in CATEGORY_LABELS
-                else msg("aucun").render(lang),
+                else msg("pas d'écart marqué").render(lang),
             )
         domains.append(entry)
     rows = []

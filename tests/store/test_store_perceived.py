@@ -486,3 +486,16 @@ def test_answers_without_buildings_say_what_to_do(answers, access) -> None:
     assert (figures["status"], figures["reason"], ids) == ("withheld", "too_few_located", [])
     html = _render(perceived_view(_assemble(figures, ngc_figures(None)[0]), "fr"), "fr")
     assert "déposez-les à nouveau" in html
+
+
+def test_the_main_gap_of_a_domain(mdv) -> None:
+    from qet_geo.store.perceived import MAIN_GAP_MIN_SHARE
+
+    for d in mdv[0]["domains"]:
+        if d["status"] != "published":
+            continue
+        larger = max(d["offer_missing"], d["offer_unknown_or_unused"])
+        if larger < MAIN_GAP_MIN_SHARE:
+            assert d["main_gap"] is None
+        else:
+            assert d[d["main_gap"]] == larger
