@@ -72,6 +72,7 @@ __all__ = [
     "ExtractInfo",
     "NationalProfilesResult",
     "abandoned_message",
+    "access_key",
     "analyse_diagnostic",
     "check_extract",
     "claim_analysis",
@@ -1085,6 +1086,9 @@ def home_access(osm_dir: str | PathLike[str] | None, hood: Neighbourhood) -> tup
         try:
             tables[mode] = gpd.read_parquet(path)
         except FileNotFoundError:
+            tables[mode] = None
+        except Exception:  # unreadable: as if absent (the next analysis writes it again)
+            logger.exception("could not read the access table %s", path.name)
             tables[mode] = None
     if tables["walk"] is None:
         return None

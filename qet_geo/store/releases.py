@@ -56,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qet_geo.crs import WGS84
+from qet_geo.errors import QetGeoError
 from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError, require_protected, safe_aggregate
 from qet_geo.store.ingest import respondents_frame
@@ -501,8 +502,6 @@ def link_figures(answers: pd.DataFrame, walk: pd.DataFrame | None) -> dict[str, 
         "reason": {"fr", "en"}}`` when the library refuses (too few located answers, for
         instance): the reason in words.
     """
-    from qet_geo.errors import QetGeoError
-
     if walk is None:
         return {"status": "no_access"}
     out: dict[str, Any] = {
@@ -704,7 +703,11 @@ def preview_extras(
         walk=None if tables is None else tables[0],
         compute=compute,
     )
-    other, ids = other_figures(session, diagnostic_id, tables)
+    try:
+        other, ids = other_figures(session, diagnostic_id, tables)
+    except QetGeoError:  # a page shows what it can; a release says why it cannot
+        logger.exception("the other surveys' preview of diagnostic %s failed", diagnostic_id)
+        other, ids = {}, {}
     if other:
         other, _ = _withhold_different_parts(other, ids, _released_sets(session, hood.id))
     return links, other

@@ -32,11 +32,13 @@ from qet_geo.store import models as store
 from qet_geo.store.jobs import (
     ANALYSIS_STEP_LABELS,
     ANALYSIS_STEPS,
+    access_key,
     home_access,
     run_analysis,
     store_extract,
     territory_from_geojson,
 )
+from qet_geo.store.models import territory_geometry
 from qet_geo.store.releases import (
     LINK_BOOTSTRAP,
     LINK_SCALE,
@@ -152,6 +154,13 @@ def test_a_new_territory_or_extract_invalidates_the_tables(world: World) -> None
         is None
     )
     assert home_access(None, hood) is None
+    # an unreadable table is as good as none (the next analysis writes it again)
+    bogus = store.Neighbourhood(
+        name="x", osm_extract="bogus.osm.pbf", territory_wkt=hood.territory_wkt
+    )
+    key = access_key("bogus.osm.pbf", territory_geometry(bogus))
+    (world.osm / f"bogus.osm.pbf.access-{key}-walk.parquet").write_bytes(b"not parquet")
+    assert home_access(world.osm, bogus) is None
 
 
 def _expected(world: World, lang: str) -> dict[str, object]:
