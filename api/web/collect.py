@@ -1,12 +1,15 @@
 """Step 3 of the journey: collecting the answers (``/espace/quartiers/{id}/enquete/collecte``).
 
-SU answer files go through the API's upload path (:func:`api.routers.uploads.store_upload`: the
-worker process with its time and memory limits, :func:`qet_geo.store.ingest.ingest_su`), then
-their rows' validation report is read in a worker too (the file is never kept). Uploads are
-replaced or deleted as the API does (:func:`api.routers.uploads.drop_upload`). Progress against
-the quotas (:mod:`api.web.survey`) counts the stored respondents per category and IRIS; for
-whoever may not write to the neighbourhood (network staff) a count of 1 to 10 reads "moins de 11"
-(docs/privacy.md: only the pilot team previews its own live figures).
+Answer files of the three surveys (SU, MdV/EdV, NosGestesClimat: the form's ``enquete``) go
+through the API's upload path (:func:`api.routers.uploads.store_upload`: the worker process with
+its time and memory limits, :func:`qet_geo.store.ingest.ingest_survey`), then their rows'
+validation report is read in a worker too, by the survey's reader (the file is never kept).
+Uploads are replaced (by a file of the same survey) or deleted as the API does
+(:func:`api.routers.uploads.drop_upload`). Progress against the quotas (:mod:`api.web.survey`)
+counts the stored SU respondents per category and IRIS, the MdV/EdV answers against the same
+quotas when they carry age, sex or CSP, and the NosGestesClimat results (how many link to an SU
+respondent); for whoever may not write to the neighbourhood (network staff) a count of 1 to 10
+reads "moins de 11" (docs/privacy.md: only the pilot team previews its own live figures).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from api.web.survey import (
 )
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Msg, msg
-from qet_geo.store.ingest import IngestResult, respondents_frame
+from qet_geo.store.ingest import IngestResult, respondents_frame, survey_frame
 from qet_geo.store.models import (
     ConflictError,
     Diagnostic,
@@ -68,6 +71,34 @@ logger = logging.getLogger(__name__)
 
 
 router = APIRouter(include_in_schema=False)
+
+#: The surveys a file may hold: their names and what each is, for the upload form.
+KINDS: dict[str, tuple[Msg, Msg]] = {
+    "su": (
+        msg("Profils d'Usages (SU)"),
+        msg(
+            "Le questionnaire court des habitudes (viande, déplacements, numérique, achats, "
+            "avion, chauffage), avec l'âge, le sexe et la catégorie socio-professionnelle : "
+            "la base des profils et de l'avancement par rapport aux quotas."
+        ),
+    ),
+    "mdv": (
+        msg("Modes et espaces de vie (MdV/EdV)"),
+        msg(
+            "Ce que disent les habitants de leurs déplacements et de leur accès aux commerces, "
+            "au travail et aux loisirs (facile ou non, en combien de temps) : comparé aux "
+            "minutes mesurées depuis les mêmes logements."
+        ),
+    ),
+    "ngc": (
+        msg("NosGestesClimat (NGC)"),
+        msg(
+            "Les résultats du calculateur d'empreinte carbone de l'ADEME, par catégorie "
+            "(kgCO2e par an), avec l'identifiant de chaque répondant : rattachés à ses réponses "
+            "SU par cet identifiant."
+        ),
+    ),
+}
 
 # --------------------------------------------------------------------------------------------------
 # the collection page
@@ -154,6 +185,36 @@ def _progress(
     }
 
 
+def _other_progress(
+    session: Session,
+    diagnostic_id: int,
+    su: pd.DataFrame,
+    found: Quotas | None,
+    *,
+    exact: bool,
+    lang: str,
+) -> dict[str, Any]:
+    """Counts of the MdV/EdV answers (against the quotas when they carry age, sex or CSP) and of
+    the NosGestesClimat results (and how many link to an SU respondent)."""
+    mdv = survey_frame(session, diagnostic_id, "mdv")
+    ngc = survey_frame(session, diagnostic_id, "ngc")
+    people = [v for v in VARIABLES if v in mdv.columns and mdv[v].notna().any()]
+    mdv_tables = None
+    if people:
+        mdv_tables = {
+            v: rows
+            for v, rows in _progress(mdv, found, exact=exact, lang=lang)["variables"].items()
+        }
+    linked = int(ngc.index.isin(su.index).sum())
+    return {
+        "mdv": _shown(len(mdv), exact, lang),
+        "mdv_missing": _missing(found.n if found else None, len(mdv), exact, lang),
+        "mdv_tables": mdv_tables,
+        "ngc": _shown(len(ngc), exact, lang),
+        "ngc_linked": _shown(linked, exact, lang),
+    }
+
+
 def _missing(target: int | None, count: int, exact: bool, lang: str) -> str:
     if target is None:
         return "—"
@@ -222,6 +283,9 @@ def _collect_context(
         )
         frame = respondents_frame(session, diag.id)
         progress = _progress(frame, found, exact=can_write, lang=lang)
+        progress["others"] = _other_progress(
+            session, diag.id, frame, found, exact=can_write, lang=lang
+        )
         if found is None:
             extra.setdefault(
                 "quota_problem",
@@ -241,6 +305,8 @@ def _collect_context(
         "notice": None,
         "quota_problem": None,
         "max_mb": round(request.app.state.settings.max_upload_bytes / 1_000_000, 1),
+        "kinds": {k: (name.render(lang), about.render(lang)) for k, (name, about) in KINDS.items()},
+        "chosen_kind": "su",
     }
     context.update(extra)
     return context
@@ -292,6 +358,18 @@ async def open_campaign(request: Request, session: SessionDep, hood_id: str) -> 
     return redirect(f"{hood_base(hood.id)}/collecte?annee={year}&fait=ouvert")
 
 
+def _with_kind(text: str | None, kind: str, lang: str) -> str | None:
+    """The error, saying which survey the file was read as (a wrong choice is the usual cause)."""
+    if text is None:
+        return None
+    return msg(
+        "{error} (Fichier lu comme une enquête {kind} : si ce n'est pas la bonne, choisissez "
+        "l'autre enquête et déposez-le à nouveau.)",
+        error=text,
+        kind=KINDS[kind][0],
+    ).render(lang)
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -326,13 +404,17 @@ async def _file_of(request: Request, form: Any) -> bytes | tuple[Msg, int]:
     return data
 
 
-def _report_job(data: bytes) -> list[tuple[int, str, str, str, str]]:
-    """The partial and rejected rows of an SU file's validation report (in a worker)."""
+def _report_job(data: bytes, kind: str = "su") -> list[tuple[int, str, str, str, str]]:
+    """The partial and rejected rows of a file's validation report, by its survey's reader
+    (in a worker)."""
+    from qet_geo.surveys.mdv import read_mdv
+    from qet_geo.surveys.ngc import read_ngc
     from qet_geo.surveys.su import read_su
 
+    reader = {"su": read_su, "mdv": read_mdv, "ngc": read_ngc}[kind]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        read = read_su(io.BytesIO(data))
+        read = reader(io.BytesIO(data))
     report = read.report[read.report["status"] != "accepted"].head(MAX_REPORT_ROWS)
     return [
         (
@@ -346,17 +428,17 @@ def _report_job(data: bytes) -> list[tuple[int, str, str, str, str]]:
     ]
 
 
-async def _report(request: Request, data: bytes) -> list[tuple[int, str, str, str, str]]:
+async def _report(request: Request, data: bytes, kind: str) -> list[tuple[int, str, str, str, str]]:
     settings: Settings = request.app.state.settings
     if settings.survey_workers == 0:
-        return await run_in_threadpool(_report_job, data)
+        return await run_in_threadpool(_report_job, data, kind)
     limits = WorkerLimits(
         timeout_s=settings.survey_timeout_s,
         memory_bytes=settings.survey_memory_bytes,
         slots=settings.survey_workers,
     )
     result: list[tuple[int, str, str, str, str]] = await run_in_worker(
-        _report_job, data, limits=limits
+        _report_job, data, kind, limits=limits
     )
     return result
 
@@ -375,14 +457,22 @@ async def _receive(
     if diag is None:
         raise _kit.not_found(request, visitor)
     replaced: int | None = None
+    kind = _text(form.get("enquete")) or "su"
     if replaces is not None:
         if not replaces.isdigit() or len(replaces) > 12:
             raise _kit.not_found(request, visitor)
         replaced = int(replaces)
+        old = await run_in_threadpool(session.get, Upload, replaced)
+        if old is None or old.diagnostic_id != diag.id:
+            raise _kit.not_found(request, visitor)
+        kind = old.kind or "su"  # a file of the replaced upload's survey
     data = await _file_of(request, form)
     result: IngestResult | None = None
     error: Msg | str | None = None
     status = 400
+    if kind not in KINDS:
+        data = (msg("Choisissez l'enquête du fichier : SU, MdV/EdV ou NosGestesClimat."), 400)
+        kind = "su"
     if not isinstance(data, bytes):
         error, status = data
     diag_id, year = diag.id, diag.year
@@ -390,7 +480,12 @@ async def _receive(
     if isinstance(data, bytes):
         try:
             result = await store_upload(
-                request, diag_id, data, key_scope=key_scope(visitor.caller), replaces=replaced
+                request,
+                diag_id,
+                data,
+                key_scope=key_scope(visitor.caller),
+                replaces=replaced,
+                kind=kind,
             )
         except NotFoundError:
             raise _kit.not_found(request, visitor) from None
@@ -405,14 +500,23 @@ async def _receive(
             status = 422
     if result is None:
         text = error.render(lang) if isinstance(error, Msg) else error
+        if status == 422:  # the file was read, and not as its survey: the choice may be wrong
+            text = _with_kind(text, kind, lang)
         context = await run_in_threadpool(
-            _collect_context, request, session, visitor, hood, str(year), error=text
+            _collect_context,
+            request,
+            session,
+            visitor,
+            hood,
+            str(year),
+            error=text,
+            chosen_kind=kind,
         )
         return render(request, "survey_collect.html", context, visitor=visitor, status=status)
     rows: list[tuple[int, str, str, str, str]] = []
     if result.created and isinstance(data, bytes):
         try:
-            rows = await _report(request, data)
+            rows = await _report(request, data, kind)
         except Exception:  # the file is stored and its counts shown: the report is a bonus
             logger.exception("validation report failed")
     report = [
@@ -435,13 +539,15 @@ async def _receive(
         result=result,
         report=report,
         replaced=replaced,
+        result_kind=KINDS[kind][0].render(lang),
+        chosen_kind=kind,
     )
     return render(request, "survey_collect.html", context, visitor=visitor, status=200)
 
 
 @router.post("/espace/quartiers/{hood_id}/enquete/collecte", response_class=HTMLResponse)
 async def upload_file(request: Request, session: SessionDep, hood_id: str) -> Response:
-    """Store an SU file in the campaign, then show its validation report."""
+    """Store a file of the chosen survey in the campaign, then show its validation report."""
     return await _receive(request, session, hood_id, None)
 
 
