@@ -2,7 +2,8 @@
 
 No real MdV/EdV answers tied to homes are at hand (they are personal data), and
 :mod:`qet_geo.surveys.synthetic` makes SU rows only, so the answers here are made by
-:func:`qet_geo.surveys.synthetic_mdv.synthetic_mdv`, labelled synthetic (``SYN-`` ids, a ``synthetic`` column), by this rule:
+:func:`qet_geo.surveys.synthetic_mdv.synthetic_mdv`, labelled synthetic (``SYN-`` ids, a
+``synthetic`` column), by this rule:
 
 1. **A planted food desert.** The real Lorient layers lose their food shops north of
    :data:`DESERT_SOUTH_M` (Lambert-93 northing; two shops of the south are kept): the homes of the
