@@ -12,11 +12,13 @@ What it measures
     ``qet serve`` on 127.0.0.1 (one worker unless ``--workers``, no access log). ``--clients``
     clients each sign in through the sign-in form (their own session cookie; half of them the
     administrator, half the pilot) and, page after page, all fetch the same page for
-    ``--seconds`` (httpx async, one keep-alive connection each): the dashboard, the
-    neighbourhood, the survey preparation, the collection, the analysis, the results and the
-    layers (last: each of its requests reads the extract in a worker; a request unanswered
-    after ``--timeout`` s counts as failed, at the time waited). Meanwhile the analysis job runs: the pilot starts it through the analysis page's
-    form (:func:`api.routers.jobs.start_analysis`, in the server's process as in production)
+    ``--seconds`` (httpx async, one keep-alive connection each; each request sent as soon as
+    the last one is answered, the harshest reading of "20 concurrent users", or after a pause
+    of ``--think`` s on average, as people reading the page): the dashboard, the neighbourhood,
+    the survey preparation, the collection, the analysis, the results and the layers (last:
+    each of its requests reads the extract in a worker; a request unanswered after
+    ``--timeout`` s counts as failed, at the time waited). Meanwhile the analysis job runs: the
+    pilot starts it through the analysis page's form (:func:`api.routers.jobs.start_analysis`, in the server's process as in production)
     and starts it again as soon as it ends, so that it runs during the whole measurement; the
     share of each page's time it was running and the runs started and finished are printed
     (``--no-analysis`` measures without it, for comparison). Every answer's status is checked
@@ -28,7 +30,7 @@ the server (its process, the analysis included) and of the clients are printed s
 a busy machine can be read.
 
 Usage: ``python bench/web.py [--seconds 10] [--clients 20] [--workers 1] [--answers 300]
-[--pages dashboard layers ...] [--no-analysis]``
+[--pages dashboard layers ...] [--no-analysis] [--think 0] [--timeout 60] [--server-log F]``
 """
 
 from __future__ import annotations
@@ -288,8 +290,12 @@ async def _client(
     out: list[float],
     bad: list[str],
     timeout_s: float,
+    think: np.random.Generator | None,
+    think_s: float,
 ) -> None:
     while time.perf_counter() < stop_at:
+        if think is not None:  # a person reads the page before the next click
+            await asyncio.sleep(float(think.exponential(think_s)))
         start = time.perf_counter()
         try:
             answer = await client.get(path, timeout=timeout_s)
@@ -317,7 +323,9 @@ async def _run(args: argparse.Namespace, world: World, base: str, server_pid: in
     print(
         f"qet serve --workers {args.workers} on loopback; {args.clients} concurrent clients signed "
         f"in ({args.clients // 2 + args.clients % 2} as the administrator, {args.clients // 2} as "
-        f"the pilot), {args.seconds:.0f} s per page; Lorient centre, {args.answers} synthetic SU "
+        f"the pilot), "
+        + (f"{args.think:g} s mean pause between requests, " if args.think > 0 else "no pause, ")
+        + f"{args.seconds:.0f} s per page; Lorient centre, {args.answers} synthetic SU "
         f"answers; "
         + (
             "the analysis job running throughout (started again whenever it ends)"
@@ -345,8 +353,12 @@ async def _run(args: argparse.Namespace, world: World, base: str, server_pid: in
         cpu_self = time.process_time()
         seen = len(keeper.samples)
         stop_at = time.perf_counter() + args.seconds
+        thinks = [np.random.default_rng(i) if args.think > 0 else None for i in range(len(clients))]
         await asyncio.gather(
-            *(_client(c, path, stop_at, latencies, bad, args.timeout) for c in clients)
+            *(
+                _client(c, path, stop_at, latencies, bad, args.timeout, t, args.think)
+                for c, t in zip(clients, thinks, strict=True)
+            )
         )
         cpu_server = _cpu_s(server_pid) - cpu_server
         cpu_self = time.process_time() - cpu_self
@@ -401,6 +413,12 @@ def main() -> None:
         "--timeout", type=float, default=60.0, help="seconds a request may take (then: failed)"
     )
     parser.add_argument("--server-log", type=Path, help="keep the server's log in this file")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a client waits between two requests (exponential, seeded); 0: none",
+    )
     args = parser.parse_args()
     if args.clients < 1:
         parser.error("--clients: at least 1")
