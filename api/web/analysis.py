@@ -71,7 +71,7 @@ from qet_geo.store.models import (
     Profile,
     Release,
 )
-from qet_geo.store.releases import Figures, constraint_means, create_release, preview_extras
+from qet_geo.store.releases import Figures, constraint_means, create_release, preview_figures
 from qet_geo.surveys.schema import LEVEL_LABELS, USAGE_LABELS, USAGES
 
 if TYPE_CHECKING:
@@ -260,6 +260,60 @@ class FigureView:
     released_on: str | None = None
     links: LinksView | None = None
     perceived: dict[str, Any] | None = None
+    walking: dict[str, Any] | None = None
+
+
+def walking_view(walking: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """The report's "à combien de minutes à pied ?" from :func:`qet_geo.store.releases.
+    access_figures`: its rows, columns, legend and notes, and the homes' key figures."""
+    from types import SimpleNamespace
+
+    from qet_geo.constraints.indicators import SCORE
+    from qet_geo.exhibition import report
+
+    if not walking:
+        return None
+    lang = "en" if lang == "en" else "fr"
+    homes = int(walking.get("homes") or 0)
+    counts = SimpleNamespace(
+        homes=homes,
+        homes_at_edge=int(walking.get("homes_at_edge") or 0),
+        homes_off_network=int(walking.get("homes_off_network") or 0),
+    )
+    return {
+        "title": report._TEXT["constraints"].render(lang),
+        "category": report._TEXT["category"].render(lang),
+        "how_to_read": report._TEXT["how_to_read"].render(lang),
+        "median": report._label("median_min", lang),
+        "within": report._label("share_within_15", lang),
+        "rows": [
+            {
+                "label": r["label"],
+                "median": report._num(r["median_min"], 1, lang),
+                "within": report._pct(100 * (r["share_within_15"] or 0), 0, lang),
+            }
+            for r in walking.get(lang, [])
+        ],
+        "key": [
+            msg("{label} : {sentence}", label=report._label(name, lang), sentence=value).render(
+                lang
+            )
+            for name, value in (
+                ("homes", report._num(homes, 0, lang)),
+                (SCORE, report._pct(100 * float(walking.get("score_15min") or 0), 0, lang)),
+            )
+        ],
+        "legend": [
+            msg(
+                "{label} : {sentence}",
+                label=report._label(n, lang),
+                sentence=report._sentence(n, lang),
+            ).render(lang)
+            for n in ("median_min", "share_within_15")
+        ],
+        # the report's notes, escaped by it
+        "notes": Markup(report._coverage_notes(cast(Any, counts), lang)),
+    }
 
 
 @dataclass
@@ -620,6 +674,7 @@ def figure_view(
         view.links = links_view(figures.links, lang)
         view.withheld[-1:-1] = _links_withheld(figures.links, lang)
     view.perceived = _perceived(figures.other_surveys, lang)
+    view.walking = walking_view(figures.access, lang)
     return view
 
 
@@ -677,10 +732,10 @@ def _results_page(
         ]
         if reads_live(session, visitor.caller, diag):
             live = cache.live(session, diag.id)
-            links, other = preview_extras(
+            links, other, walking = preview_figures(
                 session, diag.id, osm_dir=_settings(request).osm_dir, compute=False
             )
-            extras = replace(live.figures, links=links, other_surveys=other)
+            extras = replace(live.figures, links=links, other_surveys=other, access=walking)
             own = [
                 {
                     "number": p.number,

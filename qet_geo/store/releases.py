@@ -78,6 +78,7 @@ __all__ = [
     "LINK_SCALE",
     "LINK_SEED",
     "Figures",
+    "access_figures",
     "building_keys",
     "cell_access",
     "compute_figures",
@@ -89,6 +90,7 @@ __all__ = [
     "link_tables",
     "other_figures",
     "preview_extras",
+    "preview_figures",
     "preview_links",
     "release_set",
     "respondent_key",
@@ -136,6 +138,10 @@ class Figures:
         The MdV/EdV and NosGestesClimat figures
         (:attr:`qet_geo.store.perceived.OtherFigures.figures`, language-neutral); empty when
         not computed.
+    access
+        The walking minutes to each kind of amenity over the neighbourhood's homes, as the
+        report's "à combien de minutes à pied ?" (:func:`access_figures`: homes, streets and
+        amenities, no respondent); empty when not computed.
     """
 
     n_respondents: int
@@ -147,6 +153,7 @@ class Figures:
     synthetic: bool = False
     links: dict[str, Any] = field(default_factory=dict)
     other_surveys: dict[str, Any] = field(default_factory=dict)
+    access: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """The figures as the store keeps them in :attr:`qet_geo.store.models.Release.figures`."""
@@ -160,6 +167,7 @@ class Figures:
             "synthetic": self.synthetic,
             "links": self.links,
             "other_surveys": self.other_surveys,
+            "access": self.access,
         }
 
     @classmethod
@@ -176,6 +184,7 @@ class Figures:
             synthetic=bool(data.get("synthetic", False)),
             links=dict(data.get("links") or {}),
             other_surveys=dict(data.get("other_surveys") or {}),
+            access=dict(data.get("access") or {}),
         )
 
 
@@ -324,6 +333,7 @@ def compute_figures(
     building_keys: pd.Series | None = None,
     links: dict[str, Any] | None = None,
     other_surveys: dict[str, Any] | None = None,
+    walking: dict[str, Any] | None = None,
 ) -> Figures:
     """Compute every published figure of a diagnostic over its :func:`release_set`.
 
@@ -350,6 +360,9 @@ def compute_figures(
         analysis computed and kept): carried as they are instead of ``access``.
     other_surveys
         The other surveys' figures to carry (:func:`other_figures`), already checked.
+    walking
+        The walking minutes to carry (:func:`access_figures`); computed from ``access``
+        when None.
 
     Returns
     -------
@@ -357,8 +370,12 @@ def compute_figures(
         Nothing when the set has fewer than 11 respondents.
     """
     chosen = release_set(frame)
+    if walking is None:
+        walking = access_figures(access if access is not None and access is not False else None)
     if len(chosen) < MIN_RESPONDENTS:
-        return Figures(0, synthetic=synthetic, other_surveys=dict(other_surveys or {}))
+        return Figures(
+            0, synthetic=synthetic, other_surveys=dict(other_surveys or {}), access=walking
+        )
     features, bounds = _cells(chosen)
     if links is None:
         links = {}
@@ -375,6 +392,39 @@ def compute_figures(
         synthetic=synthetic,
         links=links,
         other_surveys=dict(other_surveys or {}),
+        access=walking,
+    )
+
+
+def access_figures(walk: Any) -> dict[str, Any]:
+    """The neighbourhood's walking minutes, as the report's constraints table gives them.
+
+    From the per-home walk access table (streets, amenities and homes: no answer in it, no
+    threshold applies): ``homes``, ``homes_at_edge`` (homes whose 15 minutes reach the
+    extract's border), ``homes_off_network``, ``score_15min`` (the weighted mean 15-minute
+    score) and, in ``fr`` and ``en``, the rows of
+    :func:`qet_geo.exhibition._tables.constraint_rows` (median minutes to each kind of amenity
+    and share of homes within 15 minutes). ``{}`` without a table.
+    """
+    if walk is None:
+        return {}
+    from qet_geo.constraints.access import score_distribution
+    from qet_geo.constraints.indicators import REACHES_BORDER
+    from qet_geo.exhibition._tables import constraint_rows
+
+    edge = walk[REACHES_BORDER].fillna(False).astype(bool) if REACHES_BORDER in walk else None
+    return cast(
+        "dict[str, Any]",
+        _plain(
+            {
+                "homes": len(walk),
+                "homes_at_edge": 0 if edge is None else int(edge.sum()),
+                "homes_off_network": int(walk["off_network"].astype(bool).sum()),
+                "score_15min": float(score_distribution(walk).attrs["weighted_mean"]),
+                "fr": constraint_rows(walk, "fr"),
+                "en": constraint_rows(walk, "en"),
+            }
+        ),
     )
 
 
@@ -680,11 +730,20 @@ def _withhold_different_parts(
 def preview_extras(
     session: Session, diagnostic_id: int, *, osm_dir: Any, compute: bool = True
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The live preview's links and other surveys' figures (see :func:`preview_figures`)."""
+    links, other, _ = preview_figures(session, diagnostic_id, osm_dir=osm_dir, compute=compute)
+    return links, other
+
+
+def preview_figures(
+    session: Session, diagnostic_id: int, *, osm_dir: Any, compute: bool = True
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The live preview's links and other surveys' figures, as a release would compute them.
 
     The links come from :func:`preview_links` (computed by the analysis, read back; with
     ``compute`` False, "stale" when it did not); the other surveys are computed now, with rule 5
-    applied against the earlier releases, as :func:`create_release` would.
+    applied against the earlier releases, as :func:`create_release` would; and the walking
+    minutes (:func:`access_figures`).
     """
     from qet_geo.store.jobs import home_access
 
@@ -710,7 +769,7 @@ def preview_extras(
         other, ids = {}, {}
     if other:
         other, _ = _withhold_different_parts(other, ids, _released_sets(session, hood.id))
-    return links, other
+    return links, other, access_figures(None if tables is None else tables[0])
 
 
 def constraint_means(session: Session, neighbourhood_id: int) -> dict[str, float | None]:
@@ -866,7 +925,13 @@ def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -
     keys = set(chosen["key"].tolist())
     _refuse_small_difference(keys, earlier)
     other, other_keys = _withhold_different_parts(other, other_ids, earlier)
-    figures = compute_figures(chosen, synthetic=synthetic, links=links, other_surveys=other)
+    figures = compute_figures(
+        chosen,
+        synthetic=synthetic,
+        links=links,
+        other_surveys=other,
+        walking=access_figures(None if tables is None else tables[0]),
+    )
     if not figures.footprints:
         raise DisclosureError(
             msg(

@@ -25,7 +25,13 @@ from sqlalchemy.engine import Engine
 from qet_geo.analysis.footprint import read_ngc_scale, su_footprints
 from qet_geo.analysis.links import link_report
 from qet_geo.crs import WGS84
-from qet_geo.exhibition._tables import margin_rows, margins_left_out, model_rows, vote_rows
+from qet_geo.exhibition._tables import (
+    constraint_rows,
+    margin_rows,
+    margins_left_out,
+    model_rows,
+    vote_rows,
+)
 from qet_geo.privacy import DisclosureError
 from qet_geo.store import ingest, releases
 from qet_geo.store import models as store
@@ -216,6 +222,13 @@ def test_the_release_holds_what_link_report_gives_on_its_set(
     assert again.links == links
     # Figures read back carry them
     assert releases.Figures.from_json(first.figures).links == links
+    # the walking minutes, as the report's constraints table (homes and streets only)
+    walk = home_access(world.osm, _hood(world))[0]  # type: ignore[index]
+    walking = first.figures["access"]
+    assert walking["homes"] == len(walk) and 0 < walking["score_15min"] <= 1
+    for lang in ("fr", "en"):
+        rows = json.loads(json.dumps(constraint_rows(walk, lang)).replace("NaN", "null"))
+        assert walking[lang] == rows
 
 
 def _frame(world: World) -> pd.DataFrame:

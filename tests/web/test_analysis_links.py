@@ -106,7 +106,15 @@ def test_the_analysis_page_names_the_new_steps(world: World) -> None:
 
 
 def _sections(text: str, lang: str) -> None:
-    for key in ("vote", "links", "margins", "method", "method_terms", "method_links"):
+    for key in (
+        "constraints",
+        "vote",
+        "links",
+        "margins",
+        "method",
+        "method_terms",
+        "method_links",
+    ):
         assert _TEXT[key].render(lang) in text, key
 
 
