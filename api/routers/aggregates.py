@@ -30,7 +30,7 @@ from api.models import (
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
 from qet_geo.store.models import Diagnostic, Neighbourhood, Profile, Release, national_reference
-from qet_geo.store.releases import create_release, latest_release, preview_extras
+from qet_geo.store.releases import create_release, latest_release, preview_figures
 
 router = APIRouter(tags=["agrégats"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -346,6 +346,11 @@ class LinksOut(BaseModel):
     margins: list[dict[str, Any]] = Field(default_factory=list)
     margins_left_out: list[str] = Field(default_factory=list)
     vote_themes: list[dict[str, Any]] = Field(default_factory=list)
+    walking: dict[str, Any] = Field(
+        default_factory=dict,
+        description="walking minutes over the homes (homes, homes_at_edge, homes_off_network, "
+        "score_15min, rows: median minutes and share within 15 minutes per kind of amenity)",
+    )
     other_surveys: dict[str, Any] = Field(
         default_factory=dict,
         description="MdV/EdV measured against perceived access and NosGestesClimat footprints "
@@ -361,6 +366,7 @@ def links_out(
     release: int | None,
     synthetic: bool,
     lang: str,
+    walking: dict[str, Any] | None = None,
 ) -> LinksOut:
     """The stored links figures (:func:`qet_geo.store.releases.link_figures`) in ``lang``."""
     lang = "en" if lang == "en" else "fr"
@@ -378,6 +384,10 @@ def links_out(
         margins=list(tables.get("margins", [])),
         margins_left_out=list(tables.get("left_out", [])),
         vote_themes=list(tables.get("votes", [])),
+        walking={
+            **{k: v for k, v in (walking or {}).items() if k not in ("fr", "en")},
+            **({"rows": (walking or {}).get(lang, [])} if walking else {}),
+        },
         other_surveys=other,
     )
 
@@ -400,10 +410,12 @@ def links(
     diag = diagnostic_for(session, caller, diagnostic_id)
     lang = request_lang(request)
     if reads_live(session, caller, diag):
-        found, other = preview_extras(session, diag.id, osm_dir=settings.osm_dir, compute=False)
+        found, other, walking = preview_figures(
+            session, diag.id, osm_dir=settings.osm_dir, compute=False
+        )
         return links_out(
             found, other, diagnostic_id=diag.id, release=None, synthetic=bool(diag.synthetic),
-            lang=lang,
+            lang=lang, walking=walking,
         )  # fmt: skip
     release = latest_release(session, diag.id)
     figures = (release.figures or {}) if release is not None else {}
@@ -414,4 +426,5 @@ def links(
         release=None if release is None else release.number,
         synthetic=bool(figures.get("synthetic")) or bool(diag.synthetic),
         lang=lang,
+        walking=dict(figures.get("access") or {}),
     )

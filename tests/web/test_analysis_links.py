@@ -171,6 +171,9 @@ def test_publishing_stores_them_and_the_release_page_shows_them(world: World) ->
     assert body["models"] == stored["en"]["models"]
     assert body["vote_themes"] == stored["en"]["votes"]
     assert body["margins_left_out"] == stored["en"]["left_out"]
+    with store.session_scope(world.site.engine) as s:
+        walking = s.query(store.Release).filter_by(diagnostic_id=world.diag).one().figures["access"]
+    assert body["walking"]["rows"] == walking["en"] and body["walking"]["homes"] == walking["homes"]
     # the pilot team reads its live preview
     live = api.get(
         f"/diagnostics/{world.diag}/links", headers={"Authorization": f"Bearer {world.token}"}
