@@ -288,8 +288,10 @@ def footprints(
 async def publish_release(request: Request, caller: CallerDep, diagnostic_id: DiagId) -> ReleaseOut:
     """Publish the diagnostic's figures as its next release (admin, the pilot team).
 
-    Every figure (footprints, profile shares, own profiles, cells, map, national summary) is
-    computed at once over the respondents located with complete answers. Refused (422, without
+    Every figure (footprints, profile shares, own profiles, cells, map, national summary, the
+    links, margins of manoeuvre and vote themes: ``/diagnostics/{id}/links``) is computed at
+    once over the respondents located with complete answers; the MdV/EdV and NosGestesClimat
+    figures over theirs, a part differing from an earlier release by 1 to 10 being withheld. Refused (422, without
     the small count) when fewer than 11 of them, or when they differ from those of an earlier
     release by 1 to 10 respondents: the public could subtract the two.
     """

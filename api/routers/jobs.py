@@ -67,8 +67,11 @@ def run_diagnostic(
     """Start the analysis of a diagnostic in the background (admin, the pilot team).
 
     It fits the diagnostic's own usage profiles and, when the neighbourhood has an OSM extract
-    and a territory, computes its built-constraint indicators per 200 m cell; both replace the
-    previous ones at the end, in one transaction. Follow it on ``/diagnostics/{id}/job``.
+    and a territory, computes access on foot and by bike from every home (kept for the
+    releases), its built-constraint indicators per 200 m cell, and the links between
+    constraints and usages, margins of manoeuvre and vote themes of the would-be release
+    (``/diagnostics/{id}/links``); profiles and indicators replace the previous ones at the
+    end, in one transaction. Follow it on ``/diagnostics/{id}/job``.
 
     An analysis already queued or running answers 409, unless it has given no news for
     ``job_timeout_s`` (its process was killed): it is then abandoned and this run replaces it.
