@@ -75,7 +75,8 @@ def request_lang(request: Request) -> str:
     return "en" if accept.lower().startswith("en") else default
 
 
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
+async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
+    """Answer a :class:`QetGeoError` with its status and ``{"detail", "code"}`` body."""
     assert isinstance(exc, QetGeoError)  # registered for QetGeoError only
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -109,5 +110,5 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
 def add_exception_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every :class:`QetGeoError`, and malformed requests, into
     their status."""
-    app.add_exception_handler(QetGeoError, _handle)
+    app.add_exception_handler(QetGeoError, handle_api_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)

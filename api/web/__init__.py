@@ -1,8 +1,10 @@
 """The web workspace: server-rendered pages for pilot teams and network staff (issue 15).
 
 :func:`add_web` registers the pages (:mod:`api.web.routes`), their stylesheet (``/static/web``),
-and the handler that turns a page's refusal (sign in first,
-not found, forbidden) into its page.
+the handler that turns a page's refusal (sign in first, not found, forbidden) into its page, and
+the one that answers a page's unforeseen :class:`~qet_geo.errors.QetGeoError` (the store busy
+when a form is sent, a conflict) with an HTML page in the reader's language rather than the JSON
+API's body.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.web import analysis, collect, setup, survey
-from api.web._kit import PageExit
+from api.errors import handle_api_error, status_for
+from api.web import _kit, analysis, collect, setup, survey
+from api.web._kit import PageExit, error_page
 from api.web.routes import fallback, router
 from maps._assets import STATIC as MAPS_STATIC
+from qet_geo.errors import QetGeoError
+from qet_geo.i18n import Msg, msg
 from qet_geo.store.accounts import prepare_hashing
 
 __all__ = ["add_web"]
@@ -37,6 +42,38 @@ async def _page_exit(request: Request, exc: Exception) -> Response:
     return exc.response
 
 
+#: Titles of the error pages by HTTP status (others: "Demande refusée").
+_ERROR_TITLES: dict[int, Msg] = {
+    404: msg("Page introuvable"),
+    409: msg("Conflit avec ce qui est enregistré"),
+    413: msg("Fichier trop volumineux"),
+    503: msg("Service momentanément occupé"),
+}
+
+
+def _is_page(request: Request) -> bool:
+    """Whether the request was routed to a page of this package (not to the JSON API)."""
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return getattr(endpoint, "__module__", "").startswith(f"{__name__}.")
+
+
+async def _qet_error(request: Request, exc: Exception) -> Response:
+    """A page's error as an HTML page (its message, what to do); the API's as its JSON body."""
+    assert isinstance(exc, QetGeoError)  # registered for it only
+    if not _is_page(request):
+        return await handle_api_error(request, exc)
+    status = status_for(exc)
+    lang = _kit.lang_of(request)
+    text = exc.localized(lang)
+    return error_page(
+        request,
+        status,
+        _ERROR_TITLES.get(status, msg("Demande refusée")),
+        msg("{text}", text=text[:1].upper() + text[1:]),
+        headers={"Retry-After": "5"} if status == 503 else None,
+    )
+
+
 def add_web(app: FastAPI) -> None:
     """Register the web workspace's pages and files on ``app``."""
     app.include_router(router)
@@ -48,5 +85,6 @@ def add_web(app: FastAPI) -> None:
     # the vendored Leaflet and Leaflet.draw, for the outline's drawing map (step 1)
     app.mount("/static/maps", StaticFiles(directory=MAPS_STATIC), name="maps-static")
     app.add_exception_handler(PageExit, _page_exit)
+    app.add_exception_handler(QetGeoError, _qet_error)  # replaces the API's: pages get pages
     # the hash that unknown e-mails are checked against, made now rather than on a sign-in
     prepare_hashing()
