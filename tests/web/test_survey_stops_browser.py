@@ -78,6 +78,8 @@ def test_a_team_picks_its_stops_on_the_map_and_plans_the_visit(
     # the field and the map show the stops planned, after the page came back
     page.wait_for_selector("#carte-visite[data-ready='1']", timeout=TIMEOUT_MS)
     expect(page.locator(".visit-stop")).to_have_count(3)
+    # and the map draws the planned walk (from the GeoJSON download)
+    page.wait_for_selector("#carte-visite[data-route='1']", timeout=TIMEOUT_MS)
     expect(
         page.get_by_role("link", name="Télécharger le tracé GPX (pour le téléphone)")
     ).to_be_visible()

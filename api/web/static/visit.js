@@ -1,6 +1,6 @@
 /* The visit's map (step 2): the neighbourhood's outline and its extract's streets (no tiles: no
    request to another host), where a click adds a numbered stop and a click on a stop (or its
-   "remove" button in the list) takes it away. The form's field, one "latitude, longitude" a
+   "remove" button in the list) takes it away; the planned visit's walk is drawn once ready. The form's field, one "latitude, longitude" a
    line, holds the stops: typed into, it redraws them; without JavaScript it is the whole form. */
 (function () {
   "use strict";
@@ -70,6 +70,24 @@
   field.addEventListener("input", function () { draw(read()); });
   draw(read());
 
+  var route = null;
+  function showRoute() {  // the planned visit's walk, from its GeoJSON download
+    var link = document.querySelector('#visite-etat a[href*="/visite.geojson?"]');
+    if (!link) { return; }
+    fetch(link.getAttribute("href"), { credentials: "same-origin" })
+      .then(function (answer) { return answer.ok ? answer.json() : null; })
+      .then(function (data) {
+        if (!data || !data.features) { return; }
+        var walk = data.features.filter(function (f) { return f.properties && f.properties.kind === "route"; });
+        if (route) { map.removeLayer(route); }
+        route = L.geoJSON({ type: "FeatureCollection", features: walk },
+                          { style: { color: "#b3261e", weight: 3, opacity: 0.8 }, interactive: false }).addTo(map);
+        box.setAttribute("data-route", "1");
+      })
+      .catch(function () { return null; });
+  }
+  document.body.addEventListener("htmx:afterSwap", showRoute);
+
   fetch(note.getAttribute("data-map"), { credentials: "same-origin" })
     .then(function (answer) { return answer.ok ? answer.json() : { streets: null, territory: null }; })
     .then(function (data) {
@@ -87,6 +105,7 @@
       }
       if (bounds && bounds.isValid()) { map.fitBounds(bounds); }
       box.setAttribute("data-ready", "1");
+      showRoute();
     })
     .catch(function () {
       say("data-no-streets", 0);
