@@ -158,10 +158,27 @@ def test_bad_stops_get_their_french_message_beside_the_field(site: Site) -> None
     )
 
 
-def test_the_maps_data_are_the_outline_and_the_streets(site: Site) -> None:
+def test_the_maps_data_are_the_outline_and_the_streets(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.web import setup, survey
+
+    reads: list[int] = []
+    summary = setup._summary
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        reads.append(1)
+        return await summary(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(setup, "_summary", counted)
+    monkeypatch.setattr(survey, "_streets", {})
     hoods = _hoods(site)
     pilot = signed_in_client(site, "lorient@b.example")
     data = pilot.get(f"/espace/quartiers/{hoods['lorient']}/enquete/carte.json")
+    # the extract is read once: the next views (any visitor) get the same streets at once
+    staff = signed_in_client(site, "staff@b.example", "un mot de passe long")
+    again = staff.get(f"/espace/quartiers/{hoods['lorient']}/enquete/carte.json")
+    assert again.json() == data.json() and len(reads) == 1
     assert data.status_code == 200 and data.headers["cache-control"] == "no-store"
     body = data.json()
     assert body["territory"]["type"] == "Polygon"
