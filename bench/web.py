@@ -86,10 +86,20 @@ def _free_port() -> int:
 
 
 def _cpu_s(pid: int) -> float:
-    """CPU time (user + system) of process ``pid`` and its waited-for children, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(v) for v in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system, with waited-for children) of process ``pid`` and of its live
+    descendants (``--workers`` processes, extract workers), in seconds."""
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+    return total
 
 
 # --------------------------------------------------------------------------------------------------
