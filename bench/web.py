@@ -207,11 +207,17 @@ async def _upload_answers(pilot: httpx.AsyncClient, world: World) -> None:
         raise SystemExit(f"opening the campaign failed: {opened.status_code}")
     sent = await pilot.post(
         base,
-        data={"csrf": _csrf(page.text), "annee": "0"},
+        data={"csrf": _csrf(page.text), "annee": "0", "enquete": "su"},
         files={"fichier": (world.answers.name, world.answers.read_bytes(), "text/csv")},
     )
     if sent.status_code not in (200, 303):
         raise SystemExit(f"the upload of the SU file failed: {sent.status_code}")
+    from sqlalchemy import text
+
+    with _read_engine(world.url).connect() as c:
+        stored = c.execute(text("SELECT count(*) FROM respondents")).scalar_one()
+    if not stored:
+        raise SystemExit("the SU file was uploaded but no answer was stored")
 
 
 # --------------------------------------------------------------------------------------------------
