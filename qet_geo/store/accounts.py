@@ -537,8 +537,21 @@ def open_session(
 def session_for(
     session: Session, cookie: str, *, now: datetime | None = None
 ) -> tuple[WebSession, User] | None:
-    """Return the live session of a cookie and its active user, else None."""
+    """Return the live session of a cookie and its active user, else None.
+
+    The session's own writes (``last_seen_at`` once a minute, the deletion of an ended session)
+    are committed first, in a transaction of their own, when ``session`` has not begun one yet
+    (a request's session, before the page reads anything). On SQLite (WAL) a transaction that
+    has read and then writes fails at once if another connection committed in between (its
+    snapshot is stale; the busy timeout does not apply): a page that read the visitor, then had
+    the store write elsewhere (a release, an upload, the analysis job), then touched the session
+    in its own transaction would fail one time in many, at random.
+    """
     now = now or _now()
+    bind = session.get_bind()
+    if not session.in_transaction() and isinstance(bind, Engine):
+        with Session(bind) as own, own.begin():
+            _keep_alive(own, token_hash(cookie), now)
     row = session.get(WebSession, token_hash(cookie))
     if row is None:
         return None
@@ -551,6 +564,17 @@ def session_for(
     if now - _aware(row.last_seen_at) >= _SEEN_EVERY:
         row.last_seen_at = now
     return row, user
+
+
+def _keep_alive(session: Session, key: str, now: datetime) -> None:
+    """Delete the session ``key`` if it has ended, else note it seen (at most once a minute)."""
+    row = session.get(WebSession, key)
+    if row is None:
+        return
+    if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + SESSION_IDLE <= now:
+        session.delete(row)
+    elif now - _aware(row.last_seen_at) >= _SEEN_EVERY:
+        row.last_seen_at = now
 
 
 def close_session(session: Session, cookie: str) -> None:
