@@ -2,8 +2,8 @@
 
 ``--kind su`` (the default) makes SU answers on the buildings of the extract
 (:func:`qet_geo.surveys.synthetic.synthesize_answers`), ``--kind mdv`` MdV/EdV answers on the same
-homes (:func:`qet_geo.surveys.synthetic_mdv.synthetic_mdv`), ``--kind ngc`` NosGestesClimat results
-of the respondents of a synthetic SU file (``--su``; :func:`qet_geo.surveys.synthetic_mdv.synthetic_ngc`):
+homes (:func:`qet_geo.surveys.synthetic_others.synthetic_mdv`), ``--kind ngc`` NosGestesClimat results
+of the respondents of a synthetic SU file (``--su``; :func:`qet_geo.surveys.synthetic_others.synthetic_ngc`):
 with the same SYN- ids, the three files make one demo survey that a pilot can upload.
 
 The command is defined here as a plain function, ready for ``typer``; :mod:`qet_geo.cli.main`
@@ -127,7 +127,7 @@ def synthesize(
         if not 0 < share <= 1:
             _fail(_t("--share {share} : donnez une part entre 0 (exclu) et 1.", share=share))
         with _user_errors():
-            from qet_geo.surveys.synthetic_mdv import synthetic_ngc
+            from qet_geo.surveys.synthetic_others import synthetic_ngc
 
             table = synthetic_ngc(su_file, share=share, seed=seed)
             path = _write_table(table, out)
@@ -157,7 +157,7 @@ def synthesize(
         layers, access = hood.layers, hood.access["walk"]
         step(_t("Réponses synthétiques"))
         if kind == "mdv":
-            from qet_geo.surveys.synthetic_mdv import synthetic_mdv
+            from qet_geo.surveys.synthetic_others import synthetic_mdv
 
             table = synthetic_mdv(access, n=n, n_planted=planted, seed=seed)
             step("write")

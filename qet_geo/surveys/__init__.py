@@ -25,6 +25,7 @@ __getattr__, __dir__ = attach(
         "schema",
         "su",
         "synthetic",
+        "synthetic_others",
         "tables",
     ],
 )
@@ -39,4 +40,5 @@ if TYPE_CHECKING:
     from qet_geo.surveys.schema import *
     from qet_geo.surveys.su import *
     from qet_geo.surveys.synthetic import *
+    from qet_geo.surveys.synthetic_others import *
     from qet_geo.surveys.tables import *

@@ -2,7 +2,7 @@
 
 No real MdV/EdV answers tied to homes are at hand (they are personal data), and
 :mod:`qet_geo.surveys.synthetic` makes SU rows only, so the answers here are made by
-:func:`qet_geo.surveys.synthetic_mdv.synthetic_mdv`, labelled synthetic (``SYN-`` ids, a
+:func:`qet_geo.surveys.synthetic_others.synthetic_mdv`, labelled synthetic (``SYN-`` ids, a
 ``synthetic`` column), by this rule:
 
 1. **A planted food desert.** The real Lorient layers lose their food shops north of
@@ -53,7 +53,7 @@ from qet_geo.inputs.territory import territory_from_file
 from qet_geo.layers import NeighbourhoodLayers, build_layers
 from qet_geo.privacy import MIN_RESPONDENTS, is_protected
 from qet_geo.surveys.mdv import read_mdv
-from qet_geo.surveys.synthetic_mdv import synthetic_mdv as library_synthetic_mdv
+from qet_geo.surveys.synthetic_others import synthetic_mdv as library_synthetic_mdv
 from tests.conftest import shared
 
 TERRITORY = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"

@@ -1,6 +1,6 @@
 """The API's uploads of the other surveys: MdV/EdV and NosGestesClimat (``?kind=mdv|ngc``).
 
-Labelled-synthetic files made by the library (:mod:`qet_geo.surveys.synthetic_mdv`) on the real
+Labelled-synthetic files made by the library (:mod:`qet_geo.surveys.synthetic_others`) on the real
 buildings of the shared Lorient extract, which the neighbourhood has as its OSM extract; SQLite
 and PostgreSQL. The SU uploads' own tests stay as they are (tests/api/test_api_upload*.py).
 """
@@ -27,7 +27,7 @@ from qet_geo.constraints.indicators import nearest_min
 from qet_geo.inputs.osm import read_osm
 from qet_geo.store import ingest
 from qet_geo.store import models as store
-from qet_geo.surveys.synthetic_mdv import synthetic_mdv, synthetic_ngc
+from qet_geo.surveys.synthetic_others import synthetic_mdv, synthetic_ngc
 from tests.api.conftest import BACKENDS, World, build_world, fresh_postgres_database
 from tests.api.factories import su_csv
 from tests.conftest import shared

@@ -1,7 +1,7 @@
 """The other surveys in the store: MdV/EdV and NosGestesClimat uploads (``ingest_survey``).
 
 The files are labelled-synthetic ones made by the library on Lorient's real buildings
-(:mod:`qet_geo.surveys.synthetic_mdv`): no real MdV or NGC answers are at hand. SQLite and
+(:mod:`qet_geo.surveys.synthetic_others`): no real MdV or NGC answers are at hand. SQLite and
 PostgreSQL, as the API's upload tests.
 """
 
@@ -25,7 +25,7 @@ from qet_geo.inputs.osm import read_osm
 from qet_geo.store import ingest
 from qet_geo.store import models as store
 from qet_geo.surveys.mdv import read_mdv
-from qet_geo.surveys.synthetic_mdv import synthetic_mdv, synthetic_ngc
+from qet_geo.surveys.synthetic_others import synthetic_mdv, synthetic_ngc
 from tests.api.conftest import BACKENDS, fresh_postgres_database, postgres_url  # noqa: F401
 from tests.api.factories import su_csv
 from tests.conftest import shared

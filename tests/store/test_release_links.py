@@ -260,7 +260,7 @@ def test_the_other_surveys_are_released_and_a_small_difference_withheld(
     world: World, first: store.Release
 ) -> None:
     """NosGestesClimat results of 100 of the SU respondents, then of 5 more: through the store."""
-    from qet_geo.surveys.synthetic_mdv import synthetic_ngc
+    from qet_geo.surveys.synthetic_others import synthetic_ngc
 
     ngc = synthetic_ngc(synthetic_su(150, seed=3), seed=1)
     assert first.figures.get("other_surveys")

@@ -1,7 +1,7 @@
 """The other surveys' figures in the store (qet_geo.store.perceived) and their template.
 
 The MdV/EdV answers are labelled synthetic (``SYN-`` ids, a ``synthetic`` column), made by
-:func:`qet_geo.surveys.synthetic_mdv.synthetic_mdv` on the real buildings of the shared Lorient
+:func:`qet_geo.surveys.synthetic_others.synthetic_mdv` on the real buildings of the shared Lorient
 extract, with the food desert tests/analysis/test_perceived.py plants (the food shops north of
 :data:`DESERT_SOUTH_M` removed, so that homes far from any food shop exist); the per-home access
 comes from :func:`qet_geo.constraints.access.neighbourhood_access` on those layers, as the
@@ -43,7 +43,7 @@ from qet_geo.store.perceived import (
     perceived_figures,
     perceived_view,
 )
-from qet_geo.surveys.synthetic_mdv import synthetic_mdv
+from qet_geo.surveys.synthetic_others import synthetic_mdv
 from tests.conftest import shared
 
 TERRITORY = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"

@@ -19,7 +19,7 @@ from qet_geo.errors import ValidationError
 from qet_geo.surveys.mdv import read_mdv
 from qet_geo.surveys.ngc import read_ngc
 from qet_geo.surveys.schema import USAGES
-from qet_geo.surveys.synthetic_mdv import NGC_DEFAULTS, synthetic_mdv, synthetic_ngc
+from qet_geo.surveys.synthetic_others import NGC_DEFAULTS, synthetic_mdv, synthetic_ngc
 from tests.conftest import shared
 
 TERRITORY = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"

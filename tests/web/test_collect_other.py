@@ -1,6 +1,6 @@
 """Step 3 with the other surveys: MdV/EdV and NosGestesClimat files on the collection page.
 
-Labelled-synthetic files made by the library (:mod:`qet_geo.surveys.synthetic_mdv`) on the real
+Labelled-synthetic files made by the library (:mod:`qet_geo.surveys.synthetic_others`) on the real
 buildings of the shared Lorient extract, which the Lorient neighbourhood of the site has as its
 extract; the SU file is :func:`tests.web.test_survey.demographic_su` (SYN- ids).
 """
@@ -22,7 +22,7 @@ from qet_geo.constraints.indicators import nearest_min
 from qet_geo.inputs.osm import read_osm
 from qet_geo.store import models as store
 from qet_geo.store.ingest import survey_frame
-from qet_geo.surveys.synthetic_mdv import synthetic_mdv, synthetic_ngc
+from qet_geo.surveys.synthetic_others import synthetic_mdv, synthetic_ngc
 from tests.web import test_survey
 from tests.web.test_accounts import Site, csrf_of, signed_in_client
 from tests.web.test_survey import (

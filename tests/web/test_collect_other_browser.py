@@ -15,7 +15,7 @@ from qet_geo.constraints.indicators import nearest_min
 from qet_geo.inputs.osm import read_osm
 from qet_geo.store import models as store
 from qet_geo.store.ingest import survey_frame
-from qet_geo.surveys.synthetic_mdv import synthetic_mdv
+from qet_geo.surveys.synthetic_others import synthetic_mdv
 from tests.web.browser_kit import LiveApp, Watch, axe
 from tests.web.test_accounts import PASSWORD, cli_admin
 from tests.web.test_survey import SHARED, demographic_su
