@@ -41,18 +41,21 @@ DatabaseOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
 
 
+OsmDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--osm-dir",
+        envvar="QET_OSM_DIR",
+        help="Dossier des extraits OSM des quartiers (indicateurs de contraintes).",
+    ),
+]
+
+
 @store_app.command("analyse")
 def analyse(
     diagnostic: Annotated[int, typer.Argument(min=1, help="Identifiant du diagnostic.")],
     database_url: DatabaseOpt = None,
-    osm_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--osm-dir",
-            envvar="QET_OSM_DIR",
-            help="Dossier des extraits OSM des quartiers (indicateurs de contraintes).",
-        ),
-    ] = None,
+    osm_dir: OsmDirOpt = None,
     census: Annotated[
         Path | None,
         typer.Option(
@@ -191,9 +194,15 @@ def national_profiles(database_url: DatabaseOpt = None, as_json: JsonOpt = False
 def release(
     diagnostic: Annotated[int, typer.Argument(min=1, help="Identifiant du diagnostic.")],
     database_url: DatabaseOpt = None,
+    osm_dir: OsmDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Publier les chiffres d'un diagnostic : une nouvelle version figée, lue par le public."""
+    """Publier les chiffres d'un diagnostic : une nouvelle version figée, lue par le public.
+
+    Avec le dossier des extraits (``--osm-dir``, celui du service), la version porte aussi les
+    liens, marges de manœuvre et thèmes de vote calculés sur les tables d'accès de la dernière
+    analyse.
+    """
     with _user_errors():
         from qet_geo.store.models import create_schema, make_engine
         from qet_geo.store.releases import create_release
@@ -201,7 +210,7 @@ def release(
         engine = make_engine(database_url)
         create_schema(engine)
         try:
-            made = create_release(engine, diagnostic)
+            made = create_release(engine, diagnostic, osm_dir=osm_dir)
         finally:
             engine.dispose()
     if as_json:

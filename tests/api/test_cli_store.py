@@ -80,13 +80,17 @@ def test_store_commands(empty_database, tmp_path):
     with store.session_scope(engine) as s:
         assert len(store.national_reference(s)) == len(national["profiles"])
     # publishing: the first release of the 30 answers, then nothing new to publish
-    r = runner.invoke(app, ["store", "release", str(diags[0]), *base, "--json"])
+    # (with the service's OSM folder: the links over the access tables the analysis kept)
+    release = ["store", "release", str(diags[0]), *base, "--osm-dir", str(osm_dir), "--json"]
+    r = runner.invoke(app, release)
     assert r.exit_code == 0, r.output
     made = json.loads(r.output)
     assert made["number"] == 1 and made["n_respondents"] == 30
     with store.session_scope(engine) as s:
         (stored,) = s.scalars(select(store.Release).where(store.Release.diagnostic_id == diags[0]))
         assert stored.n_respondents == 30
+        assert stored.figures["links"]["status"] == "ok", stored.figures["links"]
+        assert stored.figures["links"]["fr"]["votes"]
     # 6 answers: refused in French without their count (secrecy), exit 2
     r = runner.invoke(app, ["store", "release", str(diags[1]), *base])
     assert r.exit_code == 2 and "moins de 11" in r.output and " 6 " not in r.output
