@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
@@ -54,12 +55,14 @@ from api.web.survey import (
 )
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Msg, msg
-from qet_geo.store.ingest import IngestResult, respondents_frame, survey_frame
+from qet_geo.store.ingest import IngestResult
 from qet_geo.store.models import (
     ConflictError,
     Diagnostic,
     Neighbourhood,
     NotFoundError,
+    Respondent,
+    SurveyAnswer,
     Upload,
     diagnostic_published,
 )
@@ -119,17 +122,90 @@ def _shown(count: int, exact: bool, lang: str) -> str:
     return msg("moins de 11").render(lang)
 
 
-def _progress(
-    frame: pd.DataFrame, found: Quotas | None, *, exact: bool, lang: str
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Counts:
+    """How many answers there are per category of each quota variable and per IRIS (the key
+    None: not given), counted by the database."""
+
+    total: int
+    variables: dict[str, dict[str | None, int]]
+    iris: dict[str | None, int]
+
+    def given(self, variable: str) -> bool:
+        """Whether some answer gives ``variable``."""
+        return any(k is not None and n for k, n in self.variables[variable].items())
+
+
+def _tally(rows: Sequence[Sequence[Any]]) -> Counts:
+    """Counts from GROUP BY rows: the variables' values (and the IRIS code), then the count."""
+    variables: dict[str, dict[str | None, int]] = {v: {} for v in VARIABLES}
+    iris: dict[str | None, int] = {}
+    total = 0
+    for row in rows:
+        n = int(row[-1])
+        total += n
+        for variable, value in zip(VARIABLES, row, strict=False):
+            key = None if value is None else str(value)
+            variables[variable][key] = variables[variable].get(key, 0) + n
+        if len(row) > len(VARIABLES) + 1:
+            code = row[len(VARIABLES)]
+            key = None if code is None else str(code)
+            iris[key] = iris.get(key, 0) + n
+    return Counts(total, variables, iris)
+
+
+def respondent_counts(session: Session, diagnostic_id: int) -> Counts:
+    """The SU respondents' counts per age band, sex, CSP and IRIS: one GROUP BY query (their
+    answers are never loaded, only counted)."""
+    keys = [Respondent.answers[v].as_string() for v in VARIABLES]
+    rows = session.execute(
+        select(*keys, Respondent.iris_code, func.count())
+        .where(Respondent.diagnostic_id == diagnostic_id)
+        .group_by(*keys, Respondent.iris_code)
+    ).all()
+    return _tally(rows)
+
+
+def survey_counts(session: Session, diagnostic_id: int) -> dict[str, Counts]:
+    """The counts of a diagnostic's MdV/EdV and NGC answers (by their ``kind``) per age band,
+    sex and CSP: one GROUP BY query."""
+    keys = [SurveyAnswer.answers[v].as_string() for v in VARIABLES]
+    rows = session.execute(
+        select(SurveyAnswer.kind, *keys, func.count())
+        .where(SurveyAnswer.diagnostic_id == diagnostic_id)
+        .group_by(SurveyAnswer.kind, *keys)
+    ).all()
+    return {kind: _tally([r[1:] for r in rows if r[0] == kind]) for kind in ("mdv", "ngc")}
+
+
+def linked_ngc(session: Session, diagnostic_id: int) -> int:
+    """How many NosGestesClimat results share their pseudonym with an SU respondent."""
+    su = select(Respondent.pseudo_id).where(Respondent.diagnostic_id == diagnostic_id)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SurveyAnswer)
+            .where(
+                SurveyAnswer.diagnostic_id == diagnostic_id,
+                SurveyAnswer.kind == "ngc",
+                SurveyAnswer.pseudo_id.in_(su),
+            )
+        )
+        or 0
+    )
+
+
+def _by_count(counts: dict[str | None, int], known: Sequence[str]) -> list[str]:
+    """The categories outside ``known``, most answers first (then by name)."""
+    extra = [c for c in counts if c is not None and c not in known and counts[c]]
+    return sorted(extra, key=lambda c: (-counts[c], c))
+
+
+def _progress(counts: Counts, found: Quotas | None, *, exact: bool, lang: str) -> dict[str, Any]:
     """Answers per category (against the quotas) and per IRIS (against its share)."""
     tables: dict[str, list[ProgressRow]] = {}
     for variable in VARIABLES:
-        counts = (
-            frame[variable].dropna().astype(str).value_counts()
-            if variable in frame.columns
-            else pd.Series(dtype=int)
-        )
+        by_value = counts.variables[variable]
         targets = (
             {r.category: r.quota for r in found.rows if r.variable == variable} if found else {}
         )
@@ -140,77 +216,59 @@ def _progress(
             if variable == "gender"
             else list(CSP_LABELS)
         )
-        extra = [c for c in counts.index if c not in order]
         rows = []
-        for category in [*order, *extra]:
-            count = int(counts.get(category, 0))
+        for category in [*order, *_by_count(by_value, order)]:
             rows.append(
                 _progress_row(
                     category_label(variable, category, lang),
                     targets.get(category),
-                    count,
+                    by_value.get(category, 0),
                     exact,
                     lang,
                 )
             )
-        unknown = int(len(frame) - counts.sum())
+        unknown = by_value.get(None, 0)
         if unknown:
             rows.append(
                 _progress_row(msg("non renseigné").render(lang), None, unknown, exact, lang)
             )
         tables[variable] = rows
-    iris_counts = (
-        frame["iris_code"].dropna().astype(str).value_counts()
-        if "iris_code" in frame.columns
-        else pd.Series(dtype=int)
-    )
     iris_rows = []
     targets_iris = {i.code: i.n for i in found.per_iris} if found else {}
-    for code in [*targets_iris, *[c for c in iris_counts.index if c not in targets_iris]]:
+    for code in [*targets_iris, *_by_count(counts.iris, list(targets_iris))]:
         iris_rows.append(
-            _progress_row(code, targets_iris.get(code), int(iris_counts.get(code, 0)), exact, lang)
+            _progress_row(code, targets_iris.get(code), counts.iris.get(code, 0), exact, lang)
         )
-    no_iris = int(len(frame) - iris_counts.sum())
+    no_iris = counts.iris.get(None, 0)
     if no_iris:
         iris_rows.append(
             _progress_row(msg("IRIS inconnu").render(lang), None, no_iris, exact, lang)
         )
-    total = len(frame)
     return {
         "variables": tables,
         "iris": iris_rows,
-        "total": _shown(total, exact, lang),
+        "total": _shown(counts.total, exact, lang),
         "target": found.n if found else None,
-        "missing": _missing(found.n if found else None, total, exact, lang),
+        "missing": _missing(found.n if found else None, counts.total, exact, lang),
     }
 
 
 def _other_progress(
-    session: Session,
-    diagnostic_id: int,
-    su: pd.DataFrame,
-    found: Quotas | None,
-    *,
-    exact: bool,
-    lang: str,
+    session: Session, diagnostic_id: int, found: Quotas | None, *, exact: bool, lang: str
 ) -> dict[str, Any]:
     """Counts of the MdV/EdV answers (against the quotas when they carry age, sex or CSP) and of
     the NosGestesClimat results (and how many link to an SU respondent)."""
-    mdv = survey_frame(session, diagnostic_id, "mdv")
-    ngc = survey_frame(session, diagnostic_id, "ngc")
-    people = [v for v in VARIABLES if v in mdv.columns and mdv[v].notna().any()]
+    counts = survey_counts(session, diagnostic_id)
+    mdv, ngc = counts["mdv"], counts["ngc"].total
+    linked = linked_ngc(session, diagnostic_id) if ngc else 0
     mdv_tables = None
-    if people:
-        mdv_tables = {
-            v: rows
-            for v, rows in _progress(mdv, found, exact=exact, lang=lang)["variables"].items()
-        }
-    linked = int(ngc.index.isin(su.index).sum())
+    if any(mdv.given(v) for v in VARIABLES):
+        mdv_tables = _progress(mdv, found, exact=exact, lang=lang)["variables"]
     return {
-        "mdv": _shown(len(mdv), exact, lang),
-        "mdv_missing": _missing(found.n if found else None, len(mdv), exact, lang),
+        "mdv": _shown(mdv.total, exact, lang),
+        "mdv_missing": _missing(found.n if found else None, mdv.total, exact, lang),
         "mdv_tables": mdv_tables,
-        "ngc": _shown(len(ngc), exact, lang),
+        "ngc": _shown(ngc, exact, lang),
         "ngc_linked": _shown(linked, exact, lang),
     }
 
@@ -281,11 +339,8 @@ def _collect_context(
             if problem is None
             else None
         )
-        frame = respondents_frame(session, diag.id)
-        progress = _progress(frame, found, exact=can_write, lang=lang)
-        progress["others"] = _other_progress(
-            session, diag.id, frame, found, exact=can_write, lang=lang
-        )
+        progress = _progress(respondent_counts(session, diag.id), found, exact=can_write, lang=lang)
+        progress["others"] = _other_progress(session, diag.id, found, exact=can_write, lang=lang)
         if found is None:
             extra.setdefault(
                 "quota_problem",

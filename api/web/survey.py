@@ -153,8 +153,28 @@ def census_tables(shared: Path | None) -> list[Path]:
     return sorted((shared / "census").rglob("*.csv"))
 
 
-_quota_cache: dict[tuple[str, float, tuple[str, ...], int], Quotas | None] = {}
+def read_census(table: Path) -> pd.DataFrame:
+    """A census table by IRIS, as text columns (the quotas' only reader of the files)."""
+    return pd.read_csv(table, sep=None, engine="python", dtype=str)
+
+
+def _identity(tables: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+    """What the quotas depend on in the files: each table's path, modification time and size."""
+    out = []
+    for table in tables:
+        try:
+            stat = table.stat()
+        except OSError:
+            continue
+        out.append((str(table), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
+
+
+#: Quotas by (the census files' identity, the IRIS codes, the margin): the tables are static
+#: files, read again only when one of them changes (or another neighbourhood's IRIS are asked).
+_quota_cache: dict[tuple[Any, ...], Quotas | None] = {}
 _quota_lock = threading.Lock()
+_MAX_QUOTAS = 256
 
 
 def neighbourhood_quotas(
@@ -164,55 +184,60 @@ def neighbourhood_quotas(
 
     All the IRIS together: :func:`~qet_geo.surveys.representativeness.survey_quotas` at 95 %
     confidence and ``margin_pct`` points. Each IRIS: its share of that sample split by its
-    population (largest remainders), then its own quotas for that number.
+    population (largest remainders), then its own quotas for that number. Cached in the process
+    by the tables' identity (path, modification time, size), the codes and the margin.
     """
+    wanted = tuple(sorted({str(c).strip().zfill(9) for c in codes}))
+    key = (_identity(tables), wanted, margin_pct)
+    with _quota_lock:
+        if key in _quota_cache:
+            found = _quota_cache[key]
+            return None if found is None else _relabelled(found, lang)
+    result = None
+    for table in tables:
+        result = _table_quotas(table, wanted, margin_pct, lang)
+        if result is not None:
+            break
+    with _quota_lock:
+        if len(_quota_cache) >= _MAX_QUOTAS:
+            _quota_cache.clear()
+        _quota_cache[key] = result
+    return result
+
+
+def _table_quotas(
+    table: Path, wanted: tuple[str, ...], margin_pct: int, lang: str
+) -> Quotas | None:
+    """The quotas of the IRIS ``wanted`` from one census table, else None (it lacks them)."""
     from qet_geo.surveys.representativeness import quotas, survey_quotas
 
-    wanted = tuple(sorted({str(c).strip().zfill(9) for c in codes}))
-    for table in tables:
-        key = (str(table), table.stat().st_mtime, wanted, margin_pct)
-        with _quota_lock:
-            if key in _quota_cache:
-                found = _quota_cache[key]
-                if found is None:
-                    continue
-                return _relabelled(found, lang)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                frame = pd.read_csv(table, sep=None, engine="python", dtype=str)
-                whole = survey_quotas(frame, codes=list(wanted), margin=margin_pct / 100)
-                population = float(whole.attrs["population"])
-                n = int(whole.attrs["n"])
-                first = str(whole["variable"].iloc[0])
-                per_pop = pd.Series(
-                    {
-                        code: float(
-                            survey_quotas(frame, codes=[code], n=1, variables=[first]).attrs[
-                                "population"
-                            ]
-                        )
-                        for code in wanted
-                    }
-                )
-                split = (
-                    quotas(per_pop, n) if per_pop.sum() > 0 else pd.Series(0, index=per_pop.index)
-                )
-                per_iris = []
-                for code in wanted:
-                    size = int(split[code])
-                    rows = _rows(survey_quotas(frame, codes=[code], n=size), lang) if size else []
-                    per_iris.append(IrisQuotas(code, float(per_pop[code]), size, rows))
-            result: Quotas | None = Quotas(n, population, margin_pct, _rows(whole, lang), per_iris)
-        except (QetGeoError, ValueError, KeyError, OSError):
-            result = None
-        with _quota_lock:
-            if len(_quota_cache) > 256:
-                _quota_cache.clear()
-            _quota_cache[key] = result
-        if result is not None:
-            return result
-    return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = read_census(table)
+            whole = survey_quotas(frame, codes=list(wanted), margin=margin_pct / 100)
+            population = float(whole.attrs["population"])
+            n = int(whole.attrs["n"])
+            first = str(whole["variable"].iloc[0])
+            per_pop = pd.Series(
+                {
+                    code: float(
+                        survey_quotas(frame, codes=[code], n=1, variables=[first]).attrs[
+                            "population"
+                        ]
+                    )
+                    for code in wanted
+                }
+            )
+            split = quotas(per_pop, n) if per_pop.sum() > 0 else pd.Series(0, index=per_pop.index)
+            per_iris = []
+            for code in wanted:
+                size = int(split[code])
+                rows = _rows(survey_quotas(frame, codes=[code], n=size), lang) if size else []
+                per_iris.append(IrisQuotas(code, float(per_pop[code]), size, rows))
+        return Quotas(n, population, margin_pct, _rows(whole, lang), per_iris)
+    except (QetGeoError, ValueError, KeyError, OSError):
+        return None
 
 
 def _rows(frame: pd.DataFrame, lang: str) -> list[QuotaRow]:
