@@ -11,22 +11,37 @@
   document, ``/cartes/quartiers/{id}/couches`` (the folium page writes inline scripts: it has the
   maps' policy, outside ``/espace``, and is linked to, not framed).
 
-Reading an extract never runs in the server process: :func:`layers_summary` runs in a worker
+Reading an extract never runs in the server process: :func:`keep_layers` runs in a worker
 (:func:`api._workers.run_in_worker`) with the extract's limits, while the event loop serves on.
+It runs once per extract and territory: what it finds (counts and warnings in both languages, the
+streets, the maps asked for) is kept in files beside the extract, named by
+:func:`qet_geo.store.jobs.access_key` like the analysis's per-home tables (so a new extract or
+outline is another name, and the extract's replacement removes them), and read back by every
+server process (:func:`extract_layers`). A page gives its store connection back before it waits
+for a worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
+import logging
+import os
+import secrets
 import tempfile
+import threading
 import warnings
-from collections.abc import AsyncIterator
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy.orm import Session
 
@@ -54,7 +69,10 @@ from api.web._kit import (
 )
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import msg
+from qet_geo.store.jobs import access_key
 from qet_geo.store.models import Neighbourhood, NotFoundError, extract_path, territory_geometry
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
@@ -93,31 +111,45 @@ def _limits(settings: Settings) -> WorkerLimits:
 # what an extract holds (read in a worker)
 
 
-def layers_summary(
+#: The languages whose warnings are kept (the pages' two).
+_LANGS = ("fr", "en")
+#: The kept files' layout: a change here must change it, so that older files are not misread.
+_KEPT_VERSION = 1
+
+
+def keep_layers(
     osm_path: str,
     territory_wkt: str | None,
     name: str,
-    lang: str,
     *,
-    out_dir: str | None = None,
-    with_map: bool = False,
-    with_streets: bool = False,
-) -> dict[str, Any]:
-    """Read the neighbourhood's layers and describe them: counts, warnings, map, streets.
+    summary_file: str,
+    streets_file: str,
+    map_files: dict[str, str] | None = None,
+) -> None:
+    """Read the neighbourhood's layers and keep what the pages show of them in files.
 
-    Runs in a worker process (module level, picklable arguments and result). The map and the
-    streets are written to files of ``out_dir`` (``map.html``, ``streets.json``), not answered:
-    the worker's answer stays small (a large one is not read whole from a pipe that the server's
-    event loop made non-blocking).
+    Runs in a worker process (module level, picklable arguments, no answer: a large one is not
+    read whole from a pipe that the server's event loop made non-blocking). Each file is written
+    to a temporary name of its folder, then renamed over the target: a reader never sees half a
+    file, and two processes computing the same files at once leave one whole.
 
-    Returns
-    -------
-    dict
-        ``buildings``, ``homes`` (residential buildings in the territory), ``amenities``
-        (category → count), ``transit_stops``, ``cycleways_km``, ``warnings`` (texts in
-        ``lang``, with the extract's file name, never its folder), ``map`` (the folium page)
-        when ``with_map``, ``streets`` (GeoJSON, WGS84) when ``with_streets``: file names of
-        ``out_dir``.
+    Parameters
+    ----------
+    osm_path
+        The extract.
+    territory_wkt
+        The territory (EPSG:2154), or None: the whole extract.
+    name
+        The neighbourhood's name (the maps' title).
+    summary_file
+        Where the counts and warnings go (JSON): ``buildings``, ``homes`` (residential
+        buildings in the territory), ``amenities`` (category → count), ``transit_stops``,
+        ``cycleways_km``, ``warnings`` (language → texts, with the extract's file name, never
+        its folder).
+    streets_file
+        Where the streets go (GeoJSON FeatureCollection, WGS84).
+    map_files
+        Language → where the layers' folium page in that language goes; None: no map.
     """
     import shapely
     import shapely.geometry
@@ -132,20 +164,24 @@ def layers_summary(
         if territory_wkt is None
         else Territory(name=name, geometry=shapely.from_wkt(territory_wkt), source="store")
     )
-    texts: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = build_layers(path, territory=territory)
+    texts: dict[str, list[str]] = {lang: [] for lang in _LANGS}
     for w in caught:
         localized = getattr(w.message, "localized", None)
         if callable(localized):  # the library's warnings (QetGeoWarning), not a dependency's
-            texts.append(str(localized(lang)).replace(str(path), path.name))
+            for lang in _LANGS:
+                texts[lang].append(str(localized(lang)).replace(str(path), path.name))
     layers = result.layers
     buildings = layers["buildings"]
     residential = buildings[buildings["residential"].astype(bool)]
     homes = residential[residential.representative_point().intersects(result.territory.geometry)]
     amenities = layers["amenities"]["category"].value_counts()
+    for lang in _LANGS:
+        texts[lang].extend(_network_notes(result, len(homes), lang))
     summary: dict[str, Any] = {
+        "version": _KEPT_VERSION,
         "buildings": len(buildings),
         "homes": len(homes),
         "amenities": {str(k): int(v) for k, v in amenities.sort_index().items()},
@@ -153,27 +189,30 @@ def layers_summary(
         "cycleways_km": round(float(layers["cycleways"].length.sum()) / 1000, 2),
         "warnings": texts,
     }
-    summary["warnings"].extend(_network_notes(result, len(homes), lang))
-    folder = Path(out_dir or ".")
-    if with_map:
-        (folder / "map.html").write_text(_layers_map(result, name, lang), encoding="utf-8")
-        summary["map"] = "map.html"
-    if with_streets:
-        lines = shapely.set_precision(layers["streets"].geometry.to_crs(WGS84).array, 1e-6)
-        text = json.dumps(
-            {
-                "type": "FeatureCollection",
-                "features": [
-                    {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(g)}
-                    for g in lines
-                    if g is not None and not g.is_empty
-                ],
-            },
-            separators=(",", ":"),
-        )
-        (folder / "streets.json").write_text(text, encoding="utf-8")
-        summary["streets"] = "streets.json"
-    return summary
+    lines = shapely.set_precision(layers["streets"].geometry.to_crs(WGS84).array, 1e-6)
+    streets = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(g)}
+            for g in lines
+            if g is not None and not g.is_empty
+        ],
+    }
+    for lang, target in (map_files or {}).items():
+        _write_atomically(Path(target), _layers_map(result, name, lang))
+    _write_atomically(Path(streets_file), json.dumps(streets, separators=(",", ":")))
+    # the summary last: its presence says the streets are there too
+    _write_atomically(Path(summary_file), json.dumps(summary, separators=(",", ":")))
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to a temporary file of ``target``'s folder, then rename it over ``target``."""
+    temporary = target.with_name(f".layers-{os.getpid()}-{secrets.token_hex(6)}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _network_notes(result: Any, n_homes: int, lang: str) -> list[str]:
@@ -238,14 +277,218 @@ def _layers_map(result: Any, name: str, lang: str) -> str:
     return str(stable_ids(m).get_root().render())
 
 
-async def _summary(
+# --------------------------------------------------------------------------------------------------
+# what an extract holds, kept beside it
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The files kept for one extract (as it is on disk now) and one territory.
+
+    Named ``<extract>.access-<key>-layers-<identity>…``: ``key`` is the analysis's
+    (:func:`qet_geo.store.jobs.access_key`, the extract's name and the territory), so that a new
+    outline is another name, the analysis keeps these files with its own tables of the same key,
+    and a replaced extract's removal takes them along; ``identity`` is the file's size, time and
+    inode, so that an extract rewritten under the same name is read again.
+    """
+
+    folder: Path
+    stem: str
+
+    @property
+    def summary(self) -> Path:
+        return self.folder / f"{self.stem}-summary.json"
+
+    @property
+    def streets(self) -> Path:
+        return self.folder / f"{self.stem}-streets.json"
+
+    def map(self, lang: str, name: str) -> Path:
+        """The layers' map in ``lang``, titled with the neighbourhood's ``name``."""
+        named = hashlib.sha256(name.encode()).hexdigest()[:12]
+        return self.folder / f"{self.stem}-map-{lang}-{named}.html"
+
+
+def _kept_files(osm_dir: Any, extract: str | None, territory: Any) -> tuple[Path, _Kept]:
+    """The extract's path (:func:`~qet_geo.store.models.extract_path`: refused outside the OSM
+    folder) and the files kept for it as it is now."""
+    path = extract_path(osm_dir, extract)
+    try:
+        status = path.stat()
+    except FileNotFoundError:  # removed since: the same error as if it had been missing
+        extract_path(osm_dir, extract)
+        raise
+    identity = hashlib.sha256(
+        f"{_KEPT_VERSION}:{status.st_size}:{status.st_mtime_ns}:{status.st_ino}".encode()
+    ).hexdigest()[:12]
+    return path, _Kept(
+        path.parent, f"{path.name}.access-{access_key(str(extract), territory)}-layers-{identity}"
+    )
+
+
+def _remove_stale(kept: _Kept) -> None:
+    """Remove the files kept for an earlier state of the same extract name and territory (an
+    extract rewritten in place). Other territories' files are left: the analysis
+    (:func:`qet_geo.store.jobs.access_key`'s files) and the extract's replacement remove them."""
+    from qet_geo.store.jobs import glob_escape
+
+    same_key = kept.stem.rsplit("-layers-", 1)[0] + "-layers-"
+    for path in kept.folder.glob(glob_escape(same_key) + "*"):
+        if not path.name.startswith(f"{kept.stem}-"):
+            path.unlink(missing_ok=True)
+
+
+#: Kept files already read and checked by this process, by path, size, time and inode (a file
+#: rewritten is another entry); the oldest go first.
+_READ: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
+_READ_LOCK = threading.Lock()
+_READ_MOST = 16
+
+
+def _read_kept(path: Path, parse: Callable[[str], Any]) -> Any:
+    """What ``parse`` makes of a kept file; None if it is missing or unreadable (corrupt, cut,
+    of another layout): it is then computed again and written over."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    seen = (str(path), status.st_size, status.st_mtime_ns, status.st_ino)
+    with _READ_LOCK:
+        if seen in _READ:
+            _READ.move_to_end(seen)
+            return _READ[seen]
+    try:
+        value = parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        logger.warning("kept layers file %s unreadable: computed again", path.name)
+        return None
+    with _READ_LOCK:
+        _READ[seen] = value
+        while len(_READ) > _READ_MOST:
+            _READ.popitem(last=False)
+    return value
+
+
+def _summary_of(text: str) -> dict[str, Any]:
+    summary = json.loads(text)
+    if not isinstance(summary, dict) or summary.get("version") != _KEPT_VERSION:
+        raise ValueError("not a summary of this layout")
+    for key, kind in (
+        ("buildings", int),
+        ("homes", int),
+        ("amenities", dict),
+        ("transit_stops", int),
+        ("cycleways_km", (int, float)),
+        ("warnings", dict),
+    ):
+        if not isinstance(summary[key], kind):
+            raise TypeError(key)
+    if any(not isinstance(summary["warnings"][lang], list) for lang in _LANGS):
+        raise TypeError("warnings")
+    return summary
+
+
+def _streets_of(text: str) -> str:
+    if json.loads(text).get("type") != "FeatureCollection":
+        raise ValueError("not a FeatureCollection")
+    return text
+
+
+def _map_of(text: str) -> str:
+    if not (text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")):
+        raise ValueError("not a whole page")
+    return text
+
+
+def _read_all(kept: _Kept, *, with_streets: bool, map_file: Path | None) -> dict[str, Any] | None:
+    """The kept summary, with the streets and the map asked for; None if one is missing."""
+    summary = _read_kept(kept.summary, _summary_of)
+    if summary is None:
+        return None
+    found = dict(summary)
+    if with_streets:
+        found["streets"] = _read_kept(kept.streets, _streets_of)
+        if found["streets"] is None:
+            return None
+    if map_file is not None:
+        found["map"] = _read_kept(map_file, _map_of)
+        if found["map"] is None:
+            return None
+    return found
+
+
+#: Per event loop (asyncio primitives belong to one), the lock of each kept files' stem that
+#: requests are computing: the first computes, the others wait, then read its files.
+_COMPUTING: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakValueDictionary[str, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def _lock_of(stem: str) -> asyncio.Lock:
+    per_loop = _COMPUTING.setdefault(asyncio.get_running_loop(), weakref.WeakValueDictionary())
+    lock = per_loop.get(stem)
+    if lock is None:
+        lock = asyncio.Lock()
+        per_loop[stem] = lock
+    return lock
+
+
+async def extract_layers(
     request: Request, hood: Neighbourhood, *, with_map: bool = False, with_streets: bool = False
 ) -> dict[str, Any]:
-    """:func:`layers_summary` of the neighbourhood's stored extract, in a worker; its map and
-    streets read back from their files."""
+    """What the neighbourhood's stored extract holds, as the pages show it.
+
+    Read from the files kept beside the extract; computed first (:func:`keep_layers`, in a
+    worker, under the extract's limits) when they are missing, unreadable, or for another
+    extract or territory. Concurrent first requests of this process compute once. The caller
+    gives back its store connection before (a request waiting for a worker holds none).
+
+    Returns
+    -------
+    dict
+        ``buildings``, ``homes``, ``amenities``, ``transit_stops``, ``cycleways_km``,
+        ``warnings`` (texts in the reader's language), ``streets`` (GeoJSON text) when
+        ``with_streets``, ``map`` (the folium page) when ``with_map``.
+
+    Raises
+    ------
+    QetGeoError
+        No extract, or one the worker cannot read (within its limits).
+    """
     settings = _settings(request)
-    path = extract_path(settings.osm_dir, hood.osm_extract)
+    lang = _kit.lang_of(request)
     territory = territory_geometry(hood)
+    path, kept = await run_in_threadpool(_kept_files, settings.osm_dir, hood.osm_extract, territory)
+    map_file = kept.map(lang, hood.name) if with_map else None
+    found = await run_in_threadpool(_read_all, kept, with_streets=with_streets, map_file=map_file)
+    if found is None:
+        lock = _lock_of(kept.stem)
+        async with lock:
+            found = await run_in_threadpool(
+                _read_all, kept, with_streets=with_streets, map_file=map_file
+            )
+            if found is None:
+                found = await _computed(settings, path, territory, hood.name, kept, lang, with_map)
+    found["warnings"] = list(found["warnings"][lang])
+    found.pop("version", None)
+    if not with_streets:
+        found.pop("streets", None)
+    return found
+
+
+async def _computed(
+    settings: Settings,
+    path: Path,
+    territory: Any,
+    name: str,
+    kept: _Kept,
+    lang: str,
+    with_map: bool,
+) -> dict[str, Any]:
+    """Run :func:`keep_layers` and read its files back (in a temporary folder when the extract's
+    folder cannot be written: computed again next time, as before there were kept files)."""
     limits = _limits(settings)
     with (
         refused_past_limits(
@@ -255,23 +498,34 @@ async def _summary(
                 "découpez-le sur le territoire plus 1 km (osmium extract) et déposez-le à nouveau."
             ),
         ),
-        tempfile.TemporaryDirectory(prefix="qet-web-") as out,
+        tempfile.TemporaryDirectory(prefix="qet-web-") as scratch,
     ):
-        summary: dict[str, Any] = await run_in_worker(
-            layers_summary,
+        if not os.access(kept.folder, os.W_OK):
+            logger.warning("the OSM folder cannot be written: the layers are not kept")
+            kept = replace(kept, folder=Path(scratch))
+        map_file = kept.map(lang, name) if with_map else None
+        await run_in_worker(
+            keep_layers,
             str(path),
             None if territory is None else territory.wkt,
-            hood.name,
-            _kit.lang_of(request),
-            out_dir=out,
-            with_map=with_map,
-            with_streets=with_streets,
+            name,
+            summary_file=str(kept.summary),
+            streets_file=str(kept.streets),
+            map_files=None if map_file is None else {lang: str(map_file)},
             limits=limits,
         )
-        for key in ("map", "streets"):
-            if key in summary:
-                summary[key] = (Path(out) / summary[key]).read_text(encoding="utf-8")
-    return summary
+        found = await run_in_threadpool(_read_all, kept, with_streets=True, map_file=map_file)
+        try:
+            await run_in_threadpool(_remove_stale, kept)
+        except OSError:
+            logger.exception("could not remove the stale layers of %s", path.name)
+    if found is None:  # written a moment ago: only removed or spoilt since by someone else
+        raise RuntimeError(f"the kept layers of {path.name} vanished")
+    return found
+
+
+#: The name :mod:`api.web.survey` imports (its stops map's streets).
+_summary = extract_layers
 
 
 def _category_rows(amenities: dict[str, int], lang: str) -> list[tuple[str, int]]:
@@ -458,6 +712,7 @@ async def set_outline_from_codes(
     visitor = await run_in_threadpool(signed_in, request, session)
     check_csrf(request, visitor, csrf)
     hood = await run_in_threadpool(_writable, request, session, visitor, hood_id)
+    await run_in_threadpool(session.close)  # no store connection held while the worker reads
     lang = _kit.lang_of(request)
     settings = _settings(request)
     kind, codes = ("commune", _codes(commune)[:1]) if commune.strip() else ("iris", _codes(iris))
@@ -499,7 +754,10 @@ async def set_outline_from_codes(
         )
 
     def save() -> None:
-        hood.territory_wkt = projected.wkt
+        stored = session.get(Neighbourhood, hood.id)
+        if stored is None:  # removed meanwhile
+            raise _kit.not_found(request, visitor)
+        stored.territory_wkt = projected.wkt
         session.flush()
 
     await run_in_threadpool(save)
@@ -509,15 +767,20 @@ async def set_outline_from_codes(
 @router.get("/espace/quartiers/{hood_id}/contour/rues.json")
 async def outline_streets(request: Request, session: SessionDep, hood_id: str) -> Response:
     """The streets of the neighbourhood's extract (WGS84 GeoJSON) and its outline, for the
-    drawing map; ``streets`` is null without an extract."""
+    drawing map; ``streets`` is null without an extract.
+
+    The streets are the kept ones (:func:`extract_layers`), sent as they are kept: their text
+    goes into the answer without being parsed and written again.
+    """
     visitor = await run_in_threadpool(signed_in, request, session)
     hood = await run_in_threadpool(_writable, request, session, visitor, hood_id)
-    streets = None
+    await run_in_threadpool(session.close)  # no store connection held while a worker reads
+    streets = "null"
     if hood.osm_extract:
         try:
-            streets = json.loads((await _summary(request, hood, with_streets=True))["streets"])
+            streets = (await extract_layers(request, hood, with_streets=True))["streets"]
         except QetGeoError:
-            streets = None
+            streets = "null"
     territory = territory_geometry(hood)
     outline = None
     if territory is not None:
@@ -526,9 +789,15 @@ async def outline_streets(request: Request, session: SessionDep, hood_id: str) -
         from qet_geo.crs import WGS84, WORK_CRS
 
         outline = gpd.GeoSeries([territory], crs=WORK_CRS).to_crs(WGS84).iloc[0].__geo_interface__
-    return JSONResponse(
-        {"streets": streets, "territory": outline}, headers={"Cache-Control": "no-store"}
+    # what JSONResponse would write ({"streets": ..., "territory": ...}, compact)
+    body = (
+        '{"streets":'
+        + streets
+        + ',"territory":'
+        + json.dumps(outline, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        + "}"
     )
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -633,6 +902,7 @@ async def upload_extract(request: Request, session: SessionDep, hood_id: str) ->
     """Check and store an uploaded extract (in a worker), then show what it holds."""
     visitor = await run_in_threadpool(signed_in, request, session)
     hood = await run_in_threadpool(_writable, request, session, visitor, hood_id)
+    await run_in_threadpool(session.close)  # none held while the body arrives and a worker reads
     hood_key = hood.id
     settings = _settings(request)
     lang = _kit.lang_of(request)
@@ -683,9 +953,13 @@ async def upload_extract(request: Request, session: SessionDep, hood_id: str) ->
         else:
             text = _sentence(exc.localized(lang))
         return page(text, 400)
-    await run_in_threadpool(session.refresh, hood)
+    stored = await run_in_threadpool(session.get, Neighbourhood, hood_key)  # its new extract
+    await run_in_threadpool(session.close)
+    if stored is None:  # removed meanwhile
+        raise _kit.not_found(request, visitor)
+    hood = stored
     try:
-        summary = await _summary(request, hood)
+        summary = await extract_layers(request, hood)
     except QetGeoError:
         summary = None
     return page(None, 200, info=info, summary=summary)
@@ -700,11 +974,12 @@ async def layers_page(request: Request, session: SessionDep, hood_id: str) -> Re
     """The neighbourhood's layers: counts, warnings, and a link to their map."""
     visitor = await run_in_threadpool(signed_in, request, session)
     hood = await run_in_threadpool(hood_for_page, request, session, visitor, hood_id)
+    await run_in_threadpool(session.close)  # no store connection held while a worker reads
     lang = _kit.lang_of(request)
     summary = error = None
     if hood.osm_extract:
         try:
-            summary = await _summary(request, hood)
+            summary = await extract_layers(request, hood)
         except QetGeoError as exc:
             error = _sentence(exc.localized(lang))
     categories = _category_rows(summary["amenities"], lang) if summary else []
@@ -728,10 +1003,11 @@ async def layers_map(request: Request, session: SessionDep, hood_id: str) -> Res
     no other host, not framed)."""
     visitor = await run_in_threadpool(signed_in, request, session)
     hood = await run_in_threadpool(hood_for_page, request, session, visitor, hood_id)
+    await run_in_threadpool(session.close)  # no store connection held while a worker reads
     if not hood.osm_extract:
         raise _kit.not_found(request, visitor)
     try:
-        summary = await _summary(request, hood, with_map=True)
+        summary = await extract_layers(request, hood, with_map=True)
     except QetGeoError:
         raise _kit.not_found(request, visitor) from None
     return HTMLResponse(summary["map"], headers={"Cache-Control": "no-store"})
