@@ -21,16 +21,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api._aggregates import AggregateCache
 from api.dependencies import SessionDep, diagnostic_for
 from api.errors import PermissionDeniedError
 from api.routers.aggregates import reads_live
@@ -71,7 +73,13 @@ from qet_geo.store.models import (
     Profile,
     Release,
 )
-from qet_geo.store.releases import Figures, constraint_means, create_release, preview_figures
+from qet_geo.store.releases import (
+    Figures,
+    create_release,
+    keep_preview,
+    kept_preview,
+    preview_version,
+)
 from qet_geo.surveys.schema import LEVEL_LABELS, USAGE_LABELS, USAGES
 
 if TYPE_CHECKING:
@@ -174,19 +182,21 @@ def _analysis_page(
 
 def _job_summary(session: Session, diag: Diagnostic, lang: str) -> list[str]:
     """What the finished analysis stored, in sentences."""
-    own = len(
-        session.scalars(
-            select(Profile.id).where(
+    own = int(
+        session.scalar(
+            select(func.count(Profile.id)).where(
                 Profile.diagnostic_id == diag.id, Profile.scope == "diagnostic"
             )
-        ).all()
-    )
-    cells = len(
-        set(
-            session.scalars(
-                select(Indicator.zone_id).where(Indicator.neighbourhood_id == diag.neighbourhood_id)
-            ).all()
         )
+        or 0
+    )
+    cells = int(
+        session.scalar(
+            select(func.count(func.distinct(Indicator.zone_id))).where(
+                Indicator.neighbourhood_id == diag.neighbourhood_id
+            )
+        )
+        or 0
     )
     lines = [
         msg("{n} profils d'usages propres au quartier (11 répondants au moins chacun).", n=own)
@@ -311,8 +321,9 @@ def walking_view(walking: dict[str, Any], lang: str) -> dict[str, Any] | None:
             ).render(lang)
             for n in ("median_min", "share_within_15")
         ],
-        # the report's notes, escaped by it
-        "notes": Markup(report._coverage_notes(cast(Any, counts), lang)),
+        # the report's notes: HTML whose text the report escaped (qet_geo.escaping.escape_html);
+        # the template writes it as it is
+        "notes": report._coverage_notes(cast(Any, counts), lang),
     }
 
 
@@ -415,7 +426,7 @@ def links_view(links: dict[str, Any], lang: str) -> LinksView | None:
             {
                 "label": row["label"],
                 # the report's own words, already escaped by it
-                "saving": Markup(report._saving(typed, lang)),
+                "saving": report._saving(typed, lang),
                 "share": report._pct(100 * (row["share_homes"] or 0), 0, lang),
                 "interval": report._interval(row["saving"], row["low"], row["high"], 1, lang),
             }
@@ -693,6 +704,110 @@ def _column_label(column: str, lang: str) -> str:
     return get_figure(column).label.render(lang)
 
 
+#: Figure views kept in this process, by what they are made of (a preview's version or a
+#: release's id, the language, the national profiles that describe the shares): a page reuses
+#: them until that changes. Bounded: the oldest go first.
+_VIEWS: OrderedDict[tuple[Any, ...], FigureView] = OrderedDict()
+_VIEWS_LOCK = threading.Lock()
+_VIEWS_KEPT = 64
+
+
+def _kept_view(key: tuple[Any, ...], make: Callable[[], FigureView]) -> FigureView:
+    with _VIEWS_LOCK:
+        hit = _VIEWS.get(key)
+        if hit is not None:
+            _VIEWS.move_to_end(key)
+            return hit
+    view = make()
+    with _VIEWS_LOCK:
+        _VIEWS[key] = view
+        while len(_VIEWS) > _VIEWS_KEPT:
+            _VIEWS.popitem(last=False)
+    return view
+
+
+def _national_version(session: Session) -> str:
+    """The national reference profiles (a handful of rows), which describe the shares."""
+    rows = session.execute(_NATIONAL).all()
+    return json.dumps([list(r) for r in rows], sort_keys=True, default=str)
+
+
+_NATIONAL = (
+    select(Profile.number, Profile.share, Profile.centre)
+    .where(Profile.scope == "national", Profile.diagnostic_id.is_(None))
+    .order_by(Profile.number)
+)
+
+
+def _live_view(request: Request, session: Session, diag: Diagnostic, lang: str) -> FigureView:
+    """The live preview of ``diag`` as the page shows it, computed once per state of the data.
+
+    The figures are kept by :func:`qet_geo.store.releases.keep_preview` (in a file every server
+    process reads, keyed by :func:`~qet_geo.store.releases.preview_version`); when the data
+    changed, the request's connection is given back before they are computed again.
+    """
+    osm_dir = _settings(request).osm_dir
+    version = preview_version(session, diag.id, osm_dir=osm_dir)
+    if version is None:
+        raise not_found(request, None)
+    national = _national_version(session)
+    key = ("live", diag.id, version, lang, national)
+    with _VIEWS_LOCK:
+        hit = _VIEWS.get(key)
+    if hit is not None:
+        return hit
+    preview = kept_preview(diag.id, version, osm_dir=osm_dir)
+    if preview is None:
+        session.commit()  # no connection held while the figures are computed
+        preview = keep_preview(request.app.state.engine, diag.id, osm_dir=osm_dir)
+    # computed for the version read at its start: kept under that one
+    key = ("live", diag.id, preview.version, lang, national)
+    title = msg("Aperçu : ce qu'une publication montrerait maintenant").render(lang)
+    return _kept_view(
+        key,
+        lambda: figure_view(
+            session,
+            preview.figures,
+            title=title,
+            lang=lang,
+            live=True,
+            constraints=preview.constraints,
+            own_profiles=preview.own_profiles,
+        ),
+    )
+
+
+def _release_view(session: Session, release_id: int, lang: str) -> FigureView:
+    """A release as the page shows it: from its stored figures only (a release never changes)."""
+    # a release never changes; its id is that of one store (the tests run several)
+    key = (
+        "release",
+        str(session.get_bind().engine.url),
+        release_id,
+        lang,
+        _national_version(session),
+    )
+
+    def make() -> FigureView:
+        shown = session.get_one(Release, release_id)
+        view = figure_view(
+            session,
+            Figures.from_json(shown.figures),
+            title=msg(
+                "Publication n° {number} du {day}",
+                number=shown.number,
+                day=day(shown.created_at),
+            ).render(lang),
+            lang=lang,
+            live=False,
+            constraints=(shown.summary or {}).get("constraints") or {},
+        )
+        view.release = shown.number
+        return view
+
+    return _kept_view(key, make)
+
+
 def _results_page(
     request: Request,
     session: Session,
@@ -714,67 +829,22 @@ def _results_page(
         "can_publish": visitor.caller.can_write(hood),
     }
     if diag is not None:
-        cache: AggregateCache = request.app.state.aggregates
-        releases = list(
-            session.scalars(
-                select(Release)
-                .where(Release.diagnostic_id == diag.id)
-                .order_by(Release.number.desc())
-            )
-        )
+        # the list only: a release's figures are read when it is shown, and its view is kept
+        releases = session.execute(
+            select(Release.id, Release.number, Release.created_at, Release.n_respondents)
+            .where(Release.diagnostic_id == diag.id)
+            .order_by(Release.number.desc())
+        ).all()
         context["releases"] = [
-            {
-                "number": r.number,
-                "day": day(r.created_at).render(lang),
-                "n": r.n_respondents,
-            }
+            {"number": r.number, "day": day(r.created_at).render(lang), "n": r.n_respondents}
             for r in releases
         ]
-        if reads_live(session, visitor.caller, diag):
-            live = cache.live(session, diag.id)
-            links, other, walking = preview_figures(
-                session, diag.id, osm_dir=_settings(request).osm_dir, compute=False
-            )
-            extras = replace(live.figures, links=links, other_surveys=other, access=walking)
-            own = [
-                {
-                    "number": p.number,
-                    "share": p.share,
-                    "centre_levels": {u: float(v) + 1.0 for u, v in p.centre.items()},
-                }
-                for p in session.scalars(
-                    select(Profile)
-                    .where(Profile.diagnostic_id == diag.id, Profile.scope == "diagnostic")
-                    .order_by(Profile.number)
-                )
-            ]
-            context["live"] = figure_view(
-                session,
-                extras,
-                title=msg("Aperçu : ce qu'une publication montrerait maintenant").render(lang),
-                lang=lang,
-                live=True,
-                constraints=constraint_means(session, hood.id),
-                own_profiles=own,
-            )
         shown = next((r for r in releases if r.number == chosen), None) if chosen else None
         shown = shown or (releases[0] if releases else None)
         if shown is not None:
-            figures = Figures.from_json(shown.figures)
-            view = figure_view(
-                session,
-                figures,
-                title=msg(
-                    "Publication n° {number} du {day}",
-                    number=shown.number,
-                    day=day(shown.created_at),
-                ).render(lang),
-                lang=lang,
-                live=False,
-                constraints=(shown.summary or {}).get("constraints") or {},
-            )
-            view.release = shown.number
-            context["release"] = view
+            context["release"] = _release_view(session, int(shown.id), lang)
+        if reads_live(session, visitor.caller, diag):
+            context["live"] = _live_view(request, session, diag, lang)
         live_view = context.get("live")
         release_view = context.get("release")
         context["has_map"] = bool(

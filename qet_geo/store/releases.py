@@ -44,8 +44,9 @@ import logging
 import math
 import os
 import secrets
+import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -78,12 +79,15 @@ __all__ = [
     "LINK_SCALE",
     "LINK_SEED",
     "Figures",
+    "Preview",
     "access_figures",
     "building_keys",
     "cell_access",
     "compute_figures",
     "constraint_means",
     "create_release",
+    "keep_preview",
+    "kept_preview",
     "latest_release",
     "link_answers",
     "link_figures",
@@ -92,6 +96,7 @@ __all__ = [
     "preview_extras",
     "preview_figures",
     "preview_links",
+    "preview_version",
     "release_set",
     "respondent_key",
 ]
@@ -808,6 +813,315 @@ def _moments(frame: pd.DataFrame) -> dict[str, list[float]]:
             if len(v) >= MIN_RESPONDENTS:
                 out[col] = [float(len(v)), float(v.mean()), float(v.var(ddof=1))]
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the live preview, kept per state of the data
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the pilot team previews of a diagnostic: the figures a release would publish now.
+
+    Attributes
+    ----------
+    version
+        The state of the data they were computed from (:func:`preview_version`).
+    figures
+        The live figures over the would-be release set (:func:`compute_figures`, without own
+        profiles), with the links (:func:`preview_links`, never computed here: "stale" until
+        the analysis computes them for this set), the other surveys' figures (rule 5 applied
+        against the earlier releases) and the walking minutes (:func:`preview_figures`).
+    constraints
+        The neighbourhood's built constraints (:func:`constraint_means`).
+    own_profiles
+        The diagnostic's own profiles the last analysis stored (``number``, ``share``,
+        ``centre_levels``).
+    """
+
+    version: str
+    figures: Figures
+    constraints: dict[str, float | None] = field(default_factory=dict)
+    own_profiles: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The preview as its file keeps it."""
+        return {
+            "version": self.version,
+            "figures": self.figures.as_json(),
+            "constraints": self.constraints,
+            "own_profiles": self.own_profiles,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Preview:
+        """Read a preview back from :meth:`as_json`."""
+        return cls(
+            version=str(data["version"]),
+            figures=Figures.from_json(data["figures"]),
+            constraints=dict(data.get("constraints") or {}),
+            own_profiles=list(data.get("own_profiles") or []),
+        )
+
+
+#: Previews kept in this process: (OSM folder, diagnostic id) → the latest one read or computed.
+_previews: dict[tuple[str, int], Preview] = {}
+_previews_lock = threading.Lock()
+#: One computation of a diagnostic's preview at a time in this process (the others wait for it).
+_computing: dict[int, threading.Lock] = {}
+
+
+def _access_names(osm_dir: Any, extract: str | None) -> list[str]:
+    """The names of the per-home tables and links' previews kept for an extract (sorted).
+
+    Their names hold what their content depends on (:func:`qet_geo.store.jobs.access_key`, the
+    set's digest): which exist says whether the analysis computed them, without reading them.
+    """
+    if osm_dir is None or not extract:
+        return []
+    from pathlib import Path
+
+    try:
+        folder = Path(osm_dir).resolve()
+        return sorted(p.name for p in folder.glob(f"{glob.escape(extract)}.access-*"))
+    except OSError:
+        return []
+
+
+_VERSION_STATEMENTS: tuple[Any, Any] | None = None
+
+
+def _version_statements() -> tuple[Any, Any]:
+    """The two statements :func:`preview_version` runs, built once (parameter ``d``: the
+    diagnostic): the state's aggregates in one row, and the profiles it depends on."""
+    global _VERSION_STATEMENTS
+    if _VERSION_STATEMENTS is not None:
+        return _VERSION_STATEMENTS
+    from sqlalchemy import Integer, bindparam
+    from sqlalchemy.orm import aliased
+
+    from qet_geo.store.models import Profile, SurveyAnswer
+
+    d: Any = bindparam("d", type_=Integer)
+    campaign = aliased(Diagnostic)
+    hood = Diagnostic.neighbourhood_id
+
+    def one(*columns: Any, where: Any, join: Any = None) -> list[Any]:
+        out = []
+        for column in columns:
+            sub = select(column)
+            if join is not None:
+                sub = sub.join(*join)
+            out.append(sub.where(where).scalar_subquery())
+        return out
+
+    state = (
+        select(
+            Diagnostic.synthetic,
+            Neighbourhood.osm_extract,
+            Neighbourhood.territory_wkt,
+            *one(
+                func.count(Respondent.id),
+                func.sum(Respondent.id),
+                func.max(Respondent.id),
+                func.sum(Respondent.upload_id),
+                func.count(Respondent.profile),
+                func.sum(Respondent.profile),
+                where=Respondent.diagnostic_id == d,
+            ),
+            *one(
+                func.count(SurveyAnswer.id),
+                func.sum(SurveyAnswer.id),
+                func.max(SurveyAnswer.id),
+                where=SurveyAnswer.diagnostic_id == d,
+            ),
+            *one(
+                func.count(Indicator.id),
+                func.count(Indicator.value),
+                func.sum(Indicator.value),
+                func.sum(Indicator.population),
+                where=Indicator.neighbourhood_id == hood,
+            ),
+            *one(
+                func.count(Release.id),
+                func.max(Release.id),
+                where=campaign.neighbourhood_id == hood,
+                join=(campaign, campaign.id == Release.diagnostic_id),
+            ),
+        )
+        .join(Neighbourhood, Neighbourhood.id == hood)
+        .where(Diagnostic.id == d)
+    )
+    profiles = (
+        select(Profile.scope, Profile.number, Profile.share, Profile.centre)
+        .where(
+            (Profile.diagnostic_id == d)
+            | ((Profile.scope == "national") & Profile.diagnostic_id.is_(None))
+        )
+        .order_by(Profile.scope, Profile.number)
+    )
+    _VERSION_STATEMENTS = (state, profiles)
+    return _VERSION_STATEMENTS
+
+
+def preview_version(session: Session, diagnostic_id: int, *, osm_dir: Any) -> str | None:
+    """The state of everything the live preview of a diagnostic is computed from, as a digest.
+
+    A few aggregate queries and a listing of the OSM folder, no figure computed: the
+    respondents (ids, uploads, and the profiles a national refit gives them again), the other
+    surveys' answers, the national and the diagnostic's own profiles (by content), the
+    neighbourhood's built constraints (by content: an analysis that stores the same values
+    again changes nothing), its releases (rule 5 withholds parts of the other surveys against
+    them), its extract and outline, the diagnostic's ``synthetic`` label, and which per-home
+    tables and links' previews the analysis kept (:func:`_access_names`). A new upload, a
+    deleted or replaced one, an analysis that stored other results, a new extract or outline, a
+    release: another version. None for a diagnostic that does not exist.
+    """
+    state, profile_rows = _version_statements()
+    row = session.execute(state, {"d": diagnostic_id}).first()
+    if row is None:
+        return None
+    synthetic, extract, territory = bool(row[0]), row[1], row[2]
+    respondents, others, indicators, releases = row[3:9], row[9:12], row[12:16], row[16:18]
+    profiles = session.execute(profile_rows, {"d": diagnostic_id}).all()
+    parts = [
+        diagnostic_id,
+        synthetic,
+        extract,
+        hashlib.sha256(str(territory or "").encode()).hexdigest(),
+        list(respondents),
+        list(others),
+        [[s, n, share, centre] for s, n, share, centre in profiles],
+        list(indicators),
+        list(releases),
+        _access_names(osm_dir, extract),
+        LINK_BOOTSTRAP,
+        LINK_SEED,
+        LINK_SCALE,
+    ]
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _preview_path(osm_dir: Any, diagnostic_id: int, version: str) -> Any:
+    from pathlib import Path
+
+    return Path(osm_dir).resolve() / f".preview-{diagnostic_id}-{version}.json"
+
+
+def kept_preview(diagnostic_id: int, version: str, *, osm_dir: Any) -> Preview | None:
+    """The preview of a diagnostic kept for ``version``, in this process or in its file.
+
+    The file (``.preview-{diagnostic}-{version}.json`` in the OSM folder, beside the per-home
+    tables it is partly computed from) is what every server process shares; None when neither
+    holds this version (the data changed since: :func:`keep_preview` computes it again).
+    """
+    with _previews_lock:
+        hit = _previews.get((str(osm_dir), diagnostic_id))
+    if hit is not None and hit.version == version:
+        return hit
+    if osm_dir is None:
+        return None
+    try:
+        text = _preview_path(osm_dir, diagnostic_id, version).read_text(encoding="utf-8")
+        preview = Preview.from_json(json.loads(text))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if preview.version != version:
+        return None
+    with _previews_lock:
+        _previews[(str(osm_dir), diagnostic_id)] = preview
+    return preview
+
+
+def keep_preview(engine: Engine, diagnostic_id: int, *, osm_dir: Any) -> Preview:
+    """Compute the live preview of a diagnostic for the data as they are, and keep it.
+
+    Reads the store in a session of its own (the caller's connection can be given back first:
+    the figures take a second or more), computes what the page showed before it was kept
+    (:func:`compute_figures` over the would-be release set, :func:`preview_figures`,
+    :func:`constraint_means`, the own profiles), and keeps it under the version read at the
+    start (:func:`preview_version`): in this process and, atomically, in a file of the OSM
+    folder for the other server processes; older files of the diagnostic are removed. One
+    computation of a diagnostic at a time per process: a request arriving meanwhile waits for
+    it and reads its result.
+
+    Raises
+    ------
+    NotFoundError
+        No such diagnostic.
+    """
+    from qet_geo.store.models import Profile
+
+    with _previews_lock:
+        lock = _computing.setdefault(diagnostic_id, threading.Lock())
+    with lock:
+        factory = sessionmaker(engine, expire_on_commit=False)
+        with factory() as session:
+            version = preview_version(session, diagnostic_id, osm_dir=osm_dir)
+            if version is None:
+                raise NotFoundError(
+                    msg("le diagnostic {diagnostic_id} n'existe pas.", diagnostic_id=diagnostic_id)
+                )
+            done = kept_preview(diagnostic_id, version, osm_dir=osm_dir)
+            if done is not None:  # computed meanwhile, here or by another process
+                return done
+            diag = session.get(Diagnostic, diagnostic_id)
+            assert diag is not None  # the version was read
+            synthetic = bool(diag.synthetic)
+            frame = respondents_frame(session, diagnostic_id)
+            links, other, walking = preview_figures(
+                session, diagnostic_id, osm_dir=osm_dir, compute=False
+            )
+            constraints = constraint_means(session, diag.neighbourhood_id)
+            own = [
+                {
+                    "number": int(p.number),
+                    "share": p.share,
+                    "centre_levels": {u: float(v) + 1.0 for u, v in p.centre.items()},
+                }
+                for p in session.scalars(
+                    select(Profile)
+                    .where(Profile.diagnostic_id == diagnostic_id, Profile.scope == "diagnostic")
+                    .order_by(Profile.number)
+                )
+            ]
+        # the connection is given back: the figures are computed without holding one
+        live = compute_figures(frame, own_profiles=False, synthetic=synthetic)
+        figures = replace(live, links=links, other_surveys=other, access=walking)
+        # kept as its file gives it back, so that every process shows the same figures
+        preview = Preview.from_json(
+            json.loads(json.dumps(Preview(version, figures, constraints, own).as_json()))
+        )
+        _write_preview(osm_dir, diagnostic_id, preview)
+        with _previews_lock:
+            _previews[(str(osm_dir), diagnostic_id)] = preview
+        return preview
+
+
+def _write_preview(osm_dir: Any, diagnostic_id: int, preview: Preview) -> None:
+    """Write a preview's file atomically and remove the diagnostic's older ones (logged, not
+    fatal: the page then computes it again in the other processes)."""
+    if osm_dir is None:
+        return
+    path = _preview_path(osm_dir, diagnostic_id, preview.version)
+    temporary = path.with_name(f".preview-tmp-{os.getpid()}-{secrets.token_hex(6)}.json")
+    try:
+        temporary.write_text(json.dumps(preview.as_json(), ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, path)
+        for old in path.parent.glob(f".preview-{diagnostic_id}-*.json"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        logger.warning("could not keep the preview of diagnostic %s", diagnostic_id)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def forget_previews() -> None:
+    """Forget the previews kept in this process (the files stay): for tests."""
+    with _previews_lock:
+        _previews.clear()
 
 
 # --------------------------------------------------------------------------------------------------
