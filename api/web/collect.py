@@ -14,6 +14,7 @@ reads "moins de 11" (docs/privacy.md: only the pilot team previews its own live 
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import warnings
@@ -25,7 +26,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
@@ -154,27 +155,33 @@ def _tally(rows: Sequence[Sequence[Any]]) -> Counts:
     return Counts(total, variables, iris)
 
 
+@functools.cache
+def _count_queries() -> tuple[Select[Any], Select[Any]]:
+    """The two GROUP BY statements, built once (their ``diagnostic_id`` a bound parameter)."""
+    diag: BindParameter[int] = bindparam("diagnostic_id", type_=Integer)
+    su = [Respondent.answers[v].as_string() for v in VARIABLES]
+    others = [SurveyAnswer.answers[v].as_string() for v in VARIABLES]
+    return (
+        select(*su, Respondent.iris_code, func.count())
+        .where(Respondent.diagnostic_id == diag)
+        .group_by(*su, Respondent.iris_code),
+        select(SurveyAnswer.kind, *others, func.count())
+        .where(SurveyAnswer.diagnostic_id == diag)
+        .group_by(SurveyAnswer.kind, *others),
+    )
+
+
 def respondent_counts(session: Session, diagnostic_id: int) -> Counts:
     """The SU respondents' counts per age band, sex, CSP and IRIS: one GROUP BY query (their
     answers are never loaded, only counted)."""
-    keys = [Respondent.answers[v].as_string() for v in VARIABLES]
-    rows = session.execute(
-        select(*keys, Respondent.iris_code, func.count())
-        .where(Respondent.diagnostic_id == diagnostic_id)
-        .group_by(*keys, Respondent.iris_code)
-    ).all()
+    rows = session.execute(_count_queries()[0], {"diagnostic_id": diagnostic_id}).all()
     return _tally(rows)
 
 
 def survey_counts(session: Session, diagnostic_id: int) -> dict[str, Counts]:
     """The counts of a diagnostic's MdV/EdV and NGC answers (by their ``kind``) per age band,
     sex and CSP: one GROUP BY query."""
-    keys = [SurveyAnswer.answers[v].as_string() for v in VARIABLES]
-    rows = session.execute(
-        select(SurveyAnswer.kind, *keys, func.count())
-        .where(SurveyAnswer.diagnostic_id == diagnostic_id)
-        .group_by(SurveyAnswer.kind, *keys)
-    ).all()
+    rows = session.execute(_count_queries()[1], {"diagnostic_id": diagnostic_id}).all()
     return {kind: _tally([r[1:] for r in rows if r[0] == kind]) for kind in ("mdv", "ngc")}
 
 
