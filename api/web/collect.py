@@ -5,8 +5,9 @@ through the API's upload path (:func:`api.routers.uploads.store_upload`: the wor
 its time and memory limits, :func:`qet_geo.store.ingest.ingest_survey`), then their rows'
 validation report is read in a worker too, by the survey's reader (the file is never kept).
 Uploads are replaced (by a file of the same survey) or deleted as the API does
-(:func:`api.routers.uploads.drop_upload`). Progress against the quotas (:mod:`api.web.survey`)
-counts the stored SU respondents per category and IRIS, the MdV/EdV answers against the same
+(:func:`api.routers.uploads.drop_upload`). Progress against the quotas (:mod:`api.web.survey`,
+cached there) counts, in the database (GROUP BY: no answer is loaded for it), the stored SU
+respondents per category and IRIS, the MdV/EdV answers against the same
 quotas when they carry age, sex or CSP, and the NosGestesClimat results (how many link to an SU
 respondent); for whoever may not write to the neighbourhood (network staff) a count of 1 to 10
 reads "moins de 11" (docs/privacy.md: only the pilot team previews its own live figures).

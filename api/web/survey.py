@@ -17,14 +17,10 @@ Preparing (``/espace/quartiers/{id}/enquete/preparer``)
     JavaScript (``POST .../enquete/visite``, checked by :func:`qet_geo.visit.plan.chosen_stops`,
     then the page's visit of these ``points``).
 
-Collecting (``/espace/quartiers/{id}/enquete/collecte``)
-    SU answer files go through the API's upload path (:func:`api.routers.uploads.store_upload`:
-    the worker process with its time and memory limits, :func:`qet_geo.store.ingest.ingest_su`),
-    then their rows' validation report is read in a worker too (the file is never kept). Uploads
-    are replaced or deleted as the API does (:func:`api.routers.uploads.drop_upload`). Progress
-    against the quotas counts the stored respondents per category and IRIS; for whoever may not
-    write to the neighbourhood (network staff) a count of 1 to 10 reads "moins de 11"
-    (docs/privacy.md: only the pilot team previews its own live figures).
+Census quotas are cached in the process per (the census tables' path, modification time and
+size, the neighbourhood's IRIS codes, the margin): the tables are static files, read again (by
+:func:`read_census`, their one reader) only when one changes or other IRIS are asked. Collecting
+(``/espace/quartiers/{id}/enquete/collecte``) is :mod:`api.web.collect`, which shares them.
 """
 
 from __future__ import annotations
