@@ -271,6 +271,9 @@ class FigureView:
     links: LinksView | None = None
     perceived: dict[str, Any] | None = None
     walking: dict[str, Any] | None = None
+    #: The set's section of the results page (``release_figures.html``), rendered once with
+    #: the view when the page keeps it (:func:`_section`).
+    html: str = ""
 
 
 def walking_view(walking: dict[str, Any], lang: str) -> dict[str, Any] | None:
@@ -726,6 +729,15 @@ def _kept_view(key: tuple[Any, ...], make: Callable[[], FigureView]) -> FigureVi
     return view
 
 
+def _section(request: Request, view: FigureView, key: str) -> str:
+    """The section of a set of figures (``release_figures.html``, autoescaped like every
+    template), rendered once for the kept view: the page then writes it as it is."""
+    view.html = bytes(
+        render(request, "release_figures.html", {"fig": view, "key": key}).body
+    ).decode()
+    return view.html
+
+
 def _national_version(session: Session) -> str:
     """The national reference profiles (a handful of rows), which describe the shares."""
     rows = session.execute(_NATIONAL).all()
@@ -763,9 +775,9 @@ def _live_view(request: Request, session: Session, diag: Diagnostic, lang: str) 
     # computed for the version read at its start: kept under that one
     key = ("live", diag.id, preview.version, lang, national)
     title = msg("Aperçu : ce qu'une publication montrerait maintenant").render(lang)
-    return _kept_view(
-        key,
-        lambda: figure_view(
+
+    def make() -> FigureView:
+        view = figure_view(
             session,
             preview.figures,
             title=title,
@@ -773,11 +785,14 @@ def _live_view(request: Request, session: Session, diag: Diagnostic, lang: str) 
             live=True,
             constraints=preview.constraints,
             own_profiles=preview.own_profiles,
-        ),
-    )
+        )
+        _section(request, view, "apercu")
+        return view
+
+    return _kept_view(key, make)
 
 
-def _release_view(session: Session, release_id: int, lang: str) -> FigureView:
+def _release_view(request: Request, session: Session, release_id: int, lang: str) -> FigureView:
     """A release as the page shows it: from its stored figures only (a release never changes)."""
     # a release never changes; its id is that of one store (the tests run several)
     key = (
@@ -803,6 +818,7 @@ def _release_view(session: Session, release_id: int, lang: str) -> FigureView:
             constraints=(shown.summary or {}).get("constraints") or {},
         )
         view.release = shown.number
+        _section(request, view, "publication")
         return view
 
     return _kept_view(key, make)
@@ -842,7 +858,7 @@ def _results_page(
         shown = next((r for r in releases if r.number == chosen), None) if chosen else None
         shown = shown or (releases[0] if releases else None)
         if shown is not None:
-            context["release"] = _release_view(session, int(shown.id), lang)
+            context["release"] = _release_view(request, session, int(shown.id), lang)
         if reads_live(session, visitor.caller, diag):
             context["live"] = _live_view(request, session, diag, lang)
         live_view = context.get("live")
