@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from api.dependencies import SessionDep, diagnostic_for
@@ -104,12 +104,27 @@ _ACTIVE = ("queued", "running")
 
 def current_diagnostic(session: Session, hood: Neighbourhood) -> Diagnostic | None:
     """The neighbourhood's diagnostic of the year: its latest campaign (None before the first)."""
-    return session.scalars(
-        select(Diagnostic)
-        .where(Diagnostic.neighbourhood_id == hood.id)
-        .order_by(Diagnostic.year.desc(), Diagnostic.id.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_CURRENT, {"hood": hood.id}).first()
+
+
+# the pages' statements, built once (building one costs about as much as running it)
+_CURRENT = (
+    select(Diagnostic)
+    .where(Diagnostic.neighbourhood_id == bindparam("hood", type_=Integer))
+    .order_by(Diagnostic.year.desc(), Diagnostic.id.desc())
+    .limit(1)
+)
+_OWN_PROFILES = select(func.count(Profile.id)).where(
+    Profile.diagnostic_id == bindparam("diag", type_=Integer), Profile.scope == "diagnostic"
+)
+_RELEASES = (
+    select(Release.id, Release.number, Release.created_at, Release.n_respondents)
+    .where(Release.diagnostic_id == bindparam("diag", type_=Integer))
+    .order_by(Release.number.desc())
+)
+_CELLS = select(func.count(func.distinct(Indicator.zone_id))).where(
+    Indicator.neighbourhood_id == bindparam("hood", type_=Integer)
+)
 
 
 def _settings(request: Request) -> Any:
@@ -182,22 +197,8 @@ def _analysis_page(
 
 def _job_summary(session: Session, diag: Diagnostic, lang: str) -> list[str]:
     """What the finished analysis stored, in sentences."""
-    own = int(
-        session.scalar(
-            select(func.count(Profile.id)).where(
-                Profile.diagnostic_id == diag.id, Profile.scope == "diagnostic"
-            )
-        )
-        or 0
-    )
-    cells = int(
-        session.scalar(
-            select(func.count(func.distinct(Indicator.zone_id))).where(
-                Indicator.neighbourhood_id == diag.neighbourhood_id
-            )
-        )
-        or 0
-    )
+    own = int(session.scalar(_OWN_PROFILES, {"diag": diag.id}) or 0)
+    cells = int(session.scalar(_CELLS, {"hood": diag.neighbourhood_id}) or 0)
     lines = [
         msg("{n} profils d'usages propres au quartier (11 répondants au moins chacun).", n=own)
         if own
@@ -846,11 +847,7 @@ def _results_page(
     }
     if diag is not None:
         # the list only: a release's figures are read when it is shown, and its view is kept
-        releases = session.execute(
-            select(Release.id, Release.number, Release.created_at, Release.n_respondents)
-            .where(Release.diagnostic_id == diag.id)
-            .order_by(Release.number.desc())
-        ).all()
+        releases = session.execute(_RELEASES, {"diag": diag.id}).all()
         context["releases"] = [
             {"number": r.number, "day": day(r.created_at).render(lang), "n": r.n_respondents}
             for r in releases
