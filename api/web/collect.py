@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -203,6 +204,51 @@ def linked_ngc(session: Session, diagnostic_id: int) -> int:
     )
 
 
+@dataclass(frozen=True)
+class Tallies:
+    """A campaign's counts: SU respondents, MdV/EdV answers, NGC results and those linked to an
+    SU respondent."""
+
+    su: Counts
+    mdv: Counts
+    ngc: int
+    linked: int
+
+
+#: The counts of each campaign, with the uploads they come from.
+_tallies: dict[int, tuple[tuple[Any, ...], Tallies]] = {}
+_tallies_lock = threading.Lock()
+_MAX_TALLIES = 256
+
+
+def campaign_counts(session: Session, diagnostic_id: int, uploads: Sequence[Upload]) -> Tallies:
+    """The campaign's counts, computed by the database, cached in the process per its uploads.
+
+    The answers change only with the uploads (stored, replaced, deleted: each its own id and
+    content hash), so the counts are kept while the list of ``uploads`` (id, content hash,
+    survey, pseudonym key scope, rows stored) is the same; read ``uploads`` before calling, so
+    that counts are never kept under a newer list than theirs.
+    """
+    version = tuple((u.id, u.sha256, u.kind, u.key_scope, u.n_stored) for u in uploads)
+    with _tallies_lock:
+        hit = _tallies.get(diagnostic_id)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    others = survey_counts(session, diagnostic_id)
+    ngc = others["ngc"].total
+    tallies = Tallies(
+        respondent_counts(session, diagnostic_id),
+        others["mdv"],
+        ngc,
+        linked_ngc(session, diagnostic_id) if ngc else 0,
+    )
+    with _tallies_lock:
+        if len(_tallies) >= _MAX_TALLIES:
+            _tallies.clear()
+        _tallies[diagnostic_id] = (version, tallies)
+    return tallies
+
+
 def _by_count(counts: dict[str | None, int], known: Sequence[str]) -> list[str]:
     """The categories outside ``known``, most answers first (then by name)."""
     extra = [c for c in counts if c is not None and c not in known and counts[c]]
@@ -262,13 +308,11 @@ def _progress(counts: Counts, found: Quotas | None, *, exact: bool, lang: str) -
 
 
 def _other_progress(
-    session: Session, diagnostic_id: int, found: Quotas | None, *, exact: bool, lang: str
+    tallies: Tallies, found: Quotas | None, *, exact: bool, lang: str
 ) -> dict[str, Any]:
     """Counts of the MdV/EdV answers (against the quotas when they carry age, sex or CSP) and of
     the NosGestesClimat results (and how many link to an SU respondent)."""
-    counts = survey_counts(session, diagnostic_id)
-    mdv, ngc = counts["mdv"], counts["ngc"].total
-    linked = linked_ngc(session, diagnostic_id) if ngc else 0
+    mdv = tallies.mdv
     mdv_tables = None
     if any(mdv.given(v) for v in VARIABLES):
         mdv_tables = _progress(mdv, found, exact=exact, lang=lang)["variables"]
@@ -276,8 +320,8 @@ def _other_progress(
         "mdv": _shown(mdv.total, exact, lang),
         "mdv_missing": _missing(found.n if found else None, mdv.total, exact, lang),
         "mdv_tables": mdv_tables,
-        "ngc": _shown(ngc, exact, lang),
-        "ngc_linked": _shown(linked, exact, lang),
+        "ngc": _shown(tallies.ngc, exact, lang),
+        "ngc_linked": _shown(tallies.linked, exact, lang),
     }
 
 
@@ -347,8 +391,9 @@ def _collect_context(
             if problem is None
             else None
         )
-        progress = _progress(respondent_counts(session, diag.id), found, exact=can_write, lang=lang)
-        progress["others"] = _other_progress(session, diag.id, found, exact=can_write, lang=lang)
+        tallies = campaign_counts(session, diag.id, uploads)
+        progress = _progress(tallies.su, found, exact=can_write, lang=lang)
+        progress["others"] = _other_progress(tallies, found, exact=can_write, lang=lang)
         if found is None:
             extra.setdefault(
                 "quota_problem",

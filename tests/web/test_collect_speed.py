@@ -18,7 +18,15 @@ from qet_geo.store.ingest import respondents_frame, survey_frame
 from qet_geo.surveys.synthetic_others import synthetic_ngc
 from tests.web import test_collect_other, test_survey
 from tests.web.test_accounts import Site, signed_in_client
-from tests.web.test_survey import PARIS_IRIS, SHARED, _campaign, _hoods, _rows, demographic_su
+from tests.web.test_survey import (
+    PARIS_IRIS,
+    SHARED,
+    _campaign,
+    _hoods,
+    _rows,
+    _text,
+    demographic_su,
+)
 
 site = test_survey.site  # the fixture: Paris (census quotas), Lorient (its extract), pilots, staff
 homes = test_collect_other.homes  # the Lorient extract's buildings, for MdV/EdV answers
@@ -187,3 +195,43 @@ def test_no_connection_is_held_while_the_report_is_read(
     sent = test_collect_other._send(pilot, hood, demographic_su(12), csrf, "su", "su.tsv")
     assert sent.status_code == 200
     assert seen == [0]
+
+
+def test_the_counts_are_kept_while_the_uploads_are_the_same(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collect, "_tallies", {})
+    calls: list[int] = []
+    counts = collect.respondent_counts
+
+    def counted(session: Any, diagnostic_id: int) -> collect.Counts:
+        calls.append(diagnostic_id)
+        return counts(session, diagnostic_id)
+
+    monkeypatch.setattr(collect, "respondent_counts", counted)
+    hood = _hoods(site)["paris"]
+    pilot = signed_in_client(site, "pilote@b.example")
+    csrf = _campaign(pilot, hood)
+    page = f"/espace/quartiers/{hood}/enquete/collecte"
+    sent = test_collect_other._send(pilot, hood, demographic_su(12), csrf, "su", "su.tsv")
+    assert sent.status_code == 200 and "Réponses enregistrées : 12." in _text(sent.text)
+    n = len(calls)
+    staff = signed_in_client(site, "staff@b.example", "un mot de passe long")
+    again = [pilot.get(page), pilot.get(page), staff.get(page)]
+    assert len(calls) == n  # the same uploads: the same counts, for every reader
+    assert "Réponses enregistrées : 12." in _text(again[0].text)
+    assert "Réponses enregistrées : 12." in _text(again[2].text)  # 12: at least 11, shown
+    # another file: counted again
+    more = demographic_su(20, prefix="SYN-B", seed=2)
+    sent = test_collect_other._send(pilot, hood, more, csrf, "su", "autre.tsv")
+    assert sent.status_code == 200 and "Réponses enregistrées : 32." in _text(sent.text)
+    assert len(calls) == n + 1
+    # the first one deleted: counted again, 20 left
+    with store.session_scope(site.engine) as s:
+        first = s.query(store.Upload).order_by(store.Upload.id).first()
+        assert first is not None
+        first_id = first.id
+    gone = pilot.post(f"{page}/envois/{first_id}/supprimer", data={"csrf": csrf})
+    assert gone.status_code == 303
+    assert "Réponses enregistrées : 20." in _text(pilot.get(page).text)
+    assert len(calls) == n + 2
