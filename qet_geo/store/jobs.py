@@ -1356,7 +1356,7 @@ def run_analysis(
             job_step=None,
             job_message=None,
         )
-        return _analyse(
+        result = _analyse(
             engine,
             diagnostic_id,
             osm_dir=osm_dir,
@@ -1382,6 +1382,9 @@ def run_analysis(
             ),
             "InternalError",
         )
+    else:
+        _keep_preview(engine, diagnostic_id, osm_dir)
+        return result
     try:
         _set_state(engine, diagnostic_id, job_id=job_id, status="failed", job_message=reason)
     except _Superseded:
@@ -1389,6 +1392,24 @@ def run_analysis(
     except Exception:  # the store itself is down: nothing more to record
         logger.exception("could not record the failure of diagnostic %s", diagnostic_id)
     return None
+
+
+def _keep_preview(engine: Engine, diagnostic_id: int, osm_dir: Any) -> None:
+    """Compute the results page's preview now, so that its first view after the job is quick.
+
+    Nothing is computed when the preview of the data as they are is already kept (an analysis
+    that stored the same results). The job is done whatever happens here: the page computes the
+    preview itself if it is not kept (:func:`qet_geo.store.releases.keep_preview`).
+    """
+    from qet_geo.store.releases import keep_preview, kept_preview, preview_version
+
+    try:
+        with sessionmaker(engine)() as session:
+            version = preview_version(session, diagnostic_id, osm_dir=osm_dir)
+        if version is None or kept_preview(diagnostic_id, version, osm_dir=osm_dir) is None:
+            keep_preview(engine, diagnostic_id, osm_dir=osm_dir)
+    except Exception:  # the page will compute it on its first view
+        logger.exception("could not keep the preview of diagnostic %s", diagnostic_id)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -261,3 +261,19 @@ def test_a_release_page_reads_its_stored_figures_only(world: World, calls: list[
     # the release changes the preview's rule 5 checks: the pilot's preview is computed again
     assert "Publication n° 1" in _view(world)
     assert len(calls) == seen + 1
+
+
+def test_the_analysis_keeps_the_preview_before_its_first_view(
+    world: World, calls: list[int]
+) -> None:
+    api = world.site.client()
+    headers = {"Authorization": f"Bearer {world.token}"}
+    more = synthetic_su(12, seed=21).decode().replace("SYN-", "SYN-Z").encode()
+    sent = api.post(f"/diagnostics/{world.diag}/uploads", content=more, headers=headers)
+    assert sent.status_code == 201, sent.text
+    seen = len(calls)
+    _analyse(world)
+    assert len(calls) == seen + 1  # the job computed it, once
+    _forget()  # another server process: only the file
+    page = _view(world)
+    assert len(calls) == seen + 1 and STALE not in page
