@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from qet_geo._lazy import attach
 
-__getattr__, __dir__ = attach(__name__, ["accounts", "ingest", "jobs", "models", "perceived", "releases"])
+__getattr__, __dir__ = attach(
+    __name__, ["accounts", "ingest", "jobs", "models", "perceived", "releases"]
+)
 
 if TYPE_CHECKING:
     from qet_geo.store.accounts import *
