@@ -324,6 +324,23 @@ def store_extract_job(
         raise
 
 
+def analysis_job(database_url: str | None, diagnostic_id: int, **kwargs: Any) -> None:
+    """Run a diagnostic's claimed analysis (in a worker; see :func:`qet_geo.store.jobs.run_analysis`).
+
+    The analysis reads the neighbourhood's extract and fits its models: in a process of its
+    own, under its limits, it neither holds the server's GIL (the pages stay quick while it
+    runs) nor its memory. It records its own progress, result or failure in the store.
+    """
+    from qet_geo.store.jobs import run_analysis
+    from qet_geo.store.models import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        run_analysis(engine, diagnostic_id, **kwargs)
+    finally:
+        engine.dispose()
+
+
 def ingest_su_job(database_url: str | None, diagnostic_id: int, data: bytes, **kwargs: Any) -> Any:
     """Read, locate and store an SU answer file (in a worker; see :func:`qet_geo.store.ingest.ingest_su`).
 

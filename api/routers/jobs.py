@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, status
 from sqlalchemy import Engine
 from starlette.background import BackgroundTask
 
+from api._workers import (
+    WorkerFailedError,
+    WorkerLimits,
+    WorkerTimeoutError,
+    analysis_job,
+    run_in_worker,
+)
 from api.dependencies import CallerDep, SessionDep, SettingsDep, diagnostic_for
 from api.errors import request_lang
 from api.models import ErrorOut, JobOut
 from api.settings import Settings
+from qet_geo.i18n import msg
 from qet_geo.store import jobs as service
-from qet_geo.store.jobs import abandoned_message, claim_analysis, run_analysis
+from qet_geo.store.jobs import abandoned_message, claim_analysis, record_job_failure
 from qet_geo.store.models import Diagnostic
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["diagnostics"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -90,14 +101,58 @@ def start_analysis(engine: Engine, diagnostic_id: int, settings: Settings) -> Ba
     on the request's one; it raises ConflictError (409) while another run is live.
     """
     job_id = claim_analysis(engine, diagnostic_id, timeout_s=settings.job_timeout_s)
-    return BackgroundTask(
-        run_analysis,
-        engine,
-        diagnostic_id,
-        osm_dir=settings.osm_dir,
-        census=settings.census_grid,
-        job_id=job_id,
+    return BackgroundTask(_analyse_in_worker, engine, diagnostic_id, settings, job_id)
+
+
+#: Analyses that may run at once in one server process, each in its own worker process.
+ANALYSIS_SLOTS = 2
+
+
+async def _analyse_in_worker(
+    engine: Engine, diagnostic_id: int, settings: Settings, job_id: str
+) -> None:
+    """Run the claimed analysis in a worker process (:func:`api._workers.analysis_job`).
+
+    Its limits: the job's time (``job_timeout_s``) and the extracts' memory
+    (``osm_memory_bytes``: it reads the neighbourhood's extract). A worker killed past them, or
+    dead without an answer, cannot record why: this does.
+    """
+    limits = WorkerLimits(
+        timeout_s=settings.job_timeout_s,
+        memory_bytes=settings.osm_memory_bytes,
+        slots=ANALYSIS_SLOTS,
     )
+    try:
+        await run_in_worker(
+            analysis_job,
+            engine.url.render_as_string(hide_password=False),
+            diagnostic_id,
+            osm_dir=settings.osm_dir,
+            census=settings.census_grid,
+            job_id=job_id,
+            limits=limits,
+        )
+    except WorkerTimeoutError:
+        text = msg(
+            "l'analyse a dépassé sa durée maximale ({duration}) et a été arrêtée : les "
+            "résultats précédents sont conservés. Relancez-la ; si cela se reproduit, l'extrait "
+            "OSM est peut-être trop grand pour ce serveur.",
+            duration=service.duration_text(settings.job_timeout_s),
+        )
+        record_job_failure(engine, diagnostic_id, job_id, text, "WorkerTimeoutError")
+    except WorkerFailedError:
+        text = msg(
+            "l'analyse a manqué de mémoire et a été arrêtée : les résultats précédents sont "
+            "conservés. Un extrait OSM plus petit (le quartier et ses abords) la rendra possible."
+        )
+        record_job_failure(engine, diagnostic_id, job_id, text, "WorkerFailedError")
+    except Exception:
+        logger.exception("analysis of diagnostic %s: its worker failed", diagnostic_id)
+        text = msg(
+            "erreur interne : l'analyse s'est arrêtée ; les résultats précédents sont conservés. "
+            "Le journal du service a les détails."
+        )
+        record_job_failure(engine, diagnostic_id, job_id, text, "InternalError")
 
 
 @router.get("/diagnostics/{diagnostic_id}/job", response_model=JobOut, responses=_ERRORS)

@@ -1170,6 +1170,21 @@ def _set_state(
             raise _Superseded
 
 
+def record_job_failure(
+    engine: Engine, diagnostic_id: int, job_id: str, text: Msg, code: str
+) -> None:
+    """Mark a run as failed with ``text`` (its process died, or was killed past its limits).
+
+    Nothing is written when another run has taken the job over since.
+    """
+    try:
+        _set_state(
+            engine, diagnostic_id, job_id=job_id, status="failed", job_message=_message(text, code)
+        )
+    except _Superseded:
+        logger.warning("analysis of diagnostic %s was taken over by a new run", diagnostic_id)
+
+
 def job_status(
     diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S, now: datetime | None = None
 ) -> str:
@@ -1199,7 +1214,8 @@ def job_status(
     return "abandoned" if silent > timedelta(seconds=timeout_s) else diag.status
 
 
-def _duration(seconds: float) -> Msg:
+def duration_text(seconds: float) -> Msg:
+    """A duration in words: seconds under two minutes, else minutes."""
     if seconds < 120:
         return msg("{seconds} s", seconds=number(seconds))
     return msg("{minutes} min", minutes=number(seconds / 60, decimals=0))
@@ -1226,7 +1242,7 @@ def abandoned_message(diag: Diagnostic, *, timeout_s: float = JOB_TIMEOUT_S) -> 
             "l'analyse ne donne plus de nouvelles depuis plus de {duration}{step} : son "
             "processus s'est arrêté et elle ne finira pas. Les résultats précédents sont "
             "conservés ; relancez-la (POST /diagnostics/{id}/run).",
-            duration=_duration(timeout_s),
+            duration=duration_text(timeout_s),
             step=step,
             id=diag.id,
         ),
@@ -1296,7 +1312,7 @@ def claim_analysis(engine: Engine, diagnostic_id: int, *, timeout_s: float = JOB
         msg(
             "l'analyse de ce diagnostic est déjà en cours ; si son processus s'est arrêté, "
             "elle est tenue pour abandonnée après {duration} sans nouvelles.",
-            duration=_duration(timeout_s),
+            duration=duration_text(timeout_s),
         )
     )
 
