@@ -69,7 +69,7 @@ class Journey:
         self.seen.append((page.url, [f"{v['id']} ({v['impact']})" for v in found]))
         if SHOTS and shot:
             Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(SHOTS) / f"{shot}.png"), full_page=True)
+            page.screenshot(path=str(Path(SHOTS) / f"{shot}.png"))
 
 
 def _sign_in(page: Page, email: str) -> None:
@@ -165,12 +165,16 @@ def test_a_pilot_team_goes_from_the_outline_to_a_published_release(
         expect(pilot.locator("h1")).to_have_text("Relire et publier les résultats")
         _reviewed(pilot)
         journey.check(pilot, "resultats")
+        if SHOTS:
+            heading = pilot.get_by_role("heading", name="Accès mesuré et accès perçu").first
+            heading.evaluate("element => element.scrollIntoView()")
+            pilot.screenshot(path=str(Path(SHOTS) / "acces_percu.png"))
         pilot.get_by_label("Je confirme : publier ces chiffres maintenant").check()
         pilot.get_by_role("button", name="Publier", exact=True).click()
         expect(pilot.get_by_role("status")).to_have_text("Publication n° 1 faite.")
         pilot.get_by_role("link", name="Publication n° 1 du", exact=False).click()
         _reviewed(pilot)
-        journey.check(pilot, "publication")
+        journey.check(pilot)
         pilot_watch.assert_no_outside_request()
         pilot_watch.assert_no_error()
         hood_id = int(hood_url.rstrip("/").rsplit("/", 1)[1])
