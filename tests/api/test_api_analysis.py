@@ -207,6 +207,18 @@ def test_own_profiles_are_exposed(analysed):
     assert r.status_code == 404
 
 
+def _job_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the service's analysis job in this process (it runs in a worker process otherwise),
+    so that the job's own steps can be spied on or broken here. The worker is tested on its
+    own in ``tests/api/test_analysis_worker.py``."""
+    import api.routers.jobs as job_routes
+
+    async def here(func, *args, limits, **kwargs):  # type: ignore[no-untyped-def]
+        return func(*args, **kwargs)
+
+    monkeypatch.setattr(job_routes, "run_in_worker", here)
+
+
 def test_progress_is_reported_in_steps(analysed, monkeypatch):
     w = analysed
     seen: list[tuple[str | None, float | None]] = []
@@ -216,6 +228,7 @@ def test_progress_is_reported_in_steps(analysed, monkeypatch):
         seen.append((values.get("job_step"), values.get("progress")))
         original(engine, diagnostic_id, **values)
 
+    _job_in_this_process(monkeypatch)
     monkeypatch.setattr(service, "_set_state", spy)
     assert (
         w.client.post(f"/diagnostics/{w.diags['L']}/run", headers=w.headers("admin")).status_code
@@ -239,6 +252,7 @@ def test_a_failed_job_keeps_the_previous_results(analysed, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom at /secret/path")
 
+    _job_in_this_process(monkeypatch)
     monkeypatch.setattr("qet_geo.constraints.access.neighbourhood_access", broken)
     assert w.client.post(f"/diagnostics/{diag}/run", headers=w.headers("pilotL")).status_code == 202
     job = _job(w, "L")
@@ -266,6 +280,7 @@ def test_a_failed_job_keeps_the_previous_results(analysed, monkeypatch):
             ),
         ]
 
+    _job_in_this_process(monkeypatch)
     monkeypatch.setattr(service, "_indicator_rows", doubled)
     assert w.client.post(f"/diagnostics/{diag}/run", headers=w.headers("pilotL")).status_code == 202
     job = _job(w, "L")
