@@ -541,40 +541,42 @@ def session_for(
 
     The session's own writes (``last_seen_at`` once a minute, the deletion of an ended session)
     are committed first, in a transaction of their own, when ``session`` has not begun one yet
-    (a request's session, before the page reads anything). On SQLite (WAL) a transaction that
-    has read and then writes fails at once if another connection committed in between (its
-    snapshot is stale; the busy timeout does not apply): a page that read the visitor, then had
-    the store write elsewhere (a release, an upload, the analysis job), then touched the session
-    in its own transaction would fail one time in many, at random.
+    (a request's session, before the page reads anything). Made in the page's transaction, they
+    were flushed by its first query and, on SQLite, the page then held the write lock until it
+    answered: a page that meanwhile had the store write on another connection (publishing, an
+    upload, the analysis claim) waited for its own lock and failed after the busy timeout.
     """
     now = now or _now()
+    key = token_hash(cookie)
     bind = session.get_bind()
     if not session.in_transaction() and isinstance(bind, Engine):
         with Session(bind) as own, own.begin():
-            _keep_alive(own, token_hash(cookie), now)
-    row = session.get(WebSession, token_hash(cookie))
+            _keep_alive(own, key, now)
+        row = session.get(WebSession, key)
+    else:
+        row = _keep_alive(session, key, now)
     if row is None:
-        return None
-    if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + SESSION_IDLE <= now:
-        session.delete(row)
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    if now - _aware(row.last_seen_at) >= _SEEN_EVERY:
-        row.last_seen_at = now
     return row, user
 
 
-def _keep_alive(session: Session, key: str, now: datetime) -> None:
-    """Delete the session ``key`` if it has ended, else note it seen (at most once a minute)."""
+def _keep_alive(session: Session, key: str, now: datetime) -> WebSession | None:
+    """Delete the session ``key`` if it has ended, else note it seen (at most once a minute).
+
+    Returns the live session, None if there is none (any more).
+    """
     row = session.get(WebSession, key)
     if row is None:
-        return
+        return None
     if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + SESSION_IDLE <= now:
         session.delete(row)
-    elif now - _aware(row.last_seen_at) >= _SEEN_EVERY:
+        return None
+    if now - _aware(row.last_seen_at) >= _SEEN_EVERY:
         row.last_seen_at = now
+    return row
 
 
 def close_session(session: Session, cookie: str) -> None:
