@@ -1413,17 +1413,14 @@ def run_analysis(
 def _keep_preview(engine: Engine, diagnostic_id: int, osm_dir: Any) -> None:
     """Compute the results page's preview now, so that its first view after the job is quick.
 
-    Nothing is computed when the preview of the data as they are is already kept (an analysis
-    that stored the same results). The job is done whatever happens here: the page computes the
-    preview itself if it is not kept (:func:`qet_geo.store.releases.keep_preview`).
+    :func:`qet_geo.store.releases.keep_preview` computes nothing when the preview of the data
+    as they are is already kept (an analysis that stored the same results). The job is done
+    whatever happens here: the page computes the preview itself if it is not kept.
     """
-    from qet_geo.store.releases import keep_preview, kept_preview, preview_version
+    from qet_geo.store.releases import keep_preview
 
     try:
-        with sessionmaker(engine)() as session:
-            version = preview_version(session, diagnostic_id, osm_dir=osm_dir)
-        if version is None or kept_preview(diagnostic_id, version, osm_dir=osm_dir) is None:
-            keep_preview(engine, diagnostic_id, osm_dir=osm_dir)
+        keep_preview(engine, diagnostic_id, osm_dir=osm_dir)
     except Exception:  # the page will compute it on its first view
         logger.exception("could not keep the preview of diagnostic %s", diagnostic_id)
 
