@@ -424,7 +424,12 @@ class NationalRow(BaseModel):
     compared: bool = Field(
         default=True,
         description="false : laissé hors de la comparaison (réponses synthétiques parmi des "
-        "quartiers réels)",
+        "quartiers réels, ou publication calculée avec l'ancienne échelle NEAR)",
+    )
+    scale: str = Field(
+        default="ngc",
+        description="échelle des empreintes de la publication : « ngc » (NosGestesClimat), ou "
+        "« near » pour une publication antérieure à la migration 0012, jamais comparée aux autres",
     )
 
 

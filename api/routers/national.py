@@ -24,10 +24,10 @@ from api.models import (
 )
 from api.routers.aggregates import shared_lookup
 from qet_geo.analysis.national import before_after, before_after_moments, national_table
-from qet_geo.errors import QetGeoWarning
+from qet_geo.errors import QetGeoWarning, ValidationError
 from qet_geo.i18n import msg
 from qet_geo.privacy import require_protected
-from qet_geo.store.ingest import respondents_frame
+from qet_geo.store.ingest import FOOTPRINT_SCALE, respondents_frame
 from qet_geo.store.jobs import fit_national_profiles
 from qet_geo.store.models import (
     Diagnostic,
@@ -59,6 +59,14 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
     """The national comparison of these neighbourhoods, from their latest releases' summaries."""
     if not released:
         return []
+    # releases published before migration 0012 hold footprints of NEAR's table: listed, never
+    # ranked beside the others (the same kgCO2e would not mean the same)
+    other_scale = [r for r in released if r.summary.get("scale", FOOTPRINT_SCALE) != FOOTPRINT_SCALE]
+    released = [r for r in released if r not in other_scale]
+    rows = [_left_out(r, synthetic=bool(r.summary.get("synthetic", False))) for r in other_scale]
+    if not released:
+        rows.sort(key=lambda r: r.neighbourhood_id)
+        return rows
     records, constraint_names = {}, set()
     for r in released:
         s = r.summary
@@ -85,7 +93,6 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
     feet_cols = [c for c in table.columns if c.endswith("_kgco2e") and not c.startswith("rank_")]
     mix = sorted(c for c in table.columns if c.startswith("mix_"))
     by_id = {str(r.hood.id): r for r in released}
-    rows = []
     for key, row in table.iterrows():
         rank = row.get("rank_total_kgco2e")
         hood = by_id[str(key)]
@@ -101,27 +108,31 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
                 type=int(row["type"]),
                 rank_total_kgco2e=None if pd.isna(rank) else int(rank),
                 synthetic=synthetic,
+                scale=FOOTPRINT_SCALE,
             )
         )
     for key in table.attrs.get("synthetic_left_out", []):
-        hood = by_id[str(key)]
-        rows.append(
-            NationalRow(
-                neighbourhood_id=hood.hood.id,
-                name=hood.name,
-                year=hood.year,
-                n_respondents=int(hood.summary.get("n_respondents", 0)),
-                mean_kgco2e={},
-                profile_mix={},
-                constraints={},
-                type=-1,
-                rank_total_kgco2e=None,
-                synthetic=True,
-                compared=False,
-            )
-        )
+        rows.append(_left_out(by_id[str(key)], synthetic=True))
     rows.sort(key=lambda r: r.neighbourhood_id)
     return rows
+
+
+def _left_out(hood: ReleasedHood, *, synthetic: bool) -> NationalRow:
+    """A neighbourhood listed in the national comparison without being compared, no figure."""
+    return NationalRow(
+        neighbourhood_id=hood.hood.id,
+        name=hood.name,
+        year=hood.year,
+        n_respondents=int(hood.summary.get("n_respondents", 0)),
+        mean_kgco2e={},
+        profile_mix={},
+        constraints={},
+        type=-1,
+        rank_total_kgco2e=None,
+        synthetic=synthetic,
+        compared=False,
+        scale=str(hood.summary.get("scale", FOOTPRINT_SCALE)),
+    )
 
 
 def _table_for(
@@ -232,6 +243,18 @@ def compare_campaigns(
         releases.append(release)
         labels.append(bool(release.summary.get("synthetic", False)) or bool(diag.synthetic))
     synthetic = (labels[0], labels[1])
+    scales = [str(r.summary.get("scale", FOOTPRINT_SCALE)) for r in releases]
+    if len(set(scales)) > 1:
+        year = (before, after)[scales.index("near") if "near" in scales else 0]
+        raise ValidationError(
+            msg(
+                "la publication de l'année {year} a été calculée avec l'ancienne échelle NEAR et "
+                "l'autre avec l'échelle NosGestesClimat : leurs empreintes ne se comparent pas. "
+                "L'équipe pilote peut publier à nouveau la campagne de l'année {year} pour la "
+                "recalculer avec l'échelle NosGestesClimat.",
+                year=year,
+            )
+        )
     if live:
         table = before_after(frames[0], frames[1], confidence=confidence, synthetic=synthetic)
     else:

@@ -61,6 +61,7 @@ from qet_geo.constraints.indicators import (
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Msg, day, join, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS
+from qet_geo.store.ingest import FOOTPRINT_SCALE
 from qet_geo.store.jobs import (
     ANALYSIS_STEP_LABELS,
     ANALYSIS_STEPS,
@@ -260,6 +261,8 @@ class FigureView:
     synthetic: bool
     footprints: list[dict[str, Any]] = field(default_factory=list)
     total: dict[str, Any] | None = None
+    #: The footprints' scale, in words (one scale for every figure of the set).
+    scale_note: str = ""
     shares: list[dict[str, Any]] = field(default_factory=list)
     reference_described: bool = False
     own_profiles: list[dict[str, Any]] = field(default_factory=list)
@@ -619,8 +622,21 @@ def figure_view(
     own_profiles: list[dict[str, Any]] | None = None,
 ) -> FigureView:
     """Name every figure of ``figures`` from the registry, so that no column name shows."""
-    french = _french_averages()
     view = FigureView(title=title, n_respondents=figures.n_respondents, synthetic=figures.synthetic)
+    if figures.scale == FOOTPRINT_SCALE:
+        french = _french_averages()
+        view.scale_note = msg(
+            "Chaque niveau de réponse est converti en kgCO2e avec l'échelle NosGestesClimat "
+            "(le modèle de l'ADEME), la même pour la moyenne française, les liens, les marges de "
+            "manœuvre et les thèmes du vote."
+        ).render(lang)
+    else:  # a release published before migration 0012
+        french = {}
+        view.scale_note = msg(
+            "Publication calculée avec l'ancienne échelle NEAR : ses empreintes ne se comparent "
+            "ni à la moyenne française ni aux publications récentes. Publiez à nouveau pour la "
+            "recalculer avec l'échelle NosGestesClimat."
+        ).render(lang)
     for usage in USAGES:
         if usage in figures.footprints:
             view.footprints.append(

@@ -61,7 +61,7 @@ from qet_geo.privacy import MIN_RESPONDENTS, require_protected
 if TYPE_CHECKING:
     from qet_geo.analysis.profiles import UsageProfiles
 
-__all__ = ["LinkReport", "link_report"]
+__all__ = ["LinkReport", "link_report", "link_reports"]
 
 _STATS = ("mean", "q25", "median", "q75")
 _CV = {
@@ -327,13 +327,67 @@ def link_report(
     """
     if lang not in ("fr", "en"):
         raise ValidationError(msg("lang doit valoir 'fr' ou 'en', reçu {lang!r}.", lang=lang))
+    return link_reports(
+        answers,
+        access,
+        profiles=profiles,
+        scenarios=scenarios,
+        scale=scale,
+        constraints=constraints,
+        weights=weights,
+        cell_access=cell_access,
+        population=population,
+        n_bootstrap=n_bootstrap,
+        random_state=random_state,
+        langs=(lang,),
+    )[lang]
+
+
+def link_reports(
+    answers: pd.DataFrame,
+    access: pd.DataFrame,
+    *,
+    profiles: pd.Series | UsageProfiles | None = None,
+    scenarios: Sequence[Scenario] = DEFAULT_SCENARIOS,
+    scale: Literal["near", "ngc"] | Mapping[str, Mapping[int, float]] = "near",
+    constraints: Mapping[str, Sequence[str]] = USAGE_CONSTRAINTS,
+    weights: pd.Series | None = None,
+    cell_access: pd.DataFrame | None = None,
+    population: float | None = None,
+    n_bootstrap: int = 200,
+    random_state: int = 0,
+    langs: Sequence[Lang] = ("fr", "en"),
+) -> dict[Lang, LinkReport]:
+    """:func:`link_report` in several languages from one fit.
+
+    The models, margins and profile tables (the bootstrap: seconds) are computed once; only
+    their labels, notes and descriptions are rendered per language, so the reports of each
+    language hold the same figures.
+
+    Parameters
+    ----------
+    answers, access, profiles, scenarios, scale, constraints, weights, cell_access, population
+        As for :func:`link_report`.
+    n_bootstrap, random_state
+        As for :func:`link_report`.
+    langs
+        The languages wanted, each "fr" or "en".
+
+    Returns
+    -------
+    dict
+        Language → :class:`LinkReport`, in the order of ``langs``.
+    """
+    for lang in langs:
+        if lang not in ("fr", "en"):
+            raise ValidationError(msg("lang doit valoir 'fr' ou 'en', reçu {lang!r}.", lang=lang))
     columns = _checked_columns(answers, access, cell_access)
     joined = join_constraints(answers, access, cell_access=cell_access)
     n_located = int(joined["located_by"].notna().sum())
     synthetic = bool(answers.attrs.get("synthetic", False)) or bool(
         len(answers) and pd.Index(answers.index.astype(str)).str.startswith("SYN-").all()
     )
-    groups: tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...], tuple[str, ...]] | None = None
+    table: pd.DataFrame | None = None
     with warnings.catch_warnings():
         # join_constraints above already reported the answers left out
         warnings.filterwarnings("ignore", message=r".*have no home indicators.*")
@@ -343,7 +397,6 @@ def link_report(
                 answers, access, profiles, weights=weights, cell_access=cell_access
             )
             require_protected(table, what="the profile constraint table")
-            groups = _published_profiles(table, profiles, lang)
         models = constraint_models(
             answers,
             access,
@@ -368,38 +421,45 @@ def link_report(
     require_protected(models.effects, what="the constraint effects table")
     require_protected(models.scores, what="the model scores table")
     require_protected(margins, what="the margins of manoeuvre table")
-    notes: list[str] = []
-    if synthetic:
+    neighbourhood = _published_homes(access, [c for c in PROFILE_INDICATORS if c in columns])
+    reports: dict[Lang, LinkReport] = {}
+    for lang in langs:
+        groups = None
+        if table is not None and profiles is not None:
+            groups = _published_profiles(table, profiles, lang)
+        notes: list[str] = []
+        if synthetic:
+            notes.append(
+                msg(
+                    "Réponses synthétiques (étiquetées SYN-) : démonstration, pas un résultat "
+                    "d'enquête."
+                ).render(lang)
+            )
         notes.append(
             msg(
-                "Réponses synthétiques (étiquetées SYN-) : démonstration, pas un résultat "
-                "d'enquête."
+                "Associations, pas des effets causaux : les marges supposent que les habitants se "
+                "comporteraient comme les répondants qui vivent déjà sans la contrainte."
             ).render(lang)
         )
-    notes.append(
-        msg(
-            "Associations, pas des effets causaux : les marges supposent que les habitants se "
-            "comporteraient comme les répondants qui vivent déjà sans la contrainte."
-        ).render(lang)
-    )
-    model_table, effect_table = _published_models(models, lang, n_located=n_located)
-    return LinkReport(
-        synthetic=synthetic,
-        n_answers=_count(len(answers)),
-        n_located=_count(n_located),
-        scale=scale if isinstance(scale, str) else "custom",
-        lang=lang,
-        profiles=groups[0] if groups is not None else None,
-        profile_indicators=groups[1] if groups is not None else None,
-        suppressed_profiles=groups[2] if groups is not None else (),
-        merged_profiles=groups[3] if groups is not None else (),
-        neighbourhood=_published_homes(access, [c for c in PROFILE_INDICATORS if c in columns]),
-        n_homes=len(access),
-        models=model_table,
-        effects=effect_table,
-        margins=_published_margins(margins, lang),
-        notes=tuple(notes),
-    )
+        model_table, effect_table = _published_models(models, lang, n_located=n_located)
+        reports[lang] = LinkReport(
+            synthetic=synthetic,
+            n_answers=_count(len(answers)),
+            n_located=_count(n_located),
+            scale=scale if isinstance(scale, str) else "custom",
+            lang=lang,
+            profiles=groups[0] if groups is not None else None,
+            profile_indicators=groups[1] if groups is not None else None,
+            suppressed_profiles=groups[2] if groups is not None else (),
+            merged_profiles=groups[3] if groups is not None else (),
+            neighbourhood=neighbourhood.copy(),
+            n_homes=len(access),
+            models=model_table,
+            effects=effect_table,
+            margins=_published_margins(margins, lang),
+            notes=tuple(notes),
+        )
+    return reports
 
 
 def _num(value: Any, digits: int = 4) -> float:

@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "FOOTPRINT_SCALE",
     "IngestResult",
     "assign_to_centres",
     "delete_upload",
@@ -61,6 +62,12 @@ __all__ = [
     "respondents_frame",
     "survey_frame",
 ]
+
+#: The kgCO2e scale of the answer levels everywhere the store computes a footprint: the
+#: respondents' stored footprints, the links, margins and vote themes of a release, as
+#: ``qet diagnose``'s default. One scale, so that a page never sets a mean footprint beside a
+#: margin or a French average computed on another (migration 0012 moved NEAR's table to it).
+FOOTPRINT_SCALE: Literal["ngc"] = "ngc"
 
 #: The surveys an upload may hold: SU (the respondents), MdV/EdV and NosGestesClimat.
 SURVEY_KINDS: tuple[str, ...] = ("su", "mdv", "ngc")
@@ -565,7 +572,11 @@ def _prepare_rows(
     places = _protected_places(read.locations, answers.index, addresses, buildings)
     _check_cell_sizes(places)
     usages = [u for u in USAGES if u in answers.columns]
-    feet = su_footprints(answers, usages=usages) if usages else pd.DataFrame(index=answers.index)
+    feet = (
+        su_footprints(answers, usages=usages, scale=FOOTPRINT_SCALE)
+        if usages
+        else pd.DataFrame(index=answers.index)
+    )
     complete = answers[usages].notna().all(axis=1) if len(usages) == len(USAGES) else None
     profiles = pd.Series(pd.NA, index=answers.index, dtype="Int64")
     if complete is not None and complete.any():

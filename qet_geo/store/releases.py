@@ -47,7 +47,7 @@ import secrets
 import threading
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ from qet_geo.crs import WGS84
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import msg
 from qet_geo.privacy import MIN_RESPONDENTS, DisclosureError, require_protected, safe_aggregate
-from qet_geo.store.ingest import respondents_frame
+from qet_geo.store.ingest import FOOTPRINT_SCALE, respondents_frame
 from qet_geo.store.models import (
     ConflictError,
     Diagnostic,
@@ -76,7 +76,6 @@ from qet_geo.surveys.schema import USAGES
 
 __all__ = [
     "LINK_BOOTSTRAP",
-    "LINK_SCALE",
     "LINK_SEED",
     "Figures",
     "Preview",
@@ -105,8 +104,6 @@ __all__ = [
 LINK_BOOTSTRAP = 100
 #: Their seed (fixed: a release's figures are the same whenever they are computed).
 LINK_SEED = 0
-#: The kgCO2e scale of the answer levels in the links, margins and vote, as ``qet diagnose``'s.
-LINK_SCALE: Literal["ngc"] = "ngc"
 #: The other surveys' parts, as :func:`qet_geo.store.perceived.other_surveys_figures` names them
 #: and :attr:`qet_geo.store.models.Release.respondent_ids` prefixes their respondents.
 OTHER_PARTS = ("mdv", "ngc")
@@ -159,6 +156,7 @@ class Figures:
     links: dict[str, Any] = field(default_factory=dict)
     other_surveys: dict[str, Any] = field(default_factory=dict)
     access: dict[str, Any] = field(default_factory=dict)
+    scale: str = FOOTPRINT_SCALE
 
     def as_json(self) -> dict[str, Any]:
         """The figures as the store keeps them in :attr:`qet_geo.store.models.Release.figures`."""
@@ -173,6 +171,7 @@ class Figures:
             "links": self.links,
             "other_surveys": self.other_surveys,
             "access": self.access,
+            "scale": self.scale,
         }
 
     @classmethod
@@ -190,6 +189,8 @@ class Figures:
             links=dict(data.get("links") or {}),
             other_surveys=dict(data.get("other_surveys") or {}),
             access=dict(data.get("access") or {}),
+            # migration 0012 labelled the releases made before it "near"
+            scale=str(data.get("scale", FOOTPRINT_SCALE)),
         )
 
 
@@ -504,45 +505,54 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def link_tables(answers: pd.DataFrame, walk: pd.DataFrame, lang: str) -> dict[str, Any]:
-    """The exhibition's link tables over ``answers``, in ``lang``, as ``qet diagnose`` makes them.
+def link_tables(answers: pd.DataFrame, walk: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The exhibition's link tables over ``answers``, in French and English, as ``qet diagnose``.
 
-    :func:`qet_geo.analysis.links.link_report` (scale :data:`LINK_SCALE`, :data:`LINK_BOOTSTRAP`
-    replicates, seed :data:`LINK_SEED`), then the report's rows
-    (:mod:`qet_geo.exhibition._tables`): ``models`` (:func:`~qet_geo.exhibition._tables.
-    model_rows`), ``margins``, ``left_out`` (the scenarios left out, each with why, in words)
-    and ``votes`` (the themes ranked by reduction potential).
+    :func:`qet_geo.analysis.links.link_reports` (scale :data:`FOOTPRINT_SCALE`,
+    :data:`LINK_BOOTSTRAP` replicates, seed :data:`LINK_SEED`), fitted once, then each
+    language's rows (:mod:`qet_geo.exhibition._tables`): ``models`` (:func:`~qet_geo.
+    exhibition._tables.model_rows`), ``margins``, ``left_out`` (the scenarios left out, each
+    with why, in words) and ``votes`` (the themes ranked by reduction potential).
+
+    Returns
+    -------
+    dict
+        ``{"fr": tables, "en": tables}``: the same figures, labelled in each language.
     """
     from qet_geo.analysis.footprint import read_ngc_scale, su_footprints
-    from qet_geo.analysis.links import link_report
+    from qet_geo.analysis.links import link_reports
     from qet_geo.exhibition._tables import margin_rows, margins_left_out, model_rows, vote_rows
     from qet_geo.surveys.schema import USAGE_LABELS
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        links = link_report(
+        reports = link_reports(
             answers,
             walk,
             profiles=None,
-            scale=LINK_SCALE,
+            scale=FOOTPRINT_SCALE,
             cell_access=cell_access(walk),
             n_bootstrap=LINK_BOOTSTRAP,
             random_state=LINK_SEED,
-            lang="en" if lang == "en" else "fr",
+            langs=("fr", "en"),
         )
-        footprints = su_footprints(answers[list(USAGES)], scale=LINK_SCALE)
-    labels = {u: USAGE_LABELS[u].render(lang) for u in USAGES}
-    return cast(
-        "dict[str, Any]",
-        _plain(
-            {
-                "models": model_rows(links),
-                "margins": margin_rows(links),
-                "left_out": margins_left_out(links, lang),
-                "votes": vote_rows(footprints, read_ngc_scale(), links, labels),
-            }
-        ),
-    )
+        footprints = su_footprints(answers[list(USAGES)], scale=FOOTPRINT_SCALE)
+    ngc = read_ngc_scale()
+    out: dict[str, dict[str, Any]] = {}
+    for lang, links in reports.items():
+        labels = {u: USAGE_LABELS[u].render(lang) for u in USAGES}
+        out[lang] = cast(
+            "dict[str, Any]",
+            _plain(
+                {
+                    "models": model_rows(links),
+                    "margins": margin_rows(links),
+                    "left_out": margins_left_out(links, lang),
+                    "votes": vote_rows(footprints, ngc, links, labels),
+                }
+            ),
+        )
+    return out
 
 
 def link_figures(answers: pd.DataFrame, walk: pd.DataFrame | None) -> dict[str, Any]:
@@ -563,11 +573,10 @@ def link_figures(answers: pd.DataFrame, walk: pd.DataFrame | None) -> dict[str, 
         "status": "ok",
         "n_bootstrap": LINK_BOOTSTRAP,
         "random_state": LINK_SEED,
-        "scale": LINK_SCALE,
+        "scale": FOOTPRINT_SCALE,
     }
     try:
-        for lang in ("fr", "en"):
-            out[lang] = link_tables(answers, walk, lang)
+        out.update(link_tables(answers, walk))
     except QetGeoError as exc:
         return {
             "status": "withheld",
@@ -583,7 +592,7 @@ def _set_digest(answers: pd.DataFrame, key: str) -> str:
             key,
             LINK_BOOTSTRAP,
             LINK_SEED,
-            LINK_SCALE,
+            FOOTPRINT_SCALE,
             answers.astype(object).where(answers.notna(), None).reset_index().values.tolist(),
         ],
         default=str,
@@ -997,7 +1006,8 @@ def preview_version(session: Session, diagnostic_id: int, *, osm_dir: Any) -> st
         _access_names(osm_dir, extract),
         LINK_BOOTSTRAP,
         LINK_SEED,
-        LINK_SCALE,
+        # the scale of every footprint (stored ones too since migration 0012)
+        ["footprints", FOOTPRINT_SCALE],
     ]
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
@@ -1262,6 +1272,8 @@ def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -
         "profile_shares": figures.profile_shares,
         "constraints": constraints,
         "moments": _moments(chosen) if figures.footprints else {},
+        # the national comparison and before/after compare footprints of one scale only
+        "scale": figures.scale,
         # the national comparison and before/after never mix synthetic and real releases
         "synthetic": synthetic,
     }

@@ -72,6 +72,46 @@ def test_before_after(world):
     )
 
 
+def test_releases_of_the_old_near_scale_are_never_compared(world):
+    """A release published before migration 0012 (NEAR's table) is listed, not ranked, and a
+    before/after between it and a NosGestesClimat release is refused, saying what to do."""
+    c = world.client
+    h = world.headers("admin")
+    hood = c.post("/neighbourhoods", json={"name": "Deux échelles"}, headers=h).json()["id"]
+    for year, seed in ((0, 41), (1, 42)):
+        d = c.post(f"/neighbourhoods/{hood}/diagnostics", json={"year": year}, headers=h).json()[
+            "id"
+        ]
+        sent = c.post(
+            f"/diagnostics/{d}/uploads", content=su_csv(30, seed=seed, prefix=f"Z{year}"), headers=h
+        )
+        assert sent.status_code == 201, sent.text
+        published = c.post(f"/diagnostics/{d}/releases", headers=h)
+        assert published.status_code == 201, published.text
+    staff = world.headers("staff")
+    ok = c.get(f"/neighbourhoods/{hood}/before-after?before=0&after=1", headers=staff)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["release_before"] == 1
+    rows = {r["neighbourhood_id"]: r for r in c.get("/national", headers=staff).json()}
+    assert rows[hood]["compared"] and rows[hood]["scale"] == "ngc"
+    engine = world.client.app.state.engine  # type: ignore[attr-defined]
+    with store.session_scope(engine) as s:
+        latest = s.query(store.Diagnostic).filter_by(neighbourhood_id=hood, year=1).one()
+        release = s.query(store.Release).filter_by(diagnostic_id=latest.id).one()
+        # as migration 0012 labels a release published before it
+        release.summary = {**release.summary, "scale": "near"}
+    c.app.state.aggregates.national.expire()  # type: ignore[attr-defined]
+    refused = c.get(f"/neighbourhoods/{hood}/before-after?before=0&after=1", headers=staff)
+    assert refused.status_code == 422
+    detail = json.dumps(refused.json(), ensure_ascii=False)
+    assert "NEAR" in detail and "publier à nouveau" in detail
+    rows = {r["neighbourhood_id"]: r for r in c.get("/national", headers=staff).json()}
+    assert not rows[hood]["compared"] and rows[hood]["scale"] == "near"
+    assert rows[hood]["mean_kgco2e"] == {} and rows[hood]["rank_total_kgco2e"] is None
+    a = rows[world.hoods["A"]]
+    assert a["compared"] and a["scale"] == "ngc" and a["rank_total_kgco2e"]
+
+
 # --------------------------------------------------------------------------------------------------
 # the national map
 

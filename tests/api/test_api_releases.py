@@ -21,6 +21,7 @@ from shapely.geometry import shape
 
 from qet_geo.analysis.footprint import su_footprints
 from qet_geo.privacy import GRID_LEVELS_M, MIN_RESPONDENTS
+from qet_geo.store.ingest import FOOTPRINT_SCALE
 from qet_geo.surveys.schema import USAGES
 from tests.api.conftest import World, build_world
 from tests.api.factories import LORIENT, cell_lonlat, su_rows, varied_levels
@@ -71,7 +72,7 @@ def _footprint(levels: list[int]) -> dict[str, float]:
     import pandas as pd
 
     frame = pd.DataFrame([levels], columns=list(USAGES)).astype("Int8")
-    row = su_footprints(frame).iloc[0]
+    row = su_footprints(frame, scale=FOOTPRINT_SCALE).iloc[0]  # as the store computes them
     return {c.removesuffix("_kgco2e"): float(row[c]) for c in row.index}
 
 

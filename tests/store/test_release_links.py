@@ -35,6 +35,7 @@ from qet_geo.exhibition._tables import (
 from qet_geo.privacy import DisclosureError
 from qet_geo.store import ingest, releases
 from qet_geo.store import models as store
+from qet_geo.store.ingest import FOOTPRINT_SCALE
 from qet_geo.store.jobs import (
     ANALYSIS_STEP_LABELS,
     ANALYSIS_STEPS,
@@ -47,7 +48,6 @@ from qet_geo.store.jobs import (
 from qet_geo.store.models import territory_geometry
 from qet_geo.store.releases import (
     LINK_BOOTSTRAP,
-    LINK_SCALE,
     LINK_SEED,
     building_keys,
     cell_access,
@@ -182,13 +182,13 @@ def _expected(world: World, lang: str) -> dict[str, object]:
     links = link_report(
         answers,
         walk,
-        scale=LINK_SCALE,
+        scale=FOOTPRINT_SCALE,
         cell_access=cell_access(walk),
         n_bootstrap=LINK_BOOTSTRAP,
         random_state=LINK_SEED,
         lang=lang,  # type: ignore[arg-type]
     )
-    footprints = su_footprints(answers[list(USAGES)], scale=LINK_SCALE)
+    footprints = su_footprints(answers[list(USAGES)], scale=FOOTPRINT_SCALE)
     labels = {u: USAGE_LABELS[u].render(lang) for u in USAGES}
     made = {
         "models": model_rows(links),
@@ -313,3 +313,59 @@ def test_rule_5_holds_per_part(world: World, first: store.Release) -> None:
     assert kept["mdv"]["status"] == "published" and "mdv:m30" in keys
     # the SU check ignores the other parts' keys
     releases._refuse_small_difference(set(first.respondent_ids), earlier)
+
+
+def test_one_fit_gives_both_languages(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The links of a release are fitted once (the bootstrap), then labelled in each language."""
+    import qet_geo.analysis.links as links_module
+
+    calls = {"models": 0, "margins": 0}
+    models, margins = links_module.constraint_models, links_module.margins_of_manoeuvre
+
+    def counted_models(*args: Any, **kwargs: Any) -> Any:
+        calls["models"] += 1
+        return models(*args, **kwargs)
+
+    def counted_margins(*args: Any, **kwargs: Any) -> Any:
+        calls["margins"] += 1
+        return margins(*args, **kwargs)
+
+    monkeypatch.setattr(links_module, "constraint_models", counted_models)
+    monkeypatch.setattr(links_module, "margins_of_manoeuvre", counted_margins)
+    with store.session_scope(world.engine) as s:
+        chosen = release_set(ingest.respondents_frame(s, world.diag))
+        answers = link_answers(chosen, building_keys(s, world.diag))
+    walk = home_access(world.osm, _hood(world))[0]  # type: ignore[index]
+    figures = releases.link_figures(answers, walk)
+    assert calls == {"models": 1, "margins": 1}
+    assert figures["status"] == "ok" and figures["scale"] == FOOTPRINT_SCALE
+    for lang in ("fr", "en"):
+        assert figures[lang] == _expected(world, lang)
+
+
+def test_every_footprint_of_a_release_is_on_one_scale(world: World, first: store.Release) -> None:
+    """Stored footprints, the release's means and the vote themes all use the NGC scale."""
+    frame = _frame(world)
+    levels = frame[list(USAGES)].astype("Int8")
+    ngc = su_footprints(levels, scale="ngc")
+    near = su_footprints(levels, scale="near")
+    assert FOOTPRINT_SCALE == "ngc"
+    assert frame["total_kgco2e"].to_numpy() == pytest.approx(ngc["total_kgco2e"].to_numpy())
+    assert not frame["total_kgco2e"].to_numpy() == pytest.approx(near["total_kgco2e"].to_numpy())
+    assert first.figures["scale"] == first.summary["scale"] == FOOTPRINT_SCALE
+    with store.session_scope(world.engine) as s:
+        keyed = ingest.respondents_frame(s, world.diag, keys=True)
+    released = keyed.index[keyed["key"].isin(first.respondent_ids)]
+    assert len(released) == first.n_respondents
+    assert first.figures["footprints"]["total"] == pytest.approx(
+        ngc.loc[released, "total_kgco2e"].mean(), abs=1e-3
+    )
+    # the vote themes' footprints are the release's means: same respondents, same scale
+    assert first.figures["links"]["scale"] == FOOTPRINT_SCALE
+    for lang in ("fr", "en"):
+        votes = first.figures["links"][lang]["votes"]
+        assert {v["usage"] for v in votes} == set(USAGES)
+        for vote in votes:
+            assert vote["footprint"] == pytest.approx(
+                first.figures["footprints"][vote["usage"]], abs=1e-3
+            )

@@ -226,6 +226,8 @@ def test_results_show_the_api_figures_and_publish_makes_release_1(analysed: Worl
     assert "kgco2e" not in _main(page.text) and "share_" not in _main(page.text)
     assert "n_respondents" not in _main(page.text)
     assert "Ce que les règles de confidentialité ont retenu" in text
+    # one scale for every footprint of the page, said once
+    assert "avec l'échelle NosGestesClimat (le modèle de l'ADEME), la même pour" in text
     # the confirmation is required
     csrf = csrf_of(page.text)
     refused = pilot.post(f"/espace/quartiers/{w.hood}/resultats/publier", data={"csrf": csrf})
@@ -263,6 +265,31 @@ def test_results_show_the_api_figures_and_publish_makes_release_1(analysed: Worl
         data={"confirmer": "oui", "csrf": csrf_of(after.text)},
     )
     assert again.status_code == 303
+
+
+def test_a_release_of_the_old_near_scale_is_not_set_beside_the_french_average(
+    world: World,
+) -> None:
+    from api.web.analysis import figure_view
+    from qet_geo.store.releases import Figures
+
+    means = {u: 1000.0 for u in USAGES} | {"total": 6000.0}
+    with store.session_scope(world.site.engine) as s:
+        for scale, note, france in (
+            ("ngc", "la même pour la moyenne française", True),
+            ("near", "ancienne échelle NEAR", False),
+        ):
+            view = figure_view(
+                s,
+                Figures(20, footprints=means, scale=scale),
+                title="t",
+                lang="fr",
+                live=False,
+                constraints={},
+            )
+            assert note in view.scale_note
+            assert [r["france"] != "–" for r in view.footprints] == [france] * len(USAGES)
+            assert view.total is not None and (view.total["france"] != "–") is france
 
 
 def test_withheld_figures_are_explained(world: World) -> None:
