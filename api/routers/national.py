@@ -61,7 +61,9 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
         return []
     # releases published before migration 0012 hold footprints of NEAR's table: listed, never
     # ranked beside the others (the same kgCO2e would not mean the same)
-    other_scale = [r for r in released if r.summary.get("scale", FOOTPRINT_SCALE) != FOOTPRINT_SCALE]
+    other_scale = [
+        r for r in released if r.summary.get("scale", FOOTPRINT_SCALE) != FOOTPRINT_SCALE
+    ]
     released = [r for r in released if r not in other_scale]
     rows = [_left_out(r, synthetic=bool(r.summary.get("synthetic", False))) for r in other_scale]
     if not released:
