@@ -524,10 +524,6 @@ async def _computed(
     return found
 
 
-#: The name :mod:`api.web.survey` imports (its stops map's streets).
-_summary = extract_layers
-
-
 def _category_rows(amenities: dict[str, int], lang: str) -> list[tuple[str, int]]:
     from qet_geo.taxonomy import CATEGORY_LABELS
 
@@ -775,6 +771,19 @@ async def outline_streets(request: Request, session: SessionDep, hood_id: str) -
     visitor = await run_in_threadpool(signed_in, request, session)
     hood = await run_in_threadpool(_writable, request, session, visitor, hood_id)
     await run_in_threadpool(session.close)  # no store connection held while a worker reads
+    return await streets_and_outline(request, hood)
+
+
+async def streets_and_outline(request: Request, hood: Neighbourhood) -> Response:
+    """``{"streets": ..., "territory": ...}``: the extract's streets and the outline (WGS84
+    GeoJSON), for the maps where an outline is drawn or stops are picked; each null when the
+    neighbourhood has none (or the extract cannot be read).
+
+    The streets are the kept ones (:func:`extract_layers`: computed in a worker once per
+    extract and outline, read from their file afterwards), sent as they are kept: their text
+    goes into the answer without being parsed and written again. The caller has given back
+    its store connection.
+    """
     streets = "null"
     if hood.osm_extract:
         try:

@@ -26,7 +26,6 @@ size, the neighbourhood's IRIS codes, the margin): the tables are static files, 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import threading
@@ -719,53 +718,19 @@ def plan_chosen(
     return redirect(f"{hood_base(hood.id)}/preparer?marge={margin_pct}&{form.query()}#visite")
 
 
-_streets: dict[tuple[str, float, str | None], Any] = {}
-_streets_lock = threading.Lock()
-
-
 @router.get("/espace/quartiers/{hood_id}/enquete/carte.json")
 async def visit_map_data(request: Request, session: SessionDep, hood_id: str) -> Response:
     """The streets of the neighbourhood's extract and its outline (WGS84 GeoJSON), for the map
-    where the stops are picked: the outline page's (:mod:`api.web.setup`), for every visitor who
-    sees the neighbourhood; ``streets`` is null without a readable extract.
-
-    The streets are read in a worker once per extract and outline (kept for the next views),
-    with the store's connection given back first: a page waiting on a worker holds none.
+    where the stops are picked: the outline page's body (:func:`api.web.setup.
+    streets_and_outline`), for every visitor who sees the neighbourhood.
     """
     from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse
 
-    from api.web.setup import _summary
+    from api.web.setup import streets_and_outline
 
     _visitor, hood = await run_in_threadpool(visible_hood, request, session, hood_id)
-    territory = territory_geometry(hood)
-    await run_in_threadpool(session.close)
-    streets = None
-    settings: Settings = request.app.state.settings
-    if hood.osm_extract and settings.osm_dir is not None:
-        try:
-            path = extract_path(settings.osm_dir, hood.osm_extract)
-            key = (str(path), path.stat().st_mtime, None if territory is None else territory.wkt)
-            with _streets_lock:
-                streets = _streets.get(key)
-            if streets is None:
-                streets = json.loads((await _summary(request, hood, with_streets=True))["streets"])
-                with _streets_lock:
-                    if len(_streets) >= 8:
-                        _streets.clear()
-                    _streets[key] = streets
-        except (QetGeoError, OSError):
-            streets = None
-    outline = None
-    if territory is not None:
-        import geopandas as gpd
-
-        from qet_geo.crs import WGS84, WORK_CRS
-
-        outline = gpd.GeoSeries([territory], crs=WORK_CRS).to_crs(WGS84).iloc[0].__geo_interface__
-    return JSONResponse(
-        {"streets": streets, "territory": outline}, headers={"Cache-Control": "no-store"}
-    )
+    await run_in_threadpool(session.close)  # no store connection held while a worker reads
+    return await streets_and_outline(request, hood)
 
 
 def _visit_view(state: VisitState | None, lang: str) -> dict[str, Any] | None:

@@ -161,24 +161,28 @@ def test_bad_stops_get_their_french_message_beside_the_field(site: Site) -> None
 def test_the_maps_data_are_the_outline_and_the_streets(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.web import setup, survey
+    from api.web import setup
 
     reads: list[int] = []
-    summary = setup._summary
+    computed = setup._computed
 
     async def counted(*args: object, **kwargs: object) -> object:
         reads.append(1)
-        return await summary(*args, **kwargs)  # type: ignore[arg-type]
+        return await computed(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(setup, "_summary", counted)
-    monkeypatch.setattr(survey, "_streets", {})
+    monkeypatch.setattr(setup, "_computed", counted)
     hoods = _hoods(site)
     pilot = signed_in_client(site, "lorient@b.example")
     data = pilot.get(f"/espace/quartiers/{hoods['lorient']}/enquete/carte.json")
-    # the extract is read once: the next views (any visitor) get the same streets at once
+    first = len(reads)
+    assert first <= 1  # the layers kept beside the extract: computed at most once
+    # the next views (any visitor) read the kept streets: no worker
     staff = signed_in_client(site, "staff@b.example", "un mot de passe long")
     again = staff.get(f"/espace/quartiers/{hoods['lorient']}/enquete/carte.json")
-    assert again.json() == data.json() and len(reads) == 1
+    assert again.json() == data.json() and len(reads) == first
+    # the outline page's drawing map gets the same body from the same function
+    drawing = pilot.get(f"/espace/quartiers/{hoods['lorient']}/contour/rues.json")
+    assert drawing.status_code == 200 and drawing.content == data.content
     assert data.status_code == 200 and data.headers["cache-control"] == "no-store"
     body = data.json()
     assert body["territory"]["type"] == "Polygon"
