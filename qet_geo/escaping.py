@@ -9,7 +9,9 @@ themes, file names) land in four contexts, each with its own function:
 * :func:`script_json` — JSON data (GeoJSON, arrays of tooltips) inside a ``<script>``;
 * :func:`url_path` — a relative link (``href``, ``src``) to a file of the same folder;
 * :func:`xml_chars` — text handed to an XML writer that escapes by itself (gpxpy for GPX):
-  only the characters XML cannot hold at all are dropped.
+  only the characters XML cannot hold at all are dropped;
+* :func:`markdown_html` — a team's Markdown (phase notes, minutes, project sheets) as HTML:
+  rendered without raw HTML (markdown-it-py), then cleaned to a short list of tags (nh3).
 
 Besides HTML and JavaScript, each of them neutralises **template syntax**. branca (hence
 folium) renders every element's header, HTML and script as a Jinja2 template a second time:
@@ -47,6 +49,7 @@ __all__ = [
     "TEMPLATE_OPENERS",
     "escape_html",
     "js_string",
+    "markdown_html",
     "script_json",
     "url_path",
     "xml_chars",
@@ -193,3 +196,54 @@ def url_path(path: object) -> str:
         (``javascript:...``), ``#``, ``?``, quotes or braces stays one relative file name.
     """
     return escape_html(quote(str(path), safe="/"))
+
+
+#: The tags a team's Markdown may produce, and their attributes (everything else is dropped).
+_MARKDOWN_TAGS = {
+    "p", "br", "hr", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a",
+    "h2", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+_MARKDOWN_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
+#: Longest Markdown text rendered (characters): a phase note, minutes, a project sheet.
+MARKDOWN_MAX_CHARS = 50_000
+
+
+def markdown_html(text: object) -> str:
+    """Return a team's Markdown as HTML safe to write in a page as it is.
+
+    CommonMark (markdown-it-py) with raw HTML off, so ``<script>`` in the text stays text; its
+    headings move one level down (``#`` gives ``<h2>``: the page has its own ``<h1>``); then
+    nh3 (the Rust ``ammonia`` cleaner) keeps only paragraphs, emphasis, lists, quotes, code,
+    tables and links (``http``, ``https``, ``mailto``; ``rel="noopener noreferrer nofollow"``),
+    and the braces become character references, as :func:`escape_html` writes them, so that a
+    second rendering as a Jinja2 template finds no tag.
+
+    Parameters
+    ----------
+    text
+        Markdown (anything else is passed through ``str``); None gives "". Beyond
+        :data:`MARKDOWN_MAX_CHARS` characters the rest is cut off.
+
+    Returns
+    -------
+    str
+        HTML: paragraphs and the tags above only.
+    """
+    import nh3
+    from markdown_it import MarkdownIt
+
+    source = xml_chars(text)[:MARKDOWN_MAX_CHARS]
+    renderer = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    rendered = renderer.render(source)
+    for level in (5, 4, 3, 2, 1):  # one level down, h6 stays h6 (then dropped to its text)
+        rendered = rendered.replace(f"<h{level}>", f"<h{level + 1}>").replace(
+            f"</h{level}>", f"</h{level + 1}>"
+        )
+    cleaned = nh3.clean(
+        rendered,
+        tags=_MARKDOWN_TAGS,
+        attributes=_MARKDOWN_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return cleaned.replace("{", "&#123;").replace("}", "&#125;")

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import handle_api_error, status_for
-from api.web import _kit, analysis, collect, setup, survey
+from api.web import _kit, analysis, collect, forum, portal, portal_admin, setup, survey
 from api.web._kit import PageExit, error_page
 from api.web.routes import fallback, router
 from maps._assets import STATIC as MAPS_STATIC
@@ -35,6 +35,9 @@ STEPS.append(setup.router)  # 1 the neighbourhood: outline, OSM extract, layers
 STEPS.append(survey.router)  # 2 preparing the survey: quotas, visit route
 STEPS.append(collect.router)  # 3 collecting the answers
 STEPS.append(analysis.router)  # 4 analysing, 5 reviewing and publishing
+STEPS.append(portal_admin.router)  # the portal's address, publication and phases (the team)
+STEPS.append(forum.router)  # the forum: the vote, its codes, paper counts (team and public)
+STEPS.append(portal.router)  # the public portal of a territory, /q/{slug}
 
 
 async def _page_exit(request: Request, exc: Exception) -> Response:

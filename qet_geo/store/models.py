@@ -29,7 +29,7 @@ import secrets
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,6 +37,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -78,6 +79,8 @@ __all__ = [
     "LoginAttempt",
     "Neighbourhood",
     "NotFoundError",
+    "PaperCount",
+    "Phase",
     "Profile",
     "Release",
     "Respondent",
@@ -148,6 +151,8 @@ class Neighbourhood(Base):
     # File name of the neighbourhood's OSM extract in the service's OSM folder (visit routes).
     osm_extract: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # The public portal's address, /q/{slug} (qet_geo.store.portal.set_slug checks it).
+    slug: Mapped[str | None] = mapped_column(String(60), default=None, unique=True, index=True)
 
     diagnostics: Mapped[list[Diagnostic]] = relationship(
         back_populates="neighbourhood", cascade="all, delete-orphan"
@@ -364,6 +369,49 @@ class BallotCount(Base):
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PaperCount(Base):
+    """One team member's count of a vote's paper ballots: the ballots per theme, and blank.
+
+    Two members enter the same ballots independently; the paper result is taken only when two
+    entries by different people agree (:func:`qet_geo.store.votes.paper_result`), so that one
+    slip of a pen, or one dishonest counter, does not pass unseen.
+    """
+
+    __tablename__ = "paper_counts"
+    __table_args__ = (UniqueConstraint("vote_id", "user_id", name="uq_paper_count"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    counts: Mapped[list[Any]] = mapped_column(default=list)
+    blank: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Phase(Base):
+    """One of the six phases of a neighbourhood's process, as its portal shows it.
+
+    ``key`` is one of :data:`qet_geo.store.portal.PHASES`; ``state`` one of
+    :data:`qet_geo.store.portal.PHASE_STATES`; ``note`` is the team's Markdown (rendered
+    sanitised, never trusted). A phase without a row is "to come", with no date.
+    """
+
+    __tablename__ = "phases"
+    __table_args__ = (UniqueConstraint("neighbourhood_id", "key", name="uq_phase"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    neighbourhood_id: Mapped[int] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(12), default="planned")
+    starts_on: Mapped[date | None] = mapped_column(Date, default=None)
+    ends_on: Mapped[date | None] = mapped_column(Date, default=None)
+    place: Mapped[str] = mapped_column(String(300), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class ApiToken(Base):
