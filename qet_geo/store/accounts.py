@@ -664,8 +664,9 @@ def list_accounts(session: Session) -> list[AccountRow]:
     ]
 
 
-def set_active(session: Session, actor: User, user_id: int, active: bool) -> list[str]:
-    """Deactivate or reactivate the account ``user_id`` (``actor`` is an administrator).
+def set_active(session: Session, actor: User | None, user_id: int, active: bool) -> list[str]:
+    """Deactivate or reactivate the account ``user_id`` (``actor`` is an administrator, or None
+    for the service's operator at its terminal: ``qet admin deactivate``).
 
     Deactivation, in the caller's transaction: the account can no longer sign in, its web
     sessions end and its API tokens are deleted (they stop working on the API at once; each
@@ -691,7 +692,7 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> lis
         target.active = True
         session.flush()
         return []
-    if user_id == actor.id:
+    if actor is not None and user_id == actor.id:
         raise ConflictError(msg("vous ne pouvez pas désactiver votre propre compte."))
     # two administrators deactivating each other at once must not leave none
     _serialize(session, ["accounts:admins"])
