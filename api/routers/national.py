@@ -290,11 +290,14 @@ def national_profiles(session: SessionDep, caller: CallerDep) -> NationalProfile
     """The national reference profiles (admin, network staff, pilot teams).
 
     Each is given by its share of the pooled answers and its centre on the answer scale (1 to
-    3); only profiles of 11 respondents or more are kept. Empty before the first fit.
+    3); only profiles of 11 respondents or more are kept. Empty before the first fit;
+    ``synthetic`` when they were fitted on synthetic answers only (a demonstration).
     """
     require_roles(caller, "admin", "staff", "pilot")
+    stored = national_reference(session)
     return NationalProfilesOut(
-        profiles=[ProfileOut.from_stored(p) for p in national_reference(session)]
+        profiles=[ProfileOut.from_stored(p) for p in stored],
+        synthetic=any(p.synthetic for p in stored),
     )
 
 

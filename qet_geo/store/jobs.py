@@ -1504,6 +1504,7 @@ def fit_national_profiles(
             number=k,
             centre={u: float(v) for u, v in zip(usages, model.centres_[k], strict=True)},
             share=float(model.shares_[k]),
+            synthetic=synthetic,
         )
         for k in range(model.n_profiles_)
         if model.counts_[k] >= MIN_RESPONDENTS

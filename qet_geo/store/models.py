@@ -315,6 +315,8 @@ class Profile(Base):
     number: Mapped[int] = mapped_column(Integer)
     centre: Mapped[dict[str, Any]] = mapped_column(default=dict)
     share: Mapped[float | None] = mapped_column(Float, default=None)
+    # fitted on synthetic answers only (a demonstration: no real campaign to fit on yet)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Vote(Base):

@@ -80,6 +80,37 @@ def test_a_release_keeps_the_label_and_the_national_fit_leaves_it_out(tmp_path: 
         demo_hood = s.get(store.Diagnostic, ids["Démo"]).neighbourhood_id
     assert fit.synthetic is False and fit.synthetic_left_out == [demo_hood]
     assert fit.n_neighbourhoods == 1 and fit.n_answers == 40
+    with store.session_scope(engine) as s:
+        assert not any(p.synthetic for p in store.national_reference(s))
+
+
+def test_national_profiles_fitted_on_synthetic_answers_only_are_stored_as_such(
+    tmp_path: Path,
+) -> None:
+    """With no real campaign, the fit is a demonstration: the stored profiles keep the label,
+    and GET /national/profiles (which reads them) says so, long after the fit."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    engine, ids = _db(tmp_path)
+    ingest.ingest_su(engine, ids["Démo"], su_csv(40, seed=8, prefix="SYN-"))
+    fit = fit_national_profiles(engine)
+    assert fit.synthetic is True
+    with store.session_scope(engine) as s:
+        stored = store.national_reference(s)
+        assert stored and all(p.synthetic for p in stored)
+        token = store.create_token(s, role="staff")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'qet.db'}"))
+    with TestClient(app) as client:
+        body = client.get("/national/profiles", headers={"Authorization": f"Bearer {token}"}).json()
+    assert body["synthetic"] is True and body["profiles"]
+    # a real campaign then fitted: the label goes
+    ingest.ingest_su(engine, ids["Réel"], su_csv(40, seed=7))
+    assert fit_national_profiles(engine).synthetic is False
+    with store.session_scope(engine) as s:
+        assert not any(p.synthetic for p in store.national_reference(s))
 
 
 def test_the_store_commands_say_synthetic(tmp_path: Path) -> None:
