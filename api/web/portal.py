@@ -1,7 +1,374 @@
-"""(being written: issue 16)"""
+"""The public portal of a territory, ``/q/{slug}``: no account, only what is published.
+
+- ``/q/{slug}``: the neighbourhood's name, its outline (an SVG drawn here from its territory,
+  no tile and no request elsewhere), the six phases of the method as a timeline
+  (:func:`qet_geo.store.portal.phases_of`; a phase's note is the team's Markdown, shown through
+  :func:`qet_geo.escaping.markdown_html` only), the key figures of the latest release and the
+  next events (the phases starting after today).
+- ``/q/{slug}/diagnostic`` (the latest campaign) and ``/q/{slug}/diagnostic/{year}``: the
+  campaign's latest release as pages, the very sections of the team's results page
+  (:func:`api.web.analysis.figure_view`, ``release_figures.html``), with a note on the method;
+  a campaign without a release says so (200, no figure).
+- ``/q/{slug}/diagnostic/{year}.csv``: the figures that page shows, as a CSV file.
+
+Every figure comes from the latest release only (:func:`qet_geo.store.releases.latest_release`),
+so the privacy rules applied at publication hold; an unknown address and an unpublished
+neighbourhood give the same 404 page (:func:`qet_geo.store.portal.public_hood`).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.dependencies import SessionDep
+from api.web import analysis
+from api.web._kit import lang_of, not_found, now, render
+from qet_geo.constraints.indicators import FIGURES, get_figure
+from qet_geo.escaping import markdown_html
+from qet_geo.i18n import day, msg, number
+from qet_geo.store.ingest import FOOTPRINT_SCALE
+from qet_geo.store.models import (
+    Diagnostic,
+    Neighbourhood,
+    NotFoundError,
+    Release,
+    territory_geometry,
+)
+from qet_geo.store.portal import phases_of, public_hood
+from qet_geo.store.releases import Figures, latest_release
+from qet_geo.surveys.schema import USAGE_LABELS, USAGES
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+#: The outline's drawing: its width in SVG units (the height follows the territory's shape).
+_SVG_WIDTH = 400.0
+
+
+def _hood(request: Request, session: Session, slug: str) -> Neighbourhood:
+    """The published neighbourhood of ``/q/{slug}``, else the 404 page."""
+    if len(slug) > 60:
+        raise not_found(request, None)
+    try:
+        return public_hood(session, slug)
+    except NotFoundError:
+        raise not_found(request, None) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# the outline
+
+
+@dataclass(frozen=True)
+class Outline:
+    """The territory drawn as an SVG path: ``viewBox`` width and height, the path's ``d``."""
+
+    width: float
+    height: float
+    path: str
+    area_km2: float
+
+
+def outline_of(hood: Neighbourhood) -> Outline | None:
+    """The territory (EPSG:2154, metres) scaled into a ``viewBox`` ``_SVG_WIDTH`` wide, north up.
+
+    None when the neighbourhood has no territory. The path holds numbers and letters only.
+    """
+    from shapely.geometry import MultiPolygon, Polygon
+    from shapely.geometry.base import BaseGeometry
+
+    geom: BaseGeometry | None = territory_geometry(hood)
+    if geom is None or geom.is_empty:
+        return None
+    left, bottom, right, top = geom.bounds
+    span = max(right - left, top - bottom)
+    if span <= 0:
+        return None
+    scale = _SVG_WIDTH / span
+    geom = geom.simplify(span / 800, preserve_topology=True)
+    polygons: list[Polygon] = []
+    if isinstance(geom, Polygon):
+        polygons = [geom]
+    elif isinstance(geom, MultiPolygon):
+        polygons = list(geom.geoms)
+    else:
+        polygons = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon)]
+    pad = 4.0
+    parts: list[str] = []
+    for polygon in polygons:
+        for ring in (polygon.exterior, *polygon.interiors):
+            points = [
+                f"{pad + (x - left) * scale:.1f} {pad + (top - y) * scale:.1f}"
+                for x, y in ring.coords[:-1]
+            ]
+            if len(points) >= 3:
+                parts.append("M" + " L".join(points) + " Z")
+    if not parts:
+        return None
+    return Outline(
+        width=round((right - left) * scale + 2 * pad, 1),
+        height=round((top - bottom) * scale + 2 * pad, 1),
+        path=" ".join(parts),
+        area_km2=float(geom.area) / 1e6,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# what the pages read
+
+
+def _campaign(session: Session, hood: Neighbourhood, year: int | None) -> Diagnostic | None:
+    """The campaign of ``year``, or the latest one (None: none)."""
+    if year is None:
+        return analysis.current_diagnostic(session, hood)
+    return session.scalar(
+        select(Diagnostic).where(Diagnostic.neighbourhood_id == hood.id, Diagnostic.year == year)
+    )
+
+
+def _year(request: Request, text: str) -> int:
+    if not text.isdigit() or len(text) > 4:
+        raise not_found(request, None)
+    return int(text)
+
+
+def _release_view(
+    request: Request, session: Session, release: Release | None, lang: str
+) -> analysis.FigureView | None:
+    """The release's figures as the team's results page shows them (kept per release)."""
+    if release is None:
+        return None
+    return analysis._release_view(request, session, release.id, lang)
+
+
+def _key_figures(view: analysis.FigureView | None) -> dict[str, Any] | None:
+    """The home's key figures: respondents, mean total footprint against the French average."""
+    if view is None or not view.n_respondents:
+        return None
+    return {
+        "n": view.n_respondents,
+        "total": view.total,
+        "synthetic": view.synthetic,
+        "release": view.release,
+        "title": view.title,
+        # the theme the vote chose once it is closed: the forum's (helper C) to fill
+        "chosen_theme": None,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# pages
+
+
+@router.get("/q/{slug}", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, slug: str) -> Response:
+    """The portal's home: name, outline, the six phases, key figures, next events."""
+    hood = _hood(request, session, slug)
+    lang = lang_of(request)
+    today = now(request).date()
+    phases: list[dict[str, Any]] = []
+    for phase in phases_of(session, hood.id):
+        phases.append(
+            {
+                "key": phase.key,
+                "label": phase.label(lang),
+                "state": phase.state,
+                "state_label": phase.state_label(lang),
+                "starts_on": phase.starts_on,
+                "starts": day(phase.starts_on).render(lang) if phase.starts_on else None,
+                "ends": day(phase.ends_on).render(lang) if phase.ends_on else None,
+                "place": phase.place,
+                "note": markdown_html(phase.note) if phase.note.strip() else "",
+            }
+        )
+    upcoming = sorted(
+        (p for p in phases if p["starts_on"] is not None and p["starts_on"] > today),
+        key=lambda p: p["starts_on"],
+    )
+    diag = analysis.current_diagnostic(session, hood)
+    release = latest_release(session, diag.id) if diag is not None else None
+    figures = _key_figures(_release_view(request, session, release, lang))
+    outline = outline_of(hood)
+    context = {
+        "hood": hood,
+        "section": "home",
+        "kiosk": False,
+        "outline": outline,
+        "area": number(outline.area_km2, decimals=2).render(lang) if outline else None,
+        "phases": phases,
+        "upcoming": upcoming,
+        "diag": diag,
+        "figures": figures,
+    }
+    return render(request, "portal_home.html", context)
+
+
+def _diagnostic_page(request: Request, session: Session, slug: str, year: int | None) -> Response:
+    hood = _hood(request, session, slug)
+    lang = lang_of(request)
+    diag = _campaign(session, hood, year)
+    if diag is None and year is not None:
+        raise not_found(request, None)
+    release = latest_release(session, diag.id) if diag is not None else None
+    view = _release_view(request, session, release, lang)
+    years = list(
+        session.scalars(
+            select(Diagnostic.year)
+            .join(Release, Release.diagnostic_id == Diagnostic.id)
+            .where(Diagnostic.neighbourhood_id == hood.id)
+            .distinct()
+            .order_by(Diagnostic.year.desc())
+        )
+    )
+    context = {
+        "hood": hood,
+        "section": "diagnostic",
+        "kiosk": False,
+        "diag": diag,
+        "fig": view,
+        "released_on": day(release.created_at).render(lang) if release is not None else None,
+        "years": years,
+    }
+    return render(request, "portal_diagnostic.html", context)
+
+
+@router.get("/q/{slug}/diagnostic", response_class=HTMLResponse)
+def diagnostic(request: Request, session: SessionDep, slug: str) -> Response:
+    """The latest campaign's published diagnostic."""
+    return _diagnostic_page(request, session, slug, None)
+
+
+@router.get("/q/{slug}/diagnostic/{year}.csv")
+def diagnostic_csv(request: Request, session: SessionDep, slug: str, year: str) -> Response:
+    """The published figures of a campaign, as the page shows them, in a CSV file."""
+    hood = _hood(request, session, slug)
+    diag = _campaign(session, hood, _year(request, year))
+    release = latest_release(session, diag.id) if diag is not None else None
+    if diag is None or release is None:
+        raise not_found(request, None)
+    lang = lang_of(request)
+    body = release_csv(Figures.from_json(release.figures), lang, release_number=release.number)
+    name = f"{hood.slug}-diagnostic-{diag.year}-publication-{release.number}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/q/{slug}/diagnostic/{year}", response_class=HTMLResponse)
+def diagnostic_of_year(request: Request, session: SessionDep, slug: str, year: str) -> Response:
+    """A campaign's published diagnostic (year 0, year 1...)."""
+    return _diagnostic_page(request, session, slug, _year(request, year))
+
+
+# --------------------------------------------------------------------------------------------------
+# the CSV file
+
+CSV_COLUMNS = (
+    "release",
+    "section",
+    "item",
+    "label",
+    "value",
+    "unit",
+    "french_average",
+    "synthetic",
+)
+
+
+def release_csv(figures: Figures, lang: str, *, release_number: int) -> str:
+    """The figures of a release that its page shows, one per row (long format).
+
+    Sections: ``respondents``, ``footprint`` (kgCO2e per person per year, rounded to 0.1;
+    with the French average), ``reference_profile`` and ``own_profile`` (share of respondents,
+    %, 0.1), ``cell`` (each published 200 m cell's figures, as the page's table). The
+    ``synthetic`` column says ``yes`` on every row of a release of synthetic answers.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    synthetic = "yes" if figures.synthetic else "no"
+
+    def row(section: str, item: str, label: str, value: Any, unit: str, france: Any = "") -> None:
+        writer.writerow([release_number, section, item, label, value, unit, france, synthetic])
+
+    row(
+        "respondents",
+        "n_respondents",
+        msg("Répondants comptés").render(lang),
+        figures.n_respondents,
+        "",
+    )
+    french = analysis._french_averages() if figures.scale == FOOTPRINT_SCALE else {}
+    kg = "kgCO2e/person/year"
+    for usage in USAGES:
+        if usage in figures.footprints:
+            france = french.get(usage)
+            row(
+                "footprint",
+                usage,
+                USAGE_LABELS[usage].render(lang),
+                round(figures.footprints[usage], 1),
+                kg,
+                "" if france is None else round(france, 1),
+            )
+    if "total" in figures.footprints:
+        known = [french[u] for u in USAGES if u in french]
+        total_fr = round(sum(known), 1) if len(known) == len(USAGES) else ""
+        row(
+            "footprint",
+            "total",
+            msg("Total des six usages").render(lang),
+            round(figures.footprints["total"], 1),
+            kg,
+            total_fr,
+        )
+    for key, share in sorted(figures.profile_shares.items(), key=lambda kv: str(kv[0])):
+        name = msg("Profil {n}", n=int(key) + 1).render(lang) if key.isdigit() else key
+        row("reference_profile", str(key), name, round(100 * share, 1), "%")
+    for p in figures.own_profiles:
+        own = p.get("share")
+        row(
+            "own_profile",
+            str(p["number"]),
+            msg("Profil {n}", n=int(p["number"]) + 1).render(lang),
+            "" if own is None else round(100 * float(own), 1),
+            "%",
+        )
+    if figures.features:
+        columns = [
+            c
+            for c in (figures.features[0].get("properties") or {})
+            if c == "n_respondents" or c in FIGURES or c.startswith("share_")
+        ]
+        for i, feature in enumerate(figures.features, start=1):
+            props = feature.get("properties") or {}
+            zone = msg("Zone {n}", n=i).render(lang)
+            for c in columns:
+                v = props.get(c)
+                if c == "n_respondents":
+                    row(
+                        "cell",
+                        zone,
+                        analysis._column_label(c, lang),
+                        "" if v is None else int(v),
+                        "",
+                    )
+                else:
+                    figure = get_figure(c)
+                    value = "" if v is None else round(float(v) * figure.scale, figure.decimals)
+                    row("cell", zone, analysis._column_label(c, lang), value, "")
+    return out.getvalue()
