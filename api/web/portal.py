@@ -40,18 +40,20 @@ from qet_geo.store.models import (
     Neighbourhood,
     NotFoundError,
     Release,
+    Vote,
     territory_geometry,
 )
 from qet_geo.store.portal import phases_of, public_hood
 from qet_geo.store.releases import Figures, latest_release
+from qet_geo.store.votes import vote_results
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-#: The outline's drawing: its width in SVG units (the height follows the territory's shape).
-_SVG_WIDTH = 400.0
+#: The outline's drawing: its longest side in SVG units, and in CSS pixels on the page.
+_SVG_WIDTH = 240.0
 
 
 def _hood(request: Request, session: Session, slug: str) -> Neighbourhood:
@@ -150,8 +152,27 @@ def _release_view(
     return analysis._release_view(request, session, release.id, lang)
 
 
-def _key_figures(view: analysis.FigureView | None) -> dict[str, Any] | None:
-    """The home's key figures: respondents, mean total footprint against the French average."""
+def chosen_theme(session: Session, diag: Diagnostic | None) -> str | None:
+    """The theme the campaign's latest closed vote chose, once its results are published
+    (closed, 11 ballots or more: :func:`qet_geo.store.votes.vote_results`); None otherwise or
+    on a tie."""
+    if diag is None:
+        return None
+    vote = session.scalars(
+        select(Vote)
+        .where(Vote.diagnostic_id == diag.id, Vote.is_open.is_(False))
+        .order_by(Vote.id.desc())
+        .limit(1)
+    ).first()
+    if vote is None:
+        return None
+    results = vote_results(session, vote)
+    return results.chosen if results.published else None
+
+
+def _key_figures(view: analysis.FigureView | None, chosen: str | None) -> dict[str, Any] | None:
+    """The home's key figures: respondents, mean total footprint against the French average,
+    the theme the vote chose."""
     if view is None or not view.n_respondents:
         return None
     return {
@@ -160,8 +181,7 @@ def _key_figures(view: analysis.FigureView | None) -> dict[str, Any] | None:
         "synthetic": view.synthetic,
         "release": view.release,
         "title": view.title,
-        # the theme the vote chose once it is closed: the forum's (helper C) to fill
-        "chosen_theme": None,
+        "chosen_theme": chosen,
     }
 
 
@@ -196,7 +216,9 @@ def home(request: Request, session: SessionDep, slug: str) -> Response:
     )
     diag = analysis.current_diagnostic(session, hood)
     release = latest_release(session, diag.id) if diag is not None else None
-    figures = _key_figures(_release_view(request, session, release, lang))
+    figures = _key_figures(
+        _release_view(request, session, release, lang), chosen_theme(session, diag)
+    )
     outline = outline_of(hood)
     context = {
         "hood": hood,

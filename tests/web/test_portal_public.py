@@ -161,6 +161,9 @@ def test_home_shows_name_outline_phases_figures_and_next_events(world: World) ->
     assert events.find("Sensibilisation") < events.find("Inspiration et élaboration")
     assert "à partir du 15 janvier 2027" in events and "Forum" not in events
     assert page.headers["content-type"].startswith("text/html")
+    # the web pages' policy: files from the service only, nothing inline
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
 
 
 def test_the_diagnostic_shows_the_public_figures_of_the_api(world: World) -> None:
@@ -233,6 +236,31 @@ def test_unknown_or_unpublished_portals_are_404(world: World, path: str) -> None
     page = world.site.client().get(path)
     assert page.status_code == 404
     assert "Page introuvable" in page.text and "Caché" not in page.text
+
+
+def test_the_theme_chosen_by_a_closed_vote_is_shown(world: World) -> None:
+    from qet_geo.store.votes import cast_ballot, close_vote, open_vote
+
+    client = world.site.client()
+    assert "Thème choisi par le vote" not in client.get("/q/lorient-centre").text
+    with store.session_scope(world.site.engine) as s:
+        vote, codes = open_vote(
+            s, world.diag, "Quel thème ?", ["Marcher <b>plus</b>", "Manger local"], 12
+        )
+        vote_id = vote.id
+    for code in codes:
+        with store.session_scope(world.site.engine) as s:
+            cast_ballot(s, vote_id, code, ["Marcher <b>plus</b>"])
+    # open: nothing of the vote yet
+    assert "Thème choisi par le vote" not in client.get("/q/lorient-centre").text
+    with store.session_scope(world.site.engine) as s:
+        close_vote(s, s.get_one(store.Vote, vote_id))
+    try:
+        text = _text(client.get("/q/lorient-centre").text)
+        assert "Thème choisi par le vote Marcher &lt;b&gt;plus&lt;/b&gt;" in text
+    finally:
+        with store.session_scope(world.site.engine) as s:
+            s.delete(s.get_one(store.Vote, vote_id))
 
 
 def test_a_campaign_without_a_release_has_no_figure(world: World) -> None:
