@@ -385,10 +385,7 @@ def _public_page(
     if vote is not None and diag is not None:
         context["themes"] = theme_views(session, diag, vote, lang)
         if not vote.is_open:
-            results = votes.vote_results(session, vote)
-            context["results"] = results
-            labels = {t.stored: t.label for t in context["themes"]}
-            context["chosen"] = None if results.chosen is None else labels[results.chosen]
+            context["results"] = votes.vote_results(session, vote)
     return render(
         request,
         "forum_public.html",
