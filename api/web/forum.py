@@ -323,7 +323,13 @@ def withdraw_paper(
     _write(request, visitor, hood)
     vote = _vote_of(session, current_diagnostic(session, hood))
     if vote is not None:
-        votes.withdraw_paper_count(session, vote.id, visitor.user.id)
+        try:
+            votes.withdraw_paper_count(session, vote, visitor.user.id)
+        except ConflictError as exc:
+            text = exc.localized(lang_of(request))
+            return _team_page(
+                request, session, visitor, hood, error=text[:1].upper() + text[1:], status=409
+            )
     return redirect(f"/espace/quartiers/{hood.id}/forum?fait=retire#papier")
 
 
@@ -346,6 +352,13 @@ def close(
             "Cochez la case de confirmation pour clore le vote : la clôture est définitive."
         ).render(lang)
         return _team_page(request, session, visitor, hood, error=text, status=422)
+    if vote.is_open and votes.paper_result(session, vote.id).status in ("one", "differ"):
+        text = msg(
+            "Les décomptes papier ne concordent pas encore : il faut deux décomptes égaux, saisis "
+            "par deux membres de l'équipe, avant de clore le vote (ou aucun s'il n'y a pas eu de "
+            "bulletin papier)."
+        ).render(lang)
+        return _team_page(request, session, visitor, hood, error=text, status=409)
     if vote.is_open:
         votes.close_vote(session, vote)
     return redirect(f"/espace/quartiers/{hood.id}/forum?fait=clos")

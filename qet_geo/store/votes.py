@@ -302,8 +302,12 @@ def record_paper_count(
     ValidationError
         Not one whole number from 0 on per theme, or a negative blank count.
     ConflictError
-        This member has entered a count for this vote already (withdraw it to enter it again).
+        The vote is closed (its published results must not change afterwards: a later paper
+        count would give away the paper part by difference), or this member has entered a
+        count for this vote already (withdraw it to enter it again).
     """
+    if not vote.is_open:
+        raise _closed()
     if len(counts) != len(vote.themes):
         raise ValidationError(
             msg("le décompte doit donner un nombre par thème ({n} thèmes).", n=len(vote.themes))
@@ -331,8 +335,17 @@ def record_paper_count(
     return row
 
 
-def withdraw_paper_count(session: Session, vote_id: int, user_id: int) -> bool:
-    """Withdraw a member's own paper count (to enter it again); whether there was one."""
+def withdraw_paper_count(session: Session, vote: Vote, user_id: int) -> bool:
+    """Withdraw a member's own paper count (to enter it again); whether there was one.
+
+    Raises
+    ------
+    ConflictError
+        The vote is closed: its paper result is settled.
+    """
+    if not vote.is_open:
+        raise _closed()
+    vote_id = vote.id
     done = session.execute(
         delete(PaperCount).where(PaperCount.vote_id == vote_id, PaperCount.user_id == user_id)
     )

@@ -85,7 +85,7 @@ def test_paper_counts_agree_only_between_two_members(box: Box) -> None:
     agree = votes.paper_result(box.session, box.vote.id)
     assert (agree.status, agree.counts, agree.blank, agree.n_ballots) == ("agree", [5, 3, 2], 1, 11)
     # b withdraws theirs and enters it again, right this time
-    assert votes.withdraw_paper_count(box.session, box.vote.id, b)
+    assert votes.withdraw_paper_count(box.session, box.vote, b)
     assert votes.paper_entry(box.session, box.vote.id, b) is None
     votes.record_paper_count(box.session, box.vote, b, [5, 3, 2], 1)
     assert votes.paper_result(box.session, box.vote.id).status == "agree"
@@ -147,3 +147,14 @@ def test_differing_paper_counts_add_nothing(box: Box) -> None:
     assert (results.n_online, results.n_paper) == (11, 0)
     assert results.counts == {"Alimentation": 0, "Mobilité": 0, "Logement": 11}
     assert results.chosen == "Logement"
+
+
+def test_paper_counts_are_settled_at_closing(box: Box) -> None:
+    votes.record_paper_count(box.session, box.vote, box.users[0], [1, 0, 0], 0)
+    votes.close_vote(box.session, box.vote)
+    # a count entered or withdrawn after the results are out would give the paper part away
+    with pytest.raises(store.ConflictError):
+        votes.record_paper_count(box.session, box.vote, box.users[1], [1, 0, 0], 0)
+    with pytest.raises(store.ConflictError):
+        votes.withdraw_paper_count(box.session, box.vote, box.users[0])
+    assert votes.paper_result(box.session, box.vote.id).status == "one"

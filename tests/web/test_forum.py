@@ -332,16 +332,30 @@ def test_a_paper_count_must_be_whole_numbers(world: World) -> None:
         assert sent.status_code == 422 and 'role="alert"' in sent.text
 
 
-def test_closing_asks_for_confirmation(world: World) -> None:
+def test_closing_asks_for_confirmation_and_agreed_paper_counts(world: World) -> None:
     h = _hood(world)
     _create(world, h, n=3)
+    _paper(world.admin, h, [2, 1], 0)
     page = world.admin.get(f"/espace/quartiers/{h.id}/forum")
+    one = world.admin.post(
+        f"/espace/quartiers/{h.id}/forum/clore", data={"csrf": csrf_of(page.text), "confirm": "oui"}
+    )
+    assert one.status_code == 409 and "ne concordent pas encore" in one.text
+    _paper(world.admin2, h, [2, 1], 0)
     sent = world.admin.post(
         f"/espace/quartiers/{h.id}/forum/clore", data={"csrf": csrf_of(page.text)}
     )
     assert sent.status_code == 422 and "Cochez la case" in sent.text
     _close(world, h)
-    assert "Le vote est clos" in world.admin.get(f"/espace/quartiers/{h.id}/forum?fait=clos").text
+    closed = world.admin.get(f"/espace/quartiers/{h.id}/forum?fait=clos")
+    assert "Le vote est clos" in closed.text
+    assert (
+        "Enregistrer mon décompte" not in closed.text and "Retirer mon décompte" not in closed.text
+    )
+    sent = world.admin.post(
+        f"/espace/quartiers/{h.id}/forum/papier/retirer", data={"csrf": csrf_of(closed.text)}
+    )
+    assert sent.status_code == 409 and "clos" in sent.text
 
 
 # --------------------------------------------------------------------------------------------------
