@@ -45,7 +45,7 @@ from api.web._kit import (
 )
 from api.web.analysis import current_diagnostic
 from qet_geo.errors import QetGeoError, ValidationError
-from qet_geo.i18n import msg
+from qet_geo.i18n import day, msg
 from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store import votes
 from qet_geo.store.models import ConflictError, Diagnostic, Neighbourhood, Vote
@@ -384,11 +384,15 @@ def _public_page(
     diag = current_diagnostic(session, hood)
     vote = _vote_of(session, diag)
     forum = next(p for p in phases_of(session, hood.id) if p.key == "forum")
+    start = None if forum.starts_on is None else day(forum.starts_on).render(lang)
+    end = None if forum.starts_on is None else day(forum.ends_on or forum.starts_on).render(lang)
     context: dict[str, Any] = {
         "hood": hood,
         "section": "forum",
         "kiosk": kiosk,
         "forum": forum,
+        "start": start,
+        "end": end,
         "vote": vote,
         "code": code,
         "error": error,

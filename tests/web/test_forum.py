@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from itertools import count
 
 import pytest
@@ -30,6 +31,7 @@ from tests.web.test_accounts import (
     make_site,
     signed_in_client,
 )
+from tests.web.test_pages import _french_only, _Text
 
 EVIL = "<script>alert(1)</script> {{ 7*7 }}"
 _N = count(1)
@@ -116,7 +118,10 @@ def _hood(
                 )
             )
         slug = set_slug(s, hood, f"quartier-{n}")
-        set_phase(s, hood.id, "forum", state="current", place="Salle <b>des fêtes</b>")
+        set_phase(
+            s, hood.id, "forum", state="current", place="Salle <b>des fêtes</b>",
+            starts_on=date(2027, 3, 13), ends_on=date(2027, 3, 20),
+        )  # fmt: skip
         return Hood(hood.id, slug, diag.id)
 
 
@@ -370,6 +375,7 @@ def test_public_vote_with_a_typed_or_scanned_code(world: World) -> None:
     assert page.status_code == 200
     main = _main(page.text)
     assert "Quel thème ?" in main and "Salle &lt;b&gt;des fêtes&lt;/b&gt;" in main
+    assert "Du 13 mars 2027 au 20 mars 2027." in main
     assert "Mobilité quotidienne" in main and "1 234" in main.replace("\u202f", " ").replace(
         "\xa0", " "
     )
@@ -496,3 +502,31 @@ def test_unknown_or_unpublished_portals_are_not_found(world: World) -> None:
     assert hidden.status_code == 404 and "Traceback" not in hidden.text
     posted = world.site.client().post(f"/q/{h.slug}/forum", data={"csrf": "x"})
     assert posted.status_code in (403, 404)
+
+
+def test_english_pages_have_no_french_left(world: World) -> None:
+    french = _french_only()
+    h = _hood(world)
+    codes = _create(world, h, n=30)
+    english = world.site.client()
+    english.cookies.set("qet_lang", "en")
+    open_page = english.get(f"/q/{h.slug}/forum?kiosque=1&vote=ok")
+    _ballots(world, h, codes[:12], "Mobilité quotidienne")
+    _close(world, h)
+    world.admin.cookies.set("qet_lang", "en")
+    try:
+        pages = [
+            open_page,
+            english.get(f"/q/{h.slug}/forum"),
+            world.admin.get(f"/espace/quartiers/{h.id}/forum?fait=clos"),
+        ]
+    finally:
+        world.admin.cookies.set("qet_lang", "fr")
+    for page in pages:
+        assert page.status_code == 200 and '<html lang="en">' in page.text
+        parser = _Text()
+        parser.feed(page.text)
+        left = [p for p in parser.pieces if p in french]
+        assert not left, left
+    assert "Chosen theme: Daily mobility." in pages[1].text
+    assert re.search(r"From [^<]*2027 to [^<]*2027\.", pages[1].text)
