@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.dependencies import SessionDep
@@ -41,7 +42,7 @@ from api.web._kit import (
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import markdown_html
 from qet_geo.i18n import Msg, day, msg
-from qet_geo.store.models import ConflictError, Neighbourhood
+from qet_geo.store.models import ConflictError, Diagnostic, Neighbourhood
 from qet_geo.store.portal import (
     PHASE_STATE_LABELS,
     PHASE_STATES,
@@ -251,6 +252,11 @@ def portal_publication(
         return _page(request, session, visitor, hood, status=400, publish_error=error.render(lang))
     hood.published = action == "publier"
     session.flush()
+    # the aggregates' caches hold who may read each diagnostic (the flag) for a second: forget it
+    for diag_id in session.scalars(
+        select(Diagnostic.id).where(Diagnostic.neighbourhood_id == hood.id)
+    ):
+        request.app.state.aggregates.clear(diag_id)
     done = "publie" if hood.published else "retire"
     return redirect(f"/espace/quartiers/{hood.id}/portail?fait={done}#publication")
 

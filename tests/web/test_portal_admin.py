@@ -173,6 +173,8 @@ def test_staff_read_the_page_but_may_not_set_the_address_or_the_phases(site: Sit
 
 
 def test_publishing_needs_an_address_a_confirmation_and_the_network(site: Site) -> None:
+    with store.session_scope(site.engine) as s:  # a campaign: its caches are forgotten
+        s.add(store.Diagnostic(neighbourhood_id=_hood(site), year=2026))
     staff = signed_in_client(site, "staff@b.example")
     no_slug = _post(staff, _url(site), "/publication", {"action": "publier", "confirmer": "oui"})
     assert no_slug.status_code == 400 and "pas encore d'adresse" in _words(no_slug.text)  # type: ignore[attr-defined]
