@@ -46,19 +46,29 @@ UPLOAD_TEMP_MAX_AGE_S = 3600.0
 HTMX_STATIC = Path(__file__).resolve().parent / "static" / "htmx"
 #: The secret part of an invitation link's path (``/invitation/<token>``), redacted in logs.
 _INVITATION_TOKEN = re.compile(r"(/invitation/)[^/?#\s\"']+")
+#: A vote's participant code in the public forum's address (``?code=``, from its QR card).
+_VOTE_CODE = re.compile(r"(/q/[^/?#\s\"']+/forum[^?#\s\"']*\?(?:[^#\s\"']*&)?code=)[^&#\s\"']+")
+
+
+def _redacted(text: str) -> str:
+    if "/invitation/" in text:
+        text = _INVITATION_TOKEN.sub(r"\1[…]", text)
+    if "code=" in text:
+        text = _VOTE_CODE.sub(r"\1[…]", text)
+    return text
 
 
 class RedactInvitationTokens(logging.Filter):
-    """Replace the token of an invitation link by ``[…]`` in a log record (the access log's
-    request line): whoever reads the server's logs must not be able to open the account."""
+    """Replace the secrets of an address by ``[…]`` in a log record (the access log's request
+    line): an invitation link's token (whoever reads the server's logs must not be able to
+    open the account) and a vote's participant code in the public forum's address (``?code=``
+    from the QR card: nor vote in the place of a resident who has not voted yet)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "/invitation/" in record.msg:
-            record.msg = _INVITATION_TOKEN.sub(r"\1[…]", record.msg)
+        if isinstance(record.msg, str):
+            record.msg = _redacted(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                _INVITATION_TOKEN.sub(r"\1[…]", a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(_redacted(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 

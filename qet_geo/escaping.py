@@ -10,6 +10,7 @@ themes, file names) land in four contexts, each with its own function:
 * :func:`url_path` — a relative link (``href``, ``src``) to a file of the same folder;
 * :func:`xml_chars` — text handed to an XML writer that escapes by itself (gpxpy for GPX):
   only the characters XML cannot hold at all are dropped;
+* :func:`qr_svg` — a QR code drawn as inline SVG (segno), its title escaped here;
 * :func:`markdown_html` — a team's Markdown (phase notes, minutes, project sheets) as HTML:
   rendered without raw HTML (markdown-it-py), then cleaned to a short list of tags (nh3).
 
@@ -50,6 +51,7 @@ __all__ = [
     "escape_html",
     "js_string",
     "markdown_html",
+    "qr_svg",
     "script_json",
     "url_path",
     "xml_chars",
@@ -201,18 +203,19 @@ def url_path(path: object) -> str:
 #: The tags a team's Markdown may produce, and their attributes (everything else is dropped).
 _MARKDOWN_TAGS = {
     "p", "br", "hr", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a",
-    "h2", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td",
+    "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
 _MARKDOWN_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 #: Longest Markdown text rendered (characters): a phase note, minutes, a project sheet.
 MARKDOWN_MAX_CHARS = 50_000
 
 
-def markdown_html(text: object) -> str:
+def markdown_html(text: object, *, top: int = 2) -> str:
     """Return a team's Markdown as HTML safe to write in a page as it is.
 
     CommonMark (markdown-it-py) with raw HTML off, so ``<script>`` in the text stays text; its
-    headings move one level down (``#`` gives ``<h2>``: the page has its own ``<h1>``); then
+    headings move down to ``top`` (``#`` gives ``<h{top}>``, ``##`` the next level, at most
+    ``<h6>``: the text sits under the page's own headings); then
     nh3 (the Rust ``ammonia`` cleaner) keeps only paragraphs, emphasis, lists, quotes, code,
     tables and links (``http``, ``https``, ``mailto``; ``rel="noopener noreferrer nofollow"``),
     and the braces become character references, as :func:`escape_html` writes them, so that a
@@ -223,6 +226,8 @@ def markdown_html(text: object) -> str:
     text
         Markdown (anything else is passed through ``str``); None gives "". Beyond
         :data:`MARKDOWN_MAX_CHARS` characters the rest is cut off.
+    top
+        The level of the text's first headings (2 to 6): one below the heading it sits under.
 
     Returns
     -------
@@ -235,10 +240,12 @@ def markdown_html(text: object) -> str:
     source = xml_chars(text)[:MARKDOWN_MAX_CHARS]
     renderer = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
     rendered = renderer.render(source)
-    for level in (5, 4, 3, 2, 1):  # one level down, h6 stays h6 (then dropped to its text)
-        rendered = rendered.replace(f"<h{level}>", f"<h{level + 1}>").replace(
-            f"</h{level}>", f"</h{level + 1}>"
-        )
+    top = min(max(int(top), 2), 6)
+    rendered = re.sub(
+        r"<(/?)h([1-6])>",
+        lambda m: f"<{m[1]}h{min(int(m[2]) + top - 1, 6)}>",
+        rendered,
+    )
     cleaned = nh3.clean(
         rendered,
         tags=_MARKDOWN_TAGS,
@@ -247,3 +254,28 @@ def markdown_html(text: object) -> str:
         link_rel="noopener noreferrer nofollow",
     )
     return cleaned.replace("{", "&#123;").replace("}", "&#125;")
+
+
+def qr_svg(data: str, *, title: object, scale: int = 3) -> str:
+    """Return the QR code of ``data`` as inline SVG markup, safe to write in a page as it is.
+
+    segno draws the code (paths only: ``data`` is encoded into modules, never written as text),
+    without its own title; the accessible ``<title>`` is written here from ``title`` through
+    :func:`escape_html`, and the element gets ``role="img"`` with the same name.
+
+    Parameters
+    ----------
+    data
+        What the code holds (a URL, a participant code).
+    title
+        Plain text naming the code for screen readers and in print.
+    scale
+        Pixels per module.
+    """
+    import segno
+
+    svg = segno.make(data, error="m").svg_inline(scale=scale, svgclass="qr")
+    name = escape_html(title)
+    opened = svg.index(">") + 1
+    head = svg[: opened - 1] + f' role="img" aria-label="{name}">'
+    return head + f"<title>{name}</title>" + svg[opened:]

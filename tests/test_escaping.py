@@ -713,3 +713,12 @@ def test_own_elements_render_once_even_given_unescaped_text() -> None:
     page = render(m)
     assert f"<b>{PAYLOADS['expression']}</b> {RCE}" in page
     assert "Q49Q" not in page and "QETOWNEDRCE" not in page
+
+
+def test_a_qr_code_title_is_text() -> None:
+    from qet_geo.escaping import qr_svg
+
+    svg = qr_svg("https://exemple.fr/q/x/forum?code=AB12", title='<script>"{{ 7*7 }}')
+    assert svg.startswith("<svg ") and svg.endswith("</svg>")
+    assert "<script>" not in svg and "{{" not in svg and 'aria-label="&lt;script&gt;&quot;' in svg
+    assert "exemple.fr" not in svg  # the data is drawn as modules, never written as text

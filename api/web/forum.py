@@ -21,10 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,6 +43,7 @@ from api.web._kit import (
 )
 from api.web.analysis import current_diagnostic
 from qet_geo.errors import QetGeoError, ValidationError
+from qet_geo.escaping import qr_svg
 from qet_geo.i18n import day, msg
 from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store import votes
@@ -127,15 +126,6 @@ def theme_views(session: Session, diag: Diagnostic, vote: Vote, lang: str) -> li
         potential = None if row is None else report._num(row["potential"], 0, lang)
         out.append(ThemeView(i, theme, label, potential))
     return out
-
-
-def _qr_svg(url: str, title: str) -> Markup:
-    """The QR code of ``url`` as inline SVG, drawn here (no request to another host).
-
-    Markup: segno's own drawing (paths), not user text; the title is escaped by segno.
-    """
-    svg = segno.make(url, error="m").svg_inline(scale=3, title=title, svgclass="qr")
-    return Markup(svg)  # segno's drawing of a code we drew: no user markup
 
 
 def _write(request: Request, visitor: Visitor, hood: Neighbourhood) -> None:
@@ -263,7 +253,11 @@ def create_vote(
     for code in codes:
         bare = code.replace("-", "")
         cards.append(
-            {"code": code, "qr": _qr_svg(f"{address}?code={bare}", title), "spoken": " ".join(code)}
+            {
+                "code": code,
+                "qr": qr_svg(f"{address}?code={bare}", title=title),
+                "spoken": " ".join(code),
+            }
         )
     return render(
         request,

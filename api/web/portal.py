@@ -152,10 +152,11 @@ def _release_view(
     return analysis._release_view(request, session, release.id, lang)
 
 
-def chosen_theme(session: Session, diag: Diagnostic | None) -> str | None:
-    """The theme the campaign's latest closed vote chose, once its results are published
-    (closed, 11 ballots or more: :func:`qet_geo.store.votes.vote_results`); None otherwise or
-    on a tie."""
+def chosen_theme(session: Session, diag: Diagnostic | None, lang: str) -> str | None:
+    """The theme the campaign's latest closed vote chose, in ``lang``, once its results are
+    published (closed, 11 ballots or more: :func:`qet_geo.store.votes.vote_results`); None
+    otherwise or on a tie. The vote stores its themes as written when it was opened; the
+    forum's :func:`api.web.forum.theme_views` names them in the reader's language."""
     if diag is None:
         return None
     vote = session.scalars(
@@ -167,7 +168,12 @@ def chosen_theme(session: Session, diag: Diagnostic | None) -> str | None:
     if vote is None:
         return None
     results = vote_results(session, vote)
-    return results.chosen if results.published else None
+    if not results.published or results.chosen is None:
+        return None
+    from api.web.forum import theme_views
+
+    labels = {t.stored: t.label for t in theme_views(session, diag, vote, lang)}
+    return labels.get(results.chosen, results.chosen)
 
 
 def _key_figures(view: analysis.FigureView | None, chosen: str | None) -> dict[str, Any] | None:
@@ -207,7 +213,7 @@ def home(request: Request, session: SessionDep, slug: str) -> Response:
                 "starts": day(phase.starts_on).render(lang) if phase.starts_on else None,
                 "ends": day(phase.ends_on).render(lang) if phase.ends_on else None,
                 "place": phase.place,
-                "note": markdown_html(phase.note) if phase.note.strip() else "",
+                "note": markdown_html(phase.note, top=4) if phase.note.strip() else "",
             }
         )
     upcoming = sorted(
@@ -217,7 +223,7 @@ def home(request: Request, session: SessionDep, slug: str) -> Response:
     diag = analysis.current_diagnostic(session, hood)
     release = latest_release(session, diag.id) if diag is not None else None
     figures = _key_figures(
-        _release_view(request, session, release, lang), chosen_theme(session, diag)
+        _release_view(request, session, release, lang), chosen_theme(session, diag, lang)
     )
     outline = outline_of(hood)
     context = {

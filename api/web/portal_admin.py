@@ -148,7 +148,7 @@ def _page(
                 "starts": day(view.starts_on).render(lang) if view.starts_on else "",
                 "ends": day(view.ends_on).render(lang) if view.ends_on else "",
                 "place": view.place,
-                "note_html": markdown_html(view.note) if view.note.strip() else "",
+                "note_html": markdown_html(view.note, top=5) if view.note.strip() else "",
                 "checklist": [item.render(lang) for item in CHECKLISTS[view.key]],
                 "form": typed
                 or {

@@ -232,7 +232,7 @@ def test_markdown_web_links_are_kept_with_a_safe_rel() -> None:
 def test_markdown_headings_move_one_level_down() -> None:
     html = markdown_html("# Un\n\n## Deux\n\n### Trois\n\n###### Six")
     assert "<h2>Un</h2>" in html and "<h3>Deux</h3>" in html and "<h4>Trois</h4>" in html
-    assert "<h1" not in html and "<h6" not in html and "<h7" not in html and "Six" in html
+    assert "<h1" not in html and "<h7" not in html and "<h6>Six</h6>" in html  # at most h6
 
 
 def test_markdown_tables_and_lists_are_kept() -> None:
@@ -250,3 +250,11 @@ def test_markdown_over_long_text_is_cut() -> None:
 
 def test_markdown_of_nothing_is_empty() -> None:
     assert markdown_html(None) == "" and markdown_html("") == ""
+
+
+def test_markdown_headings_sit_under_the_page_heading() -> None:
+    from qet_geo.escaping import markdown_html
+
+    html = markdown_html("# Un\n\n## Deux\n\n###### Six", top=4)
+    assert "<h4>Un</h4>" in html and "<h5>Deux</h5>" in html and "<h6>Six</h6>" in html
+    assert "<h1>" not in html and "<h2>" not in html and "<h3>" not in html

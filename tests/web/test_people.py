@@ -751,3 +751,29 @@ def test_in_page_lang_gives_the_api_the_pages_language() -> None:
     assert request.headers["accept-language"] == "fr-FR"  # the original is left as it was
     no_cookie = Request({**scope, "headers": [(b"accept-language", b"en-GB")]})
     assert request_lang(in_page_lang(no_cookie)) == "en"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/q/lorient-centre/forum?code=AB12CD34",
+        "/q/lorient-centre/forum?kiosque=1&code=AB12CD34&x=2",
+        "/q/lorient-centre/forum/?code=AB12CD34#vote",
+    ],
+)
+def test_the_access_log_never_holds_a_vote_code(path: str) -> None:
+    """The QR card's address carries the participant code: the request line keeps none."""
+    from api.main import RedactInvitationTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", path, "1.1", 200),
+        None,
+    )
+    RedactInvitationTokens().filter(record)
+    line = record.getMessage()
+    assert "AB12CD34" not in line and "code=[…]" in line and "/q/lorient-centre/forum" in line

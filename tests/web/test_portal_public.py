@@ -263,6 +263,32 @@ def test_the_theme_chosen_by_a_closed_vote_is_shown(world: World) -> None:
             s.delete(s.get_one(store.Vote, vote_id))
 
 
+def test_the_chosen_theme_is_named_in_the_readers_language(world: World) -> None:
+    """A vote opened on the French names of the usages shows its chosen theme in English."""
+    from qet_geo.store.votes import cast_ballot, close_vote, open_vote
+    from qet_geo.surveys.schema import USAGE_LABELS
+
+    french = [USAGE_LABELS[u].render("fr") for u in ("meat_frequency", "transportation_mode")]
+    with store.session_scope(world.site.engine) as s:
+        vote, codes = open_vote(s, world.diag, "Quel thème ?", french, 11)
+        vote_id = vote.id
+    for code in codes:
+        with store.session_scope(world.site.engine) as s:
+            cast_ballot(s, vote_id, code, [french[1]])
+    with store.session_scope(world.site.engine) as s:
+        close_vote(s, s.get_one(store.Vote, vote_id))
+    try:
+        client = world.site.client()
+        assert french[1] in _text(client.get("/q/lorient-centre").text)
+        client.cookies.set("qet_lang", "en")
+        english = _text(client.get("/q/lorient-centre").text)
+        assert USAGE_LABELS["transportation_mode"].render("en") in english
+        assert french[1] not in english
+    finally:
+        with store.session_scope(world.site.engine) as s:
+            s.delete(s.get_one(store.Vote, vote_id))
+
+
 def test_a_campaign_without_a_release_has_no_figure(world: World) -> None:
     client = world.site.client()
     page = client.get("/q/en-attente/diagnostic")
