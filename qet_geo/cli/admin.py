@@ -85,7 +85,7 @@ def create(
 
 @admin_app.command("list")
 def list_command(database_url: DatabaseOpt = None) -> None:
-    """Lister les comptes, un par ligne : adresse, rôle, état, quartiers (séparés par des tabulations)."""  # noqa: E501
+    """Lister les comptes, un par ligne : adresse, rôle, état, quartiers (séparés par des tabulations)."""
     with _user_errors():
         from qet_geo.store.accounts import list_accounts
         from qet_geo.store.models import create_schema, make_engine, session_scope
