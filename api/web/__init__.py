@@ -16,7 +16,19 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import handle_api_error, status_for
-from api.web import _kit, analysis, collect, forum, portal, portal_admin, setup, survey
+from api.web import (
+    _kit,
+    analysis,
+    collect,
+    events,
+    forum,
+    impact,
+    portal,
+    portal_admin,
+    projects,
+    setup,
+    survey,
+)
 from api.web._kit import PageExit, error_page
 from api.web.routes import fallback, router
 from maps._assets import STATIC as MAPS_STATIC
@@ -37,6 +49,9 @@ STEPS.append(collect.router)  # 3 collecting the answers
 STEPS.append(analysis.router)  # 4 analysing, 5 reviewing and publishing
 STEPS.append(portal_admin.router)  # the portal's address, publication and phases (the team)
 STEPS.append(forum.router)  # the forum: the vote, its codes, paper counts (team and public)
+STEPS.append(events.router)  # meetings and workshops (team and public)
+STEPS.append(projects.router)  # project sheets (team and public)
+STEPS.append(impact.router)  # the second diagnostic against the first (public)
 STEPS.append(portal.router)  # the public portal of a territory, /q/{slug}
 
 

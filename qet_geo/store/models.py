@@ -74,6 +74,7 @@ __all__ = [
     "Base",
     "ConflictError",
     "Diagnostic",
+    "Event",
     "Indicator",
     "Invitation",
     "LoginAttempt",
@@ -82,6 +83,7 @@ __all__ = [
     "PaperCount",
     "Phase",
     "Profile",
+    "Project",
     "Release",
     "Respondent",
     "SurveyAnswer",
@@ -413,6 +415,77 @@ class Phase(Base):
     ends_on: Mapped[date | None] = mapped_column(Date, default=None)
     place: Mapped[str] = mapped_column(String(300), default="")
     note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Event(Base):
+    """A meeting or workshop of a neighbourhood's process (phases 2 to 5), before and after.
+
+    Before: title, kind, date and time, place, agenda (Markdown), capacity, and registrations
+    *as a count* (residents register by number, no name kept). After: minutes (Markdown),
+    attendance and contributions counts, and the outputs (``outputs``: shared narrative,
+    objectives, problems to solve, each Markdown). Public only once ``published``; every count
+    shown follows the ≥ 11 rule when broken down (``qet_geo.store.events``).
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    neighbourhood_id: Mapped[int] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="CASCADE"), index=True
+    )
+    phase: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(20), default="atelier")
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    place: Mapped[str] = mapped_column(String(300), default="")
+    agenda: Mapped[str] = mapped_column(Text, default="")
+    capacity: Mapped[int | None] = mapped_column(Integer, default=None)
+    registrations: Mapped[int] = mapped_column(Integer, default=0)
+    minutes: Mapped[str] = mapped_column(Text, default="")
+    attendance: Mapped[int | None] = mapped_column(Integer, default=None)
+    contributions: Mapped[int | None] = mapped_column(Integer, default=None)
+    outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Project(Base):
+    """A project sheet of a neighbourhood (phases 5 and 6).
+
+    The problem, the theme and the usage targeted (one of ``USAGES``), the usage profiles
+    concerned (numbers), its place (a point, WKT in EPSG:2154), holders and partners, budget and
+    funding, dates, status (``qet_geo.store.projects.STATUSES``), milestones and activity
+    indicators (lists of dicts), and the expected effect in kgCO2e per year with its
+    assumptions (``effect``, computed by ``qet_geo.analysis.project_effect``). Public only once
+    ``published``.
+    """
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    neighbourhood_id: Mapped[int] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    problem: Mapped[str] = mapped_column(Text, default="")
+    theme: Mapped[str] = mapped_column(String(200), default="")
+    usage: Mapped[str | None] = mapped_column(String(40), default=None)
+    profiles: Mapped[list[Any]] = mapped_column(default=list)
+    place_wkt: Mapped[str | None] = mapped_column(Text, default=None)
+    holders: Mapped[str] = mapped_column(Text, default="")
+    partners: Mapped[str] = mapped_column(Text, default="")
+    budget_eur: Mapped[float | None] = mapped_column(Float, default=None)
+    funding: Mapped[str] = mapped_column(Text, default="")
+    starts_on: Mapped[date | None] = mapped_column(Date, default=None)
+    ends_on: Mapped[date | None] = mapped_column(Date, default=None)
+    status: Mapped[str] = mapped_column(String(20), default="idee")
+    milestones: Mapped[list[Any]] = mapped_column(default=list)
+    indicators: Mapped[list[Any]] = mapped_column(default=list)
+    effect: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
