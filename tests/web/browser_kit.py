@@ -15,6 +15,7 @@ machine makes a test slower, never failed.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import socket
 import threading
@@ -349,3 +350,12 @@ def axe(
     )
     wanted = set(impacts)
     return sorted((v for v in found if v["impact"] in wanted), key=lambda v: v["id"])
+
+
+def shoot(page: Page, name: str) -> None:
+    """Save the page as ``<name>.png`` in ``QET_SCREENSHOTS`` when it is set (the README's
+    screenshots are taken so), else nothing."""
+    folder = os.environ.get("QET_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)

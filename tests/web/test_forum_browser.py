@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from qet_geo.store import accounts
 from qet_geo.store import models as store
 from qet_geo.store.portal import set_phase, set_slug
-from tests.web.browser_kit import LiveApp, Watch, axe
+from tests.web.browser_kit import LiveApp, Watch, axe, shoot
 from tests.web.test_accounts import PASSWORD
 
 TIMEOUT = 60_000
@@ -55,6 +55,7 @@ def test_the_team_opens_the_vote_and_a_resident_votes(
     expect(page.locator("h1")).to_have_text("Les codes du vote")
     expect(page.locator("svg.qr")).to_have_count(3)
     checked()
+    shoot(page, "forum_codes")
     codes = page.locator(".vote-code").all_inner_texts()
     assert len(codes) == 3
     page.get_by_role("link", name="Retour au forum").click()
@@ -71,6 +72,7 @@ def test_the_team_opens_the_vote_and_a_resident_votes(
             codes[0].replace("-", "")
         )
         seen.append((resident.url, [f"{v['id']} ({v['impact']})" for v in axe(resident)]))
+        shoot(resident, "forum_vote")
         resident.get_by_label("Numérique").check()
         resident.get_by_role("button", name="Voter").click()
         expect(resident.get_by_role("status")).to_contain_text("votre vote est enregistré")

@@ -19,7 +19,7 @@ from qet_geo.store.releases import create_release
 from tests.api.conftest import LORIENT_TERRITORY
 from tests.api.factories import su_csv
 from tests.conftest import shared
-from tests.web.browser_kit import LiveApp, Watch, axe
+from tests.web.browser_kit import LiveApp, Watch, axe, shoot
 
 NOTE = "Exposition à la **maison de quartier**, puis vote.\n\n- samedi\n- dimanche"
 
@@ -101,11 +101,15 @@ def test_the_public_reads_the_portal_without_an_account(
     expect(page.locator(".key-figures")).to_contain_text("moyenne française")
     expect(page.locator("body")).to_contain_text("Prochains rendez-vous")
     checked()
+    if viewport["width"] > 1000:
+        shoot(page, "portail_accueil")
     page.get_by_role("link", name="Lire tout le diagnostic").click()
     expect(page.locator("h1")).to_have_text("Le diagnostic du quartier")
     expect(page.locator("body")).to_contain_text("Empreinte carbone par usage")
     expect(page.locator(".synthetic").first).to_be_visible()
     checked()
+    if viewport["width"] > 1000:
+        shoot(page, "portail_diagnostic")
     with page.expect_download() as got:
         page.get_by_role("link", name="Télécharger les chiffres (CSV)").click()
     assert got.value.suggested_filename.endswith(".csv")
