@@ -1,7 +1,286 @@
-"""(being written: issue 16)"""
+"""The public impact page of a territory, ``/q/{slug}/impact`` (phase 6: the second diagnostic).
+
+The neighbourhood's two latest campaigns that have a release (year N and year N+1), each read
+from its latest release only (:func:`qet_geo.store.releases.latest_release`):
+
+- per usage and in total, the change of the mean footprint with its 95 % interval, from the two
+  releases' stored moments (:func:`qet_geo.analysis.national.before_after_moments`, as the API's
+  ``GET /neighbourhoods/{id}/before-after`` does for a reader without write rights); releases of
+  different footprint scales (``summary["scale"]``) are not compared, nor a synthetic campaign
+  with a real one: the page says why instead;
+- the share of each reference profile before and after;
+- what such a comparison cannot prove (different respondents, not a panel; associations, not
+  causes; the sample sizes);
+- each published project (:class:`qet_geo.store.models.Project`) with its expected effect
+  (``effect["value"]``, kgCO2e per year; "not estimated" without one) beside the measured change
+  of the usage it targets, only where both releases have 11 respondents or more for it.
+
+No account; an unknown address and an unpublished neighbourhood give the same 404 page.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass, field
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.dependencies import SessionDep
+from api.web._kit import lang_of, render
+from api.web.portal import _hood
+from qet_geo.analysis.national import before_after_moments
+from qet_geo.errors import QetGeoError, ValidationError
+from qet_geo.i18n import day, msg, number
+from qet_geo.privacy import MIN_RESPONDENTS
+from qet_geo.store.ingest import FOOTPRINT_SCALE
+from qet_geo.store.models import Diagnostic, Project, Release
+from qet_geo.store.releases import Figures, latest_release
+from qet_geo.surveys.schema import USAGE_LABELS, USAGES
+
+__all__ = ["compare_releases", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+#: The level of the intervals shown.
+CONFIDENCE = 0.95
+
+
+@dataclass
+class Campaign:
+    """A campaign with its latest release."""
+
+    diag: Diagnostic
+    release: Release
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.release.summary.get("synthetic", False)) or bool(self.diag.synthetic)
+
+    @property
+    def scale(self) -> str:
+        return str(self.release.summary.get("scale", FOOTPRINT_SCALE))
+
+
+@dataclass
+class Comparison:
+    """What the page shows of two campaigns."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)
+    synthetic: bool = False
+    #: the measured change per usage key (``mobility``..., ``total``), for the projects
+    deltas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def released_campaigns(session: Session, hood_id: int) -> list[Campaign]:
+    """The neighbourhood's campaigns that have a release, oldest year first."""
+    out: list[Campaign] = []
+    diags = session.scalars(
+        select(Diagnostic)
+        .where(Diagnostic.neighbourhood_id == hood_id)
+        .order_by(Diagnostic.year.asc())
+    )
+    for diag in diags:
+        release = latest_release(session, diag.id)
+        if release is not None:
+            out.append(Campaign(diag, release))
+    return out
+
+
+def compare_releases(before: Campaign, after: Campaign) -> Comparison:
+    """The change of the mean footprints between two campaigns' latest releases.
+
+    Raises
+    ------
+    ValidationError
+        The releases were computed with different footprint scales, or one campaign is
+        synthetic and the other real (the message says which and what to do).
+    DisclosureError
+        The releases have no publishable footprint in common.
+    """
+    if before.scale != after.scale:
+        year = after.diag.year if after.scale == "near" else before.diag.year
+        raise ValidationError(
+            msg(
+                "la publication de l'année {year} a été calculée avec l'ancienne échelle NEAR et "
+                "l'autre avec l'échelle NosGestesClimat : leurs empreintes ne se comparent pas. "
+                "L'équipe pilote peut publier à nouveau la campagne de l'année {year} pour la "
+                "recalculer avec l'échelle NosGestesClimat.",
+                year=year,
+            )
+        )
+    table = before_after_moments(
+        before.release.summary.get("moments") or {},
+        after.release.summary.get("moments") or {},
+        confidence=CONFIDENCE,
+        synthetic=(before.synthetic, after.synthetic),
+    )
+    out = Comparison(synthetic=bool(table.attrs.get("synthetic", False)))
+    for name, row in table.iterrows():
+        key = str(name).removesuffix("_kgco2e")
+        out.deltas[key] = {k: row[k] for k in row.index}
+    out.withheld = [str(v).removesuffix("_kgco2e") for v in table.attrs.get("withheld", [])]
+    return out
+
+
+def _label(key: str, lang: str) -> str:
+    if key == "total":
+        return msg("Total des six usages").render(lang)
+    return USAGE_LABELS[key].render(lang) if key in USAGE_LABELS else key
+
+
+def _kg(value: float, lang: str, *, signed: bool = False) -> str:
+    text = number(round(float(value)), decimals=0).render(lang)
+    if signed and value > 0:
+        text = "+" + text
+    return text.replace("-", "−")
+
+
+def _rows(comparison: Comparison, lang: str) -> list[dict[str, Any]]:
+    rows = []
+    for key in [*USAGES, "total"]:
+        if key in comparison.deltas:
+            d = comparison.deltas[key]
+            low, high = float(d["ci_low"]), float(d["ci_high"])
+            if high < 0:
+                verdict = msg("en baisse")
+            elif low > 0:
+                verdict = msg("en hausse")
+            else:
+                verdict = msg("pas de changement net")
+            rows.append(
+                {
+                    "key": key,
+                    "label": _label(key, lang),
+                    "before": _kg(d["mean_before"], lang),
+                    "after": _kg(d["mean_after"], lang),
+                    "delta": _kg(d["delta"], lang, signed=True),
+                    "low": _kg(low, lang, signed=True),
+                    "high": _kg(high, lang, signed=True),
+                    "verdict": verdict.render(lang),
+                    "n_before": int(d["n_before"]),
+                    "n_after": int(d["n_after"]),
+                }
+            )
+        elif key in comparison.withheld:
+            rows.append({"key": key, "label": _label(key, lang), "withheld": True})
+    return rows
+
+
+def _share(shares: dict[str, float], key: str, lang: str) -> str:
+    if key not in shares:
+        return "—"
+    return number(100 * float(shares[key]), decimals=0).render(lang) + " %"
+
+
+def _profiles(before: Campaign, after: Campaign, lang: str) -> list[dict[str, str]]:
+    """The share of each reference profile in each release (a dash where one has none)."""
+    a = Figures.from_json(before.release.figures).profile_shares
+    b = Figures.from_json(after.release.figures).profile_shares
+    out = []
+    for key in sorted(set(a) | set(b), key=lambda k: (not str(k).isdigit(), str(k).zfill(4))):
+        name = msg("Profil {n}", n=int(key) + 1).render(lang) if str(key).isdigit() else str(key)
+
+        out.append({"name": name, "before": _share(a, key, lang), "after": _share(b, key, lang)})
+    return out
+
+
+def _effect(project: Project, lang: str) -> str | None:
+    """The project's expected effect in words (None: not estimated)."""
+    effect = project.effect or {}
+    value = effect.get("value")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    text = _kg(value, lang, signed=True)
+    low, high = effect.get("low"), effect.get("high")
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+        return msg(
+            "{value} (entre {low} et {high})",
+            value=text,
+            low=_kg(low, lang, signed=True),
+            high=_kg(high, lang, signed=True),
+        ).render(lang)
+    return text
+
+
+def _projects(
+    session: Session, hood_id: int, comparison: Comparison | None, lang: str
+) -> list[dict[str, Any]]:
+    """The published projects, each with its expected effect and the measured change of its
+    usage (only where both releases count 11 respondents or more for it)."""
+    projects = session.scalars(
+        select(Project)
+        .where(Project.neighbourhood_id == hood_id, Project.published.is_(True))
+        .order_by(Project.id)
+    )
+    out = []
+    for project in projects:
+        usage = project.usage if project.usage in USAGES else None
+        measured: str | None = None
+        if comparison is not None and usage is not None and usage in comparison.deltas:
+            d = comparison.deltas[usage]
+            if min(int(d["n_before"]), int(d["n_after"])) >= MIN_RESPONDENTS:
+                measured = msg(
+                    "{delta} (entre {low} et {high})",
+                    delta=_kg(d["delta"], lang, signed=True),
+                    low=_kg(d["ci_low"], lang, signed=True),
+                    high=_kg(d["ci_high"], lang, signed=True),
+                ).render(lang)
+        out.append(
+            {
+                "id": project.id,
+                "title": project.title,
+                "usage": _label(usage, lang) if usage else None,
+                "effect": _effect(project, lang),
+                "measured": measured,
+            }
+        )
+    return out
+
+
+@router.get("/q/{slug}/impact", response_class=HTMLResponse)
+def impact(request: Request, session: SessionDep, slug: str) -> Response:
+    """The second diagnostic against the first, and the projects' expected effects."""
+    hood = _hood(request, session, slug)
+    lang = lang_of(request)
+    campaigns = released_campaigns(session, hood.id)
+    context: dict[str, Any] = {
+        "hood": hood,
+        "section": "impact",
+        "kiosk": False,
+        "before": None,
+        "after": None,
+        "refusal": None,
+        "rows": [],
+        "profiles": [],
+        "synthetic": False,
+    }
+    comparison: Comparison | None = None
+    if len(campaigns) >= 2:
+        before, after = campaigns[-2], campaigns[-1]
+        context["before"] = {
+            "year": before.diag.year,
+            "n": int(before.release.summary.get("n_respondents", 0)),
+            "on": day(before.release.created_at).render(lang),
+        }
+        context["after"] = {
+            "year": after.diag.year,
+            "n": int(after.release.summary.get("n_respondents", 0)),
+            "on": day(after.release.created_at).render(lang),
+        }
+        try:
+            comparison = compare_releases(before, after)
+        except QetGeoError as error:
+            text = error.localized(lang)
+            context["refusal"] = text[:1].upper() + text[1:]
+        else:
+            context["rows"] = _rows(comparison, lang)
+            context["synthetic"] = comparison.synthetic
+            context["profiles"] = _profiles(before, after, lang)
+    elif campaigns:
+        context["only"] = campaigns[0].diag.year
+    context["projects"] = _projects(session, hood.id, comparison, lang)
+    return render(request, "impact_page.html", context)

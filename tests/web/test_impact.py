@@ -1,0 +1,202 @@
+"""The public impact page ``/q/{slug}/impact``: the second diagnostic against the first.
+
+A published Lorient neighbourhood with two campaigns (year 0 and year 1) of labelled-synthetic
+answers, each released; published and unpublished projects inserted in the store; beside it a
+published neighbourhood with one released campaign, one whose year-1 release is labelled real
+(synthetic against real: refused), one whose year-0 release is of the old NEAR scale (refused),
+and an unpublished one. No account is used to read the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from qet_geo.store import models as store
+from qet_geo.store.releases import create_release
+from tests.api.conftest import LORIENT_TERRITORY
+from tests.api.factories import su_csv
+from tests.web.test_accounts import Site, make_site
+
+NAME = "Lorient <script>alert(1)</script> {{ 7*7 }}"
+EVIL = "Vélos <script>alert(2)</script> {{ 7*7 }}"
+
+
+def campaigns(
+    api: Any,
+    engine: Engine,
+    osm_dir: str,
+    headers: dict[str, str],
+    *,
+    name: str,
+    slug: str,
+    years: tuple[int, ...] = (0, 1),
+    published: bool = True,
+) -> tuple[int, list[int]]:
+    """A neighbourhood with one released campaign of labelled-synthetic answers per year.
+
+    ``api`` is a TestClient or an httpx client of the app. Returns its id and its diagnostics.
+    """
+    hood = api.post(
+        "/neighbourhoods", json={"name": name, "territory": LORIENT_TERRITORY}, headers=headers
+    ).json()["id"]
+    diags = []
+    for year in years:
+        diag = api.post(
+            f"/neighbourhoods/{hood}/diagnostics", json={"year": year}, headers=headers
+        ).json()["id"]
+        homes = ((-3.360, 47.749, 30 + 10 * year), (-3.358, 47.752, 20))
+        sent = api.post(
+            f"/diagnostics/{diag}/uploads",
+            content=su_csv(50 + 10 * year, seed=5 + year, prefix=f"Y{year}", clusters=homes),
+            headers=headers,
+        )
+        assert sent.status_code == 201, sent.text
+        with store.session_scope(engine) as s:
+            s.execute(
+                update(store.Diagnostic).where(store.Diagnostic.id == diag).values(synthetic=True)
+            )
+        create_release(engine, diag, osm_dir=osm_dir)
+        diags.append(diag)
+    with store.session_scope(engine) as s:
+        s.execute(
+            update(store.Neighbourhood)
+            .where(store.Neighbourhood.id == hood)
+            .values(slug=slug, published=published)
+        )
+    return hood, diags
+
+
+def add_project(engine: Engine, hood: int, **values: Any) -> int:
+    with store.session_scope(engine) as s:
+        project = store.Project(neighbourhood_id=hood, **values)
+        s.add(project)
+        s.flush()
+        return project.id
+
+
+@dataclass
+class World:
+    site: Site
+    hood: int
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    site = make_site(tmp_path_factory.mktemp("impact"))
+    api = site.client()
+    engine = site.engine
+    osm_dir = site.app.state.settings.osm_dir  # type: ignore[attr-defined]
+    with store.session_scope(engine) as s:
+        staff = {"Authorization": f"Bearer {store.create_token(s, role='admin')}"}
+    hood, _ = campaigns(api, engine, osm_dir, staff, name=NAME, slug="lorient-centre")
+    campaigns(api, engine, osm_dir, staff, name="Un seul", slug="un-seul", years=(0,))
+    campaigns(api, engine, osm_dir, staff, name="Caché", slug="cache", published=False)
+    _, mixed = campaigns(api, engine, osm_dir, staff, name="Mélangé", slug="melange")
+    _, scales = campaigns(api, engine, osm_dir, staff, name="Deux échelles", slug="echelles")
+    with store.session_scope(engine) as s:
+        release = s.query(store.Release).filter_by(diagnostic_id=mixed[1]).one()
+        release.summary = {**release.summary, "synthetic": False}
+        s.execute(
+            update(store.Diagnostic).where(store.Diagnostic.id == mixed[1]).values(synthetic=False)
+        )
+        release = s.query(store.Release).filter_by(diagnostic_id=scales[0]).one()
+        release.summary = {**release.summary, "scale": "near"}
+    add_project(engine, hood, title=EVIL, usage="transportation_mode", published=True,
+                effect={"value": -12345.0, "low": -20000.0, "high": -5000.0})  # fmt: skip
+    add_project(
+        engine, hood, title="Compost partagé", usage="meat_frequency", published=True, effect={}
+    )
+    add_project(engine, hood, title="Projet brouillon", usage="heat_source", published=False,
+                effect={"value": -1.0})  # fmt: skip
+    yield World(site, hood)
+    engine.dispose()
+
+
+def _main(html: str) -> str:
+    return html.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def _text(html: str) -> str:
+    text = re.sub(r"[ \t\r\n]+", " ", re.sub(r"<[^>]+>", " ", _main(html)))
+    return text.replace("&#39;", "'")
+
+
+def test_impact_compares_the_two_campaigns(world: World) -> None:
+    page = world.site.client().get("/q/lorient-centre/impact")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "<script>alert" not in html
+    assert "{{ 7*7 }}" in html and "49" not in _text(html).split("Usage", 1)[0]
+    text = _text(html)
+    assert "Le diagnostic de l'année 1" in text and "l'année 0" in text
+    assert "Réponses synthétiques" in text
+    table = _main(html).split('id="titre-changement"', 1)[1].split("</table>", 1)[0]
+    for label in ("Mobilité quotidienne", "Alimentation (viande)", "Total des six usages"):
+        assert label in table, label
+    # each row: before, after, change, interval in words, counts 50 / 60
+    assert "50 / 60" in table
+    assert re.search(r"de [−+]?[\d  ]+ à [−+]?[\d  ]+", table)
+    assert any(v in table for v in ("en baisse", "en hausse", "pas de changement net"))
+    assert "Ce que cette comparaison ne prouve pas" in text
+    assert "pas un panel" in text
+
+
+def test_impact_lists_published_projects_beside_the_measured_change(world: World) -> None:
+    html = world.site.client().get("/q/lorient-centre/impact").text
+    projects = _main(html).split('id="titre-projets"', 1)[1]
+    assert "Vélos &lt;script&gt;alert(2)&lt;/script&gt; {{ 7*7 }}" in projects
+    assert "<script>alert(2)" not in projects
+    assert "Projet brouillon" not in html
+    rows = projects.split("<tr>")[2:]
+    velo, compost = rows[0], rows[1]
+    assert "−12 345" in velo.replace("\u202f", " ").replace("\xa0", " ")
+    assert "entre" in velo and "pas de mesure comparable" not in velo
+    assert "non estimé" in compost
+    assert "Alimentation (viande)" in compost and "entre" in compost
+
+
+def test_impact_in_english(world: World) -> None:
+    page = world.site.client().get("/q/lorient-centre/impact", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    text = _text(page.text)
+    assert "What this comparison cannot prove" in text
+    assert "not estimated" in text
+
+
+def test_impact_with_one_campaign_waits_for_the_second(world: World) -> None:
+    page = world.site.client().get("/q/un-seul/impact")
+    assert page.status_code == 200
+    text = _text(page.text)
+    assert "Le second diagnostic n'est pas encore publié" in text
+    assert "Aucun projet n'est encore publié" in text
+
+
+def test_impact_refuses_synthetic_against_real(world: World) -> None:
+    page = world.site.client().get("/q/melange/impact")
+    assert page.status_code == 200
+    text = _text(page.text)
+    assert "ne peuvent pas être comparés" in text
+    assert "synthétique" in text and "réelle" in text
+    assert "titre-changement" not in page.text
+
+
+def test_impact_refuses_two_scales(world: World) -> None:
+    page = world.site.client().get("/q/echelles/impact")
+    assert page.status_code == 200
+    text = _text(page.text)
+    assert "NEAR" in text and "publier à nouveau" in text
+    assert "titre-changement" not in page.text
+
+
+@pytest.mark.parametrize("slug", ["cache", "inconnu", "x" * 80])
+def test_impact_of_an_unknown_or_unpublished_portal_is_404(world: World, slug: str) -> None:
+    page = world.site.client().get(f"/q/{slug}/impact")
+    assert page.status_code == 404
+    assert "Traceback" not in page.text
