@@ -144,6 +144,8 @@ def test_impact_compares_the_two_campaigns(world: World) -> None:
     assert "50 / 60" in table
     assert re.search(r"de [−+]?[\d  ]+ à [−+]?[\d  ]+", table)
     assert any(v in table for v in ("en baisse", "en hausse", "pas de changement net"))
+    profiles = _main(html).split('id="titre-profils"', 1)[1].split("</table>", 1)[0]
+    assert "Profil 1" in profiles and " %" in profiles
     assert "Ce que cette comparaison ne prouve pas" in text
     assert "pas un panel" in text
 
