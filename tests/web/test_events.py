@@ -145,6 +145,7 @@ def test_the_team_creates_an_event_in_french_time(world: World) -> None:
         "Réunion d'ouverture", "reunion", "sensibilisation", 40
     )  # fmt: skip
     assert not event.published
+    assert event.starts_at is not None
     starts = event.starts_at.replace(tzinfo=None)
     assert (starts.hour, starts.minute) == (17, 30)  # 18:30 in Paris in winter, stored in UTC
     edit = world.admin.get(done.headers["location"])
