@@ -18,11 +18,13 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
+from qet_geo.i18n import translate
 from qet_geo.store import models as store
 from qet_geo.store.releases import create_release
 from tests.api.conftest import LORIENT_TERRITORY
 from tests.api.factories import su_csv
 from tests.web.test_accounts import Site, make_site
+from tests.web.test_pages import _french_only, _Text
 
 NAME = "Lorient <script>alert(1)</script> {{ 7*7 }}"
 EVIL = "Vélos <script>alert(2)</script> {{ 7*7 }}"
@@ -100,6 +102,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     campaigns(api, engine, osm_dir, staff, name="Caché", slug="cache", published=False)
     _, mixed = campaigns(api, engine, osm_dir, staff, name="Mélangé", slug="melange")
     _, scales = campaigns(api, engine, osm_dir, staff, name="Deux échelles", slug="echelles")
+    partial, parts = campaigns(api, engine, osm_dir, staff, name="Partiel", slug="partiel")
     with store.session_scope(engine) as s:
         release = s.query(store.Release).filter_by(diagnostic_id=mixed[1]).one()
         release.summary = {**release.summary, "synthetic": False}
@@ -108,6 +111,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         release = s.query(store.Release).filter_by(diagnostic_id=scales[0]).one()
         release.summary = {**release.summary, "scale": "near"}
+        # year 1 could not publish its heating footprint (one respondent dominating it)
+        release = s.query(store.Release).filter_by(diagnostic_id=parts[1]).one()
+        moments = dict(release.summary["moments"])
+        del moments["heat_source_kgco2e"]
+        release.summary = {**release.summary, "moments": moments}
     add_project(engine, hood, title=EVIL, usage="transportation_mode", published=True,
                 effect={"value": -12345.0, "low": -20000.0, "high": -5000.0})  # fmt: skip
     add_project(
@@ -115,6 +123,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     add_project(engine, hood, title="Projet brouillon", usage="heat_source", published=False,
                 effect={"value": -1.0})  # fmt: skip
+    add_project(engine, hood, title="Sans usage", published=True, effect={"value": "beaucoup"})
+    add_project(engine, partial, title="Isolation", usage="heat_source", published=True,
+                effect={"value": -800})  # fmt: skip
+    add_project(engine, partial, title="Covoiturage", usage="transportation_mode",
+                published=True)  # fmt: skip
     yield World(site, hood)
     engine.dispose()
 
@@ -162,14 +175,48 @@ def test_impact_lists_published_projects_beside_the_measured_change(world: World
     assert "entre" in velo and "pas de mesure comparable" not in velo
     assert "non estimé" in compost
     assert "Alimentation (viande)" in compost and "entre" in compost
+    none = rows[2]
+    assert "Sans usage" in none and "aucun usage précisé" in none
+    assert "non estimé" in none and "pas de mesure comparable" in none
 
 
-def test_impact_in_english(world: World) -> None:
-    page = world.site.client().get("/q/lorient-centre/impact", headers={"Accept-Language": "en"})
-    assert page.status_code == 200
-    text = _text(page.text)
+def test_impact_withholds_what_one_year_could_not_publish(world: World) -> None:
+    html = world.site.client().get("/q/partiel/impact").text
+    table = _main(html).split('id="titre-changement"', 1)[1].split("</table>", 1)[0]
+    rows = {r.split("</th>", 1)[0].rsplit(">", 1)[1]: r for r in table.split("<tr>")[2:]}
+    assert "non comparé" in rows["Chauffage"]
+    # the total would give the heating back: withheld too
+    assert "non comparé" in rows["Total des six usages"]
+    assert "non comparé" not in rows["Mobilité quotidienne"]
+    projects = _main(html).split('id="titre-projets"', 1)[1]
+    isolation, covoiturage = projects.split("<tr>")[2:4]
+    assert "Isolation" in isolation and "pas de mesure comparable" in isolation
+    assert "−800" in isolation
+    assert "Covoiturage" in covoiturage and "non estimé" in covoiturage
+    assert "pas de mesure comparable" not in covoiturage
+
+
+def test_impact_in_english_keeps_no_french(world: World) -> None:
+    from api.web._kit import TEMPLATES
+
+    ours = re.findall(r'_\("([^"]+)"', (TEMPLATES / "impact_page.html").read_text())
+    assert ours and not [
+        t for t in ours if translate(t, "en") == t and t not in ("Impact", "Usage")
+    ]
+    french = _french_only()
+    client = world.site.client()
+    client.cookies.set("qet_lang", "en")
+    for slug in ("lorient-centre", "un-seul", "melange", "echelles", "partiel"):
+        page = client.get(f"/q/{slug}/impact")
+        assert page.status_code == 200 and '<html lang="en">' in page.text
+        parser = _Text()
+        parser.feed(page.text)
+        left = [p for p in parser.pieces if p in french]
+        assert not left, f"{slug}: {left}"
+    text = _text(client.get("/q/lorient-centre/impact").text)
     assert "What this comparison cannot prove" in text
-    assert "not estimated" in text
+    assert "not estimated" in text and "Daily mobility" in text
+    assert "synthetic" in _text(client.get("/q/melange/impact").text)
 
 
 def test_impact_with_one_campaign_waits_for_the_second(world: World) -> None:
