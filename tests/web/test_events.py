@@ -31,6 +31,7 @@ from tests.web.test_accounts import (
     make_site,
     signed_in_client,
 )
+from tests.web.test_pages import _french_only, _Text
 
 EVIL = "<script>alert(1)</script> {{ 7*7 }}"
 _N = count(1)
@@ -444,10 +445,35 @@ def test_past_events_show_minutes_and_counts_under_the_rule(world: World) -> Non
     assert 'name="party"' not in main
 
 
-def test_the_public_page_in_english(world: World) -> None:
+def test_english_pages_keep_no_french(world: World) -> None:
     h = _hood(world)
-    _event(world, h)
-    english = world.site.client()
-    english.cookies.set("qet_lang", "en")
-    main = _main(english.get(f"/q/{h.slug}/ateliers").text)
-    assert "Workshops and meetings" in main and "Upcoming" in main
+    upcoming = _event(world, h, agenda="Texte", capacity=events.MIN_CAPACITY)
+    past = _event(world, h, starts_at=PAST)
+    with store.session_scope(world.site.engine) as s:
+        events.update_after(
+            s, events.event_of(s, h.id, past), minutes="x", attendance=3, contributions=30,
+            outputs={k: "y" for k in events.OUTPUTS},
+        )  # fmt: skip
+    french = _french_only()
+    team = signed_in_client(world.site, "admin@reseau.example")
+    team.cookies.set("qet_lang", "en")
+    resident = world.site.client()
+    resident.cookies.set("qet_lang", "en")
+    url = f"/q/{h.slug}/ateliers"
+    pages = {
+        "list": team.get(f"/espace/quartiers/{h.id}/ateliers"),
+        "edit": team.get(f"/espace/quartiers/{h.id}/ateliers/{upcoming}"),
+        "public": resident.get(url),
+        "refused": _register(resident, url, upcoming, "20"),
+    }
+    for name, page in pages.items():
+        text = page.text  # type: ignore[attr-defined]
+        assert '<html lang="en">' in text, name
+        parser = _Text()
+        parser.feed(text)
+        left = [p for p in parser.pieces if p in french]
+        assert not left, f"{name}: {left}"
+    public = _main(pages["public"].text)  # type: ignore[attr-defined]
+    assert "Workshops and meetings" in public and "Upcoming" in public
+    assert "Participants: fewer than 11." in public and "Contributions: 30." in public
+    assert "from 1 to 10 people" in pages["refused"].text  # type: ignore[attr-defined]
