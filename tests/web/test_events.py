@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import count
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -108,7 +109,7 @@ def _form(**kw: str) -> dict[str, str]:
     return data
 
 
-def _register(client: TestClient, url: str, event: int, party: str) -> object:
+def _register(client: TestClient, url: str, event: int, party: str) -> httpx.Response:
     """Register from the agenda's page, with the token of the page just read (each page sets
     its own form cookie)."""
     token = csrf_of(client.get(url).text)
@@ -360,7 +361,7 @@ def test_registration_by_count_and_the_eleven_rule(world: World) -> None:
     assert "Inscrits : moins de 11." in page.text and "Inscrits : 3" not in page.text
     world.site.app.state.event_throttle = None  # type: ignore[attr-defined]
     for _ in range(2):
-        assert _register(resident, url, event, "4").status_code == 303  # type: ignore[attr-defined]
+        assert _register(resident, url, event, "4").status_code == 303
     assert _stored(world, event).registrations == 11
     assert "Inscrits : 11." in resident.get(url).text
 
@@ -380,11 +381,11 @@ def test_registration_refusals(world: World) -> None:
         == 403
     )
     too_many = _register(resident, url, event, "11")
-    assert too_many.status_code == 422 and "de 1 à 10 personnes" in too_many.text  # type: ignore[attr-defined]
-    assert _register(resident, url, event, "deux").status_code == 422  # type: ignore[attr-defined]
+    assert too_many.status_code == 422 and "de 1 à 10 personnes" in too_many.text
+    assert _register(resident, url, event, "deux").status_code == 422
     over = _register(resident, url, past, "1")
-    assert over.status_code == 409 and "déjà commencé" in over.text  # type: ignore[attr-defined]
-    assert _register(resident, url, hidden, "1").status_code == 404  # type: ignore[attr-defined]
+    assert over.status_code == 409 and "déjà commencé" in over.text
+    assert _register(resident, url, hidden, "1").status_code == 404
     assert [_stored(world, e).registrations for e in (event, past, hidden)] == [0, 0, 0]
 
 
@@ -421,7 +422,7 @@ def test_a_full_event_says_so_without_a_small_count(world: World) -> None:
         "Il ne reste pas assez de places pour 2 personne(s) : essayez avec moins de personnes, "
         "ou contactez l&#39;équipe du quartier."
     ]  # how many places remain is not said
-    assert _register(resident, url, event, "1").status_code == 303  # type: ignore[attr-defined]
+    assert _register(resident, url, event, "1").status_code == 303
     page = resident.get(url)
     assert "Complet" in page.text and f'action="{url}/{event}/inscription"' not in page.text
 
@@ -467,13 +468,13 @@ def test_english_pages_keep_no_french(world: World) -> None:
         "refused": _register(resident, url, upcoming, "20"),
     }
     for name, page in pages.items():
-        text = page.text  # type: ignore[attr-defined]
+        text = page.text
         assert '<html lang="en">' in text, name
         parser = _Text()
         parser.feed(text)
         left = [p for p in parser.pieces if p in french]
         assert not left, f"{name}: {left}"
-    public = _main(pages["public"].text)  # type: ignore[attr-defined]
+    public = _main(pages["public"].text)
     assert "Workshops and meetings" in public and "Upcoming" in public
     assert "Participants: fewer than 11." in public and "Contributions: 30." in public
-    assert "from 1 to 10 people" in pages["refused"].text  # type: ignore[attr-defined]
+    assert "from 1 to 10 people" in pages["refused"].text
