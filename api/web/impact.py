@@ -189,19 +189,21 @@ def _profiles(before: Campaign, after: Campaign, lang: str) -> list[dict[str, st
 
 
 def _effect(project: Project, lang: str) -> str | None:
-    """The project's expected effect in words (None: not estimated)."""
+    """The project's expected effect in words (None: not estimated): kgCO2e avoided a year, a
+    positive number for a saving, as :func:`qet_geo.analysis.project_effect.expected_effect`
+    gives it."""
     effect = project.effect or {}
     value = effect.get("value")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    text = _kg(value, lang, signed=True)
+    text = _kg(value, lang)
     low, high = effect.get("low"), effect.get("high")
     if isinstance(low, (int, float)) and isinstance(high, (int, float)):
         return msg(
             "{value} (entre {low} et {high})",
             value=text,
-            low=_kg(low, lang, signed=True),
-            high=_kg(high, lang, signed=True),
+            low=_kg(low, lang),
+            high=_kg(high, lang),
         ).render(lang)
     return text
 

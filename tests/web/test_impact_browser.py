@@ -24,7 +24,7 @@ def _published(live_app: LiveApp) -> None:
         hood, _ = campaigns(api, engine, osm_dir, admin, name="Lorient centre", slug="lorient")
         campaigns(api, engine, osm_dir, admin, name="Un seul", slug="un-seul", years=(0,))
     add_project(engine, hood, title="Pistes cyclables", usage="transportation_mode",
-                published=True, effect={"value": -12000.0})  # fmt: skip
+                published=True, effect={"value": 12000.0})  # fmt: skip
     add_project(engine, hood, title="Compost partagé", usage="meat_frequency", published=True)
 
 
@@ -51,7 +51,7 @@ def test_the_public_reads_the_impact_page(
     expect(page.locator("main")).to_contain_text("Mobilité quotidienne")
     expect(page.locator("main")).to_contain_text("Ce que cette comparaison ne prouve pas")
     expect(page.get_by_role("row", name="Compost partagé")).to_contain_text("non estimé")
-    expect(page.get_by_role("row", name="Pistes cyclables")).to_contain_text("−12")
+    expect(page.get_by_role("row", name="Pistes cyclables")).to_contain_text("12")
     checked()
     if viewport["width"] > 1000:
         shoot(page, "portail_impact")
