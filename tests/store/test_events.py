@@ -3,7 +3,9 @@ publication, registration by count within the capacity, and counts shown under t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from qet_geo.errors import ValidationError
 from qet_geo.store import events
 from qet_geo.store import models as store
 from qet_geo.store.models import ConflictError, NotFoundError
+from tests.api.conftest import fresh_postgres_database, postgres_url  # noqa: F401 (a fixture)
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=10)
@@ -163,3 +166,42 @@ def test_event_of_another_neighbourhood_is_not_found(session: Session) -> None:
     assert events.event_of(session, 1, event.id) is event
     with pytest.raises(NotFoundError):
         events.event_of(session, 2, event.id)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return fresh_postgres_database(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'qet.db'}"
+
+
+def test_concurrent_registrations_never_pass_the_capacity(engine_url: str) -> None:
+    engine = store.make_engine(engine_url)
+    store.create_schema(engine)
+    try:
+        with store.session_scope(engine) as s:
+            hood = store.add_neighbourhood(s, name="Kervénanec").id
+            event = events.create_event(
+                s, hood, title="Atelier", phase="inspiration", starts_at=LATER,
+                capacity=events.MIN_CAPACITY,
+            )  # fmt: skip
+            events.set_published(s, event, True)
+            event_id = event.id
+        barrier = threading.Barrier(8)
+
+        def one(_: int) -> bool:
+            barrier.wait(timeout=30)
+            try:
+                with store.session_scope(engine) as s:
+                    events.register(s, hood, event_id, events.MAX_PARTY, now=NOW)
+                return True
+            except ConflictError:
+                return False
+
+        with ThreadPoolExecutor(8) as pool:
+            accepted = list(pool.map(one, range(8)))
+        assert sum(accepted) == events.MIN_CAPACITY // events.MAX_PARTY
+        with store.session_scope(engine) as s:
+            assert s.get(store.Event, event_id).registrations == events.MIN_CAPACITY  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
