@@ -12,6 +12,11 @@ Counts of people follow the ≥ 11 rule of ``docs/privacy.md`` when shown to the
 set, is at least :data:`MIN_CAPACITY` = 10 + :data:`MAX_PARTY`, so that a registration refused
 for lack of places never tells that fewer than 11 people have registered: with 10 registered
 or fewer, any party of at most :data:`MAX_PARTY` still fits.
+
+What this does not hide: a resident whose registration takes the count from "fewer than 11" to
+a number learns how many were registered before (the number minus their party). The count is
+of anonymous parties with no attribute (no name, no profile, no address is kept), so it tells
+nothing about anyone; the rule is kept so that the page never prints a count from 1 to 10.
 """
 
 from __future__ import annotations
