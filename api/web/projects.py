@@ -40,6 +40,7 @@ from qet_geo.store.projects import (
     STATUSES,
     ProjectForm,
     get_project,
+    latest_of,
     projects_of,
     public_projects,
     save_project,
@@ -75,6 +76,7 @@ def effect_view(effect: dict[str, Any] | None, lang: str) -> dict[str, Any] | No
         "tonnes": number(value / 1000, decimals=None).render(lang) if value >= 1000 else None,
         "factor": effect.get("method") == "factor",
         "assumptions": list((effect.get("assumptions") or {}).get(lang) or []),
+        "release": (effect.get("release") or {}).get("number"),
     }
 
 
@@ -173,8 +175,13 @@ def _edit_page(
     status: int = 200,
 ) -> Response:
     lang = lang_of(request)
+    stale = False
+    if project is not None and (project.effect or {}).get("release"):
+        latest = latest_of(session, hood.id)
+        stale = latest is None or latest.id != project.effect["release"].get("id")
     context = {
         "hood": hood,
+        "stale": stale,
         "project": _sheet(project, lang) if project is not None else None,
         "form": form,
         "error": error,

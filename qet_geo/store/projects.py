@@ -33,6 +33,7 @@ __all__ = [
     "ProjectForm",
     "effect_figures",
     "get_project",
+    "latest_of",
     "parse_indicators",
     "parse_milestones",
     "projects_of",
@@ -217,8 +218,8 @@ def parse_indicators(text: str) -> list[dict[str, str]]:
     return out
 
 
-def effect_figures(session: Session, hood_id: int) -> dict[str, Any] | None:
-    """The figures of the latest release of the neighbourhood's latest campaign (None: none)."""
+def latest_of(session: Session, hood_id: int) -> Release | None:
+    """The latest release of the neighbourhood's latest campaign (None: none)."""
     diag = session.scalars(
         select(Diagnostic)
         .where(Diagnostic.neighbourhood_id == hood_id)
@@ -227,12 +228,17 @@ def effect_figures(session: Session, hood_id: int) -> dict[str, Any] | None:
     ).first()
     if diag is None:
         return None
-    release = session.scalars(
+    return session.scalars(
         select(Release)
         .where(Release.diagnostic_id == diag.id)
         .order_by(Release.number.desc())
         .limit(1)
     ).first()
+
+
+def effect_figures(session: Session, hood_id: int) -> dict[str, Any] | None:
+    """The figures of the latest release of the neighbourhood's latest campaign (None: none)."""
+    release = latest_of(session, hood_id)
     return dict(release.figures) if release is not None else None
 
 
@@ -330,8 +336,9 @@ def save_project(
         "milestones": parse_milestones(form.milestones),
         "indicators": parse_indicators(form.indicators),
     }
+    release = latest_of(session, hood_id) if form.method == "diagnostic" else None
     effect = expected_effect(
-        effect_figures(session, hood_id),
+        dict(release.figures) if release is not None else None,
         method=form.method,
         usage=usage,
         profiles=sorted(set(profiles)),
@@ -342,6 +349,9 @@ def save_project(
         source=params["source"],
     )
     effect["params"] = params
+    if release is not None and effect["status"] == "ok":
+        # which release the effect was computed from: a later one asks for a new computation
+        effect["release"] = {"id": release.id, "number": release.number}
     if project is None:
         project = Project(neighbourhood_id=hood_id)
         session.add(project)

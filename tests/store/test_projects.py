@@ -86,12 +86,14 @@ def test_save_computes_the_effect_from_the_latest_campaign(session: Session) -> 
     # 100 kg × 0.5 × 100 homes × 2.2 = 11 000
     assert project.effect["status"] == "ok" and project.effect["value"] == 11_000
     assert project.effect["params"]["method"] == "diagnostic"
+    assert project.effect["release"]["number"] == 1
     assert project.profiles == [1]
     again = ProjectForm.of(project)
     assert again.title == "Vélos" and again.profiles == "1"
     form.method, form.factor, form.units, form.source = "factor", "2", "300", "ADEME"
     save_project(session, 1, form, project=project)
     assert project.effect["value"] == 600
+    assert "release" not in project.effect  # a factor does not come from a release
     assert ProjectForm.of(project).factor == "2"
 
 

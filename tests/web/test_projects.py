@@ -90,6 +90,8 @@ def test_team_writes_a_sheet_and_sees_its_effect_with_assumptions(team: Team) ->
         assert "kgCO2e évités par an" in words
         assert "Hypothèses" in words and "Pas d'intervalle" in words
         assert "logements × 2,2 personnes" in words
+        assert "Calculé sur la publication n° 1" in words
+        assert "plus récente" not in words
     else:
         assert "Effet attendu non estimé" in words
     # a documented factor instead
@@ -238,3 +240,17 @@ def test_unpublished_or_unknown_portals_are_404(team: Team) -> None:
         page = public.get(path)
         assert page.status_code == 404, path
         assert "Traceback" not in page.text
+
+
+def test_the_team_is_told_when_a_newer_release_exists(team: Team) -> None:
+    figures = _figures(team)
+    usage = next(r["usage"] for r in figures.links["fr"]["votes"] if r["built"] > 0)
+    client = signed_in_client(team.world.site, "pilote-projets@b.example")
+    url = _create(client, team, usage=usage, reach_percent="20", population="3000")
+    assert "plus récente" not in _words(client.get(url).text)
+    pid = int(url.rsplit("/", 1)[1])
+    with store.session_scope(team.world.site.engine) as s:
+        row = s.get(store.Project, pid)
+        assert row is not None
+        row.effect = {**row.effect, "release": {"id": -1, "number": 0}}  # an older release
+    assert "plus récente que celle de ce calcul" in _words(client.get(url).text)
