@@ -1,8 +1,8 @@
 """The public impact page in a real browser (Debian's chromium): a published Lorient
 neighbourhood with two released campaigns (year 0 and year 1) and two published projects, read
 without an account on a phone's width and on a desktop, in French and in English; a portal with a
-single campaign. axe-core finds no serious or critical violation, and no page asks another host
-for anything."""
+single campaign and one whose two campaigns cannot be compared. axe-core finds no serious or
+critical violation, and no page asks another host for anything."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def _published(live_app: LiveApp) -> None:
     with httpx.Client(base_url=live_app.url, timeout=120) as api:
         hood, _ = campaigns(api, engine, osm_dir, admin, name="Lorient centre", slug="lorient")
         campaigns(api, engine, osm_dir, admin, name="Un seul", slug="un-seul", years=(0,))
+        _, mixed = campaigns(api, engine, osm_dir, admin, name="Mélangé", slug="melange")
+    with store.session_scope(engine) as s:
+        # year 1 labelled real: not compared with the synthetic year 0
+        release = s.query(store.Release).filter_by(diagnostic_id=mixed[1]).one()
+        release.summary = {**release.summary, "synthetic": False}
+        s.get_one(store.Diagnostic, mixed[1]).synthetic = False
     add_project(engine, hood, title="Pistes cyclables", usage="transportation_mode",
                 published=True, effect={"value": 12000.0})  # fmt: skip
     add_project(engine, hood, title="Compost partagé", usage="meat_frequency", published=True)
@@ -64,6 +70,9 @@ def test_the_public_reads_the_impact_page(
     expect(page.locator("h1")).to_have_text("L'impact de la démarche", timeout=20_000)
     page.goto("/q/un-seul/impact")
     expect(page.locator("main")).to_contain_text("Le second diagnostic n'est pas encore publié")
+    checked()
+    page.goto("/q/melange/impact")
+    expect(page.locator(".refusal")).to_contain_text("ne peuvent pas être comparés")
     checked()
     assert [s for s in seen if s[1]] == [], seen
     watch.assert_no_outside_request()
