@@ -254,3 +254,38 @@ def test_the_team_is_told_when_a_newer_release_exists(team: Team) -> None:
         assert row is not None
         row.effect = {**row.effect, "release": {"id": -1, "number": 0}}  # an older release
     assert "plus récente que celle de ce calcul" in _words(client.get(url).text)
+
+
+def test_english_pages_keep_no_french(team: Team) -> None:
+    from tests.web.test_pages import _french_only, _Text
+
+    french = _french_only()
+    figures = _figures(team)
+    usage = next(r["usage"] for r in figures.links["fr"]["votes"] if r["built"] > 0)
+    client = signed_in_client(team.world.site, "pilote-projets@b.example")
+    url = _create(client, team, title="Parking", usage=usage, profiles=sorted(
+        figures.profile_shares)[0], milestones="2027-01-10 ; Vote ; fait",
+        indicators="Places ; 3")  # fmt: skip
+    token = csrf_of(client.get(url).text)
+    client.post(url + "/publication", data={"csrf": token, "action": "publier"})
+    pid = url.rsplit("/", 1)[1]
+    client.cookies.set("qet_lang", "en")
+    public = team.world.site.client()
+    public.cookies.set("qet_lang", "en")
+    pages = {
+        "team list": client.get(_base(team)),
+        "team new": client.get(_base(team) + "/nouveau"),
+        "team sheet": client.get(url),
+        "public list": public.get("/q/lorient-centre/projets"),
+        "public sheet": public.get(f"/q/lorient-centre/projets/{pid}"),
+    }
+    for name, page in pages.items():
+        assert page.status_code == 200, name
+        assert '<html lang="en">' in page.text, name
+        parser = _Text()
+        parser.feed(page.text)
+        left = [p for p in parser.pieces if p in french]
+        assert not left, f"{name}: {left}"
+    sheet = _words(pages["public sheet"].text)
+    assert "kgCO2e avoided a year" in sheet and "Assumptions" in sheet
+    assert "persons per home" in sheet
