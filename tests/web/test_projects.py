@@ -52,7 +52,7 @@ def _base(team: Team, hood: int | None = None) -> str:
 
 def _create(client: TestClient, team: Team, **fields: str) -> str:
     token = csrf_of(client.get(_base(team) + "/nouveau").text)
-    data = {"csrf": token, "title": "Projet", "status": "propose", **fields}
+    data = {"csrf": token, "title": "Vélo-bus du mardi", "status": "propose", **fields}
     done = client.post(_base(team), data=data, follow_redirects=False)
     assert done.status_code == 303, done.text
     return str(done.headers["location"]).split("?")[0]
@@ -98,7 +98,7 @@ def test_team_writes_a_sheet_and_sees_its_effect_with_assumptions(team: Team) ->
     token = csrf_of(page.text)
     done = client.post(
         url,
-        data={"csrf": token, "title": "Projet", "status": "en_cours", "method": "factor",
+        data={"csrf": token, "title": "Vélo-bus du mardi", "status": "en_cours", "method": "factor",
               "factor": "0,5", "units": "1200", "source": "ADEME, Base Empreinte"},
         follow_redirects=False,
     )  # fmt: skip
@@ -107,7 +107,7 @@ def test_team_writes_a_sheet_and_sees_its_effect_with_assumptions(team: Team) ->
     assert "Environ 600 kgCO2e évités par an" in words
     assert "ADEME, Base Empreinte" in words
     listing = client.get(_base(team))
-    assert "Projet" in _words(listing.text) and "En cours" in _words(listing.text)
+    assert "Vélo-bus du mardi" in _words(listing.text) and "En cours" in _words(listing.text)
 
 
 def test_withheld_when_the_release_has_no_figure_for_the_usage(team: Team) -> None:
