@@ -23,8 +23,8 @@ from api.models import (
     ProfileOut,
 )
 from api.routers.aggregates import shared_lookup
-from qet_geo.analysis.national import before_after, before_after_moments, national_table
-from qet_geo.errors import QetGeoWarning, ValidationError
+from qet_geo.analysis.national import before_after, national_table
+from qet_geo.errors import QetGeoWarning
 from qet_geo.i18n import msg
 from qet_geo.privacy import require_protected
 from qet_geo.store.ingest import FOOTPRINT_SCALE, respondents_frame
@@ -34,7 +34,7 @@ from qet_geo.store.models import (
     NotFoundError,
     national_reference,
 )
-from qet_geo.store.releases import latest_release
+from qet_geo.store.releases import latest_release, release_changes
 from qet_geo.surveys.schema import USAGES
 
 router = APIRouter(tags=["comparaisons"])
@@ -245,26 +245,15 @@ def compare_campaigns(
         releases.append(release)
         labels.append(bool(release.summary.get("synthetic", False)) or bool(diag.synthetic))
     synthetic = (labels[0], labels[1])
-    scales = [str(r.summary.get("scale", FOOTPRINT_SCALE)) for r in releases]
-    if len(set(scales)) > 1:
-        year = (before, after)[scales.index("near") if "near" in scales else 0]
-        raise ValidationError(
-            msg(
-                "la publication de l'année {year} a été calculée avec l'ancienne échelle NEAR et "
-                "l'autre avec l'échelle NosGestesClimat : leurs empreintes ne se comparent pas. "
-                "L'équipe pilote peut publier à nouveau la campagne de l'année {year} pour la "
-                "recalculer avec l'échelle NosGestesClimat.",
-                year=year,
-            )
-        )
     if live:
         table = before_after(frames[0], frames[1], confidence=confidence, synthetic=synthetic)
     else:
-        table = before_after_moments(
-            releases[0].summary.get("moments") or {},
-            releases[1].summary.get("moments") or {},
-            confidence=confidence,
+        table = release_changes(
+            releases[0],
+            releases[1],
+            years=(before, after),
             synthetic=synthetic,
+            confidence=confidence,
         )
     return BeforeAfterOut(
         neighbourhood_id=hood.id,

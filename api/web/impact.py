@@ -31,13 +31,12 @@ from sqlalchemy.orm import Session
 from api.dependencies import SessionDep
 from api.web._kit import lang_of, render
 from api.web.portal import _hood
-from qet_geo.analysis.national import before_after_moments
-from qet_geo.errors import QetGeoError, ValidationError
+from qet_geo.errors import QetGeoError
 from qet_geo.i18n import day, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store.ingest import FOOTPRINT_SCALE
 from qet_geo.store.models import Diagnostic, Project, Release
-from qet_geo.store.releases import Figures, latest_release
+from qet_geo.store.releases import Figures, latest_release, release_changes
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
 __all__ = ["compare_releases", "router"]
@@ -101,22 +100,12 @@ def compare_releases(before: Campaign, after: Campaign) -> Comparison:
     DisclosureError
         The releases have no publishable footprint in common.
     """
-    if before.scale != after.scale:
-        year = after.diag.year if after.scale == "near" else before.diag.year
-        raise ValidationError(
-            msg(
-                "la publication de l'année {year} a été calculée avec l'ancienne échelle NEAR et "
-                "l'autre avec l'échelle NosGestesClimat : leurs empreintes ne se comparent pas. "
-                "L'équipe pilote peut publier à nouveau la campagne de l'année {year} pour la "
-                "recalculer avec l'échelle NosGestesClimat.",
-                year=year,
-            )
-        )
-    table = before_after_moments(
-        before.release.summary.get("moments") or {},
-        after.release.summary.get("moments") or {},
-        confidence=CONFIDENCE,
+    table = release_changes(
+        before.release,
+        after.release,
+        years=(before.diag.year, after.diag.year),
         synthetic=(before.synthetic, after.synthetic),
+        confidence=CONFIDENCE,
     )
     out = Comparison(synthetic=bool(table.attrs.get("synthetic", False)))
     for name, row in table.iterrows():

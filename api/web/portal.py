@@ -355,14 +355,14 @@ def release_csv(figures: Figures, lang: str, *, release_number: int) -> str:
             )
     if "total" in figures.footprints:
         known = [french[u] for u in USAGES if u in french]
-        total_fr = round(sum(known), 1) if len(known) == len(USAGES) else ""
+        total_france = round(sum(known), 1) if len(known) == len(USAGES) else ""
         row(
             "footprint",
             "total",
             msg("Total des six usages").render(lang),
             round(figures.footprints["total"], 1),
             kg,
-            total_fr,
+            total_france,
         )
     for key, share in sorted(figures.profile_shares.items(), key=lambda kv: str(kv[0])):
         name = msg("Profil {n}", n=int(key) + 1).render(lang) if key.isdigit() else key

@@ -96,6 +96,7 @@ __all__ = [
     "preview_figures",
     "preview_links",
     "preview_version",
+    "release_changes",
     "release_set",
     "respondent_key",
 ]
@@ -1311,6 +1312,61 @@ def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -
         ) from None
     logger.info("diagnostic %s: release %s published", diagnostic_id, release.number)
     return release
+
+
+def release_changes(
+    before: Release,
+    after: Release,
+    *,
+    years: tuple[int, int],
+    synthetic: tuple[bool, bool],
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """The change of each mean footprint between two releases, from their stored moments.
+
+    :func:`qet_geo.analysis.national.before_after_moments` on the releases' summaries, once
+    their footprints are known to be on one scale (the API's before/after and the portal's
+    impact page both call this).
+
+    Parameters
+    ----------
+    before, after
+        The two releases (the first campaign's and the second's).
+    years
+        Their campaigns' years, named in the refusal.
+    synthetic
+        Whether each is synthetic (a synthetic release is never compared with a real one).
+    confidence
+        Of the intervals.
+
+    Raises
+    ------
+    ValidationError
+        One release holds footprints of NEAR's former table and the other of
+        :data:`~qet_geo.store.ingest.FOOTPRINT_SCALE`: the message names the year to publish
+        again. Synthetic against real: as :func:`~qet_geo.analysis.national.before_after_moments`.
+    """
+    from qet_geo.analysis.national import before_after_moments
+    from qet_geo.errors import ValidationError
+
+    scales = [str(r.summary.get("scale", FOOTPRINT_SCALE)) for r in (before, after)]
+    if scales[0] != scales[1]:
+        year = years[scales.index("near")] if "near" in scales else years[0]
+        raise ValidationError(
+            msg(
+                "la publication de l'année {year} a été calculée avec l'ancienne échelle NEAR et "
+                "l'autre avec l'échelle NosGestesClimat : leurs empreintes ne se comparent pas. "
+                "L'équipe pilote peut publier à nouveau la campagne de l'année {year} pour la "
+                "recalculer avec l'échelle NosGestesClimat.",
+                year=year,
+            )
+        )
+    return before_after_moments(
+        before.summary.get("moments") or {},
+        after.summary.get("moments") or {},
+        confidence=confidence,
+        synthetic=synthetic,
+    )
 
 
 def latest_release(session: Session, diagnostic_id: int) -> Release | None:
