@@ -105,7 +105,8 @@ def expected_effect(
     usage
         The usage targeted (one of ``USAGES``).
     profiles
-        The usage profiles concerned (their numbers), read in ``figures["profile_shares"]``.
+        The usage profiles concerned, by the number the pages give them ("Profil 1" is key
+        ``"0"`` of ``figures["profile_shares"]``).
     reach_share
         The share of residents the project reaches (0 to 1), instead of the profiles'.
     population
@@ -204,7 +205,9 @@ def expected_effect(
         )
     elif chosen:
         shares = figures.get("profile_shares") or {}
-        missing = [p for p in chosen if p not in shares]
+        # the pages name profile key k "Profil k+1": the team types the names' numbers
+        keys = {p: str(int(p) - 1) if p.isdigit() and int(p) > 0 else p for p in chosen}
+        missing = [p for p in chosen if keys[p] not in shares]
         if missing:
             return _withheld(
                 msg(
@@ -214,7 +217,7 @@ def expected_effect(
                 ),
                 method,
             )
-        share = min(sum(float(shares[p]) for p in chosen), 1.0)
+        share = min(sum(float(shares[keys[p]]) for p in chosen), 1.0)
         assumptions.append(
             msg(
                 "Part des habitants que le projet touche : {share} %, celle des profils "

@@ -11,7 +11,7 @@ from qet_geo.analysis.project_effect import PERSONS_PER_HOME, expected_effect, s
 FIGURES: dict[str, Any] = {
     "n_respondents": 50,
     "footprints": {"transportation_mode": 2400.0, "heat_source": 1800.0, "total": 9000.0},
-    "profile_shares": {"1": 0.25, "2": 0.35, "3": 0.4},
+    "profile_shares": {"0": 0.25, "1": 0.35, "2": 0.4},  # "Profil 1" is key "0"
     "links": {
         "status": "ok",
         "fr": {"votes": [{"usage": "transportation_mode", "built": 120.0, "potential": 900.0}]},

@@ -29,7 +29,7 @@ from qet_geo.store.projects import (
 FIGURES = {
     "n_respondents": 40,
     "footprints": {"transportation_mode": 2000.0},
-    "profile_shares": {"1": 0.5, "2": 0.5},
+    "profile_shares": {"0": 0.5, "1": 0.5},
     "links": {"status": "ok", "fr": {"votes": [{"usage": "transportation_mode", "built": 100.0}]}},
     "access": {"homes": 100},
 }

@@ -37,7 +37,7 @@ def test_the_team_writes_a_sheet_and_the_public_reads_it(
     votes = [r for r in figures.links["fr"]["votes"] if r["built"] > 0]
     assert votes
     usage_label = votes[0]["theme"]
-    profile = sorted(figures.profile_shares)[0]
+    profile = str(int(sorted(figures.profile_shares)[0]) + 1)  # "Profil n"
     seen: list[tuple[str, list[str]]] = []
 
     def checked() -> None:
