@@ -119,7 +119,7 @@ def _local(value: datetime | None) -> datetime | None:
     return None if value is None else store_events._aware(value).astimezone(PARIS)  # type: ignore[union-attr]
 
 
-def _when_text(value: datetime | None, lang: str) -> str:
+def when_text(value: datetime | None, lang: str) -> str:
     """An event's date and time in words, in French time."""
     local = _local(value)
     if local is None:
@@ -182,7 +182,7 @@ def _row(event: Event, lang: str) -> dict[str, Any]:
         "title": event.title,
         "kind": KIND_LABELS.get(event.kind, msg("Atelier")).render(lang),
         "phase": PHASE_LABELS[event.phase].render(lang) if event.phase in PHASE_LABELS else "",
-        "when": _when_text(event.starts_at, lang),
+        "when": when_text(event.starts_at, lang),
         "registrations": event.registrations,
         "capacity": event.capacity,
         "published": event.published,
@@ -481,7 +481,7 @@ def _public_view(event: Event, lang: str) -> dict[str, Any]:
         "title": event.title,
         "kind": KIND_LABELS.get(event.kind, msg("Atelier")).render(lang),
         "phase": PHASE_LABELS[event.phase].render(lang) if event.phase in PHASE_LABELS else "",
-        "when": _when_text(event.starts_at, lang),
+        "when": when_text(event.starts_at, lang),
         "iso": store_events._aware(event.starts_at).isoformat() if event.starts_at else "",  # type: ignore[union-attr]
         "place": event.place,
         "capacity": event.capacity,

@@ -216,10 +216,28 @@ def home(request: Request, session: SessionDep, slug: str) -> Response:
                 "note": markdown_html(phase.note, top=4) if phase.note.strip() else "",
             }
         )
-    upcoming = sorted(
-        (p for p in phases if p["starts_on"] is not None and p["starts_on"] > today),
-        key=lambda p: p["starts_on"],
-    )
+    upcoming: list[dict[str, Any]] = [
+        {**p, "sort": p["starts_on"]}
+        for p in phases
+        if p["starts_on"] is not None and p["starts_on"] > today
+    ]
+    # the team's published meetings and workshops to come, beside the phases' starts
+    from api.web.events import when_text
+    from qet_geo.store.events import public_events
+
+    for event in public_events(session, hood.id, now(request)).upcoming:
+        if event.starts_at is None:
+            continue
+        upcoming.append(
+            {
+                "label": event.title,
+                "when": when_text(event.starts_at, lang),
+                "place": event.place,
+                "href": f"/q/{hood.slug}/ateliers#atelier-{event.id}",
+                "sort": event.starts_at.date(),
+            }
+        )
+    upcoming.sort(key=lambda p: p["sort"])
     diag = analysis.current_diagnostic(session, hood)
     release = latest_release(session, diag.id) if diag is not None else None
     figures = _key_figures(

@@ -166,6 +166,46 @@ def test_home_shows_name_outline_phases_figures_and_next_events(world: World) ->
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
 
 
+def test_published_workshops_to_come_are_among_the_next_events(world: World) -> None:
+    """The team's published meetings and workshops join the phases in "Prochains rendez-vous";
+    an unpublished one and a past one do not."""
+    from datetime import UTC, datetime
+
+    from qet_geo.store.events import create_event, set_published
+
+    with store.session_scope(world.site.engine) as s:
+        hood = s.scalars(
+            store.select(store.Neighbourhood).where(store.Neighbourhood.slug == "lorient-centre")
+        ).one()
+        shown = create_event(
+            s, hood.id, title="Atelier <b>mobilité</b>", phase="inspiration",
+            starts_at=datetime(2099, 2, 3, 17, 30, tzinfo=UTC), place="Salle des fêtes",
+        )  # fmt: skip
+        set_published(s, shown, True)
+        hidden = create_event(
+            s, hood.id, title="Réunion interne", phase="inspiration",
+            starts_at=datetime(2099, 1, 5, 18, 0, tzinfo=UTC),
+        )  # fmt: skip
+        past = create_event(
+            s, hood.id, title="Réunion passée", phase="sensibilisation",
+            starts_at=datetime(2020, 1, 5, 18, 0, tzinfo=UTC),
+        )  # fmt: skip
+        set_published(s, past, True)
+        ids = [shown.id, hidden.id, past.id]
+    try:
+        page = world.site.client().get("/q/lorient-centre")
+        upcoming = page.text.split('id="titre-prochain"')[1].split("</section>")[0]
+        assert "Atelier &lt;b&gt;mobilité&lt;/b&gt;" in upcoming and "<b>mobilité" not in upcoming
+        assert f'href="/q/lorient-centre/ateliers#atelier-{ids[0]}"' in upcoming
+        words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", upcoming))
+        assert "3 février 2099 à 18:30" in words and "Salle des fêtes" in upcoming
+        assert "Réunion interne" not in page.text and "Réunion passée" not in upcoming
+    finally:
+        with store.session_scope(world.site.engine) as s:
+            for event_id in ids:
+                s.delete(s.get_one(store.Event, event_id))
+
+
 def test_the_diagnostic_shows_the_public_figures_of_the_api(world: World) -> None:
     client = world.site.client()
     api_foot = FootprintsOut.model_validate(
