@@ -56,7 +56,7 @@ router = APIRouter(include_in_schema=False)
 _SVG_WIDTH = 240.0
 
 
-def _hood(request: Request, session: Session, slug: str) -> Neighbourhood:
+def portal_hood(request: Request, session: Session, slug: str) -> Neighbourhood:
     """The published neighbourhood of ``/q/{slug}``, else the 404 page."""
     if len(slug) > 60:
         raise not_found(request, None)
@@ -72,12 +72,25 @@ def _hood(request: Request, session: Session, slug: str) -> Neighbourhood:
 
 @dataclass(frozen=True)
 class Outline:
-    """The territory drawn as an SVG path: ``viewBox`` width and height, the path's ``d``."""
+    """The territory drawn as an SVG path: ``viewBox`` width and height, the path's ``d``, and
+    the drawing's frame (``left``, ``top`` in metres, ``scale`` per metre, ``pad``) that
+    :meth:`place` puts a point in."""
 
     width: float
     height: float
     path: str
     area_km2: float
+    left: float = 0.0
+    top: float = 0.0
+    scale: float = 1.0
+    pad: float = 4.0
+
+    def place(self, x: float, y: float) -> tuple[float, float]:
+        """Where the point (EPSG:2154, metres) falls in the drawing's ``viewBox``."""
+        return (
+            round(self.pad + (x - self.left) * self.scale, 1),
+            round(self.pad + (self.top - y) * self.scale, 1),
+        )
 
 
 def outline_of(hood: Neighbourhood) -> Outline | None:
@@ -121,6 +134,10 @@ def outline_of(hood: Neighbourhood) -> Outline | None:
         height=round((top - bottom) * scale + 2 * pad, 1),
         path=" ".join(parts),
         area_km2=float(geom.area) / 1e6,
+        left=left,
+        top=top,
+        scale=scale,
+        pad=pad,
     )
 
 
@@ -198,7 +215,7 @@ def _key_figures(view: analysis.FigureView | None, chosen: str | None) -> dict[s
 @router.get("/q/{slug}", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, slug: str) -> Response:
     """The portal's home: name, outline, the six phases, key figures, next events."""
-    hood = _hood(request, session, slug)
+    hood = portal_hood(request, session, slug)
     lang = lang_of(request)
     today = now(request).date()
     phases: list[dict[str, Any]] = []
@@ -259,7 +276,7 @@ def home(request: Request, session: SessionDep, slug: str) -> Response:
 
 
 def _diagnostic_page(request: Request, session: Session, slug: str, year: int | None) -> Response:
-    hood = _hood(request, session, slug)
+    hood = portal_hood(request, session, slug)
     lang = lang_of(request)
     diag = _campaign(session, hood, year)
     if diag is None and year is not None:
@@ -296,7 +313,7 @@ def diagnostic(request: Request, session: SessionDep, slug: str) -> Response:
 @router.get("/q/{slug}/diagnostic/{year}.csv")
 def diagnostic_csv(request: Request, session: SessionDep, slug: str, year: str) -> Response:
     """The published figures of a campaign, as the page shows them, in a CSV file."""
-    hood = _hood(request, session, slug)
+    hood = portal_hood(request, session, slug)
     diag = _campaign(session, hood, _year(request, year))
     release = latest_release(session, diag.id) if diag is not None else None
     if diag is None or release is None:

@@ -30,7 +30,7 @@ from api.web._kit import (
     render,
     signed_in,
 )
-from api.web.portal import _SVG_WIDTH, _hood, outline_of
+from api.web.portal import outline_of, portal_hood
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import markdown_html
 from qet_geo.i18n import Msg, day, msg, number
@@ -125,19 +125,11 @@ def _point(hood: Neighbourhood, project: Project) -> dict[str, Any] | None:
     import shapely
 
     outline = outline_of(hood)
-    geom = territory_geometry(hood)
     point: Any = shapely.from_wkt(str(project.place_wkt))
-    if outline is None or geom is None:
+    if outline is None:
         return {"outline": None, "x": round(point.x), "y": round(point.y)}
-    left, bottom, right, top = geom.bounds
-    scale = _SVG_WIDTH / max(right - left, top - bottom)
-    return {
-        "outline": outline,
-        "cx": round(4.0 + (point.x - left) * scale, 1),
-        "cy": round(4.0 + (top - point.y) * scale, 1),
-        "x": round(point.x),
-        "y": round(point.y),
-    }
+    cx, cy = outline.place(point.x, point.y)
+    return {"outline": outline, "cx": cx, "cy": cy, "x": round(point.x), "y": round(point.y)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -303,7 +295,7 @@ def team_publication(
 @router.get("/q/{slug}/projets", response_class=HTMLResponse)
 def public_list(request: Request, session: SessionDep, slug: str) -> Response:
     """The published sheets of the territory, by status."""
-    hood = _hood(request, session, slug)
+    hood = portal_hood(request, session, slug)
     lang = lang_of(request)
     sheets = [_sheet(p, lang) for p in public_projects(session, hood.id)]
     groups = [
@@ -326,7 +318,7 @@ def public_list(request: Request, session: SessionDep, slug: str) -> Response:
 @router.get("/q/{slug}/projets/{pid}", response_class=HTMLResponse)
 def public_sheet(request: Request, session: SessionDep, slug: str, pid: str) -> Response:
     """A published sheet, its place on the outline and its expected effect."""
-    hood = _hood(request, session, slug)
+    hood = portal_hood(request, session, slug)
     if not pid.isdigit() or len(pid) > 12:
         raise not_found(request, None)
     try:
