@@ -452,7 +452,7 @@ def team_publish(
     if action not in ("publier", "retirer"):
         text = msg("Action inconnue : publiez ou retirez l'événement.").render(lang_of(request))
         return _edit_page(request, session, visitor, hood, event, before_error=text, status=422)
-    store_events.set_published(session, event, action == "publier")
+    store_events.publish_event(session, event, action == "publier")
     done = "publie" if action == "publier" else "retire"
     return redirect(f"/espace/quartiers/{hood.id}/ateliers/{event.id}?fait={done}")
 

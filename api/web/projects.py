@@ -43,8 +43,8 @@ from qet_geo.store.projects import (
     latest_of,
     projects_of,
     public_projects,
+    publish_project,
     save_project,
-    set_published,
 )
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
@@ -283,7 +283,7 @@ def team_publication(
     project = _project_of(request, session, visitor, hood, pid)
     if action not in ("publier", "retirer"):
         raise not_found(request, visitor)
-    set_published(session, project, action == "publier")
+    publish_project(session, project, action == "publier")
     done = "publie" if action == "publier" else "retire"
     return redirect(f"/espace/quartiers/{hood.id}/projets/{project.id}?fait={done}#publication")
 

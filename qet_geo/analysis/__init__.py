@@ -21,6 +21,7 @@ __getattr__, __dir__ = attach(
         "national",
         "perceived",
         "profiles",
+        "project_effect",
         "reference",
         "scenarios",
     ],
@@ -36,5 +37,6 @@ if TYPE_CHECKING:
     from qet_geo.analysis.national import *
     from qet_geo.analysis.perceived import *
     from qet_geo.analysis.profiles import *
+    from qet_geo.analysis.project_effect import *
     from qet_geo.analysis.reference import *
     from qet_geo.analysis.scenarios import *

@@ -26,18 +26,17 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from qet_geo.i18n import Msg, msg, number
+from qet_geo.i18n import LANGS, Msg, msg, number
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
-__all__ = ["LANGS", "METHODS", "PERSONS_PER_HOME", "expected_effect", "significant"]
+__all__ = ["EFFECT_METHODS", "PERSONS_PER_HOME", "expected_effect", "significant"]
 
 #: The ways of computing an effect.
-METHODS = ("diagnostic", "factor")
+EFFECT_METHODS = ("diagnostic", "factor")
 #: Persons per home when the team gives no population (INSEE, France, 2020 census: 2.2
 #: persons per household).
 PERSONS_PER_HOME = 2.2
 #: The languages the assumptions are written in.
-LANGS = ("fr", "en")
 #: Significant figures at most.
 MAX_DIGITS = 2
 
@@ -101,7 +100,7 @@ def expected_effect(
         The published figures of the neighbourhood's latest release
         (:meth:`qet_geo.store.releases.Figures.as_json`), None without a release.
     method
-        ``"diagnostic"`` or ``"factor"`` (:data:`METHODS`).
+        ``"diagnostic"`` or ``"factor"`` (:data:`EFFECT_METHODS`).
     usage
         The usage targeted (one of ``USAGES``).
     profiles

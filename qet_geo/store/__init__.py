@@ -1,7 +1,10 @@
 """Persistence: the database models, engine and keyed hashes (:mod:`~qet_geo.store.models`), the
 accounts of the web workspace (:mod:`~qet_geo.store.accounts`), the ingestion of survey uploads (:mod:`~qet_geo.store.ingest`), the analysis jobs the service runs
 (:mod:`~qet_geo.store.jobs`), the releases that publish figures (:mod:`~qet_geo.store.releases`) and
-the other surveys' figures they hold (:mod:`~qet_geo.store.perceived`).
+the other surveys' figures they hold (:mod:`~qet_geo.store.perceived`), and the territory portal's
+records: its address and phases (:mod:`~qet_geo.store.portal`), the forum's vote
+(:mod:`~qet_geo.store.votes`), meetings and workshops (:mod:`~qet_geo.store.events`) and project
+sheets (:mod:`~qet_geo.store.projects`).
 """
 
 from __future__ import annotations
@@ -11,13 +14,29 @@ from typing import TYPE_CHECKING
 from qet_geo._lazy import attach
 
 __getattr__, __dir__ = attach(
-    __name__, ["accounts", "ingest", "jobs", "models", "perceived", "releases"]
+    __name__,
+    [
+        "accounts",
+        "events",
+        "ingest",
+        "jobs",
+        "models",
+        "perceived",
+        "portal",
+        "projects",
+        "releases",
+        "votes",
+    ],
 )
 
 if TYPE_CHECKING:
     from qet_geo.store.accounts import *
+    from qet_geo.store.events import *
     from qet_geo.store.ingest import *
     from qet_geo.store.jobs import *
     from qet_geo.store.models import *
     from qet_geo.store.perceived import *
+    from qet_geo.store.portal import *
+    from qet_geo.store.projects import *
     from qet_geo.store.releases import *
+    from qet_geo.store.votes import *

@@ -5,7 +5,7 @@ Before an event the pilot team writes its title, kind, phase, date and time, pla
 count* ("we will be 3", :func:`register`: no name is kept). After it the team writes the
 minutes (Markdown), the attendance and contributions counts and the outputs (:data:`OUTPUTS`:
 shared narrative, objectives, problems to solve; :func:`update_after`). The public reads an
-event only once the team publishes it (:func:`set_published`, :func:`public_events`).
+event only once the team publishes it (:func:`publish_event`, :func:`public_events`).
 
 Counts of people follow the ≥ 11 rule of ``docs/privacy.md`` when shown to the public
 (:func:`public_count`: 0 or at least 11 as a number, else "fewer than 11"). A capacity, when
@@ -49,8 +49,8 @@ __all__ = [
     "is_upcoming",
     "public_count",
     "public_events",
+    "publish_event",
     "register",
-    "set_published",
     "update_after",
     "update_before",
 ]
@@ -265,7 +265,7 @@ def update_after(
     return event
 
 
-def set_published(session: Session, event: Event, published: bool) -> Event:
+def publish_event(session: Session, event: Event, published: bool) -> Event:
     """Publish an event on the portal, or withdraw it."""
     event.published = bool(published)
     event.updated_at = datetime.now(UTC)

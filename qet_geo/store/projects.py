@@ -6,7 +6,7 @@ and funding, dates, status (:data:`STATUSES`), milestones and activity indicator
 (:func:`parse_milestones`, :func:`parse_indicators`: one a line), and the expected effect in
 kgCO2e a year, computed when the sheet is saved from the neighbourhood's latest release
 (:func:`qet_geo.analysis.project_effect.expected_effect`, its inputs kept in
-``effect["params"]``). The public reads a sheet once the team publishes it (:func:`set_published`,
+``effect["params"]``). The public reads a sheet once the team publishes it (:func:`publish_project`,
 :func:`public_projects`).
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qet_geo.analysis.project_effect import METHODS, expected_effect
+from qet_geo.analysis.project_effect import EFFECT_METHODS, expected_effect
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import MARKDOWN_MAX_CHARS
 from qet_geo.i18n import Msg, msg
@@ -38,8 +38,8 @@ __all__ = [
     "parse_milestones",
     "projects_of",
     "public_projects",
+    "publish_project",
     "save_project",
-    "set_published",
 ]
 
 #: A project's statuses, in the order a project goes through them (the last two end it).
@@ -286,7 +286,7 @@ def save_project(
     usage = form.usage.strip() or None
     if usage is not None and usage not in USAGES:
         raise ValidationError(msg("Usage inconnu : choisissez-en un dans la liste."))
-    if form.method not in METHODS:
+    if form.method not in EFFECT_METHODS:
         raise ValidationError(msg("Méthode de calcul inconnue."))
     profiles: list[int] = []
     for part in form.profiles.replace(";", ",").split(","):
@@ -402,7 +402,7 @@ def get_project(
     return project
 
 
-def set_published(session: Session, project: Project, published: bool) -> None:
+def publish_project(session: Session, project: Project, published: bool) -> None:
     """Publish a sheet (the public reads it) or withdraw it."""
     project.published = published
     project.updated_at = datetime.now(UTC)

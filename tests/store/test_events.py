@@ -96,7 +96,7 @@ def test_update_after_checks_everything_before_writing(session: Session) -> None
 
 def test_update_before_refuses_a_capacity_below_the_registrations(session: Session) -> None:
     event = _event(session, starts_at=LATER)
-    events.set_published(session, event, True)
+    events.publish_event(session, event, True)
     for _ in range(3):
         events.register(session, 1, event.id, 10, now=NOW)
     fields = {"title": "T", "phase": "sensibilisation", "kind": "reunion", "starts_at": LATER,
@@ -112,7 +112,7 @@ def test_registration_counts_within_the_capacity(session: Session) -> None:
     event = _event(session, starts_at=LATER, capacity=events.MIN_CAPACITY)
     with pytest.raises(NotFoundError):  # not published: as if it did not exist
         events.register(session, 1, event.id, 2, now=NOW)
-    events.set_published(session, event, True)
+    events.publish_event(session, event, True)
     with pytest.raises(NotFoundError):  # another neighbourhood's address
         events.register(session, 2, event.id, 2, now=NOW)
     for party in (0, events.MAX_PARTY + 1):
@@ -130,7 +130,7 @@ def test_registration_counts_within_the_capacity(session: Session) -> None:
 
 def test_no_capacity_means_no_limit(session: Session) -> None:
     event = _event(session, starts_at=LATER)
-    events.set_published(session, event, True)
+    events.publish_event(session, event, True)
     for _ in range(5):
         events.register(session, 1, event.id, 10, now=NOW)
     assert event.registrations == 50
@@ -143,12 +143,12 @@ def test_public_events_split_at_now_and_keep_only_published(session: Session) ->
     undated = _event(session, title="Sans date")
     hidden = _event(session, title="Caché", starts_at=LATER)
     for e in (past, older, soon, undated):
-        events.set_published(session, e, True)
+        events.publish_event(session, e, True)
     found = events.public_events(session, 1, NOW)
     assert [e.title for e in found.upcoming] == ["Bientôt", "Sans date"]
     assert [e.title for e in found.past] == ["Passé", "Plus ancien"]
     assert hidden not in found.upcoming + found.past
-    events.set_published(session, soon, False)
+    events.publish_event(session, soon, False)
     assert [e.title for e in events.public_events(session, 1, NOW).upcoming] == ["Sans date"]
 
 
@@ -185,7 +185,7 @@ def test_concurrent_registrations_never_pass_the_capacity(engine_url: str) -> No
                 s, hood, title="Atelier", phase="inspiration", starts_at=LATER,
                 capacity=events.MIN_CAPACITY,
             )  # fmt: skip
-            events.set_published(s, event, True)
+            events.publish_event(s, event, True)
             event_id = event.id
         barrier = threading.Barrier(8)
 

@@ -22,8 +22,8 @@ from qet_geo.store.projects import (
     parse_milestones,
     projects_of,
     public_projects,
+    publish_project,
     save_project,
-    set_published,
 )
 
 FIGURES = {
@@ -141,12 +141,12 @@ def test_place_and_publication(session: Session) -> None:
     assert one.place_wkt == "POINT (221000 6751000)"
     assert [p.id for p in projects_of(session, 1)] == [two.id, one.id]
     assert public_projects(session, 1) == []
-    set_published(session, one, True)
-    set_published(session, two, True)
+    publish_project(session, one, True)
+    publish_project(session, two, True)
     assert [p.title for p in public_projects(session, 1)] == ["A", "B"]  # by status
     assert get_project(session, 1, one.id, published_only=True) is one
     with pytest.raises(NotFoundError):
         get_project(session, 1, other.id)
-    set_published(session, one, False)
+    publish_project(session, one, False)
     with pytest.raises(NotFoundError):
         get_project(session, 1, one.id, published_only=True)

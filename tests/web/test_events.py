@@ -93,7 +93,7 @@ def _event(w: World, h: Hood, *, published: bool = True, **kw: object) -> int:
     fields.update(kw)
     with store.session_scope(w.site.engine) as s:
         event = events.create_event(s, h.id, **fields)  # type: ignore[arg-type]
-        events.set_published(s, event, published)
+        events.publish_event(s, event, published)
         return event.id
 
 

@@ -38,7 +38,7 @@ def _hood(live_app: LiveApp) -> tuple[int, str]:
             attendance=23, contributions=4,
             outputs={"narrative": "Un quartier où l'on marche.", "problems": "- le carrefour"},
         )  # fmt: skip
-        events.set_published(s, past, True)
+        events.publish_event(s, past, True)
         return hood.id, slug
 
 

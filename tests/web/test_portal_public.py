@@ -171,7 +171,7 @@ def test_published_workshops_to_come_are_among_the_next_events(world: World) -> 
     an unpublished one and a past one do not."""
     from datetime import UTC, datetime
 
-    from qet_geo.store.events import create_event, set_published
+    from qet_geo.store.events import create_event, publish_event
 
     with store.session_scope(world.site.engine) as s:
         hood = s.scalars(
@@ -181,7 +181,7 @@ def test_published_workshops_to_come_are_among_the_next_events(world: World) -> 
             s, hood.id, title="Atelier <b>mobilité</b>", phase="inspiration",
             starts_at=datetime(2099, 2, 3, 17, 30, tzinfo=UTC), place="Salle des fêtes",
         )  # fmt: skip
-        set_published(s, shown, True)
+        publish_event(s, shown, True)
         hidden = create_event(
             s, hood.id, title="Réunion interne", phase="inspiration",
             starts_at=datetime(2099, 1, 5, 18, 0, tzinfo=UTC),
@@ -190,7 +190,7 @@ def test_published_workshops_to_come_are_among_the_next_events(world: World) -> 
             s, hood.id, title="Réunion passée", phase="sensibilisation",
             starts_at=datetime(2020, 1, 5, 18, 0, tzinfo=UTC),
         )  # fmt: skip
-        set_published(s, past, True)
+        publish_event(s, past, True)
         ids = [shown.id, hidden.id, past.id]
     try:
         page = world.site.client().get("/q/lorient-centre")
