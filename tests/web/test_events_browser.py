@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from qet_geo.store import accounts, events
 from qet_geo.store import models as store
 from qet_geo.store.portal import set_slug
-from tests.web.browser_kit import LiveApp, Watch, axe
+from tests.web.browser_kit import LiveApp, Watch, axe, shoot
 from tests.web.test_accounts import PASSWORD
 
 TIMEOUT = 60_000
@@ -88,6 +88,7 @@ def test_the_team_publishes_a_workshop_and_a_resident_registers(
         expect(resident.locator("main h4", has_text="Récit partagé")).to_be_visible()
         expect(resident.locator("main script")).to_have_count(0)
         checked(resident)
+        shoot(resident, "portail_ateliers")
         resident.get_by_label("Nous serons (nombre de personnes)").fill("3")
         resident.get_by_role("button", name="S'inscrire").click()
         expect(resident.get_by_role("status")).to_contain_text("votre inscription est comptée")

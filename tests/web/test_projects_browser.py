@@ -11,7 +11,7 @@ from sqlalchemy import select
 from qet_geo.store import accounts
 from qet_geo.store import models as store
 from qet_geo.store.releases import Figures
-from tests.web.browser_kit import LiveApp, Watch, axe, browse
+from tests.web.browser_kit import LiveApp, Watch, axe, browse, shoot
 from tests.web.test_accounts import PASSWORD
 from tests.web.test_portal_public_browser import _published
 
@@ -85,6 +85,7 @@ def test_the_team_writes_a_sheet_and_the_public_reads_it(
         expect(public.locator("h1")).to_have_text("Pistes cyclables <b>sûres</b>", timeout=WAIT_MS)
         expect(public.locator(".assumptions li").first).to_be_visible()
         seen.append((public.url, [v["id"] for v in axe(public)]))
+        shoot(public, "portail_projet")
         public.set_viewport_size({"width": 360, "height": 740})
         seen.append((public.url, [v["id"] for v in axe(public)]))
         public_watch.assert_no_outside_request()
