@@ -234,7 +234,9 @@ def test_the_team_records_a_phase_and_the_page_shows_it(site: Site) -> None:
     assert "Phase enregistrée." in main
     assert "Forum : exposition et vote : en cours" in main
     assert "Maison de quartier" in main and "1 mars 2027" in main
-    assert "<h2>Exposition</h2>" in main and "<strong>voter</strong>" in main
+    assert (
+        "<h5>Exposition</h5>"
+    )  # under the phase (h3) and its note (h4) in main and "<strong>voter</strong>" in main
     assert "<table>" in main
     assert 'value="2027-03-01"' in main and '<option value="current" selected>' in main
 

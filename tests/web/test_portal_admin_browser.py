@@ -73,7 +73,7 @@ def test_the_team_fills_its_portal_and_the_network_publishes_it(
     expect(page.get_by_role("status")).to_have_text("Phase enregistrée.", timeout=WAIT_MS)
     forum = page.locator("section.phase").filter(has=page.locator("#phase-forum"))
     expect(forum.locator("h3")).to_have_text("2. Forum : exposition et vote : en cours")
-    expect(forum.locator(".note h2")).to_have_text("Exposition")
+    expect(forum.locator(".note h5")).to_have_text("Exposition")
     expect(forum.locator(".note strong")).to_have_text("voter")
     expect(forum.locator(".note")).to_contain_text("<script>x</script>")
     expect(forum.locator("ul.checklist li")).to_have_count(4)
