@@ -288,6 +288,33 @@ def hood_for_page(
         raise not_found(request, visitor) from None
 
 
+def writable_hood(
+    request: Request, session: Session, hood_id: str, csrf: str
+) -> tuple[Visitor, Neighbourhood]:
+    """The signed-in visitor of a team form and the neighbourhood of its URL, if the form's token
+    is right (else the 403 page), the visitor sees the neighbourhood (else the 404 page) and may
+    write to it as the API's ``can_write`` (else the 403 page)."""
+    visitor = signed_in(request, session)
+    check_csrf(request, visitor, csrf)
+    hood = hood_for_page(request, session, visitor, hood_id)
+    if not visitor.caller.can_write(hood):
+        raise forbidden(request, visitor)
+    return visitor, hood
+
+
+def published_hood(request: Request, session: Session, slug: str) -> Neighbourhood:
+    """The published neighbourhood of a public portal's address ``/q/{slug}``, else the 404 page
+    (the same for an unknown address and an unpublished portal)."""
+    from qet_geo.store.portal import public_hood
+
+    if len(slug) > 60:
+        raise not_found(request, None)
+    try:
+        return public_hood(session, slug)
+    except NotFoundError:
+        raise not_found(request, None) from None
+
+
 def staff_only(request: Request, visitor: Visitor) -> None:
     """Refuse (the 403 page) a visitor who is not network staff or an administrator."""
     if not visitor.is_staff:

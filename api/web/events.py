@@ -31,15 +31,16 @@ from api.web._kit import (
     FormStr,
     Visitor,
     check_csrf,
-    forbidden,
     hood_for_page,
     lang_of,
     new_form_token,
     not_found,
     now,
+    published_hood,
     redirect,
     render,
     signed_in,
+    writable_hood,
 )
 from qet_geo.errors import QetGeoError, ValidationError
 from qet_geo.escaping import markdown_html
@@ -56,7 +57,7 @@ from qet_geo.store.events import (
     public_count,
 )
 from qet_geo.store.models import ConflictError, Event, Neighbourhood, NotFoundError
-from qet_geo.store.portal import PHASE_LABELS, public_hood
+from qet_geo.store.portal import PHASE_LABELS
 
 __all__ = ["router"]
 
@@ -207,15 +208,6 @@ def _before(
 # the team's pages
 
 
-def _writer(request: Request, session: Session, hood_id: str, csrf: str) -> tuple[Visitor, Any]:
-    visitor = signed_in(request, session)
-    check_csrf(request, visitor, csrf)
-    hood = hood_for_page(request, session, visitor, hood_id)
-    if not visitor.caller.can_write(hood):
-        raise forbidden(request, visitor)
-    return visitor, hood
-
-
 def _event(request: Request, session: Session, visitor: Visitor, hood: Any, event_id: str) -> Event:
     if not event_id.isdigit() or len(event_id) > 12:
         raise not_found(request, visitor)
@@ -270,7 +262,7 @@ def team_create(
     capacity: FormStr = "",
 ) -> Response:
     """Create an (unpublished) event, then go to its page."""
-    visitor, hood = _writer(request, session, hood_id, csrf)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     typed = {
         "title": title,
         "kind": kind,
@@ -359,7 +351,7 @@ def team_before(
     capacity: FormStr = "",
 ) -> Response:
     """Rewrite an event's preparation (title, kind, phase, date, place, agenda, capacity)."""
-    visitor, hood = _writer(request, session, hood_id, csrf)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     event = _event(request, session, visitor, hood, event_id)
     typed = {
         "title": title,
@@ -402,7 +394,7 @@ def team_after(
     problems: FormStr = "",
 ) -> Response:
     """Write an event's minutes, attendance and contributions counts and outputs."""
-    visitor, hood = _writer(request, session, hood_id, csrf)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     event = _event(request, session, visitor, hood, event_id)
     typed = {
         "minutes": minutes,
@@ -447,7 +439,7 @@ def team_publish(
     action: FormStr = "",
 ) -> Response:
     """Publish the event on the portal (``action=publier``) or withdraw it (``retirer``)."""
-    visitor, hood = _writer(request, session, hood_id, csrf)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     event = _event(request, session, visitor, hood, event_id)
     if action not in ("publier", "retirer"):
         text = msg("Action inconnue : publiez ou retirez l'événement.").render(lang_of(request))
@@ -459,15 +451,6 @@ def team_publish(
 
 # --------------------------------------------------------------------------------------------------
 # the public agenda
-
-
-def _public_hood(request: Request, session: Session, slug: str) -> Neighbourhood:
-    if len(slug) > 60:
-        raise not_found(request, None)
-    try:
-        return public_hood(session, slug)
-    except NotFoundError:
-        raise not_found(request, None) from None
 
 
 def _public_view(event: Event, lang: str) -> dict[str, Any]:
@@ -538,7 +521,7 @@ def _public_page(
 @router.get("/q/{slug}/ateliers", response_class=HTMLResponse)
 def public_agenda(request: Request, session: SessionDep, slug: str) -> Response:
     """The published meetings and workshops: to come (with registration), and past."""
-    hood = _public_hood(request, session, slug)
+    hood = published_hood(request, session, slug)
     return _public_page(request, session, hood)
 
 
@@ -553,7 +536,7 @@ def public_register(
 ) -> Response:
     """Register N people to an event to come (a count, no name)."""
     check_csrf(request, None, csrf)
-    hood = _public_hood(request, session, slug)
+    hood = published_hood(request, session, slug)
     lang = lang_of(request)
     if not event_id.isdigit() or len(event_id) > 12:
         raise not_found(request, None)

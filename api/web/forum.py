@@ -33,13 +33,14 @@ from api.web._kit import (
     FormStr,
     Visitor,
     check_csrf,
-    forbidden,
     hood_for_page,
     lang_of,
     new_form_token,
+    published_hood,
     redirect,
     render,
     signed_in,
+    writable_hood,
 )
 from api.web.analysis import current_diagnostic
 from qet_geo.errors import QetGeoError, ValidationError
@@ -48,7 +49,7 @@ from qet_geo.i18n import day, msg
 from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store import votes
 from qet_geo.store.models import ConflictError, Diagnostic, Neighbourhood, Vote
-from qet_geo.store.portal import phases_of, public_hood
+from qet_geo.store.portal import phases_of
 from qet_geo.store.releases import Figures, latest_release
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
@@ -128,11 +129,6 @@ def theme_views(session: Session, diag: Diagnostic, vote: Vote, lang: str) -> li
     return out
 
 
-def _write(request: Request, visitor: Visitor, hood: Neighbourhood) -> None:
-    if not visitor.caller.can_write(hood):
-        raise forbidden(request, visitor)
-
-
 # --------------------------------------------------------------------------------------------------
 # the team's page
 
@@ -203,10 +199,7 @@ def create_vote(
     n_codes: FormStr = "",
 ) -> Response:
     """Open the vote and show its codes once, as printable cards with a QR code each."""
-    visitor = signed_in(request, session)
-    check_csrf(request, visitor, csrf)
-    hood = hood_for_page(request, session, visitor, hood_id)
-    _write(request, visitor, hood)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     lang = lang_of(request)
     diag = current_diagnostic(session, hood)
 
@@ -278,10 +271,7 @@ def paper_count(
     blank: FormStr = "",
 ) -> Response:
     """Record the member's count of the paper ballots (per theme, and blank)."""
-    visitor = signed_in(request, session)
-    check_csrf(request, visitor, csrf)
-    hood = hood_for_page(request, session, visitor, hood_id)
-    _write(request, visitor, hood)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     lang = lang_of(request)
     vote = _vote_of(session, current_diagnostic(session, hood))
     if vote is None:
@@ -311,10 +301,7 @@ def withdraw_paper(
     request: Request, session: SessionDep, hood_id: str, csrf: FormStr = ""
 ) -> Response:
     """Withdraw the member's own paper count (after a disagreement: recount, enter again)."""
-    visitor = signed_in(request, session)
-    check_csrf(request, visitor, csrf)
-    hood = hood_for_page(request, session, visitor, hood_id)
-    _write(request, visitor, hood)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     vote = _vote_of(session, current_diagnostic(session, hood))
     if vote is not None:
         try:
@@ -332,10 +319,7 @@ def close(
     request: Request, session: SessionDep, hood_id: str, csrf: FormStr = "", confirm: FormStr = ""
 ) -> Response:
     """Close the vote, once the box "I confirm" is ticked."""
-    visitor = signed_in(request, session)
-    check_csrf(request, visitor, csrf)
-    hood = hood_for_page(request, session, visitor, hood_id)
-    _write(request, visitor, hood)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     lang = lang_of(request)
     vote = _vote_of(session, current_diagnostic(session, hood))
     if vote is None:
@@ -410,7 +394,7 @@ def _public_page(
 @router.get("/q/{slug}/forum", response_class=HTMLResponse)
 def public_page(request: Request, session: SessionDep, slug: str) -> Response:
     """The forum of a published portal: its vote, and its results once closed."""
-    hood = public_hood(session, slug)
+    hood = published_hood(request, session, slug)
     query = request.query_params
     code = query.get("code", "")[:100]
     return _public_page(
@@ -435,7 +419,7 @@ def public_vote(
 ) -> Response:
     """Cast a ballot with a participant code; a wrong code counts against the client."""
     check_csrf(request, None, csrf)
-    hood = public_hood(session, slug)
+    hood = published_hood(request, session, slug)
     kiosk = kiosque == "1"
     lang = lang_of(request)
     throttle = vote_throttle(request)

@@ -29,8 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.dependencies import SessionDep
-from api.web._kit import lang_of, render
-from api.web.portal import portal_hood
+from api.web._kit import lang_of, published_hood, render
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import day, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS
@@ -235,7 +234,7 @@ def _projects(
 @router.get("/q/{slug}/impact", response_class=HTMLResponse)
 def impact(request: Request, session: SessionDep, slug: str) -> Response:
     """The second diagnostic against the first, and the projects' expected effects."""
-    hood = portal_hood(request, session, slug)
+    hood = published_hood(request, session, slug)
     lang = lang_of(request)
     campaigns = released_campaigns(session, hood.id)
     context: dict[str, Any] = {

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from api.dependencies import SessionDep
 from api.web import analysis
-from api.web._kit import lang_of, not_found, now, render
+from api.web._kit import lang_of, not_found, now, published_hood, render
 from qet_geo.constraints.indicators import FIGURES, get_figure
 from qet_geo.escaping import markdown_html
 from qet_geo.i18n import day, msg, number
@@ -38,12 +38,11 @@ from qet_geo.store.ingest import FOOTPRINT_SCALE
 from qet_geo.store.models import (
     Diagnostic,
     Neighbourhood,
-    NotFoundError,
     Release,
     Vote,
     territory_geometry,
 )
-from qet_geo.store.portal import phases_of, public_hood
+from qet_geo.store.portal import phases_of
 from qet_geo.store.releases import Figures, latest_release
 from qet_geo.store.votes import vote_results
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
@@ -54,16 +53,6 @@ router = APIRouter(include_in_schema=False)
 
 #: The outline's drawing: its longest side in SVG units, and in CSS pixels on the page.
 _SVG_WIDTH = 240.0
-
-
-def portal_hood(request: Request, session: Session, slug: str) -> Neighbourhood:
-    """The published neighbourhood of ``/q/{slug}``, else the 404 page."""
-    if len(slug) > 60:
-        raise not_found(request, None)
-    try:
-        return public_hood(session, slug)
-    except NotFoundError:
-        raise not_found(request, None) from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,7 +204,7 @@ def _key_figures(view: analysis.FigureView | None, chosen: str | None) -> dict[s
 @router.get("/q/{slug}", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, slug: str) -> Response:
     """The portal's home: name, outline, the six phases, key figures, next events."""
-    hood = portal_hood(request, session, slug)
+    hood = published_hood(request, session, slug)
     lang = lang_of(request)
     today = now(request).date()
     phases: list[dict[str, Any]] = []
@@ -276,7 +265,7 @@ def home(request: Request, session: SessionDep, slug: str) -> Response:
 
 
 def _diagnostic_page(request: Request, session: Session, slug: str, year: int | None) -> Response:
-    hood = portal_hood(request, session, slug)
+    hood = published_hood(request, session, slug)
     lang = lang_of(request)
     diag = _campaign(session, hood, year)
     if diag is None and year is not None:
@@ -313,7 +302,7 @@ def diagnostic(request: Request, session: SessionDep, slug: str) -> Response:
 @router.get("/q/{slug}/diagnostic/{year}.csv")
 def diagnostic_csv(request: Request, session: SessionDep, slug: str, year: str) -> Response:
     """The published figures of a campaign, as the page shows them, in a CSV file."""
-    hood = portal_hood(request, session, slug)
+    hood = published_hood(request, session, slug)
     diag = _campaign(session, hood, _year(request, year))
     release = latest_release(session, diag.id) if diag is not None else None
     if diag is None or release is None:

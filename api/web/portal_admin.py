@@ -30,7 +30,6 @@ from api.web._kit import (
     FormStr,
     Visitor,
     check_csrf,
-    forbidden,
     hood_for_page,
     lang_of,
     not_found,
@@ -38,6 +37,7 @@ from api.web._kit import (
     render,
     signed_in,
     staff_only,
+    writable_hood,
 )
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import markdown_html
@@ -177,17 +177,6 @@ def _page(
     return render(request, "portal_admin.html", context, visitor=visitor, status=status)
 
 
-def _writer(request: Request, session: Session, hood_id: str, csrf: str) -> tuple[Visitor, Any]:
-    """The signed-in visitor of a form and the neighbourhood, if the form's token is right and the
-    visitor may write to it (the API's ``can_write``); else the refusal's page."""
-    visitor = signed_in(request, session)
-    check_csrf(request, visitor, csrf)
-    hood = hood_for_page(request, session, visitor, hood_id)
-    if not visitor.caller.can_write(hood):
-        raise forbidden(request, visitor)
-    return visitor, hood
-
-
 @router.get("/espace/quartiers/{hood_id}/portail", response_class=HTMLResponse)
 def portal_admin_page(
     request: Request, session: SessionDep, hood_id: str, fait: str = ""
@@ -205,7 +194,7 @@ def portal_address(
     request: Request, session: SessionDep, hood_id: str, csrf: FormStr = "", slug: FormStr = ""
 ) -> Response:
     """Set the portal's address ``/q/{slug}`` (admin, the pilot team)."""
-    visitor, hood = _writer(request, session, hood_id, csrf)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     try:
         set_slug(session, hood, slug)
     except (ValidationError, ConflictError) as exc:
@@ -275,7 +264,7 @@ def portal_phase(
     note: FormStr = "",
 ) -> Response:
     """Record a phase's state, dates, place and note (admin, the pilot team)."""
-    visitor, hood = _writer(request, session, hood_id, csrf)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     if key not in PHASES:
         raise not_found(request, visitor)
     typed = {

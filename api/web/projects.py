@@ -21,16 +21,17 @@ from api.dependencies import SessionDep
 from api.web._kit import (
     FormStr,
     Visitor,
-    check_csrf,
     forbidden,
     hood_for_page,
     lang_of,
     not_found,
+    published_hood,
     redirect,
     render,
     signed_in,
+    writable_hood,
 )
-from api.web.portal import outline_of, portal_hood
+from api.web.portal import outline_of
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import markdown_html
 from qet_geo.i18n import Msg, day, msg, number
@@ -136,15 +137,6 @@ def _point(hood: Neighbourhood, project: Project) -> dict[str, Any] | None:
 # the team's pages
 
 
-def _writer(request: Request, session: Any, hood_id: str, csrf: str) -> tuple[Visitor, Any]:
-    visitor = signed_in(request, session)
-    check_csrf(request, visitor, csrf)
-    hood = hood_for_page(request, session, visitor, hood_id)
-    if not visitor.caller.can_write(hood):
-        raise forbidden(request, visitor)
-    return visitor, hood
-
-
 def _project_of(request: Request, session: Any, visitor: Visitor, hood: Any, pid: str) -> Project:
     if not pid.isdigit() or len(pid) > 12:
         raise not_found(request, visitor)
@@ -222,7 +214,7 @@ async def _typed(request: Request) -> dict[str, str]:
 async def team_create(request: Request, session: SessionDep, hood_id: str) -> Response:
     """Create a sheet (admin, the pilot team)."""
     values = await _typed(request)
-    visitor, hood = _writer(request, session, hood_id, values.get("csrf", ""))
+    visitor, hood = writable_hood(request, session, hood_id, values.get("csrf", ""))
     form = _form_of(values)
     try:
         project = save_project(session, hood.id, form, territory=territory_geometry(hood))
@@ -254,7 +246,7 @@ def team_sheet(
 async def team_update(request: Request, session: SessionDep, hood_id: str, pid: str) -> Response:
     """Update a sheet and recompute its effect (admin, the pilot team)."""
     values = await _typed(request)
-    visitor, hood = _writer(request, session, hood_id, values.get("csrf", ""))
+    visitor, hood = writable_hood(request, session, hood_id, values.get("csrf", ""))
     project = _project_of(request, session, visitor, hood, pid)
     form = _form_of(values)
     try:
@@ -279,7 +271,7 @@ def team_publication(
     action: FormStr = "",
 ) -> Response:
     """Publish or withdraw a sheet (admin, the pilot team)."""
-    visitor, hood = _writer(request, session, hood_id, csrf)
+    visitor, hood = writable_hood(request, session, hood_id, csrf)
     project = _project_of(request, session, visitor, hood, pid)
     if action not in ("publier", "retirer"):
         raise not_found(request, visitor)
@@ -295,7 +287,7 @@ def team_publication(
 @router.get("/q/{slug}/projets", response_class=HTMLResponse)
 def public_list(request: Request, session: SessionDep, slug: str) -> Response:
     """The published sheets of the territory, by status."""
-    hood = portal_hood(request, session, slug)
+    hood = published_hood(request, session, slug)
     lang = lang_of(request)
     sheets = [_sheet(p, lang) for p in public_projects(session, hood.id)]
     groups = [
@@ -318,7 +310,7 @@ def public_list(request: Request, session: SessionDep, slug: str) -> Response:
 @router.get("/q/{slug}/projets/{pid}", response_class=HTMLResponse)
 def public_sheet(request: Request, session: SessionDep, slug: str, pid: str) -> Response:
     """A published sheet, its place on the outline and its expected effect."""
-    hood = portal_hood(request, session, slug)
+    hood = published_hood(request, session, slug)
     if not pid.isdigit() or len(pid) > 12:
         raise not_found(request, None)
     try:
