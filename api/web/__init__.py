@@ -20,6 +20,7 @@ from api.web import (
     _kit,
     analysis,
     collect,
+    documents,
     events,
     forum,
     impact,
@@ -52,6 +53,7 @@ STEPS.append(forum.router)  # the forum: the vote, its codes, paper counts (team
 STEPS.append(events.router)  # meetings and workshops (team and public)
 STEPS.append(projects.router)  # project sheets (team and public)
 STEPS.append(impact.router)  # the second diagnostic against the first (public)
+STEPS.append(documents.router)  # every published document of a portal (public)
 STEPS.append(portal.router)  # the public portal of a territory, /q/{slug}
 
 
