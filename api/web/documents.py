@@ -10,14 +10,20 @@ give the same 404 page.
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
+from datetime import datetime
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SessionDep
-from api.web._kit import lang_of, now, published_hood, render
+from api.web._kit import LANG_COOKIE, lang_of, now, published_hood, render
 from api.web.analysis import current_diagnostic
 from api.web.events import when_text
 from api.web.forum import _vote_of
@@ -28,7 +34,7 @@ from qet_geo.store.events import public_events
 from qet_geo.store.models import Neighbourhood
 from qet_geo.store.projects import public_projects
 
-__all__ = ["documents_context", "router"]
+__all__ = ["MAX_PAGES", "archive_name", "documents_context", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,6 +73,7 @@ def documents_context(request: Request, session: Session, hood: Neighbourhood) -
         "events": events,
         "projects": projects,
         "impact": len(campaigns) >= 2,
+        "archive": True,
     }
 
 
@@ -75,3 +82,133 @@ def documents(request: Request, session: SessionDep, slug: str) -> Response:
     """Every published document of the portal, listed and linked."""
     hood = published_hood(request, session, slug)
     return render(request, "documents_page.html", documents_context(request, session, hood))
+
+
+# --------------------------------------------------------------------------------------------------
+# the offline archive
+
+#: The most pages an archive holds (the fixed pages first, then campaigns, then project sheets).
+MAX_PAGES = 100
+
+#: The stylesheets of the portal's pages, copied beside them.
+STYLESHEETS = ("web.css", "portal.css")
+
+_README = """{name}: static copy of the public portal /q/{slug}
+Made on {made} (UTC) from the pages published at that time; it is not updated.
+
+Open index.html in a web browser: every page and file is in this folder and needs no
+connection. The forms of the live portal (the forum's vote, the registration to a workshop) are
+left out: they only work on the portal's server.
+
+Copie statique du portail public /q/{slug}, faite le {made} (UTC) à partir des pages publiées
+à ce moment, sans mise à jour. Ouvrez index.html dans un navigateur : tout est dans ce dossier,
+sans connexion. Les formulaires du portail (vote du forum, inscription à un atelier) sont retirés.
+"""
+
+
+def archive_name(path: str, slug: str) -> str | None:
+    """The file name in the archive of a portal's address (its query left out), else None."""
+    base = f"/q/{slug}"
+    if path in (base, base + "/"):
+        return "index.html"
+    if path.startswith("/static/web/") and path.rsplit("/", 1)[1] in STYLESHEETS:
+        return path.rsplit("/", 1)[1]
+    if not path.startswith(base + "/"):
+        return None
+    rest = path[len(base) + 1 :]
+    fixed = {
+        "diagnostic": "diagnostic.html",
+        "forum": "forum.html",
+        "ateliers": "ateliers.html",
+        "projets": "projets.html",
+        "impact": "impact.html",
+        "documents": "documents.html",
+        "archive.zip": "README.txt",
+    }
+    if rest in fixed:
+        return fixed[rest]
+    found = re.fullmatch(r"diagnostic/(\d{1,4})(\.csv)?", rest)
+    if found:
+        return f"diagnostic-{found[1]}{found[2] or '.html'}"
+    found = re.fullmatch(r"projets/(\d{1,12})", rest)
+    if found:
+        return f"projet-{found[1]}.html"
+    return None
+
+
+_FORM = re.compile(r"<form\b.*?</form>", re.S | re.I)
+_LINK = re.compile(r'(href|src)="(/[^"#?]*)((?:\?[^"#]*)?)(#[^"]*)?"')
+
+
+def _static_html(html: str, slug: str, present: set[str]) -> str:
+    """A page with its forms left out and its links made relative to the archive's files; a
+    link to anything not in the archive (another language, the team's pages) loses its href."""
+    html = _FORM.sub("", html)
+
+    def relative(found: re.Match[str]) -> str:
+        attr, path, fragment = found[1], found[2], found[4] or ""
+        name = archive_name(path, slug)
+        if name is None or name not in present:
+            return "" if attr == "href" else f'{attr}=""'
+        return f'{attr}="{name}{fragment}"'
+
+    return _LINK.sub(relative, html)
+
+
+def _archive_paths(context: dict[str, Any], slug: str) -> list[str]:
+    base = f"/q/{slug}"
+    paths = [base] + [
+        f"{base}/{p}" for p in ("diagnostic", "forum", "ateliers", "projets", "impact", "documents")
+    ]
+    for c in context["campaigns"]:
+        paths += [f"{base}/diagnostic/{c['year']}", f"{base}/diagnostic/{c['year']}.csv"]
+    paths += [f"{base}/projets/{p['id']}" for p in context["projects"]]
+    return paths[:MAX_PAGES]
+
+
+@router.get("/q/{slug}/archive.zip")
+async def archive(request: Request, session: SessionDep, slug: str) -> Response:
+    """The whole portal as static pages in a ZIP file, rendered by the portal's own routes."""
+
+    def read() -> tuple[str, list[str]]:
+        hood = published_hood(request, session, slug)
+        paths = _archive_paths(documents_context(request, session, hood), slug)
+        name = hood.name
+        session.rollback()  # nothing held while the pages are rendered
+        return name, paths
+
+    hood_name, paths = await run_in_threadpool(read)
+    # the reader's language, chosen or asked for
+    cookies = {LANG_COOKIE: lang_of(request)}
+    bodies: dict[str, bytes] = {}
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://archive.invalid", cookies=cookies
+    ) as client:
+        for path in paths:
+            got = await client.get(path)
+            name = archive_name(path, slug)
+            if got.status_code == 200 and name is not None:
+                bodies[name] = got.content
+        for sheet in STYLESHEETS:
+            got = await client.get(f"/static/web/{sheet}")
+            if got.status_code == 200:
+                bodies[sheet] = got.content
+    made = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+    readme = _README.format(name=hood_name, slug=slug, made=made)
+    present = set(bodies) | {"README.txt"}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("README.txt", readme)
+        for name, body in bodies.items():
+            if name.endswith(".html"):
+                body = _static_html(body.decode("utf-8"), slug, present).encode("utf-8")
+            zf.writestr(name, body)
+    return Response(
+        out.getvalue(),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{slug}-portail.zip"',
+            "Cache-Control": "no-store",
+        },
+    )

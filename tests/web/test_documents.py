@@ -8,7 +8,9 @@ used to read the page.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,6 +125,7 @@ def test_documents_lists_every_published_artefact(world: World) -> None:
         f"{base}/ateliers#atelier-{e['plain']}",
         f"{base}/projets/{p['evil']}",
         f"{base}/impact",
+        f"{base}/archive.zip",
     }
     assert f"{base}/ateliers#atelier-{e['draft']}" not in links
     assert f"{base}/projets/{p['draft']}" not in links
@@ -196,3 +199,68 @@ def test_english_keeps_no_french(world: World) -> None:
         assert not left, f"{slug}: {left}"
     text = _text(client.get("/q/lorient-centre/documents").text)
     assert "results of the vote published" in text and "Project sheets" in text
+
+
+# --------------------------------------------------------------------------------------------------
+# the offline archive
+
+
+def _archive(world: World, slug: str = "lorient-centre", lang: str = "fr") -> zipfile.ZipFile:
+    client = world.site.client()
+    client.cookies.set("qet_lang", lang)
+    got = client.get(f"/q/{slug}/archive.zip")
+    assert got.status_code == 200, got.text[:500]
+    assert got.headers["content-type"] == "application/zip"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    return zipfile.ZipFile(io.BytesIO(got.content))
+
+
+def test_the_archive_holds_every_page_with_relative_links(world: World) -> None:
+    zf = _archive(world)
+    names = set(zf.namelist())
+    e, p = world.events, world.projects
+    expected = {
+        "README.txt",
+        "web.css",
+        "portal.css",
+        "index.html",
+        "diagnostic.html",
+        "diagnostic-0.html",
+        "diagnostic-1.html",
+        "diagnostic-0.csv",
+        "diagnostic-1.csv",
+        "forum.html",
+        "ateliers.html",
+        "projets.html",
+        f"projet-{p['evil']}.html",
+        "impact.html",
+        "documents.html",
+    }
+    assert names == expected
+    for name in names:
+        if not name.endswith(".html"):
+            continue
+        html = zf.read(name).decode("utf-8")
+        assert "<form" not in html, name
+        assert not re.search(r'(href|src|action)="/', html), name
+        for link in re.findall(r'href="([^"#]+)', html):
+            assert link in names, (name, link)
+    documents = zf.read("documents.html").decode("utf-8")
+    assert f'href="ateliers.html#atelier-{e["evil"]}"' in documents
+    assert f'href="projet-{p["evil"]}.html"' in documents
+    assert 'href="diagnostic-1.csv"' in documents
+    assert "Projet brouillon" not in documents and "<script>alert" not in documents
+    assert 'href="web.css"' in zf.read("index.html").decode("utf-8")
+    readme = zf.read("README.txt").decode("utf-8")
+    assert "static copy" in readme and "index.html" in readme and "left out" in readme
+
+
+def test_the_archive_is_in_the_readers_language(world: World) -> None:
+    zf = _archive(world, lang="en")
+    assert '<html lang="en">' in zf.read("index.html").decode("utf-8")
+
+
+def test_the_archive_of_an_unknown_or_unpublished_portal_is_404(world: World) -> None:
+    client = world.site.client()
+    for slug in ("cache", "inconnu"):
+        assert client.get(f"/q/{slug}/archive.zip").status_code == 404, slug
