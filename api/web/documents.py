@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import datetime
+from datetime import UTC
 from typing import Any
 
 import httpx
@@ -170,14 +170,14 @@ def _archive_paths(context: dict[str, Any], slug: str) -> list[str]:
 async def archive(request: Request, session: SessionDep, slug: str) -> Response:
     """The whole portal as static pages in a ZIP file, rendered by the portal's own routes."""
 
-    def read() -> tuple[str, list[str]]:
+    def read() -> tuple[str, str, list[str]]:
         hood = published_hood(request, session, slug)
-        paths = _archive_paths(documents_context(request, session, hood), slug)
-        name = hood.name
+        name, canonical = hood.name, hood.slug or slug
+        paths = _archive_paths(documents_context(request, session, hood), canonical)
         session.rollback()  # nothing held while the pages are rendered
-        return name, paths
+        return name, canonical, paths
 
-    hood_name, paths = await run_in_threadpool(read)
+    hood_name, slug, paths = await run_in_threadpool(read)
     # the reader's language, chosen or asked for
     cookies = {LANG_COOKIE: lang_of(request)}
     bodies: dict[str, bytes] = {}
@@ -194,7 +194,7 @@ async def archive(request: Request, session: SessionDep, slug: str) -> Response:
             got = await client.get(f"/static/web/{sheet}")
             if got.status_code == 200:
                 bodies[sheet] = got.content
-    made = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+    made = now(request).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     readme = _README.format(name=hood_name, slug=slug, made=made)
     present = set(bodies) | {"README.txt"}
     out = io.BytesIO()

@@ -253,6 +253,7 @@ def test_the_archive_holds_every_page_with_relative_links(world: World) -> None:
     assert 'href="web.css"' in zf.read("index.html").decode("utf-8")
     readme = zf.read("README.txt").decode("utf-8")
     assert "static copy" in readme and "index.html" in readme and "left out" in readme
+    assert re.search(r"Made on \d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)", readme)
 
 
 def test_the_archive_is_in_the_readers_language(world: World) -> None:
@@ -264,3 +265,18 @@ def test_the_archive_of_an_unknown_or_unpublished_portal_is_404(world: World) ->
     client = world.site.client()
     for slug in ("cache", "inconnu"):
         assert client.get(f"/q/{slug}/archive.zip").status_code == 404, slug
+
+
+def test_the_archive_is_bounded_and_names_its_files() -> None:
+    from api.web.documents import MAX_PAGES, _archive_paths, archive_name
+
+    context = {"campaigns": [{"year": 0}], "projects": [{"id": i} for i in range(300)]}
+    paths = _archive_paths(context, "q1")
+    assert len(paths) == MAX_PAGES and paths[0] == "/q/q1"
+    assert archive_name("/q/q1", "q1") == "index.html"
+    assert archive_name("/q/q1/diagnostic/3", "q1") == "diagnostic-3.html"
+    assert archive_name("/q/q1/diagnostic/3.csv", "q1") == "diagnostic-3.csv"
+    assert archive_name("/q/q1/projets/12", "q1") == "projet-12.html"
+    assert archive_name("/static/web/portal.css", "q1") == "portal.css"
+    for other in ("/q/q2", "/q/q1/projets/x", "/espace", "/static/web/evil.css", "/q/q1x"):
+        assert archive_name(other, "q1") is None, other
