@@ -26,7 +26,7 @@ from api.dependencies import SessionDep
 from api.web._kit import LANG_COOKIE, lang_of, now, published_hood, render
 from api.web.analysis import current_diagnostic
 from api.web.events import when_text
-from api.web.forum import _vote_of
+from api.web.forum import vote_of
 from api.web.impact import released_campaigns
 from qet_geo.i18n import day
 from qet_geo.store import votes
@@ -50,7 +50,7 @@ def documents_context(request: Request, session: Session, hood: Neighbourhood) -
         }
         for c in released_campaigns(session, hood.id)
     ]
-    vote = _vote_of(session, current_diagnostic(session, hood))
+    vote = vote_of(session, current_diagnostic(session, hood))
     results = None if vote is None else votes.vote_results(session, vote).published
     found = public_events(session, hood.id, now(request))
     events = [

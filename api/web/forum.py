@@ -61,7 +61,7 @@ router = APIRouter(include_in_schema=False)
 DEFAULT_CODES = 200
 
 
-def _vote_of(session: Session, diag: Diagnostic | None) -> Vote | None:
+def vote_of(session: Session, diag: Diagnostic | None) -> Vote | None:
     """The vote of a diagnostic (its latest, if the API opened more than one)."""
     if diag is None:
         return None
@@ -146,7 +146,7 @@ def _team_page(
 ) -> Response:
     lang = lang_of(request)
     diag = current_diagnostic(session, hood)
-    vote = _vote_of(session, diag)
+    vote = vote_of(session, diag)
     context: dict[str, Any] = {
         "hood": hood,
         "diag": diag,
@@ -218,7 +218,7 @@ def create_vote(
 
     if diag is None:
         return again(ConflictError(msg("ce quartier n'a pas encore de diagnostic.")), 409)
-    if _vote_of(session, diag) is not None:
+    if vote_of(session, diag) is not None:
         return again(ConflictError(msg("le vote de ce diagnostic existe déjà.")), 409)
     if not hood.slug:
         return again(
@@ -273,7 +273,7 @@ def paper_count(
     """Record the member's count of the paper ballots (per theme, and blank)."""
     visitor, hood = writable_hood(request, session, hood_id, csrf)
     lang = lang_of(request)
-    vote = _vote_of(session, current_diagnostic(session, hood))
+    vote = vote_of(session, current_diagnostic(session, hood))
     if vote is None:
         text = msg("Ce quartier n'a pas encore de vote : créez-le d'abord.").render(lang)
         return _team_page(request, session, visitor, hood, error=text, status=409)
@@ -302,7 +302,7 @@ def withdraw_paper(
 ) -> Response:
     """Withdraw the member's own paper count (after a disagreement: recount, enter again)."""
     visitor, hood = writable_hood(request, session, hood_id, csrf)
-    vote = _vote_of(session, current_diagnostic(session, hood))
+    vote = vote_of(session, current_diagnostic(session, hood))
     if vote is not None:
         try:
             votes.withdraw_paper_count(session, vote, visitor.user.id)
@@ -321,7 +321,7 @@ def close(
     """Close the vote, once the box "I confirm" is ticked."""
     visitor, hood = writable_hood(request, session, hood_id, csrf)
     lang = lang_of(request)
-    vote = _vote_of(session, current_diagnostic(session, hood))
+    vote = vote_of(session, current_diagnostic(session, hood))
     if vote is None:
         text = msg("Ce quartier n'a pas encore de vote : créez-le d'abord.").render(lang)
         return _team_page(request, session, visitor, hood, error=text, status=409)
@@ -360,7 +360,7 @@ def _public_page(
 ) -> Response:
     lang = lang_of(request)
     diag = current_diagnostic(session, hood)
-    vote = _vote_of(session, diag)
+    vote = vote_of(session, diag)
     forum = next(p for p in phases_of(session, hood.id) if p.key == "forum")
     start = None if forum.starts_on is None else day(forum.starts_on).render(lang)
     end = None if forum.starts_on is None else day(forum.ends_on or forum.starts_on).render(lang)
@@ -440,7 +440,7 @@ def public_vote(
             status=429,
             headers={"Retry-After": str(wait)},
         )
-    vote = _vote_of(session, current_diagnostic(session, hood))
+    vote = vote_of(session, current_diagnostic(session, hood))
     if vote is None:
         text = msg("Aucun vote n'est ouvert sur ce portail.").render(lang)
         return _public_page(request, session, hood, kiosk=kiosk, error=text, status=409)
