@@ -84,12 +84,11 @@ async def _qet_error(request: Request, exc: Exception) -> Response:
         return await handle_api_error(request, exc)
     status = status_for(exc)
     lang = _kit.lang_of(request)
-    text = exc.localized(lang)
     return error_page(
         request,
         status,
         _ERROR_TITLES.get(status, msg("Demande refusée")),
-        msg("{text}", text=text[:1].upper() + text[1:]),
+        msg("{text}", text=_kit.error_sentence(exc, lang)),
         headers={"Retry-After": "5"} if status == 503 else None,
     )
 

@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from api.dependencies import Caller, neighbourhood_for
+from qet_geo.errors import QetGeoError
 from qet_geo.i18n import Msg, msg, translate
 from qet_geo.store import accounts
 from qet_geo.store.models import Neighbourhood, NotFoundError, User, WebSession
@@ -286,6 +287,13 @@ def hood_for_page(
         return neighbourhood_for(session, visitor.caller, int(hood_id))
     except NotFoundError:
         raise not_found(request, visitor) from None
+
+
+def error_sentence(error: QetGeoError, lang: str) -> str:
+    """A library error's message in ``lang`` as a sentence for a page (the library's messages
+    start in lower case, after the input's name)."""
+    text = error.localized(lang)
+    return text[:1].upper() + text[1:]
 
 
 def writable_hood(

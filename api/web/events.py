@@ -31,6 +31,7 @@ from api.web._kit import (
     FormStr,
     Visitor,
     check_csrf,
+    error_sentence,
     hood_for_page,
     lang_of,
     new_form_token,
@@ -42,7 +43,7 @@ from api.web._kit import (
     signed_in,
     writable_hood,
 )
-from qet_geo.errors import QetGeoError, ValidationError
+from qet_geo.errors import ValidationError
 from qet_geo.escaping import markdown_html
 from qet_geo.i18n import Msg, day, msg
 from qet_geo.store import events as store_events
@@ -126,11 +127,6 @@ def when_text(value: datetime | None, lang: str) -> str:
     if local is None:
         return msg("date à préciser").render(lang)
     return msg("{day} à {time}", day=day(local.date()), time=local.strftime("%H:%M")).render(lang)
-
-
-def _error_text(error: QetGeoError, lang: str) -> str:
-    text = error.localized(lang)
-    return text[:1].upper() + text[1:]
 
 
 def _before_form(event: Event | None) -> dict[str, str]:
@@ -282,7 +278,7 @@ def team_create(
             visitor,
             hood,
             form=typed,
-            error=_error_text(exc, lang_of(request)),
+            error=error_sentence(exc, lang_of(request)),
             status=422,
         )
     return redirect(f"/espace/quartiers/{hood.id}/ateliers/{event.id}?fait=cree")
@@ -373,7 +369,7 @@ def team_before(
             hood,
             event,
             before=typed,
-            before_error=_error_text(exc, lang_of(request)),
+            before_error=error_sentence(exc, lang_of(request)),
             status=409 if isinstance(exc, ConflictError) else 422,
         )
     return redirect(f"/espace/quartiers/{hood.id}/ateliers/{event.id}?fait=avant")
@@ -421,7 +417,7 @@ def team_after(
             hood,
             event,
             after=typed,
-            after_error=_error_text(exc, lang_of(request)),
+            after_error=error_sentence(exc, lang_of(request)),
             status=422,
         )
     return redirect(f"/espace/quartiers/{hood.id}/ateliers/{event.id}?fait=apres#apres")
@@ -573,7 +569,7 @@ def public_register(
             request,
             session,
             hood,
-            error=_error_text(exc, lang),
+            error=error_sentence(exc, lang),
             error_for=target,
             party=party[:10],
             status=409 if isinstance(exc, ConflictError) else 422,

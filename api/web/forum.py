@@ -33,6 +33,7 @@ from api.web._kit import (
     FormStr,
     Visitor,
     check_csrf,
+    error_sentence,
     hood_for_page,
     lang_of,
     new_form_token,
@@ -204,13 +205,12 @@ def create_vote(
     diag = current_diagnostic(session, hood)
 
     def again(error: QetGeoError, status: int) -> Response:
-        text = error.localized(lang)
         return _team_page(
             request,
             session,
             visitor,
             hood,
-            error=text[:1].upper() + text[1:],
+            error=error_sentence(error, lang),
             status=status,
             question=question,
             n_codes=n_codes,
@@ -288,10 +288,9 @@ def paper_count(
     try:
         votes.record_paper_count(session, vote, visitor.user.id, numbers, n_blank)
     except (ValidationError, ConflictError) as exc:
-        text = exc.localized(lang)
         status = 409 if isinstance(exc, ConflictError) else 422
         return _team_page(
-            request, session, visitor, hood, error=text[:1].upper() + text[1:], status=status
+            request, session, visitor, hood, error=error_sentence(exc, lang), status=status
         )
     return redirect(f"/espace/quartiers/{hood.id}/forum?fait=papier#papier")
 
@@ -307,10 +306,8 @@ def withdraw_paper(
         try:
             votes.withdraw_paper_count(session, vote, visitor.user.id)
         except ConflictError as exc:
-            text = exc.localized(lang_of(request))
-            return _team_page(
-                request, session, visitor, hood, error=text[:1].upper() + text[1:], status=409
-            )
+            text = error_sentence(exc, lang_of(request))
+            return _team_page(request, session, visitor, hood, error=text, status=409)
     return redirect(f"/espace/quartiers/{hood.id}/forum?fait=retire#papier")
 
 
@@ -458,10 +455,9 @@ def public_vote(
         ).render(lang)
         return _public_page(request, session, hood, kiosk=kiosk, error=text, status=403)
     except (ConflictError, ValidationError) as exc:
-        text = exc.localized(lang)
         status = 409 if isinstance(exc, ConflictError) else 422
         return _public_page(
-            request, session, hood, kiosk=kiosk, error=text[:1].upper() + text[1:], status=status
+            request, session, hood, kiosk=kiosk, error=error_sentence(exc, lang), status=status
         )
     target = f"/q/{hood.slug}/forum?vote=ok"
     return redirect(target + "&kiosque=1#vote" if kiosk else target + "#vote")

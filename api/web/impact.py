@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.dependencies import SessionDep
-from api.web._kit import lang_of, published_hood, render
+from api.web._kit import error_sentence, lang_of, published_hood, render
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import day, msg, number
 from qet_geo.privacy import MIN_RESPONDENTS
@@ -264,8 +264,7 @@ def impact(request: Request, session: SessionDep, slug: str) -> Response:
         try:
             comparison = compare_releases(before, after)
         except QetGeoError as error:
-            text = error.localized(lang)
-            context["refusal"] = text[:1].upper() + text[1:]
+            context["refusal"] = error_sentence(error, lang)
         else:
             context["rows"] = _rows(comparison, lang)
             context["synthetic"] = comparison.synthetic

@@ -619,16 +619,11 @@ def set_outline(
         projected = checked_territory_geojson(data, settings.max_territory_vertices)
     except QetGeoError as exc:
         return _outline_page(
-            request, visitor, hood, error=_sentence(exc.localized(lang)), geojson=shown, status=400
+            request, visitor, hood, error=_kit.error_sentence(exc, lang), geojson=shown, status=400
         )
     hood.territory_wkt = projected.wkt
     session.flush()
     return redirect(f"/espace/quartiers/{hood.id}/contour?fait=1")
-
-
-def _sentence(text: str) -> str:
-    """A library message (which starts in lower case, after the input's name) as a sentence."""
-    return text[:1].upper() + text[1:] if text else text
 
 
 #: Where the shared data folder keeps the contours the codes are looked up in: communes per
@@ -745,7 +740,7 @@ async def set_outline_from_codes(
             request,
             visitor,
             hood,
-            error=_sentence(exc.localized(lang)),
+            error=_kit.error_sentence(exc, lang),
             status=400,
         )
 
@@ -960,7 +955,7 @@ async def upload_extract(request: Request, session: SessionDep, hood_id: str) ->
                 ".osm.bz2), puis envoyez."
             ).render(lang)
         else:
-            text = _sentence(exc.localized(lang))
+            text = _kit.error_sentence(exc, lang)
         return page(text, 400)
     stored = await run_in_threadpool(session.get, Neighbourhood, hood_key)  # its new extract
     await run_in_threadpool(session.close)
@@ -990,7 +985,7 @@ async def layers_page(request: Request, session: SessionDep, hood_id: str) -> Re
         try:
             summary = await extract_layers(request, hood)
         except QetGeoError as exc:
-            error = _sentence(exc.localized(lang))
+            error = _kit.error_sentence(exc, lang)
     categories = _category_rows(summary["amenities"], lang) if summary else []
     return render(
         request,
