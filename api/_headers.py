@@ -61,7 +61,15 @@ WEB_POLICY_DIRECTIVES = (
 )
 WEB_POLICY = "; ".join(WEB_POLICY_DIRECTIVES)
 #: The paths of the web workspace's pages (their policy is :data:`WEB_POLICY`).
-_WEB_PREFIXES = ("/connexion", "/deconnexion", "/espace", "/invitation/", "/langue", "/q/")
+_WEB_PREFIXES = (
+    "/connexion",
+    "/deconnexion",
+    "/espace",
+    "/invitation/",
+    "/langue",
+    "/q/",
+    "/reseau",
+)
 
 _ALWAYS = (
     (b"x-content-type-options", b"nosniff"),

@@ -24,8 +24,10 @@ from api.web import (
     events,
     forum,
     impact,
+    network,
     portal,
     portal_admin,
+    posters,
     projects,
     setup,
     survey,
@@ -54,6 +56,8 @@ STEPS.append(events.router)  # meetings and workshops (team and public)
 STEPS.append(projects.router)  # project sheets (team and public)
 STEPS.append(impact.router)  # the second diagnostic against the first (public)
 STEPS.append(documents.router)  # every published document of a portal (public)
+STEPS.append(posters.router)  # profile posters and the profile opt-in to workshops
+STEPS.append(network.router)  # the network's pages, /reseau (public)
 STEPS.append(portal.router)  # the public portal of a territory, /q/{slug}
 
 
