@@ -1,40 +1,65 @@
 """The documents of a public portal, ``/q/{slug}/documents``: every published artefact, linked.
 
 Per campaign with a release (its latest: :func:`qet_geo.store.releases.latest_release`), its
-diagnostic page and its CSV file; the forum's page (and whether its vote's results are published,
+diagnostic page, its CSV file and its GeoPackage; the forum's page (and whether its vote's results are published,
 :func:`qet_geo.store.votes.vote_results`); each published meeting or workshop, and whether its
 minutes are written; each published project sheet; the impact page once two campaigns have a
 release. Nothing unpublished is named. No account; an unknown address and an unpublished portal
 give the same 404 page.
+
+``/q/{slug}/archive.zip``, the whole portal as static pages (its own routes render them), is
+kept in this process by a fingerprint of everything it shows (:func:`archive_fingerprint`):
+a second download of an unchanged portal renders nothing; publishing anything makes a new one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+import threading
 import zipfile
-from datetime import UTC
+from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SessionDep
 from api.web._kit import LANG_COOKIE, lang_of, now, published_hood, render
-from api.web.analysis import current_diagnostic
+from api.web.analysis import _national_version, current_diagnostic
 from api.web.events import when_text
 from api.web.forum import vote_of
 from api.web.impact import released_campaigns
 from qet_geo.i18n import day
 from qet_geo.store import votes
 from qet_geo.store.events import public_events
-from qet_geo.store.models import Neighbourhood
+from qet_geo.store.models import (
+    BallotCount,
+    Diagnostic,
+    Event,
+    Neighbourhood,
+    PaperCount,
+    Phase,
+    Project,
+    Release,
+    Vote,
+)
 from qet_geo.store.projects import public_projects
 
-__all__ = ["MAX_PAGES", "archive_name", "documents_context", "router"]
+__all__ = [
+    "ARCHIVES_MAX_BYTES",
+    "MAX_PAGES",
+    "archive_fingerprint",
+    "archive_name",
+    "documents_context",
+    "router",
+]
 
 router = APIRouter(include_in_schema=False)
 
@@ -127,7 +152,7 @@ def archive_name(path: str, slug: str) -> str | None:
     }
     if rest in fixed:
         return fixed[rest]
-    found = re.fullmatch(r"diagnostic/(\d{1,4})(\.csv)?", rest)
+    found = re.fullmatch(r"diagnostic/(\d{1,4})(\.csv|\.gpkg)?", rest)
     if found:
         return f"diagnostic-{found[1]}{found[2] or '.html'}"
     found = re.fullmatch(r"projets/(\d{1,12})", rest)
@@ -161,25 +186,165 @@ def _archive_paths(context: dict[str, Any], slug: str) -> list[str]:
         f"{base}/{p}" for p in ("diagnostic", "forum", "ateliers", "projets", "impact", "documents")
     ]
     for c in context["campaigns"]:
-        paths += [f"{base}/diagnostic/{c['year']}", f"{base}/diagnostic/{c['year']}.csv"]
+        paths += [
+            f"{base}/diagnostic/{c['year']}",
+            f"{base}/diagnostic/{c['year']}.csv",
+            f"{base}/diagnostic/{c['year']}.gpkg",
+        ]
     paths += [f"{base}/projets/{p['id']}" for p in context["projects"]]
     return paths[:MAX_PAGES]
 
 
+# the archives kept in this process
+
+#: The most bytes of archives kept (the least recently downloaded go first).
+ARCHIVES_MAX_BYTES = 48 * 1024 * 1024
+_ARCHIVES: OrderedDict[str, bytes] = OrderedDict()
+_ARCHIVES_LOCK = threading.Lock()
+
+
+def _kept_archive(key: str) -> bytes | None:
+    with _ARCHIVES_LOCK:
+        body = _ARCHIVES.get(key)
+        if body is not None:
+            _ARCHIVES.move_to_end(key)
+        return body
+
+
+def _keep_archive(key: str, body: bytes) -> None:
+    if len(body) > ARCHIVES_MAX_BYTES:
+        return
+    with _ARCHIVES_LOCK:
+        _ARCHIVES[key] = body
+        _ARCHIVES.move_to_end(key)
+        while sum(len(b) for b in _ARCHIVES.values()) > ARCHIVES_MAX_BYTES:
+            _ARCHIVES.popitem(last=False)
+
+
+def _rows(objects: Any) -> list[tuple[Any, ...]]:
+    """Every column of each row (the portal's tables are small: a few dozen rows)."""
+    return [tuple(getattr(o, c.key) for c in o.__table__.columns) for o in objects]
+
+
+def archive_fingerprint(session: Session, hood: Neighbourhood, *, lang: str, at: datetime) -> str:
+    """A digest of everything the archive of ``hood`` shows, read ``at`` (the request's time).
+
+    The neighbourhood's row (name, address, outline, published), its phases, the latest
+    release of each campaign, its votes with their ballot and paper counts, its events and
+    project sheets (every column: their published state and update times among them), which
+    events are past at ``at`` and the day (the home's "next events"), the national profiles
+    that describe the shares, and the language.
+    """
+    diags = list(
+        session.scalars(
+            select(Diagnostic).where(Diagnostic.neighbourhood_id == hood.id).order_by(Diagnostic.id)
+        )
+    )
+    ids = [d.id for d in diags]
+    releases = session.execute(
+        select(Release.diagnostic_id, func.max(Release.number), func.max(Release.id))
+        .where(Release.diagnostic_id.in_(ids))
+        .group_by(Release.diagnostic_id)
+        .order_by(Release.diagnostic_id)
+    ).all()
+    votes_ = list(
+        session.scalars(select(Vote).where(Vote.diagnostic_id.in_(ids)).order_by(Vote.id))
+    )
+    vote_ids = [v.id for v in votes_]
+    ballots = session.execute(
+        select(BallotCount.vote_id, BallotCount.position, BallotCount.n)
+        .where(BallotCount.vote_id.in_(vote_ids))
+        .order_by(BallotCount.vote_id, BallotCount.position)
+    ).all()
+    papers = session.scalars(
+        select(PaperCount).where(PaperCount.vote_id.in_(vote_ids)).order_by(PaperCount.id)
+    )
+    phases = session.scalars(
+        select(Phase).where(Phase.neighbourhood_id == hood.id).order_by(Phase.id)
+    )
+    events = session.scalars(
+        select(Event)
+        .where(Event.neighbourhood_id == hood.id, Event.published.is_(True))
+        .order_by(Event.id)
+    )
+    projects = session.scalars(
+        select(Project)
+        .where(Project.neighbourhood_id == hood.id, Project.published.is_(True))
+        .order_by(Project.id)
+    )
+    found = public_events(session, hood.id, at)
+    parts = (
+        str(session.get_bind().engine.url),
+        lang,
+        at.date().isoformat(),
+        _rows([hood]),
+        [(d.id, d.year, d.label, d.synthetic) for d in diags],
+        [tuple(r) for r in releases],
+        _rows(votes_),
+        [tuple(r) for r in ballots],
+        _rows(papers),
+        _rows(phases),
+        _rows(events),
+        _rows(projects),
+        [e.id for e in found.past],
+        _national_version(session),
+    )
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+def _zip(hood_name: str, slug: str, made: str, bodies: dict[str, bytes]) -> bytes:
+    """The archive's ZIP file: the README, then every page (made static) and file."""
+    readme = _README.format(name=hood_name, slug=slug, made=made)
+    present = set(bodies) | {"README.txt"}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("README.txt", readme)
+        for name, body in bodies.items():
+            if name.endswith(".html"):
+                body = _static_html(body.decode("utf-8"), slug, present).encode("utf-8")
+            zf.writestr(name, body)
+    return out.getvalue()
+
+
 @router.get("/q/{slug}/archive.zip")
 async def archive(request: Request, session: SessionDep, slug: str) -> Response:
-    """The whole portal as static pages in a ZIP file, rendered by the portal's own routes."""
+    """The whole portal as static pages in a ZIP file, rendered by the portal's own routes.
 
-    def read() -> tuple[str, str, list[str]]:
+    Kept in this process by :func:`archive_fingerprint`: an unchanged portal's archive is
+    built once (its README then says when)."""
+    lang = lang_of(request)
+    at = now(request)
+
+    def read() -> tuple[str, str, list[str], str]:
         hood = published_hood(request, session, slug)
         name, canonical = hood.name, hood.slug or slug
         paths = _archive_paths(documents_context(request, session, hood), canonical)
+        key = archive_fingerprint(session, hood, lang=lang, at=at)
         session.rollback()  # nothing held while the pages are rendered
-        return name, canonical, paths
+        return name, canonical, paths, key
 
-    hood_name, slug, paths = await run_in_threadpool(read)
+    hood_name, slug, paths, key = await run_in_threadpool(read)
+    body = _kept_archive(key)
+    if body is None:
+        body = await _build(request, hood_name, slug, paths, lang, at)
+        _keep_archive(key, body)
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{slug}-portail.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _build(
+    request: Request, hood_name: str, slug: str, paths: list[str], lang: str, at: datetime
+) -> bytes:
+    """Render the archive's pages through the app (each route in the thread pool), then write
+    the ZIP file off the event loop."""
     # the reader's language, chosen or asked for
-    cookies = {LANG_COOKIE: lang_of(request)}
+    cookies = {LANG_COOKIE: lang}
     bodies: dict[str, bytes] = {}
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(
@@ -194,21 +359,5 @@ async def archive(request: Request, session: SessionDep, slug: str) -> Response:
             got = await client.get(f"/static/web/{sheet}")
             if got.status_code == 200:
                 bodies[sheet] = got.content
-    made = now(request).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-    readme = _README.format(name=hood_name, slug=slug, made=made)
-    present = set(bodies) | {"README.txt"}
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("README.txt", readme)
-        for name, body in bodies.items():
-            if name.endswith(".html"):
-                body = _static_html(body.decode("utf-8"), slug, present).encode("utf-8")
-            zf.writestr(name, body)
-    return Response(
-        out.getvalue(),
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{slug}-portail.zip"',
-            "Cache-Control": "no-store",
-        },
-    )
+    made = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return await run_in_threadpool(_zip, hood_name, slug, made, bodies)

@@ -9,7 +9,9 @@
   campaign's latest release as pages, the very sections of the team's results page
   (:func:`api.web.analysis.figure_view`, ``release_figures.html``), with a note on the method;
   a campaign without a release says so (200, no figure).
-- ``/q/{slug}/diagnostic/{year}.csv``: the figures that page shows, as a CSV file.
+- ``/q/{slug}/diagnostic/{year}.csv``: the figures that page shows, as a CSV file;
+  ``/q/{slug}/diagnostic/{year}.gpkg``: the whole release as one GeoPackage (cells, outline,
+  those figures, metadata). Both are written by :mod:`qet_geo.store.release_files`.
 
 Every figure comes from the latest release only (:func:`qet_geo.store.releases.latest_release`),
 so the privacy rules applied at publication hold; an unknown address and an unpublished
@@ -18,8 +20,6 @@ neighbourhood give the same 404 page (:func:`qet_geo.store.portal.public_hood`).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +31,8 @@ from sqlalchemy.orm import Session
 from api.dependencies import SessionDep
 from api.web import analysis
 from api.web._kit import lang_of, not_found, now, published_hood, render
-from qet_geo.constraints.indicators import FIGURES, get_figure
 from qet_geo.escaping import markdown_html
-from qet_geo.i18n import day, msg, number
-from qet_geo.store.ingest import FOOTPRINT_SCALE
+from qet_geo.i18n import day, number
 from qet_geo.store.models import (
     Diagnostic,
     Neighbourhood,
@@ -43,9 +41,9 @@ from qet_geo.store.models import (
     territory_geometry,
 )
 from qet_geo.store.portal import phases_of
+from qet_geo.store.release_files import release_csv, release_geopackage
 from qet_geo.store.releases import Figures, latest_release
 from qet_geo.store.votes import vote_results
-from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
 __all__ = ["router"]
 
@@ -320,107 +318,28 @@ def diagnostic_csv(request: Request, session: SessionDep, slug: str, year: str) 
     )
 
 
+@router.get("/q/{slug}/diagnostic/{year}.gpkg")
+def diagnostic_gpkg(request: Request, session: SessionDep, slug: str, year: str) -> Response:
+    """The published release of a campaign as one GeoPackage: its 200 m cells, the outline,
+    the CSV's figures and the release's metadata (:mod:`qet_geo.store.release_files`)."""
+    hood = published_hood(request, session, slug)
+    diag = _campaign(session, hood, _year(request, year))
+    release = latest_release(session, diag.id) if diag is not None else None
+    if diag is None or release is None:
+        raise not_found(request, None)
+    body = release_geopackage(session, release, lang=lang_of(request))
+    name = f"{hood.slug}-diagnostic-{diag.year}-publication-{release.number}.gpkg"
+    return Response(
+        body,
+        media_type="application/geopackage+sqlite3",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 @router.get("/q/{slug}/diagnostic/{year}", response_class=HTMLResponse)
 def diagnostic_of_year(request: Request, session: SessionDep, slug: str, year: str) -> Response:
     """A campaign's published diagnostic (year 0, year 1...)."""
     return _diagnostic_page(request, session, slug, _year(request, year))
-
-
-# --------------------------------------------------------------------------------------------------
-# the CSV file
-
-CSV_COLUMNS = (
-    "release",
-    "section",
-    "item",
-    "label",
-    "value",
-    "unit",
-    "french_average",
-    "synthetic",
-)
-
-
-def release_csv(figures: Figures, lang: str, *, release_number: int) -> str:
-    """The figures of a release that its page shows, one per row (long format).
-
-    Sections: ``respondents``, ``footprint`` (kgCO2e per person per year, rounded to 0.1;
-    with the French average), ``reference_profile`` and ``own_profile`` (share of respondents,
-    %, 0.1), ``cell`` (each published 200 m cell's figures, as the page's table). The
-    ``synthetic`` column says ``yes`` on every row of a release of synthetic answers.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    synthetic = "yes" if figures.synthetic else "no"
-
-    def row(section: str, item: str, label: str, value: Any, unit: str, france: Any = "") -> None:
-        writer.writerow([release_number, section, item, label, value, unit, france, synthetic])
-
-    row(
-        "respondents",
-        "n_respondents",
-        msg("Répondants comptés").render(lang),
-        figures.n_respondents,
-        "",
-    )
-    french = analysis._french_averages() if figures.scale == FOOTPRINT_SCALE else {}
-    kg = "kgCO2e/person/year"
-    for usage in USAGES:
-        if usage in figures.footprints:
-            france = french.get(usage)
-            row(
-                "footprint",
-                usage,
-                USAGE_LABELS[usage].render(lang),
-                round(figures.footprints[usage], 1),
-                kg,
-                "" if france is None else round(france, 1),
-            )
-    if "total" in figures.footprints:
-        known = [french[u] for u in USAGES if u in french]
-        total_france = round(sum(known), 1) if len(known) == len(USAGES) else ""
-        row(
-            "footprint",
-            "total",
-            msg("Total des six usages").render(lang),
-            round(figures.footprints["total"], 1),
-            kg,
-            total_france,
-        )
-    for key, share in sorted(figures.profile_shares.items(), key=lambda kv: str(kv[0])):
-        name = msg("Profil {n}", n=int(key) + 1).render(lang) if key.isdigit() else key
-        row("reference_profile", str(key), name, round(100 * share, 1), "%")
-    for p in figures.own_profiles:
-        own = p.get("share")
-        row(
-            "own_profile",
-            str(p["number"]),
-            msg("Profil {n}", n=int(p["number"]) + 1).render(lang),
-            "" if own is None else round(100 * float(own), 1),
-            "%",
-        )
-    if figures.features:
-        columns = [
-            c
-            for c in (figures.features[0].get("properties") or {})
-            if c == "n_respondents" or c in FIGURES or c.startswith("share_")
-        ]
-        for i, feature in enumerate(figures.features, start=1):
-            props = feature.get("properties") or {}
-            zone = msg("Zone {n}", n=i).render(lang)
-            for c in columns:
-                v = props.get(c)
-                if c == "n_respondents":
-                    row(
-                        "cell",
-                        zone,
-                        analysis._column_label(c, lang),
-                        "" if v is None else int(v),
-                        "",
-                    )
-                else:
-                    figure = get_figure(c)
-                    value = "" if v is None else round(float(v) * figure.scale, figure.decimals)
-                    row("cell", zone, analysis._column_label(c, lang), value, "")
-    return out.getvalue()

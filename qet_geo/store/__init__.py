@@ -24,6 +24,7 @@ __getattr__, __dir__ = attach(
         "perceived",
         "portal",
         "projects",
+        "release_files",
         "releases",
         "votes",
     ],
@@ -38,5 +39,6 @@ if TYPE_CHECKING:
     from qet_geo.store.perceived import *
     from qet_geo.store.portal import *
     from qet_geo.store.projects import *
+    from qet_geo.store.release_files import *
     from qet_geo.store.releases import *
     from qet_geo.store.votes import *

@@ -229,6 +229,8 @@ def test_the_archive_holds_every_page_with_relative_links(world: World) -> None:
         "diagnostic-1.html",
         "diagnostic-0.csv",
         "diagnostic-1.csv",
+        "diagnostic-0.gpkg",
+        "diagnostic-1.gpkg",
         "forum.html",
         "ateliers.html",
         "projets.html",
@@ -249,6 +251,7 @@ def test_the_archive_holds_every_page_with_relative_links(world: World) -> None:
     assert f'href="ateliers.html#atelier-{e["evil"]}"' in documents
     assert f'href="projet-{p["evil"]}.html"' in documents
     assert 'href="diagnostic-1.csv"' in documents
+    assert 'href="diagnostic-1.gpkg"' in documents
     assert "Projet brouillon" not in documents and "<script>alert" not in documents
     assert 'href="web.css"' in zf.read("index.html").decode("utf-8")
     readme = zf.read("README.txt").decode("utf-8")
@@ -276,6 +279,7 @@ def test_the_archive_is_bounded_and_names_its_files() -> None:
     assert archive_name("/q/q1", "q1") == "index.html"
     assert archive_name("/q/q1/diagnostic/3", "q1") == "diagnostic-3.html"
     assert archive_name("/q/q1/diagnostic/3.csv", "q1") == "diagnostic-3.csv"
+    assert archive_name("/q/q1/diagnostic/3.gpkg", "q1") == "diagnostic-3.gpkg"
     assert archive_name("/q/q1/projets/12", "q1") == "projet-12.html"
     assert archive_name("/static/web/portal.css", "q1") == "portal.css"
     for other in ("/q/q2", "/q/q1/projets/x", "/espace", "/static/web/evil.css", "/q/q1x"):
