@@ -25,6 +25,7 @@ from api.web import (
     forum,
     impact,
     network,
+    network_kit,
     network_projects,
     portal,
     portal_admin,
@@ -60,6 +61,7 @@ STEPS.append(documents.router)  # every published document of a portal (public)
 STEPS.append(posters.router)  # profile posters and the profile opt-in to workshops
 STEPS.append(network.router)  # the network's pages, /reseau (public)
 STEPS.append(network_projects.router)  # the network's projects library, /reseau/projets
+STEPS.append(network_kit.router)  # the method kit, /reseau/kit
 STEPS.append(portal.router)  # the public portal of a territory, /q/{slug}
 
 

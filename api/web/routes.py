@@ -854,3 +854,11 @@ def unknown_page(request: Request, session: SessionDep, rest: str) -> Response:
     """Any other path of the workspace: the 404 page (after signing in, as for the others)."""
     visitor = signed_in(request, session)
     raise _kit.not_found(request, visitor)
+
+
+@fallback.api_route("/q/{rest:path}", methods=["GET", "POST"])
+@fallback.api_route("/reseau/{rest:path}", methods=["GET", "POST"])
+def unknown_public_page(request: Request, rest: str) -> Response:
+    """Any other path of the public portals and of the network's pages: the 404 page, with no
+    account (not the JSON API's answer)."""
+    raise _kit.not_found(request, None)

@@ -129,6 +129,7 @@ __all__ = [
     "NGC_SCALE_PATH",
     "NGC_USAGE_SOURCES",
     "SCALES",
+    "french_averages",
     "neighbourhood_footprint",
     "ngc_usage_footprints",
     "profile_footprints",
@@ -192,6 +193,14 @@ def read_ngc_scale(path: PathType | None = None) -> pd.DataFrame:
     """
     file = NGC_SCALE_PATH if path is None else Path(path)
     return _read_ngc_scale_cached(str(file), file.stat().st_mtime if file.is_file() else 0.0).copy()
+
+
+def french_averages() -> dict[str, float]:
+    """The French average of each usage, kgCO2e a year: NosGestesClimat's default situation
+    (``default_kgco2e`` of :func:`read_ngc_scale`), as the report, the portal and the kit write
+    it beside a neighbourhood's footprints."""
+    first = read_ngc_scale().groupby("usage")["default_kgco2e"].first()
+    return {str(k): float(v) for k, v in first.items()}
 
 
 @lru_cache(maxsize=4)

@@ -41,6 +41,7 @@ from qet_geo.cli._common import (
 )
 from qet_geo.cli.admin import admin_app
 from qet_geo.cli.diagnose import demo, diagnose
+from qet_geo.cli.kit import kit
 from qet_geo.cli.links import links
 from qet_geo.cli.national import national_app
 from qet_geo.cli.neighbourhood import access, isochrone, layers
@@ -197,6 +198,7 @@ app.command("access")(access)
 app.command("isochrone")(isochrone)
 app.command("diagnose")(diagnose)
 app.command("demo")(demo)
+app.command("kit")(kit)
 
 
 @app.callback()

@@ -17,6 +17,7 @@ __getattr__, __dir__ = attach(
     __name__,
     [
         "answers",
+        "forms",
         "geocode",
         "located",
         "mdv",
@@ -32,6 +33,7 @@ __getattr__, __dir__ = attach(
 
 if TYPE_CHECKING:
     from qet_geo.surveys.answers import *
+    from qet_geo.surveys.forms import *
     from qet_geo.surveys.geocode import *
     from qet_geo.surveys.located import *
     from qet_geo.surveys.mdv import *

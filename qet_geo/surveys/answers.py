@@ -313,7 +313,7 @@ def assemble(
     notes = [*table.notes]
     notes.append(_CODING_NOTES[coding])
     notes += extra_notes
-    _warn_rows(table, statuses, ignored, issues)
+    _warn_rows(table, statuses, tuple(h for h in ignored if not _form_tool_column(h)), issues)
     logger.info(
         "%s: %d rows, %d accepted, %d partial, %d rejected",
         table.source,
@@ -336,6 +336,39 @@ def assemble(
         locations=locations,
         notes=tuple(notes),
     )
+
+
+#: Columns that form tools (KoboToolbox, ODK Central) add to every export, and the raw point of
+#: the kit's forms (:mod:`qet_geo.surveys.forms`: its latitude and longitude columns are read):
+#: not read, and not worth a warning.
+_FORM_TOOL_COLUMNS = frozenset(
+    {
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "submissiondate",
+        "submitterid",
+        "submittername",
+        "key",
+        "meta-instanceid",
+        "meta/instanceid",
+        "instanceid",
+        "attachmentspresent",
+        "attachmentsexpected",
+        "reviewstate",
+        "edits",
+        "formversion",
+        "status",
+        "home_point",
+    }
+)
+
+
+def _form_tool_column(header: str) -> bool:
+    """Whether ``header`` is a form tool's own column (all of KoboToolbox's start with "_")."""
+    name = header.strip().casefold()
+    return name.startswith("_") or name in _FORM_TOOL_COLUMNS
 
 
 def _warn_rows(

@@ -230,6 +230,11 @@ def _parse_reasons(values: list[str], spec: Field, rows: RowIssues) -> pd.Series
         keys: list[str] = []
         unknown: list[str] = []
         for part in parts:
+            # a form tool's select_multiple (KoboToolbox, ODK): the choices' names, space-separated
+            tokens = [normalise_label(t) for t in part.split()]
+            if len(tokens) > 1 and all(t in vocab.exact for t in tokens):
+                keys += [str(vocab.exact[t]) for t in tokens]
+                continue
             value, _ = vocab.match(normalise_label(part))
             if value is not None:
                 keys.append(str(value))

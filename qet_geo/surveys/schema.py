@@ -659,7 +659,8 @@ CHANGE_TOPIC_WORDS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 
-#: Reasons given for not changing: key → labels. Several can be given, separated by ";" or ",".
+#: Reasons given for not changing: key → labels. Several can be given, separated by ";" or ","
+#: (or by spaces between the keys themselves, as form tools export a multiple choice).
 CHANGE_REASONS: Mapping[str, Msg] = {
     "no_transit_nearby": msg("Pas de transport en commun à proximité"),
     "no_offer_nearby": msg("Pas d'offre à proximité"),
