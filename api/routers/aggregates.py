@@ -29,7 +29,14 @@ from api.models import (
 )
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
-from qet_geo.store.models import Diagnostic, Neighbourhood, Profile, Release, national_reference
+from qet_geo.store.models import (
+    Diagnostic,
+    Neighbourhood,
+    NotFoundError,
+    Profile,
+    Release,
+    national_reference,
+)
 from qet_geo.store.releases import create_release, latest_release, preview_figures
 
 router = APIRouter(tags=["agrégats"])
@@ -324,6 +331,52 @@ def list_releases(
             select(Release).where(Release.diagnostic_id == diag.id).order_by(Release.number.desc())
         )
     ]
+
+
+@router.get(
+    "/diagnostics/{diagnostic_id}/releases/{number}/geopackage",
+    response_class=Response,
+    responses={**_ERRORS, 200: {"content": {"application/geopackage+sqlite3": {}}}},
+)
+def release_geopackage_file(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    diagnostic_id: DiagId,
+    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Response:
+    """A release as one GeoPackage: its published 200 m cells (EPSG:2154), the
+    neighbourhood's outline, its figures (the portal's CSV rows, in the language asked) and its
+    metadata, with a ``synthetic`` column on every layer
+    (:mod:`qet_geo.store.release_files`).
+
+    As for the other figures, a caller without write access to the neighbourhood (the public,
+    staff) reads only the latest release: any other number is 404.
+    """
+    from qet_geo.store.release_files import release_geopackage
+
+    diag = diagnostic_for(session, caller, diagnostic_id)
+    release = session.scalar(
+        select(Release).where(Release.diagnostic_id == diag.id, Release.number == number)
+    )
+    latest = latest_release(session, diag.id)
+    if release is None or (
+        not reads_live(session, caller, diag) and (latest is None or latest.id != release.id)
+    ):
+        raise NotFoundError(
+            msg(
+                "Le diagnostic {diagnostic} n'a pas de publication n° {number} lisible.",
+                diagnostic=diag.id,
+                number=number,
+            )
+        )
+    body = release_geopackage(session, release, lang=request_lang(request))
+    name = f"diagnostic-{diag.id}-publication-{release.number}.gpkg"
+    return Response(
+        body,
+        media_type="application/geopackage+sqlite3",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 class LinksOut(BaseModel):

@@ -243,3 +243,58 @@ def release(
             ),
             highlight=False,
         )
+
+
+@store_app.command("geopackage")
+def geopackage(
+    diagnostic: Annotated[int, typer.Argument(min=1, help="Identifiant du diagnostic.")],
+    output: Annotated[Path, typer.Argument(help="Fichier GeoPackage à écrire (.gpkg).")],
+    number: Annotated[
+        int | None,
+        typer.Option("--number", min=1, help="Numéro de la publication (défaut : la dernière)."),
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Écrire une publication d'un diagnostic en un fichier GeoPackage (carreaux, contour, chiffres)."""
+    with _user_errors():
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        from qet_geo.i18n import msg
+        from qet_geo.store.models import NotFoundError, Release, create_schema, make_engine
+        from qet_geo.store.release_files import write_release_geopackage
+        from qet_geo.store.releases import latest_release
+
+        engine = make_engine(database_url)
+        create_schema(engine)
+        try:
+            with Session(engine) as session:
+                if number is None:
+                    release = latest_release(session, diagnostic)
+                else:
+                    release = session.scalar(
+                        select(Release).where(
+                            Release.diagnostic_id == diagnostic, Release.number == number
+                        )
+                    )
+                if release is None:
+                    raise NotFoundError(
+                        msg(
+                            "Le diagnostic {diagnostic} n'a pas cette publication : publiez-le "
+                            "(qet store release) ou choisissez un autre --number.",
+                            diagnostic=diagnostic,
+                        )
+                    )
+                written = write_release_geopackage(session, release, output, lang=_state["lang"])
+                shown = release.number
+        finally:
+            engine.dispose()
+    out_console.print(
+        _t(
+            "Diagnostic {diagnostic} : publication {number} écrite dans {path}.",
+            diagnostic=diagnostic,
+            number=shown,
+            path=str(written),
+        ),
+        highlight=False,
+    )

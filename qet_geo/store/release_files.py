@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from qet_geo.errors import QetGeoError
+from qet_geo.errors import QetGeoError, ValidationError
 from qet_geo.i18n import msg
 from qet_geo.store.ingest import FOOTPRINT_SCALE
 from qet_geo.store.models import Diagnostic, Neighbourhood, Release, territory_geometry
@@ -330,8 +330,20 @@ def write_release_geopackage(
     -------
     Path
         The file written.
+
+    Raises
+    ------
+    ValidationError
+        The folder of ``path`` does not exist.
     """
     target = Path(path)
+    if not target.parent.is_dir():
+        raise ValidationError(
+            msg(
+                "Le dossier {folder} n'existe pas : créez-le ou écrivez le GeoPackage ailleurs.",
+                folder=str(target.parent),
+            )
+        )
     hood, diag = _parts(session, release)
     layers = _frames(hood, diag, release, _lang(lang))
     folder = Path(tempfile.mkdtemp(prefix=".qet-gpkg-", dir=target.parent))
