@@ -14,6 +14,7 @@ __getattr__, __dir__ = attach(
     [
         "constraint_profiles",
         "footprint",
+        "france_map",
         "homes",
         "links",
         "margins",
@@ -24,12 +25,14 @@ __getattr__, __dir__ = attach(
         "project_effect",
         "reference",
         "scenarios",
+        "similar",
     ],
 )
 
 if TYPE_CHECKING:
     from qet_geo.analysis.constraint_profiles import *
     from qet_geo.analysis.footprint import *
+    from qet_geo.analysis.france_map import *
     from qet_geo.analysis.homes import *
     from qet_geo.analysis.links import *
     from qet_geo.analysis.margins import *
@@ -40,3 +43,4 @@ if TYPE_CHECKING:
     from qet_geo.analysis.project_effect import *
     from qet_geo.analysis.reference import *
     from qet_geo.analysis.scenarios import *
+    from qet_geo.analysis.similar import *
