@@ -104,12 +104,14 @@ def similar_neighbourhoods(
         raise ValidationError(
             msg("le quartier {target} n'est pas dans la comparaison.", target=target)
         )
+    row = space.index.get_loc(target)
+    here = space.iloc[row].to_numpy(dtype=float)
     candidates = space.drop(index=target)
     if among is not None:
-        candidates = candidates.loc[[i for i in candidates.index if i in set(among)]]
+        wanted = set(among)
+        candidates = candidates[[i in wanted for i in candidates.index]]
     if candidates.empty:
         return []
-    here = space.loc[target].to_numpy(dtype=float)
     gaps = candidates.to_numpy(dtype=float) - here
     distances = np.sqrt((gaps**2).sum(axis=1))
     order = sorted(
