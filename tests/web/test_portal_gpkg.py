@@ -22,11 +22,13 @@ import httpx
 import pandas as pd
 import pyogrio
 import pytest
+from playwright.sync_api import Page, expect
 from typer.testing import CliRunner
 
 from qet_geo.cli.main import app as cli
 from qet_geo.store import models as store
 from qet_geo.store.releases import create_release
+from tests.web.browser_kit import LiveApp, Watch, axe
 from tests.web.test_accounts import Site, make_site
 from tests.web.test_impact import campaigns
 
@@ -241,3 +243,37 @@ def test_the_cli_writes_a_release_to_a_file(world: World, tmp_path: Path) -> Non
          "--database-url", world.site.url],
     )  # fmt: skip
     assert nowhere.exit_code == 2 and "absent" in nowhere.output
+
+
+# --------------------------------------------------------------------------------------------------
+# in a real browser
+
+
+def test_the_diagnostic_page_downloads_the_geopackage_in_chromium(
+    page: Page, watch: Watch, live_app: LiveApp, tmp_path: Path
+) -> None:
+    engine = live_app.app.state.engine
+    osm_dir = live_app.app.state.settings.osm_dir
+    with store.session_scope(engine) as s:
+        admin = {"Authorization": f"Bearer {store.create_token(s, role='admin')}"}
+    with httpx.Client(base_url=live_app.url, timeout=120) as api:
+        campaigns(api, engine, osm_dir, admin, name=NAME, slug="lorient", years=(0,))
+    page.goto("/q/lorient/diagnostic")
+    expect(page.locator("h1")).to_have_text("Le diagnostic du quartier", timeout=20_000)
+    page.wait_for_load_state("load")
+    assert axe(page) == []
+    link = page.get_by_role("link", name="Télécharger la publication pour un SIG (GeoPackage)")
+    with page.expect_download(timeout=60_000) as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "lorient-diagnostic-0-publication-1.gpkg"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    meta = pyogrio.read_dataframe(path, layer="metadata")
+    assert meta["neighbourhood"].iloc[0] == NAME and meta["synthetic"].iloc[0]
+    page.goto("/q/lorient/documents")
+    expect(page.locator("h1")).to_have_text("Documents du portail", timeout=20_000)
+    page.wait_for_load_state("load")
+    assert axe(page) == []
+    watch.assert_no_outside_request()
+    watch.assert_no_error()
