@@ -7,7 +7,12 @@
   the Markdown shown as the public reads it, and publishing or withdrawing it.
 - ``/q/{slug}/ateliers`` (everyone): the published events to come, each with a registration form
   "we will be N" (a count, no name; CSRF by form token; limited per client like the vote's
-  wrong codes), and the past ones with their minutes and outputs.
+  wrong codes) and the usage profiles it invites (links to their pages,
+  :mod:`api.web.posters`), and the past ones with their minutes and outputs.
+
+A workshop may invite usage profiles of the campaign's latest release (checkboxes of the
+"before" form); the team reads the registrations made from each profile's page under the
+≥ 11 rule (:func:`qet_geo.store.events.profile_counts`), the public never.
 
 The logic is :mod:`qet_geo.store.events`; counts of people shown to the public pass
 :func:`qet_geo.store.events.public_count` (0 or ≥ 11, else "fewer than 11"). Markdown becomes
@@ -17,11 +22,13 @@ time (Europe/Paris) and stored in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -55,12 +62,19 @@ from qet_geo.store.events import (
     MIN_CAPACITY,
     OUTPUT_LABELS,
     OUTPUTS,
+    profile_counts,
     public_count,
 )
 from qet_geo.store.models import ConflictError, Event, Neighbourhood, NotFoundError
 from qet_geo.store.portal import PHASE_LABELS
 
-__all__ = ["router"]
+if TYPE_CHECKING:
+    from api.web.posters import ReleaseProfiles
+
+__all__ = ["event_view", "registration", "router"]
+
+#: The checked boxes of a form (an empty list when none is).
+FormList = Annotated[list[str], Form()]
 
 router = APIRouter(include_in_schema=False)
 
@@ -129,7 +143,7 @@ def when_text(value: datetime | None, lang: str) -> str:
     return msg("{day} à {time}", day=day(local.date()), time=local.strftime("%H:%M")).render(lang)
 
 
-def _before_form(event: Event | None) -> dict[str, str]:
+def _before_form(event: Event | None) -> dict[str, Any]:
     if event is None:
         return {
             "title": "",
@@ -139,6 +153,7 @@ def _before_form(event: Event | None) -> dict[str, str]:
             "place": "",
             "agenda": "",
             "capacity": "",
+            "profiles": [],
         }
     local = _local(event.starts_at)
     return {
@@ -149,6 +164,7 @@ def _before_form(event: Event | None) -> dict[str, str]:
         "place": event.place,
         "agenda": event.agenda,
         "capacity": "" if event.capacity is None else str(event.capacity),
+        "profiles": [str(n) for n in event.profiles or []],
     }
 
 
@@ -163,18 +179,44 @@ def _after_form(event: Event) -> dict[str, str]:
     return form
 
 
-def _choices(lang: str) -> dict[str, Any]:
+def _release_profiles(session: Session, hood: Neighbourhood, lang: str) -> ReleaseProfiles | None:
+    """The usage profiles of the campaign's latest release (None before it)."""
+    from api.web.posters import release_profiles
+
+    return release_profiles(session, hood, lang)
+
+
+def _choices(lang: str, profiles: ReleaseProfiles | None = None) -> dict[str, Any]:
     return {
         "kinds": [(k, KIND_LABELS[k].render(lang)) for k in KINDS],
         "phases": [(p, PHASE_LABELS[p].render(lang)) for p in EVENT_PHASES],
         "outputs": [(k, OUTPUT_LABELS[k].render(lang)) for k in OUTPUTS],
         "min_capacity": MIN_CAPACITY,
+        "profile_choices": [
+            (str(p.number), p.name, p.share, p.description)
+            for p in (profiles.profiles if profiles is not None else [])
+        ],
     }
+
+
+def _invited(event: Event, lang: str) -> list[dict[str, Any]]:
+    """The profiles an event invites and the registrations from their pages, as the team reads
+    them (from 11, else "fewer than 11": :func:`qet_geo.store.events.profile_counts`)."""
+    return [
+        {
+            "number": n,
+            "name": msg("Profil {n}", n=n).render(lang),
+            "invited": n in (event.profiles or []),
+            "count": shown.render(lang),
+        }
+        for n, shown in profile_counts(event).items()
+    ]
 
 
 def _row(event: Event, lang: str) -> dict[str, Any]:
     """What the team's list shows of an event."""
     return {
+        "invited": _invited(event, lang),
         "id": event.id,
         "title": event.title,
         "kind": KIND_LABELS.get(event.kind, msg("Atelier")).render(lang),
@@ -186,10 +228,33 @@ def _row(event: Event, lang: str) -> dict[str, Any]:
     }
 
 
+def _profile_numbers(values: list[str]) -> list[int]:
+    """The checked profiles of a form, as numbers."""
+    numbers = []
+    for value in values:
+        value = value.strip()
+        if not value.isdigit() or len(value) > 3:
+            raise ValidationError(
+                msg("Profil inconnu « {value} » : cochez les profils proposés.", value=value[:20])
+            )
+        numbers.append(int(value))
+    return numbers
+
+
 def _before(
-    title: str, kind: str, phase: str, starts_at: str, place: str, agenda: str, capacity: str
+    title: str,
+    kind: str,
+    phase: str,
+    starts_at: str,
+    place: str,
+    agenda: str,
+    capacity: str,
+    profiles: list[str],
+    known: ReleaseProfiles | None,
 ) -> dict[str, Any]:
     return {
+        "profiles": _profile_numbers(profiles),
+        "known_profiles": known.numbers if known is not None else [],
         "title": title,
         "kind": kind,
         "phase": phase,
@@ -219,18 +284,20 @@ def _list_page(
     visitor: Visitor,
     hood: Neighbourhood,
     *,
-    form: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     lang = lang_of(request)
+    profiles = _release_profiles(session, hood, lang)
     context: dict[str, Any] = {
         "hood": hood,
         "rows": [_row(e, lang) for e in store_events.events_of(session, hood.id)],
         "form": form or _before_form(None),
         "error": error,
         "can_write": visitor.caller.can_write(hood),
-        **_choices(lang),
+        "has_release": profiles is not None,
+        **_choices(lang, profiles),
     }
     return render(request, "events_team.html", context, visitor=visitor, status=status)
 
@@ -256,6 +323,7 @@ def team_create(
     place: FormStr = "",
     agenda: FormStr = "",
     capacity: FormStr = "",
+    profiles: FormList = [],  # noqa: B006 (FastAPI copies a form's default)
 ) -> Response:
     """Create an (unpublished) event, then go to its page."""
     visitor, hood = writable_hood(request, session, hood_id, csrf)
@@ -267,9 +335,11 @@ def team_create(
         "place": place,
         "agenda": agenda,
         "capacity": capacity,
+        "profiles": profiles,
     }
     try:
-        fields = _before(title, kind, phase, starts_at, place, agenda, capacity)
+        known = _release_profiles(session, hood, lang_of(request))
+        fields = _before(title, kind, phase, starts_at, place, agenda, capacity, profiles, known)
         event = store_events.create_event(session, hood.id, **fields)
     except ValidationError as exc:
         return _list_page(
@@ -291,13 +361,14 @@ def _edit_page(
     hood: Neighbourhood,
     event: Event,
     *,
-    before: dict[str, str] | None = None,
+    before: dict[str, Any] | None = None,
     before_error: str | None = None,
     after: dict[str, str] | None = None,
     after_error: str | None = None,
     status: int = 200,
 ) -> Response:
     lang = lang_of(request)
+    profiles = _release_profiles(session, hood, lang)
     done = _NOTICES.get(request.query_params.get("fait", ""))
     outputs = event.outputs or {}
     context: dict[str, Any] = {
@@ -317,7 +388,13 @@ def _edit_page(
             for k in OUTPUTS
             if str(outputs.get(k, "")).strip()
         ],
-        **_choices(lang),
+        "has_release": profiles is not None,
+        "opt_in": [
+            (p.name, f"/q/{hood.slug}/profils/{p.number}")
+            for p in (profiles.profiles if profiles is not None and hood.slug else [])
+            if p.number in (event.profiles or [])
+        ],
+        **_choices(lang, profiles),
     }
     return render(request, "events_edit.html", context, visitor=visitor, status=status)
 
@@ -345,6 +422,7 @@ def team_before(
     place: FormStr = "",
     agenda: FormStr = "",
     capacity: FormStr = "",
+    profiles: FormList = [],  # noqa: B006 (FastAPI copies a form's default)
 ) -> Response:
     """Rewrite an event's preparation (title, kind, phase, date, place, agenda, capacity)."""
     visitor, hood = writable_hood(request, session, hood_id, csrf)
@@ -357,9 +435,11 @@ def team_before(
         "place": place,
         "agenda": agenda,
         "capacity": capacity,
+        "profiles": profiles,
     }
     try:
-        fields = _before(title, kind, phase, starts_at, place, agenda, capacity)
+        known = _release_profiles(session, hood, lang_of(request))
+        fields = _before(title, kind, phase, starts_at, place, agenda, capacity, profiles, known)
         store_events.update_before(session, event, **fields)
     except (ValidationError, ConflictError) as exc:
         return _edit_page(
@@ -449,7 +529,11 @@ def team_publish(
 # the public agenda
 
 
-def _public_view(event: Event, lang: str) -> dict[str, Any]:
+def event_view(
+    event: Event, lang: str, invites: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """An event as the public reads it; ``invites``: the (name, address) of the profile pages
+    that invite to it."""
     outputs = event.outputs or {}
     registered = public_count(event.registrations)
     attendance = public_count(event.attendance)
@@ -466,6 +550,7 @@ def _public_view(event: Event, lang: str) -> dict[str, Any]:
         "capacity": event.capacity,
         "full": full,
         "registered": registered.render(lang) if registered is not None else None,
+        "invites": invites or [],
         "attendance": attendance.render(lang) if attendance is not None else None,
         "contributions": contributions.render(lang) if contributions is not None else None,
         "agenda_html": markdown_html(event.agenda, top=5) if event.agenda.strip() else "",
@@ -492,12 +577,20 @@ def _public_page(
     lang = lang_of(request)
     found = store_events.public_events(session, hood.id, now(request))
     registered = request.query_params.get("inscrit", "")
+    profiles = _release_profiles(session, hood, lang)
+    pages = {p.number: p.name for p in (profiles.profiles if profiles is not None else [])}
+
+    def invites(event: Event) -> list[tuple[str, str]]:
+        return [
+            (pages[n], f"/q/{hood.slug}/profils/{n}") for n in event.profiles or [] if n in pages
+        ]
+
     context: dict[str, Any] = {
         "hood": hood,
         "section": "ateliers",
         "kiosk": False,
-        "upcoming": [_public_view(e, lang) for e in found.upcoming],
-        "past": [_public_view(e, lang) for e in found.past],
+        "upcoming": [event_view(e, lang, invites(e)) for e in found.upcoming],
+        "past": [event_view(e, lang) for e in found.past],
         "error": error,
         "error_for": error_for,
         "party": party,
@@ -521,18 +614,31 @@ def public_agenda(request: Request, session: SessionDep, slug: str) -> Response:
     return _public_page(request, session, hood)
 
 
-@router.post("/q/{slug}/ateliers/{event_id}/inscription", response_class=HTMLResponse)
-def public_register(
+def registration(
     request: Request,
-    session: SessionDep,
-    slug: str,
+    session: Session,
+    hood: Neighbourhood,
     event_id: str,
-    csrf: FormStr = "",
-    party: FormStr = "",
+    party: str,
+    *,
+    page: Callable[..., Response],
+    back: str,
+    profile: int | None = None,
 ) -> Response:
-    """Register N people to an event to come (a count, no name)."""
-    check_csrf(request, None, csrf)
-    hood = published_hood(request, session, slug)
+    """A public registration form sent (its CSRF token already checked): N people to an event
+    to come, a count and no name, limited per client address.
+
+    Parameters
+    ----------
+    page
+        The page to show again with the error (``error``, ``error_for``, ``party``,
+        ``status``, ``headers``).
+    back
+        The page to go back to once registered (``?inscrit={event}`` is added).
+    profile
+        The invited profile whose page the form is on (:mod:`api.web.posters`): its count grows
+        with the event's.
+    """
     lang = lang_of(request)
     if not event_id.isdigit() or len(event_id) > 12:
         raise not_found(request, None)
@@ -544,10 +650,7 @@ def public_register(
         text = msg(
             "Trop d'inscriptions depuis cette adresse : réessayez dans {wait} secondes.", wait=wait
         ).render(lang)
-        return _public_page(
-            request,
-            session,
-            hood,
+        return page(
             error=text,
             error_for=target,
             party=party[:10],
@@ -561,17 +664,37 @@ def public_register(
             raise ValidationError(
                 msg("Indiquez combien vous serez, de 1 à {n} personnes.", n=MAX_PARTY)
             )
-        store_events.register(session, hood.id, target, count, now=now(request))
+        store_events.register(session, hood.id, target, count, now=now(request), profile=profile)
     except NotFoundError:
         raise not_found(request, None) from None
     except (ValidationError, ConflictError) as exc:
-        return _public_page(
-            request,
-            session,
-            hood,
+        return page(
             error=error_sentence(exc, lang),
             error_for=target,
             party=party[:10],
             status=409 if isinstance(exc, ConflictError) else 422,
         )
-    return redirect(f"/q/{hood.slug}/ateliers?inscrit={target}#atelier-{target}")
+    return redirect(f"{back}?inscrit={target}#atelier-{target}")
+
+
+@router.post("/q/{slug}/ateliers/{event_id}/inscription", response_class=HTMLResponse)
+def public_register(
+    request: Request,
+    session: SessionDep,
+    slug: str,
+    event_id: str,
+    csrf: FormStr = "",
+    party: FormStr = "",
+) -> Response:
+    """Register N people to an event to come (a count, no name)."""
+    check_csrf(request, None, csrf)
+    hood = published_hood(request, session, slug)
+    return registration(
+        request,
+        session,
+        hood,
+        event_id,
+        party,
+        page=partial(_public_page, request, session, hood),
+        back=f"/q/{hood.slug}/ateliers",
+    )

@@ -13,6 +13,13 @@ set, is at least :data:`MIN_CAPACITY` = 10 + :data:`MAX_PARTY`, so that a regist
 for lack of places never tells that fewer than 11 people have registered: with 10 registered
 or fewer, any party of at most :data:`MAX_PARTY` still fits.
 
+Workshops may invite the residents who share a usage profile (:func:`invite_profiles`: the
+profile numbers of the campaign's latest release, as the pages name them, "Profil 1" being
+number 1). The profile's public page (its description, the forum's poster and its QR code lead
+there) registers by count too, and :func:`register` then adds the party to that profile's count
+as well (``Event.profile_registrations``): a count per profile page, never a person, shown to the
+team under the ≥ 11 rule (:func:`profile_counts`) and never to the public.
+
 What this does not hide: a resident whose registration takes the count from "fewer than 11" to
 a number learns how many were registered before (the number minus their party). The count is
 of anonymous parties with no attribute (no name, no profile, no address is kept), so it tells
@@ -46,7 +53,9 @@ __all__ = [
     "create_event",
     "event_of",
     "events_of",
+    "invite_profiles",
     "is_upcoming",
+    "profile_counts",
     "public_count",
     "public_events",
     "publish_event",
@@ -155,14 +164,20 @@ def create_event(
     place: str = "",
     agenda: str = "",
     capacity: int | None = None,
+    profiles: list[int] | None = None,
+    known_profiles: list[int] | None = None,
 ) -> Event:
     """Create an (unpublished) event of a neighbourhood.
+
+    ``profiles``: the usage profiles it invites, among ``known_profiles`` (those of the
+    campaign's latest release; see :func:`invite_profiles`).
 
     Raises
     ------
     ValidationError
         No title, an unknown phase (:data:`EVENT_PHASES`) or kind (:data:`KINDS`), a naive
-        date, a capacity under :data:`MIN_CAPACITY`, a text too long.
+        date, a capacity under :data:`MIN_CAPACITY`, a text too long, a profile not among
+        ``known_profiles``.
     """
     fields = _before(
         title=title,
@@ -173,7 +188,10 @@ def create_event(
         agenda=agenda,
         capacity=capacity,
     )
-    event = Event(neighbourhood_id=hood_id, outputs={}, **fields)
+    chosen = _profiles(profiles or [], known_profiles or [])
+    event = Event(
+        neighbourhood_id=hood_id, outputs={}, profiles=chosen, profile_registrations={}, **fields
+    )
     session.add(event)
     session.flush()
     return event
@@ -190,8 +208,12 @@ def update_before(
     place: str,
     agenda: str,
     capacity: int | None,
+    profiles: list[int] | None = None,
+    known_profiles: list[int] | None = None,
 ) -> Event:
     """Rewrite an event's "before" fields (as :func:`create_event` validates them).
+
+    ``profiles`` None leaves the invited profiles as they are.
 
     Raises
     ------
@@ -209,6 +231,7 @@ def update_before(
         agenda=agenda,
         capacity=capacity,
     )
+    chosen = None if profiles is None else _profiles(profiles, known_profiles or [])
     if capacity is not None and capacity < event.registrations:
         raise ConflictError(
             msg(
@@ -218,9 +241,69 @@ def update_before(
         )
     for key, value in fields.items():
         setattr(event, key, value)
+    if chosen is not None:
+        event.profiles = chosen
     event.updated_at = datetime.now(UTC)
     session.flush()
     return event
+
+
+def _profiles(numbers: list[int], known: list[int]) -> list[int]:
+    """The invited profiles' numbers, sorted and unique, each one of ``known``."""
+    chosen = sorted({int(n) for n in numbers})
+    unknown = [n for n in chosen if n not in set(known)]
+    if unknown:
+        raise ValidationError(
+            msg(
+                "Le profil {n} n'est pas un profil de la dernière publication du diagnostic : "
+                "choisissez parmi les profils proposés.",
+                n=unknown[0],
+            )
+        )
+    return chosen
+
+
+def invite_profiles(
+    session: Session, event: Event, numbers: list[int], *, known: list[int]
+) -> Event:
+    """Set the usage profiles a workshop invites (their numbers, "Profil 1" being 1).
+
+    Registrations already counted from a profile's page are kept (they are part of the event's
+    registrations), even if that profile is no longer invited.
+
+    Parameters
+    ----------
+    numbers
+        The invited profiles' numbers (duplicates dropped).
+    known
+        The numbers of the profiles of the campaign's latest release.
+
+    Raises
+    ------
+    ValidationError
+        A number that is not one of ``known``.
+    """
+    event.profiles = _profiles(numbers, known)
+    event.updated_at = datetime.now(UTC)
+    session.flush()
+    return event
+
+
+def profile_counts(event: Event) -> dict[int, Msg]:
+    """The registrations made from each invited profile's page, as the team reads them.
+
+    A breakdown of the registrations: a count is a number from 11, else "fewer than 11" --
+    0 too, since the team reads the event's total beside it: with a total of 1, say, a 0 shown
+    for the other profile would give this one's count exactly.
+    """
+    counts = event.profile_registrations or {}
+    shown: dict[int, Msg] = {}
+    for key in sorted({int(n) for n in event.profiles or []} | {int(k) for k in counts}):
+        value = int(counts.get(str(key), 0))
+        shown[key] = (
+            number(value) if value >= MIN_RESPONDENTS else msg("moins de {n}", n=MIN_RESPONDENTS)
+        )
+    return shown
 
 
 def update_after(
@@ -323,17 +406,29 @@ def public_events(session: Session, hood_id: int, now: datetime) -> EventsOf:
     return EventsOf(upcoming, past)
 
 
-def register(session: Session, hood_id: int, event_id: int, party: int, *, now: datetime) -> Event:
+def register(
+    session: Session,
+    hood_id: int,
+    event_id: int,
+    party: int,
+    *,
+    now: datetime,
+    profile: int | None = None,
+) -> Event:
     """Add ``party`` people to a published upcoming event's registrations (no name kept).
 
     One conditional update, so that two concurrent registrations never pass the capacity.
+    ``profile``: the invited profile whose page the registration came from; the party is added
+    to that profile's count too, in the same transaction (the conditional update holds the
+    event's row until the commit, so two registrations never lose one another's count).
 
     Raises
     ------
     ValidationError
         ``party`` not from 1 to :data:`MAX_PARTY`.
     NotFoundError
-        No such published event in the neighbourhood.
+        No such published event in the neighbourhood, or one that does not invite
+        ``profile``.
     ConflictError
         The event has started or is over, or too few places remain (how many is not said).
     """
@@ -344,6 +439,8 @@ def register(session: Session, hood_id: int, event_id: int, party: int, *, now: 
     event = event_of(session, hood_id, event_id)
     if not event.published:
         raise NotFoundError(msg("Aucun événement n°{id} dans ce quartier.", id=event_id))
+    if profile is not None and profile not in (event.profiles or []):
+        raise NotFoundError(msg("Cet atelier n'invite pas ce profil."))
     if not is_upcoming(event, now):
         raise ConflictError(msg("Cet événement a déjà commencé : les inscriptions sont closes."))
     room = Event.capacity.is_(None) | (Event.registrations + party <= Event.capacity)
@@ -362,7 +459,12 @@ def register(session: Session, hood_id: int, event_id: int, party: int, *, now: 
             )
         )
     session.flush()
-    session.refresh(event)
+    session.refresh(event)  # read again after the update: the row is this transaction's now
+    if profile is not None:
+        counts = dict(event.profile_registrations or {})
+        counts[str(profile)] = int(counts.get(str(profile), 0)) + party
+        event.profile_registrations = counts
+        session.flush()
     return event
 
 

@@ -205,3 +205,88 @@ def test_concurrent_registrations_never_pass_the_capacity(engine_url: str) -> No
             assert s.get(store.Event, event_id).registrations == events.MIN_CAPACITY  # type: ignore[union-attr]
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------------
+# profiles invited to a workshop, and registrations from a profile's page
+
+
+def test_invited_profiles_are_among_the_release_ones(session: Session) -> None:
+    event = _event(session, profiles=[3, 1, 3], known_profiles=[1, 2, 3])
+    assert event.profiles == [1, 3] and event.profile_registrations == {}
+    with pytest.raises(ValidationError, match="Profile 4"):
+        _event(session, title="Autre", profiles=[4], known_profiles=[1, 2, 3])
+    assert [e.title for e in events.events_of(session, 1)] == ["Atelier mobilité"]
+    events.invite_profiles(session, event, [2], known=[1, 2, 3])
+    assert event.profiles == [2]
+    with pytest.raises(ValidationError):
+        events.invite_profiles(session, event, [1], known=[])
+    assert event.profiles == [2]
+    fields = {"title": "Atelier", "phase": "inspiration", "kind": "atelier", "starts_at": None,
+              "place": "", "agenda": "", "capacity": None}  # fmt: skip
+    events.update_before(session, event, **fields)  # type: ignore[arg-type]
+    assert event.profiles == [2]  # profiles=None leaves them
+    events.update_before(session, event, **fields, profiles=[], known_profiles=[1])  # type: ignore[arg-type]
+    assert event.profiles == []
+
+
+def test_a_registration_from_a_profile_page_counts_twice_and_keeps_no_one(
+    session: Session,
+) -> None:
+    event = _event(session, starts_at=LATER, profiles=[1, 2], known_profiles=[1, 2])
+    events.publish_event(session, event, True)
+    events.register(session, 1, event.id, 3, now=NOW, profile=1)
+    events.register(session, 1, event.id, 2, now=NOW)
+    events.register(session, 1, event.id, 4, now=NOW, profile=1)
+    assert event.registrations == 9
+    assert event.profile_registrations == {"1": 7}
+    with pytest.raises(NotFoundError, match="does not invite"):
+        events.register(session, 1, event.id, 1, now=NOW, profile=3)
+    assert event.registrations == 9
+
+
+@pytest.mark.parametrize(
+    ("counts", "shown"),
+    [
+        ({}, {1: "moins de 11", 2: "moins de 11"}),
+        ({"1": 1}, {1: "moins de 11", 2: "moins de 11"}),
+        ({"1": 10, "2": 11}, {1: "moins de 11", 2: "11"}),
+        ({"3": 40}, {1: "moins de 11", 2: "moins de 11", 3: "40"}),  # 3 no longer invited
+    ],
+)
+def test_profile_counts_give_no_count_under_eleven_not_even_zero(
+    session: Session, counts: dict[str, int], shown: dict[int, str]
+) -> None:
+    event = _event(session, profiles=[1, 2], known_profiles=[1, 2])
+    event.profile_registrations = counts
+    assert {k: v.render("fr") for k, v in events.profile_counts(event).items()} == shown
+
+
+def test_concurrent_profile_registrations_lose_no_count(engine_url: str) -> None:
+    engine = store.make_engine(engine_url)
+    store.create_schema(engine)
+    try:
+        with store.session_scope(engine) as s:
+            hood = store.add_neighbourhood(s, name="Kervénanec").id
+            event = events.create_event(
+                s, hood, title="Atelier", phase="inspiration", starts_at=LATER,
+                profiles=[1, 2], known_profiles=[1, 2],
+            )  # fmt: skip
+            events.publish_event(s, event, True)
+            event_id = event.id
+        barrier = threading.Barrier(8)
+
+        def one(i: int) -> None:
+            barrier.wait(timeout=30)
+            with store.session_scope(engine) as s:
+                events.register(s, hood, event_id, 1, now=NOW, profile=1 + i % 2)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, range(8)))
+        with store.session_scope(engine) as s:
+            stored = s.get(store.Event, event_id)
+            assert stored is not None
+            assert stored.registrations == 8
+            assert stored.profile_registrations == {"1": 4, "2": 4}
+    finally:
+        engine.dispose()
