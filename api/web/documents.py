@@ -14,12 +14,14 @@ a second download of an unchanged portal renders nothing; publishing anything ma
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import re
 import threading
 import zipfile
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -326,8 +328,7 @@ async def archive(request: Request, session: SessionDep, slug: str) -> Response:
     hood_name, slug, paths, key = await run_in_threadpool(read)
     body = _kept_archive(key)
     if body is None:
-        body = await _build(request, hood_name, slug, paths, lang, at)
-        _keep_archive(key, body)
+        body = await _shared_build(key, lambda: _build(request, hood_name, slug, paths, lang, at))
     return Response(
         body,
         media_type="application/zip",
@@ -336,6 +337,37 @@ async def archive(request: Request, session: SessionDep, slug: str) -> Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+#: The archives being built, by event loop and fingerprint: concurrent downloads of an archive
+#: not kept yet await the same build.
+_BUILDING: dict[tuple[int, str], asyncio.Future[bytes]] = {}
+
+
+async def _shared_build(key: str, build: Callable[[], Awaitable[bytes]]) -> bytes:
+    """The archive of ``key``: built once for the concurrent requests, then kept."""
+    loop = asyncio.get_running_loop()
+    slot = (id(loop), key)
+    pending = _BUILDING.get(slot)
+    if pending is not None:
+        try:
+            return await asyncio.shield(pending)
+        except Exception:  # that build failed: this request tries on its own
+            return await build()
+    future: asyncio.Future[bytes] = loop.create_future()
+    # its failure is read by the requests awaiting it, if any
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    _BUILDING[slot] = future
+    try:
+        body = await build()
+    except BaseException as error:
+        future.set_exception(error if isinstance(error, Exception) else RuntimeError("stopped"))
+        raise
+    finally:
+        _BUILDING.pop(slot, None)
+    _keep_archive(key, body)
+    future.set_result(body)
+    return body
 
 
 async def _build(

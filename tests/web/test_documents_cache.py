@@ -8,6 +8,7 @@ none; publishing something, or asking in another language, makes a new archive.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyogrio
 import pytest
 from sqlalchemy import update
@@ -87,6 +89,19 @@ def test_a_second_download_renders_nothing(world: World, renders: list[str]) -> 
     second = _download(world)
     assert renders == []
     assert second == first
+
+
+def test_concurrent_downloads_share_one_build(world: World, renders: list[str]) -> None:
+    async def both() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=world.site.app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return list(await asyncio.gather(*(c.get(f"/q/{SLUG}/archive.zip") for _ in "ab")))
+
+    first, second = asyncio.run(both())
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    assert renders.count("documents_page.html") == 1, renders
+    assert documents._BUILDING == {}
 
 
 def test_publishing_something_new_changes_the_archive(world: World, renders: list[str]) -> None:
