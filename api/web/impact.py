@@ -20,7 +20,6 @@ No account; an unknown address and an unpublished neighbourhood give the same 40
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,87 +31,20 @@ from api.dependencies import SessionDep
 from api.web._kit import error_sentence, lang_of, published_hood, render
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import day, msg, number
-from qet_geo.privacy import MIN_RESPONDENTS
-from qet_geo.store.ingest import FOOTPRINT_SCALE
-from qet_geo.store.models import Diagnostic, Project, Release
-from qet_geo.store.releases import Figures, latest_release, release_changes
+from qet_geo.store.library import (
+    Campaign,
+    Comparison,
+    compare_releases,
+    measured_change,
+    released_campaigns,
+)
+from qet_geo.store.models import Project
+from qet_geo.store.releases import Figures
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
-__all__ = ["compare_releases", "router"]
+__all__ = ["Campaign", "compare_releases", "released_campaigns", "router"]
 
 router = APIRouter(include_in_schema=False)
-
-#: The level of the intervals shown.
-CONFIDENCE = 0.95
-
-
-@dataclass
-class Campaign:
-    """A campaign with its latest release."""
-
-    diag: Diagnostic
-    release: Release
-
-    @property
-    def synthetic(self) -> bool:
-        return bool(self.release.summary.get("synthetic", False)) or bool(self.diag.synthetic)
-
-    @property
-    def scale(self) -> str:
-        return str(self.release.summary.get("scale", FOOTPRINT_SCALE))
-
-
-@dataclass
-class Comparison:
-    """What the page shows of two campaigns."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    withheld: list[str] = field(default_factory=list)
-    synthetic: bool = False
-    #: the measured change per usage key (``mobility``..., ``total``), for the projects
-    deltas: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def released_campaigns(session: Session, hood_id: int) -> list[Campaign]:
-    """The neighbourhood's campaigns that have a release, oldest year first."""
-    out: list[Campaign] = []
-    diags = session.scalars(
-        select(Diagnostic)
-        .where(Diagnostic.neighbourhood_id == hood_id)
-        .order_by(Diagnostic.year.asc())
-    )
-    for diag in diags:
-        release = latest_release(session, diag.id)
-        if release is not None:
-            out.append(Campaign(diag, release))
-    return out
-
-
-def compare_releases(before: Campaign, after: Campaign) -> Comparison:
-    """The change of the mean footprints between two campaigns' latest releases.
-
-    Raises
-    ------
-    ValidationError
-        The releases were computed with different footprint scales, or one campaign is
-        synthetic and the other real (the message says which and what to do).
-    DisclosureError
-        The releases have no publishable footprint in common.
-    """
-    table = release_changes(
-        before.release,
-        after.release,
-        years=(before.diag.year, after.diag.year),
-        synthetic=(before.synthetic, after.synthetic),
-        confidence=CONFIDENCE,
-    )
-    out = Comparison(synthetic=bool(table.attrs.get("synthetic", False)))
-    for name, row in table.iterrows():
-        key = str(name).removesuffix("_kgco2e")
-        out.deltas[key] = {k: row[k] for k in row.index}
-    out.withheld = [str(v).removesuffix("_kgco2e") for v in table.attrs.get("withheld", [])]
-    return out
-
 
 def _label(key: str, lang: str) -> str:
     if key == "total":
@@ -210,15 +142,14 @@ def _projects(
     for project in projects:
         usage = project.usage if project.usage in USAGES else None
         measured: str | None = None
-        if comparison is not None and usage is not None and usage in comparison.deltas:
-            d = comparison.deltas[usage]
-            if min(int(d["n_before"]), int(d["n_after"])) >= MIN_RESPONDENTS:
-                measured = msg(
-                    "{delta} (entre {low} et {high})",
-                    delta=_kg(d["delta"], lang, signed=True),
-                    low=_kg(d["ci_low"], lang, signed=True),
-                    high=_kg(d["ci_high"], lang, signed=True),
-                ).render(lang)
+        d = measured_change(comparison, usage)
+        if d is not None:
+            measured = msg(
+                "{delta} (entre {low} et {high})",
+                delta=_kg(d["delta"], lang, signed=True),
+                low=_kg(d["ci_low"], lang, signed=True),
+                high=_kg(d["ci_high"], lang, signed=True),
+            ).render(lang)
         out.append(
             {
                 "id": project.id,

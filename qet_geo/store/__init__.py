@@ -4,7 +4,8 @@ accounts of the web workspace (:mod:`~qet_geo.store.accounts`), the ingestion of
 the other surveys' figures they hold (:mod:`~qet_geo.store.perceived`), and the territory portal's
 records: its address and phases (:mod:`~qet_geo.store.portal`), the forum's vote
 (:mod:`~qet_geo.store.votes`), meetings and workshops (:mod:`~qet_geo.store.events`) and project
-sheets (:mod:`~qet_geo.store.projects`).
+sheets (:mod:`~qet_geo.store.projects`), and the network's projects library
+(:mod:`~qet_geo.store.library`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __getattr__, __dir__ = attach(
         "events",
         "ingest",
         "jobs",
+        "library",
         "models",
         "perceived",
         "portal",
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from qet_geo.store.events import *
     from qet_geo.store.ingest import *
     from qet_geo.store.jobs import *
+    from qet_geo.store.library import *
     from qet_geo.store.models import *
     from qet_geo.store.perceived import *
     from qet_geo.store.portal import *
