@@ -53,6 +53,8 @@ class World:
     pilot: TestClient
     other: TestClient
     staff: TestClient
+    national: int
+    unnamed: int
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         api, engine, osm_dir, admin, name="Caché", slug="cache-affiches", years=(0,),
         published=False,
     )  # fmt: skip
+    national, diags = campaigns(
+        api, engine, osm_dir, admin, name="Référence", slug="reference", years=(0,)
+    )
+    unnamed, _ = campaigns(api, engine, osm_dir, admin, name="Sans adresse", slug="x", years=(0,))
     with store.session_scope(engine) as s:
+        # a release that could publish no own profile: the reference ones it publishes
+        release = s.scalars(select(store.Release).where(
+            store.Release.diagnostic_id == diags[0])).one()  # fmt: skip
+        release.figures = {**release.figures, "own_profiles": []}
+        s.get_one(store.Neighbourhood, unnamed).slug = None
         bare = store.add_neighbourhood(s, name="Sans diagnostic", published=True)
         set_slug(s, bare, "sans-diagnostic")
         bare_id = bare.id
@@ -86,6 +97,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         signed_in_client(site, "pilote@ex.example"),
         signed_in_client(site, "autre@ex.example"),
         signed_in_client(site, "staff@reseau.example"),
+        national,
+        unnamed,
     )
     engine.dispose()
 
@@ -166,6 +179,37 @@ def test_without_a_release_the_page_says_what_to_do_first(world: World) -> None:
     assert page.status_code == 200
     assert "D&#39;abord : publier le diagnostic" in page.text
     assert 'class="poster"' not in page.text
+
+
+def test_without_own_profiles_the_posters_show_the_reference_ones(world: World) -> None:
+    page = world.staff.get(f"/espace/quartiers/{world.national}/forum/affiches")
+    assert page.status_code == 200
+    html = page.text
+    with store.session_scope(world.site.engine) as s:
+        diag = s.scalars(select(store.Diagnostic).where(
+            store.Diagnostic.neighbourhood_id == world.national)).one()  # fmt: skip
+        release = latest_release(s, diag.id)
+        assert release is not None
+        shares = Figures.from_json(release.figures).profile_shares
+    assert html.count('class="poster"') == len(shares) > 1
+    assert "profils de référence nationaux dont il publie les parts" in html
+    for key, share in shares.items():
+        number = int(key) + 1
+        assert f"/q/reference/profils/{number}</strong>" in html
+        pct = f"{100 * share:.1f}".replace(".", ",") + " %"
+        assert f"rassemble {pct} des répondants" in _words(html)
+    public = world.site.client().get(f"/q/reference/profils/{len(shares)}")
+    assert public.status_code == 200
+    assert world.site.client().get(f"/q/reference/profils/{len(shares) + 1}").status_code == 404
+
+
+def test_without_an_address_or_published_portal_the_page_says_so(world: World) -> None:
+    page = world.staff.get(f"/espace/quartiers/{world.unnamed}/forum/affiches")
+    assert "D&#39;abord : l&#39;adresse du portail" in page.text
+    assert 'class="poster"' not in page.text
+    hidden = world.staff.get(f"/espace/quartiers/{world.hidden}/forum/affiches")
+    assert "Le portail n&#39;est pas encore publié" in hidden.text
+    assert hidden.text.count('class="poster"') == 3
 
 
 def test_posters_of_another_team_or_signed_out_are_refused(world: World) -> None:
