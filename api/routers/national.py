@@ -66,7 +66,12 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
     ]
     released = [r for r in released if r not in other_scale]
     rows = [_left_out(r, synthetic=bool(r.summary.get("synthetic", False))) for r in other_scale]
+    # a campaign without a release yet: listed with no figure, and neither real nor synthetic
+    # (counted as real, it would push every synthetic neighbourhood out of a demonstration)
+    waiting = [r for r in released if not r.summary]
+    released = [r for r in released if r.summary]
     if not released:
+        rows += [_waiting(r, [f"{u}_kgco2e" for u in (*USAGES, "total")], [], []) for r in waiting]
         rows.sort(key=lambda r: r.neighbourhood_id)
         return rows
     records, constraint_names = {}, set()
@@ -115,8 +120,27 @@ def _released_rows(released: list[ReleasedHood]) -> list[NationalRow]:
         )
     for key in table.attrs.get("synthetic_left_out", []):
         rows.append(_left_out(by_id[str(key)], synthetic=True))
+    rows += [_waiting(r, feet_cols, mix, sorted(constraint_names)) for r in waiting]
     rows.sort(key=lambda r: r.neighbourhood_id)
     return rows
+
+
+def _waiting(
+    hood: ReleasedHood, feet: list[str], mix: list[str], constraints: list[str]
+) -> NationalRow:
+    """A neighbourhood whose campaign has no release yet: in the comparison, every figure null."""
+    return NationalRow(
+        neighbourhood_id=hood.hood.id,
+        name=hood.name,
+        year=hood.year,
+        n_respondents=0,
+        mean_kgco2e={c.removesuffix("_kgco2e"): None for c in feet},
+        profile_mix={c.removeprefix("mix_"): None for c in mix},
+        constraints=dict.fromkeys(constraints),
+        type=-1,
+        rank_total_kgco2e=None,
+        scale=FOOTPRINT_SCALE,
+    )
 
 
 def _left_out(hood: ReleasedHood, *, synthetic: bool) -> NationalRow:
