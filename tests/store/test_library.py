@@ -239,3 +239,37 @@ def test_measured_facet_comes_from_the_comparison(
 def test_shared_data_path_is_the_folder(engine: Engine) -> None:
     assert (Path(SHARED) / "census" / "communes").is_dir()
     assert len(library.france_regions(SHARED)) == 13
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0017_creates_unaccent_on_postgresql(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    if backend == "postgresql":
+        url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    cfg = Config(str(Path(__file__).resolve().parents[2] / "alembic.ini"))
+    cfg.attributes["url"] = url
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")  # through 0017 (the models may have grown since)
+    engine = store.make_engine(url)
+    try:
+        if backend == "postgresql":
+            with engine.connect() as conn:
+                found = conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_extension WHERE extname = 'unaccent'"
+                ).scalar()
+                assert found == 1
+                assert conn.exec_driver_sql("SELECT unaccent('Vélos')").scalar() == "Velos"
+        with store.session_scope(engine) as s:
+            hood = store.add_neighbourhood(s, name="Kervénanec", published=True)
+            hood.slug = "kervenanec"
+            s.add(store.Project(neighbourhood_id=hood.id, title="Vélos", published=True))
+        with store.session_scope(engine) as s:
+            assert [p.title for p in library.library_projects(s, words="velo")] == ["Vélos"]
+    finally:
+        engine.dispose()
