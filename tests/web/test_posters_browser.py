@@ -73,6 +73,8 @@ def test_posters_lead_residents_to_the_workshops_that_invite_their_profile(
     assert posters.first.evaluate("e => getComputedStyle(e).breakAfter") == "page"
     expect(page.locator("body > header")).to_be_hidden()
     expect(page.locator(".crumbs")).to_be_hidden()
+    pdf = page.pdf(format="A4", prefer_css_page_size=True)  # as the browser's Print menu
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 3
     page.emulate_media(media="screen")
 
     # a workshop inviting profile 1
