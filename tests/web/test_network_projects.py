@@ -152,6 +152,14 @@ def test_facets_count_projects(world: World) -> None:
     assert _facet(html, "Effet mesuré") == {"oui": "2", "non": "1"}
     kinds = _facet(html, "Type de quartier")
     assert sum(int(n) for n in kinds.values()) == 3
+    # the type is the national comparison's, as the public reads it (GET /national)
+    national = world.site.client().get("/national").json()
+    of = {r["neighbourhood_id"]: r for r in national}
+    row = of[world.hood]
+    kind = row["type"] if row.get("compared", True) and row["type"] is not None else -1
+    expected = f"Type {kind + 1}" if kind >= 0 else "non classé"
+    card = next(c for c in _cards(html) if "Compost partagé" in c)
+    assert f"<dt>Type de quartier</dt><dd>{expected}</dd>" in card
     cards = {c.split("</a>", 1)[0].rsplit(">", 1)[1]: c for c in _cards(html)}
     assert "/q/lorient-centre/impact" in cards["Compost partagé"]
     assert "pas encore" in cards["Vélo-école"]
