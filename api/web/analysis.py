@@ -275,6 +275,8 @@ class FigureView:
     links: LinksView | None = None
     perceived: dict[str, Any] | None = None
     walking: dict[str, Any] | None = None
+    #: The set against the census and its weighted footprints (:func:`census_view`).
+    census: dict[str, Any] | None = None
     #: The set's section of the results page (``release_figures.html``), rendered once with
     #: the view when the page keeps it (:func:`_section`).
     html: str = ""
@@ -706,7 +708,164 @@ def figure_view(
         view.withheld[-1:-1] = _links_withheld(figures.links, lang)
     view.perceived = _perceived(figures.other_surveys, lang)
     view.walking = walking_view(figures.access, lang)
+    if figures.n_respondents:
+        view.census = census_view(figures.census, figures.footprints, live=live, lang=lang)
     return view
+
+
+#: Why a set is not weighted to the census, by the reason codes of
+#: :mod:`qet_geo.store.census_figures`.
+_NOT_WEIGHTED: dict[str, Msg] = {
+    "no_folder": msg(
+        "Non pondéré : le service n'a aucune table du recensement par IRIS. Pour en ajouter "
+        "une, l'administrateur place le tableau de l'INSEE par IRIS (recensement, « base "
+        "infracommunale » : colonnes P19_POP1529…, P19_F1529…, C19_POP15P_CS1…) en CSV dans "
+        "le dossier census des données partagées (variable QET_SHARED_DATA), puis l'équipe "
+        "publie à nouveau."
+    ),
+    "no_iris": msg(
+        "Non pondéré : le quartier n'a pas de codes IRIS. Renseignez-les (étape 1, le "
+        "quartier), puis publiez à nouveau."
+    ),
+    "no_table": msg(
+        "Non pondéré : aucune table du recensement ne couvre les IRIS du quartier. Pour en "
+        "ajouter une, l'administrateur place le tableau de l'INSEE par IRIS (recensement, "
+        "« base infracommunale » : colonnes P19_POP1529…, P19_F1529…, C19_POP15P_CS1…) en "
+        "CSV dans le dossier census des données partagées (variable QET_SHARED_DATA), puis "
+        "l'équipe publie à nouveau."
+    ),
+    "no_variable": msg(
+        "Non pondéré : la table du recensement des IRIS du quartier n'a aucune colonne par "
+        "tranche d'âge, sexe ou catégorie socio-professionnelle que le service sait lire "
+        "(noms de l'INSEE : P19_POP1529…, P19_F1529…, C19_POP15P_CS1…)."
+    ),
+}
+
+#: Why a variable or the weighting was withheld.
+_CENSUS_WITHHELD: dict[str, Msg] = {
+    "unknown_small": msg(
+        "Non montrée : de 1 à 10 répondants n'ont pas donné cette réponse, un groupe trop "
+        "petit pour être montré (règle 2)."
+    ),
+    "too_few": msg(
+        "Non montrée : même regroupées, les catégories ne forment pas de groupes de {n} "
+        "répondants ou plus (règle 2).",
+        n=MIN_RESPONDENTS,
+    ),
+    "no_groups": msg(
+        "Empreintes pondérées non calculées : aucune variable ne forme au moins deux groupes "
+        "de {n} répondants ou plus ayant des habitants au recensement.",
+        n=MIN_RESPONDENTS,
+    ),
+    "raking": msg(
+        "Empreintes pondérées non calculées : le calage sur le recensement n'a pas abouti."
+    ),
+}
+
+_VARIABLE_LABELS: dict[str, Msg] = {
+    "age_band": msg("Tranche d'âge"),
+    "gender": msg("Sexe"),
+    "csp": msg("Catégorie socio-professionnelle"),
+}
+
+
+def census_view(
+    census: dict[str, Any], footprints: dict[str, float], *, live: bool, lang: str
+) -> dict[str, Any]:
+    """The set against the census (``release_census.html``): each variable's shares beside the
+    census's, the weighted footprints beside the unweighted ones, or why not, in words."""
+    from api.web.survey import category_label
+
+    status = census.get("status")
+    if not census:
+        note = (
+            msg(
+                "La comparaison avec le recensement et les empreintes pondérées sont calculées "
+                "à la publication."
+            )
+            if live
+            else msg(
+                "Publication faite avant la comparaison avec le recensement : une nouvelle "
+                "publication la calculera."
+            )
+        )
+        return {"status": "none", "note": note.render(lang)}
+    if status != "ok":
+        reason = _NOT_WEIGHTED.get(str(status), _NOT_WEIGHTED["no_table"])
+        return {"status": "none", "note": reason.render(lang)}
+    variables = []
+    for v in census.get("variables") or []:
+        name = str(v.get("variable"))
+        shown: dict[str, Any] = {"label": _VARIABLE_LABELS[name].render(lang), "rows": []}
+        if v.get("status") != "ok":
+            reason = _CENSUS_WITHHELD.get(str(v.get("reason")), _CENSUS_WITHHELD["too_few"])
+            shown["withheld"] = reason.render(lang)
+        else:
+            for row in v.get("rows") or []:
+                labels = [category_label(name, str(c), lang) for c in row["categories"]]
+                shown["rows"].append(
+                    {
+                        "label": " + ".join(labels),
+                        "census": _pct(row.get("census_share"), lang),
+                        "sample": _pct(row.get("sample_share"), lang),
+                    }
+                )
+            if float(v.get("unknown_share") or 0) > 0:
+                shown["rows"].append(
+                    {
+                        "label": msg("sans réponse").render(lang),
+                        "census": "–",
+                        "sample": _pct(v.get("unknown_share"), lang),
+                    }
+                )
+        variables.append(shown)
+    out: dict[str, Any] = {
+        "status": "ok",
+        "source": msg(
+            "Recensement : {table}, IRIS {codes}.",
+            table=str(census.get("table") or ""),
+            codes=", ".join(str(c) for c in census.get("iris") or []),
+        ).render(lang),
+        "variables": variables,
+        "weighted": [],
+        "weighting": "",
+    }
+    weighted = census.get("weighted") or {}
+    if weighted.get("status") != "ok":
+        reason = _CENSUS_WITHHELD.get(str(weighted.get("reason")), _CENSUS_WITHHELD["raking"])
+        out["weighting"] = reason.render(lang)
+        return out
+    values = weighted.get("footprints") or {}
+    for key in [*USAGES, "total"]:
+        if key not in footprints:
+            continue
+        label = (msg("Total des six usages") if key == "total" else USAGE_LABELS[key]).render(lang)
+        out["weighted"].append(
+            {
+                "label": label,
+                "raw": _kg(footprints[key], lang),
+                "weighted": _kg(values[key], lang) if key in values else None,
+            }
+        )
+    names = [_VARIABLE_LABELS[v].render(lang) for v in weighted.get("variables") or {}]
+    names = [n[:1].lower() + n[1:] for n in names]  # within a sentence
+    low, high = (weighted.get("bounds") or [0.3, 3.0])[:2]
+    text = msg(
+        "Poids calés (raking) sur les marges du recensement par {variables}, écrêtés entre "
+        "{low} et {high} fois le poids moyen ; taille d'échantillon effective : {n_eff}.",
+        variables=", ".join(names),
+        low=number(float(low), decimals=1),
+        high=number(float(high), decimals=1),
+        n_eff=number(float(weighted.get("effective_n") or 0), decimals=0),
+    ).render(lang)
+    if not weighted.get("converged", True):
+        text += " " + msg(
+            "L'écrêtage empêche d'atteindre exactement les marges : écart restant de "
+            "{gap} points au plus.",
+            gap=number(100 * float(weighted.get("max_gap") or 0), decimals=1),
+        ).render(lang)
+    out["weighting"] = text
+    return out
 
 
 def _perceived(other: dict[str, Any], lang: str) -> dict[str, Any] | None:
@@ -921,7 +1080,10 @@ def publish(
         return _results_page(request, session, visitor, hood, error=error, status=400)
     try:
         release = create_release(
-            request.app.state.engine, diag.id, osm_dir=_settings(request).osm_dir
+            request.app.state.engine,
+            diag.id,
+            osm_dir=_settings(request).osm_dir,
+            shared_data=getattr(request.app.state, "shared_data", None),
         )
     except QetGeoError as exc:  # the privacy rules' refusal, or a release made at the same moment
         request.app.state.aggregates.clear(diag.id)

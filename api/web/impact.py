@@ -9,8 +9,12 @@ from its latest release only (:func:`qet_geo.store.releases.latest_release`):
   different footprint scales (``summary["scale"]``) are not compared, nor a synthetic campaign
   with a real one: the page says why instead;
 - the share of each reference profile before and after;
+- when both releases are weighted to the census of the neighbourhood's IRIS (on the same table
+  and IRIS), the census-weighted change per usage and in total with its 95 % interval from the
+  effective sample sizes (:func:`qet_geo.store.census_figures.weighted_release_changes`), beside
+  the unweighted one; otherwise why not;
 - what such a comparison cannot prove (different respondents, not a panel; associations, not
-  causes; the sample sizes);
+  causes; the sample sizes) and what weighting cannot fix;
 - each published project (:class:`qet_geo.store.models.Project`) with its expected effect
   (``effect["value"]``, kgCO2e per year; "not estimated" without one) beside the measured change
   of the usage it targets, only where both releases have 11 respondents or more for it.
@@ -30,7 +34,7 @@ from sqlalchemy.orm import Session
 from api.dependencies import SessionDep
 from api.web._kit import error_sentence, lang_of, published_hood, render
 from qet_geo.errors import QetGeoError
-from qet_geo.i18n import day, msg, number
+from qet_geo.i18n import Msg, day, msg, number
 from qet_geo.store.library import (
     Campaign,
     Comparison,
@@ -45,6 +49,7 @@ from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 __all__ = ["Campaign", "compare_releases", "released_campaigns", "router"]
 
 router = APIRouter(include_in_schema=False)
+
 
 def _label(key: str, lang: str) -> str:
     if key == "total":
@@ -65,12 +70,7 @@ def _rows(comparison: Comparison, lang: str) -> list[dict[str, Any]]:
         if key in comparison.deltas:
             d = comparison.deltas[key]
             low, high = float(d["ci_low"]), float(d["ci_high"])
-            if high < 0:
-                verdict = msg("en baisse")
-            elif low > 0:
-                verdict = msg("en hausse")
-            else:
-                verdict = msg("pas de changement net")
+            verdict = _verdict(low, high)
             rows.append(
                 {
                     "key": key,
@@ -88,6 +88,66 @@ def _rows(comparison: Comparison, lang: str) -> list[dict[str, Any]]:
         elif key in comparison.withheld:
             rows.append({"key": key, "label": _label(key, lang), "withheld": True})
     return rows
+
+
+#: Why the census-weighted change is not shown (:mod:`qet_geo.store.census_figures`).
+_NOT_WEIGHTED = {
+    "not_weighted": msg(
+        "Pas de comparaison pondérée par le recensement : les deux publications doivent être "
+        "pondérées (codes IRIS du quartier présents dans une table du recensement des données "
+        "partagées) ; la publication de chaque année dit pourquoi elle ne l'est pas."
+    ),
+    "other_table": msg(
+        "Pas de comparaison pondérée par le recensement : les deux publications sont pondérées "
+        "sur des tables ou des IRIS différents. Publiez à nouveau les deux campagnes avec la "
+        "même table du recensement."
+    ),
+}
+
+
+def _weighted(before: Campaign, after: Campaign, lang: str) -> tuple[list[dict[str, Any]], str]:
+    """The census-weighted change per usage and in total, with its 95 % interval (effective
+    sample sizes), from the releases' weighted moments; or why not, in words."""
+    from qet_geo.store.census_figures import weighted_release_changes
+
+    table = weighted_release_changes(
+        before.release.summary or {}, after.release.summary or {}, confidence=0.95
+    )
+    if isinstance(table, str):
+        return [], _NOT_WEIGHTED.get(table, _NOT_WEIGHTED["not_weighted"]).render(lang)
+    withheld = [str(v).removesuffix("_kgco2e") for v in table.attrs.get("withheld", [])]
+    rows: list[dict[str, Any]] = []
+    changes = table.to_dict("index")
+    for key in [*USAGES, "total"]:
+        name = f"{key}_kgco2e"
+        if name in changes:
+            d = {str(k): float(v) for k, v in changes[name].items()}
+            rows.append(
+                {
+                    "label": _label(key, lang),
+                    "before": _kg(d["mean_before"], lang),
+                    "after": _kg(d["mean_after"], lang),
+                    "delta": _kg(d["delta"], lang, signed=True),
+                    "low": _kg(d["ci_low"], lang, signed=True),
+                    "high": _kg(d["ci_high"], lang, signed=True),
+                    "verdict": _verdict(d["ci_low"], d["ci_high"]).render(lang),
+                    "n_eff": " / ".join(
+                        number(d[c], decimals=0).render(lang)
+                        for c in ("n_eff_before", "n_eff_after")
+                    ),
+                }
+            )
+        elif key in withheld:
+            rows.append({"label": _label(key, lang), "withheld": True})
+    return rows, ""
+
+
+def _verdict(low: float, high: float) -> Msg:
+    if high < 0:
+        return msg("en baisse")
+    if low > 0:
+        return msg("en hausse")
+    return msg("pas de changement net")
 
 
 def _share(shares: dict[str, float], key: str, lang: str) -> str:
@@ -178,6 +238,9 @@ def impact(request: Request, session: SessionDep, slug: str) -> Response:
         "rows": [],
         "profiles": [],
         "synthetic": False,
+        # census-weighted changes (api.web.impact._weighted), or why not
+        "weighted": [],
+        "not_weighted": "",
     }
     comparison: Comparison | None = None
     if len(campaigns) >= 2:
@@ -200,6 +263,7 @@ def impact(request: Request, session: SessionDep, slug: str) -> Response:
             context["rows"] = _rows(comparison, lang)
             context["synthetic"] = comparison.synthetic
             context["profiles"] = _profiles(before, after, lang)
+            context["weighted"], context["not_weighted"] = _weighted(before, after, lang)
     elif campaigns:
         context["only"] = campaigns[0].diag.year
     context["projects"] = _projects(session, hood.id, comparison, lang)

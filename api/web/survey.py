@@ -19,7 +19,8 @@ Preparing (``/espace/quartiers/{id}/enquete/preparer``)
 
 Census quotas are cached in the process per (the census tables' path, modification time and
 size, the neighbourhood's IRIS codes, the margin): the tables are static files, read again (by
-:func:`read_census`, their one reader) only when one changes or other IRIS are asked. Collecting
+:func:`qet_geo.surveys.representativeness.read_census`, their one reader, which the releases'
+census comparison shares) only when one changes or other IRIS are asked. Collecting
 (``/espace/quartiers/{id}/enquete/collecte``) is :mod:`api.web.collect`, which shares them.
 """
 
@@ -57,6 +58,7 @@ from qet_geo.store.models import (
     extract_path,
     territory_geometry,
 )
+from qet_geo.surveys.representativeness import census_tables, read_census
 from qet_geo.surveys.schema import CSP_LABELS
 from qet_geo.visit.plan import MAX_CHOSEN_STOPS
 
@@ -139,18 +141,6 @@ class Quotas:
     margin_pct: int
     rows: list[QuotaRow]
     per_iris: list[IrisQuotas]
-
-
-def census_tables(shared: Path | None) -> list[Path]:
-    """The census tables by IRIS of the shared data folder: its ``census/**/*.csv`` files."""
-    if shared is None or not (shared / "census").is_dir():
-        return []
-    return sorted((shared / "census").rglob("*.csv"))
-
-
-def read_census(table: Path) -> pd.DataFrame:
-    """A census table by IRIS, as text columns (the quotas' only reader of the files)."""
-    return pd.read_csv(table, sep=None, engine="python", dtype=str)
 
 
 def _identity(tables: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:

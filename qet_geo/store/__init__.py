@@ -1,7 +1,8 @@
 """Persistence: the database models, engine and keyed hashes (:mod:`~qet_geo.store.models`), the
 accounts of the web workspace (:mod:`~qet_geo.store.accounts`), the ingestion of survey uploads (:mod:`~qet_geo.store.ingest`), the analysis jobs the service runs
 (:mod:`~qet_geo.store.jobs`), the releases that publish figures (:mod:`~qet_geo.store.releases`) and
-the other surveys' figures they hold (:mod:`~qet_geo.store.perceived`), and the territory portal's
+the other surveys' figures they hold (:mod:`~qet_geo.store.perceived`) and their sample against
+the census (:mod:`~qet_geo.store.census_figures`), and the territory portal's
 records: its address and phases (:mod:`~qet_geo.store.portal`), the forum's vote
 (:mod:`~qet_geo.store.votes`), meetings and workshops (:mod:`~qet_geo.store.events`) and project
 sheets (:mod:`~qet_geo.store.projects`), and the network's projects library
@@ -18,6 +19,7 @@ __getattr__, __dir__ = attach(
     __name__,
     [
         "accounts",
+        "census_figures",
         "events",
         "ingest",
         "jobs",
@@ -34,6 +36,7 @@ __getattr__, __dir__ = attach(
 
 if TYPE_CHECKING:
     from qet_geo.store.accounts import *
+    from qet_geo.store.census_figures import *
     from qet_geo.store.events import *
     from qet_geo.store.ingest import *
     from qet_geo.store.jobs import *

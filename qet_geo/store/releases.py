@@ -145,6 +145,11 @@ class Figures:
         The walking minutes to each kind of amenity over the neighbourhood's homes, as the
         report's "à combien de minutes à pied ?" (:func:`access_figures`: homes, streets and
         amenities, no respondent); empty when not computed.
+    census
+        The set against the census of the neighbourhood's IRIS and its census-weighted
+        footprints (:func:`qet_geo.store.census_figures.census_comparison`), or why not
+        (``{"status": reason}``); empty when not computed (the live preview, releases made
+        before it).
     """
 
     n_respondents: int
@@ -158,6 +163,7 @@ class Figures:
     other_surveys: dict[str, Any] = field(default_factory=dict)
     access: dict[str, Any] = field(default_factory=dict)
     scale: str = FOOTPRINT_SCALE
+    census: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """The figures as the store keeps them in :attr:`qet_geo.store.models.Release.figures`."""
@@ -173,6 +179,7 @@ class Figures:
             "other_surveys": self.other_surveys,
             "access": self.access,
             "scale": self.scale,
+            "census": self.census,
         }
 
     @classmethod
@@ -192,6 +199,7 @@ class Figures:
             access=dict(data.get("access") or {}),
             # migration 0012 labelled the releases made before it "near"
             scale=str(data.get("scale", FOOTPRINT_SCALE)),
+            census=dict(data.get("census") or {}),
         )
 
 
@@ -1177,7 +1185,9 @@ def _refuse_small_difference(new: set[str], earlier: list[set[str]]) -> None:
             )
 
 
-def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -> Release:
+def create_release(
+    engine: Engine, diagnostic_id: int, *, osm_dir: Any = None, shared_data: Any = None
+) -> Release:
     """Publish the figures of a diagnostic as its next release.
 
     Besides the SU figures, the release holds the links, margins of manoeuvre and vote themes
@@ -1197,6 +1207,11 @@ def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -
         The diagnostic.
     osm_dir
         The service's OSM folder (where the per-home access tables are kept); None: no links.
+    shared_data
+        The shared data folder (``QET_SHARED_DATA``) whose ``census/`` holds the census tables
+        by IRIS: the set is compared with the census of the neighbourhood's IRIS and weighted
+        to it (:func:`qet_geo.store.census_figures.census_comparison`; figures ``census``, summary
+        ``census_moments``). None: the release says it is not weighted (``no_folder``).
 
     Returns
     -------
@@ -1233,6 +1248,7 @@ def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -
         from qet_geo.store.jobs import home_access
 
         tables = home_access(osm_dir, hood) if hood is not None else None
+        iris_codes = [str(c) for c in (hood.iris_codes or [])] if hood is not None else []
         # over the same set as below; the analysis computed them already (read back, or again)
         links = preview_links(
             session, diagnostic_id, osm_dir=osm_dir, walk=None if tables is None else tables[0]
@@ -1265,6 +1281,12 @@ def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -
                 "de publier."
             )
         )
+    from qet_geo.store.census_figures import census_comparison, census_source
+
+    census, census_moments = census_comparison(
+        chosen, iris_codes, shared_data, publishable=list(figures.footprints)
+    )
+    figures = replace(figures, census=census)
     data = figures.as_json()
     data["reference"] = reference
     summary = {
@@ -1273,6 +1295,10 @@ def create_release(engine: Engine, diagnostic_id: int, *, osm_dir: Any = None) -
         "profile_shares": figures.profile_shares,
         "constraints": constraints,
         "moments": _moments(chosen) if figures.footprints else {},
+        # census-weighted moments (sum of weights, weighted sums, effective size) and what
+        # they were weighted on: two releases weighted alike compare with intervals
+        "census_moments": census_moments,
+        "census_source": census_source(census),
         # the national comparison and before/after compare footprints of one scale only
         "scale": figures.scale,
         # the national comparison and before/after never mix synthetic and real releases

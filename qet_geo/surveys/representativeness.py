@@ -32,6 +32,11 @@ Quotas
     by the largest-remainder method, so that quotas are whole people and sum exactly to the sample
     size.
 
+Census tables
+    :func:`census_tables` lists the census tables by IRIS of a shared data folder (its
+    ``census/**/*.csv`` files) and :func:`read_census` reads one as text columns: the one reader
+    of those files for the survey's quotas and the releases' census comparison.
+
 Raking
     :func:`raking_weights` runs iterative proportional fitting: it multiplies the weights of each
     category of each variable in turn by the ratio of its target share to its weighted share, until
@@ -39,7 +44,16 @@ Raking
     trimming weights to ``bounds`` times the mean weight between sweeps. Respondents whose category
     is unknown (missing, or "other" when the census has only F and M) keep their weight for that
     variable. A census category with no respondent cannot be reached: that is an error that names
-    the category and says to merge it with a neighbour.
+    the category and says to merge it with a neighbour. :func:`pool_categories` merges adjacent
+    categories until each group holds 0 or at least ``min_size`` respondents (or, for raking, at
+    least ``min_size`` and a census count).
+
+Weighted moments
+    :func:`weighted_moments` keeps, per value, what a weighted mean and its interval need (count,
+    ``Σw``, ``Σwx``, ``Σwx²``, ``Σw²`` and the effective sample size ``(Σw)² / Σw²``, Kish);
+    :func:`weighted_change` compares two sets of them: the change of the weighted mean with a
+    normal interval whose variance is ``s²_w / n_eff`` on each side, ``s²_w`` the weighted
+    variance times ``n / (n - 1)``.
 """
 
 from __future__ import annotations
@@ -71,11 +85,16 @@ __all__ = [
     "CATEGORIES",
     "VARIABLES",
     "census_margins",
+    "census_tables",
     "compare_margins",
+    "pool_categories",
     "quotas",
     "raking_weights",
+    "read_census",
     "sample_size",
     "survey_quotas",
+    "weighted_change",
+    "weighted_moments",
 ]
 
 #: The socio-demographic variables quotas and raking work on (SU column names).
@@ -707,6 +726,192 @@ def compare_margins(
                 row["weighted_share"] = float(w[member].sum() / max(w[known].sum(), 1e-300))
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# Census tables, pooling and weighted moments
+# --------------------------------------------------------------------------------------------------
+
+
+def census_tables(shared: PathType | None) -> list[Path]:
+    """Return the census tables by IRIS of a shared data folder: its ``census/**/*.csv`` files.
+
+    Parameters
+    ----------
+    shared
+        The shared data folder (``QET_SHARED_DATA``); None gives no table.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted; empty when the folder or its ``census`` sub-folder does not exist.
+    """
+    if shared is None or not (Path(shared) / "census").is_dir():
+        return []
+    return sorted((Path(shared) / "census").rglob("*.csv"))
+
+
+def read_census(table: PathType) -> pd.DataFrame:
+    """Read a census table by IRIS as text columns (``,``, ``;`` or tab separated)."""
+    return pd.read_csv(table, sep=None, engine="python", dtype=str)
+
+
+def pool_categories(
+    counts: pd.Series | Mapping[str, float],
+    *,
+    min_size: int = 11,
+    census: pd.Series | Mapping[str, float] | None = None,
+) -> list[list[str]]:
+    """Merge adjacent categories until every group is safe to show or to rake on.
+
+    Parameters
+    ----------
+    counts
+        Respondents per category, in the categories' order (adjacent ones are merged).
+    min_size
+        Smallest number of respondents a group may show (11: INSEE's statistical secrecy).
+    census
+        None: a group must hold 0 or at least ``min_size`` respondents (a category nobody
+        answered stays on its own, as 0). Census counts per category: a group must hold at
+        least ``min_size`` respondents **and** a positive census count, as raking needs.
+
+    Returns
+    -------
+    list of list of str
+        The groups, in order, each a list of categories. The smallest offending group is merged
+        with its smaller adjacent neighbour that holds respondents (else the other one) first; when the categories hold fewer than
+        ``min_size`` respondents in all, one group of all of them (the caller withholds it).
+    """
+    series = counts.copy() if isinstance(counts, pd.Series) else pd.Series(dict(counts))
+    series.index = series.index.astype(str)
+    sizes = [float(v) for v in pd.to_numeric(series, errors="coerce").fillna(0).to_numpy()]
+    pop = (
+        None
+        if census is None
+        else [float(pd.Series(census).rename(index=str).get(c, 0.0) or 0.0) for c in series.index]
+    )
+    groups = [[str(c)] for c in series.index]
+    size = list(sizes)
+    people = None if pop is None else list(pop)
+
+    def bad(i: int) -> bool:
+        if people is None:
+            return 0 < size[i] < min_size
+        return size[i] < min_size or people[i] <= 0
+
+    while len(groups) > 1:
+        offending = [i for i in range(len(groups)) if bad(i)]
+        if not offending:
+            break
+        i = min(offending, key=lambda k: (size[k], k))
+        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(groups)]
+        # a neighbour nobody answered would leave the group as small: a counted one first
+        j = min(neighbours, key=lambda k: (size[k] <= 0, size[k], k))
+        lo, hi = min(i, j), max(i, j)
+        groups[lo : hi + 1] = [groups[lo] + groups[hi]]
+        size[lo : hi + 1] = [size[lo] + size[hi]]
+        if people is not None:
+            people[lo : hi + 1] = [people[lo] + people[hi]]
+    return groups
+
+
+def weighted_moments(values: pd.DataFrame, weights: pd.Series) -> dict[str, dict[str, float]]:
+    """Return, per column, the weighted moments a weighted mean and its interval need.
+
+    Parameters
+    ----------
+    values
+        One row per respondent, one numeric column per value (kgCO2e per usage, for instance).
+    weights
+        Weights aligned to ``values`` (e.g. :func:`raking_weights`), positive.
+
+    Returns
+    -------
+    dict
+        Column → ``{"n", "sum_w", "sum_wx", "sum_wx2", "sum_w2", "effective_n"}`` over the
+        respondents with a value: count, ``Σw``, ``Σwx``, ``Σwx²``, ``Σw²`` and the Kish
+        effective sample size ``(Σw)² / Σw²``. The weighted mean is ``sum_wx / sum_w``.
+    """
+    w_all = pd.to_numeric(weights.reindex(values.index), errors="coerce").to_numpy(float)
+    if np.isnan(w_all).any() or (w_all < 0).any():
+        raise ValidationError(
+            msg("weights doit donner un poids positif ou nul à chaque répondant de values.")
+        )
+    out: dict[str, dict[str, float]] = {}
+    for column in values.columns:
+        x = pd.to_numeric(values[column], errors="coerce").to_numpy(float)
+        keep = ~np.isnan(x)
+        xs, ws = x[keep], w_all[keep]
+        sum_w, sum_w2 = float(ws.sum()), float(np.sum(ws**2))
+        out[str(column)] = {
+            "n": float(keep.sum()),
+            "sum_w": sum_w,
+            "sum_wx": float(np.sum(ws * xs)),
+            "sum_wx2": float(np.sum(ws * xs**2)),
+            "sum_w2": sum_w2,
+            "effective_n": sum_w**2 / sum_w2 if sum_w2 > 0 else 0.0,
+        }
+    return out
+
+
+def _mean_and_se(m: Mapping[str, float]) -> tuple[float, float]:
+    """The weighted mean and its standard error (``s²_w / n_eff``) from stored moments."""
+    mean = m["sum_wx"] / m["sum_w"]
+    n, n_eff = m["n"], m["effective_n"]
+    variance = max(m["sum_wx2"] / m["sum_w"] - mean * mean, 0.0)
+    if n > 1:
+        variance *= n / (n - 1)
+    return mean, math.sqrt(variance / n_eff) if n_eff > 0 else math.inf
+
+
+def weighted_change(
+    before: Mapping[str, Mapping[str, float]],
+    after: Mapping[str, Mapping[str, float]],
+    *,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Return the change of each weighted mean between two sets of :func:`weighted_moments`.
+
+    Parameters
+    ----------
+    before, after
+        Value → moments, as :func:`weighted_moments` gives them.
+    confidence
+        Level of the interval, strictly between 0 and 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per value both give: ``mean_before``, ``mean_after``, ``delta``, ``ci_low``,
+        ``ci_high``, ``n_eff_before``, ``n_eff_after``. The interval is
+        ``delta ± z √(se_before² + se_after²)``, each ``se² = s²_w / n_eff``.
+    """
+    if not (isinstance(confidence, int | float) and 0.0 < float(confidence) < 1.0):
+        raise ValidationError(
+            msg(
+                "confidence doit être strictement entre 0 et 1, reçu {confidence!r}.",
+                confidence=confidence,
+            )
+        )
+    z = float(norm.ppf(0.5 + float(confidence) / 2))
+    rows = {}
+    for name in before:
+        if name not in after:
+            continue
+        mean_a, se_a = _mean_and_se(before[name])
+        mean_b, se_b = _mean_and_se(after[name])
+        delta = mean_b - mean_a
+        half = z * math.sqrt(se_a**2 + se_b**2)
+        rows[name] = {
+            "mean_before": mean_a,
+            "mean_after": mean_b,
+            "delta": delta,
+            "ci_low": delta - half,
+            "ci_high": delta + half,
+            "n_eff_before": float(before[name]["effective_n"]),
+            "n_eff_after": float(after[name]["effective_n"]),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 # --------------------------------------------------------------------------------------------------
