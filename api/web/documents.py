@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import re
 import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -223,9 +224,19 @@ def _keep_archive(key: str, body: bytes) -> None:
             _ARCHIVES.popitem(last=False)
 
 
+def _plain(value: Any) -> Any:
+    """A column's value as text or a number, the same whenever it is read (a PostGIS geometry
+    comes back as an object whose ``repr`` names its address)."""
+    if value is None or isinstance(value, str | int | float | date):
+        return value
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
 def _rows(objects: Any) -> list[tuple[Any, ...]]:
     """Every column of each row (the portal's tables are small: a few dozen rows)."""
-    return [tuple(getattr(o, c.key) for c in o.__table__.columns) for o in objects]
+    return [tuple(_plain(getattr(o, c.key)) for c in o.__table__.columns) for o in objects]
 
 
 def archive_fingerprint(session: Session, hood: Neighbourhood, *, lang: str, at: datetime) -> str:

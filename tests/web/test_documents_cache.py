@@ -13,6 +13,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import update
 
 from api.web import _kit, documents
 from qet_geo.store import models as store
+from tests.api.conftest import LORIENT_TERRITORY, fresh_postgres_database, postgres_url  # noqa: F401 (a fixture)
 from tests.web.test_accounts import Site, make_site
 from tests.web.test_impact import add_project, campaigns
 
@@ -151,3 +153,37 @@ def test_the_kept_archives_are_bounded_by_their_bytes(monkeypatch: pytest.Monkey
     assert documents._kept_archive("a") == b"x" * 40 and documents._kept_archive("c")
     documents._keep_archive("big", b"w" * 101)  # larger than the bound: never kept
     assert documents._kept_archive("big") is None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    url = None
+    if request.param == "postgresql":
+        url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
+    site = make_site(tmp_path, url)
+    yield site
+    site.engine.dispose()
+
+
+def test_the_fingerprint_is_stable_and_follows_what_is_published(any_store: Site) -> None:
+    """On both backends (a PostGIS outline is an object, read anew by each session)."""
+    from shapely.geometry import shape
+
+    at = datetime(2027, 1, 1, 12, tzinfo=UTC)
+    wkt = shape(LORIENT_TERRITORY).wkt
+    with store.session_scope(any_store.engine) as s:
+        hood = store.add_neighbourhood(s, name=NAME, territory_wkt=wkt, published=True)
+        hood_id = hood.id
+
+    def fingerprint(lang: str = "fr") -> str:
+        with store.session_scope(any_store.engine) as s:
+            found = s.get_one(store.Neighbourhood, hood_id)
+            return documents.archive_fingerprint(s, found, lang=lang, at=at)
+
+    first = fingerprint()
+    assert fingerprint() == first and fingerprint("en") != first
+    project = add_project(any_store.engine, hood_id, title="Brouillon", published=False)
+    assert fingerprint() == first
+    with store.session_scope(any_store.engine) as s:
+        s.execute(update(store.Project).where(store.Project.id == project).values(published=True))
+    assert fingerprint() != first
