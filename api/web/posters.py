@@ -2,7 +2,7 @@
 invited to workshops without anyone's profile being revealed.
 
 - ``/espace/quartiers/{id}/forum/affiches`` (the pilot team): one printable A4 poster per usage
-  profile of the campaign's latest release (its own profiles, else the reference profiles whose
+  profile of the campaign's latest release (:func:`release_profiles`) (its own profiles, else the reference profiles whose
   shares it publishes): the profile in plain words (its usage levels as sentences, what the
   forum's exhibition says of it), its share as the release publishes it, and a QR code holding
   the printed address of the profile's public page. The poster is the same for everyone: the
@@ -141,22 +141,35 @@ def _national_centres(session: Session) -> dict[str, dict[str, float]]:
 
 
 def release_profiles(
-    session: Session, hood: Neighbourhood, lang: str, *, theme: str | None = None
+    session: Session, hood: Neighbourhood, lang: str, *, with_theme: bool = False
 ) -> ReleaseProfiles | None:
-    """The usage profiles of the latest release of the neighbourhood's current campaign.
+    """The usage profiles of the latest release of the neighbourhood's current campaign (or,
+    while a new campaign has no release yet, of the latest campaign that has one).
 
     Its own profiles when it publishes them, else the reference profiles whose shares it
     publishes; each with its share as the release publishes it and its description. None
-    before the campaign's first release. ``theme``: the theme the forum's vote chose, said on
-    each profile.
+    before the first release. ``with_theme``: say on each profile the theme the campaign's
+    forum vote chose, once its results are published (:func:`api.web.portal.chosen_theme`).
     """
     diag = analysis.current_diagnostic(session, hood)
-    if diag is None:
-        return None
-    release = latest_release(session, diag.id)
-    if release is None:
+    release = latest_release(session, diag.id) if diag is not None else None
+    if release is None:  # a new campaign not yet released: the workshops go on with the last one
+        diag = session.scalars(
+            select(Diagnostic)
+            .join(Release, Release.diagnostic_id == Diagnostic.id)
+            .where(Diagnostic.neighbourhood_id == hood.id)
+            .order_by(Diagnostic.year.desc(), Diagnostic.id.desc())
+            .limit(1)
+        ).first()
+        release = latest_release(session, diag.id) if diag is not None else None
+    if diag is None or release is None:
         return None
     figures = Figures.from_json(release.figures)
+    theme = None
+    if with_theme:
+        from api.web.portal import chosen_theme
+
+        theme = chosen_theme(session, diag, lang)
     shown = msg(
         "Publication n° {number} du {day}", number=release.number, day=day(release.created_at)
     )
@@ -220,10 +233,8 @@ def posters(request: Request, session: SessionDep, hood_id: str) -> Response:
     visitor = signed_in(request, session)
     hood = hood_for_page(request, session, visitor, hood_id)
     lang = lang_of(request)
-    from api.web.portal import chosen_theme
-
     diag = analysis.current_diagnostic(session, hood)
-    found = release_profiles(session, hood, lang, theme=chosen_theme(session, diag, lang))
+    found = release_profiles(session, hood, lang, with_theme=True)
     base = str(request.base_url).rstrip("/")
     sheets: list[dict[str, Any]] = []
     if found is not None and hood.slug:
@@ -245,11 +256,17 @@ def posters(request: Request, session: SessionDep, hood_id: str) -> Response:
 
 
 def _card_of(
-    request: Request, session: Session, hood: Neighbourhood, number: str, lang: str
+    request: Request,
+    session: Session,
+    hood: Neighbourhood,
+    number: str,
+    lang: str,
+    *,
+    with_theme: bool = False,
 ) -> tuple[ReleaseProfiles, ProfileCard]:
     if not number.isdigit() or len(number) > 3:
         raise not_found(request, None)
-    found = release_profiles(session, hood, lang)
+    found = release_profiles(session, hood, lang, with_theme=with_theme)
     card = found.card(int(number)) if found is not None else None
     if found is None or card is None:
         raise not_found(request, None)
@@ -301,7 +318,7 @@ def _opt_in_page(
 def opt_in(request: Request, session: SessionDep, slug: str, number: str) -> Response:
     """A usage profile's public page: its description and the workshops that invite it."""
     hood = published_hood(request, session, slug)
-    found, card = _card_of(request, session, hood, number, lang_of(request))
+    found, card = _card_of(request, session, hood, number, lang_of(request), with_theme=True)
     return _opt_in_page(request, session, hood, found, card)
 
 

@@ -55,6 +55,7 @@ class World:
     staff: TestClient
     national: int
     unnamed: int
+    ongoing: int
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     national, diags = campaigns(
         api, engine, osm_dir, admin, name="Référence", slug="reference", years=(0,)
     )
+    ongoing, _ = campaigns(api, engine, osm_dir, admin, name="Suite", slug="suite", years=(0,))
+    # the year-1 campaign has started, not yet released: the year-0 profiles stay in use
+    assert api.post(f"/neighbourhoods/{ongoing}/diagnostics", json={"year": 1},
+                    headers=admin).status_code == 201  # fmt: skip
     unnamed, _ = campaigns(api, engine, osm_dir, admin, name="Sans adresse", slug="x", years=(0,))
     with store.session_scope(engine) as s:
         # a release that could publish no own profile: the reference ones it publishes
@@ -99,6 +104,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         signed_in_client(site, "staff@reseau.example"),
         national,
         unnamed,
+        ongoing,
     )
     engine.dispose()
 
@@ -210,6 +216,13 @@ def test_without_an_address_or_published_portal_the_page_says_so(world: World) -
     hidden = world.staff.get(f"/espace/quartiers/{world.hidden}/forum/affiches")
     assert "Le portail n&#39;est pas encore publié" in hidden.text
     assert hidden.text.count('class="poster"') == 3
+
+
+def test_a_new_campaign_without_release_keeps_the_last_released_profiles(world: World) -> None:
+    page = world.staff.get(f"/espace/quartiers/{world.ongoing}/forum/affiches")
+    assert page.text.count('class="poster"') == 3
+    assert "du diagnostic 0" in _words(page.text)
+    assert world.site.client().get("/q/suite/profils/1").status_code == 200
 
 
 def test_posters_of_another_team_or_signed_out_are_refused(world: World) -> None:
@@ -462,3 +475,17 @@ def test_english_pages_keep_no_french(world: World) -> None:
         left = [p for p in parser.pieces if p in french]
         assert not left, f"{name}: {left}"
     assert "Do you recognise yourself?" in pages["opt-in"].text
+
+
+def test_the_theme_the_vote_chose_is_on_the_poster_and_the_page(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.web.portal
+
+    monkeypatch.setattr(api.web.portal, "chosen_theme", lambda *_: "Mobilité <b>x</b>")
+    said = "Le vote du forum a choisi le thème « Mobilité &lt;b&gt;x&lt;/b&gt; »"
+    poster = world.pilot.get(f"/espace/quartiers/{world.hood}/forum/affiches").text
+    assert poster.count(said) == 3
+    assert said in world.site.client().get(f"/q/{SLUG}/profils/2").text
+    # the events pages only name the profiles
+    assert said not in world.pilot.get(f"/espace/quartiers/{world.hood}/ateliers").text
