@@ -16,8 +16,9 @@ over the release set:
   (:func:`~qet_geo.surveys.representativeness.raking_weights`, trimmed to
   :data:`TRIM_BOUNDS` times the mean weight) on the margins of groups of at least 11 respondents
   with a census population, and the weighted mean footprint per usage and in total. A weighted
-  footprint one respondent dominates (more than 85 % of the weighted total, rule 3) is withheld,
-  and the total with it. The weighted moments (:func:`~qet_geo.surveys.representativeness.
+  footprint one respondent dominates (more than 85 % of the weighted total, or of the total of
+  one raking group, whose mean the weighted and unweighted means together may give: rule 3) is
+  withheld, and the total with it. The weighted moments (:func:`~qet_geo.surveys.representativeness.
   weighted_moments`) go to the release's summary (``census_moments``), so that two releases can
   be compared with intervals (:func:`weighted_release_changes`).
 
@@ -160,7 +161,25 @@ def _dominated(values: np.ndarray, weights: np.ndarray) -> bool:
     """Whether one respondent makes more than :data:`DOMINANCE_SHARE` of a weighted total."""
     parts = np.abs(values * weights)
     total = float(parts.sum())
-    return total <= 0 or float(parts.max()) > DOMINANCE_SHARE * total
+    # as qet_geo.privacy: nobody dominates a total of zero
+    return total > 0 and float(parts.max()) > DOMINANCE_SHARE * total
+
+
+def _dominated_in_a_group(values: np.ndarray, answers: pd.DataFrame) -> bool:
+    """Whether one respondent makes more than :data:`DOMINANCE_SHARE` of a group's total.
+
+    With one raking variable every member of a group has the same weight: the weighted mean
+    beside the unweighted one gives each group's mean (two groups: two equations). A group's
+    mean one respondent dominates would be that person's footprint (rule 3).
+    """
+    keep = ~np.isnan(values)
+    for variable in answers.columns:
+        labels = answers[variable].astype(object).where(answers[variable].notna(), UNKNOWN)
+        for label in pd.unique(labels[keep]):
+            member = keep & (labels == label).to_numpy(bool)
+            if member.any() and _dominated(values[member], np.ones(int(member.sum()))):
+                return True
+    return False
 
 
 def census_comparison(
@@ -243,6 +262,7 @@ def census_comparison(
             key in wanted
             and m["n"] >= MIN_RESPONDENTS
             and not _dominated(x[keep], weights.to_numpy(float)[keep])
+            and not _dominated_in_a_group(x, answers)
         ):
             kept[column] = m
     # the total is the sum of the usages: with one usage withheld it would give it back

@@ -295,3 +295,27 @@ def test_a_small_category_is_pooled_in_a_release(tmp_path: Path) -> None:
         *(f"{u}_kgco2e" for u in USAGES),
         "total_kgco2e",
     }
+
+
+def test_a_weighted_footprint_one_person_dominates_in_a_group_is_withheld(tmp_path: Path) -> None:
+    """Two raking groups: the weighted and unweighted means give each group's mean; one flyer
+    making most of a group's air travel withholds the weighted air travel and the total."""
+    folder = tmp_path / "shared" / "census"
+    folder.mkdir(parents=True)
+    header = ["IRIS", *(f"C19_POP15P_CS{i}" for i in range(1, 9))]
+    row = ["751010201", "0", "0", "500", "0", "0", "0", "500", "0"]
+    (folder / "t.csv").write_text(",".join(header) + "\n" + ",".join(row) + "\n")
+    n3, n7 = 30, 12
+    frame = pd.DataFrame({"csp": ["CS3"] * n3 + ["CS7"] * n7})
+    for u in USAGES:
+        frame[f"{u}_kgco2e"] = 500.0
+    frame["air_travel_frequency_kgco2e"] = [300.0] * n3 + [10_000.0] + [10.0] * (n7 - 1)
+    frame["total_kgco2e"] = frame[[f"{u}_kgco2e" for u in USAGES]].sum(axis=1)
+    figures, moments = census_comparison(
+        frame, ["751010201"], tmp_path / "shared", publishable=[*USAGES, "total"]
+    )
+    weighted = figures["weighted"]
+    assert weighted["status"] == "ok"
+    assert "air_travel_frequency" not in weighted["footprints"]
+    assert "total" not in weighted["footprints"] and "total_kgco2e" not in moments
+    assert "meat_frequency" in weighted["footprints"]
