@@ -17,6 +17,7 @@ import geopandas as gpd
 import pyogrio
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from qet_geo.store import models as store
@@ -29,6 +30,7 @@ from qet_geo.store.release_files import (
     write_release_geopackage,
 )
 from qet_geo.store.releases import Figures, latest_release
+from tests.api.conftest import fresh_postgres_database, postgres_url  # noqa: F401 (a fixture)
 from tests.web.test_accounts import Site, make_site
 from tests.web.test_impact import campaigns
 
@@ -58,6 +60,12 @@ def _release(s: Session, world: World) -> store.Release:
     release = latest_release(s, world.diag)
     assert release is not None
     return release
+
+
+def _read(data: bytes, tmp_path: Path, name: str = "copy.gpkg") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
 
 
 def _gpkg(world: World, tmp_path: Path, lang: str = "fr") -> Path:
@@ -201,3 +209,71 @@ def test_a_release_without_cells_or_outline_has_the_tables_only(
     meta = pyogrio.read_dataframe(path, layer="metadata")
     assert not meta["synthetic"].iloc[0] and meta["n_respondents"].iloc[0] == 0
     assert meta["note"].iloc[0] in ("", None)
+
+
+def _copy(world: World, engine: Engine, *, properties: dict[str, float] | None = None) -> int:
+    """The world's release copied into another store, beside a published Lorient outline; the
+    cells given ``properties`` too. Returns the copy's id."""
+    with store.session_scope(world.site.engine) as s:
+        release = _release(s, world)
+        figures = dict(release.figures)
+        diag = s.get_one(store.Diagnostic, release.diagnostic_id)
+        wkt = s.get_one(store.Neighbourhood, diag.neighbourhood_id).territory_wkt
+    if properties:
+        figures["features"] = [
+            {**f, "properties": {**f["properties"], **properties}} for f in figures["features"]
+        ]
+    with store.session_scope(engine) as s:
+        hood = store.add_neighbourhood(s, name=NAME, territory_wkt=wkt, published=True)
+        diag = store.Diagnostic(neighbourhood_id=hood.id, year=1, synthetic=True)
+        s.add(diag)
+        s.flush()
+        release = store.Release(
+            diagnostic_id=diag.id,
+            number=4,
+            n_respondents=figures["n_respondents"],
+            respondent_ids=[],
+            figures=figures,
+            summary={},
+        )
+        s.add(release)
+        s.flush()
+        return release.id
+
+
+def test_what_derives_from_openstreetmap_is_under_the_odbl(world: World, tmp_path: Path) -> None:
+    copied = _copy(world, world.site.engine, properties={"food_shop_min": 6.5})
+    with store.session_scope(world.site.engine) as s:
+        path = _read(release_geopackage(s, s.get_one(store.Release, copied)), tmp_path)
+    cells = gpd.read_file(path, layer="cells")
+    assert set(cells["licence"]) == {"ODbL 1.0"} and (cells["food_shop_min"] == 6.5).all()
+    assert set(gpd.read_file(path, layer="outline")["licence"]) == {LICENCE_OPEN}
+    meta = pyogrio.read_dataframe(path, layer="metadata").iloc[0]
+    assert meta["licence"] == f"{LICENCE_OPEN} + ODbL 1.0"
+    assert "OpenStreetMap" in meta["attribution"]
+    assert (meta["year"], meta["release"]) == (1, 4)
+
+
+def test_a_postgis_store_gives_the_same_file(
+    world: World, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    engine = store.make_engine(fresh_postgres_database(request.getfixturevalue("postgres_url")))
+    store.create_schema(engine)
+    try:
+        copied = _copy(world, engine)
+        with store.session_scope(engine) as s:
+            release = s.get_one(store.Release, copied)
+            path = _read(release_geopackage(s, release), tmp_path, "pg.gpkg")
+            released_on = release.created_at.date().isoformat()
+    finally:
+        engine.dispose()
+    here = _gpkg(world, tmp_path)
+    outline = gpd.read_file(path, layer="outline")
+    assert outline.crs.to_epsg() == 2154 and outline["neighbourhood"].iloc[0] == NAME
+    assert outline.area.iloc[0] == pytest.approx(
+        gpd.read_file(here, layer="outline").area.iloc[0], rel=1e-6
+    )
+    ours, theirs = gpd.read_file(path, layer="cells"), gpd.read_file(here, layer="cells")
+    assert list(ours["n_respondents"]) == list(theirs["n_respondents"])
+    assert ours.geometry.geom_equals_exact(theirs.geometry, tolerance=1e-6).all()
+    assert pyogrio.read_dataframe(path, layer="metadata")["release_date"].iloc[0] == released_on

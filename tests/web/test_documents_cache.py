@@ -167,10 +167,11 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
 
 def test_the_fingerprint_is_stable_and_follows_what_is_published(any_store: Site) -> None:
     """On both backends (a PostGIS outline is an object, read anew by each session)."""
+    import geopandas as gpd
     from shapely.geometry import shape
 
     at = datetime(2027, 1, 1, 12, tzinfo=UTC)
-    wkt = shape(LORIENT_TERRITORY).wkt
+    wkt = gpd.GeoSeries([shape(LORIENT_TERRITORY)], crs=4326).to_crs(2154).iloc[0].wkt
     with store.session_scope(any_store.engine) as s:
         hood = store.add_neighbourhood(s, name=NAME, territory_wkt=wkt, published=True)
         hood_id = hood.id
