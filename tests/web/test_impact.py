@@ -161,6 +161,10 @@ def test_impact_compares_the_two_campaigns(world: World) -> None:
     assert "Profil 1" in profiles and " %" in profiles
     assert "Ce que cette comparaison ne prouve pas" in text
     assert "pas un panel" in text
+    # released without the census folder: the weighted change says why it is absent
+    assert "Pas de comparaison pondérée par le recensement" in text
+    assert "Ce que la pondération ne corrige pas" in text
+    assert "ne sont pas pondérées par le recensement" in text
 
 
 def test_impact_lists_published_projects_beside_the_measured_change(world: World) -> None:
