@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from api.dependencies import SessionDep
 from api.web import analysis
 from api.web._kit import lang_of, not_found, now, published_hood, render
+from api.web.similar import like_yours
 from qet_geo.escaping import markdown_html
 from qet_geo.i18n import day, number
 from qet_geo.store.models import (
@@ -258,6 +259,7 @@ def home(request: Request, session: SessionDep, slug: str) -> Response:
         "upcoming": upcoming,
         "diag": diag,
         "figures": figures,
+        "similar": like_yours(request, session, hood, lang),
     }
     return render(request, "portal_home.html", context)
 

@@ -114,7 +114,6 @@ def similar_neighbourhoods(
         return []
     gaps = candidates.to_numpy(dtype=float) - here
     distances = np.sqrt((gaps**2).sum(axis=1))
-    order = sorted(
-        range(len(candidates)), key=lambda i: (round(float(distances[i]), 12), candidates.index[i])
-    )
-    return [Similar(candidates.index[i], float(distances[i])) for i in order[:k]]
+    ids = candidates.index.tolist()  # Python values, not numpy scalars
+    order = sorted(range(len(ids)), key=lambda i: (round(float(distances[i]), 12), ids[i]))
+    return [Similar(ids[i], float(distances[i])) for i in order[:k]]
