@@ -25,7 +25,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import APIRouter, Request
@@ -939,7 +939,10 @@ def _live_view(request: Request, session: Session, diag: Diagnostic, lang: str) 
     if version is None:
         raise not_found(request, None)
     national = _national_version(session)
-    key = ("live", diag.id, version, lang, national)
+    # the census comparison depends on the neighbourhood's IRIS too (not in the version)
+    hood = session.get(Neighbourhood, diag.neighbourhood_id)
+    iris = tuple(sorted(str(c) for c in (hood.iris_codes or []))) if hood is not None else ()
+    key = ("live", diag.id, version, lang, national, iris)
     with _VIEWS_LOCK:
         hit = _VIEWS.get(key)
     if hit is not None:
@@ -949,13 +952,24 @@ def _live_view(request: Request, session: Session, diag: Diagnostic, lang: str) 
         session.commit()  # no connection held while the figures are computed
         preview = keep_preview(request.app.state.engine, diag.id, osm_dir=osm_dir)
     # computed for the version read at its start: kept under that one
-    key = ("live", diag.id, preview.version, lang, national)
+    key = ("live", diag.id, preview.version, lang, national, iris)
     title = msg("Aperçu : ce qu'une publication montrerait maintenant").render(lang)
 
     def make() -> FigureView:
+        figures = preview.figures
+        if preview.version == version and figures.n_respondents:
+            from qet_geo.store.census_figures import preview_census
+
+            census = preview_census(
+                session,
+                diag.id,
+                getattr(request.app.state, "shared_data", None),
+                publishable=list(figures.footprints),
+            )
+            figures = replace(figures, census=census)
         view = figure_view(
             session,
-            preview.figures,
+            figures,
             title=title,
             lang=lang,
             live=True,

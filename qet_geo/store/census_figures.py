@@ -22,6 +22,9 @@ over the release set:
   weighted_moments`) go to the release's summary (``census_moments``), so that two releases can
   be compared with intervals (:func:`weighted_release_changes`).
 
+The pilot team's live preview shows the same comparison over the would-be release set
+(:func:`preview_census`).
+
 Without census the figures say why, in a code the pages put in words: ``no_folder`` (the
 service has no census table at all), ``no_iris`` (the neighbourhood has no IRIS code),
 ``no_table`` (no table holds all its IRIS), ``no_variable`` (the table has no age, sex or CSP
@@ -39,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from qet_geo.errors import QetGeoError, UnknownCodeError
 from qet_geo.privacy import DOMINANCE_SHARE, MIN_RESPONDENTS
@@ -59,6 +63,7 @@ __all__ = [
     "TRIM_BOUNDS",
     "census_comparison",
     "census_source",
+    "preview_census",
     "weighted_release_changes",
 ]
 
@@ -281,6 +286,33 @@ def census_comparison(
         },
     }
     return out, kept
+
+
+def preview_census(
+    session: Session,
+    diagnostic_id: int,
+    shared: str | PathLike[str] | None,
+    *,
+    publishable: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The census comparison a release of the diagnostic would make now, for the pilot team's
+    live preview (:func:`census_comparison` over the would-be release set); ``{}`` under 11
+    respondents or for a diagnostic that does not exist."""
+    from qet_geo.store.ingest import respondents_frame
+    from qet_geo.store.models import Diagnostic, Neighbourhood
+    from qet_geo.store.releases import release_set
+
+    diag = session.get(Diagnostic, diagnostic_id)
+    hood = None if diag is None else session.get(Neighbourhood, diag.neighbourhood_id)
+    if hood is None:
+        return {}
+    chosen = release_set(respondents_frame(session, diagnostic_id))
+    if len(chosen) < MIN_RESPONDENTS:
+        return {}
+    figures, _ = census_comparison(
+        chosen, [str(c) for c in hood.iris_codes or []], shared, publishable=publishable
+    )
+    return figures
 
 
 def weighted_release_changes(

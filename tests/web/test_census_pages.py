@@ -141,9 +141,20 @@ def test_the_workspace_shows_the_same_section(world: World) -> None:
     page = pilot.get(f"/espace/quartiers/{world.paris}/resultats")
     assert page.status_code == 200
     assert 'id="titre-recensement-publication"' in page.text
-    text = _text(page.text)
-    # the live preview of year 1 says the comparison comes with the release
-    assert "calculées à la publication" in text or "Publication n° 1" in text
+    # the live preview compares the would-be release with the census too
+    live = _main(page.text).split('id="titre-recensement-apercu"', 1)[1].split("</section>", 1)[0]
+    assert "Cadres et professions intellectuelles supérieures" in live
+    assert "pondéré par le recensement" in live
+    # the IRIS are part of what the preview's view is kept by: without them, it says why
+    with store.session_scope(world.site.engine) as s:
+        s.get_one(store.Neighbourhood, world.paris).iris_codes = []
+    try:
+        again = _main(pilot.get(f"/espace/quartiers/{world.paris}/resultats").text)
+        live = again.split('id="titre-recensement-apercu"', 1)[1].split("</section>", 1)[0]
+        assert "le quartier n&#39;a pas de codes IRIS" in live
+    finally:
+        with store.session_scope(world.site.engine) as s:
+            s.get_one(store.Neighbourhood, world.paris).iris_codes = PARIS_IRIS
 
 
 def test_without_census_the_diagnostic_says_how_to_add_one(world: World) -> None:
