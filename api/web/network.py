@@ -5,7 +5,8 @@
   départements of the shared data folder, ``census/communes/*-version-simplifiee.geojson``,
   drawn here as SVG by :func:`qet_geo.analysis.france_map.france_outlines`; without those files
   the page says so and shows the table only) with each published neighbourhood at its outline's
-  centroid, linked to its portal; and a table sorted by query-string links (``?tri=total&
+  centroid, linked to its portal (the outlines are ``/reseau/carte-france.svg``, a document the
+  browser keeps, drawn under the points); and a table sorted by query-string links (``?tri=total&
   ordre=desc``): footprint per usage per person, the mix of the reference usage profiles, the
   population-weighted built constraints, the typology and the current phase
   (:func:`qet_geo.store.portal.phases_of`). A neighbourhood without a release shows its name
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import threading
 import time
@@ -49,7 +51,7 @@ from api.dependencies import PUBLIC
 from api.models import NationalRow
 from api.routers.maps import FRANCE_FILES, france_background
 from api.routers.national import national_rows
-from api.web._kit import lang_of, render
+from api.web._kit import lang_of, not_found, render
 from qet_geo.analysis.france_map import FranceOutlines, france_outlines
 from qet_geo.constraints.indicators import INDICATORS
 from qet_geo.i18n import Msg, msg, number
@@ -95,6 +97,7 @@ class Data:
     profiles: list[str]  # keys of the reference profiles' mix
     constraints: list[str]  # constraint indicator names
     france: FranceOutlines | None
+    france_version: str  # of the outline files, in the address of the map's background
     lacking: list[str]  # outline files missing or unreadable
     unplaced: list[str]  # names of neighbourhoods not on the map
     synthetic: bool  # some figure shown comes from synthetic answers
@@ -117,27 +120,26 @@ def _cache(request: Request) -> _Cache:
     return cache
 
 
+#: What the page depends on in the store, in one cheap query (built once: SQLAlchemy then only
+#: looks its compiled form up).
+_FINGERPRINT = select(
+    Neighbourhood.id,
+    Neighbourhood.name,
+    Neighbourhood.slug,
+    Neighbourhood.published,
+    select(func.max(Release.id)).scalar_subquery(),
+    select(func.count(Release.id)).scalar_subquery(),
+    select(func.max(Diagnostic.id)).scalar_subquery(),
+    select(func.count(Diagnostic.id)).scalar_subquery(),
+    select(func.max(Phase.updated_at)).scalar_subquery(),
+    select(func.count(Phase.id)).scalar_subquery(),
+).order_by(Neighbourhood.id)
+
+
 def _fingerprint(engine: Engine) -> tuple[Any, ...]:
-    """What the page depends on in the store, in one cheap query."""
-    stats = (
-        select(func.max(Release.id)).scalar_subquery(),
-        select(func.count(Release.id)).scalar_subquery(),
-        select(func.max(Diagnostic.id)).scalar_subquery(),
-        select(func.count(Diagnostic.id)).scalar_subquery(),
-        select(func.max(Phase.updated_at)).scalar_subquery(),
-        select(func.count(Phase.id)).scalar_subquery(),
-    )
+    """The store's state the page depends on (:data:`_FINGERPRINT`), as a key."""
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                Neighbourhood.id,
-                Neighbourhood.name,
-                Neighbourhood.slug,
-                Neighbourhood.published,
-                *stats,
-            ).order_by(Neighbourhood.id)
-        ).all()
-    return tuple(tuple(str(v) for v in row) for row in rows)
+        return tuple(tuple(row) for row in connection.execute(_FINGERPRINT))
 
 
 def _outline_files(folder: Path | None) -> tuple[Any, ...]:
@@ -162,6 +164,27 @@ def _france(files: tuple[Any, ...]) -> tuple[FranceOutlines | None, tuple[str, .
         return france_outlines(found[0], found[1]), ()
     except Exception:  # an outline file of another kind: the page says it is unreadable
         return None, tuple(Path(name).name for name in FRANCE_FILES)
+
+
+def _version(files: tuple[Any, ...]) -> str:
+    return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _france_document(files: tuple[Any, ...]) -> bytes | None:
+    """The map's background, France's outlines, as an SVG document (None without the files)."""
+    france, _ = _france(files)
+    if france is None:
+        return None
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {france.width} {france.height}" '
+        f'width="{france.width}" height="{france.height}">'
+        f'<path d="{france.departements}" fill="#f2f2f2" stroke="#9a9a9a" stroke-width="0.6" '
+        'stroke-linejoin="round"/>'
+        f'<path d="{france.regions}" fill="none" stroke="#4a4a4a" stroke-width="1.4" '
+        'stroke-linejoin="round"/></svg>'
+    ).encode()
 
 
 def _current_phase(session: Session, hood_id: int) -> tuple[int | None, bool]:
@@ -207,6 +230,7 @@ def _build(request: Request, published: list[tuple[int, str, str | None]]) -> Da
         profiles=profiles,
         constraints=constraints,
         france=france,
+        france_version=_version(files),
         lacking=list(lacking),
         unplaced=unplaced,
         synthetic=any(r.synthetic for r in shown),
@@ -230,11 +254,7 @@ def page_data(request: Request) -> tuple[Any, Data]:
     with cache.lock:
         if cache.key == key and cache.data is not None:
             return key, cache.data
-    published = [
-        (int(row[0]), row[1], None if row[2] == "None" else row[2])
-        for row in fingerprint
-        if row[3] == "True"
-    ]
+    published = [(int(row[0]), str(row[1]), row[2]) for row in fingerprint if row[3]]
     data = _build(request, published)
     with cache.lock:
         if cache.key != key:
@@ -420,6 +440,7 @@ def _view(data: Data, lang: str, sort: str, order: str) -> dict[str, Any]:
         "rows": rows,
         "span": len(columns) - 3,
         "france": data.france,
+        "france_version": data.france_version,
         "points": points,
         "lacking": data.lacking,
         "unplaced": data.unplaced,
@@ -470,6 +491,24 @@ def neighbourhoods(request: Request) -> Response:
             if cache.key == key and len(cache.pages) < _MAX_PAGES:
                 cache.pages[wanted] = body
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/reseau/carte-france.svg")
+def france_map(request: Request) -> Response:
+    """France's régions and départements, the background of the neighbourhoods' map.
+
+    A document of its own, so that a browser keeps it (its address changes with the files):
+    the page then carries only the neighbourhoods' points. 404 without the outline files.
+    """
+    files = _outline_files(getattr(request.app.state, "shared_data", None))
+    body = _france_document(files)
+    if body is None:
+        raise not_found(request, None)
+    etag = f'"{_version(files)}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="image/svg+xml", headers=headers)
 
 
 #: The CSV's columns before the figures.

@@ -289,7 +289,14 @@ def test_synthetic_figures_are_labelled(world: World) -> None:
 def test_the_map_places_each_published_neighbourhood(world: World) -> None:
     page = world.site.client().get("/reseau/quartiers").text
     svg = page.split('<svg class="france-svg"', 1)[1].split("</svg>", 1)[0]
-    assert 'class="departements"' in svg and 'class="regions"' in svg
+    background = re.search(r'<image href="(/reseau/carte-france\.svg\?v=\w+)"', svg)
+    assert background
+    client = world.site.client()
+    outlines = client.get(background.group(1))
+    assert outlines.status_code == 200 and outlines.headers["content-type"] == "image/svg+xml"
+    assert outlines.text.count('<path d="M') == 2 and "max-age" in outlines.headers["cache-control"]
+    again = client.get(background.group(1), headers={"If-None-Match": outlines.headers["etag"]})
+    assert again.status_code == 304 and not again.content
     links = re.findall(r'<a href="(/q/[^"]+)"', svg)
     assert sorted(links) == sorted(f"/q/{slug}" for slug in TOWNS)
     points = {
@@ -317,6 +324,11 @@ def test_without_the_outlines_the_page_says_so_and_shows_the_table(
         state.shared_data = before
     assert page.status_code == 200
     assert "<svg" not in page.text and "La carte ne peut pas être dessinée" in page.text
+    state.shared_data = tmp_path
+    try:
+        assert world.site.client().get("/reseau/carte-france.svg").status_code == 404
+    finally:
+        state.shared_data = before
     assert "regions-version-simplifiee.geojson" in page.text
     assert len(_row_names(page.text)) == 6
     assert "<svg" in world.site.client().get("/reseau/quartiers").text
