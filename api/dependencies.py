@@ -67,7 +67,7 @@ class Caller:
         """Whether the caller may see ``hood`` and its published aggregates."""
         if self.role in ("admin", "staff"):
             return True
-        if self.role == "pilot":
+        if self.role in ("pilot", "member"):  # a member account: no neighbourhood at all
             return hood.id in self.neighbourhood_ids
         return bool(hood.published)
 

@@ -20,6 +20,7 @@ from api.web import (
     _kit,
     analysis,
     collect,
+    community,
     documents,
     events,
     forum,
@@ -59,6 +60,7 @@ STEPS.append(projects.router)  # project sheets (team and public)
 STEPS.append(impact.router)  # the second diagnostic against the first (public)
 STEPS.append(documents.router)  # every published document of a portal (public)
 STEPS.append(posters.router)  # profile posters and the profile opt-in to workshops
+STEPS.append(community.router)  # members, questions and expertise, /reseau (issue 17)
 STEPS.append(network.router)  # the network's pages, /reseau (public)
 STEPS.append(network_projects.router)  # the network's projects library, /reseau/projets
 STEPS.append(network_kit.router)  # the method kit, /reseau/kit

@@ -251,6 +251,12 @@ def signed_in(request: Request, session: Session) -> Visitor:
     if visitor is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise PageExit(redirect(f"/connexion?suite={quote(target, safe='')}"))
+    if (
+        visitor.user.role == "member"
+        and request.url.path.startswith("/espace")
+        and not request.url.path.startswith("/espace/compte")
+    ):
+        raise PageExit(redirect("/espace/compte"))  # a member's workspace: its account only
     return visitor
 
 

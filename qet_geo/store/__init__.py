@@ -5,7 +5,8 @@ the other surveys' figures they hold (:mod:`~qet_geo.store.perceived`) and their
 the census (:mod:`~qet_geo.store.census_figures`), and the territory portal's
 records: its address and phases (:mod:`~qet_geo.store.portal`), the forum's vote
 (:mod:`~qet_geo.store.votes`), meetings and workshops (:mod:`~qet_geo.store.events`) and project
-sheets (:mod:`~qet_geo.store.projects`), and the network's projects library
+sheets (:mod:`~qet_geo.store.projects`), the network's questions and expertise directory
+(:mod:`~qet_geo.store.community`), and the network's projects library
 (:mod:`~qet_geo.store.library`).
 """
 
@@ -20,6 +21,7 @@ __getattr__, __dir__ = attach(
     [
         "accounts",
         "census_figures",
+        "community",
         "events",
         "ingest",
         "jobs",
@@ -37,6 +39,7 @@ __getattr__, __dir__ = attach(
 if TYPE_CHECKING:
     from qet_geo.store.accounts import *
     from qet_geo.store.census_figures import *
+    from qet_geo.store.community import *
     from qet_geo.store.events import *
     from qet_geo.store.ingest import *
     from qet_geo.store.jobs import *

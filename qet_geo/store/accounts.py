@@ -2,7 +2,9 @@
 
 A user signs in with an e-mail address (one account per address, whatever its case) and a
 password kept as its Argon2id hash. Its role is an API role (admin, staff, pilot); a pilot sees
-the neighbourhoods it is a member of. Administrators and network staff invite people with a
+the neighbourhoods it is a member of. A "member" (anyone, who signs up at ``/reseau/inscription``)
+only takes part in the network's pages (:mod:`qet_geo.store.community`): no neighbourhood, no
+API token, and the workspace shows it its account page only. Administrators and network staff invite people with a
 one-time link (:func:`invite`, :func:`accept_invitation`); a signed-in browser holds a random
 session id whose hash names a :class:`~qet_geo.store.models.WebSession` row, so that signing out
 or a password change ends it on the server. Failed sign-ins are counted per e-mail and per client
@@ -97,8 +99,8 @@ __all__ = [
     "user_tokens",
 ]
 
-#: Roles of an account (the API's, without "public").
-ACCOUNT_ROLES: tuple[str, ...] = ("admin", "staff", "pilot")
+#: Roles of an account (the API's, without "public"; "member": the network's pages only).
+ACCOUNT_ROLES: tuple[str, ...] = ("admin", "staff", "pilot", "member")
 #: Shortest password accepted.
 MIN_PASSWORD_LENGTH = 12
 #: Days an invitation link stays valid.
@@ -219,6 +221,8 @@ def create_user(
     check_password(password)
     if role == "pilot" and not neighbourhood_ids:
         raise ValidationError(msg("un membre d'équipe pilote doit avoir un quartier."))
+    if role == "member" and neighbourhood_ids:
+        raise ValidationError(msg("un compte membre n'a accès à aucun quartier."))
     if user_by_email(session, address) is not None:
         raise ConflictError(msg("un compte existe déjà pour {email}.", email=address))
     user = User(email=address, password_hash=_hasher.hash(password), role=role, active=True)
@@ -240,6 +244,8 @@ def memberships(session: Session, user_id: int) -> frozenset[int]:
 
 def add_membership(session: Session, user: User, neighbourhood_id: int) -> None:
     """Make ``user`` a member of a neighbourhood; its pilot tokens follow."""
+    if user.role == "member":
+        raise ValidationError(msg("un compte membre n'a accès à aucun quartier."))
     if neighbourhood_id in memberships(session, user.id):
         return
     session.add(UserNeighbourhood(user_id=user.id, neighbourhood_id=neighbourhood_id))
@@ -589,7 +595,12 @@ def close_session(session: Session, cookie: str) -> None:
 
 
 def create_user_token(session: Session, user: User, *, label: str | None = None) -> str:
-    """Create an API token with ``user``'s role and neighbourhoods; return it (shown once)."""
+    """Create an API token with ``user``'s role and neighbourhoods; return it (shown once).
+
+    A member account has no API rights: it gets no token.
+    """
+    if user.role == "member":
+        raise ValidationError(msg("un compte membre n'a pas de jeton d'accès à l'API."))
     token = secrets.token_urlsafe(32)
     session.add(
         ApiToken(

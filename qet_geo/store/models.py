@@ -72,9 +72,15 @@ __all__ = [
     "ApiToken",
     "BallotCount",
     "Base",
+    "CommunityPost",
+    "CommunityReport",
+    "CommunityThread",
     "ConflictError",
     "Diagnostic",
     "Event",
+    "Expert",
+    "ExpertMessage",
+    "ExpertProject",
     "Indicator",
     "Invitation",
     "LoginAttempt",
@@ -935,3 +941,101 @@ def national_reference(session: Session) -> list[Profile]:
             .order_by(Profile.number)
         )
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# the network's community: questions and answers, the expertise directory (qet_geo.store.community)
+
+
+class CommunityThread(Base):
+    """A question of the network's forum (``/reseau/questions``) on one theme; its first post is
+    the question's text. ``hidden`` by network staff (with ``hidden_reason``): not public."""
+
+    __tablename__ = "community_threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_post_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CommunityPost(Base):
+    """A post of a thread (Markdown ``body``); ``hidden`` by network staff, as a thread."""
+
+    __tablename__ = "community_posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("community_threads.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CommunityReport(Base):
+    """A member's report of a post to the moderators (one per member and post)."""
+
+    __tablename__ = "community_reports"
+    __table_args__ = (UniqueConstraint("post_id", "reporter_id", name="uq_community_report"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("community_posts.id", ondelete="CASCADE"), index=True
+    )
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Expert(Base):
+    """A member's profile in the expertise directory (``/reseau/expertise``), public only once
+    ``published``; never its account's e-mail. ``skills``: keys of
+    ``qet_geo.store.community.SKILLS``."""
+
+    __tablename__ = "experts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    skills: Mapped[list[Any]] = mapped_column(default=list)
+    skills_other: Mapped[str] = mapped_column(String(300), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ExpertProject(Base):
+    """A published project sheet an expert worked on."""
+
+    __tablename__ = "expert_projects"
+
+    expert_id: Mapped[int] = mapped_column(
+        ForeignKey("experts.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ExpertMessage(Base):
+    """A message sent to an expert through the platform (its inbox, ``/reseau/messages``)."""
+
+    __tablename__ = "expert_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    sender_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
+    body: Mapped[str] = mapped_column(Text)
+    emailed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
