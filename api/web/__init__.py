@@ -28,6 +28,7 @@ from api.web import (
     network,
     network_kit,
     network_projects,
+    open_data,
     portal,
     portal_admin,
     posters,
@@ -64,6 +65,7 @@ STEPS.append(community.router)  # members, questions and expertise, /reseau (iss
 STEPS.append(network.router)  # the network's pages, /reseau (public)
 STEPS.append(network_projects.router)  # the network's projects library, /reseau/projets
 STEPS.append(network_kit.router)  # the method kit, /reseau/kit
+STEPS.append(open_data.router)  # the network's open data, /reseau/donnees
 STEPS.append(portal.router)  # the public portal of a territory, /q/{slug}
 
 

@@ -27,6 +27,7 @@ __getattr__, __dir__ = attach(
         "jobs",
         "library",
         "models",
+        "open_data",
         "perceived",
         "portal",
         "projects",
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from qet_geo.store.jobs import *
     from qet_geo.store.library import *
     from qet_geo.store.models import *
+    from qet_geo.store.open_data import *
     from qet_geo.store.perceived import *
     from qet_geo.store.portal import *
     from qet_geo.store.projects import *

@@ -51,6 +51,7 @@ __all__ = [
     "french_averages",
     "release_csv",
     "release_geopackage",
+    "release_layers",
     "release_rows",
     "write_release_geopackage",
 ]
@@ -361,3 +362,11 @@ def release_geopackage(session: Session, release: Release, *, lang: str = "fr") 
     with tempfile.TemporaryDirectory(prefix="qet-gpkg-") as folder:
         path = write_release_geopackage(session, release, Path(folder) / "release.gpkg", lang=lang)
         return path.read_bytes()
+
+
+def release_layers(session: Session, release: Release, *, lang: str = "fr") -> dict[str, Any]:
+    """The layers and tables of a release's GeoPackage, by name (``cells``, ``outline``,
+    ``figures``, ``metadata``), as (Geo)DataFrames: for the network's open data, which gathers
+    every published release's."""
+    hood, diag = _parts(session, release)
+    return _frames(hood, diag, release, _lang(lang))
