@@ -261,3 +261,25 @@ def test_the_census_sections_in_a_browser(page: Page, watch: Watch, live_app: Li
     assert [s for s in seen if s[1]] == [], seen
     watch.assert_no_outside_request()
     watch.assert_no_error()
+
+
+def test_older_releases_and_other_tables_say_why_in_words() -> None:
+    from api.web.analysis import census_view
+    from qet_geo.store.census_figures import weighted_release_changes
+
+    old = census_view({}, {"total": 5000.0}, live=False, lang="fr")
+    assert old["status"] == "none" and "une nouvelle publication la calculera" in old["note"]
+    live = census_view({}, {}, live=True, lang="en")
+    assert live["note"] == (
+        "The comparison with the census and the weighted footprints are computed at publication."
+    )
+    for reason in ("no_folder", "no_iris", "no_table", "no_variable"):
+        note = census_view({"status": reason}, {}, live=False, lang="fr")["note"]
+        assert note.startswith("Non pondéré"), reason
+    moments = {"total_kgco2e": {"n": 20.0, "sum_w": 20.0, "sum_wx": 1e5, "sum_wx2": 6e8,
+                                "sum_w2": 25.0, "effective_n": 16.0}}  # fmt: skip
+    a = {"census_moments": moments, "census_source": ["a.csv", ["751010201"]]}
+    b = {"census_moments": moments, "census_source": ["b.csv", ["751010201"]]}
+    assert weighted_release_changes(a, b) == "other_table"
+    table = weighted_release_changes(a, a)
+    assert not isinstance(table, str) and float(table.loc["total_kgco2e", "delta"]) == 0.0
