@@ -285,7 +285,6 @@ def _columns(data: Data, lang: str) -> list[Column]:
     def constraint(name: str) -> Callable[[Entry], Any]:
         return lambda e: _figure(e, lambda r: r.constraints.get(name))
 
-    kg = msg("kgCO2e par personne et par an").render(lang)
     cols = [
         Column("nom", msg("Quartier").render(lang), "", lambda e: _plain(e.name)),
         Column("phase", msg("Phase en cours").render(lang), "", _phase_order),
@@ -302,12 +301,10 @@ def _columns(data: Data, lang: str) -> list[Column]:
             if usage == "total"
             else USAGE_LABELS[usage].render(lang)
         )
-        cols.append(Column(usage, label, kg, footprint(usage)))
+        cols.append(Column(usage, label, "", footprint(usage)))
     for key in data.profiles:
         label = msg("Profil {n}", n=int(key) + 1).render(lang) if key.isdigit() else key
-        cols.append(
-            Column(f"profil_{key}", label, msg("% des répondants").render(lang), share(key))
-        )
+        cols.append(Column(f"profil_{key}", label, "", share(key)))
     for name in data.constraints:
         indicator = INDICATORS.get(name)
         label = indicator.label.render(lang) if indicator is not None else name
