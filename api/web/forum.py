@@ -54,7 +54,7 @@ from qet_geo.store.portal import phases_of
 from qet_geo.store.releases import Figures, latest_release
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 
-__all__ = ["router"]
+__all__ = ["public_vote_of", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,6 +69,22 @@ def vote_of(session: Session, diag: Diagnostic | None) -> Vote | None:
     return session.scalars(
         select(Vote).where(Vote.diagnostic_id == diag.id).order_by(Vote.id.desc()).limit(1)
     ).first()
+
+
+def public_vote_of(session: Session, hood: Neighbourhood) -> tuple[Diagnostic, Vote] | None:
+    """The vote the public reads, with its diagnostic: the latest campaign's that has one.
+
+    A year-1 campaign opened before its own forum (or with none) leaves the year-0 vote and its
+    results on the portal, instead of an empty forum page.
+    """
+    row = session.execute(
+        select(Diagnostic, Vote)
+        .join(Vote, Vote.diagnostic_id == Diagnostic.id)
+        .where(Diagnostic.neighbourhood_id == hood.id)
+        .order_by(Diagnostic.year.desc(), Diagnostic.id.desc(), Vote.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _vote_rows(session: Session, diag: Diagnostic) -> dict[str, list[dict[str, Any]]]:
@@ -356,8 +372,8 @@ def _public_page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     lang = lang_of(request)
-    diag = current_diagnostic(session, hood)
-    vote = vote_of(session, diag)
+    found = public_vote_of(session, hood)
+    diag, vote = (None, None) if found is None else found
     forum = next(p for p in phases_of(session, hood.id) if p.key == "forum")
     start = None if forum.starts_on is None else day(forum.starts_on).render(lang)
     end = None if forum.starts_on is None else day(forum.ends_on or forum.starts_on).render(lang)
@@ -437,7 +453,8 @@ def public_vote(
             status=429,
             headers={"Retry-After": str(wait)},
         )
-    vote = vote_of(session, current_diagnostic(session, hood))
+    found = public_vote_of(session, hood)
+    vote = None if found is None else found[1]
     if vote is None:
         text = msg("Aucun vote n'est ouvert sur ce portail.").render(lang)
         return _public_page(request, session, hood, kiosk=kiosk, error=text, status=409)
