@@ -220,7 +220,7 @@ def test_members_ask_and_answer_and_the_public_reads(site: Site) -> None:
     listing = public.get("/reseau/questions")
     assert listing.status_code == 200
     _clean(listing.text)
-    assert "&lt;script&gt;" in listing.text and "1 réponses" in listing.text
+    assert "&lt;script&gt;" in listing.text and "1 réponse ·" in listing.text
     page = public.get(f"/reseau/questions/{thread}")
     assert page.status_code == 200
     _clean(page.text)
@@ -572,6 +572,8 @@ def test_an_attacker_finds_no_hidden_post_and_no_experts_address(site: Site) -> 
             page = attacker.get(path)
             for secret in ("HIDDEN-THREAD-TEXT", "HIDDEN-POST-TEXT", EXPERT_EMAIL, "expert.secret"):
                 assert secret not in page.text, (path, secret)
-            for link in re.findall(r'href="(/reseau/[^"#]*)"', page.text):
+            for link in re.findall(
+                r'href="(/reseau/(?:questions|expertise|messages|inscription)[^"#]*)"', page.text
+            ):
                 todo.append(link.replace("&amp;", "&"))
         assert f"/reseau/expertise/{ident}" in seen
