@@ -27,6 +27,7 @@ from api.web import (
     impact,
     network,
     network_kit,
+    network_profiles,
     network_projects,
     open_data,
     portal,
@@ -66,6 +67,7 @@ STEPS.append(network.router)  # the network's pages, /reseau (public)
 STEPS.append(network_projects.router)  # the network's projects library, /reseau/projets
 STEPS.append(network_kit.router)  # the method kit, /reseau/kit
 STEPS.append(open_data.router)  # the network's open data, /reseau/donnees
+STEPS.append(network_profiles.router)  # national usage profiles and their trend, /reseau/profils
 STEPS.append(portal.router)  # the public portal of a territory, /q/{slug}
 
 

@@ -33,7 +33,7 @@ from qet_geo.i18n import msg, number
 from qet_geo.store.models import Neighbourhood, NotFoundError, Project, Release
 from qet_geo.store.open_data import (
     OPEN_DATA_TABLES,
-    open_data,
+    network_open_data,
     open_data_files,
     open_data_titles,
 )
@@ -106,7 +106,7 @@ def _build(request: Request, lang: str) -> tuple[dict[str, bytes], dict[str, int
             return _kept[key]
     frame = national_frame(request)
     with sessionmaker(request.app.state.engine)() as session:
-        data = open_data(session, frame, lang=lang, today=now(request).date())
+        data = network_open_data(session, frame, lang=lang, today=now(request).date())
     built = (open_data_files(data), {n: len(data.tables[n]) for n in OPEN_DATA_TABLES})
     with _lock:
         _kept[key] = built

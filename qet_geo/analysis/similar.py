@@ -27,7 +27,7 @@ import pandas as pd
 from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
 
-__all__ = ["Similar", "similar_neighbourhoods", "similarity_space"]
+__all__ = ["Similar", "pooled_profile_mix", "similar_neighbourhoods", "similarity_space"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +117,29 @@ def similar_neighbourhoods(
     ids = candidates.index.tolist()  # Python values, not numpy scalars
     order = sorted(range(len(ids)), key=lambda i: (round(float(distances[i]), 12), ids[i]))
     return [Similar(ids[i], float(distances[i])) for i in order[:k]]
+
+
+def pooled_profile_mix(mix: pd.DataFrame, weights: pd.Series, groups: pd.Series) -> pd.DataFrame:
+    """The share of each profile per group of neighbourhoods, weighted by their respondents.
+
+    ``mix`` holds each neighbourhood's published profile shares (rows: neighbourhoods, columns:
+    profiles), ``weights`` its respondents, ``groups`` its group (a région, a type). Returns one
+    row per group: ``neighbourhoods``, ``respondents`` and the weighted mean share of each
+    profile over the neighbourhoods that publish it (a group of published neighbourhoods has 11
+    respondents or more: each of them has).
+    """
+    frame = mix.astype(float)
+    w = weights.astype(float).reindex(frame.index)
+    rows = []
+    for group, index in frame.groupby(groups.reindex(frame.index), sort=True).groups.items():
+        part, pw = frame.loc[index], w.loc[index]
+        shares = {
+            col: float((part[col] * pw).sum() / pw[part[col].notna()].sum())
+            if part[col].notna().any()
+            else float("nan")
+            for col in frame.columns
+        }
+        rows.append(
+            {"group": group, "neighbourhoods": len(index), "respondents": int(pw.sum()), **shares}
+        )
+    return pd.DataFrame(rows).set_index("group") if rows else pd.DataFrame()

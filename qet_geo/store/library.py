@@ -70,6 +70,7 @@ __all__ = [
     "fold_text",
     "france_regions",
     "library_projects",
+    "region_of",
     "measured_change",
     "released_campaigns",
     "search_library",
@@ -472,6 +473,21 @@ def _hood_facts(
     shared_data: Path | str | None,
 ) -> dict[str, Any]:
     """A neighbourhood's centre (WGS84), région, comparison of campaigns and synthetic flag."""
+    centre, region = _place_of(hood, regions, shared_data)
+    comparison, synthetic = _latest_comparison(session, hood.id)
+    return {
+        "centre": centre,
+        "region": (region.code, region.name) if region is not None else None,
+        "comparison": comparison,
+        "synthetic": synthetic,
+    }
+
+
+def _place_of(
+    hood: Neighbourhood, regions: Sequence[_Outline], shared_data: Path | str | None
+) -> tuple[tuple[float, float] | None, _Outline | None]:
+    """A neighbourhood's centre (WGS84) and région: the région holding its territory's centre,
+    else the région of its first IRIS code's département."""
     centre: tuple[float, float] | None = None
     region: _Outline | None = None
     try:
@@ -489,13 +505,14 @@ def _hood_facts(
                 p = dep.geometry.representative_point()
                 region = _region_at(p.x, p.y, regions)
                 break
-    comparison, synthetic = _latest_comparison(session, hood.id)
-    return {
-        "centre": centre,
-        "region": (region.code, region.name) if region is not None else None,
-        "comparison": comparison,
-        "synthetic": synthetic,
-    }
+    return centre, region
+
+
+def region_of(hood: Neighbourhood, shared_data: Path | str | None) -> tuple[str, str] | None:
+    """A neighbourhood's région (code, name), as the library's facet finds it; None when the
+    shared data folder has no régions or the neighbourhood can be placed in none."""
+    _, region = _place_of(hood, _read(shared_data, _REGIONS_FILE), shared_data)
+    return (region.code, region.name) if region is not None else None
 
 
 # --------------------------------------------------------------------------------------------------

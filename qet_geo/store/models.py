@@ -325,6 +325,8 @@ class Profile(Base):
     share: Mapped[float | None] = mapped_column(Float, default=None)
     # fitted on synthetic answers only (a demonstration: no real campaign to fit on yet)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # national profiles: public on /reseau/profils once network staff publish them (0019)
+    published: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Vote(Base):

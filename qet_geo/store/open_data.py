@@ -49,7 +49,7 @@ from qet_geo.store.release_files import (
 )
 from qet_geo.store.releases import Figures, latest_release
 
-__all__ = ["OPEN_DATA_TABLES", "OpenData", "open_data", "open_data_files", "open_data_titles"]
+__all__ = ["OPEN_DATA_TABLES", "OpenData", "network_open_data", "open_data_files", "open_data_titles"]
 
 #: The tables of the open data, in the order the page lists them.
 OPEN_DATA_TABLES: tuple[str, ...] = ("quartiers", "chiffres", "carreaux", "contours", "projets")
@@ -163,7 +163,7 @@ def _describe(table: str, column: str, lang: str) -> tuple[str, str, str]:
     return column, "", LICENCE_OPEN
 
 
-def open_data(
+def network_open_data(
     session: Session,
     national: pd.DataFrame,
     *,
