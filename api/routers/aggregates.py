@@ -310,8 +310,11 @@ async def publish_release(request: Request, caller: CallerDep, diagnostic_id: Di
 
     await run_in_threadpool(check)
     osm_dir = request.app.state.settings.osm_dir
+    # the census tables of the shared data folder: the release compares its set with the
+    # census of the neighbourhood's IRIS and weights it (qet_geo.store.census_figures)
+    shared = getattr(request.app.state, "shared_data", None)
     release = await run_in_threadpool(
-        lambda: create_release(engine, diagnostic_id, osm_dir=osm_dir)
+        lambda: create_release(engine, diagnostic_id, osm_dir=osm_dir, shared_data=shared)
     )
     request.app.state.aggregates.clear(diagnostic_id)
     return ReleaseOut.of(release)

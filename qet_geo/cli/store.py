@@ -195,6 +195,15 @@ def release(
     diagnostic: Annotated[int, typer.Argument(min=1, help="Identifiant du diagnostic.")],
     database_url: DatabaseOpt = None,
     osm_dir: OsmDirOpt = None,
+    shared_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--shared-data",
+            envvar="QET_SHARED_DATA",
+            help="Dossier des données partagées (tables du recensement par IRIS) : la version se "
+            "compare au recensement et se pondère.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Publier les chiffres d'un diagnostic : une nouvelle version figée, lue par le public.
@@ -210,7 +219,7 @@ def release(
         engine = make_engine(database_url)
         create_schema(engine)
         try:
-            made = create_release(engine, diagnostic, osm_dir=osm_dir)
+            made = create_release(engine, diagnostic, osm_dir=osm_dir, shared_data=shared_data)
         finally:
             engine.dispose()
     if as_json:
