@@ -22,13 +22,17 @@ respondents). Synthetic figures are labelled on each row and in a notice.
 The page is cached per server process: its data is rebuilt only when a cheap fingerprint of the
 store changes (one query: the neighbourhoods' names, addresses and publication, the largest and
 the number of releases, campaigns and phase records, the phases' last update; plus the national
-comparison's digest, read at most once a second, and the outline files' modification times),
-or once a minute (a territory redrawn changes no fingerprint). Each sorted page in each language
-is rendered once per state.
+comparison's digest, read at most once a second as ``GET /national`` reads it, and the outline
+files' modification times), or once a minute (a territory redrawn changes no fingerprint). Each
+sorted page in each language is rendered once per state. Every request waits for a fingerprint
+query that started after it arrived, so it sees every write committed before it; requests that
+arrive together share one (:class:`_Rounds`), so that under load the store is read once per
+round and a request awaits no thread (bench/network.py: p95 at 50 clients).
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import functools
 import hashlib
@@ -36,12 +40,14 @@ import io
 import threading
 import time
 import unicodedata
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -49,6 +55,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.dependencies import PUBLIC
 from api.models import NationalRow
+from api.routers.aggregates import shared_lookup
 from api.routers.maps import FRANCE_FILES, france_background
 from api.routers.national import national_rows
 from api.web._kit import lang_of, not_found, render
@@ -110,6 +117,9 @@ class _Cache:
     key: Any = None
     data: Data | None = None
     pages: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
+    rounds: weakref.WeakKeyDictionary[Any, _Rounds] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
 
 def _cache(request: Request) -> _Cache:
@@ -244,11 +254,15 @@ def _profile_order(key: str) -> tuple[int, str]:
 
 def page_data(request: Request) -> tuple[Any, Data]:
     """The page's data and its key, rebuilt only when the store's fingerprint changed."""
-    cache = _cache(request)
     engine: Engine = request.app.state.engine
-    fingerprint = _fingerprint(engine)
     national = request.app.state.aggregates.national
     digest = (national.fresh() or national.load(engine))[0]
+    return _data_for(request, _fingerprint(engine), digest)
+
+
+def _data_for(request: Request, fingerprint: tuple[Any, ...], digest: str) -> tuple[Any, Data]:
+    """The page's data for this state of the store: the cached one, or built (in a thread)."""
+    cache = _cache(request)
     files = _outline_files(getattr(request.app.state, "shared_data", None))
     key = (fingerprint, digest, files, int(time.monotonic() // MAX_AGE_S))
     with cache.lock:
@@ -261,6 +275,53 @@ def page_data(request: Request) -> tuple[Any, Data]:
             cache.pages = {}
         cache.key, cache.data = key, data
     return key, data
+
+
+class _Rounds:
+    """The fingerprint query, shared by the requests of one event loop that await it at once.
+
+    A request never takes the result of a query that started before it arrived (so that it sees
+    every write committed before it): it waits for the next round, which starts as soon as the
+    running one ends and serves every request that arrived meanwhile. Under load the store is
+    read once per round rather than once per request, and the requests await no thread.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._next: asyncio.Future[tuple[Any, ...]] | None = None
+        self._running = False
+        self._task: asyncio.Future[None] | None = None
+
+    async def fingerprint(self) -> tuple[Any, ...]:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        mine = self._next
+        if not self._running:
+            self._running = True
+            self._task = asyncio.ensure_future(self._run())
+        return await asyncio.shield(mine)
+
+    async def _run(self) -> None:
+        try:
+            while self._next is not None:
+                due, self._next = self._next, None
+                try:
+                    due.set_result(await run_in_threadpool(_fingerprint, self._engine))
+                except Exception as exc:  # each waiting request answers with it
+                    due.set_exception(exc)
+        finally:
+            self._running = False
+
+
+def _rounds(request: Request) -> _Rounds:
+    """The fingerprint rounds of the running event loop (a test client may open several)."""
+    cache = _cache(request)
+    loop = asyncio.get_running_loop()
+    with cache.lock:
+        rounds = cache.rounds.get(loop)
+        if rounds is None:
+            rounds = cache.rounds[loop] = _Rounds(request.app.state.engine)
+    return rounds
 
 
 # --------------------------------------------------------------------------------------------------
@@ -472,22 +533,47 @@ def home(request: Request) -> Response:
 
 
 @router.get("/reseau/quartiers")
-def neighbourhoods(request: Request) -> Response:
-    """The national comparison of the published neighbourhoods: a map of France and a table."""
-    key, data = page_data(request)
-    lang = lang_of(request)
-    sort, order = _choice(request, data)
+async def neighbourhoods(request: Request) -> Response:
+    """The national comparison of the published neighbourhoods: a map of France and a table.
+
+    Each request reads the store's fingerprint (:class:`_Rounds`); the page's data and each
+    sorted page are built in a thread once per state, and served from memory meanwhile.
+    """
+    engine: Engine = request.app.state.engine
+    fingerprint = await _rounds(request).fingerprint()
+    national = request.app.state.aggregates.national
+    found = national.fresh()
+    if found is None:
+        found = await shared_lookup(request, ("national", 0), national.load, engine)
     cache = _cache(request)
+    lang = lang_of(request)
+    files = _outline_files(getattr(request.app.state, "shared_data", None))
+    key = (fingerprint, found[0], files, int(time.monotonic() // MAX_AGE_S))
+    with cache.lock:
+        hit = cache.data if cache.key == key else None
+    data: Data
+    if hit is not None:
+        data = hit
+    else:
+        key, data = await run_in_threadpool(_data_for, request, fingerprint, found[0])
+    sort, order = _choice(request, data)
     wanted = (lang, sort, order)
     with cache.lock:
         body = cache.pages.get(wanted) if cache.key == key else None
     if body is None:
-        page = render(request, "reseau_quartiers.html", _view(data, lang, sort, order))
-        body = bytes(page.body)
-        with cache.lock:
-            if cache.key == key and len(cache.pages) < _MAX_PAGES:
-                cache.pages[wanted] = body
+        body = await run_in_threadpool(_page, request, key, data, wanted)
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _page(request: Request, key: Any, data: Data, wanted: tuple[str, str, str]) -> bytes:
+    """Render one sorted page in one language, and keep it while the state lasts."""
+    lang, sort, order = wanted
+    body = bytes(render(request, "reseau_quartiers.html", _view(data, lang, sort, order)).body)
+    cache = _cache(request)
+    with cache.lock:
+        if cache.key == key and len(cache.pages) < _MAX_PAGES:
+            cache.pages[wanted] = body
+    return body
 
 
 @router.get("/reseau/carte-france.svg")

@@ -352,3 +352,33 @@ def test_pages_in_english(world: World) -> None:
         assert not left, f"{path}: {left}"
     page = client.get("/reseau/quartiers").text
     assert "Synthetic data" in page and "Total footprint" in page
+
+
+def test_concurrent_readers_share_the_store_query(world: World) -> None:
+    """Requests that arrive together await one fingerprint query per round, not one each, and
+    all get the same page."""
+    import asyncio
+
+    import httpx
+    from sqlalchemy import event
+
+    engine = world.site.engine
+    queries: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "max(releases.id)" in statement.lower():
+            queries.append(statement)
+
+    async def read() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=world.site.app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await asyncio.gather(*(client.get("/reseau/quartiers") for _ in range(20)))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        answers = asyncio.run(read())
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [a.status_code for a in answers] == [200] * 20
+    assert len({a.text for a in answers}) == 1 and "Saudron rural" in answers[0].text
+    assert 1 <= len(queries) < 20
