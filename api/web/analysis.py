@@ -515,18 +515,6 @@ def _pct(share: float | None, lang: str) -> str:
     return "–" if share is None else number(100 * share, decimals=1).render(lang) + " %"
 
 
-def _french_averages() -> dict[str, float]:
-    """The French average of each usage (NosGestesClimat's default situation), as the report."""
-    from qet_geo.analysis.footprint import read_ngc_scale
-
-    try:
-        scale = read_ngc_scale()
-    except QetGeoError:
-        return {}
-    first = scale.groupby("usage")["default_kgco2e"].first()
-    return {str(k): float(v) for k, v in first.items()}
-
-
 def _describe(levels: dict[str, float], lang: str) -> str:
     """A profile's centre in words: the answer nearest its centre, per usage."""
     parts: list[Msg | str] = []
@@ -626,7 +614,9 @@ def figure_view(
     """Name every figure of ``figures`` from the registry, so that no column name shows."""
     view = FigureView(title=title, n_respondents=figures.n_respondents, synthetic=figures.synthetic)
     if figures.scale == FOOTPRINT_SCALE:
-        french = _french_averages()
+        from qet_geo.analysis.footprint import french_averages
+
+        french = french_averages()
         view.scale_note = msg(
             "Chaque niveau de réponse est converti en kgCO2e avec l'échelle NosGestesClimat "
             "(le modèle de l'ADEME), la même pour la moyenne française, les liens, les marges de "

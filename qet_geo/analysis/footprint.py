@@ -197,9 +197,16 @@ def read_ngc_scale(path: PathType | None = None) -> pd.DataFrame:
 
 def french_averages() -> dict[str, float]:
     """The French average of each usage, kgCO2e a year: NosGestesClimat's default situation
-    (``default_kgco2e`` of :func:`read_ngc_scale`), as the report, the portal and the kit write
-    it beside a neighbourhood's footprints."""
-    first = read_ngc_scale().groupby("usage")["default_kgco2e"].first()
+    (``default_kgco2e`` of :func:`read_ngc_scale`), as the report, the results and portal pages,
+    the release files and the kit write it beside a neighbourhood's footprints; empty when the
+    scale cannot be read (the pages then show no average)."""
+    from qet_geo.errors import QetGeoError
+
+    try:
+        scale = read_ngc_scale()
+    except QetGeoError:
+        return {}
+    first = scale.groupby("usage")["default_kgco2e"].first()
     return {str(k): float(v) for k, v in first.items()}
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from qet_geo.errors import QetGeoError, ValidationError
+from qet_geo.errors import ValidationError
 from qet_geo.i18n import msg
 from qet_geo.store.ingest import FOOTPRINT_SCALE
 from qet_geo.store.models import Diagnostic, Neighbourhood, Release, territory_geometry
@@ -48,7 +48,6 @@ __all__ = [
     "LICENCE_ODBL",
     "LICENCE_OPEN",
     "RELEASE_COLUMNS",
-    "french_averages",
     "release_csv",
     "release_geopackage",
     "release_layers",
@@ -72,19 +71,6 @@ LICENCE_OPEN = "Licence Ouverte 2.0"
 #: The licence of what derives from OpenStreetMap.
 LICENCE_ODBL = "ODbL 1.0"
 _KG = "kgCO2e/person/year"
-
-
-def french_averages() -> dict[str, float]:
-    """The French average of each usage, kgCO2e per person per year (NosGestesClimat's default
-    situation, as the report); empty when the scale cannot be read."""
-    from qet_geo.analysis.footprint import read_ngc_scale
-
-    try:
-        scale = read_ngc_scale()
-    except QetGeoError:
-        return {}
-    first = scale.groupby("usage")["default_kgco2e"].first()
-    return {str(k): float(v) for k, v in first.items()}
 
 
 def _lang(lang: str) -> str:
@@ -143,6 +129,8 @@ def release_rows(figures: Figures, lang: str, *, release_number: int) -> list[li
 
     row("respondents", "n_respondents", msg("Répondants comptés").render(lang),
         figures.n_respondents, "")  # fmt: skip
+    from qet_geo.analysis.footprint import french_averages
+
     french = french_averages() if figures.scale == FOOTPRINT_SCALE else {}
     for usage in USAGES:
         if usage in figures.footprints:
