@@ -382,3 +382,32 @@ def test_concurrent_readers_share_the_store_query(world: World) -> None:
     assert [a.status_code for a in answers] == [200] * 20
     assert len({a.text for a in answers}) == 1 and "Saudron rural" in answers[0].text
     assert 1 <= len(queries) < 20
+
+
+def test_synthetic_neighbourhoods_are_listed_apart_from_real_ones(world: World) -> None:
+    """With a real release among synthetic ones, the synthetic neighbourhoods are listed with
+    their badge and no figure (as GET /national leaves them out), the real one keeps its figures."""
+    engine = world.site.engine
+    national = world.site.app.state.aggregates.national  # type: ignore[attr-defined]
+
+    def label(synthetic: bool) -> None:
+        with store.session_scope(engine) as s:
+            diag = s.query(store.Diagnostic).filter_by(neighbourhood_id=world.ids["saudron"]).one()
+            release = s.query(store.Release).filter_by(diagnostic_id=diag.id).one()
+            release.summary = {**release.summary, "synthetic": synthetic}
+            diag.synthetic = synthetic
+        national.expire()
+
+    label(False)
+    try:
+        rows = _national(world)
+        page = world.site.client().get("/reseau/quartiers").text
+    finally:
+        label(True)
+    assert rows["Saudron rural"].compared and not rows["Nantes hypercentre"].compared
+    html = _rows(page)
+    assert 'class="num"' in html["Saudron rural"] and "tag-synthetic" not in html["Saudron rural"]
+    for name in ("Nantes hypercentre", "Pont-de-Veyle", EVIL):
+        assert "tag-synthetic" in html[name] and 'class="num"' not in html[name]
+        assert "non comparé aux quartiers dont les réponses sont réelles" in html[name]
+    assert "marqués « synthétique »" in page
