@@ -17,67 +17,33 @@ tests/web/test_whole_journey.py``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from typer.testing import CliRunner
 
-from qet_geo.cli.main import app as cli
 from qet_geo.store import models as store
 from tests.conftest import shared
-from tests.web.browser_kit import LiveApp, Watch, axe, browse
-from tests.web.test_accounts import PASSWORD, cli_admin
-
-OUTLINE = Path(__file__).resolve().parents[2] / "data" / "osm" / "lorient_centre.geojson"
-#: The analysis of the Lorient extract takes seconds; a loaded machine may take much longer.
-LONG_MS = 300_000
-#: Where to save the screenshots (unset: none are taken).
-SHOTS = os.environ.get("QET_SCREENSHOTS")
+from tests.web.browser_kit import LiveApp, Watch, browse
+from tests.web.journey_kit import (
+    LONG_MS,
+    OUTLINE,
+    SHOTS,
+    Journey,
+    accept_invitation,
+    reviewed,
+    sign_in,
+    synthesize,
+    upload,
+)
+from tests.web.test_accounts import cli_admin
 
 
 @pytest.fixture(scope="module")
 def survey_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """SU, MdV/EdV and NGC files of labelled-synthetic answers on Lorient's real buildings."""
-    folder = tmp_path_factory.mktemp("enquetes")
-    osm = str(shared("osm", "lorient_centre.osm.gz"))
-    files = {kind: folder / f"{kind}_synthetique.csv" for kind in ("su", "mdv", "ngc")}
-    runs = [
-        ["--kind", "su", "--n", "120", "--seed", "4"],
-        ["--kind", "mdv", "--n", "80", "--seed", "5"],
-        ["--kind", "ngc", "--su", str(files["su"]), "--share", "0.8", "--seed", "6"],
-    ]
-    for kind, extra in zip(("su", "mdv", "ngc"), runs, strict=True):
-        args = ["survey", "synthesize", osm, "--out", str(files[kind]), "--territory"]
-        done = CliRunner().invoke(cli, [*args, str(OUTLINE), *extra])
-        assert done.exit_code == 0, done.output
-    return files
-
-
-class Journey:
-    """The pages seen, their accessibility findings, and the screenshots."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, list[str]]] = []
-
-    def check(
-        self, page: Page, shot: str | None = None, *, exclude: list[str] | None = None
-    ) -> None:
-        found = axe(page, exclude=exclude) if exclude else axe(page)
-        self.seen.append((page.url, [f"{v['id']} ({v['impact']})" for v in found]))
-        if SHOTS and shot:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(SHOTS) / f"{shot}.png"))
-
-
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/connexion")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.locator("h1")).to_have_text("Quartiers")
+    return synthesize(tmp_path_factory.mktemp("enquetes"))
 
 
 def test_a_pilot_team_goes_from_the_outline_to_a_published_release(
@@ -89,7 +55,7 @@ def test_a_pilot_team_goes_from_the_outline_to_a_published_release(
     assert done.exit_code == 0, done.output  # type: ignore[attr-defined]
 
     # the administrator creates the neighbourhood and invites the pilot
-    _sign_in(page, "admin@reseau.example")
+    sign_in(page, "admin@reseau.example")
     page.get_by_role("link", name="Créer un quartier").click()
     page.get_by_label("Nom du quartier").fill("Lorient centre")
     page.get_by_role("button", name="Créer").click()
@@ -104,12 +70,8 @@ def test_a_pilot_team_goes_from_the_outline_to_a_published_release(
 
     with browse(live_app, browser=browser) as (pilot, pilot_watch):
         pilot.set_viewport_size({"width": 1200, "height": 900})
-        pilot.goto(link)
-        pilot.get_by_label("Mot de passe (12 caractères au moins)").fill(PASSWORD)
-        pilot.get_by_label("Le même mot de passe, à nouveau").fill(PASSWORD)
-        pilot.get_by_role("button", name="Créer mon compte").click()
-        expect(pilot.locator("[role=status]")).to_contain_text("Votre compte est créé")
-        _sign_in(pilot, "pilote@lorient.example")
+        accept_invitation(pilot, link)
+        sign_in(pilot, "pilote@lorient.example")
         journey.check(pilot, "tableau_de_bord")
         pilot.get_by_role("link", name="Lorient centre").click()
         expect(pilot).to_have_url(hood_url)
@@ -150,7 +112,7 @@ def test_a_pilot_team_goes_from_the_outline_to_a_published_release(
         pilot.get_by_role("link", name="Collecter les réponses : fichiers et avancement").click()
         pilot.get_by_role("button", name="Ouvrir la campagne d'enquête").click()
         expect(pilot.get_by_role("status")).to_contain_text("Campagne d'enquête ouverte")
-        _upload(pilot, survey_files)
+        upload(pilot, survey_files)
         journey.check(pilot, "collecte")
 
         # 4 analysing
@@ -163,7 +125,7 @@ def test_a_pilot_team_goes_from_the_outline_to_a_published_release(
         # 5 reviewing and publishing
         pilot.get_by_role("link", name="Voir les résultats").click()
         expect(pilot.locator("h1")).to_have_text("Relire et publier les résultats")
-        _reviewed(pilot)
+        reviewed(pilot)
         journey.check(pilot, "resultats")
         if SHOTS:
             heading = pilot.get_by_role("heading", name="Accès mesuré et accès perçu").first
@@ -173,7 +135,7 @@ def test_a_pilot_team_goes_from_the_outline_to_a_published_release(
         pilot.get_by_role("button", name="Publier", exact=True).click()
         expect(pilot.get_by_role("status")).to_have_text("Publication n° 1 faite.")
         pilot.get_by_role("link", name="Publication n° 1 du", exact=False).click()
-        _reviewed(pilot)
+        reviewed(pilot)
         journey.check(pilot)
         pilot_watch.assert_no_outside_request()
         pilot_watch.assert_no_error()
@@ -193,33 +155,4 @@ def test_a_pilot_team_goes_from_the_outline_to_a_published_release(
     assert links["vote_themes"] and links["other_surveys"]["ngc"]
     watch.assert_no_outside_request()
     watch.assert_no_error()
-    assert [(where, found) for where, found in journey.seen if found] == []
-
-
-def _upload(page: Page, files: dict[str, Path]) -> None:
-    """Upload the SU, MdV/EdV and NGC files on the collection page; each is accepted."""
-    names = {
-        "su": "Profils d'Usages (SU)",
-        "mdv": "Modes et espaces de vie (MdV/EdV)",
-        "ngc": "NosGestesClimat (NGC)",
-    }
-    uploads = page.locator("table", has=page.locator("caption", has_text="Envois de la campagne"))
-    for done, (kind, name) in enumerate(names.items(), start=1):
-        page.get_by_role("radio", name=name).check()
-        page.get_by_label("Export des Profils d'Usages (SU)", exact=False).set_input_files(
-            str(files[kind])
-        )
-        page.get_by_role("button", name="Déposer le fichier").click()
-        expect(page.get_by_text(f"Enquête du fichier : {name}.")).to_be_visible(timeout=LONG_MS)
-        expect(uploads.locator("tbody tr")).to_have_count(done)
-    expect(page.get_by_text("Réponses SYNTHÉTIQUES").first).to_be_visible()
-
-
-def _reviewed(page: Page) -> None:
-    """The results' sections as the exhibition shows them."""
-    for heading in (
-        "Empreinte carbone par usage",
-        "Accès mesuré et accès perçu",
-        "Empreinte NosGestesClimat",
-    ):
-        expect(page.get_by_role("heading", name=heading, exact=False).first).to_be_visible()
+    assert journey.failures() == []
