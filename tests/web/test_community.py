@@ -577,3 +577,37 @@ def test_an_attacker_finds_no_hidden_post_and_no_experts_address(site: Site) -> 
             ):
                 todo.append(link.replace("&amp;", "&"))
         assert f"/reseau/expertise/{ident}" in seen
+
+
+def test_threads_come_a_page_at_a_time_and_reasons_are_text(site: Site) -> None:
+    ids = [_account(site, f"m{i}@example.org") for i in range(3)]
+    with store.session_scope(site.engine) as s:
+        users = [s.get(store.User, i) for i in ids]
+        for n in range(community.PAGE_SIZE + 1):
+            author = users[n % 3]
+            assert author is not None
+            community.ask_question(s, author, theme="methode", title=f"Fil {n:02d}", body="B")
+    public = site.client()
+    first = public.get("/reseau/questions")
+    assert "Page 1 sur 2" in first.text and "Fil 20" in first.text and "Fil 00" not in first.text
+    assert 'rel="next"' in first.text
+    second = public.get("/reseau/questions?theme=&page=2")
+    assert "Fil 00" in second.text and "Fil 20" not in second.text and 'rel="prev"' in second.text
+    assert "Fil 00" in public.get("/reseau/questions?theme=methode&page=2").text
+    # a moderator's reason and a sign-up's address are shown as text
+    _account(site, "staff@example.org", "staff")
+    staff = signed_in_client(site, "staff@example.org")
+    with store.session_scope(site.engine) as s:
+        thread = s.query(store.CommunityThread).filter_by(title="Fil 00").one().id
+    _post(
+        staff,
+        f"/reseau/questions/{thread}",
+        f"/reseau/questions/{thread}/moderer",
+        {"hidden": "1", "reason": EVIL},
+    )
+    page = staff.get(f"/reseau/questions/{thread}")
+    assert page.status_code == 200 and "&lt;script&gt;" in page.text
+    _clean(page.text)
+    refused = _signup(site.client(), email=EVIL, password=PASSWORD, password2=PASSWORD, consent="1")
+    assert refused.status_code == 400  # type: ignore[attr-defined]
+    _clean(refused.text)  # type: ignore[attr-defined]
