@@ -35,6 +35,7 @@ from api.web.portal import outline_of
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import markdown_html
 from qet_geo.i18n import Msg, day, msg, number
+from qet_geo.store.community import experts_of_project
 from qet_geo.store.models import Neighbourhood, NotFoundError, Project, territory_geometry
 from qet_geo.store.projects import (
     STATUS_LABELS,
@@ -323,5 +324,7 @@ def public_sheet(request: Request, session: SessionDep, slug: str, pid: str) -> 
         "kiosk": False,
         "project": _sheet(project, lang_of(request)),
         "place": _point(hood, project),
+        # the network's experts who worked on it and published their profile
+        "experts": experts_of_project(session, project.id),
     }
     return render(request, "projects_sheet.html", context)
