@@ -35,9 +35,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import SessionDep
 from api.web._kit import LANG_COOKIE, lang_of, now, published_hood, render
-from api.web.analysis import _national_version, current_diagnostic
+from api.web.analysis import _national_version
 from api.web.events import when_text
-from api.web.forum import vote_of
+from api.web.forum import public_vote_of
 from api.web.impact import released_campaigns
 from qet_geo.i18n import day
 from qet_geo.store import votes
@@ -78,7 +78,8 @@ def documents_context(request: Request, session: Session, hood: Neighbourhood) -
         }
         for c in released_campaigns(session, hood.id)
     ]
-    vote = vote_of(session, current_diagnostic(session, hood))
+    found_vote = public_vote_of(session, hood)  # the latest campaign's vote that exists
+    vote = None if found_vote is None else found_vote[1]
     results = None if vote is None else votes.vote_results(session, vote).published
     found = public_events(session, hood.id, now(request))
     events = [

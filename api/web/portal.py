@@ -157,21 +157,22 @@ def _release_view(
     return analysis._release_view(request, session, release.id, lang)
 
 
-def chosen_theme(session: Session, diag: Diagnostic | None, lang: str) -> str | None:
-    """The theme the campaign's latest closed vote chose, in ``lang``, once its results are
-    published (closed, 11 ballots or more: :func:`qet_geo.store.votes.vote_results`); None
-    otherwise or on a tie. The vote stores its themes as written when it was opened; the
-    forum's :func:`api.web.forum.theme_views` names them in the reader's language."""
-    if diag is None:
-        return None
-    vote = session.scalars(
-        select(Vote)
-        .where(Vote.diagnostic_id == diag.id, Vote.is_open.is_(False))
-        .order_by(Vote.id.desc())
+def chosen_theme(session: Session, hood: Neighbourhood, lang: str) -> str | None:
+    """The theme the neighbourhood's latest closed vote chose (its latest campaign that has one:
+    a year-1 campaign opened before its forum keeps the year-0 theme), in ``lang``, once its
+    results are published (closed, 11 ballots or more: :func:`qet_geo.store.votes.
+    vote_results`); None otherwise or on a tie. The vote stores its themes as written when it was
+    opened; the forum's :func:`api.web.forum.theme_views` names them in the reader's language."""
+    row = session.execute(
+        select(Diagnostic, Vote)
+        .join(Vote, Vote.diagnostic_id == Diagnostic.id)
+        .where(Diagnostic.neighbourhood_id == hood.id, Vote.is_open.is_(False))
+        .order_by(Diagnostic.year.desc(), Diagnostic.id.desc(), Vote.id.desc())
         .limit(1)
     ).first()
-    if vote is None:
+    if row is None:
         return None
+    diag, vote = row[0], row[1]
     results = vote_results(session, vote)
     if not results.published or results.chosen is None:
         return None
@@ -244,9 +245,14 @@ def home(request: Request, session: SessionDep, slug: str) -> Response:
         )
     upcoming.sort(key=lambda p: p["sort"])
     diag = analysis.current_diagnostic(session, hood)
-    release = latest_release(session, diag.id) if diag is not None else None
+    # the key figures of the latest campaign that has a release: a year-1 campaign opened
+    # before its own release leaves the year-0 figures on the home
+    from qet_geo.store.library import released_campaigns
+
+    released = released_campaigns(session, hood.id)
+    release = released[-1].release if released else None
     figures = _key_figures(
-        _release_view(request, session, release, lang), chosen_theme(session, diag, lang)
+        _release_view(request, session, release, lang), chosen_theme(session, hood, lang)
     )
     outline = outline_of(hood)
     context = {

@@ -169,7 +169,7 @@ def release_profiles(
     if with_theme:
         from api.web.portal import chosen_theme
 
-        theme = chosen_theme(session, diag, lang)
+        theme = chosen_theme(session, hood, lang)
     shown = msg(
         "Publication n° {number} du {day}", number=release.number, day=day(release.created_at)
     )

@@ -77,7 +77,6 @@ def like_yours(
     request: Request, session: Session, hood: Neighbourhood, lang: str
 ) -> dict[str, Any]:
     """The section's context: ``neighbours`` (nearest first) or ``why`` (a sentence)."""
-    from api.web.analysis import current_diagnostic
     from api.web.portal import chosen_theme
 
     rows = [
@@ -113,7 +112,7 @@ def like_yours(
                 "href": f"/q/{other.slug}" if other.slug else None,
                 "type": row.type + 1,
                 "synthetic": row.synthetic,
-                "theme": chosen_theme(session, current_diagnostic(session, other), lang),
+                "theme": chosen_theme(session, other, lang),
                 "sheets": _sheets(session, other, lang) if other.slug else [],
             }
         )

@@ -29,8 +29,20 @@ def _diagnostic(s: store.Session, hood: int, year: int) -> int:
     s.add(diag)
     s.flush()
     rows = [
-        {"usage": "transportation_mode", "theme": THEMES[0], "potential": 1234.0, "built": 3.0},
-        {"usage": "meat_frequency", "theme": THEMES[1], "potential": 456.0, "built": 0.0},
+        {
+            "usage": "transportation_mode",
+            "theme": THEMES[0],
+            "potential": 1234.0,
+            "footprint": 2300.0,
+            "built": 3.0,
+        },
+        {
+            "usage": "meat_frequency",
+            "theme": THEMES[1],
+            "potential": 456.0,
+            "footprint": 900.0,
+            "built": 0.0,
+        },
     ]
     links = {"status": "ok", "fr": {"votes": rows}, "en": {"votes": rows}}
     figures = Figures(n_respondents=40, links=links).as_json()
@@ -99,3 +111,16 @@ def test_the_year1_vote_replaces_the_year0_one_on_the_public_page(site: Site) ->
     assert voted.status_code == 303
     with store.session_scope(site.engine) as s:
         assert votes.n_online_ballots(s, vote.id) == 1
+
+
+def test_the_home_and_documents_keep_the_year0_vote_when_year1_opens(site: Site) -> None:
+    """The home's chosen theme and the documents page's forum entry read the latest campaign's
+    vote, as the forum page does (before: both vanished once the year-1 campaign was opened)."""
+    with store.session_scope(site.engine) as s:
+        s.add(store.Diagnostic(neighbourhood_id=site.hood, year=1))  # type: ignore[attr-defined]
+    client = _client(site)
+    home = client.get("/q/lorient-centre")
+    assert home.status_code == 200 and "Mobilité quotidienne" in home.text
+    documents = client.get("/q/lorient-centre/documents")
+    assert documents.status_code == 200
+    assert 'href="/q/lorient-centre/forum"' in documents.text
