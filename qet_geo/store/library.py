@@ -70,8 +70,8 @@ __all__ = [
     "fold_text",
     "france_regions",
     "library_projects",
-    "region_of",
     "measured_change",
+    "region_of",
     "released_campaigns",
     "search_library",
 ]

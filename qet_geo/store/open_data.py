@@ -49,7 +49,13 @@ from qet_geo.store.release_files import (
 )
 from qet_geo.store.releases import Figures, latest_release
 
-__all__ = ["OPEN_DATA_TABLES", "OpenData", "network_open_data", "open_data_files", "open_data_titles"]
+__all__ = [
+    "OPEN_DATA_TABLES",
+    "OpenData",
+    "network_open_data",
+    "open_data_files",
+    "open_data_titles",
+]
 
 #: The tables of the open data, in the order the page lists them.
 OPEN_DATA_TABLES: tuple[str, ...] = ("quartiers", "chiffres", "carreaux", "contours", "projets")
