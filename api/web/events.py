@@ -576,7 +576,6 @@ def _public_page(
 ) -> Response:
     lang = lang_of(request)
     found = store_events.public_events(session, hood.id, now(request))
-    registered = request.query_params.get("inscrit", "")
     profiles = _release_profiles(session, hood, lang)
     pages = {p.number: p.name for p in (profiles.profiles if profiles is not None else [])}
 
@@ -591,6 +590,30 @@ def _public_page(
         "kiosk": False,
         "upcoming": [event_view(e, lang, invites(e)) for e in found.upcoming],
         "past": [event_view(e, lang) for e in found.past],
+    }
+    return render_registration(
+        request, "events_public.html", context, error=error, error_for=error_for, party=party,
+        status=status, headers=headers,
+    )  # fmt: skip
+
+
+def render_registration(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    error: str | None,
+    error_for: int | None,
+    party: str,
+    status: int,
+    headers: dict[str, str] | None,
+) -> Response:
+    """A public page with the registration-by-count form (the agenda, a profile's page): the
+    form's state (its error and the workshop it is for, the party typed, the workshop just
+    registered for from ``?inscrit=``) and a new form token, since no account is used."""
+    registered = request.query_params.get("inscrit", "")
+    context = {
+        **context,
         "error": error,
         "error_for": error_for,
         "party": party,
@@ -598,12 +621,7 @@ def _public_page(
         "registered_id": int(registered) if registered.isdigit() and len(registered) < 12 else None,
     }
     return render(
-        request,
-        "events_public.html",
-        context,
-        status=status,
-        headers=headers,
-        form_token=new_form_token(),
+        request, template, context, status=status, headers=headers, form_token=new_form_token()
     )
 
 

@@ -41,7 +41,6 @@ from api.web._kit import (
     check_csrf,
     hood_for_page,
     lang_of,
-    new_form_token,
     not_found,
     now,
     published_hood,
@@ -51,7 +50,6 @@ from api.web._kit import (
 from qet_geo.escaping import qr_svg
 from qet_geo.i18n import Msg, day, join, msg
 from qet_geo.store import events as store_events
-from qet_geo.store.events import MAX_PARTY
 from qet_geo.store.models import Diagnostic, Neighbourhood, Profile, Release
 from qet_geo.store.releases import Figures, latest_release
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
@@ -289,7 +287,6 @@ def _opt_in_page(
     lang = lang_of(request)
     upcoming = store_events.public_events(session, hood.id, now(request)).upcoming
     invited = [e for e in upcoming if card.number in (e.profiles or [])]
-    registered = request.query_params.get("inscrit", "")
     context: dict[str, Any] = {
         "hood": hood,
         "section": "ateliers",
@@ -298,20 +295,11 @@ def _opt_in_page(
         "card": card,
         "upcoming": [web_events.event_view(e, lang) for e in invited],
         "action": opt_in_path(hood, card.number),
-        "error": error,
-        "error_for": error_for,
-        "party": party,
-        "max_party": MAX_PARTY,
-        "registered_id": int(registered) if registered.isdigit() and len(registered) < 12 else None,
     }
-    return render(
-        request,
-        "posters_opt_in.html",
-        context,
-        status=status,
-        headers=headers,
-        form_token=new_form_token(),
-    )
+    return web_events.render_registration(
+        request, "posters_opt_in.html", context, error=error, error_for=error_for, party=party,
+        status=status, headers=headers,
+    )  # fmt: skip
 
 
 @router.get("/q/{slug}/profils/{number}", response_class=HTMLResponse)
