@@ -433,6 +433,17 @@ class NationalRow(BaseModel):
     )
 
 
+class SimilarRow(BaseModel):
+    """A neighbourhood near another in the national comparison (``GET
+    /neighbourhoods/{id}/similar``): its distance in standardised units (0: identical)."""
+
+    neighbourhood_id: int
+    name: str
+    distance: float
+    type: int
+    synthetic: bool = False
+
+
 class DeltaRow(BaseModel):
     """Change of a mean between two campaigns, with its confidence interval."""
 

@@ -21,6 +21,7 @@ from api.models import (
     NationalProfilesOut,
     NationalRow,
     ProfileOut,
+    SimilarRow,
 )
 from api.routers.aggregates import shared_lookup
 from qet_geo.analysis.national import before_after, national_table
@@ -186,6 +187,66 @@ def national_rows(request: Request, caller: Caller) -> list[NationalRow]:
     cache: NationalCache = request.app.state.aggregates.national
     data = cache.fresh() or cache.load(request.app.state.engine)
     return _table_for(cache, data[0], data[1], caller)[0]
+
+
+def nearest_rows(
+    rows: list[NationalRow], hood_id: int, *, k: int = 3
+) -> list[tuple[NationalRow, float]] | None:
+    """The ``k`` compared rows nearest to ``hood_id``'s on standardised constraints and profile
+    mix (:func:`qet_geo.analysis.similar.similar_neighbourhoods`), with their distances;
+    None when ``hood_id``'s row is not compared (no release of 11 respondents, or left out)."""
+    from qet_geo.analysis.similar import similar_neighbourhoods, similarity_space
+    from qet_geo.privacy import MIN_RESPONDENTS
+
+    compared = [r for r in rows if r.compared and r.n_respondents >= MIN_RESPONDENTS]
+    by_id = {r.neighbourhood_id: r for r in compared}
+    if hood_id not in by_id:
+        return None
+    ids = list(by_id)
+    constraints = pd.DataFrame([r.constraints for r in compared], index=ids, dtype=float)
+    mix = pd.DataFrame([r.profile_mix for r in compared], index=ids, dtype=float)
+    space = similarity_space(constraints, mix if not mix.empty else None)
+    return [
+        (by_id[int(str(near.id))], near.distance)
+        for near in similar_neighbourhoods(space, hood_id, k=k)
+    ]
+
+
+@router.get(
+    "/neighbourhoods/{neighbourhood_id}/similar",
+    response_model=list[SimilarRow],
+    responses=_ERRORS,
+)
+def similar(
+    request: Request,
+    caller: CallerDep,
+    neighbourhood_id: HoodId,
+    k: Annotated[int, Query(ge=1, le=20)] = 3,
+) -> list[SimilarRow]:
+    """Neighbourhoods like this one: the ``k`` nearest among those the caller may see in the
+    national comparison, on standardised built constraints and profile mix (nearest first).
+
+    404 when the neighbourhood is not in the caller's comparison or not compared (no release of
+    11 respondents, synthetic answers among real ones, the old NEAR scale)."""
+    found = nearest_rows(national_rows(request, caller), neighbourhood_id, k=k)
+    if found is None:
+        raise NotFoundError(
+            msg(
+                "le quartier {id} n'est pas comparé aux autres (pas de publication comparable "
+                "que vous puissiez lire).",
+                id=neighbourhood_id,
+            )
+        )
+    return [
+        SimilarRow(
+            neighbourhood_id=row.neighbourhood_id,
+            name=row.name,
+            distance=round(distance, 4),
+            type=row.type,
+            synthetic=row.synthetic,
+        )
+        for row, distance in found
+    ]
 
 
 @router.get("/national", response_model=list[NationalRow], responses=_ERRORS)

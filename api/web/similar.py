@@ -18,16 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from fastapi import Request
 from sqlalchemy.orm import Session
 
 from api.dependencies import PUBLIC
-from api.routers.national import national_rows
-from qet_geo.analysis.similar import similar_neighbourhoods, similarity_space
+from api.routers.national import national_rows, nearest_rows
 from qet_geo.errors import QetGeoError
 from qet_geo.i18n import msg, number
-from qet_geo.privacy import MIN_RESPONDENTS
 from qet_geo.store.library import compare_releases, measured_change, released_campaigns
 from qet_geo.store.models import Neighbourhood
 from qet_geo.store.projects import STATUS_LABELS, public_projects
@@ -79,33 +76,24 @@ def like_yours(
     """The section's context: ``neighbours`` (nearest first) or ``why`` (a sentence)."""
     from api.web.portal import chosen_theme
 
-    rows = [
-        r
-        for r in national_rows(request, PUBLIC)
-        if r.compared and r.n_respondents >= MIN_RESPONDENTS
-    ]
-    ids = [r.neighbourhood_id for r in rows]
-    if hood.id not in ids:
+    found = nearest_rows(national_rows(request, PUBLIC), hood.id, k=NEIGHBOURS)
+    if found is None:
         return {
             "why": msg(
                 "Le quartier sera comparé aux autres quartiers du réseau une fois son diagnostic "
                 "publié."
             ).render(lang)
         }
-    if len(ids) < 2:
+    if not found:
         return {
             "why": msg("Aucun autre quartier publié ne se compare encore à celui-ci.").render(lang)
         }
-    constraints = pd.DataFrame([r.constraints for r in rows], index=ids, dtype=float)
-    mix = pd.DataFrame([r.profile_mix for r in rows], index=ids, dtype=float)
-    space = similarity_space(constraints, mix if not mix.empty else None)
-    by_id = {r.neighbourhood_id: r for r in rows}
+    synthetic = any(r.synthetic for r, _ in found)
     neighbours = []
-    for near in similar_neighbourhoods(space, hood.id, k=NEIGHBOURS):
-        other = session.get(Neighbourhood, near.id)
+    for row, _distance in found:
+        other = session.get(Neighbourhood, row.neighbourhood_id)
         if other is None or not other.published:
             continue
-        row = by_id[near.id]  # type: ignore[index]  # the index's ids are ints
         neighbours.append(
             {
                 "name": other.name,
@@ -116,4 +104,4 @@ def like_yours(
                 "sheets": _sheets(session, other, lang) if other.slug else [],
             }
         )
-    return {"neighbours": neighbours, "synthetic": by_id[hood.id].synthetic}
+    return {"neighbours": neighbours, "synthetic": synthetic}

@@ -79,3 +79,18 @@ def test_the_section_in_english(world: World) -> None:
     assert "Des quartiers comme" not in section
     with store.session_scope(world.site.engine) as s:
         assert s.get(store.Neighbourhood, world.ids["cache"]).published is False  # type: ignore[union-attr]
+
+
+def test_the_api_gives_the_same_neighbours(world: World) -> None:  # noqa: F811
+    """GET /neighbourhoods/{id}/similar: the brute-force nearest, nearest first, for the
+    public; 404 for a neighbourhood without a comparable release."""
+    client = world.site.client()
+    answer = client.get(f"/neighbourhoods/{world.ids['pont-de-veyle']}/similar", params={"k": 2})
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()
+    assert [r["name"] for r in rows] == _expected(world, "pont-de-veyle", k=2)
+    assert rows[0]["distance"] <= rows[1]["distance"] and all(r["synthetic"] for r in rows)
+    missing = client.get(f"/neighbourhoods/{world.ids['en-attente']}/similar")
+    assert missing.status_code == 404
+    assert client.get(f"/neighbourhoods/{world.ids['cache']}/similar").status_code == 404
+    assert client.get(f"/neighbourhoods/{world.ids['saudron']}/similar?k=0").status_code == 422
