@@ -33,6 +33,7 @@ from api.web import (
     portal,
     portal_admin,
     posters,
+    project_community,
     projects,
     setup,
     survey,
@@ -58,6 +59,7 @@ STEPS.append(analysis.router)  # 4 analysing, 5 reviewing and publishing
 STEPS.append(portal_admin.router)  # the portal's address, publication and phases (the team)
 STEPS.append(forum.router)  # the forum: the vote, its codes, paper counts (team and public)
 STEPS.append(events.router)  # meetings and workshops (team and public)
+STEPS.append(project_community.router)  # comments, follows, featuring of sheets (issue 17)
 STEPS.append(projects.router)  # project sheets (team and public)
 STEPS.append(impact.router)  # the second diagnostic against the first (public)
 STEPS.append(documents.router)  # every published document of a portal (public)

@@ -32,6 +32,7 @@ from api.web._kit import (
     writable_hood,
 )
 from api.web.portal import outline_of
+from api.web.project_community import sheet_talk
 from qet_geo.errors import ValidationError
 from qet_geo.escaping import markdown_html
 from qet_geo.i18n import Msg, day, msg, number
@@ -326,5 +327,7 @@ def public_sheet(request: Request, session: SessionDep, slug: str, pid: str) -> 
         "place": _point(hood, project),
         # the network's experts who worked on it and published their profile
         "experts": experts_of_project(session, project.id),
+        # comments, following, featuring (api.web.project_community)
+        "talk": sheet_talk(request, session, project),
     }
     return render(request, "projects_sheet.html", context)

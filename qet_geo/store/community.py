@@ -37,6 +37,8 @@ from qet_geo.store.models import (
     Neighbourhood,
     NotFoundError,
     Project,
+    ProjectComment,
+    ProjectFollow,
     User,
 )
 from qet_geo.surveys.schema import USAGE_LABELS, USAGES
@@ -44,14 +46,18 @@ from qet_geo.surveys.schema import USAGE_LABELS, USAGES
 __all__ = [
     "BIO_MAX",
     "BODY_MAX",
+    "COMMENTER_ROLES",
+    "FOLLOWERS_SHOWN_FROM",
     "MESSAGES_PER_DAY",
     "PAGE_SIZE",
     "POSTS_PER_HOUR",
     "SKILLS",
     "THEMES",
     "TITLE_MAX",
+    "CommentView",
     "ExpertForm",
     "ExpertView",
+    "FollowedProject",
     "NetworkProject",
     "PostView",
     "RateLimitError",
@@ -61,12 +67,22 @@ __all__ = [
     "answer_thread",
     "ask_question",
     "author_names",
+    "can_comment",
+    "comment_project",
+    "comments_of_project",
     "expert_of_user",
     "expert_view",
     "experts_directory",
     "experts_of_project",
+    "feature_project",
+    "follow_project",
+    "followed_projects",
+    "followers_count",
+    "followers_shown",
     "inbox",
+    "is_following",
     "is_moderator",
+    "moderate_comment",
     "moderate_post",
     "moderate_thread",
     "network_projects",
@@ -78,6 +94,7 @@ __all__ = [
     "theme_label",
     "thread_view",
     "threads_page",
+    "unfollow_project",
 ]
 
 #: The themes of the questions: the survey's six usages, then the method itself.
@@ -760,3 +777,268 @@ def inbox(session: Session, user: User) -> list[tuple[ExpertMessage, str | None]
         .order_by(ExpertMessage.created_at.desc(), ExpertMessage.id.desc())
     )
     return [(m, None if e is None else str(e)) for m, e in rows]
+
+
+# --------------------------------------------------------------------------------------------------
+# comments on, follows of and featuring of the network's project sheets (issue 17, roles)
+
+#: The roles that comment on project sheets: members of the network and its staff (a pilot
+#: team's account speaks for its neighbourhood on its portal; to comment, one signs up as a member).
+COMMENTER_ROLES: tuple[str, ...] = ("member", "staff", "admin")
+#: A sheet's count of followers is a count of people: shown from 11 only (docs/privacy.md, 6e).
+FOLLOWERS_SHOWN_FROM = 11
+
+
+def can_comment(user: User | None) -> bool:
+    """Whether ``user`` may comment on project sheets (:data:`COMMENTER_ROLES`, active)."""
+    return user is not None and bool(user.active) and user.role in COMMENTER_ROLES
+
+
+def _network_project(session: Session, project_id: int) -> Project:
+    """A published sheet of a published portal (else not found)."""
+    project = session.scalars(
+        select(Project)
+        .join(Neighbourhood, Neighbourhood.id == Project.neighbourhood_id)
+        .where(
+            Project.id == project_id,
+            Project.published.is_(True),
+            Neighbourhood.published.is_(True),
+            Neighbourhood.slug.is_not(None),
+        )
+    ).first()
+    if project is None:
+        raise NotFoundError(msg("cette fiche projet n'existe pas ou n'est pas publiée."))
+    return project
+
+
+def _check_comment_rate(session: Session, author: User, now: datetime) -> None:
+    """At most :data:`POSTS_PER_HOUR` writings (posts of the questions and comments) an hour."""
+    since = now - timedelta(hours=1)
+    times = sorted(
+        [
+            _aware(t)
+            for t in session.scalars(
+                select(CommunityPost.created_at).where(
+                    CommunityPost.author_id == author.id, CommunityPost.created_at > since
+                )
+            )
+        ]
+        + [
+            _aware(t)
+            for t in session.scalars(
+                select(ProjectComment.created_at).where(
+                    ProjectComment.author_id == author.id, ProjectComment.created_at > since
+                )
+            )
+        ]
+    )
+    if len(times) >= POSTS_PER_HOUR:
+        wait = times[-POSTS_PER_HOUR] + timedelta(hours=1) - now
+        minutes = max(1, int(wait.total_seconds() // 60) + 1)
+        raise RateLimitError(
+            msg(
+                "vous avez écrit {n} messages dans l'heure : réessayez dans {minutes} minutes.",
+                n=POSTS_PER_HOUR,
+                minutes=minutes,
+            ),
+            retry_after_s=minutes * 60,
+        )
+
+
+def comment_project(
+    session: Session, author: User, project_id: int, *, body: str, now: datetime | None = None
+) -> ProjectComment:
+    """Comment on a published sheet of the network (Markdown ``body``); return it (flushed).
+
+    Raises
+    ------
+    NotFoundError
+        No such published sheet of a published portal.
+    ValidationError
+        An account that does not comment (:func:`can_comment`), an empty or too long text.
+    RateLimitError
+        More than :data:`POSTS_PER_HOUR` posts and comments of the author in the last hour.
+    """
+    now = now or _now()
+    project = _network_project(session, project_id)
+    if not can_comment(author):
+        raise ValidationError(
+            msg("seuls les comptes membres du réseau commentent : créez un compte membre.")
+        )
+    text = _clean_text(body, BODY_MAX, msg("le commentaire"))
+    _check_comment_rate(session, author, now)
+    comment = ProjectComment(
+        project_id=project.id,
+        author_id=author.id,
+        body=text,
+        hidden=False,
+        hidden_reason="",
+        moderator_id=None,
+        created_at=now,
+    )
+    session.add(comment)
+    session.flush()
+    return comment
+
+
+@dataclass(frozen=True)
+class CommentView:
+    """A comment as ``viewer`` sees it: ``body`` is None when it is hidden from them."""
+
+    id: int
+    author_id: int
+    author_name: str | None
+    body: str | None
+    hidden: bool
+    hidden_reason: str
+    created_at: datetime
+    mine: bool
+
+
+def comments_of_project(
+    session: Session, project_id: int, *, viewer: User | None = None
+) -> list[CommentView]:
+    """The comments of a published sheet, oldest first, as ``viewer`` (None: the public) sees
+    them: as the posts of a question (:func:`thread_view`), a hidden comment is left out for the
+    public, shown without its text (marked hidden) to its author, in full to the moderators."""
+    project = _network_project(session, project_id)
+    moderator = is_moderator(viewer)
+    viewer_id = None if viewer is None else viewer.id
+    query = select(ProjectComment).where(ProjectComment.project_id == project.id)
+    if not moderator:
+        if viewer_id is None:
+            query = query.where(ProjectComment.hidden.is_(False))
+        else:
+            query = query.where(
+                or_(ProjectComment.hidden.is_(False), ProjectComment.author_id == viewer_id)
+            )
+    comments = list(session.scalars(query.order_by(ProjectComment.created_at, ProjectComment.id)))
+    names = author_names(session, [c.author_id for c in comments])
+    return [
+        CommentView(
+            id=c.id,
+            author_id=c.author_id,
+            author_name=names.get(c.author_id),
+            body=c.body if (not c.hidden or moderator) else None,
+            hidden=bool(c.hidden),
+            hidden_reason=c.hidden_reason if moderator else "",
+            created_at=_aware(c.created_at),
+            mine=c.author_id == viewer_id,
+        )
+        for c in comments
+    ]
+
+
+def moderate_comment(
+    session: Session, moderator: User, comment_id: int, *, hidden: bool, reason: str = ""
+) -> ProjectComment:
+    """Hide a comment (with a reason, required) or show it again (network staff); the moderator
+    is kept."""
+    _check_moderator(moderator)
+    comment = session.get(ProjectComment, comment_id)
+    if comment is None:
+        raise NotFoundError(msg("ce commentaire n'existe pas."))
+    comment.hidden = hidden
+    comment.hidden_reason = _clean_line(reason, REASON_MAX, msg("la raison")) if hidden else ""
+    comment.moderator_id = moderator.id
+    session.flush()
+    return comment
+
+
+def is_following(session: Session, user_id: int, project_id: int) -> bool:
+    """Whether the account follows the sheet."""
+    return session.get(ProjectFollow, {"project_id": project_id, "user_id": user_id}) is not None
+
+
+def follow_project(
+    session: Session, user: User, project_id: int, *, now: datetime | None = None
+) -> None:
+    """Follow a published sheet of the network (already followed: nothing)."""
+    project = _network_project(session, project_id)
+    if is_following(session, user.id, project.id):
+        return
+    session.add(ProjectFollow(project_id=project.id, user_id=user.id, created_at=now or _now()))
+    session.flush()
+
+
+def unfollow_project(session: Session, user: User, project_id: int) -> None:
+    """Stop following a sheet (not followed: nothing)."""
+    follow = session.get(ProjectFollow, {"project_id": project_id, "user_id": user.id})
+    if follow is not None:
+        session.delete(follow)
+        session.flush()
+
+
+def followers_count(session: Session, project_id: int) -> int:
+    """How many accounts follow the sheet (internal: see :func:`followers_shown`)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ProjectFollow)
+            .where(ProjectFollow.project_id == project_id)
+        )
+        or 0
+    )
+
+
+def followers_shown(count: int) -> int | None:
+    """The count of followers a page may show: None under :data:`FOLLOWERS_SHOWN_FROM`
+    ("moins de 11"), a count of people being a count of respondents' kind."""
+    return count if count >= FOLLOWERS_SHOWN_FROM else None
+
+
+@dataclass(frozen=True)
+class FollowedProject:
+    """A followed sheet as the member's page lists it: its current status, its last update."""
+
+    id: int
+    title: str
+    hood_name: str
+    slug: str
+    status: str
+    updated_at: datetime
+    followed_at: datetime
+
+    @property
+    def url(self) -> str:
+        return f"/q/{self.slug}/projets/{self.id}"
+
+
+def followed_projects(session: Session, user: User) -> list[FollowedProject]:
+    """The published sheets ``user`` follows, last updated first (a sheet withdrawn since, or
+    whose portal is, is left out until published again)."""
+    rows = session.execute(
+        select(Project, Neighbourhood.name, Neighbourhood.slug, ProjectFollow.created_at)
+        .join(ProjectFollow, ProjectFollow.project_id == Project.id)
+        .join(Neighbourhood, Neighbourhood.id == Project.neighbourhood_id)
+        .where(
+            ProjectFollow.user_id == user.id,
+            Project.published.is_(True),
+            Neighbourhood.published.is_(True),
+            Neighbourhood.slug.is_not(None),
+        )
+    )
+    out = [
+        FollowedProject(
+            id=p.id,
+            title=p.title,
+            hood_name=str(name),
+            slug=str(slug),
+            status=p.status,
+            updated_at=_aware(p.updated_at),
+            followed_at=_aware(since),
+        )
+        for p, name, slug, since in rows
+    ]
+    return sorted(out, key=lambda f: (f.updated_at, f.id), reverse=True)
+
+
+def feature_project(
+    session: Session, moderator: User, project_id: int, *, featured: bool
+) -> Project:
+    """Put a published sheet first in the projects library, or no longer (network staff)."""
+    _check_moderator(moderator)
+    project = _network_project(session, project_id)
+    project.featured = featured
+    session.flush()
+    return project

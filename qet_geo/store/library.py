@@ -302,6 +302,8 @@ class LibraryProject:
     synthetic: bool
     #: where the map draws it (WGS84): its place, else its neighbourhood's centre
     lonlat: tuple[float, float] | None
+    #: put first by network staff ("mis en avant": qet_geo.store.community.feature_project)
+    featured: bool = False
 
     def facet_values(self, facet: str) -> list[str]:
         """The keys of this project's values of ``facet`` (one of :data:`FACETS`)."""
@@ -394,7 +396,7 @@ def library_projects(
     Returns
     -------
     list of LibraryProject
-        By neighbourhood name, then status (in the order of
+        The featured ones first, then by neighbourhood name, then status (in the order of
         :data:`~qet_geo.store.projects.STATUSES`), then title.
     """
     query = (
@@ -453,10 +455,12 @@ def library_projects(
                 measured=measured_change(facts["comparison"], project.usage) is not None,
                 synthetic=facts["synthetic"],
                 lonlat=lonlat,
+                featured=bool(project.featured),
             )
         )
     out.sort(
         key=lambda p: (
+            not p.featured,  # the featured ones first
             fold_text(p.hood_name),
             STATUSES.index(p.status) if p.status in STATUSES else len(STATUSES),
             fold_text(p.title),

@@ -90,6 +90,8 @@ __all__ = [
     "Phase",
     "Profile",
     "Project",
+    "ProjectComment",
+    "ProjectFollow",
     "Release",
     "Respondent",
     "SurveyAnswer",
@@ -497,6 +499,8 @@ class Project(Base):
     indicators: Mapped[list[Any]] = mapped_column(default=list)
     effect: Mapped[dict[str, Any]] = mapped_column(default=dict)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # put first in the network's projects library by network staff (qet_geo.store.community)
+    featured: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -1040,4 +1044,42 @@ class ExpertMessage(Base):
     )
     body: Mapped[str] = mapped_column(Text)
     emailed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# --------------------------------------------------------------------------------------------------
+# comments on and follows of the network's project sheets (qet_geo.store.community)
+
+
+class ProjectComment(Base):
+    """A member's comment on a published project sheet (Markdown ``body``); ``hidden`` by network
+    staff (``moderator_id``) with ``hidden_reason``: not public, its author sees it marked."""
+
+    __tablename__ = "project_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str] = mapped_column(Text, default="")
+    moderator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ProjectFollow(Base):
+    """An account following a project sheet (its page of followed projects, /reseau/suivis)."""
+
+    __tablename__ = "project_follows"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
