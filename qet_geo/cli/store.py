@@ -307,3 +307,61 @@ def geopackage(
         ),
         highlight=False,
     )
+
+
+@store_app.command("demo-network")
+def demo_network(
+    database_url: DatabaseOpt = None,
+    osm_dir: Annotated[
+        Path,
+        typer.Option(
+            "--osm-dir",
+            envvar="QET_OSM_DIR",
+            help="Dossier des extraits OSM des quartiers (indicateurs de contraintes).",
+        ),
+    ] = Path("osm"),
+    shared_data: Annotated[
+        Path,
+        typer.Option(
+            "--shared-data",
+            envvar="QET_SHARED_DATA",
+            help="Dossier des données partagées : ses extraits osm/ et le recensement par IRIS.",
+        ),
+    ] = Path("../shared/data"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Construire un réseau de démonstration : cinq quartiers aux réponses synthétiques."""
+    with _user_errors():
+        from qet_geo.store.demo_network import build_demo_network
+        from qet_geo.store.models import create_schema, make_engine
+
+        engine = make_engine(database_url)
+        create_schema(engine)
+        try:
+            built = build_demo_network(engine, osm_dir=osm_dir, shared_data=shared_data)
+        finally:
+            engine.dispose()
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                {
+                    "neighbourhoods": built.neighbourhoods,
+                    "respondents": built.respondents,
+                    "national_profiles": built.n_national_profiles,
+                    "synthetic": built.synthetic,
+                    "seconds": built.seconds,
+                }
+            )
+        )
+        return
+    out_console.print(
+        _t(
+            "{n} quartiers publiés ({slugs}), {profiles} profils nationaux publiés, en {seconds} s. "
+            "[bold]Réponses SYNTHÉTIQUES[/] : une démonstration, pas un résultat d'enquête.",
+            n=len(built.neighbourhoods),
+            slugs=", ".join(built.neighbourhoods),
+            profiles=built.n_national_profiles,
+            seconds=built.seconds,
+        ),
+        highlight=False,
+    )

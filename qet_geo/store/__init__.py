@@ -22,6 +22,7 @@ __getattr__, __dir__ = attach(
         "accounts",
         "census_figures",
         "community",
+        "demo_network",
         "events",
         "ingest",
         "jobs",
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from qet_geo.store.accounts import *
     from qet_geo.store.census_figures import *
     from qet_geo.store.community import *
+    from qet_geo.store.demo_network import *
     from qet_geo.store.events import *
     from qet_geo.store.ingest import *
     from qet_geo.store.jobs import *
