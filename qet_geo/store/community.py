@@ -938,8 +938,10 @@ def moderate_comment(
     comment = session.get(ProjectComment, comment_id)
     if comment is None:
         raise NotFoundError(msg("ce commentaire n'existe pas."))
+    # the reason checked before anything changes (a refused one leaves the comment as it was)
+    clean = _clean_line(reason, REASON_MAX, msg("la raison")) if hidden else ""
     comment.hidden = hidden
-    comment.hidden_reason = _clean_line(reason, REASON_MAX, msg("la raison")) if hidden else ""
+    comment.hidden_reason = clean
     comment.moderator_id = moderator.id
     session.flush()
     return comment

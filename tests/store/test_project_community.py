@@ -87,6 +87,7 @@ def test_members_comment_staff_hide_and_the_public_never_sees_a_hidden_comment(
             community.moderate_comment(s, ana, second.id, hidden=True, reason="R")
         with pytest.raises(ValidationError):
             community.moderate_comment(s, staff, second.id, hidden=True, reason=" ")
+        assert not second.hidden  # a refused moderation changes nothing
         hidden = community.moderate_comment(s, staff, second.id, hidden=True, reason="Hors sujet")
         assert hidden.moderator_id == staff.id and hidden.hidden_reason == "Hors sujet"
         public = community.comments_of_project(s, sheet)

@@ -158,6 +158,10 @@ def test_staff_hide_and_show_a_comment_its_author_sees_it_marked(site: Site) -> 
     # a member does not moderate
     assert _post(bo, url, moderate, {"hidden": "1", "reason": "R"}).status_code == 403  # type: ignore[attr-defined]
     assert 'action="' + moderate not in bo.get(url).text
+    no_reason = _post(staff, url, moderate, {"hidden": "1", "reason": "  "})
+    assert no_reason.status_code == 400  # type: ignore[attr-defined]
+    assert "La raison est obligatoire." in no_reason.text  # type: ignore[attr-defined]
+    assert "SECRET-COMMENT" in site.client().get(url).text
     done = _post(staff, url, moderate, {"hidden": "1", "reason": f"Hors sujet {EVIL}"})
     assert done.status_code == 303  # type: ignore[attr-defined]
     assert "SECRET-COMMENT" not in site.client().get(url).text
