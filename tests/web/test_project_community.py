@@ -15,14 +15,19 @@ from fastapi.testclient import TestClient
 
 from qet_geo.store import accounts, community
 from qet_geo.store import models as store
+from tests.api.conftest import fresh_postgres_database, postgres_url  # noqa: F401
 from tests.web.test_accounts import PASSWORD, Site, csrf_of, make_site, signed_in_client
 
 EVIL = "<script>alert(1)</script> {{ 7*7 }}"
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    s = make_site(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """The app on each backend (times come back naive from SQLite, aware from PostgreSQL)."""
+    url = None
+    if request.param == "postgresql":
+        url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
+    s = make_site(tmp_path, url)
     yield s
     s.engine.dispose()
 
