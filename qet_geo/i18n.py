@@ -121,6 +121,10 @@ class _Joined(Msg):
         return (_Joined, (self.parts, self.sep))
 
 
+#: Numbers this large are written in scientific notation (their digits mean nothing).
+_SCIENTIFIC_FROM = 1e15
+
+
 class _Number(Msg):
     """A number written the reader's way: ``12\u202f345,5`` in French, ``12,345.5`` in English."""
 
@@ -132,12 +136,21 @@ class _Number(Msg):
         self.decimals = decimals
 
     def render(self, lang: str = "fr") -> str:
-        from babel.numbers import format_decimal
+        import math
 
+        from babel.numbers import format_decimal, format_scientific
+
+        locale = "en" if lang == "en" else "fr_FR"
+        value = float(self.value)
+        if not math.isfinite(value):
+            return "–"
+        if abs(value) >= _SCIENTIFIC_FROM:
+            # e.g. the odds ratio of a separated fit (1e46): Babel cannot write its digits
+            return format_scientific(value, format="0.##E0", locale=locale)
         pattern = None if self.decimals is None else "#,##0." + "0" * self.decimals
         if self.decimals == 0:
             pattern = "#,##0"
-        return format_decimal(self.value, format=pattern, locale="en" if lang == "en" else "fr_FR")
+        return format_decimal(self.value, format=pattern, locale=locale)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Number) and (self.value, self.decimals) == (

@@ -176,3 +176,15 @@ def test_every_help_text_of_the_cli_is_in_the_catalogue_with_its_english() -> No
     # French in the code, English in the catalogue
     lang = next(text for text, where in shown.items() if where == "qet (lang.help)")
     assert translate(lang, "en") == "Language of the messages: fr (default) or en."
+
+
+def test_numbers_too_large_or_not_finite_are_written_not_refused() -> None:
+    """Babel cannot write the digits of 3.15e46 (the odds ratio of a separated fit): such a
+    number is written in scientific notation, a non-finite one as a dash (before: a 500 page)."""
+    from qet_geo.i18n import number
+
+    assert number(3.15e46, decimals=2).render("fr") == "3,15E46"
+    assert number(3.15e46, decimals=2).render("en") == "3.15E46"
+    assert number(float("inf")).render("fr") == "–"
+    assert number(float("nan"), decimals=1).render("en") == "–"
+    assert number(12345.5, decimals=1).render("en") == "12,345.5"

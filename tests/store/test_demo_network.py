@@ -111,13 +111,13 @@ def test_the_network_pages_list_the_five_with_the_synthetic_notice(built: Built)
         assert 'class="similar' in portal.text and "synthétiques" in portal.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report._num cannot write the odds ratio of a separated link (3e46) of Nantes' small, "
-    "homogeneous outline: babel raises decimal.InvalidOperation (see /work/tmp/ASK_H.md)",
-)
 def test_the_portal_of_the_homogeneous_centre_shows(built: Built) -> None:
-    assert built.site.client().get("/q/nantes-hypercentre").status_code == 200
+    """Every portal's home and diagnostic open (a separated link's odds ratio, 1e46 on Nantes'
+    small homogeneous outline, is written in scientific notation instead of failing)."""
+    client = built.site.client()
+    for slug in ("lorient-ouest", "lorient-est", "nantes-hypercentre", "pont-de-veyle", "saudron"):
+        for path in ("", "/diagnostic"):
+            assert client.get(f"/q/{slug}{path}").status_code == 200, (slug, path)
 
 
 def test_it_refuses_a_store_that_already_has_the_neighbourhoods(
