@@ -154,6 +154,7 @@ def _card(project: LibraryProject, lang: str) -> dict[str, Any]:
         "region": project.region[1] if project.region else msg("région inconnue").render(lang),
         "measured": project.measured,
         "synthetic": project.synthetic,
+        "featured": project.featured,
     }
 
 

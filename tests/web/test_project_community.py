@@ -235,6 +235,7 @@ def test_staff_feature_a_sheet_first_in_the_library(site: Site) -> None:
     assert _post(staff, url, f"{url}/mise-en-avant", {"featured": "1"}).status_code == 303  # type: ignore[attr-defined]
     library = site.client().get("/reseau/projets").text
     assert library.index("Zéro déchet") < library.index("A vélo")
+    assert library.count('class="featured-badge"') == 1  # the library's card says it
     sheet = site.client().get(url).text
     assert "mis en avant" in sheet
     assert "mis en avant" not in site.client().get(first_url).text

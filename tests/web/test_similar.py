@@ -81,7 +81,7 @@ def test_the_section_in_english(world: World) -> None:
         assert s.get(store.Neighbourhood, world.ids["cache"]).published is False  # type: ignore[union-attr]
 
 
-def test_the_api_gives_the_same_neighbours(world: World) -> None:  # noqa: F811
+def test_the_api_gives_the_same_neighbours(world: World) -> None:
     """GET /neighbourhoods/{id}/similar: the brute-force nearest, nearest first, for the
     public; 404 for a neighbourhood without a comparable release."""
     client = world.site.client()
