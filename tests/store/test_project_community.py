@@ -4,43 +4,16 @@ with the questions, the count of followers under 11, the library's featured proj
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from qet_geo.errors import ValidationError
-from qet_geo.store import accounts, community, library
+from qet_geo.store import community, library
 from qet_geo.store import models as store
-from tests.api.conftest import fresh_postgres_database, postgres_url  # noqa: F401
-
-PASSWORD = "correct horse battery"
-NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-EVIL = "<script>alert(1)</script> {{ 7*7 }}"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('project_community') / 'qet.db'}"
-    engine = store.make_engine(url)
-    store.create_schema(engine)
-    yield engine
-    engine.dispose()
-
-
-def _user(s: store.Session, email: str, role: str = "member") -> store.User:
-    hoods: list[int] = []
-    if role == "pilot":
-        hoods = [store.add_neighbourhood(s, name=f"Q {email}").id]
-    return accounts.create_user(
-        s, email=email, password=PASSWORD, role=role, neighbourhood_ids=hoods
-    )
+from tests.api.conftest import postgres_url  # noqa: F401
+from tests.store.test_community import EVIL, NOW, _user, engine  # noqa: F401 (the fixture)
 
 
 def _project(
@@ -55,7 +28,7 @@ def _project(
 
 
 def test_members_comment_staff_hide_and_the_public_never_sees_a_hidden_comment(
-    engine: Engine,
+    engine: Engine,  # noqa: F811
 ) -> None:
     with store.session_scope(engine) as s:
         ana, bo = _user(s, "ana@example.org"), _user(s, "bo@example.org")
@@ -108,7 +81,7 @@ def test_members_comment_staff_hide_and_the_public_never_sees_a_hidden_comment(
         assert {c.author_name for c in public} == {None}
 
 
-def test_comments_share_the_communitys_rate_limit(engine: Engine) -> None:
+def test_comments_share_the_communitys_rate_limit(engine: Engine) -> None:  # noqa: F811
     with store.session_scope(engine) as s:
         ana = _user(s, "ana@example.org")
         sheet = _project(s, "Compost")
@@ -123,7 +96,7 @@ def test_comments_share_the_communitys_rate_limit(engine: Engine) -> None:
         community.comment_project(s, ana, sheet, body="ok", now=NOW + timedelta(minutes=61))
 
 
-def test_follows_the_members_list_and_a_count_under_11(engine: Engine) -> None:
+def test_follows_the_members_list_and_a_count_under_11(engine: Engine) -> None:  # noqa: F811
     with store.session_scope(engine) as s:
         ana = _user(s, "ana@example.org")
         pilot = _user(s, "pilot@example.org", "pilot")
@@ -157,7 +130,7 @@ def test_follows_the_members_list_and_a_count_under_11(engine: Engine) -> None:
         assert community.followers_shown(community.followers_count(s, new)) == 11
 
 
-def test_staff_feature_a_project_first_in_the_library(engine: Engine) -> None:
+def test_staff_feature_a_project_first_in_the_library(engine: Engine) -> None:  # noqa: F811
     with store.session_scope(engine) as s:
         staff = _user(s, "staff@example.org", "staff")
         ana = _user(s, "ana@example.org")
