@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -446,37 +447,57 @@ def thread_view(
     )
 
 
+#: What moderation hides: a question's post, a question, a project sheet's comment.
+_Moderated = TypeVar("_Moderated", CommunityPost, CommunityThread, ProjectComment)
+
+
 def _check_moderator(user: User) -> None:
     if not is_moderator(user):
         raise NotFoundError(msg("seule l'équipe du réseau modère les questions."))
+
+
+def _moderate(
+    session: Session,
+    moderator: User,
+    model: type[_Moderated],
+    row_id: int,
+    *,
+    missing: Msg,
+    hidden: bool,
+    reason: str,
+) -> _Moderated:
+    """Hide a post, a thread or a comment (with a reason, required) or show it again (network
+    staff). The reason is checked before anything changes: a refused one leaves the row as it
+    was."""
+    _check_moderator(moderator)
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFoundError(missing)
+    clean = _clean_line(reason, REASON_MAX, msg("la raison")) if hidden else ""
+    row.hidden = hidden
+    row.hidden_reason = clean
+    session.flush()
+    return row
 
 
 def moderate_post(
     session: Session, moderator: User, post_id: int, *, hidden: bool, reason: str = ""
 ) -> CommunityPost:
     """Hide a post (with a reason, required) or show it again (network staff)."""
-    _check_moderator(moderator)
-    post = session.get(CommunityPost, post_id)
-    if post is None:
-        raise NotFoundError(msg("ce message n'existe pas."))
-    post.hidden = hidden
-    post.hidden_reason = _clean_line(reason, REASON_MAX, msg("la raison")) if hidden else ""
-    session.flush()
-    return post
+    return _moderate(
+        session, moderator, CommunityPost, post_id,
+        missing=msg("ce message n'existe pas."), hidden=hidden, reason=reason,
+    )  # fmt: skip
 
 
 def moderate_thread(
     session: Session, moderator: User, thread_id: int, *, hidden: bool, reason: str = ""
 ) -> CommunityThread:
     """Hide a whole thread (with a reason, required) or show it again (network staff)."""
-    _check_moderator(moderator)
-    thread = session.get(CommunityThread, thread_id)
-    if thread is None:
-        raise NotFoundError(msg("cette question n'existe pas."))
-    thread.hidden = hidden
-    thread.hidden_reason = _clean_line(reason, REASON_MAX, msg("la raison")) if hidden else ""
-    session.flush()
-    return thread
+    return _moderate(
+        session, moderator, CommunityThread, thread_id,
+        missing=msg("cette question n'existe pas."), hidden=hidden, reason=reason,
+    )  # fmt: skip
 
 
 def report_post(
@@ -934,14 +955,10 @@ def moderate_comment(
 ) -> ProjectComment:
     """Hide a comment (with a reason, required) or show it again (network staff); the moderator
     is kept."""
-    _check_moderator(moderator)
-    comment = session.get(ProjectComment, comment_id)
-    if comment is None:
-        raise NotFoundError(msg("ce commentaire n'existe pas."))
-    # the reason checked before anything changes (a refused one leaves the comment as it was)
-    clean = _clean_line(reason, REASON_MAX, msg("la raison")) if hidden else ""
-    comment.hidden = hidden
-    comment.hidden_reason = clean
+    comment = _moderate(
+        session, moderator, ProjectComment, comment_id,
+        missing=msg("ce commentaire n'existe pas."), hidden=hidden, reason=reason,
+    )  # fmt: skip
     comment.moderator_id = moderator.id
     session.flush()
     return comment
