@@ -17,8 +17,9 @@ The graph is searched with :func:`scipy.sparse.csgraph.dijkstra`, bounded by the
   ``snap + min(rest of its edge + d[v], start of its edge + d[u])`` (the second term only if
   its street is two-way), or the direct way along a street it shares with an amenity.
 - :func:`count_within`: one bounded search per amenity on the reversed graph, or per home on
-  the graph, whichever side has fewer points; the counts are summed by category with a matrix
-  product.
+  the graph, whichever side has fewer points (:mod:`qet_geo.network._bounded`): each touches only
+  the nodes it reaches and adds its pairs to the counts of their category and home, so the cost
+  is the number of sources times the size of a reach, linear in the area.
 """
 
 from __future__ import annotations
@@ -402,44 +403,63 @@ def _count_within(
     p_idx = np.flatnonzero(pois.snapped.on)
     if not h_idx.size or not p_idx.size:
         return counts.take(column, axis=2)
-    limit = float(thresholds.max())
     oi, di, c1, _ = _same_edge(net, homes, h_idx, pois.snapped, p_idx, weight)
     h_pos = np.searchsorted(h_idx, oi)
     p_pos = np.searchsorted(p_idx, di)
     p_cat = pois.cat[p_idx]
     from_pois = p_idx.size <= h_idx.size
+    none_h = np.full(h_idx.size, -1, dtype=np.int64)
+    none_p = np.full(p_idx.size, -1, dtype=np.int64)
     if from_pois:
         # amenities as sources of the reversed graph, homes read as origins
         src_ends = _ends(net, pois.snapped, p_idx, weight, origin=False)
         tgt_ends = _ends(net, homes, h_idx, weight, origin=True)
         src_pair, tgt_pair = p_pos, h_pos
+        keys = (p_cat, none_p, none_h, np.arange(h_idx.size, dtype=np.int64))
     else:
         # homes as sources of the graph, amenities read as destinations
         src_ends = _ends(net, homes, h_idx, weight, origin=True)
         tgt_ends = _ends(net, pois.snapped, p_idx, weight, origin=False)
         src_pair, tgt_pair = h_pos, p_pos
+        keys = (none_h, np.arange(h_idx.size, dtype=np.int64), p_cat, none_p)
+    from qet_geo.network._bounded import bounded_counts  # numba: imported when first needed
+
+    graph = net._graph(weight, from_pois)
     n_src = src_ends.a.size
-    rows, cols, w1, w2 = _source_rows(src_ends, np.arange(n_src))
-    search = _search_graph(
-        net, weight, reverse=from_pois, rows=rows, cols=cols, w1=w1, w2=w2, n_virtual=n_src
+    # each source starts at its edge's two ends
+    src_node = np.column_stack([src_ends.a, src_ends.b]).ravel().astype(np.int64)
+    src_cost = np.column_stack([src_ends.a1, src_ends.b1]).ravel()
+    # each target is read at its edge's two ends: entries grouped by node
+    tgt_node = np.concatenate([tgt_ends.a, tgt_ends.b])
+    tgt_cost = np.concatenate([tgt_ends.a1, tgt_ends.b1])
+    tgt_id = np.tile(np.arange(tgt_ends.a.size, dtype=np.int64), 2)
+    ok = np.isfinite(tgt_cost)
+    order = np.argsort(tgt_node[ok], kind="stable")
+    # direct paths along a street a source and a target share, grouped by source
+    by_src = np.argsort(src_pair, kind="stable")
+    bounded_counts(
+        graph.indptr,
+        graph.indices,
+        graph.primary,
+        np.arange(0, 2 * n_src + 1, 2, dtype=np.int64),
+        src_node,
+        src_cost,
+        _offsets(tgt_node[ok], net.n_nodes),
+        tgt_id[ok][order],
+        tgt_cost[ok][order],
+        _offsets(src_pair, n_src),
+        tgt_pair[by_src].astype(np.int64),
+        c1[by_src],
+        thresholds,
+        *keys,
+        counts,
     )
-    # category of each amenity as a one-hot matrix: counting is then a matrix product
-    onehot = np.zeros((p_idx.size, n_cats))
-    onehot[np.arange(p_idx.size), p_cat] = 1.0
-    step = _chunk(n_src, search.matrix.shape[0])
-    for start in range(0, n_src, step):
-        stop = min(start + step, n_src)
-        dist = csgraph.dijkstra(
-            search.matrix, indices=net.n_nodes + np.arange(start, stop), limit=limit
-        )
-        cost, _ = tgt_ends.read(dist)
-        sel = (src_pair >= start) & (src_pair < stop)
-        np.minimum.at(cost, (src_pair[sel] - start, tgt_pair[sel]), c1[sel])
-        for t, bound in enumerate(thresholds):
-            within = (cost <= bound).astype(np.float64)
-            if from_pois:  # within: amenities of the chunk x homes
-                counts[:, t, :-1] += np.rint(onehot[start:stop].T @ within).astype(np.int64)
-            else:  # within: homes of the chunk x amenities
-                counts[:, t, start:stop] += np.rint(within @ onehot).astype(np.int64).T
-        logger.debug("count_within: %d of %d searches", stop, n_src)
+    logger.debug("count_within: %d bounded searches", n_src)
     return counts.take(column, axis=2)
+
+
+def _offsets(owner: IntArray, n: int) -> npt.NDArray[np.int64]:
+    """CSR offsets of entries owned by ``owner`` (ids below ``n``), once sorted by owner."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=n), out=ptr[1:])
+    return ptr

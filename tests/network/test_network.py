@@ -317,6 +317,56 @@ def test_project_bike_graph_matches_networkx_with_real_homes():
     assert on_h.sum() > 200
 
 
+def test_count_within_matches_networkx_on_real_homes_from_both_sides():
+    """Bounded counts on the project's own bike graph of Lorient (oneways, loops), with its real
+    buildings and amenities: searched from the amenities (every home) and from the homes (a
+    few), each against networkx's bounded searches from the sampled homes."""
+    from qet_geo.inputs import osm
+
+    if not LORIENT_PBF.exists():  # real data is required: fail, never skip
+        pytest.fail(f"{LORIENT_PBF} is missing: the shared data must be in ../shared/data")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the extract is clipped at its border
+        data = osm.read_osm(LORIENT_PBF)
+    nodes, edges = data.graph("bike")
+    net = qn.build_network(nodes, edges, mode="bike")
+    every = data.buildings.geometry.representative_point().reset_index(drop=True)
+    pois = data.amenities[["category", "geometry"]].reset_index(drop=True)
+    thresholds = [150.0, 400.0, 900.0]
+    rng = np.random.default_rng(11)
+    sample = np.sort(rng.choice(len(every), 120, replace=False))
+    few = every.iloc[sample].reset_index(drop=True)
+    assert len(few) < len(pois) < len(every)  # both sides of the search are exercised
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a few buildings lie far from the bike network
+        from_pois = qn.count_within(net, every, pois, thresholds_m=thresholds).iloc[sample]
+        from_homes = qn.count_within(net, few, pois, thresholds_m=thresholds)
+    on_h = ~qn.snap(net, few)["off_network"].to_numpy()
+    on_p = ~qn.snap(net, pois)["off_network"].to_numpy()
+    located = locate(net, few[on_h], "h", "origin") | locate(net, pois[on_p], "p", "destination")
+    graph = reference_graph(edges, located)
+    kept = pois[on_p].reset_index(drop=True)
+    cats = sorted(kept["category"].unique())
+    reached = 0
+    for row, i in enumerate(np.flatnonzero(on_h)):
+        dist = nx.single_source_dijkstra_path_length(
+            graph, ("o", f"h{row}"), cutoff=max(thresholds) + 1.0, weight="w"
+        )
+        d = np.array([dist.get(("d", f"p{j}"), np.inf) for j in range(len(kept))])
+        # a pair within a rounding error of a bound could be read either way: none is here
+        assert not np.any(np.abs(d[:, None] - np.array(thresholds)) < 1e-6)
+        for c in cats:
+            mine = d[(kept["category"] == c).to_numpy()]
+            for t in thresholds:
+                want = int((mine <= t).sum())
+                reached += want
+                assert from_pois[f"{c}_n{t:g}m"].iloc[i] == want
+                assert from_homes[f"{c}_n{t:g}m"].iloc[i] == want
+    assert reached > 500  # the sample reaches many amenities
+    off = ~on_h
+    assert (from_homes.loc[off, [f"{c}_n900m" for c in cats]] == 0).all().all()
+
+
 def test_snapped_points_match_networkx_on_lorient(lorient):
     nodes, edges = lorient
     net = qn.build_network(nodes, edges, mode="walk")
