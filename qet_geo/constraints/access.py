@@ -283,43 +283,26 @@ def _cycle_km(homes: gpd.GeoDataFrame, cycleways: gpd.GeoDataFrame | None) -> np
     """Length of cycleways within the radius of each home (straight line), in km.
 
     Each segment of a cycleway near a home is cut by the home's disc exactly (the roots of
-    ``|A + t (B - A) - P| = R`` along the segment), with no polygonal circle.
+    ``|A + t (B - A) - P| = R`` along the segment), with no polygonal circle; the segments near
+    each home are read from a grid, one home at a time (:mod:`qet_geo.constraints._discs`).
     """
-    total = np.zeros(len(homes))
     if cycleways is None or cycleways.empty:
-        return total
+        return np.zeros(len(homes))
     parts = shapely.get_parts(cycleways.geometry.to_numpy())
     parts = parts[np.isin(shapely.get_type_id(parts), [1, 2])]  # LineString, LinearRing
-    if not parts.size:
-        return total
-    tree = shapely.STRtree(parts)
-    centres = homes.geometry.to_numpy()
-    home_i, part_i = tree.query(centres, predicate="dwithin", distance=CYCLE_RADIUS_M)
-    if not home_i.size:
-        return total
-    coords, owner = shapely.get_coordinates(parts, return_index=True)
-    n_vertex = np.bincount(owner, minlength=parts.size)
-    first = np.cumsum(n_vertex) - n_vertex
-    # every segment of every cycleway near each home: (pair, segment start)
-    n_seg = np.maximum(n_vertex[part_i] - 1, 0)
-    pair = np.repeat(np.arange(home_i.size), n_seg)
-    start = np.repeat(first[part_i] - np.cumsum(n_seg) + n_seg, n_seg) + np.arange(n_seg.sum())
-    a, b = coords[start], coords[start + 1]
-    centre = shapely.get_coordinates(centres)[home_i[pair]]
-    d = b - a
-    f = a - centre
-    qa = (d * d).sum(axis=1)
-    qb = 2.0 * (f * d).sum(axis=1)
-    qc = (f * f).sum(axis=1) - CYCLE_RADIUS_M**2
-    disc = qb * qb - 4.0 * qa * qc
-    cut = (qa > 0) & (disc > 0)
-    root = np.sqrt(np.where(cut, disc, 0.0))
-    denom = np.where(cut, 2.0 * qa, 1.0)
-    lo = np.clip((-qb - root) / denom, 0.0, 1.0)
-    hi = np.clip((-qb + root) / denom, 0.0, 1.0)
-    inside = np.where(cut, hi - lo, 0.0) * np.sqrt(qa)
-    np.add.at(total, home_i[pair], inside / 1000.0)
-    return total
+    from qet_geo.constraints import _discs  # numba: imported when first needed
+
+    a, b, _ = _discs.segments(parts)
+    return _discs.length_inside(_xy(homes), a, b, CYCLE_RADIUS_M) / 1000.0
+
+
+def _xy(homes: gpd.GeoDataFrame) -> np.ndarray:
+    """Home coordinates, one row per home (NaN for a missing or empty geometry)."""
+    geoms = homes.geometry.to_numpy()
+    xy = np.full((geoms.size, 2), np.nan)
+    point = (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
+    xy[point] = shapely.get_coordinates(geoms[point])
+    return xy
 
 
 def _street_slope(homes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame) -> np.ndarray:
@@ -328,18 +311,12 @@ def _street_slope(homes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame) -> np.ndarra
     if column not in edges.columns:
         return np.full(len(homes), np.nan)
     grade = np.abs(edges[column].to_numpy(float))
-    length = edges["length"].to_numpy(float)
-    lines = edges.geometry.to_numpy()
-    tree = shapely.STRtree(lines)
-    home_i, edge_i = tree.query(
-        homes.geometry.to_numpy(), predicate="dwithin", distance=SLOPE_RADIUS_M
-    )
-    ok = np.isfinite(grade[edge_i])
-    home_i, edge_i = home_i[ok], edge_i[ok]
-    num = np.zeros(len(homes))
-    den = np.zeros(len(homes))
-    np.add.at(num, home_i, grade[edge_i] * length[edge_i])
-    np.add.at(den, home_i, length[edge_i])
+    from qet_geo.constraints import _discs  # numba: imported when first needed
+
+    ok = np.isfinite(grade)
+    a, b, line = _discs.segments(edges.geometry.to_numpy()[ok])
+    length = edges["length"].to_numpy(float)[ok]
+    num, den = _discs.lines_within(_xy(homes), a, b, line, SLOPE_RADIUS_M, grade[ok], length)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, 100.0 * num / den, np.nan)
 

@@ -18,6 +18,7 @@ from qet_geo.constraints.access import home_access, homes_from_buildings, score_
 from qet_geo.constraints.indicators import (
     CYCLE_RADIUS_M,
     INTERSECTION_RADIUS_M,
+    SLOPE_RADIUS_M,
     TRANSIT_RADIUS_M,
 )
 from qet_geo.errors import QetGeoWarning
@@ -282,6 +283,49 @@ def test_zone_indicators_are_population_weighted_means_per_cell():
     assert other.loc[cells.iloc[0], "homes"] == 2
     # the input is not changed
     assert list(access.columns) == ["score_15min", "food_shop_min", "weight", "geometry"]
+
+
+def test_disc_sums_match_the_pairwise_shapely_computation_on_lorient(lorient):
+    """The grid kernels of the cycle and slope indicators against every (home, line) pair of
+    shapely's tree, on Lorient's real buildings, cycleways and streets (with a made-up grade
+    per street, some missing), homes without a geometry included."""
+    from qet_geo.constraints.access import _cycle_km, _street_slope
+
+    data = lorient
+    homes = homes_from_buildings(data.buildings)
+    homes.loc[homes.index[:3], "geometry"] = None
+    homes.loc[homes.index[3], "geometry"] = shapely.Point()
+    xy = homes.geometry.to_numpy()
+    _, edges = data.graph("walk")
+    rng = np.random.default_rng(3)
+    grade = rng.uniform(-0.12, 0.12, len(edges))
+    grade[rng.random(len(edges)) < 0.1] = np.nan
+    edges = edges.assign(grade=grade)
+
+    parts = shapely.get_parts(data.cycleways.geometry.to_numpy())
+    tree = shapely.STRtree(parts)
+    pair_h, pair_p = tree.query(xy, predicate="dwithin", distance=CYCLE_RADIUS_M)
+    km = np.zeros(len(homes))
+    disc = shapely.buffer(xy, CYCLE_RADIUS_M, quad_segs=256)
+    np.add.at(km, pair_h, shapely.length(shapely.intersection(parts[pair_p], disc[pair_h])))
+    got = _cycle_km(homes, data.cycleways)
+    assert (got > 0).sum() > 1000
+    # a 1024-gon is within 0.6 m of the circle: within 2 m per home of the exact cut
+    np.testing.assert_allclose(got, km / 1000, atol=2e-3)
+    np.testing.assert_array_equal(got[:4], 0.0)
+
+    lines = edges.geometry.to_numpy()
+    tree = shapely.STRtree(lines)
+    pair_h, pair_e = tree.query(xy, predicate="dwithin", distance=SLOPE_RADIUS_M)
+    ok = np.isfinite(grade[pair_e])
+    num, den = np.zeros(len(homes)), np.zeros(len(homes))
+    length = edges["length"].to_numpy()
+    np.add.at(num, pair_h[ok], np.abs(grade[pair_e[ok]]) * length[pair_e[ok]])
+    np.add.at(den, pair_h[ok], length[pair_e[ok]])
+    want = np.where(den > 0, 100 * num / np.where(den > 0, den, 1), np.nan)
+    got = _street_slope(homes, edges)
+    assert np.isfinite(got).sum() > 1000 and np.isnan(got[:4]).all()
+    np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
 
 
 def test_cycle_length_is_cut_by_the_exact_disc():
