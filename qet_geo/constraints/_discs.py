@@ -42,7 +42,22 @@ class SegmentGrid:
         self.ptr = np.zeros(int(self.shape[0] * self.shape[1]) + 1, dtype=np.int64)
         np.cumsum(np.bincount(key, minlength=self.ptr.size - 1), out=self.ptr[1:])
 
-    def args(self) -> tuple[object, ...]:
+    def args(
+        self,
+    ) -> tuple[
+        FloatArray,
+        FloatArray,
+        FloatArray,
+        FloatArray,
+        IntArray,
+        IntArray,
+        float,
+        float,
+        float,
+        int,
+        int,
+    ]:
+        """The kernels' grid arguments: segment ends, cell offsets and members, the grid."""
         return (
             np.ascontiguousarray(self.a[:, 0]),
             np.ascontiguousarray(self.a[:, 1]),
