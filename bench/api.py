@@ -7,7 +7,9 @@ Lorient (``synthesize_answers``), then drives ``GET /diagnostics/{id}/indicators
 limit and offset) with 50 concurrent clients for a bounded time, on loopback only. Prints p50
 and p95 latency and throughput (the target is p95 < 100 ms on 2 cores), and the CPU time of the
 server, of the load generator and of the rest of the machine during the run: on a shared
-machine, other work moves the figures.
+machine, other work moves the figures. The server's CPU is read from ``/proc`` for the server
+and its children seen both at the start and at the end of the run (a process that vanishes in
+between, or while ``/proc`` is listed, is left out), so it is never negative.
 
 The load generator must cost much less than the server, or it measures itself: 50 httpx
 clients in one process took about 2 ms of CPU per request, a whole core at 400 requests/s, and
@@ -224,25 +226,42 @@ def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
     return [ring for polygon in geometry["coordinates"] for ring in polygon]
 
 
-def _cpu_s(pid: int) -> float:
-    """Return the CPU seconds used by a process and its children so far (0 if not on Linux)."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0.0
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name; None once the process is gone."""
     try:
-        pids = [pid]
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    pids.append(int(entry))
-        for p in pids:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _cpu_s(pid: int) -> dict[tuple[int, int], float]:
+    """Return the CPU seconds used so far by a process and its children, per process.
+
+    Keyed by (pid, start time), so that a pid reused by a new process is another key. Processes
+    that vanish between listing ``/proc`` and reading their ``stat`` are left out (empty when not
+    on Linux).
+    """
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
     except OSError:
-        return 0.0
-    return total
+        return {}
+    found: dict[tuple[int, int], float] = {}
+    for entry in entries:
+        fields = _stat(entry)
+        if fields is None or (int(entry) != pid and int(fields[1]) != pid):
+            continue
+        found[(int(entry), int(fields[19]))] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _cpu_between(
+    before: dict[tuple[int, int], float], after: dict[tuple[int, int], float]
+) -> float:
+    """CPU seconds used between two :func:`_cpu_s` readings by the processes seen at both, never
+    negative."""
+    return sum(max(0.0, after[key] - before[key]) for key in before.keys() & after.keys())
 
 
 def _machine_busy_s() -> float:
@@ -391,7 +410,7 @@ def _load(
     server_cpu0, busy0 = _cpu_s(server.pid), _machine_busy_s()
     outs = [results.get(timeout=args.seconds + 120) for _ in procs]
     elapsed = max(o["end"] for o in outs) - start
-    server_cpu, busy = _cpu_s(server.pid) - server_cpu0, _machine_busy_s() - busy0
+    server_cpu, busy = _cpu_between(server_cpu0, _cpu_s(server.pid)), _machine_busy_s() - busy0
     for proc in procs:
         proc.join()
     return {

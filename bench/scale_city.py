@@ -25,7 +25,8 @@ Parts (each runnable alone; the default run is the ladder and the reading part):
   the walk graph from the XML with the library's walk filter written as an osmnx
   ``custom_filter`` (osmnx's ``graph_from_xml`` takes no filter: the bench parses the XML with
   osmnx's own reader, keeps the ways the filter passes and their nodes, as Overpass would return
-  them, and builds the graph with osmnx's ``_create_graph`` and ``simplify_graph``), nearest node
+  them, and builds the graph with osmnx's ``_create_graph`` and ``simplify_graph``, keeping the
+  nodes where two ways meet as the library does: the same nodes and edges), nearest node
   per home and amenity, one multi-source Dijkstra per category for the nearest amenity, and the
   counts within 5/10/15 min by a bounded ``single_source_dijkstra_path_length(cutoff=...)`` from
   each home's node. The homes and amenities are given to it (read by the library, not timed),
@@ -363,7 +364,9 @@ def osmnx_walk_graph(xml: Path, custom_filter: str = WALK_FILTER) -> Any:
     used = {n for w in ways for n in w["nodes"]}
     nodes = [e for e in data["elements"] if e["type"] == "node" and e["id"] in used]
     graph = _create_graph([{"elements": nodes + ways}], bidirectional=True)
-    return simplification.simplify_graph(graph)
+    # a node where two ways meet stays a node, as in the library's graph (and osmnx 1's strict
+    # simplification); osmnx 2 merges the two ways' edges unless told their osmid differs
+    return simplification.simplify_graph(graph, edge_attrs_differ=["osmid"])
 
 
 def _probe_points(path: str, out: str) -> dict[str, Any]:
@@ -379,7 +382,7 @@ def _probe_points(path: str, out: str) -> dict[str, Any]:
     data = osm.read_osm(path)
     homes = data.buildings[data.buildings["residential"].astype(bool)]
     pts = gpd.GeoDataFrame(
-        {"kind": "home", "category": ""},
+        {"kind": ["home"] * len(homes), "category": [""] * len(homes)},
         geometry=homes.geometry.representative_point().to_numpy(),
         crs=homes.crs,
     )
@@ -469,6 +472,8 @@ def run_peer(source: Path, k: int, work: Path) -> None:
     points = work / f"points-k{k}.parquet"
     prep = _probe("points", str(pbf), str(points))
     _check(prep, "points")
+    if prep.rc:
+        return
     peer = _probe("peer", str(xml), str(points))
     _check(peer, "peer")
     ours = measure(
@@ -603,7 +608,7 @@ def run_exact(source: Path, k: int, n_sample: int) -> None:
                 f"nearest {c}: {int(bad.sum())} homes differ (max {np.nanmax(np.abs(got - want)):.3g} m)"
             )
     cat_of = pois["category"].to_numpy()
-    near_bound = 0
+    near_bound = compared = reached = 0
     for i in np.flatnonzero(on_h):
         dist = nx.single_source_dijkstra_path_length(
             graph, ("o", f"h{i}"), cutoff=thresholds[-1] + 1, weight="w"
@@ -616,13 +621,16 @@ def run_exact(source: Path, k: int, n_sample: int) -> None:
             dc = d[cat_of == c]
             for t in thresholds:
                 col = f"{c}_n{t:g}m"
-                if col in mine_count and int(mine_count[col].iloc[i]) != int((dc <= t).sum()):
+                compared += 1
+                reached += int((dc <= t).sum())
+                if int(mine_count[col].iloc[i]) != int((dc <= t).sum()):
                     diffs.append(
                         f"count {col} home {i}: {mine_count[col].iloc[i]} vs {(dc <= t).sum()}"
                     )
     print(
         f"  {int(on_h.sum())} sampled homes on the network, {int(on_p.sum())} amenities, {len(cats)} categories"
     )
+    print(f"  {len(cats)} x {len(few)} nearest distances, {compared} counts ({reached} reached)")
     if near_bound:
         print(f"  ({near_bound} homes with an amenity within 1e-6 m of a bound)")
     print("  identical" if not diffs else "  DIFFERENCES:\n    " + "\n    ".join(diffs[:30]))
