@@ -29,7 +29,11 @@ runs; one run on the large grid), a "scipy floor" reference (the least work a sc
 must do to answer: node look-up, one Dijkstra from virtual category sources, a table; see
 :func:`scipy_floor`), the engine's speed-up on the query alone and on preparation +
 query, the largest distance difference and the homes whose reach differs; then the engine's cost
-growth from a 1x to a 16x grid as an exponent (cost ~ size ** exponent). pandana's contraction
+growth as exponents (cost ~ size ** exponent), preparation, ``nearest`` and ``count_within``
+(amenities within 5/10/15 minutes) timed separately, with homes and amenities growing with the
+area: on grids from 1x to 16x the nodes (one home per 5 nodes, one amenity per 50), and on
+Lorient centre tiled k×k (``bench/_tiled.py``: real streets, homes and amenities repeated side
+by side, ``--tiled-max-k``). pandana's contraction
 hierarchy on the 200 000-node grid takes 5 to 10 minutes (a regular grid is its worst case): skip
 it with ``--no-pandana-grid``.
 
@@ -67,6 +71,7 @@ import shapely
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from qet_geo import network as qn  # noqa: E402
 
@@ -129,7 +134,12 @@ def _read_osm(name: str) -> Any:
 
 
 def _node_points(
-    nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame | None = None, *, seed: int = SEED
+    nodes: gpd.GeoDataFrame,
+    edges: gpd.GeoDataFrame | None = None,
+    *,
+    seed: int = SEED,
+    n_homes: int = N_HOMES,
+    n_pois: int = N_POIS,
 ) -> tuple[gpd.GeoSeries, gpd.GeoDataFrame]:
     """Homes and amenities: graph nodes drawn with a fixed seed (12 amenity categories)."""
     rng = np.random.default_rng(seed)
@@ -145,10 +155,10 @@ def _node_points(
         routable[net.edge_v[net.snappable]] = True
         alone &= routable
     geoms = gpd.GeoSeries(gpd.points_from_xy(nodes["x"], nodes["y"]), crs=CRS)[alone]
-    homes = geoms.iloc[rng.integers(0, len(geoms), N_HOMES)].reset_index(drop=True)
+    homes = geoms.iloc[rng.integers(0, len(geoms), n_homes)].reset_index(drop=True)
     pois = gpd.GeoDataFrame(
-        {"category": rng.choice(CATEGORIES, N_POIS)},
-        geometry=geoms.iloc[rng.integers(0, len(geoms), N_POIS)].to_numpy(),
+        {"category": rng.choice(CATEGORIES, n_pois)},
+        geometry=geoms.iloc[rng.integers(0, len(geoms), n_pois)].to_numpy(),
         crs=CRS,
     )
     return homes, pois
@@ -446,6 +456,11 @@ def bench_graph(name: str, graph: Graph, args: argparse.Namespace, with_pandana:
         t = results[method] = run(graph, homes, pois, repeat)
         print(f"{method:<10}{t.prep_s:>10.4f}{t.query_s:>10.4f}{t.total_s:>10.4f}", flush=True)
     eng = results["engine"]
+    net = qn.build_network(nodes, edges, mode="walk")
+    count_s, _ = best_of(
+        repeat, lambda: qn.count_within(net, homes, pois, categories=categories(pois))
+    )
+    print(f"engine count_within (amenities within 5/10/15 min, timed alone): {count_s:.4f} s")
     floor, floor_dist = scipy_floor(graph, homes, pois, repeat)
     nx_query = results["networkx"].query_s
     diff, mism = max_diff(floor_dist, results["networkx"].dist)
@@ -465,22 +480,87 @@ def bench_graph(name: str, graph: Graph, args: argparse.Namespace, with_pandana:
         )
 
 
+def _exponent(sizes: list[float], seconds: list[float]) -> float:
+    """Least-squares slope of log seconds on log size."""
+    return float(np.polyfit(np.log(sizes), np.log(np.maximum(seconds, 1e-9)), 1)[0])
+
+
+def _engine_steps(
+    graph: Graph, homes: gpd.GeoSeries, pois: gpd.GeoDataFrame, repeat: int
+) -> tuple[float, float, float]:
+    """Seconds (best of ``repeat``) of build_network, nearest and count_within (5/10/15 min)."""
+    nodes, edges = graph
+    prep, net = best_of(repeat, lambda: qn.build_network(nodes, edges, mode="walk"))
+    cats = categories(pois)
+    near, _ = best_of(
+        repeat, lambda: qn.nearest(net, homes, pois, categories=cats, cutoff_m=CUTOFF_M)
+    )
+    count, _ = best_of(repeat, lambda: qn.count_within(net, homes, pois, categories=cats))
+    return prep, near, count
+
+
+def _steps_table(rows: list[tuple[str, int, int, int, tuple[float, float, float]]]) -> None:
+    print(
+        f"{'size':<8}{'nodes':>10}{'homes':>9}{'amen.':>8}"
+        f"{'prep s':>9}{'nearest s':>11}{'count s':>9}"
+    )
+    for label, n_nodes, n_homes, n_pois, (prep, near, count) in rows:
+        print(
+            f"{label:<8}{n_nodes:>10,}{n_homes:>9,}{n_pois:>8,}"
+            f"{prep:>9.3f}{near:>11.3f}{count:>9.3f}",
+            flush=True,
+        )
+    if len(rows) >= 2:
+        homes = [float(r[2]) for r in rows]
+        for i, step in enumerate(("build_network", "nearest", "count_within")):
+            slope = _exponent(homes, [r[4][i] for r in rows])
+            print(f"  {step:<14} cost exponent over homes: {slope:5.2f} (target <= 1.1)")
+
+
 def scaling(side_small: int, side_large: int, repeat: int) -> None:
-    print(f"\n== scaling of the engine (prep + query), grid {side_small}² to {side_large}²")
+    """The engine on street grids growing 16x in nodes, homes and amenities growing with them
+    (one home per 5 nodes, one amenity per 50), each step timed."""
+    print(
+        f"\n== scaling of the engine on grids {side_small}² to {side_large}², homes and amenities "
+        "growing with the area"
+    )
     rows = []
-    for side in (side_small, side_large):
+    for side in (side_small, (side_small + side_large) // 2, side_large):
         graph = street_grid(side)
         nodes, edges = graph
+        n_homes, n_pois = max(1, len(nodes) // 5), max(12, len(nodes) // 50)
+        homes, pois = _node_points(nodes, edges, n_homes=n_homes, n_pois=n_pois)
         rep = repeat if side == side_small else 1
-        fixed = run_engine(graph, *_node_points(nodes, edges), rep)
-        rows.append((len(nodes), fixed.total_s))
-        print(f"{len(nodes):>9,} nodes: prep {fixed.prep_s:.3f} s, query {fixed.query_s:.3f} s")
-    (n1, t1), (n2, t2) = rows
-    exponent = math.log(t2 / t1) / math.log(n2 / n1)
+        rows.append(
+            (f"{side}²", len(nodes), n_homes, n_pois, _engine_steps(graph, homes, pois, rep))
+        )
+    _steps_table(rows)
+
+
+def tiled_scaling(max_k: int, repeat: int) -> None:
+    """The engine on Lorient centre tiled k×k (bench/_tiled.py): the real homes (residential
+    buildings) and amenities of every copy, so both grow with the area, each step timed."""
+    from _tiled import tiled_extract
+
+    from qet_geo.inputs.osm import read_osm
+
     print(
-        f"cost exponent from {n1:,} to {n2:,} nodes ({n2 / n1:.1f}x): {exponent:.2f} "
-        f"(target <= 1.2)"
+        f"\n== scaling of the engine on Lorient centre tiled k×k, k = 1..{max_k}: real homes "
+        "and amenities growing with the area"
     )
+    rows = []
+    k = 1
+    while k <= max_k:
+        data = read_osm(tiled_extract(EXTRACTS["lorient"], k))
+        nodes, edges = data.graph("walk")
+        homes_b = data.buildings[data.buildings["residential"].astype(bool)]
+        homes = homes_b.geometry.representative_point().reset_index(drop=True)
+        pois = data.amenities[["category", "geometry"]].reset_index(drop=True)
+        rep = repeat if k <= 2 else 1
+        steps = _engine_steps((nodes, edges), homes, pois, rep)
+        rows.append((f"k={k}", len(nodes), len(homes), len(pois), steps))
+        k *= 2
+    _steps_table(rows)
 
 
 def main() -> None:
@@ -504,13 +584,18 @@ def main() -> None:
         help="homes and amenities: graph nodes (same question for all) or the extract's "
         "buildings and amenities (qet_geo.inputs.osm)",
     )
-    parser.add_argument("--only", choices=["lorient", "nantes", "grid", "scaling"], action="append")
+    parser.add_argument(
+        "--only", choices=["lorient", "nantes", "grid", "scaling", "tiled"], action="append"
+    )
+    parser.add_argument(
+        "--tiled-max-k", type=int, default=4, help="largest k of the tiled Lorient (1, 2, 4...)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.grid_side = min(args.grid_side, 150)
         args.repeat = min(args.repeat, 2)
     with_pandana = not args.no_pandana and pandana_available(args.install_pandana)
-    only = set(args.only or ["lorient", "nantes", "grid", "scaling"])
+    only = set(args.only or ["lorient", "nantes", "grid", "scaling", "tiled"])
     warnings.simplefilter("ignore")
     for name in ("lorient", "nantes"):
         if name in only and EXTRACTS[name].exists():
@@ -520,6 +605,8 @@ def main() -> None:
     if "scaling" in only:
         side = args.grid_side
         scaling(max(2, round(side / 4)), side, args.repeat)
+    if "tiled" in only:
+        tiled_scaling(args.tiled_max_k, args.repeat)
 
 
 if __name__ == "__main__":
