@@ -102,7 +102,6 @@ def bounded_counts(
     n = indptr.size - 1
     limit = thresholds.max()
     dist = np.full(n, _INF)
-    done = np.zeros(n, dtype=np.bool_)
     touched = np.empty(n, dtype=np.int64)
     best = np.full(tgt_group.size, _INF)
     reached = np.empty(tgt_group.size, dtype=np.int64)
@@ -126,9 +125,8 @@ def bounded_counts(
             d = heap_d[0]
             u = heap_v[0]
             size = _pop(heap_d, heap_v, size)
-            if done[u]:
-                continue
-            done[u] = True
+            if d > dist[u]:
+                continue  # a stale entry: pushes are strict improvements, so u is settled
             for k in range(tgt_ptr[u], tgt_ptr[u + 1]):
                 t = tgt_id[k]
                 c = d + tgt_cost[k]
@@ -166,6 +164,4 @@ def bounded_counts(
                 if c <= thresholds[j]:
                     out[g, j, p] += 1
         for i in range(n_touched):
-            v = touched[i]
-            dist[v] = _INF
-            done[v] = False
+            dist[touched[i]] = _INF
