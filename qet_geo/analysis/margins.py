@@ -6,6 +6,13 @@ its indicators as they are and as the scenario changes them; the difference in e
 (NEAR or NGC scale) is averaged over the homes, weighted by their population, with a bootstrap
 interval that resamples homes.
 
+The point estimate predicts every home with the full fit. A bootstrap replicate's saving is the
+same weighted mean, but a home the scenario leaves as it is saves exactly 0 under any model, so
+the replicates only predict the homes the scenario changes, all replicates at once (one matrix
+product per level, :func:`_expected_kg_many`): the figures are those of predicting every home
+with every replicate, to the rounding of a float (``tests/analysis/test_links.py`` checks it),
+and the cost grows with the homes changed, not with the replicates times the homes.
+
 A scenario that needs data the run lacks (:attr:`Scenario.requires`: frequent stops without a
 GTFS timetable, so departures per hour unknown) is left out: its row says ``left_out`` and the
 table's ``attrs["left_out"]`` maps its name to the reason, a :class:`~qet_geo.i18n.Msg`.
@@ -256,6 +263,7 @@ class _UsageMargin:
     base: np.ndarray  # standardised home predictors
     home_ok: np.ndarray
     models: list[LogisticRegression | None]  # full fit first, then replicates (None: failed)
+    base_kg: np.ndarray  # expected kgCO2e of every home under the full fit
 
 
 def _margins(
@@ -318,6 +326,10 @@ def _margins(
         usage: np.array([m is None for m in margin.models[1:]], dtype=bool)
         for usage, margin in fitted.items()
     }
+    # the columns a scenario may change for a fitted model: the counterfactual homes need no more
+    predictor_columns = list(
+        dict.fromkeys(name for margin in fitted.values() for name in margin.design.predictors)
+    )
 
     keys: list[tuple[str, str]] = []
     counts_out: list[int | None] = []
@@ -344,21 +356,23 @@ def _margins(
         changed_share = _changed_share(scenario, homes, used, home_w)
         per_usage: dict[str, np.ndarray] = {}
         baselines: dict[str, float] = {}
+        if modelled:
+            counterfactual = _apply(scenario, homes[predictor_columns])
         for usage in modelled:
             margin = fitted[usage]
-            cf = _standardised_homes(margin.design, _apply(scenario, homes))
-            savings = []
-            for model in margin.models:
-                if model is None:
-                    savings.append(np.nan)
-                    continue
-                base_kg = _expected_kg(model, margin.base, margin.kg)
-                cf_kg = _expected_kg(model, cf, margin.kg)
-                ok = margin.home_ok
-                savings.append(float(np.sum(home_w[ok] * (base_kg - cf_kg)[ok]) / home_w[ok].sum()))
-                if len(savings) == 1:
-                    baselines[usage] = float(np.sum(home_w[ok] * base_kg[ok]) / home_w[ok].sum())
-            per_usage[usage] = np.asarray(savings)
+            cf = _standardised_homes(margin.design, counterfactual)
+            ok = margin.home_ok
+            weight_ok = home_w[ok]
+            # the point estimate: the full model over every home, as published
+            base_kg = margin.base_kg
+            full = margin.models[0]
+            assert full is not None  # the full fit is only made when it can be
+            cf_kg = _expected_kg(full, cf, margin.kg)
+            point = float(np.sum(weight_ok * (base_kg - cf_kg)[ok]) / weight_ok.sum())
+            baselines[usage] = float(np.sum(weight_ok * base_kg[ok]) / weight_ok.sum())
+            per_usage[usage] = np.concatenate(
+                [[point], _replicate_savings(margin, cf, home_w, n_bootstrap)]
+            )
         # a replicate counts for the total when every usage could be refitted on it
         lost = np.zeros(n_bootstrap, dtype=bool)
         for usage in modelled:
@@ -508,7 +522,14 @@ def _fit_margin(
         models.append(_logit(z[sub], y[sub], w[sub], C))
     base = _standardised_homes(design, homes)
     home_ok = np.isfinite(base).all(axis=1)
-    return _UsageMargin(design=design, kg=kg, base=base, home_ok=home_ok, models=models)
+    return _UsageMargin(
+        design=design,
+        kg=kg,
+        base=base,
+        home_ok=home_ok,
+        models=models,
+        base_kg=_expected_kg(full, base, kg),
+    )
 
 
 def _standardised_homes(design: _Design, homes: pd.DataFrame) -> np.ndarray:
@@ -542,6 +563,98 @@ def _expected_kg(model: LogisticRegression, z: np.ndarray, kg: np.ndarray) -> np
     probs = model.predict_proba(z)
     levels = np.asarray(model.classes_, dtype=int)
     return np.asarray(probs @ kg[levels - 1], dtype=float)
+
+
+def _replicate_savings(
+    margin: _UsageMargin, cf: np.ndarray, home_w: np.ndarray, n_bootstrap: int
+) -> np.ndarray:
+    """The saving of each bootstrap replicate (NaN where its fit failed), on the changed homes.
+
+    A home the scenario leaves as it is saves exactly 0 under every model (the same predictors
+    give the same prediction), so only the homes it changes are predicted, by every replicate at
+    once (:func:`_expected_kg_many`); the sum over them is divided by the weight of every home,
+    as the point estimate is. This is the weighted mean over every home of the replicate's
+    saving, to the rounding of a sum.
+    """
+    out = np.full(n_bootstrap, np.nan)
+    ok = margin.home_ok
+    total = float(home_w[ok].sum())
+    good = [i for i, model in enumerate(margin.models[1:]) if model is not None]
+    if not good or total <= 0:
+        return out
+    base = np.where(np.isfinite(margin.base), margin.base, 0.0)
+    after = np.where(np.isfinite(cf), cf, 0.0)
+    changed = ok & (base != after).any(axis=1)
+    if not changed.any():
+        out[good] = 0.0
+        return out
+    models = [margin.models[1 + i] for i in good]
+    drop = _expected_kg_many(models, base[changed], margin.kg) - _expected_kg_many(
+        models, after[changed], margin.kg
+    )
+    out[good] = home_w[changed] @ drop / total
+    return out
+
+
+# predictions held in memory at once by _expected_kg_many (homes x models x levels)
+_CHUNK_VALUES = 1 << 21
+
+
+def _expected_kg_many(
+    models: Sequence[LogisticRegression], z: np.ndarray, kg: np.ndarray
+) -> np.ndarray:
+    """Expected kgCO2e of each row of ``z`` under each model: (rows, models).
+
+    What :func:`_expected_kg` gives model by model (``LogisticRegression.predict_proba``: the
+    logistic function for two levels, the softmax for more), to the rounding of a float: the
+    models of the same levels are stacked, so that each level's logit relative to the first
+    level is one matrix product for every model at once, in chunks of rows. With the first
+    level's logit as 0, the softmax needs one exponential per other level; where one would
+    overflow the largest logit is subtracted first, as ``predict_proba`` does.
+    """
+    out = np.empty((len(z), len(models)))
+    by_levels: dict[tuple[int, ...], list[int]] = {}
+    for i, model in enumerate(models):
+        by_levels.setdefault(tuple(int(c) for c in model.classes_), []).append(i)
+    for levels, members in by_levels.items():
+        coef = np.stack([models[i].coef_ for i in members], axis=1)  # (k, m, p); k=1: 2 levels
+        intercept = np.stack([models[i].intercept_ for i in members], axis=1)  # (k, m)
+        if len(coef) > 1:
+            # relative to the first level (the softmax is unchanged by a common shift)
+            coef, intercept = coef[1:] - coef[0], intercept[1:] - intercept[0]
+        slopes = [np.ascontiguousarray(c.T) for c in coef]  # (p, m) per level
+        kg_levels = kg[np.asarray(levels) - 1].astype(float)
+        step = max(1, _CHUNK_VALUES // (len(members) * len(coef)))
+        for start in range(0, len(z), step):
+            rows = slice(start, start + step)
+            block = z[rows]
+            logits = [block @ slope + shift for slope, shift in zip(slopes, intercept, strict=True)]
+            out[rows, members] = _softmax_kg(logits, kg_levels)
+    return out
+
+
+def _softmax_kg(logits: list[np.ndarray], kg: np.ndarray) -> np.ndarray:
+    """sum_k kg_k softmax(0, logits)_k, elementwise; ``logits`` are relative to the first level."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if len(logits) == 1:
+            # two levels: the logistic function, as predict_proba
+            high = 1.0 / (1.0 + np.exp(-logits[0]))
+            return np.asarray((1.0 - high) * kg[0] + high * kg[1])
+        total = np.ones_like(logits[0])
+        weighted = np.full_like(logits[0], kg[0])
+        for value, logit in zip(kg[1:], logits, strict=True):
+            e = np.exp(logit)
+            total += e
+            weighted += value * e
+        out = weighted / total
+    bad = ~np.isfinite(out)
+    if bad.any():
+        # a logit too large for exp: subtract the largest first
+        rel = np.stack([np.zeros(int(bad.sum()))] + [logit[bad] for logit in logits])
+        rel -= rel.max(axis=0)
+        np.exp(rel, out=rel)
+        out[bad] = (kg[:, None] * rel).sum(axis=0) / rel.sum(axis=0)
+    return out
 
 
 def _interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -550,3 +550,146 @@ def test_cli_writes_protected_json(tmp_path: Path, answers: gpd.GeoDataFrame) ->
     assert bad.exit_code == 2 and "introuvable" in bad.output
     wrong = CliRunner().invoke(app, ["links", str(source), osm, "--out", str(tmp_path / "x.txt")])
     assert wrong.exit_code == 2 and ".json" in wrong.output
+
+
+# --------------------------------------------------------------------------------------------------
+# the margins' replicates, predicted on the changed homes only, against every home predicted
+
+
+def _reference_margins(
+    answers: pd.DataFrame, access: pd.DataFrame, scenario: Scenario, *, n_bootstrap: int
+) -> dict[str, np.ndarray]:
+    """Per usage: the saving of the full fit then of each replicate (NaN: failed), the plain way.
+
+    Every model, the full fit and each replicate's, predicts every home of ``access`` with
+    ``predict_proba``, as it is and as the scenario changes it; the saving is the weighted mean
+    of the difference over every home.
+    """
+    from qet_geo.analysis._fitting import (
+        _Clusters,
+        _cutoff_min,
+        _design,
+        _filled,
+        _located,
+        _logit,
+        _quiet_fits,
+    )
+    from qet_geo.analysis.footprint import usage_scale
+    from qet_geo.analysis.homes import _checked_columns, _join
+
+    columns = _checked_columns(answers, access, None)
+    joined = _join(answers, access, columns, None)
+    cutoff = _cutoff_min(access)
+    located, filled, weights, groups = _located(answers, joined, np.ones(len(answers)), cutoff)
+    homes = _filled(access[columns], cutoff)
+    changed = homes.copy()
+    for change in scenario.changes:
+        changed[change.indicator] = change.apply(changed[change.indicator].to_numpy(float))
+    home_w = access["weight"].to_numpy(float) if "weight" in access else np.ones(len(access))
+    rng = np.random.default_rng(0)
+    clusters = _Clusters(groups)
+    replicates = [clusters.sample(rng) for _ in range(n_bootstrap)]
+    kg_table = usage_scale("near")
+    out: dict[str, np.ndarray] = {}
+    with _quiet_fits():
+        for usage, candidates in USAGE_CONSTRAINTS.items():
+            design = _design(usage, candidates, located, filled, weights, groups, max_missing=0.2)
+            if not set(scenario.indicators) & set(design.predictors):
+                continue
+            z, y, w = design.z(design.x), design.levels, design.w
+            counts = np.bincount(y, minlength=4)
+            if int((counts[1:] >= MIN_RESPONDENTS).sum()) < 2:
+                continue
+            full = _logit(z, y, w, 100.0)
+            required = [lv for lv in full.classes_ if counts[lv] >= MIN_RESPONDENTS]
+            pos = np.cumsum(design.rows) - 1
+            pos[~design.rows] = -1
+            models = [full]
+            for idx in replicates:
+                sub = pos[idx][pos[idx] >= 0]
+                present = np.unique(y[sub])
+                ok = len(present) >= 2 and np.isin(required, present).all()
+                models.append(_logit(z[sub], y[sub], w[sub], 100.0) if ok else None)
+            kg = kg_table.loc[usage, [1, 2, 3]].to_numpy(float)
+            before = design.z(homes[design.predictors].to_numpy(float))
+            after = design.z(changed[design.predictors].to_numpy(float))
+            ok = np.isfinite(before).all(axis=1)
+            savings = []
+            for model in models:
+                if model is None:
+                    savings.append(np.nan)
+                    continue
+                levels = kg[np.asarray(model.classes_) - 1]
+                drop = (
+                    model.predict_proba(np.where(np.isfinite(before), before, 0.0)) @ levels
+                    - model.predict_proba(np.where(np.isfinite(after), after, 0.0)) @ levels
+                )
+                savings.append(float(np.sum(home_w[ok] * drop[ok]) / home_w[ok].sum()))
+            out[usage] = np.asarray(savings)
+    return out
+
+
+def _tiled(access: gpd.GeoDataFrame, copies: int) -> pd.DataFrame:
+    """The homes of ``access`` repeated (keys suffixed): homes without answers, as in a city."""
+    parts = []
+    for i in range(copies):
+        part = pd.DataFrame(access.drop(columns="geometry"))
+        part.index = part.index.astype(str) + ("" if i == 0 else f"#{i}")
+        parts.append(part)
+    out = pd.concat(parts)
+    out.attrs = dict(access.attrs)
+    return out
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+def test_margins_match_every_home_predicted_by_every_replicate(
+    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame, copies: int
+) -> None:
+    homes = _tiled(access, copies)
+    scenarios = [s for s in DEFAULT_SCENARIOS if s.name in ("food_shop_5min", "cycle_network")]
+    scenarios.append(STOPS_300M)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QetGeoWarning)
+        table = margins_of_manoeuvre(answers, homes, scenarios=scenarios, n_bootstrap=40)
+    compared = 0
+    for scenario in scenarios:
+        reference = _reference_margins(answers, homes, scenario, n_bootstrap=40)
+        assert reference, scenario.name
+        for usage, savings in reference.items():
+            row = table.loc[(scenario.name, usage)]
+            # the point estimate is the full fit over every home, exactly as before
+            assert row["saving_kgco2e_per_person"] == savings[0]
+            reps = savings[1:][np.isfinite(savings[1:])]
+            low, high = np.percentile(reps, [2.5, 97.5])
+            assert row["saving_kgco2e_per_person_low"] == pytest.approx(low, rel=1e-9, abs=1e-9)
+            assert row["saving_kgco2e_per_person_high"] == pytest.approx(high, rel=1e-9, abs=1e-9)
+            assert high > low
+            compared += 1
+    assert compared >= 4
+
+
+def test_replicates_predicted_at_once_match_predict_proba() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from qet_geo.analysis.margins import _expected_kg_many
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 3))
+    y = 1 + (x[:, 0] + rng.normal(size=300) > 0) + (x[:, 1] + rng.normal(size=300) > 0.8)
+    models = [
+        LogisticRegression(C=100.0).fit(x[i:], y[i:]) for i in range(0, 60, 6)
+    ]  # three levels
+    models.append(LogisticRegression(C=100.0).fit(x, np.minimum(y, 2)))  # two levels (1, 2)
+    models.append(LogisticRegression(C=100.0).fit(x[y > 1], y[y > 1]))  # two levels (2, 3)
+    # near-separated: logits far beyond what exp can take (the largest one is subtracted first)
+    steep = LogisticRegression(C=100.0).fit(x, y)
+    steep.coef_ = steep.coef_ * 1000.0
+    models.append(steep)
+    kg = np.array([150.0, 900.0, 2300.0])
+    z = np.vstack([rng.normal(size=(5000, 3)), rng.normal(size=(20, 3)) * 1000.0])
+    got = _expected_kg_many(models, z, kg)
+    assert np.abs(z[-20:] @ steep.coef_.T).max() > 1e4
+    for j, model in enumerate(models):
+        want = model.predict_proba(z) @ kg[np.asarray(model.classes_) - 1]
+        np.testing.assert_allclose(got[:, j], want, rtol=1e-12, atol=1e-9)
+    assert np.isfinite(got).all()
