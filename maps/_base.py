@@ -31,6 +31,13 @@ from folium.map import Layer
 from folium.template import Template
 
 from maps._assets import ASSETS, OfflineAssets, _Raw
+from maps._cells import (
+    AGGREGATE_ABOVE_HOMES,
+    SIMPLE_BASEMAP_TOLERANCE_M,
+    count_homes,
+    main_roads,
+    simple_basemap_name,
+)
 from maps._labels import NOT_AVAILABLE, Lang, MapStyle, check_lang, class_labels, ramp_colours
 from qet_geo._validate import geo_frame, require_crs
 from qet_geo.crs import WGS84, WORK_CRS
@@ -255,6 +262,7 @@ def geojson_layer(
     dash: Sequence[str | None] | None = None,
     show: bool = True,
     simplify_m: float = 0.0,
+    decimals: int = 6,
 ) -> folium.GeoJson:
     """Return a GeoJson layer of ``gdf``, one colour and one tooltip per feature.
 
@@ -265,7 +273,7 @@ def geojson_layer(
     props = props.set_axis(gdf.index) if len(props) else pd.DataFrame(index=gdf.index)
     props["_c"] = list(colours)
     props["_d"] = list(dash) if dash is not None else None
-    data = feature_collection(gdf, props, simplify_m=simplify_m)
+    data = feature_collection(gdf, props, simplify_m=simplify_m, decimals=decimals)
     kinds = set(gdf.geometry.geom_type)
 
     def style(feature: dict[str, Any]) -> dict[str, Any]:
@@ -751,9 +759,15 @@ def _street_class(highway: Any) -> int:
     return _STREET_WIDTH.get(str(highway), 1)
 
 
-def _json_text(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]] | None, simplify_m: float) -> str:
+def _json_text(
+    gdf: gpd.GeoDataFrame,
+    props: list[dict[str, Any]] | None,
+    simplify_m: float,
+    *,
+    decimals: int = 6,
+) -> str:
     wgs = to_wgs84(gdf, simplify_m=simplify_m)
-    texts = shapely.to_geojson(_rounded(wgs.geometry.to_numpy(), 6))
+    texts = shapely.to_geojson(_rounded(wgs.geometry.to_numpy(), decimals))
     if props is None:
         parts = [f'{{"type":"Feature","geometry":{t},"properties":{{}}}}' for t in texts]
     else:
@@ -775,7 +789,11 @@ def make_basemap(
     """Draw a light basemap from the extract's own streets, buildings, water and parks.
 
     This replaces the tiles of offline maps (a tile server is an outside host), and it can be
-    laid over tiles too. The neighbourhood's outline is drawn as a dashed line.
+    laid over tiles too. The neighbourhood's outline is drawn as a dashed line. Above
+    :data:`maps._cells.AGGREGATE_ABOVE_HOMES` homes (residential buildings) the basemap is the
+    lighter one of large areas: main roads, water and parks of a hectare or more, simplified to
+    10 m, no buildings (a page inlines its data: every building of 200 000 homes made 137 MB);
+    its name in the layer control says so.
 
     Parameters
     ----------
@@ -818,18 +836,30 @@ def make_basemap(
     if fit is None:
         fit = next(iter(present.values()))
     m, language = prepare(m, fit, lang=lang, offline=offline)
+    # a large area gets the lighter basemap: no buildings, main roads, shapes simplified
+    light = count_homes(frames) > AGGREGATE_ABOVE_HOMES
+    if light:
+        present.pop("buildings", None)
+        if "streets" in present:
+            present["streets"] = main_roads(present["streets"])
+        for name in ("parks", "water"):
+            if name in present:
+                present[name] = _large_shapes(present[name])
+        present = {name: frame for name, frame in present.items() if len(frame)}
+    tolerance = SIMPLE_BASEMAP_TOLERANCE_M if light else None
+    decimals = 5 if light else 6
     sublayers: list[dict[str, Any]] = []
     if "parks" in present:
         sublayers.append(
             {
-                "data": _json_text(present["parks"], None, 1.0),
+                "data": _json_text(present["parks"], None, tolerance or 1.0, decimals=decimals),
                 "styles": ['{"stroke": false, "fillColor": "#d5e8c4", "fillOpacity": 1}'],
             }
         )
     if "water" in present:
         sublayers.append(
             {
-                "data": _json_text(present["water"], None, 1.0),
+                "data": _json_text(present["water"], None, tolerance or 1.0, decimals=decimals),
                 "styles": ['{"stroke": false, "fillColor": "#b9d7e8", "fillOpacity": 1}'],
             }
         )
@@ -852,7 +882,7 @@ def make_basemap(
         widths = "{1: 1.2, 2: 3.5, 3: 5.5}"
         sublayers.append(
             {
-                "data": _json_text(streets, props, 0.5),
+                "data": _json_text(streets, props, tolerance or 0.5, decimals=decimals),
                 "styles": [
                     "function(f) { return {color: '#c9c2b6', lineCap: 'round', weight: "
                     f"{widths}[f.properties.w] + 1.5}}; }}",
@@ -868,10 +898,28 @@ def make_basemap(
                 "styles": ['{"color": "#5b5b5b", "weight": 2, "dashArray": "6 4", "fill": false}'],
             }
         )
-    name = msg("Fond de carte (OpenStreetMap)").render(language)
+    name = (
+        simple_basemap_name(language)
+        if light
+        else msg("Fond de carte (OpenStreetMap)").render(language)
+    )
     VectorBasemap(sublayers, name=name, show=show).add_to(m)
     add_layer_control(m)
     return m
+
+
+def _large_shapes(shapes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Keep the parks or water of the lighter basemap: polygons of a hectare or more, and lines."""
+    projected = shapes if shapes.crs is not None and shapes.crs.is_projected else None
+    if projected is None:
+        projected = shapes.to_crs(WORK_CRS)
+    polygons = projected.geometry.geom_type.isin(_POLYGONS).to_numpy()
+    small = polygons & (projected.geometry.area.to_numpy() < LIGHT_MIN_AREA_M2)
+    return shapes[~small]
+
+
+#: The smallest park or water area the lighter basemap keeps, m² (a hectare).
+LIGHT_MIN_AREA_M2 = 10_000.0
 
 
 def _unique_lines(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

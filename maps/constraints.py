@@ -38,8 +38,10 @@ from maps._base import (
     prepare,
     to_wgs84,
 )
+from maps._cells import AGGREGATE_ABOVE_HOMES, aggregate_homes, aggregated_note
 from maps._labels import (
     CATEGORY_COLOURS,
+    Lang,
     MapStyle,
     category_label,
     classify,
@@ -91,6 +93,11 @@ def make_constraints_map(
 ) -> folium.Map:
     """Colour homes (points) or 200 m cells (polygons) by one built-constraint indicator.
 
+    Above :data:`maps._cells.AGGREGATE_ABOVE_HOMES` home points (a large area, whose page would
+    weigh megabytes), the homes are drawn as the 200 m cells that
+    :func:`qet_geo.privacy.safe_aggregate` publishes, each with the population-weighted mean of
+    its homes (:func:`maps._cells.aggregate_homes`); the legend says so.
+
     Parameters
     ----------
     homes
@@ -133,6 +140,12 @@ def make_constraints_map(
         increasing, or a respondent table did not pass the privacy rules.
     """
     check_frame(homes, "homes", columns=[column, *tooltip], geom_types=_POINTS + _POLYGONS)
+    present = homes[homes.geometry.notna() & ~homes.geometry.is_empty]
+    aggregated = len(present) > AGGREGATE_ABOVE_HOMES and bool(
+        present.geom_type.isin(_POINTS).all()
+    )
+    if aggregated:  # a large area: 200 m cells, so that the page stays light (maps._cells)
+        homes = aggregate_homes(present, [column, *tooltip])
     if "n_respondents" in homes.columns:
         require_protected(homes, what="the constraints map")
     m, language = prepare(m, homes, lang=lang, offline=offline)
@@ -149,7 +162,13 @@ def make_constraints_map(
         + [(_capitalised(x.label), fmt_value(x, drawn[x.column].iloc[i], language)) for x in extra]
         for i, value in enumerate(drawn[column])
     ]
-    layer = geojson_layer(drawn, colours, tips, name=name, show=show)
+    if aggregated:
+        tips = [
+            [*zone, *tip] for zone, tip in zip(_cell_tooltips(drawn, language), tips, strict=True)
+        ]
+    layer = geojson_layer(
+        drawn, colours, tips, name=name, show=show, decimals=5 if aggregated else 6
+    )
     layer.add_to(m)
     missing = bool((classes < 0).any())
     cells = bool(drawn.geometry.geom_type.isin(_POLYGONS).all())
@@ -159,6 +178,8 @@ def make_constraints_map(
     ).render(language)
     if spec.sentence:  # what the figure means, in the registry's words
         note = f"{spec.sentence} ({note})"
+    if aggregated:
+        note = f"{note} {aggregated_note(language)}"
     indicator_legend(
         spec,
         palette,
@@ -171,6 +192,21 @@ def make_constraints_map(
     ).add_to(m)
     add_layer_control(m)
     return m
+
+
+def _cell_tooltips(cells: pd.DataFrame, lang: Lang) -> list[list[tuple[str, str]]]:
+    """The first rows of an aggregated cell's tooltip: what the zone is and its homes."""
+    merged = cells["merged"].astype(bool).to_numpy()
+    zone, homes_word = msg("Zone").render(lang), msg("Logements").render(lang)
+    pooled = msg("regroupement de carreaux (secret statistique)").render(lang)
+    cell = msg("carreau de 200 m").render(lang)
+    return [
+        [
+            (zone, pooled if merged[i] else cell),
+            (homes_word, fmt_number(float(n), lang, decimals=0)),
+        ]
+        for i, n in enumerate(cells["n_respondents"])
+    ]
 
 
 def _capitalised(text: str) -> str:
