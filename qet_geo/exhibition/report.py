@@ -421,6 +421,22 @@ def _method(content: ReportContent, t: Mapping[str, str], lang: str) -> str:
     return "".join(parts)
 
 
+def _maps_note(content: ReportContent, lang: str) -> str:
+    """Say that the maps of a large area show 200 m cells, and why (maps._cells)."""
+    from maps._cells import AGGREGATE_ABOVE_HOMES
+
+    if content.homes <= AGGREGATE_ABOVE_HOMES:
+        return ""
+    note = msg(
+        "Le quartier compte plus de {threshold} logements : les cartes des contraintes bâties "
+        "montrent des carreaux de 200 m (la moyenne de leurs logements ; moins de 11 logements, "
+        "carreaux regroupés) sur un fond sans les bâtiments, pour que chaque page reste légère "
+        "à ouvrir.",
+        threshold=number(AGGREGATE_ABOVE_HOMES, decimals=0),
+    )
+    return f"<p class='note'>{_e(note.render(lang))}</p>"
+
+
 def render_report(content: ReportContent, *, lang: str = "fr") -> str:
     """Return the report as one self-contained HTML page.
 
@@ -512,7 +528,10 @@ def render_report(content: ReportContent, *, lang: str = "fr") -> str:
             "</iframe>"
             for title, src in content.maps
         )
-        out.append(f"<section id='maps'><h2>{_e(t['maps'])}</h2>{frames}</section>")
+        out.append(
+            f"<section id='maps'><h2>{_e(t['maps'])}</h2>{_maps_note(content, lang)}{frames}"
+            "</section>"
+        )
     # links, in words; margins; the method
     margins = "".join(
         f"<tr><td>{_e(r['label'])}</td><td class='num'>{_saving(r, lang)}</td>"

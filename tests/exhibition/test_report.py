@@ -102,3 +102,35 @@ def test_the_report_says_what_the_walking_figures_may_miss(lang: str, edge: str,
         "OpenStreetMap"
         not in quiet[quiet.index("<section id='constraints'>") :].split("</section>")[0]
     )
+
+
+def test_the_maps_of_a_large_area_are_said_to_show_200m_cells() -> None:
+    """Above maps._cells.AGGREGATE_ABOVE_HOMES homes the maps draw cells: the report says so."""
+    from maps._cells import AGGREGATE_ABOVE_HOMES
+
+    content = _content(12.34, 4.5, 20.0)
+    content.maps = [("Commerce <alimentaire>", "maps/food_shop_min.html")]
+    small = render_report(content, lang="fr")
+    section = small[small.index("<section id='maps'>") :]
+    assert "carreaux de 200 m" not in section[: section.index("</section>")]
+    content.homes = AGGREGATE_ABOVE_HOMES + 1
+    page = render_report(content, lang="fr")
+    section = page[page.index("<section id='maps'>") :]
+    section = section[: section.index("</section>")]
+    assert "plus de 4\u202f000 logements" in section and "carreaux de 200 m" in section
+    assert "moins de 11 logements" in section
+    assert "Commerce &lt;alimentaire&gt;" in section  # titles still escaped
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the English of the report's new template awaits the catalogue (qet_geo.po), which "
+    "helper C does not own: see its report",
+)
+def test_the_maps_note_in_english() -> None:
+    from maps._cells import AGGREGATE_ABOVE_HOMES
+
+    content = _content(12.34, 4.5, 20.0)
+    content.maps = [("Food", "maps/food_shop_min.html")]
+    content.homes = AGGREGATE_ABOVE_HOMES + 1
+    assert "200 m cells" in render_report(content, lang="en")
