@@ -241,3 +241,24 @@ def test_aggregated_text_is_escaped(large: gpd.GeoDataFrame) -> None:
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in readable(html)
     assert "49" not in re.findall(r"qet-legend-title\">([^<]*)<", html)
+
+
+def test_an_aggregated_page_draws_in_chromium(
+    large: gpd.GeoDataFrame,
+    layers: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The exhibition's map of a large area (cells on the lighter basemap) draws, cleanly."""
+    from tests.browser import open_page
+
+    frames = {n: tiled(layers.layers[n], 3) for n in ("buildings", "streets", "parks", "water")}
+    m = maps.make_basemap(frames)
+    maps.make_constraints_map(large, "food_shop_min", m=m)
+    page = maps.save_map(m, tmp_path / "large.html")
+    run = open_page(page, screenshot=tmp_path / "large.png")
+    assert run.requests == [], run.requests
+    assert run.console == [], run.console
+    cells = len(aggregate_homes(large, ["food_shop_min"]))
+    assert run.dom.count("leaflet-interactive") >= cells  # one path per drawn zone
+    assert "<canvas" in run.dom  # the basemap
+    assert "Carreaux de 200 m" in run.dom  # the legend's caption, shown
