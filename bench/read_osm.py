@@ -1,0 +1,183 @@
+"""Benchmark: ``read_osm`` against a plain pyosmium pass over the same file (the floor).
+
+Each measurement runs in its own Python process (imports done before the clock starts), so
+memory figures are the reading's own:
+
+- CPU and wall seconds (best of ``--repeat``);
+- peak resident memory, as ``ru_maxrss`` less the resident memory once the imports are done:
+  what the reading adds, libosmium's location index, area assembler and GEOS geometries
+  included (``MB/MB``: that peak per MB of the file);
+- peak Python memory traced by ``tracemalloc`` (a separate run, since tracing slows it down):
+  Python objects and numpy arrays, not libosmium's nor GEOS's.
+
+The plain pass is what any pyosmium reader of these layers has to do, with the reader's own
+settings: one ``osmium.FileProcessor`` with node locations and area assembly
+(``with_areas()``, libosmium's C++ location index and multipolygon assembler) and the reader's
+``KeyFilter`` (``qet_geo.inputs.osm._READ_KEYS``), iterated in Python. Every node, area and relation that
+reaches Python has its tags read into a dict (the reader classifies on them), and so has every
+highway way (the other ways are only asked whether they have a ``highway`` tag); a node's
+location is read; a highway way's node references and their locations are read node by node
+(what the street graph is built from); an area's geometry is made as WKB by
+``osmium.geom.WKBFactory`` (the buildings, parks, water and the areas whose points are
+amenities). Nothing is kept. What
+it leaves out is the reader's own work: checking the other ways' node locations for the
+clipped-extract report, the ids of the ways for the relations' report, classifying, building
+the GeoDataFrames and the highway table, projecting to Lambert-93.
+
+The files are the shared PBF extracts and the Lorient centre tiled ``k``×``k``
+(``bench/_tiled.py``; ``--k 16`` is about 200 000 homes, the city-scale target of issue 18).
+Target: ``read_osm`` within 1.5× the plain pass's CPU on the largest file.
+
+    .venv/bin/python bench/read_osm.py [--k 16] [--repeat 1] [--no-shared]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "osm"
+TARGET_RATIO = 1.5
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 1e6
+
+
+def _plain_pass(path: Path) -> int:
+    """The floor: the reader's pyosmium pass with nothing kept (see the module docstring);
+    returns the tags read, so that nothing is optimised away."""
+    import osmium
+
+    from qet_geo.inputs.osm import _READ_KEYS
+
+    processor = (
+        osmium.FileProcessor(str(path))
+        .with_areas()
+        .with_filter(osmium.filter.KeyFilter(*_READ_KEYS))
+    )
+    wkb = osmium.geom.WKBFactory()
+    node_cls, way_cls, area_cls = osmium.osm.Node, osmium.osm.Way, osmium.osm.Area
+    seen = 0
+    for obj in processor:
+        if isinstance(obj, node_cls):
+            seen += len(dict(obj.tags))
+            loc = obj.location
+            _ = (loc.lon, loc.lat)
+        elif isinstance(obj, way_cls):
+            if "highway" in obj.tags:
+                seen += len(dict(obj.tags))
+                for n in obj.nodes:
+                    loc = n.location
+                    _ = (n.ref, loc.lon, loc.lat) if loc.valid() else n.ref
+        elif isinstance(obj, area_cls):
+            seen += len(dict(obj.tags))
+            with contextlib.suppress(RuntimeError):  # an area the reader counts as lost
+                seen += len(bytes.fromhex(wkb.create_multipolygon(obj)))
+        else:  # a relation
+            seen += len(dict(obj.tags))
+        seen += 1
+    return seen
+
+
+def _reader(path: Path) -> int:
+    from qet_geo.inputs.osm import read_osm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = read_osm(path)
+    return len(data.buildings)
+
+
+def _measure(what: str, path: Path, traced: bool) -> dict[str, float]:
+    """Run one measurement in this process (the child side)."""
+    import osmium  # noqa: F401  (imports before the clock)
+
+    import qet_geo.inputs.osm  # noqa: F401
+
+    run = _reader if what == "reader" else _plain_pass
+    base_rss = _rss_mb()
+    if traced:
+        tracemalloc.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    count = run(path)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    out = {"cpu": cpu, "wall": wall, "count": count, "base_rss": base_rss}
+    out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    if traced:
+        out["traced_peak"] = tracemalloc.get_traced_memory()[1] / 1e6
+    return out
+
+
+def _child(what: str, path: Path, traced: bool) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--child", what, str(path)] + (["--traced"] if traced else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench(path: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """Measure the reader and the plain pass on ``path``; best CPU of ``repeat`` runs."""
+    out: dict[str, dict[str, float]] = {}
+    for what in ("plain", "reader"):
+        runs = [_child(what, path, traced=False) for _ in range(repeat)]
+        best = min(runs, key=lambda r: r["cpu"])
+        best["traced_peak"] = _child(what, path, traced=True)["traced_peak"]
+        best["rss_added"] = max(r["peak_rss"] for r in runs) - best["base_rss"]
+        out[what] = best
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--k", type=int, default=16, help="Lorient centre tiled k×k (0: none)")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-shared", action="store_true", help="only the tiled extract")
+    parser.add_argument("--child", nargs=2, metavar=("WHAT", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_measure(args.child[0], Path(args.child[1]), args.traced)))
+        return
+
+    files = [] if args.no_shared else sorted(SHARED.glob("*.pbf"))
+    if args.k:
+        from _tiled import tiled_extract
+
+        files.append(tiled_extract(SHARED / "lorient_centre.osm.pbf", args.k))
+    header = (
+        f"{'file':<42} {'MB':>6} | {'plain CPU':>9} {'reader CPU':>10} {'ratio':>6} | "
+        f"{'wall p/r':>11} | {'RSS+ p/r MB':>13} {'MB/MB':>6} | {'traced p/r MB':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    ratio = float("nan")
+    for path in files:
+        size = path.stat().st_size / 1e6
+        res = bench(path, args.repeat)
+        p, r = res["plain"], res["reader"]
+        ratio = r["cpu"] / p["cpu"]
+        print(
+            f"{path.name[:42]:<42} {size:6.1f} | {p['cpu']:9.2f} {r['cpu']:10.2f} {ratio:6.2f} | "
+            f"{p['wall']:5.1f}/{r['wall']:5.1f} | {p['rss_added']:6.0f}/{r['rss_added']:6.0f} "
+            f"{r['rss_added'] / size:6.1f} | {p['traced_peak']:6.0f}/{r['traced_peak']:6.0f}"
+        )
+    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    print(
+        f"\ntarget: reader CPU <= {TARGET_RATIO}x the plain pass on the largest file: "
+        f"{ratio:.2f}x, {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    main()
