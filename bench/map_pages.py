@@ -20,6 +20,22 @@ container holds its layers' paths, canvases or markers and the page raised no er
 ``--repeat`` runs, and each figure against its target. Page sizes against the number of homes are
 printed too, for the threshold of :data:`maps._cells.AGGREGATE_ABOVE_HOMES`.
 
+Measured on this 2-core machine shared with other work (best of 2 opens; "drawn" is the larger):
+
+================================  =======  =========  =====================
+area                              homes    page MB    drawn, s
+================================  =======  =========  =====================
+Lorient centre (k=1)              1 042    0.93       0.6   (home by home)
+replicated k=2, home by home      4 168    3.2        1.8
+replicated k=3, home by home      9 378    6.9        3.1   (both targets missed)
+replicated k=8, cells             66 688   0.71       0.75
+replicated k=16, cells            266 752  2.3        1.0
+real tiled extract k=8, cells     81 600   0.87       0.66
+================================  =======  =========  =====================
+
+(``--aggregate-above 10000000`` draws every page home by home, for the first rows.) Before
+issue 18, the diagnostic's pages of 200 000 homes weighed 137 MB.
+
 Run from the repository root::
 
     .venv/bin/python bench/map_pages.py --k 1 2 4 8 16       # ~ a few minutes
