@@ -169,13 +169,17 @@ def _join(
     out = pd.DataFrame(np.nan, index=answers.index, columns=columns, dtype=float)
     located = pd.Series(pd.NA, index=answers.index, dtype="string")
     home = pd.Series(pd.NA, index=answers.index, dtype="string")
-    values = access[columns].astype(float)
     if "building_key" in answers.columns:
         keys = answers["building_key"].astype("string")
-        hit = keys.isin(values.index.astype(str)).fillna(False).to_numpy(dtype=bool)
+        # the answers' homes looked up among every home, then only their rows taken: the cost
+        # grows with the answers, not with the homes times the indicators
+        position = pd.Index(access.index.astype(str)).get_indexer(
+            keys.fillna("").to_numpy(dtype=str)
+        )
+        hit = keys.notna().to_numpy(dtype=bool) & (position >= 0)  # a missing key is no home
         if hit.any():
-            lookup = values.set_axis(values.index.astype(str))
-            out.loc[hit, columns] = lookup.loc[keys[hit].to_numpy(dtype=str)].to_numpy()
+            rows = access.iloc[position[hit]]
+            out.loc[hit, columns] = rows[columns].astype(float).to_numpy()
             located[hit] = "building"
             home[hit] = keys[hit]
     if cell_access is not None and "cell_id" in answers.columns:

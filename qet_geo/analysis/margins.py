@@ -186,7 +186,7 @@ def margins_of_manoeuvre(
         raise ValidationError(msg("access n'a aucun logement de poids positif."))
     if population is None and not np.allclose(home_w, 1.0):
         population = float(home_w.sum())
-    homes = _filled(access[columns], _cutoff_min(access))
+    homes = _filled(access, _cutoff_min(access), columns)
     left_out = _left_out(scenarios, access)
     if left_out:
         warnings.warn(
@@ -612,10 +612,10 @@ def _expected_kg_many(
     level's logit as 0, the softmax needs one exponential per other level; where one would
     overflow the largest logit is subtracted first, as ``predict_proba`` does.
     """
-    out = np.empty((len(z), len(models)))
     by_levels: dict[tuple[int, ...], list[int]] = {}
     for i, model in enumerate(models):
         by_levels.setdefault(tuple(int(c) for c in model.classes_), []).append(i)
+    parts: list[tuple[list[int], np.ndarray]] = []
     for levels, members in by_levels.items():
         coef = np.stack([models[i].coef_ for i in members], axis=1)  # (k, m, p); k=1: 2 levels
         intercept = np.stack([models[i].intercept_ for i in members], axis=1)  # (k, m)
@@ -624,12 +624,18 @@ def _expected_kg_many(
             coef, intercept = coef[1:] - coef[0], intercept[1:] - intercept[0]
         slopes = [np.ascontiguousarray(c.T) for c in coef]  # (p, m) per level
         kg_levels = kg[np.asarray(levels) - 1].astype(float)
+        part = np.empty((len(z), len(members)))
         step = max(1, _CHUNK_VALUES // (len(members) * len(coef)))
         for start in range(0, len(z), step):
-            rows = slice(start, start + step)
-            block = z[rows]
+            block = z[start : start + step]
             logits = [block @ slope + shift for slope, shift in zip(slopes, intercept, strict=True)]
-            out[rows, members] = _softmax_kg(logits, kg_levels)
+            part[start : start + step] = _softmax_kg(logits, kg_levels)
+        parts.append((members, part))
+    if len(parts) == 1:
+        return parts[0][1]
+    out = np.empty((len(z), len(models)))
+    for members, part in parts:
+        out[:, members] = part
     return out
 
 

@@ -569,7 +569,6 @@ def _reference_margins(
         _Clusters,
         _cutoff_min,
         _design,
-        _filled,
         _located,
         _logit,
         _quiet_fits,
@@ -581,7 +580,7 @@ def _reference_margins(
     joined = _join(answers, access, columns, None)
     cutoff = _cutoff_min(access)
     located, filled, weights, groups = _located(answers, joined, np.ones(len(answers)), cutoff)
-    homes = _filled(access[columns], cutoff)
+    homes = _plainly_filled(access[columns], cutoff)
     changed = homes.copy()
     for change in scenario.changes:
         changed[change.indicator] = change.apply(changed[change.indicator].to_numpy(float))
@@ -693,3 +692,68 @@ def test_replicates_predicted_at_once_match_predict_proba() -> None:
         want = model.predict_proba(z) @ kg[np.asarray(model.classes_) - 1]
         np.testing.assert_allclose(got[:, j], want, rtol=1e-12, atol=1e-9)
     assert np.isfinite(got).all()
+
+
+def _plainly_filled(values: pd.DataFrame, cutoff_min: float) -> pd.DataFrame:
+    """The nearest distances and times with "none within 5 km" as the cutoff, the plain way.
+
+    A column with no value at all (no railway station within the search of any home) stays NaN:
+    the indicator is unknown there, and a model leaves it out.
+    """
+    from qet_geo.constraints.access import NEAREST_CUTOFF_M
+    from qet_geo.constraints.indicators import INDICATORS, nearest_m, nearest_min
+
+    out = values.astype(float).copy()
+    for col in out.columns:
+        entry = INDICATORS.get(str(col))
+        if entry is None or entry.category is None or out[col].isna().all():
+            continue
+        distance, time = nearest_m(entry.category), nearest_min(entry.category)
+        if col == distance and time in out.columns:
+            out[col] = out[col].fillna(NEAREST_CUTOFF_M)
+        elif col == time and distance in out.columns:
+            out[col] = out[col].fillna(cutoff_min)
+    return out
+
+
+def test_filled_homes_are_the_plain_fill(access: gpd.GeoDataFrame) -> None:
+    from qet_geo.analysis._fitting import _cutoff_min, _filled
+    from qet_geo.analysis.homes import _checked_columns
+
+    columns = _checked_columns(pd.DataFrame({"building_key": []}), access, None)
+    cutoff = _cutoff_min(access)
+    # Lorient has nearest amenities beyond the 5 km search (NaN) to fill
+    assert access[columns].isna().any().any()
+    filled = _filled(access, cutoff, columns)
+    pd.testing.assert_frame_equal(filled, _plainly_filled(access[columns], cutoff))
+    pd.testing.assert_frame_equal(_filled(access[columns], cutoff), filled)
+    # a time without its distance keeps its NaN: the pair is looked for among the columns given
+    alone = [c for c in columns if c.endswith("_min")][:1]
+    pd.testing.assert_frame_equal(
+        _filled(access, cutoff, alone), _plainly_filled(access[alone], cutoff)
+    )
+    assert access[columns].equals(pd.DataFrame(access)[columns])  # the input left as it was
+
+
+def test_join_gives_each_answer_its_homes_row(
+    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame
+) -> None:
+    homes = _tiled(access, 3)
+    spread = pd.DataFrame(answers.drop(columns="geometry")).iloc[:200].copy()
+    keys = spread["building_key"].astype("string").to_numpy(dtype=object)
+    keys[::3] = [f"{k}#2" for k in keys[::3]]
+    keys[1] = "not-a-home"
+    keys[4] = pd.NA
+    spread["building_key"] = pd.array(keys, dtype="string")
+    with pytest.warns(QetGeoWarning, match="2 (of|réponses sur) 200"):
+        joined = join_constraints(spread, homes)
+    indicators = [c for c in joined.columns if c not in ("located_by", "home_id")]
+    for i, key in enumerate(keys):
+        row = joined.iloc[i]
+        if key is pd.NA or key not in homes.index:
+            assert pd.isna(row["located_by"]) and pd.isna(row["home_id"])
+            assert row[indicators].isna().all()
+            continue
+        assert row["located_by"] == "building" and row["home_id"] == key
+        want = homes.loc[key, indicators].astype(float).to_numpy()
+        np.testing.assert_array_equal(row[indicators].to_numpy(dtype=float), want)
