@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -255,6 +256,9 @@ def run_ladder(source: Path, ks: list[int], only: Sequence[str], work: Path) -> 
             line = (
                 f"  {name:<12} exponent {slope:5.2f} ({fit[0][0]}..{fit[-1][0]} homes): {verdict}"
             )
+            (h0, r0), (h1, r1) = fit[-2], fit[-1]
+            top = math.log(r1.cpu / r0.cpu) / math.log(h1 / h0)
+            line += f" [last step {h0}->{h1}: {top:.2f}]"
         else:
             line = f"  {name:<12} exponent: too few sizes"
         if mine and mine[-1][0] >= BIG_HOMES:
