@@ -21,10 +21,12 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import tempfile
 import warnings
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -408,7 +410,7 @@ def read_osm(
             ),
             path=path,
         ) from err
-    if not (raw.points or raw.areas or raw.hw_ids or raw.way_ids):
+    if not (raw.points or raw.areas or raw.hw_ids or len(raw.way_ids)):
         raise EmptyDataError(
             msg(
                 "{path} ne contient aucun objet OSM : l'extrait est vide. Découpez-le à nouveau "
@@ -685,23 +687,36 @@ def _count_xml(path: Path, limit: int | None) -> int:
 
 @dataclass
 class _Raw:
-    # highway ways: one row per way
+    # highway ways: one entry per way in hw_ids, hw_tags and hw_sizes (its number of nodes);
+    # their nodes one after the other in hw_refs, hw_x, hw_y (libosmium's fixed-point
+    # coordinates, ``_NO_COORD`` for a node absent from the file), filled as arrays by
+    # :func:`_read_raw` and made numpy arrays at its end
     hw_ids: list[int] = field(default_factory=list)
     hw_tags: list[dict[str, str]] = field(default_factory=list)
-    hw_refs: list[list[int]] = field(default_factory=list)
-    hw_lons: list[list[float]] = field(default_factory=list)
-    hw_lats: list[list[float]] = field(default_factory=list)
-    # point features (nodes) and area features: (osm key, tags, lon, lat) / (key, tags, wkb)
+    hw_sizes: Any = field(default_factory=lambda: array("q"))
+    hw_refs: Any = field(default_factory=lambda: array("q"))
+    hw_x: Any = field(default_factory=lambda: array("q"))
+    hw_y: Any = field(default_factory=lambda: array("q"))
+    # point features (nodes) and area features: (osm key, tags, lon, lat) / (key, tags, wkb);
+    # their tags are those of _KEPT_TAGS
     points: list[tuple[str, dict[str, str], float, float]] = field(default_factory=list)
     areas: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     # non-highway open ways with useful tags (cycleways mapped off-road are highways already)
     missing_refs: set[int] = field(default_factory=set)
-    way_ids: set[int] = field(default_factory=set)
+    way_ids: Any = field(default_factory=lambda: array("q"))
     missing_members: int = 0
     relations_missing: int = 0
     late_nodes: bool = False
     ways_missing: int = 0
     closed_ways_missing: int = 0
+
+
+#: libosmium's fixed-point coordinate unit (``Location.lon == x / _COORD_PRECISION`` exactly)
+#: and its bounds of a valid location (``Location.valid()``).
+_COORD_PRECISION = 10_000_000
+_MAX_X, _MAX_Y = 180 * _COORD_PRECISION, 90 * _COORD_PRECISION
+#: The x and y of a node reference whose node is not in the file.
+_NO_COORD = 2_147_483_647
 
 
 # Objects with none of these keys never reach Python (libosmium filters them in C++).
@@ -711,6 +726,44 @@ _READ_KEYS = sorted(
     | set(_PARK_TAGS)
     | set(_WATER_TAGS)
 )
+
+
+#: The tags of points and areas any layer reads: the other tags are not kept (they were most of
+#: the memory a large extract's buildings took).
+_KEPT_TAGS: dict[str, str] = {
+    k: k
+    for k in (
+        TAXONOMY_KEYS
+        | set(_PARK_TAGS)
+        | set(_WATER_TAGS)
+        | set(_NON_HOME_KEYS)
+        | {
+            "highway",
+            "building",
+            "building:levels",
+            "building:use",
+            "roof:levels",
+            "height",
+            "start_date",
+            "name",
+            "amenity",
+            "shop",
+            "parking",
+            "capacity",
+            "access",
+            "addr:housenumber",
+            "addr:street",
+            "addr:place",
+            "addr:postcode",
+            "addr:city",
+        }
+    )
+}
+
+
+def _kept_tags(tags: Iterable[tuple[str, str]]) -> dict[str, str]:
+    kept = _KEPT_TAGS
+    return {kept[k]: v for k, v in tags if k in kept}
 
 
 def _is_interesting_area(tags: Mapping[str, str]) -> bool:
@@ -763,11 +816,15 @@ def _restore_new_ids(raw: _Raw) -> None:
         return f"{k[0]}{back(int(k[1:]))}"
 
     raw.hw_ids = [back(i) for i in raw.hw_ids]
-    raw.hw_refs = [[back(r) for r in refs] for refs in raw.hw_refs]
+    refs = raw.hw_refs
+    raw.hw_refs = np.where(
+        refs > _osm_order.NEW_ID_OFFSET, _osm_order.NEW_ID_OFFSET - refs, refs
+    ).astype(np.int64)
     raw.points = [(key(k), tags, lon, lat) for k, tags, lon, lat in raw.points]
     raw.areas = [(key(k), tags, geom) for k, tags, geom in raw.areas]
     raw.missing_refs = {back(i) for i in raw.missing_refs}
-    raw.way_ids = {back(i) for i in raw.way_ids}
+    ids = raw.way_ids
+    raw.way_ids = np.where(ids > _osm_order.NEW_ID_OFFSET, _osm_order.NEW_ID_OFFSET - ids, ids)
 
 
 def _read_raw(path: Path) -> _Raw:
@@ -782,46 +839,14 @@ def _read_raw(path: Path) -> _Raw:
     counter = _WaySeen(raw, wkb)
     processor.handler_for_filtered(counter)
     members: list[list[int]] = []  # the member ways of the areas' relations
+    node_cls, way_cls, area_cls = osmium.osm.Node, osmium.osm.Way, osmium.osm.Area
+    add_way_id = raw.way_ids.append
+    add_ref, add_x, add_y = raw.hw_refs.append, raw.hw_x.append, raw.hw_y.append
+    add_size, add_hw_id, add_hw_tags = raw.hw_sizes.append, raw.hw_ids.append, raw.hw_tags.append
+    add_area, add_point = raw.areas.append, raw.points.append
     for obj in processor:
-        if isinstance(obj, osmium.osm.Node):
-            tags = dict(obj.tags)
-            if _point_key(tags):
-                loc = obj.location
-                raw.points.append((f"n{obj.id}", tags, loc.lon, loc.lat))
-        elif isinstance(obj, osmium.osm.Way):
-            way_tags = obj.tags
-            raw.way_ids.add(obj.id)
-            if "highway" not in way_tags:
-                _check_locations(obj, raw, wkb)
-                continue
-            refs, lons, lats = [], [], []
-            n_missing = 0
-            for n in obj.nodes:
-                loc = n.location
-                refs.append(n.ref)
-                if loc.valid():
-                    lons.append(loc.lon)
-                    lats.append(loc.lat)
-                else:
-                    lons.append(np.nan)
-                    lats.append(np.nan)
-                    raw.missing_refs.add(n.ref)
-                    n_missing += 1
-            if n_missing:
-                raw.ways_missing += 1
-            raw.hw_ids.append(obj.id)
-            raw.hw_tags.append({k: way_tags[k] for k in _WAY_TAGS if k in way_tags})
-            raw.hw_refs.append(refs)
-            raw.hw_lons.append(lons)
-            raw.hw_lats.append(lats)
-        elif isinstance(obj, osmium.osm.Relation):
-            rel_tags = dict(obj.tags)
-            if rel_tags.get("type") in ("multipolygon", "boundary") and _is_interesting_area(
-                rel_tags
-            ):
-                members.append([m.ref for m in obj.members if m.type == "w"])
-        elif isinstance(obj, osmium.osm.Area):
-            tags = dict(obj.tags)
+        if isinstance(obj, area_cls):
+            tags = _kept_tags(obj.tags)
             if not _is_interesting_area(tags):
                 continue
             if tags.get("highway") and "building" not in tags and "amenity" not in tags:
@@ -832,20 +857,69 @@ def _read_raw(path: Path) -> _Raw:
                 raw.closed_ways_missing += 1
                 continue
             osm_key = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
-            raw.areas.append((osm_key, tags, bytes.fromhex(geom)))
+            add_area((osm_key, tags, bytes.fromhex(geom)))
+        elif isinstance(obj, way_cls):
+            way_tags = obj.tags
+            add_way_id(obj.id)
+            if "highway" not in way_tags:
+                _check_locations(obj, raw, wkb)
+                continue
+            # the coordinates as libosmium holds them (x, y: no check, no float per node); an
+            # invalid location (a node absent from the file) is told apart in numpy below
+            size = 0
+            for n in obj.nodes:
+                loc = n.location
+                add_ref(n.ref)
+                add_x(loc.x)
+                add_y(loc.y)
+                size += 1
+            add_size(size)
+            add_hw_id(obj.id)
+            add_hw_tags({k: way_tags[k] for k in _WAY_TAGS if k in way_tags})
+        elif isinstance(obj, node_cls):
+            tags = _kept_tags(obj.tags)
+            if _point_key(tags):
+                loc = obj.location
+                add_point((f"n{obj.id}", tags, loc.lon, loc.lat))
+        elif isinstance(obj, osmium.osm.Relation):
+            rel_tags = dict(obj.tags)
+            if rel_tags.get("type") in ("multipolygon", "boundary") and _is_interesting_area(
+                rel_tags
+            ):
+                members.append([m.ref for m in obj.members if m.type == "w"])
+    _highway_missing(raw)
     # counted once every way is known: an unsorted file may give a relation before its ways
-    seen = raw.way_ids | counter.way_ids
-    for refs in members:
-        absent = [ref for ref in refs if ref not in seen]
-        if absent:
-            raw.missing_members += len(absent)
-            raw.relations_missing += 1
+    raw.way_ids = np.concatenate(
+        [np.frombuffer(raw.way_ids, dtype=np.int64), np.frombuffer(counter.way_ids, np.int64)]
+    )
+    if members:
+        refs = np.fromiter(itertools.chain.from_iterable(members), dtype=np.int64)
+        of = np.repeat(np.arange(len(members)), [len(m) for m in members])
+        absent = ~np.isin(refs, raw.way_ids)
+        raw.missing_members += int(np.count_nonzero(absent))
+        raw.relations_missing += len(np.unique(of[absent]))
     # a node the location index holds but a way could not find came after that way
     locations = processor.node_location_storage
     raw.late_nodes = locations is not None and any(
         _located(locations, ref) for ref in raw.missing_refs
     )
     return raw
+
+
+def _highway_missing(raw: _Raw) -> None:
+    """Turn the highways' arrays into numpy arrays and count their nodes absent from the file."""
+    raw.hw_sizes = np.frombuffer(raw.hw_sizes, dtype=np.int64)
+    raw.hw_refs = np.frombuffer(raw.hw_refs, dtype=np.int64)
+    x = np.frombuffer(raw.hw_x, dtype=np.int64)
+    y = np.frombuffer(raw.hw_y, dtype=np.int64)
+    valid = (np.abs(x) <= _MAX_X) & (np.abs(y) <= _MAX_Y)
+    raw.hw_x, raw.hw_y = x, y
+    if valid.all():
+        return
+    raw.missing_refs.update(raw.hw_refs[~valid].tolist())
+    starts = np.cumsum(raw.hw_sizes) - raw.hw_sizes
+    invalid_per_way = np.add.reduceat((~valid).astype(np.int64), starts[raw.hw_sizes > 0])
+    raw.ways_missing += int(np.count_nonzero(invalid_per_way))
 
 
 def _located(locations: osmium.index.LocationTable, ref: int) -> bool:
@@ -860,12 +934,12 @@ class _WaySeen:
     """Record the ids of the ways filtered out (multipolygon members...) and their missing nodes."""
 
     def __init__(self, raw: _Raw, wkb: osmium.geom.WKBFactory) -> None:
-        self.way_ids: set[int] = set()
+        self.way_ids: Any = array("q")
         self._raw = raw
         self._wkb = wkb
 
     def way(self, w: osmium.osm.Way) -> None:
-        self.way_ids.add(w.id)
+        self.way_ids.append(w.id)
         _check_locations(w, self._raw, self._wkb)
 
 
@@ -1034,10 +1108,9 @@ def _node_extent(
     """
     from_way = np.fromiter((k.startswith("w") for k in area_keys), dtype=bool, count=len(area_keys))
     parts: list[np.ndarray] = [np.atleast_1d(pt_ll), np.atleast_1d(area_ll)[from_way]]
-    if raw.hw_lons:
-        lon = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lons])
-        lat = np.concatenate([np.asarray(x, dtype=float) for x in raw.hw_lats])
-        ok = np.isfinite(lon)
+    lon, lat = _hw_lonlat(raw)
+    ok = np.isfinite(lon)
+    if ok.any():
         parts.append(
             np.atleast_1d(cast(np.ndarray, shapely.points(np.column_stack([lon[ok], lat[ok]]))))
         )
@@ -1225,46 +1298,66 @@ def _areas_matching(
     )
 
 
+def _hw_lonlat(raw: _Raw) -> tuple[np.ndarray, np.ndarray]:
+    """The highways' node coordinates in degrees, NaN for a node absent from the file: the
+    floats libosmium's ``Location.lon`` and ``.lat`` give, bit for bit."""
+    x, y = raw.hw_x, raw.hw_y
+    valid = (np.abs(x) <= _MAX_X) & (np.abs(y) <= _MAX_Y)
+    lon = np.where(valid, x / _COORD_PRECISION, np.nan)
+    lat = np.where(valid, y / _COORD_PRECISION, np.nan)
+    return lon, lat
+
+
 def _highway_parts(raw: _Raw) -> pd.DataFrame:
-    """Split highway ways into runs of present nodes; one row per run, coordinates in EPSG:2154."""
-    rows_way: list[int] = []
-    rows_part: list[int] = []
-    rows_tags: list[dict[str, str]] = []
-    rows_refs: list[np.ndarray] = []
-    rows_xy: list[np.ndarray] = []
-    for way_id, tags, refs, lons, lats in zip(
-        raw.hw_ids, raw.hw_tags, raw.hw_refs, raw.hw_lons, raw.hw_lats, strict=True
-    ):
-        lon = np.asarray(lons, dtype=float)
-        lat = np.asarray(lats, dtype=float)
-        ref = np.asarray(refs, dtype=np.int64)
-        valid = ~np.isnan(lon)
-        if valid.all():
-            runs = [(0, len(ref))]
-        else:
-            # consecutive runs of present nodes
-            edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
-            starts = np.flatnonzero(edges == 1)
-            ends = np.flatnonzero(edges == -1)
-            runs = list(zip(starts.tolist(), ends.tolist(), strict=True))
-        for part, (a, b) in enumerate(runs):
-            if b - a < 2:
-                continue
-            rows_way.append(way_id)
-            rows_part.append(part)
-            rows_tags.append(tags)
-            rows_refs.append(ref[a:b])
-            rows_xy.append(np.column_stack([lon[a:b], lat[a:b]]))
-    if rows_xy:
-        allxy = np.concatenate(rows_xy)
-        x, y = _TO_L93.transform(allxy[:, 0], allxy[:, 1])
-        offsets = np.cumsum([0] + [len(r) for r in rows_xy])
-        rows_xy = [
-            np.column_stack([x[offsets[i] : offsets[i + 1]], y[offsets[i] : offsets[i + 1]]])
-            for i in range(len(rows_xy))
-        ]
+    """Split highway ways into runs of present nodes; one row per run, coordinates in EPSG:2154.
+
+    A run's ``part`` is its rank among its way's runs (a way whose nodes are all present is one
+    run, part 0); runs of fewer than two nodes are left out (their rank is still counted).
+    ``refs`` and ``xy`` of the rows are views into two arrays of every node kept.
+    """
+    sizes = np.asarray(raw.hw_sizes, dtype=np.int64)
+    refs = np.asarray(raw.hw_refs, dtype=np.int64)
+    lon, lat = _hw_lonlat(raw)
+    valid = ~np.isnan(lon)
+    way_of = np.repeat(np.arange(len(sizes)), sizes)
+    first = np.zeros(len(refs), dtype=bool)
+    first[(np.cumsum(sizes) - sizes)[sizes > 0]] = True
+    # a run starts at a present node that begins its way or follows an absent one
+    prev_valid = np.concatenate([[False], valid[:-1]])
+    run_start = valid & (first | ~prev_valid)
+    starts = np.flatnonzero(run_start)
+    run_way = way_of[starts]
+    # a run ends where the next node is absent or belongs to another way
+    ends = np.empty(len(starts), dtype=np.int64)
+    if len(starts):
+        stop = ~valid | first  # a node that stops the run before it
+        stop_at = np.flatnonzero(np.concatenate([stop[1:], [True]])) + 1
+        ends = stop_at[np.searchsorted(stop_at, starts, side="right")]
+        # the index after the run's last node: the first stopping node after its start
+    runs_before = np.concatenate([[0], np.cumsum(np.bincount(run_way, minlength=len(sizes)))])
+    part = np.arange(len(starts)) - runs_before[run_way]
+    keep = ends - starts >= 2
+    starts, ends, run_way, part = starts[keep], ends[keep], run_way[keep], part[keep]
+    # the kept nodes, projected at once, and each run a view of them
+    n_pts = ends - starts
+    take = np.repeat(starts - np.concatenate([[0], np.cumsum(n_pts)[:-1]]), n_pts) + np.arange(
+        n_pts.sum()
+    )
+    xy = np.empty((len(take), 2), dtype=float)
+    if len(take):
+        x, y = _TO_L93.transform(lon[take], lat[take])
+        xy[:, 0], xy[:, 1] = x, y
+    bounds = np.concatenate([[0], np.cumsum(n_pts)])
+    kept_refs = refs[take]
+    ids, tags = raw.hw_ids, raw.hw_tags
     return pd.DataFrame(
-        {"way_id": rows_way, "part": rows_part, "tags": rows_tags, "refs": rows_refs, "xy": rows_xy}
+        {
+            "way_id": [ids[w] for w in run_way.tolist()],
+            "part": part.tolist(),
+            "tags": [tags[w] for w in run_way.tolist()],
+            "refs": [kept_refs[a:b] for a, b in itertools.pairwise(bounds.tolist())],
+            "xy": [xy[a:b] for a, b in itertools.pairwise(bounds.tolist())],
+        }
     )
 
 
