@@ -811,6 +811,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--probe":
         _run_probe(sys.argv[2:])
         return
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # rows as they come
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--source", choices=sorted(SOURCES), default="lorient")
     parser.add_argument("--max-k", type=int, default=16)
