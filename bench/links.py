@@ -10,7 +10,8 @@ value is real; only the number of homes grows.
 It times, in CPU and wall seconds, the whole ``link_report`` (200 bootstrap replicates, the
 defaults) and its parts: the profile tables, the usage models (fits, folds and bootstrap), the
 margins of manoeuvre (fits, bootstrap, predictions over the homes for every scenario) and prints
-the target: links with their intervals under 5 s for 600 answers. ``--profile`` prints the top
+the target: links with their intervals under 5 s for 600 answers, and the peak memory the report
+allocates (tracemalloc, in a separate run). ``--profile`` prints the top
 of a cProfile of the report at the largest size, to see which work grows with homes.
 
     .venv/bin/python bench/links.py                    # 777, 50 k and 200 k homes
@@ -95,6 +96,18 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.process_time() - c0, time.perf_counter() - w0
 
 
+def peak_mb(fn: Callable[[], Any]) -> float:
+    """Peak memory traced while ``fn`` runs (Python and numpy allocations), MB."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
 def run(
     access: pd.DataFrame, answers: pd.DataFrame, profiles: Any
 ) -> dict[str, tuple[float, float]]:
@@ -114,6 +127,11 @@ def run(
         out["margins + scenarios"] = (c, w)
         _, c, w = timed(lambda: link_report(answers, access, profiles=profiles))
         out["link_report (all)"] = (c, w)
+        # a separate run: tracing allocations slows the timed one
+        out["peak MB (traced)"] = (
+            peak_mb(lambda: link_report(answers, access, profiles=profiles)),
+            0.0,
+        )
     return out
 
 
@@ -135,6 +153,9 @@ def main() -> None:
         big, spread = tiled(access, answers, size)
         largest = (big, spread)
         for part, (c, w) in run(big, spread, profiles).items():
+            if part.startswith("peak"):
+                print(f"{len(big):>8}  {part:<22} {c:>8.0f}")
+                continue
             print(f"{len(big):>8}  {part:<22} {c:>8.2f} {w:>8.2f}")
             if part.startswith("link_report"):
                 totals[len(big)] = c

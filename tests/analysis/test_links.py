@@ -642,9 +642,18 @@ def _tiled(access: gpd.GeoDataFrame, copies: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("copies", [1, 3])
 def test_margins_match_every_home_predicted_by_every_replicate(
-    answers: gpd.GeoDataFrame, access: gpd.GeoDataFrame, copies: int
+    answers: gpd.GeoDataFrame,
+    access: gpd.GeoDataFrame,
+    copies: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import qet_geo.analysis.margins as margins_module
+
     homes = _tiled(access, copies)
+    if copies > 1:
+        # many blocks of homes and of values, as at city scale
+        monkeypatch.setattr(margins_module, "_CHUNK_HOMES", 97)
+        monkeypatch.setattr(margins_module, "_CHUNK_VALUES", 1000)
     scenarios = [s for s in DEFAULT_SCENARIOS if s.name in ("food_shop_5min", "cycle_network")]
     scenarios.append(STOPS_300M)
     with warnings.catch_warnings():
