@@ -146,6 +146,8 @@ _WAY_TAGS = (
     "lit",
 )
 
+_WAY_TAG_SET = frozenset(_WAY_TAGS)
+
 # Building values that are homes; values that are not; "yes" is decided by context (see below).
 _RESIDENTIAL_BUILDINGS = frozenset(
     {
@@ -875,7 +877,7 @@ def _read_raw(path: Path) -> _Raw:
                 size += 1
             add_size(size)
             add_hw_id(obj.id)
-            add_hw_tags({k: way_tags[k] for k in _WAY_TAGS if k in way_tags})
+            add_hw_tags({k: v for k, v in way_tags if k in _WAY_TAG_SET})
         elif isinstance(obj, node_cls):
             tags = _kept_tags(obj.tags)
             if _point_key(tags):
@@ -976,6 +978,12 @@ def _empty_layer(columns: Iterable[str]) -> gpd.GeoDataFrame:
     )
 
 
+def _lonlat_to_l93(xy: np.ndarray) -> np.ndarray:
+    """Project an ``(n, 2)`` array of lon/lat to Lambert-93 (what :func:`_to_l93` does to the
+    coordinates of geometries, so the numbers are the same)."""
+    return np.column_stack(_TO_L93.transform(xy[:, 0], xy[:, 1]))
+
+
 def _to_l93(geoms: np.ndarray) -> np.ndarray:
     return shapely.transform(
         geoms, lambda xy: np.column_stack(_TO_L93.transform(xy[:, 0], xy[:, 1]))
@@ -985,45 +993,52 @@ def _to_l93(geoms: np.ndarray) -> np.ndarray:
 def _assemble(path: Path, raw: _Raw) -> OsmData:
     area_keys = [a[0] for a in raw.areas]
     area_tags = [a[1] for a in raw.areas]
-    area_ll = shapely.from_wkb([a[2] for a in raw.areas])
-    area_geoms = _to_l93(area_ll)
-    if len(area_geoms):
-        area_geoms = shapely.make_valid(area_geoms)
+    area_geoms = shapely.from_wkb([a[2] for a in raw.areas])
+    raw.areas = []  # the WKB is no longer needed
     pt_keys = [p[0] for p in raw.points]
     pt_tags = [p[1] for p in raw.points]
-    pt_ll = cast(
-        np.ndarray, shapely.points(np.reshape([(p[2], p[3]) for p in raw.points], (-1, 2)))
-    )
-    pt_geoms = _to_l93(pt_ll)
-
-    buildings = _buildings(area_keys, area_tags, area_geoms)
-    points: _Source = (pt_keys, pt_tags, pt_geoms)
-    areas: _Source = (area_keys, area_tags, area_geoms)
-    amenities = _point_features(
-        points, areas, _amenity_row, ("category", "tag", "name", "from_area")
-    )
-    transit = _transit_stops(amenities)
-    parking = _point_features(
-        points, areas, _parking_row, ("parking", "capacity", "access", "area_m2")
-    )
-    parks = _areas_matching(area_keys, area_tags, area_geoms, _PARK_TAGS, "park_type")
-    water = _areas_matching(area_keys, area_tags, area_geoms, _WATER_TAGS, "water_type")
-    addresses = _point_features(
-        points, areas, _address_row, ("housenumber", "street", "postcode", "city", "building_key")
-    )
-    highways = _highway_parts(raw)
-    cycleways = _cycleways(highways)
-
-    bounds = (
-        _header_box(path)
-        or _building_extent(area_keys, area_tags, area_ll)
-        or _node_extent(raw, pt_ll, area_ll, area_keys)
-    )
+    pt_lonlat = np.reshape(np.array([(p[2], p[3]) for p in raw.points], dtype=float), (-1, 2))
+    raw.points = []
+    # the extent is taken in lon/lat before the areas are projected (in place, below)
+    bounds = _header_box(path) or _lonlat_extent(raw, area_keys, area_tags, area_geoms, pt_lonlat)
     if not np.isfinite(bounds).all():
         raise EmptyDataError(
             msg("{path} ne contient aucun objet localisé : l'extrait est vide.", path=path),
             path=path,
         )
+    if len(area_geoms):
+        # projected in place: the lon/lat geometries are released as they are replaced
+        area_geoms = shapely.set_coordinates(
+            area_geoms, _lonlat_to_l93(shapely.get_coordinates(area_geoms))
+        )
+        # only the invalid areas are remade (make_valid gives a valid one back unchanged)
+        invalid = ~shapely.is_valid(area_geoms)
+        if invalid.any():
+            area_geoms[invalid] = shapely.make_valid(area_geoms[invalid])
+    pt_geoms = cast(np.ndarray, shapely.points(_lonlat_to_l93(pt_lonlat)))
+
+    buildings = _buildings(area_keys, area_tags, area_geoms)
+    points: _Source = (pt_keys, pt_tags, pt_geoms)
+    areas: _Source = (area_keys, area_tags, area_geoms)
+    amenities = _point_features(
+        points, areas, _amenity_row, ("category", "tag", "name", "from_area"), TAXONOMY_KEYS
+    )
+    transit = _transit_stops(amenities)
+    parking = _point_features(
+        points, areas, _parking_row, ("parking", "capacity", "access", "area_m2"), ("amenity",)
+    )
+    parks = _areas_matching(area_keys, area_tags, area_geoms, _PARK_TAGS, "park_type")
+    water = _areas_matching(area_keys, area_tags, area_geoms, _WATER_TAGS, "water_type")
+    addresses = _point_features(
+        points,
+        areas,
+        _address_row,
+        ("housenumber", "street", "postcode", "city", "building_key"),
+        ("addr:housenumber",),
+    )
+    highways = _highway_parts(raw)
+    cycleways = _cycleways(highways)
+
     missing = MissingReport(
         missing_nodes=len(raw.missing_refs),
         ways_affected=raw.ways_missing,
@@ -1066,6 +1081,20 @@ def _header_box(path: Path) -> tuple[float, float, float, float] | None:
     if not (-180 <= left < right <= 180 and -90 <= bottom < top <= 90):
         return None  # a degenerate box (one node) or a world box says nothing of the extract
     return (float(left), float(bottom), float(right), float(top))
+
+
+def _lonlat_extent(
+    raw: _Raw,
+    area_keys: list[str],
+    area_tags: list[dict[str, str]],
+    area_ll: np.ndarray,
+    pt_lonlat: np.ndarray,
+) -> tuple[float, float, float, float]:
+    """The extent of the extract when its header states no box: its buildings', else its
+    nodes' (see :func:`_building_extent` and :func:`_node_extent`)."""
+    return _building_extent(area_keys, area_tags, area_ll) or _node_extent(
+        raw, cast(np.ndarray, shapely.points(pt_lonlat)), area_ll, area_keys
+    )
 
 
 #: Fewest buildings drawn by ways for their extent to stand for the extract's when its header
@@ -1203,15 +1232,21 @@ _RowOf = Callable[[Mapping[str, str], str, shapely.Geometry, bool], dict[str, ob
 
 
 def _point_features(
-    points: _Source, areas: _Source, row_of: _RowOf, columns: Iterable[str]
+    points: _Source,
+    areas: _Source,
+    row_of: _RowOf,
+    columns: Iterable[str],
+    needs: Iterable[str],
 ) -> gpd.GeoDataFrame:
     """Build a point layer from nodes and areas: ``row_of(tags, key, geometry, is_area)`` gives a
-    feature's attributes, or None to skip it; areas become a point inside them."""
+    feature's attributes, or None to skip it; areas become a point inside them. Only the objects
+    with one of the keys ``needs`` at least are given to ``row_of`` (it skips the others)."""
     keys: list[str] = []
     rows: list[dict[str, object]] = []
     geoms: list[shapely.Geometry] = []
     for (ks, tags, gs), is_area in ((points, False), (areas, True)):
-        for key, t, geom in zip(ks, tags, gs, strict=True):
+        for i in [i for i, t in enumerate(tags) if not t.keys().isdisjoint(needs)]:
+            key, t, geom = ks[i], tags[i], gs[i]
             row = row_of(t, key, geom, is_area)
             if row is None:
                 continue
