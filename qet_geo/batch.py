@@ -323,17 +323,70 @@ def _extract_geometry(osm: Path) -> BaseGeometry:
 # one partition
 
 
-def _read_extract(path: str | os.PathLike[str]) -> Any:
+def _read_extract(path: str | os.PathLike[str]) -> _Extract:
     """Read an extract once per worker process: the tiles of one extract share it."""
     file = Path(path)
     return _read_extract_cached(str(file.resolve()), file.stat().st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=4)
-def _read_extract_cached(path: str, mtime_ns: int) -> Any:
+@functools.lru_cache(maxsize=2)
+def _read_extract_cached(path: str, mtime_ns: int) -> _Extract:
     from qet_geo.inputs.osm import read_osm
 
-    return read_osm(path)
+    return _Extract(read_osm(path))
+
+
+class _Extract:
+    """An extract read once, with an index of its features' boxes to cut windows from it.
+
+    A tile's layers are cut from :meth:`window` of its working area rather than from the whole
+    extract, so that the cost of a tile does not grow with the file it comes from: the index
+    gives the features whose box meets the area's box (a superset of those that meet the area,
+    in the file's order), and :func:`qet_geo.inputs.osm.clip_osm` then keeps exactly those the
+    whole extract would have given.
+    """
+
+    def __init__(self, data: Any) -> None:
+        import dataclasses
+
+        import numpy as np
+        import pandas as pd
+
+        self.data = data
+        self.frames = [
+            f.name
+            for f in dataclasses.fields(data)
+            if isinstance(getattr(data, f.name), pd.DataFrame) and f.name != "highways"
+        ]
+        self.trees = {
+            name: shapely.STRtree(getattr(data, name).geometry.to_numpy()) for name in self.frames
+        }
+        xy = list(data.highways["xy"]) if len(data.highways) else []
+        if xy:
+            sizes = np.fromiter((len(a) for a in xy), dtype=np.int64, count=len(xy))
+            flat = np.concatenate(xy)
+            first = np.cumsum(sizes) - sizes
+            lo = np.minimum.reduceat(flat, first, axis=0)
+            hi = np.maximum.reduceat(flat, first, axis=0)
+            boxes = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
+        else:
+            boxes = np.empty(0, dtype=object)
+        self.highway_tree = shapely.STRtree(boxes)
+
+    def window(self, area: BaseGeometry) -> Any:
+        """The extract's features whose box meets ``area``'s box, in the file's order."""
+        import dataclasses
+
+        import numpy as np
+
+        box = shapely.box(*shapely.bounds(area))
+        cut: dict[str, Any] = {}
+        for name in self.frames:
+            rows = np.sort(self.trees[name].query(box))
+            cut[name] = getattr(self.data, name).iloc[rows]
+        rows = np.sort(self.highway_tree.query(box))
+        cut["highways"] = self.data.highways.iloc[rows]
+        return dataclasses.replace(self.data, **cut)
 
 
 def compute_partition(
@@ -370,26 +423,20 @@ def compute_partition(
         tracemalloc.start()
     try:
         if partition.geometry is None:
-            from qet_geo.inputs.osm import read_osm
-
-            base = territory_from_bounds(_read_extract(partition.osm).bounds, name=partition.id)
+            extract = _read_extract(partition.osm)
+            base = territory_from_bounds(extract.data.bounds, name=partition.id)
             geometry = base.geometry
         else:
             geometry = partition.geometry
         territory = Territory(
             name=partition.id, geometry=geometry, buffer_m=partition.buffer_m, source="national"
         )
+        window = _read_extract(partition.osm).window(territory.working_area)
         try:
-            layers = build_layers(_read_extract(partition.osm), territory=territory)
+            layers = build_layers(window, territory=territory)
         except EmptyDataError:
             # no street in the working area (a tile at sea): empty if there is no home either
-            from qet_geo.inputs.osm import read_osm
-
-            if _has_homes(
-                read_osm(partition.osm, mask=territory.working_area).buildings,
-                geometry,
-                partition.tile,
-            ):
+            if _has_homes(window.buildings, geometry, partition.tile):
                 raise
             layers = None
         if layers is not None and _has_homes(layers.layers["buildings"], geometry, partition.tile):

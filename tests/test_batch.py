@@ -245,6 +245,39 @@ def test_tiles_cover_each_home_once(serial: pd.DataFrame, tmp_path: Path) -> Non
     assert set(tiled.index) == set(whole.index)
 
 
+def test_a_tile_cut_from_a_window_equals_the_tile_cut_from_the_whole_extract() -> None:
+    """Tiles read their layers from a window of the extract (its features whose box meets the
+    working area's box), so that their cost does not grow with the file; each tile's table is
+    the one computed from the whole extract, exactly, and the window holds a part of it."""
+    from qet_geo.batch import _in_tile, _read_extract, compute_partition
+    from qet_geo.inputs.osm import read_osm
+    from qet_geo.inputs.territory import Territory
+    from qet_geo.layers import build_layers
+    from qet_geo.pipeline import measure_access
+
+    path = shared("osm", "lorient_centre.osm.pbf")
+    whole = read_osm(path)
+    tiles = tile_partitions([Partition(id="lorient", osm=path, buffer_m=300)], tile_m=500)
+    compared = 0
+    for tile in tiles:
+        got, summary = compute_partition(tile)
+        assert tile.geometry is not None and tile.tile is not None
+        territory = Territory(
+            name=tile.id, geometry=tile.geometry, buffer_m=tile.buffer_m, source="national"
+        )
+        window = _read_extract(path).window(territory.working_area)
+        assert len(window.buildings) < len(whole.buildings)
+        assert len(window.highways) < len(whole.highways)
+        if not summary["homes"]:
+            continue
+        layers = build_layers(whole, territory=territory)
+        want = measure_access(layers, modes=("walk",)).access["walk"]
+        want = want[_in_tile(want.geometry, tile.tile)]
+        pd.testing.assert_frame_equal(got, want)
+        compared += 1
+    assert compared >= 6
+
+
 def test_lazy_store_is_dask_geopandas(
     client, partitions: list[Partition], tmp_path: Path, serial: pd.DataFrame
 ) -> None:
