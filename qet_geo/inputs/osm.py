@@ -947,8 +947,10 @@ class _WaySeen:
 
 def _check_locations(way: osmium.osm.Way, raw: _Raw, wkb: osmium.geom.WKBFactory) -> None:
     """Count the node references of ``way`` that have no node in the file."""
-    try:  # libosmium checks every location in C++; Python only looks closer on failure
-        wkb.create_linestring(way)
+    # libosmium checks every location in C++ (ALL: its default skips the invalid ones, so a way
+    # with two present nodes passed); Python only looks closer on failure
+    try:
+        wkb.create_linestring(way, use_nodes=osmium.geom.ALL)
     except Exception:  # an invalid location, or a degenerate way
         absent = [n.ref for n in way.nodes if not n.location.valid()]
         if absent:

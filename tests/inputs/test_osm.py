@@ -17,7 +17,14 @@ import shapely
 from pyproj import Transformer
 
 from qet_geo.errors import DataCoverageError, EmptyDataError, InputFileError, QetGeoWarning
-from qet_geo.inputs.osm import _NETWORK_EXCLUDE, _keeps, read_osm, street_graph
+from qet_geo.inputs.osm import (
+    _NETWORK_EXCLUDE,
+    _WAY_TAGS,
+    OSM_LAYERS,
+    _keeps,
+    read_osm,
+    street_graph,
+)
 from qet_geo.taxonomy import CATEGORIES
 from tests.conftest import shared
 
@@ -109,7 +116,13 @@ def test_xml_and_pbf_give_identical_layers(lorient_gz, lorient_pbf, lorient_xml,
         assert other.bounds == pytest.approx(LORIENT_HEADER_BOX)
         left, bottom, right, top = ref.bounds
         assert left < -3.3654 and bottom < 47.743 and right > -3.3454 and top > 47.7554
-        for layer in LAYERS:
+        assert other.missing == ref.missing
+        pd.testing.assert_frame_equal(
+            ref.highways.drop(columns=["refs", "xy"]), other.highways.drop(columns=["refs", "xy"])
+        )
+        for col in ("refs", "xy"):
+            assert all(map(np.array_equal, ref.highways[col], other.highways[col]))
+        for layer in OSM_LAYERS:
             a, b = getattr(ref, layer), getattr(other, layer)
             pd.testing.assert_frame_equal(
                 pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
@@ -225,6 +238,51 @@ def test_clipped_extract_loads_with_a_warning(lorient_xml, tmp_path):
     assert 0.2 * len(full_edges) < len(edges) < len(full_edges)
     assert 0 < len(data.buildings) < len(full.buildings)
     assert np.isfinite(edges["length"]).all() and (edges["length"] > 0).all()
+
+
+def test_highway_parts_and_missing_report_match_an_independent_reading(lorient_xml, tmp_path):
+    """ElementTree on a clipped file: each highway is cut into its runs of present nodes
+    (numbered among its runs, those of one node left out), in the file's order, with the
+    nodes' coordinates projected; the report counts every way's absent nodes."""
+    clipped = tmp_path / "clipped.osm"
+    _clipped_xml(lorient_xml, clipped)
+    data = _read(clipped)
+    root = ET.parse(clipped).getroot()
+    nodes = {
+        int(n.get("id")): (float(n.get("lon")), float(n.get("lat"))) for n in root.iter("node")
+    }
+    expected = []
+    absent_refs: set[int] = set()
+    ways_affected = 0
+    for w in root.iter("way"):
+        refs = [int(nd.get("ref")) for nd in w.iter("nd")]
+        absent = [r for r in refs if r not in nodes]
+        absent_refs.update(absent)
+        ways_affected += bool(absent)
+        tags = {t.get("k"): t.get("v") for t in w.iter("tag")}
+        if "highway" not in tags:
+            continue
+        runs: list[list[int]] = [[]]
+        for r in refs:
+            if r in nodes:
+                runs[-1].append(r)
+            elif runs[-1]:
+                runs.append([])
+        for part, run in enumerate(r for r in runs if r):
+            if len(run) >= 2:
+                kept = {k: v for k, v in tags.items() if k in _WAY_TAGS}
+                expected.append((int(w.get("id")), part, kept, run))
+    hw = data.highways
+    assert len(expected) > 100 and len(hw) == len(expected)
+    assert (hw["part"] > 0).sum() > 0  # some ways were cut in two runs at least
+    to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)
+    for (way_id, part, tags, run), row in zip(expected, hw.itertuples(), strict=True):
+        assert (row.way_id, row.part, row.tags) == (way_id, part, tags)
+        assert row.refs.tolist() == run
+        x, y = to_l93.transform(*zip(*(nodes[r] for r in run), strict=True))
+        assert np.allclose(row.xy, np.column_stack([x, y]), rtol=0, atol=1e-6)
+    assert data.missing.missing_nodes == len(absent_refs)
+    assert data.missing.ways_affected == ways_affected
 
 
 def test_bad_files_get_clear_errors(tmp_path, lorient_pbf):
