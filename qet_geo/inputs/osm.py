@@ -1173,15 +1173,22 @@ def _buildings(keys: list[str], tags: list[dict[str, str]], geoms: np.ndarray) -
     g = geoms[idx]
     area = shapely.area(g)
     building = [t["building"] for t in sel]
-    levels = np.array([_first_number(t.get("building:levels")) for t in sel], dtype=float)
-    roof = np.array([_first_number(t.get("roof:levels")) for t in sel], dtype=float)
-    height = np.array([_first_number(t.get("height")) for t in sel], dtype=float)
+    levels = _numbers(sel, "building:levels")
+    roof = _numbers(sel, "roof:levels")
+    height = _numbers(sel, "height")
     # levels: tagged, else from the height (3 m a storey), else 1; roof levels count half
     est_levels = np.where(np.isnan(levels), np.round(height / 3.0), levels)
     est_levels = np.where(np.isnan(est_levels) | (est_levels < 1), 1.0, est_levels)
     est_levels = est_levels + np.where(np.isnan(roof), 0.0, 0.5 * roof)
+    # the common answers first: a home type, or any value but "yes" (the rest is decided by
+    # _is_residential from its start)
+    values = [t.get("building", "yes") for t in sel]
     residential = np.array(
-        [_is_residential(t, a) for t, a in zip(sel, area, strict=True)], dtype=bool
+        [
+            v in _RESIDENTIAL_BUILDINGS or (v == "yes" and _is_residential(t, a))
+            for v, t, a in zip(values, sel, area.tolist(), strict=True)
+        ],
+        dtype=bool,
     )
     return _frame(
         [keys[i] for i in idx],
@@ -1199,6 +1206,12 @@ def _buildings(keys: list[str], tags: list[dict[str, str]], geoms: np.ndarray) -
         },
         g,
     )
+
+
+def _numbers(tags: list[dict[str, str]], key: str) -> np.ndarray:
+    """:func:`_first_number` of each object's ``key`` (NaN where it has none)."""
+    nan = np.nan
+    return np.array([_first_number(v) if (v := t.get(key)) else nan for t in tags], dtype=float)
 
 
 def _is_residential(tags: Mapping[str, str], area: float) -> bool:
@@ -1319,6 +1332,8 @@ def _areas_matching(
 ) -> gpd.GeoDataFrame:
     idx, kinds = [], []
     for i, t in enumerate(tags):
+        if t.keys().isdisjoint(table):
+            continue
         for k, values in table.items():
             if t.get(k) in values:
                 idx.append(i)
