@@ -29,7 +29,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -365,8 +365,8 @@ def _margins(
             weight_ok = home_w[ok]
             # the point estimate: the full model over every home, as published
             base_kg = margin.base_kg
-            full = margin.models[0]
-            assert full is not None  # the full fit is only made when it can be
+            # the full fit: a usage is only in ``fitted`` when it could be made
+            full = cast("LogisticRegression", margin.models[0])
             cf_kg = _expected_kg(full, cf, margin.kg)
             point = float(np.sum(weight_ok * (base_kg - cf_kg)[ok]) / weight_ok.sum())
             baselines[usage] = float(np.sum(weight_ok * base_kg[ok]) / weight_ok.sum())
