@@ -122,11 +122,6 @@ def test_the_maps_of_a_large_area_are_said_to_show_200m_cells() -> None:
     assert "Commerce &lt;alimentaire&gt;" in section  # titles still escaped
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the English of the report's new template awaits the catalogue (qet_geo.po), which "
-    "helper C does not own: see its report",
-)
 def test_the_maps_note_in_english() -> None:
     from maps._cells import AGGREGATE_ABOVE_HOMES
 

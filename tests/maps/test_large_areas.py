@@ -114,11 +114,6 @@ def test_below_the_threshold_homes_stay_points(homes: gpd.GeoDataFrame) -> None:
     assert "Logements" not in layer["labels"].values()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the English of the three new templates of maps/ awaits the catalogue (qet_geo.po), "
-    "which helper C does not own: see its report",
-)
 def test_the_caption_is_in_english_too(large: gpd.GeoDataFrame, layers: Any) -> None:  # noqa: F811
     html = readable(render(maps.make_constraints_map(large, "food_shop_min", lang="en")))
     assert "200 m cells: above 4,000 homes" in html
