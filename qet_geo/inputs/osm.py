@@ -691,7 +691,7 @@ def _count_xml(path: Path, limit: int | None) -> int:
 class _Raw:
     # highway ways: one entry per way in hw_ids, hw_tags and hw_sizes (its number of nodes);
     # their nodes one after the other in hw_refs, hw_x, hw_y (libosmium's fixed-point
-    # coordinates, ``_NO_COORD`` for a node absent from the file), filled as arrays by
+    # coordinates, out of range for a node absent from the file), filled as arrays by
     # :func:`_read_raw` and made numpy arrays at its end
     hw_ids: list[int] = field(default_factory=list)
     hw_tags: list[dict[str, str]] = field(default_factory=list)
@@ -717,8 +717,6 @@ class _Raw:
 #: and its bounds of a valid location (``Location.valid()``).
 _COORD_PRECISION = 10_000_000
 _MAX_X, _MAX_Y = 180 * _COORD_PRECISION, 90 * _COORD_PRECISION
-#: The x and y of a node reference whose node is not in the file.
-_NO_COORD = 2_147_483_647
 
 
 # Objects with none of these keys never reach Python (libosmium filters them in C++).
@@ -844,9 +842,8 @@ def _read_raw(path: Path) -> _Raw:
     kept = _KEPT_TAGS
     for obj in processor:
         if isinstance(obj, area_cls):
-            tags = {
-                kept[k]: v for k, v in obj.tags if k in kept
-            }  # the tags of _KEPT_TAGS, keys shared
+            # the tags of _KEPT_TAGS (their keys shared: one string per key, not per object)
+            tags = {kept[k]: v for k, v in obj.tags if k in kept}
             if not _is_interesting_area(tags):
                 continue
             if tags.get("highway") and "building" not in tags and "amenity" not in tags:
