@@ -231,6 +231,8 @@ _NON_RESIDENTIAL_BUILDINGS = frozenset(
 #: Below this footprint (m²) a ``building=yes`` is taken for a shed or a garage, not a home.
 MIN_HOME_AREA_M2 = 30.0
 _NON_HOME_KEYS = ("amenity", "shop", "office", "tourism", "leisure", "craft", "man_made")
+#: The keys one of which an object has when it is an amenity, a parking or an address.
+_POINT_LAYER_KEYS = TAXONOMY_KEYS | {"amenity", "addr:housenumber"}
 
 _CYCLE_VALUES = frozenset(
     {
@@ -1016,7 +1018,9 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
 
     buildings = _buildings(area_keys, area_tags, area_geoms)
     points: _Source = (pt_keys, pt_tags, pt_geoms)
-    areas: _Source = (area_keys, area_tags, area_geoms)
+    # the areas a point layer may take (most buildings have none of their keys)
+    some = [i for i, t in enumerate(area_tags) if not t.keys().isdisjoint(_POINT_LAYER_KEYS)]
+    areas: _Source = ([area_keys[i] for i in some], [area_tags[i] for i in some], area_geoms[some])
     amenities = _point_features(
         points, areas, _amenity_row, ("category", "tag", "name", "from_area"), TAXONOMY_KEYS
     )
@@ -1231,7 +1235,7 @@ def _is_residential(tags: Mapping[str, str], area: float) -> bool:
         or tags.get("building:use") == "residential"
     ):
         return True
-    if any(k in tags for k in _NON_HOME_KEYS):
+    if not tags.keys().isdisjoint(_NON_HOME_KEYS):
         return False
     return area >= MIN_HOME_AREA_M2
 
