@@ -1671,12 +1671,20 @@ def clip_osm(data: OsmData, mask: shapely.Geometry) -> OsmData:
     def keep(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if gdf.empty:
             return gdf
-        return gdf[shapely.intersects(mask, gdf.geometry.to_numpy())]
+        inside = shapely.intersects(mask, gdf.geometry.to_numpy())
+        # a mask around the whole extract keeps every row: no copy (copy-on-write shares it)
+        return gdf.copy(deep=False) if inside.all() else gdf[inside]
 
     hw = data.highways
     if not hw.empty:
-        lines = np.asarray([shapely.linestrings(x) for x in hw["xy"]], dtype=object)
-        hw = hw[shapely.intersects(mask, lines)].reset_index(drop=True)
+        xy = list(hw["xy"])
+        sizes = np.fromiter(map(len, xy), dtype=np.int64, count=len(xy))
+        owner = np.repeat(np.arange(len(xy)), sizes)
+        inside = shapely.intersects(mask, shapely.linestrings(np.concatenate(xy), indices=owner))
+        if inside.all() and hw.index.equals(pd.RangeIndex(len(hw))):
+            hw = hw.copy(deep=False)
+        else:
+            hw = hw[inside].reset_index(drop=True)
     return OsmData(
         path=data.path,
         bounds=data.bounds,
