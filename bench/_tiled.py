@@ -3,9 +3,11 @@
 Every street and building of a tiled extract is real (a copy of a town centre), so the costs
 measured on it are those of real data; only the area grows. Copy ``(i, j)`` is shifted east by
 ``i`` and north by ``j`` times the extract's width/height in degrees plus a small gap, so the
-copies do not overlap. The extract's "width" is the box its header states, else the extent of
-its buildings (what ``qet_geo.inputs.osm`` takes as the area of an extract without a header
-box: streets cut with ``osmium extract`` run kilometres past it), else the extent of its nodes.
+copies do not overlap. The extract's "width" is the box its header states grown to the extent
+of its buildings (a building crossing the box's edge stays whole in an extract, and would reach
+into the next copy), else the extent of its buildings (what ``qet_geo.inputs.osm`` takes as the
+area of an extract without a header box: streets cut with ``osmium extract`` run kilometres past
+it), else the extent of its nodes. Every copy then holds the same homes: k² times those of one.
 
 Ids are offset per copy (copy ``c`` adds ``c * step``, ``step`` a power of ten above every id
 of the source) so they stay unique, and the file is written in the order libosmium's single
@@ -39,6 +41,8 @@ import osmium.osm.mutable as mutable
 GAP_DEG = 0.001
 #: The reader moves ids above this back to negative (JOSM's new objects): stay below it.
 ID_LIMIT = 1 << 48
+#: Part of the cached files' names: bumped when the layout changes, so old files are not reused.
+FORMAT = 2
 DEFAULT_DIR = Path(os.environ.get("QET_BENCH_TILED", "/tmp/qet-bench-tiled"))
 
 
@@ -106,11 +110,17 @@ def _load(path: Path) -> _Source:
     src.nodes.sort(key=lambda n: n[0])
     src.ways.sort(key=lambda w: w[0])
     src.relations.sort(key=lambda r: r[0])
-    box = (
-        _header_box(path)
-        or _extent([where[r] for r in building_refs if r in where])
-        or _extent(list(where.values()))
-    )
+    header = _header_box(path)
+    buildings = _extent([where[r] for r in building_refs if r in where])
+    if header and buildings:  # buildings crossing the header's box: the copies must not overlap
+        box: tuple[float, float, float, float] | None = (
+            min(header[0], buildings[0]),
+            min(header[1], buildings[1]),
+            max(header[2], buildings[2]),
+            max(header[3], buildings[3]),
+        )
+    else:
+        box = header or buildings or _extent(list(where.values()))
     if box is None:
         raise ValueError(f"{path}: no located node")
     src.box = box
@@ -175,7 +185,7 @@ def _tiled(source: Path, k: int, dest_dir: Path, suffix: str) -> Path:
         raise ValueError("k must be >= 1")
     dest_dir.mkdir(parents=True, exist_ok=True)
     stem = source.name.split(".")[0]
-    out = dest_dir / f"{stem}-{_file_hash(source)}-k{k}{suffix}"
+    out = dest_dir / f"{stem}-{_file_hash(source)}-v{FORMAT}-k{k}{suffix}"
     if not out.exists():
         _write(_load(source), k, out)
     return out
