@@ -74,6 +74,18 @@ class SegmentGrid:
 
 
 @numba.njit(cache=True, nogil=True)
+def _cells_around(
+    px: float, py: float, radius: float, x0: float, y0: float, cell: float, nx: int, ny: int
+) -> tuple[int, int, int, int]:
+    """First and last column and row of the grid's cells the disc around ``(px, py)`` meets."""
+    i0 = max(int(np.floor((px - radius - x0) / cell)), 0)
+    i1 = min(int(np.floor((px + radius - x0) / cell)), nx - 1)
+    j0 = max(int(np.floor((py - radius - y0) / cell)), 0)
+    j1 = min(int(np.floor((py + radius - y0) / cell)), ny - 1)
+    return i0, i1, j0, j1
+
+
+@numba.njit(cache=True, nogil=True)
 def _length_inside(
     hx: FloatArray,
     hy: FloatArray,
@@ -97,10 +109,7 @@ def _length_inside(
     for h in range(hx.size):
         px = hx[h]
         py = hy[h]
-        i0 = max(int(np.floor((px - radius - x0) / cell)), 0)
-        i1 = min(int(np.floor((px + radius - x0) / cell)), nx - 1)
-        j0 = max(int(np.floor((py - radius - y0) / cell)), 0)
-        j1 = min(int(np.floor((py + radius - y0) / cell)), ny - 1)
+        i0, i1, j0, j1 = _cells_around(px, py, radius, x0, y0, cell, nx, ny)
         total = 0.0
         for j in range(j0, j1 + 1):
             for i in range(i0, i1 + 1):
@@ -160,10 +169,7 @@ def _lines_within(
     for h in range(hx.size):
         px = hx[h]
         py = hy[h]
-        i0 = max(int(np.floor((px - radius - x0) / cell)), 0)
-        i1 = min(int(np.floor((px + radius - x0) / cell)), nx - 1)
-        j0 = max(int(np.floor((py - radius - y0) / cell)), 0)
-        j1 = min(int(np.floor((py + radius - y0) / cell)), ny - 1)
+        i0, i1, j0, j1 = _cells_around(px, py, radius, x0, y0, cell, nx, ny)
         for j in range(j0, j1 + 1):
             for i in range(i0, i1 + 1):
                 c = j * nx + i

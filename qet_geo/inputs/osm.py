@@ -1684,7 +1684,7 @@ def clip_osm(data: OsmData, mask: shapely.Geometry) -> OsmData:
         if inside.all() and hw.index.equals(pd.RangeIndex(len(hw))):
             hw = hw.copy(deep=False)
         else:
-            hw = hw[inside].reset_index(drop=True)
+            hw = hw.iloc[np.flatnonzero(inside)].reset_index(drop=True)
     return OsmData(
         path=data.path,
         bounds=data.bounds,
