@@ -783,6 +783,66 @@ def _probe_national(pbf: str, workers: str, store: str, warm: str) -> dict[str, 
     }
 
 
+def _probe_tile_cost(pbf: str, small: str) -> dict[str, Any]:
+    """CPU of the same 2 km tile (the most central of the ``small`` file's) cut from ``pbf``,
+    after the worker's one read of the file: best of 3, with and without the window."""
+    import warnings
+
+    import shapely
+
+    from qet_geo import batch
+    from qet_geo.batch import Partition, compute_partition, tile_partitions
+
+    warnings.simplefilter("ignore")
+    tiles = tile_partitions([Partition(id="s", osm=Path(small))], tile_m=2000.0)
+    middle = shapely.centroid(shapely.union_all([t.geometry for t in tiles]))
+    tile = min(tiles, key=lambda t: shapely.distance(shapely.box(*t.tile), middle))
+    assert tile.tile is not None
+    part = Partition(id="t", osm=Path(pbf), geometry=shapely.box(*tile.tile), tile=tile.tile)
+    start = time.process_time()
+    batch._read_extract(pbf)
+    read = time.process_time() - start
+    out: dict[str, Any] = {"read": read}
+    for label in ("window", "whole"):
+        if label == "whole":  # what a tile cost before: clipped from the whole extract
+            batch._Extract.window = lambda self, area: self.data  # type: ignore[method-assign]
+        compute_partition(part)
+        runs = []
+        for _ in range(3):
+            start = time.process_time()
+            _, summary = compute_partition(part)
+            runs.append(time.process_time() - start)
+        out[label] = min(runs)
+        out["homes"] = summary["homes"]
+    return out
+
+
+def run_tile_cost_part(source: Path, k_small: int, k_big: int) -> None:
+    print(
+        f"\n== (e2) One tile's cost against the size of the file it is cut from "
+        f"(k={k_small} vs k={k_big}) =="
+    )
+    small, big = tiled_extract(source, k_small), tiled_extract(source, k_big)
+    res = {}
+    for k, pbf in ((k_small, small), (k_big, big)):
+        run = _probe("tile-cost", str(pbf), str(small))
+        _check(run, f"tile cost k={k}")
+        if run.rc:
+            return
+        r = res[k] = _json_tail(run.out)
+        print(
+            f"  k={k:<3} read once {r['read']:6.1f} s; the tile ({r['homes']} homes): "
+            f"{r['window']:.2f} s CPU from its window, {r['whole']:.2f} s clipped from the "
+            f"whole extract"
+        )
+    ratio = res[k_big]["window"] / res[k_small]["window"]
+    print(
+        f"  tile cost k={k_big} / k={k_small}: {ratio:.2f} from the window "
+        f"({res[k_big]['whole'] / res[k_small]['whole']:.2f} from the whole extract); "
+        f"independent of the file (within 1.2x): {'met' if ratio <= 1.2 else 'NOT met'}"
+    )
+
+
 def run_national_part(source: Path, k: int, work: Path) -> None:
     from qet_geo.batch import read_store
 
@@ -819,6 +879,7 @@ def _run_probe(args: list[str]) -> None:
         "points": _probe_points,
         "peer": _probe_peer,
         "national": _probe_national,
+        "tile-cost": _probe_tile_cost,
     }[kind]
     print(json.dumps(fn(*rest), default=str))
 
@@ -846,6 +907,9 @@ def main() -> None:
     parser.add_argument("--diagnose-k", type=int, default=8)
     parser.add_argument("--answers", type=int, default=2000)
     parser.add_argument("--national", action="store_true", help="(e) Dask national run")
+    parser.add_argument(
+        "--tile-cost", action="store_true", help="(e2) one tile's cost, k=4 vs --national-k"
+    )
     parser.add_argument("--national-k", type=int, default=16)
     args = parser.parse_args()
     only = [c.strip() for c in args.only.split(",") if c.strip()]
@@ -869,6 +933,8 @@ def main() -> None:
             run_diagnose(source, args.diagnose_k, args.answers, work)
         if args.national:
             run_national_part(source, args.national_k, work)
+        if args.national or args.tile_cost:
+            run_tile_cost_part(source, 4, args.national_k)
 
 
 if __name__ == "__main__":
