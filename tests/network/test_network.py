@@ -317,6 +317,23 @@ def test_project_bike_graph_matches_networkx_with_real_homes():
     assert on_h.sum() > 200
 
 
+def test_count_within_reads_thresholds_in_the_order_given():
+    """The searches are bounded by the largest threshold, whatever its place in the list."""
+    nodes, edges = grid(4, 4, seed=3)
+    net = qn.build_network(nodes, edges, mode="walk")
+    rng = np.random.default_rng(3)
+    homes = points(zip(rng.uniform(X0, X0 + 300, 20), rng.uniform(Y0, Y0 + 300, 20), strict=True))
+    pois = points(
+        zip(rng.uniform(X0, X0 + 300, 8), rng.uniform(Y0, Y0 + 300, 8), strict=True),
+        category=list("abababab"),
+    )
+    up = qn.count_within(net, homes, pois, thresholds_min=[1.0, 4.0])
+    down = qn.count_within(net, homes, pois, thresholds_min=[4.0, 1.0])
+    assert list(down.columns[:4]) == ["a_n4", "a_n1", "b_n4", "b_n1"]
+    pd.testing.assert_frame_equal(down[up.columns], up)
+    assert (up["a_n4"] >= up["a_n1"]).all() and (up["a_n4"] > up["a_n1"]).any()
+
+
 def test_count_within_matches_networkx_on_real_homes_from_both_sides():
     """Bounded counts on the project's own bike graph of Lorient (oneways, loops), with its real
     buildings and amenities: searched from the amenities (every home) and from the homes (a
