@@ -347,31 +347,15 @@ class _Extract:
     """
 
     def __init__(self, data: Any) -> None:
-        import dataclasses
-
-        import numpy as np
-        import pandas as pd
+        from qet_geo.inputs.osm import OSM_LAYERS, highway_lines
 
         self.data = data
-        self.frames = [
-            f.name
-            for f in dataclasses.fields(data)
-            if isinstance(getattr(data, f.name), pd.DataFrame) and f.name != "highways"
-        ]
+        self.frames = OSM_LAYERS
         self.trees = {
             name: shapely.STRtree(getattr(data, name).geometry.to_numpy()) for name in self.frames
         }
-        xy = list(data.highways["xy"]) if len(data.highways) else []
-        if xy:
-            sizes = np.fromiter((len(a) for a in xy), dtype=np.int64, count=len(xy))
-            flat = np.concatenate(xy)
-            first = np.cumsum(sizes) - sizes
-            lo = np.minimum.reduceat(flat, first, axis=0)
-            hi = np.maximum.reduceat(flat, first, axis=0)
-            boxes = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
-        else:
-            boxes = np.empty(0, dtype=object)
-        self.highway_tree = shapely.STRtree(boxes)
+        # an R-tree of lines indexes their boxes
+        self.highway_tree = shapely.STRtree(highway_lines(data.highways))
 
     def window(self, area: BaseGeometry) -> Any:
         """The extract's features whose box meets ``area``'s box, in the file's order."""
