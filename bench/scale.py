@@ -24,10 +24,12 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +55,11 @@ def _warm() -> int:
     return os.getpid()
 
 
-def run_on(n_workers: int, job: list[Partition], warmup: Partition) -> tuple[float, list[dict]]:
-    """Run the job on a fresh LocalCluster of ``n_workers``; return wall time and summaries."""
+@contextlib.contextmanager
+def warmed_cluster(n_workers: int, warmup: Partition) -> Iterator[Any]:
+    """A fresh LocalCluster of ``n_workers`` processes (one thread each, the batch's worker
+    environment) and its client, every worker having imported the library and computed
+    ``warmup`` once: the clock starts after."""
     from distributed import Client, LocalCluster
 
     from qet_geo.batch import _WORKER_ENV
@@ -68,9 +73,7 @@ def run_on(n_workers: int, job: list[Partition], warmup: Partition) -> tuple[flo
             env=_WORKER_ENV,
         ) as cluster,
         Client(cluster) as client,
-        tempfile.TemporaryDirectory() as tmp,
     ):
-        # every worker imports the library and computes one partition before the clock starts
         client.run(_warm)
         client.gather(
             [
@@ -78,6 +81,12 @@ def run_on(n_workers: int, job: list[Partition], warmup: Partition) -> tuple[flo
                 for w in client.scheduler_info()["workers"]
             ]
         )
+        yield client
+
+
+def run_on(n_workers: int, job: list[Partition], warmup: Partition) -> tuple[float, list[dict]]:
+    """Run the job on a fresh LocalCluster of ``n_workers``; return wall time and summaries."""
+    with warmed_cluster(n_workers, warmup) as client, tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         report = run_national(job, Path(tmp) / "store", client=client)
         seconds = time.perf_counter() - start

@@ -747,26 +747,9 @@ def _probe_national(pbf: str, workers: str, store: str, warm: str) -> dict[str, 
         seconds = time.perf_counter() - start
         worker_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     else:
-        from distributed import Client, LocalCluster
+        from scale import warmed_cluster
 
-        from qet_geo.batch import _WORKER_ENV
-
-        with (
-            LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                env=_WORKER_ENV,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            client.gather(
-                [
-                    client.submit(compute_partition, warmup, workers=[w], pure=False)
-                    for w in client.scheduler_info()["workers"]
-                ]
-            )
+        with warmed_cluster(n, warmup) as client:
             start = time.perf_counter()
             report = run_national(job, Path(store), client=client)
             seconds = time.perf_counter() - start
