@@ -21,13 +21,14 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
 import tempfile
 import warnings
 from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -40,6 +41,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from qet_geo._gc import no_cycle_collection
 from qet_geo._validate import existing_file
 from qet_geo.crs import WGS84, WORK_CRS
 from qet_geo.errors import (
@@ -51,6 +53,8 @@ from qet_geo.errors import (
 )
 from qet_geo.i18n import AND, Msg, join, msg, number
 from qet_geo.inputs import _osm_order
+from qet_geo.inputs._osm_fast import all_tags, kept_tags, way_nodes
+from qet_geo.inputs._wkb import multipolygons, wkb_list
 from qet_geo.taxonomy import TAXONOMY_KEYS, classify
 
 __all__ = [
@@ -147,7 +151,7 @@ _WAY_TAGS = (
     "lit",
 )
 
-_WAY_TAG_SET = frozenset(_WAY_TAGS)
+_WAY_TAGS_KEPT = {k: k for k in _WAY_TAGS}
 
 # Building values that are homes; values that are not; "yes" is decided by context (see below).
 _RESIDENTIAL_BUILDINGS = frozenset(
@@ -403,7 +407,8 @@ def read_osm(
     if max_objects is not None:
         count_osm_objects(path, limit=max_objects)
     try:
-        raw = _read_any_order(path)
+        with no_cycle_collection():
+            raw = _read_any_order(path)
     except RuntimeError as err:
         raise InputFileError(
             msg(
@@ -415,7 +420,7 @@ def read_osm(
             ),
             path=path,
         ) from err
-    if not (raw.points or raw.areas or raw.hw_ids or len(raw.way_ids)):
+    if not (raw.pt_keys or raw.area_keys or raw.hw_ids or len(raw.way_ids)):
         raise EmptyDataError(
             msg(
                 "{path} ne contient aucun objet OSM : l'extrait est vide. Découpez-le à nouveau "
@@ -424,7 +429,8 @@ def read_osm(
             ),
             path=path,
         )
-    data = _assemble(path, raw)
+    with no_cycle_collection():
+        data = _assemble(path, raw)
     if data.missing:
         m = data.missing
         parts = []
@@ -702,10 +708,25 @@ class _Raw:
     hw_refs: Any = field(default_factory=lambda: array("q"))
     hw_x: Any = field(default_factory=lambda: array("q"))
     hw_y: Any = field(default_factory=lambda: array("q"))
-    # point features (nodes) and area features: (osm key, tags, lon, lat) / (key, tags, wkb);
-    # their tags are those of _KEPT_TAGS
-    points: list[tuple[str, dict[str, str], float, float]] = field(default_factory=list)
-    areas: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    # point features (nodes): their osm keys ("n123"), tags (those of _KEPT_TAGS) and lon/lat
+    pt_keys: list[str] = field(default_factory=list)
+    pt_tags: list[dict[str, str]] = field(default_factory=list)
+    pt_lon: Any = field(default_factory=lambda: array("d"))
+    pt_lat: Any = field(default_factory=lambda: array("d"))
+    # area features: their osm keys ("w123", "r45"), tags, and WKB laid end to end in area_wkb
+    # (area_len bytes each: one buffer, not an object per area)
+    area_keys: list[str] = field(default_factory=list)
+    area_tags: list[dict[str, str]] = field(default_factory=list)
+    area_wkb: bytearray = field(default_factory=bytearray)
+    area_len: Any = field(default_factory=lambda: array("q"))
+    # what each layer takes of the areas, sorted out as they are read (a pass over a city's tags
+    # afterwards costs more in memory reads than the work it does): the buildings' indices and
+    # _building_row; the areas a point layer may take; the parks' and water's indices and kinds
+    building_at: Any = field(default_factory=lambda: array("q"))
+    building_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    point_areas: Any = field(default_factory=lambda: array("q"))
+    parks: list[tuple[int, str]] = field(default_factory=list)
+    water: list[tuple[int, str]] = field(default_factory=list)
     # non-highway open ways with useful tags (cycleways mapped off-road are highways already)
     missing_refs: set[int] = field(default_factory=set)
     way_ids: Any = field(default_factory=lambda: array("q"))
@@ -818,35 +839,90 @@ def _restore_new_ids(raw: _Raw) -> None:
     raw.hw_refs = np.where(
         refs > _osm_order.NEW_ID_OFFSET, _osm_order.NEW_ID_OFFSET - refs, refs
     ).astype(np.int64)
-    raw.points = [(key(k), tags, lon, lat) for k, tags, lon, lat in raw.points]
-    raw.areas = [(key(k), tags, geom) for k, tags, geom in raw.areas]
+    raw.pt_keys = [key(k) for k in raw.pt_keys]
+    raw.area_keys = [key(k) for k in raw.area_keys]
     raw.missing_refs = {back(i) for i in raw.missing_refs}
     ids = raw.way_ids
     raw.way_ids = np.where(ids > _osm_order.NEW_ID_OFFSET, _osm_order.NEW_ID_OFFSET - ids, ids)
 
 
 def _read_raw(path: Path) -> _Raw:
+    """Read ``path`` in one pass (two with the relations' pass of the areas).
+
+    A complete extract is read with the node locations checked by libosmium, which stops at
+    the first way citing a node absent from the file; only then is the file read again with
+    every way's nodes checked one way at a time, to say which nodes and ways are missing (a
+    clipped extract; a file whose nodes come after their ways). Most files are complete, and
+    checking each way cost a building about as much as reading it.
+    """
+    try:
+        return _read_pass(path, strict=True)
+    except KeyError as err:
+        if _MISSING_LOCATION not in str(err):
+            raise
+    log.info("%s: some ways cite nodes absent from the file, reading it again", path)
+    return _read_pass(path, strict=False)
+
+
+#: What libosmium's ``NodeLocationsForWays`` says of a way citing a node it has not seen.
+_MISSING_LOCATION = "location for one or more nodes not found"
+
+
+def _objects(
+    path: Path, locations: osmium.index.LocationTable, *, strict: bool, filtered: Any
+) -> Iterator[Any]:
+    """The objects of ``path`` as ``osmium.FileProcessor(path).with_areas().with_filter(
+    KeyFilter(*_READ_KEYS)).handler_for_filtered(filtered)`` gives them (pyosmium 4), with its
+    node locations kept in ``locations``; with ``strict``, a way citing a node absent from the
+    file raises ``KeyError`` (the processor ignores it, leaving the location invalid)."""
+    keys = osmium.filter.KeyFilter(*_READ_KEYS)
+    located = osmium.NodeLocationsForWays(locations)
+    if not strict:
+        located.ignore_errors()
+    areas = osmium.area.AreaManager()
+    pool = osmium.io.ThreadPool()
+    with osmium.io.Reader(str(path), osmium.osm.RELATION, thread_pool=pool) as reader:
+        osmium.apply(reader, areas.first_pass_handler())
+    assembled = osmium.BufferIterator(keys)
+    # every handler is held here while the iterator runs: it keeps no reference to them
+    second_pass = areas.second_pass_to_buffer(assembled)
+    with osmium.io.Reader(str(path), osmium.osm.ALL, thread_pool=pool) as reader:
+        objects = osmium.OsmFileIterator(reader, located, second_pass, keys)
+        objects.set_filtered_handler(filtered)
+        for obj in objects:
+            yield obj
+            if assembled:
+                yield from assembled
+    if assembled:
+        yield from assembled
+
+
+def _read_pass(path: Path, *, strict: bool) -> _Raw:
     raw = _Raw()
     wkb = osmium.geom.WKBFactory()
-    processor = (
-        osmium.FileProcessor(str(path))
-        .with_areas()
-        .with_filter(osmium.filter.KeyFilter(*_READ_KEYS))
-    )
+    locations = osmium.index.create_map("flex_mem")
     # untagged objects never reach the loop; untagged ways are only remembered by id
-    counter = _WaySeen(raw, wkb)
-    processor.handler_for_filtered(counter)
+    counter = _WaySeen(raw, None if strict else wkb)
+    processor = _objects(path, locations, strict=strict, filtered=counter)
     members: list[list[int]] = []  # the member ways of the areas' relations
     node_cls, way_cls, area_cls = osmium.osm.Node, osmium.osm.Way, osmium.osm.Area
     add_way_id = raw.way_ids.append
     add_ref, add_x, add_y = raw.hw_refs.append, raw.hw_x.append, raw.hw_y.append
     add_size, add_hw_id, add_hw_tags = raw.hw_sizes.append, raw.hw_ids.append, raw.hw_tags.append
-    add_area, add_point = raw.areas.append, raw.points.append
+    add_area_key, add_area_tags = raw.area_keys.append, raw.area_tags.append
+    add_wkb, add_wkb_len = raw.area_wkb.extend, raw.area_len.append
+    add_pt_key, add_pt_tags = raw.pt_keys.append, raw.pt_tags.append
+    add_building_at, add_building_row = raw.building_at.append, raw.building_rows.append
+    add_point_area, add_park, add_water = raw.point_areas.append, raw.parks.append, raw.water.append
+    point_keys, parks, water = _POINT_LAYER_KEYS, _PARK_TAGS, _WATER_TAGS
+    n_areas = 0
+    add_lon, add_lat = raw.pt_lon.append, raw.pt_lat.append
+    line, every_node = wkb.create_linestring, osmium.geom.ALL
     kept = _KEPT_TAGS
     for obj in processor:
         if isinstance(obj, area_cls):
             # the tags of _KEPT_TAGS (their keys shared: one string per key, not per object)
-            tags = {kept[k]: v for k, v in obj.tags if k in kept}
+            tags = kept_tags(obj, kept)
             if not _is_interesting_area(tags):
                 continue
             if tags.get("highway") and "building" not in tags and "amenity" not in tags:
@@ -856,18 +932,36 @@ def _read_raw(path: Path) -> _Raw:
             except RuntimeError:
                 raw.closed_ways_missing += 1
                 continue
-            osm_key = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
-            add_area((osm_key, tags, bytes.fromhex(geom)))  # shapely reads hex 5x slower
+            add_area_key(f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}")
+            add_area_tags(tags)
+            add_wkb(bytes.fromhex(geom))  # the WKB as bytes (libosmium writes it as hex)
+            add_wkb_len(len(geom) // 2)
+            value = tags.get("building", "no")
+            if value != "no":
+                add_building_at(n_areas)
+                add_building_row(_building_row(tags, value))
+            keys = tags.keys()
+            if not keys.isdisjoint(point_keys):
+                add_point_area(n_areas)
+            if not keys.isdisjoint(parks) and (kind := _kind(tags, parks)):
+                add_park((n_areas, kind))
+            if not keys.isdisjoint(water) and (kind := _kind(tags, water)):
+                add_water((n_areas, kind))
+            n_areas += 1
         elif isinstance(obj, way_cls):
             way_tags = obj.tags
             add_way_id(obj.id)
             if "highway" not in way_tags:
-                _check_locations(obj, raw, wkb)
+                if not strict:  # libosmium checks every location in C++ (see _check_locations)
+                    try:
+                        line(obj, use_nodes=every_node)
+                    except Exception:
+                        _missing_nodes(obj, raw)
                 continue
             # the coordinates as libosmium holds them (x, y: no check, no float per node); an
             # invalid location (a node absent from the file) is told apart in numpy below
             size = 0
-            for n in obj.nodes:
+            for n in way_nodes(obj):
                 loc = n.location
                 add_ref(n.ref)
                 add_x(loc.x)
@@ -875,14 +969,17 @@ def _read_raw(path: Path) -> _Raw:
                 size += 1
             add_size(size)
             add_hw_id(obj.id)
-            add_hw_tags({k: v for k, v in way_tags if k in _WAY_TAG_SET})
+            add_hw_tags(kept_tags(obj, _WAY_TAGS_KEPT))
         elif isinstance(obj, node_cls):
-            tags = {kept[k]: v for k, v in obj.tags if k in kept}
+            tags = kept_tags(obj, kept)
             if _point_key(tags):
                 loc = obj.location
-                add_point((f"n{obj.id}", tags, loc.lon, loc.lat))
+                add_pt_key(f"n{obj.id}")
+                add_pt_tags(tags)
+                add_lon(loc.lon)
+                add_lat(loc.lat)
         elif isinstance(obj, osmium.osm.Relation):
-            rel_tags = dict(obj.tags)
+            rel_tags = all_tags(obj)
             if rel_tags.get("type") in ("multipolygon", "boundary") and _is_interesting_area(
                 rel_tags
             ):
@@ -899,10 +996,7 @@ def _read_raw(path: Path) -> _Raw:
         raw.missing_members += int(np.count_nonzero(absent))
         raw.relations_missing += len(np.unique(of[absent]))
     # a node the location index holds but a way could not find came after that way
-    locations = processor.node_location_storage
-    raw.late_nodes = locations is not None and any(
-        _located(locations, ref) for ref in raw.missing_refs
-    )
+    raw.late_nodes = any(_located(locations, ref) for ref in raw.missing_refs)
     return raw
 
 
@@ -933,14 +1027,16 @@ def _located(locations: osmium.index.LocationTable, ref: int) -> bool:
 class _WaySeen:
     """Record the ids of the ways filtered out (multipolygon members...) and their missing nodes."""
 
-    def __init__(self, raw: _Raw, wkb: osmium.geom.WKBFactory) -> None:
+    def __init__(self, raw: _Raw, wkb: osmium.geom.WKBFactory | None) -> None:
+        """``wkb`` None: the nodes are known to be present (libosmium checks them)."""
         self.way_ids: Any = array("q")
         self._raw = raw
         self._wkb = wkb
 
     def way(self, w: osmium.osm.Way) -> None:
         self.way_ids.append(w.id)
-        _check_locations(w, self._raw, self._wkb)
+        if self._wkb is not None:
+            _check_locations(w, self._raw, self._wkb)
 
 
 def _check_locations(way: osmium.osm.Way, raw: _Raw, wkb: osmium.geom.WKBFactory) -> None:
@@ -950,12 +1046,18 @@ def _check_locations(way: osmium.osm.Way, raw: _Raw, wkb: osmium.geom.WKBFactory
     try:
         wkb.create_linestring(way, use_nodes=osmium.geom.ALL)
     except Exception:  # an invalid location, or a degenerate way
-        absent = [n.ref for n in way.nodes if not n.location.valid()]
-        if absent:
-            raw.missing_refs.update(absent)
-            raw.ways_missing += 1
-            if way.is_closed():
-                raw.closed_ways_missing += 1
+        _missing_nodes(way, raw)
+
+
+def _missing_nodes(way: osmium.osm.Way, raw: _Raw) -> None:
+    """Count the node references of ``way`` that have no node in the file, one by one (when
+    libosmium could not make a line of it: a node absent, or a degenerate way)."""
+    absent = [n.ref for n in way_nodes(way) if not n.location.valid()]
+    if absent:
+        raw.missing_refs.update(absent)
+        raw.ways_missing += 1
+        if way.is_closed():
+            raw.closed_ways_missing += 1
 
 
 def _point_key(tags: Mapping[str, str]) -> bool:
@@ -991,36 +1093,36 @@ def _to_l93(geoms: np.ndarray) -> np.ndarray:
 
 
 def _assemble(path: Path, raw: _Raw) -> OsmData:
-    area_keys = [a[0] for a in raw.areas]
-    area_tags = [a[1] for a in raw.areas]
-    area_geoms = shapely.from_wkb([a[2] for a in raw.areas])
-    raw.areas = []  # the WKB is no longer needed
-    pt_keys = [p[0] for p in raw.points]
-    pt_tags = [p[1] for p in raw.points]
-    pt_lonlat = np.reshape(np.array([(p[2], p[3]) for p in raw.points], dtype=float), (-1, 2))
-    raw.points = []
-    # the extent is taken in lon/lat before the areas are projected (in place, below)
-    bounds = _header_box(path) or _lonlat_extent(raw, area_keys, area_tags, area_geoms, pt_lonlat)
+    area_keys, area_tags = raw.area_keys, raw.area_tags
+    wkb_len = np.frombuffer(raw.area_len, dtype=np.int64)
+    pt_keys, pt_tags = raw.pt_keys, raw.pt_tags
+    pt_lonlat = np.column_stack(
+        [np.frombuffer(raw.pt_lon, dtype=float), np.frombuffer(raw.pt_lat, dtype=float)]
+    ).reshape(-1, 2)
+    # the extent is taken in lon/lat, before the areas are projected
+    bounds = _header_box(path) or _lonlat_extent(
+        raw, area_keys, area_tags, shapely.from_wkb(wkb_list(raw.area_wkb, wkb_len)), pt_lonlat
+    )
     if not np.isfinite(bounds).all():
         raise EmptyDataError(
             msg("{path} ne contient aucun objet localisé : l'extrait est vide.", path=path),
             path=path,
         )
+    area_geoms = multipolygons(raw.area_wkb, wkb_len, _lonlat_to_l93)
+    raw.area_wkb = bytearray()  # the WKB is no longer needed
     if len(area_geoms):
-        # projected in place: the lon/lat geometries are released as they are replaced
-        area_geoms = shapely.set_coordinates(
-            area_geoms, _lonlat_to_l93(shapely.get_coordinates(area_geoms))
-        )
         # only the invalid areas are remade (make_valid gives a valid one back unchanged)
         invalid = ~shapely.is_valid(area_geoms)
         if invalid.any():
             area_geoms[invalid] = shapely.make_valid(area_geoms[invalid])
     pt_geoms = cast(np.ndarray, shapely.points(_lonlat_to_l93(pt_lonlat)))
 
-    buildings = _buildings(area_keys, area_tags, area_geoms)
+    buildings = _buildings(
+        area_keys, np.frombuffer(raw.building_at, dtype=np.int64), raw.building_rows, area_geoms
+    )
     points: _Source = (pt_keys, pt_tags, pt_geoms)
     # the areas a point layer may take (most buildings have none of their keys)
-    some = [i for i, t in enumerate(area_tags) if not t.keys().isdisjoint(_POINT_LAYER_KEYS)]
+    some = np.frombuffer(raw.point_areas, dtype=np.int64).tolist()
     areas: _Source = ([area_keys[i] for i in some], [area_tags[i] for i in some], area_geoms[some])
     amenities = _point_features(
         points, areas, _amenity_row, ("category", "tag", "name", "from_area"), TAXONOMY_KEYS
@@ -1029,8 +1131,8 @@ def _assemble(path: Path, raw: _Raw) -> OsmData:
     parking = _point_features(
         points, areas, _parking_row, ("parking", "capacity", "access", "area_m2"), ("amenity",)
     )
-    parks = _areas_matching(area_keys, area_tags, area_geoms, _PARK_TAGS, "park_type")
-    water = _areas_matching(area_keys, area_tags, area_geoms, _WATER_TAGS, "water_type")
+    parks = _areas_matching(area_keys, area_tags, area_geoms, raw.parks, "park_type")
+    water = _areas_matching(area_keys, area_tags, area_geoms, raw.water, "water_type")
     addresses = _point_features(
         points,
         areas,
@@ -1155,8 +1257,28 @@ def _frame(keys: list[str], columns: Mapping[str, Any], geoms: Any) -> gpd.GeoDa
     return gdf
 
 
-def _buildings(keys: list[str], tags: list[dict[str, str]], geoms: np.ndarray) -> gpd.GeoDataFrame:
-    idx = [i for i, t in enumerate(tags) if t.get("building", "no") != "no"]
+def _building_row(tags: Mapping[str, str], value: str) -> tuple[Any, ...]:
+    """What :func:`_buildings` takes of a building's tags (``value``: its ``building`` tag)."""
+    untyped = value == "yes"
+    return (
+        value,
+        tags.get("building:levels"),
+        tags.get("roof:levels"),
+        tags.get("height"),
+        tags.get("start_date"),
+        tags.get("name"),
+        tags.get("amenity"),
+        tags.get("shop"),
+        value in _RESIDENTIAL_BUILDINGS,
+        untyped and tags.get("building:use") in _HOME_USES,
+        untyped and tags.keys().isdisjoint(_NON_HOME_KEYS),
+    )
+
+
+def _buildings(
+    keys: list[str], idx: np.ndarray, rows: list[tuple[Any, ...]], geoms: np.ndarray
+) -> gpd.GeoDataFrame:
+    """The buildings layer: the areas at ``idx``, their :func:`_building_row` in ``rows``."""
     cols = [
         "building",
         "levels",
@@ -1169,51 +1291,58 @@ def _buildings(keys: list[str], tags: list[dict[str, str]], geoms: np.ndarray) -
         "amenity",
         "shop",
     ]
-    if not idx:
+    if not len(idx):
         return _empty_layer(cols)
-    sel = [tags[i] for i in idx]
+    (building, levels_s, roof_s, height_s, start, name, amenity, shop, typed, used, plain) = (
+        list(c) for c in zip(*rows, strict=True)
+    )
     g = geoms[idx]
     area = shapely.area(g)
-    building = [t["building"] for t in sel]
-    levels = _numbers(sel, "building:levels")
-    roof = _numbers(sel, "roof:levels")
-    height = _numbers(sel, "height")
+    levels, roof, height = _numbers(levels_s), _numbers(roof_s), _numbers(height_s)
     # levels: tagged, else from the height (3 m a storey), else 1; roof levels count half
     est_levels = np.where(np.isnan(levels), np.round(height / 3.0), levels)
     est_levels = np.where(np.isnan(est_levels) | (est_levels < 1), 1.0, est_levels)
     est_levels = est_levels + np.where(np.isnan(roof), 0.0, 0.5 * roof)
-    # the common answers first: a home type, or any value but "yes" (the rest is decided by
-    # _is_residential from its start)
-    values = [t.get("building", "yes") for t in sel]
-    residential = np.array(
-        [
-            v in _RESIDENTIAL_BUILDINGS or (v == "yes" and _is_residential(t, a))
-            for v, t, a in zip(values, sel, area.tolist(), strict=True)
-        ],
-        dtype=bool,
+    # _is_residential a column at a time (tested equal): a home type, else an untyped building
+    # that its use says is a home, or that carries no key of another use and is large enough
+    residential = (
+        np.asarray(typed, dtype=bool)
+        | np.asarray(used, dtype=bool)
+        | (np.asarray(plain, dtype=bool) & (area >= MIN_HOME_AREA_M2))
     )
     return _frame(
-        [keys[i] for i in idx],
+        [keys[i] for i in idx.tolist()],
         {
             "building": building,
             "levels": levels,
             "height_m": height,
-            "start_date": [t.get("start_date") for t in sel],
+            "start_date": start,
             "residential": residential,
             "footprint_m2": area,
             "floor_area_m2": area * est_levels,
-            "name": [t.get("name") for t in sel],
-            "amenity": [t.get("amenity") for t in sel],
-            "shop": [t.get("shop") for t in sel],
+            "name": name,
+            "amenity": amenity,
+            "shop": shop,
         },
         g,
     )
 
 
-def _numbers(tags: list[dict[str, str]], key: str) -> np.ndarray:
-    """:func:`_first_number` of each object's ``key`` (NaN where it has none)."""
-    nan = np.nan
-    return np.array([_first_number(v) if (v := t.get(key)) else nan for t in tags], dtype=float)
+#: The ``building:use`` values that make an untyped building a home.
+_HOME_USES = _RESIDENTIAL_BUILDINGS | {"residential"}
+
+
+def _numbers(values: list[str | None]) -> np.ndarray:
+    """:func:`_first_number` of each value (NaN where there is none)."""
+    out = np.full(len(values), np.nan)
+    have = [i for i, v in enumerate(values) if v]
+    if have:
+        out[have] = [_first_number_of(values[i]) for i in have]
+    return out
+
+
+#: :func:`_first_number` remembered per value (levels and heights take a few values each).
+_first_number_of = functools.lru_cache(maxsize=4096)(lambda value: _first_number(value))
 
 
 def _is_residential(tags: Mapping[str, str], area: float) -> bool:
@@ -1259,6 +1388,7 @@ def _point_features(
     keys: list[str] = []
     rows: list[dict[str, object]] = []
     geoms: list[shapely.Geometry] = []
+    from_points = 0
     for (ks, tags, gs), is_area in ((points, False), (areas, True)):
         for i in [i for i, t in enumerate(tags) if not t.keys().isdisjoint(needs)]:
             key, t, geom = ks[i], tags[i], gs[i]
@@ -1268,11 +1398,16 @@ def _point_features(
             keys.append(key)
             rows.append(row)
             geoms.append(geom)
+        if not is_area:
+            from_points = len(keys)
     columns = list(columns)
     if not keys:
         return _empty_layer(columns)
     table = {c: [r[c] for r in rows] for c in columns}
-    return _frame(keys, table, shapely.point_on_surface(np.asarray(geoms, dtype=object)))
+    located = np.asarray(geoms, dtype=object)
+    # a point inside each area (the points are their own)
+    located[from_points:] = shapely.point_on_surface(located[from_points:])
+    return _frame(keys, table, located)
 
 
 def _amenity_row(
@@ -1325,27 +1460,28 @@ def _transit_stops(amenities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return stops[["mode", "tag", "name", "geometry"]]
 
 
+def _kind(tags: Mapping[str, str], table: Mapping[str, set[str]]) -> str | None:
+    """The value of the first key of ``table`` whose values ``tags`` has (a park's, water's)."""
+    for k, values in table.items():
+        if tags.get(k) in values:
+            return tags[k]
+    return None
+
+
 def _areas_matching(
     keys: list[str],
     tags: list[dict[str, str]],
     geoms: np.ndarray,
-    table: Mapping[str, set[str]],
+    found: list[tuple[int, str]],
     column: str,
 ) -> gpd.GeoDataFrame:
-    idx, kinds = [], []
-    for i, t in enumerate(tags):
-        if t.keys().isdisjoint(table):
-            continue
-        for k, values in table.items():
-            if t.get(k) in values:
-                idx.append(i)
-                kinds.append(t[k])
-                break
-    if not idx:
+    """The layer of the areas ``found`` (their indices and :func:`_kind`)."""
+    if not found:
         return _empty_layer([column, "name"])
+    idx = [i for i, _ in found]
     return _frame(
         [keys[i] for i in idx],
-        {column: kinds, "name": [tags[i].get("name") for i in idx]},
+        {column: [kind for _, kind in found], "name": [tags[i].get("name") for i in idx]},
         geoms[idx],
     )
 
