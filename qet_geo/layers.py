@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -74,6 +74,7 @@ def build_layers(
     dem: str | PathLike[str] | None = None,
     landcover: str | PathLike[str] | None = None,
     gtfs: str | PathLike[str] | None = None,
+    street_modes: Sequence[str] = ("walk", "bike"),
     progress: Progress | None = None,
 ) -> NeighbourhoodLayers:
     """Read every layer of a neighbourhood from local files.
@@ -97,6 +98,9 @@ def build_layers(
     gtfs
         A GTFS feed: transit stops with departures per hour in the weekday morning peak replace the
         OSM stops.
+    street_modes
+        The modes whose street graph is built, with its layer ("streets" for walk,
+        "bike_streets" for bike); both by default (a table of one mode needs only its own).
     progress
         Called with the name of each step as it starts.
     """
@@ -112,7 +116,7 @@ def build_layers(
     _warn_partial_coverage(osm_all, territory)
 
     step("streets")
-    graphs = {mode: osm.graph(mode) for mode in ("walk", "bike")}
+    graphs = {mode: osm.graph(mode) for mode in ("walk", "bike") if mode in street_modes}
     layers: dict[str, gpd.GeoDataFrame] = {
         "territory": territory.to_gdf(),
         **{name: getattr(osm, name) for name in OSM_LAYERS},
@@ -167,8 +171,9 @@ def build_layers(
             )
         layers["transit_stops"] = stops.assign(source="gtfs")
 
-    layers["streets"] = graphs["walk"][1].reset_index()
-    layers["bike_streets"] = graphs["bike"][1].reset_index()
+    for mode, name in (("walk", "streets"), ("bike", "bike_streets")):
+        if mode in graphs:
+            layers[name] = graphs[mode][1].reset_index()
     result.layers = {name: layers[name] for name in LAYER_ORDER if name in layers}
     return result
 

@@ -66,6 +66,7 @@ def build_neighbourhood(
     modes: Sequence[Mode] = ("walk",),
     homes: Homes = "buildings",
     with_access: bool = True,
+    street_modes: Sequence[Mode] = ("walk", "bike"),
     progress: Progress | None = None,
 ) -> Neighbourhood:
     """Read a neighbourhood's layers, then build its networks and access tables for ``modes``.
@@ -84,6 +85,9 @@ def build_neighbourhood(
         "buildings" (residential buildings) or "cells" (INSEE 200 m cells, needs ``census``).
     with_access
         False to build the networks only (a visit route on stops given by the user).
+    street_modes
+        The modes whose street graph and layer the layers hold (both by default; ``modes`` are
+        added to them): ``qet access`` builds only its own mode's.
     progress
         Called with the name of each step as it starts ("osm", "streets", ..., "access").
     """
@@ -97,6 +101,7 @@ def build_neighbourhood(
         dem=dem,
         landcover=landcover,
         gtfs=gtfs,
+        street_modes=tuple(dict.fromkeys([*street_modes, *modes])),
         progress=progress,
     )
     return measure_access(

@@ -58,6 +58,22 @@ def test_networks_without_access_and_layers_alone(hood) -> None:
     assert measure_access(hood.layers, modes=()).networks == {}
 
 
+@pytest.mark.parametrize("mode", ["walk", "bike"])
+def test_a_table_of_one_mode_builds_only_its_own_street_graph(hood, lorient_pbf, mode) -> None:
+    # what qet access does: the other mode's graph and layer are not built, the table is the same
+    other = {"walk": "bike", "bike": "walk"}[mode]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = build_neighbourhood(lorient_pbf, modes=(mode,), street_modes=())
+    assert set(one.layers.graphs) == {mode}
+    names = {"walk": "streets", "bike": "bike_streets"}
+    assert names[mode] in one.layers.layers and names[other] not in one.layers.layers
+    pd.testing.assert_frame_equal(one.access[mode], hood.access[mode])
+    # by default, the layers hold both modes' streets (qet layers, the web's jobs)
+    assert set(hood.layers.graphs) == {"walk", "bike"}
+    assert {"streets", "bike_streets"} <= set(hood.layers.layers)
+
+
 def test_an_unknown_mode_is_a_clear_error(hood) -> None:
     with pytest.raises(ValidationError) as err:
         measure_access(hood.layers, modes=("car",))  # type: ignore[arg-type]

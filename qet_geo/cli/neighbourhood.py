@@ -173,6 +173,7 @@ def access(
             gtfs=gtfs,
             modes=(cast(Mode, mode),),
             homes=cast(Homes, homes),
+            street_modes=(),  # the table's own mode only
             progress=step,
         )
         table = hood.access[cast(Mode, mode)]
