@@ -143,21 +143,27 @@ def test_wkb_list_splits_the_buffer_back(lorient_pbf):
     assert _wkb.wkb_list(b"".join(wkbs), np.array([len(w) for w in wkbs])) == wkbs
 
 
-def test_a_complete_file_is_read_in_one_strict_pass(lorient_pbf, monkeypatch):
-    passes = []
+@pytest.fixture
+def passes(monkeypatch) -> list[bool]:
+    """The passes the reader makes, strict or not, in order."""
+    made: list[bool] = []
     real = osm_mod._read_pass
 
     def counted(path, *, strict):
-        passes.append(strict)
+        made.append(strict)
         return real(path, strict=strict)
 
     monkeypatch.setattr(osm_mod, "_read_pass", counted)
+    return made
+
+
+def test_a_complete_file_is_read_in_one_strict_pass(lorient_pbf, passes):
     data = _read(lorient_pbf)
     assert passes == [True]
     assert data.missing.missing_nodes == 0 and data.missing.ways_affected == 0
 
 
-def test_a_clipped_file_is_read_again_with_every_way_checked(lorient_pbf, tmp_path, monkeypatch):
+def test_a_clipped_file_is_read_again_with_every_way_checked(lorient_pbf, tmp_path, passes):
     # the western part of Lorient's nodes only: ways crossing the cut cite absent nodes
     clipped = tmp_path / "clipped.osm.pbf"
     writer = osmium.SimpleWriter(str(clipped))
@@ -184,14 +190,6 @@ def test_a_clipped_file_is_read_again_with_every_way_checked(lorient_pbf, tmp_pa
             ways += 1
             closed += refs[0] == refs[-1]
 
-    passes = []
-    real = osm_mod._read_pass
-
-    def counted(path, *, strict):
-        passes.append(strict)
-        return real(path, strict=strict)
-
-    monkeypatch.setattr(osm_mod, "_read_pass", counted)
     data = _read(clipped)
     assert passes == [True, False]
     assert data.missing.missing_nodes == len(cited) > 100
