@@ -41,7 +41,7 @@ from qet_geo.network._common import (
     _check_weight,
     _ragged,
 )
-from qet_geo.network.snapping import _snap_index, _SnapIndex
+from qet_geo.network.snapping import _snap_index, _SnapIndex, _Snapped
 from qet_geo.network.speeds import (
     _M_PER_KM,
     _MIN_PER_H,
@@ -164,6 +164,8 @@ class Network:
     _snap_index: _SnapIndex
     _time_per_m: float | None
     _graphs: dict[tuple[str, bool], _Csr] = field(default_factory=dict, init=False)
+    # the last points snapped to it (snapping._snap)
+    _snapped: dict[bytes, _Snapped] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def component(self) -> IntArray:

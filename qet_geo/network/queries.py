@@ -116,9 +116,8 @@ def _homes_and_pois(
     position = {cat: i for i, cat in enumerate(cats)}
     lookup = np.array([position.get(v, -1) for v in distinct] + [-1], dtype=np.int64)
     codes = lookup[found]  # a missing category (code -1) reads the trailing -1
-    both = _snap(net, np.concatenate([home_xy, poi_xy]), max_snap_m)
-    k = home_xy.shape[0]
-    h, p = both.split(k)
+    # apart: the homes are the same for every query of a table (their snapping is kept)
+    h, p = _snap(net, home_xy, max_snap_m), _snap(net, poi_xy, max_snap_m)
     off = (codes >= 0) & ~p.on
     if off.any():
         n_off = int(off.sum())

@@ -20,6 +20,8 @@ then computed with numpy.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -144,31 +146,6 @@ class _Snapped:
         """The same points, with those outside ``mask`` set off the network."""
         return _Snapped(self.edge, self.fraction, self.snap_m, self.on & mask, self.xy, self.same)
 
-    def split(self, k: int) -> tuple[_Snapped, _Snapped]:
-        """The first ``k`` points, and the others."""
-        head, tail = slice(None, k), slice(k, None)
-        # a point of the tail at the place of one of the head stands for itself
-        same = self.same[tail] - k
-        same = np.where(same >= 0, same, np.arange(same.size))
-        return (
-            _Snapped(
-                self.edge[head],
-                self.fraction[head],
-                self.snap_m[head],
-                self.on[head],
-                self.xy[head],
-                self.same[head],
-            ),
-            _Snapped(
-                self.edge[tail],
-                self.fraction[tail],
-                self.snap_m[tail],
-                self.on[tail],
-                self.xy[tail],
-                same,
-            ),
-        )
-
     def distinct(self) -> tuple[IntArray, IntArray]:
         """Points on the network, the first at each place; and where each point reads its result.
 
@@ -185,7 +162,35 @@ class _Snapped:
         return first, column
 
 
+#: How many sets of points snapped to one network it keeps: the homes of an access table are
+#: snapped for the nearest amenities, the counts, transit and the border, once.
+SNAPPED_KEPT = 2
+
+
 def _snap(net: Network, xy: FloatArray, max_snap_m: float) -> _Snapped:
+    """Where the points ``xy`` join ``net``, kept by the network for the next query on the same
+    points (the same coordinates and snap distance: a digest of their bytes)."""
+    xy = np.ascontiguousarray(xy, dtype=np.float64)
+    digest = hashlib.blake2b(xy.tobytes(), digest_size=16)
+    digest.update(f"{xy.shape}|{max_snap_m!r}".encode())
+    key = digest.digest()
+    kept = net._snapped
+    with _kept_lock:
+        found = kept.get(key)
+    if found is not None:
+        return found
+    snapped = _snap_points(net, xy.copy(), max_snap_m)  # its own copy: the caller's may change
+    with _kept_lock:  # a network may serve several threads (the web service)
+        kept[key] = snapped
+        while len(kept) > SNAPPED_KEPT:
+            kept.pop(next(iter(kept)))
+    return snapped
+
+
+_kept_lock = threading.Lock()
+
+
+def _snap_points(net: Network, xy: FloatArray, max_snap_m: float) -> _Snapped:
     k = xy.shape[0]
     edge = np.full(k, -1, dtype=np.int64)
     fraction = np.zeros(k)

@@ -1113,3 +1113,58 @@ def test_network_summary_and_matrix():
     assert m.shape == (9, 9) and m.nnz == 24
     assert m[0, 1] == pytest.approx(edges.loc[(0, 1, 0), "length"])
     np.testing.assert_allclose(net.matrix("time").data, m.data * 60 / 15000)
+
+
+def test_the_homes_of_a_table_are_snapped_once_and_results_do_not_depend_on_it(
+    lorient, monkeypatch
+):
+    from qet_geo.network import snapping
+
+    nodes, edges = lorient
+    rng = np.random.default_rng(5)
+    xmin, ymin, xmax, ymax = edges.total_bounds
+    homes = points(zip(rng.uniform(xmin, xmax, 300), rng.uniform(ymin, ymax, 300), strict=True))
+    pois = points(
+        zip(rng.uniform(xmin, xmax, 60), rng.uniform(ymin, ymax, 60), strict=True),
+        category=np.array(["a", "b"])[rng.integers(0, 2, 60)],
+    )
+    snapped: list[int] = []
+    real = snapping._snap_points
+
+    def counted(net, xy, max_snap_m):
+        snapped.append(len(xy))
+        return real(net, xy, max_snap_m)
+
+    monkeypatch.setattr(snapping, "_snap_points", counted)
+    net = qn.build_network(nodes, edges, mode="walk")
+    near = qn.nearest(net, homes, pois)
+    counts = qn.count_within(net, homes, pois)
+    # the homes once, the amenities once (the second query found both kept)
+    assert sorted(snapped) == [60, 300]
+    # the same tables from a network that keeps nothing
+    monkeypatch.setattr(snapping, "SNAPPED_KEPT", 0)
+    fresh = qn.build_network(nodes, edges, mode="walk")
+    pd.testing.assert_frame_equal(qn.nearest(fresh, homes, pois), near)
+    pd.testing.assert_frame_equal(qn.count_within(fresh, homes, pois), counts)
+    assert len(fresh._snapped) == 0 and len(snapped) == 6
+    # other points, or another snap distance, are snapped anew; at most SNAPPED_KEPT are kept
+    monkeypatch.setattr(snapping, "SNAPPED_KEPT", 2)
+    moved = homes.translate(xoff=3.0)
+    qn.nearest(net, moved, pois)  # the moved homes anew, the amenities kept
+    assert len(snapped) == 7
+    qn.nearest(net, homes, pois, max_snap_m=50.0)  # both anew at another distance
+    assert len(snapped) == 9 and len(net._snapped) == 2
+
+
+def test_a_kept_snapping_is_not_changed_by_the_caller_changing_its_points(lorient):
+    from qet_geo.network.snapping import _snap
+
+    nodes, edges = lorient
+    net = qn.build_network(nodes, edges, mode="walk")
+    xy = np.asarray(shapely.get_coordinates(edges.geometry.iloc[:20].centroid)).copy()
+    first = _snap(net, xy, 200.0)
+    kept = first.xy.copy()
+    xy += 500.0  # the caller reuses its array
+    assert np.array_equal(first.xy, kept)
+    again = _snap(net, xy, 200.0)  # other coordinates: snapped anew
+    assert again is not first and np.array_equal(again.xy, xy)
