@@ -10,31 +10,43 @@ memory figures are the reading's own:
 - peak Python memory traced by ``tracemalloc`` (a separate run, since tracing slows it down):
   Python objects and numpy arrays, not libosmium's nor GEOS's.
 
-The plain pass is what any pyosmium reader of these layers has to do, with the reader's own
-settings: one ``osmium.FileProcessor`` with node locations and area assembly
-(``with_areas()``, libosmium's C++ location index and multipolygon assembler) and the reader's
-``KeyFilter`` (``qet_geo.inputs.osm._READ_KEYS``), iterated in Python. Every node, area and relation that
-reaches Python has its tags read into a dict (the reader classifies on them), and so has every
-highway way (the other ways are only asked whether they have a ``highway`` tag); a node's
-location is read; a highway way's node references and their locations are read node by node
-(what the street graph is built from); an area's geometry is made as WKB by
-``osmium.geom.WKBFactory`` (the buildings, parks, water and the areas whose points are
-amenities). Nothing is kept. What
-it leaves out is the reader's own work: checking the other ways' node locations for the
-clipped-extract report, the ids of the ways for the relations' report, classifying, building
-the GeoDataFrames and the highway table, projecting to Lambert-93.
+The plain pass (``plain_pass``, also used by ``bench/scale_city.py``) is what any pyosmium
+reader of these layers has to do, with the reader's own settings: one ``osmium.FileProcessor``
+with node locations and area assembly (``with_areas()``, libosmium's C++ location index and
+multipolygon assembler) and the reader's ``KeyFilter`` (``qet_geo.inputs.osm._READ_KEYS``),
+iterated in Python. Every node, area and relation that reaches Python has its tags read into a
+dict (the reader classifies on them), and so has every highway way (the other ways are only
+asked whether they have a ``highway`` tag); every id a layer is keyed by is read (nodes, ways,
+areas' original ids), a node's location, a highway way's node references and their locations
+node by node (what the street graph is built from), a relation's members; an area's geometry is
+made as WKB by ``osmium.geom.WKBFactory``. Nothing is kept. It reads tags and way nodes with the
+reader's accessors (``qet_geo.inputs._osm_fast``: stepping through the C++ object under
+pyosmium's wrapper); the same pass through pyosmium's public iterators (``dict(obj.tags)``,
+``obj.nodes``) is printed beside it (``public``). What the pass leaves out is the reader's own
+work: the relations' report, classifying, the layers' columns and geometries (GEOS), the
+highway table, projecting to Lambert-93.
 
 The files are the shared PBF extracts and the Lorient centre tiled ``k``×``k``
 (``bench/_tiled.py``; ``--k 16`` is about 200 000 homes, the city-scale target of issue 18).
-Target: ``read_osm`` within 1.5× the plain pass's CPU on the largest file.
+Target: ``read_osm`` within 1.5× the plain pass's CPU on the largest file. The three runs take
+turns and the medians are compared: on this 2-core VM one run's CPU seconds vary by 15 %.
 
-Measured on Lorient k=16 (55 MB, 438 272 buildings; 2 cores shared with other jobs, so CPU
-seconds vary by ±10 % from run to run): the plain pass 13.3–14.9 s and +486 MB; ``read_osm``
-before issue 18's work 28.3–30.8 s (2.1–2.2×) and +1 840 MB (33 MB per MB of PBF), after it
-23.4–23.9 s (1.6–1.8×) and +1 050 MB (19 MB/MB), outputs identical on every shared extract. What
-the reader does beyond the pass: ~3.7 s in its loop (the location check of every other way, the
-ids and keys it keeps), ~6.4 s assembling (WKB to shapely, projection in place, validity, the
-GeoDataFrames' columns). On the two small shared PBF files the ratio is 2.4–3.3×, on 0.1 s.
+Measured on Lorient k=16 (55 MB, 438 272 buildings, nothing else running, ``--repeat 5``):
+
+| | CPU s (median; the five runs) | memory added |
+|---|---|---|
+| pass, reader's accessors | 11.9 (11.6–17.5) | 486 MB |
+| pass, public iterators | 18.9 (18.1–22.8) | — |
+| ``read_osm`` | 18.4 (17.5–21.7) | 1 001 MB (18 MB per MB of PBF) |
+
+``read_osm`` is 1.55× the pass with its own accessors (the target, 1.5, not quite met) and 0.97×
+the same pass through pyosmium's public iterators. Before issue 18 it took 28–31 s against
+13–15 s for the public pass of the time (2.1×); this morning's code, with the public iterators,
+34.8 s where that pass took 18.7 s in the same process. What the reader adds to the pass: its
+layers (GEOS geometries from ragged arrays 1.0 s, validity 0.6 s, projection 0.6 s, the
+GeoDataFrames' string columns 0.4 s, amenities' classification 0.4 s...) and the per-object work
+of its loop (classifying each area into its layers as it is read). On the two small shared PBF
+files the ratio is 3.2–3.7×, on 0.1–0.16 s (fixed costs).
 
     .venv/bin/python bench/read_osm.py [--k 16] [--repeat 1] [--no-shared]
 """
