@@ -112,6 +112,16 @@ def points(xy: Iterable[tuple[float, float]], **columns: Any) -> gpd.GeoDataFram
     )
 
 
+def scattered(
+    rng: np.random.Generator, box: Sequence[float], n: int, **columns: Any
+) -> gpd.GeoDataFrame:
+    """``n`` points drawn uniformly in ``box`` (xmin, ymin, xmax, ymax): the xs, then the ys."""
+    xmin, ymin, xmax, ymax = box
+    return points(
+        zip(rng.uniform(xmin, xmax, n), rng.uniform(ymin, ymax, n), strict=True), **columns
+    )
+
+
 @pytest.fixture(scope="module")
 def lorient() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The Lorient street graph (oneways kept), by osmnx, projected to EPSG:2154."""
@@ -322,11 +332,9 @@ def test_count_within_reads_thresholds_in_the_order_given():
     nodes, edges = grid(4, 4, seed=3)
     net = qn.build_network(nodes, edges, mode="walk")
     rng = np.random.default_rng(3)
-    homes = points(zip(rng.uniform(X0, X0 + 300, 20), rng.uniform(Y0, Y0 + 300, 20), strict=True))
-    pois = points(
-        zip(rng.uniform(X0, X0 + 300, 8), rng.uniform(Y0, Y0 + 300, 8), strict=True),
-        category=list("abababab"),
-    )
+    box = (X0, Y0, X0 + 300, Y0 + 300)
+    homes = scattered(rng, box, 20)
+    pois = scattered(rng, box, 8, category=list("abababab"))
     up = qn.count_within(net, homes, pois, thresholds_min=[1.0, 4.0])
     down = qn.count_within(net, homes, pois, thresholds_min=[4.0, 1.0])
     assert list(down.columns[:4]) == ["a_n4", "a_n1", "b_n4", "b_n1"]
@@ -388,12 +396,9 @@ def test_snapped_points_match_networkx_on_lorient(lorient):
     nodes, edges = lorient
     net = qn.build_network(nodes, edges, mode="walk")
     rng = np.random.default_rng(2)
-    xmin, ymin, xmax, ymax = edges.total_bounds
-    homes = points(zip(rng.uniform(xmin, xmax, 250), rng.uniform(ymin, ymax, 250), strict=True))
-    pois = points(
-        zip(rng.uniform(xmin, xmax, 40), rng.uniform(ymin, ymax, 40), strict=True),
-        category=np.array(["a", "b"])[rng.integers(0, 2, 40)],
-    )
+    homes = scattered(rng, edges.total_bounds, 250)
+    pois = scattered(rng, edges.total_bounds, 40)
+    pois["category"] = np.array(["a", "b"])[rng.integers(0, 2, 40)]  # drawn after the points
     got = qn.nearest(net, homes, pois, cutoff_m=None, max_snap_m=1e9)
 
     # the snap distance is the distance to the nearest street of the network's large
@@ -474,11 +479,9 @@ def test_grid_with_oneways_matches_networkx():
     nodes, edges = grid(5, 5, oneway=oneway, seed=3)
     net = qn.build_network(nodes, edges, mode="walk")
     rng = np.random.default_rng(3)
-    homes = points(zip(rng.uniform(X0, X0 + 400, 80), rng.uniform(Y0, Y0 + 400, 80), strict=True))
-    pois = points(
-        zip(rng.uniform(X0, X0 + 400, 9), rng.uniform(Y0, Y0 + 400, 9), strict=True),
-        category=list("abcabcabc"),
-    )
+    box = (X0, Y0, X0 + 400, Y0 + 400)
+    homes = scattered(rng, box, 80)
+    pois = scattered(rng, box, 9, category=list("abcabcabc"))
     got = qn.nearest(net, homes, pois, cutoff_m=None)
     located = locate(net, homes, "h", "origin") | locate(net, pois, "p", "destination")
     names = {c: [f"p{i}" for i in np.flatnonzero(pois["category"] == c)] for c in "abc"}
@@ -777,11 +780,9 @@ def test_count_within_matches_brute_force_from_both_sides():
     nodes, edges = grid(4, 4, seed=7, oneway=[(1, 2), (5, 9)])
     net = qn.build_network(nodes, edges, mode="walk")
     rng = np.random.default_rng(7)
-    many = points(zip(rng.uniform(X0, X0 + 300, 30), rng.uniform(Y0, Y0 + 300, 30), strict=True))
-    few = points(
-        zip(rng.uniform(X0, X0 + 300, 6), rng.uniform(Y0, Y0 + 300, 6), strict=True),
-        category=list("ababab"),
-    )
+    box = (X0, Y0, X0 + 300, Y0 + 300)
+    many = scattered(rng, box, 30)
+    few = scattered(rng, box, 6, category=list("ababab"))
     thresholds = [1.0, 2.5, 4.0]
     minutes_per_m = 60 / 4500
     # more homes than amenities (searches from amenities), then the reverse
@@ -1122,12 +1123,9 @@ def test_the_homes_of_a_table_are_snapped_once_and_results_do_not_depend_on_it(
 
     nodes, edges = lorient
     rng = np.random.default_rng(5)
-    xmin, ymin, xmax, ymax = edges.total_bounds
-    homes = points(zip(rng.uniform(xmin, xmax, 300), rng.uniform(ymin, ymax, 300), strict=True))
-    pois = points(
-        zip(rng.uniform(xmin, xmax, 60), rng.uniform(ymin, ymax, 60), strict=True),
-        category=np.array(["a", "b"])[rng.integers(0, 2, 60)],
-    )
+    homes = scattered(rng, edges.total_bounds, 300)
+    pois = scattered(rng, edges.total_bounds, 60)
+    pois["category"] = np.array(["a", "b"])[rng.integers(0, 2, 60)]  # drawn after the points
     snapped: list[int] = []
     real = snapping._snap_points
 
