@@ -917,7 +917,6 @@ def _read_pass(path: Path, *, strict: bool) -> _Raw:
     point_keys, parks, water = _POINT_LAYER_KEYS, _PARK_TAGS, _WATER_TAGS
     n_areas = 0
     add_lon, add_lat = raw.pt_lon.append, raw.pt_lat.append
-    line, every_node = wkb.create_linestring, osmium.geom.ALL
     kept = _KEPT_TAGS
     for obj in processor:
         if isinstance(obj, area_cls):
@@ -952,11 +951,8 @@ def _read_pass(path: Path, *, strict: bool) -> _Raw:
             way_tags = obj.tags
             add_way_id(obj.id)
             if "highway" not in way_tags:
-                if not strict:  # libosmium checks every location in C++ (see _check_locations)
-                    try:
-                        line(obj, use_nodes=every_node)
-                    except Exception:
-                        _missing_nodes(obj, raw)
+                if not strict:  # else libosmium has checked every location
+                    _check_locations(obj, raw, wkb)
                 continue
             # the coordinates as libosmium holds them (x, y: no check, no float per node); an
             # invalid location (a node absent from the file) is told apart in numpy below
@@ -1046,18 +1042,12 @@ def _check_locations(way: osmium.osm.Way, raw: _Raw, wkb: osmium.geom.WKBFactory
     try:
         wkb.create_linestring(way, use_nodes=osmium.geom.ALL)
     except Exception:  # an invalid location, or a degenerate way
-        _missing_nodes(way, raw)
-
-
-def _missing_nodes(way: osmium.osm.Way, raw: _Raw) -> None:
-    """Count the node references of ``way`` that have no node in the file, one by one (when
-    libosmium could not make a line of it: a node absent, or a degenerate way)."""
-    absent = [n.ref for n in way_nodes(way) if not n.location.valid()]
-    if absent:
-        raw.missing_refs.update(absent)
-        raw.ways_missing += 1
-        if way.is_closed():
-            raw.closed_ways_missing += 1
+        absent = [n.ref for n in way_nodes(way) if not n.location.valid()]
+        if absent:
+            raw.missing_refs.update(absent)
+            raw.ways_missing += 1
+            if way.is_closed():
+                raw.closed_ways_missing += 1
 
 
 def _point_key(tags: Mapping[str, str]) -> bool:
